@@ -1,0 +1,156 @@
+package events
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Peer manager events. Owner: components/peermgr.
+
+// PeerSource names where the peer manager learned of a peer.
+type PeerSource uint8
+
+// The ways the peer manager learns of peers.
+const (
+	SourceStatic    PeerSource = iota + 1 // configured by the user
+	SourceExchange                        // peer exchange (a PRUNE's PX records)
+	SourceDiscovery                       // a discovery mechanism or identify
+	SourceInbound                         // the peer connected to us
+)
+
+// String returns the source's name.
+func (s PeerSource) String() string {
+	switch s {
+	case SourceStatic:
+		return "static"
+	case SourceExchange:
+		return "exchange"
+	case SourceDiscovery:
+		return "discovery"
+	case SourceInbound:
+		return "inbound"
+	}
+	return "unknown"
+}
+
+// EvtPeerDiscovered is emitted when a peer is added to the peer store.
+type EvtPeerDiscovered struct {
+	Peer   peer.ID
+	Source PeerSource
+	Addrs  []ma.Multiaddr
+	At     time.Time
+}
+
+// EvtDialAttempted is emitted when the peer manager starts dialing a peer.
+// Each attempt is followed by exactly one EvtDialSucceeded or EvtDialFailed.
+type EvtDialAttempted struct {
+	Peer peer.ID
+	// Attempt counts dials to this peer since its last success, from 1.
+	Attempt int
+	At      time.Time
+}
+
+// EvtDialSucceeded is emitted when a dial by the peer manager connects.
+type EvtDialSucceeded struct {
+	Peer peer.ID
+	Took time.Duration
+	At   time.Time
+}
+
+// DialFailReason names why a dial failed.
+type DialFailReason uint8
+
+// The reasons a dial fails.
+const (
+	DialFailTimeout     DialFailReason = iota + 1 // no answer within the dial timeout
+	DialFailNoAddresses                           // no known address to dial
+	DialFailError                                 // the transport returned an error
+	DialFailCanceled                              // the node is shutting down
+)
+
+// String returns the reason's name.
+func (r DialFailReason) String() string {
+	switch r {
+	case DialFailTimeout:
+		return "timeout"
+	case DialFailNoAddresses:
+		return "no_addresses"
+	case DialFailError:
+		return "error"
+	case DialFailCanceled:
+		return "canceled"
+	}
+	return "unknown"
+}
+
+// EvtDialFailed is emitted when a dial by the peer manager fails.
+type EvtDialFailed struct {
+	Peer   peer.ID
+	Reason DialFailReason
+	// Err is the dial error's text.
+	Err string
+	// Failures counts consecutive failed dials to the peer.
+	Failures int
+	At       time.Time
+}
+
+// EvtPeerBackedOff is emitted when the peer manager will not dial a peer
+// before Until (after a failed dial or a graylisting).
+type EvtPeerBackedOff struct {
+	Peer     peer.ID
+	Until    time.Time
+	Failures int
+	At       time.Time
+}
+
+// EvictReason names why the peer manager disconnected or dropped a peer.
+type EvictReason uint8
+
+// The reasons a peer is evicted.
+const (
+	EvictColocation    EvictReason = iota + 1 // too many peers on one IP
+	EvictCapacity                             // the peer store is full
+	EvictFailures                             // too many failed dials
+	EvictGraylisted                           // score fell below the graylist threshold
+	EvictExcessInbound                        // over the inbound connection target
+)
+
+// String returns the reason's name.
+func (r EvictReason) String() string {
+	switch r {
+	case EvictColocation:
+		return "colocation"
+	case EvictCapacity:
+		return "capacity"
+	case EvictFailures:
+		return "failures"
+	case EvictGraylisted:
+		return "graylisted"
+	case EvictExcessInbound:
+		return "excess_inbound"
+	}
+	return "unknown"
+}
+
+// EvtPeerEvicted is emitted when the peer manager disconnects a peer or
+// removes it from the store. Removed reports whether it left the store too.
+type EvtPeerEvicted struct {
+	Peer    peer.ID
+	Reason  EvictReason
+	Removed bool
+	At      time.Time
+}
+
+// EvtPeerRecordRejected is emitted when a peer-exchange or discovery record is
+// refused (bad signature, peer id that does not match its record,
+// unparseable address).
+type EvtPeerRecordRejected struct {
+	// From is who offered the record.
+	From peer.ID
+	// Peer is the id the record claimed, if it could be read.
+	Peer   peer.ID
+	Reason string
+	At     time.Time
+}

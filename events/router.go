@@ -1,0 +1,294 @@
+package events
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Router events. Owner: components/router (the GossipSub router). All of them
+// are emitted by the router's single driver goroutine, so events about one
+// peer and topic reach a subscriber in the order the router decided them,
+// within each event type; a subscription on several of these types receives
+// them in decision order.
+
+// EvtRouterPeerAdded is emitted when a connected peer is found to speak a
+// pubsub protocol (after identify or on its first pubsub stream).
+type EvtRouterPeerAdded struct {
+	Peer peer.ID
+	// Protocol is the negotiated protocol (/meshsub/1.2.0, /meshsub/1.1.0,
+	// /meshsub/1.0.0 or /floodsub/1.0.0).
+	Protocol protocol.ID
+	At       time.Time
+}
+
+// EvtRouterPeerRemoved is emitted when the router forgets a peer (its last
+// connection closed or its stream failed for good). Every mesh the peer was
+// in produces an EvtPeerPruned with PruneReasonPeerRemoved before this event.
+type EvtRouterPeerRemoved struct {
+	Peer peer.ID
+	At   time.Time
+}
+
+// EvtTopicJoined is emitted when the local node joins a topic.
+type EvtTopicJoined struct {
+	Topic string
+	At    time.Time
+}
+
+// EvtTopicLeft is emitted when the local node leaves a topic; the prunes it
+// sends to its mesh peers are emitted before it.
+type EvtTopicLeft struct {
+	Topic string
+	At    time.Time
+}
+
+// EvtPeerSubscribed is emitted when a remote peer announces a subscription.
+type EvtPeerSubscribed struct {
+	Peer  peer.ID
+	Topic string
+	At    time.Time
+}
+
+// EvtPeerUnsubscribed is emitted when a remote peer withdraws a subscription
+// or is removed while subscribed.
+type EvtPeerUnsubscribed struct {
+	Peer  peer.ID
+	Topic string
+	At    time.Time
+}
+
+// EvtPeerGrafted is emitted when a peer enters the local mesh of a topic.
+type EvtPeerGrafted struct {
+	Peer  peer.ID
+	Topic string
+	// Outbound is true when the local node sent the GRAFT, false when it
+	// accepted the peer's GRAFT.
+	Outbound bool
+	At       time.Time
+}
+
+// PruneReason names why a peer left a mesh.
+type PruneReason uint8
+
+// The reasons a peer leaves a mesh.
+const (
+	// PruneReasonRemote: the peer sent PRUNE.
+	PruneReasonRemote PruneReason = iota + 1
+	// PruneReasonOversubscribed: heartbeat trimmed the mesh above Dhi.
+	PruneReasonOversubscribed
+	// PruneReasonNegativeScore: heartbeat removed a peer with a negative score.
+	PruneReasonNegativeScore
+	// PruneReasonLeave: the local node left the topic.
+	PruneReasonLeave
+	// PruneReasonPeerRemoved: the peer disconnected or stopped speaking pubsub.
+	PruneReasonPeerRemoved
+	// PruneReasonUnsubscribed: the peer unsubscribed from the topic.
+	PruneReasonUnsubscribed
+	// PruneReasonGraftRejected: the peer's GRAFT was refused (backoff, mesh
+	// full, score, direct peer); the peer was never in the mesh, the event
+	// records the PRUNE sent in answer.
+	PruneReasonGraftRejected
+)
+
+// String returns the reason's name.
+func (r PruneReason) String() string {
+	switch r {
+	case PruneReasonRemote:
+		return "remote"
+	case PruneReasonOversubscribed:
+		return "oversubscribed"
+	case PruneReasonNegativeScore:
+		return "negative_score"
+	case PruneReasonLeave:
+		return "leave"
+	case PruneReasonPeerRemoved:
+		return "peer_removed"
+	case PruneReasonUnsubscribed:
+		return "unsubscribed"
+	case PruneReasonGraftRejected:
+		return "graft_rejected"
+	}
+	return "unknown"
+}
+
+// EvtPeerPruned is emitted when a peer leaves the local mesh of a topic, or
+// when a GRAFT is answered with PRUNE (Reason PruneReasonGraftRejected).
+// Guarantee: for one peer and topic it follows the matching EvtPeerGrafted
+// (except for PruneReasonGraftRejected) and is never dropped by the router.
+type EvtPeerPruned struct {
+	Peer   peer.ID
+	Topic  string
+	Reason PruneReason
+	// Backoff is how long neither side may re-graft.
+	Backoff time.Duration
+	At      time.Time
+}
+
+// PeerExchangeRecord is one peer offered in a PRUNE's peer exchange list.
+type PeerExchangeRecord struct {
+	Peer peer.ID
+	// SignedPeerRecord is the marshalled, signed peer-record envelope as
+	// received, or nil when the sender gave only the id. It is unverified.
+	SignedPeerRecord []byte
+}
+
+// EvtPeerExchangeReceived is emitted when a PRUNE carrying peer exchange
+// records is accepted (PX enabled and the sender's score at or above the
+// accept-PX threshold). The records are unverified: consumers check the
+// signatures.
+type EvtPeerExchangeReceived struct {
+	From    peer.ID
+	Topic   string
+	Records []PeerExchangeRecord
+	At      time.Time
+}
+
+// EvtMessagePublished is emitted when the local node publishes a message.
+type EvtMessagePublished struct {
+	Topic string
+	// ID is the message id (default from || seqno).
+	ID   string
+	Size int
+	// Peers is how many peers the message was sent to.
+	Peers int
+	At    time.Time
+}
+
+// EvtMessageDelivered is emitted when a message is seen for the first time,
+// validated, and delivered to local subscribers and forwarded.
+type EvtMessageDelivered struct {
+	Topic string
+	ID    string
+	// From is the peer that sent it to us first (the propagation source).
+	From peer.ID
+	// Author is the message's from field.
+	Author peer.ID
+	Size   int
+	At     time.Time
+}
+
+// EvtMessageDuplicate is emitted when a message already seen arrives again.
+type EvtMessageDuplicate struct {
+	Topic string
+	ID    string
+	From  peer.ID
+	At    time.Time
+}
+
+// RejectReason names why a received message was not delivered.
+type RejectReason uint8
+
+// The reasons a message is rejected.
+const (
+	RejectValidationFailed    RejectReason = iota + 1 // a validator said reject
+	RejectValidationIgnored                           // a validator said ignore
+	RejectValidationThrottled                         // the validation queue was full
+	RejectInvalidSignature                            // signature does not verify
+	RejectMissingSignature                            // strict signing and no signature
+	RejectUnexpectedSignature                         // signing off but signed fields present
+	RejectSelfOrigin                                  // a message authored by us came back
+	RejectTopicNotJoined                              // not subscribed and no relay
+	RejectTooLarge                                    // over the maximum message size
+	RejectMalformed                                   // missing topic, bad from or seqno
+	RejectGraylisted                                  // sender is below the graylist threshold
+)
+
+// String returns the reason's name.
+func (r RejectReason) String() string {
+	switch r {
+	case RejectValidationFailed:
+		return "validation_failed"
+	case RejectValidationIgnored:
+		return "validation_ignored"
+	case RejectValidationThrottled:
+		return "validation_throttled"
+	case RejectInvalidSignature:
+		return "invalid_signature"
+	case RejectMissingSignature:
+		return "missing_signature"
+	case RejectUnexpectedSignature:
+		return "unexpected_signature"
+	case RejectSelfOrigin:
+		return "self_origin"
+	case RejectTopicNotJoined:
+		return "topic_not_joined"
+	case RejectTooLarge:
+		return "too_large"
+	case RejectMalformed:
+		return "malformed"
+	case RejectGraylisted:
+		return "graylisted"
+	}
+	return "unknown"
+}
+
+// Invalid reports whether the reason counts against the sender as an invalid
+// message delivery (score term P4): everything but ignore, throttling,
+// unjoined topics and graylisting.
+func (r RejectReason) Invalid() bool {
+	switch r {
+	case RejectValidationIgnored, RejectValidationThrottled, RejectTopicNotJoined, RejectGraylisted:
+		return false
+	}
+	return r != 0
+}
+
+// EvtMessageRejected is emitted when a received message is not delivered.
+type EvtMessageRejected struct {
+	Topic string
+	// ID is the message id, or "" when it could not be computed.
+	ID     string
+	From   peer.ID
+	Reason RejectReason
+	At     time.Time
+}
+
+// PenaltyReason names a misbehaviour that costs a peer behaviour penalty
+// (score term P7).
+type PenaltyReason uint8
+
+// The misbehaviours the router penalises.
+const (
+	PenaltyGraftBackoff  PenaltyReason = iota + 1 // GRAFT during a prune backoff
+	PenaltyBrokenPromise                          // IHAVE advertised, IWANT never answered
+	PenaltyGraftFlood                             // GRAFT too soon after PRUNE
+	PenaltyIWantSpam                              // IWANT over the per-heartbeat budget
+)
+
+// String returns the penalty's name.
+func (r PenaltyReason) String() string {
+	switch r {
+	case PenaltyGraftBackoff:
+		return "graft_backoff"
+	case PenaltyBrokenPromise:
+		return "broken_promise"
+	case PenaltyGraftFlood:
+		return "graft_flood"
+	case PenaltyIWantSpam:
+		return "iwant_spam"
+	}
+	return "unknown"
+}
+
+// EvtPeerPenalized is emitted when the router observes a misbehaviour that the
+// score function's behaviour penalty (P7) counts.
+type EvtPeerPenalized struct {
+	Peer   peer.ID
+	Reason PenaltyReason
+	// Count is how many occurrences this event reports (at least 1).
+	Count int
+	At    time.Time
+}
+
+// EvtPeerQueueOverflowed is emitted when the router drops outbound data for a
+// peer because its bounded send queue is full (a slow peer). Control messages
+// are queued ahead of data and dropped last. It is emitted at most once per
+// heartbeat per peer, with the drops counted since the previous one.
+type EvtPeerQueueOverflowed struct {
+	Peer peer.ID
+	// Dropped is how many RPCs were dropped since the last event for the peer.
+	Dropped int
+	At      time.Time
+}

@@ -1,0 +1,90 @@
+package events
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Scoring events. Owner: components/scoring, except EvtPeerAppScoreSet, which
+// any component or add-on emits to feed the application-specific term P5.
+
+// ScoreThresholds are the GossipSub v1.1 score thresholds in force. They
+// travel with every snapshot so that every consumer applies the same ones.
+type ScoreThresholds struct {
+	// Gossip: below it, no gossip to or from the peer. <= 0.
+	Gossip float64
+	// Publish: below it, no self-published messages to the peer. <= Gossip.
+	Publish float64
+	// Graylist: below it, the peer's RPCs are ignored. <= Publish.
+	Graylist float64
+	// AcceptPX: a PRUNE's peer exchange is accepted from peers at or above it. >= 0.
+	AcceptPX float64
+	// OpportunisticGraft: median mesh score below it triggers opportunistic
+	// grafting. >= 0.
+	OpportunisticGraft float64
+}
+
+// PeerScore is one peer's score in a snapshot.
+type PeerScore struct {
+	Peer  peer.ID
+	Score float64
+}
+
+// EvtPeerScoresUpdated is a snapshot of every scored peer, emitted by scoring
+// at each decay interval and right after any peer crosses a threshold. A
+// subscriber may drop snapshots and lose nothing: each one is complete. The
+// Scores slice is shared and read-only.
+type EvtPeerScoresUpdated struct {
+	Scores     []PeerScore
+	Thresholds ScoreThresholds
+	At         time.Time
+}
+
+// Threshold names one of the score thresholds.
+type Threshold uint8
+
+// The score thresholds.
+const (
+	ThresholdGossip Threshold = iota + 1
+	ThresholdPublish
+	ThresholdGraylist
+	ThresholdAcceptPX
+	ThresholdOpportunisticGraft
+)
+
+// String returns the threshold's name.
+func (t Threshold) String() string {
+	switch t {
+	case ThresholdGossip:
+		return "gossip"
+	case ThresholdPublish:
+		return "publish"
+	case ThresholdGraylist:
+		return "graylist"
+	case ThresholdAcceptPX:
+		return "accept_px"
+	case ThresholdOpportunisticGraft:
+		return "opportunistic_graft"
+	}
+	return "unknown"
+}
+
+// EvtPeerScoreThresholdCrossed is emitted by scoring when a peer's score moves
+// across a threshold, before the EvtPeerScoresUpdated snapshot that shows it.
+type EvtPeerScoreThresholdCrossed struct {
+	Peer      peer.ID
+	Threshold Threshold
+	// Below is true when the score fell below the threshold, false when it
+	// rose to or above it.
+	Below bool
+	Score float64
+	At    time.Time
+}
+
+// EvtPeerAppScoreSet sets a peer's application-specific score (term P5). Any
+// component or add-on may emit it; the latest value per peer wins.
+type EvtPeerAppScoreSet struct {
+	Peer  peer.ID
+	Score float64
+}
