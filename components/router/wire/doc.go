@@ -1,0 +1,11 @@
+// Package wire is the byte-level layer of the pubsub protocols (floodsub and
+// gossipsub v1.0-v1.2): protocol ids, length-prefixed RPC framing with a size
+// limit, splitting of oversized outbound RPCs, message signing and
+// verification, sequence numbers and message ids.
+//
+// Everything here follows the libp2p specs (pubsub/README.md and
+// pubsub/gossipsub/*.md) so that bytes produced by this package are read by
+// other implementations (go-libp2p-pubsub, rust-libp2p, js-libp2p) and the
+// other way round. The package has no goroutines and no state beyond what a
+// caller holds (a Reader, a Writer, a Seqno).
+package wire

@@ -1,0 +1,171 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+// DefaultMaxRPCSize is the default limit on one RPC's encoded size (the frame
+// payload, excluding its length prefix): 1 MiB, as in other implementations.
+const DefaultMaxRPCSize = 1 << 20
+
+// Framing errors.
+var (
+	// ErrFrameTooLarge: a frame's length prefix (or an RPC to write) exceeds
+	// the maximum RPC size. The reader does not read or allocate the payload;
+	// the stream cannot be resynchronised and should be reset.
+	ErrFrameTooLarge = errors.New("wire: frame larger than the maximum RPC size")
+	// ErrBadLengthPrefix: the length prefix is not a valid uvarint (more than
+	// 10 bytes or overflowing 64 bits).
+	ErrBadLengthPrefix = errors.New("wire: malformed frame length prefix")
+	// ErrDecode: the frame payload is not a valid RPC protobuf. The stream is
+	// still in sync (the whole frame was consumed), but a peer that sends
+	// garbage is usually cut off.
+	ErrDecode = errors.New("wire: undecodable RPC")
+)
+
+// Reader reads length-prefixed RPCs (uvarint length, then that many bytes of
+// protobuf RPC) from a stream. It is not safe for concurrent use. Its memory
+// use is bounded by the maximum RPC size plus a small read buffer.
+type Reader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+}
+
+// NewReader returns a Reader on r that rejects frames larger than maxSize
+// bytes (DefaultMaxRPCSize when maxSize <= 0).
+func NewReader(r io.Reader, maxSize int) *Reader {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxRPCSize
+	}
+	return &Reader{r: bufio.NewReaderSize(r, 4096), max: maxSize}
+}
+
+// ReadFrame reads the next frame and returns its payload. The returned slice
+// is only valid until the next call. It returns io.EOF on a clean end of
+// stream before a frame starts, io.ErrUnexpectedEOF when the stream ends
+// inside a frame, ErrBadLengthPrefix or ErrFrameTooLarge (wrapped) on a bad
+// prefix; in the last two cases nothing of the payload was read.
+func (r *Reader) ReadFrame() ([]byte, error) {
+	n, err := readUvarint(r.r)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(r.max) {
+		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
+	}
+	size := int(n)
+	if cap(r.buf) < size {
+		r.buf = make([]byte, size)
+	}
+	r.buf = r.buf[:size]
+	if _, err := io.ReadFull(r.r, r.buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return r.buf, nil
+}
+
+// ReadRPC reads and decodes the next RPC into a new *pb.RPC, which the caller
+// owns (it does not alias the reader's buffer). Errors are those of ReadFrame,
+// or ErrDecode (wrapped) when the payload is not a valid RPC.
+func (r *Reader) ReadRPC() (*pb.RPC, error) {
+	frame, err := r.ReadFrame()
+	if err != nil {
+		return nil, err
+	}
+	return DecodeRPC(frame)
+}
+
+// DecodeRPC decodes one RPC payload (without its length prefix). The result
+// does not alias frame.
+func DecodeRPC(frame []byte) (*pb.RPC, error) {
+	rpc := new(pb.RPC)
+	if err := proto.Unmarshal(frame, rpc); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return rpc, nil
+}
+
+// Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
+// that a frame is never interleaved. It is not safe for concurrent use.
+type Writer struct {
+	w   io.Writer
+	max int
+	buf []byte
+}
+
+// NewWriter returns a Writer on w that refuses RPCs larger than maxSize bytes
+// (DefaultMaxRPCSize when maxSize <= 0): a peer would reject them anyway, so
+// callers split first (see Split).
+func NewWriter(w io.Writer, maxSize int) *Writer {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxRPCSize
+	}
+	return &Writer{w: w, max: maxSize}
+}
+
+// WriteRPC encodes rpc with its uvarint length prefix and writes it in one
+// call. It returns ErrFrameTooLarge (wrapped) without writing anything when
+// the encoded RPC exceeds the maximum size.
+func (w *Writer) WriteRPC(rpc *pb.RPC) error {
+	buf, err := AppendFrame(w.buf[:0], rpc, w.max)
+	if err != nil {
+		return err
+	}
+	w.buf = buf
+	_, err = w.w.Write(buf)
+	return err
+}
+
+// AppendFrame appends rpc's frame (uvarint length, then the protobuf) to dst
+// and returns the extended slice. It returns ErrFrameTooLarge (wrapped) when
+// the encoded RPC exceeds maxSize bytes (no limit when maxSize <= 0).
+func AppendFrame(dst []byte, rpc *pb.RPC, maxSize int) ([]byte, error) {
+	size := proto.Size(rpc)
+	if maxSize > 0 && size > maxSize {
+		return dst, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, maxSize)
+	}
+	dst = binary.AppendUvarint(dst, uint64(size))
+	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, rpc)
+	if err != nil {
+		return dst, fmt.Errorf("wire: encode RPC: %w", err)
+	}
+	return out, nil
+}
+
+// readUvarint reads a uvarint length prefix. Unlike binary.ReadUvarint it
+// reports a malformed prefix with ErrBadLengthPrefix, and io.EOF only when the
+// stream ends before the first byte.
+func readUvarint(r io.ByteReader) (uint64, error) {
+	var x uint64
+	var s uint
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				return 0, io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				return 0, ErrBadLengthPrefix
+			}
+			return x | uint64(b)<<s, nil
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+	return 0, ErrBadLengthPrefix
+}

@@ -1,0 +1,130 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+func TestSplitFittingRPCIsReturnedAsIs(t *testing.T) {
+	rpc := &pb.RPC{Publish: []*pb.Message{{Data: []byte("x")}}}
+	parts, err := Split(rpc, 100)
+	if err != nil || len(parts) != 1 || parts[0] != rpc {
+		t.Fatalf("got %v, %v", parts, err)
+	}
+}
+
+func TestSplitDistributesEverything(t *testing.T) {
+	const max = 1000
+	rpc := &pb.RPC{Control: &pb.ControlMessage{}}
+	for i := range 30 {
+		rpc.Subscriptions = append(rpc.Subscriptions, &pb.RPC_SubOpts{Subscribe: proto.Bool(true), Topicid: proto.String(fmt.Sprintf("topic-%02d", i))})
+		rpc.Publish = append(rpc.Publish, &pb.Message{Data: make([]byte, 150), Seqno: []byte{byte(i)}, Topic: proto.String("t")})
+		rpc.Control.Graft = append(rpc.Control.Graft, &pb.ControlGraft{TopicID: proto.String(fmt.Sprintf("g-%02d", i))})
+		rpc.Control.Prune = append(rpc.Control.Prune, &pb.ControlPrune{TopicID: proto.String(fmt.Sprintf("p-%02d", i)), Backoff: proto.Uint64(60)})
+	}
+	var ids [][]byte
+	for i := range 200 {
+		ids = append(ids, fmt.Appendf(nil, "message-id-%04d", i))
+	}
+	rpc.Control.Ihave = []*pb.ControlIHave{{TopicID: proto.String("t"), MessageIDs: ids}}
+	rpc.Control.Iwant = []*pb.ControlIWant{{MessageIDs: ids}}
+	rpc.Control.Idontwant = []*pb.ControlIDontWant{{MessageIDs: ids}}
+
+	parts, err := Split(rpc, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 {
+		t.Fatalf("expected several parts, got %d", len(parts))
+	}
+	merged := &pb.RPC{Control: &pb.ControlMessage{}}
+	var ihaveIDs, iwantIDs, idwIDs [][]byte
+	for i, p := range parts {
+		if n := proto.Size(p); n > max {
+			t.Fatalf("part %d is %d bytes > %d", i, n, max)
+		}
+		merged.Subscriptions = append(merged.Subscriptions, p.Subscriptions...)
+		merged.Publish = append(merged.Publish, p.Publish...)
+		c := p.GetControl()
+		merged.Control.Graft = append(merged.Control.Graft, c.GetGraft()...)
+		merged.Control.Prune = append(merged.Control.Prune, c.GetPrune()...)
+		for _, ih := range c.GetIhave() {
+			if ih.GetTopicID() != "t" {
+				t.Fatalf("IHAVE piece lost its topic: %q", ih.GetTopicID())
+			}
+			ihaveIDs = append(ihaveIDs, ih.MessageIDs...)
+		}
+		for _, iw := range c.GetIwant() {
+			iwantIDs = append(iwantIDs, iw.MessageIDs...)
+		}
+		for _, d := range c.GetIdontwant() {
+			idwIDs = append(idwIDs, d.MessageIDs...)
+		}
+	}
+	if !proto.Equal(&pb.RPC{Subscriptions: merged.Subscriptions, Publish: merged.Publish, Control: &pb.ControlMessage{Graft: merged.Control.Graft, Prune: merged.Control.Prune}},
+		&pb.RPC{Subscriptions: rpc.Subscriptions, Publish: rpc.Publish, Control: &pb.ControlMessage{Graft: rpc.Control.Graft, Prune: rpc.Control.Prune}}) {
+		t.Fatal("parts do not add up to the original, in order")
+	}
+	for name, got := range map[string][][]byte{"ihave": ihaveIDs, "iwant": iwantIDs, "idontwant": idwIDs} {
+		if len(got) != len(ids) {
+			t.Fatalf("%s: %d ids, want %d", name, len(got), len(ids))
+		}
+		for i := range ids {
+			if string(got[i]) != string(ids[i]) {
+				t.Fatalf("%s: id %d is %q", name, i, got[i])
+			}
+		}
+	}
+}
+
+func TestSplitSingleMessageTooLarge(t *testing.T) {
+	rpc := &pb.RPC{Publish: []*pb.Message{{Data: []byte("small")}, {Data: make([]byte, 2000)}}}
+	parts, err := Split(rpc, 1000)
+	if !errors.Is(err, ErrMessageTooLarge) || parts != nil {
+		t.Fatalf("want ErrMessageTooLarge and no parts, got %v, %v", parts, err)
+	}
+}
+
+func TestSplitPruneTooLarge(t *testing.T) {
+	prune := &pb.ControlPrune{TopicID: proto.String("t")}
+	for range 100 {
+		prune.Peers = append(prune.Peers, &pb.PeerInfo{PeerID: make([]byte, 38)})
+	}
+	_, err := Split(&pb.RPC{Control: &pb.ControlMessage{Prune: []*pb.ControlPrune{prune}}}, 1000)
+	if !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("want ErrEntryTooLarge, got %v", err)
+	}
+}
+
+func TestSplitMessageExactlyAtLimit(t *testing.T) {
+	m := &pb.Message{Data: make([]byte, 990)}
+	max := fieldSize(proto.Size(m))
+	rpc := &pb.RPC{Publish: []*pb.Message{m, m}}
+	parts, err := Split(rpc, max)
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("got %d parts, %v", len(parts), err)
+	}
+	for _, p := range parts {
+		if proto.Size(p) != max {
+			t.Fatalf("part is %d bytes, want %d", proto.Size(p), max)
+		}
+	}
+}
+
+func BenchmarkSplit(b *testing.B) {
+	rpc := &pb.RPC{}
+	for range 100 {
+		rpc.Publish = append(rpc.Publish, &pb.Message{Data: make([]byte, 1024), Topic: proto.String("t")})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Split(rpc, 16*1024); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
