@@ -1,0 +1,376 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Bus is a local event bus. It is safe for concurrent use; see the package
+// comment for its lock discipline.
+type Bus struct {
+	mu        sync.RWMutex
+	nodes     map[reflect.Type]*node
+	wildcards []*subCore            // subscribed to every type; guarded by mu
+	ifaces    []*subCore            // subscribed to interface types; guarded by mu
+	subs      map[*subCore]struct{} // every live subscription; guarded by mu
+	sealed    bool                  // guarded by mu
+	closed    bool                  // guarded by mu
+	// emitterAdded is closed and replaced whenever an emitter is created, to
+	// wake WaitForEmitter; guarded by mu.
+	emitterAdded chan struct{}
+
+	isClosed       atomic.Bool // mirrors closed for Emit's lock-free check
+	seq            atomic.Uint64
+	nextID         atomic.Uint64
+	notifierPanics atomic.Uint64
+	asyncDetach    sync.WaitGroup // detaches of killed subscriptions
+
+	defaultPolicy   Policy
+	defaultNotifier Notifier
+	log             *slog.Logger
+	metricsReg      prometheus.Registerer
+}
+
+var _ event.Bus = (*Bus)(nil)
+
+// New returns an empty bus. Its default policy is Notify with LogNotifier.
+func New(opts ...Option) *Bus {
+	b := &Bus{
+		nodes:         make(map[reflect.Type]*node),
+		subs:          make(map[*subCore]struct{}),
+		emitterAdded:  make(chan struct{}),
+		defaultPolicy: Notify,
+		log:           slog.Default(),
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.defaultNotifier == nil {
+		b.defaultNotifier = LogNotifier(b.log)
+	}
+	if b.metricsReg != nil {
+		if err := b.RegisterMetrics(b.metricsReg); err != nil {
+			b.log.Error("eventbus: registering metrics", "err", err)
+		}
+	}
+	return b
+}
+
+// Close ends every subscription (their channels close after what they have
+// queued, Err reports ErrClosed), releases blocked emitters, and makes further
+// Emit, Subscribe and NewEmitter calls fail with ErrClosed. It waits for
+// nothing but the bus's own bookkeeping. Closing twice is harmless.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.isClosed.Store(true)
+	subs := make([]*subCore, 0, len(b.subs))
+	for c := range b.subs {
+		subs = append(subs, c)
+	}
+	b.mu.Unlock()
+	// End everything first so that emitters blocked on any of them let go
+	// of their node locks before the detaches below need them.
+	for _, c := range subs {
+		c.end(ErrClosed)
+	}
+	for _, c := range subs {
+		b.detach(c)
+	}
+	b.asyncDetach.Wait()
+	return nil
+}
+
+// nodeLocked returns the node of t, creating it with the wildcard and
+// matching interface subscriptions attached. Call with b.mu held for writing.
+func (b *Bus) nodeLocked(t reflect.Type) *node {
+	if n, ok := b.nodes[t]; ok {
+		return n
+	}
+	n := &node{typ: t}
+	b.nodes[t] = n
+	// The node is new, so nobody else holds its lock yet: attaching under
+	// b.mu cannot wait on an emitter.
+	for _, c := range b.wildcards {
+		n.attach(c.self)
+	}
+	for _, c := range b.ifaces {
+		if c.matches(t) {
+			n.attach(c.self)
+		}
+	}
+	return n
+}
+
+// matches reports whether a node of type t delivers to the subscription.
+func (c *subCore) matches(t reflect.Type) bool {
+	if c.wildcard {
+		return true
+	}
+	for _, st := range c.types {
+		if st == t || (st.Kind() == reflect.Interface && t.Implements(st)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasEmitterLocked reports whether some node delivering to type t has an
+// emitter. Call with b.mu held.
+func (b *Bus) hasEmitterLocked(t reflect.Type) bool {
+	if t.Kind() != reflect.Interface {
+		n, ok := b.nodes[t]
+		return ok && n.emitters > 0
+	}
+	for nt, n := range b.nodes {
+		if n.emitters > 0 && (nt == t || nt.Implements(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// subscribe registers a new subscription and attaches it to its nodes.
+func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []event.SubscriptionOpt) error {
+	c := s.core()
+	st, err := b.newSubSettings(callerSkip+1, opts)
+	if err != nil {
+		return err
+	}
+	c.bus, c.self, c.settings = b, s, st
+	c.id = b.nextID.Add(1)
+	c.types, c.wildcard = types, wildcard
+	c.done = make(chan struct{})
+	s.init()
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if st.requireEmitter && b.sealed && !wildcard {
+		for _, t := range types {
+			if !b.hasEmitterLocked(t) {
+				b.mu.Unlock()
+				return fmt.Errorf("%w: %v (subscriber %s)", ErrNoEmitter, t, st.name)
+			}
+		}
+	}
+	var targets []*node
+	seen := make(map[*node]bool)
+	add := func(n *node) {
+		if !seen[n] {
+			seen[n] = true
+			targets = append(targets, n)
+		}
+	}
+	hasIface := false
+	for _, t := range types {
+		if t.Kind() == reflect.Interface {
+			hasIface = true
+			continue
+		}
+		add(b.nodeLocked(t))
+	}
+	if wildcard || hasIface {
+		for _, n := range b.nodes {
+			if c.matches(n.typ) {
+				add(n)
+			}
+		}
+	}
+	// Register last, so that nodeLocked above did not attach c already.
+	if wildcard {
+		b.wildcards = append(b.wildcards, c)
+	} else if hasIface {
+		b.ifaces = append(b.ifaces, c)
+	}
+	b.subs[c] = struct{}{}
+	b.mu.Unlock()
+
+	// Attach outside b.mu: an attach waits for the type's emitters, and one
+	// of them may be blocked on a Block subscriber. A concurrent Close of c
+	// cannot be missed: attach skips ended subscriptions, detach removes
+	// attached ones.
+	for _, n := range targets {
+		n.attach(s)
+	}
+	return nil
+}
+
+// detach removes c from the bus and closes its channel, once.
+func (b *Bus) detach(c *subCore) {
+	c.detachOnce.Do(func() {
+		b.mu.Lock()
+		delete(b.subs, c)
+		b.wildcards = removeSub(b.wildcards, c)
+		b.ifaces = removeSub(b.ifaces, c)
+		b.mu.Unlock()
+		// Nodes created after the registries above no longer see c; the
+		// ones attached before are all in c.nodes().
+		for _, n := range c.nodes() {
+			n.detach(c.self)
+		}
+		c.self.closeChan()
+	})
+}
+
+// detachAsync detaches a killed subscription without blocking the emitter
+// that killed it (it holds a node's read lock, which detach needs).
+func (b *Bus) detachAsync(c *subCore) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return // Close detaches every subscription itself
+	}
+	b.asyncDetach.Add(1)
+	go func() {
+		defer b.asyncDetach.Done()
+		b.detach(c)
+	}()
+}
+
+func removeSub(list []*subCore, c *subCore) []*subCore {
+	for i, x := range list {
+		if x == c {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// newEmitterNode registers an emitter of type t and returns its node.
+func (b *Bus) newEmitterNode(t reflect.Type) (*node, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	n := b.nodeLocked(t)
+	n.emitters++
+	close(b.emitterAdded)
+	b.emitterAdded = make(chan struct{})
+	return n, nil
+}
+
+func (b *Bus) emitterClosed(n *node) {
+	b.mu.Lock()
+	n.emitters--
+	b.mu.Unlock()
+}
+
+// Seal ends the bus's start phase: every subscription made with
+// RequireEmitter whose type has no emitter now is ended with ErrNoEmitter
+// (its channel closes), and the returned error joins one ErrNoEmitter per
+// such subscription, naming the type and the subscriber. After Seal,
+// Subscribe with RequireEmitter fails at once for types without an emitter.
+// Sealing twice re-checks.
+func (b *Bus) Seal() error {
+	b.mu.Lock()
+	b.sealed = true
+	var failed []*subCore
+	var errs []error
+	for c := range b.subs {
+		if !c.settings.requireEmitter || c.wildcard {
+			continue
+		}
+		for _, t := range c.types {
+			if !b.hasEmitterLocked(t) {
+				failed = append(failed, c)
+				errs = append(errs, fmt.Errorf("%w: %v (subscriber %s)", ErrNoEmitter, t, c.settings.name))
+				break
+			}
+		}
+	}
+	b.mu.Unlock()
+	for i, c := range failed {
+		c.end(errs[i])
+		b.detach(c)
+	}
+	return errors.Join(errs...)
+}
+
+// Stat counts the subscribers and emitters of one event type.
+type Stat struct {
+	// Subscribers counts subscriptions receiving the type, including
+	// wildcard and interface subscriptions.
+	Subscribers int
+	// Emitters counts live emitters of exactly this type.
+	Emitters int
+}
+
+// Stat reports the subscriber and emitter counts of type t.
+func (b *Bus) Stat(t reflect.Type) Stat {
+	b.mu.RLock()
+	n, ok := b.nodes[t]
+	var emitters int
+	if ok {
+		emitters = n.emitters
+	}
+	b.mu.RUnlock()
+	if !ok {
+		return Stat{}
+	}
+	return Stat{Subscribers: n.subscribers(), Emitters: emitters}
+}
+
+// StatOf is Stat for type T.
+func StatOf[T any](b *Bus) Stat { return b.Stat(reflect.TypeFor[T]()) }
+
+// WaitForEmitter blocks until type t (or, for an interface type, a type
+// implementing it) has an emitter, ctx is done (its error is returned), or
+// the bus closes (ErrClosed).
+func (b *Bus) WaitForEmitter(ctx context.Context, t reflect.Type) error {
+	for {
+		b.mu.RLock()
+		closed, has, wake := b.closed, b.hasEmitterLocked(t), b.emitterAdded
+		b.mu.RUnlock()
+		switch {
+		case closed:
+			return ErrClosed
+		case has:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+// WaitForEmitterOf is WaitForEmitter for type T.
+func WaitForEmitterOf[T any](ctx context.Context, b *Bus) error {
+	return b.WaitForEmitter(ctx, reflect.TypeFor[T]())
+}
+
+// GetAllEventTypes returns every type the bus has an emitter for, sorted by
+// name (event.Bus).
+func (b *Bus) GetAllEventTypes() []reflect.Type {
+	b.mu.RLock()
+	types := make([]reflect.Type, 0, len(b.nodes))
+	for t, n := range b.nodes {
+		if n.emitters > 0 {
+			types = append(types, t)
+		}
+	}
+	b.mu.RUnlock()
+	sort.Slice(types, func(i, j int) bool { return types[i].String() < types[j].String() })
+	return types
+}
+
+// NotifierPanics counts Notifier calls that panicked.
+func (b *Bus) NotifierPanics() uint64 { return b.notifierPanics.Load() }

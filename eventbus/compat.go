@@ -1,0 +1,129 @@
+package eventbus
+
+import (
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/event"
+)
+
+// Subscribe implements event.Bus: eventType is new(EvtX) for one type, a
+// slice of such pointers for several types on one channel, or
+// event.WildcardSubscription for every type. A pointer to an interface type
+// subscribes to every event type implementing it. Events of one emitter
+// arrive in emission order, also on multi-type subscriptions.
+func (b *Bus) Subscribe(eventType any, opts ...event.SubscriptionOpt) (event.Subscription, error) {
+	var types []reflect.Type
+	wildcard := eventType == event.WildcardSubscription
+	if !wildcard {
+		var list []any
+		if l, ok := eventType.([]any); ok {
+			list = l
+		} else {
+			list = []any{eventType}
+		}
+		for _, et := range list {
+			t := reflect.TypeOf(et)
+			if t == nil || t.Kind() != reflect.Pointer {
+				return nil, fmt.Errorf("subscribe %v: %w", t, ErrNotPointer)
+			}
+			types = append(types, t.Elem())
+		}
+	}
+	s := &chanSink[any]{}
+	if err := b.subscribe(s, 1, types, wildcard, opts); err != nil {
+		return nil, fmt.Errorf("subscribe %v: %w", types, err)
+	}
+	return &AnySubscription{c: &s.subCore, ch: s.ch}, nil
+}
+
+// AnySubscription is a subscription made through the event.Bus API.
+type AnySubscription struct {
+	c  *subCore
+	ch chan any
+}
+
+var _ event.Subscription = (*AnySubscription)(nil)
+
+// Out returns the channel events arrive on; see Subscription.Out.
+func (s *AnySubscription) Out() <-chan any { return s.ch }
+
+// Close ends the subscription; see Subscription.Close.
+func (s *AnySubscription) Close() error {
+	s.c.end(nil)
+	s.c.bus.detach(s.c)
+	return nil
+}
+
+// Name returns the subscription's name.
+func (s *AnySubscription) Name() string { return s.c.settings.name }
+
+// Err reports why the subscription ended; see Subscription.Err.
+func (s *AnySubscription) Err() error { return s.c.Err() }
+
+// Dropped returns how many events the subscription has dropped.
+func (s *AnySubscription) Dropped() uint64 { return s.c.dropped.Load() }
+
+// Emitter implements event.Bus: eventType is new(EvtX). The emitter checks
+// each event's type (ErrWrongType) with reflection; use NewEmitter for a
+// reflection-free, allocation-free emitter.
+func (b *Bus) Emitter(eventType any, opts ...event.EmitterOpt) (event.Emitter, error) {
+	t := reflect.TypeOf(eventType)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("emitter %v: %w", t, ErrNotPointer)
+	}
+	st, err := newEmitterSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	n, err := b.newEmitterNode(t.Elem())
+	if err != nil {
+		return nil, fmt.Errorf("emitter %v: %w", t.Elem(), err)
+	}
+	return &anyEmitter{b: b, n: n, stateful: st.stateful}, nil
+}
+
+// anyEmitter is an emitter made through the event.Bus API.
+type anyEmitter struct {
+	b        *Bus
+	n        *node
+	stateful bool
+	closed   atomic.Bool
+}
+
+// Emit delivers evt to every subscription of its type; see Emitter.Emit.
+func (e *anyEmitter) Emit(evt any) error {
+	if e.closed.Load() {
+		return ErrEmitterClosed
+	}
+	if e.b.isClosed.Load() {
+		return ErrClosed
+	}
+	n := e.n
+	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
+		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
+	}
+	n.mu.RLock()
+	n.emitted.Add(1)
+	var seq uint64
+	if n.seqSinks > 0 {
+		seq = e.b.seq.Add(1)
+	}
+	if e.stateful {
+		n.remember(evt)
+	}
+	for _, s := range n.sinks {
+		s.deliverAny(n, evt, seq)
+	}
+	n.mu.RUnlock()
+	return nil
+}
+
+// Close releases the emitter; later Emits fail. Closing twice is harmless.
+func (e *anyEmitter) Close() error {
+	if e.closed.CompareAndSwap(false, true) {
+		e.b.emitterClosed(e.n)
+	}
+	return nil
+}

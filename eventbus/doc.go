@@ -1,0 +1,18 @@
+// Package eventbus is meshbus's local, reflection-typed event bus.
+//
+// A *Bus is a drop-in go-libp2p core/event.Bus (Subscribe, Emitter,
+// GetAllEventTypes) and also has a generic, allocation-free API
+// (Subscribe[T], NewEmitter[T]). Both APIs share one core: an emitter of
+// either kind reaches subscribers of either kind.
+//
+// Every subscription has its own buffered channel and its own backpressure
+// policy (Block, Drop, Kill or Notify). Under Drop, Kill and Notify an emitter
+// never blocks and a slow subscriber never delays the others; under Block the
+// emitter waits for room, exactly like go-libp2p's bus.
+//
+// Lock discipline: Bus.mu guards the type table and the registries of
+// wildcard and interface subscriptions; each type's node.mu is read-locked by
+// emitters for the duration of one Emit and write-locked to attach or detach a
+// subscription. Bus.mu is never held while waiting for a node lock, so one
+// stalled Block subscriber cannot stall operations on other types.
+package eventbus

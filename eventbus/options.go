@@ -1,0 +1,212 @@
+package eventbus
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultBufSize is a subscription's buffer size unless BufSize says otherwise.
+const DefaultBufSize = 16
+
+// Option configures a Bus.
+type Option func(*Bus)
+
+// WithDefaultPolicy sets the policy of subscriptions that do not choose one.
+// The package default is Notify with LogNotifier. WithDefaultPolicy(Block)
+// makes the bus behave as go-libp2p's does.
+func WithDefaultPolicy(p Policy) Option {
+	return func(b *Bus) {
+		if p.valid() {
+			b.defaultPolicy = p
+		}
+	}
+}
+
+// WithNotifier sets the Notifier of Notify subscriptions that do not set
+// their own (default: LogNotifier on the bus's logger).
+func WithNotifier(n Notifier) Option {
+	return func(b *Bus) { b.defaultNotifier = n }
+}
+
+// WithLogger sets the bus's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(b *Bus) {
+		if l != nil {
+			b.log = l
+		}
+	}
+}
+
+// WithMetrics registers the bus's Prometheus collector on reg. Registration
+// errors are logged; call Bus.RegisterMetrics instead to handle them.
+// Metrics are read from counters the bus keeps anyway, so they add no work
+// and no allocation to Emit.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(b *Bus) { b.metricsReg = reg }
+}
+
+// subSettings is what subscription options configure.
+type subSettings struct {
+	name           string
+	bufSize        int
+	policy         Policy
+	notifier       Notifier
+	requireEmitter bool
+	sequenced      bool
+}
+
+func (b *Bus) newSubSettings(callerSkip int, opts []event.SubscriptionOpt) (subSettings, error) {
+	s := subSettings{bufSize: DefaultBufSize, policy: b.defaultPolicy}
+	for _, o := range opts {
+		if err := applyOpt(o, &s); err != nil {
+			return s, err
+		}
+	}
+	if s.name == "" {
+		s.name = callerName(callerSkip + 1)
+	}
+	if s.notifier == nil {
+		s.notifier = b.defaultNotifier
+	}
+	return s, nil
+}
+
+// applyOpt runs an option; options written for another bus implementation
+// (go-libp2p's eventbus.BufSize, say) type-assert their own settings type and
+// panic on ours, which is turned into ErrInvalidOption.
+func applyOpt(o func(any) error, s any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: option from another bus implementation: %v", ErrInvalidOption, r)
+		}
+	}()
+	return o(s)
+}
+
+// subOpt adapts a settings mutation into an event.SubscriptionOpt that
+// rejects foreign settings types instead of panicking.
+func subOpt(f func(*subSettings) error) event.SubscriptionOpt {
+	return func(x any) error {
+		s, ok := x.(*subSettings)
+		if !ok {
+			return fmt.Errorf("%w: meshbus subscription option given to %T", ErrInvalidOption, x)
+		}
+		return f(s)
+	}
+}
+
+// BufSize sets the subscription's channel buffer (default 16). 0 is an
+// unbuffered channel.
+func BufSize(n int) event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		if n < 0 {
+			return fmt.Errorf("%w: BufSize(%d) is negative", ErrInvalidOption, n)
+		}
+		s.bufSize = n
+		return nil
+	})
+}
+
+// Name names the subscription in logs, metrics and introspection (default:
+// the caller's file and line).
+func Name(name string) event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		s.name = name
+		return nil
+	})
+}
+
+// WithPolicy sets the subscription's backpressure policy (default: the bus's).
+func WithPolicy(p Policy) event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		if !p.valid() {
+			return fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, p)
+		}
+		s.policy = p
+		return nil
+	})
+}
+
+// OnDrop sets the Notify policy with n as the subscription's Notifier.
+func OnDrop(n Notifier) event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		if n == nil {
+			return fmt.Errorf("%w: OnDrop(nil)", ErrInvalidOption)
+		}
+		s.policy, s.notifier = Notify, n
+		return nil
+	})
+}
+
+// RequireEmitter makes the subscription fail with ErrNoEmitter when the bus is
+// sealed (Bus.Seal) and one of its types still has no emitter; after the seal,
+// Subscribe itself fails that way. It turns "waits forever for an event
+// nobody emits" into an error at start. Wildcard subscriptions ignore it.
+func RequireEmitter() event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		s.requireEmitter = true
+		return nil
+	})
+}
+
+// WithSequence makes an event.Bus-API subscription deliver Sequenced[any]
+// values carrying the bus-wide sequence number of each event. The typed API
+// uses SubscribeSequenced instead.
+func WithSequence() event.SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		s.sequenced = true
+		return nil
+	})
+}
+
+// emitterSettings is what emitter options configure.
+type emitterSettings struct {
+	stateful bool
+}
+
+// Stateful is an emitter option: the bus remembers the type's last event and
+// delivers it to every new subscription first. A stateful Emit allocates
+// once to keep the event.
+func Stateful(x any) error {
+	s, ok := x.(*emitterSettings)
+	if !ok {
+		return fmt.Errorf("%w: meshbus emitter option given to %T", ErrInvalidOption, x)
+	}
+	s.stateful = true
+	return nil
+}
+
+func newEmitterSettings(opts []event.EmitterOpt) (emitterSettings, error) {
+	var s emitterSettings
+	for _, o := range opts {
+		if err := applyOpt(o, &s); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// callerName names a subscription after the file and line that created it,
+// without the module cache's version suffix.
+func callerName(skip int) string {
+	_, file, line, ok := runtime.Caller(skip + 1)
+	if !ok {
+		return "unknown"
+	}
+	if i := strings.Index(file, "@"); i >= 0 {
+		if j := strings.Index(file[i:], "/"); j >= 0 {
+			file = file[:i] + file[i+j:]
+		}
+	}
+	if i := strings.LastIndex(file, "/"); i >= 0 {
+		if j := strings.LastIndex(file[:i], "/"); j >= 0 {
+			file = file[j+1:]
+		}
+	}
+	return fmt.Sprintf("%s:%d", file, line)
+}

@@ -1,0 +1,247 @@
+package eventbus
+
+import (
+	"reflect"
+	"sync"
+	"sync/atomic"
+)
+
+// sink is one subscription's delivery end. The typed sinks are reached
+// directly (no boxing) by typed emitters of their type; everything else goes
+// through deliverAny.
+type sink interface {
+	core() *subCore
+	// deliverAny delivers one event under its node's read lock, applying
+	// the subscription's policy.
+	deliverAny(n *node, ev any, seq uint64)
+	// tryDeliverAny delivers without blocking, reporting success.
+	tryDeliverAny(ev any, seq uint64) bool
+	// init makes the channel once the settings are known, before the sink
+	// is attached anywhere.
+	init()
+	closeChan()
+	queued() int
+}
+
+// attachment is one node a subscription is attached to.
+type attachment struct {
+	n        *node
+	baseline uint64 // n.emitted when attached
+}
+
+// subCore is the type-independent state of a subscription.
+type subCore struct {
+	bus      *Bus
+	self     sink
+	id       uint64
+	settings subSettings
+	types    []reflect.Type // as subscribed; interface types match by implementation
+	wildcard bool
+
+	done  chan struct{} // closed when the subscription ends: releases Block emitters
+	ended atomic.Bool   // set once, before done is closed: no more deliveries
+	err   error         // why it ended; written before done is closed
+
+	dropped atomic.Uint64
+
+	detachOnce sync.Once
+
+	mu          sync.Mutex // guards the fields below
+	attachments []attachment
+	offered     uint64 // events offered by nodes already detached
+}
+
+func (c *subCore) core() *subCore { return c }
+
+// end marks the subscription ended with err; only the first call wins.
+func (c *subCore) end(err error) bool {
+	if !c.ended.CompareAndSwap(false, true) {
+		return false
+	}
+	c.err = err
+	close(c.done)
+	return true
+}
+
+// Err returns why the subscription ended (nil while live and after a plain
+// Close). It is safe to call once the Out channel is closed.
+func (c *subCore) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// overflow applies the policy when the channel is full. Called under n's
+// read lock, on the emitter's goroutine.
+func (c *subCore) overflow(n *node) {
+	switch c.settings.policy {
+	case Drop:
+		c.dropped.Add(1)
+		n.dropped.Add(1)
+	case Notify:
+		d := c.dropped.Add(1)
+		n.dropped.Add(1)
+		c.notify(n.typ, d)
+	case Kill:
+		if c.end(ErrKilled) {
+			n.killed.Add(1)
+			c.bus.detachAsync(c)
+		}
+	}
+}
+
+func (c *subCore) notify(t reflect.Type, dropped uint64) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.bus.notifierPanics.Add(1)
+			c.bus.log.Error("eventbus: notifier panicked", "subscriber", c.settings.name, "panic", r)
+		}
+	}()
+	if c.settings.notifier != nil {
+		c.settings.notifier(DropNotice{Subscriber: c.settings.name, Type: t, Dropped: dropped})
+	}
+}
+
+func (c *subCore) attached(n *node, emitted uint64) {
+	c.mu.Lock()
+	c.attachments = append(c.attachments, attachment{n: n, baseline: emitted})
+	c.mu.Unlock()
+}
+
+func (c *subCore) detached(n *node, emitted uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, a := range c.attachments {
+		if a.n == n {
+			c.offered += emitted - a.baseline
+			c.attachments = append(c.attachments[:i], c.attachments[i+1:]...)
+			return
+		}
+	}
+}
+
+// nodes returns the nodes the subscription is attached to.
+func (c *subCore) nodes() []*node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns := make([]*node, len(c.attachments))
+	for i, a := range c.attachments {
+		ns[i] = a.n
+	}
+	return ns
+}
+
+// delivered is the number of events offered to the subscription minus those
+// it dropped; it costs Emit nothing because it is derived from the per-type
+// emitted counters.
+func (c *subCore) delivered() uint64 {
+	c.mu.Lock()
+	total := c.offered
+	for _, a := range c.attachments {
+		total += a.n.emitted.Load() - a.baseline
+	}
+	c.mu.Unlock()
+	if d := c.dropped.Load(); d < total {
+		return total - d
+	}
+	return 0
+}
+
+// chanSink delivers values of type E on a chan E. E is the subscribed type
+// T, or Sequenced[T] for sequenced subscriptions; convert turns an event of
+// unknown type into an E (nil means a plain type assertion to E).
+type chanSink[E any] struct {
+	subCore
+	ch      chan E
+	convert func(ev any, seq uint64) (E, bool)
+}
+
+// send applies the policy to one value. Called under n's read lock.
+func (s *chanSink[E]) send(n *node, v E) {
+	if s.ended.Load() {
+		return
+	}
+	if s.settings.policy == Block {
+		select {
+		case s.ch <- v:
+			return
+		default:
+		}
+		select {
+		case s.ch <- v:
+		case <-s.done:
+		}
+		return
+	}
+	select {
+	case s.ch <- v:
+	default:
+		s.overflow(n)
+	}
+}
+
+func (s *chanSink[E]) toElem(ev any, seq uint64) (E, bool) {
+	if s.convert != nil {
+		return s.convert(ev, seq)
+	}
+	v, ok := ev.(E)
+	return v, ok
+}
+
+func (s *chanSink[E]) deliverAny(n *node, ev any, seq uint64) {
+	if v, ok := s.toElem(ev, seq); ok {
+		s.send(n, v)
+	}
+}
+
+func (s *chanSink[E]) tryDeliverAny(ev any, seq uint64) bool {
+	v, ok := s.toElem(ev, seq)
+	if !ok {
+		return true
+	}
+	select {
+	case s.ch <- v:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *chanSink[E]) init() {
+	s.ch = make(chan E, s.settings.bufSize)
+	if s.settings.sequenced && s.convert == nil {
+		// An event.Bus-API subscription asked for sequence numbers.
+		if f, ok := any(boxSequenced).(func(any, uint64) (E, bool)); ok {
+			s.convert = f
+		}
+	}
+}
+
+func (s *chanSink[E]) closeChan()  { close(s.ch) }
+func (s *chanSink[E]) queued() int { return len(s.ch) }
+
+// Sequenced is an event with its bus-wide sequence number. Sequence numbers
+// increase with every Emit of a type that has at least one sequenced
+// subscriber, across all types and emitters, so a subscriber merging several
+// channels restores the global emission order by sorting on Seq. A replayed
+// stateful event carries Seq 0.
+type Sequenced[T any] struct {
+	Seq   uint64
+	Event T
+}
+
+// sequencer returns the converter of a Sequenced[T] sink.
+func sequencer[T any]() func(any, uint64) (Sequenced[T], bool) {
+	return func(ev any, seq uint64) (Sequenced[T], bool) {
+		v, ok := ev.(T)
+		return Sequenced[T]{Seq: seq, Event: v}, ok
+	}
+}
+
+// boxSequenced is the converter of a sequenced event.Bus-API subscription.
+func boxSequenced(ev any, seq uint64) (any, bool) {
+	return Sequenced[any]{Seq: seq, Event: ev}, true
+}

@@ -1,0 +1,140 @@
+package eventbus
+
+import (
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/event"
+)
+
+// Subscription is a typed subscription delivering values of type E on its
+// own buffered channel.
+type Subscription[E any] struct {
+	c  *subCore
+	ch chan E
+}
+
+// Subscribe subscribes to events of type T. When T is an interface type, the
+// subscription receives every event type that implements it (any receives
+// everything). Events of one emitter arrive in emission order.
+func Subscribe[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[T], error) {
+	return subscribeTyped[T, T](b, nil, opts)
+}
+
+// SubscribeSequenced is Subscribe with each event wrapped in a Sequenced
+// carrying its bus-wide sequence number.
+func SubscribeSequenced[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[Sequenced[T]], error) {
+	opts = append(opts[:len(opts):len(opts)], WithSequence())
+	return subscribeTyped[T](b, sequencer[T](), opts)
+}
+
+func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []event.SubscriptionOpt) (*Subscription[E], error) {
+	s := &chanSink[E]{convert: convert}
+	// The channel is made after the settings are known, before any attach.
+	typ := reflect.TypeFor[T]()
+	if err := b.subscribe(s, 2, []reflect.Type{typ}, false, opts); err != nil {
+		return nil, fmt.Errorf("subscribe %v: %w", typ, err)
+	}
+	return &Subscription[E]{c: &s.subCore, ch: s.ch}, nil
+}
+
+// Out returns the channel events arrive on. It is closed when the
+// subscription ends: after Close, when the bus closes, when the Kill policy
+// ends it, or when a sealed bus finds no emitter for a RequireEmitter type.
+func (s *Subscription[E]) Out() <-chan E { return s.ch }
+
+// Close ends the subscription and closes its channel; it returns once no
+// emitter can send on it any more. Queued events stay readable. Closing
+// twice is harmless. It may wait for emitters of the same types that are
+// blocked on other Block subscribers.
+func (s *Subscription[E]) Close() error {
+	s.c.end(nil)
+	s.c.bus.detach(s.c)
+	return nil
+}
+
+// Err reports why the subscription ended: nil while it lives or after Close,
+// ErrKilled, ErrClosed, or an ErrNoEmitter wrapping the missing type.
+func (s *Subscription[E]) Err() error { return s.c.Err() }
+
+// Name returns the subscription's name.
+func (s *Subscription[E]) Name() string { return s.c.settings.name }
+
+// Dropped returns how many events the subscription has dropped.
+func (s *Subscription[E]) Dropped() uint64 { return s.c.dropped.Load() }
+
+// Emitter emits events of type T. It is safe for concurrent use.
+type Emitter[T any] struct {
+	b        *Bus
+	n        *node
+	stateful bool
+	closed   atomic.Bool
+}
+
+// NewEmitter returns an emitter of events of type T.
+func NewEmitter[T any](b *Bus, opts ...event.EmitterOpt) (*Emitter[T], error) {
+	st, err := newEmitterSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	typ := reflect.TypeFor[T]()
+	n, err := b.newEmitterNode(typ)
+	if err != nil {
+		return nil, fmt.Errorf("emitter %v: %w", typ, err)
+	}
+	return &Emitter[T]{b: b, n: n, stateful: st.stateful}, nil
+}
+
+// Emit delivers v to every subscription of its type, in the calling
+// goroutine. It uses no reflection and, for typed subscribers of exactly T,
+// does not box v (so it does not allocate); subscribers through the
+// event.Bus API or an interface type share one boxed copy. It blocks only
+// while a Block subscriber has no room. It fails with ErrEmitterClosed after
+// Close and ErrClosed after the bus closed.
+func (e *Emitter[T]) Emit(v T) error {
+	if e.closed.Load() {
+		return ErrEmitterClosed
+	}
+	if e.b.isClosed.Load() {
+		return ErrClosed
+	}
+	n := e.n
+	n.mu.RLock()
+	n.emitted.Add(1)
+	var seq uint64
+	if n.seqSinks > 0 {
+		seq = e.b.seq.Add(1)
+	}
+	var boxed any
+	if e.stateful {
+		boxed = v
+		n.remember(boxed)
+	}
+	for _, s := range n.sinks {
+		switch s := s.(type) {
+		case *chanSink[T]:
+			if s.convert == nil {
+				s.send(n, v)
+				continue
+			}
+		case *chanSink[Sequenced[T]]:
+			s.send(n, Sequenced[T]{Seq: seq, Event: v})
+			continue
+		}
+		if boxed == nil {
+			boxed = v
+		}
+		s.deliverAny(n, boxed, seq)
+	}
+	n.mu.RUnlock()
+	return nil
+}
+
+// Close releases the emitter; later Emits fail. Closing twice is harmless.
+func (e *Emitter[T]) Close() error {
+	if e.closed.CompareAndSwap(false, true) {
+		e.b.emitterClosed(e.n)
+	}
+	return nil
+}
