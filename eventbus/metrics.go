@@ -12,8 +12,8 @@ type collector struct {
 	b *Bus
 
 	emitted, dropped, killed, subscribers, emitters *prometheus.Desc
-	subDelivered, subDropped, subQueued, subCap      *prometheus.Desc
-	notifierPanics                                   *prometheus.Desc
+	subDelivered, subDropped, subQueued, subCap     *prometheus.Desc
+	notifierPanics                                  *prometheus.Desc
 }
 
 func newCollector(b *Bus) *collector {
