@@ -1,0 +1,375 @@
+// Package automaton is the pure GossipSub state machine at the core of the
+// meshbus router (GossipSub v1.0, v1.1 and v1.2, with floodsub peers).
+//
+// It has no goroutines, does no I/O and reads no clock: every handler takes
+// the current time and an *Output, changes the state, appends the RPCs to send
+// and the facts (events.* structs) to emit to the Output, and returns an
+// Outcome naming what happened. Randomness comes from the *rand.Rand given to
+// New, and the automaton never iterates a Go map where the order could show in
+// its output, so the same inputs always produce the same outputs.
+//
+// An Automaton is not safe for concurrent use: one driver goroutine (or one
+// simulation loop) owns it.
+//
+// The driver's part: it negotiates streams and calls AddPeer/RemovePeer,
+// decodes RPCs and calls the handlers (HandleSubscription, HandleControl or
+// the individual control handlers, HandleMessage), validates messages and
+// calls Validated, calls Heartbeat every Config.HeartbeatInterval and
+// UpdateScores with each score snapshot, then frames and writes
+// Output.Sends, honours Output.Cancels and emits Output.Facts on the bus.
+// It also checks signatures and computes message ids before HandleMessage.
+package automaton
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+// The pubsub protocol ids the automaton speaks, newest first.
+const (
+	ProtocolGossipSubV12 protocol.ID = "/meshsub/1.2.0"
+	ProtocolGossipSubV11 protocol.ID = "/meshsub/1.1.0"
+	ProtocolGossipSubV10 protocol.ID = "/meshsub/1.0.0"
+	ProtocolFloodSub     protocol.ID = "/floodsub/1.0.0"
+)
+
+// Protocols returns the supported protocol ids in preference order, for
+// stream negotiation. The slice is fresh on each call.
+func Protocols() []protocol.ID {
+	return []protocol.ID{ProtocolGossipSubV12, ProtocolGossipSubV11, ProtocolGossipSubV10, ProtocolFloodSub}
+}
+
+// features is what a peer's protocol supports.
+type features uint8
+
+const (
+	featMesh      features = 1 << iota // GRAFT/PRUNE/IHAVE/IWANT (gossipsub)
+	featBackoffPX                      // backoff and PX in PRUNE (v1.1)
+	featIDontWant                      // IDONTWANT (v1.2)
+)
+
+func protocolFeatures(p protocol.ID) (features, bool) {
+	switch p {
+	case ProtocolGossipSubV12:
+		return featMesh | featBackoffPX | featIDontWant, true
+	case ProtocolGossipSubV11:
+		return featMesh | featBackoffPX, true
+	case ProtocolGossipSubV10:
+		return featMesh, true
+	case ProtocolFloodSub:
+		return 0, true
+	}
+	return 0, false
+}
+
+// PeerSpec describes a peer given to AddPeer.
+type PeerSpec struct {
+	// ID is the peer.
+	ID peer.ID
+	// Protocol is the negotiated pubsub protocol (one of Protocols()).
+	Protocol protocol.ID
+	// Outbound is true when the local node opened the connection (Dout counts these).
+	Outbound bool
+	// Direct marks a direct peer: every message is forwarded to it, it is
+	// never in a mesh, and its GRAFTs are refused without penalty.
+	Direct bool
+	// SignedRecord is the peer's marshalled signed peer-record envelope, sent
+	// in PX on our PRUNEs; nil if unknown. UpdatePeerRecord replaces it.
+	SignedRecord []byte
+}
+
+// Automaton is one node's GossipSub state. Create it with New.
+type Automaton struct {
+	self peer.ID
+	cfg  Config
+	rng  *rand.Rand
+
+	peers     map[peer.ID]*peerState
+	peerOrder orderedSet[peer.ID]
+
+	topics     map[string]*topicState
+	localOrder orderedSet[string] // joined and fanout topics, for heartbeat iteration
+
+	thresholds events.ScoreThresholds
+
+	backoffs map[backoffKey]backoffEntry
+	seen     seenCache
+	mcache   msgCache
+
+	pending      map[string]*pendingMsg
+	pendingOrder fifo[pendingRef]
+
+	ticks uint64 // heartbeats run
+
+	// scratch buffers reused on hot paths
+	scratchPeers  []peer.ID
+	scratchIDs    []string
+	scratchSet    map[string]struct{}
+	scratchTopics []string
+}
+
+type peerState struct {
+	id       peer.ID
+	proto    protocol.ID
+	feat     features
+	outbound bool
+	direct   bool
+	record   []byte
+	score    float64
+	topics   orderedSet[string]
+
+	// per-heartbeat budgets, reset each heartbeat
+	ihaveIn int // IHAVE messages received
+	iasked  int // ids requested by our IWANTs
+	iwantIn int // ids asked of us
+
+	advertised map[string]uint64 // id -> tick we advertised it in IHAVE
+	dontWant   map[string]uint64 // id -> tick the peer sent IDONTWANT
+	promises   []promise
+}
+
+type promise struct {
+	id       string
+	deadline time.Time
+}
+
+type topicState struct {
+	name    string
+	peers   orderedSet[peer.ID] // peers subscribed to the topic
+	joined  bool
+	mesh    orderedSet[peer.ID] // valid when joined
+	fanout  orderedSet[peer.ID] // valid when hasFanout
+	hasFan  bool
+	lastPub time.Time
+}
+
+type backoffKey struct {
+	topic string
+	peer  peer.ID
+}
+
+type backoffEntry struct {
+	until time.Time // no graft before until (plus slack for our own grafts)
+	at    time.Time // when the backoff was set, for graft-flood detection
+}
+
+type pendingMsg struct {
+	msg     *pb.Message
+	id      string
+	topic   string
+	from    peer.ID
+	size    int
+	at      time.Time
+	dupFrom []peer.ID // peers that sent a copy while it was pending (capped)
+}
+
+// pendingRef queues a pending message for expiry; at tells a stale queue
+// entry (its message was validated and the id reused) from a live one.
+type pendingRef struct {
+	id string
+	at time.Time
+}
+
+const maxDupSenders = 16
+
+// New returns an automaton for the local peer self. rng is the only source
+// of randomness (peer selection, gossip targets); seed it for reproducible
+// runs. The automaton takes ownership of rng.
+func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		return nil, fmt.Errorf("%w: rng must not be nil", ErrInvalidConfig)
+	}
+	a := &Automaton{
+		self:     self,
+		cfg:      cfg,
+		rng:      rng,
+		peers:    make(map[peer.ID]*peerState),
+		topics:   make(map[string]*topicState),
+		backoffs: make(map[backoffKey]backoffEntry),
+		pending:  make(map[string]*pendingMsg),
+
+		scratchSet: make(map[string]struct{}),
+	}
+	a.seen.init()
+	a.mcache.init(cfg.HistoryLength)
+	return a, nil
+}
+
+// Self returns the local peer id.
+func (a *Automaton) Self() peer.ID { return a.self }
+
+// Config returns the configuration in force.
+func (a *Automaton) Config() Config { return a.cfg }
+
+// Joined reports whether the local node is subscribed to topic.
+func (a *Automaton) Joined(topic string) bool {
+	t := a.topics[topic]
+	return t != nil && t.joined
+}
+
+// Topics returns the joined topics, sorted.
+func (a *Automaton) Topics() []string {
+	var out []string
+	for _, name := range a.localOrder.items {
+		if a.topics[name].joined {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Mesh returns the mesh peers of a joined topic, sorted; nil if not joined.
+func (a *Automaton) Mesh(topic string) []peer.ID {
+	t := a.topics[topic]
+	if t == nil || !t.joined {
+		return nil
+	}
+	return sortedPeers(t.mesh.items)
+}
+
+// Fanout returns the fanout peers of an unjoined topic, sorted; nil if none.
+func (a *Automaton) Fanout(topic string) []peer.ID {
+	t := a.topics[topic]
+	if t == nil || !t.hasFan {
+		return nil
+	}
+	return sortedPeers(t.fanout.items)
+}
+
+// TopicPeers returns the peers subscribed to topic, sorted.
+func (a *Automaton) TopicPeers(topic string) []peer.ID {
+	t := a.topics[topic]
+	if t == nil {
+		return nil
+	}
+	return sortedPeers(t.peers.items)
+}
+
+// Peers returns every tracked peer, sorted.
+func (a *Automaton) Peers() []peer.ID { return sortedPeers(a.peerOrder.items) }
+
+// HasPeer reports whether p is tracked.
+func (a *Automaton) HasPeer(p peer.ID) bool { _, ok := a.peers[p]; return ok }
+
+// Score returns the score the automaton uses for p (0 before any snapshot
+// and for peers absent from the last one).
+func (a *Automaton) Score(p peer.ID) float64 {
+	if ps := a.peers[p]; ps != nil {
+		return ps.score
+	}
+	return 0
+}
+
+// Thresholds returns the score thresholds in force (all zero before the
+// first UpdateScores).
+func (a *Automaton) Thresholds() events.ScoreThresholds { return a.thresholds }
+
+// Backoff returns until when the local node will not graft p in topic (the
+// slack excluded), and whether such a backoff exists.
+func (a *Automaton) Backoff(topic string, p peer.ID) (time.Time, bool) {
+	b, ok := a.backoffs[backoffKey{topic, p}]
+	return b.until, ok
+}
+
+// Seen reports whether the message id is in the seen cache.
+func (a *Automaton) Seen(id string) bool { return a.seen.has(id) }
+
+// HelloRPC returns the RPC announcing the local node's subscriptions (nil
+// when it has joined no topic). AddPeer already puts it in the Output; this
+// is for a driver that must resend it, e.g. on a new outbound stream.
+func (a *Automaton) HelloRPC() *pb.RPC {
+	topics := a.Topics()
+	if len(topics) == 0 {
+		return nil
+	}
+	rpc := &pb.RPC{}
+	for _, t := range topics {
+		name, sub := t, true
+		rpc.Subscriptions = append(rpc.Subscriptions, &pb.RPC_SubOpts{Subscribe: &sub, Topicid: &name})
+	}
+	return rpc
+}
+
+// Sizes counts the entries of every bounded structure, for metrics and for
+// tests that check memory stays bounded.
+type Sizes struct {
+	Peers          int // tracked peers (<= MaxPeers)
+	Topics         int // topics with any state
+	LocalTopics    int // joined + fanout topics (<= MaxTopics)
+	MaxPeerTopics  int // largest subscription count of one peer (<= MaxTopicsPerPeer)
+	Seen           int // seen cache entries (<= MaxSeen)
+	MessageCache   int // cached messages
+	Pending        int // messages awaiting Validated (<= MaxPendingValidation)
+	Backoffs       int // backoff records (<= MaxBackoffs)
+	MaxDontWant    int // largest IDONTWANT set of one peer (<= MaxIDontWant)
+	MaxAdvertised  int // largest advertised-id set of one peer
+	MaxPromises    int // largest promise list of one peer
+	MaxMeshSize    int // largest mesh
+	MaxFanoutSize  int // largest fanout set
+	MaxTopicPeers  int // largest subscriber set of one topic
+	SeenQueue      int // seen cache expiry queue length (<= 2*MaxSeen)
+	PendingQueue   int // pending expiry queue length
+	MessageWindows int // message cache window entries
+}
+
+// Sizes returns the current sizes of the automaton's structures.
+func (a *Automaton) Sizes() Sizes {
+	s := Sizes{
+		Peers:          len(a.peers),
+		Topics:         len(a.topics),
+		LocalTopics:    a.localOrder.len(),
+		Seen:           a.seen.len(),
+		SeenQueue:      a.seen.queueLen(),
+		MessageCache:   len(a.mcache.msgs),
+		MessageWindows: a.mcache.windowEntries(),
+		Pending:        len(a.pending),
+		PendingQueue:   a.pendingOrder.len(),
+		Backoffs:       len(a.backoffs),
+	}
+	for _, ps := range a.peers {
+		s.MaxPeerTopics = max(s.MaxPeerTopics, ps.topics.len())
+		s.MaxDontWant = max(s.MaxDontWant, len(ps.dontWant))
+		s.MaxAdvertised = max(s.MaxAdvertised, len(ps.advertised))
+		s.MaxPromises = max(s.MaxPromises, len(ps.promises))
+	}
+	for _, t := range a.topics {
+		s.MaxMeshSize = max(s.MaxMeshSize, t.mesh.len())
+		s.MaxFanoutSize = max(s.MaxFanoutSize, t.fanout.len())
+		s.MaxTopicPeers = max(s.MaxTopicPeers, t.peers.len())
+	}
+	return s
+}
+
+func sortedPeers(ps []peer.ID) []peer.ID {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := slices.Clone(ps)
+	slices.Sort(out)
+	return out
+}
+
+// graylisted reports whether p's RPCs are ignored.
+func (a *Automaton) graylisted(ps *peerState) bool {
+	return ps.score < a.thresholds.Graylist
+}
+
+func (a *Automaton) validTopic(t string) bool {
+	return t != "" && len(t) <= a.cfg.MaxTopicLength
+}
+
+func (a *Automaton) validID(id string) bool {
+	return id != "" && len(id) <= a.cfg.MaxIDLength
+}

@@ -1,0 +1,213 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+// orderedSet is a set with deterministic iteration order (insertion order,
+// perturbed only by deterministic swap-removals), so that no output of the
+// automaton depends on Go's randomised map iteration. Add, remove and has
+// are O(1).
+type orderedSet[K comparable] struct {
+	idx   map[K]int
+	items []K
+}
+
+func (s *orderedSet[K]) has(k K) bool {
+	_, ok := s.idx[k]
+	return ok
+}
+
+func (s *orderedSet[K]) len() int { return len(s.items) }
+
+// add inserts k and reports whether it was absent.
+func (s *orderedSet[K]) add(k K) bool {
+	if s.idx == nil {
+		s.idx = make(map[K]int)
+	}
+	if _, ok := s.idx[k]; ok {
+		return false
+	}
+	s.idx[k] = len(s.items)
+	s.items = append(s.items, k)
+	return true
+}
+
+// remove deletes k and reports whether it was present.
+func (s *orderedSet[K]) remove(k K) bool {
+	i, ok := s.idx[k]
+	if !ok {
+		return false
+	}
+	last := len(s.items) - 1
+	if i != last {
+		s.items[i] = s.items[last]
+		s.idx[s.items[i]] = i
+	}
+	var zero K
+	s.items[last] = zero
+	s.items = s.items[:last]
+	delete(s.idx, k)
+	return true
+}
+
+func (s *orderedSet[K]) clear() {
+	clear(s.items)
+	s.items = s.items[:0]
+	clear(s.idx)
+}
+
+// fifo is a queue backed by a slice that is compacted when half consumed.
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *fifo[T]) push(v T) { q.items = append(q.items, v) }
+
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+
+func (q *fifo[T]) peek() (T, bool) {
+	if q.head >= len(q.items) {
+		var zero T
+		return zero, false
+	}
+	return q.items[q.head], true
+}
+
+func (q *fifo[T]) pop() {
+	var zero T
+	q.items[q.head] = zero
+	q.head++
+	if q.head == len(q.items) {
+		q.items = q.items[:0]
+		q.head = 0
+	} else if q.head > 64 && q.head*2 >= len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+}
+
+// seenCache remembers message ids until an expiry time. Entries are queued
+// in insertion order; since now never goes backwards in a well-behaved
+// driver, the queue is in expiry order. If now does go backwards, entries
+// merely live a little longer: the bound on the count still holds.
+type seenCache struct {
+	m map[string]time.Time
+	q fifo[seenEntry]
+}
+
+type seenEntry struct {
+	id      string
+	expires time.Time
+}
+
+func (c *seenCache) init() { c.m = make(map[string]time.Time) }
+
+func (c *seenCache) has(id string) bool { _, ok := c.m[id]; return ok }
+
+func (c *seenCache) len() int { return len(c.m) }
+
+func (c *seenCache) queueLen() int { return c.q.len() }
+
+// add records id until expires, evicting the oldest entries beyond limit.
+func (c *seenCache) add(id string, expires time.Time, limit int) {
+	for len(c.m) >= limit {
+		e, ok := c.q.peek()
+		if !ok {
+			break
+		}
+		c.q.pop()
+		if exp, ok := c.m[e.id]; ok && exp.Equal(e.expires) {
+			delete(c.m, e.id)
+		}
+	}
+	c.m[id] = expires
+	c.q.push(seenEntry{id: id, expires: expires})
+}
+
+// expire forgets entries whose expiry is not after now.
+func (c *seenCache) expire(now time.Time) {
+	for {
+		e, ok := c.q.peek()
+		if !ok || e.expires.After(now) {
+			return
+		}
+		c.q.pop()
+		if exp, ok := c.m[e.id]; ok && exp.Equal(e.expires) {
+			delete(c.m, e.id)
+		}
+	}
+}
+
+// msgCache keeps the messages of the last HistoryLength heartbeat windows,
+// window 0 being the current one. Messages are served to IWANT while cached;
+// ids of the first HistoryGossip windows are advertised in IHAVE.
+type msgCache struct {
+	msgs    map[string]*cacheEntry
+	windows [][]cacheRef
+}
+
+type cacheRef struct {
+	id    string
+	topic string
+}
+
+type cacheEntry struct {
+	msg   *pb.Message
+	topic string
+	sent  map[peer.ID]int // IWANT answers sent per peer (lazy)
+}
+
+func (c *msgCache) init(history int) {
+	c.msgs = make(map[string]*cacheEntry)
+	c.windows = make([][]cacheRef, history)
+}
+
+func (c *msgCache) put(id, topic string, m *pb.Message) {
+	if _, ok := c.msgs[id]; ok {
+		return
+	}
+	c.msgs[id] = &cacheEntry{msg: m, topic: topic}
+	c.windows[0] = append(c.windows[0], cacheRef{id: id, topic: topic})
+}
+
+func (c *msgCache) get(id string) *cacheEntry { return c.msgs[id] }
+
+// gossipIDs appends the ids of topic in the first n windows to dst.
+func (c *msgCache) gossipIDs(dst []string, topic string, n int) []string {
+	for w := 0; w < n && w < len(c.windows); w++ {
+		for _, r := range c.windows[w] {
+			if r.topic == topic {
+				dst = append(dst, r.id)
+			}
+		}
+	}
+	return dst
+}
+
+// shift starts a new window, forgetting the oldest.
+func (c *msgCache) shift() {
+	last := len(c.windows) - 1
+	for _, r := range c.windows[last] {
+		delete(c.msgs, r.id)
+	}
+	old := c.windows[last][:0]
+	clear(c.windows[last])
+	copy(c.windows[1:], c.windows[:last])
+	c.windows[0] = old
+}
+
+func (c *msgCache) windowEntries() int {
+	n := 0
+	for _, w := range c.windows {
+		n += len(w)
+	}
+	return n
+}

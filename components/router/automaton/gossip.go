@@ -1,0 +1,207 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+// HandleControl applies every part of a control message from one peer, in the
+// order IDONTWANT, IHAVE, IWANT, GRAFT, PRUNE (IDONTWANT first so that IWANT
+// answers already respect it), and appends one outcome per part to outcomes.
+// A nil ctl does nothing.
+func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMessage, out *Output, outcomes []Outcome) []Outcome {
+	for _, m := range ctl.GetIdontwant() {
+		outcomes = append(outcomes, a.HandleIDontWant(now, from, m, out))
+	}
+	for _, m := range ctl.GetIhave() {
+		outcomes = append(outcomes, a.HandleIHave(now, from, m, out))
+	}
+	for _, m := range ctl.GetIwant() {
+		outcomes = append(outcomes, a.HandleIWant(now, from, m, out))
+	}
+	for _, m := range ctl.GetGraft() {
+		outcomes = append(outcomes, a.HandleGraft(now, from, m.GetTopicID(), out))
+	}
+	for _, m := range ctl.GetPrune() {
+		outcomes = append(outcomes, a.HandlePrune(now, from, m, out))
+	}
+	return outcomes
+}
+
+// HandleIHave answers a peer's IHAVE with an IWANT for the ids not seen yet,
+// within the per-heartbeat budgets (MaxIHaveMessages IHAVEs and
+// MaxIHaveLength requested ids per peer), and records a promise: one of the
+// requested messages must arrive from the peer within IWantFollowupTime or
+// the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat).
+//
+// Outcomes: OutcomeIWantSent, OutcomeNothingWanted,
+// OutcomeIHaveBudgetExceeded, OutcomeBelowGossipThreshold,
+// OutcomeTopicNotJoined, OutcomeUnknownPeer, OutcomeGraylisted,
+// OutcomeUnsupportedByProtocol, OutcomeInvalidInput.
+func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if a.graylisted(ps) {
+		return OutcomeGraylisted
+	}
+	if ps.feat&featMesh == 0 {
+		return OutcomeUnsupportedByProtocol
+	}
+	if ps.score < a.thresholds.Gossip {
+		return OutcomeBelowGossipThreshold
+	}
+	ps.ihaveIn++
+	if ps.ihaveIn > a.cfg.MaxIHaveMessages || ps.iasked >= a.cfg.MaxIHaveLength {
+		return OutcomeIHaveBudgetExceeded
+	}
+	topic := ih.GetTopicID()
+	if !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	if t := a.topics[topic]; t == nil || !t.joined {
+		return OutcomeTopicNotJoined
+	}
+	budget := a.cfg.MaxIHaveLength - ps.iasked
+	want := a.scratchIDs[:0]
+	for _, raw := range ih.GetMessageIDs() {
+		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength || a.seen.has(string(raw)) {
+			continue
+		}
+		if _, dup := a.scratchSet[string(raw)]; dup {
+			continue
+		}
+		id := string(raw)
+		a.scratchSet[id] = struct{}{}
+		want = append(want, id)
+		if len(want) >= budget {
+			break
+		}
+	}
+	clear(a.scratchSet)
+	a.scratchIDs = want[:0]
+	if len(want) == 0 {
+		return OutcomeNothingWanted
+	}
+	a.rng.Shuffle(len(want), func(i, j int) { want[i], want[j] = want[j], want[i] })
+	ps.iasked += len(want)
+	ids := make([][]byte, len(want))
+	for i, id := range want {
+		ids[i] = []byte(id)
+	}
+	out.sendIWant(from, ids)
+	ps.promises = append(ps.promises, promise{id: want[0], deadline: now.Add(a.cfg.IWantFollowupTime)})
+	clear(want)
+	return OutcomeIWantSent
+}
+
+// HandleIWant answers a peer's IWANT with the requested messages that we
+// advertised to it and still cache, skipping ids it sent IDONTWANT for and
+// ids already sent to it GossipRetransmission times. Asking beyond the
+// per-heartbeat budget (MaxIHaveLength ids) or beyond GossipRetransmission
+// emits EvtPeerPenalized (PenaltyIWantSpam).
+//
+// Outcomes: OutcomeIWantServed, OutcomeIWantNothingServed,
+// OutcomeIWantBudgetExceeded, OutcomeBelowGossipThreshold,
+// OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
+func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if a.graylisted(ps) {
+		return OutcomeGraylisted
+	}
+	if ps.feat&featMesh == 0 {
+		return OutcomeUnsupportedByProtocol
+	}
+	if ps.score < a.thresholds.Gossip {
+		return OutcomeBelowGossipThreshold
+	}
+	served, spam, overBudget := 0, 0, false
+	for _, raw := range iw.GetMessageIDs() {
+		if ps.iwantIn >= a.cfg.MaxIHaveLength {
+			overBudget = true
+			break
+		}
+		ps.iwantIn++
+		if _, ok := ps.advertised[string(raw)]; !ok {
+			continue
+		}
+		e := a.mcache.get(string(raw))
+		if e == nil {
+			continue
+		}
+		if _, ok := ps.dontWant[string(raw)]; ok {
+			continue
+		}
+		if e.sent[from] >= a.cfg.GossipRetransmission {
+			spam++
+			continue
+		}
+		if e.sent == nil {
+			e.sent = make(map[peer.ID]int)
+		}
+		e.sent[from]++
+		out.sendMessage(from, string(raw), e.msg)
+		served++
+	}
+	if overBudget {
+		spam++
+	}
+	if spam > 0 {
+		out.penalized(events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyIWantSpam, Count: spam, At: now})
+		return OutcomeIWantBudgetExceeded
+	}
+	if served > 0 {
+		return OutcomeIWantServed
+	}
+	return OutcomeIWantNothingServed
+}
+
+// HandleIDontWant records a /meshsub/1.2.0 peer's IDONTWANT: those messages
+// are no longer forwarded or served to it, and for each id still in our
+// message cache (so possibly queued for the peer) a Cancel is output. At
+// most MaxIDontWant ids are remembered per peer; they expire after
+// HistoryLength heartbeats.
+//
+// Outcomes: OutcomeIDontWantRecorded, OutcomeIDontWantBudgetExceeded,
+// OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
+func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.ControlIDontWant, out *Output) Outcome {
+	_ = now
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if a.graylisted(ps) {
+		return OutcomeGraylisted
+	}
+	if ps.feat&featIDontWant == 0 {
+		return OutcomeUnsupportedByProtocol
+	}
+	for _, raw := range idw.GetMessageIDs() {
+		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {
+			continue
+		}
+		if _, ok := ps.dontWant[string(raw)]; ok {
+			continue
+		}
+		if len(ps.dontWant) >= a.cfg.MaxIDontWant {
+			return OutcomeIDontWantBudgetExceeded
+		}
+		if ps.dontWant == nil {
+			ps.dontWant = make(map[string]uint64)
+		}
+		id := string(raw)
+		ps.dontWant[id] = a.ticks
+		if a.mcache.get(id) != nil {
+			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: id})
+		}
+	}
+	return OutcomeIDontWantRecorded
+}

@@ -1,0 +1,316 @@
+package automaton
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/events"
+)
+
+// Heartbeat runs the periodic upkeep; the driver calls it every
+// Config.HeartbeatInterval. In order:
+//
+//   - per peer: broken promises (IWANT not answered within IWantFollowupTime)
+//     are reported as EvtPeerPenalized(PenaltyBrokenPromise); per-heartbeat
+//     gossip budgets are reset; old IDONTWANT and advertised ids expire;
+//   - per joined topic: mesh peers with a negative score are pruned; a mesh
+//     below Dlo is grafted up to D; a mesh above Dhi is pruned to D keeping
+//     the Dscore best-scoring peers and at least Dout outbound peers; a mesh
+//     with fewer than Dout outbound peers grafts outbound ones; every
+//     OpportunisticGraftTicks heartbeats, if the median mesh score is below
+//     the opportunistic-graft threshold, up to OpportunisticGraftPeers peers
+//     scoring above the median are grafted; then IHAVE gossip goes to
+//     max(Dlazy, GossipFactor × eligible) non-mesh peers;
+//   - per fanout topic: expired after FanoutTTL, otherwise refilled to D and gossiped;
+//   - the message cache shifts one window; seen ids, backoffs and pending
+//     messages older than SeenTTL expire.
+//
+// Our own grafts respect backoffs plus BackoffSlackHeartbeats heartbeats.
+// GRAFTs and PRUNEs for one peer are merged into one RPC in out.
+//
+// Outcomes: OutcomeHeartbeatDone.
+func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
+	a.ticks++
+	history := uint64(a.cfg.HistoryLength)
+	for _, p := range a.peerOrder.items {
+		ps := a.peers[p]
+		ps.ihaveIn, ps.iasked, ps.iwantIn = 0, 0, 0
+		broken := 0
+		kept := ps.promises[:0]
+		for _, pr := range ps.promises {
+			if now.Before(pr.deadline) {
+				kept = append(kept, pr)
+			} else {
+				broken++
+			}
+		}
+		clear(ps.promises[len(kept):])
+		ps.promises = kept
+		if broken > 0 {
+			out.penalized(events.EvtPeerPenalized{Peer: p, Reason: events.PenaltyBrokenPromise, Count: broken, At: now})
+		}
+		// Deleting while ranging is safe and the order does not show in any output.
+		for id, tick := range ps.dontWant {
+			if tick+history <= a.ticks {
+				delete(ps.dontWant, id)
+			}
+		}
+		for id, tick := range ps.advertised {
+			if tick+history <= a.ticks {
+				delete(ps.advertised, id)
+			}
+		}
+	}
+
+	// localOrder may shrink while iterating (fanout expiry): iterate a copy.
+	local := append(a.scratchTopics[:0], a.localOrder.items...)
+	for _, name := range local {
+		t := a.topics[name]
+		if t == nil {
+			continue
+		}
+		if t.joined {
+			a.maintainMesh(now, t, out)
+			a.emitGossip(t, &t.mesh, out)
+		} else if t.hasFan {
+			if a.maintainFanout(now, t) {
+				a.emitGossip(t, &t.fanout, out)
+			}
+		}
+	}
+	clear(local)
+	a.scratchTopics = local[:0]
+
+	a.mcache.shift()
+	a.seen.expire(now)
+	a.expireBackoffs(now)
+	a.expirePending(now)
+	return OutcomeHeartbeatDone
+}
+
+func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
+	// Negative scores first; iterate a copy since pruning mutates the mesh.
+	mesh := append(a.scratchPeers[:0], t.mesh.items...)
+	for _, p := range mesh {
+		ps := a.peers[p]
+		if ps.score < 0 {
+			a.pruneFromMesh(now, t, ps, events.PruneReasonNegativeScore, false, out)
+		}
+	}
+	clear(mesh)
+	a.scratchPeers = mesh[:0]
+
+	if n := t.mesh.len(); n < a.cfg.Dlo {
+		for _, ps := range a.pickPeers(t, a.cfg.D-n, func(ps *peerState) bool { return a.canGraft(now, t, ps) }) {
+			a.graft(now, t, ps, out)
+		}
+	}
+
+	if t.mesh.len() > a.cfg.Dhi {
+		a.trimMesh(now, t, out)
+	}
+
+	if t.mesh.len() >= a.cfg.Dlo {
+		outbound := 0
+		for _, p := range t.mesh.items {
+			if a.peers[p].outbound {
+				outbound++
+			}
+		}
+		if outbound < a.cfg.Dout {
+			for _, ps := range a.pickPeers(t, a.cfg.Dout-outbound, func(ps *peerState) bool {
+				return ps.outbound && a.canGraft(now, t, ps)
+			}) {
+				a.graft(now, t, ps, out)
+			}
+		}
+	}
+
+	if a.ticks%uint64(a.cfg.OpportunisticGraftTicks) == 0 && t.mesh.len() > 1 {
+		scores := make([]float64, 0, t.mesh.len())
+		for _, p := range t.mesh.items {
+			scores = append(scores, a.peers[p].score)
+		}
+		slices.Sort(scores)
+		median := scores[len(scores)/2]
+		if median < a.thresholds.OpportunisticGraft {
+			for _, ps := range a.pickPeers(t, a.cfg.OpportunisticGraftPeers, func(ps *peerState) bool {
+				return ps.score > median && a.canGraft(now, t, ps)
+			}) {
+				a.graft(now, t, ps, out)
+			}
+		}
+	}
+}
+
+// trimMesh prunes t's mesh down to D: the Dscore best-scoring peers stay,
+// then enough outbound peers to reach Dout, then random others.
+func (a *Automaton) trimMesh(now time.Time, t *topicState, out *Output) {
+	cands := make([]*peerState, 0, t.mesh.len())
+	for _, p := range t.mesh.items {
+		cands = append(cands, a.peers[p])
+	}
+	// Shuffle before the stable sort so that equal scores are kept at random.
+	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	slices.SortStableFunc(cands, func(x, y *peerState) int { return cmp.Compare(y.score, x.score) })
+	keep := cands[:a.cfg.Dscore:a.cfg.Dscore]
+	rest := slices.Clone(cands[a.cfg.Dscore:])
+	a.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	outbound := 0
+	for _, ps := range keep {
+		if ps.outbound {
+			outbound++
+		}
+	}
+	taken := make([]bool, len(rest))
+	for i, ps := range rest {
+		if outbound >= a.cfg.Dout || len(keep) >= a.cfg.D {
+			break
+		}
+		if ps.outbound {
+			keep = append(keep, ps)
+			taken[i] = true
+			outbound++
+		}
+	}
+	for i, ps := range rest {
+		if len(keep) >= a.cfg.D {
+			break
+		}
+		if !taken[i] {
+			keep = append(keep, ps)
+			taken[i] = true
+		}
+	}
+	for i, ps := range rest {
+		if !taken[i] {
+			a.pruneFromMesh(now, t, ps, events.PruneReasonOversubscribed, true, out)
+		}
+	}
+}
+
+// pruneFromMesh removes ps from t's mesh on our initiative: PRUNE with
+// PruneBackoff sent, backoff recorded, EvtPeerPruned.
+func (a *Automaton) pruneFromMesh(now time.Time, t *topicState, ps *peerState, reason events.PruneReason, pxAllowed bool, out *Output) {
+	t.mesh.remove(ps.id)
+	a.sendPrune(now, t, ps, a.cfg.PruneBackoff, pxAllowed, out)
+	out.pruned(events.EvtPeerPruned{Peer: ps.id, Topic: t.name, Reason: reason, Backoff: a.cfg.PruneBackoff, At: now})
+}
+
+// maintainFanout expires t's fanout after FanoutTTL without publish, else
+// drops peers below the publish threshold and refills it to D. It reports
+// whether the fanout is still alive.
+func (a *Automaton) maintainFanout(now time.Time, t *topicState) bool {
+	if !now.Before(t.lastPub.Add(a.cfg.FanoutTTL)) {
+		t.fanout.clear()
+		t.hasFan = false
+		a.localOrder.remove(t.name)
+		a.dropTopicIfUnused(t)
+		return false
+	}
+	fan := append(a.scratchPeers[:0], t.fanout.items...)
+	for _, p := range fan {
+		if ps := a.peers[p]; ps == nil || ps.score < a.thresholds.Publish {
+			t.fanout.remove(p)
+		}
+	}
+	clear(fan)
+	a.scratchPeers = fan[:0]
+	if need := a.cfg.D - t.fanout.len(); need > 0 {
+		for _, ps := range a.pickPeers(t, need, func(ps *peerState) bool {
+			return !t.fanout.has(ps.id) && a.fanoutEligible(ps)
+		}) {
+			t.fanout.add(ps.id)
+		}
+	}
+	return true
+}
+
+// emitGossip sends IHAVE for t's recent messages to max(Dlazy,
+// GossipFactor × eligible) random gossipsub peers of t that are not in
+// exclude (the mesh or fanout), not direct, and at or above the gossip
+// threshold, recording what each was offered so that IWANT is served only
+// for advertised ids.
+func (a *Automaton) emitGossip(t *topicState, exclude *orderedSet[peer.ID], out *Output) {
+	ids := a.mcache.gossipIDs(a.scratchIDs[:0], t.name, a.cfg.HistoryGossip)
+	defer func() {
+		clear(ids)
+		a.scratchIDs = ids[:0]
+	}()
+	if len(ids) == 0 {
+		return
+	}
+	var cands []*peerState
+	for _, p := range t.peers.items {
+		ps := a.peers[p]
+		if ps != nil && !exclude.has(p) && ps.feat&featMesh != 0 && !ps.direct && ps.score >= a.thresholds.Gossip {
+			cands = append(cands, ps)
+		}
+	}
+	target := max(a.cfg.Dlazy, int(a.cfg.GossipFactor*float64(len(cands))))
+	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	if len(cands) > target {
+		cands = cands[:target]
+	}
+	if len(cands) == 0 {
+		return
+	}
+	var shared [][]byte // one list shared by every peer when it needs no truncation
+	if len(ids) <= a.cfg.MaxIHaveLength {
+		shared = make([][]byte, len(ids))
+		for i, id := range ids {
+			shared[i] = []byte(id)
+		}
+	}
+	for _, ps := range cands {
+		list := shared
+		offered := ids
+		if list == nil {
+			a.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+			offered = ids[:a.cfg.MaxIHaveLength]
+			list = make([][]byte, len(offered))
+			for i, id := range offered {
+				list[i] = []byte(id)
+			}
+		}
+		if ps.advertised == nil {
+			ps.advertised = make(map[string]uint64)
+		}
+		for _, id := range offered {
+			ps.advertised[id] = a.ticks
+		}
+		out.sendIHave(ps.id, t.name, list)
+	}
+}
+
+// expireBackoffs forgets backoffs that no longer matter (slack included).
+func (a *Automaton) expireBackoffs(now time.Time) {
+	slack := time.Duration(a.cfg.BackoffSlackHeartbeats) * a.cfg.HeartbeatInterval
+	for k, b := range a.backoffs {
+		if !now.Before(b.until.Add(slack)) {
+			delete(a.backoffs, k)
+		}
+	}
+}
+
+// expirePending drops messages the driver never validated within SeenTTL.
+func (a *Automaton) expirePending(now time.Time) {
+	for {
+		r, ok := a.pendingOrder.peek()
+		if !ok {
+			return
+		}
+		pm := a.pending[r.id]
+		stale := pm == nil || !pm.at.Equal(r.at)
+		if !stale && now.Before(r.at.Add(a.cfg.SeenTTL)) {
+			return
+		}
+		a.pendingOrder.pop()
+		if !stale {
+			delete(a.pending, r.id)
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+// HandleMessage takes a message received from a peer, whose signature the
+// driver has checked and whose id it has computed. A new message is marked
+// seen and held until the driver calls Validated with the same id; if it is
+// at least IDontWantThreshold bytes, IDONTWANT for it is sent at once to the
+// /meshsub/1.2.0 mesh peers (except the sender). A copy from a peer that
+// promised it (IHAVE answered by our IWANT) fulfils the promise.
+//
+// The automaton keeps msg (in the pending set and then the message cache)
+// and shares it with the RPCs it outputs: nobody may modify it afterwards.
+//
+// Facts: EvtMessageDuplicate, or EvtMessageRejected (graylisted, topic not
+// joined, self origin, validation queue full, malformed).
+//
+// Outcomes: OutcomeNeedsValidation, OutcomeAlreadySeen, OutcomeSelfOrigin,
+// OutcomeValidationQueueFull, OutcomeTopicNotJoined, OutcomeGraylisted,
+// OutcomeUnknownPeer, OutcomeInvalidInput (nil message, bad id, or missing
+// or over-long topic: reported as RejectMalformed).
+func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, id string, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if msg == nil || !a.validID(id) || !a.validTopic(msg.GetTopic()) {
+		out.rejected(events.EvtMessageRejected{Topic: msg.GetTopic(), ID: id, From: from, Reason: events.RejectMalformed, At: now})
+		return OutcomeInvalidInput
+	}
+	topic := msg.GetTopic()
+	reject := func(r events.RejectReason) {
+		out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: r, At: now})
+	}
+	if a.graylisted(ps) {
+		reject(events.RejectGraylisted)
+		return OutcomeGraylisted
+	}
+	t := a.topics[topic]
+	if t == nil || !t.joined {
+		reject(events.RejectTopicNotJoined)
+		return OutcomeTopicNotJoined
+	}
+	a.fulfilPromise(ps, id)
+	if a.seen.has(id) {
+		if pm := a.pending[id]; pm != nil && pm.from != from && len(pm.dupFrom) < maxDupSenders {
+			pm.dupFrom = append(pm.dupFrom, from)
+		}
+		out.duplicate(events.EvtMessageDuplicate{Topic: topic, ID: id, From: from, At: now})
+		return OutcomeAlreadySeen
+	}
+	a.seen.add(id, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
+	if peer.ID(msg.GetFrom()) == a.self {
+		reject(events.RejectSelfOrigin)
+		return OutcomeSelfOrigin
+	}
+	if len(a.pending) >= a.cfg.MaxPendingValidation {
+		reject(events.RejectValidationThrottled)
+		return OutcomeValidationQueueFull
+	}
+	size := proto.Size(msg)
+	a.pending[id] = &pendingMsg{msg: msg, id: id, topic: topic, from: from, size: size, at: now}
+	a.pendingOrder.push(pendingRef{id: id, at: now})
+	a.compactPendingOrder()
+	if size >= a.cfg.IDontWantThreshold {
+		for _, p := range t.mesh.items {
+			if p == from {
+				continue
+			}
+			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+				out.sendIDontWant(p, id)
+			}
+		}
+	}
+	return OutcomeNeedsValidation
+}
+
+// compactPendingOrder drops stale queue entries when they outnumber live
+// ones, so the queue stays bounded even without heartbeats.
+func (a *Automaton) compactPendingOrder() {
+	if a.pendingOrder.len() <= 2*a.cfg.MaxPendingValidation {
+		return
+	}
+	live := a.pendingOrder.items[:0]
+	for _, r := range a.pendingOrder.items[a.pendingOrder.head:] {
+		if pm := a.pending[r.id]; pm != nil && pm.at.Equal(r.at) {
+			live = append(live, r)
+		}
+	}
+	clear(a.pendingOrder.items[len(live):])
+	a.pendingOrder.items = live
+	a.pendingOrder.head = 0
+}
+
+func (a *Automaton) fulfilPromise(ps *peerState, id string) {
+	for i, pr := range ps.promises {
+		if pr.id == id {
+			ps.promises = append(ps.promises[:i], ps.promises[i+1:]...)
+			return
+		}
+	}
+}
+
+// Validated finishes a message HandleMessage returned OutcomeNeedsValidation
+// for. Accept: the message enters the message cache, EvtMessageDelivered is
+// emitted (the driver delivers it to local subscribers) and it is forwarded
+// to the mesh, floodsub and direct peers of the topic, except its sender,
+// its author, peers that sent a copy meanwhile and peers that sent IDONTWANT.
+// Reject: EvtMessageRejected (RejectValidationFailed) for the sender and for
+// every peer that sent a copy while it was pending. Ignore and throttled:
+// EvtMessageRejected for the sender only, nothing forwarded.
+//
+// Outcomes: OutcomeDelivered, OutcomeRejected, OutcomeIgnored,
+// OutcomeTopicNotJoined (the node left the topic meanwhile),
+// OutcomeUnknownMessage, OutcomeInvalidInput (unknown verdict).
+func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, out *Output) Outcome {
+	pm := a.pending[id]
+	if pm == nil {
+		return OutcomeUnknownMessage
+	}
+	if res < ValidationAccept || res > ValidationThrottled {
+		return OutcomeInvalidInput
+	}
+	delete(a.pending, id)
+	reject := func(p peer.ID, r events.RejectReason) {
+		out.rejected(events.EvtMessageRejected{Topic: pm.topic, ID: id, From: p, Reason: r, At: now})
+	}
+	switch res {
+	case ValidationReject:
+		reject(pm.from, events.RejectValidationFailed)
+		for _, p := range pm.dupFrom {
+			reject(p, events.RejectValidationFailed)
+		}
+		return OutcomeRejected
+	case ValidationIgnore:
+		reject(pm.from, events.RejectValidationIgnored)
+		return OutcomeIgnored
+	case ValidationThrottled:
+		reject(pm.from, events.RejectValidationThrottled)
+		return OutcomeIgnored
+	}
+	t := a.topics[pm.topic]
+	if t == nil || !t.joined {
+		reject(pm.from, events.RejectTopicNotJoined)
+		return OutcomeTopicNotJoined
+	}
+	a.mcache.put(id, pm.topic, pm.msg)
+	author := peer.ID(pm.msg.GetFrom())
+	out.delivered(events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
+	a.forward(t, pm.msg, id, pm.from, author, pm.dupFrom, out)
+	return OutcomeDelivered
+}
+
+// forward sends a validated message to t's mesh peers, floodsub peers at or
+// above the publish threshold and direct peers, minus src, author, dups and
+// peers that sent IDONTWANT for it. It returns how many peers got it.
+func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
+	n := 0
+	for _, p := range t.peers.items {
+		if p == src || p == author {
+			continue
+		}
+		ps := a.peers[p]
+		if ps == nil {
+			continue
+		}
+		switch {
+		case t.mesh.has(p), ps.direct:
+		case ps.feat&featMesh == 0 && ps.score >= a.thresholds.Publish:
+		default:
+			continue
+		}
+		if containsPeer(dups, p) {
+			continue
+		}
+		if _, ok := ps.dontWant[id]; ok {
+			continue
+		}
+		out.sendMessage(p, id, msg)
+		n++
+	}
+	return n
+}
+
+func containsPeer(ps []peer.ID, p peer.ID) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Reject reports a received message the driver refused before it reached
+// the automaton (bad signature, too large, malformed): it emits
+// EvtMessageRejected with the reason so that the driver and the simulator
+// report rejections through the same path. The id is not marked seen (an
+// attacker could otherwise pre-empt a valid message with a forged copy).
+//
+// Outcomes: OutcomeRejected, OutcomeInvalidInput (reason 0).
+func (a *Automaton) Reject(now time.Time, from peer.ID, topic, id string, reason events.RejectReason, out *Output) Outcome {
+	if reason == 0 {
+		return OutcomeInvalidInput
+	}
+	out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
+	return OutcomeRejected
+}
+
+// Publish sends a message authored (and already validated and signed) by
+// the local node. With FloodPublish it goes to every topic peer at or above
+// the publish threshold; otherwise to the mesh (joined topic) or the fanout
+// peers (unjoined topic; fanout is created with D peers and kept FanoutTTL
+// after the last publish), plus floodsub and direct peers. If it is at least
+// IDontWantThreshold bytes, the /meshsub/1.2.0 mesh peers also get
+// IDONTWANT for it, so that they do not send it back while our copies are
+// still queued. It is marked seen and cached for IWANT. Emits
+// EvtMessagePublished.
+//
+// The automaton keeps msg and shares it with the RPCs it outputs: nobody may
+// modify it afterwards.
+//
+// Outcomes: OutcomePublished, OutcomeNoPeers (recorded, sent to nobody),
+// OutcomeAlreadySeen, OutcomeInvalidInput.
+func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Output) Outcome {
+	if msg == nil || !a.validID(id) || !a.validTopic(msg.GetTopic()) {
+		return OutcomeInvalidInput
+	}
+	if a.seen.has(id) {
+		return OutcomeAlreadySeen
+	}
+	topic := msg.GetTopic()
+	a.seen.add(id, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
+	a.mcache.put(id, topic, msg)
+	size := proto.Size(msg)
+	t := a.topics[topic]
+	if t == nil {
+		t = &topicState{name: topic}
+	}
+	var fanout *orderedSet[peer.ID]
+	if !t.joined {
+		if !t.hasFan && a.localOrder.len() < a.cfg.MaxTopics {
+			a.topics[topic] = t
+			t.hasFan = true
+			a.localOrder.add(topic)
+			for _, ps := range a.pickPeers(t, a.cfg.D, a.fanoutEligible) {
+				t.fanout.add(ps.id)
+			}
+		}
+		if t.hasFan {
+			t.lastPub = now
+			fanout = &t.fanout
+		}
+	}
+	n := 0
+	for _, p := range t.peers.items {
+		ps := a.peers[p]
+		if ps == nil || ps.score < a.thresholds.Publish && !ps.direct {
+			continue
+		}
+		send := a.cfg.FloodPublish || ps.direct || ps.feat&featMesh == 0
+		if !send {
+			if t.joined {
+				send = t.mesh.has(p)
+			} else if fanout != nil {
+				send = fanout.has(p)
+			} else {
+				// No room for fanout state: send to a random D like a fresh fanout would.
+				send = a.fanoutEligible(ps) && n < a.cfg.D
+			}
+		}
+		if send {
+			out.sendMessage(p, id, msg)
+			n++
+		}
+	}
+	if t.joined && size >= a.cfg.IDontWantThreshold {
+		for _, p := range t.mesh.items {
+			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+				out.sendIDontWant(p, id)
+			}
+		}
+	}
+	out.published(events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
+	if n == 0 {
+		return OutcomeNoPeers
+	}
+	return OutcomePublished
+}
+
+// fanoutEligible: a gossipsub, non-direct peer at or above the publish threshold.
+func (a *Automaton) fanoutEligible(ps *peerState) bool {
+	return ps.feat&featMesh != 0 && !ps.direct && ps.score >= a.thresholds.Publish
+}

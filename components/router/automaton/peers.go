@@ -1,0 +1,143 @@
+package automaton
+
+import (
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/events"
+)
+
+// AddPeer starts tracking a peer that speaks a pubsub protocol. It emits
+// EvtRouterPeerAdded and puts the hello RPC (our subscriptions) for the peer
+// in out.
+//
+// Outcomes: OutcomePeerAdded, OutcomePeerAlreadyAdded,
+// OutcomeUnsupportedProtocol, OutcomeTooManyPeers, OutcomeInvalidInput
+// (empty id or the local id).
+func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
+	if spec.ID == "" || spec.ID == a.self {
+		return OutcomeInvalidInput
+	}
+	if _, ok := a.peers[spec.ID]; ok {
+		return OutcomePeerAlreadyAdded
+	}
+	feat, ok := protocolFeatures(spec.Protocol)
+	if !ok {
+		return OutcomeUnsupportedProtocol
+	}
+	if len(a.peers) >= a.cfg.MaxPeers {
+		return OutcomeTooManyPeers
+	}
+	ps := &peerState{
+		id:       spec.ID,
+		proto:    spec.Protocol,
+		feat:     feat,
+		outbound: spec.Outbound,
+		direct:   spec.Direct,
+		record:   slices.Clone(spec.SignedRecord),
+	}
+	a.peers[spec.ID] = ps
+	a.peerOrder.add(spec.ID)
+	out.peerAdded(events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
+	for _, name := range a.localOrder.items {
+		if a.topics[name].joined {
+			out.sendSub(spec.ID, name, true)
+		}
+	}
+	return OutcomePeerAdded
+}
+
+// RemovePeer forgets a peer: it leaves every mesh (EvtPeerPruned with
+// PruneReasonPeerRemoved, no PRUNE sent), every topic (EvtPeerUnsubscribed)
+// and fanout set, then EvtRouterPeerRemoved is emitted. Backoffs recorded for
+// the peer survive, so a reconnect cannot skip them.
+//
+// Outcomes: OutcomePeerRemoved, OutcomeUnknownPeer.
+func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
+	ps := a.peers[p]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	// Iterate a copy: unsubscribe mutates ps.topics.
+	topics := slices.Clone(ps.topics.items)
+	for _, name := range topics {
+		a.peerLeavesTopic(now, ps, name, events.PruneReasonPeerRemoved, out)
+	}
+	delete(a.peers, p)
+	a.peerOrder.remove(p)
+	out.peerRemoved(events.EvtRouterPeerRemoved{Peer: p, At: now})
+	return OutcomePeerRemoved
+}
+
+// peerLeavesTopic removes ps from topic name's subscribers, mesh and fanout,
+// emitting EvtPeerPruned (if it was in the mesh) then EvtPeerUnsubscribed.
+func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, reason events.PruneReason, out *Output) {
+	ps.topics.remove(name)
+	t := a.topics[name]
+	if t == nil {
+		return
+	}
+	if t.joined && t.mesh.remove(ps.id) {
+		out.pruned(events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
+	}
+	if t.hasFan {
+		t.fanout.remove(ps.id)
+	}
+	if t.peers.remove(ps.id) {
+		out.unsubscribed(events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
+	}
+	a.dropTopicIfUnused(t)
+}
+
+// dropTopicIfUnused frees a topic's state when nothing refers to it.
+func (a *Automaton) dropTopicIfUnused(t *topicState) {
+	if t.joined || t.hasFan || t.peers.len() > 0 {
+		return
+	}
+	delete(a.topics, t.name)
+}
+
+// UpdatePeerRecord stores p's signed peer record (the marshalled envelope),
+// which PRUNEs we send with PX carry; nil forgets it. The bytes are copied.
+//
+// Outcomes: OutcomeRecordUpdated, OutcomeUnknownPeer.
+func (a *Automaton) UpdatePeerRecord(p peer.ID, record []byte) Outcome {
+	ps := a.peers[p]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	ps.record = slices.Clone(record)
+	return OutcomeRecordUpdated
+}
+
+// UpdateScores installs a score snapshot: every tracked peer gets its score
+// from scores, and peers absent from it score 0. Thresholds apply from now on
+// (mesh selection, gossip, publish, graylist, PX, opportunistic grafting).
+// The slice is not retained. It emits nothing; the effects show at the next
+// handler calls and heartbeat.
+//
+// Outcomes: OutcomeScoresUpdated.
+func (a *Automaton) UpdateScores(now time.Time, scores []events.PeerScore, th events.ScoreThresholds, out *Output) Outcome {
+	_ = now
+	_ = out
+	for _, ps := range a.peers {
+		ps.score = 0
+	}
+	for _, s := range scores {
+		if ps := a.peers[s.Peer]; ps != nil {
+			ps.score = sanitizeScore(s.Score)
+		}
+	}
+	a.thresholds = th
+	return OutcomeScoresUpdated
+}
+
+// sanitizeScore maps NaN to 0 so that comparisons stay meaningful.
+func sanitizeScore(s float64) float64 {
+	if s != s {
+		return 0
+	}
+	return s
+}

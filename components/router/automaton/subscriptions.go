@@ -1,0 +1,132 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/events"
+)
+
+// HandleSubscription applies one SUBSCRIBE (subscribe true) or UNSUBSCRIBE
+// from a peer. Subscribing emits EvtPeerSubscribed; unsubscribing removes the
+// peer from the mesh (EvtPeerPruned, PruneReasonUnsubscribed, no PRUNE sent)
+// and fanout, then emits EvtPeerUnsubscribed.
+//
+// Outcomes: OutcomeSubscribed, OutcomeAlreadySubscribed, OutcomeUnsubscribed,
+// OutcomeNotSubscribed, OutcomeTooManyTopics, OutcomeUnknownPeer,
+// OutcomeGraylisted, OutcomeInvalidInput.
+func (a *Automaton) HandleSubscription(now time.Time, from peer.ID, topic string, subscribe bool, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if a.graylisted(ps) {
+		return OutcomeGraylisted
+	}
+	if !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	if !subscribe {
+		if !ps.topics.has(topic) {
+			return OutcomeNotSubscribed
+		}
+		a.peerLeavesTopic(now, ps, topic, events.PruneReasonUnsubscribed, out)
+		return OutcomeUnsubscribed
+	}
+	if ps.topics.has(topic) {
+		return OutcomeAlreadySubscribed
+	}
+	if ps.topics.len() >= a.cfg.MaxTopicsPerPeer {
+		return OutcomeTooManyTopics
+	}
+	ps.topics.add(topic)
+	a.topic(topic).peers.add(from)
+	out.subscribed(events.EvtPeerSubscribed{Peer: from, Topic: topic, At: now})
+	return OutcomeSubscribed
+}
+
+// topic returns the state of name, creating it.
+func (a *Automaton) topic(name string) *topicState {
+	t := a.topics[name]
+	if t == nil {
+		t = &topicState{name: name}
+		a.topics[name] = t
+	}
+	return t
+}
+
+// Join subscribes the local node to topic: it announces the subscription to
+// every peer, emits EvtTopicJoined, and builds the mesh (fanout peers first,
+// then random eligible topic peers, up to D), sending GRAFTs and emitting
+// EvtPeerGrafted for each.
+//
+// Outcomes: OutcomeJoined, OutcomeAlreadyJoined, OutcomeTooManyTopics,
+// OutcomeInvalidInput.
+func (a *Automaton) Join(now time.Time, topic string, out *Output) Outcome {
+	if !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	t := a.topics[topic]
+	if t != nil && t.joined {
+		return OutcomeAlreadyJoined
+	}
+	if (t == nil || !t.hasFan) && a.localOrder.len() >= a.cfg.MaxTopics {
+		return OutcomeTooManyTopics
+	}
+	t = a.topic(topic)
+	t.joined = true
+	a.localOrder.add(topic)
+	out.topicJoined(events.EvtTopicJoined{Topic: topic, At: now})
+	for _, p := range a.peerOrder.items {
+		out.sendSub(p, topic, true)
+	}
+	if t.hasFan {
+		for _, p := range t.fanout.items {
+			if t.mesh.len() >= a.cfg.D {
+				break
+			}
+			if ps := a.peers[p]; ps != nil && a.canGraft(now, t, ps) {
+				a.graft(now, t, ps, out)
+			}
+		}
+		t.fanout.clear()
+		t.hasFan = false
+	}
+	if need := a.cfg.D - t.mesh.len(); need > 0 {
+		for _, ps := range a.pickPeers(t, need, func(ps *peerState) bool { return a.canGraft(now, t, ps) }) {
+			a.graft(now, t, ps, out)
+		}
+	}
+	return OutcomeJoined
+}
+
+// Leave unsubscribes the local node from topic: every mesh peer gets a PRUNE
+// with UnsubscribeBackoff (EvtPeerPruned, PruneReasonLeave), every peer the
+// unsubscription, then EvtTopicLeft is emitted.
+//
+// Outcomes: OutcomeLeft, OutcomeTopicNotJoined, OutcomeInvalidInput.
+func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
+	if !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	t := a.topics[topic]
+	if t == nil || !t.joined {
+		return OutcomeTopicNotJoined
+	}
+	for _, p := range t.mesh.items {
+		if ps := a.peers[p]; ps != nil {
+			a.sendPrune(now, t, ps, a.cfg.UnsubscribeBackoff, true, out)
+		}
+		out.pruned(events.EvtPeerPruned{Peer: p, Topic: topic, Reason: events.PruneReasonLeave, Backoff: a.cfg.UnsubscribeBackoff, At: now})
+	}
+	t.mesh.clear()
+	t.joined = false
+	a.localOrder.remove(topic)
+	for _, p := range a.peerOrder.items {
+		out.sendSub(p, topic, false)
+	}
+	out.topicLeft(events.EvtTopicLeft{Topic: topic, At: now})
+	a.dropTopicIfUnused(t)
+	return OutcomeLeft
+}
