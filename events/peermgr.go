@@ -103,6 +103,13 @@ type EvtPeerBackedOff struct {
 	Until    time.Time
 	Failures int
 	At       time.Time
+	// Permanent reports that the peer reached the failure limit and will not
+	// be dialed again (Until is then zero); it stays in the store until
+	// capacity pruning removes it.
+	Permanent bool
+	// Graylisted reports that the backoff follows a graylisting rather than
+	// a failed dial.
+	Graylisted bool
 }
 
 // EvictReason names why the peer manager disconnected or dropped a peer.
