@@ -130,6 +130,7 @@ type peerState struct {
 	ihaveIn int // IHAVE messages received
 	iasked  int // ids requested by our IWANTs
 	iwantIn int // ids asked of us
+	idwIn   int // IDONTWANT messages received
 
 	advertised map[string]uint64 // id -> tick we advertised it in IHAVE
 	dontWant   map[string]uint64 // id -> tick the peer sent IDONTWANT

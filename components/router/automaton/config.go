@@ -98,6 +98,9 @@ type Config struct {
 	// MaxIDontWant caps the IDONTWANT ids remembered per peer; ids also expire
 	// after HistoryLength heartbeats. Further ids are ignored. Default 1000.
 	MaxIDontWant int
+	// MaxIDontWantMessages caps the IDONTWANT control messages processed from
+	// one peer per heartbeat (the spec's max_idontwant_messages). Default 1000.
+	MaxIDontWantMessages int
 
 	// MaxPeers caps the peers the automaton tracks; AddPeer beyond it returns
 	// OutcomeTooManyPeers. Default 1024.
@@ -155,6 +158,7 @@ func DefaultConfig() Config {
 		OpportunisticGraftPeers: 2,
 		IDontWantThreshold:      1024,
 		MaxIDontWant:            1000,
+		MaxIDontWantMessages:    1000,
 		MaxPeers:                1024,
 		MaxTopicsPerPeer:        256,
 		MaxTopics:               1024,
@@ -235,6 +239,8 @@ func (c Config) Validate() error {
 		return bad("IDontWantThreshold", "must be >= 0")
 	case c.MaxIDontWant < 0:
 		return bad("MaxIDontWant", "must be >= 0")
+	case c.MaxIDontWantMessages <= 0:
+		return bad("MaxIDontWantMessages", "must be > 0")
 	case c.MaxPeers <= 0:
 		return bad("MaxPeers", "must be > 0")
 	case c.MaxTopicsPerPeer <= 0:

@@ -167,8 +167,9 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 // HandleIDontWant records a /meshsub/1.2.0 peer's IDONTWANT: those messages
 // are no longer forwarded or served to it, and for each id still in our
 // message cache (so possibly queued for the peer) a Cancel is output. At
-// most MaxIDontWant ids are remembered per peer; they expire after
-// HistoryLength heartbeats.
+// most MaxIDontWant ids are remembered per peer (they expire after
+// HistoryLength heartbeats), and at most MaxIDontWantMessages IDONTWANTs are
+// processed per peer per heartbeat.
 //
 // Outcomes: OutcomeIDontWantRecorded, OutcomeIDontWantBudgetExceeded,
 // OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
@@ -183,6 +184,10 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 	}
 	if ps.feat&featIDontWant == 0 {
 		return OutcomeUnsupportedByProtocol
+	}
+	ps.idwIn++
+	if ps.idwIn > a.cfg.MaxIDontWantMessages {
+		return OutcomeIDontWantBudgetExceeded
 	}
 	for _, raw := range idw.GetMessageIDs() {
 		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {

@@ -37,7 +37,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	history := uint64(a.cfg.HistoryLength)
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
-		ps.ihaveIn, ps.iasked, ps.iwantIn = 0, 0, 0
+		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
 		broken := 0
 		kept := ps.promises[:0]
 		for _, pr := range ps.promises {

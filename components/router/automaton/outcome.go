@@ -101,7 +101,8 @@ const (
 
 	// OutcomeIDontWantRecorded: the ids were remembered (queued copies cancelled).
 	OutcomeIDontWantRecorded
-	// OutcomeIDontWantBudgetExceeded: the peer is at MaxIDontWant; the ids beyond are ignored.
+	// OutcomeIDontWantBudgetExceeded: the peer is at MaxIDontWant ids or sent
+	// more than MaxIDontWantMessages IDONTWANTs this heartbeat; the excess is ignored.
 	OutcomeIDontWantBudgetExceeded
 
 	// OutcomeNeedsValidation: a new message; the driver must validate it and call Validated.
