@@ -1,0 +1,382 @@
+package scoring
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/meshbus/meshbus/events"
+)
+
+// invalidTopic turns on P₄ only: weight -3, decay 0.5.
+func invalidTopic() Params {
+	return withTopic(TopicParams{InvalidMessageDeliveriesWeight: -3, InvalidMessageDeliveriesDecay: 0.5})
+}
+
+func TestDecayToZero(t *testing.T) {
+	p := baseParams()
+	p.BehaviourPenaltyWeight = -1
+	p.BehaviourPenaltyDecay = 0.5
+	p.DecayToZero = 0.2
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 1, At: t0})
+	// Counter 1 → 0.5 → 0.25 → 0.125 < 0.2 → 0.
+	for i, counter := range []float64{0.5, 0.25, 0} {
+		s.Refresh(sec(float64(i + 1)))
+		wantScore(t, s, pA, -counter*counter)
+	}
+	if b, _ := s.Breakdown(pA); b.P7 != 0 {
+		t.Fatalf("P7 after decay to zero = %v", b.P7)
+	}
+}
+
+func TestDecayCatchesUpWholeIntervals(t *testing.T) {
+	// One Refresh after 3.7 intervals equals three Refreshes one interval
+	// apart: decay counts whole intervals and keeps the remainder.
+	run := func(refreshes ...float64) float64 {
+		s := newScorer(t, invalidTopic())
+		connect(s, pA, "", t0)
+		for range 4 {
+			reject(s, "", pA, events.RejectValidationFailed, t0)
+		}
+		for _, at := range refreshes {
+			s.Refresh(sec(at))
+		}
+		return score(t, s, pA)
+	}
+	once, stepwise := run(3.7), run(1, 2, 3, 3.7)
+	// Counter 4 · 0.5³ = 0.5, P₄ = 0.25: 0.5 · -3 · 0.25 = -0.375.
+	if !approx(once, -0.375) || !approx(stepwise, -0.375) {
+		t.Fatalf("one refresh: %v, stepwise: %v, want -0.375", once, stepwise)
+	}
+	// The remainder carries over: 0.3s more completes the fourth interval.
+	s := newScorer(t, invalidTopic())
+	connect(s, pA, "", t0)
+	for range 4 {
+		reject(s, "", pA, events.RejectValidationFailed, t0)
+	}
+	s.Refresh(sec(3.7))
+	s.Refresh(sec(3.9))
+	wantScore(t, s, pA, -0.375)
+	s.Refresh(sec(4))
+	// Counter 0.25 (P₄ 0.0625): 0.5 · -3 · 0.0625 = -0.09375.
+	wantScore(t, s, pA, -0.09375)
+}
+
+func TestRetainScoreAfterDisconnect(t *testing.T) {
+	s := newScorer(t, invalidTopic()) // RetainScore 30s
+	connect(s, pA, "1.2.3.4", t0)
+	reject(s, "bad", pA, events.RejectValidationFailed, t0)
+	disconnect(s, pA, "1.2.3.4", t0)
+
+	// Kept (and still decaying) until RetainScore has passed.
+	s.Refresh(sec(1))
+	wantScore(t, s, pA, -0.5*3*0.25) // counter 0.5
+	if st := s.Stats(); st.Retained != 1 || st.Peers != 1 {
+		t.Fatalf("stats = %+v, want 1 retained peer", st)
+	}
+	b, _ := s.Breakdown(pA)
+	if b.Connected {
+		t.Fatal("a retained peer is reported connected")
+	}
+	s.Refresh(sec(29.9))
+	if _, ok := s.Score(pA); !ok {
+		t.Fatal("forgotten before RetainScore")
+	}
+	s.Refresh(sec(30))
+	if _, ok := s.Score(pA); ok {
+		t.Fatal("still scored after RetainScore")
+	}
+	// Coming back after that starts from scratch.
+	connect(s, pA, "1.2.3.4", sec(31))
+	wantScore(t, s, pA, 0)
+}
+
+func TestReconnectWithinRetentionKeepsPenalty(t *testing.T) {
+	p := invalidTopic()
+	p.Topics[topic] = TopicParams{TopicWeight: 0.5, InvalidMessageDeliveriesWeight: -3, InvalidMessageDeliveriesDecay: 0.99}
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	for range 2 {
+		reject(s, "", pA, events.RejectValidationFailed, t0)
+	}
+	disconnect(s, pA, "", t0)
+	connect(s, pA, "", sec(10))
+	// Ten decays of 0.99: counter 2 · 0.99¹⁰, P₄ its square, times 0.5 · -3.
+	s.Refresh(sec(10))
+	c := 2 * 0.9043820750088044 // 0.99¹⁰
+	wantScore(t, s, pA, -1.5*c*c)
+	// Live again: not forgotten after the old deadline.
+	s.Refresh(sec(100))
+	if _, ok := s.Score(pA); !ok {
+		t.Fatal("a reconnected peer was forgotten at its old retention deadline")
+	}
+}
+
+func TestRetainScoreZeroForgetsAtNextRefresh(t *testing.T) {
+	p := invalidTopic()
+	p.RetainScore = 0
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	disconnect(s, pA, "", t0)
+	s.Refresh(t0)
+	if s.Len() != 0 {
+		t.Fatalf("Len = %d after RetainScore 0", s.Len())
+	}
+}
+
+func TestStrayFactDoesNotPinPeer(t *testing.T) {
+	// A message event for a peer nobody saw connect (a late event after it
+	// was forgotten) is scored, but the peer is retained, not live.
+	s := newScorer(t, invalidTopic())
+	reject(s, "bad", pA, events.RejectValidationFailed, t0)
+	if st := s.Stats(); st.Retained != 1 {
+		t.Fatalf("stats = %+v, want the stray peer retained", st)
+	}
+	s.Refresh(sec(30))
+	if s.Len() != 0 {
+		t.Fatal("stray peer kept past RetainScore")
+	}
+}
+
+func TestRouterPeerRemovedKeepsConnectedPeer(t *testing.T) {
+	s := newScorer(t, withTopic(meshTopic(-1, -1)))
+	connect(s, pA, "9.9.9.9", t0)
+	graft(s, pA, t0)
+	s.RouterPeerRemoved(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)})
+	// Leaving the meshes charges P₃b: 0.5 · -1 · 4² = -8.
+	wantScore(t, s, pA, -8)
+	// Still connected from 9.9.9.9: kept past RetainScore until it closes.
+	s.Refresh(sec(60))
+	if _, ok := s.Score(pA); !ok {
+		t.Fatal("a peer with an open connection was forgotten")
+	}
+	disconnect(s, pA, "9.9.9.9", sec(61))
+	s.Refresh(sec(61))
+	if _, ok := s.Score(pA); ok {
+		t.Fatal("peer kept after its connection closed past RetainScore")
+	}
+	// RouterPeerAdded makes a peer live.
+	s.RouterPeerAdded(sec(62), events.EvtRouterPeerAdded{Peer: pB, At: sec(62)})
+	if st := s.Stats(); st.Peers != 1 || st.Retained != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestThresholdCrossingsInOrder(t *testing.T) {
+	p := baseParams() // gossip -10, publish -20, graylist -30, accept-PX 10, opportunistic 1
+	p.BehaviourPenaltyWeight = -1
+	p.BehaviourPenaltyDecay = 0.5
+	p.AppSpecificWeight = 2
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	if n := s.PendingCrossings(); n != 0 {
+		t.Fatalf("a new peer at 0 crossed %d thresholds", n)
+	}
+
+	// Penalty 5: P₇ = 25, score -25: falls below gossip, then publish.
+	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 5, At: t0})
+	got := s.TakeCrossings(nil)
+	want := []events.EvtPeerScoreThresholdCrossed{
+		{Peer: pA, Threshold: events.ThresholdGossip, Below: true, Score: -25, At: t0},
+		{Peer: pA, Threshold: events.ThresholdPublish, Below: true, Score: -25, At: t0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("falling crossings:\n got %+v\nwant %+v", got, want)
+	}
+
+	// App score 20: 2·20 - 25 = 15: rises over publish, gossip,
+	// opportunistic-graft and accept-PX, lowest first.
+	s.AppScore(sec(1), events.EvtPeerAppScoreSet{Peer: pA, Score: 20})
+	got = s.TakeCrossings(nil)
+	var kinds []events.Threshold
+	for _, c := range got {
+		if c.Below || c.Score != 15 || c.At != sec(1) {
+			t.Fatalf("rising crossing %+v", c)
+		}
+		kinds = append(kinds, c.Threshold)
+	}
+	wantKinds := []events.Threshold{events.ThresholdPublish, events.ThresholdGossip,
+		events.ThresholdOpportunisticGraft, events.ThresholdAcceptPX}
+	if !reflect.DeepEqual(kinds, wantKinds) {
+		t.Fatalf("rising order %v, want %v", kinds, wantKinds)
+	}
+
+	// Decay at a Refresh also crosses: counter 2.5, P₇ 6.25: 40 - 6.25 =
+	// 33.75, no crossing; nothing pending.
+	s.Refresh(sec(1))
+	if n := s.PendingCrossings(); n != 0 {
+		t.Fatalf("%d crossings without a crossing", n)
+	}
+
+	// A new peer whose preset app score puts it below the graylist
+	// crosses gossip, publish and graylist when it appears.
+	s.AppScore(sec(2), events.EvtPeerAppScoreSet{Peer: pB, Score: -50})
+	connect(s, pB, "", sec(2))
+	got = s.TakeCrossings(nil)
+	if len(got) != 3 || got[2].Threshold != events.ThresholdGraylist || got[2].Peer != pB {
+		t.Fatalf("preset app score crossings: %+v", got)
+	}
+}
+
+func TestThresholdCrossingsBounded(t *testing.T) {
+	p := baseParams()
+	p.BehaviourPenaltyWeight = -1
+	p.BehaviourPenaltyDecay = 0.5
+	s := newScorer(t, p)
+	// Each peer crosses gossip, publish and graylist: 3 per peer.
+	n := maxPendingCrossings/3 + 10
+	for i := range n {
+		s.Penalized(t0, events.EvtPeerPenalized{Peer: peerID(fmt.Sprint(i)), Count: 10, At: t0})
+	}
+	if got := s.PendingCrossings(); got != maxPendingCrossings {
+		t.Fatalf("pending = %d, want the bound %d", got, maxPendingCrossings)
+	}
+	if got := s.Stats().DroppedCrossings; got != uint64(3*n-maxPendingCrossings) {
+		t.Fatalf("dropped = %d, want %d", got, 3*n-maxPendingCrossings)
+	}
+	if len(s.TakeCrossings(nil)) != maxPendingCrossings || s.PendingCrossings() != 0 {
+		t.Fatal("TakeCrossings did not drain")
+	}
+}
+
+func TestDeliveryRecordsBoundedAndExpired(t *testing.T) {
+	p := withTopic(TopicParams{FirstMessageDeliveriesWeight: 1, FirstMessageDeliveriesDecay: 0.5, FirstMessageDeliveriesCap: 100})
+	p.MaxDeliveryRecords = 4
+	p.DeliveryRecordTTL = 10 * time.Second
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	for i := range 6 {
+		deliver(s, fmt.Sprint("m", i), pA, sec(float64(i)))
+	}
+	st := s.Stats()
+	if st.DeliveryRecords != 4 || st.EvictedRecords != 2 {
+		t.Fatalf("stats = %+v, want 4 records, 2 evicted", st)
+	}
+	// m5 was created at 5s: at 15s every record is past its 10s TTL.
+	s.Refresh(sec(15))
+	if st := s.Stats(); st.DeliveryRecords != 0 {
+		t.Fatalf("records after TTL: %d", st.DeliveryRecords)
+	}
+	// Recycled records start clean: a new delivery of an old id counts.
+	deliver(s, "m0", pB, sec(16))
+	if b, _ := s.Breakdown(pB); len(b.Topics) != 1 || b.Topics[0].P2 != 1 {
+		t.Fatalf("B after delivering a recycled id: %+v", b.Topics)
+	}
+}
+
+func TestPublishedEchoesCountOnlyInWindow(t *testing.T) {
+	s := newScorer(t, withTopic(meshTopic(-1, 0)))
+	connect(s, pA, "", t0)
+	connect(s, pB, "", t0)
+	graft(s, pA, t0)
+	graft(s, pB, t0)
+	s.Published(sec(1), events.EvtMessagePublished{Topic: topic, ID: "mine", At: sec(1)})
+	duplicate(s, "mine", pA, sec(1.001)) // within 10ms: counts
+	duplicate(s, "mine", pB, sec(2))     // late echo: nothing
+	s.Refresh(sec(6))
+	d := 0.531441 // 0.9⁶
+	wantScore(t, s, pA, -0.5*(4-d)*(4-d))
+	wantScore(t, s, pB, -8)
+}
+
+func TestObserveDispatch(t *testing.T) {
+	p := withTopic(TopicParams{
+		FirstMessageDeliveriesWeight: 1, FirstMessageDeliveriesDecay: 0.5, FirstMessageDeliveriesCap: 10,
+		InvalidMessageDeliveriesWeight: -1, InvalidMessageDeliveriesDecay: 0.5,
+		MeshMessageDeliveriesWeight: -1, MeshMessageDeliveriesDecay: 0.5, MeshMessageDeliveriesThreshold: 1,
+		MeshMessageDeliveriesCap: 1, MeshMessageDeliveriesActivation: time.Second,
+		MeshFailurePenaltyWeight: -1, MeshFailurePenaltyDecay: 0.5,
+	})
+	p.BehaviourPenaltyWeight = -1
+	p.BehaviourPenaltyDecay = 0.5
+	p.AppSpecificWeight = 1
+	s := newScorer(t, p)
+	for _, ev := range []any{
+		events.EvtRouterPeerAdded{Peer: pA, At: t0},
+		events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.Connected},
+		events.EvtConnOpened{Peer: pC, At: t0},
+		events.EvtPeerGrafted{Peer: pA, Topic: topic, At: t0},
+		events.EvtMessagePublished{Topic: topic, ID: "mine", At: t0},
+		events.EvtMessageDelivered{Topic: topic, ID: "m", From: pA, At: t0},
+		events.EvtMessageDuplicate{Topic: topic, ID: "m", From: pB, At: t0},
+		events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectValidationFailed, At: t0},
+		events.EvtPeerPenalized{Peer: pC, Count: 1, At: t0},
+		events.EvtPeerAppScoreSet{Peer: pA, Score: 1},
+		events.EvtTopicJoined{Topic: topic, At: t0}, // not an input: ignored
+		"not an event",
+	} {
+		if err := s.Observe(t0, ev); err != nil {
+			t.Fatalf("Observe(%T): %v", ev, err)
+		}
+	}
+	// A: P₂ 1 + P₅ 1 (topic weight 0.5): 0.5 + 1. B: P₄ -0.5. C: P₇ -1.
+	wantScore(t, s, pA, 1.5)
+	wantScore(t, s, pB, -0.5)
+	wantScore(t, s, pC, -1)
+
+	// Leaving: unsubscribe and topic-left take peers out of the mesh,
+	// removal and disconnects retain them.
+	s.Observe(sec(5), events.EvtPeerGrafted{Peer: pB, Topic: topic, At: sec(5)})
+	s.Observe(sec(9), events.EvtPeerUnsubscribed{Peer: pA, Topic: topic, At: sec(9)})
+	s.Observe(sec(9), events.EvtTopicLeft{Topic: topic, At: sec(9)})
+	for _, q := range []string{"A", "B"} {
+		if b, _ := s.Breakdown(peerID(q)); len(b.Topics) > 0 && b.Topics[0].InMesh {
+			t.Fatalf("%s still in the mesh", q)
+		}
+	}
+	s.Observe(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)})
+	s.Observe(sec(10), events.EvtConnClosed{Peer: pC, At: sec(10)})
+	s.Observe(sec(10), events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.NotConnected})
+	if st := s.Stats(); st.Retained != 2 {
+		t.Fatalf("stats = %+v, want A and B retained", st)
+	}
+	if got := len(InputEvents()); got != 15 {
+		t.Fatalf("InputEvents lists %d types", got)
+	}
+}
+
+func TestScoresAndSnapshot(t *testing.T) {
+	p := baseParams()
+	p.AppSpecificWeight = 1
+	s := newScorer(t, p)
+	connect(s, pA, "", t0)
+	connect(s, pB, "", t0)
+	s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pB, Score: 2})
+	m := s.Scores()
+	if len(m) != 2 || m[pA] != 0 || m[pB] != 2 {
+		t.Fatalf("Scores = %v", m)
+	}
+	snap := s.Snapshot(sec(1))
+	want := []events.PeerScore{{Peer: pA, Score: 0}, {Peer: pB, Score: 2}}
+	if !reflect.DeepEqual(snap.Scores, want) || snap.Thresholds != p.Thresholds || snap.At != sec(1) {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	if s.Thresholds() != p.Thresholds {
+		t.Fatal("Thresholds differ from the params")
+	}
+	bs, rows := s.AppendBreakdowns(nil, nil)
+	if len(bs) != 2 || bs[1].Score != 2 || bs[1].P5 != 2 || len(rows) != 0 {
+		t.Fatalf("breakdowns = %+v", bs)
+	}
+	if _, ok := s.Breakdown(pC); ok {
+		t.Fatal("breakdown of an unknown peer")
+	}
+}
+
+func TestParamsAreCopied(t *testing.T) {
+	p := invalidTopic()
+	s := newScorer(t, p)
+	p.Topics[topic] = TopicParams{} // would be invalid
+	delete(p.Topics, topic)
+	connect(s, pA, "", t0)
+	reject(s, "x", pA, events.RejectValidationFailed, t0)
+	wantScore(t, s, pA, -1.5)
+	if got := s.Params(); len(got.Topics) != 1 {
+		t.Fatalf("Params() = %+v", got)
+	}
+}
