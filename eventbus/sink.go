@@ -43,6 +43,9 @@ type subCore struct {
 	err   error         // why it ended; written before done is closed
 
 	dropped atomic.Uint64
+	// abandoned counts events offered after the subscription ended but
+	// before it was detached, and Block sends given up because it ended.
+	abandoned atomic.Uint64
 
 	detachOnce sync.Once
 
@@ -135,7 +138,7 @@ func (c *subCore) nodes() []*node {
 }
 
 // delivered is the number of events offered to the subscription minus those
-// it dropped; it costs Emit nothing because it is derived from the per-type
+// it dropped or abandoned while ending; it costs Emit nothing because it is derived from the per-type
 // emitted counters.
 func (c *subCore) delivered() uint64 {
 	c.mu.Lock()
@@ -144,7 +147,7 @@ func (c *subCore) delivered() uint64 {
 		total += a.n.emitted.Load() - a.baseline
 	}
 	c.mu.Unlock()
-	if d := c.dropped.Load(); d < total {
+	if d := c.dropped.Load() + c.abandoned.Load(); d < total {
 		return total - d
 	}
 	return 0
@@ -162,6 +165,7 @@ type chanSink[E any] struct {
 // send applies the policy to one value. Called under n's read lock.
 func (s *chanSink[E]) send(n *node, v E) {
 	if s.ended.Load() {
+		s.abandoned.Add(1)
 		return
 	}
 	if s.settings.policy == Block {
@@ -173,6 +177,7 @@ func (s *chanSink[E]) send(n *node, v E) {
 		select {
 		case s.ch <- v:
 		case <-s.done:
+			s.abandoned.Add(1)
 		}
 		return
 	}
