@@ -1,0 +1,522 @@
+package automaton
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+func TestIHaveBudget(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxIHaveLength = 10 })
+	h.join(topicA)
+	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	var ids []string
+	for i := range 15 {
+		ids = append(ids, fmt.Sprintf("m%02d", i))
+	}
+	if o := h.a.HandleIHave(h.now, p, ihave(topicA, ids...), &h.out); o != OutcomeIWantSent {
+		t.Fatalf("ihave = %v", o)
+	}
+	iw := h.rpc(p).GetControl().GetIwant()
+	if len(iw) != 1 || len(iw[0].GetMessageIDs()) != 10 {
+		t.Fatalf("IWANT = %v, want 10 ids (MaxIHaveLength)", iw)
+	}
+	if o := h.a.HandleIHave(h.now, p, ihave(topicA, "other"), &h.out); o != OutcomeIHaveBudgetExceeded {
+		t.Fatalf("second ihave = %v", o)
+	}
+	h.heartbeat()
+	h.reset()
+	if o := h.a.HandleIHave(h.now, p, ihave(topicA, "other"), &h.out); o != OutcomeIWantSent {
+		t.Fatalf("ihave after heartbeat = %v", o)
+	}
+	// Duplicate and invalid ids inside one IHAVE are requested once / skipped.
+	h.heartbeat()
+	h.reset()
+	long := string(make([]byte, h.a.cfg.MaxIDLength+1))
+	h.a.HandleIHave(h.now, p, ihave(topicA, "d", "d", "d", "", long), &h.out)
+	if got := h.rpc(p).GetControl().GetIwant()[0].GetMessageIDs(); len(got) != 1 {
+		t.Fatalf("IWANT ids = %q", got)
+	}
+}
+
+func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
+	h := newHarness(t, nil)
+	h.join(topicA)
+	liar := h.add(1, ProtocolGossipSubV12, false, topicA)
+	honest := h.add(2, ProtocolGossipSubV12, false, topicA)
+	h.a.HandleIHave(h.now, liar, ihave(topicA, "lie"), &h.out)
+	m, id := msg(pid(9), topicA, 10)
+	h.a.HandleIHave(h.now, honest, ihave(topicA, id), &h.out)
+	if o := h.a.HandleMessage(h.now.Add(time.Second), honest, m, id, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("message = %v", o)
+	}
+	followup := h.a.cfg.IWantFollowupTime
+	start := h.now
+	for h.now.Before(start.Add(followup)) {
+		h.reset()
+		h.heartbeat()
+		if h.now.Before(start.Add(followup)) && len(h.out.Penalized) > 0 {
+			t.Fatalf("penalty at +%v, before the followup time", h.now.Sub(start))
+		}
+	}
+	got := penalties(&h.out, events.PenaltyBrokenPromise)
+	if got[liar] != 1 || got[honest] != 0 {
+		t.Fatalf("broken promises = %v", got)
+	}
+	h.reset()
+	h.heartbeat()
+	if len(h.out.Penalized) != 0 {
+		t.Fatal("promise penalised twice")
+	}
+}
+
+func TestIWantServesOnlyAdvertisedWithinRetransmission(t *testing.T) {
+	h := newHarness(t, nil)
+	p := gossipedTo(h)
+	ih := h.rpc(p).GetControl().GetIhave()[0]
+	id := string(ih.GetMessageIDs()[0])
+	h.reset()
+	if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("iwant = %v", o)
+	}
+	s := h.out.SendTo(p)
+	if len(s.RPC.GetPublish()) != 1 || s.IDs[0] != id {
+		t.Fatalf("served %v %v", s.RPC.GetPublish(), s.IDs)
+	}
+	// A peer that was never offered the id gets nothing.
+	other := h.add(7, ProtocolGossipSubV12, false, topicA)
+	if o := h.a.HandleIWant(h.now, other, iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("unadvertised iwant = %v", o)
+	}
+	// IDONTWANT wins over IWANT.
+	h.a.HandleIDontWant(h.now, p, idontwant(id), &h.out)
+	if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("iwant after idontwant = %v", o)
+	}
+}
+
+func TestIWantBudgetPerHeartbeat(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxIHaveLength = 3 })
+	p := gossipedTo(h)
+	h.reset()
+	if o := h.a.HandleIWant(h.now, p, iwant("a", "b", "c", "d"), &h.out); o != OutcomeIWantBudgetExceeded {
+		t.Fatalf("iwant over budget = %v", o)
+	}
+	if penalties(&h.out, events.PenaltyIWantSpam)[p] != 1 {
+		t.Fatalf("penalties %+v", h.out.Penalized)
+	}
+}
+
+func TestIDontWantSuppressesForwarding(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 6, topicA)
+	h.join(topicA)
+	src, quiet := ps[0], ps[1]
+	m, id := msg(pid(50), topicA, 10)
+	h.reset()
+	if o := h.a.HandleIDontWant(h.now, quiet, idontwant(id), &h.out); o != OutcomeIDontWantRecorded {
+		t.Fatalf("idontwant = %v", o)
+	}
+	if len(h.out.Cancels) != 0 {
+		t.Fatal("cancel for a message we never had")
+	}
+	h.a.HandleMessage(h.now, src, m, id, &h.out)
+	h.reset()
+	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
+		t.Fatalf("validated = %v", o)
+	}
+	for _, p := range ps {
+		got := h.out.SendTo(p) != nil
+		want := p != src && p != quiet
+		if got != want {
+			t.Errorf("peer %s forwarded=%v, want %v", p, got, want)
+		}
+	}
+	if len(h.out.Delivered) != 1 || h.out.Delivered[0].From != src || h.out.Delivered[0].Author != pid(50) {
+		t.Fatalf("delivered = %+v", h.out.Delivered)
+	}
+	// An IDONTWANT for a cached (possibly queued) message asks for a cancel.
+	h.reset()
+	h.a.HandleIDontWant(h.now, ps[2], idontwant(id), &h.out)
+	if len(h.out.Cancels) != 1 || h.out.Cancels[0] != (Cancel{Peer: ps[2], ID: id}) {
+		t.Fatalf("cancels = %v", h.out.Cancels)
+	}
+	// IDONTWANTs expire after HistoryLength heartbeats.
+	for range h.a.cfg.HistoryLength {
+		h.heartbeat()
+	}
+	if n := len(h.a.peers[quiet].dontWant); n != 0 {
+		t.Fatalf("%d IDONTWANT ids left after the history window", n)
+	}
+}
+
+func TestIDontWantSentForLargeMessages(t *testing.T) {
+	h := newHarness(t, nil)
+	v12 := h.addN(1, 4, topicA)
+	v11 := h.add(10, ProtocolGossipSubV11, false, topicA)
+	h.join(topicA)
+	if len(h.mesh(topicA)) != 5 {
+		t.Fatalf("mesh = %v", h.mesh(topicA))
+	}
+	src := v12[0]
+	count := func() (n int) {
+		for _, s := range h.out.Sends {
+			n += len(s.RPC.GetControl().GetIdontwant())
+			if s.To == src || s.To == v11 {
+				if len(s.RPC.GetControl().GetIdontwant()) > 0 {
+					t.Errorf("IDONTWANT sent to %s", s.To)
+				}
+			}
+		}
+		return n
+	}
+	small, sid := msg(pid(50), topicA, 10)
+	h.reset()
+	h.a.HandleMessage(h.now, src, small, sid, &h.out)
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT for a small message", n)
+	}
+	big, bid := msg(pid(50), topicA, 2000)
+	h.reset()
+	h.a.HandleMessage(h.now, src, big, bid, &h.out)
+	if n := count(); n != 3 { // v1.2 mesh peers minus the sender
+		t.Fatalf("%d IDONTWANT, want 3", n)
+	}
+	// On publish too, to every v1.2 mesh peer.
+	own, oid := msg(pid(0), topicA, 2000)
+	h.reset()
+	h.a.Publish(h.now, own, oid, &h.out)
+	n := 0
+	for _, p := range v12 {
+		n += len(h.rpc(p).GetControl().GetIdontwant())
+	}
+	if n != 4 {
+		t.Fatalf("%d IDONTWANT on publish, want 4", n)
+	}
+}
+
+func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
+	h.join(topicA)
+	low := h.add(1, ProtocolGossipSubV12, false, topicA)
+	high := h.add(2, ProtocolGossipSubV12, false, topicA)
+	h.scores(events.ScoreThresholds{AcceptPX: 5}, low, 3.0, high, 6.0)
+	h.reset()
+	if o := h.a.HandlePrune(h.now, low, prune(topicA, 60, pid(30), pid(31)), &h.out); o != OutcomePXIgnored {
+		t.Fatalf("low-score PX = %v", o)
+	}
+	if len(h.out.PeerExchanges) != 0 {
+		t.Fatal("PX reported from low-score peer")
+	}
+	if _, ok := h.a.Backoff(topicA, low); !ok {
+		t.Fatal("ignored PX must still apply the prune's backoff")
+	}
+	bad := &pb.PeerInfo{PeerID: []byte("not a peer id")}
+	pr := prune(topicA, 60, pid(30), pid(31))
+	pr.Peers = append(pr.Peers, bad, &pb.PeerInfo{PeerID: []byte(pid(0))}) // junk and ourselves are dropped
+	if o := h.a.HandlePrune(h.now, high, pr, &h.out); o != OutcomePXAccepted {
+		t.Fatalf("high-score PX = %v", o)
+	}
+	if len(h.out.PeerExchanges) != 1 {
+		t.Fatalf("px events %v", h.out.PeerExchanges)
+	}
+	ev := h.out.PeerExchanges[0]
+	if ev.From != high || ev.Topic != topicA || len(ev.Records) != 2 ||
+		ev.Records[0].Peer != pid(30) || string(ev.Records[0].SignedPeerRecord) != "rec-"+string(pid(30)) {
+		t.Fatalf("px event %+v", ev)
+	}
+}
+
+func TestPXSentWithRecords(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PeerExchange = true; c.PrunePeers = 3 })
+	h.join(topicA)
+	ps := h.addN(1, 8, topicA)
+	for _, p := range ps {
+		h.a.UpdatePeerRecord(p, []byte("rec-"+string(p)))
+	}
+	h.reset()
+	h.a.Leave(h.now, topicA, &h.out)
+	for _, s := range h.out.Sends {
+		for _, pr := range s.RPC.GetControl().GetPrune() {
+			if len(pr.GetPeers()) != 3 {
+				t.Fatalf("PX of %d peers, want PrunePeers=3", len(pr.GetPeers()))
+			}
+			for _, pi := range pr.GetPeers() {
+				if peer.ID(pi.GetPeerID()) == s.To || string(pi.GetSignedPeerRecord()) != "rec-"+string(pi.GetPeerID()) {
+					t.Fatalf("bad PX entry %v to %s", pi, s.To)
+				}
+			}
+		}
+	}
+}
+
+func TestFloodsubPeerGetsMessagesNoControl(t *testing.T) {
+	h := newHarness(t, nil)
+	fl := h.add(1, ProtocolFloodSub, false, topicA)
+	gs := h.addN(2, 3, topicA)
+	h.join(topicA)
+	if hasPeer(h.mesh(topicA), fl) {
+		t.Fatal("floodsub peer in mesh")
+	}
+	m, id := msg(gs[0], topicA, 10)
+	h.a.HandleMessage(h.now, gs[0], m, id, &h.out)
+	h.a.Validated(h.now, id, ValidationAccept, &h.out)
+	own, oid := msg(pid(0), topicA, 10)
+	h.a.Publish(h.now, own, oid, &h.out)
+	for range 3 {
+		h.heartbeat()
+	}
+	// Leave and PX-carrying paths must not talk control to it either.
+	h.a.Leave(h.now, topicA, &h.out)
+	s := h.out.SendTo(fl)
+	if s == nil || len(s.RPC.GetPublish()) != 2 {
+		t.Fatalf("floodsub peer got %v", s)
+	}
+	if s.RPC.GetControl() != nil {
+		t.Fatalf("control sent to floodsub peer: %v", s.RPC.GetControl())
+	}
+}
+
+func TestV10PeerGetsPruneWithoutBackoffOrPX(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
+	v10 := h.add(1, ProtocolGossipSubV10, false, topicA)
+	v11 := h.add(2, ProtocolGossipSubV11, false, topicA)
+	h.addN(3, 4, topicA)
+	h.join(topicA)
+	h.reset()
+	h.a.Leave(h.now, topicA, &h.out)
+	p10 := prunesIn(h.rpc(v10), topicA)
+	if len(p10) != 1 || p10[0].Backoff != nil || len(p10[0].GetPeers()) != 0 {
+		t.Fatalf("v1.0 PRUNE = %v", p10)
+	}
+	p11 := prunesIn(h.rpc(v11), topicA)
+	if len(p11) != 1 || p11[0].GetBackoff() != 10 || len(p11[0].GetPeers()) == 0 {
+		t.Fatalf("v1.1 PRUNE = %v", p11)
+	}
+	// And a v1.0 peer's PX is ignored even if one arrives.
+	h.join(topicA)
+	if o := h.a.HandlePrune(h.now, v10, prune(topicA, 0, pid(40)), &h.out); o != OutcomePXIgnored {
+		t.Fatalf("v1.0 PX = %v", o)
+	}
+}
+
+func TestGossipEmission(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 40, topicA)
+	h.join(topicA)
+	fl := h.add(100, ProtocolFloodSub, false, topicA)
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(101), Protocol: ProtocolGossipSubV12, Direct: true}, &h.out)
+	h.a.HandleSubscription(h.now, pid(101), topicA, true, &h.out)
+	low := ps[len(ps)-1]
+	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, low, -1.5)
+	m, id := msg(pid(0), topicA, 10)
+	h.a.Publish(h.now, m, id, &h.out)
+	h.reset()
+	h.heartbeat()
+	mesh := h.mesh(topicA)
+	targets := 0
+	for _, s := range h.out.Sends {
+		if len(s.RPC.GetControl().GetIhave()) == 0 {
+			continue
+		}
+		targets++
+		if hasPeer(mesh, s.To) || s.To == fl || s.To == pid(101) || s.To == low {
+			t.Errorf("IHAVE to ineligible peer %s", s.To)
+		}
+		if ids := s.RPC.GetControl().GetIhave()[0].GetMessageIDs(); len(ids) != 1 || string(ids[0]) != id {
+			t.Errorf("IHAVE ids %q", ids)
+		}
+	}
+	eligible := 40 - len(mesh) - 1
+	want := max(h.a.cfg.Dlazy, int(h.a.cfg.GossipFactor*float64(eligible)))
+	if targets != want {
+		t.Fatalf("gossiped to %d peers, want %d", targets, want)
+	}
+	// After HistoryGossip heartbeats the message is no longer advertised.
+	for range h.a.cfg.HistoryGossip {
+		h.reset()
+		h.heartbeat()
+	}
+	for _, s := range h.out.Sends {
+		if len(s.RPC.GetControl().GetIhave()) > 0 {
+			t.Fatalf("still gossiping after %d heartbeats", h.a.cfg.HistoryGossip)
+		}
+	}
+}
+
+func TestDirectPeers(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.FloodPublish = false })
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: ProtocolGossipSubV12, Direct: true}, &h.out)
+	h.a.HandleSubscription(h.now, pid(1), topicA, true, &h.out)
+	ps := h.addN(2, 10, topicA)
+	h.join(topicA)
+	if hasPeer(h.mesh(topicA), pid(1)) {
+		t.Fatal("direct peer grafted")
+	}
+	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -300}, pid(1), -100.0)
+	m, id := msg(ps[0], topicA, 10)
+	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.reset()
+	h.a.Validated(h.now, id, ValidationAccept, &h.out)
+	if h.out.SendTo(pid(1)) == nil {
+		t.Fatal("message not forwarded to direct peer")
+	}
+	own, oid := msg(pid(0), topicA, 10)
+	h.reset()
+	h.a.Publish(h.now, own, oid, &h.out)
+	if h.out.SendTo(pid(1)) == nil {
+		t.Fatal("publish skipped the direct peer")
+	}
+	if len(h.out.Sends) != h.a.cfg.D+1 {
+		t.Fatalf("non-flood publish went to %d peers, want mesh+direct=%d", len(h.out.Sends), h.a.cfg.D+1)
+	}
+}
+
+func TestFloodPublishRespectsPublishThreshold(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 20, topicA)
+	h.join(topicA)
+	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, ps[0], -2.5)
+	m, id := msg(pid(0), topicA, 10)
+	h.reset()
+	h.a.Publish(h.now, m, id, &h.out)
+	if len(h.out.Sends) != 19 || h.out.SendTo(ps[0]) != nil {
+		t.Fatalf("flood publish to %d peers (want 19, not the low scorer)", len(h.out.Sends))
+	}
+	if ev := h.out.Published[0]; ev.Peers != 19 || ev.ID != id || ev.Topic != topicA {
+		t.Fatalf("published event %+v", ev)
+	}
+	if o := h.a.Publish(h.now, m, id, &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("republish = %v", o)
+	}
+}
+
+func TestValidatedRejectReportsEverySender(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 4, topicA)
+	h.join(topicA)
+	m, id := msg(pid(50), topicA, 10)
+	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.reset()
+	for _, p := range ps[1:3] {
+		if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeAlreadySeen {
+			t.Fatalf("dup = %v", o)
+		}
+	}
+	if len(h.out.Duplicates) != 2 {
+		t.Fatalf("duplicates %v", h.out.Duplicates)
+	}
+	h.reset()
+	h.a.Validated(h.now, id, ValidationReject, &h.out)
+	if len(h.out.Rejected) != 3 || len(h.out.Sends) != 0 {
+		t.Fatalf("rejected %v, sends %d", h.out.Rejected, len(h.out.Sends))
+	}
+	for _, r := range h.out.Rejected {
+		if r.Reason != events.RejectValidationFailed || !r.Reason.Invalid() {
+			t.Fatalf("reason %v", r.Reason)
+		}
+	}
+}
+
+func TestGraylistedMessageRejected(t *testing.T) {
+	h := newHarness(t, nil)
+	h.join(topicA)
+	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, p, -4.0)
+	m, id := msg(p, topicA, 1)
+	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeGraylisted {
+		t.Fatal(o)
+	}
+	if h.out.Rejected[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
+		t.Fatal("graylisted message must be rejected and not marked seen")
+	}
+	// Every RPC part is ignored.
+	if o := h.a.HandleSubscription(h.now, p, "x", true, &h.out); o != OutcomeGraylisted {
+		t.Fatal(o)
+	}
+	for _, o := range h.a.HandleControl(h.now, p, &pb.ControlMessage{
+		Ihave: []*pb.ControlIHave{ihave(topicA, "a")}, Iwant: []*pb.ControlIWant{iwant("a")},
+		Prune: []*pb.ControlPrune{prune(topicA, 0)}, Idontwant: []*pb.ControlIDontWant{idontwant("a")},
+	}, &h.out, nil) {
+		if o != OutcomeGraylisted {
+			t.Fatalf("control outcome %v", o)
+		}
+	}
+}
+
+func TestSeenAndPendingExpire(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.SeenTTL = 5 * time.Second })
+	h.join(topicA)
+	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	m, id := msg(p, topicA, 1)
+	h.a.HandleMessage(h.now, p, m, id, &h.out) // never validated
+	for range 5 {
+		h.heartbeat()
+	}
+	if h.a.Seen(id) || len(h.a.pending) != 0 || h.a.pendingOrder.len() != 0 {
+		t.Fatalf("seen=%v pending=%d after SeenTTL", h.a.Seen(id), len(h.a.pending))
+	}
+	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("message after seen expiry = %v", o)
+	}
+}
+
+func TestSeenCacheBounded(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxSeen = 100 })
+	for i := range 1000 {
+		m, id := msg(pid(0), topicA, 1)
+		_ = i
+		h.a.Publish(h.now, m, id, &h.out)
+		h.reset()
+	}
+	if s := h.a.Sizes(); s.Seen != 100 || s.SeenQueue != 100 {
+		t.Fatalf("seen %d queue %d, want 100", s.Seen, s.SeenQueue)
+	}
+}
+
+func TestHandleControlOrderAndOutputMerging(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 10, topicA)
+	h.join(topicA)
+	h.reset()
+	p := ps[9]
+	outs := h.a.HandleControl(h.now, p, &pb.ControlMessage{
+		Graft: []*pb.ControlGraft{{TopicID: strp(topicA)}},
+		Ihave: []*pb.ControlIHave{ihave(topicA, "x")},
+	}, &h.out, nil)
+	if len(outs) != 2 || outs[0] != OutcomeIWantSent || (outs[1] != OutcomeGraftAccepted && outs[1] != OutcomeAlreadyInMesh) {
+		t.Fatalf("outcomes %v", outs)
+	}
+	if len(h.out.Sends) != 1 {
+		t.Fatalf("%d sends, want 1 merged RPC", len(h.out.Sends))
+	}
+	h.out.Reset()
+	if !h.out.Empty() || h.out.SendTo(p) != nil {
+		t.Fatal("Reset left data")
+	}
+}
+
+func strp(s string) *string { return &s }
+
+func TestFactsDecisionOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	h.join(topicA)
+	h.reset()
+	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	h.graftIn(p, topicA)
+	h.a.HandlePrune(h.now, p, prune(topicA, 0), &h.out)
+	var kinds []string
+	h.out.ForEachFact(func(ev any) { kinds = append(kinds, fmt.Sprintf("%T", ev)) })
+	want := []string{"events.EvtRouterPeerAdded", "events.EvtPeerSubscribed", "events.EvtPeerGrafted", "events.EvtPeerPruned"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("facts %v, want %v", kinds, want)
+	}
+	if h.out.Fact(Fact{Kind: FactPeerPruned, Index: 5}) != nil || h.out.Fact(Fact{Kind: 200}) != nil {
+		t.Fatal("out-of-range fact must be nil")
+	}
+}
