@@ -1,0 +1,181 @@
+package busbench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// newMeshbus returns a meshbus bus whose logs are formatted and discarded
+// (the Notify policy's default notifier logs; its cost is part of the
+// policy), with metrics on a private registry when asked.
+func newMeshbus(metrics bool) (*eventbus.Bus, *prometheus.Registry) {
+	opts := []eventbus.Option{eventbus.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	var reg *prometheus.Registry
+	if metrics {
+		reg = prometheus.NewRegistry()
+		opts = append(opts, eventbus.WithMetrics(reg))
+	}
+	return eventbus.New(opts...), reg
+}
+
+// meshSub is what the rigs need of either kind of meshbus subscription.
+type meshSub interface {
+	Close() error
+	Dropped() uint64
+	Err() error
+}
+
+// subscribeMeshbus subscribes through the typed API or the event.Bus API and
+// returns the subscription and its channel as a drainable value.
+func subscribeMeshbus(b *eventbus.Bus, impl Impl, opts ...event.SubscriptionOpt) (meshSub, outChan, error) {
+	if impl == ImplTyped {
+		s, err := eventbus.Subscribe[Event](b, opts...)
+		if err != nil {
+			return nil, outChan{}, err
+		}
+		return s, outChan{typed: s.Out()}, nil
+	}
+	s, err := b.Subscribe(new(Event), opts...)
+	if err != nil {
+		return nil, outChan{}, err
+	}
+	as, ok := s.(*eventbus.AnySubscription)
+	if !ok {
+		return nil, outChan{}, fmt.Errorf("meshbus Subscribe returned %T", s)
+	}
+	return as, outChan{boxed: as.Out()}, nil
+}
+
+// outChan is a subscription's channel of either API; exactly one is set.
+type outChan struct {
+	typed <-chan Event
+	boxed <-chan any
+}
+
+// len is the number of queued events.
+func (o outChan) len() int {
+	if o.typed != nil {
+		return len(o.typed)
+	}
+	return len(o.boxed)
+}
+
+// emitterFunc returns the Emit of a typed or an event.Bus-API emitter.
+func emitterFunc(b *eventbus.Bus, impl Impl) (emit func(Event) error, closeFn func() error, err error) {
+	if impl == ImplTyped {
+		em, err := eventbus.NewEmitter[Event](b)
+		if err != nil {
+			return nil, nil, err
+		}
+		return em.Emit, em.Close, nil
+	}
+	em, err := b.Emitter(new(Event))
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(ev Event) error { return em.Emit(ev) }, em.Close, nil
+}
+
+// setupMeshbus builds a meshbus bus with Subs Block subscriptions (lossless,
+// like the other contenders) through the API the row names.
+func setupMeshbus(r *Rig) error {
+	b, reg := newMeshbus(r.cfg.Metrics)
+	subs := make([]meshSub, 0, r.cfg.Subs)
+	closeAll := func() error {
+		var errs []error
+		for _, s := range subs {
+			errs = append(errs, s.Close())
+		}
+		return errors.Join(append(errs, b.Close())...)
+	}
+	for i := range r.cfg.Subs {
+		s, out, err := subscribeMeshbus(b, r.cfg.Impl,
+			eventbus.BufSize(r.cfg.Buf), eventbus.WithPolicy(eventbus.Block), eventbus.Name(fmt.Sprintf("bench-%d", i)))
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		subs = append(subs, s)
+		if out.typed != nil {
+			drain(r, i, out.typed)
+		} else {
+			drain(r, i, out.boxed)
+		}
+	}
+	ev := sampleEvent()
+	var closeEm func() error
+	if r.cfg.Impl == ImplTyped {
+		em, err := eventbus.NewEmitter[Event](b)
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		r.emit = func(n int) error {
+			for range n {
+				if err := em.Emit(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		closeEm = em.Close
+	} else {
+		em, err := b.Emitter(new(Event))
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		r.emit = func(n int) error {
+			for range n {
+				if err := em.Emit(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		closeEm = em.Close
+	}
+	r.dropped = func() uint64 {
+		var d uint64
+		for _, s := range subs {
+			d += s.Dropped()
+		}
+		return d
+	}
+	r.closeFn = func() error {
+		var err error
+		if reg != nil {
+			// With metrics on, the collector must report what was emitted.
+			err = checkEmittedMetric(reg, r.n)
+		}
+		return errors.Join(err, closeEm(), closeAll())
+	}
+	return nil
+}
+
+// checkEmittedMetric gathers reg and checks that meshbus counted n emitted
+// events.
+func checkEmittedMetric(reg *prometheus.Registry, n int) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "meshbus_eventbus_events_emitted_total" {
+			continue
+		}
+		var total float64
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+		if total != float64(n) {
+			return fmt.Errorf("%w: metrics count %v emitted events, want %d", ErrAccounting, total, n)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: no meshbus_eventbus_events_emitted_total metric", ErrAccounting)
+}

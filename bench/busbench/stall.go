@@ -1,0 +1,415 @@
+package busbench
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// StallConfig is one row of the stalled-subscriber scenario: an emitter,
+// Healthy subscribers that drain, and one stalled subscriber, all with
+// buffer Buf and (on meshbus) policy Policy.
+//
+// Under Drop, Kill and Notify the stalled subscriber never reads. Under
+// Block, and on go-libp2p's bus (which always blocks), a subscriber that
+// never reads would stop the emitter for good, so there the stalled
+// subscriber reads one event per SlowPeriod instead: the contrast rows show
+// the emitter paced by its slowest subscriber.
+//
+// The emitter emits in bursts of Buf events and, after each burst, waits
+// until the healthy subscribers have drained it. So the healthy subscribers
+// never overflow on their own, every event they miss would be the bus's
+// fault, and the emitter's latency is that of the bus, not of a healthy but
+// descheduled consumer.
+type StallConfig struct {
+	// Impl is ImplTyped, ImplEventBus or ImplLibp2p.
+	Impl Impl
+	// Policy of every subscription (meshbus only; ignored for go-libp2p).
+	Policy eventbus.Policy
+	// Healthy is the number of draining subscribers (default 3).
+	Healthy int
+	// Buf is every subscription's buffer and the burst size (default 16).
+	Buf int
+	// SlowPeriod is the stalled subscriber's time per event in blocking
+	// rows (default 20µs).
+	SlowPeriod time.Duration
+}
+
+// withDefaults fills zero fields.
+func (c StallConfig) withDefaults() StallConfig {
+	if c.Healthy == 0 {
+		c.Healthy = 3
+	}
+	if c.Buf == 0 {
+		c.Buf = eventbus.DefaultBufSize
+	}
+	if c.SlowPeriod == 0 {
+		c.SlowPeriod = 20 * time.Microsecond
+	}
+	return c
+}
+
+// Blocking reports whether the stalled subscriber can hold up the emitter
+// (Block policy, or go-libp2p's bus).
+func (c StallConfig) Blocking() bool { return c.Impl == ImplLibp2p || c.Policy == eventbus.Block }
+
+// PolicyName is the row's policy column: the meshbus policy, or "blocks"
+// for go-libp2p's bus.
+func (c StallConfig) PolicyName() string {
+	if c.Impl == ImplLibp2p {
+		return "always-block"
+	}
+	return c.Policy.String()
+}
+
+// Name is the row's benchmark name, e.g. "impl=meshbus-typed/policy=drop".
+func (c StallConfig) Name() string {
+	return fmt.Sprintf("impl=%s/policy=%s", c.Impl, c.PolicyName())
+}
+
+// Validate reports the first bad field (after defaults).
+func (c StallConfig) Validate() error {
+	switch {
+	case c.Impl != ImplTyped && c.Impl != ImplEventBus && c.Impl != ImplLibp2p:
+		return fmt.Errorf("%w: stall Impl %q: want %s, %s or %s", ErrConfig, c.Impl, ImplTyped, ImplEventBus, ImplLibp2p)
+	case c.Impl.isMeshbus() && (c.Policy < eventbus.Block || c.Policy > eventbus.Notify):
+		return fmt.Errorf("%w: stall Policy %d is unknown", ErrConfig, c.Policy)
+	case c.Healthy < 1:
+		return fmt.Errorf("%w: stall Healthy %d is below 1", ErrConfig, c.Healthy)
+	case c.Buf < 1:
+		return fmt.Errorf("%w: stall Buf %d is below 1", ErrConfig, c.Buf)
+	case c.SlowPeriod < 0:
+		return fmt.Errorf("%w: stall SlowPeriod %v is negative", ErrConfig, c.SlowPeriod)
+	}
+	return nil
+}
+
+// StallRows returns the stall scenario's rows: each meshbus policy through
+// both APIs, then go-libp2p's bus.
+func StallRows() []StallConfig {
+	var out []StallConfig
+	for _, impl := range []Impl{ImplTyped, ImplEventBus} {
+		for _, p := range []eventbus.Policy{eventbus.Drop, eventbus.Kill, eventbus.Notify, eventbus.Block} {
+			out = append(out, StallConfig{Impl: impl, Policy: p}.withDefaults())
+		}
+	}
+	return append(out, StallConfig{Impl: ImplLibp2p}.withDefaults())
+}
+
+// StallResult is one measured stall run.
+type StallResult struct {
+	Config StallConfig
+	// Events is how many events were emitted.
+	Events int
+	// P50, P99 and Max are the emitter's Emit latencies (each includes one
+	// pair of clock reads).
+	P50, P99, Max time.Duration
+	// HealthyReceived is what each healthy subscriber received.
+	HealthyReceived []uint64
+	// StalledReceived is what the stalled subscriber read (blocking rows).
+	StalledReceived uint64
+	// StalledQueued is what was left in the stalled subscriber's buffer.
+	StalledQueued uint64
+	// StalledDropped is what the bus counted as dropped for it.
+	StalledDropped uint64
+	// StalledKilled reports that the bus ended it with ErrKilled.
+	StalledKilled bool
+}
+
+// HealthyMissed is the events the healthy subscribers did not receive,
+// summed; it must be 0.
+func (r StallResult) HealthyMissed() uint64 {
+	var missed uint64
+	for _, g := range r.HealthyReceived {
+		if g < uint64(r.Events) {
+			missed += uint64(r.Events) - g
+		}
+	}
+	return missed
+}
+
+// Check verifies the accounting: every healthy subscriber received every
+// event exactly once, and the stalled subscriber's received + queued +
+// dropped == emitted, except under Kill, where it must have been killed
+// with a full buffer (events after the kill are owed to nobody).
+func (r StallResult) Check() error {
+	n := uint64(r.Events)
+	for i, g := range r.HealthyReceived {
+		if g != n {
+			return fmt.Errorf("%s: %w: healthy subscriber %d received %d of %d events",
+				r.Config.Name(), ErrAccounting, i, g, n)
+		}
+	}
+	stalled := r.StalledReceived + r.StalledQueued + r.StalledDropped
+	if r.Config.Impl.isMeshbus() && r.Config.Policy == eventbus.Kill {
+		if n > uint64(r.Config.Buf) && !r.StalledKilled {
+			return fmt.Errorf("%s: %w: the stalled subscriber overflowed and was not killed", r.Config.Name(), ErrAccounting)
+		}
+		if want := min(n, uint64(r.Config.Buf)); stalled != want {
+			return fmt.Errorf("%s: %w: killed subscriber kept %d events, want %d", r.Config.Name(), ErrAccounting, stalled, want)
+		}
+		return nil
+	}
+	if stalled != n {
+		return fmt.Errorf("%s: %w: stalled subscriber: received %d + queued %d + dropped %d != emitted %d",
+			r.Config.Name(), ErrAccounting, r.StalledReceived, r.StalledQueued, r.StalledDropped, n)
+	}
+	return nil
+}
+
+// stallRig is a stall row set up: the emit function, the healthy
+// subscribers' counters, and the stalled subscriber's probes.
+type stallRig struct {
+	emit    func(Event) error
+	healthy []*paddedCounter
+	// stalledLen, stalledDropped and stalledKilled read the stalled
+	// subscription; stalledRead is what its slow reader read (blocking rows).
+	stalledLen     func() int
+	stalledDropped func() uint64
+	stalledKilled  func() bool
+	stalledRead    atomic.Uint64
+	stopSlow       chan struct{} // closed to stop the slow reader
+	slowDone       sync.WaitGroup
+	drainers       sync.WaitGroup
+	closeFn        func() error
+}
+
+// paddedCounter keeps each healthy subscriber's counter on its own cache
+// line, so that counting does not slow the emitter down by false sharing.
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// healthyDrain counts what arrives on ch until it closes.
+func healthyDrain[E any](r *stallRig, ch <-chan E) {
+	c := &paddedCounter{}
+	r.healthy = append(r.healthy, c)
+	r.drainers.Add(1)
+	go func() {
+		defer r.drainers.Done()
+		for range ch {
+			c.n.Add(1)
+		}
+	}()
+}
+
+// slowRead starts the stalled subscriber's slow reader for blocking rows:
+// it reads one event per period, standing for a consumer that does that
+// much work per event, until stopSlow is closed.
+func slowRead[E any](r *stallRig, ch <-chan E, period time.Duration) {
+	r.slowDone.Add(1)
+	go func() {
+		defer r.slowDone.Done()
+		for {
+			select {
+			case <-r.stopSlow:
+				return
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				r.stalledRead.Add(1)
+				work(period, r.stopSlow)
+			}
+		}
+	}()
+}
+
+// work stands for a consumer's per-event work: it busy-waits for d,
+// yielding its processor to other goroutines meanwhile, or returns early
+// when stop closes. It does not sleep: the timer granularity of small
+// virtual machines (a millisecond here) would stretch a 20µs pause 50-fold.
+func work(d time.Duration, stop <-chan struct{}) {
+	for t0 := time.Now(); time.Since(t0) < d; {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		runtime.Gosched()
+	}
+}
+
+func newStallRig(c StallConfig) (*stallRig, error) {
+	r := &stallRig{stopSlow: make(chan struct{})}
+	if c.Impl == ImplLibp2p {
+		return r, setupStallLibp2p(r, c)
+	}
+	return r, setupStallMeshbus(r, c)
+}
+
+func setupStallMeshbus(r *stallRig, c StallConfig) error {
+	b, _ := newMeshbus(false)
+	var subs []meshSub
+	closeAll := func() error {
+		var errs []error
+		for _, s := range subs {
+			errs = append(errs, s.Close())
+		}
+		return errors.Join(append(errs, b.Close())...)
+	}
+	opts := func(name string) []event.SubscriptionOpt {
+		return []event.SubscriptionOpt{eventbus.BufSize(c.Buf), eventbus.WithPolicy(c.Policy), eventbus.Name(name)}
+	}
+	for i := range c.Healthy {
+		s, out, err := subscribeMeshbus(b, c.Impl, opts(fmt.Sprintf("healthy-%d", i))...)
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		subs = append(subs, s)
+		if out.typed != nil {
+			healthyDrain(r, out.typed)
+		} else {
+			healthyDrain(r, out.boxed)
+		}
+	}
+	stalled, out, err := subscribeMeshbus(b, c.Impl, opts("stalled")...)
+	if err != nil {
+		return errors.Join(err, closeAll())
+	}
+	subs = append(subs, stalled)
+	if c.Blocking() {
+		if out.typed != nil {
+			slowRead(r, out.typed, c.SlowPeriod)
+		} else {
+			slowRead(r, out.boxed, c.SlowPeriod)
+		}
+	}
+	r.stalledLen = out.len
+	r.stalledDropped = stalled.Dropped
+	r.stalledKilled = func() bool { return errors.Is(stalled.Err(), eventbus.ErrKilled) }
+	emit, closeEm, err := emitterFunc(b, c.Impl)
+	if err != nil {
+		return errors.Join(err, closeAll())
+	}
+	r.emit = emit
+	r.closeFn = func() error { return errors.Join(closeEm(), closeAll()) }
+	return nil
+}
+
+func setupStallLibp2p(r *stallRig, c StallConfig) error {
+	bus := newLibp2pBus(false)
+	var subs []event.Subscription
+	closeAll := func() error {
+		var errs []error
+		for _, s := range subs {
+			errs = append(errs, s.Close())
+		}
+		return errors.Join(errs...)
+	}
+	for i := range c.Healthy {
+		s, err := bus.Subscribe(new(Event), lpbus.BufSize(c.Buf), lpbus.Name(fmt.Sprintf("healthy-%d", i)))
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		subs = append(subs, s)
+		healthyDrain(r, s.Out())
+	}
+	stalled, err := bus.Subscribe(new(Event), lpbus.BufSize(c.Buf), lpbus.Name("stalled"))
+	if err != nil {
+		return errors.Join(err, closeAll())
+	}
+	subs = append(subs, stalled)
+	slowRead(r, stalled.Out(), c.SlowPeriod)
+	r.stalledLen = func() int { return len(stalled.Out()) }
+	r.stalledDropped = func() uint64 { return 0 } // go-libp2p never drops
+	r.stalledKilled = func() bool { return false }
+	em, err := bus.Emitter(new(Event))
+	if err != nil {
+		return errors.Join(err, closeAll())
+	}
+	r.emit = func(ev Event) error { return em.Emit(ev) }
+	r.closeFn = func() error { return errors.Join(em.Close(), closeAll()) }
+	return nil
+}
+
+// waitHealthy spins until every healthy subscriber has received n events,
+// or the deadline passes.
+func (r *stallRig) waitHealthy(n uint64, deadline time.Time) error {
+	for spins := 0; ; spins++ {
+		behind := false
+		for _, c := range r.healthy {
+			if c.n.Load() < n {
+				behind = true
+				break
+			}
+		}
+		if !behind {
+			return nil
+		}
+		if spins%1024 == 1023 && time.Now().After(deadline) {
+			return fmt.Errorf("%w: healthy subscribers short of %d events", ErrTimeout, n)
+		}
+		runtime.Gosched()
+	}
+}
+
+// RunStall runs one stall row for n events and returns its latencies and
+// accounting. It fails on a timeout or an accounting mismatch (the result
+// is returned either way).
+func RunStall(c StallConfig, n int) (StallResult, error) {
+	c = c.withDefaults()
+	if err := c.Validate(); err != nil {
+		return StallResult{}, err
+	}
+	if n < 1 {
+		return StallResult{}, fmt.Errorf("%w: %d events, want at least 1", ErrConfig, n)
+	}
+	r, err := newStallRig(c)
+	if err != nil {
+		return StallResult{}, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	lat := make([]time.Duration, n)
+	ev := sampleEvent()
+	deadline := time.Now().Add(RunTimeout)
+	runtime.GC()
+	var runErr error
+	for i := range n {
+		t0 := time.Now()
+		err := r.emit(ev)
+		lat[i] = time.Since(t0)
+		if err != nil {
+			runErr = fmt.Errorf("emit %d: %w", i, err)
+			break
+		}
+		if (i+1)%c.Buf == 0 || i == n-1 {
+			if err := r.waitHealthy(uint64(i+1), deadline); err != nil {
+				runErr = err
+				break
+			}
+		}
+	}
+	// Stop the slow reader before reading the stalled queue, so that the
+	// queue stays put while it is counted.
+	close(r.stopSlow)
+	r.slowDone.Wait()
+	res := StallResult{
+		Config:          c,
+		Events:          n,
+		StalledReceived: r.stalledRead.Load(),
+		StalledQueued:   uint64(r.stalledLen()),
+		StalledDropped:  r.stalledDropped(),
+		StalledKilled:   r.stalledKilled(),
+	}
+	closeErr := r.closeFn()
+	r.drainers.Wait()
+	for _, h := range r.healthy {
+		res.HealthyReceived = append(res.HealthyReceived, h.n.Load())
+	}
+	slices.Sort(lat)
+	res.P50, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 99), lat[n-1]
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return res, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	return res, res.Check()
+}

@@ -1,0 +1,340 @@
+package busbench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"runtime"
+	"time"
+)
+
+// Options configures a Suite run. Zero fields take the defaults named.
+type Options struct {
+	// Subs are the subscriber counts (default 1, 4, 16, 64).
+	Subs []int
+	// Bufs are the subscription buffers (default 16, 1024).
+	Bufs []int
+	// Rounds is how many times each row runs, interleaved with the other
+	// rows of its cell; the table shows medians (default 5).
+	Rounds int
+	// Budget is the deliveries (events × subscribers) per throughput run
+	// (default 200000): 1 subscriber gets 200000 events per round.
+	Budget int
+	// MinEvents is the least events per throughput run (default 5000).
+	MinEvents int
+	// StallEvents is the events per stall run under Drop, Kill and Notify
+	// (default 100000).
+	StallEvents int
+	// SlowEvents is the events per stall run in blocking rows (default
+	// 5000; each takes about SlowPeriod).
+	SlowEvents int
+	// SlowPeriod is the slow reader's time per event in blocking rows
+	// (default 20µs).
+	SlowPeriod time.Duration
+	// Rows selects rows by name: "throughput/impl=.../subs=..." or
+	// "stall/impl=.../policy=..." (nil: all). The go-libp2p and channel
+	// rows a selected row is compared with always run.
+	Rows *regexp.Regexp
+	// Progress receives one line per finished row and round (nil: none).
+	Progress io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.Subs) == 0 {
+		o.Subs = []int{1, 4, 16, 64}
+	}
+	if len(o.Bufs) == 0 {
+		o.Bufs = []int{16, 1024}
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 5
+	}
+	if o.Budget == 0 {
+		o.Budget = 200_000
+	}
+	if o.MinEvents == 0 {
+		o.MinEvents = 5000
+	}
+	if o.StallEvents == 0 {
+		o.StallEvents = 100_000
+	}
+	if o.SlowEvents == 0 {
+		o.SlowEvents = 5000
+	}
+	if o.SlowPeriod == 0 {
+		o.SlowPeriod = 20 * time.Microsecond
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// Validate reports the first bad field (after defaults).
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	for _, s := range o.Subs {
+		if s < 1 {
+			return fmt.Errorf("%w: Subs has %d, want at least 1", ErrConfig, s)
+		}
+	}
+	for _, b := range o.Bufs {
+		if b < 0 {
+			return fmt.Errorf("%w: Bufs has %d, want at least 0", ErrConfig, b)
+		}
+	}
+	switch {
+	case o.Rounds < 1:
+		return fmt.Errorf("%w: Rounds %d is below 1", ErrConfig, o.Rounds)
+	case o.Budget < 1:
+		return fmt.Errorf("%w: Budget %d is below 1", ErrConfig, o.Budget)
+	case o.MinEvents < 1:
+		return fmt.Errorf("%w: MinEvents %d is below 1", ErrConfig, o.MinEvents)
+	case o.StallEvents < 1:
+		return fmt.Errorf("%w: StallEvents %d is below 1", ErrConfig, o.StallEvents)
+	case o.SlowEvents < 1:
+		return fmt.Errorf("%w: SlowEvents %d is below 1", ErrConfig, o.SlowEvents)
+	case o.SlowPeriod < 0:
+		return fmt.Errorf("%w: SlowPeriod %v is negative", ErrConfig, o.SlowPeriod)
+	}
+	return nil
+}
+
+// ThroughputRow is one throughput row of the report: medians over rounds.
+type ThroughputRow struct {
+	Config Config
+	// Events is the events emitted per round.
+	Events int
+	// Runs is the rounds that completed.
+	Runs           int
+	NsPerEvent     float64
+	EventsPerSec   float64
+	AllocsPerEvent float64
+	BytesPerEvent  float64
+	// VsLibp2p is the median over rounds of this row's time divided by the
+	// time of go-libp2p's bus (same subscribers, buffer and metrics
+	// setting; plain channels compare with go-libp2p without metrics) in
+	// the same round. VsChan likewise against plain channels.
+	VsLibp2p, VsChan float64
+	// Selected is false for rows run only as another row's baseline.
+	Selected bool
+	// Err is the first failure of the row, if any.
+	Err error
+}
+
+// StallRow is one stall row of the report: medians over rounds.
+type StallRow struct {
+	Config StallConfig
+	// Events is the events emitted per round.
+	Events int
+	Runs   int
+	// P50 and P99 are medians over rounds; Max is the largest of any round.
+	P50, P99, Max time.Duration
+	// VsLibp2pP99 is the median over rounds of P99 / go-libp2p's P99.
+	VsLibp2pP99 float64
+	// HealthyMissed sums, over rounds, the events healthy subscribers did
+	// not receive; HealthyOwed sums what they were owed.
+	HealthyMissed, HealthyOwed uint64
+	// Last is the last round's full result (the stalled subscriber's fate).
+	Last     StallResult
+	Selected bool
+	Err      error
+}
+
+// Report is a Suite run's outcome.
+type Report struct {
+	Started       time.Time
+	Elapsed       time.Duration
+	GoVersion     string
+	OS, Arch      string
+	NumCPU        int
+	GOMAXPROCS    int
+	ClockOverhead time.Duration
+	Options       Options
+	Throughput    []ThroughputRow
+	Stall         []StallRow
+}
+
+// Err joins the rows' failures.
+func (r *Report) Err() error {
+	var errs []error
+	for _, t := range r.Throughput {
+		errs = append(errs, t.Err)
+	}
+	for _, s := range r.Stall {
+		errs = append(errs, s.Err)
+	}
+	return errors.Join(errs...)
+}
+
+// selected reports whether opts.Rows selects the named row.
+func (o Options) selected(name string) bool { return o.Rows == nil || o.Rows.MatchString(name) }
+
+// Run runs the throughput grid and the stall rows that opts selects, and
+// returns the report. Failing rows carry their error (Report.Err) and do
+// not stop the others.
+func Run(opts Options) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	rep := &Report{
+		Started:       time.Now().UTC(),
+		GoVersion:     runtime.Version(),
+		OS:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		NumCPU:        runtime.NumCPU(),
+		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+		ClockOverhead: ClockOverhead(),
+		Options:       opts,
+	}
+	for _, s := range opts.Subs {
+		for _, b := range opts.Bufs {
+			rep.Throughput = append(rep.Throughput, runCell(opts, s, b)...)
+		}
+	}
+	rep.Stall = runStall(opts)
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
+
+// runCell runs the selected rows of one cell (subscribers, buffer) and the
+// baselines they need, interleaved over rounds.
+func runCell(opts Options, subs, buf int) []ThroughputRow {
+	grid := Grid([]int{subs}, []int{buf})
+	need := map[Config]bool{}
+	sel := map[Config]bool{}
+	for _, c := range grid {
+		if opts.selected("throughput/" + c.Name()) {
+			sel[c], need[c] = true, true
+			need[c.Baseline()], need[c.Floor()] = true, true
+		}
+	}
+	var cfgs []Config
+	for _, c := range grid {
+		if need[c] {
+			cfgs = append(cfgs, c)
+		}
+	}
+	if len(cfgs) == 0 {
+		return nil
+	}
+	n := max(opts.Budget/subs, opts.MinEvents)
+	results := make(map[Config][]Result, len(cfgs)) // index: round
+	errs := make(map[Config]error)
+	for round := range opts.Rounds {
+		for i := range cfgs {
+			// Rotate the order every round, so that no contender always
+			// runs right after the same one (a warm or a dirty cache).
+			c := cfgs[(i+round)%len(cfgs)]
+			res, err := Measure(c, n)
+			if err != nil {
+				if errs[c] == nil {
+					errs[c] = err
+				}
+				results[c] = append(results[c], Result{})
+				fmt.Fprintf(opts.Progress, "round %d %s: %v\n", round+1, c.Name(), err)
+				continue
+			}
+			results[c] = append(results[c], res)
+			fmt.Fprintf(opts.Progress, "round %d %-50s %10.1f ns/event\n", round+1, c.Name(), res.NsPerEvent())
+		}
+	}
+	rows := make([]ThroughputRow, 0, len(cfgs))
+	for _, c := range cfgs {
+		row := ThroughputRow{Config: c, Events: n, Selected: sel[c], Err: errs[c]}
+		var ns, allocs, bytes, vsLib, vsChan []float64
+		for round, res := range results[c] {
+			if res.Events == 0 {
+				continue
+			}
+			ns = append(ns, res.NsPerEvent())
+			allocs = append(allocs, res.AllocsPerEvent())
+			bytes = append(bytes, res.BytesPerEvent())
+			if base := results[c.Baseline()][round]; base.Events > 0 {
+				vsLib = append(vsLib, res.NsPerEvent()/base.NsPerEvent())
+			}
+			if floor := results[c.Floor()][round]; floor.Events > 0 {
+				vsChan = append(vsChan, res.NsPerEvent()/floor.NsPerEvent())
+			}
+		}
+		row.Runs = len(ns)
+		row.NsPerEvent = Median(ns)
+		if row.NsPerEvent > 0 {
+			row.EventsPerSec = 1e9 / row.NsPerEvent
+		}
+		row.AllocsPerEvent, row.BytesPerEvent = Median(allocs), Median(bytes)
+		row.VsLibp2p, row.VsChan = Median(vsLib), Median(vsChan)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// runStall runs the selected stall rows and go-libp2p's (their baseline),
+// interleaved over rounds.
+func runStall(opts Options) []StallRow {
+	var cfgs []StallConfig
+	sel := map[StallConfig]bool{}
+	var base StallConfig
+	for _, c := range StallRows() {
+		c.SlowPeriod = opts.SlowPeriod
+		if c.Impl == ImplLibp2p {
+			base = c
+		}
+		if opts.selected("stall/" + c.Name()) {
+			sel[c] = true
+		}
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	for _, c := range StallRows() {
+		c.SlowPeriod = opts.SlowPeriod
+		if sel[c] || c == base {
+			cfgs = append(cfgs, c)
+		}
+	}
+	results := make(map[StallConfig][]StallResult, len(cfgs))
+	errs := make(map[StallConfig]error)
+	for round := range opts.Rounds {
+		for i := range cfgs {
+			c := cfgs[(i+round)%len(cfgs)]
+			n := opts.StallEvents
+			if c.Blocking() {
+				n = opts.SlowEvents
+			}
+			res, err := RunStall(c, n)
+			if err != nil && errs[c] == nil {
+				errs[c] = err
+			}
+			results[c] = append(results[c], res)
+			fmt.Fprintf(opts.Progress, "round %d stall %-40s p50 %v p99 %v max %v\n", round+1, c.Name(), res.P50, res.P99, res.Max)
+		}
+	}
+	rows := make([]StallRow, 0, len(cfgs))
+	for _, c := range cfgs {
+		row := StallRow{Config: c, Selected: sel[c], Err: errs[c]}
+		var p50, p99, vs []float64
+		for round, res := range results[c] {
+			if res.Events == 0 {
+				continue
+			}
+			row.Events = res.Events
+			row.Runs++
+			p50 = append(p50, float64(res.P50))
+			p99 = append(p99, float64(res.P99))
+			row.Max = max(row.Max, res.Max)
+			row.HealthyMissed += res.HealthyMissed()
+			row.HealthyOwed += uint64(res.Events) * uint64(len(res.HealthyReceived))
+			row.Last = res
+			if b := results[base][round]; b.Events > 0 && b.P99 > 0 {
+				vs = append(vs, float64(res.P99)/float64(b.P99))
+			}
+		}
+		row.P50, row.P99 = time.Duration(Median(p50)), time.Duration(Median(p99))
+		row.VsLibp2pP99 = Median(vs)
+		rows = append(rows, row)
+	}
+	return rows
+}

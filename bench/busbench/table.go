@@ -1,0 +1,183 @@
+package busbench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// table renders rows of cells with columns padded to their widest cell;
+// columns marked right are right-aligned (numbers).
+type table struct {
+	header []string
+	right  []bool
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) error {
+	width := make([]int, len(t.header))
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	var b strings.Builder
+	line := func(r []string) {
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if t.right[i] {
+				b.WriteString(pad + c)
+			} else if i < len(r)-1 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(c)
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(t.header)
+	sep := make([]string, len(t.header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	line(sep)
+	for _, r := range t.rows {
+		line(r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteTable writes the report as aligned text tables followed by the
+// targets section.
+func (r *Report) WriteTable(w io.Writer) error {
+	o := r.Options
+	fmt.Fprintf(w, "meshbus event bus vs go-libp2p's bus vs plain channels\n")
+	fmt.Fprintf(w, "%s, %s %s/%s, %d CPU, GOMAXPROCS %d, %d interleaved rounds per row (medians), took %v\n\n",
+		r.Started.Format("2006-01-02 15:04 MST"), r.GoVersion, r.OS, r.Arch, r.NumCPU, r.GOMAXPROCS, o.Rounds, r.Elapsed.Round(time.Second))
+
+	if len(r.Throughput) > 0 {
+		fmt.Fprintf(w, "Throughput: one emitter, N subscribers each drained by its own goroutine; cost per emitted event, end to end\n")
+		fmt.Fprintf(w, "(emit all, wait until every subscriber has all). meshbus subscriptions use Block: nothing is dropped anywhere.\n")
+		fmt.Fprintf(w, "x libp2p: vs go-libp2p's bus with the same subscribers, buffer and metrics setting, in the same round.\n\n")
+		t := &table{
+			header: []string{"impl", "subs", "buf", "metrics", "events", "ns/event", "events/s", "allocs/ev", "B/ev", "x libp2p", "x chan", "note"},
+			right:  []bool{false, true, true, false, true, true, true, true, true, true, true, false},
+		}
+		for _, row := range r.Throughput {
+			c := row.Config
+			metrics := onOff(c.Metrics)
+			if c.Impl == ImplChan {
+				metrics = "-"
+			}
+			note := ""
+			if !row.Selected {
+				note = "baseline"
+			}
+			if row.Err != nil {
+				note = "ERROR: " + row.Err.Error()
+			}
+			t.add(string(c.Impl), fmt.Sprint(c.Subs), fmt.Sprint(c.Buf), metrics, fmt.Sprint(row.Events),
+				fmt.Sprintf("%.1f", row.NsPerEvent), si(row.EventsPerSec), fmt.Sprintf("%.2f", row.AllocsPerEvent),
+				fmt.Sprintf("%.0f", row.BytesPerEvent), ratio(row.VsLibp2p), ratio(row.VsChan), note)
+		}
+		if err := t.write(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+
+	if len(r.Stall) > 0 {
+		fmt.Fprintf(w, "Stalled subscriber: 1 emitter, %d healthy subscribers and 1 stalled one, buffer %d each, every subscription under the row's policy.\n",
+			r.Stall[0].Config.Healthy, r.Stall[0].Config.Buf)
+		fmt.Fprintf(w, "Emit latency per event (includes ~%v of clock reads). Under drop/kill/notify the stalled subscriber never reads; under block\n", r.ClockOverhead)
+		fmt.Fprintf(w, "and on go-libp2p's bus (which always blocks) it reads one event per %v. The emitter waits for the healthy\n", o.SlowPeriod)
+		fmt.Fprintf(w, "subscribers to drain every burst of %d events, so only the bus can make them miss one.\n\n", r.Stall[0].Config.Buf)
+		t := &table{
+			header: []string{"impl", "policy", "events", "p50", "p99", "max", "x libp2p p99", "healthy received", "stalled subscriber", "note"},
+			right:  []bool{false, false, true, true, true, true, true, false, false, false},
+		}
+		for _, row := range r.Stall {
+			note := ""
+			if !row.Selected {
+				note = "baseline"
+			}
+			if row.Err != nil {
+				note = "ERROR: " + row.Err.Error()
+			}
+			healthy := fmt.Sprintf("all %d", row.HealthyOwed)
+			if row.HealthyMissed > 0 {
+				healthy = fmt.Sprintf("MISSED %d of %d", row.HealthyMissed, row.HealthyOwed)
+			}
+			t.add(string(row.Config.Impl), row.Config.PolicyName(), fmt.Sprint(row.Events), dur(row.P50), dur(row.P99), dur(row.Max),
+				ratio(row.VsLibp2pP99), healthy, stalledFate(row.Last), note)
+		}
+		if err := t.write(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintf(w, "Targets\n")
+	for _, tg := range r.Targets() {
+		fmt.Fprintf(w, "  %-4s  %s\n", tg.Verdict(), tg.Name)
+		if tg.Ran {
+			fmt.Fprintf(w, "        measured: %s\n", tg.Measured)
+		}
+	}
+	return nil
+}
+
+// stalledFate describes what became of the stalled subscriber in a run.
+func stalledFate(r StallResult) string {
+	switch {
+	case r.Events == 0:
+		return "-"
+	case r.Config.Blocking():
+		return fmt.Sprintf("read %d slowly, %d queued", r.StalledReceived, r.StalledQueued)
+	case r.StalledKilled:
+		return fmt.Sprintf("killed, %d queued", r.StalledQueued)
+	case r.Config.Policy == eventbus.Kill:
+		return fmt.Sprintf("not killed, %d queued", r.StalledQueued)
+	}
+	return fmt.Sprintf("dropped %d, %d queued", r.StalledDropped, r.StalledQueued)
+}
+
+// si formats x with a k/M/G suffix.
+func si(x float64) string {
+	switch {
+	case x >= 1e9:
+		return fmt.Sprintf("%.2fG", x/1e9)
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+func ratio(x float64) string {
+	if x == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+// dur formats a latency with 3 significant digits.
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d >= time.Microsecond:
+		return fmt.Sprintf("%.2fµs", float64(d)/1e3)
+	}
+	return fmt.Sprintf("%dns", d.Nanoseconds())
+}
