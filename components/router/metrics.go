@@ -1,0 +1,166 @@
+package router
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// badInput names why an inbound stream was cut.
+type badInput uint8
+
+const (
+	badFrameTooLarge badInput = iota
+	badLengthPrefix
+	badUndecodable
+	badInputCount
+)
+
+func (b badInput) String() string {
+	switch b {
+	case badFrameTooLarge:
+		return "frame_too_large"
+	case badLengthPrefix:
+		return "bad_length_prefix"
+	case badUndecodable:
+		return "undecodable"
+	}
+	return "unknown"
+}
+
+const maxRejectReason = events.RejectGraylisted
+
+// metrics are the router's Prometheus metrics. Every labelled child is
+// resolved once here, so recording costs no allocation.
+type metrics struct {
+	rpcsIn, rpcsOut  prometheus.Counter
+	invalidRPCs      [badInputCount]prometheus.Counter
+	published        prometheus.Counter
+	delivered        prometheus.Counter
+	duplicates       prometheus.Counter
+	rejected         [maxRejectReason + 1]prometheus.Counter
+	dataDrops        prometheus.Counter
+	controlDrops     prometheus.Counter
+	cancelled        prometheus.Counter
+	subDrops         prometheus.Counter
+	streamFailures   prometheus.Counter
+	peers            map[protocol.ID]prometheus.Gauge
+	outcomes         []prometheus.Counter // indexed by automaton.Outcome
+	mesh             *meshCollector
+	validationsAsync prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "meshbus", "router"
+	m := &metrics{peers: make(map[protocol.ID]prometheus.Gauge), mesh: &meshCollector{}}
+	rpcs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rpcs_total",
+		Help: "RPCs read from (in) and written to (out) peers."}, []string{"direction"})
+	invalid := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_rpcs_total",
+		Help: "Inbound streams cut because of bad input, by reason."}, []string{"reason"})
+	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_total",
+		Help: "Messages published locally, delivered (first valid copy) and duplicates received."}, []string{"kind"})
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_rejected_total",
+		Help: "Received messages not delivered, by reason."}, []string{"reason"})
+	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_drops_total",
+		Help: "Outbound entries dropped because a peer's queue was full, by kind (data or control)."}, []string{"kind"})
+	cancelled := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
+		Help: "Queued messages dropped unsent because the peer sent IDONTWANT for them."})
+	subDrops := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "subscription_drops_total",
+		Help: "Delivered messages dropped because a local subscription's buffer was full."})
+	streamFail := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_failures_total",
+		Help: "Outbound streams that could not be opened or failed while writing."})
+	peers := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "peers",
+		Help: "Pubsub peers by negotiated protocol."}, []string{"protocol"})
+	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "outcomes_total",
+		Help: "Automaton handler outcomes."}, []string{"outcome"})
+	async := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "validations_running",
+		Help: "Asynchronous validations in flight."})
+	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, peers, outcomes, async, m.mesh} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m.rpcsIn, m.rpcsOut = rpcs.WithLabelValues("in"), rpcs.WithLabelValues("out")
+	for b := badInput(0); b < badInputCount; b++ {
+		m.invalidRPCs[b] = invalid.WithLabelValues(b.String())
+	}
+	m.published, m.delivered, m.duplicates = msgs.WithLabelValues("published"), msgs.WithLabelValues("delivered"), msgs.WithLabelValues("duplicate")
+	for r := events.RejectReason(1); r <= maxRejectReason; r++ {
+		m.rejected[r] = rejected.WithLabelValues(r.String())
+	}
+	m.rejected[0] = rejected.WithLabelValues("unknown")
+	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
+	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
+	for _, p := range wire.Protocols {
+		m.peers[p] = peers.WithLabelValues(string(p))
+	}
+	all := automaton.Outcomes()
+	m.outcomes = make([]prometheus.Counter, len(all)+1)
+	for _, o := range all {
+		m.outcomes[o] = outcomes.WithLabelValues(o.String())
+	}
+	return m, nil
+}
+
+func (m *metrics) outcome(o automaton.Outcome) {
+	if int(o) < len(m.outcomes) && m.outcomes[o] != nil {
+		m.outcomes[o].Inc()
+	}
+}
+
+func (m *metrics) reject(r events.RejectReason) {
+	if r > maxRejectReason {
+		r = 0
+	}
+	m.rejected[r].Inc()
+}
+
+// meshCollector exports meshbus_router_mesh_peers{topic}, one gauge per
+// joined topic, read at scrape time from sizes the driver keeps current (the
+// per-topic equivalent of a GaugeFunc, without registering and unregistering
+// a collector on every join and leave).
+type meshCollector struct {
+	mu     sync.RWMutex
+	topics map[string]*atomic.Int64
+}
+
+var meshDesc = prometheus.NewDesc("meshbus_router_mesh_peers", "Peers in the local mesh of each joined topic.", []string{"topic"}, nil)
+
+func (c *meshCollector) Describe(ch chan<- *prometheus.Desc) { ch <- meshDesc }
+
+func (c *meshCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.RLock()
+	names := make([]string, 0, len(c.topics))
+	for t := range c.topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		ch <- prometheus.MustNewConstMetric(meshDesc, prometheus.GaugeValue, float64(c.topics[t].Load()), t)
+	}
+	c.mu.RUnlock()
+}
+
+func (c *meshCollector) add(topic string) *atomic.Int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.topics == nil {
+		c.topics = make(map[string]*atomic.Int64)
+	}
+	v := new(atomic.Int64)
+	c.topics[topic] = v
+	return v
+}
+
+func (c *meshCollector) remove(topic string) {
+	c.mu.Lock()
+	delete(c.topics, topic)
+	c.mu.Unlock()
+}

@@ -1,0 +1,176 @@
+package router
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// GossipConfig is the GossipSub parameter set (D, Dlo, Dhi, heartbeat,
+// backoffs, gossip budgets, bounds); start from DefaultGossipConfig.
+type GossipConfig = automaton.Config
+
+// DefaultGossipConfig returns the GossipSub v1.1/v1.2 defaults.
+func DefaultGossipConfig() GossipConfig { return automaton.DefaultConfig() }
+
+// Defaults of the driver's own options.
+const (
+	// DefaultPeerDataQueue is how many messages may wait for one peer.
+	DefaultPeerDataQueue = 256
+	// DefaultPeerControlQueue is how many control RPCs may wait for one peer.
+	DefaultPeerControlQueue = 256
+	// DefaultSubscriptionBuffer is how many delivered messages one
+	// Subscription holds before it drops.
+	DefaultSubscriptionBuffer = 64
+	// DefaultValidationConcurrency is how many asynchronous validations of
+	// one topic may run at once before messages are throttled.
+	DefaultValidationConcurrency = 256
+	// DefaultValidationTimeout bounds one asynchronous validation.
+	DefaultValidationTimeout = 10 * time.Second
+)
+
+type config struct {
+	gossip        GossipConfig
+	signPolicy    wire.SignPolicy
+	msgID         wire.MsgIDFunc
+	msgIDSet      bool
+	maxRPCSize    int
+	dataQueue     int
+	controlQueue  int
+	subBuffer     int
+	valConc       int
+	valTimeout    time.Duration
+	direct        map[peer.ID]struct{}
+	reg           prometheus.Registerer
+	log           *slog.Logger
+	seed          uint64
+	seedSet       bool
+	logInterval   time.Duration
+	inboxSize     int
+	streamTimeout time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		gossip:        automaton.DefaultConfig(),
+		signPolicy:    wire.StrictSign,
+		msgID:         wire.DefaultMsgID,
+		maxRPCSize:    wire.DefaultMaxRPCSize,
+		dataQueue:     DefaultPeerDataQueue,
+		controlQueue:  DefaultPeerControlQueue,
+		subBuffer:     DefaultSubscriptionBuffer,
+		valConc:       DefaultValidationConcurrency,
+		valTimeout:    DefaultValidationTimeout,
+		logInterval:   10 * time.Second,
+		inboxSize:     1024,
+		streamTimeout: 30 * time.Second,
+	}
+}
+
+func (c *config) validate() error {
+	bad := func(field string, why string) error {
+		return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why)
+	}
+	if err := c.gossip.Validate(); err != nil {
+		return fmt.Errorf("%w: GossipConfig: %w", ErrInvalidConfig, err)
+	}
+	if !c.signPolicy.Valid() {
+		return bad("SignPolicy", "is not a defined policy")
+	}
+	if c.msgID == nil {
+		return bad("MessageID", "must not be nil")
+	}
+	if c.signPolicy == wire.StrictNoSign && !c.msgIDSet {
+		return bad("MessageID", "must be set with StrictNoSign (messages carry no from/seqno; use wire.ContentMsgID or your own)")
+	}
+	if c.maxRPCSize < 1024 {
+		return bad("MaxRPCSize", "must be at least 1024 bytes")
+	}
+	if c.dataQueue < 1 || c.controlQueue < 1 {
+		return bad("PeerQueue", "sizes must be at least 1")
+	}
+	if c.subBuffer < 1 {
+		return bad("SubscriptionBuffer", "must be at least 1")
+	}
+	if c.valConc < 1 {
+		return bad("ValidationConcurrency", "must be at least 1")
+	}
+	if c.valTimeout <= 0 {
+		return bad("ValidationTimeout", "must be positive")
+	}
+	return nil
+}
+
+// Option configures a Router. Options are applied in order; New validates the
+// result and names the offending field in its error.
+type Option func(*config)
+
+// WithGossipConfig sets every GossipSub parameter (validated by New).
+func WithGossipConfig(c GossipConfig) Option { return func(o *config) { o.gossip = c } }
+
+// WithSignPolicy sets the message signing policy (default wire.StrictSign).
+// wire.StrictNoSign needs WithMessageID as well.
+func WithSignPolicy(p wire.SignPolicy) Option { return func(o *config) { o.signPolicy = p } }
+
+// WithMessageID sets the message id function of every topic that does not
+// set its own with WithTopicMessageID (default wire.DefaultMsgID: from ||
+// seqno). All nodes of a topic must use the same function.
+func WithMessageID(fn wire.MsgIDFunc) Option {
+	return func(o *config) { o.msgID, o.msgIDSet = fn, true }
+}
+
+// WithMaxRPCSize sets the largest RPC accepted from or sent to a peer
+// (default 1 MiB). Larger inbound frames cost the sender its stream; larger
+// outbound RPCs are split; a message that cannot fit is refused by Publish.
+func WithMaxRPCSize(n int) Option { return func(o *config) { o.maxRPCSize = n } }
+
+// WithPeerQueues sets the per-peer outbound queue bounds: data messages and
+// control RPCs (defaults DefaultPeerDataQueue, DefaultPeerControlQueue).
+// Control is written before data; when a queue is full the newest entry is
+// dropped and counted, and EvtPeerQueueOverflowed is emitted.
+func WithPeerQueues(data, control int) Option {
+	return func(o *config) { o.dataQueue, o.controlQueue = data, control }
+}
+
+// WithSubscriptionBuffer sets the default buffer of a Subscription (default
+// DefaultSubscriptionBuffer); SubscriptionBuffer overrides it per subscription.
+func WithSubscriptionBuffer(n int) Option { return func(o *config) { o.subBuffer = n } }
+
+// WithValidationConcurrency sets the default per-topic bound on concurrent
+// asynchronous validations (default DefaultValidationConcurrency).
+func WithValidationConcurrency(n int) Option { return func(o *config) { o.valConc = n } }
+
+// WithValidationTimeout bounds one asynchronous validation (default
+// DefaultValidationTimeout); the validator's context expires after it and
+// an unfinished validation counts as ignore.
+func WithValidationTimeout(d time.Duration) Option { return func(o *config) { o.valTimeout = d } }
+
+// WithDirectPeers marks peers as direct: every message is forwarded to them,
+// they never join a mesh. Keeping them connected is the peer manager's job.
+func WithDirectPeers(ps ...peer.ID) Option {
+	return func(o *config) {
+		if o.direct == nil {
+			o.direct = make(map[peer.ID]struct{})
+		}
+		for _, p := range ps {
+			o.direct[p] = struct{}{}
+		}
+	}
+}
+
+// WithRegisterer registers the router's metrics on reg (default: a private
+// registry, i.e. not exported anywhere).
+func WithRegisterer(reg prometheus.Registerer) Option { return func(o *config) { o.reg = reg } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *config) { o.log = l } }
+
+// WithSeed seeds the automaton's random choices (peer selection, gossip
+// targets) for reproducible runs; the default seed is random.
+func WithSeed(seed uint64) Option { return func(o *config) { o.seed, o.seedSet = seed, true } }

@@ -1,0 +1,451 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// peerConn is the driver's record of one peer: its queue and writer.
+type peerConn struct {
+	id           peer.ID
+	q            *sendQueue
+	cancel       context.CancelFunc
+	proto        protocol.ID
+	added        bool // the automaton tracks it
+	drops        int  // queue drops not yet reported
+	overflowSent bool // EvtPeerQueueOverflowed already emitted this heartbeat
+}
+
+type netKind uint8
+
+const (
+	netInboundOpened netKind = iota + 1 // a reader accepted a stream
+	netRPC                              // a reader decoded an RPC
+	netBadInput                         // a reader cut a stream for bad input
+	netOutboundOpened                   // a writer negotiated its stream
+	netOutboundFailed                   // a writer could not open or write
+)
+
+// netInput is what reader and writer goroutines tell the driver. Readers use
+// one channel for stream openings and RPCs, so the driver always sees a
+// stream's opening before its first RPC.
+type netInput struct {
+	kind    netKind
+	peer    peer.ID
+	proto   protocol.ID
+	pc      *peerConn // writer inputs: which writer (a stale one is ignored)
+	rpc     *pb.RPC
+	ids     []string              // per rpc.Publish entry
+	rejects []events.RejectReason // per rpc.Publish entry, 0: passed the checks
+	bad     badInput
+	err     error
+}
+
+// report hands in to the driver; false when the router is closing.
+func (r *Router) report(in netInput) bool {
+	select {
+	case r.inbox <- in:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+func speaksPubsub(ps []protocol.ID) bool {
+	return slices.ContainsFunc(ps, wire.IsPubsub)
+}
+
+func (r *Router) connected(p peer.ID) bool {
+	return r.host.Network().Connectedness(p) == network.Connected
+}
+
+// adoptConnectedPeers opens streams to peers connected before Start whose
+// protocols the peerstore already knows.
+func (r *Router) adoptConnectedPeers() {
+	for _, p := range r.host.Network().Peers() {
+		if ps, err := r.host.Peerstore().SupportsProtocols(p, wire.Protocols...); err == nil && len(ps) > 0 {
+			r.ensurePeer(p)
+		}
+	}
+}
+
+func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
+	if ev.Connectedness == network.NotConnected {
+		delete(r.records, ev.Peer)
+		if pc := r.peers[ev.Peer]; pc != nil {
+			r.removePeer(pc)
+		}
+	}
+}
+
+func (r *Router) handleIdentify(ev events.EvtPeerIdentificationCompleted) {
+	if ev.SignedPeerRecord != nil {
+		if b, err := ev.SignedPeerRecord.Marshal(); err == nil {
+			r.records[ev.Peer] = b
+			if pc := r.peers[ev.Peer]; pc != nil && pc.added {
+				r.aut.UpdatePeerRecord(ev.Peer, b)
+			}
+		}
+	}
+	if speaksPubsub(ev.Protocols) && r.connected(ev.Peer) {
+		r.ensurePeer(ev.Peer)
+	}
+}
+
+func (r *Router) handleProtocols(ev events.EvtPeerProtocolsUpdated) {
+	if speaksPubsub(ev.Added) && r.connected(ev.Peer) {
+		r.ensurePeer(ev.Peer)
+	}
+}
+
+// ensurePeer makes sure p has a peerConn with a writer opening the outbound
+// stream.
+func (r *Router) ensurePeer(p peer.ID) *peerConn {
+	if pc := r.peers[p]; pc != nil {
+		return pc
+	}
+	if p == r.self {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	pc := &peerConn{id: p, q: newSendQueue(r.cfg.dataQueue, r.cfg.controlQueue), cancel: cancel}
+	r.peers[p] = pc
+	r.wg.Add(1)
+	go r.writeLoop(ctx, pc)
+	return pc
+}
+
+// addPeer registers pc with the automaton once its protocol is known.
+func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
+	if pc.added {
+		return
+	}
+	_, direct := r.cfg.direct[pc.id]
+	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct, SignedRecord: r.records[pc.id]}
+	o := r.aut.AddPeer(r.clk.Now(), spec, &r.out)
+	r.m.outcome(o)
+	switch o {
+	case automaton.OutcomePeerAdded:
+		pc.added, pc.proto = true, proto
+		if g := r.m.peers[proto]; g != nil {
+			g.Inc()
+		}
+	case automaton.OutcomePeerAlreadyAdded:
+		pc.added = true
+	default:
+		r.rl.warn("addpeer:"+o.String(), "pubsub peer refused", "peer", pc.id, "outcome", o.String())
+		r.removePeer(pc)
+	}
+}
+
+// removePeer forgets pc: the automaton removes it from every mesh and topic,
+// its writer stops and resets the outbound stream.
+func (r *Router) removePeer(pc *peerConn) {
+	if pc.added {
+		r.m.outcome(r.aut.RemovePeer(r.clk.Now(), pc.id, &r.out))
+		if g := r.m.peers[pc.proto]; g != nil {
+			g.Dec()
+		}
+		pc.added = false
+	}
+	pc.cancel()
+	if r.peers[pc.id] == pc {
+		delete(r.peers, pc.id)
+	}
+}
+
+func (r *Router) outbound(p peer.ID) bool {
+	for _, c := range r.host.Network().ConnsToPeer(p) {
+		if c.Stat().Direction == network.DirOutbound {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) handleNet(in netInput) {
+	switch in.kind {
+	case netInboundOpened:
+		if !r.connected(in.peer) {
+			return
+		}
+		if pc := r.ensurePeer(in.peer); pc != nil {
+			r.addPeer(pc, in.proto)
+		}
+	case netOutboundOpened:
+		if r.peers[in.pc.id] == in.pc {
+			r.addPeer(in.pc, in.proto)
+		}
+	case netOutboundFailed:
+		if r.peers[in.pc.id] == in.pc {
+			r.m.streamFailures.Inc()
+			r.rl.warn("stream:"+string(in.pc.id), "pubsub stream to peer failed", "peer", in.pc.id, "err", in.err)
+			r.removePeer(in.pc)
+		}
+	case netBadInput:
+		r.rl.warn("bad:"+in.bad.String(), "cut pubsub stream on bad input", "peer", in.peer, "reason", in.bad.String(), "err", in.err)
+	case netRPC:
+		r.handleRPC(in)
+	}
+}
+
+// handleRPC feeds one received RPC to the automaton: subscriptions, then
+// messages, then control, as other implementations process them.
+func (r *Router) handleRPC(in netInput) {
+	now := r.clk.Now()
+	p := in.peer
+	for _, s := range in.rpc.GetSubscriptions() {
+		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
+	}
+	for i, msg := range in.rpc.GetPublish() {
+		if rej := in.rejects[i]; rej != 0 {
+			r.m.outcome(r.aut.Reject(now, p, msg.GetTopic(), in.ids[i], rej, &r.out))
+			continue
+		}
+		o := r.aut.HandleMessage(now, p, msg, in.ids[i], &r.out)
+		r.m.outcome(o)
+		if o == automaton.OutcomeNeedsValidation {
+			r.validate(p, msg, in.ids[i])
+		}
+	}
+	if c := in.rpc.GetControl(); c != nil {
+		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
+		for _, o := range r.outcomes {
+			r.m.outcome(o)
+		}
+	}
+}
+
+// enqueue puts one Send on its peer's queue: subscriptions and control as
+// one control RPC, each message as one data entry (so IDONTWANT can cancel
+// it).
+func (r *Router) enqueue(s *automaton.Send) {
+	pc := r.peers[s.To]
+	if pc == nil {
+		return
+	}
+	rpc := s.RPC
+	if len(rpc.Subscriptions) > 0 || rpc.Control != nil {
+		if !pc.q.pushControl(&pb.RPC{Subscriptions: rpc.Subscriptions, Control: rpc.Control}) {
+			r.m.controlDrops.Inc()
+			r.noteDrop(pc)
+		}
+	}
+	for i, m := range rpc.Publish {
+		if !pc.q.pushData(s.IDs[i], m) {
+			r.m.dataDrops.Inc()
+			r.noteDrop(pc)
+		}
+	}
+}
+
+func (r *Router) noteDrop(pc *peerConn) {
+	pc.drops++
+	if !pc.overflowSent {
+		r.emitOverflow(pc, r.clk.Now())
+	}
+}
+
+func (r *Router) emitOverflow(pc *peerConn, now time.Time) {
+	_ = r.em.queueOverflow.Emit(events.EvtPeerQueueOverflowed{Peer: pc.id, Dropped: pc.drops, At: now})
+	r.rl.warn("overflow:"+string(pc.id), "peer send queue full, dropping", "peer", pc.id, "dropped", pc.drops)
+	pc.drops = 0
+	pc.overflowSent = true
+}
+
+// writeLoop opens pc's outbound stream, negotiating the most capable
+// protocol, then writes whatever the driver queues, control first.
+func (r *Router) writeLoop(ctx context.Context, pc *peerConn) {
+	defer r.wg.Done()
+	sctx, cancel := r.clk.WithTimeout(network.WithNoDial(ctx, "pubsub"), r.cfg.streamTimeout)
+	s, err := r.host.NewStream(sctx, pc.id, wire.Protocols...)
+	cancel()
+	if err != nil {
+		r.report(netInput{kind: netOutboundFailed, pc: pc, err: err})
+		return
+	}
+	// A write blocked on a slow peer ends when the peer is dropped or the
+	// router closes.
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	if !r.report(netInput{kind: netOutboundOpened, pc: pc, proto: s.Protocol()}) {
+		_ = s.Reset()
+		return
+	}
+	w := wire.NewWriter(s, r.cfg.maxRPCSize)
+	budget := r.cfg.maxRPCSize - 64
+	var batch []*pb.Message
+	for {
+		select {
+		case <-ctx.Done():
+			_ = s.Reset()
+			return
+		case <-pc.q.wake:
+		}
+		for ctx.Err() == nil {
+			if rpc := pc.q.popControl(); rpc != nil {
+				err = r.write(w, rpc)
+			} else if batch = pc.q.popData(batch[:0], budget, msgFieldSize); len(batch) > 0 {
+				err = r.write(w, &pb.RPC{Publish: batch})
+				clear(batch)
+			} else {
+				break
+			}
+			if err != nil {
+				_ = s.Reset()
+				if ctx.Err() == nil {
+					r.report(netInput{kind: netOutboundFailed, pc: pc, err: err})
+				}
+				return
+			}
+		}
+	}
+}
+
+func msgFieldSize(m *pb.Message) int {
+	n := proto.Size(m)
+	return protowire.SizeTag(2) + protowire.SizeBytes(n)
+}
+
+// write splits rpc to the maximum size and writes the parts. A part that
+// cannot be split small enough is dropped (and logged): it is our own
+// output, so this is a bug, not the peer's fault.
+func (r *Router) write(w *wire.Writer, rpc *pb.RPC) error {
+	parts, err := wire.Split(rpc, r.cfg.maxRPCSize)
+	if err != nil {
+		r.log.Error("dropping unsendable RPC", "err", err)
+		return nil
+	}
+	for _, p := range parts {
+		if err := w.WriteRPC(p); err != nil {
+			return err
+		}
+		r.m.rpcsOut.Inc()
+	}
+	return nil
+}
+
+// handleStream serves one inbound pubsub stream: it reads frames, checks
+// each message's signature and computes its id (off the driver goroutine),
+// and hands the RPCs to the driver. Bad input resets the stream.
+func (r *Router) handleStream(s network.Stream) {
+	if !r.trackStream(s) {
+		_ = s.Reset()
+		return
+	}
+	defer r.untrackStream(s)
+	p := s.Conn().RemotePeer()
+	if !r.report(netInput{kind: netInboundOpened, peer: p, proto: s.Protocol()}) {
+		_ = s.Reset()
+		return
+	}
+	rd := wire.NewReader(s, r.cfg.maxRPCSize)
+	for {
+		rpc, err := rd.ReadRPC()
+		if err != nil {
+			bad, isBad := classify(err)
+			if !isBad {
+				if errors.Is(err, io.EOF) {
+					_ = s.Close()
+				} else {
+					_ = s.Reset()
+				}
+				return
+			}
+			r.m.invalidRPCs[bad].Inc()
+			_ = s.Reset()
+			r.report(netInput{kind: netBadInput, peer: p, bad: bad, err: err})
+			return
+		}
+		r.m.rpcsIn.Inc()
+		in := netInput{kind: netRPC, peer: p, rpc: rpc}
+		r.checkMessages(&in)
+		if !r.report(in) {
+			_ = s.Reset()
+			return
+		}
+	}
+}
+
+func classify(err error) (badInput, bool) {
+	switch {
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		return badFrameTooLarge, true
+	case errors.Is(err, wire.ErrBadLengthPrefix):
+		return badLengthPrefix, true
+	case errors.Is(err, wire.ErrDecode):
+		return badUndecodable, true
+	}
+	return 0, false
+}
+
+// checkMessages applies the signature policy and computes the id of every
+// message of in.rpc.
+func (r *Router) checkMessages(in *netInput) {
+	msgs := in.rpc.GetPublish()
+	if len(msgs) == 0 {
+		return
+	}
+	in.ids = make([]string, len(msgs))
+	in.rejects = make([]events.RejectReason, len(msgs))
+	for i, m := range msgs {
+		if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
+			in.rejects[i] = rejectReason(err)
+		}
+		in.ids[i] = r.msgIDFor(m.GetTopic())(m)
+	}
+}
+
+func rejectReason(err error) events.RejectReason {
+	switch {
+	case errors.Is(err, wire.ErrMissingSignature):
+		return events.RejectMissingSignature
+	case errors.Is(err, wire.ErrInvalidSignature):
+		return events.RejectInvalidSignature
+	case errors.Is(err, wire.ErrUnexpectedSignature):
+		return events.RejectUnexpectedSignature
+	}
+	return events.RejectMalformed
+}
+
+func (r *Router) msgIDFor(topic string) wire.MsgIDFunc {
+	r.idMu.RLock()
+	fn := r.topicIDs[topic]
+	r.idMu.RUnlock()
+	if fn == nil {
+		return r.cfg.msgID
+	}
+	return fn
+}
+
+func (r *Router) trackStream(s network.Stream) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != stateStarted {
+		return false
+	}
+	r.streams[s] = struct{}{}
+	r.wg.Add(1)
+	return true
+}
+
+func (r *Router) untrackStream(s network.Stream) {
+	r.mu.Lock()
+	delete(r.streams, s)
+	r.mu.Unlock()
+	r.wg.Done()
+}

@@ -1,0 +1,147 @@
+package router
+
+import (
+	"sync"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+// sendQueue is one peer's bounded outbound queue. The driver pushes and
+// cancels; the peer's writer goroutine pops. Control RPCs (subscriptions,
+// GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT) are always popped before messages,
+// so gossip and mesh maintenance keep flowing to a peer that is behind on
+// data. The mutex is held only for slice operations, never during I/O.
+type sendQueue struct {
+	mu      sync.Mutex
+	ctrl    []*pb.RPC
+	ctrlAt  int // index of the first unpopped control RPC
+	data    []queuedMsg
+	dataAt  int // index of the first unpopped message
+	live    int // unpopped, uncancelled messages
+	maxCtrl int
+	maxData int
+	wake    chan struct{} // capacity 1: "there is something to pop"
+}
+
+type queuedMsg struct {
+	id  string
+	msg *pb.Message // nil once cancelled
+}
+
+func newSendQueue(maxData, maxCtrl int) *sendQueue {
+	return &sendQueue{maxData: maxData, maxCtrl: maxCtrl, wake: make(chan struct{}, 1)}
+}
+
+func (q *sendQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushControl queues a control RPC; false (dropped) when the control queue is full.
+func (q *sendQueue) pushControl(rpc *pb.RPC) bool {
+	q.mu.Lock()
+	if len(q.ctrl)-q.ctrlAt >= q.maxCtrl {
+		q.mu.Unlock()
+		return false
+	}
+	q.ctrl = append(q.ctrl, rpc)
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+// pushData queues a message; false (dropped) when the data queue is full.
+func (q *sendQueue) pushData(id string, m *pb.Message) bool {
+	q.mu.Lock()
+	if q.live >= q.maxData {
+		q.mu.Unlock()
+		return false
+	}
+	// Cancelled entries still occupy the slice until popped; compact when
+	// they make up most of it so the slice stays bounded.
+	if len(q.data)-q.dataAt >= 2*q.maxData {
+		q.compactLocked()
+	}
+	q.data = append(q.data, queuedMsg{id: id, msg: m})
+	q.live++
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+func (q *sendQueue) compactLocked() {
+	kept := q.data[:0]
+	for _, e := range q.data[q.dataAt:] {
+		if e.msg != nil {
+			kept = append(kept, e)
+		}
+	}
+	clear(q.data[len(kept):])
+	q.data, q.dataAt = kept, 0
+}
+
+// cancel drops the queued, unsent copy of message id; it reports whether
+// there was one.
+func (q *sendQueue) cancel(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := q.dataAt; i < len(q.data); i++ {
+		if q.data[i].msg != nil && q.data[i].id == id {
+			q.data[i].msg = nil
+			q.live--
+			return true
+		}
+	}
+	return false
+}
+
+// popControl returns the next control RPC, or nil.
+func (q *sendQueue) popControl() *pb.RPC {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ctrlAt == len(q.ctrl) {
+		return nil
+	}
+	rpc := q.ctrl[q.ctrlAt]
+	q.ctrl[q.ctrlAt] = nil
+	q.ctrlAt++
+	if q.ctrlAt == len(q.ctrl) {
+		q.ctrl, q.ctrlAt = q.ctrl[:0], 0
+	}
+	return rpc
+}
+
+// popData appends to dst queued messages whose summed size (as returned by
+// size) stays within budget, always at least one, and returns it.
+func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message) int) []*pb.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	used := 0
+	for q.dataAt < len(q.data) {
+		e := q.data[q.dataAt]
+		if e.msg != nil {
+			n := size(e.msg)
+			if len(dst) > 0 && used+n > budget {
+				break
+			}
+			used += n
+			dst = append(dst, e.msg)
+			q.live--
+		}
+		q.data[q.dataAt] = queuedMsg{}
+		q.dataAt++
+	}
+	if q.dataAt == len(q.data) {
+		q.data, q.dataAt = q.data[:0], 0
+	}
+	return dst
+}
+
+// lens returns the queued control RPCs and live messages.
+func (q *sendQueue) lens() (ctrl, data int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ctrl) - q.ctrlAt, q.live
+}

@@ -1,0 +1,40 @@
+package router
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// rateLog logs at most once per interval per key, counting what it held back.
+// It is used by the driver goroutine only.
+type rateLog struct {
+	log      *slog.Logger
+	clk      clock.Clock
+	interval time.Duration
+	last     map[string]rateEntry
+}
+
+type rateEntry struct {
+	at         time.Time
+	suppressed int
+}
+
+func (r *rateLog) warn(key, msg string, args ...any) {
+	now := r.clk.Now()
+	e, ok := r.last[key]
+	if ok && now.Sub(e.at) < r.interval {
+		e.suppressed++
+		r.last[key] = e
+		return
+	}
+	if e.suppressed > 0 {
+		args = append(args, "suppressed", e.suppressed)
+	}
+	if len(r.last) > 1024 { // keys are bounded in practice; never let them grow
+		clear(r.last)
+	}
+	r.last[key] = rateEntry{at: now}
+	r.log.Warn(msg, args...)
+}

@@ -1,0 +1,231 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// TopicOption configures Join.
+type TopicOption func(*Topic)
+
+// WithTopicMessageID sets the message id function of this topic, overriding
+// WithMessageID. Every node of the topic must use the same function.
+func WithTopicMessageID(fn wire.MsgIDFunc) TopicOption {
+	return func(t *Topic) {
+		if fn != nil {
+			t.msgID = fn
+		}
+	}
+}
+
+// Topic is a joined topic: the router is in its mesh and announces the
+// subscription to its peers. Get one from Router.Join; Close leaves.
+type Topic struct {
+	r      *Router
+	name   string
+	msgID  wire.MsgIDFunc
+	closed atomic.Bool
+}
+
+// Join joins topic: the router announces the subscription, grafts up to D
+// peers, and from then on delivers the topic's messages to Subscriptions
+// and forwards them. ErrTopicJoined if already joined (use the Topic you
+// got); ErrInvalidTopic, ErrTooManyTopics, ErrNotStarted, ErrClosed.
+func (r *Router) Join(topic string, opts ...TopicOption) (*Topic, error) {
+	t := &Topic{r: r, name: topic, msgID: r.cfg.msgID}
+	for _, o := range opts {
+		o(t)
+	}
+	var jerr error
+	err := r.do(context.Background(), func() {
+		if _, ok := r.topics[topic]; ok {
+			jerr = ErrTopicJoined
+			return
+		}
+		o := r.aut.Join(r.clk.Now(), topic, &r.out)
+		r.m.outcome(o)
+		switch o {
+		case automaton.OutcomeJoined:
+		case automaton.OutcomeAlreadyJoined:
+			jerr = ErrTopicJoined
+			return
+		case automaton.OutcomeTooManyTopics:
+			jerr = ErrTooManyTopics
+			return
+		default:
+			jerr = ErrInvalidTopic
+			return
+		}
+		r.idMu.Lock()
+		r.topicIDs[topic] = t.msgID
+		r.idMu.Unlock()
+		ts := &topicState{name: topic, handle: t, mesh: r.m.mesh.add(topic)}
+		r.topics[topic] = ts
+		ts.mesh.Store(int64(len(r.aut.Mesh(topic))))
+	})
+	if err == nil {
+		err = jerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("join %q: %w", topic, err)
+	}
+	return t, nil
+}
+
+// String returns the topic name.
+func (t *Topic) String() string { return t.name }
+
+// PublishOption configures one Publish.
+type PublishOption func(*publishConfig)
+
+type publishConfig struct{ requirePeers bool }
+
+// RequirePeers makes Publish fail with ErrNoPeers when no peer got the message.
+func RequirePeers() PublishOption { return func(c *publishConfig) { c.requirePeers = true } }
+
+// Publish authors a message with data (signed, with from and seqno, as the
+// signing policy says), validates it with the topic's validator, delivers it
+// to local subscriptions and sends it to the topic's peers. It returns once
+// the message is queued for every peer that gets it. Errors: ErrNotJoined
+// (topic closed), ErrClosed, ErrMessageTooLarge, ErrValidationRejected,
+// ErrValidationIgnored, ErrNoPeers (with RequirePeers), ErrDuplicate (the
+// id function mapped it to an id already seen), or ctx's error. data must not
+// be modified afterwards.
+func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption) error {
+	var pc publishConfig
+	for _, o := range opts {
+		o(&pc)
+	}
+	if t.closed.Load() {
+		return fmt.Errorf("publish %q: %w", t.name, ErrNotJoined)
+	}
+	r := t.r
+	name := t.name
+	msg := &pb.Message{Data: data, Topic: &name}
+	if r.cfg.signPolicy.HasAuthor() {
+		msg.From = []byte(r.self)
+		msg.Seqno = r.seqno.Next()
+	}
+	if r.cfg.signPolicy.Signs() {
+		if err := wire.Sign(msg, r.key); err != nil {
+			return fmt.Errorf("publish %q: %w", t.name, err)
+		}
+	}
+	if n := proto.Size(msg); protowire.SizeTag(2)+protowire.SizeBytes(n) > r.cfg.maxRPCSize {
+		return fmt.Errorf("publish %q: %w: %d bytes encoded, max RPC size %d", t.name, ErrMessageTooLarge, n, r.cfg.maxRPCSize)
+	}
+	id := t.msgID(msg)
+	m := newMessage(msg, id, r.self)
+	if v := r.validatorFor(name); v != nil {
+		vctx, cancel := r.clk.WithTimeout(ctx, v.timeout)
+		res := r.callValidator(vctx, v, r.self, m)
+		cancel()
+		switch res {
+		case ValidationAccept:
+		case ValidationReject:
+			return fmt.Errorf("publish %q: %w", t.name, ErrValidationRejected)
+		default:
+			return fmt.Errorf("publish %q: %w", t.name, ErrValidationIgnored)
+		}
+	}
+	var perr error
+	err := r.do(ctx, func() {
+		if ts := r.topics[name]; ts == nil || ts.handle != t {
+			perr = ErrNotJoined
+			return
+		}
+		o := r.aut.Publish(r.clk.Now(), msg, id, &r.out)
+		r.m.outcome(o)
+		switch o {
+		case automaton.OutcomePublished:
+		case automaton.OutcomeNoPeers:
+			if pc.requirePeers {
+				perr = ErrNoPeers
+			}
+		case automaton.OutcomeAlreadySeen:
+			perr = ErrDuplicate
+			return
+		default:
+			perr = fmt.Errorf("%w (automaton: %s)", ErrInvalidTopic, o)
+			return
+		}
+		r.deliverLocal(m)
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return fmt.Errorf("publish %q: %w", t.name, err)
+	}
+	return nil
+}
+
+// Subscribe returns a new Subscription to the topic's messages. A topic may
+// have several; each gets every message.
+func (t *Topic) Subscribe(opts ...SubscriptionOption) (*Subscription, error) {
+	r := t.r
+	s := &Subscription{topic: t, done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.ch == nil {
+		s.ch = make(chan *Message, r.cfg.subBuffer)
+	}
+	var serr error
+	err := r.do(context.Background(), func() {
+		ts := r.topics[t.name]
+		if ts == nil || ts.handle != t {
+			serr = ErrNotJoined
+			return
+		}
+		ts.subs = append(ts.subs, s)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %q: %w", t.name, err)
+	}
+	return s, nil
+}
+
+// Close leaves the topic: the router sends PRUNE to its mesh peers (with the
+// unsubscribe backoff), announces the unsubscription, and ends the topic's
+// Subscriptions. Publish then fails with ErrNotJoined. Closing twice is
+// harmless; Join may be called again afterwards.
+func (t *Topic) Close() error {
+	if !t.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	r := t.r
+	err := r.do(context.Background(), func() {
+		ts := r.topics[t.name]
+		if ts == nil || ts.handle != t {
+			return
+		}
+		r.m.outcome(r.aut.Leave(r.clk.Now(), t.name, &r.out))
+		delete(r.topics, t.name)
+		r.m.mesh.remove(t.name)
+		r.idMu.Lock()
+		delete(r.topicIDs, t.name)
+		r.idMu.Unlock()
+		for _, s := range ts.subs {
+			s.end()
+		}
+	})
+	if err != nil && err != ErrClosed {
+		return fmt.Errorf("leave %q: %w", t.name, err)
+	}
+	return nil
+}
+
+// Leave is Close.
+func (t *Topic) Leave() error { return t.Close() }
