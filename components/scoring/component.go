@@ -1,0 +1,278 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// ErrClosed is returned by Start after Close.
+var ErrClosed = errors.New("scoring: component closed")
+
+// maxCoalesce bounds how many queued input events the driver handles after
+// one that crossed a threshold before it publishes the snapshot, so that a
+// burst of crossings yields one snapshot rather than one per event.
+const maxCoalesce = 1024
+
+// Component is the scoring driver: one goroutine that feeds every input
+// event (see InputEvents) from the bus to a Scorer, refreshes it every
+// DecayInterval on the injected clock, and emits what it decides:
+//
+//   - EvtPeerScoreThresholdCrossed for each crossing, in the order they
+//     happened, always before the EvtPeerScoresUpdated that shows it;
+//   - EvtPeerScoresUpdated at each decay interval and after events that
+//     crossed a threshold (queued events are handled first, up to 1024, so a
+//     burst of crossings yields one snapshot).
+//
+// The input subscription uses the Block policy: no fact is ever lost, and a
+// driver that falls behind slows the emitters down instead. Subscribers of
+// the outputs should therefore not use Block themselves (snapshots are
+// complete, Drop loses nothing that the next one does not carry), or a slow
+// output subscriber stalls scoring and, through it, the router.
+type Component struct {
+	bus    *eventbus.Bus
+	clk    clock.Clock
+	log    *slog.Logger
+	m      *metrics
+	scorer *Scorer // owned by the run goroutine once started
+
+	sub       event.Subscription
+	emCrossed *eventbus.Emitter[events.EvtPeerScoreThresholdCrossed]
+	emScores  *eventbus.Emitter[events.EvtPeerScoresUpdated]
+
+	view     atomic.Pointer[view]
+	crossBuf []events.EvtPeerScoreThresholdCrossed // reused by publish
+
+	mu      sync.Mutex // guards started, closed
+	started bool
+	closed  bool
+	ticker  *clock.Ticker
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+// view is the immutable inspection snapshot published with every
+// EvtPeerScoresUpdated.
+type view struct {
+	scores     []events.PeerScore // shared with the emitted event: read-only
+	breakdowns []Breakdown
+	index      map[peer.ID]int
+	at         time.Time
+}
+
+// New validates params, builds the Scorer with its decay clock at clk.Now(),
+// subscribes to the input events on bus and creates the output emitters.
+// It subscribes at once so that no fact emitted after New returns is lost;
+// call Start soon (the subscription blocks its emitters once its buffer is
+// full) or Close. Errors: a *ParamError wrapping ErrInvalidParams, or the
+// bus's or the metrics registerer's error.
+func New(bus *eventbus.Bus, clk clock.Clock, params Params, opts ...Option) (*Component, error) {
+	if bus == nil || clk == nil {
+		return nil, errors.New("scoring: New needs a bus and a clock")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	scorer, err := NewScorer(params, clk.Now())
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.reg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Component{
+		bus: bus, clk: clk, log: o.log.With("component", "scoring"), m: m, scorer: scorer,
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	c.view.Store(&view{index: map[peer.ID]int{}, at: clk.Now()})
+	if c.emCrossed, err = eventbus.NewEmitter[events.EvtPeerScoreThresholdCrossed](bus); err != nil {
+		return nil, fmt.Errorf("scoring: emitter: %w", err)
+	}
+	if c.emScores, err = eventbus.NewEmitter[events.EvtPeerScoresUpdated](bus); err != nil {
+		c.emCrossed.Close()
+		return nil, fmt.Errorf("scoring: emitter: %w", err)
+	}
+	c.sub, err = bus.Subscribe(InputEvents(),
+		eventbus.Name("scoring"), eventbus.BufSize(o.inputBuf), eventbus.WithPolicy(eventbus.Block))
+	if err != nil {
+		c.emCrossed.Close()
+		c.emScores.Close()
+		return nil, fmt.Errorf("scoring: subscribe: %w", err)
+	}
+	return c, nil
+}
+
+// Start starts the driver goroutine and the decay ticker. It returns
+// ErrClosed after Close; a second Start does nothing.
+func (c *Component) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.started {
+		return nil
+	}
+	c.started = true
+	// Decay steps are counted from the ticker's start, so each tick is
+	// exactly one step (a late tick still counts whole intervals only).
+	now := c.clk.Now()
+	c.scorer.lastDecay = now
+	c.ticker = c.clk.Ticker(c.scorer.params.DecayInterval)
+	go c.run(c.ticker)
+	return nil
+}
+
+// Close stops the driver (waiting for it to finish the event in hand and
+// any emit it is in), then closes the subscription and the emitters. The
+// inspection calls keep answering with the last snapshot. Closing twice is
+// harmless.
+func (c *Component) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	started := c.started
+	c.mu.Unlock()
+
+	close(c.quit)
+	if started {
+		<-c.done
+	}
+	return errors.Join(c.sub.Close(), c.emCrossed.Close(), c.emScores.Close())
+}
+
+// Scores returns every scored peer's score as of the last snapshot, in a
+// new map the caller owns. Safe for concurrent use.
+func (c *Component) Scores() map[peer.ID]float64 {
+	v := c.view.Load()
+	m := make(map[peer.ID]float64, len(v.scores))
+	for _, s := range v.scores {
+		m[s.Peer] = s.Score
+	}
+	return m
+}
+
+// Breakdown returns p's score term by term as of the last snapshot, and
+// whether p was scored then. The Topics slice is shared and read-only. Safe
+// for concurrent use.
+func (c *Component) Breakdown(p peer.ID) (Breakdown, bool) {
+	v := c.view.Load()
+	i, ok := v.index[p]
+	if !ok {
+		return Breakdown{}, false
+	}
+	return v.breakdowns[i], true
+}
+
+// SnapshotTime returns when the snapshot behind Scores and Breakdown was
+// taken (the component's construction time before the first one).
+func (c *Component) SnapshotTime() time.Time { return c.view.Load().at }
+
+// Thresholds returns the thresholds in force.
+func (c *Component) Thresholds() Thresholds { return c.scorer.params.Thresholds }
+
+// run is the driver goroutine.
+func (c *Component) run(ticker *clock.Ticker) {
+	defer close(c.done)
+	defer ticker.Stop()
+	in := c.sub.Out()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case ev, ok := <-in:
+			if !ok {
+				var err error
+				if e, ok := c.sub.(interface{ Err() error }); ok {
+					err = e.Err()
+				}
+				c.log.Info("input subscription ended; scoring stops", "err", err)
+				return
+			}
+			c.observe(ev)
+			if c.scorer.PendingCrossings() == 0 {
+				continue
+			}
+			c.coalesce(in)
+			c.publish(c.clk.Now(), false)
+		case t := <-ticker.C:
+			c.scorer.Refresh(t)
+			c.publish(t, true)
+		}
+	}
+}
+
+// coalesce handles up to maxCoalesce events already queued, without
+// waiting.
+func (c *Component) coalesce(in <-chan any) {
+	for range maxCoalesce {
+		select {
+		case ev, ok := <-in:
+			if !ok {
+				return
+			}
+			c.observe(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (c *Component) observe(ev any) {
+	if err := c.scorer.Observe(c.clk.Now(), ev); err != nil {
+		c.m.rejectedAppScores.Inc()
+		c.log.Warn("ignoring event", "err", err)
+	}
+	c.m.observed.Inc() // after handling: tests wait on it
+}
+
+// publish emits the pending crossings, then a snapshot, and installs the
+// matching inspection view. After a Refresh (refresh true) it also updates
+// the score histogram and the gauges.
+func (c *Component) publish(at time.Time, refresh bool) {
+	c.crossBuf = c.scorer.TakeCrossings(c.crossBuf[:0])
+	for _, x := range c.crossBuf {
+		c.m.crossed(x)
+		if err := c.emCrossed.Emit(x); err != nil {
+			c.log.Debug("emit threshold crossing", "err", err)
+		}
+	}
+	clear(c.crossBuf)
+
+	snap := c.scorer.Snapshot(at)
+	bds, _ := c.scorer.AppendBreakdowns(make([]Breakdown, 0, len(snap.Scores)), nil)
+	v := &view{scores: snap.Scores, breakdowns: bds, index: make(map[peer.ID]int, len(bds)), at: at}
+	for i, b := range bds {
+		v.index[b.Peer] = i
+	}
+	c.view.Store(v)
+
+	if refresh {
+		for _, s := range snap.Scores {
+			c.m.scores.Observe(s.Score)
+		}
+		st := c.scorer.Stats()
+		c.m.peers.Set(float64(st.Peers))
+		c.m.retained.Set(float64(st.Retained))
+		c.m.records.Set(float64(st.DeliveryRecords))
+	}
+	c.m.snapshots.Inc()
+	if err := c.emScores.Emit(snap); err != nil {
+		c.log.Debug("emit scores", "err", err)
+	}
+}

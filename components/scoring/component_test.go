@@ -1,0 +1,419 @@
+package scoring
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// waitTimeout bounds every wait in driver tests; nothing here should take
+// more than milliseconds.
+const waitTimeout = 5 * time.Second
+
+// rig is a Component on a real bus with a mock clock, an emitter per input
+// type and one subscription to both outputs (so their relative order shows).
+type rig struct {
+	t       *testing.T
+	bus     *eventbus.Bus
+	clk     *clock.Mock
+	c       *Component
+	reg     *prometheus.Registry
+	out     event.Subscription
+	ems     map[reflect.Type]event.Emitter
+	emitted int
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newRig(t *testing.T, p Params) *rig {
+	t.Helper()
+	r := &rig{
+		t:   t,
+		bus: eventbus.New(eventbus.WithLogger(quietLogger())),
+		clk: clock.NewMock(),
+		reg: prometheus.NewRegistry(),
+		ems: map[reflect.Type]event.Emitter{},
+	}
+	var err error
+	r.c, err = New(r.bus, r.clk, p, WithRegisterer(r.reg), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	// Drop, not Block: a test that stops reading must fail, not hang.
+	r.out, err = r.bus.Subscribe([]any{new(events.EvtPeerScoreThresholdCrossed), new(events.EvtPeerScoresUpdated)},
+		eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Drop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		r.out.Close()
+		for _, em := range r.ems {
+			em.Close()
+		}
+		r.bus.Close()
+	})
+	return r
+}
+
+// emit emits input events in order from this goroutine, then waits until
+// the driver has handled all of them, so a clock advance that follows is
+// seen after them.
+func (r *rig) emit(evs ...any) {
+	r.t.Helper()
+	for _, ev := range evs {
+		typ := reflect.TypeOf(ev)
+		em := r.ems[typ]
+		if em == nil {
+			var err error
+			if em, err = r.bus.Emitter(reflect.New(typ).Interface()); err != nil {
+				r.t.Fatal(err)
+			}
+			r.ems[typ] = em
+		}
+		if err := em.Emit(ev); err != nil {
+			r.t.Fatalf("emit %T: %v", ev, err)
+		}
+		r.emitted++
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for counterValue(r.c.m.observed) < float64(r.emitted) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("driver handled %v of %d events", counterValue(r.c.m.observed), r.emitted)
+		}
+		runtime.Gosched()
+	}
+}
+
+// next returns the next output event.
+func (r *rig) next() any {
+	r.t.Helper()
+	select {
+	case ev := <-r.out.Out():
+		return ev
+	case <-time.After(waitTimeout):
+		r.t.Fatal("no output event")
+		return nil
+	}
+}
+
+// untilSnapshot returns the crossings emitted before the next snapshot, and
+// the snapshot.
+func (r *rig) untilSnapshot() ([]events.EvtPeerScoreThresholdCrossed, events.EvtPeerScoresUpdated) {
+	r.t.Helper()
+	var xs []events.EvtPeerScoreThresholdCrossed
+	for {
+		switch ev := r.next().(type) {
+		case events.EvtPeerScoreThresholdCrossed:
+			xs = append(xs, ev)
+		case events.EvtPeerScoresUpdated:
+			return xs, ev
+		}
+	}
+}
+
+// tick advances the clock one decay interval and returns what it produced.
+func (r *rig) tick() ([]events.EvtPeerScoreThresholdCrossed, events.EvtPeerScoresUpdated) {
+	r.t.Helper()
+	r.clk.Add(r.c.scorer.params.DecayInterval)
+	return r.untilSnapshot()
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func scoreOf(snap events.EvtPeerScoresUpdated, p string) (float64, bool) {
+	for _, s := range snap.Scores {
+		if string(s.Peer) == p {
+			return s.Score, true
+		}
+	}
+	return 0, false
+}
+
+func penaltyParams(decay float64) Params {
+	p := baseParams()
+	p.BehaviourPenaltyWeight = -1
+	p.BehaviourPenaltyDecay = decay
+	return p
+}
+
+func TestComponentCrossingsComeBeforeTheirSnapshot(t *testing.T) {
+	r := newRig(t, penaltyParams(0.5))
+	r.emit(events.EvtConnOpened{Peer: pA, At: r.clk.Now()},
+		events.EvtPeerPenalized{Peer: pA, Reason: events.PenaltyBrokenPromise, Count: 5, At: r.clk.Now()})
+	// P₇ = 5² = 25: score -25 falls below gossip (-10), then publish (-20).
+	got := []any{r.next(), r.next(), r.next()}
+	x0, ok0 := got[0].(events.EvtPeerScoreThresholdCrossed)
+	x1, ok1 := got[1].(events.EvtPeerScoreThresholdCrossed)
+	snap, ok2 := got[2].(events.EvtPeerScoresUpdated)
+	if !ok0 || !ok1 || !ok2 {
+		t.Fatalf("want crossed, crossed, snapshot; got %T, %T, %T", got[0], got[1], got[2])
+	}
+	if x0.Threshold != events.ThresholdGossip || x1.Threshold != events.ThresholdPublish || !x0.Below || x0.Score != -25 {
+		t.Fatalf("crossings %+v, %+v", x0, x1)
+	}
+	if s, _ := scoreOf(snap, "A"); s != -25 || snap.Thresholds != baseParams().Thresholds {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	// The inspection calls answer with that snapshot.
+	if got := r.c.Scores()[pA]; got != -25 {
+		t.Fatalf("Scores()[A] = %v", got)
+	}
+	if b, ok := r.c.Breakdown(pA); !ok || b.P7 != 25 || !b.Connected {
+		t.Fatalf("Breakdown(A) = %+v, %v", b, ok)
+	}
+	if _, ok := r.c.Breakdown(pB); ok {
+		t.Fatal("Breakdown of an unknown peer")
+	}
+	if r.c.Thresholds() != baseParams().Thresholds {
+		t.Fatal("Thresholds")
+	}
+}
+
+func TestComponentDecaysEachInterval(t *testing.T) {
+	r := newRig(t, penaltyParams(0.5)) // DecayToZero 0.1
+	start := r.clk.Now()
+	r.emit(events.EvtConnOpened{Peer: pA, At: start}, events.EvtPeerPenalized{Peer: pA, Count: 5, At: start})
+	r.untilSnapshot()
+	// Counter 5 halves each second: 2.5, 1.25, 0.625, 0.3125, 0.15625, then
+	// 0.078125 < 0.1 → 0. Score = -counter².
+	for i, counter := range []float64{2.5, 1.25, 0.625, 0.3125, 0.15625, 0} {
+		xs, snap := r.tick()
+		if want := start.Add(time.Duration(i+1) * time.Second); !snap.At.Equal(want) {
+			t.Fatalf("tick %d: snapshot at %v, want %v", i+1, snap.At, want)
+		}
+		if s, _ := scoreOf(snap, "A"); !approx(s, -counter*counter) {
+			t.Fatalf("tick %d: score %v, want %v", i+1, s, -counter*counter)
+		}
+		// The first decay lifts -25 to -6.25: back over publish, then gossip.
+		if i == 0 && (len(xs) != 2 || xs[0].Threshold != events.ThresholdPublish || xs[1].Threshold != events.ThresholdGossip || xs[0].Below) {
+			t.Fatalf("tick 1 crossings: %+v", xs)
+		}
+		if i > 0 && len(xs) != 0 {
+			t.Fatalf("tick %d: unexpected crossings %+v", i+1, xs)
+		}
+	}
+	if !r.c.SnapshotTime().Equal(start.Add(6 * time.Second)) {
+		t.Fatalf("SnapshotTime = %v", r.c.SnapshotTime())
+	}
+}
+
+func TestComponentRetainsThenForgets(t *testing.T) {
+	r := newRig(t, penaltyParams(0.9)) // RetainScore 30s
+	now := r.clk.Now()
+	r.emit(
+		events.EvtConnOpened{Peer: pA, At: now},
+		events.EvtPeerConnectednessChanged{Peer: pA, Connectedness: network.Connected},
+		events.EvtConnOpened{Peer: pB, At: now},
+		events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.Connected},
+		events.EvtPeerPenalized{Peer: pA, Count: 5, At: now},
+		events.EvtPeerPenalized{Peer: pB, Count: 5, At: now},
+		events.EvtConnClosed{Peer: pA, At: now},
+		events.EvtPeerConnectednessChanged{Peer: pA, Connectedness: network.NotConnected},
+		events.EvtConnClosed{Peer: pB, At: now},
+		events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.NotConnected},
+	)
+	r.untilSnapshot()
+	for i := 1; i <= 10; i++ {
+		r.tick()
+	}
+	// B reconnects within the window: its penalty is still there.
+	r.emit(events.EvtConnOpened{Peer: pB, At: r.clk.Now()},
+		events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.Connected})
+	for i := 11; i <= 29; i++ {
+		_, snap := r.tick()
+		if _, ok := scoreOf(snap, "A"); !ok {
+			t.Fatalf("A forgotten after %ds, RetainScore is 30s", i)
+		}
+		// Counter 5·0.9^i, score -(counter²).
+		if s, _ := scoreOf(snap, "B"); !approx(s, -math.Pow(5*math.Pow(0.9, float64(i)), 2)) {
+			t.Fatalf("B at %ds: %v", i, s)
+		}
+	}
+	_, snap := r.tick()
+	if _, ok := scoreOf(snap, "A"); ok {
+		t.Fatal("A still scored after RetainScore")
+	}
+	if _, ok := scoreOf(snap, "B"); !ok {
+		t.Fatal("reconnected B was forgotten")
+	}
+	if _, ok := r.c.Breakdown(pA); ok {
+		t.Fatal("Breakdown still knows A")
+	}
+}
+
+func TestComponentScoresTopicFacts(t *testing.T) {
+	p := withTopic(TopicParams{
+		FirstMessageDeliveriesWeight: 1, FirstMessageDeliveriesDecay: 0.5, FirstMessageDeliveriesCap: 10,
+		InvalidMessageDeliveriesWeight: -10, InvalidMessageDeliveriesDecay: 0.5,
+	})
+	r := newRig(t, p)
+	now := r.clk.Now()
+	r.emit(
+		events.EvtRouterPeerAdded{Peer: pA, At: now},
+		events.EvtRouterPeerAdded{Peer: pB, At: now},
+		events.EvtPeerGrafted{Peer: pA, Topic: topic, At: now},
+		events.EvtMessageDelivered{Topic: topic, ID: "m1", From: pA, At: now},
+		events.EvtMessageDelivered{Topic: topic, ID: "m2", From: pA, At: now},
+		events.EvtMessageDuplicate{Topic: topic, ID: "m1", From: pB, At: now},
+		events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectInvalidSignature, At: now},
+	)
+	// A: 0.5 · 1 · 2 = 1 (crosses opportunistic-graft 1). B: 0.5 · -10 · 1 = -5.
+	_, snap := r.untilSnapshot()
+	if a, _ := scoreOf(snap, "A"); a != 1 {
+		t.Fatalf("A = %v", a)
+	}
+	if b, _ := scoreOf(snap, "B"); b != -5 {
+		t.Fatalf("B = %v", b)
+	}
+	_, snap = r.tick()
+	// One decay: A's P₂ 1 → 0.5; B's P₄ counter 0.5 → 0.25 · 0.5 · -10 = -1.25.
+	if a, _ := scoreOf(snap, "A"); a != 0.5 {
+		t.Fatalf("A after decay = %v", a)
+	}
+	if b, _ := scoreOf(snap, "B"); b != -1.25 {
+		t.Fatalf("B after decay = %v", b)
+	}
+}
+
+func TestComponentMetrics(t *testing.T) {
+	r := newRig(t, penaltyParams(0.5))
+	now := r.clk.Now()
+	r.emit(events.EvtConnOpened{Peer: pA, At: now}, events.EvtConnOpened{Peer: pB, At: now},
+		events.EvtPeerPenalized{Peer: pA, Count: 10, At: now},
+		events.EvtPeerAppScoreSet{Peer: pB, Score: math.NaN()})
+	r.untilSnapshot()
+	r.tick()
+
+	fams, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		got[f.GetName()] = f
+	}
+	h := got["meshbus_scoring_peer_score"].GetMetric()[0].GetHistogram()
+	if h.GetSampleCount() != 2 { // two peers, one refresh
+		t.Fatalf("histogram samples = %d, want 2", h.GetSampleCount())
+	}
+	// P₇ 100 → -100: below gossip, publish, graylist.
+	below := 0.0
+	for _, m := range got["meshbus_scoring_threshold_crossings_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "direction" && l.GetValue() == "below" {
+				below += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if below != 3 {
+		t.Fatalf("below crossings = %v, want 3", below)
+	}
+	if v := got["meshbus_scoring_peers"].GetMetric()[0].GetGauge().GetValue(); v != 2 {
+		t.Fatalf("peers gauge = %v", v)
+	}
+	if v := got["meshbus_scoring_rejected_app_scores_total"].GetMetric()[0].GetCounter().GetValue(); v != 1 {
+		t.Fatalf("rejected app scores = %v", v)
+	}
+	if v := got["meshbus_scoring_snapshots_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
+		t.Fatalf("snapshots = %v", v)
+	}
+
+	// Registering twice on one registry fails at construction, cleanly.
+	_, err = New(r.bus, r.clk, penaltyParams(0.5), WithRegisterer(r.reg))
+	if err == nil {
+		t.Fatal("second registration succeeded")
+	}
+}
+
+func TestComponentLifecycle(t *testing.T) {
+	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
+	defer bus.Close()
+	clk := clock.NewMock()
+
+	if _, err := New(bus, clk, Params{}); !errors.Is(err, ErrInvalidParams) {
+		t.Fatalf("New with zero params: %v", err)
+	}
+	if _, err := New(nil, clk, DefaultParams()); err == nil {
+		t.Fatal("New without a bus")
+	}
+
+	// Closed without being started.
+	c, err := New(bus, clk, DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	// Started twice, closed twice.
+	c, err = New(bus, clk, DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatalf("second Start: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Scores()) != 0 {
+		t.Fatal("scores after an empty run")
+	}
+}
+
+func TestComponentStopsWhenBusCloses(t *testing.T) {
+	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
+	c, err := New(bus, clock.NewMock(), DefaultParams(), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bus.Close()
+	select {
+	case <-c.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("driver still running after the bus closed")
+	}
+	c.Close()
+}
