@@ -1,0 +1,373 @@
+package automaton
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+// fuzzConfig is small so that fuzzing reaches every bound quickly.
+func fuzzConfig() Config {
+	c := DefaultConfig()
+	c.D, c.Dlo, c.Dhi, c.Dscore, c.Dout, c.Dlazy = 3, 2, 5, 2, 1, 2
+	c.MaxPeers = 8
+	c.MaxTopicsPerPeer = 3
+	c.MaxTopics = 3
+	c.MaxTopicLength = 16
+	c.MaxIDLength = 16
+	c.MaxSeen = 32
+	c.MaxPendingValidation = 8
+	c.MaxBackoffs = 16
+	c.MaxIDontWant = 8
+	c.MaxIDontWantMessages = 4
+	c.MaxIHaveLength = 20
+	c.MaxIHaveMessages = 3
+	c.PrunePeers = 4
+	c.PeerExchange = true
+	c.OpportunisticGraftTicks = 3
+	c.IDontWantThreshold = 16
+	return c
+}
+
+// program interprets bytes as a sequence of handler calls on one automaton.
+type program struct {
+	a       *Automaton
+	cfg     Config
+	data    []byte
+	now     time.Time
+	out     Output
+	pending []string
+	seq     int
+}
+
+func (p *program) next() byte {
+	if len(p.data) == 0 {
+		return 0
+	}
+	b := p.data[0]
+	p.data = p.data[1:]
+	return b
+}
+
+func (p *program) take(n int) []byte {
+	n = min(n, len(p.data))
+	b := p.data[:n]
+	p.data = p.data[n:]
+	return b
+}
+
+var fuzzTopics = []string{"a", "b", "c", "d", "e"}
+
+func (p *program) peer() peer.ID { return pid(1 + int(p.next()%12)) }
+
+func (p *program) topic() string {
+	b := p.next()
+	if b >= 250 { // occasionally an odd topic: empty or over-long
+		return string(p.take(int(b - 240)))
+	}
+	return fuzzTopics[int(b)%len(fuzzTopics)]
+}
+
+func (p *program) message(author peer.ID, topic string) (*pb.Message, string) {
+	p.seq++
+	seq := fmt.Appendf(nil, "%d", p.seq)
+	if p.next()%4 == 0 { // reuse an id to hit duplicates
+		seq = []byte("dup")
+	}
+	m := &pb.Message{From: []byte(author), Seqno: seq, Topic: &topic, Data: make([]byte, int(p.next()%40))}
+	id := string(author[len(author)-4:]) + string(seq)
+	return m, id
+}
+
+func (p *program) ids(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "i%d", p.next()%64)
+	}
+	return out
+}
+
+var fuzzProtocols = []string{string(ProtocolGossipSubV12), string(ProtocolGossipSubV11), string(ProtocolGossipSubV10), string(ProtocolFloodSub), "/bogus"}
+
+// step runs one operation and returns false when the input is exhausted.
+func (p *program) step() bool {
+	if len(p.data) == 0 {
+		return false
+	}
+	a, now, out := p.a, p.now, &p.out
+	switch op := p.next() % 16; op {
+	case 0:
+		f := p.next()
+		a.AddPeer(now, PeerSpec{ID: p.peer(), Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
+			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
+	case 1:
+		a.RemovePeer(now, p.peer(), out)
+	case 2:
+		a.HandleSubscription(now, p.peer(), p.topic(), p.next()%3 != 0, out)
+	case 3:
+		a.Join(now, p.topic(), out)
+	case 4:
+		a.Leave(now, p.topic(), out)
+	case 5: // a decoded wire RPC
+		from := p.peer()
+		var rpc pb.RPC
+		if proto.Unmarshal(p.take(int(p.next())), &rpc) != nil {
+			return true
+		}
+		for _, s := range rpc.GetSubscriptions() {
+			a.HandleSubscription(now, from, s.GetTopicid(), s.GetSubscribe(), out)
+		}
+		for _, m := range rpc.GetPublish() {
+			id := string(m.GetFrom()) + string(m.GetSeqno())
+			if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+				p.pending = append(p.pending, id)
+			}
+		}
+		a.HandleControl(now, from, rpc.GetControl(), out, nil)
+	case 6:
+		from := p.peer()
+		m, id := p.message(p.peer(), p.topic())
+		if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+			p.pending = append(p.pending, id)
+		}
+	case 7:
+		if len(p.pending) > 0 {
+			i := int(p.next()) % len(p.pending)
+			id := p.pending[i]
+			p.pending = append(p.pending[:i], p.pending[i+1:]...)
+			a.Validated(now, id, ValidationResult(p.next()%5), out)
+		}
+	case 8:
+		m, id := p.message(pid(0), p.topic())
+		a.Publish(now, m, id, out)
+	case 9:
+		p.now = now.Add(time.Duration(p.next()) * 50 * time.Millisecond)
+		a.Heartbeat(p.now, out)
+	case 10:
+		var ss []events.PeerScore
+		for range int(p.next() % 8) {
+			ss = append(ss, events.PeerScore{Peer: p.peer(), Score: float64(int8(p.next()))})
+		}
+		g := -float64(p.next() % 20)
+		th := events.ScoreThresholds{Gossip: g, Publish: g * 2, Graylist: g * 3, AcceptPX: float64(p.next() % 10), OpportunisticGraft: float64(p.next() % 10)}
+		a.UpdateScores(now, ss, th, out)
+	case 11:
+		t := p.topic()
+		a.HandleIHave(now, p.peer(), &pb.ControlIHave{TopicID: &t, MessageIDs: p.ids(int(p.next()))}, out)
+	case 12:
+		a.HandleIWant(now, p.peer(), &pb.ControlIWant{MessageIDs: p.ids(int(p.next()))}, out)
+	case 13:
+		a.HandleIDontWant(now, p.peer(), &pb.ControlIDontWant{MessageIDs: p.ids(int(p.next()))}, out)
+	case 14:
+		a.HandleGraft(now, p.peer(), p.topic(), out)
+	case 15:
+		t := p.topic()
+		b := uint64(p.next()) * uint64(p.next()) * 1000
+		pr := &pb.ControlPrune{TopicID: &t, Backoff: &b}
+		for range int(p.next() % 6) {
+			pr.Peers = append(pr.Peers, &pb.PeerInfo{PeerID: []byte(p.peer()), SignedPeerRecord: p.take(3)})
+		}
+		a.HandlePrune(now, p.peer(), pr, out)
+	}
+	p.a.UpdatePeerRecord(p.peer(), nil)
+	return true
+}
+
+// checkBounds fails if any structure exceeds its configured bound, or if an
+// invariant between structures is broken.
+func checkBounds(t testing.TB, a *Automaton) {
+	t.Helper()
+	c := a.cfg
+	s := a.Sizes()
+	switch {
+	case s.Peers > c.MaxPeers:
+		t.Fatalf("peers %d > %d", s.Peers, c.MaxPeers)
+	case s.LocalTopics > c.MaxTopics:
+		t.Fatalf("local topics %d > %d", s.LocalTopics, c.MaxTopics)
+	case s.MaxPeerTopics > c.MaxTopicsPerPeer:
+		t.Fatalf("peer topics %d > %d", s.MaxPeerTopics, c.MaxTopicsPerPeer)
+	case s.Topics > c.MaxTopics+c.MaxPeers*c.MaxTopicsPerPeer:
+		t.Fatalf("topics %d", s.Topics)
+	case s.Seen > c.MaxSeen || s.SeenQueue > c.MaxSeen:
+		t.Fatalf("seen %d/%d > %d", s.Seen, s.SeenQueue, c.MaxSeen)
+	case s.Pending > c.MaxPendingValidation || s.PendingQueue > 2*c.MaxPendingValidation+1:
+		t.Fatalf("pending %d/%d", s.Pending, s.PendingQueue)
+	case s.Backoffs > c.MaxBackoffs:
+		t.Fatalf("backoffs %d > %d", s.Backoffs, c.MaxBackoffs)
+	case s.MaxDontWant > c.MaxIDontWant:
+		t.Fatalf("idontwant %d > %d", s.MaxDontWant, c.MaxIDontWant)
+	case s.MaxPromises > c.MaxIHaveMessages*(int(c.IWantFollowupTime/(50*time.Millisecond))+2):
+		t.Fatalf("promises %d", s.MaxPromises)
+	case s.MessageWindows != s.MessageCache:
+		t.Fatalf("message cache %d entries but %d in windows", s.MessageCache, s.MessageWindows)
+	case s.MaxMeshSize > s.Peers || s.MaxFanoutSize > c.D:
+		t.Fatalf("mesh %d fanout %d", s.MaxMeshSize, s.MaxFanoutSize)
+	}
+	for id, ps := range a.peers {
+		if !a.peerOrder.has(id) || ps.id != id {
+			t.Fatalf("peer %s not in order", id)
+		}
+		for _, tn := range ps.topics.items {
+			if tp := a.topics[tn]; tp == nil || !tp.peers.has(id) {
+				t.Fatalf("peer %s topic %q not mirrored", id, tn)
+			}
+		}
+	}
+	if a.peerOrder.len() != len(a.peers) {
+		t.Fatalf("peer order %d vs %d", a.peerOrder.len(), len(a.peers))
+	}
+	local := 0
+	for name, tp := range a.topics {
+		if !tp.joined && !tp.hasFan && tp.peers.len() == 0 {
+			t.Fatalf("empty topic %q kept", name)
+		}
+		if tp.joined && tp.hasFan {
+			t.Fatalf("topic %q joined with fanout", name)
+		}
+		if tp.joined || tp.hasFan {
+			local++
+			if !a.localOrder.has(name) {
+				t.Fatalf("topic %q missing from local order", name)
+			}
+		}
+		if !tp.joined && tp.mesh.len() > 0 {
+			t.Fatalf("unjoined topic %q has a mesh", name)
+		}
+		for _, p := range tp.peers.items {
+			if ps := a.peers[p]; ps == nil || !ps.topics.has(name) {
+				t.Fatalf("topic %q lists peer %s that does not list it", name, p)
+			}
+		}
+		for _, p := range tp.mesh.items {
+			ps := a.peers[p]
+			if ps == nil || !tp.peers.has(p) || ps.direct || ps.feat&featMesh == 0 {
+				t.Fatalf("bad mesh member %s in %q", p, name)
+			}
+		}
+		for _, p := range tp.fanout.items {
+			if !tp.peers.has(p) {
+				t.Fatalf("fanout member %s not subscribed to %q", p, name)
+			}
+		}
+	}
+	if local != a.localOrder.len() {
+		t.Fatalf("local order %d, want %d", a.localOrder.len(), local)
+	}
+}
+
+func newProgram(t testing.TB, data []byte, seed uint64) *program {
+	cfg := fuzzConfig()
+	a, err := New(pid(0), cfg, rand.New(rand.NewPCG(seed, seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &program{a: a, cfg: cfg, data: data, now: t0}
+}
+
+func fuzzSeeds() [][]byte {
+	r := rand.New(rand.NewPCG(7, 7))
+	var seeds [][]byte
+	// Peers, subscriptions, joins, then mixed traffic.
+	base := []byte{0, 0, 1, 0, 9, 2, 0, 10, 2, 2, 0, 0, 3, 0, 3, 1, 0, 4, 2, 2, 0}
+	seeds = append(seeds, base)
+	for range 6 {
+		b := append([]byte(nil), base...)
+		for range 400 {
+			b = append(b, byte(r.IntN(256)))
+		}
+		seeds = append(seeds, b)
+	}
+	rpc, _ := proto.Marshal(&pb.RPC{
+		Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String("a")}},
+		Publish:       []*pb.Message{{From: []byte("x"), Seqno: []byte("1"), Topic: proto.String("a"), Data: []byte("hi")}},
+		Control: &pb.ControlMessage{
+			Ihave: []*pb.ControlIHave{{TopicID: proto.String("a"), MessageIDs: [][]byte{[]byte("m")}}},
+			Graft: []*pb.ControlGraft{{TopicID: proto.String("a")}},
+		},
+	})
+	seeds = append(seeds, append(append([]byte{0, 1, 0, 3, 0, 5, 1, byte(len(rpc))}, rpc...), 9, 20))
+	return seeds
+}
+
+// FuzzAutomaton feeds random handler sequences and decoded wire RPCs to the
+// automaton: it must never panic, and every structure must stay within its
+// bound after every step.
+func FuzzAutomaton(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := newProgram(t, data, 1)
+		for p.step() {
+			checkBounds(t, p.a)
+			p.out.Reset()
+		}
+	})
+}
+
+// The same inputs and seed must give byte-identical outputs.
+func TestDeterminism(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := range 20 {
+		data := append([]byte(nil), fuzzSeeds()[0]...)
+		for range 3000 {
+			data = append(data, byte(r.IntN(256)))
+		}
+		run := func() []byte {
+			p := newProgram(t, append([]byte(nil), data...), uint64(trial))
+			var buf bytes.Buffer
+			for p.step() {
+				dumpOutput(&buf, &p.out)
+				p.out.Reset()
+			}
+			return buf.Bytes()
+		}
+		a, b := run(), run()
+		if !bytes.Equal(a, b) {
+			t.Fatalf("trial %d: outputs differ", trial)
+		}
+		if len(a) == 0 {
+			t.Fatalf("trial %d produced no output", trial)
+		}
+	}
+}
+
+func dumpOutput(buf *bytes.Buffer, o *Output) {
+	det := proto.MarshalOptions{Deterministic: true}
+	for _, s := range o.Sends {
+		b, _ := det.Marshal(s.RPC)
+		fmt.Fprintf(buf, "send %x %x %q\n", s.To, b, s.IDs)
+	}
+	fmt.Fprintf(buf, "cancels %v\n", o.Cancels)
+	o.ForEachFact(func(ev any) { fmt.Fprintf(buf, "%T %+v\n", ev, ev) })
+}
+
+// Long random runs stay within bounds (a deterministic complement to fuzzing).
+func TestRandomProgramsStayBounded(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for trial := range 30 {
+		data := append([]byte(nil), fuzzSeeds()[0]...)
+		for range 5000 {
+			data = append(data, byte(r.IntN(256)))
+		}
+		p := newProgram(t, data, uint64(trial))
+		steps := 0
+		for p.step() {
+			checkBounds(t, p.a)
+			p.out.Reset()
+			steps++
+		}
+		if steps < 100 {
+			t.Fatalf("trial %d ran only %d steps", trial, steps)
+		}
+	}
+}
