@@ -26,9 +26,9 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run is main with its arguments and outputs injected; it returns the exit
-// code: 0, 1 for a failed run (lost events, timeouts), or 1 for a missed
-// target under -strict, 2 for bad flags.
+// run is main with its arguments and outputs injected. It returns the exit
+// code: 0; 1 when a run failed (lost events, a timeout) or, under -strict,
+// a target was missed; 2 for bad flags.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -39,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		subs        = fs.String("subs", "1,4,16,64", "subscriber counts, comma-separated")
 		bufs        = fs.String("bufs", "16,1024", "subscription buffers, comma-separated")
 		budget      = fs.Int("budget", 0, "deliveries (events x subscribers) per throughput run (default 200000)")
+		minEvents   = fs.Int("min-events", 0, "least events per throughput run (default 5000)")
 		stallEvents = fs.Int("stall-events", 0, "events per stall run under drop/kill/notify (default 100000)")
 		slowEvents  = fs.Int("slow-events", 0, "events per stall run under block and on go-libp2p (default 5000)")
 		slowPeriod  = fs.Duration("slow-period", 0, "slow reader's time per event in blocking stall rows (default 20µs)")
@@ -52,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := busbench.Options{
 		Rounds:      *rounds,
 		Budget:      *budget,
+		MinEvents:   *minEvents,
 		StallEvents: *stallEvents,
 		SlowEvents:  *slowEvents,
 		SlowPeriod:  *slowPeriod,
@@ -59,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *quick {
 		opts.Rounds = cmpOr(opts.Rounds, 3)
 		opts.Budget = cmpOr(opts.Budget, 40_000)
-		opts.MinEvents = 1000
+		opts.MinEvents = cmpOr(opts.MinEvents, 1000)
 		opts.StallEvents = cmpOr(opts.StallEvents, 20_000)
 		opts.SlowEvents = cmpOr(opts.SlowEvents, 1000)
 	}
@@ -150,4 +152,3 @@ func ints(s string) ([]int, error) {
 	}
 	return out, nil
 }
-

@@ -358,6 +358,12 @@ func (r *stallRig) waitHealthy(n uint64, deadline time.Time) error {
 // accounting. It fails on a timeout or an accounting mismatch (the result
 // is returned either way).
 func RunStall(c StallConfig, n int) (StallResult, error) {
+	return runStallTimed(c, n, func() {}, func() {})
+}
+
+// runStallTimed is RunStall calling start just before the first Emit and
+// stop just after the last (a benchmark's StartTimer and StopTimer).
+func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error) {
 	c = c.withDefaults()
 	if err := c.Validate(); err != nil {
 		return StallResult{}, err
@@ -373,6 +379,7 @@ func RunStall(c StallConfig, n int) (StallResult, error) {
 	ev := sampleEvent()
 	deadline := time.Now().Add(RunTimeout)
 	runtime.GC()
+	start()
 	var runErr error
 	for i := range n {
 		t0 := time.Now()
@@ -389,6 +396,7 @@ func RunStall(c StallConfig, n int) (StallResult, error) {
 			}
 		}
 	}
+	stop()
 	// Stop the slow reader before reading the stalled queue, so that the
 	// queue stays put while it is counted.
 	close(r.stopSlow)

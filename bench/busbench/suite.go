@@ -252,10 +252,10 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 			ns = append(ns, res.NsPerEvent())
 			allocs = append(allocs, res.AllocsPerEvent())
 			bytes = append(bytes, res.BytesPerEvent())
-			if base := results[c.Baseline()][round]; base.Events > 0 {
+			if base, ok := at(results[c.Baseline()], round); ok {
 				vsLib = append(vsLib, res.NsPerEvent()/base.NsPerEvent())
 			}
-			if floor := results[c.Floor()][round]; floor.Events > 0 {
+			if floor, ok := at(results[c.Floor()], round); ok {
 				vsChan = append(vsChan, res.NsPerEvent()/floor.NsPerEvent())
 			}
 		}
@@ -328,7 +328,7 @@ func runStall(opts Options) []StallRow {
 			row.HealthyMissed += res.HealthyMissed()
 			row.HealthyOwed += uint64(res.Events) * uint64(len(res.HealthyReceived))
 			row.Last = res
-			if b := results[base][round]; b.Events > 0 && b.P99 > 0 {
+			if b, ok := at(results[base], round); ok && b.P99 > 0 {
 				vs = append(vs, float64(res.P99)/float64(b.P99))
 			}
 		}
@@ -337,4 +337,19 @@ func runStall(opts Options) []StallRow {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// at returns the result of a round, if that row ran and completed it.
+func at[R Result | StallResult](rs []R, round int) (R, bool) {
+	var zero R
+	if round >= len(rs) {
+		return zero, false
+	}
+	switch r := any(rs[round]).(type) {
+	case Result:
+		return rs[round], r.Events > 0
+	case StallResult:
+		return rs[round], r.Events > 0
+	}
+	return zero, false
 }

@@ -1,0 +1,78 @@
+package busbench
+
+import (
+	"flag"
+	"testing"
+)
+
+var ratios = flag.Bool("ratios", true, "BenchmarkEmit: also time go-libp2p's bus (and plain channels for the typed API) with the same b.N, untimed, and report x-libp2p and x-chan")
+
+// BenchmarkEmit times one emitted event, end to end (emit b.N, wait until
+// every subscriber has all b.N), for every throughput row. Compare
+// implementations with benchstat -col /impl. x-libp2p is this run's time
+// over go-libp2p's bus (same subscribers, buffer and metrics setting) timed
+// right after it with the same b.N; x-chan likewise over plain channels.
+func BenchmarkEmit(b *testing.B) {
+	for _, c := range Grid([]int{1, 4, 16, 64}, []int{16, 1024}) {
+		b.Run(c.Name(), func(b *testing.B) { benchEmit(b, c) })
+	}
+}
+
+func benchEmit(b *testing.B, c Config) {
+	r, err := NewRig(c, b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	runErr := r.Run()
+	b.StopTimer()
+	acc, closeErr := r.Close()
+	if runErr != nil || closeErr != nil {
+		b.Fatal(runErr, closeErr)
+	}
+	if err := acc.Check(); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := b.Elapsed()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	if !*ratios {
+		return
+	}
+	if base := c.Baseline(); base != c {
+		res, err := Measure(base, b.N)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(elapsed)/float64(res.Elapsed), "x-libp2p")
+	}
+	if c.Impl == ImplTyped {
+		res, err := Measure(c.Floor(), b.N)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(elapsed)/float64(res.Elapsed), "x-chan")
+	}
+}
+
+// BenchmarkStall emits b.N events with one stalled subscriber and reports
+// the emitter's latency percentiles (p50-ns, p99-ns, max-ns; each includes
+// a pair of clock reads) and healthy-missed, the events the healthy
+// subscribers did not receive (must be 0). ns/op includes the clock reads
+// and the waits for the healthy subscribers between bursts.
+func BenchmarkStall(b *testing.B) {
+	for _, c := range StallRows() {
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.StopTimer()
+			res, err := runStallTimed(c, b.N, b.StartTimer, b.StopTimer)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.P50.Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(res.P99.Nanoseconds()), "p99-ns")
+			b.ReportMetric(float64(res.Max.Nanoseconds()), "max-ns")
+			b.ReportMetric(float64(res.HealthyMissed()), "healthy-missed")
+		})
+	}
+}

@@ -1,0 +1,321 @@
+package busbench
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// Every contender delivers every event to every subscriber, including with
+// unbuffered and tiny buffers, and the metrics rows count what they emitted.
+func TestMeasureAccounting(t *testing.T) {
+	const n = 50
+	for _, c := range Grid([]int{1, 3}, []int{0, 4}) {
+		t.Run(c.Name(), func(t *testing.T) {
+			res, err := Measure(c, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := uint64(n * c.Subs); res.Received != want || res.Emitted != want || res.Dropped != 0 {
+				t.Fatalf("received %d, dropped %d, owed %d; want %d received", res.Received, res.Dropped, res.Emitted, want)
+			}
+			if res.Events != n || res.Elapsed <= 0 || res.NsPerEvent() <= 0 || res.EventsPerSec() <= 0 {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
+
+func TestRigCloseTwice(t *testing.T) {
+	r, err := NewRig(Config{Impl: ImplTyped, Subs: 2, Buf: 1}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Close(); err == nil {
+		t.Fatal("second Close succeeded")
+	}
+}
+
+// A subscriber that never gets all its events fails the run with
+// ErrTimeout instead of hanging it.
+func TestRigTimeout(t *testing.T) {
+	old := RunTimeout
+	RunTimeout = time.Millisecond
+	r, err := NewRig(Config{Impl: ImplChan, Subs: 1, Buf: 4}, 3)
+	RunTimeout = old
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.emit = func(int) error { return nil } // emits nothing
+	if err := r.Run(); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Run = %v, want ErrTimeout", err)
+	}
+	acc, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.Check(); !errors.Is(err, ErrAccounting) {
+		t.Fatalf("Check = %v, want ErrAccounting", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{Impl: "nope", Subs: 1, Buf: 1},
+		{Impl: ImplTyped, Subs: 0, Buf: 1},
+		{Impl: ImplTyped, Subs: 1, Buf: -1},
+		{Impl: ImplChan, Subs: 1, Buf: 1, Metrics: true},
+	}
+	for _, c := range bad {
+		if _, err := NewRig(c, 1); !errors.Is(err, ErrConfig) {
+			t.Errorf("NewRig(%+v) = %v, want ErrConfig", c, err)
+		}
+	}
+	if _, err := NewRig(Config{Impl: ImplTyped, Subs: 1, Buf: 1}, 0); !errors.Is(err, ErrConfig) {
+		t.Errorf("NewRig with 0 events = %v, want ErrConfig", err)
+	}
+	badStall := []StallConfig{
+		{Impl: ImplChan, Policy: eventbus.Drop},
+		{Impl: ImplTyped, Policy: 0},
+		{Impl: ImplTyped, Policy: eventbus.Drop, Healthy: -1},
+		{Impl: ImplTyped, Policy: eventbus.Drop, Buf: -1},
+		{Impl: ImplTyped, Policy: eventbus.Drop, SlowPeriod: -1},
+	}
+	for _, c := range badStall {
+		if _, err := RunStall(c, 1); !errors.Is(err, ErrConfig) {
+			t.Errorf("RunStall(%+v) = %v, want ErrConfig", c, err)
+		}
+	}
+}
+
+func TestGridAndNames(t *testing.T) {
+	g := Grid([]int{1, 64}, []int{16, 1024})
+	if len(g) != 2*2*7 {
+		t.Fatalf("grid has %d rows, want 28", len(g))
+	}
+	names := map[string]bool{}
+	for _, c := range g {
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		names[c.Name()] = true
+		if b := c.Baseline(); b.Impl != ImplLibp2p || b.Subs != c.Subs || b.Buf != c.Buf || b.Metrics != (c.Metrics && c.Impl != ImplChan) {
+			t.Fatalf("baseline of %s is %s", c.Name(), b.Name())
+		}
+	}
+	if len(names) != len(g) {
+		t.Fatal("row names are not unique")
+	}
+	if got := (Config{Impl: ImplTyped, Subs: 1, Buf: 16}).Name(); got != "impl=meshbus-typed/subs=1/buf=16/metrics=off" {
+		t.Fatalf("Name = %q", got)
+	}
+}
+
+// Each stall row's accounting holds with tiny runs: the healthy subscribers
+// get every event, and the stalled one's events are read, queued, dropped,
+// or cut off by its kill, as its policy says.
+func TestStallAccounting(t *testing.T) {
+	const n = 200
+	for _, c := range StallRows() {
+		c.SlowPeriod = time.Microsecond
+		t.Run(c.Name(), func(t *testing.T) {
+			res, err := RunStall(c, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.HealthyMissed() != 0 || len(res.HealthyReceived) != c.Healthy {
+				t.Fatalf("healthy received %v of %d", res.HealthyReceived, n)
+			}
+			if !(res.P50 <= res.P99 && res.P99 <= res.Max) {
+				t.Fatalf("percentiles out of order: %v %v %v", res.P50, res.P99, res.Max)
+			}
+			switch {
+			case c.Blocking():
+				if res.StalledReceived+res.StalledQueued != n || res.StalledDropped != 0 {
+					t.Fatalf("slow reader: read %d, queued %d, dropped %d", res.StalledReceived, res.StalledQueued, res.StalledDropped)
+				}
+			case c.Policy == eventbus.Kill:
+				if !res.StalledKilled || res.StalledQueued != uint64(c.Buf) {
+					t.Fatalf("killed %v, queued %d", res.StalledKilled, res.StalledQueued)
+				}
+			default:
+				if res.StalledDropped != n-uint64(c.Buf) || res.StalledQueued != uint64(c.Buf) || res.StalledReceived != 0 {
+					t.Fatalf("dropped %d, queued %d, read %d", res.StalledDropped, res.StalledQueued, res.StalledReceived)
+				}
+			}
+		})
+	}
+}
+
+func TestStallResultCheck(t *testing.T) {
+	drop := StallConfig{Impl: ImplTyped, Policy: eventbus.Drop}.withDefaults()
+	kill := StallConfig{Impl: ImplTyped, Policy: eventbus.Kill}.withDefaults()
+	cases := []struct {
+		name string
+		res  StallResult
+		ok   bool
+	}{
+		{"drop ok", StallResult{Config: drop, Events: 100, HealthyReceived: []uint64{100}, StalledQueued: 16, StalledDropped: 84}, true},
+		{"healthy missed one", StallResult{Config: drop, Events: 100, HealthyReceived: []uint64{100, 99}, StalledQueued: 16, StalledDropped: 84}, false},
+		{"drop lost one", StallResult{Config: drop, Events: 100, HealthyReceived: []uint64{100}, StalledQueued: 16, StalledDropped: 83}, false},
+		{"kill ok", StallResult{Config: kill, Events: 100, HealthyReceived: []uint64{100}, StalledQueued: 16, StalledKilled: true}, true},
+		{"kill missing", StallResult{Config: kill, Events: 100, HealthyReceived: []uint64{100}, StalledQueued: 16}, false},
+		{"kill short run", StallResult{Config: kill, Events: 10, HealthyReceived: []uint64{10}, StalledQueued: 10}, true},
+	}
+	for _, tc := range cases {
+		err := tc.res.Check()
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: Check = %v", tc.name, err)
+		}
+		if err != nil && !errors.Is(err, ErrAccounting) {
+			t.Errorf("%s: Check = %v, want ErrAccounting", tc.name, err)
+		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 100; i++ {
+		lat = append(lat, time.Duration(i))
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50}, {99, 99}, {100, 100}, {0, 1}} {
+		if got := Percentile(lat, tc.p); got != tc.want {
+			t.Errorf("Percentile(%v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if got := Percentile(lat[:1], 99); got != 1 {
+		t.Errorf("Percentile of one = %v", got)
+	}
+	if Median(nil) != 0 || Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 3, 2}) != 2.5 {
+		t.Error("Median is wrong")
+	}
+	xs := []float64{3, 1, 2}
+	Median(xs)
+	if xs[0] != 3 {
+		t.Error("Median sorted its argument")
+	}
+}
+
+// tinyOptions makes a full Suite run fast enough for a -race test.
+func tinyOptions() Options {
+	return Options{
+		Subs: []int{1, 2}, Bufs: []int{4}, Rounds: 2,
+		Budget: 40, MinEvents: 20, StallEvents: 100, SlowEvents: 20, SlowPeriod: time.Microsecond,
+	}
+}
+
+// The suite runs every row, the table renders them all, and every target
+// gets a verdict.
+func TestRunRendersTable(t *testing.T) {
+	rep, err := Run(tinyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(rep.Throughput), 2*7; got != want {
+		t.Fatalf("%d throughput rows, want %d", got, want)
+	}
+	if got, want := len(rep.Stall), len(StallRows()); got != want {
+		t.Fatalf("%d stall rows, want %d", got, want)
+	}
+	for _, row := range rep.Throughput {
+		if row.Runs != 2 || row.NsPerEvent <= 0 || row.VsLibp2p <= 0 || row.VsChan <= 0 || !row.Selected {
+			t.Fatalf("row %+v", row)
+		}
+		if (row.Config.Impl == ImplLibp2p) != (row.VsLibp2p == 1) && row.Config.Impl == ImplLibp2p {
+			t.Fatalf("go-libp2p row vs itself = %v", row.VsLibp2p)
+		}
+	}
+	for _, row := range rep.Stall {
+		if row.Runs != 2 || row.HealthyMissed != 0 || row.HealthyOwed == 0 {
+			t.Fatalf("stall row %+v", row)
+		}
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	targets := rep.Targets()
+	verdicts := regexp.MustCompile(`(?m)^  (PASS|MISS|n/a) `).FindAllString(out, -1)
+	if len(verdicts) != len(targets) {
+		t.Errorf("%d verdicts printed for %d targets", len(verdicts), len(targets))
+	}
+	for _, tg := range targets {
+		// The typed target needs buffer 16, which this run does not have.
+		if strings.Contains(tg.Name, "buffer 16") {
+			if tg.Ran {
+				t.Errorf("target %q ran without its row", tg.Name)
+			}
+			continue
+		}
+		if !tg.Ran || tg.Measured == "" {
+			t.Errorf("target %q did not run", tg.Name)
+		}
+	}
+}
+
+// A row filter runs the selected rows plus the baselines they are compared
+// with, and nothing else.
+func TestRunRowsFilter(t *testing.T) {
+	opts := tinyOptions()
+	opts.Subs = []int{1}
+	opts.Rows = regexp.MustCompile(`^throughput/impl=meshbus-typed/.*/metrics=on$`)
+	rep, err := Run(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, row := range rep.Throughput {
+		got[row.Config.Name()] = row.Selected
+	}
+	want := map[string]bool{
+		"impl=meshbus-typed/subs=1/buf=4/metrics=on": true,
+		"impl=libp2p/subs=1/buf=4/metrics=on":        false,
+		"impl=chan/subs=1/buf=4/metrics=off":         false,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	for name, sel := range want {
+		if s, ok := got[name]; !ok || s != sel {
+			t.Fatalf("rows %v, want %v", got, want)
+		}
+	}
+	if len(rep.Stall) != 0 {
+		t.Fatalf("%d stall rows ran", len(rep.Stall))
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	bad := []Options{
+		{Subs: []int{0}}, {Bufs: []int{-1}}, {Rounds: -1}, {Budget: -1},
+		{MinEvents: -1}, {StallEvents: -1}, {SlowEvents: -1}, {SlowPeriod: -1},
+	}
+	for _, o := range bad {
+		if _, err := Run(o); !errors.Is(err, ErrConfig) {
+			t.Errorf("Run(%+v) = %v, want ErrConfig", o, err)
+		}
+	}
+}
