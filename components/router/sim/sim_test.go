@@ -1,0 +1,266 @@
+package sim
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/events"
+)
+
+func mustNew(t testing.TB, cfg Config) *Sim {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// publishN publishes n messages of size bytes from random nodes, spaced by gap.
+func publishN(t testing.TB, s *Sim, n, size int, gap time.Duration) {
+	t.Helper()
+	for range n {
+		if _, err := s.PublishRandom(size); err != nil {
+			t.Fatal(err)
+		}
+		s.Run(gap)
+	}
+}
+
+func logStats(t testing.TB, name string, st Stats) {
+	t.Logf("%s: msgs=%d delivery=%.4f (%d/%d) dups/delivered=%.2f hops mean=%.2f max=%d latency mean=%v max=%v rpcs/delivered=%.2f dropped=%d grafts=%d prunes=%d penalties=%v (adversaries %d, honest %d)",
+		name, st.Messages, st.DeliveryRatio, st.Delivered, st.Expected, st.DuplicatesPerDelivered,
+		st.MeanHops, st.MaxHops, st.MeanLatency, st.MaxLatency, st.RPCsPerDelivered, st.Dropped,
+		st.Grafts, st.Prunes, st.Penalties, st.AdversaryPenalties, st.HonestPenalties)
+}
+
+// checkMeshes asserts every live node's mesh is within [Dlo, Dhi], or holds
+// every graftable neighbour when it has fewer than Dlo.
+func checkMeshes(t *testing.T, s *Sim) {
+	t.Helper()
+	lo, mean, hi := s.MeshDegrees()
+	t.Logf("mesh degree min=%d mean=%.2f max=%d", lo, mean, hi)
+	c := s.cfg.Router
+	for _, i := range s.LiveNodes() {
+		a := s.Automaton(i)
+		// Peers that refused our GRAFT (their mesh was full) are in backoff
+		// and rightly not counted.
+		peers := 0
+		for _, p := range a.TopicPeers(s.cfg.Topic) {
+			if until, ok := a.Backoff(s.cfg.Topic, p); !ok || !s.Now().Before(until) {
+				peers++
+			}
+		}
+		mesh := len(a.Mesh(s.cfg.Topic))
+		if mesh > c.Dhi || mesh < min(c.Dlo, peers) {
+			t.Fatalf("node %d: mesh %d with %d graftable topic peers, want within [min(Dlo=%d, peers), Dhi=%d]", i, mesh, peers, c.Dlo, c.Dhi)
+		}
+	}
+}
+
+func TestSteadyState(t *testing.T) {
+	s := mustNew(t, Config{Nodes: 300, Degree: 5, Seed: 1, Jitter: 30 * time.Millisecond})
+	s.Run(10 * time.Second) // meshes form
+	checkMeshes(t, s)
+	s.ResetStats()
+	publishN(t, s, 30, 256, 200*time.Millisecond)
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, "steady", st)
+	if st.DeliveryRatio != 1 {
+		t.Fatalf("delivery ratio %.4f, want 1", st.DeliveryRatio)
+	}
+	if st.MeanHops < 1 || st.MaxHops > 20 {
+		t.Fatalf("hops mean %.2f max %d", st.MeanHops, st.MaxHops)
+	}
+	// Each node gets the message from its ~D mesh peers (and flood publish):
+	// duplicates stay near D, far below the ~2×Degree of flooding.
+	if st.DuplicatesPerDelivered > float64(s.cfg.Router.Dhi) {
+		t.Fatalf("%.2f duplicates per delivery", st.DuplicatesPerDelivered)
+	}
+	if st.HonestPenalties != 0 {
+		t.Fatalf("honest nodes penalised: %v", st.Penalties)
+	}
+}
+
+func TestChurn(t *testing.T) {
+	s := mustNew(t, Config{Nodes: 200, Degree: 5, Seed: 2})
+	s.Run(5 * time.Second)
+	s.ResetStats()
+	for round := range 15 {
+		for range 3 {
+			live := s.LiveNodes()
+			if err := s.RemoveNode(live[s.rng.IntN(len(live))]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.AddNode(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publishN(t, s, 3, 128, 300*time.Millisecond)
+		s.Run(time.Second)
+		_ = round
+	}
+	s.Run(10 * time.Second)
+	st := s.Stats()
+	logStats(t, "churn", st)
+	if st.DeliveryRatio < 0.99 {
+		t.Fatalf("delivery ratio %.4f to live nodes, want >= 0.99", st.DeliveryRatio)
+	}
+	if len(s.LiveNodes()) != 200 {
+		t.Fatalf("%d live nodes", len(s.LiveNodes()))
+	}
+	checkMeshes(t, s)
+}
+
+func TestPartitionHeals(t *testing.T) {
+	s := mustNew(t, Config{Nodes: 200, Degree: 5, Seed: 3})
+	s.Run(5 * time.Second)
+	half := func(i int) int { return i % 2 }
+	s.Partition(half)
+	s.Run(3 * time.Second)
+	s.ResetStats()
+	publishN(t, s, 10, 128, 200*time.Millisecond)
+	s.Run(5 * time.Second)
+	during := s.Stats()
+	logStats(t, "partitioned", during)
+	// A message reaches (about) its own half only.
+	if during.DeliveryRatio > 0.6 || during.DeliveryRatio < 0.4 {
+		t.Fatalf("delivery ratio during the partition %.3f, want about 0.5", during.DeliveryRatio)
+	}
+	s.Heal()
+	s.Run(10 * time.Second)
+	checkMeshes(t, s)
+	s.ResetStats()
+	publishN(t, s, 20, 128, 200*time.Millisecond)
+	s.Run(5 * time.Second)
+	after := s.Stats()
+	logStats(t, "healed", after)
+	if after.DeliveryRatio != 1 {
+		t.Fatalf("delivery ratio after healing %.4f, want 1", after.DeliveryRatio)
+	}
+}
+
+func TestSpammersPenalisedAndHonestDeliveryHolds(t *testing.T) {
+	var adv []Behavior
+	for i := range 40 {
+		adv = append(adv, []Behavior{IHaveSpammer, GraftSpammer}[i%2])
+	}
+	scorer := NewPenaltyScorer(10, 0.99, events.ScoreThresholds{Gossip: -10, Publish: -50, Graylist: -100, AcceptPX: 1, OpportunisticGraft: 1})
+	s := mustNew(t, Config{Nodes: 200, Degree: 5, Seed: 4, Adversaries: adv, Scorer: scorer})
+	publishN(t, s, 30, 128, 300*time.Millisecond) // while meshes form with spammers in them
+	s.Run(10 * time.Second)
+	early := s.Stats()
+	logStats(t, "spam, first 19 s", early)
+	if early.Penalties[events.PenaltyBrokenPromise] == 0 || early.Penalties[events.PenaltyGraftBackoff] == 0 {
+		t.Fatalf("spammers not penalised: %v", early.Penalties)
+	}
+	if early.HonestPenalties != 0 {
+		t.Fatalf("honest nodes penalised: adversaries %d, honest %d", early.AdversaryPenalties, early.HonestPenalties)
+	}
+	if early.DeliveryRatio < 0.99 {
+		t.Fatalf("honest delivery %.4f while spammers were in meshes, want >= 0.99", early.DeliveryRatio)
+	}
+	s.ResetStats()
+	publishN(t, s, 30, 128, 300*time.Millisecond)
+	s.Run(10 * time.Second)
+	st := s.Stats()
+	logStats(t, "spam, steady", st)
+	if st.DeliveryRatio < 0.99 {
+		t.Fatalf("honest delivery %.4f under spam, want >= 0.99", st.DeliveryRatio)
+	}
+	// Spammers are out of every mesh and below the gossip threshold.
+	inMesh, scoredLow := 0, 0
+	for _, i := range s.LiveNodes() {
+		a := s.Automaton(i)
+		for j := s.cfg.Nodes; j < s.Len(); j++ {
+			p := PeerID(j)
+			if !a.HasPeer(p) {
+				continue
+			}
+			for _, m := range a.Mesh(s.cfg.Topic) {
+				if m == p {
+					inMesh++
+				}
+			}
+			if a.Score(p) < a.Thresholds().Gossip {
+				scoredLow++
+			}
+		}
+		// Memory stays bounded: every structure within its configured bound.
+		sz, c := a.Sizes(), a.Config()
+		if sz.Seen > c.MaxSeen || sz.Backoffs > c.MaxBackoffs || sz.Pending > c.MaxPendingValidation ||
+			sz.MaxPromises > c.MaxIHaveMessages*10 || sz.MaxDontWant > c.MaxIDontWant || sz.Peers > c.MaxPeers {
+			t.Fatalf("node %d sizes %+v", i, sz)
+		}
+	}
+	t.Logf("spammer mesh slots=%d, (node, spammer) pairs below gossip threshold=%d", inMesh, scoredLow)
+	if inMesh != 0 {
+		t.Fatalf("%d mesh slots still held by spammers", inMesh)
+	}
+	if scoredLow == 0 {
+		t.Fatal("no spammer scored below the gossip threshold")
+	}
+}
+
+func TestDeterministicRuns(t *testing.T) {
+	run := func() Stats {
+		s := mustNew(t, Config{Nodes: 80, Degree: 4, Seed: 9, Jitter: 20 * time.Millisecond,
+			ValidationDelay: 5 * time.Millisecond, Adversaries: []Behavior{IHaveSpammer}})
+		s.Run(3 * time.Second)
+		publishN(t, s, 10, 64, 100*time.Millisecond)
+		_ = s.RemoveNode(3)
+		_, _ = s.AddNode()
+		s.Run(3 * time.Second)
+		return s.Stats()
+	}
+	a, b := run(), run()
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("runs differ:\n%+v\n%+v", a, b)
+	}
+	if a.DeliveryRatio != 1 {
+		t.Fatalf("delivery %.4f", a.DeliveryRatio)
+	}
+}
+
+func TestConfigAndErrors(t *testing.T) {
+	for _, c := range []Config{
+		{},
+		{Nodes: 1, Degree: -1},
+		{Nodes: 1, Latency: -1},
+		{Nodes: 1, Jitter: -1},
+		{Nodes: 1, ValidationDelay: -1},
+		{Nodes: 1, Router: automaton.Config{D: 1}},
+	} {
+		if _, err := New(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidConfig", c, err)
+		}
+	}
+	s := mustNew(t, Config{Nodes: 3, Adversaries: []Behavior{GraftSpammer}})
+	if _, err := s.Publish(3, nil); !errors.Is(err, ErrNoNode) {
+		t.Errorf("publish from adversary: %v", err)
+	}
+	if _, err := s.Publish(99, nil); !errors.Is(err, ErrNoNode) {
+		t.Errorf("publish from missing node: %v", err)
+	}
+	if err := s.RemoveNode(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveNode(0); !errors.Is(err, ErrNoNode) {
+		t.Errorf("double remove: %v", err)
+	}
+	if s.Automaton(3) != nil || s.Automaton(-1) != nil || s.Automaton(1) == nil {
+		t.Error("Automaton accessor")
+	}
+	for _, b := range []Behavior{Honest, IHaveSpammer, GraftSpammer, 9} {
+		if b.String() == "" {
+			t.Error("empty behaviour name")
+		}
+	}
+	if st := s.Stats(); st.DeliveryRatio != 1 || st.Messages != 0 {
+		t.Errorf("empty stats %+v", st)
+	}
+}
