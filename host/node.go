@@ -1,0 +1,211 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
+	corehost "github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/prometheus/client_golang/prometheus"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// Node is a running meshbus node. Its methods are safe for concurrent use.
+type Node struct {
+	h      corehost.Host
+	bus    *eventbus.Bus
+	clk    clock.Clock
+	reg    *prometheus.Registry
+	log    *slog.Logger
+	app    *fx.App
+	ctx    context.Context
+	cancel context.CancelFunc
+	rep    *lifecycleReporter
+	busCol prometheus.Collector
+
+	stopTimeout time.Duration
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// New builds and starts a node: the libp2p host (listening as configured),
+// the bus, the built-in components and the add-ons, all started, then the
+// bus sealed. ctx bounds construction and start only; the node runs until
+// Close. On error nothing is left running, and the error wraps ErrStart and
+// its cause (eventbus.ErrNoEmitter, naming the event type, when a
+// RequireEmitter subscription has no emitter).
+func New(ctx context.Context, opts ...Option) (*Node, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	busOpts := append([]eventbus.Option{eventbus.WithLogger(cfg.log)}, cfg.busOpts...)
+	bus := eventbus.New(busOpts...)
+	busCol := bus.Collector()
+	if err := cfg.reg.Register(busCol); err != nil {
+		bus.Close()
+		return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)
+	}
+	h, err := libp2p.New(cfg.libp2pOptions()...)
+	if err != nil {
+		cfg.reg.Unregister(busCol)
+		bus.Close()
+		return nil, fmt.Errorf("%w: libp2p: %w", ErrStart, err)
+	}
+	rep, err := newLifecycleReporter(bus, cfg.clk, cfg.log)
+	if err != nil {
+		h.Close()
+		cfg.reg.Unregister(busCol)
+		bus.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	nctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		h: h, bus: bus, clk: cfg.clk, reg: cfg.reg, log: cfg.log,
+		ctx: nctx, cancel: cancel, rep: rep, busCol: busCol, stopTimeout: cfg.stopTimeout,
+	}
+
+	fxOpts := []fx.Option{
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.SlogLogger{Logger: cfg.log}
+			l.UseLogLevel(slog.LevelDebug)
+			return l
+		}),
+		fx.Provide(n.provideCore),
+		fx.Supply(rep),
+	}
+	fxOpts = append(fxOpts, cfg.componentOptions()...)
+	fxOpts = append(fxOpts, cfg.addons...)
+	// Last invoke, so last hook: it runs after every component started.
+	fxOpts = append(fxOpts, fx.Invoke(n.sealHook))
+	n.app = fx.New(fxOpts...)
+	if err := n.app.Err(); err != nil {
+		n.release()
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if err := n.app.Start(ctx); err != nil {
+		// fx has already stopped what had started.
+		n.release()
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	return n, nil
+}
+
+// provideCore is the fx constructor of everything the node gives components.
+func (n *Node) provideCore() (corehost.Host, *eventbus.Bus, clock.Clock,
+	prometheus.Registerer, prometheus.Gatherer, *prometheus.Registry, *slog.Logger, context.Context) {
+	return n.h, n.bus, n.clk, n.reg, n.reg, n.reg, n.log, n.ctx
+}
+
+// sealHook appends the node's last hook: on start it seals the bus (the end
+// of the two-phase start), on stop it cancels the node context, first of
+// all stop hooks.
+func (n *Node) sealHook(lc fx.Lifecycle) {
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			if err := n.bus.Seal(); err != nil {
+				return fmt.Errorf("sealing the bus: %w", err)
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			n.cancel()
+			return nil
+		},
+	})
+}
+
+// libp2pOptions are the options the node gives libp2p.New.
+func (c *config) libp2pOptions() []libp2p.Option {
+	opts := []libp2p.Option{
+		libp2p.ListenAddrs(c.listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+	}
+	if len(c.listen) == 0 {
+		opts[0] = libp2p.NoListenAddrs
+	}
+	if c.key != nil {
+		opts = append(opts, libp2p.Identity(c.key))
+	}
+	if c.libp2pMetrics {
+		opts = append(opts, libp2p.PrometheusRegisterer(c.reg))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
+	}
+	return append(opts, c.libp2pOpts...)
+}
+
+// release closes what New created outside fx, in reverse order.
+func (n *Node) release() error {
+	n.cancel()
+	errH := n.h.Close()
+	n.rep.close()
+	errB := n.bus.Close()
+	// The registry may outlive the node (WithRegistry): free the names.
+	n.reg.Unregister(n.busCol)
+	return errors.Join(errH, errB)
+}
+
+// Close stops the node: the node context is canceled, the components stop
+// in reverse start order (each followed by its EvtComponentStopped), then
+// the libp2p host closes, then the bus (subscriptions' channels close after
+// what they hold). It waits at most the stop timeout (WithStopTimeout) for
+// the components. Close is idempotent; later calls return the first result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout)
+		defer cancel()
+		n.cancel()
+		errStop := n.app.Stop(ctx)
+		n.closeErr = errors.Join(errStop, n.release())
+	})
+	return n.closeErr
+}
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() corehost.Host { return n.h }
+
+// Bus returns the node's meshbus bus.
+func (n *Node) Bus() *eventbus.Bus { return n.bus }
+
+// Clock returns the node's clock.
+func (n *Node) Clock() clock.Clock { return n.clk }
+
+// Registry returns the node's metrics registry.
+func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// Context returns the node's context, canceled when Close begins.
+func (n *Node) Context() context.Context { return n.ctx }
+
+// ID returns the node's peer id.
+func (n *Node) ID() peer.ID { return n.h.ID() }
+
+// AddrInfo returns the node's peer id and listen addresses, ready for
+// another node's Connect.
+func (n *Node) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}
+}
+
+// Addrs returns the node's full multiaddrs (with /p2p/<id>).
+func (n *Node) Addrs() ([]ma.Multiaddr, error) {
+	return peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()})
+}
+
+// Connect dials the peer (if not connected) and returns when a connection is
+// up or ctx ends.
+func (n *Node) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	return n.h.Connect(ctx, ai)
+}

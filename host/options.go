@@ -1,0 +1,245 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// DefaultListenAddrs are the addresses a node listens on unless
+// WithListenAddrs says otherwise: loopback, ephemeral ports, TCP and QUIC.
+var DefaultListenAddrs = []string{
+	"/ip4/127.0.0.1/tcp/0",
+	"/ip4/127.0.0.1/udp/0/quic-v1",
+}
+
+// DefaultStopTimeout bounds Close unless WithStopTimeout says otherwise.
+const DefaultStopTimeout = 30 * time.Second
+
+// Option configures a node. Options are applied in order; a later option
+// overrides an earlier one of the same kind, except WithFx,
+// WithComponent, WithLibp2pOptions and WithBusOptions, which accumulate.
+type Option func(*config) error
+
+type config struct {
+	listen        []ma.Multiaddr
+	key           crypto.PrivKey
+	libp2pOpts    []libp2p.Option
+	libp2pMetrics bool
+	clk           clock.Clock
+	reg           *prometheus.Registry
+	log           *slog.Logger
+	busOpts       []eventbus.Option
+	without       map[string]bool
+	replace       map[string]fx.Option
+	addons        []fx.Option
+	stopTimeout   time.Duration
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		without:     make(map[string]bool),
+		replace:     make(map[string]fx.Option),
+		stopTimeout: DefaultStopTimeout,
+	}
+	if err := WithListenAddrs(DefaultListenAddrs...)(c); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidConfig)
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.clk == nil {
+		c.clk = clock.New()
+	}
+	if c.reg == nil {
+		c.reg = prometheus.NewRegistry()
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	known := make(map[string]bool)
+	for _, b := range builtins() {
+		known[b.name] = true
+	}
+	for name := range c.without {
+		if !known[name] {
+			return nil, fmt.Errorf("%w: WithoutComponent(%q); built-ins are %v", ErrUnknownComponent, name, BuiltinNames())
+		}
+	}
+	for name := range c.replace {
+		if !known[name] {
+			return nil, fmt.Errorf("%w: ReplaceComponent(%q); built-ins are %v", ErrUnknownComponent, name, BuiltinNames())
+		}
+		if c.without[name] {
+			return nil, fmt.Errorf("%w: component %q is both removed and replaced", ErrInvalidConfig, name)
+		}
+	}
+	return c, nil
+}
+
+// WithListenAddrs sets the addresses to listen on (default
+// DefaultListenAddrs). No address means the node only dials out. A bad
+// multiaddr is an error naming it.
+func WithListenAddrs(addrs ...string) Option {
+	return func(c *config) error {
+		list := make([]ma.Multiaddr, 0, len(addrs))
+		for _, s := range addrs {
+			a, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return fmt.Errorf("%w: WithListenAddrs: %q: %v", ErrInvalidConfig, s, err)
+			}
+			list = append(list, a)
+		}
+		c.listen = list
+		return nil
+	}
+}
+
+// WithIdentity sets the node's private key (default: a new Ed25519 key).
+func WithIdentity(key crypto.PrivKey) Option {
+	return func(c *config) error {
+		if key == nil {
+			return fmt.Errorf("%w: WithIdentity(nil)", ErrInvalidConfig)
+		}
+		c.key = key
+		return nil
+	}
+}
+
+// WithLibp2pOptions appends options to those the node gives libp2p.New
+// (identity, listen addresses, the TCP and QUIC transports, metrics). They
+// must not set those again: libp2p rejects a second identity, for example.
+func WithLibp2pOptions(opts ...libp2p.Option) Option {
+	return func(c *config) error {
+		c.libp2pOpts = append(c.libp2pOpts, opts...)
+		return nil
+	}
+}
+
+// WithLibp2pMetrics registers go-libp2p's own metrics on the node's registry
+// (default: go-libp2p's metrics are disabled, so that nothing is registered
+// on the global Prometheus registry).
+func WithLibp2pMetrics() Option {
+	return func(c *config) error {
+		c.libp2pMetrics = true
+		return nil
+	}
+}
+
+// WithClock sets the clock every component reads (default: the real clock).
+// Tests pass clock.NewMock() to drive time.
+func WithClock(clk clock.Clock) Option {
+	return func(c *config) error {
+		if clk == nil {
+			return fmt.Errorf("%w: WithClock(nil)", ErrInvalidConfig)
+		}
+		c.clk = clk
+		return nil
+	}
+}
+
+// WithRegistry sets the registry the node's metrics are registered on
+// (default: a new registry per node; nothing goes to the global one). One
+// registry serves one node: metric names would collide between two.
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(c *config) error {
+		if reg == nil {
+			return fmt.Errorf("%w: WithRegistry(nil)", ErrInvalidConfig)
+		}
+		c.reg = reg
+		return nil
+	}
+}
+
+// WithLogger sets the node's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidConfig)
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// WithBusOptions appends options for eventbus.New (default policy,
+// notifier). The node already sets the logger and the metrics registry.
+func WithBusOptions(opts ...eventbus.Option) Option {
+	return func(c *config) error {
+		c.busOpts = append(c.busOpts, opts...)
+		return nil
+	}
+}
+
+// WithStopTimeout bounds how long Close waits for the components to stop
+// (default DefaultStopTimeout). It must be positive.
+func WithStopTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithStopTimeout(%v) must be positive", ErrInvalidConfig, d)
+		}
+		c.stopTimeout = d
+		return nil
+	}
+}
+
+// WithFx adds raw fx options to the node's application, after the built-in
+// components: an add-on, an fx.Populate to get a value out, an fx.Supply of
+// a component's configuration. Wrap a component in Component (or use
+// WithComponent) to get its lifecycle events.
+func WithFx(opts ...fx.Option) Option {
+	return func(c *config) error {
+		c.addons = append(c.addons, opts...)
+		return nil
+	}
+}
+
+// WithComponent adds an add-on component: WithFx(Component(name, opts...)).
+// It is injected like a built-in (bus, libp2p host, clock, registry, logger,
+// node context), starts after the built-ins and stops before them, and gets
+// EvtComponentStarted/EvtComponentStopped events under name.
+func WithComponent(name string, opts ...fx.Option) Option {
+	return func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("%w: WithComponent with an empty name", ErrInvalidConfig)
+		}
+		c.addons = append(c.addons, Component(name, opts...))
+		return nil
+	}
+}
+
+// WithoutComponent leaves the named built-in component out of the node. The
+// name must be one of BuiltinNames().
+func WithoutComponent(name string) Option {
+	return func(c *config) error {
+		c.without[name] = true
+		return nil
+	}
+}
+
+// ReplaceComponent puts opt in place of the named built-in component, at the
+// same position in start order and under the same name in lifecycle events.
+// The name must be one of BuiltinNames().
+func ReplaceComponent(name string, opt fx.Option) Option {
+	return func(c *config) error {
+		if opt == nil {
+			return fmt.Errorf("%w: ReplaceComponent(%q, nil)", ErrInvalidConfig, name)
+		}
+		c.replace[name] = opt
+		return nil
+	}
+}
