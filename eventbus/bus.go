@@ -65,8 +65,9 @@ func New(opts ...Option) *Bus {
 	return b
 }
 
-// Close ends every subscription (their channels close after what they have
-// queued, Err reports ErrClosed), releases blocked emitters, and makes further
+// Close ends every subscription (their channels close, after what they have
+// queued except under Block, whose queue is drained to release blocked
+// emitters; Err reports ErrClosed), and makes further
 // Emit, Subscribe and NewEmitter calls fail with ErrClosed. It waits for
 // nothing but the bus's own bookkeeping. Closing twice is harmless.
 func (b *Bus) Close() error {
@@ -211,9 +212,20 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	return nil
 }
 
-// detach removes c from the bus and closes its channel, once.
+// detach removes c from the bus and closes its channel, once. A Block
+// subscription's channel is drained meanwhile: an emitter blocked on it holds
+// the node's read lock, and draining is what lets it go (as in go-libp2p's
+// bus); the events it discards are counted as abandoned.
 func (b *Bus) detach(c *subCore) {
 	c.detachOnce.Do(func() {
+		var drained chan struct{}
+		if c.settings.policy == Block {
+			drained = make(chan struct{})
+			go func() {
+				defer close(drained)
+				c.self.drain()
+			}()
+		}
 		b.mu.Lock()
 		delete(b.subs, c)
 		b.wildcards = removeSub(b.wildcards, c)
@@ -225,6 +237,9 @@ func (b *Bus) detach(c *subCore) {
 			n.detach(c.self)
 		}
 		c.self.closeChan()
+		if drained != nil {
+			<-drained // the drain ends with the channel: no goroutine outlives detach
+		}
 	})
 }
 

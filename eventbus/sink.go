@@ -19,6 +19,10 @@ type sink interface {
 	// init makes the channel once the settings are known, before the sink
 	// is attached anywhere.
 	init()
+	// drain discards queued and incoming events until the channel closes,
+	// counting them as abandoned; it releases emitters blocked on the
+	// channel so that detach can take the node locks.
+	drain()
 	closeChan()
 	queued() int
 }
@@ -38,7 +42,7 @@ type subCore struct {
 	types    []reflect.Type // as subscribed; interface types match by implementation
 	wildcard bool
 
-	done  chan struct{} // closed when the subscription ends: releases Block emitters
+	done  chan struct{} // closed when the subscription ends
 	ended atomic.Bool   // set once, before done is closed: no more deliveries
 	err   error         // why it ended; written before done is closed
 
@@ -169,16 +173,9 @@ func (s *chanSink[E]) send(n *node, v E) {
 		return
 	}
 	if s.settings.policy == Block {
-		select {
-		case s.ch <- v:
-			return
-		default:
-		}
-		select {
-		case s.ch <- v:
-		case <-s.done:
-			s.abandoned.Add(1)
-		}
+		// A plain send is the cheapest way to wait; detach drains the
+		// channel to release it when the subscription ends.
+		s.ch <- v
 		return
 	}
 	select {
@@ -222,6 +219,12 @@ func (s *chanSink[E]) init() {
 		if f, ok := any(boxSequenced).(func(any, uint64) (E, bool)); ok {
 			s.convert = f
 		}
+	}
+}
+
+func (s *chanSink[E]) drain() {
+	for range s.ch {
+		s.abandoned.Add(1)
 	}
 }
 

@@ -45,9 +45,11 @@ func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts 
 func (s *Subscription[E]) Out() <-chan E { return s.ch }
 
 // Close ends the subscription and closes its channel; it returns once no
-// emitter can send on it any more. Queued events stay readable. Closing
-// twice is harmless. It may wait for emitters of the same types that are
-// blocked on other Block subscribers.
+// emitter can send on it any more. Under Block it drains the channel to
+// release emitters blocked on it, discarding what was queued (as go-libp2p's
+// bus does); under the other policies queued events stay readable until the
+// channel closes. Closing twice is harmless. It may wait for emitters of the
+// same types that are blocked on other Block subscribers.
 func (s *Subscription[E]) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)

@@ -1,0 +1,109 @@
+package eventbus
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type benchEvt struct{ A, B int64 }
+
+// drainAll starts one reader per channel and returns a function that waits
+// until each has read n events.
+func drainAll[T any](chans []<-chan T, n int) func() {
+	var wg sync.WaitGroup
+	for _, ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				<-ch
+			}
+		}()
+	}
+	return wg.Wait
+}
+
+// BenchmarkEmitTyped measures one typed Emit delivered to every subscriber
+// (Block policy, so every event is delivered), end to end.
+func BenchmarkEmitTyped(b *testing.B) {
+	for _, subs := range []int{1, 4, 16} {
+		for _, metrics := range []bool{false, true} {
+			b.Run(fmt.Sprintf("subs=%d/metrics=%v", subs, metrics), func(b *testing.B) {
+				var opts []Option
+				if metrics {
+					opts = append(opts, WithMetrics(prometheus.NewRegistry()))
+				}
+				bus := New(opts...)
+				defer bus.Close()
+				chans := make([]<-chan benchEvt, subs)
+				for i := range chans {
+					chans[i] = must(Subscribe[benchEvt](bus, WithPolicy(Block))).Out()
+				}
+				em := must(NewEmitter[benchEvt](bus))
+				wait := drainAll(chans, b.N)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					_ = em.Emit(benchEvt{A: int64(i)})
+				}
+				wait()
+			})
+		}
+	}
+}
+
+// BenchmarkEmitAny is BenchmarkEmitTyped through the event.Bus API.
+func BenchmarkEmitAny(b *testing.B) {
+	for _, subs := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			bus := New(WithDefaultPolicy(Block))
+			defer bus.Close()
+			chans := make([]<-chan any, subs)
+			for i := range chans {
+				chans[i] = must(bus.Subscribe(new(benchEvt))).Out()
+			}
+			em := must(bus.Emitter(new(benchEvt)))
+			wait := drainAll(chans, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_ = em.Emit(benchEvt{A: int64(i)})
+			}
+			wait()
+		})
+	}
+}
+
+// BenchmarkEmitStalled measures Emit while the only subscriber never reads:
+// the cost of the overflow path of each non-blocking policy.
+func BenchmarkEmitStalled(b *testing.B) {
+	for _, p := range []Policy{Drop, Notify} {
+		b.Run(p.String(), func(b *testing.B) {
+			bus := New(WithNotifier(func(DropNotice) {}))
+			defer bus.Close()
+			must(Subscribe[benchEvt](bus, WithPolicy(p), BufSize(16)))
+			em := must(NewEmitter[benchEvt](bus))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_ = em.Emit(benchEvt{A: int64(i)})
+			}
+		})
+	}
+}
+
+// BenchmarkChannelFloor is a plain buffered channel with one reader: the
+// floor the typed API is measured against.
+func BenchmarkChannelFloor(b *testing.B) {
+	ch := make(chan benchEvt, DefaultBufSize)
+	wait := drainAll([]<-chan benchEvt{ch}, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ch <- benchEvt{A: int64(i)}
+	}
+	wait()
+}
