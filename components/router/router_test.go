@@ -1,0 +1,112 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+func TestTwoNodesExchangeMessages(t *testing.T) {
+	clk := clock.NewMock()
+	a, b := newNode(t, clk), newNode(t, clk)
+	ta, err := a.r.Join("chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.r.Join("chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := ta.Subscribe()
+	sb, _ := tb.Subscribe()
+	connect(t, a.h, b.h)
+	eventually(t, 10*time.Second, "mesh between a and b", func() bool {
+		return contains(a.r.Mesh("chat"), b.h.ID()) && contains(b.r.Mesh("chat"), a.h.ID())
+	}, heartbeat(clk))
+
+	ctx := context.Background()
+	if err := ta.Publish(ctx, []byte("hello from a"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, sa); string(m.Data) != "hello from a" || m.ReceivedFrom != a.h.ID() {
+		t.Fatalf("a's own copy: %+v", m)
+	}
+	m := next(t, sb)
+	if string(m.Data) != "hello from a" || m.From != a.h.ID() || m.ReceivedFrom != a.h.ID() || m.Topic != "chat" || m.ID == "" {
+		t.Fatalf("b got %+v", m)
+	}
+	if err := tb.Publish(ctx, []byte("hello from b")); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sb)
+	if m := next(t, sa); string(m.Data) != "hello from b" || m.From != b.h.ID() {
+		t.Fatalf("a got %+v", m)
+	}
+	for i := range 50 {
+		if err := ta.Publish(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		if m := next(t, sb); string(m.Data) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("message %d out of order: %q", i, m.Data)
+		}
+	}
+	if got := counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
+		t.Fatalf("b delivered %v messages, want 51", got)
+	}
+	if got := counter(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.2.0"); got != 1 {
+		t.Fatalf("a counts %v meshsub/1.2.0 peers", got)
+	}
+}
+
+func TestMeshOfSixDeliversEverything(t *testing.T) {
+	clk := clock.NewMock()
+	const n = 6
+	nodes := make([]*node, n)
+	topics := make([]*Topic, n)
+	subs := make([]*Subscription, n)
+	for i := range nodes {
+		nodes[i] = newNode(t, clk)
+		var err error
+		if topics[i], err = nodes[i].r.Join("blocks"); err != nil {
+			t.Fatal(err)
+		}
+		if subs[i], err = topics[i].Subscribe(SubscriptionBuffer(256)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A ring with chords: everyone has 4 neighbours, nobody all 5.
+	for i := range nodes {
+		connect(t, nodes[i].h, nodes[(i+1)%n].h)
+		connect(t, nodes[i].h, nodes[(i+2)%n].h)
+	}
+	eventually(t, 20*time.Second, "every node has mesh peers", func() bool {
+		for _, nd := range nodes {
+			if len(nd.r.Mesh("blocks")) < 4 {
+				return false
+			}
+		}
+		return true
+	}, heartbeat(clk))
+	ctx := context.Background()
+	for round := range 5 {
+		for i, tp := range topics {
+			if err := tp.Publish(ctx, fmt.Appendf(nil, "%d-%d", round, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, s := range subs {
+		got := map[string]bool{}
+		for range 5 * n {
+			got[string(next(t, s).Data)] = true
+		}
+		if len(got) != 5*n {
+			t.Fatalf("node %d got %d distinct messages, want %d", i, len(got), 5*n)
+		}
+	}
+}
