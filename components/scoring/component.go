@@ -51,6 +51,7 @@ type Component struct {
 	emScores  *eventbus.Emitter[events.EvtPeerScoresUpdated]
 
 	view     atomic.Pointer[view]
+	reqs     chan breakdownReq
 	crossBuf []events.EvtPeerScoreThresholdCrossed // reused by publish
 
 	mu      sync.Mutex // guards started, closed
@@ -64,10 +65,20 @@ type Component struct {
 // view is the immutable inspection snapshot published with every
 // EvtPeerScoresUpdated.
 type view struct {
-	scores     []events.PeerScore // shared with the emitted event: read-only
-	breakdowns []Breakdown
-	index      map[peer.ID]int
-	at         time.Time
+	scores []events.PeerScore // shared with the emitted event: read-only
+	at     time.Time
+}
+
+// breakdownReq asks the driver goroutine, which owns the Scorer, for one
+// peer's breakdown.
+type breakdownReq struct {
+	peer  peer.ID
+	reply chan breakdownReply // buffered: the driver never waits on it
+}
+
+type breakdownReply struct {
+	b  Breakdown
+	ok bool
 }
 
 // New validates params, builds the Scorer with its decay clock at clk.Now(),
@@ -94,9 +105,9 @@ func New(bus *eventbus.Bus, clk clock.Clock, params Params, opts ...Option) (*Co
 	}
 	c := &Component{
 		bus: bus, clk: clk, log: o.log.With("component", "scoring"), m: m, scorer: scorer,
-		quit: make(chan struct{}), done: make(chan struct{}),
+		quit: make(chan struct{}), done: make(chan struct{}), reqs: make(chan breakdownReq),
 	}
-	c.view.Store(&view{index: map[peer.ID]int{}, at: clk.Now()})
+	c.view.Store(&view{at: clk.Now()})
 	if c.emCrossed, err = eventbus.NewEmitter[events.EvtPeerScoreThresholdCrossed](bus); err != nil {
 		return nil, fmt.Errorf("scoring: emitter: %w", err)
 	}
@@ -167,20 +178,33 @@ func (c *Component) Scores() map[peer.ID]float64 {
 	return m
 }
 
-// Breakdown returns p's score term by term as of the last snapshot, and
-// whether p was scored then. The Topics slice is shared and read-only. Safe
-// for concurrent use.
+// Breakdown returns p's score term by term from the driver's live state
+// (every event handled so far, so it may be newer than the last snapshot),
+// and whether p is scored. The caller owns the result. It is answered by
+// the driver goroutine between events, so it waits for the event in hand;
+// before Start and after the driver stopped it reads the state directly.
+// Safe for concurrent use.
 func (c *Component) Breakdown(p peer.ID) (Breakdown, bool) {
-	v := c.view.Load()
-	i, ok := v.index[p]
-	if !ok {
-		return Breakdown{}, false
+	c.mu.Lock()
+	if !c.started {
+		// No driver: mu keeps Start out while we read.
+		defer c.mu.Unlock()
+		return c.scorer.Breakdown(p)
 	}
-	return v.breakdowns[i], true
+	c.mu.Unlock()
+	req := breakdownReq{peer: p, reply: make(chan breakdownReply, 1)}
+	select {
+	case c.reqs <- req:
+		r := <-req.reply
+		return r.b, r.ok
+	case <-c.done:
+		// The driver has exited and never touches the Scorer again;
+		// Breakdown only reads it, so concurrent callers are fine.
+		return c.scorer.Breakdown(p)
+	}
 }
 
-// SnapshotTime returns when the snapshot behind Scores and Breakdown was
-// taken (the component's construction time before the first one).
+// SnapshotTime returns when the snapshot behind Scores was taken (the component's construction time before the first one).
 func (c *Component) SnapshotTime() time.Time { return c.view.Load().at }
 
 // Thresholds returns the thresholds in force.
@@ -213,6 +237,9 @@ func (c *Component) run(ticker *clock.Ticker) {
 		case t := <-ticker.C:
 			c.scorer.Refresh(t)
 			c.publish(t, true)
+		case req := <-c.reqs:
+			b, ok := c.scorer.Breakdown(req.peer)
+			req.reply <- breakdownReply{b, ok}
 		}
 	}
 }
@@ -241,8 +268,8 @@ func (c *Component) observe(ev any) {
 	c.m.observed.Inc() // after handling: tests wait on it
 }
 
-// publish emits the pending crossings, then a snapshot, and installs the
-// matching inspection view. After a Refresh (refresh true) it also updates
+// publish emits the pending crossings, then a snapshot, and installs it as
+// the view behind Scores. After a Refresh (refresh true) it also updates
 // the score histogram and the gauges.
 func (c *Component) publish(at time.Time, refresh bool) {
 	c.crossBuf = c.scorer.TakeCrossings(c.crossBuf[:0])
@@ -255,12 +282,7 @@ func (c *Component) publish(at time.Time, refresh bool) {
 	clear(c.crossBuf)
 
 	snap := c.scorer.Snapshot(at)
-	bds, _ := c.scorer.AppendBreakdowns(make([]Breakdown, 0, len(snap.Scores)), nil)
-	v := &view{scores: snap.Scores, breakdowns: bds, index: make(map[peer.ID]int, len(bds)), at: at}
-	for i, b := range bds {
-		v.index[b.Peer] = i
-	}
-	c.view.Store(v)
+	c.view.Store(&view{scores: snap.Scores, at: at})
 
 	if refresh {
 		for _, s := range snap.Scores {

@@ -417,3 +417,64 @@ func TestComponentStopsWhenBusCloses(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
+	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
+	defer bus.Close()
+	clk := clock.NewMock()
+	c, err := New(bus, clk, penaltyParams(0.5), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := eventbus.NewEmitter[events.EvtPeerPenalized](bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	// Before Start the events wait in the subscription; Breakdown reads
+	// the (empty) state directly.
+	em.Emit(events.EvtPeerPenalized{Peer: pA, Count: 1, At: clk.Now()})
+	if _, ok := c.Breakdown(pA); ok {
+		t.Fatal("breakdown before any event was handled")
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Readers race the driver while it handles more events.
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Breakdown(pA)
+				c.Scores()
+			}
+		}
+	}()
+	for range 50 {
+		em.Emit(events.EvtPeerPenalized{Peer: pA, Count: 1, At: clk.Now()})
+	}
+	// Breakdown sees every handled event even without a snapshot: wait for
+	// all 51 penalties (P₇ = 51²).
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if b, ok := c.Breakdown(pA); ok && b.P7 == 51*51 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("breakdown never showed all penalties")
+		}
+		runtime.Gosched()
+	}
+	close(stop)
+	<-readerDone
+	c.Close()
+	// After Close it still answers, from the final state.
+	if b, ok := c.Breakdown(pA); !ok || b.P7 != 51*51 {
+		t.Fatalf("breakdown after Close: %+v %v", b, ok)
+	}
+}
