@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -83,16 +84,35 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 func open(path string, timeout time.Duration) (d *DB, err error) {
+	if err := precheck(path); err != nil {
+		return nil, err
+	}
 	var db *bolt.DB
+	var file *os.File
+	// A fault reading the mapped file becomes a panic recovered below
+	// instead of killing the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
+			// bbolt panics on some malformed files (a page beyond the end of
+			// a truncated file) while holding the file open and locked:
+			// close it ourselves so the lock is released.
 			if db != nil {
 				_ = db.Close()
+			} else if file != nil {
+				_ = file.Close()
 			}
 			d, err = nil, fmt.Errorf("%w: %s: %v", ErrCorruptStore, path, r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: timeout,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
 	if err != nil {
 		return nil, classify(path, err)
 	}
@@ -122,21 +142,11 @@ func classify(path string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrCorruptStore, path, err)
 }
 
-// verifyAndLoad checks page consistency, creates the buckets on a new file,
-// checks the schema, and decodes every record.
+// verifyAndLoad creates the buckets on a new file, checks the schema, and
+// decodes every record (precheck has already walked the pages).
 func verifyAndLoad(db *bolt.DB) ([]peerstore.Peer, error) {
 	var peers []peerstore.Peer
 	err := db.Update(func(tx *bolt.Tx) error {
-		// Drain Check's channel fully so its goroutine ends; keep the first.
-		var checkErr error
-		for cerr := range tx.Check() {
-			if checkErr == nil {
-				checkErr = cerr
-			}
-		}
-		if checkErr != nil {
-			return fmt.Errorf("%w: %v", ErrCorruptStore, checkErr)
-		}
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return fmt.Errorf("%w: meta bucket: %v", ErrCorruptStore, err)
