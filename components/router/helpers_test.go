@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -101,7 +103,7 @@ func newNode(t testing.TB, clk clock.Clock, opts ...Option) *node {
 	t.Cleanup(func() { _ = bus.Close() })
 	bridge(t, h, bus)
 	reg := prometheus.NewRegistry()
-	opts = append([]Option{WithRegisterer(reg), WithSeed(1)}, opts...)
+	opts = append([]Option{WithRegisterer(reg), WithSeed(1), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
 	r, err := New(h, bus, clk, opts...)
 	if err != nil {
 		t.Fatal(err)
