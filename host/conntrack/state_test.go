@@ -28,7 +28,7 @@ func kinds(out []output) []string {
 		case outConnClosed:
 			s = append(s, "close:"+o.closed.ConnID)
 		case outConnectedness:
-			s = append(s, string(o.connectedness.Peer) + ":" + o.connectedness.Connectedness.String())
+			s = append(s, string(o.connectedness.Peer)+":"+o.connectedness.Connectedness.String())
 		case outIdentified:
 			s = append(s, "identified:"+string(o.identified.Peer))
 		}
