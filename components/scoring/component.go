@@ -35,10 +35,11 @@ const maxCoalesce = 1024
 //     burst of crossings yields one snapshot).
 //
 // The input subscription uses the Block policy: no fact is ever lost, and a
-// driver that falls behind slows the emitters down instead. Subscribers of
-// the outputs should therefore not use Block themselves (snapshots are
-// complete, Drop loses nothing that the next one does not carry), or a slow
-// output subscriber stalls scoring and, through it, the router.
+// driver that falls behind slows the emitters down instead. Emits to a
+// Block subscriber of the outputs wait for it, so such a subscriber stalls
+// scoring (and, through the full input buffer, the emitters of facts) while
+// it is behind: snapshot subscribers should use Drop, since every snapshot
+// is complete, and Block subscribers of crossings must keep up.
 type Component struct {
 	bus    *eventbus.Bus
 	clk    clock.Clock
@@ -57,9 +58,8 @@ type Component struct {
 	mu      sync.Mutex // guards started, closed
 	started bool
 	closed  bool
-	ticker  *clock.Ticker
-	quit    chan struct{}
-	done    chan struct{}
+	quit    chan struct{} // closed by Close: the driver returns
+	done    chan struct{} // closed by the driver when it has returned
 }
 
 // view is the immutable inspection snapshot published with every
@@ -139,17 +139,17 @@ func (c *Component) Start() error {
 	c.started = true
 	// Decay steps are counted from the ticker's start, so each tick is
 	// exactly one step (a late tick still counts whole intervals only).
-	now := c.clk.Now()
-	c.scorer.lastDecay = now
-	c.ticker = c.clk.Ticker(c.scorer.params.DecayInterval)
-	go c.run(c.ticker)
+	c.scorer.lastDecay = c.clk.Now()
+	// The ticker exists before Start returns, so a mock clock advanced
+	// right after Start ticks it.
+	go c.run(c.clk.Ticker(c.scorer.params.DecayInterval))
 	return nil
 }
 
 // Close stops the driver (waiting for it to finish the event in hand and
-// any emit it is in), then closes the subscription and the emitters. The
-// inspection calls keep answering with the last snapshot. Closing twice is
-// harmless.
+// any emit it is in), then closes the subscription and the emitters. Scores
+// keeps answering with the last snapshot and Breakdown with the final
+// state. Closing twice is harmless.
 func (c *Component) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -204,7 +204,8 @@ func (c *Component) Breakdown(p peer.ID) (Breakdown, bool) {
 	}
 }
 
-// SnapshotTime returns when the snapshot behind Scores was taken (the component's construction time before the first one).
+// SnapshotTime returns when the snapshot behind Scores was taken (the
+// component's construction time before the first one).
 func (c *Component) SnapshotTime() time.Time { return c.view.Load().at }
 
 // Thresholds returns the thresholds in force.
