@@ -132,9 +132,41 @@ type peerState struct {
 	iwantIn int // ids asked of us
 	idwIn   int // IDONTWANT messages received
 
-	advertised map[string]uint64 // id -> tick we advertised it in IHAVE
+	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
 	dontWant   map[string]uint64 // id -> tick the peer sent IDONTWANT
 	promises   []promise
+}
+
+// gossipMarks records on which of the last 64 heartbeats a peer was sent
+// IHAVE for a topic: bit i of mask is heartbeat last-i. It replaces a per-id
+// record: a message was advertised to the peer iff the peer got IHAVE for
+// the message's topic while the message was in the gossip windows.
+type gossipMarks struct {
+	last uint64
+	mask uint64
+}
+
+func (g *gossipMarks) mark(tick uint64) {
+	switch {
+	case tick > g.last && tick-g.last >= 64:
+		g.mask = 0
+	case tick > g.last:
+		g.mask <<= tick - g.last
+	case tick < g.last:
+		return // ticks only grow
+	}
+	g.last = tick
+	g.mask |= 1
+}
+
+// any reports whether a mark falls in [lo, hi].
+func (g gossipMarks) any(lo, hi uint64) bool {
+	for t := lo; t <= hi && t <= g.last; t++ {
+		if g.last-t < 64 && g.mask>>(g.last-t)&1 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type promise struct {
@@ -315,7 +347,7 @@ type Sizes struct {
 	Pending        int // messages awaiting Validated (<= MaxPendingValidation)
 	Backoffs       int // backoff records (<= MaxBackoffs)
 	MaxDontWant    int // largest IDONTWANT set of one peer (<= MaxIDontWant)
-	MaxAdvertised  int // largest advertised-id set of one peer
+	MaxAdvertised  int // largest number of topics with gossip records for one peer (<= MaxTopicsPerPeer)
 	MaxPromises    int // largest promise list of one peer
 	MaxMeshSize    int // largest mesh
 	MaxFanoutSize  int // largest fanout set
@@ -342,7 +374,7 @@ func (a *Automaton) Sizes() Sizes {
 	for _, ps := range a.peers {
 		s.MaxPeerTopics = max(s.MaxPeerTopics, ps.topics.len())
 		s.MaxDontWant = max(s.MaxDontWant, len(ps.dontWant))
-		s.MaxAdvertised = max(s.MaxAdvertised, len(ps.advertised))
+		s.MaxAdvertised = max(s.MaxAdvertised, len(ps.gossiped))
 		s.MaxPromises = max(s.MaxPromises, len(ps.promises))
 	}
 	for _, t := range a.topics {

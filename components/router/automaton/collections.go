@@ -162,6 +162,7 @@ type cacheRef struct {
 type cacheEntry struct {
 	msg   *pb.Message
 	topic string
+	tick  uint64 // heartbeats run when it was cached
 	sent  map[peer.ID]int // IWANT answers sent per peer (lazy)
 }
 
@@ -170,11 +171,11 @@ func (c *msgCache) init(history int) {
 	c.windows = make([][]cacheRef, history)
 }
 
-func (c *msgCache) put(id, topic string, m *pb.Message) {
+func (c *msgCache) put(id, topic string, m *pb.Message, tick uint64) {
 	if _, ok := c.msgs[id]; ok {
 		return
 	}
-	c.msgs[id] = &cacheEntry{msg: m, topic: topic}
+	c.msgs[id] = &cacheEntry{msg: m, topic: topic, tick: tick}
 	c.windows[0] = append(c.windows[0], cacheRef{id: id, topic: topic})
 }
 

@@ -130,11 +130,8 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 			break
 		}
 		ps.iwantIn++
-		if _, ok := ps.advertised[string(raw)]; !ok {
-			continue
-		}
 		e := a.mcache.get(string(raw))
-		if e == nil {
+		if e == nil || !a.advertised(ps, e) {
 			continue
 		}
 		if _, ok := ps.dontWant[string(raw)]; ok {
@@ -162,6 +159,15 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 		return OutcomeIWantServed
 	}
 	return OutcomeIWantNothingServed
+}
+
+// advertised reports whether ps was sent IHAVE for e's topic while e was in
+// the gossip windows: a message cached at tick k is advertised by the
+// heartbeats k+1 .. k+HistoryGossip. (When an IHAVE was truncated to
+// MaxIHaveLength ids, this also admits the ids left out of it.)
+func (a *Automaton) advertised(ps *peerState, e *cacheEntry) bool {
+	g, ok := ps.gossiped[e.topic]
+	return ok && g.any(e.tick+1, e.tick+uint64(a.cfg.HistoryGossip))
 }
 
 // HandleIDontWant records a /meshsub/1.2.0 peer's IDONTWANT: those messages

@@ -520,3 +520,47 @@ func TestFactsDecisionOrder(t *testing.T) {
 		t.Fatal("out-of-range fact must be nil")
 	}
 }
+
+func TestGossipMarks(t *testing.T) {
+	var g gossipMarks
+	if g.any(0, 100) {
+		t.Fatal("empty marks match")
+	}
+	g.mark(5)
+	g.mark(7)
+	for _, c := range []struct {
+		lo, hi uint64
+		want   bool
+	}{{1, 4, false}, {5, 5, true}, {6, 6, false}, {6, 9, true}, {8, 20, false}, {3, 5, true}} {
+		if got := g.any(c.lo, c.hi); got != c.want {
+			t.Errorf("any(%d, %d) = %v, want %v", c.lo, c.hi, got, c.want)
+		}
+	}
+	g.mark(3) // ticks never go back: ignored
+	if g.any(3, 3) {
+		t.Error("backwards mark recorded")
+	}
+	g.mark(100) // more than 64 ticks later: old marks forgotten
+	if g.any(5, 7) || !g.any(100, 100) {
+		t.Error("marks not rolled over")
+	}
+}
+
+func TestIWantRefusedAfterGossipWindow(t *testing.T) {
+	h := newHarness(t, nil)
+	p := gossipedTo(h) // advertised at the first heartbeat after publishing
+	id := h.a.mcache.windows[1][0].id
+	h.a.cfg.HistoryGossip = 1
+	// The message is still cached (window 1 of 5) and was advertised: served.
+	if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("iwant = %v", o)
+	}
+	// A peer that only got IHAVE for the topic later never saw this id.
+	q := h.add(8, ProtocolGossipSubV12, false, topicA)
+	g := gossipMarks{}
+	g.mark(h.a.ticks + 5)
+	h.a.peers[q].gossiped = map[string]gossipMarks{topicA: g}
+	if o := h.a.HandleIWant(h.now, q, iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("iwant from late peer = %v", o)
+	}
+}

@@ -15,7 +15,7 @@ import (
 //
 //   - per peer: broken promises (IWANT not answered within IWantFollowupTime)
 //     are reported as EvtPeerPenalized(PenaltyBrokenPromise); per-heartbeat
-//     gossip budgets are reset; old IDONTWANT and advertised ids expire;
+//     gossip budgets are reset; old IDONTWANT ids expire;
 //   - per joined topic: mesh peers with a negative score are pruned; a mesh
 //     below Dlo is grafted up to D; a mesh above Dhi is pruned to D keeping
 //     the Dscore best-scoring peers and at least Dout outbound peers; a mesh
@@ -56,11 +56,6 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		for id, tick := range ps.dontWant {
 			if tick+history <= a.ticks {
 				delete(ps.dontWant, id)
-			}
-		}
-		for id, tick := range ps.advertised {
-			if tick+history <= a.ticks {
-				delete(ps.advertised, id)
 			}
 		}
 	}
@@ -232,8 +227,8 @@ func (a *Automaton) maintainFanout(now time.Time, t *topicState) bool {
 // emitGossip sends IHAVE for t's recent messages to max(Dlazy,
 // GossipFactor × eligible) random gossipsub peers of t that are not in
 // exclude (the mesh or fanout), not direct, and at or above the gossip
-// threshold, recording what each was offered so that IWANT is served only
-// for advertised ids.
+// threshold, marking the heartbeat in each peer's gossip record so that
+// IWANT is served only for advertised messages.
 func (a *Automaton) emitGossip(t *topicState, exclude *orderedSet[peer.ID], out *Output) {
 	ids := a.mcache.gossipIDs(a.scratchIDs[:0], t.name, a.cfg.HistoryGossip)
 	defer func() {
@@ -267,21 +262,19 @@ func (a *Automaton) emitGossip(t *topicState, exclude *orderedSet[peer.ID], out 
 	}
 	for _, ps := range cands {
 		list := shared
-		offered := ids
 		if list == nil {
 			a.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-			offered = ids[:a.cfg.MaxIHaveLength]
-			list = make([][]byte, len(offered))
-			for i, id := range offered {
+			list = make([][]byte, a.cfg.MaxIHaveLength)
+			for i, id := range ids[:a.cfg.MaxIHaveLength] {
 				list[i] = []byte(id)
 			}
 		}
-		if ps.advertised == nil {
-			ps.advertised = make(map[string]uint64)
+		if ps.gossiped == nil {
+			ps.gossiped = make(map[string]gossipMarks)
 		}
-		for _, id := range offered {
-			ps.advertised[id] = a.ticks
-		}
+		g := ps.gossiped[t.name]
+		g.mark(a.ticks)
+		ps.gossiped[t.name] = g
 		out.sendIHave(ps.id, t.name, list)
 	}
 }

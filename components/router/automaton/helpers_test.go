@@ -26,13 +26,13 @@ const topicA = "topic-a"
 
 // harness drives one automaton with a manual clock.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	a   *Automaton
 	now time.Time
 	out Output
 }
 
-func newHarness(t *testing.T, mut func(*Config)) *harness {
+func newHarness(t testing.TB, mut func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	if mut != nil {

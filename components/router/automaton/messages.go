@@ -152,7 +152,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 		reject(pm.from, events.RejectTopicNotJoined)
 		return OutcomeTopicNotJoined
 	}
-	a.mcache.put(id, pm.topic, pm.msg)
+	a.mcache.put(id, pm.topic, pm.msg, a.ticks)
 	author := peer.ID(pm.msg.GetFrom())
 	out.delivered(events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
 	a.forward(t, pm.msg, id, pm.from, author, pm.dupFrom, out)
@@ -238,7 +238,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 	}
 	topic := msg.GetTopic()
 	a.seen.add(id, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
-	a.mcache.put(id, topic, msg)
+	a.mcache.put(id, topic, msg, a.ticks)
 	size := proto.Size(msg)
 	t := a.topics[topic]
 	if t == nil {

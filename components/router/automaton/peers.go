@@ -75,6 +75,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 // emitting EvtPeerPruned (if it was in the mesh) then EvtPeerUnsubscribed.
 func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, reason events.PruneReason, out *Output) {
 	ps.topics.remove(name)
+	delete(ps.gossiped, name)
 	t := a.topics[name]
 	if t == nil {
 		return
