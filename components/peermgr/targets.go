@@ -16,7 +16,8 @@ type Targets struct {
 // with the defaults 30 mesh peers (10 outbound, 20 inbound) and 20 service
 // peers. A non-empty mesh budget always allows at least one outbound peer.
 func (c *Config) Targets() Targets {
-	mesh := int(float64(c.MaxConnections) * c.MeshRatio)
+	// The epsilon keeps 100 x 0.29 (28.999999999999996 in floating point) at 29.
+	mesh := int(float64(c.MaxConnections)*c.MeshRatio + 1e-9)
 	out := mesh / 3
 	if mesh > 0 && out == 0 {
 		out = 1
