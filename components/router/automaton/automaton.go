@@ -133,8 +133,8 @@ type peerState struct {
 	idwIn   int // IDONTWANT messages received
 
 	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
-	dontWant   map[string]uint64 // id -> tick the peer sent IDONTWANT
-	promises   []promise
+	dontWant map[string]uint64      // id -> tick the peer sent IDONTWANT
+	promises []promise
 }
 
 // gossipMarks records on which of the last 64 heartbeats a peer was sent

@@ -162,7 +162,7 @@ type cacheRef struct {
 type cacheEntry struct {
 	msg   *pb.Message
 	topic string
-	tick  uint64 // heartbeats run when it was cached
+	tick  uint64          // heartbeats run when it was cached
 	sent  map[peer.ID]int // IWANT answers sent per peer (lazy)
 }
 
