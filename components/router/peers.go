@@ -239,17 +239,43 @@ func (r *Router) enqueue(s *automaton.Send) {
 		return
 	}
 	rpc := s.RPC
-	if len(rpc.Subscriptions) > 0 || rpc.Control != nil {
-		if !pc.q.pushControl(&pb.RPC{Subscriptions: rpc.Subscriptions, Control: rpc.Control}) {
-			r.m.controlDrops.Inc()
-			r.noteDrop(pc)
+	// Receivers apply subscriptions before control within one RPC. A PRUNE
+	// sent on leaving must arrive before the unsubscription (or the peer
+	// sees an unsubscribed peer, not a prune with its backoff), so
+	// unsubscriptions travel in a second RPC after the control.
+	subs, unsubs := rpc.Subscriptions, []*pb.RPC_SubOpts(nil)
+	for i, so := range rpc.Subscriptions {
+		if !so.GetSubscribe() {
+			subs = make([]*pb.RPC_SubOpts, 0, len(rpc.Subscriptions))
+			subs = append(subs, rpc.Subscriptions[:i]...)
+			for _, so := range rpc.Subscriptions[i:] {
+				if so.GetSubscribe() {
+					subs = append(subs, so)
+				} else {
+					unsubs = append(unsubs, so)
+				}
+			}
+			break
 		}
+	}
+	if len(subs) > 0 || rpc.Control != nil {
+		r.pushControl(pc, &pb.RPC{Subscriptions: subs, Control: rpc.Control})
+	}
+	if len(unsubs) > 0 {
+		r.pushControl(pc, &pb.RPC{Subscriptions: unsubs})
 	}
 	for i, m := range rpc.Publish {
 		if !pc.q.pushData(s.IDs[i], m) {
 			r.m.dataDrops.Inc()
 			r.noteDrop(pc)
 		}
+	}
+}
+
+func (r *Router) pushControl(pc *peerConn, rpc *pb.RPC) {
+	if !pc.q.pushControl(rpc) {
+		r.m.controlDrops.Inc()
+		r.noteDrop(pc)
 	}
 }
 
