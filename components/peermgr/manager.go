@@ -226,7 +226,10 @@ func (m *Manager) start() error {
 		prune: m.clk.Ticker(m.cfg.PruneInterval),
 		flush: m.clk.Ticker(m.cfg.FlushInterval),
 	}
-	m.kickLoop()
+	// The first connectivity pass runs before Start returns, so a test (or
+	// a caller) sees its decisions, not a race with the driver's first
+	// select; the driver carries them out as soon as it runs.
+	m.withCore(func(c *core) { c.connectivity(m.clk.Now()) })
 	go m.loop(ctx, sub, scores, t)
 	return nil
 }
@@ -265,6 +268,7 @@ func (m *Manager) loop(ctx context.Context, sub event.Subscription, scores *even
 	defer t.prune.Stop()
 	defer t.flush.Stop()
 	in, sc := sub.Out(), scores.Out()
+	m.drain(ctx)
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,452 @@
+package peermgr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// node is a manager on a real loopback host, with its bus and mock clock.
+type node struct {
+	h   host.Host
+	bus *eventbus.Bus
+	clk *clock.Mock
+	m   *Manager
+	reg *prometheus.Registry
+}
+
+// newNode starts a manager. The connectivity timer is an hour unless the
+// options say otherwise, so tests drive passes through AddPeer, exchanges
+// and dial results rather than racing a timer.
+func newNode(t *testing.T, id identity, opts ...Option) *node {
+	t.Helper()
+	n := &node{h: newHost(t, id), bus: eventbus.New(), clk: clock.NewMock(), reg: prometheus.NewRegistry()}
+	t.Cleanup(func() { _ = n.bus.Close() })
+	bridge(t, n.h, n.bus, n.clk)
+	all := append([]Option{WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg)}, opts...)
+	m, err := New(n.h, n.bus, n.clk, all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.m = m
+	t.Cleanup(func() { _ = m.Close() })
+	return n
+}
+
+func (n *node) start(t *testing.T) {
+	t.Helper()
+	if err := n.m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func infoOf(h host.Host) peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()} }
+
+// closedPortAddr returns a loopback address nobody listens on.
+func closedPortAddr(t *testing.T) ma.Multiaddr {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().(*net.TCPAddr)
+	_ = l.Close()
+	m, err := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + itoa(a.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestManagerDialsAddedPeer(t *testing.T) {
+	ids := identities(t, 20, 2)
+	a := newNode(t, ids[0])
+	b := newHost(t, ids[1])
+	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
+	succeeded := subscribe[events.EvtDialSucceeded](t, a.bus)
+	discovered := subscribe[events.EvtPeerDiscovered](t, a.bus)
+	a.start(t)
+	if err := a.m.AddPeer(infoOf(b), events.SourceStatic); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, discovered, "discovered", func(e events.EvtPeerDiscovered) bool { return e.Peer == b.ID() && e.Source == events.SourceStatic })
+	waitFor(t, attempted, "attempt", func(e events.EvtDialAttempted) bool { return e.Peer == b.ID() && e.Attempt == 1 })
+	waitFor(t, succeeded, "success", func(e events.EvtDialSucceeded) bool { return e.Peer == b.ID() })
+	eventually(t, "outbound connection in the store", func() bool {
+		p, ok := a.m.Peer(b.ID())
+		return ok && p.Connected() && p.Direction == network.DirOutbound && p.Identified
+	})
+	if got := testutil.ToFloat64(a.m.core.m.dialOK); got != 1 {
+		t.Fatalf("dials_total{outcome=success} = %v, want 1", got)
+	}
+	if got, err := a.m.SelectPeer("/meshsub/1.1.0"); err != nil || got != b.ID() {
+		t.Fatalf("SelectPeer = %s, %v", got, err)
+	}
+}
+
+// TestManagerBackoffOnRealDials dials a closed loopback port: each failure
+// backs the peer off on the mock clock, and the next dial waits for it.
+func TestManagerBackoffOnRealDials(t *testing.T) {
+	ids := identities(t, 21, 2)
+	a := newNode(t, ids[0])
+	failed := subscribe[events.EvtDialFailed](t, a.bus)
+	backed := subscribe[events.EvtPeerBackedOff](t, a.bus)
+	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
+	a.start(t)
+	t0 := a.clk.Now()
+	if err := a.m.AddPeer(peer.AddrInfo{ID: ids[1].id, Addrs: []ma.Multiaddr{closedPortAddr(t)}}, events.SourceStatic); err != nil {
+		t.Fatal(err)
+	}
+	f := waitFor(t, failed, "first failure", func(e events.EvtDialFailed) bool { return true })
+	if f.Reason != events.DialFailError || f.Failures != 1 || f.Err == "" {
+		t.Fatalf("first failure %+v", f)
+	}
+	b := waitFor(t, backed, "first backoff", func(events.EvtPeerBackedOff) bool { return true })
+	if !b.Until.Equal(t0.Add(120*time.Second)) || b.Failures != 1 {
+		t.Fatalf("first backoff %+v, want until t0+120s", b)
+	}
+	waitFor(t, attempted, "first attempt", func(e events.EvtDialAttempted) bool { return e.Attempt == 1 })
+	// The clock moves past the backoff; the next pass dials again.
+	a.clk.Add(120 * time.Second)
+	a.m.kickLoop()
+	waitFor(t, attempted, "second attempt", func(e events.EvtDialAttempted) bool { return e.Attempt == 2 })
+	b = waitFor(t, backed, "second backoff", func(events.EvtPeerBackedOff) bool { return true })
+	if !b.Until.Equal(t0.Add(120*time.Second + 480*time.Second)) || b.Failures != 2 {
+		t.Fatalf("second backoff %+v, want until t0+600s", b)
+	}
+	if got := testutil.ToFloat64(a.m.core.m.dialFail[events.DialFailError]); got != 2 {
+		t.Fatalf("dials_total{outcome=error} = %v, want 2", got)
+	}
+}
+
+// TestManagerDialTimeout dials a listener that accepts TCP and never
+// answers: the mock clock's dial timeout ends the dial.
+func TestManagerDialTimeout(t *testing.T) {
+	ids := identities(t, 22, 2)
+	a := newNode(t, ids[0])
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(held)
+				return
+			}
+			held <- c
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		for c := range held {
+			_ = c.Close()
+		}
+	})
+	failed := subscribe[events.EvtDialFailed](t, a.bus)
+	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
+	a.start(t)
+	addr := ma.StringCast("/ip4/127.0.0.1/tcp/" + itoa(l.Addr().(*net.TCPAddr).Port))
+	if err := a.m.AddPeer(peer.AddrInfo{ID: ids[1].id, Addrs: []ma.Multiaddr{addr}}, events.SourceStatic); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, attempted, "attempt", func(events.EvtDialAttempted) bool { return true })
+	// The worker arms its timeout on the mock clock when it picks the job
+	// up; advance in dial-timeout steps until the failure is reported.
+	deadline := time.After(15 * time.Second)
+	for {
+		a.clk.Add(10 * time.Second)
+		select {
+		case f := <-failed.Out():
+			if f.Reason != events.DialFailTimeout {
+				t.Fatalf("failure %+v, want a timeout", f)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the dial never timed out")
+		}
+	}
+}
+
+// TestManagerColocationOnLoopback: four hosts connect from 127.0.0.1 with
+// the limit lowered to 2; the two oldest are disconnected and removed.
+func TestManagerColocationOnLoopback(t *testing.T) {
+	ids := identities(t, 23, 5)
+	a := newNode(t, ids[0], WithColocationLimit(2))
+	evicted := subscribe[events.EvtPeerEvicted](t, a.bus)
+	a.start(t)
+	var others []host.Host
+	for i := 1; i <= 4; i++ {
+		h := newHost(t, ids[i])
+		others = append(others, h)
+		a.clk.Add(time.Second)
+		if err := h.Connect(context.Background(), infoOf(a.h)); err != nil {
+			t.Fatal(err)
+		}
+		if i <= 2 {
+			eventually(t, "inbound peer in the store", func() bool { return isConnected(a.m, h.ID()) })
+		}
+	}
+	for _, victim := range others[:2] {
+		e := waitFor(t, evicted, "colocation eviction", func(e events.EvtPeerEvicted) bool { return e.Peer == victim.ID() })
+		if e.Reason != events.EvictColocation || !e.Removed {
+			t.Fatalf("eviction %+v", e)
+		}
+	}
+	for _, victim := range others[:2] {
+		eventually(t, "victim disconnected", func() bool {
+			return a.h.Network().Connectedness(victim.ID()) != network.Connected
+		})
+		if _, ok := a.m.Peer(victim.ID()); ok {
+			// A late connection event may re-add it; it must not be connected.
+			if isConnected(a.m, victim.ID()) {
+				t.Fatalf("victim %s still connected in the store", victim.ID())
+			}
+		}
+	}
+	for _, keep := range others[2:] {
+		if a.h.Network().Connectedness(keep.ID()) != network.Connected {
+			t.Fatalf("newest peer %s was disconnected", keep.ID())
+		}
+	}
+	if got := testutil.ToFloat64(a.m.core.m.evictedBy[events.EvictColocation]); got != 2 {
+		t.Fatalf("evictions_total{reason=colocation} = %v, want 2", got)
+	}
+}
+
+// TestManagerPeerExchangeDiscovery: a node that knows one peer ends up
+// connected to others it learns of through peer exchange; a record whose
+// signer does not match the claimed id is rejected and counted.
+func TestManagerPeerExchangeDiscovery(t *testing.T) {
+	ids := identities(t, 24, 5)
+	a := newNode(t, ids[0])
+	b, c, d := newHost(t, ids[1]), newHost(t, ids[2]), newHost(t, ids[3])
+	rejected := subscribe[events.EvtPeerRecordRejected](t, a.bus)
+	a.start(t)
+	if err := a.m.AddPeer(infoOf(b), events.SourceStatic); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connected to the known peer", func() bool { return isConnected(a.m, b.ID()) })
+
+	// Play the router: b's PRUNE carried PX records of c and d, plus one
+	// claiming ids[4]'s identity for a record signed by c.
+	px, err := eventbus.NewEmitter[events.EvtPeerExchangeReceived](a.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	record := func(h host.Host) []byte {
+		return signedRecord(t, h.Peerstore().PrivKey(h.ID()), h.ID(), h.Addrs()...)
+	}
+	if err := px.Emit(events.EvtPeerExchangeReceived{From: b.ID(), Topic: "news", At: a.clk.Now(), Records: []events.PeerExchangeRecord{
+		{Peer: c.ID(), SignedPeerRecord: record(c)},
+		{Peer: d.ID(), SignedPeerRecord: record(d)},
+		{Peer: ids[4].id, SignedPeerRecord: record(c)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := waitFor(t, rejected, "rejection", func(events.EvtPeerRecordRejected) bool { return true })
+	if r.Peer != ids[4].id || r.From != b.ID() || r.Reason != RejectPeerIDMismatch {
+		t.Fatalf("rejection %+v", r)
+	}
+	for _, h := range []host.Host{c, d} {
+		eventually(t, "connected through PX", func() bool { return isConnected(a.m, h.ID()) })
+		p, _ := a.m.Peer(h.ID())
+		if p.Source != events.SourceExchange || p.Direction != network.DirOutbound {
+			t.Fatalf("PX peer %+v", p)
+		}
+	}
+	if _, ok := a.m.Peer(ids[4].id); ok {
+		t.Fatal("the impostor entered the store")
+	}
+	if got := testutil.ToFloat64(a.m.core.m.rejectedBy[RejectPeerIDMismatch]); got != 1 {
+		t.Fatalf("records_rejected_total{reason=peer_id_mismatch} = %v, want 1", got)
+	}
+}
+
+func TestManagerGraylistDisconnects(t *testing.T) {
+	ids := identities(t, 25, 2)
+	a := newNode(t, ids[0])
+	b := newHost(t, ids[1])
+	backed := subscribe[events.EvtPeerBackedOff](t, a.bus)
+	a.start(t)
+	if err := a.m.AddPeer(infoOf(b), events.SourceExchange); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connected", func() bool { return isConnected(a.m, b.ID()) })
+	em, err := eventbus.NewEmitter[events.EvtPeerScoreThresholdCrossed](a.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	_ = em.Emit(events.EvtPeerScoreThresholdCrossed{Peer: b.ID(), Threshold: events.ThresholdGraylist, Below: true, Score: -1000})
+	e := waitFor(t, backed, "graylist backoff", func(events.EvtPeerBackedOff) bool { return true })
+	if !e.Graylisted || e.Peer != b.ID() {
+		t.Fatalf("backoff %+v", e)
+	}
+	eventually(t, "graylisted peer disconnected", func() bool {
+		return a.h.Network().Connectedness(b.ID()) != network.Connected && !isConnected(a.m, b.ID())
+	})
+}
+
+// TestManagerConnectivityTimer: a peer that enters the store without a kick
+// is dialed when the mock clock reaches the connectivity interval.
+func TestManagerConnectivityTimer(t *testing.T) {
+	ids := identities(t, 26, 2)
+	a := newNode(t, ids[0], WithConnectivityInterval(15*time.Second, 15*time.Second))
+	b := newHost(t, ids[1])
+	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
+	a.start(t)
+	// Enter b silently, as if loaded: no kick.
+	a.m.withCore(func(c *core) { c.store.Add(b.ID(), b.Addrs(), events.SourceDiscovery, a.clk.Now()) })
+	a.clk.Add(15 * time.Second)
+	e := waitFor(t, attempted, "timer-driven attempt", func(events.EvtDialAttempted) bool { return true })
+	if e.Peer != b.ID() || !e.At.Equal(time.Unix(0, 0).Add(15*time.Second)) {
+		t.Fatalf("attempt %+v, want b at t0+15s", e)
+	}
+	eventually(t, "connected", func() bool { return isConnected(a.m, b.ID()) })
+}
+
+func TestManagerPersistsAcrossRestart(t *testing.T) {
+	ids := identities(t, 27, 3)
+	path := filepath.Join(t.TempDir(), "peers.db")
+	a := newNode(t, ids[0], WithDatabase(path))
+	b := newHost(t, ids[1])
+	backed := subscribe[events.EvtPeerBackedOff](t, a.bus)
+	a.start(t)
+	_ = a.m.AddPeer(infoOf(b), events.SourceStatic)
+	dead := peer.AddrInfo{ID: ids[2].id, Addrs: []ma.Multiaddr{closedPortAddr(t)}}
+	_ = a.m.AddPeer(dead, events.SourceExchange)
+	eventually(t, "connected and identified", func() bool {
+		p, ok := a.m.Peer(b.ID())
+		return ok && p.Connected() && p.Identified
+	})
+	bo := waitFor(t, backed, "backoff", func(e events.EvtPeerBackedOff) bool { return e.Peer == dead.ID })
+
+	// While a is open the file is locked: a second manager fails fast.
+	if _, err := New(a.h, eventbus.New(), a.clk, WithDatabase(path), WithOpenTimeout(50*time.Millisecond)); !errors.Is(err, ErrStoreLocked) {
+		t.Fatalf("second manager on the same file: %v, want ErrStoreLocked", err)
+	}
+	if err := a.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	bus2 := eventbus.New()
+	defer bus2.Close()
+	m2, err := New(a.h, bus2, a.clk, WithDatabase(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	peers := m2.Peers()
+	if len(peers) != 2 {
+		t.Fatalf("reloaded %d peers, want 2", len(peers))
+	}
+	pb, _ := m2.Peer(b.ID())
+	if pb.Connected() || pb.Source != events.SourceStatic || len(pb.Addrs) == 0 || !pb.Identified {
+		t.Fatalf("reloaded b = %+v, want not connected, static, identified, with addresses", pb)
+	}
+	pd, _ := m2.Peer(dead.ID)
+	if pd.Failures != 1 || !pd.BackoffUntil.Equal(bo.Until) || pd.Source != events.SourceExchange {
+		t.Fatalf("reloaded dead peer = %+v, want 1 failure until %v", pd, bo.Until)
+	}
+}
+
+func TestManagerCorruptStore(t *testing.T) {
+	ids := identities(t, 28, 1)
+	h := newHost(t, ids[0])
+	bus := eventbus.New()
+	defer bus.Close()
+	path := filepath.Join(t.TempDir(), "peers.db")
+	if err := os.WriteFile(path, []byte("this is not a bbolt file, it is garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(h, bus, clock.NewMock(), WithDatabase(path)); !errors.Is(err, ErrCorruptStore) {
+		t.Fatalf("New on a corrupt file: %v, want ErrCorruptStore", err)
+	}
+	m, err := New(h, bus, clock.NewMock(), WithDatabase(path), WithResetOnCorrupt())
+	if err != nil {
+		t.Fatalf("New with reset: %v", err)
+	}
+	defer m.Close()
+	if len(m.Peers()) != 0 {
+		t.Fatal("reset store is not empty")
+	}
+}
+
+func TestManagerLifecycle(t *testing.T) {
+	ids := identities(t, 29, 2)
+	h := newHost(t, ids[0])
+	bus := eventbus.New()
+	defer bus.Close()
+	if _, err := New(h, bus, clock.NewMock(), WithMaxFailures(0)); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("bad config: %v", err)
+	}
+	if _, err := New(nil, bus, clock.NewMock()); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("nil host: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := New(h, bus, clock.NewMock(), WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second manager on the same registry fails cleanly, not with a panic.
+	if _, err := New(h, bus, clock.NewMock(), WithRegisterer(reg)); err == nil {
+		t.Fatal("duplicate metrics registration succeeded")
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); !errors.Is(err, ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := m.AddPeer(peer.AddrInfo{ID: ids[1].id, Addrs: []ma.Multiaddr{addr(t, 1)}}, events.SourceStatic); !errors.Is(err, ErrClosed) {
+		t.Fatalf("AddPeer after Close: %v", err)
+	}
+	if err := m.Start(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	// Close without Start is fine too.
+	m2, err := New(h, bus, clock.NewMock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
