@@ -177,6 +177,7 @@ type promise struct {
 type topicState struct {
 	name    string
 	peers   orderedSet[peer.ID] // peers subscribed to the topic
+	extra   orderedSet[peer.ID] // subscribed floodsub and direct peers: they get every message
 	joined  bool
 	mesh    orderedSet[peer.ID] // valid when joined
 	fanout  orderedSet[peer.ID] // valid when hasFanout

@@ -253,6 +253,17 @@ func checkBounds(t testing.TB, a *Automaton) {
 				t.Fatalf("bad mesh member %s in %q", p, name)
 			}
 		}
+		for _, p := range tp.extra.items {
+			ps := a.peers[p]
+			if ps == nil || !tp.peers.has(p) || (!ps.direct && ps.feat&featMesh != 0) {
+				t.Fatalf("bad extra member %s in %q", p, name)
+			}
+		}
+		for _, p := range tp.peers.items {
+			if ps := a.peers[p]; (ps.direct || ps.feat&featMesh == 0) != tp.extra.has(p) {
+				t.Fatalf("peer %s misfiled in extra of %q", p, name)
+			}
+		}
 		for _, p := range tp.fanout.items {
 			if !tp.peers.has(p) {
 				t.Fatalf("fanout member %s not subscribed to %q", p, name)

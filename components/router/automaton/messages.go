@@ -162,30 +162,27 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // forward sends a validated message to t's mesh peers, floodsub peers at or
 // above the publish threshold and direct peers, minus src, author, dups and
 // peers that sent IDONTWANT for it. It returns how many peers got it.
+// Mesh peers come first, then floodsub and direct peers (never in a mesh,
+// so nobody is sent the message twice).
 func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
-	for _, p := range t.peers.items {
-		if p == src || p == author {
-			continue
-		}
-		ps := a.peers[p]
-		if ps == nil {
-			continue
-		}
-		switch {
-		case t.mesh.has(p), ps.direct:
-		case ps.feat&featMesh == 0 && ps.score >= a.thresholds.Publish:
-		default:
-			continue
-		}
-		if containsPeer(dups, p) {
-			continue
+	send := func(p peer.ID, ps *peerState) {
+		if p == src || p == author || containsPeer(dups, p) {
+			return
 		}
 		if _, ok := ps.dontWant[id]; ok {
-			continue
+			return
 		}
 		out.sendMessage(p, id, msg)
 		n++
+	}
+	for _, p := range t.mesh.items {
+		send(p, a.peers[p])
+	}
+	for _, p := range t.extra.items {
+		if ps := a.peers[p]; ps.direct || ps.score >= a.thresholds.Publish {
+			send(p, ps)
+		}
 	}
 	return n
 }

@@ -86,6 +86,7 @@ func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, r
 	if t.hasFan {
 		t.fanout.remove(ps.id)
 	}
+	t.extra.remove(ps.id)
 	if t.peers.remove(ps.id) {
 		out.unsubscribed(events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
 	}

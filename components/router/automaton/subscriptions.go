@@ -41,7 +41,11 @@ func (a *Automaton) HandleSubscription(now time.Time, from peer.ID, topic string
 		return OutcomeTooManyTopics
 	}
 	ps.topics.add(topic)
-	a.topic(topic).peers.add(from)
+	t := a.topic(topic)
+	t.peers.add(from)
+	if ps.feat&featMesh == 0 || ps.direct {
+		t.extra.add(from)
+	}
 	out.subscribed(events.EvtPeerSubscribed{Peer: from, Topic: topic, At: now})
 	return OutcomeSubscribed
 }
