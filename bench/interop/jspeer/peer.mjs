@@ -1,0 +1,223 @@
+// peer.mjs: a js-libp2p node running @chainsafe/libp2p-gossipsub, driven by
+// line-delimited JSON on stdin and reporting on stdout, for the meshbus
+// interop harness (package github.com/meshbus/meshbus/bench/interop).
+//
+// Stack: TCP on 127.0.0.1, noise, yamux, identify, gossipsub with StrictSign,
+// emitSelf false, allowPublishToZeroTopicPeers true.
+//
+// Usage: node peer.mjs [--msgid=spec|js-default]
+//   spec (default): message id = from (peer id bytes) || seqno, as the libp2p
+//     pubsub spec and go implementations define it.
+//   js-default: the library's own default, protobuf(public key) || seqno,
+//     which differs from the spec's id (kept to test delivery with it).
+//
+// Every output line is one JSON object with an "event" field:
+//   {"event":"ready","peerId":..,"addrs":[..]}           once, at start
+//   {"event":"message","topic":..,"from":..,"data":b64,"id":b64,"seqno":hex,"receivedFrom":..}
+//   {"event":"graft"|"prune","peer":..,"topic":..,"direction":..}
+//   {"event":"invalid","from":..,"topic":..,"error":..}   a received message failed validation
+//   {"event":"ok","req":..,"cmd":..,...}                  a command succeeded
+//   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol}}
+//   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n}
+//   {"event":"error","req":..,"cmd":..,"error":..}        a command failed
+//   {"event":"stopped"}                                   last line before exit
+// Commands (one JSON object per line; "req" is optional and echoed back):
+//   {"cmd":"dial","addr":multiaddr-with-/p2p/}
+//   {"cmd":"subscribe","topic":..}
+//   {"cmd":"publish","topic":..,"data":b64}  -> ok with "recipients"
+//   {"cmd":"peers","topic":..}               -> mesh
+//   {"cmd":"stats"}                          -> stats
+//   {"cmd":"stop"}                           -> stopped, then exit 0
+// End of stdin is a stop. The process keeps no timer of its own: once the
+// node is stopped it exits.
+
+import './polyfill.mjs'
+import { createInterface } from 'node:readline'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub } from '@chainsafe/libp2p-gossipsub'
+import { multiaddr } from '@multiformats/multiaddr'
+
+const args = process.argv.slice(2)
+let msgIdMode = 'spec'
+for (const a of args) {
+  if (a.startsWith('--msgid=')) {
+    msgIdMode = a.slice('--msgid='.length)
+  } else {
+    process.stderr.write(`unknown argument ${a}\n`)
+    process.exit(2)
+  }
+}
+if (msgIdMode !== 'spec' && msgIdMode !== 'js-default') {
+  process.stderr.write(`--msgid must be spec or js-default, not ${msgIdMode}\n`)
+  process.exit(2)
+}
+
+// specMsgId is the pubsub spec's default id: the author's peer id bytes
+// followed by the 8-byte big-endian seqno.
+function specMsgId (msg) {
+  if (msg.type !== 'signed' || msg.sequenceNumber == null) {
+    throw new Error('expected a signed message with a seqno')
+  }
+  const from = msg.from.toMultihash().bytes
+  const id = new Uint8Array(from.length + 8)
+  id.set(from, 0)
+  new DataView(id.buffer).setBigUint64(from.length, msg.sequenceNumber, false)
+  return id
+}
+
+function emit (obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+const b64 = (u8) => Buffer.from(u8).toString('base64')
+
+const gsOpts = {
+  globalSignaturePolicy: 'StrictSign',
+  emitSelf: false,
+  allowPublishToZeroTopicPeers: true,
+  // Keep PX and flood publishing at the library defaults; only the id
+  // function is chosen by the harness.
+}
+if (msgIdMode === 'spec') {
+  gsOpts.msgIdFn = specMsgId
+}
+
+const node = await createLibp2p({
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  services: {
+    identify: identify(),
+    pubsub: gossipsub(gsOpts)
+  }
+})
+const gs = node.services.pubsub
+
+const stats = { received: 0, duplicates: 0, invalid: 0 }
+
+// Observe validation outcomes (duplicates and rejections) for diagnosis.
+// validateReceivedMessage is internal to the library; if a later version
+// renames it, the harness only loses these counters, not the delivery check.
+if (typeof gs.validateReceivedMessage === 'function') {
+  const orig = gs.validateReceivedMessage.bind(gs)
+  gs.validateReceivedMessage = async (source, rpcMsg) => {
+    const res = await orig(source, rpcMsg)
+    if (res.code === 'duplicate') {
+      stats.duplicates++
+    } else if (res.code === 'invalid') {
+      stats.invalid++
+      emit({ event: 'invalid', from: source.toString(), topic: rpcMsg.topic, error: String(res.error ?? res.reason) })
+    }
+    return res
+  }
+}
+
+gs.addEventListener('gossipsub:message', (evt) => {
+  const { propagationSource, msgId, msg } = evt.detail
+  stats.received++
+  emit({
+    event: 'message',
+    topic: msg.topic,
+    from: msg.type === 'signed' ? msg.from.toString() : '',
+    data: b64(msg.data),
+    id: msgId,
+    seqno: msg.type === 'signed' ? msg.sequenceNumber.toString(16).padStart(16, '0') : '',
+    receivedFrom: propagationSource.toString()
+  })
+})
+gs.addEventListener('gossipsub:graft', (evt) => {
+  emit({ event: 'graft', peer: evt.detail.peerId, topic: evt.detail.topic, direction: evt.detail.direction })
+})
+gs.addEventListener('gossipsub:prune', (evt) => {
+  emit({ event: 'prune', peer: evt.detail.peerId, topic: evt.detail.topic, direction: evt.detail.direction })
+})
+
+// protocols returns the negotiated pubsub protocol per peer, from the
+// outbound streams (internal state; empty if the library changes it).
+function protocols () {
+  const out = {}
+  const streams = gs.streamsOutbound
+  if (streams instanceof Map) {
+    for (const [id, s] of streams) {
+      out[id] = s.protocol ?? ''
+    }
+  }
+  return out
+}
+
+async function handle (c) {
+  switch (c.cmd) {
+    case 'dial': {
+      await node.dial(multiaddr(c.addr))
+      return {}
+    }
+    case 'subscribe':
+      gs.subscribe(c.topic)
+      return {}
+    case 'unsubscribe':
+      gs.unsubscribe(c.topic)
+      return {}
+    case 'publish': {
+      const res = await gs.publish(c.topic, Buffer.from(c.data ?? '', 'base64'))
+      return { recipients: res.recipients.map((p) => p.toString()) }
+    }
+    case 'peers':
+      return {
+        event: 'mesh',
+        topic: c.topic,
+        peers: gs.getMeshPeers(c.topic),
+        topicPeers: gs.getSubscribers(c.topic).map((p) => p.toString()),
+        protocols: protocols()
+      }
+    case 'stats':
+      return { event: 'stats', ...stats }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(c.cmd)}`)
+  }
+}
+
+let stopping = null
+async function stop () {
+  if (stopping == null) {
+    stopping = (async () => {
+      try {
+        await node.stop()
+      } catch (e) {
+        process.stderr.write(`stop: ${e.stack ?? e}\n`)
+      }
+      rl.close()
+      // Exit once stdout is flushed: nothing of ours is left running, but a
+      // library handle must not keep a stopped peer alive.
+      process.stdout.write(JSON.stringify({ event: 'stopped' }) + '\n', () => process.exit(0))
+    })()
+  }
+  return stopping
+}
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity })
+rl.on('line', (line) => {
+  if (line.trim() === '') return
+  let c
+  try {
+    c = JSON.parse(line)
+  } catch (e) {
+    emit({ event: 'error', error: `bad command line: ${e.message}` })
+    return
+  }
+  if (c.cmd === 'stop') {
+    stop()
+    return
+  }
+  handle(c).then(
+    (res) => emit({ event: 'ok', req: c.req, cmd: c.cmd, ...res }),
+    (e) => emit({ event: 'error', req: c.req, cmd: c.cmd, error: String(e?.message ?? e) })
+  )
+})
+rl.on('close', () => { stop() })
+
+emit({ event: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map((a) => a.toString()) })
