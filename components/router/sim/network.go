@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -40,6 +41,7 @@ type node struct {
 	alive    bool
 	joinedAt time.Time
 	neigh    []int // connected neighbours, in connection order
+	proto    protocol.ID
 	seqno    uint64
 	spamSeq  uint64
 }
@@ -132,7 +134,13 @@ func New(cfg Config) (*Sim, error) {
 // first heartbeat at a random phase within one interval.
 func (s *Sim) spawn(b Behavior) (int, error) {
 	i := len(s.nodes)
-	n := &node{idx: i, id: PeerID(i), behavior: b, alive: true, joinedAt: s.now}
+	n := &node{idx: i, id: PeerID(i), behavior: b, alive: true, joinedAt: s.now, proto: automaton.ProtocolGossipSubV12}
+	if b == Honest && s.cfg.Protocol != nil {
+		n.proto = s.cfg.Protocol(i)
+		if versionRank(n.proto) == 0 {
+			return 0, fmt.Errorf("%w: Protocol(%d) = %q, want a GossipSub version", ErrInvalidConfig, i, n.proto)
+		}
+	}
 	if b == Honest {
 		a, err := automaton.New(n.id, s.cfg.Router, rand.New(rand.NewPCG(s.cfg.Seed, uint64(i)+1)))
 		if err != nil {
@@ -187,7 +195,11 @@ func (s *Sim) connect(i, j int) {
 // introduce tells n about a new neighbour m.
 func (s *Sim) introduce(n, m *node, outbound bool) {
 	if n.a != nil {
-		n.a.AddPeer(s.now, automaton.PeerSpec{ID: m.id, Protocol: automaton.ProtocolGossipSubV12, Outbound: outbound}, &n.out)
+		proto := n.proto
+		if versionRank(m.proto) < versionRank(proto) {
+			proto = m.proto
+		}
+		n.a.AddPeer(s.now, automaton.PeerSpec{ID: m.id, Protocol: proto, Outbound: outbound}, &n.out)
 		s.flush(n)
 		return
 	}
@@ -317,6 +329,11 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 		}
 	}
 	n.outcomes = a.HandleControl(now, from, e.rpc.GetControl(), out, n.outcomes[:0])
+	for _, o := range n.outcomes {
+		if o == automaton.OutcomeUnsupportedByProtocol {
+			s.track.unsupported++
+		}
+	}
 	s.flush(n)
 }
 

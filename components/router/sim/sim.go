@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/events"
@@ -98,6 +99,11 @@ type Config struct {
 	SpamIDs int
 	// Scorer, if set, scores peers; nil leaves every score at 0.
 	Scorer Scorer
+	// Protocol, if set, gives the GossipSub version honest node i speaks
+	// (automaton.ProtocolGossipSubV10, V11 or V12); a link uses the older of
+	// its two ends' versions. Default: every node speaks V12. Adversaries
+	// always speak V12.
+	Protocol func(node int) protocol.ID
 	// Start is the virtual time at which the run begins. Default 2026-01-01 UTC.
 	Start time.Time
 }
@@ -141,6 +147,19 @@ func (c *Config) setDefaults() error {
 		c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	return nil
+}
+
+// versionRank orders the GossipSub versions a simulated node may speak.
+func versionRank(p protocol.ID) int {
+	switch p {
+	case automaton.ProtocolGossipSubV10:
+		return 1
+	case automaton.ProtocolGossipSubV11:
+		return 2
+	case automaton.ProtocolGossipSubV12:
+		return 3
+	}
+	return 0
 }
 
 // PeerID returns the peer id the simulator gives node i (an identity

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/protocol"
+
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/events"
 )
@@ -203,6 +205,38 @@ func TestSpammersPenalisedAndHonestDeliveryHolds(t *testing.T) {
 	}
 	if scoredLow == 0 {
 		t.Fatal("no spammer scored below the gossip threshold")
+	}
+}
+
+// Nodes speaking v1.0, v1.1 and v1.2 interoperate: every link uses the
+// older version, nobody receives a control message its version lacks, and
+// delivery is complete, with large messages (IDONTWANT on v1.2 links) and PX.
+func TestMixedVersions(t *testing.T) {
+	router := automaton.DefaultConfig()
+	router.PeerExchange = true
+	versions := []protocol.ID{automaton.ProtocolGossipSubV10, automaton.ProtocolGossipSubV11, automaton.ProtocolGossipSubV12}
+	s := mustNew(t, Config{Nodes: 150, Degree: 5, Seed: 5, Router: router,
+		Protocol: func(i int) protocol.ID { return versions[i%3] }})
+	s.Run(5 * time.Second)
+	checkMeshes(t, s)
+	s.ResetStats()
+	publishN(t, s, 20, 4000, 200*time.Millisecond)
+	for range 5 { // churn makes PRUNEs with PX and backoff flow
+		_ = s.RemoveNode(s.LiveNodes()[0])
+		_, _ = s.AddNode()
+	}
+	publishN(t, s, 20, 4000, 200*time.Millisecond)
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, "mixed versions", st)
+	if st.UnsupportedControl != 0 {
+		t.Fatalf("%d control messages sent to peers whose version lacks them", st.UnsupportedControl)
+	}
+	if st.DeliveryRatio < 0.995 {
+		t.Fatalf("delivery %.4f", st.DeliveryRatio)
+	}
+	if _, err := New(Config{Nodes: 2, Protocol: func(int) protocol.ID { return automaton.ProtocolFloodSub }}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("floodsub local nodes accepted: %v", err)
 	}
 }
 

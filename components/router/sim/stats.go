@@ -46,22 +46,27 @@ type Stats struct {
 	// AdversaryPenalties and HonestPenalties split the penalties by the kind
 	// of peer that was penalised.
 	AdversaryPenalties, HonestPenalties int
+	// UnsupportedControl counts control messages a receiver's negotiated
+	// protocol lacks (OutcomeUnsupportedByProtocol): 0 when every node gates
+	// features by version correctly.
+	UnsupportedControl int
 }
 
 type tracker struct {
 	msgs  map[string]*msgTrack
 	order []*msgTrack
 
-	deliveries int
-	dups       int
-	rpcs       int
-	dropped    int
-	grafts     int
-	prunes     int
-	penalties  map[events.PenaltyReason]int
-	advPen     int
-	honestPen  int
-	isAdv      func(peer.ID) bool
+	deliveries  int
+	dups        int
+	rpcs        int
+	dropped     int
+	grafts      int
+	prunes      int
+	penalties   map[events.PenaltyReason]int
+	advPen      int
+	honestPen   int
+	unsupported int
+	isAdv       func(peer.ID) bool
 }
 
 type msgTrack struct {
@@ -156,6 +161,7 @@ func (s *Sim) Stats() Stats {
 		Penalties:          make(map[events.PenaltyReason]int, len(t.penalties)),
 		AdversaryPenalties: t.advPen,
 		HonestPenalties:    t.honestPen,
+		UnsupportedControl: t.unsupported,
 	}
 	for k, v := range t.penalties {
 		st.Penalties[k] = v
