@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -477,4 +478,74 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 	if b, ok := c.Breakdown(pA); !ok || b.P7 != 51*51 {
 		t.Fatalf("breakdown after Close: %+v %v", b, ok)
 	}
+}
+
+func TestComponentBurstOfCrossingsCoalesces(t *testing.T) {
+	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
+	defer bus.Close()
+	clk := clock.NewMock()
+	c, err := New(bus, clk, penaltyParams(0.5), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out, err := bus.Subscribe([]any{new(events.EvtPeerScoreThresholdCrossed), new(events.EvtPeerScoresUpdated)},
+		eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Drop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	em, err := eventbus.NewEmitter[events.EvtPeerPenalized](bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	// 200 peers each fall below gossip and publish (-25). The events queue
+	// before Start, so the driver meets them as one burst.
+	const n = 200
+	for i := range n {
+		em.Emit(events.EvtPeerPenalized{Peer: peerID(fmt.Sprint("p", i)), Count: 5, At: clk.Now()})
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	crossed := map[string]int{}
+	snapshots := 0
+	for len(crossed) < n || crossed[fmt.Sprint("p", n-1)] < 2 {
+		select {
+		case ev := <-out.Out():
+			switch e := ev.(type) {
+			case events.EvtPeerScoreThresholdCrossed:
+				crossed[string(e.Peer)]++
+			case events.EvtPeerScoresUpdated:
+				snapshots++
+				// Every peer a snapshot shows below gossip had both its
+				// crossings delivered before the snapshot.
+				for _, s := range e.Scores {
+					if s.Score < -20 && crossed[string(s.Peer)] != 2 {
+						t.Fatalf("snapshot shows %s at %v before its crossings (%d seen)", s.Peer, s.Score, crossed[string(s.Peer)])
+					}
+				}
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("got crossings for %d peers", len(crossed))
+		}
+	}
+	// Then the snapshot closing the burst.
+	for snapshots == 0 || len(c.Scores()) < n {
+		select {
+		case ev := <-out.Out():
+			if _, ok := ev.(events.EvtPeerScoresUpdated); ok {
+				snapshots++
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("no snapshot after the burst")
+		}
+	}
+	// One snapshot per event would be 200; the queued burst is handled
+	// before publishing.
+	if snapshots > n/4 {
+		t.Fatalf("%d snapshots for a burst of %d crossing events", snapshots, n)
+	}
+	t.Logf("%d crossing events, %d snapshots", 2*n, snapshots)
 }
