@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		quick       = fs.Bool("quick", false, "3 rounds and a fifth of the events: a rough table, fast")
-		rounds      = fs.Int("rounds", 0, "interleaved rounds per row (default 5, -quick 3)")
+		rounds      = fs.Int("rounds", 0, "interleaved rounds per row (default 9, -quick 3)")
 		rows        = fs.String("rows", "", "regexp selecting rows by name, e.g. 'throughput/.*subs=1/' or 'stall/'")
 		subs        = fs.String("subs", "1,4,16,64", "subscriber counts, comma-separated")
 		bufs        = fs.String("bufs", "16,1024", "subscription buffers, comma-separated")

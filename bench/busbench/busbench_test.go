@@ -203,6 +203,15 @@ func TestStats(t *testing.T) {
 	if Median(nil) != 0 || Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 3, 2}) != 2.5 {
 		t.Error("Median is wrong")
 	}
+	if q := Quantile([]float64{4, 1, 3, 2, 5}, 0.25); q != 2 {
+		t.Errorf("Quantile(0.25) = %v, want 2", q)
+	}
+	if q := Quantile([]float64{1, 2}, 0.75); q != 1.75 {
+		t.Errorf("Quantile(0.75) = %v, want 1.75", q)
+	}
+	if Quantile([]float64{7}, 1) != 7 || Quantile(nil, 0.5) != 0 {
+		t.Error("Quantile edge cases are wrong")
+	}
 	xs := []float64{3, 1, 2}
 	Median(xs)
 	if xs[0] != 3 {

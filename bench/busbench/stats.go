@@ -15,17 +15,23 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 
 // Median returns the median of xs (the mean of the middle two for an even
 // count), or 0 for none. xs is not modified.
-func Median(xs []float64) float64 {
+func Median(xs []float64) float64 { return Quantile(xs, 0.5) }
+
+// Quantile returns the q-quantile (0 <= q <= 1) of xs, interpolating
+// linearly between the two nearest values, or 0 for none. xs is not
+// modified.
+func Quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i >= len(s)-1 {
+		return s[len(s)-1]
 	}
-	return (s[m-1] + s[m]) / 2
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // ClockOverhead estimates the cost of one time.Now/time.Since pair, which

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -16,7 +18,7 @@ type Options struct {
 	// Bufs are the subscription buffers (default 16, 1024).
 	Bufs []int
 	// Rounds is how many times each row runs, interleaved with the other
-	// rows of its cell; the table shows medians (default 5).
+	// rows of its cell; the table shows medians (default 9).
 	Rounds int
 	// Budget is the deliveries (events × subscribers) per throughput run
 	// (default 200000): 1 subscriber gets 200000 events per round.
@@ -48,7 +50,7 @@ func (o Options) withDefaults() Options {
 		o.Bufs = []int{16, 1024}
 	}
 	if o.Rounds == 0 {
-		o.Rounds = 5
+		o.Rounds = 9
 	}
 	if o.Budget == 0 {
 		o.Budget = 200_000
@@ -117,6 +119,9 @@ type ThroughputRow struct {
 	// setting; plain channels compare with go-libp2p without metrics) in
 	// the same round. VsChan likewise against plain channels.
 	VsLibp2p, VsChan float64
+	// VsLibp2pQ1 and VsLibp2pQ3 are the first and third quartiles of the
+	// per-round ratios to go-libp2p: how far the rounds disagree.
+	VsLibp2pQ1, VsLibp2pQ3 float64
 	// Selected is false for rows run only as another row's baseline.
 	Selected bool
 	// Err is the first failure of the row, if any.
@@ -144,7 +149,11 @@ type StallRow struct {
 
 // Report is a Suite run's outcome.
 type Report struct {
-	Started       time.Time
+	Started time.Time
+	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute load at the
+	// start and the end ("" where there is none): other processes' share
+	// of the machine while it ran.
+	LoadBefore, LoadAfter string
 	Elapsed       time.Duration
 	GoVersion     string
 	OS, Arch      string
@@ -188,6 +197,7 @@ func Run(opts Options) (*Report, error) {
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
 		ClockOverhead: ClockOverhead(),
 		Options:       opts,
+		LoadBefore:    loadAvg(),
 	}
 	for _, s := range opts.Subs {
 		for _, b := range opts.Bufs {
@@ -196,6 +206,7 @@ func Run(opts Options) (*Report, error) {
 	}
 	rep.Stall = runStall(opts)
 	rep.Elapsed = time.Since(rep.Started)
+	rep.LoadAfter = loadAvg()
 	return rep, nil
 }
 
@@ -266,6 +277,7 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 		}
 		row.AllocsPerEvent, row.BytesPerEvent = Median(allocs), Median(bytes)
 		row.VsLibp2p, row.VsChan = Median(vsLib), Median(vsChan)
+		row.VsLibp2pQ1, row.VsLibp2pQ3 = Quantile(vsLib, 0.25), Quantile(vsLib, 0.75)
 		rows = append(rows, row)
 	}
 	return rows
@@ -352,4 +364,18 @@ func at[R Result | StallResult](rs []R, round int) (R, bool) {
 		return rs[round], r.Events > 0
 	}
 	return zero, false
+}
+
+// loadAvg returns the 1-minute load average, or "" where /proc/loadavg
+// does not exist.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

@@ -61,16 +61,21 @@ func (t *table) write(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	o := r.Options
 	fmt.Fprintf(w, "meshbus event bus vs go-libp2p's bus vs plain channels\n")
-	fmt.Fprintf(w, "%s, %s %s/%s, %d CPU, GOMAXPROCS %d, %d interleaved rounds per row (medians), took %v\n\n",
+	fmt.Fprintf(w, "%s, %s %s/%s, %d CPU, GOMAXPROCS %d, %d interleaved rounds per row (medians), took %v\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.GoVersion, r.OS, r.Arch, r.NumCPU, r.GOMAXPROCS, o.Rounds, r.Elapsed.Round(time.Second))
+	if r.LoadBefore != "" {
+		fmt.Fprintf(w, "load average (1 min) %s at the start, %s at the end: above %d, other processes shared the CPUs\n", r.LoadBefore, r.LoadAfter, r.NumCPU)
+	}
+	fmt.Fprintln(w)
 
 	if len(r.Throughput) > 0 {
 		fmt.Fprintf(w, "Throughput: one emitter, N subscribers each drained by its own goroutine; cost per emitted event, end to end\n")
 		fmt.Fprintf(w, "(emit all, wait until every subscriber has all). meshbus subscriptions use Block: nothing is dropped anywhere.\n")
-		fmt.Fprintf(w, "x libp2p: vs go-libp2p's bus with the same subscribers, buffer and metrics setting, in the same round.\n\n")
+		fmt.Fprintf(w, "x libp2p: vs go-libp2p's bus with the same subscribers, buffer and metrics setting, in the same round (median of\n")
+		fmt.Fprintf(w, "the per-round ratios; IQR: their first and third quartiles). x chan: likewise vs plain channels.\n\n")
 		t := &table{
-			header: []string{"impl", "subs", "buf", "metrics", "events", "ns/event", "events/s", "allocs/ev", "B/ev", "x libp2p", "x chan", "note"},
-			right:  []bool{false, true, true, false, true, true, true, true, true, true, true, false},
+			header: []string{"impl", "subs", "buf", "metrics", "events", "ns/event", "events/s", "allocs/ev", "B/ev", "x libp2p", "IQR", "x chan", "note"},
+			right:  []bool{false, true, true, false, true, true, true, true, true, true, false, true, false},
 		}
 		for _, row := range r.Throughput {
 			c := row.Config
@@ -87,7 +92,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			t.add(string(c.Impl), fmt.Sprint(c.Subs), fmt.Sprint(c.Buf), metrics, fmt.Sprint(row.Events),
 				fmt.Sprintf("%.1f", row.NsPerEvent), si(row.EventsPerSec), fmt.Sprintf("%.2f", row.AllocsPerEvent),
-				fmt.Sprintf("%.0f", row.BytesPerEvent), ratio(row.VsLibp2p), ratio(row.VsChan), note)
+				fmt.Sprintf("%.0f", row.BytesPerEvent), ratio(row.VsLibp2p), iqr(row), ratio(row.VsChan), note)
 		}
 		if err := t.write(w); err != nil {
 			return err
@@ -162,6 +167,14 @@ func si(x float64) string {
 		return fmt.Sprintf("%.1fk", x/1e3)
 	}
 	return fmt.Sprintf("%.0f", x)
+}
+
+// iqr formats the quartiles of a row's ratios to go-libp2p.
+func iqr(row ThroughputRow) string {
+	if row.Config == row.Config.Baseline() || row.VsLibp2p == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f-%.2f", row.VsLibp2pQ1, row.VsLibp2pQ3)
 }
 
 func ratio(x float64) string {

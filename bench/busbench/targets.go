@@ -86,8 +86,8 @@ func (r *Report) typedTarget(metrics bool) Target {
 	}
 	t.Ran = true
 	t.Pass = row.Err == nil && row.VsChan <= MaxTypedVsChan && row.AllocsPerEvent < ZeroAllocs
-	t.Measured = fmt.Sprintf("%.2fx chan, %.2f allocs/event (%.1f ns/event; %.2fx libp2p)",
-		row.VsChan, row.AllocsPerEvent, row.NsPerEvent, row.VsLibp2p)
+	t.Measured = fmt.Sprintf("%.2fx chan, %.2f allocs/event (%.1f ns/event; %.2fx libp2p%s)",
+		row.VsChan, row.AllocsPerEvent, row.NsPerEvent, row.VsLibp2p, map[bool]string{true: " with metrics", false: ""}[metrics])
 	return t
 }
 
@@ -102,7 +102,7 @@ func (r *Report) eventBusTarget(subs int) Target {
 		}
 		t.Ran = true
 		t.Pass = t.Pass && row.Err == nil && row.VsLibp2p < 1
-		parts = append(parts, fmt.Sprintf("buf %d: %.2fx", buf, row.VsLibp2p))
+		parts = append(parts, fmt.Sprintf("buf %d: %.2fx (IQR %.2f-%.2f)", buf, row.VsLibp2p, row.VsLibp2pQ1, row.VsLibp2pQ3))
 	}
 	t.Measured = strings.Join(parts, ", ")
 	return t
@@ -126,7 +126,8 @@ func (r *Report) metricsTarget(impl Impl) Target {
 		}
 	}
 	if t.Ran {
-		t.Measured = fmt.Sprintf("worst of %d cells %.2fx (subs %d, buf %d)", cells, worst.VsLibp2p, worst.Config.Subs, worst.Config.Buf)
+		t.Measured = fmt.Sprintf("worst of %d cells %.2fx (IQR %.2f-%.2f) at subs %d, buf %d",
+			cells, worst.VsLibp2p, worst.VsLibp2pQ1, worst.VsLibp2pQ3, worst.Config.Subs, worst.Config.Buf)
 	}
 	return t
 }
