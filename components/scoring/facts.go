@@ -247,7 +247,11 @@ func (s *Scorer) Rejected(now time.Time, ev events.EvtMessageRejected) {
 			rec = s.records.add(ev.ID, t)
 		}
 		if rec.status == statusPending {
+			// Early copies of an ignored message earn nothing, even if
+			// the message is later delivered from someone else.
 			rec.status = statusIgnored
+			clear(rec.peers)
+			rec.peers = rec.peers[:0]
 		}
 		return
 	}
@@ -382,8 +386,9 @@ func (s *Scorer) RouterPeerRemoved(now time.Time, ev events.EvtRouterPeerRemoved
 
 // AppScore sets the peer's application score P₅ (the latest value wins; 0
 // clears it). The value is kept even while the peer is not scored, so a
-// score set before the peer connects applies when it does. A NaN or
-// infinite score is refused with ErrInvalidAppScore.
+// score set before the peer connects applies when it does; the application
+// owns the size of that table (set 0 to forget a peer). A NaN or infinite
+// score is refused with ErrInvalidAppScore.
 func (s *Scorer) AppScore(now time.Time, ev events.EvtPeerAppScoreSet) error {
 	if math.IsNaN(ev.Score) || math.IsInf(ev.Score, 0) {
 		return fmt.Errorf("%w: peer %s score %v", ErrInvalidAppScore, ev.Peer, ev.Score)

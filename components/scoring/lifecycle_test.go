@@ -380,3 +380,20 @@ func TestParamsAreCopied(t *testing.T) {
 		t.Fatalf("Params() = %+v", got)
 	}
 }
+
+func TestIgnoredMessageEarlyCopiesEarnNothing(t *testing.T) {
+	s := newScorer(t, withTopic(meshTopic(-1, 0)))
+	for _, p := range []string{"A", "B"} {
+		connect(s, peerID(p), "", t0)
+		graft(s, peerID(p), t0)
+	}
+	// B's copy arrives while A's is validated; the verdict is ignore; then
+	// the same id is delivered from A (a resent copy that validated).
+	duplicate(s, "m", pB, sec(1))
+	reject(s, "m", pA, events.RejectValidationIgnored, sec(1))
+	deliver(s, "m", pA, sec(1.001))
+	s.Refresh(sec(6))
+	// A: one first delivery, counter 0.9⁶; B: nothing, full deficit 4.
+	wantScore(t, s, pA, -0.5*(4-0.531441)*(4-0.531441))
+	wantScore(t, s, pB, -8)
+}
