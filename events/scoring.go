@@ -34,7 +34,8 @@ type PeerScore struct {
 // EvtPeerScoresUpdated is a snapshot of every scored peer, emitted by scoring
 // at each decay interval and right after any peer crosses a threshold. A
 // subscriber may drop snapshots and lose nothing: each one is complete. The
-// Scores slice is shared and read-only.
+// Scores slice is shared and read-only. It includes disconnected peers whose
+// score is still retained; a peer absent from it scores 0.
 type EvtPeerScoresUpdated struct {
 	Scores     []PeerScore
 	Thresholds ScoreThresholds
@@ -72,6 +73,10 @@ func (t Threshold) String() string {
 
 // EvtPeerScoreThresholdCrossed is emitted by scoring when a peer's score moves
 // across a threshold, before the EvtPeerScoresUpdated snapshot that shows it.
+// When one change crosses several thresholds, they come in the order the
+// score met them (highest first when falling, lowest first when rising). A
+// newly scored peer starts from the position of score 0; a forgotten one
+// crosses nothing.
 type EvtPeerScoreThresholdCrossed struct {
 	Peer      peer.ID
 	Threshold Threshold
