@@ -27,8 +27,10 @@ type Send struct {
 // Cancel asks the driver to drop a message still queued (not yet written) for
 // a peer, because the peer sent IDONTWANT for it.
 type Cancel struct {
+	// Peer is the peer that sent IDONTWANT.
 	Peer peer.ID
-	ID   string
+	// ID is the message id it does not want.
+	ID string
 }
 
 // FactKind names which typed slice of Output a Fact points into.
@@ -55,7 +57,9 @@ const (
 // Fact points at one event in Output: Kind selects the slice, Index the
 // element. Output.Facts lists them in decision order.
 type Fact struct {
-	Kind  FactKind
+	// Kind selects the typed slice.
+	Kind FactKind
+	// Index is the position in that slice.
 	Index int
 }
 
@@ -77,20 +81,25 @@ type Output struct {
 	// them in the same order across types (ForEachFact does it).
 	Facts []Fact
 
-	PeersAdded    []events.EvtRouterPeerAdded
-	PeersRemoved  []events.EvtRouterPeerRemoved
-	TopicsJoined  []events.EvtTopicJoined
-	TopicsLeft    []events.EvtTopicLeft
-	Subscribed    []events.EvtPeerSubscribed
-	Unsubscribed  []events.EvtPeerUnsubscribed
-	Grafted       []events.EvtPeerGrafted
-	Pruned        []events.EvtPeerPruned
-	PeerExchanges []events.EvtPeerExchangeReceived
-	Published     []events.EvtMessagePublished
-	Delivered     []events.EvtMessageDelivered
-	Duplicates    []events.EvtMessageDuplicate
-	Rejected      []events.EvtMessageRejected
-	Penalized     []events.EvtPeerPenalized
+	// The facts by type, each slice in decision order. Events are emitted
+	// as they are: the automaton fills every field, At included (the now
+	// given to the handler). Slices inside events (PX records) are fresh
+	// and may be handed to subscribers.
+
+	PeersAdded    []events.EvtRouterPeerAdded      // AddPeer
+	PeersRemoved  []events.EvtRouterPeerRemoved    // RemovePeer
+	TopicsJoined  []events.EvtTopicJoined          // Join
+	TopicsLeft    []events.EvtTopicLeft            // Leave
+	Subscribed    []events.EvtPeerSubscribed       // peer SUBSCRIBE
+	Unsubscribed  []events.EvtPeerUnsubscribed     // peer UNSUBSCRIBE or removal
+	Grafted       []events.EvtPeerGrafted          // mesh entries, either side's initiative
+	Pruned        []events.EvtPeerPruned           // mesh exits and refused GRAFTs
+	PeerExchanges []events.EvtPeerExchangeReceived // accepted PX
+	Published     []events.EvtMessagePublished     // Publish
+	Delivered     []events.EvtMessageDelivered     // Validated(accept)
+	Duplicates    []events.EvtMessageDuplicate     // copies of seen messages
+	Rejected      []events.EvtMessageRejected      // every refused message
+	Penalized     []events.EvtPeerPenalized        // P7 misbehaviours
 
 	sendIdx map[peer.ID]int
 }
