@@ -100,9 +100,7 @@ func (c *deliveryCache) popOldest() {
 	r := c.fifo[c.head]
 	c.fifo[c.head] = nil
 	c.head++
-	if c.byID[r.id] == r {
-		delete(c.byID, r.id)
-	}
+	delete(c.byID, r.id) // ids are unique in the cache: add requires a new one
 	clear(r.peers) // drop peer ids so the recycled record pins no strings
 	r.peers = r.peers[:0]
 	r.id = ""
