@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,22 +67,11 @@ func closedPortAddr(t *testing.T) ma.Multiaddr {
 	}
 	a := l.Addr().(*net.TCPAddr)
 	_ = l.Close()
-	m, err := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + itoa(a.Port))
+	m, err := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/" + strconv.Itoa(a.Port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestManagerDialsAddedPeer(t *testing.T) {
@@ -137,7 +127,7 @@ func TestManagerBackoffOnRealDials(t *testing.T) {
 	a.m.kickLoop()
 	waitFor(t, attempted, "second attempt", func(e events.EvtDialAttempted) bool { return e.Attempt == 2 })
 	b = waitFor(t, backed, "second backoff", func(events.EvtPeerBackedOff) bool { return true })
-	if !b.Until.Equal(t0.Add(120*time.Second + 480*time.Second)) || b.Failures != 2 {
+	if !b.Until.Equal(t0.Add(120*time.Second+480*time.Second)) || b.Failures != 2 {
 		t.Fatalf("second backoff %+v, want until t0+600s", b)
 	}
 	if got := testutil.ToFloat64(a.m.core.m.dialFail[events.DialFailError]); got != 2 {
@@ -174,7 +164,7 @@ func TestManagerDialTimeout(t *testing.T) {
 	failed := subscribe[events.EvtDialFailed](t, a.bus)
 	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
 	a.start(t)
-	addr := ma.StringCast("/ip4/127.0.0.1/tcp/" + itoa(l.Addr().(*net.TCPAddr).Port))
+	addr := ma.StringCast("/ip4/127.0.0.1/tcp/" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	if err := a.m.AddPeer(peer.AddrInfo{ID: ids[1].id, Addrs: []ma.Multiaddr{addr}}, events.SourceStatic); err != nil {
 		t.Fatal(err)
 	}
