@@ -8,8 +8,17 @@
 //
 // The attackers are IHAVE spammers (bogus ids, broken promises, never
 // forward) and graft spammers (GRAFT inside their own PRUNE backoff, never
-// forward). The exit code is 1 when scoring on misses its targets: honest
-// delivery >= 99% and no attacker left in an honest mesh.
+// forward). Scoring uses DefaultParams and DefaultTopicParams, untuned.
+// Columns: delivery ratio at honest nodes, mean hops and latency, RPCs sent
+// by honest nodes per delivered message, broken-promise and graft-backoff
+// penalties counted, attacker-held slots of all honest mesh slots, and
+// (honest node, attacker) pairs below the gossip threshold.
+//
+// In this simulator the attackers cannot stop delivery outright (flood
+// publishing and gossip route around them); the damage scoring removes is
+// mesh capture and the RPCs honest nodes waste on them. The exit code is 1
+// when scoring on misses its targets: honest delivery >= 99% and no
+// attacker left in an honest mesh.
 package main
 
 import (

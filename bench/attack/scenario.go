@@ -37,18 +37,11 @@ type result struct {
 	HonestBelowZero, HonestPairs        int
 }
 
-// attackParams are the scoring parameters of the runs: the defaults, with
-// the simulator's topic configured by DefaultTopicParams tuned to its
-// bursty traffic (30 messages in 9 s, then 10 s of quiet): a P₃ threshold
-// of 0.5 instead of 2, so that honest mesh peers downstream of most
-// messages do not fall short, and a 10 s activation so that
-// never-forwarding mesh members are caught within a short run.
+// attackParams are the scoring parameters of the runs: DefaultParams with
+// the simulator's topic configured by DefaultTopicParams, untuned.
 func attackParams(topic string) scoring.Params {
 	p := scoring.DefaultParams()
-	tp := scoring.DefaultTopicParams()
-	tp.MeshMessageDeliveriesThreshold = 0.5
-	tp.MeshMessageDeliveriesActivation = 10 * time.Second
-	p.Topics[topic] = tp
+	p.Topics[topic] = scoring.DefaultTopicParams()
 	return p
 }
 
