@@ -140,13 +140,20 @@ type Result struct {
 	Config  Config
 	Events  int // emitted
 	Elapsed time.Duration
-	Allocs  uint64 // heap allocations during the run, every goroutine
-	Bytes   uint64 // heap bytes allocated during the run
+	// CPU is the CPU time the whole process used during the run (every
+	// goroutine, the runtime's too; 0 where not measured). Unlike Elapsed,
+	// it does not grow while other processes have the CPUs.
+	CPU    time.Duration
+	Allocs uint64 // heap allocations during the run, every goroutine
+	Bytes  uint64 // heap bytes allocated during the run
 	Accounting
 }
 
 // NsPerEvent is the end-to-end time per emitted event.
 func (r Result) NsPerEvent() float64 { return float64(r.Elapsed.Nanoseconds()) / float64(r.Events) }
+
+// CPUNsPerEvent is the process CPU time per emitted event.
+func (r Result) CPUNsPerEvent() float64 { return float64(r.CPU.Nanoseconds()) / float64(r.Events) }
 
 // EventsPerSec is the emitted events per second, end to end.
 func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
@@ -168,15 +175,18 @@ func Measure(cfg Config, n int) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	cpu0 := processCPU()
 	start := time.Now()
 	runErr := r.Run()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&after)
 	acc, closeErr := r.Close()
 	res := Result{
 		Config:     cfg,
 		Events:     n,
 		Elapsed:    elapsed,
+		CPU:        cpu,
 		Allocs:     after.Mallocs - before.Mallocs,
 		Bytes:      after.TotalAlloc - before.TotalAlloc,
 		Accounting: acc,

@@ -111,6 +111,7 @@ type ThroughputRow struct {
 	// Runs is the rounds that completed.
 	Runs           int
 	NsPerEvent     float64
+	CPUNsPerEvent  float64
 	EventsPerSec   float64
 	AllocsPerEvent float64
 	BytesPerEvent  float64
@@ -154,15 +155,15 @@ type Report struct {
 	// start and the end ("" where there is none): other processes' share
 	// of the machine while it ran.
 	LoadBefore, LoadAfter string
-	Elapsed       time.Duration
-	GoVersion     string
-	OS, Arch      string
-	NumCPU        int
-	GOMAXPROCS    int
-	ClockOverhead time.Duration
-	Options       Options
-	Throughput    []ThroughputRow
-	Stall         []StallRow
+	Elapsed               time.Duration
+	GoVersion             string
+	OS, Arch              string
+	NumCPU                int
+	GOMAXPROCS            int
+	ClockOverhead         time.Duration
+	Options               Options
+	Throughput            []ThroughputRow
+	Stall                 []StallRow
 }
 
 // Err joins the rows' failures.
@@ -255,12 +256,13 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 	rows := make([]ThroughputRow, 0, len(cfgs))
 	for _, c := range cfgs {
 		row := ThroughputRow{Config: c, Events: n, Selected: sel[c], Err: errs[c]}
-		var ns, allocs, bytes, vsLib, vsChan []float64
+		var ns, cpu, allocs, bytes, vsLib, vsChan []float64
 		for round, res := range results[c] {
 			if res.Events == 0 {
 				continue
 			}
 			ns = append(ns, res.NsPerEvent())
+			cpu = append(cpu, res.CPUNsPerEvent())
 			allocs = append(allocs, res.AllocsPerEvent())
 			bytes = append(bytes, res.BytesPerEvent())
 			if base, ok := at(results[c.Baseline()], round); ok {
@@ -271,7 +273,7 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 			}
 		}
 		row.Runs = len(ns)
-		row.NsPerEvent = Median(ns)
+		row.NsPerEvent, row.CPUNsPerEvent = Median(ns), Median(cpu)
 		if row.NsPerEvent > 0 {
 			row.EventsPerSec = 1e9 / row.NsPerEvent
 		}

@@ -72,10 +72,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "Throughput: one emitter, N subscribers each drained by its own goroutine; cost per emitted event, end to end\n")
 		fmt.Fprintf(w, "(emit all, wait until every subscriber has all). meshbus subscriptions use Block: nothing is dropped anywhere.\n")
 		fmt.Fprintf(w, "x libp2p: vs go-libp2p's bus with the same subscribers, buffer and metrics setting, in the same round (median of\n")
-		fmt.Fprintf(w, "the per-round ratios; IQR: their first and third quartiles). x chan: likewise vs plain channels.\n\n")
+		fmt.Fprintf(w, "the per-round ratios; IQR: their first and third quartiles). x chan: likewise vs plain channels. cpu ns/ev: CPU\n")
+		fmt.Fprintf(w, "time of the whole process per event (all goroutines; unlike ns/event it does not grow while others hold the CPUs).\n\n")
 		t := &table{
-			header: []string{"impl", "subs", "buf", "metrics", "events", "ns/event", "events/s", "allocs/ev", "B/ev", "x libp2p", "IQR", "x chan", "note"},
-			right:  []bool{false, true, true, false, true, true, true, true, true, true, false, true, false},
+			header: []string{"impl", "subs", "buf", "metrics", "events", "ns/event", "events/s", "cpu ns/ev", "allocs/ev", "B/ev", "x libp2p", "IQR", "x chan", "note"},
+			right:  []bool{false, true, true, false, true, true, true, true, true, true, true, false, true, false},
 		}
 		for _, row := range r.Throughput {
 			c := row.Config
@@ -91,7 +92,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				note = "ERROR: " + row.Err.Error()
 			}
 			t.add(string(c.Impl), fmt.Sprint(c.Subs), fmt.Sprint(c.Buf), metrics, fmt.Sprint(row.Events),
-				fmt.Sprintf("%.1f", row.NsPerEvent), si(row.EventsPerSec), fmt.Sprintf("%.2f", row.AllocsPerEvent),
+				fmt.Sprintf("%.1f", row.NsPerEvent), si(row.EventsPerSec), fmt.Sprintf("%.1f", row.CPUNsPerEvent), fmt.Sprintf("%.2f", row.AllocsPerEvent),
 				fmt.Sprintf("%.0f", row.BytesPerEvent), ratio(row.VsLibp2p), iqr(row), ratio(row.VsChan), note)
 		}
 		if err := t.write(w); err != nil {
