@@ -1,0 +1,103 @@
+package harness
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config describes one interop run. The zero value of a field means its
+// default; Validate (called by NewMesh and Run) names a bad field.
+type Config struct {
+	// JSPeers is how many js-libp2p peers to start (default 2).
+	JSPeers int
+	// GoNodes is how many meshbus nodes to start (default 3).
+	GoNodes int
+	// Messages is how many messages to publish (default 50). The first
+	// comes from a Go node and the second from a JS peer; the rest from
+	// nodes picked at random (seeded).
+	Messages int
+	// Topic is the one topic every node joins (default "meshbus-interop").
+	Topic string
+	// Seed seeds the publisher choice, payloads and the routers' random
+	// choices (default 1).
+	Seed uint64
+	// MsgID is the JS peers' message id function (default MsgIDSpec).
+	MsgID MsgIDMode
+	// LargeMessage, if positive, makes the third message this many bytes
+	// (default 0: every payload is between 16 and 2048 bytes).
+	LargeMessage int
+	// NodePath is the node executable (default: looked up on PATH).
+	NodePath string
+	// PeerDir is the JS peer's directory (default DefaultPeerDir()).
+	PeerDir string
+	// MeshTimeout bounds the wait for every link to be grafted both ways
+	// (default 20s).
+	MeshTimeout time.Duration
+	// DeliveryTimeout bounds the wait for every message to reach every
+	// node (default 20s).
+	DeliveryTimeout time.Duration
+	// Logger receives the Go nodes' logs (default: discarded).
+	Logger *slog.Logger
+	// Logf, if set, receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) setDefaults() {
+	or := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	or(&c.JSPeers, 2)
+	or(&c.GoNodes, 3)
+	or(&c.Messages, 50)
+	if c.Topic == "" {
+		c.Topic = "meshbus-interop"
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.MsgID == "" {
+		c.MsgID = MsgIDSpec
+	}
+	if c.PeerDir == "" {
+		c.PeerDir = DefaultPeerDir()
+	}
+	if c.MeshTimeout == 0 {
+		c.MeshTimeout = 20 * time.Second
+	}
+	if c.DeliveryTimeout == 0 {
+		c.DeliveryTimeout = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// Validate applies the defaults and checks every field, naming the first
+// bad one.
+func (c *Config) Validate() error {
+	c.setDefaults()
+	bad := func(field, why string) error { return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why) }
+	switch {
+	case c.JSPeers < 1:
+		return bad("JSPeers", "must be at least 1")
+	case c.GoNodes < 1:
+		return bad("GoNodes", "must be at least 1")
+	case c.JSPeers+c.GoNodes > 64:
+		return bad("JSPeers+GoNodes", "must be at most 64")
+	case c.Messages < 2:
+		return bad("Messages", "must be at least 2 (one from each kind)")
+	case c.LargeMessage < 0 || c.LargeMessage > 512<<10:
+		return bad("LargeMessage", "must be between 0 and 512 KiB")
+	case c.MsgID != MsgIDSpec && c.MsgID != MsgIDJSDefault:
+		return bad("MsgID", fmt.Sprintf("must be %q or %q", MsgIDSpec, MsgIDJSDefault))
+	case c.MeshTimeout < 0 || c.DeliveryTimeout < 0:
+		return bad("MeshTimeout/DeliveryTimeout", "must not be negative")
+	}
+	return nil
+}

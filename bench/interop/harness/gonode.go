@@ -1,0 +1,298 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// GoMessage is one message a GoNode's subscription delivered.
+type GoMessage struct {
+	Topic        string
+	From         peer.ID
+	Seqno        []byte
+	Data         []byte
+	ID           string // the router's message id (raw bytes)
+	ReceivedFrom peer.ID
+	// Raw is the wire message as received (with signature); read-only.
+	Raw *pb.Message
+}
+
+// RouterLog is what a GoNode's router reported on the bus.
+type RouterLog struct {
+	// Protocols is the pubsub protocol negotiated with each peer
+	// (EvtRouterPeerAdded; the last one if a peer was added twice).
+	Protocols map[peer.ID]protocol.ID
+	// Grafted is, per peer, how many times it entered the topic's mesh
+	// (EvtPeerGrafted).
+	Grafted map[peer.ID]int
+	// Pruned counts EvtPeerPruned per peer.
+	Pruned map[peer.ID]int
+	// Rejected counts EvtMessageRejected by reason.
+	Rejected map[events.RejectReason]int
+	// Duplicates counts EvtMessageDuplicate (copies the router received
+	// again and did not deliver).
+	Duplicates int
+}
+
+// GoNode is a meshbus router on its own go-libp2p host (TCP, noise, yamux
+// on 127.0.0.1) and bus, joined to one topic with one subscription. Close
+// stops everything it started.
+type GoNode struct {
+	// Name labels the node in reports and logs.
+	Name   string
+	Host   host.Host
+	Bus    *eventbus.Bus
+	Router *router.Router
+	Topic  *router.Topic
+
+	sub     *router.Subscription
+	closers []func() error // run in reverse order by Close
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+
+	mu   sync.Mutex
+	msgs []GoMessage
+	log  RouterLog
+}
+
+// StartGoNode starts a host, a bus, the bridge of libp2p events onto the
+// bus, and a router joined to topic with a subscription whose messages the
+// node records. seed makes the router's random choices reproducible.
+func StartGoNode(name, topic string, seed uint64, logger *slog.Logger) (n *GoNode, err error) {
+	n = &GoNode{
+		Name: name,
+		log: RouterLog{
+			Protocols: make(map[peer.ID]protocol.ID),
+			Grafted:   make(map[peer.ID]int),
+			Pruned:    make(map[peer.ID]int),
+			Rejected:  make(map[events.RejectReason]int),
+		},
+	}
+	defer func() {
+		if err != nil {
+			_ = n.Close()
+			n = nil
+		}
+	}()
+	h, err := newLibp2pHost()
+	if err != nil {
+		return nil, fmt.Errorf("%s: libp2p: %w", name, err)
+	}
+	n.Host = h
+	n.closers = append(n.closers, h.Close)
+	n.Bus = eventbus.New(eventbus.WithLogger(logger))
+	n.closers = append(n.closers, n.Bus.Close)
+	if err := n.bridge(); err != nil {
+		return nil, fmt.Errorf("%s: bridge: %w", name, err)
+	}
+	if err := n.record(); err != nil {
+		return nil, fmt.Errorf("%s: router events: %w", name, err)
+	}
+	r, err := router.New(h, n.Bus, clock.New(),
+		router.WithRegisterer(prometheus.NewRegistry()),
+		router.WithLogger(logger.With("node", name)),
+		router.WithSeed(seed),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: router: %w", name, err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("%s: router start: %w", name, err)
+	}
+	n.Router = r
+	n.closers = append(n.closers, r.Close)
+	if n.Topic, err = r.Join(topic); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if n.sub, err = n.Topic.Subscribe(router.SubscriptionBuffer(4096)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(1)
+	go n.collect(ctx)
+	return n, nil
+}
+
+// newLibp2pHost returns a go-libp2p host with the JS peers' stack: TCP on
+// 127.0.0.1, noise, yamux (and identify, always on), nothing else.
+func newLibp2pHost() (host.Host, error) {
+	return libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+}
+
+// bridge forwards the host's connectedness, identify and protocol events
+// onto the meshbus bus, in go-libp2p's order, as host/conntrack does in a
+// full node (a bench may not depend on that component being finished).
+func (n *GoNode) bridge() error {
+	sub, err := n.Host.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged),
+		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+	if err != nil {
+		return err
+	}
+	conn, err1 := eventbus.NewEmitter[events.EvtPeerConnectednessChanged](n.Bus)
+	ident, err2 := eventbus.NewEmitter[events.EvtPeerIdentificationCompleted](n.Bus)
+	protos, err3 := eventbus.NewEmitter[events.EvtPeerProtocolsUpdated](n.Bus)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		_ = sub.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range sub.Out() {
+			switch e := ev.(type) {
+			case event.EvtPeerConnectednessChanged:
+				_ = conn.Emit(e)
+			case event.EvtPeerIdentificationCompleted:
+				_ = ident.Emit(e)
+			case event.EvtPeerProtocolsUpdated:
+				_ = protos.Emit(e)
+			}
+		}
+	}()
+	n.closers = append(n.closers, func() error {
+		err := sub.Close()
+		<-done
+		return errors.Join(err, conn.Close(), ident.Close(), protos.Close())
+	})
+	return nil
+}
+
+// record subscribes to the router's events that the checks need. It blocks
+// the router rather than lose one: these are the facts the test asserts.
+func (n *GoNode) record() error {
+	sub, err := n.Bus.Subscribe([]any{new(events.EvtRouterPeerAdded), new(events.EvtPeerGrafted),
+		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicate)},
+		eventbus.Name("interop/"+n.Name), eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Block))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range sub.Out() {
+			n.mu.Lock()
+			switch e := ev.(type) {
+			case events.EvtRouterPeerAdded:
+				n.log.Protocols[e.Peer] = e.Protocol
+			case events.EvtPeerGrafted:
+				n.log.Grafted[e.Peer]++
+			case events.EvtPeerPruned:
+				n.log.Pruned[e.Peer]++
+			case events.EvtMessageRejected:
+				n.log.Rejected[e.Reason]++
+			case events.EvtMessageDuplicate:
+				n.log.Duplicates++
+			}
+			n.mu.Unlock()
+		}
+	}()
+	n.closers = append(n.closers, func() error {
+		err := sub.Close()
+		<-done
+		return err
+	})
+	return nil
+}
+
+// collect records every message the subscription delivers until ctx ends
+// or the subscription does.
+func (n *GoNode) collect(ctx context.Context) {
+	defer n.wg.Done()
+	for {
+		m, err := n.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		n.mu.Lock()
+		n.msgs = append(n.msgs, GoMessage{Topic: m.Topic, From: m.From, Seqno: m.Seqno, Data: m.Data, ID: m.ID, ReceivedFrom: m.ReceivedFrom, Raw: m.Raw})
+		n.mu.Unlock()
+	}
+}
+
+// ID returns the node's peer id.
+func (n *GoNode) ID() peer.ID { return n.Host.ID() }
+
+// AddrInfo returns the node's id and listen addresses.
+func (n *GoNode) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: n.Host.ID(), Addrs: n.Host.Addrs()}
+}
+
+// Dial connects the node to ai.
+func (n *GoNode) Dial(ctx context.Context, ai peer.AddrInfo) error { return n.Host.Connect(ctx, ai) }
+
+// Messages returns a copy of the messages delivered so far, in order; the
+// node's own publications are among them (a Subscription sees them).
+func (n *GoNode) Messages() []GoMessage {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]GoMessage(nil), n.msgs...)
+}
+
+// Log returns a copy of what the router reported so far.
+func (n *GoNode) Log() RouterLog {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := RouterLog{
+		Protocols:  make(map[peer.ID]protocol.ID, len(n.log.Protocols)),
+		Grafted:    make(map[peer.ID]int, len(n.log.Grafted)),
+		Pruned:     make(map[peer.ID]int, len(n.log.Pruned)),
+		Rejected:   make(map[events.RejectReason]int, len(n.log.Rejected)),
+		Duplicates: n.log.Duplicates,
+	}
+	for k, v := range n.log.Protocols {
+		c.Protocols[k] = v
+	}
+	for k, v := range n.log.Grafted {
+		c.Grafted[k] = v
+	}
+	for k, v := range n.log.Pruned {
+		c.Pruned[k] = v
+	}
+	for k, v := range n.log.Rejected {
+		c.Rejected[k] = v
+	}
+	return c
+}
+
+// Close stops the collector, then the router, the bus and the host. It is
+// safe to call once; errors are joined.
+func (n *GoNode) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,316 @@
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// requireJS returns the node executable, failing the test with what to run
+// when node or the JS dependencies are missing, unless MESHBUS_SKIP_INTEROP=1.
+func requireJS(t *testing.T) string {
+	t.Helper()
+	node, err := CheckPrerequisites(DefaultPeerDir())
+	if err == nil {
+		return node
+	}
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1: skipping the js-libp2p interop test: %v", SkipEnv, err)
+	}
+	t.Fatalf("the js-libp2p interop test cannot run: %v", err)
+	return ""
+}
+
+// testContext bounds the JS processes by the test's deadline (minus a
+// margin for cleanup), or two minutes.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-10*time.Second).Before(deadline) {
+		deadline = d.Add(-10 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newTestMesh starts a mesh closed at cleanup, logging the JS peers' stderr
+// if the test failed.
+func newTestMesh(t *testing.T, ctx context.Context, cfg Config) *Mesh {
+	t.Helper()
+	cfg.NodePath = requireJS(t)
+	cfg.Logf = t.Logf
+	m, err := NewMesh(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Close()
+		if t.Failed() {
+			t.Log(m.Stderr())
+		}
+	})
+	return m
+}
+
+// TestInteropWithJSGossipsub proves that meshbus's router and
+// @chainsafe/libp2p-gossipsub (js-libp2p) interoperate on the wire.
+func TestInteropWithJSGossipsub(t *testing.T) {
+	requireJS(t)
+	t.Run("mesh", testMixedMesh)
+	t.Run("directions", testDirections)
+	t.Run("js-verifies-signatures", testJSVerifiesSignatures)
+	t.Run("js-default-msgid", testJSDefaultMsgID)
+}
+
+// 2 JS peers and 3 meshbus nodes in a ring with chords (some pairs reach
+// each other only through the other implementation), 50 messages from both
+// kinds, one of 200 KiB: every node gets every message exactly once.
+func testMixedMesh(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 3, Messages: 50, LargeMessage: 200 << 10, Seed: 7})
+	pubs, err := m.PublishRandom(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitErr := m.WaitDelivered(ctx, pubs)
+	res, err := m.Collect(ctx, pubs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = res.WriteReport(&b)
+	t.Log("\n" + b.String())
+	if waitErr != nil {
+		t.Errorf("delivery: %v", waitErr)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Relays happened across implementations: some pair is not linked.
+	if len(m.Links) >= len(m.Members)*(len(m.Members)-1)/2 {
+		t.Fatalf("topology is complete (%d links); messages never needed a relay", len(m.Links))
+	}
+	for _, p := range res.Pairs {
+		if p.Expected == 0 {
+			t.Fatalf("pair %s -> %s had nothing to deliver", p.From, p.To)
+		}
+	}
+}
+
+// One of each: a message published by JS reaches the Go subscriber with
+// the JS author, a verifiable signature and the spec id, and a message
+// published by Go reaches the JS subscriber with the Go author and the
+// same id as the Go side computes.
+func testDirections(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 1, GoNodes: 1})
+	g, j := m.Members[0].Go, m.Members[1].JS
+	if g == nil || j == nil {
+		t.Fatalf("members %v, %v: want go then js", m.Members[0].Kind, m.Members[1].Kind)
+	}
+	topic := m.Config.Topic
+
+	// JS -> Go.
+	recipients, err := j.Publish(ctx, topic, []byte("from js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recipients) != 1 || recipients[0] != g.ID() {
+		t.Fatalf("js sent to %v, want [%s]", recipients, g.ID())
+	}
+	gm := waitGo(t, ctx, g, "from js")
+	if gm.From != j.ID() || gm.ReceivedFrom != j.ID() || gm.Topic != topic {
+		t.Fatalf("go got from %s via %s on %q, want %s", gm.From, gm.ReceivedFrom, gm.Topic, j.ID())
+	}
+	if err := wire.Verify(gm.Raw); err != nil {
+		t.Fatalf("js signature does not verify: %v", err)
+	}
+	if len(gm.Seqno) != wire.SeqnoLen || gm.ID != string(gm.Raw.From)+string(gm.Seqno) {
+		t.Fatalf("seqno %x, id %x: want 8 bytes and from||seqno", gm.Seqno, gm.ID)
+	}
+
+	// Go -> JS.
+	if err := g.Topic.Publish(ctx, []byte("from go")); err != nil {
+		t.Fatal(err)
+	}
+	jm := waitJS(t, ctx, j, "from go")
+	own := waitGo(t, ctx, g, "from go") // the Go subscription's own copy
+	if jm.From != g.ID() || jm.ReceivedFrom != g.ID() || jm.Topic != topic {
+		t.Fatalf("js got from %s via %s on %q, want %s", jm.From, jm.ReceivedFrom, jm.Topic, g.ID())
+	}
+	if want := base64.RawStdEncoding.EncodeToString([]byte(own.ID)); strings.TrimRight(jm.ID, "=") != want {
+		t.Fatalf("js id %s, go id %s", jm.ID, want)
+	}
+	if want := fmt.Sprintf("%x", own.Seqno); jm.Seqno != want {
+		t.Fatalf("js seqno %s, go seqno %s", jm.Seqno, want)
+	}
+	st, err := j.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Invalid != 0 || st.Received != 1 {
+		t.Fatalf("js stats %+v: want 1 received, 0 invalid", st)
+	}
+	lg := g.Log()
+	if p := lg.Protocols[j.ID()]; p != wire.ProtocolMeshsub12 && p != wire.ProtocolMeshsub11 {
+		t.Fatalf("go negotiated %q with js", p)
+	}
+	if lg.Grafted[j.ID()] == 0 || len(lg.Rejected) != 0 {
+		t.Fatalf("go log: grafted %v, rejected %v", lg.Grafted, lg.Rejected)
+	}
+}
+
+// The JS peer really checks signatures under StrictSign (so its accepting
+// meshbus's messages means something): a message signed by wire.Sign is
+// delivered, the same message with its data altered is reported invalid
+// and never delivered.
+func testJSVerifiesSignatures(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 1, GoNodes: 1})
+	j := m.Members[1].JS
+	topic := m.Config.Topic
+
+	h, err := newLibp2pHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	// Answer the JS peer's outbound pubsub stream, reading and discarding.
+	h.SetStreamHandler(wire.ProtocolMeshsub11, func(s network.Stream) {
+		r := wire.NewReader(s, 0)
+		for {
+			if _, err := r.ReadRPC(); err != nil {
+				_ = s.Reset()
+				return
+			}
+		}
+	})
+	if err := h.Connect(ctx, j.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.NewStream(ctx, j.ID(), wire.ProtocolMeshsub11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Reset() }()
+	key := h.Peerstore().PrivKey(h.ID())
+	seq := wire.NewSeqno(1)
+	msg := func(data string) *pb.Message {
+		m := &pb.Message{From: []byte(h.ID()), Data: []byte(data), Seqno: seq.Next(), Topic: proto.String(topic)}
+		if err := wire.Sign(m, key); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tampered := msg("signed by meshbus")
+	tampered.Data = []byte("altered after signing")
+	good := msg("signed by meshbus")
+	w := wire.NewWriter(s, 0)
+	rpc := &pb.RPC{
+		Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String(topic)}},
+		Publish:       []*pb.Message{tampered, good},
+	}
+	if err := w.WriteRPC(rpc); err != nil {
+		t.Fatal(err)
+	}
+	jm := waitJS(t, ctx, j, "signed by meshbus")
+	if jm.From != h.ID() {
+		t.Fatalf("from %s, want %s", jm.From, h.ID())
+	}
+	err = poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		for _, e := range j.Events() {
+			if e.Kind == "invalid" && e.Peer == h.ID() {
+				t.Logf("js rejected the altered message: %s", e.Error)
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("js never reported the altered message invalid: %v", err)
+	}
+	for _, m := range j.Messages() {
+		if string(m.Data) == "altered after signing" {
+			t.Fatal("js delivered a message whose signature does not match")
+		}
+	}
+}
+
+// With the JS library's own default id (protobuf(key) || seqno, not the
+// spec's from || seqno) ids differ between the implementations, so gossip
+// (IHAVE/IWANT/IDONTWANT) cannot match them; mesh delivery must still be
+// complete and duplicate-free.
+func testJSDefaultMsgID(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 1, GoNodes: 2, Messages: 12, MsgID: MsgIDJSDefault, Seed: 3})
+	pubs, err := m.PublishRandom(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitDelivered(ctx, pubs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Collect(ctx, pubs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	js := 0
+	for _, mem := range m.Members {
+		if mem.JS != nil {
+			js += len(mem.JS.Messages())
+		}
+	}
+	if res.IDMismatches != js || js == 0 {
+		t.Fatalf("%d ids differ from the spec's, want exactly the %d JS deliveries", res.IDMismatches, js)
+	}
+}
+
+func waitGo(t *testing.T, ctx context.Context, g *GoNode, data string) GoMessage {
+	t.Helper()
+	var got GoMessage
+	err := poll(ctx, 10*time.Second, 10*time.Millisecond, func() (bool, error) {
+		for _, m := range g.Messages() {
+			if string(m.Data) == data {
+				got = m
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("%s never got %q: %v", g.Name, data, err)
+	}
+	return got
+}
+
+func waitJS(t *testing.T, ctx context.Context, j *JSPeer, data string) JSMessage {
+	t.Helper()
+	var got JSMessage
+	err := poll(ctx, 10*time.Second, 10*time.Millisecond, func() (bool, error) {
+		for _, m := range j.Messages() {
+			if string(m.Data) == data {
+				got = m
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("%s never got %q: %v", j.Name, data, err)
+	}
+	return got
+}

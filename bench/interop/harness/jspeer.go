@@ -1,0 +1,443 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// MsgIDMode selects the message id function of the JS peers.
+type MsgIDMode string
+
+// The JS peers' message id functions.
+const (
+	// MsgIDSpec is the pubsub spec's default, from (peer id bytes) || seqno:
+	// the same function as meshbus's wire.DefaultMsgID.
+	MsgIDSpec MsgIDMode = "spec"
+	// MsgIDJSDefault is @chainsafe/libp2p-gossipsub's own default,
+	// protobuf(public key) || seqno, which differs from the spec's.
+	MsgIDJSDefault MsgIDMode = "js-default"
+)
+
+// JSMessage is one message a JS peer delivered to its application.
+type JSMessage struct {
+	Topic string
+	From  peer.ID
+	Data  []byte
+	// ID is the peer's message id in the library's string form (base64,
+	// unpadded).
+	ID string
+	// Seqno is the message's sequence number, 16 hex digits.
+	Seqno        string
+	ReceivedFrom peer.ID
+}
+
+// JSMesh is a JS peer's view of one topic.
+type JSMesh struct {
+	// Peers is the topic's mesh.
+	Peers []peer.ID
+	// TopicPeers are the peers known to subscribe to the topic.
+	TopicPeers []peer.ID
+	// Protocols is the pubsub protocol negotiated on the outbound stream to
+	// each peer.
+	Protocols map[peer.ID]string
+}
+
+// JSStats are a JS peer's counters.
+type JSStats struct {
+	Received   int `json:"received"`
+	Duplicates int `json:"duplicates"`
+	Invalid    int `json:"invalid"`
+}
+
+// JSEvent is a graft, prune or invalid-message report from a JS peer.
+type JSEvent struct {
+	Kind      string // "graft", "prune" or "invalid"
+	Peer      peer.ID
+	Topic     string
+	Direction string // graft/prune: "inbound" or "outbound"
+	Error     string // invalid: the library's reason
+}
+
+// line is one JSON line from peer.mjs (the union of every event's fields).
+type line struct {
+	Event        string            `json:"event"`
+	Req          *uint64           `json:"req"`
+	Error        string            `json:"error"`
+	PeerID       string            `json:"peerId"`
+	Addrs        []string          `json:"addrs"`
+	Topic        string            `json:"topic"`
+	From         string            `json:"from"`
+	Data         string            `json:"data"`
+	ID           string            `json:"id"`
+	Seqno        string            `json:"seqno"`
+	ReceivedFrom string            `json:"receivedFrom"`
+	Peer         string            `json:"peer"`
+	Direction    string            `json:"direction"`
+	Peers        []string          `json:"peers"`
+	TopicPeers   []string          `json:"topicPeers"`
+	Protocols    map[string]string `json:"protocols"`
+	Recipients   []string          `json:"recipients"`
+	JSStats
+}
+
+// JSPeer is a running js-libp2p gossipsub node in a child process. Its
+// methods are safe for concurrent use. Close always ends the process.
+type JSPeer struct {
+	// Name labels the peer in reports and logs.
+	Name  string
+	id    peer.ID
+	addrs []ma.Multiaddr
+
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *tailBuffer
+	done   chan struct{} // closed when the process has exited and stdout is drained
+	exit   error
+
+	wmu sync.Mutex // serialises writes to stdin
+
+	mu      sync.Mutex
+	nextReq uint64
+	pending map[uint64]chan line
+	msgs    []JSMessage
+	events  []JSEvent
+	closed  bool
+}
+
+// StartJSPeer starts node peerDir/peer.mjs and waits for it to be ready.
+// ctx bounds the process's whole life (it is killed when ctx ends) as well
+// as the start. On error the process is already gone.
+func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, mode MsgIDMode) (*JSPeer, error) {
+	cmd := exec.CommandContext(ctx, nodePath, filepath.Join(peerDir, "peer.mjs"), "--msgid="+string(mode))
+	cmd.Dir = peerDir
+	cmd.WaitDelay = 2 * time.Second
+	p := &JSPeer{
+		Name:    name,
+		cmd:     cmd,
+		stderr:  &tailBuffer{max: 64 << 10},
+		done:    make(chan struct{}),
+		pending: make(map[uint64]chan line),
+	}
+	cmd.Stderr = p.stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p.stdin = stdin
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	ready := make(chan line, 1)
+	go p.read(stdout, ready)
+	select {
+	case l := <-ready:
+		if err := p.setIdentity(l); err != nil {
+			p.Close()
+			return nil, err
+		}
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%w: %s before ready: %v; stderr:\n%s", ErrPeerExited, name, p.exit, p.Stderr())
+	case <-ctx.Done():
+		p.Close()
+		return nil, fmt.Errorf("start %s: %w", name, ctx.Err())
+	}
+}
+
+func (p *JSPeer) setIdentity(l line) error {
+	id, err := peer.Decode(l.PeerID)
+	if err != nil {
+		return fmt.Errorf("%s: ready: bad peer id %q: %w", p.Name, l.PeerID, err)
+	}
+	p.id = id
+	for _, s := range l.Addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return fmt.Errorf("%s: ready: bad address %q: %w", p.Name, s, err)
+		}
+		// AddrInfo holds transport addresses, without the /p2p/ suffix.
+		if t, _ := peer.SplitAddr(a); t != nil {
+			a = t
+		}
+		p.addrs = append(p.addrs, a)
+	}
+	if len(p.addrs) == 0 {
+		return fmt.Errorf("%s: ready: no listen address", p.Name)
+	}
+	return nil
+}
+
+// read is the stdout reader goroutine: it dispatches replies to waiting
+// commands and records messages and events, until stdout closes; then it
+// reaps the process.
+func (p *JSPeer) read(stdout io.Reader, ready chan<- line) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	first := true
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			_, _ = fmt.Fprintf(p.stderr, "harness: undecodable stdout line %q: %v\n", sc.Text(), err)
+			continue
+		}
+		if first && l.Event == "ready" {
+			first = false
+			ready <- l
+			continue
+		}
+		p.dispatch(l)
+	}
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	p.exit = err
+	p.closed = true
+	for req, ch := range p.pending {
+		close(ch)
+		delete(p.pending, req)
+	}
+	p.mu.Unlock()
+	close(p.done)
+}
+
+func (p *JSPeer) dispatch(l line) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l.Req != nil {
+		if ch, ok := p.pending[*l.Req]; ok {
+			delete(p.pending, *l.Req)
+			ch <- l
+		}
+		return
+	}
+	switch l.Event {
+	case "message":
+		data, err := base64.StdEncoding.DecodeString(l.Data)
+		if err != nil {
+			_, _ = fmt.Fprintf(p.stderr, "harness: bad message data %q\n", l.Data)
+			return
+		}
+		from, _ := peer.Decode(l.From)
+		rf, _ := peer.Decode(l.ReceivedFrom)
+		p.msgs = append(p.msgs, JSMessage{Topic: l.Topic, From: from, Data: data, ID: l.ID, Seqno: l.Seqno, ReceivedFrom: rf})
+	case "graft", "prune", "invalid":
+		pid := l.Peer
+		if l.Event == "invalid" {
+			pid = l.From
+		}
+		id, _ := peer.Decode(pid)
+		p.events = append(p.events, JSEvent{Kind: l.Event, Peer: id, Topic: l.Topic, Direction: l.Direction, Error: l.Error})
+	case "stopped":
+	default:
+		_, _ = fmt.Fprintf(p.stderr, "harness: unexpected event %q\n", l.Event)
+	}
+}
+
+// call sends one command and waits for its reply.
+func (p *JSPeer) call(ctx context.Context, cmd map[string]any) (line, error) {
+	ch := make(chan line, 1)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return line{}, fmt.Errorf("%w: %s", ErrPeerExited, p.Name)
+	}
+	p.nextReq++
+	req := p.nextReq
+	p.pending[req] = ch
+	p.mu.Unlock()
+	cmd["req"] = req
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return line{}, err
+	}
+	p.wmu.Lock()
+	_, err = p.stdin.Write(append(b, '\n'))
+	p.wmu.Unlock()
+	if err != nil {
+		p.forget(req)
+		return line{}, fmt.Errorf("%s: %v: %w", p.Name, cmd["cmd"], err)
+	}
+	select {
+	case l, ok := <-ch:
+		if !ok {
+			return line{}, fmt.Errorf("%w: %s during %v: %v", ErrPeerExited, p.Name, cmd["cmd"], p.exit)
+		}
+		if l.Event == "error" {
+			return l, fmt.Errorf("%w: %s: %v: %s", ErrPeerCommand, p.Name, cmd["cmd"], l.Error)
+		}
+		return l, nil
+	case <-ctx.Done():
+		p.forget(req)
+		return line{}, fmt.Errorf("%s: %v: %w", p.Name, cmd["cmd"], ctx.Err())
+	}
+}
+
+func (p *JSPeer) forget(req uint64) {
+	p.mu.Lock()
+	delete(p.pending, req)
+	p.mu.Unlock()
+}
+
+// ID returns the peer's id.
+func (p *JSPeer) ID() peer.ID { return p.id }
+
+// AddrInfo returns the peer's id and listen addresses.
+func (p *JSPeer) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: p.id, Addrs: p.addrs} }
+
+// Dial connects the peer to ai (its first address).
+func (p *JSPeer) Dial(ctx context.Context, ai peer.AddrInfo) error {
+	if len(ai.Addrs) == 0 {
+		return fmt.Errorf("%s: dial %s: no address", p.Name, ai.ID)
+	}
+	full := ai.Addrs[0].Encapsulate(ma.StringCast("/p2p/" + ai.ID.String()))
+	_, err := p.call(ctx, map[string]any{"cmd": "dial", "addr": full.String()})
+	return err
+}
+
+// Subscribe subscribes the peer to topic.
+func (p *JSPeer) Subscribe(ctx context.Context, topic string) error {
+	_, err := p.call(ctx, map[string]any{"cmd": "subscribe", "topic": topic})
+	return err
+}
+
+// Publish publishes data on topic and returns the peers the library sent it
+// to.
+func (p *JSPeer) Publish(ctx context.Context, topic string, data []byte) ([]peer.ID, error) {
+	l, err := p.call(ctx, map[string]any{"cmd": "publish", "topic": topic, "data": base64.StdEncoding.EncodeToString(data)})
+	if err != nil {
+		return nil, err
+	}
+	return decodeIDs(l.Recipients), nil
+}
+
+// Mesh returns the peer's view of topic.
+func (p *JSPeer) Mesh(ctx context.Context, topic string) (JSMesh, error) {
+	l, err := p.call(ctx, map[string]any{"cmd": "peers", "topic": topic})
+	if err != nil {
+		return JSMesh{}, err
+	}
+	m := JSMesh{Peers: decodeIDs(l.Peers), TopicPeers: decodeIDs(l.TopicPeers), Protocols: make(map[peer.ID]string)}
+	for s, proto := range l.Protocols {
+		if id, err := peer.Decode(s); err == nil {
+			m.Protocols[id] = proto
+		}
+	}
+	return m, nil
+}
+
+// Stats returns the peer's counters: messages delivered, duplicates and
+// invalid messages received.
+func (p *JSPeer) Stats(ctx context.Context) (JSStats, error) {
+	l, err := p.call(ctx, map[string]any{"cmd": "stats"})
+	return l.JSStats, err
+}
+
+// Messages returns a copy of the messages delivered so far, in order.
+func (p *JSPeer) Messages() []JSMessage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]JSMessage(nil), p.msgs...)
+}
+
+// Events returns a copy of the graft, prune and invalid reports so far.
+func (p *JSPeer) Events() []JSEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]JSEvent(nil), p.events...)
+}
+
+// Stderr returns the tail of the process's stderr (last 64 KiB).
+func (p *JSPeer) Stderr() string { return p.stderr.String() }
+
+// Stop asks the peer to stop and waits for the process to exit, killing it
+// if it has not exited when ctx ends. It returns the exit error, if any.
+func (p *JSPeer) Stop(ctx context.Context) error {
+	p.wmu.Lock()
+	_, _ = p.stdin.Write([]byte(`{"cmd":"stop"}` + "\n"))
+	_ = p.stdin.Close()
+	p.wmu.Unlock()
+	select {
+	case <-p.done:
+		return p.exit
+	case <-ctx.Done():
+		p.Close()
+		return fmt.Errorf("%s: stop: %w", p.Name, ctx.Err())
+	}
+}
+
+// Close kills the process if it still runs and waits until it is reaped.
+// It is safe to call several times and after Stop.
+func (p *JSPeer) Close() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.done
+}
+
+// Exited reports whether the process has ended, and its exit error.
+func (p *JSPeer) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.exit
+	default:
+		return false, nil
+	}
+}
+
+func decodeIDs(ss []string) []peer.ID {
+	out := make([]peer.ID, 0, len(ss))
+	for _, s := range ss {
+		if id, err := peer.Decode(s); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+	cut bool
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf.Write(b)
+	if over := t.buf.Len() - t.max; over > 0 {
+		t.buf.Next(over)
+		t.cut = true
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cut {
+		return "[...]\n" + t.buf.String()
+	}
+	return t.buf.String()
+}

@@ -1,0 +1,54 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+)
+
+// InstallCommand is what installs the JS peer's pinned dependencies, run
+// from the repository root.
+const InstallCommand = "npm ci --prefix bench/interop/jspeer"
+
+// SkipEnv is the environment variable that, set to 1, lets the interop test
+// skip when its prerequisites are missing instead of failing.
+const SkipEnv = "MESHBUS_SKIP_INTEROP"
+
+// PeerDirEnv overrides where the JS peer (peer.mjs and node_modules) lives.
+const PeerDirEnv = "MESHBUS_JSPEER_DIR"
+
+// DefaultPeerDir returns the JS peer's directory: $MESHBUS_JSPEER_DIR if set,
+// else bench/interop/jspeer next to this package's source (which is where
+// it is under go test and go run).
+func DefaultPeerDir() string {
+	if d := os.Getenv(PeerDirEnv); d != "" {
+		return d
+	}
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return filepath.Join("bench", "interop", "jspeer")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "jspeer")
+}
+
+// CheckPrerequisites returns the node executable's path, or an error
+// wrapping ErrNodeMissing or ErrPeerNotInstalled that says what to install
+// or run.
+func CheckPrerequisites(peerDir string) (string, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return "", fmt.Errorf("%w: install Node.js 20 or later, then run `%s` (or set %s=1 to skip the interop test)",
+			ErrNodeMissing, InstallCommand, SkipEnv)
+	}
+	if _, err := os.Stat(filepath.Join(peerDir, "peer.mjs")); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPeerNotInstalled, err)
+	}
+	gs := filepath.Join(peerDir, "node_modules", "@chainsafe", "libp2p-gossipsub", "package.json")
+	if _, err := os.Stat(gs); err != nil {
+		return "", fmt.Errorf("%w: %s is missing: run `%s` from the repository root (or set %s=1 to skip the interop test)",
+			ErrPeerNotInstalled, gs, InstallCommand, SkipEnv)
+	}
+	return node, nil
+}

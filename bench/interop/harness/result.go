@@ -1,0 +1,280 @@
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// PairStats counts deliveries from publishers of one kind to receivers of
+// one kind.
+type PairStats struct {
+	From, To Kind
+	// Expected is messages x receivers (a publisher does not count itself).
+	Expected int
+	// Delivered is how many of those arrived at least once.
+	Delivered int
+	// Duplicates is how many extra copies the applications received (must
+	// be 0: each implementation deduplicates by message id).
+	Duplicates int
+}
+
+// Ratio is Delivered/Expected (1 when nothing was expected).
+func (p PairStats) Ratio() float64 {
+	if p.Expected == 0 {
+		return 1
+	}
+	return float64(p.Delivered) / float64(p.Expected)
+}
+
+// Negotiation is one side's view of a link between the two implementations.
+type Negotiation struct {
+	// Observer is the node reporting; Peer the node of the other kind.
+	Observer, Peer string
+	ObserverKind   Kind
+	// Protocol is the pubsub protocol the observer negotiated with Peer.
+	Protocol string
+	// Grafts is how many times the observer put Peer in its mesh.
+	Grafts int
+}
+
+// Result is the outcome of a Run (or of Mesh.Collect).
+type Result struct {
+	MsgID    MsgIDMode
+	Nodes    []string // "go0 (meshbus) 12D3Koo..."
+	Links    []string // "go0 -> js0"
+	Messages int
+	// Pairs has the four (publisher kind, receiver kind) combinations.
+	Pairs []PairStats
+	// Missing lists undelivered (message, receiver) pairs, at most 20.
+	Missing []string
+	// Unexpected counts received messages that nobody published in the run.
+	Unexpected int
+	// AuthorMismatches counts deliveries whose from field is not the
+	// publisher.
+	AuthorMismatches int
+	// Negotiations are both sides' views of every meshbus <-> js link.
+	Negotiations []Negotiation
+	// IDChecks counts (message, receiver) pairs whose id was compared with
+	// the spec's from || seqno (wire.DefaultMsgID); IDMismatches how many
+	// differed, IDSample shows one.
+	IDChecks, IDMismatches int
+	IDSample               string
+	// WireDuplicates are copies the routers received again and dropped
+	// (normal in a mesh), per implementation.
+	GoWireDuplicates, JSWireDuplicates int
+	// GoRejected counts messages meshbus rejected, by reason; JSInvalid
+	// messages the JS peers found invalid (a bad signature, for one).
+	GoRejected      map[string]int
+	JSInvalid       int
+	JSInvalidSample []string
+	MeshFormed      time.Duration
+	DeliveryTime    time.Duration
+	// Notes are remarks of the run (a delivery timeout); Stderr the JS
+	// peers' stderr when something went wrong.
+	Notes  []string
+	Stderr string
+}
+
+// Collect gathers the Result of pubs from every member's records and
+// counters. It does not wait; call WaitDelivered first.
+func (m *Mesh) Collect(ctx context.Context, pubs []Published) (*Result, error) {
+	res := &Result{MsgID: m.Config.MsgID, Messages: len(pubs), MeshFormed: m.MeshFormed, GoRejected: map[string]int{}}
+	for _, mem := range m.Members {
+		res.Nodes = append(res.Nodes, fmt.Sprintf("%s (%s) %s", mem.Name, mem.Kind, mem.ID()))
+	}
+	for _, l := range m.Links {
+		res.Links = append(res.Links, m.Members[l.From].Name+" -> "+m.Members[l.To].Name)
+	}
+	pairs := map[[2]Kind]*PairStats{}
+	for _, f := range []Kind{KindGo, KindJS} {
+		for _, t := range []Kind{KindGo, KindJS} {
+			res.Pairs = append(res.Pairs, PairStats{From: f, To: t})
+		}
+	}
+	for i := range res.Pairs {
+		pairs[[2]Kind{res.Pairs[i].From, res.Pairs[i].To}] = &res.Pairs[i]
+	}
+	byData := make(map[string]int, len(pubs))
+	for k, p := range pubs {
+		byData[string(p.Data)] = k
+	}
+	for i, mem := range m.Members {
+		count := make(map[int]int)
+		for _, r := range mem.Received() {
+			k, ok := byData[string(r.Data)]
+			if !ok {
+				res.Unexpected++
+				continue
+			}
+			count[k]++
+			if count[k] == 1 {
+				m.checkID(res, pubs[k], r)
+			}
+		}
+		for k, p := range pubs {
+			if p.Publisher == i {
+				continue
+			}
+			ps := pairs[[2]Kind{m.Members[p.Publisher].Kind, mem.Kind}]
+			ps.Expected++
+			switch c := count[k]; {
+			case c == 0:
+				if len(res.Missing) < 20 {
+					res.Missing = append(res.Missing, fmt.Sprintf("message %d from %s never reached %s", k, m.Members[p.Publisher].Name, mem.Name))
+				}
+			default:
+				ps.Delivered++
+				ps.Duplicates += c - 1
+			}
+		}
+	}
+	if err := m.collectPeers(ctx, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkID checks what receiver r reported for message p: the author must
+// be the publisher, and the id must be the spec's default, from (peer id
+// bytes) || seqno, computed from the from and seqno the receiver decoded.
+func (m *Mesh) checkID(res *Result, p Published, r Received) {
+	if r.From != m.Members[p.Publisher].ID() {
+		res.AuthorMismatches++
+	}
+	ref := base64.RawStdEncoding.EncodeToString([]byte(wire.DefaultMsgID(&pb.Message{From: []byte(r.From), Seqno: r.Seqno})))
+	res.IDChecks++
+	if ref != r.ID {
+		res.IDMismatches++
+		if res.IDSample == "" {
+			res.IDSample = fmt.Sprintf("message from %s: receiver id %s, spec id %s", m.Members[p.Publisher].Name, r.ID, ref)
+		}
+	}
+}
+
+// collectPeers fills the negotiation views and the counters.
+func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
+	jsMesh := make(map[int]JSMesh)
+	for i, mem := range m.Members {
+		switch {
+		case mem.Go != nil:
+			lg := mem.Go.Log()
+			res.GoWireDuplicates += lg.Duplicates
+			for reason, n := range lg.Rejected {
+				res.GoRejected[reason.String()] += n
+			}
+		case mem.JS != nil:
+			st, err := mem.JS.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			res.JSWireDuplicates += st.Duplicates
+			res.JSInvalid += st.Invalid
+			for _, e := range mem.JS.Events() {
+				if e.Kind == "invalid" && len(res.JSInvalidSample) < 5 {
+					res.JSInvalidSample = append(res.JSInvalidSample, fmt.Sprintf("%s: from %s: %s", mem.Name, e.Peer, e.Error))
+				}
+			}
+			v, err := mem.JS.Mesh(ctx, m.Config.Topic)
+			if err != nil {
+				return err
+			}
+			jsMesh[i] = v
+		}
+	}
+	for _, l := range m.Links {
+		a, b := m.Members[l.From], m.Members[l.To]
+		if a.Kind == b.Kind {
+			continue
+		}
+		g, j := l.From, l.To
+		if a.Kind == KindJS {
+			g, j = l.To, l.From
+		}
+		gm, jm := m.Members[g], m.Members[j]
+		lg := gm.Go.Log()
+		res.Negotiations = append(res.Negotiations, Negotiation{
+			Observer: gm.Name, Peer: jm.Name, ObserverKind: KindGo,
+			Protocol: string(lg.Protocols[jm.ID()]), Grafts: lg.Grafted[jm.ID()],
+		})
+		grafts := 0
+		for _, e := range jm.JS.Events() {
+			if e.Kind == "graft" && e.Peer == gm.ID() {
+				grafts++
+			}
+		}
+		res.Negotiations = append(res.Negotiations, Negotiation{
+			Observer: jm.Name, Peer: gm.Name, ObserverKind: KindJS,
+			Protocol: jsMesh[j].Protocols[gm.ID()], Grafts: grafts,
+		})
+	}
+	sort.SliceStable(res.Negotiations, func(i, k int) bool { return res.Negotiations[i].Observer < res.Negotiations[k].Observer })
+	return nil
+}
+
+// Protocols returns the distinct protocols the negotiations show, sorted.
+func (r *Result) Protocols() []string {
+	set := map[string]bool{}
+	for _, n := range r.Negotiations {
+		set[n.Protocol] = true
+	}
+	var out []string
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Err returns nil when interop held: every message reached every node
+// exactly once, every meshbus <-> js link negotiated /meshsub/1.1.0 or
+// /meshsub/1.2.0 and was grafted on both ends, nothing was rejected as
+// invalid, and (under MsgIDSpec) both sides computed the spec's message
+// ids. Otherwise it lists every failure.
+func (r *Result) Err() error {
+	var errs []error
+	for _, p := range r.Pairs {
+		if p.Delivered < p.Expected {
+			errs = append(errs, fmt.Errorf("%s -> %s: %d of %d deliveries missing", p.From, p.To, p.Expected-p.Delivered, p.Expected))
+		}
+		if p.Duplicates > 0 {
+			errs = append(errs, fmt.Errorf("%s -> %s: %d duplicate deliveries to applications", p.From, p.To, p.Duplicates))
+		}
+	}
+	for _, s := range r.Missing {
+		errs = append(errs, errors.New(s))
+	}
+	if r.AuthorMismatches > 0 {
+		errs = append(errs, fmt.Errorf("%d deliveries name another author than the publisher", r.AuthorMismatches))
+	}
+	if r.Unexpected > 0 {
+		errs = append(errs, fmt.Errorf("%d messages received that nobody published", r.Unexpected))
+	}
+	for _, n := range r.Negotiations {
+		if n.Protocol != string(wire.ProtocolMeshsub12) && n.Protocol != string(wire.ProtocolMeshsub11) {
+			errs = append(errs, fmt.Errorf("%s negotiated %q with %s, want /meshsub/1.1.0 or /meshsub/1.2.0", n.Observer, n.Protocol, n.Peer))
+		}
+		if n.Grafts == 0 {
+			errs = append(errs, fmt.Errorf("%s never grafted %s", n.Observer, n.Peer))
+		}
+	}
+	if len(r.Negotiations) == 0 {
+		errs = append(errs, errors.New("no link between the two implementations"))
+	}
+	for reason, n := range r.GoRejected {
+		errs = append(errs, fmt.Errorf("meshbus rejected %d messages: %s", n, reason))
+	}
+	if r.JSInvalid > 0 {
+		errs = append(errs, fmt.Errorf("js peers found %d messages invalid: %v", r.JSInvalid, r.JSInvalidSample))
+	}
+	if r.MsgID == MsgIDSpec && r.IDMismatches > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d message ids differ from the spec's from||seqno: %s", r.IDMismatches, r.IDChecks, r.IDSample))
+	}
+	return errors.Join(errs...)
+}
