@@ -101,7 +101,7 @@ func (c *deliveryCache) popOldest() {
 	c.fifo[c.head] = nil
 	c.head++
 	delete(c.byID, r.id) // ids are unique in the cache: add requires a new one
-	clear(r.peers) // drop peer ids so the recycled record pins no strings
+	clear(r.peers)       // drop peer ids so the recycled record pins no strings
 	r.peers = r.peers[:0]
 	r.id = ""
 	// A burst followed by quiet would leave a big free list: keep it
