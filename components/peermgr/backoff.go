@@ -10,8 +10,11 @@ import (
 // not dialed again. With the defaults the waits are 120 s, 480 s, 1920 s and
 // 7680 s.
 type Schedule struct {
-	Initial     time.Duration
-	Factor      float64
+	// Initial is the wait after the first failure.
+	Initial time.Duration
+	// Factor multiplies the wait after each further failure.
+	Factor float64
+	// MaxFailures is the failure count at which dialing stops.
 	MaxFailures int
 }
 

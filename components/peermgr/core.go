@@ -340,8 +340,8 @@ func (c *core) onScores(ev events.EvtPeerScoresUpdated, now time.Time) {
 // and backs it off as if a dial had failed. A peer already graylisted or not
 // in the store is left alone.
 func (c *core) graylist(id peer.ID, now time.Time) {
-	already, ok := false, false
-	ok = c.store.View(id, func(p *peerstore.Peer) { already = p.Graylisted })
+	already := false
+	ok := c.store.View(id, func(p *peerstore.Peer) { already = p.Graylisted })
 	if !ok || already {
 		return
 	}

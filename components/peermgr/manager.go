@@ -275,7 +275,11 @@ func (m *Manager) loop(ctx context.Context, sub event.Subscription, scores *even
 			return
 		case ev, ok := <-in:
 			if !ok {
-				m.log.Error("bus subscription ended", "err", sub.(*eventbus.AnySubscription).Err())
+				var why error
+				if e, ok := sub.(interface{ Err() error }); ok {
+					why = e.Err()
+				}
+				m.log.Error("bus subscription ended", "err", why)
 				in = nil
 				continue
 			}
