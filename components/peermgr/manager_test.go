@@ -440,3 +440,42 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestManagerTrimsExcessInbound: with an inbound target of 2, a third
+// inbound mesh peer is disconnected by the next connectivity pass.
+func TestManagerTrimsExcessInbound(t *testing.T) {
+	ids := identities(t, 32, 4)
+	// 4 connections x 0.75 = 3 mesh peers: 1 outbound, 2 inbound.
+	a := newNode(t, ids[0], WithMaxConnections(4), WithMeshRatio(0.75))
+	if got := a.m.Targets(); got.Outbound != 1 || got.Inbound != 2 {
+		t.Fatalf("targets %+v", got)
+	}
+	evicted := subscribe[events.EvtPeerEvicted](t, a.bus)
+	a.start(t)
+	var hs []host.Host
+	for i := 1; i <= 3; i++ {
+		h := newHost(t, ids[i])
+		hs = append(hs, h)
+		a.clk.Add(time.Second)
+		if err := h.Connect(context.Background(), infoOf(a.h)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "inbound peer identified", func() bool {
+			p, ok := a.m.Peer(h.ID())
+			return ok && p.Connected() && p.Identified
+		})
+	}
+	a.m.kickLoop()
+	e := waitFor(t, evicted, "trim", func(events.EvtPeerEvicted) bool { return true })
+	if e.Peer != hs[2].ID() || e.Reason != events.EvictExcessInbound || e.Removed {
+		t.Fatalf("trimmed %+v, want the newest inbound peer kept in the store", e)
+	}
+	eventually(t, "newest inbound peer disconnected", func() bool {
+		return a.h.Network().Connectedness(hs[2].ID()) != network.Connected
+	})
+	for _, h := range hs[:2] {
+		if a.h.Network().Connectedness(h.ID()) != network.Connected {
+			t.Fatalf("older inbound peer %s was trimmed", h.ID())
+		}
+	}
+}
