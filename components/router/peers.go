@@ -33,11 +33,11 @@ type peerConn struct {
 type netKind uint8
 
 const (
-	netInboundOpened netKind = iota + 1 // a reader accepted a stream
-	netRPC                              // a reader decoded an RPC
-	netBadInput                         // a reader cut a stream for bad input
-	netOutboundOpened                   // a writer negotiated its stream
-	netOutboundFailed                   // a writer could not open or write
+	netInboundOpened  netKind = iota + 1 // a reader accepted a stream
+	netRPC                               // a reader decoded an RPC
+	netBadInput                          // a reader cut a stream for bad input
+	netOutboundOpened                    // a writer negotiated its stream
+	netOutboundFailed                    // a writer could not open or write
 )
 
 // netInput is what reader and writer goroutines tell the driver. Readers use
@@ -429,10 +429,13 @@ func (r *Router) checkMessages(in *netInput) {
 	in.ids = make([]string, len(msgs))
 	in.rejects = make([]events.RejectReason, len(msgs))
 	for i, m := range msgs {
+		in.ids[i] = r.msgIDFor(m.GetTopic())(m)
+		if r.known.has(in.ids[i]) {
+			continue // a duplicate: the automaton drops it, no need to verify
+		}
 		if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
 			in.rejects[i] = rejectReason(err)
 		}
-		in.ids[i] = r.msgIDFor(m.GetTopic())(m)
 	}
 }
 

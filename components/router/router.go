@@ -49,6 +49,7 @@ type Router struct {
 	topicIDs map[string]wire.MsgIDFunc
 	valMu    sync.RWMutex
 	vals     map[string]*validator
+	known    *knownIDs
 
 	mu      sync.Mutex // guards state and streams
 	state   runState
@@ -139,6 +140,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		done:     make(chan struct{}),
 		topicIDs: make(map[string]wire.MsgIDFunc),
 		vals:     make(map[string]*validator),
+		known:    newKnownIDs(1 << 14),
 		streams:  make(map[network.Stream]struct{}),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
@@ -259,6 +261,9 @@ func (r *Router) do(ctx context.Context, fn func()) error {
 	case stateClosed:
 		return ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ran := make(chan struct{})
 	cmd := func() { fn(); close(ran) }
 	select {
@@ -364,6 +369,12 @@ func (r *Router) flush() {
 		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) {
 			r.m.cancelled.Inc()
 		}
+	}
+	for _, e := range o.Delivered {
+		r.known.add(e.ID)
+	}
+	for _, e := range o.Published {
+		r.known.add(e.ID)
 	}
 	r.m.published.Add(float64(len(o.Published)))
 	r.m.delivered.Add(float64(len(o.Delivered)))
