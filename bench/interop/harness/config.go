@@ -24,8 +24,11 @@ type Config struct {
 	Seed uint64
 	// MsgID is the JS peers' message id function (default MsgIDSpec).
 	MsgID MsgIDMode
-	// LargeMessage, if positive, makes the third message this many bytes
-	// (default 0: every payload is between 16 and 2048 bytes).
+	// MinPayload and MaxPayload bound the payload sizes, drawn uniformly
+	// (defaults 16 and 2048: some messages are above both implementations'
+	// IDONTWANT thresholds, 512 bytes for js, 1024 for meshbus).
+	MinPayload, MaxPayload int
+	// LargeMessage, if positive, makes the third message this many bytes.
 	LargeMessage int
 	// NodePath is the node executable (default: looked up on PATH).
 	NodePath string
@@ -52,6 +55,8 @@ func (c *Config) setDefaults() {
 	or(&c.JSPeers, 2)
 	or(&c.GoNodes, 3)
 	or(&c.Messages, 50)
+	or(&c.MinPayload, 16)
+	or(&c.MaxPayload, 2048)
 	if c.Topic == "" {
 		c.Topic = "meshbus-interop"
 	}
@@ -92,6 +97,8 @@ func (c *Config) Validate() error {
 		return bad("JSPeers+GoNodes", "must be at most 64")
 	case c.Messages < 2:
 		return bad("Messages", "must be at least 2 (one from each kind)")
+	case c.MinPayload < 16 || c.MaxPayload < c.MinPayload || c.MaxPayload > 512<<10:
+		return bad("MinPayload/MaxPayload", "must satisfy 16 <= MinPayload <= MaxPayload <= 512 KiB")
 	case c.LargeMessage < 0 || c.LargeMessage > 512<<10:
 		return bad("LargeMessage", "must be between 0 and 512 KiB")
 	case c.MsgID != MsgIDSpec && c.MsgID != MsgIDJSDefault:

@@ -64,6 +64,8 @@ type GoNode struct {
 	Bus    *eventbus.Bus
 	Router *router.Router
 	Topic  *router.Topic
+	// Registry holds the router's metrics.
+	Registry *prometheus.Registry
 
 	sub     *router.Subscription
 	closers []func() error // run in reverse order by Close
@@ -108,8 +110,9 @@ func StartGoNode(name, topic string, seed uint64, logger *slog.Logger) (n *GoNod
 	if err := n.record(); err != nil {
 		return nil, fmt.Errorf("%s: router events: %w", name, err)
 	}
+	n.Registry = prometheus.NewRegistry()
 	r, err := router.New(h, n.Bus, clock.New(),
-		router.WithRegisterer(prometheus.NewRegistry()),
+		router.WithRegisterer(n.Registry),
 		router.WithLogger(logger.With("node", name)),
 		router.WithSeed(seed),
 	)
@@ -236,6 +239,28 @@ func (n *GoNode) collect(ctx context.Context) {
 		n.msgs = append(n.msgs, GoMessage{Topic: m.Topic, From: m.From, Seqno: m.Seqno, Data: m.Data, ID: m.ID, ReceivedFrom: m.ReceivedFrom, Raw: m.Raw})
 		n.mu.Unlock()
 	}
+}
+
+// Outcomes returns the router's meshbus_router_outcomes_total counter for
+// one automaton outcome (e.g. "idontwant_recorded"), 0 if never counted.
+func (n *GoNode) Outcomes(outcome string) int {
+	mfs, err := n.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "meshbus_router_outcomes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "outcome" && lp.GetValue() == outcome {
+					return int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // ID returns the node's peer id.

@@ -70,6 +70,7 @@ func TestInteropWithJSGossipsub(t *testing.T) {
 	t.Run("mesh", testMixedMesh)
 	t.Run("directions", testDirections)
 	t.Run("js-verifies-signatures", testJSVerifiesSignatures)
+	t.Run("idontwant", testIDontWant)
 	t.Run("js-default-msgid", testJSDefaultMsgID)
 }
 
@@ -79,21 +80,13 @@ func TestInteropWithJSGossipsub(t *testing.T) {
 func testMixedMesh(t *testing.T) {
 	ctx := testContext(t)
 	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 3, Messages: 50, LargeMessage: 200 << 10, Seed: 7})
-	pubs, err := m.PublishRandom(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitErr := m.WaitDelivered(ctx, pubs)
-	res, err := m.Collect(ctx, pubs)
+	res, err := m.Exchange(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
 	_ = res.WriteReport(&b)
 	t.Log("\n" + b.String())
-	if waitErr != nil {
-		t.Errorf("delivery: %v", waitErr)
-	}
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +240,34 @@ func testJSVerifiesSignatures(t *testing.T) {
 	}
 }
 
+// IDONTWANT (gossipsub v1.2) works both ways: one meshbus node between two
+// JS peers, messages above both thresholds. meshbus's IDONTWANT ids name
+// messages the JS peers know (Result.Err checks it), and meshbus accepts
+// the JS peers' IDONTWANT (its only neighbours are JS peers).
+func testIDontWant(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 1, Messages: 12, MinPayload: 1500, MaxPayload: 4000, Seed: 5})
+	g := m.Members[0].Go
+	if g == nil {
+		t.Fatalf("member 0 is %s, want meshbus", m.Members[0].Kind)
+	}
+	res, err := m.Exchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res.JSIDontWantFromGo.IDs == 0 {
+		t.Fatal("the js peers got no IDONTWANT from meshbus")
+	}
+	if n := g.Outcomes("idontwant_recorded"); n == 0 {
+		t.Fatal("meshbus recorded no IDONTWANT from the js peers")
+	}
+	t.Logf("js got %d IDONTWANT ids from meshbus (%d known); meshbus recorded %d IDONTWANT from js",
+		res.JSIDontWantFromGo.IDs, res.JSIDontWantFromGo.Known, g.Outcomes("idontwant_recorded"))
+}
+
 // With the JS library's own default id (protobuf(key) || seqno, not the
 // spec's from || seqno) ids differ between the implementations, so gossip
 // (IHAVE/IWANT/IDONTWANT) cannot match them; mesh delivery must still be
@@ -254,14 +275,7 @@ func testJSVerifiesSignatures(t *testing.T) {
 func testJSDefaultMsgID(t *testing.T) {
 	ctx := testContext(t)
 	m := newTestMesh(t, ctx, Config{JSPeers: 1, GoNodes: 2, Messages: 12, MsgID: MsgIDJSDefault, Seed: 3})
-	pubs, err := m.PublishRandom(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WaitDelivered(ctx, pubs); err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Collect(ctx, pubs)
+	res, err := m.Exchange(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +291,7 @@ func testJSDefaultMsgID(t *testing.T) {
 	if res.IDMismatches != js || js == 0 {
 		t.Fatalf("%d ids differ from the spec's, want exactly the %d JS deliveries", res.IDMismatches, js)
 	}
+	t.Logf("js-default ids: %d of %d IDONTWANT ids from meshbus name a message js knows", res.JSIDontWantFromGo.Known, res.JSIDontWantFromGo.IDs)
 }
 
 func waitGo(t *testing.T, ctx context.Context, g *GoNode, data string) GoMessage {

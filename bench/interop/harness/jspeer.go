@@ -59,6 +59,15 @@ type JSStats struct {
 	Received   int `json:"received"`
 	Duplicates int `json:"duplicates"`
 	Invalid    int `json:"invalid"`
+	// IDontWant is, per sender (peer id string), how many distinct ids it
+	// sent in IDONTWANT and how many name a message this peer has seen.
+	IDontWant map[string]IDontWantStat `json:"idontwant"`
+}
+
+// IDontWantStat counts the IDONTWANT ids one peer received from another.
+type IDontWantStat struct {
+	IDs   int `json:"ids"`
+	Known int `json:"known"`
 }
 
 // JSEvent is a graft, prune or invalid-message report from a JS peer.

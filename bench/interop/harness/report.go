@@ -46,6 +46,8 @@ func (r *Result) WriteReport(w io.Writer) error {
 	if r.IDSample != "" {
 		fmt.Fprintf(&b, "  e.g. %s\n", r.IDSample)
 	}
+	fmt.Fprintf(&b, "IDONTWANT (v1.2): js peers got %d ids from meshbus, %d naming messages they saw; meshbus routers accepted %d IDONTWANT messages\n",
+		r.JSIDontWantFromGo.IDs, r.JSIDontWantFromGo.Known, r.GoIDontWantRecorded)
 
 	fmt.Fprintf(&b, "\nnegotiated between the implementations: %s\n", strings.Join(r.Protocols(), ", "))
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

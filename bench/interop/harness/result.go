@@ -74,8 +74,15 @@ type Result struct {
 	GoRejected      map[string]int
 	JSInvalid       int
 	JSInvalidSample []string
-	MeshFormed      time.Duration
-	DeliveryTime    time.Duration
+	// JSIDontWantFromGo sums, over the JS peers, the IDONTWANT ids they
+	// received from meshbus nodes and how many named messages they had
+	// seen (all of them when both sides use the spec's ids).
+	JSIDontWantFromGo IDontWantStat
+	// GoIDontWantRecorded counts the IDONTWANT control messages the
+	// meshbus routers accepted (from any peer).
+	GoIDontWantRecorded int
+	MeshFormed          time.Duration
+	DeliveryTime        time.Duration
 	// Notes are remarks of the run (a delivery timeout); Stderr the JS
 	// peers' stderr when something went wrong.
 	Notes  []string
@@ -166,6 +173,7 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 		case mem.Go != nil:
 			lg := mem.Go.Log()
 			res.GoWireDuplicates += lg.Duplicates
+			res.GoIDontWantRecorded += mem.Go.Outcomes("idontwant_recorded")
 			for reason, n := range lg.Rejected {
 				res.GoRejected[reason.String()] += n
 			}
@@ -176,6 +184,12 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 			}
 			res.JSWireDuplicates += st.Duplicates
 			res.JSInvalid += st.Invalid
+			for from, c := range st.IDontWant {
+				if m.isGo(from) {
+					res.JSIDontWantFromGo.IDs += c.IDs
+					res.JSIDontWantFromGo.Known += c.Known
+				}
+			}
 			for _, e := range mem.JS.Events() {
 				if e.Kind == "invalid" && len(res.JSInvalidSample) < 5 {
 					res.JSInvalidSample = append(res.JSInvalidSample, fmt.Sprintf("%s: from %s: %s", mem.Name, e.Peer, e.Error))
@@ -218,6 +232,16 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 	return nil
 }
 
+// isGo reports whether the peer id string s is one of the Go members.
+func (m *Mesh) isGo(s string) bool {
+	for _, mem := range m.Members {
+		if mem.Go != nil && mem.ID().String() == s {
+			return true
+		}
+	}
+	return false
+}
+
 // Protocols returns the distinct protocols the negotiations show, sorted.
 func (r *Result) Protocols() []string {
 	set := map[string]bool{}
@@ -236,7 +260,8 @@ func (r *Result) Protocols() []string {
 // exactly once, every meshbus <-> js link negotiated /meshsub/1.1.0 or
 // /meshsub/1.2.0 and was grafted on both ends, nothing was rejected as
 // invalid, and (under MsgIDSpec) both sides computed the spec's message
-// ids. Otherwise it lists every failure.
+// ids, in deliveries and in meshbus's IDONTWANT. Otherwise it lists every
+// failure.
 func (r *Result) Err() error {
 	var errs []error
 	for _, p := range r.Pairs {
@@ -272,6 +297,10 @@ func (r *Result) Err() error {
 	}
 	if r.JSInvalid > 0 {
 		errs = append(errs, fmt.Errorf("js peers found %d messages invalid: %v", r.JSInvalid, r.JSInvalidSample))
+	}
+	if r.MsgID == MsgIDSpec && r.JSIDontWantFromGo.Known < r.JSIDontWantFromGo.IDs {
+		errs = append(errs, fmt.Errorf("%d of %d IDONTWANT ids from meshbus name no message the js peers saw",
+			r.JSIDontWantFromGo.IDs-r.JSIDontWantFromGo.Known, r.JSIDontWantFromGo.IDs))
 	}
 	if r.MsgID == MsgIDSpec && r.IDMismatches > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d message ids differ from the spec's from||seqno: %s", r.IDMismatches, r.IDChecks, r.IDSample))

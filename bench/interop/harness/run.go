@@ -15,10 +15,8 @@ type Published struct {
 	Data      []byte
 }
 
-// Run builds a Mesh from cfg, publishes cfg.Messages messages from nodes of
-// both kinds, waits until every node received every message it did not
-// publish (or DeliveryTimeout passes), and returns the Result. The error is
-// non-nil only when the run could not be carried out (a node failed to
+// Run builds a Mesh from cfg, runs Exchange and closes the mesh. The error
+// is non-nil only when the run could not be carried out (a node failed to
 // start, the meshes did not form, a publish failed); whether interop held
 // is Result.Err. ctx bounds the JS processes' lives.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -27,11 +25,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer m.Close()
+	return m.Exchange(ctx)
+}
+
+// Exchange publishes with PublishRandom, waits until every node received
+// every message it did not publish (or DeliveryTimeout passes; the Result
+// then notes it and carries the JS peers' stderr), and collects the
+// Result. DeliveryTime runs from the first publish to the last delivery.
+func (m *Mesh) Exchange(ctx context.Context) (*Result, error) {
+	start := time.Now()
 	pubs, err := m.PublishRandom(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, m.Stderr())
 	}
-	start := time.Now()
 	waitErr := m.WaitDelivered(ctx, pubs)
 	elapsed := time.Since(start)
 	res, err := m.Collect(ctx, pubs)
@@ -49,9 +55,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // PublishRandom publishes Config.Messages messages, one at a time: the
 // first from a Go node, the second from a JS peer, the rest from members
 // picked at random (seeded). Payloads are unique (a prefix with the index
-// and publisher) padded with seeded random bytes to 16..2048 bytes, so that
-// some exceed the JS library's IDONTWANT threshold (512 bytes); with
-// LargeMessage the third is that large.
+// and publisher) padded with seeded random bytes to MinPayload..MaxPayload
+// bytes; with LargeMessage the third is that large.
 func (m *Mesh) PublishRandom(ctx context.Context) ([]Published, error) {
 	cfg := m.Config
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5bd1e995))
@@ -74,7 +79,7 @@ func (m *Mesh) PublishRandom(ctx context.Context) ([]Published, error) {
 		default:
 			who = rng.IntN(len(m.Members))
 		}
-		size := 16 + rng.IntN(2048-16+1)
+		size := cfg.MinPayload + rng.IntN(cfg.MaxPayload-cfg.MinPayload+1)
 		if k == 2 && cfg.LargeMessage > 0 {
 			size = cfg.LargeMessage
 		}

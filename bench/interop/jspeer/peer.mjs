@@ -18,7 +18,9 @@
 //   {"event":"invalid","from":..,"topic":..,"error":..}   a received message failed validation
 //   {"event":"ok","req":..,"cmd":..,...}                  a command succeeded
 //   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol}}
-//   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n}
+//   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n,
+//    "idontwant":{peer:{"ids":n,"known":n}}}   IDONTWANT ids per sender, and
+//    how many of them name a message this peer has seen
 //   {"event":"error","req":..,"cmd":..,"error":..}        a command failed
 //   {"event":"stopped"}                                   last line before exit
 // Commands (one JSON object per line; "req" is optional and echoed back):
@@ -117,6 +119,41 @@ if (typeof gs.validateReceivedMessage === 'function') {
   }
 }
 
+// Record the message ids each peer said it does not want (IDONTWANT,
+// gossipsub v1.2), to check later that they name messages this peer knows,
+// i.e. that both sides compute the same ids. Internal method, as above.
+const idontwant = new Map() // peer id string -> Set of message id strings
+if (typeof gs.handleIdontwant === 'function') {
+  const orig = gs.handleIdontwant.bind(gs)
+  gs.handleIdontwant = (id, ctrl) => {
+    let set = idontwant.get(id)
+    if (set == null) {
+      set = new Set()
+      idontwant.set(id, set)
+    }
+    for (const { messageIDs } of ctrl) {
+      for (const mid of messageIDs ?? []) {
+        if (set.size < 100000) set.add(gs.msgIdToStrFn(mid))
+      }
+    }
+    return orig(id, ctrl)
+  }
+}
+
+// idontwantStats returns, per peer, how many distinct ids it sent in
+// IDONTWANT and how many of them name a message this peer has seen.
+function idontwantStats () {
+  const out = {}
+  for (const [id, set] of idontwant) {
+    let known = 0
+    for (const s of set) {
+      if (gs.seenCache.has(s)) known++
+    }
+    out[id] = { ids: set.size, known }
+  }
+  return out
+}
+
 gs.addEventListener('gossipsub:message', (evt) => {
   const { propagationSource, msgId, msg } = evt.detail
   stats.received++
@@ -175,7 +212,7 @@ async function handle (c) {
         protocols: protocols()
       }
     case 'stats':
-      return { event: 'stats', ...stats }
+      return { event: 'stats', ...stats, idontwant: idontwantStats() }
     default:
       throw new Error(`unknown command ${JSON.stringify(c.cmd)}`)
   }
