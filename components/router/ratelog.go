@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -21,7 +22,14 @@ type rateEntry struct {
 	suppressed int
 }
 
-func (r *rateLog) warn(key, msg string, args ...any) {
+func (r *rateLog) warn(key, msg string, args ...any) { r.logAt(slog.LevelWarn, key, msg, args...) }
+
+func (r *rateLog) debug(key, msg string, args ...any) { r.logAt(slog.LevelDebug, key, msg, args...) }
+
+func (r *rateLog) logAt(level slog.Level, key, msg string, args ...any) {
+	if !r.log.Enabled(context.Background(), level) {
+		return
+	}
 	now := r.clk.Now()
 	e, ok := r.last[key]
 	if ok && now.Sub(e.at) < r.interval {
@@ -36,5 +44,5 @@ func (r *rateLog) warn(key, msg string, args ...any) {
 		clear(r.last)
 	}
 	r.last[key] = rateEntry{at: now}
-	r.log.Warn(msg, args...)
+	r.log.Log(context.Background(), level, msg, args...)
 }

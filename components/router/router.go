@@ -381,8 +381,12 @@ func (r *Router) flush() {
 	r.m.duplicates.Add(float64(len(o.Duplicates)))
 	for _, e := range o.Rejected {
 		r.m.reject(e.Reason)
-		if e.Reason == events.RejectInvalidSignature || e.Reason == events.RejectMalformed {
+		// Bad input from the network is a warning; the rest (validators'
+		// verdicts, unjoined topics, graylisting) is routine.
+		if e.Reason.Invalid() && e.Reason != events.RejectValidationFailed {
 			r.rl.warn("reject:"+e.Reason.String(), "rejected message", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
+		} else {
+			r.rl.debug("reject:"+e.Reason.String(), "message not delivered", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
 		}
 	}
 	if len(o.Grafted) > 0 || len(o.Pruned) > 0 {

@@ -13,6 +13,11 @@ import (
 // pair returns two connected routers meshed on topic, with their topics.
 func pair(t *testing.T, clk *clock.Mock, topic string, opts ...Option) (a, b *node, ta, tb *Topic) {
 	t.Helper()
+	return pairB(t, clk, topic, opts...)
+}
+
+func pairB(t testing.TB, clk *clock.Mock, topic string, opts ...Option) (a, b *node, ta, tb *Topic) {
+	t.Helper()
 	a, b = newNode(t, clk, opts...), newNode(t, clk, opts...)
 	var err error
 	if ta, err = a.r.Join(topic); err != nil {

@@ -1,0 +1,82 @@
+package router
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// The router follows connectedness from the bus: a disconnect removes the
+// peer (prunes first), a reconnect brings it back into the mesh.
+func TestDisconnectAndReconnect(t *testing.T) {
+	clk := clock.NewMock()
+	a, b, ta, tb := pair(t, clk, "r")
+	pruned, _ := eventbus.Subscribe[events.EvtPeerPruned](a.bus, eventbus.BufSize(16))
+	defer pruned.Close()
+	removed, _ := eventbus.Subscribe[events.EvtRouterPeerRemoved](a.bus, eventbus.BufSize(16))
+	defer removed.Close()
+
+	if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-pruned.Out():
+		if ev.Peer != b.h.ID() || ev.Reason != events.PruneReasonPeerRemoved {
+			t.Fatalf("pruned %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no prune on disconnect")
+	}
+	select {
+	case ev := <-removed.Out():
+		if ev.Peer != b.h.ID() {
+			t.Fatalf("removed %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no EvtRouterPeerRemoved on disconnect")
+	}
+	if contains(a.r.Peers(), b.h.ID()) {
+		t.Fatal("peer still tracked after disconnect")
+	}
+
+	connect(t, a.h, b.h)
+	eventually(t, 20*time.Second, "mesh after reconnect", func() bool {
+		return contains(a.r.Mesh("r"), b.h.ID()) && contains(b.r.Mesh("r"), a.h.ID())
+	}, heartbeat(clk))
+	sb, _ := tb.Subscribe()
+	if err := ta.Publish(context.Background(), []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, sb); string(m.Data) != "back" {
+		t.Fatalf("got %q", m.Data)
+	}
+}
+
+// Scores come from EvtPeerScoresUpdated: a graylisted peer's messages are
+// not delivered.
+func TestScoresFromBus(t *testing.T) {
+	clk := clock.NewMock()
+	a, b, ta, _ := pair(t, clk, "s")
+	em, err := eventbus.NewEmitter[events.EvtPeerScoresUpdated](b.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	th := events.ScoreThresholds{Gossip: -10, Publish: -50, Graylist: -100}
+	if err := em.Emit(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: a.h.ID(), Score: -1000}}, Thresholds: th}); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	eventually(t, 10*time.Second, "graylisted message rejected", func() bool {
+		i++
+		if err := ta.Publish(context.Background(), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "graylisted") > 0
+	}, nil)
+}
