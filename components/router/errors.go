@@ -7,6 +7,8 @@ import "errors"
 var (
 	// ErrClosed: the router (or the topic, or the subscription) is closed.
 	ErrClosed = errors.New("router: closed")
+	// ErrAlreadyStarted: Start on a running router.
+	ErrAlreadyStarted = errors.New("router: already started")
 	// ErrNotStarted: the router's Start has not been called yet.
 	ErrNotStarted = errors.New("router: not started")
 	// ErrInvalidConfig: an option had a bad value; the message names the field.

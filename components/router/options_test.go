@@ -54,6 +54,12 @@ func TestOptionsValidated(t *testing.T) {
 	if _, err := r.Join("x"); !errors.Is(err, ErrNotStarted) {
 		t.Fatalf("join before start: %v", err)
 	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
+		t.Fatalf("second start: %v", err)
+	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

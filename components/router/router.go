@@ -166,7 +166,7 @@ func (r *Router) Start(ctx context.Context) error {
 	defer r.mu.Unlock()
 	switch r.state {
 	case stateStarted:
-		return fmt.Errorf("router: already started")
+		return ErrAlreadyStarted
 	case stateClosed:
 		return ErrClosed
 	}
