@@ -62,9 +62,13 @@ func (i Impl) valid() bool {
 // (go-libp2p: its metrics tracer, as libp2p.New installs it; meshbus:
 // eventbus.WithMetrics). Plain channels have no metrics.
 type Config struct {
-	Impl    Impl
-	Subs    int
-	Buf     int
+	// Impl is the contender.
+	Impl Impl
+	// Subs is the number of subscribers, each drained by a goroutine.
+	Subs int
+	// Buf is every subscription's channel buffer.
+	Buf int
+	// Metrics turns the bus's Prometheus metrics on.
 	Metrics bool
 }
 

@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// RunTimeout bounds one run, so that a bus that loses an event fails the run
-// instead of hanging it.
+// RunTimeout bounds the wait for the subscribers after the last Emit (and
+// the stall scenario's waits for its healthy subscribers), so that a bus
+// that loses an event fails the run instead of hanging it. An Emit that
+// never returns is not bounded.
 var RunTimeout = 2 * time.Minute
 
 // Rig is one throughput contender set up for one run of N events: a bus (or

@@ -381,6 +381,7 @@ func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error
 	runtime.GC()
 	start()
 	var runErr error
+	emitted := 0
 	for i := range n {
 		t0 := time.Now()
 		err := r.emit(ev)
@@ -389,6 +390,7 @@ func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error
 			runErr = fmt.Errorf("emit %d: %w", i, err)
 			break
 		}
+		emitted++
 		if (i+1)%c.Buf == 0 || i == n-1 {
 			if err := r.waitHealthy(uint64(i+1), deadline); err != nil {
 				runErr = err
@@ -403,7 +405,7 @@ func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error
 	r.slowDone.Wait()
 	res := StallResult{
 		Config:          c,
-		Events:          n,
+		Events:          emitted,
 		StalledReceived: r.stalledRead.Load(),
 		StalledQueued:   uint64(r.stalledLen()),
 		StalledDropped:  r.stalledDropped(),
@@ -414,8 +416,10 @@ func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error
 	for _, h := range r.healthy {
 		res.HealthyReceived = append(res.HealthyReceived, h.n.Load())
 	}
-	slices.Sort(lat)
-	res.P50, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 99), lat[n-1]
+	if lat = lat[:emitted]; len(lat) > 0 {
+		slices.Sort(lat)
+		res.P50, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 99), lat[len(lat)-1]
+	}
 	if err := errors.Join(runErr, closeErr); err != nil {
 		return res, fmt.Errorf("%s: %w", c.Name(), err)
 	}

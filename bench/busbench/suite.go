@@ -109,7 +109,10 @@ type ThroughputRow struct {
 	// Events is the events emitted per round.
 	Events int
 	// Runs is the rounds that completed.
-	Runs           int
+	Runs int
+	// NsPerEvent (wall), CPUNsPerEvent (process CPU time), AllocsPerEvent
+	// and BytesPerEvent are medians over the completed rounds of the
+	// Result methods of the same names; EventsPerSec is 1e9/NsPerEvent.
 	NsPerEvent     float64
 	CPUNsPerEvent  float64
 	EventsPerSec   float64
@@ -134,7 +137,8 @@ type StallRow struct {
 	Config StallConfig
 	// Events is the events emitted per round.
 	Events int
-	Runs   int
+	// Runs is the rounds that completed.
+	Runs int
 	// P50 and P99 are medians over rounds; Max is the largest of any round.
 	P50, P99, Max time.Duration
 	// VsLibp2pP99 is the median over rounds of P99 / go-libp2p's P99.
@@ -143,27 +147,36 @@ type StallRow struct {
 	// not receive; HealthyOwed sums what they were owed.
 	HealthyMissed, HealthyOwed uint64
 	// Last is the last round's full result (the stalled subscriber's fate).
-	Last     StallResult
+	Last StallResult
+	// Selected is false for go-libp2p's row when it ran only as the
+	// baseline of selected rows.
 	Selected bool
-	Err      error
+	// Err is the first failure of the row, if any.
+	Err error
 }
 
 // Report is a Suite run's outcome.
 type Report struct {
+	// Started is when the run began (UTC).
 	Started time.Time
 	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute load at the
 	// start and the end ("" where there is none): other processes' share
 	// of the machine while it ran.
 	LoadBefore, LoadAfter string
-	Elapsed               time.Duration
-	GoVersion             string
-	OS, Arch              string
-	NumCPU                int
-	GOMAXPROCS            int
-	ClockOverhead         time.Duration
-	Options               Options
-	Throughput            []ThroughputRow
-	Stall                 []StallRow
+	// Elapsed is the whole run's wall time.
+	Elapsed time.Duration
+	// GoVersion, OS, Arch, NumCPU and GOMAXPROCS describe the machine.
+	GoVersion  string
+	OS, Arch   string
+	NumCPU     int
+	GOMAXPROCS int
+	// ClockOverhead is the cost of the clock reads in each stall sample.
+	ClockOverhead time.Duration
+	// Options are the options run, defaults filled in.
+	Options Options
+	// Throughput and Stall are the rows, in table order.
+	Throughput []ThroughputRow
+	Stall      []StallRow
 }
 
 // Err joins the rows' failures.
