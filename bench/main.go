@@ -4,7 +4,7 @@
 // latency with one stalled subscriber under each policy, and PASS/MISS for
 // the targets of issue 2.
 //
-//	go run ./bench                 # the full table, about two minutes
+//	go run ./bench                 # the full table, well under a minute on 2 cores
 //	go run ./bench -quick          # a rough table in a fraction of the time
 //	go run ./bench -rows 'subs=1/' # only rows whose name matches
 //
