@@ -20,7 +20,8 @@
 // and EvtPeerProtocolsUpdated listing a pubsub protocol make it open a
 // stream; EvtPeerConnectednessChanged(NotConnected) makes it forget the
 // peer; an inbound pubsub stream from a connected peer is accepted even
-// before identify. Scores come from EvtPeerScoresUpdated (every peer scores
+// before identify. Peers connected before Start are picked up when their
+// next identify or protocol event arrives, or when they open a stream. Scores come from EvtPeerScoresUpdated (every peer scores
 // 0 until a scorer emits a snapshot).
 //
 // # Backpressure

@@ -146,9 +146,9 @@ func WithSubscriptionBuffer(n int) Option { return func(o *config) { o.subBuffer
 // asynchronous validations (default DefaultValidationConcurrency).
 func WithValidationConcurrency(n int) Option { return func(o *config) { o.valConc = n } }
 
-// WithValidationTimeout bounds one asynchronous validation (default
-// DefaultValidationTimeout); the validator's context expires after it and
-// an unfinished validation counts as ignore.
+// WithValidationTimeout sets the deadline of a validator's context (default
+// DefaultValidationTimeout). The router waits for the verdict regardless, so
+// validators should return ValidationIgnore once ctx is done.
 func WithValidationTimeout(d time.Duration) Option { return func(o *config) { o.valTimeout = d } }
 
 // WithDirectPeers marks peers as direct: every message is forwarded to them,

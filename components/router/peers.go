@@ -73,16 +73,6 @@ func (r *Router) connected(p peer.ID) bool {
 	return r.host.Network().Connectedness(p) == network.Connected
 }
 
-// adoptConnectedPeers opens streams to peers connected before Start whose
-// protocols the peerstore already knows.
-func (r *Router) adoptConnectedPeers() {
-	for _, p := range r.host.Network().Peers() {
-		if ps, err := r.host.Peerstore().SupportsProtocols(p, wire.Protocols...); err == nil && len(ps) > 0 {
-			r.ensurePeer(p)
-		}
-	}
-}
-
 func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 	if ev.Connectedness == network.NotConnected {
 		delete(r.records, ev.Peer)

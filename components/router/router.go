@@ -284,8 +284,6 @@ func (r *Router) run(conn <-chan events.EvtPeerConnectednessChanged, ident <-cha
 	defer close(r.done)
 	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
 	defer ticker.Stop()
-	r.adoptConnectedPeers()
-	r.flush()
 	for {
 		select {
 		case <-r.ctx.Done():
