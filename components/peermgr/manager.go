@@ -196,25 +196,36 @@ func (m *Manager) Start(context.Context) error {
 }
 
 func (m *Manager) start() error {
-	// Facts that carry state (connections, exchanges, graylistings) use a
-	// blocking subscription so none is lost; score snapshots are complete
-	// each time, so dropping one loses nothing.
+	// Connection facts carry state that nothing else restores, so they use
+	// a blocking subscription and none is lost (the host's tracker queues
+	// for us; libp2p itself is never blocked). Peer-exchange records and
+	// threshold crossings come from the router and scoring, which must not
+	// stall behind us: they are dropped when we fall behind, which loses
+	// nothing that matters, since exchange records are hints and every
+	// score snapshot restates who is graylisted.
 	sub, err := m.bus.Subscribe([]any{
 		new(events.EvtConnOpened), new(events.EvtConnClosed),
 		new(events.EvtPeerConnectednessChanged), new(events.EvtPeerIdentificationCompleted),
-		new(events.EvtPeerProtocolsUpdated), new(events.EvtPeerExchangeReceived),
-		new(events.EvtPeerScoreThresholdCrossed),
+		new(events.EvtPeerProtocolsUpdated),
 	}, eventbus.Name("peermgr"), eventbus.BufSize(m.cfg.EventBuffer), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
+		return fmt.Errorf("peermgr: subscribe: %w", err)
+	}
+	hints, err := m.bus.Subscribe([]any{
+		new(events.EvtPeerExchangeReceived), new(events.EvtPeerScoreThresholdCrossed),
+	}, eventbus.Name("peermgr-hints"), eventbus.BufSize(m.cfg.EventBuffer), eventbus.WithPolicy(eventbus.Drop))
+	if err != nil {
+		_ = sub.Close()
 		return fmt.Errorf("peermgr: subscribe: %w", err)
 	}
 	scores, err := eventbus.Subscribe[events.EvtPeerScoresUpdated](m.bus,
 		eventbus.Name("peermgr-scores"), eventbus.BufSize(1), eventbus.WithPolicy(eventbus.Drop))
 	if err != nil {
 		_ = sub.Close()
+		_ = hints.Close()
 		return fmt.Errorf("peermgr: subscribe: %w", err)
 	}
-	m.subs = []io.Closer{sub, scores}
+	m.subs = []io.Closer{sub, hints, scores}
 	m.resync()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -230,7 +241,7 @@ func (m *Manager) start() error {
 	// a caller) sees its decisions, not a race with the driver's first
 	// select; the driver carries them out as soon as it runs.
 	m.withCore(func(c *core) { c.connectivity(m.clk.Now()) })
-	go m.loop(ctx, sub, scores, t)
+	go m.loop(ctx, sub, hints, scores, t)
 	return nil
 }
 
@@ -262,12 +273,12 @@ type loopTimers struct {
 
 // loop is the driver: it alone reads the subscriptions, talks to the dial
 // workers, disconnects peers and emits events.
-func (m *Manager) loop(ctx context.Context, sub event.Subscription, scores *eventbus.Subscription[events.EvtPeerScoresUpdated], t loopTimers) {
+func (m *Manager) loop(ctx context.Context, sub, hints event.Subscription, scores *eventbus.Subscription[events.EvtPeerScoresUpdated], t loopTimers) {
 	defer close(m.done)
 	defer t.conn.Stop()
 	defer t.prune.Stop()
 	defer t.flush.Stop()
-	in, sc := sub.Out(), scores.Out()
+	in, hin, sc := sub.Out(), hints.Out(), scores.Out()
 	m.drain(ctx)
 	for {
 		select {
@@ -281,6 +292,12 @@ func (m *Manager) loop(ctx context.Context, sub event.Subscription, scores *even
 				}
 				m.log.Error("bus subscription ended", "err", why)
 				in = nil
+				continue
+			}
+			m.handle(ev)
+		case ev, ok := <-hin:
+			if !ok {
+				hin = nil
 				continue
 			}
 			m.handle(ev)
