@@ -114,6 +114,12 @@ func (e *anyEmitter) Emit(evt any) error {
 		n.remember(evt)
 	}
 	for _, s := range n.sinks {
+		// The common event.Bus-API sink takes evt as it is: skip the
+		// interface call and conversion.
+		if as, ok := s.(*chanSink[any]); ok && as.convert == nil {
+			as.send(n, evt)
+			continue
+		}
 		s.deliverAny(n, evt, seq)
 	}
 	n.mu.RUnlock()
