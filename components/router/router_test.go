@@ -61,6 +61,18 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 	if got := counter(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.2.0"); got != 1 {
 		t.Fatalf("a counts %v meshsub/1.2.0 peers", got)
 	}
+	if got := counter(t, a.reg, "meshbus_router_mesh_peers", "topic", "chat"); got != 1 {
+		t.Fatalf("mesh gauge %v, want 1", got)
+	}
+	if counter(t, a.reg, "meshbus_router_rpcs_total", "direction", "out") < 1 || counter(t, b.reg, "meshbus_router_rpcs_total", "direction", "in") < 1 {
+		t.Fatal("RPCs not counted")
+	}
+	if got := counter(t, a.reg, "meshbus_router_messages_total", "kind", "published"); got != 51 {
+		t.Fatalf("a published %v, want 51", got)
+	}
+	if counter(t, a.reg, "meshbus_router_outcomes_total", "outcome", "graft_accepted")+counter(t, a.reg, "meshbus_router_outcomes_total", "outcome", "heartbeat_done") < 1 {
+		t.Fatal("outcomes not counted")
+	}
 }
 
 func TestMeshOfSixDeliversEverything(t *testing.T) {

@@ -179,7 +179,8 @@ func publicKey(id peer.ID, keyField []byte) (crypto.PubKey, error) {
 
 // CheckPolicy checks a received message against policy: its shape (topic
 // present; under the policies with authors, from must be a peer id and seqno
-// 8 bytes when present) and its signature. It returns nil or one of
+// 8 bytes, required under StrictSign and checked when present otherwise) and
+// its signature. It returns nil or one of
 // ErrMalformedMessage, ErrMissingSignature, ErrInvalidSignature,
 // ErrUnexpectedSignature, wrapped.
 func CheckPolicy(m *pb.Message, policy SignPolicy) error {
@@ -195,6 +196,10 @@ func CheckPolicy(m *pb.Message, policy SignPolicy) error {
 	case StrictSign:
 		if len(m.Signature) == 0 {
 			return ErrMissingSignature
+		}
+		// The default id is from || seqno: a signed message must have both.
+		if len(m.Seqno) != SeqnoLen {
+			return fmt.Errorf("%w: seqno of %d bytes", ErrMalformedMessage, len(m.Seqno))
 		}
 	}
 	if len(m.From) > 0 {

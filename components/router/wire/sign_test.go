@@ -179,6 +179,11 @@ func TestCheckPolicy(t *testing.T) {
 	noTopic.Topic = nil
 	shortSeq := proto.Clone(unsigned).(*pb.Message)
 	shortSeq.Seqno = []byte{1}
+	noSeq := newMsg("n")
+	noSeq.Seqno = nil
+	if err := Sign(noSeq, key); err != nil {
+		t.Fatal(err)
+	}
 	badFrom := proto.Clone(unsigned).(*pb.Message)
 	badFrom.From = []byte("not a peer id")
 
@@ -192,6 +197,8 @@ func TestCheckPolicy(t *testing.T) {
 		{"strict sign rejects unsigned", unsigned, StrictSign, ErrMissingSignature},
 		{"strict sign rejects bad signature", badSig, StrictSign, ErrInvalidSignature},
 		{"strict sign rejects missing topic", noTopic, StrictSign, ErrMalformedMessage},
+		{"strict sign rejects missing seqno", noSeq, StrictSign, ErrMalformedMessage},
+		{"lax sign accepts missing seqno", noSeq, LaxSign, nil},
 		{"strict no sign accepts bare", bare, StrictNoSign, nil},
 		{"strict no sign rejects signed", signed, StrictNoSign, ErrUnexpectedSignature},
 		{"strict no sign rejects author", unsigned, StrictNoSign, ErrUnexpectedSignature},
