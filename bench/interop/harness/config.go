@@ -17,6 +17,9 @@ type Config struct {
 	// comes from a Go node and the second from a JS peer; the rest from
 	// nodes picked at random (seeded).
 	Messages int
+	// Topology is how the nodes connect: TopologyRing (default) or
+	// TopologyFull.
+	Topology Topology
 	// Topic is the one topic every node joins (default "meshbus-interop").
 	Topic string
 	// Seed seeds the publisher choice, payloads and the routers' random
@@ -46,6 +49,22 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
+// Topology names a way to connect the nodes.
+type Topology string
+
+// The topologies.
+const (
+	// TopologyRing is a ring (i dials i+1) plus chords (even i dials i+2):
+	// at most 4 links per node, so with 5 or more nodes some pairs are
+	// not linked and their messages are relayed, and every link fits in
+	// the mesh (D=6): no gossip is needed.
+	TopologyRing Topology = "ring"
+	// TopologyFull links every pair (i dials j > i): with more than D+1
+	// nodes the meshes are a subset of the links, so gossip (IHAVE/IWANT)
+	// and mesh maintenance (PRUNE) cross the implementations too.
+	TopologyFull Topology = "full"
+)
+
 func (c *Config) setDefaults() {
 	or := func(v *int, d int) {
 		if *v == 0 {
@@ -62,6 +81,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.Topology == "" {
+		c.Topology = TopologyRing
 	}
 	if c.MsgID == "" {
 		c.MsgID = MsgIDSpec
@@ -103,6 +125,8 @@ func (c *Config) Validate() error {
 		return bad("LargeMessage", "must be between 0 and 512 KiB")
 	case c.MsgID != MsgIDSpec && c.MsgID != MsgIDJSDefault:
 		return bad("MsgID", fmt.Sprintf("must be %q or %q", MsgIDSpec, MsgIDJSDefault))
+	case c.Topology != TopologyRing && c.Topology != TopologyFull:
+		return bad("Topology", fmt.Sprintf("must be %q or %q", TopologyRing, TopologyFull))
 	case c.MeshTimeout < 0 || c.DeliveryTimeout < 0:
 		return bad("MeshTimeout/DeliveryTimeout", "must not be negative")
 	}

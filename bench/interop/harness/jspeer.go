@@ -52,6 +52,8 @@ type JSMesh struct {
 	// Protocols is the pubsub protocol negotiated on the outbound stream to
 	// each peer.
 	Protocols map[peer.ID]string
+	// Scores is the peer's GossipSub score of each pubsub peer.
+	Scores map[peer.ID]float64
 }
 
 // JSStats are a JS peer's counters.
@@ -81,23 +83,24 @@ type JSEvent struct {
 
 // line is one JSON line from peer.mjs (the union of every event's fields).
 type line struct {
-	Event        string            `json:"event"`
-	Req          *uint64           `json:"req"`
-	Error        string            `json:"error"`
-	PeerID       string            `json:"peerId"`
-	Addrs        []string          `json:"addrs"`
-	Topic        string            `json:"topic"`
-	From         string            `json:"from"`
-	Data         string            `json:"data"`
-	ID           string            `json:"id"`
-	Seqno        string            `json:"seqno"`
-	ReceivedFrom string            `json:"receivedFrom"`
-	Peer         string            `json:"peer"`
-	Direction    string            `json:"direction"`
-	Peers        []string          `json:"peers"`
-	TopicPeers   []string          `json:"topicPeers"`
-	Protocols    map[string]string `json:"protocols"`
-	Recipients   []string          `json:"recipients"`
+	Event        string             `json:"event"`
+	Req          *uint64            `json:"req"`
+	Error        string             `json:"error"`
+	PeerID       string             `json:"peerId"`
+	Addrs        []string           `json:"addrs"`
+	Topic        string             `json:"topic"`
+	From         string             `json:"from"`
+	Data         string             `json:"data"`
+	ID           string             `json:"id"`
+	Seqno        string             `json:"seqno"`
+	ReceivedFrom string             `json:"receivedFrom"`
+	Peer         string             `json:"peer"`
+	Direction    string             `json:"direction"`
+	Peers        []string           `json:"peers"`
+	TopicPeers   []string           `json:"topicPeers"`
+	Protocols    map[string]string  `json:"protocols"`
+	Scores       map[string]float64 `json:"scores"`
+	Recipients   []string           `json:"recipients"`
 	JSStats
 }
 
@@ -340,10 +343,16 @@ func (p *JSPeer) Mesh(ctx context.Context, topic string) (JSMesh, error) {
 	if err != nil {
 		return JSMesh{}, err
 	}
-	m := JSMesh{Peers: decodeIDs(l.Peers), TopicPeers: decodeIDs(l.TopicPeers), Protocols: make(map[peer.ID]string)}
+	m := JSMesh{Peers: decodeIDs(l.Peers), TopicPeers: decodeIDs(l.TopicPeers),
+		Protocols: make(map[peer.ID]string), Scores: make(map[peer.ID]float64)}
 	for s, proto := range l.Protocols {
 		if id, err := peer.Decode(s); err == nil {
 			m.Protocols[id] = proto
+		}
+	}
+	for s, score := range l.Scores {
+		if id, err := peer.Decode(s); err == nil {
+			m.Scores[id] = score
 		}
 	}
 	return m, nil

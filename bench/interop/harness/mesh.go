@@ -137,10 +137,11 @@ func kinds(goN, jsN int) []Kind {
 	return out
 }
 
-// topology returns a ring (i dials i+1) plus chords (even i dials i+2)
-// without repeating a pair. With 5 nodes some pairs stay unlinked, so
-// their messages must be relayed, through the other implementation.
-func topology(n int) []Link {
+// topology returns the links of n nodes: every pair for TopologyFull, else
+// a ring (i dials i+1) plus chords (even i dials i+2) without repeating a
+// pair. With 5 ring nodes some pairs stay unlinked, so their messages must
+// be relayed, through the other implementation.
+func topology(kind Topology, n int) []Link {
 	seen := map[[2]int]bool{}
 	var links []Link
 	add := func(a, b int) {
@@ -153,6 +154,14 @@ func topology(n int) []Link {
 		}
 		seen[k] = true
 		links = append(links, Link{From: a, To: b})
+	}
+	if kind == TopologyFull {
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				add(i, j)
+			}
+		}
+		return links
 	}
 	for i := range n {
 		add(i, (i+1)%n)
@@ -170,7 +179,7 @@ func topology(n int) []Link {
 // waits until every link is in the mesh on both ends. ctx bounds the JS
 // processes' lives: they are killed when it ends. On error everything
 // started is stopped.
-func NewMesh(ctx context.Context, cfg Config) (m *Mesh, err error) {
+func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -179,11 +188,13 @@ func NewMesh(ctx context.Context, cfg Config) (m *Mesh, err error) {
 			return nil, err
 		}
 	}
-	m = &Mesh{Config: cfg}
+	m := &Mesh{Config: cfg}
 	defer func() {
 		if err != nil {
 			m.Close()
-			m = nil
+			if e := m.Stderr(); e != "" {
+				cfg.Logf("JS peers' stderr after the failed start:\n%s", e)
+			}
 		}
 	}()
 	ks := kinds(cfg.GoNodes, cfg.JSPeers)
@@ -223,7 +234,7 @@ func NewMesh(ctx context.Context, cfg Config) (m *Mesh, err error) {
 	for _, mem := range m.Members {
 		cfg.Logf("started %s (%s) %s", mem.Name, mem.Kind, mem.ID())
 	}
-	m.Links = topology(len(m.Members))
+	m.Links = topology(cfg.Topology, len(m.Members))
 	start := time.Now()
 	for _, l := range m.Links {
 		a, b := m.Members[l.From], m.Members[l.To]
@@ -239,12 +250,13 @@ func NewMesh(ctx context.Context, cfg Config) (m *Mesh, err error) {
 		return nil, err
 	}
 	m.MeshFormed = time.Since(start)
-	cfg.Logf("every link grafted both ways after %v", m.MeshFormed.Round(time.Millisecond))
+	cfg.Logf("meshes formed after %v", m.MeshFormed.Round(time.Millisecond))
 	return m, nil
 }
 
-// waitMeshes polls every member's mesh until each link is in the mesh on
-// both ends.
+// waitMeshes polls every member's mesh until it is formed: on a ring each
+// link is in the mesh on both ends; on a full topology every node's mesh
+// holds at least min(Dlo, peers) peers (Dlo = 4 on both implementations).
 func (m *Mesh) waitMeshes(ctx context.Context) error {
 	var missing []string
 	err := poll(ctx, m.Config.MeshTimeout, 50*time.Millisecond, func() (bool, error) {
@@ -257,6 +269,15 @@ func (m *Mesh) waitMeshes(ctx context.Context) error {
 			meshes[i] = ps
 		}
 		missing = missing[:0]
+		if m.Config.Topology == TopologyFull {
+			want := min(4, len(m.Members)-1)
+			for i, mem := range m.Members {
+				if len(meshes[i]) < want {
+					missing = append(missing, fmt.Sprintf("%s has %d mesh peers", mem.Name, len(meshes[i])))
+				}
+			}
+			return len(missing) == 0, nil
+		}
 		for _, l := range m.Links {
 			a, b := m.Members[l.From], m.Members[l.To]
 			if !slices.Contains(meshes[l.From], b.ID()) {

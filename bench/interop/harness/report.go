@@ -19,9 +19,14 @@ func (r *Result) WriteReport(w io.Writer) error {
 	for _, n := range r.Nodes {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
-	fmt.Fprintf(&b, "links (%d): %s\n", len(r.Links), strings.Join(r.Links, ", "))
-	fmt.Fprintf(&b, "mesh formed in %v; %d messages delivered in %v\n\n",
+	if len(r.Links) <= 16 {
+		fmt.Fprintf(&b, "links (%d, %s): %s\n", len(r.Links), r.Topology, strings.Join(r.Links, ", "))
+	} else {
+		fmt.Fprintf(&b, "links: %d (%s)\n", len(r.Links), r.Topology)
+	}
+	fmt.Fprintf(&b, "mesh formed in %v; %d messages delivered in %v\n",
 		r.MeshFormed.Round(time.Millisecond), r.Messages, r.DeliveryTime.Round(time.Millisecond))
+	fmt.Fprintf(&b, "mesh sizes at the end: meshbus %v, js-libp2p %v\n\n", r.MeshSizes[KindGo], r.MeshSizes[KindJS])
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "publisher\treceiver\texpected\tdelivered\tratio\tapp duplicates")
@@ -51,9 +56,13 @@ func (r *Result) WriteReport(w io.Writer) error {
 
 	fmt.Fprintf(&b, "\nnegotiated between the implementations: %s\n", strings.Join(r.Protocols(), ", "))
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "observer\tpeer\tprotocol\tgrafts")
+	fmt.Fprintln(tw, "observer\tpeer\tprotocol\tgrafts\tscore")
 	for _, n := range r.Negotiations {
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\n", n.Observer, n.ObserverKind, n.Peer, n.Protocol, n.Grafts)
+		score := "-"
+		if n.ObserverKind == KindJS {
+			score = fmt.Sprintf("%.2f", n.Score)
+		}
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\t%s\n", n.Observer, n.ObserverKind, n.Peer, n.Protocol, n.Grafts, score)
 	}
 	_ = tw.Flush()
 

@@ -42,11 +42,15 @@ type Negotiation struct {
 	Protocol string
 	// Grafts is how many times the observer put Peer in its mesh.
 	Grafts int
+	// Score is the JS observer's GossipSub score of Peer at the end (a
+	// meshbus observer runs no scorer here: 0).
+	Score float64
 }
 
 // Result is the outcome of a Run (or of Mesh.Collect).
 type Result struct {
 	MsgID    MsgIDMode
+	Topology Topology
 	Nodes    []string // "go0 (meshbus) 12D3Koo..."
 	Links    []string // "go0 -> js0"
 	Messages int
@@ -81,8 +85,11 @@ type Result struct {
 	// GoIDontWantRecorded counts the IDONTWANT control messages the
 	// meshbus routers accepted (from any peer).
 	GoIDontWantRecorded int
-	MeshFormed          time.Duration
-	DeliveryTime        time.Duration
+	// MeshSizes are the mesh sizes at the end of the run, per kind, in
+	// member order.
+	MeshSizes    map[Kind][]int
+	MeshFormed   time.Duration
+	DeliveryTime time.Duration
 	// Notes are remarks of the run (a delivery timeout); Stderr the JS
 	// peers' stderr when something went wrong.
 	Notes  []string
@@ -92,7 +99,7 @@ type Result struct {
 // Collect gathers the Result of pubs from every member's records and
 // counters. It does not wait; call WaitDelivered first.
 func (m *Mesh) Collect(ctx context.Context, pubs []Published) (*Result, error) {
-	res := &Result{MsgID: m.Config.MsgID, Messages: len(pubs), MeshFormed: m.MeshFormed, GoRejected: map[string]int{}}
+	res := &Result{MsgID: m.Config.MsgID, Topology: m.Config.Topology, Messages: len(pubs), MeshFormed: m.MeshFormed, GoRejected: map[string]int{}}
 	for _, mem := range m.Members {
 		res.Nodes = append(res.Nodes, fmt.Sprintf("%s (%s) %s", mem.Name, mem.Kind, mem.ID()))
 	}
@@ -168,9 +175,11 @@ func (m *Mesh) checkID(res *Result, p Published, r Received) {
 // collectPeers fills the negotiation views and the counters.
 func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 	jsMesh := make(map[int]JSMesh)
+	res.MeshSizes = make(map[Kind][]int)
 	for i, mem := range m.Members {
 		switch {
 		case mem.Go != nil:
+			res.MeshSizes[KindGo] = append(res.MeshSizes[KindGo], len(mem.Go.Router.Mesh(m.Config.Topic)))
 			lg := mem.Go.Log()
 			res.GoWireDuplicates += lg.Duplicates
 			res.GoIDontWantRecorded += mem.Go.Outcomes("idontwant_recorded")
@@ -200,6 +209,7 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 				return err
 			}
 			jsMesh[i] = v
+			res.MeshSizes[KindJS] = append(res.MeshSizes[KindJS], len(v.Peers))
 		}
 	}
 	for _, l := range m.Links {
@@ -225,7 +235,7 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 		}
 		res.Negotiations = append(res.Negotiations, Negotiation{
 			Observer: jm.Name, Peer: gm.Name, ObserverKind: KindJS,
-			Protocol: jsMesh[j].Protocols[gm.ID()], Grafts: grafts,
+			Protocol: jsMesh[j].Protocols[gm.ID()], Grafts: grafts, Score: jsMesh[j].Scores[gm.ID()],
 		})
 	}
 	sort.SliceStable(res.Negotiations, func(i, k int) bool { return res.Negotiations[i].Observer < res.Negotiations[k].Observer })
@@ -258,10 +268,11 @@ func (r *Result) Protocols() []string {
 
 // Err returns nil when interop held: every message reached every node
 // exactly once, every meshbus <-> js link negotiated /meshsub/1.1.0 or
-// /meshsub/1.2.0 and was grafted on both ends, nothing was rejected as
+// /meshsub/1.2.0 and (on a ring) was grafted on both ends, nothing was rejected as
 // invalid, and (under MsgIDSpec) both sides computed the spec's message
-// ids, in deliveries and in meshbus's IDONTWANT. Otherwise it lists every
-// failure.
+// ids, in deliveries and in meshbus's IDONTWANT, no JS peer scores a
+// meshbus node below 0, and no mesh is empty at the end. Otherwise it lists
+// every failure.
 func (r *Result) Err() error {
 	var errs []error
 	for _, p := range r.Pairs {
@@ -281,13 +292,32 @@ func (r *Result) Err() error {
 	if r.Unexpected > 0 {
 		errs = append(errs, fmt.Errorf("%d messages received that nobody published", r.Unexpected))
 	}
+	graftsBy := map[Kind]int{}
 	for _, n := range r.Negotiations {
 		if n.Protocol != string(wire.ProtocolMeshsub12) && n.Protocol != string(wire.ProtocolMeshsub11) {
 			errs = append(errs, fmt.Errorf("%s negotiated %q with %s, want /meshsub/1.1.0 or /meshsub/1.2.0", n.Observer, n.Protocol, n.Peer))
 		}
-		if n.Grafts == 0 {
+		graftsBy[n.ObserverKind] += n.Grafts
+		// On a ring every link fits in the mesh, so every one is grafted;
+		// on a full topology the meshes are a random subset of the links.
+		if n.Grafts == 0 && r.Topology != TopologyFull {
 			errs = append(errs, fmt.Errorf("%s never grafted %s", n.Observer, n.Peer))
 		}
+	}
+	for _, n := range r.Negotiations {
+		if n.Score < 0 {
+			errs = append(errs, fmt.Errorf("%s scores %s %.2f: it penalises meshbus", n.Observer, n.Peer, n.Score))
+		}
+	}
+	for k, sizes := range r.MeshSizes {
+		for i, n := range sizes {
+			if n == 0 {
+				errs = append(errs, fmt.Errorf("the %d-th %s node's mesh is empty at the end", i, k))
+			}
+		}
+	}
+	if len(r.Negotiations) > 0 && (graftsBy[KindGo] == 0 || graftsBy[KindJS] == 0) {
+		errs = append(errs, fmt.Errorf("grafts across the implementations: by meshbus %d, by js %d; want both above 0", graftsBy[KindGo], graftsBy[KindJS]))
 	}
 	if len(r.Negotiations) == 0 {
 		errs = append(errs, errors.New("no link between the two implementations"))

@@ -17,7 +17,8 @@
 //   {"event":"graft"|"prune","peer":..,"topic":..,"direction":..}
 //   {"event":"invalid","from":..,"topic":..,"error":..}   a received message failed validation
 //   {"event":"ok","req":..,"cmd":..,...}                  a command succeeded
-//   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol}}
+//   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol},
+//    "scores":{peer:score}}                              this peer's view of topic
 //   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n,
 //    "idontwant":{peer:{"ids":n,"known":n}}}   IDONTWANT ids per sender, and
 //    how many of them name a message this peer has seen
@@ -81,8 +82,11 @@ const gsOpts = {
   globalSignaturePolicy: 'StrictSign',
   emitSelf: false,
   allowPublishToZeroTopicPeers: true,
-  // Keep PX and flood publishing at the library defaults; only the id
-  // function is chosen by the harness.
+  // Every harness node is on 127.0.0.1: without this the IP colocation
+  // penalty (P6, more than 10 peers on one IP) turns every peer's score
+  // negative in a dense mesh and the mesh empties. The rest of the score
+  // function, PX and flood publishing stay at the library defaults.
+  scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) }
 }
 if (msgIdMode === 'spec') {
   gsOpts.msgIdFn = specMsgId
@@ -90,6 +94,10 @@ if (msgIdMode === 'spec') {
 
 const node = await createLibp2p({
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  // Every node of the harness dials from 127.0.0.1: lift js-libp2p's
+  // per-host inbound rate limit (5 connections/s) and pending-connection
+  // cap (10), which would refuse dials in a dense mesh.
+  connectionManager: { inboundConnectionThreshold: 10000, maxIncomingPendingConnections: 1000 },
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
@@ -176,6 +184,15 @@ gs.addEventListener('gossipsub:prune', (evt) => {
 
 // protocols returns the negotiated pubsub protocol per peer, from the
 // outbound streams (internal state; empty if the library changes it).
+// scores returns this peer's score of each connected pubsub peer.
+function scores () {
+  const out = {}
+  for (const id of gs.peers.keys()) {
+    out[id] = gs.score?.score(id) ?? 0
+  }
+  return out
+}
+
 function protocols () {
   const out = {}
   const streams = gs.streamsOutbound
@@ -209,7 +226,8 @@ async function handle (c) {
         topic: c.topic,
         peers: gs.getMeshPeers(c.topic),
         topicPeers: gs.getSubscribers(c.topic).map((p) => p.toString()),
-        protocols: protocols()
+        protocols: protocols(),
+        scores: scores()
       }
     case 'stats':
       return { event: 'stats', ...stats, idontwant: idontwantStats() }
