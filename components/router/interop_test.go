@@ -165,3 +165,52 @@ func TestGarbagePeerIsCutOff(t *testing.T) {
 		t.Fatalf("got %q", m.Data)
 	}
 }
+
+// Gossip end to end: a subscribed peer outside the mesh learns of a message
+// through IHAVE at the heartbeat and fetches it with IWANT.
+func TestGossipIHaveIWant(t *testing.T) {
+	clk := clock.NewMock()
+	a, n, ta, _ := pair(t, clk, "g")
+	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
+	connect(t, f.h, n.h)
+	f.waitRPC("hello", func(r *pb.RPC) bool { return hasSub(r, "g") })
+	f.open(n.h.ID())
+	// Subscribe, and keep out of n's mesh with a PRUNE backoff.
+	hello := subscribeRPC("g")
+	hello.Control = &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("g"), Backoff: proto.Uint64(600)}}}
+	f.send(hello)
+	eventually(t, 10*time.Second, "f subscribed", func() bool { return contains(n.r.TopicPeers("g"), f.h.ID()) }, nil)
+
+	// a's message reaches n through the mesh; n forwards it to its mesh
+	// only (a), so f must learn of it by gossip.
+	if err := ta.Publish(context.Background(), []byte("gossip me")); err != nil {
+		t.Fatal(err)
+	}
+	var id []byte
+	deadline := time.After(10 * time.Second)
+	for id == nil {
+		clk.Add(time.Second) // heartbeat: IHAVE to non-mesh peers
+		select {
+		case rpc := <-f.rpcs:
+			if hasData(rpc, "gossip me") != nil {
+				t.Fatal("f got the message without asking: it is not in the mesh")
+			}
+			for _, ih := range rpc.GetControl().GetIhave() {
+				if ih.GetTopicID() == "g" && len(ih.MessageIDs) > 0 {
+					id = ih.MessageIDs[0]
+				}
+			}
+		case <-deadline:
+			t.Fatal("no IHAVE")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if want := string(a.h.ID()); string(id[:len(id)-8]) != want {
+		t.Fatalf("IHAVE id %x is not a's from||seqno", id)
+	}
+	f.send(&pb.RPC{Control: &pb.ControlMessage{Iwant: []*pb.ControlIWant{{MessageIDs: [][]byte{id}}}}})
+	rpc := f.waitRPC("IWANT answer", func(r *pb.RPC) bool { return hasData(r, "gossip me") != nil })
+	if err := wire.Verify(hasData(rpc, "gossip me")); err != nil {
+		t.Fatalf("forwarded copy does not verify: %v", err)
+	}
+}
