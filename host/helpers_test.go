@@ -178,22 +178,45 @@ func (c *connChecker) feed(e any) {
 // collector gathers every event of a subscription on its own goroutine
 // until the subscription's channel closes.
 type collector struct {
-	mu   sync.Mutex
-	got  []any
-	done chan struct{}
+	mu      sync.Mutex
+	got     []any
+	changed chan struct{} // capacity 1: something was appended
+	done    chan struct{}
 }
 
 func collect(sub event.Subscription) *collector {
-	c := &collector{done: make(chan struct{})}
+	c := &collector{changed: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for e := range sub.Out() {
 			c.mu.Lock()
 			c.got = append(c.got, e)
 			c.mu.Unlock()
+			select {
+			case c.changed <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	return c
+}
+
+// atLeast waits until the collector holds n events and returns them.
+func (c *collector) atLeast(t *testing.T, n int) []any {
+	t.Helper()
+	timer := time.NewTimer(waitFor)
+	defer timer.Stop()
+	for {
+		if got := c.events(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-c.changed:
+		case <-c.done:
+		case <-timer.C:
+			t.Fatalf("collector has %v, want %d events", c.events(), n)
+		}
+	}
 }
 
 func (c *collector) events() []any {
