@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -143,5 +144,24 @@ func TestSendQueue(t *testing.T) {
 	}
 	if len(q.data) > 2*q.maxData+1 {
 		t.Fatalf("cancelled entries accumulate: %d", len(q.data))
+	}
+}
+
+// When every chosen peer's queue is full, Publish says so.
+func TestPublishReportsFullQueues(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPeerQueues(4, 4))
+	tp, _ := n.r.Join("q")
+	slow := newRawPeer(t, wire.ProtocolMeshsub12, true)
+	connect(t, slow.h, n.h)
+	slow.open(n.h.ID())
+	slow.send(subscribeRPC("q"))
+	eventually(t, 10*time.Second, "slow peer subscribed", func() bool { return contains(n.r.TopicPeers("q"), slow.h.ID()) }, nil)
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = tp.Publish(context.Background(), bytes.Repeat([]byte{byte(i)}, 16<<10))
+	}
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("want ErrQueueFull, got %v", err)
 	}
 }

@@ -27,6 +27,10 @@ var (
 	// ErrNoPeers: Publish with RequirePeers found no peer to send to. The
 	// message was still recorded as published (a retry gets a new seqno).
 	ErrNoPeers = errors.New("router: no peers to publish to")
+	// ErrQueueFull: Publish found the send queue of every peer it chose full;
+	// the message was dropped for all of them (it stays in the message cache,
+	// so peers may still fetch it through gossip). Retry later or slow down.
+	ErrQueueFull = errors.New("router: every chosen peer's send queue is full")
 	// ErrValidationRejected: a local validator rejected the message being published.
 	ErrValidationRejected = errors.New("router: message rejected by validator")
 	// ErrValidationIgnored: a local validator said ignore for the message

@@ -256,8 +256,11 @@ func (r *Router) enqueue(s *automaton.Send) {
 	}
 	for i, m := range rpc.Publish {
 		if !pc.q.pushData(s.IDs[i], m) {
+			r.dropped++
 			r.m.dataDrops.Inc()
 			r.noteDrop(pc)
+		} else {
+			r.queued++
 		}
 	}
 }
@@ -303,7 +306,7 @@ func (r *Router) writeLoop(ctx context.Context, pc *peerConn) {
 		return
 	}
 	w := wire.NewWriter(s, r.cfg.maxRPCSize)
-	budget := r.cfg.maxRPCSize - 64
+	budget := min(r.cfg.maxRPCSize, dataBatchBytes) - 64
 	var batch []*pb.Message
 	for {
 		select {
@@ -331,6 +334,12 @@ func (r *Router) writeLoop(ctx context.Context, pc *peerConn) {
 		}
 	}
 }
+
+// dataBatchBytes caps the messages packed into one RPC by the writer. Some
+// implementations accept much less than 1 MiB per RPC by default
+// (rust-libp2p: 64 KiB), and other Go routers send one message per RPC, so
+// batching stays under that; a larger message still goes, alone.
+const dataBatchBytes = 64 << 10
 
 func msgFieldSize(m *pb.Message) int {
 	n := proto.Size(m)

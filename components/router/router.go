@@ -60,6 +60,8 @@ type Router struct {
 	aut      *automaton.Automaton
 	out      automaton.Output
 	outcomes []automaton.Outcome
+	queued   int // data entries queued by the last flush
+	dropped  int // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
 	records  map[peer.ID][]byte
 	topics   map[string]*topicState
@@ -357,6 +359,7 @@ func (r *Router) heartbeat() {
 // count, emit facts in decision order; then resets it.
 func (r *Router) flush() {
 	o := &r.out
+	r.queued, r.dropped = 0, 0
 	if o.Empty() {
 		return
 	}

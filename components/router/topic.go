@@ -96,8 +96,9 @@ func RequirePeers() PublishOption { return func(c *publishConfig) { c.requirePee
 // to local subscriptions and sends it to the topic's peers. It returns once
 // the message is queued for every peer that gets it. Errors: ErrNotJoined
 // (topic closed), ErrClosed, ErrMessageTooLarge, ErrValidationRejected,
-// ErrValidationIgnored, ErrNoPeers (with RequirePeers), ErrDuplicate (the
-// id function mapped it to an id already seen), or ctx's error. data must not
+// ErrValidationIgnored, ErrNoPeers (with RequirePeers), ErrQueueFull (every
+// chosen peer's queue was full), ErrDuplicate (the id function mapped it to
+// an id already seen), or ctx's error. data must not
 // be modified afterwards.
 func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption) error {
 	var pc publishConfig
@@ -158,6 +159,11 @@ func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption)
 			return
 		}
 		r.deliverLocal(m)
+		// Queue now, to tell the caller if every copy was dropped.
+		r.flush()
+		if o == automaton.OutcomePublished && r.queued == 0 && r.dropped > 0 {
+			perr = ErrQueueFull
+		}
 	})
 	if err == nil {
 		err = perr
