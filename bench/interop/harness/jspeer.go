@@ -135,13 +135,8 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, mode MsgID
 	cmd := exec.CommandContext(ctx, nodePath, filepath.Join(peerDir, "peer.mjs"), "--msgid="+string(mode))
 	cmd.Dir = peerDir
 	cmd.WaitDelay = 2 * time.Second
-	p := &JSPeer{
-		Name:    name,
-		cmd:     cmd,
-		stderr:  &tailBuffer{max: 64 << 10},
-		done:    make(chan struct{}),
-		pending: make(map[uint64]chan line),
-	}
+	p := newJSPeer(name)
+	p.cmd = cmd
 	cmd.Stderr = p.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -169,6 +164,16 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, mode MsgID
 	case <-ctx.Done():
 		p.Close()
 		return nil, fmt.Errorf("start %s: %w", name, ctx.Err())
+	}
+}
+
+// newJSPeer returns a JSPeer's state, without a process.
+func newJSPeer(name string) *JSPeer {
+	return &JSPeer{
+		Name:    name,
+		stderr:  &tailBuffer{max: 64 << 10},
+		done:    make(chan struct{}),
+		pending: make(map[uint64]chan line),
 	}
 }
 
@@ -200,20 +205,19 @@ func (p *JSPeer) setIdentity(l line) error {
 // reaps the process.
 func (p *JSPeer) read(stdout io.Reader, ready chan<- line) {
 	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
-	first := true
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	readySent := false
 	for sc.Scan() {
-		var l line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			_, _ = fmt.Fprintf(p.stderr, "harness: undecodable stdout line %q: %v\n", sc.Text(), err)
-			continue
-		}
-		if first && l.Event == "ready" {
-			first = false
+		if l, ok := p.handleLine(sc.Bytes(), !readySent); ok {
+			readySent = true
 			ready <- l
-			continue
 		}
-		p.dispatch(l)
+	}
+	if err := sc.Err(); err != nil {
+		// A line over maxLine (or a read error): nobody reads stdout any
+		// more, so the process could block on it; end it.
+		_, _ = fmt.Fprintf(p.stderr, "harness: reading stdout: %v\n", err)
+		_ = p.cmd.Process.Kill()
 	}
 	err := p.cmd.Wait()
 	p.mu.Lock()
@@ -225,6 +229,26 @@ func (p *JSPeer) read(stdout io.Reader, ready chan<- line) {
 	}
 	p.mu.Unlock()
 	close(p.done)
+}
+
+// maxLine bounds one stdout line (a message event carries its data in
+// base64: 8 MiB is room for any message the harness publishes).
+const maxLine = 8 << 20
+
+// handleLine decodes one stdout line. When wantReady is set and the line is
+// the ready event it returns it; anything else is dispatched. An
+// undecodable line is noted in the stderr tail and otherwise ignored.
+func (p *JSPeer) handleLine(b []byte, wantReady bool) (line, bool) {
+	var l line
+	if err := json.Unmarshal(b, &l); err != nil {
+		_, _ = fmt.Fprintf(p.stderr, "harness: undecodable stdout line %q: %v\n", b, err)
+		return l, false
+	}
+	if wantReady && l.Event == "ready" {
+		return l, true
+	}
+	p.dispatch(l)
+	return l, false
 }
 
 func (p *JSPeer) dispatch(l line) {

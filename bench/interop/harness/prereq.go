@@ -43,7 +43,7 @@ func CheckPrerequisites(peerDir string) (string, error) {
 			ErrNodeMissing, InstallCommand, SkipEnv)
 	}
 	if _, err := os.Stat(filepath.Join(peerDir, "peer.mjs")); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrPeerNotInstalled, err)
+		return "", fmt.Errorf("%w: %v (set %s to the directory of bench/interop/jspeer)", ErrPeerNotInstalled, err, PeerDirEnv)
 	}
 	gs := filepath.Join(peerDir, "node_modules", "@chainsafe", "libp2p-gossipsub", "package.json")
 	if _, err := os.Stat(gs); err != nil {
