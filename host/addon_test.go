@@ -217,8 +217,8 @@ func TestStalledSubscribers(t *testing.T) {
 		othersFlow bool // whether other subscribers keep receiving
 	}{{eventbus.Drop, true}, {eventbus.Notify, true}, {eventbus.Block, false}} {
 		t.Run(tc.policy.String(), func(t *testing.T) {
-			a := newNode(t, WithFx(stalledAddon("stalled", tc.policy, 1)))
-			b := newNode(t)
+			a := newNode(t, noDialer, WithFx(stalledAddon("stalled", tc.policy, 1)))
+			b := newNode(t, noDialer)
 			// Under Block the tracker waits on the stalled add-on, and a
 			// recorder's Close would wait on the tracker: no recorder then.
 			var ra *recorder

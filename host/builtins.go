@@ -3,6 +3,9 @@ package host
 import (
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/peermgr"
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/host/conntrack"
 )
 
@@ -12,6 +15,12 @@ const (
 	// ComponentConnTrack is connection tracking (package conntrack). Leaving
 	// it out leaves the connection events without an emitter.
 	ComponentConnTrack = "conntrack"
+	// ComponentScoring is GossipSub peer scoring (package components/scoring).
+	ComponentScoring = "scoring"
+	// ComponentRouter is the GossipSub router (package components/router).
+	ComponentRouter = "router"
+	// ComponentPeerMgr is the peer manager (package components/peermgr).
+	ComponentPeerMgr = "peermgr"
 )
 
 // builtin is one default component: its name and its fx module.
@@ -21,11 +30,17 @@ type builtin struct {
 }
 
 // builtins lists the default components in start order. Connection tracking
-// comes first so that it is running before anything that reacts to
-// connections starts, and stops last.
+// comes first so that it runs before anything that reacts to connections
+// starts, and stops last; scoring starts before the router that reads its
+// snapshots; the peer manager, which dials, starts last and stops first.
+// Each entry forces its component's construction (router.Module only
+// provides *router.Router), so a built-in runs even when nothing asks for it.
 func builtins() []builtin {
 	return []builtin{
 		{ComponentConnTrack, conntrack.Module},
+		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Component) {}))},
+		{ComponentRouter, fx.Options(router.Module, fx.Invoke(func(*router.Router) {}))},
+		{ComponentPeerMgr, fx.Options(peermgr.Module, fx.Invoke(func(*peermgr.Manager) {}))},
 	}
 }
 

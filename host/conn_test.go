@@ -88,6 +88,10 @@ func TestQUIC(t *testing.T) {
 	}
 }
 
+// noDialer leaves out the peer manager, which redials disconnected peers on
+// its own: tests that count connections exactly need only their own dials.
+var noDialer = WithoutComponent(ComponentPeerMgr)
+
 // TestFlapping connects and disconnects two nodes in a tight loop, dialing
 // from both sides at once so that connections overlap, and checks on both
 // nodes that every open has its close, that connectedness alternates per
@@ -95,7 +99,7 @@ func TestQUIC(t *testing.T) {
 // NotConnected is lost.
 func TestFlapping(t *testing.T) {
 	const rounds = 40
-	a, b := newNode(t), newNode(t)
+	a, b := newNode(t, noDialer), newNode(t, noDialer)
 	ra, rb := record(t, a.Bus(), connTypes...), record(t, b.Bus(), connTypes...)
 	sa, sb := countSwarm(a), countSwarm(b)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

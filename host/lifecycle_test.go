@@ -50,6 +50,24 @@ func names(evs []any) []string {
 	return s
 }
 
+// plus renders component names as started events.
+func plus(names []string) []string {
+	var s []string
+	for _, n := range names {
+		s = append(s, "+"+n)
+	}
+	return s
+}
+
+// minusReversed renders component names as stopped events, in stop order.
+func minusReversed(names []string) []string {
+	var s []string
+	for i := len(names) - 1; i >= 0; i-- {
+		s = append(s, "-"+names[i])
+	}
+	return s
+}
+
 // hook returns a component body whose one hook records its own start and
 // stop in log, to check that the events bracket the hooks.
 func hook(log *[]string, name string, stopErr error) fx.Option {
@@ -75,7 +93,7 @@ func TestLifecycleEventsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"+conntrack", "+first", "+second", "+hookless", "+failing-stop"}
+	want := append(plus(BuiltinNames()), "+first", "+second", "+hookless", "+failing-stop")
 	started := names(c.atLeast(t, len(want)))
 	if !reflect.DeepEqual(started, want) {
 		t.Fatalf("started events %v, want %v", started, want)
@@ -90,7 +108,8 @@ func TestLifecycleEventsInOrder(t *testing.T) {
 	}
 	<-c.done
 	got := names(c.events())
-	want = append(want, "-failing-stop!disk on fire", "-hookless", "-second", "-first", "-conntrack")
+	want = append(want, "-failing-stop!disk on fire", "-hookless", "-second", "-first")
+	want = append(want, minusReversed(BuiltinNames())...)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("lifecycle events\n got %v\nwant %v", got, want)
 	}
@@ -119,7 +138,8 @@ func TestLifecycleStartFailure(t *testing.T) {
 	}
 	<-c.done // the bus closed
 	got := names(c.events())
-	want := []string{"+conntrack", "+ok", "-ok", "-conntrack"}
+	want := append(plus(BuiltinNames()), "+ok", "-ok")
+	want = append(want, minusReversed(BuiltinNames())...)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("lifecycle events %v, want %v", got, want)
 	}
@@ -156,7 +176,20 @@ func TestWithoutAndReplaceComponent(t *testing.T) {
 	if st := eventbus.StatOf[events.EvtConnOpened](n2.Bus()); st.Emitters != 0 {
 		t.Fatalf("conntrack replaced but EvtConnOpened has %d emitters", st.Emitters)
 	}
-	if got := names(c.atLeast(t, 1)); fmt.Sprint(got) != "[+conntrack]" || fmt.Sprint(hooks) != "[start replacement]" {
+	want := plus(BuiltinNames())
+	if got := names(c.atLeast(t, len(want))); !reflect.DeepEqual(got, want) || fmt.Sprint(hooks) != "[start replacement]" {
 		t.Fatalf("replacement: events %v, hooks %v", got, hooks)
+	}
+}
+
+func TestUnknownComponentNames(t *testing.T) {
+	if _, err := New(context.Background(), WithoutComponent("nope")); !errors.Is(err, ErrUnknownComponent) || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("WithoutComponent(nope): %v", err)
+	}
+	if _, err := New(context.Background(), ReplaceComponent("nope", fx.Options())); !errors.Is(err, ErrUnknownComponent) {
+		t.Fatalf("ReplaceComponent(nope): %v", err)
+	}
+	if _, err := New(context.Background(), WithoutComponent(ComponentRouter), ReplaceComponent(ComponentRouter, fx.Options())); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("removed and replaced: %v", err)
 	}
 }
