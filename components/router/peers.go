@@ -25,6 +25,7 @@ type peerConn struct {
 	q            *sendQueue
 	cancel       context.CancelFunc
 	proto        protocol.ID
+	gen          int  // generation of the current writer; inputs of older writers are stale
 	added        bool // the automaton tracks it
 	drops        int  // queue drops not yet reported
 	overflowSent bool // EvtPeerQueueOverflowed already emitted this heartbeat
@@ -38,7 +39,14 @@ const (
 	netBadInput                          // a reader cut a stream for bad input
 	netOutboundOpened                    // a writer negotiated its stream
 	netOutboundFailed                    // a writer could not open or write
+	netRetry                             // a stream retry delay elapsed
 )
+
+// maxStreamRetries bounds the reopening of a failed outbound stream to a
+// peer that is still connected (after 1 s, 2 s, 4 s); a successful open
+// resets the count. Meanwhile the peer keeps its state (subscriptions, mesh)
+// and its queue; when the retries run out it is removed.
+const maxStreamRetries = 3
 
 // netInput is what reader and writer goroutines tell the driver. Readers use
 // one channel for stream openings and RPCs, so the driver always sees a
@@ -47,7 +55,8 @@ type netInput struct {
 	kind    netKind
 	peer    peer.ID
 	proto   protocol.ID
-	pc      *peerConn // writer inputs: which writer (a stale one is ignored)
+	pc      *peerConn // writer inputs: which peer and writer generation
+	gen     int
 	rpc     *pb.RPC
 	ids     []string              // per rpc.Publish entry
 	rejects []events.RejectReason // per rpc.Publish entry, 0: passed the checks
@@ -73,9 +82,31 @@ func (r *Router) connected(p peer.ID) bool {
 	return r.host.Network().Connectedness(p) == network.Connected
 }
 
+// scheduleRetry reopens pc's stream later, with exponential backoff on the
+// injected clock (a stream reset by the remote is not a disconnect; other
+// implementations reopen too). It reports false when no retry is left.
+func (r *Router) scheduleRetry(pc *peerConn) bool {
+	n := r.failures[pc.id]
+	if n >= maxStreamRetries || !r.connected(pc.id) {
+		return false
+	}
+	r.failures[pc.id] = n + 1
+	if t := r.retries[pc.id]; t != nil {
+		t.Stop()
+	}
+	p := pc.id
+	r.retries[p] = r.clk.AfterFunc(time.Second<<n, func() { r.report(netInput{kind: netRetry, peer: p}) })
+	return true
+}
+
 func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 	if ev.Connectedness == network.NotConnected {
 		delete(r.records, ev.Peer)
+		delete(r.failures, ev.Peer)
+		if t := r.retries[ev.Peer]; t != nil {
+			t.Stop()
+			delete(r.retries, ev.Peer)
+		}
 		if pc := r.peers[ev.Peer]; pc != nil {
 			r.removePeer(pc)
 		}
@@ -111,12 +142,19 @@ func (r *Router) ensurePeer(p peer.ID) *peerConn {
 	if p == r.self {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
-	pc := &peerConn{id: p, q: newSendQueue(r.cfg.dataQueue, r.cfg.controlQueue), cancel: cancel}
+	pc := &peerConn{id: p, q: newSendQueue(r.cfg.dataQueue, r.cfg.controlQueue)}
 	r.peers[p] = pc
-	r.wg.Add(1)
-	go r.writeLoop(ctx, pc)
+	r.startWriter(pc)
 	return pc
+}
+
+// startWriter starts a new writer generation for pc.
+func (r *Router) startWriter(pc *peerConn) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	pc.gen++
+	pc.cancel = cancel
+	r.wg.Add(1)
+	go r.writeLoop(ctx, pc, pc.gen)
 }
 
 // addPeer registers pc with the automaton once its protocol is known.
@@ -156,6 +194,10 @@ func (r *Router) removePeer(pc *peerConn) {
 	if r.peers[pc.id] == pc {
 		delete(r.peers, pc.id)
 	}
+	if t := r.retries[pc.id]; t != nil {
+		t.Stop()
+		delete(r.retries, pc.id)
+	}
 }
 
 func (r *Router) outbound(p peer.ID) bool {
@@ -165,6 +207,11 @@ func (r *Router) outbound(p peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// current reports whether a writer's input comes from pc's current writer.
+func (r *Router) current(in netInput) bool {
+	return r.peers[in.pc.id] == in.pc && in.gen == in.pc.gen
 }
 
 func (r *Router) handleNet(in netInput) {
@@ -177,14 +224,32 @@ func (r *Router) handleNet(in netInput) {
 			r.addPeer(pc, in.proto)
 		}
 	case netOutboundOpened:
-		if r.peers[in.pc.id] == in.pc {
+		if r.current(in) {
+			delete(r.failures, in.pc.id)
 			r.addPeer(in.pc, in.proto)
 		}
 	case netOutboundFailed:
-		if r.peers[in.pc.id] == in.pc {
+		if r.current(in) {
 			r.m.streamFailures.Inc()
 			r.rl.warn("stream:"+string(in.pc.id), "pubsub stream to peer failed", "peer", in.pc.id, "err", in.err)
-			r.removePeer(in.pc)
+			in.pc.cancel()
+			if !in.pc.added || !r.scheduleRetry(in.pc) {
+				r.removePeer(in.pc)
+			}
+		}
+	case netRetry:
+		delete(r.retries, in.peer)
+		pc := r.peers[in.peer]
+		switch {
+		case pc == nil:
+		case !r.connected(in.peer):
+			r.removePeer(pc)
+		default:
+			// The remote may have forgotten us: say hello again, first.
+			if hello := r.aut.HelloRPC(); hello != nil {
+				pc.q.pushControlFront(hello)
+			}
+			r.startWriter(pc)
 		}
 	case netBadInput:
 		r.rl.warn("bad:"+in.bad.String(), "cut pubsub stream on bad input", "peer", in.peer, "reason", in.bad.String(), "err", in.err)
@@ -288,20 +353,20 @@ func (r *Router) emitOverflow(pc *peerConn, now time.Time) {
 
 // writeLoop opens pc's outbound stream, negotiating the most capable
 // protocol, then writes whatever the driver queues, control first.
-func (r *Router) writeLoop(ctx context.Context, pc *peerConn) {
+func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
 	defer r.wg.Done()
 	sctx, cancel := r.clk.WithTimeout(network.WithNoDial(ctx, "pubsub"), r.cfg.streamTimeout)
 	s, err := r.host.NewStream(sctx, pc.id, wire.Protocols...)
 	cancel()
 	if err != nil {
-		r.report(netInput{kind: netOutboundFailed, pc: pc, err: err})
+		r.report(netInput{kind: netOutboundFailed, pc: pc, gen: gen, err: err})
 		return
 	}
 	// A write blocked on a slow peer ends when the peer is dropped or the
 	// router closes.
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
-	if !r.report(netInput{kind: netOutboundOpened, pc: pc, proto: s.Protocol()}) {
+	if !r.report(netInput{kind: netOutboundOpened, pc: pc, gen: gen, proto: s.Protocol()}) {
 		_ = s.Reset()
 		return
 	}
@@ -327,7 +392,7 @@ func (r *Router) writeLoop(ctx context.Context, pc *peerConn) {
 			if err != nil {
 				_ = s.Reset()
 				if ctx.Err() == nil {
-					r.report(netInput{kind: netOutboundFailed, pc: pc, err: err})
+					r.report(netInput{kind: netOutboundFailed, pc: pc, gen: gen, err: err})
 				}
 				return
 			}

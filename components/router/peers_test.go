@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
@@ -79,4 +81,61 @@ func TestScoresFromBus(t *testing.T) {
 		}
 		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "graylisted") > 0
 	}, nil)
+}
+
+// A peer that resets our stream while staying connected gets a new stream
+// after a backoff on the injected clock, and our hello again.
+func TestStreamReopenedAfterReset(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk)
+	tp, _ := n.r.Join("re")
+	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
+	streams := make(chan network.Stream, 8)
+	f.h.SetStreamHandler(wire.ProtocolMeshsub11, func(s network.Stream) { streams <- s })
+	connect(t, f.h, n.h)
+	var first network.Stream
+	select {
+	case first = <-streams:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stream from the router")
+	}
+	f.open(n.h.ID())
+	f.send(subscribeRPC("re")) // so that publishes go to f
+	eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
+	_ = first.Reset()
+	// The router notices on its next write, and keeps the peer's state.
+	eventually(t, 10*time.Second, "stream failure noticed", func() bool {
+		_ = tp.Publish(context.Background(), []byte("probe"))
+		return counter(t, n.reg, "meshbus_router_stream_failures_total") >= 1
+	}, nil)
+	var second network.Stream
+	eventually(t, 10*time.Second, "stream reopened", func() bool {
+		select {
+		case second = <-streams:
+			return true
+		default:
+			return false
+		}
+	}, heartbeat(clk))
+	defer second.Reset()
+	r := wire.NewReader(second, 0)
+	rpc, err := r.ReadRPC()
+	if err != nil || !hasSub(rpc, "re") {
+		t.Fatalf("no hello first on the new stream: %v %v", rpc, err)
+	}
+	if !contains(n.r.TopicPeers("re"), f.h.ID()) {
+		t.Fatal("the peer's subscription was lost")
+	}
+	if err := tp.Publish(context.Background(), []byte("after reopen")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rpc, err := r.ReadRPC()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hasData(rpc, "after reopen") != nil {
+			break
+		}
+	}
 }

@@ -52,6 +52,20 @@ func (q *sendQueue) pushControl(rpc *pb.RPC) bool {
 	return true
 }
 
+// pushControlFront puts rpc ahead of every queued control RPC, regardless of
+// the bound (for the hello of a reopened stream).
+func (q *sendQueue) pushControlFront(rpc *pb.RPC) {
+	q.mu.Lock()
+	if q.ctrlAt > 0 {
+		q.ctrlAt--
+		q.ctrl[q.ctrlAt] = rpc
+	} else {
+		q.ctrl = append([]*pb.RPC{rpc}, q.ctrl...)
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
 // pushData queues a message; false (dropped) when the data queue is full.
 func (q *sendQueue) pushData(id string, m *pb.Message) bool {
 	q.mu.Lock()

@@ -64,6 +64,8 @@ type Router struct {
 	dropped  int // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
 	records  map[peer.ID][]byte
+	failures map[peer.ID]int          // consecutive outbound stream failures
+	retries  map[peer.ID]*clock.Timer // pending stream retries
 	topics   map[string]*topicState
 	pending  map[string]*Message
 	rl       rateLog
@@ -147,6 +149,8 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
 		records:  make(map[peer.ID][]byte),
+		failures: make(map[peer.ID]int),
+		retries:  make(map[peer.ID]*clock.Timer),
 		topics:   make(map[string]*topicState),
 		pending:  make(map[string]*Message),
 	}
@@ -331,6 +335,9 @@ func (r *Router) run(conn <-chan events.EvtPeerConnectednessChanged, ident <-cha
 // shutdown ends every subscription; writers and readers stop on the
 // cancelled context and reset streams.
 func (r *Router) shutdown() {
+	for _, t := range r.retries {
+		t.Stop()
+	}
 	for _, ts := range r.topics {
 		for _, s := range ts.subs {
 			s.end()
