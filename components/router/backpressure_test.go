@@ -121,7 +121,9 @@ func TestSendQueue(t *testing.T) {
 	if c, d := q.lens(); c != 1 || d != 3 {
 		t.Fatalf("lens %d %d", c, d)
 	}
-	if q.popControl() == nil || q.popControl() != nil {
+	front := &pb.RPC{Subscriptions: []*pb.RPC_SubOpts{{}}}
+	q.pushControlFront(front) // beyond the bound, ahead of the queued one
+	if q.popControl() != front || q.popControl() == nil || q.popControl() != nil {
 		t.Fatal("control pop wrong")
 	}
 	size := func(*pb.Message) int { return 10 }

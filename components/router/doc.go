@@ -20,7 +20,10 @@
 // and EvtPeerProtocolsUpdated listing a pubsub protocol make it open a
 // stream; EvtPeerConnectednessChanged(NotConnected) makes it forget the
 // peer; an inbound pubsub stream from a connected peer is accepted even
-// before identify. Peers connected before Start are picked up when their
+// before identify. An outbound stream that fails while the peer stays
+// connected is reopened after 1, 2 and 4 s (injected clock), the peer keeping
+// its subscriptions and mesh meanwhile; then the peer is removed. Peers
+// connected before Start are picked up when their
 // next identify or protocol event arrives, or when they open a stream. Scores come from EvtPeerScoresUpdated (every peer scores
 // 0 until a scorer emits a snapshot).
 //
