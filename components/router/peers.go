@@ -27,6 +27,7 @@ type peerConn struct {
 	proto        protocol.ID
 	gen          int  // generation of the current writer; inputs of older writers are stale
 	added        bool // the automaton tracks it
+	retrying     bool // its writer failed and a retry is scheduled
 	drops        int  // queue drops not yet reported
 	overflowSent bool // EvtPeerQueueOverflowed already emitted this heartbeat
 }
@@ -95,6 +96,7 @@ func (r *Router) scheduleRetry(pc *peerConn) bool {
 		t.Stop()
 	}
 	p := pc.id
+	pc.retrying = true
 	r.retries[p] = r.clk.AfterFunc(time.Second<<n, func() { r.report(netInput{kind: netRetry, peer: p}) })
 	return true
 }
@@ -241,7 +243,7 @@ func (r *Router) handleNet(in netInput) {
 		delete(r.retries, in.peer)
 		pc := r.peers[in.peer]
 		switch {
-		case pc == nil:
+		case pc == nil || !pc.retrying: // stale: the peer was removed meanwhile
 		case !r.connected(in.peer):
 			r.removePeer(pc)
 		default:
@@ -249,6 +251,7 @@ func (r *Router) handleNet(in netInput) {
 			if hello := r.aut.HelloRPC(); hello != nil {
 				pc.q.pushControlFront(hello)
 			}
+			pc.retrying = false
 			r.startWriter(pc)
 		}
 	case netBadInput:
