@@ -49,6 +49,8 @@ type RouterLog struct {
 	Pruned map[peer.ID]int
 	// Rejected counts EvtMessageRejected by reason.
 	Rejected map[events.RejectReason]int
+	// Penalties counts EvtPeerPenalized per peer and reason.
+	Penalties map[peer.ID]map[string]int
 	// Duplicates counts EvtMessageDuplicate (copies the router received
 	// again and did not deliver).
 	Duplicates int
@@ -88,6 +90,7 @@ func StartGoNode(name, topic string, seed uint64, logger *slog.Logger) (n *GoNod
 			Grafted:   make(map[peer.ID]int),
 			Pruned:    make(map[peer.ID]int),
 			Rejected:  make(map[events.RejectReason]int),
+			Penalties: make(map[peer.ID]map[string]int),
 		},
 	}
 	defer func() {
@@ -193,7 +196,8 @@ func (n *GoNode) bridge() error {
 // the router rather than lose one: these are the facts the test asserts.
 func (n *GoNode) record() error {
 	sub, err := n.Bus.Subscribe([]any{new(events.EvtRouterPeerAdded), new(events.EvtPeerGrafted),
-		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicate)},
+		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicate),
+		new(events.EvtPeerPenalized)},
 		eventbus.Name("interop/"+n.Name), eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
 		return err
@@ -214,6 +218,11 @@ func (n *GoNode) record() error {
 				n.log.Rejected[e.Reason]++
 			case events.EvtMessageDuplicate:
 				n.log.Duplicates++
+			case events.EvtPeerPenalized:
+				if n.log.Penalties[e.Peer] == nil {
+					n.log.Penalties[e.Peer] = make(map[string]int)
+				}
+				n.log.Penalties[e.Peer][e.Reason.String()] += e.Count
 			}
 			n.mu.Unlock()
 		}
@@ -291,7 +300,14 @@ func (n *GoNode) Log() RouterLog {
 		Grafted:    make(map[peer.ID]int, len(n.log.Grafted)),
 		Pruned:     make(map[peer.ID]int, len(n.log.Pruned)),
 		Rejected:   make(map[events.RejectReason]int, len(n.log.Rejected)),
+		Penalties:  make(map[peer.ID]map[string]int, len(n.log.Penalties)),
 		Duplicates: n.log.Duplicates,
+	}
+	for k, v := range n.log.Penalties {
+		c.Penalties[k] = make(map[string]int, len(v))
+		for r, x := range v {
+			c.Penalties[k][r] = x
+		}
 	}
 	for k, v := range n.log.Protocols {
 		c.Protocols[k] = v

@@ -130,6 +130,7 @@ func TestResultErr(t *testing.T) {
 		"ids":          {func(r *Result) { r.IDMismatches = 1 }, "1 of 2 message ids differ"},
 		"idontwant":    {func(r *Result) { r.JSIDontWantFromGo = IDontWantStat{IDs: 3, Known: 1} }, "2 of 3 IDONTWANT ids"},
 		"score":        {func(r *Result) { r.Negotiations[1].Score = -5 }, "js0 scores go0 -5.00"},
+		"penalty":      {func(r *Result) { r.Negotiations[0].Penalties = map[string]float64{"broken_promise": 2} }, "go0 penalised js0: map[broken_promise:2]"},
 		"empty mesh":   {func(r *Result) { r.MeshSizes[KindJS][0] = 0 }, "mesh is empty"},
 		"no cross":     {func(r *Result) { r.Negotiations = nil }, "no link between the two implementations"},
 		"author":       {func(r *Result) { r.AuthorMismatches = 1 }, "another author"},
@@ -146,6 +147,7 @@ func TestResultErr(t *testing.T) {
 	// Under the JS library's own ids, differing ids are expected.
 	r := passing()
 	r.MsgID, r.IDMismatches, r.JSIDontWantFromGo = MsgIDJSDefault, 1, IDontWantStat{IDs: 3}
+	r.Negotiations[1].Score, r.Negotiations[1].Penalties = -10, map[string]float64{"broken_promise": 1}
 	if err := r.Err(); err != nil {
 		t.Fatalf("js-default ids: %v", err)
 	}

@@ -54,6 +54,9 @@ type JSMesh struct {
 	Protocols map[peer.ID]string
 	// Scores is the peer's GossipSub score of each pubsub peer.
 	Scores map[peer.ID]float64
+	// Penalties are the behaviour penalties (P7) the peer gave each peer,
+	// by the library's reason label (e.g. "broken_promise").
+	Penalties map[peer.ID]map[string]float64
 }
 
 // JSStats are a JS peer's counters.
@@ -83,24 +86,25 @@ type JSEvent struct {
 
 // line is one JSON line from peer.mjs (the union of every event's fields).
 type line struct {
-	Event        string             `json:"event"`
-	Req          *uint64            `json:"req"`
-	Error        string             `json:"error"`
-	PeerID       string             `json:"peerId"`
-	Addrs        []string           `json:"addrs"`
-	Topic        string             `json:"topic"`
-	From         string             `json:"from"`
-	Data         string             `json:"data"`
-	ID           string             `json:"id"`
-	Seqno        string             `json:"seqno"`
-	ReceivedFrom string             `json:"receivedFrom"`
-	Peer         string             `json:"peer"`
-	Direction    string             `json:"direction"`
-	Peers        []string           `json:"peers"`
-	TopicPeers   []string           `json:"topicPeers"`
-	Protocols    map[string]string  `json:"protocols"`
-	Scores       map[string]float64 `json:"scores"`
-	Recipients   []string           `json:"recipients"`
+	Event        string                        `json:"event"`
+	Req          *uint64                       `json:"req"`
+	Error        string                        `json:"error"`
+	PeerID       string                        `json:"peerId"`
+	Addrs        []string                      `json:"addrs"`
+	Topic        string                        `json:"topic"`
+	From         string                        `json:"from"`
+	Data         string                        `json:"data"`
+	ID           string                        `json:"id"`
+	Seqno        string                        `json:"seqno"`
+	ReceivedFrom string                        `json:"receivedFrom"`
+	Peer         string                        `json:"peer"`
+	Direction    string                        `json:"direction"`
+	Peers        []string                      `json:"peers"`
+	TopicPeers   []string                      `json:"topicPeers"`
+	Protocols    map[string]string             `json:"protocols"`
+	Scores       map[string]float64            `json:"scores"`
+	Penalties    map[string]map[string]float64 `json:"penalties"`
+	Recipients   []string                      `json:"recipients"`
 	JSStats
 }
 
@@ -368,7 +372,7 @@ func (p *JSPeer) Mesh(ctx context.Context, topic string) (JSMesh, error) {
 		return JSMesh{}, err
 	}
 	m := JSMesh{Peers: decodeIDs(l.Peers), TopicPeers: decodeIDs(l.TopicPeers),
-		Protocols: make(map[peer.ID]string), Scores: make(map[peer.ID]float64)}
+		Protocols: make(map[peer.ID]string), Scores: make(map[peer.ID]float64), Penalties: make(map[peer.ID]map[string]float64)}
 	for s, proto := range l.Protocols {
 		if id, err := peer.Decode(s); err == nil {
 			m.Protocols[id] = proto
@@ -377,6 +381,11 @@ func (p *JSPeer) Mesh(ctx context.Context, topic string) (JSMesh, error) {
 	for s, score := range l.Scores {
 		if id, err := peer.Decode(s); err == nil {
 			m.Scores[id] = score
+		}
+	}
+	for s, byReason := range l.Penalties {
+		if id, err := peer.Decode(s); err == nil {
+			m.Penalties[id] = byReason
 		}
 	}
 	return m, nil

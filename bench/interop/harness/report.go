@@ -56,13 +56,22 @@ func (r *Result) WriteReport(w io.Writer) error {
 
 	fmt.Fprintf(&b, "\nnegotiated between the implementations: %s\n", strings.Join(r.Protocols(), ", "))
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "observer\tpeer\tprotocol\tgrafts\tscore")
+	fmt.Fprintln(tw, "observer\tpeer\tprotocol\tgrafts\tscore\tpenalties")
 	for _, n := range r.Negotiations {
 		score := "-"
 		if n.ObserverKind == KindJS {
 			score = fmt.Sprintf("%.2f", n.Score)
 		}
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\t%s\n", n.Observer, n.ObserverKind, n.Peer, n.Protocol, n.Grafts, score)
+		pen := "none"
+		if len(n.Penalties) > 0 {
+			var ps []string
+			for reason, x := range n.Penalties {
+				ps = append(ps, fmt.Sprintf("%s=%g", reason, x))
+			}
+			sort.Strings(ps)
+			pen = strings.Join(ps, " ")
+		}
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%d\t%s\t%s\n", n.Observer, n.ObserverKind, n.Peer, n.Protocol, n.Grafts, score, pen)
 	}
 	_ = tw.Flush()
 

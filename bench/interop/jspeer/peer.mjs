@@ -18,7 +18,7 @@
 //   {"event":"invalid","from":..,"topic":..,"error":..}   a received message failed validation
 //   {"event":"ok","req":..,"cmd":..,...}                  a command succeeded
 //   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol},
-//    "scores":{peer:score}}                              this peer's view of topic
+//    "scores":{peer:score},"penalties":{peer:{reason:n}}} this peer's view of topic
 //   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n,
 //    "idontwant":{peer:{"ids":n,"known":n}}}   IDONTWANT ids per sender, and
 //    how many of them name a message this peer has seen
@@ -184,6 +184,19 @@ gs.addEventListener('gossipsub:prune', (evt) => {
 
 // protocols returns the negotiated pubsub protocol per peer, from the
 // outbound streams (internal state; empty if the library changes it).
+// Record behaviour penalties (score term P7) by peer and reason, so that a
+// negative score can be explained. Internal method, as above.
+const penalties = new Map() // peer id string -> { reason: count }
+if (gs.score != null && typeof gs.score.addPenalty === 'function') {
+  const orig = gs.score.addPenalty.bind(gs.score)
+  gs.score.addPenalty = (id, penalty, label) => {
+    const byReason = penalties.get(id) ?? {}
+    byReason[label] = (byReason[label] ?? 0) + penalty
+    penalties.set(id, byReason)
+    return orig(id, penalty, label)
+  }
+}
+
 // scores returns this peer's score of each connected pubsub peer.
 function scores () {
   const out = {}
@@ -227,7 +240,8 @@ async function handle (c) {
         peers: gs.getMeshPeers(c.topic),
         topicPeers: gs.getSubscribers(c.topic).map((p) => p.toString()),
         protocols: protocols(),
-        scores: scores()
+        scores: scores(),
+        penalties: Object.fromEntries(penalties)
       }
     case 'stats':
       return { event: 'stats', ...stats, idontwant: idontwantStats() }
