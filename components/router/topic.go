@@ -101,15 +101,31 @@ func RequirePeers() PublishOption { return func(c *publishConfig) { c.requirePee
 // an id already seen), or ctx's error. data must not
 // be modified afterwards.
 func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption) error {
+	if t.closed.Load() {
+		return fmt.Errorf("publish %q: %w", t.name, ErrNotJoined)
+	}
+	return t.r.publish(ctx, t.name, t, data, opts)
+}
+
+// Publish publishes data to topic without joining it: the message goes to
+// up to D fanout peers subscribed to the topic (chosen once, kept for the
+// fanout TTL while publishing continues, refilled at heartbeats), or to
+// every such peer above the publish threshold under flood publishing. The
+// router neither grafts a mesh nor delivers the topic's messages. If topic
+// is joined, this is the joined Topic's Publish. The message id comes from
+// WithMessageID (or the joined topic's WithTopicMessageID). Errors are
+// those of Topic.Publish, with ErrInvalidTopic for a bad topic name.
+func (r *Router) Publish(ctx context.Context, topic string, data []byte, opts ...PublishOption) error {
+	return r.publish(ctx, topic, nil, data, opts)
+}
+
+// publish is Publish for a joined topic handle t, or without joining when t
+// is nil.
+func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte, opts []PublishOption) error {
 	var pc publishConfig
 	for _, o := range opts {
 		o(&pc)
 	}
-	if t.closed.Load() {
-		return fmt.Errorf("publish %q: %w", t.name, ErrNotJoined)
-	}
-	r := t.r
-	name := t.name
 	msg := &pb.Message{Data: data, Topic: &name}
 	if r.cfg.signPolicy.HasAuthor() {
 		msg.From = []byte(r.self)
@@ -117,13 +133,17 @@ func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption)
 	}
 	if r.cfg.signPolicy.Signs() {
 		if err := wire.Sign(msg, r.key); err != nil {
-			return fmt.Errorf("publish %q: %w", t.name, err)
+			return fmt.Errorf("publish %q: %w", name, err)
 		}
 	}
 	if n := proto.Size(msg); protowire.SizeTag(2)+protowire.SizeBytes(n) > r.cfg.maxRPCSize {
-		return fmt.Errorf("publish %q: %w: %d bytes encoded, max RPC size %d", t.name, ErrMessageTooLarge, n, r.cfg.maxRPCSize)
+		return fmt.Errorf("publish %q: %w: %d bytes encoded, max RPC size %d", name, ErrMessageTooLarge, n, r.cfg.maxRPCSize)
 	}
-	id := t.msgID(msg)
+	msgID := r.msgIDFor(name)
+	if t != nil {
+		msgID = t.msgID
+	}
+	id := msgID(msg)
 	m := newMessage(msg, id, r.self)
 	if v := r.validatorFor(name); v != nil {
 		vctx, cancel := r.clk.WithTimeout(ctx, v.timeout)
@@ -132,16 +152,18 @@ func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption)
 		switch res {
 		case ValidationAccept:
 		case ValidationReject:
-			return fmt.Errorf("publish %q: %w", t.name, ErrValidationRejected)
+			return fmt.Errorf("publish %q: %w", name, ErrValidationRejected)
 		default:
-			return fmt.Errorf("publish %q: %w", t.name, ErrValidationIgnored)
+			return fmt.Errorf("publish %q: %w", name, ErrValidationIgnored)
 		}
 	}
 	var perr error
 	err := r.do(ctx, func() {
-		if ts := r.topics[name]; ts == nil || ts.handle != t {
-			perr = ErrNotJoined
-			return
+		if t != nil {
+			if ts := r.topics[name]; ts == nil || ts.handle != t {
+				perr = ErrNotJoined
+				return
+			}
 		}
 		o := r.aut.Publish(r.clk.Now(), msg, id, &r.out)
 		r.m.outcome(o)
@@ -158,7 +180,7 @@ func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption)
 			perr = fmt.Errorf("%w (automaton: %s)", ErrInvalidTopic, o)
 			return
 		}
-		r.deliverLocal(m)
+		r.deliverLocal(m) // a no-op unless the topic is joined
 		// Queue now, to tell the caller if every copy was dropped.
 		r.flush()
 		if o == automaton.OutcomePublished && r.queued == 0 && r.dropped > 0 {
@@ -169,7 +191,7 @@ func (t *Topic) Publish(ctx context.Context, data []byte, opts ...PublishOption)
 		err = perr
 	}
 	if err != nil {
-		return fmt.Errorf("publish %q: %w", t.name, err)
+		return fmt.Errorf("publish %q: %w", name, err)
 	}
 	return nil
 }
