@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/meshbus/meshbus/bench/interop/harness"
@@ -39,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		seed     = fs.Uint64("seed", 1, "seed of publisher choice, payloads and router randomness")
 		topology = fs.String("topology", string(harness.TopologyRing), "ring (ring plus chords, relays needed) or full (every pair linked, gossip needed)")
 		msgid    = fs.String("msgid", string(harness.MsgIDSpec), "JS message id function: spec (from||seqno) or js-default (protobuf key||seqno)")
+		jsProtos = fs.String("js-protocols", "", "comma-separated pubsub protocols the JS peers speak (default the library's: meshsub 1.2.0, 1.1.0, 1.0.0)")
 		minSize  = fs.Int("min-size", 16, "smallest payload, bytes")
 		maxSize  = fs.Int("max-size", 2048, "largest payload, bytes")
 		large    = fs.Int("large", 200<<10, "size of the third message, bytes (0: like the others)")
@@ -57,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		JSPeers: *jsN, GoNodes: *goN, Messages: *messages, Seed: *seed,
 		Topology: harness.Topology(*topology), MsgID: harness.MsgIDMode(*msgid), MinPayload: *minSize, MaxPayload: *maxSize, LargeMessage: *large,
 		PeerDir: *peerDir,
+	}
+	if *jsProtos != "" {
+		cfg.JSProtocols = strings.Split(*jsProtos, ",")
 	}
 	if *verbose {
 		cfg.Logf = func(format string, a ...any) {

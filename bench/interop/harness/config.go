@@ -27,6 +27,9 @@ type Config struct {
 	Seed uint64
 	// MsgID is the JS peers' message id function (default MsgIDSpec).
 	MsgID MsgIDMode
+	// JSProtocols, if set, are the only pubsub protocols the JS peers speak
+	// (e.g. just /meshsub/1.1.0); default the library's list.
+	JSProtocols []string
 	// MinPayload and MaxPayload bound the payload sizes, drawn uniformly
 	// (defaults 16 and 2048: some messages are above both implementations'
 	// IDONTWANT thresholds, 512 bytes for js, 1024 for meshbus).

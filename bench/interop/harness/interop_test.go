@@ -71,6 +71,7 @@ func TestInteropWithJSGossipsub(t *testing.T) {
 	t.Run("directions", testDirections)
 	t.Run("js-verifies-signatures", testJSVerifiesSignatures)
 	t.Run("idontwant", testIDontWant)
+	t.Run("meshsub-1.1", testMeshsub11)
 	t.Run("js-default-msgid", testJSDefaultMsgID)
 }
 
@@ -266,6 +267,28 @@ func testIDontWant(t *testing.T) {
 	}
 	t.Logf("js got %d IDONTWANT ids from meshbus (%d known); meshbus recorded %d IDONTWANT from js",
 		res.JSIDontWantFromGo.IDs, res.JSIDontWantFromGo.Known, g.Outcomes("idontwant_recorded"))
+}
+
+// JS peers that speak only /meshsub/1.1.0: meshbus negotiates 1.1.0 with
+// them (EvtRouterPeerAdded), delivers both ways, and sends them no
+// IDONTWANT (a v1.2 message).
+func testMeshsub11(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 1, Messages: 12, MinPayload: 1500, MaxPayload: 4000, Seed: 9,
+		JSProtocols: []string{string(wire.ProtocolMeshsub11)}})
+	res, err := m.Exchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Protocols(); len(got) != 1 || got[0] != string(wire.ProtocolMeshsub11) {
+		t.Fatalf("negotiated %v, want only /meshsub/1.1.0", got)
+	}
+	if res.JSIDontWantFromGo.IDs != 0 {
+		t.Fatalf("meshbus sent %d IDONTWANT ids to /meshsub/1.1.0 peers", res.JSIDontWantFromGo.IDs)
+	}
 }
 
 // With the JS library's own default id (protobuf(key) || seqno, not the

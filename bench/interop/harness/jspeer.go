@@ -10,6 +10,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +92,7 @@ type line struct {
 	Error        string                        `json:"error"`
 	PeerID       string                        `json:"peerId"`
 	Addrs        []string                      `json:"addrs"`
+	ProtocolList []string                      `json:"pubsubProtocols"`
 	Topic        string                        `json:"topic"`
 	From         string                        `json:"from"`
 	Data         string                        `json:"data"`
@@ -112,9 +114,10 @@ type line struct {
 // methods are safe for concurrent use. Close always ends the process.
 type JSPeer struct {
 	// Name labels the peer in reports and logs.
-	Name  string
-	id    peer.ID
-	addrs []ma.Multiaddr
+	Name      string
+	id        peer.ID
+	addrs     []ma.Multiaddr
+	protocols []string
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -132,11 +135,27 @@ type JSPeer struct {
 	closed  bool
 }
 
+// JSOptions configure a JS peer.
+type JSOptions struct {
+	// MsgID is its message id function (default MsgIDSpec).
+	MsgID MsgIDMode
+	// Protocols, if set, are the only pubsub protocols it speaks, in
+	// preference order (default the library's: meshsub 1.2.0, 1.1.0, 1.0.0).
+	Protocols []string
+}
+
 // StartJSPeer starts node peerDir/peer.mjs and waits for it to be ready.
 // ctx bounds the process's whole life (it is killed when ctx ends) as well
 // as the start. On error the process is already gone.
-func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, mode MsgIDMode) (*JSPeer, error) {
-	cmd := exec.CommandContext(ctx, nodePath, filepath.Join(peerDir, "peer.mjs"), "--msgid="+string(mode))
+func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOptions) (*JSPeer, error) {
+	if opts.MsgID == "" {
+		opts.MsgID = MsgIDSpec
+	}
+	args := []string{filepath.Join(peerDir, "peer.mjs"), "--msgid=" + string(opts.MsgID)}
+	if len(opts.Protocols) > 0 {
+		args = append(args, "--protocols="+strings.Join(opts.Protocols, ","))
+	}
+	cmd := exec.CommandContext(ctx, nodePath, args...)
 	cmd.Dir = peerDir
 	cmd.WaitDelay = 2 * time.Second
 	p := newJSPeer(name)
@@ -201,6 +220,7 @@ func (p *JSPeer) setIdentity(l line) error {
 	if len(p.addrs) == 0 {
 		return fmt.Errorf("%s: ready: no listen address", p.Name)
 	}
+	p.protocols = l.ProtocolList
 	return nil
 }
 
@@ -335,6 +355,10 @@ func (p *JSPeer) forget(req uint64) {
 
 // ID returns the peer's id.
 func (p *JSPeer) ID() peer.ID { return p.id }
+
+// Protocols returns the pubsub protocols the peer speaks, in preference
+// order, as it announced them.
+func (p *JSPeer) Protocols() []string { return append([]string(nil), p.protocols...) }
 
 // AddrInfo returns the peer's id and listen addresses.
 func (p *JSPeer) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: p.id, Addrs: p.addrs} }

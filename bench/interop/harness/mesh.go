@@ -221,7 +221,7 @@ func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 				mem.Go, errs[i] = StartGoNode(mem.Name, cfg.Topic, cfg.Seed+uint64(i), cfg.Logger)
 				return
 			}
-			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, mem.Name, cfg.MsgID)
+			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, mem.Name, JSOptions{MsgID: cfg.MsgID, Protocols: cfg.JSProtocols})
 			if errs[i] == nil {
 				errs[i] = mem.JS.Subscribe(ctx, cfg.Topic)
 			}

@@ -19,18 +19,26 @@ const SkipEnv = "MESHBUS_SKIP_INTEROP"
 // PeerDirEnv overrides where the JS peer (peer.mjs and node_modules) lives.
 const PeerDirEnv = "MESHBUS_JSPEER_DIR"
 
-// DefaultPeerDir returns the JS peer's directory: $MESHBUS_JSPEER_DIR if set,
-// else bench/interop/jspeer next to this package's source (which is where
-// it is under go test and go run).
+// DefaultPeerDir returns the JS peer's directory: $MESHBUS_JSPEER_DIR if
+// set, else the first of bench/interop/jspeer next to this package's source
+// (where it is under go test and go run), ../jspeer and
+// bench/interop/jspeer (relative to the working directory, for binaries
+// built with -trimpath) that holds peer.mjs.
 func DefaultPeerDir() string {
 	if d := os.Getenv(PeerDirEnv); d != "" {
 		return d
 	}
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return filepath.Join("bench", "interop", "jspeer")
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "jspeer"))
 	}
-	return filepath.Join(filepath.Dir(file), "..", "jspeer")
+	candidates = append(candidates, filepath.Join("..", "jspeer"), filepath.Join("bench", "interop", "jspeer"))
+	for _, d := range candidates {
+		if _, err := os.Stat(filepath.Join(d, "peer.mjs")); err == nil {
+			return d
+		}
+	}
+	return candidates[0]
 }
 
 // CheckPrerequisites returns the node executable's path, or an error

@@ -5,14 +5,16 @@
 // Stack: TCP on 127.0.0.1, noise, yamux, identify, gossipsub with StrictSign,
 // emitSelf false, allowPublishToZeroTopicPeers true.
 //
-// Usage: node peer.mjs [--msgid=spec|js-default]
-//   spec (default): message id = from (peer id bytes) || seqno, as the libp2p
-//     pubsub spec and go implementations define it.
-//   js-default: the library's own default, protobuf(public key) || seqno,
-//     which differs from the spec's id (kept to test delivery with it).
+// Usage: node peer.mjs [--msgid=spec|js-default] [--protocols=id,id,...]
+//   --msgid=spec (default): message id = from (peer id bytes) || seqno, as
+//     the libp2p pubsub spec and go implementations define it.
+//   --msgid=js-default: the library's own default, protobuf(public key) ||
+//     seqno, which differs from the spec's id (kept to test delivery with it).
+//   --protocols: the pubsub protocols to speak, in preference order
+//     (default the library's: /meshsub/1.2.0,/meshsub/1.1.0,/meshsub/1.0.0).
 //
 // Every output line is one JSON object with an "event" field:
-//   {"event":"ready","peerId":..,"addrs":[..]}           once, at start
+//   {"event":"ready","peerId":..,"addrs":[..],"pubsubProtocols":[..]}  once, at start
 //   {"event":"message","topic":..,"from":..,"data":b64,"id":b64,"seqno":hex,"receivedFrom":..}
 //   {"event":"graft"|"prune","peer":..,"topic":..,"direction":..}
 //   {"event":"invalid","from":..,"topic":..,"error":..}   a received message failed validation
@@ -46,9 +48,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 
 const args = process.argv.slice(2)
 let msgIdMode = 'spec'
+let protocolList = null
 for (const a of args) {
   if (a.startsWith('--msgid=')) {
     msgIdMode = a.slice('--msgid='.length)
+  } else if (a.startsWith('--protocols=')) {
+    protocolList = a.slice('--protocols='.length).split(',').filter((p) => p !== '')
   } else {
     process.stderr.write(`unknown argument ${a}\n`)
     process.exit(2)
@@ -93,6 +98,7 @@ if (msgIdMode === 'spec') {
 }
 
 const node = await createLibp2p({
+  start: false, // the protocols are set before the pubsub handlers register
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
   // Every node of the harness dials from 127.0.0.1: lift js-libp2p's
   // per-host inbound rate limit (5 connections/s) and pending-connection
@@ -107,6 +113,10 @@ const node = await createLibp2p({
   }
 })
 const gs = node.services.pubsub
+if (protocolList != null) {
+  gs.multicodecs = protocolList
+}
+await node.start()
 
 const stats = { received: 0, duplicates: 0, invalid: 0 }
 
@@ -289,4 +299,9 @@ rl.on('line', (line) => {
 })
 rl.on('close', () => { stop() })
 
-emit({ event: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map((a) => a.toString()) })
+emit({
+  event: 'ready',
+  peerId: node.peerId.toString(),
+  addrs: node.getMultiaddrs().map((a) => a.toString()),
+  pubsubProtocols: gs.multicodecs
+})
