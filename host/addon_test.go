@@ -277,3 +277,30 @@ func waitIdentified(t *testing.T, n *Node, p peer.ID) {
 		}
 	}
 }
+
+// TestCloseWithStuckBlockSubscriber: a Block subscriber that never reads and
+// never closes holds the tracker up; Close gives up after the stop timeout,
+// reports it, and closing the bus still releases the tracker (the leak check
+// in TestMain would catch its goroutine otherwise).
+func TestCloseWithStuckBlockSubscriber(t *testing.T) {
+	a, err := New(context.Background(), noDialer, WithStopTimeout(300*time.Millisecond),
+		WithFx(fx.Invoke(func(bus *eventbus.Bus) error {
+			_, err := eventbus.Subscribe[events.EvtConnOpened](bus, eventbus.Name("stuck"),
+				eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(0))
+			return err
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, noDialer)
+	rb := record(t, b.Bus(), connTypes...)
+	for i := 0; i < 3; i++ {
+		connect(t, b, a)
+		rb.until(identified(a.ID())) // go-libp2p on a still answers identify
+		b.Host().Network().ClosePeer(a.ID())
+		rb.until(connectedness(a.ID(), network.NotConnected))
+	}
+	if err := a.Close(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: %v, want the stop timeout", err)
+	}
+}

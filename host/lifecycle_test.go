@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,47 @@ func TestUnknownComponentNames(t *testing.T) {
 	}
 	if _, err := New(context.Background(), WithoutComponent(ComponentRouter), ReplaceComponent(ComponentRouter, fx.Options())); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("removed and replaced: %v", err)
+	}
+}
+
+type lazyThing struct{}
+
+// TestComponentWrapsNestedAndLazyHooks: hooks appended by a module nested in
+// a component, and by a component's constructor first called from another
+// component, are both bracketed by their component's events (the stop
+// errors show up under the right name).
+func TestComponentWrapsNestedAndLazyHooks(t *testing.T) {
+	var c *collector
+	stopFails := func(msg string) func(fx.Lifecycle) *lazyThing {
+		return func(lc fx.Lifecycle) *lazyThing {
+			lc.Append(fx.StopHook(func() error { return errors.New(msg) }))
+			return &lazyThing{}
+		}
+	}
+	n, err := New(context.Background(), lifecycleCollector(&c),
+		WithComponent("outer", fx.Module("inner", fx.Provide(stopFails("inner stop"))), fx.Invoke(func(*lazyThing) {})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	<-c.done
+	if got := names(c.events()); !slices.Contains(got, "-outer!inner stop") {
+		t.Fatalf("nested hook not bracketed: %v", got)
+	}
+
+	c = nil
+	n, err = New(context.Background(), lifecycleCollector(&c),
+		WithComponent("lazy", fx.Provide(stopFails("lazy stop"))),
+		WithComponent("user", fx.Invoke(func(*lazyThing) {})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	<-c.done
+	got := names(c.events())
+	if !slices.Contains(got, "-lazy!lazy stop") || !slices.Contains(got, "-user") {
+		t.Fatalf("lazily built hook not bracketed under its component: %v", got)
 	}
 }

@@ -33,6 +33,7 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	rep    *lifecycleReporter
+	hooks  *hookTracker
 	busCol prometheus.Collector
 
 	stopTimeout time.Duration
@@ -74,7 +75,7 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		h: h, bus: bus, clk: cfg.clk, reg: cfg.reg, log: cfg.log,
-		ctx: nctx, cancel: cancel, rep: rep, busCol: busCol, stopTimeout: cfg.stopTimeout,
+		ctx: nctx, cancel: cancel, rep: rep, hooks: &hookTracker{}, busCol: busCol, stopTimeout: cfg.stopTimeout,
 	}
 
 	fxOpts := []fx.Option{
@@ -85,6 +86,9 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		}),
 		fx.Provide(n.provideCore),
 		fx.Supply(rep),
+		// Every hook, components' and add-ons' included, goes through the
+		// tracker, so that Close can finish what a stop timeout cut short.
+		fx.Decorate(n.hooks.wrap),
 	}
 	fxOpts = append(fxOpts, cfg.componentOptions()...)
 	fxOpts = append(fxOpts, cfg.addons...)
@@ -148,15 +152,25 @@ func (c *config) libp2pOptions() []libp2p.Option {
 	return append(opts, c.libp2pOpts...)
 }
 
-// release closes what New created outside fx, in reverse order.
+// release finishes the stop hooks fx did not run (after a stop or start
+// timeout) and closes what New created outside fx, in reverse order.
 func (n *Node) release() error {
 	n.cancel()
-	errH := n.h.Close()
+	var errs []error
+	if n.hooks.pending() {
+		// Closing the bus first releases emitters stuck on a subscriber
+		// that neither reads nor closes, so the remaining hooks can finish.
+		errs = append(errs, n.bus.Close())
+		ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout)
+		errs = append(errs, n.hooks.stopRemaining(ctx))
+		cancel()
+	}
+	errs = append(errs, n.h.Close())
 	n.rep.close()
-	errB := n.bus.Close()
+	errs = append(errs, n.bus.Close())
 	// The registry may outlive the node (WithRegistry): free the names.
 	n.reg.Unregister(n.busCol)
-	return errors.Join(errH, errB)
+	return errors.Join(errs...)
 }
 
 // Close stops the node: the node context is canceled, the components stop
