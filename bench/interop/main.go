@@ -38,6 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		goN      = fs.Int("go", 3, "meshbus nodes")
 		messages = fs.Int("messages", 50, "messages to publish, from both kinds")
 		seed     = fs.Uint64("seed", 1, "seed of publisher choice, payloads and router randomness")
+		assembly = fs.String("assembly", string(harness.AssemblyHost), "meshbus nodes: host (host.New, every built-in component) or router (the router alone)")
 		topology = fs.String("topology", string(harness.TopologyRing), "ring (ring plus chords, relays needed) or full (every pair linked, gossip needed)")
 		msgid    = fs.String("msgid", string(harness.MsgIDSpec), "JS message id function: spec (from||seqno) or js-default (protobuf key||seqno)")
 		jsProtos = fs.String("js-protocols", "", "comma-separated pubsub protocols the JS peers speak (default the library's: meshsub 1.2.0, 1.1.0, 1.0.0)")
@@ -57,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := harness.Config{
 		JSPeers: *jsN, GoNodes: *goN, Messages: *messages, Seed: *seed,
-		Topology: harness.Topology(*topology), MsgID: harness.MsgIDMode(*msgid), MinPayload: *minSize, MaxPayload: *maxSize, LargeMessage: *large,
+		Assembly: harness.Assembly(*assembly), Topology: harness.Topology(*topology), MsgID: harness.MsgIDMode(*msgid), MinPayload: *minSize, MaxPayload: *maxSize, LargeMessage: *large,
 		PeerDir: *peerDir,
 	}
 	if *jsProtos != "" {

@@ -17,6 +17,7 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-msgid", "sha256"}, "MsgID"},
 		{[]string{"-topology", "star"}, "Topology"},
+		{[]string{"-assembly", "kitchen-sink"}, "Assembly"},
 		{[]string{"-js", "-1"}, "JSPeers"},
 		{[]string{"-messages", "1"}, "Messages"},
 		{[]string{"-min-size", "100", "-max-size", "50"}, "MinPayload/MaxPayload"},

@@ -17,6 +17,9 @@ type Config struct {
 	// comes from a Go node and the second from a JS peer; the rest from
 	// nodes picked at random (seeded).
 	Messages int
+	// Assembly is how the meshbus nodes are built: AssemblyHost (default,
+	// host.New with every built-in component) or AssemblyRouter.
+	Assembly Assembly
 	// Topology is how the nodes connect: TopologyRing (default) or
 	// TopologyFull.
 	Topology Topology
@@ -85,6 +88,9 @@ func (c *Config) setDefaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Assembly == "" {
+		c.Assembly = AssemblyHost
+	}
 	if c.Topology == "" {
 		c.Topology = TopologyRing
 	}
@@ -128,6 +134,8 @@ func (c *Config) Validate() error {
 		return bad("LargeMessage", "must be between 0 and 512 KiB")
 	case c.MsgID != MsgIDSpec && c.MsgID != MsgIDJSDefault:
 		return bad("MsgID", fmt.Sprintf("must be %q or %q", MsgIDSpec, MsgIDJSDefault))
+	case c.Assembly != AssemblyHost && c.Assembly != AssemblyRouter:
+		return bad("Assembly", fmt.Sprintf("must be %q or %q", AssemblyHost, AssemblyRouter))
 	case c.Topology != TopologyRing && c.Topology != TopologyFull:
 		return bad("Topology", fmt.Sprintf("must be %q or %q", TopologyRing, TopologyFull))
 	case c.MeshTimeout < 0 || c.DeliveryTimeout < 0:

@@ -1,18 +1,31 @@
 // Package harness puts meshbus GossipSub routers (components/router) and
 // js-libp2p nodes running @chainsafe/libp2p-gossipsub (an independent
 // implementation, bench/interop/jspeer) into one mesh over real TCP + noise +
-// yamux connections on loopback, and checks that every message is delivered
-// to every node exactly once, whichever implementation published it and
-// whichever implementations relayed it.
+// yamux connections on loopback, and checks that they interoperate on the
+// wire.
 //
 // A JSPeer is one node process (node jspeer/peer.mjs) driven by JSON lines
 // on its stdin and stdout. A GoNode is a go-libp2p host, a meshbus bus and a
 // router, with the host's connectedness, identify and protocol events
-// forwarded onto the bus (the router learns peers only from the bus). Run
-// builds a mixed mesh from a Config, publishes from both kinds, and returns a
-// Result: delivery per (publisher kind, receiver kind) pair, duplicates,
-// rejections, the pubsub protocol each side negotiated, grafts, and whether
-// both sides computed the same message ids.
+// forwarded onto the bus (the router learns peers only from the bus). NewMesh
+// starts a mix of both from a Config, connects them (both kinds dial both
+// kinds) and waits for the meshes; Mesh.Exchange publishes from both kinds
+// and returns a Result; Run does both.
+//
+// Result.Err is nil only when interop held:
+//   - every message reached every node exactly once (by content), for each
+//     (publisher kind, receiver kind) pair, with the publisher as author;
+//   - every meshbus <-> js link negotiated /meshsub/1.2.0 or /meshsub/1.1.0
+//     on both sides and (on a ring) was grafted by both;
+//   - nothing was rejected: meshbus rejected no JS message and the JS peers,
+//     which verify signatures under StrictSign, found no meshbus message
+//     invalid;
+//   - both sides computed the spec's message id, from || seqno, for every
+//     delivery, and every IDONTWANT id meshbus sent names a message the JS
+//     peer knows;
+//   - neither side penalised the other (JS score below 0, or a behaviour
+//     penalty: broken IWANT promise, GRAFT in backoff, ...), and no mesh is
+//     empty at the end.
 //
 // Time is the wall clock on purpose: the JS peers run their own heartbeats
 // in real time, so the Go routers share it. Nothing sleeps to let things

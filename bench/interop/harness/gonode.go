@@ -18,11 +18,14 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
+	meshhost "github.com/meshbus/meshbus/host"
 )
 
 // GoMessage is one message a GoNode's subscription delivered.
@@ -49,6 +52,10 @@ type RouterLog struct {
 	Pruned map[peer.ID]int
 	// Rejected counts EvtMessageRejected by reason.
 	Rejected map[events.RejectReason]int
+	// Scores is the last EvtPeerScoresUpdated snapshot (empty without a
+	// scorer, as in AssemblyRouter); HasScorer says whether one came.
+	Scores    map[peer.ID]float64
+	HasScorer bool
 	// Penalties counts EvtPeerPenalized per peer and reason.
 	Penalties map[peer.ID]map[string]int
 	// Duplicates counts EvtMessageDuplicate (copies the router received
@@ -56,9 +63,9 @@ type RouterLog struct {
 	Duplicates int
 }
 
-// GoNode is a meshbus router on its own go-libp2p host (TCP, noise, yamux
-// on 127.0.0.1) and bus, joined to one topic with one subscription. Close
-// stops everything it started.
+// GoNode is a meshbus node on 127.0.0.1 (TCP), assembled as its Assembly
+// says, joined to one topic with one subscription. Close stops everything
+// it started.
 type GoNode struct {
 	// Name labels the node in reports and logs.
 	Name   string
@@ -79,18 +86,46 @@ type GoNode struct {
 	log  RouterLog
 }
 
-// StartGoNode starts a host, a bus, the bridge of libp2p events onto the
-// bus, and a router joined to topic with a subscription whose messages the
-// node records. seed makes the router's random choices reproducible.
-func StartGoNode(name, topic string, seed uint64, logger *slog.Logger) (n *GoNode, err error) {
+// Assembly names how a GoNode is put together.
+type Assembly string
+
+// The assemblies.
+const (
+	// AssemblyHost is a full meshbus node from host.New: connection
+	// tracking, scoring, the router and the peer manager, on TCP.
+	AssemblyHost Assembly = "host"
+	// AssemblyRouter is the router alone on a go-libp2p host (TCP, noise,
+	// yamux) and a bus, with the host's events bridged onto the bus: no
+	// scorer, no peer manager.
+	AssemblyRouter Assembly = "router"
+)
+
+// GoOptions configure a GoNode.
+type GoOptions struct {
+	Name  string
+	Topic string
+	// Seed makes the router's random choices reproducible.
+	Seed     uint64
+	Assembly Assembly // default AssemblyHost
+	Logger   *slog.Logger
+}
+
+// StartGoNode starts a meshbus node as o.Assembly says, joins o.Topic and
+// subscribes; the node records the subscription's messages and the
+// router's events from before its first peer.
+func StartGoNode(o GoOptions) (n *GoNode, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	n = &GoNode{
-		Name: name,
+		Name: o.Name,
 		log: RouterLog{
 			Protocols: make(map[peer.ID]protocol.ID),
 			Grafted:   make(map[peer.ID]int),
 			Pruned:    make(map[peer.ID]int),
 			Rejected:  make(map[events.RejectReason]int),
 			Penalties: make(map[peer.ID]map[string]int),
+			Scores:    make(map[peer.ID]float64),
 		},
 	}
 	defer func() {
@@ -99,45 +134,89 @@ func StartGoNode(name, topic string, seed uint64, logger *slog.Logger) (n *GoNod
 			n = nil
 		}
 	}()
-	h, err := newLibp2pHost()
+	logger := o.Logger.With("node", o.Name)
+	switch o.Assembly {
+	case AssemblyHost, "":
+		err = n.startHost(o.Seed, logger)
+	case AssemblyRouter:
+		err = n.startRouter(o.Seed, logger)
+	default:
+		err = fmt.Errorf("%w: Assembly %q", ErrInvalidConfig, o.Assembly)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: libp2p: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", o.Name, err)
 	}
-	n.Host = h
-	n.closers = append(n.closers, h.Close)
-	n.Bus = eventbus.New(eventbus.WithLogger(logger))
-	n.closers = append(n.closers, n.Bus.Close)
-	if err := n.bridge(); err != nil {
-		return nil, fmt.Errorf("%s: bridge: %w", name, err)
-	}
-	if err := n.record(); err != nil {
-		return nil, fmt.Errorf("%s: router events: %w", name, err)
-	}
-	n.Registry = prometheus.NewRegistry()
-	r, err := router.New(h, n.Bus, clock.New(),
-		router.WithRegisterer(n.Registry),
-		router.WithLogger(logger.With("node", name)),
-		router.WithSeed(seed),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("%s: router: %w", name, err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		return nil, fmt.Errorf("%s: router start: %w", name, err)
-	}
-	n.Router = r
-	n.closers = append(n.closers, r.Close)
-	if n.Topic, err = r.Join(topic); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if n.Topic, err = n.Router.Join(o.Topic); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Name, err)
 	}
 	if n.sub, err = n.Topic.Subscribe(router.SubscriptionBuffer(4096)); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", o.Name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(1)
 	go n.collect(ctx)
 	return n, nil
+}
+
+// startHost builds the node with host.New. The recorder subscribes in an
+// fx.Invoke, which runs before any component starts.
+//
+// The peer manager's per-IP connection limit (default 5) is off: every node
+// of the harness is on 127.0.0.1, and the limit would cut links in a dense
+// mesh (scoring already exempts loopback from its colocation penalty, and
+// the JS peers are told to).
+func (n *GoNode) startHost(seed uint64, logger *slog.Logger) error {
+	var r *router.Router
+	node, err := meshhost.New(context.Background(),
+		meshhost.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+		meshhost.WithLogger(logger),
+		meshhost.WithFx(
+			router.Options(router.WithSeed(seed)),
+			peermgr.WithOptions(peermgr.WithColocationLimit(0)),
+			fx.Invoke(func(b *eventbus.Bus) error { n.Bus = b; return n.record() }),
+			fx.Populate(&r),
+		),
+	)
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, node.Close)
+	n.Host, n.Router, n.Registry = node.Host(), r, node.Registry()
+	return nil
+}
+
+// startRouter builds a libp2p host, a bus, the bridge and a router.
+func (n *GoNode) startRouter(seed uint64, logger *slog.Logger) error {
+	h, err := newLibp2pHost()
+	if err != nil {
+		return fmt.Errorf("libp2p: %w", err)
+	}
+	n.Host = h
+	n.closers = append(n.closers, h.Close)
+	n.Bus = eventbus.New(eventbus.WithLogger(logger))
+	n.closers = append(n.closers, n.Bus.Close)
+	if err := n.bridge(); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	if err := n.record(); err != nil {
+		return fmt.Errorf("router events: %w", err)
+	}
+	n.Registry = prometheus.NewRegistry()
+	r, err := router.New(h, n.Bus, clock.New(),
+		router.WithRegisterer(n.Registry),
+		router.WithLogger(logger),
+		router.WithSeed(seed),
+	)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		return fmt.Errorf("router start: %w", err)
+	}
+	n.Router = r
+	n.closers = append(n.closers, r.Close)
+	return nil
 }
 
 // newLibp2pHost returns a go-libp2p host with the JS peers' stack: TCP on
@@ -197,7 +276,7 @@ func (n *GoNode) bridge() error {
 func (n *GoNode) record() error {
 	sub, err := n.Bus.Subscribe([]any{new(events.EvtRouterPeerAdded), new(events.EvtPeerGrafted),
 		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicate),
-		new(events.EvtPeerPenalized)},
+		new(events.EvtPeerPenalized), new(events.EvtPeerScoresUpdated)},
 		eventbus.Name("interop/"+n.Name), eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
 		return err
@@ -218,6 +297,12 @@ func (n *GoNode) record() error {
 				n.log.Rejected[e.Reason]++
 			case events.EvtMessageDuplicate:
 				n.log.Duplicates++
+			case events.EvtPeerScoresUpdated:
+				n.log.HasScorer = true
+				clear(n.log.Scores)
+				for _, ps := range e.Scores {
+					n.log.Scores[ps.Peer] = ps.Score
+				}
 			case events.EvtPeerPenalized:
 				if n.log.Penalties[e.Peer] == nil {
 					n.log.Penalties[e.Peer] = make(map[string]int)
@@ -301,7 +386,12 @@ func (n *GoNode) Log() RouterLog {
 		Pruned:     make(map[peer.ID]int, len(n.log.Pruned)),
 		Rejected:   make(map[events.RejectReason]int, len(n.log.Rejected)),
 		Penalties:  make(map[peer.ID]map[string]int, len(n.log.Penalties)),
+		Scores:     make(map[peer.ID]float64, len(n.log.Scores)),
+		HasScorer:  n.log.HasScorer,
 		Duplicates: n.log.Duplicates,
+	}
+	for k, v := range n.log.Scores {
+		c.Scores[k] = v
 	}
 	for k, v := range n.log.Penalties {
 		c.Penalties[k] = make(map[string]int, len(v))

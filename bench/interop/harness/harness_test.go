@@ -72,7 +72,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.JSPeers != 2 || c.GoNodes != 3 || c.Messages != 50 || c.MsgID != MsgIDSpec || c.Topology != TopologyRing {
+	if c.JSPeers != 2 || c.GoNodes != 3 || c.Messages != 50 || c.MsgID != MsgIDSpec || c.Topology != TopologyRing || c.Assembly != AssemblyHost {
 		t.Fatalf("defaults: %+v", c)
 	}
 	for field, c := range map[string]Config{
@@ -84,6 +84,7 @@ func TestConfigValidate(t *testing.T) {
 		"LargeMessage":                {LargeMessage: 1 << 20},
 		"MsgID":                       {MsgID: "sha256"},
 		"Topology":                    {Topology: "star"},
+		"Assembly":                    {Assembly: "kitchen-sink"},
 		"MeshTimeout/DeliveryTimeout": {MeshTimeout: -time.Second},
 	} {
 		err := c.Validate()
@@ -105,7 +106,7 @@ func passing() *Result {
 		},
 		Negotiations: []Negotiation{
 			{Observer: "go0", Peer: "js0", ObserverKind: KindGo, Protocol: "/meshsub/1.2.0", Grafts: 1},
-			{Observer: "js0", Peer: "go0", ObserverKind: KindJS, Protocol: "/meshsub/1.2.0", Grafts: 1},
+			{Observer: "js0", Peer: "go0", ObserverKind: KindJS, Protocol: "/meshsub/1.2.0", Grafts: 1, Scored: true},
 		},
 		IDChecks:   2,
 		GoRejected: map[string]int{},

@@ -68,6 +68,7 @@ func newTestMesh(t *testing.T, ctx context.Context, cfg Config) *Mesh {
 func TestInteropWithJSGossipsub(t *testing.T) {
 	requireJS(t)
 	t.Run("mesh", testMixedMesh)
+	t.Run("mesh-router-only", testRouterOnlyMesh)
 	t.Run("directions", testDirections)
 	t.Run("js-verifies-signatures", testJSVerifiesSignatures)
 	t.Run("idontwant", testIDontWant)
@@ -75,9 +76,10 @@ func TestInteropWithJSGossipsub(t *testing.T) {
 	t.Run("js-default-msgid", testJSDefaultMsgID)
 }
 
-// 2 JS peers and 3 meshbus nodes in a ring with chords (some pairs reach
-// each other only through the other implementation), 50 messages from both
-// kinds, one of 200 KiB: every node gets every message exactly once.
+// 2 JS peers and 3 meshbus nodes (host.New, every built-in component) in a
+// ring with chords (some pairs reach each other only through the other
+// implementation), 50 messages from both kinds, one of 200 KiB: every node
+// gets every message exactly once, and Result.Err's other checks hold.
 func testMixedMesh(t *testing.T) {
 	ctx := testContext(t)
 	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 3, Messages: 50, LargeMessage: 200 << 10, Seed: 7})
@@ -99,6 +101,20 @@ func testMixedMesh(t *testing.T) {
 		if p.Expected == 0 {
 			t.Fatalf("pair %s -> %s had nothing to deliver", p.From, p.To)
 		}
+	}
+}
+
+// The same checks with the router alone (no scorer, no peer manager), on a
+// bare go-libp2p host: what interoperates is the router, not the assembly.
+func testRouterOnlyMesh(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 3, Messages: 20, Assembly: AssemblyRouter, Seed: 11})
+	res, err := m.Exchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
 

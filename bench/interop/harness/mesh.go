@@ -218,7 +218,8 @@ func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		go func() {
 			defer wg.Done()
 			if k == KindGo {
-				mem.Go, errs[i] = StartGoNode(mem.Name, cfg.Topic, cfg.Seed+uint64(i), cfg.Logger)
+				mem.Go, errs[i] = StartGoNode(GoOptions{Name: mem.Name, Topic: cfg.Topic, Seed: cfg.Seed + uint64(i),
+					Assembly: cfg.Assembly, Logger: cfg.Logger})
 				return
 			}
 			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, mem.Name, JSOptions{MsgID: cfg.MsgID, Protocols: cfg.JSProtocols})

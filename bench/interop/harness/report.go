@@ -59,7 +59,7 @@ func (r *Result) WriteReport(w io.Writer) error {
 	fmt.Fprintln(tw, "observer\tpeer\tprotocol\tgrafts\tscore\tpenalties")
 	for _, n := range r.Negotiations {
 		score := "-"
-		if n.ObserverKind == KindJS {
+		if n.Scored {
 			score = fmt.Sprintf("%.2f", n.Score)
 		}
 		pen := "none"

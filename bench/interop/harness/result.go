@@ -42,9 +42,11 @@ type Negotiation struct {
 	Protocol string
 	// Grafts is how many times the observer put Peer in its mesh.
 	Grafts int
-	// Score is the JS observer's GossipSub score of Peer at the end (a
-	// meshbus observer runs no scorer here: 0).
-	Score float64
+	// Score is the observer's GossipSub score of Peer at the end (the JS
+	// library's, or meshbus's last EvtPeerScoresUpdated); Scored is false
+	// when the observer runs no scorer (AssemblyRouter).
+	Score  float64
+	Scored bool
 	// Penalties are the behaviour penalties the observer recorded against
 	// Peer, by reason (js: the library's labels; meshbus: EvtPeerPenalized).
 	Penalties map[string]float64
@@ -233,6 +235,7 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 		res.Negotiations = append(res.Negotiations, Negotiation{
 			Observer: gm.Name, Peer: jm.Name, ObserverKind: KindGo,
 			Protocol: string(lg.Protocols[jm.ID()]), Grafts: lg.Grafted[jm.ID()], Penalties: goPen,
+			Score: lg.Scores[jm.ID()], Scored: lg.HasScorer,
 		})
 		grafts := 0
 		for _, e := range jm.JS.Events() {
@@ -242,7 +245,7 @@ func (m *Mesh) collectPeers(ctx context.Context, res *Result) error {
 		}
 		res.Negotiations = append(res.Negotiations, Negotiation{
 			Observer: jm.Name, Peer: gm.Name, ObserverKind: KindJS,
-			Protocol: jsMesh[j].Protocols[gm.ID()], Grafts: grafts, Score: jsMesh[j].Scores[gm.ID()],
+			Protocol: jsMesh[j].Protocols[gm.ID()], Grafts: grafts, Score: jsMesh[j].Scores[gm.ID()], Scored: true,
 			Penalties: jsMesh[j].Penalties[gm.ID()],
 		})
 	}
