@@ -52,7 +52,7 @@ const (
 	identifyParked                                    // its connection's open is still in flight
 	identifyDroppedClosed                             // its connection already closed
 	identifyDroppedFull                               // too many parked results
-	identifyDroppedUnknown                            // no connection and the peer is not connected
+	identifyDroppedUnknown                            // peer not connected, or not the connection's peer
 )
 
 // state is the tracker's pure state machine: it sees connection opens and
@@ -98,7 +98,9 @@ func (s *state) open(c connInfo, out []output) []output {
 	}
 	if evt, ok := s.parked[c.id]; ok {
 		delete(s.parked, c.id)
-		out = append(out, output{kind: outIdentified, identified: evt})
+		if evt.Peer == c.peer { // a result naming another peer is bogus
+			out = append(out, output{kind: outIdentified, identified: evt})
+		}
 	}
 	return out
 }
@@ -137,7 +139,10 @@ func (s *state) identified(evt events.EvtPeerIdentificationCompleted, connID str
 		}
 		return out, identifyDroppedUnknown
 	}
-	if _, ok := s.conns[connID]; ok {
+	if c, ok := s.conns[connID]; ok {
+		if c.peer != evt.Peer {
+			return out, identifyDroppedUnknown
+		}
 		return append(out, output{kind: outIdentified, identified: evt}), identifyEmitted
 	}
 	if connClosed {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/meshbus/meshbus/events"
 )
@@ -194,5 +195,22 @@ func TestStateRandomFlapping(t *testing.T) {
 		if count[p] != 0 || (last[p] != 0 && last[p] != network.NotConnected) {
 			t.Fatalf("peer %s ends with %d conns, %v", p, count[p], last[p])
 		}
+	}
+}
+
+func TestIPOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"/ip4/10.1.2.3/tcp/4001":     "10.1.2.3",
+		"/ip6/::1/udp/4001/quic-v1":  "::1",
+		"/ip6/::ffff:10.0.0.1/tcp/1": "10.0.0.1",
+		"/dns4/example.com/tcp/4001": "invalid IP",
+		"/p2p-circuit":               "invalid IP",
+	} {
+		if got := ipOf(ma.StringCast(in)).String(); got != want {
+			t.Errorf("ipOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if ipOf(nil).IsValid() {
+		t.Error("ipOf(nil) is valid")
 	}
 }

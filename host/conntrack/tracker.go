@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	lpeventbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
@@ -367,18 +366,18 @@ func connInfoOf(c network.Conn, at time.Time) connInfo {
 	}
 }
 
-// ipOf returns the IP of a multiaddr, or the zero Addr when it has none.
+// ipOf returns the IP of a multiaddr that starts with /ip4 or /ip6, or the
+// zero Addr (relayed, DNS or other transports). It reads the raw bytes
+// instead of going through net.IP, which keeps it allocation-free.
 func ipOf(a ma.Multiaddr) netip.Addr {
-	if a == nil {
+	if len(a) == 0 {
 		return netip.Addr{}
 	}
-	ip, err := manet.ToIP(a)
-	if err != nil {
-		return netip.Addr{}
+	switch a[0].Code() {
+	case ma.P_IP4, ma.P_IP6:
+		if ip, ok := netip.AddrFromSlice(a[0].RawValue()); ok {
+			return ip.Unmap()
+		}
 	}
-	addr, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return netip.Addr{}
-	}
-	return addr.Unmap()
+	return netip.Addr{}
 }
