@@ -19,16 +19,23 @@ import (
 // first connection to a peer opens and with network.NotConnected when the last
 // one closes. Guarantee: for one peer, Connected and NotConnected alternate,
 // starting with Connected, and a NotConnected is never lost or reordered, even
-// when connections flap; the emitter is stateful-free (no replay).
+// when connections flap. The host computes it from its own count of open
+// connections: Connected comes right after the EvtConnOpened of the peer's
+// first connection, NotConnected right after the EvtConnClosed of its last.
+// The emitter is not stateful (no replay to late subscribers).
 type EvtPeerConnectednessChanged = event.EvtPeerConnectednessChanged
 
 // EvtPeerIdentificationCompleted is go-libp2p's identify result (protocols,
 // agent version, listen addresses, signed peer record), re-emitted by the host
-// after the peer's EvtPeerConnectednessChanged(Connected).
+// after the EvtConnOpened of the connection identify ran on, hence after the
+// peer's EvtPeerConnectednessChanged(Connected), and only while the host
+// counts that connection open: a result for a connection that already closed
+// is dropped (counted in meshbus_conntrack_identify_dropped_total).
 type EvtPeerIdentificationCompleted = event.EvtPeerIdentificationCompleted
 
 // EvtPeerIdentificationFailed is go-libp2p's identify failure, re-emitted by
-// the host.
+// the host in go-libp2p's order, with no ordering against the connection
+// events (it carries no connection).
 type EvtPeerIdentificationFailed = event.EvtPeerIdentificationFailed
 
 // EvtPeerProtocolsUpdated is go-libp2p's protocol-change event for a remote
@@ -36,7 +43,8 @@ type EvtPeerIdentificationFailed = event.EvtPeerIdentificationFailed
 type EvtPeerProtocolsUpdated = event.EvtPeerProtocolsUpdated
 
 // EvtLocalAddressesUpdated is go-libp2p's local address change event,
-// re-emitted by the host.
+// re-emitted by the host. Its emitter is not stateful: a subscriber that
+// joins later reads the current addresses from the libp2p host instead.
 type EvtLocalAddressesUpdated = event.EvtLocalAddressesUpdated
 
 // EvtConnOpened is emitted by the host when a connection (not a stream) to a

@@ -100,7 +100,8 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	if err := n.app.Start(ctx); err != nil {
-		// fx has already stopped what had started.
+		// fx has stopped what had started, as far as ctx allowed;
+		// release finishes the rest.
 		n.release()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
@@ -175,9 +176,14 @@ func (n *Node) release() error {
 
 // Close stops the node: the node context is canceled, the components stop
 // in reverse start order (each followed by its EvtComponentStopped), then
-// the libp2p host closes, then the bus (subscriptions' channels close after
-// what they hold). It waits at most the stop timeout (WithStopTimeout) for
-// the components. Close is idempotent; later calls return the first result.
+// the libp2p host closes, then the bus, which ends every subscription.
+//
+// The components get the stop timeout (WithStopTimeout). When it expires
+// (typically a Block subscriber that neither reads nor closes its
+// subscription, holding up an emitter), Close closes the bus first, which
+// releases every blocked emitter, runs the stop hooks fx skipped, and
+// returns an error wrapping context.DeadlineExceeded. Close is idempotent;
+// later calls return the first result.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout)
