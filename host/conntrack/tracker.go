@@ -226,15 +226,25 @@ func (t *Tracker) Stop(ctx context.Context) error {
 		sub.Close()
 	}
 	close(t.quit)
+	release := func() {
+		t.em.close()
+		t.m.unregister(t.cfg.reg)
+	}
 	for _, ch := range []chan struct{}{t.pumpDone, t.done} {
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			// The tracker goroutine is stuck in an Emit; it exits once the
+			// bus releases it, and the emitters and metrics go then.
+			go func() {
+				<-t.pumpDone
+				<-t.done
+				release()
+			}()
 			return fmt.Errorf("conntrack: stopping: %w", ctx.Err())
 		}
 	}
-	t.em.close()
-	t.m.unregister(t.cfg.reg)
+	release()
 	return nil
 }
 

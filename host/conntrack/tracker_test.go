@@ -178,3 +178,37 @@ func TestTrackerConfigErrors(t *testing.T) {
 		t.Fatalf("Start after Stop: %v", err)
 	}
 }
+
+// TestTrackerStopTimeout: a Block subscriber that never reads holds the
+// tracker in an Emit; Stop gives up at ctx's end, and closing the bus lets
+// the tracker goroutines finish (TestMain's leak check sees to that).
+func TestTrackerStopTimeout(t *testing.T) {
+	h, other := newLibp2pHost(t), newLibp2pHost(t)
+	bus := eventbus.New()
+	tr, err := New(h, bus, clock.NewMock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eventbus.Subscribe[events.EvtConnOpened](bus, eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The dialing side's notifiee has run when Connect returns: the open is
+	// queued, and the tracker will block emitting it.
+	if err := h.Connect(context.Background(), peer.AddrInfo{ID: other.ID(), Addrs: other.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := tr.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop: %v, want DeadlineExceeded", err)
+	}
+	bus.Close()
+	select {
+	case <-tr.done:
+	case <-time.After(waitFor):
+		t.Fatal("tracker goroutine still stuck after the bus closed")
+	}
+}
