@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,12 +121,13 @@ type JSPeer struct {
 	protocols []string
 
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	stdin  *os.File // write end of the child's stdin; writes honour deadlines
 	stderr *tailBuffer
 	done   chan struct{} // closed when the process has exited and stdout is drained
 	exit   error
 
-	wmu sync.Mutex // serialises writes to stdin
+	wmu         sync.Mutex // serialises writes to stdin and guards its closing
+	stdinClosed bool
 
 	mu      sync.Mutex
 	nextReq uint64
@@ -161,16 +163,24 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOpt
 	p := newJSPeer(name)
 	p.cmd = cmd
 	cmd.Stderr = p.stderr
-	stdin, err := cmd.StdinPipe()
+	// An os.Pipe rather than cmd.StdinPipe: its write end takes deadlines,
+	// so a peer that stops reading cannot hang a command past its context.
+	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdin = stdinR
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		_ = stdinR.Close()
+		_ = stdinW.Close()
 		return nil, err
 	}
-	p.stdin = stdin
-	if err := cmd.Start(); err != nil {
+	p.stdin = stdinW
+	err = cmd.Start()
+	_ = stdinR.Close() // the child has its own copy
+	if err != nil {
+		_ = stdinW.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	ready := make(chan line, 1)
@@ -183,6 +193,7 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOpt
 		}
 		return p, nil
 	case <-p.done:
+		p.Close()
 		return nil, fmt.Errorf("%w: %s before ready: %v; stderr:\n%s", ErrPeerExited, name, p.exit, p.Stderr())
 	case <-ctx.Done():
 		p.Close()
@@ -325,10 +336,7 @@ func (p *JSPeer) call(ctx context.Context, cmd map[string]any) (line, error) {
 	if err != nil {
 		return line{}, err
 	}
-	p.wmu.Lock()
-	_, err = p.stdin.Write(append(b, '\n'))
-	p.wmu.Unlock()
-	if err != nil {
+	if err := p.write(ctx, append(b, '\n'), false); err != nil {
 		p.forget(req)
 		return line{}, fmt.Errorf("%s: %v: %w", p.Name, cmd["cmd"], err)
 	}
@@ -345,6 +353,24 @@ func (p *JSPeer) call(ctx context.Context, cmd map[string]any) (line, error) {
 		p.forget(req)
 		return line{}, fmt.Errorf("%s: %v: %w", p.Name, cmd["cmd"], ctx.Err())
 	}
+}
+
+// write writes b to the child's stdin, giving up when ctx's deadline
+// passes; with closeAfter it then closes stdin (the child sees end of input).
+func (p *JSPeer) write(ctx context.Context, b []byte, closeAfter bool) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.stdinClosed {
+		return fmt.Errorf("%w: %s: stdin closed", ErrPeerExited, p.Name)
+	}
+	dl, _ := ctx.Deadline() // zero: no deadline
+	_ = p.stdin.SetWriteDeadline(dl)
+	_, err := p.stdin.Write(b)
+	if closeAfter {
+		p.stdinClosed = true
+		_ = p.stdin.Close()
+	}
+	return err
 }
 
 func (p *JSPeer) forget(req uint64) {
@@ -442,10 +468,7 @@ func (p *JSPeer) Stderr() string { return p.stderr.String() }
 // Stop asks the peer to stop and waits for the process to exit, killing it
 // if it has not exited when ctx ends. It returns the exit error, if any.
 func (p *JSPeer) Stop(ctx context.Context) error {
-	p.wmu.Lock()
-	_, _ = p.stdin.Write([]byte(`{"cmd":"stop"}` + "\n"))
-	_ = p.stdin.Close()
-	p.wmu.Unlock()
+	_ = p.write(ctx, []byte(`{"cmd":"stop"}`+"\n"), true)
 	select {
 	case <-p.done:
 		return p.exit
@@ -455,28 +478,23 @@ func (p *JSPeer) Stop(ctx context.Context) error {
 	}
 }
 
-// Close kills the process if it still runs and waits until it is reaped.
-// It is safe to call several times and after Stop.
+// Close kills the process if it still runs, waits until it is reaped and
+// releases its stdin. It is safe to call several times and after Stop.
 func (p *JSPeer) Close() {
 	select {
 	case <-p.done:
-		return
 	default:
+		if p.cmd.Process != nil {
+			_ = p.cmd.Process.Kill()
+		}
+		<-p.done
 	}
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
+	p.wmu.Lock()
+	if !p.stdinClosed {
+		p.stdinClosed = true
+		_ = p.stdin.Close()
 	}
-	<-p.done
-}
-
-// Exited reports whether the process has ended, and its exit error.
-func (p *JSPeer) Exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.exit
-	default:
-		return false, nil
-	}
+	p.wmu.Unlock()
 }
 
 func decodeIDs(ss []string) []peer.ID {

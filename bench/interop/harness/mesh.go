@@ -175,10 +175,12 @@ func topology(kind Topology, n int) []Link {
 }
 
 // NewMesh starts the nodes of cfg, subscribes them all to the topic,
-// connects them (ring plus chords, both implementations dialing both) and
-// waits until every link is in the mesh on both ends. ctx bounds the JS
-// processes' lives: they are killed when it ends. On error everything
-// started is stopped.
+// connects them as cfg.Topology says (both implementations dial both) and
+// waits until the meshes are formed: on a ring every link is in the mesh on
+// both ends, on a full topology every mesh holds at least min(Dlo, peers)
+// peers. ctx bounds the JS processes' lives: they are killed when it ends.
+// On error everything started is stopped, and the JS peers' stderr goes to
+// cfg.Logf.
 func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
