@@ -3,7 +3,8 @@
 // interop harness (package github.com/meshbus/meshbus/bench/interop).
 //
 // Stack: TCP on 127.0.0.1, noise, yamux, identify, gossipsub with StrictSign,
-// emitSelf false, allowPublishToZeroTopicPeers true.
+// emitSelf false, allowPublishToZeroTopicPeers true; otherwise library
+// defaults, except two loopback allowances (see createLibp2p below).
 //
 // Usage: node peer.mjs [--msgid=spec|js-default] [--protocols=id,id,...]
 //   --msgid=spec (default): message id = from (peer id bytes) || seqno, as
@@ -28,7 +29,7 @@
 //   {"event":"stopped"}                                   last line before exit
 // Commands (one JSON object per line; "req" is optional and echoed back):
 //   {"cmd":"dial","addr":multiaddr-with-/p2p/}
-//   {"cmd":"subscribe","topic":..}
+//   {"cmd":"subscribe","topic":..}, {"cmd":"unsubscribe","topic":..}
 //   {"cmd":"publish","topic":..,"data":b64}  -> ok with "recipients"
 //   {"cmd":"peers","topic":..}               -> mesh
 //   {"cmd":"stats"}                          -> stats
