@@ -73,7 +73,8 @@ type GoNode struct {
 	Bus    *eventbus.Bus
 	Router *router.Router
 	Topic  *router.Topic
-	// Registry holds the router's metrics.
+	// Registry holds the router's metrics (and, under AssemblyHost, the
+	// whole node's).
 	Registry *prometheus.Registry
 
 	sub     *router.Subscription
@@ -234,8 +235,8 @@ func newLibp2pHost() (host.Host, error) {
 }
 
 // bridge forwards the host's connectedness, identify and protocol events
-// onto the meshbus bus, in go-libp2p's order, as host/conntrack does in a
-// full node (a bench may not depend on that component being finished).
+// onto the meshbus bus, in go-libp2p's order: in AssemblyRouter there is no
+// host/conntrack to do it, and the router learns peers only from the bus.
 func (n *GoNode) bridge() error {
 	sub, err := n.Host.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged),
 		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
@@ -247,6 +248,15 @@ func (n *GoNode) bridge() error {
 	protos, err3 := eventbus.NewEmitter[events.EvtPeerProtocolsUpdated](n.Bus)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		_ = sub.Close()
+		if conn != nil {
+			_ = conn.Close()
+		}
+		if ident != nil {
+			_ = ident.Close()
+		}
+		if protos != nil {
+			_ = protos.Close()
+		}
 		return err
 	}
 	done := make(chan struct{})

@@ -15,7 +15,7 @@ import (
 func (r *Result) WriteReport(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "meshbus <-> js-libp2p gossipsub interop\n\n")
-	fmt.Fprintf(&b, "nodes (%d):\n", len(r.Nodes))
+	fmt.Fprintf(&b, "nodes (%d; meshbus assembly: %s):\n", len(r.Nodes), r.Assembly)
 	for _, n := range r.Nodes {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}

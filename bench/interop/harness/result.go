@@ -56,6 +56,7 @@ type Negotiation struct {
 type Result struct {
 	MsgID    MsgIDMode
 	Topology Topology
+	Assembly Assembly
 	Nodes    []string // "go0 (meshbus) 12D3Koo..."
 	Links    []string // "go0 -> js0"
 	Messages int
@@ -104,7 +105,7 @@ type Result struct {
 // Collect gathers the Result of pubs from every member's records and
 // counters. It does not wait; call WaitDelivered first.
 func (m *Mesh) Collect(ctx context.Context, pubs []Published) (*Result, error) {
-	res := &Result{MsgID: m.Config.MsgID, Topology: m.Config.Topology, Messages: len(pubs), MeshFormed: m.MeshFormed, GoRejected: map[string]int{}}
+	res := &Result{MsgID: m.Config.MsgID, Topology: m.Config.Topology, Assembly: m.Config.Assembly, Messages: len(pubs), MeshFormed: m.MeshFormed, GoRejected: map[string]int{}}
 	for _, mem := range m.Members {
 		res.Nodes = append(res.Nodes, fmt.Sprintf("%s (%s) %s", mem.Name, mem.Kind, mem.ID()))
 	}
