@@ -26,8 +26,9 @@ var DefaultListenAddrs = []string{
 const DefaultStopTimeout = 30 * time.Second
 
 // Option configures a node. Options are applied in order; a later option
-// overrides an earlier one of the same kind, except WithFx,
-// WithComponent, WithLibp2pOptions and WithBusOptions, which accumulate.
+// overrides an earlier one of the same kind, except WithFx, WithComponent,
+// WithLibp2pOptions and WithBusOptions, which accumulate, and
+// WithoutComponent and ReplaceComponent, which apply per component name.
 type Option func(*config) error
 
 type config struct {
