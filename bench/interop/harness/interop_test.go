@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,7 @@ func TestInteropWithJSGossipsub(t *testing.T) {
 	t.Run("js-verifies-signatures", testJSVerifiesSignatures)
 	t.Run("idontwant", testIDontWant)
 	t.Run("meshsub-1.1", testMeshsub11)
+	t.Run("leave", testLeave)
 	t.Run("js-default-msgid", testJSDefaultMsgID)
 }
 
@@ -304,6 +306,59 @@ func testMeshsub11(t *testing.T) {
 	}
 	if res.JSIDontWantFromGo.IDs != 0 {
 		t.Fatalf("meshbus sent %d IDONTWANT ids to /meshsub/1.1.0 peers", res.JSIDontWantFromGo.IDs)
+	}
+}
+
+// Leaving a topic works both ways: a meshbus node that closes its Topic
+// PRUNEs the JS peer, which drops it from its mesh and its subscribers; a
+// JS peer that unsubscribes PRUNEs the meshbus nodes, which drop it
+// (EvtPeerPruned) and stop counting it as a subscriber.
+func testLeave(t *testing.T) {
+	ctx := testContext(t)
+	m := newTestMesh(t, ctx, Config{JSPeers: 1, GoNodes: 2, Seed: 13})
+	g0, j, g1 := m.Members[0].Go, m.Members[1].JS, m.Members[2].Go
+	if g0 == nil || j == nil || g1 == nil {
+		t.Fatalf("members %s %s %s: want meshbus, js, meshbus", m.Members[0].Kind, m.Members[1].Kind, m.Members[2].Kind)
+	}
+	topic := m.Config.Topic
+
+	if err := g1.Topic.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		v, err := j.Mesh(ctx, topic)
+		if err != nil {
+			return false, err
+		}
+		pruned := false
+		for _, e := range j.Events() {
+			pruned = pruned || (e.Kind == "prune" && e.Peer == g1.ID())
+		}
+		return pruned && !slices.Contains(v.Peers, g1.ID()) && !slices.Contains(v.TopicPeers, g1.ID()), nil
+	})
+	if err != nil {
+		t.Fatalf("js never dropped the meshbus node that left: %v", err)
+	}
+
+	if err := j.Unsubscribe(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	err = poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		return g0.Log().Pruned[j.ID()] > 0 && !slices.Contains(g0.Router.Mesh(topic), j.ID()) &&
+			!slices.Contains(g0.Router.TopicPeers(topic), j.ID()), nil
+	})
+	if err != nil {
+		t.Fatalf("meshbus never dropped the js peer that left: mesh %v, pruned %v: %v",
+			g0.Router.Mesh(topic), g0.Log().Pruned, err)
+	}
+	if st, err := j.Stats(ctx); err != nil || st.Invalid != 0 {
+		t.Fatalf("js stats %+v, %v", st, err)
+	}
+	if lg := g0.Log(); len(lg.Rejected) != 0 || len(lg.Penalties) != 0 {
+		t.Fatalf("meshbus rejected %v, penalised %v", lg.Rejected, lg.Penalties)
+	}
+	if v, err := j.Mesh(ctx, topic); err != nil || len(v.Penalties) != 0 {
+		t.Fatalf("js penalised %v (%v)", v.Penalties, err)
 	}
 }
 

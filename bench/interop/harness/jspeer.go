@@ -405,6 +405,13 @@ func (p *JSPeer) Subscribe(ctx context.Context, topic string) error {
 	return err
 }
 
+// Unsubscribe leaves topic: the library sends PRUNE to its mesh peers and
+// announces the unsubscription.
+func (p *JSPeer) Unsubscribe(ctx context.Context, topic string) error {
+	_, err := p.call(ctx, map[string]any{"cmd": "unsubscribe", "topic": topic})
+	return err
+}
+
 // Publish publishes data on topic and returns the peers the library sent it
 // to.
 func (p *JSPeer) Publish(ctx context.Context, topic string, data []byte) ([]peer.ID, error) {
