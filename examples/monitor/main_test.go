@@ -105,24 +105,29 @@ func TestJoin(t *testing.T) {
 	defer cancel()
 	var out syncBuffer
 	done := make(chan error, 1)
-	waiting := make(chan struct{})
-	cfg := config{join: addrs[0].String(), timeout: 10 * time.Second, waiting: func() { close(waiting) }}
+	joined := make(chan struct{})
+	cfg := config{join: addrs[0].String(), timeout: 10 * time.Second, waiting: func() { close(joined) }}
 	go func() { done <- run(ctx, cfg, &out) }()
-	select {
-	case <-waiting: // joined, now printing until interrupted
-	case err := <-done:
-		t.Fatalf("run returned early: %v\n%s", err, out.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("monitor never joined:\n%s", out.String())
+	// Both must happen while the monitor runs: it joined and waits for the
+	// interrupt, and the remote identified the monitor's node.
+	identified := seen.Out()
+	timeout := time.After(30 * time.Second)
+	waiting := (<-chan struct{})(joined)
+	for waiting != nil || identified != nil {
+		select {
+		case <-waiting:
+			waiting = nil
+		case <-identified:
+			identified = nil
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, out.String())
+		case <-timeout:
+			t.Fatalf("monitor never joined:\n%s", out.String())
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-seen.Out(): // the remote identified the monitor's node
-	case <-time.After(30 * time.Second):
-		t.Fatal("remote never identified the monitor's node")
 	}
 	if s := out.String(); !strings.Contains(s, "n0 joins") || !strings.Contains(s, "running until interrupted") {
 		t.Fatalf("output:\n%s", s)
