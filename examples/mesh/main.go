@@ -1,0 +1,218 @@
+// Command mesh is the meshbus demo: it starts a handful of nodes on
+// loopback, connects them, lets the GossipSub router form a mesh on one
+// topic, publishes a few messages from random nodes, and prints the mesh and
+// message events of every node live, as they cross each node's event bus.
+// It exits by itself once every node has received every message:
+//
+//	go run ./examples/mesh
+//	go run ./examples/mesh -nodes 8 -messages 10
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/components/peermgr"
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/host"
+)
+
+// config is what the flags set.
+type config struct {
+	nodes    int
+	messages int
+	topic    string
+	seed     uint64
+	timeout  time.Duration
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.nodes, "nodes", 6, "nodes to start on loopback (at least 2)")
+	flag.IntVar(&cfg.messages, "messages", 5, "messages to publish")
+	flag.StringVar(&cfg.topic, "topic", "meshbus-demo", "topic to join")
+	flag.Uint64Var(&cfg.seed, "seed", 1, "seed choosing the links and the publishers")
+	flag.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the whole demo")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mesh:", err)
+		os.Exit(1)
+	}
+}
+
+// routerEvents are the bus events the demo prints.
+var routerEvents = []any{
+	new(events.EvtTopicJoined), new(events.EvtPeerSubscribed),
+	new(events.EvtPeerGrafted), new(events.EvtPeerPruned),
+	new(events.EvtMessagePublished), new(events.EvtMessageDelivered),
+}
+
+// demoNode is one running node with what the demo keeps of it.
+type demoNode struct {
+	name  string
+	node  *host.Node
+	r     *router.Router
+	topic *router.Topic
+	sub   *router.Subscription
+}
+
+// run plays the demo, printing to w; it returns once every node received
+// every message, or with an error.
+func run(ctx context.Context, cfg config, w io.Writer) error {
+	if cfg.nodes < 2 || cfg.messages < 1 {
+		return errors.New("need at least 2 nodes and 1 message")
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	out := &printer{w: w, start: time.Now(), names: map[peer.ID]string{}}
+	rng := rand.New(rand.NewPCG(cfg.seed, cfg.seed))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	var printers sync.WaitGroup
+	nodes := make([]*demoNode, 0, cfg.nodes)
+	defer func() {
+		for _, n := range nodes {
+			n.node.Close()
+		}
+		printers.Wait() // each printer ends when its node's bus closes
+	}()
+	for i := 0; i < cfg.nodes; i++ {
+		d := &demoNode{name: fmt.Sprintf("n%d", i)}
+		n, err := host.New(ctx, host.WithLogger(quiet),
+			host.WithFx(fx.Populate(&d.r)),
+			// Every node is on 127.0.0.1: lift the peer manager's per-IP limit.
+			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		if err != nil {
+			return err
+		}
+		d.node = n
+		nodes = append(nodes, d)
+		out.name(n.ID(), d.name)
+		sub, err := n.Bus().Subscribe(routerEvents, eventbus.Name("mesh-demo"),
+			eventbus.BufSize(1024), eventbus.WithPolicy(eventbus.Block))
+		if err != nil {
+			return err
+		}
+		printers.Add(1)
+		go func() {
+			defer printers.Done()
+			for e := range sub.Out() {
+				out.event(d.name, e)
+			}
+		}()
+	}
+	out.note("%d nodes up on loopback; each joins %q", cfg.nodes, cfg.topic)
+	for _, d := range nodes {
+		t, err := d.r.Join(cfg.topic)
+		if err != nil {
+			return err
+		}
+		if d.sub, err = t.Subscribe(router.SubscriptionBuffer(cfg.messages * 2)); err != nil {
+			return err
+		}
+		d.topic = t
+	}
+
+	// A ring, so the graph is connected, plus a few random chords.
+	links := ring(cfg.nodes)
+	for i := 0; i < cfg.nodes/2; i++ {
+		a, b := rng.IntN(cfg.nodes), rng.IntN(cfg.nodes)
+		if a != b {
+			links = append(links, [2]int{a, b})
+		}
+	}
+	for _, l := range links {
+		a, b := nodes[l[0]], nodes[l[1]]
+		if err := a.node.Connect(ctx, b.node.AddrInfo()); err != nil {
+			return fmt.Errorf("connect %s-%s: %w", a.name, b.name, err)
+		}
+	}
+	out.note("connected %d links; waiting for every node to have a mesh peer", len(links))
+	if err := waitFor(ctx, func() bool {
+		for _, d := range nodes {
+			if len(d.r.Mesh(cfg.topic)) == 0 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("mesh formation: %w", err)
+	}
+
+	for i := 0; i < cfg.messages; i++ {
+		d := nodes[rng.IntN(cfg.nodes)]
+		data := fmt.Sprintf("message %d from %s", i, d.name)
+		out.note("%s publishes %q", d.name, data)
+		if err := d.topic.Publish(ctx, []byte(data), router.RequirePeers()); err != nil {
+			return fmt.Errorf("%s publish: %w", d.name, err)
+		}
+	}
+	// Every node, the publisher included, receives every message once.
+	for _, d := range nodes {
+		for i := 0; i < cfg.messages; i++ {
+			if _, err := d.sub.Next(ctx); err != nil {
+				return fmt.Errorf("%s received %d of %d messages: %w", d.name, i, cfg.messages, err)
+			}
+		}
+	}
+	// The bus events trail the subscriptions a little: print them all first.
+	want := (cfg.nodes - 1) * cfg.messages
+	if err := waitFor(ctx, func() bool { return out.deliveredCount() >= want }); err != nil {
+		return fmt.Errorf("delivery events: %d of %d: %w", out.deliveredCount(), want, err)
+	}
+	out.note("every node received all %d messages; meshes:", cfg.messages)
+	for _, d := range nodes {
+		var mesh []string
+		for _, p := range d.r.Mesh(cfg.topic) {
+			mesh = append(mesh, out.nameOf(p))
+		}
+		sort.Strings(mesh)
+		out.note("  %s: %s", d.name, strings.Join(mesh, " "))
+	}
+	out.finish()
+	return nil
+}
+
+// ring links node i to node i+1, and the last to the first.
+func ring(n int) [][2]int {
+	links := make([][2]int, 0, n)
+	for i := 0; i < n; i++ {
+		if n == 2 && i == 1 {
+			break
+		}
+		links = append(links, [2]int{i, (i + 1) % n})
+	}
+	return links
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
