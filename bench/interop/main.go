@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		seed     = fs.Uint64("seed", 1, "seed of publisher choice, payloads and router randomness")
 		assembly = fs.String("assembly", string(harness.AssemblyHost), "meshbus nodes: host (host.New, every built-in component) or router (the router alone)")
 		topology = fs.String("topology", string(harness.TopologyRing), "ring (ring plus chords, relays needed) or full (every pair linked, gossip needed)")
+		sparse   = fs.Bool("sparse", false, "mesh degree 1 on every node: most messages travel by gossip (IHAVE/IWANT)")
 		msgid    = fs.String("msgid", string(harness.MsgIDSpec), "JS message id function: spec (from||seqno) or js-default (protobuf key||seqno)")
 		jsProtos = fs.String("js-protocols", "", "comma-separated pubsub protocols the JS peers speak (default the library's: meshsub 1.2.0, 1.1.0, 1.0.0)")
 		minSize  = fs.Int("min-size", 16, "smallest payload, bytes")
@@ -58,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := harness.Config{
 		JSPeers: *jsN, GoNodes: *goN, Messages: *messages, Seed: *seed,
-		Assembly: harness.Assembly(*assembly), Topology: harness.Topology(*topology), MsgID: harness.MsgIDMode(*msgid), MinPayload: *minSize, MaxPayload: *maxSize, LargeMessage: *large,
+		Assembly: harness.Assembly(*assembly), Sparse: *sparse, Topology: harness.Topology(*topology), MsgID: harness.MsgIDMode(*msgid), MinPayload: *minSize, MaxPayload: *maxSize, LargeMessage: *large,
 		PeerDir: *peerDir,
 	}
 	if *jsProtos != "" {

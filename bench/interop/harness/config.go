@@ -23,6 +23,12 @@ type Config struct {
 	// Topology is how the nodes connect: TopologyRing (default) or
 	// TopologyFull.
 	Topology Topology
+	// Sparse gives every node (both kinds) a mesh degree of 1 and no flood
+	// publishing, so that most messages travel by gossip (IHAVE, IWANT, the
+	// answer) between the implementations. NewMesh then waits only for the
+	// subscriptions to be known, and a mesh may be empty at the end (a
+	// GRAFT refused at Dhi = 1 leaves a node without a mesh for a backoff).
+	Sparse bool
 	// Topic is the one topic every node joins (default "meshbus-interop").
 	Topic string
 	// Seed seeds the publisher choice, payloads and the routers' random
@@ -143,3 +149,7 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// everyLinkInMesh reports whether every link fits in the meshes (a ring of
+// at most 4 links per node, D = 6), so that every link must be grafted.
+func (c *Config) everyLinkInMesh() bool { return c.Topology == TopologyRing && !c.Sparse }

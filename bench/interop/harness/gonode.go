@@ -108,7 +108,11 @@ type GoOptions struct {
 	// Seed makes the router's random choices reproducible.
 	Seed     uint64
 	Assembly Assembly // default AssemblyHost
-	Logger   *slog.Logger
+	// Sparse sets the mesh degree to 1 (D = Dlo = Dhi = 1, Dout = Dscore
+	// = 0) and turns flood publishing off, so that most messages travel by
+	// gossip.
+	Sparse bool
+	Logger *slog.Logger
 }
 
 // StartGoNode starts a meshbus node as o.Assembly says, joins o.Topic and
@@ -136,11 +140,18 @@ func StartGoNode(o GoOptions) (n *GoNode, err error) {
 		}
 	}()
 	logger := o.Logger.With("node", o.Name)
+	ropts := []router.Option{router.WithSeed(o.Seed)}
+	if o.Sparse {
+		gc := router.DefaultGossipConfig()
+		gc.D, gc.Dlo, gc.Dhi, gc.Dout, gc.Dscore = 1, 1, 1, 0, 0
+		gc.FloodPublish = false
+		ropts = append(ropts, router.WithGossipConfig(gc))
+	}
 	switch o.Assembly {
 	case AssemblyHost, "":
-		err = n.startHost(o.Seed, logger)
+		err = n.startHost(ropts, logger)
 	case AssemblyRouter:
-		err = n.startRouter(o.Seed, logger)
+		err = n.startRouter(ropts, logger)
 	default:
 		err = fmt.Errorf("%w: Assembly %q", ErrInvalidConfig, o.Assembly)
 	}
@@ -167,13 +178,13 @@ func StartGoNode(o GoOptions) (n *GoNode, err error) {
 // of the harness is on 127.0.0.1, and the limit would cut links in a dense
 // mesh (scoring already exempts loopback from its colocation penalty, and
 // the JS peers are told to).
-func (n *GoNode) startHost(seed uint64, logger *slog.Logger) error {
+func (n *GoNode) startHost(ropts []router.Option, logger *slog.Logger) error {
 	var r *router.Router
 	node, err := meshhost.New(context.Background(),
 		meshhost.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 		meshhost.WithLogger(logger),
 		meshhost.WithFx(
-			router.Options(router.WithSeed(seed)),
+			router.Options(ropts...),
 			peermgr.WithOptions(peermgr.WithColocationLimit(0)),
 			fx.Invoke(func(b *eventbus.Bus) error { n.Bus = b; return n.record() }),
 			fx.Populate(&r),
@@ -188,7 +199,7 @@ func (n *GoNode) startHost(seed uint64, logger *slog.Logger) error {
 }
 
 // startRouter builds a libp2p host, a bus, the bridge and a router.
-func (n *GoNode) startRouter(seed uint64, logger *slog.Logger) error {
+func (n *GoNode) startRouter(ropts []router.Option, logger *slog.Logger) error {
 	h, err := newLibp2pHost()
 	if err != nil {
 		return fmt.Errorf("libp2p: %w", err)
@@ -205,10 +216,7 @@ func (n *GoNode) startRouter(seed uint64, logger *slog.Logger) error {
 	}
 	n.Registry = prometheus.NewRegistry()
 	r, err := router.New(h, n.Bus, clock.New(),
-		router.WithRegisterer(n.Registry),
-		router.WithLogger(logger),
-		router.WithSeed(seed),
-	)
+		append([]router.Option{router.WithRegisterer(n.Registry), router.WithLogger(logger)}, ropts...)...)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}

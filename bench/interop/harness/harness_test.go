@@ -97,7 +97,7 @@ func TestConfigValidate(t *testing.T) {
 // passing is a Result of a run where everything held.
 func passing() *Result {
 	return &Result{
-		MsgID: MsgIDSpec, Topology: TopologyRing, Messages: 2,
+		MsgID: MsgIDSpec, Topology: TopologyRing, AllLinksInMesh: true, Messages: 2,
 		Nodes: []string{"go0 (meshbus) A", "js0 (js-libp2p) B"},
 		Links: []string{"go0 -> js0"},
 		Pairs: []PairStats{
@@ -154,7 +154,7 @@ func TestResultErr(t *testing.T) {
 	}
 	// On a full topology not every link is grafted, but some must be.
 	r = passing()
-	r.Topology, r.Negotiations[1].Grafts = TopologyFull, 0
+	r.Topology, r.AllLinksInMesh, r.Negotiations[1].Grafts = TopologyFull, false, 0
 	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "by js 0") {
 		t.Fatalf("full topology without js grafts: %v", err)
 	}

@@ -69,6 +69,20 @@ type JSStats struct {
 	// IDontWant is, per sender (peer id string), how many distinct ids it
 	// sent in IDONTWANT and how many name a message this peer has seen.
 	IDontWant map[string]IDontWantStat `json:"idontwant"`
+	// Gossip counts IHAVE/IWANT exchanged with each peer (id string).
+	Gossip map[string]GossipStat `json:"gossip"`
+}
+
+// GossipStat counts the gossip a JS peer exchanged with one peer.
+type GossipStat struct {
+	// IHaveIDs were advertised by the peer; IWantAsked of them the JS peer
+	// asked for (it had not seen them).
+	IHaveIDs   int `json:"ihaveIds"`
+	IWantAsked int `json:"iwantAsked"`
+	// IWantIDs the peer asked for; IWantServed messages the JS peer sent
+	// in answer.
+	IWantIDs    int `json:"iwantIds"`
+	IWantServed int `json:"iwantServed"`
 }
 
 // IDontWantStat counts the IDONTWANT ids one peer received from another.
@@ -144,6 +158,9 @@ type JSOptions struct {
 	// Protocols, if set, are the only pubsub protocols it speaks, in
 	// preference order (default the library's: meshsub 1.2.0, 1.1.0, 1.0.0).
 	Protocols []string
+	// Sparse sets the mesh degree to 1 (D = Dlo = Dhi = 1) and turns flood
+	// publishing off.
+	Sparse bool
 }
 
 // StartJSPeer starts node peerDir/peer.mjs and waits for it to be ready.
@@ -156,6 +173,9 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOpt
 	args := []string{filepath.Join(peerDir, "peer.mjs"), "--msgid=" + string(opts.MsgID)}
 	if len(opts.Protocols) > 0 {
 		args = append(args, "--protocols="+strings.Join(opts.Protocols, ","))
+	}
+	if opts.Sparse {
+		args = append(args, "--sparse")
 	}
 	cmd := exec.CommandContext(ctx, nodePath, args...)
 	cmd.Dir = peerDir

@@ -73,6 +73,15 @@ func (m *Member) MeshPeers(ctx context.Context, topic string) ([]peer.ID, error)
 	return v.Peers, err
 }
 
+// TopicPeers returns the peers the member knows to subscribe to topic.
+func (m *Member) TopicPeers(ctx context.Context, topic string) ([]peer.ID, error) {
+	if m.Go != nil {
+		return m.Go.Router.TopicPeers(topic), nil
+	}
+	v, err := m.JS.Mesh(ctx, topic)
+	return v.TopicPeers, err
+}
+
 // Received is one delivered message, the same shape for both kinds.
 type Received struct {
 	Data  []byte
@@ -176,9 +185,9 @@ func topology(kind Topology, n int) []Link {
 
 // NewMesh starts the nodes of cfg, subscribes them all to the topic,
 // connects them as cfg.Topology says (both implementations dial both) and
-// waits until the meshes are formed: on a ring every link is in the mesh on
-// both ends, on a full topology every mesh holds at least min(Dlo, peers)
-// peers. ctx bounds the JS processes' lives: they are killed when it ends.
+// waits until the meshes are formed (see Config.Sparse for the exception):
+// on a ring every link is in the mesh on both ends, on a full topology
+// every mesh holds at least min(Dlo, peers) peers. ctx bounds the JS processes' lives: they are killed when it ends.
 // On error everything started is stopped, and the JS peers' stderr goes to
 // cfg.Logf.
 func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
@@ -221,10 +230,11 @@ func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			defer wg.Done()
 			if k == KindGo {
 				mem.Go, errs[i] = StartGoNode(GoOptions{Name: mem.Name, Topic: cfg.Topic, Seed: cfg.Seed + uint64(i),
-					Assembly: cfg.Assembly, Logger: cfg.Logger})
+					Assembly: cfg.Assembly, Sparse: cfg.Sparse, Logger: cfg.Logger})
 				return
 			}
-			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, mem.Name, JSOptions{MsgID: cfg.MsgID, Protocols: cfg.JSProtocols})
+			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, mem.Name,
+				JSOptions{MsgID: cfg.MsgID, Protocols: cfg.JSProtocols, Sparse: cfg.Sparse})
 			if errs[i] == nil {
 				errs[i] = mem.JS.Subscribe(ctx, cfg.Topic)
 			}
@@ -257,36 +267,43 @@ func NewMesh(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	return m, nil
 }
 
-// waitMeshes polls every member's mesh until it is formed: on a ring each
+// waitMeshes polls the members until the meshes are formed: on a ring each
 // link is in the mesh on both ends; on a full topology every node's mesh
 // holds at least min(Dlo, peers) peers (Dlo = 4 on both implementations).
+// With Sparse (Dhi = 1, where refused GRAFTs back off for a minute) a mesh
+// may stay empty, so the wait is only for both ends of every link to know
+// each other as subscribers, which is what gossip needs.
 func (m *Mesh) waitMeshes(ctx context.Context) error {
 	var missing []string
 	err := poll(ctx, m.Config.MeshTimeout, 50*time.Millisecond, func() (bool, error) {
-		meshes := make([][]peer.ID, len(m.Members))
+		views := make([][]peer.ID, len(m.Members))
 		for i, mem := range m.Members {
-			ps, err := mem.MeshPeers(ctx, m.Config.Topic)
+			var err error
+			if m.Config.Sparse {
+				views[i], err = mem.TopicPeers(ctx, m.Config.Topic)
+			} else {
+				views[i], err = mem.MeshPeers(ctx, m.Config.Topic)
+			}
 			if err != nil {
 				return false, err
 			}
-			meshes[i] = ps
 		}
 		missing = missing[:0]
-		if m.Config.Topology == TopologyFull {
+		if !m.Config.Sparse && m.Config.Topology == TopologyFull {
 			want := min(4, len(m.Members)-1)
 			for i, mem := range m.Members {
-				if len(meshes[i]) < want {
-					missing = append(missing, fmt.Sprintf("%s has %d mesh peers", mem.Name, len(meshes[i])))
+				if len(views[i]) < want {
+					missing = append(missing, fmt.Sprintf("%s has %d mesh peers", mem.Name, len(views[i])))
 				}
 			}
 			return len(missing) == 0, nil
 		}
 		for _, l := range m.Links {
 			a, b := m.Members[l.From], m.Members[l.To]
-			if !slices.Contains(meshes[l.From], b.ID()) {
+			if !slices.Contains(views[l.From], b.ID()) {
 				missing = append(missing, a.Name+" lacks "+b.Name)
 			}
-			if !slices.Contains(meshes[l.To], a.ID()) {
+			if !slices.Contains(views[l.To], a.ID()) {
 				missing = append(missing, b.Name+" lacks "+a.Name)
 			}
 		}

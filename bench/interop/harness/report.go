@@ -51,6 +51,9 @@ func (r *Result) WriteReport(w io.Writer) error {
 	if r.IDSample != "" {
 		fmt.Fprintf(&b, "  e.g. %s\n", r.IDSample)
 	}
+	gw := r.JSGossipWithGo
+	fmt.Fprintf(&b, "gossip: meshbus advertised %d ids to js (IHAVE), js asked for %d (IWANT); js got IWANT for %d ids from meshbus, served %d; meshbus routers sent %d IWANT messages, served %d\n",
+		gw.IHaveIDs, gw.IWantAsked, gw.IWantIDs, gw.IWantServed, r.GoIWantSent, r.GoIWantServed)
 	fmt.Fprintf(&b, "IDONTWANT (v1.2): js peers got %d ids from meshbus, %d naming messages they saw; meshbus routers accepted %d IDONTWANT messages\n",
 		r.JSIDontWantFromGo.IDs, r.JSIDontWantFromGo.Known, r.GoIDontWantRecorded)
 

@@ -6,13 +6,15 @@
 // emitSelf false, allowPublishToZeroTopicPeers true; otherwise library
 // defaults, except two loopback allowances (see createLibp2p below).
 //
-// Usage: node peer.mjs [--msgid=spec|js-default] [--protocols=id,id,...]
+// Usage: node peer.mjs [--msgid=spec|js-default] [--protocols=id,id,...] [--sparse]
 //   --msgid=spec (default): message id = from (peer id bytes) || seqno, as
 //     the libp2p pubsub spec and go implementations define it.
 //   --msgid=js-default: the library's own default, protobuf(public key) ||
 //     seqno, which differs from the spec's id (kept to test delivery with it).
 //   --protocols: the pubsub protocols to speak, in preference order
 //     (default the library's: /meshsub/1.2.0,/meshsub/1.1.0,/meshsub/1.0.0).
+//   --sparse: mesh degree 1 (D = Dlo = Dhi = 1) and no flood publishing, so
+//     that most messages travel by gossip (IHAVE/IWANT), not the mesh.
 //
 // Every output line is one JSON object with an "event" field:
 //   {"event":"ready","peerId":..,"addrs":[..],"pubsubProtocols":[..]}  once, at start
@@ -23,8 +25,11 @@
 //   {"event":"mesh","req":..,"topic":..,"peers":[..],"topicPeers":[..],"protocols":{peer:protocol},
 //    "scores":{peer:score},"penalties":{peer:{reason:n}}} this peer's view of topic
 //   {"event":"stats","req":..,"received":n,"duplicates":n,"invalid":n,
-//    "idontwant":{peer:{"ids":n,"known":n}}}   IDONTWANT ids per sender, and
+//    "idontwant":{peer:{"ids":n,"known":n}},   IDONTWANT ids per sender, and
 //    how many of them name a message this peer has seen
+//    "gossip":{peer:{"ihaveIds":n,"iwantAsked":n,"iwantIds":n,"iwantServed":n}}}
+//    IHAVE ids from the peer and IWANT ids asked of it; IWANT ids from it
+//    and messages served to it
 //   {"event":"error","req":..,"cmd":..,"error":..}        a command failed
 //   {"event":"stopped"}                                   last line before exit
 // Commands (one JSON object per line; "req" is optional and echoed back):
@@ -50,9 +55,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 const args = process.argv.slice(2)
 let msgIdMode = 'spec'
 let protocolList = null
+let sparse = false
 for (const a of args) {
   if (a.startsWith('--msgid=')) {
     msgIdMode = a.slice('--msgid='.length)
+  } else if (a === '--sparse') {
+    sparse = true
   } else if (a.startsWith('--protocols=')) {
     protocolList = a.slice('--protocols='.length).split(',').filter((p) => p !== '')
   } else {
@@ -96,6 +104,11 @@ const gsOpts = {
 }
 if (msgIdMode === 'spec') {
   gsOpts.msgIdFn = specMsgId
+}
+if (sparse) {
+  // A mesh of one peer and no flood publishing: most messages then travel
+  // by gossip (IHAVE/IWANT).
+  Object.assign(gsOpts, { D: 1, Dlo: 1, Dhi: 1, Dout: 0, Dscore: 0, floodPublish: false })
 }
 
 const node = await createLibp2p({
@@ -156,6 +169,38 @@ if (typeof gs.handleIdontwant === 'function') {
       }
     }
     return orig(id, ctrl)
+  }
+}
+
+// Count gossip per peer: IHAVE ids received and IWANT ids asked in answer;
+// IWANT ids received and messages served in answer. Internal methods, as
+// above.
+const gossip = new Map() // peer id string -> counters
+function gossipOf (id) {
+  let g = gossip.get(id)
+  if (g == null) {
+    g = { ihaveIds: 0, iwantAsked: 0, iwantIds: 0, iwantServed: 0 }
+    gossip.set(id, g)
+  }
+  return g
+}
+const countIds = (ctrls) => ctrls.reduce((n, c) => n + (c.messageIDs?.length ?? 0), 0)
+if (typeof gs.handleIHave === 'function' && typeof gs.handleIWant === 'function') {
+  const ihave = gs.handleIHave.bind(gs)
+  gs.handleIHave = (id, ctrl) => {
+    const iwant = ihave(id, ctrl)
+    const g = gossipOf(id)
+    g.ihaveIds += countIds(ctrl)
+    g.iwantAsked += countIds(iwant)
+    return iwant
+  }
+  const iwant = gs.handleIWant.bind(gs)
+  gs.handleIWant = (id, ctrl) => {
+    const msgs = iwant(id, ctrl)
+    const g = gossipOf(id)
+    g.iwantIds += countIds(ctrl)
+    g.iwantServed += msgs.length
+    return msgs
   }
 }
 
@@ -255,7 +300,7 @@ async function handle (c) {
         penalties: Object.fromEntries(penalties)
       }
     case 'stats':
-      return { event: 'stats', ...stats, idontwant: idontwantStats() }
+      return { event: 'stats', ...stats, idontwant: idontwantStats(), gossip: Object.fromEntries(gossip) }
     default:
       throw new Error(`unknown command ${JSON.stringify(c.cmd)}`)
   }
