@@ -1,6 +1,8 @@
 package busbench
 
 import (
+	"github.com/meshbus/meshbus/bench/internal/cputime"
+
 	"fmt"
 	"runtime"
 	"sync"
@@ -177,11 +179,11 @@ func Measure(cfg Config, n int) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	runErr := r.Run()
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	runtime.ReadMemStats(&after)
 	acc, closeErr := r.Close()
 	res := Result{

@@ -1,15 +1,15 @@
 //go:build unix
 
-package busbench
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user + system) the process has used, or
+// Process returns the CPU time (user + system) the process has used, or
 // 0 if the system does not say.
-func processCPU() time.Duration {
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// quantile returns the q-quantile of sorted latencies.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}
+
+// Print writes the run's report.
+func (r *Result) Print(w io.Writer, cfg Config) {
+	ratio := float64(r.Received) / float64(r.Expected)
+	per := func(x float64) float64 {
+		if r.Received == 0 {
+			return 0
+		}
+		return x / float64(r.Received)
+	}
+	fmt.Fprintf(w, "router over loopback: %d nodes, %d messages of %d B published from random nodes every %s\n",
+		cfg.Nodes, cfg.Messages, cfg.Size, cfg.Interval)
+	fmt.Fprintf(w, "mesh sizes at start      %v\n", r.MeshSizes)
+	fmt.Fprintf(w, "delivery ratio           %.4f (%d of %d)\n", ratio, r.Received, r.Expected)
+	fmt.Fprintf(w, "duplicates per delivered %.2f\n", per(r.Duplicates))
+	fmt.Fprintf(w, "RPCs per delivered       %.2f (RPCs sent by all nodes)\n", per(r.RPCsOut))
+	fmt.Fprintf(w, "CPU per delivered        %s (process CPU, all %d nodes, over %s wall)\n",
+		time.Duration(per(float64(r.CPU))).Round(100*time.Nanosecond), cfg.Nodes, r.Wall.Round(time.Millisecond))
+	fmt.Fprintf(w, "latency p50 / p99 / max  %s / %s / %s\n",
+		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
+		quantile(r.Latencies, 1).Round(10*time.Microsecond))
+}
