@@ -1,13 +1,13 @@
 package busbench
 
 import (
-	"github.com/meshbus/meshbus/bench/internal/cputime"
-
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshbus/meshbus/bench/internal/cputime"
 )
 
 // RunTimeout bounds the wait for the subscribers after the last Emit (and

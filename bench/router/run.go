@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/meshbus/meshbus/bench/internal/cputime"
-
 	"context"
 	"encoding/binary"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/bench/internal/cputime"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/host"
