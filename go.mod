@@ -93,3 +93,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
+
+// The JS interop peer's npm dependencies are not Go code.
+ignore ./bench/interop/jspeer/node_modules

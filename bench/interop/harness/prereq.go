@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,4 +60,19 @@ func CheckPrerequisites(peerDir string) (string, error) {
 			ErrPeerNotInstalled, gs, InstallCommand, SkipEnv)
 	}
 	return node, nil
+}
+
+// Install installs the JS peer's pinned dependencies in peerDir with
+// `npm ci` (the lockfile is committed, so the versions are exact). It needs
+// npm and the npm registry; its output is returned with the error.
+func Install(ctx context.Context, peerDir string) error {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("%w: npm not found: install Node.js 20 or later", ErrNodeMissing)
+	}
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefix", peerDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: npm ci in %s: %v\n%s", ErrPeerNotInstalled, peerDir, err, out)
+	}
+	return nil
 }
