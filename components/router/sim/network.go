@@ -28,7 +28,8 @@ type Sim struct {
 	links map[linkKey]time.Duration // connected links and their latency
 	cut   []linkKey                 // links cut by Partition, restored by Heal
 
-	track tracker
+	invalid []invalidMsg // recent messages InvalidSenders authored, oldest first
+	track   tracker
 }
 
 type node struct {
@@ -44,6 +45,7 @@ type node struct {
 	proto    protocol.ID
 	seqno    uint64
 	spamSeq  uint64
+	adv      *adversary // nil for honest nodes
 }
 
 type linkKey struct{ a, b int } // a < b
@@ -70,8 +72,9 @@ type event struct {
 	node int
 	from int
 	rpc  *pb.RPC
-	hops []int16 // hop count of each rpc.Publish entry on arrival
-	id   string  // evValidate
+	hops []int16                    // hop count of each rpc.Publish entry on arrival
+	id   string                     // evValidate
+	res  automaton.ValidationResult // evValidate
 }
 
 type eventQueue []*event
@@ -117,15 +120,29 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 	}
-	for i := range cfg.Nodes {
-		s.connectRandom(i, cfg.Degree, cfg.Nodes)
+	if !cfg.DialAdversaries {
+		for i := range cfg.Nodes {
+			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
+		}
 	}
 	for _, b := range cfg.Adversaries {
 		i, err := s.spawn(b)
 		if err != nil {
 			return nil, err
 		}
-		s.connectRandom(i, cfg.Degree, cfg.Nodes)
+		if !cfg.DialAdversaries {
+			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
+		}
+	}
+	if cfg.DialAdversaries {
+		// Every node exists before anyone dials, so that honest nodes can
+		// pick adversaries; then adversaries dial honest nodes as usual.
+		for i := range cfg.Nodes {
+			s.connectRandom(i, cfg.Degree, 0, true)
+		}
+		for i := cfg.Nodes; i < len(s.nodes); i++ {
+			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
+		}
 	}
 	return s, nil
 }
@@ -140,6 +157,9 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 		if versionRank(n.proto) == 0 {
 			return 0, fmt.Errorf("%w: Protocol(%d) = %q, want a GossipSub version", ErrInvalidConfig, i, n.proto)
 		}
+	}
+	if b != Honest {
+		n.adv = newAdversary()
 	}
 	if b == Honest {
 		a, err := automaton.New(n.id, s.cfg.Router, rand.New(rand.NewPCG(s.cfg.Seed, uint64(i)+1)))
@@ -157,15 +177,16 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 	return i, nil
 }
 
-// connectRandom connects node i to up to k random live honest nodes among
-// the first limit indices (or all nodes if limit <= 0).
-func (s *Sim) connectRandom(i, k, limit int) {
+// connectRandom connects node i to up to k random live nodes among the
+// first limit indices (or all nodes if limit <= 0): honest ones only, or of
+// any kind if anyKind.
+func (s *Sim) connectRandom(i, k, limit int, anyKind bool) {
 	if limit <= 0 || limit > len(s.nodes) {
 		limit = len(s.nodes)
 	}
 	var cands []int
 	for j := range limit {
-		if j != i && s.nodes[j].alive && s.nodes[j].behavior == Honest {
+		if j != i && s.nodes[j].alive && (anyKind || s.nodes[j].behavior == Honest) {
 			if _, ok := s.links[key(i, j)]; !ok {
 				cands = append(cands, j)
 			}
@@ -217,6 +238,9 @@ func (s *Sim) disconnect(i, j int) {
 	for _, pair := range [][2]int{{i, j}, {j, i}} {
 		n := s.nodes[pair[0]]
 		n.neigh = slices.DeleteFunc(n.neigh, func(x int) bool { return x == pair[1] })
+		if n.adv != nil {
+			delete(n.adv.mesh, pair[1])
+		}
 		if n.a != nil && n.alive {
 			n.a.RemovePeer(s.now, s.nodes[pair[1]].id, &n.out)
 			s.flush(n)
@@ -301,11 +325,12 @@ func (s *Sim) handle(e *event) {
 			return
 		}
 		if n.a == nil {
-			return // adversaries ignore everything
+			s.adversaryReceive(n, e)
+			return
 		}
 		s.receive(n, s.nodes[e.from].id, e)
 	case evValidate:
-		n.a.Validated(s.now, e.id, automaton.ValidationAccept, &n.out)
+		s.validated(n, e.id, e.res)
 		s.flush(n)
 	}
 }
@@ -322,10 +347,11 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 			continue
 		}
 		s.track.firstCopy(id, n.idx, e.hops[k])
+		res := validate(m)
 		if s.cfg.ValidationDelay > 0 {
-			s.push(&event{at: now.Add(s.cfg.ValidationDelay), kind: evValidate, node: n.idx, id: id})
+			s.push(&event{at: now.Add(s.cfg.ValidationDelay), kind: evValidate, node: n.idx, id: id, res: res})
 		} else {
-			a.Validated(now, id, automaton.ValidationAccept, out)
+			s.validated(n, id, res)
 		}
 	}
 	n.outcomes = a.HandleControl(now, from, e.rpc.GetControl(), out, n.outcomes[:0])
@@ -339,7 +365,7 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 
 func (s *Sim) heartbeat(n *node) {
 	if n.a == nil {
-		s.spam(n)
+		s.adversaryHeartbeat(n)
 		return
 	}
 	if s.cfg.Scorer != nil {
@@ -348,33 +374,6 @@ func (s *Sim) heartbeat(n *node) {
 	}
 	n.a.Heartbeat(s.now, &n.out)
 	s.flush(n)
-}
-
-// spam is an adversary's heartbeat.
-func (s *Sim) spam(n *node) {
-	topic := s.cfg.Topic
-	for _, j := range n.neigh {
-		ctl := &pb.ControlMessage{}
-		switch n.behavior {
-		case IHaveSpammer:
-			ids := make([][]byte, s.cfg.SpamIDs)
-			for k := range ids {
-				n.spamSeq++
-				ids[k] = binary.BigEndian.AppendUint64([]byte("spam"), n.spamSeq)
-			}
-			ctl.Ihave = []*pb.ControlIHave{{TopicID: &topic, MessageIDs: ids}}
-		case GraftSpammer:
-			if n.spamSeq%2 == 0 {
-				ctl.Graft = []*pb.ControlGraft{{TopicID: &topic}}
-			} else {
-				ctl.Prune = []*pb.ControlPrune{{TopicID: &topic}}
-			}
-		}
-		s.send(n, j, &pb.RPC{Control: ctl}, nil)
-	}
-	if n.behavior == GraftSpammer {
-		n.spamSeq++
-	}
 }
 
 // Publish makes node i publish data on the topic now, and returns the
@@ -448,7 +447,7 @@ func (s *Sim) AddNode() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.connectRandom(i, s.cfg.Degree, 0)
+	s.connectRandom(i, s.cfg.Degree, 0, s.cfg.DialAdversaries)
 	return i, nil
 }
 
@@ -518,4 +517,30 @@ func (s *Sim) MeshDegrees() (lo int, mean float64, hi int) {
 		mean = float64(total) / float64(count)
 	}
 	return max(lo, 0), mean, hi
+}
+
+// MeshSlots counts the mesh slots of live honest nodes: those held by
+// adversaries and those held by honest peers.
+func (s *Sim) MeshSlots() (adversary, honest int) {
+	for _, n := range s.nodes {
+		if !n.alive || n.a == nil {
+			continue
+		}
+		for _, p := range n.a.Mesh(s.cfg.Topic) {
+			if s.track.isAdv(p) {
+				adversary++
+			} else {
+				honest++
+			}
+		}
+	}
+	return adversary, honest
+}
+
+// Behavior returns node i's behaviour (Honest for an index out of range).
+func (s *Sim) Behavior(i int) Behavior {
+	if i < 0 || i >= len(s.nodes) {
+		return Honest
+	}
+	return s.nodes[i].behavior
 }

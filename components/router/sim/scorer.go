@@ -11,9 +11,11 @@ import (
 )
 
 // PenaltyScorer is a minimal Scorer: a peer's score, as seen by one node, is
-// -Weight × c², where c counts the penalties (EvtPeerPenalized) that node
+// -Weight × c², where c counts the penalties (EvtPeerPenalized) and the
+// invalid messages (EvtMessageRejected with an Invalid reason) that node
 // reported against it, decayed by Decay at every Scores call (like the
-// behaviour penalty P7 of GossipSub v1.1). It exists to exercise the
+// behaviour penalty P7 and invalid-message term P4 of GossipSub v1.1,
+// merged). It exists to exercise the
 // scoring plumbing in simulations; the real scorer lives in
 // components/scoring and is plugged in from bench/.
 type PenaltyScorer struct {
@@ -32,15 +34,23 @@ func NewPenaltyScorer(weight, decay float64, th events.ScoreThresholds) *Penalty
 	return &PenaltyScorer{Weight: weight, Decay: decay, Thresholds: th, counts: make(map[peer.ID]map[peer.ID]float64)}
 }
 
-// Observe counts the penalties node reported.
+// Observe counts the penalties and invalid messages node reported.
 func (s *PenaltyScorer) Observe(node peer.ID, _ time.Time, out *automaton.Output) {
-	for _, p := range out.Penalized {
+	add := func(p peer.ID, c int) {
 		m := s.counts[node]
 		if m == nil {
 			m = make(map[peer.ID]float64)
 			s.counts[node] = m
 		}
-		m[p.Peer] += float64(p.Count)
+		m[p] += float64(c)
+	}
+	for _, p := range out.Penalized {
+		add(p.Peer, p.Count)
+	}
+	for _, r := range out.Rejected {
+		if r.Reason.Invalid() {
+			add(r.From, 1)
+		}
 	}
 }
 

@@ -46,6 +46,20 @@ const (
 	// inside the backoff its own PRUNE started (a graft flood); it ignores
 	// PRUNEs and never forwards.
 	GraftSpammer
+	// Sybil subscribes to the topic and GRAFTs every neighbour at its first
+	// heartbeat, then again as soon as the backoff of a PRUNE it received
+	// has passed (never inside it, so it earns no behaviour penalty); it
+	// takes GRAFTs silently and never forwards, gossips or answers IWANT.
+	// It is a black hole in honest meshes that only the mesh-delivery score
+	// terms (P3, P3b) can expose.
+	Sybil
+	// InvalidSender subscribes to the topic and every heartbeat sends every
+	// neighbour InvalidPerHeartbeat fresh messages of its own that honest
+	// validation rejects, plus as many recent invalid messages authored by
+	// other InvalidSenders (colluders relay each other's garbage, so one
+	// invalid message reaches an honest node from several peers). It never
+	// forwards valid messages and ignores everything it receives.
+	InvalidSender
 )
 
 // String returns the behaviour's name.
@@ -57,6 +71,10 @@ func (b Behavior) String() string {
 		return "ihave_spammer"
 	case GraftSpammer:
 		return "graft_spammer"
+	case Sybil:
+		return "sybil"
+	case InvalidSender:
+		return "invalid_sender"
 	}
 	return "unknown"
 }
@@ -90,13 +108,25 @@ type Config struct {
 	// Jitter adds to each link a fixed random latency in [0, Jitter). Default 0.
 	Jitter time.Duration
 	// ValidationDelay is how long validation of a received message takes.
-	// Default 0 (validated at once).
+	// Default 0 (validated at once). Honest validation accepts every
+	// message except those InvalidSenders author, which it rejects
+	// (automaton.ValidationReject).
 	ValidationDelay time.Duration
 	// Adversaries lists extra nodes (indices Nodes, Nodes+1, ...) with a
 	// misbehaving Behavior; each connects to Degree random honest nodes.
 	Adversaries []Behavior
+	// DialAdversaries makes honest nodes open their Degree connections to
+	// random nodes of any kind, adversaries included (discovery that hands
+	// out sybils), instead of to honest nodes only. Adversaries then also
+	// sit on honest nodes' outbound links, which the mesh's Dout quota
+	// otherwise reserves for honest peers. Default false.
+	DialAdversaries bool
 	// SpamIDs is the number of fake ids in each IHaveSpammer IHAVE. Default 50.
 	SpamIDs int
+	// InvalidPerHeartbeat is how many invalid messages each InvalidSender
+	// authors per heartbeat (and how many of its colluders' it relays).
+	// Default 1.
+	InvalidPerHeartbeat int
 	// Scorer, if set, scores peers; nil leaves every score at 0.
 	Scorer Scorer
 	// Protocol, if set, gives the GossipSub version honest node i speaks
@@ -142,6 +172,20 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SpamIDs == 0 {
 		c.SpamIDs = 50
+	}
+	if c.SpamIDs < 0 {
+		return bad("SpamIDs", "must be >= 0")
+	}
+	if c.InvalidPerHeartbeat == 0 {
+		c.InvalidPerHeartbeat = 1
+	}
+	if c.InvalidPerHeartbeat < 0 {
+		return bad("InvalidPerHeartbeat", "must be >= 0")
+	}
+	for i, b := range c.Adversaries {
+		if b == Honest || b > InvalidSender {
+			return fmt.Errorf("%w: Adversaries[%d] = %v, want a misbehaving Behavior", ErrInvalidConfig, i, b)
+		}
 	}
 	if c.Start.IsZero() {
 		c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -50,6 +50,17 @@ type Stats struct {
 	// protocol lacks (OutcomeUnsupportedByProtocol): 0 when every node gates
 	// features by version correctly.
 	UnsupportedControl int
+	// Rejected counts the messages honest nodes refused, by reason (one per
+	// EvtMessageRejected: a copy refused because its sender is graylisted
+	// counts under RejectGraylisted, before any validation).
+	Rejected map[events.RejectReason]int
+	// InvalidValidated counts the invalid messages honest nodes ran
+	// validation on (and rejected): the work InvalidSenders cost them.
+	InvalidValidated int
+	// InvalidDelivered counts messages authored by adversaries (only
+	// InvalidSenders author any, all invalid) that an honest node delivered
+	// to its application: 0 as long as validation runs on every message.
+	InvalidDelivered int
 }
 
 type tracker struct {
@@ -66,7 +77,12 @@ type tracker struct {
 	advPen      int
 	honestPen   int
 	unsupported int
-	isAdv       func(peer.ID) bool
+	rejected    map[events.RejectReason]int
+
+	invalidValidated int
+	invalidDelivered int
+
+	isAdv func(peer.ID) bool
 }
 
 type msgTrack struct {
@@ -80,6 +96,7 @@ type msgTrack struct {
 func (t *tracker) init() {
 	t.msgs = make(map[string]*msgTrack)
 	t.penalties = make(map[events.PenaltyReason]int)
+	t.rejected = make(map[events.RejectReason]int)
 }
 
 func (t *tracker) reset() {
@@ -127,12 +144,18 @@ func (t *tracker) observe(n *node, now time.Time, o *automaton.Output) {
 	}
 	for _, d := range o.Delivered {
 		t.deliveries++
+		if t.isAdv != nil && t.isAdv(d.Author) {
+			t.invalidDelivered++
+		}
 		if m := t.msgs[d.ID]; m != nil {
 			m.lat = grow(m.lat, n.idx, -1)
 			if m.lat[n.idx] < 0 {
 				m.lat[n.idx] = now.Sub(m.at)
 			}
 		}
+	}
+	for _, r := range o.Rejected {
+		t.rejected[r.Reason]++
 	}
 	t.dups += len(o.Duplicates)
 	t.grafts += len(o.Grafted)
@@ -162,9 +185,15 @@ func (s *Sim) Stats() Stats {
 		AdversaryPenalties: t.advPen,
 		HonestPenalties:    t.honestPen,
 		UnsupportedControl: t.unsupported,
+		Rejected:           make(map[events.RejectReason]int, len(t.rejected)),
+		InvalidValidated:   t.invalidValidated,
+		InvalidDelivered:   t.invalidDelivered,
 	}
 	for k, v := range t.penalties {
 		st.Penalties[k] = v
+	}
+	for k, v := range t.rejected {
+		st.Rejected[k] = v
 	}
 	var hopSum int
 	var latSum time.Duration
