@@ -157,8 +157,5 @@ func (s *state) identified(evt events.EvtPeerIdentificationCompleted, connID str
 	return out, identifyParked
 }
 
-// connected reports whether the peer has an open connection.
-func (s *state) connected(p peer.ID) bool { return s.peers[p] > 0 }
-
 // counts returns the number of open connections and connected peers.
 func (s *state) counts() (conns, peers int) { return len(s.conns), len(s.peers) }
