@@ -396,6 +396,22 @@ func sortedPeers(ps []peer.ID) []peer.ID {
 }
 
 // graylisted reports whether p's RPCs are ignored.
+// sender returns the state of the peer an input came from, or nil and the
+// outcome that refuses the input: the peer is unknown, graylisted, or speaks
+// a protocol without the needed feature (0: none needed).
+func (a *Automaton) sender(from peer.ID, need features) (*peerState, Outcome) {
+	ps := a.peers[from]
+	switch {
+	case ps == nil:
+		return nil, OutcomeUnknownPeer
+	case a.graylisted(ps):
+		return nil, OutcomeGraylisted
+	case ps.feat&need != need:
+		return nil, OutcomeUnsupportedByProtocol
+	}
+	return ps, 0
+}
+
 func (a *Automaton) graylisted(ps *peerState) bool {
 	return ps.score < a.thresholds.Graylist
 }

@@ -43,15 +43,9 @@ func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMe
 // OutcomeTopicNotJoined, OutcomeUnknownPeer, OutcomeGraylisted,
 // OutcomeUnsupportedByProtocol, OutcomeInvalidInput.
 func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave, out *Output) Outcome {
-	ps := a.peers[from]
+	ps, refused := a.sender(from, featMesh)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
-	}
-	if ps.feat&featMesh == 0 {
-		return OutcomeUnsupportedByProtocol
+		return refused
 	}
 	if ps.score < a.thresholds.Gossip {
 		return OutcomeBelowGossipThreshold
@@ -110,15 +104,9 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 // OutcomeIWantBudgetExceeded, OutcomeBelowGossipThreshold,
 // OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
 func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant, out *Output) Outcome {
-	ps := a.peers[from]
+	ps, refused := a.sender(from, featMesh)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
-	}
-	if ps.feat&featMesh == 0 {
-		return OutcomeUnsupportedByProtocol
+		return refused
 	}
 	if ps.score < a.thresholds.Gossip {
 		return OutcomeBelowGossipThreshold
@@ -181,15 +169,9 @@ func (a *Automaton) advertised(ps *peerState, e *cacheEntry) bool {
 // OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
 func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.ControlIDontWant, out *Output) Outcome {
 	_ = now
-	ps := a.peers[from]
+	ps, refused := a.sender(from, featIDontWant)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
-	}
-	if ps.feat&featIDontWant == 0 {
-		return OutcomeUnsupportedByProtocol
+		return refused
 	}
 	ps.idwIn++
 	if ps.idwIn > a.cfg.MaxIDontWantMessages {

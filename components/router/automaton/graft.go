@@ -21,15 +21,9 @@ import (
 // announced the topic; ignored), OutcomeUnknownPeer, OutcomeGraylisted,
 // OutcomeUnsupportedByProtocol (floodsub peer), OutcomeInvalidInput.
 func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *Output) Outcome {
-	ps := a.peers[from]
+	ps, refused := a.sender(from, featMesh)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
-	}
-	if ps.feat&featMesh == 0 {
-		return OutcomeUnsupportedByProtocol
+		return refused
 	}
 	if !a.validTopic(topic) {
 		return OutcomeInvalidInput
@@ -86,15 +80,9 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 // OutcomeTopicNotJoined, OutcomeUnknownPeer, OutcomeGraylisted,
 // OutcomeUnsupportedByProtocol, OutcomeInvalidInput.
 func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPrune, out *Output) Outcome {
-	ps := a.peers[from]
+	ps, refused := a.sender(from, featMesh)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
-	}
-	if ps.feat&featMesh == 0 {
-		return OutcomeUnsupportedByProtocol
+		return refused
 	}
 	topic := prune.GetTopicID()
 	if !a.validTopic(topic) {

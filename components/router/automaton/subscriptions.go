@@ -17,12 +17,9 @@ import (
 // OutcomeNotSubscribed, OutcomeTooManyTopics, OutcomeUnknownPeer,
 // OutcomeGraylisted, OutcomeInvalidInput.
 func (a *Automaton) HandleSubscription(now time.Time, from peer.ID, topic string, subscribe bool, out *Output) Outcome {
-	ps := a.peers[from]
+	ps, refused := a.sender(from, 0)
 	if ps == nil {
-		return OutcomeUnknownPeer
-	}
-	if a.graylisted(ps) {
-		return OutcomeGraylisted
+		return refused
 	}
 	if !a.validTopic(topic) {
 		return OutcomeInvalidInput
