@@ -231,9 +231,10 @@ func (b *Bus) detach(c *subCore) {
 		b.wildcards = removeSub(b.wildcards, c)
 		b.ifaces = removeSub(b.ifaces, c)
 		b.mu.Unlock()
-		// Nodes created after the registries above no longer see c; the
-		// ones attached before are all in c.nodes().
-		for _, n := range c.nodes() {
+		// Nodes created after the registries above no longer see c, and
+		// beginDetach stops attaches in flight: every node that can ever
+		// deliver to c is in this list.
+		for _, n := range c.beginDetach() {
 			n.detach(c.self)
 		}
 		c.self.closeChan()

@@ -53,11 +53,16 @@ func (n *node) attach(s sink) {
 			return
 		}
 	}
+	// Recording the attachment first makes it visible to a concurrent
+	// detach, which then waits for this lock before closing the channel
+	// the replay below sends on; a detach that already began refuses it.
+	if !c.attached(n, n.emitted.Load()) {
+		return
+	}
 	n.sinks = append(n.sinks, s)
 	if c.settings.sequenced {
 		n.seqSinks++
 	}
-	c.attached(n, n.emitted.Load())
 
 	n.lastMu.Lock()
 	last, ok := n.last, n.hasLast

@@ -195,7 +195,9 @@ func TestCloseEverythingWhileEmitting(t *testing.T) {
 				if err != nil {
 					return
 				}
-				anyEm, _ := b.Emitter(new(evtB))
+				// Stateful: every new subscription gets a replay while
+				// the bus may be closing under it.
+				anyEm, _ := b.Emitter(new(evtB), Stateful)
 				for i := 0; ; i++ {
 					select {
 					case <-stop:

@@ -56,6 +56,10 @@ type subCore struct {
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
 	offered     uint64 // events offered by nodes already detached
+	// detaching is set once detach took its snapshot of attachments: no
+	// node may attach the subscription after that, since detach would
+	// never remove it and its channel is about to close.
+	detaching bool
 }
 
 func (c *subCore) core() *subCore { return c }
@@ -112,10 +116,16 @@ func (c *subCore) notify(t reflect.Type, dropped uint64) {
 	}
 }
 
-func (c *subCore) attached(n *node, emitted uint64) {
+// attached records an attachment to n, unless detach already began; it
+// reports whether n may attach the subscription. Called under n's write lock.
+func (c *subCore) attached(n *node, emitted uint64) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.detaching {
+		return false
+	}
 	c.attachments = append(c.attachments, attachment{n: n, baseline: emitted})
-	c.mu.Unlock()
+	return true
 }
 
 func (c *subCore) detached(n *node, emitted uint64) {
@@ -130,10 +140,12 @@ func (c *subCore) detached(n *node, emitted uint64) {
 	}
 }
 
-// nodes returns the nodes the subscription is attached to.
-func (c *subCore) nodes() []*node {
+// beginDetach stops further attachments and returns the nodes the
+// subscription is attached to.
+func (c *subCore) beginDetach() []*node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.detaching = true
 	ns := make([]*node, len(c.attachments))
 	for i, a := range c.attachments {
 		ns[i] = a.n
