@@ -99,6 +99,10 @@ type Automaton struct {
 	localOrder orderedSet[string] // joined and fanout topics, for heartbeat iteration
 
 	thresholds events.ScoreThresholds
+	// lastScores is the latest snapshot, so that a peer added after it
+	// starts from its score (a graylisted peer that reconnects stays
+	// graylisted) instead of 0 until the next snapshot.
+	lastScores map[peer.ID]float64
 
 	backoffs map[backoffKey]backoffEntry
 	seen     seenCache
@@ -232,6 +236,8 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		topics:   make(map[string]*topicState),
 		backoffs: make(map[backoffKey]backoffEntry),
 		pending:  make(map[string]*pendingMsg),
+
+		lastScores: make(map[peer.ID]float64),
 
 		scratchSet: make(map[string]struct{}),
 	}

@@ -232,6 +232,36 @@ func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
 	}
 }
 
+// TestScoreOfPeerAddedAfterSnapshot: a peer the scorer already scored when
+// the snapshot came, but that the router adds only afterwards (identify
+// finishes after the scorer saw the connection), starts from its snapshot
+// score, not 0: its PX is accepted, and a graylisted peer that reconnects
+// stays graylisted.
+func TestScoreOfPeerAddedAfterSnapshot(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
+	h.join(topicA)
+	th := events.ScoreThresholds{Graylist: -80, AcceptPX: 100}
+	h.scores(th, pid(1), 100.0, pid(2), -90.0)
+	trusted := h.add(1, ProtocolGossipSubV12, false, topicA)
+	if s := h.a.Score(trusted); s != 100 {
+		t.Fatalf("score of a peer added after the snapshot = %v, want 100", s)
+	}
+	h.reset()
+	if o := h.a.HandlePrune(h.now, trusted, prune(topicA, 60, pid(30)), &h.out); o != OutcomePXAccepted {
+		t.Fatalf("PX from a trusted peer added after the snapshot = %v", o)
+	}
+	if o := h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: ProtocolGossipSubV12}, &h.out); o != OutcomePeerAdded {
+		t.Fatalf("AddPeer = %v", o)
+	}
+	if o := h.a.HandleSubscription(h.now, pid(2), topicA, true, &h.out); o != OutcomeGraylisted {
+		t.Fatalf("subscription from a graylisted peer added after the snapshot = %v, want graylisted", o)
+	}
+	h.scores(th, pid(2), -90.0) // the next snapshot no longer scores pid(1)
+	if s := h.a.Score(trusted); s != 0 {
+		t.Fatalf("score absent from the latest snapshot = %v, want 0", s)
+	}
+}
+
 func TestPXSentWithRecords(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true; c.PrunePeers = 3 })
 	h.join(topicA)

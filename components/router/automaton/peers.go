@@ -37,6 +37,7 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 		outbound: spec.Outbound,
 		direct:   spec.Direct,
 		record:   slices.Clone(spec.SignedRecord),
+		score:    a.lastScores[spec.ID],
 	}
 	a.peers[spec.ID] = ps
 	a.peerOrder.add(spec.ID)
@@ -115,7 +116,8 @@ func (a *Automaton) UpdatePeerRecord(p peer.ID, record []byte) Outcome {
 }
 
 // UpdateScores installs a score snapshot: every tracked peer gets its score
-// from scores, and peers absent from it score 0. Thresholds apply from now on
+// from scores, and peers absent from it score 0. The snapshot is kept until
+// the next one, and a peer added in between starts from its score in it. Thresholds apply from now on
 // (mesh selection, gossip, publish, graylist, PX, opportunistic grafting).
 // The slice is not retained. It emits nothing; the effects show at the next
 // handler calls and heartbeat.
@@ -127,9 +129,12 @@ func (a *Automaton) UpdateScores(now time.Time, scores []events.PeerScore, th ev
 	for _, ps := range a.peers {
 		ps.score = 0
 	}
+	clear(a.lastScores)
 	for _, s := range scores {
+		v := sanitizeScore(s.Score)
+		a.lastScores[s.Peer] = v
 		if ps := a.peers[s.Peer]; ps != nil {
-			ps.score = sanitizeScore(s.Score)
+			ps.score = v
 		}
 	}
 	a.thresholds = th
