@@ -49,7 +49,7 @@ func TestReasonNamesAreDistinct(t *testing.T) {
 	}
 	check("DialFailReason", dials, DialFailReason(0).String())
 	var evicts []string
-	for r := EvictColocation; r <= EvictExcessInbound; r++ {
+	for r := EvictColocation; r <= EvictExcessService; r++ {
 		evicts = append(evicts, r.String())
 	}
 	check("EvictReason", evicts, EvictReason(0).String())

@@ -122,6 +122,7 @@ const (
 	EvictFailures                             // too many failed dials
 	EvictGraylisted                           // score fell below the graylist threshold
 	EvictExcessInbound                        // over the inbound connection target
+	EvictExcessService                        // over the service-peer share of the connection budget
 )
 
 // String returns the reason's name.
@@ -137,6 +138,8 @@ func (r EvictReason) String() string {
 		return "graylisted"
 	case EvictExcessInbound:
 		return "excess_inbound"
+	case EvictExcessService:
+		return "excess_service"
 	}
 	return "unknown"
 }

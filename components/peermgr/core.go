@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -30,6 +31,8 @@ var (
 	ErrUnknownPeer = errors.New("peermgr: unknown peer")
 	// ErrNoPeer reports that no peer serves a protocol.
 	ErrNoPeer = errors.New("peermgr: no peer for protocol")
+	// ErrInvalidProtocol reports an empty or non-UTF-8 protocol id.
+	ErrInvalidProtocol = errors.New("peermgr: invalid protocol id")
 )
 
 // dialJob is one dial handed to a worker.
@@ -68,8 +71,11 @@ type core struct {
 	slots    map[protocol.ID]peer.ID
 	pinned   map[peer.ID]int // how many slots each peer holds
 	inflight map[peer.ID]struct{}
-	m        *metrics
-	out      outbox
+	// closing are connected peers we asked the host to disconnect, until
+	// their connectedness changes: they are not counted or evicted twice.
+	closing map[peer.ID]struct{}
+	m       *metrics
+	out     outbox
 }
 
 func newCore(cfg Config, self peer.ID, m *metrics) *core {
@@ -83,6 +89,7 @@ func newCore(cfg Config, self peer.ID, m *metrics) *core {
 		slots:    make(map[protocol.ID]peer.ID),
 		pinned:   make(map[peer.ID]int),
 		inflight: make(map[peer.ID]struct{}),
+		closing:  make(map[peer.ID]struct{}),
 		m:        m,
 	}
 	for _, p := range cfg.MeshProtocols {
@@ -196,6 +203,7 @@ func (c *core) onConnectedness(ev events.EvtPeerConnectednessChanged, now time.T
 	}
 	known := c.store.Has(ev.Peer)
 	c.store.SetConnectedness(ev.Peer, ev.Connectedness, now)
+	delete(c.closing, ev.Peer)
 	if ev.Connectedness != network.Connected {
 		return
 	}
@@ -231,6 +239,7 @@ func (c *core) evict(id peer.ID, reason events.EvictReason, remove bool, now tim
 	c.store.View(id, func(p *peerstore.Peer) { connected = p.Connected() })
 	if connected {
 		c.out.closes = append(c.out.closes, id)
+		c.closing[id] = struct{}{}
 	}
 	if remove {
 		c.remove(id)
@@ -252,23 +261,27 @@ func (c *core) remove(id peer.ID) {
 	}
 }
 
-// onIdentified records a peer's protocols and listen addresses.
-func (c *core) onIdentified(ev events.EvtPeerIdentificationCompleted, now time.Time) {
+// onIdentified records a peer's protocols and listen addresses. It reports
+// whether the peer is a connected service peer, which may put the node over
+// its service budget.
+func (c *core) onIdentified(ev events.EvtPeerIdentificationCompleted, now time.Time) bool {
 	if !c.store.Has(ev.Peer) {
-		return
+		return false
 	}
 	c.store.SetProtocols(ev.Peer, ev.Protocols)
 	if len(ev.ListenAddrs) > 0 {
 		c.store.Add(ev.Peer, ev.ListenAddrs, events.SourceDiscovery, now)
 	}
+	return c.isConnectedService(ev.Peer)
 }
 
-// onProtocolsUpdated applies a protocol change.
-func (c *core) onProtocolsUpdated(ev events.EvtPeerProtocolsUpdated) {
+// onProtocolsUpdated applies a protocol change; it reports whether the peer
+// is a connected service peer, as onIdentified does.
+func (c *core) onProtocolsUpdated(ev events.EvtPeerProtocolsUpdated) bool {
 	var protos []protocol.ID
 	ok := c.store.View(ev.Peer, func(p *peerstore.Peer) { protos = slices.Clone(p.Protocols) })
 	if !ok {
-		return
+		return false
 	}
 	protos = slices.DeleteFunc(protos, func(p protocol.ID) bool { return slices.Contains(ev.Removed, p) })
 	for _, p := range ev.Added {
@@ -277,6 +290,13 @@ func (c *core) onProtocolsUpdated(ev events.EvtPeerProtocolsUpdated) {
 		}
 	}
 	c.store.SetProtocols(ev.Peer, protos)
+	return c.isConnectedService(ev.Peer)
+}
+
+// isConnectedService reports whether id is connected and not a mesh peer.
+func (c *core) isConnectedService(id peer.ID) (svc bool) {
+	c.store.View(id, func(p *peerstore.Peer) { svc = p.Connected() && !c.isMesh(p) })
+	return svc
 }
 
 // onExchange verifies and stores peer exchange records; it reports how many
@@ -402,6 +422,7 @@ func (c *core) connectivity(now time.Time) time.Duration {
 		Normal:   c.cfg.ConnectivityInterval,
 		Fast:     c.cfg.FastConnectivityInterval,
 		Inflight: c.inflight,
+		Closing:  c.closing,
 		IsMesh:   c.isMesh,
 		Pinned:   c.isPinned,
 		Dialable: c.dialable,
@@ -417,6 +438,9 @@ func (c *core) connectivity(now time.Time) time.Duration {
 	}
 	for _, id := range p.Trim {
 		c.evict(id, events.EvictExcessInbound, false, now)
+	}
+	for _, id := range p.TrimService {
+		c.evict(id, events.EvictExcessService, false, now)
 	}
 	c.census()
 	return p.Next
@@ -470,6 +494,10 @@ func (c *core) pruneIfOver(now time.Time) {
 
 // pin sets (or with id "" clears) the service slot of proto.
 func (c *core) pin(proto protocol.ID, id peer.ID) error {
+	// The id becomes a metric label, which must be valid UTF-8.
+	if proto == "" || !utf8.ValidString(string(proto)) {
+		return fmt.Errorf("%w: %q", ErrInvalidProtocol, proto)
+	}
 	if id != "" && !c.store.Has(id) {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, id)
 	}

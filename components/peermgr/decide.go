@@ -116,10 +116,15 @@ type plan struct {
 	Dial []peer.ID
 	// Trim are the inbound mesh peers to disconnect, newest first.
 	Trim []peer.ID
+	// TrimService are the service peers to disconnect above the service
+	// budget: newest inbound first, then newest outbound.
+	TrimService []peer.ID
 	// Next is when the loop should run again.
 	Next time.Duration
 	// Out and In are the connected mesh peers by direction.
 	Out, In int
+	// Service is the connected service peers, pinned and static included.
+	Service int
 }
 
 // planInput is what the connectivity decision depends on besides the store.
@@ -131,6 +136,9 @@ type planInput struct {
 	Fast     time.Duration
 	// Inflight are the peers being dialed.
 	Inflight map[peer.ID]struct{}
+	// Closing are connected peers already being disconnected: they count
+	// nowhere and are not trimmed again.
+	Closing map[peer.ID]struct{}
 	// IsMesh reports whether a peer counts against the mesh targets.
 	IsMesh func(*peerstore.Peer) bool
 	// Pinned reports whether a peer holds a service slot (dialed when not
@@ -142,22 +150,31 @@ type planInput struct {
 
 // planConnectivity decides which peers to dial so that outbound mesh peers
 // approach the outbound target (never more dials in flight than Parallel),
-// which inbound mesh peers to trim above the inbound target, and the next
-// interval: Fast while fewer than half the outbound target is connected.
+// which inbound mesh peers to trim above the inbound target, which service
+// peers to trim above the service budget, and the next interval: Fast while
+// fewer than half the outbound target is connected. Static and pinned peers
+// count against the targets but are never trimmed.
 // Not-connected pinned service peers are dialed regardless of the targets.
 // Candidates are ordered static first, then fewest failures, then most
 // recently seen, then id.
 func planConnectivity(s *peerstore.Store, in planInput) plan {
 	var p plan
 	var cands, pinned []*peerstore.Peer
-	var inbound []*peerstore.Peer
+	var inbound, service []*peerstore.Peer
 	inflightMesh := 0
 	s.Range(func(pe *peerstore.Peer) bool {
 		_, flying := in.Inflight[pe.ID]
 		mesh := in.IsMesh(pe)
 		switch {
 		case pe.Connected():
+			if _, closing := in.Closing[pe.ID]; closing {
+				return true
+			}
 			if !mesh {
+				p.Service++
+				if pe.Source != events.SourceStatic && !in.Pinned(pe.ID) {
+					service = append(service, pe)
+				}
 				return true
 			}
 			if pe.Direction == network.DirOutbound {
@@ -208,11 +225,34 @@ func planConnectivity(s *peerstore.Store, in planInput) plan {
 			p.Trim = append(p.Trim, pe.ID)
 		}
 	}
+	if excess := p.Service - in.Targets.Service; excess > 0 && len(service) > 0 {
+		slices.SortFunc(service, serviceTrimOrder)
+		for _, pe := range service[:min(excess, len(service))] {
+			p.TrimService = append(p.TrimService, pe.ID)
+		}
+	}
 	p.Next = in.Normal
 	if p.Out*2 < in.Targets.Outbound {
 		p.Next = in.Fast
 	}
 	return p
+}
+
+// serviceTrimOrder sorts service peers for trimming: inbound before
+// outbound (a peer we dialed was wanted), newest connection first within
+// each, then id.
+func serviceTrimOrder(a, b *peerstore.Peer) int {
+	ai, bi := a.Direction == network.DirInbound, b.Direction == network.DirInbound
+	if ai != bi {
+		if ai {
+			return -1
+		}
+		return 1
+	}
+	if c := b.ConnectedAt.Compare(a.ConnectedAt); c != 0 {
+		return c
+	}
+	return cmpID(a.ID, b.ID)
 }
 
 // candidateOrder sorts dial candidates: static first, fewest failures, most

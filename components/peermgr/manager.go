@@ -342,9 +342,19 @@ func (m *Manager) handle(ev any) {
 			m.kickLoop()
 		}
 	case events.EvtPeerIdentificationCompleted:
-		m.withCore(func(c *core) { c.onIdentified(e, now) })
+		svc := false
+		m.withCore(func(c *core) { svc = c.onIdentified(e, now) })
+		if svc {
+			// A new service peer may exceed the service budget: the
+			// connectivity pass trims it without waiting for the timer.
+			m.kickLoop()
+		}
 	case events.EvtPeerProtocolsUpdated:
-		m.withCore(func(c *core) { c.onProtocolsUpdated(e) })
+		svc := false
+		m.withCore(func(c *core) { svc = c.onProtocolsUpdated(e) })
+		if svc {
+			m.kickLoop()
+		}
 	case events.EvtPeerExchangeReceived:
 		added := 0
 		m.withCore(func(c *core) { added = c.onExchange(e, now) })
@@ -503,7 +513,8 @@ func (m *Manager) SelectPeer(proto protocol.ID) (peer.ID, error) {
 // new pin replaces the old one, an empty id clears it). A pinned peer does
 // not count against the mesh targets, is dialed whenever it is not
 // connected and outside backoff, and is never trimmed, pruned or evicted for
-// colocation. The peer must be in the store (ErrUnknownPeer).
+// colocation. The peer must be in the store (ErrUnknownPeer), and proto a
+// non-empty UTF-8 id (ErrInvalidProtocol).
 func (m *Manager) PinServicePeer(proto protocol.ID, id peer.ID) error {
 	m.mu.Lock()
 	if m.closed {

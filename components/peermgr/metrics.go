@@ -17,7 +17,7 @@ type metrics struct {
 	rejected   *prometheus.CounterVec
 	rejectedBy map[string]prometheus.Counter
 	evicted    *prometheus.CounterVec
-	evictedBy  [events.EvictExcessInbound + 1]prometheus.Counter
+	evictedBy  [events.EvictExcessService + 1]prometheus.Counter
 	connected  *prometheus.GaugeVec
 	connDir    [3]prometheus.Gauge // by network.Direction
 	byProto    *prometheus.GaugeVec
@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range rejectReasons {
 		m.rejectedBy[r] = m.rejected.WithLabelValues(r)
 	}
-	for r := events.EvictColocation; r <= events.EvictExcessInbound; r++ {
+	for r := events.EvictColocation; r <= events.EvictExcessService; r++ {
 		m.evictedBy[r] = m.evicted.WithLabelValues(r.String())
 	}
 	for d := network.DirUnknown; d <= network.DirOutbound; d++ {
