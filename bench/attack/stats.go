@@ -2,11 +2,16 @@ package main
 
 import "time"
 
-// defaultScenario: as many attackers as honest nodes, every node opening 5
-// connections, 30 messages per phase 300 ms apart, 10 s to settle.
+// defaultScenario is the eclipse attack: 200 honest nodes against 600
+// attackers (sybils, IHAVE spammers, graft spammers and invalid senders in
+// equal numbers), honest nodes dialing attackers as readily as honest
+// peers, publishers sending to their mesh only, and one message per second
+// from random honest nodes (the rate DefaultTopicParams expects), for two
+// phases of 60 messages.
 func defaultScenario() scenario {
 	return scenario{
-		Honest: 300, IHave: 150, Graft: 150, Degree: 5, Seed: 1,
-		Messages: 30, Gap: 300 * time.Millisecond, Settle: 10 * time.Second,
+		Honest: 200, Sybil: 150, IHave: 150, Graft: 150, Invalid: 150, Degree: 2,
+		AttackerDials: 16, FloodPublish: false, Seed: 1,
+		Messages: 60, Gap: time.Second, Settle: 5 * time.Second, Sample: time.Second,
 	}
 }

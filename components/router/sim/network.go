@@ -120,29 +120,18 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 	}
-	if !cfg.DialAdversaries {
-		for i := range cfg.Nodes {
-			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
-		}
+	for i := range cfg.Nodes {
+		s.connectRandom(i, cfg.Degree, cfg.Nodes)
 	}
 	for _, b := range cfg.Adversaries {
 		i, err := s.spawn(b)
 		if err != nil {
 			return nil, err
 		}
-		if !cfg.DialAdversaries {
-			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
-		}
+		s.connectRandom(i, cfg.Degree, cfg.Nodes)
 	}
-	if cfg.DialAdversaries {
-		// Every node exists before anyone dials, so that honest nodes can
-		// pick adversaries; then adversaries dial honest nodes as usual.
-		for i := range cfg.Nodes {
-			s.connectRandom(i, cfg.Degree, 0, true)
-		}
-		for i := cfg.Nodes; i < len(s.nodes); i++ {
-			s.connectRandom(i, cfg.Degree, cfg.Nodes, false)
-		}
+	for i := range cfg.Nodes {
+		s.dialAdversaries(i)
 	}
 	return s, nil
 }
@@ -177,16 +166,15 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 	return i, nil
 }
 
-// connectRandom connects node i to up to k random live nodes among the
-// first limit indices (or all nodes if limit <= 0): honest ones only, or of
-// any kind if anyKind.
-func (s *Sim) connectRandom(i, k, limit int, anyKind bool) {
+// connectRandom connects node i to up to k random live honest nodes among
+// the first limit indices (or all nodes if limit <= 0).
+func (s *Sim) connectRandom(i, k, limit int) {
 	if limit <= 0 || limit > len(s.nodes) {
 		limit = len(s.nodes)
 	}
 	var cands []int
 	for j := range limit {
-		if j != i && s.nodes[j].alive && (anyKind || s.nodes[j].behavior == Honest) {
+		if j != i && s.nodes[j].alive && s.nodes[j].behavior == Honest {
 			if _, ok := s.links[key(i, j)]; !ok {
 				cands = append(cands, j)
 			}
@@ -194,6 +182,26 @@ func (s *Sim) connectRandom(i, k, limit int, anyKind bool) {
 	}
 	s.rng.Shuffle(len(cands), func(x, y int) { cands[x], cands[y] = cands[y], cands[x] })
 	for _, j := range cands[:min(k, len(cands))] {
+		s.connect(i, j)
+	}
+}
+
+// dialAdversaries connects honest node i to up to AdversaryDials random
+// live adversaries it is not linked to yet, i being the dialer.
+func (s *Sim) dialAdversaries(i int) {
+	if s.cfg.AdversaryDials == 0 {
+		return
+	}
+	var cands []int
+	for j := s.cfg.Nodes; j < len(s.nodes); j++ {
+		if s.nodes[j].alive && s.nodes[j].behavior != Honest {
+			if _, ok := s.links[key(i, j)]; !ok {
+				cands = append(cands, j)
+			}
+		}
+	}
+	s.rng.Shuffle(len(cands), func(x, y int) { cands[x], cands[y] = cands[y], cands[x] })
+	for _, j := range cands[:min(s.cfg.AdversaryDials, len(cands))] {
 		s.connect(i, j)
 	}
 }
@@ -447,7 +455,8 @@ func (s *Sim) AddNode() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.connectRandom(i, s.cfg.Degree, 0, s.cfg.DialAdversaries)
+	s.connectRandom(i, s.cfg.Degree, 0)
+	s.dialAdversaries(i)
 	return i, nil
 }
 

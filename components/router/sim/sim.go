@@ -115,12 +115,12 @@ type Config struct {
 	// Adversaries lists extra nodes (indices Nodes, Nodes+1, ...) with a
 	// misbehaving Behavior; each connects to Degree random honest nodes.
 	Adversaries []Behavior
-	// DialAdversaries makes honest nodes open their Degree connections to
-	// random nodes of any kind, adversaries included (discovery that hands
-	// out sybils), instead of to honest nodes only. Adversaries then also
-	// sit on honest nodes' outbound links, which the mesh's Dout quota
-	// otherwise reserves for honest peers. Default false.
-	DialAdversaries bool
+	// AdversaryDials is how many random adversaries each honest node dials
+	// on top of its Degree honest connections (discovery that hands out
+	// sybils). Those adversaries are outbound peers of the honest node, so
+	// they compete for the mesh's Dout quota that otherwise only honest
+	// peers fill. Default 0.
+	AdversaryDials int
 	// SpamIDs is the number of fake ids in each IHaveSpammer IHAVE. Default 50.
 	SpamIDs int
 	// InvalidPerHeartbeat is how many invalid messages each InvalidSender
@@ -172,6 +172,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SpamIDs == 0 {
 		c.SpamIDs = 50
+	}
+	if c.AdversaryDials < 0 {
+		return bad("AdversaryDials", "must be >= 0")
 	}
 	if c.SpamIDs < 0 {
 		return bad("SpamIDs", "must be >= 0")
