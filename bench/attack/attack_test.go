@@ -2,18 +2,38 @@ package main
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/meshbus/meshbus/components/router/sim"
+	"github.com/meshbus/meshbus/events"
 )
 
 // smallScenario is the default attack at a size the race detector runs in
-// seconds: 100 honest nodes against 100 attackers.
+// seconds: 100 honest nodes against 300 attackers, 50 messages per phase.
 func smallScenario() scenario {
 	sc := defaultScenario()
-	sc.Honest, sc.IHave, sc.Graft = 100, 50, 50
+	sc.Honest, sc.Sybil, sc.IHave, sc.Graft, sc.Invalid, sc.Messages = 100, 75, 75, 75, 75, 50
 	return sc
 }
 
+func logResult(t *testing.T, r result) {
+	t.Helper()
+	t.Logf("scoring=%v delivery early %.4f steady %.4f, latency %v, rpcs/delivered %.2f, invalid validated %d+%d, graylisted drops %d, invalid delivered %d, attacker share peak %.3f steady %.3f, end slots %d/%d %v, longest stay %v, attackers below gossip %d/%d, invalid graylisted %d/%d, honest < 0 %d/%d",
+		r.Scoring, r.Early.DeliveryRatio, r.Steady.DeliveryRatio, r.Steady.MeanLatency, r.Steady.RPCsPerDelivered,
+		r.Early.InvalidValidated, r.Steady.InvalidValidated, r.Steady.Rejected[events.RejectGraylisted],
+		r.Early.InvalidDelivered+r.Steady.InvalidDelivered, r.PeakAttackerShare, r.SteadyAttackerShare,
+		r.AttackerMeshSlots, r.AttackerMeshSlots+r.HonestMeshSlots, r.AttackerSlotsByKind, r.LongestAttackerStay,
+		r.AttackersBelowGossip, r.AttackerPairs, r.InvalidGraylisted, r.InvalidPairs, r.HonestBelowZero, r.HonestPairs)
+}
+
+// The same scenario, seed and parameters, scoring off then on: without
+// scoring the attackers capture the honest meshes and honest nodes lose
+// and delay messages and validate every invalid message; with scoring
+// delivery holds, attackers are pruned within the activation window, and
+// invalid senders are graylisted.
 func TestScoringDefeatsTheAttack(t *testing.T) {
 	sc := smallScenario()
 	off, err := sc.run(false)
@@ -24,40 +44,60 @@ func TestScoringDefeatsTheAttack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("off: delivery %.4f/%.4f, attacker mesh slots %d/%d, rpcs/msg %.2f",
-		off.Early.DeliveryRatio, off.Steady.DeliveryRatio, off.AttackerMeshSlots, off.AttackerMeshSlots+off.HonestMeshSlots, off.Steady.RPCsPerDelivered)
-	t.Logf("on:  delivery %.4f/%.4f, attacker mesh slots %d/%d, rpcs/msg %.2f, attackers below gossip %d/%d, false positives %d/%d",
-		on.Early.DeliveryRatio, on.Steady.DeliveryRatio, on.AttackerMeshSlots, on.AttackerMeshSlots+on.HonestMeshSlots,
-		on.Steady.RPCsPerDelivered, on.AttackersBelowGossip, on.AttackerPairs, on.HonestBelowZero, on.HonestPairs)
+	logResult(t, off)
+	logResult(t, on)
 
-	// Without scoring the attackers keep their mesh slots and the honest
-	// nodes keep paying for their IHAVE spam.
-	if off.AttackerMeshSlots == 0 {
-		t.Error("without scoring no attacker held a mesh slot: the scenario shows no damage")
+	// The damage without scoring.
+	if min(off.Early.DeliveryRatio, off.Steady.DeliveryRatio) >= 0.99 {
+		t.Errorf("without scoring delivery %.4f early, %.4f steady: the eclipse shows no loss (want < 0.99 in a phase)",
+			off.Early.DeliveryRatio, off.Steady.DeliveryRatio)
 	}
-	// With scoring: honest delivery holds, attackers are out of every
-	// honest mesh and below the gossip threshold everywhere, honest peers
-	// are rarely misjudged, and the spam costs less.
-	if on.Steady.DeliveryRatio < 0.99 || on.Early.DeliveryRatio < 0.99 {
-		t.Errorf("delivery with scoring %.4f early, %.4f steady; want >= 0.99", on.Early.DeliveryRatio, on.Steady.DeliveryRatio)
+	if off.SteadyAttackerShare < 0.5 || off.LongestAttackerStay <= maxStay {
+		t.Errorf("without scoring attackers held %.3f of honest mesh slots and stayed at most %v: no mesh capture",
+			off.SteadyAttackerShare, off.LongestAttackerStay)
 	}
-	if on.AttackerMeshSlots != 0 {
-		t.Errorf("%d attacker mesh slots with scoring, want 0", on.AttackerMeshSlots)
+	if off.Steady.InvalidValidated == 0 || off.Steady.Rejected[events.RejectGraylisted] != 0 {
+		t.Errorf("without scoring %d invalid messages validated, %d refused as graylisted; want every one validated",
+			off.Steady.InvalidValidated, off.Steady.Rejected[events.RejectGraylisted])
 	}
-	if on.AttackersBelowGossip != on.AttackerPairs {
-		t.Errorf("attackers below the gossip threshold: %d of %d", on.AttackersBelowGossip, on.AttackerPairs)
+	if off.Steady.MeanLatency < 4*on.Steady.MeanLatency {
+		t.Errorf("mean latency %v without scoring, %v with: want the eclipse to slow delivery at least 4x", off.Steady.MeanLatency, on.Steady.MeanLatency)
 	}
-	if on.HonestBelowZero*100 > on.HonestPairs {
-		t.Errorf("false positives %d of %d honest pairs, want under 1%%", on.HonestBelowZero, on.HonestPairs)
+
+	// Scoring defeats it.
+	if miss := on.miss(); miss != "" {
+		t.Errorf("with scoring, %s", miss)
+	}
+	if n := on.AttackerMeshSlots - on.AttackerSlotsByKind[sim.Sybil]; n != 0 {
+		t.Errorf("with scoring %d mesh slots at the end held by misbehaving attackers (%v), want 0", n, on.AttackerSlotsByKind)
+	}
+	if on.InvalidPairs == 0 || on.InvalidBelowGossip != on.InvalidPairs {
+		t.Errorf("invalid senders below the gossip threshold: %d of %d pairs", on.InvalidBelowGossip, on.InvalidPairs)
+	}
+	if on.Steady.Rejected[events.RejectGraylisted] == 0 || on.Steady.InvalidValidated*10 > off.Steady.InvalidValidated {
+		t.Errorf("with scoring %d invalid messages validated (without: %d), %d refused as graylisted: want graylisting to spare over 90%% of the validations",
+			on.Steady.InvalidValidated, off.Steady.InvalidValidated, on.Steady.Rejected[events.RejectGraylisted])
 	}
 	if on.Steady.RPCsPerDelivered >= off.Steady.RPCsPerDelivered {
 		t.Errorf("RPCs per delivery with scoring %.2f, without %.2f", on.Steady.RPCsPerDelivered, off.Steady.RPCsPerDelivered)
+	}
+	for _, r := range []result{off, on} {
+		if n := r.Early.InvalidDelivered + r.Steady.InvalidDelivered; n != 0 {
+			t.Errorf("scoring=%v: %d invalid messages reached honest applications", r.Scoring, n)
+		}
+	}
+	// Known cost of DefaultTopicParams under an eclipse: honest mesh peers
+	// that could not deliver first while attackers starved the mesh carry a
+	// small mesh-failure penalty (P3b) for a while. Bounded here so that a
+	// regression shows.
+	if on.HonestBelowZero*4 > on.HonestPairs {
+		t.Errorf("honest peers scored < 0: %d of %d pairs, want under 25%%", on.HonestBelowZero, on.HonestPairs)
 	}
 }
 
 func TestDeterministic(t *testing.T) {
 	sc := smallScenario()
-	sc.Honest, sc.IHave, sc.Graft, sc.Messages = 40, 20, 20, 5
+	sc.Honest, sc.Sybil, sc.IHave, sc.Graft, sc.Invalid, sc.Messages = 40, 10, 10, 10, 10, 10
 	a, err := sc.run(true)
 	if err != nil {
 		t.Fatal(err)
@@ -66,19 +106,37 @@ func TestDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.AttackerMeshSlots != b.AttackerMeshSlots || a.HonestMeshSlots != b.HonestMeshSlots ||
-		a.Steady.Delivered != b.Steady.Delivered || a.Steady.RPCs != b.Steady.RPCs || a.HonestBelowZero != b.HonestBelowZero {
+	a.Elapsed, b.Elapsed = 0, 0
+	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("two runs of one seed differ:\n%+v\n%+v", a, b)
 	}
 }
 
 func TestCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"-honest", "40", "-ihave", "20", "-graft", "20", "-messages", "10"}, &out, &errOut)
-	if code != 0 || !strings.Contains(out.String(), "PASS") {
+	code := run([]string{"-honest", "40", "-sybil", "30", "-ihave", "30", "-graft", "30", "-invalid", "30", "-messages", "10", "-gap", "1s"}, &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), "PASS") || !strings.Contains(out.String(), "scoring off") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
-	if code := run([]string{"-nope"}, &out, &errOut); code != 2 {
-		t.Fatalf("bad flag: exit %d, want 2", code)
+	for _, args := range [][]string{{"-nope"}, {"-gap", "0s"}, {"-honest", "0"}} {
+		if code := run(args, &out, &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestMiss(t *testing.T) {
+	ok := result{Early: sim.Stats{DeliveryRatio: 1}, Steady: sim.Stats{DeliveryRatio: 0.995}, LongestAttackerStay: maxStay}
+	if m := ok.miss(); m != "" {
+		t.Errorf("miss on a good run: %s", m)
+	}
+	lossy := ok
+	lossy.Early.DeliveryRatio = 0.98
+	stay := ok
+	stay.LongestAttackerStay = maxStay + time.Second
+	for _, r := range []result{lossy, stay} {
+		if r.miss() == "" {
+			t.Errorf("no miss for %+v", r)
+		}
 	}
 }
