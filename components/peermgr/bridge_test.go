@@ -22,16 +22,17 @@ import (
 )
 
 // newHost starts a libp2p host on loopback TCP that also answers the
-// meshsub protocol, so identify classifies it as a mesh peer.
-func newHost(t *testing.T, id identity) host.Host {
+// meshsub protocol, so identify classifies it as a mesh peer. Extra options
+// (a connection gater) are appended.
+func newHost(t *testing.T, id identity, extra ...libp2p.Option) host.Host {
 	t.Helper()
-	h, err := libp2p.New(
+	h, err := libp2p.New(append([]libp2p.Option{
 		libp2p.Identity(id.priv),
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.NoTransports, libp2p.DefaultTransports,
-	)
+	}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

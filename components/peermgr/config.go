@@ -69,6 +69,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
+	// Gater, when set, is fed the graylisted peers, so that the libp2p host
+	// it is installed in refuses them at the handshake.
+	Gater *Gater
 }
 
 // DefaultConfig returns the defaults: 50 connections, 60% for mesh peers
@@ -210,6 +213,10 @@ func WithEventBuffer(n int) Option { return func(c *Config) { c.EventBuffer = n 
 
 // WithRegisterer registers the manager's metrics on r.
 func WithRegisterer(r prometheus.Registerer) Option { return func(c *Config) { c.Registerer = r } }
+
+// WithGater makes the manager feed g (see Gater); g must be installed in
+// the host with libp2p.ConnectionGater and read the manager's clock.
+func WithGater(g *Gater) Option { return func(c *Config) { c.Gater = g } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }

@@ -51,8 +51,9 @@ type dialResult struct {
 }
 
 // outbox collects what the core decided, for the driver to carry out in
-// order: events to emit, dials to start, peers to disconnect.
+// order: gater changes, events to emit, dials to start, peers to disconnect.
 type outbox struct {
+	gates  []gateOp
 	events []any
 	dials  []dialJob
 	closes []peer.ID
@@ -248,8 +249,12 @@ func (c *core) evict(id peer.ID, reason events.EvictReason, remove bool, now tim
 	c.emit(events.EvtPeerEvicted{Peer: id, Reason: reason, Removed: remove, At: now})
 }
 
-// remove deletes a peer and frees any service slot it held.
+// remove deletes a peer and frees any service slot it held. A graylisted
+// peer's gate is cleared (the store no longer hears of its score; its
+// backoff still runs), and the next snapshot graylists it again if it comes
+// back.
 func (c *core) remove(id peer.ID) {
+	c.ungraylist(id)
 	c.store.Remove(id)
 	if c.pinned[id] > 0 {
 		for proto, p := range c.slots {
@@ -330,7 +335,7 @@ func (c *core) onThreshold(ev events.EvtPeerScoreThresholdCrossed, now time.Time
 		c.graylist(ev.Peer, now)
 		return
 	}
-	c.store.SetGraylisted(ev.Peer, false)
+	c.ungraylist(ev.Peer)
 }
 
 // onScores applies a score snapshot: peers below the graylist threshold are
@@ -352,7 +357,7 @@ func (c *core) onScores(ev events.EvtPeerScoresUpdated, now time.Time) {
 		return true
 	})
 	for _, id := range clear {
-		c.store.SetGraylisted(id, false)
+		c.ungraylist(id)
 	}
 }
 
@@ -368,6 +373,31 @@ func (c *core) graylist(id peer.ID, now time.Time) {
 	c.store.SetGraylisted(id, true)
 	c.evict(id, events.EvictGraylisted, false, now)
 	c.backoff(id, true, now)
+	var until time.Time
+	c.store.View(id, func(p *peerstore.Peer) { until = p.BackoffUntil })
+	c.out.gates = append(c.out.gates, gateOp{ID: id, Graylisted: true, Until: until})
+}
+
+// ungraylist clears a peer's graylisting; its backoff still runs.
+func (c *core) ungraylist(id peer.ID) {
+	was := false
+	c.store.View(id, func(p *peerstore.Peer) { was = p.Graylisted })
+	if !was {
+		return
+	}
+	c.store.SetGraylisted(id, false)
+	c.out.gates = append(c.out.gates, gateOp{ID: id})
+}
+
+// syncGates restates every graylisted peer for the gater (after a load, whose
+// peers' backoffs may not come from a graylisting, so none is restated).
+func (c *core) syncGates() {
+	c.store.Range(func(p *peerstore.Peer) bool {
+		if p.Graylisted {
+			c.out.gates = append(c.out.gates, gateOp{ID: p.ID, Graylisted: true})
+		}
+		return true
+	})
 }
 
 // backoff counts a failure and emits the resulting backoff; it returns the

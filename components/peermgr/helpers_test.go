@@ -106,7 +106,7 @@ func testCore(tb testing.TB, self peer.ID, opts ...Option) *core {
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	m, err := newMetrics(nil)
+	m, err := newMetrics(nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Mana
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	met, err := newMetrics(cfg.Registerer)
+	met, err := newMetrics(cfg.Registerer, cfg.Gater)
 	if err != nil {
 		return nil, fmt.Errorf("peermgr: metrics: %w", err)
 	}
@@ -226,6 +226,7 @@ func (m *Manager) start() error {
 		return fmt.Errorf("peermgr: subscribe: %w", err)
 	}
 	m.subs = []io.Closer{sub, hints, scores}
+	m.withCore(func(c *core) { c.syncGates() })
 	m.resync()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -320,6 +321,9 @@ func (m *Manager) loop(ctx context.Context, sub, hints event.Subscription, score
 			t.conn.Reset(next)
 		case <-t.prune.C:
 			m.withCore(func(c *core) { c.prune(m.clk.Now()) })
+			if g := m.cfg.Gater; g != nil {
+				g.sweep(m.clk.Now())
+			}
 		case <-t.flush.C:
 			m.flush()
 		}
@@ -380,12 +384,24 @@ func (m *Manager) kickLoop() {
 	}
 }
 
-// drain carries out the core's decisions in order: events first (so an
-// EvtDialAttempted precedes its result), then dials, then disconnects.
+// drain carries out the core's decisions in order: gater changes first (so
+// a peer disconnected for graylisting cannot come straight back), events
+// (so an EvtDialAttempted precedes its result), then dials, then
+// disconnects.
 func (m *Manager) drain(ctx context.Context) {
 	m.mu.Lock()
 	o := m.core.takeOutbox()
 	m.mu.Unlock()
+	if g := m.cfg.Gater; g != nil {
+		now := m.clk.Now()
+		for _, op := range o.gates {
+			if op.Graylisted {
+				g.graylist(op.ID, op.Until)
+			} else {
+				g.clear(op.ID, now)
+			}
+		}
+	}
 	for _, ev := range o.events {
 		m.emit(ev)
 	}

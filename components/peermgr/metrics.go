@@ -24,7 +24,9 @@ type metrics struct {
 	storeSize  prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics builds the collectors and registers them on reg (if any), with
+// the refusal counters of g (if any).
+func newMetrics(reg prometheus.Registerer, g *Gater) (*metrics, error) {
 	m := &metrics{
 		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "meshbus", Subsystem: "peermgr", Name: "dials_total",
@@ -66,13 +68,32 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.connDir[d] = m.connected.WithLabelValues(dirName(d))
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.dials, m.rejected, m.evicted, m.connected, m.byProto, m.storeSize} {
+		cs := []prometheus.Collector{m.dials, m.rejected, m.evicted, m.connected, m.byProto, m.storeSize}
+		if g != nil {
+			cs = append(cs, gaterCounter(g, "dial"), gaterCounter(g, "secured"))
+		}
+		for _, c := range cs {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return m, nil
+}
+
+// gaterCounter exports one of g's refusal counts.
+func gaterCounter(g *Gater, stage string) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "meshbus", Subsystem: "peermgr", Name: "gater_refused_total",
+		Help:        "Connections the gater refused to graylisted peers, by stage (dial: our dial; secured: after the handshake).",
+		ConstLabels: prometheus.Labels{"stage": stage},
+	}, func() float64 {
+		d, s := g.Refused()
+		if stage == "dial" {
+			return float64(d)
+		}
+		return float64(s)
+	})
 }
 
 func dirName(d network.Direction) string {

@@ -17,9 +17,9 @@ const optionGroup = `group:"peermgr_options"`
 
 // Module provides a *Manager built from the host.Host, *eventbus.Bus and,
 // when present, clock.Clock (default: the real clock),
-// prometheus.Registerer (default: none) and *slog.Logger in the graph, plus
-// any Options given with WithOptions; it starts the manager on fx start and
-// closes it on stop.
+// prometheus.Registerer (default: none), *slog.Logger and *Gater (which the
+// manager then feeds) in the graph, plus any Options given with
+// WithOptions; it starts the manager on fx start and closes it on stop.
 var Module = fx.Module("peermgr",
 	fx.Provide(newFromFx),
 	fx.Invoke(func(*Manager) {}),
@@ -42,6 +42,7 @@ type fxParams struct {
 	Clock      clock.Clock           `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 	Logger     *slog.Logger          `optional:"true"`
+	Gater      *Gater                `optional:"true"`
 	Options    []Option              `group:"peermgr_options"`
 }
 
@@ -50,7 +51,7 @@ func newFromFx(p fxParams) (*Manager, error) {
 	if clk == nil {
 		clk = clock.New()
 	}
-	opts := []Option{WithRegisterer(p.Registerer), WithLogger(p.Logger)}
+	opts := []Option{WithRegisterer(p.Registerer), WithLogger(p.Logger), WithGater(p.Gater)}
 	opts = append(opts, p.Options...)
 	m, err := New(p.Host, p.Bus, clk, opts...)
 	if err != nil {

@@ -1,0 +1,221 @@
+package peermgr
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+)
+
+// TestGaterRefusesUntilBackoffEnds: a graylisted peer is refused while
+// graylisted and, once cleared, until its backoff ends; a permanent
+// graylisting (no backoff) lasts until cleared; sweep forgets what no longer
+// refuses.
+func TestGaterRefusesUntilBackoffEnds(t *testing.T) {
+	ids := identities(t, 60, 3)
+	clk := clock.NewMock()
+	g := NewGater(clk)
+	p, q := ids[1].id, ids[2].id
+	if !g.InterceptPeerDial(p) || !g.InterceptSecured(network.DirInbound, p, nil) {
+		t.Fatal("an empty gater refused a peer")
+	}
+	g.graylist(p, clk.Now().Add(120*time.Second))
+	g.graylist(q, time.Time{})
+	for _, id := range []peer.ID{p, q} {
+		if g.InterceptPeerDial(id) || g.InterceptSecured(network.DirInbound, id, nil) || g.InterceptSecured(network.DirOutbound, id, nil) {
+			t.Fatalf("graylisted %s allowed", id)
+		}
+	}
+	if d, s := g.Refused(); d != 2 || s != 4 {
+		t.Fatalf("refused dials %d, secured %d; want 2, 4", d, s)
+	}
+	// Cleared with 60 s of backoff left: still refused until it ends.
+	clk.Add(60 * time.Second)
+	g.clear(p, clk.Now())
+	g.clear(q, clk.Now())
+	if !g.Refuses(p) {
+		t.Fatal("cleared peer allowed before its backoff ended")
+	}
+	if g.Refuses(q) {
+		t.Fatal("cleared peer without backoff still refused")
+	}
+	// A later, shorter graylisting does not shorten the backoff.
+	g.graylist(p, clk.Now().Add(time.Second))
+	g.clear(p, clk.Now())
+	clk.Add(60*time.Second - time.Nanosecond)
+	if !g.Refuses(p) || g.sweep(clk.Now()) != 1 {
+		t.Fatal("refusal ended before the backoff")
+	}
+	clk.Add(time.Nanosecond)
+	if g.Refuses(p) || !g.InterceptPeerDial(p) || !g.InterceptSecured(network.DirInbound, p, nil) {
+		t.Fatal("peer refused after its backoff ended")
+	}
+	if n := g.sweep(clk.Now()); n != 0 {
+		t.Fatalf("%d gates left after the sweep", n)
+	}
+	if ok, _ := g.InterceptUpgraded(nil); !ok || !g.InterceptAccept(nil) || !g.InterceptAddrDial(p, nil) {
+		t.Fatal("stages without a peer id refused")
+	}
+}
+
+// TestCoreFeedsGater: graylisting hands the gater the peer and its backoff,
+// a clearing snapshot or threshold crossing and a removal clear it, and
+// syncGates restates loaded graylisted peers.
+func TestCoreFeedsGater(t *testing.T) {
+	ids := identities(t, 61, 4)
+	clk := clock.NewMock()
+	c := testCore(t, ids[0].id)
+	p, q := ids[1].id, ids[2].id
+	c.onConnOpened(connOpen(p, network.DirInbound, "10.0.0.1", clk.Now()), clk.Now())
+	c.onConnOpened(connOpen(q, network.DirInbound, "10.0.0.2", clk.Now()), clk.Now())
+	c.takeOutbox()
+	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: p, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
+	o := c.takeOutbox()
+	want := gateOp{ID: p, Graylisted: true, Until: clk.Now().Add(120 * time.Second)}
+	if len(o.gates) != 1 || o.gates[0] != want {
+		t.Fatalf("gates %+v, want %+v", o.gates, want)
+	}
+	// Already graylisted: nothing new.
+	c.onScores(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: p, Score: -100}}, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
+	if o := c.takeOutbox(); len(o.gates) != 0 {
+		t.Fatalf("repeated graylisting: gates %+v", o.gates)
+	}
+	// A snapshot without p clears it; q, never graylisted, is left alone.
+	c.onScores(events.EvtPeerScoresUpdated{Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
+	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: p}) {
+		t.Fatalf("clearing snapshot: gates %+v", o.gates)
+	}
+	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
+	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: false}, clk.Now())
+	if o := c.takeOutbox(); len(o.gates) != 2 || o.gates[1] != (gateOp{ID: q}) {
+		t.Fatalf("crossing back: gates %+v", o.gates)
+	}
+	// A graylisted peer leaving the store is cleared from the gater.
+	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
+	c.takeOutbox()
+	c.remove(q)
+	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: q}) {
+		t.Fatalf("removal: gates %+v", o.gates)
+	}
+	// Loaded peers: graylisted ones are restated, without a backoff.
+	_ = c.addPeer(peer.AddrInfo{ID: ids[3].id, Addrs: []ma.Multiaddr{addr(t, 3)}}, events.SourceDiscovery, clk.Now())
+	c.store.SetGraylisted(ids[3].id, true)
+	c.takeOutbox()
+	c.syncGates()
+	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: ids[3].id, Graylisted: true}) {
+		t.Fatalf("sync: gates %+v", o.gates)
+	}
+}
+
+// TestManagerGaterRefusesGraylistedRedial: on real hosts, a peer the manager
+// graylisted cannot come back: its redial is refused at the handshake and
+// never reaches the bus, and our dials to it are refused too. After the
+// score recovers and the backoff ends, it connects again.
+func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
+	ids := identities(t, 62, 2)
+	clk := clock.NewMock()
+	g := NewGater(clk)
+	n := &node{h: newHost(t, ids[0], libp2p.ConnectionGater(g)), bus: eventbus.New(), clk: clk, reg: prometheus.NewRegistry()}
+	t.Cleanup(func() { _ = n.bus.Close() })
+	bridge(t, n.h, n.bus, n.clk)
+	m, err := New(n.h, n.bus, n.clk, WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg), WithGater(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.m = m
+	t.Cleanup(func() { _ = m.Close() })
+	opened := subscribe[events.EvtConnOpened](t, n.bus)
+	backed := subscribe[events.EvtPeerBackedOff](t, n.bus)
+	n.start(t)
+
+	b := newHost(t, ids[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := b.Connect(ctx, infoOf(n.h)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, opened, "first connection", func(e events.EvtConnOpened) bool { return e.Peer == b.ID() })
+	eventually(t, "b in the store, connected", func() bool { return isConnected(n.m, b.ID()) })
+
+	em, err := eventbus.NewEmitter[events.EvtPeerScoreThresholdCrossed](n.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	_ = em.Emit(events.EvtPeerScoreThresholdCrossed{Peer: b.ID(), Threshold: events.ThresholdGraylist, Below: true, Score: -1000})
+	bo := waitFor(t, backed, "graylist backoff", func(e events.EvtPeerBackedOff) bool { return e.Peer == b.ID() })
+	eventually(t, "graylisted peer disconnected", func() bool {
+		return n.h.Network().Connectedness(b.ID()) != network.Connected && b.Network().Connectedness(n.h.ID()) != network.Connected
+	})
+
+	// The redial is refused right after the handshake. b's own upgrade may
+	// already have finished (the muxer is negotiated inside the handshake),
+	// so its Connect may even return nil; what matters is that the
+	// connection dies there and never reaches our bus.
+	_ = b.Connect(ctx, infoOf(n.h))
+	eventually(t, "refusal counted", func() bool {
+		_, s := g.Refused()
+		return s >= 1
+	})
+	eventually(t, "refused connection closed on b's side", func() bool {
+		return b.Network().Connectedness(n.h.ID()) != network.Connected
+	})
+	if err := n.h.Connect(ctx, infoOf(b)); !errors.Is(err, swarm.ErrGaterDisallowedConnection) {
+		t.Fatalf("our dial to a graylisted peer: %v, want ErrGaterDisallowedConnection", err)
+	}
+	if got := gaterRefused(t, n.reg, "dial"); got < 1 {
+		t.Fatalf("gater_refused_total{stage=dial} = %v", got)
+	}
+	select {
+	case e := <-opened.Out():
+		t.Fatalf("a refused connection reached the bus: %+v", e)
+	default:
+	}
+
+	// Score recovers, backoff ends: b is let in again.
+	_ = em.Emit(events.EvtPeerScoreThresholdCrossed{Peer: b.ID(), Threshold: events.ThresholdGraylist, Below: false, Score: 0})
+	eventually(t, "graylisting cleared", func() bool {
+		p, ok := n.m.Peer(b.ID())
+		return ok && !p.Graylisted
+	})
+	if !g.Refuses(b.ID()) {
+		t.Fatal("refusal ended with the graylisting, before the backoff")
+	}
+	clk.Set(bo.Until)
+	if err := b.Connect(ctx, infoOf(n.h)); err != nil {
+		t.Fatalf("redial after the backoff: %v", err)
+	}
+	waitFor(t, opened, "connection after the backoff", func(e events.EvtConnOpened) bool { return e.Peer == b.ID() })
+}
+
+// gaterRefused reads gater_refused_total{stage} from reg.
+func gaterRefused(t *testing.T, reg *prometheus.Registry, stage string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "meshbus_peermgr_gater_refused_total" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			if l := mt.GetLabel(); len(l) == 1 && l[0].GetValue() == stage {
+				return mt.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no gater_refused_total{stage=%q}", stage)
+	return 0
+}
