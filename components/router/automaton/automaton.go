@@ -141,10 +141,10 @@ type peerState struct {
 	promises []promise
 }
 
-// gossipMarks records on which of the last 64 heartbeats a peer was sent
-// IHAVE for a topic: bit i of mask is heartbeat last-i. It replaces a per-id
-// record: a message was advertised to the peer iff the peer got IHAVE for
-// the message's topic while the message was in the gossip windows.
+// gossipMarks records on which of the last 64 heartbeats a peer was sent an
+// untruncated IHAVE for a topic: bit i of mask is heartbeat last-i. It
+// replaces a per-id record: such an IHAVE offers every id of the topic's
+// gossip windows. (Truncated IHAVEs are recorded per id, in cacheEntry.)
 type gossipMarks struct {
 	last uint64
 	mask uint64

@@ -164,6 +164,9 @@ type cacheEntry struct {
 	topic string
 	tick  uint64          // heartbeats run when it was cached
 	sent  map[peer.ID]int // IWANT answers sent per peer (lazy)
+	// offered lists the peers sent this id in a truncated IHAVE (lazy);
+	// untruncated IHAVEs are recorded per topic in gossipMarks instead.
+	offered map[peer.ID]struct{}
 }
 
 func (c *msgCache) init(history int) {

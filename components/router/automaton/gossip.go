@@ -149,11 +149,14 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 	return OutcomeIWantNothingServed
 }
 
-// advertised reports whether ps was sent IHAVE for e's topic while e was in
-// the gossip windows: a message cached at tick k is advertised by the
-// heartbeats k+1 .. k+HistoryGossip. (When an IHAVE was truncated to
-// MaxIHaveLength ids, this also admits the ids left out of it.)
+// advertised reports whether e's id was offered to ps in an IHAVE: named
+// in a truncated one, or covered by an untruncated one for e's topic sent
+// while e was in the gossip windows (a message cached at tick k is
+// advertised by the heartbeats k+1 .. k+HistoryGossip).
 func (a *Automaton) advertised(ps *peerState, e *cacheEntry) bool {
+	if _, ok := e.offered[ps.id]; ok {
+		return true
+	}
 	g, ok := ps.gossiped[e.topic]
 	return ok && g.any(e.tick+1, e.tick+uint64(a.cfg.HistoryGossip))
 }

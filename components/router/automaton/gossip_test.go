@@ -594,3 +594,37 @@ func TestIWantRefusedAfterGossipWindow(t *testing.T) {
 		t.Fatalf("iwant from late peer = %v", o)
 	}
 }
+
+// When an IHAVE is truncated to MaxIHaveLength ids, IWANT is served for the
+// ids it named and for nothing else the peer was not offered.
+func TestIWantServesOnlyIdsOfTruncatedIHave(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxIHaveLength = 2 })
+	h.a.cfg.D, h.a.cfg.Dlo, h.a.cfg.Dout, h.a.cfg.Dscore = 1, 1, 0, 1
+	h.join(topicA)
+	h.graftIn(h.add(2, ProtocolGossipSubV12, false, topicA), topicA)
+	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	var all []string
+	for i := 0; i < 5; i++ {
+		m, id := msg(pid(0), topicA, 10+i)
+		h.a.Publish(h.now, m, id, &h.out)
+		all = append(all, id)
+	}
+	h.reset()
+	h.heartbeat()
+	ih := h.rpc(p).GetControl().GetIhave()
+	if len(ih) != 1 || len(ih[0].GetMessageIDs()) != 2 {
+		t.Fatalf("IHAVE %v, want one truncated to 2 ids", ih)
+	}
+	offered := map[string]bool{}
+	for _, id := range ih[0].GetMessageIDs() {
+		offered[string(id)] = true
+	}
+	for _, id := range all {
+		h.reset()
+		o := h.a.HandleIWant(h.now, p, iwant(id), &h.out)
+		if want := map[bool]Outcome{true: OutcomeIWantServed, false: OutcomeIWantNothingServed}[offered[id]]; o != want {
+			t.Errorf("IWANT for %s id (offered=%v) = %v, want %v", id[len(id)-2:], offered[id], o, want)
+		}
+		h.a.peers[p].iwantIn = 0 // the IWANT budget is MaxIHaveLength per heartbeat
+	}
+}

@@ -263,12 +263,24 @@ func (a *Automaton) emitGossip(t *topicState, exclude *orderedSet[peer.ID], out 
 	for _, ps := range cands {
 		list := shared
 		if list == nil {
+			// Truncated: a random subset, each id recorded as offered to
+			// this peer, so that IWANT serves exactly what it was offered.
 			a.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 			list = make([][]byte, a.cfg.MaxIHaveLength)
 			for i, id := range ids[:a.cfg.MaxIHaveLength] {
 				list[i] = []byte(id)
+				if e := a.mcache.get(id); e != nil {
+					if e.offered == nil {
+						e.offered = make(map[peer.ID]struct{})
+					}
+					e.offered[ps.id] = struct{}{}
+				}
 			}
+			out.sendIHave(ps.id, t.name, list)
+			continue
 		}
+		// Untruncated: every id of the gossip windows was offered, which
+		// one mark per heartbeat records for all of them.
 		if ps.gossiped == nil {
 			ps.gossiped = make(map[string]gossipMarks)
 		}
