@@ -10,6 +10,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -59,7 +60,8 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		bus.Close()
 		return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)
 	}
-	h, err := libp2p.New(cfg.libp2pOptions()...)
+	pmGater, gater := cfg.connGaters()
+	h, err := libp2p.New(cfg.libp2pOptions(gater)...)
 	if err != nil {
 		cfg.reg.Unregister(busCol)
 		bus.Close()
@@ -89,6 +91,10 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		// Every hook, components' and add-ons' included, goes through the
 		// tracker, so that Close can finish what a stop timeout cut short.
 		fx.Decorate(n.hooks.wrap),
+	}
+	if pmGater != nil {
+		// The peer manager feeds the gater libp2p already holds.
+		fxOpts = append(fxOpts, fx.Supply(pmGater))
 	}
 	fxOpts = append(fxOpts, cfg.componentOptions()...)
 	fxOpts = append(fxOpts, cfg.addons...)
@@ -132,8 +138,9 @@ func (n *Node) sealHook(lc fx.Lifecycle) {
 	})
 }
 
-// libp2pOptions are the options the node gives libp2p.New.
-func (c *config) libp2pOptions() []libp2p.Option {
+// libp2pOptions are the options the node gives libp2p.New, with gater
+// installed unless nil.
+func (c *config) libp2pOptions(gater connmgr.ConnectionGater) []libp2p.Option {
 	opts := []libp2p.Option{
 		libp2p.ListenAddrs(c.listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -144,6 +151,9 @@ func (c *config) libp2pOptions() []libp2p.Option {
 	}
 	if c.key != nil {
 		opts = append(opts, libp2p.Identity(c.key))
+	}
+	if gater != nil {
+		opts = append(opts, libp2p.ConnectionGater(gater))
 	}
 	if c.libp2pMetrics {
 		opts = append(opts, libp2p.PrometheusRegisterer(c.reg))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ type config struct {
 	listen        []ma.Multiaddr
 	key           crypto.PrivKey
 	libp2pOpts    []libp2p.Option
+	gaters        []connmgr.ConnectionGater
 	libp2pMetrics bool
 	clk           clock.Clock
 	reg           *prometheus.Registry
@@ -122,8 +124,9 @@ func WithIdentity(key crypto.PrivKey) Option {
 }
 
 // WithLibp2pOptions appends options to those the node gives libp2p.New
-// (identity, listen addresses, the TCP and QUIC transports, metrics). They
-// must not set those again: libp2p rejects a second identity, for example.
+// (identity, listen addresses, the TCP and QUIC transports, metrics, the
+// connection gater). They must not set those again: libp2p rejects a second
+// identity or gater, for example (see WithConnectionGater).
 func WithLibp2pOptions(opts ...libp2p.Option) Option {
 	return func(c *config) error {
 		c.libp2pOpts = append(c.libp2pOpts, opts...)
