@@ -71,7 +71,8 @@ type Config struct {
 	// in answer to IWANT. Default 3.
 	GossipRetransmission int
 	// IWantFollowupTime is how long a peer has to deliver a message it
-	// advertised and we asked for before it counts as a broken promise. Default 3 s.
+	// advertised and we asked for before it counts as a broken promise. It does not count if the
+	// message arrived from any peer by then. Default 3 s.
 	IWantFollowupTime time.Duration
 
 	// PeerExchange enables PX: PRUNEs we send carry up to PrunePeers peers

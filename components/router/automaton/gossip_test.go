@@ -628,3 +628,22 @@ func TestIWantServesOnlyIdsOfTruncatedIHave(t *testing.T) {
 		h.a.peers[p].iwantIn = 0 // the IWANT budget is MaxIHaveLength per heartbeat
 	}
 }
+
+// A promise is kept when the message reaches us through another peer in
+// time: only messages that arrive from nobody count as broken promises.
+func TestPromiseKeptWhenAnotherPeerDelivers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.join(topicA)
+	slow := h.add(1, ProtocolGossipSubV12, false, topicA)
+	fast := h.add(2, ProtocolGossipSubV12, false, topicA)
+	m, id := msg(pid(9), topicA, 10)
+	h.a.HandleIHave(h.now, slow, ihave(topicA, id), &h.out) // we IWANT it from slow
+	h.a.HandleMessage(h.now.Add(time.Second), fast, m, id, &h.out)
+	for start := h.now; !h.now.After(start.Add(2 * h.a.cfg.IWantFollowupTime)); {
+		h.reset()
+		h.heartbeat()
+		if got := penalties(&h.out, events.PenaltyBrokenPromise); got[slow] != 0 {
+			t.Fatalf("slow peer penalised at +%v though the message arrived from another peer", h.now.Sub(start))
+		}
+	}
+}

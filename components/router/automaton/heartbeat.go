@@ -13,7 +13,7 @@ import (
 // Heartbeat runs the periodic upkeep; the driver calls it every
 // Config.HeartbeatInterval. In order:
 //
-//   - per peer: broken promises (IWANT not answered within IWantFollowupTime)
+//   - per peer: broken promises (an IWANTed message that arrived from nobody within IWantFollowupTime)
 //     are reported as EvtPeerPenalized(PenaltyBrokenPromise); per-heartbeat
 //     gossip budgets are reset; old IDONTWANT ids expire;
 //   - per joined topic: mesh peers with a negative score are pruned; a mesh
@@ -41,9 +41,13 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		broken := 0
 		kept := ps.promises[:0]
 		for _, pr := range ps.promises {
-			if now.Before(pr.deadline) {
+			switch {
+			case now.Before(pr.deadline):
 				kept = append(kept, pr)
-			} else {
+			case !a.seen.has(pr.id):
+				// Nobody delivered it in time. A message that reached us
+				// through anyone fulfils every promise of it, as in other
+				// implementations: a slow but honest peer is not penalised.
 				broken++
 			}
 		}

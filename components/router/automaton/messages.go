@@ -15,7 +15,8 @@ import (
 // seen and held until the driver calls Validated with the same id; if it is
 // at least IDontWantThreshold bytes, IDONTWANT for it is sent at once to the
 // /meshsub/1.2.0 mesh peers (except the sender). A copy from a peer that
-// promised it (IHAVE answered by our IWANT) fulfils the promise.
+// promised it (IHAVE answered by our IWANT) fulfils the promise; a copy from
+// anyone keeps every promise of it from counting as broken.
 //
 // The automaton keeps msg (in the pending set and then the message cache)
 // and shares it with the RPCs it outputs: nobody may modify it afterwards.
