@@ -158,7 +158,7 @@ func (c *core) addPeer(ai peer.AddrInfo, src events.PeerSource, now time.Time) e
 		return fmt.Errorf("%w: %d", ErrInvalidSource, src)
 	}
 	for _, a := range ai.Addrs {
-		if a == nil || len(a) == 0 {
+		if len(a) == 0 {
 			return fmt.Errorf("%w: empty address for peer %s", ErrNoAddresses, ai.ID)
 		}
 	}
