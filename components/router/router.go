@@ -176,28 +176,21 @@ func (r *Router) Start(ctx context.Context) error {
 	case stateClosed:
 		return ErrClosed
 	}
-	// Connectedness and identify carry state (a lost disconnect would leak a
-	// peer), so they block rather than drop; scores are snapshots.
-	connSub, err := eventbus.Subscribe[events.EvtPeerConnectednessChanged](r.bus, eventbus.Name("router/connectedness"),
-		eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(1024))
+	// Connectedness, identify and protocol updates carry state (a lost
+	// disconnect would leak a peer), so they block rather than drop. They
+	// share one subscription so the driver sees them in the bus's order: a
+	// peer that reconnects quickly yields NotConnected, Connected, then the
+	// new identify, and processing that identify before the stale
+	// NotConnected would remove a connected peer. Scores are snapshots.
+	peerSub, err := r.bus.Subscribe([]any{
+		new(events.EvtPeerConnectednessChanged),
+		new(events.EvtPeerIdentificationCompleted),
+		new(events.EvtPeerProtocolsUpdated),
+	}, eventbus.Name("router/peers"), eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(1024))
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	r.subs = append(r.subs, connSub)
-	identSub, err := eventbus.Subscribe[events.EvtPeerIdentificationCompleted](r.bus, eventbus.Name("router/identify"),
-		eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(1024))
-	if err != nil {
-		r.closeSubs()
-		return fmt.Errorf("router: %w", err)
-	}
-	r.subs = append(r.subs, identSub)
-	protoSub, err := eventbus.Subscribe[events.EvtPeerProtocolsUpdated](r.bus, eventbus.Name("router/protocols"),
-		eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(1024))
-	if err != nil {
-		r.closeSubs()
-		return fmt.Errorf("router: %w", err)
-	}
-	r.subs = append(r.subs, protoSub)
+	r.subs = append(r.subs, peerSub)
 	scoreSub, err := eventbus.Subscribe[events.EvtPeerScoresUpdated](r.bus, eventbus.Name("router/scores"),
 		eventbus.WithPolicy(eventbus.Drop), eventbus.BufSize(4))
 	if err != nil {
@@ -209,7 +202,7 @@ func (r *Router) Start(ctx context.Context) error {
 		r.host.SetStreamHandler(p, r.handleStream)
 	}
 	r.state = stateStarted
-	go r.run(connSub.Out(), identSub.Out(), protoSub.Out(), scoreSub.Out())
+	go r.run(peerSub.Out(), scoreSub.Out())
 	return nil
 }
 
@@ -285,8 +278,7 @@ func (r *Router) do(ctx context.Context, fn func()) error {
 }
 
 // run is the driver goroutine.
-func (r *Router) run(conn <-chan events.EvtPeerConnectednessChanged, ident <-chan events.EvtPeerIdentificationCompleted,
-	protos <-chan events.EvtPeerProtocolsUpdated, scores <-chan events.EvtPeerScoresUpdated) {
+func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUpdated) {
 	defer close(r.done)
 	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
 	defer ticker.Stop()
@@ -301,24 +293,19 @@ func (r *Router) run(conn <-chan events.EvtPeerConnectednessChanged, ident <-cha
 			r.handleNet(in)
 		case v := <-r.valDone:
 			r.finishValidation(v.id, v.res)
-		case ev, ok := <-conn:
+		case ev, ok := <-peerEvents:
 			if !ok {
-				conn = nil
+				peerEvents = nil
 				continue
 			}
-			r.handleConnectedness(ev)
-		case ev, ok := <-ident:
-			if !ok {
-				ident = nil
-				continue
+			switch ev := ev.(type) {
+			case events.EvtPeerConnectednessChanged:
+				r.handleConnectedness(ev)
+			case events.EvtPeerIdentificationCompleted:
+				r.handleIdentify(ev)
+			case events.EvtPeerProtocolsUpdated:
+				r.handleProtocols(ev)
 			}
-			r.handleIdentify(ev)
-		case ev, ok := <-protos:
-			if !ok {
-				protos = nil
-				continue
-			}
-			r.handleProtocols(ev)
 		case ev, ok := <-scores:
 			if !ok {
 				scores = nil
