@@ -5,25 +5,30 @@
 // side by side.
 //
 //	go run ./bench/attack                  # the default eclipse attack
-//	go run ./bench/attack -honest 300 -sybil 600 -seed 3
-//	go run ./bench/attack -dial-attackers=false -flood-publish  # the mild variant
+//	go run ./bench/attack -seed 3 -attacker-dials 16
+//	go run ./bench/attack -degree 5 -attacker-dials 0 -flood-publish  # the mild variant
 //
 // The attackers are sybils (GRAFT every honest neighbour, respecting
 // backoffs, and never forward), IHAVE spammers (bogus ids, broken promises,
 // never forward), graft spammers (GRAFT inside their own PRUNE backoff) and
-// invalid senders (messages honest validation rejects). By default they
-// outnumber the honest nodes, honest nodes find them through discovery
-// (they dial attackers as readily as honest peers), and honest publishers
-// send to their mesh only (FloodPublish off, as many deployments run).
+// invalid senders (messages honest validation rejects, relayed among
+// themselves). By default 600 attackers face 200 honest nodes; each honest
+// node dials 3 honest nodes and 20 attackers (discovery that hands out
+// mostly sybils, so attackers also take its outbound links), and honest
+// publishers send to their mesh only (FloodPublish off, as many
+// deployments run).
 //
 // Each run has two phases of publishing from random honest nodes: early
 // (from the start, while meshes form with attackers in them) and steady.
-// Rows: delivery ratio at honest nodes per phase; RPCs honest nodes sent per
-// delivered message; the invalid messages honest nodes validated and
-// delivered to their application; the largest and final share of honest
-// mesh slots held by attackers; when the last attacker left the honest
-// meshes; and, with scoring, the (honest node, attacker) pairs below the
-// gossip threshold and the honest peers misjudged.
+// Rows: delivery ratio at honest nodes per phase and mean latency; RPCs
+// honest nodes sent per delivered message; invalid messages honest nodes
+// validated, refused unvalidated (sender graylisted) and delivered to their
+// application; the peak, final and steady-phase mean share of honest mesh
+// slots held by attackers; the longest an attacker stayed in one honest
+// mesh; when the last attacker left the honest meshes; penalties counted;
+// and, with scoring, the (honest node, attacker) pairs below the gossip
+// threshold, the invalid senders graylisted and the honest peers scored
+// below 0.
 //
 // The exit code is 1 when scoring misses its targets: honest delivery >= 99%
 // in both phases, and every attacker pruned from every honest mesh within
@@ -104,11 +109,19 @@ func (r result) miss() string {
 	return ""
 }
 
+// attackerKinds lists the attacker behaviours in the order rows show them.
+var attackerKinds = []sim.Behavior{sim.Sybil, sim.IHaveSpammer, sim.GraftSpammer, sim.InvalidSender}
+
+// kindNames names the attacker behaviours in rows.
+var kindNames = map[sim.Behavior]string{
+	sim.Sybil: "sybils", sim.IHaveSpammer: "IHAVE spammers", sim.GraftSpammer: "graft spammers", sim.InvalidSender: "invalid senders",
+}
+
 // printTable prints one row per measure, the run without scoring and the
 // run with it side by side.
 func printTable(w io.Writer, off, on result) {
 	row := func(name string, f func(r result) string) {
-		fmt.Fprintf(w, "%-40s %18s %18s\n", name, f(off), f(on))
+		fmt.Fprintf(w, "%-40s %22s %22s\n", name, f(off), f(on))
 	}
 	row("", func(r result) string { return map[bool]string{false: "scoring off", true: "scoring on"}[r.Scoring] })
 	ratio := func(st func(r result) (int, int, float64)) func(r result) string {
@@ -165,14 +178,13 @@ func printTable(w io.Writer, off, on result) {
 			return f(r)
 		}
 	}
-	row("attacker pairs below gossip threshold", scored(func(r result) string {
-		return fmt.Sprintf("%d/%d", r.AttackersBelowGossip, r.AttackerPairs)
-	}))
-	row("invalid senders graylisted", scored(func(r result) string {
-		return fmt.Sprintf("%d/%d", r.InvalidGraylisted, r.InvalidPairs)
-	}))
+	for _, b := range attackerKinds {
+		row(kindNames[b]+" <0 / <gossip / <gray", scored(func(r result) string {
+			return fmt.Sprintf("%d / %d / %d of %d", r.BelowZero[b], r.BelowGossip[b], r.Graylisted[b], r.Pairs[b])
+		}))
+	}
 	row("honest peers scored < 0", scored(func(r result) string {
-		return fmt.Sprintf("%d/%d", r.HonestBelowZero, r.HonestPairs)
+		return fmt.Sprintf("%d/%d", r.BelowZero[sim.Honest], r.Pairs[sim.Honest])
 	}))
 	row("run time (wall)", func(r result) string { return r.Elapsed.Round(time.Millisecond).String() })
 }

@@ -35,9 +35,6 @@ type scenario struct {
 	Sample       time.Duration // how often attacker mesh slots are counted
 }
 
-// attackers returns the number of attacker nodes.
-func (sc scenario) attackers() int { return sc.Sybil + sc.IHave + sc.Graft + sc.Invalid }
-
 // result is what one run measured.
 type result struct {
 	Scoring bool
@@ -61,16 +58,11 @@ type result struct {
 	// an honest mesh slot at any later sample; -1 if attackers still held
 	// one at the end.
 	ExpelledAfter time.Duration
-	// AttackersBelowGossip counts (honest node, attacker) pairs scored
-	// below the gossip threshold at the end, out of AttackerPairs;
-	// InvalidBelowGossip and InvalidGraylisted count the (honest node,
-	// invalid sender) pairs below the gossip and graylist thresholds, out
-	// of InvalidPairs. HonestBelowZero counts (honest node, honest peer)
-	// pairs scored below 0 (false positives), out of HonestPairs.
-	AttackersBelowGossip, AttackerPairs   int
-	InvalidBelowGossip, InvalidGraylisted int
-	InvalidPairs                          int
-	HonestBelowZero, HonestPairs          int
+	// Pairs counts the (honest node, peer) pairs at the end by the peer's
+	// behaviour; BelowZero, BelowGossip and Graylisted count those scored
+	// below 0 (for honest peers: false positives), below the gossip
+	// threshold and below the graylist threshold.
+	Pairs, BelowZero, BelowGossip, Graylisted map[sim.Behavior]int
 	// Elapsed is the wall time the run took.
 	Elapsed time.Duration
 }
@@ -118,7 +110,8 @@ func (sc scenario) run(withScoring bool) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	r := result{Scoring: withScoring, ExpelledAfter: -1, AttackerSlotsByKind: map[sim.Behavior]int{}}
+	r := result{Scoring: withScoring, ExpelledAfter: -1, AttackerSlotsByKind: map[sim.Behavior]int{},
+		Pairs: map[sim.Behavior]int{}, BelowZero: map[sim.Behavior]int{}, BelowGossip: map[sim.Behavior]int{}, Graylisted: map[sim.Behavior]int{}}
 	index := make(map[peer.ID]int, s.Len())
 	for j := range s.Len() {
 		index[sim.PeerID(j)] = j
@@ -211,26 +204,16 @@ func (sc scenario) run(withScoring bool) (result, error) {
 			if j == i || !a.HasPeer(p) {
 				continue
 			}
-			score := a.Score(p)
-			switch s.Behavior(j) {
-			case sim.Honest:
-				r.HonestPairs++
-				if score < 0 {
-					r.HonestBelowZero++
-				}
-				continue
-			case sim.InvalidSender:
-				r.InvalidPairs++
-				if withScoring && score < th.Gossip {
-					r.InvalidBelowGossip++
-				}
-				if withScoring && score < th.Graylist {
-					r.InvalidGraylisted++
-				}
+			score, b := a.Score(p), s.Behavior(j)
+			r.Pairs[b]++
+			if score < 0 {
+				r.BelowZero[b]++
 			}
-			r.AttackerPairs++
-			if withScoring && score < th.Gossip {
-				r.AttackersBelowGossip++
+			if score < th.Gossip {
+				r.BelowGossip[b]++
+			}
+			if score < th.Graylist {
+				r.Graylisted[b]++
 			}
 		}
 	}
