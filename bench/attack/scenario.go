@@ -146,8 +146,9 @@ func (sc scenario) run(withScoring bool) (result, error) {
 			}
 		}
 		for k, t := range since {
-			r.LongestAttackerStay = max(r.LongestAttackerStay, now.Sub(t))
-			if !present[k] {
+			if present[k] {
+				r.LongestAttackerStay = max(r.LongestAttackerStay, now.Sub(t))
+			} else {
 				delete(since, k)
 			}
 		}
