@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&sc.IHave, "ihave", sc.IHave, "IHAVE spammers")
 	fs.IntVar(&sc.Graft, "graft", sc.Graft, "graft spammers")
 	fs.IntVar(&sc.Invalid, "invalid", sc.Invalid, "invalid-message senders")
-	fs.IntVar(&sc.Degree, "degree", sc.Degree, "connections each node opens")
+	fs.IntVar(&sc.Degree, "degree", sc.Degree, "honest nodes each node dials (attackers dial this many honest nodes)")
 	fs.IntVar(&sc.AttackerDials, "attacker-dials", sc.AttackerDials, "attackers each honest node dials, on top of -degree honest ones")
 	fs.BoolVar(&sc.FloodPublish, "flood-publish", sc.FloodPublish, "honest publishers flood-publish")
 	fs.Uint64Var(&sc.Seed, "seed", sc.Seed, "random seed")
