@@ -2,10 +2,12 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -212,5 +214,45 @@ func TestGossipIHaveIWant(t *testing.T) {
 	rpc := f.waitRPC("IWANT answer", func(r *pb.RPC) bool { return hasData(r, "gossip me") != nil })
 	if err := wire.Verify(hasData(rpc, "gossip me")); err != nil {
 		t.Fatalf("forwarded copy does not verify: %v", err)
+	}
+}
+
+// A peer keeps one inbound stream: opening another resets the older one
+// (counted), and the newest carries on working, so a peer cannot make the
+// router run a reader per stream it opens.
+func TestNewerInboundStreamReplacesOlder(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk)
+	topic, err := n.r.Join("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := topic.Subscribe()
+	f := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	connect(t, f.h, n.h)
+	var older []network.Stream
+	for i := 0; i < 5; i++ {
+		f.open(n.h.ID())
+		f.send(subscribeRPC("s")) // make the router read (and track) the stream
+		older = append(older, f.out)
+		// Wait until the router has taken this stream, so the next one is
+		// newer: the first shows in the subscription it carried, each later
+		// one in the replacement it causes.
+		eventually(t, 5*time.Second, "stream taken", func() bool {
+			if i == 0 {
+				return contains(n.r.TopicPeers("s"), f.h.ID())
+			}
+			return counter(t, n.reg, "meshbus_router_inbound_streams_replaced_total") == float64(i)
+		}, nil)
+	}
+	for i, s := range older[:len(older)-1] {
+		eventually(t, 5*time.Second, fmt.Sprintf("older stream %d reset", i), func() bool {
+			_, err := s.Write([]byte{0})
+			return err != nil
+		}, nil)
+	}
+	f.send(&pb.RPC{Publish: []*pb.Message{f.message("s", "via the newest stream")}})
+	if m := next(t, sub); string(m.Data) != "via the newest stream" {
+		t.Fatalf("got %q", m.Data)
 	}
 }

@@ -51,6 +51,7 @@ type metrics struct {
 	cancelled        prometheus.Counter
 	subDrops         prometheus.Counter
 	streamFailures   prometheus.Counter
+	streamsReplaced  prometheus.Counter
 	peers            map[protocol.ID]prometheus.Gauge
 	outcomes         []prometheus.Counter // indexed by automaton.Outcome
 	mesh             *meshCollector
@@ -76,13 +77,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Delivered messages dropped because a local subscription's buffer was full."})
 	streamFail := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_failures_total",
 		Help: "Outbound streams that could not be opened or failed while writing."})
+	replaced := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inbound_streams_replaced_total",
+		Help: "Inbound streams reset because the same peer opened a newer one."})
 	peers := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "peers",
 		Help: "Pubsub peers by negotiated protocol."}, []string{"protocol"})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "outcomes_total",
 		Help: "Automaton handler outcomes."}, []string{"outcome"})
 	async := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "validations_running",
 		Help: "Asynchronous validations in flight."})
-	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, peers, outcomes, async, m.mesh} {
+	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, replaced, peers, outcomes, async, m.mesh} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -98,6 +101,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.rejected[0] = rejected.WithLabelValues("unknown")
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
 	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
+	m.streamsReplaced = replaced
 	for _, p := range wire.Protocols {
 		m.peers[p] = peers.WithLabelValues(string(p))
 	}

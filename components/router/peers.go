@@ -528,20 +528,35 @@ func (r *Router) msgIDFor(topic string) wire.MsgIDFunc {
 	return fn
 }
 
+// trackStream registers an inbound stream for Close to reset. A peer keeps
+// one inbound pubsub stream, as in other implementations: a newer one
+// replaces (resets) the older, so no peer can hold more than one reader
+// goroutine of ours.
 func (r *Router) trackStream(s network.Stream) bool {
+	p := s.Conn().RemotePeer()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.state != stateStarted {
+		r.mu.Unlock()
 		return false
 	}
+	old := r.inbound[p]
+	r.inbound[p] = s
 	r.streams[s] = struct{}{}
 	r.wg.Add(1)
+	r.mu.Unlock()
+	if old != nil {
+		r.m.streamsReplaced.Inc()
+		_ = old.Reset() // its reader sees the error and exits
+	}
 	return true
 }
 
 func (r *Router) untrackStream(s network.Stream) {
 	r.mu.Lock()
 	delete(r.streams, s)
+	if p := s.Conn().RemotePeer(); r.inbound[p] == s {
+		delete(r.inbound, p)
+	}
 	r.mu.Unlock()
 	r.wg.Done()
 }

@@ -51,9 +51,10 @@ type Router struct {
 	vals     map[string]*validator
 	known    *knownIDs
 
-	mu      sync.Mutex // guards state and streams
+	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
 	streams map[network.Stream]struct{}
+	inbound map[peer.ID]network.Stream // each peer's current inbound stream
 	subs    []interface{ Close() error }
 
 	// Owned by the driver goroutine.
@@ -146,6 +147,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		vals:     make(map[string]*validator),
 		known:    newKnownIDs(1 << 14),
 		streams:  make(map[network.Stream]struct{}),
+		inbound:  make(map[peer.ID]network.Stream),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
 		records:  make(map[peer.ID][]byte),
