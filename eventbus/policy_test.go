@@ -36,6 +36,9 @@ func TestNonBlockingPoliciesIsolateAStalledSubscriber(t *testing.T) {
 				if len(got) != 4 || !errors.Is(stalled.Err(), ErrKilled) {
 					t.Fatalf("killed subscription kept %d events, Err %v; want its 4 queued and ErrKilled", len(got), stalled.Err())
 				}
+				if d := stalled.c.delivered(); d != 4 {
+					t.Fatalf("bus counted %d delivered to the killed subscription, want the 4 it received", d)
+				}
 			default:
 				if d := stalled.Dropped(); d != n-4 {
 					t.Fatalf("dropped %d, want %d", d, n-4)

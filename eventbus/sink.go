@@ -97,6 +97,7 @@ func (c *subCore) overflow(n *node) {
 		n.dropped.Add(1)
 		c.notify(n.typ, d)
 	case Kill:
+		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
 			n.killed.Add(1)
 			c.bus.detachAsync(c)
