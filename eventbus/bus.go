@@ -204,8 +204,8 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 
 	// Attach outside b.mu: an attach waits for the type's emitters, and one
 	// of them may be blocked on a Block subscriber. A concurrent Close of c
-	// cannot be missed: attach skips ended subscriptions, detach removes
-	// attached ones.
+	// cannot be missed: an attach recorded before detach's snapshot is
+	// removed by detach, and one after it is refused (subCore.attached).
 	for _, n := range targets {
 		n.attach(s)
 	}

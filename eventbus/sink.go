@@ -155,8 +155,8 @@ func (c *subCore) beginDetach() []*node {
 }
 
 // delivered is the number of events offered to the subscription minus those
-// it dropped or abandoned while ending; it costs Emit nothing because it is derived from the per-type
-// emitted counters.
+// it dropped or abandoned while ending. It costs Emit nothing: it is derived
+// from the per-type emitted counters.
 func (c *subCore) delivered() uint64 {
 	c.mu.Lock()
 	total := c.offered
