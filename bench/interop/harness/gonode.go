@@ -9,7 +9,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,6 +25,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	meshhost "github.com/meshbus/meshbus/host"
+	"github.com/meshbus/meshbus/host/conntrack"
 )
 
 // GoMessage is one message a GoNode's subscription delivered.
@@ -242,50 +242,18 @@ func newLibp2pHost() (host.Host, error) {
 	)
 }
 
-// bridge forwards the host's connectedness, identify and protocol events
-// onto the meshbus bus, in go-libp2p's order: in AssemblyRouter there is no
-// host/conntrack to do it, and the router learns peers only from the bus.
+// bridge starts the connection tracker (host/conntrack), which turns the
+// host's connection notifications and go-libp2p's events into the meshbus
+// events the router learns peers from; in AssemblyRouter nothing else does.
 func (n *GoNode) bridge() error {
-	sub, err := n.Host.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged),
-		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+	t, err := conntrack.New(n.Host, n.Bus, clock.New())
 	if err != nil {
 		return err
 	}
-	conn, err1 := eventbus.NewEmitter[events.EvtPeerConnectednessChanged](n.Bus)
-	ident, err2 := eventbus.NewEmitter[events.EvtPeerIdentificationCompleted](n.Bus)
-	protos, err3 := eventbus.NewEmitter[events.EvtPeerProtocolsUpdated](n.Bus)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		_ = sub.Close()
-		if conn != nil {
-			_ = conn.Close()
-		}
-		if ident != nil {
-			_ = ident.Close()
-		}
-		if protos != nil {
-			_ = protos.Close()
-		}
+	if err := t.Start(context.Background()); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range sub.Out() {
-			switch e := ev.(type) {
-			case event.EvtPeerConnectednessChanged:
-				_ = conn.Emit(e)
-			case event.EvtPeerIdentificationCompleted:
-				_ = ident.Emit(e)
-			case event.EvtPeerProtocolsUpdated:
-				_ = protos.Emit(e)
-			}
-		}
-	}()
-	n.closers = append(n.closers, func() error {
-		err := sub.Close()
-		<-done
-		return errors.Join(err, conn.Close(), ident.Close(), protos.Close())
-	})
+	n.closers = append(n.closers, func() error { return t.Stop(context.Background()) })
 	return nil
 }
 
