@@ -41,7 +41,7 @@ func TestConnectIdentifyDisconnect(t *testing.T) {
 			t.Fatalf("%s: opened %+v", side.name, open)
 		}
 		id := got[len(got)-1].(events.EvtPeerIdentificationCompleted)
-		if !slices.Contains(id.Protocols, "/ipfs/id/1.0.0") || id.AgentVersion == "" || len(id.ListenAddrs) == 0 {
+		if !slices.Contains(id.Protocols, "/ipfs/id/1.0.0") || id.AgentVersion != UserAgent || len(id.ListenAddrs) == 0 {
 			t.Fatalf("%s: identify %+v", side.name, id)
 		}
 		if side.remote == a && !slices.ContainsFunc(id.ListenAddrs, func(x ma.Multiaddr) bool { return x.Equal(a.Host().Addrs()[0]) }) {

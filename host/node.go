@@ -145,6 +145,9 @@ func (c *config) libp2pOptions(gater connmgr.ConnectionGater) []libp2p.Option {
 		libp2p.ListenAddrs(c.listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
+		// Identify's agent version; a libp2p.UserAgent among the user's
+		// options (applied later) overrides it.
+		libp2p.UserAgent(UserAgent),
 	}
 	if len(c.listen) == 0 {
 		opts[0] = libp2p.NoListenAddrs

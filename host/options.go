@@ -247,3 +247,7 @@ func ReplaceComponent(name string, opt fx.Option) Option {
 		return nil
 	}
 }
+
+// UserAgent is the agent version a node announces in identify unless
+// WithLibp2pOptions passes libp2p.UserAgent.
+const UserAgent = "meshbus"
