@@ -343,6 +343,29 @@ func (n *GoNode) Outcomes(outcome string) int {
 	return 0
 }
 
+// PeersByProtocol returns the router's meshbus_router_peers gauge for one
+// negotiated protocol (e.g. /floodsub/1.0.0): how many pubsub peers speak
+// it now, 0 if never set.
+func (n *GoNode) PeersByProtocol(p protocol.ID) int {
+	mfs, err := n.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "meshbus_router_peers" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "protocol" && lp.GetValue() == string(p) {
+					return int(m.GetGauge().GetValue())
+				}
+			}
+		}
+	}
+	return 0
+}
+
 // ID returns the node's peer id.
 func (n *GoNode) ID() peer.ID { return n.Host.ID() }
 

@@ -229,4 +229,16 @@ func TestPrerequisitesNameTheFix(t *testing.T) {
 	if !errors.Is(err, ErrPeerNotInstalled) || !strings.Contains(err.Error(), InstallCommand) || !strings.Contains(err.Error(), SkipEnv) {
 		t.Fatalf("no node_modules: %v", err)
 	}
+	// node_modules from before floodsub was added: reinstall, naming it.
+	gs := filepath.Join(empty, "node_modules", "@chainsafe", "libp2p-gossipsub")
+	if err := os.MkdirAll(gs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gs, "package.json"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = CheckPrerequisites(empty)
+	if !errors.Is(err, ErrPeerNotInstalled) || !strings.Contains(err.Error(), "floodsub") || !strings.Contains(err.Error(), InstallCommand) {
+		t.Fatalf("node_modules without @libp2p/floodsub: %v", err)
+	}
 }

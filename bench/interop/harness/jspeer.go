@@ -71,6 +71,10 @@ type JSStats struct {
 	IDontWant map[string]IDontWantStat `json:"idontwant"`
 	// Gossip counts IHAVE/IWANT exchanged with each peer (id string).
 	Gossip map[string]GossipStat `json:"gossip"`
+	// Control counts, per sender (peer id string), the RPCs that carried a
+	// control part (GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT). Floodsub peers
+	// only (JSOptions.Floodsub): a gossipsub router must send them none.
+	Control map[string]int `json:"control"`
 }
 
 // GossipStat counts the gossip a JS peer exchanged with one peer.
@@ -161,16 +165,30 @@ type JSOptions struct {
 	// Sparse sets the mesh degree to 1 (D = Dlo = Dhi = 1) and turns flood
 	// publishing off.
 	Sparse bool
+	// Floodsub runs @libp2p/floodsub (/floodsub/1.0.0 only) instead of
+	// gossipsub: same commands and events, no mesh, no control messages,
+	// no scores. Its messages' ids are the library's dedup key,
+	// protobuf(public key) || seqno (floodsub sends no ids on the wire).
+	// MsgID, Protocols and Sparse are gossipsub options and must be unset.
+	Floodsub bool
 }
 
 // StartJSPeer starts node peerDir/peer.mjs and waits for it to be ready.
 // ctx bounds the process's whole life (it is killed when ctx ends) as well
 // as the start. On error the process is already gone.
 func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOptions) (*JSPeer, error) {
-	if opts.MsgID == "" {
+	args := []string{filepath.Join(peerDir, "peer.mjs")}
+	switch {
+	case opts.Floodsub && (opts.MsgID != "" || len(opts.Protocols) > 0 || opts.Sparse):
+		return nil, fmt.Errorf("%w: %s: JSOptions MsgID, Protocols and Sparse are gossipsub options, not for Floodsub", ErrInvalidConfig, name)
+	case opts.Floodsub:
+		args = append(args, "--router=floodsub")
+	case opts.MsgID == "":
 		opts.MsgID = MsgIDSpec
+		fallthrough
+	default:
+		args = append(args, "--msgid="+string(opts.MsgID))
 	}
-	args := []string{filepath.Join(peerDir, "peer.mjs"), "--msgid=" + string(opts.MsgID)}
 	if len(opts.Protocols) > 0 {
 		args = append(args, "--protocols="+strings.Join(opts.Protocols, ","))
 	}
@@ -436,6 +454,19 @@ func (p *JSPeer) Unsubscribe(ctx context.Context, topic string) error {
 // to.
 func (p *JSPeer) Publish(ctx context.Context, topic string, data []byte) ([]peer.ID, error) {
 	l, err := p.call(ctx, map[string]any{"cmd": "publish", "topic": topic, "data": base64.StdEncoding.EncodeToString(data)})
+	if err != nil {
+		return nil, err
+	}
+	return decodeIDs(l.Recipients), nil
+}
+
+// PublishSeqno publishes data on topic with the given sequence number, as
+// the library encodes it: a floodsub peer (JSOptions.Floodsub) only. The
+// library strips leading zero bytes, so a seqno below 2^56 goes out shorter
+// than 8 bytes (Publish never does that: see peer.mjs).
+func (p *JSPeer) PublishSeqno(ctx context.Context, topic string, data []byte, seqno uint64) ([]peer.ID, error) {
+	l, err := p.call(ctx, map[string]any{"cmd": "publish", "topic": topic, "data": base64.StdEncoding.EncodeToString(data),
+		"seqno": fmt.Sprintf("%016x", seqno)})
 	if err != nil {
 		return nil, err
 	}
