@@ -27,6 +27,11 @@
 //     penalty: broken IWANT promise, GRAFT in backoff, ...), and no mesh is
 //     empty at the end.
 //
+// A JS peer can run @libp2p/floodsub instead (JSOptions.Floodsub), to check
+// that the router treats /floodsub/1.0.0 peers as the GossipSub spec says:
+// no mesh, no control messages, every message of their topics, theirs
+// accepted (TestInteropWithJSFloodsub).
+//
 // Time is the wall clock on purpose: the JS peers run their own heartbeats
 // in real time, so the Go routers share it. Nothing sleeps to let things
 // settle; every wait polls a condition under a deadline.

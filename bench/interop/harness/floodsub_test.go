@@ -26,13 +26,14 @@ import (
 // message of the topic they subscribe to (its own and relayed ones) and
 // accepts and forwards theirs.
 //
-// Three meshbus nodes are linked to each other; floodsub peer fs0 is linked to go0 (it dials) and go1 (go1
-// dials), fs1 only to go2 (go2 dials). fs0 and fs1 are not linked, so
-// their messages to each other cross the meshbus mesh, and fs1 gets
-// everything through go2 alone. Every member publishes in turn. The
-// meshbus nodes are full nodes (host.New, every built-in component), then
-// the router alone on a bare host: what is checked is the router's
-// behaviour.
+// Three meshbus nodes are linked to each other; floodsub peer fs0 is
+// linked to go0 (it dials) and go1 (go1 dials), fs1 only to go2 (go2
+// dials). fs0 and fs1 are not linked, so their messages to each other
+// cross the meshbus mesh, and fs1 gets everything through go2 alone. Every
+// member publishes in turn. The meshbus nodes are full nodes (host.New,
+// every built-in component), then the router alone on a bare host: what is
+// checked is the router's behaviour. short-seqno pins a known gap (see
+// testFloodsubShortSeqno).
 func TestInteropWithJSFloodsub(t *testing.T) {
 	requireJS(t)
 	t.Run("host", func(t *testing.T) { testFloodsubPeers(t, AssemblyHost, 17) })

@@ -242,3 +242,18 @@ func TestPrerequisitesNameTheFix(t *testing.T) {
 		t.Fatalf("node_modules without @libp2p/floodsub: %v", err)
 	}
 }
+
+// Floodsub peers take none of gossipsub's options: StartJSPeer refuses the
+// combination, naming it, before starting a process.
+func TestStartJSPeerRefusesGossipsubOptionsForFloodsub(t *testing.T) {
+	for _, o := range []JSOptions{
+		{Floodsub: true, MsgID: MsgIDSpec},
+		{Floodsub: true, Protocols: []string{"/meshsub/1.1.0"}},
+		{Floodsub: true, Sparse: true},
+	} {
+		p, err := StartJSPeer(context.Background(), "node-not-run", t.TempDir(), "fs", o)
+		if p != nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Floodsub") {
+			t.Fatalf("%+v: %v, %v", o, p, err)
+		}
+	}
+}
