@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -25,11 +26,25 @@ func main() {
 	flag.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between publishes")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
 	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on each phase")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "router bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "router bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := Run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "router bench:", err)
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // the profile of a failed run is not wanted
 	}
 	res.Print(os.Stdout, cfg)
 }

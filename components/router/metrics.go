@@ -52,6 +52,8 @@ type metrics struct {
 	subDrops         prometheus.Counter
 	streamFailures   prometheus.Counter
 	streamsReplaced  prometheus.Counter
+	sigChecked       prometheus.Counter
+	sigSkipped       prometheus.Counter
 	peers            map[protocol.ID]prometheus.Gauge
 	outcomes         []prometheus.Counter // indexed by automaton.Outcome
 	mesh             *meshCollector
@@ -79,13 +81,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Outbound streams that could not be opened or failed while writing."})
 	replaced := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inbound_streams_replaced_total",
 		Help: "Inbound streams reset because the same peer opened a newer one."})
+	sigs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "signature_checks_total",
+		Help: "Signed message copies checked, or skipped as byte-identical to a copy that verified."}, []string{"result"})
 	peers := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "peers",
 		Help: "Pubsub peers by negotiated protocol."}, []string{"protocol"})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "outcomes_total",
 		Help: "Automaton handler outcomes."}, []string{"outcome"})
 	async := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "validations_running",
 		Help: "Asynchronous validations in flight."})
-	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, replaced, peers, outcomes, async, m.mesh} {
+	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, replaced, sigs, peers, outcomes, async, m.mesh} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -102,6 +106,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
 	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
 	m.streamsReplaced = replaced
+	m.sigChecked, m.sigSkipped = sigs.WithLabelValues("checked"), sigs.WithLabelValues("skipped_identical")
 	for _, p := range wire.Protocols {
 		m.peers[p] = peers.WithLabelValues(string(p))
 	}

@@ -50,6 +50,7 @@ type Router struct {
 	valMu    sync.RWMutex
 	vals     map[string]*validator
 	known    *knownIDs
+	verified *verifiedCopies
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
@@ -146,6 +147,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		topicIDs: make(map[string]wire.MsgIDFunc),
 		vals:     make(map[string]*validator),
 		known:    newKnownIDs(1 << 14),
+		verified: newVerifiedCopies(1 << 14),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
 		aut:      aut,
