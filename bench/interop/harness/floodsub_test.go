@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
@@ -295,28 +294,7 @@ func publishRoundRobin(t *testing.T, ctx context.Context, m *Mesh) []Published {
 // once.
 func testFloodsubCountsControl(t *testing.T, ctx context.Context, j *JSPeer, topic string) {
 	t.Helper()
-	h, err := newLibp2pHost()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = h.Close() }()
-	h.SetStreamHandler(wire.ProtocolFloodsub, func(s network.Stream) {
-		r := wire.NewReader(s, 0)
-		for {
-			if _, err := r.ReadRPC(); err != nil {
-				_ = s.Reset()
-				return
-			}
-		}
-	})
-	if err := h.Connect(ctx, j.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.NewStream(ctx, j.ID(), wire.ProtocolFloodsub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Reset() }()
+	h, s := rawStream(t, ctx, j, wire.ProtocolFloodsub)
 	w := wire.NewWriter(s, 0)
 	withControl := &pb.RPC{
 		Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String(topic)}},
@@ -330,7 +308,7 @@ func testFloodsubCountsControl(t *testing.T, ctx context.Context, j *JSPeer, top
 	}
 	id := h.ID().String()
 	var st JSStats
-	err = poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+	err := poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
 		v, err := j.Mesh(ctx, topic+"/2")
 		if err != nil {
 			return false, err

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -57,6 +59,37 @@ func requireJS(t *testing.T) string {
 	}
 	t.Fatalf("the js-libp2p interop test cannot run: %v", err)
 	return ""
+}
+
+// rawStream connects a bare libp2p host (no router) to the JS peer and opens
+// a stream to it speaking proto, for tests that hand-build RPCs. The host
+// answers the JS peer's own stream of proto by reading and discarding. Both
+// are closed at the test's cleanup.
+func rawStream(t *testing.T, ctx context.Context, j *JSPeer, proto protocol.ID) (host.Host, network.Stream) {
+	t.Helper()
+	h, err := newLibp2pHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	h.SetStreamHandler(proto, func(s network.Stream) {
+		r := wire.NewReader(s, 0)
+		for {
+			if _, err := r.ReadRPC(); err != nil {
+				_ = s.Reset()
+				return
+			}
+		}
+	})
+	if err := h.Connect(ctx, j.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.NewStream(ctx, j.ID(), proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Reset() })
+	return h, s
 }
 
 // testContext bounds the JS processes by the test's deadline (minus a
@@ -221,29 +254,7 @@ func testJSVerifiesSignatures(t *testing.T) {
 	j := m.Members[1].JS
 	topic := m.Config.Topic
 
-	h, err := newLibp2pHost()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	// Answer the JS peer's outbound pubsub stream, reading and discarding.
-	h.SetStreamHandler(wire.ProtocolMeshsub11, func(s network.Stream) {
-		r := wire.NewReader(s, 0)
-		for {
-			if _, err := r.ReadRPC(); err != nil {
-				_ = s.Reset()
-				return
-			}
-		}
-	})
-	if err := h.Connect(ctx, j.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.NewStream(ctx, j.ID(), wire.ProtocolMeshsub11)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Reset() }()
+	h, s := rawStream(t, ctx, j, wire.ProtocolMeshsub11)
 	key := h.Peerstore().PrivKey(h.ID())
 	seq := wire.NewSeqno(1)
 	msg := func(data string) *pb.Message {
@@ -268,7 +279,7 @@ func testJSVerifiesSignatures(t *testing.T) {
 	if jm.From != h.ID() {
 		t.Fatalf("from %s, want %s", jm.From, h.ID())
 	}
-	err = poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+	err := poll(ctx, 10*time.Second, 20*time.Millisecond, func() (bool, error) {
 		for _, e := range j.Events() {
 			if e.Kind == "invalid" && e.Peer == h.ID() {
 				t.Logf("js rejected the altered message: %s", e.Error)
