@@ -83,10 +83,14 @@ func (b *Bus) Close() error {
 		subs = append(subs, c)
 	}
 	b.mu.Unlock()
-	// End everything first so that emitters blocked on any of them let go
-	// of their node locks before the detaches below need them.
+	// End and drain everything first: an emitter blocked on any Block
+	// subscription must let go of its node lock before the detaches below,
+	// each of which needs that lock, whatever order they run in.
 	for _, c := range subs {
 		c.end(ErrClosed)
+	}
+	for _, c := range subs {
+		c.startDrain()
 	}
 	for _, c := range subs {
 		b.detach(c)
@@ -218,14 +222,7 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 // bus); the events it discards are counted as abandoned.
 func (b *Bus) detach(c *subCore) {
 	c.detachOnce.Do(func() {
-		var drained chan struct{}
-		if c.settings.policy == Block {
-			drained = make(chan struct{})
-			go func() {
-				defer close(drained)
-				c.self.drain()
-			}()
-		}
+		c.startDrain()
 		b.mu.Lock()
 		delete(b.subs, c)
 		b.wildcards = removeSub(b.wildcards, c)
@@ -238,8 +235,8 @@ func (b *Bus) detach(c *subCore) {
 			n.detach(c.self)
 		}
 		c.self.closeChan()
-		if drained != nil {
-			<-drained // the drain ends with the channel: no goroutine outlives detach
+		if c.drained != nil {
+			<-c.drained // the drain ends with the channel: no goroutine outlives detach
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package eventbus
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,4 +88,22 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// waitBlockedInSend waits until some goroutine is parked in a channel send
+// inside the bus (an emitter stuck on a full Block subscription), so that a
+// test can act on a blocked emitter without sleeping.
+func waitBlockedInSend(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for stop := time.Now().Add(deadline); time.Now().Before(stop); {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "[chan send") && strings.Contains(g, "eventbus.(*chanSink[") {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("no emitter blocked in a channel send within %v", deadline)
 }

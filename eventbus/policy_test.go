@@ -145,6 +145,27 @@ func TestBusCloseEndsSubscriptionsAndReleasesEmitters(t *testing.T) {
 	}
 }
 
+// Bus.Close must release an emitter blocked on one Block subscription even
+// while it detaches another subscription of the same type first: detaching
+// needs the type's lock, which the blocked emitter holds.
+func TestBusCloseReleasesEmitterBlockedOnAnotherBlockSubscription(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		b := New(WithDefaultPolicy(Block))
+		subs := []*Subscription[evtA]{must(Subscribe[evtA](b, BufSize(0))), must(Subscribe[evtA](b, BufSize(0)))}
+		em := must(NewEmitter[evtA](b))
+		emitted := make(chan error)
+		go func() { emitted <- em.Emit(evtA{}) }() // blocks: nobody reads
+		waitBlockedInSend(t)
+		within(t, "Bus.Close with an emitter blocked on one of two subscriptions", func() { b.Close() })
+		if err := recv(t, emitted); err != nil {
+			t.Fatalf("Emit that began before Close: %v", err)
+		}
+		for _, s := range subs {
+			closed(t, s.Out())
+		}
+	}
+}
+
 func TestPolicyString(t *testing.T) {
 	for p, want := range map[Policy]string{Block: "block", Drop: "drop", Kill: "kill", Notify: "notify", 9: "policy(9)"} {
 		if p.String() != want {

@@ -52,6 +52,8 @@ type subCore struct {
 	abandoned atomic.Uint64
 
 	detachOnce sync.Once
+	drainOnce  sync.Once
+	drained    chan struct{} // closed when a Block drain ends; set by startDrain
 
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
@@ -115,6 +117,23 @@ func (c *subCore) notify(t reflect.Type, dropped uint64) {
 	if c.settings.notifier != nil {
 		c.settings.notifier(DropNotice{Subscriber: c.settings.name, Type: t, Dropped: dropped})
 	}
+}
+
+// startDrain starts, once, discarding what a Block subscription's channel
+// holds and receives until it closes, so that emitters blocked on it let go
+// of their node locks; detach waits for the drain to end. Other policies
+// never block an emitter and keep their queue readable.
+func (c *subCore) startDrain() {
+	c.drainOnce.Do(func() {
+		if c.settings.policy != Block {
+			return
+		}
+		c.drained = make(chan struct{})
+		go func() {
+			defer close(c.drained)
+			c.self.drain()
+		}()
+	})
 }
 
 // attached records an attachment to n, unless detach already began; it
