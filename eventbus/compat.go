@@ -113,13 +113,11 @@ func (e *anyEmitter) Emit(evt any) error {
 	if e.stateful {
 		n.remember(evt)
 	}
-	for _, s := range n.sinks {
-		// The common event.Bus-API sink takes evt as it is: skip the
-		// interface call and conversion.
-		if as, ok := s.(*chanSink[any]); ok && as.convert == nil {
-			as.send(n, evt)
-			continue
-		}
+	offer(n, n.boxed, evt)
+	for _, s := range n.typedSinks {
+		s.deliverAny(n, evt, seq)
+	}
+	for _, s := range n.other {
 		s.deliverAny(n, evt, seq)
 	}
 	n.mu.RUnlock()

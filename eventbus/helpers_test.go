@@ -99,7 +99,7 @@ func waitBlockedInSend(t *testing.T) {
 	for stop := time.Now().Add(deadline); time.Now().Before(stop); {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "[chan send") && strings.Contains(g, "eventbus.(*chanSink[") {
+			if strings.Contains(g, "[chan send") && strings.Contains(g, "meshbus/eventbus.offer[") {
 				return
 			}
 		}

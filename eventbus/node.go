@@ -16,7 +16,8 @@ type node struct {
 	typ reflect.Type
 
 	mu       sync.RWMutex
-	sinks    []sink // guarded by mu
+	sinks    []sink // every attached sink, in attach order; guarded by mu
+	fanout          // the emit path's view of sinks; guarded by mu
 	seqSinks int    // sinks that want sequence numbers; guarded by mu
 
 	emitted atomic.Uint64 // Emit calls, incremented under mu.RLock
@@ -60,6 +61,7 @@ func (n *node) attach(s sink) {
 		return
 	}
 	n.sinks = append(n.sinks, s)
+	n.split()
 	if c.settings.sequenced {
 		n.seqSinks++
 	}
@@ -86,6 +88,7 @@ func (n *node) detach(s sink) {
 		sinks := make([]sink, 0, len(n.sinks)-1)
 		sinks = append(sinks, n.sinks[:i]...)
 		n.sinks = append(sinks, n.sinks[i+1:]...)
+		n.split()
 		c := s.core()
 		if c.settings.sequenced {
 			n.seqSinks--

@@ -113,14 +113,11 @@ func (e *Emitter[T]) Emit(v T) error {
 		boxed = v
 		n.remember(boxed)
 	}
-	for _, s := range n.sinks {
-		switch s := s.(type) {
-		case *chanSink[T]:
-			if s.convert == nil {
-				s.send(n, v)
-				continue
-			}
-		case *chanSink[Sequenced[T]]:
+	if typed, ok := n.typed.([]flatSink[T]); ok {
+		offer(n, typed, v)
+	}
+	for _, s := range n.other {
+		if s, ok := s.(*chanSink[Sequenced[T]]); ok {
 			s.send(n, Sequenced[T]{Seq: seq, Event: v})
 			continue
 		}
@@ -128,6 +125,12 @@ func (e *Emitter[T]) Emit(v T) error {
 			boxed = v
 		}
 		s.deliverAny(n, boxed, seq)
+	}
+	if len(n.boxed) > 0 {
+		if boxed == nil {
+			boxed = v
+		}
+		offer(n, n.boxed, boxed)
 	}
 	n.mu.RUnlock()
 	return nil

@@ -1,0 +1,95 @@
+package eventbus
+
+import "reflect"
+
+// fanout is a node's sinks arranged for Emit. The sinks that take the
+// emitted value as it is (no conversion) are flattened into arrays of
+// flatSink, so that an Emit reaches each with one channel send, without an
+// interface call or a pointer chase per sink:
+//   - boxed: event.Bus-API sinks (a chan any);
+//   - typed: a []flatSink[T] for typed sinks of exactly the node's type T
+//     (nil when there are none), with the same sinks as interfaces in
+//     typedSinks for emitters that do not know T;
+//   - other: the rest (sequenced, interface-typed), reached through the sink
+//     interface.
+type fanout struct {
+	boxed      []flatSink[any]
+	typed      any
+	typedSinks []sink
+	other      []sink
+}
+
+// flatSink is a sink that takes the emitted value unconverted, as the emit
+// path sees it.
+type flatSink[E any] struct {
+	ch    chan E
+	c     *subCore
+	block bool
+}
+
+// flattener is implemented by the sinks that can join a fanout's arrays.
+type flattener interface {
+	// flatten appends the sink to list (a []flatSink[E] or nil) if its
+	// element type is typ and it converts nothing, reporting whether it did.
+	flatten(typ reflect.Type, list any) (any, bool)
+}
+
+func (s *chanSink[E]) flatten(typ reflect.Type, list any) (any, bool) {
+	if s.convert != nil || reflect.TypeFor[E]() != typ {
+		return list, false
+	}
+	l, _ := list.([]flatSink[E])
+	return append(l, flatSink[E]{ch: s.ch, c: &s.subCore, block: s.settings.policy == Block}), true
+}
+
+// split rebuilds n's fanout from n.sinks into fresh arrays (an Emit holding
+// the read lock never sees one change). Called with n.mu held for writing;
+// attaches and detaches are rare next to Emits.
+func (n *node) split() {
+	f := fanout{}
+	anyType := reflect.TypeFor[any]()
+	for _, s := range n.sinks {
+		fl, ok := s.(flattener)
+		if !ok {
+			f.other = append(f.other, s)
+			continue
+		}
+		if l, ok := fl.flatten(anyType, f.boxed); ok {
+			f.boxed = l.([]flatSink[any])
+			continue
+		}
+		if n.typ != anyType {
+			if l, ok := fl.flatten(n.typ, f.typed); ok {
+				f.typed = l
+				f.typedSinks = append(f.typedSinks, s)
+				continue
+			}
+		}
+		f.other = append(f.other, s)
+	}
+	n.fanout = f
+}
+
+// offer sends v to every sink in list, applying each one's policy. Called
+// with n.mu held for reading.
+func offer[E any](n *node, list []flatSink[E], v E) {
+	for i := range list {
+		t := &list[i]
+		if t.block {
+			// No ended check: a Block subscription that ended is being
+			// drained (startDrain), which counts what it discards as
+			// abandoned, as the check would have.
+			t.ch <- v
+			continue
+		}
+		if t.c.ended.Load() {
+			t.c.abandoned.Add(1)
+			continue
+		}
+		select {
+		case t.ch <- v:
+		default:
+			t.c.overflow(n)
+		}
+	}
+}
