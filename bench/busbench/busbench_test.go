@@ -76,6 +76,7 @@ func TestConfigValidate(t *testing.T) {
 		{Impl: ImplTyped, Subs: 0, Buf: 1},
 		{Impl: ImplTyped, Subs: 1, Buf: -1},
 		{Impl: ImplChan, Subs: 1, Buf: 1, Metrics: true},
+		{Impl: ImplChanAny, Subs: 1, Buf: 1, Metrics: true},
 	}
 	for _, c := range bad {
 		if _, err := NewRig(c, 1); !errors.Is(err, ErrConfig) {
@@ -101,8 +102,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestGridAndNames(t *testing.T) {
 	g := Grid([]int{1, 64}, []int{16, 1024})
-	if len(g) != 2*2*7 {
-		t.Fatalf("grid has %d rows, want 28", len(g))
+	if len(g) != 2*2*8 {
+		t.Fatalf("grid has %d rows, want 32", len(g))
 	}
 	names := map[string]bool{}
 	for _, c := range g {
@@ -110,8 +111,14 @@ func TestGridAndNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		names[c.Name()] = true
-		if b := c.Baseline(); b.Impl != ImplLibp2p || b.Subs != c.Subs || b.Buf != c.Buf || b.Metrics != (c.Metrics && c.Impl != ImplChan) {
+		if b := c.Baseline(); b.Impl != ImplLibp2p || b.Subs != c.Subs || b.Buf != c.Buf || b.Metrics != (c.Metrics && !c.Impl.isChan()) {
 			t.Fatalf("baseline of %s is %s", c.Name(), b.Name())
+		}
+	}
+	for impl, want := range map[Impl]Impl{ImplChan: ImplChan, ImplTyped: ImplChan,
+		ImplChanAny: ImplChanAny, ImplLibp2p: ImplChanAny, ImplEventBus: ImplChanAny} {
+		if f := (Config{Impl: impl, Subs: 4, Buf: 16, Metrics: !impl.isChan()}).Floor(); f != (Config{Impl: want, Subs: 4, Buf: 16}) {
+			t.Fatalf("floor of %s is %s, want %s", impl, f.Name(), want)
 		}
 	}
 	if len(names) != len(g) {
@@ -237,14 +244,14 @@ func TestRunRendersTable(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Throughput), 2*7; got != want {
+	if got, want := len(rep.Throughput), 2*8; got != want {
 		t.Fatalf("%d throughput rows, want %d", got, want)
 	}
 	if got, want := len(rep.Stall), len(StallRows()); got != want {
 		t.Fatalf("%d stall rows, want %d", got, want)
 	}
 	for _, row := range rep.Throughput {
-		if row.Runs != 2 || row.NsPerEvent <= 0 || row.VsLibp2p <= 0 || row.VsChan <= 0 || !row.Selected {
+		if row.Runs != 2 || row.NsPerEvent <= 0 || row.VsLibp2p <= 0 || row.VsFloor <= 0 || row.FloorVsLibp2p <= 0 || !row.Selected {
 			t.Fatalf("row %+v", row)
 		}
 		if (row.Config.Impl == ImplLibp2p) != (row.VsLibp2p == 1) && row.Config.Impl == ImplLibp2p {

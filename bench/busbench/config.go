@@ -31,6 +31,12 @@ const (
 	// ImplChan is one plain buffered chan Event per subscriber; the emitter
 	// sends on each in turn. It is the floor any bus is measured against.
 	ImplChan Impl = "chan"
+	// ImplChanAny is one plain buffered chan any per subscriber; the
+	// emitter boxes each event once, as a caller of event.Emitter.Emit does,
+	// and sends the box on each channel in turn. It is the floor of anything
+	// behind go-libp2p's event.Bus interface, whose Emit takes and whose
+	// subscriptions deliver an interface value.
+	ImplChanAny Impl = "chan-any"
 	// ImplLibp2p is go-libp2p's basic bus (p2p/host/eventbus.NewBus).
 	ImplLibp2p Impl = "libp2p"
 	// ImplTyped is meshbus's typed API: eventbus.Subscribe[T] and
@@ -42,7 +48,10 @@ const (
 )
 
 // Impls lists the throughput contenders in table order.
-var Impls = []Impl{ImplChan, ImplLibp2p, ImplTyped, ImplEventBus}
+var Impls = []Impl{ImplChan, ImplChanAny, ImplLibp2p, ImplTyped, ImplEventBus}
+
+// isChan reports whether the contender is plain channels, not a bus.
+func (i Impl) isChan() bool { return i == ImplChan || i == ImplChanAny }
 
 // isMeshbus reports whether the contender is meshbus's bus.
 func (i Impl) isMeshbus() bool { return i == ImplTyped || i == ImplEventBus }
@@ -87,7 +96,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Subs %d is below 1", ErrConfig, c.Subs)
 	case c.Buf < 0:
 		return fmt.Errorf("%w: Buf %d is negative", ErrConfig, c.Buf)
-	case c.Metrics && c.Impl == ImplChan:
+	case c.Metrics && c.Impl.isChan():
 		return fmt.Errorf("%w: Metrics on plain channels", ErrConfig)
 	}
 	return nil
@@ -97,12 +106,19 @@ func (c Config) Validate() error {
 // subscribers, buffer and metrics setting (plain channels compare with
 // go-libp2p without metrics).
 func (c Config) Baseline() Config {
-	return Config{Impl: ImplLibp2p, Subs: c.Subs, Buf: c.Buf, Metrics: c.Metrics && c.Impl != ImplChan}
+	return Config{Impl: ImplLibp2p, Subs: c.Subs, Buf: c.Buf, Metrics: c.Metrics && !c.Impl.isChan()}
 }
 
-// Floor is the plain-channel row with the same subscribers and buffer.
+// Floor is the plain-channel row with the same subscribers and buffer that
+// carries what the row's API carries: chan Event for the typed API, chan any
+// for the event.Bus API (meshbus's and go-libp2p's). No bus with that API
+// can deliver for less than its floor.
 func (c Config) Floor() Config {
-	return Config{Impl: ImplChan, Subs: c.Subs, Buf: c.Buf}
+	impl := ImplChanAny
+	if c.Impl == ImplChan || c.Impl == ImplTyped {
+		impl = ImplChan
+	}
+	return Config{Impl: impl, Subs: c.Subs, Buf: c.Buf}
 }
 
 func onOff(b bool) string {
@@ -114,14 +130,15 @@ func onOff(b bool) string {
 
 // Grid returns every throughput row for the given subscriber counts and
 // buffers, grouped by cell (subscribers, buffer) in table order: chan,
-// libp2p, libp2p+metrics, typed, typed+metrics, event.Bus, event.Bus+metrics.
+// chan-any, libp2p, libp2p+metrics, typed, typed+metrics, event.Bus,
+// event.Bus+metrics.
 func Grid(subs, bufs []int) []Config {
 	var out []Config
 	for _, s := range subs {
 		for _, b := range bufs {
 			for _, impl := range Impls {
 				out = append(out, Config{Impl: impl, Subs: s, Buf: b})
-				if impl != ImplChan {
+				if !impl.isChan() {
 					out = append(out, Config{Impl: impl, Subs: s, Buf: b, Metrics: true})
 				}
 			}

@@ -56,6 +56,8 @@ func NewRig(cfg Config, n int) (*Rig, error) {
 	switch cfg.Impl {
 	case ImplChan:
 		err = setupChan(r)
+	case ImplChanAny:
+		err = setupChanAny(r)
 	case ImplLibp2p:
 		err = setupLibp2p(r)
 	case ImplTyped, ImplEventBus:

@@ -26,3 +26,40 @@ func setupChan(r *Rig) error {
 	}
 	return nil
 }
+
+// setupChanAny builds the event.Bus API's floor: one chan any per
+// subscriber, and an emitter that boxes each event once (emitBoxed takes an
+// any, so the conversion happens at its call, as at a call of Emit) and
+// sends the box on every channel in turn, blocking when one is full.
+func setupChanAny(r *Rig) error {
+	chs := make([]chan any, r.cfg.Subs)
+	for i := range chs {
+		chs[i] = make(chan any, r.cfg.Buf)
+		drain(r, i, chs[i])
+	}
+	ev := sampleEvent()
+	r.emit = func(n int) error {
+		for range n {
+			emitBoxed(chs, ev)
+		}
+		return nil
+	}
+	r.closeFn = func() error {
+		for _, ch := range chs {
+			close(ch)
+		}
+		return nil
+	}
+	return nil
+}
+
+// emitBoxed sends ev on every channel. It is not inlined, so that its
+// caller boxes ev for the call exactly as a caller of event.Emitter.Emit
+// boxes its event.
+//
+//go:noinline
+func emitBoxed(chs []chan any, ev any) {
+	for _, ch := range chs {
+		ch <- ev
+	}
+}

@@ -121,8 +121,13 @@ type ThroughputRow struct {
 	// VsLibp2p is the median over rounds of this row's time divided by the
 	// time of go-libp2p's bus (same subscribers, buffer and metrics
 	// setting; plain channels compare with go-libp2p without metrics) in
-	// the same round. VsChan likewise against plain channels.
-	VsLibp2p, VsChan float64
+	// the same round. VsFloor likewise against the row's floor
+	// (Config.Floor: plain channels carrying what its API carries).
+	VsLibp2p, VsFloor float64
+	// FloorVsLibp2p is the median over rounds of the floor's time divided
+	// by the baseline's in the same round: the best ratio to go-libp2p any
+	// bus with the row's API could show in this cell.
+	FloorVsLibp2p float64
 	// VsLibp2pQ1 and VsLibp2pQ3 are the first and third quartiles of the
 	// per-round ratios to go-libp2p: how far the rounds disagree.
 	VsLibp2pQ1, VsLibp2pQ3 float64
@@ -269,7 +274,7 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 	rows := make([]ThroughputRow, 0, len(cfgs))
 	for _, c := range cfgs {
 		row := ThroughputRow{Config: c, Events: n, Selected: sel[c], Err: errs[c]}
-		var ns, cpu, allocs, bytes, vsLib, vsChan []float64
+		var ns, cpu, allocs, bytes, vsLib, vsFloor, floorVsLib []float64
 		for round, res := range results[c] {
 			if res.Events == 0 {
 				continue
@@ -281,8 +286,12 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 			if base, ok := at(results[c.Baseline()], round); ok {
 				vsLib = append(vsLib, res.NsPerEvent()/base.NsPerEvent())
 			}
-			if floor, ok := at(results[c.Floor()], round); ok {
-				vsChan = append(vsChan, res.NsPerEvent()/floor.NsPerEvent())
+			floor, floorOK := at(results[c.Floor()], round)
+			if floorOK {
+				vsFloor = append(vsFloor, res.NsPerEvent()/floor.NsPerEvent())
+			}
+			if base, ok := at(results[c.Baseline()], round); ok && floorOK {
+				floorVsLib = append(floorVsLib, floor.NsPerEvent()/base.NsPerEvent())
 			}
 		}
 		row.Runs = len(ns)
@@ -291,7 +300,7 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 			row.EventsPerSec = 1e9 / row.NsPerEvent
 		}
 		row.AllocsPerEvent, row.BytesPerEvent = Median(allocs), Median(bytes)
-		row.VsLibp2p, row.VsChan = Median(vsLib), Median(vsChan)
+		row.VsLibp2p, row.VsFloor, row.FloorVsLibp2p = Median(vsLib), Median(vsFloor), Median(floorVsLib)
 		row.VsLibp2pQ1, row.VsLibp2pQ3 = Quantile(vsLib, 0.25), Quantile(vsLib, 0.75)
 		rows = append(rows, row)
 	}
