@@ -31,6 +31,32 @@ func TestMeasureAccounting(t *testing.T) {
 	}
 }
 
+// The emitter-cost runs deliver every event too, over several bursts and a
+// partial last one, and the typed API allocates nothing there either.
+func TestMeasureEmitterAccounting(t *testing.T) {
+	const n = 2*EmitterRoom + 7
+	for _, c := range Grid([]int{1, 3}, []int{EmitterRoom}) {
+		t.Run(c.Name(), func(t *testing.T) {
+			res, err := MeasureEmitter(c, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := uint64(n * c.Subs); res.Received != want || res.Emitted != want || res.Dropped != 0 {
+				t.Fatalf("received %d, dropped %d, owed %d; want %d received", res.Received, res.Dropped, res.Emitted, want)
+			}
+			if res.Elapsed <= 0 {
+				t.Fatalf("elapsed %v", res.Elapsed)
+			}
+			if c.Impl == ImplTyped && res.AllocsPerEvent() >= ZeroAllocs {
+				t.Fatalf("typed emitter allocates %.3f per event", res.AllocsPerEvent())
+			}
+		})
+	}
+	if _, err := MeasureEmitter(Config{Impl: ImplTyped, Subs: 1, Buf: 16}, 10); !errors.Is(err, ErrConfig) {
+		t.Fatalf("MeasureEmitter with buffer 16 = %v, want ErrConfig", err)
+	}
+}
+
 func TestRigCloseTwice(t *testing.T) {
 	r, err := NewRig(Config{Impl: ImplTyped, Subs: 2, Buf: 1}, 10)
 	if err != nil {
@@ -246,6 +272,14 @@ func TestRunRendersTable(t *testing.T) {
 	}
 	if got, want := len(rep.Throughput), 2*8; got != want {
 		t.Fatalf("%d throughput rows, want %d", got, want)
+	}
+	if got, want := len(rep.Emitter), 2*8; got != want {
+		t.Fatalf("%d emitter-cost rows, want %d", got, want)
+	}
+	for _, row := range rep.Emitter {
+		if row.Runs != 2 || row.NsPerEvent <= 0 || row.VsLibp2p <= 0 || row.VsFloor <= 0 || row.Config.Buf != EmitterRoom || row.Err != nil {
+			t.Fatalf("emitter row %+v", row)
+		}
 	}
 	if got, want := len(rep.Stall), len(StallRows()); got != want {
 		t.Fatalf("%d stall rows, want %d", got, want)

@@ -34,10 +34,18 @@ type Rig struct {
 	received  []uint64 // per subscriber; written by its drainer before exiting
 	timer     *time.Timer
 	closed    bool
+
+	// manual rigs start no drainer goroutines: drainNow empties every
+	// subscription's queue on the caller's goroutine instead.
+	manual   bool
+	drainNow []func() uint64
 }
 
 // NewRig sets up cfg for a run of n events (n >= 1).
-func NewRig(cfg Config, n int) (*Rig, error) {
+func NewRig(cfg Config, n int) (*Rig, error) { return newRig(cfg, n, false) }
+
+// newRig is NewRig; a manual rig starts no drainers (see Rig.manual).
+func newRig(cfg Config, n int, manual bool) (*Rig, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -50,6 +58,7 @@ func NewRig(cfg Config, n int) (*Rig, error) {
 		done:     make(chan struct{}),
 		received: make([]uint64, cfg.Subs),
 		dropped:  func() uint64 { return 0 },
+		manual:   manual,
 	}
 	r.remaining.Store(int64(cfg.Subs))
 	var err error
@@ -74,6 +83,18 @@ func NewRig(cfg Config, n int) (*Rig, error) {
 // drain starts subscriber i's goroutine: it counts what arrives on ch until
 // ch closes, and reports when it has seen the run's n events.
 func drain[E any](r *Rig, i int, ch <-chan E) {
+	if r.manual {
+		r.drainNow = append(r.drainNow, func() uint64 {
+			var got uint64
+			for len(ch) > 0 {
+				<-ch
+				got++
+			}
+			r.received[i] += got
+			return got
+		})
+		return
+	}
 	r.exited.Add(1)
 	n := uint64(r.n)
 	go func() {

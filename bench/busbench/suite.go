@@ -34,9 +34,10 @@ type Options struct {
 	// SlowPeriod is the slow reader's time per event in blocking rows
 	// (default 20µs).
 	SlowPeriod time.Duration
-	// Rows selects rows by name: "throughput/impl=.../subs=..." or
-	// "stall/impl=.../policy=..." (nil: all). The go-libp2p and channel
-	// rows a selected row is compared with always run.
+	// Rows selects rows by name: "throughput/impl=.../subs=...",
+	// "emitter/impl=.../subs=..." or "stall/impl=.../policy=..." (nil:
+	// all). The go-libp2p and channel rows a selected row is compared with
+	// always run.
 	Rows *regexp.Regexp
 	// Progress receives one line per finished row and round (nil: none).
 	Progress io.Writer
@@ -179,15 +180,19 @@ type Report struct {
 	ClockOverhead time.Duration
 	// Options are the options run, defaults filled in.
 	Options Options
-	// Throughput and Stall are the rows, in table order.
+	// Throughput, Emitter and Stall are the rows, in table order. Emitter
+	// rows are throughput rows measured with MeasureEmitter (buffer
+	// EmitterRoom): the emitter's own cost, without readers; their
+	// CPUNsPerEvent is not measured.
 	Throughput []ThroughputRow
+	Emitter    []ThroughputRow
 	Stall      []StallRow
 }
 
 // Err joins the rows' failures.
 func (r *Report) Err() error {
 	var errs []error
-	for _, t := range r.Throughput {
+	for _, t := range append(r.Throughput[:len(r.Throughput):len(r.Throughput)], r.Emitter...) {
 		errs = append(errs, t.Err)
 	}
 	for _, s := range r.Stall {
@@ -220,8 +225,11 @@ func Run(opts Options) (*Report, error) {
 	}
 	for _, s := range opts.Subs {
 		for _, b := range opts.Bufs {
-			rep.Throughput = append(rep.Throughput, runCell(opts, s, b)...)
+			rep.Throughput = append(rep.Throughput, runCell(opts, "throughput/", s, b, Measure)...)
 		}
+	}
+	for _, s := range opts.Subs {
+		rep.Emitter = append(rep.Emitter, runCell(opts, "emitter/", s, EmitterRoom, MeasureEmitter)...)
 	}
 	rep.Stall = runStall(opts)
 	rep.Elapsed = time.Since(rep.Started)
@@ -230,13 +238,14 @@ func Run(opts Options) (*Report, error) {
 }
 
 // runCell runs the selected rows of one cell (subscribers, buffer) and the
-// baselines they need, interleaved over rounds.
-func runCell(opts Options, subs, buf int) []ThroughputRow {
+// baselines they need with measure, interleaved over rounds; kind prefixes
+// the row names that opts.Rows selects on.
+func runCell(opts Options, kind string, subs, buf int, measure func(Config, int) (Result, error)) []ThroughputRow {
 	grid := Grid([]int{subs}, []int{buf})
 	need := map[Config]bool{}
 	sel := map[Config]bool{}
 	for _, c := range grid {
-		if opts.selected("throughput/" + c.Name()) {
+		if opts.selected(kind + c.Name()) {
 			sel[c], need[c] = true, true
 			need[c.Baseline()], need[c.Floor()] = true, true
 		}
@@ -258,17 +267,17 @@ func runCell(opts Options, subs, buf int) []ThroughputRow {
 			// Rotate the order every round, so that no contender always
 			// runs right after the same one (a warm or a dirty cache).
 			c := cfgs[(i+round)%len(cfgs)]
-			res, err := Measure(c, n)
+			res, err := measure(c, n)
 			if err != nil {
 				if errs[c] == nil {
 					errs[c] = err
 				}
 				results[c] = append(results[c], Result{})
-				fmt.Fprintf(opts.Progress, "round %d %s: %v\n", round+1, c.Name(), err)
+				fmt.Fprintf(opts.Progress, "round %d %s%s: %v\n", round+1, kind, c.Name(), err)
 				continue
 			}
 			results[c] = append(results[c], res)
-			fmt.Fprintf(opts.Progress, "round %d %-50s %10.1f ns/event\n", round+1, c.Name(), res.NsPerEvent())
+			fmt.Fprintf(opts.Progress, "round %d %-60s %10.1f ns/event\n", round+1, kind+c.Name(), res.NsPerEvent())
 		}
 	}
 	rows := make([]ThroughputRow, 0, len(cfgs))

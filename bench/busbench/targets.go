@@ -106,6 +106,11 @@ func (r *Report) eventBusTarget(subs int) Target {
 			buf, row.VsLibp2p, row.VsLibp2pQ1, row.VsLibp2pQ3, row.FloorVsLibp2p))
 	}
 	t.Measured = strings.Join(parts, ", ")
+	for _, row := range r.Emitter {
+		if row.Config == (Config{Impl: ImplEventBus, Subs: subs, Buf: EmitterRoom}) && row.Runs > 0 {
+			t.Measured += fmt.Sprintf("; emitter cost alone: %.2fx (IQR %.2f-%.2f)", row.VsLibp2p, row.VsLibp2pQ1, row.VsLibp2pQ3)
+		}
+	}
 	return t
 }
 
