@@ -1,8 +1,9 @@
 // Command bench compares meshbus's event bus (typed API and go-libp2p's
-// event.Bus API) with go-libp2p's bus and plain typed channels, and prints a
-// table of ns per event, events/s, allocations and ratios, the emitter's
-// latency with one stalled subscriber under each policy, and PASS/MISS for
-// the targets of issue 2.
+// event.Bus API) with go-libp2p's bus and with plain channels (chan T, and
+// chan any for the event.Bus API: the floors), and prints tables of ns per
+// event, events/s, allocations and ratios end to end and for the emitter
+// alone, the emitter's latency with one stalled subscriber under each
+// policy, and PASS/MISS for the targets of issue 2.
 //
 //	go run ./bench                 # the full table, well under a minute on 2 cores
 //	go run ./bench -quick          # a rough table in a fraction of the time
@@ -35,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		quick       = fs.Bool("quick", false, "3 rounds and a fifth of the events: a rough table, fast")
 		rounds      = fs.Int("rounds", 0, "interleaved rounds per row (default 9, -quick 3)")
-		rows        = fs.String("rows", "", "regexp selecting rows by name, e.g. 'throughput/.*subs=1/' or 'stall/'")
+		rows        = fs.String("rows", "", "regexp selecting rows by name, e.g. 'throughput/.*subs=1/', 'emitter/' or 'stall/'")
 		subs        = fs.String("subs", "1,4,16,64", "subscriber counts, comma-separated")
 		bufs        = fs.String("bufs", "16,1024", "subscription buffers, comma-separated")
 		budget      = fs.Int("budget", 0, "deliveries (events x subscribers) per throughput run (default 200000)")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"runtime"
@@ -263,10 +264,8 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 	results := make(map[Config][]Result, len(cfgs)) // index: round
 	errs := make(map[Config]error)
 	for round := range opts.Rounds {
-		for i := range cfgs {
-			// Rotate the order every round, so that no contender always
-			// runs right after the same one (a warm or a dirty cache).
-			c := cfgs[(i+round)%len(cfgs)]
+		for _, i := range roundOrder(len(cfgs), round) {
+			c := cfgs[i]
 			res, err := measure(c, n)
 			if err != nil {
 				if errs[c] == nil {
@@ -343,8 +342,8 @@ func runStall(opts Options) []StallRow {
 	results := make(map[StallConfig][]StallResult, len(cfgs))
 	errs := make(map[StallConfig]error)
 	for round := range opts.Rounds {
-		for i := range cfgs {
-			c := cfgs[(i+round)%len(cfgs)]
+		for _, i := range roundOrder(len(cfgs), round) {
+			c := cfgs[i]
 			n := opts.StallEvents
 			if c.Blocking() {
 				n = opts.SlowEvents
@@ -382,6 +381,15 @@ func runStall(opts Options) []StallRow {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// roundOrder is the order in which a round runs n rows: a permutation drawn
+// from a generator seeded with the round, so runs repeat exactly. Each row
+// follows a different row from round to round, so none always inherits the
+// same predecessor's state (caches, heap, GC pacing); a rotation of one fixed
+// order would keep every row's predecessor the same.
+func roundOrder(n, round int) []int {
+	return rand.New(rand.NewPCG(uint64(round), 0x6d657368627573)).Perm(n)
 }
 
 // at returns the result of a round, if that row ran and completed it.
