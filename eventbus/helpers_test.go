@@ -90,20 +90,30 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// waitFor polls cond, yielding between tries, until it holds; it fails the
+// test at the deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for stop := time.Now().Add(deadline); !cond(); runtime.Gosched() {
+		if time.Now().After(stop) {
+			t.Fatalf("%s: not within %v", what, deadline)
+		}
+	}
+}
+
 // waitBlockedInSend waits until some goroutine is parked in a channel send
 // inside the bus (an emitter stuck on a full Block subscription), so that a
 // test can act on a blocked emitter without sleeping.
 func waitBlockedInSend(t *testing.T) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
-	for stop := time.Now().Add(deadline); time.Now().Before(stop); {
+	waitFor(t, "an emitter blocked in a channel send", func() bool {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		for _, g := range strings.Split(stacks, "\n\n") {
 			if strings.Contains(g, "[chan send") && strings.Contains(g, "meshbus/eventbus.offer[") {
-				return
+				return true
 			}
 		}
-		runtime.Gosched()
-	}
-	t.Fatalf("no emitter blocked in a channel send within %v", deadline)
+		return false
+	})
 }
