@@ -64,7 +64,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%s, %s %s/%s, %d CPU, GOMAXPROCS %d, %d interleaved rounds per row (medians), took %v\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.GoVersion, r.OS, r.Arch, r.NumCPU, r.GOMAXPROCS, o.Rounds, r.Elapsed.Round(time.Second))
 	if r.LoadBefore != "" {
-		fmt.Fprintf(w, "load average (1 min) %s at the start, %s at the end: above %d, other processes shared the CPUs\n", r.LoadBefore, r.LoadAfter, r.NumCPU)
+		fmt.Fprintf(w, "load average (1 min) %s at the start, %s at the end (above %d: other processes shared the CPUs)\n", r.LoadBefore, r.LoadAfter, r.NumCPU)
 	}
 	fmt.Fprintln(w)
 
