@@ -41,25 +41,7 @@ func MeasureEmitter(cfg Config, n int) (Result, error) {
 		left -= b
 	}
 	runtime.ReadMemStats(&after)
-	acc, closeErr := r.Close()
-	res := Result{
-		Config:     cfg,
-		Events:     n,
-		Elapsed:    elapsed,
-		Allocs:     after.Mallocs - before.Mallocs,
-		Bytes:      after.TotalAlloc - before.TotalAlloc,
-		Accounting: acc,
-	}
-	switch {
-	case runErr != nil:
-		return res, runErr
-	case closeErr != nil:
-		return res, fmt.Errorf("%s: close: %w", cfg.Name(), closeErr)
-	}
-	if err := acc.Check(); err != nil {
-		return res, fmt.Errorf("%s: %w", cfg.Name(), err)
-	}
-	return res, nil
+	return r.finish(Result{Events: n, Elapsed: elapsed}, &before, &after, runErr)
 }
 
 // burst emits n events on a manual rig, adding the time the emits took to

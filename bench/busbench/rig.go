@@ -208,24 +208,27 @@ func Measure(cfg Config, n int) (Result, error) {
 	elapsed := time.Since(start)
 	cpu := cputime.Process() - cpu0
 	runtime.ReadMemStats(&after)
+	return r.finish(Result{Events: n, Elapsed: elapsed, CPU: cpu}, &before, &after, runErr)
+}
+
+// finish closes the rig and completes res (whose Events, Elapsed and CPU
+// the caller measured) with the config, the allocations between before and
+// after, and the accounting; the error is runErr, else a failed Close, else
+// a failed accounting check.
+func (r *Rig) finish(res Result, before, after *runtime.MemStats, runErr error) (Result, error) {
 	acc, closeErr := r.Close()
-	res := Result{
-		Config:     cfg,
-		Events:     n,
-		Elapsed:    elapsed,
-		CPU:        cpu,
-		Allocs:     after.Mallocs - before.Mallocs,
-		Bytes:      after.TotalAlloc - before.TotalAlloc,
-		Accounting: acc,
-	}
+	res.Config = r.cfg
+	res.Allocs = after.Mallocs - before.Mallocs
+	res.Bytes = after.TotalAlloc - before.TotalAlloc
+	res.Accounting = acc
 	switch {
 	case runErr != nil:
 		return res, runErr
 	case closeErr != nil:
-		return res, fmt.Errorf("%s: close: %w", cfg.Name(), closeErr)
+		return res, fmt.Errorf("%s: close: %w", r.cfg.Name(), closeErr)
 	}
 	if err := acc.Check(); err != nil {
-		return res, fmt.Errorf("%s: %w", cfg.Name(), err)
+		return res, fmt.Errorf("%s: %w", r.cfg.Name(), err)
 	}
 	return res, nil
 }

@@ -1,26 +1,16 @@
 package busbench
 
-// setupChan builds the floor: one chan Event per subscriber, and an emitter
-// that sends each event on every channel in turn, blocking when one is full
-// (the same lossless contract as the Block policy).
+// setupChan builds the typed API's floor: one chan Event per subscriber, and
+// an emitter that sends each event on every channel in turn, blocking when
+// one is full (the same lossless contract as the Block policy).
 func setupChan(r *Rig) error {
-	chs := make([]chan Event, r.cfg.Subs)
-	for i := range chs {
-		chs[i] = make(chan Event, r.cfg.Buf)
-		drain(r, i, chs[i])
-	}
+	chs := plainChans[Event](r)
 	ev := sampleEvent()
 	r.emit = func(n int) error {
 		for range n {
 			for _, ch := range chs {
 				ch <- ev
 			}
-		}
-		return nil
-	}
-	r.closeFn = func() error {
-		for _, ch := range chs {
-			close(ch)
 		}
 		return nil
 	}
@@ -32,11 +22,7 @@ func setupChan(r *Rig) error {
 // any, so the conversion happens at its call, as at a call of Emit) and
 // sends the box on every channel in turn, blocking when one is full.
 func setupChanAny(r *Rig) error {
-	chs := make([]chan any, r.cfg.Subs)
-	for i := range chs {
-		chs[i] = make(chan any, r.cfg.Buf)
-		drain(r, i, chs[i])
-	}
+	chs := plainChans[any](r)
 	ev := sampleEvent()
 	r.emit = func(n int) error {
 		for range n {
@@ -44,13 +30,24 @@ func setupChanAny(r *Rig) error {
 		}
 		return nil
 	}
+	return nil
+}
+
+// plainChans makes one buffered channel per subscriber, each drained by the
+// rig, and sets the rig to close them all.
+func plainChans[E any](r *Rig) []chan E {
+	chs := make([]chan E, r.cfg.Subs)
+	for i := range chs {
+		chs[i] = make(chan E, r.cfg.Buf)
+		drain(r, i, chs[i])
+	}
 	r.closeFn = func() error {
 		for _, ch := range chs {
 			close(ch)
 		}
 		return nil
 	}
-	return nil
+	return chs
 }
 
 // emitBoxed sends ev on every channel. It is not inlined, so that its
