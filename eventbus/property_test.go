@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/event"
 )
 
 // seqEvt carries its emitter and position so receivers can check order.
@@ -248,4 +250,77 @@ func TestCloseEverythingWhileEmitting(t *testing.T) {
 		close(stop)
 		within(t, "workers", wg.Wait)
 	}
+}
+
+// Bus.Close releases every emitter whatever its subscribers do: some Block
+// subscribers stall for good after a few events, others read on, and some
+// non-blocking ones come and go, through both APIs. Emitters end up parked
+// on the stalled subscribers; Close must still return, every Emit must
+// return, and every channel must close.
+func TestBusCloseWithStalledBlockSubscribers(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		b := New(WithNotifier(func(DropNotice) {}))
+		var typedOuts []<-chan seqEvt
+		var boxedOuts []<-chan any
+		var readers sync.WaitGroup
+		stalled := 1 + rng.Intn(3)
+		for i := 0; i < stalled+rng.Intn(3); i++ {
+			policy := Block
+			if i >= stalled && rng.Intn(2) == 0 {
+				policy = []Policy{Drop, Kill, Notify}[rng.Intn(3)]
+			}
+			readFor := -1 // read until the channel closes
+			if i < stalled {
+				readFor = rng.Intn(5) // then stall, never closing
+			}
+			opts := []event.SubscriptionOpt{WithPolicy(policy), BufSize(rng.Intn(3))}
+			if rng.Intn(2) == 0 {
+				out := must(Subscribe[seqEvt](b, opts...)).Out()
+				typedOuts = append(typedOuts, out)
+				readUpTo(&readers, out, readFor)
+			} else {
+				out := must(b.Subscribe(new(seqEvt), opts...)).Out()
+				boxedOuts = append(boxedOuts, out)
+				readUpTo(&readers, out, readFor)
+			}
+		}
+		var emitters sync.WaitGroup
+		for e := 0; e < 1+rng.Intn(3); e++ {
+			em := must(NewEmitter[seqEvt](b))
+			emitters.Add(1)
+			go func() {
+				defer emitters.Done()
+				for n := 0; n < 50; n++ {
+					if em.Emit(seqEvt{e, n}) != nil {
+						return // the bus closed
+					}
+				}
+			}()
+		}
+		waitBlockedInSend(t)
+		within(t, "Bus.Close with emitters parked on stalled subscribers", func() { b.Close() })
+		within(t, "emitters after Bus.Close", emitters.Wait)
+		within(t, "readers after Bus.Close", readers.Wait)
+		for _, o := range typedOuts {
+			closed(t, o)
+		}
+		for _, o := range boxedOuts {
+			closed(t, o)
+		}
+	}
+}
+
+// readUpTo starts a reader of ch that stops after n events (n < 0: when ch
+// closes), without closing anything.
+func readUpTo[T any](wg *sync.WaitGroup, ch <-chan T, n int) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; n < 0 || i < n; i++ {
+			if _, ok := <-ch; !ok {
+				return
+			}
+		}
+	}()
 }
