@@ -47,8 +47,9 @@ func (s *Subscription[E]) Out() <-chan E { return s.ch }
 // Close ends the subscription and closes its channel; it returns once no
 // emitter can send on it any more. Under Block it drains the channel to
 // release emitters blocked on it, discarding what was queued (as go-libp2p's
-// bus does); under the other policies queued events stay readable until the
-// channel closes. Closing twice is harmless. It may wait for emitters of the
+// bus does; a reader still receiving races the drain, so it may get some of
+// those events, in order); under the other policies queued events stay
+// readable until the channel closes. Closing twice is harmless. It may wait for emitters of the
 // same types that are blocked on other Block subscribers.
 func (s *Subscription[E]) Close() error {
 	s.c.end(nil)
