@@ -29,7 +29,7 @@ type Impl string
 // The contenders.
 const (
 	// ImplChan is one plain buffered chan Event per subscriber; the emitter
-	// sends on each in turn. It is the floor any bus is measured against.
+	// sends on each in turn. It is the typed API's floor.
 	ImplChan Impl = "chan"
 	// ImplChanAny is one plain buffered chan any per subscriber; the
 	// emitter boxes each event once, as a caller of event.Emitter.Emit does,

@@ -291,14 +291,15 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 			cpu = append(cpu, res.CPUNsPerEvent())
 			allocs = append(allocs, res.AllocsPerEvent())
 			bytes = append(bytes, res.BytesPerEvent())
-			if base, ok := at(results[c.Baseline()], round); ok {
+			base, baseOK := at(results[c.Baseline()], round)
+			floor, floorOK := at(results[c.Floor()], round)
+			if baseOK {
 				vsLib = append(vsLib, res.NsPerEvent()/base.NsPerEvent())
 			}
-			floor, floorOK := at(results[c.Floor()], round)
 			if floorOK {
 				vsFloor = append(vsFloor, res.NsPerEvent()/floor.NsPerEvent())
 			}
-			if base, ok := at(results[c.Baseline()], round); ok && floorOK {
+			if baseOK && floorOK {
 				floorVsLib = append(floorVsLib, floor.NsPerEvent()/base.NsPerEvent())
 			}
 		}
