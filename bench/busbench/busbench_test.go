@@ -399,3 +399,35 @@ func TestRoundOrderVariesPredecessors(t *testing.T) {
 		}
 	}
 }
+
+// The metrics target tells a cell the floor could meet from one where even
+// the floor misses, and the event.Bus target quotes the floor and the
+// emitter cost.
+func TestTargetsNameTheFloor(t *testing.T) {
+	row := func(impl Impl, subs int, metrics bool, vs, floor float64) ThroughputRow {
+		return ThroughputRow{Config: Config{Impl: impl, Subs: subs, Buf: 16, Metrics: metrics}, Runs: 1, VsLibp2p: vs, FloorVsLibp2p: floor}
+	}
+	rep := &Report{
+		Options: Options{Subs: []int{1}, Bufs: []int{16}},
+		Throughput: []ThroughputRow{
+			row(ImplTyped, 1, true, 0.10, 0.08),  // met
+			row(ImplTyped, 4, true, 0.25, 0.15),  // missed, the floor meets it
+			row(ImplTyped, 16, true, 0.40, 0.30), // unreachable
+			row(ImplEventBus, 1, false, 0.90, 0.85),
+		},
+		Emitter: []ThroughputRow{{Config: Config{Impl: ImplEventBus, Subs: 1, Buf: EmitterRoom}, Runs: 1, VsLibp2p: 0.8}},
+	}
+	typed := rep.metricsTarget(ImplTyped)
+	if !typed.Ran || typed.Pass {
+		t.Fatalf("typed metrics target %+v, want ran and missed", typed)
+	}
+	for _, want := range []string{"1 of 3 cells met", "missed where the floor meets it: subs 4 buf 16: 0.25x, floor 0.15x", "unreachable, the floor itself misses: subs 16 buf 16: 0.40x, floor 0.30x"} {
+		if !strings.Contains(typed.Measured, want) {
+			t.Errorf("typed metrics target says %q, want it to contain %q", typed.Measured, want)
+		}
+	}
+	eb := rep.eventBusTarget(1)
+	if !eb.Pass || !strings.Contains(eb.Measured, "floor 0.85x") || !strings.Contains(eb.Measured, "emitter cost alone: 0.80x") {
+		t.Fatalf("event.Bus target %+v", eb)
+	}
+}
