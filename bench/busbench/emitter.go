@@ -17,24 +17,21 @@ const EmitterRoom = 1024
 // and the queues are emptied on this goroutine. So the time is the bus's own
 // cost plus one uncontended channel send per subscriber, with no reader
 // holding a channel's lock and no goroutine to wake: the part of the
-// end-to-end cost a bus decides. One untimed burst first warms the caches
-// and the GC pacer, so that a row does not pay for the allocation-free row
-// before it; the result's Accounting includes that burst. Allocations are
-// counted over the timed bursts and their drains (draining allocates
-// nothing).
+// end-to-end cost a bus decides. Allocations are counted over the timed
+// bursts and their drains (draining allocates nothing).
 func MeasureEmitter(cfg Config, n int) (Result, error) {
 	if cfg.Buf != EmitterRoom {
 		return Result{}, fmt.Errorf("%w: emitter-cost buffer %d, want %d", ErrConfig, cfg.Buf, EmitterRoom)
 	}
-	r, err := newRig(cfg, n+EmitterRoom, true)
+	r, err := newRig(cfg, n, true)
 	if err != nil {
 		return Result{}, err
 	}
-	runErr := r.burst(EmitterRoom, nil)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	var elapsed time.Duration
+	var runErr error
 	for left := n; left > 0 && runErr == nil; {
 		b := min(left, EmitterRoom)
 		runErr = r.burst(b, &elapsed)
@@ -45,14 +42,12 @@ func MeasureEmitter(cfg Config, n int) (Result, error) {
 }
 
 // burst emits n events on a manual rig, adding the time the emits took to
-// *elapsed unless it is nil, then empties every queue untimed and checks
-// that each subscriber had exactly the n events.
+// *elapsed, then empties every queue untimed and checks that each
+// subscriber had exactly the n events.
 func (r *Rig) burst(n int, elapsed *time.Duration) error {
 	start := time.Now()
 	err := r.emit(n)
-	if elapsed != nil {
-		*elapsed += time.Since(start)
-	}
+	*elapsed += time.Since(start)
 	if err != nil {
 		return fmt.Errorf("%s: emit: %w", r.cfg.Name(), err)
 	}

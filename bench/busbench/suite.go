@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -193,7 +194,7 @@ type Report struct {
 // Err joins the rows' failures.
 func (r *Report) Err() error {
 	var errs []error
-	for _, t := range append(r.Throughput[:len(r.Throughput):len(r.Throughput)], r.Emitter...) {
+	for _, t := range slices.Concat(r.Throughput, r.Emitter) {
 		errs = append(errs, t.Err)
 	}
 	for _, s := range r.Stall {
