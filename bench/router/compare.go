@@ -62,7 +62,7 @@ func runChild(exe string, cfg Config, impl string, stderr io.Writer) (*Result, e
 		"-nodes", strconv.Itoa(cfg.Nodes), "-degree", strconv.Itoa(cfg.Degree),
 		"-messages", strconv.Itoa(cfg.Messages), "-size", strconv.Itoa(cfg.Size),
 		"-topics", strconv.Itoa(cfg.Topics), "-interval", cfg.Interval.String(),
-		"-seed", strconv.FormatUint(cfg.Seed, 10), "-timeout", cfg.Timeout.String()}
+		"-seed", strconv.FormatUint(cfg.Seed, 10), "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String()}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var out bytes.Buffer

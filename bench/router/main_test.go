@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 
 func smallConfig(impl string) Config {
 	return Config{Impl: impl, Nodes: 5, Degree: 2, Messages: 30, Size: 64, Topics: 1,
-		Interval: time.Millisecond, Seed: 3, Timeout: 60 * time.Second}
+		Interval: time.Millisecond, Seed: 3, Timeout: 60 * time.Second, Drain: 30 * time.Second}
 }
 
 // A small run of each implementation delivers everything and reports every

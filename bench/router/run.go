@@ -43,7 +43,13 @@ type Result struct {
 	// PeakRSS is the process's peak resident set size in bytes; only a
 	// child run under -compare fills it in (from the parent's rusage).
 	PeakRSS int64 `json:"peak_rss"`
+	// Incomplete says why delivery stopped short of Expected, if it did.
+	Incomplete string `json:"incomplete,omitempty"`
 }
+
+// ErrIncomplete is returned with the Result of a run in which some messages
+// had not arrived Drain after the last publish.
+var ErrIncomplete = errors.New("incomplete delivery")
 
 // Run performs one measured run of cfg.Impl in this process.
 func Run(cfg Config) (*Result, error) {
@@ -158,7 +164,7 @@ func Run(cfg Config) (*Result, error) {
 		<-tick.C
 	}
 	tick.Stop()
-	err := waitFor(cfg.Timeout, func() bool {
+	err := waitFor(cfg.Drain, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return res.Received >= res.Expected
@@ -171,7 +177,8 @@ func Run(cfg Config) (*Result, error) {
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	res.P50, res.P99, res.Max = quantile(res.Latencies, 0.5), quantile(res.Latencies, 0.99), quantile(res.Latencies, 1)
 	if err != nil {
-		return res, fmt.Errorf("received %d of %d: %w", res.Received, res.Expected, err)
+		res.Incomplete = fmt.Sprintf("received %d of %d within %s of the last publish", res.Received, res.Expected, cfg.Drain)
+		return res, fmt.Errorf("%w: %s", ErrIncomplete, res.Incomplete)
 	}
 	return res, nil
 }
