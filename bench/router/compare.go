@@ -21,13 +21,54 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 	if runs < 1 {
 		return fmt.Errorf("-runs %d: need at least 1", runs)
 	}
-	exe, err := os.Executable()
+	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s; %d runs each, alternating, one process per run\n",
+		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, runs)
+	mesh, gs, err := collect(cfg, runs, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s; %d runs each, alternating, one process per run\n",
-		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, runs)
-	var mesh, gs []*Result
+	printComparison(stdout, mesh, gs)
+	return nil
+}
+
+// scaleShapes are the (nodes, topics) pairs -scale measures.
+var scaleShapes = [][2]int{{10, 1}, {20, 1}, {50, 1}, {20, 10}, {20, 100}}
+
+// scale runs -compare for each (nodes, topics) shape and prints how CPU per
+// delivered message and peak RSS grow with nodes and topics.
+func scale(cfg Config, runs int, shapes [][2]int, stdout, stderr io.Writer) error {
+	if runs < 1 {
+		return fmt.Errorf("-runs %d: need at least 1", runs)
+	}
+	fmt.Fprintf(stdout, "%d messages of %d B every %s; %d runs each, alternating, one process per run; medians\n",
+		cfg.Messages, cfg.Size, cfg.Interval, runs)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "nodes\ttopics\tdelivery m/g\tCPU/msg meshbus\tCPU/msg go\tratio\tRSS meshbus\tRSS go\tratio\t")
+	for _, shape := range shapes {
+		c := cfg
+		c.Nodes, c.Topics = shape[0], shape[1]
+		mesh, gs, err := collect(c, runs, stderr)
+		if err != nil {
+			return fmt.Errorf("%d nodes, %d topics: %w", c.Nodes, c.Topics, err)
+		}
+		cpu := func(r *Result) float64 { return float64(r.cpuPerDelivered()) }
+		rss := func(r *Result) float64 { return float64(r.PeakRSS) }
+		dur := func(v float64) string { return time.Duration(v).Round(time.Microsecond).String() }
+		fmt.Fprintf(tw, "%d\t%d\t%.4f/%.4f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Nodes, c.Topics,
+			median(values(mesh, (*Result).deliveryRatio)), median(values(gs, (*Result).deliveryRatio)),
+			dur(median(values(mesh, cpu))), dur(median(values(gs, cpu))), pairRatio(mesh, gs, cpu),
+			mib(median(values(mesh, rss))), mib(median(values(gs, rss))), pairRatio(mesh, gs, rss))
+		tw.Flush()
+	}
+	return nil
+}
+
+// collect runs each implementation runs times, alternating which goes first.
+func collect(cfg Config, runs int, stderr io.Writer) (mesh, gs []*Result, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
 	for i := 0; i < runs; i++ {
 		order := []string{implMeshbus, implGossipSub}
 		if i%2 == 1 {
@@ -36,7 +77,7 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 		for _, impl := range order {
 			res, err := runChild(exe, cfg, impl, stderr)
 			if err != nil {
-				return fmt.Errorf("run %d, %s: %w", i+1, impl, err)
+				return nil, nil, fmt.Errorf("run %d, %s: %w", i+1, impl, err)
 			}
 			fmt.Fprintf(stderr, "run %d %-9s delivery %.4f  cpu/msg %-9s p50 %-9s p99 %-9s rss %s\n", i+1, impl,
 				res.deliveryRatio(), res.cpuPerDelivered().Round(100*time.Nanosecond), res.P50.Round(10*time.Microsecond),
@@ -48,8 +89,7 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	printComparison(stdout, mesh, gs)
-	return nil
+	return mesh, gs, nil
 }
 
 // childEnv is set in a child's environment, so that a test binary standing
@@ -120,19 +160,25 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 	fmt.Fprintln(tw, "figure (median)\tmeshbus\tgo-libp2p-pubsub\tratio\t")
 	for _, m := range metrics {
 		a, b := values(mesh, m.value), values(gs, m.value)
-		ratios := make([]float64, 0, len(a))
-		for i := range min(len(a), len(b)) {
-			if b[i] != 0 {
-				ratios = append(ratios, a[i]/b[i])
-			}
-		}
-		ratio := "-"
-		if len(ratios) > 0 {
-			ratio = strconv.FormatFloat(median(ratios), 'f', 2, 64) + "x"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.name, m.format(median(a)), m.format(median(b)), ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.name, m.format(median(a)), m.format(median(b)), pairRatio(mesh, gs, m.value))
 	}
 	tw.Flush()
+}
+
+// pairRatio is the median of the ratios meshbus/go-libp2p-pubsub of the
+// i-th runs of each, so that a drift of the machine's speed cancels out.
+func pairRatio(mesh, gs []*Result, f func(*Result) float64) string {
+	a, b := values(mesh, f), values(gs, f)
+	ratios := make([]float64, 0, len(a))
+	for i := range min(len(a), len(b)) {
+		if b[i] != 0 {
+			ratios = append(ratios, a[i]/b[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(median(ratios), 'f', 2, 64) + "x"
 }
 
 func values(rs []*Result, f func(*Result) float64) []float64 {

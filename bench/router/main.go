@@ -17,6 +17,7 @@
 //	go run ./bench/router -compare -runs 3         # both, alternating, one table
 //	go run ./bench/router -compare -interval 4ms -size 65536
 //	go run ./bench/router -compare -nodes 50 -topics 10
+//	go run ./bench/router -scale -runs 1                # 10/20/50 nodes, 1/10/100 topics
 package main
 
 import (
@@ -62,12 +63,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")
 	var (
 		compareBoth = fs.Bool("compare", false, "run meshbus and go-libp2p-pubsub, each in its own process, alternating, and print one table")
-		runs        = fs.Int("runs", 3, "with -compare: runs of each implementation")
+		scaleBoth   = fs.Bool("scale", false, "-compare at 10, 20 and 50 nodes and at 1, 10 and 100 topics: how CPU per message and RSS grow")
+		runs        = fs.Int("runs", 3, "with -compare or -scale: runs of each implementation")
 		asJSON      = fs.Bool("json", false, "print the result as JSON (what -compare reads from its children)")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *scaleBoth {
+		if err := scale(cfg, *runs, scaleShapes, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		return 0
 	}
 	if *compareBoth {
 		if err := compare(cfg, *runs, stdout, stderr); err != nil {

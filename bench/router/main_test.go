@@ -90,3 +90,22 @@ func TestBadConfig(t *testing.T) {
 		t.Fatalf("-runs 0: exit %d", code)
 	}
 }
+
+// -scale prints one row per shape with both implementations' figures.
+func TestScale(t *testing.T) {
+	cfg := smallConfig(implMeshbus)
+	cfg.Messages = 12
+	var out, errs bytes.Buffer
+	if err := scale(cfg, 1, [][2]int{{3, 1}, {3, 2}}, &out, &errs); err != nil {
+		t.Fatalf("%v: %s", err, errs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 { // the heading, the column names, two shapes
+		t.Fatalf("want 4 lines:\n%s", out.String())
+	}
+	for _, l := range lines[2:] {
+		if !strings.Contains(l, "1.0000/1.0000") || strings.Count(l, "x") < 2 {
+			t.Errorf("row lacks full delivery or ratios: %q", l)
+		}
+	}
+}
