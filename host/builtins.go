@@ -3,10 +3,10 @@ package host
 import (
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/scoring"
-	"github.com/meshbus/meshbus/host/conntrack"
 )
 
 // Names of the built-in components, as used by WithoutComponent,
