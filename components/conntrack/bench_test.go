@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/benbjohnson/clock"
+	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -12,6 +13,10 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
+
+// fakeHost stands in for the libp2p host of a tracker that is never
+// started: New does not call it.
+type fakeHost struct{ corehost.Host }
 
 // fakeConn is the part of network.Conn the tracker reads.
 type fakeConn struct {
@@ -28,25 +33,6 @@ func (c *fakeConn) Stat() network.ConnStats {
 	return network.ConnStats{Stats: network.Stats{Direction: network.DirInbound}}
 }
 func (c *fakeConn) IsClosed() bool { return false }
-
-// BenchmarkStateOpenClose: one open and one close through the pure state
-// machine (first and last connection of a peer, so both connectedness
-// outputs too).
-func BenchmarkStateOpenClose(b *testing.B) {
-	s := newState(DefaultMaxParked)
-	ids := make([]string, 1024)
-	for i := range ids {
-		ids[i] = fmt.Sprint("c", i)
-	}
-	out := make([]output, 0, 8)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c := ci(ids[i%len(ids)], "A")
-		out = s.open(c, out[:0])
-		out = s.close(c.id, t0, out[:0])
-	}
-}
 
 // BenchmarkInboxPush: the cost go-libp2p's goroutines pay per notification,
 // with the consumer draining concurrently.
@@ -79,16 +65,16 @@ func BenchmarkInboxPush(b *testing.B) {
 }
 
 // BenchmarkTrackerOpenClose: one connection opened and closed through the
-// tracker's driver path (state machine and four emits), with one drained
+// tracker's driver path (core and four emits), with one drained
 // subscriber per connection event type.
 func BenchmarkTrackerOpenClose(b *testing.B) {
 	bus := eventbus.New()
 	defer bus.Close()
-	tr := &Tracker{bus: bus, clk: clock.NewMock(), cfg: config{maxParked: DefaultMaxParked}, m: newMetrics(), st: newState(DefaultMaxParked)}
-	var err error
-	if tr.em, err = newEmitters(bus); err != nil {
+	tr, err := New(fakeHost{}, bus, WithClock(clock.NewMock()))
+	if err != nil {
 		b.Fatal(err)
 	}
+	defer tr.Close()
 	// Each subscriber is drained until the bus closes its channel.
 	drain := func(recv func() bool) {
 		go func() {
@@ -109,13 +95,12 @@ func BenchmarkTrackerOpenClose(b *testing.B) {
 		conns[i] = &fakeConn{id: fmt.Sprint("c", i), p: "A", addr: addr}
 	}
 	batch := make([]input, 2)
-	var out []output
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fc := conns[i%len(conns)]
 		batch[0] = input{kind: inOpened, conn: fc}
 		batch[1] = input{kind: inClosed, conn: fc}
-		out = tr.process(batch, out)
+		tr.process(batch)
 	}
 }

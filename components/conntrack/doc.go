@@ -1,12 +1,15 @@
-// Package conntrack bridges a go-libp2p host onto the meshbus bus: the
-// swarm's connection notifications and go-libp2p's own bus events (identify,
-// protocol updates, local address updates) become meshbus events.
+// Package conntrack is the connection tracking component: it turns a
+// go-libp2p host's connection notifications and go-libp2p's own bus events
+// (identify, protocol updates, local address updates) into meshbus events.
 //
-// Shape: a pure state machine (state, in state.go) turns inputs into events;
-// one tracker goroutine (Tracker, in tracker.go) owns it and emits its outputs.
+// Shape (the one every component has; docs/architecture.md): the pure core
+// is package automaton (inputs in, events out through automaton.Output,
+// a named Outcome per input); Tracker (tracker.go) is the driver, one
+// goroutine that owns the core and the emitters; options.go, errors.go and
+// module.go hold the options, the sentinel errors and the fx Module.
 // The go-libp2p side never waits for meshbus: the network.Notifiee callbacks
-// and the go-libp2p bus pump only append to an unbounded inbox that the
-// tracker goroutine drains, so a stalled meshbus subscriber can delay meshbus
+// and the go-libp2p bus pump only append to an unbounded inbox (inbox.go)
+// that the driver drains, so a stalled meshbus subscriber can delay meshbus
 // events but never a dial, an accept or an identify.
 //
 // Guarantees (for subscribers of the tracker's events):

@@ -4,10 +4,12 @@ import "errors"
 
 // Sentinel errors, wrapped with context; match them with errors.Is.
 var (
-	// ErrInvalidConfig: an option had a bad value; the message names it.
-	ErrInvalidConfig = errors.New("conntrack: invalid config")
-	// ErrNilDependency: New was given a nil host, bus or clock.
+	// ErrBadOption: an option had an invalid value; the message names it.
+	ErrBadOption = errors.New("conntrack: bad option")
+	// ErrNilDependency: New was given a nil host or bus.
 	ErrNilDependency = errors.New("conntrack: nil dependency")
-	// ErrStarted: Start was called twice, or after Stop.
+	// ErrStarted: Start was called twice.
 	ErrStarted = errors.New("conntrack: already started")
+	// ErrClosed: Start was called after Close.
+	ErrClosed = errors.New("conntrack: closed")
 )

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/conntrack/automaton"
 )
 
 // metrics are the tracker's Prometheus collectors. Every child is resolved
@@ -88,5 +90,21 @@ func (m *metrics) unregister(reg prometheus.Registerer) {
 	}
 	for _, c := range m.collectors {
 		reg.Unregister(c)
+	}
+}
+
+// outcome counts what the core did with one input.
+func (m *metrics) outcome(o automaton.Outcome) {
+	switch o {
+	case automaton.OutcomeConnOpened:
+		m.opened.Inc()
+	case automaton.OutcomeConnClosed:
+		m.closed.Inc()
+	case automaton.OutcomeIdentifyDroppedClosed:
+		m.identifyClosed.Inc()
+	case automaton.OutcomeIdentifyDroppedFull:
+		m.identifyFull.Inc()
+	case automaton.OutcomeIdentifyDroppedUnknown:
+		m.identifyUnknown.Inc()
 	}
 }

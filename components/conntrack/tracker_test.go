@@ -1,35 +1,26 @@
-package conntrack
+package conntrack_test
 
 import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p"
-	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 const waitFor = 10 * time.Second
-
-func newLibp2pHost(t *testing.T) corehost.Host {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
-}
 
 // next reads one event or fails after waitFor.
 func next[T any](t *testing.T, sub *eventbus.Subscription[T]) T {
@@ -61,13 +52,13 @@ func subscribe[T any](t *testing.T, b *eventbus.Bus) *eventbus.Subscription[T] {
 // carry the injected clock's time, identify follows Connected, and the
 // metrics follow the connection.
 func TestTrackerWithoutFx(t *testing.T) {
-	h, other := newLibp2pHost(t), newLibp2pHost(t)
+	h, other := testhost.New(t), testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	reg := prometheus.NewRegistry()
-	tr, err := New(h, bus, clk, WithRegisterer(reg))
+	tr, err := conntrack.New(h, bus, conntrack.WithClock(clk), conntrack.WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,13 +69,11 @@ func TestTrackerWithoutFx(t *testing.T) {
 	if err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Start(context.Background()); !errors.Is(err, ErrStarted) {
+	if err := tr.Start(context.Background()); !errors.Is(err, conntrack.ErrStarted) {
 		t.Fatalf("second Start: %v, want ErrStarted", err)
 	}
 
-	if err := other.Connect(context.Background(), peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	testhost.Connect(t, other, h)
 	o := next(t, opened)
 	if o.Peer != other.ID() || o.Direction != network.DirInbound || o.RemoteIP != netip.MustParseAddr("127.0.0.1") || !o.At.Equal(clk.Now()) || o.ConnID == "" {
 		t.Fatalf("opened = %+v", o)
@@ -95,8 +84,12 @@ func TestTrackerWithoutFx(t *testing.T) {
 	if id := next(t, ident); id.Peer != other.ID() || len(id.Protocols) == 0 || id.AgentVersion == "" {
 		t.Fatalf("identified = %+v", id)
 	}
-	if v := testutil.ToFloat64(tr.m.open); v != 1 {
-		t.Fatalf("connections_open = %v, want 1", v)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP meshbus_conntrack_connections_open Connections open, as the tracker counts them.
+# TYPE meshbus_conntrack_connections_open gauge
+meshbus_conntrack_connections_open 1
+`), "meshbus_conntrack_connections_open"); err != nil {
+		t.Fatal(err)
 	}
 
 	clk.Add(5 * time.Second)
@@ -110,35 +103,26 @@ func TestTrackerWithoutFx(t *testing.T) {
 	if c := next(t, conn); c.Connectedness != network.NotConnected {
 		t.Fatalf("connectedness = %+v", c)
 	}
-	if err := tr.Stop(context.Background()); err != nil {
+	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Stop(context.Background()); err != nil {
-		t.Fatalf("second Stop: %v", err)
+	if err := tr.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
-		t.Fatalf("metrics left registered after Stop: %d (%v)", n, err)
+		t.Fatalf("metrics left registered after Close: %d (%v)", n, err)
 	}
 }
 
 // TestTrackerScansExistingConnections: a connection opened before Start is
 // reported at Start, and its close later.
 func TestTrackerScansExistingConnections(t *testing.T) {
-	h, other := newLibp2pHost(t), newLibp2pHost(t)
-	if err := other.Connect(context.Background(), peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	h, other := testhost.New(t), testhost.New(t)
+	testhost.Connect(t, other, h)
 	bus := eventbus.New()
 	defer bus.Close()
-	tr, err := New(h, bus, clock.NewMock())
-	if err != nil {
-		t.Fatal(err)
-	}
 	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
-	if err := tr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Stop(context.Background())
+	testhost.Track(t, h, bus, conntrack.WithClock(clock.NewMock()))
 	if c := next(t, conn); c.Peer != other.ID() || c.Connectedness != network.Connected {
 		t.Fatalf("connectedness = %+v", c)
 	}
@@ -149,66 +133,97 @@ func TestTrackerScansExistingConnections(t *testing.T) {
 }
 
 func TestTrackerConfigErrors(t *testing.T) {
-	h := newLibp2pHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
-	if _, err := New(nil, bus, clock.New()); !errors.Is(err, ErrNilDependency) {
+	if _, err := conntrack.New(nil, bus); !errors.Is(err, conntrack.ErrNilDependency) {
 		t.Fatalf("nil host: %v", err)
 	}
-	if _, err := New(h, bus, clock.New(), WithMaxParked(0)); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := conntrack.New(h, bus, conntrack.WithMaxParked(0)); !errors.Is(err, conntrack.ErrBadOption) {
 		t.Fatalf("maxParked 0: %v", err)
 	}
-	if _, err := New(h, bus, clock.New(), WithLogger(nil)); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("nil logger: %v", err)
+	// nil logger and nil clock mean the defaults.
+	tr, err := conntrack.New(h, bus, conntrack.WithLogger(nil), conntrack.WithClock(nil))
+	if err != nil {
+		t.Fatalf("nil logger and clock: %v", err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	tr, err := New(h, bus, clock.New(), WithRegisterer(reg))
+	tr, err = conntrack.New(h, bus, conntrack.WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Stop(context.Background())
-	if _, err := New(h, bus, clock.New(), WithRegisterer(reg)); err == nil {
+	defer tr.Close()
+	if _, err := conntrack.New(h, bus, conntrack.WithRegisterer(reg)); err == nil {
 		t.Fatal("second tracker on one registry: no error")
 	}
-	// A tracker that never started stops cleanly.
-	if err := tr.Stop(context.Background()); err != nil {
+	// A tracker that never started closes cleanly, and cannot start then.
+	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Start(context.Background()); !errors.Is(err, ErrStarted) {
-		t.Fatalf("Start after Stop: %v", err)
+	if err := tr.Start(context.Background()); !errors.Is(err, conntrack.ErrClosed) {
+		t.Fatalf("Start after Close: %v", err)
 	}
 }
 
-// TestTrackerStopTimeout: a Block subscriber that never reads holds the
-// tracker in an Emit; Stop gives up at ctx's end, and closing the bus lets
-// the tracker goroutines finish (TestMain's leak check sees to that).
-func TestTrackerStopTimeout(t *testing.T) {
-	h, other := newLibp2pHost(t), newLibp2pHost(t)
+// TestTrackerCloseWaitsForBlockedSubscriber: a Block subscriber that never
+// reads holds the tracker in an Emit; Close waits for it, and closing the
+// bus releases the tracker, so Close returns and its goroutines end
+// (TestMain's leak check sees to that).
+func TestTrackerCloseWaitsForBlockedSubscriber(t *testing.T) {
+	h, other := testhost.New(t), testhost.New(t)
 	bus := eventbus.New()
-	tr, err := New(h, bus, clock.NewMock())
+	tr, err := conntrack.New(h, bus, conntrack.WithClock(clock.NewMock()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eventbus.Subscribe[events.EvtConnOpened](bus, eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(0)); err != nil {
 		t.Fatal(err)
 	}
+	// Seen by this subscriber only once the tracker is past the blocked
+	// emit: it must not arrive before the bus closes.
+	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
 	if err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// The dialing side's notifiee has run when Connect returns: the open is
 	// queued, and the tracker will block emitting it.
-	if err := h.Connect(context.Background(), peer.AddrInfo{ID: other.ID(), Addrs: other.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if err := tr.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop: %v, want DeadlineExceeded", err)
+	testhost.Connect(t, h, other)
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close() }()
+	select {
+	case c := <-conn.Out():
+		t.Fatalf("connectedness %+v emitted past a blocked Block subscriber", c)
+	case err := <-closed:
+		t.Fatalf("Close returned %v while the tracker was blocked", err)
+	default:
 	}
 	bus.Close()
 	select {
-	case <-tr.done:
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(waitFor):
-		t.Fatal("tracker goroutine still stuck after the bus closed")
+		t.Fatal("Close still waiting after the bus closed")
+	}
+}
+
+func TestIPOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"/ip4/10.1.2.3/tcp/4001":     "10.1.2.3",
+		"/ip6/::1/udp/4001/quic-v1":  "::1",
+		"/ip6/::ffff:10.0.0.1/tcp/1": "10.0.0.1",
+		"/dns4/example.com/tcp/4001": "invalid IP",
+		"/p2p-circuit":               "invalid IP",
+	} {
+		if got := conntrack.IPOf(ma.StringCast(in)).String(); got != want {
+			t.Errorf("IPOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if conntrack.IPOf(nil).IsValid() {
+		t.Error("IPOf(nil) is valid")
 	}
 }

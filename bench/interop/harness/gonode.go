@@ -246,14 +246,14 @@ func newLibp2pHost() (host.Host, error) {
 // host's connection notifications and go-libp2p's events into the meshbus
 // events the router learns peers from; in AssemblyRouter nothing else does.
 func (n *GoNode) bridge() error {
-	t, err := conntrack.New(n.Host, n.Bus, clock.New())
+	t, err := conntrack.New(n.Host, n.Bus)
 	if err != nil {
 		return err
 	}
 	if err := t.Start(context.Background()); err != nil {
 		return err
 	}
-	n.closers = append(n.closers, func() error { return t.Stop(context.Background()) })
+	n.closers = append(n.closers, t.Close)
 	return nil
 }
 
