@@ -38,7 +38,7 @@ type builtin struct {
 func builtins() []builtin {
 	return []builtin{
 		{ComponentConnTrack, conntrack.Module},
-		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Component) {}))},
+		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Scorer) {}))},
 		{ComponentRouter, fx.Options(router.Module, fx.Invoke(func(*router.Router) {}))},
 		{ComponentPeerMgr, fx.Options(peermgr.Module, fx.Invoke(func(*peermgr.Manager) {}))},
 	}

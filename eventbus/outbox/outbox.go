@@ -33,6 +33,10 @@ import (
 // was not set up with Init.
 var ErrNotInitialized = errors.New("outbox: output not initialized (call outbox.Init)")
 
+// ErrClosed is passed to Emit's onErr for the events of an Outbox emitted
+// after Close.
+var ErrClosed = errors.New("outbox: emitters closed")
+
 // Outbox records the order in which events were added to the lanes of the
 // output that embeds it. The zero value has no lanes; Init attaches them.
 type Outbox struct {
@@ -164,7 +168,7 @@ type sink interface {
 type typedSink[T any] struct{ em *eventbus.Emitter[T] }
 
 func (s *typedSink[T]) emit(l lane, i int) error { return s.em.Emit(l.(*Lane[T]).items[i]) }
-func (s *typedSink[T]) close() error               { return s.em.Close() }
+func (s *typedSink[T]) close() error             { return s.em.Close() }
 
 // Emitters holds one bus emitter per lane of an output type. Build it once
 // per driver; it serves every output of that type.
@@ -200,6 +204,13 @@ func NewEmitters(b *eventbus.Bus, output any) (*Emitters, error) {
 // is behind holds Emit up). o must belong to an output of the type the
 // Emitters were built for.
 func (e *Emitters) Emit(o *Outbox, onErr func(error)) {
+	if e.sinks == nil { // closed
+		if o.Len() > 0 && onErr != nil {
+			onErr(ErrClosed)
+		}
+		o.Reset()
+		return
+	}
 	clear(e.next)
 	for _, li := range o.order {
 		if err := e.sinks[li].emit(o.lanes[li], e.next[li]); err != nil && onErr != nil {

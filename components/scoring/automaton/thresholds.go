@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"sort"
@@ -42,32 +42,31 @@ func (l *thresholdLadder) mask(score float64) uint8 {
 	return m
 }
 
-// rescore recomputes ps's score and records a crossing for every threshold
-// it moved across since the last rescore.
-func (s *Scorer) rescore(ps *peerState, t time.Time) {
-	ps.score = s.compute(ps)
-	m := s.ladder.mask(ps.score)
+// rescore recomputes ps's score and appends to the current Output a
+// crossing for every threshold it moved across since the last rescore.
+func (a *Automaton) rescore(ps *peerState, t time.Time) {
+	ps.score = a.compute(ps)
+	m := a.ladder.mask(ps.score)
 	changed := m ^ ps.below
 	if changed == 0 {
 		return
 	}
 	ps.below = m
 	falling := m&changed != 0 // the score only moves one way per rescore
-	for k := range s.ladder {
+	for k := range a.ladder {
 		i := k
 		if falling {
-			i = len(s.ladder) - 1 - k
+			i = len(a.ladder) - 1 - k
 		}
 		if changed&(1<<i) == 0 {
 			continue
 		}
-		if len(s.crossings) >= maxPendingCrossings {
-			s.droppedCrossings++
+		if a.out == nil {
 			continue
 		}
-		s.crossings = append(s.crossings, events.EvtPeerScoreThresholdCrossed{
+		a.out.Crossed.Add(events.EvtPeerScoreThresholdCrossed{
 			Peer:      ps.id,
-			Threshold: s.ladder[i].kind,
+			Threshold: a.ladder[i].kind,
 			Below:     m&(1<<i) != 0,
 			Score:     ps.score,
 			At:        t,

@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"math"
@@ -32,7 +32,7 @@ func FuzzScorer(f *testing.F) {
 		p.MaxDeliveryRecords = 8
 		p.RetainScore = 5 * time.Second
 		start := time.Unix(0, 0)
-		s, err := NewScorer(p, start)
+		s, err := New(p, start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,42 +50,41 @@ func FuzzScorer(f *testing.F) {
 			ip := ips[(sel/12)%len(ips)]
 			switch op % 14 {
 			case 0:
-				s.ConnOpened(now, events.EvtConnOpened{Peer: pr, RemoteIP: ip, At: now})
+				s.HandleConnOpened(now, events.EvtConnOpened{Peer: pr, RemoteIP: ip, At: now}, nil)
 			case 1:
-				s.ConnClosed(now, events.EvtConnClosed{Peer: pr, RemoteIP: ip, At: now})
+				s.HandleConnClosed(now, events.EvtConnClosed{Peer: pr, RemoteIP: ip, At: now}, nil)
 			case 2:
-				s.PeerConnectednessChanged(now, events.EvtPeerConnectednessChanged{Peer: pr, Connectedness: network.Connectedness(arg % 5)})
+				s.HandleConnectednessChanged(now, events.EvtPeerConnectednessChanged{Peer: pr, Connectedness: network.Connectedness(arg % 5)}, nil)
 			case 3:
-				s.Grafted(now, events.EvtPeerGrafted{Peer: pr, Topic: tp, At: now})
+				s.HandleGrafted(now, events.EvtPeerGrafted{Peer: pr, Topic: tp, At: now}, nil)
 			case 4:
-				s.Pruned(now, events.EvtPeerPruned{Peer: pr, Topic: tp, Reason: events.PruneReason(arg % 8), At: now})
+				s.HandlePruned(now, events.EvtPeerPruned{Peer: pr, Topic: tp, Reason: events.PruneReason(arg % 8), At: now}, nil)
 			case 5:
-				s.Delivered(now, events.EvtMessageDelivered{Topic: tp, ID: id, From: pr, At: now})
+				s.HandleDelivered(now, events.EvtMessageDelivered{Topic: tp, ID: id, From: pr, At: now}, nil)
 			case 6:
-				s.Duplicate(now, events.EvtMessageDuplicate{Topic: tp, ID: id, From: pr, At: now})
+				s.HandleDuplicate(now, events.EvtMessageDuplicate{Topic: tp, ID: id, From: pr, At: now}, nil)
 			case 7:
-				s.Rejected(now, events.EvtMessageRejected{Topic: tp, ID: id, From: pr, Reason: events.RejectReason(arg % 13), At: now})
+				s.HandleRejected(now, events.EvtMessageRejected{Topic: tp, ID: id, From: pr, Reason: events.RejectReason(arg % 13), At: now}, nil)
 			case 8:
-				s.Penalized(now, events.EvtPeerPenalized{Peer: pr, Count: int(int8(arg)), At: now})
+				s.HandlePenalized(now, events.EvtPeerPenalized{Peer: pr, Count: int(int8(arg)), At: now}, nil)
 			case 9:
 				now = now.Add(time.Duration(arg) * 50 * time.Millisecond)
-				s.Refresh(now)
+				s.HandleTick(now, nil)
 			case 10:
-				s.AppScore(now, events.EvtPeerAppScoreSet{Peer: pr, Score: float64(int8(arg))})
+				s.HandleAppScoreSet(now, events.EvtPeerAppScoreSet{Peer: pr, Score: float64(int8(arg))}, nil)
 			case 11:
-				s.RouterPeerRemoved(now, events.EvtRouterPeerRemoved{Peer: pr, At: now})
+				s.HandleRouterPeerRemoved(now, events.EvtRouterPeerRemoved{Peer: pr, At: now}, nil)
 			case 12:
-				s.Published(now, events.EvtMessagePublished{Topic: tp, ID: id, At: now})
+				s.HandlePublished(now, events.EvtMessagePublished{Topic: tp, ID: id, At: now}, nil)
 			case 13:
-				s.TopicLeft(now, events.EvtTopicLeft{Topic: tp, At: now})
+				s.HandleTopicLeft(now, events.EvtTopicLeft{Topic: tp, At: now}, nil)
 			}
 			checkInvariants(t, s)
 		}
-		s.TakeCrossings(nil)
 	})
 }
 
-func checkInvariants(t *testing.T, s *Scorer) {
+func checkInvariants(t *testing.T, s *Automaton) {
 	t.Helper()
 	if len(s.peers) != len(s.index) {
 		t.Fatalf("%d peers, %d indexed", len(s.peers), len(s.index))

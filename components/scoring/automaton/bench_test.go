@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ import (
 // IPs. Decays are 0.9999 so the counters stay non-zero however many
 // refreshes a benchmark runs: the steady state of a busy node, where
 // deliveries keep replenishing them.
-func benchScorer(b *testing.B, nPeers, nTopics int) (*Scorer, []peer.ID, []string, time.Time) {
+func benchScorer(b *testing.B, nPeers, nTopics int) (*Automaton, []peer.ID, []string, time.Time) {
 	b.Helper()
 	p := DefaultParams()
 	tp := DefaultTopicParams()
@@ -33,7 +33,7 @@ func benchScorer(b *testing.B, nPeers, nTopics int) (*Scorer, []peer.ID, []strin
 		p.Topics[topics[i]] = tp
 	}
 	now := time.Unix(1_700_000_000, 0)
-	s, err := NewScorer(p, now)
+	s, err := New(p, now)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,26 +42,25 @@ func benchScorer(b *testing.B, nPeers, nTopics int) (*Scorer, []peer.ID, []strin
 	for i := range peers {
 		peers[i] = peer.ID(fmt.Sprintf("peer-%04d", i))
 		ip := netip.AddrFrom4([4]byte{10 + byte(i%7), 1, byte(i / 256), byte(i % 200)})
-		s.ConnOpened(now, events.EvtConnOpened{Peer: peers[i], RemoteIP: ip, At: now})
+		s.HandleConnOpened(now, events.EvtConnOpened{Peer: peers[i], RemoteIP: ip, At: now}, nil)
 		for j, t := range topics {
 			if rng.Intn(2) == 0 {
 				continue
 			}
 			if j%3 == 0 {
-				s.Grafted(now, events.EvtPeerGrafted{Peer: peers[i], Topic: t, At: now})
+				s.HandleGrafted(now, events.EvtPeerGrafted{Peer: peers[i], Topic: t, At: now}, nil)
 			}
 			for k := range 3 {
-				s.Delivered(now, events.EvtMessageDelivered{Topic: t, ID: fmt.Sprint(i, t, k), From: peers[i], At: now})
+				s.HandleDelivered(now, events.EvtMessageDelivered{Topic: t, ID: fmt.Sprint(i, t, k), From: peers[i], At: now}, nil)
 			}
 			if rng.Intn(10) == 0 {
-				s.Rejected(now, events.EvtMessageRejected{Topic: t, From: peers[i], Reason: events.RejectValidationFailed, At: now})
+				s.HandleRejected(now, events.EvtMessageRejected{Topic: t, From: peers[i], Reason: events.RejectValidationFailed, At: now}, nil)
 			}
 		}
 		if rng.Intn(10) == 0 {
-			s.Penalized(now, events.EvtPeerPenalized{Peer: peers[i], Count: 1, At: now})
+			s.HandlePenalized(now, events.EvtPeerPenalized{Peer: peers[i], Count: 1, At: now}, nil)
 		}
 	}
-	s.TakeCrossings(nil)
 	return s, peers, topics, now
 }
 
@@ -71,8 +70,7 @@ func BenchmarkRefresh1000Peers10Topics(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		now = now.Add(time.Second) // one decay step per refresh, as the driver does
-		s.Refresh(now)
-		s.TakeCrossings(nil)
+		s.HandleTick(now, nil)
 	}
 }
 
@@ -99,7 +97,7 @@ func BenchmarkObserveDelivery(b *testing.B) {
 		ev.ID = ids[i%len(ids)]
 		now = now.Add(time.Microsecond)
 		ev.At = now
-		s.Delivered(now, ev)
+		s.HandleDelivered(now, ev, nil)
 		i++
 	}
 }
@@ -113,7 +111,7 @@ func BenchmarkObserveDuplicate(b *testing.B) {
 	boxed := make([]any, n)
 	for i := range n {
 		id := fmt.Sprintf("dup-%d", i)
-		s.Delivered(now, events.EvtMessageDelivered{Topic: topics[i%len(topics)], ID: id, From: peers[i%len(peers)], At: now})
+		s.HandleDelivered(now, events.EvtMessageDelivered{Topic: topics[i%len(topics)], ID: id, From: peers[i%len(peers)], At: now}, nil)
 		boxed[i] = events.EvtMessageDuplicate{Topic: topics[i%len(topics)], ID: id, From: peers[(i+1)%len(peers)], At: now}
 	}
 	b.ReportAllocs()
@@ -122,7 +120,7 @@ func BenchmarkObserveDuplicate(b *testing.B) {
 	for b.Loop() {
 		// After the first pass every peer is already recorded for its
 		// message: the steady cost of a repeated copy.
-		s.Observe(now, boxed[i%n])
+		s.HandleEvent(now, boxed[i%n], nil)
 		i++
 	}
 }

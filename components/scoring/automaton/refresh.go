@@ -1,53 +1,60 @@
-package scoring
+package automaton
 
 import (
 	"math"
 	"time"
 )
 
-// Refresh brings the Scorer up to now: it applies one decay step per whole
-// DecayInterval elapsed since the last step (so it may be called at any
-// rate), updates every mesh peer's time in mesh, forgets retained peers
-// whose RetainScore has passed (and that have no open connection left),
-// expires old delivery records, and recomputes every score, recording
-// threshold crossings. A now before the last step only recomputes.
-func (s *Scorer) Refresh(now time.Time) {
+// HandleTick brings the Automaton up to now and appends a snapshot: it
+// applies one decay step per whole DecayInterval elapsed since the last step
+// (so it may be called at any rate), updates every mesh peer's time in mesh,
+// forgets retained peers whose RetainScore has passed (and that have no open
+// connection left), expires old delivery records, recomputes every score
+// (appending threshold crossings to out) and appends the EvtPeerScoresUpdated
+// snapshot after them. A now before the last step only recomputes. With a
+// nil out nothing is appended. Outcome: OutcomeTicked.
+func (a *Automaton) HandleTick(now time.Time, out *Output) Outcome {
+	a.out = out
 	steps := 0
-	if elapsed := now.Sub(s.lastDecay); elapsed >= s.params.DecayInterval {
-		n := elapsed / s.params.DecayInterval
-		s.lastDecay = s.lastDecay.Add(n * s.params.DecayInterval)
+	if elapsed := now.Sub(a.lastDecay); elapsed >= a.params.DecayInterval {
+		n := elapsed / a.params.DecayInterval
+		a.lastDecay = a.lastDecay.Add(n * a.params.DecayInterval)
 		steps = int(min(n, math.MaxInt32))
 	}
-	for i := 0; i < len(s.peers); {
-		ps := s.peers[i]
+	for i := 0; i < len(a.peers); {
+		ps := a.peers[i]
 		if !ps.live && len(ps.ips) == 0 && !now.Before(ps.expire) {
-			s.forget(ps) // swaps the last peer into i: look at i again
+			a.forget(ps) // swaps the last peer into i: look at i again
 			continue
 		}
 		if steps > 0 {
-			s.decay(ps, steps)
+			a.decay(ps, steps)
 		}
 		for j := range ps.topics {
 			if ts := &ps.topics[j]; ts.inMesh {
 				ts.meshTime = max(now.Sub(ts.graftTime), 0)
 			}
 		}
-		s.rescore(ps, now)
+		a.rescore(ps, now)
 		i++
 	}
-	s.records.expire(now)
+	a.records.expire(now)
+	if out != nil {
+		a.AppendSnapshot(now, out)
+	}
+	return OutcomeTicked
 }
 
 // decay multiplies every decaying counter of ps by its factor once per step,
 // snapping values below DecayToZero to 0, as the spec's pseudo-code does.
-func (s *Scorer) decay(ps *peerState, steps int) {
-	z := s.params.DecayToZero
+func (a *Automaton) decay(ps *peerState, steps int) {
+	z := a.params.DecayToZero
 	if ps.behaviourPenalty != 0 {
-		ps.behaviourPenalty = decayed(ps.behaviourPenalty, s.params.BehaviourPenaltyDecay, steps, z)
+		ps.behaviourPenalty = decayed(ps.behaviourPenalty, a.params.BehaviourPenaltyDecay, steps, z)
 	}
 	for i := range ps.topics {
 		ts := &ps.topics[i]
-		tc := s.topicList[i]
+		tc := a.topicList[i]
 		if ts.firstMessageDeliveries != 0 {
 			ts.firstMessageDeliveries = decayed(ts.firstMessageDeliveries, tc.FirstMessageDeliveriesDecay, steps, z)
 		}

@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"errors"
@@ -105,7 +105,7 @@ func TestValidationNamesTheField(t *testing.T) {
 			t.Errorf("%s: message %q does not name the field", tc.field, err)
 		}
 		// The constructor refuses the same params.
-		if _, err := NewScorer(p, t0); !errors.Is(err, ErrInvalidParams) {
+		if _, err := New(p, t0); !errors.Is(err, ErrInvalidParams) {
 			t.Errorf("%s: NewScorer err = %v", tc.field, err)
 		}
 	}
@@ -121,9 +121,9 @@ func TestOffTermsAreNotChecked(t *testing.T) {
 	connect(s, pA, "", t0)
 	deliver(s, "m", pA, t0)
 	reject(s, "x", pA, 1, t0)
-	s.Observe(t0, struct{}{})
+	s.HandleEvent(t0, struct{}{}, nil)
 	for i := range 100 {
-		s.Refresh(sec(float64(i)))
+		s.HandleTick(sec(float64(i)), nil)
 	}
 	wantScore(t, s, pA, 0)
 }

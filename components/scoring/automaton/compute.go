@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"time"
@@ -70,36 +70,36 @@ func (tc *topicConf) weigh(p1, p2, p3, p3b, p4 float64) float64 {
 }
 
 // capTopics applies TopicScoreCap to the positive side of the topic sum.
-func (s *Scorer) capTopics(sum float64) float64 {
-	if c := s.params.TopicScoreCap; c > 0 && sum > c {
+func (a *Automaton) capTopics(sum float64) float64 {
+	if c := a.params.TopicScoreCap; c > 0 && sum > c {
 		return c
 	}
 	return sum
 }
 
 // compute returns ps's score from its current state.
-func (s *Scorer) compute(ps *peerState) float64 {
+func (a *Automaton) compute(ps *peerState) float64 {
 	var topics float64
 	for i := range ps.topics {
-		tc := s.topicList[i]
+		tc := a.topicList[i]
 		topics += tc.weigh(tc.terms(&ps.topics[i]))
 	}
-	score := s.capTopics(topics)
-	score += s.params.AppSpecificWeight * ps.appScore
-	if w := s.params.IPColocationFactorWeight; w != 0 && len(ps.ips) > 0 {
-		score += w * s.colocation(ps)
+	score := a.capTopics(topics)
+	score += a.params.AppSpecificWeight * ps.appScore
+	if w := a.params.IPColocationFactorWeight; w != 0 && len(ps.ips) > 0 {
+		score += w * a.colocation(ps)
 	}
-	score += s.params.BehaviourPenaltyWeight * ps.behaviourPenalty * ps.behaviourPenalty
+	score += a.params.BehaviourPenaltyWeight * ps.behaviourPenalty * ps.behaviourPenalty
 	return score
 }
 
 // Breakdown returns p's score term by term, and whether p is scored.
-func (s *Scorer) Breakdown(p peer.ID) (Breakdown, bool) {
-	ps := s.index[p]
+func (a *Automaton) Breakdown(p peer.ID) (Breakdown, bool) {
+	ps := a.index[p]
 	if ps == nil {
 		return Breakdown{}, false
 	}
-	b, _ := s.breakdown(ps, nil)
+	b, _ := a.breakdown(ps, nil)
 	return b, true
 }
 
@@ -107,10 +107,10 @@ func (s *Scorer) Breakdown(p peer.ID) (Breakdown, bool) {
 // order of AppendScores. The topic rows of all peers are appended to the
 // single backing slice topics (returned too), so a caller rebuilding
 // breakdowns periodically can keep both allocations small.
-func (s *Scorer) AppendBreakdowns(dst []Breakdown, topics []TopicBreakdown) ([]Breakdown, []TopicBreakdown) {
-	for _, ps := range s.peers {
+func (a *Automaton) AppendBreakdowns(dst []Breakdown, topics []TopicBreakdown) ([]Breakdown, []TopicBreakdown) {
+	for _, ps := range a.peers {
 		var b Breakdown
-		b, topics = s.breakdown(ps, topics)
+		b, topics = a.breakdown(ps, topics)
 		dst = append(dst, b)
 	}
 	return dst, topics
@@ -119,13 +119,13 @@ func (s *Scorer) AppendBreakdowns(dst []Breakdown, topics []TopicBreakdown) ([]B
 // breakdown computes ps's breakdown, appending its topic rows to buf; the
 // Breakdown's Topics slice aliases buf's new tail (with its capacity clipped,
 // so later appends to buf never write through it).
-func (s *Scorer) breakdown(ps *peerState, buf []TopicBreakdown) (Breakdown, []TopicBreakdown) {
+func (a *Automaton) breakdown(ps *peerState, buf []TopicBreakdown) (Breakdown, []TopicBreakdown) {
 	b := Breakdown{Peer: ps.id, Score: ps.score, Connected: ps.live, P5: ps.appScore}
 	start := len(buf)
 	var sum float64
 	for i := range ps.topics {
 		ts := &ps.topics[i]
-		tc := s.topicList[i]
+		tc := a.topicList[i]
 		p1, p2, p3, p3b, p4 := tc.terms(ts)
 		w := tc.weigh(p1, p2, p3, p3b, p4)
 		sum += w
@@ -140,9 +140,9 @@ func (s *Scorer) breakdown(ps *peerState, buf []TopicBreakdown) (Breakdown, []To
 	if len(buf) > start {
 		b.Topics = buf[start:len(buf):len(buf)]
 	}
-	b.TopicScore = s.capTopics(sum)
+	b.TopicScore = a.capTopics(sum)
 	if len(ps.ips) > 0 {
-		b.P6 = s.colocation(ps)
+		b.P6 = a.colocation(ps)
 	}
 	b.P7 = ps.behaviourPenalty * ps.behaviourPenalty
 	return b, buf

@@ -1,7 +1,6 @@
-package scoring
+package automaton
 
 import (
-	"errors"
 	"math"
 	"net/netip"
 	"testing"
@@ -20,11 +19,11 @@ func TestP1TimeInMesh(t *testing.T) {
 	wantScore(t, s, pA, 0)
 
 	// 3.5s in mesh = 3 whole quanta: 0.5 (tᵢ) · 0.1 (w₁) · 3 = 0.15.
-	s.Refresh(sec(3.5))
+	s.HandleTick(sec(3.5), nil)
 	wantScore(t, s, pA, 0.15)
 
 	// 20s would be 20 quanta, capped at 10: 0.5 · 0.1 · 10 = 0.5.
-	s.Refresh(sec(20))
+	s.HandleTick(sec(20), nil)
 	wantScore(t, s, pA, 0.5)
 
 	// Out of the mesh, P₁ is 0.
@@ -56,7 +55,7 @@ func TestP2FirstMessageDeliveriesCapAndDecay(t *testing.T) {
 	// Decay 0.5 per second: 5 → 2.5 → 1.25 → 0.625 → 0.3125 → 0.15625,
 	// then 0.078125 < DecayToZero (0.1) → 0. Score = P₂ (0.5 · 2 = 1).
 	for i, want := range []float64{2.5, 1.25, 0.625, 0.3125, 0.15625, 0} {
-		s.Refresh(sec(float64(i + 1)))
+		s.HandleTick(sec(float64(i+1)), nil)
 		wantScore(t, s, pA, want)
 	}
 }
@@ -75,14 +74,14 @@ func TestP3MeshDeliveryDeficitAfterActivation(t *testing.T) {
 
 	// At 5s the peers have been in the mesh exactly the activation window:
 	// P₃ needs meshTime > activation, so nothing yet.
-	s.Refresh(sec(5))
+	s.HandleTick(sec(5), nil)
 	wantScore(t, s, pA, 0)
 	wantScore(t, s, pB, 0)
 
 	// At 6s: A's counter is 1 · 0.9⁶ = 0.531441 (six decays since t0), so
 	// its deficit is 4 - 0.531441 = 3.468559 and P₃ = 12.030901...;
 	// score = 0.5 · -1 · 12.030901... B delivered nothing: 0.5 · -1 · 4² = -8.
-	s.Refresh(sec(6))
+	s.HandleTick(sec(6), nil)
 	wantScore(t, s, pA, 0.5*-1*math.Pow(4-math.Pow(0.9, 6), 2))
 	wantScore(t, s, pB, -8)
 
@@ -98,13 +97,13 @@ func TestP3CounterCap(t *testing.T) {
 	for i := range 20 {
 		deliver(s, "m"+string(rune('a'+i)), pA, sec(0.5))
 	}
-	s.Refresh(sec(6))
+	s.HandleTick(sec(6), nil)
 	// The counter was capped at 8 at increment and decayed six times:
 	// 8 · 0.9⁶ = 4.251528 >= threshold 4, so no deficit.
 	wantScore(t, s, pA, 0)
 	// One more decay: 8 · 0.9⁷ = 3.8263752, deficit 0.1736248:
 	// score = 0.5 · -1 · 0.1736248² = -0.015072...
-	s.Refresh(sec(7))
+	s.HandleTick(sec(7), nil)
 	wantScore(t, s, pA, -0.5*math.Pow(4-8*math.Pow(0.9, 7), 2))
 }
 
@@ -128,7 +127,7 @@ func TestP3NearFirstDeliveries(t *testing.T) {
 
 	// After 6s (six decays of 0.9): A has 2 deliveries → 2·0.9⁶, B and D
 	// 1·0.9⁶, C 0. Deficits: 4 - counter; score = 0.5 · -1 · deficit².
-	s.Refresh(sec(6))
+	s.HandleTick(sec(6), nil)
 	d := math.Pow(0.9, 6)
 	wantScore(t, s, pA, -0.5*math.Pow(4-2*d, 2))
 	wantScore(t, s, pB, -0.5*math.Pow(4-d, 2))
@@ -150,7 +149,7 @@ func TestP3bMeshFailurePenalty(t *testing.T) {
 	// A is pruned at 7s with no deliveries, in the mesh longer than the
 	// 5s activation: P₃b += (4 - 0)² = 16. Score = 0.5 · -2 · 16 = -16
 	// (P₃ no longer applies out of the mesh).
-	s.Refresh(sec(7))
+	s.HandleTick(sec(7), nil)
 	prune(s, pA, sec(7))
 	wantScore(t, s, pA, -16)
 
@@ -159,13 +158,13 @@ func TestP3bMeshFailurePenalty(t *testing.T) {
 	wantScore(t, s, pC, -16)
 
 	// D's GRAFT rejection is not a prune from the mesh: D stays in it.
-	s.Pruned(sec(7), events.EvtPeerPruned{Peer: pD, Topic: topic, Reason: events.PruneReasonGraftRejected, At: sec(7)})
+	s.HandlePruned(sec(7), events.EvtPeerPruned{Peer: pD, Topic: topic, Reason: events.PruneReasonGraftRejected, At: sec(7)}, nil)
 	if b, _ := s.Breakdown(pD); len(b.Topics) != 1 || !b.Topics[0].InMesh || b.Topics[0].P3b != 0 {
 		t.Fatalf("D after a graft-rejected prune: %+v", b.Topics)
 	}
 
 	// P₃b decays: one step of 0.9 → 14.4 → score 0.5 · -2 · 14.4 = -14.4.
-	s.Refresh(sec(8))
+	s.HandleTick(sec(8), nil)
 	wantScore(t, s, pA, -14.4)
 	// A second prune of a peer out of the mesh changes nothing.
 	prune(s, pA, sec(8))
@@ -192,7 +191,7 @@ func TestP4InvalidMessages(t *testing.T) {
 	wantScore(t, s, pA, -6)
 
 	// Decay 0.5: counter 1, P₄ = 1: 0.5 · -3 · 1 = -1.5.
-	s.Refresh(sec(1))
+	s.HandleTick(sec(1), nil)
 	wantScore(t, s, pA, -1.5)
 }
 
@@ -236,8 +235,8 @@ func TestP5ApplicationScore(t *testing.T) {
 	s := newScorer(t, p)
 
 	// Set before the peer is known: applies when it connects.
-	if err := s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 3}); err != nil {
-		t.Fatal(err)
+	if o := s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 3}, nil); o != OutcomeRecorded {
+		t.Fatalf("outcome %v", o)
 	}
 	if _, ok := s.Score(pA); ok {
 		t.Fatal("an app score alone must not make a peer scored")
@@ -246,15 +245,14 @@ func TestP5ApplicationScore(t *testing.T) {
 	// 2 · 3 = 6.
 	wantScore(t, s, pA, 6)
 	// The latest value wins: 2 · -4 = -8.
-	s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: -4})
+	s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: -4}, nil)
 	wantScore(t, s, pA, -8)
 
-	err := s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: math.NaN()})
-	if !errors.Is(err, ErrInvalidAppScore) {
-		t.Fatalf("NaN app score: err = %v, want ErrInvalidAppScore", err)
+	if o := s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: math.NaN()}, nil); o != OutcomeInvalidAppScore {
+		t.Fatalf("NaN app score: %v, want OutcomeInvalidAppScore", o)
 	}
-	if err := s.Observe(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: math.Inf(-1)}); !errors.Is(err, ErrInvalidAppScore) {
-		t.Fatalf("-Inf through Observe: err = %v", err)
+	if o := s.HandleEvent(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: math.Inf(-1)}, nil); o != OutcomeInvalidAppScore {
+		t.Fatalf("-Inf through HandleEvent: %v", o)
 	}
 	wantScore(t, s, pA, -8)
 }
@@ -272,7 +270,7 @@ func TestP6IPColocation(t *testing.T) {
 	wantScore(t, s, pA, 0)
 
 	// A second connection of A from the same IP does not count twice.
-	s.ConnOpened(t0, events.EvtConnOpened{Peer: pA, ConnID: "A2", RemoteIP: netip.MustParseAddr("1.2.3.4"), At: t0})
+	s.HandleConnOpened(t0, events.EvtConnOpened{Peer: pA, ConnID: "A2", RemoteIP: netip.MustParseAddr("1.2.3.4"), At: t0}, nil)
 	wantScore(t, s, pA, 0)
 
 	// C arrives as an IPv4-mapped IPv6 address of the same IP: 3 peers,
@@ -287,7 +285,7 @@ func TestP6IPColocation(t *testing.T) {
 	wantScore(t, s, pD, -4)
 
 	// A also has a second, lonely IP: it adds nothing.
-	s.ConnOpened(t0, events.EvtConnOpened{Peer: pA, ConnID: "A3", RemoteIP: netip.MustParseAddr("5.6.7.8"), At: t0})
+	s.HandleConnOpened(t0, events.EvtConnOpened{Peer: pA, ConnID: "A3", RemoteIP: netip.MustParseAddr("5.6.7.8"), At: t0}, nil)
 	wantScore(t, s, pA, -4)
 
 	// D leaves: 3 peers, -1 each; D itself has no IP left: 0.
@@ -296,7 +294,7 @@ func TestP6IPColocation(t *testing.T) {
 	wantScore(t, s, pD, 0)
 
 	// Closing one of A's two connections from 1.2.3.4 keeps A on it.
-	s.ConnClosed(sec(1), events.EvtConnClosed{Peer: pA, ConnID: "A2", RemoteIP: netip.MustParseAddr("1.2.3.4"), At: sec(1)})
+	s.HandleConnClosed(sec(1), events.EvtConnClosed{Peer: pA, ConnID: "A2", RemoteIP: netip.MustParseAddr("1.2.3.4"), At: sec(1)}, nil)
 	wantScore(t, s, pB, -1)
 
 	// Whitelisted and IP-less (relayed) connections are ignored.
@@ -321,13 +319,13 @@ func TestP7BehaviourPenalty(t *testing.T) {
 	p.BehaviourPenaltyDecay = 0.5
 	s := newScorer(t, p)
 	connect(s, pA, "", t0)
-	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Reason: events.PenaltyBrokenPromise, Count: 2, At: t0})
+	s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Reason: events.PenaltyBrokenPromise, Count: 2, At: t0}, nil)
 	// A zero count means one occurrence.
-	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Reason: events.PenaltyGraftBackoff, At: t0})
+	s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Reason: events.PenaltyGraftBackoff, At: t0}, nil)
 	// Counter 3, P₇ = 9: -1 · 9 = -9.
 	wantScore(t, s, pA, -9)
 	// Decay 0.5: counter 1.5, P₇ = 2.25.
-	s.Refresh(sec(1))
+	s.HandleTick(sec(1), nil)
 	wantScore(t, s, pA, -2.25)
 }
 
@@ -340,7 +338,7 @@ func TestTopicScoreCap(t *testing.T) {
 	p.AppSpecificWeight = 1
 	s := newScorer(t, p)
 	connect(s, pA, "", t0)
-	s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 1})
+	s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 1}, nil)
 	for _, id := range []string{"m1", "m2", "m3"} {
 		deliver(s, id, pA, t0)
 	}
@@ -363,9 +361,9 @@ func TestUnconfiguredTopicContributesNothing(t *testing.T) {
 		InvalidMessageDeliveriesWeight: -1, InvalidMessageDeliveriesDecay: 0.5,
 	}))
 	connect(s, pA, "", t0)
-	s.Delivered(t0, events.EvtMessageDelivered{Topic: "other", ID: "m", From: pA, At: t0})
-	s.Rejected(t0, events.EvtMessageRejected{Topic: "other", ID: "x", From: pA, Reason: events.RejectValidationFailed, At: t0})
-	s.Grafted(t0, events.EvtPeerGrafted{Peer: pA, Topic: "other", At: t0})
+	s.HandleDelivered(t0, events.EvtMessageDelivered{Topic: "other", ID: "m", From: pA, At: t0}, nil)
+	s.HandleRejected(t0, events.EvtMessageRejected{Topic: "other", ID: "x", From: pA, Reason: events.RejectValidationFailed, At: t0}, nil)
+	s.HandleGrafted(t0, events.EvtPeerGrafted{Peer: pA, Topic: "other", At: t0}, nil)
 	wantScore(t, s, pA, 0)
 	if st := s.Stats(); st.DeliveryRecords != 0 {
 		t.Fatalf("records for an unconfigured topic: %d", st.DeliveryRecords)
@@ -395,9 +393,9 @@ func TestWholeScoreFunction(t *testing.T) {
 	deliver(s, "m1", pA, t0)
 	deliver(s, "m2", pA, t0)
 	reject(s, "x", pA, events.RejectValidationFailed, t0)
-	s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 1})
-	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 2, At: t0})
-	s.Refresh(sec(2))
+	s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pA, Score: 1}, nil)
+	s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 2, At: t0}, nil)
+	s.HandleTick(sec(2), nil)
 	// After two decays of 0.5: P₂ counter 2 → 0.5; P₃ counter 2 → 0.5;
 	// P₄ counter 1 → 0.25 (P₄ = 0.0625); P₇ counter 2 → 0.5 (P₇ = 0.25).
 	// P₁ = 2 quanta. P₃ deficit = 3 - 0.5 = 2.5 → 6.25. P₃b = 0.

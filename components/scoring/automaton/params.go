@@ -1,4 +1,4 @@
-package scoring
+package automaton
 
 import (
 	"net/netip"

@@ -1,8 +1,9 @@
-package scoring
+package automaton
 
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,10 +24,10 @@ func TestDecayToZero(t *testing.T) {
 	p.DecayToZero = 0.2
 	s := newScorer(t, p)
 	connect(s, pA, "", t0)
-	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 1, At: t0})
+	s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 1, At: t0}, nil)
 	// Counter 1 → 0.5 → 0.25 → 0.125 < 0.2 → 0.
 	for i, counter := range []float64{0.5, 0.25, 0} {
-		s.Refresh(sec(float64(i + 1)))
+		s.HandleTick(sec(float64(i+1)), nil)
 		wantScore(t, s, pA, -counter*counter)
 	}
 	if b, _ := s.Breakdown(pA); b.P7 != 0 {
@@ -44,7 +45,7 @@ func TestDecayCatchesUpWholeIntervals(t *testing.T) {
 			reject(s, "", pA, events.RejectValidationFailed, t0)
 		}
 		for _, at := range refreshes {
-			s.Refresh(sec(at))
+			s.HandleTick(sec(at), nil)
 		}
 		return score(t, s, pA)
 	}
@@ -59,10 +60,10 @@ func TestDecayCatchesUpWholeIntervals(t *testing.T) {
 	for range 4 {
 		reject(s, "", pA, events.RejectValidationFailed, t0)
 	}
-	s.Refresh(sec(3.7))
-	s.Refresh(sec(3.9))
+	s.HandleTick(sec(3.7), nil)
+	s.HandleTick(sec(3.9), nil)
 	wantScore(t, s, pA, -0.375)
-	s.Refresh(sec(4))
+	s.HandleTick(sec(4), nil)
 	// Counter 0.25 (P₄ 0.0625): 0.5 · -3 · 0.0625 = -0.09375.
 	wantScore(t, s, pA, -0.09375)
 }
@@ -74,7 +75,7 @@ func TestRetainScoreAfterDisconnect(t *testing.T) {
 	disconnect(s, pA, "1.2.3.4", t0)
 
 	// Kept (and still decaying) until RetainScore has passed.
-	s.Refresh(sec(1))
+	s.HandleTick(sec(1), nil)
 	wantScore(t, s, pA, -0.5*3*0.25) // counter 0.5
 	if st := s.Stats(); st.Retained != 1 || st.Peers != 1 {
 		t.Fatalf("stats = %+v, want 1 retained peer", st)
@@ -83,11 +84,11 @@ func TestRetainScoreAfterDisconnect(t *testing.T) {
 	if b.Connected {
 		t.Fatal("a retained peer is reported connected")
 	}
-	s.Refresh(sec(29.9))
+	s.HandleTick(sec(29.9), nil)
 	if _, ok := s.Score(pA); !ok {
 		t.Fatal("forgotten before RetainScore")
 	}
-	s.Refresh(sec(30))
+	s.HandleTick(sec(30), nil)
 	if _, ok := s.Score(pA); ok {
 		t.Fatal("still scored after RetainScore")
 	}
@@ -107,11 +108,11 @@ func TestReconnectWithinRetentionKeepsPenalty(t *testing.T) {
 	disconnect(s, pA, "", t0)
 	connect(s, pA, "", sec(10))
 	// Ten decays of 0.99: counter 2 · 0.99¹⁰, P₄ its square, times 0.5 · -3.
-	s.Refresh(sec(10))
+	s.HandleTick(sec(10), nil)
 	c := 2 * 0.9043820750088044 // 0.99¹⁰
 	wantScore(t, s, pA, -1.5*c*c)
 	// Live again: not forgotten after the old deadline.
-	s.Refresh(sec(100))
+	s.HandleTick(sec(100), nil)
 	if _, ok := s.Score(pA); !ok {
 		t.Fatal("a reconnected peer was forgotten at its old retention deadline")
 	}
@@ -123,7 +124,7 @@ func TestRetainScoreZeroForgetsAtNextRefresh(t *testing.T) {
 	s := newScorer(t, p)
 	connect(s, pA, "", t0)
 	disconnect(s, pA, "", t0)
-	s.Refresh(t0)
+	s.HandleTick(t0, nil)
 	if s.Len() != 0 {
 		t.Fatalf("Len = %d after RetainScore 0", s.Len())
 	}
@@ -137,7 +138,7 @@ func TestStrayFactDoesNotPinPeer(t *testing.T) {
 	if st := s.Stats(); st.Retained != 1 {
 		t.Fatalf("stats = %+v, want the stray peer retained", st)
 	}
-	s.Refresh(sec(30))
+	s.HandleTick(sec(30), nil)
 	if s.Len() != 0 {
 		t.Fatal("stray peer kept past RetainScore")
 	}
@@ -147,21 +148,21 @@ func TestRouterPeerRemovedKeepsConnectedPeer(t *testing.T) {
 	s := newScorer(t, withTopic(meshTopic(-1, -1)))
 	connect(s, pA, "9.9.9.9", t0)
 	graft(s, pA, t0)
-	s.RouterPeerRemoved(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)})
+	s.HandleRouterPeerRemoved(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)}, nil)
 	// Leaving the meshes charges P₃b: 0.5 · -1 · 4² = -8.
 	wantScore(t, s, pA, -8)
 	// Still connected from 9.9.9.9: kept past RetainScore until it closes.
-	s.Refresh(sec(60))
+	s.HandleTick(sec(60), nil)
 	if _, ok := s.Score(pA); !ok {
 		t.Fatal("a peer with an open connection was forgotten")
 	}
 	disconnect(s, pA, "9.9.9.9", sec(61))
-	s.Refresh(sec(61))
+	s.HandleTick(sec(61), nil)
 	if _, ok := s.Score(pA); ok {
 		t.Fatal("peer kept after its connection closed past RetainScore")
 	}
 	// RouterPeerAdded makes a peer live.
-	s.RouterPeerAdded(sec(62), events.EvtRouterPeerAdded{Peer: pB, At: sec(62)})
+	s.HandleRouterPeerAdded(sec(62), events.EvtRouterPeerAdded{Peer: pB, At: sec(62)}, nil)
 	if st := s.Stats(); st.Peers != 1 || st.Retained != 0 {
 		t.Fatalf("stats = %+v", st)
 	}
@@ -173,14 +174,17 @@ func TestThresholdCrossingsInOrder(t *testing.T) {
 	p.BehaviourPenaltyDecay = 0.5
 	p.AppSpecificWeight = 2
 	s := newScorer(t, p)
-	connect(s, pA, "", t0)
-	if n := s.PendingCrossings(); n != 0 {
+	out := NewOutput()
+	connectTo(s, pA, "", t0, out)
+	if n := out.Crossed.Len(); n != 0 {
 		t.Fatalf("a new peer at 0 crossed %d thresholds", n)
 	}
 
 	// Penalty 5: P₇ = 25, score -25: falls below gossip, then publish.
-	s.Penalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 5, At: t0})
-	got := s.TakeCrossings(nil)
+	if o := s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 5, At: t0}, out); o != OutcomeScored {
+		t.Fatalf("outcome %v", o)
+	}
+	got := take(out)
 	want := []events.EvtPeerScoreThresholdCrossed{
 		{Peer: pA, Threshold: events.ThresholdGossip, Below: true, Score: -25, At: t0},
 		{Peer: pA, Threshold: events.ThresholdPublish, Below: true, Score: -25, At: t0},
@@ -191,8 +195,8 @@ func TestThresholdCrossingsInOrder(t *testing.T) {
 
 	// App score 20: 2·20 - 25 = 15: rises over publish, gossip,
 	// opportunistic-graft and accept-PX, lowest first.
-	s.AppScore(sec(1), events.EvtPeerAppScoreSet{Peer: pA, Score: 20})
-	got = s.TakeCrossings(nil)
+	s.HandleAppScoreSet(sec(1), events.EvtPeerAppScoreSet{Peer: pA, Score: 20}, out)
+	got = take(out)
 	var kinds []events.Threshold
 	for _, c := range got {
 		if c.Below || c.Score != 15 || c.At != sec(1) {
@@ -208,39 +212,52 @@ func TestThresholdCrossingsInOrder(t *testing.T) {
 
 	// Decay at a Refresh also crosses: counter 2.5, P₇ 6.25: 40 - 6.25 =
 	// 33.75, no crossing; nothing pending.
-	s.Refresh(sec(1))
-	if n := s.PendingCrossings(); n != 0 {
-		t.Fatalf("%d crossings without a crossing", n)
+	// The tick's snapshot is its only event.
+	if o := s.HandleTick(sec(1), out); o != OutcomeTicked {
+		t.Fatalf("outcome %v", o)
 	}
+	if n := out.Crossed.Len(); n != 0 || out.Scores.Len() != 1 || out.Len() != 1 {
+		t.Fatalf("%d crossings without a crossing, %d snapshots", n, out.Scores.Len())
+	}
+	if snap := out.Scores.Items()[0]; len(snap.Scores) != 1 || snap.Scores[0].Score != 33.75 || snap.At != sec(1) {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	out.Reset()
 
 	// A new peer whose preset app score puts it below the graylist
 	// crosses gossip, publish and graylist when it appears.
-	s.AppScore(sec(2), events.EvtPeerAppScoreSet{Peer: pB, Score: -50})
-	connect(s, pB, "", sec(2))
-	got = s.TakeCrossings(nil)
+	if o := s.HandleAppScoreSet(sec(2), events.EvtPeerAppScoreSet{Peer: pB, Score: -50}, out); o != OutcomeRecorded {
+		t.Fatalf("outcome %v", o)
+	}
+	connectTo(s, pB, "", sec(2), out)
+	got = take(out)
 	if len(got) != 3 || got[2].Threshold != events.ThresholdGraylist || got[2].Peer != pB {
 		t.Fatalf("preset app score crossings: %+v", got)
 	}
 }
 
-func TestThresholdCrossingsBounded(t *testing.T) {
+// take returns the crossings in out and resets it.
+func take(out *Output) []events.EvtPeerScoreThresholdCrossed {
+	got := slices.Clone(out.Crossed.Items())
+	out.Reset()
+	return got
+}
+
+// TestNilOutputDiscardsCrossings: a caller that only reads scores passes a
+// nil Output; the scores move all the same.
+func TestNilOutputDiscardsCrossings(t *testing.T) {
 	p := baseParams()
 	p.BehaviourPenaltyWeight = -1
 	p.BehaviourPenaltyDecay = 0.5
 	s := newScorer(t, p)
-	// Each peer crosses gossip, publish and graylist: 3 per peer.
-	n := maxPendingCrossings/3 + 10
-	for i := range n {
-		s.Penalized(t0, events.EvtPeerPenalized{Peer: peerID(fmt.Sprint(i)), Count: 10, At: t0})
+	if o := s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pA, Count: 10, At: t0}, nil); o != OutcomeScored {
+		t.Fatalf("outcome %v", o)
 	}
-	if got := s.PendingCrossings(); got != maxPendingCrossings {
-		t.Fatalf("pending = %d, want the bound %d", got, maxPendingCrossings)
-	}
-	if got := s.Stats().DroppedCrossings; got != uint64(3*n-maxPendingCrossings) {
-		t.Fatalf("dropped = %d, want %d", got, 3*n-maxPendingCrossings)
-	}
-	if len(s.TakeCrossings(nil)) != maxPendingCrossings || s.PendingCrossings() != 0 {
-		t.Fatal("TakeCrossings did not drain")
+	wantScore(t, s, pA, -100)
+	out := NewOutput()
+	s.HandlePenalized(t0, events.EvtPeerPenalized{Peer: pB, Count: 10, At: t0}, out)
+	if out.Crossed.Len() != 3 {
+		t.Fatalf("crossings with an Output: %d, want 3", out.Crossed.Len())
 	}
 }
 
@@ -258,7 +275,7 @@ func TestDeliveryRecordsBoundedAndExpired(t *testing.T) {
 		t.Fatalf("stats = %+v, want 4 records, 2 evicted", st)
 	}
 	// m5 was created at 5s: at 15s every record is past its 10s TTL.
-	s.Refresh(sec(15))
+	s.HandleTick(sec(15), nil)
 	if st := s.Stats(); st.DeliveryRecords != 0 {
 		t.Fatalf("records after TTL: %d", st.DeliveryRecords)
 	}
@@ -275,16 +292,16 @@ func TestPublishedEchoesCountOnlyInWindow(t *testing.T) {
 	connect(s, pB, "", t0)
 	graft(s, pA, t0)
 	graft(s, pB, t0)
-	s.Published(sec(1), events.EvtMessagePublished{Topic: topic, ID: "mine", At: sec(1)})
+	s.HandlePublished(sec(1), events.EvtMessagePublished{Topic: topic, ID: "mine", At: sec(1)}, nil)
 	duplicate(s, "mine", pA, sec(1.001)) // within 10ms: counts
 	duplicate(s, "mine", pB, sec(2))     // late echo: nothing
-	s.Refresh(sec(6))
+	s.HandleTick(sec(6), nil)
 	d := 0.531441 // 0.9⁶
 	wantScore(t, s, pA, -0.5*(4-d)*(4-d))
 	wantScore(t, s, pB, -8)
 }
 
-func TestObserveDispatch(t *testing.T) {
+func TestHandleEventDispatch(t *testing.T) {
 	p := withTopic(TopicParams{
 		FirstMessageDeliveriesWeight: 1, FirstMessageDeliveriesDecay: 0.5, FirstMessageDeliveriesCap: 10,
 		InvalidMessageDeliveriesWeight: -1, InvalidMessageDeliveriesDecay: 0.5,
@@ -296,22 +313,29 @@ func TestObserveDispatch(t *testing.T) {
 	p.BehaviourPenaltyDecay = 0.5
 	p.AppSpecificWeight = 1
 	s := newScorer(t, p)
-	for _, ev := range []any{
-		events.EvtRouterPeerAdded{Peer: pA, At: t0},
-		events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.Connected},
-		events.EvtConnOpened{Peer: pC, At: t0},
-		events.EvtPeerGrafted{Peer: pA, Topic: topic, At: t0},
-		events.EvtMessagePublished{Topic: topic, ID: "mine", At: t0},
-		events.EvtMessageDelivered{Topic: topic, ID: "m", From: pA, At: t0},
-		events.EvtMessageDuplicate{Topic: topic, ID: "m", From: pB, At: t0},
-		events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectValidationFailed, At: t0},
-		events.EvtPeerPenalized{Peer: pC, Count: 1, At: t0},
-		events.EvtPeerAppScoreSet{Peer: pA, Score: 1},
-		events.EvtTopicJoined{Topic: topic, At: t0}, // not an input: ignored
-		"not an event",
+	for _, c := range []struct {
+		ev   any
+		want Outcome
+	}{
+		{events.EvtRouterPeerAdded{Peer: pA, At: t0}, OutcomeScored},
+		{events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.Connected}, OutcomeScored},
+		{events.EvtConnOpened{Peer: pC, At: t0}, OutcomeScored},
+		{events.EvtPeerGrafted{Peer: pA, Topic: topic, At: t0}, OutcomeScored},
+		{events.EvtPeerGrafted{Peer: pA, Topic: "other", At: t0}, OutcomeTopicNotScored},
+		{events.EvtMessagePublished{Topic: topic, ID: "mine", At: t0}, OutcomeRecorded},
+		{events.EvtMessagePublished{Topic: topic, ID: "mine", At: t0}, OutcomeRepeated},
+		{events.EvtMessageDelivered{Topic: topic, ID: "m", From: pA, At: t0}, OutcomeScored},
+		{events.EvtMessageDuplicate{Topic: topic, ID: "m", From: pB, At: t0}, OutcomeNothingToDo},
+		{events.EvtMessageDuplicate{Topic: topic, ID: "", From: pB, At: t0}, OutcomeMissingField},
+		{events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectValidationFailed, At: t0}, OutcomeScored},
+		{events.EvtPeerPenalized{Peer: pC, Count: 1, At: t0}, OutcomeScored},
+		{events.EvtPeerAppScoreSet{Peer: pA, Score: 1}, OutcomeScored},
+		{events.EvtPeerPruned{Peer: pD, Topic: topic, At: t0}, OutcomeUnknownPeer},
+		{events.EvtTopicJoined{Topic: topic, At: t0}, OutcomeNotAnInput},
+		{"not an event", OutcomeNotAnInput},
 	} {
-		if err := s.Observe(t0, ev); err != nil {
-			t.Fatalf("Observe(%T): %v", ev, err)
+		if o := s.HandleEvent(t0, c.ev, nil); o != c.want {
+			t.Fatalf("HandleEvent(%T %+v) = %v, want %v", c.ev, c.ev, o, c.want)
 		}
 	}
 	// A: P₂ 1 + P₅ 1 (topic weight 0.5): 0.5 + 1. B: P₄ -0.5. C: P₇ -1.
@@ -321,17 +345,17 @@ func TestObserveDispatch(t *testing.T) {
 
 	// Leaving: unsubscribe and topic-left take peers out of the mesh,
 	// removal and disconnects retain them.
-	s.Observe(sec(5), events.EvtPeerGrafted{Peer: pB, Topic: topic, At: sec(5)})
-	s.Observe(sec(9), events.EvtPeerUnsubscribed{Peer: pA, Topic: topic, At: sec(9)})
-	s.Observe(sec(9), events.EvtTopicLeft{Topic: topic, At: sec(9)})
+	s.HandleEvent(sec(5), events.EvtPeerGrafted{Peer: pB, Topic: topic, At: sec(5)}, nil)
+	s.HandleEvent(sec(9), events.EvtPeerUnsubscribed{Peer: pA, Topic: topic, At: sec(9)}, nil)
+	s.HandleEvent(sec(9), events.EvtTopicLeft{Topic: topic, At: sec(9)}, nil)
 	for _, q := range []string{"A", "B"} {
 		if b, _ := s.Breakdown(peerID(q)); len(b.Topics) > 0 && b.Topics[0].InMesh {
 			t.Fatalf("%s still in the mesh", q)
 		}
 	}
-	s.Observe(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)})
-	s.Observe(sec(10), events.EvtConnClosed{Peer: pC, At: sec(10)})
-	s.Observe(sec(10), events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.NotConnected})
+	s.HandleEvent(sec(10), events.EvtRouterPeerRemoved{Peer: pA, At: sec(10)}, nil)
+	s.HandleEvent(sec(10), events.EvtConnClosed{Peer: pC, At: sec(10)}, nil)
+	s.HandleEvent(sec(10), events.EvtPeerConnectednessChanged{Peer: pB, Connectedness: network.NotConnected}, nil)
 	if st := s.Stats(); st.Retained != 2 {
 		t.Fatalf("stats = %+v, want A and B retained", st)
 	}
@@ -346,7 +370,7 @@ func TestScoresAndSnapshot(t *testing.T) {
 	s := newScorer(t, p)
 	connect(s, pA, "", t0)
 	connect(s, pB, "", t0)
-	s.AppScore(t0, events.EvtPeerAppScoreSet{Peer: pB, Score: 2})
+	s.HandleAppScoreSet(t0, events.EvtPeerAppScoreSet{Peer: pB, Score: 2}, nil)
 	m := s.Scores()
 	if len(m) != 2 || m[pA] != 0 || m[pB] != 2 {
 		t.Fatalf("Scores = %v", m)
@@ -392,7 +416,7 @@ func TestIgnoredMessageEarlyCopiesEarnNothing(t *testing.T) {
 	duplicate(s, "m", pB, sec(1))
 	reject(s, "m", pA, events.RejectValidationIgnored, sec(1))
 	deliver(s, "m", pA, sec(1.001))
-	s.Refresh(sec(6))
+	s.HandleTick(sec(6), nil)
 	// A: one first delivery, counter 0.9⁶; B: nothing, full deficit 4.
 	wantScore(t, s, pA, -0.5*(4-0.531441)*(4-0.531441))
 	wantScore(t, s, pB, -8)
