@@ -14,8 +14,6 @@ var (
 	ErrClosed = errors.New("peermgr: closed")
 	// ErrStarted reports a second Start.
 	ErrStarted = errors.New("peermgr: already started")
-	// ErrNotStarted reports a request before Start.
-	ErrNotStarted = errors.New("peermgr: not started")
 	// ErrCorruptStore reports a damaged database file, naming it (see
 	// WithResetOnCorrupt).
 	ErrCorruptStore = persist.ErrCorruptStore

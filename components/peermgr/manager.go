@@ -466,7 +466,8 @@ func (m *Manager) Close() error {
 // connectivity pass dials it when the node is below its outbound target
 // (a static peer: whenever it is not connected). It fails with
 // ErrInvalidPeer, ErrSelf, ErrNoAddresses or ErrInvalidSource, and with
-// ErrNotStarted or ErrClosed outside the manager's run.
+// ErrClosed after Close. Before Start the peer is recorded and dialed once
+// the manager starts.
 func (m *Manager) AddPeer(ai peer.AddrInfo, src events.PeerSource) error {
 	r, err := m.do(request{kind: reqAddPeer, add: automaton.AddPeer{Info: ai, Source: src}})
 	if err != nil {
@@ -479,7 +480,7 @@ func (m *Manager) AddPeer(ai peer.AddrInfo, src events.PeerSource) error {
 }
 
 // Peers returns snapshots of every peer in the store, sorted by id (nil
-// outside the manager's run).
+// after Close).
 func (m *Manager) Peers() []PeerInfo {
 	r, err := m.do(request{kind: reqPeers})
 	if err != nil {

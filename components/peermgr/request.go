@@ -36,19 +36,23 @@ type response struct {
 	ok      bool
 }
 
-// do sends r to the driver and waits for the answer; ErrNotStarted before
-// Start, ErrClosed once Close began.
+// do sends r to the driver and waits for the answer; ErrClosed once Close
+// began. Before Start no driver runs yet: the request is served on the
+// caller's goroutine under the lifecycle lock (Start takes it too), and
+// what it decided is carried out when the driver starts.
 func (m *Manager) do(r request) (response, error) {
+	r.reply = make(chan response, 1)
 	m.mu.Lock()
 	started, closed := m.started, m.closed
-	m.mu.Unlock()
-	switch {
-	case closed:
-		return response{}, ErrClosed
-	case !started:
-		return response{}, ErrNotStarted
+	if !started && !closed {
+		m.serve(r)
+		m.mu.Unlock()
+		return <-r.reply, nil
 	}
-	r.reply = make(chan response, 1)
+	m.mu.Unlock()
+	if closed {
+		return response{}, ErrClosed
+	}
 	select {
 	case m.reqs <- r:
 	case <-m.stop:

@@ -2,9 +2,9 @@ package persist
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"

@@ -1,11 +1,11 @@
 package persist
 
 import (
-	"encoding/binary"
-	"hash/crc32"
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand"
 	"os"
 	"os/exec"
