@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -18,6 +19,15 @@ import (
 
 // DefaultListenAddrs are the addresses a node listens on unless
 // WithListenAddrs says otherwise: loopback, ephemeral ports, TCP and QUIC.
+// Loopback keeps a node private to its machine. To be reachable from other
+// machines, listen on all interfaces or on one address, for example
+//
+//	host.WithListenAddrs("/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1",
+//		"/ip6/::/tcp/4001", "/ip6/::/udp/4001/quic-v1")
+//
+// (a fixed port, so that peers can be told where to find the node; 0 picks
+// a free one). The node announces the addresses of its interfaces, which
+// Node.Addrs lists with /p2p/<id>.
 var DefaultListenAddrs = []string{
 	"/ip4/127.0.0.1/tcp/0",
 	"/ip4/127.0.0.1/udp/0/quic-v1",
@@ -45,6 +55,7 @@ type config struct {
 	without       map[string]bool
 	replace       map[string]fx.Option
 	addons        []fx.Option
+	bootstrap     []peer.AddrInfo
 	stopTimeout   time.Duration
 }
 
@@ -244,6 +255,31 @@ func ReplaceComponent(name string, opt fx.Option) Option {
 			return fmt.Errorf("%w: ReplaceComponent(%q, nil)", ErrInvalidConfig, name)
 		}
 		c.replace[name] = opt
+		return nil
+	}
+}
+
+// WithBootstrapPeers gives the node peers to join the network through, as
+// multiaddrs ending in /p2p/<peer id> (for example
+// "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW..."). The peer manager keeps them
+// connected (redialing under backoff whenever a connection ends, even at
+// its connection targets), never trims, evicts or prunes them, and protects
+// them in the libp2p connection manager. Several calls accumulate. A
+// malformed address, or one without a peer id, is an error naming it; the
+// option needs the built-in peer manager.
+func WithBootstrapPeers(addrs ...string) Option {
+	return func(c *config) error {
+		for _, s := range addrs {
+			m, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return fmt.Errorf("%w: WithBootstrapPeers: %q: %v", ErrInvalidConfig, s, err)
+			}
+			ai, err := peer.AddrInfoFromP2pAddr(m)
+			if err != nil {
+				return fmt.Errorf("%w: WithBootstrapPeers: %q: %v (want a multiaddr ending in /p2p/<peer id>)", ErrInvalidConfig, s, err)
+			}
+			c.bootstrap = append(c.bootstrap, *ai)
+		}
 		return nil
 	}
 }

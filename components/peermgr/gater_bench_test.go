@@ -34,4 +34,3 @@ func BenchmarkGaterSecured(b *testing.B) {
 		})
 	}
 }
-

@@ -103,4 +103,3 @@ func connOpen(id peer.ID, dir network.Direction, ip string, at time.Time) events
 		RemoteAddr: ma.StringCast("/ip4/" + ip + "/tcp/4001"), RemoteIP: netip.MustParseAddr(ip), At: at,
 	}
 }
-
