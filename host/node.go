@@ -118,6 +118,7 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	fxOpts = append(fxOpts, fx.Invoke(func(r builtinRefs) {
 		n.router, n.scoring, n.peermgr = r.Router, r.Scoring, r.PeerMgr
 	}))
+	fxOpts = append(fxOpts, cfg.discoveryOptions()...)
 	fxOpts = append(fxOpts, cfg.addons...)
 	// Last invoke, so last hook: it runs after every component started.
 	fxOpts = append(fxOpts, fx.Invoke(n.sealHook))

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/discovery/dht"
+	"github.com/meshbus/meshbus/components/discovery/mdns"
 	"github.com/meshbus/meshbus/eventbus"
 )
 
@@ -56,6 +58,10 @@ type config struct {
 	replace       map[string]fx.Option
 	addons        []fx.Option
 	bootstrap     []peer.AddrInfo
+	mdns          []mdns.Option
+	mdnsOn        bool
+	dht           []dht.Option
+	dhtOn         bool
 	stopTimeout   time.Duration
 }
 
@@ -283,6 +289,59 @@ func WithBootstrapPeers(addrs ...string) Option {
 		return nil
 	}
 }
+
+// WithMDNS adds the mDNS discovery add-on (package
+// components/discovery/mdns, component name "mdns"): the node announces
+// itself on the local network and every meshbus node found there goes to
+// the peer manager, which dials under its usual rules. mDNS sends multicast
+// on every multicast-capable interface the host listens on; with the
+// default loopback-only listen addresses it finds only nodes whose
+// loopback interface carries multicast.
+func WithMDNS(opts ...mdns.Option) Option {
+	return func(c *config) error {
+		c.mdnsOn = true
+		c.mdns = append(c.mdns, opts...)
+		return nil
+	}
+}
+
+// WithDHT adds the DHT rendezvous discovery add-on (package
+// components/discovery/dht, component name "dht"): a Kademlia DHT server
+// on the node's host, bootstrapped from WithBootstrapPeers, that each round
+// advertises the node under every topic (those given here and those the
+// router joins) and hands the peers it finds to the peer manager.
+func WithDHT(topics []string, opts ...dht.Option) Option {
+	return func(c *config) error {
+		for _, t := range topics {
+			if t == "" {
+				return fmt.Errorf("%w: WithDHT with an empty topic", ErrInvalidConfig)
+			}
+		}
+		c.dhtOn = true
+		c.dht = append(c.dht, dht.WithTopics(topics...))
+		c.dht = append(c.dht, opts...)
+		return nil
+	}
+}
+
+// discoveryOptions returns the discovery add-ons the config asks for.
+func (c *config) discoveryOptions() []fx.Option {
+	var out []fx.Option
+	if c.mdnsOn {
+		out = append(out, Component(ComponentMDNS, mdns.Module, mdns.Options(c.mdns...)))
+	}
+	if c.dhtOn {
+		opts := append([]dht.Option{dht.WithBootstrapPeers(c.bootstrap...)}, c.dht...)
+		out = append(out, Component(ComponentDHT, dht.Module, dht.Options(opts...)))
+	}
+	return out
+}
+
+// Names of the discovery add-ons in lifecycle events.
+const (
+	ComponentMDNS = "mdns"
+	ComponentDHT  = "dht"
+)
 
 // UserAgent is the agent version a node announces in identify unless
 // WithLibp2pOptions passes libp2p.UserAgent.
