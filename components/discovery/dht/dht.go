@@ -20,10 +20,10 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/eventbus"
