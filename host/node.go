@@ -44,7 +44,7 @@ type Node struct {
 	// The built-in components, nil when left out or replaced by another
 	// type; set while fx starts, read-only afterwards.
 	router  *router.Router
-	scoring *scoring.Component
+	scoring *scoring.Scorer
 	peermgr *peermgr.Manager
 
 	stopTimeout time.Duration
@@ -56,7 +56,7 @@ type Node struct {
 type builtinRefs struct {
 	fx.In
 	Router  *router.Router     `optional:"true"`
-	Scoring *scoring.Component `optional:"true"`
+	Scoring *scoring.Scorer `optional:"true"`
 	PeerMgr *peermgr.Manager   `optional:"true"`
 }
 
@@ -247,7 +247,7 @@ func (n *Node) Router() *router.Router { return n.router }
 
 // Scoring returns the node's peer scoring component, or nil when it was
 // left out or replaced.
-func (n *Node) Scoring() *scoring.Component { return n.scoring }
+func (n *Node) Scoring() *scoring.Scorer { return n.scoring }
 
 // PeerManager returns the node's peer manager, or nil when it was left out
 // or replaced.
