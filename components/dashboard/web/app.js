@@ -331,16 +331,17 @@ function drawPanel(v) {
 
   p.appendChild(el("h3", {}, "bus subscriptions"));
   const maxQ = Math.max(1, ...n.subs.map((s) => s.queued));
-  p.appendChild(table(["name", "policy", "types", "buffer", "queued", "delivered", "dropped"],
+  p.appendChild(table(["name", "policy", "buffer", "queued", "delivered", "dropped", "types"],
     n.subs.map((s) => {
       const q = el("span", {}, fmt(s.queued));
       const bar = el("span");
       bar.className = "bar";
       bar.style.width = Math.round((40 * s.queued) / maxQ) + "px";
       if (s.queued > 0) q.appendChild(bar);
-      const types = s.wildcard ? "all (wildcard)" : s.types.map((t) => t.replace(/^events\./, "")).join(", ");
-      const td = el("span", { title: types }, types.length > 48 ? types.slice(0, 46) + "…" : types);
-      return [span(s.self ? "mono hot" : "mono", s.name + (s.self ? " (this page)" : "")), s.policy, td, fmt(s.bufSize), q, fmt(s.delivered), span(s.dropped > 0 ? "hot" : "dim", fmt(s.dropped))];
+      const types = s.wildcard ? "all (wildcard)" : s.types.map((t) => t.replace(/^events?\./, "")).join(", ");
+      const td = el("span", { title: types }, types.length > 34 ? types.slice(0, 33) + "…" : types);
+      td.className = "dim";
+      return [span(s.self ? "mono hot" : "mono", s.name + (s.self ? " (this page)" : "")), s.policy, fmt(s.bufSize), q, fmt(s.delivered), span(s.dropped > 0 ? "hot" : "dim", fmt(s.dropped)), td];
     })));
 
   p.appendChild(el("h3", {}, "peer manager"));
