@@ -252,7 +252,11 @@ func (d *Dashboard) Start(ctx context.Context) error {
 		}
 	}
 	st.publish(d.clk.Now())
-	go st.run()
+	// The tickers exist before Start returns, so a mock clock moved right
+	// after Start reaches them.
+	pub := d.clk.Ticker(d.cfg.publishInterval)
+	stats := d.clk.Ticker(d.cfg.statsInterval)
+	go st.run(pub, stats)
 	d.srv = &http.Server{
 		Handler:           d.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -407,7 +411,7 @@ func (s *driverState) settle() {
 	s.out.Reset()
 }
 
-func (s *driverState) run() {
+func (s *driverState) run(pub, stats *clock.Ticker) {
 	d := s.d
 	defer close(d.done)
 	defer func() {
@@ -415,25 +419,14 @@ func (s *driverState) run() {
 			w.sub.Close()
 		}
 	}()
-	pub := d.clk.Ticker(d.cfg.publishInterval)
 	defer pub.Stop()
-	stats := d.clk.Ticker(d.cfg.statsInterval)
 	defer stats.Stop()
 	for {
 		select {
 		case <-d.quit:
 			return
 		case in := <-d.in:
-			w := s.srcs[in.src]
-			now := d.clk.Now()
-			if in.ended {
-				w.ended = true
-				s.aut.HandleStopped(now, w.src.Name, &s.out)
-			} else {
-				d.metrics.events.Inc()
-				s.aut.HandleEvent(now, w.src.Name, in.ev, &s.out)
-			}
-			s.settle()
+			s.fold(in)
 		case r := <-d.reqs:
 			r.reply <- s.serve(r)
 		case t := <-pub.C:
@@ -491,20 +484,26 @@ func (s *driverState) serve(r request) error {
 	return fmt.Errorf("dashboard: unknown request %d", r.kind)
 }
 
+// fold hands one input to the automaton.
+func (s *driverState) fold(in input) {
+	w := s.srcs[in.src]
+	now := s.d.clk.Now()
+	if in.ended {
+		w.ended = true
+		s.aut.HandleStopped(now, w.src.Name, &s.out)
+	} else {
+		s.d.metrics.events.Inc()
+		s.aut.HandleEvent(now, w.src.Name, in.ev, &s.out)
+	}
+	s.settle()
+}
+
 // drainInputs folds the events already waiting for the driver.
 func (s *driverState) drainInputs() {
 	for {
 		select {
 		case in := <-s.d.in:
-			w := s.srcs[in.src]
-			now := s.d.clk.Now()
-			if in.ended {
-				w.ended = true
-				s.aut.HandleStopped(now, w.src.Name, &s.out)
-			} else {
-				s.aut.HandleEvent(now, w.src.Name, in.ev, &s.out)
-			}
-			s.settle()
+			s.fold(in)
 		default:
 			return
 		}

@@ -126,6 +126,10 @@ func (d *Dashboard) serveKill(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing "+KillHeader+" header", http.StatusForbidden)
 		return
 	}
+	if !d.cfg.control {
+		http.Error(w, errReadOnly.Error(), http.StatusForbidden)
+		return
+	}
 	name := r.PathValue("name")
 	err := d.ask(r.Context(), request{kind: reqKill, name: name})
 	switch {
