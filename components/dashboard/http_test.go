@@ -43,7 +43,7 @@ func TestHandlerTable(t *testing.T) {
 		{"GET", "/api/nodes/a/kill", "", false, 405, ""},
 		{"POST", "/api/nodes/a/kill", "", false, 403, ""},
 		{"POST", "/api/nodes/a/kill", "", true, 403, ""}, // read-only
-		{"POST", "/api/nodes//kill", "", true, 307, ""}, // cleaned path
+		{"POST", "/api/nodes//kill", "", true, 307, ""},  // cleaned path
 		{"GET", "/", "evil.example:80", false, 403, ""},
 		{"GET", "/api/state", "192.168.1.1", false, 403, ""},
 		{"GET", "/", "localhost:8080", false, 200, ""},

@@ -178,12 +178,14 @@ function sync(cache, parent, items, create, update) {
 
 function step() {
   const v = state.view;
+  // Tests and screenshots wait for the layout to cool down.
+  document.body.dataset.settled = state.alpha < 0.05 ? "1" : "0";
   if (!v || state.paused || state.alpha < 0.005) return;
   const box = $("graph").getBoundingClientRect();
   const cx = box.width / 2, cy = box.height / 2;
   const ids = [...state.pos.keys()];
   const n = ids.length;
-  const ideal = Math.max(70, Math.min(box.width, box.height) / (1.2 + Math.sqrt(n)));
+  const ideal = Math.max(60, Math.min(box.width, box.height) / (1.6 + Math.sqrt(n)));
   const a = state.alpha;
   for (let i = 0; i < n; i++) {
     const p = state.pos.get(ids[i]);
@@ -210,8 +212,8 @@ function step() {
   for (const p of state.pos.values()) {
     p.vx += (cx - p.x) * 0.01 * a; p.vy += (cy - p.y) * 0.01 * a;
     p.vx *= 0.6; p.vy *= 0.6;
-    p.x = Math.min(box.width - 40, Math.max(20, p.x + p.vx));
-    p.y = Math.min(box.height - 20, Math.max(20, p.y + p.vy));
+    p.x = Math.min(box.width - 90, Math.max(40, p.x + p.vx));
+    p.y = Math.min(box.height - 40, Math.max(40, p.y + p.vy));
   }
   state.alpha *= 0.985;
   render();
@@ -315,7 +317,9 @@ function drawPanel(v) {
       n.peers.map((x) => {
         const t = x.terms || {};
         const below = el("span");
-        for (const b of x.below) below.appendChild(span("pill", b));
+        // Under accept_px or opportunistic_graft is the normal state of a
+        // new peer; under gossip, publish or graylist is a penalty.
+        for (const b of x.below) below.appendChild(span(["gossip", "publish", "graylist"].includes(b) ? "pill" : "pill dim", b));
         return [span("mono", short(x.id)), num(x.score), fmt(t.p1), fmt(t.p2), fmt(t.p3), fmt(t.p3b), fmt(t.p4), fmt(t.p5), fmt(t.p6), fmt(t.p7), below, counts(x.penalties)];
       })));
   } else p.appendChild(el("p", { class: "hint" }, "no scored peer yet"));
