@@ -53,8 +53,8 @@ type config struct {
 	dashboard string
 	// readOnly hides the dashboard's kill button.
 	readOnly bool
-	// ready, when set, is called with the dashboard's URL once it serves
-	// (tests use it).
+	// ready, when set, is called with the dashboard's URL once the demo is
+	// over and the nodes are held running (tests use it).
 	ready func(url string)
 }
 
@@ -167,9 +167,6 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 			return err
 		}
 		out.note("dashboard: %s", dash.URL())
-		if cfg.ready != nil {
-			cfg.ready(dash.URL())
-		}
 	}
 	out.note("%d nodes up on loopback; each joins %q", cfg.nodes, cfg.topic)
 	for _, d := range nodes {
@@ -242,6 +239,9 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	out.finish()
 	if dash != nil {
 		fmt.Fprintf(w, "-- the nodes keep running, one message a second; dashboard at %s (Ctrl-C to stop)\n", dash.URL())
+		if cfg.ready != nil {
+			cfg.ready(dash.URL())
+		}
 		hold(holdCtx, nodes, rng)
 	}
 	return nil
