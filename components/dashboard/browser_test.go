@@ -82,8 +82,11 @@ func TestBrowser(t *testing.T) {
 	for i := range 6 {
 		bn := &browserNode{name: fmt.Sprintf("n%d", i)}
 		var sc *scoring.Component
+		// Score the topic, so the page has P1 and P2 to show.
+		params := scoring.DefaultParams()
+		params.Topics[topic] = scoring.DefaultTopicParams()
 		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&bn.r, &sc)),
+			host.WithFx(fx.Populate(&bn.r, &sc), fx.Supply(params)),
 			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
 		if err != nil {
 			t.Fatal(err)

@@ -130,10 +130,16 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	for i := 0; i < cfg.nodes; i++ {
 		d := &demoNode{name: fmt.Sprintf("n%d", i)}
 		var sc *scoring.Component
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&d.r, &sc)),
+		opts := []host.Option{host.WithFx(fx.Populate(&d.r, &sc))}
+		if dash != nil {
+			// Score the topic, so the dashboard shows the score terms.
+			params := scoring.DefaultParams()
+			params.Topics[cfg.topic] = scoring.DefaultTopicParams()
+			opts = append(opts, host.WithFx(fx.Supply(params)))
+		}
+		n, err := host.New(ctx, append(opts, host.WithLogger(quiet),
 			// Every node is on 127.0.0.1: lift the peer manager's per-IP limit.
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))...)
 		if err != nil {
 			return err
 		}
