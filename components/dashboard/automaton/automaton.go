@@ -225,7 +225,9 @@ func (a *Automaton) HandleResync(now time.Time, name string, r Resync, out *Outp
 }
 
 // HandleStats records a periodic sample: the bus's subscriptions, the
-// dashboard's drop count, score breakdowns, and a message-rate sample.
+// dashboard's drop count, score breakdowns, and a message-rate sample. It
+// also forgets expired backoffs and the penalties of peers that are no
+// longer scored, so the state stays bounded by the live peers.
 func (a *Automaton) HandleStats(now time.Time, name string, s Stats, out *Output) Outcome {
 	n, o := a.live(name)
 	if n == nil {
@@ -235,6 +237,18 @@ func (a *Automaton) HandleStats(now time.Time, name string, s Stats, out *Output
 	n.dropped = s.Dropped
 	if s.Terms != nil {
 		n.terms = s.Terms
+	}
+	// Forget what would otherwise grow with peer churn: expired backoffs,
+	// and penalties of peers no longer scored.
+	for p, until := range n.pm.backedOff {
+		if !until.IsZero() && !until.After(now) {
+			delete(n.pm.backedOff, p)
+		}
+	}
+	for p := range n.penalties {
+		if _, ok := n.scores[p]; !ok {
+			delete(n.penalties, p)
+		}
 	}
 	for _, t := range n.topics {
 		t.samples = append(t.samples, sample{at: now, total: t.delivered + t.published})

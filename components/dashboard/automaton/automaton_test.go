@@ -165,6 +165,13 @@ func TestScores(t *testing.T) {
 	if n.Thresholds.AcceptPX != 10 {
 		t.Errorf("thresholds %+v", n.Thresholds)
 	}
+	// Once B is no longer scored, its penalties are forgotten at the next
+	// sample.
+	a.HandleEvent(t0, "a", events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: pC, Score: 12}}, Thresholds: thr}, &out)
+	a.HandleStats(t0, "a", Stats{}, &out)
+	if len(a.nodes["a"].penalties) != 0 {
+		t.Errorf("penalties of an unscored peer kept: %v", a.nodes["a"].penalties)
+	}
 }
 
 // Topic counters and the message rate over the sampling window.
@@ -223,9 +230,14 @@ func TestPeerMgr(t *testing.T) {
 	if len(pm.Recent) != 3 {
 		t.Errorf("recent %d lines, want 3 (MaxLog)", len(pm.Recent))
 	}
-	// The timed backoff ends; the permanent one stays.
+	// The timed backoff ends; the permanent one stays, also after a stats
+	// sample forgot the expired one.
 	if n := a.View(t0.Add(2*time.Minute), 2).Nodes[0].PeerMgr.BackedOffNow; n != 1 {
 		t.Errorf("backed off after expiry: %d", n)
+	}
+	a.HandleStats(t0.Add(2*time.Minute), "a", Stats{}, &out)
+	if n := len(a.nodes["a"].pm.backedOff); n != 1 {
+		t.Errorf("%d backoffs remembered after the sample, want 1 (the permanent one)", n)
 	}
 }
 
