@@ -99,5 +99,10 @@ require (
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
 
-// The JS interop peer's npm dependencies are not Go code.
-ignore ./bench/interop/jspeer/node_modules
+// The JS interop peer's npm dependencies are not Go code. They are installed
+// outside the source tree (the user cache directory); these entries keep a
+// hand-made `npm ci --prefix interop/js/jspeer` out of ./... too.
+ignore (
+	./interop/js/jspeer/node_modules
+	./bench/interop/jspeer/node_modules
+)
