@@ -28,6 +28,7 @@ require (
 	github.com/flynn/noise v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/huin/goupnp v1.3.1 // indirect
 	github.com/ipfs/go-cid v0.6.2 // indirect
 	github.com/jackpal/go-nat-pmp v1.1.0 // indirect
@@ -103,6 +104,6 @@ require (
 // outside the source tree (the user cache directory); these entries keep a
 // hand-made `npm ci --prefix interop/js/jspeer` out of ./... too.
 ignore (
-	./interop/js/jspeer/node_modules
 	./bench/interop/jspeer/node_modules
+	./interop/js/jspeer/node_modules
 )
