@@ -208,8 +208,9 @@ type goNode struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	scoreMu sync.Mutex
-	scores  map[peer.ID]*pubsub.PeerScoreSnapshot
+	scoreMu     sync.Mutex
+	scores      map[peer.ID]*pubsub.PeerScoreSnapshot
+	inspections int
 }
 
 func newLibp2pHost(key crypto.PrivKey) (host.Host, error) {
@@ -242,6 +243,11 @@ func startGo(t testing.TB, o goOpts) *goNode {
 		pubsub.WithRawTracer(n.tr),
 		pubsub.WithPeerExchange(o.px),
 		pubsub.WithLogger(slog.New(slog.DiscardHandler)),
+		// Deep queues, like meshbus's: a CPU-starved test machine (-race on
+		// two shared cores) must not turn into throttled validations or
+		// dropped RPCs, which would be the machine's doing, not interop's.
+		pubsub.WithValidateQueueSize(4096),
+		pubsub.WithPeerOutboundQueueSize(1024),
 	}
 	if o.protocols != nil {
 		opts = append(opts, pubsub.WithGossipSubProtocols(o.protocols, pubsub.GossipSubDefaultFeatures))
@@ -288,15 +294,16 @@ func startGo(t testing.TB, o goOpts) *goNode {
 func (n *goNode) inspect(s map[peer.ID]*pubsub.PeerScoreSnapshot) {
 	n.scoreMu.Lock()
 	n.scores = s
+	n.inspections++
 	n.scoreMu.Unlock()
 }
 
 // Scores returns the last score snapshot go-libp2p-pubsub handed its
-// inspector (read-only).
-func (n *goNode) Scores() map[peer.ID]*pubsub.PeerScoreSnapshot {
+// inspector (read-only) and how many it has handed so far.
+func (n *goNode) Scores() (map[peer.ID]*pubsub.PeerScoreSnapshot, int) {
 	n.scoreMu.Lock()
 	defer n.scoreMu.Unlock()
-	return n.scores
+	return n.scores, n.inspections
 }
 
 func (n *goNode) Name() string    { return n.name }
@@ -337,6 +344,12 @@ type goTracer struct {
 	graftInBackoff []string
 	pxSent         map[peer.ID][]*gopb.PeerInfo
 	rejected       map[string]int
+	// prunedAt is when our last PRUNE to a peer was queued; regraftGap
+	// the shortest time from one to the peer's next GRAFT.
+	dropped    int // RPCs dropped on a full outbound queue
+	sentMsgs   int
+	prunedAt   map[string]map[peer.ID]time.Time
+	regraftGap map[peer.ID]time.Duration
 }
 
 func newGoTracer() *goTracer {
@@ -344,6 +357,7 @@ func newGoTracer() *goTracer {
 		proto: map[peer.ID]protocol.ID{}, mesh: map[string]map[peer.ID]bool{},
 		prunedBy: map[peer.ID]int{}, backoff: map[string]map[peer.ID]time.Time{},
 		grafts: map[peer.ID]int{}, pxSent: map[peer.ID][]*gopb.PeerInfo{}, rejected: map[string]int{},
+		prunedAt: map[string]map[peer.ID]time.Time{}, regraftGap: map[peer.ID]time.Duration{},
 	}
 }
 
@@ -388,6 +402,12 @@ func (tr *goTracer) RecvRPC(rpc *pubsub.RPC) {
 	defer tr.mu.Unlock()
 	for _, g := range grafts {
 		tr.grafts[from]++
+		if at, ok := tr.prunedAt[g.GetTopicID()][from]; ok {
+			if gap, seen := tr.regraftGap[from]; !seen || now.Sub(at) < gap {
+				tr.regraftGap[from] = now.Sub(at)
+			}
+			delete(tr.prunedAt[g.GetTopicID()], from)
+		}
 		if until, ok := tr.backoff[g.GetTopicID()][from]; ok && now.Before(until) {
 			tr.graftInBackoff = append(tr.graftInBackoff,
 				fmt.Sprintf("GRAFT %s from %s %v before its backoff ended", g.GetTopicID(), from, until.Sub(now).Round(time.Millisecond)))
@@ -395,6 +415,9 @@ func (tr *goTracer) RecvRPC(rpc *pubsub.RPC) {
 	}
 }
 func (tr *goTracer) SendRPC(rpc *pubsub.RPC, p peer.ID) {
+	tr.mu.Lock()
+	tr.sentMsgs += len(rpc.GetPublish())
+	tr.mu.Unlock()
 	prunes := rpc.GetControl().GetPrune()
 	if len(prunes) == 0 {
 		return
@@ -408,11 +431,19 @@ func (tr *goTracer) SendRPC(rpc *pubsub.RPC, p peer.ID) {
 			tr.backoff[pr.GetTopicID()] = map[peer.ID]time.Time{}
 		}
 		tr.backoff[pr.GetTopicID()][p] = now.Add(time.Duration(pr.GetBackoff()) * time.Second)
+		if tr.prunedAt[pr.GetTopicID()] == nil {
+			tr.prunedAt[pr.GetTopicID()] = map[peer.ID]time.Time{}
+		}
+		tr.prunedAt[pr.GetTopicID()][p] = now
 		tr.pxSent[p] = append(tr.pxSent[p], pr.GetPeers()...)
 	}
 }
 func (tr *goTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (tr *goTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (tr *goTracer) DropRPC(*pubsub.RPC, peer.ID) {
+	tr.mu.Lock()
+	tr.dropped++
+	tr.mu.Unlock()
+}
 func (tr *goTracer) UndeliverableMessage(*pubsub.Message)                 {}
 
 func (tr *goTracer) meshOf(topic string) []peer.ID {
