@@ -444,7 +444,7 @@ func (tr *goTracer) DropRPC(*pubsub.RPC, peer.ID) {
 	tr.dropped++
 	tr.mu.Unlock()
 }
-func (tr *goTracer) UndeliverableMessage(*pubsub.Message)                 {}
+func (tr *goTracer) UndeliverableMessage(*pubsub.Message) {}
 
 func (tr *goTracer) meshOf(topic string) []peer.ID {
 	tr.mu.Lock()
