@@ -1,7 +1,6 @@
 package gopubsub
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -95,8 +94,9 @@ func buildMesh(t *testing.T, cfg meshCfg) *mixedMesh {
 				nodes[i] = startMB(t, mbOpts{name: fmt.Sprintf("mb%d", idx), key: testKey(t, idx), noSign: cfg.noSign,
 					topics: []string{cfg.topic}, seed: cfg.seed + uint64(i)})
 			} else {
+				sp, th := meshScoreParams(cfg.topic)
 				nodes[i] = startGo(t, goOpts{name: fmt.Sprintf("go%d", idx), key: testKey(t, 1000+idx), noSign: cfg.noSign,
-					protocols: cfg.goProtocols, topics: []string{cfg.topic}})
+					protocols: cfg.goProtocols, topics: []string{cfg.topic}, score: sp, thresh: th})
 			}
 		}()
 	}
@@ -140,7 +140,7 @@ func buildMesh(t *testing.T, cfg meshCfg) *mixedMesh {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := within(30 * time.Second)
 	defer cancel()
 	var lw sync.WaitGroup
 	for li, l := range m.links {
@@ -214,7 +214,7 @@ func (c cell) String() string {
 // delivered it.
 func (m *mixedMesh) publishAndWait(t *testing.T, from int, data []byte, d time.Duration) published {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := within(d)
 	defer cancel()
 	if err := m.nodes[from].Publish(ctx, m.cfg.topic, data); err != nil {
 		t.Fatalf("%s publish: %v", m.nodes[from].Name(), err)
@@ -440,6 +440,7 @@ func runDelivery(t *testing.T, cfg meshCfg, wantMixed, wantGo, wantMB protocol.I
 		}
 	}
 	m.byKeyType(t, msgs)
+	m.scoresByKind(t)
 	for pair, ps := range seen {
 		t.Logf("negotiated %s: %v", pair, ps)
 	}
@@ -488,6 +489,63 @@ func (m *mixedMesh) byKeyType(t *testing.T, msgs []published) {
 			if c.once != c.expected {
 				t.Errorf("%s %s: %v", k, keyTypeName(typ), c)
 			}
+		}
+	}
+}
+
+// meshScoreParams are the scoring suite's parameters for one topic with P3
+// (and P3b) off: a delivery run is too short and sparse for mesh delivery
+// rates to mean anything, and P3 would prune idle links mid-run. P1, P2,
+// P4 and P7 stay on.
+func meshScoreParams(topic string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+	p, th := goScoreParams()
+	tp := *p.Topics[topicBusy]
+	tp.MeshMessageDeliveriesWeight, tp.MeshFailurePenaltyWeight = 0, 0
+	p.Topics = map[string]*pubsub.TopicScoreParams{topic: &tp}
+	return p, th
+}
+
+// scoresByKind logs the scores go nodes give their meshbus and their go
+// neighbours (positions on the ring differ, so only the means are shown)
+// and fails on any invalid delivery (P4) or behaviour penalty (P7) a go
+// node holds against a meshbus peer.
+func (m *mixedMesh) scoresByKind(t *testing.T) {
+	t.Helper()
+	sum := map[kind]float64{}
+	cnt := map[kind]int{}
+	for _, n := range m.nodes {
+		g, ok := n.(*goNode)
+		if !ok {
+			continue
+		}
+		var scores map[peer.ID]*pubsub.PeerScoreSnapshot
+		_, before := g.Scores()
+		waitUntil(t, 5*time.Second, func() string { return g.name + " made no score snapshot" }, func() bool {
+			var n int
+			scores, n = g.Scores()
+			return n > before
+		})
+		for p, s := range scores {
+			k := m.kindOf(p)
+			if k == "" {
+				continue
+			}
+			sum[k] += s.Score
+			cnt[k]++
+			if k != kindMB {
+				continue
+			}
+			if s.BehaviourPenalty != 0 {
+				t.Errorf("%s gives meshbus peer %s a behaviour penalty %.2f", g.name, p, s.BehaviourPenalty)
+			}
+			if ts := s.Topics[m.cfg.topic]; ts != nil && ts.InvalidMessageDeliveries != 0 {
+				t.Errorf("%s counts %.2f invalid deliveries from meshbus peer %s", g.name, ts.InvalidMessageDeliveries, p)
+			}
+		}
+	}
+	for _, k := range []kind{kindMB, kindGo} {
+		if cnt[k] > 0 {
+			t.Logf("go nodes score their %s neighbours %.3f on average (%d links)", k, sum[k]/float64(cnt[k]), cnt[k])
 		}
 	}
 }

@@ -677,10 +677,23 @@ func (n *mbNode) Close() error {
 
 // ---------------------------------------------------------------- waits
 
+// slack multiplies every deadline of the suite. The deadlines bound a
+// failure; they never pace a test (every wait returns as soon as its
+// condition holds), so they are generous: a machine running other work
+// beside -race (load far above its core count) must not turn a slow pass
+// into a failure.
+const slack = 5
+
+// within returns a context that ends after slack*d.
+func within(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), slack*d)
+}
+
 // waitUntil polls cond every 20 ms until it holds, failing the test with
-// what(…) after the deadline.
+// what(…) after slack*d.
 func waitUntil(t testing.TB, d time.Duration, what func() string, cond func() bool) {
 	t.Helper()
+	d *= slack
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {

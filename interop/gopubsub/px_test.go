@@ -1,7 +1,6 @@
 package gopubsub
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -71,7 +70,7 @@ func TestPruneWithPeerExchangeFromGo(t *testing.T) {
 			_ = mbs[i].Close()
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := within(time.Minute)
 	defer cancel()
 	for _, g := range gos {
 		if err := connect(ctx, g, hub); err != nil {
