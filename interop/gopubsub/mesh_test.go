@@ -142,13 +142,18 @@ func buildMesh(t *testing.T, cfg meshCfg) *mixedMesh {
 	}
 	ctx, cancel := within(30 * time.Second)
 	defer cancel()
+	// Four dials at a time: a storm of simultaneous handshakes only slows
+	// each of them down.
 	var lw sync.WaitGroup
+	gate := make(chan struct{}, 4)
 	for li, l := range m.links {
 		a, b := nodes[l[0]], nodes[l[1]]
 		if li%2 == 1 {
 			a, b = b, a
 		}
 		lw.Go(func() {
+			gate <- struct{}{}
+			defer func() { <-gate }()
 			if err := connect(ctx, a, b); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Sprintf("%s -> %s: %v", a.Name(), b.Name(), err))

@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"go.uber.org/fx"
@@ -223,7 +224,16 @@ func newLibp2pHost(key crypto.PrivKey) (host.Host, error) {
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
+		patientDials(),
 	)
+}
+
+// patientDials lets a dial to 127.0.0.1 take a minute instead of
+// go-libp2p's 5 s: a noise handshake on a machine running other work beside
+// -race can take longer than that, and a failed link would be the machine's
+// doing. Every host of the suite, of both kinds, gets it.
+func patientDials() libp2p.Option {
+	return libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(time.Minute), swarm.WithDialTimeout(time.Minute))
 }
 
 func startGo(t testing.TB, o goOpts) *goNode {
@@ -552,6 +562,7 @@ func startMB(t testing.TB, o mbOpts) *mbNode {
 		meshhost.WithIdentity(o.key),
 		meshhost.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 		meshhost.WithLogger(slog.New(slog.DiscardHandler)),
+		meshhost.WithLibp2pOptions(patientDials()),
 		meshhost.WithFx(fxopts...),
 	)
 	if err != nil {
