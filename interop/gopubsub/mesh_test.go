@@ -323,8 +323,8 @@ func (m *mixedMesh) checkProtocols(t *testing.T, wantMixed, wantGo, wantMB proto
 }
 
 // checkClean fails on anything either implementation held against the
-// other: meshbus rejections and penalties, go-libp2p-pubsub rejections and
-// GRAFTs received during a backoff.
+// other: meshbus rejections and penalties, go-libp2p-pubsub rejections,
+// GRAFTs received during a backoff, and meshbus peers pruned by go nodes.
 func (m *mixedMesh) checkClean(t *testing.T) {
 	t.Helper()
 	for _, n := range m.nodes {
@@ -342,6 +342,16 @@ func (m *mixedMesh) checkClean(t *testing.T) {
 			for _, v := range n.tr.violations() {
 				t.Errorf("%s saw %s", n.name, v)
 			}
+			// No node's degree reaches Dhi (12) and P3 is off, so a go
+			// node has no reason to prune anyone: a meshbus peer stays in
+			// its mesh.
+			n.tr.mu.Lock()
+			for p, c := range n.tr.prunedBy {
+				if m.kindOf(p) == kindMB {
+					t.Errorf("%s pruned meshbus peer %s %d times", n.name, p, c)
+				}
+			}
+			n.tr.mu.Unlock()
 		}
 	}
 }

@@ -212,6 +212,13 @@ type goNode struct {
 	scoreMu     sync.Mutex
 	scores      map[peer.ID]*pubsub.PeerScoreSnapshot
 	inspections int
+	history     []scoreSample // the last 2000 snapshots
+}
+
+// scoreSample is one snapshot go-libp2p-pubsub handed the inspector.
+type scoreSample struct {
+	at     time.Time
+	scores map[peer.ID]*pubsub.PeerScoreSnapshot
 }
 
 func newLibp2pHost(key crypto.PrivKey) (host.Host, error) {
@@ -305,6 +312,10 @@ func (n *goNode) inspect(s map[peer.ID]*pubsub.PeerScoreSnapshot) {
 	n.scoreMu.Lock()
 	n.scores = s
 	n.inspections++
+	if len(n.history) == 2000 {
+		n.history = slices.Delete(n.history, 0, 1000)
+	}
+	n.history = append(n.history, scoreSample{time.Now(), s})
 	n.scoreMu.Unlock()
 }
 
@@ -314,6 +325,19 @@ func (n *goNode) Scores() (map[peer.ID]*pubsub.PeerScoreSnapshot, int) {
 	n.scoreMu.Lock()
 	defer n.scoreMu.Unlock()
 	return n.scores, n.inspections
+}
+
+// ScoresBetween returns the snapshots the inspector got between from and to.
+func (n *goNode) ScoresBetween(from, to time.Time) []scoreSample {
+	n.scoreMu.Lock()
+	defer n.scoreMu.Unlock()
+	var out []scoreSample
+	for _, s := range n.history {
+		if !s.at.Before(from) && !s.at.After(to) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (n *goNode) Name() string    { return n.name }
