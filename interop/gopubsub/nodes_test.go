@@ -17,13 +17,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/peermgr"
@@ -34,6 +30,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	meshhost "github.com/meshbus/meshbus/host"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // Time runs ten times faster than in production: every node of both
@@ -221,18 +218,11 @@ type scoreSample struct {
 	scores map[peer.ID]*pubsub.PeerScoreSnapshot
 }
 
+// newLibp2pHost is the test kit's loopback host (internal/testhost: TCP on
+// 127.0.0.1, noise, yamux) with key as identity and patient dials; the
+// caller closes it.
 func newLibp2pHost(key crypto.PrivKey) (host.Host, error) {
-	return libp2p.New(
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-		patientDials(),
-	)
+	return libp2p.New(append(testhost.Options(), libp2p.Identity(key), patientDials())...)
 }
 
 // patientDials lets a dial to 127.0.0.1 take a minute instead of
@@ -542,17 +532,21 @@ type mbNode struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu          sync.Mutex
-	proto       map[peer.ID]protocol.ID
-	rejected    map[events.RejectReason]int
-	penalties   map[peer.ID]map[events.PenaltyReason]int
-	pruned      []events.EvtPeerPruned
-	px          []events.EvtPeerExchangeReceived
-	pxRejected  []events.EvtPeerRecordRejected
-	discovered  map[peer.ID]events.PeerSource
-	grafted     map[peer.ID]int
-	subRecorder event.Subscription
-	recDone     chan struct{}
+	mu         sync.Mutex
+	proto      map[peer.ID]protocol.ID
+	rejected   map[events.RejectReason]int
+	penalties  map[peer.ID]map[events.PenaltyReason]int
+	pruned     []events.EvtPeerPruned
+	px         []events.EvtPeerExchangeReceived
+	pxRejected []events.EvtPeerRecordRejected
+	discovered map[peer.ID]events.PeerSource
+	grafted    map[peer.ID]int
+	// firstScores is when the first EvtPeerScoresUpdated came (zero
+	// before); scoreThresholds are the thresholds of the last one.
+	firstScores     time.Time
+	scoreThresholds events.ScoreThresholds
+	subRecorder     event.Subscription
+	recDone         chan struct{}
 }
 
 func startMB(t testing.TB, o mbOpts) *mbNode {
@@ -579,7 +573,7 @@ func startMB(t testing.TB, o mbOpts) *mbNode {
 		fx.Populate(&n.r),
 	}
 	if o.scoring != nil {
-		fxopts = append(fxopts, fx.Supply(*o.scoring))
+		fxopts = append(fxopts, scoring.Options(scoring.WithParams(*o.scoring)))
 	}
 	var err error
 	n.node, err = meshhost.New(context.Background(),
@@ -624,7 +618,8 @@ func startMB(t testing.TB, o mbOpts) *mbNode {
 func (n *mbNode) record(b *eventbus.Bus) error {
 	sub, err := b.Subscribe([]any{new(events.EvtRouterPeerAdded), new(events.EvtMessageRejected),
 		new(events.EvtPeerPenalized), new(events.EvtPeerPruned), new(events.EvtPeerGrafted),
-		new(events.EvtPeerExchangeReceived), new(events.EvtPeerRecordRejected), new(events.EvtPeerDiscovered)},
+		new(events.EvtPeerExchangeReceived), new(events.EvtPeerRecordRejected), new(events.EvtPeerDiscovered),
+		new(events.EvtPeerScoresUpdated)},
 		eventbus.Name("interop/gopubsub/"+n.name), eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
 		return err
@@ -655,6 +650,11 @@ func (n *mbNode) record(b *eventbus.Bus) error {
 				n.pxRejected = append(n.pxRejected, e)
 			case events.EvtPeerDiscovered:
 				n.discovered[e.Peer] = e.Source
+			case events.EvtPeerScoresUpdated:
+				if n.firstScores.IsZero() {
+					n.firstScores = e.At
+				}
+				n.scoreThresholds = e.Thresholds
 			}
 			n.mu.Unlock()
 		}

@@ -193,3 +193,92 @@ func TestPruneWithPeerExchangeFromGo(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerExchangeBelowAcceptThreshold: with meshbus's default accept-PX
+// threshold (100), a PRUNE's PX records from a peer scored below it (the
+// go hub, scored 0: no topic is scored) must be ignored: no
+// EvtPeerExchangeReceived, no peer discovered by exchange.
+//
+// Known bug (skipped when seen, named): until the scorer's first
+// EvtPeerScoresUpdated reaches the router, the router automaton's
+// thresholds are the zero value (automaton.Thresholds: "all zero before
+// the first snapshot"), so a PRUNE arriving in that window has its PX
+// accepted from a peer of score 0 whatever the configured AcceptPX. A node
+// that dials out at start-up (the usual case) takes PX from anyone during
+// its first scoring interval.
+func TestPeerExchangeBelowAcceptThreshold(t *testing.T) {
+	hub := startGo(t, goOpts{name: "hub", key: testKey(t, 3300), topics: []string{topicPX}, px: true,
+		tweak: func(p *pubsub.GossipSubParams) {
+			p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = 2, 1, 2, 1, 0, 2
+		}})
+	t.Cleanup(func() { _ = hub.Close() })
+	var gs [2]*goNode
+	for i := range gs {
+		gs[i] = startGo(t, goOpts{name: fmt.Sprintf("go%d", i), key: testKey(t, 3301+i), topics: []string{topicPX}})
+		t.Cleanup(func() { _ = gs[i].Close() })
+	}
+	m := startMB(t, mbOpts{name: "mb0", key: testKey(t, 3310), topics: []string{topicPX},
+		tweak: func(c *router.GossipConfig) { c.PeerExchange = true }})
+	t.Cleanup(func() { _ = m.Close() })
+	ctx, cancel := within(time.Minute)
+	defer cancel()
+	for _, g := range gs {
+		if err := connect(ctx, g, hub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 10*time.Second, func() string { return "the hub's mesh is not full" },
+		func() bool { return len(hub.Mesh(topicPX)) == 2 })
+	if err := connect(ctx, m, hub); err != nil {
+		t.Fatal(err)
+	}
+	// Two PRUNEs with PX, the second well after the first score snapshot.
+	waitUntil(t, 20*time.Second, func() string {
+		hub.tr.mu.Lock()
+		defer hub.tr.mu.Unlock()
+		return fmt.Sprintf("hub pruned mb0 %d times", hub.tr.prunedBy[m.ID()])
+	}, func() bool {
+		hub.tr.mu.Lock()
+		defer hub.tr.mu.Unlock()
+		return hub.tr.prunedBy[m.ID()] >= 2 && len(hub.tr.pxSent[m.ID()]) >= 2
+	})
+	// The second PRUNE has been received once the router recorded it.
+	waitUntil(t, 10*time.Second, func() string { return "mb0 did not record two PRUNEs from the hub" }, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := 0
+		for _, e := range m.pruned {
+			if e.Peer == hub.ID() {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t.Logf("thresholds in force: %+v; first score snapshot at %v", m.scoreThresholds, m.firstScores.Format("15:04:05.000"))
+	if m.scoreThresholds.AcceptPX != scoring.DefaultParams().Thresholds.AcceptPX {
+		t.Fatalf("accept-PX threshold %v, want the default %v", m.scoreThresholds.AcceptPX, scoring.DefaultParams().Thresholds.AcceptPX)
+	}
+	var early, late []events.EvtPeerExchangeReceived
+	for _, e := range m.px {
+		if m.firstScores.IsZero() || e.At.Before(m.firstScores) {
+			early = append(early, e)
+		} else {
+			late = append(late, e)
+		}
+	}
+	for _, e := range late {
+		t.Errorf("PX from %s accepted at %v, after the first score snapshot, below the accept-PX threshold", e.From, e.At.Format("15:04:05.000"))
+	}
+	if len(early) > 0 {
+		t.Skipf("known bug: PX from a peer of score 0 accepted at %v, before the scorer's first snapshot (%v) reached the router, "+
+			"whose thresholds are all zero until then; later PX was ignored as it should be (%d PRUNEs received)",
+			early[0].At.Format("15:04:05.000"), m.firstScores.Format("15:04:05.000"), len(m.pruned))
+	}
+	for p, src := range m.discovered {
+		if src == events.SourceExchange {
+			t.Errorf("peer %s discovered by exchange", p)
+		}
+	}
+}
