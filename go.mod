@@ -127,5 +127,10 @@ require (
 	lukechampine.com/blake3 v1.5.1 // indirect
 )
 
-// The JS interop peer's npm dependencies are not Go code.
-ignore ./bench/interop/jspeer/node_modules
+// The JS interop peer's npm dependencies are not Go code. They are installed
+// outside the source tree (the user cache directory); these entries keep a
+// hand-made `npm ci --prefix interop/js/jspeer` out of ./... too.
+ignore (
+	./bench/interop/jspeer/node_modules
+	./interop/js/jspeer/node_modules
+)
