@@ -1,0 +1,335 @@
+package netrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshbus/meshbus/interop/testplans/script"
+)
+
+// Share is one implementation's part of a composition.
+type Share struct {
+	Impl    string
+	Percent int
+}
+
+// ParseComposition parses "go=50,meshbus=50" (percentages summing to 100).
+func ParseComposition(s string) ([]Share, error) {
+	var out []Share
+	sum := 0
+	for _, part := range strings.Split(s, ",") {
+		name, pct, ok := strings.Cut(strings.TrimSpace(part), "=")
+		p, err := strconv.Atoi(pct)
+		if !ok || name == "" || err != nil || p < 0 || p > 100 {
+			return nil, fmt.Errorf("%w: composition %q: want impl=percent,...", ErrBadConfig, s)
+		}
+		out = append(out, Share{name, p})
+		sum += p
+	}
+	if sum != 100 {
+		return nil, fmt.Errorf("%w: composition %q sums to %d%%, not 100%%", ErrBadConfig, s, sum)
+	}
+	return out, nil
+}
+
+// Assign gives each of n nodes an implementation: each share gets
+// n*percent/100 nodes, the remainder going to the first shares, and the
+// nodes are shuffled with seed so that the mix is spread over the topology.
+func Assign(shares []Share, n int, seed uint64) []string {
+	var impls []string
+	left := n
+	for _, s := range shares {
+		k := n * s.Percent / 100
+		impls = append(impls, repeat(s.Impl, k)...)
+		left -= k
+	}
+	for i := 0; left > 0; i = (i + 1) % len(shares) {
+		if shares[i].Percent > 0 {
+			impls = append(impls, shares[i].Impl)
+			left--
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x61737369676e))
+	rng.Shuffle(len(impls), func(i, j int) { impls[i], impls[j] = impls[j], impls[i] })
+	return impls
+}
+
+func repeat(s string, k int) []string {
+	out := make([]string, k)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// Config is one run.
+type Config struct {
+	// Params is the params.json path (the plans' format).
+	Params string
+	// Composition is the implementation mix.
+	Composition []Share
+	// Bins maps an implementation name to its node binary.
+	Bins map[string]string
+	// Links holds one link per node; its length is the node count.
+	Links []LinkSpec
+	// Out is the directory for the node logs and the results.
+	Out string
+	// Seed seeds the implementation assignment.
+	Seed uint64
+	// Timeout bounds the run after the script's last waitUntil (default 60 s).
+	Timeout time.Duration
+	// ForceRelay uses the userspace relay even where netem exists.
+	ForceRelay bool
+	// Log receives progress (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Result is what a run produced.
+type Result struct {
+	Impls []string
+	Netem bool
+	// ProbeRTT is the measured TCP connect round trip node0 -> node1 (p50)
+	// against ExpectedRTT, 2 x (lat0 + lat1).
+	ProbeRTT, ExpectedRTT time.Duration
+	Relay                 RelayStats
+	// Failed lists nodes that exited non-zero or were killed, with the last
+	// line of their stderr.
+	Failed []string
+	Stats  []Stats
+	Logs   []NodeLog `json:"-"`
+}
+
+// scriptEnd returns the largest waitUntil of the script.
+func scriptEnd(p script.ExperimentParams) time.Duration {
+	var end int
+	var walk func(in script.Instruction)
+	walk = func(in script.Instruction) {
+		switch v := in.(type) {
+		case script.WaitUntil:
+			end = max(end, v.ElapsedSeconds)
+		case script.IfNodeIDEquals:
+			walk(v.Instruction)
+		}
+	}
+	for _, in := range p.Script {
+		walk(in)
+	}
+	return time.Duration(end) * time.Second
+}
+
+// Run sets up the network, runs every node to the end of its script (or
+// until ctx ends), tears everything down and analyses the logs.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	params, err := script.ReadParams(cfg.Params)
+	if err != nil {
+		return nil, err
+	}
+	n := len(cfg.Links)
+	impls := Assign(cfg.Composition, n, cfg.Seed)
+	for _, im := range impls {
+		bin, ok := cfg.Bins[im]
+		if !ok {
+			return nil, fmt.Errorf("%w: no binary for implementation %q", ErrBadConfig, im)
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("%w: %s binary: %w", ErrBadConfig, im, err)
+		}
+	}
+	params2, err := filepath.Abs(cfg.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Impls: impls}
+	if err := raisePriority(-10); err != nil {
+		cfg.Log.Warn("could not raise the relay's priority; delays may run late under load", "err", err)
+	}
+	cfg.Log.Info("setting up network", "nodes", n)
+	net, err := Setup(ctx, Prefix(), cfg.Links, cfg.ForceRelay)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := net.Teardown(); err != nil {
+			cfg.Log.Error("teardown", "err", err)
+		}
+	}()
+	res.Netem = net.Netem()
+	if n >= 2 {
+		s, err := net.MeasureRTT(ctx, 0, 1, 9)
+		if err != nil {
+			return nil, err
+		}
+		res.ProbeRTT = s[len(s)/2]
+		res.ExpectedRTT = 2 * (cfg.Links[0].Latency + cfg.Links[1].Latency)
+		cfg.Log.Info("delay probe node0 -> node1", "measured_rtt_p50", res.ProbeRTT, "configured_rtt", res.ExpectedRTT, "netem", res.Netem)
+	}
+	procs := make([]*exec.Cmd, n)
+	files := make([]*os.File, 0, 2*n)
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	stopAll := func(sig syscall.Signal) {
+		for _, c := range procs {
+			if c != nil && c.Process != nil && c.ProcessState == nil {
+				_ = c.Process.Signal(sig)
+			}
+		}
+	}
+	exited := make(chan int, n)
+	defer func() {
+		// Whatever happened, no node outlives the run.
+		stopAll(syscall.SIGKILL)
+	}()
+	start := time.Now()
+	for i := range n {
+		out, err := os.Create(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stdout", i)))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, out)
+		errf, err := os.Create(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stderr", i)))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, errf)
+		c := exec.Command("ip", "netns", "exec", net.Namespace(i), self, "--params", params2)
+		c.Env = append(os.Environ(), envHostname+"="+fmt.Sprintf("node%d", i), envExec+"="+cfg.Bins[impls[i]])
+		c.Stdout, c.Stderr = out, errf
+		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			return nil, fmt.Errorf("starting node%d: %w", i, err)
+		}
+		procs[i] = c
+		go func(i int) {
+			_ = c.Wait()
+			exited <- i
+		}(i)
+	}
+	cfg.Log.Info("nodes started", "took", time.Since(start).Round(time.Millisecond))
+	deadline := time.NewTimer(scriptEnd(params) + cfg.Timeout)
+	defer deadline.Stop()
+	left := n
+	var runErr error
+collect:
+	for left > 0 {
+		select {
+		case <-exited:
+			left--
+		case <-ctx.Done():
+			runErr = ctx.Err()
+			cfg.Log.Warn("interrupted: stopping nodes")
+			break collect
+		case <-deadline.C:
+			cfg.Log.Warn("deadline passed: stopping nodes", "still_running", left)
+			break collect
+		}
+	}
+	if left > 0 {
+		stopAll(syscall.SIGTERM)
+		grace := time.After(5 * time.Second)
+	wait:
+		for left > 0 {
+			select {
+			case <-exited:
+				left--
+			case <-grace:
+				stopAll(syscall.SIGKILL)
+				break wait
+			}
+		}
+		for left > 0 {
+			<-exited
+			left--
+		}
+	}
+	if net.Relay() != nil {
+		res.Relay = net.Relay().Stats()
+	}
+	for i, c := range procs {
+		if c.ProcessState == nil || !c.ProcessState.Success() {
+			res.Failed = append(res.Failed, fmt.Sprintf("node%d (%s): %v: %s", i, impls[i], c.ProcessState, lastLine(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stderr", i)))))
+		}
+	}
+	if runErr != nil {
+		return res, runErr
+	}
+	for i := range n {
+		f, err := os.Open(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stdout", i)))
+		if err != nil {
+			return res, err
+		}
+		l, err := ParseLog(i, impls[i], f)
+		f.Close()
+		if err != nil {
+			return res, err
+		}
+		res.Logs = append(res.Logs, l)
+	}
+	res.Stats = Analyze(res.Logs)
+	js, _ := json.MarshalIndent(res, "", " ")
+	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
+	return res, nil
+}
+
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+// Links returns n links with one-way latencies drawn uniformly from
+// [lo, hi] (seeded) and the given rate.
+func Links(n int, lo, hi time.Duration, rateMbit int, seed uint64) []LinkSpec {
+	rng := rand.New(rand.NewPCG(seed, 0x6c696e6b))
+	out := make([]LinkSpec, n)
+	for i := range out {
+		lat := lo
+		if hi > lo {
+			lat += time.Duration(rng.Int64N(int64(hi - lo + 1)))
+		}
+		out[i] = LinkSpec{Latency: lat.Round(100 * time.Microsecond), RateMbit: rateMbit}
+	}
+	return out
+}
+
+// ImplNames returns the implementations of a composition, sorted.
+func ImplNames(shares []Share) []string {
+	var out []string
+	for _, s := range shares {
+		out = append(out, s.Impl)
+	}
+	sort.Strings(out)
+	return out
+}
