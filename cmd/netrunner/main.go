@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command netrunner runs the libp2p GossipSub interop test plans
 // (libp2p/test-plans, gossipsub-interop) on one Linux machine, doing what
 // Shadow does there: every node in its own network namespace and UTS

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -65,8 +64,8 @@ func TestMixedNetwork(t *testing.T) {
 		t.Skip("skipping: -short")
 	}
 	needNamespaces(t)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
 		t.Skipf("skipping: no go toolchain to build the nodes: %v", err)
 	}
 	dir := t.TempDir()

@@ -12,15 +12,6 @@ import (
 	"time"
 )
 
-// Errors of the runner.
-var (
-	// ErrNotPermitted: this machine does not let the runner create network
-	// namespaces (not root, no iproute2, or namespaces forbidden).
-	ErrNotPermitted = errors.New("network namespaces are not available")
-	// ErrBadConfig: a runner option is invalid.
-	ErrBadConfig = errors.New("bad runner config")
-)
-
 // Subnet is the private IPv4 network every run uses inside the namespaces it
 // creates (node i has 10.213.(i/250).(i%250+1)); no address outside it is
 // ever configured or contacted.
@@ -28,15 +19,6 @@ const Subnet = "10.213.0.0/16"
 
 // NodeIP returns node i's address.
 func NodeIP(i int) string { return fmt.Sprintf("10.213.%d.%d", i/250, i%250+1) }
-
-// LinkSpec is one node's link to the hub.
-type LinkSpec struct {
-	// Latency is the link's one-way delay; a packet from node a to node b
-	// takes Latency(a) + Latency(b).
-	Latency time.Duration
-	// RateMbit shapes the link in both directions (tc tbf), 0 = unshaped.
-	RateMbit int
-}
 
 // Network is a set of node namespaces linked through a hub namespace.
 type Network struct {
