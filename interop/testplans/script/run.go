@@ -53,7 +53,7 @@ type Config struct {
 	Clock clock.Clock
 	// Resolve returns node id's IPv4 address (default: look up "nodeN").
 	Resolve func(ctx context.Context, id int) (string, error)
-	// ConnectTimeout bounds the retries of one connect (default 30 s): the
+	// ConnectTimeout bounds the retries of one connect (default 60 s): the
 	// other node may still be starting, as processes on one machine do not
 	// start at the same instant the way a simulator's do.
 	ConnectTimeout time.Duration
@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config, p ExperimentParams, b Backend) error {
 		cfg.Resolve = LookupNode
 	}
 	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 30 * time.Second
+		cfg.ConnectTimeout = 60 * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -199,7 +199,7 @@ func (x *executor) run(ctx context.Context, in Instruction) error {
 // The plans' own nodes dial one after the other; on one machine that takes
 // several seconds for 20 peers (each dial is a few round trips) and the
 // shortened scenarios cannot wait that long. Every backend gets the same.
-const connectParallel = 8
+const connectParallel = 4
 
 // connectAll dials every node of ids, connectParallel at a time, and
 // returns the first error once all dials ended.
@@ -246,7 +246,11 @@ func (x *executor) connect(ctx context.Context, id int) error {
 			}
 		}
 		last = err
-		t := x.cfg.Clock.Timer(time.Duration(100+50*min(attempt, 8)) * time.Millisecond)
+		x.cfg.Log.Debug("connect attempt failed", "node", id, "attempt", attempt, "err", err)
+		// Back off exponentially (250 ms to 4 s): libp2p's resource manager
+		// allows only a burst of new connections per remote IP, then one per
+		// 5 s; hammering a node that is still starting would exhaust it.
+		t := x.cfg.Clock.Timer(250 * time.Millisecond << min(attempt, 4))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
