@@ -47,14 +47,13 @@ func MaybeHelper() {
 	os.Exit(2)
 }
 
-// raisePriority puts every thread of this process in the round-robin
-// real-time class (priority 10), or where that is refused gives it the nice
-// value nice, so that the relay (the network) keeps its timing while the
-// nodes load the machine, as Shadow's network never waits for a node's CPU.
-// Threads created later inherit it from their creator; the launch helper
-// puts the nodes back in the normal class. The kernel's real-time
-// throttling still leaves the rest of the machine 5% of each CPU. Failure
-// only costs timing accuracy, so it is reported, not fatal.
+// raisePriority gives every thread of this process the nice value nice
+// (negative: more CPU), so that the relay (the network) keeps its timing
+// while the nodes load the machine. Threads created later inherit it from
+// their creator; the launch helper puts the nodes back at nice 0. (The
+// real-time class was tried and made things worse: it starves the kernel's
+// packet processing threads, which run at normal priority.) Failure only
+// costs timing accuracy, so it is reported, not fatal.
 func raisePriority(nice int) error {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
@@ -64,9 +63,6 @@ func raisePriority(nice int) error {
 	for _, e := range ents {
 		var tid int
 		if _, err := fmt.Sscanf(e.Name(), "%d", &tid); err != nil {
-			continue
-		}
-		if unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: 10}, 0) == nil {
 			continue
 		}
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && first == nil {

@@ -52,12 +52,6 @@ type Result struct {
 	Logs   []NodeLog `json:"-"`
 }
 
-// Node start pacing: startBatch nodes, then startPause.
-const (
-	startBatch = 8
-	startPause = 500 * time.Millisecond
-)
-
 // Run sets up the network, runs every node to the end of its script (or
 // until ctx ends), tears everything down and analyses the logs.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -141,18 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	start := time.Now()
 	for i := range n {
-		if i > 0 && i%startBatch == 0 {
-			// Start nodes in batches: 64 Go processes starting at once on a
-			// small machine starve each other (and the kernel's packet
-			// processing) for seconds. Each node's script clock starts at its
-			// own start; latencies are measured from publish records, so
-			// the stagger does not bias them.
-			select {
-			case <-time.After(startPause):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
+
 		out, err := os.Create(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stdout", i)))
 		if err != nil {
 			return nil, err
@@ -170,9 +153,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			// the (port 9000, port 9000) pair in TIME_WAIT, and the next
 			// dial of that pair times out for a minute. Ephemeral source
 			// ports avoid it; every go-libp2p based node gets the same.
-			"LIBP2P_TCP_REUSEPORT=false",
-			// One P per node: dozens of nodes share a few cores.
-			"GOMAXPROCS=1")
+			"LIBP2P_TCP_REUSEPORT=false")
 		c.Stdout, c.Stderr = out, errf
 		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
