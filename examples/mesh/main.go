@@ -24,9 +24,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/fx"
 
-	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
@@ -96,13 +94,13 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	}()
 	for i := 0; i < cfg.nodes; i++ {
 		d := &demoNode{name: fmt.Sprintf("n%d", i)}
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&d.r)),
-			// Every node is on 127.0.0.1: lift the peer manager's per-IP limit.
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		// Loopback is exempt from the peer manager's per-IP limit by
+		// default, so many nodes on one machine need no option.
+		n, err := host.New(ctx, host.WithLogger(quiet))
 		if err != nil {
 			return err
 		}
+		d.r = n.Router()
 		d.node = n
 		nodes = append(nodes, d)
 		out.name(n.ID(), d.name)

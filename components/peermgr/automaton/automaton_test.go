@@ -1,7 +1,8 @@
-package peermgr
+package automaton
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -31,18 +32,18 @@ func TestCoreBackoffSchedule(t *testing.T) {
 	for attempt := 1; attempt <= 5; attempt++ {
 		c.connectivity(clk.Now())
 		o := c.takeOutbox()
-		if len(o.dials) != 1 || o.dials[0].ID != p || o.dials[0].Attempt != attempt {
-			t.Fatalf("attempt %d: dials = %+v", attempt, o.dials)
+		if len(o.Dials) != 1 || o.Dials[0].Peer != p || o.Dials[0].Attempt != attempt {
+			t.Fatalf("attempt %d: dials = %+v", attempt, o.Dials)
 		}
 		if a := eventsOf[events.EvtDialAttempted](o); len(a) != 1 || a[0].Attempt != attempt {
 			t.Fatalf("attempt %d: EvtDialAttempted = %+v", attempt, a)
 		}
 		// While the dial is in flight the peer is not dialed twice.
 		c.connectivity(clk.Now())
-		if o := c.takeOutbox(); len(o.dials) != 0 {
+		if o := c.takeOutbox(); len(o.Dials) != 0 {
 			t.Fatalf("attempt %d: dialed twice while in flight", attempt)
 		}
-		c.onDialResult(dialResult{Job: o.dials[0], Reason: events.DialFailError, Err: errors.New("refused")}, clk.Now())
+		c.onDialResult(DialResult{Dial: o.Dials[0], Reason: events.DialFailError, Err: errors.New("refused")}, clk.Now())
 		o = c.takeOutbox()
 		failed := eventsOf[events.EvtDialFailed](o)
 		backed := eventsOf[events.EvtPeerBackedOff](o)
@@ -65,14 +66,14 @@ func TestCoreBackoffSchedule(t *testing.T) {
 		// One second early: still backed off.
 		clk.Add(wait - time.Second)
 		c.connectivity(clk.Now())
-		if o := c.takeOutbox(); len(o.dials) != 0 {
+		if o := c.takeOutbox(); len(o.Dials) != 0 {
 			t.Fatalf("attempt %d: dialed %v before the backoff ended", attempt, wait-time.Second)
 		}
 		clk.Add(time.Second)
 	}
 	clk.Add(365 * 24 * time.Hour)
 	c.connectivity(clk.Now())
-	if o := c.takeOutbox(); len(o.dials) != 0 {
+	if o := c.takeOutbox(); len(o.Dials) != 0 {
 		t.Fatal("a peer past the failure limit was dialed again")
 	}
 	got, _ := c.store.Get(p)
@@ -88,13 +89,13 @@ func TestCoreDialSuccessResetsAndCancelDoesNotCount(t *testing.T) {
 	p := ids[1].id
 	_ = c.addPeer(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{addr(t, 1)}}, events.SourceExchange, clk.Now())
 	c.connectivity(clk.Now())
-	job := c.takeOutbox().dials[0]
-	c.onDialResult(dialResult{Job: job, Reason: events.DialFailTimeout, Err: errors.New("deadline")}, clk.Now())
+	job := c.takeOutbox().Dials[0]
+	c.onDialResult(DialResult{Dial: job, Reason: events.DialFailTimeout, Err: errors.New("deadline")}, clk.Now())
 	c.takeOutbox()
 	clk.Add(120 * time.Second)
 	c.connectivity(clk.Now())
-	job = c.takeOutbox().dials[0]
-	c.onDialResult(dialResult{Job: job, Reason: events.DialFailCanceled}, clk.Now())
+	job = c.takeOutbox().Dials[0]
+	c.onDialResult(DialResult{Dial: job, Reason: events.DialFailCanceled}, clk.Now())
 	o := c.takeOutbox()
 	if f := eventsOf[events.EvtDialFailed](o); len(f) != 1 || f[0].Failures != 1 || f[0].Reason != events.DialFailCanceled {
 		t.Fatalf("canceled dial: %+v", f)
@@ -103,9 +104,9 @@ func TestCoreDialSuccessResetsAndCancelDoesNotCount(t *testing.T) {
 		t.Fatalf("a canceled dial backed the peer off: %+v", b)
 	}
 	c.connectivity(clk.Now())
-	job = c.takeOutbox().dials[0]
+	job = c.takeOutbox().Dials[0]
 	clk.Add(250 * time.Millisecond)
-	c.onDialResult(dialResult{Job: job}, clk.Now())
+	c.onDialResult(DialResult{Dial: job}, clk.Now())
 	o = c.takeOutbox()
 	if s := eventsOf[events.EvtDialSucceeded](o); len(s) != 1 || s[0].Took != 250*time.Millisecond {
 		t.Fatalf("EvtDialSucceeded = %+v", s)
@@ -162,37 +163,37 @@ func TestPlanConnectivityTargetsAndInterval(t *testing.T) {
 	c.takeOutbox()
 	next := c.connectivity(clk.Now())
 	o := c.takeOutbox()
-	if len(o.dials) != 7 {
-		t.Fatalf("dials = %d, want 7 (target 10 - 3 connected)", len(o.dials))
+	if len(o.Dials) != 7 {
+		t.Fatalf("dials = %d, want 7 (target 10 - 3 connected)", len(o.Dials))
 	}
 	if next != DefaultConfig().FastConnectivityInterval {
 		t.Fatalf("next = %v, want the fast interval while 3 < 10/2", next)
 	}
 	ev := eventsOf[events.EvtPeerEvicted](o)
-	if len(o.closes) != 5 || len(ev) != 5 {
-		t.Fatalf("trimmed %d (%d events), want 5", len(o.closes), len(ev))
+	if len(o.Closes) != 5 || len(ev) != 5 {
+		t.Fatalf("trimmed %d (%d events), want 5", len(o.Closes), len(ev))
 	}
 	// The newest inbound peers go first.
-	for i, id := range o.closes {
+	for i, id := range o.Closes {
 		if want := ids[28-i].id; id != want || ev[i].Reason != events.EvictExcessInbound || ev[i].Removed {
 			t.Fatalf("trim %d: %s (%+v), want %s", i, id, ev[i], want)
 		}
 	}
 	// With the 7 dials in flight nothing more is dialed.
 	c.connectivity(clk.Now())
-	if o := c.takeOutbox(); len(o.dials) != 0 {
-		t.Fatalf("dialed %d more with the deficit already in flight", len(o.dials))
+	if o := c.takeOutbox(); len(o.Dials) != 0 {
+		t.Fatalf("dialed %d more with the deficit already in flight", len(o.Dials))
 	}
 	// Dials connect: 10 outbound; interval back to normal.
-	for _, j := range o.dials {
-		c.onDialResult(dialResult{Job: j}, clk.Now())
-		c.onConnOpened(connOpen(j.ID, network.DirOutbound, "10.3.0.1", clk.Now()), clk.Now())
+	for _, j := range o.Dials {
+		c.onDialResult(DialResult{Dial: j}, clk.Now())
+		c.onConnOpened(connOpen(j.Peer, network.DirOutbound, "10.3.0.1", clk.Now()), clk.Now())
 	}
 	if next := c.connectivity(clk.Now()); next != DefaultConfig().ConnectivityInterval {
 		t.Fatalf("next = %v at target, want the normal interval", next)
 	}
-	if o := c.takeOutbox(); len(o.dials) != 0 {
-		t.Fatalf("dialed %d at target", len(o.dials))
+	if o := c.takeOutbox(); len(o.Dials) != 0 {
+		t.Fatalf("dialed %d at target", len(o.Dials))
 	}
 }
 
@@ -213,9 +214,9 @@ func TestPlanConnectivityParallelLimitAndOrder(t *testing.T) {
 	c.store.DialFailed(ids[28].id, clk.Now(), clk.Now())
 	c.connectivity(clk.Now())
 	o := c.takeOutbox()
-	got := make([]peer.ID, 0, len(o.dials))
-	for _, d := range o.dials {
-		got = append(got, d.ID)
+	got := make([]peer.ID, 0, len(o.Dials))
+	for _, d := range o.Dials {
+		got = append(got, d.Peer)
 	}
 	// Static first, then the most recently seen peers without failures.
 	want := []peer.ID{ids[29].id, ids[27].id, ids[26].id, ids[25].id}
@@ -224,39 +225,221 @@ func TestPlanConnectivityParallelLimitAndOrder(t *testing.T) {
 	}
 }
 
-func TestColocationEvictsOldestSparingExempt(t *testing.T) {
-	ids := identities(t, 6, 6)
+// TestColocationEvictsByScoreThenNewest: over the limit on one IP, the
+// lowest-scored peer goes first, and among equal scores the newest
+// connection (fresh identities lose to peers that earned their place);
+// pinned peers are spared; loopback and listed ranges are exempt.
+func TestColocationEvictsByScoreThenNewest(t *testing.T) {
+	ids := identities(t, 6, 8)
 	clk := clock.NewMock()
 	c := testCore(t, ids[0].id, WithColocationLimit(2))
+	// Peers 1 and 2 are honest and scored; 3 arrives fresh (score 0).
+	c.onScores(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: ids[1].id, Score: 5}, {Peer: ids[2].id, Score: 3}}, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
 	for i := 1; i <= 3; i++ {
 		clk.Add(time.Second)
-		c.onConnOpened(connOpen(ids[i].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
+		if got := c.onConnOpened(connOpen(ids[i].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now()); i == 3 && got != OutcomeColocationEvicted {
+			t.Fatalf("third peer: outcome %v, want %v", got, OutcomeColocationEvicted)
+		}
 	}
 	o := c.takeOutbox()
 	ev := eventsOf[events.EvtPeerEvicted](o)
-	if len(ev) != 1 || ev[0].Peer != ids[1].id || ev[0].Reason != events.EvictColocation || !ev[0].Removed {
-		t.Fatalf("third peer on the IP: evicted %+v, want the oldest removed", ev)
+	if len(ev) != 1 || ev[0].Peer != ids[3].id || ev[0].Reason != events.EvictColocation || !ev[0].Removed {
+		t.Fatalf("third peer on the IP: evicted %+v, want the fresh one removed", ev)
 	}
-	if c.store.Has(ids[1].id) || len(o.closes) != 1 || o.closes[0] != ids[1].id {
+	if c.store.Has(ids[3].id) || len(o.Closes) != 1 || o.Closes[0] != ids[3].id {
 		t.Fatal("the evicted peer was not disconnected and removed")
 	}
-	// Pin the oldest remaining peer: the next newcomer evicts the one after it.
-	if err := c.pin("/svc/1", ids[2].id); err != nil {
+	// Equal scores: the newest goes. Peer 4 (score 3, like peer 2) arrives.
+	c.onScores(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: ids[1].id, Score: 5}, {Peer: ids[2].id, Score: 3}, {Peer: ids[4].id, Score: 3}}, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
+	clk.Add(time.Second)
+	c.onConnOpened(connOpen(ids[4].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
+	if ev := eventsOf[events.EvtPeerEvicted](c.takeOutbox()); len(ev) != 1 || ev[0].Peer != ids[4].id {
+		t.Fatalf("equal scores: evicted %+v, want the newest (peer 4)", ev)
+	}
+	// A low score loses even when old: peer 2 drops below a newcomer.
+	c.onScores(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: ids[1].id, Score: 5}, {Peer: ids[2].id, Score: -1}}, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
+	clk.Add(time.Second)
+	c.onConnOpened(connOpen(ids[5].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
+	if ev := eventsOf[events.EvtPeerEvicted](c.takeOutbox()); len(ev) != 1 || ev[0].Peer != ids[2].id {
+		t.Fatalf("low score: evicted %+v, want peer 2", ev)
+	}
+	// A pinned peer is spared: pin the would-be victim (the newest, 6).
+	_ = c.addPeer(peer.AddrInfo{ID: ids[6].id, Addrs: []ma.Multiaddr{addr(t, 6)}}, events.SourceDiscovery, clk.Now())
+	if err := c.pin("/svc/1", ids[6].id); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Second)
-	c.onConnOpened(connOpen(ids[4].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
-	ev = eventsOf[events.EvtPeerEvicted](c.takeOutbox())
-	if len(ev) != 1 || ev[0].Peer != ids[3].id {
-		t.Fatalf("with the oldest pinned: evicted %+v, want peer 3", ev)
+	c.onConnOpened(connOpen(ids[6].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
+	if ev := eventsOf[events.EvtPeerEvicted](c.takeOutbox()); len(ev) != 1 || ev[0].Peer != ids[5].id {
+		t.Fatalf("with the newest pinned: evicted %+v, want peer 5", ev)
 	}
-	// Other IPs are unaffected; limit 0 disables.
-	c2 := testCore(t, ids[0].id, WithColocationLimit(0))
-	for i := 1; i <= 5; i++ {
-		c2.onConnOpened(connOpen(ids[i].id, network.DirInbound, "192.0.2.7", clk.Now()), clk.Now())
+	// Loopback is exempt by default; limit 0 disables; listed ranges are exempt.
+	for _, tc := range []struct {
+		name string
+		ip   string
+		opts []Option
+	}{
+		{"loopback", "127.0.0.1", []Option{WithColocationLimit(1)}},
+		{"disabled", "192.0.2.7", []Option{WithColocationLimit(0)}},
+		{"listed", "10.1.2.3", []Option{WithColocationLimit(1), WithColocationExempt(netip.MustParsePrefix("10.0.0.0/8"))}},
+	} {
+		c2 := testCore(t, ids[0].id, tc.opts...)
+		for i := 1; i <= 5; i++ {
+			c2.onConnOpened(connOpen(ids[i].id, network.DirInbound, tc.ip, clk.Now()), clk.Now())
+		}
+		if ev := eventsOf[events.EvtPeerEvicted](c2.takeOutbox()); len(ev) != 0 {
+			t.Fatalf("%s: evicted %+v", tc.name, ev)
+		}
 	}
-	if ev := eventsOf[events.EvtPeerEvicted](c2.takeOutbox()); len(ev) != 0 {
-		t.Fatalf("limit 0 evicted %+v", ev)
+	// With no exempt range, loopback is limited like any address.
+	c3 := testCore(t, ids[0].id, WithColocationLimit(1), WithColocationExempt())
+	for i := 1; i <= 3; i++ {
+		c3.onConnOpened(connOpen(ids[i].id, network.DirInbound, "127.0.0.1", clk.Now()), clk.Now())
+	}
+	if ev := eventsOf[events.EvtPeerEvicted](c3.takeOutbox()); len(ev) != 2 {
+		t.Fatalf("loopback not exempt: evicted %d, want 2", len(ev))
+	}
+}
+
+// TestReconnectBackoffGrows: a peer whose connection ends, whoever closed
+// it, is not redialed before its reconnect backoff, which doubles with each
+// short-lived connection up to the cap and starts over after a stable one.
+func TestReconnectBackoffGrows(t *testing.T) {
+	ids := identities(t, 11, 2)
+	clk := clock.NewMock()
+	c := testCore(t, ids[0].id)
+	p := ids[1].id
+	if err := c.addPeer(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{addr(t, 1)}}, events.SourceExchange, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	wait := cfg.ReconnectBackoff
+	for round := 1; round <= 10; round++ {
+		c.takeOutbox()
+		c.connectivity(clk.Now())
+		o := c.takeOutbox()
+		if len(o.Dials) != 1 {
+			t.Fatalf("round %d: %d dials, want 1", round, len(o.Dials))
+		}
+		c.onDialResult(DialResult{Dial: o.Dials[0]}, clk.Now())
+		ev := connOpen(p, network.DirOutbound, "192.0.2.1", clk.Now())
+		c.onConnOpened(ev, clk.Now())
+		clk.Add(time.Second) // a short-lived connection
+		if got := c.onConnClosed(events.EvtConnClosed{Peer: p, ConnID: ev.ConnID}, clk.Now()); got != OutcomeDisconnectBackedOff {
+			t.Fatalf("round %d: outcome %v", round, got)
+		}
+		b := eventsOf[events.EvtPeerBackedOff](c.takeOutbox())
+		if len(b) != 1 || b[0].Reconnects != round || !b[0].Until.Equal(clk.Now().Add(wait)) {
+			t.Fatalf("round %d: backoff %+v, want %v (reconnect %d)", round, b, wait, round)
+		}
+		clk.Add(wait - time.Millisecond)
+		c.connectivity(clk.Now())
+		if o := c.takeOutbox(); len(o.Dials) != 0 {
+			t.Fatalf("round %d: redialed %v into a %v backoff", round, wait-time.Millisecond, wait)
+		}
+		clk.Add(time.Millisecond)
+		wait = min(2*wait, cfg.MaxReconnectBackoff)
+	}
+	if wait != cfg.MaxReconnectBackoff {
+		t.Fatalf("after 10 rounds the backoff is %v, want the cap %v", wait, cfg.MaxReconnectBackoff)
+	}
+	// A stable connection resets the growth.
+	c.connectivity(clk.Now())
+	o := c.takeOutbox()
+	c.onDialResult(DialResult{Dial: o.Dials[0]}, clk.Now())
+	ev := connOpen(p, network.DirOutbound, "192.0.2.1", clk.Now())
+	c.onConnOpened(ev, clk.Now())
+	clk.Add(cfg.StableConnection)
+	c.onConnClosed(events.EvtConnClosed{Peer: p, ConnID: ev.ConnID}, clk.Now())
+	if b := eventsOf[events.EvtPeerBackedOff](c.takeOutbox()); len(b) != 1 || b[0].Reconnects != 1 || !b[0].Until.Equal(clk.Now().Add(cfg.ReconnectBackoff)) {
+		t.Fatalf("after a stable connection: %+v", b)
+	}
+}
+
+// TestDialRateIsBounded: with many candidates, dials never start faster
+// than DialRate per second (after the initial burst of MaxParallelDials),
+// and the pass asks to run again when the next token is earned.
+func TestDialRateIsBounded(t *testing.T) {
+	ids := identities(t, 12, 200)
+	clk := clock.NewMock()
+	c := testCore(t, ids[0].id, WithMaxConnections(1000), WithMaxParallelDials(10), WithDialRate(2))
+	for i := 1; i < 200; i++ {
+		_ = c.addPeer(peer.AddrInfo{ID: ids[i].id, Addrs: []ma.Multiaddr{addr(t, i)}}, events.SourceExchange, clk.Now())
+	}
+	c.takeOutbox()
+	started := 0
+	const steps = 100 // 10 s in 100 ms steps
+	for range steps {
+		c.connectivity(clk.Now())
+		o := c.takeOutbox()
+		for _, d := range o.Dials {
+			started++
+			// Every dial fails at once: the slot is free again.
+			c.onDialResult(DialResult{Dial: d, Reason: events.DialFailError}, clk.Now())
+		}
+		c.takeOutbox()
+		clk.Add(100 * time.Millisecond)
+	}
+	// Burst of 10, then 2 per second for 10 s: at most 30.
+	if started > 30 || started < 25 {
+		t.Fatalf("%d dials started in 10 s at 2/s with a burst of 10, want 25..30", started)
+	}
+	c.connectivity(clk.Now())
+	if o := c.takeOutbox(); o.Next > time.Second {
+		t.Fatalf("starved pass asks to run again in %v, want within the token period", o.Next)
+	}
+}
+
+// TestStaticPeersKeptConnectedAndProtected: a static peer is protected in
+// the connection manager and dialed whenever not connected, even at the
+// outbound target; mesh membership protects a peer until its last mesh.
+func TestStaticPeersKeptConnectedAndProtected(t *testing.T) {
+	ids := identities(t, 13, 20)
+	clk := clock.NewMock()
+	c := testCore(t, ids[0].id, WithMaxConnections(3), WithMeshRatio(1)) // outbound target 1
+	c.onConnOpened(connOpen(ids[1].id, network.DirOutbound, "192.0.2.1", clk.Now()), clk.Now())
+	c.takeOutbox()
+	if err := c.addPeer(peer.AddrInfo{ID: ids[2].id, Addrs: []ma.Multiaddr{addr(t, 2)}}, events.SourceStatic, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	o := c.takeOutbox()
+	if len(o.Protections) != 1 || o.Protections[0] != (Protection{Peer: ids[2].id, Tag: TagStatic, Protect: true}) {
+		t.Fatalf("static peer protections %+v", o.Protections)
+	}
+	c.connectivity(clk.Now())
+	if o := c.takeOutbox(); len(o.Dials) != 1 || o.Dials[0].Peer != ids[2].id {
+		t.Fatalf("at the outbound target the static peer was not dialed: %+v", o.Dials)
+	}
+	p := ids[3].id
+	c.HandleMeshChange(clk.Now(), MeshChange{Peer: p, Joined: true}, &c.out)
+	c.HandleMeshChange(clk.Now(), MeshChange{Peer: p, Joined: true}, &c.out)
+	c.HandleMeshChange(clk.Now(), MeshChange{Peer: p}, &c.out)
+	if o := c.takeOutbox(); len(o.Protections) != 1 || !o.Protections[0].Protect || o.Protections[0].Tag != TagMesh {
+		t.Fatalf("mesh in two topics, pruned from one: %+v", o.Protections)
+	}
+	if got := c.HandleMeshChange(clk.Now(), MeshChange{Peer: p}, &c.out); got != OutcomeMeshChanged {
+		t.Fatalf("last mesh left: %v", got)
+	}
+	if o := c.takeOutbox(); len(o.Protections) != 1 || o.Protections[0].Protect {
+		t.Fatalf("unprotect: %+v", o.Protections)
+	}
+}
+
+// TestOutcomesHaveNames: every outcome has a distinct name.
+func TestOutcomesHaveNames(t *testing.T) {
+	seen := map[string]Outcome{}
+	for _, o := range Outcomes() {
+		n := o.String()
+		if n == "" || n == "unknown" {
+			t.Fatalf("outcome %d has no name", o)
+		}
+		if prev, dup := seen[n]; dup {
+			t.Fatalf("outcomes %d and %d share the name %q", prev, o, n)
+		}
+		seen[n] = o
+	}
+	if Outcome(0).String() != "unknown" || outcomeEnd.String() != "unknown" {
+		t.Fatal("out-of-range outcomes have names")
 	}
 }
 
@@ -310,15 +493,15 @@ func TestGraylistDisconnectsAndBacksOff(t *testing.T) {
 	c.onConnOpened(connOpen(p, network.DirOutbound, "10.0.0.9", clk.Now()), clk.Now())
 	c.takeOutbox()
 	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: p, Threshold: events.ThresholdGossip, Below: true}, clk.Now())
-	if o := c.takeOutbox(); len(o.events) != 0 || len(o.closes) != 0 {
+	if o := c.takeOutbox(); len(o.Facts) != 0 || len(o.Closes) != 0 {
 		t.Fatal("a gossip threshold crossing acted like a graylisting")
 	}
 	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: p, Threshold: events.ThresholdGraylist, Below: true, Score: -90}, clk.Now())
 	o := c.takeOutbox()
 	ev := eventsOf[events.EvtPeerEvicted](o)
 	b := eventsOf[events.EvtPeerBackedOff](o)
-	if len(o.closes) != 1 || len(ev) != 1 || ev[0].Reason != events.EvictGraylisted || ev[0].Removed {
-		t.Fatalf("graylisting: closes %v, evicted %+v", o.closes, ev)
+	if len(o.Closes) != 1 || len(ev) != 1 || ev[0].Reason != events.EvictGraylisted || ev[0].Removed {
+		t.Fatalf("graylisting: closes %v, evicted %+v", o.Closes, ev)
 	}
 	if len(b) != 1 || !b[0].Graylisted || !b[0].Until.Equal(clk.Now().Add(120*time.Second)) {
 		t.Fatalf("graylisting backoff: %+v", b)
@@ -326,7 +509,7 @@ func TestGraylistDisconnectsAndBacksOff(t *testing.T) {
 	// Reconnecting while graylisted is refused again.
 	c.onConnClosed(events.EvtConnClosed{Peer: p, ConnID: connOpen(p, network.DirOutbound, "10.0.0.9", clk.Now()).ConnID}, clk.Now())
 	c.onConnOpened(connOpen(p, network.DirInbound, "10.0.0.9", clk.Now()), clk.Now())
-	if o := c.takeOutbox(); len(o.closes) != 1 {
+	if o := c.takeOutbox(); len(o.Closes) != 1 {
 		t.Fatal("a graylisted peer reconnected unchallenged")
 	}
 	// A snapshot with the peer above the threshold clears it; one below
@@ -341,8 +524,8 @@ func TestGraylistDisconnectsAndBacksOff(t *testing.T) {
 	if got, _ := c.store.Get(p); got.Graylisted {
 		t.Fatal("snapshot above the threshold did not clear the graylisting")
 	}
-	if len(o.closes) != 1 || o.closes[0] != ids[2].id {
-		t.Fatalf("snapshot below the threshold: closes %v", o.closes)
+	if len(o.Closes) != 1 || o.Closes[0] != ids[2].id {
+		t.Fatalf("snapshot below the threshold: closes %v", o.Closes)
 	}
 }
 
@@ -381,8 +564,8 @@ func TestServiceSlots(t *testing.T) {
 	c.takeOutbox()
 	c.connectivity(clk.Now())
 	o := c.takeOutbox()
-	if len(o.dials) == 0 || o.dials[0].ID != ids[4].id {
-		t.Fatalf("pinned peer not dialed first: %+v", o.dials)
+	if len(o.Dials) == 0 || o.Dials[0].Peer != ids[4].id {
+		t.Fatalf("pinned peer not dialed first: %+v", o.Dials)
 	}
 	// Clearing the slot falls back to the connected speakers.
 	if err := c.pin(store, ""); err != nil {

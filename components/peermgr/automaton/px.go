@@ -1,6 +1,8 @@
-package peermgr
+package automaton
 
 import (
+	"slices"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 	pb "github.com/libp2p/go-libp2p/core/peer/pb"
 	"github.com/libp2p/go-libp2p/core/record"
@@ -23,7 +25,10 @@ const (
 	RejectSelf               = "self"                // the record is our own
 )
 
-// rejectReasons lists every reason, so metrics can be pre-resolved.
+// RejectReasons returns every reason a record is rejected with, so metrics
+// can be pre-resolved.
+func RejectReasons() []string { return slices.Clone(rejectReasons) }
+
 var rejectReasons = []string{
 	RejectUnsigned, RejectOversized, RejectBadEnvelope, RejectNotPeerRecord,
 	RejectPeerIDMismatch, RejectUnparseableAddress, RejectNoAddresses, RejectSelf,

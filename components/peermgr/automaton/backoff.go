@@ -1,4 +1,4 @@
-package peermgr
+package automaton
 
 import (
 	"math"

@@ -1,4 +1,4 @@
-package peermgr
+package automaton
 
 // Targets are the connection counts the connectivity loop aims for.
 type Targets struct {

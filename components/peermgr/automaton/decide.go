@@ -1,4 +1,4 @@
-package peermgr
+package automaton
 
 import (
 	"net/netip"
@@ -16,10 +16,11 @@ import (
 // they change nothing, and the core applies what they return.
 
 // colocationExcess returns the connected peers at ip to disconnect and
-// remove so that at most limit remain: the oldest connections first (ties by
-// id), skipping exempt peers, so an exempt peer shifts eviction to the next
-// oldest. A limit of 0 disables the check.
-func colocationExcess(s *peerstore.Store, ip netip.Addr, limit int, exempt func(peer.ID) bool) []peer.ID {
+// remove so that at most limit remain: lowest score first, and among equal
+// scores the newest connection first (ties by id), so that fresh identities
+// lose to peers that earned their score; exempt peers are skipped. A limit
+// of 0 disables the check.
+func colocationExcess(s *peerstore.Store, ip netip.Addr, limit int, exempt func(peer.ID) bool, score func(peer.ID) float64) []peer.ID {
 	if limit <= 0 || !ip.IsValid() {
 		return nil
 	}
@@ -27,16 +28,23 @@ func colocationExcess(s *peerstore.Store, ip netip.Addr, limit int, exempt func(
 	if len(ids) <= limit {
 		return nil
 	}
-	type aged struct {
-		id peer.ID
-		at time.Time
+	type ranked struct {
+		id    peer.ID
+		score float64
+		at    time.Time
 	}
-	list := make([]aged, 0, len(ids))
+	list := make([]ranked, 0, len(ids))
 	for _, id := range ids {
-		s.View(id, func(p *peerstore.Peer) { list = append(list, aged{id, p.ConnectedAt}) })
+		s.View(id, func(p *peerstore.Peer) { list = append(list, ranked{id, score(id), p.ConnectedAt}) })
 	}
-	slices.SortFunc(list, func(a, b aged) int {
-		if c := a.at.Compare(b.at); c != 0 {
+	slices.SortFunc(list, func(a, b ranked) int {
+		switch {
+		case a.score < b.score:
+			return -1
+		case a.score > b.score:
+			return 1
+		}
+		if c := b.at.Compare(a.at); c != 0 {
 			return c
 		}
 		return cmpID(a.id, b.id)
@@ -125,6 +133,9 @@ type plan struct {
 	Out, In int
 	// Service is the connected service peers, pinned and static included.
 	Service int
+	// Starved reports that dialable candidates were left undialed for
+	// lack of dial slots (parallel or rate limit).
+	Starved bool
 }
 
 // planInput is what the connectivity decision depends on besides the store.
@@ -154,7 +165,8 @@ type planInput struct {
 // peers to trim above the service budget, and the next interval: Fast while
 // fewer than half the outbound target is connected. Static and pinned peers
 // count against the targets but are never trimmed.
-// Not-connected pinned service peers are dialed regardless of the targets.
+// Not-connected pinned and static peers are dialed regardless of the
+// targets (static first, within the parallel limit).
 // Candidates are ordered static first, then fewest failures, then most
 // recently seen, then id.
 func planConnectivity(s *peerstore.Store, in planInput) plan {
@@ -190,7 +202,7 @@ func planConnectivity(s *peerstore.Store, in planInput) plan {
 				inflightMesh++
 			}
 		case in.Dialable(pe, in.Now):
-			if in.Pinned(pe.ID) {
+			if in.Pinned(pe.ID) || pe.Source == events.SourceStatic {
 				pinned = append(pinned, pe)
 			} else if mesh {
 				cands = append(cands, pe)
@@ -202,15 +214,20 @@ func planConnectivity(s *peerstore.Store, in planInput) plan {
 	slices.SortFunc(pinned, func(a, b *peerstore.Peer) int { return cmpID(a.ID, b.ID) })
 	for _, pe := range pinned {
 		if free <= 0 {
+			p.Starved = true
 			break
 		}
 		p.Dial = append(p.Dial, pe.ID)
 		free--
 	}
 	need := in.Targets.Outbound - p.Out - inflightMesh
-	if need > 0 && free > 0 {
+	if need > 0 && len(cands) > 0 {
+		n := min(need, max(free, 0), len(cands))
+		if n < min(need, len(cands)) {
+			p.Starved = true
+		}
 		slices.SortFunc(cands, candidateOrder)
-		for _, pe := range cands[:min(need, free, len(cands))] {
+		for _, pe := range cands[:n] {
 			p.Dial = append(p.Dial, pe.ID)
 		}
 	}

@@ -1,4 +1,4 @@
-package peermgr
+package automaton
 
 import (
 	"net/netip"
@@ -91,32 +91,6 @@ func BenchmarkCapacityPrune(b *testing.B) {
 	}
 }
 
-// BenchmarkGaterSecured is the gater's check of one secured connection,
-// with 1000 graylisted peers gated and the peer not among them (the common
-// case), then among them.
-func BenchmarkGaterSecured(b *testing.B) {
-	ids := identities(b, 53, 1002)
-	clk := clock.NewMock()
-	g := NewGater(clk)
-	for _, id := range ids[:1000] {
-		g.graylist(id.id, clk.Now().Add(time.Minute))
-	}
-	for _, bc := range []struct {
-		name  string
-		id    peer.ID
-		allow bool
-	}{{"allowed", ids[1001].id, true}, {"refused", ids[10].id, false}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if g.InterceptSecured(network.DirInbound, bc.id, nil) != bc.allow {
-					b.Fatal("wrong answer")
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkConnectivityPassServiceTrim is a pass over the 500-peer store
 // with 40 connected service peers for a budget of 20: 20 are trimmed (the
 // peers are put back between passes, outside the timer).
@@ -132,9 +106,9 @@ func BenchmarkConnectivityPassServiceTrim(b *testing.B) {
 	c.takeOutbox()
 	b.ReportAllocs()
 	for b.Loop() {
-		o := func() outbox { c.connectivity(clk.Now()); return c.takeOutbox() }()
-		if len(o.closes) != 20 {
-			b.Fatalf("trimmed %d, want 20", len(o.closes))
+		o := func() Output { c.connectivity(clk.Now()); return c.takeOutbox() }()
+		if len(o.Closes) != 20 {
+			b.Fatalf("trimmed %d, want 20", len(o.Closes))
 		}
 		b.StopTimer()
 		clear(c.closing)

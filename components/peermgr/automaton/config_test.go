@@ -1,7 +1,8 @@
-package peermgr
+package automaton
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -59,16 +60,16 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		// 120 s x 4^(10-2) = 91 days.
 		{"BackoffFactor", WithMaxFailures(10)},
 		{"MaxFailures", WithMaxFailures(0)},
-		{"DialTimeout", WithDialTimeout(0)},
+		{"ReconnectBackoff", func(c *Config) { c.ReconnectBackoff = 0 }},
+		{"MaxReconnectBackoff", func(c *Config) { c.MaxReconnectBackoff = time.Second }},
+		{"StableConnection", func(c *Config) { c.StableConnection = 0 }},
+		{"DialRate", WithDialRate(0)},
+		{"ColocationExempt", WithColocationExempt(netip.Prefix{})},
 		{"MaxParallelDials", WithMaxParallelDials(0)},
 		{"ColocationLimit", WithColocationLimit(-1)},
 		{"StoreCapacity", WithStoreCapacity(0)},
 		{"ConnectivityInterval", WithConnectivityInterval(0, 0)},
 		{"FastConnectivityInterval", WithConnectivityInterval(time.Second, 2*time.Second)},
-		{"PruneInterval", WithPruneInterval(-1)},
-		{"FlushInterval", WithFlushInterval(0)},
-		{"DBOpenTimeout", WithOpenTimeout(0)},
-		{"EventBuffer", WithEventBuffer(0)},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig()
