@@ -255,6 +255,11 @@ const (
 	PenaltyBrokenPromise                          // IHAVE advertised, IWANT never answered
 	PenaltyGraftFlood                             // GRAFT too soon after PRUNE
 	PenaltyIWantSpam                              // IWANT over the per-heartbeat budget
+	// PenaltyExtensionsMisuse: a gossipsub v1.3 Extensions control message
+	// again, or after the first RPC of the stream.
+	PenaltyExtensionsMisuse
+	// PenaltyBadPartial: a partial-messages RPC rejected (see PartialRejectReason).
+	PenaltyBadPartial
 )
 
 // String returns the penalty's name.
@@ -268,6 +273,10 @@ func (r PenaltyReason) String() string {
 		return "graft_flood"
 	case PenaltyIWantSpam:
 		return "iwant_spam"
+	case PenaltyExtensionsMisuse:
+		return "extensions_misuse"
+	case PenaltyBadPartial:
+		return "bad_partial"
 	}
 	return "unknown"
 }

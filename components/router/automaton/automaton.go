@@ -1,5 +1,8 @@
 // Package automaton is the pure GossipSub state machine at the core of the
-// meshbus router (GossipSub v1.0, v1.1 and v1.2, with floodsub peers).
+// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers). The v1.3
+// Extensions control message and the partial-messages extension are kept by
+// the pure package components/router/partial; to this automaton a v1.3 peer
+// has the features of a v1.2 peer.
 //
 // It has no goroutines, does no I/O and reads no clock: every handler takes
 // the current time and an *Output, changes the state, appends the RPCs to send
@@ -35,6 +38,7 @@ import (
 
 // The pubsub protocol ids the automaton speaks, newest first.
 const (
+	ProtocolGossipSubV13 protocol.ID = "/meshsub/1.3.0"
 	ProtocolGossipSubV12 protocol.ID = "/meshsub/1.2.0"
 	ProtocolGossipSubV11 protocol.ID = "/meshsub/1.1.0"
 	ProtocolGossipSubV10 protocol.ID = "/meshsub/1.0.0"
@@ -44,7 +48,7 @@ const (
 // Protocols returns the supported protocol ids in preference order, for
 // stream negotiation. The slice is fresh on each call.
 func Protocols() []protocol.ID {
-	return []protocol.ID{ProtocolGossipSubV12, ProtocolGossipSubV11, ProtocolGossipSubV10, ProtocolFloodSub}
+	return []protocol.ID{ProtocolGossipSubV13, ProtocolGossipSubV12, ProtocolGossipSubV11, ProtocolGossipSubV10, ProtocolFloodSub}
 }
 
 // features is what a peer's protocol supports.
@@ -58,7 +62,7 @@ const (
 
 func protocolFeatures(p protocol.ID) (features, bool) {
 	switch p {
-	case ProtocolGossipSubV12:
+	case ProtocolGossipSubV13, ProtocolGossipSubV12:
 		return featMesh | featBackoffPX | featIDontWant, true
 	case ProtocolGossipSubV11:
 		return featMesh | featBackoffPX, true

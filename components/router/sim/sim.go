@@ -205,6 +205,8 @@ func versionRank(p protocol.ID) int {
 		return 2
 	case automaton.ProtocolGossipSubV12:
 		return 3
+	case automaton.ProtocolGossipSubV13:
+		return 4
 	}
 	return 0
 }
