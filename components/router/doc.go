@@ -9,10 +9,37 @@
 // injected clock) and the bus emitters; every decision is made there, in
 // order. Per peer, one writer goroutine opens the single long-lived outbound
 // stream and writes what the driver queued; per inbound stream, one reader
-// goroutine reads frames, checks signatures and computes message ids, then
-// hands the RPC to the driver. Validators run on their own goroutines,
-// bounded per topic. The application API (Join, Publish, Subscribe, ...) is
-// safe for concurrent use; it talks to the driver through a channel.
+// goroutine reads and decodes frames and hands the RPCs to the driver.
+// Validators run on their own goroutines, bounded per topic. The application
+// API (Join, Publish, Subscribe, ...) is safe for concurrent use; it talks to
+// the driver through a channel.
+//
+// # Who owns what
+//
+// The automaton is the one owner of the router's protocol state, and the
+// driver keeps no copy of any of it:
+//   - the seen-cache (message ids, each with the fingerprint of the copy
+//     accepted under it, for SeenTTL);
+//   - the pending validations (messages awaiting a validator's verdict; the
+//     driver's validator goroutines carry the message they validate and
+//     hand it back with the verdict);
+//   - the peer records sent in PX (a peer added later gets its record from
+//     the host's peerstore, where identify keeps it);
+//   - meshes, fanout, subscriptions, backoffs, the message cache, promises.
+//
+// Signatures: every received message is given to the automaton, which
+// refuses unknown and graylisted senders, malformed messages and unjoined
+// topics first, then answers OutcomeNeedsSignatureCheck for anything but a
+// byte-identical copy of a message it accepted under a seen id. The driver
+// then applies the signing policy to that message's own bytes and hands the
+// verdict back. No message is delivered or forwarded without that check.
+//
+// Bad input costs the sender: a message failing the signing policy or
+// malformed, and a frame that is oversized or does not decode, each emit
+// EvtPeerPenalized (a behaviour penalty the scoring component counts,
+// whatever the topic parameters) besides the named rejection in metrics
+// and EvtMessageRejected. One such input costs little; a peer that keeps
+// sending it is graylisted, and the peer manager disconnects it.
 //
 // # Peers
 //

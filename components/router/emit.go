@@ -22,7 +22,7 @@ type emitters struct {
 	exchange      *eventbus.Emitter[events.EvtPeerExchangeReceived]
 	published     *eventbus.Emitter[events.EvtMessagePublished]
 	delivered     *eventbus.Emitter[events.EvtMessageDelivered]
-	duplicate     *eventbus.Emitter[events.EvtMessageDuplicate]
+	duplicate     *eventbus.Emitter[events.EvtMessageDuplicated]
 	rejected      *eventbus.Emitter[events.EvtMessageRejected]
 	penalized     *eventbus.Emitter[events.EvtPeerPenalized]
 	queueOverflow *eventbus.Emitter[events.EvtPeerQueueOverflowed]
@@ -102,7 +102,7 @@ func (e *emitters) emitFacts(o *automaton.Output) {
 			err = e.published.Emit(o.Published[i])
 		case automaton.FactMessageDelivered:
 			err = e.delivered.Emit(o.Delivered[i])
-		case automaton.FactMessageDuplicate:
+		case automaton.FactMessageDuplicated:
 			err = e.duplicate.Emit(o.Duplicates[i])
 		case automaton.FactMessageRejected:
 			err = e.rejected.Emit(o.Rejected[i])

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -53,16 +54,14 @@ const maxStreamRetries = 3
 // one channel for stream openings and RPCs, so the driver always sees a
 // stream's opening before its first RPC.
 type netInput struct {
-	kind    netKind
-	peer    peer.ID
-	proto   protocol.ID
-	pc      *peerConn // writer inputs: which peer and writer generation
-	gen     int
-	rpc     *pb.RPC
-	ids     []string              // per rpc.Publish entry
-	rejects []events.RejectReason // per rpc.Publish entry, 0: passed the checks
-	bad     badInput
-	err     error
+	kind  netKind
+	peer  peer.ID
+	proto protocol.ID
+	pc    *peerConn // writer inputs: which peer and writer generation
+	gen   int
+	rpc   *pb.RPC
+	bad   badInput
+	err   error
 }
 
 // report hands in to the driver; false when the router is closing.
@@ -103,7 +102,6 @@ func (r *Router) scheduleRetry(pc *peerConn) bool {
 
 func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 	if ev.Connectedness == network.NotConnected {
-		delete(r.records, ev.Peer)
 		delete(r.failures, ev.Peer)
 		if t := r.retries[ev.Peer]; t != nil {
 			t.Stop()
@@ -116,12 +114,11 @@ func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 }
 
 func (r *Router) handleIdentify(ev events.EvtPeerIdentificationCompleted) {
-	if ev.SignedPeerRecord != nil {
+	// The automaton holds the record of every peer it tracks; a peer added
+	// later gets its record from the host's peerstore (see peerRecord).
+	if pc := r.peers[ev.Peer]; ev.SignedPeerRecord != nil && pc != nil && pc.added {
 		if b, err := ev.SignedPeerRecord.Marshal(); err == nil {
-			r.records[ev.Peer] = b
-			if pc := r.peers[ev.Peer]; pc != nil && pc.added {
-				r.aut.UpdatePeerRecord(ev.Peer, b)
-			}
+			r.m.outcome(r.aut.UpdatePeerRecord(ev.Peer, b))
 		}
 	}
 	if speaksPubsub(ev.Protocols) && r.connected(ev.Peer) {
@@ -165,7 +162,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 		return
 	}
 	_, direct := r.cfg.direct[pc.id]
-	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct, SignedRecord: r.records[pc.id]}
+	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct, SignedRecord: r.peerRecord(pc.id)}
 	o := r.aut.AddPeer(r.clk.Now(), spec, &r.out)
 	r.m.outcome(o)
 	switch o {
@@ -200,6 +197,25 @@ func (r *Router) removePeer(pc *peerConn) {
 		t.Stop()
 		delete(r.retries, pc.id)
 	}
+}
+
+// peerRecord returns p's signed peer record, marshalled, from the host's
+// peerstore (identify stores it there); nil if there is none. The driver
+// keeps no record table: the automaton holds the records of its peers.
+func (r *Router) peerRecord(p peer.ID) []byte {
+	cab, ok := peerstore.GetCertifiedAddrBook(r.host.Peerstore())
+	if !ok {
+		return nil
+	}
+	env := cab.GetPeerRecord(p)
+	if env == nil {
+		return nil
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func (r *Router) outbound(p peer.ID) bool {
@@ -256,6 +272,7 @@ func (r *Router) handleNet(in netInput) {
 		}
 	case netBadInput:
 		r.rl.warn("bad:"+in.bad.String(), "cut pubsub stream on bad input", "peer", in.peer, "reason", in.bad.String(), "err", in.err)
+		r.m.outcome(r.aut.HandleBadRPC(r.clk.Now(), in.peer, in.bad.penalty(), &r.out))
 	case netRPC:
 		r.handleRPC(in)
 	}
@@ -269,22 +286,40 @@ func (r *Router) handleRPC(in netInput) {
 	for _, s := range in.rpc.GetSubscriptions() {
 		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
 	}
-	for i, msg := range in.rpc.GetPublish() {
-		if rej := in.rejects[i]; rej != 0 {
-			r.m.outcome(r.aut.Reject(now, p, msg.GetTopic(), in.ids[i], rej, &r.out))
-			continue
-		}
-		o := r.aut.HandleMessage(now, p, msg, in.ids[i], &r.out)
-		r.m.outcome(o)
-		if o == automaton.OutcomeNeedsValidation {
-			r.validate(p, msg, in.ids[i])
-		}
+	for _, msg := range in.rpc.GetPublish() {
+		r.handleMessage(now, p, msg)
 	}
 	if c := in.rpc.GetControl(); c != nil {
 		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
 		for _, o := range r.outcomes {
 			r.m.outcome(o)
 		}
+	}
+}
+
+// handleMessage feeds one received message to the automaton. The automaton
+// owns the seen-cache and says whether the message needs a signature check
+// (anything but a byte-identical copy of a message it accepted); the check
+// runs here, on the message's own bytes, before the automaton takes the
+// message as new. Nothing else skips or caches checks.
+func (r *Router) handleMessage(now time.Time, p peer.ID, msg *pb.Message) {
+	id := r.msgIDFor(msg.GetTopic())(msg)
+	o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
+	switch o {
+	case automaton.OutcomeAlreadySeen:
+		r.m.sigSkipped.Inc()
+	case automaton.OutcomeNeedsSignatureCheck:
+		r.m.outcome(o)
+		r.m.sigChecked.Inc()
+		if err := wire.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
+			o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
+		} else {
+			o = r.aut.HandleMessage(now, p, msg, id, true, &r.out)
+		}
+	}
+	r.m.outcome(o)
+	if o == automaton.OutcomeNeedsValidation {
+		r.validate(p, msg, id)
 	}
 }
 
@@ -432,9 +467,11 @@ func (r *Router) write(w *wire.Writer, rpc *pb.RPC) error {
 	return nil
 }
 
-// handleStream serves one inbound pubsub stream: it reads frames, checks
-// each message's signature and computes its id (off the driver goroutine),
-// and hands the RPCs to the driver. Bad input resets the stream.
+// handleStream serves one inbound pubsub stream: it reads and decodes
+// frames and hands the RPCs to the driver, which decides everything else
+// (ids, signature checks, duplicates). Bad input (an oversized or
+// undecodable frame) resets the stream and is reported to the driver, which
+// penalises the peer.
 func (r *Router) handleStream(s network.Stream) {
 	if !r.trackStream(s) {
 		_ = s.Reset()
@@ -465,9 +502,7 @@ func (r *Router) handleStream(s network.Stream) {
 			return
 		}
 		r.m.rpcsIn.Inc()
-		in := netInput{kind: netRPC, peer: p, rpc: rpc}
-		r.checkMessages(&in)
-		if !r.report(in) {
+		if !r.report(netInput{kind: netRPC, peer: p, rpc: rpc}) {
 			_ = s.Reset()
 			return
 		}
@@ -484,40 +519,6 @@ func classify(err error) (badInput, bool) {
 		return badUndecodable, true
 	}
 	return 0, false
-}
-
-// checkMessages applies the signature policy and computes the id of every
-// message of in.rpc.
-func (r *Router) checkMessages(in *netInput) {
-	msgs := in.rpc.GetPublish()
-	if len(msgs) == 0 {
-		return
-	}
-	in.ids = make([]string, len(msgs))
-	in.rejects = make([]events.RejectReason, len(msgs))
-	for i, m := range msgs {
-		in.ids[i] = r.msgIDFor(m.GetTopic())(m)
-		if r.known.has(in.ids[i]) {
-			continue // a duplicate: the automaton drops it, no need to verify
-		}
-		if len(m.GetSignature()) == 0 {
-			if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
-				in.rejects[i] = rejectReason(err) // nothing to verify: the check is cheap
-			}
-			continue
-		}
-		d := copyDigest(m)
-		if r.verified.has(in.ids[i], d) {
-			r.m.sigSkipped.Inc() // byte-identical to a copy that verified
-			continue
-		}
-		r.m.sigChecked.Inc()
-		if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
-			in.rejects[i] = rejectReason(err)
-			continue
-		}
-		r.verified.add(in.ids[i], d)
-	}
 }
 
 func rejectReason(err error) events.RejectReason {

@@ -49,8 +49,6 @@ type Router struct {
 	topicIDs map[string]wire.MsgIDFunc
 	valMu    sync.RWMutex
 	vals     map[string]*validator
-	known    *knownIDs
-	verified *verifiedCopies
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
@@ -65,11 +63,9 @@ type Router struct {
 	queued   int // data entries queued by the last flush
 	dropped  int // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
-	records  map[peer.ID][]byte
 	failures map[peer.ID]int          // consecutive outbound stream failures
 	retries  map[peer.ID]*clock.Timer // pending stream retries
 	topics   map[string]*topicState
-	pending  map[string]*Message
 	rl       rateLog
 }
 
@@ -146,17 +142,13 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		done:     make(chan struct{}),
 		topicIDs: make(map[string]wire.MsgIDFunc),
 		vals:     make(map[string]*validator),
-		known:    newKnownIDs(1 << 14),
-		verified: newVerifiedCopies(1 << 14),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
-		records:  make(map[peer.ID][]byte),
 		failures: make(map[peer.ID]int),
 		retries:  make(map[peer.ID]*clock.Timer),
 		topics:   make(map[string]*topicState),
-		pending:  make(map[string]*Message),
 	}
 	r.rl = rateLog{log: r.log, clk: clk, interval: cfg.logInterval, last: make(map[string]rateEntry)}
 	return r, nil
@@ -296,7 +288,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		case in := <-r.inbox:
 			r.handleNet(in)
 		case v := <-r.valDone:
-			r.finishValidation(v.id, v.res)
+			r.finishValidation(v.m, v.res)
 		case ev, ok := <-peerEvents:
 			if !ok {
 				peerEvents = nil
@@ -369,12 +361,6 @@ func (r *Router) flush() {
 			r.m.cancelled.Inc()
 		}
 	}
-	for _, e := range o.Delivered {
-		r.known.add(e.ID)
-	}
-	for _, e := range o.Published {
-		r.known.add(e.ID)
-	}
 	r.m.published.Add(float64(len(o.Published)))
 	r.m.delivered.Add(float64(len(o.Delivered)))
 	r.m.duplicates.Add(float64(len(o.Duplicates)))
@@ -386,6 +372,12 @@ func (r *Router) flush() {
 			r.rl.warn("reject:"+e.Reason.String(), "rejected message", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
 		} else {
 			r.rl.debug("reject:"+e.Reason.String(), "message not delivered", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
+		}
+	}
+	for _, e := range o.Penalized {
+		r.m.penalty(e)
+		if e.Reason >= events.PenaltyInvalidSignature {
+			r.rl.warn("penalty:"+e.Reason.String(), "peer penalised for bad input", "peer", e.Peer, "reason", e.Reason.String())
 		}
 	}
 	if len(o.Grafted) > 0 || len(o.Pruned) > 0 {

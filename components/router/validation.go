@@ -82,8 +82,9 @@ type validator struct {
 	sem     chan struct{}
 }
 
+// valResult is an asynchronous validator's verdict on m, for the driver.
 type valResult struct {
-	id  string
+	m   *Message
 	res automaton.ValidationResult
 }
 
@@ -142,20 +143,19 @@ func (r *Router) callValidator(ctx context.Context, v *validator, from peer.ID, 
 // validate starts the validation of a message the automaton holds pending.
 func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 	m := newMessage(msg, id, from)
-	r.pending[id] = m
 	v := r.validatorFor(m.Topic)
 	switch {
 	case v == nil:
-		r.finishValidation(id, automaton.ValidationAccept)
+		r.finishValidation(m, automaton.ValidationAccept)
 		return
 	case v.inline:
-		r.finishValidation(id, r.callValidator(r.ctx, v, from, m).automaton())
+		r.finishValidation(m, r.callValidator(r.ctx, v, from, m).automaton())
 		return
 	}
 	select {
 	case v.sem <- struct{}{}:
 	default:
-		r.finishValidation(id, automaton.ValidationThrottled)
+		r.finishValidation(m, automaton.ValidationThrottled)
 		return
 	}
 	r.m.validationsAsync.Inc()
@@ -168,20 +168,20 @@ func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 		<-v.sem
 		r.m.validationsAsync.Dec()
 		select {
-		case r.valDone <- valResult{id: id, res: res}:
+		case r.valDone <- valResult{m: m, res: res}:
 		case <-r.ctx.Done():
 		}
 	}()
 }
 
-// finishValidation gives the verdict to the automaton and, on delivery,
-// hands the message to the local subscriptions.
-func (r *Router) finishValidation(id string, res automaton.ValidationResult) {
-	o := r.aut.Validated(r.clk.Now(), id, res, &r.out)
+// finishValidation gives the verdict on m to the automaton, which holds the
+// one set of pending validations, and, on delivery, hands m to the local
+// subscriptions. The driver keeps no pending set of its own: m travels with
+// its validation.
+func (r *Router) finishValidation(m *Message, res automaton.ValidationResult) {
+	o := r.aut.Validated(r.clk.Now(), m.ID, res, &r.out)
 	r.m.outcome(o)
-	m := r.pending[id]
-	delete(r.pending, id)
-	if o == automaton.OutcomeDelivered && m != nil {
+	if o == automaton.OutcomeDelivered {
 		r.deliverLocal(m)
 	}
 }

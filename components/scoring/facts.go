@@ -18,7 +18,7 @@ func InputEvents() []any {
 		new(events.EvtPeerGrafted),
 		new(events.EvtPeerPruned),
 		new(events.EvtMessageDelivered),
-		new(events.EvtMessageDuplicate),
+		new(events.EvtMessageDuplicated),
 		new(events.EvtMessageRejected),
 		new(events.EvtMessagePublished),
 		new(events.EvtPeerPenalized),
@@ -45,7 +45,7 @@ func (s *Scorer) Observe(now time.Time, ev any) error {
 		s.Pruned(now, e)
 	case events.EvtMessageDelivered:
 		s.Delivered(now, e)
-	case events.EvtMessageDuplicate:
+	case events.EvtMessageDuplicated:
 		s.Duplicate(now, e)
 	case events.EvtMessageRejected:
 		s.Rejected(now, e)
@@ -196,7 +196,7 @@ func (s *Scorer) meshDelivery(ts *topicState, tc *topicConf) {
 // counts once per message: during validation it waits for the verdict; after
 // a valid verdict it earns P₃ (mesh peers only) if it arrived within
 // MeshMessageDeliveriesWindow; after an invalid one it pays P₄.
-func (s *Scorer) Duplicate(now time.Time, ev events.EvtMessageDuplicate) {
+func (s *Scorer) Duplicate(now time.Time, ev events.EvtMessageDuplicated) {
 	tc := s.topics[ev.Topic]
 	if tc == nil || ev.From == "" || ev.ID == "" {
 		return

@@ -62,7 +62,7 @@ func FuzzScorer(f *testing.F) {
 			case 5:
 				s.Delivered(now, events.EvtMessageDelivered{Topic: tp, ID: id, From: pr, At: now})
 			case 6:
-				s.Duplicate(now, events.EvtMessageDuplicate{Topic: tp, ID: id, From: pr, At: now})
+				s.Duplicate(now, events.EvtMessageDuplicated{Topic: tp, ID: id, From: pr, At: now})
 			case 7:
 				s.Rejected(now, events.EvtMessageRejected{Topic: tp, ID: id, From: pr, Reason: events.RejectReason(arg % 13), At: now})
 			case 8:

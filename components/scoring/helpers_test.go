@@ -133,7 +133,7 @@ func deliver(s *Scorer, id string, from peer.ID, at time.Time) {
 }
 
 func duplicate(s *Scorer, id string, from peer.ID, at time.Time) {
-	s.Duplicate(at, events.EvtMessageDuplicate{Topic: topic, ID: id, From: from, At: at})
+	s.Duplicate(at, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: at})
 }
 
 func reject(s *Scorer, id string, from peer.ID, r events.RejectReason, at time.Time) {

@@ -303,7 +303,7 @@ func TestObserveDispatch(t *testing.T) {
 		events.EvtPeerGrafted{Peer: pA, Topic: topic, At: t0},
 		events.EvtMessagePublished{Topic: topic, ID: "mine", At: t0},
 		events.EvtMessageDelivered{Topic: topic, ID: "m", From: pA, At: t0},
-		events.EvtMessageDuplicate{Topic: topic, ID: "m", From: pB, At: t0},
+		events.EvtMessageDuplicated{Topic: topic, ID: "m", From: pB, At: t0},
 		events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectValidationFailed, At: t0},
 		events.EvtPeerPenalized{Peer: pC, Count: 1, At: t0},
 		events.EvtPeerAppScoreSet{Peer: pA, Score: 1},

@@ -40,9 +40,9 @@ func Example() {
 	topic := "blocks"
 	m := &pb.Message{From: []byte(alice), Seqno: []byte{0, 0, 0, 0, 0, 0, 0, 1}, Topic: &topic, Data: []byte("hello")}
 	msgID := string(m.From) + string(m.Seqno) // the default message id: from || seqno
-	flush("message", a.HandleMessage(now, alice, m, msgID, &out))
+	flush("message", a.HandleMessage(now, alice, m, msgID, true, &out))
 	flush("validated", a.Validated(now, msgID, automaton.ValidationAccept, &out))
-	flush("duplicate", a.HandleMessage(now, alice, m, msgID, &out))
+	flush("duplicate", a.HandleMessage(now, alice, m, msgID, true, &out))
 
 	// Output:
 	// join: joined
@@ -59,5 +59,5 @@ func Example() {
 	// validated: delivered
 	//   emit events.EvtMessageDelivered
 	// duplicate: already_seen
-	//   emit events.EvtMessageDuplicate
+	//   emit events.EvtMessageDuplicated
 }

@@ -128,7 +128,7 @@ func (p *program) step() bool {
 		}
 		for _, m := range rpc.GetPublish() {
 			id := string(m.GetFrom()) + string(m.GetSeqno())
-			if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+			if a.HandleMessage(now, from, m, id, true, out) == OutcomeNeedsValidation {
 				p.pending = append(p.pending, id)
 			}
 		}
@@ -136,7 +136,7 @@ func (p *program) step() bool {
 	case 6:
 		from := p.peer()
 		m, id := p.message(p.peer(), p.topic())
-		if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+		if a.HandleMessage(now, from, m, id, true, out) == OutcomeNeedsValidation {
 			p.pending = append(p.pending, id)
 		}
 	case 7:

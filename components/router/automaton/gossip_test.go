@@ -52,7 +52,7 @@ func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	h.a.HandleIHave(h.now, liar, ihave(topicA, "lie"), &h.out)
 	m, id := msg(pid(9), topicA, 10)
 	h.a.HandleIHave(h.now, honest, ihave(topicA, id), &h.out)
-	if o := h.a.HandleMessage(h.now.Add(time.Second), honest, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now.Add(time.Second), honest, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("message = %v", o)
 	}
 	followup := h.a.cfg.IWantFollowupTime
@@ -125,7 +125,7 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 	if len(h.out.Cancels) != 0 {
 		t.Fatal("cancel for a message we never had")
 	}
-	h.a.HandleMessage(h.now, src, m, id, &h.out)
+	h.a.HandleMessage(h.now, src, m, id, true, &h.out)
 	h.reset()
 	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
 		t.Fatalf("validated = %v", o)
@@ -177,17 +177,25 @@ func TestIDontWantSentForLargeMessages(t *testing.T) {
 	}
 	small, sid := msg(pid(50), topicA, 10)
 	h.reset()
-	h.a.HandleMessage(h.now, src, small, sid, &h.out)
+	h.a.HandleMessage(h.now, src, small, sid, true, &h.out)
 	if n := count(); n != 0 {
 		t.Fatalf("%d IDONTWANT for a small message", n)
 	}
 	big, bid := msg(pid(50), topicA, 2000)
 	h.reset()
-	h.a.HandleMessage(h.now, src, big, bid, &h.out)
+	h.a.HandleMessage(h.now, src, big, bid, true, &h.out)
 	if n := count(); n != 3 { // v1.2 mesh peers minus the sender
 		t.Fatalf("%d IDONTWANT, want 3", n)
 	}
-	// On publish too, to every v1.2 mesh peer.
+	// The threshold is on the data field alone (as go-libp2p-pubsub
+	// measures it): 1023 data bytes plus from, seqno and topic stay below.
+	edge, eid := msg(pid(50), topicA, h.a.cfg.IDontWantThreshold-1)
+	h.reset()
+	h.a.HandleMessage(h.now, src, edge, eid, true, &h.out)
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT for %d data bytes, threshold %d", n, len(edge.Data), h.a.cfg.IDontWantThreshold)
+	}
+	// Not on publish: peers do not send a message back to its author.
 	own, oid := msg(pid(0), topicA, 2000)
 	h.reset()
 	h.a.Publish(h.now, own, oid, &h.out)
@@ -195,8 +203,8 @@ func TestIDontWantSentForLargeMessages(t *testing.T) {
 	for _, p := range v12 {
 		n += len(h.rpc(p).GetControl().GetIdontwant())
 	}
-	if n != 4 {
-		t.Fatalf("%d IDONTWANT on publish, want 4", n)
+	if n != 0 {
+		t.Fatalf("%d IDONTWANT on publish, want 0", n)
 	}
 }
 
@@ -294,7 +302,7 @@ func TestFloodsubPeerGetsMessagesNoControl(t *testing.T) {
 		t.Fatal("floodsub peer in mesh")
 	}
 	m, id := msg(gs[0], topicA, 10)
-	h.a.HandleMessage(h.now, gs[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, gs[0], m, id, true, &h.out)
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
 	own, oid := msg(pid(0), topicA, 10)
 	h.a.Publish(h.now, own, oid, &h.out)
@@ -390,7 +398,7 @@ func TestDirectPeers(t *testing.T) {
 	}
 	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -300}, pid(1), -100.0)
 	m, id := msg(ps[0], topicA, 10)
-	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, ps[0], m, id, true, &h.out)
 	h.reset()
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
 	if h.out.SendTo(pid(1)) == nil {
@@ -431,10 +439,10 @@ func TestValidatedRejectReportsEverySender(t *testing.T) {
 	ps := h.addN(1, 4, topicA)
 	h.join(topicA)
 	m, id := msg(pid(50), topicA, 10)
-	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, ps[0], m, id, true, &h.out)
 	h.reset()
 	for _, p := range ps[1:3] {
-		if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeAlreadySeen {
+		if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeAlreadySeen {
 			t.Fatalf("dup = %v", o)
 		}
 	}
@@ -459,7 +467,7 @@ func TestGraylistedMessageRejected(t *testing.T) {
 	p := h.add(1, ProtocolGossipSubV12, false, topicA)
 	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, p, -4.0)
 	m, id := msg(p, topicA, 1)
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeGraylisted {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeGraylisted {
 		t.Fatal(o)
 	}
 	if h.out.Rejected[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
@@ -484,14 +492,14 @@ func TestSeenAndPendingExpire(t *testing.T) {
 	h.join(topicA)
 	p := h.add(1, ProtocolGossipSubV12, false, topicA)
 	m, id := msg(p, topicA, 1)
-	h.a.HandleMessage(h.now, p, m, id, &h.out) // never validated
+	h.a.HandleMessage(h.now, p, m, id, true, &h.out) // never validated
 	for range 5 {
 		h.heartbeat()
 	}
 	if h.a.Seen(id) || len(h.a.pending) != 0 || h.a.pendingOrder.len() != 0 {
 		t.Fatalf("seen=%v pending=%d after SeenTTL", h.a.Seen(id), len(h.a.pending))
 	}
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("message after seen expiry = %v", o)
 	}
 }
@@ -638,7 +646,7 @@ func TestPromiseKeptWhenAnotherPeerDelivers(t *testing.T) {
 	fast := h.add(2, ProtocolGossipSubV12, false, topicA)
 	m, id := msg(pid(9), topicA, 10)
 	h.a.HandleIHave(h.now, slow, ihave(topicA, id), &h.out) // we IWANT it from slow
-	h.a.HandleMessage(h.now.Add(time.Second), fast, m, id, &h.out)
+	h.a.HandleMessage(h.now.Add(time.Second), fast, m, id, true, &h.out)
 	for start := h.now; !h.now.After(start.Add(2 * h.a.cfg.IWantFollowupTime)); {
 		h.reset()
 		h.heartbeat()

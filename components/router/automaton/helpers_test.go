@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,14 +116,26 @@ func (h *harness) rpc(p peer.ID) *pb.RPC {
 
 func (h *harness) mesh(topic string) []peer.ID { return h.a.Mesh(topic) }
 
-var seqCounter uint64
+// msgSeq numbers the messages one test builds. A test whose output shows
+// seqnos (the golden trace) owns its msgSeq, so its output does not depend on
+// which tests ran before it.
+type msgSeq struct{ n atomic.Uint64 }
 
-// msg builds a message authored by author in topic with a payload of size bytes.
-func msg(author peer.ID, topic string, size int) (*pb.Message, string) {
-	seqCounter++
-	seq := fmt.Appendf(nil, "%08d", seqCounter)
+// msg builds a message authored by author in topic with a payload of size
+// bytes, with the sequence's next seqno; it returns the message and its id.
+func (q *msgSeq) msg(author peer.ID, topic string, size int) (*pb.Message, string) {
+	seq := fmt.Appendf(nil, "%08d", q.n.Add(1))
 	m := &pb.Message{From: []byte(author), Seqno: seq, Topic: &topic, Data: make([]byte, size)}
 	return m, string(author) + string(seq)
+}
+
+// anySeq numbers the messages of tests that never show a seqno: ids only
+// need to be distinct.
+var anySeq msgSeq
+
+// msg is anySeq.msg.
+func msg(author peer.ID, topic string, size int) (*pb.Message, string) {
+	return anySeq.msg(author, topic, size)
 }
 
 func ihave(topic string, ids ...string) *pb.ControlIHave {

@@ -220,29 +220,35 @@ var outcomeCases = []struct {
 		h.join(topicA)
 		p := h.add(1, ProtocolGossipSubV12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
+	}},
+	{OutcomeNeedsSignatureCheck, "new message, not yet checked", func(h *harness) Outcome {
+		h.join(topicA)
+		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		m, id := msg(p, topicA, 10)
+		return h.a.HandleMessage(h.now, p, m, id, false, &h.out)
 	}},
 	{OutcomeAlreadySeen, "duplicate message", func(h *harness) Outcome {
 		h.join(topicA)
 		p := h.add(1, ProtocolGossipSubV12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		h.a.HandleMessage(h.now, p, m, id, &h.out)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		h.a.HandleMessage(h.now, p, m, id, true, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeSelfOrigin, "own message comes back", func(h *harness) Outcome {
 		h.join(topicA)
 		p := h.add(1, ProtocolGossipSubV12, false, topicA)
 		m, id := msg(pid(0), topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeValidationQueueFull, "pending set full", func(h *harness) Outcome {
 		h.a.cfg.MaxPendingValidation = 1
 		h.join(topicA)
 		p := h.add(1, ProtocolGossipSubV12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		h.a.HandleMessage(h.now, p, m, id, &h.out)
+		h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 		m, id = msg(p, topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
@@ -296,7 +302,7 @@ func validate(h *harness, res ValidationResult) Outcome {
 	h.join(topicA)
 	p := h.add(1, ProtocolGossipSubV12, false, topicA)
 	m, id := msg(p, topicA, 10)
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}
 	return h.a.Validated(h.now, id, res, &h.out)
@@ -371,7 +377,7 @@ func TestHandlerGuards(t *testing.T) {
 		{"HandleIHave unknown", h.a.HandleIHave(h.now, unknown, ihave(topicA, "x"), &h.out), OutcomeUnknownPeer},
 		{"HandleIWant unknown", h.a.HandleIWant(h.now, unknown, iwant("x"), &h.out), OutcomeUnknownPeer},
 		{"HandleIDontWant unknown", h.a.HandleIDontWant(h.now, unknown, idontwant("x"), &h.out), OutcomeUnknownPeer},
-		{"HandleMessage unknown", h.a.HandleMessage(h.now, unknown, m, id, &h.out), OutcomeUnknownPeer},
+		{"HandleMessage unknown", h.a.HandleMessage(h.now, unknown, m, id, true, &h.out), OutcomeUnknownPeer},
 		{"AddPeer self", h.a.AddPeer(h.now, PeerSpec{ID: pid(0), Protocol: ProtocolGossipSubV12}, &h.out), OutcomeInvalidInput},
 		{"HandlePrune floodsub", h.a.HandlePrune(h.now, fl, prune(topicA, 0), &h.out), OutcomeUnsupportedByProtocol},
 		{"HandleIHave floodsub", h.a.HandleIHave(h.now, fl, ihave(topicA, "x"), &h.out), OutcomeUnsupportedByProtocol},
@@ -383,8 +389,8 @@ func TestHandlerGuards(t *testing.T) {
 		{"HandleGraft unjoined", h.a.HandleGraft(h.now, v10, "other", &h.out), OutcomeTopicNotJoined},
 		{"HandleGraft unsubscribed", h.a.HandleGraft(h.now, h.add(3, ProtocolGossipSubV12, false), topicA, &h.out), OutcomeNotSubscribed},
 		{"HandleGraft empty topic", h.a.HandleGraft(h.now, v10, "", &h.out), OutcomeInvalidInput},
-		{"HandleMessage nil", h.a.HandleMessage(h.now, v10, nil, "id", &h.out), OutcomeInvalidInput},
-		{"HandleMessage empty id", h.a.HandleMessage(h.now, v10, m, "", &h.out), OutcomeInvalidInput},
+		{"HandleMessage nil", h.a.HandleMessage(h.now, v10, nil, "id", true, &h.out), OutcomeInvalidInput},
+		{"HandleMessage empty id", h.a.HandleMessage(h.now, v10, m, "", true, &h.out), OutcomeInvalidInput},
 		{"Publish nil", h.a.Publish(h.now, nil, "id", &h.out), OutcomeInvalidInput},
 		{"Join empty", h.a.Join(h.now, "", &h.out), OutcomeInvalidInput},
 		{"Leave empty", h.a.Leave(h.now, "", &h.out), OutcomeInvalidInput},
@@ -397,11 +403,11 @@ func TestHandlerGuards(t *testing.T) {
 		}
 	}
 	m2, id2 := msg(v10, "other", 1)
-	if o := h.a.HandleMessage(h.now, v10, m2, id2, &h.out); o != OutcomeTopicNotJoined {
+	if o := h.a.HandleMessage(h.now, v10, m2, id2, true, &h.out); o != OutcomeTopicNotJoined {
 		t.Errorf("HandleMessage unjoined = %v", o)
 	}
 	m3, id3 := msg(v10, topicA, 1)
-	h.a.HandleMessage(h.now, v10, m3, id3, &h.out)
+	h.a.HandleMessage(h.now, v10, m3, id3, true, &h.out)
 	if o := h.a.Validated(h.now, id3, 0, &h.out); o != OutcomeInvalidInput {
 		t.Errorf("Validated(0) = %v", o)
 	}
@@ -409,7 +415,7 @@ func TestHandlerGuards(t *testing.T) {
 		t.Errorf("Validated(throttled) = %v", o)
 	}
 	m4, id4 := msg(v10, topicA, 1)
-	h.a.HandleMessage(h.now, v10, m4, id4, &h.out)
+	h.a.HandleMessage(h.now, v10, m4, id4, true, &h.out)
 	h.a.Leave(h.now, topicA, &h.out)
 	if o := h.a.Validated(h.now, id4, ValidationAccept, &h.out); o != OutcomeTopicNotJoined {
 		t.Errorf("Validated after leave = %v", o)

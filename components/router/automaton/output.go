@@ -49,7 +49,7 @@ const (
 	FactPeerExchange
 	FactMessagePublished
 	FactMessageDelivered
-	FactMessageDuplicate
+	FactMessageDuplicated
 	FactMessageRejected
 	FactPeerPenalized
 )
@@ -97,7 +97,7 @@ type Output struct {
 	PeerExchanges []events.EvtPeerExchangeReceived // accepted PX
 	Published     []events.EvtMessagePublished     // Publish
 	Delivered     []events.EvtMessageDelivered     // Validated(accept)
-	Duplicates    []events.EvtMessageDuplicate     // copies of seen messages
+	Duplicates    []events.EvtMessageDuplicated    // copies of seen messages
 	Rejected      []events.EvtMessageRejected      // every refused message
 	Penalized     []events.EvtPeerPenalized        // P7 misbehaviours
 
@@ -191,7 +191,7 @@ func (o *Output) Fact(f Fact) any {
 		if in(len(o.Delivered)) {
 			return o.Delivered[i]
 		}
-	case FactMessageDuplicate:
+	case FactMessageDuplicated:
 		if in(len(o.Duplicates)) {
 			return o.Duplicates[i]
 		}
@@ -341,9 +341,9 @@ func (o *Output) delivered(e events.EvtMessageDelivered) {
 	o.fact(FactMessageDelivered, len(o.Delivered))
 }
 
-func (o *Output) duplicate(e events.EvtMessageDuplicate) {
+func (o *Output) duplicated(e events.EvtMessageDuplicated) {
 	o.Duplicates = append(o.Duplicates, e)
-	o.fact(FactMessageDuplicate, len(o.Duplicates))
+	o.fact(FactMessageDuplicated, len(o.Duplicates))
 }
 
 func (o *Output) rejected(e events.EvtMessageRejected) {

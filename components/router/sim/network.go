@@ -351,7 +351,7 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 	}
 	for k, m := range e.rpc.GetPublish() {
 		id := string(m.GetFrom()) + string(m.GetSeqno())
-		if a.HandleMessage(now, from, m, id, out) != automaton.OutcomeNeedsValidation {
+		if a.HandleMessage(now, from, m, id, true, out) != automaton.OutcomeNeedsValidation {
 			continue
 		}
 		s.track.firstCopy(id, n.idx, e.hops[k])
