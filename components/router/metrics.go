@@ -45,7 +45,7 @@ func (b badInput) String() string {
 
 const maxRejectReason = events.RejectGraylisted
 
-const maxPenaltyReason = events.PenaltyOversizedRPC
+const maxPenaltyReason = events.PenaltyBadPartial
 
 // metrics are the router's Prometheus metrics. Every labelled child is
 // resolved once here, so recording costs no allocation.

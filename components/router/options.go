@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/partial"
 	"github.com/meshbus/meshbus/components/router/wire"
 )
 
@@ -54,6 +55,7 @@ type config struct {
 	logInterval   time.Duration
 	inboxSize     int
 	streamTimeout time.Duration
+	partial       *partial.Config // nil: the partial-messages extension is off
 }
 
 func defaultConfig() config {

@@ -60,6 +60,7 @@ type netInput struct {
 	pc    *peerConn // writer inputs: which peer and writer generation
 	gen   int
 	rpc   *pb.RPC
+	first bool // netRPC: the first RPC of its stream (gossipsub v1.3 Extensions)
 	bad   badInput
 	err   error
 }
@@ -167,6 +168,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 	r.m.outcome(o)
 	switch o {
 	case automaton.OutcomePeerAdded:
+		r.part.core.AddPeer(pc.id)
 		pc.added, pc.proto = true, proto
 		if g := r.m.peers[proto]; g != nil {
 			g.Inc()
@@ -183,6 +185,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 // its writer stops and resets the outbound stream.
 func (r *Router) removePeer(pc *peerConn) {
 	if pc.added {
+		r.part.core.RemovePeer(pc.id)
 		r.m.outcome(r.aut.RemovePeer(r.clk.Now(), pc.id, &r.out))
 		if g := r.m.peers[pc.proto]; g != nil {
 			g.Dec()
@@ -265,6 +268,7 @@ func (r *Router) handleNet(in netInput) {
 		default:
 			// The remote may have forgotten us: say hello again, first.
 			if hello := r.aut.HelloRPC(); hello != nil {
+				r.decorate(hello)
 				pc.q.pushControlFront(hello)
 			}
 			pc.retrying = false
@@ -283,6 +287,8 @@ func (r *Router) handleNet(in netInput) {
 func (r *Router) handleRPC(in netInput) {
 	now := r.clk.Now()
 	p := in.peer
+	r.partialRPCIn(in)
+	defer r.partialRPCAfter(in)
 	for _, s := range in.rpc.GetSubscriptions() {
 		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
 	}
@@ -332,6 +338,8 @@ func (r *Router) enqueue(s *automaton.Send) {
 		return
 	}
 	rpc := s.RPC
+	r.decorate(rpc)
+	r.stripIHave(pc.id, rpc.Control)
 	// Receivers apply subscriptions before control within one RPC. A PRUNE
 	// sent on leaving must arrive before the unsubscription (or the peer
 	// sees an unsubscribed peer, not a prune with its backoff), so
@@ -358,6 +366,9 @@ func (r *Router) enqueue(s *automaton.Send) {
 		r.pushControl(pc, &pb.RPC{Subscriptions: unsubs})
 	}
 	for i, m := range rpc.Publish {
+		if r.skipFull(pc.id, m.GetTopic()) {
+			continue // it takes partial messages on this topic instead
+		}
 		if !pc.q.pushData(s.IDs[i], m) {
 			r.dropped++
 			r.m.dataDrops.Inc()
@@ -409,6 +420,16 @@ func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
 		return
 	}
 	w := wire.NewWriter(s, r.cfg.maxRPCSize)
+	// gossipsub v1.3: the Extensions control message opens the stream.
+	if ext := r.extensionsRPC(string(s.Protocol())); ext != nil {
+		if err := r.write(w, ext); err != nil {
+			_ = s.Reset()
+			if ctx.Err() == nil {
+				r.report(netInput{kind: netOutboundFailed, pc: pc, gen: gen, err: err})
+			}
+			return
+		}
+	}
 	budget := min(r.cfg.maxRPCSize, dataBatchBytes) - 64
 	var batch []*pb.Message
 	for {
@@ -484,6 +505,7 @@ func (r *Router) handleStream(s network.Stream) {
 		return
 	}
 	rd := wire.NewReader(s, r.cfg.maxRPCSize)
+	started := false
 	for {
 		rpc, err := rd.ReadRPC()
 		if err != nil {
@@ -502,7 +524,9 @@ func (r *Router) handleStream(s network.Stream) {
 			return
 		}
 		r.m.rpcsIn.Inc()
-		if !r.report(netInput{kind: netRPC, peer: p, rpc: rpc}) {
+		first := !started
+		started = true
+		if !r.report(netInput{kind: netRPC, peer: p, proto: s.Protocol(), rpc: rpc, first: first}) {
 			_ = s.Reset()
 			return
 		}

@@ -67,6 +67,7 @@ type Router struct {
 	retries  map[peer.ID]*clock.Timer // pending stream retries
 	topics   map[string]*topicState
 	rl       rateLog
+	part     partialDriver // gossipsub v1.3 extensions, partial messages
 }
 
 type runState uint8
@@ -151,6 +152,11 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		topics:   make(map[string]*topicState),
 	}
 	r.rl = rateLog{log: r.log, clk: clk, interval: cfg.logInterval, last: make(map[string]rateEntry)}
+	if err := r.initPartial(); err != nil {
+		em.close()
+		cancel()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -328,6 +334,11 @@ func (r *Router) shutdown() {
 		r.m.mesh.remove(ts.name)
 		ts.handle.closed.Store(true)
 	}
+	for _, pt := range r.part.topics {
+		for _, s := range pt.subs {
+			s.end()
+		}
+	}
 	r.out.Reset()
 }
 
@@ -343,6 +354,7 @@ func (r *Router) heartbeat() {
 	for name, ts := range r.topics {
 		ts.mesh.Store(int64(len(r.aut.Mesh(name))))
 	}
+	r.partialHeartbeat()
 }
 
 // flush turns the Output into actions: queue sends, cancel queued copies,

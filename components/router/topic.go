@@ -29,10 +29,11 @@ func WithTopicMessageID(fn wire.MsgIDFunc) TopicOption {
 // Topic is a joined topic: the router is in its mesh and announces the
 // subscription to its peers. Get one from Router.Join; Close leaves.
 type Topic struct {
-	r      *Router
-	name   string
-	msgID  wire.MsgIDFunc
-	closed atomic.Bool
+	r       *Router
+	name    string
+	msgID   wire.MsgIDFunc
+	partial *PartialOptions
+	closed  atomic.Bool
 }
 
 // Join joins topic: the router announces the subscription, grafts up to D
@@ -50,8 +51,15 @@ func (r *Router) Join(topic string, opts ...TopicOption) (*Topic, error) {
 			jerr = ErrTopicJoined
 			return
 		}
+		// Partial options first: the SUBSCRIBEs Join queues carry them.
+		if jerr = r.joinPartial(topic, t.partial); jerr != nil {
+			return
+		}
 		o := r.aut.Join(r.clk.Now(), topic, &r.out)
 		r.m.outcome(o)
+		if o != automaton.OutcomeJoined {
+			r.leavePartial(topic)
+		}
 		switch o {
 		case automaton.OutcomeJoined:
 		case automaton.OutcomeAlreadyJoined:
@@ -240,6 +248,7 @@ func (t *Topic) Close() error {
 			return
 		}
 		r.m.outcome(r.aut.Leave(r.clk.Now(), t.name, &r.out))
+		r.leavePartial(t.name)
 		delete(r.topics, t.name)
 		r.m.mesh.remove(t.name)
 		r.idMu.Lock()
