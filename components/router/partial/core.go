@@ -235,10 +235,12 @@ func (c *Core) sendParts(t *topicState, ps *peerState, topic string) bool {
 	return ps.ext && t.supports && ps.subs[topic].requests
 }
 
-// sendMeta: we may send p our parts metadata (p supports sending partial
-// messages and we requested them).
+// sendMeta: we send p our parts metadata: p supports sending partial
+// messages (the spec's condition for sending it metadata) and parts flow
+// one way at least: we requested them, or p did and we send them.
 func (c *Core) sendMeta(t *topicState, ps *peerState, topic string) bool {
-	return ps.ext && t.requests && ps.subs[topic].supports
+	f := ps.subs[topic]
+	return ps.ext && f.supports && (t.requests || (t.supports && f.requests))
 }
 
 // PartialPeer reports whether p exchanges partial messages with us on topic
