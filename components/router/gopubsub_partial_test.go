@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p-pubsub/partialmessages"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
@@ -230,7 +232,19 @@ func TestPartialMessagesInteropGoPubsub(t *testing.T) {
 	if proto != "/meshsub/1.3.0" || !firstExt {
 		t.Fatalf("go-libp2p-pubsub negotiated %q with meshbus, extensions in first RPC: %v", proto, firstExt)
 	}
-	t.Logf("negotiated: go-libp2p-pubsub's stream to meshbus %s, meshbus's stream to go-libp2p-pubsub %s", proto, inProto)
+	// meshbus's own outbound stream, as the go node's host sees it.
+	var ourProto protocol.ID
+	for _, c := range hb.Network().ConnsToPeer(idA) {
+		for _, s := range c.GetStreams() {
+			if s.Stat().Direction == network.DirInbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
+				ourProto = s.Protocol()
+			}
+		}
+	}
+	if ourProto != "/meshsub/1.3.0" || inProto != proto {
+		t.Fatalf("meshbus's stream to go-libp2p-pubsub is %q; go's stream seen as %q and %q", ourProto, inProto, proto)
+	}
+	t.Logf("negotiated: go-libp2p-pubsub -> meshbus %s, meshbus -> go-libp2p-pubsub %s", proto, ourProto)
 
 	// meshbus -> go-libp2p-pubsub.
 	if err := ta.PublishPartial(context.Background(), []byte("from-meshbus"), fullBitParts(4, "m")); err != nil {
