@@ -119,8 +119,9 @@ func (c *Core) PeerExtensions(p peer.ID) (partialMessages bool) {
 // RPC's Extensions control message (nil if none), proto the stream's
 // protocol. The first RPC defines the peer's extensions (none without the
 // message, or on a protocol older than /meshsub/1.3.0), and emits
-// EvtPeerExtensionsReceived; an Extensions message in any later RPC is
-// ignored and penalised. Unknown extensions are ignored.
+// EvtPeerExtensionsReceived; an Extensions message in any later RPC of a
+// v1.3 stream is ignored and penalised (on older protocols it is an unknown
+// field, ignored). Unknown extensions are ignored.
 //
 // Outcomes: OutcomeExtensionsRecorded, OutcomeExtensionsAbsent,
 // OutcomeExtensionsRepeated, OutcomeExtensionsUnchanged, OutcomeUnknownPeer.
@@ -129,14 +130,14 @@ func (c *Core) HandleExtensions(now time.Time, from peer.ID, proto protocol.ID, 
 	if ps == nil {
 		return OutcomeUnknownPeer
 	}
+	v13 := proto == ProtocolV13
 	if !first {
-		if ext == nil {
-			return OutcomeExtensionsUnchanged
+		if ext == nil || !v13 {
+			return OutcomeExtensionsUnchanged // before v1.3 the field means nothing
 		}
 		out.Penalized = append(out.Penalized, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyExtensionsMisuse, Count: 1, At: now})
 		return OutcomeExtensionsRepeated
 	}
-	v13 := proto == ProtocolV13
 	ps.ext = v13 && ext.GetPartialMessages()
 	out.Extensions = append(out.Extensions, events.EvtPeerExtensionsReceived{Peer: from, Protocol: proto, PartialMessages: ps.ext, At: now})
 	if ext == nil || !v13 {

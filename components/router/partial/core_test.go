@@ -126,6 +126,10 @@ func TestExtensionsFirstRPCOnly(t *testing.T) {
 	if o := c.HandleExtensions(t0, p, "/meshsub/1.2.0", true, yes(), out); o != OutcomeExtensionsAbsent || c.PeerExtensions(p) {
 		t.Fatalf("v1.2: %v", o)
 	}
+	out.Reset()
+	if o := c.HandleExtensions(t0, p, "/meshsub/1.2.0", false, yes(), out); o != OutcomeExtensionsUnchanged || len(out.Penalized) != 0 {
+		t.Fatalf("v1.2 later: %v", o)
+	}
 	// Unknown extensions (unknown fields) are ignored.
 	var unk pb.ControlExtensions
 	if err := proto.Unmarshal([]byte{0x90, 0x89, 0x9f, 0x03, 0x01}, &unk); err != nil { // field 6492434 varint 1
