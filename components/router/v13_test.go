@@ -150,3 +150,57 @@ func TestV13GoPubsubWithoutPartialGetsFullMessages(t *testing.T) {
 		t.Fatalf("meshbus got %q from %s", got.Data, got.From)
 	}
 }
+
+// At heartbeats a non-mesh peer that requested partial messages gets our
+// parts metadata for local groups in place of IHAVE: no IHAVE for the topic
+// and no full message reach it.
+func TestPartialGossipReplacesIHave(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	tp, err := n.r.Join("t", WithPartial(PartialOptions{RequestsPartial: true, Logic: &bitLogic{n: 4}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	connect(t, f.h, n.h)
+	f.open(n.h.ID())
+	hello := subscribeRPC("t")
+	hello.Subscriptions[0].RequestsPartial = proto.Bool(true)
+	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	f.send(hello)
+	eventually(t, 10*time.Second, "raw peer in the mesh", func() bool { return contains(n.r.Mesh("t"), f.h.ID()) }, heartbeat(clk))
+	f.send(&pb.RPC{Control: &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("t"), Backoff: proto.Uint64(600)}}}})
+	eventually(t, 10*time.Second, "raw peer pruned", func() bool { return !contains(n.r.Mesh("t"), f.h.ID()) }, nil)
+
+	if err := tp.Publish(context.Background(), []byte("full")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PublishPartial(context.Background(), []byte("g"), fullBitParts(4, "p")); err != nil {
+		t.Fatal(err)
+	}
+	var gotMeta bool
+	for i := 0; i < 3 || !gotMeta; i++ {
+		if i > 50 {
+			t.Fatal("no parts metadata gossip after 50 heartbeats")
+		}
+		clk.Add(time.Second)
+		for drained := false; !drained; {
+			select {
+			case r := <-f.rpcs:
+				for _, ih := range r.GetControl().GetIhave() {
+					if ih.GetTopicID() == "t" {
+						t.Fatalf("IHAVE to a partial peer: %v", r)
+					}
+				}
+				if len(r.GetPublish()) > 0 {
+					t.Fatalf("full message to a peer that requested partial: %v", r)
+				}
+				if p := r.GetPartial(); p != nil && string(p.GetGroupID()) == "g" && len(p.GetPartsMetadata()) == 1 && p.GetPartsMetadata()[0] == 0x0f {
+					gotMeta = true
+				}
+			case <-time.After(50 * time.Millisecond):
+				drained = true
+			}
+		}
+	}
+}
