@@ -483,9 +483,8 @@ func (r *Router) flushPartial() {
 	d := &r.part
 	o := &d.out
 	now := r.clk.Now()
-	for len(o.Deliveries) > 0 {
-		dl := o.Deliveries[0]
-		o.Deliveries = o.Deliveries[1:]
+	for i := 0; i < len(o.Deliveries); i++ {
+		dl := o.Deliveries[i]
 		key := partial.GroupKey{Topic: dl.Topic, GroupID: dl.GroupID}
 		res := partial.MergeResult{PartBytes: len(dl.Parts), MetadataBytes: len(dl.Metadata)}
 		msg := d.groups[key]
