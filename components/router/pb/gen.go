@@ -6,4 +6,9 @@
 // neither.
 package pb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative rpc.proto
+// The file is compiled from the module root so that it registers as
+// "components/router/pb/rpc.proto": a bare "rpc.proto" collides with
+// go-libp2p-pubsub's own in any binary that links both (interop tests,
+// benchmarks against the reference).
+//
+//go:generate protoc -I ../../.. --go_out=../../.. --go_opt=paths=source_relative components/router/pb/rpc.proto
