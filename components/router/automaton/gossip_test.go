@@ -60,7 +60,7 @@ func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	for h.now.Before(start.Add(followup)) {
 		h.reset()
 		h.heartbeat()
-		if h.now.Before(start.Add(followup)) && len(h.out.Penalized) > 0 {
+		if h.now.Before(start.Add(followup)) && len(FactPeerPenalized.In(&h.out)) > 0 {
 			t.Fatalf("penalty at +%v, before the followup time", h.now.Sub(start))
 		}
 	}
@@ -70,7 +70,7 @@ func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	}
 	h.reset()
 	h.heartbeat()
-	if len(h.out.Penalized) != 0 {
+	if len(FactPeerPenalized.In(&h.out)) != 0 {
 		t.Fatal("promise penalised twice")
 	}
 }
@@ -108,7 +108,7 @@ func TestIWantBudgetPerHeartbeat(t *testing.T) {
 		t.Fatalf("iwant over budget = %v", o)
 	}
 	if penalties(&h.out, events.PenaltyIWantSpam)[p] != 1 {
-		t.Fatalf("penalties %+v", h.out.Penalized)
+		t.Fatalf("penalties %+v", FactPeerPenalized.In(&h.out))
 	}
 }
 
@@ -137,8 +137,8 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 			t.Errorf("peer %s forwarded=%v, want %v", p, got, want)
 		}
 	}
-	if len(h.out.Delivered) != 1 || h.out.Delivered[0].From != src || h.out.Delivered[0].Author != pid(50) {
-		t.Fatalf("delivered = %+v", h.out.Delivered)
+	if len(FactMessageDelivered.In(&h.out)) != 1 || FactMessageDelivered.In(&h.out)[0].From != src || FactMessageDelivered.In(&h.out)[0].Author != pid(50) {
+		t.Fatalf("delivered = %+v", FactMessageDelivered.In(&h.out))
 	}
 	// An IDONTWANT for a cached (possibly queued) message asks for a cancel.
 	h.reset()
@@ -218,7 +218,7 @@ func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
 	if o := h.a.HandlePrune(h.now, low, prune(topicA, 60, pid(30), pid(31)), &h.out); o != OutcomePXIgnored {
 		t.Fatalf("low-score PX = %v", o)
 	}
-	if len(h.out.PeerExchanges) != 0 {
+	if len(FactPeerExchange.In(&h.out)) != 0 {
 		t.Fatal("PX reported from low-score peer")
 	}
 	if _, ok := h.a.Backoff(topicA, low); !ok {
@@ -230,10 +230,10 @@ func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
 	if o := h.a.HandlePrune(h.now, high, pr, &h.out); o != OutcomePXAccepted {
 		t.Fatalf("high-score PX = %v", o)
 	}
-	if len(h.out.PeerExchanges) != 1 {
-		t.Fatalf("px events %v", h.out.PeerExchanges)
+	if len(FactPeerExchange.In(&h.out)) != 1 {
+		t.Fatalf("px events %v", FactPeerExchange.In(&h.out))
 	}
-	ev := h.out.PeerExchanges[0]
+	ev := FactPeerExchange.In(&h.out)[0]
 	if ev.From != high || ev.Topic != topicA || len(ev.Records) != 2 ||
 		ev.Records[0].Peer != pid(30) || string(ev.Records[0].SignedPeerRecord) != "rec-"+string(pid(30)) {
 		t.Fatalf("px event %+v", ev)
@@ -426,7 +426,7 @@ func TestFloodPublishRespectsPublishThreshold(t *testing.T) {
 	if len(h.out.Sends) != 19 || h.out.SendTo(ps[0]) != nil {
 		t.Fatalf("flood publish to %d peers (want 19, not the low scorer)", len(h.out.Sends))
 	}
-	if ev := h.out.Published[0]; ev.Peers != 19 || ev.ID != id || ev.Topic != topicA {
+	if ev := FactMessagePublished.In(&h.out)[0]; ev.Peers != 19 || ev.ID != id || ev.Topic != topicA {
 		t.Fatalf("published event %+v", ev)
 	}
 	if o := h.a.Publish(h.now, m, id, &h.out); o != OutcomeAlreadySeen {
@@ -446,15 +446,15 @@ func TestValidatedRejectReportsEverySender(t *testing.T) {
 			t.Fatalf("dup = %v", o)
 		}
 	}
-	if len(h.out.Duplicates) != 2 {
-		t.Fatalf("duplicates %v", h.out.Duplicates)
+	if len(FactMessageDuplicated.In(&h.out)) != 2 {
+		t.Fatalf("duplicates %v", FactMessageDuplicated.In(&h.out))
 	}
 	h.reset()
 	h.a.Validated(h.now, id, ValidationReject, &h.out)
-	if len(h.out.Rejected) != 3 || len(h.out.Sends) != 0 {
-		t.Fatalf("rejected %v, sends %d", h.out.Rejected, len(h.out.Sends))
+	if len(FactMessageRejected.In(&h.out)) != 3 || len(h.out.Sends) != 0 {
+		t.Fatalf("rejected %v, sends %d", FactMessageRejected.In(&h.out), len(h.out.Sends))
 	}
-	for _, r := range h.out.Rejected {
+	for _, r := range FactMessageRejected.In(&h.out) {
 		if r.Reason != events.RejectValidationFailed || !r.Reason.Invalid() {
 			t.Fatalf("reason %v", r.Reason)
 		}
@@ -470,7 +470,7 @@ func TestGraylistedMessageRejected(t *testing.T) {
 	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeGraylisted {
 		t.Fatal(o)
 	}
-	if h.out.Rejected[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
+	if FactMessageRejected.In(&h.out)[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
 		t.Fatal("graylisted message must be rejected and not marked seen")
 	}
 	// Every RPC part is ignored.
@@ -554,7 +554,7 @@ func TestFactsDecisionOrder(t *testing.T) {
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Fatalf("facts %v, want %v", kinds, want)
 	}
-	if h.out.Fact(Fact{Kind: FactPeerPruned, Index: 5}) != nil || h.out.Fact(Fact{Kind: 200}) != nil {
+	if h.out.Fact(Fact{Kind: FactPeerPruned.Kind(), Index: 5}) != nil || h.out.Fact(Fact{Kind: 200}) != nil {
 		t.Fatal("out-of-range fact must be nil")
 	}
 }

@@ -200,7 +200,7 @@ func hasPeer(ps []peer.ID, p peer.ID) bool { return slices.Contains(ps, p) }
 
 func penalties(out *Output, reason events.PenaltyReason) map[peer.ID]int {
 	m := map[peer.ID]int{}
-	for _, e := range out.Penalized {
+	for _, e := range FactPeerPenalized.In(out) {
 		if e.Reason == reason {
 			m[e.Peer] += e.Count
 		}
