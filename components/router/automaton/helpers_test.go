@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -67,7 +69,7 @@ func (h *harness) add(i int, proto protocol.ID, outbound bool, topics ...string)
 func (h *harness) addN(first, n int, topic string) []peer.ID {
 	var ps []peer.ID
 	for i := first; i < first+n; i++ {
-		ps = append(ps, h.add(i, ProtocolGossipSubV12, i%2 == 0, topic))
+		ps = append(ps, h.add(i, wire.ProtocolMeshsub12, i%2 == 0, topic))
 	}
 	return ps
 }

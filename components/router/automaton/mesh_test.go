@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"testing"
 	"time"
 
@@ -50,12 +52,12 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				h.join(topicA)
 				var ps []peer.ID
 				for i := 1; i <= 12; i++ { // inbound up to Dhi
-					p := h.add(i, ProtocolGossipSubV12, false, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, false, topicA)
 					h.graftIn(p, topicA)
 					ps = append(ps, p)
 				}
 				for i := 13; i <= 15; i++ { // outbound peers are accepted over Dhi
-					p := h.add(i, ProtocolGossipSubV12, true, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, true, topicA)
 					h.graftIn(p, topicA)
 					ps = append(ps, p)
 				}
@@ -153,11 +155,11 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				h.join(topicA)
 				var ps []peer.ID
 				for i := 1; i <= 6; i++ {
-					p := h.add(i, ProtocolGossipSubV12, false, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, false, topicA)
 					h.graftIn(p, topicA)
 				}
 				for i := 10; i < 14; i++ {
-					ps = append(ps, h.add(i, ProtocolGossipSubV12, true, topicA))
+					ps = append(ps, h.add(i, wire.ProtocolMeshsub12, true, topicA))
 				}
 				h.reset()
 				h.heartbeat()
@@ -187,7 +189,7 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 func TestBackoffRespectedWithSlack(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, true, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, true, topicA)
 	h.graftIn(p, topicA)
 	if o := h.a.HandlePrune(h.now, p, prune(topicA, 10), &h.out); o != OutcomePruned {
 		t.Fatalf("prune = %v", o)
@@ -211,7 +213,7 @@ func TestBackoffRespectedWithSlack(t *testing.T) {
 func TestPruneBackoffClamped(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.graftIn(p, topicA)
 	h.a.HandlePrune(h.now, p, prune(topicA, 1<<62), &h.out)
 	until, ok := h.a.Backoff(topicA, p)
@@ -226,7 +228,7 @@ func TestPruneBackoffClamped(t *testing.T) {
 func TestGraftDuringBackoffPenalisedAndRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.a.HandlePrune(h.now, p, prune(topicA, 60), &h.out)
 	h.advance(2 * time.Second)
 	h.reset()
@@ -265,9 +267,9 @@ func TestMeshFullStillAcceptsOutbound(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
 	h.join(topicA)
 	for i := 1; i <= h.a.cfg.Dhi; i++ {
-		h.graftIn(h.add(i, ProtocolGossipSubV12, false, topicA), topicA)
+		h.graftIn(h.add(i, wire.ProtocolMeshsub12, false, topicA), topicA)
 	}
-	in := h.add(50, ProtocolGossipSubV12, false, topicA)
+	in := h.add(50, wire.ProtocolMeshsub12, false, topicA)
 	h.reset()
 	if o := h.a.HandleGraft(h.now, in, topicA, &h.out); o != OutcomeMeshFull {
 		t.Fatalf("inbound graft = %v", o)
@@ -275,7 +277,7 @@ func TestMeshFullStillAcceptsOutbound(t *testing.T) {
 	if prs := prunesIn(h.rpc(in), topicA); len(prs) != 1 || len(prs[0].GetPeers()) == 0 {
 		t.Fatalf("mesh-full PRUNE should carry PX: %v", prs)
 	}
-	out := h.add(51, ProtocolGossipSubV12, true, topicA)
+	out := h.add(51, wire.ProtocolMeshsub12, true, topicA)
 	if o := h.a.HandleGraft(h.now, out, topicA, &h.out); o != OutcomeGraftAccepted {
 		t.Fatalf("outbound graft = %v", o)
 	}
@@ -286,12 +288,12 @@ func TestOpportunisticGrafting(t *testing.T) {
 	h.join(topicA)
 	var mesh, good []peer.ID
 	for i := 1; i <= 6; i++ {
-		p := h.add(i, ProtocolGossipSubV12, true, topicA)
+		p := h.add(i, wire.ProtocolMeshsub12, true, topicA)
 		h.graftIn(p, topicA)
 		mesh = append(mesh, p)
 	}
 	for i := 10; i < 14; i++ {
-		good = append(good, h.add(i, ProtocolGossipSubV12, true, topicA))
+		good = append(good, h.add(i, wire.ProtocolMeshsub12, true, topicA))
 	}
 	var kv []any
 	for _, p := range mesh {
@@ -419,7 +421,7 @@ func TestAddPeerSendsHelloAndRemovePeerOrder(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
 	h.join("topic-b")
-	p := h.add(1, ProtocolGossipSubV12, false, topicA, "topic-b")
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA, "topic-b")
 	if subs := h.rpc(p).GetSubscriptions(); len(subs) != 2 {
 		t.Fatalf("hello = %v", subs)
 	}
