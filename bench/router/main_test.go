@@ -38,3 +38,15 @@ func TestBadConfig(t *testing.T) {
 		t.Fatal("one node accepted")
 	}
 }
+
+// The reference implementation runs in the same harness and delivers everything.
+func TestSmallRunGossipsub(t *testing.T) {
+	cfg := Config{Nodes: 5, Degree: 2, Messages: 30, Size: 64, Interval: time.Millisecond, Seed: 3, Timeout: 60 * time.Second}
+	res, err := RunGossipsub(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != res.Expected || res.Expected != 4*30 || len(res.Latencies) != res.Received {
+		t.Fatalf("received %d of %d, %d latencies", res.Received, res.Expected, len(res.Latencies))
+	}
+}

@@ -49,6 +49,10 @@ type benchNode struct {
 
 const topicName = "bench"
 
+// afterPublish, when set, runs once the last message is published (the
+// heap profile of -memprofile).
+var afterPublish func()
+
 // Run performs one measured run.
 func Run(cfg Config) (*Result, error) {
 	if cfg.Nodes < 2 || cfg.Messages < 1 || cfg.Size < 8 {
@@ -158,6 +162,9 @@ func Run(cfg Config) (*Result, error) {
 		<-tick.C
 	}
 	tick.Stop()
+	if afterPublish != nil {
+		afterPublish()
+	}
 	err := waitFor(cfg.Timeout, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

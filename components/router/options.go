@@ -70,7 +70,7 @@ func defaultConfig() config {
 		valConc:       DefaultValidationConcurrency,
 		valTimeout:    DefaultValidationTimeout,
 		logInterval:   10 * time.Second,
-		inboxSize:     1024,
+		inboxSize:     256,
 		streamTimeout: 30 * time.Second,
 	}
 }

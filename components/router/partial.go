@@ -215,6 +215,29 @@ type partialEmitters struct {
 	received   *eventbus.Emitter[events.EvtPartialMessageReceived]
 	completed  *eventbus.Emitter[events.EvtPartialGroupCompleted]
 	rejected   *eventbus.Emitter[events.EvtPartialMessageRejected]
+	penalized  *eventbus.Emitter[events.EvtPeerPenalized]
+	closers    []func() error
+}
+
+func newPartialEmitter[T any](b *eventbus.Bus, e *partialEmitters, dst **eventbus.Emitter[T], err *error) {
+	if *err != nil {
+		return
+	}
+	em, er := eventbus.NewEmitter[T](b)
+	if er != nil {
+		*err = er
+		return
+	}
+	*dst = em
+	e.closers = append(e.closers, em.Close)
+}
+
+// close closes the emitters; Router.Close calls it.
+func (e *partialEmitters) close() {
+	for _, c := range e.closers {
+		_ = c()
+	}
+	e.closers = nil
 }
 
 // initPartial sets up r.part; its emitters close with the others.
@@ -233,11 +256,13 @@ func (r *Router) initPartial() error {
 	d.topics = make(map[string]*partialTopic)
 	d.groups = make(map[partial.GroupKey]PartialMessage)
 	var eerr error
-	newEmitter(r.bus, r.em, &d.em.extensions, &eerr)
-	newEmitter(r.bus, r.em, &d.em.received, &eerr)
-	newEmitter(r.bus, r.em, &d.em.completed, &eerr)
-	newEmitter(r.bus, r.em, &d.em.rejected, &eerr)
+	newPartialEmitter(r.bus, &d.em, &d.em.extensions, &eerr)
+	newPartialEmitter(r.bus, &d.em, &d.em.received, &eerr)
+	newPartialEmitter(r.bus, &d.em, &d.em.completed, &eerr)
+	newPartialEmitter(r.bus, &d.em, &d.em.rejected, &eerr)
+	newPartialEmitter(r.bus, &d.em, &d.em.penalized, &eerr)
 	if eerr != nil {
+		d.em.close()
 		return fmt.Errorf("router: emitters: %w", eerr)
 	}
 	rej := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "meshbus", Subsystem: "router", Name: "partial_rejected_total",
@@ -534,7 +559,7 @@ func (r *Router) flushPartial() {
 	}
 	for _, e := range o.Penalized {
 		r.m.penalty(e)
-		_ = r.em.penalized.Emit(e)
+		_ = d.em.penalized.Emit(e)
 	}
 	for _, e := range o.Received {
 		_ = d.em.received.Emit(e)

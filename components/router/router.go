@@ -248,6 +248,7 @@ func (r *Router) Close() error {
 	r.closeSubs()
 	r.mu.Unlock()
 	r.em.close()
+	r.part.em.close()
 	return nil
 }
 
@@ -373,10 +374,10 @@ func (r *Router) flush() {
 			r.m.cancelled.Inc()
 		}
 	}
-	r.m.published.Add(float64(len(o.Published)))
-	r.m.delivered.Add(float64(len(o.Delivered)))
-	r.m.duplicates.Add(float64(len(o.Duplicates)))
-	for _, e := range o.Rejected {
+	r.m.published.Add(float64(len(automaton.FactMessagePublished.In(o))))
+	r.m.delivered.Add(float64(len(automaton.FactMessageDelivered.In(o))))
+	r.m.duplicates.Add(float64(len(automaton.FactMessageDuplicated.In(o))))
+	for _, e := range automaton.FactMessageRejected.In(o) {
 		r.m.reject(e.Reason)
 		// Bad input from the network is a warning; the rest (validators'
 		// verdicts, unjoined topics, graylisting) is routine.
@@ -386,17 +387,17 @@ func (r *Router) flush() {
 			r.rl.debug("reject:"+e.Reason.String(), "message not delivered", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
 		}
 	}
-	for _, e := range o.Penalized {
+	for _, e := range automaton.FactPeerPenalized.In(o) {
 		r.m.penalty(e)
 		if e.Reason >= events.PenaltyInvalidSignature {
 			r.rl.warn("penalty:"+e.Reason.String(), "peer penalised for bad input", "peer", e.Peer, "reason", e.Reason.String())
 		}
 	}
-	if len(o.Grafted) > 0 || len(o.Pruned) > 0 {
-		for _, e := range o.Grafted {
+	if grafted, pruned := automaton.FactPeerGrafted.In(o), automaton.FactPeerPruned.In(o); len(grafted) > 0 || len(pruned) > 0 {
+		for _, e := range grafted {
 			r.updateMesh(e.Topic)
 		}
-		for _, e := range o.Pruned {
+		for _, e := range pruned {
 			r.updateMesh(e.Topic)
 		}
 	}

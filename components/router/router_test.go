@@ -55,6 +55,11 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 			t.Fatalf("message %d out of order: %q", i, m.Data)
 		}
 	}
+	// The driver counts a delivery when it flushes the step that handed the
+	// message to the subscription, which the reader may beat: wait for it.
+	eventually(t, 10*time.Second, "b's delivered counter at 51", func() bool {
+		return counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered") >= 51
+	}, nil)
 	if got := counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
 		t.Fatalf("b delivered %v messages, want 51", got)
 	}

@@ -63,8 +63,10 @@ func TestV13FallsBackToV12WithoutExtensions(t *testing.T) {
 	hello := subscribeRPC("a")
 	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
 	f.send(hello)
-	f.send(&pb.RPC{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}})
-	eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("a"), f.h.ID()) }, nil)
+	later := subscribeRPC("b")
+	later.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	f.send(later)
+	eventually(t, 10*time.Second, "both RPCs handled", func() bool { return contains(n.r.TopicPeers("b"), f.h.ID()) }, nil)
 	if e, ok := n.r.PeerExtensions(f.h.ID()); !ok || e.PartialMessages {
 		t.Fatalf("v1.2 peer extensions %+v %v", e, ok)
 	}

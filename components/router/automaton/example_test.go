@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 )
 
 // A driver's loop in miniature: every input goes through a handler, then
@@ -32,7 +33,7 @@ func Example() {
 	}
 
 	flush("join", a.Join(now, "blocks", &out))
-	flush("add alice", a.AddPeer(now, automaton.PeerSpec{ID: alice, Protocol: automaton.ProtocolGossipSubV12, Outbound: true}, &out))
+	flush("add alice", a.AddPeer(now, automaton.PeerSpec{ID: alice, Protocol: wire.ProtocolMeshsub12, Outbound: true}, &out))
 	flush("alice subscribes", a.HandleSubscription(now, alice, "blocks", true, &out))
 	now = now.Add(time.Second)
 	flush("heartbeat", a.Heartbeat(now, &out))

@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -96,7 +98,7 @@ func (p *program) ids(n int) [][]byte {
 	return out
 }
 
-var fuzzProtocols = []string{string(ProtocolGossipSubV12), string(ProtocolGossipSubV11), string(ProtocolGossipSubV10), string(ProtocolFloodSub), "/bogus"}
+var fuzzProtocols = []string{string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), "/bogus"}
 
 // step runs one operation and returns false when the input is exhausted.
 func (p *program) step() bool {

@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"flag"
 	"fmt"
 	"os"
@@ -155,8 +157,8 @@ func TestGoldenTrace(t *testing.T) {
 	})
 	tr := &tracer{h: h, names: map[peer.ID]string{pid(0): "self"}}
 	var seq msgSeq // the trace shows seqnos: number them from 1 whatever ran before
-	protos := []string{"", string(ProtocolGossipSubV12), string(ProtocolGossipSubV12), string(ProtocolGossipSubV12),
-		string(ProtocolGossipSubV11), string(ProtocolGossipSubV10), string(ProtocolFloodSub), string(ProtocolGossipSubV12)}
+	protos := []string{"", string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub12),
+		string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), string(wire.ProtocolMeshsub12)}
 	for i := 1; i < len(protos); i++ {
 		tr.names[pid(i)] = fmt.Sprintf("p%02d", i)
 	}

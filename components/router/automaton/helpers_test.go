@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -67,7 +69,7 @@ func (h *harness) add(i int, proto protocol.ID, outbound bool, topics ...string)
 func (h *harness) addN(first, n int, topic string) []peer.ID {
 	var ps []peer.ID
 	for i := first; i < first+n; i++ {
-		ps = append(ps, h.add(i, ProtocolGossipSubV12, i%2 == 0, topic))
+		ps = append(ps, h.add(i, wire.ProtocolMeshsub12, i%2 == 0, topic))
 	}
 	return ps
 }
@@ -200,7 +202,7 @@ func hasPeer(ps []peer.ID, p peer.ID) bool { return slices.Contains(ps, p) }
 
 func penalties(out *Output, reason events.PenaltyReason) map[peer.ID]int {
 	m := map[peer.ID]int{}
-	for _, e := range out.Penalized {
+	for _, e := range FactPeerPenalized.In(out) {
 		if e.Reason == reason {
 			m[e.Peer] += e.Count
 		}

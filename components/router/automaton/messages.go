@@ -57,7 +57,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	}
 	topic := msg.GetTopic()
 	reject := func(r events.RejectReason) {
-		out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: r, At: now})
+		FactMessageRejected.add(out, events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: r, At: now})
 	}
 	if a.graylisted(ps) {
 		reject(events.RejectGraylisted)
@@ -81,7 +81,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		if pm := a.pending[id]; identical && pm != nil && pm.from != from && len(pm.dupFrom) < maxDupSenders {
 			pm.dupFrom = append(pm.dupFrom, from)
 		}
-		out.duplicated(events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
+		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
 	}
 	a.seen.add(id, fp, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
@@ -158,7 +158,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 	}
 	delete(a.pending, id)
 	reject := func(p peer.ID, r events.RejectReason) {
-		out.rejected(events.EvtMessageRejected{Topic: pm.topic, ID: id, From: p, Reason: r, At: now})
+		FactMessageRejected.add(out, events.EvtMessageRejected{Topic: pm.topic, ID: id, From: p, Reason: r, At: now})
 	}
 	switch res {
 	case ValidationReject:
@@ -181,7 +181,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 	}
 	a.mcache.put(id, pm.topic, pm.msg, a.ticks)
 	author := peer.ID(pm.msg.GetFrom())
-	out.delivered(events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
+	FactMessageDelivered.add(out, events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
 	a.forward(t, pm.msg, id, pm.from, author, pm.dupFrom, out)
 	return OutcomeDelivered
 }
@@ -238,9 +238,9 @@ func (a *Automaton) Reject(now time.Time, from peer.ID, topic, id string, reason
 	if reason == 0 {
 		return OutcomeInvalidInput
 	}
-	out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
+	FactMessageRejected.add(out, events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
 	if pen := BadInputPenalty(reason); pen != 0 && from != "" {
-		out.penalized(events.EvtPeerPenalized{Peer: from, Reason: pen, Count: 1, At: now})
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: pen, Count: 1, At: now})
 	}
 	return OutcomeRejected
 }
@@ -276,7 +276,7 @@ func (a *Automaton) HandleBadRPC(now time.Time, p peer.ID, reason events.Penalty
 	if p == "" || (reason != events.PenaltyOversizedRPC && reason != events.PenaltyUndecodableRPC) {
 		return OutcomeInvalidInput
 	}
-	out.penalized(events.EvtPeerPenalized{Peer: p, Reason: reason, Count: 1, At: now})
+	FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: p, Reason: reason, Count: 1, At: now})
 	return OutcomeRejected
 }
 
@@ -346,7 +346,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 			n++
 		}
 	}
-	out.published(events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
+	FactMessagePublished.add(out, events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
 	if n == 0 {
 		return OutcomeNoPeers
 	}

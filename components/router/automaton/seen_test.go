@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"testing"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -14,8 +16,8 @@ import (
 func TestSignatureCheckDecidedBySeenCache(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p1 := h.add(1, ProtocolGossipSubV12, false, topicA)
-	p2 := h.add(2, ProtocolGossipSubV12, false, topicA)
+	p1 := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	p2 := h.add(2, wire.ProtocolMeshsub12, false, topicA)
 	m, id := msg(pid(9), topicA, 10)
 	h.reset()
 	if o := h.a.HandleMessage(h.now, p1, m, id, false, &h.out); o != OutcomeNeedsSignatureCheck {
@@ -62,7 +64,7 @@ func TestSignatureCheckDecidedBySeenCache(t *testing.T) {
 func TestUncheckedRefusalsCostNoCheck(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA, "other")
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA, "other")
 	h.reset()
 	m, id := msg(pid(9), "other", 10)
 	if o := h.a.HandleMessage(h.now, p, m, id, false, &h.out); o != OutcomeTopicNotJoined {
@@ -81,7 +83,7 @@ func TestUncheckedRefusalsCostNoCheck(t *testing.T) {
 // input cost a behaviour penalty; the others do not.
 func TestRejectPenalisesBadInputOnly(t *testing.T) {
 	h := newHarness(t, nil)
-	p := h.add(1, ProtocolGossipSubV12, false)
+	p := h.add(1, wire.ProtocolMeshsub12, false)
 	want := map[events.RejectReason]events.PenaltyReason{
 		events.RejectInvalidSignature:    events.PenaltyInvalidSignature,
 		events.RejectMissingSignature:    events.PenaltyMissingSignature,
