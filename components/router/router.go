@@ -85,12 +85,12 @@ type topicState struct {
 	mesh   interface{ Store(int64) }
 }
 
-// New returns a router for h, emitting on bus, with time from clk. It needs
-// h's private key (from its peerstore) to sign messages under the signing
-// policies that sign. Nothing runs until Start.
-func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Router, error) {
-	if h == nil || bus == nil || clk == nil {
-		return nil, fmt.Errorf("%w: host, bus and clock are required", ErrInvalidConfig)
+// New returns a router for h, emitting on bus. It needs h's private key
+// (from its peerstore) to sign messages under the signing policies that
+// sign. Nothing runs until Start. Errors wrap ErrBadOption.
+func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
+	if h == nil || bus == nil {
+		return nil, fmt.Errorf("%w: host and bus are required", ErrBadOption)
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -102,13 +102,17 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
+	if cfg.clk == nil {
+		cfg.clk = clock.New()
+	}
+	clk := cfg.clk
 	if cfg.reg == nil {
 		cfg.reg = prometheus.NewRegistry()
 	}
 	self := h.ID()
 	key := h.Peerstore().PrivKey(self)
 	if key == nil && cfg.signPolicy.Signs() {
-		return nil, fmt.Errorf("%w: SignPolicy %s needs the host's private key in its peerstore", ErrInvalidConfig, cfg.signPolicy)
+		return nil, fmt.Errorf("%w: SignPolicy %s needs the host's private key in its peerstore", ErrBadOption, cfg.signPolicy)
 	}
 	if !cfg.seedSet {
 		var b [8]byte
@@ -117,7 +121,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 	}
 	aut, err := automaton.New(self, cfg.gossip, rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	m, err := newMetrics(cfg.reg)
 	if err != nil {

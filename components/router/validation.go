@@ -93,17 +93,17 @@ type valResult struct {
 // topic has at most one validator (ErrValidatorExists).
 func (r *Router) RegisterValidator(topic string, fn Validator, opts ...ValidatorOption) error {
 	if fn == nil {
-		return fmt.Errorf("%w: validator must not be nil", ErrInvalidConfig)
+		return fmt.Errorf("%w: validator must not be nil", ErrBadOption)
 	}
 	v := &validator{fn: fn, conc: r.cfg.valConc, timeout: r.cfg.valTimeout}
 	for _, o := range opts {
 		o(v)
 	}
 	if v.conc < 1 {
-		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrBadOption)
 	}
 	if v.timeout <= 0 {
-		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrBadOption)
 	}
 	v.sem = make(chan struct{}, v.conc)
 	r.valMu.Lock()
