@@ -533,16 +533,6 @@ func rejectReason(err error) events.RejectReason {
 	return events.RejectMalformed
 }
 
-func (r *Router) msgIDFor(topic string) wire.MsgIDFunc {
-	r.idMu.RLock()
-	fn := r.topicIDs[topic]
-	r.idMu.RUnlock()
-	if fn == nil {
-		return r.cfg.msgID
-	}
-	return fn
-}
-
 // trackStream registers an inbound stream for Close to reset. A peer keeps
 // one inbound pubsub stream, as in other implementations: a newer one
 // replaces (resets) the older, so no peer can hold more than one reader

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -36,7 +37,7 @@ type Router struct {
 	key   crypto.PrivKey
 	seqno *wire.Seqno
 
-	cmds    chan func()
+	reqs    chan request
 	inbox   chan netInput
 	valDone chan valResult
 	ctx     context.Context
@@ -44,11 +45,9 @@ type Router struct {
 	done    chan struct{} // closed when the driver goroutine has exited
 	wg      sync.WaitGroup
 
-	// Read by reader goroutines and Publish; written by the driver.
-	idMu     sync.RWMutex
-	topicIDs map[string]wire.MsgIDFunc
-	valMu    sync.RWMutex
-	vals     map[string]*validator
+	// Read-only views for callers' goroutines (copy on write).
+	topicIDs atomic.Pointer[map[string]wire.MsgIDFunc] // joined topics' id functions; the driver writes
+	vals     atomic.Pointer[map[string]*validator]     // validators; RegisterValidator writes (CAS)
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
@@ -138,14 +137,12 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		// Seqnos start at the current time so a restarted node does not
 		// repeat the ids of its previous run.
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),
-		cmds:     make(chan func()),
+		reqs:     make(chan request),
 		inbox:    make(chan netInput, cfg.inboxSize),
 		valDone:  make(chan valResult, 256),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
-		topicIDs: make(map[string]wire.MsgIDFunc),
-		vals:     make(map[string]*validator),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
 		aut:      aut,
@@ -154,6 +151,8 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		retries:  make(map[peer.ID]*clock.Timer),
 		topics:   make(map[string]*topicState),
 	}
+	r.topicIDs.Store(&map[string]wire.MsgIDFunc{})
+	r.vals.Store(&map[string]*validator{})
 	r.rl = rateLog{log: r.log, clk: clk, interval: cfg.logInterval, last: make(map[string]rateEntry)}
 	return r, nil
 }
@@ -249,34 +248,6 @@ func (r *Router) Close() error {
 	return nil
 }
 
-// do runs fn on the driver goroutine and waits for it. fn must not block.
-func (r *Router) do(ctx context.Context, fn func()) error {
-	r.mu.Lock()
-	st := r.state
-	r.mu.Unlock()
-	switch st {
-	case stateNew:
-		return ErrNotStarted
-	case stateClosed:
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ran := make(chan struct{})
-	cmd := func() { fn(); close(ran) }
-	select {
-	case r.cmds <- cmd:
-	case <-r.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once the driver took cmd it runs it before anything else.
-	<-ran
-	return nil
-}
-
 // run is the driver goroutine.
 func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUpdated) {
 	defer close(r.done)
@@ -287,8 +258,8 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		case <-r.ctx.Done():
 			r.shutdown()
 			return
-		case fn := <-r.cmds:
-			fn()
+		case req := <-r.reqs:
+			req.serve(r)
 		case in := <-r.inbox:
 			r.handleNet(in)
 		case v := <-r.valDone:
@@ -402,30 +373,15 @@ func (r *Router) updateMesh(topic string) {
 	}
 }
 
-// Peers returns the pubsub peers the router tracks, sorted.
-func (r *Router) Peers() []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.Peers() })
-	return out
-}
+// Peers returns the pubsub peers the router tracks, sorted (nil before
+// Start and after Close).
+func (r *Router) Peers() []peer.ID { return r.query(queryPeers, "").peers }
 
 // Mesh returns the local mesh of a joined topic, sorted (nil if not joined).
-func (r *Router) Mesh(topic string) []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.Mesh(topic) })
-	return out
-}
+func (r *Router) Mesh(topic string) []peer.ID { return r.query(queryMesh, topic).peers }
 
 // TopicPeers returns the peers known to subscribe to topic, sorted.
-func (r *Router) TopicPeers(topic string) []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.TopicPeers(topic) })
-	return out
-}
+func (r *Router) TopicPeers(topic string) []peer.ID { return r.query(queryTopicPeers, topic).peers }
 
 // Topics returns the joined topics, sorted.
-func (r *Router) Topics() []string {
-	var out []string
-	_ = r.do(context.Background(), func() { out = r.aut.Topics() })
-	return out
-}
+func (r *Router) Topics() []string { return r.query(queryTopics, "").topics }
