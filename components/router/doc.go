@@ -7,16 +7,24 @@
 // PartialMessage, PartialLogic, WithPartial, Topic.PublishPartial,
 // Topic.SubscribePartial; see docs/gossipsub-v1.3.md).
 //
-// # Goroutines
+// # Goroutines and files
 //
-// One driver goroutine owns the automaton, the heartbeat ticker (from the
-// injected clock) and the bus emitters; every decision is made there, in
-// order. Per peer, one writer goroutine opens the single long-lived outbound
-// stream and writes what the driver queued; per inbound stream, one reader
-// goroutine reads and decodes frames and hands the RPCs to the driver.
-// Validators run on their own goroutines, bounded per topic. The application
-// API (Join, Publish, Subscribe, ...) is safe for concurrent use; it talks to
-// the driver through a channel.
+// One driver goroutine (loop.go) owns the automaton, the heartbeat ticker
+// (from the injected clock), the bus emitters and every peer's send queue
+// head; it is the only goroutine that touches the automaton, and every
+// decision is made there, in order. The application API (Join, Publish,
+// Subscribe, ...) is safe for concurrent use and reaches the driver one way:
+// a typed request on one channel, answered on the request's own reply
+// channel (requests.go). Per inbound stream, one reader goroutine
+// (inbound.go) owns the stream and its frame reader, decodes frames and
+// hands the RPCs to the driver. Per peer, one writer goroutine (outbound.go)
+// owns the outbound stream, its frame writer and batch buffer, and writes
+// what the driver queued. Peer lifecycle (identify, connectedness, stream
+// failures and retries) is peers.go. Validators run on their own
+// goroutines, bounded per topic, and carry the message they validate back
+// to the driver. Two read-only views are shared by copy-on-write atomic
+// pointers: the joined topics' message id functions (the driver writes) and
+// the validators (RegisterValidator writes).
 //
 // # Who owns what
 //

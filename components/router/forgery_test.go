@@ -120,7 +120,5 @@ func TestForgedCopyAfterSeenTTL(t *testing.T) {
 
 // seen reports whether the router's automaton holds id in its seen-cache.
 func (n *node) seen(id string) bool {
-	var ok bool
-	_ = n.r.do(context.Background(), func() { ok = n.r.aut.Seen(id) })
-	return ok
+	return n.r.query(querySeen, id).seen
 }

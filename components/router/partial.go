@@ -43,7 +43,7 @@ func DefaultPartialConfig() PartialConfig { return partial.DefaultConfig() }
 // WithPartialMessages turns on the gossipsub v1.3 partial-messages
 // extension: the router advertises it in the Extensions control message
 // that starts each of its /meshsub/1.3.0 streams, and topics may then be
-// joined WithPartial. cfg is validated by New (ErrInvalidConfig).
+// joined WithPartial. cfg is validated by New (ErrBadOption).
 func WithPartialMessages(cfg PartialConfig) Option {
 	return func(o *config) { c := cfg; o.partial = &c }
 }
@@ -163,14 +163,23 @@ func (s *PartialSubscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Close ends the subscription. Closing twice is harmless.
 func (s *PartialSubscription) Close() error {
-	r := s.topic.r
-	_ = r.do(context.Background(), func() {
-		if pt := r.part.topics[s.topic.name]; pt != nil {
-			pt.subs = slices.DeleteFunc(pt.subs, func(x *PartialSubscription) bool { return x == s })
-		}
-	})
+	req := partialUnsubscribeReq{s: s, reply: make(chan struct{}, 1)}
+	_, _ = call(s.topic.r, context.Background(), req, req.reply)
 	s.end()
 	return nil
+}
+
+// partialUnsubscribeReq is PartialSubscription.Close.
+type partialUnsubscribeReq struct {
+	s     *PartialSubscription
+	reply chan struct{}
+}
+
+func (q partialUnsubscribeReq) serve(r *Router) {
+	if pt := r.part.topics[q.s.topic.name]; pt != nil {
+		pt.subs = slices.DeleteFunc(pt.subs, func(x *PartialSubscription) bool { return x == q.s })
+	}
+	q.reply <- struct{}{}
 }
 
 func (s *PartialSubscription) end() { s.once.Do(func() { close(s.done) }) }
@@ -184,11 +193,24 @@ type Extensions struct {
 // PeerExtensions returns the extensions p advertised at the start of its
 // current stream; ok is false when p is not a tracked pubsub peer.
 func (r *Router) PeerExtensions(p peer.ID) (ext Extensions, ok bool) {
-	_ = r.do(context.Background(), func() {
-		ok = r.aut.HasPeer(p)
-		ext.PartialMessages = r.part.core.PeerExtensions(p)
-	})
-	return ext, ok
+	req := peerExtensionsReq{p: p, reply: make(chan peerExtensionsReply, 1)}
+	rep, _ := call(r, context.Background(), req, req.reply)
+	return rep.ext, rep.ok
+}
+
+// peerExtensionsReq is PeerExtensions.
+type peerExtensionsReq struct {
+	p     peer.ID
+	reply chan peerExtensionsReply
+}
+
+type peerExtensionsReply struct {
+	ext Extensions
+	ok  bool
+}
+
+func (q peerExtensionsReq) serve(r *Router) {
+	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p)}, ok: r.aut.HasPeer(q.p)}
 }
 
 // partialDriver is the driver's part for extensions and partial messages.
@@ -248,7 +270,7 @@ func (r *Router) initPartial() error {
 	}
 	core, err := partial.New(cfg, enabled)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	d := &r.part
 	d.core, d.localExt = core, core.LocalExtensions()
@@ -300,7 +322,7 @@ func (r *Router) joinPartial(topic string, o *PartialOptions) error {
 		return ErrPartialDisabled
 	}
 	if o.Logic == nil || (!o.RequestsPartial && !o.SupportsSendingPartial) {
-		return fmt.Errorf("%w: WithPartial needs a Logic and at least one of RequestsPartial, SupportsSendingPartial", ErrInvalidConfig)
+		return fmt.Errorf("%w: WithPartial needs a Logic and at least one of RequestsPartial, SupportsSendingPartial", ErrBadOption)
 	}
 	if oc := r.part.core.EnableTopic(topic, o.RequestsPartial, o.SupportsSendingPartial); oc != partial.OutcomeTopicEnabled {
 		return fmt.Errorf("%w (%s)", ErrInvalidTopic, oc)
@@ -391,43 +413,58 @@ func (t *Topic) PublishPartial(ctx context.Context, groupID []byte, msg PartialM
 	if msg == nil || len(groupID) == 0 {
 		return fmt.Errorf("publish partial %q: %w", t.name, ErrInvalidGroup)
 	}
-	r := t.r
-	var perr error
-	complete := false
-	err := r.do(ctx, func() {
-		if ts := r.topics[t.name]; ts == nil || ts.handle != t {
-			perr = ErrNotJoined
-			return
-		}
-		if r.part.topics[t.name] == nil {
-			perr = ErrPartialDisabled
-			return
-		}
-		complete = msg.Complete()
-		key := partial.GroupKey{Topic: t.name, GroupID: string(groupID)}
-		o := r.part.core.Publish(r.clk.Now(), t.name, key.GroupID, complete, r.meshOrFanout(t.name), &r.part.out)
-		switch o {
-		case partial.OutcomePublished:
-			r.part.groups[key] = msg
-		case partial.OutcomeTooManyGroups:
-			perr = ErrTooManyGroups
-		default:
-			perr = fmt.Errorf("%w (%s)", ErrInvalidGroup, o)
-		}
-		r.flushPartial()
-	})
+	req := publishPartialReq{t: t, gid: string(groupID), msg: msg, reply: make(chan publishPartialReply, 1)}
+	rep, err := call(t.r, ctx, req, req.reply)
 	if err == nil {
-		err = perr
+		err = rep.err
 	}
 	if err != nil {
 		return fmt.Errorf("publish partial %q: %w", t.name, err)
 	}
-	if f, ok := msg.(FullMessage); ok && complete {
+	if f, ok := msg.(FullMessage); ok && rep.complete {
 		if err := t.Publish(ctx, f.Full()); err != nil && !errors.Is(err, ErrDuplicate) {
 			return fmt.Errorf("publish partial %q: full message: %w", t.name, err)
 		}
 	}
 	return nil
+}
+
+// publishPartialReq is the driver's part of PublishPartial.
+type publishPartialReq struct {
+	t     *Topic
+	gid   string
+	msg   PartialMessage
+	reply chan publishPartialReply
+}
+
+type publishPartialReply struct {
+	complete bool
+	err      error
+}
+
+func (q publishPartialReq) serve(r *Router) {
+	var rep publishPartialReply
+	defer func() { q.reply <- rep }()
+	name := q.t.name
+	if ts := r.topics[name]; ts == nil || ts.handle != q.t {
+		rep.err = ErrNotJoined
+		return
+	}
+	if r.part.topics[name] == nil {
+		rep.err = ErrPartialDisabled
+		return
+	}
+	rep.complete = q.msg.Complete()
+	key := partial.GroupKey{Topic: name, GroupID: q.gid}
+	switch o := r.part.core.Publish(r.clk.Now(), name, q.gid, rep.complete, r.meshOrFanout(name), &r.part.out); o {
+	case partial.OutcomePublished:
+		r.part.groups[key] = q.msg
+	case partial.OutcomeTooManyGroups:
+		rep.err = ErrTooManyGroups
+	default:
+		rep.err = fmt.Errorf("%w (%s)", ErrInvalidGroup, o)
+	}
+	r.flushPartial()
 }
 
 // SubscribePartial returns a subscription to the topic's partial-message
@@ -440,20 +477,8 @@ func (t *Topic) SubscribePartial(buffer int) (*PartialSubscription, error) {
 		buffer = r.cfg.subBuffer
 	}
 	s := &PartialSubscription{topic: t, ch: make(chan PartialUpdate, buffer), done: make(chan struct{})}
-	var serr error
-	err := r.do(context.Background(), func() {
-		ts := r.topics[t.name]
-		if ts == nil || ts.handle != t {
-			serr = ErrNotJoined
-			return
-		}
-		pt := r.part.topics[t.name]
-		if pt == nil {
-			serr = ErrPartialDisabled
-			return
-		}
-		pt.subs = append(pt.subs, s)
-	})
+	req := partialSubscribeReq{s: s, reply: make(chan error, 1)}
+	serr, err := call(r, context.Background(), req, req.reply)
 	if err == nil {
 		err = serr
 	}
@@ -461,6 +486,27 @@ func (t *Topic) SubscribePartial(buffer int) (*PartialSubscription, error) {
 		return nil, fmt.Errorf("subscribe partial %q: %w", t.name, err)
 	}
 	return s, nil
+}
+
+// partialSubscribeReq is SubscribePartial.
+type partialSubscribeReq struct {
+	s     *PartialSubscription
+	reply chan error
+}
+
+func (q partialSubscribeReq) serve(r *Router) {
+	t := q.s.topic
+	if ts := r.topics[t.name]; ts == nil || ts.handle != t {
+		q.reply <- ErrNotJoined
+		return
+	}
+	pt := r.part.topics[t.name]
+	if pt == nil {
+		q.reply <- ErrPartialDisabled
+		return
+	}
+	pt.subs = append(pt.subs, q.s)
+	q.reply <- nil
 }
 
 func (r *Router) meshOrFanout(topic string) []peer.ID {

@@ -231,7 +231,7 @@ func TestPartialAPIErrors(t *testing.T) {
 		t.Fatalf("subscribe partial on a plain topic: %v", err)
 	}
 	on := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
-	if _, err := on.r.Join("t", WithPartial(PartialOptions{RequestsPartial: true})); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := on.r.Join("t", WithPartial(PartialOptions{RequestsPartial: true})); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("no logic: %v", err)
 	}
 	tp, err := on.r.Join("u", WithPartial(PartialOptions{SupportsSendingPartial: true, Logic: &bitLogic{n: 1}}))
@@ -251,7 +251,9 @@ func TestPartialAPIErrors(t *testing.T) {
 	}
 	bad := DefaultPartialConfig()
 	bad.GroupTTL = 1
-	if _, err := New(newHost(t), eventbus.New(), clk, WithPartialMessages(bad)); !errors.Is(err, ErrInvalidConfig) {
+	bus := eventbus.New()
+	defer bus.Close()
+	if _, err := New(newHost(t), bus, WithClock(clk), WithPartialMessages(bad)); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("bad partial config: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -93,41 +94,50 @@ type valResult struct {
 // topic has at most one validator (ErrValidatorExists).
 func (r *Router) RegisterValidator(topic string, fn Validator, opts ...ValidatorOption) error {
 	if fn == nil {
-		return fmt.Errorf("%w: validator must not be nil", ErrInvalidConfig)
+		return fmt.Errorf("%w: validator must not be nil", ErrBadOption)
 	}
 	v := &validator{fn: fn, conc: r.cfg.valConc, timeout: r.cfg.valTimeout}
 	for _, o := range opts {
 		o(v)
 	}
 	if v.conc < 1 {
-		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrBadOption)
 	}
 	if v.timeout <= 0 {
-		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrBadOption)
 	}
 	v.sem = make(chan struct{}, v.conc)
-	r.valMu.Lock()
-	defer r.valMu.Unlock()
-	if _, ok := r.vals[topic]; ok {
-		return fmt.Errorf("%w: topic %q", ErrValidatorExists, topic)
+	for {
+		old := r.vals.Load()
+		if _, ok := (*old)[topic]; ok {
+			return fmt.Errorf("%w: topic %q", ErrValidatorExists, topic)
+		}
+		m := maps.Clone(*old)
+		m[topic] = v
+		if r.vals.CompareAndSwap(old, &m) {
+			return nil
+		}
 	}
-	r.vals[topic] = v
-	return nil
 }
 
 // UnregisterValidator removes topic's validator; validations in flight
 // finish with it.
 func (r *Router) UnregisterValidator(topic string) {
-	r.valMu.Lock()
-	delete(r.vals, topic)
-	r.valMu.Unlock()
+	for {
+		old := r.vals.Load()
+		if _, ok := (*old)[topic]; !ok {
+			return
+		}
+		m := maps.Clone(*old)
+		delete(m, topic)
+		if r.vals.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
-func (r *Router) validatorFor(topic string) *validator {
-	r.valMu.RLock()
-	defer r.valMu.RUnlock()
-	return r.vals[topic]
-}
+// validatorFor returns topic's validator, or nil. Safe on any goroutine.
+func (r *Router) validatorFor(topic string) *validator { return (*r.vals.Load())[topic] }
 
 // call runs the validator, turning a panic into ignore.
 func (r *Router) callValidator(ctx context.Context, v *validator, from peer.ID, m *Message) (res ValidationResult) {

@@ -215,8 +215,8 @@ func (n *GoNode) startRouter(ropts []router.Option, logger *slog.Logger) error {
 		return fmt.Errorf("router events: %w", err)
 	}
 	n.Registry = prometheus.NewRegistry()
-	r, err := router.New(h, n.Bus, clock.New(),
-		append([]router.Option{router.WithRegisterer(n.Registry), router.WithLogger(logger)}, ropts...)...)
+	r, err := router.New(h, n.Bus,
+		append([]router.Option{router.WithClock(clock.New()), router.WithRegisterer(n.Registry), router.WithLogger(logger)}, ropts...)...)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
