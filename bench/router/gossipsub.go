@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sort"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -15,56 +13,164 @@ import (
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-
-	"github.com/meshbus/meshbus/bench/internal/cputime"
-	"github.com/meshbus/meshbus/host"
+	"net"
 )
 
-// gsNode is one go-libp2p-pubsub node: the reference the meshbus router is
-// measured against, on a libp2p host built like host.New builds its own
-// (TCP and QUIC on loopback, metrics off).
-type gsNode struct {
-	h     corehost.Host
-	ps    *pubsub.PubSub
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription
-	mesh  *meshTracer
+// gossipSubNode is a go-libp2p-pubsub GossipSub node configured like a
+// default meshbus node: the same listen addresses, StrictSign, the default
+// message id, the default D parameters, and peer scoring on with the global
+// parameters and thresholds meshbus's scoring defaults to (no topic
+// parameters, loopback whitelisted for colocation).
+type gossipSubNode struct {
+	h      corehost.Host
+	ps     *pubsub.PubSub
+	cancel context.CancelFunc
+	tracer *meshTracer
+	topics map[string]*pubsub.Topic
+	subs   map[string]*pubsub.Subscription
 }
 
-// meshTracer counts a node's mesh peers in the bench topic from the
-// router's GRAFT/PRUNE trace, since go-libp2p-pubsub does not expose its
-// mesh.
+func newGossipSubNode(ctx context.Context, _ Config) (benchNode, error) {
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"))
+	if err != nil {
+		return nil, err
+	}
+	tr := &meshTracer{mesh: map[string]map[peer.ID]struct{}{}}
+	nctx, cancel := context.WithCancel(ctx)
+	ps, err := pubsub.NewGossipSub(nctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerScore(gossipSubScoreParams(), gossipSubThresholds()),
+		pubsub.WithRawTracer(tr))
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, err
+	}
+	return &gossipSubNode{h: h, ps: ps, cancel: cancel, tracer: tr,
+		topics: map[string]*pubsub.Topic{}, subs: map[string]*pubsub.Subscription{}}, nil
+}
+
+// gossipSubScoreParams mirrors meshbus's scoring.DefaultParams.
+func gossipSubScoreParams() *pubsub.PeerScoreParams {
+	return &pubsub.PeerScoreParams{
+		Topics:                      map[string]*pubsub.TopicScoreParams{},
+		TopicScoreCap:               50,
+		AppSpecificScore:            func(peer.ID) float64 { return 0 },
+		AppSpecificWeight:           1,
+		IPColocationFactorWeight:    -5,
+		IPColocationFactorThreshold: 10,
+		IPColocationFactorWhitelist: []*net.IPNet{prefix("127.0.0.0/8"), prefix("::1/128")},
+		BehaviourPenaltyWeight:      -1,
+		BehaviourPenaltyDecay:       0.98,
+		DecayInterval:               time.Second,
+		DecayToZero:                 0.01,
+		RetainScore:                 10 * time.Minute,
+	}
+}
+
+// gossipSubThresholds mirrors meshbus's scoring.DefaultThresholds.
+func gossipSubThresholds() *pubsub.PeerScoreThresholds {
+	return &pubsub.PeerScoreThresholds{
+		GossipThreshold:             -10,
+		PublishThreshold:            -50,
+		GraylistThreshold:           -80,
+		AcceptPXThreshold:           100,
+		OpportunisticGraftThreshold: 3,
+	}
+}
+
+func prefix(s string) *net.IPNet {
+	p := netip.MustParsePrefix(s)
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func (g *gossipSubNode) ID() peer.ID { return g.h.ID() }
+func (g *gossipSubNode) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: g.h.ID(), Addrs: g.h.Addrs()}
+}
+func (g *gossipSubNode) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	return g.h.Connect(ctx, ai)
+}
+
+func (g *gossipSubNode) Join(topic string, buffer int) error {
+	t, err := g.ps.Join(topic)
+	if err != nil {
+		return err
+	}
+	s, err := t.Subscribe(pubsub.WithBufferSize(buffer))
+	if err != nil {
+		return err
+	}
+	g.topics[topic], g.subs[topic] = t, s
+	return nil
+}
+
+func (g *gossipSubNode) MeshSize(topic string) int { return g.tracer.meshSize(topic) }
+
+func (g *gossipSubNode) Publish(ctx context.Context, topic string, data []byte) error {
+	t, ok := g.topics[topic]
+	if !ok {
+		return fmt.Errorf("publish to %q before Join", topic)
+	}
+	return t.Publish(ctx, data)
+}
+
+func (g *gossipSubNode) Next(ctx context.Context, topic string) (peer.ID, []byte, error) {
+	m, err := g.subs[topic].Next(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return m.GetFrom(), m.Data, nil
+}
+
+func (g *gossipSubNode) Counters() (float64, float64) {
+	return float64(g.tracer.duplicates.Load()), float64(g.tracer.rpcsOut.Load())
+}
+
+func (g *gossipSubNode) Close() error {
+	for _, s := range g.subs {
+		s.Cancel()
+	}
+	for _, t := range g.topics {
+		t.Close()
+	}
+	g.cancel()
+	return g.h.Close()
+}
+
+// meshTracer counts duplicates and sent RPCs and follows the mesh from
+// go-libp2p-pubsub's tracer callbacks.
 type meshTracer struct {
-	mu   sync.Mutex
-	mesh map[peer.ID]bool
-	dups int
+	duplicates, rpcsOut atomic.Int64
+	mu                  sync.Mutex
+	mesh                map[string]map[peer.ID]struct{}
 }
 
-func (t *meshTracer) size() int { t.mu.Lock(); defer t.mu.Unlock(); return len(t.mesh) }
+func (t *meshTracer) meshSize(topic string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mesh[topic])
+}
 
 func (t *meshTracer) Graft(p peer.ID, topic string) {
-	if topic == topicName {
-		t.mu.Lock()
-		t.mesh[p] = true
-		t.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mesh[topic] == nil {
+		t.mesh[topic] = map[peer.ID]struct{}{}
 	}
+	t.mesh[topic][p] = struct{}{}
 }
 
 func (t *meshTracer) Prune(p peer.ID, topic string) {
-	if topic == topicName {
-		t.mu.Lock()
-		delete(t.mesh, p)
-		t.mu.Unlock()
-	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.mesh[topic], p)
 }
 
-func (t *meshTracer) DuplicateMessage(*pubsub.Message) { t.mu.Lock(); t.dups++; t.mu.Unlock() }
-
+func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     { t.duplicates.Add(1) }
+func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         { t.rpcsOut.Add(1) }
 func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
 func (t *meshTracer) Join(string)                                          {}
 func (t *meshTracer) Leave(string)                                         {}
 func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
@@ -72,149 +178,6 @@ func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
 func (t *meshTracer) RejectMessage(*pubsub.Message, string)                {}
 func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
 func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
-func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
 func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
 func (t *meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
-
-// RunGossipsub is Run with go-libp2p-pubsub's GossipSub router (default
-// parameters but a per-peer outbound queue of 256 as meshbus has, strict
-// signing) in place of meshbus nodes: same hosts'
-// transports, same links, same publishers and timing. It does not count
-// RPCs.
-func RunGossipsub(cfg Config) (*Result, error) {
-	if cfg.Nodes < 2 || cfg.Messages < 1 || cfg.Size < 8 {
-		return nil, errors.New("need at least 2 nodes, 1 message and 8-byte messages")
-	}
-	ctx, cancelAll := context.WithCancel(context.Background())
-	defer cancelAll()
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed))
-	nodes := make([]*gsNode, 0, cfg.Nodes)
-	defer func() {
-		for _, n := range nodes {
-			n.sub.Cancel()
-			_ = n.topic.Close()
-			_ = n.h.Close()
-		}
-	}()
-	for i := 0; i < cfg.Nodes; i++ {
-		h, err := libp2p.New(libp2p.ListenAddrStrings(host.DefaultListenAddrs...),
-			libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport), libp2p.DisableMetrics())
-		if err != nil {
-			return nil, err
-		}
-		tr := &meshTracer{mesh: make(map[peer.ID]bool)}
-		// The meshbus router's default per-peer queue is 256 messages;
-		// go-libp2p-pubsub's default (32) drops messages in this run.
-		ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithRawTracer(tr), pubsub.WithPeerOutboundQueueSize(256))
-		if err != nil {
-			_ = h.Close()
-			return nil, err
-		}
-		n := &gsNode{h: h, ps: ps, mesh: tr}
-		if n.topic, err = ps.Join(topicName); err != nil {
-			_ = h.Close()
-			return nil, err
-		}
-		if n.sub, err = n.topic.Subscribe(pubsub.WithBufferSize(cfg.Messages)); err != nil {
-			_ = h.Close()
-			return nil, err
-		}
-		nodes = append(nodes, n)
-	}
-	for i := range nodes {
-		peers := map[int]bool{(i + 1) % len(nodes): true}
-		for len(peers) < cfg.Degree+1 && len(peers) < len(nodes)-1 {
-			if j := rng.IntN(len(nodes)); j != i {
-				peers[j] = true
-			}
-		}
-		for j := range peers {
-			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-			err := nodes[i].h.Connect(cctx, peer.AddrInfo{ID: nodes[j].h.ID(), Addrs: nodes[j].h.Addrs()})
-			cancel()
-			if err != nil {
-				return nil, fmt.Errorf("connect %d-%d: %w", i, j, err)
-			}
-		}
-	}
-	want := min(pubsub.GossipSubDlo, cfg.Nodes-1)
-	if err := waitFor(cfg.Timeout, func() bool {
-		for _, n := range nodes {
-			if n.mesh.size() < want {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return nil, fmt.Errorf("mesh formation (every node >= %d mesh peers): %w", want, err)
-	}
-	res := &Result{Expected: cfg.Messages * (cfg.Nodes - 1)}
-	for _, n := range nodes {
-		res.MeshSizes = append(res.MeshSizes, n.mesh.size())
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			self := n.h.ID()
-			for {
-				m, err := n.sub.Next(rctx)
-				if err != nil {
-					return
-				}
-				if m.ReceivedFrom == self {
-					continue
-				}
-				lat := time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
-				mu.Lock()
-				res.Received++
-				res.Latencies = append(res.Latencies, lat)
-				mu.Unlock()
-			}
-		}()
-	}
-	dups0 := 0
-	for _, n := range nodes {
-		n.mesh.mu.Lock()
-		dups0 += n.mesh.dups
-		n.mesh.mu.Unlock()
-	}
-	cpu0, start := cputime.Process(), time.Now()
-	tick := time.NewTicker(cfg.Interval)
-	for i := 0; i < cfg.Messages; i++ {
-		data := make([]byte, cfg.Size)
-		binary.BigEndian.PutUint64(data, uint64(time.Now().UnixNano()))
-		binary.BigEndian.PutUint32(data[len(data)-4:], uint32(i))
-		if err := nodes[rng.IntN(len(nodes))].topic.Publish(ctx, data); err != nil {
-			return nil, fmt.Errorf("publish %d: %w", i, err)
-		}
-		<-tick.C
-	}
-	tick.Stop()
-	if afterPublish != nil {
-		afterPublish()
-	}
-	err := waitFor(cfg.Timeout, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return res.Received >= res.Expected
-	})
-	res.Wall, res.CPU = time.Since(start), cputime.Process()-cpu0
-	stop()
-	wg.Wait()
-	for _, n := range nodes {
-		n.mesh.mu.Lock()
-		res.Duplicates += float64(n.mesh.dups)
-		n.mesh.mu.Unlock()
-	}
-	res.Duplicates -= float64(dups0)
-	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
-	if err != nil {
-		return res, fmt.Errorf("received %d of %d: %w", res.Received, res.Expected, err)
-	}
-	return res, nil
-}
