@@ -97,7 +97,7 @@ const maxBadInputs = 20
 func runBadInputClass(t *testing.T, c badInputClass) string {
 	clk := clock.NewMock()
 	var r *router.Router
-	var sc *scoring.Component
+	var sc *scoring.Scorer
 	n := newNode(t, WithClock(clk), WithFx(fx.Populate(&r, &sc)))
 	top, err := r.Join(badTopic)
 	if err != nil {
@@ -119,7 +119,7 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 		return sumCounter(t, n, "meshbus_router_messages_rejected_total", "") + sumCounter(t, n, "meshbus_router_invalid_rpcs_total", "")
 	}
 	score := func() float64 {
-		b, _ := sc.Breakdown(a.h.ID())
+		b, _ := sc.Breakdown(context.Background(), a.h.ID())
 		return b.Score
 	}
 
