@@ -253,17 +253,17 @@ type PenaltyReason uint8
 
 // The misbehaviours the router penalises.
 const (
-	PenaltyGraftBackoff  PenaltyReason = iota + 1 // GRAFT during a prune backoff
-	PenaltyBrokenPromise                          // IHAVE advertised, IWANT never answered
-	PenaltyGraftFlood                             // GRAFT too soon after PRUNE
-	PenaltyIWantSpam                              // IWANT over the per-heartbeat budget
-	PenaltyInvalidSignature                       // a message whose signature does not verify
-	PenaltyMissingSignature                       // an unsigned message under strict signing
-	PenaltyUnexpectedSignature                    // signing fields under a no-sign policy
-	PenaltyMalformedMessage                       // a message with no topic, a bad from or seqno, or a bad id
-	PenaltyOversizedMessage                       // a message over the maximum message size
-	PenaltyUndecodableRPC                         // a frame that does not decode as an RPC, or a bad length prefix
-	PenaltyOversizedRPC                           // a frame over the maximum RPC size
+	PenaltyGraftBackoff        PenaltyReason = iota + 1 // GRAFT during a prune backoff
+	PenaltyBrokenPromise                                // IHAVE advertised, IWANT never answered
+	PenaltyGraftFlood                                   // GRAFT too soon after PRUNE
+	PenaltyIWantSpam                                    // IWANT over the per-heartbeat budget
+	PenaltyInvalidSignature                             // a message whose signature does not verify
+	PenaltyMissingSignature                             // an unsigned message under strict signing
+	PenaltyUnexpectedSignature                          // signing fields under a no-sign policy
+	PenaltyMalformedMessage                             // a message with no topic, a bad from or seqno, or a bad id
+	PenaltyOversizedMessage                             // a message over the maximum message size
+	PenaltyUndecodableRPC                               // a frame that does not decode as an RPC, or a bad length prefix
+	PenaltyOversizedRPC                                 // a frame over the maximum RPC size
 )
 
 // String returns the penalty's name.
