@@ -41,7 +41,7 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 	}
 	a.peers[spec.ID] = ps
 	a.peerOrder.add(spec.ID)
-	out.peerAdded(events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
+	FactPeerAdded.add(out, events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
 	for _, name := range a.localOrder.items {
 		if a.topics[name].joined {
 			out.sendSub(spec.ID, name, true)
@@ -68,7 +68,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	}
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
-	out.peerRemoved(events.EvtRouterPeerRemoved{Peer: p, At: now})
+	FactPeerRemoved.add(out, events.EvtRouterPeerRemoved{Peer: p, At: now})
 	return OutcomePeerRemoved
 }
 
@@ -82,14 +82,14 @@ func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, r
 		return
 	}
 	if t.joined && t.mesh.remove(ps.id) {
-		out.pruned(events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
+		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
 	}
 	if t.hasFan {
 		t.fanout.remove(ps.id)
 	}
 	t.extra.remove(ps.id)
 	if t.peers.remove(ps.id) {
-		out.unsubscribed(events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
+		FactPeerUnsubscribed.add(out, events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
 	}
 	a.dropTopicIfUnused(t)
 }
