@@ -1,6 +1,6 @@
 // Package harness puts meshbus GossipSub routers (components/router) and
 // js-libp2p nodes running @chainsafe/libp2p-gossipsub (an independent
-// implementation, bench/interop/jspeer) into one mesh over real TCP + noise +
+// implementation, interop/js/jspeer) into one mesh over real TCP + noise +
 // yamux connections on loopback, and checks that they interoperate on the
 // wire.
 //
@@ -36,7 +36,9 @@
 // in real time, so the Go routers share it. Nothing sleeps to let things
 // settle; every wait polls a condition under a deadline.
 //
-// Prerequisites: node (20 or later) on PATH and the JS dependencies installed
-// with `npm ci --prefix bench/interop/jspeer`; CheckPrerequisites says which
-// one is missing and what to run.
+// Prerequisites: node and npm (Node.js 20 or later) on PATH. Prepare
+// installs the JS peer's pinned dependencies (npm ci of the committed
+// lockfile) into a cache directory outside the source tree
+// (DefaultPeerDir), once per lockfile; the tests call it, and skip saying
+// why when node or npm is missing. CheckPrerequisites says what is missing.
 package harness

@@ -3,9 +3,9 @@ package harness
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -25,40 +25,47 @@ import (
 // the interop test instead of skipping it.
 const requireEnv = "MESHBUS_REQUIRE_INTEROP"
 
-var installOnce sync.Once
+var (
+	prepareOnce sync.Once
+	prepareErr  error
+)
 
-// requireJS returns the node executable. When Node.js is there but the JS
-// peer's dependencies are not, it installs them (npm ci, pinned by the
-// committed lockfile) first, so `go test ./...` needs no extra step. A
-// machine without Node.js skips the test, saying why, unless CI=true or
-// MESHBUS_REQUIRE_INTEROP=1 (then it fails); MESHBUS_SKIP_INTEROP=1 always
-// skips.
+// requireJS returns the node executable. On first use it prepares the JS
+// peer (Prepare: npm ci of the committed lockfile into the cache directory
+// outside the source tree, once per lockfile), so `go test ./...` needs no
+// extra step. A machine without node or npm, or whose npm cannot install,
+// skips the test saying why, unless CI=true or MESHBUS_REQUIRE_INTEROP=1
+// (then it fails); MESHBUS_SKIP_INTEROP=1 always skips.
 func requireJS(t *testing.T) string {
 	t.Helper()
 	if os.Getenv(SkipEnv) == "1" {
 		t.Skipf("%s=1: skipping the js-libp2p interop test", SkipEnv)
 	}
+	required := os.Getenv("CI") == "true" || os.Getenv(requireEnv) == "1"
+	cannot := func(err error) {
+		t.Helper()
+		if !required {
+			t.Skipf("the js-libp2p interop test cannot run here (set %s=1 to make this a failure): %v", requireEnv, err)
+		}
+		t.Fatalf("the js-libp2p interop test cannot run: %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		cannot(fmt.Errorf("%w: %v", ErrNodeMissing, err))
+	}
 	dir := DefaultPeerDir()
+	prepareOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		prepareErr = Prepare(ctx, dir)
+	})
+	if prepareErr != nil {
+		cannot(prepareErr)
+	}
 	node, err := CheckPrerequisites(dir)
-	if errors.Is(err, ErrPeerNotInstalled) {
-		installOnce.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			t.Logf("installing the JS peer's pinned dependencies: %s", InstallCommand)
-			if ierr := Install(ctx, dir); ierr != nil {
-				t.Logf("install failed: %v", ierr)
-			}
-		})
-		node, err = CheckPrerequisites(dir)
+	if err != nil {
+		cannot(err)
 	}
-	if err == nil {
-		return node
-	}
-	if errors.Is(err, ErrNodeMissing) && os.Getenv("CI") != "true" && os.Getenv(requireEnv) != "1" {
-		t.Skipf("Node.js is not installed, so the js-libp2p interop test cannot run here (set %s=1 to make this a failure): %v", requireEnv, err)
-	}
-	t.Fatalf("the js-libp2p interop test cannot run: %v", err)
-	return ""
+	return node
 }
 
 // rawStream connects a bare libp2p host (no router) to the JS peer and opens

@@ -4,13 +4,15 @@
 // implementation pair, duplicates, rejections, the pubsub protocol each side
 // negotiated, grafts, and whether both computed the same message ids.
 //
-//	npm ci --prefix bench/interop/jspeer   # once: the JS peer's pinned dependencies
-//	go run ./bench/interop                 # 2 js + 3 meshbus nodes, 50 messages
-//	go run ./bench/interop -js 4 -go 8 -messages 500 -topology full
+//	go run ./interop/js                 # 2 js + 3 meshbus nodes, 50 messages
+//	go run ./interop/js -js 4 -go 8 -messages 500 -topology full
+//
+// The first run installs the JS peer's pinned dependencies (npm ci) into
+// the user cache directory, outside the source tree (see -peer-dir).
 //
 // It exits 0 when every message reached every node exactly once, 1 when
 // interop failed or the run could not be carried out, 2 for bad flags.
-// The same checks run in go test ./bench/interop/... (package harness).
+// The same checks run in go test ./interop/js/... (package harness).
 package main
 
 import (
@@ -23,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshbus/meshbus/bench/interop/harness"
+	"github.com/meshbus/meshbus/interop/js/harness"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -47,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		maxSize  = fs.Int("max-size", 2048, "largest payload, bytes")
 		large    = fs.Int("large", 200<<10, "size of the third message, bytes (0: like the others)")
 		timeout  = fs.Duration("timeout", 2*time.Minute, "bound on the whole run; the JS processes are killed after it")
-		peerDir  = fs.String("peer-dir", harness.DefaultPeerDir(), "directory of peer.mjs and its node_modules")
+		peerDir  = fs.String("peer-dir", harness.DefaultPeerDir(), "directory the JS peer runs from (peer.mjs and node_modules); installed there on first use unless $"+harness.PeerDirEnv+" names it")
 		verbose  = fs.Bool("v", false, "print progress and the meshbus routers' warnings to stderr")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	if err := harness.Prepare(ctx, cfg.PeerDir); err != nil {
+		fmt.Fprintf(stderr, "interop: %v\n", err)
+		return 1
+	}
 	res, err := harness.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "interop: %v\n", err)

@@ -1,7 +1,7 @@
 // peer.mjs: a js-libp2p node running @chainsafe/libp2p-gossipsub (or, with
 // --router=floodsub, @libp2p/floodsub), driven by line-delimited JSON on
 // stdin and reporting on stdout, for the meshbus interop harness (package
-// github.com/meshbus/meshbus/bench/interop).
+// github.com/meshbus/meshbus/interop/js).
 //
 // Stack: TCP on 127.0.0.1, noise, yamux, identify, gossipsub with StrictSign,
 // emitSelf false, allowPublishToZeroTopicPeers true; otherwise library
