@@ -35,8 +35,8 @@
 //   - the pending validations (messages awaiting a validator's verdict; the
 //     driver's validator goroutines carry the message they validate and
 //     hand it back with the verdict);
-//   - the peer records sent in PX (a peer added later gets its record from
-//     the host's peerstore, where identify keeps it);
+//   - the peer records sent in PX (of tracked peers, and of connected peers
+//     identify reported before they opened a pubsub stream);
 //   - meshes, fanout, subscriptions, backoffs, the message cache, promises.
 //
 // Signatures: every received message is given to the automaton, which

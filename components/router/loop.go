@@ -102,7 +102,6 @@ func (r *Router) flush() {
 		}
 	}
 	r.m.published.Add(float64(len(automaton.FactMessagePublished.In(o))))
-	r.m.delivered.Add(float64(len(automaton.FactMessageDelivered.In(o))))
 	r.m.duplicates.Add(float64(len(automaton.FactMessageDuplicated.In(o))))
 	for _, e := range automaton.FactMessageRejected.In(o) {
 		r.m.reject(e.Reason)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
@@ -102,6 +101,7 @@ func (r *Router) scheduleRetry(pc *peerConn) bool {
 
 func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 	if ev.Connectedness == network.NotConnected {
+		r.aut.ForgetPeerRecord(ev.Peer)
 		delete(r.failures, ev.Peer)
 		if t := r.retries[ev.Peer]; t != nil {
 			t.Stop()
@@ -114,9 +114,9 @@ func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 }
 
 func (r *Router) handleIdentify(ev events.EvtPeerIdentificationCompleted) {
-	// The automaton holds the record of every peer it tracks; a peer added
-	// later gets its record from the host's peerstore (see peerRecord).
-	if pc := r.peers[ev.Peer]; ev.SignedPeerRecord != nil && pc != nil && pc.added {
+	// The automaton holds the peer records, of peers it tracks and of
+	// connected peers it will track.
+	if ev.SignedPeerRecord != nil {
 		if b, err := ev.SignedPeerRecord.Marshal(); err == nil {
 			r.m.outcome(r.aut.UpdatePeerRecord(ev.Peer, b))
 		}
@@ -162,7 +162,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 		return
 	}
 	_, direct := r.cfg.direct[pc.id]
-	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct, SignedRecord: r.peerRecord(pc.id)}
+	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct}
 	o := r.aut.AddPeer(r.clk.Now(), spec, &r.out)
 	r.m.outcome(o)
 	switch o {
@@ -199,25 +199,6 @@ func (r *Router) removePeer(pc *peerConn) {
 		t.Stop()
 		delete(r.retries, pc.id)
 	}
-}
-
-// peerRecord returns p's signed peer record, marshalled, from the host's
-// peerstore (identify stores it there); nil if there is none. The driver
-// keeps no record table: the automaton holds the records of its peers.
-func (r *Router) peerRecord(p peer.ID) []byte {
-	cab, ok := peerstore.GetCertifiedAddrBook(r.host.Peerstore())
-	if !ok {
-		return nil
-	}
-	env := cab.GetPeerRecord(p)
-	if env == nil {
-		return nil
-	}
-	b, err := env.Marshal()
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 func (r *Router) outbound(p peer.ID) bool {

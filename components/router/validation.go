@@ -192,6 +192,9 @@ func (r *Router) finishValidation(m *Message, res automaton.ValidationResult) {
 	o := r.aut.Validated(r.clk.Now(), m.ID, res, &r.out)
 	r.m.outcome(o)
 	if o == automaton.OutcomeDelivered {
+		// Counted before local delivery, so a subscriber that sees the
+		// message also sees it counted.
+		r.m.delivered.Inc()
 		r.deliverLocal(m)
 	}
 }

@@ -96,8 +96,11 @@ type Automaton struct {
 	lastScores map[peer.ID]float64
 
 	backoffs map[backoffKey]backoffEntry
-	seen     seenCache
-	mcache   msgCache
+	// records holds the signed peer records of connected peers not
+	// tracked (yet, or any more); a tracked peer's is in its peerState.
+	records map[peer.ID][]byte
+	seen    seenCache
+	mcache  msgCache
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
@@ -226,6 +229,7 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		peers:    make(map[peer.ID]*peerState),
 		topics:   make(map[string]*topicState),
 		backoffs: make(map[backoffKey]backoffEntry),
+		records:  make(map[peer.ID][]byte),
 		pending:  make(map[string]*pendingMsg),
 
 		lastScores: make(map[peer.ID]float64),

@@ -373,7 +373,7 @@ func TestHandlerGuards(t *testing.T) {
 		want Outcome
 	}{
 		{"RemovePeer unknown", h.a.RemovePeer(h.now, unknown, &h.out), OutcomeUnknownPeer},
-		{"UpdatePeerRecord unknown", h.a.UpdatePeerRecord(unknown, nil), OutcomeUnknownPeer},
+		{"UpdatePeerRecord of a peer not tracked yet", h.a.UpdatePeerRecord(unknown, nil), OutcomeRecordUpdated},
 		{"HandleSubscription unknown", h.a.HandleSubscription(h.now, unknown, topicA, true, &h.out), OutcomeUnknownPeer},
 		{"HandlePrune unknown", h.a.HandlePrune(h.now, unknown, prune(topicA, 0), &h.out), OutcomeUnknownPeer},
 		{"HandleIHave unknown", h.a.HandleIHave(h.now, unknown, ihave(topicA, "x"), &h.out), OutcomeUnknownPeer},

@@ -133,3 +133,24 @@ func penaltyFacts(o *Output) []events.EvtPeerPenalized {
 	})
 	return out
 }
+
+// TestPeerRecordBeforeAddPeer: a record that arrives before the peer is
+// added (identify before the pubsub stream) is the automaton's to keep and
+// is used by AddPeer; ForgetPeerRecord drops it.
+func TestPeerRecordBeforeAddPeer(t *testing.T) {
+	h := newHarness(t, nil)
+	p := pid(1)
+	if o := h.a.UpdatePeerRecord(p, []byte("rec")); o != OutcomeRecordUpdated {
+		t.Fatalf("UpdatePeerRecord = %v", o)
+	}
+	h.add(1, wire.ProtocolMeshsub12, false)
+	if got := string(h.a.peers[p].record); got != "rec" {
+		t.Fatalf("record %q after AddPeer, want rec", got)
+	}
+	q := pid(2)
+	h.a.UpdatePeerRecord(q, []byte("x"))
+	h.a.ForgetPeerRecord(q)
+	if _, ok := h.a.records[q]; ok {
+		t.Fatal("ForgetPeerRecord kept the record")
+	}
+}
