@@ -1,7 +1,9 @@
 package host
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/fx"
@@ -38,8 +40,8 @@ func WithDashboard(addr string, opts ...dashboard.Option) Option {
 
 type dashboardIn struct {
 	fx.In
-	Router  *router.Router     `optional:"true"`
-	Scoring *scoring.Component `optional:"true"`
+	Router  *router.Router  `optional:"true"`
+	Scoring *scoring.Scorer `optional:"true"`
 }
 
 // dashboardMesh reads the router's meshes for the dashboard's resyncs.
@@ -71,13 +73,19 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 }
 
 // ScoreBreakdowns returns a function reading every scored peer's breakdown
-// from s (P1-P4 summed over topics), for a dashboard.Source.
-func ScoreBreakdowns(s *scoring.Component) func() map[peer.ID]automaton.ScoreTerms {
+// from s (P1-P4 summed over topics), for a dashboard.Source. One call waits
+// at most a second for the scorer, then returns what it has.
+func ScoreBreakdowns(s *scoring.Scorer) func() map[peer.ID]automaton.ScoreTerms {
 	return func() map[peer.ID]automaton.ScoreTerms {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		out := make(map[peer.ID]automaton.ScoreTerms)
 		for p := range s.Scores() {
-			b, ok := s.Breakdown(p)
-			if !ok {
+			b, err := s.Breakdown(ctx, p)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
 				continue
 			}
 			t := automaton.ScoreTerms{Score: b.Score, TopicScore: b.TopicScore, P5: b.P5, P6: b.P6, P7: b.P7}

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
-	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/host"
@@ -81,21 +80,18 @@ func TestBrowser(t *testing.T) {
 	}()
 	for i := range 6 {
 		bn := &browserNode{name: fmt.Sprintf("n%d", i)}
-		var sc *scoring.Component
 		// Score the topic, so the page has P1 and P2 to show.
 		params := scoring.DefaultParams()
 		params.Topics[topic] = scoring.DefaultTopicParams()
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&bn.r, &sc), fx.Supply(params)),
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		n, err := host.New(ctx, host.WithLogger(quiet), host.WithFx(fx.Supply(params)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bn.node = n
+		bn.node, bn.r = n, n.Router()
 		nodes = append(nodes, bn)
 		if err := d.Attach(dashboard.Source{
 			Name: bn.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
-			Mesh: host.RouterMeshes(bn.r), Breakdowns: host.ScoreBreakdowns(sc),
+			Mesh: host.RouterMeshes(bn.r), Breakdowns: host.ScoreBreakdowns(n.Scoring()),
 		}); err != nil {
 			t.Fatal(err)
 		}

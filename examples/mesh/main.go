@@ -34,7 +34,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
-	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus"
@@ -129,20 +128,20 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	}()
 	for i := 0; i < cfg.nodes; i++ {
 		d := &demoNode{name: fmt.Sprintf("n%d", i)}
-		var sc *scoring.Component
-		opts := []host.Option{host.WithFx(fx.Populate(&d.r, &sc))}
+		// Loopback is exempt from the peer manager's per-IP limit by
+		// default, so many nodes on one machine need no option.
+		opts := []host.Option{host.WithLogger(quiet)}
 		if dash != nil {
 			// Score the topic, so the dashboard shows the score terms.
 			params := scoring.DefaultParams()
 			params.Topics[cfg.topic] = scoring.DefaultTopicParams()
 			opts = append(opts, host.WithFx(fx.Supply(params)))
 		}
-		n, err := host.New(ctx, append(opts, host.WithLogger(quiet),
-			// Every node is on 127.0.0.1: lift the peer manager's per-IP limit.
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))...)
+		n, err := host.New(ctx, opts...)
 		if err != nil {
 			return err
 		}
+		d.r = n.Router()
 		d.node = n
 		nodes = append(nodes, d)
 		out.name(n.ID(), d.name)
@@ -154,7 +153,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		if dash != nil {
 			if err := dash.Attach(dashboard.Source{
 				Name: d.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
-				Mesh: host.RouterMeshes(d.r), Breakdowns: host.ScoreBreakdowns(sc),
+				Mesh: host.RouterMeshes(d.r), Breakdowns: host.ScoreBreakdowns(n.Scoring()),
 				Kill: n.Close,
 			}); err != nil {
 				return err

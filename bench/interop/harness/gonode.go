@@ -19,13 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	meshhost "github.com/meshbus/meshbus/host"
-	"github.com/meshbus/meshbus/host/conntrack"
 )
 
 // GoMessage is one message a GoNode's subscription delivered.
@@ -242,18 +242,18 @@ func newLibp2pHost() (host.Host, error) {
 	)
 }
 
-// bridge starts the connection tracker (host/conntrack), which turns the
+// bridge starts the connection tracker (components/conntrack), which turns the
 // host's connection notifications and go-libp2p's events into the meshbus
 // events the router learns peers from; in AssemblyRouter nothing else does.
 func (n *GoNode) bridge() error {
-	t, err := conntrack.New(n.Host, n.Bus, clock.New())
+	t, err := conntrack.New(n.Host, n.Bus)
 	if err != nil {
 		return err
 	}
 	if err := t.Start(context.Background()); err != nil {
 		return err
 	}
-	n.closers = append(n.closers, func() error { return t.Stop(context.Background()) })
+	n.closers = append(n.closers, t.Close)
 	return nil
 }
 
