@@ -271,8 +271,10 @@ func screenshot(t *testing.T, bctx context.Context, path string) string {
 		path = filepath.Join(os.TempDir(), "meshbus-dashboard.png")
 	}
 	// Wait for the force layout to cool down (the page says when).
+	// The screenshot is an artifact, not an assertion: on a machine too
+	// loaded for the layout to settle in time, take it anyway.
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.body.dataset.settled === "1"`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatal(err)
+		t.Logf("the layout was still moving after 20s (%v); screenshot taken anyway", err)
 	}
 	buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
