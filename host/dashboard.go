@@ -72,6 +72,9 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 	}
 }
 
+// breakdownTimeout bounds one Breakdown request to the scorer's driver.
+const breakdownTimeout = time.Second
+
 // ScoreBreakdowns returns a function reading every scored peer's breakdown
 // from s (P1-P4 summed over topics), for a dashboard.Source. One call waits
 // at most a second for the scorer, then returns what it has.

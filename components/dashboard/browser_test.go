@@ -17,7 +17,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/router"
@@ -83,7 +82,8 @@ func TestBrowser(t *testing.T) {
 		// Score the topic, so the page has P1 and P2 to show.
 		params := scoring.DefaultParams()
 		params.Topics[topic] = scoring.DefaultTopicParams()
-		n, err := host.New(ctx, host.WithLogger(quiet), host.WithFx(fx.Supply(params)))
+		n, err := host.New(ctx, host.WithLogger(quiet),
+			host.WithFx(scoring.Options(scoring.WithParams(params))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/router"
@@ -128,16 +127,16 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	}()
 	for i := 0; i < cfg.nodes; i++ {
 		d := &demoNode{name: fmt.Sprintf("n%d", i)}
-		// Loopback is exempt from the peer manager's per-IP limit by
-		// default, so many nodes on one machine need no option.
-		opts := []host.Option{host.WithLogger(quiet)}
+		var opts []host.Option
 		if dash != nil {
 			// Score the topic, so the dashboard shows the score terms.
 			params := scoring.DefaultParams()
 			params.Topics[cfg.topic] = scoring.DefaultTopicParams()
-			opts = append(opts, host.WithFx(fx.Supply(params)))
+			opts = append(opts, host.WithFx(scoring.Options(scoring.WithParams(params))))
 		}
-		n, err := host.New(ctx, opts...)
+		// Loopback is exempt from the peer manager's per-IP limit by
+		// default, so many nodes on one machine need no option.
+		n, err := host.New(ctx, append(opts, host.WithLogger(quiet))...)
 		if err != nil {
 			return err
 		}
