@@ -102,15 +102,17 @@ func TestFlapping(t *testing.T) {
 	a, b := newNode(t, noDialer), newNode(t, noDialer)
 	ra, rb := record(t, a.Bus(), connTypes...), record(t, b.Bus(), connTypes...)
 	sa, sb := countSwarm(a), countSwarm(b)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
 	for i := 0; i < rounds; i++ {
+		// A deadline per round: one for all rounds ran out on a loaded
+		// machine although no round was stuck.
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		wg.Add(2)
 		go func() { defer wg.Done(); errs[0] = a.Connect(ctx, b.AddrInfo()) }()
 		go func() { defer wg.Done(); errs[1] = b.Connect(ctx, a.AddrInfo()) }()
 		wg.Wait()
+		cancel()
 		for _, err := range errs {
 			if err != nil {
 				t.Fatalf("round %d: %v", i, err)

@@ -55,9 +55,9 @@ type Node struct {
 // builtinRefs collects the built-ins the graph holds, for the accessors.
 type builtinRefs struct {
 	fx.In
-	Router  *router.Router     `optional:"true"`
-	Scoring *scoring.Scorer `optional:"true"`
-	PeerMgr *peermgr.Manager   `optional:"true"`
+	Router  *router.Router   `optional:"true"`
+	Scoring *scoring.Scorer  `optional:"true"`
+	PeerMgr *peermgr.Manager `optional:"true"`
 }
 
 // New builds and starts a node: the libp2p host (listening as configured),

@@ -65,9 +65,9 @@ func TestReadmeAddonRuns(t *testing.T) {
 // TestComponentForcesEveryProvidedValue: fx.Out results, named values and
 // group members in a component are all constructed.
 func TestComponentForcesEveryProvidedValue(t *testing.T) {
-	type named struct{ v int }
-	type grouped struct{ v int }
-	type outA struct{ v int }
+	type named struct{ _ int }
+	type grouped struct{ _ int }
+	type outA struct{ _ int }
 	type outs struct {
 		fx.Out
 		A *outA

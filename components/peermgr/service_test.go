@@ -7,14 +7,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/events"
 )
-
-// serviceProtos is what a service peer speaks: no mesh protocol.
-var serviceProtos = []protocol.ID{"/ipfs/id/1.0.0", "/vac/waku/store/2.0.0"}
 
 // TestManagerTrimsExcessService: with a service budget of 1, the second
 // inbound peer that identifies without a mesh protocol is disconnected at

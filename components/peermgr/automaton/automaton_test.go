@@ -625,3 +625,39 @@ func TestExchangeVerifiesRecords(t *testing.T) {
 		t.Fatalf("store holds %d peers, want only the valid one", c.store.Len())
 	}
 }
+
+// TestColocationSybilsDoNotEvictHonestPeers: five honest peers with earned
+// scores fill one IP's limit of 5; five fresh identities then connect from
+// the same IP, one by one. Every eviction hits a fresh identity; no honest
+// peer is lost. (Oldest-first eviction, the old policy, evicted all five
+// honest peers in this scenario.)
+func TestColocationSybilsDoNotEvictHonestPeers(t *testing.T) {
+	ids := identities(t, 14, 11)
+	clk := clock.NewMock()
+	c := testCore(t, ids[0].id)
+	var scores []events.PeerScore
+	for i := 1; i <= 5; i++ {
+		scores = append(scores, events.PeerScore{Peer: ids[i].id, Score: float64(i)})
+	}
+	c.onScores(events.EvtPeerScoresUpdated{Scores: scores, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
+	for i := 1; i <= 10; i++ {
+		clk.Add(time.Second)
+		c.onConnOpened(connOpen(ids[i].id, network.DirInbound, "198.51.100.4", clk.Now()), clk.Now())
+	}
+	honestEvicted := 0
+	for _, e := range eventsOf[events.EvtPeerEvicted](c.takeOutbox()) {
+		for i := 1; i <= 5; i++ {
+			if e.Peer == ids[i].id {
+				honestEvicted++
+			}
+		}
+	}
+	if honestEvicted != 0 {
+		t.Fatalf("%d honest peers evicted by fresh identities", honestEvicted)
+	}
+	for i := 1; i <= 5; i++ {
+		if !c.store.Has(ids[i].id) {
+			t.Fatalf("honest peer %d left the store", i)
+		}
+	}
+}

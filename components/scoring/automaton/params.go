@@ -12,7 +12,7 @@ import (
 type Thresholds = events.ScoreThresholds
 
 // Params configures a Scorer. Build one from DefaultParams and adjust it; a
-// Params is validated by NewScorer and New, which name the first bad field.
+// Params is validated by New (and the scoring driver's New), which name the first bad field.
 // The Scorer keeps its own copy: changing a Params (or its maps and slices)
 // after construction has no effect.
 type Params struct {

@@ -106,7 +106,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		}
 		// The constructor refuses the same params.
 		if _, err := New(p, t0); !errors.Is(err, ErrInvalidParams) {
-			t.Errorf("%s: NewScorer err = %v", tc.field, err)
+			t.Errorf("%s: New err = %v", tc.field, err)
 		}
 	}
 }

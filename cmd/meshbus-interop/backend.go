@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/host"
+	"github.com/meshbus/meshbus/interop/testplans/script"
+)
+
+// Queue and size bounds, the same as the reference node's.
+const (
+	maxRPCSize    = 10 << 20
+	peerDataQueue = 600
+	eventBuffer   = 1 << 14
+)
+
+// backend runs the script on a meshbus node.
+type backend struct {
+	id  int
+	rec *script.Recorder
+	log *slog.Logger
+
+	node    *host.Node
+	r       *router.Router
+	topics  map[string]*router.Topic
+	subs    []*router.Subscription
+	delays  map[string]time.Duration
+	vals    map[string]bool // topics with the recording validator registered
+	wg      sync.WaitGroup
+	closers []func() error
+}
+
+func newBackend(id int, rec *script.Recorder, log *slog.Logger) *backend {
+	return &backend{id: id, rec: rec, log: log, topics: map[string]*router.Topic{}, delays: map[string]time.Duration{}, vals: map[string]bool{}}
+}
+
+// gossipConfig applies the plans' parameters over meshbus's defaults and
+// lists those that have no meshbus counterpart.
+func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
+	c := router.DefaultGossipConfig()
+	setI := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setD := func(dst *time.Duration, v *script.Nanos) {
+		if v != nil {
+			*dst = time.Duration(*v)
+		}
+	}
+	setI(&c.D, p.D)
+	setI(&c.Dlo, p.Dlo)
+	setI(&c.Dhi, p.Dhi)
+	setI(&c.Dscore, p.Dscore)
+	setI(&c.Dout, p.Dout)
+	setI(&c.HistoryLength, p.HistoryLength)
+	setI(&c.HistoryGossip, p.HistoryGossip)
+	setI(&c.Dlazy, p.Dlazy)
+	if p.GossipFactor != nil {
+		c.GossipFactor = *p.GossipFactor
+	}
+	setI(&c.GossipRetransmission, p.GossipRetransmission)
+	setD(&c.HeartbeatInterval, p.HeartbeatInterval)
+	setD(&c.FanoutTTL, p.FanoutTTL)
+	setI(&c.PrunePeers, p.PrunePeers)
+	setD(&c.PruneBackoff, p.PruneBackoff)
+	setD(&c.UnsubscribeBackoff, p.UnsubscribeBackoff)
+	setI(&c.OpportunisticGraftTicks, p.OpportunisticGraftTicks)
+	setI(&c.OpportunisticGraftPeers, p.OpportunisticGraftPeers)
+	setD(&c.GraftFloodThreshold, p.GraftFloodThreshold)
+	setI(&c.MaxIHaveLength, p.MaxIHaveLength)
+	setI(&c.MaxIHaveMessages, p.MaxIHaveMessages)
+	setI(&c.MaxIDontWantMessages, p.MaxIDontWantMessages)
+	setD(&c.IWantFollowupTime, p.IWantFollowupTime)
+	setI(&c.IDontWantThreshold, p.IDontWantMessageThreshold)
+	var notes []string
+	ignored := func(name string, set bool, why string) {
+		if set {
+			notes = append(notes, fmt.Sprintf("%s not applied: %s", name, why))
+		}
+	}
+	ignored("HeartbeatInitialDelay", p.HeartbeatInitialDelay != nil, "the router's first heartbeat is one HeartbeatInterval after start")
+	ignored("SlowHeartbeatWarning", p.SlowHeartbeatWarning != nil, "no such warning in meshbus")
+	ignored("Connectors", p.Connectors != nil, "PX dialing belongs to the peer manager, left out here")
+	ignored("MaxPendingConnections", p.MaxPendingConnections != nil, "PX dialing belongs to the peer manager, left out here")
+	ignored("ConnectionTimeout", p.ConnectionTimeout != nil, "PX dialing belongs to the peer manager, left out here")
+	ignored("DirectConnectTicks", p.DirectConnectTicks != nil, "no direct peers in the plans")
+	ignored("DirectConnectInitialDelay", p.DirectConnectInitialDelay != nil, "no direct peers in the plans")
+	ignored("MaxIDontWantLength", p.MaxIDontWantLength != nil, "meshbus bounds remembered IDONTWANT ids per peer (MaxIDontWant), not per message")
+	ignored("IDontWantMessageTTL", p.IDontWantMessageTTL != nil, "meshbus keeps IDONTWANT ids for HistoryLength heartbeats")
+	return c, notes
+}
+
+func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
+	gc, notes := gossipConfig(p)
+	var r *router.Router
+	node, err := host.New(ctx,
+		host.WithIdentity(script.NodeKey(b.id)),
+		host.WithListenAddrs(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
+		host.WithLogger(b.log),
+		host.WithoutComponent(host.ComponentScoring),
+		host.WithoutComponent(host.ComponentPeerMgr),
+		host.WithFx(router.Options(
+			router.WithGossipConfig(gc),
+			router.WithSignPolicy(wire.StrictNoSign),
+			router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
+			router.WithMaxRPCSize(maxRPCSize),
+			router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
+			router.WithLogger(b.log),
+		), fx.Populate(&r)),
+	)
+	if err != nil {
+		return notes, err
+	}
+	b.node = node
+	b.closers = append(b.closers, node.Close)
+	b.r = r
+	return notes, b.watch()
+}
+
+// watch records the copies the router reports on the bus: duplicates, and
+// messages refused before validation (they were received all the same).
+// First copies are recorded by the topic validator, at receipt.
+func (b *backend) watch() error {
+	bus := b.node.Bus()
+	dups, err := eventbus.Subscribe[events.EvtMessageDuplicate](bus, eventbus.BufSize(eventBuffer), eventbus.WithPolicy(eventbus.Block), eventbus.Name("interop-duplicates"))
+	if err != nil {
+		return err
+	}
+	rejs, err := eventbus.Subscribe[events.EvtMessageRejected](bus, eventbus.BufSize(eventBuffer), eventbus.WithPolicy(eventbus.Block), eventbus.Name("interop-rejects"))
+	if err != nil {
+		dups.Close()
+		return err
+	}
+	b.closers = append(b.closers, dups.Close, rejs.Close)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for d, r := dups.Out(), rejs.Out(); d != nil || r != nil; {
+			select {
+			case ev, ok := <-d:
+				if !ok {
+					d = nil
+					continue
+				}
+				b.rec.Received(ev.At, ev.ID, ev.From, ev.Topic)
+			case ev, ok := <-r:
+				if !ok {
+					r = nil
+					continue
+				}
+				// Validator verdicts are recorded at receipt already; the
+				// other reasons are copies refused before validation.
+				switch ev.Reason {
+				case events.RejectValidationFailed, events.RejectValidationIgnored:
+					continue
+				}
+				if ev.ID != "" {
+					b.rec.Received(ev.At, ev.ID, ev.From, ev.Topic)
+				}
+				b.log.Debug("message rejected", "id", script.FormatID(ev.ID), "from", ev.From, "reason", ev.Reason)
+			}
+		}
+	}()
+	return nil
+}
+
+// Connect dials ai. The script retries a failed connect while the other
+// node starts, so the swarm's dial backoff for ai (set by the previous
+// failure) is cleared first.
+func (b *backend) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if sw, ok := b.node.Host().Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(ai.ID)
+	}
+	return b.node.Connect(ctx, ai)
+}
+
+// registerValidator (re)installs topic's validator: it records every first
+// copy at receipt, then waits the topic's validation delay and accepts.
+func (b *backend) registerValidator(topic string) error {
+	if b.vals[topic] {
+		b.r.UnregisterValidator(topic)
+	}
+	delay := b.delays[topic]
+	self := b.r.ID()
+	fn := func(ctx context.Context, from peer.ID, m *router.Message) router.ValidationResult {
+		if from != self { // local publishes are validated too; they are not receipts
+			b.rec.Received(time.Now(), m.ID, from, m.Topic)
+		}
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return router.ValidationIgnore
+			}
+		}
+		return router.ValidationAccept
+	}
+	var opts []router.ValidatorOption
+	if delay == 0 {
+		opts = append(opts, router.ValidatorInline())
+	}
+	if err := b.r.RegisterValidator(topic, fn, opts...); err != nil {
+		return err
+	}
+	b.vals[topic] = true
+	return nil
+}
+
+func (b *backend) Subscribe(ctx context.Context, topic string) error {
+	if _, ok := b.topics[topic]; ok {
+		return nil
+	}
+	if err := b.registerValidator(topic); err != nil {
+		return err
+	}
+	t, err := b.r.Join(topic)
+	if err != nil {
+		return err
+	}
+	b.topics[topic] = t
+	sub, err := t.Subscribe(router.SubscriptionBuffer(4096))
+	if err != nil {
+		return err
+	}
+	b.subs = append(b.subs, sub)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			if _, err := sub.Next(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func (b *backend) SetValidationDelay(topic string, d time.Duration) error {
+	b.delays[topic] = d
+	return b.registerValidator(topic)
+}
+
+func (b *backend) Publish(ctx context.Context, topic string, data []byte) error {
+	if t, ok := b.topics[topic]; ok {
+		return t.Publish(ctx, data)
+	}
+	return b.r.Publish(ctx, topic, data)
+}
+
+// Close stops the node and waits for the recording goroutines.
+func (b *backend) Close() error {
+	var errs []error
+	for _, s := range b.subs {
+		errs = append(errs, s.Close())
+	}
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		errs = append(errs, b.closers[i]())
+	}
+	b.wg.Wait()
+	return errors.Join(errs...)
+}

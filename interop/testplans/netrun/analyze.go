@@ -1,0 +1,230 @@
+package netrun
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// NodeLog is what one node's stdout said.
+type NodeLog struct {
+	Node   int
+	Impl   string
+	PeerID string
+	// Received holds the receipt times of every copy of each message id
+	// (decimal, as logged), in log order.
+	Received map[string][]time.Time
+	// Published holds the publish time of each message this node published.
+	Published map[string]time.Time
+	// BadLines counts lines that were not JSON objects.
+	BadLines int
+}
+
+// ParseLog reads a node's NDJSON stdout.
+func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
+	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var rec struct {
+			Time   time.Time `json:"time"`
+			Msg    string    `json:"msg"`
+			ID     any       `json:"id"`
+			NodeID *int      `json:"node_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			l.BadLines++
+			continue
+		}
+		id := fmt.Sprint(rec.ID)
+		switch rec.Msg {
+		case "PeerID":
+			l.PeerID = id
+			if rec.NodeID != nil && *rec.NodeID != node {
+				return l, fmt.Errorf("node%d logged node_id %d", node, *rec.NodeID)
+			}
+		case "Received Message":
+			l.Received[id] = append(l.Received[id], rec.Time)
+		case "Published Message":
+			l.Published[id] = rec.Time
+		}
+	}
+	return l, sc.Err()
+}
+
+// Stats is the three figures of the plans for one group of receiving nodes.
+type Stats struct {
+	Group string
+	Nodes int
+	// Messages is how many messages were published (seen anywhere).
+	Messages int
+	// Reliability is, over messages, the mean and the minimum share of the
+	// group's nodes (the publisher excluded) the message reached.
+	ReliabilityMean, ReliabilityMin float64
+	// ReachAll and Reach90 are percentiles (p50, p90, p99) over messages of
+	// the time from publish until every node, and 90% of the nodes, of the
+	// group had the message; messages that never got there are left out and
+	// counted in ReachAllMissing, Reach90Missing.
+	ReachAll, Reach90               [3]time.Duration
+	ReachAllMissing, Reach90Missing int
+	// DupsPerDelivery is the copies received beyond the first, divided by
+	// the first copies (deliveries), summed over the group and the messages.
+	DupsPerDelivery float64
+	Deliveries      int
+	Duplicates      int
+}
+
+// Analyze computes the figures overall and per implementation. A message's
+// time origin is its publish record, or its first receipt anywhere when the
+// publisher did not log one (as the plans' analysis does).
+func Analyze(logs []NodeLog) []Stats {
+	impls := map[string]bool{}
+	for _, l := range logs {
+		impls[l.Impl] = true
+	}
+	groups := []string{"overall"}
+	var names []string
+	for k := range impls {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 1 {
+		groups = append(groups, names...)
+	}
+	// Every message id seen, its publisher and origin.
+	type msgInfo struct {
+		publisher int
+		origin    time.Time
+	}
+	msgs := map[string]*msgInfo{}
+	for _, l := range logs {
+		for id, at := range l.Published {
+			msgs[id] = &msgInfo{publisher: l.Node, origin: at}
+		}
+	}
+	for _, l := range logs {
+		for id, ts := range l.Received {
+			mi := msgs[id]
+			if mi == nil {
+				mi = &msgInfo{publisher: -1}
+				msgs[id] = mi
+			}
+			if mi.publisher < 0 {
+				for _, t := range ts {
+					if mi.origin.IsZero() || t.Before(mi.origin) {
+						mi.origin = t
+					}
+				}
+			}
+		}
+	}
+	var out []Stats
+	for _, g := range groups {
+		s := Stats{Group: g, Messages: len(msgs), ReliabilityMin: 1}
+		var members []NodeLog
+		for _, l := range logs {
+			if g == "overall" || l.Impl == g {
+				members = append(members, l)
+			}
+		}
+		s.Nodes = len(members)
+		var all, p90 []time.Duration
+		relSum := 0.0
+		for id, mi := range msgs {
+			var firsts []time.Duration
+			targets := 0
+			for _, l := range members {
+				ts := l.Received[id]
+				if l.Node == mi.publisher {
+					s.Duplicates += len(ts)
+					continue
+				}
+				targets++
+				if len(ts) == 0 {
+					continue
+				}
+				first := slices.MinFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+				firsts = append(firsts, first.Sub(mi.origin))
+				s.Deliveries++
+				s.Duplicates += len(ts) - 1
+			}
+			if targets == 0 {
+				continue
+			}
+			rel := float64(len(firsts)) / float64(targets)
+			relSum += rel
+			s.ReliabilityMin = min(s.ReliabilityMin, rel)
+			slices.Sort(firsts)
+			if len(firsts) == targets {
+				all = append(all, firsts[len(firsts)-1])
+			} else {
+				s.ReachAllMissing++
+			}
+			need := int(math.Ceil(0.9 * float64(targets)))
+			if need >= 1 && len(firsts) >= need {
+				p90 = append(p90, firsts[need-1])
+			} else {
+				s.Reach90Missing++
+			}
+		}
+		if len(msgs) > 0 {
+			s.ReliabilityMean = relSum / float64(len(msgs))
+		} else {
+			s.ReliabilityMin = 0
+		}
+		s.ReachAll = percentiles(all)
+		s.Reach90 = percentiles(p90)
+		if s.Deliveries > 0 {
+			s.DupsPerDelivery = float64(s.Duplicates) / float64(s.Deliveries)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// percentiles returns p50, p90, p99 (nearest rank); zero without samples.
+func percentiles(d []time.Duration) [3]time.Duration {
+	var p [3]time.Duration
+	if len(d) == 0 {
+		return p
+	}
+	slices.Sort(d)
+	for i, q := range []float64{0.5, 0.9, 0.99} {
+		k := int(math.Ceil(q*float64(len(d)))) - 1
+		p[i] = d[max(k, 0)]
+	}
+	return p
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+
+// FormatTable renders stats as a Markdown table, one row per group.
+func FormatTable(title string, stats []Stats) string {
+	var b strings.Builder
+	if title != "" {
+		fmt.Fprintf(&b, "%s\n\n", title)
+	}
+	b.WriteString("| group | nodes | msgs | reliability mean / min | reach all p50 / p90 / p99 (ms) | reach 90% p50 / p90 / p99 (ms) | dups per delivery |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, s := range stats {
+		miss := ""
+		if s.ReachAllMissing > 0 {
+			miss = fmt.Sprintf(" (%d never)", s.ReachAllMissing)
+		}
+		miss90 := ""
+		if s.Reach90Missing > 0 {
+			miss90 = fmt.Sprintf(" (%d never)", s.Reach90Missing)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f%% / %.1f%% | %s / %s / %s%s | %s / %s / %s%s | %.2f |\n",
+			s.Group, s.Nodes, s.Messages, 100*s.ReliabilityMean, 100*s.ReliabilityMin,
+			ms(s.ReachAll[0]), ms(s.ReachAll[1]), ms(s.ReachAll[2]), miss,
+			ms(s.Reach90[0]), ms(s.Reach90[1]), ms(s.Reach90[2]), miss90, s.DupsPerDelivery)
+	}
+	return b.String()
+}

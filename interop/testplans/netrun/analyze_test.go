@@ -1,0 +1,166 @@
+package netrun
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshbus/meshbus/interop/testplans/script"
+)
+
+func TestParseLogAndAnalyze(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	line := func(v map[string]any) string { b, _ := json.Marshal(v); return string(b) + "\n" }
+	// Four nodes: node0 (a) publishes message 1 at 0 ms and gets an echo;
+	// node1 (a) gets it at 50 ms and again at 70; node2 (b) at 100, three
+	// copies; node3 (b) never. Message 2 has no publish record: its origin
+	// is its first receipt (node3 at 10 ms), node1 gets it at 30.
+	logs := []string{
+		line(map[string]any{"time": at(0), "msg": "PeerID", "id": "p0", "node_id": 0}) +
+			line(map[string]any{"time": at(0), "msg": "Published Message", "id": "1"}) +
+			line(map[string]any{"time": at(90), "msg": "Received Message", "id": "1"}),
+		line(map[string]any{"time": at(0), "msg": "PeerID", "id": "p1", "node_id": 1}) +
+			line(map[string]any{"time": at(70), "msg": "Received Message", "id": "1"}) +
+			line(map[string]any{"time": at(50), "msg": "Received Message", "id": "1"}) +
+			line(map[string]any{"time": at(30), "msg": "Received Message", "id": "2"}) + "not json\n",
+		line(map[string]any{"time": at(100), "msg": "Received Message", "id": "1"}) +
+			line(map[string]any{"time": at(110), "msg": "Received Message", "id": "1"}) +
+			line(map[string]any{"time": at(120), "msg": "Received Message", "id": "1"}),
+		line(map[string]any{"time": at(10), "msg": "Received Message", "id": "2"}),
+	}
+	impls := []string{"a", "a", "b", "b"}
+	var parsed []NodeLog
+	for i, l := range logs {
+		nl, err := ParseLog(i, impls[i], strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, nl)
+	}
+	if parsed[1].BadLines != 1 || parsed[1].PeerID != "p1" {
+		t.Fatalf("node1 log %+v", parsed[1])
+	}
+	st := Analyze(parsed)
+	if len(st) != 3 || st[0].Group != "overall" || st[1].Group != "a" || st[2].Group != "b" {
+		t.Fatalf("groups %+v", st)
+	}
+	all := st[0]
+	// Message 1 reached 2 of 3 non-publishers; message 2, without a
+	// publisher, reached 2 of 4 (node1, node3).
+	if all.Messages != 2 || !near(all.ReliabilityMean, (2.0/3+0.5)/2) || !near(all.ReliabilityMin, 0.5) {
+		t.Fatalf("overall reliability %+v", all)
+	}
+	// Deliveries: m1 node1, node2; m2 node1, node3 = 4. Duplicates: node0's
+	// echo, node1's second copy, node2's two extra = 4.
+	if all.Deliveries != 4 || all.Duplicates != 4 || !near(all.DupsPerDelivery, 1) {
+		t.Fatalf("overall duplicates %+v", all)
+	}
+	if all.ReachAllMissing != 2 || all.Reach90Missing != 2 {
+		t.Fatalf("overall reach %+v", all)
+	}
+	a := st[1] // node1 only is a target for m1 (node0 published): 100%.
+	if a.ReachAllMissing != 1 || a.ReachAll[0] != 50*time.Millisecond {
+		t.Fatalf("group a %+v", a)
+	}
+	b := st[2] // m1 reached node2 but not node3; m2 node3 but not node2.
+	if !near(b.ReliabilityMean, 0.5) || b.ReachAllMissing != 2 || b.Reach90Missing != 2 {
+		t.Fatalf("group b %+v", b)
+	}
+	tab := FormatTable("t", st)
+	if !strings.Contains(tab, "| overall | 4 | 2 | 58.3% / 50.0% |") {
+		t.Fatalf("table:\n%s", tab)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+func TestPercentiles(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(101-i)*time.Millisecond)
+	}
+	if p := percentiles(d); p != [3]time.Duration{50 * time.Millisecond, 90 * time.Millisecond, 99 * time.Millisecond} {
+		t.Fatal(p)
+	}
+	if p := percentiles(nil); p != [3]time.Duration{} {
+		t.Fatal(p)
+	}
+}
+
+func TestComposition(t *testing.T) {
+	s, err := ParseComposition("go=50,meshbus=50")
+	if err != nil || len(s) != 2 {
+		t.Fatal(s, err)
+	}
+	for _, bad := range []string{"go=60,meshbus=50", "go", "go=x", "=100", "go=-1,meshbus=101"} {
+		if _, err := ParseComposition(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	s, _ = ParseComposition("go=34,meshbus=33,x=33")
+	got := Assign(s, 32, 7)
+	count := map[string]int{}
+	for _, im := range got {
+		count[im]++
+	}
+	// 32*34/100=10, 32*33/100=10, 10, remainder 2 to the first shares.
+	if len(got) != 32 || count["go"] != 11 || count["meshbus"] != 11 || count["x"] != 10 {
+		t.Fatal(count)
+	}
+	if strings.Join(Assign(s, 32, 7), ",") != strings.Join(got, ",") {
+		t.Fatal("Assign is not deterministic")
+	}
+}
+
+func TestScenarioParams(t *testing.T) {
+	for _, name := range []string{"basic", "blob"} {
+		sc := DefaultScenario(name, 32, 3)
+		js, err := sc.Params()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := script.Parse(strings.NewReader(string(js)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inits, publishes, delays int
+		degree := make([]int, 32)
+		for _, in := range p.Script {
+			if c, ok := in.(script.IfNodeIDEquals); ok {
+				switch v := c.Instruction.(type) {
+				case script.InitGossipSub:
+					inits++
+				case script.Publish:
+					publishes++
+					if v.MessageSizeBytes != sc.MessageSize() {
+						t.Fatalf("size %d", v.MessageSizeBytes)
+					}
+				case script.Connect:
+					for _, to := range v.ConnectTo {
+						degree[c.NodeID]++
+						degree[to]++
+					}
+				}
+			}
+			if _, ok := in.(script.SetTopicValidationDelay); ok {
+				delays++
+			}
+		}
+		if inits != 32 || publishes != 16 || (delays == 1) != (name == "blob") {
+			t.Fatalf("%s: inits %d publishes %d delays %d", name, inits, publishes, delays)
+		}
+		for i, d := range degree {
+			if d < 20 {
+				t.Fatalf("%s: node%d has %d links, want >= 20", name, i, d)
+			}
+		}
+		if scriptEnd(p) != sc.Duration() {
+			t.Fatalf("end %v, want %v", scriptEnd(p), sc.Duration())
+		}
+	}
+	if _, err := (Scenario{Name: "nope", Nodes: 4, Messages: 1, Interval: 1, Setup: 1}).Params(); err == nil {
+		t.Fatal("unknown scenario accepted")
+	}
+}

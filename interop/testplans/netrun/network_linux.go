@@ -1,0 +1,270 @@
+package netrun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Subnet is the private IPv4 network every run uses inside the namespaces it
+// creates (node i has 10.213.(i/250).(i%250+1)); no address outside it is
+// ever configured or contacted.
+const Subnet = "10.213.0.0/16"
+
+// NodeIP returns node i's address.
+func NodeIP(i int) string { return fmt.Sprintf("10.213.%d.%d", i/250, i%250+1) }
+
+// Network is a set of node namespaces linked through a hub namespace.
+type Network struct {
+	prefix string
+	hub    string
+	nodes  []string // namespace names, index = node id
+	links  []LinkSpec
+	netem  bool
+	relay  *Relay
+	made   []string // namespaces created, for teardown
+	dirs   []string // /etc/netns dirs created
+}
+
+// HasNetem reports whether the kernel has the netem qdisc (probed in a
+// throw-away namespace).
+func HasNetem(prefix string) bool {
+	ns := prefix + "probe"
+	if ip("netns", "add", ns) != nil {
+		return false
+	}
+	defer ip("netns", "del", ns)
+	return run("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms") == nil
+}
+
+// Check returns an error wrapping ErrNotPermitted, saying what is missing,
+// unless this process can create network namespaces with iproute2.
+func Check() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: the runner must run as root (it creates network namespaces, veth pairs and qdiscs)", ErrNotPermitted)
+	}
+	for _, bin := range []string{"ip", "tc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%w: %s not found (install iproute2)", ErrNotPermitted, bin)
+		}
+	}
+	ns := fmt.Sprintf("mbtpchk%d", os.Getpid())
+	if err := ip("netns", "add", ns); err != nil {
+		return fmt.Errorf("%w: cannot create a network namespace: %v", ErrNotPermitted, err)
+	}
+	defer ip("netns", "del", ns)
+	if err := run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"); err != nil {
+		return fmt.Errorf("%w: cannot enter a network namespace: %v", ErrNotPermitted, err)
+	}
+	return nil
+}
+
+func run(name string, args ...string) error {
+	var out bytes.Buffer
+	c := exec.Command(name, args...)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+func ip(args ...string) error { return run("ip", args...) }
+
+// nsip runs ip inside namespace ns.
+func nsip(ns string, args ...string) error { return ip(append([]string{"-n", ns}, args...)...) }
+
+func nstc(ns string, args ...string) error {
+	return run("ip", append([]string{"netns", "exec", ns, "tc"}, args...)...)
+}
+
+// Prefix returns the namespace-name prefix of runs of this process.
+func Prefix() string { return fmt.Sprintf("mbtp%d", os.Getpid()) }
+
+// Setup creates one namespace per link (node i's host name is nodei), a hub
+// namespace, a veth pair per node, the addresses, the shaping, the delay
+// (netem where the kernel has it, the userspace Relay otherwise) and an
+// /etc/netns/<ns>/hosts naming every node. On error everything created is
+// removed.
+func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool) (n *Network, err error) {
+	if len(links) < 1 || len(links) > 1000 {
+		return nil, fmt.Errorf("%w: %d nodes (1..1000)", ErrBadConfig, len(links))
+	}
+	n = &Network{prefix: prefix, hub: prefix + "hub", links: links}
+	n.netem = !forceRelay && HasNetem(prefix)
+	defer func() {
+		if err != nil {
+			_ = n.Teardown()
+			n = nil
+		}
+	}()
+	if err := ip("netns", "add", n.hub); err != nil {
+		return nil, err
+	}
+	n.made = append(n.made, n.hub)
+	if err := nsip(n.hub, "link", "set", "lo", "up"); err != nil {
+		return nil, err
+	}
+	if n.netem {
+		if err := nsip(n.hub, "link", "add", "br0", "type", "bridge"); err != nil {
+			return nil, err
+		}
+		if err := nsip(n.hub, "link", "set", "br0", "up"); err != nil {
+			return nil, err
+		}
+	}
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1 localhost\n")
+	for i := range links {
+		fmt.Fprintf(&hosts, "%s node%d\n", NodeIP(i), i)
+	}
+	hubIfs := make([]string, len(links))
+	lats := make([]time.Duration, len(links))
+	for i, l := range links {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ns := fmt.Sprintf("%sn%d", prefix, i)
+		if err := ip("netns", "add", ns); err != nil {
+			return nil, err
+		}
+		n.made = append(n.made, ns)
+		n.nodes = append(n.nodes, ns)
+		dir := filepath.Join("/etc/netns", ns)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		n.dirs = append(n.dirs, dir)
+		if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644); err != nil {
+			return nil, err
+		}
+		hubIf := fmt.Sprintf("h%d", i)
+		hubIfs[i], lats[i] = hubIf, l.Latency
+		steps := [][]string{
+			{"link", "add", "name", "eth0", "netns", ns, "type", "veth", "peer", "name", hubIf, "netns", n.hub},
+			{"-n", ns, "link", "set", "lo", "up"},
+			{"-n", ns, "addr", "add", NodeIP(i) + "/16", "dev", "eth0"},
+			{"-n", ns, "link", "set", "eth0", "up"},
+			{"-n", n.hub, "link", "set", hubIf, "up"},
+		}
+		if n.netem {
+			steps = append(steps, []string{"-n", n.hub, "link", "set", hubIf, "master", "br0"})
+		}
+		for _, s := range steps {
+			if err := ip(s...); err != nil {
+				return nil, err
+			}
+		}
+		for _, side := range []struct{ ns, dev string }{{ns, "eth0"}, {n.hub, hubIf}} {
+			if err := shape(side.ns, side.dev, l, n.netem); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !n.netem {
+		r, err := StartRelay(n.hub, hubIfs, lats)
+		if err != nil {
+			return nil, err
+		}
+		n.relay = r
+	}
+	return n, nil
+}
+
+// shape puts the link's delay (netem mode) and rate on dev's egress.
+func shape(ns, dev string, l LinkSpec, netem bool) error {
+	tbf := func(parent ...string) []string {
+		// burst: at least one 64 KiB GSO frame; queue up to 50 ms of data.
+		burst := max(l.RateMbit*1000*1000/8/250, 64<<10)
+		a := append([]string{"qdisc", "add", "dev", dev}, parent...)
+		return append(a, "tbf", "rate", fmt.Sprintf("%dmbit", l.RateMbit), "burst", fmt.Sprint(burst), "latency", "50ms")
+	}
+	switch {
+	case netem && l.Latency > 0:
+		if err := nstc(ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "netem", "delay", fmt.Sprintf("%dus", l.Latency.Microseconds()), "limit", "100000"); err != nil {
+			return err
+		}
+		if l.RateMbit > 0 {
+			return nstc(ns, tbf("parent", "1:1", "handle", "2:")...)
+		}
+	case l.RateMbit > 0:
+		return nstc(ns, tbf("root", "handle", "1:")...)
+	}
+	return nil
+}
+
+// Netem reports whether the delay is netem's (else the userspace relay's).
+func (n *Network) Netem() bool { return n.netem }
+
+// Namespace returns node i's namespace name.
+func (n *Network) Namespace(i int) string { return n.nodes[i] }
+
+// Relay returns the userspace relay, nil in netem mode.
+func (n *Network) Relay() *Relay { return n.relay }
+
+// Teardown stops the relay and deletes every namespace and hosts file the
+// network created. It is idempotent and tries everything even when a step
+// fails.
+func (n *Network) Teardown() error {
+	var errs []error
+	if n.relay != nil {
+		errs = append(errs, n.relay.Close())
+		n.relay = nil
+	}
+	for i := len(n.made) - 1; i >= 0; i-- {
+		if err := ip("netns", "del", n.made[i]); err != nil && !strings.Contains(err.Error(), "No such file") {
+			errs = append(errs, err)
+		}
+	}
+	n.made = nil
+	for _, d := range n.dirs {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	n.dirs = nil
+	return errors.Join(errs...)
+}
+
+// CleanupStale deletes namespaces and /etc/netns dirs left by runs whose
+// process is gone (killed with SIGKILL), recognised by the "mbtp<pid>"
+// prefix of a pid that no longer exists. It returns what it removed.
+func CleanupStale() ([]string, error) {
+	ents, err := os.ReadDir("/run/netns")
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	alive := func(name string) bool {
+		var pid int
+		rest := strings.TrimPrefix(name, "mbtp")
+		rest = strings.TrimPrefix(rest, "chk")
+		if _, err := fmt.Sscanf(rest, "%d", &pid); err != nil || pid <= 0 {
+			return true // not ours
+		}
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return err == nil
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "mbtp") || alive(e.Name()) {
+			continue
+		}
+		if err := ip("netns", "del", e.Name()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, e.Name())
+	}
+	dirs, _ := os.ReadDir("/etc/netns")
+	for _, e := range dirs {
+		if strings.HasPrefix(e.Name(), "mbtp") && !alive(e.Name()) {
+			errs = append(errs, os.RemoveAll(filepath.Join("/etc/netns", e.Name())))
+		}
+	}
+	return removed, errors.Join(errs...)
+}
