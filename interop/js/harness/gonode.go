@@ -185,7 +185,7 @@ func (n *GoNode) startHost(ropts []router.Option, logger *slog.Logger) error {
 		meshhost.WithLogger(logger),
 		meshhost.WithFx(
 			router.Options(ropts...),
-			peermgr.WithOptions(peermgr.WithColocationLimit(0)),
+			peermgr.Options(peermgr.WithColocationLimit(0)),
 			fx.Invoke(func(b *eventbus.Bus) error { n.Bus = b; return n.record() }),
 			fx.Populate(&r),
 		),
