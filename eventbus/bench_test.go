@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 type benchEvt struct{ A, B int64 }
@@ -31,13 +30,9 @@ func drainAll[T any](chans []<-chan T, n int) func() {
 // (Block policy, so every event is delivered), end to end.
 func BenchmarkEmitTyped(b *testing.B) {
 	for _, subs := range []int{1, 4, 16} {
-		for _, metrics := range []bool{false, true} {
+		for _, metrics := range []bool{false} {
 			b.Run(fmt.Sprintf("subs=%d/metrics=%v", subs, metrics), func(b *testing.B) {
-				var opts []Option
-				if metrics {
-					opts = append(opts, WithMetrics(prometheus.NewRegistry()))
-				}
-				bus := New(opts...)
+				bus := New()
 				defer bus.Close()
 				chans := make([]<-chan benchEvt, subs)
 				for i := range chans {

@@ -9,9 +9,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-
-	"github.com/libp2p/go-libp2p/core/event"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Bus is a local event bus. It is safe for concurrent use; see the package
@@ -37,10 +34,7 @@ type Bus struct {
 	defaultPolicy   Policy
 	defaultNotifier Notifier
 	log             *slog.Logger
-	metricsReg      prometheus.Registerer
 }
-
-var _ event.Bus = (*Bus)(nil)
 
 // New returns an empty bus. Its default policy is Notify with LogNotifier.
 func New(opts ...Option) *Bus {
@@ -56,11 +50,6 @@ func New(opts ...Option) *Bus {
 	}
 	if b.defaultNotifier == nil {
 		b.defaultNotifier = LogNotifier(b.log)
-	}
-	if b.metricsReg != nil {
-		if err := b.RegisterMetrics(b.metricsReg); err != nil {
-			b.log.Error("eventbus: registering metrics", "err", err)
-		}
 	}
 	return b
 }
@@ -78,6 +67,9 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	b.isClosed.Store(true)
+	// Wake WaitForEmitter callers, which then see closed.
+	close(b.emitterAdded)
+	b.emitterAdded = make(chan struct{})
 	subs := make([]*subCore, 0, len(b.subs))
 	for c := range b.subs {
 		subs = append(subs, c)
@@ -149,7 +141,7 @@ func (b *Bus) hasEmitterLocked(t reflect.Type) bool {
 }
 
 // subscribe registers a new subscription and attaches it to its nodes.
-func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []event.SubscriptionOpt) error {
+func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []SubscriptionOpt) error {
 	c := s.core()
 	st, err := b.newSubSettings(callerSkip+1, opts)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
-
-	"github.com/libp2p/go-libp2p/core/event"
 )
 
 // Subscription is a typed subscription delivering values of type E on its
@@ -18,18 +16,18 @@ type Subscription[E any] struct {
 // Subscribe subscribes to events of type T. When T is an interface type, the
 // subscription receives every event type that implements it (any receives
 // everything). Events of one emitter arrive in emission order.
-func Subscribe[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[T], error) {
+func Subscribe[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[T], error) {
 	return subscribeTyped[T, T](b, nil, opts)
 }
 
 // SubscribeSequenced is Subscribe with each event wrapped in a Sequenced
 // carrying its bus-wide sequence number.
-func SubscribeSequenced[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[Sequenced[T]], error) {
+func SubscribeSequenced[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[Sequenced[T]], error) {
 	opts = append(opts[:len(opts):len(opts)], WithSequence())
 	return subscribeTyped[T](b, sequencer[T](), opts)
 }
 
-func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []event.SubscriptionOpt) (*Subscription[E], error) {
+func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []SubscriptionOpt) (*Subscription[E], error) {
 	s := &chanSink[E]{convert: convert}
 	// The channel is made after the settings are known, before any attach.
 	typ := reflect.TypeFor[T]()
@@ -76,7 +74,7 @@ type Emitter[T any] struct {
 }
 
 // NewEmitter returns an emitter of events of type T.
-func NewEmitter[T any](b *Bus, opts ...event.EmitterOpt) (*Emitter[T], error) {
+func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 	st, err := newEmitterSettings(opts)
 	if err != nil {
 		return nil, err

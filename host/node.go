@@ -21,6 +21,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/busmetrics"
 )
 
 // Node is a running meshbus node. Its methods are safe for concurrent use.
@@ -55,7 +56,7 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	busOpts := append([]eventbus.Option{eventbus.WithLogger(cfg.log)}, cfg.busOpts...)
 	bus := eventbus.New(busOpts...)
-	busCol := bus.Collector()
+	busCol := busmetrics.New(bus)
 	if err := cfg.reg.Register(busCol); err != nil {
 		bus.Close()
 		return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/busmetrics"
 )
 
 // newMeshbus returns a meshbus bus whose logs are formatted and discarded
@@ -20,9 +21,13 @@ func newMeshbus(metrics bool) (*eventbus.Bus, *prometheus.Registry) {
 	var reg *prometheus.Registry
 	if metrics {
 		reg = prometheus.NewRegistry()
-		opts = append(opts, eventbus.WithMetrics(reg))
 	}
-	return eventbus.New(opts...), reg
+	b := eventbus.New(opts...)
+	if reg != nil {
+		// A fresh registry: registration cannot collide.
+		_, _ = busmetrics.Register(reg, b)
+	}
+	return b, reg
 }
 
 // meshSub is what the rigs need of either kind of meshbus subscription.
@@ -46,11 +51,7 @@ func subscribeMeshbus(b *eventbus.Bus, impl Impl, opts ...event.SubscriptionOpt)
 	if err != nil {
 		return nil, outChan{}, err
 	}
-	as, ok := s.(*eventbus.AnySubscription)
-	if !ok {
-		return nil, outChan{}, fmt.Errorf("meshbus Subscribe returned %T", s)
-	}
-	return as, outChan{boxed: as.Out()}, nil
+	return s, outChan{boxed: s.Out()}, nil
 }
 
 // outChan is a subscription's channel of either API; exactly one is set.
