@@ -54,9 +54,9 @@ func New(opts ...Option) *Bus {
 	return b
 }
 
-// Close ends every subscription (their channels close, after what they have
-// queued except under Block, whose queue is drained to release blocked
-// emitters; Err reports ErrClosed), and makes further
+// Close ends every subscription (their channels close after what they have
+// queued, which stays readable; emitters blocked on a Block subscription
+// give up at once; Err reports ErrClosed), and makes further
 // Emit, Subscribe and NewEmitter calls fail with ErrClosed. It waits for
 // nothing but the bus's own bookkeeping. Closing twice is harmless.
 func (b *Bus) Close() error {
@@ -75,14 +75,12 @@ func (b *Bus) Close() error {
 		subs = append(subs, c)
 	}
 	b.mu.Unlock()
-	// End and drain everything first: an emitter blocked on any Block
-	// subscription must let go of its node lock before the detaches below,
-	// each of which needs that lock, whatever order they run in.
+	// End everything first: an emitter blocked on any Block subscription
+	// gives up when it ends, and must let go of its node lock before the
+	// detaches below, each of which needs that lock, whatever order they
+	// run in.
 	for _, c := range subs {
 		c.end(ErrClosed)
-	}
-	for _, c := range subs {
-		c.startDrain()
 	}
 	for _, c := range subs {
 		b.detach(c)
@@ -208,13 +206,13 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	return nil
 }
 
-// detach removes c from the bus and closes its channel, once. A Block
-// subscription's channel is drained meanwhile: an emitter blocked on it holds
-// the node's read lock, and draining is what lets it go (as in go-libp2p's
-// bus); the events it discards are counted as abandoned.
+// detach removes c from the bus and closes its channel, once. Call it after
+// c.end: an emitter blocked on a Block subscription holds the node's read
+// lock, and it gives up (counting the event as abandoned) when c.done
+// closes, which is what lets detach take the node's write lock. No goroutine
+// is started and none is waited for.
 func (b *Bus) detach(c *subCore) {
 	c.detachOnce.Do(func() {
-		c.startDrain()
 		b.mu.Lock()
 		delete(b.subs, c)
 		b.wildcards = removeSub(b.wildcards, c)
@@ -227,9 +225,6 @@ func (b *Bus) detach(c *subCore) {
 			n.detach(c.self)
 		}
 		c.self.closeChan()
-		if c.drained != nil {
-			<-c.drained // the drain ends with the channel: no goroutine outlives detach
-		}
 	})
 }
 

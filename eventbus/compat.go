@@ -140,10 +140,6 @@ func (e *AnyEmitter) Emit(evt any) error {
 	// about 1 ns here.
 	for i := range n.boxed {
 		t := &n.boxed[i]
-		if t.block {
-			t.ch <- evt
-			continue
-		}
 		if t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
@@ -151,6 +147,10 @@ func (e *AnyEmitter) Emit(evt any) error {
 		select {
 		case t.ch <- evt:
 		default:
+			if t.block {
+				blockSend(t.ch, t.c, evt)
+				continue
+			}
 			t.c.overflow(n)
 		}
 	}

@@ -14,9 +14,11 @@
 // wildcard and interface subscriptions; each type's node.mu is read-locked by
 // emitters for the duration of one Emit and write-locked to attach or detach a
 // subscription. Bus.mu is never held while waiting for a node lock, so one
-// stalled Block subscriber cannot stall operations on other types. Bus.Close
-// starts draining every Block subscription before it detaches any, so an
-// emitter blocked on one of them lets go of the node lock the detaches need.
+// stalled Block subscriber cannot stall operations on other types. An emitter
+// blocked on a full Block subscription waits on the subscription's done
+// channel as well as on its queue, so ending the subscription releases it;
+// Bus.Close ends every subscription before it detaches any, so an emitter
+// blocked on one of them lets go of the node lock the detaches need.
 //
 // Fan-out: attach and detach rebuild a node's fanout, in which the
 // subscriptions that take the emitted value as it is (event.Bus-API

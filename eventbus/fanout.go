@@ -81,13 +81,6 @@ func (n *node) split() {
 func offer[E any](n *node, list []flatSink[E], v E) {
 	for i := range list {
 		t := &list[i]
-		if t.block {
-			// No ended check: a Block subscription that ended is being
-			// drained (startDrain), which counts what it discards as
-			// abandoned, as the check would have.
-			t.ch <- v
-			continue
-		}
 		if t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
@@ -95,6 +88,10 @@ func offer[E any](n *node, list []flatSink[E], v E) {
 		select {
 		case t.ch <- v:
 		default:
+			if t.block {
+				blockSend(t.ch, t.c, v)
+				continue
+			}
 			t.c.overflow(n)
 		}
 	}

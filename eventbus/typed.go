@@ -43,12 +43,12 @@ func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts 
 func (s *Subscription[E]) Out() <-chan E { return s.ch }
 
 // Close ends the subscription and closes its channel; it returns once no
-// emitter can send on it any more. Under Block it drains the channel to
-// release emitters blocked on it, discarding what was queued (as go-libp2p's
-// bus does; a reader still receiving races the drain, so it may get some of
-// those events, in order); under the other policies queued events stay
-// readable until the channel closes. Closing twice is harmless. It may wait for emitters of the
-// same types that are blocked on other Block subscribers.
+// emitter can send on it any more. What was queued stays readable until the
+// channel reports closed, under every policy; an emitter blocked on a full
+// Block subscription gives up at once (the event is counted as abandoned),
+// so Close starts no goroutine and waits for none that competes with
+// emitters. Closing twice is harmless. It may wait for emitters of the same
+// types that are blocked on other Block subscribers.
 func (s *Subscription[E]) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)
@@ -109,10 +109,6 @@ func (e *Emitter[T]) Emit(v T) error {
 		// -rows emitter/).
 		for i := range typed {
 			t := &typed[i]
-			if t.block {
-				t.ch <- v
-				continue
-			}
 			if t.c.ended.Load() {
 				t.c.abandoned.Add(1)
 				continue
@@ -120,6 +116,10 @@ func (e *Emitter[T]) Emit(v T) error {
 			select {
 			case t.ch <- v:
 			default:
+				if t.block {
+					blockSend(t.ch, t.c, v)
+					continue
+				}
 				t.c.overflow(n)
 			}
 		}
