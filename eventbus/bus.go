@@ -187,6 +187,11 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 			}
 		}
 	}
+	// A batch queue of one concrete type shares its node's producer lock;
+	// bind it before anything can deliver to it.
+	if nb, ok := s.(interface{ bindNode(*node) }); ok && !wildcard && !hasIface && len(targets) == 1 && len(types) == 1 {
+		nb.bindNode(targets[0])
+	}
 	// Register last, so that nodeLocked above did not attach c already.
 	if wildcard {
 		b.wildcards = append(b.wildcards, c)

@@ -157,6 +157,9 @@ func (e *AnyEmitter) Emit(evt any) error {
 	for _, s := range n.typedSinks {
 		s.deliverAny(n, evt, seq)
 	}
+	for _, s := range n.ringSinks {
+		s.deliverAny(n, evt, seq)
+	}
 	for _, s := range n.other {
 		s.deliverAny(n, evt, seq)
 	}

@@ -27,6 +27,9 @@ var (
 	ErrBadOption = errors.New("eventbus: bad option")
 	// ErrInvalidOption is ErrBadOption's earlier name.
 	ErrInvalidOption = ErrBadOption
+	// ErrSubscriptionClosed: BatchSubscription.Next after Close, once what
+	// was queued has been taken.
+	ErrSubscriptionClosed = errors.New("eventbus: subscription closed")
 	// ErrNoTypes: Subscribe was given an empty list of event types.
 	ErrNoTypes = errors.New("eventbus: empty event type list")
 )

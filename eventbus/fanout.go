@@ -10,12 +10,17 @@ import "reflect"
 //   - typed: a []flatSink[T] for typed sinks of exactly the node's type T
 //     (nil when there are none), with the same sinks as interfaces in
 //     typedSinks for emitters that do not know T;
-//   - other: the rest (sequenced, interface-typed), reached through the sink
-//     interface.
+//   - rings: a []*ringSink[T] of the batch subscriptions of exactly T bound
+//     to this node (nil when there are none), which share the node's
+//     producer lock emu, with the same sinks in ringSinks;
+//   - other: the rest (sequenced, interface-typed, other batch queues),
+//     reached through the sink interface.
 type fanout struct {
 	boxed      []flatSink[any]
 	typed      any
 	typedSinks []sink
+	rings      any
+	ringSinks  []sink
 	other      []sink
 	// mixed is set when boxed or other has sinks: a typed Emit must look
 	// beyond its flat array.
@@ -45,6 +50,12 @@ func (s *chanSink[E]) flatten(typ reflect.Type, list any) (any, bool) {
 	return append(l, flatSink[E]{ch: s.ch, c: &s.subCore, block: s.settings.policy == Block}), true
 }
 
+// ringFlattener is implemented by batch queues that can join a fanout's
+// ring list.
+type ringFlattener interface {
+	flattenRing(n *node, list any) (any, bool)
+}
+
 // split rebuilds n's fanout from n.sinks into fresh arrays (an Emit holding
 // the read lock never sees one change). Called with n.mu held for writing;
 // attaches and detaches are rare next to Emits.
@@ -52,6 +63,13 @@ func (n *node) split() {
 	f := fanout{}
 	anyType := reflect.TypeFor[any]()
 	for _, s := range n.sinks {
+		if rf, ok := s.(ringFlattener); ok {
+			if l, ok := rf.flattenRing(n, f.rings); ok {
+				f.rings = l
+				f.ringSinks = append(f.ringSinks, s)
+				continue
+			}
+		}
 		fl, ok := s.(flattener)
 		if !ok {
 			f.other = append(f.other, s)

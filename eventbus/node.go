@@ -20,6 +20,11 @@ type node struct {
 	fanout          // the emit path's view of sinks; guarded by mu
 	seqSinks int    // sinks that want sequence numbers; guarded by mu
 
+	// emu is the producer lock of the batch queues in fanout.rings: an
+	// Emit takes it once, under mu's read lock, for all of them; their
+	// readers take it once per batch. See ringSink.
+	emu sync.Mutex
+
 	emitted atomic.Uint64 // Emit calls, incremented under mu.RLock
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type

@@ -83,7 +83,11 @@ func (c *subCore) Err() error {
 
 // overflow applies the policy when the channel is full. Called under n's
 // read lock, on the emitter's goroutine.
-func (c *subCore) overflow(n *node) {
+func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
+
+// overflowHeld is overflow for a caller that also holds held (a batch
+// queue's producer lock), which a notifier's runtime.Goexit must release.
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -91,7 +95,7 @@ func (c *subCore) overflow(n *node) {
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n, d)
+		c.notify(n, d, held)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
@@ -102,7 +106,8 @@ func (c *subCore) overflow(n *node) {
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
-// Emit, with n's read lock held and no defer in Emit (the hot path stays
+// Emit, with n's read lock (and held, a batch queue's producer lock, when
+// not nil) held and no defer in Emit (the hot path stays
 // defer-free), so it must leave that lock in order however the callback
 // ends:
 //   - a panic is recovered, counted (Bus.NotifierPanics) and logged at drop
@@ -112,7 +117,7 @@ func (c *subCore) overflow(n *node) {
 //     function releases n's read lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
-func (c *subCore) notify(n *node, dropped uint64) {
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 	nf := c.settings.notifier
 	if nf == nil {
 		return
@@ -131,6 +136,9 @@ func (c *subCore) notify(n *node, dropped uint64) {
 		}
 		// Neither returned nor panicked: runtime.Goexit. Emit will not
 		// unlock; do it here.
+		if held != nil {
+			held.Unlock()
+		}
 		n.mu.RUnlock()
 	}()
 	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})

@@ -124,6 +124,14 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
+	if rings, ok := n.rings.([]*ringSink[T]); ok {
+		// Batch queues: one producer lock for all of them.
+		n.emu.Lock()
+		for _, r := range rings {
+			r.push(n, v)
+		}
+		n.emu.Unlock()
+	}
 	if e.stateful || n.mixed {
 		e.emitRest(n, v)
 	}
@@ -147,6 +155,18 @@ func (e *Emitter[T]) emitRest(n *node, v T) {
 	for _, s := range n.other {
 		if s, ok := s.(*chanSink[Sequenced[T]]); ok {
 			s.send(n, Sequenced[T]{Seq: seq, Event: v})
+			continue
+		}
+		if r, ok := s.(*ringSink[Sequenced[T]]); ok && r.convert != nil {
+			r.plock.Lock()
+			r.push(n, Sequenced[T]{Seq: seq, Event: v})
+			r.plock.Unlock()
+			continue
+		}
+		if r, ok := s.(*ringSink[T]); ok && r.convert == nil {
+			r.plock.Lock()
+			r.push(n, v)
+			r.plock.Unlock()
 			continue
 		}
 		if boxed == nil {
