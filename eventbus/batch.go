@@ -14,11 +14,11 @@ import (
 //
 // Locking: the queue's indices and flags are plain fields guarded by plock,
 // the producer lock. For a typed batch subscription of exactly one concrete
-// type (the common case), plock is the node's emu, which an Emit takes once
-// for all such queues of the type: at fan-out the emitter pays one lock for
-// every batch subscriber instead of one channel lock each. Other batch
-// subscriptions (sequenced, interface-typed, several types) use their own
-// pmu. Producers write the slot at tail and advance it; the reader takes
+// type (the common case), plock is its node's emu, which a typed Emit takes
+// once for all of them: at fan-out the emitter pays one lock for every batch
+// subscriber, where channels cost one lock each. Other batch subscriptions
+// (sequenced, interface-typed, several types) use their own pmu. Either is
+// taken inside the emitting node's read lock. Producers write the slot at tail and advance it; the reader takes
 // [head, tail) under plock once per batch, copies the slots out without the
 // lock (no producer writes them until head moves past), and advances head
 // under plock again: two lock round trips per batch, not per event.
@@ -28,7 +28,7 @@ type ringSink[E any] struct {
 	mask  uint64 // len(slots)-1; len(slots) is limit rounded up to a power of two
 	limit uint64 // the subscription's BufSize (at least 1)
 
-	plock *sync.Mutex // &node.emu for a flat typed queue, else &pmu; set before attach
+	plock *sync.Mutex // &node.emu for a bound queue, else &pmu; set before attach
 	pmu   sync.Mutex
 	node  *node // the one node of a flat typed queue; nil otherwise
 
@@ -86,29 +86,32 @@ func (r *ringSink[E]) init() {
 	}
 }
 
-// push queues v, applying the policy when the queue is full. Called with
-// n's read lock and r.plock held, on the emitter's goroutine. Under Block it
-// releases plock while it waits for room or for the subscription to end.
-func (r *ringSink[E]) push(n *node, v E) {
+// push queues v, applying the policy when the queue is full, and reports
+// whether it woke the parked reader. Called with n's read lock and r.plock
+// held, on the emitter's goroutine. Under Block it releases plock while it
+// waits for room or for the subscription to end (the reader needs plock to
+// make room), then re-checks that the subscription lives.
+func (r *ringSink[E]) push(n *node, v E) bool {
 	if r.ended.Load() {
 		r.abandoned.Add(1)
-		return
+		return false
 	}
 	for r.tail-r.head >= r.limit {
 		if r.settings.policy != Block {
 			r.overflowHeld(n, r.plock)
-			return
+			return false
 		}
 		r.writerWaits = true
 		space := r.space
 		r.plock.Unlock()
 		select {
 		case <-space:
-			r.plock.Lock()
 		case <-r.done:
-			r.plock.Lock()
+		}
+		r.plock.Lock()
+		if r.ended.Load() {
 			r.abandoned.Add(1)
-			return
+			return false
 		}
 	}
 	r.slots[r.tail&r.mask] = v
@@ -119,7 +122,9 @@ func (r *ringSink[E]) push(n *node, v E) {
 		case r.wake <- struct{}{}:
 		default:
 		}
+		return true
 	}
+	return false
 }
 
 func (r *ringSink[E]) toElem(ev any, seq uint64) (E, bool) {
@@ -130,17 +135,20 @@ func (r *ringSink[E]) toElem(ev any, seq uint64) (E, bool) {
 	return v, ok
 }
 
-func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) {
-	v, ok := r.toElem(ev, seq)
-	if !ok {
-		return
-	}
+// pushLocking is push for a caller holding only n's read lock.
+func (r *ringSink[E]) pushLocking(n *node, v E) {
 	r.plock.Lock()
 	r.push(n, v)
 	r.plock.Unlock()
 }
 
-func (r *ringSink[E]) tryDeliverAny(ev any, seq uint64) bool {
+func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) {
+	if v, ok := r.toElem(ev, seq); ok {
+		r.pushLocking(n, v)
+	}
+}
+
+func (r *ringSink[E]) tryDeliverAny(n *node, ev any, seq uint64) bool {
 	v, ok := r.toElem(ev, seq)
 	if !ok {
 		return true

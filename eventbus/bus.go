@@ -95,7 +95,7 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 	if n, ok := b.nodes[t]; ok {
 		return n
 	}
-	n := &node{typ: t}
+	n := &node{typ: t, fan: &fanout{}}
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under
 	// b.mu cannot wait on an emitter.
@@ -234,7 +234,7 @@ func (b *Bus) detach(c *subCore) {
 }
 
 // detachAsync detaches a killed subscription without blocking the emitter
-// that killed it (it holds a node's read lock, which detach needs).
+// that killed it (it holds a node's lock, which detach needs).
 func (b *Bus) detachAsync(c *subCore) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

@@ -129,8 +129,10 @@ func (e *AnyEmitter) Emit(evt any) error {
 	}
 	n.mu.RLock()
 	n.emitted.Add(1)
+	f := n.fan
+	woke := false
 	var seq uint64
-	if n.seqSinks > 0 {
+	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
 	}
 	if e.stateful {
@@ -138,14 +140,15 @@ func (e *AnyEmitter) Emit(evt any) error {
 	}
 	// offer, written out as in Emitter.Emit: not inlined, the call cost
 	// about 1 ns here.
-	for i := range n.boxed {
-		t := &n.boxed[i]
+	for i := range f.boxed {
+		t := &f.boxed[i]
 		if t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
 		}
 		select {
 		case t.ch <- evt:
+			woke = woke || len(t.ch) == 0
 		default:
 			if t.block {
 				blockSend(t.ch, t.c, evt)
@@ -154,16 +157,19 @@ func (e *AnyEmitter) Emit(evt any) error {
 			t.c.overflow(n)
 		}
 	}
-	for _, s := range n.typedSinks {
+	for _, s := range f.typedSinks {
 		s.deliverAny(n, evt, seq)
 	}
-	for _, s := range n.ringSinks {
+	for _, s := range f.ringSinks {
 		s.deliverAny(n, evt, seq)
 	}
-	for _, s := range n.other {
+	for _, s := range f.other {
 		s.deliverAny(n, evt, seq)
 	}
 	n.mu.RUnlock()
+	if woke {
+		n.maybeYield()
+	}
 	return nil
 }
 

@@ -11,9 +11,9 @@
 // emitter waits for room, exactly like go-libp2p's bus.
 //
 // Lock discipline: Bus.mu guards the type table and the registries of
-// wildcard and interface subscriptions; each type's node.mu is read-locked by
-// emitters for the duration of one Emit and write-locked to attach or detach a
-// subscription. Bus.mu is never held while waiting for a node lock, so one
+// wildcard and interface subscriptions; each type's node.mu is held by an
+// emitter for the duration of one Emit and to attach or detach a
+// subscription (emitters of one type take turns, as in go-libp2p's bus). Bus.mu is never held while waiting for a node lock, so one
 // stalled Block subscriber cannot stall operations on other types. An emitter
 // blocked on a full Block subscription waits on the subscription's done
 // channel as well as on its queue, so ending the subscription releases it;

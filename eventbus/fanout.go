@@ -11,8 +11,8 @@ import "reflect"
 //     (nil when there are none), with the same sinks as interfaces in
 //     typedSinks for emitters that do not know T;
 //   - rings: a []*ringSink[T] of the batch subscriptions of exactly T bound
-//     to this node (nil when there are none), which share the node's
-//     producer lock emu, with the same sinks in ringSinks;
+//     to this node (nil when there are none), whose producer lock is the
+//     node's mu, with the same sinks in ringSinks;
 //   - other: the rest (sequenced, interface-typed, other batch queues),
 //     reached through the sink interface.
 type fanout struct {
@@ -25,6 +25,8 @@ type fanout struct {
 	// mixed is set when boxed or other has sinks: a typed Emit must look
 	// beyond its flat array.
 	mixed bool
+	// seqSinks counts the sinks that want sequence numbers.
+	seqSinks int
 }
 
 // flatSink is a sink that takes the emitted value unconverted, as the emit
@@ -57,10 +59,15 @@ type ringFlattener interface {
 }
 
 // split rebuilds n's fanout from n.sinks into fresh arrays (an Emit holding
-// the read lock never sees one change). Called with n.mu held for writing;
+// the lock never sees one change). Called with n.mu held;
 // attaches and detaches are rare next to Emits.
 func (n *node) split() {
-	f := fanout{}
+	f := &fanout{}
+	for _, s := range n.sinks {
+		if s.core().settings.sequenced {
+			f.seqSinks++
+		}
+	}
 	anyType := reflect.TypeFor[any]()
 	for _, s := range n.sinks {
 		if rf, ok := s.(ringFlattener); ok {
@@ -89,11 +96,11 @@ func (n *node) split() {
 		f.other = append(f.other, s)
 	}
 	f.mixed = len(f.boxed) > 0 || len(f.other) > 0
-	n.fanout = f
+	n.fan = f
 }
 
 // offer sends v to every sink in list, applying each one's policy. Called
-// with n.mu held for reading. The two hot paths, a typed Emit to typed
+// with n.mu held. The two hot paths, a typed Emit to typed
 // sinks and an event.Bus Emit to event.Bus sinks, write this loop out: the
 // compiler does not inline offer (cost 113 against a budget of 80).
 func offer[E any](n *node, list []flatSink[E], v E) {

@@ -11,11 +11,12 @@ import (
 // through deliverAny.
 type sink interface {
 	core() *subCore
-	// deliverAny delivers one event under its node's read lock, applying
-	// the subscription's policy.
+	// deliverAny delivers one event under its node's lock, applying the
+	// subscription's policy.
 	deliverAny(n *node, ev any, seq uint64)
-	// tryDeliverAny delivers without blocking, reporting success.
-	tryDeliverAny(ev any, seq uint64) bool
+	// tryDeliverAny delivers without blocking, under n's lock, reporting
+	// success.
+	tryDeliverAny(n *node, ev any, seq uint64) bool
 	// init makes the channel once the settings are known, before the sink
 	// is attached anywhere.
 	init()
@@ -82,11 +83,12 @@ func (c *subCore) Err() error {
 }
 
 // overflow applies the policy when the channel is full. Called under n's
-// read lock, on the emitter's goroutine.
+// lock, on the emitter's goroutine.
 func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
-// queue's producer lock), which a notifier's runtime.Goexit must release.
+// queue's own producer lock, when it is not n.mu), which a notifier's
+// runtime.Goexit must release.
 func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	switch c.settings.policy {
 	case Drop:
@@ -106,7 +108,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
-// Emit, with n's read lock (and held, a batch queue's producer lock, when
+// Emit, with n's lock (and held, a batch queue's own producer lock, when
 // not nil) held and no defer in Emit (the hot path stays
 // defer-free), so it must leave that lock in order however the callback
 // ends:
@@ -114,7 +116,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 //     counts 1, 2, 4, 8, ... of the bus's panic total, so a notifier that
 //     always panics costs O(log n) log lines; the Emit goes on;
 //   - runtime.Goexit (t.FailNow in a test) cannot be stopped: the deferred
-//     function releases n's read lock itself before the goroutine ends, so
+//     function releases n's lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
 func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
@@ -207,7 +209,7 @@ type chanSink[E any] struct {
 	convert func(ev any, seq uint64) (E, bool)
 }
 
-// send applies the policy to one value. Called under n's read lock.
+// send applies the policy to one value. Called under n's lock.
 func (s *chanSink[E]) send(n *node, v E) {
 	if s.ended.Load() {
 		s.abandoned.Add(1)
@@ -238,7 +240,7 @@ func (s *chanSink[E]) deliverAny(n *node, ev any, seq uint64) {
 	}
 }
 
-func (s *chanSink[E]) tryDeliverAny(ev any, seq uint64) bool {
+func (s *chanSink[E]) tryDeliverAny(_ *node, ev any, seq uint64) bool {
 	v, ok := s.toElem(ev, seq)
 	if !ok {
 		return true

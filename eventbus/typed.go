@@ -103,7 +103,9 @@ func (e *Emitter[T]) Emit(v T) error {
 	n := e.n
 	n.mu.RLock()
 	n.emitted.Add(1)
-	if typed, ok := n.typed.([]flatSink[T]); ok {
+	f := n.fan
+	woke := false
+	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
 		// -rows emitter/).
@@ -115,6 +117,8 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 			select {
 			case t.ch <- v:
+				// Still empty: v went straight to a parked reader.
+				woke = woke || len(t.ch) == 0
 			default:
 				if t.block {
 					blockSend(t.ch, t.c, v)
@@ -124,27 +128,31 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
-	if rings, ok := n.rings.([]*ringSink[T]); ok {
+	if rings, ok := f.rings.([]*ringSink[T]); ok {
 		// Batch queues: one producer lock for all of them.
 		n.emu.Lock()
 		for _, r := range rings {
-			r.push(n, v)
+			woke = r.push(n, v) || woke
 		}
 		n.emu.Unlock()
 	}
-	if e.stateful || n.mixed {
-		e.emitRest(n, v)
+	if e.stateful || f.mixed {
+		e.emitRest(n, f, v)
 	}
 	n.mu.RUnlock()
+	if woke {
+		n.maybeYield()
+	}
 	return nil
 }
 
 // emitRest delivers v to the sinks outside the typed flat array (sequenced,
 // interface-typed and event.Bus-API ones) and keeps it for a stateful
-// emitter. Called inside Emit, with n.mu held for reading.
-func (e *Emitter[T]) emitRest(n *node, v T) {
+// emitter. Called inside Emit, with n.mu held and f the Emit's snapshot of
+// n's fanout.
+func (e *Emitter[T]) emitRest(n *node, f *fanout, v T) {
 	var seq uint64
-	if n.seqSinks > 0 {
+	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
 	}
 	var boxed any
@@ -152,21 +160,17 @@ func (e *Emitter[T]) emitRest(n *node, v T) {
 		boxed = v
 		n.remember(boxed)
 	}
-	for _, s := range n.other {
+	for _, s := range f.other {
 		if s, ok := s.(*chanSink[Sequenced[T]]); ok {
 			s.send(n, Sequenced[T]{Seq: seq, Event: v})
 			continue
 		}
 		if r, ok := s.(*ringSink[Sequenced[T]]); ok && r.convert != nil {
-			r.plock.Lock()
-			r.push(n, Sequenced[T]{Seq: seq, Event: v})
-			r.plock.Unlock()
+			r.pushLocking(n, Sequenced[T]{Seq: seq, Event: v})
 			continue
 		}
 		if r, ok := s.(*ringSink[T]); ok && r.convert == nil {
-			r.plock.Lock()
-			r.push(n, v)
-			r.plock.Unlock()
+			r.pushLocking(n, v)
 			continue
 		}
 		if boxed == nil {
@@ -174,11 +178,11 @@ func (e *Emitter[T]) emitRest(n *node, v T) {
 		}
 		s.deliverAny(n, boxed, seq)
 	}
-	if len(n.boxed) > 0 {
+	if len(f.boxed) > 0 {
 		if boxed == nil {
 			boxed = v
 		}
-		offer(n, n.boxed, boxed)
+		offer(n, f.boxed, boxed)
 	}
 }
 
