@@ -297,3 +297,52 @@ func TestBatchStatefulReplay(t *testing.T) {
 		t.Fatalf("replay %v", got)
 	}
 }
+
+func TestChannelCloseAfterDrain(t *testing.T) {
+	b := New()
+	defer b.Close()
+	typed := must(Subscribe[evtA](b, BufSize(8), WithPolicy(Block)))
+	boxed := must(b.Subscribe(new(evtA), BufSize(8), WithPolicy(Block)))
+	em := must(NewEmitter[evtA](b))
+	for i := range 3 {
+		_ = em.Emit(evtA{i})
+	}
+	for _, sub := range []interface {
+		CloseAfterDrain(context.Context) error
+	}{typed, boxed} {
+		result := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			result <- sub.CloseAfterDrain(ctx)
+		}()
+		var got []int
+		switch s := sub.(type) {
+		case *Subscription[evtA]:
+			for _, e := range closed(t, s.Out()) {
+				got = append(got, e.N)
+			}
+		case *AnySubscription:
+			for _, e := range closed(t, s.Out()) {
+				got = append(got, e.(evtA).N)
+			}
+		}
+		if len(got) != 3 || got[0] != 0 || got[2] != 2 {
+			t.Fatalf("%T drained %v, want 0 1 2", sub, got)
+		}
+		if err := recv(t, result); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody reads: ctx ends the wait, and the queue stays readable.
+	s := must(Subscribe[evtA](b, BufSize(8)))
+	_ = em.Emit(evtA{9})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.CloseAfterDrain(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CloseAfterDrain with nobody reading = %v", err)
+	}
+	if v := recv(t, s.Out()); v.N != 9 {
+		t.Fatalf("queued event lost: %v", v)
+	}
+}

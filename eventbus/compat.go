@@ -1,9 +1,11 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"time"
 )
 
 // Wildcard, given to Subscribe, subscribes to every event type. go-libp2p's
@@ -75,6 +77,13 @@ func (s *AnySubscription) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)
 	return nil
+}
+
+// CloseAfterDrain is Close, then a wait until the reader has taken what was
+// queued; see Subscription.CloseAfterDrain.
+func (s *AnySubscription) CloseAfterDrain(ctx context.Context) error {
+	_ = s.Close()
+	return waitEmpty(ctx, func() int { return len(s.ch) })
 }
 
 // Name returns the subscription's name.
@@ -177,6 +186,23 @@ func (e *AnyEmitter) Emit(evt any) error {
 func (e *AnyEmitter) Close() error {
 	if e.closed.CompareAndSwap(false, true) {
 		e.b.emitterClosed(e.n)
+	}
+	return nil
+}
+
+// waitEmpty waits until queued reports 0 or ctx is done.
+func waitEmpty(ctx context.Context, queued func() int) error {
+	if queued() == 0 {
+		return nil
+	}
+	t := time.NewTicker(100 * time.Microsecond)
+	defer t.Stop()
+	for queued() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -53,6 +54,16 @@ func (s *Subscription[E]) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)
 	return nil
+}
+
+// CloseAfterDrain stops new deliveries and closes the channel at once (what
+// is queued stays readable, then the channel reports closed), then waits
+// until the reader has taken everything that was queued, or ctx is done
+// (its error is returned). A channel cannot report its reader's progress,
+// so the wait checks the queue's length at a short interval (100µs).
+func (s *Subscription[E]) CloseAfterDrain(ctx context.Context) error {
+	_ = s.Close()
+	return waitEmpty(ctx, func() int { return len(s.ch) })
 }
 
 // Err reports why the subscription ended: nil while it lives or after Close,
