@@ -1,61 +1,115 @@
-// Command router measures the GossipSub router on real libp2p hosts over
-// loopback: N full meshbus nodes (host.New: connection tracking, scoring,
-// router, peer manager) join one topic, and M messages are published from
-// random nodes at a fixed interval. It prints the delivery ratio, duplicates,
-// CPU time per delivered message, p50/p99/max delivery latency and RPCs per
-// delivered message:
+// Command router measures a GossipSub router on real libp2p hosts over
+// loopback: N nodes join T topics, are linked in a ring plus random chords,
+// and M messages are published from random nodes at a fixed interval, round
+// robin over the topics. It prints the delivery ratio, duplicates and RPCs
+// per delivered message, CPU time per delivered message and p50/p99/max
+// delivery latency.
 //
-//	go run ./bench/router                       # 20 nodes, 1000 messages of 1 KiB, 1 ms apart
-//	go run ./bench/router -nodes 10 -messages 200
+// It measures meshbus (full nodes from host.New with default options) or
+// go-libp2p-pubsub v0.19.0 configured to match (same listen addresses, D
+// parameters, StrictSign, default message id, scoring with the same global
+// parameters and thresholds), and with -compare runs both, each in its own
+// process, alternating, and prints one table of medians with the ratios
+// (meshbus / go-libp2p-pubsub, pair by pair) and each process's peak RSS:
+//
+//	go run ./bench/router                          # meshbus: 20 nodes, 1000 messages of 1 KiB, 1 ms apart
+//	go run ./bench/router -impl gossipsub          # the same run on go-libp2p-pubsub
+//	go run ./bench/router -compare -runs 3         # both, alternating, one table
+//	go run ./bench/router -compare -interval 4ms -size 65536
+//	go run ./bench/router -compare -nodes 50 -topics 10
+//	go run ./bench/router -scale -runs 1                # 10/20/50 nodes, 1/10/100 topics
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"time"
 )
 
-func main() {
+// Config is one run's shape.
+type Config struct {
+	Impl                                  string
+	Nodes, Degree, Messages, Size, Topics int
+	Interval, Timeout, Drain              time.Duration
+	Seed                                  uint64
+}
+
+func defaultConfig() Config {
+	return Config{Impl: implMeshbus, Nodes: 20, Degree: 3, Messages: 1000, Size: 1024, Topics: 1,
+		Interval: time.Millisecond, Seed: 1, Timeout: 60 * time.Second, Drain: 10 * time.Second}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is main with its arguments and outputs injected; it returns the exit
+// code (0, 1 for a failed run, 2 for bad flags).
+func run(args []string, stdout, stderr io.Writer) int {
 	cfg := defaultConfig()
-	flag.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "nodes on loopback")
-	flag.IntVar(&cfg.Degree, "degree", cfg.Degree, "random links per node (plus a ring)")
-	flag.IntVar(&cfg.Messages, "messages", cfg.Messages, "messages to publish")
-	flag.IntVar(&cfg.Size, "size", cfg.Size, "message size in bytes (at least 8)")
-	flag.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between publishes")
-	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
-	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on each phase")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	flag.Parse()
+	fs := flag.NewFlagSet("router", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Impl, "impl", cfg.Impl, "implementation: meshbus or gossipsub (go-libp2p-pubsub)")
+	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "nodes on loopback")
+	fs.IntVar(&cfg.Degree, "degree", cfg.Degree, "random links per node (plus a ring)")
+	fs.IntVar(&cfg.Messages, "messages", cfg.Messages, "messages to publish")
+	fs.IntVar(&cfg.Size, "size", cfg.Size, "message size in bytes (at least 12)")
+	fs.IntVar(&cfg.Topics, "topics", cfg.Topics, "topics every node joins; messages go round robin over them")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between publishes")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on mesh formation")
+	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")
+	var (
+		compareBoth = fs.Bool("compare", false, "run meshbus and go-libp2p-pubsub, each in its own process, alternating, and print one table")
+		scaleBoth   = fs.Bool("scale", false, "-compare at 10, 20 and 50 nodes and at 1, 10 and 100 topics: how CPU per message and RSS grow")
+		runs        = fs.Int("runs", 3, "with -compare or -scale: runs of each implementation")
+		asJSON      = fs.Bool("json", false, "print the result as JSON (what -compare reads from its children)")
+		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *scaleBoth {
+		if err := scale(cfg, *runs, scaleShapes, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if *compareBoth {
+		if err := compare(cfg, *runs, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		return 0
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "router bench:", err)
-			os.Exit(1)
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "router bench:", err)
-			os.Exit(1)
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
 		}
 		defer pprof.StopCPUProfile()
 	}
 	res, err := Run(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "router bench:", err)
-		os.Exit(1) //nolint:gocritic // the profile of a failed run is not wanted
+	if err != nil && (res == nil || !*asJSON) {
+		fmt.Fprintln(stderr, "router bench:", err)
+		return 1
 	}
-	res.Print(os.Stdout, cfg)
-}
-
-// Config is one run's shape.
-type Config struct {
-	Nodes, Degree, Messages, Size int
-	Interval, Timeout             time.Duration
-	Seed                          uint64
-}
-
-func defaultConfig() Config {
-	return Config{Nodes: 20, Degree: 3, Messages: 1000, Size: 1024, Interval: time.Millisecond, Seed: 1, Timeout: 60 * time.Second}
+	if *asJSON { // an incomplete run is a result too: its delivery ratio says so
+		if err := json.NewEncoder(stdout).Encode(res); err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		return 0
+	}
+	res.Print(stdout, cfg)
+	return 0
 }

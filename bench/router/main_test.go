@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,32 +10,102 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		// A -compare child: this test binary stands in for the command.
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	goleak.VerifyTestMain(m)
+}
 
-// A small run delivers everything and reports every figure.
+func smallConfig(impl string) Config {
+	return Config{Impl: impl, Nodes: 5, Degree: 2, Messages: 30, Size: 64, Topics: 1,
+		Interval: time.Millisecond, Seed: 3, Timeout: 60 * time.Second, Drain: 30 * time.Second}
+}
+
+// A small run of each implementation delivers everything and reports every
+// figure.
 func TestSmallRun(t *testing.T) {
-	cfg := Config{Nodes: 5, Degree: 2, Messages: 30, Size: 64, Interval: time.Millisecond, Seed: 3, Timeout: 60 * time.Second}
+	for _, impl := range []string{implMeshbus, implGossipSub} {
+		t.Run(impl, func(t *testing.T) {
+			cfg := smallConfig(impl)
+			res, err := Run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Received != res.Expected || res.Expected != 4*30 {
+				t.Fatalf("received %d of %d", res.Received, res.Expected)
+			}
+			if len(res.Latencies) != res.Received || res.RPCsOut <= 0 || res.P99 <= 0 {
+				t.Fatalf("latencies %d, RPCs %v, p99 %v", len(res.Latencies), res.RPCsOut, res.P99)
+			}
+			var out bytes.Buffer
+			res.Print(&out, cfg)
+			for _, want := range []string{"delivery ratio           1.0000 (120 of 120)", "RPCs per delivered", "CPU per delivered", "latency p50"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+// Several topics: every message reaches every other node once.
+func TestTopics(t *testing.T) {
+	cfg := smallConfig(implMeshbus)
+	cfg.Topics = 3
 	res, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Received != res.Expected || res.Expected != 4*30 {
+	if res.Received != res.Expected {
 		t.Fatalf("received %d of %d", res.Received, res.Expected)
 	}
-	if len(res.Latencies) != res.Received || res.RPCsOut <= 0 {
-		t.Fatalf("latencies %d, RPCs %v", len(res.Latencies), res.RPCsOut)
+}
+
+// -compare runs both implementations in child processes and prints one
+// table with every figure and a ratio.
+func TestCompare(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run([]string{"-compare", "-runs", "1", "-nodes", "4", "-messages", "10", "-size", "64", "-degree", "2"}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	var out bytes.Buffer
-	res.Print(&out, cfg)
-	for _, want := range []string{"delivery ratio           1.0000 (120 of 120)", "RPCs per delivered", "CPU per delivered", "latency p50"} {
+	for _, want := range []string{"meshbus", "go-libp2p-pubsub", "delivery ratio", "1.0000", "peak RSS", "CPU per delivered msg", "x\n"} {
 		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, out.String())
+			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
 	}
 }
 
 func TestBadConfig(t *testing.T) {
-	if _, err := Run(Config{Nodes: 1, Messages: 1, Size: 8}); err == nil {
+	if _, err := Run(Config{Impl: implMeshbus, Nodes: 1, Messages: 1, Size: 12, Topics: 1}); err == nil {
 		t.Fatal("one node accepted")
+	}
+	if _, err := Run(Config{Impl: "nope", Nodes: 2, Messages: 1, Size: 12, Topics: 1}); err == nil {
+		t.Fatal("unknown implementation accepted")
+	}
+	var out, errs bytes.Buffer
+	if code := run([]string{"-compare", "-runs", "0"}, &out, &errs); code != 1 {
+		t.Fatalf("-runs 0: exit %d", code)
+	}
+}
+
+// -scale prints one row per shape with both implementations' figures.
+func TestScale(t *testing.T) {
+	cfg := smallConfig(implMeshbus)
+	cfg.Messages = 12
+	var out, errs bytes.Buffer
+	if err := scale(cfg, 1, [][2]int{{3, 1}, {3, 2}}, &out, &errs); err != nil {
+		t.Fatalf("%v: %s", err, errs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 { // the heading, the column names, two shapes
+		t.Fatalf("want 4 lines:\n%s", out.String())
+	}
+	for _, l := range lines[2:] {
+		if !strings.Contains(l, "1.0000/1.0000") || strings.Count(l, "x") < 2 {
+			t.Errorf("row lacks full delivery or ratios: %q", l)
+		}
 	}
 }

@@ -5,79 +5,84 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"go.uber.org/fx"
-
 	"github.com/meshbus/meshbus/bench/internal/cputime"
-	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
-	"github.com/meshbus/meshbus/host"
 )
 
 // Result is what one run measured.
 type Result struct {
+	// Impl is the implementation measured.
+	Impl string `json:"impl"`
 	// Expected is Messages × (Nodes-1): every node but the publisher gets each.
-	Expected, Received int
+	Expected int `json:"expected"`
+	// Received counts first deliveries to subscribers, at all nodes.
+	Received int `json:"received"`
 	// Duplicates counts copies that arrived after the first, at all nodes.
-	Duplicates float64
+	Duplicates float64 `json:"duplicates"`
 	// RPCsOut counts RPCs sent by all nodes while messages flowed.
-	RPCsOut float64
+	RPCsOut float64 `json:"rpcs_out"`
 	// CPU is the process's CPU time while messages flowed.
-	CPU time.Duration
+	CPU time.Duration `json:"cpu_ns"`
 	// Wall is the time from the first publish to the last delivery.
-	Wall time.Duration
+	Wall time.Duration `json:"wall_ns"`
 	// Latencies are publish-to-delivery times, sorted.
-	Latencies []time.Duration
-	// MeshSizes are the nodes' mesh sizes when publishing started.
-	MeshSizes []int
+	Latencies []time.Duration `json:"-"`
+	// P50, P99 and Max summarise Latencies.
+	P50, P99, Max time.Duration
+	// MeshSizes are the nodes' mesh sizes in the first topic when
+	// publishing started.
+	MeshSizes []int `json:"mesh_sizes"`
+	// PeakRSS is the process's peak resident set size in bytes; only a
+	// child run under -compare fills it in (from the parent's rusage).
+	PeakRSS int64 `json:"peak_rss"`
+	// Incomplete says why delivery stopped short of Expected, if it did.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
-type benchNode struct {
-	node  *host.Node
-	r     *router.Router
-	topic *router.Topic
-	sub   *router.Subscription
-}
+// ErrIncomplete is returned with the Result of a run in which some messages
+// had not arrived Drain after the last publish.
+var ErrIncomplete = errors.New("incomplete delivery")
 
-const topicName = "bench"
-
-// Run performs one measured run.
+// Run performs one measured run of cfg.Impl in this process.
 func Run(cfg Config) (*Result, error) {
-	if cfg.Nodes < 2 || cfg.Messages < 1 || cfg.Size < 8 {
-		return nil, errors.New("need at least 2 nodes, 1 message and 8-byte messages")
+	if cfg.Nodes < 2 || cfg.Messages < 1 || cfg.Size < 12 || cfg.Topics < 1 {
+		return nil, errors.New("need at least 2 nodes, 1 message, 1 topic and 12-byte messages")
+	}
+	newNode, ok := factories[cfg.Impl]
+	if !ok {
+		return nil, fmt.Errorf("unknown implementation %q (want %s or %s)", cfg.Impl, implMeshbus, implGossipSub)
 	}
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed))
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nodes := make([]*benchNode, 0, cfg.Nodes)
+	topics := make([]string, cfg.Topics)
+	for i := range topics {
+		topics[i] = "bench-" + strconv.Itoa(i)
+	}
+	perTopic := cfg.Messages/cfg.Topics + 1
+	nodes := make([]benchNode, 0, cfg.Nodes)
 	defer func() {
 		for _, n := range nodes {
-			n.node.Close()
+			n.Close()
 		}
 	}()
 	for i := 0; i < cfg.Nodes; i++ {
-		b := &benchNode{}
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&b.r)),
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		n, err := newNode(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		b.node = n
-		nodes = append(nodes, b)
-		if b.topic, err = b.r.Join(topicName); err != nil {
-			return nil, err
-		}
-		if b.sub, err = b.topic.Subscribe(router.SubscriptionBuffer(cfg.Messages)); err != nil {
-			return nil, err
+		nodes = append(nodes, n)
+		for _, t := range topics {
+			if err := n.Join(t, perTopic); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// A ring keeps the graph connected; random links give it a degree.
@@ -88,77 +93,78 @@ func Run(cfg Config) (*Result, error) {
 				peers[j] = true
 			}
 		}
-		for j := range peers {
+		for _, j := range slices.Sorted(maps.Keys(peers)) {
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-			err := nodes[i].node.Connect(cctx, nodes[j].node.AddrInfo())
+			err := nodes[i].Connect(cctx, nodes[j].AddrInfo())
 			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("connect %d-%d: %w", i, j, err)
 			}
 		}
 	}
-	// Wait until every node has a mesh of at least Dlo (or every other node).
+	// Wait until every node has a mesh of at least Dlo (or every other node)
+	// in every topic.
 	want := min(router.DefaultGossipConfig().Dlo, cfg.Nodes-1)
 	if err := waitFor(cfg.Timeout, func() bool {
 		for _, n := range nodes {
-			if len(n.r.Mesh(topicName)) < want {
-				return false
+			for _, t := range topics {
+				if n.MeshSize(t) < want {
+					return false
+				}
 			}
 		}
 		return true
 	}); err != nil {
-		return nil, fmt.Errorf("mesh formation (every node >= %d mesh peers): %w", want, err)
+		return nil, fmt.Errorf("mesh formation (every node >= %d mesh peers in each topic): %w", want, err)
 	}
-	res := &Result{Expected: cfg.Messages * (cfg.Nodes - 1)}
+	res := &Result{Impl: cfg.Impl, Expected: cfg.Messages * (cfg.Nodes - 1)}
 	for _, n := range nodes {
-		res.MeshSizes = append(res.MeshSizes, len(n.r.Mesh(topicName)))
+		res.MeshSizes = append(res.MeshSizes, n.MeshSize(topics[0]))
 	}
 
-	// Receivers: each node reads its subscription and records latencies.
+	// Receivers: each node reads each subscription and records latencies.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			self := n.node.ID()
-			for {
-				m, err := n.sub.Next(rctx)
-				if err != nil {
-					return
+		for _, t := range topics {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				self := n.ID()
+				for {
+					from, data, err := n.Next(rctx, t)
+					if err != nil {
+						return
+					}
+					if from == self {
+						continue // its own publish, delivered locally
+					}
+					lat := time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(data))))
+					mu.Lock()
+					res.Received++
+					res.Latencies = append(res.Latencies, lat)
+					mu.Unlock()
 				}
-				if m.From == self {
-					continue // its own publish, delivered locally
-				}
-				lat := time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
-				mu.Lock()
-				res.Received++
-				res.Latencies = append(res.Latencies, lat)
-				mu.Unlock()
-			}
-		}()
+			}()
+		}
 	}
 
-	regs := make([]*prometheus.Registry, len(nodes))
-	for i, n := range nodes {
-		regs[i] = n.node.Registry()
-	}
-	dup0, rpc0 := sum(regs, "meshbus_router_messages_total", "kind", "duplicate"), sum(regs, "meshbus_router_rpcs_total", "direction", "out")
+	dup0, rpc0 := counters(nodes)
 	cpu0, start := cputime.Process(), time.Now()
 	tick := time.NewTicker(cfg.Interval)
 	for i := 0; i < cfg.Messages; i++ {
 		data := make([]byte, cfg.Size)
 		binary.BigEndian.PutUint64(data, uint64(time.Now().UnixNano()))
 		binary.BigEndian.PutUint32(data[len(data)-4:], uint32(i)) // distinct even within one ns
-		if err := nodes[rng.IntN(len(nodes))].topic.Publish(ctx, data); err != nil {
+		if err := nodes[rng.IntN(len(nodes))].Publish(ctx, topics[i%len(topics)], data); err != nil {
 			return nil, fmt.Errorf("publish %d: %w", i, err)
 		}
 		<-tick.C
 	}
 	tick.Stop()
-	err := waitFor(cfg.Timeout, func() bool {
+	err := waitFor(cfg.Drain, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return res.Received >= res.Expected
@@ -166,44 +172,24 @@ func Run(cfg Config) (*Result, error) {
 	res.Wall, res.CPU = time.Since(start), cputime.Process()-cpu0
 	stop()
 	wg.Wait()
-	res.Duplicates = sum(regs, "meshbus_router_messages_total", "kind", "duplicate") - dup0
-	res.RPCsOut = sum(regs, "meshbus_router_rpcs_total", "direction", "out") - rpc0
+	dup1, rpc1 := counters(nodes)
+	res.Duplicates, res.RPCsOut = dup1-dup0, rpc1-rpc0
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
+	res.P50, res.P99, res.Max = quantile(res.Latencies, 0.5), quantile(res.Latencies, 0.99), quantile(res.Latencies, 1)
 	if err != nil {
-		return res, fmt.Errorf("received %d of %d: %w", res.Received, res.Expected, err)
+		res.Incomplete = fmt.Sprintf("received %d of %d within %s of the last publish", res.Received, res.Expected, cfg.Drain)
+		return res, fmt.Errorf("%w: %s", ErrIncomplete, res.Incomplete)
 	}
 	return res, nil
 }
 
-// sum adds one labelled counter over every registry.
-func sum(regs []*prometheus.Registry, name, label, value string) float64 {
-	var total float64
-	for _, reg := range regs {
-		mfs, err := reg.Gather()
-		if err != nil {
-			continue
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				if hasLabel(m, label, value) {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
+func counters(nodes []benchNode) (dup, rpcs float64) {
+	for _, n := range nodes {
+		d, r := n.Counters()
+		dup += d
+		rpcs += r
 	}
-	return total
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
+	return dup, rpcs
 }
 
 // waitFor polls cond until it holds or the timeout passes.

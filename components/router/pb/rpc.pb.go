@@ -7,7 +7,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: rpc.proto
+// source: meshbus/router/pb/rpc.proto
 
 package pb
 
@@ -37,7 +37,7 @@ type RPC struct {
 
 func (x *RPC) Reset() {
 	*x = RPC{}
-	mi := &file_rpc_proto_msgTypes[0]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +49,7 @@ func (x *RPC) String() string {
 func (*RPC) ProtoMessage() {}
 
 func (x *RPC) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[0]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +62,7 @@ func (x *RPC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RPC.ProtoReflect.Descriptor instead.
 func (*RPC) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{0}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *RPC) GetSubscriptions() []*RPC_SubOpts {
@@ -100,7 +100,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_rpc_proto_msgTypes[1]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +112,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[1]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +125,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{1}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Message) GetFrom() []byte {
@@ -183,7 +183,7 @@ type ControlMessage struct {
 
 func (x *ControlMessage) Reset() {
 	*x = ControlMessage{}
-	mi := &file_rpc_proto_msgTypes[2]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +195,7 @@ func (x *ControlMessage) String() string {
 func (*ControlMessage) ProtoMessage() {}
 
 func (x *ControlMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[2]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +208,7 @@ func (x *ControlMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlMessage.ProtoReflect.Descriptor instead.
 func (*ControlMessage) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{2}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ControlMessage) GetIhave() []*ControlIHave {
@@ -256,7 +256,7 @@ type ControlIHave struct {
 
 func (x *ControlIHave) Reset() {
 	*x = ControlIHave{}
-	mi := &file_rpc_proto_msgTypes[3]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +268,7 @@ func (x *ControlIHave) String() string {
 func (*ControlIHave) ProtoMessage() {}
 
 func (x *ControlIHave) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[3]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +281,7 @@ func (x *ControlIHave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIHave.ProtoReflect.Descriptor instead.
 func (*ControlIHave) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{3}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ControlIHave) GetTopicID() string {
@@ -307,7 +307,7 @@ type ControlIWant struct {
 
 func (x *ControlIWant) Reset() {
 	*x = ControlIWant{}
-	mi := &file_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +319,7 @@ func (x *ControlIWant) String() string {
 func (*ControlIWant) ProtoMessage() {}
 
 func (x *ControlIWant) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +332,7 @@ func (x *ControlIWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIWant.ProtoReflect.Descriptor instead.
 func (*ControlIWant) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{4}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ControlIWant) GetMessageIDs() [][]byte {
@@ -351,7 +351,7 @@ type ControlGraft struct {
 
 func (x *ControlGraft) Reset() {
 	*x = ControlGraft{}
-	mi := &file_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +363,7 @@ func (x *ControlGraft) String() string {
 func (*ControlGraft) ProtoMessage() {}
 
 func (x *ControlGraft) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +376,7 @@ func (x *ControlGraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlGraft.ProtoReflect.Descriptor instead.
 func (*ControlGraft) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{5}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ControlGraft) GetTopicID() string {
@@ -397,7 +397,7 @@ type ControlPrune struct {
 
 func (x *ControlPrune) Reset() {
 	*x = ControlPrune{}
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +409,7 @@ func (x *ControlPrune) String() string {
 func (*ControlPrune) ProtoMessage() {}
 
 func (x *ControlPrune) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +422,7 @@ func (x *ControlPrune) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlPrune.ProtoReflect.Descriptor instead.
 func (*ControlPrune) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{6}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ControlPrune) GetTopicID() string {
@@ -456,7 +456,7 @@ type PeerInfo struct {
 
 func (x *PeerInfo) Reset() {
 	*x = PeerInfo{}
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +468,7 @@ func (x *PeerInfo) String() string {
 func (*PeerInfo) ProtoMessage() {}
 
 func (x *PeerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +481,7 @@ func (x *PeerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerInfo.ProtoReflect.Descriptor instead.
 func (*PeerInfo) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{7}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PeerInfo) GetPeerID() []byte {
@@ -507,7 +507,7 @@ type ControlIDontWant struct {
 
 func (x *ControlIDontWant) Reset() {
 	*x = ControlIDontWant{}
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +519,7 @@ func (x *ControlIDontWant) String() string {
 func (*ControlIDontWant) ProtoMessage() {}
 
 func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +532,7 @@ func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIDontWant.ProtoReflect.Descriptor instead.
 func (*ControlIDontWant) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{8}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ControlIDontWant) GetMessageIDs() [][]byte {
@@ -552,7 +552,7 @@ type RPC_SubOpts struct {
 
 func (x *RPC_SubOpts) Reset() {
 	*x = RPC_SubOpts{}
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +564,7 @@ func (x *RPC_SubOpts) String() string {
 func (*RPC_SubOpts) ProtoMessage() {}
 
 func (x *RPC_SubOpts) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +577,7 @@ func (x *RPC_SubOpts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RPC_SubOpts.ProtoReflect.Descriptor instead.
 func (*RPC_SubOpts) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{0, 0}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{0, 0}
 }
 
 func (x *RPC_SubOpts) GetSubscribe() bool {
@@ -594,11 +594,11 @@ func (x *RPC_SubOpts) GetTopicid() string {
 	return ""
 }
 
-var File_rpc_proto protoreflect.FileDescriptor
+var File_meshbus_router_pb_rpc_proto protoreflect.FileDescriptor
 
-const file_rpc_proto_rawDesc = "" +
+const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\n" +
-	"\trpc.proto\x12\x11meshbus.router.pb\"\x81\x02\n" +
+	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\x81\x02\n" +
 	"\x03RPC\x12D\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2\x1e.meshbus.router.pb.RPC.SubOptsR\rsubscriptions\x124\n" +
 	"\apublish\x18\x02 \x03(\v2\x1a.meshbus.router.pb.MessageR\apublish\x12;\n" +
@@ -643,19 +643,19 @@ const file_rpc_proto_rawDesc = "" +
 	"messageIDsB1Z/github.com/meshbus/meshbus/components/router/pb"
 
 var (
-	file_rpc_proto_rawDescOnce sync.Once
-	file_rpc_proto_rawDescData []byte
+	file_meshbus_router_pb_rpc_proto_rawDescOnce sync.Once
+	file_meshbus_router_pb_rpc_proto_rawDescData []byte
 )
 
-func file_rpc_proto_rawDescGZIP() []byte {
-	file_rpc_proto_rawDescOnce.Do(func() {
-		file_rpc_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_rpc_proto_rawDesc), len(file_rpc_proto_rawDesc)))
+func file_meshbus_router_pb_rpc_proto_rawDescGZIP() []byte {
+	file_meshbus_router_pb_rpc_proto_rawDescOnce.Do(func() {
+		file_meshbus_router_pb_rpc_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_meshbus_router_pb_rpc_proto_rawDesc), len(file_meshbus_router_pb_rpc_proto_rawDesc)))
 	})
-	return file_rpc_proto_rawDescData
+	return file_meshbus_router_pb_rpc_proto_rawDescData
 }
 
-var file_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
-var file_rpc_proto_goTypes = []any{
+var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_meshbus_router_pb_rpc_proto_goTypes = []any{
 	(*RPC)(nil),              // 0: meshbus.router.pb.RPC
 	(*Message)(nil),          // 1: meshbus.router.pb.Message
 	(*ControlMessage)(nil),   // 2: meshbus.router.pb.ControlMessage
@@ -667,7 +667,7 @@ var file_rpc_proto_goTypes = []any{
 	(*ControlIDontWant)(nil), // 8: meshbus.router.pb.ControlIDontWant
 	(*RPC_SubOpts)(nil),      // 9: meshbus.router.pb.RPC.SubOpts
 }
-var file_rpc_proto_depIdxs = []int32{
+var file_meshbus_router_pb_rpc_proto_depIdxs = []int32{
 	9, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
 	1, // 1: meshbus.router.pb.RPC.publish:type_name -> meshbus.router.pb.Message
 	2, // 2: meshbus.router.pb.RPC.control:type_name -> meshbus.router.pb.ControlMessage
@@ -684,26 +684,26 @@ var file_rpc_proto_depIdxs = []int32{
 	0, // [0:9] is the sub-list for field type_name
 }
 
-func init() { file_rpc_proto_init() }
-func file_rpc_proto_init() {
-	if File_rpc_proto != nil {
+func init() { file_meshbus_router_pb_rpc_proto_init() }
+func file_meshbus_router_pb_rpc_proto_init() {
+	if File_meshbus_router_pb_rpc_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpc_proto_rawDesc), len(file_rpc_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshbus_router_pb_rpc_proto_rawDesc), len(file_meshbus_router_pb_rpc_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_rpc_proto_goTypes,
-		DependencyIndexes: file_rpc_proto_depIdxs,
-		MessageInfos:      file_rpc_proto_msgTypes,
+		GoTypes:           file_meshbus_router_pb_rpc_proto_goTypes,
+		DependencyIndexes: file_meshbus_router_pb_rpc_proto_depIdxs,
+		MessageInfos:      file_meshbus_router_pb_rpc_proto_msgTypes,
 	}.Build()
-	File_rpc_proto = out.File
-	file_rpc_proto_goTypes = nil
-	file_rpc_proto_depIdxs = nil
+	File_meshbus_router_pb_rpc_proto = out.File
+	file_meshbus_router_pb_rpc_proto_goTypes = nil
+	file_meshbus_router_pb_rpc_proto_depIdxs = nil
 }

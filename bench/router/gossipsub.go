@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	corehost "github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"net"
+)
+
+// gossipSubNode is a go-libp2p-pubsub GossipSub node configured like a
+// default meshbus node: the same listen addresses, StrictSign, the default
+// message id, the default D parameters, and peer scoring on with the global
+// parameters and thresholds meshbus's scoring defaults to (no topic
+// parameters, loopback whitelisted for colocation).
+type gossipSubNode struct {
+	h      corehost.Host
+	ps     *pubsub.PubSub
+	cancel context.CancelFunc
+	tracer *meshTracer
+	topics map[string]*pubsub.Topic
+	subs   map[string]*pubsub.Subscription
+}
+
+func newGossipSubNode(ctx context.Context, _ Config) (benchNode, error) {
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"))
+	if err != nil {
+		return nil, err
+	}
+	tr := &meshTracer{mesh: map[string]map[peer.ID]struct{}{}}
+	nctx, cancel := context.WithCancel(ctx)
+	ps, err := pubsub.NewGossipSub(nctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerScore(gossipSubScoreParams(), gossipSubThresholds()),
+		pubsub.WithRawTracer(tr))
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, err
+	}
+	return &gossipSubNode{h: h, ps: ps, cancel: cancel, tracer: tr,
+		topics: map[string]*pubsub.Topic{}, subs: map[string]*pubsub.Subscription{}}, nil
+}
+
+// gossipSubScoreParams mirrors meshbus's scoring.DefaultParams.
+func gossipSubScoreParams() *pubsub.PeerScoreParams {
+	return &pubsub.PeerScoreParams{
+		Topics:                      map[string]*pubsub.TopicScoreParams{},
+		TopicScoreCap:               50,
+		AppSpecificScore:            func(peer.ID) float64 { return 0 },
+		AppSpecificWeight:           1,
+		IPColocationFactorWeight:    -5,
+		IPColocationFactorThreshold: 10,
+		IPColocationFactorWhitelist: []*net.IPNet{prefix("127.0.0.0/8"), prefix("::1/128")},
+		BehaviourPenaltyWeight:      -1,
+		BehaviourPenaltyDecay:       0.98,
+		DecayInterval:               time.Second,
+		DecayToZero:                 0.01,
+		RetainScore:                 10 * time.Minute,
+	}
+}
+
+// gossipSubThresholds mirrors meshbus's scoring.DefaultThresholds.
+func gossipSubThresholds() *pubsub.PeerScoreThresholds {
+	return &pubsub.PeerScoreThresholds{
+		GossipThreshold:             -10,
+		PublishThreshold:            -50,
+		GraylistThreshold:           -80,
+		AcceptPXThreshold:           100,
+		OpportunisticGraftThreshold: 3,
+	}
+}
+
+func prefix(s string) *net.IPNet {
+	p := netip.MustParsePrefix(s)
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func (g *gossipSubNode) ID() peer.ID { return g.h.ID() }
+func (g *gossipSubNode) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: g.h.ID(), Addrs: g.h.Addrs()}
+}
+func (g *gossipSubNode) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	return g.h.Connect(ctx, ai)
+}
+
+func (g *gossipSubNode) Join(topic string, buffer int) error {
+	t, err := g.ps.Join(topic)
+	if err != nil {
+		return err
+	}
+	s, err := t.Subscribe(pubsub.WithBufferSize(buffer))
+	if err != nil {
+		return err
+	}
+	g.topics[topic], g.subs[topic] = t, s
+	return nil
+}
+
+func (g *gossipSubNode) MeshSize(topic string) int { return g.tracer.meshSize(topic) }
+
+func (g *gossipSubNode) Publish(ctx context.Context, topic string, data []byte) error {
+	t, ok := g.topics[topic]
+	if !ok {
+		return fmt.Errorf("publish to %q before Join", topic)
+	}
+	return t.Publish(ctx, data)
+}
+
+func (g *gossipSubNode) Next(ctx context.Context, topic string) (peer.ID, []byte, error) {
+	m, err := g.subs[topic].Next(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return m.GetFrom(), m.Data, nil
+}
+
+func (g *gossipSubNode) Counters() (float64, float64) {
+	return float64(g.tracer.duplicates.Load()), float64(g.tracer.rpcsOut.Load())
+}
+
+func (g *gossipSubNode) Close() error {
+	for _, s := range g.subs {
+		s.Cancel()
+	}
+	for _, t := range g.topics {
+		t.Close()
+	}
+	g.cancel()
+	return g.h.Close()
+}
+
+// meshTracer counts duplicates and sent RPCs and follows the mesh from
+// go-libp2p-pubsub's tracer callbacks.
+type meshTracer struct {
+	duplicates, rpcsOut atomic.Int64
+	mu                  sync.Mutex
+	mesh                map[string]map[peer.ID]struct{}
+}
+
+func (t *meshTracer) meshSize(topic string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mesh[topic])
+}
+
+func (t *meshTracer) Graft(p peer.ID, topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mesh[topic] == nil {
+		t.mesh[topic] = map[peer.ID]struct{}{}
+	}
+	t.mesh[topic][p] = struct{}{}
+}
+
+func (t *meshTracer) Prune(p peer.ID, topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.mesh[topic], p)
+}
+
+func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     { t.duplicates.Add(1) }
+func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         { t.rpcsOut.Add(1) }
+func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *meshTracer) Join(string)                                          {}
+func (t *meshTracer) Leave(string)                                         {}
+func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
+func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
+func (t *meshTracer) RejectMessage(*pubsub.Message, string)                {}
+func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
+func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) UndeliverableMessage(*pubsub.Message)                 {}

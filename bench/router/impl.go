@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Implementation names accepted by -impl.
+const (
+	implMeshbus   = "meshbus"
+	implGossipSub = "gossipsub" // go-libp2p-pubsub, the reference
+)
+
+// benchNode is what the harness needs of one node of either implementation,
+// so that both run the same topology, publish schedule and measurement.
+type benchNode interface {
+	// ID is the node's peer id.
+	ID() peer.ID
+	// AddrInfo is how other nodes dial it.
+	AddrInfo() peer.AddrInfo
+	// Connect dials another node.
+	Connect(ctx context.Context, ai peer.AddrInfo) error
+	// Join joins a topic and subscribes to it; it must be called once per
+	// topic before Publish, MeshSize or Next for that topic.
+	Join(topic string, buffer int) error
+	// MeshSize is the number of mesh peers the node has in topic.
+	MeshSize(topic string) int
+	// Publish publishes data to topic.
+	Publish(ctx context.Context, topic string, data []byte) error
+	// Next blocks for the next message delivered on topic; it returns the
+	// author and the data, or the context's error.
+	Next(ctx context.Context, topic string) (peer.ID, []byte, error)
+	// Counters returns duplicates received and RPCs sent so far.
+	Counters() (duplicates, rpcsOut float64)
+	// Close stops the node.
+	Close() error
+}
+
+// nodeFactory builds the i-th node of a run.
+type nodeFactory func(ctx context.Context, cfg Config) (benchNode, error)
+
+// factories maps -impl names to their constructors.
+var factories = map[string]nodeFactory{
+	implMeshbus:   newMeshbusNode,
+	implGossipSub: newGossipSubNode,
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/components/peermgr"
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/host"
+)
+
+// meshbusNode is a full meshbus node (host.New: connection tracking,
+// scoring, router, peer manager) with its default options.
+type meshbusNode struct {
+	node   *host.Node
+	r      *router.Router
+	topics map[string]*router.Topic
+	subs   map[string]*router.Subscription
+}
+
+func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := &meshbusNode{topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
+	n, err := host.New(ctx, host.WithLogger(quiet),
+		host.WithFx(fx.Populate(&b.r)),
+		host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+	if err != nil {
+		return nil, err
+	}
+	b.node = n
+	return b, nil
+}
+
+func (b *meshbusNode) ID() peer.ID             { return b.node.ID() }
+func (b *meshbusNode) AddrInfo() peer.AddrInfo { return b.node.AddrInfo() }
+func (b *meshbusNode) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	return b.node.Connect(ctx, ai)
+}
+
+func (b *meshbusNode) Join(topic string, buffer int) error {
+	t, err := b.r.Join(topic)
+	if err != nil {
+		return err
+	}
+	s, err := t.Subscribe(router.SubscriptionBuffer(buffer))
+	if err != nil {
+		return err
+	}
+	b.topics[topic], b.subs[topic] = t, s
+	return nil
+}
+
+func (b *meshbusNode) MeshSize(topic string) int { return len(b.r.Mesh(topic)) }
+
+func (b *meshbusNode) Publish(ctx context.Context, topic string, data []byte) error {
+	t, ok := b.topics[topic]
+	if !ok {
+		return fmt.Errorf("publish to %q before Join", topic)
+	}
+	return t.Publish(ctx, data)
+}
+
+func (b *meshbusNode) Next(ctx context.Context, topic string) (peer.ID, []byte, error) {
+	m, err := b.subs[topic].Next(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return m.From, m.Data, nil
+}
+
+func (b *meshbusNode) Counters() (float64, float64) {
+	reg := b.node.Registry()
+	return counter(reg, "meshbus_router_messages_total", "kind", "duplicate"),
+		counter(reg, "meshbus_router_rpcs_total", "direction", "out")
+}
+
+func (b *meshbusNode) Close() error { return b.node.Close() }
+
+// counter reads one labelled counter from a registry.
+func counter(reg *prometheus.Registry, name, label, value string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if hasLabel(m, label, value) {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
