@@ -35,8 +35,8 @@ type ringSink[E any] struct {
 	// Guarded by *plock.
 	head, tail  uint64
 	readerWaits bool          // the reader is parked on wake
-	writerWaits bool          // a Block producer is parked on space
-	space       chan struct{} // closed and replaced to wake parked producers
+	writersWait int           // Block producers parked on space
+	space       chan struct{} // capacity 1: one token wakes one parked producer, who passes it on
 	wake        chan struct{} // capacity 1: one token wakes the reader
 	gone        chan struct{} // closed by closeChan: no producer will push again
 	isGone      atomic.Bool
@@ -76,7 +76,7 @@ func (r *ringSink[E]) init() {
 	r.mask = size - 1
 	r.plock = &r.pmu
 	r.wake = make(chan struct{}, 1)
-	r.space = make(chan struct{})
+	r.space = make(chan struct{}, 1)
 	r.gone = make(chan struct{})
 	r.drained = make(chan struct{})
 	if r.settings.sequenced && r.convert == nil {
@@ -101,14 +101,14 @@ func (r *ringSink[E]) push(n *node, v E) bool {
 			r.overflowHeld(n, r.plock)
 			return false
 		}
-		r.writerWaits = true
-		space := r.space
+		r.writersWait++
 		r.plock.Unlock()
 		select {
-		case <-space:
+		case <-r.space:
 		case <-r.done:
 		}
 		r.plock.Lock()
+		r.writersWait--
 		if r.ended.Load() {
 			r.abandoned.Add(1)
 			return false
@@ -116,6 +116,9 @@ func (r *ringSink[E]) push(n *node, v E) bool {
 	}
 	r.slots[r.tail&r.mask] = v
 	r.tail++
+	if r.writersWait > 0 && r.tail-r.head < r.limit {
+		r.signalSpace() // pass the wake-up on to the next parked producer
+	}
 	if r.readerWaits {
 		r.readerWaits = false
 		select {
@@ -214,16 +217,23 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 		r.plock.Lock()
 		r.head = h + n
 		empty := r.head == r.tail
-		if r.writerWaits {
-			r.writerWaits = false
-			close(r.space)
-			r.space = make(chan struct{})
+		if r.writersWait > 0 {
+			r.signalSpace()
 		}
 		r.plock.Unlock()
 		if empty && r.isGone.Load() {
 			r.markDrained()
 		}
 		return buf[:n], nil
+	}
+}
+
+// signalSpace wakes one parked producer (a token already waiting will do).
+// Called with plock held.
+func (r *ringSink[E]) signalSpace() {
+	select {
+	case r.space <- struct{}{}:
+	default:
 	}
 }
 

@@ -103,7 +103,7 @@ func TestBatchBlockCloseReleasesEmitter(t *testing.T) {
 	waitFor(t, "an emitter blocked on the full queue", func() bool {
 		s.r.plock.Lock()
 		defer s.r.plock.Unlock()
-		return s.r.writerWaits
+		return s.r.writersWait > 0
 	})
 	within(t, "Close with an emitter blocked on the subscription", func() { s.Close() })
 	if err := recv(t, done); err != nil {
@@ -344,5 +344,37 @@ func TestChannelCloseAfterDrain(t *testing.T) {
 	}
 	if v := recv(t, s.Out()); v.N != 9 {
 		t.Fatalf("queued event lost: %v", v)
+	}
+}
+
+// A Block batch subscription whose emitters keep waiting for room allocates
+// nothing per wait.
+func TestBatchBlockWaitsDoNotAllocate(t *testing.T) {
+	b := New()
+	defer b.Close()
+	s := must(SubscribeBatch[evtA](b, WithPolicy(Block), BufSize(1)))
+	defer s.Close()
+	em := must(NewEmitter[evtA](b))
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]evtA, 1)
+		for {
+			if _, err := s.Next(context.Background(), buf); err != nil {
+				return
+			}
+		}
+	}()
+	// AllocsPerRun runs the function twice (one warm-up).
+	allocs := testing.AllocsPerRun(1, func() {
+		for i := range n {
+			_ = em.Emit(evtA{i})
+		}
+	})
+	s.Close()
+	within(t, "reader", func() { <-done })
+	if allocs > 5 {
+		t.Fatalf("%v allocations for %d emits through a full Block queue", allocs, n)
 	}
 }
