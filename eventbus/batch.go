@@ -12,16 +12,18 @@ import (
 // (a ring of slots, no channel operation per event) that the reader empties
 // a batch at a time.
 //
-// Locking: the queue's indices and flags are plain fields guarded by plock,
-// the producer lock. For a typed batch subscription of exactly one concrete
-// type (the common case), plock is its node's emu, which a typed Emit takes
-// once for all of them: at fan-out the emitter pays one lock for every batch
+// Locking: producers are serialised by plock, the producer lock; the reader
+// takes no lock. For a typed batch subscription of exactly one concrete type
+// (the common case), plock is its node's emu, which a typed Emit takes once
+// for all of them: at fan-out the emitter pays one lock for every batch
 // subscriber, where channels cost one lock each. Other batch subscriptions
 // (sequenced, interface-typed, several types) use their own pmu. Either is
-// taken inside the emitting node's read lock. Producers write the slot at tail and advance it; the reader takes
-// [head, tail) under plock once per batch, copies the slots out without the
-// lock (no producer writes them until head moves past), and advances head
-// under plock again: two lock round trips per batch, not per event.
+// taken inside the emitting node's read lock. A producer writes the slot at
+// tail and publishes tail+1 (pub); the reader loads pub, copies [head, pub)
+// out and publishes its new head, which producers load to see the room.
+// Parking on either side is a flag set before a re-check (readerWaits,
+// writersWait) and a capacity-1 token channel, so neither side can miss the
+// other's progress.
 type ringSink[E any] struct {
 	subCore
 	slots []E
@@ -32,10 +34,15 @@ type ringSink[E any] struct {
 	pmu   sync.Mutex
 	node  *node // the one node of a flat typed queue; nil otherwise
 
-	// Guarded by *plock.
-	head, tail  uint64
-	readerWaits bool          // the reader is parked on wake
-	writersWait int           // Block producers parked on space
+	tail uint64 // the next slot to write; guarded by *plock
+	_    [56]byte
+	pub  atomic.Uint64 // tail as published to the reader
+	_    [56]byte
+	head atomic.Uint64 // the next slot to read; written by the reader only
+	_    [56]byte
+
+	readerWaits atomic.Bool   // the reader is parked on wake
+	writersWait atomic.Int32  // Block producers parked on space
 	space       chan struct{} // capacity 1: one token wakes one parked producer, who passes it on
 	wake        chan struct{} // capacity 1: one token wakes the reader
 	gone        chan struct{} // closed by closeChan: no producer will push again
@@ -89,26 +96,31 @@ func (r *ringSink[E]) init() {
 // push queues v, applying the policy when the queue is full, and reports
 // whether it woke the parked reader. Called with n's read lock and r.plock
 // held, on the emitter's goroutine. Under Block it releases plock while it
-// waits for room or for the subscription to end (the reader needs plock to
-// make room), then re-checks that the subscription lives.
+// waits for room or for the subscription to end (so that the type's other
+// emitters can reach their other subscribers), then re-checks that the
+// subscription lives.
 func (r *ringSink[E]) push(n *node, v E) bool {
 	if r.ended.Load() {
 		r.abandoned.Add(1)
 		return false
 	}
-	for r.tail-r.head >= r.limit {
+	for r.tail-r.head.Load() >= r.limit {
 		if r.settings.policy != Block {
 			r.overflowHeld(n, r.plock)
 			return false
 		}
-		r.writersWait++
+		r.writersWait.Add(1)
+		if r.tail-r.head.Load() < r.limit { // the reader made room meanwhile
+			r.writersWait.Add(-1)
+			break
+		}
 		r.plock.Unlock()
 		select {
 		case <-r.space:
 		case <-r.done:
 		}
 		r.plock.Lock()
-		r.writersWait--
+		r.writersWait.Add(-1)
 		if r.ended.Load() {
 			r.abandoned.Add(1)
 			return false
@@ -116,11 +128,11 @@ func (r *ringSink[E]) push(n *node, v E) bool {
 	}
 	r.slots[r.tail&r.mask] = v
 	r.tail++
-	if r.writersWait > 0 && r.tail-r.head < r.limit {
+	r.pub.Store(r.tail)
+	if r.writersWait.Load() > 0 && r.tail-r.head.Load() < r.limit {
 		r.signalSpace() // pass the wake-up on to the next parked producer
 	}
-	if r.readerWaits {
-		r.readerWaits = false
+	if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
 		select {
 		case r.wake <- struct{}{}:
 		default:
@@ -158,11 +170,12 @@ func (r *ringSink[E]) tryDeliverAny(n *node, ev any, seq uint64) bool {
 	}
 	r.plock.Lock()
 	defer r.plock.Unlock()
-	if r.tail-r.head >= r.limit {
+	if r.tail-r.head.Load() >= r.limit {
 		return false
 	}
 	r.slots[r.tail&r.mask] = v
 	r.tail++
+	r.pub.Store(r.tail)
 	return true
 }
 
@@ -174,38 +187,40 @@ func (r *ringSink[E]) closeChan() {
 }
 
 func (r *ringSink[E]) queued() int {
-	r.plock.Lock()
-	defer r.plock.Unlock()
-	return int(r.tail - r.head)
+	h := r.head.Load()
+	return int(r.pub.Load() - h)
 }
 
 // next fills buf with up to len(buf) queued events, waiting for at least one.
 func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
+	h := r.head.Load()
 	for {
-		r.plock.Lock()
-		h, t := r.head, r.tail
+		t := r.pub.Load()
 		if h == t {
 			if r.isGone.Load() {
-				r.plock.Unlock()
+				if r.pub.Load() != h { // a last push landed before the queue went
+					continue
+				}
 				r.markDrained()
 				return buf[:0], r.endErr()
 			}
-			r.readerWaits = true
-			r.plock.Unlock()
+			r.readerWaits.Store(true)
+			if r.pub.Load() != h || r.isGone.Load() { // re-check after announcing
+				r.readerWaits.Store(false)
+				continue
+			}
 			select {
 			case <-r.wake:
 			case <-r.gone:
 			case <-ctx.Done():
-				r.plock.Lock()
-				r.readerWaits = false
-				r.plock.Unlock()
+				r.readerWaits.Store(false)
 				return buf[:0], ctx.Err()
 			}
+			r.readerWaits.Store(false)
 			continue
 		}
-		r.plock.Unlock()
 		n := min(t-h, uint64(len(buf)))
 		// Slots [h, h+n) are the reader's until head moves past them.
 		for i := uint64(0); i < n; {
@@ -214,13 +229,11 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 			clear(r.slots[from : from+uint64(k)]) // release what the events reference
 			i += uint64(k)
 		}
-		r.plock.Lock()
-		r.head = h + n
-		empty := r.head == r.tail
-		if r.writersWait > 0 {
+		r.head.Store(h + n)
+		if r.writersWait.Load() > 0 {
 			r.signalSpace()
 		}
-		r.plock.Unlock()
+		empty := r.pub.Load() == h+n
 		if empty && r.isGone.Load() {
 			r.markDrained()
 		}
@@ -229,7 +242,6 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 }
 
 // signalSpace wakes one parked producer (a token already waiting will do).
-// Called with plock held.
 func (r *ringSink[E]) signalSpace() {
 	select {
 	case r.space <- struct{}{}:

@@ -101,9 +101,7 @@ func TestBatchBlockCloseReleasesEmitter(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- em.Emit(evtA{1}) }() // blocks: the queue is full
 	waitFor(t, "an emitter blocked on the full queue", func() bool {
-		s.r.plock.Lock()
-		defer s.r.plock.Unlock()
-		return s.r.writersWait > 0
+		return s.r.writersWait.Load() > 0
 	})
 	within(t, "Close with an emitter blocked on the subscription", func() { s.Close() })
 	if err := recv(t, done); err != nil {
