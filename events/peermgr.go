@@ -97,12 +97,17 @@ type EvtDialFailed struct {
 }
 
 // EvtPeerBackedOff is emitted when the peer manager will not dial a peer
-// before Until (after a failed dial or a graylisting).
+// before Until: after a failed dial, a graylisting, or the end of the
+// peer's last connection (whoever closed it; Reconnects > 0 then).
 type EvtPeerBackedOff struct {
 	Peer     peer.ID
 	Until    time.Time
 	Failures int
-	At       time.Time
+	// Reconnects counts the peer's consecutive short-lived connections when
+	// the backoff follows a disconnect (the backoff doubles with each); 0
+	// for a dial failure or a graylisting.
+	Reconnects int
+	At         time.Time
 	// Permanent reports that the peer reached the failure limit and will not
 	// be dialed again (Until is then zero); it stays in the store until
 	// capacity pruning removes it.

@@ -3,10 +3,10 @@ package host
 import (
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/scoring"
-	"github.com/meshbus/meshbus/host/conntrack"
 )
 
 // Names of the built-in components, as used by WithoutComponent,
@@ -38,7 +38,7 @@ type builtin struct {
 func builtins() []builtin {
 	return []builtin{
 		{ComponentConnTrack, conntrack.Module},
-		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Component) {}))},
+		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Scorer) {}))},
 		{ComponentRouter, fx.Options(router.Module, fx.Invoke(func(*router.Router) {}))},
 		{ComponentPeerMgr, fx.Options(peermgr.Module, fx.Invoke(func(*peermgr.Manager) {}))},
 	}

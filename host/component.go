@@ -27,6 +27,14 @@ import (
 //     reverse order, so after all of them), with the joined stop errors as
 //     Err. It is emitted only for a component whose started event was.
 //
+// Every value the component's fx.Provide options construct is requested
+// when the node starts, so each constructor runs (fx alone runs a
+// constructor only when something needs its value): the add-on
+// host.WithComponent("uptime", fx.Provide(NewUptime)) is built and started
+// although nothing else asks for it, and its EvtComponentStarted comes
+// after NewUptime ran and its hooks started. Constructors wrapped in
+// fx.Annotate are not seen; give those an fx.Invoke.
+//
 // Built-in components and add-ons both go through Component. Outside a node
 // built by New (no lifecycle reporter in the graph) it is a plain fx.Module.
 func Component(name string, opts ...fx.Option) fx.Option {
@@ -38,6 +46,7 @@ func Component(name string, opts ...fx.Option) fx.Option {
 			return &componentLifecycle{lc: lc, c: &componentHooks{name: name, r: in.Reporter}}
 		}),
 		fx.Options(opts...),
+		fx.Options(forceConstruction(opts)...),
 		// Runs after the invokes above: a component whose work is all
 		// in constructors still reports, at its place in start order.
 		fx.Invoke(func(lc fx.Lifecycle) { lc.Append(fx.Hook{}) }),

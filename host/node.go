@@ -20,8 +20,12 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/meshbus/meshbus/components/peermgr"
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/busmetrics"
+	"github.com/meshbus/meshbus/events"
 )
 
 // Node is a running meshbus node. Its methods are safe for concurrent use.
@@ -38,9 +42,23 @@ type Node struct {
 	hooks  *hookTracker
 	busCol prometheus.Collector
 
+	// The built-in components, nil when left out or replaced by another
+	// type; set while fx starts, read-only afterwards.
+	router  *router.Router
+	scoring *scoring.Scorer
+	peermgr *peermgr.Manager
+
 	stopTimeout time.Duration
 	closeOnce   sync.Once
 	closeErr    error
+}
+
+// builtinRefs collects the built-ins the graph holds, for the accessors.
+type builtinRefs struct {
+	fx.In
+	Router  *router.Router     `optional:"true"`
+	Scoring *scoring.Scorer `optional:"true"`
+	PeerMgr *peermgr.Manager   `optional:"true"`
 }
 
 // New builds and starts a node: the libp2p host (listening as configured),
@@ -98,6 +116,10 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		fxOpts = append(fxOpts, fx.Supply(pmGater))
 	}
 	fxOpts = append(fxOpts, cfg.componentOptions()...)
+	fxOpts = append(fxOpts, fx.Invoke(func(r builtinRefs) {
+		n.router, n.scoring, n.peermgr = r.Router, r.Scoring, r.PeerMgr
+	}))
+	fxOpts = append(fxOpts, cfg.discoveryOptions()...)
 	fxOpts = append(fxOpts, cfg.addons...)
 	// Last invoke, so last hook: it runs after every component started.
 	fxOpts = append(fxOpts, fx.Invoke(n.sealHook))
@@ -106,11 +128,22 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		n.release()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	if len(cfg.bootstrap) > 0 && n.peermgr == nil {
+		n.release()
+		return nil, fmt.Errorf("%w: WithBootstrapPeers needs the built-in peer manager", ErrInvalidConfig)
+	}
 	if err := n.app.Start(ctx); err != nil {
 		// fx has stopped what had started, as far as ctx allowed;
 		// release finishes the rest.
 		n.release()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	for _, ai := range cfg.bootstrap {
+		// Static peers: kept connected, protected, never trimmed.
+		if err := n.peermgr.AddPeer(ai, events.SourceStatic); err != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("%w: bootstrap peer %s: %w", ErrStart, ai.ID, err)
+		}
 	}
 	return n, nil
 }
@@ -208,6 +241,18 @@ func (n *Node) Close() error {
 	})
 	return n.closeErr
 }
+
+// Router returns the node's GossipSub router, or nil when it was left out
+// (WithoutComponent) or replaced by a component of another type.
+func (n *Node) Router() *router.Router { return n.router }
+
+// Scoring returns the node's peer scoring component, or nil when it was
+// left out or replaced.
+func (n *Node) Scoring() *scoring.Scorer { return n.scoring }
+
+// PeerManager returns the node's peer manager, or nil when it was left out
+// or replaced.
+func (n *Node) PeerManager() *peermgr.Manager { return n.peermgr }
 
 // Host returns the node's libp2p host.
 func (n *Node) Host() corehost.Host { return n.h }

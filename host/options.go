@@ -9,15 +9,27 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/discovery/dht"
+	"github.com/meshbus/meshbus/components/discovery/mdns"
 	"github.com/meshbus/meshbus/eventbus"
 )
 
 // DefaultListenAddrs are the addresses a node listens on unless
 // WithListenAddrs says otherwise: loopback, ephemeral ports, TCP and QUIC.
+// Loopback keeps a node private to its machine. To be reachable from other
+// machines, listen on all interfaces or on one address, for example
+//
+//	host.WithListenAddrs("/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1",
+//		"/ip6/::/tcp/4001", "/ip6/::/udp/4001/quic-v1")
+//
+// (a fixed port, so that peers can be told where to find the node; 0 picks
+// a free one). The node announces the addresses of its interfaces, which
+// Node.Addrs lists with /p2p/<id>.
 var DefaultListenAddrs = []string{
 	"/ip4/127.0.0.1/tcp/0",
 	"/ip4/127.0.0.1/udp/0/quic-v1",
@@ -45,6 +57,11 @@ type config struct {
 	without       map[string]bool
 	replace       map[string]fx.Option
 	addons        []fx.Option
+	bootstrap     []peer.AddrInfo
+	mdns          []mdns.Option
+	mdnsOn        bool
+	dht           []dht.Option
+	dhtOn         bool
 	stopTimeout   time.Duration
 }
 
@@ -247,6 +264,84 @@ func ReplaceComponent(name string, opt fx.Option) Option {
 		return nil
 	}
 }
+
+// WithBootstrapPeers gives the node peers to join the network through, as
+// multiaddrs ending in /p2p/<peer id> (for example
+// "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW..."). The peer manager keeps them
+// connected (redialing under backoff whenever a connection ends, even at
+// its connection targets), never trims, evicts or prunes them, and protects
+// them in the libp2p connection manager. Several calls accumulate. A
+// malformed address, or one without a peer id, is an error naming it; the
+// option needs the built-in peer manager.
+func WithBootstrapPeers(addrs ...string) Option {
+	return func(c *config) error {
+		for _, s := range addrs {
+			m, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return fmt.Errorf("%w: WithBootstrapPeers: %q: %v", ErrInvalidConfig, s, err)
+			}
+			ai, err := peer.AddrInfoFromP2pAddr(m)
+			if err != nil {
+				return fmt.Errorf("%w: WithBootstrapPeers: %q: %v (want a multiaddr ending in /p2p/<peer id>)", ErrInvalidConfig, s, err)
+			}
+			c.bootstrap = append(c.bootstrap, *ai)
+		}
+		return nil
+	}
+}
+
+// WithMDNS adds the mDNS discovery add-on (package
+// components/discovery/mdns, component name "mdns"): the node announces
+// itself on the local network and every meshbus node found there goes to
+// the peer manager, which dials under its usual rules. mDNS sends multicast
+// on every multicast-capable interface the host listens on; with the
+// default loopback-only listen addresses it finds only nodes whose
+// loopback interface carries multicast.
+func WithMDNS(opts ...mdns.Option) Option {
+	return func(c *config) error {
+		c.mdnsOn = true
+		c.mdns = append(c.mdns, opts...)
+		return nil
+	}
+}
+
+// WithDHT adds the DHT rendezvous discovery add-on (package
+// components/discovery/dht, component name "dht"): a Kademlia DHT server
+// on the node's host, bootstrapped from WithBootstrapPeers, that each round
+// advertises the node under every topic (those given here and those the
+// router joins) and hands the peers it finds to the peer manager.
+func WithDHT(topics []string, opts ...dht.Option) Option {
+	return func(c *config) error {
+		for _, t := range topics {
+			if t == "" {
+				return fmt.Errorf("%w: WithDHT with an empty topic", ErrInvalidConfig)
+			}
+		}
+		c.dhtOn = true
+		c.dht = append(c.dht, dht.WithTopics(topics...))
+		c.dht = append(c.dht, opts...)
+		return nil
+	}
+}
+
+// discoveryOptions returns the discovery add-ons the config asks for.
+func (c *config) discoveryOptions() []fx.Option {
+	var out []fx.Option
+	if c.mdnsOn {
+		out = append(out, Component(ComponentMDNS, mdns.Module, mdns.Options(c.mdns...)))
+	}
+	if c.dhtOn {
+		opts := append([]dht.Option{dht.WithBootstrapPeers(c.bootstrap...)}, c.dht...)
+		out = append(out, Component(ComponentDHT, dht.Module, dht.Options(opts...)))
+	}
+	return out
+}
+
+// Names of the discovery add-ons in lifecycle events.
+const (
+	ComponentMDNS = "mdns"
+	ComponentDHT  = "dht"
+)
 
 // UserAgent is the agent version a node announces in identify unless
 // WithLibp2pOptions passes libp2p.UserAgent.

@@ -1,6 +1,6 @@
 // Command attack plays a GossipSub attack in the router's simulator twice,
 // with the same seed and parameters, once without peer scoring and once
-// with meshbus's scoring (components/scoring, one pure Scorer per simulated
+// with meshbus's scoring (components/scoring, one pure scoring automaton per simulated
 // node, DefaultParams and DefaultTopicParams, untuned), and prints both runs
 // side by side.
 //

@@ -11,7 +11,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/fx"
 
-	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/host"
 )
@@ -29,8 +28,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b := &meshbusNode{topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
 	n, err := host.New(ctx, host.WithLogger(quiet),
-		host.WithFx(fx.Populate(&b.r)),
-		host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		host.WithFx(fx.Populate(&b.r)))
 	if err != nil {
 		return nil, err
 	}

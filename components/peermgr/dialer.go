@@ -4,41 +4,45 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
+	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/events"
 )
 
-// dialer runs dials on a fixed pool of worker goroutines. The core never has
-// more dials in flight than workers, and results has room for one answer per
-// worker, so neither handing out a job nor answering ever blocks.
+// dialer runs dials on a fixed pool of worker goroutines. The automaton
+// never has more dials in flight than workers, and results has room for one
+// answer per worker, so neither handing out a job nor answering blocks.
 type dialer struct {
 	h       host.Host
 	clk     clock.Clock
 	timeout clock.Duration
-	jobs    chan dialJob
-	results chan dialResult
+	n       int
+	jobs    chan automaton.Dial
+	results chan automaton.DialResult
 	wg      sync.WaitGroup
 }
 
-func newDialer(h host.Host, clk clock.Clock, cfg Config) *dialer {
+func newDialer(h host.Host, clk clock.Clock, timeout time.Duration, workers int) *dialer {
 	return &dialer{
 		h:       h,
 		clk:     clk,
-		timeout: cfg.DialTimeout,
-		jobs:    make(chan dialJob, cfg.MaxParallelDials),
-		results: make(chan dialResult, cfg.MaxParallelDials),
+		timeout: timeout,
+		n:       workers,
+		jobs:    make(chan automaton.Dial, workers),
+		results: make(chan automaton.DialResult, workers),
 	}
 }
 
-// start launches n workers that stop when ctx ends or jobs closes.
-func (d *dialer) start(ctx context.Context, n int) {
-	d.wg.Add(n)
-	for range n {
+// start launches the workers, which stop when ctx ends.
+func (d *dialer) start(ctx context.Context) {
+	d.wg.Add(d.n)
+	for range d.n {
 		go d.work(ctx)
 	}
 }
@@ -56,15 +60,15 @@ func (d *dialer) work(ctx context.Context) {
 }
 
 // dial connects to one peer within the dial timeout of the injected clock.
-func (d *dialer) dial(parent context.Context, job dialJob) dialResult {
-	res := dialResult{Job: job}
+func (d *dialer) dial(parent context.Context, job automaton.Dial) automaton.DialResult {
+	res := automaton.DialResult{Dial: job}
 	if len(job.Addrs) == 0 {
 		res.Reason, res.Err = events.DialFailNoAddresses, swarm.ErrNoAddresses
 		return res
 	}
 	ctx, cancel := d.clk.WithTimeout(parent, d.timeout)
 	defer cancel()
-	err := d.h.Connect(ctx, peer.AddrInfo{ID: job.ID, Addrs: job.Addrs})
+	err := d.h.Connect(ctx, peer.AddrInfo{ID: job.Peer, Addrs: job.Addrs})
 	if err == nil {
 		return res
 	}

@@ -136,10 +136,3 @@ func (g *Gater) sweep(now time.Time) int {
 	}
 	return len(g.gates)
 }
-
-// gateOp is a change the core decided for the Gater.
-type gateOp struct {
-	ID         peer.ID
-	Graylisted bool      // true: graylist until Until; false: clear
-	Until      time.Time // with Graylisted
-}

@@ -11,7 +11,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/eventbus"
@@ -69,55 +68,6 @@ func TestGaterRefusesUntilBackoffEnds(t *testing.T) {
 	}
 }
 
-// TestCoreFeedsGater: graylisting hands the gater the peer and its backoff,
-// a clearing snapshot or threshold crossing and a removal clear it, and
-// syncGates restates loaded graylisted peers.
-func TestCoreFeedsGater(t *testing.T) {
-	ids := identities(t, 61, 4)
-	clk := clock.NewMock()
-	c := testCore(t, ids[0].id)
-	p, q := ids[1].id, ids[2].id
-	c.onConnOpened(connOpen(p, network.DirInbound, "10.0.0.1", clk.Now()), clk.Now())
-	c.onConnOpened(connOpen(q, network.DirInbound, "10.0.0.2", clk.Now()), clk.Now())
-	c.takeOutbox()
-	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: p, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
-	o := c.takeOutbox()
-	want := gateOp{ID: p, Graylisted: true, Until: clk.Now().Add(120 * time.Second)}
-	if len(o.gates) != 1 || o.gates[0] != want {
-		t.Fatalf("gates %+v, want %+v", o.gates, want)
-	}
-	// Already graylisted: nothing new.
-	c.onScores(events.EvtPeerScoresUpdated{Scores: []events.PeerScore{{Peer: p, Score: -100}}, Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
-	if o := c.takeOutbox(); len(o.gates) != 0 {
-		t.Fatalf("repeated graylisting: gates %+v", o.gates)
-	}
-	// A snapshot without p clears it; q, never graylisted, is left alone.
-	c.onScores(events.EvtPeerScoresUpdated{Thresholds: events.ScoreThresholds{Graylist: -80}}, clk.Now())
-	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: p}) {
-		t.Fatalf("clearing snapshot: gates %+v", o.gates)
-	}
-	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
-	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: false}, clk.Now())
-	if o := c.takeOutbox(); len(o.gates) != 2 || o.gates[1] != (gateOp{ID: q}) {
-		t.Fatalf("crossing back: gates %+v", o.gates)
-	}
-	// A graylisted peer leaving the store is cleared from the gater.
-	c.onThreshold(events.EvtPeerScoreThresholdCrossed{Peer: q, Threshold: events.ThresholdGraylist, Below: true}, clk.Now())
-	c.takeOutbox()
-	c.remove(q)
-	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: q}) {
-		t.Fatalf("removal: gates %+v", o.gates)
-	}
-	// Loaded peers: graylisted ones are restated, without a backoff.
-	_ = c.addPeer(peer.AddrInfo{ID: ids[3].id, Addrs: []ma.Multiaddr{addr(t, 3)}}, events.SourceDiscovery, clk.Now())
-	c.store.SetGraylisted(ids[3].id, true)
-	c.takeOutbox()
-	c.syncGates()
-	if o := c.takeOutbox(); len(o.gates) != 1 || o.gates[0] != (gateOp{ID: ids[3].id, Graylisted: true}) {
-		t.Fatalf("sync: gates %+v", o.gates)
-	}
-}
-
 // TestManagerGaterRefusesGraylistedRedial: on real hosts, a peer the manager
 // graylisted cannot come back: its redial is refused at the handshake and
 // never reaches the bus, and our dials to it are refused too. After the
@@ -129,7 +79,7 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 	n := &node{h: newHost(t, ids[0], libp2p.ConnectionGater(g)), bus: eventbus.New(), clk: clk, reg: prometheus.NewRegistry()}
 	t.Cleanup(func() { _ = n.bus.Close() })
 	bridge(t, n.h, n.bus, n.clk)
-	m, err := New(n.h, n.bus, n.clk, WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg), WithGater(g))
+	m, err := New(n.h, n.bus, WithClock(n.clk), WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg), WithGater(g))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,24 +95,6 @@ func signedRecordWithRawAddr(tb testing.TB, priv crypto.PrivKey, id peer.ID, raw
 	return b
 }
 
-// testCore returns a core for self with the options applied and metrics
-// registered nowhere.
-func testCore(tb testing.TB, self peer.ID, opts ...Option) *core {
-	tb.Helper()
-	cfg := DefaultConfig()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	m, err := newMetrics(nil, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return newCore(cfg, self, m)
-}
-
 // connOpen is an EvtConnOpened from ip with a connection id unique per peer
 // and direction.
 func connOpen(id peer.ID, dir network.Direction, ip string, at time.Time) events.EvtConnOpened {
@@ -120,15 +102,4 @@ func connOpen(id peer.ID, dir network.Direction, ip string, at time.Time) events
 		Peer: id, ConnID: fmt.Sprintf("%s-%d", id, dir), Direction: dir,
 		RemoteAddr: ma.StringCast("/ip4/" + ip + "/tcp/4001"), RemoteIP: netip.MustParseAddr(ip), At: at,
 	}
-}
-
-// eventsOf returns the outbox events of type T.
-func eventsOf[T any](o outbox) []T {
-	var out []T
-	for _, e := range o.events {
-		if v, ok := e.(T); ok {
-			out = append(out, v)
-		}
-	}
-	return out
 }

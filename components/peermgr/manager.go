@@ -2,100 +2,91 @@ package peermgr
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/components/peermgr/peerstore"
 	"github.com/meshbus/meshbus/components/peermgr/persist"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
 
-// Lifecycle errors.
-var (
-	// ErrClosed reports use of a closed Manager.
-	ErrClosed = errors.New("peermgr: closed")
-	// ErrStarted reports a second Start.
-	ErrStarted = errors.New("peermgr: already started")
-	// ErrCorruptStore reports a corrupt database file (see WithResetOnCorrupt).
-	ErrCorruptStore = persist.ErrCorruptStore
-	// ErrStoreLocked reports a database file locked past the open timeout.
-	ErrStoreLocked = persist.ErrStoreLocked
-)
-
 // PeerInfo is a snapshot of one peer in the store; the caller owns it.
 type PeerInfo = peerstore.Peer
 
-// Manager is the peer manager: it keeps the peer store from bus events,
-// dials to keep the connection targets, enforces the colocation limit and
-// graylisting, and persists the store. Its public methods are safe for
-// concurrent use and never block on the network or the bus; decisions they
-// cause are carried out by the driver goroutine once Start has run.
+// Targets are the connection counts the connectivity pass aims for.
+type Targets = automaton.Targets
+
+// Manager is the peer manager's driver. Its public methods are safe for
+// concurrent use; each sends one request to the driver goroutine and waits
+// for the answer (never for the network).
 type Manager struct {
-	cfg Config
+	cfg config
 	h   host.Host
 	bus *eventbus.Bus
 	clk clock.Clock
 	log *slog.Logger
+	met *metrics
 	db  *persist.DB
-	dlr *dialer
 
-	mu     sync.Mutex
-	core   *core // guarded by mu
-	closed bool  // guarded by mu
+	// auto is touched by New and Start before the driver goroutine runs,
+	// then only by it.
+	auto *automaton.Automaton
+	out  automaton.Output
 
-	kick chan struct{}
+	reqs chan request
+	dlr  *dialer
+	em   emitters
 
-	em struct {
-		discovered *eventbus.Emitter[events.EvtPeerDiscovered]
-		attempted  *eventbus.Emitter[events.EvtDialAttempted]
-		succeeded  *eventbus.Emitter[events.EvtDialSucceeded]
-		failed     *eventbus.Emitter[events.EvtDialFailed]
-		backedOff  *eventbus.Emitter[events.EvtPeerBackedOff]
-		evicted    *eventbus.Emitter[events.EvtPeerEvicted]
-		rejected   *eventbus.Emitter[events.EvtPeerRecordRejected]
-	}
+	mu      sync.Mutex // guards started, closed (not the automaton)
+	started bool
+	closed  bool
 
-	startOnce sync.Once
-	closeOnce sync.Once
+	stop      chan struct{} // closed by Close
+	done      chan struct{} // closed when the driver returns
 	cancel    context.CancelFunc
-	done      chan struct{}
 	subs      []io.Closer
+	closeOnce sync.Once
 	closeErr  error
 }
 
-// New builds a Manager for host h on bus, with time from clk. With
-// WithDatabase it opens (or creates) the store file and loads every peer as
-// not connected; a corrupt file fails with ErrCorruptStore unless
-// WithResetOnCorrupt, a locked one with ErrStoreLocked after the open
-// timeout. Nothing runs until Start.
-func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Manager, error) {
-	if h == nil || bus == nil || clk == nil {
-		return nil, fmt.Errorf("%w: host, bus and clock are required", ErrInvalidConfig)
+// New builds a Manager for host h on bus. With WithDatabase it opens (or
+// creates) the store file and loads every peer as not connected; a damaged
+// file fails with an error wrapping ErrCorruptStore and naming the file
+// (unless WithResetOnCorrupt), a locked one with ErrStoreLocked after the
+// open timeout. An invalid option fails with ErrBadOption. Nothing runs
+// until Start.
+func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Manager, error) {
+	if h == nil || bus == nil {
+		return nil, fmt.Errorf("%w: host and bus are required", ErrBadOption)
 	}
-	cfg := DefaultConfig()
+	cfg := defaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.log == nil {
+		cfg.log = slog.Default()
 	}
-	met, err := newMetrics(cfg.Registerer, cfg.Gater)
+	if cfg.clk == nil {
+		cfg.clk = clock.New()
+	}
+	met, err := newMetrics(cfg.reg, cfg.gater)
 	if err != nil {
 		return nil, fmt.Errorf("peermgr: metrics: %w", err)
 	}
@@ -103,165 +94,148 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Mana
 		cfg:  cfg,
 		h:    h,
 		bus:  bus,
-		clk:  clk,
-		log:  log.With("component", "peermgr"),
-		core: newCore(cfg, h.ID(), met),
-		kick: make(chan struct{}, 1),
+		clk:  cfg.clk,
+		log:  cfg.log.With("component", "peermgr"),
+		met:  met,
+		reqs: make(chan request),
+		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	if cfg.DBPath != "" {
-		db, err := persist.Open(cfg.DBPath, persist.Options{Timeout: cfg.DBOpenTimeout, ResetOnCorrupt: cfg.ResetOnCorrupt})
+	var loaded []peerstore.Peer
+	if cfg.dbPath != "" {
+		db, err := persist.Open(cfg.dbPath, persist.Options{Timeout: cfg.dbOpenTimeout, ResetOnCorrupt: cfg.resetOnCorrupt})
 		if err != nil {
 			return nil, fmt.Errorf("peermgr: %w", err)
 		}
 		if db.Reset() {
-			m.log.Warn("peer store was corrupt; moved aside and started empty", "path", cfg.DBPath)
+			m.log.Warn("peer store was corrupt; moved aside and started empty", "path", cfg.dbPath)
+		}
+		if n := db.Dropped(); n > 0 {
+			m.log.Warn("peer store: dropped damaged records", "path", cfg.dbPath, "dropped", n)
 		}
 		m.db = db
-		m.core.store.Load(db.Loaded())
+		loaded = db.Loaded()
 	}
-	if err := m.newEmitters(); err != nil {
-		m.closeEmitters()
-		if m.db != nil {
-			_ = m.db.Close()
-		}
+	if m.auto, err = automaton.New(cfg.auto, h.ID(), loaded); err != nil {
+		m.closeDB()
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+	}
+	if err := m.em.open(bus); err != nil {
+		m.em.close()
+		m.closeDB()
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *Manager) newEmitters() (err error) {
-	e := &m.em
-	if e.discovered, err = eventbus.NewEmitter[events.EvtPeerDiscovered](m.bus); err != nil {
-		return err
-	}
-	if e.attempted, err = eventbus.NewEmitter[events.EvtDialAttempted](m.bus); err != nil {
-		return err
-	}
-	if e.succeeded, err = eventbus.NewEmitter[events.EvtDialSucceeded](m.bus); err != nil {
-		return err
-	}
-	if e.failed, err = eventbus.NewEmitter[events.EvtDialFailed](m.bus); err != nil {
-		return err
-	}
-	if e.backedOff, err = eventbus.NewEmitter[events.EvtPeerBackedOff](m.bus); err != nil {
-		return err
-	}
-	if e.evicted, err = eventbus.NewEmitter[events.EvtPeerEvicted](m.bus); err != nil {
-		return err
-	}
-	e.rejected, err = eventbus.NewEmitter[events.EvtPeerRecordRejected](m.bus)
-	return err
-}
-
-func (m *Manager) closeEmitters() {
-	e := &m.em
-	closeIf(e.discovered)
-	closeIf(e.attempted)
-	closeIf(e.succeeded)
-	closeIf(e.failed)
-	closeIf(e.backedOff)
-	closeIf(e.evicted)
-	closeIf(e.rejected)
-}
-
-// closeIf closes an emitter that was created.
-func closeIf[T any](e *eventbus.Emitter[T]) {
-	if e != nil {
-		_ = e.Close()
+func (m *Manager) closeDB() {
+	if m.db != nil {
+		_ = m.db.Close()
 	}
 }
-
-// Config returns the validated configuration in force.
-func (m *Manager) Config() Config { return m.cfg }
 
 // Targets returns the connection targets in force.
-func (m *Manager) Targets() Targets { return m.cfg.Targets() }
+func (m *Manager) Targets() Targets { return m.cfg.auto.Targets() }
 
 // Start subscribes to the bus, takes a snapshot of the host's current
-// connections, and starts the driver goroutine and the dial workers. The
-// timers are created before Start returns, so a test may advance a mock
-// clock right after it. It fails with ErrStarted when called twice and
-// ErrClosed after Close.
+// connections, adds the static peers, runs the first connectivity pass and
+// starts the driver goroutine and the dial workers. The timers exist before
+// Start returns, so a test may advance a mock clock right after it. It
+// fails with ErrStarted when called twice and ErrClosed after Close.
 func (m *Manager) Start(context.Context) error {
 	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
 		return ErrClosed
+	case m.started:
+		return ErrStarted
 	}
-	err := ErrStarted
-	m.startOnce.Do(func() { err = m.start() })
-	return err
-}
-
-func (m *Manager) start() error {
-	// Connection facts carry state that nothing else restores, so they use
-	// a blocking subscription and none is lost (the host's tracker queues
-	// for us; libp2p itself is never blocked). Peer-exchange records and
-	// threshold crossings come from the router and scoring, which must not
-	// stall behind us: they are dropped when we fall behind, which loses
-	// nothing that matters, since exchange records are hints and every
-	// score snapshot restates who is graylisted.
-	sub, err := m.bus.Subscribe([]any{
-		new(events.EvtConnOpened), new(events.EvtConnClosed),
-		new(events.EvtPeerConnectednessChanged), new(events.EvtPeerIdentificationCompleted),
-		new(events.EvtPeerProtocolsUpdated),
-	}, eventbus.Name("peermgr"), eventbus.BufSize(m.cfg.EventBuffer), eventbus.WithPolicy(eventbus.Block))
+	subs, err := m.subscribe()
 	if err != nil {
-		return fmt.Errorf("peermgr: subscribe: %w", err)
+		return err
 	}
-	hints, err := m.bus.Subscribe([]any{
-		new(events.EvtPeerExchangeReceived), new(events.EvtPeerScoreThresholdCrossed),
-	}, eventbus.Name("peermgr-hints"), eventbus.BufSize(m.cfg.EventBuffer), eventbus.WithPolicy(eventbus.Drop))
-	if err != nil {
-		_ = sub.Close()
-		return fmt.Errorf("peermgr: subscribe: %w", err)
+	now := m.clk.Now()
+	m.auto.SyncGates(&m.out)
+	m.resync(now)
+	for _, ai := range m.cfg.static {
+		if o := m.auto.HandleAddPeer(now, automaton.AddPeer{Info: ai, Source: events.SourceStatic}, &m.out); outcomeErr(o) != nil {
+			m.log.Warn("static peer refused", "peer", ai.ID, "outcome", o)
+		}
 	}
-	scores, err := eventbus.Subscribe[events.EvtPeerScoresUpdated](m.bus,
-		eventbus.Name("peermgr-scores"), eventbus.BufSize(1), eventbus.WithPolicy(eventbus.Drop))
-	if err != nil {
-		_ = sub.Close()
-		_ = hints.Close()
-		return fmt.Errorf("peermgr: subscribe: %w", err)
-	}
-	m.subs = []io.Closer{sub, hints, scores}
-	m.withCore(func(c *core) { c.syncGates() })
-	m.resync()
-
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.dlr = newDialer(m.h, m.clk, m.cfg)
-	m.dlr.start(ctx, m.cfg.MaxParallelDials)
+	m.dlr = newDialer(m.h, m.clk, m.cfg.dialTimeout, m.cfg.auto.MaxParallelDials)
+	m.dlr.start(ctx)
 	t := loopTimers{
-		conn:  m.clk.Timer(m.cfg.ConnectivityInterval),
-		prune: m.clk.Ticker(m.cfg.PruneInterval),
-		flush: m.clk.Ticker(m.cfg.FlushInterval),
+		conn:  m.clk.Timer(m.cfg.auto.ConnectivityInterval),
+		prune: m.clk.Ticker(m.cfg.pruneInterval),
+		flush: m.clk.Ticker(m.cfg.flushInterval),
 	}
-	// The first connectivity pass runs before Start returns, so a test (or
-	// a caller) sees its decisions, not a race with the driver's first
-	// select; the driver carries them out as soon as it runs.
-	m.withCore(func(c *core) { c.connectivity(m.clk.Now()) })
-	go m.loop(ctx, sub, hints, scores, t)
+	// The first pass runs before Start returns, so its decisions do not
+	// race the driver's first select; the driver carries them out first.
+	m.auto.HandleTick(now, &m.out)
+	m.started = true
+	go m.loop(ctx, subs, t)
 	return nil
+}
+
+// subscriptions are the manager's bus inputs.
+type subscriptions struct {
+	conn   event.Subscription // connection facts and mesh changes: never lost
+	hints  event.Subscription // exchange records, thresholds, found peers: dropped when behind
+	scores *eventbus.Subscription[events.EvtPeerScoresUpdated]
+}
+
+func (m *Manager) subscribe() (subscriptions, error) {
+	// Connection facts and mesh membership carry state nothing else
+	// restores, so they use a blocking subscription and none is lost (the
+	// connection tracker queues for us; libp2p itself is never blocked).
+	// Exchange records, discovered peers and threshold crossings are hints:
+	// dropped when we fall behind, which loses nothing that matters, since
+	// every score snapshot restates who is graylisted.
+	var s subscriptions
+	var err error
+	s.conn, err = m.bus.Subscribe([]any{
+		new(events.EvtConnOpened), new(events.EvtConnClosed),
+		new(events.EvtPeerConnectednessChanged), new(events.EvtPeerIdentificationCompleted),
+		new(events.EvtPeerProtocolsUpdated), new(events.EvtPeerGrafted), new(events.EvtPeerPruned),
+	}, eventbus.Name("peermgr"), eventbus.BufSize(m.cfg.eventBuffer), eventbus.WithPolicy(eventbus.Block))
+	if err != nil {
+		return s, fmt.Errorf("peermgr: subscribe: %w", err)
+	}
+	s.hints, err = m.bus.Subscribe([]any{
+		new(events.EvtPeerExchangeReceived), new(events.EvtPeerScoreThresholdCrossed), new(events.EvtPeerFound),
+	}, eventbus.Name("peermgr-hints"), eventbus.BufSize(m.cfg.eventBuffer), eventbus.WithPolicy(eventbus.Drop))
+	if err != nil {
+		_ = s.conn.Close()
+		return s, fmt.Errorf("peermgr: subscribe: %w", err)
+	}
+	s.scores, err = eventbus.Subscribe[events.EvtPeerScoresUpdated](m.bus,
+		eventbus.Name("peermgr-scores"), eventbus.BufSize(1), eventbus.WithPolicy(eventbus.Drop))
+	if err != nil {
+		_ = s.conn.Close()
+		_ = s.hints.Close()
+		return s, fmt.Errorf("peermgr: subscribe: %w", err)
+	}
+	m.subs = []io.Closer{s.conn, s.hints, s.scores}
+	return s, nil
 }
 
 // resync applies the host's current connections, so that connections opened
 // before the subscription existed are known. Connection ids are
-// network.Conn.ID(), the ids the host's connection tracking emits, so a
-// connection also reported by an event is counted once.
-func (m *Manager) resync() {
-	now := m.clk.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// network.Conn.ID(), the ids connection tracking emits, so a connection also
+// reported by an event is counted once.
+func (m *Manager) resync(now time.Time) {
 	for _, p := range m.h.Network().Peers() {
 		for _, c := range m.h.Network().ConnsToPeer(p) {
-			ip, _ := manet.ToIP(c.RemoteMultiaddr())
 			ev := events.EvtConnOpened{Peer: p, ConnID: c.ID(), Direction: c.Stat().Direction, RemoteAddr: c.RemoteMultiaddr()}
-			if addr, ok := netipFrom(ip); ok {
-				ev.RemoteIP = addr
+			if ip, err := manet.ToIP(c.RemoteMultiaddr()); err == nil {
+				if addr, ok := netipFrom(ip); ok {
+					ev.RemoteIP = addr
+				}
 			}
-			m.core.onConnOpened(ev, now)
+			m.auto.HandleConnOpened(now, ev, &m.out)
 		}
 	}
 }
@@ -272,177 +246,180 @@ type loopTimers struct {
 	flush *clock.Ticker
 }
 
-// loop is the driver: it alone reads the subscriptions, talks to the dial
-// workers, disconnects peers and emits events.
-func (m *Manager) loop(ctx context.Context, sub, hints event.Subscription, scores *eventbus.Subscription[events.EvtPeerScoresUpdated], t loopTimers) {
+// loop is the driver: it alone touches the automaton, reads the
+// subscriptions and the dial results, starts dials, disconnects peers,
+// writes the database and emits events.
+func (m *Manager) loop(ctx context.Context, s subscriptions, t loopTimers) {
 	defer close(m.done)
 	defer t.conn.Stop()
 	defer t.prune.Stop()
 	defer t.flush.Stop()
-	in, hin, sc := sub.Out(), hints.Out(), scores.Out()
-	m.drain(ctx)
+	in, hin, sc := s.conn.Out(), s.hints.Out(), s.scores.Out()
+	m.carryOut(ctx, t.conn)
 	for {
+		pass := false
 		select {
 		case <-ctx.Done():
 			return
+		case r := <-m.reqs:
+			pass = m.serve(r)
 		case ev, ok := <-in:
 			if !ok {
-				var why error
-				if e, ok := sub.(interface{ Err() error }); ok {
-					why = e.Err()
-				}
-				m.log.Error("bus subscription ended", "err", why)
+				m.log.Error("bus subscription ended")
 				in = nil
 				continue
 			}
-			m.handle(ev)
+			pass = m.handle(ev)
 		case ev, ok := <-hin:
 			if !ok {
 				hin = nil
 				continue
 			}
-			m.handle(ev)
+			pass = m.handle(ev)
 		case ev, ok := <-sc:
 			if !ok {
 				sc = nil
 				continue
 			}
-			m.withCore(func(c *core) { c.onScores(ev, m.clk.Now()) })
+			m.auto.HandleScores(m.clk.Now(), ev, &m.out)
 		case r := <-m.dlr.results:
-			m.withCore(func(c *core) { c.onDialResult(r, m.clk.Now()) })
-			if r.Reason != 0 {
-				m.kickLoop()
-			}
-		case <-m.kick:
-			m.withCore(func(c *core) { c.connectivity(m.clk.Now()) })
+			// A failed dial frees a slot another candidate may take.
+			pass = m.auto.HandleDialResult(m.clk.Now(), r, &m.out) != automaton.OutcomeDialSucceeded
 		case <-t.conn.C:
-			var next clock.Duration
-			m.withCore(func(c *core) { next = c.connectivity(m.clk.Now()) })
-			t.conn.Reset(next)
+			pass = true
 		case <-t.prune.C:
-			m.withCore(func(c *core) { c.prune(m.clk.Now()) })
-			if g := m.cfg.Gater; g != nil {
+			m.auto.HandlePrune(m.clk.Now(), &m.out)
+			if g := m.cfg.gater; g != nil {
 				g.sweep(m.clk.Now())
 			}
 		case <-t.flush.C:
 			m.flush()
 		}
-		m.drain(ctx)
+		if pass {
+			m.auto.HandleTick(m.clk.Now(), &m.out)
+		}
+		m.carryOut(ctx, t.conn)
 	}
 }
 
-// handle routes one event from the blocking subscription to the core.
-func (m *Manager) handle(ev any) {
+// handle routes one bus event to the automaton and reports whether a
+// connectivity pass should follow without waiting for the timer.
+func (m *Manager) handle(ev any) bool {
 	now := m.clk.Now()
+	a, out := m.auto, &m.out
 	switch e := ev.(type) {
 	case events.EvtConnOpened:
-		m.withCore(func(c *core) { c.onConnOpened(e, now) })
+		a.HandleConnOpened(now, e, out)
 	case events.EvtConnClosed:
-		m.withCore(func(c *core) { c.onConnClosed(e, now) })
+		a.HandleConnClosed(now, e, out)
 	case events.EvtPeerConnectednessChanged:
-		m.withCore(func(c *core) { c.onConnectedness(e, now) })
-		if e.Connectedness != network.Connected {
-			// A freed slot is refilled without waiting for the timer.
-			m.kickLoop()
-		}
+		// A freed slot is refilled without waiting for the timer (the
+		// peer that left is backed off, so it is not the one redialed).
+		return a.HandleConnectedness(now, e, out) == automaton.OutcomeDisconnectBackedOff
 	case events.EvtPeerIdentificationCompleted:
-		svc := false
-		m.withCore(func(c *core) { svc = c.onIdentified(e, now) })
-		if svc {
-			// A new service peer may exceed the service budget: the
-			// connectivity pass trims it without waiting for the timer.
-			m.kickLoop()
-		}
+		// A new service peer may exceed the service budget.
+		return a.HandleIdentified(now, e, out) == automaton.OutcomeServicePeer
 	case events.EvtPeerProtocolsUpdated:
-		svc := false
-		m.withCore(func(c *core) { svc = c.onProtocolsUpdated(e) })
-		if svc {
-			m.kickLoop()
-		}
+		return a.HandleProtocolsUpdated(now, e, out) == automaton.OutcomeServicePeer
+	case events.EvtPeerGrafted:
+		a.HandleMeshChange(now, automaton.MeshChange{Peer: e.Peer, Joined: true}, out)
+	case events.EvtPeerPruned:
+		a.HandleMeshChange(now, automaton.MeshChange{Peer: e.Peer}, out)
 	case events.EvtPeerExchangeReceived:
-		added := 0
-		m.withCore(func(c *core) { added = c.onExchange(e, now) })
-		if added > 0 {
-			m.kickLoop()
-		}
+		n := a.Len()
+		a.HandleExchange(now, e, out)
+		return a.Len() > n
 	case events.EvtPeerScoreThresholdCrossed:
-		m.withCore(func(c *core) { c.onThreshold(e, now) })
+		a.HandleThreshold(now, e, out)
+	case events.EvtPeerFound:
+		return a.HandleAddPeer(now, automaton.AddPeer{Info: e.Info, Source: events.SourceDiscovery}, out) == automaton.OutcomePeerAdded
 	}
+	return false
 }
 
-func (m *Manager) withCore(fn func(*core)) {
-	m.mu.Lock()
-	fn(m.core)
-	m.mu.Unlock()
-}
-
-// kickLoop asks the driver for a connectivity pass without blocking.
-func (m *Manager) kickLoop() {
-	select {
-	case m.kick <- struct{}{}:
-	default:
+// carryOut performs the pending Output in order: gater changes first (so a
+// peer disconnected for graylisting cannot come straight back), events (so
+// an EvtDialAttempted precedes its result), dials, disconnects, connection
+// manager protections; then the metrics and the next pass's timer.
+func (m *Manager) carryOut(ctx context.Context, conn *clock.Timer) {
+	o := &m.out
+	defer o.Reset()
+	if o.Empty() {
+		return
 	}
-}
-
-// drain carries out the core's decisions in order: gater changes first (so
-// a peer disconnected for graylisting cannot come straight back), events
-// (so an EvtDialAttempted precedes its result), then dials, then
-// disconnects.
-func (m *Manager) drain(ctx context.Context) {
-	m.mu.Lock()
-	o := m.core.takeOutbox()
-	m.mu.Unlock()
-	if g := m.cfg.Gater; g != nil {
+	if g := m.cfg.gater; g != nil {
 		now := m.clk.Now()
-		for _, op := range o.gates {
+		for _, op := range o.Gates {
 			if op.Graylisted {
-				g.graylist(op.ID, op.Until)
+				g.graylist(op.Peer, op.Until)
 			} else {
-				g.clear(op.ID, now)
+				g.clear(op.Peer, now)
 			}
 		}
 	}
-	for _, ev := range o.events {
-		m.emit(ev)
-	}
-	for _, j := range o.dials {
+	m.emitFacts(o)
+	for _, d := range o.Dials {
 		select {
-		case m.dlr.jobs <- j:
+		case m.dlr.jobs <- d:
 		case <-ctx.Done():
 			return
 		}
 	}
-	for _, id := range o.closes {
+	for _, id := range o.Closes {
 		if err := m.h.Network().ClosePeer(id); err != nil {
 			m.log.Debug("close peer", "peer", id, "err", err)
 		}
 	}
+	if cm := m.h.ConnManager(); cm != nil {
+		for _, p := range o.Protections {
+			if p.Protect {
+				cm.Protect(p.Peer, p.Tag)
+			} else {
+				cm.Unprotect(p.Peer, p.Tag)
+			}
+		}
+	}
+	if o.HasCensus {
+		m.met.gauges(o.Census)
+		if conn != nil {
+			conn.Reset(o.Next)
+		}
+	}
 }
 
-// emit sends one decision event on its typed emitter.
-func (m *Manager) emit(ev any) {
-	var err error
-	switch e := ev.(type) {
-	case events.EvtPeerDiscovered:
-		err = m.em.discovered.Emit(e)
-	case events.EvtDialAttempted:
-		err = m.em.attempted.Emit(e)
-	case events.EvtDialSucceeded:
-		err = m.em.succeeded.Emit(e)
-	case events.EvtDialFailed:
-		m.log.Debug("dial failed", "peer", e.Peer, "reason", e.Reason, "failures", e.Failures, "err", e.Err)
-		err = m.em.failed.Emit(e)
-	case events.EvtPeerBackedOff:
-		err = m.em.backedOff.Emit(e)
-	case events.EvtPeerEvicted:
-		m.log.Debug("peer evicted", "peer", e.Peer, "reason", e.Reason, "removed", e.Removed)
-		err = m.em.evicted.Emit(e)
-	case events.EvtPeerRecordRejected:
-		m.log.Info("peer record rejected", "from", e.From, "peer", e.Peer, "reason", e.Reason)
-		err = m.em.rejected.Emit(e)
-	}
-	if err != nil {
-		m.log.Debug("emit", "err", err)
+// emitFacts emits the Output's events in decision order and counts them.
+func (m *Manager) emitFacts(o *automaton.Output) {
+	for _, f := range o.Facts {
+		var err error
+		switch f.Kind {
+		case automaton.FactPeerDiscovered:
+			err = m.em.discovered.Emit(o.Discovered[f.Index])
+		case automaton.FactDialAttempted:
+			err = m.em.attempted.Emit(o.Attempted[f.Index])
+		case automaton.FactDialSucceeded:
+			m.met.dialOK.Inc()
+			err = m.em.succeeded.Emit(o.Succeeded[f.Index])
+		case automaton.FactDialFailed:
+			e := o.Failed[f.Index]
+			m.met.dialFailed(e.Reason)
+			m.log.Debug("dial failed", "peer", e.Peer, "reason", e.Reason, "failures", e.Failures, "err", e.Err)
+			err = m.em.failed.Emit(e)
+		case automaton.FactPeerBackedOff:
+			err = m.em.backedOff.Emit(o.BackedOff[f.Index])
+		case automaton.FactPeerEvicted:
+			e := o.Evicted[f.Index]
+			m.met.evict(e.Reason)
+			m.log.Debug("peer evicted", "peer", e.Peer, "reason", e.Reason, "removed", e.Removed)
+			err = m.em.evicted.Emit(e)
+		case automaton.FactPeerRecordRejected:
+			e := o.Rejected[f.Index]
+			m.met.reject(e.Reason)
+			m.log.Info("peer record rejected", "from", e.From, "peer", e.Peer, "reason", e.Reason)
+			err = m.em.rejected.Emit(e)
+		}
+		if err != nil {
+			m.log.Debug("emit", "err", err)
+		}
 	}
 }
 
@@ -451,9 +428,7 @@ func (m *Manager) flush() {
 	if m.db == nil {
 		return
 	}
-	m.mu.Lock()
-	up, rm := m.core.store.TakeDirty()
-	m.mu.Unlock()
+	up, rm := m.auto.TakeDirty()
 	if err := m.db.Save(up, rm); err != nil {
 		m.log.Error("saving peer store", "err", err)
 	}
@@ -461,14 +436,15 @@ func (m *Manager) flush() {
 
 // Close stops the driver and the dial workers (in-flight dials are
 // canceled), writes the store a last time and closes the database. It is
-// safe to call more than once and before Start.
+// idempotent and safe before Start; requests after it fail with ErrClosed.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed = true
+		started := m.started
 		m.mu.Unlock()
-		m.startOnce.Do(func() {}) // a later Start must not run
-		if m.cancel != nil {
+		close(m.stop)
+		if started {
 			m.cancel()
 			<-m.done
 			m.dlr.wait()
@@ -476,8 +452,9 @@ func (m *Manager) Close() error {
 		for _, s := range m.subs {
 			_ = s.Close()
 		}
-		m.closeEmitters()
+		m.em.close()
 		if m.db != nil {
+			// The driver has returned: the automaton is ours again.
 			m.flush()
 			m.closeErr = m.db.Close()
 		}
@@ -486,61 +463,88 @@ func (m *Manager) Close() error {
 }
 
 // AddPeer adds a peer (or merges its addresses) with the given source; the
-// connectivity loop dials it when the node is below its outbound target.
-// It fails on an invalid or local id, no address, or an unknown source.
+// connectivity pass dials it when the node is below its outbound target
+// (a static peer: whenever it is not connected). It fails with
+// ErrInvalidPeer, ErrSelf, ErrNoAddresses or ErrInvalidSource, and with
+// ErrClosed after Close. Before Start the peer is recorded and dialed once
+// the manager starts.
 func (m *Manager) AddPeer(ai peer.AddrInfo, src events.PeerSource) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	r, err := m.do(request{kind: reqAddPeer, add: automaton.AddPeer{Info: ai, Source: src}})
+	if err != nil {
+		return err
 	}
-	err := m.core.addPeer(ai, src, m.clk.Now())
-	m.mu.Unlock()
-	if err == nil {
-		m.kickLoop()
+	if err := outcomeErr(r.outcome); err != nil {
+		return fmt.Errorf("%w: peer %q", err, ai.ID)
 	}
-	return err
+	return nil
 }
 
-// Peers returns snapshots of every peer in the store, sorted by id.
+// Peers returns snapshots of every peer in the store, sorted by id (nil
+// after Close).
 func (m *Manager) Peers() []PeerInfo {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.core.store.All()
+	r, err := m.do(request{kind: reqPeers})
+	if err != nil {
+		return nil
+	}
+	return r.peers
 }
 
 // Peer returns a snapshot of one peer and whether it is in the store.
 func (m *Manager) Peer(id peer.ID) (PeerInfo, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.core.store.Get(id)
+	r, err := m.do(request{kind: reqPeer, peer: id})
+	if err != nil {
+		return PeerInfo{}, false
+	}
+	return r.info, r.ok
 }
 
 // SelectPeer returns the peer to use for proto: the peer pinned to proto's
 // service slot if any, else the connected, non-graylisted peer speaking
 // proto that has been connected longest; ErrNoPeer if there is none.
 func (m *Manager) SelectPeer(proto protocol.ID) (peer.ID, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.core.selectPeer(proto)
+	r, err := m.do(request{kind: reqSelect, pin: automaton.Pin{Protocol: proto}})
+	if err != nil {
+		return "", err
+	}
+	if !r.ok {
+		return "", fmt.Errorf("%w: %s", ErrNoPeer, proto)
+	}
+	return r.peer, nil
 }
 
 // PinServicePeer pins id to proto's service slot (one peer per protocol; a
 // new pin replaces the old one, an empty id clears it). A pinned peer does
 // not count against the mesh targets, is dialed whenever it is not
-// connected and outside backoff, and is never trimmed, pruned or evicted for
-// colocation. The peer must be in the store (ErrUnknownPeer), and proto a
-// non-empty UTF-8 id (ErrInvalidProtocol).
+// connected and outside backoff, is protected in the connection manager,
+// and is never trimmed, pruned or evicted for colocation. The peer must be
+// in the store (ErrUnknownPeer), and proto a non-empty UTF-8 id
+// (ErrInvalidProtocol).
 func (m *Manager) PinServicePeer(proto protocol.ID, id peer.ID) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	r, err := m.do(request{kind: reqPin, pin: automaton.Pin{Protocol: proto, Peer: id}})
+	if err != nil {
+		return err
 	}
-	err := m.core.pin(proto, id)
-	m.mu.Unlock()
-	if err == nil && id != "" {
-		m.kickLoop()
+	if err := outcomeErr(r.outcome); err != nil {
+		return fmt.Errorf("%w: %q for %q", err, id, proto)
 	}
-	return err
+	return nil
+}
+
+// outcomeErr maps a rejecting outcome to its sentinel error.
+func outcomeErr(o automaton.Outcome) error {
+	switch o {
+	case automaton.OutcomeRejectedInvalidPeer:
+		return ErrInvalidPeer
+	case automaton.OutcomeRejectedSelf:
+		return ErrSelf
+	case automaton.OutcomeRejectedNoAddresses:
+		return ErrNoAddresses
+	case automaton.OutcomeRejectedSource:
+		return ErrInvalidSource
+	case automaton.OutcomeRejectedProtocol:
+		return ErrInvalidProtocol
+	case automaton.OutcomeRejectedUnknownPeer:
+		return ErrUnknownPeer
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
@@ -40,7 +41,7 @@ func newNode(t *testing.T, id identity, opts ...Option) *node {
 	t.Cleanup(func() { _ = n.bus.Close() })
 	bridge(t, n.h, n.bus, n.clk)
 	all := append([]Option{WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg)}, opts...)
-	m, err := New(n.h, n.bus, n.clk, all...)
+	m, err := New(n.h, n.bus, append(all, WithClock(n.clk))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestManagerDialsAddedPeer(t *testing.T) {
 		p, ok := a.m.Peer(b.ID())
 		return ok && p.Connected() && p.Direction == network.DirOutbound && p.Identified
 	})
-	if got := testutil.ToFloat64(a.m.core.m.dialOK); got != 1 {
+	if got := testutil.ToFloat64(a.m.met.dialOK); got != 1 {
 		t.Fatalf("dials_total{outcome=success} = %v, want 1", got)
 	}
 	if got, err := a.m.SelectPeer("/meshsub/1.1.0"); err != nil || got != b.ID() {
@@ -124,13 +125,16 @@ func TestManagerBackoffOnRealDials(t *testing.T) {
 	waitFor(t, attempted, "first attempt", func(e events.EvtDialAttempted) bool { return e.Attempt == 1 })
 	// The clock moves past the backoff; the next pass dials again.
 	a.clk.Add(120 * time.Second)
-	a.m.kickLoop()
+	// Adding the peer again asks for a pass without waiting for the timer.
+	if err := a.m.AddPeer(peer.AddrInfo{ID: ids[1].id, Addrs: []ma.Multiaddr{closedPortAddr(t)}}, events.SourceStatic); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, attempted, "second attempt", func(e events.EvtDialAttempted) bool { return e.Attempt == 2 })
 	b = waitFor(t, backed, "second backoff", func(events.EvtPeerBackedOff) bool { return true })
 	if !b.Until.Equal(t0.Add(120*time.Second+480*time.Second)) || b.Failures != 2 {
 		t.Fatalf("second backoff %+v, want until t0+600s", b)
 	}
-	if got := testutil.ToFloat64(a.m.core.m.dialFail[events.DialFailError]); got != 2 {
+	if got := testutil.ToFloat64(a.m.met.dialFail[events.DialFailError]); got != 2 {
 		t.Fatalf("dials_total{outcome=error} = %v, want 2", got)
 	}
 }
@@ -188,10 +192,11 @@ func TestManagerDialTimeout(t *testing.T) {
 }
 
 // TestManagerColocationOnLoopback: four hosts connect from 127.0.0.1 with
-// the limit lowered to 2; the two oldest are disconnected and removed.
+// the limit lowered to 2 and loopback no longer exempt; with equal scores
+// the two newest are disconnected and removed.
 func TestManagerColocationOnLoopback(t *testing.T) {
 	ids := identities(t, 23, 5)
-	a := newNode(t, ids[0], WithColocationLimit(2))
+	a := newNode(t, ids[0], WithColocationLimit(2), WithColocationExempt())
 	evicted := subscribe[events.EvtPeerEvicted](t, a.bus)
 	a.start(t)
 	var others []host.Host
@@ -204,15 +209,14 @@ func TestManagerColocationOnLoopback(t *testing.T) {
 		}
 		if i <= 2 {
 			eventually(t, "inbound peer in the store", func() bool { return isConnected(a.m, h.ID()) })
+		} else {
+			e := waitFor(t, evicted, "colocation eviction", func(e events.EvtPeerEvicted) bool { return e.Peer == h.ID() })
+			if e.Reason != events.EvictColocation || !e.Removed {
+				t.Fatalf("eviction %+v", e)
+			}
 		}
 	}
-	for _, victim := range others[:2] {
-		e := waitFor(t, evicted, "colocation eviction", func(e events.EvtPeerEvicted) bool { return e.Peer == victim.ID() })
-		if e.Reason != events.EvictColocation || !e.Removed {
-			t.Fatalf("eviction %+v", e)
-		}
-	}
-	for _, victim := range others[:2] {
+	for _, victim := range others[2:] {
 		eventually(t, "victim disconnected", func() bool {
 			return a.h.Network().Connectedness(victim.ID()) != network.Connected
 		})
@@ -223,12 +227,12 @@ func TestManagerColocationOnLoopback(t *testing.T) {
 			}
 		}
 	}
-	for _, keep := range others[2:] {
+	for _, keep := range others[:2] {
 		if a.h.Network().Connectedness(keep.ID()) != network.Connected {
-			t.Fatalf("newest peer %s was disconnected", keep.ID())
+			t.Fatalf("oldest peer %s was disconnected", keep.ID())
 		}
 	}
-	if got := testutil.ToFloat64(a.m.core.m.evictedBy[events.EvictColocation]); got != 2 {
+	if got := testutil.ToFloat64(a.m.met.evictedBy[events.EvictColocation]); got != 2 {
 		t.Fatalf("evictions_total{reason=colocation} = %v, want 2", got)
 	}
 }
@@ -265,7 +269,7 @@ func TestManagerPeerExchangeDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := waitFor(t, rejected, "rejection", func(events.EvtPeerRecordRejected) bool { return true })
-	if r.Peer != ids[4].id || r.From != b.ID() || r.Reason != RejectPeerIDMismatch {
+	if r.Peer != ids[4].id || r.From != b.ID() || r.Reason != automaton.RejectPeerIDMismatch {
 		t.Fatalf("rejection %+v", r)
 	}
 	for _, h := range []host.Host{c, d} {
@@ -278,7 +282,7 @@ func TestManagerPeerExchangeDiscovery(t *testing.T) {
 	if _, ok := a.m.Peer(ids[4].id); ok {
 		t.Fatal("the impostor entered the store")
 	}
-	if got := testutil.ToFloat64(a.m.core.m.rejectedBy[RejectPeerIDMismatch]); got != 1 {
+	if got := testutil.ToFloat64(a.m.met.rejectedBy[automaton.RejectPeerIDMismatch]); got != 1 {
 		t.Fatalf("records_rejected_total{reason=peer_id_mismatch} = %v, want 1", got)
 	}
 }
@@ -316,8 +320,22 @@ func TestManagerConnectivityTimer(t *testing.T) {
 	b := newHost(t, ids[1])
 	attempted := subscribe[events.EvtDialAttempted](t, a.bus)
 	a.start(t)
-	// Enter b silently, as if loaded: no kick.
-	a.m.withCore(func(c *core) { c.store.Add(b.ID(), b.Addrs(), events.SourceDiscovery, a.clk.Now()) })
+	// Enter b through a connection that opens and closes: that asks for
+	// no pass, and backs b off for 5 s, well before the timer.
+	opened, err := eventbus.NewEmitter[events.EvtConnOpened](a.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	closed, err := eventbus.NewEmitter[events.EvtConnClosed](a.bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closed.Close()
+	backed := subscribe[events.EvtPeerBackedOff](t, a.bus)
+	_ = opened.Emit(events.EvtConnOpened{Peer: b.ID(), ConnID: "fake", Direction: network.DirOutbound, RemoteAddr: b.Addrs()[0]})
+	_ = closed.Emit(events.EvtConnClosed{Peer: b.ID(), ConnID: "fake"})
+	waitFor(t, backed, "reconnect backoff", func(e events.EvtPeerBackedOff) bool { return e.Peer == b.ID() && e.Reconnects == 1 })
 	a.clk.Add(15 * time.Second)
 	e := waitFor(t, attempted, "timer-driven attempt", func(events.EvtDialAttempted) bool { return true })
 	if e.Peer != b.ID() || !e.At.Equal(time.Unix(0, 0).Add(15*time.Second)) {
@@ -343,7 +361,7 @@ func TestManagerPersistsAcrossRestart(t *testing.T) {
 	bo := waitFor(t, backed, "backoff", func(e events.EvtPeerBackedOff) bool { return e.Peer == dead.ID })
 
 	// While a is open the file is locked: a second manager fails fast.
-	if _, err := New(a.h, eventbus.New(), a.clk, WithDatabase(path), WithOpenTimeout(50*time.Millisecond)); !errors.Is(err, ErrStoreLocked) {
+	if _, err := New(a.h, eventbus.New(), WithClock(a.clk), WithDatabase(path), WithOpenTimeout(50*time.Millisecond)); !errors.Is(err, ErrStoreLocked) {
 		t.Fatalf("second manager on the same file: %v, want ErrStoreLocked", err)
 	}
 	if err := a.m.Close(); err != nil {
@@ -352,7 +370,7 @@ func TestManagerPersistsAcrossRestart(t *testing.T) {
 
 	bus2 := eventbus.New()
 	defer bus2.Close()
-	m2, err := New(a.h, bus2, a.clk, WithDatabase(path))
+	m2, err := New(a.h, bus2, WithClock(a.clk), WithDatabase(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,14 +398,17 @@ func TestManagerCorruptStore(t *testing.T) {
 	if err := os.WriteFile(path, []byte("this is not a bbolt file, it is garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(h, bus, clock.NewMock(), WithDatabase(path)); !errors.Is(err, ErrCorruptStore) {
+	if _, err := New(h, bus, WithClock(clock.NewMock()), WithDatabase(path)); !errors.Is(err, ErrCorruptStore) {
 		t.Fatalf("New on a corrupt file: %v, want ErrCorruptStore", err)
 	}
-	m, err := New(h, bus, clock.NewMock(), WithDatabase(path), WithResetOnCorrupt())
+	m, err := New(h, bus, WithClock(clock.NewMock()), WithDatabase(path), WithResetOnCorrupt())
 	if err != nil {
 		t.Fatalf("New with reset: %v", err)
 	}
 	defer m.Close()
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if len(m.Peers()) != 0 {
 		t.Fatal("reset store is not empty")
 	}
@@ -398,19 +419,19 @@ func TestManagerLifecycle(t *testing.T) {
 	h := newHost(t, ids[0])
 	bus := eventbus.New()
 	defer bus.Close()
-	if _, err := New(h, bus, clock.NewMock(), WithMaxFailures(0)); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(h, bus, WithClock(clock.NewMock()), WithMaxFailures(0)); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("bad config: %v", err)
 	}
-	if _, err := New(nil, bus, clock.NewMock()); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(nil, bus); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("nil host: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := New(h, bus, clock.NewMock(), WithRegisterer(reg))
+	m, err := New(h, bus, WithClock(clock.NewMock()), WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second manager on the same registry fails cleanly, not with a panic.
-	if _, err := New(h, bus, clock.NewMock(), WithRegisterer(reg)); err == nil {
+	if _, err := New(h, bus, WithClock(clock.NewMock()), WithRegisterer(reg)); err == nil {
 		t.Fatal("duplicate metrics registration succeeded")
 	}
 	if err := m.Start(context.Background()); err != nil {
@@ -432,7 +453,7 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatalf("Start after Close: %v", err)
 	}
 	// Close without Start is fine too.
-	m2, err := New(h, bus, clock.NewMock())
+	m2, err := New(h, bus, WithClock(clock.NewMock()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +486,7 @@ func TestManagerTrimsExcessInbound(t *testing.T) {
 			return ok && p.Connected() && p.Identified
 		})
 	}
-	a.m.kickLoop()
+	a.clk.Add(2 * time.Hour) // the connectivity timer fires
 	e := waitFor(t, evicted, "trim", func(events.EvtPeerEvicted) bool { return true })
 	if e.Peer != hs[2].ID() || e.Reason != events.EvictExcessInbound || e.Removed {
 		t.Fatalf("trimmed %+v, want the newest inbound peer kept in the store", e)

@@ -2,9 +2,9 @@ package peermgr
 
 import (
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -52,13 +52,13 @@ func newMetrics(reg prometheus.Registerer, g *Gater) (*metrics, error) {
 			Namespace: "meshbus", Subsystem: "peermgr", Name: "store_peers",
 			Help: "Peers in the peer store.",
 		}),
-		rejectedBy: make(map[string]prometheus.Counter, len(rejectReasons)),
+		rejectedBy: make(map[string]prometheus.Counter),
 	}
 	m.dialOK = m.dials.WithLabelValues("success")
 	for r := events.DialFailTimeout; r <= events.DialFailCanceled; r++ {
 		m.dialFail[r] = m.dials.WithLabelValues(r.String())
 	}
-	for _, r := range rejectReasons {
+	for _, r := range automaton.RejectReasons() {
 		m.rejectedBy[r] = m.rejected.WithLabelValues(r)
 	}
 	for r := events.EvictColocation; r <= events.EvictExcessService; r++ {
@@ -125,13 +125,13 @@ func (m *metrics) evict(r events.EvictReason) {
 }
 
 // gauges sets the connection and store gauges from a census.
-func (m *metrics) gauges(byDir [3]int, byProto map[protocol.ID]int, storeSize int) {
-	for d, n := range byDir {
+func (m *metrics) gauges(c automaton.Census) {
+	for d, n := range c.ByDirection {
 		m.connDir[d].Set(float64(n))
 	}
 	m.byProto.Reset()
-	for p, n := range byProto {
+	for p, n := range c.ByProtocol {
 		m.byProto.WithLabelValues(string(p)).Set(float64(n))
 	}
-	m.storeSize.Set(float64(storeSize))
+	m.storeSize.Set(float64(c.StorePeers))
 }

@@ -12,27 +12,29 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 )
 
-// optionGroup is the fx value group carrying extra Options.
-const optionGroup = `group:"peermgr_options"`
-
-// Module provides a *Manager built from the host.Host, *eventbus.Bus and,
-// when present, clock.Clock (default: the real clock),
-// prometheus.Registerer (default: none), *slog.Logger and *Gater (which the
-// manager then feeds) in the graph, plus any Options given with
-// WithOptions; it starts the manager on fx start and closes it on stop.
+// Module provides a *Manager built from the host.Host and *eventbus.Bus in
+// the graph and, when present, clock.Clock, prometheus.Registerer,
+// *slog.Logger and *Gater (which the manager then feeds), plus the Options
+// given with Options; it starts the manager on fx start and closes it on
+// stop.
 var Module = fx.Module("peermgr",
-	fx.Provide(newFromFx),
+	fx.Provide(newForFx),
 	fx.Invoke(func(*Manager) {}),
 )
 
-// WithOptions hands Options to Module.
-func WithOptions(opts ...Option) fx.Option {
-	list := make([]fx.Option, 0, len(opts))
-	for _, o := range opts {
-		list = append(list, fx.Provide(fx.Annotate(func() Option { return o }, fx.ResultTags(optionGroup))))
-	}
-	return fx.Options(list...)
+// Options hands Options to Module; call it once per application (later
+// options override earlier ones of the same kind).
+func Options(opts ...Option) fx.Option {
+	return fx.Supply(moduleOptions(opts))
 }
+
+// WithOptions is Options.
+//
+// Deprecated: use Options.
+func WithOptions(opts ...Option) fx.Option { return Options(opts...) }
+
+// moduleOptions carries Options through the fx graph.
+type moduleOptions []Option
 
 type fxParams struct {
 	fx.In
@@ -43,17 +45,13 @@ type fxParams struct {
 	Registerer prometheus.Registerer `optional:"true"`
 	Logger     *slog.Logger          `optional:"true"`
 	Gater      *Gater                `optional:"true"`
-	Options    []Option              `group:"peermgr_options"`
+	Options    moduleOptions         `optional:"true"`
 }
 
-func newFromFx(p fxParams) (*Manager, error) {
-	clk := p.Clock
-	if clk == nil {
-		clk = clock.New()
-	}
-	opts := []Option{WithRegisterer(p.Registerer), WithLogger(p.Logger), WithGater(p.Gater)}
+func newForFx(p fxParams) (*Manager, error) {
+	opts := []Option{WithClock(p.Clock), WithRegisterer(p.Registerer), WithLogger(p.Logger), WithGater(p.Gater)}
 	opts = append(opts, p.Options...)
-	m, err := New(p.Host, p.Bus, clk, opts...)
+	m, err := New(p.Host, p.Bus, opts...)
 	if err != nil {
 		return nil, err
 	}

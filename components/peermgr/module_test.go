@@ -31,7 +31,7 @@ func TestModuleWiresAndStarts(t *testing.T) {
 		fx.Provide(func() clock.Clock { return mock }),
 		fx.Provide(func() prometheus.Registerer { return reg }),
 		Module,
-		WithOptions(WithColocationLimit(3), WithConnectivityInterval(time.Hour, time.Hour)),
+		Options(WithColocationLimit(3), WithConnectivityInterval(time.Hour, time.Hour)),
 		fx.Populate(&m),
 	)
 	if err := app.Err(); err != nil {
@@ -41,7 +41,7 @@ func TestModuleWiresAndStarts(t *testing.T) {
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Config().ColocationLimit; got != 3 {
+	if got := m.cfg.auto.ColocationLimit; got != 3 {
 		t.Fatalf("option not applied: ColocationLimit = %d", got)
 	}
 	if err := m.AddPeer(infoOf(other), events.SourceStatic); err != nil {

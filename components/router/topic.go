@@ -86,7 +86,10 @@ func (t *Topic) String() string { return t.name }
 // PublishOption configures one Publish.
 type PublishOption func(*publishConfig)
 
-type publishConfig struct{ requirePeers bool }
+type publishConfig struct {
+	requirePeers bool
+	minPeers     int // WithReadiness
+}
 
 // RequirePeers makes Publish fail with ErrNoPeers when no peer got the message.
 func RequirePeers() PublishOption { return func(c *publishConfig) { c.requirePeers = true } }
@@ -125,6 +128,11 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 	var pc publishConfig
 	for _, o := range opts {
 		o(&pc)
+	}
+	if pc.minPeers > 0 {
+		if err := r.waitTopicPeers(ctx, name, pc.minPeers); err != nil {
+			return fmt.Errorf("publish %q: %w", name, err)
+		}
 	}
 	msg := &pb.Message{Data: data, Topic: &name}
 	if r.cfg.signPolicy.HasAuthor() {

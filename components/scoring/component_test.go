@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/meshbus/meshbus/components/scoring/automaton"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
@@ -25,13 +27,15 @@ import (
 // more than milliseconds.
 const waitTimeout = 5 * time.Second
 
-// rig is a Component on a real bus with a mock clock, an emitter per input
+var ctx = context.Background()
+
+// rig is a Scorer on a real bus with a mock clock, an emitter per input
 // type and one subscription to both outputs (so their relative order shows).
 type rig struct {
 	t       *testing.T
 	bus     *eventbus.Bus
 	clk     *clock.Mock
-	c       *Component
+	c       *Scorer
 	reg     *prometheus.Registry
 	out     event.Subscription
 	ems     map[reflect.Type]event.Emitter
@@ -50,7 +54,7 @@ func newRig(t *testing.T, p Params) *rig {
 		ems: map[reflect.Type]event.Emitter{},
 	}
 	var err error
-	r.c, err = New(r.bus, r.clk, p, WithRegisterer(r.reg), WithLogger(quietLogger()))
+	r.c, err = New(r.bus, WithClock(r.clk), WithParams(p), WithRegisterer(r.reg), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -60,7 +64,7 @@ func newRig(t *testing.T, p Params) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.Start(); err != nil {
+	if err := r.c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -138,8 +142,8 @@ func (r *rig) untilSnapshot() ([]events.EvtPeerScoreThresholdCrossed, events.Evt
 // their crossings.
 func (r *rig) tick() ([]events.EvtPeerScoreThresholdCrossed, events.EvtPeerScoresUpdated) {
 	r.t.Helper()
-	want := r.clk.Now().Add(r.c.scorer.params.DecayInterval)
-	r.clk.Add(r.c.scorer.params.DecayInterval)
+	want := r.clk.Now().Add(r.c.cfg.params.DecayInterval)
+	r.clk.Add(r.c.cfg.params.DecayInterval)
 	for {
 		xs, snap := r.untilSnapshot()
 		if snap.At.Equal(want) {
@@ -194,11 +198,11 @@ func TestComponentCrossingsComeBeforeTheirSnapshot(t *testing.T) {
 	if got := r.c.Scores()[pA]; got != -25 {
 		t.Fatalf("Scores()[A] = %v", got)
 	}
-	if b, ok := r.c.Breakdown(pA); !ok || b.P7 != 25 || !b.Connected {
-		t.Fatalf("Breakdown(A) = %+v, %v", b, ok)
+	if b, err := r.c.Breakdown(ctx, pA); err != nil || b.P7 != 25 || !b.Connected {
+		t.Fatalf("Breakdown(A) = %+v, %v", b, err)
 	}
-	if _, ok := r.c.Breakdown(pB); ok {
-		t.Fatal("Breakdown of an unknown peer")
+	if _, err := r.c.Breakdown(ctx, pB); !errors.Is(err, ErrNotScored) {
+		t.Fatalf("Breakdown of an unknown peer: %v", err)
 	}
 	if r.c.Thresholds() != baseParams().Thresholds {
 		t.Fatal("Thresholds")
@@ -272,7 +276,7 @@ func TestComponentRetainsThenForgets(t *testing.T) {
 	if _, ok := scoreOf(snap, "B"); !ok {
 		t.Fatal("reconnected B was forgotten")
 	}
-	if _, ok := r.c.Breakdown(pA); ok {
+	if _, err := r.c.Breakdown(ctx, pA); !errors.Is(err, ErrNotScored) {
 		t.Fatal("Breakdown still knows A")
 	}
 }
@@ -295,10 +299,10 @@ func TestComponentScoresTopicFacts(t *testing.T) {
 	)
 	// A: 0.5 · 1 · 2 = 1 (crosses opportunistic-graft 1). B: 0.5 · -10 · 1 = -5.
 	// Breakdown reads the driver's live state, past every handled fact.
-	if a, _ := r.c.Breakdown(pA); a.Score != 1 {
+	if a, _ := r.c.Breakdown(ctx, pA); a.Score != 1 {
 		t.Fatalf("A = %v", a.Score)
 	}
-	if b, _ := r.c.Breakdown(pB); b.Score != -5 {
+	if b, _ := r.c.Breakdown(ctx, pB); b.Score != -5 {
 		t.Fatalf("B = %v", b.Score)
 	}
 	_, snap := r.tick()
@@ -355,7 +359,7 @@ func TestComponentMetrics(t *testing.T) {
 	}
 
 	// Registering twice on one registry fails at construction, cleanly.
-	_, err = New(r.bus, r.clk, penaltyParams(0.5), WithRegisterer(r.reg))
+	_, err = New(r.bus, WithClock(r.clk), WithParams(penaltyParams(0.5)), WithRegisterer(r.reg))
 	if err == nil {
 		t.Fatal("second registration succeeded")
 	}
@@ -366,22 +370,32 @@ func TestComponentLifecycle(t *testing.T) {
 	defer bus.Close()
 	clk := clock.NewMock()
 
-	if _, err := New(bus, clk, Params{}); !errors.Is(err, ErrInvalidParams) {
+	if _, err := New(bus, WithClock(clk), WithParams(Params{})); !errors.Is(err, ErrBadOption) || !errors.Is(err, automaton.ErrInvalidParams) {
 		t.Fatalf("New with zero params: %v", err)
 	}
-	if _, err := New(nil, clk, DefaultParams()); err == nil {
-		t.Fatal("New without a bus")
+	var pe *ParamError
+	if _, err := New(bus, WithParams(Params{DecayInterval: time.Second})); !errors.As(err, &pe) || pe.Field == "" {
+		t.Fatalf("New with bad params does not name the field: %v", err)
+	}
+	if _, err := New(bus, WithInputBuffer(0)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("New with input buffer 0: %v", err)
+	}
+	if _, err := New(nil); !errors.Is(err, ErrNilDependency) {
+		t.Fatalf("New without a bus: %v", err)
 	}
 
-	// Closed without being started.
-	c, err := New(bus, clk, DefaultParams())
+	// Closed without being started; nil logger and clock mean the defaults.
+	c, err := New(bus, WithLogger(nil), WithClock(nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.Breakdown(ctx, pA); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Breakdown before Start: %v", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); !errors.Is(err, ErrClosed) {
+	if err := c.Start(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -389,14 +403,14 @@ func TestComponentLifecycle(t *testing.T) {
 	}
 
 	// Started twice, closed twice.
-	c, err = New(bus, clk, DefaultParams())
+	c, err = New(bus, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); err != nil {
+	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); err != nil {
+	if err := c.Start(ctx); !errors.Is(err, ErrStarted) {
 		t.Fatalf("second Start: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -408,15 +422,18 @@ func TestComponentLifecycle(t *testing.T) {
 	if len(c.Scores()) != 0 {
 		t.Fatal("scores after an empty run")
 	}
+	if _, err := c.Breakdown(ctx, pA); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Breakdown after Close: %v", err)
+	}
 }
 
 func TestComponentStopsWhenBusCloses(t *testing.T) {
 	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
-	c, err := New(bus, clock.NewMock(), DefaultParams(), WithLogger(quietLogger()))
+	c, err := New(bus, WithClock(clock.NewMock()), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); err != nil {
+	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	bus.Close()
@@ -425,6 +442,9 @@ func TestComponentStopsWhenBusCloses(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("driver still running after the bus closed")
 	}
+	if _, err := c.Breakdown(ctx, pA); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Breakdown after the driver stopped: %v", err)
+	}
 	c.Close()
 }
 
@@ -432,7 +452,7 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
 	defer bus.Close()
 	clk := clock.NewMock()
-	c, err := New(bus, clk, penaltyParams(0.5), WithLogger(quietLogger()))
+	c, err := New(bus, WithClock(clk), WithParams(penaltyParams(0.5)), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,13 +461,9 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer em.Close()
-	// Before Start the events wait in the subscription; Breakdown reads
-	// the (empty) state directly.
+	// Before Start the events wait in the subscription.
 	em.Emit(events.EvtPeerPenalized{Peer: pA, Count: 1, At: clk.Now()})
-	if _, ok := c.Breakdown(pA); ok {
-		t.Fatal("breakdown before any event was handled")
-	}
-	if err := c.Start(); err != nil {
+	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Readers race the driver while it handles more events.
@@ -460,7 +476,7 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				c.Breakdown(pA)
+				c.Breakdown(ctx, pA)
 				c.Scores()
 			}
 		}
@@ -472,7 +488,7 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 	// all 51 penalties (P₇ = 51²).
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		if b, ok := c.Breakdown(pA); ok && b.P7 == 51*51 {
+		if b, err := c.Breakdown(ctx, pA); err == nil && b.P7 == 51*51 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -483,17 +499,13 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 	close(stop)
 	<-readerDone
 	c.Close()
-	// After Close it still answers, from the final state.
-	if b, ok := c.Breakdown(pA); !ok || b.P7 != 51*51 {
-		t.Fatalf("breakdown after Close: %+v %v", b, ok)
-	}
 }
 
 func TestComponentBurstOfCrossingsCoalesces(t *testing.T) {
 	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
 	defer bus.Close()
 	clk := clock.NewMock()
-	c, err := New(bus, clk, penaltyParams(0.5), WithLogger(quietLogger()))
+	c, err := New(bus, WithClock(clk), WithParams(penaltyParams(0.5)), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +527,7 @@ func TestComponentBurstOfCrossingsCoalesces(t *testing.T) {
 	for i := range n {
 		em.Emit(events.EvtPeerPenalized{Peer: peerID(fmt.Sprint("p", i)), Count: 5, At: clk.Now()})
 	}
-	if err := c.Start(); err != nil {
+	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	crossed := map[string]int{}

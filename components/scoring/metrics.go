@@ -24,6 +24,7 @@ type metrics struct {
 	snapshots         prometheus.Counter
 	observed          prometheus.Counter
 	rejectedAppScores prometheus.Counter
+	all               []prometheus.Collector
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		observed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "events_observed_total",
-			Help: "Input events fed to the scorer.",
+			Help: "Input events fed to the scoring core.",
 		}),
 		rejectedAppScores: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "rejected_app_scores_total",
@@ -67,12 +68,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.crossings[th][0] = crossings.WithLabelValues(th.String(), "above")
 		m.crossings[th][1] = crossings.WithLabelValues(th.String(), "below")
 	}
+	m.all = []prometheus.Collector{
+		m.scores, crossings, m.peers, m.retained, m.records, m.snapshots, m.observed, m.rejectedAppScores,
+	}
 	if reg == nil {
 		return m, nil
 	}
-	all := []prometheus.Collector{
-		m.scores, crossings, m.peers, m.retained, m.records, m.snapshots, m.observed, m.rejectedAppScores,
-	}
+	all := m.all
 	for i, c := range all {
 		if err := reg.Register(c); err != nil {
 			for _, done := range all[:i] { // all or nothing
@@ -94,4 +96,14 @@ func (m *metrics) crossed(c events.EvtPeerScoreThresholdCrossed) {
 		i = 1
 	}
 	m.crossings[c.Threshold][i].Inc()
+}
+
+// unregister removes every collector from reg (nil: nothing to do).
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range m.all {
+		reg.Unregister(c)
+	}
 }

@@ -3,7 +3,6 @@ package scoring
 import (
 	"context"
 	"log/slog"
-	"reflect"
 
 	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,15 +12,20 @@ import (
 )
 
 // Module is the scoring component for fx. It needs an *eventbus.Bus and
-// takes, when the graph has them, a clock.Clock (default: the real clock),
-// Params (default: DefaultParams(), which has no topics: supply your own
-// with fx.Supply(params) to score topics), a prometheus.Registerer and a
-// *slog.Logger. It provides the *Component, always builds it, and ties
-// Start and Close to the fx lifecycle.
+// takes, when the graph has them, a clock.Clock, a prometheus.Registerer and
+// a *slog.Logger (the meshbus host provides all three), then the options
+// given to Options, which win (WithParams to score topics: the default
+// parameters score none). It provides the *Scorer, always builds it, and
+// ties Start and Close to the fx lifecycle.
 var Module = fx.Module("scoring",
 	fx.Provide(provide),
-	fx.Invoke(func(*Component) {}),
+	fx.Invoke(func(*Scorer) {}),
 )
+
+// Options supplies options to Module. Use it at most once per application.
+func Options(opts ...Option) fx.Option { return fx.Supply(suppliedOptions{opts}) }
+
+type suppliedOptions struct{ opts []Option }
 
 // moduleIn is what Module takes from the fx graph.
 type moduleIn struct {
@@ -30,27 +34,20 @@ type moduleIn struct {
 	Lifecycle  fx.Lifecycle
 	Bus        *eventbus.Bus
 	Clock      clock.Clock           `optional:"true"`
-	Params     Params                `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 	Logger     *slog.Logger          `optional:"true"`
+	Options    suppliedOptions       `optional:"true"`
 }
 
-func provide(in moduleIn) (*Component, error) {
-	params := in.Params
-	if reflect.ValueOf(params).IsZero() { // not supplied: a zero Params is never valid anyway
-		params = DefaultParams()
-	}
-	clk := in.Clock
-	if clk == nil {
-		clk = clock.New()
-	}
-	c, err := New(in.Bus, clk, params, WithLogger(in.Logger), WithRegisterer(in.Registerer))
+func provide(in moduleIn) (*Scorer, error) {
+	opts := append([]Option{WithClock(in.Clock), WithRegisterer(in.Registerer), WithLogger(in.Logger)}, in.Options.opts...)
+	s, err := New(in.Bus, opts...)
 	if err != nil {
 		return nil, err
 	}
 	in.Lifecycle.Append(fx.Hook{
-		OnStart: func(context.Context) error { return c.Start() },
-		OnStop:  func(context.Context) error { return c.Close() },
+		OnStart: s.Start,
+		OnStop:  func(context.Context) error { return s.Close() },
 	})
-	return c, nil
+	return s, nil
 }

@@ -1,6 +1,8 @@
 package scoring
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -24,9 +26,10 @@ func TestModuleWithSuppliedParams(t *testing.T) {
 	}
 	defer snaps.Close()
 
-	var c *Component
+	var c *Scorer
 	app := fxtest.New(t,
-		fx.Supply(bus, p, quietLogger()),
+		fx.Supply(bus, quietLogger()),
+		Options(WithParams(p)),
 		fx.NopLogger,
 		fx.Provide(func() clock.Clock { return clk }),
 		Module,
@@ -52,7 +55,7 @@ func TestModuleWithSuppliedParams(t *testing.T) {
 		t.Fatal("no snapshot")
 	}
 	app.RequireStop()
-	if err := c.Start(); err == nil {
+	if err := c.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatal("the stop hook did not close the component")
 	}
 }
@@ -60,7 +63,7 @@ func TestModuleWithSuppliedParams(t *testing.T) {
 func TestModuleDefaults(t *testing.T) {
 	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
 	defer bus.Close()
-	var c *Component
+	var c *Scorer
 	app := fxtest.New(t, fx.Supply(bus), fx.NopLogger, Module, fx.Populate(&c))
 	app.RequireStart()
 	if c.Thresholds() != DefaultThresholds() {

@@ -1,53 +1,105 @@
 package scoring
 
 import (
+	"fmt"
 	"log/slog"
 
+	"github.com/benbjohnson/clock"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/scoring/automaton"
 )
 
 // DefaultInputBuffer is the default buffer of the driver's input
 // subscription (see WithInputBuffer).
 const DefaultInputBuffer = 4096
 
-// Option configures a Component.
-type Option func(*options)
+// Option configures a Scorer. Options only record values; New applies the
+// defaults, then the options in order, then validates the result.
+type Option func(*config)
 
-type options struct {
+type config struct {
+	params   Params
 	log      *slog.Logger
+	clk      clock.Clock
 	reg      prometheus.Registerer
 	inputBuf int
 }
 
-func defaultOptions() options {
-	return options{log: slog.Default(), inputBuf: DefaultInputBuffer}
+func defaultConfig() config {
+	return config{params: DefaultParams(), log: slog.Default(), clk: clock.New(), inputBuf: DefaultInputBuffer}
 }
 
-// WithLogger sets the component's logger (default slog.Default()); nil keeps
-// the default.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
-}
+// WithParams sets the score parameters (default DefaultParams(), which
+// scores no topic: add yours). The Scorer keeps its own copy.
+func WithParams(p Params) Option { return func(c *config) { c.params = p } }
 
-// WithRegisterer registers the component's Prometheus metrics on reg. By
-// default the metrics are kept but registered nowhere; nothing is ever
-// registered on the global default registry.
-func WithRegisterer(reg prometheus.Registerer) Option {
-	return func(o *options) { o.reg = reg }
-}
+// WithLogger sets the logger; nil means the default, slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
-// WithInputBuffer sets the buffer of the input subscription (default 4096;
-// values below 1 keep the default). The subscription blocks its emitters
-// when full, so no fact is ever lost; a larger buffer absorbs longer bursts
+// WithClock sets the clock that times decay and snapshots (a mock in
+// tests); nil means the default, the real clock.
+func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
+
+// WithRegisterer registers the Prometheus metrics on reg. By default the
+// metrics are kept but registered nowhere; nothing is ever registered on
+// the global default registry.
+func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) { c.reg = reg } }
+
+// WithInputBuffer sets the buffer of the input subscription (default
+// DefaultInputBuffer; at least 1). The subscription blocks its emitters when
+// full, so no fact is ever lost; a larger buffer absorbs longer bursts
 // before the router feels back-pressure.
-func WithInputBuffer(n int) Option {
-	return func(o *options) {
-		if n >= 1 {
-			o.inputBuf = n
-		}
+func WithInputBuffer(n int) Option { return func(c *config) { c.inputBuf = n } }
+
+func newConfig(opts []Option) (config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		o(&c)
 	}
+	return c, c.validate()
 }
+
+// validate turns nil defaults back into defaults and checks the values.
+func (c *config) validate() error {
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.clk == nil {
+		c.clk = clock.New()
+	}
+	c.log = c.log.With("component", "scoring")
+	if c.inputBuf < 1 {
+		return fmt.Errorf("%w: input buffer %d must be at least 1", ErrBadOption, c.inputBuf)
+	}
+	if err := c.params.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadOption, err)
+	}
+	return nil
+}
+
+// The parameter types and their defaults live with the core; these names
+// let a caller configure the component without importing it.
+type (
+	// Params configures scoring; see automaton.Params.
+	Params = automaton.Params
+	// TopicParams are one topic's parameters; see automaton.TopicParams.
+	TopicParams = automaton.TopicParams
+	// Thresholds are the score thresholds; see automaton.Thresholds.
+	Thresholds = automaton.Thresholds
+	// Breakdown is one peer's score term by term; see automaton.Breakdown.
+	Breakdown = automaton.Breakdown
+	// TopicBreakdown is one peer's terms in one topic.
+	TopicBreakdown = automaton.TopicBreakdown
+	// ParamError names the first invalid parameter; see automaton.ParamError.
+	ParamError = automaton.ParamError
+)
+
+// DefaultParams returns automaton.DefaultParams().
+func DefaultParams() Params { return automaton.DefaultParams() }
+
+// DefaultTopicParams returns automaton.DefaultTopicParams().
+func DefaultTopicParams() TopicParams { return automaton.DefaultTopicParams() }
+
+// DefaultThresholds returns automaton.DefaultThresholds().
+func DefaultThresholds() Thresholds { return automaton.DefaultThresholds() }

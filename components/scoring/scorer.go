@@ -1,314 +1,305 @@
 package scoring
 
 import (
+	"context"
 	"errors"
-	"net/netip"
-	"sort"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/meshbus/meshbus/components/scoring/automaton"
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/outbox"
 	"github.com/meshbus/meshbus/events"
 )
 
-// ErrInvalidAppScore is returned (wrapped) by Scorer.AppScore and
-// Scorer.Observe for an EvtPeerAppScoreSet whose score is NaN or infinite;
-// the event is ignored.
-var ErrInvalidAppScore = errors.New("scoring: application score is not a finite number")
+// maxCoalesce bounds how many queued input events the driver handles after
+// one that crossed a threshold before it publishes the snapshot, so that a
+// burst of crossings yields one snapshot rather than one per event.
+const maxCoalesce = 1024
 
-// maxPendingCrossings bounds the crossings kept for TakeCrossings, so a
-// caller that never takes them (a simulation that only reads scores) cannot
-// make the Scorer grow without bound.
-const maxPendingCrossings = 1 << 16
-
-// Scorer is the pure scoring core: a deterministic state machine that turns
-// facts (events.* values) into peer scores. It has no goroutines, no I/O and
-// no clock: every method takes the current time.
+// Scorer is the scoring component: one driver goroutine that feeds every
+// input event (see InputEvents) from the bus to the pure core
+// (automaton.Automaton), ticks it every DecayInterval on the injected clock,
+// and emits what it decides:
 //
-// A fact's own timestamp (its At field) is used for message timing and mesh
-// times when set, because it is when the router saw the fact; the now
-// argument is the fallback for facts without one.
+//   - EvtPeerScoreThresholdCrossed for each crossing, in the order they
+//     happened, always before the EvtPeerScoresUpdated that shows it;
+//   - EvtPeerScoresUpdated at each decay interval and after events that
+//     crossed a threshold (queued events are handled first, up to 1024, so a
+//     burst of crossings yields one snapshot).
 //
-// Not safe for concurrent use: one goroutine owns a Scorer.
+// The input subscription uses the Block policy: no fact is ever lost, and a
+// driver that falls behind slows the emitters down instead. Emits to a
+// Block subscriber of the outputs wait for it, so such a subscriber stalls
+// scoring (and, through the full input buffer, the emitters of facts) while
+// it is behind: snapshot subscribers should use Drop, since every snapshot
+// is complete, and Block subscribers of crossings must keep up.
+//
+// Its API reaches the driver one way: Breakdown sends a request on the
+// driver's request channel. Scores and SnapshotTime read the last published
+// snapshot (an atomic pointer the driver swaps), Thresholds the
+// configuration; all are safe for concurrent use.
 type Scorer struct {
-	params    Params
-	topics    map[string]*topicConf
-	topicList []*topicConf // in name order; topicConf.idx indexes it
+	cfg  config
+	m    *metrics
+	core *automaton.Automaton // owned by the driver goroutine
+	out  *automaton.Output    // likewise
+	em   *outbox.Emitters
+	sub  event.Subscription
 
-	peers []*peerState // in insertion order (swap-delete); the snapshot order
-	index map[peer.ID]*peerState
+	view atomic.Pointer[view]
+	reqs chan breakdownReq
 
-	appScores map[peer.ID]float64 // P₅, kept apart from peer state: set before connect, kept after forget
-	ips       map[netip.Addr]*ipGroup
-
-	records deliveryCache
-
-	lastDecay time.Time
-	ladder    thresholdLadder
-
-	crossings        []events.EvtPeerScoreThresholdCrossed
-	droppedCrossings uint64
+	mu      sync.Mutex // guards started, closed
+	started bool
+	closed  bool
+	quit    chan struct{} // closed by Close: the driver returns
+	done    chan struct{} // closed by the driver when it has returned
 }
 
-// topicConf is one configured topic and which of its counters are tracked
-// (a term with weight 0 is off: its counter never moves).
-type topicConf struct {
-	TopicParams
-	name string
-	idx  int
-
-	trackFirst   bool // P₂
-	trackMesh    bool // P₃ / P₃b counter
-	trackFailure bool // P₃b
-	trackInvalid bool // P₄
+// view is the immutable inspection snapshot published with every
+// EvtPeerScoresUpdated.
+type view struct {
+	scores []events.PeerScore // shared with the emitted event: read-only
+	at     time.Time
 }
 
-// peerState is everything the scorer knows about one peer.
-type peerState struct {
-	id  peer.ID
-	idx int // position in Scorer.peers
-
-	live   bool      // connected (or at least not known to be gone)
-	expire time.Time // when !live: forgotten at or after this time
-
-	appScore         float64 // P₅, mirrored from Scorer.appScores
-	behaviourPenalty float64 // P₇ counter
-	ips              []ipRef // open connections per non-whitelisted IP
-	topics           []topicState
-
-	score float64 // as of the last rescore
-	below uint8   // bit per thresholdLadder rung: score below it
+// breakdownReq asks the driver goroutine, which owns the core, for one
+// peer's breakdown.
+type breakdownReq struct {
+	peer  peer.ID
+	reply chan breakdownReply // buffered: the driver never waits on it
 }
 
-// topicState is one peer's counters in one configured topic.
-type topicState struct {
-	inMesh    bool
-	graftTime time.Time
-	meshTime  time.Duration // lazily updated at Refresh and at prune
-
-	firstMessageDeliveries   float64 // P₂
-	meshMessageDeliveries    float64 // P₃ counter
-	meshFailurePenalty       float64 // P₃b
-	invalidMessageDeliveries float64 // P₄ counter
+type breakdownReply struct {
+	b  Breakdown
+	ok bool
 }
 
-// NewScorer returns a Scorer for a validated copy of params, whose decay
-// clock starts at now. It returns a *ParamError wrapping ErrInvalidParams
-// when params break a constraint.
-func NewScorer(params Params, now time.Time) (*Scorer, error) {
-	if err := params.Validate(); err != nil {
+// New validates the options, builds the core with its decay clock at the
+// clock's now, subscribes to the input events on bus and creates the output
+// emitters. It subscribes at once so that no fact emitted after New returns
+// is lost; call Start soon (the subscription blocks its emitters once its
+// buffer is full) or Close. Errors: ErrNilDependency, ErrBadOption (wrapping
+// a *ParamError for bad parameters), or the bus's or the registerer's error.
+func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
+	if bus == nil {
+		return nil, fmt.Errorf("%w: New needs a bus", ErrNilDependency)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
 		return nil, err
 	}
-	p := params.clone()
-	if p.DeliveryRecordTTL == 0 {
-		p.DeliveryRecordTTL = DefaultDeliveryRecordTTL
+	core, err := automaton.New(cfg.params, cfg.clk.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
-	if p.MaxDeliveryRecords == 0 {
-		p.MaxDeliveryRecords = DefaultMaxDeliveryRecords
+	m, err := newMetrics(cfg.reg)
+	if err != nil {
+		return nil, err
 	}
 	s := &Scorer{
-		params:    p,
-		topics:    make(map[string]*topicConf, len(p.Topics)),
-		index:     make(map[peer.ID]*peerState),
-		appScores: make(map[peer.ID]float64),
-		ips:       make(map[netip.Addr]*ipGroup),
-		records:   newDeliveryCache(p.DeliveryRecordTTL, p.MaxDeliveryRecords),
-		lastDecay: now,
-		ladder:    newThresholdLadder(p.Thresholds),
+		cfg: cfg, m: m, core: core, out: automaton.NewOutput(),
+		quit: make(chan struct{}), done: make(chan struct{}), reqs: make(chan breakdownReq),
 	}
-	names := make([]string, 0, len(p.Topics))
-	for name := range p.Topics {
-		names = append(names, name)
+	s.view.Store(&view{at: cfg.clk.Now()})
+	if s.em, err = outbox.NewEmitters(bus, s.out); err != nil {
+		m.unregister(cfg.reg)
+		return nil, fmt.Errorf("scoring: %w", err)
 	}
-	sort.Strings(names)
-	for i, name := range names {
-		tp := p.Topics[name]
-		tc := &topicConf{
-			TopicParams:  tp,
-			name:         name,
-			idx:          i,
-			trackFirst:   tp.FirstMessageDeliveriesWeight != 0,
-			trackMesh:    tp.MeshMessageDeliveriesWeight != 0 || tp.MeshFailurePenaltyWeight != 0,
-			trackFailure: tp.MeshFailurePenaltyWeight != 0,
-			trackInvalid: tp.InvalidMessageDeliveriesWeight != 0,
-		}
-		s.topics[name] = tc
-		s.topicList = append(s.topicList, tc)
+	s.sub, err = bus.Subscribe(InputEvents(),
+		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block))
+	if err != nil {
+		_ = s.em.Close()
+		m.unregister(cfg.reg)
+		return nil, fmt.Errorf("scoring: subscribe: %w", err)
 	}
 	return s, nil
 }
 
-// Params returns a copy of the parameters in force.
-func (s *Scorer) Params() Params { return s.params.clone() }
+// InputEvents returns one pointer per event type the scorer consumes, in
+// the form event.Bus.Subscribe takes.
+func InputEvents() []any { return automaton.InputEvents() }
 
-// Thresholds returns the score thresholds in force.
-func (s *Scorer) Thresholds() Thresholds { return s.params.Thresholds }
-
-// Len returns how many peers are scored (connected and retained).
-func (s *Scorer) Len() int { return len(s.peers) }
-
-// Score returns p's score as of the last fact or Refresh, and whether the
-// peer is scored. An unscored peer's score is 0.
-func (s *Scorer) Score(p peer.ID) (float64, bool) {
-	ps := s.index[p]
-	if ps == nil {
-		return 0, false
+// Start starts the driver goroutine and the decay ticker. It returns
+// ErrStarted when called twice and ErrClosed after Close.
+func (s *Scorer) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.started:
+		return ErrStarted
 	}
-	return ps.score, true
+	s.started = true
+	// The ticker exists before Start returns, so a mock clock advanced
+	// right after Start ticks it. The core counts decay steps from New, in
+	// whole intervals, so each tick is one step.
+	go s.run(s.cfg.clk.Ticker(s.cfg.params.DecayInterval))
+	return nil
 }
 
-// Scores returns a new map of every scored peer's score; the caller owns it.
+// Close stops the driver (waiting for it to finish the event in hand and
+// any emit it is in), then closes the subscription and the emitters and
+// unregisters the metrics. Scores keeps answering with the last snapshot;
+// Breakdown answers ErrClosed. Closing twice is harmless.
+func (s *Scorer) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+
+	close(s.quit)
+	if started {
+		<-s.done
+	} else {
+		close(s.done)
+	}
+	err := errors.Join(s.sub.Close(), s.em.Close())
+	s.m.unregister(s.cfg.reg)
+	return err
+}
+
+// Scores returns every scored peer's score as of the last snapshot, in a
+// new map the caller owns. Safe for concurrent use.
 func (s *Scorer) Scores() map[peer.ID]float64 {
-	m := make(map[peer.ID]float64, len(s.peers))
-	for _, ps := range s.peers {
-		m[ps.id] = ps.score
+	v := s.view.Load()
+	m := make(map[peer.ID]float64, len(v.scores))
+	for _, ps := range v.scores {
+		m[ps.Peer] = ps.Score
 	}
 	return m
 }
 
-// AppendScores appends every scored peer's score to dst and returns it. The
-// order is deterministic for a given sequence of calls (insertion order with
-// swap-removal), not sorted.
-func (s *Scorer) AppendScores(dst []events.PeerScore) []events.PeerScore {
-	for _, ps := range s.peers {
-		dst = append(dst, events.PeerScore{Peer: ps.id, Score: ps.score})
+// Breakdown returns p's score term by term from the driver's live state
+// (every event handled so far, so it may be newer than the last snapshot).
+// The caller owns the result. The driver answers between events, so it
+// waits for the event in hand, or until ctx ends. Errors: ErrNotScored,
+// ErrNotStarted, ErrClosed (the driver stopped), ctx's error. Safe for
+// concurrent use.
+func (s *Scorer) Breakdown(ctx context.Context, p peer.ID) (Breakdown, error) {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return Breakdown{}, ErrNotStarted
 	}
-	return dst
-}
-
-// Snapshot returns an EvtPeerScoresUpdated of every scored peer with the
-// thresholds, in a newly allocated slice that the event's receivers share.
-func (s *Scorer) Snapshot(now time.Time) events.EvtPeerScoresUpdated {
-	return events.EvtPeerScoresUpdated{
-		Scores:     s.AppendScores(make([]events.PeerScore, 0, len(s.peers))),
-		Thresholds: s.params.Thresholds,
-		At:         now,
+	req := breakdownReq{peer: p, reply: make(chan breakdownReply, 1)}
+	select {
+	case s.reqs <- req:
+	case <-s.done:
+		return Breakdown{}, ErrClosed
+	case <-ctx.Done():
+		return Breakdown{}, ctx.Err()
 	}
-}
-
-// PendingCrossings returns how many threshold crossings wait for
-// TakeCrossings.
-func (s *Scorer) PendingCrossings() int { return len(s.crossings) }
-
-// TakeCrossings appends the threshold crossings recorded since the last call
-// to dst, in the order they happened, forgets them and returns dst. At most
-// 65536 crossings are kept between calls; later ones are counted in
-// Stats().DroppedCrossings and discarded.
-func (s *Scorer) TakeCrossings(dst []events.EvtPeerScoreThresholdCrossed) []events.EvtPeerScoreThresholdCrossed {
-	dst = append(dst, s.crossings...)
-	clear(s.crossings)
-	s.crossings = s.crossings[:0]
-	return dst
-}
-
-// Stats are the Scorer's internal counters, for metrics and tests.
-type Stats struct {
-	// Peers is how many peers are scored; Retained how many of them are
-	// disconnected and kept for RetainScore.
-	Peers, Retained int
-	// DeliveryRecords is how many message delivery records are kept.
-	DeliveryRecords int
-	// EvictedRecords counts delivery records dropped because the cache was
-	// full before their TTL (a sign MaxDeliveryRecords is too small).
-	EvictedRecords uint64
-	// DroppedCrossings counts threshold crossings discarded because nobody
-	// took them (see TakeCrossings).
-	DroppedCrossings uint64
-}
-
-// Stats returns the Scorer's counters.
-func (s *Scorer) Stats() Stats {
-	st := Stats{
-		Peers:            len(s.peers),
-		DeliveryRecords:  s.records.len(),
-		EvictedRecords:   s.records.evicted,
-		DroppedCrossings: s.droppedCrossings,
+	r := <-req.reply // the driver answers at once
+	if !r.ok {
+		return Breakdown{}, fmt.Errorf("%w: %s", ErrNotScored, p)
 	}
-	for _, ps := range s.peers {
-		if !ps.live {
-			st.Retained++
+	return r.b, nil
+}
+
+// SnapshotTime returns when the snapshot behind Scores was taken (the
+// scorer's construction time before the first one).
+func (s *Scorer) SnapshotTime() time.Time { return s.view.Load().at }
+
+// Thresholds returns the thresholds in force.
+func (s *Scorer) Thresholds() Thresholds { return s.cfg.params.Thresholds }
+
+// run is the driver goroutine.
+func (s *Scorer) run(ticker *clock.Ticker) {
+	defer close(s.done)
+	defer ticker.Stop()
+	in := s.sub.Out()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case ev, ok := <-in:
+			if !ok {
+				var err error
+				if e, ok := s.sub.(interface{ Err() error }); ok {
+					err = e.Err()
+				}
+				s.cfg.log.Info("input subscription ended; scoring stops", "err", err)
+				return
+			}
+			s.handle(ev)
+			if s.out.Crossed.Len() == 0 {
+				continue
+			}
+			s.coalesce(in)
+			now := s.cfg.clk.Now()
+			s.core.AppendSnapshot(now, s.out)
+			s.publish(now, false)
+		case t := <-ticker.C:
+			s.core.HandleTick(t, s.out)
+			s.publish(t, true)
+		case req := <-s.reqs:
+			b, ok := s.core.Breakdown(req.peer)
+			req.reply <- breakdownReply{b, ok}
 		}
 	}
-	return st
 }
 
-// peer returns p's state, creating it when unknown. A peer created by a fact
-// that proves a connection (connect is true) is live; one created by any
-// other fact (a late message event for a peer already forgotten, say) starts
-// out retained, so a stray event cannot pin a peer's state forever.
-func (s *Scorer) peer(p peer.ID, t time.Time, connect bool) *peerState {
-	ps := s.index[p]
-	if ps == nil {
-		ps = &peerState{id: p, idx: len(s.peers), appScore: s.appScores[p]}
-		// A new peer starts from the position of score 0, so a first fact
-		// that moves it (or a preset application score) is a crossing.
-		ps.below = s.ladder.mask(0)
-		s.peers = append(s.peers, ps)
-		s.index[p] = ps
-		if !connect {
-			ps.expire = t.Add(s.params.RetainScore)
+// coalesce handles up to maxCoalesce events already queued, without
+// waiting.
+func (s *Scorer) coalesce(in <-chan any) {
+	for range maxCoalesce {
+		select {
+		case ev, ok := <-in:
+			if !ok {
+				return
+			}
+			s.handle(ev)
+		default:
+			return
 		}
-		ps.live = connect
-	}
-	if connect && !ps.live {
-		ps.live = true
-		ps.expire = time.Time{}
-	}
-	return ps
-}
-
-// topic returns ps's state in the configured topic tc, allocating the
-// peer's per-topic table on first use.
-func (s *Scorer) topic(ps *peerState, tc *topicConf) *topicState {
-	if ps.topics == nil {
-		ps.topics = make([]topicState, len(s.topicList))
-	}
-	return &ps.topics[tc.idx]
-}
-
-// retain marks ps disconnected at t, starting its retention; a peer already
-// retained keeps its original deadline.
-func (s *Scorer) retain(ps *peerState, t time.Time) {
-	if !ps.live {
-		return
-	}
-	ps.live = false
-	ps.expire = t.Add(s.params.RetainScore)
-}
-
-// forget removes ps entirely.
-func (s *Scorer) forget(ps *peerState) {
-	for len(ps.ips) > 0 {
-		s.dropIP(ps, ps.ips[0].addr)
-	}
-	last := len(s.peers) - 1
-	moved := s.peers[last]
-	s.peers[ps.idx] = moved
-	moved.idx = ps.idx
-	s.peers[last] = nil
-	s.peers = s.peers[:last]
-	delete(s.index, ps.id)
-}
-
-// leaveMeshes takes ps out of every mesh at t, charging P₃b as a prune does.
-func (s *Scorer) leaveMeshes(ps *peerState, t time.Time) {
-	for i := range ps.topics {
-		s.prune(&ps.topics[i], s.topicList[i], t)
 	}
 }
 
-// prune takes a peer out of tc's mesh at t. Per the spec, a peer pruned with
-// an active delivery deficit (in the mesh longer than the activation window
-// and below the threshold) adds the deficit squared to P₃b.
-func (s *Scorer) prune(ts *topicState, tc *topicConf, t time.Time) {
-	if !ts.inMesh {
-		return
+func (s *Scorer) handle(ev any) {
+	if o := s.core.HandleEvent(s.cfg.clk.Now(), ev, s.out); o == automaton.OutcomeInvalidAppScore {
+		s.m.rejectedAppScores.Inc()
+		s.cfg.log.Warn("ignoring an application score that is not a finite number", "event", ev)
 	}
-	ts.meshTime = max(t.Sub(ts.graftTime), 0)
-	if tc.trackFailure && ts.meshTime > tc.MeshMessageDeliveriesActivation &&
-		ts.meshMessageDeliveries < tc.MeshMessageDeliveriesThreshold {
-		d := tc.MeshMessageDeliveriesThreshold - ts.meshMessageDeliveries
-		ts.meshFailurePenalty += d * d
+	s.m.observed.Inc() // after handling: tests wait on it
+}
+
+// publish emits the Output (crossings, then the snapshot that shows them),
+// installing the snapshot as the view behind Scores first. After a tick
+// (refresh true) it also updates the score histogram and the gauges.
+func (s *Scorer) publish(at time.Time, refresh bool) {
+	for _, x := range s.out.Crossed.Items() {
+		s.m.crossed(x)
 	}
-	ts.inMesh = false
+	if snaps := s.out.Scores.Items(); len(snaps) > 0 {
+		snap := snaps[len(snaps)-1]
+		s.view.Store(&view{scores: snap.Scores, at: at})
+		if refresh {
+			for _, ps := range snap.Scores {
+				s.m.scores.Observe(ps.Score)
+			}
+		}
+		s.m.snapshots.Add(float64(len(snaps)))
+	}
+	if refresh {
+		st := s.core.Stats()
+		s.m.peers.Set(float64(st.Peers))
+		s.m.retained.Set(float64(st.Retained))
+		s.m.records.Set(float64(st.DeliveryRecords))
+	}
+	s.em.Emit(&s.out.Outbox, func(err error) { s.cfg.log.Debug("emit", "err", err) })
 }

@@ -6,6 +6,13 @@
 //
 //	go run ./examples/mesh
 //	go run ./examples/mesh -nodes 8 -messages 10
+//
+// With -dashboard it also serves the live dashboard of all the nodes as one
+// graph, and keeps them running (publishing a message a second) until
+// interrupted; the page's kill button (or the k key) stops a node, so you
+// can watch the mesh heal:
+//
+//	go run ./examples/mesh -dashboard 127.0.0.1:8080
 package main
 
 import (
@@ -24,10 +31,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/fx"
 
-	"github.com/meshbus/meshbus/components/peermgr"
+	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/host"
@@ -40,6 +47,13 @@ type config struct {
 	topic    string
 	seed     uint64
 	timeout  time.Duration
+	// dashboard is the address of the live dashboard, "" for none.
+	dashboard string
+	// readOnly hides the dashboard's kill button.
+	readOnly bool
+	// ready, when set, is called with the dashboard's URL once the demo is
+	// over and the nodes are held running (tests use it).
+	ready func(url string)
 }
 
 func main() {
@@ -48,7 +62,9 @@ func main() {
 	flag.IntVar(&cfg.messages, "messages", 5, "messages to publish")
 	flag.StringVar(&cfg.topic, "topic", "meshbus-demo", "topic to join")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed choosing the links and the publishers")
-	flag.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the whole demo")
+	flag.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the whole demo (with -dashboard: on the part before it holds)")
+	flag.StringVar(&cfg.dashboard, "dashboard", "", "serve the live dashboard of all nodes at this host:port (e.g. 127.0.0.1:8080) and keep the nodes running until interrupted")
+	flag.BoolVar(&cfg.readOnly, "readonly", false, "with -dashboard: no kill button")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -80,6 +96,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	if cfg.nodes < 2 || cfg.messages < 1 {
 		return errors.New("need at least 2 nodes and 1 message")
 	}
+	holdCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	out := &printer{w: w, start: time.Now(), names: map[peer.ID]string{}}
@@ -88,7 +105,21 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 
 	var printers sync.WaitGroup
 	nodes := make([]*demoNode, 0, cfg.nodes)
+	var dash *dashboard.Dashboard
+	if cfg.dashboard != "" {
+		opts := []dashboard.Option{dashboard.WithAddr(cfg.dashboard), dashboard.WithLogger(quiet)}
+		if !cfg.readOnly {
+			opts = append(opts, dashboard.WithControl())
+		}
+		var err error
+		if dash, err = dashboard.New(opts...); err != nil {
+			return err
+		}
+	}
 	defer func() {
+		if dash != nil {
+			dash.Close()
+		}
 		for _, n := range nodes {
 			n.node.Close()
 		}
@@ -96,13 +127,20 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	}()
 	for i := 0; i < cfg.nodes; i++ {
 		d := &demoNode{name: fmt.Sprintf("n%d", i)}
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&d.r)),
-			// Every node is on 127.0.0.1: lift the peer manager's per-IP limit.
-			host.WithFx(peermgr.WithOptions(peermgr.WithColocationLimit(0))))
+		var opts []host.Option
+		if dash != nil {
+			// Score the topic, so the dashboard shows the score terms.
+			params := scoring.DefaultParams()
+			params.Topics[cfg.topic] = scoring.DefaultTopicParams()
+			opts = append(opts, host.WithFx(scoring.Options(scoring.WithParams(params))))
+		}
+		// Loopback is exempt from the peer manager's per-IP limit by
+		// default, so many nodes on one machine need no option.
+		n, err := host.New(ctx, append(opts, host.WithLogger(quiet))...)
 		if err != nil {
 			return err
 		}
+		d.r = n.Router()
 		d.node = n
 		nodes = append(nodes, d)
 		out.name(n.ID(), d.name)
@@ -111,6 +149,15 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if dash != nil {
+			if err := dash.Attach(dashboard.Source{
+				Name: d.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
+				Mesh: host.RouterMeshes(d.r), Breakdowns: host.ScoreBreakdowns(n.Scoring()),
+				Kill: n.Close,
+			}); err != nil {
+				return err
+			}
+		}
 		printers.Add(1)
 		go func() {
 			defer printers.Done()
@@ -118,6 +165,12 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 				out.event(d.name, e)
 			}
 		}()
+	}
+	if dash != nil {
+		if err := dash.Start(ctx); err != nil {
+			return err
+		}
+		out.note("dashboard: %s", dash.URL())
 	}
 	out.note("%d nodes up on loopback; each joins %q", cfg.nodes, cfg.topic)
 	for _, d := range nodes {
@@ -188,7 +241,55 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		out.note("  %s: %s", d.name, strings.Join(mesh, " "))
 	}
 	out.finish()
+	if dash != nil {
+		fmt.Fprintf(w, "-- the nodes keep running, one message a second; dashboard at %s (Ctrl-C to stop)\n", dash.URL())
+		if cfg.ready != nil {
+			cfg.ready(dash.URL())
+		}
+		hold(holdCtx, nodes, rng)
+	}
 	return nil
+}
+
+// hold keeps the nodes running until ctx ends, publishing a message a second
+// from a random node still up, so the dashboard shows traffic.
+func hold(ctx context.Context, nodes []*demoNode, rng *rand.Rand) {
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	for _, d := range nodes {
+		readers.Add(1)
+		go func() {
+			// Read what arrives, so the subscription never fills up; it
+			// ends with ctx or when the node stops.
+			defer readers.Done()
+			for {
+				if _, err := d.sub.Next(ctx); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var up []*demoNode
+		for _, d := range nodes {
+			if d.node.Context().Err() == nil {
+				up = append(up, d)
+			}
+		}
+		if len(up) == 0 {
+			continue
+		}
+		d := up[rng.IntN(len(up))]
+		// Errors (no peers left, node stopping) are part of the show.
+		_ = d.topic.Publish(ctx, []byte(fmt.Sprintf("tick %d from %s", i, d.name)))
+	}
 }
 
 // ring links node i to node i+1, and the last to the first.

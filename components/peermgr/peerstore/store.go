@@ -274,6 +274,15 @@ func (s *Store) DialFailed(id peer.ID, now, until time.Time) int {
 	return e.Failures
 }
 
+// SetBackoff sets the earliest time the peer may be dialed again, without
+// counting a failure (a connection that ended).
+func (s *Store) SetBackoff(id peer.ID, until time.Time) {
+	if e, ok := s.peers[id]; ok && !e.BackoffUntil.Equal(until) {
+		e.BackoffUntil = until
+		s.dirty[id] = struct{}{}
+	}
+}
+
 // DialSucceeded clears the peer's failures and backoff.
 func (s *Store) DialSucceeded(id peer.ID) {
 	if e, ok := s.peers[id]; ok {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -216,4 +217,27 @@ func decodeRecord(b []byte) (peerstore.Peer, error) {
 		return peerstore.Peer{}, d.err
 	}
 	return p, nil
+}
+
+// castagnoli is the CRC-32C table of record checksums.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sealRecord appends the stored form of p under key to dst: the encoded
+// record followed by the CRC-32C (little-endian) of key and record, so that
+// damage to either is detected.
+func sealRecord(dst, key []byte, p *peerstore.Peer) []byte {
+	start := len(dst)
+	dst = encodeRecord(dst, p)
+	sum := crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, dst[start:])
+	return binary.LittleEndian.AppendUint32(dst, sum)
+}
+
+// openRecord checks a stored value against its key and returns the record
+// body, or false when the checksum does not match.
+func openRecord(key, v []byte) ([]byte, bool) {
+	if len(v) < 4 {
+		return nil, false
+	}
+	body, sum := v[:len(v)-4], binary.LittleEndian.Uint32(v[len(v)-4:])
+	return body, crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, body) == sum
 }

@@ -3,6 +3,12 @@
 // each write transaction atomically with copy-on-write pages and a
 // double-buffered meta page, so a process killed mid-write leaves the file as
 // of the last committed transaction.
+//
+// Damage never goes unnoticed: every record carries a CRC-32C of its key and
+// body, and a record that fails it is dropped, deleted from the file and
+// counted (DB.Dropped); damage to the file's structure (pages, meta pages,
+// buckets, a zero-length file) fails Open with ErrCorruptStore naming the
+// file.
 package persist
 
 import (
@@ -37,8 +43,12 @@ var (
 	keySchema   = []byte("schema")
 )
 
-// schemaVersion is stored under meta/schema.
-const schemaVersion = 1
+// schemaVersion is stored under meta/schema: 2 is checksummed records; 1
+// (bare records) is migrated on open.
+const (
+	schemaVersion = 2
+	schemaLegacy  = 1
+)
 
 // Options tune Open.
 type Options struct {
@@ -55,9 +65,10 @@ const DefaultTimeout = time.Second
 // DB is an open peer store file. Its methods are safe for concurrent use
 // (bbolt serialises writers).
 type DB struct {
-	db    *bolt.DB
-	peers []peerstore.Peer
-	reset bool
+	db      *bolt.DB
+	peers   []peerstore.Peer
+	reset   bool
+	dropped int
 }
 
 // Open opens (creating if needed) the peer store at path, verifies every page
@@ -116,12 +127,12 @@ func open(path string, timeout time.Duration) (d *DB, err error) {
 	if err != nil {
 		return nil, classify(path, err)
 	}
-	peers, err := verifyAndLoad(db)
+	peers, dropped, err := verifyAndLoad(db)
 	if err != nil {
 		_ = db.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %s", err, path)
 	}
-	return &DB{db: db, peers: peers}, nil
+	return &DB{db: db, peers: peers, dropped: dropped}, nil
 }
 
 // classify maps bbolt's open errors onto the package sentinels.
@@ -142,39 +153,90 @@ func classify(path string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrCorruptStore, path, err)
 }
 
-// verifyAndLoad creates the buckets on a new file, checks the schema, and
-// decodes every record (precheck has already walked the pages).
-func verifyAndLoad(db *bolt.DB) ([]peerstore.Peer, error) {
-	var peers []peerstore.Peer
-	err := db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return fmt.Errorf("%w: meta bucket: %v", ErrCorruptStore, err)
+// verifyAndLoad creates the buckets on a new file, checks the buckets and
+// the schema of an existing one, migrates a legacy schema, and decodes every
+// record (precheck has already walked the pages). Records failing their
+// checksum are deleted and counted.
+func verifyAndLoad(db *bolt.DB) (peers []peerstore.Peer, dropped int, err error) {
+	err = db.Update(func(tx *bolt.Tx) error {
+		var names []string
+		if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		}); err != nil {
+			return err
 		}
-		if v := meta.Get(keySchema); v == nil {
+		meta, b := tx.Bucket(bucketMeta), tx.Bucket(bucketPeers)
+		switch {
+		case len(names) == 0:
+			// A new file.
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return fmt.Errorf("%w: meta bucket: %v", ErrCorruptStore, err)
+			}
 			if err := meta.Put(keySchema, []byte{schemaVersion}); err != nil {
 				return err
 			}
-		} else if len(v) != 1 || v[0] != schemaVersion {
+			if _, err = tx.CreateBucket(bucketPeers); err != nil {
+				return fmt.Errorf("%w: peers bucket: %v", ErrCorruptStore, err)
+			}
+			return nil
+		case len(names) != 2 || meta == nil || b == nil:
+			return fmt.Errorf("%w: buckets %q, want meta and peers", ErrCorruptStore, names)
+		}
+		v := meta.Get(keySchema)
+		if len(v) != 1 || (v[0] != schemaVersion && v[0] != schemaLegacy) {
 			return fmt.Errorf("%w: schema %x, want %d", ErrCorruptStore, v, schemaVersion)
 		}
-		b, err := tx.CreateBucketIfNotExists(bucketPeers)
-		if err != nil {
-			return fmt.Errorf("%w: peers bucket: %v", ErrCorruptStore, err)
-		}
-		return b.ForEach(func(k, v []byte) error {
-			p, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("%w: key %x: %v", ErrCorruptStore, k, err)
+		legacy := v[0] == schemaLegacy
+		var damaged [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			body := v
+			if !legacy {
+				var ok bool
+				if body, ok = openRecord(k, v); !ok {
+					damaged = append(damaged, append([]byte(nil), k...))
+					return nil
+				}
 			}
-			if string(k) != string(p.ID) {
-				return fmt.Errorf("%w: key %x holds peer %s", ErrCorruptStore, k, p.ID)
+			p, err := decodeRecord(body)
+			if err == nil && string(k) != string(p.ID) {
+				err = fmt.Errorf("key %x holds peer %s", k, p.ID)
+			}
+			if err != nil {
+				// A legacy record has no checksum to tell damage from
+				// data; a checksummed one that does not decode was
+				// written so (not damaged): either way, report it.
+				return fmt.Errorf("%w: key %x: %v", ErrCorruptStore, k, err)
 			}
 			peers = append(peers, p)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, k := range damaged {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		dropped = len(damaged)
+		if legacy {
+			var buf []byte
+			for i := range peers {
+				buf = sealRecord(buf[:0], []byte(peers[i].ID), &peers[i])
+				if err := b.Put([]byte(peers[i].ID), append([]byte(nil), buf...)); err != nil {
+					return err
+				}
+			}
+			return meta.Put(keySchema, []byte{schemaVersion})
+		}
+		return nil
 	})
-	return peers, err
+	if err != nil {
+		return nil, 0, err
+	}
+	return peers, dropped, nil
 }
 
 // Loaded returns the peers read at Open, in key order. Ownership passes to
@@ -187,6 +249,10 @@ func (d *DB) Loaded() []peerstore.Peer {
 
 // Reset reports whether Open found the file corrupt and started empty.
 func (d *DB) Reset() bool { return d.reset }
+
+// Dropped reports how many damaged records (failing their checksum) Open
+// found, deleted and left out of Loaded.
+func (d *DB) Dropped() int { return d.dropped }
 
 // Save writes upserts and deletes removed in one atomic transaction: after a
 // crash the file holds either all of it or none of it.
@@ -203,7 +269,7 @@ func (d *DB) Save(upserts []peerstore.Peer, removed []peer.ID) error {
 			}
 		}
 		for i := range upserts {
-			buf = encodeRecord(buf[:0], &upserts[i])
+			buf = sealRecord(buf[:0], []byte(upserts[i].ID), &upserts[i])
 			// bbolt keeps the value slice until commit: give it its own copy.
 			if err := b.Put([]byte(upserts[i].ID), append([]byte(nil), buf...)); err != nil {
 				return err

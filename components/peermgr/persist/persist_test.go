@@ -2,8 +2,10 @@ package persist
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -228,14 +230,17 @@ func TestOpenCorruptFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		"undecodable record": func(t *testing.T, path string) {
+		"undecodable record with a valid checksum": func(t *testing.T, path string) {
 			makeValid(t, path)
 			db, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			key := []byte(testID(t, 7))
+			body := []byte{recordVersion, 0xff}
+			sum := crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, body)
 			err = db.Update(func(tx *bolt.Tx) error {
-				return tx.Bucket(bucketPeers).Put([]byte(testID(t, 7)), []byte{recordVersion, 0xff})
+				return tx.Bucket(bucketPeers).Put(key, binary.LittleEndian.AppendUint32(body, sum))
 			})
 			db.Close()
 			if err != nil {

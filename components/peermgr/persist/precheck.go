@@ -69,10 +69,12 @@ func parseBoltMeta(buf []byte, off uint64) (boltMeta, bool) {
 	}, true
 }
 
-// precheck validates the file at path; a missing or empty file passes
-// (bbolt initialises it), a file with no valid meta page is left to bbolt
-// (which rejects it with an error before reading further), and any
-// structural damage yields ErrCorruptStore.
+// precheck validates the file at path; a missing file passes (bbolt
+// creates it), a zero-length file is corrupt (bbolt would silently start an
+// empty store over it), a file with no valid meta page is left to bbolt
+// (which rejects it with an error before reading further), a file with one
+// damaged meta page is corrupt (bbolt would silently fall back to the
+// previous transaction), and any structural damage yields ErrCorruptStore.
 func precheck(path string) error {
 	st, err := os.Stat(path)
 	if os.IsNotExist(err) {
@@ -85,7 +87,7 @@ func precheck(path string) error {
 		return fmt.Errorf("peermgr/persist: %s is a directory", path)
 	}
 	if st.Size() == 0 {
-		return nil
+		return fmt.Errorf("%w: %s: zero-length file", ErrCorruptStore, path)
 	}
 	buf, err := os.ReadFile(path)
 	if err != nil {
@@ -94,6 +96,12 @@ func precheck(path string) error {
 	m, ok := chooseMeta(buf)
 	if !ok {
 		return nil
+	}
+	if _, ok0 := parseBoltMeta(buf, 0); !ok0 {
+		return fmt.Errorf("%w: %s: meta page 0 damaged", ErrCorruptStore, path)
+	}
+	if _, ok1 := parseBoltMeta(buf, m.pageSize); !ok1 {
+		return fmt.Errorf("%w: %s: meta page 1 damaged", ErrCorruptStore, path)
 	}
 	if err := walkFile(buf, m); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorruptStore, path, err)

@@ -1,0 +1,4 @@
+package conntrack
+
+// IPOf exposes ipOf to the external tests.
+var IPOf = ipOf

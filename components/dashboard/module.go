@@ -1,0 +1,78 @@
+package dashboard
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/benbjohnson/clock"
+	corehost "github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/components/dashboard/automaton"
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// MeshFunc returns each joined topic's mesh peers (a router's view). An fx
+// application may provide one for Module, which then reloads the mesh after
+// the dashboard dropped events.
+type MeshFunc func() map[string][]peer.ID
+
+// BreakdownsFunc returns every scored peer's P1-P7 breakdown. An fx
+// application may provide one for Module, which then shows the breakdown.
+type BreakdownsFunc func() map[peer.ID]automaton.ScoreTerms
+
+// Module provides *Dashboard to an fx application, watching the
+// application's own node: it needs *eventbus.Bus and host.Host; clock.Clock,
+// *slog.Logger, prometheus.Registerer, MeshFunc and BreakdownsFunc are used
+// when present, options come from Options. The dashboard starts and stops
+// with the application (it starts after the components provided before it).
+var Module = fx.Module("dashboard", fx.Provide(provide))
+
+// Options supplies dashboard options to Module (one call per application).
+func Options(opts ...Option) fx.Option {
+	return fx.Supply(fx.Annotate(opts, fx.ResultTags(`name:"dashboard_options"`)))
+}
+
+// Params are Module's dependencies.
+type Params struct {
+	fx.In
+
+	Bus        *eventbus.Bus
+	Host       corehost.Host
+	Clock      clock.Clock           `optional:"true"`
+	Logger     *slog.Logger          `optional:"true"`
+	Registerer prometheus.Registerer `optional:"true"`
+	Mesh       MeshFunc              `optional:"true"`
+	Breakdowns BreakdownsFunc        `optional:"true"`
+	Options    []Option              `name:"dashboard_options" optional:"true"`
+}
+
+func provide(lc fx.Lifecycle, p Params) (*Dashboard, error) {
+	opts := []Option{WithClock(p.Clock), WithLogger(p.Logger)}
+	if p.Registerer != nil {
+		opts = append(opts, WithRegisterer(p.Registerer))
+	}
+	d, err := New(append(opts, p.Options...)...)
+	if err != nil {
+		return nil, err
+	}
+	id := p.Host.ID()
+	name := id.String()
+	if len(name) > 6 {
+		name = "node-" + name[len(name)-6:]
+	}
+	if err := d.Attach(Source{
+		Name: name, Bus: p.Bus, ID: id, Host: p.Host,
+		Mesh: p.Mesh, Breakdowns: p.Breakdowns,
+	}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: d.Start,
+		OnStop:  func(context.Context) error { return d.Close() },
+	})
+	return d, nil
+}

@@ -1,0 +1,26 @@
+package events
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Discovery events. Owner: the discovery add-ons (host/discovery); read by
+// components/peermgr.
+
+// EvtPeerFound is emitted by a discovery add-on (mDNS on the local network,
+// DHT rendezvous) each time it finds a peer. The peer manager adds the peer
+// to its store with SourceDiscovery, so that discovered peers are dialed
+// under the same backoff, colocation and capacity rules as any other. The
+// same peer may be found many times; Info.Addrs is owned by the receiver.
+type EvtPeerFound struct {
+	// Info is the peer and the addresses it was found with.
+	Info peer.AddrInfo
+	// Via names the mechanism ("mdns", "dht").
+	Via string
+	// Topic is the topic the peer was found for ("" when the mechanism is
+	// not topic based).
+	Topic string
+	At    time.Time
+}

@@ -1,0 +1,162 @@
+package host
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/network"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/components/discovery/dht"
+	"github.com/meshbus/meshbus/events"
+)
+
+// TestDHTRendezvousFindsTopicPeers: four nodes know only one bootstrap node
+// (which runs the DHT but joins no topic); through DHT rendezvous on the
+// topic they find each other, and the peer managers connect every pair.
+func TestDHTRendezvousFindsTopicPeers(t *testing.T) {
+	mock := clock.NewMock()
+	mock.Set(time.Unix(1_700_000_000, 0))
+	boot := newNode(t, WithClock(mock), WithDHT(nil))
+	bootAddrs, err := boot.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	var nodes []*Node
+	var dhts []*dht.DHT
+	for range n {
+		var d *dht.DHT
+		node := newNode(t, WithClock(mock), WithBootstrapPeers(bootAddrs[0].String()),
+			WithDHT([]string{"rendezvous"}), WithFx(fx.Populate(&d)))
+		nodes = append(nodes, node)
+		dhts = append(dhts, d)
+	}
+	allConnected := func() bool {
+		for i, a := range nodes {
+			for _, b := range nodes[i+1:] {
+				if a.Host().Network().Connectedness(b.ID()) != network.Connected {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for round := 1; !allConnected(); round++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d rounds not every pair is connected", round-1)
+		}
+		mock.Add(30 * time.Second) // one discovery round on every node
+		for _, d := range dhts {
+			for d.Rounds() < uint64(round) {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d never completed", round)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		for _, node := range nodes {
+			_ = node.PeerManager().Peers() // a round trip: found peers handled
+		}
+		// Found peers are dialed by the peer managers; wait for those dials.
+		waitDials(t, nodes, allConnected)
+	}
+	var found uint64
+	for _, d := range dhts {
+		found += d.Found()
+	}
+	t.Logf("%d nodes knowing only the bootstrap node found each other through the DHT (%d peers announced)", n, found)
+}
+
+// waitDials waits (bounded) until cond holds or no node has a dial left in
+// flight.
+func waitDials(t *testing.T, nodes []*Node, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMDNSFindsPeer: two nodes on loopback find each other by mDNS. mDNS
+// sends multicast on every multicast interface, so to keep traffic off the
+// machine's network the test runs itself again inside a network namespace
+// it creates (unshare -rn), where only loopback exists, with multicast
+// enabled on it.
+func TestMDNSFindsPeer(t *testing.T) {
+	if os.Getenv("MESHBUS_IN_NETNS") == "" {
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			t.Skip("skipped: mDNS needs a network namespace to keep multicast off the machine's network, and unshare is not installed")
+		}
+		if _, err := exec.LookPath("ip"); err != nil {
+			t.Skip("skipped: the ip command (iproute2) is needed to enable multicast on loopback in the namespace")
+		}
+		script := `ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && exec "$0" -test.run '^TestMDNSFindsPeer$' -test.v`
+		cmd := exec.Command(unshare, "-rn", "sh", "-c", script, os.Args[0])
+		cmd.Env = append(os.Environ(), "MESHBUS_IN_NETNS=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if probe := exec.Command(unshare, "-rn", "true").Run(); probe != nil {
+				t.Skipf("skipped: cannot create a network namespace (unshare -rn: %v); mDNS would otherwise multicast off loopback", probe)
+			}
+			t.Fatalf("mDNS test in a network namespace failed: %v\n%s", err, out)
+		}
+		t.Logf("ran in a network namespace:\n%s", lastLines(string(out), 4))
+		return
+	}
+	if !loopbackMulticast() {
+		t.Skip("skipped: loopback has no multicast flag in this namespace")
+	}
+	mock := clock.NewMock()
+	a := newNode(t, WithClock(mock), WithMDNS())
+	b := newNode(t, WithClock(mock), WithMDNS())
+	rec := record(t, a.Bus(), new(events.EvtPeerFound), new(events.EvtPeerConnectednessChanged))
+	rec.until(func(e any) bool {
+		f, ok := e.(events.EvtPeerFound)
+		return ok && f.Info.ID == b.ID() && f.Via == "mdns"
+	})
+	deadline := time.Now().Add(waitFor)
+	for a.Host().Network().Connectedness(b.ID()) != network.Connected {
+		if time.Now().After(deadline) {
+			t.Fatal("a found b by mDNS but never connected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println("mDNS: a found and connected to b")
+}
+
+func loopbackMulticast() bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 && i.Flags&net.FlagMulticast != 0 && i.Flags&net.FlagUp != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(s string, n int) string {
+	lines := []string{}
+	start := len(s)
+	for i := len(s) - 1; i >= 0 && len(lines) < n; i-- {
+		if s[i] == '\n' || i == 0 {
+			lines = append(lines, s[i:start])
+			start = i
+		}
+	}
+	out := ""
+	for i := len(lines) - 1; i >= 0; i-- {
+		out += lines[i]
+	}
+	return out
+}
