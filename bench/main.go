@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		quick       = fs.Bool("quick", false, "3 rounds and a fifth of the events: a rough table, fast")
 		rounds      = fs.Int("rounds", 0, "interleaved rounds per row (default 9, -quick 3)")
-		rows        = fs.String("rows", "", "regexp selecting rows by name, e.g. 'throughput/.*subs=1/', 'emitter/' or 'stall/'")
+		rows        = fs.String("rows", "", "regexp selecting rows by name, e.g. 'throughput/.*subs=1/', 'emitter/', 'stall/' or 'churn/'")
 		subs        = fs.String("subs", "1,4,16,64", "subscriber counts, comma-separated")
 		bufs        = fs.String("bufs", "16,1024", "subscription buffers, comma-separated")
 		budget      = fs.Int("budget", 0, "deliveries (events x subscribers) per throughput run (default 200000)")
@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stallEvents = fs.Int("stall-events", 0, "events per stall run under drop/kill/notify (default 100000)")
 		slowEvents  = fs.Int("slow-events", 0, "events per stall run under block and on go-libp2p (default 5000)")
 		slowPeriod  = fs.Duration("slow-period", 0, "slow reader's time per event in blocking stall rows (default 20µs)")
+		churnIters  = fs.Int("churn-iterations", 0, "subscribe/close iterations per churn run (default 2000, -quick 500)")
+		churnRounds = fs.Int("churn-rounds", 0, "rounds of the churn rows (default 3, -quick 1)")
 		verbose     = fs.Bool("v", false, "print each run to stderr as it finishes")
 		strict      = fs.Bool("strict", false, "exit 1 when a target is missed")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -58,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		StallEvents: *stallEvents,
 		SlowEvents:  *slowEvents,
 		SlowPeriod:  *slowPeriod,
+
+		ChurnIterations: *churnIters,
+		ChurnRounds:     *churnRounds,
 	}
 	if *quick {
 		opts.Rounds = cmpOr(opts.Rounds, 3)
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.MinEvents = cmpOr(opts.MinEvents, 1000)
 		opts.StallEvents = cmpOr(opts.StallEvents, 20_000)
 		opts.SlowEvents = cmpOr(opts.SlowEvents, 1000)
+		opts.ChurnIterations = cmpOr(opts.ChurnIterations, 500)
+		opts.ChurnRounds = cmpOr(opts.ChurnRounds, 1)
 	}
 	var err error
 	if opts.Subs, err = ints(*subs); err != nil {

@@ -1,12 +1,12 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
 
 	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 type benchEvt struct{ A, B int64 }
@@ -31,13 +31,9 @@ func drainAll[T any](chans []<-chan T, n int) func() {
 // (Block policy, so every event is delivered), end to end.
 func BenchmarkEmitTyped(b *testing.B) {
 	for _, subs := range []int{1, 4, 16} {
-		for _, metrics := range []bool{false, true} {
+		for _, metrics := range []bool{false} {
 			b.Run(fmt.Sprintf("subs=%d/metrics=%v", subs, metrics), func(b *testing.B) {
-				var opts []Option
-				if metrics {
-					opts = append(opts, WithMetrics(prometheus.NewRegistry()))
-				}
-				bus := New(opts...)
+				bus := New()
 				defer bus.Close()
 				chans := make([]<-chan benchEvt, subs)
 				for i := range chans {
@@ -165,5 +161,102 @@ func runFanout[T any](b *testing.B, room int, outs []<-chan T, emit func(benchEv
 			}
 			b.StartTimer()
 		}
+	}
+}
+
+// BenchmarkBatchFanout is BenchmarkFanout for batch subscriptions and a
+// plain channel per subscriber: the emitter's own cost, nobody reading
+// while the timer runs.
+func BenchmarkBatchFanout(b *testing.B) {
+	const room = 1024
+	for _, subs := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("impl=chan/subs=%d", subs), func(b *testing.B) {
+			chans := make([]chan benchEvt, subs)
+			outs := make([]<-chan benchEvt, subs)
+			for i := range chans {
+				chans[i] = make(chan benchEvt, room)
+				outs[i] = chans[i]
+			}
+			runFanout(b, room, outs, func(ev benchEvt) {
+				for _, c := range chans {
+					c <- ev
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("impl=batch/subs=%d", subs), func(b *testing.B) {
+			bus := New(WithDefaultPolicy(Block))
+			defer bus.Close()
+			subsList := make([]*BatchSubscription[benchEvt], subs)
+			for i := range subsList {
+				subsList[i] = must(SubscribeBatch[benchEvt](bus, BufSize(room)))
+			}
+			em := must(NewEmitter[benchEvt](bus))
+			buf := make([]benchEvt, room)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				_ = em.Emit(benchEvt{A: int64(i)})
+				if i%room == room-1 {
+					b.StopTimer()
+					for _, s := range subsList {
+						_, _ = s.Next(ctx, buf)
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBatchEndToEnd is one emitter and subs readers, every event to
+// every reader (Block), through batch subscriptions and through plain
+// channels.
+func BenchmarkBatchEndToEnd(b *testing.B) {
+	for _, subs := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("impl=chan/subs=%d", subs), func(b *testing.B) {
+			chans := make([]chan benchEvt, subs)
+			outs := make([]<-chan benchEvt, subs)
+			for i := range chans {
+				chans[i] = make(chan benchEvt, 1024)
+				outs[i] = chans[i]
+			}
+			wait := drainAll(outs, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				for _, c := range chans {
+					c <- benchEvt{A: int64(i)}
+				}
+			}
+			wait()
+		})
+		b.Run(fmt.Sprintf("impl=batch/subs=%d", subs), func(b *testing.B) {
+			bus := New(WithDefaultPolicy(Block))
+			defer bus.Close()
+			var wg sync.WaitGroup
+			for range subs {
+				s := must(SubscribeBatch[benchEvt](bus, BufSize(1024)))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					buf := make([]benchEvt, 1024)
+					for got := 0; got < b.N; {
+						batch, err := s.Next(context.Background(), buf)
+						if err != nil {
+							return
+						}
+						got += len(batch)
+					}
+				}()
+			}
+			em := must(NewEmitter[benchEvt](bus))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				_ = em.Emit(benchEvt{A: int64(i)})
+			}
+			wg.Wait()
+		})
 	}
 }

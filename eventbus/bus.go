@@ -9,9 +9,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-
-	"github.com/libp2p/go-libp2p/core/event"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Bus is a local event bus. It is safe for concurrent use; see the package
@@ -37,10 +34,7 @@ type Bus struct {
 	defaultPolicy   Policy
 	defaultNotifier Notifier
 	log             *slog.Logger
-	metricsReg      prometheus.Registerer
 }
-
-var _ event.Bus = (*Bus)(nil)
 
 // New returns an empty bus. Its default policy is Notify with LogNotifier.
 func New(opts ...Option) *Bus {
@@ -57,17 +51,12 @@ func New(opts ...Option) *Bus {
 	if b.defaultNotifier == nil {
 		b.defaultNotifier = LogNotifier(b.log)
 	}
-	if b.metricsReg != nil {
-		if err := b.RegisterMetrics(b.metricsReg); err != nil {
-			b.log.Error("eventbus: registering metrics", "err", err)
-		}
-	}
 	return b
 }
 
-// Close ends every subscription (their channels close, after what they have
-// queued except under Block, whose queue is drained to release blocked
-// emitters; Err reports ErrClosed), and makes further
+// Close ends every subscription (their channels close after what they have
+// queued, which stays readable; emitters blocked on a Block subscription
+// give up at once; Err reports ErrClosed), and makes further
 // Emit, Subscribe and NewEmitter calls fail with ErrClosed. It waits for
 // nothing but the bus's own bookkeeping. Closing twice is harmless.
 func (b *Bus) Close() error {
@@ -78,19 +67,20 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	b.isClosed.Store(true)
+	// Wake WaitForEmitter callers, which then see closed.
+	close(b.emitterAdded)
+	b.emitterAdded = make(chan struct{})
 	subs := make([]*subCore, 0, len(b.subs))
 	for c := range b.subs {
 		subs = append(subs, c)
 	}
 	b.mu.Unlock()
-	// End and drain everything first: an emitter blocked on any Block
-	// subscription must let go of its node lock before the detaches below,
-	// each of which needs that lock, whatever order they run in.
+	// End everything first: an emitter blocked on any Block subscription
+	// gives up when it ends, and must let go of its node lock before the
+	// detaches below, each of which needs that lock, whatever order they
+	// run in.
 	for _, c := range subs {
 		c.end(ErrClosed)
-	}
-	for _, c := range subs {
-		c.startDrain()
 	}
 	for _, c := range subs {
 		b.detach(c)
@@ -105,7 +95,7 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 	if n, ok := b.nodes[t]; ok {
 		return n
 	}
-	n := &node{typ: t}
+	n := &node{typ: t, fan: &fanout{}}
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under
 	// b.mu cannot wait on an emitter.
@@ -149,7 +139,7 @@ func (b *Bus) hasEmitterLocked(t reflect.Type) bool {
 }
 
 // subscribe registers a new subscription and attaches it to its nodes.
-func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []event.SubscriptionOpt) error {
+func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []SubscriptionOpt) error {
 	c := s.core()
 	st, err := b.newSubSettings(callerSkip+1, opts)
 	if err != nil {
@@ -197,6 +187,11 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 			}
 		}
 	}
+	// A batch queue of one concrete type shares its node's producer lock;
+	// bind it before anything can deliver to it.
+	if nb, ok := s.(interface{ bindNode(*node) }); ok && !wildcard && !hasIface && len(targets) == 1 && len(types) == 1 {
+		nb.bindNode(targets[0])
+	}
 	// Register last, so that nodeLocked above did not attach c already.
 	if wildcard {
 		b.wildcards = append(b.wildcards, c)
@@ -216,13 +211,13 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	return nil
 }
 
-// detach removes c from the bus and closes its channel, once. A Block
-// subscription's channel is drained meanwhile: an emitter blocked on it holds
-// the node's read lock, and draining is what lets it go (as in go-libp2p's
-// bus); the events it discards are counted as abandoned.
+// detach removes c from the bus and closes its channel, once. Call it after
+// c.end: an emitter blocked on a Block subscription holds the node's read
+// lock, and it gives up (counting the event as abandoned) when c.done
+// closes, which is what lets detach take the node's write lock. No goroutine
+// is started and none is waited for.
 func (b *Bus) detach(c *subCore) {
 	c.detachOnce.Do(func() {
-		c.startDrain()
 		b.mu.Lock()
 		delete(b.subs, c)
 		b.wildcards = removeSub(b.wildcards, c)
@@ -235,14 +230,11 @@ func (b *Bus) detach(c *subCore) {
 			n.detach(c.self)
 		}
 		c.self.closeChan()
-		if c.drained != nil {
-			<-c.drained // the drain ends with the channel: no goroutine outlives detach
-		}
 	})
 }
 
 // detachAsync detaches a killed subscription without blocking the emitter
-// that killed it (it holds a node's read lock, which detach needs).
+// that killed it (it holds a node's lock, which detach needs).
 func (b *Bus) detachAsync(c *subCore) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

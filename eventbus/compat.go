@@ -1,27 +1,52 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync/atomic"
-
-	"github.com/libp2p/go-libp2p/core/event"
+	"time"
 )
 
-// Subscribe implements event.Bus: eventType is new(EvtX) for one type, a
-// slice of such pointers for several types on one channel, or
-// event.WildcardSubscription for every type. A pointer to an interface type
-// subscribes to every event type implementing it. Events of one emitter
-// arrive in emission order, also on multi-type subscriptions.
-func (b *Bus) Subscribe(eventType any, opts ...event.SubscriptionOpt) (event.Subscription, error) {
+// Wildcard, given to Subscribe, subscribes to every event type. go-libp2p's
+// event.WildcardSubscription is accepted as well.
+var Wildcard any = new(wildcardType)
+
+type wildcardType struct{}
+
+// isWildcard reports whether x is Wildcard or go-libp2p's
+// event.WildcardSubscription, recognised by its type so that the core does
+// not import go-libp2p.
+func isWildcard(x any) bool {
+	if x == Wildcard {
+		return true
+	}
+	t := reflect.TypeOf(x)
+	return t != nil && t.Kind() == reflect.Pointer &&
+		t.Elem().Name() == "wildcardSubscriptionType" &&
+		t.Elem().PkgPath() == "github.com/libp2p/go-libp2p/core/event"
+}
+
+// Subscribe is the event.Bus API's Subscribe: eventType is new(EvtX) for
+// one type, a non-empty slice of such pointers for several types on one
+// channel, or Wildcard (or go-libp2p's event.WildcardSubscription) for
+// every type. A pointer to an interface type subscribes to every event type
+// implementing it. Events of one emitter arrive in emission order, also on
+// multi-type subscriptions. An empty type list is ErrNoTypes. The result
+// satisfies go-libp2p's event.Subscription; eventbus/libp2pbus wraps the
+// bus as a go-libp2p event.Bus.
+func (b *Bus) Subscribe(eventType any, opts ...SubscriptionOpt) (*AnySubscription, error) {
 	var types []reflect.Type
-	wildcard := eventType == event.WildcardSubscription
+	wildcard := isWildcard(eventType)
 	if !wildcard {
 		var list []any
 		if l, ok := eventType.([]any); ok {
 			list = l
 		} else {
 			list = []any{eventType}
+		}
+		if len(list) == 0 {
+			return nil, fmt.Errorf("subscribe: %w", ErrNoTypes)
 		}
 		for _, et := range list {
 			t := reflect.TypeOf(et)
@@ -44,8 +69,6 @@ type AnySubscription struct {
 	ch chan any
 }
 
-var _ event.Subscription = (*AnySubscription)(nil)
-
 // Out returns the channel events arrive on; see Subscription.Out.
 func (s *AnySubscription) Out() <-chan any { return s.ch }
 
@@ -54,6 +77,13 @@ func (s *AnySubscription) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)
 	return nil
+}
+
+// CloseAfterDrain is Close, then a wait until the reader has taken what was
+// queued; see Subscription.CloseAfterDrain.
+func (s *AnySubscription) CloseAfterDrain(ctx context.Context) error {
+	_ = s.Close()
+	return waitEmpty(ctx, func() int { return len(s.ch) })
 }
 
 // Name returns the subscription's name.
@@ -65,10 +95,11 @@ func (s *AnySubscription) Err() error { return s.c.Err() }
 // Dropped returns how many events the subscription has dropped.
 func (s *AnySubscription) Dropped() uint64 { return s.c.dropped.Load() }
 
-// Emitter implements event.Bus: eventType is new(EvtX). The emitter checks
-// each event's type (ErrWrongType) with reflection; use NewEmitter for a
-// reflection-free, allocation-free emitter.
-func (b *Bus) Emitter(eventType any, opts ...event.EmitterOpt) (event.Emitter, error) {
+// Emitter is the event.Bus API's Emitter: eventType is new(EvtX). The
+// emitter checks each event's type (ErrWrongType) with reflection; use
+// NewEmitter for a reflection-free, allocation-free emitter. The result
+// satisfies go-libp2p's event.Emitter.
+func (b *Bus) Emitter(eventType any, opts ...EmitterOpt) (*AnyEmitter, error) {
 	t := reflect.TypeOf(eventType)
 	if t == nil || t.Kind() != reflect.Pointer {
 		return nil, fmt.Errorf("emitter %v: %w", t, ErrNotPointer)
@@ -81,11 +112,12 @@ func (b *Bus) Emitter(eventType any, opts ...event.EmitterOpt) (event.Emitter, e
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", t.Elem(), err)
 	}
-	return &anyEmitter{b: b, n: n, stateful: st.stateful}, nil
+	return &AnyEmitter{b: b, n: n, stateful: st.stateful}, nil
 }
 
-// anyEmitter is an emitter made through the event.Bus API.
-type anyEmitter struct {
+// AnyEmitter is an emitter made through the event.Bus API. It is safe for
+// concurrent use.
+type AnyEmitter struct {
 	b        *Bus
 	n        *node
 	stateful bool
@@ -93,7 +125,7 @@ type anyEmitter struct {
 }
 
 // Emit delivers evt to every subscription of its type; see Emitter.Emit.
-func (e *anyEmitter) Emit(evt any) error {
+func (e *AnyEmitter) Emit(evt any) error {
 	if e.closed.Load() {
 		return ErrEmitterClosed
 	}
@@ -106,8 +138,10 @@ func (e *anyEmitter) Emit(evt any) error {
 	}
 	n.mu.RLock()
 	n.emitted.Add(1)
+	f := n.fan
+	woke := false
 	var seq uint64
-	if n.seqSinks > 0 {
+	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
 	}
 	if e.stateful {
@@ -115,36 +149,60 @@ func (e *anyEmitter) Emit(evt any) error {
 	}
 	// offer, written out as in Emitter.Emit: not inlined, the call cost
 	// about 1 ns here.
-	for i := range n.boxed {
-		t := &n.boxed[i]
-		if t.block {
-			t.ch <- evt
-			continue
-		}
+	for i := range f.boxed {
+		t := &f.boxed[i]
 		if t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
 		}
 		select {
 		case t.ch <- evt:
+			woke = woke || len(t.ch) == 0
 		default:
+			if t.block {
+				blockSend(t.ch, t.c, evt)
+				continue
+			}
 			t.c.overflow(n)
 		}
 	}
-	for _, s := range n.typedSinks {
+	for _, s := range f.typedSinks {
 		s.deliverAny(n, evt, seq)
 	}
-	for _, s := range n.other {
+	for _, s := range f.ringSinks {
+		s.deliverAny(n, evt, seq)
+	}
+	for _, s := range f.other {
 		s.deliverAny(n, evt, seq)
 	}
 	n.mu.RUnlock()
+	if woke {
+		n.maybeYield()
+	}
 	return nil
 }
 
 // Close releases the emitter; later Emits fail. Closing twice is harmless.
-func (e *anyEmitter) Close() error {
+func (e *AnyEmitter) Close() error {
 	if e.closed.CompareAndSwap(false, true) {
 		e.b.emitterClosed(e.n)
+	}
+	return nil
+}
+
+// waitEmpty waits until queued reports 0 or ctx is done.
+func waitEmpty(ctx context.Context, queued func() int) error {
+	if queued() == 0 {
+		return nil
+	}
+	t := time.NewTicker(100 * time.Microsecond)
+	defer t.Stop()
+	for queued() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 	return nil
 }

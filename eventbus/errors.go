@@ -22,7 +22,14 @@ var (
 	// ErrNoEmitter: the subscription required an emitter and the sealed bus
 	// has none for its type.
 	ErrNoEmitter = errors.New("eventbus: no emitter for required event type")
-	// ErrInvalidOption: an option had a bad value, or an option meant for
-	// another bus implementation was passed.
-	ErrInvalidOption = errors.New("eventbus: invalid option")
+	// ErrBadOption: an option had a bad value (BufSize above MaxBufSize,
+	// say), or an option meant for another bus implementation was passed.
+	ErrBadOption = errors.New("eventbus: bad option")
+	// ErrInvalidOption is ErrBadOption's earlier name.
+	ErrInvalidOption = ErrBadOption
+	// ErrSubscriptionClosed: BatchSubscription.Next after Close, once what
+	// was queued has been taken.
+	ErrSubscriptionClosed = errors.New("eventbus: subscription closed")
+	// ErrNoTypes: Subscribe was given an empty list of event types.
+	ErrNoTypes = errors.New("eventbus: empty event type list")
 )

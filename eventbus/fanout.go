@@ -10,16 +10,23 @@ import "reflect"
 //   - typed: a []flatSink[T] for typed sinks of exactly the node's type T
 //     (nil when there are none), with the same sinks as interfaces in
 //     typedSinks for emitters that do not know T;
-//   - other: the rest (sequenced, interface-typed), reached through the sink
-//     interface.
+//   - rings: a []*ringSink[T] of the batch subscriptions of exactly T bound
+//     to this node (nil when there are none), whose producer lock is the
+//     node's mu, with the same sinks in ringSinks;
+//   - other: the rest (sequenced, interface-typed, other batch queues),
+//     reached through the sink interface.
 type fanout struct {
 	boxed      []flatSink[any]
 	typed      any
 	typedSinks []sink
+	rings      any
+	ringSinks  []sink
 	other      []sink
 	// mixed is set when boxed or other has sinks: a typed Emit must look
 	// beyond its flat array.
 	mixed bool
+	// seqSinks counts the sinks that want sequence numbers.
+	seqSinks int
 }
 
 // flatSink is a sink that takes the emitted value unconverted, as the emit
@@ -45,13 +52,31 @@ func (s *chanSink[E]) flatten(typ reflect.Type, list any) (any, bool) {
 	return append(l, flatSink[E]{ch: s.ch, c: &s.subCore, block: s.settings.policy == Block}), true
 }
 
+// ringFlattener is implemented by batch queues that can join a fanout's
+// ring list.
+type ringFlattener interface {
+	flattenRing(n *node, list any) (any, bool)
+}
+
 // split rebuilds n's fanout from n.sinks into fresh arrays (an Emit holding
-// the read lock never sees one change). Called with n.mu held for writing;
+// the lock never sees one change). Called with n.mu held;
 // attaches and detaches are rare next to Emits.
 func (n *node) split() {
-	f := fanout{}
+	f := &fanout{}
+	for _, s := range n.sinks {
+		if s.core().settings.sequenced {
+			f.seqSinks++
+		}
+	}
 	anyType := reflect.TypeFor[any]()
 	for _, s := range n.sinks {
+		if rf, ok := s.(ringFlattener); ok {
+			if l, ok := rf.flattenRing(n, f.rings); ok {
+				f.rings = l
+				f.ringSinks = append(f.ringSinks, s)
+				continue
+			}
+		}
 		fl, ok := s.(flattener)
 		if !ok {
 			f.other = append(f.other, s)
@@ -71,23 +96,16 @@ func (n *node) split() {
 		f.other = append(f.other, s)
 	}
 	f.mixed = len(f.boxed) > 0 || len(f.other) > 0
-	n.fanout = f
+	n.fan = f
 }
 
 // offer sends v to every sink in list, applying each one's policy. Called
-// with n.mu held for reading. The two hot paths, a typed Emit to typed
+// with n.mu held. The two hot paths, a typed Emit to typed
 // sinks and an event.Bus Emit to event.Bus sinks, write this loop out: the
 // compiler does not inline offer (cost 113 against a budget of 80).
 func offer[E any](n *node, list []flatSink[E], v E) {
 	for i := range list {
 		t := &list[i]
-		if t.block {
-			// No ended check: a Block subscription that ended is being
-			// drained (startDrain), which counts what it discards as
-			// abandoned, as the check would have.
-			t.ch <- v
-			continue
-		}
 		if t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
@@ -95,6 +113,10 @@ func offer[E any](n *node, list []flatSink[E], v E) {
 		select {
 		case t.ch <- v:
 		default:
+			if t.block {
+				blockSend(t.ch, t.c, v)
+				continue
+			}
 			t.c.overflow(n)
 		}
 	}

@@ -110,7 +110,8 @@ func waitBlockedInSend(t *testing.T) {
 	waitFor(t, "an emitter blocked in a channel send", func() bool {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "[chan send") && strings.Contains(g, "meshbus/eventbus.") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "meshbus/eventbus.blockSend") ||
+				strings.Contains(g, "[chan send") && strings.Contains(g, "meshbus/eventbus.") {
 				return true
 			}
 		}

@@ -52,3 +52,44 @@ func (b *Bus) Subscriptions() []SubscriptionInfo {
 	sort.Slice(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
 	return infos
 }
+
+// TypeInfo describes one event type the bus has seen (subscribed to or
+// emitted).
+type TypeInfo struct {
+	// Type is the event type.
+	Type reflect.Type
+	// Emitted counts Emit calls of the type.
+	Emitted uint64
+	// Dropped counts events of the type dropped by full subscriptions.
+	Dropped uint64
+	// Killed counts subscriptions the Kill policy ended while receiving
+	// the type.
+	Killed uint64
+	// Subscribers counts live subscriptions receiving the type, including
+	// wildcard and interface subscriptions.
+	Subscribers int
+	// Emitters counts live emitters of exactly the type.
+	Emitters int
+}
+
+// Types lists the event types the bus has a node for, sorted by name, with
+// their counters. It reads counters the bus keeps anyway (the metrics
+// collector in eventbus/busmetrics is built on it and on Subscriptions).
+func (b *Bus) Types() []TypeInfo {
+	b.mu.RLock()
+	infos := make([]TypeInfo, 0, len(b.nodes))
+	nodes := make([]*node, 0, len(b.nodes))
+	for _, n := range b.nodes {
+		infos = append(infos, TypeInfo{Type: n.typ, Emitters: n.emitters})
+		nodes = append(nodes, n)
+	}
+	b.mu.RUnlock()
+	for i, n := range nodes {
+		infos[i].Emitted = n.emitted.Load()
+		infos[i].Dropped = n.dropped.Load()
+		infos[i].Killed = n.killed.Load()
+		infos[i].Subscribers = n.subscribers()
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Type.String() < infos[j].Type.String() })
+	return infos
+}

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -9,24 +10,32 @@ import (
 // node is the per-type hub: the sinks of one event type and its counters.
 //
 // Locking: mu is read-locked by an emitter for one whole Emit and
-// write-locked to attach or detach a sink, so a sink's channel is never closed
-// while an emitter may send on it. The counters are atomics so that metrics
-// and introspection read them without taking mu.
+// write-locked to attach or detach a sink, so a sink's channel is never
+// closed while an emitter may send on it. It is writer-preferring: once a
+// Subscribe or Close waits for it, new Emits wait behind it, so churn is not
+// starved by busy emitters. emu is the producer lock of the batch queues
+// bound to the node (fan.rings): an Emit takes it once, inside mu, for all
+// of them. Emit works on one fanout snapshot (fan), replaced whole on
+// attach and detach. The counters are atomics so that metrics and
+// introspection read them without taking mu.
 type node struct {
 	typ reflect.Type
 
-	mu       sync.RWMutex
-	sinks    []sink // every attached sink, in attach order; guarded by mu
-	fanout          // the emit path's view of sinks; guarded by mu
-	seqSinks int    // sinks that want sequence numbers; guarded by mu
+	mu    sync.RWMutex
+	sinks []sink  // every attached sink, in attach order; guarded by mu
+	fan   *fanout // the emit path's view of sinks, replaced whole; guarded by mu
+	emu   sync.Mutex
+	// lastYield is emitted's value when an emitter last yielded its
+	// processor after waking a subscriber (see maybeYield).
+	lastYield atomic.Uint64
 
-	emitted atomic.Uint64 // Emit calls, incremented under mu.RLock
+	emitted atomic.Uint64 // Emit calls, incremented under mu
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
 	emitters int // live emitters; guarded by Bus.mu
 
-	lastMu  sync.Mutex // guards last and hasLast (written under mu.RLock)
+	lastMu  sync.Mutex // guards last and hasLast
 	last    any
 	hasLast bool
 }
@@ -62,14 +71,11 @@ func (n *node) attach(s sink) {
 	}
 	n.sinks = append(n.sinks, s)
 	n.split()
-	if c.settings.sequenced {
-		n.seqSinks++
-	}
 
 	n.lastMu.Lock()
 	last, ok := n.last, n.hasLast
 	n.lastMu.Unlock()
-	if ok && !s.tryDeliverAny(last, 0) {
+	if ok && !s.tryDeliverAny(n, last, 0) {
 		c.dropped.Add(1)
 		n.dropped.Add(1)
 	}
@@ -90,9 +96,6 @@ func (n *node) detach(s sink) {
 		n.sinks = append(sinks, n.sinks[i+1:]...)
 		n.split()
 		c := s.core()
-		if c.settings.sequenced {
-			n.seqSinks--
-		}
 		c.detached(n, n.emitted.Load())
 		return
 	}
@@ -103,4 +106,23 @@ func (n *node) subscribers() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return len(n.sinks)
+}
+
+// yieldEvery is how many Emits of a type may pass between two yields.
+const yieldEvery = 256
+
+// maybeYield is called by an emitter, outside every lock, after its Emit
+// handed an event to a parked subscriber (a channel receiver, or a batch
+// reader it woke). The woken goroutine waits on the emitter's processor
+// until the emitter blocks or its time slice ends; an emitter that never
+// blocks (Drop, Notify, a fast loop) would hold it up for a whole slice,
+// milliseconds, and a Subscribe or Close in the same goroutine with it. So
+// the emitter yields once, unless the type's emitters yielded fewer than
+// yieldEvery Emits ago: a reader that keeps up and parks after every event
+// costs the emitter one yield per yieldEvery events, not one per event.
+func (n *node) maybeYield() {
+	e := n.emitted.Load()
+	if last := n.lastYield.Load(); e-last >= yieldEvery && n.lastYield.CompareAndSwap(last, e) {
+		runtime.Gosched()
+	}
 }

@@ -5,13 +5,25 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-
-	"github.com/libp2p/go-libp2p/core/event"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultBufSize is a subscription's buffer size unless BufSize says otherwise.
 const DefaultBufSize = 16
+
+// MaxBufSize is the largest buffer a subscription may ask for (BufSize); a
+// larger one is ErrBadOption. A buffer is allocated whole when the
+// subscription is made, so this bounds what one Subscribe call can allocate
+// (1 Mi slots: 64 MiB for a 64-byte event).
+const MaxBufSize = 1 << 20
+
+// SubscriptionOpt configures a subscription. It is the same type as
+// go-libp2p's event.SubscriptionOpt, so options of either package can be
+// passed to either API (a foreign bus's option is ErrBadOption here).
+type SubscriptionOpt = func(any) error
+
+// EmitterOpt configures an emitter; the same type as go-libp2p's
+// event.EmitterOpt.
+type EmitterOpt = func(any) error
 
 // Option configures a Bus.
 type Option func(*Bus)
@@ -42,14 +54,6 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithMetrics registers the bus's Prometheus collector on reg. Registration
-// errors are logged; call Bus.RegisterMetrics instead to handle them.
-// Metrics are read from counters the bus keeps anyway, so they add no work
-// and no allocation to Emit.
-func WithMetrics(reg prometheus.Registerer) Option {
-	return func(b *Bus) { b.metricsReg = reg }
-}
-
 // subSettings is what subscription options configure.
 type subSettings struct {
 	name           string
@@ -60,7 +64,7 @@ type subSettings struct {
 	sequenced      bool
 }
 
-func (b *Bus) newSubSettings(callerSkip int, opts []event.SubscriptionOpt) (subSettings, error) {
+func (b *Bus) newSubSettings(callerSkip int, opts []SubscriptionOpt) (subSettings, error) {
 	s := subSettings{bufSize: DefaultBufSize, policy: b.defaultPolicy}
 	for _, o := range opts {
 		if err := applyOpt(o, &s); err != nil {
@@ -78,34 +82,38 @@ func (b *Bus) newSubSettings(callerSkip int, opts []event.SubscriptionOpt) (subS
 
 // applyOpt runs an option; options written for another bus implementation
 // (go-libp2p's eventbus.BufSize, say) type-assert their own settings type and
-// panic on ours, which is turned into ErrInvalidOption.
+// panic on ours, which is turned into ErrBadOption.
 func applyOpt(o func(any) error, s any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: option from another bus implementation: %v", ErrInvalidOption, r)
+			err = fmt.Errorf("%w: option from another bus implementation: %v", ErrBadOption, r)
 		}
 	}()
 	return o(s)
 }
 
-// subOpt adapts a settings mutation into an event.SubscriptionOpt that
+// subOpt adapts a settings mutation into an SubscriptionOpt that
 // rejects foreign settings types instead of panicking.
-func subOpt(f func(*subSettings) error) event.SubscriptionOpt {
+func subOpt(f func(*subSettings) error) SubscriptionOpt {
 	return func(x any) error {
 		s, ok := x.(*subSettings)
 		if !ok {
-			return fmt.Errorf("%w: meshbus subscription option given to %T", ErrInvalidOption, x)
+			return fmt.Errorf("%w: meshbus subscription option given to %T", ErrBadOption, x)
 		}
 		return f(s)
 	}
 }
 
-// BufSize sets the subscription's channel buffer (default 16). 0 is an
-// unbuffered channel.
-func BufSize(n int) event.SubscriptionOpt {
+// BufSize sets the subscription's buffer (default DefaultBufSize). 0 is an
+// unbuffered channel (a batch subscription gets one slot). Negative values
+// and values above MaxBufSize are ErrBadOption.
+func BufSize(n int) SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		if n < 0 {
-			return fmt.Errorf("%w: BufSize(%d) is negative", ErrInvalidOption, n)
+			return fmt.Errorf("%w: BufSize(%d) is negative", ErrBadOption, n)
+		}
+		if n > MaxBufSize {
+			return fmt.Errorf("%w: BufSize(%d) is above MaxBufSize (%d)", ErrBadOption, n, MaxBufSize)
 		}
 		s.bufSize = n
 		return nil
@@ -114,7 +122,7 @@ func BufSize(n int) event.SubscriptionOpt {
 
 // Name names the subscription in logs, metrics and introspection (default:
 // the caller's file and line).
-func Name(name string) event.SubscriptionOpt {
+func Name(name string) SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		s.name = name
 		return nil
@@ -122,10 +130,10 @@ func Name(name string) event.SubscriptionOpt {
 }
 
 // WithPolicy sets the subscription's backpressure policy (default: the bus's).
-func WithPolicy(p Policy) event.SubscriptionOpt {
+func WithPolicy(p Policy) SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		if !p.valid() {
-			return fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, p)
+			return fmt.Errorf("%w: unknown policy %d", ErrBadOption, p)
 		}
 		s.policy = p
 		return nil
@@ -133,10 +141,10 @@ func WithPolicy(p Policy) event.SubscriptionOpt {
 }
 
 // OnDrop sets the Notify policy with n as the subscription's Notifier.
-func OnDrop(n Notifier) event.SubscriptionOpt {
+func OnDrop(n Notifier) SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		if n == nil {
-			return fmt.Errorf("%w: OnDrop(nil)", ErrInvalidOption)
+			return fmt.Errorf("%w: OnDrop(nil)", ErrBadOption)
 		}
 		s.policy, s.notifier = Notify, n
 		return nil
@@ -147,7 +155,7 @@ func OnDrop(n Notifier) event.SubscriptionOpt {
 // sealed (Bus.Seal) and one of its types still has no emitter; after the seal,
 // Subscribe itself fails that way. It turns "waits forever for an event
 // nobody emits" into an error at start. Wildcard subscriptions ignore it.
-func RequireEmitter() event.SubscriptionOpt {
+func RequireEmitter() SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		s.requireEmitter = true
 		return nil
@@ -157,7 +165,7 @@ func RequireEmitter() event.SubscriptionOpt {
 // WithSequence makes an event.Bus-API subscription deliver Sequenced[any]
 // values carrying the bus-wide sequence number of each event. The typed API
 // uses SubscribeSequenced instead.
-func WithSequence() event.SubscriptionOpt {
+func WithSequence() SubscriptionOpt {
 	return subOpt(func(s *subSettings) error {
 		s.sequenced = true
 		return nil
@@ -175,13 +183,13 @@ type emitterSettings struct {
 func Stateful(x any) error {
 	s, ok := x.(*emitterSettings)
 	if !ok {
-		return fmt.Errorf("%w: meshbus emitter option given to %T", ErrInvalidOption, x)
+		return fmt.Errorf("%w: meshbus emitter option given to %T", ErrBadOption, x)
 	}
 	s.stateful = true
 	return nil
 }
 
-func newEmitterSettings(opts []event.EmitterOpt) (emitterSettings, error) {
+func newEmitterSettings(opts []EmitterOpt) (emitterSettings, error) {
 	var s emitterSettings
 	for _, o := range opts {
 		if err := applyOpt(o, &s); err != nil {

@@ -55,8 +55,11 @@ type DropNotice struct {
 
 // Notifier is called synchronously, on the emitting goroutine, for every
 // event dropped under the Notify policy. It must be quick and must not call
-// back into the bus for the same type (it runs under the type's read lock). A
-// panic in it is recovered and counted (Bus.NotifierPanics).
+// back into the bus for the same type (it runs under the type's lock). A
+// panic in it is recovered, counted (Bus.NotifierPanics) and logged at a
+// limited rate (at panic counts 1, 2, 4, 8, ...); the Emit goes on. If it
+// calls runtime.Goexit (as t.FailNow does), the type's lock is released
+// before the emitting goroutine ends and the bus stays usable.
 type Notifier func(DropNotice)
 
 // LogNotifier returns the default Notifier: it logs a warning at drop counts

@@ -11,18 +11,15 @@ import (
 // through deliverAny.
 type sink interface {
 	core() *subCore
-	// deliverAny delivers one event under its node's read lock, applying
-	// the subscription's policy.
+	// deliverAny delivers one event under its node's lock, applying the
+	// subscription's policy.
 	deliverAny(n *node, ev any, seq uint64)
-	// tryDeliverAny delivers without blocking, reporting success.
-	tryDeliverAny(ev any, seq uint64) bool
+	// tryDeliverAny delivers without blocking, under n's lock, reporting
+	// success.
+	tryDeliverAny(n *node, ev any, seq uint64) bool
 	// init makes the channel once the settings are known, before the sink
 	// is attached anywhere.
 	init()
-	// drain discards queued and incoming events until the channel closes,
-	// counting them as abandoned; it releases emitters blocked on the
-	// channel so that detach can take the node locks.
-	drain()
 	closeChan()
 	queued() int
 }
@@ -52,8 +49,6 @@ type subCore struct {
 	abandoned atomic.Uint64
 
 	detachOnce sync.Once
-	drainOnce  sync.Once
-	drained    chan struct{} // closed when a Block drain ends; set by startDrain
 
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
@@ -88,8 +83,13 @@ func (c *subCore) Err() error {
 }
 
 // overflow applies the policy when the channel is full. Called under n's
-// read lock, on the emitter's goroutine.
-func (c *subCore) overflow(n *node) {
+// lock, on the emitter's goroutine.
+func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
+
+// overflowHeld is overflow for a caller that also holds held (a batch
+// queue's own producer lock, when it is not n.mu), which a notifier's
+// runtime.Goexit must release.
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -97,7 +97,7 @@ func (c *subCore) overflow(n *node) {
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n.typ, d)
+		c.notify(n, d, held)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
@@ -107,33 +107,44 @@ func (c *subCore) overflow(n *node) {
 	}
 }
 
-func (c *subCore) notify(t reflect.Type, dropped uint64) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.bus.notifierPanics.Add(1)
-			c.bus.log.Error("eventbus: notifier panicked", "subscriber", c.settings.name, "panic", r)
-		}
-	}()
-	if c.settings.notifier != nil {
-		c.settings.notifier(DropNotice{Subscriber: c.settings.name, Type: t, Dropped: dropped})
+// notify calls the subscription's Notifier for one drop. It runs inside an
+// Emit, with n's lock (and held, a batch queue's own producer lock, when
+// not nil) held and no defer in Emit (the hot path stays
+// defer-free), so it must leave that lock in order however the callback
+// ends:
+//   - a panic is recovered, counted (Bus.NotifierPanics) and logged at drop
+//     counts 1, 2, 4, 8, ... of the bus's panic total, so a notifier that
+//     always panics costs O(log n) log lines; the Emit goes on;
+//   - runtime.Goexit (t.FailNow in a test) cannot be stopped: the deferred
+//     function releases n's lock itself before the goroutine ends, so
+//     the type's attaches and detaches are not locked out forever. The
+//     event is not offered to the subscriptions after this one.
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
+	nf := c.settings.notifier
+	if nf == nil {
+		return
 	}
-}
-
-// startDrain starts, once, discarding what a Block subscription's channel
-// holds and receives until it closes, so that emitters blocked on it let go
-// of their node locks; detach waits for the drain to end. Other policies
-// never block an emitter and keep their queue readable.
-func (c *subCore) startDrain() {
-	c.drainOnce.Do(func() {
-		if c.settings.policy != Block {
+	returned := false
+	defer func() {
+		if returned {
 			return
 		}
-		c.drained = make(chan struct{})
-		go func() {
-			defer close(c.drained)
-			c.self.drain()
-		}()
-	})
+		if r := recover(); r != nil {
+			if p := c.bus.notifierPanics.Add(1); p&(p-1) == 0 {
+				c.bus.log.Error("eventbus: notifier panicked (logged at panic counts 1, 2, 4, ...)",
+					"subscriber", c.settings.name, "panic", r, "panics", p)
+			}
+			return
+		}
+		// Neither returned nor panicked: runtime.Goexit. Emit will not
+		// unlock; do it here.
+		if held != nil {
+			held.Unlock()
+		}
+		n.mu.RUnlock()
+	}()
+	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
+	returned = true
 }
 
 // attached records an attachment to n, unless detach already began; it
@@ -198,21 +209,19 @@ type chanSink[E any] struct {
 	convert func(ev any, seq uint64) (E, bool)
 }
 
-// send applies the policy to one value. Called under n's read lock.
+// send applies the policy to one value. Called under n's lock.
 func (s *chanSink[E]) send(n *node, v E) {
 	if s.ended.Load() {
 		s.abandoned.Add(1)
 		return
 	}
-	if s.settings.policy == Block {
-		// A plain send is the cheapest way to wait; detach drains the
-		// channel to release it when the subscription ends.
-		s.ch <- v
-		return
-	}
 	select {
 	case s.ch <- v:
 	default:
+		if s.settings.policy == Block {
+			blockSend(s.ch, &s.subCore, v)
+			return
+		}
 		s.overflow(n)
 	}
 }
@@ -231,7 +240,7 @@ func (s *chanSink[E]) deliverAny(n *node, ev any, seq uint64) {
 	}
 }
 
-func (s *chanSink[E]) tryDeliverAny(ev any, seq uint64) bool {
+func (s *chanSink[E]) tryDeliverAny(_ *node, ev any, seq uint64) bool {
 	v, ok := s.toElem(ev, seq)
 	if !ok {
 		return true
@@ -254,9 +263,15 @@ func (s *chanSink[E]) init() {
 	}
 }
 
-func (s *chanSink[E]) drain() {
-	for range s.ch {
-		s.abandoned.Add(1)
+// blockSend waits until ch has room for v or the subscription ends (then v
+// is counted as abandoned): the slow path of a Block subscription whose
+// channel is full. Waiting on c.done is what lets Close and Bus.Close end a
+// Block subscription without a goroutine to drain it.
+func blockSend[E any](ch chan E, c *subCore, v E) {
+	select {
+	case ch <- v:
+	case <-c.done:
+		c.abandoned.Add(1)
 	}
 }
 

@@ -1,11 +1,10 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync/atomic"
-
-	"github.com/libp2p/go-libp2p/core/event"
 )
 
 // Subscription is a typed subscription delivering values of type E on its
@@ -18,18 +17,18 @@ type Subscription[E any] struct {
 // Subscribe subscribes to events of type T. When T is an interface type, the
 // subscription receives every event type that implements it (any receives
 // everything). Events of one emitter arrive in emission order.
-func Subscribe[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[T], error) {
+func Subscribe[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[T], error) {
 	return subscribeTyped[T, T](b, nil, opts)
 }
 
 // SubscribeSequenced is Subscribe with each event wrapped in a Sequenced
 // carrying its bus-wide sequence number.
-func SubscribeSequenced[T any](b *Bus, opts ...event.SubscriptionOpt) (*Subscription[Sequenced[T]], error) {
+func SubscribeSequenced[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[Sequenced[T]], error) {
 	opts = append(opts[:len(opts):len(opts)], WithSequence())
 	return subscribeTyped[T](b, sequencer[T](), opts)
 }
 
-func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []event.SubscriptionOpt) (*Subscription[E], error) {
+func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []SubscriptionOpt) (*Subscription[E], error) {
 	s := &chanSink[E]{convert: convert}
 	// The channel is made after the settings are known, before any attach.
 	typ := reflect.TypeFor[T]()
@@ -45,16 +44,26 @@ func subscribeTyped[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts 
 func (s *Subscription[E]) Out() <-chan E { return s.ch }
 
 // Close ends the subscription and closes its channel; it returns once no
-// emitter can send on it any more. Under Block it drains the channel to
-// release emitters blocked on it, discarding what was queued (as go-libp2p's
-// bus does; a reader still receiving races the drain, so it may get some of
-// those events, in order); under the other policies queued events stay
-// readable until the channel closes. Closing twice is harmless. It may wait for emitters of the
-// same types that are blocked on other Block subscribers.
+// emitter can send on it any more. What was queued stays readable until the
+// channel reports closed, under every policy; an emitter blocked on a full
+// Block subscription gives up at once (the event is counted as abandoned),
+// so Close starts no goroutine and waits for none that competes with
+// emitters. Closing twice is harmless. It may wait for emitters of the same
+// types that are blocked on other Block subscribers.
 func (s *Subscription[E]) Close() error {
 	s.c.end(nil)
 	s.c.bus.detach(s.c)
 	return nil
+}
+
+// CloseAfterDrain stops new deliveries and closes the channel at once (what
+// is queued stays readable, then the channel reports closed), then waits
+// until the reader has taken everything that was queued, or ctx is done
+// (its error is returned). A channel cannot report its reader's progress,
+// so the wait checks the queue's length at a short interval (100µs).
+func (s *Subscription[E]) CloseAfterDrain(ctx context.Context) error {
+	_ = s.Close()
+	return waitEmpty(ctx, func() int { return len(s.ch) })
 }
 
 // Err reports why the subscription ended: nil while it lives or after Close,
@@ -76,7 +85,7 @@ type Emitter[T any] struct {
 }
 
 // NewEmitter returns an emitter of events of type T.
-func NewEmitter[T any](b *Bus, opts ...event.EmitterOpt) (*Emitter[T], error) {
+func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 	st, err := newEmitterSettings(opts)
 	if err != nil {
 		return nil, err
@@ -105,40 +114,56 @@ func (e *Emitter[T]) Emit(v T) error {
 	n := e.n
 	n.mu.RLock()
 	n.emitted.Add(1)
-	if typed, ok := n.typed.([]flatSink[T]); ok {
+	f := n.fan
+	woke := false
+	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
 		// -rows emitter/).
 		for i := range typed {
 			t := &typed[i]
-			if t.block {
-				t.ch <- v
-				continue
-			}
 			if t.c.ended.Load() {
 				t.c.abandoned.Add(1)
 				continue
 			}
 			select {
 			case t.ch <- v:
+				// Still empty: v went straight to a parked reader.
+				woke = woke || len(t.ch) == 0
 			default:
+				if t.block {
+					blockSend(t.ch, t.c, v)
+					continue
+				}
 				t.c.overflow(n)
 			}
 		}
 	}
-	if e.stateful || n.mixed {
-		e.emitRest(n, v)
+	if rings, ok := f.rings.([]*ringSink[T]); ok {
+		// Batch queues: one producer lock for all of them.
+		n.emu.Lock()
+		for _, r := range rings {
+			woke = r.push(n, v) || woke
+		}
+		n.emu.Unlock()
+	}
+	if e.stateful || f.mixed {
+		e.emitRest(n, f, v)
 	}
 	n.mu.RUnlock()
+	if woke {
+		n.maybeYield()
+	}
 	return nil
 }
 
 // emitRest delivers v to the sinks outside the typed flat array (sequenced,
 // interface-typed and event.Bus-API ones) and keeps it for a stateful
-// emitter. Called inside Emit, with n.mu held for reading.
-func (e *Emitter[T]) emitRest(n *node, v T) {
+// emitter. Called inside Emit, with n.mu held and f the Emit's snapshot of
+// n's fanout.
+func (e *Emitter[T]) emitRest(n *node, f *fanout, v T) {
 	var seq uint64
-	if n.seqSinks > 0 {
+	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
 	}
 	var boxed any
@@ -146,9 +171,17 @@ func (e *Emitter[T]) emitRest(n *node, v T) {
 		boxed = v
 		n.remember(boxed)
 	}
-	for _, s := range n.other {
+	for _, s := range f.other {
 		if s, ok := s.(*chanSink[Sequenced[T]]); ok {
 			s.send(n, Sequenced[T]{Seq: seq, Event: v})
+			continue
+		}
+		if r, ok := s.(*ringSink[Sequenced[T]]); ok && r.convert != nil {
+			r.pushLocking(n, Sequenced[T]{Seq: seq, Event: v})
+			continue
+		}
+		if r, ok := s.(*ringSink[T]); ok && r.convert == nil {
+			r.pushLocking(n, v)
 			continue
 		}
 		if boxed == nil {
@@ -156,11 +189,11 @@ func (e *Emitter[T]) emitRest(n *node, v T) {
 		}
 		s.deliverAny(n, boxed, seq)
 	}
-	if len(n.boxed) > 0 {
+	if len(f.boxed) > 0 {
 		if boxed == nil {
 			boxed = v
 		}
-		offer(n, n.boxed, boxed)
+		offer(n, f.boxed, boxed)
 	}
 }
 

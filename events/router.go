@@ -169,8 +169,10 @@ type EvtMessageDelivered struct {
 	At     time.Time
 }
 
-// EvtMessageDuplicate is emitted when a message already seen arrives again.
-type EvtMessageDuplicate struct {
+// EvtMessageDuplicated is emitted when a message already seen arrives again
+// (a byte-identical copy, or a different copy that passed the signature
+// check under a seen id); it is neither delivered nor forwarded.
+type EvtMessageDuplicated struct {
 	Topic string
 	ID    string
 	From  peer.ID
@@ -251,10 +253,22 @@ type PenaltyReason uint8
 
 // The misbehaviours the router penalises.
 const (
-	PenaltyGraftBackoff  PenaltyReason = iota + 1 // GRAFT during a prune backoff
-	PenaltyBrokenPromise                          // IHAVE advertised, IWANT never answered
-	PenaltyGraftFlood                             // GRAFT too soon after PRUNE
-	PenaltyIWantSpam                              // IWANT over the per-heartbeat budget
+	PenaltyGraftBackoff        PenaltyReason = iota + 1 // GRAFT during a prune backoff
+	PenaltyBrokenPromise                                // IHAVE advertised, IWANT never answered
+	PenaltyGraftFlood                                   // GRAFT too soon after PRUNE
+	PenaltyIWantSpam                                    // IWANT over the per-heartbeat budget
+	PenaltyInvalidSignature                             // a message whose signature does not verify
+	PenaltyMissingSignature                             // an unsigned message under strict signing
+	PenaltyUnexpectedSignature                          // signing fields under a no-sign policy
+	PenaltyMalformedMessage                             // a message with no topic, a bad from or seqno, or a bad id
+	PenaltyOversizedMessage                             // a message over the maximum message size
+	PenaltyUndecodableRPC                               // a frame that does not decode as an RPC, or a bad length prefix
+	PenaltyOversizedRPC                                 // a frame over the maximum RPC size
+	// PenaltyExtensionsMisuse: a gossipsub v1.3 Extensions control message
+	// again, or after the first RPC of the stream.
+	PenaltyExtensionsMisuse
+	// PenaltyBadPartial: a partial-messages RPC rejected (see PartialRejectReason).
+	PenaltyBadPartial
 )
 
 // String returns the penalty's name.
@@ -268,12 +282,35 @@ func (r PenaltyReason) String() string {
 		return "graft_flood"
 	case PenaltyIWantSpam:
 		return "iwant_spam"
+	case PenaltyInvalidSignature:
+		return "invalid_signature"
+	case PenaltyMissingSignature:
+		return "missing_signature"
+	case PenaltyUnexpectedSignature:
+		return "unexpected_signature"
+	case PenaltyMalformedMessage:
+		return "malformed_message"
+	case PenaltyOversizedMessage:
+		return "oversized_message"
+	case PenaltyUndecodableRPC:
+		return "undecodable_rpc"
+	case PenaltyOversizedRPC:
+		return "oversized_rpc"
+	case PenaltyExtensionsMisuse:
+		return "extensions_misuse"
+	case PenaltyBadPartial:
+		return "bad_partial"
 	}
 	return "unknown"
 }
 
 // EvtPeerPenalized is emitted when the router observes a misbehaviour that the
-// score function's behaviour penalty (P7) counts.
+// score function's behaviour penalty (P7) counts: protocol abuse (GRAFT
+// during backoff, broken IHAVE promises, IWANT spam) and bad input (messages
+// failing the signature policy or malformed, RPC frames that are oversized
+// or do not decode). Bad input is penalised whatever the topic's score
+// parameters, so that a peer that keeps sending it is graylisted by default;
+// a bad message is also reported as EvtMessageRejected.
 type EvtPeerPenalized struct {
 	Peer   peer.ID
 	Reason PenaltyReason

@@ -2,9 +2,8 @@ package host
 
 import (
 	"context"
-	"time"
-
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/fx"
@@ -77,16 +76,20 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 const breakdownTimeout = time.Second
 
 // ScoreBreakdowns returns a function reading every scored peer's breakdown
-// from s (P1-P4 summed over topics), for a dashboard.Source.
+// from s (P1-P4 summed over topics), for a dashboard.Source. One call waits
+// at most a second for the scorer, then returns what it has.
 func ScoreBreakdowns(s *scoring.Scorer) func() map[peer.ID]automaton.ScoreTerms {
 	return func() map[peer.ID]automaton.ScoreTerms {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		out := make(map[peer.ID]automaton.ScoreTerms)
 		for p := range s.Scores() {
-			ctx, cancel := context.WithTimeout(context.Background(), breakdownTimeout)
 			b, err := s.Breakdown(ctx, p)
-			cancel()
 			if err != nil {
-				continue // the peer left since Scores, or the scorer closed
+				if ctx.Err() != nil {
+					break
+				}
+				continue
 			}
 			t := automaton.ScoreTerms{Score: b.Score, TopicScore: b.TopicScore, P5: b.P5, P6: b.P6, P7: b.P7}
 			for _, tb := range b.Topics {

@@ -24,6 +24,7 @@ import (
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/busmetrics"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -73,7 +74,7 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	busOpts := append([]eventbus.Option{eventbus.WithLogger(cfg.log)}, cfg.busOpts...)
 	bus := eventbus.New(busOpts...)
-	busCol := bus.Collector()
+	busCol := busmetrics.New(bus)
 	if err := cfg.reg.Register(busCol); err != nil {
 		bus.Close()
 		return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)

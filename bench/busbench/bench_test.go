@@ -96,3 +96,23 @@ func BenchmarkStall(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChurn is the subscription-churn table as Go benchmarks: one op
+// is one subscribe (and, every other time, one read) and close under the
+// load of the row's emitters. Compare the rows with
+// benchstat -col /impl.
+func BenchmarkChurn(b *testing.B) {
+	for _, c := range ChurnRows() {
+		b.Run(c.Name(), func(b *testing.B) {
+			c.Iterations = b.N
+			b.ReportAllocs()
+			b.ResetTimer()
+			res, err := RunChurn(c)
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.Elapsed.Nanoseconds())/float64(b.N), "ns/iteration")
+		})
+	}
+}

@@ -129,8 +129,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestGridAndNames(t *testing.T) {
 	g := Grid([]int{1, 64}, []int{16, 1024})
-	if len(g) != 2*2*8 {
-		t.Fatalf("grid has %d rows, want 32", len(g))
+	if len(g) != 2*2*10 {
+		t.Fatalf("grid has %d rows, want 40", len(g))
 	}
 	names := map[string]bool{}
 	for _, c := range g {
@@ -258,6 +258,7 @@ func tinyOptions() Options {
 	return Options{
 		Subs: []int{1, 2}, Bufs: []int{4}, Rounds: 2,
 		Budget: 40, MinEvents: 20, StallEvents: 100, SlowEvents: 20, SlowPeriod: time.Microsecond,
+		ChurnIterations: 20, ChurnRounds: 1,
 	}
 }
 
@@ -271,10 +272,10 @@ func TestRunRendersTable(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Throughput), 2*8; got != want {
+	if got, want := len(rep.Throughput), 2*10; got != want {
 		t.Fatalf("%d throughput rows, want %d", got, want)
 	}
-	if got, want := len(rep.Emitter), 2*8; got != want {
+	if got, want := len(rep.Emitter), 2*10; got != want {
 		t.Fatalf("%d emitter-cost rows, want %d", got, want)
 	}
 	for _, row := range rep.Emitter {
@@ -303,7 +304,7 @@ func TestRunRendersTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued"} {
+	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued", "Subscription churn", string(ImplBatch)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -314,10 +315,11 @@ func TestRunRendersTable(t *testing.T) {
 		t.Errorf("%d verdicts printed for %d targets", len(verdicts), len(targets))
 	}
 	for _, tg := range targets {
-		// The typed target needs buffer 16, which this run does not have.
-		if strings.Contains(tg.Name, "buffer 16") {
+		// The batch targets at 16 and 64 subscribers need rows this run
+		// does not have.
+		if strings.Contains(tg.Name, "64 subscribers") {
 			if tg.Ran {
-				t.Errorf("target %q ran without its row", tg.Name)
+				t.Errorf("target %q ran without its rows", tg.Name)
 			}
 			continue
 		}
@@ -328,7 +330,8 @@ func TestRunRendersTable(t *testing.T) {
 }
 
 // A row filter runs the selected rows plus the baselines they are compared
-// with, and nothing else.
+// with (go-libp2p, the floor, and for a metrics-on row the same row with
+// metrics off), and nothing else.
 func TestRunRowsFilter(t *testing.T) {
 	opts := tinyOptions()
 	opts.Subs = []int{1}
@@ -345,6 +348,8 @@ func TestRunRowsFilter(t *testing.T) {
 		"impl=meshbus-typed/subs=1/buf=4/metrics=on": true,
 		"impl=libp2p/subs=1/buf=4/metrics=on":        false,
 		"impl=chan/subs=1/buf=4/metrics=off":         false,
+		// The metrics target compares with the same row, metrics off.
+		"impl=meshbus-typed/subs=1/buf=4/metrics=off": false,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("rows %v, want %v", got, want)
@@ -398,34 +403,49 @@ func TestRoundOrderVariesPredecessors(t *testing.T) {
 	}
 }
 
-// The metrics target tells a cell the floor could meet from one where even
-// the floor misses, and the event.Bus target quotes the floor and the
-// emitter cost.
-func TestTargetsNameTheFloor(t *testing.T) {
-	row := func(impl Impl, subs int, metrics bool, vs, floor float64) ThroughputRow {
-		return ThroughputRow{Config: Config{Impl: impl, Subs: subs, Buf: 16, Metrics: metrics}, Runs: 1, VsLibp2p: vs, FloorVsLibp2p: floor}
+// The targets judge the rows they name and say which cells missed.
+func TestTargetsJudgeTheirRows(t *testing.T) {
+	row := func(impl Impl, subs, buf int, metrics bool, vsLib, vsFloor, vsOff float64) ThroughputRow {
+		return ThroughputRow{Config: Config{Impl: impl, Subs: subs, Buf: buf, Metrics: metrics}, Runs: 1,
+			VsLibp2p: vsLib, VsFloor: vsFloor, VsMetricsOff: vsOff}
 	}
 	rep := &Report{
-		Options: Options{Subs: []int{1}, Bufs: []int{16}},
 		Throughput: []ThroughputRow{
-			row(ImplTyped, 1, true, 0.10, 0.08),  // met
-			row(ImplTyped, 4, true, 0.25, 0.15),  // missed, the floor meets it
-			row(ImplTyped, 16, true, 0.40, 0.30), // unreachable
-			row(ImplEventBus, 1, false, 0.90, 0.85),
+			row(ImplTyped, 1, 16, false, 0.9, 1.05, 0),
+			row(ImplTyped, 4, 16, false, 0.9, 1.30, 0), // misses the overhead target
+			row(ImplTyped, 1, 16, true, 0.9, 1.05, 1.02),
+			row(ImplBatch, 1, 16, false, 0.5, 0.95, 0),
+			row(ImplBatch, 16, 16, false, 0.4, 0.9, 0),
+			row(ImplBatch, 64, 16, false, 0.6, 0.9, 0), // misses 2x libp2p
 		},
-		Emitter: []ThroughputRow{{Config: Config{Impl: ImplEventBus, Subs: 1, Buf: EmitterRoom}, Runs: 1, VsLibp2p: 0.8}},
+		Emitter: []ThroughputRow{
+			row(ImplBatch, 1, EmitterRoom, false, 0.3, 0.45, 0),
+			row(ImplBatch, 64, EmitterRoom, false, 0.25, 0.2, 0),
+		},
+		Churn: []ChurnRow{
+			{Config: ChurnConfig{Impl: ImplTyped, Policy: eventbus.Drop}, Runs: 1, VsLibp2p: 0.5},
+			{Config: ChurnConfig{Impl: ImplBatch, Policy: eventbus.Kill}, Runs: 1, VsLibp2p: 1.5},
+			{Config: ChurnConfig{Impl: ImplLibp2p}, Runs: 1, VsLibp2p: 1},
+		},
 	}
-	typed := rep.metricsTarget(ImplTyped)
-	if !typed.Ran || typed.Pass {
-		t.Fatalf("typed metrics target %+v, want ran and missed", typed)
+	if o := rep.overheadTarget(ImplTyped); !o.Ran || o.Pass || !strings.Contains(o.Measured, "subs 4 buf 16: 1.30x") {
+		t.Errorf("overhead target %+v", o)
 	}
-	for _, want := range []string{"1 of 3 cells met", "missed where the floor meets it: subs 4 buf 16: 0.25x, floor 0.15x", "unreachable, the floor itself misses: subs 16 buf 16: 0.40x, floor 0.30x"} {
-		if !strings.Contains(typed.Measured, want) {
-			t.Errorf("typed metrics target says %q, want it to contain %q", typed.Measured, want)
-		}
+	if m := rep.metricsTarget(ImplTyped); !m.Ran || !m.Pass {
+		t.Errorf("metrics target %+v", m)
 	}
-	eb := rep.eventBusTarget(1)
-	if !eb.Pass || !strings.Contains(eb.Measured, "floor 0.85x") || !strings.Contains(eb.Measured, "emitter cost alone: 0.80x") {
-		t.Fatalf("event.Bus target %+v", eb)
+	be := rep.batchEmitterTargets()
+	if !be[0].Pass || !be[1].Pass {
+		t.Errorf("batch emitter targets %+v", be)
+	}
+	bt := rep.batchEndToEndTargets()
+	if !bt[0].Pass || bt[1].Pass || !strings.Contains(bt[1].Measured, "subs 64 buf 16: 0.60x") {
+		t.Errorf("batch end-to-end targets %+v", bt)
+	}
+	if c := rep.churnTarget(); !c.Ran || c.Pass || !strings.Contains(c.Measured, "meshbus-batch kill: 1.50x MISSED") {
+		t.Errorf("churn target %+v", c)
+	}
+	if e := rep.emitterTarget(ImplEventBus); e.Ran {
+		t.Errorf("emitter target ran without rows: %+v", e)
 	}
 }

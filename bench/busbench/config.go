@@ -45,16 +45,20 @@ const (
 	// ImplEventBus is meshbus's bus used through go-libp2p's event.Bus
 	// interface (Bus.Subscribe and Bus.Emitter, events boxed in any).
 	ImplEventBus Impl = "meshbus-event.Bus"
+	// ImplBatch is meshbus's batch mode: eventbus.SubscribeBatch[T], each
+	// subscriber reading with Next into a buffer as large as its queue, and
+	// eventbus.NewEmitter[T].
+	ImplBatch Impl = "meshbus-batch"
 )
 
 // Impls lists the throughput contenders in table order.
-var Impls = []Impl{ImplChan, ImplChanAny, ImplLibp2p, ImplTyped, ImplEventBus}
+var Impls = []Impl{ImplChan, ImplChanAny, ImplLibp2p, ImplTyped, ImplEventBus, ImplBatch}
 
 // isChan reports whether the contender is plain channels, not a bus.
 func (i Impl) isChan() bool { return i == ImplChan || i == ImplChanAny }
 
 // isMeshbus reports whether the contender is meshbus's bus.
-func (i Impl) isMeshbus() bool { return i == ImplTyped || i == ImplEventBus }
+func (i Impl) isMeshbus() bool { return i == ImplTyped || i == ImplEventBus || i == ImplBatch }
 
 // valid reports whether i is a known contender.
 func (i Impl) valid() bool {
@@ -69,7 +73,7 @@ func (i Impl) valid() bool {
 // Config is one throughput row: a contender, a subscriber count, each
 // subscription's buffer, and whether the bus keeps Prometheus metrics
 // (go-libp2p: its metrics tracer, as libp2p.New installs it; meshbus:
-// eventbus.WithMetrics). Plain channels have no metrics.
+// busmetrics.Register). Plain channels have no metrics.
 type Config struct {
 	// Impl is the contender.
 	Impl Impl
@@ -115,7 +119,7 @@ func (c Config) Baseline() Config {
 // can deliver for less than its floor.
 func (c Config) Floor() Config {
 	impl := ImplChanAny
-	if c.Impl == ImplChan || c.Impl == ImplTyped {
+	if c.Impl == ImplChan || c.Impl == ImplTyped || c.Impl == ImplBatch {
 		impl = ImplChan
 	}
 	return Config{Impl: impl, Subs: c.Subs, Buf: c.Buf}

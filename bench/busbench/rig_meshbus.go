@@ -1,6 +1,7 @@
 package busbench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/busmetrics"
 )
 
 // newMeshbus returns a meshbus bus whose logs are formatted and discarded
@@ -20,9 +22,13 @@ func newMeshbus(metrics bool) (*eventbus.Bus, *prometheus.Registry) {
 	var reg *prometheus.Registry
 	if metrics {
 		reg = prometheus.NewRegistry()
-		opts = append(opts, eventbus.WithMetrics(reg))
 	}
-	return eventbus.New(opts...), reg
+	b := eventbus.New(opts...)
+	if reg != nil {
+		// A fresh registry: registration cannot collide.
+		_, _ = busmetrics.Register(reg, b)
+	}
+	return b, reg
 }
 
 // meshSub is what the rigs need of either kind of meshbus subscription.
@@ -35,6 +41,13 @@ type meshSub interface {
 // subscribeMeshbus subscribes through the typed API or the event.Bus API and
 // returns the subscription and its channel as a drainable value.
 func subscribeMeshbus(b *eventbus.Bus, impl Impl, opts ...event.SubscriptionOpt) (meshSub, outChan, error) {
+	if impl == ImplBatch {
+		s, err := eventbus.SubscribeBatch[Event](b, opts...)
+		if err != nil {
+			return nil, outChan{}, err
+		}
+		return s, outChan{batch: s}, nil
+	}
 	if impl == ImplTyped {
 		s, err := eventbus.Subscribe[Event](b, opts...)
 		if err != nil {
@@ -46,21 +59,22 @@ func subscribeMeshbus(b *eventbus.Bus, impl Impl, opts ...event.SubscriptionOpt)
 	if err != nil {
 		return nil, outChan{}, err
 	}
-	as, ok := s.(*eventbus.AnySubscription)
-	if !ok {
-		return nil, outChan{}, fmt.Errorf("meshbus Subscribe returned %T", s)
-	}
-	return as, outChan{boxed: as.Out()}, nil
+	return s, outChan{boxed: s.Out()}, nil
 }
 
-// outChan is a subscription's channel of either API; exactly one is set.
+// outChan is a subscription's channel of either API, or a batch
+// subscription; exactly one is set.
 type outChan struct {
 	typed <-chan Event
 	boxed <-chan any
+	batch *eventbus.BatchSubscription[Event]
 }
 
 // len is the number of queued events.
 func (o outChan) len() int {
+	if o.batch != nil {
+		return o.batch.Queued()
+	}
 	if o.typed != nil {
 		return len(o.typed)
 	}
@@ -69,7 +83,7 @@ func (o outChan) len() int {
 
 // emitterFunc returns the Emit of a typed or an event.Bus-API emitter.
 func emitterFunc(b *eventbus.Bus, impl Impl) (emit func(Event) error, closeFn func() error, err error) {
-	if impl == ImplTyped {
+	if impl == ImplTyped || impl == ImplBatch {
 		em, err := eventbus.NewEmitter[Event](b)
 		if err != nil {
 			return nil, nil, err
@@ -102,15 +116,18 @@ func setupMeshbus(r *Rig) error {
 			return errors.Join(err, closeAll())
 		}
 		subs = append(subs, s)
-		if out.typed != nil {
+		switch {
+		case out.batch != nil:
+			drainBatch(r, i, out.batch, max(r.cfg.Buf, 1))
+		case out.typed != nil:
 			drain(r, i, out.typed)
-		} else {
+		default:
 			drain(r, i, out.boxed)
 		}
 	}
 	ev := sampleEvent()
 	var closeEm func() error
-	if r.cfg.Impl == ImplTyped {
+	if r.cfg.Impl == ImplTyped || r.cfg.Impl == ImplBatch {
 		em, err := eventbus.NewEmitter[Event](b)
 		if err != nil {
 			return errors.Join(err, closeAll())
@@ -178,4 +195,45 @@ func checkEmittedMetric(reg *prometheus.Registry, n int) error {
 		return nil
 	}
 	return fmt.Errorf("%w: no meshbus_eventbus_events_emitted_total metric", ErrAccounting)
+}
+
+// drainBatch is drain for a batch subscription: subscriber i's goroutine
+// takes batches of up to batch events with Next until the subscription
+// ends. A manual rig empties the queue on the caller's goroutine instead.
+func drainBatch(r *Rig, i int, s *eventbus.BatchSubscription[Event], batch int) {
+	buf := make([]Event, batch)
+	ctx := context.Background()
+	if r.manual {
+		r.drainNow = append(r.drainNow, func() uint64 {
+			var got uint64
+			for s.Queued() > 0 {
+				b, err := s.Next(ctx, buf)
+				if err != nil {
+					break
+				}
+				got += uint64(len(b))
+			}
+			r.received[i] += got
+			return got
+		})
+		return
+	}
+	r.exited.Add(1)
+	n := uint64(r.n)
+	go func() {
+		defer r.exited.Done()
+		var got uint64
+		for {
+			b, err := s.Next(ctx, buf)
+			if err != nil {
+				break
+			}
+			before := got
+			got += uint64(len(b))
+			if before < n && got >= n && r.remaining.Add(-1) == 0 {
+				close(r.done)
+			}
+		}
+		r.received[i] = got
+	}()
 }

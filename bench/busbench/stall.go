@@ -1,6 +1,7 @@
 package busbench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -79,8 +80,8 @@ func (c StallConfig) Name() string {
 // Validate reports the first bad field (after defaults).
 func (c StallConfig) Validate() error {
 	switch {
-	case c.Impl != ImplTyped && c.Impl != ImplEventBus && c.Impl != ImplLibp2p:
-		return fmt.Errorf("%w: stall Impl %q: want %s, %s or %s", ErrConfig, c.Impl, ImplTyped, ImplEventBus, ImplLibp2p)
+	case !c.Impl.isMeshbus() && c.Impl != ImplLibp2p:
+		return fmt.Errorf("%w: stall Impl %q: want %s, %s, %s or %s", ErrConfig, c.Impl, ImplTyped, ImplEventBus, ImplBatch, ImplLibp2p)
 	case c.Impl.isMeshbus() && (c.Policy < eventbus.Block || c.Policy > eventbus.Notify):
 		return fmt.Errorf("%w: stall Policy %d is unknown", ErrConfig, c.Policy)
 	case c.Healthy < 1:
@@ -97,7 +98,7 @@ func (c StallConfig) Validate() error {
 // both APIs, then go-libp2p's bus.
 func StallRows() []StallConfig {
 	var out []StallConfig
-	for _, impl := range []Impl{ImplTyped, ImplEventBus} {
+	for _, impl := range []Impl{ImplTyped, ImplEventBus, ImplBatch} {
 		for _, p := range []eventbus.Policy{eventbus.Drop, eventbus.Kill, eventbus.Notify, eventbus.Block} {
 			out = append(out, StallConfig{Impl: impl, Policy: p}.withDefaults())
 		}
@@ -240,6 +241,47 @@ func work(d time.Duration, stop <-chan struct{}) {
 	}
 }
 
+// healthyDrainBatch is healthyDrain for a batch subscription, reading
+// batches of up to batch events.
+func healthyDrainBatch(r *stallRig, s *eventbus.BatchSubscription[Event], batch int) {
+	c := &paddedCounter{}
+	r.healthy = append(r.healthy, c)
+	r.drainers.Add(1)
+	go func() {
+		defer r.drainers.Done()
+		buf := make([]Event, batch)
+		for {
+			b, err := s.Next(context.Background(), buf)
+			if err != nil {
+				return
+			}
+			c.n.Add(uint64(len(b)))
+		}
+	}()
+}
+
+// slowReadBatch is slowRead for a batch subscription: one event per period.
+func slowReadBatch(r *stallRig, s *eventbus.BatchSubscription[Event], period time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.slowDone.Add(2)
+	go func() {
+		defer r.slowDone.Done()
+		<-r.stopSlow
+		cancel()
+	}()
+	go func() {
+		defer r.slowDone.Done()
+		buf := make([]Event, 1)
+		for {
+			if _, err := s.Next(ctx, buf); err != nil {
+				return
+			}
+			r.stalledRead.Add(1)
+			work(period, r.stopSlow)
+		}
+	}()
+}
+
 func newStallRig(c StallConfig) (*stallRig, error) {
 	r := &stallRig{stopSlow: make(chan struct{})}
 	if c.Impl == ImplLibp2p {
@@ -267,9 +309,12 @@ func setupStallMeshbus(r *stallRig, c StallConfig) error {
 			return errors.Join(err, closeAll())
 		}
 		subs = append(subs, s)
-		if out.typed != nil {
+		switch {
+		case out.batch != nil:
+			healthyDrainBatch(r, out.batch, c.Buf)
+		case out.typed != nil:
 			healthyDrain(r, out.typed)
-		} else {
+		default:
 			healthyDrain(r, out.boxed)
 		}
 	}
@@ -279,9 +324,12 @@ func setupStallMeshbus(r *stallRig, c StallConfig) error {
 	}
 	subs = append(subs, stalled)
 	if c.Blocking() {
-		if out.typed != nil {
+		switch {
+		case out.batch != nil:
+			slowReadBatch(r, out.batch, c.SlowPeriod)
+		case out.typed != nil:
 			slowRead(r, out.typed, c.SlowPeriod)
-		} else {
+		default:
 			slowRead(r, out.boxed, c.SlowPeriod)
 		}
 	}

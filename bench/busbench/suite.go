@@ -36,6 +36,12 @@ type Options struct {
 	// SlowPeriod is the slow reader's time per event in blocking rows
 	// (default 20µs).
 	SlowPeriod time.Duration
+	// ChurnIterations is the subscribe/close iterations per churn run
+	// (default 2000).
+	ChurnIterations int
+	// ChurnRounds is how many rounds the churn rows run (default 3: a
+	// round of the nine rows takes seconds).
+	ChurnRounds int
 	// Rows selects rows by name: "throughput/impl=.../subs=...",
 	// "emitter/impl=.../subs=..." or "stall/impl=.../policy=..." (nil:
 	// all). The go-libp2p and channel rows a selected row is compared with
@@ -73,6 +79,12 @@ func (o Options) withDefaults() Options {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.ChurnIterations == 0 {
+		o.ChurnIterations = 2000
+	}
+	if o.ChurnRounds == 0 {
+		o.ChurnRounds = 3
+	}
 	return o
 }
 
@@ -100,6 +112,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: StallEvents %d is below 1", ErrConfig, o.StallEvents)
 	case o.SlowEvents < 1:
 		return fmt.Errorf("%w: SlowEvents %d is below 1", ErrConfig, o.SlowEvents)
+	case o.ChurnIterations < 1 || o.ChurnRounds < 1:
+		return fmt.Errorf("%w: ChurnIterations %d, ChurnRounds %d: want at least 1", ErrConfig, o.ChurnIterations, o.ChurnRounds)
 	case o.SlowPeriod < 0:
 		return fmt.Errorf("%w: SlowPeriod %v is negative", ErrConfig, o.SlowPeriod)
 	}
@@ -127,6 +141,10 @@ type ThroughputRow struct {
 	// the same round. VsFloor likewise against the row's floor
 	// (Config.Floor: plain channels carrying what its API carries).
 	VsLibp2p, VsFloor float64
+	// VsMetricsOff is, for a row with metrics on, the median over rounds
+	// of its time divided by the same row's with metrics off in the same
+	// round (0 for rows with metrics off).
+	VsMetricsOff float64
 	// FloorVsLibp2p is the median over rounds of the floor's time divided
 	// by the baseline's in the same round: the best ratio to go-libp2p any
 	// bus with the row's API could show in this cell.
@@ -189,6 +207,26 @@ type Report struct {
 	Throughput []ThroughputRow
 	Emitter    []ThroughputRow
 	Stall      []StallRow
+	Churn      []ChurnRow
+}
+
+// ChurnRow is one churn row of the report: medians over rounds.
+type ChurnRow struct {
+	Config ChurnConfig
+	// Runs is the rounds that completed.
+	Runs int
+	// Elapsed is the median time for all the iterations.
+	Elapsed time.Duration
+	// VsLibp2p is the median over rounds of Elapsed / go-libp2p's Elapsed
+	// in the same round.
+	VsLibp2p float64
+	// Emitted is the median of the events emitted meanwhile.
+	Emitted float64
+	// Selected is false for go-libp2p's row when it ran only as the
+	// baseline of selected rows.
+	Selected bool
+	// Err is the first failure of the row, if any.
+	Err error
 }
 
 // Err joins the rows' failures.
@@ -199,6 +237,9 @@ func (r *Report) Err() error {
 	}
 	for _, s := range r.Stall {
 		errs = append(errs, s.Err)
+	}
+	for _, c := range r.Churn {
+		errs = append(errs, c.Err)
 	}
 	return errors.Join(errs...)
 }
@@ -234,6 +275,7 @@ func Run(opts Options) (*Report, error) {
 		rep.Emitter = append(rep.Emitter, runCell(opts, "emitter/", s, EmitterRoom, MeasureEmitter)...)
 	}
 	rep.Stall = runStall(opts)
+	rep.Churn = runChurn(opts)
 	rep.Elapsed = time.Since(rep.Started)
 	rep.LoadAfter = loadAvg()
 	return rep, nil
@@ -250,6 +292,11 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 		if opts.selected(kind + c.Name()) {
 			sel[c], need[c] = true, true
 			need[c.Baseline()], need[c.Floor()] = true, true
+			if c.Metrics {
+				off := c
+				off.Metrics = false
+				need[off] = true
+			}
 		}
 	}
 	var cfgs []Config
@@ -283,7 +330,9 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 	rows := make([]ThroughputRow, 0, len(cfgs))
 	for _, c := range cfgs {
 		row := ThroughputRow{Config: c, Events: n, Selected: sel[c], Err: errs[c]}
-		var ns, cpu, allocs, bytes, vsLib, vsFloor, floorVsLib []float64
+		var ns, cpu, allocs, bytes, vsLib, vsFloor, floorVsLib, vsOff []float64
+		off := c
+		off.Metrics = false
 		for round, res := range results[c] {
 			if res.Events == 0 {
 				continue
@@ -300,6 +349,9 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 			if floorOK {
 				vsFloor = append(vsFloor, res.NsPerEvent()/floor.NsPerEvent())
 			}
+			if o, ok := at(results[off], round); ok && c.Metrics {
+				vsOff = append(vsOff, res.NsPerEvent()/o.NsPerEvent())
+			}
 			if baseOK && floorOK {
 				floorVsLib = append(floorVsLib, floor.NsPerEvent()/base.NsPerEvent())
 			}
@@ -312,6 +364,7 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 		row.AllocsPerEvent, row.BytesPerEvent = Median(allocs), Median(bytes)
 		row.VsLibp2p, row.VsFloor, row.FloorVsLibp2p = Median(vsLib), Median(vsFloor), Median(floorVsLib)
 		row.VsLibp2pQ1, row.VsLibp2pQ3 = Quantile(vsLib, 0.25), Quantile(vsLib, 0.75)
+		row.VsMetricsOff = Median(vsOff)
 		rows = append(rows, row)
 	}
 	return rows
@@ -380,6 +433,69 @@ func runStall(opts Options) []StallRow {
 		}
 		row.P50, row.P99 = time.Duration(Median(p50)), time.Duration(Median(p99))
 		row.VsLibp2pP99 = Median(vs)
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// runChurn runs the selected churn rows and go-libp2p's (their baseline),
+// interleaved over ChurnRounds rounds.
+func runChurn(opts Options) []ChurnRow {
+	var cfgs []ChurnConfig
+	sel := map[ChurnConfig]bool{}
+	var base ChurnConfig
+	for _, c := range ChurnRows() {
+		c.Iterations = opts.ChurnIterations
+		if c.Impl == ImplLibp2p {
+			base = c
+		}
+		if opts.selected("churn/" + c.Name()) {
+			sel[c] = true
+		}
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	for _, c := range ChurnRows() {
+		c.Iterations = opts.ChurnIterations
+		if sel[c] || c == base {
+			cfgs = append(cfgs, c)
+		}
+	}
+	results := make(map[ChurnConfig][]ChurnResult, len(cfgs))
+	errs := make(map[ChurnConfig]error)
+	for round := range opts.ChurnRounds {
+		for _, i := range roundOrder(len(cfgs), round) {
+			c := cfgs[i]
+			res, err := RunChurn(c)
+			if err != nil {
+				if errs[c] == nil {
+					errs[c] = err
+				}
+				res = ChurnResult{}
+			}
+			results[c] = append(results[c], res)
+			fmt.Fprintf(opts.Progress, "round %d churn %-40s %v (%d iterations)\n", round+1, c.Name(), res.Elapsed, res.Iterations)
+		}
+	}
+	rows := make([]ChurnRow, 0, len(cfgs))
+	for _, c := range cfgs {
+		row := ChurnRow{Config: c, Selected: sel[c], Err: errs[c]}
+		var el, vs, em []float64
+		for round, res := range results[c] {
+			if res.Iterations != c.Iterations {
+				continue
+			}
+			row.Runs++
+			el = append(el, float64(res.Elapsed))
+			em = append(em, float64(res.Emitted))
+			if round < len(results[base]) {
+				if b := results[base][round]; b.Iterations == base.Iterations && b.Elapsed > 0 {
+					vs = append(vs, float64(res.Elapsed)/float64(b.Elapsed))
+				}
+			}
+		}
+		row.Elapsed, row.VsLibp2p, row.Emitted = time.Duration(Median(el)), Median(vs), Median(em)
 		rows = append(rows, row)
 	}
 	return rows

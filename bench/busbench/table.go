@@ -125,6 +125,37 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 
+	if len(r.Churn) > 0 {
+		c := r.Churn[0].Config
+		fmt.Fprintf(w, "Subscription churn: %d emitters emit in a loop while one goroutine subscribes and closes %d times (buffer %d),\n",
+			c.Emitters, c.Iterations, c.Buf)
+		fmt.Fprintf(w, "reading one event from every other subscription before closing it. Time for all the iterations; x libp2p: vs\n")
+		fmt.Fprintf(w, "go-libp2p's bus in the same round (median of the per-round ratios over %d rounds).\n\n", r.Options.ChurnRounds)
+		t := &table{
+			header: []string{"impl", "policy", "iterations", "time", "x libp2p", "emitted meanwhile", "note"},
+			right:  []bool{false, false, true, true, true, true, false},
+		}
+		for _, row := range r.Churn {
+			note := ""
+			if !row.Selected {
+				note = "baseline"
+			}
+			if row.Err != nil {
+				note = "ERROR: " + row.Err.Error()
+			}
+			policy := row.Config.Policy.String()
+			if row.Config.Impl == ImplLibp2p {
+				policy = "always-block"
+			}
+			t.add(string(row.Config.Impl), policy, fmt.Sprint(row.Config.Iterations), row.Elapsed.Round(time.Millisecond).String(),
+				ratio(row.VsLibp2p), si(row.Emitted), note)
+		}
+		if err := t.write(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+
 	fmt.Fprintf(w, "Targets\n")
 	for _, tg := range r.Targets() {
 		fmt.Fprintf(w, "  %-4s  %s\n", tg.Verdict(), tg.Name)

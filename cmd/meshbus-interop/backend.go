@@ -137,7 +137,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 // First copies are recorded by the topic validator, at receipt.
 func (b *backend) watch() error {
 	bus := b.node.Bus()
-	dups, err := eventbus.Subscribe[events.EvtMessageDuplicate](bus, eventbus.BufSize(eventBuffer), eventbus.WithPolicy(eventbus.Block), eventbus.Name("interop-duplicates"))
+	dups, err := eventbus.Subscribe[events.EvtMessageDuplicated](bus, eventbus.BufSize(eventBuffer), eventbus.WithPolicy(eventbus.Block), eventbus.Name("interop-duplicates"))
 	if err != nil {
 		return err
 	}

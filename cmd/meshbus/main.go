@@ -10,7 +10,8 @@
 // then type a line in either. Flags: --topic (repeatable, default "chat"),
 // --listen and --bootstrap (repeatable or comma-separated multiaddrs),
 // --metrics host:port (Prometheus /metrics with Go runtime and process
-// collectors), --store path (persistent peer store), --key path (persistent
+// collectors), --dashboard host:port (the live dashboard in the browser,
+// see docs/dashboard.md), --store path (persistent peer store), --key path (persistent
 // identity, created on first use), --mdns and --dht (discovery). SIGINT or
 // SIGTERM (or the end of standard input) shuts the node down cleanly and the
 // command exits 0.

@@ -150,3 +150,19 @@ func TestEndOfInputExitsCleanly(t *testing.T) {
 		t.Fatalf("unknown flag: exit %d, want 2", code)
 	}
 }
+
+// --dashboard serves the node's live dashboard; its state names the node.
+func TestDashboardFlag(t *testing.T) {
+	c := start(t, "--dashboard", "127.0.0.1:0")
+	id := waitOutput(t, c.out, `node (\S+)`)[1]
+	url := waitOutput(t, c.out, `dashboard on (http://\S+)`)[1]
+	if body := fetch(t, url+"api/state"); !strings.Contains(body, `"id":"`+id+`"`) {
+		t.Errorf("dashboard state lacks the node %s: %s", id, body)
+	}
+	if page := fetch(t, url); !strings.Contains(page, "meshbus") {
+		t.Errorf("dashboard page: %s", page)
+	}
+	if code := c.exit(t); code != 0 {
+		t.Fatalf("exited %d: %s", code, c.errs.String())
+	}
+}

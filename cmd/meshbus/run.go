@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/eventbus"
@@ -46,6 +48,7 @@ func (l *listFlag) Set(s string) error {
 type options struct {
 	topics, listen, bootstrap listFlag
 	metrics, store, key       string
+	dashboard                 string
 	mdns, dht                 bool
 	wait                      time.Duration
 	verbose                   bool
@@ -59,6 +62,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.listen, "listen", "multiaddr to listen on (repeatable; default loopback TCP and QUIC on free ports)")
 	fs.Var(&o.bootstrap, "bootstrap", "multiaddr with /p2p/<id> of a peer to join through (repeatable)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this host:port (for example 127.0.0.1:9464)")
+	fs.StringVar(&o.dashboard, "dashboard", "", "serve the live dashboard (graph, meshes, scores, bus) on this host:port (for example 127.0.0.1:8080)")
 	fs.StringVar(&o.store, "store", "", "file of the persistent peer store")
 	fs.StringVar(&o.key, "key", "", "file of the node's private key (created if missing)")
 	fs.BoolVar(&o.mdns, "mdns", false, "find peers on the local network by mDNS")
@@ -138,6 +142,10 @@ func serve(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 	if o.dht {
 		opts = append(opts, host.WithDHT(o.topics))
 	}
+	var dash *dashboard.Dashboard
+	if o.dashboard != "" {
+		opts = append(opts, host.WithDashboard(o.dashboard), host.WithFx(fx.Populate(&dash)))
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	node, err := host.New(startCtx, opts...)
 	cancel()
@@ -150,6 +158,10 @@ func serve(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Wr
 	w.printf("node %s", node.ID())
 	for _, a := range addrs {
 		w.printf("listening on %s", a)
+	}
+
+	if dash != nil {
+		w.printf("dashboard on %s", dash.URL())
 	}
 
 	var httpSrv *http.Server

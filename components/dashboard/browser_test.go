@@ -17,7 +17,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/router"
@@ -80,20 +79,19 @@ func TestBrowser(t *testing.T) {
 	}()
 	for i := range 6 {
 		bn := &browserNode{name: fmt.Sprintf("n%d", i)}
-		var sc *scoring.Scorer
 		// Score the topic, so the page has P1 and P2 to show.
 		params := scoring.DefaultParams()
 		params.Topics[topic] = scoring.DefaultTopicParams()
 		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(fx.Populate(&bn.r, &sc), scoring.Options(scoring.WithParams(params))))
+			host.WithFx(scoring.Options(scoring.WithParams(params))))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bn.node = n
+		bn.node, bn.r = n, n.Router()
 		nodes = append(nodes, bn)
 		if err := d.Attach(dashboard.Source{
 			Name: bn.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
-			Mesh: host.RouterMeshes(bn.r), Breakdowns: host.ScoreBreakdowns(sc),
+			Mesh: host.RouterMeshes(bn.r), Breakdowns: host.ScoreBreakdowns(n.Scoring()),
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -273,8 +271,10 @@ func screenshot(t *testing.T, bctx context.Context, path string) string {
 		path = filepath.Join(os.TempDir(), "meshbus-dashboard.png")
 	}
 	// Wait for the force layout to cool down (the page says when).
+	// The screenshot is an artifact, not an assertion: on a machine too
+	// loaded for the layout to settle in time, take it anyway.
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.body.dataset.settled === "1"`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatal(err)
+		t.Logf("the layout was still moving after 20s (%v); screenshot taken anyway", err)
 	}
 	buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -360,15 +360,10 @@ func (s *driverState) attach(src Source) error {
 			return fmt.Errorf("%w: name %q attached twice", ErrBadSource, src.Name)
 		}
 	}
-	es, err := src.Bus.Subscribe(event.WildcardSubscription, eventbus.Name(SubscriptionName),
+	sub, err := src.Bus.Subscribe(event.WildcardSubscription, eventbus.Name(SubscriptionName),
 		eventbus.BufSize(s.d.cfg.bufSize), eventbus.WithPolicy(eventbus.Drop))
 	if err != nil {
 		return fmt.Errorf("dashboard: subscribing to %s: %w", src.Name, err)
-	}
-	sub, ok := es.(*eventbus.AnySubscription)
-	if !ok {
-		es.Close()
-		return fmt.Errorf("%w: unexpected subscription type %T", ErrBadSource, es)
 	}
 	w := &watched{src: src, sub: sub}
 	idx := len(s.srcs)

@@ -2,65 +2,89 @@ package router
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
 
-// emitters holds one typed emitter per router event, so emitting neither
-// boxes nor reflects.
-type emitters struct {
-	peerAdded     *eventbus.Emitter[events.EvtRouterPeerAdded]
-	peerRemoved   *eventbus.Emitter[events.EvtRouterPeerRemoved]
-	topicJoined   *eventbus.Emitter[events.EvtTopicJoined]
-	topicLeft     *eventbus.Emitter[events.EvtTopicLeft]
-	subscribed    *eventbus.Emitter[events.EvtPeerSubscribed]
-	unsubscribed  *eventbus.Emitter[events.EvtPeerUnsubscribed]
-	grafted       *eventbus.Emitter[events.EvtPeerGrafted]
-	pruned        *eventbus.Emitter[events.EvtPeerPruned]
-	exchange      *eventbus.Emitter[events.EvtPeerExchangeReceived]
-	published     *eventbus.Emitter[events.EvtMessagePublished]
-	delivered     *eventbus.Emitter[events.EvtMessageDelivered]
-	duplicate     *eventbus.Emitter[events.EvtMessageDuplicate]
-	rejected      *eventbus.Emitter[events.EvtMessageRejected]
-	penalized     *eventbus.Emitter[events.EvtPeerPenalized]
-	queueOverflow *eventbus.Emitter[events.EvtPeerQueueOverflowed]
-	closers       []func() error
+// factEmitters binds every automaton fact type to a typed bus emitter, one
+// line each. Adding an event: its struct in package events, its FactType in
+// automaton/facts.go, and its line here (newEmitters fails, and so does
+// TestEveryFactHasAnEmitter, if a fact type has no line).
+var factEmitters = []func(*eventbus.Bus) (factEmitter, error){
+	bind(automaton.FactPeerAdded),
+	bind(automaton.FactPeerRemoved),
+	bind(automaton.FactTopicJoined),
+	bind(automaton.FactTopicLeft),
+	bind(automaton.FactPeerSubscribed),
+	bind(automaton.FactPeerUnsubscribed),
+	bind(automaton.FactPeerGrafted),
+	bind(automaton.FactPeerPruned),
+	bind(automaton.FactPeerExchange),
+	bind(automaton.FactMessagePublished),
+	bind(automaton.FactMessageDelivered),
+	bind(automaton.FactMessageDuplicated),
+	bind(automaton.FactMessageRejected),
+	bind(automaton.FactPeerPenalized),
 }
 
-func newEmitter[T any](b *eventbus.Bus, e *emitters, dst **eventbus.Emitter[T], err *error) {
-	if *err != nil {
-		return
+// factEmitter emits one fact type's events from an Output.
+type factEmitter interface {
+	kind() automaton.FactKind
+	// emit emits the Output's i-th event of the type, unboxed.
+	emit(o *automaton.Output, i int) error
+	close() error
+}
+
+type typedFactEmitter[T any] struct {
+	ft automaton.FactType[T]
+	em *eventbus.Emitter[T]
+}
+
+func (e typedFactEmitter[T]) kind() automaton.FactKind { return e.ft.Kind() }
+
+func (e typedFactEmitter[T]) emit(o *automaton.Output, i int) error { return e.em.Emit(e.ft.In(o)[i]) }
+
+func (e typedFactEmitter[T]) close() error { return e.em.Close() }
+
+// bind returns the constructor of ft's emitter.
+func bind[T any](ft automaton.FactType[T]) func(*eventbus.Bus) (factEmitter, error) {
+	return func(b *eventbus.Bus) (factEmitter, error) {
+		em, err := eventbus.NewEmitter[T](b)
+		if err != nil {
+			return nil, err
+		}
+		return typedFactEmitter[T]{ft: ft, em: em}, nil
 	}
-	em, er := eventbus.NewEmitter[T](b)
-	if er != nil {
-		*err = er
-		return
-	}
-	*dst = em
-	e.closers = append(e.closers, em.Close)
+}
+
+// emitters holds the router's bus emitters: one per automaton fact type,
+// indexed by kind, plus the driver's own events.
+type emitters struct {
+	facts         []factEmitter // by FactKind-1
+	queueOverflow *eventbus.Emitter[events.EvtPeerQueueOverflowed]
 }
 
 func newEmitters(b *eventbus.Bus) (*emitters, error) {
-	e := &emitters{}
+	e := &emitters{facts: make([]factEmitter, automaton.FactKinds())}
+	for _, mk := range factEmitters {
+		fe, err := mk(b)
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.facts[fe.kind()-1] = fe
+	}
+	for k, fe := range e.facts {
+		if fe == nil {
+			e.close()
+			return nil, fmt.Errorf("router: automaton fact kind %d has no emitter (add it to factEmitters)", k+1)
+		}
+	}
 	var err error
-	newEmitter(b, e, &e.peerAdded, &err)
-	newEmitter(b, e, &e.peerRemoved, &err)
-	newEmitter(b, e, &e.topicJoined, &err)
-	newEmitter(b, e, &e.topicLeft, &err)
-	newEmitter(b, e, &e.subscribed, &err)
-	newEmitter(b, e, &e.unsubscribed, &err)
-	newEmitter(b, e, &e.grafted, &err)
-	newEmitter(b, e, &e.pruned, &err)
-	newEmitter(b, e, &e.exchange, &err)
-	newEmitter(b, e, &e.published, &err)
-	newEmitter(b, e, &e.delivered, &err)
-	newEmitter(b, e, &e.duplicate, &err)
-	newEmitter(b, e, &e.rejected, &err)
-	newEmitter(b, e, &e.penalized, &err)
-	newEmitter(b, e, &e.queueOverflow, &err)
-	if err != nil {
+	if e.queueOverflow, err = eventbus.NewEmitter[events.EvtPeerQueueOverflowed](b); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -68,47 +92,21 @@ func newEmitters(b *eventbus.Bus) (*emitters, error) {
 }
 
 func (e *emitters) close() {
-	for _, c := range e.closers {
-		_ = c()
+	for _, fe := range e.facts {
+		if fe != nil {
+			_ = fe.close()
+		}
+	}
+	if e.queueOverflow != nil {
+		_ = e.queueOverflow.Close()
 	}
 }
 
 // emitFacts emits the Output's facts in decision order, without boxing.
-// Errors (the bus closed) are ignored: the router is shutting down then.
+// Errors (the bus closed) end it: the router is shutting down then.
 func (e *emitters) emitFacts(o *automaton.Output) {
 	for _, f := range o.Facts {
-		i := f.Index
-		var err error
-		switch f.Kind {
-		case automaton.FactPeerAdded:
-			err = e.peerAdded.Emit(o.PeersAdded[i])
-		case automaton.FactPeerRemoved:
-			err = e.peerRemoved.Emit(o.PeersRemoved[i])
-		case automaton.FactTopicJoined:
-			err = e.topicJoined.Emit(o.TopicsJoined[i])
-		case automaton.FactTopicLeft:
-			err = e.topicLeft.Emit(o.TopicsLeft[i])
-		case automaton.FactPeerSubscribed:
-			err = e.subscribed.Emit(o.Subscribed[i])
-		case automaton.FactPeerUnsubscribed:
-			err = e.unsubscribed.Emit(o.Unsubscribed[i])
-		case automaton.FactPeerGrafted:
-			err = e.grafted.Emit(o.Grafted[i])
-		case automaton.FactPeerPruned:
-			err = e.pruned.Emit(o.Pruned[i])
-		case automaton.FactPeerExchange:
-			err = e.exchange.Emit(o.PeerExchanges[i])
-		case automaton.FactMessagePublished:
-			err = e.published.Emit(o.Published[i])
-		case automaton.FactMessageDelivered:
-			err = e.delivered.Emit(o.Delivered[i])
-		case automaton.FactMessageDuplicate:
-			err = e.duplicate.Emit(o.Duplicates[i])
-		case automaton.FactMessageRejected:
-			err = e.rejected.Emit(o.Rejected[i])
-		case automaton.FactPeerPenalized:
-			err = e.penalized.Emit(o.Penalized[i])
-		}
+		err := e.facts[f.Kind-1].emit(o, f.Index)
 		if err != nil && !errors.Is(err, eventbus.ErrClosed) && !errors.Is(err, eventbus.ErrEmitterClosed) {
 			return
 		}

@@ -11,8 +11,10 @@ var (
 	ErrAlreadyStarted = errors.New("router: already started")
 	// ErrNotStarted: the router's Start has not been called yet.
 	ErrNotStarted = errors.New("router: not started")
-	// ErrInvalidConfig: an option had a bad value; the message names the field.
-	ErrInvalidConfig = errors.New("router: invalid config")
+	// ErrBadOption: New was given a bad option value or a missing
+	// dependency, or RegisterValidator a bad validator option; the message
+	// names the field.
+	ErrBadOption = errors.New("router: bad option")
 	// ErrTopicJoined: Join for a topic the router has already joined.
 	ErrTopicJoined = errors.New("router: topic already joined")
 	// ErrNotJoined: an operation on a topic the router has left (or never joined).

@@ -104,7 +104,7 @@ func newNode(t testing.TB, clk clock.Clock, opts ...Option) *node {
 	bridge(t, h, bus)
 	reg := prometheus.NewRegistry()
 	opts = append([]Option{WithRegisterer(reg), WithSeed(1), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
-	r, err := New(h, bus, clk, opts...)
+	r, err := New(h, bus, append(opts, WithClock(clk))...)
 	if err != nil {
 		t.Fatal(err)
 	}

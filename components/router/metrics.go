@@ -23,6 +23,14 @@ const (
 	badInputCount
 )
 
+// penalty is the behaviour penalty the bad input costs the peer.
+func (b badInput) penalty() events.PenaltyReason {
+	if b == badFrameTooLarge {
+		return events.PenaltyOversizedRPC
+	}
+	return events.PenaltyUndecodableRPC
+}
+
 func (b badInput) String() string {
 	switch b {
 	case badFrameTooLarge:
@@ -37,6 +45,8 @@ func (b badInput) String() string {
 
 const maxRejectReason = events.RejectGraylisted
 
+const maxPenaltyReason = events.PenaltyBadPartial
+
 // metrics are the router's Prometheus metrics. Every labelled child is
 // resolved once here, so recording costs no allocation.
 type metrics struct {
@@ -46,6 +56,7 @@ type metrics struct {
 	delivered        prometheus.Counter
 	duplicates       prometheus.Counter
 	rejected         [maxRejectReason + 1]prometheus.Counter
+	penalties        [maxPenaltyReason + 1]prometheus.Counter
 	dataDrops        prometheus.Counter
 	controlDrops     prometheus.Counter
 	cancelled        prometheus.Counter
@@ -71,6 +82,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Messages published locally, delivered (first valid copy) and duplicates received."}, []string{"kind"})
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_rejected_total",
 		Help: "Received messages not delivered, by reason."}, []string{"reason"})
+	penalties := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "penalties_total",
+		Help: "Behaviour penalties the router reported against peers (EvtPeerPenalized counts), by reason."}, []string{"reason"})
 	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_drops_total",
 		Help: "Outbound entries dropped because a peer's queue was full, by kind (data or control)."}, []string{"kind"})
 	cancelled := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
@@ -82,14 +95,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	replaced := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inbound_streams_replaced_total",
 		Help: "Inbound streams reset because the same peer opened a newer one."})
 	sigs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "signature_checks_total",
-		Help: "Signed message copies checked, or skipped as byte-identical to a copy that verified."}, []string{"result"})
+		Help: "Received message copies whose signature policy was checked, or skipped as byte-identical to the copy accepted under a seen id."}, []string{"result"})
 	peers := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "peers",
 		Help: "Pubsub peers by negotiated protocol."}, []string{"protocol"})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "outcomes_total",
 		Help: "Automaton handler outcomes."}, []string{"outcome"})
 	async := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "validations_running",
 		Help: "Asynchronous validations in flight."})
-	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, drops, cancelled, subDrops, streamFail, replaced, sigs, peers, outcomes, async, m.mesh} {
+	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, penalties, drops, cancelled, subDrops, streamFail, replaced, sigs, peers, outcomes, async, m.mesh} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -103,6 +116,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.rejected[r] = rejected.WithLabelValues(r.String())
 	}
 	m.rejected[0] = rejected.WithLabelValues("unknown")
+	for r := events.PenaltyReason(1); r <= maxPenaltyReason; r++ {
+		m.penalties[r] = penalties.WithLabelValues(r.String())
+	}
+	m.penalties[0] = penalties.WithLabelValues("unknown")
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
 	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
 	m.streamsReplaced = replaced
@@ -122,6 +139,14 @@ func (m *metrics) outcome(o automaton.Outcome) {
 	if int(o) < len(m.outcomes) && m.outcomes[o] != nil {
 		m.outcomes[o].Inc()
 	}
+}
+
+func (m *metrics) penalty(e events.EvtPeerPenalized) {
+	r := e.Reason
+	if r > maxPenaltyReason {
+		r = 0
+	}
+	m.penalties[r].Add(float64(max(e.Count, 1)))
 }
 
 func (m *metrics) reject(r events.RejectReason) {

@@ -14,8 +14,8 @@ import (
 
 // Module provides *Router to an fx application. It needs host.Host,
 // *eventbus.Bus and clock.Clock; prometheus.Registerer and *slog.Logger are
-// used when present. Extra options come from the "router_options" value
-// group (see Options). The router starts and stops with the application.
+// used when present. Options come from Options. The router starts and stops
+// with the application (Start on start, Close on stop).
 var Module = fx.Module("router", fx.Provide(provide))
 
 // Options supplies router options to Module, e.g.
@@ -24,8 +24,8 @@ func Options(opts ...Option) fx.Option {
 	return fx.Provide(fx.Annotate(func() []Option { return opts }, fx.ResultTags(`group:"router_options,flatten"`)))
 }
 
-// Params are Module's dependencies.
-type Params struct {
+// moduleIn is what Module takes from the fx graph.
+type moduleIn struct {
 	fx.In
 
 	Host       host.Host
@@ -36,8 +36,8 @@ type Params struct {
 	Options    []Option              `group:"router_options"`
 }
 
-func provide(lc fx.Lifecycle, p Params) (*Router, error) {
-	var opts []Option
+func provide(lc fx.Lifecycle, p moduleIn) (*Router, error) {
+	opts := []Option{WithClock(p.Clock)}
 	if p.Registerer != nil {
 		opts = append(opts, WithRegisterer(p.Registerer))
 	}
@@ -45,7 +45,7 @@ func provide(lc fx.Lifecycle, p Params) (*Router, error) {
 		opts = append(opts, WithLogger(p.Logger))
 	}
 	opts = append(opts, p.Options...)
-	r, err := New(p.Host, p.Bus, p.Clock, opts...)
+	r, err := New(p.Host, p.Bus, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/partial"
 	"github.com/meshbus/meshbus/components/router/wire"
 )
 
@@ -49,11 +51,13 @@ type config struct {
 	direct        map[peer.ID]struct{}
 	reg           prometheus.Registerer
 	log           *slog.Logger
+	clk           clock.Clock
 	seed          uint64
 	seedSet       bool
 	logInterval   time.Duration
 	inboxSize     int
 	streamTimeout time.Duration
+	partial       *partial.Config // nil: the partial-messages extension is off
 }
 
 func defaultConfig() config {
@@ -68,17 +72,22 @@ func defaultConfig() config {
 		valConc:       DefaultValidationConcurrency,
 		valTimeout:    DefaultValidationTimeout,
 		logInterval:   10 * time.Second,
-		inboxSize:     1024,
+		inboxSize:     256,
 		streamTimeout: 30 * time.Second,
 	}
 }
 
 func (c *config) validate() error {
 	bad := func(field string, why string) error {
-		return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why)
+		return fmt.Errorf("%w: %s %s", ErrBadOption, field, why)
 	}
 	if err := c.gossip.Validate(); err != nil {
-		return fmt.Errorf("%w: GossipConfig: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: GossipConfig: %w", ErrBadOption, err)
+	}
+	if c.partial != nil {
+		if err := c.partial.Validate(); err != nil {
+			return fmt.Errorf("%w: PartialConfig: %w", ErrBadOption, err)
+		}
 	}
 	if !c.signPolicy.Valid() {
 		return bad("SignPolicy", "is not a defined policy")
@@ -107,8 +116,9 @@ func (c *config) validate() error {
 	return nil
 }
 
-// Option configures a Router. Options are applied in order; New validates the
-// result and names the offending field in its error.
+// Option configures a Router. An Option only records its value: New applies
+// the defaults, then the options in order, then validates the result; an
+// invalid value is an error wrapping ErrBadOption that names the field.
 type Option func(*config)
 
 // WithGossipConfig sets every GossipSub parameter (validated by New).
@@ -164,12 +174,17 @@ func WithDirectPeers(ps ...peer.ID) Option {
 	}
 }
 
-// WithRegisterer registers the router's metrics on reg (default: a private
-// registry, i.e. not exported anywhere).
+// WithRegisterer registers the router's metrics on reg; nil means the
+// default, a private registry (not exported anywhere).
 func WithRegisterer(reg prometheus.Registerer) Option { return func(o *config) { o.reg = reg } }
 
-// WithLogger sets the logger (default slog.Default()).
+// WithLogger sets the logger; nil means the default, slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *config) { o.log = l } }
+
+// WithClock sets the clock the router reads time and runs its heartbeat and
+// timers from; nil means the default, the wall clock (clock.New()). Tests
+// pass clock.NewMock().
+func WithClock(c clock.Clock) Option { return func(o *config) { o.clk = c } }
 
 // WithSeed seeds the automaton's random choices (peer selection, gossip
 // targets) for reproducible runs; the default seed is random.

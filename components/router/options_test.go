@@ -18,6 +18,24 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 )
 
+// TestNilOptionsMeanDefaults: WithLogger(nil), WithClock(nil) and
+// WithRegisterer(nil) select the defaults rather than failing or panicking.
+func TestNilOptionsMeanDefaults(t *testing.T) {
+	h := newHost(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	r, err := New(h, bus, WithLogger(nil), WithClock(nil), WithRegisterer(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.log == nil || r.clk == nil || r.m == nil {
+		t.Fatal("a nil option left its dependency unset")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOptionsValidated(t *testing.T) {
 	h := newHost(t)
 	bus := eventbus.New()
@@ -39,15 +57,15 @@ func TestOptionsValidated(t *testing.T) {
 		{WithValidationTimeout(0), "ValidationTimeout"},
 	}
 	for _, c := range cases {
-		_, err := New(h, bus, clock.NewMock(), c.opt)
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.field) {
+		_, err := New(h, bus, WithClock(clock.NewMock()), c.opt)
+		if !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: got %v", c.field, err)
 		}
 	}
-	if _, err := New(nil, bus, clock.NewMock()); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(nil, bus, WithClock(clock.NewMock())); !errors.Is(err, ErrBadOption) {
 		t.Errorf("nil host: %v", err)
 	}
-	r, err := New(h, bus, clock.NewMock(), WithSignPolicy(wire.StrictNoSign), WithMessageID(wire.ContentMsgID))
+	r, err := New(h, bus, WithClock(clock.NewMock()), WithSignPolicy(wire.StrictNoSign), WithMessageID(wire.ContentMsgID))
 	if err != nil {
 		t.Fatalf("StrictNoSign with a content id: %v", err)
 	}

@@ -1,17 +1,16 @@
 package router
 
+// Peer lifecycle: which peers the router tracks, their writers, stream
+// failures and retries, and the inputs readers and writers report.
+
 import (
 	"context"
-	"errors"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -53,16 +52,15 @@ const maxStreamRetries = 3
 // one channel for stream openings and RPCs, so the driver always sees a
 // stream's opening before its first RPC.
 type netInput struct {
-	kind    netKind
-	peer    peer.ID
-	proto   protocol.ID
-	pc      *peerConn // writer inputs: which peer and writer generation
-	gen     int
-	rpc     *pb.RPC
-	ids     []string              // per rpc.Publish entry
-	rejects []events.RejectReason // per rpc.Publish entry, 0: passed the checks
-	bad     badInput
-	err     error
+	kind  netKind
+	peer  peer.ID
+	proto protocol.ID
+	pc    *peerConn // writer inputs: which peer and writer generation
+	gen   int
+	rpc   *pb.RPC
+	first bool // netRPC: the first RPC of its stream (gossipsub v1.3 Extensions)
+	bad   badInput
+	err   error
 }
 
 // report hands in to the driver; false when the router is closing.
@@ -103,7 +101,7 @@ func (r *Router) scheduleRetry(pc *peerConn) bool {
 
 func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 	if ev.Connectedness == network.NotConnected {
-		delete(r.records, ev.Peer)
+		r.aut.ForgetPeerRecord(ev.Peer)
 		delete(r.failures, ev.Peer)
 		if t := r.retries[ev.Peer]; t != nil {
 			t.Stop()
@@ -116,12 +114,11 @@ func (r *Router) handleConnectedness(ev events.EvtPeerConnectednessChanged) {
 }
 
 func (r *Router) handleIdentify(ev events.EvtPeerIdentificationCompleted) {
+	// The automaton holds the peer records, of peers it tracks and of
+	// connected peers it will track.
 	if ev.SignedPeerRecord != nil {
 		if b, err := ev.SignedPeerRecord.Marshal(); err == nil {
-			r.records[ev.Peer] = b
-			if pc := r.peers[ev.Peer]; pc != nil && pc.added {
-				r.aut.UpdatePeerRecord(ev.Peer, b)
-			}
+			r.m.outcome(r.aut.UpdatePeerRecord(ev.Peer, b))
 		}
 	}
 	if speaksPubsub(ev.Protocols) && r.connected(ev.Peer) {
@@ -165,11 +162,12 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 		return
 	}
 	_, direct := r.cfg.direct[pc.id]
-	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct, SignedRecord: r.records[pc.id]}
+	spec := automaton.PeerSpec{ID: pc.id, Protocol: proto, Outbound: r.outbound(pc.id), Direct: direct}
 	o := r.aut.AddPeer(r.clk.Now(), spec, &r.out)
 	r.m.outcome(o)
 	switch o {
 	case automaton.OutcomePeerAdded:
+		r.part.core.AddPeer(pc.id)
 		pc.added, pc.proto = true, proto
 		if g := r.m.peers[proto]; g != nil {
 			g.Inc()
@@ -186,6 +184,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 // its writer stops and resets the outbound stream.
 func (r *Router) removePeer(pc *peerConn) {
 	if pc.added {
+		r.part.core.RemovePeer(pc.id)
 		r.m.outcome(r.aut.RemovePeer(r.clk.Now(), pc.id, &r.out))
 		if g := r.m.peers[pc.proto]; g != nil {
 			g.Dec()
@@ -249,6 +248,7 @@ func (r *Router) handleNet(in netInput) {
 		default:
 			// The remote may have forgotten us: say hello again, first.
 			if hello := r.aut.HelloRPC(); hello != nil {
+				r.decorate(hello)
 				pc.q.pushControlFront(hello)
 			}
 			pc.retrying = false
@@ -256,321 +256,8 @@ func (r *Router) handleNet(in netInput) {
 		}
 	case netBadInput:
 		r.rl.warn("bad:"+in.bad.String(), "cut pubsub stream on bad input", "peer", in.peer, "reason", in.bad.String(), "err", in.err)
+		r.m.outcome(r.aut.HandleBadRPC(r.clk.Now(), in.peer, in.bad.penalty(), &r.out))
 	case netRPC:
 		r.handleRPC(in)
 	}
-}
-
-// handleRPC feeds one received RPC to the automaton: subscriptions, then
-// messages, then control, as other implementations process them.
-func (r *Router) handleRPC(in netInput) {
-	now := r.clk.Now()
-	p := in.peer
-	for _, s := range in.rpc.GetSubscriptions() {
-		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
-	}
-	for i, msg := range in.rpc.GetPublish() {
-		if rej := in.rejects[i]; rej != 0 {
-			r.m.outcome(r.aut.Reject(now, p, msg.GetTopic(), in.ids[i], rej, &r.out))
-			continue
-		}
-		o := r.aut.HandleMessage(now, p, msg, in.ids[i], &r.out)
-		r.m.outcome(o)
-		if o == automaton.OutcomeNeedsValidation {
-			r.validate(p, msg, in.ids[i])
-		}
-	}
-	if c := in.rpc.GetControl(); c != nil {
-		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
-		for _, o := range r.outcomes {
-			r.m.outcome(o)
-		}
-	}
-}
-
-// enqueue puts one Send on its peer's queue: subscriptions and control as
-// one control RPC, each message as one data entry (so IDONTWANT can cancel
-// it).
-func (r *Router) enqueue(s *automaton.Send) {
-	pc := r.peers[s.To]
-	if pc == nil {
-		return
-	}
-	rpc := s.RPC
-	// Receivers apply subscriptions before control within one RPC. A PRUNE
-	// sent on leaving must arrive before the unsubscription (or the peer
-	// sees an unsubscribed peer, not a prune with its backoff), so
-	// unsubscriptions travel in a second RPC after the control.
-	subs, unsubs := rpc.Subscriptions, []*pb.RPC_SubOpts(nil)
-	for i, so := range rpc.Subscriptions {
-		if !so.GetSubscribe() {
-			subs = make([]*pb.RPC_SubOpts, 0, len(rpc.Subscriptions))
-			subs = append(subs, rpc.Subscriptions[:i]...)
-			for _, so := range rpc.Subscriptions[i:] {
-				if so.GetSubscribe() {
-					subs = append(subs, so)
-				} else {
-					unsubs = append(unsubs, so)
-				}
-			}
-			break
-		}
-	}
-	if len(subs) > 0 || rpc.Control != nil {
-		r.pushControl(pc, &pb.RPC{Subscriptions: subs, Control: rpc.Control})
-	}
-	if len(unsubs) > 0 {
-		r.pushControl(pc, &pb.RPC{Subscriptions: unsubs})
-	}
-	for i, m := range rpc.Publish {
-		if !pc.q.pushData(s.IDs[i], m) {
-			r.dropped++
-			r.m.dataDrops.Inc()
-			r.noteDrop(pc)
-		} else {
-			r.queued++
-		}
-	}
-}
-
-func (r *Router) pushControl(pc *peerConn, rpc *pb.RPC) {
-	if !pc.q.pushControl(rpc) {
-		r.m.controlDrops.Inc()
-		r.noteDrop(pc)
-	}
-}
-
-func (r *Router) noteDrop(pc *peerConn) {
-	pc.drops++
-	if !pc.overflowSent {
-		r.emitOverflow(pc, r.clk.Now())
-	}
-}
-
-func (r *Router) emitOverflow(pc *peerConn, now time.Time) {
-	_ = r.em.queueOverflow.Emit(events.EvtPeerQueueOverflowed{Peer: pc.id, Dropped: pc.drops, At: now})
-	r.rl.warn("overflow:"+string(pc.id), "peer send queue full, dropping", "peer", pc.id, "dropped", pc.drops)
-	pc.drops = 0
-	pc.overflowSent = true
-}
-
-// writeLoop opens pc's outbound stream, negotiating the most capable
-// protocol, then writes whatever the driver queues, control first.
-func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
-	defer r.wg.Done()
-	sctx, cancel := r.clk.WithTimeout(network.WithNoDial(ctx, "pubsub"), r.cfg.streamTimeout)
-	s, err := r.host.NewStream(sctx, pc.id, wire.Protocols...)
-	cancel()
-	if err != nil {
-		r.report(netInput{kind: netOutboundFailed, pc: pc, gen: gen, err: err})
-		return
-	}
-	// A write blocked on a slow peer ends when the peer is dropped or the
-	// router closes.
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
-	defer stop()
-	if !r.report(netInput{kind: netOutboundOpened, pc: pc, gen: gen, proto: s.Protocol()}) {
-		_ = s.Reset()
-		return
-	}
-	w := wire.NewWriter(s, r.cfg.maxRPCSize)
-	budget := min(r.cfg.maxRPCSize, dataBatchBytes) - 64
-	var batch []*pb.Message
-	for {
-		select {
-		case <-ctx.Done():
-			_ = s.Reset()
-			return
-		case <-pc.q.wake:
-		}
-		for ctx.Err() == nil {
-			if rpc := pc.q.popControl(); rpc != nil {
-				err = r.write(w, rpc)
-			} else if batch = pc.q.popData(batch[:0], budget, msgFieldSize); len(batch) > 0 {
-				err = r.write(w, &pb.RPC{Publish: batch})
-				clear(batch)
-			} else {
-				break
-			}
-			if err != nil {
-				_ = s.Reset()
-				if ctx.Err() == nil {
-					r.report(netInput{kind: netOutboundFailed, pc: pc, gen: gen, err: err})
-				}
-				return
-			}
-		}
-	}
-}
-
-// dataBatchBytes caps the messages packed into one RPC by the writer. Some
-// implementations accept much less than 1 MiB per RPC by default
-// (rust-libp2p: 64 KiB), and other Go routers send one message per RPC, so
-// batching stays under that; a larger message still goes, alone.
-const dataBatchBytes = 64 << 10
-
-func msgFieldSize(m *pb.Message) int {
-	n := proto.Size(m)
-	return protowire.SizeTag(2) + protowire.SizeBytes(n)
-}
-
-// write splits rpc to the maximum size and writes the parts. A part that
-// cannot be split small enough is dropped (and logged): it is our own
-// output, so this is a bug, not the peer's fault.
-func (r *Router) write(w *wire.Writer, rpc *pb.RPC) error {
-	parts, err := wire.Split(rpc, r.cfg.maxRPCSize)
-	if err != nil {
-		r.log.Error("dropping unsendable RPC", "err", err)
-		return nil
-	}
-	for _, p := range parts {
-		if err := w.WriteRPC(p); err != nil {
-			return err
-		}
-		r.m.rpcsOut.Inc()
-	}
-	return nil
-}
-
-// handleStream serves one inbound pubsub stream: it reads frames, checks
-// each message's signature and computes its id (off the driver goroutine),
-// and hands the RPCs to the driver. Bad input resets the stream.
-func (r *Router) handleStream(s network.Stream) {
-	if !r.trackStream(s) {
-		_ = s.Reset()
-		return
-	}
-	defer r.untrackStream(s)
-	p := s.Conn().RemotePeer()
-	if !r.report(netInput{kind: netInboundOpened, peer: p, proto: s.Protocol()}) {
-		_ = s.Reset()
-		return
-	}
-	rd := wire.NewReader(s, r.cfg.maxRPCSize)
-	for {
-		rpc, err := rd.ReadRPC()
-		if err != nil {
-			bad, isBad := classify(err)
-			if !isBad {
-				if errors.Is(err, io.EOF) {
-					_ = s.Close()
-				} else {
-					_ = s.Reset()
-				}
-				return
-			}
-			r.m.invalidRPCs[bad].Inc()
-			_ = s.Reset()
-			r.report(netInput{kind: netBadInput, peer: p, bad: bad, err: err})
-			return
-		}
-		r.m.rpcsIn.Inc()
-		in := netInput{kind: netRPC, peer: p, rpc: rpc}
-		r.checkMessages(&in)
-		if !r.report(in) {
-			_ = s.Reset()
-			return
-		}
-	}
-}
-
-func classify(err error) (badInput, bool) {
-	switch {
-	case errors.Is(err, wire.ErrFrameTooLarge):
-		return badFrameTooLarge, true
-	case errors.Is(err, wire.ErrBadLengthPrefix):
-		return badLengthPrefix, true
-	case errors.Is(err, wire.ErrDecode):
-		return badUndecodable, true
-	}
-	return 0, false
-}
-
-// checkMessages applies the signature policy and computes the id of every
-// message of in.rpc.
-func (r *Router) checkMessages(in *netInput) {
-	msgs := in.rpc.GetPublish()
-	if len(msgs) == 0 {
-		return
-	}
-	in.ids = make([]string, len(msgs))
-	in.rejects = make([]events.RejectReason, len(msgs))
-	for i, m := range msgs {
-		in.ids[i] = r.msgIDFor(m.GetTopic())(m)
-		if r.known.has(in.ids[i]) {
-			continue // a duplicate: the automaton drops it, no need to verify
-		}
-		if len(m.GetSignature()) == 0 {
-			if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
-				in.rejects[i] = rejectReason(err) // nothing to verify: the check is cheap
-			}
-			continue
-		}
-		d := copyDigest(m)
-		if r.verified.has(in.ids[i], d) {
-			r.m.sigSkipped.Inc() // byte-identical to a copy that verified
-			continue
-		}
-		r.m.sigChecked.Inc()
-		if err := wire.CheckPolicy(m, r.cfg.signPolicy); err != nil {
-			in.rejects[i] = rejectReason(err)
-			continue
-		}
-		r.verified.add(in.ids[i], d)
-	}
-}
-
-func rejectReason(err error) events.RejectReason {
-	switch {
-	case errors.Is(err, wire.ErrMissingSignature):
-		return events.RejectMissingSignature
-	case errors.Is(err, wire.ErrInvalidSignature):
-		return events.RejectInvalidSignature
-	case errors.Is(err, wire.ErrUnexpectedSignature):
-		return events.RejectUnexpectedSignature
-	}
-	return events.RejectMalformed
-}
-
-func (r *Router) msgIDFor(topic string) wire.MsgIDFunc {
-	r.idMu.RLock()
-	fn := r.topicIDs[topic]
-	r.idMu.RUnlock()
-	if fn == nil {
-		return r.cfg.msgID
-	}
-	return fn
-}
-
-// trackStream registers an inbound stream for Close to reset. A peer keeps
-// one inbound pubsub stream, as in other implementations: a newer one
-// replaces (resets) the older, so no peer can hold more than one reader
-// goroutine of ours.
-func (r *Router) trackStream(s network.Stream) bool {
-	p := s.Conn().RemotePeer()
-	r.mu.Lock()
-	if r.state != stateStarted {
-		r.mu.Unlock()
-		return false
-	}
-	old := r.inbound[p]
-	r.inbound[p] = s
-	r.streams[s] = struct{}{}
-	r.wg.Add(1)
-	r.mu.Unlock()
-	if old != nil {
-		r.m.streamsReplaced.Inc()
-		_ = old.Reset() // its reader sees the error and exits
-	}
-	return true
-}
-
-func (r *Router) untrackStream(s network.Stream) {
-	r.mu.Lock()
-	delete(r.streams, s)
-	if p := s.Conn().RemotePeer(); r.inbound[p] == s {
-		delete(r.inbound, p)
-	}
-	r.mu.Unlock()
-	r.wg.Done()
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -36,7 +37,7 @@ type Router struct {
 	key   crypto.PrivKey
 	seqno *wire.Seqno
 
-	cmds    chan func()
+	reqs    chan request
 	inbox   chan netInput
 	valDone chan valResult
 	ctx     context.Context
@@ -44,13 +45,9 @@ type Router struct {
 	done    chan struct{} // closed when the driver goroutine has exited
 	wg      sync.WaitGroup
 
-	// Read by reader goroutines and Publish; written by the driver.
-	idMu     sync.RWMutex
-	topicIDs map[string]wire.MsgIDFunc
-	valMu    sync.RWMutex
-	vals     map[string]*validator
-	known    *knownIDs
-	verified *verifiedCopies
+	// Read-only views for callers' goroutines (copy on write).
+	topicIDs atomic.Pointer[map[string]wire.MsgIDFunc] // joined topics' id functions; the driver writes
+	vals     atomic.Pointer[map[string]*validator]     // validators; RegisterValidator writes (CAS)
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
@@ -65,12 +62,11 @@ type Router struct {
 	queued   int // data entries queued by the last flush
 	dropped  int // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
-	records  map[peer.ID][]byte
 	failures map[peer.ID]int          // consecutive outbound stream failures
 	retries  map[peer.ID]*clock.Timer // pending stream retries
 	topics   map[string]*topicState
-	pending  map[string]*Message
 	rl       rateLog
+	part     partialDriver // gossipsub v1.3 extensions, partial messages
 }
 
 type runState uint8
@@ -89,12 +85,12 @@ type topicState struct {
 	mesh   interface{ Store(int64) }
 }
 
-// New returns a router for h, emitting on bus, with time from clk. It needs
-// h's private key (from its peerstore) to sign messages under the signing
-// policies that sign. Nothing runs until Start.
-func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Router, error) {
-	if h == nil || bus == nil || clk == nil {
-		return nil, fmt.Errorf("%w: host, bus and clock are required", ErrInvalidConfig)
+// New returns a router for h, emitting on bus. It needs h's private key
+// (from its peerstore) to sign messages under the signing policies that
+// sign. Nothing runs until Start. Errors wrap ErrBadOption.
+func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
+	if h == nil || bus == nil {
+		return nil, fmt.Errorf("%w: host and bus are required", ErrBadOption)
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -106,13 +102,17 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
+	if cfg.clk == nil {
+		cfg.clk = clock.New()
+	}
+	clk := cfg.clk
 	if cfg.reg == nil {
 		cfg.reg = prometheus.NewRegistry()
 	}
 	self := h.ID()
 	key := h.Peerstore().PrivKey(self)
 	if key == nil && cfg.signPolicy.Signs() {
-		return nil, fmt.Errorf("%w: SignPolicy %s needs the host's private key in its peerstore", ErrInvalidConfig, cfg.signPolicy)
+		return nil, fmt.Errorf("%w: SignPolicy %s needs the host's private key in its peerstore", ErrBadOption, cfg.signPolicy)
 	}
 	if !cfg.seedSet {
 		var b [8]byte
@@ -121,7 +121,7 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 	}
 	aut, err := automaton.New(self, cfg.gossip, rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	m, err := newMetrics(cfg.reg)
 	if err != nil {
@@ -138,27 +138,28 @@ func New(h host.Host, bus *eventbus.Bus, clk clock.Clock, opts ...Option) (*Rout
 		// Seqnos start at the current time so a restarted node does not
 		// repeat the ids of its previous run.
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),
-		cmds:     make(chan func()),
+		reqs:     make(chan request),
 		inbox:    make(chan netInput, cfg.inboxSize),
 		valDone:  make(chan valResult, 256),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
-		topicIDs: make(map[string]wire.MsgIDFunc),
-		vals:     make(map[string]*validator),
-		known:    newKnownIDs(1 << 14),
-		verified: newVerifiedCopies(1 << 14),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
-		records:  make(map[peer.ID][]byte),
 		failures: make(map[peer.ID]int),
 		retries:  make(map[peer.ID]*clock.Timer),
 		topics:   make(map[string]*topicState),
-		pending:  make(map[string]*Message),
 	}
+	r.topicIDs.Store(&map[string]wire.MsgIDFunc{})
+	r.vals.Store(&map[string]*validator{})
 	r.rl = rateLog{log: r.log, clk: clk, interval: cfg.logInterval, last: make(map[string]rateEntry)}
+	if err := r.initPartial(); err != nil {
+		em.close()
+		cancel()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -250,186 +251,19 @@ func (r *Router) Close() error {
 	r.closeSubs()
 	r.mu.Unlock()
 	r.em.close()
+	r.part.em.close()
 	return nil
 }
 
-// do runs fn on the driver goroutine and waits for it. fn must not block.
-func (r *Router) do(ctx context.Context, fn func()) error {
-	r.mu.Lock()
-	st := r.state
-	r.mu.Unlock()
-	switch st {
-	case stateNew:
-		return ErrNotStarted
-	case stateClosed:
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ran := make(chan struct{})
-	cmd := func() { fn(); close(ran) }
-	select {
-	case r.cmds <- cmd:
-	case <-r.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once the driver took cmd it runs it before anything else.
-	<-ran
-	return nil
-}
-
-// run is the driver goroutine.
-func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUpdated) {
-	defer close(r.done)
-	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			r.shutdown()
-			return
-		case fn := <-r.cmds:
-			fn()
-		case in := <-r.inbox:
-			r.handleNet(in)
-		case v := <-r.valDone:
-			r.finishValidation(v.id, v.res)
-		case ev, ok := <-peerEvents:
-			if !ok {
-				peerEvents = nil
-				continue
-			}
-			switch ev := ev.(type) {
-			case events.EvtPeerConnectednessChanged:
-				r.handleConnectedness(ev)
-			case events.EvtPeerIdentificationCompleted:
-				r.handleIdentify(ev)
-			case events.EvtPeerProtocolsUpdated:
-				r.handleProtocols(ev)
-			}
-		case ev, ok := <-scores:
-			if !ok {
-				scores = nil
-				continue
-			}
-			r.m.outcome(r.aut.UpdateScores(r.clk.Now(), ev.Scores, ev.Thresholds, &r.out))
-		case <-ticker.C:
-			r.heartbeat()
-		}
-		r.flush()
-	}
-}
-
-// shutdown ends every subscription; writers and readers stop on the
-// cancelled context and reset streams.
-func (r *Router) shutdown() {
-	for _, t := range r.retries {
-		t.Stop()
-	}
-	for _, ts := range r.topics {
-		for _, s := range ts.subs {
-			s.end()
-		}
-		r.m.mesh.remove(ts.name)
-		ts.handle.closed.Store(true)
-	}
-	r.out.Reset()
-}
-
-func (r *Router) heartbeat() {
-	now := r.clk.Now()
-	r.m.outcome(r.aut.Heartbeat(now, &r.out))
-	for _, pc := range r.peers {
-		pc.overflowSent = false
-		if pc.drops > 0 {
-			r.emitOverflow(pc, now)
-		}
-	}
-	for name, ts := range r.topics {
-		ts.mesh.Store(int64(len(r.aut.Mesh(name))))
-	}
-}
-
-// flush turns the Output into actions: queue sends, cancel queued copies,
-// count, emit facts in decision order; then resets it.
-func (r *Router) flush() {
-	o := &r.out
-	r.queued, r.dropped = 0, 0
-	if o.Empty() {
-		return
-	}
-	for i := range o.Sends {
-		r.enqueue(&o.Sends[i])
-	}
-	for _, c := range o.Cancels {
-		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) {
-			r.m.cancelled.Inc()
-		}
-	}
-	for _, e := range o.Delivered {
-		r.known.add(e.ID)
-	}
-	for _, e := range o.Published {
-		r.known.add(e.ID)
-	}
-	r.m.published.Add(float64(len(o.Published)))
-	r.m.delivered.Add(float64(len(o.Delivered)))
-	r.m.duplicates.Add(float64(len(o.Duplicates)))
-	for _, e := range o.Rejected {
-		r.m.reject(e.Reason)
-		// Bad input from the network is a warning; the rest (validators'
-		// verdicts, unjoined topics, graylisting) is routine.
-		if e.Reason.Invalid() && e.Reason != events.RejectValidationFailed {
-			r.rl.warn("reject:"+e.Reason.String(), "rejected message", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
-		} else {
-			r.rl.debug("reject:"+e.Reason.String(), "message not delivered", "reason", e.Reason.String(), "from", e.From, "topic", e.Topic)
-		}
-	}
-	if len(o.Grafted) > 0 || len(o.Pruned) > 0 {
-		for _, e := range o.Grafted {
-			r.updateMesh(e.Topic)
-		}
-		for _, e := range o.Pruned {
-			r.updateMesh(e.Topic)
-		}
-	}
-	r.em.emitFacts(o)
-	o.Reset()
-}
-
-func (r *Router) updateMesh(topic string) {
-	if ts := r.topics[topic]; ts != nil {
-		ts.mesh.Store(int64(len(r.aut.Mesh(topic))))
-	}
-}
-
-// Peers returns the pubsub peers the router tracks, sorted.
-func (r *Router) Peers() []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.Peers() })
-	return out
-}
+// Peers returns the pubsub peers the router tracks, sorted (nil before
+// Start and after Close).
+func (r *Router) Peers() []peer.ID { return r.query(queryPeers, "").peers }
 
 // Mesh returns the local mesh of a joined topic, sorted (nil if not joined).
-func (r *Router) Mesh(topic string) []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.Mesh(topic) })
-	return out
-}
+func (r *Router) Mesh(topic string) []peer.ID { return r.query(queryMesh, topic).peers }
 
 // TopicPeers returns the peers known to subscribe to topic, sorted.
-func (r *Router) TopicPeers(topic string) []peer.ID {
-	var out []peer.ID
-	_ = r.do(context.Background(), func() { out = r.aut.TopicPeers(topic) })
-	return out
-}
+func (r *Router) TopicPeers(topic string) []peer.ID { return r.query(queryTopicPeers, topic).peers }
 
 // Topics returns the joined topics, sorted.
-func (r *Router) Topics() []string {
-	var out []string
-	_ = r.do(context.Background(), func() { out = r.aut.Topics() })
-	return out
-}
+func (r *Router) Topics() []string { return r.query(queryTopics, "").topics }

@@ -96,16 +96,8 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 // ErrClosed. Closing twice is harmless. The topic stays joined.
 func (s *Subscription) Close() error {
 	r := s.topic.r
-	_ = r.do(context.Background(), func() {
-		if ts := r.topics[s.topic.name]; ts != nil {
-			for i, x := range ts.subs {
-				if x == s {
-					ts.subs = append(ts.subs[:i], ts.subs[i+1:]...)
-					break
-				}
-			}
-		}
-	})
+	req := unsubscribeReq{s: s, reply: make(chan struct{}, 1)}
+	_, _ = call(r, context.Background(), req, req.reply)
 	s.end()
 	return nil
 }

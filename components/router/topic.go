@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 )
@@ -29,10 +28,11 @@ func WithTopicMessageID(fn wire.MsgIDFunc) TopicOption {
 // Topic is a joined topic: the router is in its mesh and announces the
 // subscription to its peers. Get one from Router.Join; Close leaves.
 type Topic struct {
-	r      *Router
-	name   string
-	msgID  wire.MsgIDFunc
-	closed atomic.Bool
+	r       *Router
+	name    string
+	msgID   wire.MsgIDFunc
+	partial *PartialOptions
+	closed  atomic.Bool
 }
 
 // Join joins topic: the router announces the subscription, grafts up to D
@@ -44,33 +44,8 @@ func (r *Router) Join(topic string, opts ...TopicOption) (*Topic, error) {
 	for _, o := range opts {
 		o(t)
 	}
-	var jerr error
-	err := r.do(context.Background(), func() {
-		if _, ok := r.topics[topic]; ok {
-			jerr = ErrTopicJoined
-			return
-		}
-		o := r.aut.Join(r.clk.Now(), topic, &r.out)
-		r.m.outcome(o)
-		switch o {
-		case automaton.OutcomeJoined:
-		case automaton.OutcomeAlreadyJoined:
-			jerr = ErrTopicJoined
-			return
-		case automaton.OutcomeTooManyTopics:
-			jerr = ErrTooManyTopics
-			return
-		default:
-			jerr = ErrInvalidTopic
-			return
-		}
-		r.idMu.Lock()
-		r.topicIDs[topic] = t.msgID
-		r.idMu.Unlock()
-		ts := &topicState{name: topic, handle: t, mesh: r.m.mesh.add(topic)}
-		r.topics[topic] = ts
-		ts.mesh.Store(int64(len(r.aut.Mesh(topic))))
-	})
+	req := joinReq{t: t, reply: make(chan error, 1)}
+	jerr, err := call(r, context.Background(), req, req.reply)
 	if err == nil {
 		err = jerr
 	}
@@ -165,36 +140,8 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 			return fmt.Errorf("publish %q: %w", name, ErrValidationIgnored)
 		}
 	}
-	var perr error
-	err := r.do(ctx, func() {
-		if t != nil {
-			if ts := r.topics[name]; ts == nil || ts.handle != t {
-				perr = ErrNotJoined
-				return
-			}
-		}
-		o := r.aut.Publish(r.clk.Now(), msg, id, &r.out)
-		r.m.outcome(o)
-		switch o {
-		case automaton.OutcomePublished:
-		case automaton.OutcomeNoPeers:
-			if pc.requirePeers {
-				perr = ErrNoPeers
-			}
-		case automaton.OutcomeAlreadySeen:
-			perr = ErrDuplicate
-			return
-		default:
-			perr = fmt.Errorf("%w (automaton: %s)", ErrInvalidTopic, o)
-			return
-		}
-		r.deliverLocal(m) // a no-op unless the topic is joined
-		// Queue now, to tell the caller if every copy was dropped.
-		r.flush()
-		if o == automaton.OutcomePublished && r.queued == 0 && r.dropped > 0 {
-			perr = ErrQueueFull
-		}
-	})
+	req := publishReq{t: t, name: name, msg: msg, m: m, requirePeers: pc.requirePeers, reply: make(chan error, 1)}
+	perr, err := call(r, ctx, req, req.reply)
 	if err == nil {
 		err = perr
 	}
@@ -215,15 +162,8 @@ func (t *Topic) Subscribe(opts ...SubscriptionOption) (*Subscription, error) {
 	if s.ch == nil {
 		s.ch = make(chan *Message, r.cfg.subBuffer)
 	}
-	var serr error
-	err := r.do(context.Background(), func() {
-		ts := r.topics[t.name]
-		if ts == nil || ts.handle != t {
-			serr = ErrNotJoined
-			return
-		}
-		ts.subs = append(ts.subs, s)
-	})
+	req := subscribeReq{s: s, reply: make(chan error, 1)}
+	serr, err := call(r, context.Background(), req, req.reply)
 	if err == nil {
 		err = serr
 	}
@@ -242,21 +182,8 @@ func (t *Topic) Close() error {
 		return nil
 	}
 	r := t.r
-	err := r.do(context.Background(), func() {
-		ts := r.topics[t.name]
-		if ts == nil || ts.handle != t {
-			return
-		}
-		r.m.outcome(r.aut.Leave(r.clk.Now(), t.name, &r.out))
-		delete(r.topics, t.name)
-		r.m.mesh.remove(t.name)
-		r.idMu.Lock()
-		delete(r.topicIDs, t.name)
-		r.idMu.Unlock()
-		for _, s := range ts.subs {
-			s.end()
-		}
-	})
+	req := leaveReq{t: t, reply: make(chan struct{}, 1)}
+	_, err := call(r, context.Background(), req, req.reply)
 	if err != nil && err != ErrClosed {
 		return fmt.Errorf("leave %q: %w", t.name, err)
 	}

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -82,8 +83,9 @@ type validator struct {
 	sem     chan struct{}
 }
 
+// valResult is an asynchronous validator's verdict on m, for the driver.
 type valResult struct {
-	id  string
+	m   *Message
 	res automaton.ValidationResult
 }
 
@@ -92,41 +94,50 @@ type valResult struct {
 // topic has at most one validator (ErrValidatorExists).
 func (r *Router) RegisterValidator(topic string, fn Validator, opts ...ValidatorOption) error {
 	if fn == nil {
-		return fmt.Errorf("%w: validator must not be nil", ErrInvalidConfig)
+		return fmt.Errorf("%w: validator must not be nil", ErrBadOption)
 	}
 	v := &validator{fn: fn, conc: r.cfg.valConc, timeout: r.cfg.valTimeout}
 	for _, o := range opts {
 		o(v)
 	}
 	if v.conc < 1 {
-		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorConcurrency must be at least 1", ErrBadOption)
 	}
 	if v.timeout <= 0 {
-		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: ValidatorTimeout must be positive", ErrBadOption)
 	}
 	v.sem = make(chan struct{}, v.conc)
-	r.valMu.Lock()
-	defer r.valMu.Unlock()
-	if _, ok := r.vals[topic]; ok {
-		return fmt.Errorf("%w: topic %q", ErrValidatorExists, topic)
+	for {
+		old := r.vals.Load()
+		if _, ok := (*old)[topic]; ok {
+			return fmt.Errorf("%w: topic %q", ErrValidatorExists, topic)
+		}
+		m := maps.Clone(*old)
+		m[topic] = v
+		if r.vals.CompareAndSwap(old, &m) {
+			return nil
+		}
 	}
-	r.vals[topic] = v
-	return nil
 }
 
 // UnregisterValidator removes topic's validator; validations in flight
 // finish with it.
 func (r *Router) UnregisterValidator(topic string) {
-	r.valMu.Lock()
-	delete(r.vals, topic)
-	r.valMu.Unlock()
+	for {
+		old := r.vals.Load()
+		if _, ok := (*old)[topic]; !ok {
+			return
+		}
+		m := maps.Clone(*old)
+		delete(m, topic)
+		if r.vals.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
-func (r *Router) validatorFor(topic string) *validator {
-	r.valMu.RLock()
-	defer r.valMu.RUnlock()
-	return r.vals[topic]
-}
+// validatorFor returns topic's validator, or nil. Safe on any goroutine.
+func (r *Router) validatorFor(topic string) *validator { return (*r.vals.Load())[topic] }
 
 // call runs the validator, turning a panic into ignore.
 func (r *Router) callValidator(ctx context.Context, v *validator, from peer.ID, m *Message) (res ValidationResult) {
@@ -142,20 +153,19 @@ func (r *Router) callValidator(ctx context.Context, v *validator, from peer.ID, 
 // validate starts the validation of a message the automaton holds pending.
 func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 	m := newMessage(msg, id, from)
-	r.pending[id] = m
 	v := r.validatorFor(m.Topic)
 	switch {
 	case v == nil:
-		r.finishValidation(id, automaton.ValidationAccept)
+		r.finishValidation(m, automaton.ValidationAccept)
 		return
 	case v.inline:
-		r.finishValidation(id, r.callValidator(r.ctx, v, from, m).automaton())
+		r.finishValidation(m, r.callValidator(r.ctx, v, from, m).automaton())
 		return
 	}
 	select {
 	case v.sem <- struct{}{}:
 	default:
-		r.finishValidation(id, automaton.ValidationThrottled)
+		r.finishValidation(m, automaton.ValidationThrottled)
 		return
 	}
 	r.m.validationsAsync.Inc()
@@ -168,20 +178,23 @@ func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 		<-v.sem
 		r.m.validationsAsync.Dec()
 		select {
-		case r.valDone <- valResult{id: id, res: res}:
+		case r.valDone <- valResult{m: m, res: res}:
 		case <-r.ctx.Done():
 		}
 	}()
 }
 
-// finishValidation gives the verdict to the automaton and, on delivery,
-// hands the message to the local subscriptions.
-func (r *Router) finishValidation(id string, res automaton.ValidationResult) {
-	o := r.aut.Validated(r.clk.Now(), id, res, &r.out)
+// finishValidation gives the verdict on m to the automaton, which holds the
+// one set of pending validations, and, on delivery, hands m to the local
+// subscriptions. The driver keeps no pending set of its own: m travels with
+// its validation.
+func (r *Router) finishValidation(m *Message, res automaton.ValidationResult) {
+	o := r.aut.Validated(r.clk.Now(), m.ID, res, &r.out)
 	r.m.outcome(o)
-	m := r.pending[id]
-	delete(r.pending, id)
-	if o == automaton.OutcomeDelivered && m != nil {
+	if o == automaton.OutcomeDelivered {
+		// Counted before local delivery, so a subscriber that sees the
+		// message also sees it counted.
+		r.m.delivered.Inc()
 		r.deliverLocal(m)
 	}
 }

@@ -294,7 +294,7 @@ func TestComponentScoresTopicFacts(t *testing.T) {
 		events.EvtPeerGrafted{Peer: pA, Topic: topic, At: now},
 		events.EvtMessageDelivered{Topic: topic, ID: "m1", From: pA, At: now},
 		events.EvtMessageDelivered{Topic: topic, ID: "m2", From: pA, At: now},
-		events.EvtMessageDuplicate{Topic: topic, ID: "m1", From: pB, At: now},
+		events.EvtMessageDuplicated{Topic: topic, ID: "m1", From: pB, At: now},
 		events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectInvalidSignature, At: now},
 	)
 	// A: 0.5 · 1 · 2 = 1 (crosses opportunistic-graft 1). B: 0.5 · -10 · 1 = -5.

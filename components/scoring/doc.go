@@ -4,7 +4,7 @@
 // component.
 //
 // Inputs (InputEvents lists them): the router's EvtPeerGrafted,
-// EvtPeerPruned, EvtMessageDelivered (P₂, P₃), EvtMessageDuplicate (near-first
+// EvtPeerPruned, EvtMessageDelivered (P₂, P₃), EvtMessageDuplicated (near-first
 // deliveries, forwarders of invalid messages), EvtMessageRejected (P₄ when
 // RejectReason.Invalid), EvtMessagePublished, EvtPeerPenalized (P₇),
 // EvtRouterPeerAdded/Removed, EvtPeerUnsubscribed and EvtTopicLeft; the

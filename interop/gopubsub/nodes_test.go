@@ -568,7 +568,7 @@ func startMB(t testing.TB, o mbOpts) *mbNode {
 	}
 	fxopts := []fx.Option{
 		router.Options(ropts...),
-		peermgr.WithOptions(peermgr.WithColocationLimit(0)),
+		peermgr.Options(peermgr.WithColocationLimit(0)),
 		fx.Invoke(func(b *eventbus.Bus) error { return n.record(b) }),
 		fx.Populate(&n.r),
 	}

@@ -258,7 +258,6 @@ func TestGoScoresMeshbusPeers(t *testing.T) {
 	if len(window) < 5 {
 		t.Fatalf("only %d score snapshots in the steady phase", len(window))
 	}
-	type means struct{ score, p2, p3 map[string]float64 }
 	mean := func(id peer.ID) (score float64, p2, p3 map[string]float64) {
 		p2, p3 = map[string]float64{}, map[string]float64{}
 		n := 0

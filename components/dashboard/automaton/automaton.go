@@ -322,7 +322,7 @@ func (a *Automaton) HandleEvent(now time.Time, name string, ev any, out *Output)
 		n.topic(e.Topic).published++
 	case events.EvtMessageDelivered:
 		n.topic(e.Topic).delivered++
-	case events.EvtMessageDuplicate:
+	case events.EvtMessageDuplicated:
 		n.topic(e.Topic).dups++
 	case events.EvtMessageRejected:
 		n.topic(e.Topic).rejected[e.Reason.String()]++

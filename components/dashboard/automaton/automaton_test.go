@@ -184,7 +184,7 @@ func TestTopicCountersAndRate(t *testing.T) {
 		a.HandleEvent(t0, "a", events.EvtMessageDelivered{Topic: "t"}, &out)
 	}
 	a.HandleEvent(t0, "a", events.EvtMessagePublished{Topic: "t"}, &out)
-	a.HandleEvent(t0, "a", events.EvtMessageDuplicate{Topic: "t"}, &out)
+	a.HandleEvent(t0, "a", events.EvtMessageDuplicated{Topic: "t"}, &out)
 	a.HandleEvent(t0, "a", events.EvtMessageRejected{Topic: "t", Reason: events.RejectInvalidSignature}, &out)
 	a.HandleEvent(t0, "a", events.EvtMessageRejected{Topic: "t", Reason: events.RejectInvalidSignature}, &out)
 	a.HandleStats(t0.Add(2*time.Second), "a", Stats{}, &out)

@@ -1,5 +1,8 @@
 // Package automaton is the pure GossipSub state machine at the core of the
-// meshbus router (GossipSub v1.0, v1.1 and v1.2, with floodsub peers).
+// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers). The v1.3
+// Extensions control message and the partial-messages extension are kept by
+// the pure package components/router/partial; to this automaton a v1.3 peer
+// has the features of a v1.2 peer.
 //
 // It has no goroutines, does no I/O and reads no clock: every handler takes
 // the current time and an *Output, changes the state, appends the RPCs to send
@@ -21,6 +24,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -33,20 +38,6 @@ import (
 	"github.com/meshbus/meshbus/events"
 )
 
-// The pubsub protocol ids the automaton speaks, newest first.
-const (
-	ProtocolGossipSubV12 protocol.ID = "/meshsub/1.2.0"
-	ProtocolGossipSubV11 protocol.ID = "/meshsub/1.1.0"
-	ProtocolGossipSubV10 protocol.ID = "/meshsub/1.0.0"
-	ProtocolFloodSub     protocol.ID = "/floodsub/1.0.0"
-)
-
-// Protocols returns the supported protocol ids in preference order, for
-// stream negotiation. The slice is fresh on each call.
-func Protocols() []protocol.ID {
-	return []protocol.ID{ProtocolGossipSubV12, ProtocolGossipSubV11, ProtocolGossipSubV10, ProtocolFloodSub}
-}
-
 // features is what a peer's protocol supports.
 type features uint8
 
@@ -58,13 +49,13 @@ const (
 
 func protocolFeatures(p protocol.ID) (features, bool) {
 	switch p {
-	case ProtocolGossipSubV12:
+	case wire.ProtocolMeshsub13, wire.ProtocolMeshsub12:
 		return featMesh | featBackoffPX | featIDontWant, true
-	case ProtocolGossipSubV11:
+	case wire.ProtocolMeshsub11:
 		return featMesh | featBackoffPX, true
-	case ProtocolGossipSubV10:
+	case wire.ProtocolMeshsub10:
 		return featMesh, true
-	case ProtocolFloodSub:
+	case wire.ProtocolFloodsub:
 		return 0, true
 	}
 	return 0, false
@@ -74,7 +65,7 @@ func protocolFeatures(p protocol.ID) (features, bool) {
 type PeerSpec struct {
 	// ID is the peer.
 	ID peer.ID
-	// Protocol is the negotiated pubsub protocol (one of Protocols()).
+	// Protocol is the negotiated pubsub protocol (one of wire.Protocols).
 	Protocol protocol.ID
 	// Outbound is true when the local node opened the connection (Dout counts these).
 	Outbound bool
@@ -105,8 +96,11 @@ type Automaton struct {
 	lastScores map[peer.ID]float64
 
 	backoffs map[backoffKey]backoffEntry
-	seen     seenCache
-	mcache   msgCache
+	// records holds the signed peer records of connected peers not
+	// tracked (yet, or any more); a tracked peer's is in its peerState.
+	records map[peer.ID][]byte
+	seen    seenCache
+	mcache  msgCache
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
@@ -235,6 +229,7 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		peers:    make(map[peer.ID]*peerState),
 		topics:   make(map[string]*topicState),
 		backoffs: make(map[backoffKey]backoffEntry),
+		records:  make(map[peer.ID][]byte),
 		pending:  make(map[string]*pendingMsg),
 
 		lastScores: make(map[peer.ID]float64),

@@ -23,7 +23,7 @@ func BenchmarkReceiveValidateForward(b *testing.B) {
 		m := &pb.Message{From: []byte(src), Seqno: binary.BigEndian.AppendUint64(nil, seq), Topic: &topic, Data: data}
 		id := string(src) + string(m.Seqno)
 		h.out.Reset()
-		if o := h.a.HandleMessage(h.now, src, m, id, &h.out); o != OutcomeNeedsValidation {
+		if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
 			b.Fatal(o)
 		}
 		if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
@@ -41,12 +41,12 @@ func BenchmarkDuplicate(b *testing.B) {
 	ps := h.addN(1, 20, topicA)
 	h.join(topicA)
 	m, id := msg(ps[0], topicA, 256)
-	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, ps[0], m, id, true, &h.out)
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
 	b.ReportAllocs()
 	for b.Loop() {
 		h.out.Reset()
-		h.a.HandleMessage(h.now, ps[1], m, id, &h.out)
+		h.a.HandleMessage(h.now, ps[1], m, id, true, &h.out)
 	}
 }
 

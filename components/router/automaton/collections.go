@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 )
 
 // orderedSet is a set with deterministic iteration order (insertion order,
@@ -94,13 +95,22 @@ func (q *fifo[T]) pop() {
 	}
 }
 
-// seenCache remembers message ids until an expiry time. Entries are queued
-// in insertion order; since now never goes backwards in a well-behaved
-// driver, the queue is in expiry order. If now does go backwards, entries
-// merely live a little longer: the bound on the count still holds.
+// seenCache remembers message ids until an expiry time, each with the
+// fingerprint of the copy that was accepted under it (the first copy that
+// passed the signature check, or the local node's own message). It is the
+// router's one seen-cache: the driver keeps no copy of it. Entries are
+// queued in insertion order; since now never goes backwards in a
+// well-behaved driver, the queue is in expiry order. If now does go
+// backwards, entries merely live a little longer: the bound on the count
+// still holds.
 type seenCache struct {
-	m map[string]time.Time
+	m map[string]seenVal
 	q fifo[seenEntry]
+}
+
+type seenVal struct {
+	expires time.Time
+	fp      wire.Fingerprint
 }
 
 type seenEntry struct {
@@ -108,27 +118,31 @@ type seenEntry struct {
 	expires time.Time
 }
 
-func (c *seenCache) init() { c.m = make(map[string]time.Time) }
+func (c *seenCache) init() { c.m = make(map[string]seenVal) }
 
 func (c *seenCache) has(id string) bool { _, ok := c.m[id]; return ok }
+
+// get returns id's entry, if seen.
+func (c *seenCache) get(id string) (seenVal, bool) { v, ok := c.m[id]; return v, ok }
 
 func (c *seenCache) len() int { return len(c.m) }
 
 func (c *seenCache) queueLen() int { return c.q.len() }
 
-// add records id until expires, evicting the oldest entries beyond limit.
-func (c *seenCache) add(id string, expires time.Time, limit int) {
+// add records id, accepted as the copy with fingerprint fp, until expires,
+// evicting the oldest entries beyond limit.
+func (c *seenCache) add(id string, fp wire.Fingerprint, expires time.Time, limit int) {
 	for len(c.m) >= limit {
 		e, ok := c.q.peek()
 		if !ok {
 			break
 		}
 		c.q.pop()
-		if exp, ok := c.m[e.id]; ok && exp.Equal(e.expires) {
+		if v, ok := c.m[e.id]; ok && v.expires.Equal(e.expires) {
 			delete(c.m, e.id)
 		}
 	}
-	c.m[id] = expires
+	c.m[id] = seenVal{expires: expires, fp: fp}
 	c.q.push(seenEntry{id: id, expires: expires})
 }
 
@@ -140,7 +154,7 @@ func (c *seenCache) expire(now time.Time) {
 			return
 		}
 		c.q.pop()
-		if exp, ok := c.m[e.id]; ok && exp.Equal(e.expires) {
+		if v, ok := c.m[e.id]; ok && v.expires.Equal(e.expires) {
 			delete(c.m, e.id)
 		}
 	}

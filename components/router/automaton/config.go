@@ -93,7 +93,8 @@ type Config struct {
 	// OpportunisticGraftPeers is how many peers an opportunistic graft adds. Default 2.
 	OpportunisticGraftPeers int
 
-	// IDontWantThreshold is the message size (bytes, protobuf encoding) from
+	// IDontWantThreshold is the size of a received message's data field
+	// (bytes; the other fields do not count, as in go-libp2p-pubsub) from
 	// which IDONTWANT is sent to /meshsub/1.2.0 mesh peers. Default 1024.
 	IDontWantThreshold int
 	// MaxIDontWant caps the IDONTWANT ids remembered per peer; ids also expire

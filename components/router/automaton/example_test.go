@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 )
 
 // A driver's loop in miniature: every input goes through a handler, then
@@ -32,7 +33,7 @@ func Example() {
 	}
 
 	flush("join", a.Join(now, "blocks", &out))
-	flush("add alice", a.AddPeer(now, automaton.PeerSpec{ID: alice, Protocol: automaton.ProtocolGossipSubV12, Outbound: true}, &out))
+	flush("add alice", a.AddPeer(now, automaton.PeerSpec{ID: alice, Protocol: wire.ProtocolMeshsub12, Outbound: true}, &out))
 	flush("alice subscribes", a.HandleSubscription(now, alice, "blocks", true, &out))
 	now = now.Add(time.Second)
 	flush("heartbeat", a.Heartbeat(now, &out))
@@ -40,9 +41,9 @@ func Example() {
 	topic := "blocks"
 	m := &pb.Message{From: []byte(alice), Seqno: []byte{0, 0, 0, 0, 0, 0, 0, 1}, Topic: &topic, Data: []byte("hello")}
 	msgID := string(m.From) + string(m.Seqno) // the default message id: from || seqno
-	flush("message", a.HandleMessage(now, alice, m, msgID, &out))
+	flush("message", a.HandleMessage(now, alice, m, msgID, true, &out))
 	flush("validated", a.Validated(now, msgID, automaton.ValidationAccept, &out))
-	flush("duplicate", a.HandleMessage(now, alice, m, msgID, &out))
+	flush("duplicate", a.HandleMessage(now, alice, m, msgID, true, &out))
 
 	// Output:
 	// join: joined
@@ -59,5 +60,5 @@ func Example() {
 	// validated: delivered
 	//   emit events.EvtMessageDelivered
 	// duplicate: already_seen
-	//   emit events.EvtMessageDuplicate
+	//   emit events.EvtMessageDuplicated
 }

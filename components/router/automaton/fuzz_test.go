@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -96,7 +98,7 @@ func (p *program) ids(n int) [][]byte {
 	return out
 }
 
-var fuzzProtocols = []string{string(ProtocolGossipSubV12), string(ProtocolGossipSubV11), string(ProtocolGossipSubV10), string(ProtocolFloodSub), "/bogus"}
+var fuzzProtocols = []string{string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), "/bogus"}
 
 // step runs one operation and returns false when the input is exhausted.
 func (p *program) step() bool {
@@ -128,7 +130,7 @@ func (p *program) step() bool {
 		}
 		for _, m := range rpc.GetPublish() {
 			id := string(m.GetFrom()) + string(m.GetSeqno())
-			if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+			if a.HandleMessage(now, from, m, id, true, out) == OutcomeNeedsValidation {
 				p.pending = append(p.pending, id)
 			}
 		}
@@ -136,7 +138,7 @@ func (p *program) step() bool {
 	case 6:
 		from := p.peer()
 		m, id := p.message(p.peer(), p.topic())
-		if a.HandleMessage(now, from, m, id, out) == OutcomeNeedsValidation {
+		if a.HandleMessage(now, from, m, id, true, out) == OutcomeNeedsValidation {
 			p.pending = append(p.pending, id)
 		}
 	case 7:

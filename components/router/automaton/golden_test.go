@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"flag"
 	"fmt"
 	"os"
@@ -134,7 +136,7 @@ func (tr *tracer) fact(ev any) string {
 		return fmt.Sprintf("Published %s %s peers=%d", tr.id(e.ID), e.Topic, e.Peers)
 	case events.EvtMessageDelivered:
 		return fmt.Sprintf("Delivered %s from=%s", tr.id(e.ID), tr.name(e.From))
-	case events.EvtMessageDuplicate:
+	case events.EvtMessageDuplicated:
 		return fmt.Sprintf("Duplicate %s from=%s", tr.id(e.ID), tr.name(e.From))
 	case events.EvtMessageRejected:
 		return fmt.Sprintf("Rejected %s from=%s %s", tr.id(e.ID), tr.name(e.From), e.Reason)
@@ -154,8 +156,9 @@ func TestGoldenTrace(t *testing.T) {
 		c.IDontWantThreshold = 100
 	})
 	tr := &tracer{h: h, names: map[peer.ID]string{pid(0): "self"}}
-	protos := []string{"", string(ProtocolGossipSubV12), string(ProtocolGossipSubV12), string(ProtocolGossipSubV12),
-		string(ProtocolGossipSubV11), string(ProtocolGossipSubV10), string(ProtocolFloodSub), string(ProtocolGossipSubV12)}
+	var seq msgSeq // the trace shows seqnos: number them from 1 whatever ran before
+	protos := []string{"", string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub12),
+		string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), string(wire.ProtocolMeshsub12)}
 	for i := 1; i < len(protos); i++ {
 		tr.names[pid(i)] = fmt.Sprintf("p%02d", i)
 	}
@@ -182,12 +185,12 @@ func TestGoldenTrace(t *testing.T) {
 	h.advance(time.Second)
 	tr.step("it grafts again 1 s later", a.HandleGraft(now(), mesh[0], topicA, &h.out))
 
-	m, id := msg(pid(1), topicA, 200)
-	tr.step("big message from p01", a.HandleMessage(now(), pid(1), m, id, &h.out))
-	tr.step("duplicate from p02", a.HandleMessage(now(), pid(2), m, id, &h.out))
+	m, id := seq.msg(pid(1), topicA, 200)
+	tr.step("big message from p01", a.HandleMessage(now(), pid(1), m, id, true, &h.out))
+	tr.step("duplicate from p02", a.HandleMessage(now(), pid(2), m, id, true, &h.out))
 	tr.step("validated accept", a.Validated(now(), id, ValidationAccept, &h.out))
 	tr.step("p03 says IDONTWANT", a.HandleIDontWant(now(), pid(3), idontwant(id), &h.out))
-	own, oid := msg(pid(0), topicA, 10)
+	own, oid := seq.msg(pid(0), topicA, 10)
 	tr.step("publish (flood publish)", a.Publish(now(), own, oid, &h.out))
 	tr.step("p04 advertises an unknown id", a.HandleIHave(now(), pid(4), ihave(topicA, "x1"), &h.out))
 	h.heartbeat()

@@ -140,7 +140,7 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 		spam++
 	}
 	if spam > 0 {
-		out.penalized(events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyIWantSpam, Count: spam, At: now})
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyIWantSpam, Count: spam, At: now})
 		return OutcomeIWantBudgetExceeded
 	}
 	if served > 0 {

@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"fmt"
 	"testing"
 	"time"
@@ -14,7 +16,7 @@ import (
 func TestIHaveBudget(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.MaxIHaveLength = 10 })
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	var ids []string
 	for i := range 15 {
 		ids = append(ids, fmt.Sprintf("m%02d", i))
@@ -47,12 +49,12 @@ func TestIHaveBudget(t *testing.T) {
 func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	liar := h.add(1, ProtocolGossipSubV12, false, topicA)
-	honest := h.add(2, ProtocolGossipSubV12, false, topicA)
+	liar := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	honest := h.add(2, wire.ProtocolMeshsub12, false, topicA)
 	h.a.HandleIHave(h.now, liar, ihave(topicA, "lie"), &h.out)
 	m, id := msg(pid(9), topicA, 10)
 	h.a.HandleIHave(h.now, honest, ihave(topicA, id), &h.out)
-	if o := h.a.HandleMessage(h.now.Add(time.Second), honest, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now.Add(time.Second), honest, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("message = %v", o)
 	}
 	followup := h.a.cfg.IWantFollowupTime
@@ -60,7 +62,7 @@ func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	for h.now.Before(start.Add(followup)) {
 		h.reset()
 		h.heartbeat()
-		if h.now.Before(start.Add(followup)) && len(h.out.Penalized) > 0 {
+		if h.now.Before(start.Add(followup)) && len(FactPeerPenalized.In(&h.out)) > 0 {
 			t.Fatalf("penalty at +%v, before the followup time", h.now.Sub(start))
 		}
 	}
@@ -70,7 +72,7 @@ func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	}
 	h.reset()
 	h.heartbeat()
-	if len(h.out.Penalized) != 0 {
+	if len(FactPeerPenalized.In(&h.out)) != 0 {
 		t.Fatal("promise penalised twice")
 	}
 }
@@ -89,7 +91,7 @@ func TestIWantServesOnlyAdvertisedWithinRetransmission(t *testing.T) {
 		t.Fatalf("served %v %v", s.RPC.GetPublish(), s.IDs)
 	}
 	// A peer that was never offered the id gets nothing.
-	other := h.add(7, ProtocolGossipSubV12, false, topicA)
+	other := h.add(7, wire.ProtocolMeshsub12, false, topicA)
 	if o := h.a.HandleIWant(h.now, other, iwant(id), &h.out); o != OutcomeIWantNothingServed {
 		t.Fatalf("unadvertised iwant = %v", o)
 	}
@@ -108,7 +110,7 @@ func TestIWantBudgetPerHeartbeat(t *testing.T) {
 		t.Fatalf("iwant over budget = %v", o)
 	}
 	if penalties(&h.out, events.PenaltyIWantSpam)[p] != 1 {
-		t.Fatalf("penalties %+v", h.out.Penalized)
+		t.Fatalf("penalties %+v", FactPeerPenalized.In(&h.out))
 	}
 }
 
@@ -125,7 +127,7 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 	if len(h.out.Cancels) != 0 {
 		t.Fatal("cancel for a message we never had")
 	}
-	h.a.HandleMessage(h.now, src, m, id, &h.out)
+	h.a.HandleMessage(h.now, src, m, id, true, &h.out)
 	h.reset()
 	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
 		t.Fatalf("validated = %v", o)
@@ -137,8 +139,8 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 			t.Errorf("peer %s forwarded=%v, want %v", p, got, want)
 		}
 	}
-	if len(h.out.Delivered) != 1 || h.out.Delivered[0].From != src || h.out.Delivered[0].Author != pid(50) {
-		t.Fatalf("delivered = %+v", h.out.Delivered)
+	if len(FactMessageDelivered.In(&h.out)) != 1 || FactMessageDelivered.In(&h.out)[0].From != src || FactMessageDelivered.In(&h.out)[0].Author != pid(50) {
+		t.Fatalf("delivered = %+v", FactMessageDelivered.In(&h.out))
 	}
 	// An IDONTWANT for a cached (possibly queued) message asks for a cancel.
 	h.reset()
@@ -158,7 +160,7 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 func TestIDontWantSentForLargeMessages(t *testing.T) {
 	h := newHarness(t, nil)
 	v12 := h.addN(1, 4, topicA)
-	v11 := h.add(10, ProtocolGossipSubV11, false, topicA)
+	v11 := h.add(10, wire.ProtocolMeshsub11, false, topicA)
 	h.join(topicA)
 	if len(h.mesh(topicA)) != 5 {
 		t.Fatalf("mesh = %v", h.mesh(topicA))
@@ -177,17 +179,25 @@ func TestIDontWantSentForLargeMessages(t *testing.T) {
 	}
 	small, sid := msg(pid(50), topicA, 10)
 	h.reset()
-	h.a.HandleMessage(h.now, src, small, sid, &h.out)
+	h.a.HandleMessage(h.now, src, small, sid, true, &h.out)
 	if n := count(); n != 0 {
 		t.Fatalf("%d IDONTWANT for a small message", n)
 	}
 	big, bid := msg(pid(50), topicA, 2000)
 	h.reset()
-	h.a.HandleMessage(h.now, src, big, bid, &h.out)
+	h.a.HandleMessage(h.now, src, big, bid, true, &h.out)
 	if n := count(); n != 3 { // v1.2 mesh peers minus the sender
 		t.Fatalf("%d IDONTWANT, want 3", n)
 	}
-	// On publish too, to every v1.2 mesh peer.
+	// The threshold is on the data field alone (as go-libp2p-pubsub
+	// measures it): 1023 data bytes plus from, seqno and topic stay below.
+	edge, eid := msg(pid(50), topicA, h.a.cfg.IDontWantThreshold-1)
+	h.reset()
+	h.a.HandleMessage(h.now, src, edge, eid, true, &h.out)
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT for %d data bytes, threshold %d", n, len(edge.Data), h.a.cfg.IDontWantThreshold)
+	}
+	// Not on publish: peers do not send a message back to its author.
 	own, oid := msg(pid(0), topicA, 2000)
 	h.reset()
 	h.a.Publish(h.now, own, oid, &h.out)
@@ -195,22 +205,22 @@ func TestIDontWantSentForLargeMessages(t *testing.T) {
 	for _, p := range v12 {
 		n += len(h.rpc(p).GetControl().GetIdontwant())
 	}
-	if n != 4 {
-		t.Fatalf("%d IDONTWANT on publish, want 4", n)
+	if n != 0 {
+		t.Fatalf("%d IDONTWANT on publish, want 0", n)
 	}
 }
 
 func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
 	h.join(topicA)
-	low := h.add(1, ProtocolGossipSubV12, false, topicA)
-	high := h.add(2, ProtocolGossipSubV12, false, topicA)
+	low := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	high := h.add(2, wire.ProtocolMeshsub12, false, topicA)
 	h.scores(events.ScoreThresholds{AcceptPX: 5}, low, 3.0, high, 6.0)
 	h.reset()
 	if o := h.a.HandlePrune(h.now, low, prune(topicA, 60, pid(30), pid(31)), &h.out); o != OutcomePXIgnored {
 		t.Fatalf("low-score PX = %v", o)
 	}
-	if len(h.out.PeerExchanges) != 0 {
+	if len(FactPeerExchange.In(&h.out)) != 0 {
 		t.Fatal("PX reported from low-score peer")
 	}
 	if _, ok := h.a.Backoff(topicA, low); !ok {
@@ -222,10 +232,10 @@ func TestPXAcceptedOnlyAboveThreshold(t *testing.T) {
 	if o := h.a.HandlePrune(h.now, high, pr, &h.out); o != OutcomePXAccepted {
 		t.Fatalf("high-score PX = %v", o)
 	}
-	if len(h.out.PeerExchanges) != 1 {
-		t.Fatalf("px events %v", h.out.PeerExchanges)
+	if len(FactPeerExchange.In(&h.out)) != 1 {
+		t.Fatalf("px events %v", FactPeerExchange.In(&h.out))
 	}
-	ev := h.out.PeerExchanges[0]
+	ev := FactPeerExchange.In(&h.out)[0]
 	if ev.From != high || ev.Topic != topicA || len(ev.Records) != 2 ||
 		ev.Records[0].Peer != pid(30) || string(ev.Records[0].SignedPeerRecord) != "rec-"+string(pid(30)) {
 		t.Fatalf("px event %+v", ev)
@@ -242,7 +252,7 @@ func TestScoreOfPeerAddedAfterSnapshot(t *testing.T) {
 	h.join(topicA)
 	th := events.ScoreThresholds{Graylist: -80, AcceptPX: 100}
 	h.scores(th, pid(1), 100.0, pid(2), -90.0)
-	trusted := h.add(1, ProtocolGossipSubV12, false, topicA)
+	trusted := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	if s := h.a.Score(trusted); s != 100 {
 		t.Fatalf("score of a peer added after the snapshot = %v, want 100", s)
 	}
@@ -250,7 +260,7 @@ func TestScoreOfPeerAddedAfterSnapshot(t *testing.T) {
 	if o := h.a.HandlePrune(h.now, trusted, prune(topicA, 60, pid(30)), &h.out); o != OutcomePXAccepted {
 		t.Fatalf("PX from a trusted peer added after the snapshot = %v", o)
 	}
-	if o := h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: ProtocolGossipSubV12}, &h.out); o != OutcomePeerAdded {
+	if o := h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: wire.ProtocolMeshsub12}, &h.out); o != OutcomePeerAdded {
 		t.Fatalf("AddPeer = %v", o)
 	}
 	if o := h.a.HandleSubscription(h.now, pid(2), topicA, true, &h.out); o != OutcomeGraylisted {
@@ -287,14 +297,14 @@ func TestPXSentWithRecords(t *testing.T) {
 
 func TestFloodsubPeerGetsMessagesNoControl(t *testing.T) {
 	h := newHarness(t, nil)
-	fl := h.add(1, ProtocolFloodSub, false, topicA)
+	fl := h.add(1, wire.ProtocolFloodsub, false, topicA)
 	gs := h.addN(2, 3, topicA)
 	h.join(topicA)
 	if hasPeer(h.mesh(topicA), fl) {
 		t.Fatal("floodsub peer in mesh")
 	}
 	m, id := msg(gs[0], topicA, 10)
-	h.a.HandleMessage(h.now, gs[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, gs[0], m, id, true, &h.out)
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
 	own, oid := msg(pid(0), topicA, 10)
 	h.a.Publish(h.now, own, oid, &h.out)
@@ -314,8 +324,8 @@ func TestFloodsubPeerGetsMessagesNoControl(t *testing.T) {
 
 func TestV10PeerGetsPruneWithoutBackoffOrPX(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
-	v10 := h.add(1, ProtocolGossipSubV10, false, topicA)
-	v11 := h.add(2, ProtocolGossipSubV11, false, topicA)
+	v10 := h.add(1, wire.ProtocolMeshsub10, false, topicA)
+	v11 := h.add(2, wire.ProtocolMeshsub11, false, topicA)
 	h.addN(3, 4, topicA)
 	h.join(topicA)
 	h.reset()
@@ -339,8 +349,8 @@ func TestGossipEmission(t *testing.T) {
 	h := newHarness(t, nil)
 	ps := h.addN(1, 40, topicA)
 	h.join(topicA)
-	fl := h.add(100, ProtocolFloodSub, false, topicA)
-	h.a.AddPeer(h.now, PeerSpec{ID: pid(101), Protocol: ProtocolGossipSubV12, Direct: true}, &h.out)
+	fl := h.add(100, wire.ProtocolFloodsub, false, topicA)
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(101), Protocol: wire.ProtocolMeshsub12, Direct: true}, &h.out)
 	h.a.HandleSubscription(h.now, pid(101), topicA, true, &h.out)
 	low := ps[len(ps)-1]
 	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, low, -1.5)
@@ -381,7 +391,7 @@ func TestGossipEmission(t *testing.T) {
 
 func TestDirectPeers(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.FloodPublish = false })
-	h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: ProtocolGossipSubV12, Direct: true}, &h.out)
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: wire.ProtocolMeshsub12, Direct: true}, &h.out)
 	h.a.HandleSubscription(h.now, pid(1), topicA, true, &h.out)
 	ps := h.addN(2, 10, topicA)
 	h.join(topicA)
@@ -390,7 +400,7 @@ func TestDirectPeers(t *testing.T) {
 	}
 	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -300}, pid(1), -100.0)
 	m, id := msg(ps[0], topicA, 10)
-	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, ps[0], m, id, true, &h.out)
 	h.reset()
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
 	if h.out.SendTo(pid(1)) == nil {
@@ -418,7 +428,7 @@ func TestFloodPublishRespectsPublishThreshold(t *testing.T) {
 	if len(h.out.Sends) != 19 || h.out.SendTo(ps[0]) != nil {
 		t.Fatalf("flood publish to %d peers (want 19, not the low scorer)", len(h.out.Sends))
 	}
-	if ev := h.out.Published[0]; ev.Peers != 19 || ev.ID != id || ev.Topic != topicA {
+	if ev := FactMessagePublished.In(&h.out)[0]; ev.Peers != 19 || ev.ID != id || ev.Topic != topicA {
 		t.Fatalf("published event %+v", ev)
 	}
 	if o := h.a.Publish(h.now, m, id, &h.out); o != OutcomeAlreadySeen {
@@ -431,22 +441,22 @@ func TestValidatedRejectReportsEverySender(t *testing.T) {
 	ps := h.addN(1, 4, topicA)
 	h.join(topicA)
 	m, id := msg(pid(50), topicA, 10)
-	h.a.HandleMessage(h.now, ps[0], m, id, &h.out)
+	h.a.HandleMessage(h.now, ps[0], m, id, true, &h.out)
 	h.reset()
 	for _, p := range ps[1:3] {
-		if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeAlreadySeen {
+		if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeAlreadySeen {
 			t.Fatalf("dup = %v", o)
 		}
 	}
-	if len(h.out.Duplicates) != 2 {
-		t.Fatalf("duplicates %v", h.out.Duplicates)
+	if len(FactMessageDuplicated.In(&h.out)) != 2 {
+		t.Fatalf("duplicates %v", FactMessageDuplicated.In(&h.out))
 	}
 	h.reset()
 	h.a.Validated(h.now, id, ValidationReject, &h.out)
-	if len(h.out.Rejected) != 3 || len(h.out.Sends) != 0 {
-		t.Fatalf("rejected %v, sends %d", h.out.Rejected, len(h.out.Sends))
+	if len(FactMessageRejected.In(&h.out)) != 3 || len(h.out.Sends) != 0 {
+		t.Fatalf("rejected %v, sends %d", FactMessageRejected.In(&h.out), len(h.out.Sends))
 	}
-	for _, r := range h.out.Rejected {
+	for _, r := range FactMessageRejected.In(&h.out) {
 		if r.Reason != events.RejectValidationFailed || !r.Reason.Invalid() {
 			t.Fatalf("reason %v", r.Reason)
 		}
@@ -456,13 +466,13 @@ func TestValidatedRejectReportsEverySender(t *testing.T) {
 func TestGraylistedMessageRejected(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, p, -4.0)
 	m, id := msg(p, topicA, 1)
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeGraylisted {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeGraylisted {
 		t.Fatal(o)
 	}
-	if h.out.Rejected[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
+	if FactMessageRejected.In(&h.out)[0].Reason != events.RejectGraylisted || h.a.Seen(id) {
 		t.Fatal("graylisted message must be rejected and not marked seen")
 	}
 	// Every RPC part is ignored.
@@ -482,16 +492,16 @@ func TestGraylistedMessageRejected(t *testing.T) {
 func TestSeenAndPendingExpire(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.SeenTTL = 5 * time.Second })
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	m, id := msg(p, topicA, 1)
-	h.a.HandleMessage(h.now, p, m, id, &h.out) // never validated
+	h.a.HandleMessage(h.now, p, m, id, true, &h.out) // never validated
 	for range 5 {
 		h.heartbeat()
 	}
 	if h.a.Seen(id) || len(h.a.pending) != 0 || h.a.pendingOrder.len() != 0 {
 		t.Fatalf("seen=%v pending=%d after SeenTTL", h.a.Seen(id), len(h.a.pending))
 	}
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("message after seen expiry = %v", o)
 	}
 }
@@ -537,7 +547,7 @@ func TestFactsDecisionOrder(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
 	h.reset()
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.graftIn(p, topicA)
 	h.a.HandlePrune(h.now, p, prune(topicA, 0), &h.out)
 	var kinds []string
@@ -546,7 +556,7 @@ func TestFactsDecisionOrder(t *testing.T) {
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Fatalf("facts %v, want %v", kinds, want)
 	}
-	if h.out.Fact(Fact{Kind: FactPeerPruned, Index: 5}) != nil || h.out.Fact(Fact{Kind: 200}) != nil {
+	if h.out.Fact(Fact{Kind: FactPeerPruned.Kind(), Index: 5}) != nil || h.out.Fact(Fact{Kind: 200}) != nil {
 		t.Fatal("out-of-range fact must be nil")
 	}
 }
@@ -586,7 +596,7 @@ func TestIWantRefusedAfterGossipWindow(t *testing.T) {
 		t.Fatalf("iwant = %v", o)
 	}
 	// A peer that only got IHAVE for the topic later never saw this id.
-	q := h.add(8, ProtocolGossipSubV12, false, topicA)
+	q := h.add(8, wire.ProtocolMeshsub12, false, topicA)
 	g := gossipMarks{}
 	g.mark(h.a.ticks + 5)
 	h.a.peers[q].gossiped = map[string]gossipMarks{topicA: g}
@@ -601,8 +611,8 @@ func TestIWantServesOnlyIdsOfTruncatedIHave(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.MaxIHaveLength = 2 })
 	h.a.cfg.D, h.a.cfg.Dlo, h.a.cfg.Dout, h.a.cfg.Dscore = 1, 1, 0, 1
 	h.join(topicA)
-	h.graftIn(h.add(2, ProtocolGossipSubV12, false, topicA), topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	h.graftIn(h.add(2, wire.ProtocolMeshsub12, false, topicA), topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	var all []string
 	for i := 0; i < 5; i++ {
 		m, id := msg(pid(0), topicA, 10+i)
@@ -634,11 +644,11 @@ func TestIWantServesOnlyIdsOfTruncatedIHave(t *testing.T) {
 func TestPromiseKeptWhenAnotherPeerDelivers(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	slow := h.add(1, ProtocolGossipSubV12, false, topicA)
-	fast := h.add(2, ProtocolGossipSubV12, false, topicA)
+	slow := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	fast := h.add(2, wire.ProtocolMeshsub12, false, topicA)
 	m, id := msg(pid(9), topicA, 10)
 	h.a.HandleIHave(h.now, slow, ihave(topicA, id), &h.out) // we IWANT it from slow
-	h.a.HandleMessage(h.now.Add(time.Second), fast, m, id, &h.out)
+	h.a.HandleMessage(h.now.Add(time.Second), fast, m, id, true, &h.out)
 	for start := h.now; !h.now.After(start.Add(2 * h.a.cfg.IWantFollowupTime)); {
 		h.reset()
 		h.heartbeat()

@@ -40,17 +40,17 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 	}
 	reject := func(pxAllowed bool) {
 		a.sendPrune(now, t, ps, a.cfg.PruneBackoff, pxAllowed, out)
-		out.pruned(events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonGraftRejected, Backoff: a.cfg.PruneBackoff, At: now})
+		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonGraftRejected, Backoff: a.cfg.PruneBackoff, At: now})
 	}
 	if ps.direct {
 		reject(false)
 		return OutcomeGraftDirectPeer
 	}
 	if b, ok := a.backoffs[backoffKey{topic, from}]; ok && now.Before(b.until) {
-		out.penalized(events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyGraftBackoff, Count: 1, At: now})
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyGraftBackoff, Count: 1, At: now})
 		outcome := OutcomeGraftBackoff
 		if now.Before(b.at.Add(a.cfg.GraftFloodThreshold)) {
-			out.penalized(events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyGraftFlood, Count: 1, At: now})
+			FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyGraftFlood, Count: 1, At: now})
 			outcome = OutcomeGraftFlood
 		}
 		reject(false)
@@ -65,7 +65,7 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 		return OutcomeMeshFull
 	}
 	t.mesh.add(from)
-	out.grafted(events.EvtPeerGrafted{Peer: from, Topic: topic, Outbound: false, At: now})
+	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: from, Topic: topic, Outbound: false, At: now})
 	return OutcomeGraftAccepted
 }
 
@@ -102,7 +102,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 	}
 	outcome := OutcomeNotInMesh
 	if t.mesh.remove(from) {
-		out.pruned(events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonRemote, Backoff: backoff, At: now})
+		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonRemote, Backoff: backoff, At: now})
 		outcome = OutcomePruned
 	}
 	a.addBackoff(now, topic, from, backoff)
@@ -128,7 +128,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 		if len(recs) == 0 {
 			return OutcomePXIgnored
 		}
-		out.peerExchange(events.EvtPeerExchangeReceived{From: from, Topic: topic, Records: recs, At: now})
+		FactPeerExchange.add(out, events.EvtPeerExchangeReceived{From: from, Topic: topic, Records: recs, At: now})
 		return OutcomePXAccepted
 	}
 	return outcome
@@ -138,7 +138,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 func (a *Automaton) graft(now time.Time, t *topicState, ps *peerState, out *Output) {
 	t.mesh.add(ps.id)
 	out.sendGraft(ps.id, t.name)
-	out.grafted(events.EvtPeerGrafted{Peer: ps.id, Topic: t.name, Outbound: true, At: now})
+	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: ps.id, Topic: t.name, Outbound: true, At: now})
 }
 
 // canGraft reports whether we may graft ps into t ourselves: a gossipsub

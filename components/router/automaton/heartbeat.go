@@ -54,7 +54,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		clear(ps.promises[len(kept):])
 		ps.promises = kept
 		if broken > 0 {
-			out.penalized(events.EvtPeerPenalized{Peer: p, Reason: events.PenaltyBrokenPromise, Count: broken, At: now})
+			FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: p, Reason: events.PenaltyBrokenPromise, Count: broken, At: now})
 		}
 		// Deleting while ranging is safe and the order does not show in any output.
 		for id, tick := range ps.dontWant {
@@ -196,7 +196,7 @@ func (a *Automaton) trimMesh(now time.Time, t *topicState, out *Output) {
 func (a *Automaton) pruneFromMesh(now time.Time, t *topicState, ps *peerState, reason events.PruneReason, pxAllowed bool, out *Output) {
 	t.mesh.remove(ps.id)
 	a.sendPrune(now, t, ps, a.cfg.PruneBackoff, pxAllowed, out)
-	out.pruned(events.EvtPeerPruned{Peer: ps.id, Topic: t.name, Reason: reason, Backoff: a.cfg.PruneBackoff, At: now})
+	FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: t.name, Reason: reason, Backoff: a.cfg.PruneBackoff, At: now})
 }
 
 // maintainFanout expires t's fanout after FanoutTTL without publish, else

@@ -1,9 +1,12 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,7 +69,7 @@ func (h *harness) add(i int, proto protocol.ID, outbound bool, topics ...string)
 func (h *harness) addN(first, n int, topic string) []peer.ID {
 	var ps []peer.ID
 	for i := first; i < first+n; i++ {
-		ps = append(ps, h.add(i, ProtocolGossipSubV12, i%2 == 0, topic))
+		ps = append(ps, h.add(i, wire.ProtocolMeshsub12, i%2 == 0, topic))
 	}
 	return ps
 }
@@ -115,14 +118,26 @@ func (h *harness) rpc(p peer.ID) *pb.RPC {
 
 func (h *harness) mesh(topic string) []peer.ID { return h.a.Mesh(topic) }
 
-var seqCounter uint64
+// msgSeq numbers the messages one test builds. A test whose output shows
+// seqnos (the golden trace) owns its msgSeq, so its output does not depend on
+// which tests ran before it.
+type msgSeq struct{ n atomic.Uint64 }
 
-// msg builds a message authored by author in topic with a payload of size bytes.
-func msg(author peer.ID, topic string, size int) (*pb.Message, string) {
-	seqCounter++
-	seq := fmt.Appendf(nil, "%08d", seqCounter)
+// msg builds a message authored by author in topic with a payload of size
+// bytes, with the sequence's next seqno; it returns the message and its id.
+func (q *msgSeq) msg(author peer.ID, topic string, size int) (*pb.Message, string) {
+	seq := fmt.Appendf(nil, "%08d", q.n.Add(1))
 	m := &pb.Message{From: []byte(author), Seqno: seq, Topic: &topic, Data: make([]byte, size)}
 	return m, string(author) + string(seq)
+}
+
+// anySeq numbers the messages of tests that never show a seqno: ids only
+// need to be distinct.
+var anySeq msgSeq
+
+// msg is anySeq.msg.
+func msg(author peer.ID, topic string, size int) (*pb.Message, string) {
+	return anySeq.msg(author, topic, size)
 }
 
 func ihave(topic string, ids ...string) *pb.ControlIHave {
@@ -187,7 +202,7 @@ func hasPeer(ps []peer.ID, p peer.ID) bool { return slices.Contains(ps, p) }
 
 func penalties(out *Output, reason events.PenaltyReason) map[peer.ID]int {
 	m := map[peer.ID]int{}
-	for _, e := range out.Penalized {
+	for _, e := range FactPeerPenalized.In(out) {
 		if e.Reason == reason {
 			m[e.Peer] += e.Count
 		}

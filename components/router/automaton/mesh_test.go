@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"testing"
 	"time"
 
@@ -31,10 +33,10 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				if len(mesh) != h.a.cfg.D {
 					t.Fatalf("mesh = %d peers, want D=%d", len(mesh), h.a.cfg.D)
 				}
-				if len(h.out.Grafted) != h.a.cfg.D {
-					t.Fatalf("%d EvtPeerGrafted, want %d", len(h.out.Grafted), h.a.cfg.D)
+				if len(FactPeerGrafted.In(&h.out)) != h.a.cfg.D {
+					t.Fatalf("%d EvtPeerGrafted, want %d", len(FactPeerGrafted.In(&h.out)), h.a.cfg.D)
 				}
-				for _, g := range h.out.Grafted {
+				for _, g := range FactPeerGrafted.In(&h.out) {
 					if !g.Outbound || g.Topic != topicA || !hasPeer(mesh, g.Peer) {
 						t.Errorf("bad graft event %+v", g)
 					}
@@ -50,12 +52,12 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				h.join(topicA)
 				var ps []peer.ID
 				for i := 1; i <= 12; i++ { // inbound up to Dhi
-					p := h.add(i, ProtocolGossipSubV12, false, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, false, topicA)
 					h.graftIn(p, topicA)
 					ps = append(ps, p)
 				}
 				for i := 13; i <= 15; i++ { // outbound peers are accepted over Dhi
-					p := h.add(i, ProtocolGossipSubV12, true, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, true, topicA)
 					h.graftIn(p, topicA)
 					ps = append(ps, p)
 				}
@@ -91,10 +93,10 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				if outbound < h.a.cfg.Dout {
 					t.Errorf("%d outbound peers kept, want >= Dout=%d", outbound, h.a.cfg.Dout)
 				}
-				if len(h.out.Pruned) != 15-h.a.cfg.D {
-					t.Fatalf("%d prunes, want %d", len(h.out.Pruned), 15-h.a.cfg.D)
+				if len(FactPeerPruned.In(&h.out)) != 15-h.a.cfg.D {
+					t.Fatalf("%d prunes, want %d", len(FactPeerPruned.In(&h.out)), 15-h.a.cfg.D)
 				}
-				for _, e := range h.out.Pruned {
+				for _, e := range FactPeerPruned.In(&h.out) {
 					if e.Reason != events.PruneReasonOversubscribed || e.Backoff != h.a.cfg.PruneBackoff {
 						t.Errorf("bad prune event %+v", e)
 					}
@@ -120,8 +122,8 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				if hasPeer(h.mesh(topicA), ps[0]) {
 					t.Fatal("negative-score peer still in mesh")
 				}
-				if len(h.out.Pruned) != 1 || h.out.Pruned[0].Reason != events.PruneReasonNegativeScore {
-					t.Fatalf("prunes = %+v", h.out.Pruned)
+				if len(FactPeerPruned.In(&h.out)) != 1 || FactPeerPruned.In(&h.out)[0].Reason != events.PruneReasonNegativeScore {
+					t.Fatalf("prunes = %+v", FactPeerPruned.In(&h.out))
 				}
 				prs := prunesIn(h.rpc(ps[0]), topicA)
 				if len(prs) != 1 || len(prs[0].GetPeers()) != 0 {
@@ -142,8 +144,8 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				return ps
 			},
 			check: func(t *testing.T, h *harness, ps []peer.ID) {
-				if len(h.out.Grafted)+len(h.out.Pruned) != 0 {
-					t.Fatalf("unexpected mesh change: %d grafts, %d prunes", len(h.out.Grafted), len(h.out.Pruned))
+				if len(FactPeerGrafted.In(&h.out))+len(FactPeerPruned.In(&h.out)) != 0 {
+					t.Fatalf("unexpected mesh change: %d grafts, %d prunes", len(FactPeerGrafted.In(&h.out)), len(FactPeerPruned.In(&h.out)))
 				}
 			},
 		},
@@ -153,21 +155,21 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 				h.join(topicA)
 				var ps []peer.ID
 				for i := 1; i <= 6; i++ {
-					p := h.add(i, ProtocolGossipSubV12, false, topicA)
+					p := h.add(i, wire.ProtocolMeshsub12, false, topicA)
 					h.graftIn(p, topicA)
 				}
 				for i := 10; i < 14; i++ {
-					ps = append(ps, h.add(i, ProtocolGossipSubV12, true, topicA))
+					ps = append(ps, h.add(i, wire.ProtocolMeshsub12, true, topicA))
 				}
 				h.reset()
 				h.heartbeat()
 				return ps
 			},
 			check: func(t *testing.T, h *harness, outbound []peer.ID) {
-				if len(h.out.Grafted) != h.a.cfg.Dout {
-					t.Fatalf("%d grafts, want Dout=%d", len(h.out.Grafted), h.a.cfg.Dout)
+				if len(FactPeerGrafted.In(&h.out)) != h.a.cfg.Dout {
+					t.Fatalf("%d grafts, want Dout=%d", len(FactPeerGrafted.In(&h.out)), h.a.cfg.Dout)
 				}
-				for _, g := range h.out.Grafted {
+				for _, g := range FactPeerGrafted.In(&h.out) {
 					if !hasPeer(outbound, g.Peer) {
 						t.Errorf("grafted inbound peer %s", g.Peer)
 					}
@@ -187,7 +189,7 @@ func TestHeartbeatMeshUpkeep(t *testing.T) {
 func TestBackoffRespectedWithSlack(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, true, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, true, topicA)
 	h.graftIn(p, topicA)
 	if o := h.a.HandlePrune(h.now, p, prune(topicA, 10), &h.out); o != OutcomePruned {
 		t.Fatalf("prune = %v", o)
@@ -197,7 +199,7 @@ func TestBackoffRespectedWithSlack(t *testing.T) {
 	for range 20 {
 		h.reset()
 		h.heartbeat()
-		if len(h.out.Grafted) > 0 {
+		if len(FactPeerGrafted.In(&h.out)) > 0 {
 			graftedAt = h.now
 			break
 		}
@@ -211,22 +213,22 @@ func TestBackoffRespectedWithSlack(t *testing.T) {
 func TestPruneBackoffClamped(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.graftIn(p, topicA)
 	h.a.HandlePrune(h.now, p, prune(topicA, 1<<62), &h.out)
 	until, ok := h.a.Backoff(topicA, p)
 	if !ok || !until.Equal(h.now.Add(h.a.cfg.MaxPruneBackoff)) {
 		t.Fatalf("backoff until %v, want now+%v", until, h.a.cfg.MaxPruneBackoff)
 	}
-	if h.out.Pruned[0].Backoff != h.a.cfg.MaxPruneBackoff || h.out.Pruned[0].Reason != events.PruneReasonRemote {
-		t.Fatalf("prune event %+v", h.out.Pruned[0])
+	if FactPeerPruned.In(&h.out)[0].Backoff != h.a.cfg.MaxPruneBackoff || FactPeerPruned.In(&h.out)[0].Reason != events.PruneReasonRemote {
+		t.Fatalf("prune event %+v", FactPeerPruned.In(&h.out)[0])
 	}
 }
 
 func TestGraftDuringBackoffPenalisedAndRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	h.a.HandlePrune(h.now, p, prune(topicA, 60), &h.out)
 	h.advance(2 * time.Second)
 	h.reset()
@@ -234,13 +236,13 @@ func TestGraftDuringBackoffPenalisedAndRefused(t *testing.T) {
 		t.Fatalf("graft = %v", o)
 	}
 	if penalties(&h.out, events.PenaltyGraftBackoff)[p] != 1 || penalties(&h.out, events.PenaltyGraftFlood)[p] != 1 {
-		t.Fatalf("penalties = %+v", h.out.Penalized)
+		t.Fatalf("penalties = %+v", FactPeerPenalized.In(&h.out))
 	}
 	if prs := prunesIn(h.rpc(p), topicA); len(prs) != 1 || len(prs[0].GetPeers()) != 0 {
 		t.Fatalf("refusal PRUNE = %v", prs)
 	}
-	if len(h.out.Pruned) != 1 || h.out.Pruned[0].Reason != events.PruneReasonGraftRejected {
-		t.Fatalf("pruned events = %+v", h.out.Pruned)
+	if len(FactPeerPruned.In(&h.out)) != 1 || FactPeerPruned.In(&h.out)[0].Reason != events.PruneReasonGraftRejected {
+		t.Fatalf("pruned events = %+v", FactPeerPruned.In(&h.out))
 	}
 	if hasPeer(h.mesh(topicA), p) {
 		t.Fatal("peer entered the mesh")
@@ -265,9 +267,9 @@ func TestMeshFullStillAcceptsOutbound(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true })
 	h.join(topicA)
 	for i := 1; i <= h.a.cfg.Dhi; i++ {
-		h.graftIn(h.add(i, ProtocolGossipSubV12, false, topicA), topicA)
+		h.graftIn(h.add(i, wire.ProtocolMeshsub12, false, topicA), topicA)
 	}
-	in := h.add(50, ProtocolGossipSubV12, false, topicA)
+	in := h.add(50, wire.ProtocolMeshsub12, false, topicA)
 	h.reset()
 	if o := h.a.HandleGraft(h.now, in, topicA, &h.out); o != OutcomeMeshFull {
 		t.Fatalf("inbound graft = %v", o)
@@ -275,7 +277,7 @@ func TestMeshFullStillAcceptsOutbound(t *testing.T) {
 	if prs := prunesIn(h.rpc(in), topicA); len(prs) != 1 || len(prs[0].GetPeers()) == 0 {
 		t.Fatalf("mesh-full PRUNE should carry PX: %v", prs)
 	}
-	out := h.add(51, ProtocolGossipSubV12, true, topicA)
+	out := h.add(51, wire.ProtocolMeshsub12, true, topicA)
 	if o := h.a.HandleGraft(h.now, out, topicA, &h.out); o != OutcomeGraftAccepted {
 		t.Fatalf("outbound graft = %v", o)
 	}
@@ -286,12 +288,12 @@ func TestOpportunisticGrafting(t *testing.T) {
 	h.join(topicA)
 	var mesh, good []peer.ID
 	for i := 1; i <= 6; i++ {
-		p := h.add(i, ProtocolGossipSubV12, true, topicA)
+		p := h.add(i, wire.ProtocolMeshsub12, true, topicA)
 		h.graftIn(p, topicA)
 		mesh = append(mesh, p)
 	}
 	for i := 10; i < 14; i++ {
-		good = append(good, h.add(i, ProtocolGossipSubV12, true, topicA))
+		good = append(good, h.add(i, wire.ProtocolMeshsub12, true, topicA))
 	}
 	var kv []any
 	for _, p := range mesh {
@@ -304,14 +306,14 @@ func TestOpportunisticGrafting(t *testing.T) {
 	for tick := 1; tick <= h.a.cfg.OpportunisticGraftTicks; tick++ {
 		h.reset()
 		h.heartbeat()
-		if tick < h.a.cfg.OpportunisticGraftTicks && len(h.out.Grafted) > 0 {
+		if tick < h.a.cfg.OpportunisticGraftTicks && len(FactPeerGrafted.In(&h.out)) > 0 {
 			t.Fatalf("graft at tick %d before the opportunistic tick", tick)
 		}
 	}
-	if len(h.out.Grafted) != h.a.cfg.OpportunisticGraftPeers {
-		t.Fatalf("%d opportunistic grafts, want %d", len(h.out.Grafted), h.a.cfg.OpportunisticGraftPeers)
+	if len(FactPeerGrafted.In(&h.out)) != h.a.cfg.OpportunisticGraftPeers {
+		t.Fatalf("%d opportunistic grafts, want %d", len(FactPeerGrafted.In(&h.out)), h.a.cfg.OpportunisticGraftPeers)
 	}
-	for _, g := range h.out.Grafted {
+	for _, g := range FactPeerGrafted.In(&h.out) {
 		if !hasPeer(good, g.Peer) {
 			t.Errorf("grafted %s, which does not score above the median", g.Peer)
 		}
@@ -321,7 +323,7 @@ func TestOpportunisticGrafting(t *testing.T) {
 	for range h.a.cfg.OpportunisticGraftTicks {
 		h.reset()
 		h.heartbeat()
-		if len(h.out.Grafted) > 0 {
+		if len(FactPeerGrafted.In(&h.out)) > 0 {
 			t.Fatal("opportunistic graft with median above threshold")
 		}
 	}
@@ -384,8 +386,8 @@ func TestJoinAndLeave(t *testing.T) {
 			t.Fatalf("subscription announcement to %s = %v", p, subs)
 		}
 	}
-	if h.out.Facts[0].Kind != FactTopicJoined || len(h.out.Grafted) != h.a.cfg.D {
-		t.Fatalf("facts %v, %d grafts", h.out.Facts, len(h.out.Grafted))
+	if h.out.Facts[0].Kind != FactTopicJoined.Kind() || len(FactPeerGrafted.In(&h.out)) != h.a.cfg.D {
+		t.Fatalf("facts %v, %d grafts", h.out.Facts, len(FactPeerGrafted.In(&h.out)))
 	}
 	mesh := h.mesh(topicA)
 	h.reset()
@@ -402,10 +404,10 @@ func TestJoinAndLeave(t *testing.T) {
 		}
 	}
 	last := h.out.Facts[len(h.out.Facts)-1]
-	if last.Kind != FactTopicLeft || len(h.out.Pruned) != len(mesh) {
+	if last.Kind != FactTopicLeft.Kind() || len(FactPeerPruned.In(&h.out)) != len(mesh) {
 		t.Fatalf("EvtTopicLeft must come after the %d prunes: %v", len(mesh), h.out.Facts)
 	}
-	for _, e := range h.out.Pruned {
+	for _, e := range FactPeerPruned.In(&h.out) {
 		if e.Reason != events.PruneReasonLeave {
 			t.Fatalf("prune reason %v", e.Reason)
 		}
@@ -419,7 +421,7 @@ func TestAddPeerSendsHelloAndRemovePeerOrder(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
 	h.join("topic-b")
-	p := h.add(1, ProtocolGossipSubV12, false, topicA, "topic-b")
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA, "topic-b")
 	if subs := h.rpc(p).GetSubscriptions(); len(subs) != 2 {
 		t.Fatalf("hello = %v", subs)
 	}
@@ -438,7 +440,7 @@ func TestAddPeerSendsHelloAndRemovePeerOrder(t *testing.T) {
 		kinds = append(kinds, f.Kind)
 	}
 	// topic-a: not in mesh any more (pruned): only unsubscribed; topic-b: pruned then unsubscribed.
-	want := []FactKind{FactPeerUnsubscribed, FactPeerPruned, FactPeerUnsubscribed, FactPeerRemoved}
+	want := []FactKind{FactPeerUnsubscribed.Kind(), FactPeerPruned.Kind(), FactPeerUnsubscribed.Kind(), FactPeerRemoved.Kind()}
 	if len(kinds) != len(want) {
 		t.Fatalf("facts %v, want %v", kinds, want)
 	}
@@ -447,8 +449,8 @@ func TestAddPeerSendsHelloAndRemovePeerOrder(t *testing.T) {
 			t.Fatalf("facts %v, want %v", kinds, want)
 		}
 	}
-	if h.out.Pruned[0].Reason != events.PruneReasonPeerRemoved || len(h.out.Sends) != 0 {
-		t.Fatalf("prune %+v, sends %d", h.out.Pruned[0], len(h.out.Sends))
+	if FactPeerPruned.In(&h.out)[0].Reason != events.PruneReasonPeerRemoved || len(h.out.Sends) != 0 {
+		t.Fatalf("prune %+v, sends %d", FactPeerPruned.In(&h.out)[0], len(h.out.Sends))
 	}
 	// Backoff survives removal: a reconnecting peer cannot skip it.
 	if _, ok := h.a.Backoff(topicA, p); !ok {

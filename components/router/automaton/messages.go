@@ -7,39 +7,57 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
 
-// HandleMessage takes a message received from a peer, whose signature the
-// driver has checked and whose id it has computed. A new message is marked
-// seen and held until the driver calls Validated with the same id; if it is
-// at least IDontWantThreshold bytes, IDONTWANT for it is sent at once to the
-// /meshsub/1.2.0 mesh peers (except the sender). A copy from a peer that
-// promised it (IHAVE answered by our IWANT) fulfils the promise; a copy from
-// anyone keeps every promise of it from counting as broken.
+// HandleMessage takes a message received from a peer, with the id the
+// driver computed for it. The automaton is the one owner of the seen-cache
+// and decides here which copies need a signature check:
+//
+//   - a copy byte-identical (same wire.Fingerprint) to the copy accepted
+//     under a seen id is a duplicate and needs no check: its verdict could
+//     only be the same (EvtMessageDuplicated, OutcomeAlreadySeen);
+//   - any other copy, when checked is false, returns
+//     OutcomeNeedsSignatureCheck and changes nothing: the driver applies
+//     the signature policy to the message's own bytes, then calls
+//     HandleMessage again with checked true, or Reject with the reason;
+//   - with checked true, a copy under a seen id is a duplicate too (a valid
+//     but different copy: it is neither delivered nor forwarded), and a new
+//     message is marked seen with its fingerprint and held until the driver
+//     calls Validated with the same id. If its data is at least
+//     IDontWantThreshold bytes, IDONTWANT for it is sent at once, before
+//     validation, to the /meshsub/1.2.0 mesh peers except the sender.
+//
+// Senders the automaton ignores (unknown, graylisted), malformed messages
+// and messages of topics the node has not joined are refused before any
+// signature check. A copy from a peer that promised it (IHAVE answered by
+// our IWANT) fulfils the promise.
 //
 // The automaton keeps msg (in the pending set and then the message cache)
 // and shares it with the RPCs it outputs: nobody may modify it afterwards.
 //
-// Facts: EvtMessageDuplicate, or EvtMessageRejected (graylisted, topic not
-// joined, self origin, validation queue full, malformed).
+// Facts: EvtMessageDuplicated, or EvtMessageRejected (graylisted, topic not
+// joined, self origin, validation queue full, malformed); a malformed
+// message also costs the sender EvtPeerPenalized (PenaltyMalformedMessage).
 //
-// Outcomes: OutcomeNeedsValidation, OutcomeAlreadySeen, OutcomeSelfOrigin,
-// OutcomeValidationQueueFull, OutcomeTopicNotJoined, OutcomeGraylisted,
-// OutcomeUnknownPeer, OutcomeInvalidInput (nil message, bad id, or missing
-// or over-long topic: reported as RejectMalformed).
-func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, id string, out *Output) Outcome {
+// Outcomes: OutcomeNeedsSignatureCheck, OutcomeNeedsValidation,
+// OutcomeAlreadySeen, OutcomeSelfOrigin, OutcomeValidationQueueFull,
+// OutcomeTopicNotJoined, OutcomeGraylisted, OutcomeUnknownPeer,
+// OutcomeInvalidInput (nil message, bad id, or missing or over-long topic:
+// reported as RejectMalformed).
+func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, id string, checked bool, out *Output) Outcome {
 	ps := a.peers[from]
 	if ps == nil {
 		return OutcomeUnknownPeer
 	}
 	if msg == nil || !a.validID(id) || !a.validTopic(msg.GetTopic()) {
-		out.rejected(events.EvtMessageRejected{Topic: msg.GetTopic(), ID: id, From: from, Reason: events.RejectMalformed, At: now})
+		a.Reject(now, from, msg.GetTopic(), id, events.RejectMalformed, out)
 		return OutcomeInvalidInput
 	}
 	topic := msg.GetTopic()
 	reject := func(r events.RejectReason) {
-		out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: r, At: now})
+		FactMessageRejected.add(out, events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: r, At: now})
 	}
 	if a.graylisted(ps) {
 		reject(events.RejectGraylisted)
@@ -50,15 +68,23 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		reject(events.RejectTopicNotJoined)
 		return OutcomeTopicNotJoined
 	}
+	fp := wire.FingerprintOf(msg)
+	sv, seen := a.seen.get(id)
+	identical := seen && sv.fp == fp
+	if !identical && !checked {
+		return OutcomeNeedsSignatureCheck
+	}
 	a.fulfilPromise(ps, id)
-	if a.seen.has(id) {
-		if pm := a.pending[id]; pm != nil && pm.from != from && len(pm.dupFrom) < maxDupSenders {
+	if seen {
+		// Only a byte-identical copy shares the pending message's fate:
+		// a different copy must not be blamed for its rejection.
+		if pm := a.pending[id]; identical && pm != nil && pm.from != from && len(pm.dupFrom) < maxDupSenders {
 			pm.dupFrom = append(pm.dupFrom, from)
 		}
-		out.duplicate(events.EvtMessageDuplicate{Topic: topic, ID: id, From: from, At: now})
+		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
 	}
-	a.seen.add(id, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
+	a.seen.add(id, fp, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
 	if peer.ID(msg.GetFrom()) == a.self {
 		reject(events.RejectSelfOrigin)
 		return OutcomeSelfOrigin
@@ -71,7 +97,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pending[id] = &pendingMsg{msg: msg, id: id, topic: topic, from: from, size: size, at: now}
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
-	if size >= a.cfg.IDontWantThreshold {
+	if len(msg.GetData()) >= a.cfg.IDontWantThreshold {
 		for _, p := range t.mesh.items {
 			if p == from {
 				continue
@@ -132,7 +158,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 	}
 	delete(a.pending, id)
 	reject := func(p peer.ID, r events.RejectReason) {
-		out.rejected(events.EvtMessageRejected{Topic: pm.topic, ID: id, From: p, Reason: r, At: now})
+		FactMessageRejected.add(out, events.EvtMessageRejected{Topic: pm.topic, ID: id, From: p, Reason: r, At: now})
 	}
 	switch res {
 	case ValidationReject:
@@ -155,7 +181,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 	}
 	a.mcache.put(id, pm.topic, pm.msg, a.ticks)
 	author := peer.ID(pm.msg.GetFrom())
-	out.delivered(events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
+	FactMessageDelivered.add(out, events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
 	a.forward(t, pm.msg, id, pm.from, author, pm.dupFrom, out)
 	return OutcomeDelivered
 }
@@ -197,18 +223,60 @@ func containsPeer(ps []peer.ID, p peer.ID) bool {
 	return false
 }
 
-// Reject reports a received message the driver refused before it reached
-// the automaton (bad signature, too large, malformed): it emits
-// EvtMessageRejected with the reason so that the driver and the simulator
-// report rejections through the same path. The id is not marked seen (an
-// attacker could otherwise pre-empt a valid message with a forged copy).
+// Reject reports a received message the driver refused (bad signature,
+// missing signature, unexpected signing fields, too large, malformed): it
+// emits EvtMessageRejected with the reason so that the driver and the
+// simulator report rejections through the same path. The id is not marked
+// seen (an attacker could otherwise pre-empt a valid message with a forged
+// copy). Reasons that only bad input from the sender itself can cause also
+// emit EvtPeerPenalized (BadInputPenalty), so that the sender pays a
+// behaviour penalty whatever the topic's score parameters: one such message
+// costs little, a stream of them graylists the peer.
 //
 // Outcomes: OutcomeRejected, OutcomeInvalidInput (reason 0).
 func (a *Automaton) Reject(now time.Time, from peer.ID, topic, id string, reason events.RejectReason, out *Output) Outcome {
 	if reason == 0 {
 		return OutcomeInvalidInput
 	}
-	out.rejected(events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
+	FactMessageRejected.add(out, events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
+	if pen := BadInputPenalty(reason); pen != 0 && from != "" {
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: pen, Count: 1, At: now})
+	}
+	return OutcomeRejected
+}
+
+// BadInputPenalty maps a rejection reason to the behaviour penalty it costs
+// the sender, or 0 for reasons that are no proof of misbehaviour (a
+// validator's verdict, throttling, an unjoined topic, graylisting, a message
+// of ours coming back).
+func BadInputPenalty(r events.RejectReason) events.PenaltyReason {
+	switch r {
+	case events.RejectInvalidSignature:
+		return events.PenaltyInvalidSignature
+	case events.RejectMissingSignature:
+		return events.PenaltyMissingSignature
+	case events.RejectUnexpectedSignature:
+		return events.PenaltyUnexpectedSignature
+	case events.RejectMalformed:
+		return events.PenaltyMalformedMessage
+	case events.RejectTooLarge:
+		return events.PenaltyOversizedMessage
+	}
+	return 0
+}
+
+// HandleBadRPC reports an RPC from p the driver could not take at all: a
+// frame over the maximum RPC size (PenaltyOversizedRPC) or one that does not
+// decode (PenaltyUndecodableRPC). It emits EvtPeerPenalized with the reason;
+// the driver cuts the stream.
+//
+// Outcomes: OutcomeRejected, OutcomeInvalidInput (empty peer, or a reason
+// that is not about an RPC).
+func (a *Automaton) HandleBadRPC(now time.Time, p peer.ID, reason events.PenaltyReason, out *Output) Outcome {
+	if p == "" || (reason != events.PenaltyOversizedRPC && reason != events.PenaltyUndecodableRPC) {
+		return OutcomeInvalidInput
+	}
+	FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: p, Reason: reason, Count: 1, At: now})
 	return OutcomeRejected
 }
 
@@ -216,11 +284,10 @@ func (a *Automaton) Reject(now time.Time, from peer.ID, topic, id string, reason
 // the local node. With FloodPublish it goes to every topic peer at or above
 // the publish threshold; otherwise to the mesh (joined topic) or the fanout
 // peers (unjoined topic; fanout is created with D peers and kept FanoutTTL
-// after the last publish), plus floodsub and direct peers. If it is at least
-// IDontWantThreshold bytes, the /meshsub/1.2.0 mesh peers also get
-// IDONTWANT for it, so that they do not send it back while our copies are
-// still queued. It is marked seen and cached for IWANT. Emits
-// EvtMessagePublished.
+// after the last publish), plus floodsub and direct peers. No IDONTWANT is
+// sent for it (as in other implementations: peers do not send a message back
+// to its author). It is marked seen, with its fingerprint, and cached for
+// IWANT. Emits EvtMessagePublished.
 //
 // The automaton keeps msg and shares it with the RPCs it outputs: nobody may
 // modify it afterwards.
@@ -235,7 +302,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		return OutcomeAlreadySeen
 	}
 	topic := msg.GetTopic()
-	a.seen.add(id, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
+	a.seen.add(id, wire.FingerprintOf(msg), now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
 	a.mcache.put(id, topic, msg, a.ticks)
 	size := proto.Size(msg)
 	t := a.topics[topic]
@@ -279,14 +346,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 			n++
 		}
 	}
-	if t.joined && size >= a.cfg.IDontWantThreshold {
-		for _, p := range t.mesh.items {
-			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				out.sendIDontWant(p, id)
-			}
-		}
-	}
-	out.published(events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
+	FactMessagePublished.add(out, events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
 	if n == 0 {
 		return OutcomeNoPeers
 	}

@@ -107,6 +107,10 @@ const (
 
 	// OutcomeNeedsValidation: a new message; the driver must validate it and call Validated.
 	OutcomeNeedsValidation
+	// OutcomeNeedsSignatureCheck: a message that is not a byte-identical copy
+	// of one already accepted; the driver must apply the signature policy
+	// to it and call HandleMessage again with checked true, or Reject.
+	OutcomeNeedsSignatureCheck
 	// OutcomeAlreadySeen: a duplicate (also for a duplicate Publish).
 	OutcomeAlreadySeen
 	// OutcomeSelfOrigin: a message authored by the local node came back.
@@ -176,6 +180,7 @@ var outcomeNames = [...]string{
 	OutcomeIDontWantRecorded:       "idontwant_recorded",
 	OutcomeIDontWantBudgetExceeded: "idontwant_budget_exceeded",
 	OutcomeNeedsValidation:         "needs_validation",
+	OutcomeNeedsSignatureCheck:     "needs_signature_check",
 	OutcomeAlreadySeen:             "already_seen",
 	OutcomeSelfOrigin:              "self_origin",
 	OutcomeValidationQueueFull:     "validation_queue_full",

@@ -1,6 +1,8 @@
 package automaton
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"testing"
 	"time"
 
@@ -24,61 +26,61 @@ var outcomeCases = []struct {
 	}},
 	{OutcomeGraylisted, "graft from graylisted peer", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -3}, p, -5.0)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeUnsupportedByProtocol, "graft from floodsub peer", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolFloodSub, false, topicA)
+		p := h.add(1, wire.ProtocolFloodsub, false, topicA)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeInvalidInput, "subscription with empty topic", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandleSubscription(h.now, p, "", true, &h.out)
 	}},
 	{OutcomePeerAdded, "add peer", func(h *harness) Outcome {
-		return h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: ProtocolGossipSubV11}, &h.out)
+		return h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: wire.ProtocolMeshsub11}, &h.out)
 	}},
 	{OutcomePeerAlreadyAdded, "add peer twice", func(h *harness) Outcome {
-		h.add(1, ProtocolGossipSubV11, false)
-		return h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: ProtocolGossipSubV11}, &h.out)
+		h.add(1, wire.ProtocolMeshsub11, false)
+		return h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: wire.ProtocolMeshsub11}, &h.out)
 	}},
 	{OutcomeUnsupportedProtocol, "add peer with unknown protocol", func(h *harness) Outcome {
 		return h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: "/meshsub/9.9.9"}, &h.out)
 	}},
 	{OutcomeTooManyPeers, "add peer over MaxPeers", func(h *harness) Outcome {
 		h.a.cfg.MaxPeers = 1
-		h.add(1, ProtocolGossipSubV12, false)
-		return h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: ProtocolGossipSubV12}, &h.out)
+		h.add(1, wire.ProtocolMeshsub12, false)
+		return h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: wire.ProtocolMeshsub12}, &h.out)
 	}},
 	{OutcomePeerRemoved, "remove peer", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.RemovePeer(h.now, p, &h.out)
 	}},
 	{OutcomeRecordUpdated, "update record", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.UpdatePeerRecord(p, []byte("rec"))
 	}},
 	{OutcomeSubscribed, "subscribe", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandleSubscription(h.now, p, topicA, true, &h.out)
 	}},
 	{OutcomeAlreadySubscribed, "subscribe twice", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandleSubscription(h.now, p, topicA, true, &h.out)
 	}},
 	{OutcomeUnsubscribed, "unsubscribe", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandleSubscription(h.now, p, topicA, false, &h.out)
 	}},
 	{OutcomeNotSubscribed, "unsubscribe from unknown topic", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandleSubscription(h.now, p, topicA, false, &h.out)
 	}},
 	{OutcomeTooManyTopics, "subscribe over MaxTopicsPerPeer", func(h *harness) Outcome {
 		h.a.cfg.MaxTopicsPerPeer = 1
-		p := h.add(1, ProtocolGossipSubV12, false, "t1")
+		p := h.add(1, wire.ProtocolMeshsub12, false, "t1")
 		return h.a.HandleSubscription(h.now, p, "t2", true, &h.out)
 	}},
 	{OutcomeJoined, "join", func(h *harness) Outcome {
@@ -97,86 +99,86 @@ var outcomeCases = []struct {
 	}},
 	{OutcomeGraftAccepted, "graft", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeAlreadyInMesh, "graft twice", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.graftIn(p, topicA)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeGraftBackoff, "graft during backoff", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.a.HandlePrune(h.now, p, prune(topicA, 60), &h.out)
 		h.advance(30 * time.Second)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeGraftFlood, "graft right after prune", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.a.HandlePrune(h.now, p, prune(topicA, 60), &h.out)
 		h.advance(time.Second)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeGraftDirectPeer, "graft from direct peer", func(h *harness) Outcome {
 		h.join(topicA)
-		h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: ProtocolGossipSubV12, Direct: true}, &h.out)
+		h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: wire.ProtocolMeshsub12, Direct: true}, &h.out)
 		h.a.HandleSubscription(h.now, pid(1), topicA, true, &h.out)
 		return h.a.HandleGraft(h.now, pid(1), topicA, &h.out)
 	}},
 	{OutcomeGraftNegativeScore, "graft with negative score", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.scores(events.ScoreThresholds{Gossip: -10, Publish: -20, Graylist: -30}, p, -1.0)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomeMeshFull, "inbound graft with Dhi mesh", func(h *harness) Outcome {
 		h.join(topicA)
 		for i := 1; i <= h.a.cfg.Dhi; i++ {
-			h.graftIn(h.add(i, ProtocolGossipSubV12, false, topicA), topicA)
+			h.graftIn(h.add(i, wire.ProtocolMeshsub12, false, topicA), topicA)
 		}
-		p := h.add(100, ProtocolGossipSubV12, false, topicA)
+		p := h.add(100, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandleGraft(h.now, p, topicA, &h.out)
 	}},
 	{OutcomePruned, "prune mesh peer", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.graftIn(p, topicA)
 		return h.a.HandlePrune(h.now, p, prune(topicA, 0), &h.out)
 	}},
 	{OutcomeNotInMesh, "prune non-mesh peer", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandlePrune(h.now, p, prune(topicA, 0), &h.out)
 	}},
 	{OutcomePXAccepted, "prune with PX, PX enabled", func(h *harness) Outcome {
 		h.a.cfg.PeerExchange = true
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandlePrune(h.now, p, prune(topicA, 60, pid(50)), &h.out)
 	}},
 	{OutcomePXIgnored, "prune with PX, PX disabled", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandlePrune(h.now, p, prune(topicA, 60, pid(50)), &h.out)
 	}},
 	{OutcomeIWantSent, "ihave of unseen id", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		return h.a.HandleIHave(h.now, p, ihave(topicA, "m1"), &h.out)
 	}},
 	{OutcomeNothingWanted, "ihave of seen id", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(pid(0), topicA, 1)
 		h.a.Publish(h.now, m, id, &h.out)
 		return h.a.HandleIHave(h.now, p, ihave(topicA, id), &h.out)
 	}},
 	{OutcomeIHaveBudgetExceeded, "too many ihaves", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		for range h.a.cfg.MaxIHaveMessages {
 			h.a.HandleIHave(h.now, p, ihave(topicA, "x"), &h.out)
 		}
@@ -184,7 +186,7 @@ var outcomeCases = []struct {
 	}},
 	{OutcomeBelowGossipThreshold, "ihave from low score", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		h.scores(events.ScoreThresholds{Gossip: -1, Publish: -2, Graylist: -10}, p, -1.5)
 		return h.a.HandleIHave(h.now, p, ihave(topicA, "m1"), &h.out)
 	}},
@@ -194,7 +196,7 @@ var outcomeCases = []struct {
 	}},
 	{OutcomeIWantNothingServed, "iwant of unadvertised id", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(pid(0), topicA, 1)
 		h.a.Publish(h.now, m, id, &h.out)
 		return h.a.HandleIWant(h.now, p, iwant(id), &h.out)
@@ -208,41 +210,47 @@ var outcomeCases = []struct {
 		return h.a.HandleIWant(h.now, p, iwant(id), &h.out)
 	}},
 	{OutcomeIDontWantRecorded, "idontwant", func(h *harness) Outcome {
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandleIDontWant(h.now, p, idontwant("m1"), &h.out)
 	}},
 	{OutcomeIDontWantBudgetExceeded, "idontwant beyond MaxIDontWant", func(h *harness) Outcome {
 		h.a.cfg.MaxIDontWant = 2
-		p := h.add(1, ProtocolGossipSubV12, false)
+		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandleIDontWant(h.now, p, idontwant("m1", "m2", "m3"), &h.out)
 	}},
 	{OutcomeNeedsValidation, "new message", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
+	}},
+	{OutcomeNeedsSignatureCheck, "new message, not yet checked", func(h *harness) Outcome {
+		h.join(topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+		m, id := msg(p, topicA, 10)
+		return h.a.HandleMessage(h.now, p, m, id, false, &h.out)
 	}},
 	{OutcomeAlreadySeen, "duplicate message", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		h.a.HandleMessage(h.now, p, m, id, &h.out)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		h.a.HandleMessage(h.now, p, m, id, true, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeSelfOrigin, "own message comes back", func(h *harness) Outcome {
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(pid(0), topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeValidationQueueFull, "pending set full", func(h *harness) Outcome {
 		h.a.cfg.MaxPendingValidation = 1
 		h.join(topicA)
-		p := h.add(1, ProtocolGossipSubV12, false, topicA)
+		p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(p, topicA, 10)
-		h.a.HandleMessage(h.now, p, m, id, &h.out)
+		h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 		m, id = msg(p, topicA, 10)
-		return h.a.HandleMessage(h.now, p, m, id, &h.out)
+		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
@@ -258,7 +266,7 @@ var outcomeCases = []struct {
 	}},
 	{OutcomePublished, "publish with a peer", func(h *harness) Outcome {
 		h.join(topicA)
-		h.add(1, ProtocolGossipSubV12, false, topicA)
+		h.add(1, wire.ProtocolMeshsub12, false, topicA)
 		m, id := msg(pid(0), topicA, 10)
 		return h.a.Publish(h.now, m, id, &h.out)
 	}},
@@ -279,9 +287,9 @@ var outcomeCases = []struct {
 func gossipedTo(h *harness) peer.ID {
 	h.a.cfg.D, h.a.cfg.Dlo, h.a.cfg.Dout, h.a.cfg.Dscore = 1, 1, 0, 1
 	h.join(topicA)
-	p0 := h.add(2, ProtocolGossipSubV12, false, topicA)
+	p0 := h.add(2, wire.ProtocolMeshsub12, false, topicA)
 	h.graftIn(p0, topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	m, id := msg(pid(0), topicA, 10)
 	h.a.Publish(h.now, m, id, &h.out)
 	h.reset()
@@ -294,9 +302,9 @@ func gossipedTo(h *harness) peer.ID {
 
 func validate(h *harness, res ValidationResult) Outcome {
 	h.join(topicA)
-	p := h.add(1, ProtocolGossipSubV12, false, topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
 	m, id := msg(p, topicA, 10)
-	if o := h.a.HandleMessage(h.now, p, m, id, &h.out); o != OutcomeNeedsValidation {
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}
 	return h.a.Validated(h.now, id, res, &h.out)
@@ -355,8 +363,8 @@ func TestOutcomeNames(t *testing.T) {
 func TestHandlerGuards(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
-	fl := h.add(1, ProtocolFloodSub, false, topicA)
-	v10 := h.add(2, ProtocolGossipSubV10, false, topicA)
+	fl := h.add(1, wire.ProtocolFloodsub, false, topicA)
+	v10 := h.add(2, wire.ProtocolMeshsub10, false, topicA)
 	unknown := pid(99)
 	m, id := msg(pid(5), topicA, 1)
 	checks := []struct {
@@ -365,14 +373,14 @@ func TestHandlerGuards(t *testing.T) {
 		want Outcome
 	}{
 		{"RemovePeer unknown", h.a.RemovePeer(h.now, unknown, &h.out), OutcomeUnknownPeer},
-		{"UpdatePeerRecord unknown", h.a.UpdatePeerRecord(unknown, nil), OutcomeUnknownPeer},
+		{"UpdatePeerRecord of a peer not tracked yet", h.a.UpdatePeerRecord(unknown, nil), OutcomeRecordUpdated},
 		{"HandleSubscription unknown", h.a.HandleSubscription(h.now, unknown, topicA, true, &h.out), OutcomeUnknownPeer},
 		{"HandlePrune unknown", h.a.HandlePrune(h.now, unknown, prune(topicA, 0), &h.out), OutcomeUnknownPeer},
 		{"HandleIHave unknown", h.a.HandleIHave(h.now, unknown, ihave(topicA, "x"), &h.out), OutcomeUnknownPeer},
 		{"HandleIWant unknown", h.a.HandleIWant(h.now, unknown, iwant("x"), &h.out), OutcomeUnknownPeer},
 		{"HandleIDontWant unknown", h.a.HandleIDontWant(h.now, unknown, idontwant("x"), &h.out), OutcomeUnknownPeer},
-		{"HandleMessage unknown", h.a.HandleMessage(h.now, unknown, m, id, &h.out), OutcomeUnknownPeer},
-		{"AddPeer self", h.a.AddPeer(h.now, PeerSpec{ID: pid(0), Protocol: ProtocolGossipSubV12}, &h.out), OutcomeInvalidInput},
+		{"HandleMessage unknown", h.a.HandleMessage(h.now, unknown, m, id, true, &h.out), OutcomeUnknownPeer},
+		{"AddPeer self", h.a.AddPeer(h.now, PeerSpec{ID: pid(0), Protocol: wire.ProtocolMeshsub12}, &h.out), OutcomeInvalidInput},
 		{"HandlePrune floodsub", h.a.HandlePrune(h.now, fl, prune(topicA, 0), &h.out), OutcomeUnsupportedByProtocol},
 		{"HandleIHave floodsub", h.a.HandleIHave(h.now, fl, ihave(topicA, "x"), &h.out), OutcomeUnsupportedByProtocol},
 		{"HandleIWant floodsub", h.a.HandleIWant(h.now, fl, iwant("x"), &h.out), OutcomeUnsupportedByProtocol},
@@ -381,10 +389,10 @@ func TestHandlerGuards(t *testing.T) {
 		{"HandlePrune unjoined", h.a.HandlePrune(h.now, v10, prune("other", 0), &h.out), OutcomeTopicNotJoined},
 		{"HandleIHave unjoined", h.a.HandleIHave(h.now, v10, ihave("other", "x"), &h.out), OutcomeTopicNotJoined},
 		{"HandleGraft unjoined", h.a.HandleGraft(h.now, v10, "other", &h.out), OutcomeTopicNotJoined},
-		{"HandleGraft unsubscribed", h.a.HandleGraft(h.now, h.add(3, ProtocolGossipSubV12, false), topicA, &h.out), OutcomeNotSubscribed},
+		{"HandleGraft unsubscribed", h.a.HandleGraft(h.now, h.add(3, wire.ProtocolMeshsub12, false), topicA, &h.out), OutcomeNotSubscribed},
 		{"HandleGraft empty topic", h.a.HandleGraft(h.now, v10, "", &h.out), OutcomeInvalidInput},
-		{"HandleMessage nil", h.a.HandleMessage(h.now, v10, nil, "id", &h.out), OutcomeInvalidInput},
-		{"HandleMessage empty id", h.a.HandleMessage(h.now, v10, m, "", &h.out), OutcomeInvalidInput},
+		{"HandleMessage nil", h.a.HandleMessage(h.now, v10, nil, "id", true, &h.out), OutcomeInvalidInput},
+		{"HandleMessage empty id", h.a.HandleMessage(h.now, v10, m, "", true, &h.out), OutcomeInvalidInput},
 		{"Publish nil", h.a.Publish(h.now, nil, "id", &h.out), OutcomeInvalidInput},
 		{"Join empty", h.a.Join(h.now, "", &h.out), OutcomeInvalidInput},
 		{"Leave empty", h.a.Leave(h.now, "", &h.out), OutcomeInvalidInput},
@@ -397,11 +405,11 @@ func TestHandlerGuards(t *testing.T) {
 		}
 	}
 	m2, id2 := msg(v10, "other", 1)
-	if o := h.a.HandleMessage(h.now, v10, m2, id2, &h.out); o != OutcomeTopicNotJoined {
+	if o := h.a.HandleMessage(h.now, v10, m2, id2, true, &h.out); o != OutcomeTopicNotJoined {
 		t.Errorf("HandleMessage unjoined = %v", o)
 	}
 	m3, id3 := msg(v10, topicA, 1)
-	h.a.HandleMessage(h.now, v10, m3, id3, &h.out)
+	h.a.HandleMessage(h.now, v10, m3, id3, true, &h.out)
 	if o := h.a.Validated(h.now, id3, 0, &h.out); o != OutcomeInvalidInput {
 		t.Errorf("Validated(0) = %v", o)
 	}
@@ -409,7 +417,7 @@ func TestHandlerGuards(t *testing.T) {
 		t.Errorf("Validated(throttled) = %v", o)
 	}
 	m4, id4 := msg(v10, topicA, 1)
-	h.a.HandleMessage(h.now, v10, m4, id4, &h.out)
+	h.a.HandleMessage(h.now, v10, m4, id4, true, &h.out)
 	h.a.Leave(h.now, topicA, &h.out)
 	if o := h.a.Validated(h.now, id4, ValidationAccept, &h.out); o != OutcomeTopicNotJoined {
 		t.Errorf("Validated after leave = %v", o)

@@ -4,7 +4,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/pb"
-	"github.com/meshbus/meshbus/events"
 )
 
 // Send is one RPC for one peer. Within one Output there is at most one Send
@@ -33,33 +32,13 @@ type Cancel struct {
 	ID string
 }
 
-// FactKind names which typed slice of Output a Fact points into.
-type FactKind uint8
-
-// The kinds of facts, one per event type an Output carries.
-const (
-	FactPeerAdded FactKind = iota + 1
-	FactPeerRemoved
-	FactTopicJoined
-	FactTopicLeft
-	FactPeerSubscribed
-	FactPeerUnsubscribed
-	FactPeerGrafted
-	FactPeerPruned
-	FactPeerExchange
-	FactMessagePublished
-	FactMessageDelivered
-	FactMessageDuplicate
-	FactMessageRejected
-	FactPeerPenalized
-)
-
-// Fact points at one event in Output: Kind selects the slice, Index the
-// element. Output.Facts lists them in decision order.
+// Fact points at one event in an Output: Kind names its type (one
+// FactType per event type, see facts.go), Index its position among the
+// Output's events of that type. Output.Facts lists them in decision order.
 type Fact struct {
-	// Kind selects the typed slice.
+	// Kind is the event's FactType kind.
 	Kind FactKind
-	// Index is the position in that slice.
+	// Index is the position among the Output's facts of that kind.
 	Index int
 }
 
@@ -72,35 +51,21 @@ type Fact struct {
 // keeps its buffers; after Reset the driver must no longer use slices it read
 // from the Output, except the Send.RPC values and event slices it copied.
 // The zero value is ready to use.
+//
+// Facts are stored unboxed, one typed slice per FactType: read one type's
+// events with FactType.In, or all of them boxed with ForEachFact. Events
+// are emitted as they are: the automaton fills every field, At included
+// (the now given to the handler). Slices inside events (PX records) are
+// fresh and may be handed to subscribers.
 type Output struct {
 	// Sends are the RPCs to send, in the order their peers first got output.
 	Sends []Send
 	// Cancels are queued messages the driver should drop, in decision order.
 	Cancels []Cancel
-	// Facts lists every event below in decision order, so a driver can emit
-	// them in the same order across types (ForEachFact does it).
+	// Facts lists every event in decision order, across types.
 	Facts []Fact
 
-	// The facts by type, each slice in decision order. Events are emitted
-	// as they are: the automaton fills every field, At included (the now
-	// given to the handler). Slices inside events (PX records) are fresh
-	// and may be handed to subscribers.
-
-	PeersAdded    []events.EvtRouterPeerAdded      // AddPeer
-	PeersRemoved  []events.EvtRouterPeerRemoved    // RemovePeer
-	TopicsJoined  []events.EvtTopicJoined          // Join
-	TopicsLeft    []events.EvtTopicLeft            // Leave
-	Subscribed    []events.EvtPeerSubscribed       // peer SUBSCRIBE
-	Unsubscribed  []events.EvtPeerUnsubscribed     // peer UNSUBSCRIBE or removal
-	Grafted       []events.EvtPeerGrafted          // mesh entries, either side's initiative
-	Pruned        []events.EvtPeerPruned           // mesh exits and refused GRAFTs
-	PeerExchanges []events.EvtPeerExchangeReceived // accepted PX
-	Published     []events.EvtMessagePublished     // Publish
-	Delivered     []events.EvtMessageDelivered     // Validated(accept)
-	Duplicates    []events.EvtMessageDuplicate     // copies of seen messages
-	Rejected      []events.EvtMessageRejected      // every refused message
-	Penalized     []events.EvtPeerPenalized        // P7 misbehaviours
-
+	lists   []factList // by FactKind-1, each created on first use
 	sendIdx map[peer.ID]int
 }
 
@@ -110,20 +75,11 @@ func (o *Output) Reset() {
 	o.Sends = o.Sends[:0]
 	o.Cancels = o.Cancels[:0]
 	o.Facts = o.Facts[:0]
-	o.PeersAdded = o.PeersAdded[:0]
-	o.PeersRemoved = o.PeersRemoved[:0]
-	o.TopicsJoined = o.TopicsJoined[:0]
-	o.TopicsLeft = o.TopicsLeft[:0]
-	o.Subscribed = o.Subscribed[:0]
-	o.Unsubscribed = o.Unsubscribed[:0]
-	o.Grafted = o.Grafted[:0]
-	o.Pruned = o.Pruned[:0]
-	o.PeerExchanges = o.PeerExchanges[:0]
-	o.Published = o.Published[:0]
-	o.Delivered = o.Delivered[:0]
-	o.Duplicates = o.Duplicates[:0]
-	o.Rejected = o.Rejected[:0]
-	o.Penalized = o.Penalized[:0]
+	for _, l := range o.lists {
+		if l != nil {
+			l.reset()
+		}
+	}
 	clear(o.sendIdx)
 }
 
@@ -141,70 +97,13 @@ func (o *Output) SendTo(p peer.ID) *Send {
 }
 
 // Fact returns the event f points at, boxed (one allocation); nil if f is out
-// of range. Drivers that want no boxing switch on f.Kind and index the typed
-// slice themselves.
+// of range. Drivers that want no boxing use FactType.In.
 func (o *Output) Fact(f Fact) any {
-	i := f.Index
-	in := func(n int) bool { return i >= 0 && i < n }
-	switch f.Kind {
-	case FactPeerAdded:
-		if in(len(o.PeersAdded)) {
-			return o.PeersAdded[i]
-		}
-	case FactPeerRemoved:
-		if in(len(o.PeersRemoved)) {
-			return o.PeersRemoved[i]
-		}
-	case FactTopicJoined:
-		if in(len(o.TopicsJoined)) {
-			return o.TopicsJoined[i]
-		}
-	case FactTopicLeft:
-		if in(len(o.TopicsLeft)) {
-			return o.TopicsLeft[i]
-		}
-	case FactPeerSubscribed:
-		if in(len(o.Subscribed)) {
-			return o.Subscribed[i]
-		}
-	case FactPeerUnsubscribed:
-		if in(len(o.Unsubscribed)) {
-			return o.Unsubscribed[i]
-		}
-	case FactPeerGrafted:
-		if in(len(o.Grafted)) {
-			return o.Grafted[i]
-		}
-	case FactPeerPruned:
-		if in(len(o.Pruned)) {
-			return o.Pruned[i]
-		}
-	case FactPeerExchange:
-		if in(len(o.PeerExchanges)) {
-			return o.PeerExchanges[i]
-		}
-	case FactMessagePublished:
-		if in(len(o.Published)) {
-			return o.Published[i]
-		}
-	case FactMessageDelivered:
-		if in(len(o.Delivered)) {
-			return o.Delivered[i]
-		}
-	case FactMessageDuplicate:
-		if in(len(o.Duplicates)) {
-			return o.Duplicates[i]
-		}
-	case FactMessageRejected:
-		if in(len(o.Rejected)) {
-			return o.Rejected[i]
-		}
-	case FactPeerPenalized:
-		if in(len(o.Penalized)) {
-			return o.Penalized[i]
-		}
+	k := int(f.Kind) - 1
+	if k < 0 || k >= len(o.lists) || o.lists[k] == nil {
+		return nil
 	}
-	return nil
+	return o.lists[k].get(f.Index)
 }
 
 // ForEachFact calls fn with every event of the Output, boxed, in decision order.
@@ -214,6 +113,68 @@ func (o *Output) ForEachFact(fn func(ev any)) {
 			fn(ev)
 		}
 	}
+}
+
+// FactKind numbers the fact types, from 1 in declaration order (facts.go).
+type FactKind uint8
+
+// FactType is one event type an Output carries. Declare each with
+// newFactType in facts.go; the driver binds each to a bus emitter.
+type FactType[T any] struct{ kind FactKind }
+
+// factList is one fact type's events in an Output.
+type factList interface {
+	reset()
+	get(i int) any
+}
+
+type typedFacts[T any] struct{ items []T }
+
+func (l *typedFacts[T]) reset() { clear(l.items); l.items = l.items[:0] }
+
+func (l *typedFacts[T]) get(i int) any {
+	if i < 0 || i >= len(l.items) {
+		return nil
+	}
+	return l.items[i]
+}
+
+// factKinds holds, by FactKind-1, the constructor of each type's list.
+var factKinds []func() factList
+
+func newFactType[T any]() FactType[T] {
+	factKinds = append(factKinds, func() factList { return &typedFacts[T]{} })
+	return FactType[T]{kind: FactKind(len(factKinds))}
+}
+
+// FactKinds returns how many fact types there are: kinds run from 1 to it.
+func FactKinds() int { return len(factKinds) }
+
+// Kind returns the type's FactKind.
+func (ft FactType[T]) Kind() FactKind { return ft.kind }
+
+// In returns o's events of this type, in decision order. The slice is o's:
+// valid until o.Reset.
+func (ft FactType[T]) In(o *Output) []T {
+	k := int(ft.kind) - 1
+	if k >= len(o.lists) || o.lists[k] == nil {
+		return nil
+	}
+	return o.lists[k].(*typedFacts[T]).items
+}
+
+// add appends ev to o, recording it in Facts.
+func (ft FactType[T]) add(o *Output, ev T) {
+	k := int(ft.kind) - 1
+	if o.lists == nil {
+		o.lists = make([]factList, len(factKinds))
+	}
+	if o.lists[k] == nil {
+		o.lists[k] = factKinds[k]()
+	}
+	l := o.lists[k].(*typedFacts[T])
+	l.items = append(l.items, ev)
+	o.Facts = append(o.Facts, Fact{Kind: ft.kind, Index: len(l.items) - 1})
 }
 
 // rpcFor returns the RPC being built for p, creating its Send.
@@ -280,78 +241,4 @@ func (o *Output) sendIWant(p peer.ID, ids [][]byte) {
 func (o *Output) sendIDontWant(p peer.ID, id string) {
 	c := o.control(p)
 	c.Idontwant = append(c.Idontwant, &pb.ControlIDontWant{MessageIDs: [][]byte{[]byte(id)}})
-}
-
-func (o *Output) fact(k FactKind, n int) {
-	o.Facts = append(o.Facts, Fact{Kind: k, Index: n - 1})
-}
-
-func (o *Output) peerAdded(e events.EvtRouterPeerAdded) {
-	o.PeersAdded = append(o.PeersAdded, e)
-	o.fact(FactPeerAdded, len(o.PeersAdded))
-}
-
-func (o *Output) peerRemoved(e events.EvtRouterPeerRemoved) {
-	o.PeersRemoved = append(o.PeersRemoved, e)
-	o.fact(FactPeerRemoved, len(o.PeersRemoved))
-}
-
-func (o *Output) topicJoined(e events.EvtTopicJoined) {
-	o.TopicsJoined = append(o.TopicsJoined, e)
-	o.fact(FactTopicJoined, len(o.TopicsJoined))
-}
-
-func (o *Output) topicLeft(e events.EvtTopicLeft) {
-	o.TopicsLeft = append(o.TopicsLeft, e)
-	o.fact(FactTopicLeft, len(o.TopicsLeft))
-}
-
-func (o *Output) subscribed(e events.EvtPeerSubscribed) {
-	o.Subscribed = append(o.Subscribed, e)
-	o.fact(FactPeerSubscribed, len(o.Subscribed))
-}
-
-func (o *Output) unsubscribed(e events.EvtPeerUnsubscribed) {
-	o.Unsubscribed = append(o.Unsubscribed, e)
-	o.fact(FactPeerUnsubscribed, len(o.Unsubscribed))
-}
-
-func (o *Output) grafted(e events.EvtPeerGrafted) {
-	o.Grafted = append(o.Grafted, e)
-	o.fact(FactPeerGrafted, len(o.Grafted))
-}
-
-func (o *Output) pruned(e events.EvtPeerPruned) {
-	o.Pruned = append(o.Pruned, e)
-	o.fact(FactPeerPruned, len(o.Pruned))
-}
-
-func (o *Output) peerExchange(e events.EvtPeerExchangeReceived) {
-	o.PeerExchanges = append(o.PeerExchanges, e)
-	o.fact(FactPeerExchange, len(o.PeerExchanges))
-}
-
-func (o *Output) published(e events.EvtMessagePublished) {
-	o.Published = append(o.Published, e)
-	o.fact(FactMessagePublished, len(o.Published))
-}
-
-func (o *Output) delivered(e events.EvtMessageDelivered) {
-	o.Delivered = append(o.Delivered, e)
-	o.fact(FactMessageDelivered, len(o.Delivered))
-}
-
-func (o *Output) duplicate(e events.EvtMessageDuplicate) {
-	o.Duplicates = append(o.Duplicates, e)
-	o.fact(FactMessageDuplicate, len(o.Duplicates))
-}
-
-func (o *Output) rejected(e events.EvtMessageRejected) {
-	o.Rejected = append(o.Rejected, e)
-	o.fact(FactMessageRejected, len(o.Rejected))
-}
-
-func (o *Output) penalized(e events.EvtPeerPenalized) {
-	o.Penalized = append(o.Penalized, e)
-	o.fact(FactPeerPenalized, len(o.Penalized))
 }

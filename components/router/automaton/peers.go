@@ -30,6 +30,10 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 	if len(a.peers) >= a.cfg.MaxPeers {
 		return OutcomeTooManyPeers
 	}
+	if spec.SignedRecord == nil {
+		spec.SignedRecord = a.records[spec.ID]
+	}
+	delete(a.records, spec.ID)
 	ps := &peerState{
 		id:       spec.ID,
 		proto:    spec.Protocol,
@@ -41,7 +45,7 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 	}
 	a.peers[spec.ID] = ps
 	a.peerOrder.add(spec.ID)
-	out.peerAdded(events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
+	FactPeerAdded.add(out, events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
 	for _, name := range a.localOrder.items {
 		if a.topics[name].joined {
 			out.sendSub(spec.ID, name, true)
@@ -61,6 +65,9 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	if ps == nil {
 		return OutcomeUnknownPeer
 	}
+	if ps.record != nil && len(a.records) < a.cfg.MaxPeers {
+		a.records[p] = ps.record // p may be re-added while connected
+	}
 	// Iterate a copy: unsubscribe mutates ps.topics.
 	topics := slices.Clone(ps.topics.items)
 	for _, name := range topics {
@@ -68,7 +75,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	}
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
-	out.peerRemoved(events.EvtRouterPeerRemoved{Peer: p, At: now})
+	FactPeerRemoved.add(out, events.EvtRouterPeerRemoved{Peer: p, At: now})
 	return OutcomePeerRemoved
 }
 
@@ -82,14 +89,14 @@ func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, r
 		return
 	}
 	if t.joined && t.mesh.remove(ps.id) {
-		out.pruned(events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
+		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
 	}
 	if t.hasFan {
 		t.fanout.remove(ps.id)
 	}
 	t.extra.remove(ps.id)
 	if t.peers.remove(ps.id) {
-		out.unsubscribed(events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
+		FactPeerUnsubscribed.add(out, events.EvtPeerUnsubscribed{Peer: ps.id, Topic: name, At: now})
 	}
 	a.dropTopicIfUnused(t)
 }
@@ -104,14 +111,31 @@ func (a *Automaton) dropTopicIfUnused(t *topicState) {
 
 // UpdatePeerRecord stores p's signed peer record (the marshalled envelope),
 // which PRUNEs we send with PX carry; nil forgets it. The bytes are copied.
+// The automaton is the one owner of peer records: a record of a peer not
+// tracked yet is kept (at most MaxPeers of them) until AddPeer or
+// ForgetPeerRecord.
 //
-// Outcomes: OutcomeRecordUpdated, OutcomeUnknownPeer.
+// Outcomes: OutcomeRecordUpdated, OutcomeTooManyPeers (the untracked
+// records are full; dropped).
 func (a *Automaton) UpdatePeerRecord(p peer.ID, record []byte) Outcome {
-	ps := a.peers[p]
-	if ps == nil {
-		return OutcomeUnknownPeer
+	if ps := a.peers[p]; ps != nil {
+		ps.record = slices.Clone(record)
+		return OutcomeRecordUpdated
 	}
-	ps.record = slices.Clone(record)
+	if _, ok := a.records[p]; !ok && len(a.records) >= a.cfg.MaxPeers {
+		return OutcomeTooManyPeers
+	}
+	a.records[p] = slices.Clone(record)
+	return OutcomeRecordUpdated
+}
+
+// ForgetPeerRecord drops the record of p kept while p is not tracked (the
+// driver calls it when p disconnects). A tracked peer's record goes with
+// RemovePeer, which keeps it here while p may still be re-added.
+//
+// Outcomes: OutcomeRecordUpdated.
+func (a *Automaton) ForgetPeerRecord(p peer.ID) Outcome {
+	delete(a.records, p)
 	return OutcomeRecordUpdated
 }
 

@@ -43,7 +43,7 @@ func (a *Automaton) HandleSubscription(now time.Time, from peer.ID, topic string
 	if ps.feat&featMesh == 0 || ps.direct {
 		t.extra.add(from)
 	}
-	out.subscribed(events.EvtPeerSubscribed{Peer: from, Topic: topic, At: now})
+	FactPeerSubscribed.add(out, events.EvtPeerSubscribed{Peer: from, Topic: topic, At: now})
 	return OutcomeSubscribed
 }
 
@@ -78,7 +78,7 @@ func (a *Automaton) Join(now time.Time, topic string, out *Output) Outcome {
 	t = a.topic(topic)
 	t.joined = true
 	a.localOrder.add(topic)
-	out.topicJoined(events.EvtTopicJoined{Topic: topic, At: now})
+	FactTopicJoined.add(out, events.EvtTopicJoined{Topic: topic, At: now})
 	for _, p := range a.peerOrder.items {
 		out.sendSub(p, topic, true)
 	}
@@ -119,7 +119,7 @@ func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
 		if ps := a.peers[p]; ps != nil {
 			a.sendPrune(now, t, ps, a.cfg.UnsubscribeBackoff, true, out)
 		}
-		out.pruned(events.EvtPeerPruned{Peer: p, Topic: topic, Reason: events.PruneReasonLeave, Backoff: a.cfg.UnsubscribeBackoff, At: now})
+		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: p, Topic: topic, Reason: events.PruneReasonLeave, Backoff: a.cfg.UnsubscribeBackoff, At: now})
 	}
 	t.mesh.clear()
 	t.joined = false
@@ -127,7 +127,7 @@ func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
 	for _, p := range a.peerOrder.items {
 		out.sendSub(p, topic, false)
 	}
-	out.topicLeft(events.EvtTopicLeft{Topic: topic, At: now})
+	FactTopicLeft.add(out, events.EvtTopicLeft{Topic: topic, At: now})
 	a.dropTopicIfUnused(t)
 	return OutcomeLeft
 }

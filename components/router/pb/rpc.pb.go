@@ -1,5 +1,6 @@
-// Wire format of libp2p pubsub (floodsub/gossipsub v1.0-v1.2), with the field
-// numbers given in the libp2p specs (pubsub/README.md, pubsub/gossipsub/*.md).
+// Wire format of libp2p pubsub (floodsub/gossipsub v1.0-v1.3 and the
+// partial-messages extension), with the field numbers given in the libp2p specs
+// (pubsub/README.md, pubsub/gossipsub/*.md, pubsub/gossipsub/extensions/).
 // Message ids are declared as bytes: on the wire bytes and string are the same
 // encoding, and ids (from || seqno) are not valid UTF-8 in general.
 
@@ -31,6 +32,8 @@ type RPC struct {
 	Subscriptions []*RPC_SubOpts         `protobuf:"bytes,1,rep,name=subscriptions" json:"subscriptions,omitempty"`
 	Publish       []*Message             `protobuf:"bytes,2,rep,name=publish" json:"publish,omitempty"`
 	Control       *ControlMessage        `protobuf:"bytes,3,opt,name=control" json:"control,omitempty"`
+	// The partial-messages extension's RPC (canonical extension, field 10).
+	Partial       *PartialMessagesExtension `protobuf:"bytes,10,opt,name=partial" json:"partial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -82,6 +85,13 @@ func (x *RPC) GetPublish() []*Message {
 func (x *RPC) GetControl() *ControlMessage {
 	if x != nil {
 		return x.Control
+	}
+	return nil
+}
+
+func (x *RPC) GetPartial() *PartialMessagesExtension {
+	if x != nil {
+		return x.Partial
 	}
 	return nil
 }
@@ -171,12 +181,14 @@ func (x *Message) GetKey() []byte {
 }
 
 type ControlMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ihave         []*ControlIHave        `protobuf:"bytes,1,rep,name=ihave" json:"ihave,omitempty"`
-	Iwant         []*ControlIWant        `protobuf:"bytes,2,rep,name=iwant" json:"iwant,omitempty"`
-	Graft         []*ControlGraft        `protobuf:"bytes,3,rep,name=graft" json:"graft,omitempty"`
-	Prune         []*ControlPrune        `protobuf:"bytes,4,rep,name=prune" json:"prune,omitempty"`
-	Idontwant     []*ControlIDontWant    `protobuf:"bytes,5,rep,name=idontwant" json:"idontwant,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Ihave     []*ControlIHave        `protobuf:"bytes,1,rep,name=ihave" json:"ihave,omitempty"`
+	Iwant     []*ControlIWant        `protobuf:"bytes,2,rep,name=iwant" json:"iwant,omitempty"`
+	Graft     []*ControlGraft        `protobuf:"bytes,3,rep,name=graft" json:"graft,omitempty"`
+	Prune     []*ControlPrune        `protobuf:"bytes,4,rep,name=prune" json:"prune,omitempty"`
+	Idontwant []*ControlIDontWant    `protobuf:"bytes,5,rep,name=idontwant" json:"idontwant,omitempty"`
+	// gossipsub v1.3: only in the first RPC of a stream, at most once.
+	Extensions    *ControlExtensions `protobuf:"bytes,6,opt,name=extensions" json:"extensions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,6 +258,129 @@ func (x *ControlMessage) GetIdontwant() []*ControlIDontWant {
 	return nil
 }
 
+func (x *ControlMessage) GetExtensions() *ControlExtensions {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
+// ControlExtensions lists the extensions the sender supports (gossipsub v1.3).
+// Unknown fields are other extensions and are ignored.
+type ControlExtensions struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PartialMessages *bool                  `protobuf:"varint,10,opt,name=partialMessages" json:"partialMessages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ControlExtensions) Reset() {
+	*x = ControlExtensions{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlExtensions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlExtensions) ProtoMessage() {}
+
+func (x *ControlExtensions) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlExtensions.ProtoReflect.Descriptor instead.
+func (*ControlExtensions) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ControlExtensions) GetPartialMessages() bool {
+	if x != nil && x.PartialMessages != nil {
+		return *x.PartialMessages
+	}
+	return false
+}
+
+// PartialMessagesExtension carries parts of a message of a group and/or the
+// sender's parts metadata; both encodings are application defined.
+type PartialMessagesExtension struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TopicID        *string                `protobuf:"bytes,1,opt,name=topicID" json:"topicID,omitempty"`
+	GroupID        []byte                 `protobuf:"bytes,2,opt,name=groupID" json:"groupID,omitempty"`
+	PartialMessage []byte                 `protobuf:"bytes,3,opt,name=partialMessage" json:"partialMessage,omitempty"`
+	PartsMetadata  []byte                 `protobuf:"bytes,4,opt,name=partsMetadata" json:"partsMetadata,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PartialMessagesExtension) Reset() {
+	*x = PartialMessagesExtension{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartialMessagesExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartialMessagesExtension) ProtoMessage() {}
+
+func (x *PartialMessagesExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartialMessagesExtension.ProtoReflect.Descriptor instead.
+func (*PartialMessagesExtension) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PartialMessagesExtension) GetTopicID() string {
+	if x != nil && x.TopicID != nil {
+		return *x.TopicID
+	}
+	return ""
+}
+
+func (x *PartialMessagesExtension) GetGroupID() []byte {
+	if x != nil {
+		return x.GroupID
+	}
+	return nil
+}
+
+func (x *PartialMessagesExtension) GetPartialMessage() []byte {
+	if x != nil {
+		return x.PartialMessage
+	}
+	return nil
+}
+
+func (x *PartialMessagesExtension) GetPartsMetadata() []byte {
+	if x != nil {
+		return x.PartsMetadata
+	}
+	return nil
+}
+
 type ControlIHave struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TopicID       *string                `protobuf:"bytes,1,opt,name=topicID" json:"topicID,omitempty"`
@@ -256,7 +391,7 @@ type ControlIHave struct {
 
 func (x *ControlIHave) Reset() {
 	*x = ControlIHave{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +403,7 @@ func (x *ControlIHave) String() string {
 func (*ControlIHave) ProtoMessage() {}
 
 func (x *ControlIHave) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[3]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +416,7 @@ func (x *ControlIHave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIHave.ProtoReflect.Descriptor instead.
 func (*ControlIHave) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{3}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ControlIHave) GetTopicID() string {
@@ -307,7 +442,7 @@ type ControlIWant struct {
 
 func (x *ControlIWant) Reset() {
 	*x = ControlIWant{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +454,7 @@ func (x *ControlIWant) String() string {
 func (*ControlIWant) ProtoMessage() {}
 
 func (x *ControlIWant) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +467,7 @@ func (x *ControlIWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIWant.ProtoReflect.Descriptor instead.
 func (*ControlIWant) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{4}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ControlIWant) GetMessageIDs() [][]byte {
@@ -351,7 +486,7 @@ type ControlGraft struct {
 
 func (x *ControlGraft) Reset() {
 	*x = ControlGraft{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +498,7 @@ func (x *ControlGraft) String() string {
 func (*ControlGraft) ProtoMessage() {}
 
 func (x *ControlGraft) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +511,7 @@ func (x *ControlGraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlGraft.ProtoReflect.Descriptor instead.
 func (*ControlGraft) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{5}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ControlGraft) GetTopicID() string {
@@ -397,7 +532,7 @@ type ControlPrune struct {
 
 func (x *ControlPrune) Reset() {
 	*x = ControlPrune{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +544,7 @@ func (x *ControlPrune) String() string {
 func (*ControlPrune) ProtoMessage() {}
 
 func (x *ControlPrune) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +557,7 @@ func (x *ControlPrune) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlPrune.ProtoReflect.Descriptor instead.
 func (*ControlPrune) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{6}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ControlPrune) GetTopicID() string {
@@ -456,7 +591,7 @@ type PeerInfo struct {
 
 func (x *PeerInfo) Reset() {
 	*x = PeerInfo{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +603,7 @@ func (x *PeerInfo) String() string {
 func (*PeerInfo) ProtoMessage() {}
 
 func (x *PeerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +616,7 @@ func (x *PeerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerInfo.ProtoReflect.Descriptor instead.
 func (*PeerInfo) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{7}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PeerInfo) GetPeerID() []byte {
@@ -507,7 +642,7 @@ type ControlIDontWant struct {
 
 func (x *ControlIDontWant) Reset() {
 	*x = ControlIDontWant{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +654,7 @@ func (x *ControlIDontWant) String() string {
 func (*ControlIDontWant) ProtoMessage() {}
 
 func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +667,7 @@ func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIDontWant.ProtoReflect.Descriptor instead.
 func (*ControlIDontWant) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{8}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ControlIDontWant) GetMessageIDs() [][]byte {
@@ -543,16 +678,22 @@ func (x *ControlIDontWant) GetMessageIDs() [][]byte {
 }
 
 type RPC_SubOpts struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subscribe     *bool                  `protobuf:"varint,1,opt,name=subscribe" json:"subscribe,omitempty"`
-	Topicid       *string                `protobuf:"bytes,2,opt,name=topicid" json:"topicid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Subscribe *bool                  `protobuf:"varint,1,opt,name=subscribe" json:"subscribe,omitempty"`
+	Topicid   *string                `protobuf:"bytes,2,opt,name=topicid" json:"topicid,omitempty"`
+	// Partial messages: the sender wants partial messages on the topic (and
+	// so also supports sending them).
+	RequestsPartial *bool `protobuf:"varint,3,opt,name=requestsPartial" json:"requestsPartial,omitempty"`
+	// Partial messages: the sender sends parts metadata and answers partial
+	// requests on the topic.
+	SupportsSendingPartial *bool `protobuf:"varint,4,opt,name=supportsSendingPartial" json:"supportsSendingPartial,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *RPC_SubOpts) Reset() {
 	*x = RPC_SubOpts{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +705,7 @@ func (x *RPC_SubOpts) String() string {
 func (*RPC_SubOpts) ProtoMessage() {}
 
 func (x *RPC_SubOpts) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,31 +735,60 @@ func (x *RPC_SubOpts) GetTopicid() string {
 	return ""
 }
 
+func (x *RPC_SubOpts) GetRequestsPartial() bool {
+	if x != nil && x.RequestsPartial != nil {
+		return *x.RequestsPartial
+	}
+	return false
+}
+
+func (x *RPC_SubOpts) GetSupportsSendingPartial() bool {
+	if x != nil && x.SupportsSendingPartial != nil {
+		return *x.SupportsSendingPartial
+	}
+	return false
+}
+
 var File_meshbus_router_pb_rpc_proto protoreflect.FileDescriptor
 
 const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\x81\x02\n" +
+	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\xab\x03\n" +
 	"\x03RPC\x12D\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2\x1e.meshbus.router.pb.RPC.SubOptsR\rsubscriptions\x124\n" +
 	"\apublish\x18\x02 \x03(\v2\x1a.meshbus.router.pb.MessageR\apublish\x12;\n" +
-	"\acontrol\x18\x03 \x01(\v2!.meshbus.router.pb.ControlMessageR\acontrol\x1aA\n" +
+	"\acontrol\x18\x03 \x01(\v2!.meshbus.router.pb.ControlMessageR\acontrol\x12E\n" +
+	"\apartial\x18\n" +
+	" \x01(\v2+.meshbus.router.pb.PartialMessagesExtensionR\apartial\x1a\xa3\x01\n" +
 	"\aSubOpts\x12\x1c\n" +
 	"\tsubscribe\x18\x01 \x01(\bR\tsubscribe\x12\x18\n" +
-	"\atopicid\x18\x02 \x01(\tR\atopicid\"\x8d\x01\n" +
+	"\atopicid\x18\x02 \x01(\tR\atopicid\x12(\n" +
+	"\x0frequestsPartial\x18\x03 \x01(\bR\x0frequestsPartial\x126\n" +
+	"\x16supportsSendingPartial\x18\x04 \x01(\bR\x16supportsSendingPartial\"\x8d\x01\n" +
 	"\aMessage\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\fR\x04from\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
 	"\x05seqno\x18\x03 \x01(\fR\x05seqno\x12\x14\n" +
 	"\x05topic\x18\x04 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tsignature\x18\x05 \x01(\fR\tsignature\x12\x10\n" +
-	"\x03key\x18\x06 \x01(\fR\x03key\"\xaf\x02\n" +
+	"\x03key\x18\x06 \x01(\fR\x03key\"\xf5\x02\n" +
 	"\x0eControlMessage\x125\n" +
 	"\x05ihave\x18\x01 \x03(\v2\x1f.meshbus.router.pb.ControlIHaveR\x05ihave\x125\n" +
 	"\x05iwant\x18\x02 \x03(\v2\x1f.meshbus.router.pb.ControlIWantR\x05iwant\x125\n" +
 	"\x05graft\x18\x03 \x03(\v2\x1f.meshbus.router.pb.ControlGraftR\x05graft\x125\n" +
 	"\x05prune\x18\x04 \x03(\v2\x1f.meshbus.router.pb.ControlPruneR\x05prune\x12A\n" +
-	"\tidontwant\x18\x05 \x03(\v2#.meshbus.router.pb.ControlIDontWantR\tidontwant\"H\n" +
+	"\tidontwant\x18\x05 \x03(\v2#.meshbus.router.pb.ControlIDontWantR\tidontwant\x12D\n" +
+	"\n" +
+	"extensions\x18\x06 \x01(\v2$.meshbus.router.pb.ControlExtensionsR\n" +
+	"extensions\"=\n" +
+	"\x11ControlExtensions\x12(\n" +
+	"\x0fpartialMessages\x18\n" +
+	" \x01(\bR\x0fpartialMessages\"\x9c\x01\n" +
+	"\x18PartialMessagesExtension\x12\x18\n" +
+	"\atopicID\x18\x01 \x01(\tR\atopicID\x12\x18\n" +
+	"\agroupID\x18\x02 \x01(\fR\agroupID\x12&\n" +
+	"\x0epartialMessage\x18\x03 \x01(\fR\x0epartialMessage\x12$\n" +
+	"\rpartsMetadata\x18\x04 \x01(\fR\rpartsMetadata\"H\n" +
 	"\fControlIHave\x12\x18\n" +
 	"\atopicID\x18\x01 \x01(\tR\atopicID\x12\x1e\n" +
 	"\n" +
@@ -654,34 +824,38 @@ func file_meshbus_router_pb_rpc_proto_rawDescGZIP() []byte {
 	return file_meshbus_router_pb_rpc_proto_rawDescData
 }
 
-var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_meshbus_router_pb_rpc_proto_goTypes = []any{
-	(*RPC)(nil),              // 0: meshbus.router.pb.RPC
-	(*Message)(nil),          // 1: meshbus.router.pb.Message
-	(*ControlMessage)(nil),   // 2: meshbus.router.pb.ControlMessage
-	(*ControlIHave)(nil),     // 3: meshbus.router.pb.ControlIHave
-	(*ControlIWant)(nil),     // 4: meshbus.router.pb.ControlIWant
-	(*ControlGraft)(nil),     // 5: meshbus.router.pb.ControlGraft
-	(*ControlPrune)(nil),     // 6: meshbus.router.pb.ControlPrune
-	(*PeerInfo)(nil),         // 7: meshbus.router.pb.PeerInfo
-	(*ControlIDontWant)(nil), // 8: meshbus.router.pb.ControlIDontWant
-	(*RPC_SubOpts)(nil),      // 9: meshbus.router.pb.RPC.SubOpts
+	(*RPC)(nil),                      // 0: meshbus.router.pb.RPC
+	(*Message)(nil),                  // 1: meshbus.router.pb.Message
+	(*ControlMessage)(nil),           // 2: meshbus.router.pb.ControlMessage
+	(*ControlExtensions)(nil),        // 3: meshbus.router.pb.ControlExtensions
+	(*PartialMessagesExtension)(nil), // 4: meshbus.router.pb.PartialMessagesExtension
+	(*ControlIHave)(nil),             // 5: meshbus.router.pb.ControlIHave
+	(*ControlIWant)(nil),             // 6: meshbus.router.pb.ControlIWant
+	(*ControlGraft)(nil),             // 7: meshbus.router.pb.ControlGraft
+	(*ControlPrune)(nil),             // 8: meshbus.router.pb.ControlPrune
+	(*PeerInfo)(nil),                 // 9: meshbus.router.pb.PeerInfo
+	(*ControlIDontWant)(nil),         // 10: meshbus.router.pb.ControlIDontWant
+	(*RPC_SubOpts)(nil),              // 11: meshbus.router.pb.RPC.SubOpts
 }
 var file_meshbus_router_pb_rpc_proto_depIdxs = []int32{
-	9, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
-	1, // 1: meshbus.router.pb.RPC.publish:type_name -> meshbus.router.pb.Message
-	2, // 2: meshbus.router.pb.RPC.control:type_name -> meshbus.router.pb.ControlMessage
-	3, // 3: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
-	4, // 4: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
-	5, // 5: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
-	6, // 6: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
-	8, // 7: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
-	7, // 8: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	11, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
+	1,  // 1: meshbus.router.pb.RPC.publish:type_name -> meshbus.router.pb.Message
+	2,  // 2: meshbus.router.pb.RPC.control:type_name -> meshbus.router.pb.ControlMessage
+	4,  // 3: meshbus.router.pb.RPC.partial:type_name -> meshbus.router.pb.PartialMessagesExtension
+	5,  // 4: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
+	6,  // 5: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
+	7,  // 6: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
+	8,  // 7: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
+	10, // 8: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
+	3,  // 9: meshbus.router.pb.ControlMessage.extensions:type_name -> meshbus.router.pb.ControlExtensions
+	9,  // 10: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_meshbus_router_pb_rpc_proto_init() }
@@ -695,7 +869,7 @@ func file_meshbus_router_pb_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshbus_router_pb_rpc_proto_rawDesc), len(file_meshbus_router_pb_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"container/heap"
 	"encoding/binary"
 	"fmt"
@@ -140,7 +142,7 @@ func New(cfg Config) (*Sim, error) {
 // first heartbeat at a random phase within one interval.
 func (s *Sim) spawn(b Behavior) (int, error) {
 	i := len(s.nodes)
-	n := &node{idx: i, id: PeerID(i), behavior: b, alive: true, joinedAt: s.now, proto: automaton.ProtocolGossipSubV12}
+	n := &node{idx: i, id: PeerID(i), behavior: b, alive: true, joinedAt: s.now, proto: wire.ProtocolMeshsub12}
 	if b == Honest && s.cfg.Protocol != nil {
 		n.proto = s.cfg.Protocol(i)
 		if versionRank(n.proto) == 0 {
@@ -351,7 +353,7 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 	}
 	for k, m := range e.rpc.GetPublish() {
 		id := string(m.GetFrom()) + string(m.GetSeqno())
-		if a.HandleMessage(now, from, m, id, out) != automaton.OutcomeNeedsValidation {
+		if a.HandleMessage(now, from, m, id, true, out) != automaton.OutcomeNeedsValidation {
 			continue
 		}
 		s.track.firstCopy(id, n.idx, e.hops[k])

@@ -44,10 +44,10 @@ func (s *PenaltyScorer) Observe(node peer.ID, _ time.Time, out *automaton.Output
 		}
 		m[p] += float64(c)
 	}
-	for _, p := range out.Penalized {
+	for _, p := range automaton.FactPeerPenalized.In(out) {
 		add(p.Peer, p.Count)
 	}
-	for _, r := range out.Rejected {
+	for _, r := range automaton.FactMessageRejected.In(out) {
 		if r.Reason.Invalid() {
 			add(r.From, 1)
 		}

@@ -13,6 +13,8 @@
 package sim
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"errors"
 	"fmt"
 	"time"
@@ -130,7 +132,7 @@ type Config struct {
 	// Scorer, if set, scores peers; nil leaves every score at 0.
 	Scorer Scorer
 	// Protocol, if set, gives the GossipSub version honest node i speaks
-	// (automaton.ProtocolGossipSubV10, V11 or V12); a link uses the older of
+	// (wire.ProtocolMeshsub10, V11 or V12); a link uses the older of
 	// its two ends' versions. Default: every node speaks V12. Adversaries
 	// always speak V12.
 	Protocol func(node int) protocol.ID
@@ -199,12 +201,14 @@ func (c *Config) setDefaults() error {
 // versionRank orders the GossipSub versions a simulated node may speak.
 func versionRank(p protocol.ID) int {
 	switch p {
-	case automaton.ProtocolGossipSubV10:
+	case wire.ProtocolMeshsub10:
 		return 1
-	case automaton.ProtocolGossipSubV11:
+	case wire.ProtocolMeshsub11:
 		return 2
-	case automaton.ProtocolGossipSubV12:
+	case wire.ProtocolMeshsub12:
 		return 3
+	case wire.ProtocolMeshsub13:
+		return 4
 	}
 	return 0
 }

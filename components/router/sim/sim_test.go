@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/meshbus/meshbus/components/router/wire"
+
 	"errors"
 	"reflect"
 	"testing"
@@ -214,7 +216,7 @@ func TestSpammersPenalisedAndHonestDeliveryHolds(t *testing.T) {
 func TestMixedVersions(t *testing.T) {
 	router := automaton.DefaultConfig()
 	router.PeerExchange = true
-	versions := []protocol.ID{automaton.ProtocolGossipSubV10, automaton.ProtocolGossipSubV11, automaton.ProtocolGossipSubV12}
+	versions := []protocol.ID{wire.ProtocolMeshsub10, wire.ProtocolMeshsub11, wire.ProtocolMeshsub12}
 	s := mustNew(t, Config{Nodes: 150, Degree: 5, Seed: 5, Router: router,
 		Protocol: func(i int) protocol.ID { return versions[i%3] }})
 	s.Run(5 * time.Second)
@@ -235,7 +237,7 @@ func TestMixedVersions(t *testing.T) {
 	if st.DeliveryRatio < 0.995 {
 		t.Fatalf("delivery %.4f", st.DeliveryRatio)
 	}
-	if _, err := New(Config{Nodes: 2, Protocol: func(int) protocol.ID { return automaton.ProtocolFloodSub }}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(Config{Nodes: 2, Protocol: func(int) protocol.ID { return wire.ProtocolFloodsub }}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("floodsub local nodes accepted: %v", err)
 	}
 }

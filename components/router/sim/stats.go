@@ -142,7 +142,7 @@ func (t *tracker) observe(n *node, now time.Time, o *automaton.Output) {
 	if n.a == nil {
 		return
 	}
-	for _, d := range o.Delivered {
+	for _, d := range automaton.FactMessageDelivered.In(o) {
 		t.deliveries++
 		if t.isAdv != nil && t.isAdv(d.Author) {
 			t.invalidDelivered++
@@ -154,13 +154,13 @@ func (t *tracker) observe(n *node, now time.Time, o *automaton.Output) {
 			}
 		}
 	}
-	for _, r := range o.Rejected {
+	for _, r := range automaton.FactMessageRejected.In(o) {
 		t.rejected[r.Reason]++
 	}
-	t.dups += len(o.Duplicates)
-	t.grafts += len(o.Grafted)
-	t.prunes += len(o.Pruned)
-	for _, p := range o.Penalized {
+	t.dups += len(automaton.FactMessageDuplicated.In(o))
+	t.grafts += len(automaton.FactPeerGrafted.In(o))
+	t.prunes += len(automaton.FactPeerPruned.In(o))
+	for _, p := range automaton.FactPeerPenalized.In(o) {
 		t.penalties[p.Reason] += p.Count
 		if t.isAdv != nil && t.isAdv(p.Peer) {
 			t.advPen += p.Count

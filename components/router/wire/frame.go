@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
@@ -79,12 +80,54 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // ReadRPC reads and decodes the next RPC into a new *pb.RPC, which the caller
 // owns (it does not alias the reader's buffer). Errors are those of ReadFrame,
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
+//
+// The frame is read into a buffer borrowed from a pool shared by every
+// Reader and Writer and returned once decoded, so an idle stream holds no
+// frame-sized buffer.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
-	frame, err := r.ReadFrame()
+	n, err := readUvarint(r.r)
 	if err != nil {
 		return nil, err
 	}
+	if n > uint64(r.max) {
+		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
+	}
+	bp := getBuf(int(n))
+	defer putBuf(bp)
+	frame := (*bp)[:n]
+	if _, err := io.ReadFull(r.r, frame); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
 	return DecodeRPC(frame)
+}
+
+// framePool holds frame buffers shared by Readers and Writers: buffers are
+// sized by use and held only while a frame is read or written.
+var framePool sync.Pool
+
+// maxPooled bounds the buffers kept in the pool; larger ones are left to
+// the garbage collector.
+const maxPooled = 256 << 10
+
+func getBuf(n int) *[]byte {
+	if bp, ok := framePool.Get().(*[]byte); ok {
+		if cap(*bp) >= n {
+			return bp
+		}
+		framePool.Put(bp)
+	}
+	b := make([]byte, 0, max(n, 4096))
+	return &b
+}
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooled {
+		*bp = (*bp)[:0]
+		framePool.Put(bp)
+	}
 }
 
 // DecodeRPC decodes one RPC payload (without its length prefix). The result
@@ -102,7 +145,6 @@ func DecodeRPC(frame []byte) (*pb.RPC, error) {
 type Writer struct {
 	w   io.Writer
 	max int
-	buf []byte
 }
 
 // NewWriter returns a Writer on w that refuses RPCs larger than maxSize bytes
@@ -118,12 +160,16 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 // WriteRPC encodes rpc with its uvarint length prefix and writes it in one
 // call. It returns ErrFrameTooLarge (wrapped) without writing anything when
 // the encoded RPC exceeds the maximum size.
+// The frame is encoded into a pooled buffer (see ReadRPC), returned after
+// the write.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
-	buf, err := AppendFrame(w.buf[:0], rpc, w.max)
+	bp := getBuf(0)
+	defer putBuf(bp)
+	buf, err := AppendFrame((*bp)[:0], rpc, w.max)
 	if err != nil {
 		return err
 	}
-	w.buf = buf
+	*bp = buf
 	_, err = w.w.Write(buf)
 	return err
 }

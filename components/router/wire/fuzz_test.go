@@ -24,6 +24,20 @@ func FuzzReadRPC(f *testing.F) {
 	f.Add([]byte{3, 0xff, 0xff, 0xff})
 	f.Add([]byte{0, 0, 0})
 	f.Add([]byte{5, 1, 2})
+	// gossipsub v1.3 and partial messages: Extensions, a partial RPC, a
+	// SubOpts with the partial options, and an unknown extension field.
+	for _, r := range []*pb.RPC{
+		{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}},
+		{Partial: &pb.PartialMessagesExtension{TopicID: proto.String("t"), GroupID: []byte("g"), PartialMessage: []byte{0, 1, 'x'}, PartsMetadata: []byte{1}}},
+		{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String("t"), RequestsPartial: proto.Bool(true), SupportsSendingPartial: proto.Bool(true)}}},
+	} {
+		fr, err := AppendFrame(nil, r, 0)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(fr)
+	}
+	f.Add([]byte{7, 0x1a, 5, 0x32, 3, 0x90, 0x89, 0x9f}) // truncated unknown extension
 	const max = 4096
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := NewReader(bytes.NewReader(stream), max)

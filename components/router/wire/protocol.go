@@ -4,6 +4,9 @@ import "github.com/libp2p/go-libp2p/core/protocol"
 
 // Protocol ids of the pubsub family, as other implementations register them.
 const (
+	// ProtocolMeshsub13 is gossipsub v1.3 (adds the Extensions control
+	// message, through which the partial-messages extension is announced).
+	ProtocolMeshsub13 protocol.ID = "/meshsub/1.3.0"
 	// ProtocolMeshsub12 is gossipsub v1.2 (adds IDONTWANT).
 	ProtocolMeshsub12 protocol.ID = "/meshsub/1.2.0"
 	// ProtocolMeshsub11 is gossipsub v1.1 (peer exchange, backoff, scoring).
@@ -18,7 +21,7 @@ const (
 // Protocols lists the supported protocol ids in order of preference, most
 // capable first; an outbound stream negotiates the first one the remote
 // speaks. The slice is shared: do not modify it.
-var Protocols = []protocol.ID{ProtocolMeshsub12, ProtocolMeshsub11, ProtocolMeshsub10, ProtocolFloodsub}
+var Protocols = []protocol.ID{ProtocolMeshsub13, ProtocolMeshsub12, ProtocolMeshsub11, ProtocolMeshsub10, ProtocolFloodsub}
 
 // IsPubsub reports whether id is one of Protocols.
 func IsPubsub(id protocol.ID) bool {

@@ -27,7 +27,9 @@ func fieldSize(n int) int { return protowire.SizeTag(1) + protowire.SizeBytes(n)
 
 // Split returns rpc as a list of RPCs whose encoded sizes are each at most
 // maxSize bytes. When rpc already fits, the result is []*pb.RPC{rpc}.
-// Otherwise subscriptions come first, then control entries, then messages,
+// Otherwise the v1.3 Extensions control message comes first, alone, then
+// subscriptions, then control entries, then messages, then the
+// partial-messages RPC, alone;
 // each in its original order, packed greedily; IHAVE, IWANT and IDONTWANT
 // entries with too many ids are cut into several entries. The parts share the
 // entries (and messages) of rpc: treat rpc as read-only afterwards. A message
@@ -42,6 +44,15 @@ func Split(rpc *pb.RPC, maxSize int) ([]*pb.RPC, error) {
 		return []*pb.RPC{rpc}, nil
 	}
 	s := splitter{max: maxSize}
+	// The v1.3 Extensions control message must stay in the first RPC, and
+	// the partial-messages RPC cannot be cut: each travels in a part of its
+	// own, extensions first, partial last.
+	if ext := rpc.GetControl().GetExtensions(); ext != nil {
+		if err := s.addCtrl(func(cm *pb.ControlMessage) { cm.Extensions = ext }, proto.Size(ext)); err != nil {
+			return nil, err
+		}
+		s.flush()
+	}
 	for _, sub := range rpc.GetSubscriptions() {
 		if err := s.addTop(sub, proto.Size(sub), ErrEntryTooLarge); err != nil {
 			return nil, err
@@ -101,6 +112,12 @@ func Split(rpc *pb.RPC, maxSize int) ([]*pb.RPC, error) {
 		}
 	}
 	s.flush()
+	if p := rpc.GetPartial(); p != nil {
+		if n := protowire.SizeTag(10) + protowire.SizeBytes(proto.Size(p)); n > maxSize {
+			return nil, fmt.Errorf("%w: partial-messages RPC of %d bytes, max %d", ErrEntryTooLarge, n, maxSize)
+		}
+		s.out = append(s.out, &pb.RPC{Partial: p})
+	}
 	return s.out, nil
 }
 

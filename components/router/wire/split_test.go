@@ -128,3 +128,42 @@ func BenchmarkSplit(b *testing.B) {
 		}
 	}
 }
+
+// The v1.3 Extensions control message stays first and alone, and the
+// partial-messages RPC travels whole and last, when an RPC is split.
+func TestSplitKeepsExtensionsFirstAndPartialWhole(t *testing.T) {
+	ext := &pb.ControlExtensions{PartialMessages: proto.Bool(true)}
+	part := &pb.PartialMessagesExtension{TopicID: proto.String("t"), GroupID: []byte("g"), PartialMessage: make([]byte, 300)}
+	rpc := &pb.RPC{Control: &pb.ControlMessage{Extensions: ext}, Partial: part}
+	for i := range 20 {
+		rpc.Publish = append(rpc.Publish, &pb.Message{Topic: proto.String("t"), Data: make([]byte, 100+i)})
+	}
+	parts, err := Split(rpc, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 3 || parts[0].GetControl().GetExtensions() != ext || len(parts[0].Publish) != 0 {
+		t.Fatalf("first part %v", parts[0])
+	}
+	last := parts[len(parts)-1]
+	if last.Partial != part || len(last.Publish) != 0 {
+		t.Fatalf("last part %v", last)
+	}
+	n := 0
+	for _, p := range parts {
+		if proto.Size(p) > 1024 {
+			t.Fatalf("part of %d bytes", proto.Size(p))
+		}
+		n += len(p.Publish)
+		if p != parts[0] && p.GetControl().GetExtensions() != nil {
+			t.Fatal("extensions twice")
+		}
+	}
+	if n != 20 {
+		t.Fatalf("%d messages", n)
+	}
+	rpc.Partial = &pb.PartialMessagesExtension{PartialMessage: make([]byte, 2000)}
+	if _, err := Split(rpc, 1024); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("oversized partial: %v", err)
+	}
+}

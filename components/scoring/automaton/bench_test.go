@@ -112,7 +112,7 @@ func BenchmarkObserveDuplicate(b *testing.B) {
 	for i := range n {
 		id := fmt.Sprintf("dup-%d", i)
 		s.HandleDelivered(now, events.EvtMessageDelivered{Topic: topics[i%len(topics)], ID: id, From: peers[i%len(peers)], At: now}, nil)
-		boxed[i] = events.EvtMessageDuplicate{Topic: topics[i%len(topics)], ID: id, From: peers[(i+1)%len(peers)], At: now}
+		boxed[i] = events.EvtMessageDuplicated{Topic: topics[i%len(topics)], ID: id, From: peers[(i+1)%len(peers)], At: now}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -17,7 +17,7 @@ func InputEvents() []any {
 		new(events.EvtPeerGrafted),
 		new(events.EvtPeerPruned),
 		new(events.EvtMessageDelivered),
-		new(events.EvtMessageDuplicate),
+		new(events.EvtMessageDuplicated),
 		new(events.EvtMessageRejected),
 		new(events.EvtMessagePublished),
 		new(events.EvtPeerPenalized),
@@ -44,7 +44,7 @@ func (a *Automaton) HandleEvent(now time.Time, ev any, out *Output) Outcome {
 		return a.HandlePruned(now, e, out)
 	case events.EvtMessageDelivered:
 		return a.HandleDelivered(now, e, out)
-	case events.EvtMessageDuplicate:
+	case events.EvtMessageDuplicated:
 		return a.HandleDuplicate(now, e, out)
 	case events.EvtMessageRejected:
 		return a.HandleRejected(now, e, out)
@@ -219,7 +219,7 @@ func (a *Automaton) meshDelivery(ts *topicState, tc *topicConf) {
 // OutcomeNothingToDo); after an invalid one it pays P₄ (OutcomeScored).
 // Other outcomes: OutcomeTopicNotScored, OutcomeMissingField,
 // OutcomeRepeated (this peer's copy was counted already).
-func (a *Automaton) HandleDuplicate(now time.Time, ev events.EvtMessageDuplicate, out *Output) Outcome {
+func (a *Automaton) HandleDuplicate(now time.Time, ev events.EvtMessageDuplicated, out *Output) Outcome {
 	tc := a.topics[ev.Topic]
 	switch {
 	case tc == nil:

@@ -62,7 +62,7 @@ func FuzzScorer(f *testing.F) {
 			case 5:
 				s.HandleDelivered(now, events.EvtMessageDelivered{Topic: tp, ID: id, From: pr, At: now}, nil)
 			case 6:
-				s.HandleDuplicate(now, events.EvtMessageDuplicate{Topic: tp, ID: id, From: pr, At: now}, nil)
+				s.HandleDuplicate(now, events.EvtMessageDuplicated{Topic: tp, ID: id, From: pr, At: now}, nil)
 			case 7:
 				s.HandleRejected(now, events.EvtMessageRejected{Topic: tp, ID: id, From: pr, Reason: events.RejectReason(arg % 13), At: now}, nil)
 			case 8:

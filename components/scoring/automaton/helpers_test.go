@@ -136,7 +136,7 @@ func deliver(s *Automaton, id string, from peer.ID, at time.Time) {
 }
 
 func duplicate(s *Automaton, id string, from peer.ID, at time.Time) {
-	s.HandleDuplicate(at, events.EvtMessageDuplicate{Topic: topic, ID: id, From: from, At: at}, nil)
+	s.HandleDuplicate(at, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: at}, nil)
 }
 
 func reject(s *Automaton, id string, from peer.ID, r events.RejectReason, at time.Time) {

@@ -58,7 +58,7 @@ type RouterLog struct {
 	HasScorer bool
 	// Penalties counts EvtPeerPenalized per peer and reason.
 	Penalties map[peer.ID]map[string]int
-	// Duplicates counts EvtMessageDuplicate (copies the router received
+	// Duplicates counts EvtMessageDuplicated (copies the router received
 	// again and did not deliver).
 	Duplicates int
 }
@@ -185,7 +185,7 @@ func (n *GoNode) startHost(ropts []router.Option, logger *slog.Logger) error {
 		meshhost.WithLogger(logger),
 		meshhost.WithFx(
 			router.Options(ropts...),
-			peermgr.WithOptions(peermgr.WithColocationLimit(0)),
+			peermgr.Options(peermgr.WithColocationLimit(0)),
 			fx.Invoke(func(b *eventbus.Bus) error { n.Bus = b; return n.record() }),
 			fx.Populate(&r),
 		),
@@ -215,8 +215,8 @@ func (n *GoNode) startRouter(ropts []router.Option, logger *slog.Logger) error {
 		return fmt.Errorf("router events: %w", err)
 	}
 	n.Registry = prometheus.NewRegistry()
-	r, err := router.New(h, n.Bus, clock.New(),
-		append([]router.Option{router.WithRegisterer(n.Registry), router.WithLogger(logger)}, ropts...)...)
+	r, err := router.New(h, n.Bus,
+		append([]router.Option{router.WithClock(clock.New()), router.WithRegisterer(n.Registry), router.WithLogger(logger)}, ropts...)...)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
@@ -261,7 +261,7 @@ func (n *GoNode) bridge() error {
 // the router rather than lose one: these are the facts the test asserts.
 func (n *GoNode) record() error {
 	sub, err := n.Bus.Subscribe([]any{new(events.EvtRouterPeerAdded), new(events.EvtPeerGrafted),
-		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicate),
+		new(events.EvtPeerPruned), new(events.EvtMessageRejected), new(events.EvtMessageDuplicated),
 		new(events.EvtPeerPenalized), new(events.EvtPeerScoresUpdated)},
 		eventbus.Name("interop/"+n.Name), eventbus.BufSize(4096), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
@@ -281,7 +281,7 @@ func (n *GoNode) record() error {
 				n.log.Pruned[e.Peer]++
 			case events.EvtMessageRejected:
 				n.log.Rejected[e.Reason]++
-			case events.EvtMessageDuplicate:
+			case events.EvtMessageDuplicated:
 				n.log.Duplicates++
 			case events.EvtPeerScoresUpdated:
 				n.log.HasScorer = true

@@ -1,0 +1,179 @@
+package router
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// Inbound: one reader goroutine per inbound stream decodes frames and hands
+// them to the driver; the driver feeds them to the automaton.
+
+// handleRPC feeds one received RPC to the automaton: subscriptions, then
+// messages, then control, as other implementations process them.
+func (r *Router) handleRPC(in netInput) {
+	now := r.clk.Now()
+	p := in.peer
+	r.partialRPCIn(in)
+	defer r.partialRPCAfter(in)
+	for _, s := range in.rpc.GetSubscriptions() {
+		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
+	}
+	for _, msg := range in.rpc.GetPublish() {
+		r.handleMessage(now, p, msg)
+	}
+	if c := in.rpc.GetControl(); c != nil {
+		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
+		for _, o := range r.outcomes {
+			r.m.outcome(o)
+		}
+	}
+}
+
+// handleMessage feeds one received message to the automaton. The automaton
+// owns the seen-cache and says whether the message needs a signature check
+// (anything but a byte-identical copy of a message it accepted); the check
+// runs here, on the message's own bytes, before the automaton takes the
+// message as new. Nothing else skips or caches checks.
+func (r *Router) handleMessage(now time.Time, p peer.ID, msg *pb.Message) {
+	id := r.msgIDFor(msg.GetTopic())(msg)
+	o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
+	switch o {
+	case automaton.OutcomeAlreadySeen:
+		r.m.sigSkipped.Inc()
+	case automaton.OutcomeNeedsSignatureCheck:
+		r.m.outcome(o)
+		r.m.sigChecked.Inc()
+		if err := wire.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
+			o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
+		} else {
+			o = r.aut.HandleMessage(now, p, msg, id, true, &r.out)
+		}
+	}
+	r.m.outcome(o)
+	if o == automaton.OutcomeNeedsValidation {
+		r.validate(p, msg, id)
+	}
+}
+
+func classify(err error) (badInput, bool) {
+	switch {
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		return badFrameTooLarge, true
+	case errors.Is(err, wire.ErrBadLengthPrefix):
+		return badLengthPrefix, true
+	case errors.Is(err, wire.ErrDecode):
+		return badUndecodable, true
+	}
+	return 0, false
+}
+
+func rejectReason(err error) events.RejectReason {
+	switch {
+	case errors.Is(err, wire.ErrMissingSignature):
+		return events.RejectMissingSignature
+	case errors.Is(err, wire.ErrInvalidSignature):
+		return events.RejectInvalidSignature
+	case errors.Is(err, wire.ErrUnexpectedSignature):
+		return events.RejectUnexpectedSignature
+	}
+	return events.RejectMalformed
+}
+
+// trackStream registers an inbound stream for Close to reset. A peer keeps
+// one inbound pubsub stream, as in other implementations: a newer one
+// replaces (resets) the older, so no peer can hold more than one reader
+// goroutine of ours.
+func (r *Router) trackStream(s network.Stream) bool {
+	p := s.Conn().RemotePeer()
+	r.mu.Lock()
+	if r.state != stateStarted {
+		r.mu.Unlock()
+		return false
+	}
+	old := r.inbound[p]
+	r.inbound[p] = s
+	r.streams[s] = struct{}{}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	if old != nil {
+		r.m.streamsReplaced.Inc()
+		_ = old.Reset() // its reader sees the error and exits
+	}
+	return true
+}
+
+func (r *Router) untrackStream(s network.Stream) {
+	r.mu.Lock()
+	delete(r.streams, s)
+	if p := s.Conn().RemotePeer(); r.inbound[p] == s {
+		delete(r.inbound, p)
+	}
+	r.mu.Unlock()
+	r.wg.Done()
+}
+
+// handleStream serves one inbound pubsub stream (libp2p calls it on a
+// goroutine of its own, which becomes the stream's reader).
+func (r *Router) handleStream(s network.Stream) {
+	if !r.trackStream(s) {
+		_ = s.Reset()
+		return
+	}
+	defer r.untrackStream(s)
+	rd := &reader{s: s, peer: s.Conn().RemotePeer(), rd: wire.NewReader(s, r.cfg.maxRPCSize)}
+	rd.run(r)
+}
+
+// reader is the state of one inbound stream's goroutine, owned by it alone:
+// the stream, its peer, and the frame reader with its reused buffer. It
+// reads and decodes frames and hands the RPCs to the driver, which decides
+// everything else (ids, signature checks, duplicates). Bad input (an
+// oversized or undecodable frame) resets the stream and is reported to the
+// driver, which penalises the peer.
+type reader struct {
+	s    network.Stream
+	peer peer.ID
+	rd   *wire.Reader
+}
+
+func (rd *reader) run(r *Router) {
+	if !r.report(netInput{kind: netInboundOpened, peer: rd.peer, proto: rd.s.Protocol()}) {
+		_ = rd.s.Reset()
+		return
+	}
+	started := false
+	for {
+		rpc, err := rd.rd.ReadRPC()
+		if err != nil {
+			bad, isBad := classify(err)
+			if !isBad {
+				if errors.Is(err, io.EOF) {
+					_ = rd.s.Close()
+				} else {
+					_ = rd.s.Reset()
+				}
+				return
+			}
+			r.m.invalidRPCs[bad].Inc()
+			_ = rd.s.Reset()
+			r.report(netInput{kind: netBadInput, peer: rd.peer, bad: bad, err: err})
+			return
+		}
+		r.m.rpcsIn.Inc()
+		first := !started
+		started = true
+		if !r.report(netInput{kind: netRPC, peer: rd.peer, proto: rd.s.Protocol(), rpc: rpc, first: first}) {
+			_ = rd.s.Reset()
+			return
+		}
+	}
+}

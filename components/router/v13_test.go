@@ -1,0 +1,208 @@
+package router
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// On a /meshsub/1.3.0 stream the router's first RPC is the Extensions
+// control message, and no later RPC carries it again.
+func TestV13ExtensionsFirstAndOnce(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	connect(t, f.h, n.h)
+	first := f.waitRPC("first RPC", func(*pb.RPC) bool { return true })
+	if !first.GetControl().GetExtensions().GetPartialMessages() {
+		t.Fatalf("first RPC %v", first)
+	}
+	if _, err := n.r.Join("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.r.Join("b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"a", "b"} {
+		r := f.waitRPC("subscription "+topic, func(r *pb.RPC) bool {
+			if r.GetControl().GetExtensions() != nil {
+				t.Fatalf("Extensions again: %v", r)
+			}
+			return hasSub(r, topic)
+		})
+		if r.GetSubscriptions()[0].RequestsPartial != nil {
+			t.Fatal("partial options on a topic joined without them")
+		}
+	}
+}
+
+// Against a /meshsub/1.2.0 peer the router falls back to v1.2 and sends no
+// Extensions; the peer's Extensions (an unknown field on v1.2) are ignored
+// without penalty, and it has no extensions.
+func TestV13FallsBackToV12WithoutExtensions(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	if _, err := n.r.Join("a"); err != nil {
+		t.Fatal(err)
+	}
+	f := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	connect(t, f.h, n.h)
+	first := f.waitRPC("hello", func(*pb.RPC) bool { return true })
+	if first.GetControl().GetExtensions() != nil || !hasSub(first, "a") {
+		t.Fatalf("first RPC on /meshsub/1.2.0: %v", first)
+	}
+	f.open(n.h.ID())
+	hello := subscribeRPC("a")
+	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	f.send(hello)
+	later := subscribeRPC("b")
+	later.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	f.send(later)
+	eventually(t, 10*time.Second, "both RPCs handled", func() bool { return contains(n.r.TopicPeers("b"), f.h.ID()) }, nil)
+	if e, ok := n.r.PeerExtensions(f.h.ID()); !ok || e.PartialMessages {
+		t.Fatalf("v1.2 peer extensions %+v %v", e, ok)
+	}
+	if got := counter(t, n.reg, "meshbus_router_penalties_total", "reason", "extensions_misuse"); got != 0 {
+		t.Fatalf("penalised %v times on v1.2", got)
+	}
+	if got := counter(t, n.reg, "meshbus_router_peers", "protocol", "/meshsub/1.2.0"); got != 1 {
+		t.Fatalf("%v /meshsub/1.2.0 peers", got)
+	}
+}
+
+// A go-libp2p-pubsub v0.19.0 node without the partial-messages extension:
+// /meshsub/1.3.0 both ways, no extensions on its side, and a complete
+// partial group published by meshbus reaches it as a full message
+// (the full-message fallback), while its messages reach meshbus.
+func TestV13GoPubsubWithoutPartialGetsFullMessages(t *testing.T) {
+	const topic = "mixed"
+	clk := clock.NewMock()
+	a := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	ta, err := a.r.Join(topic, WithPartial(PartialOptions{RequestsPartial: true, Logic: &bitLogic{n: 4}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subA, _ := ta.Subscribe()
+	hb := newHost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := newGoTracer()
+	ps, err := pubsub.NewGossipSub(ctx, hb, pubsub.WithRawTracer(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := ps.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subB, err := tb.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		subB.Cancel()
+		_ = tb.Close()
+		cancel()
+		_ = hb.Close()
+	})
+	connect(t, a.h, hb)
+	idA, idB := a.h.ID(), hb.ID()
+	eventually(t, 20*time.Second, "meshes", func() bool {
+		_, grafted, _, _ := tr.snapshot(idA)
+		return grafted && contains(a.r.Mesh(topic), idB)
+	}, heartbeat(clk))
+	if e, ok := a.r.PeerExtensions(idB); !ok || e.PartialMessages {
+		t.Fatalf("plain go node's extensions %+v %v", e, ok)
+	}
+	goProto, _, _, _ := tr.snapshot(idA)
+	var ourProto string
+	for _, c := range hb.Network().ConnsToPeer(idA) {
+		for _, s := range c.GetStreams() {
+			if s.Stat().Direction == network.DirInbound && s.Protocol() != "" && wire.IsPubsub(s.Protocol()) {
+				ourProto = string(s.Protocol())
+			}
+		}
+	}
+	if goProto != "/meshsub/1.3.0" || ourProto != "/meshsub/1.3.0" {
+		t.Fatalf("negotiated go->meshbus %q, meshbus->go %q", goProto, ourProto)
+	}
+	if err := ta.PublishPartial(context.Background(), []byte("g"), fullBitParts(4, "f")); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	m, err := subB.Next(rctx)
+	if err != nil || string(m.Data) != "f-0f-1f-2f-3" || m.ReceivedFrom != idA {
+		t.Fatalf("go node got %v, %v", m, err)
+	}
+	if got := next(t, subA); string(got.Data) != "f-0f-1f-2f-3" {
+		t.Fatalf("local delivery %q", got.Data)
+	}
+	if err := tb.Publish(rctx, []byte("from go")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, subA); string(got.Data) != "from go" || got.From != idB {
+		t.Fatalf("meshbus got %q from %s", got.Data, got.From)
+	}
+}
+
+// At heartbeats a non-mesh peer that requested partial messages gets our
+// parts metadata for local groups in place of IHAVE: no IHAVE for the topic
+// and no full message reach it.
+func TestPartialGossipReplacesIHave(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	tp, err := n.r.Join("t", WithPartial(PartialOptions{RequestsPartial: true, Logic: &bitLogic{n: 4}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	connect(t, f.h, n.h)
+	f.open(n.h.ID())
+	hello := subscribeRPC("t")
+	hello.Subscriptions[0].RequestsPartial = proto.Bool(true)
+	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	f.send(hello)
+	eventually(t, 10*time.Second, "raw peer in the mesh", func() bool { return contains(n.r.Mesh("t"), f.h.ID()) }, heartbeat(clk))
+	f.send(&pb.RPC{Control: &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("t"), Backoff: proto.Uint64(600)}}}})
+	eventually(t, 10*time.Second, "raw peer pruned", func() bool { return !contains(n.r.Mesh("t"), f.h.ID()) }, nil)
+
+	if err := tp.Publish(context.Background(), []byte("full")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PublishPartial(context.Background(), []byte("g"), fullBitParts(4, "p")); err != nil {
+		t.Fatal(err)
+	}
+	var gotMeta bool
+	for i := 0; i < 3 || !gotMeta; i++ {
+		if i > 50 {
+			t.Fatal("no parts metadata gossip after 50 heartbeats")
+		}
+		clk.Add(time.Second)
+		for drained := false; !drained; {
+			select {
+			case r := <-f.rpcs:
+				for _, ih := range r.GetControl().GetIhave() {
+					if ih.GetTopicID() == "t" {
+						t.Fatalf("IHAVE to a partial peer: %v", r)
+					}
+				}
+				if len(r.GetPublish()) > 0 {
+					t.Fatalf("full message to a peer that requested partial: %v", r)
+				}
+				if p := r.GetPartial(); p != nil && string(p.GetGroupID()) == "g" && len(p.GetPartsMetadata()) == 1 && p.GetPartsMetadata()[0] == 0x0f {
+					gotMeta = true
+				}
+			case <-time.After(50 * time.Millisecond):
+				drained = true
+			}
+		}
+	}
+}

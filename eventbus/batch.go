@@ -1,0 +1,410 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+)
+
+// ringSink is a batch subscription's delivery end: a bounded queue of E
+// (a ring of slots, no channel operation per event) that the reader empties
+// a batch at a time.
+//
+// Locking: producers are serialised by plock, the producer lock; the reader
+// takes no lock. For a typed batch subscription of exactly one concrete type
+// (the common case), plock is its node's emu, which a typed Emit takes once
+// for all of them: at fan-out the emitter pays one lock for every batch
+// subscriber, where channels cost one lock each. Other batch subscriptions
+// (sequenced, interface-typed, several types) use their own pmu. Either is
+// taken inside the emitting node's read lock. A producer writes the slot at
+// tail and publishes tail+1 (pub); the reader loads pub, copies [head, pub)
+// out and publishes its new head, which producers load to see the room.
+// Parking on either side is a flag set before a re-check (readerWaits,
+// writersWait) and a capacity-1 token channel, so neither side can miss the
+// other's progress.
+type ringSink[E any] struct {
+	subCore
+	slots []E
+	mask  uint64 // len(slots)-1; len(slots) is limit rounded up to a power of two
+	limit uint64 // the subscription's BufSize (at least 1)
+
+	plock *sync.Mutex // &node.emu for a bound queue, else &pmu; set before attach
+	pmu   sync.Mutex
+	node  *node // the one node of a flat typed queue; nil otherwise
+
+	tail uint64 // the next slot to write; guarded by *plock
+	_    [56]byte
+	pub  atomic.Uint64 // tail as published to the reader
+	_    [56]byte
+	head atomic.Uint64 // the next slot to read; written by the reader only
+	_    [56]byte
+
+	readerWaits atomic.Bool   // the reader is parked on wake
+	writersWait atomic.Int32  // Block producers parked on space
+	space       chan struct{} // capacity 1: one token wakes one parked producer, who passes it on
+	wake        chan struct{} // capacity 1: one token wakes the reader
+	gone        chan struct{} // closed by closeChan: no producer will push again
+	isGone      atomic.Bool
+	readMu      sync.Mutex    // one reader at a time
+	drained     chan struct{} // closed once the reader found the ended queue empty
+	drainedOnce sync.Once
+	handlerDone chan struct{} // closed when a handler goroutine returned; nil without one
+	convert     func(ev any, seq uint64) (E, bool)
+}
+
+// bindNode makes n the queue's only node, so that it joins n's flat ring
+// list and shares n's producer lock. Called by subscribe before attaching,
+// for typed subscriptions of one concrete type.
+func (r *ringSink[E]) bindNode(n *node) {
+	if r.convert == nil && reflect.TypeFor[E]() == n.typ {
+		r.node, r.plock = n, &n.emu
+	}
+}
+
+// flattenRing appends r to list (a []*ringSink[E] or nil) if r is bound to
+// n, reporting whether it did.
+func (r *ringSink[E]) flattenRing(n *node, list any) (any, bool) {
+	if r.node != n {
+		return list, false
+	}
+	l, _ := list.([]*ringSink[E])
+	return append(l, r), true
+}
+
+func (r *ringSink[E]) init() {
+	r.limit = uint64(max(r.settings.bufSize, 1))
+	size := uint64(1)
+	for size < r.limit {
+		size <<= 1
+	}
+	r.slots = make([]E, size)
+	r.mask = size - 1
+	r.plock = &r.pmu
+	r.wake = make(chan struct{}, 1)
+	r.space = make(chan struct{}, 1)
+	r.gone = make(chan struct{})
+	r.drained = make(chan struct{})
+	if r.settings.sequenced && r.convert == nil {
+		if f, ok := any(boxSequenced).(func(any, uint64) (E, bool)); ok {
+			r.convert = f
+		}
+	}
+}
+
+// push queues v, applying the policy when the queue is full, and reports
+// whether it woke the parked reader. Called with n's read lock and r.plock
+// held, on the emitter's goroutine. Under Block it releases plock while it
+// waits for room or for the subscription to end (so that the type's other
+// emitters can reach their other subscribers), then re-checks that the
+// subscription lives.
+func (r *ringSink[E]) push(n *node, v E) bool {
+	if r.ended.Load() {
+		r.abandoned.Add(1)
+		return false
+	}
+	for r.tail-r.head.Load() >= r.limit {
+		if r.settings.policy != Block {
+			r.overflowHeld(n, r.plock)
+			return false
+		}
+		r.writersWait.Add(1)
+		if r.tail-r.head.Load() < r.limit { // the reader made room meanwhile
+			r.writersWait.Add(-1)
+			break
+		}
+		r.plock.Unlock()
+		select {
+		case <-r.space:
+		case <-r.done:
+		}
+		r.plock.Lock()
+		r.writersWait.Add(-1)
+		if r.ended.Load() {
+			r.abandoned.Add(1)
+			return false
+		}
+	}
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.pub.Store(r.tail)
+	if r.writersWait.Load() > 0 && r.tail-r.head.Load() < r.limit {
+		r.signalSpace() // pass the wake-up on to the next parked producer
+	}
+	if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+		return true
+	}
+	return false
+}
+
+func (r *ringSink[E]) toElem(ev any, seq uint64) (E, bool) {
+	if r.convert != nil {
+		return r.convert(ev, seq)
+	}
+	v, ok := ev.(E)
+	return v, ok
+}
+
+// pushLocking is push for a caller holding only n's read lock.
+func (r *ringSink[E]) pushLocking(n *node, v E) {
+	r.plock.Lock()
+	r.push(n, v)
+	r.plock.Unlock()
+}
+
+func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) {
+	if v, ok := r.toElem(ev, seq); ok {
+		r.pushLocking(n, v)
+	}
+}
+
+func (r *ringSink[E]) tryDeliverAny(n *node, ev any, seq uint64) bool {
+	v, ok := r.toElem(ev, seq)
+	if !ok {
+		return true
+	}
+	r.plock.Lock()
+	defer r.plock.Unlock()
+	if r.tail-r.head.Load() >= r.limit {
+		return false
+	}
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.pub.Store(r.tail)
+	return true
+}
+
+// closeChan marks the queue gone: detach has removed it from every node, so
+// no producer pushes again; the reader takes what is queued, then ends.
+func (r *ringSink[E]) closeChan() {
+	r.isGone.Store(true)
+	close(r.gone)
+}
+
+func (r *ringSink[E]) queued() int {
+	h := r.head.Load()
+	return int(r.pub.Load() - h)
+}
+
+// next fills buf with up to len(buf) queued events, waiting for at least one.
+func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	h := r.head.Load()
+	for {
+		t := r.pub.Load()
+		if h == t {
+			if r.isGone.Load() {
+				if r.pub.Load() != h { // a last push landed before the queue went
+					continue
+				}
+				r.markDrained()
+				return buf[:0], r.endErr()
+			}
+			r.readerWaits.Store(true)
+			if r.pub.Load() != h || r.isGone.Load() { // re-check after announcing
+				r.readerWaits.Store(false)
+				continue
+			}
+			select {
+			case <-r.wake:
+			case <-r.gone:
+			case <-ctx.Done():
+				r.readerWaits.Store(false)
+				return buf[:0], ctx.Err()
+			}
+			r.readerWaits.Store(false)
+			continue
+		}
+		n := min(t-h, uint64(len(buf)))
+		// Slots [h, h+n) are the reader's until head moves past them.
+		for i := uint64(0); i < n; {
+			from := (h + i) & r.mask
+			k := copy(buf[i:n], r.slots[from:min(from+(n-i), uint64(len(r.slots)))])
+			clear(r.slots[from : from+uint64(k)]) // release what the events reference
+			i += uint64(k)
+		}
+		r.head.Store(h + n)
+		if r.writersWait.Load() > 0 {
+			r.signalSpace()
+		}
+		empty := r.pub.Load() == h+n
+		if empty && r.isGone.Load() {
+			r.markDrained()
+		}
+		return buf[:n], nil
+	}
+}
+
+// signalSpace wakes one parked producer (a token already waiting will do).
+func (r *ringSink[E]) signalSpace() {
+	select {
+	case r.space <- struct{}{}:
+	default:
+	}
+}
+
+func (r *ringSink[E]) markDrained() { r.drainedOnce.Do(func() { close(r.drained) }) }
+
+// endErr is what next returns once the queue ended and is empty.
+func (r *ringSink[E]) endErr() error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return ErrSubscriptionClosed
+}
+
+// BatchSubscription is a subscription whose events wait in a bounded queue
+// of its own and are taken a batch at a time, with Next or by a handler on
+// the subscription's own goroutine (SubscribeBatchFunc). Next to a channel
+// subscription it costs the emitter no channel operation per event (a typed
+// emitter takes one lock for all batch subscribers of its type), and the
+// reader one wake-up per batch rather than per event.
+//
+// It has the same policies (Block, Drop, Kill, Notify, set with the same
+// options), ordering (events of one emitter arrive in emission order),
+// sequence numbers (SubscribeBatchSequenced), metrics and introspection as a
+// channel subscription. BufSize is the queue's capacity in events (0 means
+// 1). Events are copied into the queue once per subscriber, as into a
+// channel; for large events, emit a pointer type (*EvtX) so that every
+// subscriber shares one value, which then must not be mutated.
+type BatchSubscription[E any] struct {
+	r *ringSink[E]
+}
+
+// SubscribeBatch subscribes to events of type T in batch mode. When T is an
+// interface type it receives every event type implementing it.
+func SubscribeBatch[T any](b *Bus, opts ...SubscriptionOpt) (*BatchSubscription[T], error) {
+	return subscribeBatch[T, T](b, nil, opts)
+}
+
+// SubscribeBatchSequenced is SubscribeBatch with each event wrapped in a
+// Sequenced carrying its bus-wide sequence number.
+func SubscribeBatchSequenced[T any](b *Bus, opts ...SubscriptionOpt) (*BatchSubscription[Sequenced[T]], error) {
+	opts = append(opts[:len(opts):len(opts)], WithSequence())
+	return subscribeBatch[T](b, sequencer[T](), opts)
+}
+
+// SubscribeBatchFunc subscribes to events of type T in batch mode and calls
+// fn with each batch, in order, on one goroutine of the subscription's own
+// (never concurrently). A batch holds up to BufSize events; fn must not keep
+// the slice after it returns (it is reused). The goroutine ends once the
+// subscription ended and fn was given everything that was queued; Done is
+// closed then. fn may call Close, but not CloseAfterDrain (it would wait for
+// itself). Next must not be called on a handler's subscription.
+func SubscribeBatchFunc[T any](b *Bus, fn func([]T), opts ...SubscriptionOpt) (*BatchSubscription[T], error) {
+	if fn == nil {
+		return nil, fmt.Errorf("subscribe batch %v: %w: nil handler", reflect.TypeFor[T](), ErrBadOption)
+	}
+	s, err := subscribeBatch[T, T](b, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.r.handlerDone = make(chan struct{})
+	go func() {
+		defer close(s.r.handlerDone)
+		buf := make([]T, min(s.r.limit, 4096))
+		for {
+			batch, err := s.r.next(context.Background(), buf)
+			if err != nil {
+				return
+			}
+			fn(batch)
+		}
+	}()
+	return s, nil
+}
+
+func subscribeBatch[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts []SubscriptionOpt) (*BatchSubscription[E], error) {
+	r := &ringSink[E]{convert: convert}
+	typ := reflect.TypeFor[T]()
+	if err := b.subscribe(r, 2, []reflect.Type{typ}, false, opts); err != nil {
+		return nil, fmt.Errorf("subscribe batch %v: %w", typ, err)
+	}
+	return &BatchSubscription[E]{r: r}, nil
+}
+
+// Next waits until at least one event is queued, then moves up to len(buf)
+// of them (cap(buf) when len(buf) is 0) into buf, oldest first, and returns
+// buf[:n]. One call is one wake-up however many events it returns. After
+// the subscription ended, Next keeps returning what was queued; then it
+// returns an empty slice and Err() (ErrKilled, ErrClosed, ...) or
+// ErrSubscriptionClosed after Close. When ctx is done first it returns
+// ctx.Err(). Calls are serialised: one reader at a time.
+func (s *BatchSubscription[E]) Next(ctx context.Context, buf []E) ([]E, error) {
+	if len(buf) == 0 {
+		buf = buf[:cap(buf)]
+	}
+	if len(buf) == 0 {
+		return buf, fmt.Errorf("%w: Next needs a buffer of at least one event", ErrBadOption)
+	}
+	return s.r.next(ctx, buf)
+}
+
+// Close ends the subscription: emitters stop delivering to it (one blocked
+// on it under Block gives up at once) and it is detached from the bus. What
+// was queued stays readable through Next, which then reports
+// ErrSubscriptionClosed; a handler is given the rest and returns. Close
+// returns once no emitter can push to the queue; it starts no goroutine and
+// waits for none that competes with emitters. Closing twice is harmless.
+func (s *BatchSubscription[E]) Close() error {
+	s.r.end(nil)
+	s.r.bus.detach(&s.r.subCore)
+	return nil
+}
+
+// CloseAfterDrain stops new deliveries (as Close), then waits until the
+// reader (Next's caller or the handler) has taken everything that was
+// queued, or ctx is done (its error is returned; what is still queued stays
+// readable). With a handler it also waits for the handler's last call to
+// return.
+func (s *BatchSubscription[E]) CloseAfterDrain(ctx context.Context) error {
+	_ = s.Close()
+	if s.r.handlerDone != nil {
+		select {
+		case <-s.r.handlerDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.r.queued() == 0 {
+		s.r.markDrained()
+		return nil
+	}
+	select {
+	case <-s.r.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed once the subscription ended and its reader took everything
+// queued: for a handler subscription, when the handler goroutine returned;
+// otherwise when Next found the ended queue empty (or CloseAfterDrain saw
+// it empty).
+func (s *BatchSubscription[E]) Done() <-chan struct{} {
+	if s.r.handlerDone != nil {
+		return s.r.handlerDone
+	}
+	return s.r.drained
+}
+
+// Err reports why the subscription ended: nil while it lives or after
+// Close, ErrKilled, ErrClosed, or an ErrNoEmitter wrapping the missing type.
+func (s *BatchSubscription[E]) Err() error { return s.r.Err() }
+
+// Name returns the subscription's name.
+func (s *BatchSubscription[E]) Name() string { return s.r.settings.name }
+
+// Dropped returns how many events the subscription has dropped.
+func (s *BatchSubscription[E]) Dropped() uint64 { return s.r.dropped.Load() }
+
+// Queued returns how many events wait in the queue.
+func (s *BatchSubscription[E]) Queued() int { return s.r.queued() }

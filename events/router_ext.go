@@ -1,0 +1,125 @@
+package events
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// This file holds the router's events about gossipsub v1.3 extensions and the
+// partial-messages extension. The router (components/router) emits all of
+// them from its driver goroutine.
+
+// EvtPeerExtensionsReceived is emitted by the router once per inbound pubsub
+// stream of a peer, when its first RPC arrives: it carries the extensions the
+// peer advertised in its gossipsub v1.3 Extensions control message (all false
+// when the first RPC had none, or the stream is older than /meshsub/1.3.0).
+// Unknown extensions are not reported. It is emitted before any event caused
+// by the same RPC.
+type EvtPeerExtensionsReceived struct {
+	Peer peer.ID
+	// Protocol is the protocol of the stream the RPC arrived on.
+	Protocol protocol.ID
+	// PartialMessages: the peer supports the partial-messages extension.
+	PartialMessages bool
+	At              time.Time
+}
+
+// EvtPartialMessageReceived is emitted by the router for each accepted
+// partial-messages RPC (parts and/or parts metadata of one group), after the
+// application's merge of the parts, so Extended tells whether it added parts.
+type EvtPartialMessageReceived struct {
+	Peer  peer.ID
+	Topic string
+	// GroupID is the group's identifier (application-defined bytes, as a string).
+	GroupID string
+	// PartBytes and MetadataBytes are the sizes of the encoded partial
+	// message and parts metadata (0 when absent).
+	PartBytes     int
+	MetadataBytes int
+	// Extended: the parts added at least one part the local node lacked.
+	Extended bool
+	At       time.Time
+}
+
+// EvtPartialGroupCompleted is emitted by the router once per group, when the
+// application reports that the local node holds every part of it (on
+// PublishPartial of a complete message, or after a merge of received parts).
+// It follows the EvtPartialMessageReceived of the RPC that completed it.
+type EvtPartialGroupCompleted struct {
+	Topic   string
+	GroupID string
+	// From is the peer whose parts completed the group; "" when the local
+	// application published it complete.
+	From peer.ID
+	At   time.Time
+}
+
+// PartialRejectReason names why the router refused a partial-messages RPC.
+type PartialRejectReason uint8
+
+// The reasons a partial-messages RPC is rejected. Each rejection is counted
+// by reason and costs the sender a PenaltyBadPartial, except
+// PartialRejectNotEnabled for a topic we just left (see its comment).
+const (
+	// PartialRejectNoExtension: the peer did not advertise the extension (or
+	// we did not) and sent a partial RPC anyway.
+	PartialRejectNoExtension PartialRejectReason = iota + 1
+	// PartialRejectNotEnabled: partial messages are not enabled locally for
+	// the topic (not joined with partial options).
+	PartialRejectNotEnabled
+	// PartialRejectMalformed: empty or over-long topic or group id, or neither
+	// parts nor metadata.
+	PartialRejectMalformed
+	// PartialRejectMetadataTooLarge: parts metadata over the configured limit.
+	PartialRejectMetadataTooLarge
+	// PartialRejectPartsTooLarge: encoded parts over the configured limit.
+	PartialRejectPartsTooLarge
+	// PartialRejectUnrequested: parts sent on a topic where we did not
+	// request partial messages.
+	PartialRejectUnrequested
+	// PartialRejectTooManyGroups: the RPC names an unknown group and the
+	// peer (or all peers) already opened the maximum of groups in the topic.
+	PartialRejectTooManyGroups
+	// PartialRejectInvalid: the application refused the parts or metadata.
+	PartialRejectInvalid
+)
+
+// String returns the reason's name.
+func (r PartialRejectReason) String() string {
+	switch r {
+	case PartialRejectNoExtension:
+		return "no_extension"
+	case PartialRejectNotEnabled:
+		return "not_enabled"
+	case PartialRejectMalformed:
+		return "malformed"
+	case PartialRejectMetadataTooLarge:
+		return "metadata_too_large"
+	case PartialRejectPartsTooLarge:
+		return "parts_too_large"
+	case PartialRejectUnrequested:
+		return "unrequested"
+	case PartialRejectTooManyGroups:
+		return "too_many_groups"
+	case PartialRejectInvalid:
+		return "invalid"
+	}
+	return "unknown"
+}
+
+// MaxPartialRejectReason is the largest PartialRejectReason, for tables
+// indexed by reason.
+const MaxPartialRejectReason = PartialRejectInvalid
+
+// EvtPartialMessageRejected is emitted by the router when it refuses a
+// partial-messages RPC; an EvtPeerPenalized (PenaltyBadPartial) follows it
+// when the reason is penalised.
+type EvtPartialMessageRejected struct {
+	Peer    peer.ID
+	Topic   string
+	GroupID string
+	Reason  PartialRejectReason
+	At      time.Time
+}

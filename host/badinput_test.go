@@ -1,0 +1,338 @@
+package host
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
+	corehost "github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/components/scoring"
+)
+
+// badTopic is the topic the target of the bad-input tests joins.
+const badTopic = "bad-input"
+
+// badInputClass is one kind of bad input a peer can send.
+type badInputClass struct {
+	name string
+	// penalty is the meshbus_router_penalties_total reason it must count
+	// ("" when it must cost nothing).
+	penalty string
+	// send writes one instance from the attacker.
+	send func(a *attacker)
+}
+
+// TestBadInputCostsTheSender: each kind of bad input, sent by a raw peer to
+// a full node with default settings (scoring with its default parameters
+// and no topic parameters, the peer manager with its defaults), is counted
+// under a named reason and costs the sender a behaviour penalty; one
+// instance leaves the sender connected (and its next honest message is
+// delivered), and a sender that keeps sending it is graylisted and
+// disconnected. A message for a topic the node has not joined costs nothing
+// and is refused before any signature check. The test logs the outcome
+// table (run with -v).
+func TestBadInputCostsTheSender(t *testing.T) {
+	classes := []badInputClass{
+		{"invalid signature", "invalid_signature", func(a *attacker) {
+			m := a.signed(badTopic, "genuine")
+			m.Data = []byte("tampered")
+			a.rpc(&pb.RPC{Publish: []*pb.Message{m}})
+		}},
+		{"missing signature (StrictSign)", "missing_signature", func(a *attacker) {
+			m := &pb.Message{From: []byte(a.h.ID()), Seqno: a.seq.Next(), Topic: proto.String(badTopic), Data: []byte("unsigned")}
+			a.rpc(&pb.RPC{Publish: []*pb.Message{m}})
+		}},
+		{"malformed: 3-byte seqno", "malformed_message", func(a *attacker) {
+			m := &pb.Message{From: []byte(a.h.ID()), Seqno: []byte{1, 2, 3}, Topic: proto.String(badTopic), Data: []byte("short seqno")}
+			if err := wire.Sign(m, a.h.Peerstore().PrivKey(a.h.ID())); err != nil {
+				a.t.Fatal(err)
+			}
+			a.rpc(&pb.RPC{Publish: []*pb.Message{m}})
+		}},
+		{"malformed: empty topic", "malformed_message", func(a *attacker) {
+			a.rpc(&pb.RPC{Publish: []*pb.Message{a.signed("", "no topic")}})
+		}},
+		{"undecodable frame", "undecodable_rpc", func(a *attacker) {
+			a.raw(append(binary.AppendUvarint(nil, 4), 0xff, 0xff, 0xff, 0xff))
+		}},
+		{"oversized frame", "oversized_rpc", func(a *attacker) {
+			a.raw(binary.AppendUvarint(nil, 16<<20))
+		}},
+		{"unjoined topic, bad signature", "", func(a *attacker) {
+			m := a.signed("not-joined", "genuine")
+			m.Data = []byte("tampered")
+			a.rpc(&pb.RPC{Publish: []*pb.Message{m}})
+		}},
+	}
+	var table []string
+	for _, c := range classes {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			table = append(table, runBadInputClass(t, c))
+		})
+	}
+	t.Logf("\n| input | rejections | penalties | score after 1 | after 1 | sent until disconnected |\n|---|---|---|---|---|---|\n%s", strings.Join(table, "\n"))
+}
+
+// maxBadInputs bounds how many instances the test sends before it gives up
+// waiting for the disconnect (the default parameters need 9).
+const maxBadInputs = 20
+
+func runBadInputClass(t *testing.T, c badInputClass) string {
+	clk := clock.NewMock()
+	var r *router.Router
+	var sc *scoring.Scorer
+	n := newNode(t, WithClock(clk), WithFx(fx.Populate(&r, &sc)))
+	top, err := r.Join(badTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := top.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAttacker(t, n)
+
+	penalties := func() float64 {
+		if c.penalty == "" {
+			return sumCounter(t, n, "meshbus_router_penalties_total", "")
+		}
+		return sumCounter(t, n, "meshbus_router_penalties_total", c.penalty)
+	}
+	rejections := func() float64 {
+		return sumCounter(t, n, "meshbus_router_messages_rejected_total", "") + sumCounter(t, n, "meshbus_router_invalid_rpcs_total", "")
+	}
+	score := func() float64 {
+		b, _ := sc.Breakdown(context.Background(), a.h.ID())
+		return b.Score
+	}
+
+	// One instance.
+	c.send(a)
+	waitUntil(t, "the input is counted", func() bool { return rejections() >= 1 })
+	if c.penalty != "" {
+		waitUntil(t, "the penalty is counted and scored", func() bool { return penalties() == 1 && score() < 0 })
+	}
+	score1 := score()
+	// The sender is still connected, and its next honest message is delivered.
+	a.rpc(&pb.RPC{Publish: []*pb.Message{a.signed(badTopic, "honest")}})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	m, err := sub.Next(ctx)
+	if err != nil || string(m.Data) != "honest" {
+		t.Fatalf("after one bad input the sender's honest message was not delivered: %v %v", m, err)
+	}
+	if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+		t.Fatal("one bad input disconnected the sender")
+	}
+	after1 := "connected, honest message delivered"
+	rej1, pen1 := rejections(), penalties()
+
+	// Keep sending.
+	sent := 1
+	until := "not disconnected"
+	for sent < maxBadInputs {
+		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
+			break
+		}
+		if c.penalty == "" && sent >= 10 {
+			break // it costs nothing: stop here
+		}
+		want := penalties() + 1
+		if !a.trySend(c.send) {
+			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
+			break
+		}
+		sent++
+		if c.penalty != "" {
+			waitUntil(t, "the penalty is counted", func() bool {
+				return penalties() >= want || n.Host().Network().Connectedness(a.h.ID()) != network.Connected
+			})
+		} else {
+			waitUntil(t, "the input is counted", func() bool { return rejections() >= float64(sent) })
+		}
+	}
+	if c.penalty != "" {
+		waitUntil(t, "the repeat offender disconnected", func() bool {
+			return n.Host().Network().Connectedness(a.h.ID()) != network.Connected
+		})
+		if strings.HasPrefix(until, "not") {
+			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
+		}
+	} else {
+		if penalties() != 0 {
+			t.Fatalf("%s cost the sender %v penalties", c.name, penalties())
+		}
+		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+			t.Fatalf("%s disconnected the sender", c.name)
+		}
+		// Dropped before any signature check: the one check made was
+		// for the honest message.
+		if got := sumCounter(t, n, "meshbus_router_signature_checks_total", ""); got != 1 {
+			t.Fatalf("%v signature checks, want 1 (the honest message only)", got)
+		}
+		until = fmt.Sprintf("never (still connected after %d)", sent)
+	}
+	return fmt.Sprintf("| %s | %v | %v | %.0f | %s | %s |", c.name, rej1, pen1, score1, after1, until)
+}
+
+// attacker is a plain libp2p host that speaks the pubsub wire by hand.
+type attacker struct {
+	t   *testing.T
+	h   corehost.Host
+	to  peer.ID
+	s   network.Stream
+	w   *wire.Writer
+	seq *wire.Seqno
+}
+
+func newAttacker(t *testing.T, target *Node) *attacker {
+	t.Helper()
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	// Drain the target's outbound stream so its writer stays healthy.
+	h.SetStreamHandler(wire.ProtocolMeshsub12, func(s network.Stream) {
+		rd := wire.NewReader(s, 0)
+		for {
+			if _, err := rd.ReadRPC(); err != nil {
+				_ = s.Reset()
+				return
+			}
+		}
+	})
+	a := &attacker{t: t, h: h, to: target.ID(), seq: wire.NewSeqno(1)}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := h.Connect(ctx, target.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	if !a.open() {
+		t.Fatal("cannot open a pubsub stream to the target")
+	}
+	a.rpc(&pb.RPC{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String(badTopic)}}})
+	return a
+}
+
+// open opens a fresh pubsub stream (a frame error makes the target reset
+// the previous one).
+func (a *attacker) open() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	s, err := a.h.NewStream(network.WithNoDial(ctx, "test"), a.to, wire.ProtocolMeshsub12)
+	if err != nil {
+		return false
+	}
+	a.s, a.w = s, wire.NewWriter(s, 0)
+	return true
+}
+
+func (a *attacker) signed(topic, data string) *pb.Message {
+	m := &pb.Message{From: []byte(a.h.ID()), Seqno: a.seq.Next(), Topic: proto.String(topic), Data: []byte(data)}
+	if err := wire.Sign(m, a.h.Peerstore().PrivKey(a.h.ID())); err != nil {
+		a.t.Fatal(err)
+	}
+	return m
+}
+
+func (a *attacker) rpc(rpc *pb.RPC) {
+	if a.s == nil && !a.open() {
+		a.t.Fatal("cannot reopen a pubsub stream to the target")
+	}
+	if err := a.w.WriteRPC(rpc); err != nil {
+		a.t.Fatalf("attacker write: %v", err)
+	}
+}
+
+func (a *attacker) raw(b []byte) {
+	if _, err := a.s.Write(b); err != nil {
+		a.t.Fatalf("attacker write: %v", err)
+	}
+	// The target resets this stream; the next input goes on a new one.
+	_ = a.s.CloseWrite()
+	a.s, a.w = nil, nil
+}
+
+// trySend sends one more instance on a live stream, reopening one if the
+// last input cut it; false when the target no longer takes streams.
+func (a *attacker) trySend(send func(*attacker)) bool {
+	if a.s == nil && !a.open() {
+		return false
+	}
+	send(a)
+	return true
+}
+
+// sumCounter sums a counter family of the node's registry, over the series
+// whose reason label is reason ("" for all).
+func sumCounter(t *testing.T, n *Node, name, reason string) float64 {
+	t.Helper()
+	mfs, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if reason == "" || labelIs(m, "reason", reason) {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func labelIs(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+// waitUntil polls cond until it holds, failing after waitFor.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(waitFor)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out waiting until %s", what)
+		case <-tick.C:
+		}
+	}
+}
