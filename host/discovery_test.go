@@ -116,8 +116,11 @@ func TestMDNSFindsPeer(t *testing.T) {
 	}
 	mock := clock.NewMock()
 	a := newNode(t, WithClock(mock), WithMDNS())
-	b := newNode(t, WithClock(mock), WithMDNS())
+	// Subscribe before b exists: b announces itself as it starts, and a
+	// emits EvtPeerFound for that announcement at once; a recorder
+	// subscribed after b started could miss it.
 	rec := record(t, a.Bus(), new(events.EvtPeerFound), new(events.EvtPeerConnectednessChanged))
+	b := newNode(t, WithClock(mock), WithMDNS())
 	rec.until(func(e any) bool {
 		f, ok := e.(events.EvtPeerFound)
 		return ok && f.Info.ID == b.ID() && f.Via == "mdns"

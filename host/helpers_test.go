@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,12 +233,19 @@ type swarmCounter struct {
 	opened  int
 	closed  int
 	changed chan struct{}
+	// closing, once set, closes every connection the swarm adds.
+	closing atomic.Bool
 }
 
 func countSwarm(n *Node) *swarmCounter {
 	c := &swarmCounter{changed: make(chan struct{}, 1)}
 	n.Host().Network().Notify(&network.NotifyBundle{
-		ConnectedF:    func(network.Network, network.Conn) { c.add(1, 0) },
+		ConnectedF: func(_ network.Network, conn network.Conn) {
+			c.add(1, 0)
+			if c.closing.Load() {
+				go conn.Close()
+			}
+		},
 		DisconnectedF: func(network.Network, network.Conn) { c.add(0, 1) },
 	})
 	return c
@@ -252,6 +260,15 @@ func (c *swarmCounter) add(o, cl int) {
 	case c.changed <- struct{}{}:
 	default:
 	}
+}
+
+// closeAll closes n's connections to remote and, from now on, every
+// connection the swarm adds: a connection whose handshake was still in
+// flight when the caller closed the peer is added afterwards and would
+// otherwise stay open.
+func (c *swarmCounter) closeAll(n *Node, remote peer.ID) {
+	c.closing.Store(true)
+	_ = n.Host().Network().ClosePeer(remote)
 }
 
 // settled waits until every connection the swarm reported open was

@@ -137,6 +137,7 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 
 	// Three members fill the hub's mesh (Dhi 3). They know only the hub.
 	var members []pxNode
+	var memberRecs []*recorder
 	var joinedHub, filledHub []func(any) bool
 	for i := range 3 {
 		m := newPXNode(t, clk, uint64(10+i))
@@ -144,6 +145,7 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 		connect(t, m.Node, hub.Node)
 		mRec.untilAll(subscribed(hub.ID()))
 		members = append(members, m)
+		memberRecs = append(memberRecs, mRec)
 		joinedHub = append(joinedHub, subscribed(m.ID()))
 		filledHub = append(filledHub, grafted(m.ID()))
 	}
@@ -212,6 +214,14 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 			subscribed(id))
 	}
 	nRec.untilAll(learned...)
+	// The newcomer knows the members' subscriptions; before the heartbeat
+	// the members must know the newcomer's too (it reaches each member on
+	// the newcomer's own stream, which may open later than the member's):
+	// a member that has not yet heard it neither grafts the newcomer on
+	// this heartbeat nor is there another heartbeat to do it later.
+	for _, mRec := range memberRecs {
+		mRec.untilAll(subscribed(newcomer.ID()))
+	}
 
 	// Heartbeat: the newcomer, refused by the hub (backoff), and the
 	// members, whose meshes hold only the hub, graft each other.
