@@ -8,7 +8,8 @@ import (
 
 // tiny makes a whole run fast enough for a -race test.
 var tiny = []string{"-subs", "1,2", "-bufs", "4", "-rounds", "1", "-budget", "40", "-min-events", "20",
-	"-stall-events", "100", "-slow-events", "20", "-slow-period", "1µs"}
+	"-stall-events", "100", "-slow-events", "20", "-slow-period", "1µs",
+	"-churn-iterations", "20", "-churn-rounds", "1"}
 
 func TestRunPrintsTable(t *testing.T) {
 	var out, errOut bytes.Buffer
