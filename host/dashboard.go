@@ -72,7 +72,8 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 	}
 }
 
-// breakdownTimeout bounds one Breakdown request to the scorer's driver.
+// breakdownTimeout bounds one ScoreBreakdowns call's requests to the
+// scorer's driver.
 const breakdownTimeout = time.Second
 
 // ScoreBreakdowns returns a function reading every scored peer's breakdown
@@ -80,7 +81,7 @@ const breakdownTimeout = time.Second
 // at most a second for the scorer, then returns what it has.
 func ScoreBreakdowns(s *scoring.Scorer) func() map[peer.ID]automaton.ScoreTerms {
 	return func() map[peer.ID]automaton.ScoreTerms {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), breakdownTimeout)
 		defer cancel()
 		out := make(map[peer.ID]automaton.ScoreTerms)
 		for p := range s.Scores() {
