@@ -78,6 +78,18 @@ func grafted(p peer.ID) func(any) bool {
 	}
 }
 
+// pollFor polls cond until it holds (true) or d passes (false).
+func pollFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 // waitCond polls cond until it holds, failing after waitFor. It is for state
 // that no event reports (a metric).
 func waitCond(t *testing.T, what string, cond func() bool) {
@@ -224,13 +236,23 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 	}
 
 	// Heartbeat: the newcomer, refused by the hub (backoff), and the
-	// members, whose meshes hold only the hub, graft each other.
-	clk.Add(time.Second)
-	var meshed []func(any) bool
-	for _, m := range members {
-		meshed = append(meshed, grafted(m.ID()))
+	// members, whose meshes hold only the hub, graft each other. One
+	// heartbeat does it when every pubsub stream is open; a member whose
+	// stream to the newcomer is still being retried (the retry delay runs
+	// on the mock clock) grafts on a later one, so allow a few.
+	meshedWithAll := func() bool {
+		mesh := newcomer.r.Mesh(pxTopic)
+		return !slices.ContainsFunc(members, func(m pxNode) bool { return !slices.Contains(mesh, m.ID()) })
 	}
-	nRec.untilAll(meshed...)
+	for beat := 1; ; beat++ {
+		clk.Add(time.Second)
+		if pollFor(2*time.Second, meshedWithAll) {
+			break
+		}
+		if beat == 4 {
+			t.Fatalf("after %d heartbeats the newcomer's mesh is %v", beat, newcomer.r.Mesh(pxTopic))
+		}
+	}
 	for _, m := range members {
 		if c := newcomer.Host().Network().Connectedness(m.ID()); c != network.Connected {
 			t.Fatalf("newcomer to member %s: %v", m.ID(), c)
