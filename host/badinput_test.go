@@ -267,7 +267,17 @@ func (a *attacker) rpc(rpc *pb.RPC) {
 		a.t.Fatal("cannot reopen a pubsub stream to the target")
 	}
 	if err := a.w.WriteRPC(rpc); err != nil {
-		a.t.Fatalf("attacker write: %v", err)
+		// Both sides may have dialed: the swarm then closes one of the
+		// two connections, and a stream on it resets. Retry once on a
+		// stream of a connection that is still open (no new dial, so a
+		// real disconnect still fails here).
+		a.s, a.w = nil, nil
+		if !a.open() {
+			a.t.Fatalf("attacker write: %v (and no open connection to retry on)", err)
+		}
+		if err := a.w.WriteRPC(rpc); err != nil {
+			a.t.Fatalf("attacker write: %v", err)
+		}
 	}
 }
 
