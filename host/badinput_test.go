@@ -268,12 +268,15 @@ func (a *attacker) rpc(rpc *pb.RPC) {
 	}
 	if err := a.w.WriteRPC(rpc); err != nil {
 		// Both sides may have dialed: the swarm then closes one of the
-		// two connections, and a stream on it resets. Retry once on a
-		// stream of a connection that is still open (no new dial, so a
-		// real disconnect still fails here).
+		// two connections (sometimes the one our stream is on, before the
+		// other is up), and the stream resets. Reconnect and retry once;
+		// the callers check connectedness where it is the point.
 		a.s, a.w = nil, nil
-		if !a.open() {
-			a.t.Fatalf("attacker write: %v (and no open connection to retry on)", err)
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		cerr := a.h.Connect(ctx, peer.AddrInfo{ID: a.to})
+		cancel()
+		if cerr != nil || !a.open() {
+			a.t.Fatalf("attacker write: %v (reconnect: %v)", err, cerr)
 		}
 		if err := a.w.WriteRPC(rpc); err != nil {
 			a.t.Fatalf("attacker write: %v", err)
