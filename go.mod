@@ -130,7 +130,4 @@ require (
 // The JS interop peer's npm dependencies are not Go code. They are installed
 // outside the source tree (the user cache directory); these entries keep a
 // hand-made `npm ci --prefix interop/js/jspeer` out of ./... too.
-ignore (
-	./bench/interop/jspeer/node_modules
-	./interop/js/jspeer/node_modules
-)
+ignore ./interop/js/jspeer/node_modules
