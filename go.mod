@@ -128,6 +128,6 @@ require (
 )
 
 // The JS interop peer's npm dependencies are not Go code. They are installed
-// outside the source tree (the user cache directory); these entries keep a
+// outside the source tree (the user cache directory); this entry keeps a
 // hand-made `npm ci --prefix interop/js/jspeer` out of ./... too.
 ignore ./interop/js/jspeer/node_modules
