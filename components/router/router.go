@@ -96,6 +96,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.thresholds != nil {
+		cfg.gossip.ScoreThresholds = *cfg.thresholds
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
