@@ -286,6 +286,18 @@ func (a *Automaton) Fanout(topic string) []peer.ID {
 	return sortedPeers(t.fanout.items)
 }
 
+// FanoutTopics returns the topics with fanout state, sorted.
+func (a *Automaton) FanoutTopics() []string {
+	var out []string
+	for _, name := range a.localOrder.items {
+		if a.topics[name].hasFan {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // TopicPeers returns the peers subscribed to topic, sorted.
 func (a *Automaton) TopicPeers(topic string) []peer.ID {
 	t := a.topics[topic]
