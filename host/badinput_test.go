@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,8 @@ func TestBadInputCostsTheSender(t *testing.T) {
 	t.Logf("\n| input | rejections | penalties | score after 1 | after 1 | sent until disconnected |\n|---|---|---|---|---|---|\n%s", strings.Join(table, "\n"))
 }
 
-// maxBadInputs bounds how many instances the test sends before it gives up
-// waiting for the disconnect (the default parameters need 9).
+// maxBadInputs bounds how many instances the test sends before it fails
+// for want of a graylisting (the default parameters need 9).
 const maxBadInputs = 20
 
 func runBadInputClass(t *testing.T, c badInputClass) string {
@@ -118,18 +119,22 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 	rejections := func() float64 {
 		return sumCounter(t, n, "meshbus_router_messages_rejected_total", "") + sumCounter(t, n, "meshbus_router_invalid_rpcs_total", "")
 	}
-	score := func() float64 {
+	breakdown := func() scoring.Breakdown {
 		b, _ := sc.Breakdown(context.Background(), a.h.ID())
-		return b.Score
+		return b
 	}
+	// scored is how many behaviour penalties the scorer has applied to the
+	// sender: P7 is that counter squared, and the mock clock never decays it.
+	scored := func() int { return int(math.Round(math.Sqrt(breakdown().P7))) }
+	connected := func() bool { return n.Host().Network().Connectedness(a.h.ID()) == network.Connected }
 
 	// One instance.
 	c.send(a)
 	waitUntil(t, "the input is counted", func() bool { return rejections() >= 1 })
 	if c.penalty != "" {
-		waitUntil(t, "the penalty is counted and scored", func() bool { return penalties() == 1 && score() < 0 })
+		waitUntil(t, "the penalty is counted and scored", func() bool { return penalties() == 1 && scored() == 1 })
 	}
-	score1 := score()
+	score1 := breakdown().Score
 	// The sender is still connected, and its next honest message is delivered.
 	a.rpc(&pb.RPC{Publish: []*pb.Message{a.signed(badTopic, "honest")}})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -138,49 +143,49 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 	if err != nil || string(m.Data) != "honest" {
 		t.Fatalf("after one bad input the sender's honest message was not delivered: %v %v", m, err)
 	}
-	if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+	if !connected() {
 		t.Fatal("one bad input disconnected the sender")
 	}
 	after1 := "connected, honest message delivered"
 	rej1, pen1 := rejections(), penalties()
 
-	// Keep sending.
+	// Keep sending, one input at a time. The next input goes out only once
+	// the scorer has applied the last one's penalty: the scorer emits a
+	// threshold crossing in the same driver step that applies the penalty,
+	// before it answers Breakdown, so at that point the peer manager has
+	// the graylist crossing if there is one, and the sender's fate is
+	// decided. Sending before that races the disconnect being measured
+	// (the input lands on a connection the node is closing).
 	sent := 1
-	until := "not disconnected"
-	for sent < maxBadInputs {
-		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
-			break
+	var until string
+	if c.penalty != "" {
+		graylist := sc.Thresholds().Graylist
+		for breakdown().Score >= graylist {
+			if sent >= maxBadInputs {
+				t.Fatalf("%s: still above the graylist threshold after %d (score %v)", c.name, sent, breakdown().Score)
+			}
+			if !connected() {
+				t.Fatalf("%s: disconnected after %d while above the graylist threshold (score %v)", c.name, sent, breakdown().Score)
+			}
+			c.send(a)
+			sent++
+			waitUntil(t, "the penalty is scored", func() bool { return scored() >= sent })
 		}
-		if c.penalty == "" && sent >= 10 {
-			break // it costs nothing: stop here
+		waitUntil(t, "the graylisted sender disconnected", func() bool { return !connected() })
+		if got := penalties(); got != float64(sent) {
+			t.Fatalf("%v penalties counted for %d inputs", got, sent)
 		}
-		want := penalties() + 1
-		if !a.trySend(c.send) {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
-			break
-		}
-		sent++
-		if c.penalty != "" {
-			waitUntil(t, "the penalty is counted", func() bool {
-				return penalties() >= want || n.Host().Network().Connectedness(a.h.ID()) != network.Connected
-			})
-		} else {
+		until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
+	} else {
+		for sent < 10 {
+			c.send(a)
+			sent++
 			waitUntil(t, "the input is counted", func() bool { return rejections() >= float64(sent) })
 		}
-	}
-	if c.penalty != "" {
-		waitUntil(t, "the repeat offender disconnected", func() bool {
-			return n.Host().Network().Connectedness(a.h.ID()) != network.Connected
-		})
-		if strings.HasPrefix(until, "not") {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
-		}
-	} else {
 		if penalties() != 0 {
 			t.Fatalf("%s cost the sender %v penalties", c.name, penalties())
 		}
-		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+		if !connected() {
 			t.Fatalf("%s disconnected the sender", c.name)
 		}
 		// Dropped before any signature check: the one check made was
@@ -262,45 +267,31 @@ func (a *attacker) signed(topic, data string) *pb.Message {
 	return m
 }
 
-func (a *attacker) rpc(rpc *pb.RPC) {
+// stream returns the attacker's pubsub stream, opening a fresh one if the
+// last input cut the previous one. The connection is never redialed: every
+// input is sent while the node still accepts the sender, so a missing
+// connection is a failure.
+func (a *attacker) stream() {
 	if a.s == nil && !a.open() {
-		a.t.Fatal("cannot reopen a pubsub stream to the target")
+		a.t.Fatal("cannot open a pubsub stream to the target")
 	}
+}
+
+func (a *attacker) rpc(rpc *pb.RPC) {
+	a.stream()
 	if err := a.w.WriteRPC(rpc); err != nil {
-		// Both sides may have dialed: the swarm then closes one of the
-		// two connections (sometimes the one our stream is on, before the
-		// other is up), and the stream resets. Reconnect and retry once;
-		// the callers check connectedness where it is the point.
-		a.s, a.w = nil, nil
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		cerr := a.h.Connect(ctx, peer.AddrInfo{ID: a.to})
-		cancel()
-		if cerr != nil || !a.open() {
-			a.t.Fatalf("attacker write: %v (reconnect: %v)", err, cerr)
-		}
-		if err := a.w.WriteRPC(rpc); err != nil {
-			a.t.Fatalf("attacker write: %v", err)
-		}
+		a.t.Fatalf("attacker write: %v", err)
 	}
 }
 
 func (a *attacker) raw(b []byte) {
+	a.stream()
 	if _, err := a.s.Write(b); err != nil {
 		a.t.Fatalf("attacker write: %v", err)
 	}
 	// The target resets this stream; the next input goes on a new one.
 	_ = a.s.CloseWrite()
 	a.s, a.w = nil, nil
-}
-
-// trySend sends one more instance on a live stream, reopening one if the
-// last input cut it; false when the target no longer takes streams.
-func (a *attacker) trySend(send func(*attacker)) bool {
-	if a.s == nil && !a.open() {
-		return false
-	}
-	send(a)
-	return true
 }
 
 // sumCounter sums a counter family of the node's registry, over the series
