@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
@@ -17,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/fx"
 	"google.golang.org/protobuf/proto"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/components/scoring"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 )
 
 // badTopic is the topic the target of the bad-input tests joins.
@@ -112,12 +111,12 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 
 	penalties := func() float64 {
 		if c.penalty == "" {
-			return sumCounter(t, n, "meshbus_router_penalties_total", "")
+			return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", "")
 		}
-		return sumCounter(t, n, "meshbus_router_penalties_total", c.penalty)
+		return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", c.penalty)
 	}
 	rejections := func() float64 {
-		return sumCounter(t, n, "meshbus_router_messages_rejected_total", "") + sumCounter(t, n, "meshbus_router_invalid_rpcs_total", "")
+		return counterValue(t, n.Registry(), "meshbus_router_messages_rejected_total", "reason", "") + counterValue(t, n.Registry(), "meshbus_router_invalid_rpcs_total", "reason", "")
 	}
 	breakdown := func() scoring.Breakdown {
 		b, _ := sc.Breakdown(context.Background(), a.h.ID())
@@ -130,9 +129,9 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 
 	// One instance.
 	c.send(a)
-	waitUntil(t, "the input is counted", func() bool { return rejections() >= 1 })
+	bustest.Eventually(t, waitFor, "the input is counted", func() bool { return rejections() >= 1 }, nil)
 	if c.penalty != "" {
-		waitUntil(t, "the penalty is counted and scored", func() bool { return penalties() == 1 && scored() == 1 })
+		bustest.Eventually(t, waitFor, "the penalty is counted and scored", func() bool { return penalties() == 1 && scored() == 1 }, nil)
 	}
 	score1 := breakdown().Score
 	// The sender is still connected, and its next honest message is delivered.
@@ -169,9 +168,9 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 			}
 			c.send(a)
 			sent++
-			waitUntil(t, "the penalty is scored", func() bool { return scored() >= sent })
+			bustest.Eventually(t, waitFor, "the penalty is scored", func() bool { return scored() >= sent }, nil)
 		}
-		waitUntil(t, "the graylisted sender disconnected", func() bool { return !connected() })
+		bustest.Eventually(t, waitFor, "the graylisted sender disconnected", func() bool { return !connected() }, nil)
 		if got := penalties(); got != float64(sent) {
 			t.Fatalf("%v penalties counted for %d inputs", got, sent)
 		}
@@ -180,7 +179,7 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 		for sent < 10 {
 			c.send(a)
 			sent++
-			waitUntil(t, "the input is counted", func() bool { return rejections() >= float64(sent) })
+			bustest.Eventually(t, waitFor, "the input is counted", func() bool { return rejections() >= float64(sent) }, nil)
 		}
 		if penalties() != 0 {
 			t.Fatalf("%s cost the sender %v penalties", c.name, penalties())
@@ -190,7 +189,7 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 		}
 		// Dropped before any signature check: the one check made was
 		// for the honest message.
-		if got := sumCounter(t, n, "meshbus_router_signature_checks_total", ""); got != 1 {
+		if got := counterValue(t, n.Registry(), "meshbus_router_signature_checks_total", "reason", ""); got != 1 {
 			t.Fatalf("%v signature checks, want 1 (the honest message only)", got)
 		}
 		until = fmt.Sprintf("never (still connected after %d)", sent)
@@ -292,51 +291,4 @@ func (a *attacker) raw(b []byte) {
 	// The target resets this stream; the next input goes on a new one.
 	_ = a.s.CloseWrite()
 	a.s, a.w = nil, nil
-}
-
-// sumCounter sums a counter family of the node's registry, over the series
-// whose reason label is reason ("" for all).
-func sumCounter(t *testing.T, n *Node, name, reason string) float64 {
-	t.Helper()
-	mfs, err := n.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if reason == "" || labelIs(m, "reason", reason) {
-				total += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return total
-}
-
-func labelIs(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
-}
-
-// waitUntil polls cond until it holds, failing after waitFor.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitFor)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting until %s", what)
-		case <-tick.C:
-		}
-	}
 }
