@@ -9,13 +9,9 @@ import (
 	"testing"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p"
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"go.uber.org/fx"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +20,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // badTopic is the topic the target of the bad-input tests joins.
@@ -197,7 +194,8 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 	return fmt.Sprintf("| %s | %v | %v | %.0f | %s | %s |", c.name, rej1, pen1, score1, after1, until)
 }
 
-// attacker is a plain libp2p host that speaks the pubsub wire by hand.
+// attacker is a plain libp2p host (internal/testhost) that speaks the
+// pubsub wire by hand.
 type attacker struct {
 	t   *testing.T
 	h   corehost.Host
@@ -209,19 +207,7 @@ type attacker struct {
 
 func newAttacker(t *testing.T, target *Node) *attacker {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := testhost.New(t)
 	// Drain the target's outbound stream so its writer stays healthy.
 	h.SetStreamHandler(wire.ProtocolMeshsub12, func(s network.Stream) {
 		rd := wire.NewReader(s, 0)
