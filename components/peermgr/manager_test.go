@@ -485,7 +485,12 @@ func TestManagerTrimsExcessInbound(t *testing.T) {
 			return ok && p.Connected() && p.Identified
 		}, nil)
 	}
-	a.clk.Add(2 * time.Hour) // the connectivity timer fires
+	// Exactly one connectivity pass: the timer is due at 1h. Advancing
+	// further would race a second pass (at 2h, if the driver has re-armed
+	// its timer before the mock clock looks for the next due one), which,
+	// the 5 s reconnect backoff being over by then and the outbound target
+	// unmet, rightly dials the trimmed peer back as an outbound candidate.
+	a.clk.Add(time.Hour)
 	e := bustest.Next(t, evicted, func(events.EvtPeerEvicted) bool { return true }, testWait)
 	if e.Peer != hs[2].ID() || e.Reason != events.EvictExcessInbound || e.Removed {
 		t.Fatalf("trimmed %+v, want the newest inbound peer kept in the store", e)
