@@ -17,12 +17,13 @@ import (
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestNilOptionsMeanDefaults: WithLogger(nil), WithClock(nil) and
 // WithRegisterer(nil) select the defaults rather than failing or panicking.
 func TestNilOptionsMeanDefaults(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	r, err := New(h, bus, WithLogger(nil), WithClock(nil), WithRegisterer(nil))
@@ -38,7 +39,7 @@ func TestNilOptionsMeanDefaults(t *testing.T) {
 }
 
 func TestOptionsValidated(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	bad := DefaultGossipConfig()
@@ -92,7 +93,7 @@ func TestOptionsValidated(t *testing.T) {
 // scorer's thresholds in force from New, whichever of it and
 // WithGossipConfig comes last.
 func TestScoreThresholdsInForceFromNew(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	th := events.ScoreThresholds{Gossip: -10, Publish: -50, Graylist: -80, AcceptPX: 100, OpportunisticGraft: 3}
@@ -129,7 +130,7 @@ func TestStrictNoSign(t *testing.T) {
 }
 
 func TestFxModule(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	reg := prometheus.NewRegistry()
 	var r *Router
 	app := fxtest.New(t,
