@@ -95,7 +95,8 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 	if n, ok := b.nodes[t]; ok {
 		return n
 	}
-	n := &node{typ: t, fan: &fanout{}}
+	n := &node{typ: t}
+	n.fanp.Store(&fanout{})
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under
 	// b.mu cannot wait on an emitter.

@@ -50,6 +50,11 @@ type subCore struct {
 
 	detachOnce sync.Once
 
+	// endLock, when set (a batch queue bound to a node's lane: the node's
+	// emu), is taken by end, so that an Emit after an observed end sees
+	// it; set before the subscription is attached.
+	endLock *sync.Mutex
+
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
 	offered     uint64 // events offered by nodes already detached
@@ -63,10 +68,24 @@ func (c *subCore) core() *subCore { return c }
 
 // end marks the subscription ended with err; only the first call wins.
 func (c *subCore) end(err error) bool {
+	if c.endLock != nil {
+		c.endLock.Lock()
+		defer c.endLock.Unlock()
+	}
+	return c.endHeld(err)
+}
+
+// endHeld is end for a caller that holds endLock (or when it is nil).
+func (c *subCore) endHeld(err error) bool {
 	if !c.ended.CompareAndSwap(false, true) {
 		return false
 	}
 	c.err = err
+	if c.endLock != nil {
+		if l, ok := c.self.(interface{ endedLocked() }); ok {
+			l.endedLocked()
+		}
+	}
 	close(c.done)
 	return true
 }
@@ -84,12 +103,13 @@ func (c *subCore) Err() error {
 
 // overflow applies the policy when the channel is full. Called under n's
 // lock, on the emitter's goroutine.
-func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
+func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil, true) }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
-// queue's own producer lock, when it is not n.mu), which a notifier's
-// runtime.Goexit must release.
-func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
+// queue's producer lock), which a notifier's runtime.Goexit must release,
+// and holds n's read lock only if nodeLocked (a lane's Emit holds just the
+// producer lock).
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex, nodeLocked bool) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -97,10 +117,16 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n, d, held)
+		c.notify(n, d, held, nodeLocked)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
-		if c.end(ErrKilled) {
+		var ended bool
+		if held != nil && held == c.endLock {
+			ended = c.endHeld(ErrKilled)
+		} else {
+			ended = c.end(ErrKilled)
+		}
+		if ended {
 			n.killed.Add(1)
 			c.bus.detachAsync(c)
 		}
@@ -108,8 +134,8 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
-// Emit, with n's lock (and held, a batch queue's own producer lock, when
-// not nil) held and no defer in Emit (the hot path stays
+// Emit, with n's read lock (when nodeLocked) and held (a batch queue's
+// producer lock, when not nil) held and no defer in Emit (the hot path stays
 // defer-free), so it must leave that lock in order however the callback
 // ends:
 //   - a panic is recovered, counted (Bus.NotifierPanics) and logged at drop
@@ -119,7 +145,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 //     function releases n's lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
-func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, nodeLocked bool) {
 	nf := c.settings.notifier
 	if nf == nil {
 		return
@@ -141,7 +167,9 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 		if held != nil {
 			held.Unlock()
 		}
-		n.mu.RUnlock()
+		if nodeLocked {
+			n.mu.RUnlock()
+		}
 	}()
 	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
 	returned = true
@@ -191,7 +219,7 @@ func (c *subCore) delivered() uint64 {
 	c.mu.Lock()
 	total := c.offered
 	for _, a := range c.attachments {
-		total += a.n.emitted.Load() - a.baseline
+		total += a.n.emittedTotal() - a.baseline
 	}
 	c.mu.Unlock()
 	if d := c.dropped.Load() + c.abandoned.Load(); d < total {

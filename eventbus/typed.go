@@ -112,9 +112,25 @@ func (e *Emitter[T]) Emit(v T) error {
 		return ErrClosed
 	}
 	n := e.n
+	if f := n.fanp.Load(); f.laneOnly && !e.stateful {
+		// Only batch queues of exactly T: the lane's lock is the one
+		// lock of this Emit. Attach and detach replace the fanout under
+		// the same lock, so the check below sees any change.
+		if ln, ok := f.lane.(*lane[T]); ok {
+			n.emu.Lock()
+			if n.fanp.Load() == f {
+				woke := ln.emit(v, false)
+				n.emu.Unlock()
+				if woke {
+					n.maybeYield()
+				}
+				return nil
+			}
+			n.emu.Unlock()
+		}
+	}
 	n.mu.RLock()
-	n.emitted.Add(1)
-	f := n.fan
+	f := n.fanp.Load()
 	woke := false
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
@@ -139,13 +155,13 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
-	if rings, ok := f.rings.([]*ringSink[T]); ok {
-		// Batch queues: one producer lock for all of them.
+	if ln, ok := f.lane.(*lane[T]); ok {
+		// Batch queues: one write into the shared ring for all of them.
 		n.emu.Lock()
-		for _, r := range rings {
-			woke = r.push(n, v) || woke
-		}
+		woke = ln.emit(v, true) || woke
 		n.emu.Unlock()
+	} else {
+		n.emitted.Add(1)
 	}
 	if e.stateful || f.mixed {
 		e.emitRest(n, f, v)

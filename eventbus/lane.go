@@ -1,0 +1,349 @@
+package eventbus
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// lane is a node's shared ring: the one queue of every batch subscription
+// of exactly the node's type T (not sequenced, one type; "bound" queues).
+// An Emit writes the event into one slot and publishes it with one atomic
+// store of pub; each subscription reads from its own cursor (lhead), so at
+// fan-out the emitter copies the event once, not once per subscriber, and
+// does no work per subscriber while every subscriber has room.
+//
+// Locking: the producer lock is the node's emu. Every field without its own
+// synchronisation is guarded by it. An Emit that finds the node's fanout
+// holding nothing but the lane takes emu and no other lock (see Emit);
+// otherwise it takes emu inside the node's read lock. Attach and detach
+// take the node's write lock and then emu, so the lane's membership never
+// changes under an Emit. A subscription's end takes emu too (subCore.end),
+// so the Emit after an observed end sees it.
+//
+// Per-subscriber policies: a subscription "has room" while
+// tail-lhead < limit (its BufSize). The ring holds at least the largest
+// limit of its members, so an Emit never overwrites a slot a member still
+// has to read. roomUntil caches the smallest lhead+limit over the members,
+// so the emitter looks at the cursors only once that many events have
+// passed, or when the membership changed. A member without room:
+//   - Block: the emitter waits for it (releasing emu) or for its end;
+//   - Drop, Notify, Kill: it is moved out of the lane (evict): what it has
+//     not read is copied into its private ring, and from then on it gets
+//     events one copy each, like an unbound queue, where the policy
+//     applies as usual. A member that ended is moved out the same way, so
+//     that what it had queued stays readable and no longer pins the ring.
+//
+// A private member whose reader took everything asks to rejoin (rejoin);
+// the next Emit moves it back into the lane at the current tail.
+//
+// Readers park after announcing it (readerWaits and the waiters list, whose
+// length nwait the emitter loads after publishing): a lost wake-up is
+// impossible, and the emitter does nothing for readers that are not parked.
+type lane[T any] struct {
+	n   *node
+	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
+
+	tail      uint64 // the next position to write; pub is its published value
+	roomUntil uint64 // Emits need no look at the members while tail < roomUntil
+	changed   bool   // membership or a member's state changed: recompute
+	// nprivBlock counts live private Block members: while any exists,
+	// every Emit checks their room before it writes (they never wait
+	// inside the private loop).
+	nprivBlock int
+	shared     []*ringSink[T] // members reading from the lane
+	private    []*ringSink[T] // members moved out (full, ended, replayed)
+
+	_      [64]byte
+	pub    atomic.Uint64 // published tail; also the node's count of Emits since the lane exists
+	_      [56]byte
+	nwait  atomic.Int32 // len(waiters)
+	rejoin atomic.Bool  // some private member drained its queue
+	_      [56]byte
+
+	wmu     sync.Mutex     // guards waiters
+	waiters []*ringSink[T] // readers that announced they park
+	spare   []*ringSink[T] // the other buffer of waiters; guarded by emu
+}
+
+// laneBuf is a lane's slots: a power-of-two ring indexed by position.
+type laneBuf[T any] struct {
+	slots []T
+	mask  uint64
+}
+
+// laneOps is the type-independent view of a lane, for the node and for
+// emitters that do not know T.
+type laneOps interface {
+	// emitAny emits ev (of the lane's type) into the lane. Called with
+	// n.emu held and, as nodeLocked says, the node's read lock.
+	emitAny(ev any, nodeLocked bool) bool
+	// count is the number of Emits the lane took.
+	count() *atomic.Uint64
+}
+
+func newLane[T any](n *node, size uint64) *lane[T] {
+	ln := &lane[T]{n: n, roomUntil: math.MaxUint64}
+	ln.buf.Store(&laneBuf[T]{slots: make([]T, size), mask: size - 1})
+	return ln
+}
+
+func (ln *lane[T]) count() *atomic.Uint64 { return &ln.pub }
+
+func (ln *lane[T]) emitAny(ev any, nodeLocked bool) bool {
+	v, _ := ev.(T)
+	return ln.emit(v, nodeLocked)
+}
+
+// emit writes v into the lane and hands it to the private members. Called
+// with n.emu held (and released and re-taken while a Block member makes the
+// Emit wait); reports whether it woke a parked reader.
+func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
+	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.rejoin.Load() {
+		if ln.prepare(nodeLocked) {
+			break
+		}
+	}
+	if len(ln.shared) > 0 {
+		b := ln.buf.Load()
+		b.slots[ln.tail&b.mask] = v
+	}
+	ln.tail++
+	ln.pub.Store(ln.tail)
+	woke := false
+	for _, r := range ln.private {
+		if r.ended.Load() {
+			if r.gaveUp > 0 {
+				r.gaveUp-- // counted when the emitter gave up waiting on it
+			} else {
+				r.abandoned.Add(1)
+			}
+			continue
+		}
+		woke = r.pushHeld(ln.n, v, nodeLocked) || woke
+	}
+	if ln.nwait.Load() > 0 {
+		woke = ln.wakeAll() || woke
+	}
+	return woke
+}
+
+// prepare makes room in the lane for one more event: it moves drained
+// private members back in, ended members and full Drop/Notify/Kill members
+// out, and recomputes roomUntil. When a Block member (in the lane or
+// private) is full it waits, with emu released, until that member has room
+// or ends, and returns false: the caller calls it again.
+func (ln *lane[T]) prepare(nodeLocked bool) bool {
+	ln.changed = false
+	if ln.rejoin.Load() {
+		ln.rejoin.Store(false)
+		for i := 0; i < len(ln.private); {
+			r := ln.private[i]
+			if !r.ended.Load() && r.pub.Load() == r.head.Load() {
+				ln.private = deleteAt(ln.private, i)
+				ln.join(r)
+				continue
+			}
+			i++
+		}
+	}
+	room := uint64(math.MaxUint64)
+	for i := 0; i < len(ln.shared); {
+		r := ln.shared[i]
+		if r.ended.Load() {
+			ln.evict(i)
+			continue
+		}
+		h := r.lhead.Load()
+		if ln.tail-h >= r.limit {
+			if r.settings.policy != Block {
+				ln.evict(i) // the private ring applies the policy
+				continue
+			}
+			if !ln.waitRoom(r, func() bool { return ln.tail-r.lhead.Load() < r.limit }, nodeLocked) {
+				return false
+			}
+			h = r.lhead.Load()
+		}
+		if r.writersWait.Load() > 0 && ln.tail+1-h < r.limit {
+			r.signalSpace() // pass the wake-up on to the next parked emitter
+		}
+		room = min(room, h+r.limit)
+		i++
+	}
+	nb := 0
+	for _, r := range ln.private {
+		if r.settings.policy != Block || r.ended.Load() {
+			continue
+		}
+		if r.tail-r.head.Load() >= r.limit {
+			if !ln.waitRoom(r, func() bool { return r.tail-r.head.Load() < r.limit }, nodeLocked) {
+				return false
+			}
+		}
+		nb++
+	}
+	ln.nprivBlock = nb
+	ln.roomUntil = room
+	return true
+}
+
+// waitRoom parks the emitter until r has room (hasRoom) or ends. It returns
+// true at once when r has room after announcing the wait; otherwise it
+// waits with emu released and returns false (the lane may have changed
+// meanwhile). An emitter that gives up because r ended counts the event as
+// abandoned once (gaveUp keeps the private loop from counting it again).
+func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool, nodeLocked bool) bool {
+	r.writersWait.Add(1)
+	if hasRoom() { // the reader made room meanwhile
+		r.writersWait.Add(-1)
+		return true
+	}
+	n := ln.n
+	n.emu.Unlock()
+	select {
+	case <-r.space:
+	case <-r.done:
+	}
+	n.emu.Lock()
+	r.writersWait.Add(-1)
+	if r.ended.Load() {
+		r.abandoned.Add(1)
+		r.gaveUp++
+	}
+	ln.changed = true
+	return false
+}
+
+// join makes r a lane member reading from the current tail (its private
+// ring is empty). Called with n.emu held.
+func (ln *lane[T]) join(r *ringSink[T]) {
+	if b := ln.buf.Load(); uint64(len(b.slots)) < r.limit {
+		ln.grow(r.limit)
+	}
+	r.cmu.Lock()
+	r.lhead.Store(ln.tail)
+	r.shared.Store(true)
+	r.cmu.Unlock()
+	ln.shared = append(ln.shared, r)
+	ln.changed = true
+}
+
+// grow replaces the ring with one of at least size slots holding the same
+// positions. Readers still copying from the old ring read positions that
+// the old ring holds and nobody writes any more.
+func (ln *lane[T]) grow(size uint64) {
+	old := ln.buf.Load()
+	s := uint64(len(old.slots))
+	for s < size {
+		s <<= 1
+	}
+	nb := &laneBuf[T]{slots: make([]T, s), mask: s - 1}
+	from := uint64(0)
+	if ln.tail > uint64(len(old.slots)) {
+		from = ln.tail - uint64(len(old.slots))
+	}
+	for p := from; p < ln.tail; p++ {
+		nb.slots[p&nb.mask] = old.slots[p&old.mask]
+	}
+	ln.buf.Store(nb)
+}
+
+// evict moves ln.shared[i] out of the lane: what it has not read is copied
+// into its private ring (it has room: at most limit events), and it reads
+// from there from now on. Called with n.emu held; waits for a copy the
+// reader may be making from the lane (cmu).
+func (ln *lane[T]) evict(i int) {
+	r := ln.shared[i]
+	ln.shared = deleteAt(ln.shared, i)
+	ln.private = append(ln.private, r)
+	r.cmu.Lock()
+	b := ln.buf.Load()
+	r.ensureSlots()
+	for p := r.lhead.Load(); p < ln.tail; p++ {
+		r.slots[r.tail&r.mask] = b.slots[p&b.mask]
+		r.tail++
+	}
+	r.pub.Store(r.tail)
+	r.shared.Store(false)
+	r.cmu.Unlock()
+	ln.changed = true
+}
+
+// leave removes r from the lane for good (detach), keeping what it has not
+// read in its private ring. Called with n.mu and n.emu held.
+func (ln *lane[T]) leave(r *ringSink[T]) {
+	for i, x := range ln.shared {
+		if x == r {
+			ln.evict(i)
+			break
+		}
+	}
+	for i, x := range ln.private {
+		if x == r {
+			ln.private = deleteAt(ln.private, i)
+			break
+		}
+	}
+	ln.changed = true
+}
+
+// replay puts v into r's queue alone (a stateful emitter's last event, for
+// a new member): r moves to its private ring and rejoins the lane once its
+// reader took v. It reports false if r had no room. Called with n.emu held.
+func (ln *lane[T]) replay(r *ringSink[T], v T) bool {
+	for i, x := range ln.shared {
+		if x == r {
+			ln.evict(i)
+			break
+		}
+	}
+	if r.tail-r.head.Load() >= r.limit {
+		return false
+	}
+	r.ensureSlots()
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.pub.Store(r.tail)
+	return true
+}
+
+// addWaiter records that r's reader is about to park. The reader re-checks
+// its queue afterwards; the emitter loads nwait after publishing.
+func (ln *lane[T]) addWaiter(r *ringSink[T]) {
+	ln.wmu.Lock()
+	ln.waiters = append(ln.waiters, r)
+	ln.nwait.Store(int32(len(ln.waiters)))
+	ln.wmu.Unlock()
+}
+
+// wakeAll wakes every reader that announced it parks. Called with n.emu
+// held, which makes the swap of the two waiter buffers safe.
+func (ln *lane[T]) wakeAll() bool {
+	ln.wmu.Lock()
+	ws := ln.waiters
+	ln.waiters = ln.spare[:0]
+	ln.nwait.Store(0)
+	ln.wmu.Unlock()
+	woke := false
+	for i, r := range ws {
+		if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+			woke = true
+		}
+		ws[i] = nil
+	}
+	ln.spare = ws[:0]
+	return woke
+}
+
+// deleteAt removes s[i], keeping the order of the rest.
+func deleteAt[S ~[]E, E any](s S, i int) S {
+	copy(s[i:], s[i+1:])
+	var zero E
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
