@@ -80,7 +80,8 @@ func (r *ringSink[E]) bindNode(n *node) {
 func (r *ringSink[E]) boundTo(n *node) bool { return r.node == n && r.lnp.Load() != nil }
 
 // joinLane makes a bound queue a member of its node's lane, creating the
-// lane with the first member. Called by attach with n.mu and n.emu held.
+// lane with the first member. Called by attach with n.mu, n.emu and the
+// lane's word held (a lane it creates, it returns with the word held).
 func (r *ringSink[E]) joinLane(n *node) bool {
 	if r.node != n {
 		return false
@@ -91,6 +92,7 @@ func (r *ringSink[E]) joinLane(n *node) bool {
 			size <<= 1
 		}
 		ln := newLane[E](n, size)
+		ln.lockWord()
 		n.lane = ln
 		n.lanePub.Store(ln.count())
 	}
@@ -101,7 +103,7 @@ func (r *ringSink[E]) joinLane(n *node) bool {
 }
 
 // leaveLane takes a bound queue out of its node's lane for good. Called by
-// detach with n.mu and n.emu held.
+// detach with n.mu, n.emu and the lane's word held.
 func (r *ringSink[E]) leaveLane(n *node) {
 	if ln := r.lnp.Load(); ln != nil && r.node == n {
 		ln.leave(r)
@@ -112,7 +114,9 @@ func (r *ringSink[E]) leaveLane(n *node) {
 // ends: the lane's next Emit moves it out.
 func (r *ringSink[E]) endedLocked() {
 	if ln := r.lnp.Load(); ln != nil {
+		ln.lockWord()
 		ln.changed = true
+		ln.unlockWord()
 	}
 }
 
@@ -253,7 +257,7 @@ func (r *ringSink[E]) closeChan() {
 func (r *ringSink[E]) queued() int {
 	if ln := r.lnp.Load(); ln != nil && r.shared.Load() {
 		h := r.lhead.Load()
-		if p := ln.pub.Load(); p > h {
+		if p := ln.pub(); p > h {
 			return int(p - h)
 		}
 		return 0
@@ -264,7 +268,7 @@ func (r *ringSink[E]) queued() int {
 
 // hasData reports whether the reader has something to take.
 func (r *ringSink[E]) hasData(ln *lane[E]) bool {
-	if ln != nil && r.shared.Load() && ln.pub.Load() != r.lhead.Load() {
+	if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
 		return true
 	}
 	return r.pub.Load() != r.head.Load()
@@ -278,7 +282,7 @@ func (r *ringSink[E]) nextShared(ln *lane[E], buf []E) ([]E, bool) {
 		r.cmu.Unlock()
 		return nil, false
 	}
-	h, t := r.lhead.Load(), ln.pub.Load()
+	h, t := r.lhead.Load(), ln.pub()
 	if h == t {
 		r.cmu.Unlock()
 		return nil, false

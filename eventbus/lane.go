@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -13,13 +14,22 @@ import (
 // fan-out the emitter copies the event once, not once per subscriber, and
 // does no work per subscriber while every subscriber has room.
 //
-// Locking: the producer lock is the node's emu. Every field without its own
-// synchronisation is guarded by it. An Emit that finds the node's fanout
-// holding nothing but the lane takes emu and no other lock (see Emit);
-// otherwise it takes emu inside the node's read lock. Attach and detach
-// take the node's write lock and then emu, so the lane's membership never
-// changes under an Emit. A subscription's end takes emu too (subCore.end),
-// so the Emit after an observed end sees it.
+// Locking: two locks, taken in this order.
+//   - The node's emu guards the membership lists, the private rings of the
+//     members and every slow-path decision. Attach and detach take the
+//     node's write lock, then emu; a subscription's end takes emu
+//     (subCore.end), so that the Emit after an observed end sees it.
+//   - The word: bit 0 of seq, whose other bits are the published tail
+//     (pub). It guards tail, roomUntil, changed, the length of private and
+//     the slots. The fast path of an Emit takes the word alone with one
+//     compare-and-swap and releases it with the store that publishes the
+//     new tail: one write of the event and two atomic operations in all,
+//     when the fanout holds nothing but the lane, nobody is private, every
+//     member has room and the word is free. Otherwise (or when the word
+//     is busy) the Emit takes emu, then the word (waiting for a fast-path
+//     holder, which holds it for a few instructions), decides under both,
+//     publishes, and hands the event to the private members under emu
+//     alone. Everything that changes what the fast path reads holds both.
 //
 // Per-subscriber policies: a subscription "has room" while
 // tail-lhead < limit (its BufSize). The ring holds at least the largest
@@ -44,7 +54,7 @@ type lane[T any] struct {
 	n   *node
 	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
 
-	tail      uint64 // the next position to write; pub is its published value
+	tail      uint64 // the next position to write; seq>>1 is its published value
 	roomUntil uint64 // Emits need no look at the members while tail < roomUntil
 	changed   bool   // membership or a member's state changed: recompute
 	// nprivBlock counts live private Block members: while any exists,
@@ -54,8 +64,10 @@ type lane[T any] struct {
 	shared     []*ringSink[T] // members reading from the lane
 	private    []*ringSink[T] // members moved out (full, ended, replayed)
 
-	_      [64]byte
-	pub    atomic.Uint64 // published tail; also the node's count of Emits since the lane exists
+	_ [64]byte
+	// seq is the word (bit 0: held) and the published tail (seq>>1), which
+	// also counts the node's Emits since the lane exists.
+	seq    atomic.Uint64
 	_      [56]byte
 	nwait  atomic.Int32 // len(waiters)
 	rejoin atomic.Bool  // some private member drained its queue
@@ -63,7 +75,6 @@ type lane[T any] struct {
 
 	wmu     sync.Mutex     // guards waiters
 	waiters []*ringSink[T] // readers that announced they park
-	spare   []*ringSink[T] // the other buffer of waiters; guarded by emu
 }
 
 // laneBuf is a lane's slots: a power-of-two ring indexed by position.
@@ -78,8 +89,11 @@ type laneOps interface {
 	// emitAny emits ev (of the lane's type) into the lane. Called with
 	// n.emu held and, as nodeLocked says, the node's read lock.
 	emitAny(ev any, nodeLocked bool) bool
-	// count is the number of Emits the lane took.
+	// count is the lane's seq: seq>>1 is the number of Emits it took.
 	count() *atomic.Uint64
+	// lockWord and unlockWord take and release the word (emu held).
+	lockWord()
+	unlockWord()
 }
 
 func newLane[T any](n *node, size uint64) *lane[T] {
@@ -88,17 +102,65 @@ func newLane[T any](n *node, size uint64) *lane[T] {
 	return ln
 }
 
-func (ln *lane[T]) count() *atomic.Uint64 { return &ln.pub }
+func (ln *lane[T]) count() *atomic.Uint64 { return &ln.seq }
+
+// pub is the published tail: positions below it may be read.
+func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 1 }
+
+// lockWord takes the word. Its other holders are fast-path Emits, which
+// hold it for a few instructions, and holders of emu, which we hold: spin,
+// then yield.
+func (ln *lane[T]) lockWord() {
+	for i := 0; ; i++ {
+		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+			return
+		}
+		if i >= 32 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// unlockWord releases the word, publishing tail.
+func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
+
+// tryFast is the fast path of an Emit of v by an emitter that saw fanout f
+// holding nothing but the lane: it takes the word alone and, if nothing
+// needs a decision (f is still the node's fanout, nobody is private or
+// asks to rejoin, every member has room), writes v, publishes it and wakes
+// parked readers. ok is false when the caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
+	s := ln.seq.Load()
+	if s&1 != 0 || !ln.seq.CompareAndSwap(s, s|1) {
+		return false, false // busy: the slow path waits its turn on emu
+	}
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+		ln.seq.Store(s)
+		return false, false
+	}
+	if len(ln.shared) > 0 {
+		b := ln.buf.Load()
+		b.slots[ln.tail&b.mask] = v
+	}
+	ln.tail++
+	ln.seq.Store(ln.tail << 1)
+	if ln.nwait.Load() > 0 {
+		woke = ln.wakeAll()
+	}
+	return true, woke
+}
 
 func (ln *lane[T]) emitAny(ev any, nodeLocked bool) bool {
 	v, _ := ev.(T)
 	return ln.emit(v, nodeLocked)
 }
 
-// emit writes v into the lane and hands it to the private members. Called
-// with n.emu held (and released and re-taken while a Block member makes the
-// Emit wait); reports whether it woke a parked reader.
+// emit is the slow path: it writes v into the lane and hands it to the
+// private members. Called with n.emu held (released and re-taken while a
+// Block member makes the Emit wait); reports whether it woke a parked
+// reader.
 func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
+	ln.lockWord()
 	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.rejoin.Load() {
 		if ln.prepare(nodeLocked) {
 			break
@@ -109,7 +171,7 @@ func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
 		b.slots[ln.tail&b.mask] = v
 	}
 	ln.tail++
-	ln.pub.Store(ln.tail)
+	ln.unlockWord() // publishes v
 	woke := false
 	for _, r := range ln.private {
 		if r.ended.Load() {
@@ -128,7 +190,8 @@ func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
 	return woke
 }
 
-// prepare makes room in the lane for one more event: it moves drained
+// prepare (emu and the word held) makes room in the lane for one more
+// event: it moves drained
 // private members back in, ended members and full Drop/Notify/Kill members
 // out, and recomputes roomUntil. When a Block member (in the lane or
 // private) is full it waits, with emu released, until that member has room
@@ -200,12 +263,14 @@ func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool, nodeLocked bool
 		return true
 	}
 	n := ln.n
+	ln.unlockWord()
 	n.emu.Unlock()
 	select {
 	case <-r.space:
 	case <-r.done:
 	}
 	n.emu.Lock()
+	ln.lockWord()
 	r.writersWait.Add(-1)
 	if r.ended.Load() {
 		r.abandoned.Add(1)
@@ -216,7 +281,7 @@ func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool, nodeLocked bool
 }
 
 // join makes r a lane member reading from the current tail (its private
-// ring is empty). Called with n.emu held.
+// ring is empty). Called with n.emu and the word held.
 func (ln *lane[T]) join(r *ringSink[T]) {
 	if b := ln.buf.Load(); uint64(len(b.slots)) < r.limit {
 		ln.grow(r.limit)
@@ -251,15 +316,17 @@ func (ln *lane[T]) grow(size uint64) {
 
 // evict moves ln.shared[i] out of the lane: what it has not read is copied
 // into its private ring (it has room: at most limit events), and it reads
-// from there from now on. Called with n.emu held; waits for a copy the
-// reader may be making from the lane (cmu).
+// from there from now on. Called with n.emu and the word held; waits for a
+// copy the reader may be making from the lane (cmu).
 func (ln *lane[T]) evict(i int) {
 	r := ln.shared[i]
 	ln.shared = deleteAt(ln.shared, i)
 	ln.private = append(ln.private, r)
 	r.cmu.Lock()
 	b := ln.buf.Load()
-	r.ensureSlots()
+	if r.lhead.Load() < ln.tail {
+		r.ensureSlots()
+	}
 	for p := r.lhead.Load(); p < ln.tail; p++ {
 		r.slots[r.tail&r.mask] = b.slots[p&b.mask]
 		r.tail++
@@ -271,7 +338,7 @@ func (ln *lane[T]) evict(i int) {
 }
 
 // leave removes r from the lane for good (detach), keeping what it has not
-// read in its private ring. Called with n.mu and n.emu held.
+// read in its private ring. Called with n.mu, n.emu and the word held.
 func (ln *lane[T]) leave(r *ringSink[T]) {
 	for i, x := range ln.shared {
 		if x == r {
@@ -290,7 +357,8 @@ func (ln *lane[T]) leave(r *ringSink[T]) {
 
 // replay puts v into r's queue alone (a stateful emitter's last event, for
 // a new member): r moves to its private ring and rejoins the lane once its
-// reader took v. It reports false if r had no room. Called with n.emu held.
+// reader took v. It reports false if r had no room. Called with n.emu and
+// the word held.
 func (ln *lane[T]) replay(r *ringSink[T], v T) bool {
 	for i, x := range ln.shared {
 		if x == r {
@@ -317,16 +385,11 @@ func (ln *lane[T]) addWaiter(r *ringSink[T]) {
 	ln.wmu.Unlock()
 }
 
-// wakeAll wakes every reader that announced it parks. Called with n.emu
-// held, which makes the swap of the two waiter buffers safe.
+// wakeAll wakes every reader that announced it parks.
 func (ln *lane[T]) wakeAll() bool {
-	ln.wmu.Lock()
-	ws := ln.waiters
-	ln.waiters = ln.spare[:0]
-	ln.nwait.Store(0)
-	ln.wmu.Unlock()
 	woke := false
-	for i, r := range ws {
+	ln.wmu.Lock()
+	for i, r := range ln.waiters {
 		if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
 			select {
 			case r.wake <- struct{}{}:
@@ -334,9 +397,11 @@ func (ln *lane[T]) wakeAll() bool {
 			}
 			woke = true
 		}
-		ws[i] = nil
+		ln.waiters[i] = nil
 	}
-	ln.spare = ws[:0]
+	ln.waiters = ln.waiters[:0]
+	ln.nwait.Store(0)
+	ln.wmu.Unlock()
 	return woke
 }
 

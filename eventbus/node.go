@@ -31,7 +31,7 @@ type node struct {
 	emu  sync.Mutex
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
-	// guarded by mu and emu. lanePub is its published tail, which counts
+	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
 	// the Emits made since it exists (they do not touch emitted).
 	lane    laneOps
 	lanePub atomic.Pointer[atomic.Uint64]
@@ -67,6 +67,17 @@ func (n *node) attach(s sink) {
 	defer n.mu.Unlock()
 	n.emu.Lock()
 	defer n.emu.Unlock()
+	// The word too: fast-path Emits must not run between the baseline
+	// below and the new fanout. (A lane created below is returned held.)
+	held := n.lane
+	if held != nil {
+		held.lockWord()
+	}
+	defer func() {
+		if held != nil {
+			held.unlockWord()
+		}
+	}()
 	if c.ended.Load() {
 		return
 	}
@@ -82,8 +93,8 @@ func (n *node) attach(s sink) {
 		return
 	}
 	n.sinks = append(n.sinks, s)
-	if j, ok := s.(laneMember); ok {
-		j.joinLane(n)
+	if j, ok := s.(laneMember); ok && j.joinLane(n) && held == nil {
+		held = n.lane
 	}
 	n.split()
 
@@ -102,6 +113,10 @@ func (n *node) detach(s sink) {
 	defer n.mu.Unlock()
 	n.emu.Lock()
 	defer n.emu.Unlock()
+	if n.lane != nil {
+		n.lane.lockWord()
+		defer n.lane.unlockWord()
+	}
 	for i, x := range n.sinks {
 		if x != s {
 			continue
@@ -135,7 +150,7 @@ type laneMember interface {
 func (n *node) emittedTotal() uint64 {
 	e := n.emitted.Load()
 	if p := n.lanePub.Load(); p != nil {
-		e += p.Load()
+		e += p.Load() >> 1
 	}
 	return e
 }

@@ -117,6 +117,12 @@ func (e *Emitter[T]) Emit(v T) error {
 		// lock of this Emit. Attach and detach replace the fanout under
 		// the same lock, so the check below sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
+			if ok, woke := ln.tryFast(f, v); ok {
+				if woke {
+					n.maybeYield()
+				}
+				return nil
+			}
 			n.emu.Lock()
 			if n.fanp.Load() == f {
 				woke := ln.emit(v, false)
