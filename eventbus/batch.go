@@ -43,7 +43,10 @@ type ringSink[E any] struct {
 
 	tail   uint64 // the next private slot to write; guarded by *plock
 	gaveUp int    // events an emitter gave up (ended) and counted; guarded by *plock
-	_      [48]byte
+	// endSeen: the lane handled this member's end (lane.ending); guarded
+	// by emu.
+	endSeen bool
+	_       [40]byte
 	pub    atomic.Uint64 // tail as published to the reader
 	_      [56]byte
 	head   atomic.Uint64 // the next private slot to read; written by the reader only
@@ -72,7 +75,7 @@ type ringSink[E any] struct {
 // subscriptions of one concrete type.
 func (r *ringSink[E]) bindNode(n *node) {
 	if r.convert == nil && reflect.TypeFor[E]() == n.typ {
-		r.node, r.plock, r.endLock = n, &n.emu, &n.emu
+		r.node, r.plock, r.bound = n, &n.emu, r
 	}
 }
 
@@ -110,14 +113,28 @@ func (r *ringSink[E]) leaveLane(n *node) {
 	}
 }
 
-// endedLocked is called by subCore.end, with n.emu held, when a bound queue
-// ends: the lane's next Emit moves it out.
-func (r *ringSink[E]) endedLocked() {
+// endBound ends a bound queue (subCore.end). A member of a lane raises
+// the lane's ending count first, so that the Emit after an observed end
+// takes the slow path and moves it out instead of delivering to it; no
+// lock. Before the queue joined a lane, n.emu (under which attach joins)
+// orders the end against the join.
+func (r *ringSink[E]) endBound(err error) bool {
 	if ln := r.lnp.Load(); ln != nil {
-		ln.lockWord()
-		ln.changed = true
-		ln.unlockWord()
+		ln.ending.Add(1)
+		ok := r.endHeld(err)
+		if !ok {
+			ln.ending.Add(-1) // it had ended before
+		}
+		return ok
 	}
+	r.node.emu.Lock()
+	if ln := r.lnp.Load(); ln != nil { // joined meanwhile
+		r.node.emu.Unlock()
+		return r.endBound(err)
+	}
+	ok := r.endHeld(err)
+	r.node.emu.Unlock()
+	return ok
 }
 
 func (r *ringSink[E]) init() {
@@ -153,19 +170,17 @@ func (r *ringSink[E]) ensureSlots() {
 // plock while it waits for room or for the subscription to end (so that the
 // type's other emitters can reach their other subscribers), then re-checks
 // that the subscription lives.
-func (r *ringSink[E]) push(n *node, v E) bool { return r.pushHeld(n, v, true) }
-
-// pushHeld is push for a caller that holds n's read lock only if
-// nodeLocked (the lane's own Emit path holds just n.emu). A lane never
-// calls it for a full Block queue: it waits for room beforehand.
-func (r *ringSink[E]) pushHeld(n *node, v E, nodeLocked bool) bool {
+//
+// A lane calls it for its private members with emu held, never for a full
+// Block queue: it waits for room beforehand.
+func (r *ringSink[E]) push(n *node, v E) bool {
 	if r.ended.Load() {
 		r.abandoned.Add(1)
 		return false
 	}
 	for r.tail-r.head.Load() >= r.limit {
 		if r.settings.policy != Block {
-			r.overflowHeld(n, r.plock, nodeLocked)
+			r.overflowHeld(n, r.plock)
 			return false
 		}
 		r.writersWait.Add(1)

@@ -143,7 +143,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
-		woke = f.lane.emitAny(evt, true)
+		woke = f.lane.emitAny(evt)
 		n.emu.Unlock()
 	} else {
 		n.emitted.Add(1)

@@ -71,6 +71,18 @@ type lane[T any] struct {
 	_      [56]byte
 	nwait  atomic.Int32 // len(waiters)
 	rejoin atomic.Bool  // some private member drained its queue
+	// ending counts members whose end an Emit has not handled yet:
+	// subCore.end adds one before it marks the subscription ended, and
+	// prepare (or leave) takes it back once it saw the end. While it is
+	// not zero every Emit takes the slow path, so the Emit after an
+	// observed end never delivers to the ended member, and end takes no
+	// lock (a Close must not queue behind emitters in a loop).
+	ending atomic.Int32
+	// want is set by a holder of emu waiting for the word: fast-path
+	// Emits leave the word to it (they take the slow path, which waits on
+	// emu) instead of racing it, so attach, detach and end are not starved
+	// by emitters in a loop.
+	want atomic.Bool
 	_      [56]byte
 
 	wmu     sync.Mutex     // guards waiters
@@ -87,8 +99,8 @@ type laneBuf[T any] struct {
 // emitters that do not know T.
 type laneOps interface {
 	// emitAny emits ev (of the lane's type) into the lane. Called with
-	// n.emu held and, as nodeLocked says, the node's read lock.
-	emitAny(ev any, nodeLocked bool) bool
+	// the node's read lock and n.emu held.
+	emitAny(ev any) bool
 	// count is the lane's seq: seq>>1 is the number of Emits it took.
 	count() *atomic.Uint64
 	// lockWord and unlockWord take and release the word (emu held).
@@ -107,15 +119,20 @@ func (ln *lane[T]) count() *atomic.Uint64 { return &ln.seq }
 // pub is the published tail: positions below it may be read.
 func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 1 }
 
-// lockWord takes the word. Its other holders are fast-path Emits, which
-// hold it for a few instructions, and holders of emu, which we hold: spin,
-// then yield.
+// lockWord takes the word; the caller holds emu. The only other holders
+// are fast-path Emits, which hold it for a few instructions and, once want
+// is set, do not take it again: spin (yielding if a holder was descheduled).
 func (ln *lane[T]) lockWord() {
+	if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+		return
+	}
+	ln.want.Store(true)
 	for i := 0; ; i++ {
 		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+			ln.want.Store(false)
 			return
 		}
-		if i >= 32 {
+		if i >= 64 {
 			runtime.Gosched()
 		}
 	}
@@ -131,10 +148,10 @@ func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
 // parked readers. ok is false when the caller must take the slow path.
 func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
 	s := ln.seq.Load()
-	if s&1 != 0 || !ln.seq.CompareAndSwap(s, s|1) {
+	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
 		return false, false // busy: the slow path waits its turn on emu
 	}
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
 		ln.seq.Store(s)
 		return false, false
 	}
@@ -150,19 +167,19 @@ func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
 	return true, woke
 }
 
-func (ln *lane[T]) emitAny(ev any, nodeLocked bool) bool {
+func (ln *lane[T]) emitAny(ev any) bool {
 	v, _ := ev.(T)
-	return ln.emit(v, nodeLocked)
+	return ln.emit(v)
 }
 
 // emit is the slow path: it writes v into the lane and hands it to the
-// private members. Called with n.emu held (released and re-taken while a
-// Block member makes the Emit wait); reports whether it woke a parked
-// reader.
-func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
+// private members. Called with the node's read lock and n.emu held (emu is
+// released and re-taken while a Block member makes the Emit wait);
+// reports whether it woke a parked reader.
+func (ln *lane[T]) emit(v T) bool {
 	ln.lockWord()
-	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.rejoin.Load() {
-		if ln.prepare(nodeLocked) {
+	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+		if ln.prepare() {
 			break
 		}
 	}
@@ -182,7 +199,7 @@ func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
 			}
 			continue
 		}
-		woke = r.pushHeld(ln.n, v, nodeLocked) || woke
+		woke = r.push(ln.n, v) || woke
 	}
 	if ln.nwait.Load() > 0 {
 		woke = ln.wakeAll() || woke
@@ -196,7 +213,7 @@ func (ln *lane[T]) emit(v T, nodeLocked bool) bool {
 // out, and recomputes roomUntil. When a Block member (in the lane or
 // private) is full it waits, with emu released, until that member has room
 // or ends, and returns false: the caller calls it again.
-func (ln *lane[T]) prepare(nodeLocked bool) bool {
+func (ln *lane[T]) prepare() bool {
 	ln.changed = false
 	if ln.rejoin.Load() {
 		ln.rejoin.Store(false)
@@ -214,6 +231,7 @@ func (ln *lane[T]) prepare(nodeLocked bool) bool {
 	for i := 0; i < len(ln.shared); {
 		r := ln.shared[i]
 		if r.ended.Load() {
+			ln.sawEnd(r)
 			ln.evict(i)
 			continue
 		}
@@ -223,7 +241,7 @@ func (ln *lane[T]) prepare(nodeLocked bool) bool {
 				ln.evict(i) // the private ring applies the policy
 				continue
 			}
-			if !ln.waitRoom(r, func() bool { return ln.tail-r.lhead.Load() < r.limit }, nodeLocked) {
+			if !ln.waitRoom(r, func() bool { return ln.tail-r.lhead.Load() < r.limit }) {
 				return false
 			}
 			h = r.lhead.Load()
@@ -236,11 +254,15 @@ func (ln *lane[T]) prepare(nodeLocked bool) bool {
 	}
 	nb := 0
 	for _, r := range ln.private {
-		if r.settings.policy != Block || r.ended.Load() {
+		if r.ended.Load() {
+			ln.sawEnd(r)
+			continue
+		}
+		if r.settings.policy != Block {
 			continue
 		}
 		if r.tail-r.head.Load() >= r.limit {
-			if !ln.waitRoom(r, func() bool { return r.tail-r.head.Load() < r.limit }, nodeLocked) {
+			if !ln.waitRoom(r, func() bool { return r.tail-r.head.Load() < r.limit }) {
 				return false
 			}
 		}
@@ -256,7 +278,7 @@ func (ln *lane[T]) prepare(nodeLocked bool) bool {
 // waits with emu released and returns false (the lane may have changed
 // meanwhile). An emitter that gives up because r ended counts the event as
 // abandoned once (gaveUp keeps the private loop from counting it again).
-func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool, nodeLocked bool) bool {
+func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool) bool {
 	r.writersWait.Add(1)
 	if hasRoom() { // the reader made room meanwhile
 		r.writersWait.Add(-1)
@@ -278,6 +300,15 @@ func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool, nodeLocked bool
 	}
 	ln.changed = true
 	return false
+}
+
+// sawEnd records that an Emit has seen r's end (see ending). Called with
+// n.emu and the word held.
+func (ln *lane[T]) sawEnd(r *ringSink[T]) {
+	if !r.endSeen {
+		r.endSeen = true
+		ln.ending.Add(-1)
+	}
 }
 
 // join makes r a lane member reading from the current tail (its private
@@ -351,6 +382,9 @@ func (ln *lane[T]) leave(r *ringSink[T]) {
 			ln.private = deleteAt(ln.private, i)
 			break
 		}
+	}
+	if r.ended.Load() {
+		ln.sawEnd(r)
 	}
 	ln.changed = true
 }

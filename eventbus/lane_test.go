@@ -174,8 +174,8 @@ func TestLaneAnyEmitter(t *testing.T) {
 	}
 }
 
-// A notifier that calls runtime.Goexit on the ring's own path (an Emit that
-// holds no node lock) leaves the ring usable.
+// A notifier that calls runtime.Goexit while the ring hands an event to a
+// private member leaves the ring and its word usable.
 func TestLaneNotifierGoexit(t *testing.T) {
 	b := New(WithLogger(slog.New(countingHandler{n: new(atomic.Int64)})))
 	defer b.Close()

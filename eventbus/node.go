@@ -28,7 +28,12 @@ type node struct {
 	// fanp is the emit path's view of sinks, replaced whole under mu and
 	// emu: an Emit reads it under either.
 	fanp atomic.Pointer[fanout]
-	emu  sync.Mutex
+	// writers counts attaches and detaches waiting for or holding mu for
+	// writing. A lane's fast path, which does not take mu, steps aside
+	// while it is not zero: the Emit takes mu for reading and so waits
+	// behind the writer, which mu prefers, instead of running on.
+	writers atomic.Int32
+	emu     sync.Mutex
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
 	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
@@ -63,8 +68,8 @@ func (n *node) remember(ev any) {
 // replay that does not fit is counted as dropped).
 func (n *node) attach(s sink) {
 	c := s.core()
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lockWrite()
+	defer n.unlockWrite()
 	n.emu.Lock()
 	defer n.emu.Unlock()
 	// The word too: fast-path Emits must not run between the baseline
@@ -109,8 +114,8 @@ func (n *node) attach(s sink) {
 
 // detach removes s from the node.
 func (n *node) detach(s sink) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lockWrite()
+	defer n.unlockWrite()
 	n.emu.Lock()
 	defer n.emu.Unlock()
 	if n.lane != nil {
@@ -134,6 +139,17 @@ func (n *node) detach(s sink) {
 		c.detached(n, n.emittedTotal())
 		return
 	}
+}
+
+// lockWrite takes mu for writing, announcing it to lane fast paths first.
+func (n *node) lockWrite() {
+	n.writers.Add(1)
+	n.mu.Lock()
+}
+
+func (n *node) unlockWrite() {
+	n.mu.Unlock()
+	n.writers.Add(-1)
 }
 
 // laneMember is a batch queue that may be bound to a node's lane.

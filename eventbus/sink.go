@@ -50,10 +50,10 @@ type subCore struct {
 
 	detachOnce sync.Once
 
-	// endLock, when set (a batch queue bound to a node's lane: the node's
-	// emu), is taken by end, so that an Emit after an observed end sees
-	// it; set before the subscription is attached.
-	endLock *sync.Mutex
+	// bound, when set (a batch queue bound to a node's lane), ends the
+	// subscription under the lane's word, so that an Emit after an
+	// observed end sees it; set before the subscription is attached.
+	bound interface{ endBound(err error) bool }
 
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
@@ -68,24 +68,18 @@ func (c *subCore) core() *subCore { return c }
 
 // end marks the subscription ended with err; only the first call wins.
 func (c *subCore) end(err error) bool {
-	if c.endLock != nil {
-		c.endLock.Lock()
-		defer c.endLock.Unlock()
+	if c.bound != nil {
+		return c.bound.endBound(err)
 	}
 	return c.endHeld(err)
 }
 
-// endHeld is end for a caller that holds endLock (or when it is nil).
+// endHeld is end for a caller that holds what bound needs.
 func (c *subCore) endHeld(err error) bool {
 	if !c.ended.CompareAndSwap(false, true) {
 		return false
 	}
 	c.err = err
-	if c.endLock != nil {
-		if l, ok := c.self.(interface{ endedLocked() }); ok {
-			l.endedLocked()
-		}
-	}
 	close(c.done)
 	return true
 }
@@ -103,13 +97,11 @@ func (c *subCore) Err() error {
 
 // overflow applies the policy when the channel is full. Called under n's
 // lock, on the emitter's goroutine.
-func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil, true) }
+func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
-// queue's producer lock), which a notifier's runtime.Goexit must release,
-// and holds n's read lock only if nodeLocked (a lane's Emit holds just the
-// producer lock).
-func (c *subCore) overflowHeld(n *node, held *sync.Mutex, nodeLocked bool) {
+// queue's producer lock), which a notifier's runtime.Goexit must release.
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -117,16 +109,10 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, nodeLocked bool) {
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n, d, held, nodeLocked)
+		c.notify(n, d, held)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
-		var ended bool
-		if held != nil && held == c.endLock {
-			ended = c.endHeld(ErrKilled)
-		} else {
-			ended = c.end(ErrKilled)
-		}
-		if ended {
+		if c.end(ErrKilled) {
 			n.killed.Add(1)
 			c.bus.detachAsync(c)
 		}
@@ -134,8 +120,8 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, nodeLocked bool) {
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
-// Emit, with n's read lock (when nodeLocked) and held (a batch queue's
-// producer lock, when not nil) held and no defer in Emit (the hot path stays
+// Emit, with n's read lock and held (a batch queue's producer lock, when
+// not nil) held and no defer in Emit (the hot path stays
 // defer-free), so it must leave that lock in order however the callback
 // ends:
 //   - a panic is recovered, counted (Bus.NotifierPanics) and logged at drop
@@ -145,7 +131,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, nodeLocked bool) {
 //     function releases n's lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
-func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, nodeLocked bool) {
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 	nf := c.settings.notifier
 	if nf == nil {
 		return
@@ -167,9 +153,7 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, nodeLocked b
 		if held != nil {
 			held.Unlock()
 		}
-		if nodeLocked {
-			n.mu.RUnlock()
-		}
+		n.mu.RUnlock()
 	}()
 	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
 	returned = true

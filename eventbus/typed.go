@@ -113,9 +113,9 @@ func (e *Emitter[T]) Emit(v T) error {
 	}
 	n := e.n
 	if f := n.fanp.Load(); f.laneOnly && !e.stateful {
-		// Only batch queues of exactly T: the lane's lock is the one
-		// lock of this Emit. Attach and detach replace the fanout under
-		// the same lock, so the check below sees any change.
+		// Only batch queues of exactly T: the lane's fast path takes its
+		// word and no lock. Attach and detach replace the fanout under
+		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
 				if woke {
@@ -123,18 +123,11 @@ func (e *Emitter[T]) Emit(v T) error {
 				}
 				return nil
 			}
-			n.emu.Lock()
-			if n.fanp.Load() == f {
-				woke := ln.emit(v, false)
-				n.emu.Unlock()
-				if woke {
-					n.maybeYield()
-				}
-				return nil
-			}
-			n.emu.Unlock()
 		}
 	}
+	// The slow path goes through the node's read lock: Subscribe and
+	// Close (which take it for writing, and it prefers writers) then do
+	// not queue for emu behind emitters in a loop.
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
@@ -164,7 +157,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	if ln, ok := f.lane.(*lane[T]); ok {
 		// Batch queues: one write into the shared ring for all of them.
 		n.emu.Lock()
-		woke = ln.emit(v, true) || woke
+		woke = ln.emit(v) || woke
 		n.emu.Unlock()
 	} else {
 		n.emitted.Add(1)
