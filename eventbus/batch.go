@@ -47,11 +47,11 @@ type ringSink[E any] struct {
 	// by emu.
 	endSeen bool
 	_       [40]byte
-	pub    atomic.Uint64 // tail as published to the reader
-	_      [56]byte
-	head   atomic.Uint64 // the next private slot to read; written by the reader only
-	lhead  atomic.Uint64 // the next lane position to read while shared; written under cmu
-	_      [48]byte
+	pub     atomic.Uint64 // tail as published to the reader
+	_       [56]byte
+	head    atomic.Uint64 // the next private slot to read; written by the reader only
+	lhead   atomic.Uint64 // the next lane position to read while shared; written under cmu
+	_       [48]byte
 
 	lnp    atomic.Pointer[lane[E]] // the node's lane, once a bound queue joined it
 	shared atomic.Bool             // reading from the lane at lhead (written under cmu and emu)

@@ -83,7 +83,7 @@ type lane[T any] struct {
 	// emu) instead of racing it, so attach, detach and end are not starved
 	// by emitters in a loop.
 	want atomic.Bool
-	_      [56]byte
+	_    [56]byte
 
 	wmu     sync.Mutex     // guards waiters
 	waiters []*ringSink[T] // readers that announced they park
