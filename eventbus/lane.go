@@ -14,22 +14,26 @@ import (
 // fan-out the emitter copies the event once, not once per subscriber, and
 // does no work per subscriber while every subscriber has room.
 //
-// Locking: two locks, taken in this order.
-//   - The node's emu guards the membership lists, the private rings of the
-//     members and every slow-path decision. Attach and detach take the
-//     node's write lock, then emu; a subscription's end takes emu
-//     (subCore.end), so that the Emit after an observed end sees it.
-//   - The word: bit 0 of seq, whose other bits are the published tail
+// Locking, in this order: the node's mu, the node's emu, the word.
+//   - The word is bit 0 of seq, whose other bits are the published tail
 //     (pub). It guards tail, roomUntil, changed, the length of private and
-//     the slots. The fast path of an Emit takes the word alone with one
-//     compare-and-swap and releases it with the store that publishes the
-//     new tail: one write of the event and two atomic operations in all,
-//     when the fanout holds nothing but the lane, nobody is private, every
-//     member has room and the word is free. Otherwise (or when the word
-//     is busy) the Emit takes emu, then the word (waiting for a fast-path
-//     holder, which holds it for a few instructions), decides under both,
-//     publishes, and hands the event to the private members under emu
-//     alone. Everything that changes what the fast path reads holds both.
+//     the slots. The fast path of an Emit takes the word and nothing else,
+//     with one compare-and-swap, and releases it with the store that
+//     publishes the new tail: one write of the event and two atomic
+//     operations in all. It runs when the node's fanout holds nothing but
+//     the lane, nobody is private, ending or asking to rejoin, every
+//     member has room, the word is free and nobody waits for the node's
+//     mu for writing (node.writers) or for the word (want).
+//   - Otherwise the Emit takes the slow path: the node's mu for reading,
+//     emu, then the word (waiting for a fast-path holder, which holds it
+//     for a few instructions); it decides under all three, publishes, and
+//     hands the event to the private members under mu and emu alone.
+//   - emu guards the membership lists and the private rings. Attach and
+//     detach take mu for writing, emu and the word, so that a fast path
+//     never runs between a new member's baseline and the new fanout.
+//   - A member's end takes no lock: it raises ending before it marks the
+//     subscription ended, which sends every Emit to the slow path until
+//     one has seen the end (see ending).
 //
 // Per-subscriber policies: a subscription "has room" while
 // tail-lhead < limit (its BufSize). The ring holds at least the largest
@@ -37,7 +41,8 @@ import (
 // has to read. roomUntil caches the smallest lhead+limit over the members,
 // so the emitter looks at the cursors only once that many events have
 // passed, or when the membership changed. A member without room:
-//   - Block: the emitter waits for it (releasing emu) or for its end;
+//   - Block: the emitter waits for it (releasing emu and the word, keeping
+//     the node's read lock) or for its end;
 //   - Drop, Notify, Kill: it is moved out of the lane (evict): what it has
 //     not read is copied into its private ring, and from then on it gets
 //     events one copy each, like an unbound queue, where the policy
@@ -48,8 +53,10 @@ import (
 // the next Emit moves it back into the lane at the current tail.
 //
 // Readers park after announcing it (readerWaits and the waiters list, whose
-// length nwait the emitter loads after publishing): a lost wake-up is
-// impossible, and the emitter does nothing for readers that are not parked.
+// length nwait the emitter loads after publishing; both sides use
+// sequentially consistent atomics, so one of them sees the other): a lost
+// wake-up is impossible, and the emitter does nothing for readers that are
+// not parked.
 type lane[T any] struct {
 	n   *node
 	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
@@ -80,8 +87,8 @@ type lane[T any] struct {
 	ending atomic.Int32
 	// want is set by a holder of emu waiting for the word: fast-path
 	// Emits leave the word to it (they take the slow path, which waits on
-	// emu) instead of racing it, so attach, detach and end are not starved
-	// by emitters in a loop.
+	// emu) instead of racing it, so that attach, detach and the slow path
+	// are not starved by emitters in a loop.
 	want atomic.Bool
 	_    [56]byte
 

@@ -14,9 +14,9 @@ import (
 // closed while an emitter may send on it. It is writer-preferring: once a
 // Subscribe or Close waits for it, new Emits wait behind it, so churn is not
 // starved by busy emitters. emu is the producer lock of the batch queues
-// bound to the node, which share the node's lane: an Emit takes it once
-// for all of them, inside mu, or alone when the lane is all the node has
-// (see Emitter.Emit). Attach and detach take mu, then emu. Emit works on
+// bound to the node, which share the node's lane: the lane's slow path
+// takes it once for all of them, inside mu; its fast path takes only the
+// lane's word (see lane). Attach and detach take mu, then emu. Emit works on
 // one fanout snapshot (fanp), replaced whole on attach and detach. The
 // counters are atomics so that metrics and introspection read them without
 // taking mu.
