@@ -417,7 +417,10 @@ type BatchSubscription[E any] struct {
 }
 
 // SubscribeBatch subscribes to events of type T in batch mode. When T is an
-// interface type it receives every event type implementing it.
+// interface type it receives every event type implementing it;
+// SubscribeBatch[any] receives everything, as a wildcard subscription.
+// Subscriptions of exactly one concrete type share their type's ring (see
+// BatchSubscription); the others have a ring of their own.
 func SubscribeBatch[T any](b *Bus, opts ...SubscriptionOpt) (*BatchSubscription[T], error) {
 	return subscribeBatch[T, T](b, nil, opts)
 }

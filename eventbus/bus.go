@@ -141,6 +141,11 @@ func (b *Bus) hasEmitterLocked(t reflect.Type) bool {
 
 // subscribe registers a new subscription and attaches it to its nodes.
 func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []SubscriptionOpt) error {
+	if len(types) == 1 && types[0] == reflect.TypeFor[any]() {
+		// Subscribe[any] and SubscribeBatch[any] receive every type: they
+		// are wildcard subscriptions, and introspection says so.
+		types, wildcard = nil, true
+	}
 	c := s.core()
 	st, err := b.newSubSettings(callerSkip+1, opts)
 	if err != nil {

@@ -376,3 +376,22 @@ func FuzzLaneInterleaving(f *testing.F) {
 		runBatchInterleaving(t, seed, 1+int(emitters%4), 1+int(members%8), 100)
 	})
 }
+
+// SubscribeBatch[any] is a wildcard batch subscription: every type, also
+// types first emitted after it subscribed.
+func TestBatchAnyIsWildcard(t *testing.T) {
+	b := New()
+	defer b.Close()
+	s := must(SubscribeBatch[any](b, BufSize(8), Name("all")))
+	ea := must(NewEmitter[evtA](b))
+	eb := must(b.Emitter(new(evtB)))
+	_ = ea.Emit(evtA{1})
+	_ = eb.Emit(evtB{"x"})
+	got := nextAll(t, s, 2, 8)
+	if got[0].(evtA).N != 1 || got[1].(evtB).S != "x" {
+		t.Fatalf("got %v", got)
+	}
+	if in := infoOf(t, b, "all"); !in.Wildcard || in.Types != nil || in.Delivered != 2 {
+		t.Fatalf("introspection %+v", in)
+	}
+}

@@ -15,8 +15,9 @@ type Subscription[E any] struct {
 }
 
 // Subscribe subscribes to events of type T. When T is an interface type, the
-// subscription receives every event type that implements it (any receives
-// everything). Events of one emitter arrive in emission order.
+// subscription receives every event type that implements it; Subscribe[any]
+// receives everything, as a wildcard subscription (SubscriptionInfo.Wildcard).
+// Events of one emitter arrive in emission order.
 func Subscribe[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[T], error) {
 	return subscribeTyped[T, T](b, nil, opts)
 }
