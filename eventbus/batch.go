@@ -43,6 +43,7 @@ type ringSink[E any] struct {
 
 	tail   uint64 // the next private slot to write; guarded by *plock
 	gaveUp int    // events an emitter gave up (ended) and counted; guarded by *plock
+	spun   bool   // an emitter waiting for room yielded once instead of parking; guarded by *plock
 	// endSeen: the lane handled this member's end (lane.ending); guarded
 	// by emu.
 	endSeen bool
@@ -347,12 +348,19 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 				r.readerWaits.Store(false)
 				continue
 			}
-			select {
-			case <-r.wake:
-			case <-r.gone:
-			case <-ctx.Done():
-				r.readerWaits.Store(false)
-				return buf[:0], ctx.Err()
+			if done := ctx.Done(); done == nil {
+				select { // a two-way select is cheaper than three
+				case <-r.wake:
+				case <-r.gone:
+				}
+			} else {
+				select {
+				case <-r.wake:
+				case <-r.gone:
+				case <-done:
+					r.readerWaits.Store(false)
+					return buf[:0], ctx.Err()
+				}
 			}
 			r.readerWaits.Store(false)
 			continue
