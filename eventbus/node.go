@@ -155,9 +155,11 @@ func (n *node) unlockWrite() {
 // laneMember is a batch queue that may be bound to a node's lane.
 type laneMember interface {
 	// joinLane joins n's lane if the queue is bound to n, reporting
-	// whether it did. Called with n.mu and n.emu held.
+	// whether it did. Called with n.mu, n.emu and the lane's word held
+	// (a lane it creates is returned with the word held).
 	joinLane(n *node) bool
-	// leaveLane leaves n's lane for good. Called with n.mu and n.emu held.
+	// leaveLane leaves n's lane for good. Called with n.mu, n.emu and the
+	// lane's word held.
 	leaveLane(n *node)
 }
 
