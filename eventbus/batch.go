@@ -9,37 +9,54 @@ import (
 )
 
 // ringSink is a batch subscription's delivery end: a bounded queue of E
-// (a ring of slots, no channel operation per event) that the reader empties
-// a batch at a time.
+// (no channel operation per event) that the reader empties a batch at a
+// time.
 //
-// Locking: producers are serialised by plock, the producer lock; the reader
-// takes no lock. For a typed batch subscription of exactly one concrete type
-// (the common case), plock is its node's emu, which a typed Emit takes once
-// for all of them: at fan-out the emitter pays one lock for every batch
-// subscriber, where channels cost one lock each. Other batch subscriptions
-// (sequenced, interface-typed, several types) use their own pmu. Either is
-// taken inside the emitting node's read lock. A producer writes the slot at
-// tail and publishes tail+1 (pub); the reader loads pub, copies [head, pub)
-// out and publishes its new head, which producers load to see the room.
-// Parking on either side is a flag set before a re-check (readerWaits,
-// writersWait) and a capacity-1 token channel, so neither side can miss the
-// other's progress.
+// A typed batch subscription of exactly one concrete type (the common case)
+// is bound to its node: it is a member of the node's lane, the shared ring
+// every bound queue of the type reads from with a cursor of its own (lhead),
+// so that an Emit copies the event once however many subscribers there
+// are (see lane). It falls back to its private ring (slots) while it is
+// full under Drop/Notify/Kill, after it ended, and for a stateful replay;
+// shared says which one it reads. Its producer lock (plock) is the node's
+// emu, which is also the lane's lock.
+//
+// Other batch subscriptions (sequenced, interface-typed, several types)
+// only have the private ring, with their own producer lock pmu.
+//
+// Private ring: producers are serialised by plock; the reader takes no
+// lock. A producer writes the slot at tail and publishes tail+1 (pub); the
+// reader loads pub, copies [head, pub) out and publishes its new head,
+// which producers load to see the room. Parking on either side is a flag
+// set before a re-check (readerWaits, writersWait) and a capacity-1 token
+// channel, so neither side can miss the other's progress.
 type ringSink[E any] struct {
 	subCore
-	slots []E
-	mask  uint64 // len(slots)-1; len(slots) is limit rounded up to a power of two
+	slots []E    // the private ring, allocated when first written (ensureSlots)
+	size  uint64 // len(slots) once allocated: limit rounded up to a power of two
+	mask  uint64 // size-1
 	limit uint64 // the subscription's BufSize (at least 1)
 
 	plock *sync.Mutex // &node.emu for a bound queue, else &pmu; set before attach
 	pmu   sync.Mutex
-	node  *node // the one node of a flat typed queue; nil otherwise
+	node  *node // the one node of a bound queue; nil otherwise
 
-	tail uint64 // the next slot to write; guarded by *plock
-	_    [56]byte
-	pub  atomic.Uint64 // tail as published to the reader
-	_    [56]byte
-	head atomic.Uint64 // the next slot to read; written by the reader only
-	_    [56]byte
+	tail   uint64 // the next private slot to write; guarded by *plock
+	gaveUp int    // events an emitter gave up (ended) and counted; guarded by *plock
+	spun   bool   // an emitter waiting for room yielded once instead of parking; guarded by *plock
+	// endSeen: the lane handled this member's end (lane.ending); guarded
+	// by emu.
+	endSeen bool
+	_       [40]byte
+	pub     atomic.Uint64 // tail as published to the reader
+	_       [56]byte
+	head    atomic.Uint64 // the next private slot to read; written by the reader only
+	lhead   atomic.Uint64 // the next lane position to read while shared; written under cmu
+	_       [48]byte
+
+	lnp    atomic.Pointer[lane[E]] // the node's lane, once a bound queue joined it
+	shared atomic.Bool             // reading from the lane at lhead (written under cmu and emu)
+	cmu    sync.Mutex              // held by the reader while it copies from the lane, and by the emitter to move it out
 
 	readerWaits atomic.Bool   // the reader is parked on wake
 	writersWait atomic.Int32  // Block producers parked on space
@@ -54,23 +71,71 @@ type ringSink[E any] struct {
 	convert     func(ev any, seq uint64) (E, bool)
 }
 
-// bindNode makes n the queue's only node, so that it joins n's flat ring
-// list and shares n's producer lock. Called by subscribe before attaching,
-// for typed subscriptions of one concrete type.
+// bindNode makes n the queue's only node, so that it joins n's lane and
+// shares n's producer lock. Called by subscribe before attaching, for typed
+// subscriptions of one concrete type.
 func (r *ringSink[E]) bindNode(n *node) {
 	if r.convert == nil && reflect.TypeFor[E]() == n.typ {
-		r.node, r.plock = n, &n.emu
+		r.node, r.plock, r.bound = n, &n.emu, r
 	}
 }
 
-// flattenRing appends r to list (a []*ringSink[E] or nil) if r is bound to
-// n, reporting whether it did.
-func (r *ringSink[E]) flattenRing(n *node, list any) (any, bool) {
+// boundTo reports whether the queue is bound to n (a member of n's lane).
+func (r *ringSink[E]) boundTo(n *node) bool { return r.node == n && r.lnp.Load() != nil }
+
+// joinLane makes a bound queue a member of its node's lane, creating the
+// lane with the first member. Called by attach with n.mu, n.emu and the
+// lane's word held (a lane it creates, it returns with the word held).
+func (r *ringSink[E]) joinLane(n *node) bool {
 	if r.node != n {
-		return list, false
+		return false
 	}
-	l, _ := list.([]*ringSink[E])
-	return append(l, r), true
+	if n.lane == nil {
+		size := uint64(1)
+		for size < r.limit {
+			size <<= 1
+		}
+		ln := newLane[E](n, size)
+		ln.lockWord()
+		n.lane = ln
+		n.lanePub.Store(ln.count())
+	}
+	ln := n.lane.(*lane[E])
+	r.lnp.Store(ln)
+	ln.join(r)
+	return true
+}
+
+// leaveLane takes a bound queue out of its node's lane for good. Called by
+// detach with n.mu, n.emu and the lane's word held.
+func (r *ringSink[E]) leaveLane(n *node) {
+	if ln := r.lnp.Load(); ln != nil && r.node == n {
+		ln.leave(r)
+	}
+}
+
+// endBound ends a bound queue (subCore.end). A member of a lane raises
+// the lane's ending count first, so that the Emit after an observed end
+// takes the slow path and moves it out instead of delivering to it; no
+// lock. Before the queue joined a lane, n.emu (under which attach joins)
+// orders the end against the join.
+func (r *ringSink[E]) endBound(err error) bool {
+	if ln := r.lnp.Load(); ln != nil {
+		ln.ending.Add(1)
+		ok := r.endHeld(err)
+		if !ok {
+			ln.ending.Add(-1) // it had ended before
+		}
+		return ok
+	}
+	r.node.emu.Lock()
+	if ln := r.lnp.Load(); ln != nil { // joined meanwhile
+		r.node.emu.Unlock()
+		return r.endBound(err)
+	}
+	ok := r.endHeld(err)
+	r.node.emu.Unlock()
+	return ok
 }
 
 func (r *ringSink[E]) init() {
@@ -79,8 +144,7 @@ func (r *ringSink[E]) init() {
 	for size < r.limit {
 		size <<= 1
 	}
-	r.slots = make([]E, size)
-	r.mask = size - 1
+	r.size, r.mask = size, size-1
 	r.plock = &r.pmu
 	r.wake = make(chan struct{}, 1)
 	r.space = make(chan struct{}, 1)
@@ -93,12 +157,23 @@ func (r *ringSink[E]) init() {
 	}
 }
 
-// push queues v, applying the policy when the queue is full, and reports
-// whether it woke the parked reader. Called with n's read lock and r.plock
-// held, on the emitter's goroutine. Under Block it releases plock while it
-// waits for room or for the subscription to end (so that the type's other
-// emitters can reach their other subscribers), then re-checks that the
-// subscription lives.
+// ensureSlots allocates the private ring. Called with *plock held; the
+// reader sees the slots through pub.
+func (r *ringSink[E]) ensureSlots() {
+	if r.slots == nil {
+		r.slots = make([]E, r.size)
+	}
+}
+
+// push queues v in the private ring, applying the policy when it is full,
+// and reports whether it woke the parked reader. Called with n's read lock
+// and r.plock held, on the emitter's goroutine. Under Block it releases
+// plock while it waits for room or for the subscription to end (so that the
+// type's other emitters can reach their other subscribers), then re-checks
+// that the subscription lives.
+//
+// A lane calls it for its private members with emu held, never for a full
+// Block queue: it waits for room beforehand.
 func (r *ringSink[E]) push(n *node, v E) bool {
 	if r.ended.Load() {
 		r.abandoned.Add(1)
@@ -126,6 +201,7 @@ func (r *ringSink[E]) push(n *node, v E) bool {
 			return false
 		}
 	}
+	r.ensureSlots()
 	r.slots[r.tail&r.mask] = v
 	r.tail++
 	r.pub.Store(r.tail)
@@ -163,40 +239,98 @@ func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) {
 	}
 }
 
+// tryDeliverAny queues ev without blocking (a stateful replay at attach).
+// A bound queue is attached with n.emu held: it replays into its private
+// ring through the lane.
 func (r *ringSink[E]) tryDeliverAny(n *node, ev any, seq uint64) bool {
 	v, ok := r.toElem(ev, seq)
 	if !ok {
 		return true
+	}
+	if ln := r.lnp.Load(); ln != nil && r.node == n {
+		return ln.replay(r, v)
 	}
 	r.plock.Lock()
 	defer r.plock.Unlock()
 	if r.tail-r.head.Load() >= r.limit {
 		return false
 	}
+	r.ensureSlots()
 	r.slots[r.tail&r.mask] = v
 	r.tail++
 	r.pub.Store(r.tail)
 	return true
 }
 
-// closeChan marks the queue gone: detach has removed it from every node, so
-// no producer pushes again; the reader takes what is queued, then ends.
+// closeChan marks the queue gone: detach has removed it from every node
+// (and a bound queue from its lane), so no producer pushes again; the
+// reader takes what is queued, then ends.
 func (r *ringSink[E]) closeChan() {
 	r.isGone.Store(true)
 	close(r.gone)
 }
 
 func (r *ringSink[E]) queued() int {
+	if ln := r.lnp.Load(); ln != nil && r.shared.Load() {
+		h := r.lhead.Load()
+		if p := ln.pub(); p > h {
+			return int(p - h)
+		}
+		return 0
+	}
 	h := r.head.Load()
 	return int(r.pub.Load() - h)
+}
+
+// hasData reports whether the reader has something to take.
+func (r *ringSink[E]) hasData(ln *lane[E]) bool {
+	if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
+		return true
+	}
+	return r.pub.Load() != r.head.Load()
+}
+
+// nextShared copies up to len(buf) events from the lane, if r reads from
+// it and something is there.
+func (r *ringSink[E]) nextShared(ln *lane[E], buf []E) ([]E, bool) {
+	r.cmu.Lock()
+	if !r.shared.Load() {
+		r.cmu.Unlock()
+		return nil, false
+	}
+	h, t := r.lhead.Load(), ln.pub()
+	if h == t {
+		r.cmu.Unlock()
+		return nil, false
+	}
+	b := ln.buf.Load()
+	n := min(t-h, uint64(len(buf)))
+	// Positions [h, h+n) stay in place until lhead moves past them: the
+	// emitter writes a position only while every member has room for it.
+	for i := uint64(0); i < n; {
+		from := (h + i) & b.mask
+		i += uint64(copy(buf[i:n], b.slots[from:min(from+(n-i), uint64(len(b.slots)))]))
+	}
+	r.lhead.Store(h + n)
+	r.cmu.Unlock()
+	if r.writersWait.Load() > 0 {
+		r.signalSpace()
+	}
+	return buf[:n], true
 }
 
 // next fills buf with up to len(buf) queued events, waiting for at least one.
 func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
-	h := r.head.Load()
+	ln := r.lnp.Load()
 	for {
+		if ln != nil && r.shared.Load() {
+			if out, ok := r.nextShared(ln, buf); ok {
+				return out, nil
+			}
+		}
+		h := r.head.Load()
 		t := r.pub.Load()
 		if h == t {
 			if r.isGone.Load() {
@@ -207,16 +341,26 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 				return buf[:0], r.endErr()
 			}
 			r.readerWaits.Store(true)
-			if r.pub.Load() != h || r.isGone.Load() { // re-check after announcing
+			if ln != nil {
+				ln.addWaiter(r)
+			}
+			if r.hasData(ln) || r.isGone.Load() { // re-check after announcing
 				r.readerWaits.Store(false)
 				continue
 			}
-			select {
-			case <-r.wake:
-			case <-r.gone:
-			case <-ctx.Done():
-				r.readerWaits.Store(false)
-				return buf[:0], ctx.Err()
+			if done := ctx.Done(); done == nil {
+				select { // a two-way select is cheaper than three
+				case <-r.wake:
+				case <-r.gone:
+				}
+			} else {
+				select {
+				case <-r.wake:
+				case <-r.gone:
+				case <-done:
+					r.readerWaits.Store(false)
+					return buf[:0], ctx.Err()
+				}
 			}
 			r.readerWaits.Store(false)
 			continue
@@ -233,9 +377,12 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 		if r.writersWait.Load() > 0 {
 			r.signalSpace()
 		}
-		empty := r.pub.Load() == h+n
-		if empty && r.isGone.Load() {
-			r.markDrained()
+		if r.pub.Load() == h+n {
+			if r.isGone.Load() {
+				r.markDrained()
+			} else if ln != nil {
+				ln.rejoin.Store(true) // drained: the next Emit moves it back into the lane
+			}
 		}
 		return buf[:n], nil
 	}
@@ -278,7 +425,10 @@ type BatchSubscription[E any] struct {
 }
 
 // SubscribeBatch subscribes to events of type T in batch mode. When T is an
-// interface type it receives every event type implementing it.
+// interface type it receives every event type implementing it;
+// SubscribeBatch[any] receives everything, as a wildcard subscription.
+// Subscriptions of exactly one concrete type share their type's ring (see
+// BatchSubscription); the others have a ring of their own.
 func SubscribeBatch[T any](b *Bus, opts ...SubscriptionOpt) (*BatchSubscription[T], error) {
 	return subscribeBatch[T, T](b, nil, opts)
 }

@@ -95,7 +95,8 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 	if n, ok := b.nodes[t]; ok {
 		return n
 	}
-	n := &node{typ: t, fan: &fanout{}}
+	n := &node{typ: t}
+	n.fanp.Store(&fanout{})
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under
 	// b.mu cannot wait on an emitter.
@@ -140,6 +141,11 @@ func (b *Bus) hasEmitterLocked(t reflect.Type) bool {
 
 // subscribe registers a new subscription and attaches it to its nodes.
 func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard bool, opts []SubscriptionOpt) error {
+	if len(types) == 1 && types[0] == reflect.TypeFor[any]() {
+		// Subscribe[any] and SubscribeBatch[any] receive every type: they
+		// are wildcard subscriptions, and introspection says so.
+		types, wildcard = nil, true
+	}
 	c := s.core()
 	st, err := b.newSubSettings(callerSkip+1, opts)
 	if err != nil {

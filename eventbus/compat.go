@@ -137,9 +137,17 @@ func (e *AnyEmitter) Emit(evt any) error {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
 	n.mu.RLock()
-	n.emitted.Add(1)
-	f := n.fan
+	f := n.fanp.Load()
 	woke := false
+	if f.lane != nil {
+		// The lane counts the Emit; evt's type is the node's (checked
+		// above: lanes exist for concrete types only).
+		n.emu.Lock()
+		woke = f.lane.emitAny(evt)
+		n.emu.Unlock()
+	} else {
+		n.emitted.Add(1)
+	}
 	var seq uint64
 	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
@@ -167,9 +175,6 @@ func (e *AnyEmitter) Emit(evt any) error {
 		}
 	}
 	for _, s := range f.typedSinks {
-		s.deliverAny(n, evt, seq)
-	}
-	for _, s := range f.ringSinks {
 		s.deliverAny(n, evt, seq)
 	}
 	for _, s := range f.other {

@@ -10,21 +10,24 @@ import "reflect"
 //   - typed: a []flatSink[T] for typed sinks of exactly the node's type T
 //     (nil when there are none), with the same sinks as interfaces in
 //     typedSinks for emitters that do not know T;
-//   - rings: a []*ringSink[T] of the batch subscriptions of exactly T bound
-//     to this node (nil when there are none), whose producer lock is the
-//     node's mu, with the same sinks in ringSinks;
+//   - lane: the node's lane (nil until a batch subscription of exactly T
+//     joined), which holds every bound batch queue; a fanout never lists
+//     them otherwise;
 //   - other: the rest (sequenced, interface-typed, other batch queues),
 //     reached through the sink interface.
 type fanout struct {
 	boxed      []flatSink[any]
 	typed      any
 	typedSinks []sink
-	rings      any
-	ringSinks  []sink
+	lane       laneOps
 	other      []sink
 	// mixed is set when boxed or other has sinks: a typed Emit must look
 	// beyond its flat array.
 	mixed bool
+	// laneOnly is set when the lane is all there is (no typed, boxed,
+	// other or sequenced sinks): a typed Emit then takes the lane's lock
+	// and no other.
+	laneOnly bool
 	// seqSinks counts the sinks that want sequence numbers.
 	seqSinks int
 }
@@ -52,17 +55,11 @@ func (s *chanSink[E]) flatten(typ reflect.Type, list any) (any, bool) {
 	return append(l, flatSink[E]{ch: s.ch, c: &s.subCore, block: s.settings.policy == Block}), true
 }
 
-// ringFlattener is implemented by batch queues that can join a fanout's
-// ring list.
-type ringFlattener interface {
-	flattenRing(n *node, list any) (any, bool)
-}
-
 // split rebuilds n's fanout from n.sinks into fresh arrays (an Emit holding
-// the lock never sees one change). Called with n.mu held;
-// attaches and detaches are rare next to Emits.
+// the lock never sees one change) and publishes it. Called with n.mu and
+// n.emu held; attaches and detaches are rare next to Emits.
 func (n *node) split() {
-	f := &fanout{}
+	f := &fanout{lane: n.lane}
 	for _, s := range n.sinks {
 		if s.core().settings.sequenced {
 			f.seqSinks++
@@ -70,12 +67,8 @@ func (n *node) split() {
 	}
 	anyType := reflect.TypeFor[any]()
 	for _, s := range n.sinks {
-		if rf, ok := s.(ringFlattener); ok {
-			if l, ok := rf.flattenRing(n, f.rings); ok {
-				f.rings = l
-				f.ringSinks = append(f.ringSinks, s)
-				continue
-			}
+		if r, ok := s.(interface{ boundTo(*node) bool }); ok && r.boundTo(n) {
+			continue // in the lane
 		}
 		fl, ok := s.(flattener)
 		if !ok {
@@ -96,7 +89,8 @@ func (n *node) split() {
 		f.other = append(f.other, s)
 	}
 	f.mixed = len(f.boxed) > 0 || len(f.other) > 0
-	n.fan = f
+	f.laneOnly = f.lane != nil && !f.mixed && f.typed == nil && f.seqSinks == 0
+	n.fanp.Store(f)
 }
 
 // offer sends v to every sink in list, applying each one's policy. Called

@@ -85,7 +85,7 @@ func (b *Bus) Types() []TypeInfo {
 	}
 	b.mu.RUnlock()
 	for i, n := range nodes {
-		infos[i].Emitted = n.emitted.Load()
+		infos[i].Emitted = n.emittedTotal()
 		infos[i].Dropped = n.dropped.Load()
 		infos[i].Killed = n.killed.Load()
 		infos[i].Subscribers = n.subscribers()

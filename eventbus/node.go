@@ -14,22 +14,37 @@ import (
 // closed while an emitter may send on it. It is writer-preferring: once a
 // Subscribe or Close waits for it, new Emits wait behind it, so churn is not
 // starved by busy emitters. emu is the producer lock of the batch queues
-// bound to the node (fan.rings): an Emit takes it once, inside mu, for all
-// of them. Emit works on one fanout snapshot (fan), replaced whole on
-// attach and detach. The counters are atomics so that metrics and
-// introspection read them without taking mu.
+// bound to the node, which share the node's lane: the lane's slow path
+// takes it once for all of them, inside mu; its fast path takes only the
+// lane's word (see lane). Attach and detach take mu, then emu. Emit works on
+// one fanout snapshot (fanp), replaced whole on attach and detach. The
+// counters are atomics so that metrics and introspection read them without
+// taking mu.
 type node struct {
 	typ reflect.Type
 
 	mu    sync.RWMutex
-	sinks []sink  // every attached sink, in attach order; guarded by mu
-	fan   *fanout // the emit path's view of sinks, replaced whole; guarded by mu
-	emu   sync.Mutex
+	sinks []sink // every attached sink, in attach order; guarded by mu
+	// fanp is the emit path's view of sinks, replaced whole under mu and
+	// emu: an Emit reads it under either.
+	fanp atomic.Pointer[fanout]
+	// writers counts attaches and detaches waiting for or holding mu for
+	// writing. A lane's fast path, which does not take mu, steps aside
+	// while it is not zero: the Emit takes mu for reading and so waits
+	// behind the writer, which mu prefers, instead of running on.
+	writers atomic.Int32
+	emu     sync.Mutex
+	// lane is the shared ring of the bound batch queues (a *lane[T] for the
+	// node's type T), created with the first and kept for the node's life;
+	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
+	// the Emits made since it exists (they do not touch emitted).
+	lane    laneOps
+	lanePub atomic.Pointer[atomic.Uint64]
 	// lastYield is emitted's value when an emitter last yielded its
 	// processor after waking a subscriber (see maybeYield).
 	lastYield atomic.Uint64
 
-	emitted atomic.Uint64 // Emit calls, incremented under mu
+	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
@@ -53,8 +68,21 @@ func (n *node) remember(ev any) {
 // replay that does not fit is counted as dropped).
 func (n *node) attach(s sink) {
 	c := s.core()
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lockWrite()
+	defer n.unlockWrite()
+	n.emu.Lock()
+	defer n.emu.Unlock()
+	// The word too: fast-path Emits must not run between the baseline
+	// below and the new fanout. (A lane created below is returned held.)
+	held := n.lane
+	if held != nil {
+		held.lockWord()
+	}
+	defer func() {
+		if held != nil {
+			held.unlockWord()
+		}
+	}()
 	if c.ended.Load() {
 		return
 	}
@@ -66,10 +94,13 @@ func (n *node) attach(s sink) {
 	// Recording the attachment first makes it visible to a concurrent
 	// detach, which then waits for this lock before closing the channel
 	// the replay below sends on; a detach that already began refuses it.
-	if !c.attached(n, n.emitted.Load()) {
+	if !c.attached(n, n.emittedTotal()) {
 		return
 	}
 	n.sinks = append(n.sinks, s)
+	if j, ok := s.(laneMember); ok && j.joinLane(n) && held == nil {
+		held = n.lane
+	}
 	n.split()
 
 	n.lastMu.Lock()
@@ -83,8 +114,14 @@ func (n *node) attach(s sink) {
 
 // detach removes s from the node.
 func (n *node) detach(s sink) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lockWrite()
+	defer n.unlockWrite()
+	n.emu.Lock()
+	defer n.emu.Unlock()
+	if n.lane != nil {
+		n.lane.lockWord()
+		defer n.lane.unlockWord()
+	}
 	for i, x := range n.sinks {
 		if x != s {
 			continue
@@ -94,11 +131,46 @@ func (n *node) detach(s sink) {
 		sinks := make([]sink, 0, len(n.sinks)-1)
 		sinks = append(sinks, n.sinks[:i]...)
 		n.sinks = append(sinks, n.sinks[i+1:]...)
+		if j, ok := s.(laneMember); ok {
+			j.leaveLane(n)
+		}
 		n.split()
 		c := s.core()
-		c.detached(n, n.emitted.Load())
+		c.detached(n, n.emittedTotal())
 		return
 	}
+}
+
+// lockWrite takes mu for writing, announcing it to lane fast paths first.
+func (n *node) lockWrite() {
+	n.writers.Add(1)
+	n.mu.Lock()
+}
+
+func (n *node) unlockWrite() {
+	n.mu.Unlock()
+	n.writers.Add(-1)
+}
+
+// laneMember is a batch queue that may be bound to a node's lane.
+type laneMember interface {
+	// joinLane joins n's lane if the queue is bound to n, reporting
+	// whether it did. Called with n.mu, n.emu and the lane's word held
+	// (a lane it creates is returned with the word held).
+	joinLane(n *node) bool
+	// leaveLane leaves n's lane for good. Called with n.mu, n.emu and the
+	// lane's word held.
+	leaveLane(n *node)
+}
+
+// emittedTotal counts the node's Emits: those before its lane existed
+// (emitted) and the lane's since.
+func (n *node) emittedTotal() uint64 {
+	e := n.emitted.Load()
+	if p := n.lanePub.Load(); p != nil {
+		e += p.Load() >> 1
+	}
+	return e
 }
 
 // subscribers returns the number of attached sinks.
@@ -121,7 +193,7 @@ const yieldEvery = 256
 // yieldEvery Emits ago: a reader that keeps up and parks after every event
 // costs the emitter one yield per yieldEvery events, not one per event.
 func (n *node) maybeYield() {
-	e := n.emitted.Load()
+	e := n.emittedTotal()
 	if last := n.lastYield.Load(); e-last >= yieldEvery && n.lastYield.CompareAndSwap(last, e) {
 		runtime.Gosched()
 	}

@@ -50,6 +50,11 @@ type subCore struct {
 
 	detachOnce sync.Once
 
+	// bound, when set (a batch queue bound to a node's lane), ends the
+	// subscription under the lane's word, so that an Emit after an
+	// observed end sees it; set before the subscription is attached.
+	bound interface{ endBound(err error) bool }
+
 	mu          sync.Mutex // guards the fields below
 	attachments []attachment
 	offered     uint64 // events offered by nodes already detached
@@ -63,6 +68,14 @@ func (c *subCore) core() *subCore { return c }
 
 // end marks the subscription ended with err; only the first call wins.
 func (c *subCore) end(err error) bool {
+	if c.bound != nil {
+		return c.bound.endBound(err)
+	}
+	return c.endHeld(err)
+}
+
+// endHeld is end for a caller that holds what bound needs.
+func (c *subCore) endHeld(err error) bool {
 	if !c.ended.CompareAndSwap(false, true) {
 		return false
 	}
@@ -87,8 +100,7 @@ func (c *subCore) Err() error {
 func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
-// queue's own producer lock, when it is not n.mu), which a notifier's
-// runtime.Goexit must release.
+// queue's producer lock), which a notifier's runtime.Goexit must release.
 func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 	switch c.settings.policy {
 	case Drop:
@@ -108,7 +120,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
-// Emit, with n's lock (and held, a batch queue's own producer lock, when
+// Emit, with n's read lock and held (a batch queue's producer lock, when
 // not nil) held and no defer in Emit (the hot path stays
 // defer-free), so it must leave that lock in order however the callback
 // ends:
@@ -191,7 +203,7 @@ func (c *subCore) delivered() uint64 {
 	c.mu.Lock()
 	total := c.offered
 	for _, a := range c.attachments {
-		total += a.n.emitted.Load() - a.baseline
+		total += a.n.emittedTotal() - a.baseline
 	}
 	c.mu.Unlock()
 	if d := c.dropped.Load() + c.abandoned.Load(); d < total {

@@ -15,8 +15,9 @@ type Subscription[E any] struct {
 }
 
 // Subscribe subscribes to events of type T. When T is an interface type, the
-// subscription receives every event type that implements it (any receives
-// everything). Events of one emitter arrive in emission order.
+// subscription receives every event type that implements it; Subscribe[any]
+// receives everything, as a wildcard subscription (SubscriptionInfo.Wildcard).
+// Events of one emitter arrive in emission order.
 func Subscribe[T any](b *Bus, opts ...SubscriptionOpt) (*Subscription[T], error) {
 	return subscribeTyped[T, T](b, nil, opts)
 }
@@ -112,9 +113,24 @@ func (e *Emitter[T]) Emit(v T) error {
 		return ErrClosed
 	}
 	n := e.n
+	if f := n.fanp.Load(); f.laneOnly && !e.stateful {
+		// Only batch queues of exactly T: the lane's fast path takes its
+		// word and no lock. Attach and detach replace the fanout under
+		// the word, so the fast path sees any change.
+		if ln, ok := f.lane.(*lane[T]); ok {
+			if ok, woke := ln.tryFast(f, v); ok {
+				if woke {
+					n.maybeYield()
+				}
+				return nil
+			}
+		}
+	}
+	// The slow path goes through the node's read lock: Subscribe and
+	// Close (which take it for writing, and it prefers writers) then do
+	// not queue for emu behind emitters in a loop.
 	n.mu.RLock()
-	n.emitted.Add(1)
-	f := n.fan
+	f := n.fanp.Load()
 	woke := false
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
@@ -139,13 +155,13 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
-	if rings, ok := f.rings.([]*ringSink[T]); ok {
-		// Batch queues: one producer lock for all of them.
+	if ln, ok := f.lane.(*lane[T]); ok {
+		// Batch queues: one write into the shared ring for all of them.
 		n.emu.Lock()
-		for _, r := range rings {
-			woke = r.push(n, v) || woke
-		}
+		woke = ln.emit(v) || woke
 		n.emu.Unlock()
+	} else {
+		n.emitted.Add(1)
 	}
 	if e.stateful || f.mixed {
 		e.emitRest(n, f, v)

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p/core/event"
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,10 +107,11 @@ type frame struct {
 	next chan struct{}
 }
 
-// input is one bus event of one source, or the end of its subscription.
+// input is a batch of bus events of one source, or the end of its
+// subscription.
 type input struct {
 	src   int
-	ev    any
+	evs   []any
 	ended bool
 }
 
@@ -351,7 +352,7 @@ type driverState struct {
 // watched is one attached source and its subscription.
 type watched struct {
 	src         Source
-	sub         *eventbus.AnySubscription
+	sub         *eventbus.BatchSubscription[any]
 	ended       bool
 	lastDropped uint64
 }
@@ -366,7 +367,9 @@ func (s *driverState) attach(src Source) error {
 			return fmt.Errorf("%w: name %q attached twice", ErrBadSource, src.Name)
 		}
 	}
-	sub, err := src.Bus.Subscribe(event.WildcardSubscription, eventbus.Name(SubscriptionName),
+	// Every event of the node, in batch mode: the pump hands the driver
+	// a batch per wake-up instead of an event per channel operation.
+	sub, err := eventbus.SubscribeBatch[any](src.Bus, eventbus.Name(SubscriptionName),
 		eventbus.BufSize(s.d.cfg.bufSize), eventbus.WithPolicy(eventbus.Drop))
 	if err != nil {
 		return fmt.Errorf("dashboard: subscribing to %s: %w", src.Name, err)
@@ -384,14 +387,23 @@ func (s *driverState) attach(src Source) error {
 	return nil
 }
 
-// pump forwards one subscription's events to the driver. When the driver is
-// slow the pump waits, the subscription's buffer fills, and the bus drops
-// (and counts) events for the dashboard alone.
-func (d *Dashboard) pump(idx int, sub *eventbus.AnySubscription) {
+// pumpBatch bounds the events a pump hands the driver at once.
+const pumpBatch = 256
+
+// pump forwards one subscription's events to the driver, a batch (what
+// was queued, up to pumpBatch events) per channel operation. When the
+// driver is slow the pump waits, the subscription's queue fills, and the
+// bus drops (and counts) events for the dashboard alone.
+func (d *Dashboard) pump(idx int, sub *eventbus.BatchSubscription[any]) {
 	defer d.workers.Done()
-	for ev := range sub.Out() {
+	buf := make([]any, min(d.cfg.bufSize, pumpBatch))
+	for {
+		batch, err := sub.Next(context.Background(), buf)
+		if err != nil {
+			break // the subscription ended and its queue is empty
+		}
 		select {
-		case d.in <- input{src: idx, ev: ev}:
+		case d.in <- input{src: idx, evs: slices.Clone(batch)}:
 		case <-d.quit:
 			return
 		}
@@ -493,8 +505,10 @@ func (s *driverState) fold(in input) {
 		w.ended = true
 		s.aut.HandleStopped(now, w.src.Name, &s.out)
 	} else {
-		s.d.metrics.events.Inc()
-		s.aut.HandleEvent(now, w.src.Name, in.ev, &s.out)
+		s.d.metrics.events.Add(float64(len(in.evs)))
+		for _, ev := range in.evs {
+			s.aut.HandleEvent(now, w.src.Name, ev, &s.out)
+		}
 	}
 	s.settle()
 }

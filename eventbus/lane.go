@@ -1,0 +1,464 @@
+package eventbus
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// lane is a node's shared ring: the one queue of every batch subscription
+// of exactly the node's type T (not sequenced, one type; "bound" queues).
+// An Emit writes the event into one slot and publishes it with one atomic
+// store of pub; each subscription reads from its own cursor (lhead), so at
+// fan-out the emitter copies the event once, not once per subscriber, and
+// does no work per subscriber while every subscriber has room.
+//
+// Locking, in this order: the node's mu, the node's emu, the word.
+//   - The word is bit 0 of seq, whose other bits are the published tail
+//     (pub). It guards tail, roomUntil, changed, the length of private and
+//     the slots. The fast path of an Emit takes the word and nothing else,
+//     with one compare-and-swap, and releases it with the store that
+//     publishes the new tail: one write of the event and two atomic
+//     operations in all. It runs when the node's fanout holds nothing but
+//     the lane, nobody is private, ending or asking to rejoin, every
+//     member has room, the word is free and nobody waits for the node's
+//     mu for writing (node.writers) or for the word (want).
+//   - Otherwise the Emit takes the slow path: the node's mu for reading,
+//     emu, then the word (waiting for a fast-path holder, which holds it
+//     for a few instructions); it decides under all three, publishes, and
+//     hands the event to the private members under mu and emu alone.
+//   - emu guards the membership lists and the private rings. Attach and
+//     detach take mu for writing, emu and the word, so that a fast path
+//     never runs between a new member's baseline and the new fanout.
+//   - A member's end takes no lock: it raises ending before it marks the
+//     subscription ended, which sends every Emit to the slow path until
+//     one has seen the end (see ending).
+//
+// Per-subscriber policies: a subscription "has room" while
+// tail-lhead < limit (its BufSize). The ring holds at least the largest
+// limit of its members, so an Emit never overwrites a slot a member still
+// has to read. roomUntil caches the smallest lhead+limit over the members,
+// so the emitter looks at the cursors only once that many events have
+// passed, or when the membership changed. A member without room:
+//   - Block: the emitter waits for it (releasing emu and the word, keeping
+//     the node's read lock) or for its end;
+//   - Drop, Notify, Kill: it is moved out of the lane (evict): what it has
+//     not read is copied into its private ring, and from then on it gets
+//     events one copy each, like an unbound queue, where the policy
+//     applies as usual. A member that ended is moved out the same way, so
+//     that what it had queued stays readable and no longer pins the ring.
+//
+// A private member whose reader took everything asks to rejoin (rejoin);
+// the next Emit moves it back into the lane at the current tail.
+//
+// Readers park after announcing it (readerWaits and the waiters list, whose
+// length nwait the emitter loads after publishing; both sides use
+// sequentially consistent atomics, so one of them sees the other): a lost
+// wake-up is impossible, and the emitter does nothing for readers that are
+// not parked.
+type lane[T any] struct {
+	n   *node
+	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
+
+	tail      uint64 // the next position to write; seq>>1 is its published value
+	roomUntil uint64 // Emits need no look at the members while tail < roomUntil
+	changed   bool   // membership or a member's state changed: recompute
+	// nprivBlock counts live private Block members: while any exists,
+	// every Emit checks their room before it writes (they never wait
+	// inside the private loop).
+	nprivBlock int
+	shared     []*ringSink[T] // members reading from the lane
+	private    []*ringSink[T] // members moved out (full, ended, replayed)
+
+	_ [64]byte
+	// seq is the word (bit 0: held) and the published tail (seq>>1), which
+	// also counts the node's Emits since the lane exists.
+	seq    atomic.Uint64
+	_      [56]byte
+	nwait  atomic.Int32 // len(waiters)
+	rejoin atomic.Bool  // some private member drained its queue
+	// ending counts members whose end an Emit has not handled yet:
+	// subCore.end adds one before it marks the subscription ended, and
+	// prepare (or leave) takes it back once it saw the end. While it is
+	// not zero every Emit takes the slow path, so the Emit after an
+	// observed end never delivers to the ended member, and end takes no
+	// lock (a Close must not queue behind emitters in a loop).
+	ending atomic.Int32
+	// want is set by a holder of emu waiting for the word: fast-path
+	// Emits leave the word to it (they take the slow path, which waits on
+	// emu) instead of racing it, so that attach, detach and the slow path
+	// are not starved by emitters in a loop.
+	want atomic.Bool
+	_    [56]byte
+
+	wmu     sync.Mutex     // guards waiters
+	waiters []*ringSink[T] // readers that announced they park
+}
+
+// laneBuf is a lane's slots: a power-of-two ring indexed by position.
+type laneBuf[T any] struct {
+	slots []T
+	mask  uint64
+}
+
+// laneOps is the type-independent view of a lane, for the node and for
+// emitters that do not know T.
+type laneOps interface {
+	// emitAny emits ev (of the lane's type) into the lane. Called with
+	// the node's read lock and n.emu held.
+	emitAny(ev any) bool
+	// count is the lane's seq: seq>>1 is the number of Emits it took.
+	count() *atomic.Uint64
+	// lockWord and unlockWord take and release the word (emu held).
+	lockWord()
+	unlockWord()
+}
+
+func newLane[T any](n *node, size uint64) *lane[T] {
+	ln := &lane[T]{n: n, roomUntil: math.MaxUint64}
+	ln.buf.Store(&laneBuf[T]{slots: make([]T, size), mask: size - 1})
+	return ln
+}
+
+func (ln *lane[T]) count() *atomic.Uint64 { return &ln.seq }
+
+// pub is the published tail: positions below it may be read.
+func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 1 }
+
+// lockWord takes the word; the caller holds emu. The only other holders
+// are fast-path Emits, which hold it for a few instructions and, once want
+// is set, do not take it again: spin (yielding if a holder was descheduled).
+func (ln *lane[T]) lockWord() {
+	if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+		return
+	}
+	ln.want.Store(true)
+	for i := 0; ; i++ {
+		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+			ln.want.Store(false)
+			return
+		}
+		if i >= 64 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// unlockWord releases the word, publishing tail.
+func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
+
+// tryFast is the fast path of an Emit of v by an emitter that saw fanout f
+// holding nothing but the lane: it takes the word alone and, if nothing
+// needs a decision (f is still the node's fanout, nobody is private or
+// asks to rejoin, every member has room), writes v, publishes it and wakes
+// parked readers. ok is false when the caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
+	s := ln.seq.Load()
+	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
+		return false, false // busy: the slow path waits its turn on emu
+	}
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+		ln.seq.Store(s)
+		return false, false
+	}
+	if len(ln.shared) > 0 {
+		b := ln.buf.Load()
+		b.slots[ln.tail&b.mask] = v
+	}
+	ln.tail++
+	ln.seq.Store(ln.tail << 1)
+	if ln.nwait.Load() > 0 {
+		woke = ln.wakeAll()
+	}
+	return true, woke
+}
+
+func (ln *lane[T]) emitAny(ev any) bool {
+	v, _ := ev.(T)
+	return ln.emit(v)
+}
+
+// emit is the slow path: it writes v into the lane and hands it to the
+// private members. Called with the node's read lock and n.emu held (emu is
+// released and re-taken while a Block member makes the Emit wait);
+// reports whether it woke a parked reader.
+func (ln *lane[T]) emit(v T) bool {
+	ln.lockWord()
+	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+		if ln.prepare() {
+			break
+		}
+	}
+	if len(ln.shared) > 0 {
+		b := ln.buf.Load()
+		b.slots[ln.tail&b.mask] = v
+	}
+	ln.tail++
+	ln.unlockWord() // publishes v
+	woke := false
+	for _, r := range ln.private {
+		if r.ended.Load() {
+			if r.gaveUp > 0 {
+				r.gaveUp-- // counted when the emitter gave up waiting on it
+			} else {
+				r.abandoned.Add(1)
+			}
+			continue
+		}
+		woke = r.push(ln.n, v) || woke
+	}
+	if ln.nwait.Load() > 0 {
+		woke = ln.wakeAll() || woke
+	}
+	return woke
+}
+
+// prepare (emu and the word held) makes room in the lane for one more
+// event: it moves drained
+// private members back in, ended members and full Drop/Notify/Kill members
+// out, and recomputes roomUntil. When a Block member (in the lane or
+// private) is full it waits, with emu released, until that member has room
+// or ends, and returns false: the caller calls it again.
+func (ln *lane[T]) prepare() bool {
+	ln.changed = false
+	if ln.rejoin.Load() {
+		ln.rejoin.Store(false)
+		for i := 0; i < len(ln.private); {
+			r := ln.private[i]
+			if !r.ended.Load() && r.pub.Load() == r.head.Load() {
+				ln.private = deleteAt(ln.private, i)
+				ln.join(r)
+				continue
+			}
+			i++
+		}
+	}
+	room := uint64(math.MaxUint64)
+	for i := 0; i < len(ln.shared); {
+		r := ln.shared[i]
+		if r.ended.Load() {
+			ln.sawEnd(r)
+			ln.evict(i)
+			continue
+		}
+		h := r.lhead.Load()
+		if ln.tail-h >= r.limit {
+			if r.settings.policy != Block {
+				ln.evict(i) // the private ring applies the policy
+				continue
+			}
+			if !ln.waitRoom(r, func() bool { return ln.tail-r.lhead.Load() < r.limit }) {
+				return false
+			}
+			h = r.lhead.Load()
+		}
+		if r.writersWait.Load() > 0 && ln.tail+1-h < r.limit {
+			r.signalSpace() // pass the wake-up on to the next parked emitter
+		}
+		room = min(room, h+r.limit)
+		i++
+	}
+	nb := 0
+	for _, r := range ln.private {
+		if r.ended.Load() {
+			ln.sawEnd(r)
+			continue
+		}
+		if r.settings.policy != Block {
+			continue
+		}
+		if r.tail-r.head.Load() >= r.limit {
+			if !ln.waitRoom(r, func() bool { return r.tail-r.head.Load() < r.limit }) {
+				return false
+			}
+		}
+		nb++
+	}
+	ln.nprivBlock = nb
+	ln.roomUntil = room
+	return true
+}
+
+// waitRoom parks the emitter until r has room (hasRoom) or ends. It returns
+// true at once when r has room after announcing the wait; otherwise it
+// waits with emu released and returns false (the lane may have changed
+// meanwhile). An emitter that gives up because r ended counts the event as
+// abandoned once (gaveUp keeps the private loop from counting it again).
+func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool) bool {
+	r.writersWait.Add(1)
+	if hasRoom() { // the reader made room meanwhile
+		r.writersWait.Add(-1)
+		return true
+	}
+	n := ln.n
+	// Every other wait yields instead of parking, to let a reader that
+	// shares this processor run first: a reader that keeps up makes room
+	// with its next batch, and a yield is cheaper than a park and a wake.
+	yield := !r.spun
+	r.spun = yield
+	ln.unlockWord()
+	n.emu.Unlock()
+	if yield {
+		runtime.Gosched()
+	} else {
+		select {
+		case <-r.space:
+		case <-r.done:
+		}
+	}
+	n.emu.Lock()
+	ln.lockWord()
+	r.writersWait.Add(-1)
+	if r.ended.Load() {
+		r.abandoned.Add(1)
+		r.gaveUp++
+	}
+	ln.changed = true
+	return false
+}
+
+// sawEnd records that an Emit has seen r's end (see ending). Called with
+// n.emu and the word held.
+func (ln *lane[T]) sawEnd(r *ringSink[T]) {
+	if !r.endSeen {
+		r.endSeen = true
+		ln.ending.Add(-1)
+	}
+}
+
+// join makes r a lane member reading from the current tail (its private
+// ring is empty). Called with n.emu and the word held.
+func (ln *lane[T]) join(r *ringSink[T]) {
+	if b := ln.buf.Load(); uint64(len(b.slots)) < r.limit {
+		ln.grow(r.limit)
+	}
+	r.cmu.Lock()
+	r.lhead.Store(ln.tail)
+	r.shared.Store(true)
+	r.cmu.Unlock()
+	ln.shared = append(ln.shared, r)
+	ln.changed = true
+}
+
+// grow replaces the ring with one of at least size slots holding the same
+// positions. Readers still copying from the old ring read positions that
+// the old ring holds and nobody writes any more.
+func (ln *lane[T]) grow(size uint64) {
+	old := ln.buf.Load()
+	s := uint64(len(old.slots))
+	for s < size {
+		s <<= 1
+	}
+	nb := &laneBuf[T]{slots: make([]T, s), mask: s - 1}
+	from := uint64(0)
+	if ln.tail > uint64(len(old.slots)) {
+		from = ln.tail - uint64(len(old.slots))
+	}
+	for p := from; p < ln.tail; p++ {
+		nb.slots[p&nb.mask] = old.slots[p&old.mask]
+	}
+	ln.buf.Store(nb)
+}
+
+// evict moves ln.shared[i] out of the lane: what it has not read is copied
+// into its private ring (it has room: at most limit events), and it reads
+// from there from now on. Called with n.emu and the word held; waits for a
+// copy the reader may be making from the lane (cmu).
+func (ln *lane[T]) evict(i int) {
+	r := ln.shared[i]
+	ln.shared = deleteAt(ln.shared, i)
+	ln.private = append(ln.private, r)
+	r.cmu.Lock()
+	b := ln.buf.Load()
+	if r.lhead.Load() < ln.tail {
+		r.ensureSlots()
+	}
+	for p := r.lhead.Load(); p < ln.tail; p++ {
+		r.slots[r.tail&r.mask] = b.slots[p&b.mask]
+		r.tail++
+	}
+	r.pub.Store(r.tail)
+	r.shared.Store(false)
+	r.cmu.Unlock()
+	ln.changed = true
+}
+
+// leave removes r from the lane for good (detach), keeping what it has not
+// read in its private ring. Called with n.mu, n.emu and the word held.
+func (ln *lane[T]) leave(r *ringSink[T]) {
+	for i, x := range ln.shared {
+		if x == r {
+			ln.evict(i)
+			break
+		}
+	}
+	for i, x := range ln.private {
+		if x == r {
+			ln.private = deleteAt(ln.private, i)
+			break
+		}
+	}
+	if r.ended.Load() {
+		ln.sawEnd(r)
+	}
+	ln.changed = true
+}
+
+// replay puts v into r's queue alone (a stateful emitter's last event, for
+// a new member): r moves to its private ring and rejoins the lane once its
+// reader took v. It reports false if r had no room. Called with n.emu and
+// the word held.
+func (ln *lane[T]) replay(r *ringSink[T], v T) bool {
+	for i, x := range ln.shared {
+		if x == r {
+			ln.evict(i)
+			break
+		}
+	}
+	if r.tail-r.head.Load() >= r.limit {
+		return false
+	}
+	r.ensureSlots()
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.pub.Store(r.tail)
+	return true
+}
+
+// addWaiter records that r's reader is about to park. The reader re-checks
+// its queue afterwards; the emitter loads nwait after publishing.
+func (ln *lane[T]) addWaiter(r *ringSink[T]) {
+	ln.wmu.Lock()
+	ln.waiters = append(ln.waiters, r)
+	ln.nwait.Store(int32(len(ln.waiters)))
+	ln.wmu.Unlock()
+}
+
+// wakeAll wakes every reader that announced it parks.
+func (ln *lane[T]) wakeAll() bool {
+	woke := false
+	ln.wmu.Lock()
+	for i, r := range ln.waiters {
+		if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+			woke = true
+		}
+		ln.waiters[i] = nil
+	}
+	ln.waiters = ln.waiters[:0]
+	ln.nwait.Store(0)
+	ln.wmu.Unlock()
+	return woke
+}
+
+// deleteAt removes s[i], keeping the order of the rest.
+func deleteAt[S ~[]E, E any](s S, i int) S {
+	copy(s[i:], s[i+1:])
+	var zero E
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
