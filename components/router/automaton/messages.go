@@ -197,7 +197,7 @@ func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, auth
 		if p == src || p == author || containsPeer(dups, p) {
 			return
 		}
-		if _, ok := ps.dontWant[id]; ok {
+		if _, ok := ps.dontWant[keyOf(id)]; ok {
 			return
 		}
 		out.sendMessage(p, id, msg)
