@@ -35,7 +35,11 @@ type Router struct {
 	em    *emitters
 	self  peer.ID
 	key   crypto.PrivKey
-	seqno *wire.Seqno
+	// signer signs our messages (nil unless the policy signs); selfBytes is
+	// self as the From field every message we author shares (read-only).
+	signer    *wire.Signer
+	selfBytes []byte
+	seqno     *wire.Seqno
 
 	reqs    chan request
 	inbox   chan netInput
@@ -131,10 +135,16 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: emitters: %w", err)
 	}
+	var signer *wire.Signer
+	if cfg.signPolicy.Signs() {
+		if signer, err = wire.NewSigner(key); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Router{
 		host: h, bus: bus, clk: clk, cfg: cfg, log: cfg.log.With("component", "router"), m: m, em: em,
-		self: self, key: key,
+		self: self, key: key, signer: signer, selfBytes: []byte(self),
 		// Seqnos start at the current time so a restarted node does not
 		// repeat the ids of its previous run.
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),

@@ -190,6 +190,14 @@ func (o *Output) rpcFor(p peer.ID) *Send {
 	return &o.Sends[len(o.Sends)-1]
 }
 
+// sendBox is a fresh Send's RPC with room for its first message and id, in
+// one allocation: most Sends carry one message.
+type sendBox struct {
+	rpc pb.RPC
+	msg [1]*pb.Message
+	id  [1]string
+}
+
 func (o *Output) control(p peer.ID) *pb.ControlMessage {
 	s := o.rpcFor(p)
 	if s.RPC.Control == nil {
@@ -199,6 +207,17 @@ func (o *Output) control(p peer.ID) *pb.ControlMessage {
 }
 
 func (o *Output) sendMessage(p peer.ID, id string, m *pb.Message) {
+	if _, ok := o.sendIdx[p]; !ok {
+		if o.sendIdx == nil {
+			o.sendIdx = make(map[peer.ID]int)
+		}
+		b := new(sendBox)
+		b.msg[0], b.id[0] = m, id
+		b.rpc.Publish = b.msg[:1:1]
+		o.sendIdx[p] = len(o.Sends)
+		o.Sends = append(o.Sends, Send{To: p, RPC: &b.rpc, IDs: b.id[:1:1]})
+		return
+	}
 	s := o.rpcFor(p)
 	s.RPC.Publish = append(s.RPC.Publish, m)
 	s.IDs = append(s.IDs, id)
