@@ -26,15 +26,15 @@ import (
 // Router is a GossipSub router on a libp2p host. Create it with New, start it
 // with Start, stop it with Close. Its methods are safe for concurrent use.
 type Router struct {
-	host  host.Host
-	bus   *eventbus.Bus
-	clk   clock.Clock
-	cfg   config
-	log   *slog.Logger
-	m     *metrics
-	em    *emitters
-	self  peer.ID
-	key   crypto.PrivKey
+	host host.Host
+	bus  *eventbus.Bus
+	clk  clock.Clock
+	cfg  config
+	log  *slog.Logger
+	m    *metrics
+	em   *emitters
+	self peer.ID
+	key  crypto.PrivKey
 	// signer signs our messages (nil unless the policy signs); selfBytes is
 	// self as the From field every message we author shares (read-only).
 	signer    *wire.Signer
