@@ -39,7 +39,9 @@ type Router struct {
 	// self as the From field every message we author shares (read-only).
 	signer    *wire.Signer
 	selfBytes []byte
-	seqno     *wire.Seqno
+	// verifier checks received messages; only the driver goroutine uses it.
+	verifier *wire.Verifier
+	seqno    *wire.Seqno
 
 	reqs    chan request
 	inbox   chan netInput
@@ -144,7 +146,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Router{
 		host: h, bus: bus, clk: clk, cfg: cfg, log: cfg.log.With("component", "router"), m: m, em: em,
-		self: self, key: key, signer: signer, selfBytes: []byte(self),
+		self: self, key: key, signer: signer, selfBytes: []byte(self), verifier: wire.NewVerifier(),
 		// Seqnos start at the current time so a restarted node does not
 		// repeat the ids of its previous run.
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),

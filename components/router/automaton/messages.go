@@ -98,12 +98,16 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
 	if len(msg.GetData()) >= a.cfg.IDontWantThreshold {
+		var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 		for _, p := range t.mesh.items {
 			if p == from {
 				continue
 			}
 			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				out.sendIDontWant(p, id)
+				if raw == nil {
+					raw = []byte(id)
+				}
+				out.sendIDontWant(p, raw)
 			}
 		}
 	}

@@ -179,17 +179,28 @@ func (s *Signer) Sign(m *pb.Message) error {
 // signature must verify over SignPrefix || marshal(m without signature and
 // key). It returns nil, or ErrMissingSignature, ErrMalformedMessage or
 // ErrInvalidSignature, wrapped.
-func Verify(m *pb.Message) error {
+func Verify(m *pb.Message) error { return verify(m, nil) }
+
+func verify(m *pb.Message, v *Verifier) error {
 	if len(m.Signature) == 0 {
 		return ErrMissingSignature
 	}
-	from, err := peer.IDFromBytes(m.From)
-	if err != nil {
-		return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
+	var pk crypto.PubKey
+	cacheable := v != nil && len(m.Key) == 0 // the key comes from the id alone
+	if cacheable {
+		pk = v.keys[string(m.From)]
 	}
-	pk, err := publicKey(from, m.Key)
-	if err != nil {
-		return err
+	if pk == nil {
+		from, err := peer.IDFromBytes(m.From)
+		if err != nil {
+			return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
+		}
+		if pk, err = publicKey(from, m.Key); err != nil {
+			return err
+		}
+		if cacheable {
+			v.add(string(m.From), pk)
+		}
 	}
 	bp := signedBytes(m)
 	ok, err := pk.Verify(*bp, m.Signature)
@@ -198,6 +209,33 @@ func Verify(m *pb.Message) error {
 		return ErrInvalidSignature
 	}
 	return nil
+}
+
+// Verifier is CheckPolicy with a bounded cache of the public keys embedded
+// in recent authors' peer ids, so that a message from a known author is
+// not charged the id's parsing and the key's decoding again. The cache
+// holds only what the from field alone determines, so verdicts are those
+// of CheckPolicy. A Verifier is not safe for concurrent use.
+type Verifier struct {
+	keys map[string]crypto.PubKey // from field -> the key its id embeds
+}
+
+// verifierKeys bounds a Verifier's cache; it is emptied when full.
+const verifierKeys = 4096
+
+// NewVerifier returns a Verifier with an empty cache.
+func NewVerifier() *Verifier { return &Verifier{keys: make(map[string]crypto.PubKey)} }
+
+func (v *Verifier) add(from string, pk crypto.PubKey) {
+	if len(v.keys) >= verifierKeys {
+		clear(v.keys)
+	}
+	v.keys[from] = pk
+}
+
+// CheckPolicy is the package's CheckPolicy, using and filling the cache.
+func (v *Verifier) CheckPolicy(m *pb.Message, policy SignPolicy) error {
+	return checkPolicy(m, policy, v)
 }
 
 // publicKey returns the key that must have signed a message from id.
@@ -235,7 +273,9 @@ func publicKey(id peer.ID, keyField []byte) (crypto.PubKey, error) {
 // its signature. It returns nil or one of
 // ErrMalformedMessage, ErrMissingSignature, ErrInvalidSignature,
 // ErrUnexpectedSignature, wrapped.
-func CheckPolicy(m *pb.Message, policy SignPolicy) error {
+func CheckPolicy(m *pb.Message, policy SignPolicy) error { return checkPolicy(m, policy, nil) }
+
+func checkPolicy(m *pb.Message, policy SignPolicy, v *Verifier) error {
 	if m.Topic == nil {
 		return fmt.Errorf("%w: no topic", ErrMalformedMessage)
 	}
@@ -254,7 +294,7 @@ func CheckPolicy(m *pb.Message, policy SignPolicy) error {
 			return fmt.Errorf("%w: seqno of %d bytes", ErrMalformedMessage, len(m.Seqno))
 		}
 	}
-	if len(m.From) > 0 {
+	if len(m.From) > 0 && (v == nil || v.keys[string(m.From)] == nil) { // a cached from is a valid id
 		if _, err := peer.IDFromBytes(m.From); err != nil {
 			return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
 		}
@@ -265,5 +305,5 @@ func CheckPolicy(m *pb.Message, policy SignPolicy) error {
 	if len(m.Signature) == 0 {
 		return nil // lax policies accept unsigned messages
 	}
-	return Verify(m)
+	return verify(m, v)
 }

@@ -209,13 +209,21 @@ func TestCheckPolicy(t *testing.T) {
 		{"lax rejects short seqno", shortSeq, LaxNoSign, ErrMalformedMessage},
 		{"lax rejects bad from", badFrom, LaxNoSign, ErrMalformedMessage},
 	}
-	for _, tt := range cases {
-		t.Run(tt.name, func(t *testing.T) {
-			err := CheckPolicy(tt.m, tt.policy)
-			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("want %v, got %v", tt.want, err)
-			}
-		})
+	// A Verifier gives the same verdicts, with its cache cold and warm (the
+	// second round, after every author's key was cached).
+	v := NewVerifier()
+	for round := range 3 {
+		for _, tt := range cases {
+			t.Run(tt.name, func(t *testing.T) {
+				err := CheckPolicy(tt.m, tt.policy)
+				if round > 0 {
+					err = v.CheckPolicy(tt.m, tt.policy)
+				}
+				if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("round %d: want %v, got %v", round, tt.want, err)
+				}
+			})
+		}
 	}
 }
 
