@@ -10,6 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // BenchmarkPublish measures Publish (sign, id, driver round trip, queueing)
@@ -63,12 +65,12 @@ func BenchmarkPublishToSink(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink := newHost(b)
+	sink := testhost.New(b)
 	sink.SetStreamHandler(wire.ProtocolMeshsub12, func(s network.Stream) {
 		_, _ = io.Copy(io.Discard, s)
 		_ = s.Reset()
 	})
-	connect(b, sink, n.h)
+	testhost.Connect(b, sink, n.h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s, err := sink.NewStream(ctx, n.h.ID(), wire.ProtocolMeshsub12)
 	cancel()
@@ -79,7 +81,7 @@ func BenchmarkPublishToSink(b *testing.B) {
 	if err := wire.NewWriter(s, 0).WriteRPC(subscribeRPC("bench")); err != nil {
 		b.Fatal(err)
 	}
-	eventually(b, 10*time.Second, "sink subscribed", func() bool { return contains(n.r.TopicPeers("bench"), sink.ID()) }, nil)
+	bustest.Eventually(b, 10*time.Second, "sink subscribed", func() bool { return contains(n.r.TopicPeers("bench"), sink.ID()) }, nil)
 	data := make([]byte, 1024)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
