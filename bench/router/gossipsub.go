@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -13,11 +14,13 @@ import (
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"net"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 )
 
 // gossipSubNode is a go-libp2p-pubsub GossipSub node configured like a
-// default meshbus node: the same listen addresses, StrictSign, the default
+// default meshbus node: the same libp2p host options (listen addresses,
+// transports, metrics off), StrictSign, the default
 // message id, the default D parameters, and peer scoring on with the global
 // parameters and thresholds meshbus's scoring defaults to (no topic
 // parameters, loopback whitelisted for colocation).
@@ -31,7 +34,12 @@ type gossipSubNode struct {
 }
 
 func newGossipSubNode(ctx context.Context, _ Config) (benchNode, error) {
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"))
+	// The libp2p host is built as host.New builds a meshbus node's: the
+	// TCP and QUIC transports only, libp2p's own metrics off, and the
+	// libp2p defaults for the rest (resource manager, connection manager
+	// with watermarks 160/192, security and muxers).
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"),
+		libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(quic.NewTransport), libp2p.DisableMetrics())
 	if err != nil {
 		return nil, err
 	}

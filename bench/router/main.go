@@ -36,6 +36,9 @@ type Config struct {
 	Nodes, Degree, Messages, Size, Topics int
 	Interval, Timeout, Drain              time.Duration
 	Seed                                  uint64
+	// HeapProfile, if set, is the file a heap profile is written to right
+	// after the last publish.
+	HeapProfile string
 }
 
 func defaultConfig() Config {
@@ -67,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runs        = fs.Int("runs", 3, "with -compare or -scale: runs of each implementation")
 		asJSON      = fs.Bool("json", false, "print the result as JSON (what -compare reads from its children)")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		memprofile  = fs.String("memprofile", "", "write a heap profile to this file right after the last publish (near the peak)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -98,6 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cfg.HeapProfile = *memprofile
 	res, err := Run(cfg)
 	if err != nil && (res == nil || !*asJSON) {
 		fmt.Fprintln(stderr, "router bench:", err)

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -164,6 +167,11 @@ func Run(cfg Config) (*Result, error) {
 		<-tick.C
 	}
 	tick.Stop()
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 	err := waitFor(cfg.Drain, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -181,6 +189,26 @@ func Run(cfg Config) (*Result, error) {
 		return res, fmt.Errorf("%w: %s", ErrIncomplete, res.Incomplete)
 	}
 	return res, nil
+}
+
+// writeHeapProfile writes the heap profile (in use and allocated, as of
+// the last garbage collection) to file, and a summary of the runtime's
+// memory to standard error.
+func writeHeapProfile(file string) error {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "at the last publish: heap in use %.1f MiB, heap sys %.1f MiB, next GC %.1f MiB, stacks %.1f MiB, %d goroutines, sys %.1f MiB\n",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(ms.NextGC)/(1<<20),
+		float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(ms.Sys)/(1<<20))
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func counters(nodes []benchNode) (dup, rpcs float64) {

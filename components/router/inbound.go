@@ -52,7 +52,7 @@ func (r *Router) handleMessage(now time.Time, p peer.ID, msg *pb.Message) {
 	case automaton.OutcomeNeedsSignatureCheck:
 		r.m.outcome(o)
 		r.m.sigChecked.Inc()
-		if err := wire.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
+		if err := r.verifier.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
 			o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
 		} else {
 			o = r.aut.HandleMessage(now, p, msg, id, true, &r.out)

@@ -99,17 +99,24 @@ func msgFieldSize(m *pb.Message) int {
 	return protowire.SizeTag(2) + protowire.SizeBytes(n)
 }
 
+// maxIDontWantPerRPC caps the IDONTWANT ids the writer packs into one RPC:
+// go-libp2p-pubsub reads at most 10 per RPC (its MaxIDontWantLength) and
+// ignores the rest.
+const maxIDontWantPerRPC = 10
+
 // writer is the state of one peer's writer goroutine, owned by it alone:
 // which peer and generation it writes for, its stream, its frame writer
-// and its batch buffer. It shares only the peer's sendQueue with the driver
-// (the queue's mutex guards slice operations, never I/O).
+// and the RPC it packs (reused from write to write). It shares only the
+// peer's sendQueue with the driver (the queue's mutex guards slice
+// operations, never I/O).
 type writer struct {
 	pc     *peerConn
 	gen    int
 	s      network.Stream
 	w      *wire.Writer
-	batch  []*pb.Message
-	budget int // bytes of messages per data RPC
+	rpc    pb.RPC            // the packed RPC: gossip control and messages
+	ctrl   pb.ControlMessage // rpc's control, when it has gossip
+	budget int               // bytes of messages per data RPC
 }
 
 // writeLoop runs pc's writer generation gen: it opens the outbound stream,
@@ -157,14 +164,12 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 		case <-q.wake:
 		}
 		for ctx.Err() == nil {
-			if rpc := q.popControl(); rpc != nil {
-				err = wr.write(r, rpc)
-			} else if wr.batch = q.popData(wr.batch[:0], wr.budget, msgFieldSize); len(wr.batch) > 0 {
-				err = wr.write(r, &pb.RPC{Publish: wr.batch})
-				clear(wr.batch)
-			} else {
+			rpc := wr.next(q)
+			if rpc == nil {
 				break
 			}
+			err = wr.write(r, rpc)
+			wr.reset()
 			if err != nil {
 				_ = s.Reset()
 				if ctx.Err() == nil {
@@ -176,10 +181,71 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 	}
 }
 
+// next returns the next RPC to write, or nil when the queue is empty: a
+// control RPC that travels alone (subscriptions, GRAFT, PRUNE, extensions,
+// partial messages), or one packed RPC (wr.rpc) holding the gossip control
+// RPCs queued in a row (IHAVE, IWANT, IDONTWANT; at most
+// maxIDontWantPerRPC IDONTWANT ids) and then as many queued messages as fit
+// the data budget. Packing sends one frame, one stream write, where the
+// queue held several: under load that is most of the transport's work.
+func (wr *writer) next(q *sendQueue) *pb.RPC {
+	idwLeft := maxIDontWantPerRPC
+	ctrlSize := 0
+	for {
+		rpc := q.popGossip(idwLeft)
+		if rpc == nil {
+			break
+		}
+		c := rpc.Control
+		wr.ctrl.Ihave = append(wr.ctrl.Ihave, c.Ihave...)
+		wr.ctrl.Iwant = append(wr.ctrl.Iwant, c.Iwant...)
+		wr.ctrl.Idontwant = append(wr.ctrl.Idontwant, c.Idontwant...)
+		idwLeft -= idontwantIDs(c)
+		ctrlSize += proto.Size(c)
+		if ctrlSize >= wr.budget/2 {
+			break
+		}
+	}
+	if ctrlSize == 0 {
+		if rpc := q.popControl(); rpc != nil {
+			return rpc // one that travels alone
+		}
+	} else {
+		wr.rpc.Control = &wr.ctrl
+	}
+	budget := wr.budget - ctrlSize
+	if budget > 0 {
+		wr.rpc.Publish = q.popData(wr.rpc.Publish[:0], budget, msgFieldSize)
+	}
+	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 {
+		return nil
+	}
+	return &wr.rpc
+}
+
+// reset clears the packed RPC for reuse, keeping its slices' capacity and
+// dropping its references.
+func (wr *writer) reset() {
+	clear(wr.rpc.Publish)
+	wr.rpc.Publish = wr.rpc.Publish[:0]
+	wr.rpc.Control = nil
+	clear(wr.ctrl.Ihave)
+	clear(wr.ctrl.Iwant)
+	clear(wr.ctrl.Idontwant)
+	wr.ctrl.Ihave, wr.ctrl.Iwant, wr.ctrl.Idontwant = wr.ctrl.Ihave[:0], wr.ctrl.Iwant[:0], wr.ctrl.Idontwant[:0]
+}
+
 // write splits rpc to the maximum size and writes the parts. A part that
 // cannot be split small enough is dropped (and logged): it is our own
 // output, so this is a bug, not the peer's fault.
 func (wr *writer) write(r *Router, rpc *pb.RPC) error {
+	if proto.Size(rpc) <= r.cfg.maxRPCSize {
+		if err := wr.w.WriteRPC(rpc); err != nil {
+			return err
+		}
+		r.m.rpcsOut.Inc()
+		return nil
+	}
 	parts, err := wire.Split(rpc, r.cfg.maxRPCSize)
 	if err != nil {
 		r.log.Error("dropping unsendable RPC", "err", err)

@@ -127,6 +127,49 @@ func (q *sendQueue) popControl() *pb.RPC {
 	return rpc
 }
 
+// popGossip returns the next control RPC if it carries only gossip (see
+// gossipOnly) with at most idwLeft IDONTWANT ids, or nil (the queue is empty,
+// or its head must go alone or does not fit).
+func (q *sendQueue) popGossip(idwLeft int) *pb.RPC {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ctrlAt == len(q.ctrl) {
+		return nil
+	}
+	rpc := q.ctrl[q.ctrlAt]
+	if !gossipOnly(rpc) || idontwantIDs(rpc.Control) > idwLeft {
+		return nil
+	}
+	q.ctrl[q.ctrlAt] = nil
+	q.ctrlAt++
+	if q.ctrlAt == len(q.ctrl) {
+		q.ctrl, q.ctrlAt = q.ctrl[:0], 0
+	}
+	return rpc
+}
+
+// gossipOnly reports whether rpc carries nothing but IHAVE, IWANT and
+// IDONTWANT. Such RPCs can share one RPC with each other and with
+// messages: a receiver applies each entry on its own, so their order and
+// grouping do not matter. Subscriptions, GRAFT, PRUNE, the v1.3 extensions
+// and partial messages keep an RPC of their own, in queue order (a PRUNE
+// must reach the peer before the unsubscription queued after it).
+func gossipOnly(rpc *pb.RPC) bool {
+	c := rpc.GetControl()
+	return c != nil && len(rpc.Subscriptions) == 0 && len(rpc.Publish) == 0 && rpc.Partial == nil &&
+		len(c.Graft) == 0 && len(c.Prune) == 0 && c.Extensions == nil &&
+		len(rpc.ProtoReflect().GetUnknown()) == 0 && len(c.ProtoReflect().GetUnknown()) == 0
+}
+
+// idontwantIDs counts the message ids of c's IDONTWANT entries.
+func idontwantIDs(c *pb.ControlMessage) int {
+	n := 0
+	for _, e := range c.GetIdontwant() {
+		n += len(e.GetMessageIDs())
+	}
+	return n
+}
+
 // popData appends to dst queued messages whose summed size (as returned by
 // size) stays within budget, always at least one, and returns it.
 func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message) int) []*pb.Message {

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"maps"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -202,22 +203,35 @@ type publishReq struct {
 	t            *Topic // the joined handle, or nil (Router.Publish)
 	name         string
 	msg          *pb.Message
-	m            *Message
+	id           string
+	m            *Message // nil until a validator or a local subscription needs it
 	requirePeers bool
 	reply        chan error
 }
 
-func (q publishReq) serve(r *Router) {
+func (q *publishReq) serve(r *Router) {
 	q.reply <- r.publishNow(q)
 }
 
-func (r *Router) publishNow(q publishReq) error {
+// publishReqs recycles publish requests with their reply channels: a
+// request goes back once its reply is read (or it was never sent), so
+// Publish allocates neither.
+var publishReqs = sync.Pool{New: func() any { return &publishReq{reply: make(chan error, 1)} }}
+
+func getPublishReq() *publishReq { return publishReqs.Get().(*publishReq) }
+
+func putPublishReq(q *publishReq) {
+	*q = publishReq{reply: q.reply}
+	publishReqs.Put(q)
+}
+
+func (r *Router) publishNow(q *publishReq) error {
 	if q.t != nil {
 		if ts := r.topics[q.name]; ts == nil || ts.handle != q.t {
 			return ErrNotJoined
 		}
 	}
-	o := r.aut.Publish(r.clk.Now(), q.msg, q.m.ID, &r.out)
+	o := r.aut.Publish(r.clk.Now(), q.msg, q.id, &r.out)
 	r.m.outcome(o)
 	var err error
 	switch o {
@@ -231,7 +245,12 @@ func (r *Router) publishNow(q publishReq) error {
 	default:
 		return ErrInvalidTopic
 	}
-	r.deliverLocal(q.m) // a no-op unless the topic is joined
+	if ts := r.topics[q.name]; ts != nil && len(ts.subs) > 0 {
+		if q.m == nil {
+			q.m = newMessage(q.msg, q.id, r.self)
+		}
+		r.deliverLocal(q.m)
+	}
 	// Queue now, to tell the caller if every copy was dropped.
 	r.flush()
 	if o == automaton.OutcomePublished && r.queued == 0 && r.dropped > 0 {

@@ -27,16 +27,22 @@ import (
 // Router is a GossipSub router on a libp2p host. Create it with New, start it
 // with Start, stop it with Close. Its methods are safe for concurrent use.
 type Router struct {
-	host  host.Host
-	bus   *eventbus.Bus
-	clk   clock.Clock
-	cfg   config
-	log   *slog.Logger
-	m     *metrics
-	em    *emitters
-	self  peer.ID
-	key   crypto.PrivKey
-	seqno *wire.Seqno
+	host host.Host
+	bus  *eventbus.Bus
+	clk  clock.Clock
+	cfg  config
+	log  *slog.Logger
+	m    *metrics
+	em   *emitters
+	self peer.ID
+	key  crypto.PrivKey
+	// signer signs our messages (nil unless the policy signs); selfBytes is
+	// self as the From field every message we author shares (read-only).
+	signer    *wire.Signer
+	selfBytes []byte
+	// verifier checks received messages; only the driver goroutine uses it.
+	verifier *wire.Verifier
+	seqno    *wire.Seqno
 
 	reqs    chan request
 	inbox   chan netInput
@@ -135,10 +141,16 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: emitters: %w", err)
 	}
+	var signer *wire.Signer
+	if cfg.signPolicy.Signs() {
+		if signer, err = wire.NewSigner(key); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Router{
 		host: h, bus: bus, clk: clk, cfg: cfg, log: cfg.log.With("component", "router"), m: m, em: em,
-		self: self, key: key,
+		self: self, key: key, signer: signer, selfBytes: []byte(self), verifier: wire.NewVerifier(),
 		// Seqnos start at the current time so a restarted node does not
 		// repeat the ids of its previous run.
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),

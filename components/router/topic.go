@@ -30,6 +30,7 @@ func WithTopicMessageID(fn wire.MsgIDFunc) TopicOption {
 type Topic struct {
 	r       *Router
 	name    string
+	nameRef *string // &name, the Topic field of every message published here
 	msgID   wire.MsgIDFunc
 	partial *PartialOptions
 	closed  atomic.Bool
@@ -41,6 +42,7 @@ type Topic struct {
 // got); ErrInvalidTopic, ErrTooManyTopics, ErrNotStarted, ErrClosed.
 func (r *Router) Join(topic string, opts ...TopicOption) (*Topic, error) {
 	t := &Topic{r: r, name: topic, msgID: r.cfg.msgID}
+	t.nameRef = &t.name
 	for _, o := range opts {
 		o(t)
 	}
@@ -109,13 +111,21 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 			return fmt.Errorf("publish %q: %w", name, err)
 		}
 	}
-	msg := &pb.Message{Data: data, Topic: &name}
-	if r.cfg.signPolicy.HasAuthor() {
-		msg.From = []byte(r.self)
-		msg.Seqno = r.seqno.Next()
+	// The message and its seqno in one allocation.
+	a := new(authored)
+	msg := &a.msg
+	msg.Data = data
+	if t != nil {
+		msg.Topic = t.nameRef
+	} else {
+		msg.Topic = &name
 	}
-	if r.cfg.signPolicy.Signs() {
-		if err := wire.Sign(msg, r.key); err != nil {
+	if r.cfg.signPolicy.HasAuthor() {
+		msg.From = r.selfBytes
+		msg.Seqno = r.seqno.Put(a.seqno[:])
+	}
+	if r.signer != nil {
+		if err := r.signer.Sign(msg); err != nil {
 			return fmt.Errorf("publish %q: %w", name, err)
 		}
 	}
@@ -127,8 +137,9 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 		msgID = t.msgID
 	}
 	id := msgID(msg)
-	m := newMessage(msg, id, r.self)
+	var m *Message // made when a validator or a subscription needs it
 	if v := r.validatorFor(name); v != nil {
+		m = newMessage(msg, id, r.self)
 		vctx, cancel := r.clk.WithTimeout(ctx, v.timeout)
 		res := r.callValidator(vctx, v, r.self, m)
 		cancel()
@@ -140,8 +151,12 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 			return fmt.Errorf("publish %q: %w", name, ErrValidationIgnored)
 		}
 	}
-	req := publishReq{t: t, name: name, msg: msg, m: m, requirePeers: pc.requirePeers, reply: make(chan error, 1)}
+	req := getPublishReq()
+	req.t, req.name, req.msg, req.id, req.m, req.requirePeers = t, name, msg, id, m, pc.requirePeers
 	perr, err := call(r, ctx, req, req.reply)
+	// req was answered (its reply read) or never taken by the driver:
+	// either way nobody else holds it now.
+	putPublishReq(req)
 	if err == nil {
 		err = perr
 	}
@@ -149,6 +164,12 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 		return fmt.Errorf("publish %q: %w", name, err)
 	}
 	return nil
+}
+
+// authored is a message we author with its seqno's bytes, allocated together.
+type authored struct {
+	msg   pb.Message
+	seqno [wire.SeqnoLen]byte
 }
 
 // Subscribe returns a new Subscription to the topic's messages. A topic may

@@ -133,7 +133,7 @@ type peerState struct {
 	idwIn   int // IDONTWANT messages received
 
 	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
-	dontWant map[string]uint64      // id -> tick the peer sent IDONTWANT
+	dontWant map[idKey]uint64       // keyOf(id) -> tick the peer sent IDONTWANT
 	promises []promise
 }
 

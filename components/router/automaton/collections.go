@@ -175,6 +175,7 @@ type cacheRef struct {
 
 type cacheEntry struct {
 	msg   *pb.Message
+	id    string // the map's key, so callers holding the id's bytes need no copy
 	topic string
 	tick  uint64          // heartbeats run when it was cached
 	sent  map[peer.ID]int // IWANT answers sent per peer (lazy)
@@ -192,11 +193,20 @@ func (c *msgCache) put(id, topic string, m *pb.Message, tick uint64) {
 	if _, ok := c.msgs[id]; ok {
 		return
 	}
-	c.msgs[id] = &cacheEntry{msg: m, topic: topic, tick: tick}
+	c.msgs[id] = &cacheEntry{msg: m, id: id, topic: topic, tick: tick}
 	c.windows[0] = append(c.windows[0], cacheRef{id: id, topic: topic})
 }
 
 func (c *msgCache) get(id string) *cacheEntry { return c.msgs[id] }
+
+// key returns the cached id equal to id (a string the cache already holds),
+// and whether id is cached.
+func (c *msgCache) key(id string) (string, bool) {
+	if e := c.msgs[id]; e != nil {
+		return e.id, true
+	}
+	return "", false
+}
 
 // gossipIDs appends the ids of topic in the first n windows to dst.
 func (c *msgCache) gossipIDs(dst []string, topic string, n int) []string {

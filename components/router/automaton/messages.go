@@ -68,9 +68,15 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		reject(events.RejectTopicNotJoined)
 		return OutcomeTopicNotJoined
 	}
-	fp := wire.FingerprintOf(msg)
 	sv, seen := a.seen.get(id)
-	identical := seen && sv.fp == fp
+	// A copy equal to the accepted copy we still hold (pending or cached)
+	// is identical without hashing it; otherwise the fingerprints decide.
+	var fp wire.Fingerprint
+	identical := seen && wire.SameMessage(a.heldCopy(id), msg)
+	if seen && !identical {
+		fp = wire.FingerprintOf(msg)
+		identical = sv.fp == fp
+	}
 	if !identical && !checked {
 		return OutcomeNeedsSignatureCheck
 	}
@@ -84,7 +90,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
 	}
-	a.seen.add(id, fp, now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
+	a.seen.add(id, wire.FingerprintOf(msg), now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
 	if peer.ID(msg.GetFrom()) == a.self {
 		reject(events.RejectSelfOrigin)
 		return OutcomeSelfOrigin
@@ -98,16 +104,33 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
 	if len(msg.GetData()) >= a.cfg.IDontWantThreshold {
+		var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 		for _, p := range t.mesh.items {
 			if p == from {
 				continue
 			}
 			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				out.sendIDontWant(p, id)
+				if raw == nil {
+					raw = []byte(id)
+				}
+				out.sendIDontWant(p, raw)
 			}
 		}
 	}
 	return OutcomeNeedsValidation
+}
+
+// heldCopy returns the accepted copy of id the automaton still holds (the
+// pending one, else the cached one), or nil. Either passed the signature
+// check (or is our own), so a copy equal to it needs none.
+func (a *Automaton) heldCopy(id string) *pb.Message {
+	if pm := a.pending[id]; pm != nil {
+		return pm.msg
+	}
+	if e := a.mcache.get(id); e != nil {
+		return e.msg
+	}
+	return nil
 }
 
 // compactPendingOrder drops stale queue entries when they outnumber live
@@ -197,7 +220,7 @@ func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, auth
 		if p == src || p == author || containsPeer(dups, p) {
 			return
 		}
-		if _, ok := ps.dontWant[id]; ok {
+		if _, ok := ps.dontWant[keyOf(id)]; ok {
 			return
 		}
 		out.sendMessage(p, id, msg)

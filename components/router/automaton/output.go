@@ -190,6 +190,14 @@ func (o *Output) rpcFor(p peer.ID) *Send {
 	return &o.Sends[len(o.Sends)-1]
 }
 
+// sendBox is a fresh Send's RPC with room for its first message and id, in
+// one allocation: most Sends carry one message.
+type sendBox struct {
+	rpc pb.RPC
+	msg [1]*pb.Message
+	id  [1]string
+}
+
 func (o *Output) control(p peer.ID) *pb.ControlMessage {
 	s := o.rpcFor(p)
 	if s.RPC.Control == nil {
@@ -199,6 +207,17 @@ func (o *Output) control(p peer.ID) *pb.ControlMessage {
 }
 
 func (o *Output) sendMessage(p peer.ID, id string, m *pb.Message) {
+	if _, ok := o.sendIdx[p]; !ok {
+		if o.sendIdx == nil {
+			o.sendIdx = make(map[peer.ID]int)
+		}
+		b := new(sendBox)
+		b.msg[0], b.id[0] = m, id
+		b.rpc.Publish = b.msg[:1:1]
+		o.sendIdx[p] = len(o.Sends)
+		o.Sends = append(o.Sends, Send{To: p, RPC: &b.rpc, IDs: b.id[:1:1]})
+		return
+	}
 	s := o.rpcFor(p)
 	s.RPC.Publish = append(s.RPC.Publish, m)
 	s.IDs = append(s.IDs, id)
@@ -238,7 +257,33 @@ func (o *Output) sendIWant(p peer.ID, ids [][]byte) {
 	c.Iwant = append(c.Iwant, &pb.ControlIWant{MessageIDs: ids})
 }
 
-func (o *Output) sendIDontWant(p peer.ID, id string) {
+// idontwantBox is a fresh Send's RPC holding one IDONTWANT, in one
+// allocation: a received message makes one for each mesh peer.
+type idontwantBox struct {
+	rpc     pb.RPC
+	ctrl    pb.ControlMessage
+	entry   pb.ControlIDontWant
+	entries [1]*pb.ControlIDontWant
+	ids     [1][]byte
+}
+
+// sendIDontWant adds IDONTWANT for the id whose bytes are raw (shared by
+// the RPCs: nobody may modify it) to p's RPC.
+func (o *Output) sendIDontWant(p peer.ID, raw []byte) {
+	if _, ok := o.sendIdx[p]; !ok {
+		if o.sendIdx == nil {
+			o.sendIdx = make(map[peer.ID]int)
+		}
+		b := new(idontwantBox)
+		b.ids[0] = raw
+		b.entry.MessageIDs = b.ids[:1:1]
+		b.entries[0] = &b.entry
+		b.ctrl.Idontwant = b.entries[:1:1]
+		b.rpc.Control = &b.ctrl
+		o.sendIdx[p] = len(o.Sends)
+		o.Sends = append(o.Sends, Send{To: p, RPC: &b.rpc})
+		return
+	}
 	c := o.control(p)
-	c.Idontwant = append(c.Idontwant, &pb.ControlIDontWant{MessageIDs: [][]byte{[]byte(id)}})
+	c.Idontwant = append(c.Idontwant, &pb.ControlIDontWant{MessageIDs: [][]byte{raw}})
 }

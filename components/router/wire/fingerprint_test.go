@@ -45,7 +45,16 @@ func TestFingerprintTellsCopiesApart(t *testing.T) {
 		if other, ok := seen[fp]; ok {
 			t.Errorf("%s has the fingerprint of %s", name, other)
 		}
+		if SameMessage(base(), m) || SameMessage(m, base()) {
+			t.Errorf("SameMessage takes %s for the base message", name)
+		}
+		if !SameMessage(m, proto.Clone(m).(*pb.Message)) {
+			t.Errorf("SameMessage tells %s from its clone", name)
+		}
 		seen[fp] = name
 	}
 	_ = FingerprintOf(nil) // no panic
+	if !SameMessage(base(), decoded) || SameMessage(base(), nil) || !SameMessage(nil, nil) {
+		t.Fatal("SameMessage: a decoded copy differs, or nil matches a message")
+	}
 }

@@ -81,8 +81,19 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte{}, []byte{}, []byte{}, "t", []byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, from, data, seqno []byte, topic string, sig, key []byte) {
 		m := &pb.Message{From: from, Data: data, Seqno: seqno, Topic: proto.String(topic), Signature: sig, Key: key}
+		v := NewVerifier()
 		for _, p := range []SignPolicy{StrictSign, StrictNoSign, LaxSign, LaxNoSign} {
-			_ = CheckPolicy(m, p)
+			want := CheckPolicy(m, p)
+			for range 2 { // cold, then warm
+				got := v.CheckPolicy(m, p)
+				same := (got == nil) == (want == nil)
+				for _, e := range []error{ErrMissingSignature, ErrInvalidSignature, ErrUnexpectedSignature, ErrMalformedMessage} {
+					same = same && errors.Is(got, e) == errors.Is(want, e)
+				}
+				if !same {
+					t.Fatalf("%s: Verifier says %v, CheckPolicy %v", p, got, want)
+				}
+			}
 		}
 		if Verify(m) == nil {
 			m.Data = append(append([]byte(nil), data...), 0x5a)

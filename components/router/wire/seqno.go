@@ -30,6 +30,14 @@ func (s *Seqno) Next() []byte {
 	return b
 }
 
+// Put writes the next sequence number into b (at least SeqnoLen bytes)
+// and returns b[:SeqnoLen]: Next without the allocation.
+func (s *Seqno) Put(b []byte) []byte {
+	b = b[:SeqnoLen]
+	binary.BigEndian.PutUint64(b, s.n.Add(1))
+	return b
+}
+
 // SeqnoValue decodes an 8-byte big-endian sequence number; ok is false when b
 // is not 8 bytes long.
 func SeqnoValue(b []byte) (v uint64, ok bool) {

@@ -3,10 +3,11 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/meshbus/meshbus/components/router/pb"
 )
@@ -74,48 +75,101 @@ func (p SignPolicy) Signs() bool { return p == StrictSign || p == LaxSign }
 // HasAuthor reports whether messages published under p carry from and seqno.
 func (p SignPolicy) HasAuthor() bool { return p != StrictNoSign }
 
-// signedBytes returns SignPrefix || marshal(m without signature and key).
-func signedBytes(m *pb.Message) ([]byte, error) {
-	c := &pb.Message{From: m.From, Data: m.Data, Seqno: m.Seqno, Topic: m.Topic}
-	// Carry unknown fields too: a newer sender signed over them.
-	c.ProtoReflect().SetUnknown(m.ProtoReflect().GetUnknown())
-	buf := make([]byte, len(SignPrefix), len(SignPrefix)+proto.Size(c))
-	copy(buf, SignPrefix)
-	// Deterministic: fields in number order, as every implementation emits.
-	return proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf, c)
+// signedBytes returns SignPrefix || marshal(m without signature and key)
+// in a buffer from signPool; the caller returns it with putSignBuf once the
+// signature is made or checked. The fields are written in number order, as
+// a deterministic protobuf encoder writes them (and every implementation
+// signs): from (1), data (2), seqno (3), topic (4), each when present, then
+// m's unknown fields (a newer sender signed over them).
+func signedBytes(m *pb.Message) *[]byte {
+	bp := signPool.Get().(*[]byte)
+	b := append((*bp)[:0], SignPrefix...)
+	if m.From != nil {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, m.From)
+	}
+	if m.Data != nil {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendBytes(b, m.Data)
+	}
+	if m.Seqno != nil {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, m.Seqno)
+	}
+	if m.Topic != nil {
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendString(b, *m.Topic)
+	}
+	b = append(b, m.ProtoReflect().GetUnknown()...)
+	*bp = b
+	return bp
+}
+
+// signPool holds the buffers signedBytes encodes into.
+var signPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func putSignBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooled {
+		signPool.Put(bp)
+	}
 }
 
 // Sign signs m with key: it sets m.From to key's peer id if it is empty
 // (and fails if it names another peer), fills m.Signature, and sets m.Key to
 // the marshalled public key only when the peer id does not embed it (RSA
-// ids; ed25519 and secp256k1 ids do embed it).
+// ids; ed25519 and secp256k1 ids do embed it). A publisher signing many
+// messages with one key uses a Signer, which derives all that once.
 func Sign(m *pb.Message, key crypto.PrivKey) error {
+	s, err := NewSigner(key)
+	if err != nil {
+		return err
+	}
+	return s.Sign(m)
+}
+
+// Signer signs messages with one key; it is Sign with the key's peer id and
+// public-key field derived once. It is safe for concurrent use.
+type Signer struct {
+	key crypto.PrivKey
+	id  peer.ID
+	pub []byte // the Key field, or nil when the id embeds the key
+}
+
+// NewSigner returns a Signer for key.
+func NewSigner(key crypto.PrivKey) (*Signer, error) {
 	id, err := peer.IDFromPrivateKey(key)
 	if err != nil {
-		return fmt.Errorf("wire: sign: %w", err)
+		return nil, fmt.Errorf("wire: sign: %w", err)
 	}
+	s := &Signer{key: key, id: id}
+	if _, err := id.ExtractPublicKey(); err != nil {
+		if s.pub, err = crypto.MarshalPublicKey(key.GetPublic()); err != nil {
+			return nil, fmt.Errorf("wire: sign: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// ID returns the signing key's peer id.
+func (s *Signer) ID() peer.ID { return s.id }
+
+// Sign is the package's Sign with the Signer's key. m.Key, when set, is
+// shared by every message the Signer signs: treat it as read-only.
+func (s *Signer) Sign(m *pb.Message) error {
 	if len(m.From) == 0 {
-		m.From = []byte(id)
-	} else if peer.ID(m.From) != id {
-		return fmt.Errorf("wire: sign: from %s is not the key's peer %s", peer.ID(m.From), id)
+		m.From = []byte(s.id)
+	} else if peer.ID(m.From) != s.id {
+		return fmt.Errorf("wire: sign: from %s is not the key's peer %s", peer.ID(m.From), s.id)
 	}
 	m.Signature, m.Key = nil, nil
-	b, err := signedBytes(m)
-	if err != nil {
-		return fmt.Errorf("wire: sign: %w", err)
-	}
-	sig, err := key.Sign(b)
+	bp := signedBytes(m)
+	sig, err := s.key.Sign(*bp)
+	putSignBuf(bp)
 	if err != nil {
 		return fmt.Errorf("wire: sign: %w", err)
 	}
 	m.Signature = sig
-	if _, err := id.ExtractPublicKey(); err != nil {
-		pk, err := crypto.MarshalPublicKey(key.GetPublic())
-		if err != nil {
-			return fmt.Errorf("wire: sign: %w", err)
-		}
-		m.Key = pk
-	}
+	m.Key = s.pub
 	return nil
 }
 
@@ -125,27 +179,63 @@ func Sign(m *pb.Message, key crypto.PrivKey) error {
 // signature must verify over SignPrefix || marshal(m without signature and
 // key). It returns nil, or ErrMissingSignature, ErrMalformedMessage or
 // ErrInvalidSignature, wrapped.
-func Verify(m *pb.Message) error {
+func Verify(m *pb.Message) error { return verify(m, nil) }
+
+func verify(m *pb.Message, v *Verifier) error {
 	if len(m.Signature) == 0 {
 		return ErrMissingSignature
 	}
-	from, err := peer.IDFromBytes(m.From)
-	if err != nil {
-		return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
+	var pk crypto.PubKey
+	cacheable := v != nil && len(m.Key) == 0 // the key comes from the id alone
+	if cacheable {
+		pk = v.keys[string(m.From)]
 	}
-	pk, err := publicKey(from, m.Key)
-	if err != nil {
-		return err
+	if pk == nil {
+		from, err := peer.IDFromBytes(m.From)
+		if err != nil {
+			return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
+		}
+		if pk, err = publicKey(from, m.Key); err != nil {
+			return err
+		}
+		if cacheable {
+			v.add(string(m.From), pk)
+		}
 	}
-	b, err := signedBytes(m)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformedMessage, err)
-	}
-	ok, err := pk.Verify(b, m.Signature)
+	bp := signedBytes(m)
+	ok, err := pk.Verify(*bp, m.Signature)
+	putSignBuf(bp)
 	if err != nil || !ok {
 		return ErrInvalidSignature
 	}
 	return nil
+}
+
+// Verifier is CheckPolicy with a bounded cache of the public keys embedded
+// in recent authors' peer ids, so that a message from a known author is
+// not charged the id's parsing and the key's decoding again. The cache
+// holds only what the from field alone determines, so verdicts are those
+// of CheckPolicy. A Verifier is not safe for concurrent use.
+type Verifier struct {
+	keys map[string]crypto.PubKey // from field -> the key its id embeds
+}
+
+// verifierKeys bounds a Verifier's cache; it is emptied when full.
+const verifierKeys = 4096
+
+// NewVerifier returns a Verifier with an empty cache.
+func NewVerifier() *Verifier { return &Verifier{keys: make(map[string]crypto.PubKey)} }
+
+func (v *Verifier) add(from string, pk crypto.PubKey) {
+	if len(v.keys) >= verifierKeys {
+		clear(v.keys)
+	}
+	v.keys[from] = pk
+}
+
+// CheckPolicy is the package's CheckPolicy, using and filling the cache.
+func (v *Verifier) CheckPolicy(m *pb.Message, policy SignPolicy) error {
+	return checkPolicy(m, policy, v)
 }
 
 // publicKey returns the key that must have signed a message from id.
@@ -183,7 +273,9 @@ func publicKey(id peer.ID, keyField []byte) (crypto.PubKey, error) {
 // its signature. It returns nil or one of
 // ErrMalformedMessage, ErrMissingSignature, ErrInvalidSignature,
 // ErrUnexpectedSignature, wrapped.
-func CheckPolicy(m *pb.Message, policy SignPolicy) error {
+func CheckPolicy(m *pb.Message, policy SignPolicy) error { return checkPolicy(m, policy, nil) }
+
+func checkPolicy(m *pb.Message, policy SignPolicy, v *Verifier) error {
 	if m.Topic == nil {
 		return fmt.Errorf("%w: no topic", ErrMalformedMessage)
 	}
@@ -202,7 +294,7 @@ func CheckPolicy(m *pb.Message, policy SignPolicy) error {
 			return fmt.Errorf("%w: seqno of %d bytes", ErrMalformedMessage, len(m.Seqno))
 		}
 	}
-	if len(m.From) > 0 {
+	if len(m.From) > 0 && (v == nil || v.keys[string(m.From)] == nil) { // a cached from is a valid id
 		if _, err := peer.IDFromBytes(m.From); err != nil {
 			return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
 		}
@@ -213,5 +305,5 @@ func CheckPolicy(m *pb.Message, policy SignPolicy) error {
 	if len(m.Signature) == 0 {
 		return nil // lax policies accept unsigned messages
 	}
-	return Verify(m)
+	return verify(m, v)
 }
