@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p-pubsub/partialmessages"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	corehost "github.com/libp2p/go-libp2p/core/host"
@@ -39,6 +41,8 @@ type backend struct {
 	topics map[string]*pubsub.Topic
 	subs   []*pubsub.Subscription
 	wg     sync.WaitGroup
+	groups script.PartialGroups
+	work   partialQueue
 }
 
 func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error) {
@@ -113,7 +117,15 @@ func params(p script.GossipSubParams) pubsub.GossipSubParams {
 }
 
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
+	pme := &partialmessages.PartialMessagesExtension[peerParts]{
+		Logger:        b.log,
+		OnIncomingRPC: b.onPartialRPC,
+		OnEmitGossip: func(topic string, groupID []byte, peers []peer.ID, _ map[peer.ID]peerParts) {
+			b.work.push(partialJob{topic: topic, gid: groupID, to: slices.Clone(peers)})
+		},
+	}
 	ps, err := pubsub.NewGossipSub(b.ctx, b.h,
+		pubsub.WithPartialMessagesExtension(pme),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string { return script.MsgID(m.GetData()) }),
@@ -127,6 +139,12 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		return nil, err
 	}
 	b.ps = ps
+	b.work.init()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.partialWorker()
+	}()
 	return nil, nil
 }
 
@@ -140,11 +158,14 @@ func (b *backend) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	return b.h.Connect(ctx, ai)
 }
 
-func (b *backend) topic(name string) (*pubsub.Topic, error) {
+func (b *backend) topic(name string, opts ...pubsub.TopicOpt) (*pubsub.Topic, error) {
 	if t, ok := b.topics[name]; ok {
+		if len(opts) > 0 {
+			return nil, fmt.Errorf("topic %q already joined without partial messages", name)
+		}
 		return t, nil
 	}
-	t, err := b.ps.Join(name)
+	t, err := b.ps.Join(name, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +174,11 @@ func (b *backend) topic(name string) (*pubsub.Topic, error) {
 }
 
 func (b *backend) Subscribe(ctx context.Context, name string) error {
-	t, err := b.topic(name)
+	return b.subscribe(name)
+}
+
+func (b *backend) subscribe(name string, opts ...pubsub.TopicOpt) error {
+	t, err := b.topic(name, opts...)
 	if err != nil {
 		return err
 	}
@@ -202,6 +227,7 @@ func (b *backend) Close() error {
 		s.Cancel()
 	}
 	b.cancel()
+	b.work.close()
 	err := b.h.Close()
 	b.wg.Wait()
 	return errors.Join(err)

@@ -40,6 +40,7 @@ type backend struct {
 	subs    []*router.Subscription
 	delays  map[string]time.Duration
 	vals    map[string]bool // topics with the recording validator registered
+	groups  script.PartialGroups
 	wg      sync.WaitGroup
 	closers []func() error
 }
@@ -121,6 +122,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 			router.WithMaxRPCSize(maxRPCSize),
 			router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
 			router.WithLogger(b.log),
+			router.WithPartialMessages(router.DefaultPartialConfig()),
 		), fx.Populate(&r)),
 	)
 	if err != nil {
@@ -224,13 +226,19 @@ func (b *backend) registerValidator(topic string) error {
 }
 
 func (b *backend) Subscribe(ctx context.Context, topic string) error {
+	return b.subscribe(topic)
+}
+
+// subscribe joins topic (with opts) and drains its subscription; the
+// recording validator logs every first copy.
+func (b *backend) subscribe(topic string, opts ...router.TopicOption) error {
 	if _, ok := b.topics[topic]; ok {
 		return nil
 	}
 	if err := b.registerValidator(topic); err != nil {
 		return err
 	}
-	t, err := b.r.Join(topic)
+	t, err := b.r.Join(topic, opts...)
 	if err != nil {
 		return err
 	}
@@ -263,6 +271,99 @@ func (b *backend) Publish(ctx context.Context, topic string, data []byte) error 
 	}
 	return b.r.Publish(ctx, topic, data)
 }
+
+// SubscribePartial joins topic requesting (and offering) partial messages
+// in the plans' encoding, and subscribes to its full messages too.
+func (b *backend) SubscribePartial(ctx context.Context, topic string) error {
+	if _, ok := b.topics[topic]; ok {
+		return fmt.Errorf("topic %q already joined without partial messages", topic)
+	}
+	return b.subscribe(topic, router.WithPartial(router.PartialOptions{RequestsPartial: true, SupportsSendingPartial: true, Logic: partialLogic{b}}))
+}
+
+// AddPartialMessage adds parts to the group (created if new, or already
+// opened by a peer) and writes "All parts received" if that completes it.
+func (b *backend) AddPartialMessage(topic string, gid uint64, parts uint8) error {
+	g, _ := b.groups.Get(topic, gid)
+	if g.Fill(parts) {
+		b.rec.AllPartsReceived(time.Now(), gid)
+	}
+	return nil
+}
+
+// PublishPartial offers the group to the mesh, or to the peers to. A topic
+// not joined yet is joined offering partial messages (meshbus publishes
+// partial messages only on joined topics, and joining subscribes).
+func (b *backend) PublishPartial(ctx context.Context, topic string, gid uint64, to []peer.ID) error {
+	t, ok := b.topics[topic]
+	if !ok {
+		b.log.Warn("publishPartial on a topic not subscribed: meshbus joins it (and so subscribes) to publish", "topic", topic)
+		if err := b.subscribe(topic, router.WithPartial(router.PartialOptions{SupportsSendingPartial: true, Logic: partialLogic{b}})); err != nil {
+			return err
+		}
+		t = b.topics[topic]
+	}
+	g := b.groups.Lookup(topic, gid)
+	if g == nil {
+		return fmt.Errorf("group %d of topic %q: no addPartialMessage and no parts received", gid, topic)
+	}
+	var opts []router.PublishPartialOption
+	if to != nil {
+		opts = append(opts, router.PartialTo(to...))
+	}
+	return t.PublishPartial(ctx, script.GroupIDBytes(gid), partialMsg{g: g, b: b, topic: topic}, opts...)
+}
+
+// partialLogic hands the router the node's group for a group id first
+// heard of from a peer.
+type partialLogic struct{ b *backend }
+
+// NewGroup implements router.PartialLogic: a group id that is not 8 bytes
+// is refused (the router rejects the RPC and penalises its sender).
+func (l partialLogic) NewGroup(topic string, groupID []byte) (router.PartialMessage, error) {
+	gid, err := script.ParseGroupID(groupID)
+	if err != nil {
+		return nil, err
+	}
+	g, _ := l.b.groups.Get(topic, gid)
+	return partialMsg{g: g, b: l.b, topic: topic}, nil
+}
+
+// partialMsg is router.PartialMessage over the plans' encoding: the parts
+// metadata is the bitmap of parts held; parts go to a peer once its
+// metadata is known, only those it lacks.
+type partialMsg struct {
+	g     *script.PartialGroup
+	b     *backend
+	topic string
+}
+
+func (m partialMsg) PartsMetadata() []byte { return []byte{m.g.Have()} }
+
+func (m partialMsg) PartsFor(peerMeta []byte) (parts, peerMetaAfter []byte, err error) {
+	if peerMeta == nil {
+		return nil, nil, nil
+	}
+	has, err := script.ParseMetadata(peerMeta)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, sent := m.g.Encode(has)
+	if enc == nil {
+		return nil, nil, nil
+	}
+	return enc, []byte{has | sent}, nil
+}
+
+func (m partialMsg) Extend(parts []byte) (bool, error) {
+	added, completed, err := m.g.Extend(parts)
+	if completed {
+		m.b.rec.AllPartsReceived(time.Now(), m.g.GroupID())
+	}
+	return added != 0, err
+}
+
+func (m partialMsg) Complete() bool { return m.g.Complete() }
 
 // Close stops the node and waits for the recording goroutines.
 func (b *backend) Close() error {

@@ -53,7 +53,7 @@ func main() {
 func run() error {
 	var (
 		paramsPath  = flag.String("params", "", "params.json in the plans' format (instead of --scenario)")
-		scen        = flag.String("scenario", "basic", "generated scenario: basic (1 KiB messages) or blob (96 KiB, 5 ms validation, like subnet-blob-msg)")
+		scen        = flag.String("scenario", "basic", "generated scenario: basic (1 KiB messages), blob (96 KiB, 5 ms validation, like subnet-blob-msg), partial (partial-messages: random parts per node, all publish), partial-fanout (node 0 holds all parts and publishes to nodes 1-7)")
 		nodes       = flag.Int("nodes", 32, "node count")
 		comp        = flag.String("composition", "go=100", "implementation mix, e.g. go=50,meshbus=50")
 		bins        = flag.String("bin", "", "binaries, e.g. go=./gopubsub-interop,meshbus=./meshbus-interop (default: those names beside netrunner)")
@@ -138,7 +138,14 @@ func run() error {
 	}
 	title := fmt.Sprintf("%s, %d nodes, %s, latency %s per link (%s), %d Mbit/s; delay probe node0->node1 RTT %v (configured %v); logs in %s",
 		name, *nodes, *comp, *latency, delay, *rate, res.ProbeRTT.Round(100*time.Microsecond), res.ExpectedRTT, *out)
-	fmt.Println(netrun.FormatTable(title, res.Stats))
+	if res.Partial == nil || (len(res.Stats) > 0 && res.Stats[0].Messages > 0) {
+		fmt.Println(netrun.FormatTable(title, res.Stats))
+	} else {
+		fmt.Printf("%s\n\n", title)
+	}
+	if res.Partial != nil {
+		fmt.Println(netrun.FormatPartialTable(res.Partial))
+	}
 	if !res.Netem {
 		st := res.Relay
 		avgLate := time.Duration(0)

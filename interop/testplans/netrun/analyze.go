@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -22,13 +23,16 @@ type NodeLog struct {
 	Received map[string][]time.Time
 	// Published holds the publish time of each message this node published.
 	Published map[string]time.Time
+	// Completed holds, per partial-message group id (decimal), the first
+	// "All parts received" record of the group (the node held every part).
+	Completed map[string]time.Time
 	// BadLines counts lines that were not JSON objects.
 	BadLines int
 }
 
 // ParseLog reads a node's NDJSON stdout.
 func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
-	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}}
+	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -37,6 +41,7 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			Msg    string    `json:"msg"`
 			ID     any       `json:"id"`
 			NodeID *int      `json:"node_id"`
+			Group  any       `json:"group id"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			l.BadLines++
@@ -53,6 +58,11 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			l.Received[id] = append(l.Received[id], rec.Time)
 		case "Published Message":
 			l.Published[id] = rec.Time
+		case "All parts received":
+			g := fmt.Sprint(rec.Group)
+			if _, ok := l.Completed[g]; !ok {
+				l.Completed[g] = rec.Time
+			}
 		}
 	}
 	return l, sc.Err()
@@ -225,6 +235,77 @@ func FormatTable(title string, stats []Stats) string {
 			s.Group, s.Nodes, s.Messages, 100*s.ReliabilityMean, 100*s.ReliabilityMin,
 			ms(s.ReachAll[0]), ms(s.ReachAll[1]), ms(s.ReachAll[2]), miss,
 			ms(s.Reach90[0]), ms(s.Reach90[1]), ms(s.Reach90[2]), miss90, s.DupsPerDelivery)
+	}
+	return b.String()
+}
+
+// PartialStats is the partial-message figure for one group of nodes: the
+// plans' check wants every node to log "All parts received" (for every
+// group, here).
+type PartialStats struct {
+	Group string
+	Nodes int
+	// Groups is how many partial-message groups any node completed.
+	Groups int
+	// Completions counts (node, group) pairs completed, out of Nodes x Groups.
+	Completions int
+	// NodesAll counts nodes that completed every group; NodesNone those that
+	// completed none (the plans' check fails for them).
+	NodesAll, NodesNone int
+}
+
+// AnalyzePartial computes PartialStats overall and per implementation; nil
+// when no node completed a partial-message group.
+func AnalyzePartial(logs []NodeLog) []PartialStats {
+	ids := map[string]bool{}
+	impls := map[string]bool{}
+	for _, l := range logs {
+		impls[l.Impl] = true
+		for g := range l.Completed {
+			ids[g] = true
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	groups := []string{"overall"}
+	if len(impls) > 1 {
+		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
+	}
+	var out []PartialStats
+	for _, g := range groups {
+		s := PartialStats{Group: g, Groups: len(ids)}
+		for _, l := range logs {
+			if g != "overall" && l.Impl != g {
+				continue
+			}
+			s.Nodes++
+			n := 0
+			for id := range ids {
+				if _, ok := l.Completed[id]; ok {
+					n++
+				}
+			}
+			s.Completions += n
+			if n == len(ids) {
+				s.NodesAll++
+			}
+			if n == 0 {
+				s.NodesNone++
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FormatPartialTable renders partial stats as a Markdown table.
+func FormatPartialTable(stats []PartialStats) string {
+	var b strings.Builder
+	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone)
 	}
 	return b.String()
 }

@@ -49,7 +49,10 @@ type Result struct {
 	// line of their stderr.
 	Failed []string
 	Stats  []Stats
-	Logs   []NodeLog `json:"-"`
+	// Partial is the partial-message completion figure (nil when no node
+	// completed a partial-message group).
+	Partial []PartialStats
+	Logs    []NodeLog `json:"-"`
 }
 
 // Run sets up the network, runs every node to the end of its script (or
@@ -226,6 +229,7 @@ collect:
 		res.Logs = append(res.Logs, l)
 	}
 	res.Stats = Analyze(res.Logs)
+	res.Partial = AnalyzePartial(res.Logs)
 	js, _ := json.MarshalIndent(res, "", " ")
 	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
 	return res, nil

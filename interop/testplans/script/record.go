@@ -110,3 +110,11 @@ func (r *Recorder) Received(at time.Time, id string, from peer.ID, topic string)
 func (r *Recorder) Published(at time.Time, id string, topic string) {
 	r.write(at, "Published Message", slog.String("id", FormatID(id)), slog.String("topic", topic))
 }
+
+// AllPartsReceived writes the "All parts received" record the plans'
+// partial-message check counts: this node holds every part of group gid
+// (by its own addPartialMessage or by parts received), written once per
+// group, when it becomes complete.
+func (r *Recorder) AllPartsReceived(at time.Time, gid uint64) {
+	r.write(at, "All parts received", slog.Uint64("group id", gid))
+}
