@@ -133,7 +133,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		pubsub.WithValidateQueueSize(queueSize),
 		pubsub.WithMaxMessageSize(maxMessageSize),
 		pubsub.WithGossipSubParams(params(p)),
-		pubsub.WithRawTracer(recvTracer{rec: b.rec}),
+		pubsub.WithRawTracer(recvTracer{rec: b.rec, mesh: script.MeshRecords()}),
 	)
 	if err != nil {
 		return nil, err
@@ -233,8 +233,12 @@ func (b *backend) Close() error {
 	return errors.Join(err)
 }
 
-// recvTracer records every message of every RPC received.
-type recvTracer struct{ rec *script.Recorder }
+// recvTracer records every message of every RPC received, and with mesh
+// set every peer entering or leaving a mesh.
+type recvTracer struct {
+	rec  *script.Recorder
+	mesh bool
+}
 
 func (t recvTracer) RecvRPC(rpc *pubsub.RPC) {
 	if len(rpc.GetPublish()) == 0 {
@@ -246,14 +250,33 @@ func (t recvTracer) RecvRPC(rpc *pubsub.RPC) {
 	}
 }
 
-func (recvTracer) AddPeer(peer.ID, protocol.ID)                         {}
-func (recvTracer) RemovePeer(peer.ID)                                   {}
-func (recvTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (recvTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (recvTracer) Join(string)                                          {}
-func (recvTracer) Leave(string)                                         {}
-func (recvTracer) Graft(peer.ID, string)                                {}
-func (recvTracer) Prune(peer.ID, string)                                {}
+func (recvTracer) AddPeer(peer.ID, protocol.ID) {}
+
+// RemovePeer: the peer left every mesh; recorded as a prune of topic "*".
+func (t recvTracer) RemovePeer(p peer.ID) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), false, p, "*")
+	}
+}
+func (recvTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (recvTracer) OnClosedOutboundStream(peer.ID)           {}
+func (recvTracer) Join(string)                              {}
+func (recvTracer) Leave(string)                             {}
+
+// Graft is called when p enters our mesh of topic.
+func (t recvTracer) Graft(p peer.ID, topic string) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), true, p, topic)
+	}
+}
+
+// Prune is called when p leaves our mesh of topic (a disconnecting peer
+// leaves every mesh without a Prune call: see RemovePeer).
+func (t recvTracer) Prune(p peer.ID, topic string) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), false, p, topic)
+	}
+}
 func (recvTracer) ValidateMessage(*pubsub.Message)                      {}
 func (recvTracer) DeliverMessage(*pubsub.Message)                       {}
 func (recvTracer) RejectMessage(*pubsub.Message, string)                {}

@@ -146,6 +146,9 @@ func run() error {
 	if res.Partial != nil {
 		fmt.Println(netrun.FormatPartialTable(res.Partial))
 	}
+	if res.DupSources != nil && res.Partial == nil {
+		fmt.Println(netrun.FormatDupSources(res.DupSources))
+	}
 	if !res.Netem {
 		st := res.Relay
 		avgLate := time.Duration(0)

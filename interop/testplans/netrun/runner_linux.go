@@ -52,7 +52,10 @@ type Result struct {
 	// Partial is the partial-message completion figure (nil when no node
 	// completed a partial-message group).
 	Partial []PartialStats
-	Logs    []NodeLog `json:"-"`
+	// DupSources splits the copies received by sender (nil without Mesh
+	// records).
+	DupSources []DupSources
+	Logs       []NodeLog `json:"-"`
 }
 
 // Run sets up the network, runs every node to the end of its script (or
@@ -156,7 +159,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			// the (port 9000, port 9000) pair in TIME_WAIT, and the next
 			// dial of that pair times out for a minute. Ephemeral source
 			// ports avoid it; every go-libp2p based node gets the same.
-			"LIBP2P_TCP_REUSEPORT=false")
+			"LIBP2P_TCP_REUSEPORT=false",
+			// Mesh records let the analysis tell where duplicates come from.
+			script.MeshEnv+"=1")
 		c.Stdout, c.Stderr = out, errf
 		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
@@ -230,6 +235,7 @@ collect:
 	}
 	res.Stats = Analyze(res.Logs)
 	res.Partial = AnalyzePartial(res.Logs)
+	res.DupSources = AnalyzeDupSources(res.Logs)
 	js, _ := json.MarshalIndent(res, "", " ")
 	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
 	return res, nil
