@@ -62,6 +62,7 @@ func run() error {
 		rate        = flag.Int("rate", 50, "bandwidth of each node's link, Mbit/s each way (0 = unshaped)")
 		seed        = flag.Uint64("seed", 1, "seed of the topology, the publishers, the latencies and the mix")
 		forceRelay  = flag.Bool("relay", false, "use the userspace delay relay even where netem exists")
+		arp         = flag.Bool("arp", false, "resolve neighbours with ARP broadcasts instead of permanent entries (the old behaviour, for comparison)")
 		setup       = flag.Int("setup", 0, "scenario: seconds before the first publish (default per scenario)")
 		interval    = flag.Int("interval", 0, "scenario: seconds between publishes (default per scenario)")
 		messages    = flag.Int("messages", 0, "scenario: message count (default 16)")
@@ -122,7 +123,7 @@ func run() error {
 	res, err := netrun.Run(ctx, netrun.Config{
 		Params: *paramsPath, Composition: shares, Bins: binMap,
 		Links: netrun.Links(*nodes, lo, hi, *rate, *seed), Out: *out, Seed: *seed,
-		Timeout: *timeoutFlag, ForceRelay: *forceRelay, Log: log,
+		Timeout: *timeoutFlag, ForceRelay: *forceRelay, ARP: *arp, Log: log,
 	})
 	if res != nil {
 		for _, f := range res.Failed {
@@ -155,7 +156,7 @@ func run() error {
 		if st.Frames > 0 {
 			avgLate = st.Late / time.Duration(st.Frames)
 		}
-		fmt.Printf("relay: %d frames, %d MB, %d dropped, lateness avg %v max %v\n", st.Frames, st.Bytes>>20, st.Dropped, avgLate.Round(time.Microsecond), st.MaxLate.Round(time.Microsecond))
+		fmt.Printf("relay: %d frames (%d flooded), %d MB, %d dropped, lateness avg %v max %v\n", st.Frames, st.Flooded, st.Bytes>>20, st.Dropped, avgLate.Round(time.Microsecond), st.MaxLate.Round(time.Microsecond))
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("%d nodes failed", len(res.Failed))

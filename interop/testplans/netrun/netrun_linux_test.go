@@ -25,7 +25,7 @@ func needNamespaces(t *testing.T) {
 func TestRelayDelay(t *testing.T) {
 	needNamespaces(t)
 	links := []LinkSpec{{Latency: 15 * time.Millisecond, RateMbit: 50}, {Latency: 25 * time.Millisecond, RateMbit: 50}}
-	n, err := Setup(context.Background(), Prefix(), links, true)
+	n, err := Setup(context.Background(), Prefix(), links, NetOptions{ForceRelay: true})
 	if err != nil {
 		t.Fatal(err)
 	}

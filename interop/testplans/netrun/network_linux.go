@@ -20,6 +20,12 @@ const Subnet = "10.213.0.0/16"
 // NodeIP returns node i's address.
 func NodeIP(i int) string { return fmt.Sprintf("10.213.%d.%d", i/250, i%250+1) }
 
+// NodeMAC returns the Ethernet address of node i's eth0: locally
+// administered, fixed, so that every namespace gets the others as permanent
+// neighbours (no ARP) and the relay knows every port's address from the
+// start (no unicast frame is flooded to every port).
+func NodeMAC(i int) string { return fmt.Sprintf("02:6d:62:00:%02x:%02x", i>>8&0xff, i&0xff) }
+
 // Network is a set of node namespaces linked through a hub namespace.
 type Network struct {
 	prefix string
@@ -80,17 +86,26 @@ func ip(args ...string) error { return run("ip", args...) }
 // Prefix returns the namespace-name prefix of runs of this process.
 func Prefix() string { return fmt.Sprintf("mbtp%d", os.Getpid()) }
 
+// NetOptions are Setup's choices.
+type NetOptions struct {
+	// ForceRelay uses the userspace relay even where netem exists.
+	ForceRelay bool
+	// ARP leaves neighbour resolution to ARP (broadcasts) instead of
+	// permanent neighbour entries; only to reproduce the old behaviour.
+	ARP bool
+}
+
 // Setup creates one namespace per link (node i's host name is nodei), a hub
 // namespace, a veth pair per node, the addresses, the shaping, the delay
 // (netem where the kernel has it, the userspace Relay otherwise) and an
 // /etc/netns/<ns>/hosts naming every node. The commands it runs are those
 // of hubCommands and nodeCommands. On error everything created is removed.
-func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool) (n *Network, err error) {
+func Setup(ctx context.Context, prefix string, links []LinkSpec, opts NetOptions) (n *Network, err error) {
 	if len(links) < 1 || len(links) > 1000 {
 		return nil, fmt.Errorf("%w: %d nodes (1..1000)", ErrBadConfig, len(links))
 	}
 	n = &Network{prefix: prefix, hub: prefix + "hub", links: links}
-	n.netem = !forceRelay && HasNetem(prefix)
+	n.netem = !opts.ForceRelay && HasNetem(prefix)
 	defer func() {
 		if err != nil {
 			_ = n.Teardown()
@@ -126,8 +141,20 @@ func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool
 			return nil, err
 		}
 	}
+	if !opts.ARP {
+		neigh := neighBatch(len(links))
+		for _, ns := range n.nodes {
+			if err := runInput(neigh, "ip", "-n", ns, "-batch", "-"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if !n.netem {
-		r, err := StartRelay(n.hub, hubIfs, lats)
+		macs := make([]string, len(links))
+		for i := range links {
+			macs[i] = NodeMAC(i)
+		}
+		r, err := StartRelay(n.hub, hubIfs, lats, macs)
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +177,39 @@ func (n *Network) exec(cmds [][]string) error {
 	return nil
 }
 
+// neighBatch is the "ip -batch" input that makes every node of n a
+// permanent neighbour on eth0. Without it each namespace resolves its peers
+// with ARP: broadcasts the relay floods to every port, N-1 copies each,
+// which at 64 nodes starting at once is tens of thousands of frames, enough
+// to delay the relay past ARP's retries ("no route to host") and dials
+// past their timeouts.
+func neighBatch(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "neigh replace %s lladdr %s dev eth0 nud permanent\n", NodeIP(i), NodeMAC(i))
+	}
+	return b.String()
+}
+
+// noIPv6 is the command that turns IPv6 off in namespace ns (before its
+// interfaces come up): the nodes use IPv4 only, and an interface's IPv6
+// start-up traffic (duplicate address detection, router and multicast
+// listener messages) is multicast the relay would flood to every port.
+func noIPv6(ns string) []string {
+	return []string{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"}
+}
+
+func runInput(input, name string, args ...string) error {
+	var out bytes.Buffer
+	c := exec.Command(name, args...)
+	c.Stdin = strings.NewReader(input)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
 func nodeNamespace(prefix string, i int) string { return fmt.Sprintf("%sn%d", prefix, i) }
 
 func hubIface(i int) string { return fmt.Sprintf("h%d", i) }
@@ -159,6 +219,7 @@ func hubIface(i int) string { return fmt.Sprintf("h%d", i) }
 func hubCommands(hub string, netem bool) [][]string {
 	cmds := [][]string{
 		{"ip", "netns", "add", hub},
+		noIPv6(hub),
 		{"ip", "-n", hub, "link", "set", "lo", "up"},
 	}
 	if netem {
@@ -169,8 +230,8 @@ func hubCommands(hub string, netem bool) [][]string {
 	return cmds
 }
 
-// nodeCommands creates node i's namespace ns, its veth pair (eth0 in ns,
-// h<i> in the hub), its address, and the shaping of both ends: the link's
+// nodeCommands creates node i's namespace ns (IPv6 off), its veth pair
+// (eth0 in ns with address NodeMAC(i), h<i> in the hub), its address, and the shaping of both ends: the link's
 // rate on each end's egress and, in netem mode, the link's latency on each
 // end's egress too, so that a packet from a to b is delayed latency(a) +
 // latency(b), as with the relay.
@@ -178,7 +239,8 @@ func nodeCommands(hub, ns string, i int, l LinkSpec, netem bool) [][]string {
 	hubIf := hubIface(i)
 	cmds := [][]string{
 		{"ip", "netns", "add", ns},
-		{"ip", "link", "add", "name", "eth0", "netns", ns, "type", "veth", "peer", "name", hubIf, "netns", hub},
+		noIPv6(ns),
+		{"ip", "link", "add", "name", "eth0", "address", NodeMAC(i), "netns", ns, "type", "veth", "peer", "name", hubIf, "netns", hub},
 		{"ip", "-n", ns, "link", "set", "lo", "up"},
 		{"ip", "-n", ns, "addr", "add", NodeIP(i) + "/16", "dev", "eth0"},
 		{"ip", "-n", ns, "link", "set", "eth0", "up"},

@@ -17,7 +17,8 @@ func TestNetemCommandLines(t *testing.T) {
 	tbfArgs := []string{"tbf", "rate", "50mbit", "burst", "65536", "latency", "50ms"}
 	want := [][]string{
 		{"ip", "netns", "add", "pn3"},
-		{"ip", "link", "add", "name", "eth0", "netns", "pn3", "type", "veth", "peer", "name", "h3", "netns", "phub"},
+		{"ip", "netns", "exec", "pn3", "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"},
+		{"ip", "link", "add", "name", "eth0", "address", "02:6d:62:00:00:03", "netns", "pn3", "type", "veth", "peer", "name", "h3", "netns", "phub"},
 		{"ip", "-n", "pn3", "link", "set", "lo", "up"},
 		{"ip", "-n", "pn3", "addr", "add", "10.213.0.4/16", "dev", "eth0"},
 		{"ip", "-n", "pn3", "link", "set", "eth0", "up"},
@@ -62,4 +63,17 @@ func lines(cmds [][]string) string {
 		b.WriteString(strings.Join(c, " ") + "\n")
 	}
 	return b.String()
+}
+
+// Every node gets every node as a permanent neighbour (no ARP broadcasts for
+// the relay to flood), with the addresses the veths are created with.
+func TestNeighBatch(t *testing.T) {
+	got := strings.Split(strings.TrimSpace(neighBatch(300)), "\n")
+	if len(got) != 300 {
+		t.Fatalf("%d lines", len(got))
+	}
+	if got[0] != "neigh replace 10.213.0.1 lladdr 02:6d:62:00:00:00 dev eth0 nud permanent" ||
+		got[299] != "neigh replace 10.213.1.50 lladdr 02:6d:62:00:01:2b dev eth0 nud permanent" {
+		t.Fatalf("lines %q ... %q", got[0], got[299])
+	}
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Timeout time.Duration
 	// ForceRelay uses the userspace relay even where netem exists.
 	ForceRelay bool
+	// ARP resolves neighbours with ARP instead of permanent entries (see
+	// NetOptions.ARP).
+	ARP bool
 	// Log receives progress (default slog.Default()).
 	Log *slog.Logger
 }
@@ -101,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Log.Warn("could not raise the relay's priority; delays may run late under load", "err", err)
 	}
 	cfg.Log.Info("setting up network", "nodes", n)
-	net, err := Setup(ctx, Prefix(), cfg.Links, cfg.ForceRelay)
+	net, err := Setup(ctx, Prefix(), cfg.Links, NetOptions{ForceRelay: cfg.ForceRelay, ARP: cfg.ARP})
 	if err != nil {
 		return nil, err
 	}
