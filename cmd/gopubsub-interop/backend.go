@@ -50,6 +50,8 @@ func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
 		libp2p.Identity(script.NodeKey(id)),
 		libp2p.ConnectionManager(connmgr.NullConnMgr{}),
+		libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),
+		libp2p.WithDialTimeout(script.DialTimeout),
 	)
 	if err != nil {
 		return nil, err

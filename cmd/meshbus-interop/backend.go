@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"go.uber.org/fx"
@@ -125,6 +126,10 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	node, err := host.New(ctx,
 		host.WithIdentity(script.NodeKey(b.id)),
 		host.WithListenAddrs(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
+		host.WithLibp2pOptions(
+			libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),
+			libp2p.WithDialTimeout(script.DialTimeout),
+		),
 		host.WithLogger(b.log),
 		host.WithoutComponent(host.ComponentScoring),
 		host.WithoutComponent(host.ComponentPeerMgr),
