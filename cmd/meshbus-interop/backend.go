@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -61,7 +62,8 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	// the reference. Flood publishing sends the publisher's copy to peers
 	// that then also get one from each mesh peer: measured at 32 nodes it
 	// added about 1.5 duplicates per delivery.
-	c.FloodPublish = false
+	// MESHBUS_FLOOD_PUBLISH=1 turns it back on, to measure the trade.
+	c.FloodPublish = os.Getenv("MESHBUS_FLOOD_PUBLISH") == "1"
 	// go-libp2p-pubsub trims a mesh at its heartbeat once it holds Dhi
 	// peers (the spec says above Dhi). With the same Dhi, meshbus's meshes
 	// were measured 1.2 peers larger on average at 32 nodes (8.6 against
