@@ -10,10 +10,13 @@ import (
 // components/peermgr.
 
 // EvtPeerFound is emitted by a discovery add-on (mDNS on the local network,
-// DHT rendezvous) each time it finds a peer. The peer manager adds the peer
+// DHT rendezvous) when it finds a peer. The peer manager adds the peer
 // to its store with SourceDiscovery, so that discovered peers are dialed
 // under the same backoff, colocation and capacity rules as any other. The
-// same peer may be found many times; Info.Addrs is owned by the receiver.
+// same peer may be announced again: when its addresses change, and once per
+// the add-on's re-announce interval (default 10 minutes) while it keeps
+// being found, not once per mDNS response or DHT round. Info.Addrs is owned
+// by the receiver.
 type EvtPeerFound struct {
 	// Info is the peer and the addresses it was found with.
 	Info peer.AddrInfo

@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p"
 	corehost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/fx"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +19,8 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/components/scoring"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // badTopic is the topic the target of the bad-input tests joins.
@@ -90,8 +87,8 @@ func TestBadInputCostsTheSender(t *testing.T) {
 	t.Logf("\n| input | rejections | penalties | score after 1 | after 1 | sent until disconnected |\n|---|---|---|---|---|---|\n%s", strings.Join(table, "\n"))
 }
 
-// maxBadInputs bounds how many instances the test sends before it gives up
-// waiting for the disconnect (the default parameters need 9).
+// maxBadInputs bounds how many instances the test sends before it fails
+// for want of a graylisting (the default parameters need 9).
 const maxBadInputs = 20
 
 func runBadInputClass(t *testing.T, c badInputClass) string {
@@ -111,25 +108,29 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 
 	penalties := func() float64 {
 		if c.penalty == "" {
-			return sumCounter(t, n, "meshbus_router_penalties_total", "")
+			return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", "")
 		}
-		return sumCounter(t, n, "meshbus_router_penalties_total", c.penalty)
+		return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", c.penalty)
 	}
 	rejections := func() float64 {
-		return sumCounter(t, n, "meshbus_router_messages_rejected_total", "") + sumCounter(t, n, "meshbus_router_invalid_rpcs_total", "")
+		return counterValue(t, n.Registry(), "meshbus_router_messages_rejected_total", "reason", "") + counterValue(t, n.Registry(), "meshbus_router_invalid_rpcs_total", "reason", "")
 	}
-	score := func() float64 {
+	breakdown := func() scoring.Breakdown {
 		b, _ := sc.Breakdown(context.Background(), a.h.ID())
-		return b.Score
+		return b
 	}
+	// scored is how many behaviour penalties the scorer has applied to the
+	// sender: P7 is that counter squared, and the mock clock never decays it.
+	scored := func() int { return int(math.Round(math.Sqrt(breakdown().P7))) }
+	connected := func() bool { return n.Host().Network().Connectedness(a.h.ID()) == network.Connected }
 
 	// One instance.
 	c.send(a)
-	waitUntil(t, "the input is counted", func() bool { return rejections() >= 1 })
+	bustest.Eventually(t, waitFor, "the input is counted", func() bool { return rejections() >= 1 }, nil)
 	if c.penalty != "" {
-		waitUntil(t, "the penalty is counted and scored", func() bool { return penalties() == 1 && score() < 0 })
+		bustest.Eventually(t, waitFor, "the penalty is counted and scored", func() bool { return penalties() == 1 && scored() == 1 }, nil)
 	}
-	score1 := score()
+	score1 := breakdown().Score
 	// The sender is still connected, and its next honest message is delivered.
 	a.rpc(&pb.RPC{Publish: []*pb.Message{a.signed(badTopic, "honest")}})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -138,54 +139,54 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 	if err != nil || string(m.Data) != "honest" {
 		t.Fatalf("after one bad input the sender's honest message was not delivered: %v %v", m, err)
 	}
-	if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+	if !connected() {
 		t.Fatal("one bad input disconnected the sender")
 	}
 	after1 := "connected, honest message delivered"
 	rej1, pen1 := rejections(), penalties()
 
-	// Keep sending.
+	// Keep sending, one input at a time. The next input goes out only once
+	// the scorer has applied the last one's penalty: the scorer emits a
+	// threshold crossing in the same driver step that applies the penalty,
+	// before it answers Breakdown, so at that point the peer manager has
+	// the graylist crossing if there is one, and the sender's fate is
+	// decided. Sending before that races the disconnect being measured
+	// (the input lands on a connection the node is closing).
 	sent := 1
-	until := "not disconnected"
-	for sent < maxBadInputs {
-		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
-			break
-		}
-		if c.penalty == "" && sent >= 10 {
-			break // it costs nothing: stop here
-		}
-		want := penalties() + 1
-		if !a.trySend(c.send) {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
-			break
-		}
-		sent++
-		if c.penalty != "" {
-			waitUntil(t, "the penalty is counted", func() bool {
-				return penalties() >= want || n.Host().Network().Connectedness(a.h.ID()) != network.Connected
-			})
-		} else {
-			waitUntil(t, "the input is counted", func() bool { return rejections() >= float64(sent) })
-		}
-	}
+	var until string
 	if c.penalty != "" {
-		waitUntil(t, "the repeat offender disconnected", func() bool {
-			return n.Host().Network().Connectedness(a.h.ID()) != network.Connected
-		})
-		if strings.HasPrefix(until, "not") {
-			until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
+		graylist := sc.Thresholds().Graylist
+		for breakdown().Score >= graylist {
+			if sent >= maxBadInputs {
+				t.Fatalf("%s: still above the graylist threshold after %d (score %v)", c.name, sent, breakdown().Score)
+			}
+			if !connected() {
+				t.Fatalf("%s: disconnected after %d while above the graylist threshold (score %v)", c.name, sent, breakdown().Score)
+			}
+			c.send(a)
+			sent++
+			bustest.Eventually(t, waitFor, "the penalty is scored", func() bool { return scored() >= sent }, nil)
 		}
+		bustest.Eventually(t, waitFor, "the graylisted sender disconnected", func() bool { return !connected() }, nil)
+		if got := penalties(); got != float64(sent) {
+			t.Fatalf("%v penalties counted for %d inputs", got, sent)
+		}
+		until = fmt.Sprintf("%d (graylisted and disconnected)", sent)
 	} else {
+		for sent < 10 {
+			c.send(a)
+			sent++
+			bustest.Eventually(t, waitFor, "the input is counted", func() bool { return rejections() >= float64(sent) }, nil)
+		}
 		if penalties() != 0 {
 			t.Fatalf("%s cost the sender %v penalties", c.name, penalties())
 		}
-		if n.Host().Network().Connectedness(a.h.ID()) != network.Connected {
+		if !connected() {
 			t.Fatalf("%s disconnected the sender", c.name)
 		}
 		// Dropped before any signature check: the one check made was
 		// for the honest message.
-		if got := sumCounter(t, n, "meshbus_router_signature_checks_total", ""); got != 1 {
+		if got := counterValue(t, n.Registry(), "meshbus_router_signature_checks_total", "reason", ""); got != 1 {
 			t.Fatalf("%v signature checks, want 1 (the honest message only)", got)
 		}
 		until = fmt.Sprintf("never (still connected after %d)", sent)
@@ -193,7 +194,8 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 	return fmt.Sprintf("| %s | %v | %v | %.0f | %s | %s |", c.name, rej1, pen1, score1, after1, until)
 }
 
-// attacker is a plain libp2p host that speaks the pubsub wire by hand.
+// attacker is a plain libp2p host (internal/testhost) that speaks the
+// pubsub wire by hand.
 type attacker struct {
 	t   *testing.T
 	h   corehost.Host
@@ -205,19 +207,7 @@ type attacker struct {
 
 func newAttacker(t *testing.T, target *Node) *attacker {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := testhost.New(t)
 	// Drain the target's outbound stream so its writer stays healthy.
 	h.SetStreamHandler(wire.ProtocolMeshsub12, func(s network.Stream) {
 		rd := wire.NewReader(s, 0)
@@ -262,90 +252,29 @@ func (a *attacker) signed(topic, data string) *pb.Message {
 	return m
 }
 
-func (a *attacker) rpc(rpc *pb.RPC) {
+// stream returns the attacker's pubsub stream, opening a fresh one if the
+// last input cut the previous one. The connection is never redialed: every
+// input is sent while the node still accepts the sender, so a missing
+// connection is a failure.
+func (a *attacker) stream() {
 	if a.s == nil && !a.open() {
-		a.t.Fatal("cannot reopen a pubsub stream to the target")
+		a.t.Fatal("cannot open a pubsub stream to the target")
 	}
+}
+
+func (a *attacker) rpc(rpc *pb.RPC) {
+	a.stream()
 	if err := a.w.WriteRPC(rpc); err != nil {
-		// Both sides may have dialed: the swarm then closes one of the
-		// two connections (sometimes the one our stream is on, before the
-		// other is up), and the stream resets. Reconnect and retry once;
-		// the callers check connectedness where it is the point.
-		a.s, a.w = nil, nil
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		cerr := a.h.Connect(ctx, peer.AddrInfo{ID: a.to})
-		cancel()
-		if cerr != nil || !a.open() {
-			a.t.Fatalf("attacker write: %v (reconnect: %v)", err, cerr)
-		}
-		if err := a.w.WriteRPC(rpc); err != nil {
-			a.t.Fatalf("attacker write: %v", err)
-		}
+		a.t.Fatalf("attacker write: %v", err)
 	}
 }
 
 func (a *attacker) raw(b []byte) {
+	a.stream()
 	if _, err := a.s.Write(b); err != nil {
 		a.t.Fatalf("attacker write: %v", err)
 	}
 	// The target resets this stream; the next input goes on a new one.
 	_ = a.s.CloseWrite()
 	a.s, a.w = nil, nil
-}
-
-// trySend sends one more instance on a live stream, reopening one if the
-// last input cut it; false when the target no longer takes streams.
-func (a *attacker) trySend(send func(*attacker)) bool {
-	if a.s == nil && !a.open() {
-		return false
-	}
-	send(a)
-	return true
-}
-
-// sumCounter sums a counter family of the node's registry, over the series
-// whose reason label is reason ("" for all).
-func sumCounter(t *testing.T, n *Node, name, reason string) float64 {
-	t.Helper()
-	mfs, err := n.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if reason == "" || labelIs(m, "reason", reason) {
-				total += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return total
-}
-
-func labelIs(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
-}
-
-// waitUntil polls cond until it holds, failing after waitFor.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitFor)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting until %s", what)
-		case <-tick.C:
-		}
-	}
 }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 
 	"github.com/meshbus/meshbus/components/peermgr/automaton"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 )
 
 // TestConnManagerTrimKeepsMesh: a node whose libp2p connection manager has
@@ -46,15 +48,12 @@ func TestConnManagerTrimKeepsMesh(t *testing.T) {
 	if _, err := mesh.Router().Join("trim"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(waitFor)
-	for !protectedBy(hub, mesh.ID(), automaton.TagMesh) || !protectedBy(hub, boot.ID(), automaton.TagStatic) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not protected: mesh %v (mesh peers %v), bootstrap %v",
-				protectedBy(hub, mesh.ID(), automaton.TagMesh), th.Mesh(), protectedBy(hub, boot.ID(), automaton.TagStatic))
-		}
+	bustest.Eventually(t, waitFor, "the mesh peer and the bootstrap peer protected (hub's mesh: "+fmt.Sprint(th.Mesh())+" at the start)", func() bool {
+		return protectedBy(hub, mesh.ID(), automaton.TagMesh) && protectedBy(hub, boot.ID(), automaton.TagStatic)
+	}, func() {
 		mock.Add(time.Second) // router heartbeats graft the mesh
 		_ = hub.PeerManager().Peers()
-	}
+	})
 	if n := len(hub.Host().Network().Peers()); n < 5 {
 		t.Fatalf("hub has %d peers before the trim, want 5", n)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/discovery/dht"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -54,34 +55,21 @@ func TestDHTRendezvousFindsTopicPeers(t *testing.T) {
 		}
 		mock.Add(30 * time.Second) // one discovery round on every node
 		for _, d := range dhts {
-			for d.Rounds() < uint64(round) {
-				if time.Now().After(deadline) {
-					t.Fatalf("round %d never completed", round)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			bustest.Eventually(t, time.Until(deadline), fmt.Sprintf("discovery round %d", round),
+				func() bool { return d.Rounds() >= uint64(round) }, nil)
 		}
 		for _, node := range nodes {
 			_ = node.PeerManager().Peers() // a round trip: found peers handled
 		}
-		// Found peers are dialed by the peer managers; wait for those dials.
-		waitDials(t, nodes, allConnected)
+		// Found peers are dialed by the peer managers; give those dials a
+		// bounded time before the next round.
+		pollFor(5*time.Second, allConnected)
 	}
 	var found uint64
 	for _, d := range dhts {
 		found += d.Found()
 	}
 	t.Logf("%d nodes knowing only the bootstrap node found each other through the DHT (%d peers announced)", n, found)
-}
-
-// waitDials waits (bounded) until cond holds or no node has a dial left in
-// flight.
-func waitDials(t *testing.T, nodes []*Node, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestMDNSFindsPeer: two nodes on loopback find each other by mDNS. mDNS
@@ -127,13 +115,9 @@ func TestMDNSFindsPeer(t *testing.T) {
 		f, ok := e.(events.EvtPeerFound)
 		return ok && f.Info.ID == b.ID() && f.Via == "mdns"
 	})
-	deadline := time.Now().Add(waitFor)
-	for a.Host().Network().Connectedness(b.ID()) != network.Connected {
-		if time.Now().After(deadline) {
-			t.Fatal("a found b by mDNS but never connected")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	bustest.Eventually(t, waitFor, "a, having found b by mDNS, connected to it", func() bool {
+		return a.Host().Network().Connectedness(b.ID()) == network.Connected
+	}, nil)
 	fmt.Println("mDNS: a found and connected to b")
 }
 

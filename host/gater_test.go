@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -52,22 +53,22 @@ func TestGraylistedPeerRefusedAtHandshake(t *testing.T) {
 	if !backoff.Until.After(clk.Now()) {
 		t.Fatalf("graylisting backoff %+v", backoff)
 	}
-	waitCond(t, "b disconnected on both sides", func() bool {
+	bustest.Eventually(t, waitFor, "b disconnected on both sides", func() bool {
 		return a.Host().Network().Connectedness(b.ID()) != network.Connected &&
 			b.Host().Network().Connectedness(a.ID()) != network.Connected
-	})
+	}, nil)
 
 	// The redial: b may see its own upgrade finish (the muxer is agreed
 	// inside the handshake), but a refuses the connection there.
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	_ = b.Connect(ctx, a.AddrInfo())
-	waitCond(t, "the refusal counted", func() bool {
+	bustest.Eventually(t, waitFor, "the refusal counted", func() bool {
 		return counterValue(t, a.Registry(), "meshbus_peermgr_gater_refused_total", "stage", "secured") >= 1
-	})
-	waitCond(t, "b's refused connection closed", func() bool {
+	}, nil)
+	bustest.Eventually(t, waitFor, "b's refused connection closed", func() bool {
 		return b.Host().Network().Connectedness(a.ID()) != network.Connected
-	})
+	}, nil)
 	if err := a.Connect(ctx, b.AddrInfo()); err == nil {
 		t.Fatal("a dialed a graylisted peer")
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -90,45 +90,6 @@ func pollFor(d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// waitCond polls cond until it holds, failing after waitFor. It is for state
-// that no event reports (a metric).
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitFor)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("waiting for %s: not within %v", what, waitFor)
-		}
-	}
-}
-
-// counterValue returns the counter name{label=value} in reg, 0 if absent.
-func counterValue(t *testing.T, reg prometheus.Gatherer, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
 // TestPeerExchangeDiscovery: a newcomer that knows only a hub whose mesh is
 // full ends up connected to, and grafted with, the hub's mesh peers, which it
 // learns only from the PX records of the hub's PRUNE.
@@ -193,9 +154,9 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 	})
 	// That snapshot is the newcomer's first (no heartbeat has run since it
 	// started); once its router has applied one, the hub's PX is accepted.
-	waitCond(t, "the newcomer's router applies the score snapshot", func() bool {
+	bustest.Eventually(t, waitFor, "the newcomer's router applies the score snapshot", func() bool {
 		return counterValue(t, newcomer.Registry(), "meshbus_router_outcomes_total", "outcome", "scores_updated") >= 1
-	})
+	}, nil)
 
 	// Heartbeat: the newcomer grafts the hub, whose full mesh refuses it
 	// with a PRUNE carrying PX; the peer manager dials what it learned.

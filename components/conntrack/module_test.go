@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
@@ -21,13 +22,13 @@ func TestModule(t *testing.T) {
 	h, other := testhost.New(t), testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
-	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
+	conn := bustest.Subscribe[events.EvtPeerConnectednessChanged](t, bus)
 	var tr *conntrack.Tracker
 	app := fxtest.New(t, fx.NopLogger, fx.Supply(bus), fx.Provide(func() corehost.Host { return h }),
 		conntrack.Module, conntrack.Options(conntrack.WithMaxParked(8)), fx.Populate(&tr))
 	app.RequireStart()
 	testhost.Connect(t, other, h)
-	if c := next(t, conn); c.Peer != other.ID() || c.Connectedness != network.Connected {
+	if c := bustest.Next(t, conn, nil, waitFor); c.Peer != other.ID() || c.Connectedness != network.Connected {
 		t.Fatalf("connectedness = %+v", c)
 	}
 	app.RequireStop()

@@ -16,37 +16,12 @@ import (
 
 	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 const waitFor = 10 * time.Second
-
-// next reads one event or fails after waitFor.
-func next[T any](t *testing.T, sub *eventbus.Subscription[T]) T {
-	t.Helper()
-	select {
-	case v, ok := <-sub.Out():
-		if !ok {
-			t.Fatalf("subscription ended: %v", sub.Err())
-		}
-		return v
-	case <-time.After(waitFor):
-		var zero T
-		t.Fatalf("no %T within %v", zero, waitFor)
-		return zero
-	}
-}
-
-func subscribe[T any](t *testing.T, b *eventbus.Bus) *eventbus.Subscription[T] {
-	t.Helper()
-	sub, err := eventbus.Subscribe[T](b, eventbus.BufSize(256), eventbus.WithPolicy(eventbus.Block))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sub.Close() })
-	return sub
-}
 
 // TestTrackerWithoutFx runs the tracker from its plain constructor: events
 // carry the injected clock's time, identify follows Connected, and the
@@ -62,10 +37,10 @@ func TestTrackerWithoutFx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opened := subscribe[events.EvtConnOpened](t, bus)
-	closed := subscribe[events.EvtConnClosed](t, bus)
-	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
-	ident := subscribe[events.EvtPeerIdentificationCompleted](t, bus)
+	opened := bustest.Subscribe[events.EvtConnOpened](t, bus)
+	closed := bustest.Subscribe[events.EvtConnClosed](t, bus)
+	conn := bustest.Subscribe[events.EvtPeerConnectednessChanged](t, bus)
+	ident := bustest.Subscribe[events.EvtPeerIdentificationCompleted](t, bus)
 	if err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +49,14 @@ func TestTrackerWithoutFx(t *testing.T) {
 	}
 
 	testhost.Connect(t, other, h)
-	o := next(t, opened)
+	o := bustest.Next(t, opened, nil, waitFor)
 	if o.Peer != other.ID() || o.Direction != network.DirInbound || o.RemoteIP != netip.MustParseAddr("127.0.0.1") || !o.At.Equal(clk.Now()) || o.ConnID == "" {
 		t.Fatalf("opened = %+v", o)
 	}
-	if c := next(t, conn); c.Peer != other.ID() || c.Connectedness != network.Connected {
+	if c := bustest.Next(t, conn, nil, waitFor); c.Peer != other.ID() || c.Connectedness != network.Connected {
 		t.Fatalf("connectedness = %+v", c)
 	}
-	if id := next(t, ident); id.Peer != other.ID() || len(id.Protocols) == 0 || id.AgentVersion == "" {
+	if id := bustest.Next(t, ident, nil, waitFor); id.Peer != other.ID() || len(id.Protocols) == 0 || id.AgentVersion == "" {
 		t.Fatalf("identified = %+v", id)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
@@ -96,11 +71,11 @@ meshbus_conntrack_connections_open 1
 	if err := other.Network().ClosePeer(h.ID()); err != nil {
 		t.Fatal(err)
 	}
-	c := next(t, closed)
+	c := bustest.Next(t, closed, nil, waitFor)
 	if c.ConnID != o.ConnID || c.At.Sub(c.Opened) != 5*time.Second {
 		t.Fatalf("closed = %+v (opened id %s)", c, o.ConnID)
 	}
-	if c := next(t, conn); c.Connectedness != network.NotConnected {
+	if c := bustest.Next(t, conn, nil, waitFor); c.Connectedness != network.NotConnected {
 		t.Fatalf("connectedness = %+v", c)
 	}
 	if err := tr.Close(); err != nil {
@@ -121,13 +96,13 @@ func TestTrackerScansExistingConnections(t *testing.T) {
 	testhost.Connect(t, other, h)
 	bus := eventbus.New()
 	defer bus.Close()
-	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
+	conn := bustest.Subscribe[events.EvtPeerConnectednessChanged](t, bus)
 	testhost.Track(t, h, bus, conntrack.WithClock(clock.NewMock()))
-	if c := next(t, conn); c.Peer != other.ID() || c.Connectedness != network.Connected {
+	if c := bustest.Next(t, conn, nil, waitFor); c.Peer != other.ID() || c.Connectedness != network.Connected {
 		t.Fatalf("connectedness = %+v", c)
 	}
 	other.Network().ClosePeer(h.ID())
-	if c := next(t, conn); c.Connectedness != network.NotConnected {
+	if c := bustest.Next(t, conn, nil, waitFor); c.Connectedness != network.NotConnected {
 		t.Fatalf("connectedness = %+v", c)
 	}
 }
@@ -184,7 +159,7 @@ func TestTrackerCloseWaitsForBlockedSubscriber(t *testing.T) {
 	}
 	// Seen by this subscriber only once the tracker is past the blocked
 	// emit: it must not arrive before the bus closes.
-	conn := subscribe[events.EvtPeerConnectednessChanged](t, bus)
+	conn := bustest.Subscribe[events.EvtPeerConnectednessChanged](t, bus)
 	if err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,11 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestGaterRefusesUntilBackoffEnds: a graylisted peer is refused while
@@ -76,27 +79,27 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 	ids := identities(t, 62, 2)
 	clk := clock.NewMock()
 	g := NewGater(clk)
-	n := &node{h: newHost(t, ids[0], libp2p.ConnectionGater(g)), bus: eventbus.New(), clk: clk, reg: prometheus.NewRegistry()}
+	n := &node{h: meshHost(t, ids[0], libp2p.ConnectionGater(g)), bus: eventbus.New(), clk: clk, reg: prometheus.NewRegistry()}
 	t.Cleanup(func() { _ = n.bus.Close() })
-	bridge(t, n.h, n.bus, n.clk)
+	testhost.Track(t, n.h, n.bus, conntrack.WithClock(n.clk))
 	m, err := New(n.h, n.bus, WithClock(n.clk), WithConnectivityInterval(time.Hour, time.Hour), WithRegisterer(n.reg), WithGater(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.m = m
 	t.Cleanup(func() { _ = m.Close() })
-	opened := subscribe[events.EvtConnOpened](t, n.bus)
-	backed := subscribe[events.EvtPeerBackedOff](t, n.bus)
+	opened := bustest.Subscribe[events.EvtConnOpened](t, n.bus)
+	backed := bustest.Subscribe[events.EvtPeerBackedOff](t, n.bus)
 	n.start(t)
 
-	b := newHost(t, ids[1])
+	b := meshHost(t, ids[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := b.Connect(ctx, infoOf(n.h)); err != nil {
+	if err := b.Connect(ctx, testhost.Info(n.h)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, opened, "first connection", func(e events.EvtConnOpened) bool { return e.Peer == b.ID() })
-	eventually(t, "b in the store, connected", func() bool { return isConnected(n.m, b.ID()) })
+	bustest.Next(t, opened, func(e events.EvtConnOpened) bool { return e.Peer == b.ID() }, testWait)
+	bustest.Eventually(t, testWait, "b in the store, connected", func() bool { return isConnected(n.m, b.ID()) }, nil)
 
 	em, err := eventbus.NewEmitter[events.EvtPeerScoreThresholdCrossed](n.bus)
 	if err != nil {
@@ -104,24 +107,24 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 	}
 	defer em.Close()
 	_ = em.Emit(events.EvtPeerScoreThresholdCrossed{Peer: b.ID(), Threshold: events.ThresholdGraylist, Below: true, Score: -1000})
-	bo := waitFor(t, backed, "graylist backoff", func(e events.EvtPeerBackedOff) bool { return e.Peer == b.ID() })
-	eventually(t, "graylisted peer disconnected", func() bool {
+	bo := bustest.Next(t, backed, func(e events.EvtPeerBackedOff) bool { return e.Peer == b.ID() }, testWait)
+	bustest.Eventually(t, testWait, "graylisted peer disconnected", func() bool {
 		return n.h.Network().Connectedness(b.ID()) != network.Connected && b.Network().Connectedness(n.h.ID()) != network.Connected
-	})
+	}, nil)
 
 	// The redial is refused right after the handshake. b's own upgrade may
 	// already have finished (the muxer is negotiated inside the handshake),
 	// so its Connect may even return nil; what matters is that the
 	// connection dies there and never reaches our bus.
-	_ = b.Connect(ctx, infoOf(n.h))
-	eventually(t, "refusal counted", func() bool {
+	_ = b.Connect(ctx, testhost.Info(n.h))
+	bustest.Eventually(t, testWait, "refusal counted", func() bool {
 		_, s := g.Refused()
 		return s >= 1
-	})
-	eventually(t, "refused connection closed on b's side", func() bool {
+	}, nil)
+	bustest.Eventually(t, testWait, "refused connection closed on b's side", func() bool {
 		return b.Network().Connectedness(n.h.ID()) != network.Connected
-	})
-	if err := n.h.Connect(ctx, infoOf(b)); !errors.Is(err, swarm.ErrGaterDisallowedConnection) {
+	}, nil)
+	if err := n.h.Connect(ctx, testhost.Info(b)); !errors.Is(err, swarm.ErrGaterDisallowedConnection) {
 		t.Fatalf("our dial to a graylisted peer: %v, want ErrGaterDisallowedConnection", err)
 	}
 	if got := gaterRefused(t, n.reg, "dial"); got < 1 {
@@ -135,18 +138,18 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 
 	// Score recovers, backoff ends: b is let in again.
 	_ = em.Emit(events.EvtPeerScoreThresholdCrossed{Peer: b.ID(), Threshold: events.ThresholdGraylist, Below: false, Score: 0})
-	eventually(t, "graylisting cleared", func() bool {
+	bustest.Eventually(t, testWait, "graylisting cleared", func() bool {
 		p, ok := n.m.Peer(b.ID())
 		return ok && !p.Graylisted
-	})
+	}, nil)
 	if !g.Refuses(b.ID()) {
 		t.Fatal("refusal ended with the graylisting, before the backoff")
 	}
 	clk.Set(bo.Until)
-	if err := b.Connect(ctx, infoOf(n.h)); err != nil {
+	if err := b.Connect(ctx, testhost.Info(n.h)); err != nil {
 		t.Fatalf("redial after the backoff: %v", err)
 	}
-	waitFor(t, opened, "connection after the backoff", func(e events.EvtConnOpened) bool { return e.Peer == b.ID() })
+	bustest.Next(t, opened, func(e events.EvtConnOpened) bool { return e.Peer == b.ID() }, testWait)
 }
 
 // gaterRefused reads gater_refused_total{stage} from reg.

@@ -10,19 +10,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 func TestModuleWiresAndStarts(t *testing.T) {
 	ids := identities(t, 30, 2)
-	h := newHost(t, ids[0])
-	other := newHost(t, ids[1])
+	h := meshHost(t, ids[0])
+	other := meshHost(t, ids[1])
 	bus := eventbus.New()
 	defer bus.Close()
 	mock := clock.NewMock()
 	reg := prometheus.NewRegistry()
-	bridge(t, h, bus, mock)
+	testhost.Track(t, h, bus, conntrack.WithClock(mock))
 	var m *Manager
 	app := fx.New(
 		fx.NopLogger,
@@ -44,17 +47,17 @@ func TestModuleWiresAndStarts(t *testing.T) {
 	if got := m.cfg.auto.ColocationLimit; got != 3 {
 		t.Fatalf("option not applied: ColocationLimit = %d", got)
 	}
-	if err := m.AddPeer(infoOf(other), events.SourceStatic); err != nil {
+	if err := m.AddPeer(testhost.Info(other), events.SourceStatic); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "connected through the fx-built manager", func() bool { return isConnected(m, other.ID()) })
+	bustest.Eventually(t, testWait, "connected through the fx-built manager", func() bool { return isConnected(m, other.ID()) }, nil)
 	if mfs, err := reg.Gather(); err != nil || len(mfs) == 0 {
 		t.Fatalf("no metrics on the supplied registerer: %v", err)
 	}
 	if err := app.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.AddPeer(infoOf(other), events.SourceStatic); err == nil {
+	if err := m.AddPeer(testhost.Info(other), events.SourceStatic); err == nil {
 		t.Fatal("manager still accepts peers after fx stop")
 	}
 }
@@ -63,7 +66,7 @@ func TestModuleWiresAndStarts(t *testing.T) {
 // the module still builds.
 func TestModuleDefaults(t *testing.T) {
 	ids := identities(t, 31, 1)
-	h := newHost(t, ids[0])
+	h := meshHost(t, ids[0])
 	bus := eventbus.New()
 	defer bus.Close()
 	var m *Manager

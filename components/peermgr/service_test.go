@@ -9,7 +9,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestManagerTrimsExcessService: with a service budget of 1, the second
@@ -21,31 +23,31 @@ func TestManagerTrimsExcessService(t *testing.T) {
 	if got := a.m.Targets(); got.Service != 1 {
 		t.Fatalf("targets %+v", got)
 	}
-	evicted := subscribe[events.EvtPeerEvicted](t, a.bus)
+	evicted := bustest.Subscribe[events.EvtPeerEvicted](t, a.bus)
 	a.start(t)
 	var hs []host.Host
 	for i := 1; i <= 2; i++ {
-		h := newHost(t, ids[i])
+		h := meshHost(t, ids[i])
 		h.RemoveStreamHandler("/meshsub/1.1.0") // a service peer
 		hs = append(hs, h)
 		a.clk.Add(time.Second)
-		if err := h.Connect(context.Background(), infoOf(a.h)); err != nil {
+		if err := h.Connect(context.Background(), testhost.Info(a.h)); err != nil {
 			t.Fatal(err)
 		}
 		if i == 1 {
-			eventually(t, "first service peer identified", func() bool {
+			bustest.Eventually(t, testWait, "first service peer identified", func() bool {
 				p, ok := a.m.Peer(h.ID())
 				return ok && p.Connected() && p.Identified
-			})
+			}, nil)
 		}
 	}
-	e := waitFor(t, evicted, "service trim", func(events.EvtPeerEvicted) bool { return true })
+	e := bustest.Next(t, evicted, func(events.EvtPeerEvicted) bool { return true }, testWait)
 	if e.Peer != hs[1].ID() || e.Reason != events.EvictExcessService || e.Removed {
 		t.Fatalf("evicted %+v, want the newest service peer, kept in the store", e)
 	}
-	eventually(t, "newest service peer disconnected", func() bool {
+	bustest.Eventually(t, testWait, "newest service peer disconnected", func() bool {
 		return a.h.Network().Connectedness(hs[1].ID()) != network.Connected
-	})
+	}, nil)
 	if a.h.Network().Connectedness(hs[0].ID()) != network.Connected {
 		t.Fatal("the older service peer was trimmed")
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // A peer that never reads fills its queue: the router drops its data,
@@ -29,10 +31,10 @@ func TestSlowPeerOverflowsOthersUnaffected(t *testing.T) {
 	defer overflow.Close()
 
 	slow := newRawPeer(t, wire.ProtocolMeshsub12, true)
-	connect(t, slow.h, a.h)
+	testhost.Connect(t, slow.h, a.h)
 	slow.open(a.h.ID())
 	slow.send(subscribeRPC("bulk"))
-	eventually(t, 10*time.Second, "slow peer subscribed", func() bool { return contains(a.r.TopicPeers("bulk"), slow.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "slow peer subscribed", func() bool { return contains(a.r.TopicPeers("bulk"), slow.h.ID()) }, nil)
 
 	payload := func(i int) []byte { // a fresh slice each time: published data is shared, never modified
 		d := bytes.Repeat([]byte{7}, 16<<10)
@@ -71,7 +73,7 @@ func TestSlowPeerOverflowsOthersUnaffected(t *testing.T) {
 	// The message before the first drop is still queued (the writer is stuck
 	// on the full stream): IDONTWANT from the peer cancels that copy.
 	slow.send(&pb.RPC{Control: &pb.ControlMessage{Idontwant: []*pb.ControlIDontWant{{MessageIDs: [][]byte{[]byte(ids[len(ids)-2])}}}}})
-	eventually(t, 5*time.Second, "queued copy cancelled", func() bool {
+	bustest.Eventually(t, 5*time.Second, "queued copy cancelled", func() bool {
 		return counter(t, a.reg, "meshbus_router_queue_cancelled_total") == 1
 	}, nil)
 	// At most one event per heartbeat: more drops now are only counted...
@@ -155,10 +157,10 @@ func TestPublishReportsFullQueues(t *testing.T) {
 	n := newNode(t, clk, WithPeerQueues(4, 4))
 	tp, _ := n.r.Join("q")
 	slow := newRawPeer(t, wire.ProtocolMeshsub12, true)
-	connect(t, slow.h, n.h)
+	testhost.Connect(t, slow.h, n.h)
 	slow.open(n.h.ID())
 	slow.send(subscribeRPC("q"))
-	eventually(t, 10*time.Second, "slow peer subscribed", func() bool { return contains(n.r.TopicPeers("q"), slow.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "slow peer subscribed", func() bool { return contains(n.r.TopicPeers("q"), slow.h.ID()) }, nil)
 	var err error
 	for i := 0; i < 1000 && err == nil; i++ {
 		err = tp.Publish(context.Background(), bytes.Repeat([]byte{byte(i)}, 16<<10))

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // A node that never joins a topic publishes to it through fanout: the
@@ -25,10 +28,10 @@ func TestPublishWithoutJoiningUsesFanout(t *testing.T) {
 	}
 	sa, _ := ta.Subscribe()
 	sb, _ := tb.Subscribe()
-	connect(t, pub.h, a.h)
-	connect(t, pub.h, b.h)
-	connect(t, a.h, b.h)
-	eventually(t, 10*time.Second, "publisher sees both subscribers", func() bool {
+	testhost.Connect(t, pub.h, a.h)
+	testhost.Connect(t, pub.h, b.h)
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 10*time.Second, "publisher sees both subscribers", func() bool {
 		return len(pub.r.TopicPeers("news")) == 2
 	}, heartbeat(clk))
 

@@ -11,7 +11,9 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestForgedCopyAfterSeenTTL reproduces the forged-delivery attack of the
@@ -51,11 +53,11 @@ func TestForgedCopyAfterSeenTTL(t *testing.T) {
 	mallory := newRawPeer(t, wire.ProtocolMeshsub12, false)
 	observer := newRawPeer(t, wire.ProtocolMeshsub12, false) // a mesh peer of T
 	for _, p := range []*rawPeer{author, mallory, observer} {
-		connect(t, p.h, target.h)
+		testhost.Connect(t, p.h, target.h)
 		p.open(target.h.ID())
 		p.send(subscribeRPC(topic))
 	}
-	eventually(t, 10*time.Second, "observer in T's mesh", func() bool {
+	bustest.Eventually(t, 10*time.Second, "observer in T's mesh", func() bool {
 		return contains(target.r.Mesh(topic), observer.h.ID())
 	}, heartbeat(clk))
 
@@ -68,7 +70,7 @@ func TestForgedCopyAfterSeenTTL(t *testing.T) {
 	id := wire.DefaultMsgID(orig)
 
 	// 2. T forgets the id.
-	eventually(t, 10*time.Second, "id expired from the seen-cache", func() bool {
+	bustest.Eventually(t, 10*time.Second, "id expired from the seen-cache", func() bool {
 		return !target.seen(id)
 	}, heartbeat(clk))
 

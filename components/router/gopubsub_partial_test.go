@@ -18,7 +18,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // goTracer records what a go-libp2p-pubsub node saw of the meshbus peer.
@@ -184,7 +186,7 @@ func TestPartialMessagesInteropGoPubsub(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hb := newHost(t)
+	hb := testhost.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	app := newGoApp(topic)
 	tr := newGoTracer()
@@ -209,9 +211,9 @@ func TestPartialMessagesInteropGoPubsub(t *testing.T) {
 		_ = hb.Close()
 	})
 
-	connect(t, a.h, hb)
+	testhost.Connect(t, a.h, hb)
 	idA, idB := a.h.ID(), hb.ID()
-	eventually(t, 20*time.Second, "both meshes and extensions", func() bool {
+	bustest.Eventually(t, 20*time.Second, "both meshes and extensions", func() bool {
 		_, grafted, _, _ := tr.snapshot(idA)
 		e, _ := a.r.PeerExtensions(idB)
 		return grafted && e.PartialMessages && contains(a.r.Mesh(topic), idB)
@@ -250,7 +252,7 @@ func TestPartialMessagesInteropGoPubsub(t *testing.T) {
 	if err := ta.PublishPartial(context.Background(), []byte("from-meshbus"), fullBitParts(4, "m")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "go node completes the meshbus group", func() bool {
+	bustest.Eventually(t, 20*time.Second, "go node completes the meshbus group", func() bool {
 		return app.group("from-meshbus").Complete()
 	}, nil)
 	if got := string(app.group("from-meshbus").Full()); got != "m-0m-1m-2m-3" {

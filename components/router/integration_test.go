@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestIntegrationManyNodes: 20 nodes on loopback, messages of 1 KiB published
@@ -41,16 +44,16 @@ func TestIntegrationManyNodes(t *testing.T) {
 	t.Logf("nodes up after %v", time.Since(start))
 	// A ring plus random chords: connected, degree about 4.
 	for i := range nodes {
-		connect(t, nodes[i].h, nodes[(i+1)%nodesN].h)
+		testhost.Connect(t, nodes[i].h, nodes[(i+1)%nodesN].h)
 		j := rng.Intn(nodesN)
 		if j != i && j != (i+1)%nodesN && (j+1)%nodesN != i {
-			connect(t, nodes[i].h, nodes[j].h)
+			testhost.Connect(t, nodes[i].h, nodes[j].h)
 		}
 	}
 	t.Logf("connected after %v", time.Since(start))
 	// Every node's mesh holds all its neighbours (fewer than Dlo), so the
 	// mesh graph is the connection graph: connected.
-	eventually(t, 60*time.Second, "meshes formed", func() bool {
+	bustest.Eventually(t, 60*time.Second, "meshes formed", func() bool {
 		for _, n := range nodes {
 			want := len(n.h.Network().Peers())
 			if len(n.r.Mesh("load")) != want || len(n.r.TopicPeers("load")) != want {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // A peer that knows only the wire format (hand-built RPCs: hello, GRAFT, a
@@ -27,7 +29,7 @@ func TestForeignPeerInteroperates(t *testing.T) {
 	}
 	sub, _ := topic.Subscribe()
 	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 
 	// The router opens its stream (negotiating /meshsub/1.1.0, the best the
 	// foreign peer speaks) and says hello with its subscriptions.
@@ -38,7 +40,7 @@ func TestForeignPeerInteroperates(t *testing.T) {
 	hello := subscribeRPC("blocks")
 	hello.Control = &pb.ControlMessage{Graft: []*pb.ControlGraft{{TopicID: proto.String("blocks")}}}
 	f.send(hello)
-	eventually(t, 10*time.Second, "foreign peer in the mesh", func() bool { return contains(n.r.Mesh("blocks"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "foreign peer in the mesh", func() bool { return contains(n.r.Mesh("blocks"), f.h.ID()) }, nil)
 
 	// A signed message from the foreign peer is delivered.
 	f.send(&pb.RPC{Publish: []*pb.Message{f.message("blocks", "from foreign")}})
@@ -70,7 +72,7 @@ func TestForeignPeerInteroperates(t *testing.T) {
 	bad := f.message("blocks", "tampered")
 	bad.Data = []byte("tampered!")
 	f.send(&pb.RPC{Publish: []*pb.Message{bad}})
-	eventually(t, 5*time.Second, "invalid signature counted", func() bool {
+	bustest.Eventually(t, 5*time.Second, "invalid signature counted", func() bool {
 		return counter(t, n.reg, "meshbus_router_messages_rejected_total", "reason", "invalid_signature") == 1
 	}, nil)
 	f.send(&pb.RPC{Publish: []*pb.Message{f.message("blocks", "still here")}})
@@ -81,7 +83,7 @@ func TestForeignPeerInteroperates(t *testing.T) {
 	// The router gossips: after a heartbeat it sends IHAVE only to non-mesh
 	// peers, so here nothing; but a foreign PRUNE removes it from the mesh.
 	f.send(&pb.RPC{Control: &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("blocks"), Backoff: proto.Uint64(60)}}}})
-	eventually(t, 5*time.Second, "foreign peer pruned", func() bool { return !contains(n.r.Mesh("blocks"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 5*time.Second, "foreign peer pruned", func() bool { return !contains(n.r.Mesh("blocks"), f.h.ID()) }, nil)
 }
 
 // A floodsub-only peer gets our messages, and its messages are delivered;
@@ -92,11 +94,11 @@ func TestFloodsubPeer(t *testing.T) {
 	topic, _ := n.r.Join("t")
 	sub, _ := topic.Subscribe()
 	f := newRawPeer(t, wire.ProtocolFloodsub, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	f.waitRPC("hello", func(r *pb.RPC) bool { return hasSub(r, "t") })
 	f.open(n.h.ID())
 	f.send(subscribeRPC("t"))
-	eventually(t, 10*time.Second, "floodsub peer subscribed", func() bool { return contains(n.r.TopicPeers("t"), f.h.ID()) }, heartbeat(clk))
+	bustest.Eventually(t, 10*time.Second, "floodsub peer subscribed", func() bool { return contains(n.r.TopicPeers("t"), f.h.ID()) }, heartbeat(clk))
 
 	if err := topic.Publish(context.Background(), []byte("to flood")); err != nil {
 		t.Fatal(err)
@@ -139,23 +141,23 @@ func TestGarbagePeerIsCutOff(t *testing.T) {
 	sb, _ := tb.Subscribe()
 
 	junk := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	connect(t, junk.h, b.h)
+	testhost.Connect(t, junk.h, b.h)
 	junk.open(b.h.ID())
 	junk.writeRaw([]byte{4, 0xff, 0xff, 0xff, 0xff}) // a 4-byte frame that is not a protobuf
-	eventually(t, 5*time.Second, "undecodable RPC counted", func() bool {
+	bustest.Eventually(t, 5*time.Second, "undecodable RPC counted", func() bool {
 		return counter(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "undecodable") == 1
 	}, nil)
 
 	huge := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	connect(t, huge.h, b.h)
+	testhost.Connect(t, huge.h, b.h)
 	huge.open(b.h.ID())
 	huge.writeRaw(protowire.AppendVarint(nil, 64<<20)) // claims 64 MiB
-	eventually(t, 5*time.Second, "oversized frame counted", func() bool {
+	bustest.Eventually(t, 5*time.Second, "oversized frame counted", func() bool {
 		return counter(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "frame_too_large") == 1
 	}, nil)
 
 	// The stream is gone: writes eventually fail.
-	eventually(t, 5*time.Second, "garbage stream reset", func() bool {
+	bustest.Eventually(t, 5*time.Second, "garbage stream reset", func() bool {
 		_, err := junk.out.Write([]byte{0})
 		return err != nil
 	}, nil)
@@ -174,14 +176,14 @@ func TestGossipIHaveIWant(t *testing.T) {
 	clk := clock.NewMock()
 	a, n, ta, _ := pair(t, clk, "g")
 	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	f.waitRPC("hello", func(r *pb.RPC) bool { return hasSub(r, "g") })
 	f.open(n.h.ID())
 	// Subscribe, and keep out of n's mesh with a PRUNE backoff.
 	hello := subscribeRPC("g")
 	hello.Control = &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("g"), Backoff: proto.Uint64(600)}}}
 	f.send(hello)
-	eventually(t, 10*time.Second, "f subscribed", func() bool { return contains(n.r.TopicPeers("g"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "f subscribed", func() bool { return contains(n.r.TopicPeers("g"), f.h.ID()) }, nil)
 
 	// a's message reaches n through the mesh; n forwards it to its mesh
 	// only (a), so f must learn of it by gossip.
@@ -229,7 +231,7 @@ func TestNewerInboundStreamReplacesOlder(t *testing.T) {
 	}
 	sub, _ := topic.Subscribe()
 	f := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	var older []network.Stream
 	for i := 0; i < 5; i++ {
 		f.open(n.h.ID())
@@ -238,7 +240,7 @@ func TestNewerInboundStreamReplacesOlder(t *testing.T) {
 		// Wait until the router has taken this stream, so the next one is
 		// newer: the first shows in the subscription it carried, each later
 		// one in the replacement it causes.
-		eventually(t, 5*time.Second, "stream taken", func() bool {
+		bustest.Eventually(t, 5*time.Second, "stream taken", func() bool {
 			if i == 0 {
 				return contains(n.r.TopicPeers("s"), f.h.ID())
 			}
@@ -246,7 +248,7 @@ func TestNewerInboundStreamReplacesOlder(t *testing.T) {
 		}, nil)
 	}
 	for i, s := range older[:len(older)-1] {
-		eventually(t, 5*time.Second, fmt.Sprintf("older stream %d reset", i), func() bool {
+		bustest.Eventually(t, 5*time.Second, fmt.Sprintf("older stream %d reset", i), func() bool {
 			_, err := s.Write([]byte{0})
 			return err != nil
 		}, nil)

@@ -16,12 +16,13 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestNilOptionsMeanDefaults: WithLogger(nil), WithClock(nil) and
 // WithRegisterer(nil) select the defaults rather than failing or panicking.
 func TestNilOptionsMeanDefaults(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	r, err := New(h, bus, WithLogger(nil), WithClock(nil), WithRegisterer(nil))
@@ -37,7 +38,7 @@ func TestNilOptionsMeanDefaults(t *testing.T) {
 }
 
 func TestOptionsValidated(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	bad := DefaultGossipConfig()
@@ -102,7 +103,7 @@ func TestStrictNoSign(t *testing.T) {
 }
 
 func TestFxModule(t *testing.T) {
-	h := newHost(t)
+	h := testhost.New(t)
 	reg := prometheus.NewRegistry()
 	var r *Router
 	app := fxtest.New(t,

@@ -12,7 +12,9 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 func nextPartial(t testing.TB, s *PartialSubscription) PartialUpdate {
@@ -42,8 +44,8 @@ func partialPair(t *testing.T, bOpts PartialOptions) (a, b *node, ta, tb *Topic,
 	if err != nil {
 		t.Fatal(err)
 	}
-	connect(t, a.h, b.h)
-	eventually(t, 10*time.Second, "mesh and extensions both ways", func() bool {
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 10*time.Second, "mesh and extensions both ways", func() bool {
 		ea, _ := a.r.PeerExtensions(b.h.ID())
 		eb, _ := b.r.PeerExtensions(a.h.ID())
 		return ea.PartialMessages && eb.PartialMessages && contains(a.r.Mesh("t"), b.h.ID()) && contains(b.r.Mesh("t"), a.h.ID())
@@ -81,7 +83,7 @@ func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	connect(t, a.h, b.h)
+	testhost.Connect(t, a.h, b.h)
 	var ev events.EvtPeerExtensionsReceived
 	select {
 	case ev = <-exts.Out():
@@ -91,7 +93,7 @@ func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
 	if ev.Peer != a.h.ID() || ev.Protocol != wire.ProtocolMeshsub13 || !ev.PartialMessages {
 		t.Fatalf("extensions event %+v", ev)
 	}
-	eventually(t, 10*time.Second, "mesh", func() bool { return contains(a.r.Mesh("t"), b.h.ID()) }, heartbeat(clk))
+	bustest.Eventually(t, 10*time.Second, "mesh", func() bool { return contains(a.r.Mesh("t"), b.h.ID()) }, heartbeat(clk))
 
 	if err := ta.PublishPartial(context.Background(), []byte("g1"), fullBitParts(4, "x")); err != nil {
 		t.Fatal(err)
@@ -171,14 +173,14 @@ func TestBadPartialInputPenalised(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	f.waitRPC("extensions first", func(r *pb.RPC) bool { return r.GetControl().GetExtensions().GetPartialMessages() })
 	f.open(n.h.ID())
 	hello := subscribeRPC("t")
 	hello.Subscriptions[0].RequestsPartial = proto.Bool(true)
 	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
 	f.send(hello)
-	eventually(t, 10*time.Second, "extensions recorded", func() bool { e, _ := n.r.PeerExtensions(f.h.ID()); return e.PartialMessages }, nil)
+	bustest.Eventually(t, 10*time.Second, "extensions recorded", func() bool { e, _ := n.r.PeerExtensions(f.h.ID()); return e.PartialMessages }, nil)
 	// Twice.
 	f.send(&pb.RPC{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(false)}}})
 	// Oversized metadata, unknown-group flood.
@@ -190,7 +192,7 @@ func TestBadPartialInputPenalised(t *testing.T) {
 	f.send(&pb.RPC{Partial: &pb.PartialMessagesExtension{TopicID: proto.String("t"), GroupID: []byte{'g', 0}, PartialMessage: []byte{7, 200}}})
 	want := map[events.PenaltyReason]int{events.PenaltyExtensionsMisuse: 1, events.PenaltyBadPartial: 1 + 8 + 1}
 	got := map[events.PenaltyReason]int{}
-	eventually(t, 10*time.Second, "penalties", func() bool {
+	bustest.Eventually(t, 10*time.Second, "penalties", func() bool {
 		for {
 			select {
 			case e := <-pens.Out():
@@ -253,7 +255,7 @@ func TestPartialAPIErrors(t *testing.T) {
 	bad.GroupTTL = 1
 	bus := eventbus.New()
 	defer bus.Close()
-	if _, err := New(newHost(t), bus, WithClock(clk), WithPartialMessages(bad)); !errors.Is(err, ErrBadOption) {
+	if _, err := New(testhost.New(t), bus, WithClock(clk), WithPartialMessages(bad)); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("bad partial config: %v", err)
 	}
 }

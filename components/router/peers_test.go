@@ -10,7 +10,9 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // The router follows connectedness from the bus: a disconnect removes the
@@ -46,8 +48,8 @@ func TestDisconnectAndReconnect(t *testing.T) {
 		t.Fatal("peer still tracked after disconnect")
 	}
 
-	connect(t, a.h, b.h)
-	eventually(t, 20*time.Second, "mesh after reconnect", func() bool {
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 20*time.Second, "mesh after reconnect", func() bool {
 		return contains(a.r.Mesh("r"), b.h.ID()) && contains(b.r.Mesh("r"), a.h.ID())
 	}, heartbeat(clk))
 	sb, _ := tb.Subscribe()
@@ -74,7 +76,7 @@ func TestScoresFromBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := 0
-	eventually(t, 10*time.Second, "graylisted message rejected", func() bool {
+	bustest.Eventually(t, 10*time.Second, "graylisted message rejected", func() bool {
 		i++
 		if err := ta.Publish(context.Background(), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
@@ -92,7 +94,7 @@ func TestStreamReopenedAfterReset(t *testing.T) {
 	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
 	streams := make(chan network.Stream, 8)
 	f.h.SetStreamHandler(wire.ProtocolMeshsub11, func(s network.Stream) { streams <- s })
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	var first network.Stream
 	select {
 	case first = <-streams:
@@ -101,15 +103,15 @@ func TestStreamReopenedAfterReset(t *testing.T) {
 	}
 	f.open(n.h.ID())
 	f.send(subscribeRPC("re")) // so that publishes go to f
-	eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
 	_ = first.Reset()
 	// The router notices on its next write, and keeps the peer's state.
-	eventually(t, 10*time.Second, "stream failure noticed", func() bool {
+	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
 		_ = tp.Publish(context.Background(), []byte("probe"))
 		return counter(t, n.reg, "meshbus_router_stream_failures_total") >= 1
 	}, nil)
 	var second network.Stream
-	eventually(t, 10*time.Second, "stream reopened", func() bool {
+	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
 		select {
 		case second = <-streams:
 			return true

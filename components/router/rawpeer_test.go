@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // rawPeer is a pubsub peer written directly against the wire package, with
@@ -33,7 +34,7 @@ type rawPeer struct {
 
 func newRawPeer(t testing.TB, proto protocol.ID, mute bool) *rawPeer {
 	t.Helper()
-	h := newHost(t)
+	h := testhost.New(t)
 	p := &rawPeer{t: t, h: h, key: h.Peerstore().PrivKey(h.ID()), proto: proto, rpcs: make(chan *pb.RPC, 4096), seq: wire.NewSeqno(1)}
 	done := make(chan struct{})
 	h.SetStreamHandler(proto, func(s network.Stream) {

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestPublishWaitsForReadiness: a Publish with WithReadiness(MinTopicSize(1))
@@ -45,14 +48,14 @@ func TestPublishWaitsForReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	connect(t, a.h, b.h)
+	testhost.Connect(t, a.h, b.h)
 	if err := <-done; err != nil {
 		t.Fatalf("publish after b joined: %v", err)
 	}
 	if got := ta.Peers(); len(got) != 1 || got[0] != b.h.ID() {
 		t.Fatalf("Topic.Peers = %v, want [b]", got)
 	}
-	eventually(t, 10*time.Second, "b in a's mesh", func() bool { return contains(ta.Mesh(), b.h.ID()) }, heartbeat(clk))
+	bustest.Eventually(t, 10*time.Second, "b in a's mesh", func() bool { return contains(ta.Mesh(), b.h.ID()) }, heartbeat(clk))
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	m, err := sb.Next(ctx2)

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 func TestTwoNodesExchangeMessages(t *testing.T) {
@@ -22,8 +25,8 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 	}
 	sa, _ := ta.Subscribe()
 	sb, _ := tb.Subscribe()
-	connect(t, a.h, b.h)
-	eventually(t, 10*time.Second, "mesh between a and b", func() bool {
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 10*time.Second, "mesh between a and b", func() bool {
 		return contains(a.r.Mesh("chat"), b.h.ID()) && contains(b.r.Mesh("chat"), a.h.ID())
 	}, heartbeat(clk))
 
@@ -57,7 +60,7 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 	}
 	// The driver counts a delivery when it flushes the step that handed the
 	// message to the subscription, which the reader may beat: wait for it.
-	eventually(t, 10*time.Second, "b's delivered counter at 51", func() bool {
+	bustest.Eventually(t, 10*time.Second, "b's delivered counter at 51", func() bool {
 		return counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered") >= 51
 	}, nil)
 	if got := counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
@@ -98,10 +101,10 @@ func TestMeshOfSixDeliversEverything(t *testing.T) {
 	}
 	// A ring with chords: everyone has 4 neighbours, nobody all 5.
 	for i := range nodes {
-		connect(t, nodes[i].h, nodes[(i+1)%n].h)
-		connect(t, nodes[i].h, nodes[(i+2)%n].h)
+		testhost.Connect(t, nodes[i].h, nodes[(i+1)%n].h)
+		testhost.Connect(t, nodes[i].h, nodes[(i+2)%n].h)
 	}
-	eventually(t, 20*time.Second, "every node has mesh peers", func() bool {
+	bustest.Eventually(t, 20*time.Second, "every node has mesh peers", func() bool {
 		for _, nd := range nodes {
 			if len(nd.r.Mesh("blocks")) < 4 {
 				return false

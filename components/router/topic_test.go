@@ -9,6 +9,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -46,7 +47,7 @@ func TestLeavePrunes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no EvtTopicLeft")
 	}
-	eventually(t, 10*time.Second, "b forgets a's subscription", func() bool { return !contains(b.r.TopicPeers("l"), a.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "b forgets a's subscription", func() bool { return !contains(b.r.TopicPeers("l"), a.h.ID()) }, nil)
 	if len(a.r.Mesh("l")) != 0 || len(b.r.Mesh("l")) != 0 {
 		t.Fatal("mesh survived the leave")
 	}
@@ -63,7 +64,7 @@ func TestLeavePrunes(t *testing.T) {
 	if _, err := a.r.Join("l"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "mesh rebuilt", func() bool { return contains(a.r.Mesh("l"), b.h.ID()) }, heartbeat(clk))
+	bustest.Eventually(t, 20*time.Second, "mesh rebuilt", func() bool { return contains(a.r.Mesh("l"), b.h.ID()) }, heartbeat(clk))
 }
 
 func TestJoinErrors(t *testing.T) {

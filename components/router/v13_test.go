@@ -12,6 +12,8 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // On a /meshsub/1.3.0 stream the router's first RPC is the Extensions
@@ -20,7 +22,7 @@ func TestV13ExtensionsFirstAndOnce(t *testing.T) {
 	clk := clock.NewMock()
 	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
 	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	first := f.waitRPC("first RPC", func(*pb.RPC) bool { return true })
 	if !first.GetControl().GetExtensions().GetPartialMessages() {
 		t.Fatalf("first RPC %v", first)
@@ -54,7 +56,7 @@ func TestV13FallsBackToV12WithoutExtensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	first := f.waitRPC("hello", func(*pb.RPC) bool { return true })
 	if first.GetControl().GetExtensions() != nil || !hasSub(first, "a") {
 		t.Fatalf("first RPC on /meshsub/1.2.0: %v", first)
@@ -66,7 +68,7 @@ func TestV13FallsBackToV12WithoutExtensions(t *testing.T) {
 	later := subscribeRPC("b")
 	later.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
 	f.send(later)
-	eventually(t, 10*time.Second, "both RPCs handled", func() bool { return contains(n.r.TopicPeers("b"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "both RPCs handled", func() bool { return contains(n.r.TopicPeers("b"), f.h.ID()) }, nil)
 	if e, ok := n.r.PeerExtensions(f.h.ID()); !ok || e.PartialMessages {
 		t.Fatalf("v1.2 peer extensions %+v %v", e, ok)
 	}
@@ -91,7 +93,7 @@ func TestV13GoPubsubWithoutPartialGetsFullMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	subA, _ := ta.Subscribe()
-	hb := newHost(t)
+	hb := testhost.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := newGoTracer()
 	ps, err := pubsub.NewGossipSub(ctx, hb, pubsub.WithRawTracer(tr))
@@ -112,9 +114,9 @@ func TestV13GoPubsubWithoutPartialGetsFullMessages(t *testing.T) {
 		cancel()
 		_ = hb.Close()
 	})
-	connect(t, a.h, hb)
+	testhost.Connect(t, a.h, hb)
 	idA, idB := a.h.ID(), hb.ID()
-	eventually(t, 20*time.Second, "meshes", func() bool {
+	bustest.Eventually(t, 20*time.Second, "meshes", func() bool {
 		_, grafted, _, _ := tr.snapshot(idA)
 		return grafted && contains(a.r.Mesh(topic), idB)
 	}, heartbeat(clk))
@@ -164,15 +166,15 @@ func TestPartialGossipReplacesIHave(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
-	connect(t, f.h, n.h)
+	testhost.Connect(t, f.h, n.h)
 	f.open(n.h.ID())
 	hello := subscribeRPC("t")
 	hello.Subscriptions[0].RequestsPartial = proto.Bool(true)
 	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
 	f.send(hello)
-	eventually(t, 10*time.Second, "raw peer in the mesh", func() bool { return contains(n.r.Mesh("t"), f.h.ID()) }, heartbeat(clk))
+	bustest.Eventually(t, 10*time.Second, "raw peer in the mesh", func() bool { return contains(n.r.Mesh("t"), f.h.ID()) }, heartbeat(clk))
 	f.send(&pb.RPC{Control: &pb.ControlMessage{Prune: []*pb.ControlPrune{{TopicID: proto.String("t"), Backoff: proto.Uint64(600)}}}})
-	eventually(t, 10*time.Second, "raw peer pruned", func() bool { return !contains(n.r.Mesh("t"), f.h.ID()) }, nil)
+	bustest.Eventually(t, 10*time.Second, "raw peer pruned", func() bool { return !contains(n.r.Mesh("t"), f.h.ID()) }, nil)
 
 	if err := tp.Publish(context.Background(), []byte("full")); err != nil {
 		t.Fatal(err)

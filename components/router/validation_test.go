@@ -8,6 +8,9 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // pair returns two connected routers meshed on topic, with their topics.
@@ -26,8 +29,8 @@ func pairB(t testing.TB, clk *clock.Mock, topic string, opts ...Option) (a, b *n
 	if tb, err = b.r.Join(topic); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, a.h, b.h)
-	eventually(t, 10*time.Second, "mesh", func() bool {
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 10*time.Second, "mesh", func() bool {
 		return contains(a.r.Mesh(topic), b.h.ID()) && contains(b.r.Mesh(topic), a.h.ID())
 	}, heartbeat(clk))
 	return a, b, ta, tb
@@ -64,7 +67,7 @@ func TestValidatorsRejectIgnoreAccept(t *testing.T) {
 	if m := next(t, sb); string(m.Data) != "good" {
 		t.Fatalf("b delivered %q, want only good", m.Data)
 	}
-	eventually(t, 5*time.Second, "rejections counted", func() bool {
+	bustest.Eventually(t, 5*time.Second, "rejections counted", func() bool {
 		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_failed") == 1 &&
 			counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
 	}, nil)
@@ -104,7 +107,7 @@ func TestValidatorThrottle(t *testing.T) {
 	if err := ta.Publish(ctx, []byte("second")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "throttled message counted", func() bool {
+	bustest.Eventually(t, 5*time.Second, "throttled message counted", func() bool {
 		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_throttled") == 1
 	}, nil)
 	close(release)
@@ -133,7 +136,7 @@ func TestValidatorPanicIsIgnore(t *testing.T) {
 	if err := ta.Publish(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "panic counted as ignore", func() bool {
+	bustest.Eventually(t, 5*time.Second, "panic counted as ignore", func() bool {
 		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
 	}, nil)
 }

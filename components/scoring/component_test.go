@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/scoring/automaton"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -100,13 +100,8 @@ func (r *rig) emit(evs ...any) {
 		}
 		r.emitted++
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for counterValue(r.c.m.observed) < float64(r.emitted) {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("driver handled %v of %d events", counterValue(r.c.m.observed), r.emitted)
-		}
-		runtime.Gosched()
-	}
+	bustest.Eventually(r.t, waitTimeout, fmt.Sprintf("the driver to handle all %d events", r.emitted),
+		func() bool { return counterValue(r.c.m.observed) >= float64(r.emitted) }, nil)
 }
 
 // next returns the next output event.
@@ -486,16 +481,10 @@ func TestComponentBreakdownIsLiveAndConcurrent(t *testing.T) {
 	}
 	// Breakdown sees every handled event even without a snapshot: wait for
 	// all 51 penalties (P₇ = 51²).
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		if b, err := c.Breakdown(ctx, pA); err == nil && b.P7 == 51*51 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("breakdown never showed all penalties")
-		}
-		runtime.Gosched()
-	}
+	bustest.Eventually(t, waitTimeout, "the breakdown to show all penalties", func() bool {
+		b, err := c.Breakdown(ctx, pA)
+		return err == nil && b.P7 == 51*51
+	}, nil)
 	close(stop)
 	<-readerDone
 	c.Close()

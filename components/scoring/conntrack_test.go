@@ -3,13 +3,13 @@ package scoring_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
@@ -32,11 +32,7 @@ func TestColocationFromRealConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	crossed, err := eventbus.Subscribe[events.EvtPeerScoreThresholdCrossed](bus, eventbus.BufSize(64), eventbus.WithPolicy(eventbus.Block))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crossed.Close()
+	crossed := bustest.Subscribe[events.EvtPeerScoreThresholdCrossed](t, bus)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +43,7 @@ func TestColocationFromRealConnections(t *testing.T) {
 	// Both fall below gossip, in either order.
 	below := map[peer.ID]bool{}
 	for len(below) < 2 {
-		x := nextCrossing(t, crossed)
+		x := bustest.Next(t, crossed, nil, testhost.Timeout)
 		if !x.Below || x.Threshold != events.ThresholdGossip || x.Score != -1 {
 			t.Fatalf("crossing %+v", x)
 		}
@@ -66,23 +62,12 @@ func TestColocationFromRealConnections(t *testing.T) {
 	}
 	// c leaves 127.0.0.1: b is alone on it again and rises over gossip.
 	for {
-		x := nextCrossing(t, crossed)
+		x := bustest.Next(t, crossed, nil, testhost.Timeout)
 		if x.Peer == b.ID() {
 			if x.Below || x.Score != 0 {
 				t.Fatalf("crossing %+v", x)
 			}
 			break
 		}
-	}
-}
-
-func nextCrossing(t *testing.T, sub *eventbus.Subscription[events.EvtPeerScoreThresholdCrossed]) events.EvtPeerScoreThresholdCrossed {
-	t.Helper()
-	select {
-	case x := <-sub.Out():
-		return x
-	case <-time.After(testhost.Timeout):
-		t.Fatal("no threshold crossing")
-		return events.EvtPeerScoreThresholdCrossed{}
 	}
 }

@@ -118,3 +118,51 @@ func TestWaitForNoneCatchesAnUnexpectedEvent(t *testing.T) {
 		t.Fatal("WaitForNone missed an evtA before the barrier")
 	}
 }
+
+func TestSubscribeAndNextConsumeInOrder(t *testing.T) {
+	b := eventbus.New()
+	defer b.Close()
+	sub := bustest.Subscribe[evtA](t, b)
+	ea, err := eventbus.NewEmitter[evtA](b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ea.Close()
+	for i := range 5 {
+		_ = ea.Emit(evtA{i})
+	}
+	if got := bustest.Next[evtA](t, sub, nil, timeout); got.N != 0 {
+		t.Fatalf("first Next = %+v, want 0", got)
+	}
+	if got := bustest.Next(t, sub, func(a evtA) bool { return a.N >= 3 }, timeout); got.N != 3 {
+		t.Fatalf("Next(>=3) = %+v, want 3", got)
+	}
+	// 1 and 2 were consumed by the previous Next.
+	if got := bustest.Next[evtA](t, sub, nil, timeout); got.N != 4 {
+		t.Fatalf("Next after the match = %+v, want 4", got)
+	}
+}
+
+func TestNextFailsWhenTheSubscriptionEnds(t *testing.T) {
+	b := eventbus.New()
+	sub := bustest.Subscribe[evtA](t, b)
+	b.Close() // ends the subscription: Next must not run to its timeout
+	f := &fakeTB{TB: t}
+	bustest.Next[evtA](f, sub, nil, time.Hour)
+	if !f.failed {
+		t.Fatal("Next on an ended subscription did not fail")
+	}
+}
+
+func TestEventuallyRunsStepUntilTheConditionHolds(t *testing.T) {
+	steps := 0
+	bustest.Eventually(t, timeout, "three steps", func() bool { return steps >= 3 }, func() { steps++ })
+	if steps != 3 {
+		t.Fatalf("%d steps, want 3", steps)
+	}
+	f := &fakeTB{TB: t}
+	bustest.Eventually(f, 10*time.Millisecond, "never", func() bool { return false }, nil)
+	if !f.failed {
+		t.Fatal("Eventually on a condition that never holds did not fail")
+	}
+}

@@ -3,36 +3,38 @@ package dht
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
+	"github.com/benbjohnson/clock"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
-// TestOptionsAndLifecycle: invalid options are ErrBadOption; Close is
-// idempotent and works before Start; Start after Close is ErrClosed; a
+// TestOptionsAndLifecycle: invalid options are ErrBadOption, nil
+// dependencies ErrNilDependency; Close is idempotent and works before
+// Start; Start after Close is ErrClosed, a second Start ErrStarted; a
 // started DHT stops cleanly.
 func TestOptionsAndLifecycle(t *testing.T) {
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	for name, opt := range map[string]Option{
 		"interval": WithInterval(0), "timeout": WithRoundTimeout(-time.Second), "topic": WithTopics(""),
+		"reannounce": WithReannounce(-time.Second), "maxpeers": WithMaxPeers(0),
 	} {
 		if _, err := New(h, bus, opt); !errors.Is(err, ErrBadOption) {
 			t.Errorf("%s: %v, want ErrBadOption", name, err)
 		}
 	}
-	if _, err := New(nil, bus); !errors.Is(err, ErrBadOption) {
+	if _, err := New(nil, bus); !errors.Is(err, ErrNilDependency) {
 		t.Errorf("nil host: %v", err)
 	}
-	d, err := New(h, bus, WithTopics("t"))
+	d, err := New(h, bus, WithTopics("t"), WithLogger(nil), WithClock(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +54,9 @@ func TestOptionsAndLifecycle(t *testing.T) {
 	if err := d2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := d2.Start(context.Background()); !errors.Is(err, ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
 	if d2.Routing() == nil {
 		t.Fatal("no DHT after Start")
 	}
@@ -60,5 +65,89 @@ func TestOptionsAndLifecycle(t *testing.T) {
 	}
 	if Namespace("x") != "meshbus/topic/x" {
 		t.Fatalf("namespace %q", Namespace("x"))
+	}
+}
+
+// TestRoundsAnnounceEachPeerOnce: two nodes that know only a bootstrap
+// node find each other under a topic one of them follows through
+// WithTopics and the other through an EvtTopicJoined on its bus. Rounds
+// run on a mock clock; a peer found again in later rounds with the same
+// addresses is announced once, not once per round.
+func TestRoundsAnnounceEachPeerOnce(t *testing.T) {
+	const topic = "rendezvous"
+	clk := clock.NewMock()
+	boot := testhost.New(t)
+	bootBus := eventbus.New()
+	defer bootBus.Close()
+	bd, err := New(boot, bootBus, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bd.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer bd.Close()
+
+	type member struct {
+		d   *DHT
+		bus *eventbus.Bus
+		rec *bustest.Recorder
+	}
+	var ms [2]member
+	for i := range ms {
+		h := testhost.New(t)
+		bus := eventbus.New()
+		defer bus.Close()
+		opts := []Option{WithClock(clk), WithBootstrapPeers(testhost.Info(boot))}
+		if i == 0 {
+			opts = append(opts, WithTopics(topic))
+		}
+		d, err := New(h, bus, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := bustest.NewRecorder(t, bus, new(events.EvtPeerFound))
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		testhost.Connect(t, h, boot)
+		ms[i] = member{d, bus, rec}
+	}
+	// The second member follows the topic because "the router" joined it.
+	em, err := eventbus.NewEmitter[events.EvtTopicJoined](ms[1].bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	if err := em.Emit(events.EvtTopicJoined{Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+
+	const rounds = 4
+	for r := uint64(1); r <= rounds; r++ {
+		clk.Add(30 * time.Second)
+		for _, m := range ms {
+			bustest.Eventually(t, testhost.Timeout, fmt.Sprintf("round %d", r), func() bool { return m.d.Rounds() >= r }, nil)
+		}
+	}
+	for i, m := range ms {
+		other := ms[1-i].d.h.ID()
+		got := bustest.Of[events.EvtPeerFound](m.rec)
+		n := 0
+		for _, e := range got {
+			if e.Info.ID == other {
+				n++
+				if e.Via != "dht" || e.Topic != topic || len(e.Info.Addrs) == 0 {
+					t.Fatalf("member %d: event %+v", i, e)
+				}
+			}
+		}
+		if n != 1 {
+			t.Fatalf("member %d announced the other %d times in %d rounds, want once (events %+v)", i, n, rounds, got)
+		}
+		if m.d.Found() != uint64(len(got)) {
+			t.Fatalf("member %d: Found() %d, %d events", i, m.d.Found(), len(got))
+		}
 	}
 }

@@ -1,7 +1,17 @@
 // Package mdns is the mDNS discovery add-on: its one job is to find meshbus
 // peers on the local network with go-libp2p's p2p/discovery/mdns and
-// announce each as an events.EvtPeerFound (Via "mdns") for the peer
-// manager, which decides whether and when to dial.
+// announce them as events.EvtPeerFound (Via "mdns") for the peer manager,
+// which decides whether and when to dial.
+//
+// Shape (the one every component has; docs/architecture.md): the pure core
+// is components/discovery/automaton (which found peers are announced: not
+// the node itself, not a peer without addresses, and a peer found again
+// with the same addresses only once per WithReannounce); MDNS is the
+// driver, one goroutine that owns the core, its Output and the emitter.
+// go-libp2p's mDNS service hands found peers to the driver through a
+// bounded channel and never waits for it (a full channel drops the find and
+// counts it). options.go, errors.go and module.go hold the options, the
+// sentinel errors and the fx Module.
 package mdns
 
 import (
@@ -16,82 +26,41 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	libp2pmdns "github.com/libp2p/go-libp2p/p2p/discovery/mdns"
-	"go.uber.org/fx"
 
+	"github.com/meshbus/meshbus/components/discovery/automaton"
 	"github.com/meshbus/meshbus/eventbus"
-	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/eventbus/outbox"
 )
-
-// Sentinel errors.
-var (
-	// ErrBadOption wraps an invalid option value.
-	ErrBadOption = errors.New("mdns: bad option")
-	// ErrClosed reports Start after Close.
-	ErrClosed = errors.New("mdns: closed")
-)
-
-// DefaultServiceName is the mDNS service meshbus nodes announce and browse.
-const DefaultServiceName = "_meshbus-discovery._udp"
-
-// Option configures New.
-type Option func(*config)
-
-type config struct {
-	service string
-	buffer  int
-	clk     clock.Clock
-	log     *slog.Logger
-}
-
-// WithServiceName sets the mDNS service name (default DefaultServiceName);
-// only nodes with the same name find each other.
-func WithServiceName(name string) Option { return func(c *config) { c.service = name } }
-
-// WithBuffer sets how many found peers may wait for the driver (default
-// 64); more are dropped and counted (Dropped).
-func WithBuffer(n int) Option { return func(c *config) { c.buffer = n } }
-
-// WithClock sets the clock of the events' At (nil: the real clock).
-func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
-
-// WithLogger sets the logger (nil: slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
-
-func (c *config) validate() error {
-	switch {
-	case c.service == "":
-		return fmt.Errorf("%w: WithServiceName(\"\")", ErrBadOption)
-	case c.buffer < 1:
-		return fmt.Errorf("%w: WithBuffer(%d), want >= 1", ErrBadOption, c.buffer)
-	}
-	return nil
-}
 
 // MDNS announces the node on the local network and reports the peers it
-// finds. One driver goroutine owns the emitter; go-libp2p's mDNS service
-// hands found peers to it through a bounded channel.
+// finds. Its driver goroutine is the only one that touches the core; the
+// counters (Dropped, Announced) are safe for concurrent use.
 type MDNS struct {
 	cfg   config
 	h     host.Host
-	em    *eventbus.Emitter[events.EvtPeerFound]
+	core  *automaton.Automaton // owned by the driver goroutine
+	out   *automaton.Output    // likewise
+	em    *outbox.Emitters
 	found chan peer.AddrInfo
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards svc, started, closed
 	svc     libp2pmdns.Service
 	started bool
 	closed  bool
 	stop    chan struct{}
 	done    chan struct{}
 
-	dropped atomic.Uint64
+	dropped   atomic.Uint64
+	announced atomic.Uint64
 }
 
-// New builds the add-on for h on bus; nothing runs until Start.
+// New builds the add-on for h on bus; nothing runs until Start. A nil h or
+// bus is ErrNilDependency; an invalid option is ErrBadOption.
 func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*MDNS, error) {
 	if h == nil || bus == nil {
-		return nil, fmt.Errorf("%w: host and bus are required", ErrBadOption)
+		return nil, fmt.Errorf("%w: host and bus are required", ErrNilDependency)
 	}
-	cfg := config{service: DefaultServiceName, buffer: 64}
+	cfg := defaults()
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -106,11 +75,19 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*MDNS, error) {
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
-	em, err := eventbus.NewEmitter[events.EvtPeerFound](bus)
+	cfg.log = cfg.log.With("component", "mdns")
+	acfg := automaton.DefaultConfig(h.ID(), "mdns")
+	acfg.Reannounce, acfg.MaxPeers = cfg.reannounce, cfg.maxPeers
+	core, err := automaton.New(acfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+	}
+	out := automaton.NewOutput()
+	em, err := outbox.NewEmitters(bus, out)
 	if err != nil {
 		return nil, err
 	}
-	return &MDNS{cfg: cfg, h: h, em: em, found: make(chan peer.AddrInfo, cfg.buffer),
+	return &MDNS{cfg: cfg, h: h, core: core, out: out, em: em, found: make(chan peer.AddrInfo, cfg.buffer),
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -127,7 +104,11 @@ func (m *MDNS) HandlePeerFound(ai peer.AddrInfo) {
 // Dropped returns how many found peers were dropped for a full buffer.
 func (m *MDNS) Dropped() uint64 { return m.dropped.Load() }
 
-// Start begins announcing and browsing. ErrClosed after Close.
+// Announced returns how many EvtPeerFound the add-on has emitted.
+func (m *MDNS) Announced() uint64 { return m.announced.Load() }
+
+// Start begins announcing and browsing. A second Start is ErrStarted,
+// Start after Close is ErrClosed.
 func (m *MDNS) Start(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -135,7 +116,7 @@ func (m *MDNS) Start(context.Context) error {
 		return ErrClosed
 	}
 	if m.started {
-		return nil
+		return ErrStarted
 	}
 	m.svc = libp2pmdns.NewMdnsService(m.h, m.cfg.service, m)
 	if err := m.svc.Start(); err != nil {
@@ -146,7 +127,8 @@ func (m *MDNS) Start(context.Context) error {
 	return nil
 }
 
-// loop is the driver: it emits every found peer other than the node itself.
+// loop is the driver: each found peer goes to the core, and what the core
+// decides is emitted.
 func (m *MDNS) loop() {
 	defer close(m.done)
 	for {
@@ -154,17 +136,21 @@ func (m *MDNS) loop() {
 		case <-m.stop:
 			return
 		case ai := <-m.found:
-			if ai.ID == m.h.ID() || len(ai.Addrs) == 0 {
-				continue
+			o := m.core.HandleFound(m.cfg.clk.Now(), automaton.Found{Info: ai}, m.out)
+			if o == automaton.OutcomeAnnounced {
+				m.announced.Add(1)
+			} else {
+				m.cfg.log.Debug("found peer not announced", "peer", ai.ID, "outcome", o)
 			}
-			if err := m.em.Emit(events.EvtPeerFound{Info: ai, Via: "mdns", At: m.cfg.clk.Now()}); err != nil {
-				m.cfg.log.Debug("mdns: emit", "err", err)
-			}
+			m.em.Emit(&m.out.Outbox, m.emitFailed)
 		}
 	}
 }
 
-// Close stops the service and the driver; it is idempotent.
+func (m *MDNS) emitFailed(err error) { m.cfg.log.Debug("emit", "err", err) }
+
+// Close stops the service and the driver and closes the emitter; it is
+// idempotent and works without Start.
 func (m *MDNS) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -173,39 +159,12 @@ func (m *MDNS) Close() error {
 	}
 	m.closed = true
 	var err error
-	if m.started {
+	if m.svc != nil {
 		err = m.svc.Close()
+	}
+	if m.started {
 		close(m.stop)
 		<-m.done
 	}
 	return errors.Join(err, m.em.Close())
-}
-
-// Module provides and starts an *MDNS from the host.Host, *eventbus.Bus
-// and, when present, clock.Clock and *slog.Logger in the graph, with the
-// Options given by Options.
-var Module = fx.Module("mdns", fx.Provide(newForFx), fx.Invoke(func(*MDNS) {}))
-
-// Options hands Options to Module (one call per application).
-func Options(opts ...Option) fx.Option { return fx.Supply(moduleOptions(opts)) }
-
-type moduleOptions []Option
-
-type fxParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Host      host.Host
-	Bus       *eventbus.Bus
-	Clock     clock.Clock   `optional:"true"`
-	Logger    *slog.Logger  `optional:"true"`
-	Options   moduleOptions `optional:"true"`
-}
-
-func newForFx(p fxParams) (*MDNS, error) {
-	m, err := New(p.Host, p.Bus, append([]Option{WithClock(p.Clock), WithLogger(p.Logger)}, p.Options...)...)
-	if err != nil {
-		return nil, err
-	}
-	p.Lifecycle.Append(fx.Hook{OnStart: m.Start, OnStop: func(context.Context) error { return m.Close() }})
-	return m, nil
 }

@@ -4,29 +4,38 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
-	"github.com/libp2p/go-libp2p"
+	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
-// TestOptionsDropsAndLifecycle: invalid options are ErrBadOption; found
-// peers beyond the buffer are dropped and counted, never blocking the
-// caller; Close is idempotent; Start after Close is ErrClosed.
+// TestOptionsDropsAndLifecycle: invalid options are ErrBadOption, nil
+// dependencies ErrNilDependency; found peers beyond the buffer are dropped
+// and counted, never blocking the caller; Close is idempotent; Start after
+// Close is ErrClosed.
 func TestOptionsDropsAndLifecycle(t *testing.T) {
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
-	if _, err := New(h, bus, WithServiceName("")); !errors.Is(err, ErrBadOption) {
-		t.Errorf("empty service: %v", err)
+	for name, opt := range map[string]Option{
+		"service": WithServiceName(""), "buffer": WithBuffer(0),
+		"reannounce": WithReannounce(-time.Second), "maxpeers": WithMaxPeers(0),
+	} {
+		if _, err := New(h, bus, opt); !errors.Is(err, ErrBadOption) {
+			t.Errorf("%s: %v, want ErrBadOption", name, err)
+		}
 	}
-	if _, err := New(h, bus, WithBuffer(0)); !errors.Is(err, ErrBadOption) {
-		t.Errorf("zero buffer: %v", err)
+	if _, err := New(nil, bus); !errors.Is(err, ErrNilDependency) {
+		t.Errorf("nil host: %v", err)
+	}
+	if _, err := New(h, bus, WithLogger(nil), WithClock(nil), nil); err != nil {
+		t.Errorf("nil logger, clock and option: %v", err)
 	}
 	m, err := New(h, bus, WithBuffer(2))
 	if err != nil {
@@ -46,5 +55,55 @@ func TestOptionsDropsAndLifecycle(t *testing.T) {
 	}
 	if err := m.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+// TestDriverAnnouncesThroughTheCore runs the driver without the mDNS
+// service (which would multicast off loopback; host's TestMDNSFindsPeer
+// runs it in a network namespace) and feeds it finds as the service does:
+// the node itself and a peer without addresses are not announced, a peer
+// found again with the same addresses within WithReannounce is announced
+// once, and again once the mock clock passes WithReannounce.
+func TestDriverAnnouncesThroughTheCore(t *testing.T) {
+	h, other := testhost.New(t), testhost.New(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	clk := clock.NewMock()
+	rec := bustest.NewRecorder(t, bus, new(events.EvtPeerFound))
+	m, err := New(h, bus, WithClock(clk), WithReannounce(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.mu.Lock()
+	m.started = true
+	go m.loop()
+	m.mu.Unlock()
+
+	marker := testhost.New(t)
+	m.HandlePeerFound(testhost.Info(h))
+	m.HandlePeerFound(peer.AddrInfo{ID: other.ID()})
+	m.HandlePeerFound(testhost.Info(other))
+	m.HandlePeerFound(testhost.Info(other))
+	// The driver handles finds in order: once the marker is announced,
+	// every find before it was handled at the mock clock's start.
+	m.HandlePeerFound(testhost.Info(marker))
+	bustest.WaitFor(t, rec, func(e events.EvtPeerFound) bool { return e.Info.ID == marker.ID() }, testhost.Timeout)
+	clk.Add(time.Minute)
+	m.HandlePeerFound(testhost.Info(other))
+	got := bustest.WaitCount[events.EvtPeerFound](t, rec, 3, testhost.Timeout)
+	for i, want := range []peer.ID{other.ID(), marker.ID(), other.ID()} {
+		if e := got[i]; e.Info.ID != want || e.Via != "mdns" || len(e.Info.Addrs) == 0 {
+			t.Fatalf("event %d: %+v, want peer %s", i, e, want)
+		}
+	}
+	if !got[2].At.Equal(clk.Now()) {
+		t.Fatalf("re-announcement at %v, want the mock clock's %v", got[2].At, clk.Now())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bustest.Of[events.EvtPeerFound](rec)); n != 3 || m.Announced() != 3 {
+		t.Fatalf("%d events, %d announced; want 3", n, m.Announced())
 	}
 }

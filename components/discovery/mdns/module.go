@@ -1,0 +1,41 @@
+package mdns
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/host"
+	"go.uber.org/fx"
+
+	"github.com/meshbus/meshbus/eventbus"
+)
+
+// Module provides and starts an *MDNS from the host.Host, *eventbus.Bus
+// and, when present, clock.Clock and *slog.Logger in the graph, with the
+// Options given by Options.
+var Module = fx.Module("mdns", fx.Provide(newForFx), fx.Invoke(func(*MDNS) {}))
+
+// Options hands Options to Module (one call per application).
+func Options(opts ...Option) fx.Option { return fx.Supply(moduleOptions(opts)) }
+
+type moduleOptions []Option
+
+type fxParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Host      host.Host
+	Bus       *eventbus.Bus
+	Clock     clock.Clock   `optional:"true"`
+	Logger    *slog.Logger  `optional:"true"`
+	Options   moduleOptions `optional:"true"`
+}
+
+func newForFx(p fxParams) (*MDNS, error) {
+	m, err := New(p.Host, p.Bus, append([]Option{WithClock(p.Clock), WithLogger(p.Logger)}, p.Options...)...)
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.Hook{OnStart: m.Start, OnStop: func(context.Context) error { return m.Close() }})
+	return m, nil
+}
