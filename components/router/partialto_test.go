@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // PartialTo offers a group to the listed peers only: of two mesh peers,
@@ -33,9 +36,9 @@ func TestPublishPartialToListedPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	connect(t, a.h, b.h)
-	connect(t, a.h, c.h)
-	eventually(t, 10*time.Second, "a meshed with b and c, extensions known", func() bool {
+	testhost.Connect(t, a.h, b.h)
+	testhost.Connect(t, a.h, c.h)
+	bustest.Eventually(t, 10*time.Second, "a meshed with b and c, extensions known", func() bool {
 		eb, _ := a.r.PeerExtensions(b.h.ID())
 		ec, _ := a.r.PeerExtensions(c.h.ID())
 		m := a.r.Mesh("t")
