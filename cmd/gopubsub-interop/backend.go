@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p-pubsub/partialmessages"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	corehost "github.com/libp2p/go-libp2p/core/host"
@@ -39,6 +41,8 @@ type backend struct {
 	topics map[string]*pubsub.Topic
 	subs   []*pubsub.Subscription
 	wg     sync.WaitGroup
+	groups script.PartialGroups
+	work   partialQueue
 }
 
 func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error) {
@@ -46,6 +50,8 @@ func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
 		libp2p.Identity(script.NodeKey(id)),
 		libp2p.ConnectionManager(connmgr.NullConnMgr{}),
+		libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),
+		libp2p.WithDialTimeout(script.DialTimeout),
 	)
 	if err != nil {
 		return nil, err
@@ -113,7 +119,15 @@ func params(p script.GossipSubParams) pubsub.GossipSubParams {
 }
 
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
+	pme := &partialmessages.PartialMessagesExtension[peerParts]{
+		Logger:        b.log,
+		OnIncomingRPC: b.onPartialRPC,
+		OnEmitGossip: func(topic string, groupID []byte, peers []peer.ID, _ map[peer.ID]peerParts) {
+			b.work.push(partialJob{topic: topic, gid: groupID, to: slices.Clone(peers)})
+		},
+	}
 	ps, err := pubsub.NewGossipSub(b.ctx, b.h,
+		pubsub.WithPartialMessagesExtension(pme),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string { return script.MsgID(m.GetData()) }),
@@ -121,12 +135,18 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		pubsub.WithValidateQueueSize(queueSize),
 		pubsub.WithMaxMessageSize(maxMessageSize),
 		pubsub.WithGossipSubParams(params(p)),
-		pubsub.WithRawTracer(recvTracer{rec: b.rec}),
+		pubsub.WithRawTracer(recvTracer{rec: b.rec, mesh: script.MeshRecords()}),
 	)
 	if err != nil {
 		return nil, err
 	}
 	b.ps = ps
+	b.work.init()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.partialWorker()
+	}()
 	return nil, nil
 }
 
@@ -140,11 +160,14 @@ func (b *backend) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	return b.h.Connect(ctx, ai)
 }
 
-func (b *backend) topic(name string) (*pubsub.Topic, error) {
+func (b *backend) topic(name string, opts ...pubsub.TopicOpt) (*pubsub.Topic, error) {
 	if t, ok := b.topics[name]; ok {
+		if len(opts) > 0 {
+			return nil, fmt.Errorf("topic %q already joined without partial messages", name)
+		}
 		return t, nil
 	}
-	t, err := b.ps.Join(name)
+	t, err := b.ps.Join(name, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +176,11 @@ func (b *backend) topic(name string) (*pubsub.Topic, error) {
 }
 
 func (b *backend) Subscribe(ctx context.Context, name string) error {
-	t, err := b.topic(name)
+	return b.subscribe(name)
+}
+
+func (b *backend) subscribe(name string, opts ...pubsub.TopicOpt) error {
+	t, err := b.topic(name, opts...)
 	if err != nil {
 		return err
 	}
@@ -202,13 +229,18 @@ func (b *backend) Close() error {
 		s.Cancel()
 	}
 	b.cancel()
+	b.work.close()
 	err := b.h.Close()
 	b.wg.Wait()
 	return errors.Join(err)
 }
 
-// recvTracer records every message of every RPC received.
-type recvTracer struct{ rec *script.Recorder }
+// recvTracer records every message of every RPC received, and with mesh
+// set every peer entering or leaving a mesh.
+type recvTracer struct {
+	rec  *script.Recorder
+	mesh bool
+}
 
 func (t recvTracer) RecvRPC(rpc *pubsub.RPC) {
 	if len(rpc.GetPublish()) == 0 {
@@ -220,14 +252,33 @@ func (t recvTracer) RecvRPC(rpc *pubsub.RPC) {
 	}
 }
 
-func (recvTracer) AddPeer(peer.ID, protocol.ID)                         {}
-func (recvTracer) RemovePeer(peer.ID)                                   {}
-func (recvTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (recvTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (recvTracer) Join(string)                                          {}
-func (recvTracer) Leave(string)                                         {}
-func (recvTracer) Graft(peer.ID, string)                                {}
-func (recvTracer) Prune(peer.ID, string)                                {}
+func (recvTracer) AddPeer(peer.ID, protocol.ID) {}
+
+// RemovePeer: the peer left every mesh; recorded as a prune of topic "*".
+func (t recvTracer) RemovePeer(p peer.ID) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), false, p, "*")
+	}
+}
+func (recvTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (recvTracer) OnClosedOutboundStream(peer.ID)           {}
+func (recvTracer) Join(string)                              {}
+func (recvTracer) Leave(string)                             {}
+
+// Graft is called when p enters our mesh of topic.
+func (t recvTracer) Graft(p peer.ID, topic string) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), true, p, topic)
+	}
+}
+
+// Prune is called when p leaves our mesh of topic (a disconnecting peer
+// leaves every mesh without a Prune call: see RemovePeer).
+func (t recvTracer) Prune(p peer.ID, topic string) {
+	if t.mesh {
+		t.rec.Mesh(time.Now(), false, p, topic)
+	}
+}
 func (recvTracer) ValidateMessage(*pubsub.Message)                      {}
 func (recvTracer) DeliverMessage(*pubsub.Message)                       {}
 func (recvTracer) RejectMessage(*pubsub.Message, string)                {}

@@ -53,7 +53,7 @@ func main() {
 func run() error {
 	var (
 		paramsPath  = flag.String("params", "", "params.json in the plans' format (instead of --scenario)")
-		scen        = flag.String("scenario", "basic", "generated scenario: basic (1 KiB messages) or blob (96 KiB, 5 ms validation, like subnet-blob-msg)")
+		scen        = flag.String("scenario", "basic", "generated scenario: basic (1 KiB messages), blob (96 KiB, 5 ms validation, like subnet-blob-msg), partial (partial-messages: random parts per node, all publish), partial-fanout (node 0 holds all parts and publishes to nodes 1-7)")
 		nodes       = flag.Int("nodes", 32, "node count")
 		comp        = flag.String("composition", "go=100", "implementation mix, e.g. go=50,meshbus=50")
 		bins        = flag.String("bin", "", "binaries, e.g. go=./gopubsub-interop,meshbus=./meshbus-interop (default: those names beside netrunner)")
@@ -62,6 +62,7 @@ func run() error {
 		rate        = flag.Int("rate", 50, "bandwidth of each node's link, Mbit/s each way (0 = unshaped)")
 		seed        = flag.Uint64("seed", 1, "seed of the topology, the publishers, the latencies and the mix")
 		forceRelay  = flag.Bool("relay", false, "use the userspace delay relay even where netem exists")
+		arp         = flag.Bool("arp", false, "resolve neighbours with ARP broadcasts instead of permanent entries (the old behaviour, for comparison)")
 		setup       = flag.Int("setup", 0, "scenario: seconds before the first publish (default per scenario)")
 		interval    = flag.Int("interval", 0, "scenario: seconds between publishes (default per scenario)")
 		messages    = flag.Int("messages", 0, "scenario: message count (default 16)")
@@ -122,7 +123,7 @@ func run() error {
 	res, err := netrun.Run(ctx, netrun.Config{
 		Params: *paramsPath, Composition: shares, Bins: binMap,
 		Links: netrun.Links(*nodes, lo, hi, *rate, *seed), Out: *out, Seed: *seed,
-		Timeout: *timeoutFlag, ForceRelay: *forceRelay, Log: log,
+		Timeout: *timeoutFlag, ForceRelay: *forceRelay, ARP: *arp, Log: log,
 	})
 	if res != nil {
 		for _, f := range res.Failed {
@@ -138,14 +139,24 @@ func run() error {
 	}
 	title := fmt.Sprintf("%s, %d nodes, %s, latency %s per link (%s), %d Mbit/s; delay probe node0->node1 RTT %v (configured %v); logs in %s",
 		name, *nodes, *comp, *latency, delay, *rate, res.ProbeRTT.Round(100*time.Microsecond), res.ExpectedRTT, *out)
-	fmt.Println(netrun.FormatTable(title, res.Stats))
+	if res.Partial == nil || (len(res.Stats) > 0 && res.Stats[0].Messages > 0) {
+		fmt.Println(netrun.FormatTable(title, res.Stats))
+	} else {
+		fmt.Printf("%s\n\n", title)
+	}
+	if res.Partial != nil {
+		fmt.Println(netrun.FormatPartialTable(res.Partial))
+	}
+	if res.DupSources != nil && res.Partial == nil {
+		fmt.Println(netrun.FormatDupSources(res.DupSources))
+	}
 	if !res.Netem {
 		st := res.Relay
 		avgLate := time.Duration(0)
 		if st.Frames > 0 {
 			avgLate = st.Late / time.Duration(st.Frames)
 		}
-		fmt.Printf("relay: %d frames, %d MB, %d dropped, lateness avg %v max %v\n", st.Frames, st.Bytes>>20, st.Dropped, avgLate.Round(time.Microsecond), st.MaxLate.Round(time.Microsecond))
+		fmt.Printf("relay: %d frames (%d flooded), %d MB, %d dropped, lateness avg %v max %v\n", st.Frames, st.Flooded, st.Bytes>>20, st.Dropped, avgLate.Round(time.Microsecond), st.MaxLate.Round(time.Microsecond))
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("%d nodes failed", len(res.Failed))

@@ -395,8 +395,8 @@ func (r *Router) partialRPCAfter(in netInput) {
 }
 
 // PublishPartial publishes (or republishes, after it gained parts) the
-// group's message: every mesh (or fanout) peer of the topic that takes
-// partial messages gets our parts metadata and, if it requested partial
+// group's message: every mesh (or fanout) peer of the topic (or every peer
+// given with PartialTo) that takes partial messages gets our parts metadata and, if it requested partial
 // messages, the parts it lacks (eagerly, before its metadata is known, if
 // msg.PartsFor says so). The router keeps msg as the group's state for the
 // group's lifetime (PartialConfig.GroupTTL heartbeats after the last
@@ -406,14 +406,18 @@ func (r *Router) partialRPCAfter(in netInput) {
 // ErrNotJoined, ErrPartialDisabled (topic joined without WithPartial),
 // ErrInvalidGroup, ErrTooManyGroups, ErrClosed, and those of Publish for the
 // full message.
-func (t *Topic) PublishPartial(ctx context.Context, groupID []byte, msg PartialMessage) error {
+func (t *Topic) PublishPartial(ctx context.Context, groupID []byte, msg PartialMessage, opts ...PublishPartialOption) error {
 	if t.closed.Load() {
 		return fmt.Errorf("publish partial %q: %w", t.name, ErrNotJoined)
 	}
 	if msg == nil || len(groupID) == 0 {
 		return fmt.Errorf("publish partial %q: %w", t.name, ErrInvalidGroup)
 	}
-	req := publishPartialReq{t: t, gid: string(groupID), msg: msg, reply: make(chan publishPartialReply, 1)}
+	var pc publishPartialConfig
+	for _, o := range opts {
+		o(&pc)
+	}
+	req := publishPartialReq{t: t, gid: string(groupID), msg: msg, to: pc.to, reply: make(chan publishPartialReply, 1)}
 	rep, err := call(t.r, ctx, req, req.reply)
 	if err == nil {
 		err = rep.err
@@ -429,11 +433,30 @@ func (t *Topic) PublishPartial(ctx context.Context, groupID []byte, msg PartialM
 	return nil
 }
 
+// PublishPartialOption configures one PublishPartial.
+type PublishPartialOption func(*publishPartialConfig)
+
+type publishPartialConfig struct {
+	to []peer.ID // nil: the mesh (or fanout)
+}
+
+// PartialTo makes PublishPartial offer the group to peers instead of the
+// topic's mesh (or fanout) peers: each of them that exchanges partial
+// messages on the topic gets our parts metadata and, if it requested
+// partial messages, the parts it lacks. Peers already in the group's state
+// (those we exchanged parts or metadata of this group with before) still
+// get updates, as without the option. Other peers in the list are skipped.
+// An empty list offers the group to no new peer.
+func PartialTo(peers ...peer.ID) PublishPartialOption {
+	return func(c *publishPartialConfig) { c.to = append(make([]peer.ID, 0, len(peers)), peers...) }
+}
+
 // publishPartialReq is the driver's part of PublishPartial.
 type publishPartialReq struct {
 	t     *Topic
 	gid   string
 	msg   PartialMessage
+	to    []peer.ID // nil: meshOrFanout
 	reply chan publishPartialReply
 }
 
@@ -456,7 +479,11 @@ func (q publishPartialReq) serve(r *Router) {
 	}
 	rep.complete = q.msg.Complete()
 	key := partial.GroupKey{Topic: name, GroupID: q.gid}
-	switch o := r.part.core.Publish(r.clk.Now(), name, q.gid, rep.complete, r.meshOrFanout(name), &r.part.out); o {
+	peers := q.to
+	if peers == nil {
+		peers = r.meshOrFanout(name)
+	}
+	switch o := r.part.core.Publish(r.clk.Now(), name, q.gid, rep.complete, peers, &r.part.out); o {
 	case partial.OutcomePublished:
 		r.part.groups[key] = q.msg
 	case partial.OutcomeTooManyGroups:

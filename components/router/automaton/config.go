@@ -86,6 +86,13 @@ type Config struct {
 	// accepted from one received PRUNE. Default 16.
 	PrunePeers int
 
+	// TrimAtDhi makes the heartbeat trim a mesh of Dhi peers or more down
+	// to D, as go-libp2p-pubsub does, instead of one of more than Dhi peers
+	// (the spec's rule, and the default). A mesh then never stays at Dhi:
+	// meshes are smaller on average, and every message is sent and received
+	// fewer times. Default false.
+	TrimAtDhi bool
+
 	// FloodPublish sends our own messages to every topic peer whose score is
 	// at least the publish threshold, not only the mesh. Default true.
 	FloodPublish bool

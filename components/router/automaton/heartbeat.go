@@ -108,7 +108,7 @@ func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
 		}
 	}
 
-	if t.mesh.len() > a.cfg.Dhi {
+	if n := t.mesh.len(); n > a.cfg.Dhi || (a.cfg.TrimAtDhi && n >= a.cfg.Dhi) {
 		a.trimMesh(now, t, out)
 	}
 

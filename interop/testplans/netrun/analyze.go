@@ -5,12 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 )
+
+// MeshChange is one Mesh record: Peer entered (Graft) or left the node's
+// mesh (the scenarios have one topic).
+type MeshChange struct {
+	At    time.Time
+	Graft bool
+	Peer  string
+}
 
 // NodeLog is what one node's stdout said.
 type NodeLog struct {
@@ -22,13 +31,20 @@ type NodeLog struct {
 	Received map[string][]time.Time
 	// Published holds the publish time of each message this node published.
 	Published map[string]time.Time
+	// From holds the sender (peer id) of each copy, parallel to Received.
+	From map[string][]string
+	// Mesh holds the Mesh records (when the node wrote them), in log order.
+	Mesh []MeshChange
+	// Completed holds, per partial-message group id (decimal), the first
+	// "All parts received" record of the group (the node held every part).
+	Completed map[string]time.Time
 	// BadLines counts lines that were not JSON objects.
 	BadLines int
 }
 
 // ParseLog reads a node's NDJSON stdout.
 func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
-	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}}
+	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}, From: map[string][]string{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -37,6 +53,10 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			Msg    string    `json:"msg"`
 			ID     any       `json:"id"`
 			NodeID *int      `json:"node_id"`
+			Group  any       `json:"group id"`
+			From   string    `json:"from"`
+			Op     string    `json:"op"`
+			Peer   string    `json:"peer"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			l.BadLines++
@@ -51,8 +71,16 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			}
 		case "Received Message":
 			l.Received[id] = append(l.Received[id], rec.Time)
+			l.From[id] = append(l.From[id], rec.From)
+		case "Mesh":
+			l.Mesh = append(l.Mesh, MeshChange{At: rec.Time, Graft: rec.Op == "graft", Peer: rec.Peer})
 		case "Published Message":
 			l.Published[id] = rec.Time
+		case "All parts received":
+			g := fmt.Sprint(rec.Group)
+			if _, ok := l.Completed[g]; !ok {
+				l.Completed[g] = rec.Time
+			}
 		}
 	}
 	return l, sc.Err()
@@ -225,6 +253,220 @@ func FormatTable(title string, stats []Stats) string {
 			s.Group, s.Nodes, s.Messages, 100*s.ReliabilityMean, 100*s.ReliabilityMin,
 			ms(s.ReachAll[0]), ms(s.ReachAll[1]), ms(s.ReachAll[2]), miss,
 			ms(s.Reach90[0]), ms(s.Reach90[1]), ms(s.Reach90[2]), miss90, s.DupsPerDelivery)
+	}
+	return b.String()
+}
+
+// PartialStats is the partial-message figure for one group of nodes: the
+// plans' check wants every node to log "All parts received" (for every
+// group, here).
+type PartialStats struct {
+	Group string
+	Nodes int
+	// Groups is how many partial-message groups any node completed.
+	Groups int
+	// Completions counts (node, group) pairs completed, out of Nodes x Groups.
+	Completions int
+	// NodesAll counts nodes that completed every group; NodesNone those that
+	// completed none (the plans' check fails for them).
+	NodesAll, NodesNone int
+}
+
+// AnalyzePartial computes PartialStats overall and per implementation; nil
+// when no node completed a partial-message group.
+func AnalyzePartial(logs []NodeLog) []PartialStats {
+	ids := map[string]bool{}
+	impls := map[string]bool{}
+	for _, l := range logs {
+		impls[l.Impl] = true
+		for g := range l.Completed {
+			ids[g] = true
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	groups := []string{"overall"}
+	if len(impls) > 1 {
+		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
+	}
+	var out []PartialStats
+	for _, g := range groups {
+		s := PartialStats{Group: g, Groups: len(ids)}
+		for _, l := range logs {
+			if g != "overall" && l.Impl != g {
+				continue
+			}
+			s.Nodes++
+			n := 0
+			for id := range ids {
+				if _, ok := l.Completed[id]; ok {
+					n++
+				}
+			}
+			s.Completions += n
+			if n == len(ids) {
+				s.NodesAll++
+			}
+			if n == 0 {
+				s.NodesNone++
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FormatPartialTable renders partial stats as a Markdown table.
+func FormatPartialTable(stats []PartialStats) string {
+	var b strings.Builder
+	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone)
+	}
+	return b.String()
+}
+
+// DupSources tells where the copies a group of nodes received came from,
+// from the nodes' Mesh records: the message's publisher (flood publishing
+// sends to every topic peer), a peer in the receiver's mesh at that instant,
+// or another peer (an IWANT answer, or a peer whose mesh holds the receiver
+// while the receiver's does not hold it).
+type DupSources struct {
+	Group string
+	// Deliveries counts first copies; the others count copies beyond the
+	// first, by sender.
+	Deliveries                     int
+	FromPublisher, FromMesh, Other int
+	// FirstFromPublisher, FirstFromMesh, FirstOther split the first copies.
+	FirstFromPublisher, FirstFromMesh, FirstOther int
+	// MeshDegree is the mean mesh size of the group's nodes at the publish
+	// instants; MeshMin and MeshMax its extremes.
+	MeshDegree       float64
+	MeshMin, MeshMax int
+}
+
+// meshAt returns the node's mesh at instant t from its Mesh records.
+func meshAt(l NodeLog, t time.Time) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range l.Mesh {
+		if c.At.After(t) {
+			break
+		}
+		if c.Graft {
+			m[c.Peer] = true
+		} else {
+			delete(m, c.Peer)
+		}
+	}
+	return m
+}
+
+// AnalyzeDupSources computes DupSources overall and per implementation;
+// nil when no node wrote Mesh records.
+func AnalyzeDupSources(logs []NodeLog) []DupSources {
+	any := false
+	impls := map[string]bool{}
+	peerNode := map[string]int{}
+	for _, l := range logs {
+		impls[l.Impl] = true
+		peerNode[l.PeerID] = l.Node
+		if len(l.Mesh) > 0 {
+			any = true
+		}
+	}
+	if !any {
+		return nil
+	}
+	for i := range logs {
+		slices.SortStableFunc(logs[i].Mesh, func(a, b MeshChange) int { return a.At.Compare(b.At) })
+	}
+	publisher := map[string]int{}
+	pubAt := map[string]time.Time{}
+	for _, l := range logs {
+		for id, at := range l.Published {
+			publisher[id], pubAt[id] = l.Node, at
+		}
+	}
+	groups := []string{"overall"}
+	if len(impls) > 1 {
+		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
+	}
+	var out []DupSources
+	for _, g := range groups {
+		s := DupSources{Group: g, MeshMin: math.MaxInt}
+		degSum, degN := 0, 0
+		for _, l := range logs {
+			if g != "overall" && l.Impl != g {
+				continue
+			}
+			for _, at := range pubAt {
+				d := len(meshAt(l, at))
+				degSum += d
+				degN++
+				s.MeshMin, s.MeshMax = min(s.MeshMin, d), max(s.MeshMax, d)
+			}
+			for id, ts := range l.Received {
+				pub, ok := publisher[id]
+				if !ok || pub == l.Node {
+					continue
+				}
+				order := make([]int, len(ts))
+				for i := range order {
+					order[i] = i
+				}
+				slices.SortStableFunc(order, func(a, b int) int { return ts[a].Compare(ts[b]) })
+				for k, i := range order {
+					from := l.From[id][i]
+					n, known := peerNode[from]
+					switch {
+					case known && n == pub:
+						if k == 0 {
+							s.FirstFromPublisher++
+						} else {
+							s.FromPublisher++
+						}
+					case meshAt(l, ts[i])[from]:
+						if k == 0 {
+							s.FirstFromMesh++
+						} else {
+							s.FromMesh++
+						}
+					default:
+						if k == 0 {
+							s.FirstOther++
+						} else {
+							s.Other++
+						}
+					}
+					if k == 0 {
+						s.Deliveries++
+					}
+				}
+			}
+		}
+		if degN > 0 {
+			s.MeshDegree = float64(degSum) / float64(degN)
+		} else {
+			s.MeshMin = 0
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FormatDupSources renders DupSources as a Markdown table; copies are per
+// delivery.
+func FormatDupSources(stats []DupSources) string {
+	var b strings.Builder
+	b.WriteString("| group | mesh degree mean (min-max) | first copy from publisher / mesh / other | dups per delivery from publisher / mesh / other |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, s := range stats {
+		d := float64(max(s.Deliveries, 1))
+		fmt.Fprintf(&b, "| %s | %.2f (%d-%d) | %.0f%% / %.0f%% / %.0f%% | %.2f / %.2f / %.2f |\n", s.Group, s.MeshDegree, s.MeshMin, s.MeshMax,
+			100*float64(s.FirstFromPublisher)/d, 100*float64(s.FirstFromMesh)/d, 100*float64(s.FirstOther)/d,
+			float64(s.FromPublisher)/d, float64(s.FromMesh)/d, float64(s.Other)/d)
 	}
 	return b.String()
 }

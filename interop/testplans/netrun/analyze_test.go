@@ -2,6 +2,8 @@ package netrun
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +164,45 @@ func TestScenarioParams(t *testing.T) {
 	}
 	if _, err := (Scenario{Name: "nope", Nodes: 4, Messages: 1, Interval: 1, Setup: 1}).Params(); err == nil {
 		t.Fatal("unknown scenario accepted")
+	}
+}
+
+// "All parts received" records count once per node and group; a node that
+// completed nothing is counted as such, overall and per implementation.
+func TestAnalyzePartial(t *testing.T) {
+	rec := func(g int) string {
+		return fmt.Sprintf(`{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"All parts received","service":"gossipsub","group id":%d}`+"\n", g)
+	}
+	inputs := []struct {
+		impl string
+		log  string
+	}{
+		{"go", rec(1) + rec(2) + rec(2)},
+		{"go", rec(1)},
+		{"meshbus", rec(2) + rec(1)},
+		{"meshbus", ""},
+	}
+	var logs []NodeLog
+	for i, in := range inputs {
+		l, err := ParseLog(i, in.impl, strings.NewReader(in.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	got := AnalyzePartial(logs)
+	want := []PartialStats{
+		{Group: "overall", Nodes: 4, Groups: 2, Completions: 5, NodesAll: 2, NodesNone: 1},
+		{Group: "go", Nodes: 2, Groups: 2, Completions: 3, NodesAll: 1, NodesNone: 0},
+		{Group: "meshbus", Nodes: 2, Groups: 2, Completions: 2, NodesAll: 1, NodesNone: 1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if AnalyzePartial(logs[3:]) != nil {
+		t.Fatal("stats without any completion")
+	}
+	if tab := FormatPartialTable(got); !strings.Contains(tab, "| meshbus | 2 | 2 | 2 / 4 | 1 / 1 |") {
+		t.Fatalf("table:\n%s", tab)
 	}
 }

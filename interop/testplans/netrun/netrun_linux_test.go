@@ -25,7 +25,7 @@ func needNamespaces(t *testing.T) {
 func TestRelayDelay(t *testing.T) {
 	needNamespaces(t)
 	links := []LinkSpec{{Latency: 15 * time.Millisecond, RateMbit: 50}, {Latency: 25 * time.Millisecond, RateMbit: 50}}
-	n, err := Setup(context.Background(), Prefix(), links, true)
+	n, err := Setup(context.Background(), Prefix(), links, NetOptions{ForceRelay: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +56,9 @@ func TestRelayDelay(t *testing.T) {
 	}
 }
 
-// TestMixedNetwork runs 8 nodes, half meshbus and half go-libp2p-pubsub, on
-// the basic scenario end to end: every message must reach every node of
-// both implementations.
-func TestMixedNetwork(t *testing.T) {
+// buildNodes builds both node binaries into a temporary directory of t.
+func buildNodes(t *testing.T) map[string]string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: -short")
 	}
@@ -74,7 +73,14 @@ func TestMixedNetwork(t *testing.T) {
 	if out, err := b.CombinedOutput(); err != nil {
 		t.Fatalf("building the nodes: %v\n%s", err, out)
 	}
-	sc := Scenario{Name: "basic", Nodes: 8, Conns: 4, Setup: 4, Interval: 1, Messages: 5, Drain: 2, Seed: 5}
+	return map[string]string{"go": filepath.Join(dir, "gopubsub-interop"), "meshbus": filepath.Join(dir, "meshbus-interop")}
+}
+
+// runMixed runs sc on 8 nodes, half meshbus and half go-libp2p-pubsub, and
+// fails the test if a node failed or a namespace was left behind.
+func runMixed(t *testing.T, bins map[string]string, sc Scenario) *Result {
+	t.Helper()
+	dir := t.TempDir()
 	js, err := sc.Params()
 	if err != nil {
 		t.Fatal(err)
@@ -87,9 +93,8 @@ func TestMixedNetwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	res, err := Run(ctx, Config{
-		Params: params, Composition: shares,
-		Bins:  map[string]string{"go": filepath.Join(dir, "gopubsub-interop"), "meshbus": filepath.Join(dir, "meshbus-interop")},
-		Links: Links(8, 5*time.Millisecond, 15*time.Millisecond, 50, 5), Out: filepath.Join(dir, "out"), Seed: 5,
+		Params: params, Composition: shares, Bins: bins,
+		Links: Links(sc.Nodes, 5*time.Millisecond, 15*time.Millisecond, 50, 5), Out: filepath.Join(dir, "out"), Seed: 5,
 		Timeout: 20 * time.Second,
 	})
 	if err != nil {
@@ -98,6 +103,22 @@ func TestMixedNetwork(t *testing.T) {
 	if len(res.Failed) > 0 {
 		t.Fatalf("nodes failed: %q", res.Failed)
 	}
+	for _, ns := range []string{Prefix() + "hub", Prefix() + "n0"} {
+		if _, err := os.Stat("/run/netns/" + ns); !os.IsNotExist(err) {
+			t.Errorf("namespace %s left behind", ns)
+		}
+	}
+	if res.ProbeRTT < res.ExpectedRTT-time.Millisecond {
+		t.Errorf("probe RTT %v below configured %v", res.ProbeRTT, res.ExpectedRTT)
+	}
+	return res
+}
+
+// TestMixedNetwork runs 8 nodes, half meshbus and half go-libp2p-pubsub, on
+// the basic scenario end to end: every message must reach every node of
+// both implementations.
+func TestMixedNetwork(t *testing.T) {
+	res := runMixed(t, buildNodes(t), Scenario{Name: "basic", Nodes: 8, Conns: 4, Setup: 4, Interval: 1, Messages: 5, Drain: 2, Seed: 5})
 	t.Logf("\n%s", FormatTable("", res.Stats))
 	if len(res.Stats) != 3 {
 		t.Fatalf("want overall, go and meshbus rows: %+v", res.Stats)
@@ -111,12 +132,27 @@ func TestMixedNetwork(t *testing.T) {
 			t.Errorf("%s: reach-all p50 %v is below the network's minimum delay", s.Group, s.ReachAll[0])
 		}
 	}
-	if res.ProbeRTT < res.ExpectedRTT-time.Millisecond {
-		t.Errorf("probe RTT %v below configured %v", res.ProbeRTT, res.ExpectedRTT)
-	}
-	for _, ns := range []string{Prefix() + "hub", Prefix() + "n0"} {
-		if _, err := os.Stat("/run/netns/" + ns); !os.IsNotExist(err) {
-			t.Errorf("namespace %s left behind", ns)
-		}
+}
+
+// TestMixedPartial runs the partial-message scenarios on 8 mixed nodes:
+// every node of both implementations must log "All parts received" for
+// every group (partial: parts spread over all nodes, everyone publishes;
+// partial-fanout: node 0, unsubscribed, offers whole groups to nodes 1-7).
+func TestMixedPartial(t *testing.T) {
+	bins := buildNodes(t)
+	for _, name := range []string{"partial", "partial-fanout"} {
+		t.Run(name, func(t *testing.T) {
+			const groups = 3
+			res := runMixed(t, bins, Scenario{Name: name, Nodes: 8, Conns: 4, Setup: 4, Interval: 2, Messages: groups, Drain: 4, Seed: 5})
+			t.Logf("\n%s", FormatPartialTable(res.Partial))
+			if len(res.Partial) != 3 {
+				t.Fatalf("want overall, go and meshbus rows: %+v", res.Partial)
+			}
+			for _, s := range res.Partial {
+				if s.Groups != groups || s.NodesAll != s.Nodes || s.Completions != s.Nodes*groups {
+					t.Errorf("%s: %d groups, %d of %d nodes completed all (%d of %d completions)", s.Group, s.Groups, s.NodesAll, s.Nodes, s.Completions, s.Nodes*groups)
+				}
+			}
+		})
 	}
 }

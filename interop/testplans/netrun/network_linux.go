@@ -20,6 +20,12 @@ const Subnet = "10.213.0.0/16"
 // NodeIP returns node i's address.
 func NodeIP(i int) string { return fmt.Sprintf("10.213.%d.%d", i/250, i%250+1) }
 
+// NodeMAC returns the Ethernet address of node i's eth0: locally
+// administered, fixed, so that every namespace gets the others as permanent
+// neighbours (no ARP) and the relay knows every port's address from the
+// start (no unicast frame is flooded to every port).
+func NodeMAC(i int) string { return fmt.Sprintf("02:6d:62:00:%02x:%02x", i>>8&0xff, i&0xff) }
+
 // Network is a set of node namespaces linked through a hub namespace.
 type Network struct {
 	prefix string
@@ -77,47 +83,37 @@ func run(name string, args ...string) error {
 
 func ip(args ...string) error { return run("ip", args...) }
 
-// nsip runs ip inside namespace ns.
-func nsip(ns string, args ...string) error { return ip(append([]string{"-n", ns}, args...)...) }
-
-func nstc(ns string, args ...string) error {
-	return run("ip", append([]string{"netns", "exec", ns, "tc"}, args...)...)
-}
-
 // Prefix returns the namespace-name prefix of runs of this process.
 func Prefix() string { return fmt.Sprintf("mbtp%d", os.Getpid()) }
+
+// NetOptions are Setup's choices.
+type NetOptions struct {
+	// ForceRelay uses the userspace relay even where netem exists.
+	ForceRelay bool
+	// ARP leaves neighbour resolution to ARP (broadcasts) instead of
+	// permanent neighbour entries; only to reproduce the old behaviour.
+	ARP bool
+}
 
 // Setup creates one namespace per link (node i's host name is nodei), a hub
 // namespace, a veth pair per node, the addresses, the shaping, the delay
 // (netem where the kernel has it, the userspace Relay otherwise) and an
-// /etc/netns/<ns>/hosts naming every node. On error everything created is
-// removed.
-func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool) (n *Network, err error) {
+// /etc/netns/<ns>/hosts naming every node. The commands it runs are those
+// of hubCommands and nodeCommands. On error everything created is removed.
+func Setup(ctx context.Context, prefix string, links []LinkSpec, opts NetOptions) (n *Network, err error) {
 	if len(links) < 1 || len(links) > 1000 {
 		return nil, fmt.Errorf("%w: %d nodes (1..1000)", ErrBadConfig, len(links))
 	}
 	n = &Network{prefix: prefix, hub: prefix + "hub", links: links}
-	n.netem = !forceRelay && HasNetem(prefix)
+	n.netem = !opts.ForceRelay && HasNetem(prefix)
 	defer func() {
 		if err != nil {
 			_ = n.Teardown()
 			n = nil
 		}
 	}()
-	if err := ip("netns", "add", n.hub); err != nil {
+	if err := n.exec(hubCommands(n.hub, n.netem)); err != nil {
 		return nil, err
-	}
-	n.made = append(n.made, n.hub)
-	if err := nsip(n.hub, "link", "set", "lo", "up"); err != nil {
-		return nil, err
-	}
-	if n.netem {
-		if err := nsip(n.hub, "link", "add", "br0", "type", "bridge"); err != nil {
-			return nil, err
-		}
-		if err := nsip(n.hub, "link", "set", "br0", "up"); err != nil {
-			return nil, err
-		}
 	}
 	var hosts strings.Builder
 	hosts.WriteString("127.0.0.1 localhost\n")
@@ -130,12 +126,7 @@ func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ns := fmt.Sprintf("%sn%d", prefix, i)
-		if err := ip("netns", "add", ns); err != nil {
-			return nil, err
-		}
-		n.made = append(n.made, ns)
-		n.nodes = append(n.nodes, ns)
+		ns := nodeNamespace(prefix, i)
 		dir := filepath.Join("/etc/netns", ns)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -144,31 +135,26 @@ func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool
 		if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644); err != nil {
 			return nil, err
 		}
-		hubIf := fmt.Sprintf("h%d", i)
-		hubIfs[i], lats[i] = hubIf, l.Latency
-		steps := [][]string{
-			{"link", "add", "name", "eth0", "netns", ns, "type", "veth", "peer", "name", hubIf, "netns", n.hub},
-			{"-n", ns, "link", "set", "lo", "up"},
-			{"-n", ns, "addr", "add", NodeIP(i) + "/16", "dev", "eth0"},
-			{"-n", ns, "link", "set", "eth0", "up"},
-			{"-n", n.hub, "link", "set", hubIf, "up"},
+		n.nodes = append(n.nodes, ns)
+		hubIfs[i], lats[i] = hubIface(i), l.Latency
+		if err := n.exec(nodeCommands(n.hub, ns, i, l, n.netem)); err != nil {
+			return nil, err
 		}
-		if n.netem {
-			steps = append(steps, []string{"-n", n.hub, "link", "set", hubIf, "master", "br0"})
-		}
-		for _, s := range steps {
-			if err := ip(s...); err != nil {
-				return nil, err
-			}
-		}
-		for _, side := range []struct{ ns, dev string }{{ns, "eth0"}, {n.hub, hubIf}} {
-			if err := shape(side.ns, side.dev, l, n.netem); err != nil {
+	}
+	if !opts.ARP {
+		neigh := neighBatch(len(links))
+		for _, ns := range n.nodes {
+			if err := runInput(neigh, "ip", "-n", ns, "-batch", "-"); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if !n.netem {
-		r, err := StartRelay(n.hub, hubIfs, lats)
+		macs := make([]string, len(links))
+		for i := range links {
+			macs[i] = NodeMAC(i)
+		}
+		r, err := StartRelay(n.hub, hubIfs, lats, macs)
 		if err != nil {
 			return nil, err
 		}
@@ -177,24 +163,117 @@ func Setup(ctx context.Context, prefix string, links []LinkSpec, forceRelay bool
 	return n, nil
 }
 
-// shape puts the link's delay (netem mode) and rate on dev's egress.
-func shape(ns, dev string, l LinkSpec, netem bool) error {
+// exec runs cmds in order, recording every namespace an "ip netns add"
+// created for Teardown; it stops at the first error.
+func (n *Network) exec(cmds [][]string) error {
+	for _, c := range cmds {
+		if err := run(c[0], c[1:]...); err != nil {
+			return err
+		}
+		if len(c) == 4 && c[0] == "ip" && c[1] == "netns" && c[2] == "add" {
+			n.made = append(n.made, c[3])
+		}
+	}
+	return nil
+}
+
+// neighBatch is the "ip -batch" input that makes every node of n a
+// permanent neighbour on eth0. Without it each namespace resolves its peers
+// with ARP: broadcasts the relay floods to every port, N-1 copies each,
+// which at 64 nodes starting at once is tens of thousands of frames, enough
+// to delay the relay past ARP's retries ("no route to host") and dials
+// past their timeouts.
+func neighBatch(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "neigh replace %s lladdr %s dev eth0 nud permanent\n", NodeIP(i), NodeMAC(i))
+	}
+	return b.String()
+}
+
+// noIPv6 is the command that turns IPv6 off in namespace ns (before its
+// interfaces come up): the nodes use IPv4 only, and an interface's IPv6
+// start-up traffic (duplicate address detection, router and multicast
+// listener messages) is multicast the relay would flood to every port.
+func noIPv6(ns string) []string {
+	return []string{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"}
+}
+
+func runInput(input, name string, args ...string) error {
+	var out bytes.Buffer
+	c := exec.Command(name, args...)
+	c.Stdin = strings.NewReader(input)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+func nodeNamespace(prefix string, i int) string { return fmt.Sprintf("%sn%d", prefix, i) }
+
+func hubIface(i int) string { return fmt.Sprintf("h%d", i) }
+
+// hubCommands creates the hub namespace; in netem mode it holds a bridge
+// that every hub-side veth joins (the relay replaces it otherwise).
+func hubCommands(hub string, netem bool) [][]string {
+	cmds := [][]string{
+		{"ip", "netns", "add", hub},
+		noIPv6(hub),
+		{"ip", "-n", hub, "link", "set", "lo", "up"},
+	}
+	if netem {
+		cmds = append(cmds,
+			[]string{"ip", "-n", hub, "link", "add", "br0", "type", "bridge"},
+			[]string{"ip", "-n", hub, "link", "set", "br0", "up"})
+	}
+	return cmds
+}
+
+// nodeCommands creates node i's namespace ns (IPv6 off), its veth pair
+// (eth0 in ns with address NodeMAC(i), h<i> in the hub), its address, and the shaping of both ends: the link's
+// rate on each end's egress and, in netem mode, the link's latency on each
+// end's egress too, so that a packet from a to b is delayed latency(a) +
+// latency(b), as with the relay.
+func nodeCommands(hub, ns string, i int, l LinkSpec, netem bool) [][]string {
+	hubIf := hubIface(i)
+	cmds := [][]string{
+		{"ip", "netns", "add", ns},
+		noIPv6(ns),
+		{"ip", "link", "add", "name", "eth0", "address", NodeMAC(i), "netns", ns, "type", "veth", "peer", "name", hubIf, "netns", hub},
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+		{"ip", "-n", ns, "addr", "add", NodeIP(i) + "/16", "dev", "eth0"},
+		{"ip", "-n", ns, "link", "set", "eth0", "up"},
+		{"ip", "-n", hub, "link", "set", hubIf, "up"},
+	}
+	if netem {
+		cmds = append(cmds, []string{"ip", "-n", hub, "link", "set", hubIf, "master", "br0"})
+	}
+	cmds = append(cmds, shapeCommands(ns, "eth0", l, netem)...)
+	return append(cmds, shapeCommands(hub, hubIf, l, netem)...)
+}
+
+// shapeCommands puts the link's delay (netem mode: netem at the root, the
+// tbf as its child) and rate (tbf) on dev's egress in namespace ns.
+func shapeCommands(ns, dev string, l LinkSpec, netem bool) [][]string {
+	tc := func(args ...string) []string {
+		return append([]string{"ip", "netns", "exec", ns, "tc"}, args...)
+	}
 	tbf := func(parent ...string) []string {
 		// burst: at least one 64 KiB GSO frame; queue up to 50 ms of data.
 		burst := max(l.RateMbit*1000*1000/8/250, 64<<10)
 		a := append([]string{"qdisc", "add", "dev", dev}, parent...)
-		return append(a, "tbf", "rate", fmt.Sprintf("%dmbit", l.RateMbit), "burst", fmt.Sprint(burst), "latency", "50ms")
+		return tc(append(a, "tbf", "rate", fmt.Sprintf("%dmbit", l.RateMbit), "burst", fmt.Sprint(burst), "latency", "50ms")...)
 	}
 	switch {
 	case netem && l.Latency > 0:
-		if err := nstc(ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "netem", "delay", fmt.Sprintf("%dus", l.Latency.Microseconds()), "limit", "100000"); err != nil {
-			return err
-		}
+		cmds := [][]string{tc("qdisc", "add", "dev", dev, "root", "handle", "1:", "netem", "delay", fmt.Sprintf("%dus", l.Latency.Microseconds()), "limit", "100000")}
 		if l.RateMbit > 0 {
-			return nstc(ns, tbf("parent", "1:1", "handle", "2:")...)
+			cmds = append(cmds, tbf("parent", "1:1", "handle", "2:"))
 		}
+		return cmds
 	case l.RateMbit > 0:
-		return nstc(ns, tbf("root", "handle", "1:")...)
+		return [][]string{tbf("root", "handle", "1:")}
 	}
 	return nil
 }

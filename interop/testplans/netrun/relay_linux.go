@@ -26,6 +26,9 @@ const maxQueuedBytes = 32 << 20
 // RelayStats counts what the relay did.
 type RelayStats struct {
 	Frames, Bytes uint64
+	// Flooded counts frames sent to every other port (broadcast, multicast,
+	// unknown destination).
+	Flooded uint64
 	// Dropped counts frames not delivered: the queue bound, or the
 	// destination port's qdisc full (ENOBUFS), or another write error.
 	Dropped uint64
@@ -45,9 +48,9 @@ type Relay struct {
 	macs  sync.Map // [6]byte -> int (port index)
 	wg    sync.WaitGroup
 
-	frames, bytes, dropped atomic.Uint64
-	late, maxLate          atomic.Int64
-	closed                 atomic.Bool
+	frames, bytes, dropped, flooded atomic.Uint64
+	late, maxLate                   atomic.Int64
+	closed                          atomic.Bool
 }
 
 type port struct {
@@ -90,12 +93,24 @@ func (h *frameHeap) Pop() any {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // StartRelay opens one packet socket per interface (in namespace ns) and
-// starts relaying; lats[i] is the one-way latency of ifaces[i]'s link.
-func StartRelay(ns string, ifaces []string, lats []time.Duration) (*Relay, error) {
-	if len(ifaces) != len(lats) {
-		return nil, errors.New("relay: one latency per interface")
+// starts relaying; lats[i] is the one-way latency of ifaces[i]'s link, and
+// macs[i] (optional, "" or a nil slice: learnt) the Ethernet address behind
+// it, known before that port sent anything.
+func StartRelay(ns string, ifaces []string, lats []time.Duration, macs []string) (*Relay, error) {
+	if len(ifaces) != len(lats) || (macs != nil && len(macs) != len(ifaces)) {
+		return nil, errors.New("relay: one latency (and at most one address) per interface")
 	}
 	r := &Relay{}
+	for i, m := range macs {
+		if m == "" {
+			continue
+		}
+		hw, err := net.ParseMAC(m)
+		if err != nil || len(hw) != 6 {
+			return nil, fmt.Errorf("relay: address %q of %s: %v", m, ifaces[i], err)
+		}
+		r.macs.Store([6]byte(hw), i)
+	}
 	err := inNetns(ns, func() error {
 		for i, name := range ifaces {
 			f, err := openPacket(name)
@@ -196,6 +211,7 @@ func (r *Relay) read(p *port) {
 				continue
 			}
 		}
+		r.flooded.Add(1)
 		for _, d := range r.ports {
 			if d != p {
 				r.enqueue(d, now.Add(p.lat+d.lat), b)
@@ -298,7 +314,7 @@ func (r *Relay) write(p *port) {
 
 // Stats returns the relay's counters so far.
 func (r *Relay) Stats() RelayStats {
-	return RelayStats{Frames: r.frames.Load(), Bytes: r.bytes.Load(), Dropped: r.dropped.Load(),
+	return RelayStats{Frames: r.frames.Load(), Bytes: r.bytes.Load(), Dropped: r.dropped.Load(), Flooded: r.flooded.Load(),
 		Late: time.Duration(r.late.Load()), MaxLate: time.Duration(r.maxLate.Load())}
 }
 

@@ -33,6 +33,9 @@ type Config struct {
 	Timeout time.Duration
 	// ForceRelay uses the userspace relay even where netem exists.
 	ForceRelay bool
+	// ARP resolves neighbours with ARP instead of permanent entries (see
+	// NetOptions.ARP).
+	ARP bool
 	// Log receives progress (default slog.Default()).
 	Log *slog.Logger
 }
@@ -49,7 +52,13 @@ type Result struct {
 	// line of their stderr.
 	Failed []string
 	Stats  []Stats
-	Logs   []NodeLog `json:"-"`
+	// Partial is the partial-message completion figure (nil when no node
+	// completed a partial-message group).
+	Partial []PartialStats
+	// DupSources splits the copies received by sender (nil without Mesh
+	// records).
+	DupSources []DupSources
+	Logs       []NodeLog `json:"-"`
 }
 
 // Run sets up the network, runs every node to the end of its script (or
@@ -95,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Log.Warn("could not raise the relay's priority; delays may run late under load", "err", err)
 	}
 	cfg.Log.Info("setting up network", "nodes", n)
-	net, err := Setup(ctx, Prefix(), cfg.Links, cfg.ForceRelay)
+	net, err := Setup(ctx, Prefix(), cfg.Links, NetOptions{ForceRelay: cfg.ForceRelay, ARP: cfg.ARP})
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +162,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			// the (port 9000, port 9000) pair in TIME_WAIT, and the next
 			// dial of that pair times out for a minute. Ephemeral source
 			// ports avoid it; every go-libp2p based node gets the same.
-			"LIBP2P_TCP_REUSEPORT=false")
+			"LIBP2P_TCP_REUSEPORT=false",
+			// Mesh records let the analysis tell where duplicates come from.
+			script.MeshEnv+"=1")
 		c.Stdout, c.Stderr = out, errf
 		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
@@ -226,6 +237,8 @@ collect:
 		res.Logs = append(res.Logs, l)
 	}
 	res.Stats = Analyze(res.Logs)
+	res.Partial = AnalyzePartial(res.Logs)
+	res.DupSources = AnalyzeDupSources(res.Logs)
 	js, _ := json.MarshalIndent(res, "", " ")
 	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
 	return res, nil

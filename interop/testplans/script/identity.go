@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -13,6 +14,15 @@ import (
 
 // Port is the TCP port every node listens on.
 const Port = 9000
+
+// DialTimeout bounds one dial, handshakes included, in both node binaries.
+// go-libp2p bounds a dial to a private address (every node address in the
+// plans and in the runner) to 5 s by default; with 64 node processes
+// starting on a 2-core machine the security handshake alone took longer
+// ("failed to negotiate security protocol: context deadline exceeded"), and
+// every retry cost another handshake's CPU. A dial that fails outright
+// (connection refused) still fails at once.
+const DialTimeout = 20 * time.Second
 
 // NodeIDFromHostname parses a host name of the form nodeN (N a decimal
 // integer, 0 or more) into N.

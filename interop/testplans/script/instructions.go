@@ -334,6 +334,9 @@ func parseInstruction(b []byte, depth int) (Instruction, error) {
 		if err := strict(b, &v); err != nil {
 			return bad(err)
 		}
+		if v.TopicID == "" {
+			return bad(errors.New("topicID is empty"))
+		}
 		return v.AddPartialMessage, nil
 	case "publishPartial":
 		var v struct {
@@ -342,6 +345,9 @@ func parseInstruction(b []byte, depth int) (Instruction, error) {
 		}
 		if err := strict(b, &v); err != nil {
 			return bad(err)
+		}
+		if v.TopicID == "" {
+			return bad(errors.New("topicID is empty"))
 		}
 		return v.PublishPartial, nil
 	case "":

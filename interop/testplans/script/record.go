@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -109,4 +110,31 @@ func (r *Recorder) Received(at time.Time, id string, from peer.ID, topic string)
 // plans; the runner's analysis uses it to tell the publisher).
 func (r *Recorder) Published(at time.Time, id string, topic string) {
 	r.write(at, "Published Message", slog.String("id", FormatID(id)), slog.String("topic", topic))
+}
+
+// AllPartsReceived writes the "All parts received" record the plans'
+// partial-message check counts: this node holds every part of group gid
+// (by its own addPartialMessage or by parts received), written once per
+// group, when it becomes complete.
+func (r *Recorder) AllPartsReceived(at time.Time, gid uint64) {
+	r.write(at, "All parts received", slog.Uint64("group id", gid))
+}
+
+// MeshEnv is the environment variable that turns on Mesh records
+// (INTEROP_MESH_RECORDS=1): not part of the plans' contract, they let a
+// runner tell where duplicates come from (mesh peers or others) and how
+// large the meshes are.
+const MeshEnv = "INTEROP_MESH_RECORDS"
+
+// MeshRecords reports whether Mesh records are on (see MeshEnv).
+func MeshRecords() bool { return os.Getenv(MeshEnv) == "1" }
+
+// Mesh writes a "Mesh" record: peer joined (graft true) or left (false)
+// this node's mesh of topic at time at.
+func (r *Recorder) Mesh(at time.Time, graft bool, p peer.ID, topic string) {
+	op := "prune"
+	if graft {
+		op = "graft"
+	}
+	r.write(at, "Mesh", slog.String("op", op), slog.String("peer", p.String()), slog.String("topic", topic))
 }

@@ -35,11 +35,19 @@ type Backend interface {
 }
 
 // PartialBackend is implemented by backends that support the partial
-// messages extension; without it the partial-message instructions fail
-// with ErrUnsupportedInstruction.
+// messages extension (the plans' encoding is PartialGroup's); without it the
+// partial-message instructions fail with ErrUnsupportedInstruction. Its
+// methods are called like Backend's.
 type PartialBackend interface {
+	// SubscribePartial joins topic requesting partial messages, and
+	// subscribes to it.
 	SubscribePartial(ctx context.Context, topic string) error
+	// AddPartialMessage adds the parts of the bitmap parts to group groupID
+	// of topic, and writes "All parts received" (Recorder.AllPartsReceived)
+	// if that completes the group.
 	AddPartialMessage(topic string, groupID uint64, parts uint8) error
+	// PublishPartial offers the group to the topic's mesh, or to the peers
+	// to when it is not nil. The group must exist (added or received).
 	PublishPartial(ctx context.Context, topic string, groupID uint64, to []peer.ID) error
 }
 
