@@ -17,10 +17,14 @@ import (
 // pubsub protocol (after identify or on its first pubsub stream).
 type EvtRouterPeerAdded struct {
 	Peer peer.ID
-	// Protocol is the negotiated protocol (/meshsub/1.2.0, /meshsub/1.1.0,
-	// /meshsub/1.0.0 or /floodsub/1.0.0).
+	// Protocol is the negotiated protocol (/meshsub/1.3.0, /meshsub/1.2.0,
+	// /meshsub/1.1.0, /meshsub/1.0.0 or /floodsub/1.0.0).
 	Protocol protocol.ID
-	At       time.Time
+	// Direct is true for a direct peer (the router's WithDirectPeers):
+	// it gets every message of the topics it subscribes to and is never in
+	// a mesh or a fanout set.
+	Direct bool
+	At     time.Time
 }
 
 // EvtRouterPeerRemoved is emitted when the router forgets a peer (its last
@@ -124,6 +128,62 @@ type EvtPeerPruned struct {
 	// Backoff is how long neither side may re-graft.
 	Backoff time.Duration
 	At      time.Time
+}
+
+// FanoutReason names why a peer left a topic's fanout set.
+type FanoutReason uint8
+
+// The reasons a peer leaves a fanout set.
+const (
+	// FanoutReasonExpired: FanoutTTL passed without a publish to the topic;
+	// the whole set is dropped.
+	FanoutReasonExpired FanoutReason = iota + 1
+	// FanoutReasonJoined: the local node joined the topic; its mesh (built
+	// from the fanout peers first) replaces the set.
+	FanoutReasonJoined
+	// FanoutReasonPeerLeft: the peer unsubscribed from the topic, or
+	// disconnected.
+	FanoutReasonPeerLeft
+	// FanoutReasonBelowPublish: the heartbeat found the peer's score below
+	// the publish threshold.
+	FanoutReasonBelowPublish
+)
+
+// String returns the reason's name.
+func (r FanoutReason) String() string {
+	switch r {
+	case FanoutReasonExpired:
+		return "expired"
+	case FanoutReasonJoined:
+		return "joined"
+	case FanoutReasonPeerLeft:
+		return "peer_left"
+	case FanoutReasonBelowPublish:
+		return "below_publish"
+	}
+	return "unknown"
+}
+
+// EvtFanoutPeerAdded is emitted when a peer enters the fanout set of a
+// topic the local node publishes to without having joined it: the set is
+// made (up to D peers) by the first publish, and the heartbeat refills it
+// to D. Guarantee: for one peer and topic, Added and EvtFanoutPeerRemoved
+// alternate, Added first; the router never drops either.
+type EvtFanoutPeerAdded struct {
+	Peer  peer.ID
+	Topic string
+	At    time.Time
+}
+
+// EvtFanoutPeerRemoved is emitted when a peer leaves a topic's fanout set,
+// with the reason. When the peer leaves because it disconnected, it comes
+// before the peer's EvtPeerUnsubscribed and EvtRouterPeerRemoved; when the
+// local node joins the topic, before the EvtPeerGrafted of the new mesh.
+type EvtFanoutPeerRemoved struct {
+	Peer   peer.ID
+	Topic  string
+	Reason FanoutReason
+	At     time.Time
 }
 
 // PeerExchangeRecord is one peer offered in a PRUNE's peer exchange list.

@@ -39,10 +39,25 @@ func builtins() []builtin {
 	return []builtin{
 		{ComponentConnTrack, conntrack.Module},
 		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Scorer) {}))},
-		{ComponentRouter, fx.Options(router.Module, fx.Invoke(func(*router.Router) {}))},
+		{ComponentRouter, fx.Options(router.Module, scorerThresholds, fx.Invoke(func(*router.Router) {}))},
 		{ComponentPeerMgr, fx.Options(peermgr.Module, fx.Invoke(func(*peermgr.Manager) {}))},
 	}
 }
+
+// scorerThresholds hands the router the thresholds of the scorer in the
+// graph, when there is one, so that they are in force from the router's
+// construction on, before the scorer's first snapshot (which carries the
+// same ones) reaches it. Without a scorer the router runs without scoring.
+var scorerThresholds = fx.Provide(fx.Annotate(
+	func(s *scoring.Scorer) []router.Option {
+		if s == nil {
+			return nil
+		}
+		return []router.Option{router.WithScoreThresholds(s.Thresholds())}
+	},
+	fx.ParamTags(`optional:"true"`),
+	fx.ResultTags(`group:"router_options,flatten"`),
+))
 
 // BuiltinNames returns the names of the built-in components, in start order.
 func BuiltinNames() []string {

@@ -29,7 +29,7 @@ func WithDashboard(addr string, opts ...dashboard.Option) Option {
 		}
 		all := append([]dashboard.Option{dashboard.WithAddr(addr)}, opts...)
 		c.addons = append(c.addons, Component(ComponentDashboard,
-			fx.Provide(dashboardMesh, dashboardBreakdowns),
+			fx.Provide(dashboardMesh, dashboardFanout, dashboardDirect, dashboardBreakdowns),
 			dashboard.Module,
 			dashboard.Options(all...),
 			fx.Invoke(func(*dashboard.Dashboard) {}),
@@ -52,6 +52,22 @@ func dashboardMesh(in dashboardIn) dashboard.MeshFunc {
 	return RouterMeshes(in.Router)
 }
 
+// dashboardFanout reads the router's fanout sets for the dashboard's resyncs.
+func dashboardFanout(in dashboardIn) dashboard.FanoutFunc {
+	if in.Router == nil {
+		return nil
+	}
+	return RouterFanouts(in.Router)
+}
+
+// dashboardDirect reads the router's direct peers for the dashboard.
+func dashboardDirect(in dashboardIn) dashboard.DirectFunc {
+	if in.Router == nil {
+		return nil
+	}
+	return in.Router.DirectPeers
+}
+
 // dashboardBreakdowns reads the scorer's breakdowns for the dashboard.
 func dashboardBreakdowns(in dashboardIn) dashboard.BreakdownsFunc {
 	if in.Scoring == nil {
@@ -67,6 +83,18 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 		m := make(map[string][]peer.ID)
 		for _, t := range r.Topics() {
 			m[t] = r.Mesh(t)
+		}
+		return m
+	}
+}
+
+// RouterFanouts returns a function listing r's fanout peers per topic it
+// publishes to without having joined it, for a dashboard.Source.
+func RouterFanouts(r *router.Router) func() map[string][]peer.ID {
+	return func() map[string][]peer.ID {
+		m := make(map[string][]peer.ID)
+		for _, t := range r.FanoutTopics() {
+			m[t] = r.Fanout(t)
 		}
 		return m
 	}

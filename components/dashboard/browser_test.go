@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/router"
@@ -61,6 +63,7 @@ func TestBrowser(t *testing.T) {
 		t.Skip("no Chromium or Chrome in PATH (on Debian: apt-get install -y chromium; or set CHROME_PATH)")
 	}
 	const topic = "dashboard-test"
+	const fanTopic = "dashboard-fanout"
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
@@ -77,13 +80,29 @@ func TestBrowser(t *testing.T) {
 			n.node.Close()
 		}
 	}()
+	// Keys first: n4 and n5 are each other's direct peers.
+	keys := make([]crypto.PrivKey, 6)
+	kids := make([]peer.ID, 6)
+	for i := range keys {
+		var err error
+		if keys[i], _, err = crypto.GenerateEd25519Key(rand.NewChaCha8([32]byte{byte(i + 1)})); err != nil {
+			t.Fatal(err)
+		}
+		if kids[i], err = peer.IDFromPrivateKey(keys[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := map[int]peer.ID{4: kids[5], 5: kids[4]}
 	for i := range 6 {
 		bn := &browserNode{name: fmt.Sprintf("n%d", i)}
 		// Score the topic, so the page has P1 and P2 to show.
 		params := scoring.DefaultParams()
 		params.Topics[topic] = scoring.DefaultTopicParams()
-		n, err := host.New(ctx, host.WithLogger(quiet),
-			host.WithFx(scoring.Options(scoring.WithParams(params))))
+		fxo := []fx.Option{scoring.Options(scoring.WithParams(params))}
+		if p, ok := direct[i]; ok {
+			fxo = append(fxo, router.Options(router.WithDirectPeers(p)))
+		}
+		n, err := host.New(ctx, host.WithLogger(quiet), host.WithIdentity(keys[i]), host.WithFx(fxo...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +110,8 @@ func TestBrowser(t *testing.T) {
 		nodes = append(nodes, bn)
 		if err := d.Attach(dashboard.Source{
 			Name: bn.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
-			Mesh: host.RouterMeshes(bn.r), Breakdowns: host.ScoreBreakdowns(n.Scoring()),
+			Mesh: host.RouterMeshes(bn.r), Fanout: host.RouterFanouts(bn.r), Direct: bn.r.DirectPeers,
+			Breakdowns: host.ScoreBreakdowns(n.Scoring()),
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +124,17 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		if bn.sub, err = bn.topic.Subscribe(router.SubscriptionBuffer(64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// n0's ring neighbours join a second topic, which n0 publishes to
+	// without joining it: a fanout.
+	for _, i := range []int{1, 5} {
+		tp, err := nodes[i].r.Join(fanTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tp.Subscribe(router.SubscriptionBuffer(64)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,6 +167,13 @@ func TestBrowser(t *testing.T) {
 		if err := nodes[i%len(nodes)].topic.Publish(ctx, []byte(fmt.Sprintf("m%d", i)), router.RequirePeers()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	waitUntil(t, ctx, "n0 sees both subscribers of "+fanTopic, func() bool { return len(nodes[0].r.TopicPeers(fanTopic)) == 2 })
+	if err := nodes[0].r.Publish(ctx, fanTopic, []byte("via fanout"), router.RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	if f := nodes[0].r.Fanout(fanTopic); len(f) != 2 {
+		t.Fatalf("n0's fanout of %s is %v, want its two subscribed neighbours", fanTopic, f)
 	}
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -185,11 +223,46 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Exactly the routers' mesh edges.
-	want, got := matchMesh(t, bctx, nodes, topic, 10*time.Second)
+	want, got := matchMesh(t, bctx, nodes, 10*time.Second)
 	if !slices.Equal(got, want) {
 		t.Fatalf("page mesh edges %v\nrouters report   %v", got, want)
 	}
 	t.Logf("page shows 6 nodes and the routers' %d mesh edges", len(want))
+
+	// Exactly the routers' fanout edges, drawn dashed.
+	wantFan, gotFan := matchEdges(t, bctx, func() []string { return routerFanout(nodes) }, fanoutJS, 10*time.Second)
+	if !slices.Equal(gotFan, wantFan) || len(wantFan) != 2 {
+		t.Fatalf("page fanout edges %v\nrouters report     %v (want n0's two)", gotFan, wantFan)
+	}
+	dashed, err := chromedp.Run(bctx, chromedp.Evaluate[bool](
+		`[...document.querySelectorAll('line.fanout')].every(e => getComputedStyle(e).strokeDasharray !== "none")`))
+	if err != nil || !dashed {
+		t.Fatalf("fanout edges not dashed (%v)", err)
+	}
+	t.Logf("page shows the routers' %d fanout edges, dashed: %v", len(wantFan), gotFan)
+
+	// The direct peers are marked: the vertices of n4 and n5 and their
+	// connection.
+	wantDirect := []string{kids[4].String(), kids[5].String()}
+	sort.Strings(wantDirect)
+	var gotDirect []string
+	waitPage(t, bctx, "the direct peers", func() bool {
+		var err error
+		if gotDirect, err = chromedp.Run(bctx, chromedp.Evaluate[[]string](
+			`[...document.querySelectorAll('g.vertex.direct')].filter(g => g.dataset.direct === "1").map(g => g.dataset.id).sort()`)); err != nil {
+			t.Fatal(err)
+		}
+		return slices.Equal(gotDirect, wantDirect)
+	})
+	conn, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('line.conn.direct')].map(e => [e.dataset.a, e.dataset.b].sort().join(">"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantDirect[0] + ">" + wantDirect[1]; !slices.Equal(conn, []string{want}) {
+		t.Fatalf("direct connections on the page %v, want [%s]", conn, want)
+	}
+	t.Logf("page marks the direct peers %v and their connection", gotDirect)
 	shot := screenshot(t, bctx, "")
 
 	// Force a prune: n0 leaves the topic and prunes its whole mesh.
@@ -216,11 +289,48 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the page showed the prune after %v, want within 2s", elapsed)
 	}
 	t.Logf("prune shown on the page after %v", elapsed.Round(time.Millisecond))
-	want, got = matchMesh(t, bctx, nodes, topic, 10*time.Second)
+	want, got = matchMesh(t, bctx, nodes, 10*time.Second)
 	if !slices.Equal(got, want) {
 		t.Fatalf("after the prune, page mesh edges %v\nrouters report %v", got, want)
 	}
 	screenshot(t, bctx, strings.TrimSuffix(shot, ".png")+"-after-prune.png")
+}
+
+const fanoutJS = `[...document.querySelectorAll('line.fanout')].map(e => e.dataset.topic + " " + e.dataset.from + ">" + e.dataset.to).sort()`
+
+// routerFanout is what the routers report: "topic from>to" for every peer
+// of every fanout set of every node, sorted.
+func routerFanout(nodes []*browserNode) []string {
+	var out []string
+	for _, bn := range nodes {
+		for _, topic := range bn.r.FanoutTopics() {
+			for _, p := range bn.r.Fanout(topic) {
+				out = append(out, topic+" "+bn.node.ID().String()+">"+p.String())
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// matchEdges waits until the page's edges (js) equal the routers' (want),
+// and returns both.
+func matchEdges(t *testing.T, bctx context.Context, want func() []string, js string, within time.Duration) (w, got []string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		w = want()
+		var err error
+		if got, err = chromedp.Run(bctx, chromedp.Evaluate[[]string](js)); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(got, w) && len(w) > 0 || time.Now().After(deadline) {
+			return w, got
+		}
+		<-tick.C
+	}
 }
 
 const meshJS = `[...document.querySelectorAll('line.mesh')].map(e => e.dataset.topic + " " + e.dataset.from + ">" + e.dataset.to).sort()`
@@ -230,12 +340,14 @@ func containsPeer(edge, id string) bool {
 }
 
 // routerEdges is what the routers report: "topic from>to" for every peer in
-// every node's mesh, sorted.
-func routerEdges(nodes []*browserNode, topic string) []string {
+// every mesh of every node, sorted.
+func routerEdges(nodes []*browserNode) []string {
 	var out []string
 	for _, bn := range nodes {
-		for _, p := range bn.r.Mesh(topic) {
-			out = append(out, topic+" "+bn.node.ID().String()+">"+peer.ID(p).String())
+		for _, topic := range bn.r.Topics() {
+			for _, p := range bn.r.Mesh(topic) {
+				out = append(out, topic+" "+bn.node.ID().String()+">"+p.String())
+			}
 		}
 	}
 	sort.Strings(out)
@@ -244,22 +356,9 @@ func routerEdges(nodes []*browserNode, topic string) []string {
 
 // matchMesh waits until the page's mesh edges equal the routers' (the mesh
 // may still be moving: heartbeats graft and prune), and returns both.
-func matchMesh(t *testing.T, bctx context.Context, nodes []*browserNode, topic string, within time.Duration) (want, got []string) {
+func matchMesh(t *testing.T, bctx context.Context, nodes []*browserNode, within time.Duration) (want, got []string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		want = routerEdges(nodes, topic)
-		var err error
-		if got, err = chromedp.Run(bctx, chromedp.Evaluate[[]string](meshJS)); err != nil {
-			t.Fatal(err)
-		}
-		if slices.Equal(got, want) && len(want) > 0 || time.Now().After(deadline) {
-			return want, got
-		}
-		<-tick.C
-	}
+	return matchEdges(t, bctx, func() []string { return routerEdges(nodes) }, meshJS, within)
 }
 
 func screenshot(t *testing.T, bctx context.Context, path string) string {

@@ -42,6 +42,12 @@ type Source struct {
 	// Mesh, when set, returns each joined topic's mesh peers; it is read on
 	// attach and after the dashboard dropped events.
 	Mesh func() map[string][]peer.ID
+	// Fanout, when set, returns each fanout topic's fanout peers; it is
+	// read on attach and after the dashboard dropped events.
+	Fanout func() map[string][]peer.ID
+	// Direct, when set, returns the node's direct peers; it is read on
+	// attach and after the dashboard dropped events.
+	Direct func() []peer.ID
 	// Breakdowns, when set, returns every scored peer's P1-P7 breakdown; it
 	// is read at each stats sample.
 	Breakdowns func() map[peer.ID]automaton.ScoreTerms
@@ -548,7 +554,19 @@ func (s *driverState) resync(now time.Time, w *watched) {
 			r.Conns = append(r.Conns, automaton.Conn{ID: c.ID(), Peer: c.RemotePeer(), Direction: c.Stat().Direction})
 		}
 	}
-	if r.Mesh == nil && r.Conns == nil {
+	if w.src.Fanout != nil {
+		r.Fanout = w.src.Fanout()
+		if r.Fanout == nil {
+			r.Fanout = map[string][]peer.ID{}
+		}
+	}
+	if w.src.Direct != nil {
+		r.Direct = w.src.Direct()
+		if r.Direct == nil {
+			r.Direct = []peer.ID{}
+		}
+	}
+	if r.Mesh == nil && r.Conns == nil && r.Fanout == nil && r.Direct == nil {
 		return
 	}
 	s.aut.HandleResync(now, w.src.Name, r, &s.out)

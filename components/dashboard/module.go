@@ -19,13 +19,24 @@ import (
 // the dashboard dropped events.
 type MeshFunc func() map[string][]peer.ID
 
+// FanoutFunc returns each fanout topic's fanout peers (a router's view). An
+// fx application may provide one for Module, which then reloads the fanout
+// after the dashboard dropped events.
+type FanoutFunc func() map[string][]peer.ID
+
+// DirectFunc returns the node's direct peers (a router's configuration). An
+// fx application may provide one for Module, which then marks them from
+// the start.
+type DirectFunc func() []peer.ID
+
 // BreakdownsFunc returns every scored peer's P1-P7 breakdown. An fx
 // application may provide one for Module, which then shows the breakdown.
 type BreakdownsFunc func() map[peer.ID]automaton.ScoreTerms
 
 // Module provides *Dashboard to an fx application, watching the
 // application's own node: it needs *eventbus.Bus and host.Host; clock.Clock,
-// *slog.Logger, prometheus.Registerer, MeshFunc and BreakdownsFunc are used
+// *slog.Logger, prometheus.Registerer, MeshFunc, FanoutFunc, DirectFunc and
+// BreakdownsFunc are used
 // when present, options come from Options. The dashboard starts and stops
 // with the application (it starts after the components provided before it).
 var Module = fx.Module("dashboard", fx.Provide(provide))
@@ -45,6 +56,8 @@ type Params struct {
 	Logger     *slog.Logger          `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 	Mesh       MeshFunc              `optional:"true"`
+	Fanout     FanoutFunc            `optional:"true"`
+	Direct     DirectFunc            `optional:"true"`
 	Breakdowns BreakdownsFunc        `optional:"true"`
 	Options    []Option              `name:"dashboard_options" optional:"true"`
 }
@@ -65,7 +78,7 @@ func provide(lc fx.Lifecycle, p Params) (*Dashboard, error) {
 	}
 	if err := d.Attach(Source{
 		Name: name, Bus: p.Bus, ID: id, Host: p.Host,
-		Mesh: p.Mesh, Breakdowns: p.Breakdowns,
+		Mesh: p.Mesh, Fanout: p.Fanout, Direct: p.Direct, Breakdowns: p.Breakdowns,
 	}); err != nil {
 		d.Close()
 		return nil, err

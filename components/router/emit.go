@@ -28,6 +28,8 @@ var factEmitters = []func(*eventbus.Bus) (factEmitter, error){
 	bind(automaton.FactMessageDuplicated),
 	bind(automaton.FactMessageRejected),
 	bind(automaton.FactPeerPenalized),
+	bind(automaton.FactFanoutPeerAdded),
+	bind(automaton.FactFanoutPeerRemoved),
 }
 
 // factEmitter emits one fact type's events from an Output.

@@ -12,6 +12,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/partial"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
 )
 
 // GossipConfig is the GossipSub parameter set (D, Dlo, Dhi, heartbeat,
@@ -58,6 +59,7 @@ type config struct {
 	inboxSize     int
 	streamTimeout time.Duration
 	partial       *partial.Config // nil: the partial-messages extension is off
+	thresholds    *events.ScoreThresholds
 }
 
 func defaultConfig() config {
@@ -123,6 +125,20 @@ type Option func(*config)
 
 // WithGossipConfig sets every GossipSub parameter (validated by New).
 func WithGossipConfig(c GossipConfig) Option { return func(o *config) { o.gossip = c } }
+
+// WithScoreThresholds tells the router that a scorer feeds it score
+// snapshots (EvtPeerScoresUpdated) and what its thresholds are. They are in
+// force from New on: until the first snapshot reaches the router every peer
+// scores 0 against them, so with AcceptPX above 0 no peer exchange is
+// accepted before any peer has earned it. Each snapshot then installs the
+// thresholds it carries. It sets GossipConfig.ScoreThresholds, whatever the
+// order of this option and WithGossipConfig. Without it (and without
+// GossipConfig.ScoreThresholds) every threshold is 0 until a snapshot says
+// otherwise: the behaviour of a router without scoring. host.New wires the
+// built-in scorer's thresholds here, so the two cannot disagree.
+func WithScoreThresholds(t events.ScoreThresholds) Option {
+	return func(o *config) { o.thresholds = &t }
+}
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).
 // wire.StrictNoSign needs WithMessageID as well.

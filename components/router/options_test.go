@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -56,6 +57,7 @@ func TestOptionsValidated(t *testing.T) {
 		{WithSubscriptionBuffer(0), "SubscriptionBuffer"},
 		{WithValidationConcurrency(0), "ValidationConcurrency"},
 		{WithValidationTimeout(0), "ValidationTimeout"},
+		{WithScoreThresholds(events.ScoreThresholds{AcceptPX: -1}), "ScoreThresholds.AcceptPX"},
 	}
 	for _, c := range cases {
 		_, err := New(h, bus, WithClock(clock.NewMock()), c.opt)
@@ -84,6 +86,31 @@ func TestOptionsValidated(t *testing.T) {
 	}
 	if err := r.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("start after close: %v", err)
+	}
+}
+
+// TestScoreThresholdsInForceFromNew: WithScoreThresholds puts the
+// scorer's thresholds in force from New, whichever of it and
+// WithGossipConfig comes last.
+func TestScoreThresholdsInForceFromNew(t *testing.T) {
+	h := testhost.New(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	th := events.ScoreThresholds{Gossip: -10, Publish: -50, Graylist: -80, AcceptPX: 100, OpportunisticGraft: 3}
+	for _, opts := range [][]Option{
+		{WithScoreThresholds(th), WithGossipConfig(DefaultGossipConfig())},
+		{WithGossipConfig(DefaultGossipConfig()), WithScoreThresholds(th)},
+	} {
+		r, err := New(h, bus, append(opts, WithClock(clock.NewMock()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.aut.Thresholds(); got != th {
+			t.Errorf("thresholds in force after New = %+v, want %+v", got, th)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

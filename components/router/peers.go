@@ -169,6 +169,14 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 	case automaton.OutcomePeerAdded:
 		r.part.core.AddPeer(pc.id)
 		pc.added, pc.proto = true, proto
+		if r.aut.HelloRPC() == nil {
+			// Our hello is our subscriptions (AddPeer queued them), and
+			// with none it is an empty RPC, sent all the same: go-libp2p
+			// negotiates an outbound stream's protocol with its first
+			// write, and the remote resets a stream still unnegotiated
+			// after 10 s.
+			pc.q.pushControlFront(&pb.RPC{})
+		}
 		if g := r.m.peers[proto]; g != nil {
 			g.Inc()
 		}
@@ -246,11 +254,14 @@ func (r *Router) handleNet(in netInput) {
 		case !r.connected(in.peer):
 			r.removePeer(pc)
 		default:
-			// The remote may have forgotten us: say hello again, first.
-			if hello := r.aut.HelloRPC(); hello != nil {
-				r.decorate(hello)
-				pc.q.pushControlFront(hello)
+			// The remote may have forgotten us: say hello again, first
+			// (an empty RPC when we have no subscriptions, see addPeer).
+			hello := r.aut.HelloRPC()
+			if hello == nil {
+				hello = &pb.RPC{}
 			}
+			r.decorate(hello)
+			pc.q.pushControlFront(hello)
 			pc.retrying = false
 			r.startWriter(pc)
 		}

@@ -54,9 +54,12 @@ const (
 	queryTopicPeers
 	queryTopics
 	querySeen
+	queryFanout
+	queryFanoutTopics
 )
 
-// queryReq reads the automaton: Peers, Mesh, TopicPeers, Topics (and, for
+// queryReq reads the automaton: Peers, Mesh, TopicPeers, Topics, Fanout,
+// FanoutTopics (and, for
 // tests, whether an id is in the seen-cache).
 type queryReq struct {
 	kind  queryKind
@@ -83,6 +86,10 @@ func (q queryReq) serve(r *Router) {
 		rep.topics = r.aut.Topics()
 	case querySeen:
 		rep.seen = r.aut.Seen(q.arg)
+	case queryFanout:
+		rep.peers = r.aut.Fanout(q.arg)
+	case queryFanoutTopics:
+		rep.topics = r.aut.FanoutTopics()
 	}
 	q.reply <- rep
 }

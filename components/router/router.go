@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -95,6 +96,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.thresholds != nil {
+		cfg.gossip.ScoreThresholds = *cfg.thresholds
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -267,3 +271,22 @@ func (r *Router) TopicPeers(topic string) []peer.ID { return r.query(queryTopicP
 
 // Topics returns the joined topics, sorted.
 func (r *Router) Topics() []string { return r.query(queryTopics, "").topics }
+
+// Fanout returns the fanout peers of a topic the node publishes to without
+// having joined it, sorted (nil when it has no fanout state). Changes are
+// also events: EvtFanoutPeerAdded, EvtFanoutPeerRemoved.
+func (r *Router) Fanout(topic string) []peer.ID { return r.query(queryFanout, topic).peers }
+
+// FanoutTopics returns the topics with fanout state, sorted.
+func (r *Router) FanoutTopics() []string { return r.query(queryFanoutTopics, "").topics }
+
+// DirectPeers returns the peers configured with WithDirectPeers, sorted.
+// It reads the configuration only; it does not reach the driver.
+func (r *Router) DirectPeers() []peer.ID {
+	out := make([]peer.ID, 0, len(r.cfg.direct))
+	for p := range r.cfg.direct {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}

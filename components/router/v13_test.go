@@ -8,6 +8,7 @@ import (
 	"github.com/benbjohnson/clock"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -207,5 +208,27 @@ func TestPartialGossipReplacesIHave(t *testing.T) {
 				drained = true
 			}
 		}
+	}
+}
+
+// A router that has joined no topic still opens every pubsub stream with
+// an RPC: an empty one (its empty subscription list), written at once.
+// go-libp2p negotiates an outbound stream's protocol with the first write,
+// and the accepting host resets a stream left unnegotiated for 10 s.
+func TestHelloWithoutSubscriptions(t *testing.T) {
+	for _, p := range []protocol.ID{wire.ProtocolMeshsub13, wire.ProtocolMeshsub12, wire.ProtocolMeshsub11} {
+		t.Run(string(p), func(t *testing.T) {
+			n := newNode(t, clock.NewMock())
+			f := newRawPeer(t, p, false)
+			testhost.Connect(t, f.h, n.h)
+			first := f.waitRPC("first RPC", func(*pb.RPC) bool { return true })
+			if proto.Size(first) != 0 {
+				t.Fatalf("first RPC of a router without subscriptions: %v, want an empty RPC", first)
+			}
+			if _, err := n.r.Join("a"); err != nil {
+				t.Fatal(err)
+			}
+			f.waitRPC("subscription", func(r *pb.RPC) bool { return hasSub(r, "a") })
+		})
 	}
 }

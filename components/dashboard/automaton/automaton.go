@@ -57,6 +57,11 @@ type Resync struct {
 	Mesh map[string][]peer.ID
 	// Conns are the open connections; nil leaves them as they are.
 	Conns []Conn
+	// Fanout maps each topic with fanout state to its fanout peers; nil
+	// leaves the fanout as it is.
+	Fanout map[string][]peer.ID
+	// Direct are the node's direct peers; nil leaves them as they are.
+	Direct []peer.ID
 }
 
 // Stats is one periodic sample of a node.
@@ -108,6 +113,8 @@ type nodeState struct {
 	resyncs   uint64
 	conns     map[string]connRec
 	mesh      map[string]map[peer.ID]meshRec
+	fanout    map[string]map[peer.ID]struct{}
+	direct    map[peer.ID]struct{}
 	topics    map[string]*topicState
 	scores    map[peer.ID]float64
 	thr       events.ScoreThresholds
@@ -150,6 +157,8 @@ func (a *Automaton) HandleAttached(now time.Time, n NodeInfo, out *Output) Outco
 		alive:     true,
 		conns:     make(map[string]connRec),
 		mesh:      make(map[string]map[peer.ID]meshRec),
+		fanout:    make(map[string]map[peer.ID]struct{}),
+		direct:    make(map[peer.ID]struct{}),
 		topics:    make(map[string]*topicState),
 		scores:    make(map[peer.ID]float64),
 		penalties: make(map[peer.ID]map[string]uint64),
@@ -178,6 +187,7 @@ func (a *Automaton) HandleStopped(now time.Time, name string, out *Output) Outco
 	n.alive = false
 	clear(n.conns)
 	clear(n.mesh)
+	clear(n.fanout)
 	out.Changed = true
 	out.note("%s stopped", name)
 	return Applied
@@ -194,8 +204,8 @@ func (a *Automaton) live(name string) (*nodeState, Outcome) {
 	return n, Applied
 }
 
-// HandleResync replaces a node's mesh and connections with what the node
-// reports (see Resync).
+// HandleResync replaces a node's mesh, connections, fanout and direct
+// peers with what the node reports (see Resync).
 func (a *Automaton) HandleResync(now time.Time, name string, r Resync, out *Output) Outcome {
 	n, o := a.live(name)
 	if n == nil {
@@ -216,6 +226,25 @@ func (a *Automaton) HandleResync(now time.Time, name string, r Resync, out *Outp
 		clear(n.conns)
 		for _, c := range r.Conns {
 			n.conns[c.ID] = connRec{peer: c.Peer, dir: c.Direction}
+		}
+	}
+	if r.Fanout != nil {
+		clear(n.fanout)
+		for topic, peers := range r.Fanout {
+			if len(peers) == 0 {
+				continue
+			}
+			m := make(map[peer.ID]struct{}, len(peers))
+			for _, p := range peers {
+				m[p] = struct{}{}
+			}
+			n.fanout[topic] = m
+		}
+	}
+	if r.Direct != nil {
+		clear(n.direct)
+		for _, p := range r.Direct {
+			n.direct[p] = struct{}{}
 		}
 	}
 	n.resyncs++
@@ -299,6 +328,27 @@ func (a *Automaton) HandleEvent(now time.Time, name string, ev any, out *Output)
 			return Unchanged
 		}
 		delete(n.conns, e.ConnID)
+	case events.EvtRouterPeerAdded:
+		if !e.Direct {
+			return Unchanged
+		}
+		n.direct[e.Peer] = struct{}{}
+	case events.EvtFanoutPeerAdded:
+		m := n.fanout[e.Topic]
+		if m == nil {
+			m = make(map[peer.ID]struct{})
+			n.fanout[e.Topic] = m
+		}
+		m[e.Peer] = struct{}{}
+	case events.EvtFanoutPeerRemoved:
+		m := n.fanout[e.Topic]
+		if _, ok := m[e.Peer]; !ok {
+			return Unchanged
+		}
+		delete(m, e.Peer)
+		if len(m) == 0 {
+			delete(n.fanout, e.Topic)
+		}
 	case events.EvtTopicJoined:
 		n.topic(e.Topic).joined = true
 	case events.EvtTopicLeft:
@@ -408,7 +458,7 @@ func counts(m map[string]uint64) []TypeCount {
 // nothing with the automaton.
 func (a *Automaton) View(now time.Time, seq uint64) *View {
 	v := &View{Seq: seq, At: now, Control: a.cfg.Control,
-		Nodes: []NodeView{}, Vertices: []Vertex{}, Conns: []ConnEdge{}, Mesh: []MeshEdge{}}
+		Nodes: []NodeView{}, Vertices: []Vertex{}, Conns: []ConnEdge{}, Mesh: []MeshEdge{}, Fanout: []FanoutEdge{}}
 	vert := make(map[string]*Vertex)
 	addVertex := func(id string) {
 		if vert[id] == nil {
@@ -426,7 +476,8 @@ func (a *Automaton) View(now time.Time, seq uint64) *View {
 		for _, c := range n.conns {
 			e := conns[c.peer]
 			if e == nil {
-				e = &ConnEdge{From: self, To: c.peer.String()}
+				_, direct := n.direct[c.peer]
+				e = &ConnEdge{From: self, To: c.peer.String(), Direct: direct}
 				conns[c.peer] = e
 			}
 			if c.dir == network.DirOutbound {
@@ -437,12 +488,21 @@ func (a *Automaton) View(now time.Time, seq uint64) *View {
 		}
 		for _, e := range conns {
 			addVertex(e.To)
+			if e.Direct {
+				vert[e.To].Direct = true
+			}
 			v.Conns = append(v.Conns, *e)
 		}
 		for topic, m := range n.mesh {
 			for p, r := range m {
 				addVertex(p.String())
 				v.Mesh = append(v.Mesh, MeshEdge{From: self, To: p.String(), Topic: topic, Outbound: r.outbound})
+			}
+		}
+		for topic, m := range n.fanout {
+			for p := range m {
+				addVertex(p.String())
+				v.Fanout = append(v.Fanout, FanoutEdge{From: self, To: p.String(), Topic: topic})
 			}
 		}
 	}
@@ -456,6 +516,13 @@ func (a *Automaton) View(now time.Time, seq uint64) *View {
 	})
 	sort.Slice(v.Mesh, func(i, j int) bool {
 		x, y := v.Mesh[i], v.Mesh[j]
+		if x.Topic != y.Topic {
+			return x.Topic < y.Topic
+		}
+		return x.From < y.From || x.From == y.From && x.To < y.To
+	})
+	sort.Slice(v.Fanout, func(i, j int) bool {
+		x, y := v.Fanout[i], v.Fanout[j]
 		if x.Topic != y.Topic {
 			return x.Topic < y.Topic
 		}
@@ -486,7 +553,7 @@ func (a *Automaton) nodeView(now time.Time, n *nodeState) NodeView {
 		}
 		tv := TopicView{
 			Topic: name, Joined: t.joined, Published: t.published, Delivered: t.delivered,
-			Dups: t.dups, Rejected: counts(t.rejected), Mesh: len(n.mesh[name]),
+			Dups: t.dups, Rejected: counts(t.rejected), Mesh: len(n.mesh[name]), Fanout: len(n.fanout[name]),
 			Grafts: t.grafts, Prunes: counts(t.prunes),
 		}
 		if len(t.samples) > 1 {

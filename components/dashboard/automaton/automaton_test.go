@@ -44,6 +44,78 @@ func edges(v *View) []string {
 	return out
 }
 
+func fanoutEdges(v *View) []string {
+	var out []string
+	for _, f := range v.Fanout {
+		out = append(out, f.Topic+":"+f.From+">"+f.To)
+	}
+	return out
+}
+
+// The fanout follows EvtFanoutPeerAdded/Removed per node and topic, a
+// resync replaces it, and a stopped node has none; direct peers, from
+// EvtRouterPeerAdded or a resync, mark their vertex and connection.
+func TestFanoutAndDirectFold(t *testing.T) {
+	a := attached(t, "a", "b")
+	var out Output
+	steps := []struct {
+		node string
+		ev   any
+		want Outcome
+	}{
+		{"a", events.EvtFanoutPeerAdded{Peer: pB, Topic: "t"}, Applied},
+		{"a", events.EvtFanoutPeerAdded{Peer: pC, Topic: "t"}, Applied},
+		{"b", events.EvtFanoutPeerAdded{Peer: pC, Topic: "u"}, Applied},
+		{"a", events.EvtFanoutPeerRemoved{Peer: pC, Topic: "t", Reason: events.FanoutReasonPeerLeft}, Applied},
+		{"a", events.EvtFanoutPeerRemoved{Peer: pC, Topic: "t", Reason: events.FanoutReasonPeerLeft}, Unchanged},
+		{"a", events.EvtRouterPeerAdded{Peer: pC, Direct: true}, Applied},
+		{"a", events.EvtRouterPeerAdded{Peer: pB}, Unchanged},
+		{"a", events.EvtConnOpened{ConnID: "c1", Peer: pC, Direction: network.DirOutbound}, Applied},
+		{"a", events.EvtConnOpened{ConnID: "c2", Peer: pB, Direction: network.DirOutbound}, Applied},
+	}
+	for i, s := range steps {
+		out.Reset()
+		if got := a.HandleEvent(t0, s.node, s.ev, &out); got != s.want {
+			t.Errorf("step %d (%T on %s): %v, want %v", i, s.ev, s.node, got, s.want)
+		}
+	}
+	v := a.View(t0, 1)
+	want := []string{"t:" + sA + ">" + sB, "u:" + sB + ">" + sC}
+	if got := fanoutEdges(v); !reflect.DeepEqual(got, want) {
+		t.Fatalf("fanout %v, want %v", got, want)
+	}
+	for _, c := range v.Conns {
+		if c.Direct != (c.To == sC) {
+			t.Errorf("connection %+v: direct should be %v", c, c.To == sC)
+		}
+	}
+	for _, x := range v.Vertices {
+		if x.Direct != (x.ID == sC) {
+			t.Errorf("vertex %+v: direct should be %v", x, x.ID == sC)
+		}
+	}
+	// Expiry empties the topic's set.
+	a.HandleEvent(t0, "a", events.EvtFanoutPeerRemoved{Peer: pB, Topic: "t", Reason: events.FanoutReasonExpired}, &out)
+	if got := fanoutEdges(a.View(t0, 2)); !reflect.DeepEqual(got, []string{"u:" + sB + ">" + sC}) {
+		t.Fatalf("fanout after expiry %v", got)
+	}
+	// A resync replaces fanout and direct peers.
+	a.HandleResync(t0, "a", Resync{Fanout: map[string][]peer.ID{"w": {pB}}, Direct: []peer.ID{pB}}, &out)
+	v = a.View(t0, 3)
+	if got := fanoutEdges(v); !reflect.DeepEqual(got, []string{"u:" + sB + ">" + sC, "w:" + sA + ">" + sB}) {
+		t.Fatalf("fanout after resync %v", got)
+	}
+	for _, c := range v.Conns {
+		if c.Direct != (c.To == sB) {
+			t.Errorf("after resync, connection %+v: direct should be %v", c, c.To == sB)
+		}
+	}
+	a.HandleStopped(t0, "b", &out)
+	if got := fanoutEdges(a.View(t0, 4)); !reflect.DeepEqual(got, []string{"w:" + sA + ">" + sB}) {
+		t.Fatalf("fanout after b stopped %v", got)
+	}
+}
+
 // The mesh follows grafts and prunes, per node and topic; a prune of a peer
 // not in the mesh and a rejected graft change nothing but the counters.
 func TestMeshFold(t *testing.T) {

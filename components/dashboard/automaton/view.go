@@ -22,6 +22,9 @@ type View struct {
 	Conns []ConnEdge `json:"conns"`
 	// Mesh are the mesh edges: From has To in its mesh of Topic. Sorted.
 	Mesh []MeshEdge `json:"mesh"`
+	// Fanout are the fanout edges: From publishes to Topic, which it has
+	// not joined, through To. Sorted.
+	Fanout []FanoutEdge `json:"fanout"`
 }
 
 // NodeView is one local node's state.
@@ -63,6 +66,9 @@ type Vertex struct {
 	// Node is the local node's name when the peer is one, "" otherwise.
 	Node  string `json:"node"`
 	Alive bool   `json:"alive"`
+	// Direct reports that a local node has the peer as a direct peer
+	// (router.WithDirectPeers).
+	Direct bool `json:"direct"`
 }
 
 // ConnEdge is the connections between one local node and one peer.
@@ -72,6 +78,16 @@ type ConnEdge struct {
 	// Outbound counts the connections From dialed, Inbound those To dialed.
 	Outbound int `json:"outbound"`
 	Inbound  int `json:"inbound"`
+	// Direct: To is one of From's direct peers.
+	Direct bool `json:"direct"`
+}
+
+// FanoutEdge is one entry of a local fanout set: From publishes to Topic,
+// which it has not joined, through To.
+type FanoutEdge struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Topic string `json:"topic"`
 }
 
 // MeshEdge is one entry of a local mesh: From has To in its mesh of Topic.
@@ -94,7 +110,10 @@ type TopicView struct {
 	// Rejected counts rejections by reason name, sorted.
 	Rejected []TypeCount `json:"rejected"`
 	Mesh     int         `json:"mesh"`
-	Grafts   uint64      `json:"grafts"`
+	// Fanout is the size of the node's fanout set of the topic (a topic
+	// it publishes to without having joined it).
+	Fanout int    `json:"fanout"`
+	Grafts uint64 `json:"grafts"`
 	// Prunes counts mesh departures by reason name, sorted.
 	Prunes []TypeCount `json:"prunes"`
 }

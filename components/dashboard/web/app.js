@@ -14,7 +14,7 @@ const state = {
   alpha: 1,
   paused: false,
   topology: "",
-  els: { vertices: new Map(), conns: new Map(), meshes: new Map() },
+  els: { vertices: new Map(), conns: new Map(), meshes: new Map(), fanouts: new Map() },
 };
 
 function $(id) { return document.getElementById(id); }
@@ -60,7 +60,7 @@ function apply(v) {
   const nodeNames = v.nodes.map((n) => n.name);
   if (!state.selected || !nodeNames.includes(state.selected)) state.selected = nodeNames[0] || null;
   const alive = v.nodes.filter((n) => n.alive).length;
-  $("summary").textContent = `${v.nodes.length} node${v.nodes.length === 1 ? "" : "s"} (${alive} up) · ${v.vertices.length} peers · ${v.mesh.length} mesh edges · view #${v.seq}`;
+  $("summary").textContent = `${v.nodes.length} node${v.nodes.length === 1 ? "" : "s"} (${alive} up) · ${v.vertices.length} peers · ${v.mesh.length} mesh edges · ${(v.fanout || []).length} fanout edges · view #${v.seq}`;
   document.body.dataset.seq = v.seq;
   drawGraph(v);
   drawNodes(v);
@@ -70,7 +70,7 @@ function apply(v) {
 // ---- graph ----
 
 function topicsOf(v) {
-  return [...new Set(v.mesh.map((m) => m.topic))].sort();
+  return [...new Set(v.mesh.map((m) => m.topic).concat((v.fanout || []).map((f) => f.topic)))].sort();
 }
 
 function drawGraph(v) {
@@ -92,7 +92,8 @@ function drawGraph(v) {
   for (const c of v.conns) {
     const [a, b] = c.from < c.to ? [c.from, c.to] : [c.to, c.from];
     const key = a + "|" + b;
-    const p = pairs.get(key) || { a, b, ab: false, ba: false };
+    const p = pairs.get(key) || { a, b, ab: false, ba: false, direct: false };
+    if (c.direct) p.direct = true;
     // outbound: from dialed to; inbound: to dialed from.
     const fromIsA = c.from === a;
     if (c.outbound > 0) { if (fromIsA) p.ab = true; else p.ba = true; }
@@ -102,6 +103,8 @@ function drawGraph(v) {
   sync(state.els.conns, $("conns"), pairs, (p) => svg("line", { class: "conn", "data-a": p.a, "data-b": p.b }),
     (e, p) => {
       e.setAttribute("data-dir", p.ab && p.ba ? "both" : p.ab ? "ab" : "ba");
+      e.setAttribute("data-direct", p.direct ? "1" : "0");
+      e.setAttribute("class", p.direct ? "conn direct" : "conn");
       if (p.ab) e.setAttribute("marker-end", "url(#arrow)"); else e.removeAttribute("marker-end");
       if (p.ba) e.setAttribute("marker-start", "url(#arrow)"); else e.removeAttribute("marker-start");
     });
@@ -116,10 +119,18 @@ function drawGraph(v) {
       e.setAttribute("data-outbound", m.outbound ? "1" : "0");
     });
 
+  // Fanout edges: dashed, one per entry (From publishes to Topic through To).
+  const fanouts = new Map();
+  for (const f of v.fanout || []) fanouts.set(f.topic + "|" + f.from + "|" + f.to, f);
+  sync(state.els.fanouts, $("fanouts"), fanouts,
+    (f) => svg("line", { class: "fanout", "data-from": f.from, "data-to": f.to, "data-topic": f.topic, "marker-end": "url(#arrow)" }),
+    (e, f) => { e.setAttribute("stroke", topicColor(topics, f.topic)); });
+
   const verts = new Map(v.vertices.map((x) => [x.id, x]));
   sync(state.els.vertices, $("vertices"), verts, (x) => {
     const g = svg("g", { class: "vertex", "data-id": x.id });
-    g.appendChild(svg("circle", { r: 9 }));
+    g.appendChild(svg("circle", { r: 15, class: "ring" }));
+    g.appendChild(svg("circle", { r: 9, class: "dot" }));
     const t = svg("text", { x: 13, y: 4 });
     g.appendChild(t);
     const s = svg("text", { x: 13, y: 16, class: "sub" });
@@ -133,14 +144,16 @@ function drawGraph(v) {
     return g;
   }, (g, x) => {
     const local = x.node !== "";
-    g.setAttribute("class", "vertex " + (local ? "local" : "remote") + (x.alive ? "" : " dead") + (local && x.node === state.selected ? " sel" : ""));
+    g.setAttribute("class", "vertex " + (local ? "local" : "remote") + (x.alive ? "" : " dead") + (local && x.node === state.selected ? " sel" : "") + (x.direct ? " direct" : ""));
     g.setAttribute("data-node", x.node);
     g.setAttribute("data-alive", x.alive ? "1" : "0");
-    g.querySelector("circle").setAttribute("r", local ? 11 : 7);
+    g.setAttribute("data-direct", x.direct ? "1" : "0");
+    g.querySelector("circle.dot").setAttribute("r", local ? 11 : 7);
+    g.querySelector("circle.ring").setAttribute("r", local ? 16 : 12);
     const [t, s] = g.querySelectorAll("text");
     t.textContent = local ? x.node : short(x.id);
     s.textContent = local ? short(x.id) : "";
-    g.querySelector("title").textContent = x.id;
+    g.querySelector("title").textContent = x.id + (x.direct ? " (direct peer)" : "");
   });
 
   const key = v.vertices.map((x) => x.id).join(",") + "#" + [...pairs.keys()].join(",");
@@ -148,12 +161,20 @@ function drawGraph(v) {
 
   const leg = $("legend");
   leg.replaceChildren();
+  const meshTopics = new Set(v.mesh.map((m) => m.topic));
+  const fanTopics = new Set((v.fanout || []).map((f) => f.topic));
   for (const t of topics) {
     const d = el("div");
-    const sw = el("span", { class: "sw" });
-    sw.style.background = topicColor(topics, t);
-    d.append(sw, document.createTextNode("mesh: " + t));
+    const sw = el("span", { class: meshTopics.has(t) ? "sw" : "sw dashed" });
+    sw.style.backgroundColor = topicColor(topics, t);
+    const kinds = [meshTopics.has(t) ? "mesh" : "", fanTopics.has(t) ? "fanout (dashed)" : ""].filter((k) => k).join(", ");
+    d.append(sw, document.createTextNode(kinds + ": " + t));
     leg.appendChild(d);
+  }
+  if (v.vertices.some((x) => x.direct)) {
+    const dd = el("div", {}, "dashed ring, thick light line: direct peer");
+    dd.className = "dim";
+    leg.appendChild(dd);
   }
   const c = el("div", {}, "grey line: connection, arrow points away from the dialer");
   c.className = "dim";
@@ -231,6 +252,15 @@ function render() {
     e.setAttribute("x1", x1); e.setAttribute("y1", y1); e.setAttribute("x2", x2); e.setAttribute("y2", y2);
   }
   const topics = state.view ? topicsOf(state.view) : [];
+  for (const [, e] of state.els.fanouts) {
+    const f = e.__item, p = state.pos.get(f.from), q = state.pos.get(f.to);
+    if (!p || !q) continue;
+    const dx = q.x - p.x, dy = q.y - p.y, d = Math.sqrt(dx * dx + dy * dy) || 1;
+    const off = 3.5 + 4 * Math.max(0, topics.indexOf(f.topic));
+    const ox = (-dy / d) * off, oy = (dx / d) * off;
+    const [x1, y1, x2, y2] = trim({ x: p.x + ox, y: p.y + oy }, { x: q.x + ox, y: q.y + oy }, 14);
+    e.setAttribute("x1", x1); e.setAttribute("y1", y1); e.setAttribute("x2", x2); e.setAttribute("y2", y2);
+  }
   for (const [, e] of state.els.meshes) {
     const m = e.__item, p = state.pos.get(m.from), q = state.pos.get(m.to);
     if (!p || !q) continue;
@@ -307,8 +337,8 @@ function drawPanel(v) {
   p.appendChild(line);
 
   p.appendChild(el("h3", {}, "topics"));
-  p.appendChild(n.topics.length ? table(["topic", "mesh", "msg/s", "published", "delivered", "duplicates", "rejected", "grafts", "prunes"],
-    n.topics.map((t) => [t.topic + (t.joined ? "" : " (left)"), t.mesh, fmt(t.rate, 1), fmt(t.published), fmt(t.delivered), fmt(t.dups), counts(t.rejected), fmt(t.grafts), counts(t.prunes)]))
+  p.appendChild(n.topics.length ? table(["topic", "mesh", "fanout", "msg/s", "published", "delivered", "duplicates", "rejected", "grafts", "prunes"],
+    n.topics.map((t) => [t.topic + (t.joined ? "" : t.fanout ? " (publish only)" : " (not joined)"), t.mesh, t.fanout || "–", fmt(t.rate, 1), fmt(t.published), fmt(t.delivered), fmt(t.dups), counts(t.rejected), fmt(t.grafts), counts(t.prunes)]))
     : el("p", { class: "hint" }, "no topic yet"));
 
   p.appendChild(el("h3", {}, "peer scores (P1–P4 summed over topics, raw; P5 app, P6 colocation, P7 behaviour)"));

@@ -89,6 +89,8 @@ type Automaton struct {
 	topics     map[string]*topicState
 	localOrder orderedSet[string] // joined and fanout topics, for heartbeat iteration
 
+	// thresholds are Config.ScoreThresholds until the first UpdateScores,
+	// then the last snapshot's.
 	thresholds events.ScoreThresholds
 	// lastScores is the latest snapshot, so that a peer added after it
 	// starts from its score (a graylisted peer that reconnects stays
@@ -233,6 +235,7 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		pending:  make(map[string]*pendingMsg),
 
 		lastScores: make(map[peer.ID]float64),
+		thresholds: cfg.ScoreThresholds,
 
 		scratchSet: make(map[string]struct{}),
 	}
@@ -283,6 +286,18 @@ func (a *Automaton) Fanout(topic string) []peer.ID {
 	return sortedPeers(t.fanout.items)
 }
 
+// FanoutTopics returns the topics with fanout state, sorted.
+func (a *Automaton) FanoutTopics() []string {
+	var out []string
+	for _, name := range a.localOrder.items {
+		if a.topics[name].hasFan {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // TopicPeers returns the peers subscribed to topic, sorted.
 func (a *Automaton) TopicPeers(topic string) []peer.ID {
 	t := a.topics[topic]
@@ -299,7 +314,7 @@ func (a *Automaton) Peers() []peer.ID { return sortedPeers(a.peerOrder.items) }
 func (a *Automaton) HasPeer(p peer.ID) bool { _, ok := a.peers[p]; return ok }
 
 // Score returns the score the automaton uses for p (0 before any snapshot
-// and for peers absent from the last one).
+// and for peers absent from the last one; it is compared with Thresholds).
 func (a *Automaton) Score(p peer.ID) float64 {
 	if ps := a.peers[p]; ps != nil {
 		return ps.score
@@ -307,8 +322,8 @@ func (a *Automaton) Score(p peer.ID) float64 {
 	return 0
 }
 
-// Thresholds returns the score thresholds in force (all zero before the
-// first UpdateScores).
+// Thresholds returns the score thresholds in force: Config.ScoreThresholds
+// until the first UpdateScores, then the last snapshot's.
 func (a *Automaton) Thresholds() events.ScoreThresholds { return a.thresholds }
 
 // Backoff returns until when the local node will not graft p in topic (the

@@ -3,7 +3,10 @@ package automaton
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/meshbus/meshbus/events"
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns; the
@@ -127,6 +130,17 @@ type Config struct {
 	// MaxBackoffs caps the (topic, peer) backoff records; when full, the
 	// record closest to expiry is dropped. Default 65536.
 	MaxBackoffs int
+
+	// ScoreThresholds are the thresholds of the scorer whose snapshots
+	// UpdateScores will install. They are in force from New on, so that
+	// before the first snapshot every peer scores 0 against the configured
+	// thresholds (with AcceptPX > 0, no PX is accepted in that interval);
+	// each snapshot then installs its own (the same, when the driver wires
+	// both from one source). The zero value means no scoring: every
+	// threshold is 0 and every peer scores 0. The order scoring requires
+	// holds: Graylist <= Publish <= Gossip <= 0 <= AcceptPX,
+	// OpportunisticGraft. Default zero.
+	ScoreThresholds events.ScoreThresholds
 }
 
 // DefaultConfig returns the GossipSub v1.1/v1.2 defaults listed on each field.
@@ -259,6 +273,35 @@ func (c Config) Validate() error {
 		return bad("MaxPendingValidation", "must be > 0")
 	case c.MaxBackoffs <= 0:
 		return bad("MaxBackoffs", "must be > 0")
+	}
+	return validThresholds(c.ScoreThresholds, bad)
+}
+
+// validThresholds checks the order scoring gives its thresholds, and that
+// each is a finite number.
+func validThresholds(t events.ScoreThresholds, bad func(field, why string) error) error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"Gossip", t.Gossip}, {"Publish", t.Publish}, {"Graylist", t.Graylist},
+		{"AcceptPX", t.AcceptPX}, {"OpportunisticGraft", t.OpportunisticGraft},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return bad("ScoreThresholds."+f.name, "must be a finite number")
+		}
+	}
+	switch {
+	case t.Gossip > 0:
+		return bad("ScoreThresholds.Gossip", "must be <= 0")
+	case t.Publish > t.Gossip:
+		return bad("ScoreThresholds.Publish", "must be <= Gossip")
+	case t.Graylist > t.Publish:
+		return bad("ScoreThresholds.Graylist", "must be <= Publish")
+	case t.AcceptPX < 0:
+		return bad("ScoreThresholds.AcceptPX", "must be >= 0")
+	case t.OpportunisticGraft < 0:
+		return bad("ScoreThresholds.OpportunisticGraft", "must be >= 0")
 	}
 	return nil
 }

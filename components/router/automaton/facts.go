@@ -21,4 +21,6 @@ var (
 	FactMessageDuplicated = newFactType[events.EvtMessageDuplicated]()    // copies of seen messages
 	FactMessageRejected   = newFactType[events.EvtMessageRejected]()      // every refused message
 	FactPeerPenalized     = newFactType[events.EvtPeerPenalized]()        // P7 misbehaviours and bad input
+	FactFanoutPeerAdded   = newFactType[events.EvtFanoutPeerAdded]()      // fanout made or refilled
+	FactFanoutPeerRemoved = newFactType[events.EvtFanoutPeerRemoved]()    // fanout exits, expiry included
 )

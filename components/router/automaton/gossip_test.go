@@ -272,6 +272,46 @@ func TestScoreOfPeerAddedAfterSnapshot(t *testing.T) {
 	}
 }
 
+// TestPXRefusedBeforeFirstSnapshot: with the scorer's thresholds in the
+// Config, they are in force from New on: before any snapshot every peer
+// scores 0, which is below AcceptPX, so PX is refused; without them (no
+// scoring) the thresholds are 0 and PX is accepted, as before.
+func TestPXRefusedBeforeFirstSnapshot(t *testing.T) {
+	th := events.ScoreThresholds{Gossip: -10, Publish: -50, Graylist: -80, AcceptPX: 100, OpportunisticGraft: 3}
+	h := newHarness(t, func(c *Config) { c.PeerExchange = true; c.ScoreThresholds = th })
+	if got := h.a.Thresholds(); got != th {
+		t.Fatalf("thresholds before any snapshot = %+v, want %+v", got, th)
+	}
+	h.join(topicA)
+	p := h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	h.reset()
+	if o := h.a.HandlePrune(h.now, p, prune(topicA, 60, pid(30), pid(31)), &h.out); o != OutcomePXIgnored {
+		t.Fatalf("PX from a score-0 peer before the first snapshot = %v, want %v", o, OutcomePXIgnored)
+	}
+	if evs := FactPeerExchange.In(&h.out); len(evs) != 0 {
+		t.Fatalf("PX reported before the first snapshot: %+v", evs)
+	}
+	if _, ok := h.a.Backoff(topicA, p); !ok {
+		t.Fatal("the PRUNE's backoff must apply even when its PX is refused")
+	}
+	// A snapshot that scores the peer above AcceptPX lets its PX in.
+	h.scores(th, p, 150.0)
+	h.reset()
+	if o := h.a.HandlePrune(h.now, p, prune(topicA, 60, pid(32)), &h.out); o != OutcomePXAccepted {
+		t.Fatalf("PX from a peer scored 150 = %v", o)
+	}
+
+	// No thresholds configured: a router without scoring takes PX from
+	// anyone (score 0 >= AcceptPX 0).
+	h = newHarness(t, func(c *Config) { c.PeerExchange = true })
+	h.join(topicA)
+	p = h.add(1, wire.ProtocolMeshsub12, false, topicA)
+	h.reset()
+	if o := h.a.HandlePrune(h.now, p, prune(topicA, 60, pid(30)), &h.out); o != OutcomePXAccepted {
+		t.Fatalf("PX without scoring = %v, want %v", o, OutcomePXAccepted)
+	}
+}
+
 func TestPXSentWithRecords(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PeerExchange = true; c.PrunePeers = 3 })
 	h.join(topicA)

@@ -75,7 +75,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 			a.maintainMesh(now, t, out)
 			a.emitGossip(t, &t.mesh, out)
 		} else if t.hasFan {
-			if a.maintainFanout(now, t) {
+			if a.maintainFanout(now, t, out) {
 				a.emitGossip(t, &t.fanout, out)
 			}
 		}
@@ -200,10 +200,14 @@ func (a *Automaton) pruneFromMesh(now time.Time, t *topicState, ps *peerState, r
 }
 
 // maintainFanout expires t's fanout after FanoutTTL without publish, else
-// drops peers below the publish threshold and refills it to D. It reports
-// whether the fanout is still alive.
-func (a *Automaton) maintainFanout(now time.Time, t *topicState) bool {
+// drops peers below the publish threshold and refills it to D, emitting
+// EvtFanoutPeerRemoved and EvtFanoutPeerAdded. It reports whether the
+// fanout is still alive.
+func (a *Automaton) maintainFanout(now time.Time, t *topicState, out *Output) bool {
 	if !now.Before(t.lastPub.Add(a.cfg.FanoutTTL)) {
+		for _, p := range t.fanout.items {
+			FactFanoutPeerRemoved.add(out, events.EvtFanoutPeerRemoved{Peer: p, Topic: t.name, Reason: events.FanoutReasonExpired, At: now})
+		}
 		t.fanout.clear()
 		t.hasFan = false
 		a.localOrder.remove(t.name)
@@ -214,6 +218,11 @@ func (a *Automaton) maintainFanout(now time.Time, t *topicState) bool {
 	for _, p := range fan {
 		if ps := a.peers[p]; ps == nil || ps.score < a.thresholds.Publish {
 			t.fanout.remove(p)
+			reason := events.FanoutReasonBelowPublish
+			if ps == nil {
+				reason = events.FanoutReasonPeerLeft
+			}
+			FactFanoutPeerRemoved.add(out, events.EvtFanoutPeerRemoved{Peer: p, Topic: t.name, Reason: reason, At: now})
 		}
 	}
 	clear(fan)
@@ -223,6 +232,7 @@ func (a *Automaton) maintainFanout(now time.Time, t *topicState) bool {
 			return !t.fanout.has(ps.id) && a.fanoutEligible(ps)
 		}) {
 			t.fanout.add(ps.id)
+			FactFanoutPeerAdded.add(out, events.EvtFanoutPeerAdded{Peer: ps.id, Topic: t.name, At: now})
 		}
 	}
 	return true

@@ -3,6 +3,7 @@ package automaton
 import (
 	"github.com/meshbus/meshbus/components/router/wire"
 
+	"slices"
 	"testing"
 	"time"
 
@@ -458,5 +459,129 @@ func TestAddPeerSendsHelloAndRemovePeerOrder(t *testing.T) {
 	}
 	if h.a.HasPeer(p) || len(h.a.TopicPeers(topicA)) != 0 {
 		t.Fatal("peer state left behind")
+	}
+}
+
+// TestFanoutEvents: every change of a fanout set is an event, so that a
+// subscriber that folds EvtFanoutPeerAdded/Removed has the set the
+// automaton has, with the reason of each exit: creation on publish, a peer
+// unsubscribing, a peer disconnecting (before its EvtRouterPeerRemoved), a
+// score below the publish threshold, refills, expiry after FanoutTTL, and
+// the join that turns the fanout into the mesh (before its grafts).
+func TestFanoutEvents(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.FloodPublish = false })
+	h.addN(1, 10, topicA)
+	folded := map[peer.ID]bool{}
+	var reasons []events.FanoutReason
+	// fold applies the Output's fanout events in order, checks them against
+	// the automaton's set, and empties the Output.
+	fold := func(step string) {
+		t.Helper()
+		h.out.ForEachFact(func(ev any) {
+			switch e := ev.(type) {
+			case events.EvtFanoutPeerAdded:
+				if e.Topic != topicA || folded[e.Peer] || e.At != h.now {
+					t.Fatalf("%s: %+v (in the set already: %v)", step, e, folded[e.Peer])
+				}
+				folded[e.Peer] = true
+			case events.EvtFanoutPeerRemoved:
+				if e.Topic != topicA || !folded[e.Peer] || e.At != h.now {
+					t.Fatalf("%s: %+v (in the set: %v)", step, e, folded[e.Peer])
+				}
+				delete(folded, e.Peer)
+				reasons = append(reasons, e.Reason)
+			case events.EvtRouterPeerRemoved:
+				if folded[e.Peer] {
+					t.Fatalf("%s: %s removed while still in the folded fanout", step, e.Peer)
+				}
+			case events.EvtPeerGrafted:
+				if len(folded) != 0 {
+					t.Fatalf("%s: graft while the folded fanout still has %d peers", step, len(folded))
+				}
+			}
+		})
+		h.reset()
+		var got []peer.ID
+		for p := range folded {
+			got = append(got, p)
+		}
+		slices.Sort(got)
+		if want := h.a.Fanout(topicA); !slices.Equal(got, want) {
+			t.Fatalf("%s: folded fanout %v, automaton's %v", step, got, want)
+		}
+	}
+	wantReasons := func(step string, want ...events.FanoutReason) {
+		t.Helper()
+		if !slices.Equal(reasons, want) {
+			t.Fatalf("%s: exits %v, want %v", step, reasons, want)
+		}
+		reasons = nil
+	}
+	publish := func() {
+		m, id := msg(pid(0), topicA, 10)
+		if o := h.a.Publish(h.now, m, id, &h.out); o != OutcomePublished {
+			t.Fatalf("publish = %v", o)
+		}
+	}
+
+	publish()
+	fold("first publish")
+	if len(folded) != h.a.cfg.D {
+		t.Fatalf("fanout of %d peers after the first publish, want D", len(folded))
+	}
+	fan := h.a.Fanout(topicA)
+	h.a.HandleSubscription(h.now, fan[0], topicA, false, &h.out)
+	fold("unsubscription")
+	wantReasons("unsubscription", events.FanoutReasonPeerLeft)
+	h.a.RemovePeer(h.now, fan[1], &h.out)
+	fold("disconnection")
+	wantReasons("disconnection", events.FanoutReasonPeerLeft)
+	h.heartbeat()
+	fold("refill")
+	if len(folded) != h.a.cfg.D {
+		t.Fatalf("fanout of %d peers after the refill, want D", len(folded))
+	}
+	fan = h.a.Fanout(topicA)
+	h.scores(events.ScoreThresholds{Gossip: -10, Publish: -20, Graylist: -30}, fan[2], -25.0)
+	h.heartbeat()
+	fold("score below publish")
+	wantReasons("score below publish", events.FanoutReasonBelowPublish)
+	for h.now.Before(t0.Add(h.a.cfg.FanoutTTL)) {
+		h.heartbeat()
+	}
+	fold("expiry")
+	if len(folded) != 0 || len(reasons) != h.a.cfg.D {
+		t.Fatalf("after FanoutTTL: %d peers left, %d exits", len(folded), len(reasons))
+	}
+	for _, r := range reasons {
+		if r != events.FanoutReasonExpired {
+			t.Fatalf("exit on expiry: %v", r)
+		}
+	}
+	reasons = nil
+	publish()
+	fold("publish again")
+	n := len(folded)
+	h.join(topicA)
+	fold("join")
+	if len(reasons) != n || len(h.mesh(topicA)) == 0 {
+		t.Fatalf("join: %d exits of %d fanout peers, mesh %v", len(reasons), n, h.mesh(topicA))
+	}
+	for _, r := range reasons {
+		if r != events.FanoutReasonJoined {
+			t.Fatalf("exit on join: %v", r)
+		}
+	}
+}
+
+// TestDirectPeerAddedEvent: EvtRouterPeerAdded says whether the peer is
+// direct.
+func TestDirectPeerAddedEvent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(1), Protocol: wire.ProtocolMeshsub12, Direct: true}, &h.out)
+	h.a.AddPeer(h.now, PeerSpec{ID: pid(2), Protocol: wire.ProtocolMeshsub12}, &h.out)
+	evs := FactPeerAdded.In(&h.out)
+	if len(evs) != 2 || !evs[0].Direct || evs[1].Direct {
+		t.Fatalf("peer added events %+v", evs)
 	}
 }

@@ -287,7 +287,8 @@ func (a *Automaton) HandleBadRPC(now time.Time, p peer.ID, reason events.Penalty
 // after the last publish), plus floodsub and direct peers. No IDONTWANT is
 // sent for it (as in other implementations: peers do not send a message back
 // to its author). It is marked seen, with its fingerprint, and cached for
-// IWANT. Emits EvtMessagePublished.
+// IWANT. Emits EvtFanoutPeerAdded for each peer of a fanout it creates,
+// then EvtMessagePublished.
 //
 // The automaton keeps msg and shares it with the RPCs it outputs: nobody may
 // modify it afterwards.
@@ -317,6 +318,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 			a.localOrder.add(topic)
 			for _, ps := range a.pickPeers(t, a.cfg.D, a.fanoutEligible) {
 				t.fanout.add(ps.id)
+				FactFanoutPeerAdded.add(out, events.EvtFanoutPeerAdded{Peer: ps.id, Topic: topic, At: now})
 			}
 		}
 		if t.hasFan {

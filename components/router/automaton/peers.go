@@ -45,7 +45,7 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 	}
 	a.peers[spec.ID] = ps
 	a.peerOrder.add(spec.ID)
-	FactPeerAdded.add(out, events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, At: now})
+	FactPeerAdded.add(out, events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, Direct: spec.Direct, At: now})
 	for _, name := range a.localOrder.items {
 		if a.topics[name].joined {
 			out.sendSub(spec.ID, name, true)
@@ -80,7 +80,8 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 }
 
 // peerLeavesTopic removes ps from topic name's subscribers, mesh and fanout,
-// emitting EvtPeerPruned (if it was in the mesh) then EvtPeerUnsubscribed.
+// emitting EvtPeerPruned (if it was in the mesh), EvtFanoutPeerRemoved (if
+// it was in the fanout) then EvtPeerUnsubscribed.
 func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, reason events.PruneReason, out *Output) {
 	ps.topics.remove(name)
 	delete(ps.gossiped, name)
@@ -91,8 +92,8 @@ func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, r
 	if t.joined && t.mesh.remove(ps.id) {
 		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
 	}
-	if t.hasFan {
-		t.fanout.remove(ps.id)
+	if t.hasFan && t.fanout.remove(ps.id) {
+		FactFanoutPeerRemoved.add(out, events.EvtFanoutPeerRemoved{Peer: ps.id, Topic: name, Reason: events.FanoutReasonPeerLeft, At: now})
 	}
 	t.extra.remove(ps.id)
 	if t.peers.remove(ps.id) {

@@ -58,9 +58,10 @@ func (a *Automaton) topic(name string) *topicState {
 }
 
 // Join subscribes the local node to topic: it announces the subscription to
-// every peer, emits EvtTopicJoined, and builds the mesh (fanout peers first,
-// then random eligible topic peers, up to D), sending GRAFTs and emitting
-// EvtPeerGrafted for each.
+// every peer, emits EvtTopicJoined, ends the topic's fanout
+// (EvtFanoutPeerRemoved, FanoutReasonJoined, for each peer), and builds the
+// mesh (fanout peers first, then random eligible topic peers, up to D),
+// sending GRAFTs and emitting EvtPeerGrafted for each.
 //
 // Outcomes: OutcomeJoined, OutcomeAlreadyJoined, OutcomeTooManyTopics,
 // OutcomeInvalidInput.
@@ -83,6 +84,9 @@ func (a *Automaton) Join(now time.Time, topic string, out *Output) Outcome {
 		out.sendSub(p, topic, true)
 	}
 	if t.hasFan {
+		for _, p := range t.fanout.items {
+			FactFanoutPeerRemoved.add(out, events.EvtFanoutPeerRemoved{Peer: p, Topic: topic, Reason: events.FanoutReasonJoined, At: now})
+		}
 		for _, p := range t.fanout.items {
 			if t.mesh.len() >= a.cfg.D {
 				break
