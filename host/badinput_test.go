@@ -20,6 +20,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/components/scoring"
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -108,12 +109,12 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 
 	penalties := func() float64 {
 		if c.penalty == "" {
-			return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", "")
+			return metrictest.Sum(t, n.Registry(), "meshbus_router_penalties_total")
 		}
-		return counterValue(t, n.Registry(), "meshbus_router_penalties_total", "reason", c.penalty)
+		return metrictest.Sum(t, n.Registry(), "meshbus_router_penalties_total", "reason", c.penalty)
 	}
 	rejections := func() float64 {
-		return counterValue(t, n.Registry(), "meshbus_router_messages_rejected_total", "reason", "") + counterValue(t, n.Registry(), "meshbus_router_invalid_rpcs_total", "reason", "")
+		return metrictest.Sum(t, n.Registry(), "meshbus_router_messages_rejected_total") + metrictest.Sum(t, n.Registry(), "meshbus_router_invalid_rpcs_total")
 	}
 	breakdown := func() scoring.Breakdown {
 		b, _ := sc.Breakdown(context.Background(), a.h.ID())
@@ -186,7 +187,7 @@ func runBadInputClass(t *testing.T, c badInputClass) string {
 		}
 		// Dropped before any signature check: the one check made was
 		// for the honest message.
-		if got := counterValue(t, n.Registry(), "meshbus_router_signature_checks_total", "reason", ""); got != 1 {
+		if got := metrictest.Sum(t, n.Registry(), "meshbus_router_signature_checks_total"); got != 1 {
 			t.Fatalf("%v signature checks, want 1 (the honest message only)", got)
 		}
 		until = fmt.Sprintf("never (still connected after %d)", sent)

@@ -14,6 +14,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 // TestGraylistedPeerRefusedAtHandshake: a peer that scoring graylists (here
@@ -64,7 +65,7 @@ func TestGraylistedPeerRefusedAtHandshake(t *testing.T) {
 	defer cancel()
 	_ = b.Connect(ctx, a.AddrInfo())
 	bustest.Eventually(t, waitFor, "the refusal counted", func() bool {
-		return counterValue(t, a.Registry(), "meshbus_peermgr_gater_refused_total", "stage", "secured") >= 1
+		return metrictest.Sum(t, a.Registry(), "meshbus_peermgr_gater_refused_total", "stage", "secured") >= 1
 	}, nil)
 	bustest.Eventually(t, waitFor, "b's refused connection closed", func() bool {
 		return b.Host().Network().Connectedness(a.ID()) != network.Connected

@@ -10,7 +10,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
@@ -291,32 +290,4 @@ func (c *swarmCounter) settled(t *testing.T) (opened, closed int) {
 			t.Fatalf("swarm did not settle: %d opened, %d closed", opened, closed)
 		}
 	}
-}
-
-// counterValue sums the counter family name in reg over its series whose
-// label is value (every series when value is ""); 0 if absent.
-func counterValue(t *testing.T, reg prometheus.Gatherer, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if value == "" {
-				total += m.GetCounter().GetValue()
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 // pxTopic is the topic of the peer-exchange test.
@@ -155,7 +156,7 @@ func TestPeerExchangeDiscovery(t *testing.T) {
 	// That snapshot is the newcomer's first (no heartbeat has run since it
 	// started); once its router has applied one, the hub's PX is accepted.
 	bustest.Eventually(t, waitFor, "the newcomer's router applies the score snapshot", func() bool {
-		return counterValue(t, newcomer.Registry(), "meshbus_router_outcomes_total", "outcome", "scores_updated") >= 1
+		return metrictest.Sum(t, newcomer.Registry(), "meshbus_router_outcomes_total", "outcome", "scores_updated") >= 1
 	}, nil)
 
 	// Heartbeat: the newcomer grafts the hub, whose full mesh refuses it

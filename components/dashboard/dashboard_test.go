@@ -15,12 +15,12 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/components/dashboard"
 	"github.com/meshbus/meshbus/components/dashboard/automaton"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 const (
@@ -196,26 +196,9 @@ func TestFoldsBusEvents(t *testing.T) {
 	if v.Mesh[0].From != other.String() || len(v.Nodes) != 2 {
 		t.Errorf("after second attach: %+v", v)
 	}
-	if n := testutil.ToFloat64(counter(t, reg, "meshbus_dashboard_events_total")); n < 4 {
+	if n := metrictest.Must(t, reg, "meshbus_dashboard_events_total"); n < 4 {
 		t.Errorf("events metric %v, want >= 4", n)
 	}
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			c := prometheus.NewCounter(prometheus.CounterOpts{Name: name})
-			c.Add(mf.GetMetric()[0].GetCounter().GetValue())
-			return c
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return nil
 }
 
 // The bus introspection, the dashboard's drop count, and the breakdowns are

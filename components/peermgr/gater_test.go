@@ -17,6 +17,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -127,7 +128,7 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 	if err := n.h.Connect(ctx, testhost.Info(b)); !errors.Is(err, swarm.ErrGaterDisallowedConnection) {
 		t.Fatalf("our dial to a graylisted peer: %v, want ErrGaterDisallowedConnection", err)
 	}
-	if got := gaterRefused(t, n.reg, "dial"); got < 1 {
+	if got := metrictest.Must(t, n.reg, "meshbus_peermgr_gater_refused_total", "stage", "dial"); got < 1 {
 		t.Fatalf("gater_refused_total{stage=dial} = %v", got)
 	}
 	select {
@@ -150,25 +151,4 @@ func TestManagerGaterRefusesGraylistedRedial(t *testing.T) {
 		t.Fatalf("redial after the backoff: %v", err)
 	}
 	bustest.Next(t, opened, func(e events.EvtConnOpened) bool { return e.Peer == b.ID() }, testWait)
-}
-
-// gaterRefused reads gater_refused_total{stage} from reg.
-func gaterRefused(t *testing.T, reg *prometheus.Registry, stage string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "meshbus_peermgr_gater_refused_total" {
-			continue
-		}
-		for _, mt := range mf.GetMetric() {
-			if l := mt.GetLabel(); len(l) == 1 && l[0].GetValue() == stage {
-				return mt.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no gater_refused_total{stage=%q}", stage)
-	return 0
 }

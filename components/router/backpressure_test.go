@@ -14,6 +14,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -67,14 +68,14 @@ func TestSlowPeerOverflowsOthersUnaffected(t *testing.T) {
 	if ev.Peer != slow.h.ID() || ev.Dropped < 1 {
 		t.Fatalf("overflow event %+v", ev)
 	}
-	if counter(t, a.reg, "meshbus_router_queue_drops_total", "kind", "data") < 1 {
+	if metrictest.Sum(t, a.reg, "meshbus_router_queue_drops_total", "kind", "data") < 1 {
 		t.Fatal("drops not counted")
 	}
 	// The message before the first drop is still queued (the writer is stuck
 	// on the full stream): IDONTWANT from the peer cancels that copy.
 	slow.send(&pb.RPC{Control: &pb.ControlMessage{Idontwant: []*pb.ControlIDontWant{{MessageIDs: [][]byte{[]byte(ids[len(ids)-2])}}}}})
 	bustest.Eventually(t, 5*time.Second, "queued copy cancelled", func() bool {
-		return counter(t, a.reg, "meshbus_router_queue_cancelled_total") == 1
+		return metrictest.Sum(t, a.reg, "meshbus_router_queue_cancelled_total") == 1
 	}, nil)
 	// At most one event per heartbeat: more drops now are only counted...
 	for i := range 10 {

@@ -15,6 +15,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -73,7 +74,7 @@ func TestForeignPeerInteroperates(t *testing.T) {
 	bad.Data = []byte("tampered!")
 	f.send(&pb.RPC{Publish: []*pb.Message{bad}})
 	bustest.Eventually(t, 5*time.Second, "invalid signature counted", func() bool {
-		return counter(t, n.reg, "meshbus_router_messages_rejected_total", "reason", "invalid_signature") == 1
+		return metrictest.Sum(t, n.reg, "meshbus_router_messages_rejected_total", "reason", "invalid_signature") == 1
 	}, nil)
 	f.send(&pb.RPC{Publish: []*pb.Message{f.message("blocks", "still here")}})
 	if m := next(t, sub); string(m.Data) != "still here" {
@@ -116,7 +117,7 @@ func TestFloodsubPeer(t *testing.T) {
 	if m := next(t, sub); string(m.Data) != "from flood" || m.From != f.h.ID() {
 		t.Fatalf("delivered %+v", m)
 	}
-	if got := counter(t, n.reg, "meshbus_router_peers", "protocol", "/floodsub/1.0.0"); got != 1 {
+	if got := metrictest.Sum(t, n.reg, "meshbus_router_peers", "protocol", "/floodsub/1.0.0"); got != 1 {
 		t.Fatalf("floodsub peers gauge %v", got)
 	}
 	for range 3 {
@@ -145,7 +146,7 @@ func TestGarbagePeerIsCutOff(t *testing.T) {
 	junk.open(b.h.ID())
 	junk.writeRaw([]byte{4, 0xff, 0xff, 0xff, 0xff}) // a 4-byte frame that is not a protobuf
 	bustest.Eventually(t, 5*time.Second, "undecodable RPC counted", func() bool {
-		return counter(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "undecodable") == 1
+		return metrictest.Sum(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "undecodable") == 1
 	}, nil)
 
 	huge := newRawPeer(t, wire.ProtocolMeshsub12, false)
@@ -153,7 +154,7 @@ func TestGarbagePeerIsCutOff(t *testing.T) {
 	huge.open(b.h.ID())
 	huge.writeRaw(protowire.AppendVarint(nil, 64<<20)) // claims 64 MiB
 	bustest.Eventually(t, 5*time.Second, "oversized frame counted", func() bool {
-		return counter(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "frame_too_large") == 1
+		return metrictest.Sum(t, b.reg, "meshbus_router_invalid_rpcs_total", "reason", "frame_too_large") == 1
 	}, nil)
 
 	// The stream is gone: writes eventually fail.
@@ -244,7 +245,7 @@ func TestNewerInboundStreamReplacesOlder(t *testing.T) {
 			if i == 0 {
 				return contains(n.r.TopicPeers("s"), f.h.ID())
 			}
-			return counter(t, n.reg, "meshbus_router_inbound_streams_replaced_total") == float64(i)
+			return metrictest.Sum(t, n.reg, "meshbus_router_inbound_streams_replaced_total") == float64(i)
 		}, nil)
 	}
 	for i, s := range older[:len(older)-1] {

@@ -14,6 +14,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -110,7 +111,7 @@ func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no EvtPartialGroupCompleted")
 	}
-	if got := counter(t, b.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
+	if got := metrictest.Sum(t, b.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
 		t.Fatalf("b counts %v /meshsub/1.3.0 peers", got)
 	}
 }
@@ -203,7 +204,7 @@ func TestBadPartialInputPenalised(t *testing.T) {
 		}
 	}, nil)
 	for reason, n2 := range map[string]float64{"metadata_too_large": 1, "too_many_groups": 8, "invalid": 1} {
-		if c := counter(t, n.reg, "meshbus_router_partial_rejected_total", "reason", reason); c != n2 {
+		if c := metrictest.Sum(t, n.reg, "meshbus_router_partial_rejected_total", "reason", reason); c != n2 {
 			t.Fatalf("%s counted %v, want %v", reason, c, n2)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -81,7 +82,7 @@ func TestScoresFromBus(t *testing.T) {
 		if err := ta.Publish(context.Background(), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
-		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "graylisted") > 0
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "graylisted") > 0
 	}, nil)
 }
 
@@ -108,7 +109,7 @@ func TestStreamReopenedAfterReset(t *testing.T) {
 	// The router notices on its next write, and keeps the peer's state.
 	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
 		_ = tp.Publish(context.Background(), []byte("probe"))
-		return counter(t, n.reg, "meshbus_router_stream_failures_total") >= 1
+		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
 	}, nil)
 	var second network.Stream
 	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {

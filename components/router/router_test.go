@@ -9,6 +9,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -61,24 +62,24 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 	// The driver counts a delivery when it flushes the step that handed the
 	// message to the subscription, which the reader may beat: wait for it.
 	bustest.Eventually(t, 10*time.Second, "b's delivered counter at 51", func() bool {
-		return counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered") >= 51
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_total", "kind", "delivered") >= 51
 	}, nil)
-	if got := counter(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
+	if got := metrictest.Sum(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
 		t.Fatalf("b delivered %v messages, want 51", got)
 	}
-	if got := counter(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
+	if got := metrictest.Sum(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
 		t.Fatalf("a counts %v meshsub/1.3.0 peers", got)
 	}
-	if got := counter(t, a.reg, "meshbus_router_mesh_peers", "topic", "chat"); got != 1 {
+	if got := metrictest.Sum(t, a.reg, "meshbus_router_mesh_peers", "topic", "chat"); got != 1 {
 		t.Fatalf("mesh gauge %v, want 1", got)
 	}
-	if counter(t, a.reg, "meshbus_router_rpcs_total", "direction", "out") < 1 || counter(t, b.reg, "meshbus_router_rpcs_total", "direction", "in") < 1 {
+	if metrictest.Sum(t, a.reg, "meshbus_router_rpcs_total", "direction", "out") < 1 || metrictest.Sum(t, b.reg, "meshbus_router_rpcs_total", "direction", "in") < 1 {
 		t.Fatal("RPCs not counted")
 	}
-	if got := counter(t, a.reg, "meshbus_router_messages_total", "kind", "published"); got != 51 {
+	if got := metrictest.Sum(t, a.reg, "meshbus_router_messages_total", "kind", "published"); got != 51 {
 		t.Fatalf("a published %v, want 51", got)
 	}
-	if counter(t, a.reg, "meshbus_router_outcomes_total", "outcome", "graft_accepted")+counter(t, a.reg, "meshbus_router_outcomes_total", "outcome", "heartbeat_done") < 1 {
+	if metrictest.Sum(t, a.reg, "meshbus_router_outcomes_total", "outcome", "graft_accepted")+metrictest.Sum(t, a.reg, "meshbus_router_outcomes_total", "outcome", "heartbeat_done") < 1 {
 		t.Fatal("outcomes not counted")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 func TestLeavePrunes(t *testing.T) {
@@ -129,7 +130,7 @@ func TestSlowSubscriberDropsAndCounts(t *testing.T) {
 	if sub.Dropped() != 3 || fast.Dropped() != 0 {
 		t.Fatalf("dropped %d (slow) %d (fast)", sub.Dropped(), fast.Dropped())
 	}
-	if got := counter(t, n.reg, "meshbus_router_subscription_drops_total"); got != 3 {
+	if got := metrictest.Sum(t, n.reg, "meshbus_router_subscription_drops_total"); got != 3 {
 		t.Fatalf("drops metric %v", got)
 	}
 	if m := next(t, sub); m.Data[0] != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -73,10 +74,10 @@ func TestV13FallsBackToV12WithoutExtensions(t *testing.T) {
 	if e, ok := n.r.PeerExtensions(f.h.ID()); !ok || e.PartialMessages {
 		t.Fatalf("v1.2 peer extensions %+v %v", e, ok)
 	}
-	if got := counter(t, n.reg, "meshbus_router_penalties_total", "reason", "extensions_misuse"); got != 0 {
+	if got := metrictest.Sum(t, n.reg, "meshbus_router_penalties_total", "reason", "extensions_misuse"); got != 0 {
 		t.Fatalf("penalised %v times on v1.2", got)
 	}
-	if got := counter(t, n.reg, "meshbus_router_peers", "protocol", "/meshsub/1.2.0"); got != 1 {
+	if got := metrictest.Sum(t, n.reg, "meshbus_router_peers", "protocol", "/meshsub/1.2.0"); got != 1 {
 		t.Fatalf("%v /meshsub/1.2.0 peers", got)
 	}
 }

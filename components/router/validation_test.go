@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -68,8 +69,8 @@ func TestValidatorsRejectIgnoreAccept(t *testing.T) {
 		t.Fatalf("b delivered %q, want only good", m.Data)
 	}
 	bustest.Eventually(t, 5*time.Second, "rejections counted", func() bool {
-		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_failed") == 1 &&
-			counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_failed") == 1 &&
+			metrictest.Sum(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
 	}, nil)
 
 	// Local publishes go through the local validator.
@@ -108,7 +109,7 @@ func TestValidatorThrottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 5*time.Second, "throttled message counted", func() bool {
-		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_throttled") == 1
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_throttled") == 1
 	}, nil)
 	close(release)
 	if m := next(t, sb); string(m.Data) != "first" {
@@ -137,6 +138,6 @@ func TestValidatorPanicIsIgnore(t *testing.T) {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 5*time.Second, "panic counted as ignore", func() bool {
-		return counter(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_rejected_total", "reason", "validation_ignored") == 1
 	}, nil)
 }

@@ -15,12 +15,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meshbus/meshbus/components/scoring/automaton"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 // waitTimeout bounds every wait in driver tests; nothing here should take
@@ -101,7 +101,9 @@ func (r *rig) emit(evs ...any) {
 		r.emitted++
 	}
 	bustest.Eventually(r.t, waitTimeout, fmt.Sprintf("the driver to handle all %d events", r.emitted),
-		func() bool { return counterValue(r.c.m.observed) >= float64(r.emitted) }, nil)
+		func() bool {
+			return metrictest.Sum(r.t, r.reg, "meshbus_scoring_events_observed_total") >= float64(r.emitted)
+		}, nil)
 }
 
 // next returns the next output event.
@@ -145,14 +147,6 @@ func (r *rig) tick() ([]events.EvtPeerScoreThresholdCrossed, events.EvtPeerScore
 			return xs, snap
 		}
 	}
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func scoreOf(snap events.EvtPeerScoresUpdated, p string) (float64, bool) {
@@ -319,42 +313,25 @@ func TestComponentMetrics(t *testing.T) {
 	r.untilSnapshot()
 	r.tick()
 
-	fams, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]*dto.MetricFamily{}
-	for _, f := range fams {
-		got[f.GetName()] = f
-	}
-	h := got["meshbus_scoring_peer_score"].GetMetric()[0].GetHistogram()
-	if h.GetSampleCount() != 2 { // two peers, one refresh
-		t.Fatalf("histogram samples = %d, want 2", h.GetSampleCount())
+	if n := metrictest.Must(t, r.reg, "meshbus_scoring_peer_score"); n != 2 { // two peers, one refresh
+		t.Fatalf("histogram samples = %v, want 2", n)
 	}
 	// P₇ 100 → -100: below gossip, publish, graylist.
-	below := 0.0
-	for _, m := range got["meshbus_scoring_threshold_crossings_total"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "direction" && l.GetValue() == "below" {
-				below += m.GetCounter().GetValue()
-			}
-		}
-	}
-	if below != 3 {
+	if below := metrictest.Sum(t, r.reg, "meshbus_scoring_threshold_crossings_total", "direction", "below"); below != 3 {
 		t.Fatalf("below crossings = %v, want 3", below)
 	}
-	if v := got["meshbus_scoring_peers"].GetMetric()[0].GetGauge().GetValue(); v != 2 {
+	if v := metrictest.Must(t, r.reg, "meshbus_scoring_peers"); v != 2 {
 		t.Fatalf("peers gauge = %v", v)
 	}
-	if v := got["meshbus_scoring_rejected_app_scores_total"].GetMetric()[0].GetCounter().GetValue(); v != 1 {
+	if v := metrictest.Must(t, r.reg, "meshbus_scoring_rejected_app_scores_total"); v != 1 {
 		t.Fatalf("rejected app scores = %v", v)
 	}
-	if v := got["meshbus_scoring_snapshots_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
+	if v := metrictest.Must(t, r.reg, "meshbus_scoring_snapshots_total"); v != 2 {
 		t.Fatalf("snapshots = %v", v)
 	}
 
 	// Registering twice on one registry fails at construction, cleanly.
-	_, err = New(r.bus, WithClock(r.clk), WithParams(penaltyParams(0.5)), WithRegisterer(r.reg))
+	_, err := New(r.bus, WithClock(r.clk), WithParams(penaltyParams(0.5)), WithRegisterer(r.reg))
 	if err == nil {
 		t.Fatal("second registration succeeded")
 	}

@@ -114,7 +114,7 @@ func TestImportRules(t *testing.T) {
 			if inTops(dr) && !inTops(r) {
 				t.Errorf("%s imports %s: nothing outside cmd/, interop/, examples/ and bench/ may", r, dr)
 			}
-			if under(dr, "internal/testhost") || under(dr, "eventbus/bustest") {
+			if under(dr, "internal/testhost") || under(dr, "internal/metrictest") || under(dr, "eventbus/bustest") {
 				t.Errorf("%s imports the test kit %s outside its tests", r, dr)
 			}
 			if under(dr, "host") && !under(r, "host") && !inTops(r) {

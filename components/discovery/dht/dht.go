@@ -54,6 +54,7 @@ type DHT struct {
 	core *automaton.Automaton // owned by the driver goroutine
 	out  *automaton.Output    // likewise
 	em   *outbox.Emitters
+	met  *metrics
 
 	mu      sync.Mutex // guards kad, started, closed, cancel
 	kad     *kaddht.IpfsDHT
@@ -99,7 +100,11 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*DHT, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DHT{cfg: cfg, h: h, bus: bus, core: core, out: out, em: em, done: make(chan struct{})}, nil
+	met := newMetrics()
+	if err := met.register(cfg.reg); err != nil {
+		return nil, errors.Join(err, em.Close())
+	}
+	return &DHT{cfg: cfg, h: h, bus: bus, core: core, out: out, em: em, met: met, done: make(chan struct{})}, nil
 }
 
 // Rounds returns how many discovery rounds have completed.
@@ -184,6 +189,7 @@ func (d *DHT) loop(ctx context.Context, kad *kaddht.IpfsDHT, t *clock.Ticker,
 			d.outcome(d.core.HandleTopicLeft(d.cfg.clk.Now(), e.Topic, d.out), e.Topic)
 		case <-t.C:
 			d.round(ctx, rd)
+			d.met.rounds.Inc()
 			d.rounds.Add(1)
 		}
 	}
@@ -198,15 +204,18 @@ func (d *DHT) round(parent context.Context, rd *drouting.RoutingDiscovery) {
 	for _, topic := range d.core.Topics() {
 		ns := Namespace(topic)
 		if _, err := rd.Advertise(ctx, ns); err != nil {
+			d.met.advertiseErrors.Inc()
 			d.cfg.log.Debug("advertise", "topic", topic, "err", err)
 		}
 		ch, err := rd.FindPeers(ctx, ns)
 		if err != nil {
+			d.met.findErrors.Inc()
 			d.cfg.log.Debug("find peers", "topic", topic, "err", err)
 			continue
 		}
 		for ai := range ch {
 			o := d.core.HandleFound(d.cfg.clk.Now(), automaton.Found{Info: ai, Topic: topic}, d.out)
+			d.met.countFound(o)
 			if o == automaton.OutcomeAnnounced {
 				d.found.Add(1)
 			}
@@ -238,5 +247,6 @@ func (d *DHT) Close() error {
 		<-d.done
 		err = d.kad.Close()
 	}
+	d.met.unregister(d.cfg.reg)
 	return errors.Join(err, d.em.Close())
 }

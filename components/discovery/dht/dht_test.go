@@ -9,10 +9,14 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"strings"
+
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestOptionsAndLifecycle: invalid options are ErrBadOption, nil
@@ -34,12 +38,19 @@ func TestOptionsAndLifecycle(t *testing.T) {
 	if _, err := New(nil, bus); !errors.Is(err, ErrNilDependency) {
 		t.Errorf("nil host: %v", err)
 	}
-	d, err := New(h, bus, WithTopics("t"), WithLogger(nil), WithClock(nil))
+	reg := prometheus.NewRegistry()
+	d, err := New(h, bus, WithTopics("t"), WithLogger(nil), WithClock(nil), WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := New(h, bus, WithRegisterer(reg)); err == nil || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("second add-on on one registry: %v", err)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := metrictest.Value(t, reg, "meshbus_dht_rounds_total"); ok {
+		t.Fatal("metrics still registered after Close")
 	}
 	if err := d.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
@@ -47,7 +58,7 @@ func TestOptionsAndLifecycle(t *testing.T) {
 	if err := d.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
 	}
-	d2, err := New(h, bus, WithTopics("t"))
+	d2, err := New(h, bus, WithTopics("t"), WithRegisterer(reg)) // Close unregistered d's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +83,8 @@ func TestOptionsAndLifecycle(t *testing.T) {
 // node find each other under a topic one of them follows through
 // WithTopics and the other through an EvtTopicJoined on its bus. Rounds
 // run on a mock clock; a peer found again in later rounds with the same
-// addresses is announced once, not once per round.
+// addresses is announced once, not once per round. The metrics count the
+// rounds and every find by the core's outcome.
 func TestRoundsAnnounceEachPeerOnce(t *testing.T) {
 	const topic = "rendezvous"
 	clk := clock.NewMock()
@@ -92,13 +104,15 @@ func TestRoundsAnnounceEachPeerOnce(t *testing.T) {
 		d   *DHT
 		bus *eventbus.Bus
 		rec *bustest.Recorder
+		reg *prometheus.Registry
 	}
 	var ms [2]member
 	for i := range ms {
 		h := testhost.New(t)
 		bus := eventbus.New()
 		defer bus.Close()
-		opts := []Option{WithClock(clk), WithBootstrapPeers(testhost.Info(boot))}
+		reg := prometheus.NewRegistry()
+		opts := []Option{WithClock(clk), WithBootstrapPeers(testhost.Info(boot)), WithRegisterer(reg)}
 		if i == 0 {
 			opts = append(opts, WithTopics(topic))
 		}
@@ -112,7 +126,7 @@ func TestRoundsAnnounceEachPeerOnce(t *testing.T) {
 		}
 		defer d.Close()
 		testhost.Connect(t, h, boot)
-		ms[i] = member{d, bus, rec}
+		ms[i] = member{d, bus, rec, reg}
 	}
 	// The second member follows the topic because "the router" joined it.
 	em, err := eventbus.NewEmitter[events.EvtTopicJoined](ms[1].bus)
@@ -149,5 +163,13 @@ func TestRoundsAnnounceEachPeerOnce(t *testing.T) {
 		if m.d.Found() != uint64(len(got)) {
 			t.Fatalf("member %d: Found() %d, %d events", i, m.d.Found(), len(got))
 		}
+		if v := metrictest.Must(t, m.reg, "meshbus_dht_found_total", "outcome", "announced"); v != float64(len(got)) {
+			t.Fatalf("member %d: found_total{announced} %v, %d events", i, v, len(got))
+		}
+		if v := metrictest.Must(t, m.reg, "meshbus_dht_rounds_total"); v != float64(m.d.Rounds()) || v < rounds {
+			t.Fatalf("member %d: rounds_total %v, Rounds() %d", i, v, m.d.Rounds())
+		}
+		metrictest.Must(t, m.reg, "meshbus_dht_errors_total", "op", "advertise")
+		metrictest.Must(t, m.reg, "meshbus_dht_found_total", "outcome", "repeat")
 	}
 }

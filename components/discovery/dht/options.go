@@ -7,6 +7,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/discovery/automaton"
 )
@@ -24,6 +25,7 @@ type config struct {
 	maxPeers   int
 	clk        clock.Clock
 	log        *slog.Logger
+	reg        prometheus.Registerer
 }
 
 func defaults() config {
@@ -62,6 +64,11 @@ func WithMaxPeers(n int) Option { return func(c *config) { c.maxPeers = n } }
 // WithClock sets the clock of the rounds, the events' At and WithReannounce
 // (nil: the real clock).
 func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
+
+// WithRegisterer registers the add-on's metrics on reg (default: none are
+// registered); Close unregisters them. Two add-ons of one kind cannot share
+// one registry (New fails).
+func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) { c.reg = reg } }
 
 // WithLogger sets the logger (nil: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }

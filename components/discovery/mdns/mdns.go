@@ -41,6 +41,7 @@ type MDNS struct {
 	core  *automaton.Automaton // owned by the driver goroutine
 	out   *automaton.Output    // likewise
 	em    *outbox.Emitters
+	met   *metrics
 	found chan peer.AddrInfo
 
 	mu      sync.Mutex // guards svc, started, closed
@@ -87,7 +88,11 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*MDNS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MDNS{cfg: cfg, h: h, core: core, out: out, em: em, found: make(chan peer.AddrInfo, cfg.buffer),
+	met := newMetrics()
+	if err := met.register(cfg.reg); err != nil {
+		return nil, errors.Join(err, em.Close())
+	}
+	return &MDNS{cfg: cfg, h: h, core: core, out: out, em: em, met: met, found: make(chan peer.AddrInfo, cfg.buffer),
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -98,6 +103,7 @@ func (m *MDNS) HandlePeerFound(ai peer.AddrInfo) {
 	case m.found <- ai:
 	default:
 		m.dropped.Add(1)
+		m.met.dropped.Inc()
 	}
 }
 
@@ -137,6 +143,7 @@ func (m *MDNS) loop() {
 			return
 		case ai := <-m.found:
 			o := m.core.HandleFound(m.cfg.clk.Now(), automaton.Found{Info: ai}, m.out)
+			m.met.countFound(o)
 			if o == automaton.OutcomeAnnounced {
 				m.announced.Add(1)
 			} else {
@@ -166,5 +173,6 @@ func (m *MDNS) Close() error {
 		close(m.stop)
 		<-m.done
 	}
+	m.met.unregister(m.cfg.reg)
 	return errors.Join(err, m.em.Close())
 }

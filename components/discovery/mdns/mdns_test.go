@@ -9,10 +9,14 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"strings"
+
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestOptionsDropsAndLifecycle: invalid options are ErrBadOption, nil
@@ -37,9 +41,13 @@ func TestOptionsDropsAndLifecycle(t *testing.T) {
 	if _, err := New(h, bus, WithLogger(nil), WithClock(nil), nil); err != nil {
 		t.Errorf("nil logger, clock and option: %v", err)
 	}
-	m, err := New(h, bus, WithBuffer(2))
+	reg := prometheus.NewRegistry()
+	m, err := New(h, bus, WithBuffer(2), WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := New(h, bus, WithRegisterer(reg)); err == nil || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("second add-on on one registry: %v", err)
 	}
 	for range 5 {
 		m.HandlePeerFound(peer.AddrInfo{ID: h.ID()}) // not started: nobody reads
@@ -47,8 +55,14 @@ func TestOptionsDropsAndLifecycle(t *testing.T) {
 	if got := m.Dropped(); got != 3 {
 		t.Fatalf("dropped %d, want 3", got)
 	}
+	if v := metrictest.Must(t, reg, "meshbus_mdns_found_dropped_total"); v != 3 {
+		t.Fatalf("found_dropped_total %v, want 3", v)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := metrictest.Value(t, reg, "meshbus_mdns_found_dropped_total"); ok {
+		t.Fatal("metrics still registered after Close")
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
@@ -63,14 +77,16 @@ func TestOptionsDropsAndLifecycle(t *testing.T) {
 // runs it in a network namespace) and feeds it finds as the service does:
 // the node itself and a peer without addresses are not announced, a peer
 // found again with the same addresses within WithReannounce is announced
-// once, and again once the mock clock passes WithReannounce.
+// once, and again once the mock clock passes WithReannounce. The metrics
+// count every find by the core's outcome.
 func TestDriverAnnouncesThroughTheCore(t *testing.T) {
 	h, other := testhost.New(t), testhost.New(t)
 	bus := eventbus.New()
 	defer bus.Close()
 	clk := clock.NewMock()
 	rec := bustest.NewRecorder(t, bus, new(events.EvtPeerFound))
-	m, err := New(h, bus, WithClock(clk), WithReannounce(time.Minute))
+	reg := prometheus.NewRegistry()
+	m, err := New(h, bus, WithClock(clk), WithReannounce(time.Minute), WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +111,13 @@ func TestDriverAnnouncesThroughTheCore(t *testing.T) {
 	for i, want := range []peer.ID{other.ID(), marker.ID(), other.ID()} {
 		if e := got[i]; e.Info.ID != want || e.Via != "mdns" || len(e.Info.Addrs) == 0 {
 			t.Fatalf("event %d: %+v, want peer %s", i, e, want)
+		}
+	}
+	// The driver counts a find before emitting its event: every find is
+	// counted by now.
+	for outcome, want := range map[string]float64{"announced": 3, "repeat": 1, "self": 1, "no_addrs": 1, "topic_not_followed": 0} {
+		if v := metrictest.Must(t, reg, "meshbus_mdns_found_total", "outcome", outcome); v != want {
+			t.Errorf("found_total{outcome=%q} = %v, want %v", outcome, v, want)
 		}
 	}
 	if !got[2].At.Equal(clk.Now()) {

@@ -6,14 +6,15 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/meshbus/meshbus/eventbus"
 )
 
 // Module provides and starts an *MDNS from the host.Host, *eventbus.Bus
-// and, when present, clock.Clock and *slog.Logger in the graph, with the
-// Options given by Options.
+// and, when present, clock.Clock, prometheus.Registerer (the add-on's
+// metrics) and *slog.Logger in the graph, with the Options given by Options.
 var Module = fx.Module("mdns", fx.Provide(newForFx), fx.Invoke(func(*MDNS) {}))
 
 // Options hands Options to Module (one call per application).
@@ -23,16 +24,17 @@ type moduleOptions []Option
 
 type fxParams struct {
 	fx.In
-	Lifecycle fx.Lifecycle
-	Host      host.Host
-	Bus       *eventbus.Bus
-	Clock     clock.Clock   `optional:"true"`
-	Logger    *slog.Logger  `optional:"true"`
-	Options   moduleOptions `optional:"true"`
+	Lifecycle  fx.Lifecycle
+	Host       host.Host
+	Bus        *eventbus.Bus
+	Clock      clock.Clock           `optional:"true"`
+	Registerer prometheus.Registerer `optional:"true"`
+	Logger     *slog.Logger          `optional:"true"`
+	Options    moduleOptions         `optional:"true"`
 }
 
 func newForFx(p fxParams) (*MDNS, error) {
-	m, err := New(p.Host, p.Bus, append([]Option{WithClock(p.Clock), WithLogger(p.Logger)}, p.Options...)...)
+	m, err := New(p.Host, p.Bus, append([]Option{WithClock(p.Clock), WithRegisterer(p.Registerer), WithLogger(p.Logger)}, p.Options...)...)
 	if err != nil {
 		return nil, err
 	}

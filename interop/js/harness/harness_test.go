@@ -250,10 +250,15 @@ func TestStartJSPeerRefusesGossipsubOptionsForFloodsub(t *testing.T) {
 		{Floodsub: true, MsgID: MsgIDSpec},
 		{Floodsub: true, Protocols: []string{"/meshsub/1.1.0"}},
 		{Floodsub: true, Sparse: true},
+		{Floodsub: true, NoMesh: true},
 	} {
 		p, err := StartJSPeer(context.Background(), "node-not-run", t.TempDir(), "fs", o)
 		if p != nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Floodsub") {
 			t.Fatalf("%+v: %v, %v", o, p, err)
 		}
+	}
+	p, err := StartJSPeer(context.Background(), "node-not-run", t.TempDir(), "nm", JSOptions{Sparse: true, NoMesh: true})
+	if p != nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "NoMesh") {
+		t.Fatalf("Sparse with NoMesh: %v, %v", p, err)
 	}
 }

@@ -408,14 +408,96 @@ func testLeave(t *testing.T) {
 	}
 }
 
-// Gossip crosses the implementations: with a mesh degree of 1 and no flood
-// publishing, most messages reach their receivers through IHAVE, IWANT and
-// the answer. meshbus advertises to the JS peers, they ask for what they
-// lack, meshbus serves it (a broken promise would be a JS penalty, which
-// Result.Err reports) and every message still arrives exactly once.
+// Gossip from meshbus to js-libp2p is required by construction, not
+// likely. js0 keeps no mesh (JSOptions.NoMesh) and is linked to go0 only,
+// which dials it first, alone: go0's heartbeat grafts js0 (its only topic
+// peer), and js0, at Dhi = 0 over an inbound link, answers PRUNE with a
+// backoff, which go0 honours. The test waits for that prune before any
+// other link exists. From then on js0 is in no mesh, so every message it
+// did not publish can reach it only as go0's IHAVE, js0's IWANT and go0's
+// answer. The rest (go0, js1, go1, js2, go2: Config.Sparse's ring with
+// chords, mesh degree 1, no flood publishing) makes gossip cross the
+// implementations elsewhere too. Every message must arrive exactly once
+// everywhere (Result.Err, which also fails on any penalty, e.g. a broken
+// IWANT promise), js0 must have asked go0 for every message it received,
+// and go0 must never have re-grafted js0.
 func testGossip(t *testing.T) {
 	ctx := testContext(t)
-	m := newTestMesh(t, ctx, Config{JSPeers: 2, GoNodes: 3, Messages: 30, Sparse: true, Seed: 5})
+	cfg := Config{NodePath: requireJS(t), Logf: t.Logf, GoNodes: 3, JSPeers: 3, Messages: 30, Sparse: true, Seed: 5}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := &Mesh{Config: cfg}
+	t.Cleanup(func() {
+		m.Close()
+		if t.Failed() {
+			t.Log(m.Stderr())
+		}
+	})
+	const gossipOnly, feeder = 1, 0 // js0 and go0
+	names := []string{"go0", "js0", "js1", "go1", "js2", "go2"}
+	m.Members = make([]*Member, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		mem := &Member{Name: name, Kind: KindGo}
+		if name[:2] == "js" {
+			mem.Kind = KindJS
+		}
+		m.Members[i] = mem
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if mem.Kind == KindGo {
+				mem.Go, errs[i] = StartGoNode(GoOptions{Name: name, Topic: cfg.Topic, Seed: cfg.Seed + uint64(i), Sparse: true, Logger: cfg.Logger})
+				return
+			}
+			opts := JSOptions{MsgID: cfg.MsgID, Sparse: true}
+			if i == gossipOnly {
+				opts = JSOptions{MsgID: cfg.MsgID, NoMesh: true}
+			}
+			mem.JS, errs[i] = StartJSPeer(ctx, cfg.NodePath, cfg.PeerDir, name, opts)
+			if errs[i] == nil {
+				errs[i] = mem.JS.Subscribe(ctx, cfg.Topic)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	go0, js0 := m.Members[feeder], m.Members[gossipOnly]
+	dial := func(l Link) {
+		t.Helper()
+		a, b := m.Members[l.From], m.Members[l.To]
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := a.Dial(dctx, b.AddrInfo()); err != nil {
+			t.Fatalf("%s dials %s: %v", a.Name, b.Name, err)
+		}
+		m.Links = append(m.Links, l)
+	}
+	dial(Link{From: feeder, To: gossipOnly})
+	err := poll(ctx, cfg.MeshTimeout, 20*time.Millisecond, func() (bool, error) {
+		l := go0.Go.Log()
+		return l.Grafted[js0.ID()] == 1 && l.Pruned[js0.ID()] == 1 && !slices.Contains(go0.Go.Router.Mesh(cfg.Topic), js0.ID()), nil
+	})
+	if err != nil {
+		t.Fatalf("go0's graft of js0 was never pruned: %v (log %+v)", err, go0.Go.Log())
+	}
+	for _, l := range topology(TopologyRing, 5) { // go0 js1 go1 js2 go2
+		for _, i := range []*int{&l.From, &l.To} {
+			if *i > 0 {
+				*i++ // skip js0
+			}
+		}
+		dial(l)
+	}
+	if err := m.waitMeshes(ctx); err != nil {
+		t.Fatal(err)
+	}
 	res, err := m.Exchange(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -423,14 +505,21 @@ func testGossip(t *testing.T) {
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	g := res.JSGossipWithGo
-	if g.IHaveIDs == 0 || g.IWantAsked == 0 || res.GoIWantServed == 0 {
-		t.Fatalf("no gossip from meshbus to js: %+v, meshbus served %d IWANT", g, res.GoIWantServed)
+	if l := go0.Go.Log(); l.Grafted[js0.ID()] != 1 {
+		t.Fatalf("go0 grafted js0 %d times, want only the first (pruned) graft", l.Grafted[js0.ID()])
 	}
-	// The other direction depends on timing (a meshbus node often has the
-	// message from its own mesh before the JS peer's IHAVE): logged only.
-	t.Logf("js asked meshbus for %d of %d advertised ids; meshbus asked js for %d ids, js served %d; meshbus sent %d IWANT messages",
-		g.IWantAsked, g.IHaveIDs, g.IWantIDs, g.IWantServed, res.GoIWantSent)
+	st, err := js0.JS.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := len(js0.Received())
+	g := st.Gossip[go0.ID().String()]
+	if need == 0 || g.IWantAsked < need || go0.Go.Outcomes("iwant_served") == 0 {
+		t.Fatalf("js0 received %d messages, all only by gossip, but asked go0 for %d ids (%+v) and go0 answered %d IWANT",
+			need, g.IWantAsked, g, go0.Go.Outcomes("iwant_served"))
+	}
+	t.Logf("js0 asked go0 for %d of %d advertised ids and received %d messages; all JS peers asked meshbus for %d ids, meshbus served %d IWANT, sent %d",
+		g.IWantAsked, g.IHaveIDs, need, res.JSGossipWithGo.IWantAsked, res.GoIWantServed, res.GoIWantSent)
 }
 
 // With the JS library's own default id (protobuf(key) || seqno, not the

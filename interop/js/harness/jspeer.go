@@ -165,6 +165,12 @@ type JSOptions struct {
 	// Sparse sets the mesh degree to 1 (D = Dlo = Dhi = 1) and turns flood
 	// publishing off.
 	Sparse bool
+	// NoMesh keeps no mesh at all (D = Dlo = Dhi = Dscore = Dout = 0) and
+	// keeps flood publishing: the JS library then never grafts and answers
+	// a GRAFT over a connection the other side dialed with PRUNE and a
+	// backoff, so the peer receives others' messages only through IHAVE
+	// and its own IWANT. It excludes Sparse.
+	NoMesh bool
 	// Floodsub runs @libp2p/floodsub (/floodsub/1.0.0 only) instead of
 	// gossipsub: same commands and events, no mesh, no control messages,
 	// no scores. Its messages' ids are the library's dedup key,
@@ -179,8 +185,10 @@ type JSOptions struct {
 func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOptions) (*JSPeer, error) {
 	args := []string{filepath.Join(peerDir, "peer.mjs")}
 	switch {
-	case opts.Floodsub && (opts.MsgID != "" || len(opts.Protocols) > 0 || opts.Sparse):
-		return nil, fmt.Errorf("%w: %s: JSOptions MsgID, Protocols and Sparse are gossipsub options, not for Floodsub", ErrInvalidConfig, name)
+	case opts.Floodsub && (opts.MsgID != "" || len(opts.Protocols) > 0 || opts.Sparse || opts.NoMesh):
+		return nil, fmt.Errorf("%w: %s: JSOptions MsgID, Protocols, Sparse and NoMesh are gossipsub options, not for Floodsub", ErrInvalidConfig, name)
+	case opts.Sparse && opts.NoMesh:
+		return nil, fmt.Errorf("%w: %s: JSOptions Sparse and NoMesh exclude each other", ErrInvalidConfig, name)
 	case opts.Floodsub:
 		args = append(args, "--router=floodsub")
 	case opts.MsgID == "":
@@ -194,6 +202,9 @@ func StartJSPeer(ctx context.Context, nodePath, peerDir, name string, opts JSOpt
 	}
 	if opts.Sparse {
 		args = append(args, "--sparse")
+	}
+	if opts.NoMesh {
+		args = append(args, "--no-mesh")
 	}
 	cmd := exec.CommandContext(ctx, nodePath, args...)
 	cmd.Dir = peerDir

@@ -8,7 +8,7 @@
 // defaults, except two loopback allowances (see createLibp2p below).
 //
 // Usage: node peer.mjs [--router=gossipsub|floodsub] [--msgid=spec|js-default]
-//                      [--protocols=id,id,...] [--sparse]
+//                      [--protocols=id,id,...] [--sparse | --no-mesh]
 //   --router=gossipsub (default): @chainsafe/libp2p-gossipsub, as below.
 //   --router=floodsub: @libp2p/floodsub instead (protocol /floodsub/1.0.0
 //     only; StrictSign, emitSelf false, library defaults otherwise). It has
@@ -28,6 +28,11 @@
 //     (default the library's: /meshsub/1.2.0,/meshsub/1.1.0,/meshsub/1.0.0).
 //   --sparse: mesh degree 1 (D = Dlo = Dhi = 1) and no flood publishing, so
 //     that most messages travel by gossip (IHAVE/IWANT), not the mesh.
+//   --no-mesh: no mesh at all (D = Dlo = Dhi = Dscore = Dout = 0), flood
+//     publishing kept: the library never grafts, and answers every GRAFT
+//     from a peer that dialed it with PRUNE and a backoff (its mesh is at
+//     Dhi = 0 and the link is inbound), so it receives other peers'
+//     messages only by asking for them (IWANT) after their IHAVE.
 //
 // Every output line is one JSON object with an "event" field:
 //   {"event":"ready","peerId":..,"addrs":[..],"pubsubProtocols":[..]}  once, at start
@@ -73,6 +78,7 @@ let routerName = 'gossipsub'
 let msgIdMode = 'spec'
 let protocolList = null
 let sparse = false
+let noMesh = false
 const gossipsubOnly = [] // options given that only gossipsub takes
 for (const a of args) {
   if (a.startsWith('--router=')) {
@@ -82,6 +88,9 @@ for (const a of args) {
     gossipsubOnly.push(a)
   } else if (a === '--sparse') {
     sparse = true
+    gossipsubOnly.push(a)
+  } else if (a === '--no-mesh') {
+    noMesh = true
     gossipsubOnly.push(a)
   } else if (a.startsWith('--protocols=')) {
     protocolList = a.slice('--protocols='.length).split(',').filter((p) => p !== '')
@@ -98,6 +107,10 @@ if (routerName !== 'gossipsub' && routerName !== 'floodsub') {
 const flood = routerName === 'floodsub'
 if (flood && gossipsubOnly.length > 0) {
   process.stderr.write(`${gossipsubOnly.join(' ')}: gossipsub options, not for --router=floodsub\n`)
+  process.exit(2)
+}
+if (sparse && noMesh) {
+  process.stderr.write('--sparse and --no-mesh exclude each other\n')
   process.exit(2)
 }
 if (msgIdMode !== 'spec' && msgIdMode !== 'js-default') {
@@ -141,6 +154,11 @@ if (sparse) {
   // A mesh of one peer and no flood publishing: most messages then travel
   // by gossip (IHAVE/IWANT).
   Object.assign(gsOpts, { D: 1, Dlo: 1, Dhi: 1, Dout: 0, Dscore: 0, floodPublish: false })
+}
+if (noMesh) {
+  // No mesh: never graft (D = Dlo = 0), refuse inbound grafts (Dhi = 0),
+  // keep no outbound quota (Dout = 0); publish by flooding.
+  Object.assign(gsOpts, { D: 0, Dlo: 0, Dhi: 0, Dout: 0, Dscore: 0 })
 }
 
 const node = await createLibp2p({

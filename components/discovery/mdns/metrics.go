@@ -1,0 +1,80 @@
+package mdns
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshbus/meshbus/components/discovery/automaton"
+)
+
+// foundOutcomes are the outcomes of automaton.HandleFound, each a label
+// value of the found counter.
+var foundOutcomes = []automaton.Outcome{automaton.OutcomeAnnounced, automaton.OutcomeRepeat,
+	automaton.OutcomeSelf, automaton.OutcomeNoAddrs, automaton.OutcomeTopicNotFollowed}
+
+// metrics are the add-on's Prometheus collectors, every child resolved at
+// construction so that counting a find does not allocate.
+type metrics struct {
+	found      map[automaton.Outcome]prometheus.Counter
+	dropped    prometheus.Counter
+	collectors []prometheus.Collector
+}
+
+func newMetrics() *metrics {
+	const ns, sub = "meshbus", "mdns"
+	found := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "found_total",
+		Help: "Peers found, by what the core decided: announced (an EvtPeerFound), repeat (a suppressed re-announcement), self, no_addrs, topic_not_followed.",
+	}, []string{"outcome"})
+	m := &metrics{found: make(map[automaton.Outcome]prometheus.Counter, len(foundOutcomes))}
+	for _, o := range foundOutcomes {
+		m.found[o] = found.WithLabelValues(o.String())
+	}
+	m.collectors = []prometheus.Collector{found}
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "found_dropped_total",
+		Help: "Peers the mDNS service found while the driver's buffer was full, dropped unhandled.",
+	})
+	m.collectors = append(m.collectors, m.dropped)
+	return m
+}
+
+// countFound counts one find by the core's outcome.
+func (m *metrics) countFound(o automaton.Outcome) {
+	if c := m.found[o]; c != nil {
+		c.Inc()
+	}
+}
+
+// register registers every collector on reg (nil: none), or none when one
+// fails.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	for i, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors[:i] {
+				reg.Unregister(done)
+			}
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return fmt.Errorf("mdns: metrics already registered (one registry per node): %w", err)
+			}
+			return fmt.Errorf("mdns: registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// unregister removes the collectors from reg (nil: nothing).
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		reg.Unregister(c)
+	}
+}
