@@ -74,8 +74,9 @@ func defaultConfig() config {
 		valConc:      DefaultValidationConcurrency,
 		valTimeout:   DefaultValidationTimeout,
 		logInterval:  10 * time.Second,
-		inboxSize:    32, // as go-libp2p-pubsub's incoming queue; 256 held ~10 MiB more at the 20-node bench's peak
-
+		// 32, as go-libp2p-pubsub's incoming queue: 256 held ~10 MiB more
+		// at the 20-node bench's peak.
+		inboxSize:     32,
 		streamTimeout: 30 * time.Second,
 	}
 }
