@@ -1,12 +1,10 @@
 package conntrack
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/conntrack/automaton"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
 // metrics are the tracker's Prometheus collectors. Every child is resolved
@@ -63,35 +61,13 @@ func newMetrics() *metrics {
 	return m
 }
 
-// register registers every collector on reg, or nothing when one fails
-// (the ones registered before the failure are unregistered again).
+// register registers every collector on reg (nil: none), all or none.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return fmt.Errorf("conntrack: metrics already registered (one registry per node): %w", err)
-			}
-			return fmt.Errorf("conntrack: registering metrics: %w", err)
-		}
-	}
-	return nil
+	return promreg.Register("conntrack", reg, m.collectors...)
 }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+// unregister removes the collectors from reg (nil: nothing).
+func (m *metrics) unregister(reg prometheus.Registerer) { promreg.Unregister(reg, m.collectors...) }
 
 // outcome counts what the core did with one input.
 func (m *metrics) outcome(o automaton.Outcome) {

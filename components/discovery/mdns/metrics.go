@@ -1,12 +1,10 @@
 package mdns
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/discovery/automaton"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
 // foundOutcomes are the outcomes of automaton.HandleFound, each a label
@@ -48,33 +46,10 @@ func (m *metrics) countFound(o automaton.Outcome) {
 	}
 }
 
-// register registers every collector on reg (nil: none), or none when one
-// fails.
+// register registers every collector on reg (nil: none), all or none.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return fmt.Errorf("mdns: metrics already registered (one registry per node): %w", err)
-			}
-			return fmt.Errorf("mdns: registering metrics: %w", err)
-		}
-	}
-	return nil
+	return promreg.Register("mdns", reg, m.collectors...)
 }
 
 // unregister removes the collectors from reg (nil: nothing).
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister(reg prometheus.Registerer) { promreg.Unregister(reg, m.collectors...) }
