@@ -141,7 +141,7 @@ func (r *Router) flush() {
 		r.enqueue(&o.Sends[i])
 	}
 	for _, c := range o.Cancels {
-		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) {
+		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) && int(c.Reason) < len(r.m.cancelled) && c.Reason > 0 {
 			r.m.cancelled[c.Reason].Inc()
 		}
 	}

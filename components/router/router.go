@@ -60,6 +60,7 @@ type Router struct {
 	state   runState
 	streams map[network.Stream]struct{}
 	inbound map[peer.ID]network.Stream // each peer's current inbound stream
+	queues  map[peer.ID]*sendQueue     // each peer's send queue, for its reader (see unwanted)
 	subs    []interface{ Close() error }
 
 	// Owned by the driver goroutine.
@@ -164,6 +165,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		done:     make(chan struct{}),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
+		queues:   make(map[peer.ID]*sendQueue),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
 		failures: make(map[peer.ID]int),
