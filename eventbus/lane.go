@@ -196,6 +196,16 @@ func (ln *lane[T]) emit(v T) bool {
 			break
 		}
 	}
+	// Full Drop members are set aside (under the word: the fast path
+	// reads the length of private).
+	for i := 0; i < len(ln.private); {
+		r := ln.private[i]
+		if r.settings.policy == Drop && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
+			ln.private = deleteAt(ln.private, i)
+			continue
+		}
+		i++
+	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
 		b.slots[ln.tail&b.mask] = v
@@ -203,19 +213,13 @@ func (ln *lane[T]) emit(v T) bool {
 	ln.tail++
 	ln.unlockWord() // publishes v
 	woke := false
-	for i := 0; i < len(ln.private); i++ {
-		r := ln.private[i]
+	for _, r := range ln.private {
 		if r.ended.Load() {
 			if r.gaveUp > 0 {
 				r.gaveUp-- // counted when the emitter gave up waiting on it
 			} else {
 				r.abandoned.Add(1)
 			}
-			continue
-		}
-		if r.settings.policy == Drop && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
-			ln.private = deleteAt(ln.private, i)
-			i--
 			continue
 		}
 		woke = r.push(ln.n, v) || woke
@@ -405,25 +409,25 @@ func (ln *lane[T]) evict(i int) {
 }
 
 // saturate sets the private Drop member r, whose ring is full, aside:
-// the event the Emit has just published (position tail-1) is its first
-// drop, and so is every later one until it has room again. Nothing is
-// counted per event: the count is derived from the lane's position when
-// read (node.satDropped). The reader publishes its head before it loads
-// satFrom, and saturate stores satFrom before it re-checks the room, so
-// either the reader asks to be taken back (rejoin) or saturate sees the
-// room and declines (reporting false: the caller pushes as usual). Called
-// by emit with n.emu and nothing else held.
+// the event the Emit is about to write (position tail) is its first drop,
+// and so is every later one until it has room again. Nothing is counted
+// per event: the count is derived from the lane's position when read
+// (node.satRead). The reader publishes its head before it loads satFrom,
+// and saturate stores satFrom before it re-checks the room, so either the
+// reader asks to be taken back (rejoin) or saturate sees the room and
+// declines (reporting false: the caller pushes as usual). Called by emit
+// with n.emu and the word held, before it writes the event.
 func (ln *lane[T]) saturate(r *ringSink[T]) bool {
 	n := ln.n
-	n.satGen.Add(1)          // odd: readers of the derived counts retry
-	r.satFrom.Store(ln.tail) // 1 + (tail-1)
+	n.satGen.Add(1) // odd: readers of the derived counts retry
+	r.satFrom.Store(ln.tail + 1)
 	if r.tail-r.head.Load() < r.limit {
 		r.satFrom.Store(0)
 		n.satGen.Add(1)
 		return false
 	}
 	n.satN.Add(1)
-	n.satBase.Add(ln.tail - 1)
+	n.satBase.Add(ln.tail)
 	n.satGen.Add(1)
 	ln.saturated = append(ln.saturated, r)
 	return true
@@ -441,7 +445,7 @@ func (ln *lane[T]) unsaturate(i int) {
 	r.dropped.Add(ln.tail - from)
 	n.dropped.Add(ln.tail - from)
 	n.satN.Add(^uint64(0)) // -1
-	n.satBase.Add(-from) // two's complement: subtracts from
+	n.satBase.Add(-from)   // two's complement: subtracts from
 	r.satFrom.Store(0)
 	n.satGen.Add(1)
 	ln.private = append(ln.private, r)
