@@ -169,6 +169,9 @@ type StallRow struct {
 	P50, P99, Max time.Duration
 	// VsLibp2pP99 is the median over rounds of P99 / go-libp2p's P99.
 	VsLibp2pP99 float64
+	// VsFloorP99 is the median over rounds of P99 / the floor's P99
+	// (StallConfig.Floor) in the same round (0 where it did not run).
+	VsFloorP99 float64
 	// HealthyMissed sums, over rounds, the events healthy subscribers did
 	// not receive; HealthyOwed sums what they were owed.
 	HealthyMissed, HealthyOwed uint64
@@ -388,9 +391,15 @@ func runStall(opts Options) []StallRow {
 	if len(sel) == 0 {
 		return nil
 	}
+	floors := map[StallConfig]bool{}
+	for c := range sel {
+		if c.Impl.isMeshbus() && !c.Blocking() {
+			floors[c.Floor()] = true
+		}
+	}
 	for _, c := range StallRows() {
 		c.SlowPeriod = opts.SlowPeriod
-		if sel[c] || c == base {
+		if sel[c] || c == base || floors[c] {
 			cfgs = append(cfgs, c)
 		}
 	}
@@ -414,7 +423,7 @@ func runStall(opts Options) []StallRow {
 	rows := make([]StallRow, 0, len(cfgs))
 	for _, c := range cfgs {
 		row := StallRow{Config: c, Selected: sel[c], Err: errs[c]}
-		var p50, p99, vs []float64
+		var p50, p99, vs, vsFloor []float64
 		for round, res := range results[c] {
 			if res.Events == 0 {
 				continue
@@ -430,9 +439,12 @@ func runStall(opts Options) []StallRow {
 			if b, ok := at(results[base], round); ok && b.P99 > 0 {
 				vs = append(vs, float64(res.P99)/float64(b.P99))
 			}
+			if f, ok := at(results[c.Floor()], round); ok && f.P99 > 0 && !c.Blocking() {
+				vsFloor = append(vsFloor, float64(res.P99)/float64(f.P99))
+			}
 		}
 		row.P50, row.P99 = time.Duration(Median(p50)), time.Duration(Median(p99))
-		row.VsLibp2pP99 = Median(vs)
+		row.VsLibp2pP99, row.VsFloorP99 = Median(vs), Median(vsFloor)
 		rows = append(rows, row)
 	}
 	return rows

@@ -199,6 +199,11 @@ func (r *Report) stallTarget(impl Impl, p eventbus.Policy) Target {
 		t.Ran = true
 		t.Pass = row.Err == nil && row.P99 < MaxStallP99 && row.HealthyMissed == 0
 		t.Measured = fmt.Sprintf("p99 %v, healthy received %d of %d", row.P99, row.HealthyOwed-row.HealthyMissed, row.HealthyOwed)
+		for _, f := range r.Stall {
+			if f.Config == row.Config.Floor() && f.Runs > 0 {
+				t.Measured += fmt.Sprintf("; floor (%s, drop) p99 %v, this row %.2fx it", f.Config.Impl, f.P99, row.VsFloorP99)
+			}
+		}
 		if row.Err != nil {
 			t.Measured += "; error: " + row.Err.Error()
 		}
