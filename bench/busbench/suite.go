@@ -145,6 +145,11 @@ type ThroughputRow struct {
 	// of its time divided by the same row's with metrics off in the same
 	// round (0 for rows with metrics off).
 	VsMetricsOff float64
+	// VsMetricsOffQ1 and VsMetricsOffQ3 are the quartiles of those
+	// per-round ratios. Metrics on and off run the same Emit code (the
+	// collector reads, at scrape time, counters the bus keeps anyway), so
+	// their spread is the noise of the cell.
+	VsMetricsOffQ1, VsMetricsOffQ3 float64
 	// FloorVsLibp2p is the median over rounds of the floor's time divided
 	// by the baseline's in the same round: the best ratio to go-libp2p any
 	// bus with the row's API could show in this cell.
@@ -368,6 +373,7 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 		row.VsLibp2p, row.VsFloor, row.FloorVsLibp2p = Median(vsLib), Median(vsFloor), Median(floorVsLib)
 		row.VsLibp2pQ1, row.VsLibp2pQ3 = Quantile(vsLib, 0.25), Quantile(vsLib, 0.75)
 		row.VsMetricsOff = Median(vsOff)
+		row.VsMetricsOffQ1, row.VsMetricsOffQ3 = Quantile(vsOff, 0.25), Quantile(vsOff, 0.75)
 		rows = append(rows, row)
 	}
 	return rows
