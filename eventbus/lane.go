@@ -48,6 +48,10 @@ import (
 //     events one copy each, like an unbound queue, where the policy
 //     applies as usual. A member that ended is moved out the same way, so
 //     that what it had queued stays readable and no longer pins the ring.
+//     A private Drop member whose ring is full is then set aside
+//     (saturate): Emits do nothing for it and may take the fast path
+//     again; its drops are derived from the lane's position when read,
+//     until its reader makes room and asks to be taken back.
 //
 // A private member whose reader took everything asks to rejoin (rejoin);
 // the next Emit moves it back into the lane at the current tail.
