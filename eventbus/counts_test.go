@@ -140,13 +140,12 @@ func TestDerivedCountsExact(t *testing.T) {
 // events under Drop/Notify (keep the oldest) or Block (the schedule never
 // fills it).
 type countModel struct {
-	name                        string
-	cap                         uint64
-	queued, delivered, dropped  uint64
-	read                        func(n int) int // takes up to n events, returns how many
-	kind                        string
-	policy                      Policy
-	emittedBefore, emittedAfter int
+	name                       string
+	cap                        uint64
+	queued, delivered, dropped uint64
+	read                       func(n int) int // takes up to n events, returns how many
+	kind                       string
+	policy                     Policy
 }
 
 func runDerivedCounts(t *testing.T, seed int64) {
