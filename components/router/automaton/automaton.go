@@ -106,6 +106,8 @@ type Automaton struct {
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
+	// early holds the ids IDONTWANT went out for at a message's head.
+	early earlySet
 
 	ticks uint64 // heartbeats run
 

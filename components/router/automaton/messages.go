@@ -27,7 +27,8 @@ import (
 //     message is marked seen with its fingerprint and held until the driver
 //     calls Validated with the same id. If its data is at least
 //     IDontWantThreshold bytes, IDONTWANT for it is sent at once, before
-//     validation, to the /meshsub/1.2.0 mesh peers except the sender.
+//     validation, to the /meshsub/1.2.0 mesh peers except the sender
+//     (unless HandleMessageHead sent it already, at the message's head).
 //
 // Senders the automaton ignores (unknown, graylisted), malformed messages
 // and messages of topics the node has not joined are refused before any
@@ -103,7 +104,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pending[id] = &pendingMsg{msg: msg, id: id, topic: topic, from: from, size: size, at: now}
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
-	if len(msg.GetData()) >= a.cfg.IDontWantThreshold {
+	if len(msg.GetData()) >= a.cfg.IDontWantThreshold && !a.early.has(id) {
 		var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 		for _, p := range t.mesh.items {
 			if p == from {

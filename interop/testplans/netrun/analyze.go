@@ -38,13 +38,16 @@ type NodeLog struct {
 	// Completed holds, per partial-message group id (decimal), the first
 	// "All parts received" record of the group (the node held every part).
 	Completed map[string]time.Time
+	// PublishedPartial holds, per partial-message group id (decimal), the
+	// node's first "Published Partial" record (it offered the group).
+	PublishedPartial map[string]time.Time
 	// BadLines counts lines that were not JSON objects.
 	BadLines int
 }
 
 // ParseLog reads a node's NDJSON stdout.
 func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
-	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}, From: map[string][]string{}}
+	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}, PublishedPartial: map[string]time.Time{}, From: map[string][]string{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -80,6 +83,11 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			g := fmt.Sprint(rec.Group)
 			if _, ok := l.Completed[g]; !ok {
 				l.Completed[g] = rec.Time
+			}
+		case "Published Partial":
+			g := fmt.Sprint(rec.Group)
+			if at, ok := l.PublishedPartial[g]; !ok || rec.Time.Before(at) {
+				l.PublishedPartial[g] = rec.Time
 			}
 		}
 	}
@@ -270,6 +278,15 @@ type PartialStats struct {
 	// NodesAll counts nodes that completed every group; NodesNone those that
 	// completed none (the plans' check fails for them).
 	NodesAll, NodesNone int
+	// CompleteAll and Complete90 are percentiles (p50, p90, p99) over the
+	// partial-message groups of the time from a group's first publish
+	// record (any node's "Published Partial") until every node of this
+	// group of nodes, and 90% of them, had logged "All parts received" for
+	// it; a node that held every part before the publish counts as 0.
+	// Groups that never got there, or have no publish record, are left out
+	// and counted in CompleteAllMissing, Complete90Missing.
+	CompleteAll, Complete90               [3]time.Duration
+	CompleteAllMissing, Complete90Missing int
 }
 
 // AnalyzePartial computes PartialStats overall and per implementation; nil
@@ -290,13 +307,23 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 	if len(impls) > 1 {
 		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
 	}
+	origin := map[string]time.Time{}
+	for _, l := range logs {
+		for id, at := range l.PublishedPartial {
+			if o, ok := origin[id]; !ok || at.Before(o) {
+				origin[id] = at
+			}
+		}
+	}
 	var out []PartialStats
 	for _, g := range groups {
 		s := PartialStats{Group: g, Groups: len(ids)}
+		var members []NodeLog
 		for _, l := range logs {
 			if g != "overall" && l.Impl != g {
 				continue
 			}
+			members = append(members, l)
 			s.Nodes++
 			n := 0
 			for id := range ids {
@@ -312,6 +339,33 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 				s.NodesNone++
 			}
 		}
+		var all, p90 []time.Duration
+		for id := range ids {
+			o, ok := origin[id]
+			if !ok {
+				s.CompleteAllMissing++
+				s.Complete90Missing++
+				continue
+			}
+			var done []time.Duration
+			for _, l := range members {
+				if at, ok := l.Completed[id]; ok {
+					done = append(done, max(at.Sub(o), 0))
+				}
+			}
+			slices.Sort(done)
+			if len(done) == len(members) && len(done) > 0 {
+				all = append(all, done[len(done)-1])
+			} else {
+				s.CompleteAllMissing++
+			}
+			if need := int(math.Ceil(0.9 * float64(len(members)))); need >= 1 && len(done) >= need {
+				p90 = append(p90, done[need-1])
+			} else {
+				s.Complete90Missing++
+			}
+		}
+		s.CompleteAll, s.Complete90 = percentiles(all), percentiles(p90)
 		out = append(out, s)
 	}
 	return out
@@ -320,10 +374,18 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 // FormatPartialTable renders partial stats as a Markdown table.
 func FormatPartialTable(stats []PartialStats) string {
 	var b strings.Builder
-	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none |\n")
-	b.WriteString("|---|---|---|---|---|\n")
+	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none | all complete p50 / p90 / p99 (ms) | 90% complete p50 / p90 / p99 (ms) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	never := func(n int) string {
+		if n > 0 {
+			return fmt.Sprintf(" (%d never)", n)
+		}
+		return ""
+	}
 	for _, s := range stats {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d | %s / %s / %s%s | %s / %s / %s%s |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone,
+			ms(s.CompleteAll[0]), ms(s.CompleteAll[1]), ms(s.CompleteAll[2]), never(s.CompleteAllMissing),
+			ms(s.Complete90[0]), ms(s.Complete90[1]), ms(s.Complete90[2]), never(s.Complete90Missing))
 	}
 	return b.String()
 }
