@@ -41,10 +41,19 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			return OutcomeTopicNotJoined
 		}
 	}
+	// The sender has the message: a forward of ours to it would only cross
+	// its copy on the way (once forwarded, there is nothing left to skip).
+	if a.seen.has(id) && a.pending[id] == nil {
+		return OutcomeAlreadySeen
+	}
+	e := a.early.entry(id)
+	if len(e.from) < maxDupSenders && !containsPeer(e.from, from) {
+		e.from = append(e.from, from)
+	}
 	if a.seen.has(id) {
 		return OutcomeAlreadySeen
 	}
-	if dataLen < a.cfg.IDontWantThreshold || a.early.has(id) {
+	if dataLen < a.cfg.IDontWantThreshold || e.idwSent {
 		return OutcomeEarlyIDontWantSkipped
 	}
 	to := a.scratchPeers[:0]
@@ -71,7 +80,7 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 		out.sendIDontWant(p, raw)
 	}
 	clear(to)
-	a.early.add(id)
+	e.idwSent = true
 	return OutcomeEarlyIDontWantSent
 }
 
@@ -79,32 +88,50 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 // that can be arriving at once.
 const maxEarly = 1024
 
-// earlySet remembers the last maxEarly ids IDONTWANT went out for at a
-// message's head (HandleMessageHead), so that HandleMessage does not send
-// it a second time. The oldest id is forgotten first.
+// earlySet remembers, for the last maxEarly message ids whose head arrived
+// (HandleMessageHead), the peers that started sending the message, so that
+// Validated does not forward it to them, and whether IDONTWANT went out
+// for it, so that HandleMessage does not send it a second time. The oldest
+// id is forgotten first.
 type earlySet struct {
-	ids  map[string]struct{}
+	ids  map[string]*earlyEntry
 	ring []string
 	next int
 }
 
-func (s *earlySet) has(id string) bool {
-	_, ok := s.ids[id]
-	return ok
+type earlyEntry struct {
+	idwSent bool
+	from    []peer.ID // peers whose copy started arriving, at most maxDupSenders
 }
 
-func (s *earlySet) add(id string) {
-	if s.has(id) {
-		return
+// idwSent reports whether IDONTWANT went out for id at its head.
+func (s *earlySet) idwSent(id string) bool {
+	e := s.ids[id]
+	return e != nil && e.idwSent
+}
+
+// sentBy reports whether p started sending id.
+func (s *earlySet) sentBy(id string, p peer.ID) bool {
+	e := s.ids[id]
+	return e != nil && containsPeer(e.from, p)
+}
+
+// entry returns id's entry, creating it (and forgetting the oldest) if
+// need be.
+func (s *earlySet) entry(id string) *earlyEntry {
+	if e := s.ids[id]; e != nil {
+		return e
 	}
 	if s.ids == nil {
-		s.ids = make(map[string]struct{}, maxEarly)
+		s.ids = make(map[string]*earlyEntry, maxEarly)
 		s.ring = make([]string, maxEarly)
 	}
 	if old := s.ring[s.next]; old != "" {
 		delete(s.ids, old)
 	}
+	e := &earlyEntry{}
 	s.ring[s.next] = id
-	s.ids[id] = struct{}{}
+	s.ids[id] = e
 	s.next = (s.next + 1) % maxEarly
+	return e
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/wire"
 
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -774,12 +775,50 @@ func TestIDontWantAtMessageHead(t *testing.T) {
 func TestEarlySetBounded(t *testing.T) {
 	var s earlySet
 	for i := range maxEarly + 10 {
-		s.add(fmt.Sprint(i))
+		s.entry(fmt.Sprint(i)).from = []peer.ID{pid(1)}
 	}
 	if len(s.ids) != maxEarly {
 		t.Fatalf("%d ids remembered, want %d", len(s.ids), maxEarly)
 	}
-	if s.has("0") || s.has("9") || !s.has("10") || !s.has(fmt.Sprint(maxEarly+9)) {
+	if s.sentBy("0", pid(1)) || s.sentBy("9", pid(1)) || !s.sentBy("10", pid(1)) || !s.sentBy(fmt.Sprint(maxEarly+9), pid(1)) {
 		t.Fatal("not the oldest forgotten first")
+	}
+}
+
+// TestNoForwardToHeadSender: a peer whose copy of a message started
+// arriving (its head) while the message was arriving from another peer, or
+// being validated, does not get the message forwarded.
+func TestNoForwardToHeadSender(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 5, topicA)
+	h.join(topicA)
+	if len(h.mesh(topicA)) != 5 {
+		t.Fatalf("mesh = %v", h.mesh(topicA))
+	}
+	big, bid := msg(pid(50), topicA, 2000)
+	// ps[1]'s copy starts arriving before ps[0]'s is in; ps[2]'s while we
+	// validate ps[0]'s.
+	h.a.HandleMessageHead(h.now, ps[1], "", bid, len(big.Data), &h.out)
+	if o := h.a.HandleMessage(h.now, ps[0], big, bid, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("message = %v", o)
+	}
+	if o := h.a.HandleMessageHead(h.now, ps[2], "", bid, len(big.Data), &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("head while validating = %v", o)
+	}
+	h.reset()
+	if o := h.a.Validated(h.now, bid, ValidationAccept, &h.out); o != OutcomeDelivered {
+		t.Fatalf("validated = %v", o)
+	}
+	var got []peer.ID
+	for _, s := range h.out.Sends {
+		if len(s.RPC.GetPublish()) > 0 {
+			got = append(got, s.To)
+		}
+	}
+	slices.Sort(got)
+	want := []peer.ID{ps[3], ps[4]}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("forwarded to %v, want %v (not the sender, nor the peers whose copy was arriving)", got, want)
 	}
 }

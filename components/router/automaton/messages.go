@@ -104,7 +104,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pending[id] = &pendingMsg{msg: msg, id: id, topic: topic, from: from, size: size, at: now}
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
-	if len(msg.GetData()) >= a.cfg.IDontWantThreshold && !a.early.has(id) {
+	if len(msg.GetData()) >= a.cfg.IDontWantThreshold && !a.early.idwSent(id) {
 		var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 		for _, p := range t.mesh.items {
 			if p == from {
@@ -164,7 +164,8 @@ func (a *Automaton) fulfilPromise(ps *peerState, id string) {
 // for. Accept: the message enters the message cache, EvtMessageDelivered is
 // emitted (the driver delivers it to local subscribers) and it is forwarded
 // to the mesh, floodsub and direct peers of the topic, except its sender,
-// its author, peers that sent a copy meanwhile and peers that sent IDONTWANT.
+// its author, peers that sent a copy meanwhile (or started to: see
+// HandleMessageHead) and peers that sent IDONTWANT.
 // Reject: EvtMessageRejected (RejectValidationFailed) for the sender and for
 // every peer that sent a copy while it was pending. Ignore and throttled:
 // EvtMessageRejected for the sender only, nothing forwarded.
@@ -211,14 +212,15 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 }
 
 // forward sends a validated message to t's mesh peers, floodsub peers at or
-// above the publish threshold and direct peers, minus src, author, dups and
-// peers that sent IDONTWANT for it. It returns how many peers got it.
+// above the publish threshold and direct peers, minus src, author, dups,
+// peers whose copy of it started arriving (HandleMessageHead) and peers
+// that sent IDONTWANT for it. It returns how many peers got it.
 // Mesh peers come first, then floodsub and direct peers (never in a mesh,
 // so nobody is sent the message twice).
 func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
 	send := func(p peer.ID, ps *peerState) {
-		if p == src || p == author || containsPeer(dups, p) {
+		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return
 		}
 		if _, ok := ps.dontWant[keyOf(id)]; ok {
