@@ -532,3 +532,53 @@ func FormatDupSources(stats []DupSources) string {
 	}
 	return b.String()
 }
+
+// CPUStats is the CPU time (user + system) the node processes of one group
+// used over the whole run (start-up, connects and heartbeats included, the
+// same for every implementation): per node, and per message the group's
+// nodes received (their first copies, Stats.Deliveries).
+type CPUStats struct {
+	Group       string
+	Nodes       int
+	PerNode     time.Duration
+	PerDelivery time.Duration // 0 without deliveries
+}
+
+// AnalyzeCPU sums cpu (indexed by node) overall and per implementation;
+// stats gives the deliveries per group (Analyze's result). Nil without
+// CPU figures.
+func AnalyzeCPU(logs []NodeLog, cpu []time.Duration, stats []Stats) []CPUStats {
+	if len(cpu) == 0 {
+		return nil
+	}
+	var out []CPUStats
+	for _, st := range stats {
+		s := CPUStats{Group: st.Group}
+		var sum time.Duration
+		for _, l := range logs {
+			if (st.Group == "overall" || l.Impl == st.Group) && l.Node < len(cpu) {
+				s.Nodes++
+				sum += cpu[l.Node]
+			}
+		}
+		if s.Nodes > 0 {
+			s.PerNode = sum / time.Duration(s.Nodes)
+		}
+		if st.Deliveries > 0 {
+			s.PerDelivery = sum / time.Duration(st.Deliveries)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FormatCPU renders CPUStats as a Markdown table.
+func FormatCPU(stats []CPUStats) string {
+	var b strings.Builder
+	b.WriteString("| group | nodes | CPU per node (s) | CPU per delivered message (ms) |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f |\n", s.Group, s.Nodes, s.PerNode.Seconds(), float64(s.PerDelivery)/float64(time.Millisecond))
+	}
+	return b.String()
+}

@@ -254,3 +254,25 @@ func TestAnalyzePartialCompletionTime(t *testing.T) {
 		t.Fatalf("table:\n%s", tab)
 	}
 }
+
+// CPU time sums per group of nodes, per node and per delivered message.
+func TestAnalyzeCPU(t *testing.T) {
+	logs := []NodeLog{{Node: 0, Impl: "go"}, {Node: 1, Impl: "meshbus"}, {Node: 2, Impl: "meshbus"}}
+	cpu := []time.Duration{3 * time.Second, 1 * time.Second, 2 * time.Second}
+	stats := []Stats{{Group: "overall", Deliveries: 600}, {Group: "go", Deliveries: 200}, {Group: "meshbus", Deliveries: 400}}
+	got := AnalyzeCPU(logs, cpu, stats)
+	want := []CPUStats{
+		{Group: "overall", Nodes: 3, PerNode: 2 * time.Second, PerDelivery: 10 * time.Millisecond},
+		{Group: "go", Nodes: 1, PerNode: 3 * time.Second, PerDelivery: 15 * time.Millisecond},
+		{Group: "meshbus", Nodes: 2, PerNode: 1500 * time.Millisecond, PerDelivery: 7500 * time.Microsecond},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if tab := FormatCPU(got); !strings.Contains(tab, "| meshbus | 2 | 1.50 | 7.50 |") {
+		t.Fatalf("table:\n%s", tab)
+	}
+	if AnalyzeCPU(logs, nil, stats) != nil {
+		t.Fatal("stats without CPU figures")
+	}
+}
