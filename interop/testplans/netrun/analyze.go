@@ -582,3 +582,90 @@ func FormatCPU(stats []CPUStats) string {
 	}
 	return b.String()
 }
+
+// HopStats is how long a message's first copies took per hop beyond the
+// link's delay, by the forwarding node's implementation: for each node B
+// and message, with A the sender of B's first copy, the time from A's first
+// copy (or A's publish) to B's, minus latency(A) + latency(B). What is left
+// is A's processing and sending (validation, queueing, transfer at the
+// link's rate: a large message's serialisation shows here), the relay's
+// lateness and B's reading; it is where an implementation's CPU per
+// message shows, apart from the topology.
+type HopStats struct {
+	Group string
+	Hops  int
+	// Overhead is p50, p90, p99 over hops.
+	Overhead [3]time.Duration
+}
+
+// AnalyzeHops computes HopStats overall and per implementation of the
+// forwarding node; latency holds each node's one-way link latency (indexed
+// by node). Hops whose sender is not a node of the run are left out.
+func AnalyzeHops(logs []NodeLog, latency []time.Duration) []HopStats {
+	byPeer := map[string]int{}
+	impls := map[string]bool{}
+	for i, l := range logs {
+		byPeer[l.PeerID] = i
+		impls[l.Impl] = true
+	}
+	first := func(l NodeLog, id string) (time.Time, string, bool) {
+		if at, ok := l.Published[id]; ok {
+			return at, "", true
+		}
+		ts := l.Received[id]
+		if len(ts) == 0 {
+			return time.Time{}, "", false
+		}
+		k := 0
+		for i := range ts {
+			if ts[i].Before(ts[k]) {
+				k = i
+			}
+		}
+		return ts[k], l.From[id][k], true
+	}
+	hops := map[string][]time.Duration{}
+	for _, l := range logs {
+		for id := range l.Received {
+			if _, pub := l.Published[id]; pub {
+				continue
+			}
+			tb, from, ok := first(l, id)
+			a, known := byPeer[from]
+			if !ok || !known || logs[a].Node >= len(latency) || l.Node >= len(latency) {
+				continue
+			}
+			ta, _, ok := first(logs[a], id)
+			if !ok {
+				continue
+			}
+			d := tb.Sub(ta) - latency[logs[a].Node] - latency[l.Node]
+			hops["overall"] = append(hops["overall"], d)
+			hops[logs[a].Impl] = append(hops[logs[a].Impl], d)
+		}
+	}
+	if len(hops["overall"]) == 0 {
+		return nil
+	}
+	groups := []string{"overall"}
+	if len(impls) > 1 {
+		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
+	}
+	var out []HopStats
+	for _, g := range groups {
+		out = append(out, HopStats{Group: g, Hops: len(hops[g]), Overhead: percentiles(hops[g])})
+	}
+	return out
+}
+
+// FormatHops renders HopStats as a Markdown table (milliseconds, one decimal).
+func FormatHops(stats []HopStats) string {
+	var b strings.Builder
+	b.WriteString("| forwarded by | hops | per-hop time beyond the link delay p50 / p90 / p99 (ms) |\n")
+	b.WriteString("|---|---|---|\n")
+	f := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %s / %s / %s |\n", s.Group, s.Hops, f(s.Overhead[0]), f(s.Overhead[1]), f(s.Overhead[2]))
+	}
+	return b.String()
+}

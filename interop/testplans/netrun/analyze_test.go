@@ -276,3 +276,44 @@ func TestAnalyzeCPU(t *testing.T) {
 		t.Fatal("stats without CPU figures")
 	}
 }
+
+// A hop's time beyond the link delay: from the sender's first copy (or
+// publish) to the receiver's first copy, minus both nodes' latency; counted
+// for the sender's implementation.
+func TestAnalyzeHops(t *testing.T) {
+	at := func(ms int) string {
+		return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
+	}
+	peer := func(id string) string { return fmt.Sprintf(`{"msg":"PeerID","id":%q}`+"\n", id) }
+	pub := func(ms int) string { return fmt.Sprintf(`{"time":%q,"msg":"Published Message","id":7}`+"\n", at(ms)) }
+	recv := func(ms int, from string) string {
+		return fmt.Sprintf(`{"time":%q,"msg":"Received Message","id":7,"from":%q}`+"\n", at(ms), from)
+	}
+	inputs := []struct{ impl, log string }{
+		{"go", peer("A") + pub(0)},
+		{"meshbus", peer("B") + recv(35, "A") + recv(90, "C")}, // 35 - 10 - 20 = 5 (by go)
+		{"go", peer("C") + recv(60, "B") + recv(61, "A")},      // 60 - 35 - 20 - 3 = 2 (by meshbus)
+	}
+	var logs []NodeLog
+	for i, in := range inputs {
+		l, err := ParseLog(i, in.impl, strings.NewReader(in.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	lat := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 3 * time.Millisecond}
+	got := AnalyzeHops(logs, lat)
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	want := []HopStats{
+		{Group: "overall", Hops: 2, Overhead: [3]time.Duration{ms(2), ms(5), ms(5)}},
+		{Group: "go", Hops: 1, Overhead: [3]time.Duration{ms(5), ms(5), ms(5)}},
+		{Group: "meshbus", Hops: 1, Overhead: [3]time.Duration{ms(2), ms(2), ms(2)}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if tab := FormatHops(got); !strings.Contains(tab, "| meshbus | 1 | 2.0 / 2.0 / 2.0 |") {
+		t.Fatalf("table:\n%s", tab)
+	}
+}

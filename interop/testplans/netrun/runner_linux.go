@@ -62,6 +62,8 @@ type Result struct {
 	// status), indexed by node; CPUStats sums it per group of nodes.
 	CPU      []time.Duration
 	CPUStats []CPUStats
+	// Hops is the per-hop time beyond the links' delay.
+	Hops []HopStats
 	Logs     []NodeLog `json:"-"`
 }
 
@@ -250,6 +252,11 @@ collect:
 	res.Partial = AnalyzePartial(res.Logs)
 	res.DupSources = AnalyzeDupSources(res.Logs)
 	res.CPUStats = AnalyzeCPU(res.Logs, res.CPU, res.Stats)
+	lat := make([]time.Duration, n)
+	for i, l := range cfg.Links {
+		lat[i] = l.Latency
+	}
+	res.Hops = AnalyzeHops(res.Logs, lat)
 	js, _ := json.MarshalIndent(res, "", " ")
 	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
 	return res, nil
