@@ -59,7 +59,7 @@ type metrics struct {
 	penalties        [maxPenaltyReason + 1]prometheus.Counter
 	dataDrops        prometheus.Counter
 	controlDrops     prometheus.Counter
-	cancelled        prometheus.Counter
+	cancelled        [automaton.CancelReceived + 1]prometheus.Counter // by automaton.CancelReason
 	subDrops         prometheus.Counter
 	streamFailures   prometheus.Counter
 	streamsReplaced  prometheus.Counter
@@ -86,8 +86,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Behaviour penalties the router reported against peers (EvtPeerPenalized counts), by reason."}, []string{"reason"})
 	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_drops_total",
 		Help: "Outbound entries dropped because a peer's queue was full, by kind (data or control)."}, []string{"kind"})
-	cancelled := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
-		Help: "Queued messages dropped unsent because the peer sent IDONTWANT for them."})
+	cancelled := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
+		Help: "Queued messages dropped unsent, by reason: the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received)."}, []string{"reason"})
 	subDrops := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "subscription_drops_total",
 		Help: "Delivered messages dropped because a local subscription's buffer was full."})
 	streamFail := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_failures_total",
@@ -121,7 +121,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.penalties[0] = penalties.WithLabelValues("unknown")
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
-	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
+	for r := range m.cancelled {
+		m.cancelled[r] = cancelled.WithLabelValues(automaton.CancelReason(r).String())
+	}
+	m.subDrops, m.streamFailures, m.validationsAsync = subDrops, streamFail, async
 	m.streamsReplaced = replaced
 	m.sigChecked, m.sigSkipped = sigs.WithLabelValues("checked"), sigs.WithLabelValues("skipped_identical")
 	for _, p := range wire.Protocols {

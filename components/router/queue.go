@@ -97,11 +97,12 @@ func (q *sendQueue) compactLocked() {
 }
 
 // cancel drops the queued, unsent copy of message id; it reports whether
-// there was one.
+// there was one. It searches from the newest entry: a cancel concerns a
+// message forwarded moments ago.
 func (q *sendQueue) cancel(id string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for i := q.dataAt; i < len(q.data); i++ {
+	for i := len(q.data) - 1; i >= q.dataAt; i-- {
 		if q.data[i].msg != nil && q.data[i].id == id {
 			q.data[i].msg = nil
 			q.live--

@@ -70,8 +70,10 @@ type Router struct {
 	aut      *automaton.Automaton
 	out      automaton.Output
 	outcomes []automaton.Outcome
-	queued   int // data entries queued by the last flush
-	dropped  int // data entries dropped by the last flush
+	checks   []toCheck  // handleMessages' scratch: messages awaiting their signature check
+	batch    []netInput // handleInbox's scratch: inputs taken from the inbox together
+	queued   int        // data entries queued by the last flush
+	dropped  int        // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
 	failures map[peer.ID]int          // consecutive outbound stream failures
 	retries  map[peer.ID]*clock.Timer // pending stream retries

@@ -106,8 +106,12 @@ type Automaton struct {
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
-	// early holds the ids IDONTWANT went out for at a message's head.
+	// early holds, for messages whose head arrived, their senders and
+	// whether IDONTWANT went out (see HandleMessageHead).
 	early earlySet
+	// announced holds the keys of ids whose IDONTWANT went out before their
+	// signature check finished (see announceEarly); at most maxAnnounced.
+	announced map[idKey]struct{}
 
 	ticks uint64 // heartbeats run
 
@@ -227,14 +231,15 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		return nil, fmt.Errorf("%w: rng must not be nil", ErrInvalidConfig)
 	}
 	a := &Automaton{
-		self:     self,
-		cfg:      cfg,
-		rng:      rng,
-		peers:    make(map[peer.ID]*peerState),
-		topics:   make(map[string]*topicState),
-		backoffs: make(map[backoffKey]backoffEntry),
-		records:  make(map[peer.ID][]byte),
-		pending:  make(map[string]*pendingMsg),
+		self:      self,
+		cfg:       cfg,
+		rng:       rng,
+		peers:     make(map[peer.ID]*peerState),
+		topics:    make(map[string]*topicState),
+		backoffs:  make(map[backoffKey]backoffEntry),
+		records:   make(map[peer.ID][]byte),
+		pending:   make(map[string]*pendingMsg),
+		announced: make(map[idKey]struct{}),
 
 		lastScores: make(map[peer.ID]float64),
 		thresholds: cfg.ScoreThresholds,
