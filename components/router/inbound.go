@@ -186,9 +186,28 @@ func (r *Router) handleStream(s network.Stream) {
 // oversized or undecodable frame) resets the stream and is reported to the
 // driver, which penalises the peer.
 type reader struct {
-	s    network.Stream
-	peer peer.ID
-	rd   *wire.Reader
+	s      network.Stream
+	peer   peer.ID
+	rd     *wire.Reader
+	q      *sendQueue // the peer's send queue, once the driver made one
+	hashes []uint64   // noteUnwanted's scratch
+}
+
+// noteUnwanted records in the peer's send queue what rpc shows the peer
+// does not need, so that its writer skips those copies at once.
+func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC) {
+	if len(rpc.GetPublish()) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
+		return
+	}
+	if rd.q == nil || rd.q.removed.Load() {
+		r.mu.Lock()
+		rd.q = r.queues[rd.peer]
+		r.mu.Unlock()
+		if rd.q == nil {
+			return
+		}
+	}
+	rd.hashes = noteUnwanted(&rd.q.unwanted, rpc, r.msgIDFor, rd.hashes)
 }
 
 func (rd *reader) run(r *Router) {
@@ -225,6 +244,7 @@ func (rd *reader) run(r *Router) {
 			return
 		}
 		r.m.rpcsIn.Inc()
+		rd.noteUnwanted(r, rpc)
 		first := !started
 		started = true
 		if !r.report(netInput{kind: netRPC, peer: rd.peer, proto: rd.s.Protocol(), rpc: rpc, first: first}) {
@@ -269,5 +289,15 @@ func (rd *reader) peek(r *Router, head []byte) {
 		m.Topic = &h.Topic
 	}
 	id := r.cfg.msgID(&m)
+	// The peer is sending us the message: no copy of ours need be written
+	// to it (as for the messages of a decoded RPC, see noteUnwanted).
+	if rd.q == nil || rd.q.removed.Load() {
+		r.mu.Lock()
+		rd.q = r.queues[rd.peer]
+		r.mu.Unlock()
+	}
+	if rd.q != nil {
+		rd.q.unwanted.add(idHash(id))
+	}
 	r.report(netInput{kind: netMessageHead, peer: rd.peer, head: messageHead{id: id, topic: h.Topic, dataLen: h.DataLen}})
 }

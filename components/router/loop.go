@@ -20,7 +20,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		case req := <-r.reqs:
 			req.serve(r)
 		case in := <-r.inbox:
-			r.handleInbox(in)
+			r.handleNet(in)
 		case v := <-r.valDone:
 			r.finishValidation(v.m, v.res)
 		case ev, ok := <-peerEvents:
@@ -47,53 +47,6 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		}
 		r.flush()
 	}
-}
-
-// handleInbox handles in and the inputs queued behind it in the inbox (up
-// to the inbox's size), in order, flushing after each. Before that it feeds
-// the automaton the IDONTWANTs of the leading run of RPCs: a peer that
-// said it does not want a message is then not sent the copy a message
-// ahead of its IDONTWANT in the inbox would otherwise forward. (Applying an
-// IDONTWANT early only withholds copies; nothing else depends on order.)
-func (r *Router) handleInbox(in netInput) {
-	batch := append(r.batch[:0], in)
-drain:
-	for len(batch) < cap(r.inbox) {
-		select {
-		case in := <-r.inbox:
-			batch = append(batch, in)
-		default:
-			break drain
-		}
-	}
-	if len(batch) > 1 {
-		now := r.clk.Now()
-		for _, in := range batch {
-			if in.kind == netMessageHead {
-				continue // a head changes nothing an IDONTWANT depends on
-			}
-			if in.kind != netRPC {
-				break // a stream opened later: its peer may not be added yet
-			}
-			c := in.rpc.GetControl()
-			if len(c.GetIdontwant()) == 0 {
-				continue
-			}
-			for _, m := range c.Idontwant {
-				r.m.outcome(r.aut.HandleIDontWant(now, in.peer, m, &r.out))
-			}
-			c.Idontwant = nil // handled; the driver owns the decoded RPC
-		}
-		r.flush()
-	}
-	for i, in := range batch {
-		r.handleNet(in)
-		if i < len(batch)-1 {
-			r.flush()
-		}
-	}
-	clear(batch)
-	r.batch = batch[:0]
 }
 
 // shutdown ends every subscription; writers and readers stop on the
@@ -144,7 +97,7 @@ func (r *Router) flush() {
 		r.enqueue(&o.Sends[i])
 	}
 	for _, c := range o.Cancels {
-		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) {
+		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) && int(c.Reason) < len(r.m.cancelled) && c.Reason > 0 {
 			r.m.cancelled[c.Reason].Inc()
 		}
 	}
