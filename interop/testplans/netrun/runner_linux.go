@@ -64,7 +64,7 @@ type Result struct {
 	CPUStats []CPUStats
 	// Hops is the per-hop time beyond the links' delay.
 	Hops []HopStats
-	Logs     []NodeLog `json:"-"`
+	Logs []NodeLog `json:"-"`
 }
 
 // Run sets up the network, runs every node to the end of its script (or
