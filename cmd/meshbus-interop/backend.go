@@ -139,6 +139,9 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 			router.WithGossipConfig(gc),
 			router.WithSignPolicy(wire.StrictNoSign),
 			router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
+			// The plans' id is the data's first 8 bytes: IDONTWANT for a large
+			// message can go out from its first bytes (see docs/testplans.md).
+			router.WithMessageIDPrefix(8),
 			router.WithMaxRPCSize(maxRPCSize),
 			router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
 			router.WithLogger(b.log),

@@ -150,6 +150,12 @@ func run() error {
 	if res.DupSources != nil && res.Partial == nil {
 		fmt.Println(netrun.FormatDupSources(res.DupSources))
 	}
+	if res.Hops != nil {
+		fmt.Println(netrun.FormatHops(res.Hops))
+	}
+	if res.CPUStats != nil {
+		fmt.Println(netrun.FormatCPU(res.CPUStats))
+	}
 	if !res.Netem {
 		st := res.Relay
 		avgLate := time.Duration(0)

@@ -43,6 +43,7 @@ type config struct {
 	signPolicy    wire.SignPolicy
 	msgID         wire.MsgIDFunc
 	msgIDSet      bool
+	idPrefix      int
 	maxRPCSize    int
 	dataQueue     int
 	controlQueue  int
@@ -102,6 +103,12 @@ func (c *config) validate() error {
 	if c.signPolicy == wire.StrictNoSign && !c.msgIDSet {
 		return bad("MessageID", "must be set with StrictNoSign (messages carry no from/seqno; use wire.ContentMsgID or your own)")
 	}
+	if c.idPrefix < 0 {
+		return bad("MessageIDPrefix", "must not be negative")
+	}
+	if c.idPrefix > 0 && !c.msgIDSet {
+		return bad("MessageIDPrefix", "needs WithMessageID (the default id, from || seqno, is not in the data)")
+	}
 	if c.maxRPCSize < 1024 {
 		return bad("MaxRPCSize", "must be at least 1024 bytes")
 	}
@@ -152,6 +159,21 @@ func WithSignPolicy(p wire.SignPolicy) Option { return func(o *config) { o.signP
 func WithMessageID(fn wire.MsgIDFunc) Option {
 	return func(o *config) { o.msgID, o.msgIDSet = fn, true }
 }
+
+// WithMessageIDPrefix declares that the id function set with WithMessageID
+// reads nothing of a message but the first n bytes of its data (for example
+// an id that is the data's first 8 bytes), so that the id of a message is
+// known from the first bytes of its frame. The router then, for a frame of
+// at least EarlyHeadMinFrame bytes, computes the id of the frame's first
+// message from the frame's head and sends IDONTWANT for it to its mesh
+// peers while the rest of the frame is still arriving, not once the whole
+// message is in: earlier by the message's transfer time, so that more mesh
+// peers learn in time to skip their own copy. While a joined topic has its
+// own id function (WithTopicMessageID) the router does not do it. Default
+// 0: off (ids such as hashes of the whole data need the whole message).
+// With an id function that reads more than it was declared to, IDONTWANT
+// names the wrong id: the peers then still send the message.
+func WithMessageIDPrefix(n int) Option { return func(o *config) { o.idPrefix = n } }
 
 // WithMaxRPCSize sets the largest RPC accepted from or sent to a peer
 // (default 1 MiB). Larger inbound frames cost the sender its stream; larger

@@ -52,6 +52,8 @@ func TestOptionsValidated(t *testing.T) {
 		{WithSignPolicy(wire.SignPolicy(9)), "SignPolicy"},
 		{WithSignPolicy(wire.StrictNoSign), "MessageID"},
 		{WithMessageID(nil), "MessageID"},
+		{WithMessageIDPrefix(-1), "MessageIDPrefix"},
+		{WithMessageIDPrefix(8), "MessageIDPrefix"}, // without WithMessageID
 		{WithMaxRPCSize(10), "MaxRPCSize"},
 		{WithPeerQueues(0, 1), "PeerQueue"},
 		{WithSubscriptionBuffer(0), "SubscriptionBuffer"},

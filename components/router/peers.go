@@ -40,6 +40,7 @@ const (
 	netOutboundOpened                    // a writer negotiated its stream
 	netOutboundFailed                    // a writer could not open or write
 	netRetry                             // a stream retry delay elapsed
+	netMessageHead                       // a reader read a large message's head
 )
 
 // maxStreamRetries bounds the reopening of a failed outbound stream to a
@@ -61,6 +62,7 @@ type netInput struct {
 	first bool // netRPC: the first RPC of its stream (gossipsub v1.3 Extensions)
 	bad   badInput
 	err   error
+	head  messageHead // netMessageHead
 }
 
 // report hands in to the driver; false when the router is closing.
@@ -279,5 +281,8 @@ func (r *Router) handleNet(in netInput) {
 		r.m.outcome(r.aut.HandleBadRPC(r.clk.Now(), in.peer, in.bad.penalty(), &r.out))
 	case netRPC:
 		r.handleRPC(in)
+	case netMessageHead:
+		h := in.head
+		r.m.outcome(r.aut.HandleMessageHead(r.clk.Now(), in.peer, h.topic, h.id, h.dataLen, &r.out))
 	}
 }

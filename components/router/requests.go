@@ -134,6 +134,9 @@ func (r *Router) join(t *Topic) error {
 		return ErrInvalidTopic
 	}
 	r.setTopicMsgID(t.name, t.msgID)
+	if t.ownID {
+		r.ownIDTopics.Add(1)
+	}
 	ts := &topicState{name: t.name, handle: t, mesh: r.m.mesh.add(t.name)}
 	r.topics[t.name] = ts
 	ts.mesh.Store(int64(len(r.aut.Mesh(t.name))))
@@ -158,6 +161,9 @@ func (q leaveReq) serve(r *Router) {
 	delete(r.topics, t.name)
 	r.m.mesh.remove(t.name)
 	r.setTopicMsgID(t.name, nil)
+	if t.ownID {
+		r.ownIDTopics.Add(-1)
+	}
 	for _, s := range ts.subs {
 		s.end()
 	}

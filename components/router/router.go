@@ -54,7 +54,11 @@ type Router struct {
 
 	// Read-only views for callers' goroutines (copy on write).
 	topicIDs atomic.Pointer[map[string]wire.MsgIDFunc] // joined topics' id functions; the driver writes
-	vals     atomic.Pointer[map[string]*validator]     // validators; RegisterValidator writes (CAS)
+	// ownIDTopics counts the joined topics with their own id function
+	// (WithTopicMessageID); the driver writes, readers read: while it is
+	// not zero, readers compute no id from a message's head.
+	ownIDTopics atomic.Int32
+	vals        atomic.Pointer[map[string]*validator] // validators; RegisterValidator writes (CAS)
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState

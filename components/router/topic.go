@@ -20,7 +20,7 @@ type TopicOption func(*Topic)
 func WithTopicMessageID(fn wire.MsgIDFunc) TopicOption {
 	return func(t *Topic) {
 		if fn != nil {
-			t.msgID = fn
+			t.msgID, t.ownID = fn, true
 		}
 	}
 }
@@ -32,6 +32,7 @@ type Topic struct {
 	name    string
 	nameRef *string // &name, the Topic field of every message published here
 	msgID   wire.MsgIDFunc
+	ownID   bool // msgID set by WithTopicMessageID
 	partial *PartialOptions
 	closed  atomic.Bool
 }

@@ -106,6 +106,9 @@ type Automaton struct {
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
+	// early holds, for messages whose head arrived, their senders and
+	// whether IDONTWANT went out (see HandleMessageHead).
+	early earlySet
 	// announced holds the keys of ids whose IDONTWANT went out before their
 	// signature check finished (see announceEarly); at most maxAnnounced.
 	announced map[idKey]struct{}

@@ -4,6 +4,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/wire"
 
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -806,5 +807,129 @@ func TestPromiseKeptWhenAnotherPeerDelivers(t *testing.T) {
 		if got := penalties(&h.out, events.PenaltyBrokenPromise); got[slow] != 0 {
 			t.Fatalf("slow peer penalised at +%v though the message arrived from another peer", h.now.Sub(start))
 		}
+	}
+}
+
+// TestIDontWantAtMessageHead: the head of a large message sends IDONTWANT
+// to the v1.2 mesh peers but the sender, once; the whole message then
+// sends none again, and is handled as usual.
+func TestIDontWantAtMessageHead(t *testing.T) {
+	h := newHarness(t, nil)
+	v12 := h.addN(1, 4, topicA)
+	v11 := h.add(10, wire.ProtocolMeshsub11, false, topicA)
+	h.join(topicA)
+	if len(h.mesh(topicA)) != 5 {
+		t.Fatalf("mesh = %v", h.mesh(topicA))
+	}
+	src := v12[0]
+	count := func() (n int) {
+		for _, s := range h.out.Sends {
+			k := len(s.RPC.GetControl().GetIdontwant())
+			if k > 0 && (s.To == src || s.To == v11) {
+				t.Errorf("IDONTWANT sent to %s", s.To)
+			}
+			n += k
+		}
+		return n
+	}
+	big, bid := msg(pid(50), topicA, 2000)
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, src, "", bid, len(big.Data), &h.out); o != OutcomeEarlyIDontWantSent {
+		t.Fatalf("head = %v", o)
+	}
+	if n := count(); n != 3 { // v1.2 mesh peers minus the sender
+		t.Fatalf("%d IDONTWANT at the head, want 3", n)
+	}
+	if h.a.Seen(bid) {
+		t.Fatal("a head marked the message seen")
+	}
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, v12[1], "", bid, len(big.Data), &h.out); o != OutcomeEarlyIDontWantSkipped {
+		t.Fatalf("second head = %v", o)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT at a second head", n)
+	}
+	h.reset()
+	if o := h.a.HandleMessage(h.now, src, big, bid, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("message = %v", o)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT for a message whose head sent them", n)
+	}
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, v12[2], "", bid, len(big.Data), &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("head of a seen message = %v", o)
+	}
+	// Below the threshold, a topic not joined, an unknown sender: nothing.
+	small, sid := msg(pid(50), topicA, 10)
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, src, "", sid, len(small.Data), &h.out); o != OutcomeEarlyIDontWantSkipped {
+		t.Fatalf("small head = %v", o)
+	}
+	if o := h.a.HandleMessageHead(h.now, src, "other", "x", 4096, &h.out); o != OutcomeTopicNotJoined {
+		t.Fatalf("head of an unjoined topic = %v", o)
+	}
+	if o := h.a.HandleMessageHead(h.now, pid(99), "", "x", 4096, &h.out); o != OutcomeUnknownPeer {
+		t.Fatalf("head from an unknown peer = %v", o)
+	}
+	if o := h.a.HandleMessageHead(h.now, src, "", "", 4096, &h.out); o != OutcomeInvalidInput {
+		t.Fatalf("head with an empty id = %v", o)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d IDONTWANT sent for heads that should send none", n)
+	}
+}
+
+// TestEarlySetBounded: the ids remembered for heads stay bounded, oldest
+// forgotten first.
+func TestEarlySetBounded(t *testing.T) {
+	var s earlySet
+	for i := range maxEarly + 10 {
+		s.entry(fmt.Sprint(i)).from = []peer.ID{pid(1)}
+	}
+	if len(s.ids) != maxEarly {
+		t.Fatalf("%d ids remembered, want %d", len(s.ids), maxEarly)
+	}
+	if s.sentBy("0", pid(1)) || s.sentBy("9", pid(1)) || !s.sentBy("10", pid(1)) || !s.sentBy(fmt.Sprint(maxEarly+9), pid(1)) {
+		t.Fatal("not the oldest forgotten first")
+	}
+}
+
+// TestNoForwardToHeadSender: a peer whose copy of a message started
+// arriving (its head) while the message was arriving from another peer, or
+// being validated, does not get the message forwarded.
+func TestNoForwardToHeadSender(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 5, topicA)
+	h.join(topicA)
+	if len(h.mesh(topicA)) != 5 {
+		t.Fatalf("mesh = %v", h.mesh(topicA))
+	}
+	big, bid := msg(pid(50), topicA, 2000)
+	// ps[1]'s copy starts arriving before ps[0]'s is in; ps[2]'s while we
+	// validate ps[0]'s.
+	h.a.HandleMessageHead(h.now, ps[1], "", bid, len(big.Data), &h.out)
+	if o := h.a.HandleMessage(h.now, ps[0], big, bid, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("message = %v", o)
+	}
+	if o := h.a.HandleMessageHead(h.now, ps[2], "", bid, len(big.Data), &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("head while validating = %v", o)
+	}
+	h.reset()
+	if o := h.a.Validated(h.now, bid, ValidationAccept, &h.out); o != OutcomeDelivered {
+		t.Fatalf("validated = %v", o)
+	}
+	var got []peer.ID
+	for _, s := range h.out.Sends {
+		if len(s.RPC.GetPublish()) > 0 {
+			got = append(got, s.To)
+		}
+	}
+	slices.Sort(got)
+	want := []peer.ID{ps[3], ps[4]}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("forwarded to %v, want %v (not the sender, nor the peers whose copy was arriving)", got, want)
 	}
 }

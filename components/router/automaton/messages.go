@@ -34,6 +34,9 @@ import (
 //     before the check (a driver that calls with checked true only), it is
 //     sent now, before validation.
 //
+// No IDONTWANT goes out for an id HandleMessageHead sent it for already,
+// at the message's head.
+//
 // A duplicate of a message we have forwarded (it is in the message cache)
 // also outputs a Cancel (CancelReceived) for the sender: a copy still
 // queued for it need not be written.
@@ -130,10 +133,11 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 
 // sendIDontWants sends IDONTWANT for id to t's /meshsub/1.2.0 mesh peers
 // except from, if msg's data is at least IDontWantThreshold bytes (the data
-// field alone, as go-libp2p-pubsub measures it). It reports whether it did.
+// field alone, as go-libp2p-pubsub measures it) and HandleMessageHead did
+// not send it already. It reports whether it did.
 func (a *Automaton) sendIDontWants(t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
-	if len(msg.GetData()) < a.cfg.IDontWantThreshold {
-		return false
+	if len(msg.GetData()) < a.cfg.IDontWantThreshold || a.early.idwSent(id) {
+		return false // small, or already sent at the message's head
 	}
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 	for _, p := range t.mesh.items {
@@ -242,7 +246,8 @@ func (a *Automaton) fulfilPromise(ps *peerState, id string) {
 // for. Accept: the message enters the message cache, EvtMessageDelivered is
 // emitted (the driver delivers it to local subscribers) and it is forwarded
 // to the mesh, floodsub and direct peers of the topic, except its sender,
-// its author, peers that sent a copy meanwhile and peers that sent IDONTWANT.
+// its author, peers that sent a copy meanwhile (or started to: see
+// HandleMessageHead) and peers that sent IDONTWANT.
 // Reject: EvtMessageRejected (RejectValidationFailed) for the sender and for
 // every peer that sent a copy while it was pending. Ignore and throttled:
 // EvtMessageRejected for the sender only, nothing forwarded.
@@ -289,14 +294,15 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 }
 
 // forward sends a validated message to t's mesh peers, floodsub peers at or
-// above the publish threshold and direct peers, minus src, author, dups and
-// peers that sent IDONTWANT for it. It returns how many peers got it.
+// above the publish threshold and direct peers, minus src, author, dups,
+// peers whose copy of it started arriving (HandleMessageHead) and peers
+// that sent IDONTWANT for it. It returns how many peers got it.
 // Mesh peers come first, then floodsub and direct peers (never in a mesh,
 // so nobody is sent the message twice).
 func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
 	send := func(p peer.ID, ps *peerState) {
-		if p == src || p == author || containsPeer(dups, p) {
+		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return
 		}
 		if _, ok := ps.dontWant[keyOf(id)]; ok {

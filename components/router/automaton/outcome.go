@@ -136,6 +136,13 @@ const (
 	// OutcomeHeartbeatDone: Heartbeat ran.
 	OutcomeHeartbeatDone
 
+	// OutcomeEarlyIDontWantSent: HandleMessageHead sent IDONTWANT for a
+	// message still arriving.
+	OutcomeEarlyIDontWantSent
+	// OutcomeEarlyIDontWantSkipped: HandleMessageHead sent nothing (data
+	// under IDontWantThreshold, IDONTWANT already sent, no mesh peer to tell).
+	OutcomeEarlyIDontWantSkipped
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -192,6 +199,8 @@ var outcomeNames = [...]string{
 	OutcomeNoPeers:                 "no_peers",
 	OutcomeScoresUpdated:           "scores_updated",
 	OutcomeHeartbeatDone:           "heartbeat_done",
+	OutcomeEarlyIDontWantSent:      "early_idontwant_sent",
+	OutcomeEarlyIDontWantSkipped:   "early_idontwant_skipped",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -280,6 +280,16 @@ var outcomeCases = []struct {
 	{OutcomeHeartbeatDone, "heartbeat", func(h *harness) Outcome {
 		return h.a.Heartbeat(h.now, &h.out)
 	}},
+	{OutcomeEarlyIDontWantSent, "head of a large message", func(h *harness) Outcome {
+		ps := h.addN(1, 3, topicA)
+		h.join(topicA)
+		return h.a.HandleMessageHead(h.now, ps[0], "", "early-id", 4096, &h.out)
+	}},
+	{OutcomeEarlyIDontWantSkipped, "head of a small message", func(h *harness) Outcome {
+		ps := h.addN(1, 3, topicA)
+		h.join(topicA)
+		return h.a.HandleMessageHead(h.now, ps[0], "", "early-id", 10, &h.out)
+	}},
 }
 
 // gossipedTo sets up peer 1 (not in the mesh) that was sent an IHAVE for a

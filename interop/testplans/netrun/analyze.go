@@ -38,13 +38,16 @@ type NodeLog struct {
 	// Completed holds, per partial-message group id (decimal), the first
 	// "All parts received" record of the group (the node held every part).
 	Completed map[string]time.Time
+	// PublishedPartial holds, per partial-message group id (decimal), the
+	// node's first "Published Partial" record (it offered the group).
+	PublishedPartial map[string]time.Time
 	// BadLines counts lines that were not JSON objects.
 	BadLines int
 }
 
 // ParseLog reads a node's NDJSON stdout.
 func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
-	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}, From: map[string][]string{}}
+	l := NodeLog{Node: node, Impl: impl, Received: map[string][]time.Time{}, Published: map[string]time.Time{}, Completed: map[string]time.Time{}, PublishedPartial: map[string]time.Time{}, From: map[string][]string{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -80,6 +83,11 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 			g := fmt.Sprint(rec.Group)
 			if _, ok := l.Completed[g]; !ok {
 				l.Completed[g] = rec.Time
+			}
+		case "Published Partial":
+			g := fmt.Sprint(rec.Group)
+			if at, ok := l.PublishedPartial[g]; !ok || rec.Time.Before(at) {
+				l.PublishedPartial[g] = rec.Time
 			}
 		}
 	}
@@ -270,6 +278,15 @@ type PartialStats struct {
 	// NodesAll counts nodes that completed every group; NodesNone those that
 	// completed none (the plans' check fails for them).
 	NodesAll, NodesNone int
+	// CompleteAll and Complete90 are percentiles (p50, p90, p99) over the
+	// partial-message groups of the time from a group's first publish
+	// record (any node's "Published Partial") until every node of this
+	// group of nodes, and 90% of them, had logged "All parts received" for
+	// it; a node that held every part before the publish counts as 0.
+	// Groups that never got there, or have no publish record, are left out
+	// and counted in CompleteAllMissing, Complete90Missing.
+	CompleteAll, Complete90               [3]time.Duration
+	CompleteAllMissing, Complete90Missing int
 }
 
 // AnalyzePartial computes PartialStats overall and per implementation; nil
@@ -290,13 +307,23 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 	if len(impls) > 1 {
 		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
 	}
+	origin := map[string]time.Time{}
+	for _, l := range logs {
+		for id, at := range l.PublishedPartial {
+			if o, ok := origin[id]; !ok || at.Before(o) {
+				origin[id] = at
+			}
+		}
+	}
 	var out []PartialStats
 	for _, g := range groups {
 		s := PartialStats{Group: g, Groups: len(ids)}
+		var members []NodeLog
 		for _, l := range logs {
 			if g != "overall" && l.Impl != g {
 				continue
 			}
+			members = append(members, l)
 			s.Nodes++
 			n := 0
 			for id := range ids {
@@ -312,6 +339,33 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 				s.NodesNone++
 			}
 		}
+		var all, p90 []time.Duration
+		for id := range ids {
+			o, ok := origin[id]
+			if !ok {
+				s.CompleteAllMissing++
+				s.Complete90Missing++
+				continue
+			}
+			var done []time.Duration
+			for _, l := range members {
+				if at, ok := l.Completed[id]; ok {
+					done = append(done, max(at.Sub(o), 0))
+				}
+			}
+			slices.Sort(done)
+			if len(done) == len(members) && len(done) > 0 {
+				all = append(all, done[len(done)-1])
+			} else {
+				s.CompleteAllMissing++
+			}
+			if need := int(math.Ceil(0.9 * float64(len(members)))); need >= 1 && len(done) >= need {
+				p90 = append(p90, done[need-1])
+			} else {
+				s.Complete90Missing++
+			}
+		}
+		s.CompleteAll, s.Complete90 = percentiles(all), percentiles(p90)
 		out = append(out, s)
 	}
 	return out
@@ -320,10 +374,18 @@ func AnalyzePartial(logs []NodeLog) []PartialStats {
 // FormatPartialTable renders partial stats as a Markdown table.
 func FormatPartialTable(stats []PartialStats) string {
 	var b strings.Builder
-	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none |\n")
-	b.WriteString("|---|---|---|---|---|\n")
+	b.WriteString("| group | nodes | partial groups | completions | nodes with all / none | all complete p50 / p90 / p99 (ms) | 90% complete p50 / p90 / p99 (ms) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	never := func(n int) string {
+		if n > 0 {
+			return fmt.Sprintf(" (%d never)", n)
+		}
+		return ""
+	}
 	for _, s := range stats {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d / %d | %d / %d | %s / %s / %s%s | %s / %s / %s%s |\n", s.Group, s.Nodes, s.Groups, s.Completions, s.Nodes*s.Groups, s.NodesAll, s.NodesNone,
+			ms(s.CompleteAll[0]), ms(s.CompleteAll[1]), ms(s.CompleteAll[2]), never(s.CompleteAllMissing),
+			ms(s.Complete90[0]), ms(s.Complete90[1]), ms(s.Complete90[2]), never(s.Complete90Missing))
 	}
 	return b.String()
 }
@@ -467,6 +529,143 @@ func FormatDupSources(stats []DupSources) string {
 		fmt.Fprintf(&b, "| %s | %.2f (%d-%d) | %.0f%% / %.0f%% / %.0f%% | %.2f / %.2f / %.2f |\n", s.Group, s.MeshDegree, s.MeshMin, s.MeshMax,
 			100*float64(s.FirstFromPublisher)/d, 100*float64(s.FirstFromMesh)/d, 100*float64(s.FirstOther)/d,
 			float64(s.FromPublisher)/d, float64(s.FromMesh)/d, float64(s.Other)/d)
+	}
+	return b.String()
+}
+
+// CPUStats is the CPU time (user + system) the node processes of one group
+// used over the whole run (start-up, connects and heartbeats included, the
+// same for every implementation): per node, and per message the group's
+// nodes received (their first copies, Stats.Deliveries).
+type CPUStats struct {
+	Group       string
+	Nodes       int
+	PerNode     time.Duration
+	PerDelivery time.Duration // 0 without deliveries
+}
+
+// AnalyzeCPU sums cpu (indexed by node) overall and per implementation;
+// stats gives the deliveries per group (Analyze's result). Nil without
+// CPU figures.
+func AnalyzeCPU(logs []NodeLog, cpu []time.Duration, stats []Stats) []CPUStats {
+	if len(cpu) == 0 {
+		return nil
+	}
+	var out []CPUStats
+	for _, st := range stats {
+		s := CPUStats{Group: st.Group}
+		var sum time.Duration
+		for _, l := range logs {
+			if (st.Group == "overall" || l.Impl == st.Group) && l.Node < len(cpu) {
+				s.Nodes++
+				sum += cpu[l.Node]
+			}
+		}
+		if s.Nodes > 0 {
+			s.PerNode = sum / time.Duration(s.Nodes)
+		}
+		if st.Deliveries > 0 {
+			s.PerDelivery = sum / time.Duration(st.Deliveries)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FormatCPU renders CPUStats as a Markdown table.
+func FormatCPU(stats []CPUStats) string {
+	var b strings.Builder
+	b.WriteString("| group | nodes | CPU per node (s) | CPU per delivered message (ms) |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f |\n", s.Group, s.Nodes, s.PerNode.Seconds(), float64(s.PerDelivery)/float64(time.Millisecond))
+	}
+	return b.String()
+}
+
+// HopStats is how long a message's first copies took per hop beyond the
+// link's delay, by the forwarding node's implementation: for each node B
+// and message, with A the sender of B's first copy, the time from A's first
+// copy (or A's publish) to B's, minus latency(A) + latency(B). What is left
+// is A's processing and sending (validation, queueing, transfer at the
+// link's rate: a large message's serialisation shows here), the relay's
+// lateness and B's reading; it is where an implementation's CPU per
+// message shows, apart from the topology.
+type HopStats struct {
+	Group string
+	Hops  int
+	// Overhead is p50, p90, p99 over hops.
+	Overhead [3]time.Duration
+}
+
+// AnalyzeHops computes HopStats overall and per implementation of the
+// forwarding node; latency holds each node's one-way link latency (indexed
+// by node). Hops whose sender is not a node of the run are left out.
+func AnalyzeHops(logs []NodeLog, latency []time.Duration) []HopStats {
+	byPeer := map[string]int{}
+	impls := map[string]bool{}
+	for i, l := range logs {
+		byPeer[l.PeerID] = i
+		impls[l.Impl] = true
+	}
+	first := func(l NodeLog, id string) (time.Time, string, bool) {
+		if at, ok := l.Published[id]; ok {
+			return at, "", true
+		}
+		ts := l.Received[id]
+		if len(ts) == 0 {
+			return time.Time{}, "", false
+		}
+		k := 0
+		for i := range ts {
+			if ts[i].Before(ts[k]) {
+				k = i
+			}
+		}
+		return ts[k], l.From[id][k], true
+	}
+	hops := map[string][]time.Duration{}
+	for _, l := range logs {
+		for id := range l.Received {
+			if _, pub := l.Published[id]; pub {
+				continue
+			}
+			tb, from, ok := first(l, id)
+			a, known := byPeer[from]
+			if !ok || !known || logs[a].Node >= len(latency) || l.Node >= len(latency) {
+				continue
+			}
+			ta, _, ok := first(logs[a], id)
+			if !ok {
+				continue
+			}
+			d := tb.Sub(ta) - latency[logs[a].Node] - latency[l.Node]
+			hops["overall"] = append(hops["overall"], d)
+			hops[logs[a].Impl] = append(hops[logs[a].Impl], d)
+		}
+	}
+	if len(hops["overall"]) == 0 {
+		return nil
+	}
+	groups := []string{"overall"}
+	if len(impls) > 1 {
+		groups = append(groups, slices.Sorted(maps.Keys(impls))...)
+	}
+	var out []HopStats
+	for _, g := range groups {
+		out = append(out, HopStats{Group: g, Hops: len(hops[g]), Overhead: percentiles(hops[g])})
+	}
+	return out
+}
+
+// FormatHops renders HopStats as a Markdown table (milliseconds, one decimal).
+func FormatHops(stats []HopStats) string {
+	var b strings.Builder
+	b.WriteString("| forwarded by | hops | per-hop time beyond the link delay p50 / p90 / p99 (ms) |\n")
+	b.WriteString("|---|---|---|\n")
+	f := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	for _, s := range stats {
+		fmt.Fprintf(&b, "| %s | %d | %s / %s / %s |\n", s.Group, s.Hops, f(s.Overhead[0]), f(s.Overhead[1]), f(s.Overhead[2]))
 	}
 	return b.String()
 }

@@ -192,9 +192,10 @@ func TestAnalyzePartial(t *testing.T) {
 	}
 	got := AnalyzePartial(logs)
 	want := []PartialStats{
-		{Group: "overall", Nodes: 4, Groups: 2, Completions: 5, NodesAll: 2, NodesNone: 1},
-		{Group: "go", Nodes: 2, Groups: 2, Completions: 3, NodesAll: 1, NodesNone: 0},
-		{Group: "meshbus", Nodes: 2, Groups: 2, Completions: 2, NodesAll: 1, NodesNone: 1},
+		// No publish record: no completion time.
+		{Group: "overall", Nodes: 4, Groups: 2, Completions: 5, NodesAll: 2, NodesNone: 1, CompleteAllMissing: 2, Complete90Missing: 2},
+		{Group: "go", Nodes: 2, Groups: 2, Completions: 3, NodesAll: 1, NodesNone: 0, CompleteAllMissing: 2, Complete90Missing: 2},
+		{Group: "meshbus", Nodes: 2, Groups: 2, Completions: 2, NodesAll: 1, NodesNone: 1, CompleteAllMissing: 2, Complete90Missing: 2},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
@@ -203,6 +204,116 @@ func TestAnalyzePartial(t *testing.T) {
 		t.Fatal("stats without any completion")
 	}
 	if tab := FormatPartialTable(got); !strings.Contains(tab, "| meshbus | 2 | 2 | 2 / 4 | 1 / 1 |") {
+		t.Fatalf("table:\n%s", tab)
+	}
+}
+
+// The completion time of a group counts from its first publish record
+// anywhere until the last node (and the 90% node) of each group of nodes
+// completed it; a node complete before the publish counts as 0.
+func TestAnalyzePartialCompletionTime(t *testing.T) {
+	at := func(ms int) string {
+		return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
+	}
+	pub := func(ms, g int) string {
+		return fmt.Sprintf(`{"time":%q,"msg":"Published Partial","group id":%d,"topic":"t"}`+"\n", at(ms), g)
+	}
+	done := func(ms, g int) string {
+		return fmt.Sprintf(`{"time":%q,"msg":"All parts received","group id":%d}`+"\n", at(ms), g)
+	}
+	inputs := []struct {
+		impl string
+		log  string
+	}{
+		{"go", done(90, 1) + pub(100, 1) + pub(1000, 2) + done(1300, 2)},
+		{"go", pub(105, 1) + done(250, 1) + pub(1000, 2) + done(1200, 2)},
+		{"meshbus", pub(100, 1) + done(180, 1) + pub(1001, 2) + done(1500, 2)},
+		{"meshbus", pub(101, 1) + done(400, 1) + pub(1000, 2)},
+	}
+	var logs []NodeLog
+	for i, in := range inputs {
+		l, err := ParseLog(i, in.impl, strings.NewReader(in.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	got := AnalyzePartial(logs)
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	// overall: group 1 complete everywhere at 400-100 = 300 ms, 90% of 4
+	// nodes is 4 nodes (300 ms); group 2 never complete everywhere.
+	if g := got[0]; g.CompleteAll != [3]time.Duration{ms(300), ms(300), ms(300)} || g.CompleteAllMissing != 1 || g.Complete90 != g.CompleteAll || g.Complete90Missing != 1 {
+		t.Fatalf("overall: %+v", g)
+	}
+	// go: group 1 at max(0, 150) = 150 ms, group 2 at 300 ms.
+	if g := got[1]; g.CompleteAll != [3]time.Duration{ms(150), ms(300), ms(300)} || g.CompleteAllMissing != 0 {
+		t.Fatalf("go: %+v", g)
+	}
+	if tab := FormatPartialTable(got); !strings.Contains(tab, "| go | 2 | 2 | 4 / 4 | 2 / 0 | 150 / 300 / 300 | 150 / 300 / 300 |") ||
+		!strings.Contains(tab, "(1 never)") {
+		t.Fatalf("table:\n%s", tab)
+	}
+}
+
+// CPU time sums per group of nodes, per node and per delivered message.
+func TestAnalyzeCPU(t *testing.T) {
+	logs := []NodeLog{{Node: 0, Impl: "go"}, {Node: 1, Impl: "meshbus"}, {Node: 2, Impl: "meshbus"}}
+	cpu := []time.Duration{3 * time.Second, 1 * time.Second, 2 * time.Second}
+	stats := []Stats{{Group: "overall", Deliveries: 600}, {Group: "go", Deliveries: 200}, {Group: "meshbus", Deliveries: 400}}
+	got := AnalyzeCPU(logs, cpu, stats)
+	want := []CPUStats{
+		{Group: "overall", Nodes: 3, PerNode: 2 * time.Second, PerDelivery: 10 * time.Millisecond},
+		{Group: "go", Nodes: 1, PerNode: 3 * time.Second, PerDelivery: 15 * time.Millisecond},
+		{Group: "meshbus", Nodes: 2, PerNode: 1500 * time.Millisecond, PerDelivery: 7500 * time.Microsecond},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if tab := FormatCPU(got); !strings.Contains(tab, "| meshbus | 2 | 1.50 | 7.50 |") {
+		t.Fatalf("table:\n%s", tab)
+	}
+	if AnalyzeCPU(logs, nil, stats) != nil {
+		t.Fatal("stats without CPU figures")
+	}
+}
+
+// A hop's time beyond the link delay: from the sender's first copy (or
+// publish) to the receiver's first copy, minus both nodes' latency; counted
+// for the sender's implementation.
+func TestAnalyzeHops(t *testing.T) {
+	at := func(ms int) string {
+		return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
+	}
+	peer := func(id string) string { return fmt.Sprintf(`{"msg":"PeerID","id":%q}`+"\n", id) }
+	pub := func(ms int) string { return fmt.Sprintf(`{"time":%q,"msg":"Published Message","id":7}`+"\n", at(ms)) }
+	recv := func(ms int, from string) string {
+		return fmt.Sprintf(`{"time":%q,"msg":"Received Message","id":7,"from":%q}`+"\n", at(ms), from)
+	}
+	inputs := []struct{ impl, log string }{
+		{"go", peer("A") + pub(0)},
+		{"meshbus", peer("B") + recv(35, "A") + recv(90, "C")}, // 35 - 10 - 20 = 5 (by go)
+		{"go", peer("C") + recv(60, "B") + recv(61, "A")},      // 60 - 35 - 20 - 3 = 2 (by meshbus)
+	}
+	var logs []NodeLog
+	for i, in := range inputs {
+		l, err := ParseLog(i, in.impl, strings.NewReader(in.log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	lat := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 3 * time.Millisecond}
+	got := AnalyzeHops(logs, lat)
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	want := []HopStats{
+		{Group: "overall", Hops: 2, Overhead: [3]time.Duration{ms(2), ms(5), ms(5)}},
+		{Group: "go", Hops: 1, Overhead: [3]time.Duration{ms(5), ms(5), ms(5)}},
+		{Group: "meshbus", Hops: 1, Overhead: [3]time.Duration{ms(2), ms(2), ms(2)}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if tab := FormatHops(got); !strings.Contains(tab, "| meshbus | 1 | 2.0 / 2.0 / 2.0 |") {
 		t.Fatalf("table:\n%s", tab)
 	}
 }

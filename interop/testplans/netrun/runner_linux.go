@@ -58,7 +58,13 @@ type Result struct {
 	// DupSources splits the copies received by sender (nil without Mesh
 	// records).
 	DupSources []DupSources
-	Logs       []NodeLog `json:"-"`
+	// CPU is each node process's CPU time (user + system, from its exit
+	// status), indexed by node; CPUStats sums it per group of nodes.
+	CPU      []time.Duration
+	CPUStats []CPUStats
+	// Hops is the per-hop time beyond the links' delay.
+	Hops []HopStats
+	Logs []NodeLog `json:"-"`
 }
 
 // Run sets up the network, runs every node to the end of its script (or
@@ -216,7 +222,13 @@ collect:
 	if net.Relay() != nil {
 		res.Relay = net.Relay().Stats()
 	}
+	res.CPU = make([]time.Duration, n)
 	for i, c := range procs {
+		if c.ProcessState != nil {
+			if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				res.CPU[i] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			}
+		}
 		if c.ProcessState == nil || !c.ProcessState.Success() {
 			res.Failed = append(res.Failed, fmt.Sprintf("node%d (%s): %v: %s", i, impls[i], c.ProcessState, lastLine(filepath.Join(cfg.Out, fmt.Sprintf("node%d.stderr", i)))))
 		}
@@ -239,6 +251,12 @@ collect:
 	res.Stats = Analyze(res.Logs)
 	res.Partial = AnalyzePartial(res.Logs)
 	res.DupSources = AnalyzeDupSources(res.Logs)
+	res.CPUStats = AnalyzeCPU(res.Logs, res.CPU, res.Stats)
+	lat := make([]time.Duration, n)
+	for i, l := range cfg.Links {
+		lat[i] = l.Latency
+	}
+	res.Hops = AnalyzeHops(res.Logs, lat)
 	js, _ := json.MarshalIndent(res, "", " ")
 	_ = os.WriteFile(filepath.Join(cfg.Out, "result.json"), js, 0o644)
 	return res, nil

@@ -112,6 +112,14 @@ func (r *Recorder) Published(at time.Time, id string, topic string) {
 	r.write(at, "Published Message", slog.String("id", FormatID(id)), slog.String("topic", topic))
 }
 
+// PublishedPartial writes a "Published Partial" record (not required by
+// the plans): the node offered partial-message group gid on topic at time
+// at. The runner measures how long a group took to complete everywhere from
+// the first of these.
+func (r *Recorder) PublishedPartial(at time.Time, gid uint64, topic string) {
+	r.write(at, "Published Partial", slog.Uint64("group id", gid), slog.String("topic", topic))
+}
+
 // AllPartsReceived writes the "All parts received" record the plans'
 // partial-message check counts: this node holds every part of group gid
 // (by its own addPartialMessage or by parts received), written once per

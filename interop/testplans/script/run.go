@@ -67,7 +67,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Log receives diagnostics (default slog.Default()).
 	Log *slog.Logger
-	// Recorder writes "Published Message" records (optional).
+	// Recorder writes "Published Message" and "Published Partial" records
+	// (optional).
 	Recorder *Recorder
 }
 
@@ -195,6 +196,9 @@ func (x *executor) run(ctx context.Context, in Instruction) error {
 		var to []peer.ID
 		for _, id := range v.PublishToNodeIDs {
 			to = append(to, PeerIDOf(id))
+		}
+		if x.cfg.Recorder != nil {
+			x.cfg.Recorder.PublishedPartial(time.Now(), v.GroupID, v.TopicID)
 		}
 		return pb.PublishPartial(ctx, v.TopicID, v.GroupID, to)
 	default:

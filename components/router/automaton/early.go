@@ -1,0 +1,137 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// HandleMessageHead takes the head of a message still arriving from a peer:
+// its id (which the driver computed from the first bytes of the message's
+// data, where the id function allows that), the length of its data, and its
+// topic when the frame's first bytes named it (topic "" otherwise). If the
+// message is new and its data at least IDontWantThreshold bytes, IDONTWANT
+// for it goes at once to the /meshsub/1.2.0 mesh peers of the topic (of
+// every joined topic when the topic is not known yet) except the sender,
+// as HandleMessage would send it once the whole message has arrived, but
+// earlier by the time the rest of the message takes to arrive: a mesh peer
+// that gets the IDONTWANT before it forwards its own copy does not send it.
+// HandleMessage then sends no second IDONTWANT for the id. Nothing else
+// changes: the message is not marked seen, and the head is no promise that
+// the message will arrive (if it does not, the message can still come by
+// gossip: IDONTWANT stops forwards, not IWANT answers).
+//
+// Outcomes: OutcomeEarlyIDontWantSent, OutcomeEarlyIDontWantSkipped (data
+// under the threshold, IDONTWANT already sent for the id, or no mesh peer
+// to tell), OutcomeAlreadySeen, OutcomeTopicNotJoined, OutcomeGraylisted,
+// OutcomeUnknownPeer, OutcomeInvalidInput (bad id or topic).
+func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id string, dataLen int, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if !a.validID(id) || topic != "" && !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	if a.graylisted(ps) {
+		return OutcomeGraylisted
+	}
+	if topic != "" {
+		if t := a.topics[topic]; t == nil || !t.joined {
+			return OutcomeTopicNotJoined
+		}
+	}
+	// The sender has the message: a forward of ours to it would only cross
+	// its copy on the way (once forwarded, there is nothing left to skip).
+	if a.seen.has(id) && a.pending[id] == nil {
+		return OutcomeAlreadySeen
+	}
+	e := a.early.entry(id)
+	if len(e.from) < maxDupSenders && !containsPeer(e.from, from) {
+		e.from = append(e.from, from)
+	}
+	if a.seen.has(id) {
+		return OutcomeAlreadySeen
+	}
+	if dataLen < a.cfg.IDontWantThreshold || e.idwSent {
+		return OutcomeEarlyIDontWantSkipped
+	}
+	to := a.scratchPeers[:0]
+	for _, name := range a.localOrder.items {
+		t := a.topics[name]
+		if t == nil || !t.joined || topic != "" && name != topic {
+			continue
+		}
+		for _, p := range t.mesh.items {
+			if p == from || containsPeer(to, p) {
+				continue
+			}
+			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+				to = append(to, p)
+			}
+		}
+	}
+	a.scratchPeers = to[:0]
+	if len(to) == 0 {
+		return OutcomeEarlyIDontWantSkipped
+	}
+	raw := []byte(id) // shared (read-only) by every IDONTWANT
+	for _, p := range to {
+		out.sendIDontWant(p, raw)
+	}
+	clear(to)
+	e.idwSent = true
+	return OutcomeEarlyIDontWantSent
+}
+
+// maxEarly bounds the ids earlySet remembers: far more than the messages
+// that can be arriving at once.
+const maxEarly = 1024
+
+// earlySet remembers, for the last maxEarly message ids whose head arrived
+// (HandleMessageHead), the peers that started sending the message, so that
+// Validated does not forward it to them, and whether IDONTWANT went out
+// for it, so that HandleMessage does not send it a second time. The oldest
+// id is forgotten first.
+type earlySet struct {
+	ids  map[string]*earlyEntry
+	ring []string
+	next int
+}
+
+type earlyEntry struct {
+	idwSent bool
+	from    []peer.ID // peers whose copy started arriving, at most maxDupSenders
+}
+
+// idwSent reports whether IDONTWANT went out for id at its head.
+func (s *earlySet) idwSent(id string) bool {
+	e := s.ids[id]
+	return e != nil && e.idwSent
+}
+
+// sentBy reports whether p started sending id.
+func (s *earlySet) sentBy(id string, p peer.ID) bool {
+	e := s.ids[id]
+	return e != nil && containsPeer(e.from, p)
+}
+
+// entry returns id's entry, creating it (and forgetting the oldest) if
+// need be.
+func (s *earlySet) entry(id string) *earlyEntry {
+	if e := s.ids[id]; e != nil {
+		return e
+	}
+	if s.ids == nil {
+		s.ids = make(map[string]*earlyEntry, maxEarly)
+		s.ring = make([]string, maxEarly)
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	e := &earlyEntry{}
+	s.ring[s.next] = id
+	s.ids[id] = e
+	s.next = (s.next + 1) % maxEarly
+	return e
+}

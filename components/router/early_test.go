@@ -1,0 +1,71 @@
+package router
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
+)
+
+// TestIDontWantAtMessageHead: with WithMessageIDPrefix, a node that has
+// read only the first bytes of a large message already sends IDONTWANT for
+// it to its other mesh peers; the rest of the message then arrives and is
+// delivered as usual.
+func TestIDontWantAtMessageHead(t *testing.T) {
+	const topic = "early"
+	clk := clock.NewMock()
+	prefixID := func(m *pb.Message) string { return string(m.GetData()[:min(8, len(m.GetData()))]) }
+	target := newNode(t, clk, WithSignPolicy(wire.StrictNoSign), WithMessageID(prefixID), WithMessageIDPrefix(8))
+	top, err := target.r.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := top.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	observer := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	for _, p := range []*rawPeer{sender, observer} {
+		testhost.Connect(t, p.h, target.h)
+		p.open(target.h.ID())
+		p.send(subscribeRPC(topic))
+	}
+	bustest.Eventually(t, 10*time.Second, "both raw peers in the mesh", func() bool {
+		m := target.r.Mesh(topic)
+		return contains(m, sender.h.ID()) && contains(m, observer.h.ID())
+	}, heartbeat(clk))
+
+	data := bytes.Repeat([]byte{'x'}, 40<<10)
+	copy(data, "early-id")
+	var frame []byte
+	frame, err = wire.AppendFrame(frame, &pb.RPC{Publish: []*pb.Message{{Data: data, Topic: proto.String(topic)}}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender.writeRaw(frame[:1000]) // the head only: the rest is held back
+	observer.waitRPC("IDONTWANT at the message's head", func(rpc *pb.RPC) bool {
+		for _, idw := range rpc.GetControl().GetIdontwant() {
+			for _, id := range idw.GetMessageIDs() {
+				if string(id) == "early-id" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if target.seen("early-id") {
+		t.Fatal("the message is seen before it arrived")
+	}
+	sender.writeRaw(frame[1000:])
+	if got := next(t, sub); !bytes.Equal(got.Data, data) {
+		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(data))
+	}
+}

@@ -1,0 +1,140 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+// MessageHead is what the first bytes of a frame tell about the first
+// message it carries, before the rest of the frame has arrived: the length
+// of the message's data, the data's first bytes, and the topic when the
+// sender encoded it before the data (encoders in field order put it after).
+type MessageHead struct {
+	// DataLen is the length of the message's data field.
+	DataLen int
+	// DataPrefix is the start of the data present in the head (at most
+	// DataLen bytes). It aliases the head given to PeekMessageHead.
+	DataPrefix []byte
+	// Topic is the message's topic, when HasTopic.
+	Topic    string
+	HasTopic bool
+}
+
+// PeekMessageHead reads, from the first bytes of an RPC frame's payload
+// (head, possibly cut anywhere), the head of the RPC's first message: it
+// skips subscriptions that lie wholly in head, then reads the first
+// publish entry's fields up to its data field. It reports false when head
+// does not reach the data field, when the RPC's first entries are something
+// else than subscriptions and a message, or when the bytes are not valid
+// protobuf. It never reads past head, and a false result means nothing: the
+// full frame is decoded as usual anyway.
+func PeekMessageHead(head []byte) (MessageHead, bool) {
+	var h MessageHead
+	b := head
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType {
+			return h, false
+		}
+		b = b[n:]
+		l, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return h, false
+		}
+		b = b[n:]
+		switch num {
+		case 1: // subscriptions: skip when whole
+			if l > uint64(len(b)) {
+				return h, false
+			}
+			b = b[l:]
+		case 2: // publish: the first message
+			if l < uint64(len(b)) {
+				b = b[:l]
+			}
+			return peekMessage(b, l)
+		default:
+			return h, false
+		}
+	}
+	return h, false
+}
+
+// peekMessage reads a Message's fields from b (its start; msgLen is its
+// full encoded length) until the data field.
+func peekMessage(b []byte, msgLen uint64) (MessageHead, bool) {
+	var h MessageHead
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType {
+			return h, false
+		}
+		b = b[n:]
+		l, n := protowire.ConsumeVarint(b)
+		if n < 0 || l > msgLen {
+			return h, false
+		}
+		b = b[n:]
+		switch num {
+		case 2: // data
+			h.DataLen = int(l)
+			h.DataPrefix = b[:min(uint64(len(b)), l)]
+			return h, true
+		case 4: // topic, when the sender put it first
+			if l > uint64(len(b)) {
+				return h, false
+			}
+			h.Topic, h.HasTopic = string(b[:l]), true
+			b = b[l:]
+		default: // from, seqno, signature, key: skip when whole
+			if l > uint64(len(b)) {
+				return h, false
+			}
+			b = b[l:]
+		}
+	}
+	return h, false
+}
+
+// ReadRPCHead is ReadRPC with a look at the frame's first bytes: when the
+// frame is at least minFrame bytes long, it reads the first headLen bytes of
+// the payload (waiting for them), calls peek with them, then reads the rest
+// and decodes the whole frame. peek runs on the caller's goroutine, before
+// the rest of the frame has arrived, and must not keep head. Errors are
+// those of ReadRPC.
+func (r *Reader) ReadRPCHead(minFrame, headLen int, peek func(head []byte)) (*pb.RPC, error) {
+	n, err := readUvarint(r.r)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(r.max) {
+		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
+	}
+	bp := getBuf(int(n))
+	defer putBuf(bp)
+	frame := (*bp)[:n]
+	got := 0
+	if int(n) >= minFrame && headLen > 0 {
+		got = min(headLen, int(n))
+		if _, err := io.ReadFull(r.r, frame[:got]); err != nil {
+			return nil, unexpected(err)
+		}
+		peek(frame[:got])
+	}
+	if _, err := io.ReadFull(r.r, frame[got:]); err != nil {
+		return nil, unexpected(err)
+	}
+	return DecodeRPC(frame)
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
