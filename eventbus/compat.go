@@ -136,7 +136,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
-	n.mu.RLock()
+	n.mu.rlock()
 	f := n.fanp.Load()
 	woke := false
 	if f.lane != nil {
@@ -145,8 +145,6 @@ func (e *AnyEmitter) Emit(evt any) error {
 		n.emu.Lock()
 		woke = f.lane.emitAny(evt)
 		n.emu.Unlock()
-	} else {
-		n.emitted.Add(1)
 	}
 	var seq uint64
 	if f.seqSinks > 0 {
@@ -180,7 +178,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	for _, s := range f.other {
 		s.deliverAny(n, evt, seq)
 	}
-	n.mu.RUnlock()
+	n.mu.runlock(f.lane == nil) // counts the Emit unless the lane did
 	if woke {
 		n.maybeYield()
 	}

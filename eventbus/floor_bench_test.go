@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,6 +78,10 @@ func BenchmarkPushFloor(b *testing.B) {
 	ctx := context.Background()
 	ev := floorEvt{A: 1, H: 8}
 	var sink bool
+	var rw sync.RWMutex
+	var emitted, gateWord atomic.Uint64
+	ch2 := make(chan floorEvt, burst)
+	ch3 := make(chan floorEvt, burst)
 	contenders := []struct {
 		name string
 		run  func()
@@ -101,6 +106,21 @@ func BenchmarkPushFloor(b *testing.B) {
 				ch <- ev
 			}
 		}},
+		{"chan+rwmutex+counter", func() {
+			for range burst {
+				rw.RLock()
+				ch2 <- ev
+				emitted.Add(1)
+				rw.RUnlock()
+			}
+		}},
+		{"chan+gate", func() {
+			for range burst {
+				gateWord.Add(1)
+				ch3 <- ev
+				gateWord.Add(1<<25 - 1)
+			}
+		}},
 		{"batch-emit", func() {
 			for range burst {
 				_ = em.Emit(ev)
@@ -113,8 +133,10 @@ func BenchmarkPushFloor(b *testing.B) {
 		}},
 	}
 	drain := func() {
-		for len(ch) > 0 {
-			<-ch
+		for _, c := range []chan floorEvt{ch, ch2, ch3} {
+			for len(c) > 0 {
+				<-c
+			}
 		}
 		for sub.Queued() > 0 {
 			if _, err := sub.Next(ctx, buf); err != nil {

@@ -23,7 +23,10 @@ import (
 type node struct {
 	typ reflect.Type
 
-	mu    sync.RWMutex
+	// mu is held for reading by an Emit, for writing by attach and
+	// detach; it also counts the Emits that do not go through the lane
+	// (see gate).
+	mu    gate
 	sinks []sink // every attached sink, in attach order; guarded by mu
 	// fanp is the emit path's view of sinks, replaced whole under mu and
 	// emu: an Emit reads it under either.
@@ -37,14 +40,13 @@ type node struct {
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
 	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
-	// the Emits made since it exists (they do not touch emitted).
+	// the Emits made since it exists (they are not counted by mu).
 	lane    laneOps
 	lanePub atomic.Pointer[atomic.Uint64]
 	// lastYield is emitted's value when an emitter last yielded its
 	// processor after waking a subscriber (see maybeYield).
 	lastYield atomic.Uint64
 
-	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
@@ -144,11 +146,11 @@ func (n *node) detach(s sink) {
 // lockWrite takes mu for writing, announcing it to lane fast paths first.
 func (n *node) lockWrite() {
 	n.writers.Add(1)
-	n.mu.Lock()
+	n.mu.lock()
 }
 
 func (n *node) unlockWrite() {
-	n.mu.Unlock()
+	n.mu.unlock()
 	n.writers.Add(-1)
 }
 
@@ -163,10 +165,10 @@ type laneMember interface {
 	leaveLane(n *node)
 }
 
-// emittedTotal counts the node's Emits: those before its lane existed
-// (emitted) and the lane's since.
+// emittedTotal counts the node's Emits: those mu counted (every Emit
+// while the node had no lane) and the lane's.
 func (n *node) emittedTotal() uint64 {
-	e := n.emitted.Load()
+	e := n.mu.count()
 	if p := n.lanePub.Load(); p != nil {
 		e += p.Load() >> 1
 	}
@@ -175,8 +177,8 @@ func (n *node) emittedTotal() uint64 {
 
 // subscribers returns the number of attached sinks.
 func (n *node) subscribers() int {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
+	n.mu.rlock()
+	defer n.mu.runlock(false)
 	return len(n.sinks)
 }
 

@@ -129,7 +129,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	// The slow path goes through the node's read lock: Subscribe and
 	// Close (which take it for writing, and it prefers writers) then do
 	// not queue for emu behind emitters in a loop.
-	n.mu.RLock()
+	n.mu.rlock()
 	f := n.fanp.Load()
 	woke := false
 	if typed, ok := f.typed.([]flatSink[T]); ok {
@@ -160,13 +160,11 @@ func (e *Emitter[T]) Emit(v T) error {
 		n.emu.Lock()
 		woke = ln.emit(v) || woke
 		n.emu.Unlock()
-	} else {
-		n.emitted.Add(1)
 	}
 	if e.stateful || f.mixed {
 		e.emitRest(n, f, v)
 	}
-	n.mu.RUnlock()
+	n.mu.runlock(f.lane == nil) // counts the Emit unless the lane did
 	if woke {
 		n.maybeYield()
 	}
