@@ -59,12 +59,18 @@ func (r *floorRing) pushCAS(v floorEvt) bool {
 // ring push (one atomic store), the same with the wake-up check, a
 // compare-and-swap + store push (the lane's fast path without its
 // membership checks), a buffered typed channel send, the batch mode's Emit
-// (one subscriber) and its EmitMany (per event, in batches of 64). Each
+// (one subscriber) and its EmitMany (per event, in batches of 64), the
+// typed and event.Bus APIs' Emit to one channel subscription (the
+// event.Bus event boxed once, outside the timing), and a channel send
+// under a sync.RWMutex plus an emit counter (what those Emits paid before
+// the gate) and under the gate's two additions. Each
 // round times a burst of 1024 pushes of every contender, in a rotating
 // order, and empties the queues untimed; the metrics are ns per push of
 // each contender and each one's ratio to the channel send.
 //
 //	go test -run x -bench PushFloor -benchtime 2000x ./eventbus
+var ev0 = floorEvt{A: 1, H: 8}
+
 func BenchmarkPushFloor(b *testing.B) {
 	const burst = 1024
 	ring := &floorRing{slots: make([]floorEvt, burst), mask: burst - 1}
@@ -76,10 +82,21 @@ func BenchmarkPushFloor(b *testing.B) {
 	buf := make([]floorEvt, burst)
 	many := make([]floorEvt, 64)
 	ctx := context.Background()
-	ev := floorEvt{A: 1, H: 8}
+	ev := ev0
 	var sink bool
 	var rw sync.RWMutex
 	var emitted, gateWord atomic.Uint64
+	// The channel APIs on a bus of their own: one channel subscription
+	// each, read untimed like the plain channel.
+	cbus := New(WithDefaultPolicy(Block))
+	defer cbus.Close()
+	tsub := must(Subscribe[floorEvt](cbus, BufSize(burst)))
+	temit := must(NewEmitter[floorEvt](cbus))
+	abus := New(WithDefaultPolicy(Block))
+	defer abus.Close()
+	asub := must(abus.Subscribe(new(floorEvt), BufSize(burst)))
+	aemit := must(abus.Emitter(new(floorEvt)))
+	boxed := any(ev0)
 	ch2 := make(chan floorEvt, burst)
 	ch3 := make(chan floorEvt, burst)
 	contenders := []struct {
@@ -121,6 +138,16 @@ func BenchmarkPushFloor(b *testing.B) {
 				gateWord.Add(1<<25 - 1)
 			}
 		}},
+		{"typed-emit", func() {
+			for range burst {
+				_ = temit.Emit(ev)
+			}
+		}},
+		{"eventbus-api-emit", func() {
+			for range burst {
+				_ = aemit.Emit(boxed)
+			}
+		}},
 		{"batch-emit", func() {
 			for range burst {
 				_ = em.Emit(ev)
@@ -137,6 +164,12 @@ func BenchmarkPushFloor(b *testing.B) {
 			for len(c) > 0 {
 				<-c
 			}
+		}
+		for out := tsub.Out(); len(out) > 0; {
+			<-out
+		}
+		for out := asub.Out(); len(out) > 0; {
+			<-out
 		}
 		for sub.Queued() > 0 {
 			if _, err := sub.Next(ctx, buf); err != nil {
