@@ -106,3 +106,44 @@ func TestEmitCountedByTheGate(t *testing.T) {
 		t.Fatalf("%+v", in)
 	}
 }
+
+// A writer waits for the reader inside; a reader arriving while the
+// writer waits backs out and gets in only after the writer left.
+func TestGateWriterWaitsAndNewReadersBackOut(t *testing.T) {
+	var g gate
+	g.init()
+	g.rlock() // reader 1 inside
+	locked, unlock := make(chan struct{}), make(chan struct{})
+	go func() {
+		g.lock()
+		close(locked)
+		<-unlock
+		g.unlock()
+	}()
+	waitFor(t, "the writer's flag", func() bool { return g.w.Load()&gateWriter != 0 })
+	in2 := make(chan struct{})
+	go func() {
+		g.rlock() // meets the flag: backs out and waits for the writer
+		close(in2)
+		g.runlock(true)
+	}()
+	waitFor(t, "reader 2 to back out", func() bool { return g.w.Load()&gateReaders == 1 })
+	select {
+	case <-locked:
+		t.Fatal("the writer got in while a reader was inside")
+	default:
+	}
+	g.runlock(true) // reader 1 leaves: the writer gets in
+	within(t, "the writer", func() { <-locked })
+	select {
+	case <-in2:
+		t.Fatal("reader 2 got in while the writer held the gate")
+	default:
+	}
+	close(unlock)
+	within(t, "reader 2", func() { <-in2 })
+	waitFor(t, "reader 2 to leave", func() bool { return g.w.Load()&(gateReaders|gateWriter) == 0 })
+	if c := g.count(); c != 2 {
+		t.Fatalf("count %d, want 2", c)
+	}
+}
