@@ -59,12 +59,14 @@ func (g *gate) rlock() {
 }
 
 func (g *gate) rlockSlow() {
-	g.runlock(false) // back out, waking the writer if this was the last one in
-	// A writer holds wmu while its flag is up: once wmu is ours, no
-	// writer holds the gate or can raise its flag before we are in.
-	g.wmu.Lock()
-	g.w.Add(1)
-	g.wmu.Unlock()
+	for {
+		g.runlock(false) // back out, waking the writer if this was the last one in
+		g.wmu.Lock()     // wait for the writer to finish
+		g.wmu.Unlock()
+		if g.w.Add(1)&gateWriter == 0 {
+			return
+		}
+	}
 }
 
 // runlock leaves; counted adds one Emit to the node's count.
