@@ -96,7 +96,6 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 		return n
 	}
 	n := &node{typ: t}
-	n.mu.init()
 	n.fanp.Store(&fanout{})
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under

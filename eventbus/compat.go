@@ -136,7 +136,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
-	n.mu.rlock()
+	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
 	if f.lane != nil {
@@ -145,6 +145,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 		n.emu.Lock()
 		woke = f.lane.emitAny(evt)
 		n.emu.Unlock()
+	} else {
+		n.emitted.Add(1)
 	}
 	var seq uint64
 	if f.seqSinks > 0 {
@@ -178,7 +180,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	for _, s := range f.other {
 		s.deliverAny(n, evt, seq)
 	}
-	n.mu.runlock(f.lane == nil) // counts the Emit unless the lane did
+	n.mu.RUnlock()
 	if woke {
 		n.maybeYield()
 	}

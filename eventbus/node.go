@@ -23,10 +23,7 @@ import (
 type node struct {
 	typ reflect.Type
 
-	// mu is held for reading by an Emit, for writing by attach and
-	// detach; it also counts the Emits that do not go through the lane
-	// (see gate).
-	mu    gate
+	mu    sync.RWMutex
 	sinks []sink // every attached sink, in attach order; guarded by mu
 	// fanp is the emit path's view of sinks, replaced whole under mu and
 	// emu: an Emit reads it under either.
@@ -40,13 +37,14 @@ type node struct {
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
 	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
-	// the Emits made since it exists (they are not counted by mu).
+	// the Emits made since it exists (they do not touch emitted).
 	lane    laneOps
 	lanePub atomic.Pointer[atomic.Uint64]
 	// lastYield is emitted's value when an emitter last yielded its
 	// processor after waking a subscriber (see maybeYield).
 	lastYield atomic.Uint64
 
+	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
@@ -146,11 +144,11 @@ func (n *node) detach(s sink) {
 // lockWrite takes mu for writing, announcing it to lane fast paths first.
 func (n *node) lockWrite() {
 	n.writers.Add(1)
-	n.mu.lock()
+	n.mu.Lock()
 }
 
 func (n *node) unlockWrite() {
-	n.mu.unlock()
+	n.mu.Unlock()
 	n.writers.Add(-1)
 }
 
@@ -165,10 +163,10 @@ type laneMember interface {
 	leaveLane(n *node)
 }
 
-// emittedTotal counts the node's Emits: those mu counted (every Emit
-// while the node had no lane) and the lane's.
+// emittedTotal counts the node's Emits: those before its lane existed
+// (emitted) and the lane's since.
 func (n *node) emittedTotal() uint64 {
-	e := n.mu.count()
+	e := n.emitted.Load()
 	if p := n.lanePub.Load(); p != nil {
 		e += p.Load() >> 1
 	}
@@ -177,8 +175,8 @@ func (n *node) emittedTotal() uint64 {
 
 // subscribers returns the number of attached sinks.
 func (n *node) subscribers() int {
-	n.mu.rlock()
-	defer n.mu.runlock(false)
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	return len(n.sinks)
 }
 

@@ -27,7 +27,7 @@ type sink interface {
 // attachment is one node a subscription is attached to.
 type attachment struct {
 	n        *node
-	baseline uint64 // n.emittedTotal() when attached
+	baseline uint64 // n.emitted when attached
 }
 
 // subCore is the type-independent state of a subscription.
@@ -153,9 +153,7 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 		if held != nil {
 			held.Unlock()
 		}
-		// The Emit counts as made (its earlier subscribers have it)
-		// unless the lane counted it.
-		n.mu.runlock(n.fanp.Load().lane == nil)
+		n.mu.RUnlock()
 	}()
 	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
 	returned = true

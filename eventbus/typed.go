@@ -129,7 +129,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	// The slow path goes through the node's read lock: Subscribe and
 	// Close (which take it for writing, and it prefers writers) then do
 	// not queue for emu behind emitters in a loop.
-	n.mu.rlock()
+	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
 	if typed, ok := f.typed.([]flatSink[T]); ok {
@@ -160,11 +160,13 @@ func (e *Emitter[T]) Emit(v T) error {
 		n.emu.Lock()
 		woke = ln.emit(v) || woke
 		n.emu.Unlock()
+	} else {
+		n.emitted.Add(1)
 	}
 	if e.stateful || f.mixed {
 		e.emitRest(n, f, v)
 	}
-	n.mu.runlock(f.lane == nil) // counts the Emit unless the lane did
+	n.mu.RUnlock()
 	if woke {
 		n.maybeYield()
 	}
