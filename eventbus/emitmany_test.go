@@ -150,3 +150,26 @@ func TestEmitManyBlockedMemberCloses(t *testing.T) {
 		t.Fatalf("queued %v", got)
 	}
 }
+
+// The typed and event.Bus Emits count every call, as the introspection
+// shows, and the delivered count follows.
+func TestEmitsAreCounted(t *testing.T) {
+	b := New()
+	defer b.Close()
+	s := must(Subscribe[evtA](b, BufSize(4), WithPolicy(Drop)))
+	defer s.Close()
+	typed := must(NewEmitter[evtA](b))
+	boxed := must(b.Emitter(new(evtA)))
+	for i := range 10 {
+		_ = typed.Emit(evtA{i})
+		_ = boxed.Emit(evtA{i})
+	}
+	for _, ti := range b.Types() {
+		if ti.Type.Name() == "evtA" && (ti.Emitted != 20 || ti.Dropped != 16) {
+			t.Fatalf("%+v", ti)
+		}
+	}
+	if in := b.Subscriptions()[0]; in.Delivered != 4 {
+		t.Fatalf("%+v", in)
+	}
+}
