@@ -62,8 +62,9 @@ func (r *floorRing) pushCAS(v floorEvt) bool {
 // (one subscriber) and its EmitMany (per event, in batches of 64), the
 // typed and event.Bus APIs' Emit to one channel subscription (the
 // event.Bus event boxed once, outside the timing), and a channel send
-// under a sync.RWMutex plus an emit counter (what those Emits paid before
-// the gate) and under the gate's two additions. Each
+// under a sync.RWMutex plus an emit counter (what those Emits pay) and
+// under one word's two additions (a read lock that also counts, tried and
+// not kept: docs/eventbus.md). Each
 // round times a burst of 1024 pushes of every contender, in a rotating
 // order, and empties the queues untimed; the metrics are ns per push of
 // each contender and each one's ratio to the channel send.
