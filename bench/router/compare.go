@@ -154,6 +154,7 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 		{"latency max", func(r *Result) float64 { return float64(r.Max) }, dur},
 		{"duplicates per delivered", func(r *Result) float64 { return r.perDelivered(r.Duplicates) }, num},
 		{"RPCs per delivered", func(r *Result) float64 { return r.perDelivered(r.RPCsOut) }, num},
+		{"cancelled per delivered", func(r *Result) float64 { return r.perDelivered(r.Cancelled) }, num},
 		{"peak RSS", func(r *Result) float64 { return float64(r.PeakRSS) }, mib},
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

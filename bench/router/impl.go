@@ -45,3 +45,9 @@ var factories = map[string]nodeFactory{
 	implMeshbus:   newMeshbusNode,
 	implGossipSub: newGossipSubNode,
 }
+
+// cancelCounter is implemented by nodes that count the queued copies they
+// dropped unsent (the peer sent IDONTWANT or the message meanwhile).
+type cancelCounter interface {
+	Cancelled() float64
+}

@@ -79,6 +79,11 @@ func (b *meshbusNode) Counters() (float64, float64) {
 		counter(reg, "meshbus_router_rpcs_total", "direction", "out")
 }
 
+// Cancelled returns the queued copies the router dropped unsent.
+func (b *meshbusNode) Cancelled() float64 {
+	return counterAll(b.node.Registry(), "meshbus_router_queue_cancelled_total")
+}
+
 func (b *meshbusNode) Close() error { return b.node.Close() }
 
 // counter reads one labelled counter from a registry.
@@ -94,6 +99,23 @@ func counter(reg *prometheus.Registry, name, label, value string) float64 {
 		}
 		for _, m := range mf.GetMetric() {
 			if hasLabel(m, label, value) {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// counterAll sums one counter over all its labels.
+func counterAll(reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
 				total += m.GetCounter().GetValue()
 			}
 		}

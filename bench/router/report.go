@@ -30,6 +30,7 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "delivery ratio           %.4f (%d of %d)\n", ratio, r.Received, r.Expected)
 	fmt.Fprintf(w, "duplicates per delivered %.2f\n", per(r.Duplicates))
 	fmt.Fprintf(w, "RPCs per delivered       %.2f (RPCs sent by all nodes)\n", per(r.RPCsOut))
+	fmt.Fprintf(w, "cancelled per delivered  %.2f (queued copies dropped unsent)\n", per(r.Cancelled))
 	fmt.Fprintf(w, "CPU per delivered        %s (process CPU, all %d nodes, over %s wall)\n",
 		time.Duration(per(float64(r.CPU))).Round(100*time.Nanosecond), cfg.Nodes, r.Wall.Round(time.Millisecond))
 	fmt.Fprintf(w, "latency p50 / p99 / max  %s / %s / %s\n",

@@ -32,6 +32,10 @@ type Result struct {
 	Duplicates float64 `json:"duplicates"`
 	// RPCsOut counts RPCs sent by all nodes while messages flowed.
 	RPCsOut float64 `json:"rpcs_out"`
+	// Cancelled counts queued copies dropped unsent because the peer had
+	// meanwhile sent IDONTWANT or the message itself (meshbus only; 0 for
+	// implementations that do not report it).
+	Cancelled float64 `json:"cancelled"`
 	// CPU is the process's CPU time while messages flowed.
 	CPU time.Duration `json:"cpu_ns"`
 	// Wall is the time from the first publish to the last delivery.
@@ -155,6 +159,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	dup0, rpc0 := counters(nodes)
+	cancelled0 := cancelled(nodes)
 	cpu0, start := cputime.Process(), time.Now()
 	tick := time.NewTicker(cfg.Interval)
 	for i := 0; i < cfg.Messages; i++ {
@@ -182,6 +187,7 @@ func Run(cfg Config) (*Result, error) {
 	wg.Wait()
 	dup1, rpc1 := counters(nodes)
 	res.Duplicates, res.RPCsOut = dup1-dup0, rpc1-rpc0
+	res.Cancelled = cancelled(nodes) - cancelled0
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	res.P50, res.P99, res.Max = quantile(res.Latencies, 0.5), quantile(res.Latencies, 0.99), quantile(res.Latencies, 1)
 	if err != nil {
@@ -209,6 +215,18 @@ func writeHeapProfile(file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// cancelled sums the queued copies the nodes cancelled, for those that
+// count them.
+func cancelled(nodes []benchNode) float64 {
+	var n float64
+	for _, nd := range nodes {
+		if c, ok := nd.(cancelCounter); ok {
+			n += c.Cancelled()
+		}
+	}
+	return n
 }
 
 func counters(nodes []benchNode) (dup, rpcs float64) {

@@ -105,11 +105,11 @@ func TestSendQueue(t *testing.T) {
 	q := newSendQueue(3, 1)
 	m := func(s string) *pb.Message { return &pb.Message{Data: []byte(s)} }
 	for _, id := range []string{"a", "b", "c"} {
-		if !q.pushData(id, m(id)) {
+		if q.pushData(id, m(id)) != pushQueued {
 			t.Fatalf("push %s refused", id)
 		}
 	}
-	if q.pushData("d", m("d")) {
+	if q.pushData("d", m("d")) != pushFull {
 		t.Fatal("data queue accepted a 4th message")
 	}
 	if !q.pushControl(&pb.RPC{}) || q.pushControl(&pb.RPC{}) {
@@ -118,7 +118,7 @@ func TestSendQueue(t *testing.T) {
 	if !q.cancel("b") || q.cancel("b") || q.cancel("zzz") {
 		t.Fatal("cancel wrong")
 	}
-	if !q.pushData("d", m("d")) {
+	if q.pushData("d", m("d")) != pushQueued {
 		t.Fatal("a cancelled slot was not freed")
 	}
 	if c, d := q.lens(); c != 1 || d != 3 {
@@ -130,15 +130,15 @@ func TestSendQueue(t *testing.T) {
 		t.Fatal("control pop wrong")
 	}
 	size := func(*pb.Message) int { return 10 }
-	got := q.popData(nil, 15, size) // budget for one (always at least one)
+	got, _ := q.popData(nil, 15, size) // budget for one (always at least one)
 	if len(got) != 1 || string(got[0].Data) != "a" {
 		t.Fatalf("first batch %v", got)
 	}
-	got = q.popData(nil, 100, size)
+	got, _ = q.popData(nil, 100, size)
 	if len(got) != 2 || string(got[0].Data) != "c" || string(got[1].Data) != "d" {
 		t.Fatalf("second batch %v", got)
 	}
-	if got := q.popData(nil, 100, size); len(got) != 0 {
+	if got, _ := q.popData(nil, 100, size); len(got) != 0 {
 		t.Fatalf("empty queue popped %v", got)
 	}
 	// Many cancels never let the slice grow without bound.
@@ -149,6 +149,46 @@ func TestSendQueue(t *testing.T) {
 	}
 	if len(q.data) > 2*q.maxData+1 {
 		t.Fatalf("cancelled entries accumulate: %d", len(q.data))
+	}
+}
+
+// A message the peer's reader has seen the peer does not need (it sent
+// IDONTWANT for it, or the message) is not queued, and a queued one is
+// skipped when the writer pops it.
+func TestSendQueueSkipsUnwanted(t *testing.T) {
+	q := newSendQueue(8, 1)
+	m := func(s string) *pb.Message { return &pb.Message{Data: []byte(s)} }
+	for _, id := range []string{"a", "b", "c"} {
+		if q.pushData(id, m(id)) != pushQueued {
+			t.Fatalf("push %s refused", id)
+		}
+	}
+	// The peer sends us "b" and IDONTWANT for "x".
+	topic := "t"
+	rpc := &pb.RPC{
+		Publish: []*pb.Message{{From: []byte("author"), Seqno: []byte("b"), Topic: &topic}},
+		Control: &pb.ControlMessage{Idontwant: []*pb.ControlIDontWant{{MessageIDs: [][]byte{[]byte("x")}}}},
+	}
+	idOf := func(string) wire.MsgIDFunc { return func(msg *pb.Message) string { return string(msg.Seqno) } }
+	if hs := noteUnwanted(&q.unwanted, rpc, idOf, nil); len(hs) != 2 {
+		t.Fatalf("noted %d ids, want 2", len(hs))
+	}
+	if q.pushData("x", m("x")) != pushUnwanted {
+		t.Fatal("a message the peer sent IDONTWANT for was queued")
+	}
+	got, skipped := q.popData(nil, 100, func(*pb.Message) int { return 10 })
+	if skipped != 1 || len(got) != 2 || string(got[0].Data) != "a" || string(got[1].Data) != "c" {
+		t.Fatalf("popped %v, skipped %d: want a and c, 1 skipped", got, skipped)
+	}
+	if _, d := q.lens(); d != 0 {
+		t.Fatalf("%d live messages left", d)
+	}
+	// The ring forgets the oldest beyond its capacity.
+	for i := range unwantedCap {
+		q.unwanted.add(uint64(i) + 1)
+	}
+	if q.unwanted.has(idHash("x")) || !q.unwanted.has(1) || !q.unwanted.has(unwantedCap) {
+		t.Fatal("ring kept the wrong ids")
 	}
 }
 

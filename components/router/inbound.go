@@ -27,9 +27,7 @@ func (r *Router) handleRPC(in netInput) {
 	for _, s := range in.rpc.GetSubscriptions() {
 		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
 	}
-	for _, msg := range in.rpc.GetPublish() {
-		r.handleMessage(now, p, msg)
-	}
+	r.handleMessages(now, p, in.rpc.GetPublish())
 	if c := in.rpc.GetControl(); c != nil {
 		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
 		for _, o := range r.outcomes {
@@ -38,25 +36,73 @@ func (r *Router) handleRPC(in netInput) {
 	}
 }
 
-// handleMessage feeds one received message to the automaton. The automaton
-// owns the seen-cache and says whether the message needs a signature check
-// (anything but a byte-identical copy of a message it accepted); the check
-// runs here, on the message's own bytes, before the automaton takes the
-// message as new. Nothing else skips or caches checks.
-func (r *Router) handleMessage(now time.Time, p peer.ID, msg *pb.Message) {
-	id := r.msgIDFor(msg.GetTopic())(msg)
-	o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
-	switch o {
-	case automaton.OutcomeAlreadySeen:
-		r.m.sigSkipped.Inc()
-	case automaton.OutcomeNeedsSignatureCheck:
+// toCheck is a received message waiting for its signature check.
+type toCheck struct {
+	msg *pb.Message
+	id  string
+}
+
+// handleMessages feeds one RPC's messages to the automaton, in two passes.
+// The automaton owns the seen-cache and says whether a message needs a
+// signature check (anything but a byte-identical copy of a message it
+// accepted). The first pass shows it every message unchecked: duplicates
+// end there, and new messages output their IDONTWANT, which is queued for
+// the writers at once (flush), so that it travels while this goroutine
+// checks signatures. The second pass runs the checks, on each message's own
+// bytes, before the automaton takes the message as new. Nothing else skips
+// or caches checks.
+func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	checks := r.checks[:0]
+	for _, msg := range msgs {
+		id := r.msgIDFor(msg.GetTopic())(msg)
+		o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
 		r.m.outcome(o)
-		r.m.sigChecked.Inc()
-		if err := r.verifier.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
-			o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
-		} else {
-			o = r.aut.HandleMessage(now, p, msg, id, true, &r.out)
+		switch o {
+		case automaton.OutcomeAlreadySeen:
+			r.m.sigSkipped.Inc()
+		case automaton.OutcomeNeedsSignatureCheck:
+			checks = append(checks, toCheck{msg: msg, id: id})
 		}
+	}
+	if len(checks) == 0 {
+		r.checks = checks
+		return
+	}
+	if len(r.out.Sends) > 0 {
+		r.flush() // the IDONTWANTs go before the checks
+	}
+	for i, c := range checks {
+		if i > 0 {
+			// An earlier check of this RPC may have accepted the same id
+			// (a copy repeated in one RPC must not cost a check each):
+			// ask again.
+			o := r.aut.HandleMessage(now, p, c.msg, c.id, false, &r.out)
+			if o != automaton.OutcomeNeedsSignatureCheck {
+				r.m.outcome(o)
+				if o == automaton.OutcomeAlreadySeen {
+					r.m.sigSkipped.Inc()
+				}
+				continue
+			}
+		}
+		r.checkMessage(now, p, c.msg, c.id)
+	}
+	clear(checks)
+	r.checks = checks[:0]
+}
+
+// checkMessage applies the signature policy to a message the automaton
+// asked to check, and gives it the result.
+func (r *Router) checkMessage(now time.Time, p peer.ID, msg *pb.Message, id string) {
+	r.m.sigChecked.Inc()
+	var o automaton.Outcome
+	if err := r.verifier.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
+		o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
+	} else {
+		o = r.aut.HandleMessage(now, p, msg, id, true, &r.out)
 	}
 	r.m.outcome(o)
 	if o == automaton.OutcomeNeedsValidation {
@@ -140,9 +186,28 @@ func (r *Router) handleStream(s network.Stream) {
 // oversized or undecodable frame) resets the stream and is reported to the
 // driver, which penalises the peer.
 type reader struct {
-	s    network.Stream
-	peer peer.ID
-	rd   *wire.Reader
+	s      network.Stream
+	peer   peer.ID
+	rd     *wire.Reader
+	q      *sendQueue // the peer's send queue, once the driver made one
+	hashes []uint64   // noteUnwanted's scratch
+}
+
+// noteUnwanted records in the peer's send queue what rpc shows the peer
+// does not need, so that its writer skips those copies at once.
+func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC) {
+	if len(rpc.GetPublish()) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
+		return
+	}
+	if rd.q == nil || rd.q.removed.Load() {
+		r.mu.Lock()
+		rd.q = r.queues[rd.peer]
+		r.mu.Unlock()
+		if rd.q == nil {
+			return
+		}
+	}
+	rd.hashes = noteUnwanted(&rd.q.unwanted, rpc, r.msgIDFor, rd.hashes)
 }
 
 func (rd *reader) run(r *Router) {
@@ -169,6 +234,7 @@ func (rd *reader) run(r *Router) {
 			return
 		}
 		r.m.rpcsIn.Inc()
+		rd.noteUnwanted(r, rpc)
 		first := !started
 		started = true
 		if !r.report(netInput{kind: netRPC, peer: rd.peer, proto: rd.s.Protocol(), rpc: rpc, first: first}) {

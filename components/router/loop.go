@@ -97,8 +97,8 @@ func (r *Router) flush() {
 		r.enqueue(&o.Sends[i])
 	}
 	for _, c := range o.Cancels {
-		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) {
-			r.m.cancelled.Inc()
+		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) && int(c.Reason) < len(r.m.cancelled) && c.Reason > 0 {
+			r.m.cancelled[c.Reason].Inc()
 		}
 	}
 	r.m.published.Add(float64(len(automaton.FactMessagePublished.In(o))))

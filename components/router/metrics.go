@@ -59,7 +59,8 @@ type metrics struct {
 	penalties        [maxPenaltyReason + 1]prometheus.Counter
 	dataDrops        prometheus.Counter
 	controlDrops     prometheus.Counter
-	cancelled        prometheus.Counter
+	cancelled        [automaton.CancelReceived + 1]prometheus.Counter // by automaton.CancelReason
+	unwantedSkips    prometheus.Counter                               // copies not queued or not written: the peer's reader saw it does not need them
 	subDrops         prometheus.Counter
 	streamFailures   prometheus.Counter
 	streamsReplaced  prometheus.Counter
@@ -86,8 +87,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Behaviour penalties the router reported against peers (EvtPeerPenalized counts), by reason."}, []string{"reason"})
 	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_drops_total",
 		Help: "Outbound entries dropped because a peer's queue was full, by kind (data or control)."}, []string{"kind"})
-	cancelled := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
-		Help: "Queued messages dropped unsent because the peer sent IDONTWANT for them."})
+	cancelled := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
+		Help: "Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received), or the peer's reader had seen either before the copy was queued or written (unwanted)."}, []string{"reason"})
 	subDrops := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "subscription_drops_total",
 		Help: "Delivered messages dropped because a local subscription's buffer was full."})
 	streamFail := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_failures_total",
@@ -121,7 +122,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.penalties[0] = penalties.WithLabelValues("unknown")
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
-	m.cancelled, m.subDrops, m.streamFailures, m.validationsAsync = cancelled, subDrops, streamFail, async
+	for r := automaton.CancelIDontWant; int(r) < len(m.cancelled); r++ {
+		m.cancelled[r] = cancelled.WithLabelValues(r.String())
+	}
+	m.unwantedSkips = cancelled.WithLabelValues("unwanted")
+	m.subDrops, m.streamFailures, m.validationsAsync = subDrops, streamFail, async
 	m.streamsReplaced = replaced
 	m.sigChecked, m.sigSkipped = sigs.WithLabelValues("checked"), sigs.WithLabelValues("skipped_identical")
 	for _, p := range wire.Protocols {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -57,11 +58,14 @@ func (r *Router) enqueue(s *automaton.Send) {
 		if r.skipFull(pc.id, m.GetTopic()) {
 			continue // it takes partial messages on this topic instead
 		}
-		if !pc.q.pushData(s.IDs[i], m) {
+		switch pc.q.pushData(s.IDs[i], m) {
+		case pushFull:
 			r.dropped++
 			r.m.dataDrops.Inc()
 			r.noteDrop(pc)
-		} else {
+		case pushUnwanted:
+			r.m.unwantedSkips.Inc()
+		default:
 			r.queued++
 		}
 	}
@@ -117,6 +121,9 @@ type writer struct {
 	rpc    pb.RPC            // the packed RPC: gossip control and messages
 	ctrl   pb.ControlMessage // rpc's control, when it has gossip
 	budget int               // bytes of messages per data RPC
+	// skipped counts queued messages not written because the peer
+	// meanwhile showed it does not need them.
+	skipped prometheus.Counter
 }
 
 // writeLoop runs pc's writer generation gen: it opens the outbound stream,
@@ -124,7 +131,7 @@ type writer struct {
 // queues, control first.
 func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
 	defer r.wg.Done()
-	wr := &writer{pc: pc, gen: gen, budget: min(r.cfg.maxRPCSize, dataBatchBytes) - 64}
+	wr := &writer{pc: pc, gen: gen, budget: min(r.cfg.maxRPCSize, dataBatchBytes) - 64, skipped: r.m.unwantedSkips}
 	wr.run(ctx, r)
 }
 
@@ -215,7 +222,11 @@ func (wr *writer) next(q *sendQueue) *pb.RPC {
 	}
 	budget := wr.budget - ctrlSize
 	if budget > 0 {
-		wr.rpc.Publish = q.popData(wr.rpc.Publish[:0], budget, msgFieldSize)
+		var skipped int
+		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], budget, msgFieldSize)
+		if skipped > 0 {
+			wr.skipped.Add(float64(skipped))
+		}
 	}
 	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 {
 		return nil

@@ -143,6 +143,9 @@ func (r *Router) ensurePeer(p peer.ID) *peerConn {
 	}
 	pc := &peerConn{id: p, q: newSendQueue(r.cfg.dataQueue, r.cfg.controlQueue)}
 	r.peers[p] = pc
+	r.mu.Lock()
+	r.queues[p] = pc.q
+	r.mu.Unlock()
 	r.startWriter(pc)
 	return pc
 }
@@ -203,6 +206,12 @@ func (r *Router) removePeer(pc *peerConn) {
 	if r.peers[pc.id] == pc {
 		delete(r.peers, pc.id)
 	}
+	pc.q.removed.Store(true)
+	r.mu.Lock()
+	if r.queues[pc.id] == pc.q {
+		delete(r.queues, pc.id)
+	}
+	r.mu.Unlock()
 	if t := r.retries[pc.id]; t != nil {
 		t.Stop()
 		delete(r.retries, pc.id)

@@ -2,6 +2,7 @@ package router
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/meshbus/meshbus/components/router/pb"
 )
@@ -21,16 +22,33 @@ type sendQueue struct {
 	maxCtrl int
 	maxData int
 	wake    chan struct{} // capacity 1: "there is something to pop"
+	// unwanted holds the ids the peer recently showed it does not need
+	// (its reader adds them); messages with those ids are not queued, and
+	// queued ones are skipped when popped.
+	unwanted unwanted
+	// removed is set when the driver forgets the peer: a reader holding
+	// this queue looks the peer's current one up again.
+	removed atomic.Bool
 }
 
 type queuedMsg struct {
-	id  string
-	msg *pb.Message // nil once cancelled
+	id   string
+	hash uint64      // idHash(id)
+	msg  *pb.Message // nil once cancelled
 }
 
 func newSendQueue(maxData, maxCtrl int) *sendQueue {
 	return &sendQueue{maxData: maxData, maxCtrl: maxCtrl, wake: make(chan struct{}, 1)}
 }
+
+// pushResult says what pushData did.
+type pushResult uint8
+
+const (
+	pushQueued   pushResult = iota // queued for the writer
+	pushFull                       // dropped: the data queue is full
+	pushUnwanted                   // dropped: the peer showed it does not need it
+)
 
 func (q *sendQueue) signal() {
 	select {
@@ -66,23 +84,28 @@ func (q *sendQueue) pushControlFront(rpc *pb.RPC) {
 	q.signal()
 }
 
-// pushData queues a message; false (dropped) when the data queue is full.
-func (q *sendQueue) pushData(id string, m *pb.Message) bool {
+// pushData queues a message, unless the queue is full or the peer has
+// shown it does not need it (see unwanted).
+func (q *sendQueue) pushData(id string, m *pb.Message) pushResult {
+	h := idHash(id)
+	if q.unwanted.has(h) {
+		return pushUnwanted
+	}
 	q.mu.Lock()
 	if q.live >= q.maxData {
 		q.mu.Unlock()
-		return false
+		return pushFull
 	}
 	// Cancelled entries still occupy the slice until popped; compact when
 	// they make up most of it so the slice stays bounded.
 	if len(q.data)-q.dataAt >= 2*q.maxData {
 		q.compactLocked()
 	}
-	q.data = append(q.data, queuedMsg{id: id, msg: m})
+	q.data = append(q.data, queuedMsg{id: id, hash: h, msg: m})
 	q.live++
 	q.mu.Unlock()
 	q.signal()
-	return true
+	return pushQueued
 }
 
 func (q *sendQueue) compactLocked() {
@@ -97,11 +120,12 @@ func (q *sendQueue) compactLocked() {
 }
 
 // cancel drops the queued, unsent copy of message id; it reports whether
-// there was one.
+// there was one. It searches from the newest entry: a cancel concerns a
+// message forwarded moments ago.
 func (q *sendQueue) cancel(id string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for i := q.dataAt; i < len(q.data); i++ {
+	for i := len(q.data) - 1; i >= q.dataAt; i-- {
 		if q.data[i].msg != nil && q.data[i].id == id {
 			q.data[i].msg = nil
 			q.live--
@@ -171,14 +195,21 @@ func idontwantIDs(c *pb.ControlMessage) int {
 }
 
 // popData appends to dst queued messages whose summed size (as returned by
-// size) stays within budget, always at least one, and returns it.
-func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message) int) []*pb.Message {
+// size) stays within budget, always at least one, and returns it with the
+// number of messages skipped because the peer meanwhile showed it does not
+// need them (see unwanted).
+func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message) int) ([]*pb.Message, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	used := 0
+	q.unwanted.mu.Lock()
+	defer q.unwanted.mu.Unlock()
+	used, skipped := 0, 0
 	for q.dataAt < len(q.data) {
 		e := q.data[q.dataAt]
-		if e.msg != nil {
+		if e.msg != nil && q.unwanted.hasLocked(e.hash) {
+			q.live--
+			skipped++
+		} else if e.msg != nil {
 			n := size(e.msg)
 			if len(dst) > 0 && used+n > budget {
 				break
@@ -193,7 +224,7 @@ func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message
 	if q.dataAt == len(q.data) {
 		q.data, q.dataAt = q.data[:0], 0
 	}
-	return dst
+	return dst, skipped
 }
 
 // lens returns the queued control RPCs and live messages.

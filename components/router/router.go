@@ -60,14 +60,16 @@ type Router struct {
 	state   runState
 	streams map[network.Stream]struct{}
 	inbound map[peer.ID]network.Stream // each peer's current inbound stream
+	queues  map[peer.ID]*sendQueue     // each peer's send queue, for its reader (see unwanted)
 	subs    []interface{ Close() error }
 
 	// Owned by the driver goroutine.
 	aut      *automaton.Automaton
 	out      automaton.Output
 	outcomes []automaton.Outcome
-	queued   int // data entries queued by the last flush
-	dropped  int // data entries dropped by the last flush
+	checks   []toCheck // handleMessages' scratch: messages awaiting their signature check
+	queued   int       // data entries queued by the last flush
+	dropped  int       // data entries dropped by the last flush
 	peers    map[peer.ID]*peerConn
 	failures map[peer.ID]int          // consecutive outbound stream failures
 	retries  map[peer.ID]*clock.Timer // pending stream retries
@@ -162,6 +164,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		done:     make(chan struct{}),
 		streams:  make(map[network.Stream]struct{}),
 		inbound:  make(map[peer.ID]network.Stream),
+		queues:   make(map[peer.ID]*sendQueue),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),
 		failures: make(map[peer.ID]int),

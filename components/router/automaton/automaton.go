@@ -106,6 +106,9 @@ type Automaton struct {
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
+	// announced holds the keys of ids whose IDONTWANT went out before their
+	// signature check finished (see announceEarly); at most maxAnnounced.
+	announced map[idKey]struct{}
 
 	ticks uint64 // heartbeats run
 
@@ -225,14 +228,15 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		return nil, fmt.Errorf("%w: rng must not be nil", ErrInvalidConfig)
 	}
 	a := &Automaton{
-		self:     self,
-		cfg:      cfg,
-		rng:      rng,
-		peers:    make(map[peer.ID]*peerState),
-		topics:   make(map[string]*topicState),
-		backoffs: make(map[backoffKey]backoffEntry),
-		records:  make(map[peer.ID][]byte),
-		pending:  make(map[string]*pendingMsg),
+		self:      self,
+		cfg:       cfg,
+		rng:       rng,
+		peers:     make(map[peer.ID]*peerState),
+		topics:    make(map[string]*topicState),
+		backoffs:  make(map[backoffKey]backoffEntry),
+		records:   make(map[peer.ID][]byte),
+		pending:   make(map[string]*pendingMsg),
+		announced: make(map[idKey]struct{}),
 
 		lastScores: make(map[peer.ID]float64),
 		thresholds: cfg.ScoreThresholds,

@@ -196,7 +196,7 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 		}
 		ps.dontWant[k] = a.ticks
 		if id, ok := a.mcache.key(string(raw)); ok {
-			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: id})
+			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: id, Reason: CancelIDontWant})
 		}
 	}
 	return OutcomeIDontWantRecorded

@@ -145,7 +145,7 @@ func TestIDontWantSuppressesForwarding(t *testing.T) {
 	// An IDONTWANT for a cached (possibly queued) message asks for a cancel.
 	h.reset()
 	h.a.HandleIDontWant(h.now, ps[2], idontwant(id), &h.out)
-	if len(h.out.Cancels) != 1 || h.out.Cancels[0] != (Cancel{Peer: ps[2], ID: id}) {
+	if len(h.out.Cancels) != 1 || h.out.Cancels[0] != (Cancel{Peer: ps[2], ID: id, Reason: CancelIDontWant}) {
 		t.Fatalf("cancels = %v", h.out.Cancels)
 	}
 	// IDONTWANTs expire after HistoryLength heartbeats.
@@ -207,6 +207,117 @@ func TestIDontWantSentForLargeMessages(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%d IDONTWANT on publish, want 0", n)
+	}
+}
+
+// idontwantsTo counts the IDONTWANT ids for id in the Output, per peer.
+func idontwantsTo(out *Output, id string) map[peer.ID]int {
+	n := map[peer.ID]int{}
+	for _, s := range out.Sends {
+		for _, e := range s.RPC.GetControl().GetIdontwant() {
+			for _, raw := range e.GetMessageIDs() {
+				if string(raw) == id {
+					n[s.To]++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// IDONTWANT goes out at the unchecked look, before the signature check,
+// and only once per id: not again when the check passes, nor for a second
+// copy arriving before it finished.
+func TestIDontWantBeforeSignatureCheck(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 4, topicA)
+	h.join(topicA)
+	src := ps[0]
+	m, id := msg(pid(50), topicA, 2000)
+	h.reset()
+	if o := h.a.HandleMessage(h.now, src, m, id, false, &h.out); o != OutcomeNeedsSignatureCheck {
+		t.Fatalf("unchecked = %v", o)
+	}
+	got := idontwantsTo(&h.out, id)
+	if len(got) != 3 || got[src] != 0 {
+		t.Fatalf("IDONTWANT before the check = %v, want one to each mesh peer but the sender", got)
+	}
+	h.reset()
+	if o := h.a.HandleMessage(h.now, ps[1], m, id, false, &h.out); o != OutcomeNeedsSignatureCheck {
+		t.Fatalf("second unchecked copy = %v", o)
+	}
+	if n := len(idontwantsTo(&h.out, id)); n != 0 {
+		t.Fatalf("IDONTWANT again for a second copy before the check: %d peers", n)
+	}
+	h.reset()
+	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("checked = %v", o)
+	}
+	if n := len(idontwantsTo(&h.out, id)); n != 0 {
+		t.Fatalf("IDONTWANT again after the check: %d peers", n)
+	}
+	if len(h.a.announced) != 0 {
+		t.Fatalf("announced set holds %d ids after the check", len(h.a.announced))
+	}
+
+	// A copy that fails its check is forgotten: a later copy with the same
+	// id (the genuine one) is announced again.
+	m2, id2 := msg(pid(51), topicA, 2000)
+	h.reset()
+	h.a.HandleMessage(h.now, src, m2, id2, false, &h.out)
+	h.a.Reject(h.now, src, topicA, id2, events.RejectInvalidSignature, &h.out)
+	if len(h.a.announced) != 0 {
+		t.Fatal("a rejected copy stays announced")
+	}
+	h.reset()
+	h.a.HandleMessage(h.now, ps[1], m2, id2, false, &h.out)
+	if n := len(idontwantsTo(&h.out, id2)); n != 3 {
+		t.Fatalf("IDONTWANT for the copy after a rejected one: %d peers, want 3", n)
+	}
+
+	// Our own message coming back is not announced.
+	own, oid := msg(pid(0), topicA, 2000)
+	h.reset()
+	h.a.HandleMessage(h.now, src, own, oid, false, &h.out)
+	if n := len(idontwantsTo(&h.out, oid)); n != 0 {
+		t.Fatalf("IDONTWANT for our own message: %d peers", n)
+	}
+}
+
+// A duplicate from a peer we forwarded the message to cancels the copy
+// still queued for it.
+func TestDuplicateCancelsQueuedCopy(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 4, topicA)
+	h.join(topicA)
+	src, late := ps[0], ps[1]
+	m, id := msg(pid(50), topicA, 10)
+	h.reset()
+	h.a.HandleMessage(h.now, src, m, id, true, &h.out)
+	// While pending, a copy from late keeps it out of the forward: no
+	// cancel needed.
+	h.reset()
+	if o := h.a.HandleMessage(h.now, ps[2], m, id, false, &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("duplicate while pending = %v", o)
+	}
+	if len(h.out.Cancels) != 0 {
+		t.Fatalf("cancels while pending = %v", h.out.Cancels)
+	}
+	h.reset()
+	h.a.Validated(h.now, id, ValidationAccept, &h.out)
+	if h.out.SendTo(late) == nil || h.out.SendTo(ps[2]) != nil {
+		t.Fatal("forward: want late, not the peer that sent a copy while pending")
+	}
+	h.reset()
+	if o := h.a.HandleMessage(h.now, late, m, id, false, &h.out); o != OutcomeAlreadySeen {
+		t.Fatalf("duplicate after forwarding = %v", o)
+	}
+	want := Cancel{Peer: late, ID: id, Reason: CancelReceived}
+	if len(h.out.Cancels) != 1 || h.out.Cancels[0] != want {
+		t.Fatalf("cancels = %v, want [%v]", h.out.Cancels, want)
+	}
+	if got := CancelReceived.String() + "," + CancelIDontWant.String(); got != "received,idontwant" {
+		t.Fatalf("reason labels %q", got)
 	}
 }
 

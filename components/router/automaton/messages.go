@@ -19,15 +19,24 @@ import (
 //     under a seen id is a duplicate and needs no check: its verdict could
 //     only be the same (EvtMessageDuplicated, OutcomeAlreadySeen);
 //   - any other copy, when checked is false, returns
-//     OutcomeNeedsSignatureCheck and changes nothing: the driver applies
-//     the signature policy to the message's own bytes, then calls
-//     HandleMessage again with checked true, or Reject with the reason;
+//     OutcomeNeedsSignatureCheck and changes nothing in the seen-cache: the
+//     driver applies the signature policy to the message's own bytes, then
+//     calls HandleMessage again with checked true, or Reject with the
+//     reason. If the id is not seen yet and the data is at least
+//     IDontWantThreshold bytes, IDONTWANT for it is output here already,
+//     before the check, to the /meshsub/1.2.0 mesh peers except the sender
+//     (see announceEarly); the driver should carry it out before it runs
+//     the check;
 //   - with checked true, a copy under a seen id is a duplicate too (a valid
 //     but different copy: it is neither delivered nor forwarded), and a new
 //     message is marked seen with its fingerprint and held until the driver
-//     calls Validated with the same id. If its data is at least
-//     IDontWantThreshold bytes, IDONTWANT for it is sent at once, before
-//     validation, to the /meshsub/1.2.0 mesh peers except the sender.
+//     calls Validated with the same id. If its IDONTWANT did not go out
+//     before the check (a driver that calls with checked true only), it is
+//     sent now, before validation.
+//
+// A duplicate of a message we have forwarded (it is in the message cache)
+// also outputs a Cancel (CancelReceived) for the sender: a copy still
+// queued for it need not be written.
 //
 // Senders the automaton ignores (unknown, graylisted), malformed messages
 // and messages of topics the node has not joined are refused before any
@@ -78,18 +87,28 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		identical = sv.fp == fp
 	}
 	if !identical && !checked {
+		if !seen {
+			a.announceEarly(t, from, msg, id, out)
+		}
 		return OutcomeNeedsSignatureCheck
 	}
 	a.fulfilPromise(ps, id)
 	if seen {
+		a.forgetAnnounced(id)
 		// Only a byte-identical copy shares the pending message's fate:
 		// a different copy must not be blamed for its rejection.
 		if pm := a.pending[id]; identical && pm != nil && pm.from != from && len(pm.dupFrom) < maxDupSenders {
 			pm.dupFrom = append(pm.dupFrom, from)
 		}
+		// The sender has the message: a copy still queued for it (we
+		// forwarded before its copy reached us) need not be written.
+		if cid, ok := a.mcache.key(id); ok {
+			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelReceived})
+		}
 		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
 	}
+	early := a.forgetAnnounced(id)
 	a.seen.add(id, wire.FingerprintOf(msg), now.Add(a.cfg.SeenTTL), a.cfg.MaxSeen)
 	if peer.ID(msg.GetFrom()) == a.self {
 		reject(events.RejectSelfOrigin)
@@ -103,21 +122,81 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pending[id] = &pendingMsg{msg: msg, id: id, topic: topic, from: from, size: size, at: now}
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
-	if len(msg.GetData()) >= a.cfg.IDontWantThreshold {
-		var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
-		for _, p := range t.mesh.items {
-			if p == from {
-				continue
-			}
-			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				if raw == nil {
-					raw = []byte(id)
-				}
-				out.sendIDontWant(p, raw)
-			}
-		}
+	if !early {
+		a.sendIDontWants(t, from, msg, id, out)
 	}
 	return OutcomeNeedsValidation
+}
+
+// sendIDontWants sends IDONTWANT for id to t's /meshsub/1.2.0 mesh peers
+// except from, if msg's data is at least IDontWantThreshold bytes (the data
+// field alone, as go-libp2p-pubsub measures it). It reports whether it did.
+func (a *Automaton) sendIDontWants(t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
+	if len(msg.GetData()) < a.cfg.IDontWantThreshold {
+		return false
+	}
+	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
+	for _, p := range t.mesh.items {
+		if p == from {
+			continue
+		}
+		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+			if raw == nil {
+				raw = []byte(id)
+			}
+			out.sendIDontWant(p, raw)
+		}
+	}
+	return true
+}
+
+// maxAnnounced bounds the ids announced early (IDONTWANT sent before the
+// signature check) whose check has not finished. The driver finishes every
+// check in the same RPC, so the set holds at most one RPC's messages; when
+// it is full it is emptied, which at worst sends an IDONTWANT twice.
+const maxAnnounced = 1024
+
+// announceEarly sends IDONTWANT for a message not seen before as soon as it
+// arrives, before its signature check, as the v1.2 spec suggests ("prior to
+// the message validation") and other implementations do, so that mesh
+// peers learn it before they forward their own copy; the signature check
+// (tens of microseconds per message, several per RPC) no longer delays it.
+// Our own messages coming back are not announced. The id is remembered
+// until HandleMessage with checked true or Reject finishes it, so that it
+// is announced once.
+//
+// An IDONTWANT for a copy that then fails its check costs only that the
+// mesh peers do not forward a valid message with that id to us; it still
+// arrives by gossip (the id is not marked seen).
+func (a *Automaton) announceEarly(t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) {
+	if peer.ID(msg.GetFrom()) == a.self {
+		return
+	}
+	k := keyOf(id)
+	if _, ok := a.announced[k]; ok {
+		return
+	}
+	if !a.sendIDontWants(t, from, msg, id, out) {
+		return
+	}
+	if len(a.announced) >= maxAnnounced {
+		clear(a.announced)
+	}
+	a.announced[k] = struct{}{}
+}
+
+// forgetAnnounced drops id from the early-announced set and reports
+// whether it was there.
+func (a *Automaton) forgetAnnounced(id string) bool {
+	if len(a.announced) == 0 {
+		return false
+	}
+	k := keyOf(id)
+	if _, ok := a.announced[k]; !ok {
+		return false
+	}
+	delete(a.announced, k)
+	return true
 }
 
 // heldCopy returns the accepted copy of id the automaton still holds (the
@@ -261,6 +340,7 @@ func (a *Automaton) Reject(now time.Time, from peer.ID, topic, id string, reason
 	if reason == 0 {
 		return OutcomeInvalidInput
 	}
+	a.forgetAnnounced(id)
 	FactMessageRejected.add(out, events.EvtMessageRejected{Topic: topic, ID: id, From: from, Reason: reason, At: now})
 	if pen := BadInputPenalty(reason); pen != 0 && from != "" {
 		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: pen, Count: 1, At: now})

@@ -24,12 +24,38 @@ type Send struct {
 }
 
 // Cancel asks the driver to drop a message still queued (not yet written) for
-// a peer, because the peer sent IDONTWANT for it.
+// a peer, because the peer sent IDONTWANT for it or sent us the message
+// itself. The driver drops the copy only if its writer has not taken it yet.
 type Cancel struct {
-	// Peer is the peer that sent IDONTWANT.
+	// Peer is the peer the copy was queued for.
 	Peer peer.ID
 	// ID is the message id it does not want.
 	ID string
+	// Reason says how we learnt that Peer does not need the message.
+	Reason CancelReason
+}
+
+// CancelReason says why a queued copy is cancelled.
+type CancelReason uint8
+
+// The cancel reasons.
+const (
+	// CancelIDontWant: the peer sent IDONTWANT for the message.
+	CancelIDontWant CancelReason = iota + 1
+	// CancelReceived: the peer sent us the message (a duplicate), so it
+	// has it.
+	CancelReceived
+)
+
+// String returns the reason's metric label: "idontwant" or "received".
+func (r CancelReason) String() string {
+	switch r {
+	case CancelIDontWant:
+		return "idontwant"
+	case CancelReceived:
+		return "received"
+	}
+	return "unknown"
 }
 
 // Fact points at one event in an Output: Kind names its type (one

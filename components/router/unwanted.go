@@ -1,0 +1,107 @@
+package router
+
+import (
+	"sync"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// unwantedCap is how many recent ids a peer's unwanted ring remembers:
+// at 250 messages a second through a mesh, about a second's worth.
+const unwantedCap = 256
+
+// unwanted remembers what one peer has recently shown, by its own RPCs,
+// that it does not need: the ids it sent IDONTWANT for and the ids of the
+// messages it sent us, as 64-bit hashes, the last unwantedCap of them.
+//
+// The peer's reader goroutine adds to it as soon as it decodes an RPC; the
+// peer's send queue consults it when the driver pushes a message and when
+// the writer takes one, so a copy is not written to a peer that meanwhile
+// said it has or does not want the message, even while the driver is still
+// behind on that peer's RPCs (it learns the same ids from them, in order,
+// and the automaton's IDONTWANT records and Cancels stay the protocol's
+// state). It is transport state, bounded, and only ever withholds copies
+// from the peer that asked; two ids with the same hash only mean that the
+// peer is not written one it did not ask to skip (it still gets it by
+// gossip or from other peers).
+type unwanted struct {
+	mu   sync.Mutex
+	ring [unwantedCap]uint64
+	n    int // hashes added; the next goes to ring[n%unwantedCap]
+}
+
+// add records hashes.
+func (u *unwanted) add(hs ...uint64) {
+	if len(hs) == 0 {
+		return
+	}
+	u.mu.Lock()
+	for _, h := range hs {
+		u.ring[u.n%unwantedCap] = h
+		u.n++
+	}
+	u.mu.Unlock()
+}
+
+// has reports whether h was recorded among the last unwantedCap hashes.
+func (u *unwanted) has(h uint64) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hasLocked(h)
+}
+
+func (u *unwanted) hasLocked(h uint64) bool {
+	n := min(u.n, unwantedCap)
+	for i := 0; i < n; i++ {
+		if u.ring[i] == h {
+			return true
+		}
+	}
+	return false
+}
+
+// idHash is the 64-bit FNV-1a hash of a message id.
+func idHash(id string) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= prime
+	}
+	return h
+}
+
+// idHashBytes is idHash of an id held as bytes.
+func idHashBytes(id []byte) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for _, c := range id {
+		h ^= uint64(c)
+		h *= prime
+	}
+	return h
+}
+
+// noteUnwanted records in u the ids rpc shows its sender does not need:
+// its IDONTWANT ids and its messages' ids (computed with msgID per topic).
+// scratch is reused for the hashes and returned.
+func noteUnwanted(u *unwanted, rpc *pb.RPC, msgID func(topic string) wire.MsgIDFunc, scratch []uint64) []uint64 {
+	hs := scratch[:0]
+	for _, m := range rpc.GetPublish() {
+		hs = append(hs, idHash(msgID(m.GetTopic())(m)))
+	}
+	for _, e := range rpc.GetControl().GetIdontwant() {
+		for _, raw := range e.GetMessageIDs() {
+			hs = append(hs, idHashBytes(raw))
+		}
+	}
+	u.add(hs...)
+	return hs
+}
