@@ -54,6 +54,12 @@ type ringSink[E any] struct {
 	lhead   atomic.Uint64 // the next lane position to read while shared; written under cmu
 	_       [48]byte
 
+	// satFrom is, while the lane has set this Drop member aside as full
+	// (lane.saturate), 1 + the lane position of the first event it drops;
+	// 0 otherwise. Written under emu; the reader loads it after publishing
+	// head.
+	satFrom atomic.Uint64
+
 	lnp    atomic.Pointer[lane[E]] // the node's lane, once a bound queue joined it
 	shared atomic.Bool             // reading from the lane at lhead (written under cmu and emu)
 	cmu    sync.Mutex              // held by the reader while it copies from the lane, and by the emitter to move it out
@@ -282,6 +288,22 @@ func (r *ringSink[E]) queued() int {
 	return int(r.pub.Load() - h)
 }
 
+// batchDropped is the queue's drop count: those counted one by one, and
+// those it dropped while its lane set it aside as full, derived from the
+// lane's position (lane.saturate). It takes no lock.
+func (r *ringSink[E]) batchDropped() uint64 {
+	if r.node == nil {
+		return r.dropped.Load()
+	}
+	return r.node.satRead(func(p uint64) uint64 {
+		d := r.dropped.Load()
+		if s := r.satFrom.Load(); s != 0 {
+			d += p - (s - 1)
+		}
+		return d
+	})
+}
+
 // hasData reports whether the reader has something to take.
 func (r *ringSink[E]) hasData(ln *lane[E]) bool {
 	if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
@@ -376,6 +398,11 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 		r.head.Store(h + n)
 		if r.writersWait.Load() > 0 {
 			r.signalSpace()
+		}
+		if ln != nil && r.satFrom.Load() != 0 {
+			// Set aside as full (lane.saturate): it has room now; the
+			// next Emit takes it back.
+			ln.rejoin.Store(true)
 		}
 		if r.pub.Load() == h+n {
 			if r.isGone.Load() {
@@ -554,7 +581,7 @@ func (s *BatchSubscription[E]) Err() error { return s.r.Err() }
 func (s *BatchSubscription[E]) Name() string { return s.r.settings.name }
 
 // Dropped returns how many events the subscription has dropped.
-func (s *BatchSubscription[E]) Dropped() uint64 { return s.r.dropped.Load() }
+func (s *BatchSubscription[E]) Dropped() uint64 { return s.r.batchDropped() }
 
 // Queued returns how many events wait in the queue.
 func (s *BatchSubscription[E]) Queued() int { return s.r.queued() }

@@ -45,7 +45,7 @@ func (b *Bus) Subscriptions() []SubscriptionInfo {
 			BufSize:   s.settings.bufSize,
 			Queued:    s.self.queued(),
 			Delivered: s.delivered(),
-			Dropped:   s.dropped.Load(),
+			Dropped:   s.droppedTotal(),
 			Sequenced: s.settings.sequenced,
 		})
 	}
@@ -86,7 +86,7 @@ func (b *Bus) Types() []TypeInfo {
 	b.mu.RUnlock()
 	for i, n := range nodes {
 		infos[i].Emitted = n.emittedTotal()
-		infos[i].Dropped = n.dropped.Load()
+		infos[i].Dropped = n.droppedTotal()
 		infos[i].Killed = n.killed.Load()
 		infos[i].Subscribers = n.subscribers()
 	}

@@ -48,6 +48,10 @@ import (
 //     events one copy each, like an unbound queue, where the policy
 //     applies as usual. A member that ended is moved out the same way, so
 //     that what it had queued stays readable and no longer pins the ring.
+//     A private Drop member whose ring is full is then set aside
+//     (saturate): Emits do nothing for it and may take the fast path
+//     again; its drops are derived from the lane's position when read,
+//     until its reader makes room and asks to be taken back.
 //
 // A private member whose reader took everything asks to rejoin (rejoin);
 // the next Emit moves it back into the lane at the current tail.
@@ -70,6 +74,12 @@ type lane[T any] struct {
 	nprivBlock int
 	shared     []*ringSink[T] // members reading from the lane
 	private    []*ringSink[T] // members moved out (full, ended, replayed)
+	// saturated are private Drop members whose ring is full, set aside:
+	// an Emit does nothing for them (each drops every event, counted at
+	// read time from the lane's position, see saturate), so a stalled
+	// Drop subscriber costs the emitters nothing per event and does not
+	// keep them off the fast path.
+	saturated []*ringSink[T]
 
 	_ [64]byte
 	// seq is the word (bit 0: held) and the published tail (seq>>1), which
@@ -221,6 +231,16 @@ func (ln *lane[T]) emit(v T) bool {
 			break
 		}
 	}
+	// Full Drop members are set aside (under the word: the fast path
+	// reads the length of private).
+	for i := 0; i < len(ln.private); {
+		r := ln.private[i]
+		if r.settings.policy == Drop && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
+			ln.private = deleteAt(ln.private, i)
+			continue
+		}
+		i++
+	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
 		b.slots[ln.tail&b.mask] = v
@@ -253,6 +273,14 @@ func (ln *lane[T]) emit(v T) bool {
 // or ends, and returns false: the caller calls it again.
 func (ln *lane[T]) prepare() bool {
 	ln.changed = false
+	for i := 0; i < len(ln.saturated); {
+		r := ln.saturated[i]
+		if r.ended.Load() || r.tail-r.head.Load() < r.limit {
+			ln.unsaturate(i) // back to private: it has room, or it ended
+			continue
+		}
+		i++
+	}
 	if ln.rejoin.Load() {
 		ln.rejoin.Store(false)
 		for i := 0; i < len(ln.private); {
@@ -415,9 +443,59 @@ func (ln *lane[T]) evict(i int) {
 	ln.changed = true
 }
 
+// saturate sets the private Drop member r, whose ring is full, aside:
+// the event the Emit is about to write (position tail) is its first drop,
+// and so is every later one until it has room again. Nothing is counted
+// per event: the count is derived from the lane's position when read
+// (node.satRead). The reader publishes its head before it loads satFrom,
+// and saturate stores satFrom before it re-checks the room, so either the
+// reader asks to be taken back (rejoin) or saturate sees the room and
+// declines (reporting false: the caller pushes as usual). Called by emit
+// with n.emu and the word held, before it writes the event.
+func (ln *lane[T]) saturate(r *ringSink[T]) bool {
+	n := ln.n
+	n.satGen.Add(1) // odd: readers of the derived counts retry
+	r.satFrom.Store(ln.tail + 1)
+	if r.tail-r.head.Load() < r.limit {
+		r.satFrom.Store(0)
+		n.satGen.Add(1)
+		return false
+	}
+	n.satN.Add(1)
+	n.satBase.Add(ln.tail)
+	n.satGen.Add(1)
+	ln.saturated = append(ln.saturated, r)
+	return true
+}
+
+// unsaturate moves ln.saturated[i] back to the private members, counting
+// the events it dropped while set aside. Called with n.emu and the word
+// held (tail is then the published position).
+func (ln *lane[T]) unsaturate(i int) {
+	r := ln.saturated[i]
+	ln.saturated = deleteAt(ln.saturated, i)
+	n := ln.n
+	from := r.satFrom.Load() - 1
+	n.satGen.Add(1)
+	r.dropped.Add(ln.tail - from)
+	n.dropped.Add(ln.tail - from)
+	n.satN.Add(^uint64(0)) // -1
+	n.satBase.Add(-from)   // two's complement: subtracts from
+	r.satFrom.Store(0)
+	n.satGen.Add(1)
+	ln.private = append(ln.private, r)
+	ln.changed = true
+}
+
 // leave removes r from the lane for good (detach), keeping what it has not
 // read in its private ring. Called with n.mu, n.emu and the word held.
 func (ln *lane[T]) leave(r *ringSink[T]) {
+	for i, x := range ln.saturated {
+		if x == r {
+			ln.unsaturate(i)
+			break
+		}
+	}
 	for i, x := range ln.shared {
 		if x == r {
 			ln.evict(i)

@@ -44,6 +44,13 @@ type node struct {
 	// processor after waking a subscriber (see maybeYield).
 	lastYield atomic.Uint64
 
+	// satGen, satN and satBase describe the lane's members set aside as
+	// full (lane.saturate), whose drops are not counted one by one: satN
+	// members, the sum of their first dropped positions satBase; together
+	// they have dropped satN*pub - satBase events not yet in dropped.
+	// Written under emu; satGen is odd while they change.
+	satGen, satN, satBase atomic.Uint64
+
 	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
@@ -171,6 +178,38 @@ func (n *node) emittedTotal() uint64 {
 		e += p.Load() >> 1
 	}
 	return e
+}
+
+// droppedTotal counts the events of the node's type dropped by full
+// subscriptions: those counted when they happened, and those of batch
+// queues set aside as full in the node's lane, derived from its position
+// (see lane.saturate). It takes no lock.
+func (n *node) droppedTotal() uint64 {
+	return n.satRead(func(p uint64) uint64 {
+		return n.dropped.Load() + n.satN.Load()*p - n.satBase.Load()
+	})
+}
+
+// satRead returns f(the lane's published position) read consistently
+// with the counters a saturate or unsaturate changes (satGen is odd while
+// one runs, under emu): it retries while one runs or ran meanwhile.
+func (n *node) satRead(f func(pub uint64) uint64) uint64 {
+	for i := 0; ; i++ {
+		g := n.satGen.Load()
+		if g&1 == 0 {
+			var p uint64
+			if lp := n.lanePub.Load(); lp != nil {
+				p = lp.Load() >> 1
+			}
+			v := f(p)
+			if n.satGen.Load() == g {
+				return v
+			}
+		}
+		if i >= 16 {
+			runtime.Gosched()
+		}
+	}
 }
 
 // subscribers returns the number of attached sinks.

@@ -196,6 +196,16 @@ func (c *subCore) beginDetach() []*node {
 	return ns
 }
 
+// droppedTotal is the subscription's drop count, including what a batch
+// queue dropped while its lane set it aside as full (derived, not
+// counted per event; see lane.saturate).
+func (c *subCore) droppedTotal() uint64 {
+	if r, ok := c.self.(interface{ batchDropped() uint64 }); ok {
+		return r.batchDropped()
+	}
+	return c.dropped.Load()
+}
+
 // delivered is the number of events offered to the subscription minus those
 // it dropped or abandoned while ending. It costs Emit nothing: it is derived
 // from the per-type emitted counters.
@@ -206,7 +216,7 @@ func (c *subCore) delivered() uint64 {
 		total += a.n.emittedTotal() - a.baseline
 	}
 	c.mu.Unlock()
-	if d := c.dropped.Load() + c.abandoned.Load(); d < total {
+	if d := c.droppedTotal() + c.abandoned.Load(); d < total {
 		return total - d
 	}
 	return 0

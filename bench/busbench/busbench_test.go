@@ -114,7 +114,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("NewRig with 0 events = %v, want ErrConfig", err)
 	}
 	badStall := []StallConfig{
-		{Impl: ImplChan, Policy: eventbus.Drop},
+		{Impl: ImplChan, Policy: eventbus.Kill},
 		{Impl: ImplTyped, Policy: 0},
 		{Impl: ImplTyped, Policy: eventbus.Drop, Healthy: -1},
 		{Impl: ImplTyped, Policy: eventbus.Drop, Buf: -1},

@@ -80,8 +80,10 @@ func (c StallConfig) Name() string {
 // Validate reports the first bad field (after defaults).
 func (c StallConfig) Validate() error {
 	switch {
-	case !c.Impl.isMeshbus() && c.Impl != ImplLibp2p:
-		return fmt.Errorf("%w: stall Impl %q: want %s, %s, %s or %s", ErrConfig, c.Impl, ImplTyped, ImplEventBus, ImplBatch, ImplLibp2p)
+	case !c.Impl.isMeshbus() && c.Impl != ImplLibp2p && !c.Impl.isChan():
+		return fmt.Errorf("%w: stall Impl %q: want %s, %s, %s, %s, %s or %s", ErrConfig, c.Impl, ImplTyped, ImplEventBus, ImplBatch, ImplChan, ImplChanAny, ImplLibp2p)
+	case c.Impl.isChan() && c.Policy != eventbus.Drop:
+		return fmt.Errorf("%w: stall floor %s drops (a select with a default); policy %v", ErrConfig, c.Impl, c.Policy)
 	case c.Impl.isMeshbus() && (c.Policy < eventbus.Block || c.Policy > eventbus.Notify):
 		return fmt.Errorf("%w: stall Policy %d is unknown", ErrConfig, c.Policy)
 	case c.Healthy < 1:
@@ -95,7 +97,9 @@ func (c StallConfig) Validate() error {
 }
 
 // StallRows returns the stall scenario's rows: each meshbus policy through
-// both APIs, then go-libp2p's bus.
+// every API, the floors (plain channels that drop with a select's
+// default: chan, and chan-any with the event boxed once per emit as the
+// event.Bus API's caller boxes it), then go-libp2p's bus.
 func StallRows() []StallConfig {
 	var out []StallConfig
 	for _, impl := range []Impl{ImplTyped, ImplEventBus, ImplBatch} {
@@ -103,7 +107,20 @@ func StallRows() []StallConfig {
 			out = append(out, StallConfig{Impl: impl, Policy: p}.withDefaults())
 		}
 	}
+	for _, impl := range []Impl{ImplChan, ImplChanAny} {
+		out = append(out, StallConfig{Impl: impl, Policy: eventbus.Drop}.withDefaults())
+	}
 	return append(out, StallConfig{Impl: ImplLibp2p}.withDefaults())
+}
+
+// Floor is the plain-channel stall row a row's p99 is compared with: chan
+// for the typed and batch APIs, chan-any for the event.Bus API.
+func (c StallConfig) Floor() StallConfig {
+	impl := ImplChan
+	if c.Impl == ImplEventBus || c.Impl == ImplChanAny {
+		impl = ImplChanAny
+	}
+	return StallConfig{Impl: impl, Policy: eventbus.Drop, Healthy: c.Healthy, Buf: c.Buf, SlowPeriod: c.SlowPeriod}
 }
 
 // StallResult is one measured stall run.
@@ -284,10 +301,54 @@ func slowReadBatch(r *stallRig, s *eventbus.BatchSubscription[Event], period tim
 
 func newStallRig(c StallConfig) (*stallRig, error) {
 	r := &stallRig{stopSlow: make(chan struct{})}
-	if c.Impl == ImplLibp2p {
+	switch {
+	case c.Impl == ImplLibp2p:
 		return r, setupStallLibp2p(r, c)
+	case c.Impl == ImplChan:
+		setupStallChan[Event](r, c, func(ev Event) Event { return ev })
+		return r, nil
+	case c.Impl == ImplChanAny:
+		setupStallChan[any](r, c, func(ev Event) any { return ev })
+		return r, nil
 	}
 	return r, setupStallMeshbus(r, c)
+}
+
+// setupStallChan sets up a floor row: a buffered channel per subscriber,
+// the healthy ones drained, the stalled one never read; the emitter
+// converts the event once (box: the event.Bus API's caller boxes it) and
+// offers it to each channel with a select's default (a plain channel's
+// Drop).
+func setupStallChan[E any](r *stallRig, c StallConfig, box func(Event) E) {
+	chans := make([]chan E, 0, c.Healthy+1)
+	for range c.Healthy {
+		ch := make(chan E, c.Buf)
+		chans = append(chans, ch)
+		healthyDrain(r, ch)
+	}
+	stalled := make(chan E, c.Buf)
+	chans = append(chans, stalled)
+	var dropped uint64 // written by the emitter only
+	r.emit = func(ev Event) error {
+		v := box(ev)
+		for _, ch := range chans {
+			select {
+			case ch <- v:
+			default:
+				dropped++
+			}
+		}
+		return nil
+	}
+	r.stalledLen = func() int { return len(stalled) }
+	r.stalledDropped = func() uint64 { return dropped }
+	r.stalledKilled = func() bool { return false }
+	r.closeFn = func() error {
+		for _, ch := range chans {
+			close(ch)
+		}
+		return nil
+	}
 }
 
 func setupStallMeshbus(r *stallRig, c StallConfig) error {

@@ -145,6 +145,11 @@ type ThroughputRow struct {
 	// of its time divided by the same row's with metrics off in the same
 	// round (0 for rows with metrics off).
 	VsMetricsOff float64
+	// VsMetricsOffQ1 and VsMetricsOffQ3 are the quartiles of those
+	// per-round ratios. Metrics on and off run the same Emit code (the
+	// collector reads, at scrape time, counters the bus keeps anyway), so
+	// their spread is the noise of the cell.
+	VsMetricsOffQ1, VsMetricsOffQ3 float64
 	// FloorVsLibp2p is the median over rounds of the floor's time divided
 	// by the baseline's in the same round: the best ratio to go-libp2p any
 	// bus with the row's API could show in this cell.
@@ -169,6 +174,9 @@ type StallRow struct {
 	P50, P99, Max time.Duration
 	// VsLibp2pP99 is the median over rounds of P99 / go-libp2p's P99.
 	VsLibp2pP99 float64
+	// VsFloorP99 is the median over rounds of P99 / the floor's P99
+	// (StallConfig.Floor) in the same round (0 where it did not run).
+	VsFloorP99 float64
 	// HealthyMissed sums, over rounds, the events healthy subscribers did
 	// not receive; HealthyOwed sums what they were owed.
 	HealthyMissed, HealthyOwed uint64
@@ -365,6 +373,7 @@ func runCell(opts Options, kind string, subs, buf int, measure func(Config, int)
 		row.VsLibp2p, row.VsFloor, row.FloorVsLibp2p = Median(vsLib), Median(vsFloor), Median(floorVsLib)
 		row.VsLibp2pQ1, row.VsLibp2pQ3 = Quantile(vsLib, 0.25), Quantile(vsLib, 0.75)
 		row.VsMetricsOff = Median(vsOff)
+		row.VsMetricsOffQ1, row.VsMetricsOffQ3 = Quantile(vsOff, 0.25), Quantile(vsOff, 0.75)
 		rows = append(rows, row)
 	}
 	return rows
@@ -388,9 +397,15 @@ func runStall(opts Options) []StallRow {
 	if len(sel) == 0 {
 		return nil
 	}
+	floors := map[StallConfig]bool{}
+	for c := range sel {
+		if c.Impl.isMeshbus() && !c.Blocking() {
+			floors[c.Floor()] = true
+		}
+	}
 	for _, c := range StallRows() {
 		c.SlowPeriod = opts.SlowPeriod
-		if sel[c] || c == base {
+		if sel[c] || c == base || floors[c] {
 			cfgs = append(cfgs, c)
 		}
 	}
@@ -414,7 +429,7 @@ func runStall(opts Options) []StallRow {
 	rows := make([]StallRow, 0, len(cfgs))
 	for _, c := range cfgs {
 		row := StallRow{Config: c, Selected: sel[c], Err: errs[c]}
-		var p50, p99, vs []float64
+		var p50, p99, vs, vsFloor []float64
 		for round, res := range results[c] {
 			if res.Events == 0 {
 				continue
@@ -430,9 +445,12 @@ func runStall(opts Options) []StallRow {
 			if b, ok := at(results[base], round); ok && b.P99 > 0 {
 				vs = append(vs, float64(res.P99)/float64(b.P99))
 			}
+			if f, ok := at(results[c.Floor()], round); ok && f.P99 > 0 && !c.Blocking() {
+				vsFloor = append(vsFloor, float64(res.P99)/float64(f.P99))
+			}
 		}
 		row.P50, row.P99 = time.Duration(Median(p50)), time.Duration(Median(p99))
-		row.VsLibp2pP99 = Median(vs)
+		row.VsLibp2pP99, row.VsFloorP99 = Median(vs), Median(vsFloor)
 		rows = append(rows, row)
 	}
 	return rows

@@ -104,8 +104,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "and on go-libp2p's bus (which always blocks) it reads one event per %v. The emitter waits for the healthy\n", o.SlowPeriod)
 		fmt.Fprintf(w, "subscribers to drain every burst of %d events, so only the bus can make them miss one.\n\n", r.Stall[0].Config.Buf)
 		t := &table{
-			header: []string{"impl", "policy", "events", "p50", "p99", "max", "x libp2p p99", "healthy received", "stalled subscriber", "note"},
-			right:  []bool{false, false, true, true, true, true, true, false, false, false},
+			header: []string{"impl", "policy", "events", "p50", "p99", "max", "x libp2p p99", "x floor p99", "healthy received", "stalled subscriber", "note"},
+			right:  []bool{false, false, true, true, true, true, true, true, false, false, false},
 		}
 		for _, row := range r.Stall {
 			note := ""
@@ -120,7 +120,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				healthy = fmt.Sprintf("MISSED %d of %d", row.HealthyMissed, row.HealthyOwed)
 			}
 			t.add(string(row.Config.Impl), row.Config.PolicyName(), fmt.Sprint(row.Events), dur(row.P50), dur(row.P99), dur(row.Max),
-				ratio(row.VsLibp2pP99), healthy, stalledFate(row.Last), note)
+				ratio(row.VsLibp2pP99), ratio(row.VsFloorP99), healthy, stalledFate(row.Last), note)
 		}
 		if err := t.write(w); err != nil {
 			return err

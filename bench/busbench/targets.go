@@ -151,7 +151,7 @@ func (r *Report) metricsTarget(impl Impl) Target {
 	rows := rowsOf(r.Throughput, func(c Config) bool { return c.Impl == impl && c.Metrics })
 	t = check(t, rows, func(row ThroughputRow) bool { return row.VsMetricsOff <= MaxMetricsVsOff },
 		func(row ThroughputRow) string {
-			return fmt.Sprintf("subs %d buf %d: %.2fx", row.Config.Subs, row.Config.Buf, row.VsMetricsOff)
+			return fmt.Sprintf("subs %d buf %d: %.2fx (IQR %.2f-%.2f)", row.Config.Subs, row.Config.Buf, row.VsMetricsOff, row.VsMetricsOffQ1, row.VsMetricsOffQ3)
 		})
 	return t
 }
@@ -189,9 +189,15 @@ func (r *Report) batchEndToEndTargets() []Target {
 			return fmt.Sprintf("buf %d: %.2fx chan (%.1f ns/event, %.2f allocs)", row.Config.Buf, row.VsFloor, row.NsPerEvent, row.AllocsPerEvent)
 		})
 	many := Target{Name: fmt.Sprintf("meshbus-batch, end to end, 16 and 64 subscribers: <= %.2fx go-libp2p's bus", MaxBatchVsLibp2p)}
-	many = check(many, rowsOf(r.Throughput, func(c Config) bool {
+	var vsLib []ThroughputRow // rows whose go-libp2p baseline ran (not only a metrics row's baseline)
+	for _, row := range rowsOf(r.Throughput, func(c Config) bool {
 		return c.Impl == ImplBatch && !c.Metrics && (c.Subs == 16 || c.Subs == 64)
-	}), func(row ThroughputRow) bool { return row.VsLibp2p <= MaxBatchVsLibp2p },
+	}) {
+		if row.VsLibp2p > 0 {
+			vsLib = append(vsLib, row)
+		}
+	}
+	many = check(many, vsLib, func(row ThroughputRow) bool { return row.VsLibp2p <= MaxBatchVsLibp2p },
 		func(row ThroughputRow) string {
 			return fmt.Sprintf("subs %d buf %d: %.2fx (IQR %.2f-%.2f)", row.Config.Subs, row.Config.Buf, row.VsLibp2p, row.VsLibp2pQ1, row.VsLibp2pQ3)
 		})
@@ -207,6 +213,11 @@ func (r *Report) stallTarget(impl Impl, p eventbus.Policy) Target {
 		t.Ran = true
 		t.Pass = row.Err == nil && row.P99 < MaxStallP99 && row.HealthyMissed == 0
 		t.Measured = fmt.Sprintf("p99 %v, healthy received %d of %d", row.P99, row.HealthyOwed-row.HealthyMissed, row.HealthyOwed)
+		for _, f := range r.Stall {
+			if f.Config == row.Config.Floor() && f.Runs > 0 {
+				t.Measured += fmt.Sprintf("; floor (%s, drop) p99 %v, this row %.2fx it", f.Config.Impl, f.P99, row.VsFloorP99)
+			}
+		}
 		if row.Err != nil {
 			t.Measured += "; error: " + row.Err.Error()
 		}
