@@ -184,6 +184,37 @@ func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
 	return true, woke
 }
 
+// tryFastMany is tryFast for several events: it takes the word once and
+// writes and publishes, with one store, as many of vs as every member has
+// room for (at least one when it returns n > 0). n is 0 when the caller
+// must take the slow path for vs[0].
+func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool) {
+	s := ln.seq.Load()
+	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
+		return 0, false
+	}
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+		ln.seq.Store(s)
+		return 0, false
+	}
+	// Positions below roomUntil are free in every member's view, and the
+	// ring holds at least every member's limit: nothing unread is
+	// overwritten.
+	k := min(uint64(len(vs)), ln.roomUntil-ln.tail)
+	if len(ln.shared) > 0 {
+		b := ln.buf.Load()
+		from := ln.tail & b.mask
+		c := uint64(copy(b.slots[from:], vs[:k]))
+		copy(b.slots, vs[c:k])
+	}
+	ln.tail += k
+	ln.seq.Store(ln.tail << 1)
+	if ln.nwait.Load() > 0 {
+		woke = ln.wakeAll()
+	}
+	return int(k), woke
+}
+
 func (ln *lane[T]) emitAny(ev any) bool {
 	v, _ := ev.(T)
 	return ln.emit(v)

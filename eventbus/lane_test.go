@@ -244,6 +244,7 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 	type result struct {
 		policy  Policy
 		fullRun bool
+		late    bool // subscribed while the emitters ran
 		sub     *BatchSubscription[seqEvt]
 		got     []seqEvt
 		info    SubscriptionInfo // taken after the emitters finished, before Bus.Close
@@ -251,6 +252,8 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 	results := make([]*result, members)
 	var wg sync.WaitGroup
 	emitted := make(chan struct{}) // closed when every emitter returned
+	start := make(chan struct{})   // closed when the emitters start
+	var lateWG sync.WaitGroup
 	for i := range members {
 		policy := []Policy{Block, Drop, Kill, Notify}[rng.Intn(4)]
 		buf := []int{0, 1, 3, 16, 64}[rng.Intn(5)]
@@ -264,12 +267,29 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 		}
 		batch := 1 + rng.Intn(8)
 		drain := rng.Intn(2) == 0
-		s := must(SubscribeBatch[seqEvt](b, WithPolicy(policy), BufSize(buf), Name(string(rune('a'+i)))))
-		r := &result{policy: policy, fullRun: readFor < 0, sub: s}
+		late := rng.Intn(4) == 0
+		r := &result{policy: policy, fullRun: readFor < 0, late: late}
 		results[i] = r
+		subscribe := func() {
+			r.sub = must(SubscribeBatch[seqEvt](b, WithPolicy(policy), BufSize(buf), Name(string(rune('a'+i)))))
+		}
+		if !late {
+			subscribe()
+		} else {
+			lateWG.Add(1)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if late {
+				// Join while the emitters run (and their EmitMany
+				// calls hold the ring's word for several events).
+				<-start
+				runtime.Gosched()
+				subscribe()
+				lateWG.Done()
+			}
+			s := r.sub
 			bufv := make([]seqEvt, batch)
 			ctx := context.Background()
 			closed := false
@@ -298,12 +318,28 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 	for e := range emitters {
 		typed := must(NewEmitter[seqEvt](b))
 		boxed := must(b.Emitter(new(seqEvt)))
-		viaAny := e%2 == 1
+		kind := e % 3 // 0: Emit, 1: the event.Bus API, 2: EmitMany
+		chunks := rand.New(rand.NewSource(seed + int64(e)))
 		ewg.Add(1)
 		go func() {
 			defer ewg.Done()
+			if kind == 2 {
+				evs := make([]seqEvt, 0, 24)
+				for n := 0; n < events; {
+					evs = evs[:0]
+					for k := 1 + chunks.Intn(24); k > 0 && n < events; k-- {
+						evs = append(evs, seqEvt{Emitter: e, N: n})
+						n++
+					}
+					if got, err := typed.EmitMany(evs); err != nil || got != len(evs) {
+						t.Errorf("seed %d: EmitMany of %d: %d, %v", seed, len(evs), got, err)
+						return
+					}
+				}
+				return
+			}
 			for n := range events {
-				if viaAny {
+				if kind == 1 {
 					_ = boxed.Emit(seqEvt{Emitter: e, N: n})
 				} else {
 					_ = typed.Emit(seqEvt{Emitter: e, N: n})
@@ -311,6 +347,8 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 			}
 		}()
 	}
+	close(start)
+	within(t, "late members", lateWG.Wait)
 	within(t, "emitters", ewg.Wait)
 	// Full-run members that stalled read on now; wait until every live
 	// member has read what it was given before taking the counts.
@@ -339,6 +377,9 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 			if seen {
 				want = prev + 1
 			}
+			if r.late && !seen {
+				want = ev.N // a late member starts anywhere, then has no gap
+			}
 			if r.policy == Block && ev.N != want {
 				t.Fatalf("seed %d member %d (block): emitter %d went %d -> %d (lost)", seed, i, ev.Emitter, prev, ev.N)
 			}
@@ -350,6 +391,9 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 		in := r.info
 		if in.Delivered != uint64(len(r.got)) {
 			t.Fatalf("seed %d member %d (%v): received %d, bus counted %d delivered (%+v)", seed, i, r.policy, len(r.got), in.Delivered, in)
+		}
+		if r.late {
+			continue // attached at an unknown point: no total to compare with
 		}
 		if r.policy == Block && uint64(len(r.got)) != total {
 			t.Fatalf("seed %d member %d (block): received %d of %d", seed, i, len(r.got), total)

@@ -173,6 +173,45 @@ func (e *Emitter[T]) Emit(v T) error {
 	return nil
 }
 
+// EmitMany emits the events of evs in order, as len(evs) calls of Emit
+// would (same ordering, policies, blocking and counters), and returns how
+// many it emitted: len(evs), or fewer with the error of the first Emit
+// that failed (ErrEmitterClosed, ErrClosed). When every subscriber of T is
+// a batch subscription of exactly T sharing the type's ring and has room,
+// it takes the ring once for as many events as fit and publishes them
+// with one store, so the emitter's cost per event falls with len(evs).
+// evs is copied; the caller keeps it.
+func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
+	done := 0
+	for done < len(evs) {
+		if e.closed.Load() {
+			return done, ErrEmitterClosed
+		}
+		if e.b.isClosed.Load() {
+			return done, ErrClosed
+		}
+		n := e.n
+		if f := n.fanp.Load(); f.laneOnly && !e.stateful {
+			if ln, ok := f.lane.(*lane[T]); ok {
+				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
+					done += k
+					if woke {
+						n.maybeYield()
+					}
+					continue
+				}
+			}
+		}
+		// Slow path, one event: it makes room (or moves members) and
+		// the next round may take the fast path again.
+		if err := e.Emit(evs[done]); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}
+
 // emitRest delivers v to the sinks outside the typed flat array (sequenced,
 // interface-typed and event.Bus-API ones) and keeps it for a stateful
 // emitter. Called inside Emit, with n.mu held and f the Emit's snapshot of

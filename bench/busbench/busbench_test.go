@@ -129,8 +129,9 @@ func TestConfigValidate(t *testing.T) {
 
 func TestGridAndNames(t *testing.T) {
 	g := Grid([]int{1, 64}, []int{16, 1024})
-	if len(g) != 2*2*10 {
-		t.Fatalf("grid has %d rows, want 40", len(g))
+	// Per cell: 2 channel floors, then 5 buses with metrics off and on.
+	if len(g) != 2*2*12 {
+		t.Fatalf("grid has %d rows, want 48", len(g))
 	}
 	names := map[string]bool{}
 	for _, c := range g {
@@ -272,10 +273,10 @@ func TestRunRendersTable(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Throughput), 2*10; got != want {
+	if got, want := len(rep.Throughput), 2*12; got != want {
 		t.Fatalf("%d throughput rows, want %d", got, want)
 	}
-	if got, want := len(rep.Emitter), 2*10; got != want {
+	if got, want := len(rep.Emitter), 2*12; got != want {
 		t.Fatalf("%d emitter-cost rows, want %d", got, want)
 	}
 	for _, row := range rep.Emitter {
@@ -304,7 +305,7 @@ func TestRunRendersTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued", "Subscription churn", string(ImplBatch)} {
+	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued", "Subscription churn", string(ImplBatch), string(ImplBatchMany)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

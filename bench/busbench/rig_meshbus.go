@@ -41,7 +41,7 @@ type meshSub interface {
 // subscribeMeshbus subscribes through the typed API or the event.Bus API and
 // returns the subscription and its channel as a drainable value.
 func subscribeMeshbus(b *eventbus.Bus, impl Impl, opts ...event.SubscriptionOpt) (meshSub, outChan, error) {
-	if impl == ImplBatch {
+	if impl.isBatch() {
 		s, err := eventbus.SubscribeBatch[Event](b, opts...)
 		if err != nil {
 			return nil, outChan{}, err
@@ -83,7 +83,7 @@ func (o outChan) len() int {
 
 // emitterFunc returns the Emit of a typed or an event.Bus-API emitter.
 func emitterFunc(b *eventbus.Bus, impl Impl) (emit func(Event) error, closeFn func() error, err error) {
-	if impl == ImplTyped || impl == ImplBatch {
+	if impl == ImplTyped || impl.isBatch() {
 		em, err := eventbus.NewEmitter[Event](b)
 		if err != nil {
 			return nil, nil, err
@@ -127,7 +127,27 @@ func setupMeshbus(r *Rig) error {
 	}
 	ev := sampleEvent()
 	var closeEm func() error
-	if r.cfg.Impl == ImplTyped || r.cfg.Impl == ImplBatch {
+	if r.cfg.Impl == ImplBatchMany {
+		em, err := eventbus.NewEmitter[Event](b)
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		evs := make([]Event, emitManyChunk)
+		for i := range evs {
+			evs[i] = ev
+		}
+		r.emit = func(n int) error {
+			for n > 0 {
+				k := min(n, len(evs))
+				if _, err := em.EmitMany(evs[:k]); err != nil {
+					return err
+				}
+				n -= k
+			}
+			return nil
+		}
+		closeEm = em.Close
+	} else if r.cfg.Impl == ImplTyped || r.cfg.Impl == ImplBatch {
 		em, err := eventbus.NewEmitter[Event](b)
 		if err != nil {
 			return errors.Join(err, closeAll())

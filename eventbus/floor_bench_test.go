@@ -1,0 +1,203 @@
+package eventbus
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// floorEvt is a 64-byte event, as the bench/ rows carry.
+type floorEvt struct{ A, B, C, D, E, F, G, H int64 }
+
+// floorRing is a bare ring of floorEvt: the cheapest queue an emitter can
+// push into, with no subscriber bookkeeping.
+type floorRing struct {
+	slots []floorEvt
+	mask  uint64
+	tail  uint64
+	_     [40]byte
+	seq   atomic.Uint64 // published tail << 1 | word
+	_     [56]byte
+	nwait atomic.Int32
+}
+
+// pushStore is a single-producer push: write the slot, publish the tail
+// with one atomic store (one locked instruction, an XCHG on amd64).
+func (r *floorRing) pushStore(v floorEvt) {
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.seq.Store(r.tail << 1)
+}
+
+// pushStoreWake is pushStore plus the load a parking reader needs the
+// emitter to make after publishing (the lane's wake-up check).
+func (r *floorRing) pushStoreWake(v floorEvt) bool {
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.seq.Store(r.tail << 1)
+	return r.nwait.Load() > 0
+}
+
+// pushCAS is a multi-producer push as the lane's fast path does it: take
+// the word with a compare-and-swap, write, publish with a store (two
+// locked instructions).
+func (r *floorRing) pushCAS(v floorEvt) bool {
+	s := r.seq.Load()
+	if s&1 != 0 || !r.seq.CompareAndSwap(s, s|1) {
+		return false
+	}
+	r.slots[r.tail&r.mask] = v
+	r.tail++
+	r.seq.Store(r.tail << 1)
+	return r.nwait.Load() > 0
+}
+
+// BenchmarkPushFloor measures, alternated in one run, what one event costs
+// an emitter that nobody reads while the timer runs: a bare single-producer
+// ring push (one atomic store), the same with the wake-up check, a
+// compare-and-swap + store push (the lane's fast path without its
+// membership checks), a buffered typed channel send, the batch mode's Emit
+// (one subscriber) and its EmitMany (per event, in batches of 64), the
+// typed and event.Bus APIs' Emit to one channel subscription (the
+// event.Bus event boxed once, outside the timing), and a channel send
+// under a sync.RWMutex plus an emit counter (what those Emits pay) and
+// under one word's two additions (a read lock that also counts, tried and
+// not kept: docs/eventbus.md). Each
+// round times a burst of 1024 pushes of every contender, in a rotating
+// order, and empties the queues untimed; the metrics are ns per push of
+// each contender and each one's ratio to the channel send.
+//
+//	go test -run x -bench PushFloor -benchtime 2000x ./eventbus
+var ev0 = floorEvt{A: 1, H: 8}
+
+func BenchmarkPushFloor(b *testing.B) {
+	const burst = 1024
+	ring := &floorRing{slots: make([]floorEvt, burst), mask: burst - 1}
+	ch := make(chan floorEvt, burst)
+	bus := New(WithDefaultPolicy(Block))
+	defer bus.Close()
+	sub := must(SubscribeBatch[floorEvt](bus, BufSize(burst)))
+	em := must(NewEmitter[floorEvt](bus))
+	buf := make([]floorEvt, burst)
+	many := make([]floorEvt, 64)
+	ctx := context.Background()
+	ev := ev0
+	var sink bool
+	var rw sync.RWMutex
+	var emitted, gateWord atomic.Uint64
+	// The channel APIs on a bus of their own: one channel subscription
+	// each, read untimed like the plain channel.
+	cbus := New(WithDefaultPolicy(Block))
+	defer cbus.Close()
+	tsub := must(Subscribe[floorEvt](cbus, BufSize(burst)))
+	temit := must(NewEmitter[floorEvt](cbus))
+	abus := New(WithDefaultPolicy(Block))
+	defer abus.Close()
+	asub := must(abus.Subscribe(new(floorEvt), BufSize(burst)))
+	aemit := must(abus.Emitter(new(floorEvt)))
+	boxed := any(ev0)
+	ch2 := make(chan floorEvt, burst)
+	ch3 := make(chan floorEvt, burst)
+	contenders := []struct {
+		name string
+		run  func()
+	}{
+		{"store", func() {
+			for range burst {
+				ring.pushStore(ev)
+			}
+		}},
+		{"store+wake", func() {
+			for range burst {
+				sink = ring.pushStoreWake(ev) || sink
+			}
+		}},
+		{"cas+store", func() {
+			for range burst {
+				sink = ring.pushCAS(ev) || sink
+			}
+		}},
+		{"chan", func() {
+			for range burst {
+				ch <- ev
+			}
+		}},
+		{"chan+rwmutex+counter", func() {
+			for range burst {
+				rw.RLock()
+				ch2 <- ev
+				emitted.Add(1)
+				rw.RUnlock()
+			}
+		}},
+		{"chan+gate", func() {
+			for range burst {
+				gateWord.Add(1)
+				ch3 <- ev
+				gateWord.Add(1<<25 - 1)
+			}
+		}},
+		{"typed-emit", func() {
+			for range burst {
+				_ = temit.Emit(ev)
+			}
+		}},
+		{"eventbus-api-emit", func() {
+			for range burst {
+				_ = aemit.Emit(boxed)
+			}
+		}},
+		{"batch-emit", func() {
+			for range burst {
+				_ = em.Emit(ev)
+			}
+		}},
+		{"batch-emitmany64-per-event", func() {
+			for range burst / len(many) {
+				_, _ = em.EmitMany(many)
+			}
+		}},
+	}
+	drain := func() {
+		for _, c := range []chan floorEvt{ch, ch2, ch3} {
+			for len(c) > 0 {
+				<-c
+			}
+		}
+		for out := tsub.Out(); len(out) > 0; {
+			<-out
+		}
+		for out := asub.Out(); len(out) > 0; {
+			<-out
+		}
+		for sub.Queued() > 0 {
+			if _, err := sub.Next(ctx, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	total := make([]time.Duration, len(contenders))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for round := range b.N {
+		for k := range contenders {
+			i := (round + k) % len(contenders)
+			start := time.Now()
+			contenders[i].run()
+			total[i] += time.Since(start)
+			b.StopTimer()
+			drain()
+			b.StartTimer()
+		}
+	}
+	_ = sink
+	per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
+	chanNs := per(3)
+	for i, c := range contenders {
+		b.ReportMetric(per(i), c.name+"-ns/push")
+		b.ReportMetric(per(i)/chanNs, c.name+"-x-chan")
+	}
+	b.ReportMetric(0, "ns/op")
+}
