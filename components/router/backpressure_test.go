@@ -187,7 +187,7 @@ func TestSendQueueSkipsUnwanted(t *testing.T) {
 	for i := range unwantedCap {
 		q.unwanted.add(uint64(i) + 1)
 	}
-	if q.unwanted.has(idHash("x")) || !q.unwanted.has(1) || !q.unwanted.has(unwantedCap) {
+	if q.unwanted.has(wire.IDHash("x")) || !q.unwanted.has(1) || !q.unwanted.has(unwantedCap) {
 		t.Fatal("ring kept the wrong ids")
 	}
 }

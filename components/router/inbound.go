@@ -199,15 +199,20 @@ func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC) {
 	if len(rpc.GetPublish()) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
 		return
 	}
+	if q := rd.queue(r); q != nil {
+		rd.hashes = noteUnwanted(&q.unwanted, rpc, r.msgIDFor, rd.hashes)
+	}
+}
+
+// queue returns the peer's send queue, looking it up again once the driver
+// has made or replaced it; nil while it has none.
+func (rd *reader) queue(r *Router) *sendQueue {
 	if rd.q == nil || rd.q.removed.Load() {
 		r.mu.Lock()
 		rd.q = r.queues[rd.peer]
 		r.mu.Unlock()
-		if rd.q == nil {
-			return
-		}
 	}
-	rd.hashes = noteUnwanted(&rd.q.unwanted, rpc, r.msgIDFor, rd.hashes)
+	return rd.q
 }
 
 func (rd *reader) run(r *Router) {
@@ -291,13 +296,8 @@ func (rd *reader) peek(r *Router, head []byte) {
 	id := r.cfg.msgID(&m)
 	// The peer is sending us the message: no copy of ours need be written
 	// to it (as for the messages of a decoded RPC, see noteUnwanted).
-	if rd.q == nil || rd.q.removed.Load() {
-		r.mu.Lock()
-		rd.q = r.queues[rd.peer]
-		r.mu.Unlock()
-	}
-	if rd.q != nil {
-		rd.q.unwanted.add(idHash(id))
+	if q := rd.queue(r); q != nil {
+		q.unwanted.add(wire.IDHash(id))
 	}
 	r.report(netInput{kind: netMessageHead, peer: rd.peer, head: messageHead{id: id, topic: h.Topic, dataLen: h.DataLen}})
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 )
 
 // sendQueue is one peer's bounded outbound queue. The driver pushes and
@@ -33,7 +34,7 @@ type sendQueue struct {
 
 type queuedMsg struct {
 	id   string
-	hash uint64      // idHash(id)
+	hash uint64      // wire.IDHash(id)
 	msg  *pb.Message // nil once cancelled
 }
 
@@ -87,7 +88,7 @@ func (q *sendQueue) pushControlFront(rpc *pb.RPC) {
 // pushData queues a message, unless the queue is full or the peer has
 // shown it does not need it (see unwanted).
 func (q *sendQueue) pushData(id string, m *pb.Message) pushResult {
-	h := idHash(id)
+	h := wire.IDHash(id)
 	if q.unwanted.has(h) {
 		return pushUnwanted
 	}

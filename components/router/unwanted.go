@@ -61,45 +61,17 @@ func (u *unwanted) hasLocked(h uint64) bool {
 	return false
 }
 
-// idHash is the 64-bit FNV-1a hash of a message id.
-func idHash(id string) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= prime
-	}
-	return h
-}
-
-// idHashBytes is idHash of an id held as bytes.
-func idHashBytes(id []byte) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for _, c := range id {
-		h ^= uint64(c)
-		h *= prime
-	}
-	return h
-}
-
 // noteUnwanted records in u the ids rpc shows its sender does not need:
 // its IDONTWANT ids and its messages' ids (computed with msgID per topic).
 // scratch is reused for the hashes and returned.
 func noteUnwanted(u *unwanted, rpc *pb.RPC, msgID func(topic string) wire.MsgIDFunc, scratch []uint64) []uint64 {
 	hs := scratch[:0]
 	for _, m := range rpc.GetPublish() {
-		hs = append(hs, idHash(msgID(m.GetTopic())(m)))
+		hs = append(hs, wire.IDHash(msgID(m.GetTopic())(m)))
 	}
 	for _, e := range rpc.GetControl().GetIdontwant() {
 		for _, raw := range e.GetMessageIDs() {
-			hs = append(hs, idHashBytes(raw))
+			hs = append(hs, wire.IDHash(raw))
 		}
 	}
 	u.add(hs...)

@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -211,15 +212,4 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 type idKey uint64
 
 // keyOf returns id's idKey.
-func keyOf(id string) idKey {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= prime
-	}
-	return idKey(h)
-}
+func keyOf(id string) idKey { return idKey(wire.IDHash(id)) }

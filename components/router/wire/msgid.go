@@ -29,3 +29,21 @@ func ContentMsgID(m *pb.Message) string {
 	var sum [sha256.Size]byte
 	return string(h.Sum(sum[:0]))
 }
+
+// IDHash is the 64-bit FNV-1a hash of a message id, held as a string or as
+// bytes (as IDONTWANT carries it): the router's compact key for sets of
+// ids. Equal ids hash equal; two ids with the same hash are possible, so a
+// set keyed by it may only ever withhold a copy from the peer whose ids
+// filled it.
+func IDHash[ID ~string | ~[]byte](id ID) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= prime
+	}
+	return h
+}
