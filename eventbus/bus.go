@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -239,19 +240,36 @@ func (b *Bus) detach(c *subCore) {
 	})
 }
 
+// detachKilled detaches a subscription that an Emit killed, on the
+// emitter's goroutine once the Emit released the node's lock, then yields
+// the processor: the detach held the node's lock for writing, so other
+// emitters (and a Close of the subscription waiting for this detach) were
+// made runnable on this processor and would otherwise wait for the emitter's
+// time slice to end. Detaching here rather than in a goroutine of its own
+// keeps that goroutine from taking the place of one the Emit woke (a reader
+// about to take the subscription's last events) in the processor's queue.
+// It waits for the type's Emits in flight on other goroutines, as a
+// Subscribe or Close does.
+func (b *Bus) detachKilled(c *subCore) {
+	b.detach(c)
+	runtime.Gosched()
+}
+
 // detachAsync detaches a killed subscription without blocking the emitter
-// that killed it (it holds a node's lock, which detach needs).
-func (b *Bus) detachAsync(c *subCore) {
+// that killed it (it holds a node's lock, which detach needs). It reports
+// whether it started the goroutine that does it.
+func (b *Bus) detachAsync(c *subCore) bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
-		return // Close detaches every subscription itself
+		return false // Close detaches every subscription itself
 	}
 	b.asyncDetach.Add(1)
 	go func() {
 		defer b.asyncDetach.Done()
 		b.detach(c)
 	}()
+	return true
 }
 
 func removeSub(list []*subCore, c *subCore) []*subCore {

@@ -122,6 +122,7 @@ type AnyEmitter struct {
 	n        *node
 	stateful bool
 	closed   atomic.Bool
+	y        yielder
 }
 
 // Emit delivers evt to every subscription of its type; see Emitter.Emit.
@@ -139,6 +140,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
+	var kill *subCore // a subscription this Emit killed, detached after it
 	if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
@@ -171,7 +173,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 				blockSend(t.ch, t.c, evt)
 				continue
 			}
-			t.c.overflow(n)
+			woke = t.c.overflow(n, &kill) || woke
 		}
 	}
 	for _, s := range f.typedSinks {
@@ -181,8 +183,12 @@ func (e *AnyEmitter) Emit(evt any) error {
 		s.deliverAny(n, evt, seq)
 	}
 	n.mu.RUnlock()
-	if woke {
-		n.maybeYield()
+	if kill != nil {
+		e.b.detachKilled(kill)
+		return nil
+	}
+	if woke || e.y.owed.Load() {
+		e.y.maybeYield(n, woke)
 	}
 	return nil
 }

@@ -40,9 +40,6 @@ type node struct {
 	// the Emits made since it exists (they do not touch emitted).
 	lane    laneOps
 	lanePub atomic.Pointer[atomic.Uint64]
-	// lastYield is emitted's value when an emitter last yielded its
-	// processor after waking a subscriber (see maybeYield).
-	lastYield atomic.Uint64
 
 	// satGen, satN and satBase describe the lane's members set aside as
 	// full (lane.saturate), whose drops are not counted one by one: satN
@@ -219,21 +216,45 @@ func (n *node) subscribers() int {
 	return len(n.sinks)
 }
 
-// yieldEvery is how many Emits of a type may pass between two yields.
+// yieldEvery is how many Emits of a type may pass between two yields of
+// one emitter.
 const yieldEvery = 256
 
-// maybeYield is called by an emitter, outside every lock, after its Emit
-// handed an event to a parked subscriber (a channel receiver, or a batch
-// reader it woke). The woken goroutine waits on the emitter's processor
-// until the emitter blocks or its time slice ends; an emitter that never
-// blocks (Drop, Notify, a fast loop) would hold it up for a whole slice,
-// milliseconds, and a Subscribe or Close in the same goroutine with it. So
-// the emitter yields once, unless the type's emitters yielded fewer than
-// yieldEvery Emits ago: a reader that keeps up and parks after every event
-// costs the emitter one yield per yieldEvery events, not one per event.
-func (n *node) maybeYield() {
+// yielder is an emitter's yield state (see maybeYield).
+type yielder struct {
+	// last is the node's Emit count (emittedTotal) when the emitter last
+	// yielded.
+	last atomic.Uint64
+	// owed is set when an Emit readied a goroutine but did not yield.
+	owed atomic.Bool
+}
+
+// maybeYield is called by an emitter, outside every lock, at the end of an
+// Emit that readied another goroutine (woke: it handed an event to a
+// parked channel receiver, woke a parked batch reader, or started the
+// detach of a subscription it killed), or while a yield is owed. The
+// readied goroutine waits on the emitter's processor until the emitter
+// blocks or its time slice ends; an emitter that never blocks (Drop, Kill,
+// Notify, a fast loop) would hold it up for whole slices, 10 ms each, and a
+// Subscribe, Close or read in that goroutine with it. So the emitter
+// yields, unless it yielded fewer than yieldEvery Emits of the type ago: a
+// reader that keeps up and parks after every event costs the emitter one
+// yield per yieldEvery events, not one per event. A yield skipped that way
+// is owed, not dropped: this emitter makes it at its first Emit once
+// yieldEvery Emits have passed. The state is the emitter's own because
+// the readied goroutine waits on the processor of the goroutine that
+// readied it: another emitter's yield would not let it run.
+func (y *yielder) maybeYield(n *node, woke bool) {
 	e := n.emittedTotal()
-	if last := n.lastYield.Load(); e-last >= yieldEvery && n.lastYield.CompareAndSwap(last, e) {
+	last := y.last.Load()
+	if e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
+		if y.owed.Load() {
+			y.owed.Store(false)
+		}
 		runtime.Gosched()
+		return
+	}
+	if woke && !y.owed.Load() {
+		y.owed.Store(true)
 	}
 }

@@ -96,12 +96,20 @@ func (c *subCore) Err() error {
 }
 
 // overflow applies the policy when the channel is full. Called under n's
-// lock, on the emitter's goroutine.
-func (c *subCore) overflow(n *node) { c.overflowHeld(n, nil) }
+// lock, on the emitter's goroutine. A subscription it kills must be
+// detached, which needs n's lock for writing: when kill is not nil and
+// *kill is nil, overflow leaves that to its caller by storing the
+// subscription in *kill (an Emit detaches it once it released n's lock,
+// see Bus.detachKilled); otherwise it starts a goroutine for it and
+// reports that it did, so that the emitter lets it run (see
+// yielder.maybeYield).
+func (c *subCore) overflow(n *node, kill **subCore) (started bool) {
+	return c.overflowHeld(n, nil, kill)
+}
 
 // overflowHeld is overflow for a caller that also holds held (a batch
 // queue's producer lock), which a notifier's runtime.Goexit must release.
-func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (started bool) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -114,9 +122,14 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex) {
 		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
 			n.killed.Add(1)
-			c.bus.detachAsync(c)
+			if kill != nil && *kill == nil {
+				*kill = c
+				return false
+			}
+			return c.bus.detachAsync(c)
 		}
 	}
+	return false
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
@@ -244,7 +257,7 @@ func (s *chanSink[E]) send(n *node, v E) {
 			blockSend(s.ch, &s.subCore, v)
 			return
 		}
-		s.overflow(n)
+		s.overflow(n, nil)
 	}
 }
 

@@ -83,6 +83,7 @@ type Emitter[T any] struct {
 	n        *node
 	stateful bool
 	closed   atomic.Bool
+	y        yielder
 }
 
 // NewEmitter returns an emitter of events of type T.
@@ -119,8 +120,8 @@ func (e *Emitter[T]) Emit(v T) error {
 		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
-				if woke {
-					n.maybeYield()
+				if woke || e.y.owed.Load() {
+					e.y.maybeYield(n, woke)
 				}
 				return nil
 			}
@@ -132,6 +133,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
+	var kill *subCore // a subscription this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
@@ -142,16 +144,18 @@ func (e *Emitter[T]) Emit(v T) error {
 				t.c.abandoned.Add(1)
 				continue
 			}
+			empty := len(t.ch) == 0
 			select {
 			case t.ch <- v:
-				// Still empty: v went straight to a parked reader.
-				woke = woke || len(t.ch) == 0
+				// Empty before, or still empty: v may have gone straight
+				// to a parked reader.
+				woke = woke || empty || len(t.ch) == 0
 			default:
 				if t.block {
 					blockSend(t.ch, t.c, v)
 					continue
 				}
-				t.c.overflow(n)
+				woke = t.c.overflow(n, &kill) || woke
 			}
 		}
 	}
@@ -167,8 +171,12 @@ func (e *Emitter[T]) Emit(v T) error {
 		e.emitRest(n, f, v)
 	}
 	n.mu.RUnlock()
-	if woke {
-		n.maybeYield()
+	if kill != nil {
+		e.b.detachKilled(kill)
+		return nil
+	}
+	if woke || e.y.owed.Load() {
+		e.y.maybeYield(n, woke)
 	}
 	return nil
 }
@@ -195,8 +203,8 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 			if ln, ok := f.lane.(*lane[T]); ok {
 				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
-					if woke {
-						n.maybeYield()
+					if woke || e.y.owed.Load() {
+						e.y.maybeYield(n, woke)
 					}
 					continue
 				}
