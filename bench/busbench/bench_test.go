@@ -100,7 +100,9 @@ func BenchmarkStall(b *testing.B) {
 // BenchmarkChurn is the subscription-churn table as Go benchmarks: one op
 // is one subscribe (and, every other time, one read) and close under the
 // load of the row's emitters. Compare the rows with
-// benchstat -col /impl.
+// benchstat -col /impl. With -ratios (the default) each meshbus row also
+// runs go-libp2p's row with the same b.N right after it, untimed, and
+// reports x-libp2p, its time over go-libp2p's.
 func BenchmarkChurn(b *testing.B) {
 	for _, c := range ChurnRows() {
 		b.Run(c.Name(), func(b *testing.B) {
@@ -113,6 +115,15 @@ func BenchmarkChurn(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(res.Elapsed.Nanoseconds())/float64(b.N), "ns/iteration")
+			if !*ratios || c.Impl == ImplLibp2p {
+				return
+			}
+			base := ChurnConfig{Impl: ImplLibp2p, Emitters: c.Emitters, Buf: c.Buf, Iterations: b.N}
+			lp, err := RunChurn(base)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.Elapsed)/float64(lp.Elapsed), "x-libp2p")
 		})
 	}
 }
