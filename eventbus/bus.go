@@ -27,6 +27,16 @@ type Bus struct {
 	emitterAdded chan struct{}
 
 	isClosed       atomic.Bool // mirrors closed for Emit's lock-free check
+	// ending counts subscriptions that ended and are not detached yet
+	// (raised by subCore.endHeld before the subscription is seen ended,
+	// lowered by detach once it left every node; briefly one more while
+	// two ends race). While it is zero, no subscription in any node's
+	// fanout has ended, so a typed or event.Bus Emit, which loads it
+	// after taking the node's read lock, sends to its channel
+	// subscriptions without checking each one's ended flag (a load from
+	// another cache line per subscriber). An Emit that starts after an end
+	// sees the count raised, or the subscription gone from the fanout.
+	ending atomic.Int64
 	seq            atomic.Uint64
 	nextID         atomic.Uint64
 	notifierPanics atomic.Uint64
@@ -235,6 +245,9 @@ func (b *Bus) detach(c *subCore) {
 		// deliver to c is in this list.
 		for _, n := range c.beginDetach() {
 			n.detach(c.self)
+		}
+		if c.ended.Load() { // always, when called after end as it must be
+			b.ending.Add(-1)
 		}
 		c.self.closeChan()
 	})

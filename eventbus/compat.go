@@ -159,15 +159,17 @@ func (e *AnyEmitter) Emit(evt any) error {
 	}
 	// offer, written out as in Emitter.Emit: not inlined, the call cost
 	// about 1 ns here.
+	checkEnded := e.b.ending.Load() != 0 // see Bus.ending
 	for i := range f.boxed {
 		t := &f.boxed[i]
-		if t.c.ended.Load() {
+		if checkEnded && t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
 		}
+		empty := len(t.ch) == 0 // see Emitter.Emit
 		select {
 		case t.ch <- evt:
-			woke = woke || len(t.ch) == 0
+			woke = woke || empty
 		default:
 			if t.block {
 				blockSend(t.ch, t.c, evt)

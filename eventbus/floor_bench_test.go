@@ -2,10 +2,13 @@ package eventbus
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
 // floorEvt is a 64-byte event, as the bench/ rows carry.
@@ -200,4 +203,117 @@ func BenchmarkPushFloor(b *testing.B) {
 		b.ReportMetric(per(i)/chanNs, c.name+"-x-chan")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkFanoutFloor measures, alternated in one run, what one Emit costs
+// an emitter at N subscribers that nobody reads while the timer runs (the
+// bench/ emitter-cost table's scenario, 64-byte events, 1024 slots each):
+// the typed API's floor (N buffered sends of the 64-byte value on N typed
+// channels), go-libp2p's floor (N sends of one boxed value on N chan any:
+// a pointer-sized send each), go-libp2p's bus (its Emit of a value boxed
+// outside the timing) and the typed Emit. Each round times a burst of 1024
+// Emits of every contender, in a rotating order, and empties the queues
+// untimed; the metrics are ns per Emit and each one's ratio to go-libp2p's
+// bus.
+//
+//	go test -run x -bench FanoutFloor -benchtime 300x ./eventbus
+func BenchmarkFanoutFloor(b *testing.B) {
+	const burst = 1024
+	for _, subs := range []int{1, 4, 16, 64} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			chans := make([]chan floorEvt, subs)
+			anys := make([]chan any, subs)
+			for i := range chans {
+				chans[i] = make(chan floorEvt, burst)
+				anys[i] = make(chan any, burst)
+			}
+			lp := lpbus.NewBus()
+			lpOuts := make([]<-chan any, subs)
+			for i := range lpOuts {
+				lpOuts[i] = must(lp.Subscribe(new(floorEvt), lpbus.BufSize(burst))).Out()
+			}
+			lpEm := must(lp.Emitter(new(floorEvt)))
+			defer lpEm.Close()
+			bus := New(WithDefaultPolicy(Block))
+			defer bus.Close()
+			tOuts := make([]<-chan floorEvt, subs)
+			for i := range tOuts {
+				tOuts[i] = must(Subscribe[floorEvt](bus, BufSize(burst))).Out()
+			}
+			tEm := must(NewEmitter[floorEvt](bus))
+			ev := ev0
+			boxed := any(ev0)
+			contenders := []struct {
+				name string
+				run  func()
+			}{
+				{"libp2p", func() {
+					for range burst {
+						_ = lpEm.Emit(boxed)
+					}
+				}},
+				{"chan", func() {
+					for range burst {
+						for _, ch := range chans {
+							ch <- ev
+						}
+					}
+				}},
+				{"chan-any", func() {
+					for range burst {
+						for _, ch := range anys {
+							ch <- boxed
+						}
+					}
+				}},
+				{"typed-emit", func() {
+					for range burst {
+						_ = tEm.Emit(ev)
+					}
+				}},
+			}
+			drain := func() {
+				for _, c := range chans {
+					for len(c) > 0 {
+						<-c
+					}
+				}
+				for _, c := range anys {
+					for len(c) > 0 {
+						<-c
+					}
+				}
+				for _, o := range lpOuts {
+					for len(o) > 0 {
+						<-o
+					}
+				}
+				for _, o := range tOuts {
+					for len(o) > 0 {
+						<-o
+					}
+				}
+			}
+			total := make([]time.Duration, len(contenders))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for round := range b.N {
+				for k := range contenders {
+					i := (round + k) % len(contenders)
+					start := time.Now()
+					contenders[i].run()
+					total[i] += time.Since(start)
+					b.StopTimer()
+					drain()
+					b.StartTimer()
+				}
+			}
+			per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
+			for i, c := range contenders {
+				b.ReportMetric(per(i), c.name+"-ns/emit")
+				b.ReportMetric(per(i)/per(0), c.name+"-x-libp2p")
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

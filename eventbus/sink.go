@@ -74,9 +74,14 @@ func (c *subCore) end(err error) bool {
 	return c.endHeld(err)
 }
 
-// endHeld is end for a caller that holds what bound needs.
+// endHeld is end for a caller that holds what bound needs. It raises the
+// bus's ending count before the subscription is seen ended (and Bus.detach
+// lowers it once the subscription left every node), so that an Emit that
+// finds the count at zero may skip the ended checks (see Bus.ending).
 func (c *subCore) endHeld(err error) bool {
+	c.bus.ending.Add(1)
 	if !c.ended.CompareAndSwap(false, true) {
+		c.bus.ending.Add(-1)
 		return false
 	}
 	c.err = err
