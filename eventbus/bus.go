@@ -26,7 +26,7 @@ type Bus struct {
 	// wake WaitForEmitter; guarded by mu.
 	emitterAdded chan struct{}
 
-	isClosed       atomic.Bool // mirrors closed for Emit's lock-free check
+	isClosed atomic.Bool // mirrors closed for Emit's lock-free check
 	// ending counts subscriptions that ended and are not detached yet
 	// (raised by subCore.endHeld before the subscription is seen ended,
 	// lowered by detach once it left every node; briefly one more while
@@ -36,7 +36,7 @@ type Bus struct {
 	// subscriptions without checking each one's ended flag (a load from
 	// another cache line per subscriber). An Emit that starts after an end
 	// sees the count raised, or the subscription gone from the fanout.
-	ending atomic.Int64
+	ending         atomic.Int64
 	seq            atomic.Uint64
 	nextID         atomic.Uint64
 	notifierPanics atomic.Uint64
