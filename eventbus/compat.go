@@ -140,6 +140,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
+	owe := false      // see Emitter.Emit
 	var kill *subCore // a subscription this Emit killed, detached after it
 	if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
@@ -169,13 +170,18 @@ func (e *AnyEmitter) Emit(evt any) error {
 		empty := len(t.ch) == 0 // see Emitter.Emit
 		select {
 		case t.ch <- evt:
-			woke = woke || empty
+			if empty {
+				woke = true
+				owe = owe || !t.block
+			}
 		default:
 			if t.block {
 				blockSend(t.ch, t.c, evt)
 				continue
 			}
-			woke = t.c.overflow(n, &kill) || woke
+			if t.c.overflow(n, &kill) {
+				woke, owe = true, true
+			}
 		}
 	}
 	for _, s := range f.typedSinks {
@@ -190,7 +196,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		return nil
 	}
 	if woke || e.y.owed.Load() {
-		e.y.maybeYield(n, woke)
+		e.y.maybeYield(n, owe)
 	}
 	return nil
 }

@@ -230,21 +230,27 @@ type yielder struct {
 }
 
 // maybeYield is called by an emitter, outside every lock, at the end of an
-// Emit that readied another goroutine (woke: it handed an event to a
-// parked channel receiver, woke a parked batch reader, or started the
-// detach of a subscription it killed), or while a yield is owed. The
-// readied goroutine waits on the emitter's processor until the emitter
-// blocks or its time slice ends; an emitter that never blocks (Drop, Kill,
-// Notify, a fast loop) would hold it up for whole slices, 10 ms each, and a
-// Subscribe, Close or read in that goroutine with it. So the emitter
-// yields, unless it yielded fewer than yieldEvery Emits of the type ago: a
-// reader that keeps up and parks after every event costs the emitter one
-// yield per yieldEvery events, not one per event. A yield skipped that way
-// is owed, not dropped: this emitter makes it at its first Emit once
-// yieldEvery Emits have passed. The state is the emitter's own because
-// the readied goroutine waits on the processor of the goroutine that
-// readied it: another emitter's yield would not let it run.
-func (y *yielder) maybeYield(n *node, woke bool) {
+// Emit that readied another goroutine (it handed an event to a parked
+// channel receiver, woke a parked batch reader, or started the detach of a
+// subscription it killed), or while a yield is owed. The readied goroutine
+// waits on the emitter's processor until the emitter blocks or its time
+// slice ends; an emitter that never blocks (Drop, Kill, Notify, a fast
+// loop) would hold it up for whole slices, 10 ms each, and a Subscribe,
+// Close or read in that goroutine with it. So the emitter yields, unless it
+// yielded fewer than yieldEvery Emits of the type ago: a reader that keeps
+// up and parks after every event costs the emitter one yield per
+// yieldEvery events, not one per event.
+//
+// owe says the readied goroutine would wait for the time slice if this
+// yield were skipped (a channel subscriber under Drop, Kill or Notify, or a
+// detach goroutine): then the skipped yield is owed, and this emitter makes
+// it at its first Emit once yieldEvery Emits have passed. A Block
+// subscriber's reader needs no debt (its emitter parks as soon as its
+// queue is full), and neither do batch readers (their lane's emitter
+// yields at its next wake-up). The state is the emitter's own because the
+// readied goroutine waits on the processor of the goroutine that readied
+// it: another emitter's yield would not let it run.
+func (y *yielder) maybeYield(n *node, owe bool) {
 	e := n.emittedTotal()
 	last := y.last.Load()
 	if e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
@@ -254,7 +260,7 @@ func (y *yielder) maybeYield(n *node, woke bool) {
 		runtime.Gosched()
 		return
 	}
-	if woke && !y.owed.Load() {
+	if owe && !y.owed.Load() {
 		y.owed.Store(true)
 	}
 }

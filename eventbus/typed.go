@@ -121,7 +121,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
 				if woke || e.y.owed.Load() {
-					e.y.maybeYield(n, woke)
+					e.y.maybeYield(n, false)
 				}
 				return nil
 			}
@@ -133,6 +133,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
+	owe := false      // woke a reader no full queue will hand the processor to
 	var kill *subCore // a subscription this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
@@ -151,13 +152,21 @@ func (e *Emitter[T]) Emit(v T) error {
 			empty := len(t.ch) == 0
 			select {
 			case t.ch <- v:
-				woke = woke || empty
+				if empty {
+					woke = true
+					// A Block subscriber's emitter parks once its
+					// queue is full, which lets the reader run; under
+					// the other policies the yield must not be skipped.
+					owe = owe || !t.block
+				}
 			default:
 				if t.block {
 					blockSend(t.ch, t.c, v)
 					continue
 				}
-				woke = t.c.overflow(n, &kill) || woke
+				if t.c.overflow(n, &kill) {
+					woke, owe = true, true
+				}
 			}
 		}
 	}
@@ -178,7 +187,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		return nil
 	}
 	if woke || e.y.owed.Load() {
-		e.y.maybeYield(n, woke)
+		e.y.maybeYield(n, owe)
 	}
 	return nil
 }
@@ -206,7 +215,7 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
 					if woke || e.y.owed.Load() {
-						e.y.maybeYield(n, woke)
+						e.y.maybeYield(n, false)
 					}
 					continue
 				}
