@@ -140,8 +140,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
-	owe := false      // see Emitter.Emit
-	var kill *subCore // a subscription this Emit killed, detached after it
+	var oweTo *subCore // see yielder.maybeYield
+	var kill *subCore  // a subscription this Emit killed, detached after it
 	if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
@@ -172,7 +172,9 @@ func (e *AnyEmitter) Emit(evt any) error {
 		case t.ch <- evt:
 			if empty {
 				woke = true
-				owe = owe || !t.block
+				if !t.block {
+					oweTo = t.c
+				}
 			}
 		default:
 			if t.block {
@@ -180,7 +182,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 				continue
 			}
 			if t.c.overflow(n, &kill) {
-				woke, owe = true, true
+				woke, oweTo = true, t.c
 			}
 		}
 	}
@@ -195,8 +197,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 		e.b.detachKilled(kill)
 		return nil
 	}
-	if woke || e.y.owed.Load() {
-		e.y.maybeYield(n, owe)
+	if woke || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo)
 	}
 	return nil
 }

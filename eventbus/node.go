@@ -225,8 +225,9 @@ type yielder struct {
 	// last is the node's Emit count (emittedTotal) when the emitter last
 	// yielded.
 	last atomic.Uint64
-	// owed is set when an Emit readied a goroutine but did not yield.
-	owed atomic.Bool
+	// owedTo is set when an Emit readied the reader of this subscription
+	// and did not yield: the yield is owed to it (see maybeYield).
+	owedTo atomic.Pointer[subCore]
 }
 
 // maybeYield is called by an emitter, outside every lock, at the end of an
@@ -241,26 +242,36 @@ type yielder struct {
 // up and parks after every event costs the emitter one yield per
 // yieldEvery events, not one per event.
 //
-// owe says the readied goroutine would wait for the time slice if this
-// yield were skipped (a channel subscriber under Drop, Kill or Notify, or a
-// detach goroutine): then the skipped yield is owed, and this emitter makes
-// it at its first Emit once yieldEvery Emits have passed. A Block
+// oweTo is the subscription whose reader would wait for the time slice if
+// this yield were skipped (a channel subscriber under Drop, Kill or Notify,
+// or one whose detach goroutine it started): then the skipped yield is
+// owed, and this emitter makes it at its first Emit once yieldEvery Emits
+// have passed, unless that subscription's queue is empty by then (its
+// reader ran: an emitter that parks between bursts lets it). A Block
 // subscriber's reader needs no debt (its emitter parks as soon as its
 // queue is full), and neither do batch readers (their lane's emitter
-// yields at its next wake-up). The state is the emitter's own because the
-// readied goroutine waits on the processor of the goroutine that readied
-// it: another emitter's yield would not let it run.
-func (y *yielder) maybeYield(n *node, owe bool) {
+// yields at its next wake-up). woke is false when the call is for the debt
+// alone. The state is the emitter's own because the readied goroutine
+// waits on the processor of the goroutine that readied it: another
+// emitter's yield would not let it run.
+func (y *yielder) maybeYield(n *node, woke bool, oweTo *subCore) {
 	e := n.emittedTotal()
 	last := y.last.Load()
-	if e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
-		if y.owed.Load() {
-			y.owed.Store(false)
+	if e-last >= yieldEvery {
+		owed := y.owedTo.Load()
+		if !woke && owed != nil && owed.self.queued() == 0 {
+			y.owedTo.Store(nil) // its reader took everything: it ran
+			return
 		}
-		runtime.Gosched()
-		return
+		if y.last.CompareAndSwap(last, e) {
+			if owed != nil {
+				y.owedTo.Store(nil)
+			}
+			runtime.Gosched()
+			return
+		}
 	}
-	if owe && !y.owed.Load() {
-		y.owed.Store(true)
+	if oweTo != nil && y.owedTo.Load() == nil {
+		y.owedTo.Store(oweTo)
 	}
 }

@@ -120,8 +120,8 @@ func (e *Emitter[T]) Emit(v T) error {
 		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
-				if woke || e.y.owed.Load() {
-					e.y.maybeYield(n, false)
+				if woke || e.y.owedTo.Load() != nil {
+					e.y.maybeYield(n, woke, nil)
 				}
 				return nil
 			}
@@ -133,8 +133,8 @@ func (e *Emitter[T]) Emit(v T) error {
 	n.mu.RLock()
 	f := n.fanp.Load()
 	woke := false
-	owe := false      // woke a reader no full queue will hand the processor to
-	var kill *subCore // a subscription this Emit killed, detached after it
+	var oweTo *subCore // see yielder.maybeYield
+	var kill *subCore  // a subscription this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
@@ -157,7 +157,9 @@ func (e *Emitter[T]) Emit(v T) error {
 					// A Block subscriber's emitter parks once its
 					// queue is full, which lets the reader run; under
 					// the other policies the yield must not be skipped.
-					owe = owe || !t.block
+					if !t.block {
+						oweTo = t.c
+					}
 				}
 			default:
 				if t.block {
@@ -165,7 +167,7 @@ func (e *Emitter[T]) Emit(v T) error {
 					continue
 				}
 				if t.c.overflow(n, &kill) {
-					woke, owe = true, true
+					woke, oweTo = true, t.c
 				}
 			}
 		}
@@ -186,8 +188,8 @@ func (e *Emitter[T]) Emit(v T) error {
 		e.b.detachKilled(kill)
 		return nil
 	}
-	if woke || e.y.owed.Load() {
-		e.y.maybeYield(n, owe)
+	if woke || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo)
 	}
 	return nil
 }
@@ -214,8 +216,8 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 			if ln, ok := f.lane.(*lane[T]); ok {
 				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
-					if woke || e.y.owed.Load() {
-						e.y.maybeYield(n, false)
+					if woke || e.y.owedTo.Load() != nil {
+						e.y.maybeYield(n, woke, nil)
 					}
 					continue
 				}
