@@ -19,7 +19,9 @@ const (
 	// Drop discards the event for this subscriber and counts it.
 	Drop
 	// Kill ends the subscription: its channel is closed after the events
-	// already queued, and Err reports ErrKilled.
+	// already queued, and Err reports ErrKilled. The emitter that killed it
+	// never waits for the subscriber; it detaches the subscription after
+	// its Emit (see Emitter.Emit).
 	Kill
 	// Notify discards the event, counts it, and calls the subscription's
 	// Notifier synchronously on the emitter's goroutine.

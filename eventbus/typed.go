@@ -104,8 +104,11 @@ func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 // goroutine. It uses no reflection and, for typed subscribers of exactly T,
 // does not box v (so it does not allocate); subscribers through the
 // event.Bus API or an interface type share one boxed copy. It blocks only
-// while a Block subscriber has no room. It fails with ErrEmitterClosed after
-// Close and ErrClosed after the bus closed.
+// while a Block subscriber has no room, and, when it killed a channel
+// subscription (the Kill policy), while it detaches it after the delivery
+// (waiting, as a Close does, for the type's Emits in flight on other
+// goroutines). It fails with ErrEmitterClosed after Close and ErrClosed
+// after the bus closed.
 func (e *Emitter[T]) Emit(v T) error {
 	if e.closed.Load() {
 		return ErrEmitterClosed
