@@ -10,9 +10,12 @@
 // eventbus/busmetrics exports its counters to Prometheus.
 //
 // Every subscription has its own queue (a buffered channel, or a batch
-// ring) and its own backpressure policy (Block, Drop, Kill or Notify). Under Drop, Kill and Notify an emitter
-// never blocks and a slow subscriber never delays the others; under Block the
-// emitter waits for room, exactly like go-libp2p's bus.
+// ring) and its own backpressure policy (Block, Drop, Kill or Notify). Under
+// Drop, Kill and Notify an emitter never waits for a slow subscriber and a
+// slow subscriber never delays the others (an emitter that kills a channel
+// subscription detaches it after its Emit, which waits for the type's Emits
+// in flight, as a Close does); under Block the emitter waits for room,
+// exactly like go-libp2p's bus.
 //
 // Lock discipline: Bus.mu guards the type table and the registries of
 // wildcard and interface subscriptions; each type's node.mu is held by an
