@@ -167,10 +167,9 @@ func (e *AnyEmitter) Emit(evt any) error {
 			t.c.abandoned.Add(1)
 			continue
 		}
-		empty := len(t.ch) == 0 // see Emitter.Emit
 		select {
 		case t.ch <- evt:
-			if empty {
+			if l := len(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
 				woke = true
 				if !t.block {
 					oweTo = t.c
