@@ -17,6 +17,7 @@ import (
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/host"
@@ -122,10 +123,36 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	return c, notes
 }
 
+// latencyMesh reports whether the node runs latency-aware mesh selection
+// (router.WithLatencyAwareMesh fed by the RTT prober, components/rtt):
+// on unless MESHBUS_LATENCY_MESH=0, which the A/B runs in
+// docs/testplans.md use to turn it off.
+func latencyMesh() bool { return os.Getenv("MESHBUS_LATENCY_MESH") != "0" }
+
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
 	gc, notes := gossipConfig(p)
 	var r *router.Router
-	node, err := host.New(ctx,
+	var extra []host.Option
+	ropts := []router.Option{
+		router.WithGossipConfig(gc),
+		router.WithSignPolicy(wire.StrictNoSign),
+		router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
+		// The plans' id is the data's first 8 bytes: IDONTWANT for a large
+		// message can go out from its first bytes (see docs/testplans.md).
+		router.WithMessageIDPrefix(8),
+		router.WithMaxRPCSize(maxRPCSize),
+		router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
+		router.WithLogger(b.log),
+		router.WithPartialMessages(router.DefaultPartialConfig()),
+	}
+	if latencyMesh() {
+		// Ping every peer on connect and every 5 s (the plans' setup is
+		// short); the router prefers the low-RTT ones in its meshes.
+		extra = append(extra, host.WithComponent("rtt", rtt.Module, rtt.Options(rtt.WithInterval(5*time.Second))))
+		ropts = append(ropts, router.WithLatencyAwareMesh(router.DefaultLatencyConfig()))
+		notes = append(notes, "latency-aware mesh selection on (MESHBUS_LATENCY_MESH=0 turns it off)")
+	}
+	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),
 		host.WithListenAddrs(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
 		host.WithLibp2pOptions(
@@ -135,19 +162,9 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		host.WithLogger(b.log),
 		host.WithoutComponent(host.ComponentScoring),
 		host.WithoutComponent(host.ComponentPeerMgr),
-		host.WithFx(router.Options(
-			router.WithGossipConfig(gc),
-			router.WithSignPolicy(wire.StrictNoSign),
-			router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
-			// The plans' id is the data's first 8 bytes: IDONTWANT for a large
-			// message can go out from its first bytes (see docs/testplans.md).
-			router.WithMessageIDPrefix(8),
-			router.WithMaxRPCSize(maxRPCSize),
-			router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
-			router.WithLogger(b.log),
-			router.WithPartialMessages(router.DefaultPartialConfig()),
-		), fx.Populate(&r)),
-	)
+		host.WithFx(router.Options(ropts...), fx.Populate(&r)),
+	}
+	node, err := host.New(ctx, append(opts, extra...)...)
 	if err != nil {
 		return notes, err
 	}
