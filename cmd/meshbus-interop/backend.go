@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -129,6 +130,16 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 // docs/testplans.md use to turn it off.
 func latencyMesh() bool { return os.Getenv("MESHBUS_LATENCY_MESH") != "0" }
 
+// publishExtra is router.LatencyConfig.PublishExtra: how many of the
+// fastest non-mesh peers also get the node's own small messages
+// (MESHBUS_PUBLISH_EXTRA=N sets it).
+func publishExtra() int {
+	if n, err := strconv.Atoi(os.Getenv("MESHBUS_PUBLISH_EXTRA")); err == nil && n >= 0 {
+		return n
+	}
+	return 0
+}
+
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
 	gc, notes := gossipConfig(p)
 	var r *router.Router
@@ -149,8 +160,10 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		// Ping every peer on connect and every 5 s (the plans' setup is
 		// short); the router prefers the low-RTT ones in its meshes.
 		extra = append(extra, host.WithComponent("rtt", rtt.Module, rtt.Options(rtt.WithInterval(5*time.Second))))
-		ropts = append(ropts, router.WithLatencyAwareMesh(router.DefaultLatencyConfig()))
-		notes = append(notes, "latency-aware mesh selection on (MESHBUS_LATENCY_MESH=0 turns it off)")
+		lc := router.DefaultLatencyConfig()
+		lc.PublishExtra = publishExtra()
+		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
+		notes = append(notes, fmt.Sprintf("latency-aware mesh selection on (MESHBUS_LATENCY_MESH=0 turns it off), publish extra %d", lc.PublishExtra))
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),

@@ -41,12 +41,25 @@ type LatencyConfig struct {
 	// SwapMinDelta is how much faster, absolutely, the candidate must be.
 	// Default 10 ms.
 	SwapMinDelta time.Duration
+	// PublishExtra is how many measured topic peers outside the mesh, the
+	// fastest first, also get the local node's own messages (published,
+	// not forwarded) when FloodPublish is off: the publisher seeds the
+	// fast peers directly, between mesh-only publishing and flood
+	// publishing (every topic peer). Peers below the publish threshold
+	// and unmeasured peers are never extras. 0 turns it off. Default 0.
+	PublishExtra int
+	// PublishExtraMaxData is the largest data field (bytes) a published
+	// message may have to go to the PublishExtra peers: a large message's
+	// extra copies would share the publisher's uplink with its mesh
+	// copies and slow them. Default 16 KiB.
+	PublishExtraMaxData int
 }
 
 // DefaultLatencyConfig returns the defaults listed on each field, with
 // Enabled set.
 func DefaultLatencyConfig() LatencyConfig {
-	return LatencyConfig{Enabled: true, RandomShare: 1.0 / 3, SwapTicks: 3, SwapMinGain: 0.3, SwapMinDelta: 10 * time.Millisecond}
+	return LatencyConfig{Enabled: true, RandomShare: 1.0 / 3, SwapTicks: 3, SwapMinGain: 0.3, SwapMinDelta: 10 * time.Millisecond,
+		PublishExtraMaxData: 16 << 10}
 }
 
 // validate checks the fields when Enabled.
@@ -66,6 +79,10 @@ func (l LatencyConfig) validate() error {
 		return bad("SwapMinGain", "must be in [0, 1)")
 	case l.SwapMinDelta < 0:
 		return bad("SwapMinDelta", "must be >= 0")
+	case l.PublishExtra < 0:
+		return bad("PublishExtra", "must be >= 0")
+	case l.PublishExtraMaxData < 0:
+		return bad("PublishExtraMaxData", "must be >= 0")
 	}
 	return nil
 }
@@ -284,4 +301,26 @@ func (a *Automaton) swapSlowest(now time.Time, t *topicState, out *Output) bool 
 	a.graft(now, t, cand, out)
 	t.byRTT[cand.id] = struct{}{}
 	return true
+}
+
+// publishExtras returns the PublishExtra fastest measured topic peers of t
+// outside its mesh that may receive the local node's message of dataLen
+// bytes (nil when the feature does not apply).
+func (a *Automaton) publishExtras(t *topicState, dataLen int) map[peer.ID]bool {
+	l := a.cfg.Latency
+	if !l.Enabled || l.PublishExtra == 0 || a.cfg.FloodPublish || !t.joined || dataLen > l.PublishExtraMaxData {
+		return nil
+	}
+	var cands []*peerState
+	for _, p := range t.peers.items {
+		if ps := a.peers[p]; ps != nil && ps.rttKnown && !t.mesh.has(p) && a.fanoutEligible(ps) {
+			cands = append(cands, ps)
+		}
+	}
+	slices.SortStableFunc(cands, fasterFirst)
+	extras := make(map[peer.ID]bool, min(len(cands), l.PublishExtra))
+	for _, ps := range cands[:min(len(cands), l.PublishExtra)] {
+		extras[ps.id] = true
+	}
+	return extras
 }

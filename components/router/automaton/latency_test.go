@@ -312,3 +312,41 @@ func TestLatencyConfigValidate(t *testing.T) {
 		t.Fatalf("smoothed RTT %v %v, want 30ms", d, ok)
 	}
 }
+
+// With PublishExtra, the local node's own small messages also go to the
+// fastest measured non-mesh peers at or above the publish threshold; large
+// messages and forwarded ones go to the mesh only.
+func TestLatencyPublishExtra(t *testing.T) {
+	h := latHarness(t, 4, func(c *Config) {
+		c.FloodPublish = false
+		c.Latency.PublishExtra = 3
+		c.Latency.PublishExtraMaxData = 100
+	})
+	h.join(topicA) // no peers yet: an empty mesh
+	ps := rttPeers(h, 12, false)
+	for _, p := range ps[6:] {
+		h.graftIn(p, topicA) // the slow half is the mesh
+	}
+	h.scores(events.ScoreThresholds{Gossip: -10, Publish: -20, Graylist: -30}, ps[0], -25.0) // fastest below publish
+	unknown := h.add(50, wire.ProtocolMeshsub12, false, topicA)
+	sentTo := func(size int) []peer.ID {
+		h.reset()
+		m, id := msg(pid(0), topicA, size)
+		h.a.Publish(h.now, m, id, &h.out)
+		var got []peer.ID
+		for _, p := range append(slices.Clone(ps), unknown) {
+			if h.rpc(p) != nil && len(h.rpc(p).GetPublish()) > 0 {
+				got = append(got, p)
+			}
+		}
+		return got
+	}
+	got := sentTo(50)
+	want := append([]peer.ID{ps[1], ps[2], ps[3]}, ps[6:]...)
+	if !slices.Equal(got, want) {
+		t.Fatalf("small message sent to %v, want the mesh and peers 2-4", got)
+	}
+	if got := sentTo(200); !slices.Equal(got, ps[6:]) {
+		t.Fatalf("large message sent to %v, want the mesh only", got)
+	}
+}
