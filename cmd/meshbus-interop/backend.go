@@ -162,8 +162,17 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		extra = append(extra, host.WithComponent("rtt", rtt.Module, rtt.Options(rtt.WithInterval(5*time.Second))))
 		lc := router.DefaultLatencyConfig()
 		lc.PublishExtra = publishExtra()
+		// For A/B runs: MESHBUS_RANDOM_SHARE=1 with MESHBUS_SWAP_TICKS=0
+		// makes mesh selection uniform again (RTTs still measured).
+		if v, err := strconv.ParseFloat(os.Getenv("MESHBUS_RANDOM_SHARE"), 64); err == nil {
+			lc.RandomShare = v
+		}
+		if v, err := strconv.Atoi(os.Getenv("MESHBUS_SWAP_TICKS")); err == nil {
+			lc.SwapTicks = v
+		}
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
-		notes = append(notes, fmt.Sprintf("latency-aware mesh selection on (MESHBUS_LATENCY_MESH=0 turns it off), publish extra %d", lc.PublishExtra))
+		notes = append(notes, fmt.Sprintf("latency-aware mesh selection on (MESHBUS_LATENCY_MESH=0 turns it off): random share %.2f, swap every %d heartbeats, publish extra %d",
+			lc.RandomShare, lc.SwapTicks, lc.PublishExtra))
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),
