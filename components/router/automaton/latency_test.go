@@ -131,7 +131,7 @@ func TestLatencyNegativeScoreExcluded(t *testing.T) {
 // Trimming above Dhi keeps the fastest peers beside the random share.
 func TestLatencyTrimKeepsFastest(t *testing.T) {
 	h := latHarness(t, 5, func(c *Config) { c.Latency.SwapTicks = 0; c.Dout = 0 })
-	h.join(topicA) // no peers yet: an empty mesh
+	h.join(topicA)              // no peers yet: an empty mesh
 	ps := rttPeers(h, 13, true) // outbound: their GRAFTs pass Dhi
 	for _, p := range ps {
 		h.graftIn(p, topicA)
