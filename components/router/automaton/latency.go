@@ -180,7 +180,7 @@ func (a *Automaton) graftPicked(now time.Time, t *topicState, picked []*peerStat
 	for i, ps := range picked {
 		a.graft(now, t, ps, out)
 		if byRTT[i] {
-			t.byRTT[ps.id] = struct{}{}
+			t.tagRTT(ps.id)
 		}
 	}
 }
@@ -239,7 +239,7 @@ func (a *Automaton) trimMeshLatency(now time.Time, t *topicState, out *Output) {
 		case random[ps.id]:
 			delete(t.byRTT, ps.id)
 		default:
-			t.byRTT[ps.id] = struct{}{}
+			t.tagRTT(ps.id)
 		}
 	}
 }
@@ -299,7 +299,7 @@ func (a *Automaton) swapSlowest(now time.Time, t *topicState, out *Output) bool 
 	}
 	a.pruneFromMesh(now, t, victim, events.PruneReasonLatencySwap, true, out)
 	a.graft(now, t, cand, out)
-	t.byRTT[cand.id] = struct{}{}
+	t.tagRTT(cand.id)
 	return true
 }
 
@@ -323,4 +323,13 @@ func (a *Automaton) publishExtras(t *topicState, dataLen int) map[peer.ID]bool {
 		extras[ps.id] = true
 	}
 	return extras
+}
+
+// tagRTT records that p was chosen for its RTT (the map is made on first
+// use: a topic's state may come from a publish before any Join).
+func (t *topicState) tagRTT(p peer.ID) {
+	if t.byRTT == nil {
+		t.byRTT = make(map[peer.ID]struct{})
+	}
+	t.byRTT[p] = struct{}{}
 }

@@ -350,3 +350,19 @@ func TestLatencyPublishExtra(t *testing.T) {
 		t.Fatalf("large message sent to %v, want the mesh only", got)
 	}
 }
+
+// A topic first published to (its state made by the fanout) and then
+// joined gets latency-aware selection like any other.
+func TestLatencyJoinAfterPublish(t *testing.T) {
+	h := latHarness(t, 6, func(c *Config) { c.FloodPublish = false })
+	ps := rttPeers(h, 20, false)
+	m, id := msg(pid(0), topicA, 10)
+	h.a.Publish(h.now, m, id, &h.out)
+	h.join(topicA) // the fanout peers (random) become the mesh, as the spec says
+	for range 40 {
+		h.heartbeat() // swaps bring the fastest in
+	}
+	if n := among(h.mesh(topicA), ps[:6]); n < 4 {
+		t.Fatalf("%d of the 6 fastest in the mesh after publish, join and swaps", n)
+	}
+}

@@ -51,7 +51,7 @@ func (a *Automaton) HandleSubscription(now time.Time, from peer.ID, topic string
 func (a *Automaton) topic(name string) *topicState {
 	t := a.topics[name]
 	if t == nil {
-		t = &topicState{name: name, byRTT: make(map[peer.ID]struct{})}
+		t = &topicState{name: name}
 		a.topics[name] = t
 	}
 	return t
