@@ -130,16 +130,6 @@ func putBuf(bp *[]byte) {
 	}
 }
 
-// DecodeRPC decodes one RPC payload (without its length prefix). The result
-// does not alias frame.
-func DecodeRPC(frame []byte) (*pb.RPC, error) {
-	rpc := new(pb.RPC)
-	if err := proto.Unmarshal(frame, rpc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
-	}
-	return rpc, nil
-}
-
 // Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
 // that a frame is never interleaved. It is not safe for concurrent use.
 type Writer struct {
