@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -104,30 +105,53 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	return DecodeRPC(frame)
 }
 
-// framePool holds frame buffers shared by Readers and Writers: buffers are
-// sized by use and held only while a frame is read or written.
-var framePool sync.Pool
+// framePools hold frame buffers shared by Readers and Writers, one pool
+// per power-of-two size class from minPooled to maxPooled: a frame borrows
+// the smallest class that holds it, so a small frame never holds a buffer
+// grown by a large one. Buffers are held only while a frame is read or
+// written.
+var framePools [framePoolClasses]sync.Pool
 
-// maxPooled bounds the buffers kept in the pool; larger ones are left to
-// the garbage collector.
-const maxPooled = 256 << 10
+const (
+	minPooledShift = 11 // 2 KiB: a 1 KiB message's frame
+	maxPooledShift = 18
+	// maxPooled bounds the buffers kept in the pools; larger ones are
+	// left to the garbage collector.
+	maxPooled        = 1 << maxPooledShift
+	framePoolClasses = maxPooledShift - minPooledShift + 1
+)
 
+// frameClass returns the smallest class whose buffers hold n bytes;
+// framePoolClasses when n is above maxPooled.
+func frameClass(n int) int {
+	if n <= 1<<minPooledShift {
+		return 0
+	}
+	return min(bits.Len(uint(n-1))-minPooledShift, framePoolClasses)
+}
+
+// getBuf returns an empty buffer of capacity at least n.
 func getBuf(n int) *[]byte {
-	if bp, ok := framePool.Get().(*[]byte); ok {
-		if cap(*bp) >= n {
+	c := frameClass(n)
+	if c < framePoolClasses {
+		if bp, ok := framePools[c].Get().(*[]byte); ok {
 			return bp
 		}
-		framePool.Put(bp)
+		n = 1 << (c + minPooledShift)
 	}
-	b := make([]byte, 0, max(n, 4096))
+	b := make([]byte, 0, n)
 	return &b
 }
 
+// putBuf returns bp to the pool of the largest class its capacity holds.
 func putBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooled {
-		*bp = (*bp)[:0]
-		framePool.Put(bp)
+	n := cap(*bp)
+	if n < 1<<minPooledShift || n > maxPooled {
+		return
 	}
+	c := bits.Len(uint(n)) - 1 - minPooledShift
+	*bp = (*bp)[:0]
+	framePools[c].Put(bp)
 }
 
 // Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
@@ -153,9 +177,13 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 // The frame is encoded into a pooled buffer (see ReadRPC), returned after
 // the write.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
-	bp := getBuf(0)
+	size := proto.Size(rpc)
+	if w.max > 0 && size > w.max {
+		return fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, w.max)
+	}
+	bp := getBuf(binary.MaxVarintLen64 + size)
 	defer putBuf(bp)
-	buf, err := AppendFrame((*bp)[:0], rpc, w.max)
+	buf, err := appendFrame((*bp)[:0], rpc, size)
 	if err != nil {
 		return err
 	}
@@ -172,6 +200,11 @@ func AppendFrame(dst []byte, rpc *pb.RPC, maxSize int) ([]byte, error) {
 	if maxSize > 0 && size > maxSize {
 		return dst, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, maxSize)
 	}
+	return appendFrame(dst, rpc, size)
+}
+
+// appendFrame is AppendFrame for an RPC whose size was just computed.
+func appendFrame(dst []byte, rpc *pb.RPC, size int) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(size))
 	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, rpc)
 	if err != nil {

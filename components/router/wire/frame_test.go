@@ -217,3 +217,24 @@ func TestProtocols(t *testing.T) {
 		t.Fatal("IsPubsub is wrong")
 	}
 }
+
+// A frame borrows a buffer of the smallest class that holds it: a small
+// frame after a large one does not hold the large one's buffer.
+func TestFramePoolClasses(t *testing.T) {
+	for _, n := range []int{0, 1, 2048, 2049, 4096, 5000, 64 << 10, maxPooled, maxPooled + 1} {
+		bp := getBuf(n)
+		if c := cap(*bp); c < n || (n <= maxPooled && c > max(2*n, 1<<minPooledShift)) {
+			t.Fatalf("getBuf(%d): capacity %d", n, c)
+		}
+		if len(*bp) != 0 {
+			t.Fatalf("getBuf(%d): length %d", n, len(*bp))
+		}
+		*bp = append(*bp, 1)
+		putBuf(bp)
+	}
+	big := getBuf(60 << 10)
+	putBuf(big)
+	if small := getBuf(1000); cap(*small) > 1<<minPooledShift {
+		t.Fatalf("a 1000-byte frame borrowed a %d-byte buffer", cap(*small))
+	}
+}
