@@ -82,9 +82,10 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // owns (it does not alias the reader's buffer). Errors are those of ReadFrame,
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
 //
-// The frame is read into a buffer borrowed from a pool shared by every
-// Reader and Writer and returned once decoded, so an idle stream holds no
-// frame-sized buffer.
+// A frame that fits the read buffer (4 KiB) is decoded where it is
+// buffered; a larger one is read into a buffer borrowed from a pool shared
+// by every Reader and Writer and returned once decoded, so an idle stream
+// holds no frame-sized buffer.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	n, err := readUvarint(r.r)
 	if err != nil {
@@ -92,6 +93,9 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	}
 	if n > uint64(r.max) {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
+	}
+	if int(n) <= r.r.Size() {
+		return r.decodeBuffered(int(n))
 	}
 	bp := getBuf(int(n))
 	defer putBuf(bp)
@@ -103,6 +107,19 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 		return nil, err
 	}
 	return DecodeRPC(frame)
+}
+
+// decodeBuffered decodes the next n bytes, a frame that fits the read
+// buffer, where they are buffered: no copy, no frame buffer (DecodeRPC
+// copies what it keeps).
+func (r *Reader) decodeBuffered(n int) (*pb.RPC, error) {
+	frame, err := r.r.Peek(n)
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	rpc, err := DecodeRPC(frame)
+	_, _ = r.r.Discard(n) // n bytes are buffered: it cannot fail
+	return rpc, err
 }
 
 // framePools hold frame buffers shared by Readers and Writers, one pool
