@@ -123,10 +123,11 @@ func (r *Reader) decodeBuffered(n int) (*pb.RPC, error) {
 }
 
 // framePools hold frame buffers shared by Readers and Writers, one pool
-// per power-of-two size class from minPooled to maxPooled: a frame borrows
-// the smallest class that holds it, so a small frame never holds a buffer
-// grown by a large one. Buffers are held only while a frame is read or
-// written.
+// per size class: from minPooled to maxPooled, eight classes per doubling
+// (2048, 2304, 2560, ... 4096, 4608, ...), so a buffer is at most 12.5%
+// larger than the frame it was taken for, and a small frame never holds a
+// buffer grown by a large one. Buffers are held only while a frame is
+// read or written.
 var framePools [framePoolClasses]sync.Pool
 
 const (
@@ -135,8 +136,15 @@ const (
 	// maxPooled bounds the buffers kept in the pools; larger ones are
 	// left to the garbage collector.
 	maxPooled        = 1 << maxPooledShift
-	framePoolClasses = maxPooledShift - minPooledShift + 1
+	classesPerDouble = 8
+	framePoolClasses = (maxPooledShift-minPooledShift)*classesPerDouble + 1
 )
+
+// classSize is the capacity of class c's buffers.
+func classSize(c int) int {
+	e := minPooledShift + c/classesPerDouble
+	return 1<<e + (c%classesPerDouble)<<(e-3)
+}
 
 // frameClass returns the smallest class whose buffers hold n bytes;
 // framePoolClasses when n is above maxPooled.
@@ -144,7 +152,20 @@ func frameClass(n int) int {
 	if n <= 1<<minPooledShift {
 		return 0
 	}
-	return min(bits.Len(uint(n-1))-minPooledShift, framePoolClasses)
+	if n > maxPooled {
+		return framePoolClasses
+	}
+	e := bits.Len(uint(n-1)) - 1 // 1<<e < n <= 1<<(e+1)
+	step := 1 << (e - 3)
+	k := (n - 1<<e + step - 1) / step // 1..8
+	return (e-minPooledShift)*classesPerDouble + k
+}
+
+// capClass returns the largest class whose size is at most n (n at least
+// minPooled and at most maxPooled).
+func capClass(n int) int {
+	e := bits.Len(uint(n)) - 1 // 1<<e <= n < 1<<(e+1)
+	return (e-minPooledShift)*classesPerDouble + (n-1<<e)>>(e-3)
 }
 
 // getBuf returns an empty buffer of capacity at least n.
@@ -154,7 +175,7 @@ func getBuf(n int) *[]byte {
 		if bp, ok := framePools[c].Get().(*[]byte); ok {
 			return bp
 		}
-		n = 1 << (c + minPooledShift)
+		n = classSize(c)
 	}
 	b := make([]byte, 0, n)
 	return &b
@@ -166,9 +187,8 @@ func putBuf(bp *[]byte) {
 	if n < 1<<minPooledShift || n > maxPooled {
 		return
 	}
-	c := bits.Len(uint(n)) - 1 - minPooledShift
 	*bp = (*bp)[:0]
-	framePools[c].Put(bp)
+	framePools[capClass(n)].Put(bp)
 }
 
 // Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
