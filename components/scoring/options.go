@@ -11,10 +11,8 @@ import (
 )
 
 // DefaultInputBuffer is the default buffer of the driver's input
-// subscription (see WithInputBuffer): 1024 events, 16 KiB allocated for the
-// scorer's life, about 200 ms of a router's facts at 1000 messages a
-// second through a mesh of 8 (a delivery and four duplicates each).
-const DefaultInputBuffer = 1024
+// subscription (see WithInputBuffer).
+const DefaultInputBuffer = 4096
 
 // Option configures a Scorer. Options only record values; New applies the
 // defaults, then the options in order, then validates the result.
