@@ -19,7 +19,7 @@ func TestReasonNamesAreDistinct(t *testing.T) {
 		}
 	}
 	var prune []string
-	for r := PruneReasonRemote; r <= PruneReasonGraftRejected; r++ {
+	for r := PruneReasonRemote; r <= PruneReasonLatencySwap; r++ {
 		prune = append(prune, r.String())
 	}
 	check("PruneReason", prune, PruneReason(0).String())

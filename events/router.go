@@ -94,6 +94,10 @@ const (
 	// full, score, direct peer); the peer was never in the mesh, the event
 	// records the PRUNE sent in answer.
 	PruneReasonGraftRejected
+	// PruneReasonLatencySwap: latency-aware mesh selection replaced the
+	// peer with a clearly faster one (router.WithLatencyAwareMesh); the
+	// PRUNE carries the usual backoff.
+	PruneReasonLatencySwap
 )
 
 // String returns the reason's name.
@@ -113,6 +117,8 @@ func (r PruneReason) String() string {
 		return "unsubscribed"
 	case PruneReasonGraftRejected:
 		return "graft_rejected"
+	case PruneReasonLatencySwap:
+		return "latency_swap"
 	}
 	return "unknown"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/host"
@@ -122,10 +124,66 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	return c, notes
 }
 
+// latencyMesh reports whether the node runs the RTT prober
+// (components/rtt) and router.WithLatencyAwareMesh: on unless
+// MESHBUS_LATENCY_MESH=0, which the A/B runs in docs/testplans.md use to
+// turn it off.
+func latencyMesh() bool { return os.Getenv("MESHBUS_LATENCY_MESH") != "0" }
+
+// Measured in docs/testplans.md, "Round 4": what makes the node faster
+// than go-libp2p-pubsub in the plans' scenarios is publishing its own
+// small messages also to the 6 fastest non-mesh peers; choosing mesh peers
+// by RTT did not help there (the runner's latencies are per node, so every
+// node prefers the same few peers, and Dhi caps them), and is left uniform.
+const (
+	defaultPublishExtra = 6
+	defaultRandomShare  = 1.0 // uniform mesh selection
+	defaultSwapTicks    = 0   // no swaps
+)
+
+// envInt returns the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
+		return n
+	}
+	return def
+}
+
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
 	gc, notes := gossipConfig(p)
 	var r *router.Router
-	node, err := host.New(ctx,
+	var extra []host.Option
+	ropts := []router.Option{
+		router.WithGossipConfig(gc),
+		router.WithSignPolicy(wire.StrictNoSign),
+		router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
+		// The plans' id is the data's first 8 bytes: IDONTWANT for a large
+		// message can go out from its first bytes (see docs/testplans.md).
+		router.WithMessageIDPrefix(8),
+		router.WithMaxRPCSize(maxRPCSize),
+		router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
+		router.WithLogger(b.log),
+		router.WithPartialMessages(router.DefaultPartialConfig()),
+	}
+	if latencyMesh() {
+		// Ping every peer on connect and every 5 s (the plans' setup is
+		// short).
+		extra = append(extra, host.WithComponent("rtt", rtt.Module, rtt.Options(rtt.WithInterval(5*time.Second))))
+		lc := router.DefaultLatencyConfig()
+		// For A/B runs: MESHBUS_PUBLISH_EXTRA=N, and MESHBUS_RANDOM_SHARE=0.333
+		// with MESHBUS_SWAP_TICKS=3 for RTT-preferring mesh selection (the
+		// library's defaults).
+		lc.PublishExtra = envInt("MESHBUS_PUBLISH_EXTRA", defaultPublishExtra)
+		lc.RandomShare = defaultRandomShare
+		if v, err := strconv.ParseFloat(os.Getenv("MESHBUS_RANDOM_SHARE"), 64); err == nil {
+			lc.RandomShare = v
+		}
+		lc.SwapTicks = envInt("MESHBUS_SWAP_TICKS", defaultSwapTicks)
+		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
+		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d",
+			lc.RandomShare, lc.SwapTicks, lc.PublishExtra))
+	}
+	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),
 		host.WithListenAddrs(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
 		host.WithLibp2pOptions(
@@ -135,19 +193,9 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		host.WithLogger(b.log),
 		host.WithoutComponent(host.ComponentScoring),
 		host.WithoutComponent(host.ComponentPeerMgr),
-		host.WithFx(router.Options(
-			router.WithGossipConfig(gc),
-			router.WithSignPolicy(wire.StrictNoSign),
-			router.WithMessageID(func(m *pb.Message) string { return script.MsgID(m.GetData()) }),
-			// The plans' id is the data's first 8 bytes: IDONTWANT for a large
-			// message can go out from its first bytes (see docs/testplans.md).
-			router.WithMessageIDPrefix(8),
-			router.WithMaxRPCSize(maxRPCSize),
-			router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
-			router.WithLogger(b.log),
-			router.WithPartialMessages(router.DefaultPartialConfig()),
-		), fx.Populate(&r)),
-	)
+		host.WithFx(router.Options(ropts...), fx.Populate(&r)),
+	}
+	node, err := host.New(ctx, append(opts, extra...)...)
 	if err != nil {
 		return notes, err
 	}

@@ -64,7 +64,9 @@
 // its subscriptions and mesh meanwhile; then the peer is removed. Peers
 // connected before Start are picked up when their
 // next identify or protocol event arrives, or when they open a stream. Scores come from EvtPeerScoresUpdated (every peer scores
-// 0 until a scorer emits a snapshot).
+// 0 until a scorer emits a snapshot). Round-trip times come from
+// EvtPeerRTTMeasured (the RTT prober, components/rtt); they matter only
+// with WithLatencyAwareMesh, and a peer never measured is unknown.
 //
 // # Backpressure
 //

@@ -8,7 +8,7 @@ import (
 // The driver loop: the one goroutine that owns the automaton.
 
 // run is the driver goroutine.
-func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUpdated) {
+func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUpdated, rtts <-chan events.EvtPeerRTTMeasured) {
 	defer close(r.done)
 	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
 	defer ticker.Stop()
@@ -42,6 +42,12 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 				continue
 			}
 			r.m.outcome(r.aut.UpdateScores(r.clk.Now(), ev.Scores, ev.Thresholds, &r.out))
+		case ev, ok := <-rtts:
+			if !ok {
+				rtts = nil
+				continue
+			}
+			r.m.outcome(r.aut.HandlePeerRTT(r.clk.Now(), ev.Peer, ev.RTT, &r.out))
 		case <-ticker.C:
 			r.heartbeat()
 		}

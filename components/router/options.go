@@ -61,6 +61,7 @@ type config struct {
 	streamTimeout time.Duration
 	partial       *partial.Config // nil: the partial-messages extension is off
 	thresholds    *events.ScoreThresholds
+	latency       *LatencyConfig
 }
 
 func defaultConfig() config {
@@ -147,6 +148,33 @@ func WithGossipConfig(c GossipConfig) Option { return func(o *config) { o.gossip
 // built-in scorer's thresholds here, so the two cannot disagree.
 func WithScoreThresholds(t events.ScoreThresholds) Option {
 	return func(o *config) { o.thresholds = &t }
+}
+
+// LatencyConfig is the latency-aware mesh selection's parameters (random
+// share, swaps); start from DefaultLatencyConfig.
+type LatencyConfig = automaton.LatencyConfig
+
+// DefaultLatencyConfig returns latency-aware mesh selection turned on with
+// its defaults: a third of every mesh selection at random, the rest lowest
+// round-trip time first, and at most one swap of a slow mesh peer for a
+// clearly (30% and 10 ms) faster one per topic every 3 heartbeats.
+func DefaultLatencyConfig() LatencyConfig { return automaton.DefaultLatencyConfig() }
+
+// WithLatencyAwareMesh makes the heartbeat's mesh selection prefer peers
+// with a low round-trip time, learnt from events.EvtPeerRTTMeasured on the
+// bus (emitted by the RTT prober, components/rtt; without a prober every
+// peer is unknown and selection stays uniform at random). Grafting below
+// Dlo, Join and trimming above Dhi choose ceil(D × RandomShare) peers
+// uniformly at random and the rest fastest first; the Dscore best-scored
+// and the Dout outbound peers are kept as before, negative-score peers are
+// never chosen, and PRUNE backoffs are respected. Swaps replace at most one
+// slow mesh peer per topic every SwapTicks heartbeats. Nothing changes on
+// the wire. New validates c when c.Enabled (an error wraps ErrBadOption);
+// it sets GossipConfig.Latency, whatever the order of this option and
+// WithGossipConfig. Default: off. See docs/router.md, "Latency-aware mesh
+// selection", for the safety argument and the measurements.
+func WithLatencyAwareMesh(c LatencyConfig) Option {
+	return func(o *config) { o.latency = &c }
 }
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).

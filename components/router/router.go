@@ -112,6 +112,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if cfg.thresholds != nil {
 		cfg.gossip.ScoreThresholds = *cfg.thresholds
 	}
+	if cfg.latency != nil {
+		cfg.gossip.Latency = *cfg.latency
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -234,11 +237,19 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("router: %w", err)
 	}
 	r.subs = append(r.subs, scoreSub)
+	// RTTs are snapshots: a lost one is replaced by the next.
+	rttSub, err := eventbus.Subscribe[events.EvtPeerRTTMeasured](r.bus, eventbus.Name("router/rtt"),
+		eventbus.WithPolicy(eventbus.Drop), eventbus.BufSize(256))
+	if err != nil {
+		r.closeSubs()
+		return fmt.Errorf("router: %w", err)
+	}
+	r.subs = append(r.subs, rttSub)
 	for _, p := range wire.Protocols {
 		r.host.SetStreamHandler(p, r.handleStream)
 	}
 	r.state = stateStarted
-	go r.run(peerSub.Out(), scoreSub.Out())
+	go r.run(peerSub.Out(), scoreSub.Out(), rttSub.Out())
 	return nil
 }
 

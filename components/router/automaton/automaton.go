@@ -131,6 +131,8 @@ type peerState struct {
 	record   []byte
 	score    float64
 	topics   orderedSet[string]
+	rtt      time.Duration // smoothed round-trip time, valid when rttKnown (HandlePeerRTT)
+	rttKnown bool
 
 	// per-heartbeat budgets, reset each heartbeat
 	ihaveIn int // IHAVE messages received
@@ -189,6 +191,10 @@ type topicState struct {
 	fanout  orderedSet[peer.ID] // valid when hasFanout
 	hasFan  bool
 	lastPub time.Time
+	// byRTT tags the mesh peers chosen for their RTT by latency-aware
+	// selection (a tag of a peer no longer in the mesh is stale and
+	// ignored: every way into the mesh sets or clears it).
+	byRTT map[peer.ID]struct{}
 }
 
 type backoffKey struct {

@@ -148,6 +148,10 @@ type Config struct {
 	// holds: Graylist <= Publish <= Gossip <= 0 <= AcceptPX,
 	// OpportunisticGraft. Default zero.
 	ScoreThresholds events.ScoreThresholds
+
+	// Latency is latency-aware mesh selection (LatencyConfig): off in the
+	// zero value and by default; DefaultLatencyConfig turns it on.
+	Latency LatencyConfig
 }
 
 // DefaultConfig returns the GossipSub v1.1/v1.2 defaults listed on each field.
@@ -280,6 +284,9 @@ func (c Config) Validate() error {
 		return bad("MaxPendingValidation", "must be > 0")
 	case c.MaxBackoffs <= 0:
 		return bad("MaxBackoffs", "must be > 0")
+	}
+	if err := c.Latency.validate(); err != nil {
+		return err
 	}
 	return validThresholds(c.ScoreThresholds, bad)
 }

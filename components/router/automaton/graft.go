@@ -65,6 +65,7 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 		return OutcomeMeshFull
 	}
 	t.mesh.add(from)
+	delete(t.byRTT, from)
 	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: from, Topic: topic, Outbound: false, At: now})
 	return OutcomeGraftAccepted
 }
@@ -102,6 +103,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 	}
 	outcome := OutcomeNotInMesh
 	if t.mesh.remove(from) {
+		delete(t.byRTT, from)
 		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonRemote, Backoff: backoff, At: now})
 		outcome = OutcomePruned
 	}
@@ -137,6 +139,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 // graft adds ps to t's mesh on our initiative: GRAFT sent, EvtPeerGrafted.
 func (a *Automaton) graft(now time.Time, t *topicState, ps *peerState, out *Output) {
 	t.mesh.add(ps.id)
+	delete(t.byRTT, ps.id)
 	out.sendGraft(ps.id, t.name)
 	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: ps.id, Topic: t.name, Outbound: true, At: now})
 }

@@ -103,13 +103,16 @@ func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
 	a.scratchPeers = mesh[:0]
 
 	if n := t.mesh.len(); n < a.cfg.Dlo {
-		for _, ps := range a.pickPeers(t, a.cfg.D-n, func(ps *peerState) bool { return a.canGraft(now, t, ps) }) {
-			a.graft(now, t, ps, out)
-		}
+		picked, byRTT := a.pickMesh(t, a.cfg.D-n, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
+		a.graftPicked(now, t, picked, byRTT, out)
 	}
 
 	if n := t.mesh.len(); n > a.cfg.Dhi || (a.cfg.TrimAtDhi && n >= a.cfg.Dhi) {
-		a.trimMesh(now, t, out)
+		if a.cfg.Latency.Enabled {
+			a.trimMeshLatency(now, t, out)
+		} else {
+			a.trimMesh(now, t, out)
+		}
 	}
 
 	if t.mesh.len() >= a.cfg.Dlo {
@@ -126,6 +129,10 @@ func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
 				a.graft(now, t, ps, out)
 			}
 		}
+	}
+
+	if l := a.cfg.Latency; l.Enabled && l.SwapTicks > 0 && a.ticks%uint64(l.SwapTicks) == 0 && t.mesh.len() >= a.cfg.Dlo {
+		a.swapSlowest(now, t, out)
 	}
 
 	if a.ticks%uint64(a.cfg.OpportunisticGraftTicks) == 0 && t.mesh.len() > 1 {
@@ -195,6 +202,7 @@ func (a *Automaton) trimMesh(now time.Time, t *topicState, out *Output) {
 // PruneBackoff sent, backoff recorded, EvtPeerPruned.
 func (a *Automaton) pruneFromMesh(now time.Time, t *topicState, ps *peerState, reason events.PruneReason, pxAllowed bool, out *Output) {
 	t.mesh.remove(ps.id)
+	delete(t.byRTT, ps.id)
 	a.sendPrune(now, t, ps, a.cfg.PruneBackoff, pxAllowed, out)
 	FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: t.name, Reason: reason, Backoff: a.cfg.PruneBackoff, At: now})
 }

@@ -436,6 +436,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		}
 	}
 	n := 0
+	extras := a.publishExtras(t, len(msg.GetData()))
 	for _, p := range t.peers.items {
 		ps := a.peers[p]
 		if ps == nil || ps.score < a.thresholds.Publish && !ps.direct {
@@ -444,7 +445,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		send := a.cfg.FloodPublish || ps.direct || ps.feat&featMesh == 0
 		if !send {
 			if t.joined {
-				send = t.mesh.has(p)
+				send = t.mesh.has(p) || extras[p]
 			} else if fanout != nil {
 				send = fanout.has(p)
 			} else {

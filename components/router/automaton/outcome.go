@@ -143,6 +143,9 @@ const (
 	// under IDontWantThreshold, IDONTWANT already sent, no mesh peer to tell).
 	OutcomeEarlyIDontWantSkipped
 
+	// OutcomeRTTRecorded: HandlePeerRTT stored the peer's round-trip time.
+	OutcomeRTTRecorded
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -201,6 +204,7 @@ var outcomeNames = [...]string{
 	OutcomeHeartbeatDone:           "heartbeat_done",
 	OutcomeEarlyIDontWantSent:      "early_idontwant_sent",
 	OutcomeEarlyIDontWantSkipped:   "early_idontwant_skipped",
+	OutcomeRTTRecorded:             "rtt_recorded",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

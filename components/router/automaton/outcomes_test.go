@@ -285,6 +285,10 @@ var outcomeCases = []struct {
 		h.join(topicA)
 		return h.a.HandleMessageHead(h.now, ps[0], "", "early-id", 4096, &h.out)
 	}},
+	{OutcomeRTTRecorded, "rtt of a peer", func(h *harness) Outcome {
+		p := h.add(1, wire.ProtocolMeshsub12, false)
+		return h.a.HandlePeerRTT(h.now, p, 40*time.Millisecond, &h.out)
+	}},
 	{OutcomeEarlyIDontWantSkipped, "head of a small message", func(h *harness) Outcome {
 		ps := h.addN(1, 3, topicA)
 		h.join(topicA)

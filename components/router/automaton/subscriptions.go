@@ -99,9 +99,8 @@ func (a *Automaton) Join(now time.Time, topic string, out *Output) Outcome {
 		t.hasFan = false
 	}
 	if need := a.cfg.D - t.mesh.len(); need > 0 {
-		for _, ps := range a.pickPeers(t, need, func(ps *peerState) bool { return a.canGraft(now, t, ps) }) {
-			a.graft(now, t, ps, out)
-		}
+		picked, byRTT := a.pickMesh(t, need, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
+		a.graftPicked(now, t, picked, byRTT, out)
 	}
 	return OutcomeJoined
 }
@@ -126,6 +125,7 @@ func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
 		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: p, Topic: topic, Reason: events.PruneReasonLeave, Backoff: a.cfg.UnsubscribeBackoff, At: now})
 	}
 	t.mesh.clear()
+	clear(t.byRTT)
 	t.joined = false
 	a.localOrder.remove(topic)
 	for _, p := range a.peerOrder.items {

@@ -106,9 +106,13 @@ func Setup(ctx context.Context, prefix string, links []LinkSpec, opts NetOptions
 	}
 	n = &Network{prefix: prefix, hub: prefix + "hub", links: links}
 	n.netem = !opts.ForceRelay && HasNetem(prefix)
+	// The error returns below set n to nil before this runs: tear down
+	// through a copy (only what this Setup created: a second runner that
+	// finds the namespaces taken fails without touching the first's).
+	created := n
 	defer func() {
 		if err != nil {
-			_ = n.Teardown()
+			_ = created.Teardown()
 			n = nil
 		}
 	}()

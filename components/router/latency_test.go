@@ -1,0 +1,60 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/components/rtt"
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
+	"github.com/meshbus/meshbus/internal/testhost"
+)
+
+// An RTT the prober measures reaches the router's automaton through the
+// bus: the real prober (components/rtt) on the same bus and mock clock
+// pings the connected peer, emits EvtPeerRTTMeasured, and the router's
+// core records it (its rtt_recorded outcome).
+func TestRTTReachesAutomatonViaBus(t *testing.T) {
+	clk := clock.NewMock()
+	a, b, _, _ := pair(t, clk, "lat", WithLatencyAwareMesh(DefaultLatencyConfig()))
+	pr, err := rtt.New(a.h, a.bus, rtt.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pr.Close() })
+	bustest.Eventually(t, 10*time.Second, "the router recorded b's RTT", func() bool {
+		v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "rtt_recorded")
+		return v >= 1
+	}, nil)
+	if !contains(a.r.Mesh("lat"), b.h.ID()) {
+		t.Fatal("b left the mesh")
+	}
+}
+
+func TestLatencyOptionValidated(t *testing.T) {
+	h := testhost.New(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	bad := DefaultLatencyConfig()
+	bad.RandomShare = 0
+	if _, err := New(h, bus, WithLatencyAwareMesh(bad)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("RandomShare 0: %v, want ErrBadOption", err)
+	}
+	// The option wins over a later WithGossipConfig.
+	r, err := New(h, bus, WithLatencyAwareMesh(DefaultLatencyConfig()), WithGossipConfig(DefaultGossipConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.cfg.gossip.Latency.Enabled {
+		t.Fatal("WithGossipConfig after WithLatencyAwareMesh turned it off")
+	}
+}
