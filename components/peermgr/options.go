@@ -42,7 +42,7 @@ func defaultConfig() config {
 		pruneInterval: 10 * time.Minute,
 		flushInterval: 5 * time.Second,
 		dbOpenTimeout: time.Second,
-		eventBuffer:   1024,
+		eventBuffer:   256,
 	}
 }
 
@@ -149,7 +149,8 @@ func WithMeshProtocols(p ...protocol.ID) Option {
 }
 
 // WithEventBuffer sets the buffer of the manager's bus subscriptions
-// (default 1024).
+// (default 256: each is allocated whole for the manager's life, and
+// connection events come in bursts of a few per peer).
 func WithEventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n } }
 
 // WithStaticPeers adds peers the manager keeps connected: they are dialed

@@ -169,8 +169,7 @@ func TestSendQueueSkipsUnwanted(t *testing.T) {
 		Publish: []*pb.Message{{From: []byte("author"), Seqno: []byte("b"), Topic: &topic}},
 		Control: &pb.ControlMessage{Idontwant: []*pb.ControlIDontWant{{MessageIDs: [][]byte{[]byte("x")}}}},
 	}
-	idOf := func(string) wire.MsgIDFunc { return func(msg *pb.Message) string { return string(msg.Seqno) } }
-	if hs := noteUnwanted(&q.unwanted, rpc, idOf, nil); len(hs) != 2 {
+	if hs := noteUnwanted(&q.unwanted, rpc, []string{"b"}, nil); len(hs) != 2 {
 		t.Fatalf("noted %d ids, want 2", len(hs))
 	}
 	if q.pushData("x", m("x")) != pushUnwanted {

@@ -27,7 +27,7 @@ func (r *Router) handleRPC(in netInput) {
 	for _, s := range in.rpc.GetSubscriptions() {
 		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
 	}
-	r.handleMessages(now, p, in.rpc.GetPublish())
+	r.handleMessages(now, p, in.rpc.GetPublish(), in.ids, in.idv)
 	if c := in.rpc.GetControl(); c != nil {
 		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
 		for _, o := range r.outcomes {
@@ -51,13 +51,25 @@ type toCheck struct {
 // checks signatures. The second pass runs the checks, on each message's own
 // bytes, before the automaton takes the message as new. Nothing else skips
 // or caches checks.
-func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message) {
+//
+// ids are the messages' ids as the reader computed them with the id
+// functions of idv; they are computed again here if the joined topics'
+// view changed since.
+func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message, ids []string, idv *map[string]wire.MsgIDFunc) {
 	if len(msgs) == 0 {
 		return
 	}
+	if len(ids) != len(msgs) || idv != r.topicIDs.Load() {
+		ids = nil
+	}
 	checks := r.checks[:0]
-	for _, msg := range msgs {
-		id := r.msgIDFor(msg.GetTopic())(msg)
+	for i, msg := range msgs {
+		var id string
+		if ids != nil {
+			id = ids[i]
+		} else {
+			id = r.msgIDFor(msg.GetTopic())(msg)
+		}
 		o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
 		r.m.outcome(o)
 		switch o {
@@ -194,14 +206,36 @@ type reader struct {
 }
 
 // noteUnwanted records in the peer's send queue what rpc shows the peer
-// does not need, so that its writer skips those copies at once.
-func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC) {
-	if len(rpc.GetPublish()) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
+// does not need (ids are its messages' ids), so that its writer skips
+// those copies at once.
+func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC, ids []string) {
+	if len(ids) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
 		return
 	}
 	if q := rd.queue(r); q != nil {
-		rd.hashes = noteUnwanted(&q.unwanted, rpc, r.msgIDFor, rd.hashes)
+		rd.hashes = noteUnwanted(&q.unwanted, rpc, ids, rd.hashes)
 	}
+}
+
+// messageIDs computes the ids of rpc's messages with the joined topics'
+// id functions, and returns them with the view it read them from. The
+// driver takes both with the RPC (netInput.ids, idv), so each id is
+// computed once per received copy.
+func messageIDs(r *Router, rpc *pb.RPC) ([]string, *map[string]wire.MsgIDFunc) {
+	msgs := rpc.GetPublish()
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	idv := r.topicIDs.Load()
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		fn := (*idv)[m.GetTopic()]
+		if fn == nil {
+			fn = r.cfg.msgID
+		}
+		ids[i] = fn(m)
+	}
+	return ids, idv
 }
 
 // queue returns the peer's send queue, looking it up again once the driver
@@ -249,10 +283,11 @@ func (rd *reader) run(r *Router) {
 			return
 		}
 		r.m.rpcsIn.Inc()
-		rd.noteUnwanted(r, rpc)
+		ids, idv := messageIDs(r, rpc)
+		rd.noteUnwanted(r, rpc, ids)
 		first := !started
 		started = true
-		if !r.report(netInput{kind: netRPC, peer: rd.peer, proto: rd.s.Protocol(), rpc: rpc, first: first}) {
+		if !r.report(netInput{kind: netRPC, peer: rd.peer, proto: rd.s.Protocol(), rpc: rpc, ids: ids, idv: idv, first: first}) {
 			_ = rd.s.Reset()
 			return
 		}

@@ -67,7 +67,8 @@ type metrics struct {
 	sigChecked       prometheus.Counter
 	sigSkipped       prometheus.Counter
 	peers            map[protocol.ID]prometheus.Gauge
-	outcomes         []prometheus.Counter // indexed by automaton.Outcome
+	outcomes         []prometheus.Counter // indexed by automaton.Outcome; each made at its first count
+	outcomeVec       *prometheus.CounterVec
 	mesh             *meshCollector
 	validationsAsync prometheus.Gauge
 }
@@ -132,18 +133,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, p := range wire.Protocols {
 		m.peers[p] = peers.WithLabelValues(string(p))
 	}
-	all := automaton.Outcomes()
-	m.outcomes = make([]prometheus.Counter, len(all)+1)
-	for _, o := range all {
-		m.outcomes[o] = outcomes.WithLabelValues(o.String())
-	}
+	m.outcomes = make([]prometheus.Counter, len(automaton.Outcomes())+1)
+	m.outcomeVec = outcomes
 	return m, nil
 }
 
+// outcome counts o. Its labelled child is made at o's first count (one
+// allocation per outcome for the router's life; a router sees a dozen of
+// the fifty-odd outcomes), so an outcome never met is not exported.
+// Called on the driver goroutine only.
 func (m *metrics) outcome(o automaton.Outcome) {
-	if int(o) < len(m.outcomes) && m.outcomes[o] != nil {
-		m.outcomes[o].Inc()
+	if o <= 0 || int(o) >= len(m.outcomes) {
+		return
 	}
+	c := m.outcomes[o]
+	if c == nil {
+		c = m.outcomeVec.WithLabelValues(o.String())
+		m.outcomes[o] = c
+	}
+	c.Inc()
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

@@ -59,6 +59,12 @@ type netInput struct {
 	pc    *peerConn // writer inputs: which peer and writer generation
 	gen   int
 	rpc   *pb.RPC
+	// ids are the ids of rpc's messages, in order, computed by the reader
+	// with the id functions of idv (the joined topics' view it read): the
+	// driver uses them while that view is current, and computes them
+	// again otherwise (a topic joined or left in between).
+	ids   []string
+	idv   *map[string]wire.MsgIDFunc
 	first bool // netRPC: the first RPC of its stream (gossipsub v1.3 Extensions)
 	bad   badInput
 	err   error

@@ -195,6 +195,10 @@ func (r *Router) ID() peer.ID { return r.self }
 // Start subscribes to the bus, registers the pubsub stream handlers and
 // starts the driver goroutine. ctx bounds only the start itself; the router
 // runs until Close. Starting twice, or after Close, is an error.
+// peerEventBuffer is the buffer of the router's peer-event subscription:
+// 256 events, 4 KiB, a burst of 85 connections.
+const peerEventBuffer = 256
+
 func (r *Router) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -213,11 +217,15 @@ func (r *Router) Start(ctx context.Context) error {
 	// peer that reconnects quickly yields NotConnected, Connected, then the
 	// new identify, and processing that identify before the stale
 	// NotConnected would remove a connected peer. Scores are snapshots.
+	//
+	// The buffer is allocated whole, for the router's life: it is sized
+	// for a burst of connections (three events each), not for the
+	// message rate, which sends no peer events.
 	peerSub, err := r.bus.Subscribe([]any{
 		new(events.EvtPeerConnectednessChanged),
 		new(events.EvtPeerIdentificationCompleted),
 		new(events.EvtPeerProtocolsUpdated),
-	}, eventbus.Name("router/peers"), eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(1024))
+	}, eventbus.Name("router/peers"), eventbus.WithPolicy(eventbus.Block), eventbus.BufSize(peerEventBuffer))
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}

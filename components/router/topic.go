@@ -104,8 +104,8 @@ func (r *Router) Publish(ctx context.Context, topic string, data []byte, opts ..
 // is nil.
 func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte, opts []PublishOption) error {
 	var pc publishConfig
-	for _, o := range opts {
-		o(&pc)
+	if len(opts) > 0 {
+		pc = publishOptions(opts)
 	}
 	if pc.minPeers > 0 {
 		if err := r.waitTopicPeers(ctx, name, pc.minPeers); err != nil {
@@ -119,7 +119,8 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 	if t != nil {
 		msg.Topic = t.nameRef
 	} else {
-		msg.Topic = &name
+		topic := name // on the heap only here, not for a joined topic
+		msg.Topic = &topic
 	}
 	if r.cfg.signPolicy.HasAuthor() {
 		msg.From = r.selfBytes
@@ -165,6 +166,16 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 		return fmt.Errorf("publish %q: %w", name, err)
 	}
 	return nil
+}
+
+// publishOptions applies opts. Apart from publish so that its config, whose
+// address goes to the options, is on the heap only when there are options.
+func publishOptions(opts []PublishOption) publishConfig {
+	pc := new(publishConfig)
+	for _, o := range opts {
+		o(pc)
+	}
+	return *pc
 }
 
 // authored is a message we author with its seqno's bytes, allocated together.

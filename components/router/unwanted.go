@@ -62,12 +62,12 @@ func (u *unwanted) hasLocked(h uint64) bool {
 }
 
 // noteUnwanted records in u the ids rpc shows its sender does not need:
-// its IDONTWANT ids and its messages' ids (computed with msgID per topic).
+// its IDONTWANT ids and its messages' ids (ids, computed by the caller).
 // scratch is reused for the hashes and returned.
-func noteUnwanted(u *unwanted, rpc *pb.RPC, msgID func(topic string) wire.MsgIDFunc, scratch []uint64) []uint64 {
+func noteUnwanted(u *unwanted, rpc *pb.RPC, ids []string, scratch []uint64) []uint64 {
 	hs := scratch[:0]
-	for _, m := range rpc.GetPublish() {
-		hs = append(hs, wire.IDHash(msgID(m.GetTopic())(m)))
+	for _, id := range ids {
+		hs = append(hs, wire.IDHash(id))
 	}
 	for _, e := range rpc.GetControl().GetIdontwant() {
 		for _, raw := range e.GetMessageIDs() {

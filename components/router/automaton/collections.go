@@ -106,16 +106,21 @@ func (q *fifo[T]) pop() {
 type seenCache struct {
 	m map[string]seenVal
 	q fifo[seenEntry]
+	// base is the first expiry added: expiries are kept as nanoseconds
+	// after it (8 bytes, where a time.Time takes 24, in every entry and
+	// queue slot), computed with Time.Sub, so they compare as the times
+	// do.
+	base time.Time
 }
 
 type seenVal struct {
-	expires time.Time
+	expires int64 // after base
 	fp      wire.Fingerprint
 }
 
 type seenEntry struct {
 	id      string
-	expires time.Time
+	expires int64 // after base
 }
 
 func (c *seenCache) init() { c.m = make(map[string]seenVal) }
@@ -132,29 +137,37 @@ func (c *seenCache) queueLen() int { return c.q.len() }
 // add records id, accepted as the copy with fingerprint fp, until expires,
 // evicting the oldest entries beyond limit.
 func (c *seenCache) add(id string, fp wire.Fingerprint, expires time.Time, limit int) {
+	if c.base.IsZero() {
+		c.base = expires
+	}
+	exp := int64(expires.Sub(c.base))
 	for len(c.m) >= limit {
 		e, ok := c.q.peek()
 		if !ok {
 			break
 		}
 		c.q.pop()
-		if v, ok := c.m[e.id]; ok && v.expires.Equal(e.expires) {
+		if v, ok := c.m[e.id]; ok && v.expires == e.expires {
 			delete(c.m, e.id)
 		}
 	}
-	c.m[id] = seenVal{expires: expires, fp: fp}
-	c.q.push(seenEntry{id: id, expires: expires})
+	c.m[id] = seenVal{expires: exp, fp: fp}
+	c.q.push(seenEntry{id: id, expires: exp})
 }
 
 // expire forgets entries whose expiry is not after now.
 func (c *seenCache) expire(now time.Time) {
+	if c.base.IsZero() {
+		return // nothing added yet
+	}
+	n := int64(now.Sub(c.base))
 	for {
 		e, ok := c.q.peek()
-		if !ok || e.expires.After(now) {
+		if !ok || e.expires > n {
 			return
 		}
 		c.q.pop()
-		if v, ok := c.m[e.id]; ok && v.expires.Equal(e.expires) {
+		if v, ok := c.m[e.id]; ok && v.expires == e.expires {
 			delete(c.m, e.id)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -81,9 +82,10 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // owns (it does not alias the reader's buffer). Errors are those of ReadFrame,
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
 //
-// The frame is read into a buffer borrowed from a pool shared by every
-// Reader and Writer and returned once decoded, so an idle stream holds no
-// frame-sized buffer.
+// A frame that fits the read buffer (4 KiB) is decoded where it is
+// buffered; a larger one is read into a buffer borrowed from a pool shared
+// by every Reader and Writer and returned once decoded, so an idle stream
+// holds no frame-sized buffer.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	n, err := readUvarint(r.r)
 	if err != nil {
@@ -91,6 +93,9 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	}
 	if n > uint64(r.max) {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
+	}
+	if int(n) <= r.r.Size() {
+		return r.decodeBuffered(int(n))
 	}
 	bp := getBuf(int(n))
 	defer putBuf(bp)
@@ -104,40 +109,86 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	return DecodeRPC(frame)
 }
 
-// framePool holds frame buffers shared by Readers and Writers: buffers are
-// sized by use and held only while a frame is read or written.
-var framePool sync.Pool
+// decodeBuffered decodes the next n bytes, a frame that fits the read
+// buffer, where they are buffered: no copy, no frame buffer (DecodeRPC
+// copies what it keeps).
+func (r *Reader) decodeBuffered(n int) (*pb.RPC, error) {
+	frame, err := r.r.Peek(n)
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	rpc, err := DecodeRPC(frame)
+	_, _ = r.r.Discard(n) // n bytes are buffered: it cannot fail
+	return rpc, err
+}
 
-// maxPooled bounds the buffers kept in the pool; larger ones are left to
-// the garbage collector.
-const maxPooled = 256 << 10
+// framePools hold frame buffers shared by Readers and Writers, one pool
+// per size class: from minPooled to maxPooled, eight classes per doubling
+// (2048, 2304, 2560, ... 4096, 4608, ...), so a buffer is at most 12.5%
+// larger than the frame it was taken for, and a small frame never holds a
+// buffer grown by a large one. Buffers are held only while a frame is
+// read or written.
+var framePools [framePoolClasses]sync.Pool
 
+const (
+	minPooledShift = 11 // 2 KiB: a 1 KiB message's frame
+	maxPooledShift = 18
+	// maxPooled bounds the buffers kept in the pools; larger ones are
+	// left to the garbage collector.
+	maxPooled        = 1 << maxPooledShift
+	classesPerDouble = 8
+	framePoolClasses = (maxPooledShift-minPooledShift)*classesPerDouble + 1
+)
+
+// classSize is the capacity of class c's buffers.
+func classSize(c int) int {
+	e := minPooledShift + c/classesPerDouble
+	return 1<<e + (c%classesPerDouble)<<(e-3)
+}
+
+// frameClass returns the smallest class whose buffers hold n bytes;
+// framePoolClasses when n is above maxPooled.
+func frameClass(n int) int {
+	if n <= 1<<minPooledShift {
+		return 0
+	}
+	if n > maxPooled {
+		return framePoolClasses
+	}
+	e := bits.Len(uint(n-1)) - 1 // 1<<e < n <= 1<<(e+1)
+	step := 1 << (e - 3)
+	k := (n - 1<<e + step - 1) / step // 1..8
+	return (e-minPooledShift)*classesPerDouble + k
+}
+
+// capClass returns the largest class whose size is at most n (n at least
+// minPooled and at most maxPooled).
+func capClass(n int) int {
+	e := bits.Len(uint(n)) - 1 // 1<<e <= n < 1<<(e+1)
+	return (e-minPooledShift)*classesPerDouble + (n-1<<e)>>(e-3)
+}
+
+// getBuf returns an empty buffer of capacity at least n.
 func getBuf(n int) *[]byte {
-	if bp, ok := framePool.Get().(*[]byte); ok {
-		if cap(*bp) >= n {
+	c := frameClass(n)
+	if c < framePoolClasses {
+		if bp, ok := framePools[c].Get().(*[]byte); ok {
 			return bp
 		}
-		framePool.Put(bp)
+		n = classSize(c)
 	}
-	b := make([]byte, 0, max(n, 4096))
+	b := make([]byte, 0, n)
 	return &b
 }
 
+// putBuf returns bp to the pool of the largest class its capacity holds.
 func putBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooled {
-		*bp = (*bp)[:0]
-		framePool.Put(bp)
+	n := cap(*bp)
+	if n < 1<<minPooledShift || n > maxPooled {
+		return
 	}
-}
-
-// DecodeRPC decodes one RPC payload (without its length prefix). The result
-// does not alias frame.
-func DecodeRPC(frame []byte) (*pb.RPC, error) {
-	rpc := new(pb.RPC)
-	if err := proto.Unmarshal(frame, rpc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
-	}
-	return rpc, nil
+	*bp = (*bp)[:0]
+	framePools[capClass(n)].Put(bp)
 }
 
 // Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
@@ -163,9 +214,13 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 // The frame is encoded into a pooled buffer (see ReadRPC), returned after
 // the write.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
-	bp := getBuf(0)
+	size := proto.Size(rpc)
+	if w.max > 0 && size > w.max {
+		return fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, w.max)
+	}
+	bp := getBuf(binary.MaxVarintLen64 + size)
 	defer putBuf(bp)
-	buf, err := AppendFrame((*bp)[:0], rpc, w.max)
+	buf, err := appendFrame((*bp)[:0], rpc, size)
 	if err != nil {
 		return err
 	}
@@ -182,6 +237,11 @@ func AppendFrame(dst []byte, rpc *pb.RPC, maxSize int) ([]byte, error) {
 	if maxSize > 0 && size > maxSize {
 		return dst, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, maxSize)
 	}
+	return appendFrame(dst, rpc, size)
+}
+
+// appendFrame is AppendFrame for an RPC whose size was just computed.
+func appendFrame(dst []byte, rpc *pb.RPC, size int) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(size))
 	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, rpc)
 	if err != nil {

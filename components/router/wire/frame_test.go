@@ -217,3 +217,45 @@ func TestProtocols(t *testing.T) {
 		t.Fatal("IsPubsub is wrong")
 	}
 }
+
+// A frame borrows a buffer of the smallest class that holds it, at most
+// 12.5% larger than the frame: a small frame after a large one does not
+// hold the large one's buffer.
+func TestFramePoolClasses(t *testing.T) {
+	for c := 0; c < framePoolClasses; c++ {
+		if got := capClass(classSize(c)); got != c {
+			t.Fatalf("capClass(classSize(%d) = %d) = %d", c, classSize(c), got)
+		}
+		if c > 0 && classSize(c) <= classSize(c-1) {
+			t.Fatalf("class %d (%d bytes) not above class %d", c, classSize(c), c-1)
+		}
+	}
+	if classSize(framePoolClasses-1) != maxPooled {
+		t.Fatalf("last class %d bytes, want %d", classSize(framePoolClasses-1), maxPooled)
+	}
+	for n := 0; n <= maxPooled+1; n += 1 + n/97 {
+		bp := getBuf(n)
+		c := cap(*bp)
+		if c < n || (n > 1<<minPooledShift && n <= maxPooled && c > n+n/8) || (n <= 1<<minPooledShift && c > 1<<minPooledShift) {
+			t.Fatalf("getBuf(%d): capacity %d", n, c)
+		}
+		if len(*bp) != 0 {
+			t.Fatalf("getBuf(%d): length %d", n, len(*bp))
+		}
+		if n >= 1<<minPooledShift && n <= maxPooled {
+			if s := classSize(capClass(n)); s > n {
+				t.Fatalf("capClass(%d) has %d-byte buffers", n, s)
+			}
+		}
+		*bp = append(*bp, 1)
+		putBuf(bp)
+	}
+	big := getBuf(60 << 10)
+	putBuf(big)
+	if small := getBuf(1000); cap(*small) > 1<<minPooledShift {
+		t.Fatalf("a 1000-byte frame borrowed a %d-byte buffer", cap(*small))
+	}
+	if b := getBuf(65536 + 200); cap(*b) > 73728 {
+		t.Fatalf("a 64 KiB message's frame borrowed a %d-byte buffer", cap(*b))
+	}
+}

@@ -115,6 +115,9 @@ func (r *Reader) ReadRPCHead(minFrame, headLen int, peek func(head []byte)) (*pb
 	if n > uint64(r.max) {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, r.max)
 	}
+	if int(n) < minFrame && int(n) <= r.r.Size() {
+		return r.decodeBuffered(int(n))
+	}
 	bp := getBuf(int(n))
 	defer putBuf(bp)
 	frame := (*bp)[:n]

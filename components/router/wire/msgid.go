@@ -2,6 +2,7 @@ package wire
 
 import (
 	"crypto/sha256"
+	"strings"
 
 	"github.com/meshbus/meshbus/components/router/pb"
 )
@@ -16,7 +17,14 @@ type MsgIDFunc func(m *pb.Message) string
 // StrictNoSign every message would get the same id, so use a content-based
 // function such as ContentMsgID.
 func DefaultMsgID(m *pb.Message) string {
-	return string(m.From) + string(m.Seqno)
+	// One allocation: string(a)+string(b) converts each operand through
+	// a 32-byte stack buffer, and a peer id's bytes are longer, so the
+	// expression allocated twice.
+	var b strings.Builder
+	b.Grow(len(m.From) + len(m.Seqno))
+	b.Write(m.From)
+	b.Write(m.Seqno)
+	return b.String()
 }
 
 // ContentMsgID is a content-based id: the SHA-256 of the topic, a zero byte,
