@@ -227,6 +227,12 @@ func (a *Automaton) pickPeers(t *topicState, n int, keep func(*peerState) bool) 
 	if n <= 0 {
 		return nil
 	}
+	cands := a.candidates(t, keep)
+	return cands[:min(n, len(cands))]
+}
+
+// candidates returns the peers of t that satisfy keep, in random order.
+func (a *Automaton) candidates(t *topicState, keep func(*peerState) bool) []*peerState {
 	var cands []*peerState
 	for _, p := range t.peers.items {
 		if ps := a.peers[p]; ps != nil && keep(ps) {
@@ -234,8 +240,5 @@ func (a *Automaton) pickPeers(t *topicState, n int, keep func(*peerState) bool) 
 		}
 	}
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	if len(cands) > n {
-		cands = cands[:n]
-	}
 	return cands
 }

@@ -103,16 +103,12 @@ func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
 	a.scratchPeers = mesh[:0]
 
 	if n := t.mesh.len(); n < a.cfg.Dlo {
-		picked, byRTT := a.pickMesh(t, a.cfg.D-n, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
-		a.graftPicked(now, t, picked, byRTT, out)
+		picked, random := a.pickMesh(t, a.cfg.D-n, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
+		a.graftPicked(now, t, picked, random, out)
 	}
 
 	if n := t.mesh.len(); n > a.cfg.Dhi || (a.cfg.TrimAtDhi && n >= a.cfg.Dhi) {
-		if a.cfg.Latency.Enabled {
-			a.trimMeshLatency(now, t, out)
-		} else {
-			a.trimMesh(now, t, out)
-		}
+		a.trimMesh(now, t, out)
 	}
 
 	if t.mesh.len() >= a.cfg.Dlo {
@@ -153,47 +149,56 @@ func (a *Automaton) maintainMesh(now time.Time, t *topicState, out *Output) {
 }
 
 // trimMesh prunes t's mesh down to D: the Dscore best-scoring peers stay,
-// then enough outbound peers to reach Dout, then random others.
+// then enough outbound peers to reach Dout, then others in preference
+// order. That order is random, or, with latency-aware selection on, a
+// random ceil(D × RandomShare) first and the rest fastest first; it also
+// breaks the ties among the best-scored. A kept peer is tagged as chosen
+// for its RTT exactly when it is outside that random lead.
 func (a *Automaton) trimMesh(now time.Time, t *topicState, out *Output) {
-	cands := make([]*peerState, 0, t.mesh.len())
+	order := make([]*peerState, 0, t.mesh.len())
 	for _, p := range t.mesh.items {
-		cands = append(cands, a.peers[p])
+		order = append(order, a.peers[p])
 	}
-	// Shuffle before the stable sort so that equal scores are kept at random.
-	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	slices.SortStableFunc(cands, func(x, y *peerState) int { return cmp.Compare(y.score, x.score) })
-	keep := cands[:a.cfg.Dscore:a.cfg.Dscore]
-	rest := slices.Clone(cands[a.cfg.Dscore:])
-	a.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-	outbound := 0
-	for _, ps := range keep {
+	a.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	random := a.randomLead(order, a.cfg.D)
+	byScore := slices.Clone(order)
+	slices.SortStableFunc(byScore, func(x, y *peerState) int { return cmp.Compare(y.score, x.score) })
+	kept := make(map[peer.ID]bool, a.cfg.D)
+	n, outbound := 0, 0
+	take := func(ps *peerState) {
+		kept[ps.id] = true
+		n++
 		if ps.outbound {
 			outbound++
 		}
 	}
-	taken := make([]bool, len(rest))
-	for i, ps := range rest {
-		if outbound >= a.cfg.Dout || len(keep) >= a.cfg.D {
+	for _, ps := range byScore[:a.cfg.Dscore] {
+		take(ps)
+	}
+	for _, ps := range order {
+		if outbound >= a.cfg.Dout || n >= a.cfg.D {
 			break
 		}
-		if ps.outbound {
-			keep = append(keep, ps)
-			taken[i] = true
-			outbound++
+		if !kept[ps.id] && ps.outbound {
+			take(ps)
 		}
 	}
-	for i, ps := range rest {
-		if len(keep) >= a.cfg.D {
+	for _, ps := range order {
+		if n >= a.cfg.D {
 			break
 		}
-		if !taken[i] {
-			keep = append(keep, ps)
-			taken[i] = true
+		if !kept[ps.id] {
+			take(ps)
 		}
 	}
-	for i, ps := range rest {
-		if !taken[i] {
+	for i, ps := range order {
+		switch {
+		case !kept[ps.id]:
 			a.pruneFromMesh(now, t, ps, events.PruneReasonOversubscribed, true, out)
+		case i < random:
+			delete(t.byRTT, ps.id)
+		default:
+			t.tagRTT(ps.id)
 		}
 	}
 }

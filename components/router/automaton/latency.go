@@ -142,103 +142,44 @@ func fasterFirst(x, y *peerState) int {
 	return cmp.Compare(x.rtt, y.rtt)
 }
 
-// pickMesh returns up to n peers of t that satisfy keep, for the mesh. With
-// latency-aware selection off it is pickPeers. On, ceil(n × RandomShare) of
-// them are uniform at random and the rest are the fastest of the others;
-// byRTT reports, per returned peer, whether it was chosen for its RTT.
-func (a *Automaton) pickMesh(t *topicState, n int, keep func(*peerState) bool) (picked []*peerState, byRTT []bool) {
-	if !a.cfg.Latency.Enabled {
-		picked = a.pickPeers(t, n, keep)
-		return picked, make([]bool, len(picked))
-	}
+// pickMesh returns up to n peers of t that satisfy keep, for the mesh,
+// and how many of them, leading the slice, were picked at random. With
+// latency-aware selection off it is pickPeers (all random). On, the first
+// ceil(n × RandomShare) are uniform at random and the rest are the
+// fastest of the others; when there are no more candidates than n there
+// is no choice, and all count as random.
+func (a *Automaton) pickMesh(t *topicState, n int, keep func(*peerState) bool) (picked []*peerState, random int) {
 	if n <= 0 {
-		return nil, nil
+		return nil, 0
 	}
-	var cands []*peerState
-	for _, p := range t.peers.items {
-		if ps := a.peers[p]; ps != nil && keep(ps) {
-			cands = append(cands, ps)
-		}
-	}
-	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	byRTT = make([]bool, min(n, len(cands)))
+	cands := a.candidates(t, keep)
 	if len(cands) <= n {
-		return cands, byRTT // no choice to make
+		return cands, len(cands)
 	}
-	r := a.cfg.Latency.randomSlots(n)
-	rest := cands[r:]
-	slices.SortStableFunc(rest, fasterFirst)
-	for i := r; i < n; i++ {
-		byRTT[i] = true
-	}
-	return cands[:n], byRTT
+	random = a.randomLead(cands, n)
+	return cands[:n], min(random, n)
 }
 
-// graftPicked grafts the peers pickMesh chose, tagging those chosen for
-// their RTT.
-func (a *Automaton) graftPicked(now time.Time, t *topicState, picked []*peerState, byRTT []bool, out *Output) {
+// randomLead orders ps, already shuffled, as the preference of a
+// selection of n: with latency-aware selection off it leaves them as they
+// are, all random, and returns len(ps); on, it keeps the first
+// ceil(n × RandomShare) where they are and sorts the others fastest first,
+// and returns how many lead at random.
+func (a *Automaton) randomLead(ps []*peerState, n int) int {
+	if !a.cfg.Latency.Enabled {
+		return len(ps)
+	}
+	r := min(len(ps), a.cfg.Latency.randomSlots(n))
+	slices.SortStableFunc(ps[r:], fasterFirst)
+	return r
+}
+
+// graftPicked grafts the peers pickMesh chose, tagging those after the
+// first random ones as chosen for their RTT.
+func (a *Automaton) graftPicked(now time.Time, t *topicState, picked []*peerState, random int, out *Output) {
 	for i, ps := range picked {
 		a.graft(now, t, ps, out)
-		if byRTT[i] {
-			t.tagRTT(ps.id)
-		}
-	}
-}
-
-// trimMeshLatency is trimMesh with latency-aware selection: the mesh
-// peers are shuffled; the first ceil(D × RandomShare) form the random
-// part, the others are ordered fastest first; that preference order breaks
-// the ties of the Dscore best-scored peers, then picks the outbound quota
-// and the rest up to D.
-func (a *Automaton) trimMeshLatency(now time.Time, t *topicState, out *Output) {
-	order := make([]*peerState, 0, t.mesh.len())
-	for _, p := range t.mesh.items {
-		order = append(order, a.peers[p])
-	}
-	a.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	r := a.cfg.Latency.randomSlots(a.cfg.D)
-	slices.SortStableFunc(order[r:], fasterFirst)
-	random := make(map[peer.ID]bool, r)
-	for _, ps := range order[:r] {
-		random[ps.id] = true
-	}
-	byScore := slices.Clone(order)
-	slices.SortStableFunc(byScore, func(x, y *peerState) int { return cmp.Compare(y.score, x.score) })
-	kept := make(map[peer.ID]bool, a.cfg.D)
-	n, outbound := 0, 0
-	take := func(ps *peerState) {
-		kept[ps.id] = true
-		n++
-		if ps.outbound {
-			outbound++
-		}
-	}
-	for _, ps := range byScore[:a.cfg.Dscore] {
-		take(ps)
-	}
-	for _, ps := range order {
-		if outbound >= a.cfg.Dout || n >= a.cfg.D {
-			break
-		}
-		if !kept[ps.id] && ps.outbound {
-			take(ps)
-		}
-	}
-	for _, ps := range order {
-		if n >= a.cfg.D {
-			break
-		}
-		if !kept[ps.id] {
-			take(ps)
-		}
-	}
-	for _, ps := range order {
-		switch {
-		case !kept[ps.id]:
-			a.pruneFromMesh(now, t, ps, events.PruneReasonOversubscribed, true, out)
-		case random[ps.id]:
-			delete(t.byRTT, ps.id)
-		default:
+		if i >= random {
 			t.tagRTT(ps.id)
 		}
 	}

@@ -145,6 +145,11 @@ func TestLatencyTrimKeepsFastest(t *testing.T) {
 	if n := among(mesh, ps[:6]); n < 4 {
 		t.Fatalf("%d of the 6 fastest kept, want >= 4: %v", n, mesh)
 	}
+	// The kept peers outside the random lead (ceil(6/3) = 2) are tagged as
+	// chosen for their RTT, so that swaps keep the random share.
+	if n := len(h.a.topics[topicA].byRTT); n != 4 {
+		t.Fatalf("%d kept peers tagged as chosen for their RTT, want 4", n)
+	}
 	pruned := 0
 	for _, e := range FactPeerPruned.In(&h.out) {
 		if e.Reason != events.PruneReasonOversubscribed {

@@ -99,8 +99,8 @@ func (a *Automaton) Join(now time.Time, topic string, out *Output) Outcome {
 		t.hasFan = false
 	}
 	if need := a.cfg.D - t.mesh.len(); need > 0 {
-		picked, byRTT := a.pickMesh(t, need, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
-		a.graftPicked(now, t, picked, byRTT, out)
+		picked, random := a.pickMesh(t, need, func(ps *peerState) bool { return a.canGraft(now, t, ps) })
+		a.graftPicked(now, t, picked, random, out)
 	}
 	return OutcomeJoined
 }
