@@ -246,8 +246,9 @@ func (a *Automaton) swapSlowest(now time.Time, t *topicState, out *Output) bool 
 
 // publishExtras returns the PublishExtra fastest measured topic peers of t
 // outside its mesh that may receive the local node's message of dataLen
-// bytes (nil when the feature does not apply).
-func (a *Automaton) publishExtras(t *topicState, dataLen int) map[peer.ID]bool {
+// bytes (nil when the feature does not apply). A slice: it holds a handful
+// of peers, and Publish only asks whether a peer is among them.
+func (a *Automaton) publishExtras(t *topicState, dataLen int) []*peerState {
 	l := a.cfg.Latency
 	if !l.Enabled || l.PublishExtra == 0 || a.cfg.FloodPublish || !t.joined || dataLen > l.PublishExtraMaxData {
 		return nil
@@ -259,11 +260,7 @@ func (a *Automaton) publishExtras(t *topicState, dataLen int) map[peer.ID]bool {
 		}
 	}
 	slices.SortStableFunc(cands, fasterFirst)
-	extras := make(map[peer.ID]bool, min(len(cands), l.PublishExtra))
-	for _, ps := range cands[:min(len(cands), l.PublishExtra)] {
-		extras[ps.id] = true
-	}
-	return extras
+	return cands[:min(len(cands), l.PublishExtra)]
 }
 
 // tagRTT records that p was chosen for its RTT (the map is made on first

@@ -1,6 +1,7 @@
 package automaton
 
 import (
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -445,7 +446,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		send := a.cfg.FloodPublish || ps.direct || ps.feat&featMesh == 0
 		if !send {
 			if t.joined {
-				send = t.mesh.has(p) || extras[p]
+				send = t.mesh.has(p) || slices.Contains(extras, ps)
 			} else if fanout != nil {
 				send = fanout.has(p)
 			} else {
