@@ -16,6 +16,27 @@ type floorEvt struct{ A, B, C, D, E, F, G, H int64 }
 
 // floorRing is a bare ring of floorEvt: the cheapest queue an emitter can
 // push into, with no subscriber bookkeeping.
+// alternate runs n contenders b.N rounds each, rotating which goes first
+// every round, timing run(i) alone (drain runs with the timer stopped after
+// each), and returns each contender's total time.
+func alternate(b *testing.B, n int, run func(i int), drain func()) []time.Duration {
+	total := make([]time.Duration, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for round := range b.N {
+		for k := range n {
+			i := (round + k) % n
+			start := time.Now()
+			run(i)
+			total[i] += time.Since(start)
+			b.StopTimer()
+			drain()
+			b.StartTimer()
+		}
+	}
+	return total
+}
+
 type floorRing struct {
 	slots []floorEvt
 	mask  uint64
@@ -181,20 +202,7 @@ func BenchmarkPushFloor(b *testing.B) {
 			}
 		}
 	}
-	total := make([]time.Duration, len(contenders))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for round := range b.N {
-		for k := range contenders {
-			i := (round + k) % len(contenders)
-			start := time.Now()
-			contenders[i].run()
-			total[i] += time.Since(start)
-			b.StopTimer()
-			drain()
-			b.StartTimer()
-		}
-	}
+	total := alternate(b, len(contenders), func(i int) { contenders[i].run() }, drain)
 	_ = sink
 	per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
 	chanNs := per(3)
@@ -294,20 +302,7 @@ func BenchmarkFanoutFloor(b *testing.B) {
 					}
 				}
 			}
-			total := make([]time.Duration, len(contenders))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for round := range b.N {
-				for k := range contenders {
-					i := (round + k) % len(contenders)
-					start := time.Now()
-					contenders[i].run()
-					total[i] += time.Since(start)
-					b.StopTimer()
-					drain()
-					b.StartTimer()
-				}
-			}
+			total := alternate(b, len(contenders), func(i int) { contenders[i].run() }, drain)
 			per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
 			for i, c := range contenders {
 				b.ReportMetric(per(i), c.name+"-ns/emit")
