@@ -15,12 +15,10 @@
 package rtt
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -30,6 +28,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
 	"github.com/meshbus/meshbus/components/rtt/automaton"
 	"github.com/meshbus/meshbus/eventbus"
@@ -39,9 +38,11 @@ import (
 
 // PingProtocol is the libp2p ping protocol the prober speaks: the prober
 // writes 32 random bytes and the peer echoes them.
-const PingProtocol protocol.ID = "/ipfs/ping/1.0.0"
+const PingProtocol protocol.ID = ping.ID
 
-const pingSize = 32
+// errPingEnded reports a ping client that stopped before giving every
+// sample (it only does when its context ends, so this is a fallback).
+var errPingEnded = errors.New("rtt: ping ended early")
 
 // Prober measures the round-trip time to connected peers. Create it with
 // New; it runs between Start and Close.
@@ -205,43 +206,32 @@ func (p *Prober) probe(id peer.ID) {
 	}
 }
 
-// ping opens a ping stream to id and sends cfg.samples pings, returning
-// the smallest round trip measured on the prober's clock.
+// ping pings id with go-libp2p's ping client (which also records the
+// result in the peerstore) and returns the smallest of cfg.samples round
+// trips. Round trips are wall-clock time: they measure the network, not
+// the prober's schedule, so the injected clock plays no part.
 func (p *Prober) ping(id peer.ID) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.timeout)
-	defer cancel()
-	s, err := p.h.NewStream(ctx, id, PingProtocol)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = s.Reset() }()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
-	defer stop()
-	buf, echo := make([]byte, pingSize), make([]byte, pingSize)
+	results := ping.Ping(ctx, p.h, id)
+	defer func() {
+		cancel()
+		for range results { // closed once the client's goroutine is done
+		}
+	}()
 	best := time.Duration(-1)
 	for range p.cfg.samples {
-		if _, err := rand.Read(buf); err != nil {
-			return 0, err
+		r, ok := <-results
+		if !ok {
+			return 0, cmp.Or(ctx.Err(), errPingEnded)
 		}
-		start := p.cfg.clk.Now()
-		if _, err := s.Write(buf); err != nil {
-			return 0, err
+		if r.Error != nil {
+			return 0, r.Error
 		}
-		if _, err := io.ReadFull(s, echo); err != nil {
-			return 0, err
-		}
-		d := p.cfg.clk.Since(start)
-		if !bytes.Equal(buf, echo) {
-			return 0, errors.New("rtt: ping echo differs from what was sent")
-		}
-		if best < 0 || d < best {
-			best = d
+		if best < 0 || r.RTT < best {
+			best = r.RTT
 		}
 	}
-	return max(best, 0), nil
+	return best, nil
 }
 
 // Close stops the driver and every probe, and closes the subscription and
