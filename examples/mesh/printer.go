@@ -74,9 +74,6 @@ func (p *printer) event(node string, e any) {
 	case events.EvtMessagePublished:
 		kind, detail = "published", fmt.Sprintf("%d bytes to %d peers", e.Size, e.Peers)
 	case events.EvtMessageDelivered:
-		p.mu.Lock()
-		p.delivered++
-		p.mu.Unlock()
 		kind, detail = "delivered", fmt.Sprintf("%d bytes from %s, first copy via %s", e.Size, p.nameOf(e.Author), p.nameOf(e.From))
 	default:
 		kind, detail = fmt.Sprintf("%T", e), ""
@@ -84,11 +81,17 @@ func (p *printer) event(node string, e any) {
 	p.line(node, kind, detail)
 }
 
+// line prints one line unless the demo is over. A delivery is counted in the
+// same critical section that prints it, so once deliveredCount reaches a
+// number, that many delivery lines are already written.
 func (p *printer) line(node, kind, detail string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
 		return
+	}
+	if kind == "delivered" {
+		p.delivered++
 	}
 	ms := time.Since(p.start).Milliseconds()
 	fmt.Fprintf(p.w, "%7.3fs  %-3s %-16s %s\n", float64(ms)/1000, node, kind, detail)
