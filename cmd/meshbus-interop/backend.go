@@ -139,6 +139,7 @@ const (
 	defaultPublishExtra = 6
 	defaultRandomShare  = 1.0 // uniform mesh selection
 	defaultSwapTicks    = 0   // no swaps
+	defaultPublishSkip  = 0
 )
 
 // envInt returns the integer in the environment variable name, or def.
@@ -181,9 +182,12 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 			lc.RandomShare = v
 		}
 		lc.SwapTicks = envInt("MESHBUS_SWAP_TICKS", defaultSwapTicks)
+		// MESHBUS_EXTRA_RANDOM=1: the extras drawn at random, not the fastest.
+		lc.PublishExtraRandom = os.Getenv("MESHBUS_EXTRA_RANDOM") == "1"
+		lc.PublishMeshSkip = envInt("MESHBUS_PUBLISH_SKIP", defaultPublishSkip)
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
-		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d",
-			lc.RandomShare, lc.SwapTicks, lc.PublishExtra))
+		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d",
+			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip))
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),

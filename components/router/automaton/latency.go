@@ -48,6 +48,20 @@ type LatencyConfig struct {
 	// publishing (every topic peer). Peers below the publish threshold
 	// and unmeasured peers are never extras. 0 turns it off. Default 0.
 	PublishExtra int
+	// PublishExtraRandom draws the PublishExtra peers uniformly at random
+	// among the eligible topic peers outside the mesh, measured or not,
+	// afresh at every publish, instead of taking the fastest measured: an
+	// A/B switch for what the RTT choice itself is worth. Default false.
+	PublishExtraRandom bool
+	// PublishMeshSkip trades first-hop copies: when a message goes to
+	// extras (PublishExtra), up to this many of the slowest measured mesh
+	// peers that speak /meshsub/1.2.0, and never more than there are
+	// extras, get an IDONTWANT for it instead of the message. They receive
+	// it from their other mesh peers and, having the IDONTWANT, do not
+	// send it back: each skip saves the two copies an extra adds (its own
+	// and the one its mesh neighbour then sends it as a duplicate). 0 turns
+	// it off. Default 0.
+	PublishMeshSkip int
 	// PublishExtraMaxData is the largest data field (bytes) a published
 	// message may have to go to the PublishExtra peers: a large message's
 	// extra copies would share the publisher's uplink with its mesh
@@ -81,6 +95,8 @@ func (l LatencyConfig) validate() error {
 		return bad("SwapMinDelta", "must be >= 0")
 	case l.PublishExtra < 0:
 		return bad("PublishExtra", "must be >= 0")
+	case l.PublishMeshSkip < 0:
+		return bad("PublishMeshSkip", "must be >= 0")
 	case l.PublishExtraMaxData < 0:
 		return bad("PublishExtraMaxData", "must be >= 0")
 	}
@@ -245,13 +261,18 @@ func (a *Automaton) swapSlowest(now time.Time, t *topicState, out *Output) bool 
 }
 
 // publishExtras returns the PublishExtra fastest measured topic peers of t
-// outside its mesh that may receive the local node's message of dataLen
-// bytes (nil when the feature does not apply). A slice: it holds a handful
-// of peers, and Publish only asks whether a peer is among them.
+// outside its mesh (with PublishExtraRandom, PublishExtra of them drawn at
+// random, measured or not) that may receive the local node's message of
+// dataLen bytes (nil when the feature does not apply). A slice: it holds a
+// handful of peers, and Publish only asks whether a peer is among them.
 func (a *Automaton) publishExtras(t *topicState, dataLen int) []*peerState {
 	l := a.cfg.Latency
 	if !l.Enabled || l.PublishExtra == 0 || a.cfg.FloodPublish || !t.joined || dataLen > l.PublishExtraMaxData {
 		return nil
+	}
+	if l.PublishExtraRandom {
+		cands := a.candidates(t, func(ps *peerState) bool { return !t.mesh.has(ps.id) && a.fanoutEligible(ps) })
+		return cands[:min(len(cands), l.PublishExtra)]
 	}
 	var cands []*peerState
 	for _, p := range t.peers.items {
@@ -261,6 +282,25 @@ func (a *Automaton) publishExtras(t *topicState, dataLen int) []*peerState {
 	}
 	slices.SortStableFunc(cands, fasterFirst)
 	return cands[:min(len(cands), l.PublishExtra)]
+}
+
+// publishSkips returns the mesh peers of t that get an IDONTWANT instead
+// of the local node's message when it also goes to extras: up to
+// PublishMeshSkip (at most extras) of the slowest measured mesh peers that
+// understand IDONTWANT.
+func (a *Automaton) publishSkips(t *topicState, extras int) []*peerState {
+	n := min(a.cfg.Latency.PublishMeshSkip, extras)
+	if n == 0 {
+		return nil
+	}
+	var cands []*peerState
+	for _, p := range t.mesh.items {
+		if ps := a.peers[p]; ps != nil && ps.rttKnown && ps.feat&featIDontWant != 0 && !ps.direct {
+			cands = append(cands, ps)
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y *peerState) int { return fasterFirst(y, x) })
+	return cands[:min(len(cands), n)]
 }
 
 // tagRTT records that p was chosen for its RTT (the map is made on first

@@ -356,6 +356,109 @@ func TestLatencyPublishExtra(t *testing.T) {
 	}
 }
 
+// With PublishExtraRandom, every publish draws its PublishExtra extras
+// afresh among the eligible non-mesh peers, measured or not: always that
+// many, never a mesh peer or one below the publish threshold, and over
+// many publishes not only the fastest.
+func TestLatencyPublishExtraRandom(t *testing.T) {
+	h := latHarness(t, 5, func(c *Config) {
+		c.FloodPublish = false
+		c.Latency.PublishExtra = 3
+		c.Latency.PublishExtraRandom = true
+	})
+	h.join(topicA)
+	ps := rttPeers(h, 12, false)
+	for _, p := range ps[6:] {
+		h.graftIn(p, topicA)
+	}
+	h.scores(events.ScoreThresholds{Gossip: -10, Publish: -20, Graylist: -30}, ps[0], -25.0)
+	unknown := h.add(50, wire.ProtocolMeshsub12, false, topicA)
+	eligible := append(slices.Clone(ps[1:6]), unknown)
+	seen := map[peer.ID]int{}
+	for range 60 {
+		h.reset()
+		m, id := msg(pid(0), topicA, 50)
+		h.a.Publish(h.now, m, id, &h.out)
+		n := 0
+		for _, p := range append(slices.Clone(ps), unknown) {
+			if r := h.rpc(p); r == nil || len(r.GetPublish()) == 0 {
+				continue
+			}
+			if slices.Contains(ps[6:], p) {
+				continue // the mesh
+			}
+			if !slices.Contains(eligible, p) {
+				t.Fatalf("extra copy to %v, not an eligible non-mesh peer", p)
+			}
+			seen[p]++
+			n++
+		}
+		if n != 3 {
+			t.Fatalf("%d extras, want 3", n)
+		}
+	}
+	if len(seen) != len(eligible) {
+		t.Fatalf("60 draws reached %d of the %d eligible peers: %v", len(seen), len(eligible), seen)
+	}
+}
+
+// With PublishMeshSkip, a message that goes to extras skips as many of the
+// slowest measured mesh peers (at most the number of extras, only
+// /meshsub/1.2.0 peers): they get an IDONTWANT for its id instead. A large
+// message, which has no extras, goes to the whole mesh.
+func TestLatencyPublishMeshSkip(t *testing.T) {
+	h := latHarness(t, 4, func(c *Config) {
+		c.FloodPublish = false
+		c.Latency.PublishExtra = 2
+		c.Latency.PublishMeshSkip = 3 // capped at the 2 extras
+		c.Latency.PublishExtraMaxData = 100
+	})
+	h.join(topicA)
+	ps := rttPeers(h, 10, false)
+	old := h.add(11, wire.ProtocolMeshsub11, false, topicA) // no IDONTWANT: never skipped
+	if o := h.a.HandlePeerRTT(h.now, old, time.Second, &h.out); o != OutcomeRTTRecorded {
+		t.Fatalf("HandlePeerRTT = %v", o)
+	}
+	mesh := append(slices.Clone(ps[5:]), old)
+	for _, p := range mesh {
+		h.graftIn(p, topicA)
+	}
+	publish := func(size int) (msgTo, idwTo []peer.ID, id string) {
+		h.reset()
+		m, id := msg(pid(0), topicA, size)
+		h.a.Publish(h.now, m, id, &h.out)
+		for _, p := range append(slices.Clone(ps), old) {
+			r := h.rpc(p)
+			if r == nil {
+				continue
+			}
+			if len(r.GetPublish()) > 0 {
+				msgTo = append(msgTo, p)
+			}
+			for _, d := range r.GetControl().GetIdontwant() {
+				for _, raw := range d.GetMessageIDs() {
+					if string(raw) != id {
+						t.Fatalf("IDONTWANT to %v for %q, want %q", p, raw, id)
+					}
+				}
+				idwTo = append(idwTo, p)
+			}
+		}
+		return msgTo, idwTo, id
+	}
+	msgTo, idwTo, _ := publish(50)
+	if want := []peer.ID{ps[8], ps[9]}; !slices.Equal(idwTo, want) {
+		t.Fatalf("IDONTWANT to %v, want the 2 slowest 1.2 mesh peers %v", idwTo, want)
+	}
+	if want := append([]peer.ID{ps[0], ps[1], ps[5], ps[6], ps[7]}, old); !slices.Equal(msgTo, want) {
+		t.Fatalf("message to %v, want extras 1-2, mesh peers 6-8 and the 1.1 peer", msgTo)
+	}
+	msgTo, idwTo, _ = publish(200)
+	if len(idwTo) != 0 || !slices.Equal(msgTo, mesh) {
+		t.Fatalf("large message to %v, IDONTWANT to %v; want the whole mesh and none", msgTo, idwTo)
+	}
+}
+
 // A topic first published to (its state made by the fanout) and then
 // joined gets latency-aware selection like any other.
 func TestLatencyJoinAfterPublish(t *testing.T) {

@@ -394,9 +394,11 @@ func (a *Automaton) HandleBadRPC(now time.Time, p peer.ID, reason events.Penalty
 // the local node. With FloodPublish it goes to every topic peer at or above
 // the publish threshold; otherwise to the mesh (joined topic) or the fanout
 // peers (unjoined topic; fanout is created with D peers and kept FanoutTTL
-// after the last publish), plus floodsub and direct peers. No IDONTWANT is
-// sent for it (as in other implementations: peers do not send a message back
-// to its author). It is marked seen, with its fingerprint, and cached for
+// after the last publish), plus floodsub and direct peers, and with latency
+// selection the extras (LatencyConfig.PublishExtra); with
+// LatencyConfig.PublishMeshSkip some mesh peers get an IDONTWANT for it
+// instead. No other IDONTWANT is sent for it (as in other implementations:
+// peers do not send a message back to its author). It is marked seen, with its fingerprint, and cached for
 // IWANT. Emits EvtFanoutPeerAdded for each peer of a fanout it creates,
 // then EvtMessagePublished.
 //
@@ -438,9 +440,18 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 	}
 	n := 0
 	extras := a.publishExtras(t, len(msg.GetData()))
+	skips := a.publishSkips(t, len(extras))
+	var raw []byte // the id's bytes, shared by every IDONTWANT to a skipped peer
 	for _, p := range t.peers.items {
 		ps := a.peers[p]
 		if ps == nil || ps.score < a.thresholds.Publish && !ps.direct {
+			continue
+		}
+		if slices.Contains(skips, ps) {
+			if raw == nil {
+				raw = []byte(id)
+			}
+			out.sendIDontWant(p, raw)
 			continue
 		}
 		send := a.cfg.FloodPublish || ps.direct || ps.feat&featMesh == 0
