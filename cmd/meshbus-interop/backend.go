@@ -185,9 +185,10 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		// MESHBUS_EXTRA_RANDOM=1: the extras drawn at random, not the fastest.
 		lc.PublishExtraRandom = os.Getenv("MESHBUS_EXTRA_RANDOM") == "1"
 		lc.PublishMeshSkip = envInt("MESHBUS_PUBLISH_SKIP", defaultPublishSkip)
+		lc.PublishMeshSkipFastest = os.Getenv("MESHBUS_SKIP_FASTEST") == "1"
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
-		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d",
-			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip))
+		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d (fastest %v)",
+			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip, lc.PublishMeshSkipFastest))
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),

@@ -62,6 +62,11 @@ type LatencyConfig struct {
 	// and the one its mesh neighbour then sends it as a duplicate). 0 turns
 	// it off. Default 0.
 	PublishMeshSkip int
+	// PublishMeshSkipFastest skips the fastest measured mesh peers instead
+	// of the slowest (an A/B switch: a fast peer skipped still gets the
+	// message early through a fast relay, a slow one is the last to get
+	// it either way). Default false.
+	PublishMeshSkipFastest bool
 	// PublishExtraMaxData is the largest data field (bytes) a published
 	// message may have to go to the PublishExtra peers: a large message's
 	// extra copies would share the publisher's uplink with its mesh
@@ -286,8 +291,8 @@ func (a *Automaton) publishExtras(t *topicState, dataLen int) []*peerState {
 
 // publishSkips returns the mesh peers of t that get an IDONTWANT instead
 // of the local node's message when it also goes to extras: up to
-// PublishMeshSkip (at most extras) of the slowest measured mesh peers that
-// understand IDONTWANT.
+// PublishMeshSkip (at most extras) of the slowest (PublishMeshSkipFastest:
+// fastest) measured mesh peers that understand IDONTWANT.
 func (a *Automaton) publishSkips(t *topicState, extras int) []*peerState {
 	n := min(a.cfg.Latency.PublishMeshSkip, extras)
 	if n == 0 {
@@ -299,7 +304,11 @@ func (a *Automaton) publishSkips(t *topicState, extras int) []*peerState {
 			cands = append(cands, ps)
 		}
 	}
-	slices.SortStableFunc(cands, func(x, y *peerState) int { return fasterFirst(y, x) })
+	if a.cfg.Latency.PublishMeshSkipFastest {
+		slices.SortStableFunc(cands, fasterFirst)
+	} else {
+		slices.SortStableFunc(cands, func(x, y *peerState) int { return fasterFirst(y, x) })
+	}
 	return cands[:min(len(cands), n)]
 }
 

@@ -457,6 +457,10 @@ func TestLatencyPublishMeshSkip(t *testing.T) {
 	if len(idwTo) != 0 || !slices.Equal(msgTo, mesh) {
 		t.Fatalf("large message to %v, IDONTWANT to %v; want the whole mesh and none", msgTo, idwTo)
 	}
+	h.a.cfg.Latency.PublishMeshSkipFastest = true
+	if _, idwTo, _ = publish(50); !slices.Equal(idwTo, []peer.ID{ps[5], ps[6]}) {
+		t.Fatalf("IDONTWANT to %v, want the 2 fastest mesh peers", idwTo)
+	}
 }
 
 // A topic first published to (its state made by the fanout) and then
