@@ -407,6 +407,17 @@ type DupSources struct {
 	// instants; MeshMin and MeshMax its extremes.
 	MeshDegree       float64
 	MeshMin, MeshMax int
+	// EdgeDups (overall only, 0 in per-implementation rows) is the
+	// duplicates per delivery that the meshes alone make when every node
+	// forwards at once: with n nodes of mean mesh degree k, n×k/2 mesh
+	// edges, n-1 of them carry a message's first copies (one copy each)
+	// and every other edge carries one copy each way (both ends get the
+	// message from elsewhere before the other's copy or IDONTWANT can
+	// arrive), so dups per delivery = n×k/(n-1) - 2. Measured duplicates
+	// above it are copies from outside the meshes (a publisher's extra
+	// copies, IWANT answers); below it, forwards that IDONTWANT or a
+	// skipped peer saved.
+	EdgeDups float64
 }
 
 // meshAt returns the node's mesh at instant t from its Mesh records.
@@ -510,6 +521,10 @@ func AnalyzeDupSources(logs []NodeLog) []DupSources {
 		}
 		if degN > 0 {
 			s.MeshDegree = float64(degSum) / float64(degN)
+			if g == "overall" && len(logs) > 1 {
+				n := float64(len(logs))
+				s.EdgeDups = n*s.MeshDegree/(n-1) - 2
+			}
 		} else {
 			s.MeshMin = 0
 		}
@@ -522,13 +537,18 @@ func AnalyzeDupSources(logs []NodeLog) []DupSources {
 // delivery.
 func FormatDupSources(stats []DupSources) string {
 	var b strings.Builder
-	b.WriteString("| group | mesh degree mean (min-max) | first copy from publisher / mesh / other | dups per delivery from publisher / mesh / other |\n")
-	b.WriteString("|---|---|---|---|\n")
+	b.WriteString("| group | mesh degree mean (min-max) | first copy from publisher / mesh / other | dups per delivery from publisher / mesh / other | mesh-edge dups n×k/(n-1)-2 / measured beyond it |\n")
+	b.WriteString("|---|---|---|---|---|\n")
 	for _, s := range stats {
 		d := float64(max(s.Deliveries, 1))
-		fmt.Fprintf(&b, "| %s | %.2f (%d-%d) | %.0f%% / %.0f%% / %.0f%% | %.2f / %.2f / %.2f |\n", s.Group, s.MeshDegree, s.MeshMin, s.MeshMax,
+		edge := "-"
+		if s.EdgeDups != 0 {
+			all := float64(s.FromPublisher+s.FromMesh+s.Other) / d
+			edge = fmt.Sprintf("%.2f / %+.2f", s.EdgeDups, all-s.EdgeDups)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f (%d-%d) | %.0f%% / %.0f%% / %.0f%% | %.2f / %.2f / %.2f | %s |\n", s.Group, s.MeshDegree, s.MeshMin, s.MeshMax,
 			100*float64(s.FirstFromPublisher)/d, 100*float64(s.FirstFromMesh)/d, 100*float64(s.FirstOther)/d,
-			float64(s.FromPublisher)/d, float64(s.FromMesh)/d, float64(s.Other)/d)
+			float64(s.FromPublisher)/d, float64(s.FromMesh)/d, float64(s.Other)/d, edge)
 	}
 	return b.String()
 }

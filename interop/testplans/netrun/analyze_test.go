@@ -317,3 +317,49 @@ func TestAnalyzeHops(t *testing.T) {
 		t.Fatalf("table:\n%s", tab)
 	}
 }
+
+// Four nodes in one full mesh (degree 3); node 0 publishes and every other
+// node forwards at once to the two others: each gets one first copy and
+// two duplicates, the mesh-edge figure n×k/(n-1)-2 = 4×3/3-2 = 2, and
+// nothing beyond it.
+func TestDupSourcesEdgeDups(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	ids := []string{"p0", "p1", "p2", "p3"}
+	var logs []NodeLog
+	for i := range 4 {
+		l := NodeLog{Node: i, Impl: []string{"a", "b"}[i%2], PeerID: ids[i], Received: map[string][]time.Time{}, From: map[string][]string{}, Published: map[string]time.Time{}}
+		for j := range 4 {
+			if j != i {
+				l.Mesh = append(l.Mesh, MeshChange{At: ms(-10), Graft: true, Peer: ids[j]})
+			}
+		}
+		if i == 0 {
+			l.Published["1"] = ms(0)
+		} else {
+			l.Received["1"] = []time.Time{ms(10)}
+			l.From["1"] = []string{"p0"}
+			for j := 1; j < 4; j++ {
+				if j != i {
+					l.Received["1"] = append(l.Received["1"], ms(20))
+					l.From["1"] = append(l.From["1"], ids[j])
+				}
+			}
+		}
+		logs = append(logs, l)
+	}
+	st := AnalyzeDupSources(logs)
+	if len(st) != 3 || st[0].Group != "overall" {
+		t.Fatalf("groups %+v", st)
+	}
+	o := st[0]
+	if o.MeshDegree != 3 || o.EdgeDups != 2 || o.Deliveries != 3 || o.FromMesh != 6 || o.FirstFromPublisher != 3 {
+		t.Fatalf("overall %+v", o)
+	}
+	if st[1].EdgeDups != 0 || st[2].EdgeDups != 0 {
+		t.Fatalf("per-implementation rows have a mesh-edge figure: %+v", st[1:])
+	}
+	if got := FormatDupSources(st); !strings.Contains(got, "| 2.00 / +0.00 |") {
+		t.Fatalf("table lacks the mesh-edge figure:\n%s", got)
+	}
+}
