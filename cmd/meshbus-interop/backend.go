@@ -135,11 +135,15 @@ func latencyMesh() bool { return os.Getenv("MESHBUS_LATENCY_MESH") != "0" }
 // small messages also to the 6 fastest non-mesh peers; choosing mesh peers
 // by RTT did not help there (the runner's latencies are per node, so every
 // node prefers the same few peers, and Dhi caps them), and is left uniform.
+// Round 5: each extra costs two duplicates per message (its own copy, and
+// the mesh copy its receiver then also gets); the node pays for them by
+// sending an IDONTWANT instead of the message to as many of its fastest
+// mesh peers (they get it early from the fast relays all the same).
 const (
 	defaultPublishExtra = 6
 	defaultRandomShare  = 1.0 // uniform mesh selection
 	defaultSwapTicks    = 0   // no swaps
-	defaultPublishSkip  = 0
+	defaultPublishSkip  = 6 // as many as the extras
 )
 
 // envInt returns the integer in the environment variable name, or def.
@@ -185,7 +189,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		// MESHBUS_EXTRA_RANDOM=1: the extras drawn at random, not the fastest.
 		lc.PublishExtraRandom = os.Getenv("MESHBUS_EXTRA_RANDOM") == "1"
 		lc.PublishMeshSkip = envInt("MESHBUS_PUBLISH_SKIP", defaultPublishSkip)
-		lc.PublishMeshSkipFastest = os.Getenv("MESHBUS_SKIP_FASTEST") == "1"
+		lc.PublishMeshSkipFastest = os.Getenv("MESHBUS_SKIP_FASTEST") != "0"
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
 		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d (fastest %v)",
 			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip, lc.PublishMeshSkipFastest))
