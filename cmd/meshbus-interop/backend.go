@@ -145,7 +145,7 @@ const (
 	defaultPublishExtra = 6
 	defaultRandomShare  = 1.0 // uniform mesh selection
 	defaultSwapTicks    = 0   // no swaps
-	defaultPublishSkip  = 0 // see below
+	defaultPublishSkip  = 0   // see below
 )
 
 // envInt returns the integer in the environment variable name, or def.
