@@ -141,7 +141,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 	f := n.fanp.Load()
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
-	var kill *subCore  // a subscription this Emit killed, detached after it
+	oweLen := 0
+	var kill *subCore // a subscription this Emit killed, detached after it
 	if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
@@ -170,9 +171,10 @@ func (e *AnyEmitter) Emit(evt any) error {
 		select {
 		case t.ch <- evt:
 			if l := len(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
-				woke = true
-				if !t.block {
-					oweTo = t.c
+				if t.block {
+					woke = true
+				} else {
+					oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
 				}
 			}
 		default:
@@ -181,7 +183,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 				continue
 			}
 			if t.c.overflow(n, &kill) {
-				woke, oweTo = true, t.c
+				woke = true
 			}
 		}
 	}
@@ -196,8 +198,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 		e.b.detachKilled(kill)
 		return nil
 	}
-	if woke || e.y.owedTo.Load() != nil {
-		e.y.maybeYield(n, woke, oweTo)
+	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
 				if woke || e.y.owedTo.Load() != nil {
-					e.y.maybeYield(n, woke, nil)
+					e.y.maybeYield(n, woke, nil, 0)
 				}
 				return nil
 			}
@@ -137,7 +137,8 @@ func (e *Emitter[T]) Emit(v T) error {
 	f := n.fanp.Load()
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
-	var kill *subCore  // a subscription this Emit killed, detached after it
+	oweLen := 0
+	var kill *subCore // a subscription this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
@@ -162,9 +163,10 @@ func (e *Emitter[T]) Emit(v T) error {
 				// processor's (a read before it cost 1/1024 end to end
 				// up to 1.5x).
 				if l := len(t.ch); l == 0 || l == 1 && !t.block {
-					woke = true
-					if !t.block {
-						oweTo = t.c
+					if t.block {
+						woke = true
+					} else {
+						oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
 					}
 				}
 			default:
@@ -173,7 +175,7 @@ func (e *Emitter[T]) Emit(v T) error {
 					continue
 				}
 				if t.c.overflow(n, &kill) {
-					woke, oweTo = true, t.c
+					woke = true
 				}
 			}
 		}
@@ -194,8 +196,8 @@ func (e *Emitter[T]) Emit(v T) error {
 		e.b.detachKilled(kill)
 		return nil
 	}
-	if woke || e.y.owedTo.Load() != nil {
-		e.y.maybeYield(n, woke, oweTo)
+	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
 }
@@ -223,7 +225,7 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
 					if woke || e.y.owedTo.Load() != nil {
-						e.y.maybeYield(n, woke, nil)
+						e.y.maybeYield(n, woke, nil, 0)
 					}
 					continue
 				}
