@@ -187,7 +187,7 @@ func (r *ringSink[E]) push(n *node, v E) bool {
 	}
 	for r.tail-r.head.Load() >= r.limit {
 		if r.settings.policy != Block {
-			r.overflowHeld(n, r.plock, nil)
+			r.overflowHeld(n, r.plock, nil, nil)
 			return false
 		}
 		r.writersWait.Add(1)

@@ -107,6 +107,7 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 		return n
 	}
 	n := &node{typ: t}
+	n.fastCond.L = &n.fastMu
 	n.fanp.Store(&fanout{})
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under

@@ -112,7 +112,9 @@ func (b *Bus) Emitter(eventType any, opts ...EmitterOpt) (*AnyEmitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", t.Elem(), err)
 	}
-	return &AnyEmitter{b: b, n: n, stateful: st.stateful}, nil
+	e := &AnyEmitter{b: b, n: n, stateful: st.stateful}
+	e.slot = n.addSlot(&e.closed)
+	return e, nil
 }
 
 // AnyEmitter is an emitter made through the event.Bus API. It is safe for
@@ -123,6 +125,7 @@ type AnyEmitter struct {
 	stateful bool
 	closed   atomic.Bool
 	y        yielder
+	slot     *emitSlot // see fastpath.go
 }
 
 // Emit delivers evt to every subscription of its type; see Emitter.Emit.
@@ -137,13 +140,33 @@ func (e *AnyEmitter) Emit(evt any) error {
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
-	n.mu.RLock()
-	f := n.fanp.Load()
+	// event.Bus channel subscriptions only: the fast path, announced on
+	// the emitter's slot instead of the node's read lock (see
+	// fastpath.go); otherwise the node's read lock.
+	var fast *emitSlot
+	if f := n.fanp.Load(); !e.stateful && f.fastOK() && len(f.typedSinks) == 0 {
+		if e.slot.enter(n) {
+			fast = e.slot
+		}
+	}
+	var f *fanout
+	if fast != nil {
+		if f = n.fanp.Load(); !f.fastOK() || len(f.typedSinks) != 0 {
+			fast.backOut(n) // changed since the check above
+			fast = nil
+		}
+	}
+	if fast == nil {
+		n.mu.RLock()
+		f = n.fanp.Load()
+	}
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
 	var kill *subCore // a subscription this Emit killed, detached after it
-	if f.lane != nil {
+	if fast != nil {
+		// Counted by fast.leave.
+	} else if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
@@ -182,7 +205,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 				blockSend(t.ch, t.c, evt)
 				continue
 			}
-			if t.c.overflow(n, &kill) {
+			if t.c.overflow(n, &kill, fast) {
 				woke = true
 			}
 		}
@@ -193,7 +216,11 @@ func (e *AnyEmitter) Emit(evt any) error {
 	for _, s := range f.other {
 		s.deliverAny(n, evt, seq)
 	}
-	n.mu.RUnlock()
+	if fast != nil {
+		fast.leave(n)
+	} else {
+		n.mu.RUnlock()
+	}
 	if kill != nil {
 		e.b.detachKilled(kill)
 		return nil

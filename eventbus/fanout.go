@@ -111,7 +111,7 @@ func offer[E any](n *node, list []flatSink[E], v E) {
 				blockSend(t.ch, t.c, v)
 				continue
 			}
-			t.c.overflow(n, nil)
+			t.c.overflow(n, nil, nil)
 		}
 	}
 }

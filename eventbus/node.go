@@ -34,6 +34,13 @@ type node struct {
 	// behind the writer, which mu prefers, instead of running on.
 	writers atomic.Int32
 	emu     sync.Mutex
+	// slots are the emitters' fast-path slots (see fastpath.go), replaced
+	// whole under slotMu; fastMu and fastCond park a writer waiting for
+	// fast-path Emits in flight.
+	slots    atomic.Pointer[slotSet]
+	slotMu   sync.Mutex
+	fastMu   sync.Mutex
+	fastCond sync.Cond
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
 	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
@@ -48,7 +55,7 @@ type node struct {
 	// Written under emu; satGen is odd while they change.
 	satGen, satN, satBase atomic.Uint64
 
-	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
+	emitted atomic.Uint64 // slow-path Emit calls of a node without a lane, incremented under mu (fast-path ones: slots)
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
@@ -146,12 +153,15 @@ func (n *node) detach(s sink) {
 }
 
 // lockWrite takes mu for writing, announcing it to lane fast paths first.
+// Then it waits for the fast-path Emits in flight (see fastpath.go).
 func (n *node) lockWrite() {
 	n.writers.Add(1)
 	n.mu.Lock()
+	n.waitFast()
 }
 
 func (n *node) unlockWrite() {
+	n.pruneSlots()
 	n.mu.Unlock()
 	n.writers.Add(-1)
 }
@@ -168,9 +178,9 @@ type laneMember interface {
 }
 
 // emittedTotal counts the node's Emits: those before its lane existed
-// (emitted) and the lane's since.
+// (emitted and the fast path's) and the lane's since.
 func (n *node) emittedTotal() uint64 {
-	e := n.emitted.Load()
+	e := n.emitted.Load() + n.fastEmitted()
 	if p := n.lanePub.Load(); p != nil {
 		e += p.Load() >> 1
 	}

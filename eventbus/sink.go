@@ -108,13 +108,17 @@ func (c *subCore) Err() error {
 // see Bus.detachKilled); otherwise it starts a goroutine for it and
 // reports that it did, so that the emitter lets it run (see
 // yielder.maybeYield).
-func (c *subCore) overflow(n *node, kill **subCore) (started bool) {
-	return c.overflowHeld(n, nil, kill)
+//
+// fast is the emitter's slot when the Emit runs on the fast path (no read
+// lock of n to release if a notifier calls runtime.Goexit; the slot is
+// left instead), nil otherwise.
+func (c *subCore) overflow(n *node, kill **subCore, fast *emitSlot) (started bool) {
+	return c.overflowHeld(n, nil, kill, fast)
 }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
 // queue's producer lock), which a notifier's runtime.Goexit must release.
-func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (started bool) {
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore, fast *emitSlot) (started bool) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -122,7 +126,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (start
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n, d, held)
+		c.notify(n, d, held, fast)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
@@ -149,7 +153,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (start
 //     function releases n's lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
-func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, fast *emitSlot) {
 	nf := c.settings.notifier
 	if nf == nil {
 		return
@@ -170,6 +174,10 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 		// unlock; do it here.
 		if held != nil {
 			held.Unlock()
+		}
+		if fast != nil {
+			fast.leave(n) // a fast-path Emit: no read lock, its slot
+			return
 		}
 		n.mu.RUnlock()
 	}()
@@ -262,7 +270,7 @@ func (s *chanSink[E]) send(n *node, v E) {
 			blockSend(s.ch, &s.subCore, v)
 			return
 		}
-		s.overflow(n, nil)
+		s.overflow(n, nil, nil)
 	}
 }
 

@@ -84,6 +84,7 @@ type Emitter[T any] struct {
 	stateful bool
 	closed   atomic.Bool
 	y        yielder
+	slot     *emitSlot // see fastpath.go
 }
 
 // NewEmitter returns an emitter of events of type T.
@@ -97,7 +98,9 @@ func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", typ, err)
 	}
-	return &Emitter[T]{b: b, n: n, stateful: st.stateful}, nil
+	e := &Emitter[T]{b: b, n: n, stateful: st.stateful}
+	e.slot = n.addSlot(&e.closed)
+	return e, nil
 }
 
 // Emit delivers v to every subscription of its type, in the calling
@@ -130,11 +133,29 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
-	// The slow path goes through the node's read lock: Subscribe and
-	// Close (which take it for writing, and it prefers writers) then do
-	// not queue for emu behind emitters in a loop.
-	n.mu.RLock()
-	f := n.fanp.Load()
+	// Plain channel subscriptions only: the fast path, announced on the
+	// emitter's slot instead of the node's read lock (see fastpath.go).
+	// Otherwise the slow path goes through the node's read lock:
+	// Subscribe and Close (which take it for writing, and it prefers
+	// writers) then do not queue for emu behind emitters in a loop.
+	var fast *emitSlot
+	if f := n.fanp.Load(); !e.stateful && !f.mixed && f.lane == nil {
+		if e.slot.enter(n) {
+			fast = e.slot
+		}
+	}
+	var f *fanout
+	if fast != nil {
+		if f = n.fanp.Load(); f.mixed || f.lane != nil {
+			// Changed since the check above (a writer ran in between).
+			fast.backOut(n)
+			fast = nil
+		}
+	}
+	if fast == nil {
+		n.mu.RLock()
+		f = n.fanp.Load()
+	}
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
@@ -174,11 +195,15 @@ func (e *Emitter[T]) Emit(v T) error {
 					blockSend(t.ch, t.c, v)
 					continue
 				}
-				if t.c.overflow(n, &kill) {
+				if t.c.overflow(n, &kill, fast) {
 					woke = true
 				}
 			}
 		}
+	}
+	if fast != nil {
+		fast.leave(n) // counts the Emit
+		goto done
 	}
 	if ln, ok := f.lane.(*lane[T]); ok {
 		// Batch queues: one write into the shared ring for all of them.
@@ -192,6 +217,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		e.emitRest(n, f, v)
 	}
 	n.mu.RUnlock()
+done:
 	if kill != nil {
 		e.b.detachKilled(kill)
 		return nil
