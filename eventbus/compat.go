@@ -163,14 +163,18 @@ func (e *AnyEmitter) Emit(evt any) error {
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
-	var kill *subCore // a subscription this Emit killed, detached after it
+	var kill kills // the subscriptions this Emit killed, detached after it
 	if fast != nil {
 		// Counted by fast.leave.
 	} else if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
-		woke = f.lane.emitAny(evt)
+		var k *kills
+		woke, k = f.lane.emitAny(evt)
+		if k != nil {
+			kill.addAll(k)
+		}
 		n.emu.Unlock()
 	} else {
 		n.emitted.Add(1)
@@ -205,24 +209,26 @@ func (e *AnyEmitter) Emit(evt any) error {
 				blockSend(t.ch, t.c, evt)
 				continue
 			}
-			if t.c.overflow(n, &kill, fast) {
-				woke = true
-			}
+			t.c.overflow(n, &kill, fast)
 		}
 	}
 	for _, s := range f.typedSinks {
-		s.deliverAny(n, evt, seq)
+		if c := s.deliverAny(n, evt, seq); c != nil {
+			kill.add(c)
+		}
 	}
 	for _, s := range f.other {
-		s.deliverAny(n, evt, seq)
+		if c := s.deliverAny(n, evt, seq); c != nil {
+			kill.add(c)
+		}
 	}
 	if fast != nil {
 		fast.leave(n)
 	} else {
 		n.mu.RUnlock()
 	}
-	if kill != nil {
-		e.b.detachKilled(kill)
+	if kill.first != nil {
+		e.b.detachKilled(&kill)
 		return nil
 	}
 	if woke || oweTo != nil || e.y.owedTo.Load() != nil {

@@ -249,16 +249,15 @@ type yielder struct {
 
 // maybeYield is called by an emitter, outside every lock, at the end of an
 // Emit that readied another goroutine (it handed an event to a parked
-// channel receiver, woke a parked batch reader, or started the detach of a
-// subscription it killed), or while a yield may be owed. The readied
-// goroutine waits on the emitter's processor until the emitter blocks or
-// its time slice ends; an emitter that never blocks (Drop, Kill, Notify, a
+// channel receiver or woke a parked batch reader), or while a yield may be
+// owed. The readied goroutine waits on the emitter's processor until the
+// emitter blocks or its time slice ends; an emitter that never blocks (Drop, Kill, Notify, a
 // fast loop) would hold it up for whole slices, 10 ms each, and a
 // Subscribe, Close or read in that goroutine with it.
 //
 // woke asks for a yield now (a hand-off to a Block subscriber's reader, a
-// batch reader woken, a goroutine started): the emitter yields unless it
-// yielded fewer than yieldEvery Emits of the type ago, so a reader that
+// batch reader woken): the emitter yields unless it yielded fewer than
+// yieldEvery Emits of the type ago, so a reader that
 // keeps up and parks after every event costs the emitter one yield per
 // yieldEvery events, not one per event.
 //
