@@ -9,9 +9,11 @@ import (
 
 // node is the per-type hub: the sinks of one event type and its counters.
 //
-// Locking: mu is read-locked by an emitter for one whole Emit and
-// write-locked to attach or detach a sink, so a sink's channel is never
-// closed while an emitter may send on it. It is writer-preferring: once a
+// Locking: mu is read-locked by an emitter for one whole Emit (except on
+// the channel fast path, where the Emit announces itself on its emitter's
+// slot instead: see fastpath.go) and write-locked to attach or detach a
+// sink, which then also waits for the fast-path Emits in flight, so a
+// sink's channel is never closed while an emitter may send on it. It is writer-preferring: once a
 // Subscribe or Close waits for it, new Emits wait behind it, so churn is not
 // starved by busy emitters. emu is the producer lock of the batch queues
 // bound to the node, which share the node's lane: the lane's slow path
