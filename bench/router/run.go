@@ -38,6 +38,12 @@ type Result struct {
 	Cancelled float64 `json:"cancelled"`
 	// CPU is the process's CPU time while messages flowed.
 	CPU time.Duration `json:"cpu_ns"`
+	// Nodes is the number of nodes run.
+	Nodes int `json:"nodes"`
+	// IdleCPU is the process's CPU time over IdleWall, with the mesh
+	// formed and nothing published (only with Config.Idle).
+	IdleCPU  time.Duration `json:"idle_cpu_ns"`
+	IdleWall time.Duration `json:"idle_wall_ns"`
 	// Wall is the time from the first publish to the last delivery.
 	Wall time.Duration `json:"wall_ns"`
 	// Latencies are publish-to-delivery times, sorted.
@@ -134,7 +140,12 @@ func Run(cfg Config) (*Result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("mesh formation (every node >= min(%d, its links) mesh peers in each topic): %w", dlo, err)
 	}
-	res := &Result{Impl: cfg.Impl, Expected: cfg.Messages * (cfg.Nodes - 1)}
+	res := &Result{Impl: cfg.Impl, Expected: cfg.Messages * (cfg.Nodes - 1), Nodes: cfg.Nodes}
+	if cfg.Idle > 0 {
+		idle0, idleStart := cputime.Process(), time.Now()
+		time.Sleep(cfg.Idle)
+		res.IdleCPU, res.IdleWall = cputime.Process()-idle0, time.Since(idleStart)
+	}
 	for _, n := range nodes {
 		res.MeshSizes = append(res.MeshSizes, n.MeshSize(topics[0]))
 	}
