@@ -218,15 +218,18 @@ func Run(cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// writeHeapProfile writes the heap profile (in use and allocated, as of
-// the last garbage collection) to file, and a summary of the runtime's
-// memory to standard error.
+// writeHeapProfile writes a summary of the runtime's memory to standard
+// error, forces a garbage collection and writes the heap profile (in use
+// as of that collection, and allocated) to file.
 func writeHeapProfile(file string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Fprintf(os.Stderr, "at the last publish: heap in use %.1f MiB, heap sys %.1f MiB, next GC %.1f MiB, stacks %.1f MiB, %d goroutines, sys %.1f MiB\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(ms.NextGC)/(1<<20),
 		float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(ms.Sys)/(1<<20))
+	runtime.GC() // the profile then shows what is live now
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "live heap after a forced GC: %.2f MiB in %d objects\n", float64(ms.HeapAlloc)/(1<<20), ms.HeapObjects)
 	f, err := os.Create(file)
 	if err != nil {
 		return err
