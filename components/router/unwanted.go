@@ -27,7 +27,7 @@ const unwantedCap = 256
 // gossip or from other peers).
 type unwanted struct {
 	mu   sync.Mutex
-	ring [unwantedCap]uint64
+	ring *[unwantedCap]uint64 // allocated at the first add: an idle peer holds none
 	n    int // hashes added; the next goes to ring[n%unwantedCap]
 }
 
@@ -37,6 +37,9 @@ func (u *unwanted) add(hs ...uint64) {
 		return
 	}
 	u.mu.Lock()
+	if u.ring == nil {
+		u.ring = new([unwantedCap]uint64)
+	}
 	for _, h := range hs {
 		u.ring[u.n%unwantedCap] = h
 		u.n++
