@@ -28,7 +28,7 @@ const unwantedCap = 256
 type unwanted struct {
 	mu   sync.Mutex
 	ring *[unwantedCap]uint64 // allocated at the first add: an idle peer holds none
-	n    int // hashes added; the next goes to ring[n%unwantedCap]
+	n    int                  // hashes added; the next goes to ring[n%unwantedCap]
 }
 
 // add records hashes.
