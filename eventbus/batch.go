@@ -180,14 +180,14 @@ func (r *ringSink[E]) ensureSlots() {
 //
 // A lane calls it for its private members with emu held, never for a full
 // Block queue: it waits for room beforehand.
-func (r *ringSink[E]) push(n *node, v E) bool {
+func (r *ringSink[E]) push(n *node, v E, kill *kills) bool {
 	if r.ended.Load() {
 		r.abandoned.Add(1)
 		return false
 	}
 	for r.tail-r.head.Load() >= r.limit {
 		if r.settings.policy != Block {
-			r.overflowHeld(n, r.plock, nil)
+			r.overflowHeld(n, r.plock, kill, nil)
 			return false
 		}
 		r.writersWait.Add(1)
@@ -233,16 +233,18 @@ func (r *ringSink[E]) toElem(ev any, seq uint64) (E, bool) {
 }
 
 // pushLocking is push for a caller holding only n's read lock.
-func (r *ringSink[E]) pushLocking(n *node, v E) {
+func (r *ringSink[E]) pushLocking(n *node, v E, kill *kills) {
 	r.plock.Lock()
-	r.push(n, v)
+	r.push(n, v, kill)
 	r.plock.Unlock()
 }
 
-func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) {
+func (r *ringSink[E]) deliverAny(n *node, ev any, seq uint64) *subCore {
+	var k kills
 	if v, ok := r.toElem(ev, seq); ok {
-		r.pushLocking(n, v)
+		r.pushLocking(n, v, &k)
 	}
+	return k.first
 }
 
 // tryDeliverAny queues ev without blocking (a stateful replay at attach).

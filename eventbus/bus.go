@@ -40,7 +40,6 @@ type Bus struct {
 	seq            atomic.Uint64
 	nextID         atomic.Uint64
 	notifierPanics atomic.Uint64
-	asyncDetach    sync.WaitGroup // detaches of killed subscriptions
 
 	defaultPolicy   Policy
 	defaultNotifier Notifier
@@ -96,7 +95,6 @@ func (b *Bus) Close() error {
 	for _, c := range subs {
 		b.detach(c)
 	}
-	b.asyncDetach.Wait()
 	return nil
 }
 
@@ -107,6 +105,7 @@ func (b *Bus) nodeLocked(t reflect.Type) *node {
 		return n
 	}
 	n := &node{typ: t}
+	n.fastCond.L = &n.fastMu
 	n.fanp.Store(&fanout{})
 	b.nodes[t] = n
 	// The node is new, so nobody else holds its lock yet: attaching under
@@ -253,7 +252,7 @@ func (b *Bus) detach(c *subCore) {
 	})
 }
 
-// detachKilled detaches a subscription that an Emit killed, on the
+// detachKilled detaches the subscriptions that an Emit killed, on the
 // emitter's goroutine once the Emit released the node's lock, then yields
 // the processor: the detach held the node's lock for writing, so other
 // emitters (and a Close of the subscription waiting for this detach) were
@@ -263,26 +262,12 @@ func (b *Bus) detach(c *subCore) {
 // about to take the subscription's last events) in the processor's queue.
 // It waits for the type's Emits in flight on other goroutines, as a
 // Subscribe or Close does.
-func (b *Bus) detachKilled(c *subCore) {
-	b.detach(c)
-	runtime.Gosched()
-}
-
-// detachAsync detaches a killed subscription without blocking the emitter
-// that killed it (it holds a node's lock, which detach needs). It reports
-// whether it started the goroutine that does it.
-func (b *Bus) detachAsync(c *subCore) bool {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return false // Close detaches every subscription itself
-	}
-	b.asyncDetach.Add(1)
-	go func() {
-		defer b.asyncDetach.Done()
+func (b *Bus) detachKilled(k *kills) {
+	b.detach(k.first)
+	for _, c := range k.more {
 		b.detach(c)
-	}()
-	return true
+	}
+	runtime.Gosched()
 }
 
 func removeSub(list []*subCore, c *subCore) []*subCore {

@@ -112,7 +112,9 @@ func (b *Bus) Emitter(eventType any, opts ...EmitterOpt) (*AnyEmitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", t.Elem(), err)
 	}
-	return &AnyEmitter{b: b, n: n, stateful: st.stateful}, nil
+	e := &AnyEmitter{b: b, n: n, stateful: st.stateful}
+	e.slot = n.addSlot(&e.closed)
+	return e, nil
 }
 
 // AnyEmitter is an emitter made through the event.Bus API. It is safe for
@@ -123,6 +125,7 @@ type AnyEmitter struct {
 	stateful bool
 	closed   atomic.Bool
 	y        yielder
+	slot     *emitSlot // see fastpath.go
 }
 
 // Emit delivers evt to every subscription of its type; see Emitter.Emit.
@@ -137,16 +140,41 @@ func (e *AnyEmitter) Emit(evt any) error {
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
-	n.mu.RLock()
-	f := n.fanp.Load()
+	// event.Bus channel subscriptions only: the fast path, announced on
+	// the emitter's slot instead of the node's read lock (see
+	// fastpath.go); otherwise the node's read lock.
+	var fast *emitSlot
+	if f := n.fanp.Load(); !e.stateful && f.fastOK() && len(f.typedSinks) == 0 {
+		if e.slot.enter(n) {
+			fast = e.slot
+		}
+	}
+	var f *fanout
+	if fast != nil {
+		if f = n.fanp.Load(); !f.fastOK() || len(f.typedSinks) != 0 {
+			fast.backOut(n) // changed since the check above
+			fast = nil
+		}
+	}
+	if fast == nil {
+		n.mu.RLock()
+		f = n.fanp.Load()
+	}
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
-	var kill *subCore  // a subscription this Emit killed, detached after it
-	if f.lane != nil {
+	oweLen := 0
+	var kill kills // the subscriptions this Emit killed, detached after it
+	if fast != nil {
+		// Counted by fast.leave.
+	} else if f.lane != nil {
 		// The lane counts the Emit; evt's type is the node's (checked
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
-		woke = f.lane.emitAny(evt)
+		var k *kills
+		woke, k = f.lane.emitAny(evt)
+		if k != nil {
+			kill.addAll(k)
+		}
 		n.emu.Unlock()
 	} else {
 		n.emitted.Add(1)
@@ -170,9 +198,10 @@ func (e *AnyEmitter) Emit(evt any) error {
 		select {
 		case t.ch <- evt:
 			if l := len(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
-				woke = true
-				if !t.block {
-					oweTo = t.c
+				if t.block {
+					woke = true
+				} else {
+					oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
 				}
 			}
 		default:
@@ -180,24 +209,30 @@ func (e *AnyEmitter) Emit(evt any) error {
 				blockSend(t.ch, t.c, evt)
 				continue
 			}
-			if t.c.overflow(n, &kill) {
-				woke, oweTo = true, t.c
-			}
+			t.c.overflow(n, &kill, fast)
 		}
 	}
 	for _, s := range f.typedSinks {
-		s.deliverAny(n, evt, seq)
+		if c := s.deliverAny(n, evt, seq); c != nil {
+			kill.add(c)
+		}
 	}
 	for _, s := range f.other {
-		s.deliverAny(n, evt, seq)
+		if c := s.deliverAny(n, evt, seq); c != nil {
+			kill.add(c)
+		}
 	}
-	n.mu.RUnlock()
-	if kill != nil {
-		e.b.detachKilled(kill)
+	if fast != nil {
+		fast.leave(n)
+	} else {
+		n.mu.RUnlock()
+	}
+	if kill.first != nil {
+		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || e.y.owedTo.Load() != nil {
-		e.y.maybeYield(n, woke, oweTo)
+	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
 }

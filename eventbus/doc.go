@@ -12,15 +12,19 @@
 // Every subscription has its own queue (a buffered channel, or a batch
 // ring) and its own backpressure policy (Block, Drop, Kill or Notify). Under
 // Drop, Kill and Notify an emitter never waits for a slow subscriber and a
-// slow subscriber never delays the others (an emitter that kills a channel
-// subscription detaches it after its Emit, which waits for the type's Emits
-// in flight, as a Close does); under Block the emitter waits for room,
+// slow subscriber never delays the others (an emitter detaches the
+// subscriptions its Emit killed after that Emit, which waits for the
+// type's Emits in flight, as a Close does); under Block the emitter waits for room,
 // exactly like go-libp2p's bus.
 //
 // Lock discipline: Bus.mu guards the type table and the registries of
-// wildcard and interface subscriptions; each type's node.mu is held by an
-// emitter for the duration of one Emit and to attach or detach a
-// subscription (emitters of one type take turns, as in go-libp2p's bus). Bus.mu is never held while waiting for a node lock, so one
+// wildcard and interface subscriptions; each type's node.mu is held (for
+// reading) by an emitter for the duration of one Emit and (for writing) to
+// attach or detach a subscription. An Emit to plain channel subscriptions
+// only takes the channel fast path instead: it announces itself on its
+// emitter's slot, and attach and detach, besides taking node.mu, wait until
+// no slot has an Emit in flight. Bus.mu is never held while waiting for a
+// node lock, so one
 // stalled Block subscriber cannot stall operations on other types. An emitter
 // blocked on a full Block subscription waits on the subscription's done
 // channel as well as on its queue, so ending the subscription releases it;

@@ -97,7 +97,7 @@ func (n *node) split() {
 // with n.mu held. The two hot paths, a typed Emit to typed
 // sinks and an event.Bus Emit to event.Bus sinks, write this loop out: the
 // compiler does not inline offer (cost 113 against a budget of 80).
-func offer[E any](n *node, list []flatSink[E], v E) {
+func offer[E any](n *node, list []flatSink[E], v E, kill *kills) {
 	for i := range list {
 		t := &list[i]
 		if t.c.ended.Load() {
@@ -111,7 +111,7 @@ func offer[E any](n *node, list []flatSink[E], v E) {
 				blockSend(t.ch, t.c, v)
 				continue
 			}
-			t.c.overflow(n, nil)
+			t.c.overflow(n, kill, nil)
 		}
 	}
 }

@@ -117,7 +117,9 @@ type laneBuf[T any] struct {
 type laneOps interface {
 	// emitAny emits ev (of the lane's type) into the lane. Called with
 	// the node's read lock and n.emu held.
-	emitAny(ev any) bool
+	// It returns the private members it killed (nil when none; see
+	// subCore.overflow).
+	emitAny(ev any) (woke bool, killed *kills)
 	// count is the lane's seq: seq>>1 is the number of Emits it took.
 	count() *atomic.Uint64
 	// lockWord and unlockWord take and release the word (emu held).
@@ -215,16 +217,24 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool) {
 	return int(k), woke
 }
 
-func (ln *lane[T]) emitAny(ev any) bool {
+func (ln *lane[T]) emitAny(ev any) (bool, *kills) {
 	v, _ := ev.(T)
-	return ln.emit(v)
+	var k kills
+	woke := ln.emit(v, &k)
+	if k.first == nil {
+		return woke, nil
+	}
+	kp := new(kills) // a kill: rare, allocating is fine
+	*kp = k
+	return woke, kp
 }
 
 // emit is the slow path: it writes v into the lane and hands it to the
 // private members. Called with the node's read lock and n.emu held (emu is
 // released and re-taken while a Block member makes the Emit wait);
-// reports whether it woke a parked reader.
-func (ln *lane[T]) emit(v T) bool {
+// reports whether it woke a parked reader. kill collects the private
+// members the Kill policy ends (see subCore.overflow).
+func (ln *lane[T]) emit(v T, kill *kills) bool {
 	ln.lockWord()
 	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
 		if ln.prepare() {
@@ -257,7 +267,7 @@ func (ln *lane[T]) emit(v T) bool {
 			}
 			continue
 		}
-		woke = r.push(ln.n, v) || woke
+		woke = r.push(ln.n, v, kill) || woke
 	}
 	if ln.nwait.Load() > 0 {
 		woke = ln.wakeAll() || woke

@@ -9,9 +9,11 @@ import (
 
 // node is the per-type hub: the sinks of one event type and its counters.
 //
-// Locking: mu is read-locked by an emitter for one whole Emit and
-// write-locked to attach or detach a sink, so a sink's channel is never
-// closed while an emitter may send on it. It is writer-preferring: once a
+// Locking: mu is read-locked by an emitter for one whole Emit (except on
+// the channel fast path, where the Emit announces itself on its emitter's
+// slot instead: see fastpath.go) and write-locked to attach or detach a
+// sink, which then also waits for the fast-path Emits in flight, so a
+// sink's channel is never closed while an emitter may send on it. It is writer-preferring: once a
 // Subscribe or Close waits for it, new Emits wait behind it, so churn is not
 // starved by busy emitters. emu is the producer lock of the batch queues
 // bound to the node, which share the node's lane: the lane's slow path
@@ -34,6 +36,13 @@ type node struct {
 	// behind the writer, which mu prefers, instead of running on.
 	writers atomic.Int32
 	emu     sync.Mutex
+	// slots are the emitters' fast-path slots (see fastpath.go), replaced
+	// whole under slotMu; fastMu and fastCond park a writer waiting for
+	// fast-path Emits in flight.
+	slots    atomic.Pointer[slotSet]
+	slotMu   sync.Mutex
+	fastMu   sync.Mutex
+	fastCond sync.Cond
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
 	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
@@ -48,7 +57,7 @@ type node struct {
 	// Written under emu; satGen is odd while they change.
 	satGen, satN, satBase atomic.Uint64
 
-	emitted atomic.Uint64 // Emit calls of a node without a lane, incremented under mu
+	emitted atomic.Uint64 // slow-path Emit calls of a node without a lane, incremented under mu (fast-path ones: slots)
 	dropped atomic.Uint64 // events dropped by any sink of this type
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
@@ -146,12 +155,15 @@ func (n *node) detach(s sink) {
 }
 
 // lockWrite takes mu for writing, announcing it to lane fast paths first.
+// Then it waits for the fast-path Emits in flight (see fastpath.go).
 func (n *node) lockWrite() {
 	n.writers.Add(1)
 	n.mu.Lock()
+	n.waitFast()
 }
 
 func (n *node) unlockWrite() {
+	n.pruneSlots()
 	n.mu.Unlock()
 	n.writers.Add(-1)
 }
@@ -168,9 +180,9 @@ type laneMember interface {
 }
 
 // emittedTotal counts the node's Emits: those before its lane existed
-// (emitted) and the lane's since.
+// (emitted and the fast path's) and the lane's since.
 func (n *node) emittedTotal() uint64 {
-	e := n.emitted.Load()
+	e := n.emitted.Load() + n.fastEmitted()
 	if p := n.lanePub.Load(); p != nil {
 		e += p.Load() >> 1
 	}
@@ -225,53 +237,74 @@ type yielder struct {
 	// last is the node's Emit count (emittedTotal) when the emitter last
 	// yielded.
 	last atomic.Uint64
-	// owedTo is set when an Emit readied the reader of this subscription
-	// and did not yield: the yield is owed to it (see maybeYield).
-	owedTo atomic.Pointer[subCore]
+	// owedTo is set when an Emit handed an event to the parked reader of
+	// this channel subscription (Drop, Kill or Notify) without yielding:
+	// a yield may be owed to it (see maybeYield). owedAt is the node's
+	// Emit count after that Emit, owedLen the subscription's queue length
+	// right after the hand-off. The three are written one after the other
+	// (an Emitter is safe for concurrent use, so two Emits may race here);
+	// a mixed-up triple only moves a yield, it breaks nothing.
+	owedTo  atomic.Pointer[subCore]
+	owedAt  atomic.Uint64
+	owedLen atomic.Int64
 }
 
 // maybeYield is called by an emitter, outside every lock, at the end of an
 // Emit that readied another goroutine (it handed an event to a parked
-// channel receiver, woke a parked batch reader, or started the detach of a
-// subscription it killed), or while a yield is owed. The readied goroutine
-// waits on the emitter's processor until the emitter blocks or its time
-// slice ends; an emitter that never blocks (Drop, Kill, Notify, a fast
-// loop) would hold it up for whole slices, 10 ms each, and a Subscribe,
-// Close or read in that goroutine with it. So the emitter yields, unless it
-// yielded fewer than yieldEvery Emits of the type ago: a reader that keeps
-// up and parks after every event costs the emitter one yield per
+// channel receiver or woke a parked batch reader), or while a yield may be
+// owed. The readied goroutine waits on the emitter's processor until the
+// emitter blocks or its time slice ends; an emitter that never blocks (Drop, Kill, Notify, a
+// fast loop) would hold it up for whole slices, 10 ms each, and a
+// Subscribe, Close or read in that goroutine with it.
+//
+// woke asks for a yield now (a hand-off to a Block subscriber's reader, a
+// batch reader woken): the emitter yields unless it yielded fewer than
+// yieldEvery Emits of the type ago, so a reader that
+// keeps up and parks after every event costs the emitter one yield per
 // yieldEvery events, not one per event.
 //
-// oweTo is the subscription whose reader would wait for the time slice if
-// this yield were skipped (a channel subscriber under Drop, Kill or Notify,
-// or one whose detach goroutine it started): then the skipped yield is
-// owed, and this emitter makes it at its first Emit once yieldEvery Emits
-// have passed, unless that subscription's queue is empty by then (its
-// reader ran: an emitter that parks between bursts lets it). A Block
-// subscriber's reader needs no debt (its emitter parks as soon as its
-// queue is full), and neither do batch readers (their lane's emitter
-// yields at its next wake-up). woke is false when the call is for the debt
-// alone. The state is the emitter's own because the readied goroutine
-// waits on the processor of the goroutine that readied it: another
-// emitter's yield would not let it run.
-func (y *yielder) maybeYield(n *node, woke bool, oweTo *subCore) {
+// oweTo is a channel subscription under Drop, Kill or Notify whose parked
+// reader this Emit handed an event to (l: its queue length right after).
+// Its reader is the one that would wait for the time slice, but it needs
+// the yield only if it does not run otherwise (another processor takes it,
+// or the emitter parks between bursts), and a yield costs the emitter a
+// trip through the scheduler (about a microsecond here, the top 1% of its
+// latencies). So the hand-off only records a debt, and the emitter checks
+// it at its Emits once the reader's queue would have filled had the reader
+// not run (cap-l Emits of the type later, at most yieldEvery): if the
+// queue is shorter than that (the reader took something) or the
+// subscription ended, the debt is void; otherwise the emitter yields as
+// soon as the limit above allows. So a starved reader runs before it
+// would lose an event to a full queue (Drop, Notify) or be killed for it.
+// Block subscribers' readers need no debt (their emitter parks as soon as
+// the queue is full), and neither do batch readers (their lane's emitter
+// yields at its next wake-up). The state is the emitter's own because the
+// readied goroutine waits on the processor of the goroutine that readied
+// it: another emitter's yield would not let it run.
+func (y *yielder) maybeYield(n *node, woke bool, oweTo *subCore, l int) {
 	e := n.emittedTotal()
-	last := y.last.Load()
-	if e-last >= yieldEvery {
-		owed := y.owedTo.Load()
-		if !woke && owed != nil && owed.self.queued() == 0 {
-			y.owedTo.Store(nil) // its reader took everything: it ran
-			return
-		}
-		if y.last.CompareAndSwap(last, e) {
-			if owed != nil {
-				y.owedTo.Store(nil)
+	if owed := y.owedTo.Load(); owed != nil {
+		since := e - y.owedAt.Load()
+		ol := uint64(max(y.owedLen.Load(), 0))
+		capacity := uint64(owed.settings.bufSize)
+		if grace := min(capacity-min(ol, capacity), yieldEvery); since >= grace {
+			if owed.ended.Load() || capacity > 0 && uint64(owed.self.queued()) < min(capacity, ol+since) {
+				y.owedTo.CompareAndSwap(owed, nil) // its reader ran, or it is gone
+			} else {
+				woke = true // the reader did not run: it needs the yield
 			}
+		}
+	}
+	if woke {
+		if last := y.last.Load(); e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
+			y.owedTo.Store(nil) // a yield pays any debt
 			runtime.Gosched()
 			return
 		}
 	}
 	if oweTo != nil && y.owedTo.Load() == nil {
+		y.owedAt.Store(e)
+		y.owedLen.Store(int64(l))
 		y.owedTo.Store(oweTo)
 	}
 }

@@ -13,7 +13,9 @@ type sink interface {
 	core() *subCore
 	// deliverAny delivers one event under its node's lock, applying the
 	// subscription's policy.
-	deliverAny(n *node, ev any, seq uint64)
+	// It returns the subscription when the delivery killed it (the
+	// caller detaches it once it released n's lock, see overflow).
+	deliverAny(n *node, ev any, seq uint64) (killed *subCore)
 	// tryDeliverAny delivers without blocking, under n's lock, reporting
 	// success.
 	tryDeliverAny(n *node, ev any, seq uint64) bool
@@ -102,19 +104,20 @@ func (c *subCore) Err() error {
 
 // overflow applies the policy when the channel is full. Called under n's
 // lock, on the emitter's goroutine. A subscription it kills must be
-// detached, which needs n's lock for writing: when kill is not nil and
-// *kill is nil, overflow leaves that to its caller by storing the
-// subscription in *kill (an Emit detaches it once it released n's lock,
-// see Bus.detachKilled); otherwise it starts a goroutine for it and
-// reports that it did, so that the emitter lets it run (see
-// yielder.maybeYield).
-func (c *subCore) overflow(n *node, kill **subCore) (started bool) {
-	return c.overflowHeld(n, nil, kill)
+// detached, which needs n's lock for writing: overflow leaves that to its
+// caller by adding the subscription to kill (an Emit detaches what it
+// killed once it released n's lock, see Bus.detachKilled).
+//
+// fast is the emitter's slot when the Emit runs on the fast path (no read
+// lock of n to release if a notifier calls runtime.Goexit; the slot is
+// left instead), nil otherwise.
+func (c *subCore) overflow(n *node, kill *kills, fast *emitSlot) {
+	c.overflowHeld(n, nil, kill, fast)
 }
 
 // overflowHeld is overflow for a caller that also holds held (a batch
 // queue's producer lock), which a notifier's runtime.Goexit must release.
-func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (started bool) {
+func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill *kills, fast *emitSlot) {
 	switch c.settings.policy {
 	case Drop:
 		c.dropped.Add(1)
@@ -122,19 +125,14 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (start
 	case Notify:
 		d := c.dropped.Add(1)
 		n.dropped.Add(1)
-		c.notify(n, d, held)
+		c.notify(n, d, held, fast)
 	case Kill:
 		c.abandoned.Add(1) // the event that did not fit is not delivered
 		if c.end(ErrKilled) {
 			n.killed.Add(1)
-			if kill != nil && *kill == nil {
-				*kill = c
-				return false
-			}
-			return c.bus.detachAsync(c)
+			kill.add(c)
 		}
 	}
-	return false
 }
 
 // notify calls the subscription's Notifier for one drop. It runs inside an
@@ -149,7 +147,7 @@ func (c *subCore) overflowHeld(n *node, held *sync.Mutex, kill **subCore) (start
 //     function releases n's lock itself before the goroutine ends, so
 //     the type's attaches and detaches are not locked out forever. The
 //     event is not offered to the subscriptions after this one.
-func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
+func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, fast *emitSlot) {
 	nf := c.settings.notifier
 	if nf == nil {
 		return
@@ -170,6 +168,10 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex) {
 		// unlock; do it here.
 		if held != nil {
 			held.Unlock()
+		}
+		if fast != nil {
+			fast.leave(n) // a fast-path Emit: no read lock, its slot
+			return
 		}
 		n.mu.RUnlock()
 	}()
@@ -249,8 +251,9 @@ type chanSink[E any] struct {
 	convert func(ev any, seq uint64) (E, bool)
 }
 
-// send applies the policy to one value. Called under n's lock.
-func (s *chanSink[E]) send(n *node, v E) {
+// send applies the policy to one value. Called under n's lock; kill
+// collects the subscription if the policy kills it (see overflow).
+func (s *chanSink[E]) send(n *node, v E, kill *kills) {
 	if s.ended.Load() {
 		s.abandoned.Add(1)
 		return
@@ -262,7 +265,7 @@ func (s *chanSink[E]) send(n *node, v E) {
 			blockSend(s.ch, &s.subCore, v)
 			return
 		}
-		s.overflow(n, nil)
+		s.overflow(n, kill, nil)
 	}
 }
 
@@ -274,10 +277,12 @@ func (s *chanSink[E]) toElem(ev any, seq uint64) (E, bool) {
 	return v, ok
 }
 
-func (s *chanSink[E]) deliverAny(n *node, ev any, seq uint64) {
+func (s *chanSink[E]) deliverAny(n *node, ev any, seq uint64) *subCore {
+	var k kills
 	if v, ok := s.toElem(ev, seq); ok {
-		s.send(n, v)
+		s.send(n, v, &k)
 	}
+	return k.first
 }
 
 func (s *chanSink[E]) tryDeliverAny(_ *node, ev any, seq uint64) bool {
@@ -339,4 +344,27 @@ func sequencer[T any]() func(any, uint64) (Sequenced[T], bool) {
 // boxSequenced is the converter of a sequenced event.Bus-API subscription.
 func boxSequenced(ev any, seq uint64) (any, bool) {
 	return Sequenced[any]{Seq: seq, Event: ev}, true
+}
+
+// kills collects the subscriptions one Emit killed, which the emitter
+// detaches once it released the node's lock (Bus.detachKilled). The first
+// takes no allocation; a second kill in the same Emit is rare.
+type kills struct {
+	first *subCore
+	more  []*subCore
+}
+
+func (k *kills) add(c *subCore) {
+	if k.first == nil {
+		k.first = c
+		return
+	}
+	k.more = append(k.more, c)
+}
+
+func (k *kills) addAll(o *kills) {
+	k.add(o.first)
+	for _, c := range o.more {
+		k.add(c)
+	}
 }

@@ -84,6 +84,7 @@ type Emitter[T any] struct {
 	stateful bool
 	closed   atomic.Bool
 	y        yielder
+	slot     *emitSlot // see fastpath.go
 }
 
 // NewEmitter returns an emitter of events of type T.
@@ -97,7 +98,9 @@ func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", typ, err)
 	}
-	return &Emitter[T]{b: b, n: n, stateful: st.stateful}, nil
+	e := &Emitter[T]{b: b, n: n, stateful: st.stateful}
+	e.slot = n.addSlot(&e.closed)
+	return e, nil
 }
 
 // Emit delivers v to every subscription of its type, in the calling
@@ -124,20 +127,39 @@ func (e *Emitter[T]) Emit(v T) error {
 		if ln, ok := f.lane.(*lane[T]); ok {
 			if ok, woke := ln.tryFast(f, v); ok {
 				if woke || e.y.owedTo.Load() != nil {
-					e.y.maybeYield(n, woke, nil)
+					e.y.maybeYield(n, woke, nil, 0)
 				}
 				return nil
 			}
 		}
 	}
-	// The slow path goes through the node's read lock: Subscribe and
-	// Close (which take it for writing, and it prefers writers) then do
-	// not queue for emu behind emitters in a loop.
-	n.mu.RLock()
-	f := n.fanp.Load()
+	// Plain channel subscriptions only: the fast path, announced on the
+	// emitter's slot instead of the node's read lock (see fastpath.go).
+	// Otherwise the slow path goes through the node's read lock:
+	// Subscribe and Close (which take it for writing, and it prefers
+	// writers) then do not queue for emu behind emitters in a loop.
+	var fast *emitSlot
+	if f := n.fanp.Load(); !e.stateful && !f.mixed && f.lane == nil {
+		if e.slot.enter(n) {
+			fast = e.slot
+		}
+	}
+	var f *fanout
+	if fast != nil {
+		if f = n.fanp.Load(); f.mixed || f.lane != nil {
+			// Changed since the check above (a writer ran in between).
+			fast.backOut(n)
+			fast = nil
+		}
+	}
+	if fast == nil {
+		n.mu.RLock()
+		f = n.fanp.Load()
+	}
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
-	var kill *subCore  // a subscription this Emit killed, detached after it
+	oweLen := 0
+	var kill kills // the subscriptions this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
 		// offer, written out: the compiler does not inline offer, and
 		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
@@ -162,9 +184,10 @@ func (e *Emitter[T]) Emit(v T) error {
 				// processor's (a read before it cost 1/1024 end to end
 				// up to 1.5x).
 				if l := len(t.ch); l == 0 || l == 1 && !t.block {
-					woke = true
-					if !t.block {
-						oweTo = t.c
+					if t.block {
+						woke = true
+					} else {
+						oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
 					}
 				}
 			default:
@@ -172,30 +195,33 @@ func (e *Emitter[T]) Emit(v T) error {
 					blockSend(t.ch, t.c, v)
 					continue
 				}
-				if t.c.overflow(n, &kill) {
-					woke, oweTo = true, t.c
-				}
+				t.c.overflow(n, &kill, fast)
 			}
 		}
+	}
+	if fast != nil {
+		fast.leave(n) // counts the Emit
+		goto done
 	}
 	if ln, ok := f.lane.(*lane[T]); ok {
 		// Batch queues: one write into the shared ring for all of them.
 		n.emu.Lock()
-		woke = ln.emit(v) || woke
+		woke = ln.emit(v, &kill) || woke
 		n.emu.Unlock()
 	} else {
 		n.emitted.Add(1)
 	}
 	if e.stateful || f.mixed {
-		e.emitRest(n, f, v)
+		e.emitRest(n, f, v, &kill)
 	}
 	n.mu.RUnlock()
-	if kill != nil {
-		e.b.detachKilled(kill)
+done:
+	if kill.first != nil {
+		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || e.y.owedTo.Load() != nil {
-		e.y.maybeYield(n, woke, oweTo)
+	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
 }
@@ -223,7 +249,7 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
 					if woke || e.y.owedTo.Load() != nil {
-						e.y.maybeYield(n, woke, nil)
+						e.y.maybeYield(n, woke, nil, 0)
 					}
 					continue
 				}
@@ -242,8 +268,8 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 // emitRest delivers v to the sinks outside the typed flat array (sequenced,
 // interface-typed and event.Bus-API ones) and keeps it for a stateful
 // emitter. Called inside Emit, with n.mu held and f the Emit's snapshot of
-// n's fanout.
-func (e *Emitter[T]) emitRest(n *node, f *fanout, v T) {
+// n's fanout; kill collects the subscriptions it kills.
+func (e *Emitter[T]) emitRest(n *node, f *fanout, v T, kill *kills) {
 	var seq uint64
 	if f.seqSinks > 0 {
 		seq = e.b.seq.Add(1)
@@ -255,27 +281,29 @@ func (e *Emitter[T]) emitRest(n *node, f *fanout, v T) {
 	}
 	for _, s := range f.other {
 		if s, ok := s.(*chanSink[Sequenced[T]]); ok {
-			s.send(n, Sequenced[T]{Seq: seq, Event: v})
+			s.send(n, Sequenced[T]{Seq: seq, Event: v}, kill)
 			continue
 		}
 		if r, ok := s.(*ringSink[Sequenced[T]]); ok && r.convert != nil {
-			r.pushLocking(n, Sequenced[T]{Seq: seq, Event: v})
+			r.pushLocking(n, Sequenced[T]{Seq: seq, Event: v}, kill)
 			continue
 		}
 		if r, ok := s.(*ringSink[T]); ok && r.convert == nil {
-			r.pushLocking(n, v)
+			r.pushLocking(n, v, kill)
 			continue
 		}
 		if boxed == nil {
 			boxed = v
 		}
-		s.deliverAny(n, boxed, seq)
+		if c := s.deliverAny(n, boxed, seq); c != nil {
+			kill.add(c)
+		}
 	}
 	if len(f.boxed) > 0 {
 		if boxed == nil {
 			boxed = v
 		}
-		offer(n, f.boxed, boxed)
+		offer(n, f.boxed, boxed, kill)
 	}
 }
 

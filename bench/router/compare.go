@@ -102,7 +102,7 @@ func runChild(exe string, cfg Config, impl string, stderr io.Writer) (*Result, e
 		"-nodes", strconv.Itoa(cfg.Nodes), "-degree", strconv.Itoa(cfg.Degree),
 		"-messages", strconv.Itoa(cfg.Messages), "-size", strconv.Itoa(cfg.Size),
 		"-topics", strconv.Itoa(cfg.Topics), "-interval", cfg.Interval.String(),
-		"-seed", strconv.FormatUint(cfg.Seed, 10), "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String()}
+		"-seed", strconv.FormatUint(cfg.Seed, 10), "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String()}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var out bytes.Buffer
@@ -127,6 +127,15 @@ func (r *Result) cpuPerDelivered() time.Duration {
 		return 0
 	}
 	return r.CPU / time.Duration(r.Received)
+}
+
+// idleCPUPerNodeSecond is the CPU the idle nodes used per node and second
+// of wall time (see Config.Idle).
+func (r *Result) idleCPUPerNodeSecond() time.Duration {
+	if r.IdleWall <= 0 || r.Nodes == 0 {
+		return 0
+	}
+	return time.Duration(float64(r.IdleCPU) / r.IdleWall.Seconds() / float64(r.Nodes))
 }
 
 func (r *Result) perDelivered(x float64) float64 {
@@ -156,6 +165,9 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 		{"RPCs per delivered", func(r *Result) float64 { return r.perDelivered(r.RPCsOut) }, num},
 		{"cancelled per delivered", func(r *Result) float64 { return r.perDelivered(r.Cancelled) }, num},
 		{"peak RSS", func(r *Result) float64 { return float64(r.PeakRSS) }, mib},
+	}
+	if len(mesh) > 0 && mesh[0].IdleWall > 0 {
+		metrics = append(metrics, metric{"idle CPU per node-second", func(r *Result) float64 { return float64(r.idleCPUPerNodeSecond()) }, dur})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure (median)\tmeshbus\tgo-libp2p-pubsub\tratio\t")

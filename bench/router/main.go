@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 )
@@ -35,7 +36,10 @@ type Config struct {
 	Impl                                  string
 	Nodes, Degree, Messages, Size, Topics int
 	Interval, Timeout, Drain              time.Duration
-	Seed                                  uint64
+	// Idle, if positive, is how long the nodes sit idle (mesh formed, no
+	// publish) while the process's CPU is measured, before publishing.
+	Idle time.Duration
+	Seed uint64
 	// HeapProfile, if set, is the file a heap profile is written to right
 	// after the last publish.
 	HeapProfile string
@@ -64,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on mesh formation")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")
+	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "measure the process's CPU over this long with the mesh formed and nothing published, before publishing (0: skip)")
 	var (
 		compareBoth = fs.Bool("compare", false, "run meshbus and go-libp2p-pubsub, each in its own process, alternating, and print one table")
 		scaleBoth   = fs.Bool("scale", false, "-compare at 10, 20 and 50 nodes and at 1, 10 and 100 topics: how CPU per message and RSS grow")
@@ -71,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		asJSON      = fs.Bool("json", false, "print the result as JSON (what -compare reads from its children)")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		memprofile  = fs.String("memprofile", "", "write a heap profile to this file right after the last publish (near the peak)")
+		memrate     = fs.Int("memprofilerate", runtime.MemProfileRate, "with -memprofile: bytes allocated per heap profile sample (1 records every allocation; slow)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -103,6 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	cfg.HeapProfile = *memprofile
+	if *memprofile != "" {
+		runtime.MemProfileRate = *memrate
+	}
 	res, err := Run(cfg)
 	if err != nil && (res == nil || !*asJSON) {
 		fmt.Fprintln(stderr, "router bench:", err)

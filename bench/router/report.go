@@ -33,6 +33,10 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "cancelled per delivered  %.2f (queued copies dropped unsent)\n", per(r.Cancelled))
 	fmt.Fprintf(w, "CPU per delivered        %s (process CPU, all %d nodes, over %s wall)\n",
 		time.Duration(per(float64(r.CPU))).Round(100*time.Nanosecond), cfg.Nodes, r.Wall.Round(time.Millisecond))
+	if r.IdleWall > 0 {
+		fmt.Fprintf(w, "idle CPU                 %s per node-second (%s over %s wall, nothing published)\n",
+			r.idleCPUPerNodeSecond().Round(time.Microsecond), r.IdleCPU.Round(time.Millisecond), r.IdleWall.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "latency p50 / p99 / max  %s / %s / %s\n",
 		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
 		quantile(r.Latencies, 1).Round(10*time.Microsecond))

@@ -38,6 +38,12 @@ type Result struct {
 	Cancelled float64 `json:"cancelled"`
 	// CPU is the process's CPU time while messages flowed.
 	CPU time.Duration `json:"cpu_ns"`
+	// Nodes is the number of nodes run.
+	Nodes int `json:"nodes"`
+	// IdleCPU is the process's CPU time over IdleWall, with the mesh
+	// formed and nothing published (only with Config.Idle).
+	IdleCPU  time.Duration `json:"idle_cpu_ns"`
+	IdleWall time.Duration `json:"idle_wall_ns"`
 	// Wall is the time from the first publish to the last delivery.
 	Wall time.Duration `json:"wall_ns"`
 	// Latencies are publish-to-delivery times, sorted.
@@ -134,7 +140,12 @@ func Run(cfg Config) (*Result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("mesh formation (every node >= min(%d, its links) mesh peers in each topic): %w", dlo, err)
 	}
-	res := &Result{Impl: cfg.Impl, Expected: cfg.Messages * (cfg.Nodes - 1)}
+	res := &Result{Impl: cfg.Impl, Expected: cfg.Messages * (cfg.Nodes - 1), Nodes: cfg.Nodes}
+	if cfg.Idle > 0 {
+		idle0, idleStart := cputime.Process(), time.Now()
+		time.Sleep(cfg.Idle)
+		res.IdleCPU, res.IdleWall = cputime.Process()-idle0, time.Since(idleStart)
+	}
 	for _, n := range nodes {
 		res.MeshSizes = append(res.MeshSizes, n.MeshSize(topics[0]))
 	}
@@ -207,15 +218,18 @@ func Run(cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// writeHeapProfile writes the heap profile (in use and allocated, as of
-// the last garbage collection) to file, and a summary of the runtime's
-// memory to standard error.
+// writeHeapProfile writes a summary of the runtime's memory to standard
+// error, forces a garbage collection and writes the heap profile (in use
+// as of that collection, and allocated) to file.
 func writeHeapProfile(file string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Fprintf(os.Stderr, "at the last publish: heap in use %.1f MiB, heap sys %.1f MiB, next GC %.1f MiB, stacks %.1f MiB, %d goroutines, sys %.1f MiB\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(ms.NextGC)/(1<<20),
 		float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(ms.Sys)/(1<<20))
+	runtime.GC() // the profile then shows what is live now
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "live heap after a forced GC: %.2f MiB in %d objects\n", float64(ms.HeapAlloc)/(1<<20), ms.HeapObjects)
 	f, err := os.Create(file)
 	if err != nil {
 		return err

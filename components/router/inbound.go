@@ -277,7 +277,7 @@ func (rd *reader) run(r *Router) {
 				}
 				return
 			}
-			r.m.invalidRPCs[bad].Inc()
+			r.m.invalidRPCs.add(int(bad), 1)
 			_ = rd.s.Reset()
 			r.report(netInput{kind: netBadInput, peer: rd.peer, bad: bad, err: err})
 			return

@@ -51,12 +51,12 @@ const maxPenaltyReason = events.PenaltyBadPartial
 // resolved once here, so recording costs no allocation.
 type metrics struct {
 	rpcsIn, rpcsOut  prometheus.Counter
-	invalidRPCs      [badInputCount]prometheus.Counter
+	invalidRPCs      lazyCounters // by badInput
 	published        prometheus.Counter
 	delivered        prometheus.Counter
 	duplicates       prometheus.Counter
-	rejected         [maxRejectReason + 1]prometheus.Counter
-	penalties        [maxPenaltyReason + 1]prometheus.Counter
+	rejected         lazyCounters // by events.RejectReason; 0 is "unknown"
+	penalties        lazyCounters // by events.PenaltyReason; 0 is "unknown"
 	dataDrops        prometheus.Counter
 	controlDrops     prometheus.Counter
 	cancelled        [automaton.CancelReceived + 1]prometheus.Counter // by automaton.CancelReason
@@ -110,18 +110,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	m.rpcsIn, m.rpcsOut = rpcs.WithLabelValues("in"), rpcs.WithLabelValues("out")
-	for b := badInput(0); b < badInputCount; b++ {
-		m.invalidRPCs[b] = invalid.WithLabelValues(b.String())
-	}
+	m.invalidRPCs = newLazyCounters(invalid, int(badInputCount), func(i int) string { return badInput(i).String() })
 	m.published, m.delivered, m.duplicates = msgs.WithLabelValues("published"), msgs.WithLabelValues("delivered"), msgs.WithLabelValues("duplicate")
-	for r := events.RejectReason(1); r <= maxRejectReason; r++ {
-		m.rejected[r] = rejected.WithLabelValues(r.String())
-	}
-	m.rejected[0] = rejected.WithLabelValues("unknown")
-	for r := events.PenaltyReason(1); r <= maxPenaltyReason; r++ {
-		m.penalties[r] = penalties.WithLabelValues(r.String())
-	}
-	m.penalties[0] = penalties.WithLabelValues("unknown")
+	m.rejected = newLazyCounters(rejected, int(maxRejectReason)+1, func(i int) string {
+		if i == 0 {
+			return "unknown"
+		}
+		return events.RejectReason(i).String()
+	})
+	m.penalties = newLazyCounters(penalties, int(maxPenaltyReason)+1, func(i int) string {
+		if i == 0 {
+			return "unknown"
+		}
+		return events.PenaltyReason(i).String()
+	})
 	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
 	for r := automaton.CancelIDontWant; int(r) < len(m.cancelled); r++ {
 		m.cancelled[r] = cancelled.WithLabelValues(r.String())
@@ -159,14 +161,41 @@ func (m *metrics) penalty(e events.EvtPeerPenalized) {
 	if r > maxPenaltyReason {
 		r = 0
 	}
-	m.penalties[r].Add(float64(max(e.Count, 1)))
+	m.penalties.add(int(r), float64(max(e.Count, 1)))
 }
 
 func (m *metrics) reject(r events.RejectReason) {
 	if r > maxRejectReason {
 		r = 0
 	}
-	m.rejected[r].Inc()
+	m.rejected.add(int(r), 1)
+}
+
+// lazyCounters are the children of one CounterVec, by a small index, each
+// made at its first count: these count rare events (rejections,
+// penalties, bad input), most of which a node never sees, and every child
+// made up front costs its labels and state for the node's life. Safe for
+// concurrent use; a child, once made, is counted without allocating.
+type lazyCounters struct {
+	vec   *prometheus.CounterVec
+	label func(int) string
+	made  []atomic.Pointer[prometheus.Counter]
+}
+
+func newLazyCounters(vec *prometheus.CounterVec, n int, label func(int) string) lazyCounters {
+	return lazyCounters{vec: vec, label: label, made: make([]atomic.Pointer[prometheus.Counter], n)}
+}
+
+// add adds v to child i (0 <= i < n).
+func (l *lazyCounters) add(i int, v float64) {
+	c := l.made[i].Load()
+	if c == nil {
+		// Concurrent first counts get the same child from the vector.
+		child := l.vec.WithLabelValues(l.label(i))
+		c = &child
+		l.made[i].Store(c)
+	}
+	(*c).Add(v)
 }
 
 // meshCollector exports meshbus_router_mesh_peers{topic}, one gauge per

@@ -237,19 +237,25 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("router: %w", err)
 	}
 	r.subs = append(r.subs, scoreSub)
-	// RTTs are snapshots: a lost one is replaced by the next.
-	rttSub, err := eventbus.Subscribe[events.EvtPeerRTTMeasured](r.bus, eventbus.Name("router/rtt"),
-		eventbus.WithPolicy(eventbus.Drop), eventbus.BufSize(256))
-	if err != nil {
-		r.closeSubs()
-		return fmt.Errorf("router: %w", err)
+	// RTTs are snapshots: a lost one is replaced by the next. They are
+	// used only by latency-aware mesh selection; without it the router
+	// does not subscribe (the subscription's 256 slots are 12 KiB).
+	var rtts <-chan events.EvtPeerRTTMeasured
+	if r.cfg.gossip.Latency.Enabled {
+		rttSub, err := eventbus.Subscribe[events.EvtPeerRTTMeasured](r.bus, eventbus.Name("router/rtt"),
+			eventbus.WithPolicy(eventbus.Drop), eventbus.BufSize(256))
+		if err != nil {
+			r.closeSubs()
+			return fmt.Errorf("router: %w", err)
+		}
+		r.subs = append(r.subs, rttSub)
+		rtts = rttSub.Out()
 	}
-	r.subs = append(r.subs, rttSub)
 	for _, p := range wire.Protocols {
 		r.host.SetStreamHandler(p, r.handleStream)
 	}
 	r.state = stateStarted
-	go r.run(peerSub.Out(), scoreSub.Out(), rttSub.Out())
+	go r.run(peerSub.Out(), scoreSub.Out(), rtts)
 	return nil
 }
 

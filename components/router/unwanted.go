@@ -27,8 +27,8 @@ const unwantedCap = 256
 // gossip or from other peers).
 type unwanted struct {
 	mu   sync.Mutex
-	ring [unwantedCap]uint64
-	n    int // hashes added; the next goes to ring[n%unwantedCap]
+	ring *[unwantedCap]uint64 // allocated at the first add: an idle peer holds none
+	n    int                  // hashes added; the next goes to ring[n%unwantedCap]
 }
 
 // add records hashes.
@@ -37,6 +37,9 @@ func (u *unwanted) add(hs ...uint64) {
 		return
 	}
 	u.mu.Lock()
+	if u.ring == nil {
+		u.ring = new([unwantedCap]uint64)
+	}
 	for _, h := range hs {
 		u.ring[u.n%unwantedCap] = h
 		u.n++

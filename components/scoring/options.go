@@ -49,7 +49,10 @@ func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) {
 // WithInputBuffer sets the buffer of the input subscription (default
 // DefaultInputBuffer; at least 1). The subscription blocks its emitters when
 // full, so no fact is ever lost; a larger buffer absorbs longer bursts
-// before the router feels back-pressure.
+// before the router feels back-pressure. Up to 512 slots are the
+// subscription's channel, allocated up front; the rest is a backlog the
+// running driver fills from the channel as a burst needs it (before Start
+// only the channel's slots hold events).
 func WithInputBuffer(n int) Option { return func(c *config) { c.inputBuf = n } }
 
 func newConfig(opts []Option) (config, error) {

@@ -23,6 +23,14 @@ import (
 // burst of crossings yields one snapshot rather than one per event.
 const maxCoalesce = 1024
 
+// maxChanBuffer bounds the slots of the input subscription's channel,
+// which Go allocates in full up front (16 bytes a slot, for every node).
+// The rest of the configured input buffer is the driver's backlog, which
+// holds only what a burst leaves queued: the driver moves the channel's
+// events to it before handling each one, so the emitters wait only when
+// channel and backlog together hold the configured input buffer.
+const maxChanBuffer = 512
+
 // Scorer is the scoring component: one driver goroutine that feeds every
 // input event (see InputEvents) from the bus to the pure core
 // (automaton.Automaton), ticks it every DecayInterval on the injected clock,
@@ -55,6 +63,14 @@ type Scorer struct {
 
 	view atomic.Pointer[view]
 	reqs chan breakdownReq
+
+	// backlog holds input events taken off the subscription's channel
+	// ahead of handling (see maxChanBuffer), oldest first from
+	// backlogHead; at most backlogCap. Driver goroutine only.
+	backlog     []any
+	backlogHead int
+	backlogCap  int
+	inClosed    bool // the subscription's channel was found closed
 
 	mu      sync.Mutex // guards started, closed
 	started bool
@@ -113,8 +129,10 @@ func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
 		m.unregister(cfg.reg)
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
+	chanBuf := min(cfg.inputBuf, maxChanBuffer)
+	s.backlogCap = cfg.inputBuf - chanBuf
 	s.sub, err = bus.Subscribe(InputEvents(),
-		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block))
+		eventbus.Name("scoring"), eventbus.BufSize(chanBuf), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
 		_ = s.em.Close()
 		m.unregister(cfg.reg)
@@ -224,49 +242,143 @@ func (s *Scorer) run(ticker *clock.Ticker) {
 	defer ticker.Stop()
 	in := s.sub.Out()
 	for {
+		if ev, ok := s.take(in); ok {
+			// A backlog is being worked off: ticks, requests and Close
+			// are served between its events, as they are between
+			// events from the channel.
+			select {
+			case <-s.quit:
+				return
+			case t := <-ticker.C:
+				s.tick(t)
+			case req := <-s.reqs:
+				s.breakdown(req)
+			default:
+			}
+			s.input(ev, in)
+			continue
+		}
+		if s.inClosed {
+			s.ended()
+			return
+		}
 		select {
 		case <-s.quit:
 			return
 		case ev, ok := <-in:
 			if !ok {
-				var err error
-				if e, ok := s.sub.(interface{ Err() error }); ok {
-					err = e.Err()
-				}
-				s.cfg.log.Info("input subscription ended; scoring stops", "err", err)
+				s.ended()
 				return
 			}
-			s.handle(ev)
-			if s.out.Crossed.Len() == 0 {
-				continue
-			}
-			s.coalesce(in)
-			now := s.cfg.clk.Now()
-			s.core.AppendSnapshot(now, s.out)
-			s.publish(now, false)
+			s.input(ev, in)
 		case t := <-ticker.C:
-			s.core.HandleTick(t, s.out)
-			s.publish(t, true)
+			s.tick(t)
 		case req := <-s.reqs:
-			b, ok := s.core.Breakdown(req.peer)
-			req.reply <- breakdownReply{b, ok}
+			s.breakdown(req)
 		}
 	}
+}
+
+func (s *Scorer) ended() {
+	var err error
+	if e, ok := s.sub.(interface{ Err() error }); ok {
+		err = e.Err()
+	}
+	s.cfg.log.Info("input subscription ended; scoring stops", "err", err)
+}
+
+func (s *Scorer) tick(t time.Time) {
+	s.core.HandleTick(t, s.out)
+	s.publish(t, true)
+}
+
+func (s *Scorer) breakdown(req breakdownReq) {
+	b, ok := s.core.Breakdown(req.peer)
+	req.reply <- breakdownReply{b, ok}
+}
+
+// input handles ev, the oldest input event, after moving what the channel
+// holds to the backlog; when it crossed a threshold it handles up to
+// maxCoalesce more queued events, then publishes a snapshot.
+func (s *Scorer) input(ev any, in <-chan any) {
+	s.fill(in)
+	s.handle(ev)
+	if s.out.Crossed.Len() == 0 {
+		return
+	}
+	s.coalesce(in)
+	now := s.cfg.clk.Now()
+	s.core.AppendSnapshot(now, s.out)
+	s.publish(now, false)
 }
 
 // coalesce handles up to maxCoalesce events already queued, without
 // waiting.
 func (s *Scorer) coalesce(in <-chan any) {
 	for range maxCoalesce {
+		ev, ok := s.take(in)
+		if !ok {
+			return
+		}
+		s.handle(ev)
+	}
+}
+
+// fill moves the events queued in the subscription's channel to the
+// backlog, up to backlogCap, without waiting: the channel (maxChanBuffer
+// slots) then has room for the emitters while the driver handles them, and
+// together they hold the configured input buffer, but only the backlog a
+// burst actually needs is allocated.
+func (s *Scorer) fill(in <-chan any) {
+	for len(s.backlog)-s.backlogHead < s.backlogCap && !s.inClosed {
 		select {
 		case ev, ok := <-in:
 			if !ok {
+				s.inClosed = true
 				return
 			}
-			s.handle(ev)
+			if s.backlogHead > 0 && len(s.backlog) == cap(s.backlog) {
+				// Reuse the consumed front instead of growing.
+				n := copy(s.backlog, s.backlog[s.backlogHead:])
+				clear(s.backlog[n:])
+				s.backlog, s.backlogHead = s.backlog[:n], 0
+			}
+			s.backlog = append(s.backlog, ev)
 		default:
 			return
 		}
+	}
+}
+
+// take returns the oldest queued input event: the backlog's first, else
+// one already in the channel; false when neither holds one.
+func (s *Scorer) take(in <-chan any) (any, bool) {
+	if s.backlogHead < len(s.backlog) {
+		ev := s.backlog[s.backlogHead]
+		s.backlog[s.backlogHead] = nil
+		s.backlogHead++
+		if s.backlogHead == len(s.backlog) { // worked off
+			if cap(s.backlog) > maxChanBuffer {
+				s.backlog = nil // a burst's backlog is not kept
+			} else {
+				s.backlog = s.backlog[:0]
+			}
+			s.backlogHead = 0
+		}
+		return ev, true
+	}
+	if s.inClosed {
+		return nil, false
+	}
+	select {
+	case ev, ok := <-in:
+		if !ok {
+			s.inClosed = true
+			return nil, false
+		}
+		return ev, true
+	default:
+		return nil, false
 	}
 }
 

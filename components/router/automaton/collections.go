@@ -11,48 +11,82 @@ import (
 
 // orderedSet is a set with deterministic iteration order (insertion order,
 // perturbed only by deterministic swap-removals), so that no output of the
-// automaton depends on Go's randomised map iteration. Add, remove and has
-// are O(1).
+// automaton depends on Go's randomised map iteration.
+//
+// Most sets are small (a topic's mesh and subscribers, a peer's topics), so
+// a set of at most indexFrom items has no index and has/remove scan items;
+// the index is built when a set grows past that and dropped when it empties
+// (clear keeps it). Add, remove and has are O(1) with the index, O(n) for
+// n <= indexFrom without.
 type orderedSet[K comparable] struct {
-	idx   map[K]int
+	idx   map[K]int // nil while the set has never held more than indexFrom items since it last emptied
 	items []K
 }
 
-func (s *orderedSet[K]) has(k K) bool {
-	_, ok := s.idx[k]
-	return ok
+// indexFrom is the size above which an orderedSet keeps an index: a scan
+// of 16 items (a mesh is 6-12 peers) costs less than a map lookup of a
+// string key, and an index costs about 250 bytes or more even for one item.
+const indexFrom = 16
+
+func (s *orderedSet[K]) find(k K) int {
+	if s.idx != nil {
+		if i, ok := s.idx[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, x := range s.items {
+		if x == k {
+			return i
+		}
+	}
+	return -1
 }
+
+func (s *orderedSet[K]) has(k K) bool { return s.find(k) >= 0 }
 
 func (s *orderedSet[K]) len() int { return len(s.items) }
 
 // add inserts k and reports whether it was absent.
 func (s *orderedSet[K]) add(k K) bool {
-	if s.idx == nil {
-		s.idx = make(map[K]int)
-	}
-	if _, ok := s.idx[k]; ok {
+	if s.find(k) >= 0 {
 		return false
 	}
-	s.idx[k] = len(s.items)
+	if s.idx == nil && len(s.items) >= indexFrom {
+		s.idx = make(map[K]int, len(s.items)+1)
+		for i, x := range s.items {
+			s.idx[x] = i
+		}
+	}
+	if s.idx != nil {
+		s.idx[k] = len(s.items)
+	}
 	s.items = append(s.items, k)
 	return true
 }
 
 // remove deletes k and reports whether it was present.
 func (s *orderedSet[K]) remove(k K) bool {
-	i, ok := s.idx[k]
-	if !ok {
+	i := s.find(k)
+	if i < 0 {
 		return false
 	}
 	last := len(s.items) - 1
 	if i != last {
 		s.items[i] = s.items[last]
-		s.idx[s.items[i]] = i
+		if s.idx != nil {
+			s.idx[s.items[i]] = i
+		}
 	}
 	var zero K
 	s.items[last] = zero
 	s.items = s.items[:last]
-	delete(s.idx, k)
+	if s.idx != nil {
+		delete(s.idx, k)
+		if last == 0 {
+			s.idx = nil // a set that grew large once and emptied starts small again
+		}
+	}
 	return true
 }
 

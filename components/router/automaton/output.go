@@ -95,18 +95,37 @@ type Output struct {
 	sendIdx map[peer.ID]int
 }
 
-// Reset empties the Output for reuse, keeping allocated capacity.
+// keepCap is the largest capacity Reset keeps of a slice of the Output (a
+// burst, such as joining a hundred topics or a peer subscribing to them,
+// grows one far past what one input needs; keeping that for the node's
+// life costs tens of kilobytes a node).
+const keepCap = 256
+
+// Reset empties the Output for reuse, keeping allocated capacity up to
+// keepCap entries per slice (a larger one is dropped and grows again when
+// needed).
 func (o *Output) Reset() {
 	clear(o.Sends) // drop references to RPCs the driver now owns
-	o.Sends = o.Sends[:0]
-	o.Cancels = o.Cancels[:0]
-	o.Facts = o.Facts[:0]
+	o.Sends = trimmed(o.Sends)
+	o.Cancels = trimmed(o.Cancels)
+	o.Facts = trimmed(o.Facts)
 	for _, l := range o.lists {
 		if l != nil {
 			l.reset()
 		}
 	}
+	if len(o.sendIdx) > keepCap {
+		o.sendIdx = nil
+	}
 	clear(o.sendIdx)
+}
+
+// trimmed empties s, dropping its array when it is larger than keepCap.
+func trimmed[T any](s []T) []T {
+	if cap(s) > keepCap {
+		return nil
+	}
+	return s[:0]
 }
 
 // Empty reports whether the Output holds nothing to send, cancel or emit.
@@ -156,7 +175,7 @@ type factList interface {
 
 type typedFacts[T any] struct{ items []T }
 
-func (l *typedFacts[T]) reset() { clear(l.items); l.items = l.items[:0] }
+func (l *typedFacts[T]) reset() { clear(l.items); l.items = trimmed(l.items) }
 
 func (l *typedFacts[T]) get(i int) any {
 	if i < 0 || i >= len(l.items) {

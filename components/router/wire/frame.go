@@ -35,11 +35,45 @@ var (
 
 // Reader reads length-prefixed RPCs (uvarint length, then that many bytes of
 // protobuf RPC) from a stream. It is not safe for concurrent use. Its memory
-// use is bounded by the maximum RPC size plus a small read buffer.
+// use is bounded by the maximum RPC size plus a small read buffer, and an
+// idle Reader holds no buffer: it waits for a frame's first byte with a
+// one-byte read, takes a read buffer from a pool shared by every Reader,
+// and returns it as soon as it holds no unread bytes after a frame.
 type Reader struct {
-	r   *bufio.Reader
+	src io.Reader
+	r   *bufio.Reader // nil while idle (nothing buffered)
+	pre prefixReader
 	max int
 	buf []byte
+}
+
+// readBufSize is the size of a Reader's read buffer: a frame that fits is
+// decoded where it is buffered.
+const readBufSize = 4096
+
+// readBufs holds idle Readers' read buffers.
+var readBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+
+// prefixReader yields one byte read ahead (with the error that came with
+// it), then reads from src.
+type prefixReader struct {
+	src io.Reader
+	one [1]byte
+	has bool
+	err error
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if p.has {
+		if len(b) == 0 {
+			return 0, nil
+		}
+		b[0], p.has = p.one[0], false
+		err := p.err
+		p.err = nil
+		return 1, err
+	}
+	return p.src.Read(b)
 }
 
 // NewReader returns a Reader on r that rejects frames larger than maxSize
@@ -48,7 +82,45 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxRPCSize
 	}
-	return &Reader{r: bufio.NewReaderSize(r, 4096), max: maxSize}
+	return &Reader{src: r, pre: prefixReader{src: r}, max: maxSize}
+}
+
+// acquire gives an idle Reader its read buffer once the stream has a byte
+// for it; it returns the read's error when the stream has none (io.EOF:
+// the stream ended cleanly between frames).
+func (r *Reader) acquire() error {
+	if r.r != nil {
+		return nil
+	}
+	var (
+		n   int
+		err error
+	)
+	for range 100 { // as bufio: a reader that keeps returning 0, nil is broken
+		if n, err = r.src.Read(r.pre.one[:]); n > 0 || err != nil {
+			break
+		}
+	}
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	r.pre.has, r.pre.err = true, err
+	br := readBufs.Get().(*bufio.Reader)
+	br.Reset(&r.pre)
+	r.r = br
+	return nil
+}
+
+// release returns the read buffer to the pool when it holds nothing unread.
+func (r *Reader) release() {
+	if r.r != nil && r.r.Buffered() == 0 && !r.pre.has {
+		r.r.Reset(nil)
+		readBufs.Put(r.r)
+		r.r = nil
+	}
 }
 
 // ReadFrame reads the next frame and returns its payload. The returned slice
@@ -57,6 +129,10 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 // inside a frame, ErrBadLengthPrefix or ErrFrameTooLarge (wrapped) on a bad
 // prefix; in the last two cases nothing of the payload was read.
 func (r *Reader) ReadFrame() ([]byte, error) {
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
+	defer r.release()
 	n, err := readUvarint(r.r)
 	if err != nil {
 		return nil, err
@@ -82,11 +158,15 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // owns (it does not alias the reader's buffer). Errors are those of ReadFrame,
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
 //
-// A frame that fits the read buffer (4 KiB) is decoded where it is
+// A frame that fits the read buffer (readBufSize) is decoded where it is
 // buffered; a larger one is read into a buffer borrowed from a pool shared
 // by every Reader and Writer and returned once decoded, so an idle stream
 // holds no frame-sized buffer.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
+	defer r.release()
 	n, err := readUvarint(r.r)
 	if err != nil {
 		return nil, err

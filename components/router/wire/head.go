@@ -108,6 +108,10 @@ func peekMessage(b []byte, msgLen uint64) (MessageHead, bool) {
 // the rest of the frame has arrived, and must not keep head. Errors are
 // those of ReadRPC.
 func (r *Reader) ReadRPCHead(minFrame, headLen int, peek func(head []byte)) (*pb.RPC, error) {
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
+	defer r.release()
 	n, err := readUvarint(r.r)
 	if err != nil {
 		return nil, err
