@@ -155,9 +155,7 @@ func runFanout[T any](b *testing.B, room int, outs []<-chan T, emit func(benchEv
 		if i%room == room-1 {
 			b.StopTimer()
 			for _, o := range outs {
-				for len(o) > 0 {
-					<-o
-				}
+				drainQueued(o)
 			}
 			b.StartTimer()
 		}

@@ -186,13 +186,9 @@ func BenchmarkPushFloor(b *testing.B) {
 	}
 	drain := func() {
 		for _, c := range []chan floorEvt{ch, ch2, ch3} {
-			for len(c) > 0 {
-				<-c
-			}
+			drainQueued(c)
 		}
-		for out := tsub.Out(); len(out) > 0; {
-			<-out
-		}
+		drainQueued(tsub.Out())
 		for out := asub.Out(); len(out) > 0; {
 			<-out
 		}
@@ -281,25 +277,11 @@ func BenchmarkFanoutFloor(b *testing.B) {
 				}},
 			}
 			drain := func() {
-				for _, c := range chans {
-					for len(c) > 0 {
-						<-c
-					}
-				}
-				for _, c := range anys {
-					for len(c) > 0 {
-						<-c
-					}
-				}
-				for _, o := range lpOuts {
-					for len(o) > 0 {
-						<-o
-					}
-				}
-				for _, o := range tOuts {
-					for len(o) > 0 {
-						<-o
-					}
+				for i := range subs {
+					drainQueued(chans[i])
+					drainQueued(anys[i])
+					drainQueued(lpOuts[i])
+					drainQueued(tOuts[i])
 				}
 			}
 			total := alternate(b, len(contenders), func(i int) { contenders[i].run() }, drain)

@@ -118,3 +118,10 @@ func waitBlockedInSend(t *testing.T) {
 		return false
 	})
 }
+
+// drainQueued takes what c holds now, without waiting for more.
+func drainQueued[T any](c <-chan T) {
+	for len(c) > 0 {
+		<-c
+	}
+}

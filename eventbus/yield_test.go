@@ -24,9 +24,7 @@ func TestYieldDebt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for len(sub.Out()) > 0 {
-		<-sub.Out()
-	}
+	drainQueued(sub.Out())
 	y.owedTo.Store(nil)
 	lastBefore := y.last.Load()
 
@@ -64,9 +62,7 @@ func TestYieldDebt(t *testing.T) {
 	// Empty the queue; a new hand-off, then nobody reads: once the queue
 	// is full the emitter yields (the rate limit allows it: more than
 	// yieldEvery Emits since the last yield).
-	for len(sub.Out()) > 0 {
-		<-sub.Out()
-	}
+	drainQueued(sub.Out())
 	for range yieldEvery {
 		n.emitted.Add(1) // as if other emitters emitted, without queueing
 	}
@@ -80,9 +76,7 @@ func TestYieldDebt(t *testing.T) {
 	}
 
 	// A debt to a subscription that ended is void.
-	for len(sub.Out()) > 0 {
-		<-sub.Out()
-	}
+	drainQueued(sub.Out())
 	last := y.last.Load()
 	emit()
 	y.maybeYield(n, false, c, 1)

@@ -3,10 +3,6 @@ package scoring
 import (
 	"testing"
 
-	"github.com/benbjohnson/clock"
-
-	"github.com/meshbus/meshbus/eventbus"
-	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -64,31 +60,18 @@ func TestBacklogKeepsOrderAndBound(t *testing.T) {
 // A burst far larger than the subscription's channel is handled whole
 // while the driver runs: every event counts.
 func TestComponentHandlesBurstBeyondChannel(t *testing.T) {
-	bus := eventbus.New(eventbus.WithLogger(quietLogger()))
-	defer bus.Close()
-	clk := clock.NewMock()
-	c, err := New(bus, WithClock(clk), WithParams(penaltyParams(0.5)), WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if c.backlogCap != DefaultInputBuffer-maxChanBuffer {
-		t.Fatalf("backlog cap %d; want %d", c.backlogCap, DefaultInputBuffer-maxChanBuffer)
-	}
-	em, err := eventbus.NewEmitter[events.EvtPeerPenalized](bus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer em.Close()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
+	r := newRig(t, penaltyParams(0.5))
+	if r.c.backlogCap != DefaultInputBuffer-maxChanBuffer {
+		t.Fatalf("backlog cap %d; want %d", r.c.backlogCap, DefaultInputBuffer-maxChanBuffer)
 	}
 	const n = 5 * maxChanBuffer
-	for range n {
-		em.Emit(events.EvtPeerPenalized{Peer: pA, Count: 1, At: clk.Now()})
+	burst := make([]any, n)
+	for i := range burst {
+		burst[i] = events.EvtPeerPenalized{Peer: pA, Count: 1, At: r.clk.Now()}
 	}
-	bustest.Eventually(t, waitTimeout, "every penalty of the burst to count", func() bool {
-		b, err := c.Breakdown(ctx, pA)
-		return err == nil && b.P7 == n*n
-	}, nil)
+	r.emit(burst...) // returns once the driver has observed all n
+	b, err := r.c.Breakdown(ctx, pA)
+	if err != nil || b.P7 != n*n {
+		t.Fatalf("breakdown %+v, %v; want P7 %d (every penalty of the burst)", b, err, n*n)
+	}
 }
