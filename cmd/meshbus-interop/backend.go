@@ -106,6 +106,9 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	setI(&c.MaxIDontWantMessages, p.MaxIDontWantMessages)
 	setD(&c.IWantFollowupTime, p.IWantFollowupTime)
 	setI(&c.IDontWantThreshold, p.IDontWantMessageThreshold)
+	// MESHBUS_GRAFT_LIMIT_D=1: refuse inbound GRAFTs at D mesh peers
+	// instead of Dhi (see docs/testplans.md, "Round 6").
+	c.GraftLimitD = envBool("MESHBUS_GRAFT_LIMIT_D", defaultGraftLimitD)
 	var notes []string
 	ignored := func(name string, set bool, why string) {
 		if set {
@@ -148,6 +151,39 @@ const (
 	defaultPublishSkip  = 0   // see below
 )
 
+// Round 6 (docs/testplans.md): learned lazy forwarding and refusing
+// GRAFTs at D, for A/B runs (MESHBUS_LAZY, MESHBUS_LAZY_MIN_EAGER,
+// MESHBUS_LAZY_THRESHOLD, MESHBUS_GRAFT_LIMIT_D).
+const (
+	defaultLazy        = false
+	defaultGraftLimitD = false
+)
+
+// envBool returns whether the environment variable name is "1" ("0":
+// false), or def when it is neither.
+func envBool(name string, def bool) bool {
+	switch os.Getenv(name) {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return def
+}
+
+// lazyConfig returns the router's learned lazy forwarding settings from
+// the environment (defaultLazy and the library's defaults otherwise).
+func lazyConfig() router.LazyConfig {
+	lz := router.DefaultLazyConfig()
+	lz.Enabled = envBool("MESHBUS_LAZY", defaultLazy)
+	lz.MinEager = envInt("MESHBUS_LAZY_MIN_EAGER", lz.MinEager)
+	if v, err := strconv.ParseFloat(os.Getenv("MESHBUS_LAZY_THRESHOLD"), 64); err == nil {
+		lz.WasteThreshold = v
+	}
+	lz.MinSamples = envInt("MESHBUS_LAZY_MIN_SAMPLES", lz.MinSamples)
+	return lz
+}
+
 // envInt returns the integer in the environment variable name, or def.
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
@@ -171,6 +207,14 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		router.WithPeerQueues(peerDataQueue, router.DefaultPeerControlQueue),
 		router.WithLogger(b.log),
 		router.WithPartialMessages(router.DefaultPartialConfig()),
+	}
+	if lz := lazyConfig(); lz.Enabled {
+		ropts = append(ropts, router.WithLazyForwarding(lz))
+		notes = append(notes, fmt.Sprintf("learned lazy forwarding on (MESHBUS_LAZY=0 turns it off): min eager %d, waste threshold %.2f, min samples %d",
+			lz.MinEager, lz.WasteThreshold, lz.MinSamples))
+	}
+	if gc.GraftLimitD {
+		notes = append(notes, "GRAFTs refused at D mesh peers (MESHBUS_GRAFT_LIMIT_D)")
 	}
 	if latencyMesh() {
 		// Ping every peer on connect and then at the prober's default

@@ -62,6 +62,7 @@ type config struct {
 	partial       *partial.Config // nil: the partial-messages extension is off
 	thresholds    *events.ScoreThresholds
 	latency       *LatencyConfig
+	lazy          *LazyConfig
 }
 
 func defaultConfig() config {
@@ -175,6 +176,33 @@ func DefaultLatencyConfig() LatencyConfig { return automaton.DefaultLatencyConfi
 // selection", for the safety argument and the measurements.
 func WithLatencyAwareMesh(c LatencyConfig) Option {
 	return func(o *config) { o.latency = &c }
+}
+
+// LazyConfig is learned lazy forwarding's parameters; start from
+// DefaultLazyConfig.
+type LazyConfig = automaton.LazyConfig
+
+// DefaultLazyConfig returns learned lazy forwarding turned on with its
+// defaults: at least 4 candidate mesh peers get each forwarded message
+// eagerly; a mesh peer whose copies were not needed at least 85% of the
+// time (3 observations or more) gets an IHAVE instead; messages up to
+// 16 KiB; our own messages always go eagerly.
+func DefaultLazyConfig() LazyConfig { return automaton.DefaultLazyConfig() }
+
+// WithLazyForwarding turns learned lazy forwarding on (c.Enabled) or off:
+// the router learns, per mesh peer, how often a message it forwards there
+// is not needed (the peer sends the message or IDONTWANT back: it had it
+// from elsewhere first; or, for a peer sent an IHAVE, it does not ask
+// with IWANT), and sends the peers whose copies are almost always wasted
+// an IHAVE instead of the message, keeping MinEager peers eager. Only
+// GossipSub v1.0/v1.1 messages are used: any implementation's peer
+// understands it, and one that lacks the message asks for it with IWANT.
+// New validates c when c.Enabled (an error wraps ErrBadOption); it sets
+// GossipConfig.Lazy, whatever the order of this option and
+// WithGossipConfig. Default: off. See docs/router.md, "Learned lazy
+// forwarding".
+func WithLazyForwarding(c LazyConfig) Option {
+	return func(o *config) { o.lazy = &c }
 }
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).

@@ -115,6 +115,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if cfg.latency != nil {
 		cfg.gossip.Latency = *cfg.latency
 	}
+	if cfg.lazy != nil {
+		cfg.gossip.Lazy = *cfg.lazy
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

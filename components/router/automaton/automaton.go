@@ -112,6 +112,8 @@ type Automaton struct {
 	// announced holds the keys of ids whose IDONTWANT went out before their
 	// signature check finished (see announceEarly); at most maxAnnounced.
 	announced map[idKey]struct{}
+	// lazy holds learned lazy forwarding's open observations (LazyConfig).
+	lazy lazyState
 
 	ticks uint64 // heartbeats run
 
@@ -120,6 +122,7 @@ type Automaton struct {
 	scratchIDs    []string
 	scratchSet    map[string]struct{}
 	scratchTopics []string
+	scratchLazy   []*peerState
 }
 
 type peerState struct {
@@ -133,6 +136,7 @@ type peerState struct {
 	topics   orderedSet[string]
 	rtt      time.Duration // smoothed round-trip time, valid when rttKnown (HandlePeerRTT)
 	rttKnown bool
+	lazy     lazyStat // learned lazy forwarding (LazyConfig)
 
 	// per-heartbeat budgets, reset each heartbeat
 	ihaveIn int // IHAVE messages received

@@ -152,6 +152,21 @@ type Config struct {
 	// Latency is latency-aware mesh selection (LatencyConfig): off in the
 	// zero value and by default; DefaultLatencyConfig turns it on.
 	Latency LatencyConfig
+
+	// Lazy is learned lazy forwarding (LazyConfig): off in the zero value
+	// and by default; DefaultLazyConfig turns it on.
+	Lazy LazyConfig
+
+	// GraftLimitD makes HandleGraft refuse (PRUNE with PX) a GRAFT when
+	// the mesh already holds D peers or more, instead of Dhi or more (the
+	// rule go-libp2p-pubsub follows); a GRAFT from an outbound peer is
+	// still accepted while the mesh holds fewer than Dout outbound peers
+	// (without the option, an outbound peer's GRAFT is always accepted).
+	// Meshes then stay near D instead of drifting up towards Dhi, and each
+	// mesh peer fewer is one copy fewer of every message. Spec-valid: the
+	// spec lets a node refuse a GRAFT, and the Dout quota is kept.
+	// Default false.
+	GraftLimitD bool
 }
 
 // DefaultConfig returns the GossipSub v1.1/v1.2 defaults listed on each field.
@@ -284,6 +299,9 @@ func (c Config) Validate() error {
 		return bad("MaxPendingValidation", "must be > 0")
 	case c.MaxBackoffs <= 0:
 		return bad("MaxBackoffs", "must be > 0")
+	}
+	if err := c.Lazy.validate(); err != nil {
+		return err
 	}
 	if err := c.Latency.validate(); err != nil {
 		return err

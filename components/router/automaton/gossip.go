@@ -119,6 +119,7 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 			break
 		}
 		ps.iwantIn++
+		a.lazyEvidence(from, string(raw), lazyEvIWant)
 		e := a.mcache.get(string(raw))
 		if e == nil || !a.advertised(ps, e) {
 			continue
@@ -185,6 +186,7 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {
 			continue
 		}
+		a.lazyEvidence(from, string(raw), lazyEvIDW)
 		k := keyOf(string(raw))
 		if _, ok := ps.dontWant[k]; ok {
 			continue

@@ -16,7 +16,9 @@ import (
 //
 // Outcomes: OutcomeGraftAccepted, OutcomeAlreadyInMesh, OutcomeGraftBackoff,
 // OutcomeGraftFlood, OutcomeGraftDirectPeer, OutcomeGraftNegativeScore,
-// OutcomeMeshFull, OutcomeTopicNotJoined (ignored, no PRUNE: we do not talk
+// OutcomeMeshFull (the mesh holds Dhi peers or more, or D with
+// Config.GraftLimitD, and the peer is not outbound; PRUNE with PX),
+// OutcomeTopicNotJoined (ignored, no PRUNE: we do not talk
 // about topics we are not in), OutcomeNotSubscribed (the peer has not
 // announced the topic; ignored), OutcomeUnknownPeer, OutcomeGraylisted,
 // OutcomeUnsupportedByProtocol (floodsub peer), OutcomeInvalidInput.
@@ -60,7 +62,7 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 		reject(false)
 		return OutcomeGraftNegativeScore
 	}
-	if t.mesh.len() >= a.cfg.Dhi && !ps.outbound {
+	if a.meshFullFor(t, ps) {
 		reject(true)
 		return OutcomeMeshFull
 	}
@@ -68,6 +70,30 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 	delete(t.byRTT, from)
 	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: from, Topic: topic, Outbound: false, At: now})
 	return OutcomeGraftAccepted
+}
+
+// meshFullFor reports whether t's mesh refuses an inbound GRAFT from ps:
+// at Dhi peers or more unless ps is outbound (go-libp2p-pubsub's rule);
+// with GraftLimitD, at D or more unless ps is outbound and the mesh holds
+// fewer than Dout outbound peers (the exemption is there for the Dout
+// quota).
+func (a *Automaton) meshFullFor(t *topicState, ps *peerState) bool {
+	if !a.cfg.GraftLimitD {
+		return t.mesh.len() >= a.cfg.Dhi && !ps.outbound
+	}
+	if t.mesh.len() < a.cfg.D {
+		return false
+	}
+	if !ps.outbound {
+		return true
+	}
+	outbound := 0
+	for _, p := range t.mesh.items {
+		if a.peers[p].outbound {
+			outbound++
+		}
+	}
+	return outbound >= a.cfg.Dout
 }
 
 // HandlePrune applies a peer's PRUNE: the peer leaves the mesh (EvtPeerPruned,

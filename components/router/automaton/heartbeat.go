@@ -25,6 +25,7 @@ import (
 //     scoring above the median are grafted; then IHAVE gossip goes to
 //     max(Dlazy, GossipFactor × eligible) non-mesh peers;
 //   - per fanout topic: expired after FanoutTTL, otherwise refilled to D and gossiped;
+//   - learned lazy forwarding's observations due are closed (LazyConfig);
 //   - the message cache shifts one window; seen ids, backoffs and pending
 //     messages older than SeenTTL expire.
 //
@@ -38,6 +39,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
+		ps.lazy.ihaves = 0
 		broken := 0
 		kept := ps.promises[:0]
 		for _, pr := range ps.promises {
@@ -83,6 +85,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	clear(local)
 	a.scratchTopics = local[:0]
 
+	a.closeLazy(now, false)
 	a.mcache.shift()
 	a.seen.expire(now)
 	a.expireBackoffs(now)

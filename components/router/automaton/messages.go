@@ -109,6 +109,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		if cid, ok := a.mcache.key(id); ok {
 			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelReceived})
 		}
+		a.lazyEvidence(from, id, lazyEvCopy)
 		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
 	}
@@ -290,7 +291,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 	a.mcache.put(id, pm.topic, pm.msg, a.ticks)
 	author := peer.ID(pm.msg.GetFrom())
 	FactMessageDelivered.add(out, events.EvtMessageDelivered{Topic: pm.topic, ID: id, From: pm.from, Author: author, Size: pm.size, At: now})
-	a.forward(t, pm.msg, id, pm.from, author, pm.dupFrom, out)
+	a.forward(now, t, pm.msg, id, pm.from, author, pm.dupFrom, out)
 	return OutcomeDelivered
 }
 
@@ -299,25 +300,42 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // peers whose copy of it started arriving (HandleMessageHead) and peers
 // that sent IDONTWANT for it. It returns how many peers got it.
 // Mesh peers come first, then floodsub and direct peers (never in a mesh,
-// so nobody is sent the message twice).
-func (a *Automaton) forward(t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
+// so nobody is sent the message twice). With learned lazy forwarding
+// (Config.Lazy) some mesh peers get an IHAVE for it instead (see
+// LazyConfig); they do not count in the result.
+func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
-	send := func(p peer.ID, ps *peerState) {
+	wanted := func(p peer.ID, ps *peerState) bool {
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
-			return
+			return false
 		}
-		if _, ok := ps.dontWant[keyOf(id)]; ok {
-			return
-		}
-		out.sendMessage(p, id, msg)
-		n++
+		_, unwanted := ps.dontWant[keyOf(id)]
+		return !unwanted
 	}
-	for _, p := range t.mesh.items {
-		send(p, a.peers[p])
+	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {
+		cands := a.scratchLazy[:0]
+		for _, p := range t.mesh.items {
+			if ps := a.peers[p]; wanted(p, ps) {
+				cands = append(cands, ps)
+			}
+		}
+		if len(cands) > 0 {
+			n += a.forwardMeshLazily(now, t, msg, id, cands, out)
+		}
+		clear(cands)
+		a.scratchLazy = cands[:0]
+	} else {
+		for _, p := range t.mesh.items {
+			if ps := a.peers[p]; wanted(p, ps) {
+				out.sendMessage(p, id, msg)
+				n++
+			}
+		}
 	}
 	for _, p := range t.extra.items {
-		if ps := a.peers[p]; ps.direct || ps.score >= a.thresholds.Publish {
-			send(p, ps)
+		if ps := a.peers[p]; (ps.direct || ps.score >= a.thresholds.Publish) && wanted(p, ps) {
+			out.sendMessage(p, id, msg)
+			n++
 		}
 	}
 	return n

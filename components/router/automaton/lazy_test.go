@@ -1,0 +1,323 @@
+package automaton
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+)
+
+// lazyHarness: learned lazy forwarding on (mut adjusts it), 8 peers
+// subscribed to topicA, joined: a mesh of D = 6.
+func lazyHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+	t.Helper()
+	h := newHarness(t, func(c *Config) {
+		c.Lazy = DefaultLazyConfig()
+		c.Lazy.MinEager = 2
+		if mut != nil {
+			mut(c)
+		}
+	})
+	h.addN(1, 8, topicA)
+	h.join(topicA)
+	h.reset()
+	mesh := h.mesh(topicA)
+	if len(mesh) != 6 {
+		t.Fatalf("mesh = %d peers, want 6", len(mesh))
+	}
+	return h, mesh
+}
+
+// receive makes src deliver a new message of size bytes (author pid(99),
+// not a peer) and returns it and its id; h.out holds the forward.
+func (h *harness) receive(src peer.ID, size int) (*pb.Message, string) {
+	h.t.Helper()
+	h.reset()
+	m, id := msg(pid(99), topicA, size)
+	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
+		h.t.Fatalf("HandleMessage = %v", o)
+	}
+	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
+		h.t.Fatalf("Validated = %v", o)
+	}
+	return m, id
+}
+
+// gotMessage and gotIHave report what p was sent in h.out for id.
+func (h *harness) gotMessage(p peer.ID, id string) bool {
+	s := h.out.SendTo(p)
+	if s == nil {
+		return false
+	}
+	for _, sid := range s.IDs {
+		if sid == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *harness) gotIHave(p peer.ID, id string) bool {
+	for _, ih := range h.rpc(p).GetControl().GetIhave() {
+		for _, raw := range ih.GetMessageIDs() {
+			if string(raw) == id {
+				return ih.GetTopicID() == topicA
+			}
+		}
+	}
+	return false
+}
+
+// teach runs n forwards from mesh[0]; after each, the peers in wasted send
+// the message back (a crossing copy) or, for idw, an IDONTWANT; then the
+// clock passes the horizon and a heartbeat closes the observations.
+func teach(h *harness, mesh []peer.ID, n int, wasted, idw []peer.ID) {
+	h.t.Helper()
+	for range n {
+		m, id := h.receive(mesh[0], 100)
+		evidence(h, m, id, wasted, idw)
+	}
+}
+
+// evidence makes the peers in wasted send m back and those in idw send
+// IDONTWANT for it, then closes the observation (horizon, heartbeat).
+func evidence(h *harness, m *pb.Message, id string, wasted, idw []peer.ID) {
+	h.t.Helper()
+	for _, p := range wasted {
+		if o := h.a.HandleMessage(h.now, p, m, id, false, &h.out); o != OutcomeAlreadySeen {
+			h.t.Fatalf("duplicate = %v", o)
+		}
+	}
+	for _, p := range idw {
+		if o := h.a.HandleIDontWant(h.now, p, idontwant(id), &h.out); o != OutcomeIDontWantRecorded {
+			h.t.Fatalf("IDONTWANT = %v", o)
+		}
+	}
+	h.advance(h.a.cfg.Lazy.Horizon)
+	h.heartbeat()
+}
+
+// Peers whose copies always come back (a crossing copy or an IDONTWANT)
+// get an IHAVE instead once they have MinSamples observations; the peers
+// whose copies were needed stay eager; the IHAVE'd peer's IWANT is served.
+func TestLazyLearnsWastefulPeers(t *testing.T) {
+	h, mesh := lazyHarness(t, nil)
+	useful := mesh[1:3]
+	wasted := mesh[3:5]
+	idw := mesh[5:]
+	// Before MinSamples observations every candidate is eager.
+	teach(h, mesh, h.a.cfg.Lazy.MinSamples-1, wasted, idw)
+	m, id := h.receive(mesh[0], 100)
+	for _, p := range mesh[1:] {
+		if !h.gotMessage(p, id) || h.gotIHave(p, id) {
+			t.Fatalf("learning: %s not sent the message eagerly", p)
+		}
+	}
+	evidence(h, m, id, wasted, idw) // the MinSamples-th observation
+	for _, p := range append(append([]peer.ID{}, wasted...), idw...) {
+		if w, n := h.a.LazyWaste(p); w != 1 || n != h.a.cfg.Lazy.MinSamples {
+			t.Fatalf("waste(%s) = %v over %d", p, w, n)
+		}
+	}
+	_, id = h.receive(mesh[0], 100)
+	for _, p := range useful {
+		if !h.gotMessage(p, id) {
+			t.Errorf("useful peer %s not sent the message", p)
+		}
+		if w, _ := h.a.LazyWaste(p); w != 0 {
+			t.Errorf("useful peer %s waste %v", p, w)
+		}
+	}
+	for _, p := range append(append([]peer.ID{}, wasted...), idw...) {
+		if h.gotMessage(p, id) || !h.gotIHave(p, id) {
+			t.Errorf("wasteful peer %s: message %v, IHAVE %v; want IHAVE only", p, h.gotMessage(p, id), h.gotIHave(p, id))
+		}
+	}
+	if h.gotMessage(mesh[0], id) || h.gotIHave(mesh[0], id) {
+		t.Error("the source was sent something")
+	}
+	// A lazy peer that lacks the message asks for it and is served.
+	lazyPeer := wasted[0]
+	h.reset()
+	if o := h.a.HandleIWant(h.now, lazyPeer, iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("IWANT after the lazy IHAVE = %v", o)
+	}
+	if !h.gotMessage(lazyPeer, id) {
+		t.Fatal("IWANT not answered with the message")
+	}
+	// That IWANT is evidence the copy was needed: the waste drops below
+	// the threshold and the peer is eager again.
+	h.advance(h.a.cfg.Lazy.Horizon)
+	h.heartbeat()
+	if w, _ := h.a.LazyWaste(lazyPeer); w >= h.a.cfg.Lazy.WasteThreshold {
+		t.Fatalf("waste after a needed IHAVE = %v, want < %v", w, h.a.cfg.Lazy.WasteThreshold)
+	}
+	_, id = h.receive(mesh[0], 100)
+	if !h.gotMessage(lazyPeer, id) {
+		t.Error("peer whose IHAVE was answered not eager again")
+	}
+	// A lazy peer that did not ask stays lazy (no IWANT: it had it).
+	if !h.gotIHave(wasted[1], id) {
+		t.Error("peer that never asked not lazy any more")
+	}
+}
+
+// However wasteful, at least MinEager candidates get the message, the
+// least wasteful first.
+func TestLazyKeepsMinEager(t *testing.T) {
+	h, mesh := lazyHarness(t, func(c *Config) { c.Lazy.MinEager = 3 })
+	teach(h, mesh, 4, mesh[1:], nil)
+	_, id := h.receive(mesh[0], 100)
+	eager, lazy := 0, 0
+	for _, p := range mesh[1:] {
+		switch {
+		case h.gotMessage(p, id) && !h.gotIHave(p, id):
+			eager++
+		case h.gotIHave(p, id) && !h.gotMessage(p, id):
+			lazy++
+		default:
+			t.Fatalf("%s got both or neither", p)
+		}
+	}
+	if eager != 3 || lazy != 2 {
+		t.Fatalf("eager %d lazy %d, want 3 and 2", eager, lazy)
+	}
+}
+
+// No peer gets more immediate IHAVEs per heartbeat interval than
+// MaxIHaves (default MaxIHaveMessages/2): past it, messages go eagerly,
+// so a peer's IHAVE budget never drops one.
+func TestLazyIHaveBudget(t *testing.T) {
+	h, mesh := lazyHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 })
+	teach(h, mesh, 4, mesh[3:], nil)
+	p := mesh[5]
+	ihaves, eager := 0, 0
+	for range 5 {
+		_, id := h.receive(mesh[0], 100)
+		if h.gotIHave(p, id) {
+			ihaves++
+		}
+		if h.gotMessage(p, id) {
+			eager++
+		}
+	}
+	if ihaves != 3 || eager != 2 {
+		t.Fatalf("in one interval: %d IHAVEs, %d eager; want 3 and 2", ihaves, eager)
+	}
+	h.heartbeat()
+	if _, id := h.receive(mesh[0], 100); !h.gotIHave(p, id) {
+		t.Fatal("budget not renewed by the heartbeat")
+	}
+}
+
+// Off, and for messages over MaxData, every candidate gets the message.
+func TestLazyOffAndLargeMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+		size int
+	}{{"off", false, 100}, {"large", true, 20 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, mesh := lazyHarness(t, func(c *Config) { c.Lazy.Enabled = tc.on })
+			teach(h, mesh, 4, mesh[1:], nil)
+			_, id := h.receive(mesh[0], tc.size)
+			for _, p := range mesh[1:] {
+				if !h.gotMessage(p, id) || h.gotIHave(p, id) {
+					t.Fatalf("%s not sent the message eagerly", p)
+				}
+			}
+		})
+	}
+}
+
+// A removed peer's open observations are dropped at close without harm,
+// and MaxOpen bounds the open observations.
+func TestLazyBoundedAndPeerRemoval(t *testing.T) {
+	h, mesh := lazyHarness(t, func(c *Config) { c.Lazy.MaxOpen = 3 })
+	for range 10 {
+		h.receive(mesh[0], 100)
+	}
+	if n := h.a.lazy.order.len(); n != 3 {
+		t.Fatalf("open observations = %d, want 3", n)
+	}
+	if o := h.a.RemovePeer(h.now, mesh[2], &h.out); o != OutcomePeerRemoved {
+		t.Fatalf("RemovePeer = %v", o)
+	}
+	h.advance(h.a.cfg.Lazy.Horizon)
+	h.heartbeat()
+	if n := h.a.lazy.order.len(); n != 0 || len(h.a.lazy.open) != 0 {
+		t.Fatalf("after the horizon: %d queued, %d open", n, len(h.a.lazy.open))
+	}
+	if _, n := h.a.LazyWaste(mesh[1]); n != 10 {
+		t.Fatalf("samples of a mesh peer = %d, want 10 (7 closed early by MaxOpen, 3 at the heartbeat)", n)
+	}
+}
+
+func TestLazyConfigValidate(t *testing.T) {
+	for _, mut := range []func(*LazyConfig){
+		func(l *LazyConfig) { l.MinEager = 0 },
+		func(l *LazyConfig) { l.WasteThreshold = 0 },
+		func(l *LazyConfig) { l.WasteThreshold = 1.1 },
+		func(l *LazyConfig) { l.MinSamples = 0 },
+		func(l *LazyConfig) { l.Weight = 0 },
+		func(l *LazyConfig) { l.Horizon = 0 },
+		func(l *LazyConfig) { l.MaxIHaves = -1 },
+		func(l *LazyConfig) { l.MaxData = -1 },
+		func(l *LazyConfig) { l.MaxOpen = 0 },
+	} {
+		cfg := DefaultConfig()
+		cfg.Lazy = DefaultLazyConfig()
+		mut(&cfg.Lazy)
+		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrInvalidConfig", cfg.Lazy, err)
+		}
+		cfg.Lazy.Enabled = false
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("disabled: Validate = %v", err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Lazy = DefaultLazyConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}
+
+// GraftLimitD: an inbound GRAFT is refused (PRUNE) once the mesh holds D
+// peers; an outbound peer's is accepted while the mesh has fewer than
+// Dout outbound peers, and refused after.
+func TestGraftLimitD(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.GraftLimitD = true; c.Dout = 1 })
+	h.join(topicA) // no peers yet: grafts come in one by one
+	var in, outb []peer.ID
+	for i := 1; i <= 8; i++ {
+		in = append(in, h.add(i, wire.ProtocolMeshsub12, false, topicA))
+	}
+	for i := 9; i <= 10; i++ {
+		outb = append(outb, h.add(i, wire.ProtocolMeshsub12, true, topicA))
+	}
+	h.reset()
+	for _, p := range in[:6] {
+		h.graftIn(p, topicA)
+	}
+	if o := h.a.HandleGraft(h.now, in[6], topicA, &h.out); o != OutcomeMeshFull {
+		t.Fatalf("inbound GRAFT at D = %v, want OutcomeMeshFull", o)
+	}
+	if len(prunesIn(h.rpc(in[6]), topicA)) != 1 {
+		t.Fatal("refused GRAFT not answered with PRUNE")
+	}
+	if o := h.a.HandleGraft(h.now, outb[0], topicA, &h.out); o != OutcomeGraftAccepted {
+		t.Fatalf("outbound GRAFT below the Dout quota = %v", o)
+	}
+	if o := h.a.HandleGraft(h.now, outb[1], topicA, &h.out); o != OutcomeMeshFull {
+		t.Fatalf("outbound GRAFT with the Dout quota met = %v", o)
+	}
+	// Without the option the same mesh accepts up to Dhi.
+	h.a.cfg.GraftLimitD = false
+	if o := h.a.HandleGraft(h.now, in[7], topicA, &h.out); o != OutcomeGraftAccepted {
+		t.Fatalf("inbound GRAFT below Dhi without the option = %v", o)
+	}
+}
