@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,8 +28,14 @@ type meshbusNode struct {
 func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b := &meshbusNode{topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
+	fxOpts := []fx.Option{fx.Populate(&b.r)}
+	// MESHBUS_BENCH_LAZY=1: learned lazy forwarding with its defaults
+	// (router.DefaultLazyConfig), for A/B runs (docs/testplans.md, "Round 6").
+	if os.Getenv("MESHBUS_BENCH_LAZY") == "1" {
+		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(router.DefaultLazyConfig())))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
-		host.WithFx(fx.Populate(&b.r)))
+		host.WithFx(fxOpts...))
 	if err != nil {
 		return nil, err
 	}

@@ -151,11 +151,16 @@ const (
 	defaultPublishSkip  = 0   // see below
 )
 
-// Round 6 (docs/testplans.md): learned lazy forwarding and refusing
-// GRAFTs at D, for A/B runs (MESHBUS_LAZY, MESHBUS_LAZY_MIN_EAGER,
-// MESHBUS_LAZY_THRESHOLD, MESHBUS_GRAFT_LIMIT_D).
+// Round 6 (docs/testplans.md): learned lazy forwarding (the router's
+// defaults: at least 5 candidate mesh peers eager, IHAVE to peers whose
+// copies were wasted 85% of the time or more) took basic's duplicates
+// below go-libp2p-pubsub's and kept the latency lead, so the node runs it
+// (MESHBUS_LAZY=0 turns it off; MESHBUS_LAZY_MIN_EAGER,
+// MESHBUS_LAZY_THRESHOLD and MESHBUS_LAZY_MIN_SAMPLES tune it). Refusing
+// GRAFTs at D (MESHBUS_GRAFT_LIMIT_D=1) made meshes smaller and the
+// latency tail longer: off.
 const (
-	defaultLazy        = false
+	defaultLazy        = true
 	defaultGraftLimitD = false
 )
 

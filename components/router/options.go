@@ -183,7 +183,7 @@ func WithLatencyAwareMesh(c LatencyConfig) Option {
 type LazyConfig = automaton.LazyConfig
 
 // DefaultLazyConfig returns learned lazy forwarding turned on with its
-// defaults: at least 4 candidate mesh peers get each forwarded message
+// defaults: at least 5 candidate mesh peers get each forwarded message
 // eagerly; a mesh peer whose copies were not needed at least 85% of the
 // time (3 observations or more) gets an IHAVE instead; messages up to
 // 16 KiB; our own messages always go eagerly.
