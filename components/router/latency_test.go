@@ -58,3 +58,23 @@ func TestLatencyOptionValidated(t *testing.T) {
 		t.Fatal("WithGossipConfig after WithLatencyAwareMesh turned it off")
 	}
 }
+
+func TestLazyForwardingOptionValidated(t *testing.T) {
+	h := testhost.New(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	bad := DefaultLazyConfig()
+	bad.MinEager = 0
+	if _, err := New(h, bus, WithLazyForwarding(bad)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("MinEager 0: %v, want ErrBadOption", err)
+	}
+	// The option wins over a later WithGossipConfig.
+	r, err := New(h, bus, WithLazyForwarding(DefaultLazyConfig()), WithGossipConfig(DefaultGossipConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.cfg.gossip.Lazy.Enabled {
+		t.Fatal("WithGossipConfig after WithLazyForwarding turned it off")
+	}
+}
