@@ -153,7 +153,7 @@ const (
 
 // Round 6 (docs/testplans.md): learned lazy forwarding (the router's
 // defaults: at least 5 candidate mesh peers eager, IHAVE to peers whose
-// copies were wasted 85% of the time or more) took basic's duplicates
+// copies were wasted 95% of the time or more) took basic's duplicates
 // below go-libp2p-pubsub's and kept the latency lead, so the node runs it
 // (MESHBUS_LAZY=0 turns it off; MESHBUS_LAZY_MIN_EAGER,
 // MESHBUS_LAZY_THRESHOLD and MESHBUS_LAZY_MIN_SAMPLES tune it). Refusing

@@ -184,7 +184,7 @@ type LazyConfig = automaton.LazyConfig
 
 // DefaultLazyConfig returns learned lazy forwarding turned on with its
 // defaults: at least 5 candidate mesh peers get each forwarded message
-// eagerly; a mesh peer whose copies were not needed at least 85% of the
+// eagerly; a mesh peer whose copies were not needed at least 95% of the
 // time (3 observations or more) gets an IHAVE instead; messages up to
 // 16 KiB; our own messages always go eagerly.
 func DefaultLazyConfig() LazyConfig { return automaton.DefaultLazyConfig() }
