@@ -137,6 +137,9 @@ func (e *AnyEmitter) Emit(evt any) error {
 		return ErrClosed
 	}
 	n := e.n
+	if e.y.owedTo.Load() != nil {
+		e.y.payDue(n) // see yielder.payDue
+	}
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
@@ -171,11 +174,12 @@ func (e *AnyEmitter) Emit(evt any) error {
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
 		var k *kills
-		woke, k = f.lane.emitAny(evt)
+		woke, oweTo, k = f.lane.emitAny(evt)
 		if k != nil {
 			kill.addAll(k)
 		}
 		n.emu.Unlock()
+		oweLen = -1
 	} else {
 		n.emitted.Add(1)
 	}
@@ -197,7 +201,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		}
 		select {
 		case t.ch <- evt:
-			if l := len(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
+			if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
 				if t.block {
 					woke = true
 				} else {
@@ -231,7 +235,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+	if woke || oweTo != nil {
 		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil

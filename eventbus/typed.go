@@ -120,14 +120,17 @@ func (e *Emitter[T]) Emit(v T) error {
 		return ErrClosed
 	}
 	n := e.n
+	if e.y.owedTo.Load() != nil {
+		e.y.payDue(n) // see yielder.payDue
+	}
 	if f := n.fanp.Load(); f.laneOnly && !e.stateful {
 		// Only batch queues of exactly T: the lane's fast path takes its
 		// word and no lock. Attach and detach replace the fanout under
 		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
-			if ok, woke := ln.tryFast(f, v); ok {
-				if woke || e.y.owedTo.Load() != nil {
-					e.y.maybeYield(n, woke, nil, 0)
+			if ok, woke, owe := ln.tryFast(f, v); ok {
+				if woke || owe != nil {
+					e.y.maybeYield(n, woke, owe, -1)
 				}
 				return nil
 			}
@@ -183,7 +186,7 @@ func (e *Emitter[T]) Emit(v T) error {
 				// the send, while the channel's line is still this
 				// processor's (a read before it cost 1/1024 end to end
 				// up to 1.5x).
-				if l := len(t.ch); l == 0 || l == 1 && !t.block {
+				if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block {
 					if t.block {
 						woke = true
 					} else {
@@ -206,8 +209,12 @@ func (e *Emitter[T]) Emit(v T) error {
 	if ln, ok := f.lane.(*lane[T]); ok {
 		// Batch queues: one write into the shared ring for all of them.
 		n.emu.Lock()
-		woke = ln.emit(v, &kill) || woke
+		w, owe := ln.emit(v, &kill)
 		n.emu.Unlock()
+		woke = w || woke
+		if owe != nil && oweTo == nil {
+			oweTo, oweLen = owe, -1
+		}
 	} else {
 		n.emitted.Add(1)
 	}
@@ -220,7 +227,7 @@ done:
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+	if woke || oweTo != nil {
 		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
@@ -244,12 +251,15 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 			return done, ErrClosed
 		}
 		n := e.n
+		if e.y.owedTo.Load() != nil {
+			e.y.payDue(n)
+		}
 		if f := n.fanp.Load(); f.laneOnly && !e.stateful {
 			if ln, ok := f.lane.(*lane[T]); ok {
-				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
+				if k, woke, owe := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
-					if woke || e.y.owedTo.Load() != nil {
-						e.y.maybeYield(n, woke, nil, 0)
+					if woke || owe != nil {
+						e.y.maybeYield(n, woke, owe, -1)
 					}
 					continue
 				}
