@@ -146,23 +146,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	// event.Bus channel subscriptions only: the fast path, announced on
 	// the emitter's slot instead of the node's read lock (see
 	// fastpath.go); otherwise the node's read lock.
-	var fast *emitSlot
-	if f := n.fanp.Load(); !e.stateful && f.fastOK() && len(f.typedSinks) == 0 {
-		if e.slot.enter(n) {
-			fast = e.slot
-		}
-	}
-	var f *fanout
-	if fast != nil {
-		if f = n.fanp.Load(); !f.fastOK() || len(f.typedSinks) != 0 {
-			fast.backOut(n) // changed since the check above
-			fast = nil
-		}
-	}
-	if fast == nil {
-		n.mu.RLock()
-		f = n.fanp.Load()
-	}
+	f, fast := n.beginEmit(e.slot, e.stateful, true)
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
@@ -227,7 +211,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		}
 	}
 	if fast != nil {
-		fast.leave(n)
+		fast.leave(n) // counts the Emit
 	} else {
 		n.mu.RUnlock()
 	}

@@ -138,27 +138,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	}
 	// Plain channel subscriptions only: the fast path, announced on the
 	// emitter's slot instead of the node's read lock (see fastpath.go).
-	// Otherwise the slow path goes through the node's read lock:
-	// Subscribe and Close (which take it for writing, and it prefers
-	// writers) then do not queue for emu behind emitters in a loop.
-	var fast *emitSlot
-	if f := n.fanp.Load(); !e.stateful && !f.mixed && f.lane == nil {
-		if e.slot.enter(n) {
-			fast = e.slot
-		}
-	}
-	var f *fanout
-	if fast != nil {
-		if f = n.fanp.Load(); f.mixed || f.lane != nil {
-			// Changed since the check above (a writer ran in between).
-			fast.backOut(n)
-			fast = nil
-		}
-	}
-	if fast == nil {
-		n.mu.RLock()
-		f = n.fanp.Load()
-	}
+	f, fast := n.beginEmit(e.slot, e.stateful, false)
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
@@ -202,27 +182,31 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
+	if fast == nil {
+		// The slow path: a fast-path Emit has no lane, nothing beyond
+		// the flat array, and is counted by endEmit.
+		if ln, ok := f.lane.(*lane[T]); ok {
+			// Batch queues: one write into the shared ring for all of
+			// them.
+			n.emu.Lock()
+			w, owe := ln.emit(v, &kill)
+			n.emu.Unlock()
+			woke = w || woke
+			if owe != nil && oweTo == nil {
+				oweTo, oweLen = owe, -1
+			}
+		} else {
+			n.emitted.Add(1)
+		}
+		if e.stateful || f.mixed {
+			e.emitRest(n, f, v, &kill)
+		}
+	}
 	if fast != nil {
 		fast.leave(n) // counts the Emit
-		goto done
-	}
-	if ln, ok := f.lane.(*lane[T]); ok {
-		// Batch queues: one write into the shared ring for all of them.
-		n.emu.Lock()
-		w, owe := ln.emit(v, &kill)
-		n.emu.Unlock()
-		woke = w || woke
-		if owe != nil && oweTo == nil {
-			oweTo, oweLen = owe, -1
-		}
 	} else {
-		n.emitted.Add(1)
+		n.mu.RUnlock()
 	}
-	if e.stateful || f.mixed {
-		e.emitRest(n, f, v, &kill)
-	}
-	n.mu.RUnlock()
-done:
 	if kill.first != nil {
 		e.b.detachKilled(&kill)
 		return nil
