@@ -271,11 +271,15 @@ func putBuf(bp *[]byte) {
 	framePools[capClass(n)].Put(bp)
 }
 
-// Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
-// that a frame is never interleaved. It is not safe for concurrent use.
+// Writer writes length-prefixed RPCs to a stream. A frame of at most 8 KiB
+// is written in one Write call; a larger one carrying messages in several
+// (see WriteRPC). It is not safe for concurrent use, and a frame is never
+// interleaved with another as long as one Writer alone writes to the
+// stream.
 type Writer struct {
-	w   io.Writer
-	max int
+	w    io.Writer
+	max  int
+	rest pb.RPC // scratch for writeStreamed
 }
 
 // NewWriter returns a Writer on w that refuses RPCs larger than maxSize bytes
@@ -288,15 +292,29 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 	return &Writer{w: w, max: maxSize}
 }
 
-// WriteRPC encodes rpc with its uvarint length prefix and writes it in one
-// call. It returns ErrFrameTooLarge (wrapped) without writing anything when
-// the encoded RPC exceeds the maximum size.
-// The frame is encoded into a pooled buffer (see ReadRPC), returned after
-// the write.
+// WriteRPC encodes rpc with its uvarint length prefix and writes it. It
+// returns ErrFrameTooLarge (wrapped) without writing anything when the
+// encoded RPC exceeds the maximum size.
+//
+// A frame of at most 8 KiB, or one without messages, is encoded into a
+// pooled buffer (see ReadRPC) and written in one call. A larger frame with
+// messages is written in pieces from one pooled 8 KiB buffer: the fields
+// other than the messages, then each message with its from, seqno, topic,
+// signature and key before its data (so a receiver knows its default id
+// from its first bytes; any field order is valid protobuf), and data
+// longer than 2 KiB written straight from the message, not copied. A
+// writer blocked on a slow stream so holds at most 8 KiB of encoded frame.
+// After an error part of the frame may have been written: the stream is
+// then out of sync and should be reset.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
 	size := proto.Size(rpc)
 	if w.max > 0 && size > w.max {
 		return fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, w.max)
+	}
+	if len(rpc.Publish) > 0 && binary.MaxVarintLen64+size > writeChunk {
+		if done, err := w.writeStreamed(rpc, size); done {
+			return err
+		}
 	}
 	bp := getBuf(binary.MaxVarintLen64 + size)
 	defer putBuf(bp)
