@@ -296,14 +296,16 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 // returns ErrFrameTooLarge (wrapped) without writing anything when the
 // encoded RPC exceeds the maximum size.
 //
-// A frame of at most 8 KiB, or one without messages, is encoded into a
-// pooled buffer (see ReadRPC) and written in one call. A larger frame with
-// messages is written in pieces from one pooled 8 KiB buffer: the fields
-// other than the messages, then each message with its from, seqno, topic,
-// signature and key before its data (so a receiver knows its default id
-// from its first bytes; any field order is valid protobuf), and data
-// longer than 2 KiB written straight from the message, not copied. A
-// writer blocked on a slow stream so holds at most 8 KiB of encoded frame.
+// A frame of at most 8 KiB, or one whose messages all have at most 2 KiB
+// of data, is encoded into a pooled buffer (see ReadRPC) and written in one
+// call. A larger frame with a larger message is written in pieces from one
+// pooled 8 KiB buffer: the fields other than the messages, then each
+// message with its from, seqno, topic, signature and key before its data
+// (so a receiver knows its default id from its first bytes; any field
+// order is valid protobuf), and data longer than 2 KiB written straight
+// from the message, not copied: a large message is never copied into a
+// frame, and a writer blocked on a slow stream holds at most 8 KiB of
+// encoded frame besides the messages.
 // After an error part of the frame may have been written: the stream is
 // then out of sync and should be reset.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
@@ -311,7 +313,7 @@ func (w *Writer) WriteRPC(rpc *pb.RPC) error {
 	if w.max > 0 && size > w.max {
 		return fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, w.max)
 	}
-	if len(rpc.Publish) > 0 && binary.MaxVarintLen64+size > writeChunk {
+	if binary.MaxVarintLen64+size > writeChunk && hasLargeData(rpc) {
 		if done, err := w.writeStreamed(rpc, size); done {
 			return err
 		}

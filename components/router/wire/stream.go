@@ -24,6 +24,18 @@ const (
 	inlineData = 2 << 10
 )
 
+// hasLargeData reports whether a message of rpc has more than inlineData
+// bytes of data: only then is its frame written in pieces (one Write of
+// a whole frame of small messages costs the transport less than several).
+func hasLargeData(rpc *pb.RPC) bool {
+	for _, m := range rpc.Publish {
+		if len(m.Data) > inlineData {
+			return true
+		}
+	}
+	return false
+}
+
 // messageSize is the encoded size of m as written by appendMessageHead
 // followed by its data field: the size proto.Size reports, as every field
 // is encoded once with the same presence rules, in another order.
