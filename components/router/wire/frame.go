@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -159,9 +160,9 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
 //
 // A frame that fits the read buffer (readBufSize) is decoded where it is
-// buffered; a larger one is read into a buffer borrowed from a pool shared
-// by every Reader and Writer and returned once decoded, so an idle stream
-// holds no frame-sized buffer.
+// buffered; a larger one is decoded field by field as it arrives (see
+// readFields), so a Reader holds a frame-sized buffer neither while idle
+// nor while a large frame of small messages trickles in.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	if err := r.acquire(); err != nil {
 		return nil, err
@@ -177,16 +178,7 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	if int(n) <= r.r.Size() {
 		return r.decodeBuffered(int(n))
 	}
-	bp := getBuf(int(n))
-	defer putBuf(bp)
-	frame := (*bp)[:n]
-	if _, err := io.ReadFull(r.r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return DecodeRPC(frame)
+	return r.readFields(int(n))
 }
 
 // decodeBuffered decodes the next n bytes, a frame that fits the read
@@ -374,4 +366,102 @@ func readUvarint(r io.ByteReader) (uint64, error) {
 		s += 7
 	}
 	return 0, ErrBadLengthPrefix
+}
+
+// readFields reads and decodes a frame of n bytes, larger than the read
+// buffer, one top-level field at a time: a field that fits the read
+// buffer is decoded where it is buffered (a message by decodeMessage, which
+// copies what it keeps; any other field merged as proto.Unmarshal would),
+// a larger one is read whole into a pooled buffer of its size first. The
+// result is DecodeRPC's for the whole frame: merging a message's fields
+// one encoded field at a time is what protobuf decoding of their
+// concatenation does. A frame malformed at the top level (a bad tag or
+// length, a group, a field running past the frame) is read whole from that
+// field on and decoded by DecodeRPC's rules, which give its error; either
+// way the whole frame is consumed.
+func (r *Reader) readFields(n int) (*pb.RPC, error) {
+	rpc := new(pb.RPC)
+	merge := proto.UnmarshalOptions{Merge: true}
+	for left := n; left > 0; {
+		hdr, err := r.r.Peek(min(left, 2*binary.MaxVarintLen64))
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		num, typ, tl := protowire.ConsumeTag(hdr)
+		fl := -1
+		if tl > 0 {
+			switch typ {
+			case protowire.BytesType:
+				if v, l := protowire.ConsumeVarint(hdr[tl:]); l > 0 && v <= uint64(left) {
+					fl = tl + l + int(v)
+				}
+			case protowire.VarintType:
+				if _, l := protowire.ConsumeVarint(hdr[tl:]); l > 0 {
+					fl = tl + l
+				}
+			case protowire.Fixed32Type:
+				fl = tl + 4
+			case protowire.Fixed64Type:
+				fl = tl + 8
+			}
+		}
+		if fl < 0 || fl > left {
+			// Malformed here, or a group: the rest of the frame in one
+			// piece, decoded (and rejected) as DecodeRPC would.
+			return r.readRest(rpc, left)
+		}
+		var field []byte
+		var bp *[]byte
+		if fl <= r.r.Size() {
+			if field, err = r.r.Peek(fl); err != nil {
+				return nil, unexpected(err)
+			}
+		} else {
+			bp = getBuf(fl)
+			field = (*bp)[:fl]
+			if _, err := io.ReadFull(r.r, field); err != nil {
+				putBuf(bp)
+				return nil, unexpected(err)
+			}
+		}
+		if num == publishField && typ == protowire.BytesType {
+			v, _ := protowire.ConsumeBytes(field[tl:])
+			m := decodeMessage(v)
+			if m == nil {
+				m = new(pb.Message)
+				err = proto.Unmarshal(v, m)
+			}
+			rpc.Publish = append(rpc.Publish, m)
+		} else {
+			err = merge.Unmarshal(field, rpc)
+		}
+		if bp != nil {
+			putBuf(bp)
+		} else {
+			_, _ = r.r.Discard(fl) // fl bytes are buffered: it cannot fail
+		}
+		left -= fl
+		if err != nil {
+			if _, derr := r.r.Discard(left); derr != nil {
+				return nil, unexpected(derr)
+			}
+			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		}
+	}
+	return rpc, nil
+}
+
+// readRest reads the last left bytes of a frame whole and decodes them
+// into rpc, which holds the frame's fields before them.
+func (r *Reader) readRest(rpc *pb.RPC, left int) (*pb.RPC, error) {
+	bp := getBuf(left)
+	defer putBuf(bp)
+	rest := (*bp)[:left]
+	if _, err := io.ReadFull(r.r, rest); err != nil {
+		return nil, unexpected(err)
+	}
+	if err := decodeRPC(rest, rpc); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return rpc, nil
 }

@@ -133,21 +133,17 @@ func (r *Reader) ReadRPCHead(minFrame, headLen int, peek func(head []byte)) (*pb
 	if int(n) < minFrame && int(n) <= r.r.Size() {
 		return r.decodeBuffered(int(n))
 	}
-	bp := getBuf(int(n))
-	defer putBuf(bp)
-	frame := (*bp)[:n]
-	got := 0
 	if int(n) >= minFrame && headLen > 0 {
-		got = min(headLen, int(n))
-		if _, err := io.ReadFull(r.r, frame[:got]); err != nil {
+		head, err := r.r.Peek(min(headLen, int(n), r.r.Size()))
+		if err != nil {
 			return nil, unexpected(err)
 		}
-		peek(frame[:got])
+		peek(head)
 	}
-	if _, err := io.ReadFull(r.r, frame[got:]); err != nil {
-		return nil, unexpected(err)
+	if int(n) <= r.r.Size() {
+		return r.decodeBuffered(int(n))
 	}
-	return DecodeRPC(frame)
+	return r.readFields(int(n))
 }
 
 func unexpected(err error) error {

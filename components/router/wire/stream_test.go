@@ -3,8 +3,11 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -187,3 +190,80 @@ func BenchmarkWriteRPCLarge(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// largeFrame pads payload past the read buffer with a leading
+// subscription field, so that ReadRPC decodes it field by field.
+func largeFrame(payload []byte) (frame, padded []byte) {
+	pad := protowire.AppendTag(nil, 1, protowire.BytesType)
+	sub := protowire.AppendTag(nil, 2, protowire.BytesType)
+	sub = protowire.AppendString(sub, strings.Repeat("p", readBufSize))
+	pad = protowire.AppendBytes(pad, sub)
+	padded = append(pad, payload...)
+	return append(protowire.AppendVarint(nil, uint64(len(padded))), padded...), padded
+}
+
+// FuzzReadFields: a frame larger than the read buffer, read field by field
+// (from a stream that yields all at once or one byte per Read), decodes to
+// what DecodeRPC gives for the whole payload: the same RPC, or an error
+// of a known kind both times; the stream stays in sync after a decode
+// error (the next frame reads).
+func FuzzReadFields(f *testing.F) {
+	_, spec := specFrame()
+	f.Add(spec)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 4 {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, 4<<20).WriteRPC(randomStreamRPC(rng, 3)); err != nil {
+			f.Fatal(err)
+		}
+		_, n := protowire.ConsumeVarint(buf.Bytes())
+		f.Add(buf.Bytes()[n:])
+	}
+	f.Add([]byte{0x12, 0x05, 0x0a, 0x01})                          // a message cut short
+	f.Add([]byte{0x1b, 0x1c})                                      // a group
+	f.Add([]byte{0x12, 0xff, 0xff, 0xff, 0xff, 0x0f})              // a length past the frame
+	f.Add(append([]byte{0x12, 0x80, 0x40}, make([]byte, 8192)...)) // a message larger than the buffer
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		frame, padded := largeFrame(payload)
+		want, wantErr := DecodeRPC(padded)
+		next, err := AppendFrame(nil, &pb.RPC{Subscriptions: []*pb.RPC_SubOpts{{Topicid: proto.String("next")}}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := append(frame, next...)
+		for _, src := range []io.Reader{bytes.NewReader(stream), iotest.OneByteReader(bytes.NewReader(stream))} {
+			r := NewReader(src, 1<<20)
+			got, err := r.ReadRPC()
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("ReadRPC error %v, DecodeRPC error %v", err, wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrDecode) {
+					t.Fatalf("ReadRPC: %v, want ErrDecode", err)
+				}
+			} else if !proto.Equal(got, want) {
+				t.Fatal("ReadRPC and DecodeRPC differ")
+			}
+			after, err := r.ReadRPC()
+			if err != nil || after.GetSubscriptions()[0].GetTopicid() != "next" {
+				t.Fatalf("the next frame: %v, %v", after, err)
+			}
+		}
+	})
+}
+
+// TestReadFieldsTruncated: a large frame cut anywhere ends in
+// io.ErrUnexpectedEOF.
+func TestReadFieldsTruncated(t *testing.T) {
+	var buf bytes.Buffer
+	if err := NewWriter(&buf, 4<<20).WriteRPC(randomStreamRPC(rand.New(rand.NewPCG(7, 8)), 10)); err != nil {
+		t.Fatal(err)
+	}
+	frame, _ := largeFrame(buf.Bytes()[2:]) // any payload: it is cut anyway
+	for cut := 1; cut < len(frame); cut += 997 {
+		_, err := NewReader(bytes.NewReader(frame[:cut]), 1<<20).ReadRPC()
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrDecode) {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+	}
+}
