@@ -108,7 +108,12 @@ type decodedMessage struct {
 // (the caller then uses proto.Unmarshal, which keeps unknown fields and
 // applies proto's rules for repeated and mistyped fields). A present
 // field is non-nil even when empty, as proto.Unmarshal decodes it.
-func decodeMessage(b []byte) *pb.Message {
+func decodeMessage(b []byte) *pb.Message { return decodeMessageIn(b, false) }
+
+// decodeMessageIn is decodeMessage; with own set, b is a buffer the message
+// may keep (nothing else refers to it, and nothing writes it again): its
+// fields are then slices of b itself, not of a copy.
+func decodeMessageIn(b []byte, own bool) *pb.Message {
 	var (
 		vals  [7][]byte // by field number
 		seen  uint8
@@ -128,13 +133,19 @@ func decodeMessage(b []byte) *pb.Message {
 		total += len(v)
 		b = b[tl+vl:]
 	}
-	buf := make([]byte, total) // non-nil even when total is 0
+	var buf []byte
+	if !own {
+		buf = make([]byte, total) // non-nil even when total is 0
+	}
 	off := 0
 	field := func(num int) []byte {
 		if seen&(1<<num) == 0 {
 			return nil
 		}
 		v := vals[num]
+		if own {
+			return v[:len(v):len(v)]
+		}
 		s := buf[off : off+len(v) : off+len(v)]
 		copy(s, v)
 		off += len(v)

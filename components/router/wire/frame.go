@@ -371,8 +371,10 @@ func readUvarint(r io.ByteReader) (uint64, error) {
 // readFields reads and decodes a frame of n bytes, larger than the read
 // buffer, one top-level field at a time: a field that fits the read
 // buffer is decoded where it is buffered (a message by decodeMessage, which
-// copies what it keeps; any other field merged as proto.Unmarshal would),
-// a larger one is read whole into a pooled buffer of its size first. The
+// copies what it keeps; any other field merged as proto.Unmarshal would);
+// a larger message is read into a buffer of its own that the decoded
+// message keeps (its data is copied once), any other larger field into a
+// pooled buffer of its size. The
 // result is DecodeRPC's for the whole frame: merging a message's fields
 // one encoded field at a time is what protobuf decoding of their
 // concatenation does. A frame malformed at the top level (a bad tag or
@@ -412,8 +414,16 @@ func (r *Reader) readFields(n int) (*pb.RPC, error) {
 		}
 		var field []byte
 		var bp *[]byte
+		isMsg := num == publishField && typ == protowire.BytesType
 		if fl <= r.r.Size() {
 			if field, err = r.r.Peek(fl); err != nil {
+				return nil, unexpected(err)
+			}
+		} else if isMsg {
+			// A large message: read into a buffer the decoded message
+			// keeps, so its data is copied once, not twice.
+			field = make([]byte, fl)
+			if _, err := io.ReadFull(r.r, field); err != nil {
 				return nil, unexpected(err)
 			}
 		} else {
@@ -424,9 +434,9 @@ func (r *Reader) readFields(n int) (*pb.RPC, error) {
 				return nil, unexpected(err)
 			}
 		}
-		if num == publishField && typ == protowire.BytesType {
+		if isMsg {
 			v, _ := protowire.ConsumeBytes(field[tl:])
-			m := decodeMessage(v)
+			m := decodeMessageIn(v, fl > r.r.Size())
 			if m == nil {
 				m = new(pb.Message)
 				err = proto.Unmarshal(v, m)
@@ -437,7 +447,7 @@ func (r *Reader) readFields(n int) (*pb.RPC, error) {
 		}
 		if bp != nil {
 			putBuf(bp)
-		} else {
+		} else if fl <= r.r.Size() {
 			_, _ = r.r.Discard(fl) // fl bytes are buffered: it cannot fail
 		}
 		left -= fl

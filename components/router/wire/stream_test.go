@@ -267,3 +267,23 @@ func TestReadFieldsTruncated(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReadRPCLarge reads frames of one 64 KiB message.
+func BenchmarkReadRPCLarge(b *testing.B) {
+	var buf bytes.Buffer
+	m := &pb.Message{From: make([]byte, 38), Seqno: make([]byte, 8), Topic: proto.String("t"), Signature: make([]byte, 64), Data: make([]byte, 64<<10)}
+	if err := NewWriter(&buf, 0).WriteRPC(&pb.RPC{Publish: []*pb.Message{m}}); err != nil {
+		b.Fatal(err)
+	}
+	frame := buf.Bytes()
+	src := bytes.NewReader(frame)
+	r := NewReader(src, 0)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(frame)
+		if _, err := r.ReadRPC(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
