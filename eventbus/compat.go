@@ -137,29 +137,16 @@ func (e *AnyEmitter) Emit(evt any) error {
 		return ErrClosed
 	}
 	n := e.n
+	if e.y.owedTo.Load() != nil {
+		e.y.payDue(n) // see yielder.payDue
+	}
 	if t := reflect.TypeOf(evt); t != n.typ && (t == nil || n.typ.Kind() != reflect.Interface || !t.Implements(n.typ)) {
 		return fmt.Errorf("%w: emitter of %v got %v", ErrWrongType, n.typ, t)
 	}
 	// event.Bus channel subscriptions only: the fast path, announced on
 	// the emitter's slot instead of the node's read lock (see
 	// fastpath.go); otherwise the node's read lock.
-	var fast *emitSlot
-	if f := n.fanp.Load(); !e.stateful && f.fastOK() && len(f.typedSinks) == 0 {
-		if e.slot.enter(n) {
-			fast = e.slot
-		}
-	}
-	var f *fanout
-	if fast != nil {
-		if f = n.fanp.Load(); !f.fastOK() || len(f.typedSinks) != 0 {
-			fast.backOut(n) // changed since the check above
-			fast = nil
-		}
-	}
-	if fast == nil {
-		n.mu.RLock()
-		f = n.fanp.Load()
-	}
+	f, fast := n.beginEmit(e.slot, e.stateful, true)
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
@@ -171,11 +158,12 @@ func (e *AnyEmitter) Emit(evt any) error {
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
 		var k *kills
-		woke, k = f.lane.emitAny(evt)
+		woke, oweTo, k = f.lane.emitAny(evt)
 		if k != nil {
 			kill.addAll(k)
 		}
 		n.emu.Unlock()
+		oweLen = -1
 	} else {
 		n.emitted.Add(1)
 	}
@@ -197,7 +185,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		}
 		select {
 		case t.ch <- evt:
-			if l := len(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
+			if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
 				if t.block {
 					woke = true
 				} else {
@@ -223,7 +211,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		}
 	}
 	if fast != nil {
-		fast.leave(n)
+		fast.leave(n) // counts the Emit
 	} else {
 		n.mu.RUnlock()
 	}
@@ -231,7 +219,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+	if woke || oweTo != nil {
 		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil

@@ -30,6 +30,12 @@ type fanout struct {
 	laneOnly bool
 	// seqSinks counts the sinks that want sequence numbers.
 	seqSinks int
+	// typedFast and boxedFast are set when a typed Emit (of the node's
+	// type) or an event.Bus-API Emit may take the channel fast path
+	// (fastpath.go): plain channel subscriptions only, no lane, nothing
+	// sequenced, interface-typed or converting; for the event.Bus API
+	// also no typed channel (it would need a type assertion per Emit).
+	typedFast, boxedFast bool
 }
 
 // flatSink is a sink that takes the emitted value unconverted, as the emit
@@ -89,6 +95,8 @@ func (n *node) split() {
 		f.other = append(f.other, s)
 	}
 	f.mixed = len(f.boxed) > 0 || len(f.other) > 0
+	f.typedFast = !f.mixed && f.lane == nil && f.seqSinks == 0
+	f.boxedFast = f.lane == nil && len(f.other) == 0 && f.seqSinks == 0 && len(f.typedSinks) == 0
 	f.laneOnly = f.lane != nil && !f.mixed && f.typed == nil && f.seqSinks == 0
 	n.fanp.Store(f)
 }

@@ -215,7 +215,8 @@ func BenchmarkPushFloor(b *testing.B) {
 // the typed API's floor (N buffered sends of the 64-byte value on N typed
 // channels), go-libp2p's floor (N sends of one boxed value on N chan any:
 // a pointer-sized send each), go-libp2p's bus (its Emit of a value boxed
-// outside the timing) and the typed Emit. Each round times a burst of 1024
+// outside the timing), the typed Emit, and the typed Emit with its hand-off
+// check through len (typed-emit-len, see queuedLen). Each round times a burst of 1024
 // Emits of every contender, in a rotating order, and empties the queues
 // untimed; the metrics are ns per Emit and each one's ratio to go-libp2p's
 // bus.
@@ -247,6 +248,7 @@ func BenchmarkFanoutFloor(b *testing.B) {
 			tEm := must(NewEmitter[floorEvt](bus))
 			ev := ev0
 			boxed := any(ev0)
+			qcountOK := hchanQcountOK
 			contenders := []struct {
 				name string
 				run  func()
@@ -271,6 +273,15 @@ func BenchmarkFanoutFloor(b *testing.B) {
 					}
 				}},
 				{"typed-emit", func() {
+					for range burst {
+						_ = tEm.Emit(ev)
+					}
+				}},
+				{"typed-emit-len", func() {
+					// The hand-off check through len, the runtime call
+					// (see queuedLen).
+					hchanQcountOK = false
+					defer func() { hchanQcountOK = qcountOK }()
 					for range burst {
 						_ = tEm.Emit(ev)
 					}

@@ -116,10 +116,10 @@ type laneBuf[T any] struct {
 // emitters that do not know T.
 type laneOps interface {
 	// emitAny emits ev (of the lane's type) into the lane. Called with
-	// the node's read lock and n.emu held.
+	// the node's read lock and n.emu held. woke and owe are as wakeAll's.
 	// It returns the private members it killed (nil when none; see
 	// subCore.overflow).
-	emitAny(ev any) (woke bool, killed *kills)
+	emitAny(ev any) (woke bool, owe *subCore, killed *kills)
 	// count is the lane's seq: seq>>1 is the number of Emits it took.
 	count() *atomic.Uint64
 	// lockWord and unlockWord take and release the word (emu held).
@@ -164,15 +164,16 @@ func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
 // holding nothing but the lane: it takes the word alone and, if nothing
 // needs a decision (f is still the node's fanout, nobody is private or
 // asks to rejoin, every member has room), writes v, publishes it and wakes
-// parked readers. ok is false when the caller must take the slow path.
-func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
+// parked readers (woke and owe are as wakeAll's). ok is false when the
+// caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
-		return false, false // busy: the slow path waits its turn on emu
+		return false, false, nil // busy: the slow path waits its turn on emu
 	}
 	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
 		ln.seq.Store(s)
-		return false, false
+		return false, false, nil
 	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
@@ -181,23 +182,23 @@ func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool) {
 	ln.tail++
 	ln.seq.Store(ln.tail << 1)
 	if ln.nwait.Load() > 0 {
-		woke = ln.wakeAll()
+		woke, owe = ln.wakeAll()
 	}
-	return true, woke
+	return true, woke, owe
 }
 
 // tryFastMany is tryFast for several events: it takes the word once and
 // writes and publishes, with one store, as many of vs as every member has
 // room for (at least one when it returns n > 0). n is 0 when the caller
-// must take the slow path for vs[0].
-func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool) {
+// must take the slow path for vs[0]. woke and owe are as wakeAll's.
+func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
-		return 0, false
+		return 0, false, nil
 	}
 	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
 		ln.seq.Store(s)
-		return 0, false
+		return 0, false, nil
 	}
 	// Positions below roomUntil are free in every member's view, and the
 	// ring holds at least every member's limit: nothing unread is
@@ -212,29 +213,30 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool) {
 	ln.tail += k
 	ln.seq.Store(ln.tail << 1)
 	if ln.nwait.Load() > 0 {
-		woke = ln.wakeAll()
+		woke, owe = ln.wakeAll()
 	}
-	return int(k), woke
+	return int(k), woke, owe
 }
 
-func (ln *lane[T]) emitAny(ev any) (bool, *kills) {
+func (ln *lane[T]) emitAny(ev any) (bool, *subCore, *kills) {
 	v, _ := ev.(T)
 	var k kills
-	woke := ln.emit(v, &k)
+	woke, owe := ln.emit(v, &k)
 	if k.first == nil {
-		return woke, nil
+		return woke, owe, nil
 	}
 	kp := new(kills) // a kill: rare, allocating is fine
 	*kp = k
-	return woke, kp
+	return woke, owe, kp
 }
 
 // emit is the slow path: it writes v into the lane and hands it to the
 // private members. Called with the node's read lock and n.emu held (emu is
 // released and re-taken while a Block member makes the Emit wait);
-// reports whether it woke a parked reader. kill collects the private
+// reports what it readied: woke for a private member's reader or a Block
+// member's (owe as wakeAll's). kill collects the private
 // members the Kill policy ends (see subCore.overflow).
-func (ln *lane[T]) emit(v T, kill *kills) bool {
+func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
 	ln.lockWord()
 	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
 		if ln.prepare() {
@@ -257,7 +259,6 @@ func (ln *lane[T]) emit(v T, kill *kills) bool {
 	}
 	ln.tail++
 	ln.unlockWord() // publishes v
-	woke := false
 	for _, r := range ln.private {
 		if r.ended.Load() {
 			if r.gaveUp > 0 {
@@ -270,9 +271,11 @@ func (ln *lane[T]) emit(v T, kill *kills) bool {
 		woke = r.push(ln.n, v, kill) || woke
 	}
 	if ln.nwait.Load() > 0 {
-		woke = ln.wakeAll() || woke
+		var w bool
+		w, owe = ln.wakeAll()
+		woke = w || woke
 	}
-	return woke
+	return woke, owe
 }
 
 // prepare (emu and the word held) makes room in the lane for one more
@@ -554,9 +557,16 @@ func (ln *lane[T]) addWaiter(r *ringSink[T]) {
 	ln.wmu.Unlock()
 }
 
-// wakeAll wakes every reader that announced it parks.
-func (ln *lane[T]) wakeAll() bool {
-	woke := false
+// wakeAll wakes every reader that announced it parks. woke reports that
+// it readied a Block member's reader: the emitter should yield now (see
+// yielder.maybeYield). owe is a Drop, Kill or Notify member whose reader
+// it readied (the first): the emitter records a yield debt to it instead,
+// paid only if that reader has not run by the time its queue would be
+// full, as for a hand-off to a parked channel reader. A yield right away
+// at every wake-up (at most one per yieldEvery Emits) was the top 0.4% of
+// the emitter's latencies in the stalled-subscriber rows, about 1-2 µs
+// each (docs/eventbus.md, "Fifth pass").
+func (ln *lane[T]) wakeAll() (woke bool, owe *subCore) {
 	ln.wmu.Lock()
 	for i, r := range ln.waiters {
 		if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
@@ -564,14 +574,18 @@ func (ln *lane[T]) wakeAll() bool {
 			case r.wake <- struct{}{}:
 			default:
 			}
-			woke = true
+			if r.settings.policy == Block {
+				woke = true
+			} else if owe == nil {
+				owe = &r.subCore
+			}
 		}
 		ln.waiters[i] = nil
 	}
 	ln.waiters = ln.waiters[:0]
 	ln.nwait.Store(0)
 	ln.wmu.Unlock()
-	return woke
+	return woke, owe
 }
 
 // deleteAt removes s[i], keeping the order of the rest.

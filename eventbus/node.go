@@ -251,50 +251,33 @@ type yielder struct {
 
 // maybeYield is called by an emitter, outside every lock, at the end of an
 // Emit that readied another goroutine (it handed an event to a parked
-// channel receiver or woke a parked batch reader), or while a yield may be
-// owed. The readied goroutine waits on the emitter's processor until the
-// emitter blocks or its time slice ends; an emitter that never blocks (Drop, Kill, Notify, a
-// fast loop) would hold it up for whole slices, 10 ms each, and a
-// Subscribe, Close or read in that goroutine with it.
+// channel receiver or woke a parked batch reader). The readied goroutine
+// waits on the emitter's processor until the emitter blocks or its time
+// slice ends; an emitter that never blocks (Drop, Kill, Notify, a fast
+// loop) would hold it up for whole slices, 10 ms each, and a Subscribe,
+// Close or read in that goroutine with it.
 //
 // woke asks for a yield now (a hand-off to a Block subscriber's reader, a
-// batch reader woken): the emitter yields unless it yielded fewer than
-// yieldEvery Emits of the type ago, so a reader that
-// keeps up and parks after every event costs the emitter one yield per
-// yieldEvery events, not one per event.
+// Block batch reader woken, a private batch queue's reader woken): the
+// emitter yields unless it yielded fewer than yieldEvery Emits of the type
+// ago, so a reader that keeps up and parks after every event costs the
+// emitter one yield per yieldEvery events, not one per event.
 //
 // oweTo is a channel subscription under Drop, Kill or Notify whose parked
-// reader this Emit handed an event to (l: its queue length right after).
-// Its reader is the one that would wait for the time slice, but it needs
-// the yield only if it does not run otherwise (another processor takes it,
-// or the emitter parks between bursts), and a yield costs the emitter a
-// trip through the scheduler (about a microsecond here, the top 1% of its
-// latencies). So the hand-off only records a debt, and the emitter checks
-// it at its Emits once the reader's queue would have filled had the reader
-// not run (cap-l Emits of the type later, at most yieldEvery): if the
-// queue is shorter than that (the reader took something) or the
-// subscription ended, the debt is void; otherwise the emitter yields as
-// soon as the limit above allows. So a starved reader runs before it
-// would lose an event to a full queue (Drop, Notify) or be killed for it.
-// Block subscribers' readers need no debt (their emitter parks as soon as
-// the queue is full), and neither do batch readers (their lane's emitter
-// yields at its next wake-up). The state is the emitter's own because the
-// readied goroutine waits on the processor of the goroutine that readied
-// it: another emitter's yield would not let it run.
+// reader this Emit handed an event to, or a batch queue under those
+// policies whose parked reader it woke (l: its queue length right after;
+// -1 asks maybeYield to read it when it records the debt). Its reader is
+// the one that would wait for the time slice, but it needs the yield only
+// if it does not run otherwise (another processor takes it, or the emitter
+// parks between bursts), and a yield costs the emitter a trip through the
+// scheduler (about a microsecond here, the top 1% of its latencies). So
+// the hand-off only records a debt, which payDue settles at the start of a
+// later Emit. Block subscribers' readers need no debt (their emitter parks
+// as soon as the queue is full). The state is the emitter's own because
+// the readied goroutine waits on the processor of the goroutine that
+// readied it: another emitter's yield would not let it run.
 func (y *yielder) maybeYield(n *node, woke bool, oweTo *subCore, l int) {
 	e := n.emittedTotal()
-	if owed := y.owedTo.Load(); owed != nil {
-		since := e - y.owedAt.Load()
-		ol := uint64(max(y.owedLen.Load(), 0))
-		capacity := uint64(owed.settings.bufSize)
-		if grace := min(capacity-min(ol, capacity), yieldEvery); since >= grace {
-			if owed.ended.Load() || capacity > 0 && uint64(owed.self.queued()) < min(capacity, ol+since) {
-				y.owedTo.CompareAndSwap(owed, nil) // its reader ran, or it is gone
-			} else {
-				woke = true // the reader did not run: it needs the yield
-			}
-		}
-	}
 	if woke {
 		if last := y.last.Load(); e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
 			y.owedTo.Store(nil) // a yield pays any debt
@@ -303,8 +286,48 @@ func (y *yielder) maybeYield(n *node, woke bool, oweTo *subCore, l int) {
 		}
 	}
 	if oweTo != nil && y.owedTo.Load() == nil {
+		if l < 0 {
+			l = oweTo.self.queued()
+		}
 		y.owedAt.Store(e)
 		y.owedLen.Store(int64(l))
 		y.owedTo.Store(oweTo)
+	}
+}
+
+// payDue is called by an emitter, outside every lock, at the start of an
+// Emit while it has a yield debt (see maybeYield). The debt falls due at
+// the Emit that would overflow the owed reader's queue had the reader not
+// run since the hand-off (cap-l Emits of the type later, at most
+// yieldEvery): if the queue is shorter than that (the reader took
+// something) or the subscription ended, the debt is void; otherwise the
+// emitter yields before it delivers (as soon as maybeYield's rate limit
+// allows), so a starved reader runs before it would lose an event to a
+// full queue (Drop, Notify) or be killed for it. An emitter that emits in
+// bursts and waits for its readers in between thus never yields for them:
+// the debt of one burst's hand-off is void at the next burst's first Emit.
+// (Checked at the end of the Emit that filled the queue instead, the debt
+// was paid in every burst of a queue's length: the stalled-subscriber
+// rows' slowest 0.4% of Emits, docs/eventbus.md, "Fifth pass".)
+func (y *yielder) payDue(n *node) {
+	owed := y.owedTo.Load()
+	if owed == nil {
+		return
+	}
+	e := n.emittedTotal()
+	since := e - y.owedAt.Load()
+	ol := uint64(max(y.owedLen.Load(), 0))
+	capacity := uint64(owed.settings.bufSize)
+	if grace := min(capacity-min(ol, capacity), yieldEvery); since < grace {
+		return
+	}
+	if owed.ended.Load() || capacity > 0 && uint64(owed.self.queued()) < min(capacity, ol+since) {
+		y.owedTo.CompareAndSwap(owed, nil) // its reader ran, or it is gone
+		return
+	}
+	// The reader did not run: it needs the yield.
+	if last := y.last.Load(); e-last >= yieldEvery && y.last.CompareAndSwap(last, e) {
+		y.owedTo.Store(nil)
+		runtime.Gosched()
 	}
 }

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -312,7 +313,18 @@ func (s *chanSink[E]) init() {
 // is counted as abandoned): the slow path of a Block subscription whose
 // channel is full. Waiting on c.done is what lets Close and Bus.Close end a
 // Block subscription without a goroutine to drain it.
+//
+// It yields once before it parks: a reader readied on the emitter's
+// processor (or one about to take a batch) then runs and makes room, and
+// the send goes through without the two-channel select, which locks both
+// channels to park and again to wake.
 func blockSend[E any](ch chan E, c *subCore, v E) {
+	runtime.Gosched()
+	select {
+	case ch <- v:
+		return
+	default:
+	}
 	select {
 	case ch <- v:
 	case <-c.done:

@@ -120,14 +120,17 @@ func (e *Emitter[T]) Emit(v T) error {
 		return ErrClosed
 	}
 	n := e.n
+	if e.y.owedTo.Load() != nil {
+		e.y.payDue(n) // see yielder.payDue
+	}
 	if f := n.fanp.Load(); f.laneOnly && !e.stateful {
 		// Only batch queues of exactly T: the lane's fast path takes its
 		// word and no lock. Attach and detach replace the fanout under
 		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
-			if ok, woke := ln.tryFast(f, v); ok {
-				if woke || e.y.owedTo.Load() != nil {
-					e.y.maybeYield(n, woke, nil, 0)
+			if ok, woke, owe := ln.tryFast(f, v); ok {
+				if woke || owe != nil {
+					e.y.maybeYield(n, woke, owe, -1)
 				}
 				return nil
 			}
@@ -135,27 +138,7 @@ func (e *Emitter[T]) Emit(v T) error {
 	}
 	// Plain channel subscriptions only: the fast path, announced on the
 	// emitter's slot instead of the node's read lock (see fastpath.go).
-	// Otherwise the slow path goes through the node's read lock:
-	// Subscribe and Close (which take it for writing, and it prefers
-	// writers) then do not queue for emu behind emitters in a loop.
-	var fast *emitSlot
-	if f := n.fanp.Load(); !e.stateful && !f.mixed && f.lane == nil {
-		if e.slot.enter(n) {
-			fast = e.slot
-		}
-	}
-	var f *fanout
-	if fast != nil {
-		if f = n.fanp.Load(); f.mixed || f.lane != nil {
-			// Changed since the check above (a writer ran in between).
-			fast.backOut(n)
-			fast = nil
-		}
-	}
-	if fast == nil {
-		n.mu.RLock()
-		f = n.fanp.Load()
-	}
+	f, fast := n.beginEmit(e.slot, e.stateful, false)
 	woke := false
 	var oweTo *subCore // see yielder.maybeYield
 	oweLen := 0
@@ -183,7 +166,7 @@ func (e *Emitter[T]) Emit(v T) error {
 				// the send, while the channel's line is still this
 				// processor's (a read before it cost 1/1024 end to end
 				// up to 1.5x).
-				if l := len(t.ch); l == 0 || l == 1 && !t.block {
+				if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block {
 					if t.block {
 						woke = true
 					} else {
@@ -199,28 +182,36 @@ func (e *Emitter[T]) Emit(v T) error {
 			}
 		}
 	}
+	if fast == nil {
+		// The slow path: a fast-path Emit has no lane, nothing beyond
+		// the flat array, and is counted by endEmit.
+		if ln, ok := f.lane.(*lane[T]); ok {
+			// Batch queues: one write into the shared ring for all of
+			// them.
+			n.emu.Lock()
+			w, owe := ln.emit(v, &kill)
+			n.emu.Unlock()
+			woke = w || woke
+			if owe != nil && oweTo == nil {
+				oweTo, oweLen = owe, -1
+			}
+		} else {
+			n.emitted.Add(1)
+		}
+		if e.stateful || f.mixed {
+			e.emitRest(n, f, v, &kill)
+		}
+	}
 	if fast != nil {
 		fast.leave(n) // counts the Emit
-		goto done
-	}
-	if ln, ok := f.lane.(*lane[T]); ok {
-		// Batch queues: one write into the shared ring for all of them.
-		n.emu.Lock()
-		woke = ln.emit(v, &kill) || woke
-		n.emu.Unlock()
 	} else {
-		n.emitted.Add(1)
+		n.mu.RUnlock()
 	}
-	if e.stateful || f.mixed {
-		e.emitRest(n, f, v, &kill)
-	}
-	n.mu.RUnlock()
-done:
 	if kill.first != nil {
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil || e.y.owedTo.Load() != nil {
+	if woke || oweTo != nil {
 		e.y.maybeYield(n, woke, oweTo, oweLen)
 	}
 	return nil
@@ -244,12 +235,15 @@ func (e *Emitter[T]) EmitMany(evs []T) (int, error) {
 			return done, ErrClosed
 		}
 		n := e.n
+		if e.y.owedTo.Load() != nil {
+			e.y.payDue(n)
+		}
 		if f := n.fanp.Load(); f.laneOnly && !e.stateful {
 			if ln, ok := f.lane.(*lane[T]); ok {
-				if k, woke := ln.tryFastMany(f, evs[done:]); k > 0 {
+				if k, woke, owe := ln.tryFastMany(f, evs[done:]); k > 0 {
 					done += k
-					if woke || e.y.owedTo.Load() != nil {
-						e.y.maybeYield(n, woke, nil, 0)
+					if woke || owe != nil {
+						e.y.maybeYield(n, woke, owe, -1)
 					}
 					continue
 				}

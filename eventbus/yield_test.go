@@ -4,9 +4,10 @@ import "testing"
 
 // TestYieldDebt drives an emitter's yield state by hand: a hand-off to a
 // Drop subscriber's parked reader records a debt and does not yield; the
-// debt is checked once the reader's queue would have filled had it not
-// run, and is void when the reader took something (or the subscription
-// ended), and paid with a yield when it did not.
+// debt falls due at the Emit that would overflow the reader's queue had it
+// not run (checked before that Emit delivers), and is void when the reader
+// took something (or the subscription ended), and paid with a yield when
+// it did not.
 func TestYieldDebt(t *testing.T) {
 	b := New()
 	defer b.Close()
@@ -27,6 +28,7 @@ func TestYieldDebt(t *testing.T) {
 	drainQueued(sub.Out())
 	y.owedTo.Store(nil)
 	lastBefore := y.last.Load()
+	droppedBefore := sub.Dropped()
 
 	emit := func() {
 		t.Helper()
@@ -43,13 +45,14 @@ func TestYieldDebt(t *testing.T) {
 	if y.last.Load() != lastBefore {
 		t.Fatal("a hand-off to a Drop subscriber yielded at once")
 	}
-	// Within the grace (the queue not full yet): the debt stays.
-	emit()
-	emit()
-	if y.owedTo.Load() != c || y.last.Load() != lastBefore {
-		t.Fatalf("debt checked before the queue could fill: owed %v, last %d -> %d", y.owedTo.Load() != nil, lastBefore, y.last.Load())
+	// Until the queue is full (buf-1 more Emits): the debt stays.
+	for range buf - 1 {
+		emit()
 	}
-	// The reader takes one event: at the grace's end the debt is void.
+	if len(sub.Out()) != buf || y.owedTo.Load() != c || y.last.Load() != lastBefore {
+		t.Fatalf("debt checked before the queue could overflow: queued %d, owed %v, last %d -> %d", len(sub.Out()), y.owedTo.Load() != nil, lastBefore, y.last.Load())
+	}
+	// The reader takes one event: at the next Emit the debt is void.
 	<-sub.Out()
 	emit()
 	if y.owedTo.Load() != nil {
@@ -58,19 +61,26 @@ func TestYieldDebt(t *testing.T) {
 	if y.last.Load() != lastBefore {
 		t.Fatal("yielded although the reader ran")
 	}
+	if d := sub.Dropped() - droppedBefore; d != 0 {
+		t.Fatalf("%d dropped", d)
+	}
 
-	// Empty the queue; a new hand-off, then nobody reads: once the queue
-	// is full the emitter yields (the rate limit allows it: more than
-	// yieldEvery Emits since the last yield).
+	// Empty the queue; a new hand-off, then nobody reads: the Emit that
+	// would overflow the queue yields first (the rate limit allows it:
+	// more than yieldEvery Emits since the last yield).
 	drainQueued(sub.Out())
 	for range yieldEvery {
 		n.emitted.Add(1) // as if other emitters emitted, without queueing
 	}
 	emit()
 	y.maybeYield(n, false, c, 1)
-	for range buf {
+	for range buf - 1 {
 		emit()
 	}
+	if y.owedTo.Load() != c || y.last.Load() != lastBefore {
+		t.Fatal("the debt was settled before the queue was full")
+	}
+	emit()
 	if y.owedTo.Load() != nil || y.last.Load() == lastBefore {
 		t.Fatalf("no yield for a reader that did not run: owed %v, last %d", y.owedTo.Load() != nil, y.last.Load())
 	}
@@ -84,7 +94,7 @@ func TestYieldDebt(t *testing.T) {
 	for range buf {
 		n.emitted.Add(1)
 	}
-	y.maybeYield(n, false, nil, 0)
+	y.payDue(n)
 	if y.owedTo.Load() != nil || y.last.Load() != last {
 		t.Fatal("a debt to a closed subscription was not voided, or was paid")
 	}

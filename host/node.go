@@ -35,7 +35,7 @@ type Node struct {
 	clk    clock.Clock
 	reg    *prometheus.Registry
 	log    *slog.Logger
-	app    *fx.App
+	app    *fx.App // until started: a running node drops its fx graph
 	ctx    context.Context
 	cancel context.CancelFunc
 	rep    *lifecycleReporter
@@ -138,6 +138,12 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		n.release()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	// Started: from here on the tracker holds every hook, in start order,
+	// and Close stops them through it. Nothing else needs the fx graph, so
+	// the node lets it go: the container, its scopes and every
+	// constructor's record would otherwise stay for the node's life (about
+	// 100 KB a node).
+	n.app = nil
 	for _, ai := range cfg.bootstrap {
 		// Static peers: kept connected, protected, never trimmed.
 		if err := n.peermgr.AddPeer(ai, events.SourceStatic); err != nil {
@@ -236,7 +242,7 @@ func (n *Node) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout)
 		defer cancel()
 		n.cancel()
-		errStop := n.app.Stop(ctx)
+		errStop := n.hooks.stopRemaining(ctx)
 		n.closeErr = errors.Join(errStop, n.release())
 	})
 	return n.closeErr

@@ -69,3 +69,65 @@ func TestIDontWantAtMessageHead(t *testing.T) {
 		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(data))
 	}
 }
+
+// TestIDontWantAtMessageHeadDefaultID: with the default id (from || seqno)
+// and no other option, a large message written by wire.Writer (from and
+// seqno before the data) has its IDONTWANT sent from its head; the signed
+// message then arrives whole and is delivered.
+func TestIDontWantAtMessageHeadDefaultID(t *testing.T) {
+	const topic = "early-default"
+	clk := clock.NewMock()
+	target := newNode(t, clk)
+	top, err := target.r.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := top.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	observer := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	for _, p := range []*rawPeer{sender, observer} {
+		testhost.Connect(t, p.h, target.h)
+		p.open(target.h.ID())
+		p.send(subscribeRPC(topic))
+	}
+	bustest.Eventually(t, 10*time.Second, "both raw peers in the mesh", func() bool {
+		m := target.r.Mesh(topic)
+		return contains(m, sender.h.ID()) && contains(m, observer.h.ID())
+	}, heartbeat(clk))
+
+	m := &pb.Message{
+		Data:  bytes.Repeat([]byte{'y'}, 40<<10),
+		Seqno: []byte{0, 0, 0, 0, 0, 0, 0, 42},
+		Topic: proto.String(topic),
+	}
+	if err := wire.Sign(m, sender.h.Peerstore().PrivKey(sender.h.ID())); err != nil {
+		t.Fatal(err)
+	}
+	id := wire.DefaultMsgID(m)
+	var buf bytes.Buffer
+	if err := wire.NewWriter(&buf, 0).WriteRPC(&pb.RPC{Publish: []*pb.Message{m}}); err != nil {
+		t.Fatal(err)
+	}
+	frame := buf.Bytes()
+	sender.writeRaw(frame[:1000]) // the head only: the rest is held back
+	observer.waitRPC("IDONTWANT at the message's head", func(rpc *pb.RPC) bool {
+		for _, idw := range rpc.GetControl().GetIdontwant() {
+			for _, got := range idw.GetMessageIDs() {
+				if string(got) == id {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if target.seen(id) {
+		t.Fatal("the message is seen before it arrived")
+	}
+	sender.writeRaw(frame[1000:])
+	if got := next(t, sub); !bytes.Equal(got.Data, m.Data) {
+		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(m.Data))
+	}
+}

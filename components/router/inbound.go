@@ -256,7 +256,7 @@ func (rd *reader) run(r *Router) {
 	}
 	started := false
 	var peek func([]byte)
-	if r.cfg.idPrefix > 0 {
+	if r.cfg.idPrefix > 0 || !r.cfg.msgIDSet {
 		peek = func(head []byte) { rd.peek(r, head) }
 	}
 	for {
@@ -295,7 +295,7 @@ func (rd *reader) run(r *Router) {
 }
 
 // EarlyHeadMinFrame is the smallest frame whose head a reader looks at
-// before the rest arrives (with WithMessageIDPrefix): a frame that takes a
+// before the rest arrives (with WithMessageIDPrefix or the default id): a frame that takes a
 // while to arrive (16 KiB: 2.6 ms at 50 Mbit/s, longer on a shared link).
 const EarlyHeadMinFrame = 16 << 10
 
@@ -313,22 +313,36 @@ type messageHead struct {
 	dataLen int
 }
 
-// peek looks at the head of a large frame (see WithMessageIDPrefix): if it
-// starts a message whose id can be computed from the data present, it
-// tells the driver (netMessageHead), which may send IDONTWANT for it
-// before the rest of the message arrives. It runs on the reader's
-// goroutine, while the frame is being read.
+// peek looks at the head of a large frame: if it starts a message whose id
+// can be computed from the head, it tells the driver (netMessageHead),
+// which may send IDONTWANT for it before the rest of the message arrives.
+// With WithMessageIDPrefix the id is computed from the data present; with
+// the default id (wire.DefaultMsgID, from || seqno) from the from and
+// seqno fields when the sender put them before the data (meshbus's
+// wire.Writer does for a large message; encoders in field order put seqno
+// after the data, and then the id waits for the whole message). It runs
+// on the reader's goroutine, while the frame is being read.
 func (rd *reader) peek(r *Router, head []byte) {
-	n := r.cfg.idPrefix
 	h, ok := wire.PeekMessageHead(head)
-	if !ok || h.DataLen < n || len(h.DataPrefix) < n || r.ownIDTopics.Load() != 0 {
+	if !ok || r.ownIDTopics.Load() != 0 {
 		return
 	}
-	m := pb.Message{Data: h.DataPrefix[:n:n]}
-	if h.HasTopic {
-		m.Topic = &h.Topic
+	var id string
+	if n := r.cfg.idPrefix; n > 0 {
+		if h.DataLen < n || len(h.DataPrefix) < n {
+			return
+		}
+		m := pb.Message{Data: h.DataPrefix[:n:n]}
+		if h.HasTopic {
+			m.Topic = &h.Topic
+		}
+		id = r.cfg.msgID(&m)
+	} else {
+		if h.From == nil || h.Seqno == nil {
+			return
+		}
+		id = wire.DefaultMsgID(&pb.Message{From: h.From, Seqno: h.Seqno})
 	}
-	id := r.cfg.msgID(&m)
 	// The peer is sending us the message: no copy of ours need be written
 	// to it (as for the messages of a decoded RPC, see noteUnwanted).
 	if q := rd.queue(r); q != nil {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -35,6 +36,13 @@ func DecodeRPC(frame []byte) (*pb.RPC, error) {
 // publishField is the RPC's publish field number.
 const publishField = 2
 
+// mergeAll unmarshals into a message without clearing it first: the same
+// as proto.Unmarshal into a new message, and what merging the rest of a
+// frame into the fields read before it needs (see Reader.readFields).
+var mergeAll = proto.UnmarshalOptions{Merge: true}
+
+// decodeRPC decodes frame into rpc, merging it into the fields rpc already
+// holds.
 func decodeRPC(frame []byte, rpc *pb.RPC) error {
 	// First pass: the frame must be well formed at the top level, and
 	// count the messages.
@@ -42,7 +50,7 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 	for b := frame; len(b) > 0; {
 		num, typ, l := protowire.ConsumeField(b)
 		if l < 0 {
-			return proto.Unmarshal(frame, rpc) // its error
+			return mergeAll.Unmarshal(frame, rpc) // its error
 		}
 		if num == publishField && typ == protowire.BytesType {
 			n++
@@ -50,9 +58,9 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 		b = b[l:]
 	}
 	if n == 0 {
-		return proto.Unmarshal(frame, rpc)
+		return mergeAll.Unmarshal(frame, rpc)
 	}
-	rpc.Publish = make([]*pb.Message, 0, n)
+	rpc.Publish = slices.Grow(rpc.Publish, n)
 	merge := proto.UnmarshalOptions{Merge: true}
 	rest := -1 // start of the run of other fields not merged yet
 	for off := 0; off < len(frame); {
@@ -100,7 +108,12 @@ type decodedMessage struct {
 // (the caller then uses proto.Unmarshal, which keeps unknown fields and
 // applies proto's rules for repeated and mistyped fields). A present
 // field is non-nil even when empty, as proto.Unmarshal decodes it.
-func decodeMessage(b []byte) *pb.Message {
+func decodeMessage(b []byte) *pb.Message { return decodeMessageIn(b, false) }
+
+// decodeMessageIn is decodeMessage; with own set, b is a buffer the message
+// may keep (nothing else refers to it, and nothing writes it again): its
+// fields are then slices of b itself, not of a copy.
+func decodeMessageIn(b []byte, own bool) *pb.Message {
 	var (
 		vals  [7][]byte // by field number
 		seen  uint8
@@ -120,13 +133,19 @@ func decodeMessage(b []byte) *pb.Message {
 		total += len(v)
 		b = b[tl+vl:]
 	}
-	buf := make([]byte, total) // non-nil even when total is 0
+	var buf []byte
+	if !own {
+		buf = make([]byte, total) // non-nil even when total is 0
+	}
 	off := 0
 	field := func(num int) []byte {
 		if seen&(1<<num) == 0 {
 			return nil
 		}
 		v := vals[num]
+		if own {
+			return v[:len(v):len(v)]
+		}
 		s := buf[off : off+len(v) : off+len(v)]
 		copy(s, v)
 		off += len(v)

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -159,9 +160,9 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 // or ErrDecode (wrapped) when the payload is not a valid RPC.
 //
 // A frame that fits the read buffer (readBufSize) is decoded where it is
-// buffered; a larger one is read into a buffer borrowed from a pool shared
-// by every Reader and Writer and returned once decoded, so an idle stream
-// holds no frame-sized buffer.
+// buffered; a larger one is decoded field by field as it arrives (see
+// readFields), so a Reader holds a frame-sized buffer neither while idle
+// nor while a large frame of small messages trickles in.
 func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	if err := r.acquire(); err != nil {
 		return nil, err
@@ -177,16 +178,7 @@ func (r *Reader) ReadRPC() (*pb.RPC, error) {
 	if int(n) <= r.r.Size() {
 		return r.decodeBuffered(int(n))
 	}
-	bp := getBuf(int(n))
-	defer putBuf(bp)
-	frame := (*bp)[:n]
-	if _, err := io.ReadFull(r.r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return DecodeRPC(frame)
+	return r.readFields(int(n))
 }
 
 // decodeBuffered decodes the next n bytes, a frame that fits the read
@@ -271,11 +263,15 @@ func putBuf(bp *[]byte) {
 	framePools[capClass(n)].Put(bp)
 }
 
-// Writer writes length-prefixed RPCs to a stream, one Write call per RPC so
-// that a frame is never interleaved. It is not safe for concurrent use.
+// Writer writes length-prefixed RPCs to a stream. A frame of at most 8 KiB
+// is written in one Write call; a larger one carrying messages in several
+// (see WriteRPC). It is not safe for concurrent use, and a frame is never
+// interleaved with another as long as one Writer alone writes to the
+// stream.
 type Writer struct {
-	w   io.Writer
-	max int
+	w    io.Writer
+	max  int
+	rest pb.RPC // scratch for writeStreamed
 }
 
 // NewWriter returns a Writer on w that refuses RPCs larger than maxSize bytes
@@ -288,15 +284,31 @@ func NewWriter(w io.Writer, maxSize int) *Writer {
 	return &Writer{w: w, max: maxSize}
 }
 
-// WriteRPC encodes rpc with its uvarint length prefix and writes it in one
-// call. It returns ErrFrameTooLarge (wrapped) without writing anything when
-// the encoded RPC exceeds the maximum size.
-// The frame is encoded into a pooled buffer (see ReadRPC), returned after
-// the write.
+// WriteRPC encodes rpc with its uvarint length prefix and writes it. It
+// returns ErrFrameTooLarge (wrapped) without writing anything when the
+// encoded RPC exceeds the maximum size.
+//
+// A frame of at most 8 KiB, or one whose messages all have at most 2 KiB
+// of data, is encoded into a pooled buffer (see ReadRPC) and written in one
+// call. A larger frame with a larger message is written in pieces from one
+// pooled 8 KiB buffer: the fields other than the messages, then each
+// message with its from, seqno, topic, signature and key before its data
+// (so a receiver knows its default id from its first bytes; any field
+// order is valid protobuf), and data longer than 2 KiB written straight
+// from the message, not copied: a large message is never copied into a
+// frame, and a writer blocked on a slow stream holds at most 8 KiB of
+// encoded frame besides the messages.
+// After an error part of the frame may have been written: the stream is
+// then out of sync and should be reset.
 func (w *Writer) WriteRPC(rpc *pb.RPC) error {
 	size := proto.Size(rpc)
 	if w.max > 0 && size > w.max {
 		return fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, w.max)
+	}
+	if binary.MaxVarintLen64+size > writeChunk && hasLargeData(rpc) {
+		if done, err := w.writeStreamed(rpc, size); done {
+			return err
+		}
 	}
 	bp := getBuf(binary.MaxVarintLen64 + size)
 	defer putBuf(bp)
@@ -354,4 +366,112 @@ func readUvarint(r io.ByteReader) (uint64, error) {
 		s += 7
 	}
 	return 0, ErrBadLengthPrefix
+}
+
+// readFields reads and decodes a frame of n bytes, larger than the read
+// buffer, one top-level field at a time: a field that fits the read
+// buffer is decoded where it is buffered (a message by decodeMessage, which
+// copies what it keeps; any other field merged as proto.Unmarshal would);
+// a larger message is read into a buffer of its own that the decoded
+// message keeps (its data is copied once), any other larger field into a
+// pooled buffer of its size. The
+// result is DecodeRPC's for the whole frame: merging a message's fields
+// one encoded field at a time is what protobuf decoding of their
+// concatenation does. A frame malformed at the top level (a bad tag or
+// length, a group, a field running past the frame) is read whole from that
+// field on and decoded by DecodeRPC's rules, which give its error; either
+// way the whole frame is consumed.
+func (r *Reader) readFields(n int) (*pb.RPC, error) {
+	rpc := new(pb.RPC)
+	merge := proto.UnmarshalOptions{Merge: true}
+	for left := n; left > 0; {
+		hdr, err := r.r.Peek(min(left, 2*binary.MaxVarintLen64))
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		num, typ, tl := protowire.ConsumeTag(hdr)
+		fl := -1
+		if tl > 0 {
+			switch typ {
+			case protowire.BytesType:
+				if v, l := protowire.ConsumeVarint(hdr[tl:]); l > 0 && v <= uint64(left) {
+					fl = tl + l + int(v)
+				}
+			case protowire.VarintType:
+				if _, l := protowire.ConsumeVarint(hdr[tl:]); l > 0 {
+					fl = tl + l
+				}
+			case protowire.Fixed32Type:
+				fl = tl + 4
+			case protowire.Fixed64Type:
+				fl = tl + 8
+			}
+		}
+		if fl < 0 || fl > left {
+			// Malformed here, or a group: the rest of the frame in one
+			// piece, decoded (and rejected) as DecodeRPC would.
+			return r.readRest(rpc, left)
+		}
+		var field []byte
+		var bp *[]byte
+		isMsg := num == publishField && typ == protowire.BytesType
+		if fl <= r.r.Size() {
+			if field, err = r.r.Peek(fl); err != nil {
+				return nil, unexpected(err)
+			}
+		} else if isMsg {
+			// A large message: read into a buffer the decoded message
+			// keeps, so its data is copied once, not twice.
+			field = make([]byte, fl)
+			if _, err := io.ReadFull(r.r, field); err != nil {
+				return nil, unexpected(err)
+			}
+		} else {
+			bp = getBuf(fl)
+			field = (*bp)[:fl]
+			if _, err := io.ReadFull(r.r, field); err != nil {
+				putBuf(bp)
+				return nil, unexpected(err)
+			}
+		}
+		if isMsg {
+			v, _ := protowire.ConsumeBytes(field[tl:])
+			m := decodeMessageIn(v, fl > r.r.Size())
+			if m == nil {
+				m = new(pb.Message)
+				err = proto.Unmarshal(v, m)
+			}
+			rpc.Publish = append(rpc.Publish, m)
+		} else {
+			err = merge.Unmarshal(field, rpc)
+		}
+		if bp != nil {
+			putBuf(bp)
+		} else if fl <= r.r.Size() {
+			_, _ = r.r.Discard(fl) // fl bytes are buffered: it cannot fail
+		}
+		left -= fl
+		if err != nil {
+			if _, derr := r.r.Discard(left); derr != nil {
+				return nil, unexpected(derr)
+			}
+			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		}
+	}
+	return rpc, nil
+}
+
+// readRest reads the last left bytes of a frame whole and decodes them
+// into rpc, which holds the frame's fields before them.
+func (r *Reader) readRest(rpc *pb.RPC, left int) (*pb.RPC, error) {
+	bp := getBuf(left)
+	defer putBuf(bp)
+	rest := (*bp)[:left]
+	if _, err := io.ReadFull(r.r, rest); err != nil {
+		return nil, unexpected(err)
+	}
+	if err := decodeRPC(rest, rpc); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return rpc, nil
 }

@@ -12,8 +12,9 @@ import (
 
 // MessageHead is what the first bytes of a frame tell about the first
 // message it carries, before the rest of the frame has arrived: the length
-// of the message's data, the data's first bytes, and the topic when the
-// sender encoded it before the data (encoders in field order put it after).
+// of the message's data, the data's first bytes, and the topic, from and
+// seqno when the sender encoded them before the data (encoders in field
+// order put topic and seqno after it; Writer puts them before).
 type MessageHead struct {
 	// DataLen is the length of the message's data field.
 	DataLen int
@@ -23,6 +24,10 @@ type MessageHead struct {
 	// Topic is the message's topic, when HasTopic.
 	Topic    string
 	HasTopic bool
+	// From and Seqno are the message's from and seqno fields when they
+	// came before its data (nil otherwise; present and empty is non-nil).
+	// They alias the head given to PeekMessageHead.
+	From, Seqno []byte
 }
 
 // PeekMessageHead reads, from the first bytes of an RPC frame's payload
@@ -95,6 +100,12 @@ func peekMessage(b []byte, msgLen uint64) (MessageHead, bool) {
 			if l > uint64(len(b)) {
 				return h, false
 			}
+			switch num {
+			case 1:
+				h.From = b[:l:l]
+			case 3:
+				h.Seqno = b[:l:l]
+			}
 			b = b[l:]
 		}
 	}
@@ -122,21 +133,17 @@ func (r *Reader) ReadRPCHead(minFrame, headLen int, peek func(head []byte)) (*pb
 	if int(n) < minFrame && int(n) <= r.r.Size() {
 		return r.decodeBuffered(int(n))
 	}
-	bp := getBuf(int(n))
-	defer putBuf(bp)
-	frame := (*bp)[:n]
-	got := 0
 	if int(n) >= minFrame && headLen > 0 {
-		got = min(headLen, int(n))
-		if _, err := io.ReadFull(r.r, frame[:got]); err != nil {
+		head, err := r.r.Peek(min(headLen, int(n), r.r.Size()))
+		if err != nil {
 			return nil, unexpected(err)
 		}
-		peek(frame[:got])
+		peek(head)
 	}
-	if _, err := io.ReadFull(r.r, frame[got:]); err != nil {
-		return nil, unexpected(err)
+	if int(n) <= r.r.Size() {
+		return r.decodeBuffered(int(n))
 	}
-	return DecodeRPC(frame)
+	return r.readFields(int(n))
 }
 
 func unexpected(err error) error {
