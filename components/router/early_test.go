@@ -19,55 +19,17 @@ import (
 // it to its other mesh peers; the rest of the message then arrives and is
 // delivered as usual.
 func TestIDontWantAtMessageHead(t *testing.T) {
-	const topic = "early"
-	clk := clock.NewMock()
 	prefixID := func(m *pb.Message) string { return string(m.GetData()[:min(8, len(m.GetData()))]) }
-	target := newNode(t, clk, WithSignPolicy(wire.StrictNoSign), WithMessageID(prefixID), WithMessageIDPrefix(8))
-	top, err := target.r.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := top.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	observer := newRawPeer(t, wire.ProtocolMeshsub12, false)
-	for _, p := range []*rawPeer{sender, observer} {
-		testhost.Connect(t, p.h, target.h)
-		p.open(target.h.ID())
-		p.send(subscribeRPC(topic))
-	}
-	bustest.Eventually(t, 10*time.Second, "both raw peers in the mesh", func() bool {
-		m := target.r.Mesh(topic)
-		return contains(m, sender.h.ID()) && contains(m, observer.h.ID())
-	}, heartbeat(clk))
-
-	data := bytes.Repeat([]byte{'x'}, 40<<10)
-	copy(data, "early-id")
-	var frame []byte
-	frame, err = wire.AppendFrame(frame, &pb.RPC{Publish: []*pb.Message{{Data: data, Topic: proto.String(topic)}}}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender.writeRaw(frame[:1000]) // the head only: the rest is held back
-	observer.waitRPC("IDONTWANT at the message's head", func(rpc *pb.RPC) bool {
-		for _, idw := range rpc.GetControl().GetIdontwant() {
-			for _, id := range idw.GetMessageIDs() {
-				if string(id) == "early-id" {
-					return true
-				}
-			}
+	opts := []Option{WithSignPolicy(wire.StrictNoSign), WithMessageID(prefixID), WithMessageIDPrefix(8)}
+	checkIDontWantAtHead(t, "early", opts, func(topic string, _ *rawPeer) ([]byte, string, []byte) {
+		data := bytes.Repeat([]byte{'x'}, 40<<10)
+		copy(data, "early-id")
+		frame, err := wire.AppendFrame(nil, &pb.RPC{Publish: []*pb.Message{{Data: data, Topic: proto.String(topic)}}}, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return false
+		return frame, "early-id", data
 	})
-	if target.seen("early-id") {
-		t.Fatal("the message is seen before it arrived")
-	}
-	sender.writeRaw(frame[1000:])
-	if got := next(t, sub); !bytes.Equal(got.Data, data) {
-		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(data))
-	}
 }
 
 // TestIDontWantAtMessageHeadDefaultID: with the default id (from || seqno)
@@ -75,9 +37,33 @@ func TestIDontWantAtMessageHead(t *testing.T) {
 // seqno before the data) has its IDONTWANT sent from its head; the signed
 // message then arrives whole and is delivered.
 func TestIDontWantAtMessageHeadDefaultID(t *testing.T) {
-	const topic = "early-default"
+	checkIDontWantAtHead(t, "early-default", nil, func(topic string, sender *rawPeer) ([]byte, string, []byte) {
+		m := &pb.Message{
+			Data:  bytes.Repeat([]byte{'y'}, 40<<10),
+			Seqno: []byte{0, 0, 0, 0, 0, 0, 0, 42},
+			Topic: proto.String(topic),
+		}
+		if err := wire.Sign(m, sender.h.Peerstore().PrivKey(sender.h.ID())); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := wire.NewWriter(&buf, 0).WriteRPC(&pb.RPC{Publish: []*pb.Message{m}}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), wire.DefaultMsgID(m), m.Data
+	})
+}
+
+// checkIDontWantAtHead runs one IDONTWANT-at-the-head case: a node built
+// with opts joins topic with two raw mesh peers, a sender and an observer;
+// build returns the frame the sender writes, the message's id and its
+// data. While only the frame's first 1000 bytes are in, the observer must
+// get an IDONTWANT for the id and the node must not have seen the message;
+// with the rest written, the message is delivered whole.
+func checkIDontWantAtHead(t *testing.T, topic string, opts []Option, build func(topic string, sender *rawPeer) (frame []byte, id string, data []byte)) {
+	t.Helper()
 	clk := clock.NewMock()
-	target := newNode(t, clk)
+	target := newNode(t, clk, opts...)
 	top, err := target.r.Join(topic)
 	if err != nil {
 		t.Fatal(err)
@@ -98,20 +84,7 @@ func TestIDontWantAtMessageHeadDefaultID(t *testing.T) {
 		return contains(m, sender.h.ID()) && contains(m, observer.h.ID())
 	}, heartbeat(clk))
 
-	m := &pb.Message{
-		Data:  bytes.Repeat([]byte{'y'}, 40<<10),
-		Seqno: []byte{0, 0, 0, 0, 0, 0, 0, 42},
-		Topic: proto.String(topic),
-	}
-	if err := wire.Sign(m, sender.h.Peerstore().PrivKey(sender.h.ID())); err != nil {
-		t.Fatal(err)
-	}
-	id := wire.DefaultMsgID(m)
-	var buf bytes.Buffer
-	if err := wire.NewWriter(&buf, 0).WriteRPC(&pb.RPC{Publish: []*pb.Message{m}}); err != nil {
-		t.Fatal(err)
-	}
-	frame := buf.Bytes()
+	frame, id, data := build(topic, sender)
 	sender.writeRaw(frame[:1000]) // the head only: the rest is held back
 	observer.waitRPC("IDONTWANT at the message's head", func(rpc *pb.RPC) bool {
 		for _, idw := range rpc.GetControl().GetIdontwant() {
@@ -127,7 +100,7 @@ func TestIDontWantAtMessageHeadDefaultID(t *testing.T) {
 		t.Fatal("the message is seen before it arrived")
 	}
 	sender.writeRaw(frame[1000:])
-	if got := next(t, sub); !bytes.Equal(got.Data, m.Data) {
-		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(m.Data))
+	if got := next(t, sub); !bytes.Equal(got.Data, data) {
+		t.Fatalf("delivered %d bytes, want the %d sent", len(got.Data), len(data))
 	}
 }
