@@ -61,7 +61,6 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 		return mergeAll.Unmarshal(frame, rpc)
 	}
 	rpc.Publish = slices.Grow(rpc.Publish, n)
-	merge := proto.UnmarshalOptions{Merge: true}
 	rest := -1 // start of the run of other fields not merged yet
 	for off := 0; off < len(frame); {
 		num, typ, tl := protowire.ConsumeTag(frame[off:])
@@ -74,7 +73,7 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 			continue
 		}
 		if rest >= 0 {
-			if err := merge.Unmarshal(frame[rest:off], rpc); err != nil {
+			if err := mergeAll.Unmarshal(frame[rest:off], rpc); err != nil {
 				return err
 			}
 			rest = -1
@@ -91,7 +90,7 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 		off += tl + l
 	}
 	if rest >= 0 {
-		return merge.Unmarshal(frame[rest:], rpc)
+		return mergeAll.Unmarshal(frame[rest:], rpc)
 	}
 	return nil
 }

@@ -383,7 +383,6 @@ func readUvarint(r io.ByteReader) (uint64, error) {
 // way the whole frame is consumed.
 func (r *Reader) readFields(n int) (*pb.RPC, error) {
 	rpc := new(pb.RPC)
-	merge := proto.UnmarshalOptions{Merge: true}
 	for left := n; left > 0; {
 		hdr, err := r.r.Peek(min(left, 2*binary.MaxVarintLen64))
 		if err != nil {
@@ -443,7 +442,7 @@ func (r *Reader) readFields(n int) (*pb.RPC, error) {
 			}
 			rpc.Publish = append(rpc.Publish, m)
 		} else {
-			err = merge.Unmarshal(field, rpc)
+			err = mergeAll.Unmarshal(field, rpc)
 		}
 		if bp != nil {
 			putBuf(bp)
