@@ -7,80 +7,69 @@ import (
 	"github.com/meshbus/meshbus/internal/promreg"
 )
 
-// metrics are the tracker's Prometheus collectors. Every child is resolved
-// at construction so that updating one on the tracker's hot path does not
-// allocate.
-type metrics struct {
-	opened          prometheus.Counter
-	closed          prometheus.Counter
-	open            prometheus.Gauge
-	peers           prometheus.Gauge
-	batch           prometheus.Gauge
-	identifyClosed  prometheus.Counter
-	identifyFull    prometheus.Counter
-	identifyUnknown prometheus.Counter
-	emitErrors      prometheus.Counter
-	collectors      []prometheus.Collector
-}
+// The tracker's metric series, shared by every tracker in the process
+// (descriptors and label values exist once; a tracker's own part is one
+// promreg.Values).
+var (
+	schema promreg.Schema
 
-func newMetrics() *metrics {
-	m := &metrics{
-		opened: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "connections_opened_total",
-			Help: "Connections the tracker saw open.",
-		}),
-		closed: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "connections_closed_total",
-			Help: "Connections the tracker saw close.",
-		}),
-		open: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "connections_open",
-			Help: "Connections open, as the tracker counts them.",
-		}),
-		peers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "peers_connected",
-			Help: "Peers with at least one open connection, as the tracker counts them.",
-		}),
-		batch: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "inbox_batch_size",
-			Help: "Inputs in the tracker's last drained batch (a backlog indicator).",
-		}),
-		emitErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "conntrack", Name: "emit_errors_total",
-			Help: "Events the tracker could not emit (bus or emitter closed).",
-		}),
+	mOpened = schema.Counter("meshbus_conntrack_connections_opened_total", "Connections the tracker saw open.")
+	mClosed = schema.Counter("meshbus_conntrack_connections_closed_total", "Connections the tracker saw close.")
+	mOpen   = schema.Gauge("meshbus_conntrack_connections_open", "Connections open, as the tracker counts them.")
+	mPeers  = schema.Gauge("meshbus_conntrack_peers_connected",
+		"Peers with at least one open connection, as the tracker counts them.")
+	mBatch = schema.Gauge("meshbus_conntrack_inbox_batch_size",
+		"Inputs in the tracker's last drained batch (a backlog indicator).")
+	mEmitErrors = schema.Counter("meshbus_conntrack_emit_errors_total",
+		"Events the tracker could not emit (bus or emitter closed).")
+
+	droppedFam = schema.Family("meshbus_conntrack_identify_dropped_total",
+		"Identify results not re-emitted, by reason.", prometheus.CounterValue, "reason")
+	mIdentifyClosed  = droppedFam.Series("conn_closed")
+	mIdentifyFull    = droppedFam.Series("parked_full")
+	mIdentifyUnknown = droppedFam.Series("peer_not_connected")
+)
+
+// metrics are one tracker's Prometheus metrics: nil values without a
+// registerer (updating costs a nil check); with one, updating never
+// allocates.
+type metrics struct{ v *promreg.Values }
+
+// newMetrics returns the tracker's metrics, kept only with a registerer.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		return &metrics{}
 	}
-	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "meshbus", Subsystem: "conntrack", Name: "identify_dropped_total",
-		Help: "Identify results not re-emitted, by reason.",
-	}, []string{"reason"})
-	m.identifyClosed = dropped.WithLabelValues("conn_closed")
-	m.identifyFull = dropped.WithLabelValues("parked_full")
-	m.identifyUnknown = dropped.WithLabelValues("peer_not_connected")
-	m.collectors = []prometheus.Collector{m.opened, m.closed, m.open, m.peers, m.batch, m.emitErrors, dropped}
-	return m
+	return &metrics{v: schema.NewValues()}
 }
 
-// register registers every collector on reg (nil: none), all or none.
+// register registers the metrics on reg (nil: none).
 func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register("conntrack", reg, m.collectors...)
+	if m.v == nil {
+		return nil
+	}
+	return promreg.Register("conntrack", reg, m.v)
 }
 
-// unregister removes the collectors from reg (nil: nothing).
-func (m *metrics) unregister(reg prometheus.Registerer) { promreg.Unregister(reg, m.collectors...) }
+// unregister removes the metrics from reg (nil: nothing).
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if m.v != nil {
+		promreg.Unregister(reg, m.v)
+	}
+}
 
 // outcome counts what the core did with one input.
 func (m *metrics) outcome(o automaton.Outcome) {
 	switch o {
 	case automaton.OutcomeConnOpened:
-		m.opened.Inc()
+		m.v.Inc(mOpened)
 	case automaton.OutcomeConnClosed:
-		m.closed.Inc()
+		m.v.Inc(mClosed)
 	case automaton.OutcomeIdentifyDroppedClosed:
-		m.identifyClosed.Inc()
+		m.v.Inc(mIdentifyClosed)
 	case automaton.OutcomeIdentifyDroppedFull:
-		m.identifyFull.Inc()
+		m.v.Inc(mIdentifyFull)
 	case automaton.OutcomeIdentifyDroppedUnknown:
-		m.identifyUnknown.Inc()
+		m.v.Inc(mIdentifyUnknown)
 	}
 }

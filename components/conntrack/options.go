@@ -37,8 +37,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // the default, the real clock.
 func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
 
-// WithRegisterer registers the tracker's metrics on reg (default: none are
-// registered). Two trackers cannot share one registry.
+// WithRegisterer registers the tracker's metrics on reg (default nil: the
+// tracker keeps no metrics at all). The metrics' descriptors are shared by
+// every tracker in the process; two trackers cannot share one registry.
 func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) { c.reg = reg } }
 
 // WithMaxParked bounds how many identify results may wait for their

@@ -72,7 +72,7 @@ func New(h corehost.Host, bus *eventbus.Bus, opts ...Option) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
 	}
-	m := newMetrics()
+	m := newMetrics(cfg.reg)
 	if err := m.register(cfg.reg); err != nil {
 		return nil, err
 	}
@@ -209,14 +209,14 @@ func (t *Tracker) run() {
 // process feeds batch to the core one input at a time and emits each
 // input's events before the next input is handled.
 func (t *Tracker) process(batch []input) {
-	t.m.batch.Set(float64(len(batch)))
+	t.m.v.Set(mBatch, float64(len(batch)))
 	for i := range batch {
 		t.m.outcome(t.step(&batch[i]))
 		t.em.Emit(&t.out.Outbox, t.emitFailed)
 	}
 	conns, peers := t.core.Counts()
-	t.m.open.Set(float64(conns))
-	t.m.peers.Set(float64(peers))
+	t.m.v.Set(mOpen, float64(conns))
+	t.m.v.Set(mPeers, float64(peers))
 }
 
 // step feeds one input to the core.
@@ -250,7 +250,7 @@ func (t *Tracker) step(in *input) automaton.Outcome {
 }
 
 func (t *Tracker) emitFailed(err error) {
-	t.m.emitErrors.Inc()
+	t.m.v.Inc(mEmitErrors)
 	t.cfg.log.Debug("conntrack: emit failed", "err", err)
 }
 

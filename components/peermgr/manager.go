@@ -397,7 +397,7 @@ func (m *Manager) emitFacts(o *automaton.Output) {
 		case automaton.FactDialAttempted:
 			err = m.em.attempted.Emit(o.Attempted[f.Index])
 		case automaton.FactDialSucceeded:
-			m.met.dialOK.Inc()
+			m.met.v.Inc(mDialOK)
 			err = m.em.succeeded.Emit(o.Succeeded[f.Index])
 		case automaton.FactDialFailed:
 			e := o.Failed[f.Index]

@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/components/peermgr/automaton"
@@ -94,7 +93,7 @@ func TestManagerDialsAddedPeer(t *testing.T) {
 		p, ok := a.m.Peer(b.ID())
 		return ok && p.Connected() && p.Direction == network.DirOutbound && p.Identified
 	}, nil)
-	if got := testutil.ToFloat64(a.m.met.dialOK); got != 1 {
+	if got := a.m.met.v.Value(mDialOK); got != 1 {
 		t.Fatalf("dials_total{outcome=success} = %v, want 1", got)
 	}
 	if got, err := a.m.SelectPeer("/meshsub/1.1.0"); err != nil || got != b.ID() {
@@ -135,7 +134,7 @@ func TestManagerBackoffOnRealDials(t *testing.T) {
 	if !b.Until.Equal(t0.Add(120*time.Second+480*time.Second)) || b.Failures != 2 {
 		t.Fatalf("second backoff %+v, want until t0+600s", b)
 	}
-	if got := testutil.ToFloat64(a.m.met.dialFail[events.DialFailError]); got != 2 {
+	if got := a.m.met.v.Value(mDialFail[events.DialFailError]); got != 2 {
 		t.Fatalf("dials_total{outcome=error} = %v, want 2", got)
 	}
 }
@@ -231,7 +230,7 @@ func TestManagerColocationOnLoopback(t *testing.T) {
 			t.Fatalf("oldest peer %s was disconnected", keep.ID())
 		}
 	}
-	if got := testutil.ToFloat64(a.m.met.evictedBy[events.EvictColocation]); got != 2 {
+	if got := a.m.met.v.Value(mEvictedBy[events.EvictColocation]); got != 2 {
 		t.Fatalf("evictions_total{reason=colocation} = %v, want 2", got)
 	}
 }
@@ -281,7 +280,7 @@ func TestManagerPeerExchangeDiscovery(t *testing.T) {
 	if _, ok := a.m.Peer(ids[4].id); ok {
 		t.Fatal("the impostor entered the store")
 	}
-	if got := testutil.ToFloat64(a.m.met.rejectedBy[automaton.RejectPeerIDMismatch]); got != 1 {
+	if got := a.m.met.v.Value(mRejectedBy[automaton.RejectPeerIDMismatch]); got != 1 {
 		t.Fatalf("records_rejected_total{reason=peer_id_mismatch} = %v, want 1", got)
 	}
 }

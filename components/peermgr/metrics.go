@@ -6,94 +6,99 @@ import (
 
 	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
-// metrics are the manager's Prometheus collectors. Counters used per event
-// are resolved once, so counting allocates nothing.
+// The manager's metric series, shared by every manager in the process
+// (descriptors and label values exist once; a manager's own part is one
+// promreg.Values, its per-protocol gauge and the gater's counters).
+var (
+	schema promreg.Schema
+
+	dialsFam = schema.Family("meshbus_peermgr_dials_total",
+		"Dials by the peer manager, by outcome (success or the failure reason).", prometheus.CounterValue, "outcome")
+	mDialOK   = dialsFam.Series("success")
+	mDialFail = func() (ids [events.DialFailCanceled + 1]promreg.ID) {
+		for r := events.DialFailTimeout; r <= events.DialFailCanceled; r++ {
+			ids[r] = dialsFam.Series(r.String())
+		}
+		return ids
+	}()
+
+	rejectedFam = schema.Family("meshbus_peermgr_records_rejected_total",
+		"Peer records refused, by reason.", prometheus.CounterValue, "reason")
+	mRejectedBy = func() map[string]promreg.ID {
+		ids := make(map[string]promreg.ID)
+		for _, r := range automaton.RejectReasons() {
+			ids[r] = rejectedFam.Series(r)
+		}
+		return ids
+	}()
+
+	evictedFam = schema.Family("meshbus_peermgr_evictions_total",
+		"Peers disconnected or removed by the peer manager, by reason.", prometheus.CounterValue, "reason")
+	mEvictedBy = func() (ids [events.EvictExcessService + 1]promreg.ID) {
+		for r := events.EvictColocation; r <= events.EvictExcessService; r++ {
+			ids[r] = evictedFam.Series(r.String())
+		}
+		return ids
+	}()
+
+	connectedFam = schema.Family("meshbus_peermgr_connected_peers",
+		"Connected peers by direction of their oldest connection.", prometheus.GaugeValue, "direction")
+	mConnDir = func() (ids [3]promreg.ID) { // by network.Direction
+		for d := network.DirUnknown; d <= network.DirOutbound; d++ {
+			ids[d] = connectedFam.Series(dirName(d))
+		}
+		return ids
+	}()
+
+	mStoreSize = schema.Gauge("meshbus_peermgr_store_peers", "Peers in the peer store.")
+
+	gaterDesc = prometheus.NewDesc("meshbus_peermgr_gater_refused_total",
+		"Connections the gater refused to graylisted peers, by stage (dial: our dial; secured: after the handshake).",
+		[]string{"stage"}, nil)
+)
+
+// metrics are one manager's Prometheus metrics. Without a registerer v and
+// byProto are nil and updating costs a nil check; with one, a count never
+// allocates.
 type metrics struct {
-	dials      *prometheus.CounterVec
-	dialOK     prometheus.Counter
-	dialFail   [events.DialFailCanceled + 1]prometheus.Counter
-	rejected   *prometheus.CounterVec
-	rejectedBy map[string]prometheus.Counter
-	evicted    *prometheus.CounterVec
-	evictedBy  [events.EvictExcessService + 1]prometheus.Counter
-	connected  *prometheus.GaugeVec
-	connDir    [3]prometheus.Gauge // by network.Direction
-	byProto    *prometheus.GaugeVec
-	storeSize  prometheus.Gauge
+	v       *promreg.Values
+	byProto *prometheus.GaugeVec // labelled by whatever protocols the census names
 }
 
-// newMetrics builds the collectors and registers them on reg (if any), with
-// the refusal counters of g (if any).
+// newMetrics registers the manager's metrics on reg (nil: it keeps none),
+// with the refusal counters of g (if any).
 func newMetrics(reg prometheus.Registerer, g *Gater) (*metrics, error) {
-	m := &metrics{
-		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "dials_total",
-			Help: "Dials by the peer manager, by outcome (success or the failure reason).",
-		}, []string{"outcome"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "records_rejected_total",
-			Help: "Peer records refused, by reason.",
-		}, []string{"reason"}),
-		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "evictions_total",
-			Help: "Peers disconnected or removed by the peer manager, by reason.",
-		}, []string{"reason"}),
-		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "connected_peers",
-			Help: "Connected peers by direction of their oldest connection.",
-		}, []string{"direction"}),
-		byProto: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "connected_peers_by_protocol",
-			Help: "Connected peers speaking each tracked protocol (mesh protocols and service slots).",
-		}, []string{"protocol"}),
-		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "meshbus", Subsystem: "peermgr", Name: "store_peers",
-			Help: "Peers in the peer store.",
-		}),
-		rejectedBy: make(map[string]prometheus.Counter),
+	m := &metrics{}
+	if reg == nil {
+		return m, nil
 	}
-	m.dialOK = m.dials.WithLabelValues("success")
-	for r := events.DialFailTimeout; r <= events.DialFailCanceled; r++ {
-		m.dialFail[r] = m.dials.WithLabelValues(r.String())
+	m.v = schema.NewValues()
+	m.byProto = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "meshbus", Subsystem: "peermgr", Name: "connected_peers_by_protocol",
+		Help: "Connected peers speaking each tracked protocol (mesh protocols and service slots).",
+	}, []string{"protocol"})
+	cs := []prometheus.Collector{m.v, m.byProto}
+	if g != nil {
+		cs = append(cs, gaterCollector{g})
 	}
-	for _, r := range automaton.RejectReasons() {
-		m.rejectedBy[r] = m.rejected.WithLabelValues(r)
-	}
-	for r := events.EvictColocation; r <= events.EvictExcessService; r++ {
-		m.evictedBy[r] = m.evicted.WithLabelValues(r.String())
-	}
-	for d := network.DirUnknown; d <= network.DirOutbound; d++ {
-		m.connDir[d] = m.connected.WithLabelValues(dirName(d))
-	}
-	if reg != nil {
-		cs := []prometheus.Collector{m.dials, m.rejected, m.evicted, m.connected, m.byProto, m.storeSize}
-		if g != nil {
-			cs = append(cs, gaterCounter(g, "dial"), gaterCounter(g, "secured"))
-		}
-		for _, c := range cs {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := promreg.Register("peermgr", reg, cs...); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-// gaterCounter exports one of g's refusal counts.
-func gaterCounter(g *Gater, stage string) prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: "meshbus", Subsystem: "peermgr", Name: "gater_refused_total",
-		Help:        "Connections the gater refused to graylisted peers, by stage (dial: our dial; secured: after the handshake).",
-		ConstLabels: prometheus.Labels{"stage": stage},
-	}, func() float64 {
-		d, s := g.Refused()
-		if stage == "dial" {
-			return float64(d)
-		}
-		return float64(s)
-	})
+// gaterCollector exports g's refusal counts, read at scrape time.
+type gaterCollector struct{ g *Gater }
+
+func (c gaterCollector) Describe(ch chan<- *prometheus.Desc) { ch <- gaterDesc }
+
+func (c gaterCollector) Collect(ch chan<- prometheus.Metric) {
+	d, s := c.g.Refused()
+	ch <- prometheus.MustNewConstMetric(gaterDesc, prometheus.CounterValue, float64(d), "dial")
+	ch <- prometheus.MustNewConstMetric(gaterDesc, prometheus.CounterValue, float64(s), "secured")
 }
 
 func dirName(d network.Direction) string {
@@ -107,31 +112,34 @@ func dirName(d network.Direction) string {
 }
 
 func (m *metrics) dialFailed(r events.DialFailReason) {
-	if int(r) < len(m.dialFail) && m.dialFail[r] != nil {
-		m.dialFail[r].Inc()
+	if r >= events.DialFailTimeout && int(r) < len(mDialFail) {
+		m.v.Inc(mDialFail[r])
 	}
 }
 
 func (m *metrics) reject(reason string) {
-	if c, ok := m.rejectedBy[reason]; ok {
-		c.Inc()
+	if id, ok := mRejectedBy[reason]; ok {
+		m.v.Inc(id)
 	}
 }
 
 func (m *metrics) evict(r events.EvictReason) {
-	if int(r) < len(m.evictedBy) && m.evictedBy[r] != nil {
-		m.evictedBy[r].Inc()
+	if r >= events.EvictColocation && int(r) < len(mEvictedBy) {
+		m.v.Inc(mEvictedBy[r])
 	}
 }
 
 // gauges sets the connection and store gauges from a census.
 func (m *metrics) gauges(c automaton.Census) {
+	if m.v == nil {
+		return
+	}
 	for d, n := range c.ByDirection {
-		m.connDir[d].Set(float64(n))
+		m.v.Set(mConnDir[d], float64(n))
 	}
 	m.byProto.Reset()
 	for p, n := range c.ByProtocol {
 		m.byProto.WithLabelValues(string(p)).Set(float64(n))
 	}
-	m.storeSize.Set(float64(c.StorePeers))
+	m.v.Set(mStoreSize, float64(c.StorePeers))
 }

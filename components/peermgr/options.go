@@ -160,7 +160,9 @@ func WithStaticPeers(peers ...peer.AddrInfo) Option {
 	return func(c *config) { c.static = append(c.static, peers...) }
 }
 
-// WithRegisterer registers the manager's metrics on r (nil: none).
+// WithRegisterer registers the manager's metrics on r (default nil: the
+// manager keeps no metrics at all). The metrics' descriptors are shared by
+// every manager in the process.
 func WithRegisterer(r prometheus.Registerer) Option { return func(c *config) { c.reg = r } }
 
 // WithGater makes the manager feed g (see Gater); g must be installed in

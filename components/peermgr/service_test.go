@@ -7,7 +7,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
@@ -51,7 +50,7 @@ func TestManagerTrimsExcessService(t *testing.T) {
 	if a.h.Network().Connectedness(hs[0].ID()) != network.Connected {
 		t.Fatal("the older service peer was trimmed")
 	}
-	if got := testutil.ToFloat64(a.m.met.evictedBy[events.EvictExcessService]); got != 1 {
+	if got := a.m.met.v.Value(mEvictedBy[events.EvictExcessService]); got != 1 {
 		t.Fatalf("evictions_total{reason=excess_service} = %v, want 1", got)
 	}
 }

@@ -74,7 +74,7 @@ func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message, id
 		r.m.outcome(o)
 		switch o {
 		case automaton.OutcomeAlreadySeen:
-			r.m.sigSkipped.Inc()
+			r.m.v.Inc(mSigSkipped)
 		case automaton.OutcomeNeedsSignatureCheck:
 			checks = append(checks, toCheck{msg: msg, id: id})
 		}
@@ -95,7 +95,7 @@ func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message, id
 			if o != automaton.OutcomeNeedsSignatureCheck {
 				r.m.outcome(o)
 				if o == automaton.OutcomeAlreadySeen {
-					r.m.sigSkipped.Inc()
+					r.m.v.Inc(mSigSkipped)
 				}
 				continue
 			}
@@ -109,7 +109,7 @@ func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message, id
 // checkMessage applies the signature policy to a message the automaton
 // asked to check, and gives it the result.
 func (r *Router) checkMessage(now time.Time, p peer.ID, msg *pb.Message, id string) {
-	r.m.sigChecked.Inc()
+	r.m.v.Inc(mSigChecked)
 	var o automaton.Outcome
 	if err := r.verifier.CheckPolicy(msg, r.cfg.signPolicy); err != nil {
 		o = r.aut.Reject(now, p, msg.GetTopic(), id, rejectReason(err), &r.out)
@@ -163,7 +163,7 @@ func (r *Router) trackStream(s network.Stream) bool {
 	r.wg.Add(1)
 	r.mu.Unlock()
 	if old != nil {
-		r.m.streamsReplaced.Inc()
+		r.m.v.Inc(mStreamsReplaced)
 		_ = old.Reset() // its reader sees the error and exits
 	}
 	return true
@@ -277,12 +277,12 @@ func (rd *reader) run(r *Router) {
 				}
 				return
 			}
-			r.m.invalidRPCs.add(int(bad), 1)
+			r.m.v.Inc(mInvalid[bad])
 			_ = rd.s.Reset()
 			r.report(netInput{kind: netBadInput, peer: rd.peer, bad: bad, err: err})
 			return
 		}
-		r.m.rpcsIn.Inc()
+		r.m.v.Inc(mRPCsIn)
 		ids, idv := messageIDs(r, rpc)
 		rd.noteUnwanted(r, rpc, ids)
 		first := !started

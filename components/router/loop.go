@@ -103,12 +103,12 @@ func (r *Router) flush() {
 		r.enqueue(&o.Sends[i])
 	}
 	for _, c := range o.Cancels {
-		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) && int(c.Reason) < len(r.m.cancelled) && c.Reason > 0 {
-			r.m.cancelled[c.Reason].Inc()
+		if pc := r.peers[c.Peer]; pc != nil && pc.q.cancel(c.ID) && int(c.Reason) < len(mCancelled) && c.Reason > 0 {
+			r.m.v.Inc(mCancelled[c.Reason])
 		}
 	}
-	r.m.published.Add(float64(len(automaton.FactMessagePublished.In(o))))
-	r.m.duplicates.Add(float64(len(automaton.FactMessageDuplicated.In(o))))
+	r.m.v.Add(mPublished, uint64(len(automaton.FactMessagePublished.In(o))))
+	r.m.v.Add(mDuplicates, uint64(len(automaton.FactMessageDuplicated.In(o))))
 	for _, e := range automaton.FactMessageRejected.In(o) {
 		r.m.reject(e.Reason)
 		// Bad input from the network is a warning; the rest (validators'

@@ -11,6 +11,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
 // badInput names why an inbound stream was cut.
@@ -47,113 +48,143 @@ const maxRejectReason = events.RejectGraylisted
 
 const maxPenaltyReason = events.PenaltyBadPartial
 
-// metrics are the router's Prometheus metrics. Every labelled child is
-// resolved once here, so recording costs no allocation.
-type metrics struct {
-	rpcsIn, rpcsOut  prometheus.Counter
-	invalidRPCs      lazyCounters // by badInput
-	published        prometheus.Counter
-	delivered        prometheus.Counter
-	duplicates       prometheus.Counter
-	rejected         lazyCounters // by events.RejectReason; 0 is "unknown"
-	penalties        lazyCounters // by events.PenaltyReason; 0 is "unknown"
-	dataDrops        prometheus.Counter
-	controlDrops     prometheus.Counter
-	cancelled        [automaton.CancelReceived + 1]prometheus.Counter // by automaton.CancelReason
-	unwantedSkips    prometheus.Counter                               // copies not queued or not written: the peer's reader saw it does not need them
-	subDrops         prometheus.Counter
-	streamFailures   prometheus.Counter
-	streamsReplaced  prometheus.Counter
-	sigChecked       prometheus.Counter
-	sigSkipped       prometheus.Counter
-	peers            map[protocol.ID]prometheus.Gauge
-	outcomes         []prometheus.Counter // indexed by automaton.Outcome; each made at its first count
-	outcomeVec       *prometheus.CounterVec
-	mesh             *meshCollector
-	validationsAsync prometheus.Gauge
-}
+// The router's metric series, shared by every router in the process
+// (descriptors and label values exist once; a router's metrics are one
+// promreg.Values of this schema, see newMetrics).
+var (
+	schema promreg.Schema
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	const ns, sub = "meshbus", "router"
-	m := &metrics{peers: make(map[protocol.ID]prometheus.Gauge), mesh: &meshCollector{}}
-	rpcs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rpcs_total",
-		Help: "RPCs read from (in) and written to (out) peers."}, []string{"direction"})
-	invalid := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_rpcs_total",
-		Help: "Inbound streams cut because of bad input, by reason."}, []string{"reason"})
-	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_total",
-		Help: "Messages published locally, delivered (first valid copy) and duplicates received."}, []string{"kind"})
-	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_rejected_total",
-		Help: "Received messages not delivered, by reason."}, []string{"reason"})
-	penalties := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "penalties_total",
-		Help: "Behaviour penalties the router reported against peers (EvtPeerPenalized counts), by reason."}, []string{"reason"})
-	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_drops_total",
-		Help: "Outbound entries dropped because a peer's queue was full, by kind (data or control)."}, []string{"kind"})
-	cancelled := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_cancelled_total",
-		Help: "Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received), or the peer's reader had seen either before the copy was queued or written (unwanted)."}, []string{"reason"})
-	subDrops := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "subscription_drops_total",
-		Help: "Delivered messages dropped because a local subscription's buffer was full."})
-	streamFail := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_failures_total",
-		Help: "Outbound streams that could not be opened or failed while writing."})
-	replaced := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inbound_streams_replaced_total",
-		Help: "Inbound streams reset because the same peer opened a newer one."})
-	sigs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "signature_checks_total",
-		Help: "Received message copies whose signature policy was checked, or skipped as byte-identical to the copy accepted under a seen id."}, []string{"result"})
-	peers := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "peers",
-		Help: "Pubsub peers by negotiated protocol."}, []string{"protocol"})
-	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "outcomes_total",
-		Help: "Automaton handler outcomes."}, []string{"outcome"})
-	async := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "validations_running",
-		Help: "Asynchronous validations in flight."})
-	for _, c := range []prometheus.Collector{rpcs, invalid, msgs, rejected, penalties, drops, cancelled, subDrops, streamFail, replaced, sigs, peers, outcomes, async, m.mesh} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	m.rpcsIn, m.rpcsOut = rpcs.WithLabelValues("in"), rpcs.WithLabelValues("out")
-	m.invalidRPCs = newLazyCounters(invalid, int(badInputCount), func(i int) string { return badInput(i).String() })
-	m.published, m.delivered, m.duplicates = msgs.WithLabelValues("published"), msgs.WithLabelValues("delivered"), msgs.WithLabelValues("duplicate")
-	m.rejected = newLazyCounters(rejected, int(maxRejectReason)+1, func(i int) string {
+	rpcsFam = schema.Family("meshbus_router_rpcs_total",
+		"RPCs read from (in) and written to (out) peers.", prometheus.CounterValue, "direction")
+	mRPCsIn  = rpcsFam.Series("in")
+	mRPCsOut = rpcsFam.Series("out")
+
+	invalidFam = schema.Family("meshbus_router_invalid_rpcs_total",
+		"Inbound streams cut because of bad input, by reason.", prometheus.CounterValue, "reason")
+	mInvalid = lazySeries(invalidFam, int(badInputCount), func(i int) string { return badInput(i).String() })
+
+	msgsFam = schema.Family("meshbus_router_messages_total",
+		"Messages published locally, delivered (first valid copy) and duplicates received.", prometheus.CounterValue, "kind")
+	mPublished  = msgsFam.Series("published")
+	mDelivered  = msgsFam.Series("delivered")
+	mDuplicates = msgsFam.Series("duplicate")
+
+	rejectedFam = schema.Family("meshbus_router_messages_rejected_total",
+		"Received messages not delivered, by reason.", prometheus.CounterValue, "reason")
+	mRejected = lazySeries(rejectedFam, int(maxRejectReason)+1, func(i int) string {
 		if i == 0 {
 			return "unknown"
 		}
 		return events.RejectReason(i).String()
 	})
-	m.penalties = newLazyCounters(penalties, int(maxPenaltyReason)+1, func(i int) string {
+
+	penaltiesFam = schema.Family("meshbus_router_penalties_total",
+		"Behaviour penalties the router reported against peers (EvtPeerPenalized counts), by reason.", prometheus.CounterValue, "reason")
+	mPenalties = lazySeries(penaltiesFam, int(maxPenaltyReason)+1, func(i int) string {
 		if i == 0 {
 			return "unknown"
 		}
 		return events.PenaltyReason(i).String()
 	})
-	m.dataDrops, m.controlDrops = drops.WithLabelValues("data"), drops.WithLabelValues("control")
-	for r := automaton.CancelIDontWant; int(r) < len(m.cancelled); r++ {
-		m.cancelled[r] = cancelled.WithLabelValues(r.String())
+
+	dropsFam = schema.Family("meshbus_router_queue_drops_total",
+		"Outbound entries dropped because a peer's queue was full, by kind (data or control).", prometheus.CounterValue, "kind")
+	mDataDrops    = dropsFam.Series("data")
+	mControlDrops = dropsFam.Series("control")
+
+	cancelledFam = schema.Family("meshbus_router_queue_cancelled_total",
+		"Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received), or the peer's reader had seen either before the copy was queued or written (unwanted).", prometheus.CounterValue, "reason")
+	mCancelled = func() (ids [automaton.CancelReceived + 1]promreg.ID) {
+		for r := automaton.CancelIDontWant; int(r) < len(ids); r++ {
+			ids[r] = cancelledFam.Series(r.String())
+		}
+		return ids
+	}()
+	mUnwantedSkips = cancelledFam.Series("unwanted") // copies not queued or not written: the peer's reader saw it does not need them
+
+	mSubDrops = schema.Counter("meshbus_router_subscription_drops_total",
+		"Delivered messages dropped because a local subscription's buffer was full.")
+	mStreamFailures = schema.Counter("meshbus_router_stream_failures_total",
+		"Outbound streams that could not be opened or failed while writing.")
+	mStreamsReplaced = schema.Counter("meshbus_router_inbound_streams_replaced_total",
+		"Inbound streams reset because the same peer opened a newer one.")
+
+	sigsFam = schema.Family("meshbus_router_signature_checks_total",
+		"Received message copies whose signature policy was checked, or skipped as byte-identical to the copy accepted under a seen id.", prometheus.CounterValue, "result")
+	mSigChecked = sigsFam.Series("checked")
+	mSigSkipped = sigsFam.Series("skipped_identical")
+
+	peersFam = schema.Family("meshbus_router_peers", "Pubsub peers by negotiated protocol.", prometheus.GaugeValue, "protocol")
+	mPeers   = func() map[protocol.ID]promreg.ID {
+		ids := make(map[protocol.ID]promreg.ID, len(wire.Protocols))
+		for _, p := range wire.Protocols {
+			ids[p] = peersFam.Series(string(p))
+		}
+		return ids
+	}()
+
+	// mOutcomes is indexed by automaton.Outcome: a router sees a dozen of
+	// the fifty-odd outcomes, and one never met is not exported.
+	outcomesFam = schema.Family("meshbus_router_outcomes_total", "Automaton handler outcomes.", prometheus.CounterValue, "outcome")
+	mOutcomes   = func() []promreg.ID {
+		ids := make([]promreg.ID, len(automaton.Outcomes())+1)
+		for _, o := range automaton.Outcomes() {
+			ids[o] = outcomesFam.Lazy(o.String())
+		}
+		return ids
+	}()
+
+	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
+
+	partialRejectedFam = schema.Family("meshbus_router_partial_rejected_total",
+		"Partial-messages RPCs rejected, by reason.", prometheus.CounterValue, "reason")
+	mPartialRejected = func() (ids [events.MaxPartialRejectReason + 1]promreg.ID) {
+		for r := events.PartialRejectReason(0); r <= events.MaxPartialRejectReason; r++ {
+			ids[r] = partialRejectedFam.Lazy(r.String())
+		}
+		return ids
+	}()
+	mPartialRPCsOut = schema.Family("meshbus_router_partial_rpcs_sent_total",
+		"Partial-messages RPCs queued for peers.", prometheus.CounterValue).Lazy()
+)
+
+// lazySeries adds n lazy series of f labelled label(0..n-1).
+func lazySeries(f *promreg.Family, n int, label func(int) string) []promreg.ID {
+	ids := make([]promreg.ID, n)
+	for i := range ids {
+		ids[i] = f.Lazy(label(i))
 	}
-	m.unwantedSkips = cancelled.WithLabelValues("unwanted")
-	m.subDrops, m.streamFailures, m.validationsAsync = subDrops, streamFail, async
-	m.streamsReplaced = replaced
-	m.sigChecked, m.sigSkipped = sigs.WithLabelValues("checked"), sigs.WithLabelValues("skipped_identical")
-	for _, p := range wire.Protocols {
-		m.peers[p] = peers.WithLabelValues(string(p))
+	return ids
+}
+
+// metrics are one router's Prometheus metrics: its numbers (nil without a
+// registerer: then every update is a nil check and nothing is kept) and
+// the per-topic mesh sizes. Updating either never allocates.
+type metrics struct {
+	v    *promreg.Values
+	mesh *meshCollector
+}
+
+// newMetrics registers the router's metrics on reg; with a nil reg it
+// keeps none (the mesh sizes still serve the driver).
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{mesh: &meshCollector{}}
+	if reg == nil {
+		return m, nil
 	}
-	m.outcomes = make([]prometheus.Counter, len(automaton.Outcomes())+1)
-	m.outcomeVec = outcomes
+	m.v = schema.NewValues()
+	if err := promreg.Register("router", reg, m.v, m.mesh); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
-// outcome counts o. Its labelled child is made at o's first count (one
-// allocation per outcome for the router's life; a router sees a dozen of
-// the fifty-odd outcomes), so an outcome never met is not exported.
-// Called on the driver goroutine only.
+// outcome counts o. Called on the driver goroutine only.
 func (m *metrics) outcome(o automaton.Outcome) {
-	if o <= 0 || int(o) >= len(m.outcomes) {
+	if o <= 0 || int(o) >= len(mOutcomes) {
 		return
 	}
-	c := m.outcomes[o]
-	if c == nil {
-		c = m.outcomeVec.WithLabelValues(o.String())
-		m.outcomes[o] = c
-	}
-	c.Inc()
+	m.v.Inc(mOutcomes[o])
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {
@@ -161,41 +192,14 @@ func (m *metrics) penalty(e events.EvtPeerPenalized) {
 	if r > maxPenaltyReason {
 		r = 0
 	}
-	m.penalties.add(int(r), float64(max(e.Count, 1)))
+	m.v.Add(mPenalties[r], uint64(max(e.Count, 1)))
 }
 
 func (m *metrics) reject(r events.RejectReason) {
 	if r > maxRejectReason {
 		r = 0
 	}
-	m.rejected.add(int(r), 1)
-}
-
-// lazyCounters are the children of one CounterVec, by a small index, each
-// made at its first count: these count rare events (rejections,
-// penalties, bad input), most of which a node never sees, and every child
-// made up front costs its labels and state for the node's life. Safe for
-// concurrent use; a child, once made, is counted without allocating.
-type lazyCounters struct {
-	vec   *prometheus.CounterVec
-	label func(int) string
-	made  []atomic.Pointer[prometheus.Counter]
-}
-
-func newLazyCounters(vec *prometheus.CounterVec, n int, label func(int) string) lazyCounters {
-	return lazyCounters{vec: vec, label: label, made: make([]atomic.Pointer[prometheus.Counter], n)}
-}
-
-// add adds v to child i (0 <= i < n).
-func (l *lazyCounters) add(i int, v float64) {
-	c := l.made[i].Load()
-	if c == nil {
-		// Concurrent first counts get the same child from the vector.
-		child := l.vec.WithLabelValues(l.label(i))
-		c = &child
-		l.made[i].Store(c)
-	}
-	(*c).Add(v)
+	m.v.Inc(mRejected[r])
 }
 
 // meshCollector exports meshbus_router_mesh_peers{topic}, one gauge per

@@ -270,8 +270,11 @@ func WithDirectPeers(ps ...peer.ID) Option {
 	}
 }
 
-// WithRegisterer registers the router's metrics on reg; nil means the
-// default, a private registry (not exported anywhere).
+// WithRegisterer registers the router's metrics on reg (default nil: the
+// router keeps no metrics at all, and counting costs one nil check). The
+// metrics' descriptors are shared by every router in the process; a
+// router's own part is one array of numbers. Two routers cannot share one
+// registry (their names would collide).
 func WithRegisterer(reg prometheus.Registerer) Option { return func(o *config) { o.reg = reg } }
 
 // WithLogger sets the logger; nil means the default, slog.Default().

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -61,10 +60,10 @@ func (r *Router) enqueue(s *automaton.Send) {
 		switch pc.q.pushData(s.IDs[i], m) {
 		case pushFull:
 			r.dropped++
-			r.m.dataDrops.Inc()
+			r.m.v.Inc(mDataDrops)
 			r.noteDrop(pc)
 		case pushUnwanted:
-			r.m.unwantedSkips.Inc()
+			r.m.v.Inc(mUnwantedSkips)
 		default:
 			r.queued++
 		}
@@ -73,7 +72,7 @@ func (r *Router) enqueue(s *automaton.Send) {
 
 func (r *Router) pushControl(pc *peerConn, rpc *pb.RPC) {
 	if !pc.q.pushControl(rpc) {
-		r.m.controlDrops.Inc()
+		r.m.v.Inc(mControlDrops)
 		r.noteDrop(pc)
 	}
 }
@@ -121,9 +120,9 @@ type writer struct {
 	rpc    pb.RPC            // the packed RPC: gossip control and messages
 	ctrl   pb.ControlMessage // rpc's control, when it has gossip
 	budget int               // bytes of messages per data RPC
-	// skipped counts queued messages not written because the peer
-	// meanwhile showed it does not need them.
-	skipped prometheus.Counter
+	// m counts queued messages not written because the peer meanwhile
+	// showed it does not need them.
+	m *metrics
 }
 
 // writeLoop runs pc's writer generation gen: it opens the outbound stream,
@@ -131,7 +130,7 @@ type writer struct {
 // queues, control first.
 func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
 	defer r.wg.Done()
-	wr := &writer{pc: pc, gen: gen, budget: min(r.cfg.maxRPCSize, dataBatchBytes) - 64, skipped: r.m.unwantedSkips}
+	wr := &writer{pc: pc, gen: gen, budget: min(r.cfg.maxRPCSize, dataBatchBytes) - 64, m: r.m}
 	wr.run(ctx, r)
 }
 
@@ -225,7 +224,7 @@ func (wr *writer) next(q *sendQueue) *pb.RPC {
 		var skipped int
 		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], budget, msgFieldSize)
 		if skipped > 0 {
-			wr.skipped.Add(float64(skipped))
+			wr.m.v.Add(mUnwantedSkips, uint64(skipped))
 		}
 	}
 	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 {
@@ -254,7 +253,7 @@ func (wr *writer) write(r *Router, rpc *pb.RPC) error {
 		if err := wr.w.WriteRPC(rpc); err != nil {
 			return err
 		}
-		r.m.rpcsOut.Inc()
+		r.m.v.Inc(mRPCsOut)
 		return nil
 	}
 	parts, err := wire.Split(rpc, r.cfg.maxRPCSize)
@@ -266,7 +265,7 @@ func (wr *writer) write(r *Router, rpc *pb.RPC) error {
 		if err := wr.w.WriteRPC(p); err != nil {
 			return err
 		}
-		r.m.rpcsOut.Inc()
+		r.m.v.Inc(mRPCsOut)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/partial"
@@ -223,8 +222,6 @@ type partialDriver struct {
 	topics   map[string]*partialTopic
 	groups   map[partial.GroupKey]PartialMessage
 	em       partialEmitters
-	rejected [events.MaxPartialRejectReason + 1]prometheus.Counter
-	rpcsOut  prometheus.Counter
 }
 
 type partialTopic struct {
@@ -287,19 +284,6 @@ func (r *Router) initPartial() error {
 		d.em.close()
 		return fmt.Errorf("router: emitters: %w", eerr)
 	}
-	rej := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "meshbus", Subsystem: "router", Name: "partial_rejected_total",
-		Help: "Partial-messages RPCs rejected, by reason."}, []string{"reason"})
-	out := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "meshbus", Subsystem: "router", Name: "partial_rpcs_sent_total",
-		Help: "Partial-messages RPCs queued for peers."})
-	for _, c := range []prometheus.Collector{rej, out} {
-		if err := r.cfg.reg.Register(c); err != nil {
-			return fmt.Errorf("router: metrics: %w", err)
-		}
-	}
-	for reason := events.PartialRejectReason(1); reason <= events.MaxPartialRejectReason; reason++ {
-		d.rejected[reason] = rej.WithLabelValues(reason.String())
-	}
-	d.rpcsOut = out
 	return nil
 }
 
@@ -611,7 +595,7 @@ func (r *Router) flushPartial() {
 				case s.ch <- u:
 				default:
 					s.dropped.Add(1)
-					r.m.subDrops.Inc()
+					r.m.v.Inc(mSubDrops)
 				}
 			}
 		}
@@ -626,7 +610,7 @@ func (r *Router) flushPartial() {
 		_ = d.em.extensions.Emit(e)
 	}
 	for _, e := range o.Rejected {
-		d.rejected[min(e.Reason, events.MaxPartialRejectReason)].Inc()
+		r.m.v.Inc(mPartialRejected[min(e.Reason, events.MaxPartialRejectReason)])
 		r.rl.warn("partial:"+e.Reason.String(), "rejected partial-messages RPC", "peer", e.Peer, "topic", e.Topic, "reason", e.Reason.String())
 		_ = d.em.rejected.Emit(e)
 	}
@@ -670,6 +654,6 @@ func (r *Router) sendPartial(s partial.Send) {
 		return
 	}
 	r.part.core.Sent(s.To, s.Topic, s.GroupID, sent, after)
-	r.part.rpcsOut.Inc()
+	r.m.v.Inc(mPartialRPCsOut)
 	r.pushControl(pc, &pb.RPC{Partial: rpc})
 }

@@ -188,8 +188,8 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 			// after 10 s.
 			pc.q.pushControlFront(&pb.RPC{})
 		}
-		if g := r.m.peers[proto]; g != nil {
-			g.Inc()
+		if id, ok := mPeers[proto]; ok {
+			r.m.v.AddGauge(id, 1)
 		}
 	case automaton.OutcomePeerAlreadyAdded:
 		pc.added = true
@@ -205,8 +205,8 @@ func (r *Router) removePeer(pc *peerConn) {
 	if pc.added {
 		r.part.core.RemovePeer(pc.id)
 		r.m.outcome(r.aut.RemovePeer(r.clk.Now(), pc.id, &r.out))
-		if g := r.m.peers[pc.proto]; g != nil {
-			g.Dec()
+		if id, ok := mPeers[pc.proto]; ok {
+			r.m.v.AddGauge(id, -1)
 		}
 		pc.added = false
 	}
@@ -256,7 +256,7 @@ func (r *Router) handleNet(in netInput) {
 		}
 	case netOutboundFailed:
 		if r.current(in) {
-			r.m.streamFailures.Inc()
+			r.m.v.Inc(mStreamFailures)
 			r.rl.warn("stream:"+string(in.pc.id), "pubsub stream to peer failed", "peer", in.pc.id, "err", in.err)
 			in.pc.cancel()
 			if !in.pc.added || !r.scheduleRetry(in.pc) {

@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/wire"
@@ -128,9 +127,6 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		cfg.clk = clock.New()
 	}
 	clk := cfg.clk
-	if cfg.reg == nil {
-		cfg.reg = prometheus.NewRegistry()
-	}
 	self := h.ID()
 	key := h.Peerstore().PrivKey(self)
 	if key == nil && cfg.signPolicy.Signs() {

@@ -115,7 +115,7 @@ func (r *Router) deliverLocal(m *Message) {
 		case s.ch <- m:
 		default:
 			s.dropped.Add(1)
-			r.m.subDrops.Inc()
+			r.m.v.Inc(mSubDrops)
 			r.rl.warn("subdrop:"+m.Topic, "subscription full, dropping message", "topic", m.Topic, "dropped_total", s.dropped.Load())
 		}
 	}

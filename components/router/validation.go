@@ -168,7 +168,7 @@ func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 		r.finishValidation(m, automaton.ValidationThrottled)
 		return
 	}
-	r.m.validationsAsync.Inc()
+	r.m.v.AddGauge(mValidationsAsync, 1)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -176,7 +176,7 @@ func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 		res := r.callValidator(ctx, v, from, m).automaton()
 		cancel()
 		<-v.sem
-		r.m.validationsAsync.Dec()
+		r.m.v.AddGauge(mValidationsAsync, -1)
 		select {
 		case r.valDone <- valResult{m: m, res: res}:
 		case <-r.ctx.Done():
@@ -194,7 +194,7 @@ func (r *Router) finishValidation(m *Message, res automaton.ValidationResult) {
 	if o == automaton.OutcomeDelivered {
 		// Counted before local delivery, so a subscriber that sees the
 		// message also sees it counted.
-		r.m.delivered.Inc()
+		r.m.v.Inc(mDelivered)
 		r.deliverLocal(m)
 	}
 }

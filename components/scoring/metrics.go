@@ -1,11 +1,10 @@
 package scoring
 
 import (
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
 // ScoreBuckets are the bucket bounds of the meshbus_scoring_peer_score
@@ -13,75 +12,57 @@ import (
 // 3, 100) falling between neighbouring bounds.
 var ScoreBuckets = []float64{-1000, -100, -50, -10, -1, 0, 1, 10, 50, 100, 1000}
 
-// metrics are the component's Prometheus collectors. Every child is resolved
-// at construction so that updating one allocates nothing.
+// The component's metric series, shared by every scorer in the process
+// (descriptors and label values exist once; a scorer's own part is one
+// promreg.Values and its score histogram).
+var (
+	schema promreg.Schema
+
+	crossingsFam = schema.Family("meshbus_scoring_threshold_crossings_total",
+		"Threshold crossings by threshold and direction (below: the score fell under it; above: it rose to or over it).",
+		prometheus.CounterValue, "threshold", "direction")
+	mCrossings = func() (ids [events.ThresholdOpportunisticGraft + 1][2]promreg.ID) { // [threshold][below]
+		for th := events.ThresholdGossip; th <= events.ThresholdOpportunisticGraft; th++ {
+			ids[th][0] = crossingsFam.Series(th.String(), "above")
+			ids[th][1] = crossingsFam.Series(th.String(), "below")
+		}
+		return ids
+	}()
+	mPeers = schema.Gauge("meshbus_scoring_peers",
+		"Peers scored at the last refresh, connected and retained.")
+	mRetained = schema.Gauge("meshbus_scoring_retained_peers",
+		"Disconnected peers whose score is retained, at the last refresh.")
+	mRecords = schema.Gauge("meshbus_scoring_delivery_records",
+		"Message delivery records kept for near-first and invalid-forwarder accounting, at the last refresh.")
+	mSnapshots = schema.Counter("meshbus_scoring_snapshots_total",
+		"EvtPeerScoresUpdated snapshots emitted.")
+	mObserved = schema.Counter("meshbus_scoring_events_observed_total",
+		"Input events fed to the scoring core.")
+	mRejectedAppScores = schema.Counter("meshbus_scoring_rejected_app_scores_total",
+		"EvtPeerAppScoreSet events ignored because the score was NaN or infinite.")
+)
+
+// metrics are one scorer's Prometheus metrics. Without a registerer both
+// fields are nil and updating costs a nil check; with one, updating never
+// allocates.
 type metrics struct {
-	scores            prometheus.Histogram
-	crossings         [events.ThresholdOpportunisticGraft + 1][2]prometheus.Counter // [threshold][below]
-	peers             prometheus.Gauge
-	retained          prometheus.Gauge
-	records           prometheus.Gauge
-	snapshots         prometheus.Counter
-	observed          prometheus.Counter
-	rejectedAppScores prometheus.Counter
-	all               []prometheus.Collector
+	v      *promreg.Values
+	scores prometheus.Histogram // nil without a registerer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	const ns, sub = "meshbus", "scoring"
-	m := &metrics{
-		scores: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "peer_score",
-			Help:    "Scores of all scored peers, observed once per peer at every decay interval.",
-			Buckets: ScoreBuckets,
-		}),
-		peers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "peers",
-			Help: "Peers scored at the last refresh, connected and retained.",
-		}),
-		retained: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "retained_peers",
-			Help: "Disconnected peers whose score is retained, at the last refresh.",
-		}),
-		records: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "delivery_records",
-			Help: "Message delivery records kept for near-first and invalid-forwarder accounting, at the last refresh.",
-		}),
-		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "snapshots_total",
-			Help: "EvtPeerScoresUpdated snapshots emitted.",
-		}),
-		observed: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "events_observed_total",
-			Help: "Input events fed to the scoring core.",
-		}),
-		rejectedAppScores: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "rejected_app_scores_total",
-			Help: "EvtPeerAppScoreSet events ignored because the score was NaN or infinite.",
-		}),
-	}
-	crossings := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: sub, Name: "threshold_crossings_total",
-		Help: "Threshold crossings by threshold and direction (below: the score fell under it; above: it rose to or over it).",
-	}, []string{"threshold", "direction"})
-	for th := events.ThresholdGossip; th <= events.ThresholdOpportunisticGraft; th++ {
-		m.crossings[th][0] = crossings.WithLabelValues(th.String(), "above")
-		m.crossings[th][1] = crossings.WithLabelValues(th.String(), "below")
-	}
-	m.all = []prometheus.Collector{
-		m.scores, crossings, m.peers, m.retained, m.records, m.snapshots, m.observed, m.rejectedAppScores,
-	}
+	m := &metrics{}
 	if reg == nil {
 		return m, nil
 	}
-	all := m.all
-	for i, c := range all {
-		if err := reg.Register(c); err != nil {
-			for _, done := range all[:i] { // all or nothing
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("scoring: registering metrics: %w", err)
-		}
+	m.v = schema.NewValues()
+	m.scores = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "meshbus", Subsystem: "scoring", Name: "peer_score",
+		Help:    "Scores of all scored peers, observed once per peer at every decay interval.",
+		Buckets: ScoreBuckets,
+	})
+	if err := promreg.Register("scoring", reg, m.v, m.scores); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -95,15 +76,19 @@ func (m *metrics) crossed(c events.EvtPeerScoreThresholdCrossed) {
 	if c.Below {
 		i = 1
 	}
-	m.crossings[c.Threshold][i].Inc()
+	m.v.Inc(mCrossings[c.Threshold][i])
+}
+
+// score observes one peer's score in the histogram.
+func (m *metrics) score(v float64) {
+	if m.scores != nil {
+		m.scores.Observe(v)
+	}
 }
 
 // unregister removes every collector from reg (nil: nothing to do).
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.all {
-		reg.Unregister(c)
+	if m.v != nil {
+		promreg.Unregister(reg, m.v, m.scores)
 	}
 }

@@ -41,9 +41,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // tests); nil means the default, the real clock.
 func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
 
-// WithRegisterer registers the Prometheus metrics on reg. By default the
-// metrics are kept but registered nowhere; nothing is ever registered on
-// the global default registry.
+// WithRegisterer registers the Prometheus metrics on reg. By default (nil)
+// the scorer keeps no metrics at all; nothing is ever registered on the
+// global default registry. The metrics' descriptors are shared by every
+// scorer in the process.
 func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) { c.reg = reg } }
 
 // WithInputBuffer sets the buffer of the input subscription (default

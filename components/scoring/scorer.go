@@ -384,10 +384,10 @@ func (s *Scorer) take(in <-chan any) (any, bool) {
 
 func (s *Scorer) handle(ev any) {
 	if o := s.core.HandleEvent(s.cfg.clk.Now(), ev, s.out); o == automaton.OutcomeInvalidAppScore {
-		s.m.rejectedAppScores.Inc()
+		s.m.v.Inc(mRejectedAppScores)
 		s.cfg.log.Warn("ignoring an application score that is not a finite number", "event", ev)
 	}
-	s.m.observed.Inc() // after handling: tests wait on it
+	s.m.v.Inc(mObserved) // after handling: tests wait on it
 }
 
 // publish emits the Output (crossings, then the snapshot that shows them),
@@ -402,16 +402,16 @@ func (s *Scorer) publish(at time.Time, refresh bool) {
 		s.view.Store(&view{scores: snap.Scores, at: at})
 		if refresh {
 			for _, ps := range snap.Scores {
-				s.m.scores.Observe(ps.Score)
+				s.m.score(ps.Score)
 			}
 		}
-		s.m.snapshots.Add(float64(len(snaps)))
+		s.m.v.Add(mSnapshots, uint64(len(snaps)))
 	}
 	if refresh {
 		st := s.core.Stats()
-		s.m.peers.Set(float64(st.Peers))
-		s.m.retained.Set(float64(st.Retained))
-		s.m.records.Set(float64(st.DeliveryRecords))
+		s.m.v.Set(mPeers, float64(st.Peers))
+		s.m.v.Set(mRetained, float64(st.Retained))
+		s.m.v.Set(mRecords, float64(st.DeliveryRecords))
 	}
 	s.em.Emit(&s.out.Outbox, func(err error) { s.cfg.log.Debug("emit", "err", err) })
 }

@@ -1,5 +1,8 @@
-// Package promreg registers a component's Prometheus collectors on the
-// registry its caller passes, all or none, and takes them off again.
+// Package promreg keeps a component's Prometheus metrics: it registers the
+// collectors on the registry the caller passes, all or none, and takes
+// them off again; and it keeps a component's numbers against a Schema
+// built once per process (Values), so that a node's metrics are one array
+// of numbers and a node without a registry keeps none.
 package promreg
 
 import (

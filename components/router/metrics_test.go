@@ -1,0 +1,106 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
+	"github.com/meshbus/meshbus/internal/testhost"
+)
+
+// TestMetricsWithoutRegisterer: a router given no registerer keeps no
+// metrics and works as one with them; its peer, given a registry, exports
+// the router's metric families under their usual names.
+func TestMetricsWithoutRegisterer(t *testing.T) {
+	clk := clock.NewMock()
+	a, b := newNode(t, clk, WithRegisterer(nil)), newNode(t, clk)
+	if a.r.m.v != nil {
+		t.Fatal("a router without a registerer keeps metric values")
+	}
+	ta, err := a.r.Join("chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.r.Join("chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := ta.Subscribe()
+	sb, _ := tb.Subscribe()
+	testhost.Connect(t, a.h, b.h)
+	bustest.Eventually(t, 10*time.Second, "mesh between a and b", func() bool {
+		return contains(a.r.Mesh("chat"), b.h.ID()) && contains(b.r.Mesh("chat"), a.h.ID())
+	}, heartbeat(clk))
+	ctx := context.Background()
+	if err := ta.Publish(ctx, []byte("from a"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, sb); string(m.Data) != "from a" {
+		t.Fatalf("b got %q", m.Data)
+	}
+	if err := tb.Publish(ctx, []byte("from b"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sa) // a's own copy
+	if m := next(t, sa); string(m.Data) != "from b" {
+		t.Fatalf("a got %q", m.Data)
+	}
+
+	if mfs, err := a.reg.Gather(); err != nil || len(mfs) != 0 {
+		t.Fatalf("a's unused registry holds %d families (%v)", len(mfs), err)
+	}
+	bustest.Eventually(t, 10*time.Second, "b's delivered counter at 1", func() bool {
+		return metrictest.Sum(t, b.reg, "meshbus_router_messages_total", "kind", "delivered") >= 1
+	}, nil)
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	// The families every router exports once it has joined a topic and
+	// exchanged a message; those of rare events (rejections, penalties,
+	// bad input, partial messages) appear at their first count.
+	for _, want := range []string{
+		"meshbus_router_rpcs_total", "meshbus_router_messages_total",
+		"meshbus_router_queue_drops_total", "meshbus_router_queue_cancelled_total",
+		"meshbus_router_subscription_drops_total", "meshbus_router_stream_failures_total",
+		"meshbus_router_inbound_streams_replaced_total", "meshbus_router_signature_checks_total",
+		"meshbus_router_peers", "meshbus_router_outcomes_total",
+		"meshbus_router_validations_running", "meshbus_router_mesh_peers",
+	} {
+		if !slices.Contains(names, want) {
+			t.Errorf("b does not export %s (exports %v)", want, names)
+		}
+	}
+}
+
+// TestMetricsNoAllocs: counting with metrics and without allocates nothing.
+func TestMetricsNoAllocs(t *testing.T) {
+	with, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with.v = schema.NewValues()
+	without, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*metrics{with, without} {
+		if n := testing.AllocsPerRun(100, func() {
+			m.v.Inc(mRPCsIn)
+			m.outcome(1)
+			m.reject(0)
+			m.v.AddGauge(mValidationsAsync, 1)
+		}); n != 0 {
+			t.Fatalf("%v allocations per count", n)
+		}
+	}
+}
