@@ -45,7 +45,7 @@ type Router struct {
 
 	reqs    chan request
 	inbox   chan netInput
-	valDone chan valResult
+	valDone chan valResult // verdicts of async validations (valDoneBuffer)
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the driver goroutine has exited
@@ -164,7 +164,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		seqno:    wire.NewSeqno(uint64(clk.Now().UnixNano())),
 		reqs:     make(chan request),
 		inbox:    make(chan netInput, cfg.inboxSize),
-		valDone:  make(chan valResult, 256),
+		valDone:  make(chan valResult, valDoneBuffer),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),

@@ -84,6 +84,14 @@ type validator struct {
 }
 
 // valResult is an asynchronous validator's verdict on m, for the driver.
+// valDoneBuffer is the buffer of the channel that carries async
+// validations' verdicts to the driver. A verdict that finds it full waits
+// in its goroutine until the driver reads it; the validation's slot of the
+// topic's concurrency bound is already free by then, so the buffer only
+// saves those goroutines a wait, and it is allocated whole for the
+// router's life (at 256 it was about 5 KB a router, most never used).
+const valDoneBuffer = 32
+
 type valResult struct {
 	m   *Message
 	res automaton.ValidationResult
