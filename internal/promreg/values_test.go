@@ -54,6 +54,9 @@ t_kind_total{kind="rare"} 1
 	if got := v.Value(tGauge); got != 1 {
 		t.Fatalf("Value(gauge) = %v", got)
 	}
+	if v.Value(tKindA) != 0 || v.Value(tKindNever) != 0 {
+		t.Fatal("series never counted are not 0")
+	}
 }
 
 // TestValuesShareSchema: two nodes' values of one schema are independent,
