@@ -12,41 +12,46 @@ import (
 
 // Collector exposes a bus's counters to Prometheus. It reads, at scrape
 // time, counters the bus maintains anyway (eventbus.Bus.Types,
-// Subscriptions, NotifierPanics), so metrics cost Emit nothing.
+// Subscriptions, NotifierPanics), so metrics cost Emit nothing. Its
+// descriptors are shared by every Collector in the process: a bus's
+// collector is one pointer.
 type Collector struct {
 	b *eventbus.Bus
-
-	emitted, dropped, killed, subscribers, emitters *prometheus.Desc
-	subDelivered, subDropped, subQueued, subCap     *prometheus.Desc
-	notifierPanics                                  *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
+
+// The descriptors of every bus's metrics, built once per process.
+var (
+	emitted        = desc("events_emitted_total", "Events emitted, by event type.", typeLabel)
+	dropped        = desc("events_dropped_total", "Events dropped by full subscriptions, by event type.", typeLabel)
+	killed         = desc("subscriptions_killed_total", "Subscriptions ended by the Kill policy, by event type.", typeLabel)
+	subscribers    = desc("subscribers", "Live subscriptions receiving the type.", typeLabel)
+	emitters       = desc("emitters", "Live emitters of the type.", typeLabel)
+	subDelivered   = desc("subscriber_delivered_total", "Events offered to the subscription and not dropped.", subLabels)
+	subDropped     = desc("subscriber_dropped_total", "Events the subscription dropped.", subLabels)
+	subQueued      = desc("subscriber_queue_depth", "Events waiting in the subscription's queue.", subLabels)
+	subCap         = desc("subscriber_queue_capacity", "The subscription's buffer size.", subLabels)
+	notifierPanics = desc("notifier_panics_total", "Notifier callbacks that panicked.", nil)
+
+	allDescs = []*prometheus.Desc{emitted, dropped, killed, subscribers, emitters,
+		subDelivered, subDropped, subQueued, subCap, notifierPanics}
+)
+
+var (
+	typeLabel = []string{"type"}
+	subLabels = []string{"subscriber", "id"}
+)
+
+func desc(name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc("meshbus_eventbus_"+name, help, labels, nil)
+}
 
 // New returns a collector of b's metrics: per event type emitted, dropped,
 // killed, subscribers and emitters; per subscription delivered, dropped,
 // queue depth and capacity (labels: subscriber name and a unique id); and
 // notifier panics. Register it once per registry.
-func New(b *eventbus.Bus) *Collector {
-	typeLabel := []string{"type"}
-	subLabels := []string{"subscriber", "id"}
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc("meshbus_eventbus_"+name, help, labels, nil)
-	}
-	return &Collector{
-		b:              b,
-		emitted:        d("events_emitted_total", "Events emitted, by event type.", typeLabel),
-		dropped:        d("events_dropped_total", "Events dropped by full subscriptions, by event type.", typeLabel),
-		killed:         d("subscriptions_killed_total", "Subscriptions ended by the Kill policy, by event type.", typeLabel),
-		subscribers:    d("subscribers", "Live subscriptions receiving the type.", typeLabel),
-		emitters:       d("emitters", "Live emitters of the type.", typeLabel),
-		subDelivered:   d("subscriber_delivered_total", "Events offered to the subscription and not dropped.", subLabels),
-		subDropped:     d("subscriber_dropped_total", "Events the subscription dropped.", subLabels),
-		subQueued:      d("subscriber_queue_depth", "Events waiting in the subscription's queue.", subLabels),
-		subCap:         d("subscriber_queue_capacity", "The subscription's buffer size.", subLabels),
-		notifierPanics: d("notifier_panics_total", "Notifier callbacks that panicked.", nil),
-	}
-}
+func New(b *eventbus.Bus) *Collector { return &Collector{b: b} }
 
 // Register registers a collector of b's metrics on reg.
 func Register(reg prometheus.Registerer, b *eventbus.Bus) (*Collector, error) {
@@ -59,8 +64,7 @@ func Register(reg prometheus.Registerer, b *eventbus.Bus) (*Collector, error) {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.emitted, c.dropped, c.killed, c.subscribers, c.emitters,
-		c.subDelivered, c.subDropped, c.subQueued, c.subCap, c.notifierPanics} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -69,18 +73,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, n := range c.b.Types() {
 		t := n.Type.String()
-		ch <- prometheus.MustNewConstMetric(c.emitted, prometheus.CounterValue, float64(n.Emitted), t)
-		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n.Dropped), t)
-		ch <- prometheus.MustNewConstMetric(c.killed, prometheus.CounterValue, float64(n.Killed), t)
-		ch <- prometheus.MustNewConstMetric(c.subscribers, prometheus.GaugeValue, float64(n.Subscribers), t)
-		ch <- prometheus.MustNewConstMetric(c.emitters, prometheus.GaugeValue, float64(n.Emitters), t)
+		ch <- prometheus.MustNewConstMetric(emitted, prometheus.CounterValue, float64(n.Emitted), t)
+		ch <- prometheus.MustNewConstMetric(dropped, prometheus.CounterValue, float64(n.Dropped), t)
+		ch <- prometheus.MustNewConstMetric(killed, prometheus.CounterValue, float64(n.Killed), t)
+		ch <- prometheus.MustNewConstMetric(subscribers, prometheus.GaugeValue, float64(n.Subscribers), t)
+		ch <- prometheus.MustNewConstMetric(emitters, prometheus.GaugeValue, float64(n.Emitters), t)
 	}
 	for _, s := range c.b.Subscriptions() {
 		name, id := s.Name, strconv.FormatUint(s.ID, 10)
-		ch <- prometheus.MustNewConstMetric(c.subDelivered, prometheus.CounterValue, float64(s.Delivered), name, id)
-		ch <- prometheus.MustNewConstMetric(c.subDropped, prometheus.CounterValue, float64(s.Dropped), name, id)
-		ch <- prometheus.MustNewConstMetric(c.subQueued, prometheus.GaugeValue, float64(s.Queued), name, id)
-		ch <- prometheus.MustNewConstMetric(c.subCap, prometheus.GaugeValue, float64(s.BufSize), name, id)
+		ch <- prometheus.MustNewConstMetric(subDelivered, prometheus.CounterValue, float64(s.Delivered), name, id)
+		ch <- prometheus.MustNewConstMetric(subDropped, prometheus.CounterValue, float64(s.Dropped), name, id)
+		ch <- prometheus.MustNewConstMetric(subQueued, prometheus.GaugeValue, float64(s.Queued), name, id)
+		ch <- prometheus.MustNewConstMetric(subCap, prometheus.GaugeValue, float64(s.BufSize), name, id)
 	}
-	ch <- prometheus.MustNewConstMetric(c.notifierPanics, prometheus.CounterValue, float64(c.b.NotifierPanics()))
+	ch <- prometheus.MustNewConstMetric(notifierPanics, prometheus.CounterValue, float64(c.b.NotifierPanics()))
 }
