@@ -279,23 +279,34 @@ func removeSub(list []*subCore, c *subCore) []*subCore {
 	return list
 }
 
-// newEmitterNode registers an emitter of type t and returns its node.
-func (b *Bus) newEmitterNode(t reflect.Type) (*node, error) {
+// newEmitterNode registers an emitter of type t (a single-producer one if
+// single) and returns its node. A type's single-producer emitter is its
+// only emitter: ErrSingleProducer otherwise.
+func (b *Bus) newEmitterNode(t reflect.Type, single bool) (*node, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
 	n := b.nodeLocked(t)
+	if n.single.Load() || single && n.emitters > 0 {
+		return nil, ErrSingleProducer
+	}
+	if single {
+		n.single.Store(true)
+	}
 	n.emitters++
 	close(b.emitterAdded)
 	b.emitterAdded = make(chan struct{})
 	return n, nil
 }
 
-func (b *Bus) emitterClosed(n *node) {
+func (b *Bus) emitterClosed(n *node, single bool) {
 	b.mu.Lock()
 	n.emitters--
+	if single {
+		n.single.Store(false)
+	}
 	b.mu.Unlock()
 }
 

@@ -15,9 +15,9 @@ import (
 // does no work per subscriber while every subscriber has room.
 //
 // Locking, in this order: the node's mu, the node's emu, the word.
-//   - The word is bit 0 of seq, whose other bits are the published tail
-//     (pub). It guards tail, roomUntil, changed, the length of private and
-//     the slots. The fast path of an Emit takes the word and nothing else,
+//   - The word is bit 0 of seq, whose bits from 2 up are the published
+//     tail (pub); bit 1 is the dirty bit (see singleCache). It guards tail,
+//     roomUntil, changed, the length of private and the slots. The fast path of an Emit takes the word and nothing else,
 //     with one compare-and-swap, and releases it with the store that
 //     publishes the new tail: one write of the event and two atomic
 //     operations in all. It runs when the node's fanout holds nothing but
@@ -34,6 +34,13 @@ import (
 //   - A member's end takes no lock: it raises ending before it marks the
 //     subscription ended, which sends every Emit to the slow path until
 //     one has seen the end (see ending).
+//   - A single-producer emitter (SingleProducer, the type's only emitter)
+//     has a fast path of its own that does not take the word: it writes
+//     the slot and publishes with one compare-and-swap of seq from the
+//     value it last left there (trySingle). Every other holder of the word
+//     releases it with the dirty bit set, so that compare-and-swap fails
+//     after anything changed, and the emitter takes the slow path, which
+//     refreshes what it caches (singleCache).
 //
 // Per-subscriber policies: a subscription "has room" while
 // tail-lhead < limit (its BufSize). The ring holds at least the largest
@@ -65,7 +72,7 @@ type lane[T any] struct {
 	n   *node
 	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
 
-	tail      uint64 // the next position to write; seq>>1 is its published value
+	tail      uint64 // the next position to write; seq>>2 is its published value (synced from seq when the word is taken)
 	roomUntil uint64 // Emits need no look at the members while tail < roomUntil
 	changed   bool   // membership or a member's state changed: recompute
 	// nprivBlock counts live private Block members: while any exists,
@@ -82,8 +89,10 @@ type lane[T any] struct {
 	saturated []*ringSink[T]
 
 	_ [64]byte
-	// seq is the word (bit 0: held) and the published tail (seq>>1), which
-	// also counts the node's Emits since the lane exists.
+	// seq is the word (bit 0: held), the dirty bit (bit 1: the word was
+	// released by somebody other than a single-producer emitter's own
+	// Emit, see singleCache) and the published tail (seq>>2), which also
+	// counts the node's Emits since the lane exists.
 	seq    atomic.Uint64
 	_      [56]byte
 	nwait  atomic.Int32 // len(waiters)
@@ -119,8 +128,9 @@ type laneOps interface {
 	// the node's read lock and n.emu held. woke and owe are as wakeAll's.
 	// It returns the private members it killed (nil when none; see
 	// subCore.overflow).
-	emitAny(ev any) (woke bool, owe *subCore, killed *kills)
-	// count is the lane's seq: seq>>1 is the number of Emits it took.
+	// closed is the emitting emitter's closed flag (see emit).
+	emitAny(ev any, closed *atomic.Bool) (woke bool, owe *subCore, killed *kills)
+	// count is the lane's seq: seq>>2 is the number of Emits it took.
 	count() *atomic.Uint64
 	// lockWord and unlockWord take and release the word (emu held).
 	lockWord()
@@ -136,18 +146,22 @@ func newLane[T any](n *node, size uint64) *lane[T] {
 func (ln *lane[T]) count() *atomic.Uint64 { return &ln.seq }
 
 // pub is the published tail: positions below it may be read.
-func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 1 }
+func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 2 }
 
 // lockWord takes the word; the caller holds emu. The only other holders
 // are fast-path Emits, which hold it for a few instructions and, once want
 // is set, do not take it again: spin (yielding if a holder was descheduled).
+// It sets tail from the published position (a single-producer emitter's
+// fast path publishes without writing tail).
 func (ln *lane[T]) lockWord() {
 	if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+		ln.tail = s >> 2
 		return
 	}
 	ln.want.Store(true)
 	for i := 0; ; i++ {
 		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+			ln.tail = s >> 2
 			ln.want.Store(false)
 			return
 		}
@@ -157,30 +171,34 @@ func (ln *lane[T]) lockWord() {
 	}
 }
 
-// unlockWord releases the word, publishing tail.
-func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
+// unlockWord releases the word, publishing tail, with the dirty bit set:
+// a single-producer emitter's fast path must not run on what it cached
+// before (see singleCache). Every release of the word but that emitter's
+// own sets it (the fast paths of other emitters too).
+func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail<<2 | 2) }
 
 // tryFast is the fast path of an Emit of v by an emitter that saw fanout f
 // holding nothing but the lane: it takes the word alone and, if nothing
 // needs a decision (f is still the node's fanout, nobody is private or
-// asks to rejoin, every member has room), writes v, publishes it and wakes
-// parked readers (woke and owe are as wakeAll's). ok is false when the
-// caller must take the slow path.
-func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool, owe *subCore) {
+// asks to rejoin, every member has room, the emitter is not closed: see
+// emit), writes v, publishes it and wakes parked readers (woke and owe are
+// as wakeAll's). ok is false when the caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
 		return false, false, nil // busy: the slow path waits its turn on emu
 	}
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+	t := s >> 2
+	if ln.changed || len(ln.private) > 0 || t >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
 		ln.seq.Store(s)
 		return false, false, nil
 	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
-		b.slots[ln.tail&b.mask] = v
+		b.slots[t&b.mask] = v
 	}
-	ln.tail++
-	ln.seq.Store(ln.tail << 1)
+	ln.tail = t + 1
+	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
 	}
@@ -191,12 +209,13 @@ func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool, owe *subCore) {
 // writes and publishes, with one store, as many of vs as every member has
 // room for (at least one when it returns n > 0). n is 0 when the caller
 // must take the slow path for vs[0]. woke and owe are as wakeAll's.
-func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool, owe *subCore) {
+func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
 		return 0, false, nil
 	}
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
+	ln.tail = s >> 2
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
 		ln.seq.Store(s)
 		return 0, false, nil
 	}
@@ -211,17 +230,17 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool, owe *subCor
 		copy(b.slots, vs[c:k])
 	}
 	ln.tail += k
-	ln.seq.Store(ln.tail << 1)
+	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
 	}
 	return int(k), woke, owe
 }
 
-func (ln *lane[T]) emitAny(ev any) (bool, *subCore, *kills) {
+func (ln *lane[T]) emitAny(ev any, closed *atomic.Bool) (bool, *subCore, *kills) {
 	v, _ := ev.(T)
 	var k kills
-	woke, owe := ln.emit(v, &k)
+	woke, owe := ln.emit(v, &k, nil, closed)
 	if k.first == nil {
 		return woke, owe, nil
 	}
@@ -235,9 +254,19 @@ func (ln *lane[T]) emitAny(ev any) (bool, *subCore, *kills) {
 // released and re-taken while a Block member makes the Emit wait);
 // reports what it readied: woke for a private member's reader or a Block
 // member's (owe as wakeAll's). kill collects the private
-// members the Kill policy ends (see subCore.overflow).
-func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
+// members the Kill policy ends (see subCore.overflow). c is the cache of
+// the single-producer emitter making this Emit (nil for others): it is
+// refreshed before the word is released (see singleCache). closed is the
+// emitting emitter's closed flag: once the type has a single-producer
+// emitter, whose fast path writes a slot before it takes the word, an Emit
+// of an emitter closed meanwhile (an Emit racing its own emitter's Close,
+// the only way two producers can meet then) writes nothing.
+func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool) (woke bool, owe *subCore) {
 	ln.lockWord()
+	if c == nil && closed != nil && closed.Load() && ln.n.single.Load() {
+		ln.unlockWord()
+		return false, nil
+	}
 	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
 		if ln.prepare() {
 			break
@@ -258,7 +287,11 @@ func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
 		b.slots[ln.tail&b.mask] = v
 	}
 	ln.tail++
-	ln.unlockWord() // publishes v
+	if c != nil {
+		ln.refresh(c) // publishes v
+	} else {
+		ln.unlockWord() // publishes v
+	}
 	for _, r := range ln.private {
 		if r.ended.Load() {
 			if r.gaveUp > 0 {
@@ -276,6 +309,104 @@ func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
 		woke = w || woke
 	}
 	return woke, owe
+}
+
+// singleCache is what a single-producer emitter (SingleProducer) knows of
+// its type's lane, to emit without taking the word (trySingle). It is the
+// emitter's own: only its Emits read and write it, one at a time (the
+// caller's promise). seq is the value of the lane's seq that the emitter
+// left there last, from its slow path (refresh, under the word, with
+// everything below read then) or from its fast path. Every other holder of
+// the word releases it with the dirty bit set, and only the emitter itself
+// publishes events, so while the lane's seq still equals seq nothing that
+// the cache describes has changed: no member joined, left, was moved out
+// or grew the ring, and the fanout is the same.
+type singleCache[T any] struct {
+	ln   *lane[T]
+	seq  uint64      // the lane's seq as this emitter left it
+	room uint64      // roomUntil then
+	buf  *laneBuf[T] // the ring then
+	// ok: the fast path may run (the fanout is the lane alone, nobody is
+	// private, nothing changed, the emitter is not stateful).
+	ok       bool
+	shared   bool // the lane has members (else nothing is written)
+	stateful bool // a stateful emitter never takes the fast path
+	// calls is written, without synchronisation, by every Emit, EmitMany
+	// and Close: concurrent calls on a single-producer emitter, the
+	// misuse it forbids, are a data race the race detector reports.
+	calls uint64
+}
+
+// refresh releases the word after a single-producer emitter's slow-path
+// Emit, without the dirty bit, and records in c what its fast path needs.
+// Called with n.emu and the word held.
+func (ln *lane[T]) refresh(c *singleCache[T]) {
+	f := ln.n.fanp.Load()
+	c.ln = ln
+	c.ok = !c.stateful && f.laneOnly && f.lane == laneOps(ln) && !ln.changed && len(ln.private) == 0
+	c.room = ln.roomUntil
+	c.buf = ln.buf.Load()
+	c.shared = len(ln.shared) > 0
+	c.seq = ln.tail << 2
+	ln.seq.Store(c.seq)
+}
+
+// trySingle is the fast path of a single-producer emitter's Emit of v
+// (c.ok): if the lane's seq is still what the emitter left there (nothing
+// changed since, see singleCache), nobody waits for the word or the node,
+// no member ended or asks to rejoin and every member has room, it writes
+// v into the slot and publishes it with one compare-and-swap of seq, the
+// one locked instruction of the path. A compare-and-swap that fails (an
+// attach or detach took the word meanwhile) leaves the slot written but
+// unpublished: nobody reads a slot at or past the published tail, and only
+// this emitter writes slots. ok is false when the caller must take the
+// slow path; woke and owe are as wakeAll's.
+func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCore) {
+	s := ln.seq.Load()
+	t := s >> 2
+	if s != c.seq || t >= c.room || ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+		return false, false, nil
+	}
+	if c.shared {
+		b := c.buf
+		b.slots[t&b.mask] = v
+	}
+	ns := (t + 1) << 2
+	if !ln.seq.CompareAndSwap(s, ns) {
+		return false, false, nil
+	}
+	c.seq = ns
+	if ln.nwait.Load() > 0 {
+		woke, owe = ln.wakeAll()
+	}
+	return true, woke, owe
+}
+
+// trySingleMany is trySingle for several events: as many of vs as every
+// member has room for (at least one when n > 0), published with one
+// compare-and-swap. n is 0 when the caller must take the slow path.
+func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
+	s := ln.seq.Load()
+	t := s >> 2
+	if s != c.seq || t >= c.room || ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+		return 0, false, nil
+	}
+	k := min(uint64(len(vs)), c.room-t)
+	if c.shared {
+		b := c.buf
+		from := t & b.mask
+		w := uint64(copy(b.slots[from:], vs[:k]))
+		copy(b.slots, vs[w:k])
+	}
+	ns := (t + k) << 2
+	if !ln.seq.CompareAndSwap(s, ns) {
+		return 0, false, nil
+	}
+	c.seq = ns
+	if ln.nwait.Load() > 0 {
+		woke, owe = ln.wakeAll()
+	}
+	return int(k), woke, owe
 }
 
 // prepare (emu and the word held) makes room in the lane for one more
