@@ -77,6 +77,13 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	b.isClosed.Store(true)
+	// Single-producer emitters' fast paths check neither flag: the lanes'
+	// dirty bits send them to the path that does (see lane.refresh).
+	for _, n := range b.nodes {
+		if p := n.lanePub.Load(); p != nil {
+			p.Or(2)
+		}
+	}
 	// Wake WaitForEmitter callers, which then see closed.
 	close(b.emitterAdded)
 	b.emitterAdded = make(chan struct{})

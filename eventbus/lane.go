@@ -159,6 +159,7 @@ func (ln *lane[T]) lockWord() {
 		return
 	}
 	ln.want.Store(true)
+	ln.dirty()
 	for i := 0; ; i++ {
 		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
 			ln.tail = s >> 2
@@ -190,7 +191,7 @@ func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, 
 	}
 	t := s >> 2
 	if ln.changed || len(ln.private) > 0 || t >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
-		ln.seq.Store(s)
+		ln.seq.Store(s | 2)
 		return false, false, nil
 	}
 	if len(ln.shared) > 0 {
@@ -216,7 +217,7 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, w
 	}
 	ln.tail = s >> 2
 	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
-		ln.seq.Store(s)
+		ln.seq.Store(s | 2)
 		return 0, false, nil
 	}
 	// Positions below roomUntil are free in every member's view, and the
@@ -323,14 +324,20 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 // or grew the ring, and the fanout is the same.
 type singleCache[T any] struct {
 	ln   *lane[T]
-	seq  uint64      // the lane's seq as this emitter left it
-	room uint64      // roomUntil then
-	buf  *laneBuf[T] // the ring then
+	seq  uint64 // the lane's seq as this emitter left it
+	room uint64 // roomUntil then
+	// slots and mask are the ring's then (replaced whole when it grows).
+	slots []T
+	mask  uint64
 	// ok: the fast path may run (the fanout is the lane alone, nobody is
 	// private, nothing changed, the emitter is not stateful).
 	ok       bool
 	shared   bool // the lane has members (else nothing is written)
 	stateful bool // a stateful emitter never takes the fast path
+	// closed and busClosed are the emitter's and the bus's closed flags:
+	// the fast path does not load them (Close clears ok; Bus.Close sets
+	// the lanes' dirty bits), refresh does.
+	closed, busClosed *atomic.Bool
 	// calls is written, without synchronisation, by every Emit, EmitMany
 	// and Close: concurrent calls on a single-producer emitter, the
 	// misuse it forbids, are a data race the race detector reports.
@@ -345,16 +352,32 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 	c.ln = ln
 	c.ok = !c.stateful && f.laneOnly && f.lane == laneOps(ln) && !ln.changed && len(ln.private) == 0
 	c.room = ln.roomUntil
-	c.buf = ln.buf.Load()
+	b := ln.buf.Load()
+	c.slots, c.mask = b.slots, b.mask
 	c.shared = len(ln.shared) > 0
 	c.seq = ln.tail << 2
 	ln.seq.Store(c.seq)
+	// A flag raised while the word was held had its dirty bit
+	// overwritten by the store above; raised after, it set the bit again.
+	// (The flags are raised before the bit is set, and these loads come
+	// after the store in the atomics' single order.)
+	if ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || c.closed.Load() || c.busClosed.Load() {
+		c.ok = false
+	}
 }
+
+// dirty sets seq's dirty bit without taking the word, after raising one of
+// the flags a single-producer emitter's fast path must not miss (want,
+// ending, rejoin, the node's writers): its compare-and-swap from the clean
+// value it left then fails, and it takes the slow path, which handles the
+// flag. (Other emitters load the flags themselves.)
+func (ln *lane[T]) dirty() { ln.seq.Or(2) }
 
 // trySingle is the fast path of a single-producer emitter's Emit of v
 // (c.ok): if the lane's seq is still what the emitter left there (nothing
-// changed since, see singleCache), nobody waits for the word or the node,
-// no member ended or asks to rejoin and every member has room, it writes
+// changed since, see singleCache; nobody waits for the word or the node,
+// no member ended or asks to rejoin: each of these sets the dirty bit, see
+// dirty) and every member has room, it writes
 // v into the slot and publishes it with one compare-and-swap of seq, the
 // one locked instruction of the path. A compare-and-swap that fails (an
 // attach or detach took the word meanwhile) leaves the slot written but
@@ -364,12 +387,11 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	t := s >> 2
-	if s != c.seq || t >= c.room || ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+	if s != c.seq || t >= c.room {
 		return false, false, nil
 	}
 	if c.shared {
-		b := c.buf
-		b.slots[t&b.mask] = v
+		c.slots[t&c.mask] = v
 	}
 	ns := (t + 1) << 2
 	if !ln.seq.CompareAndSwap(s, ns) {
@@ -388,15 +410,14 @@ func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCor
 func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	t := s >> 2
-	if s != c.seq || t >= c.room || ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
+	if s != c.seq || t >= c.room {
 		return 0, false, nil
 	}
 	k := min(uint64(len(vs)), c.room-t)
 	if c.shared {
-		b := c.buf
-		from := t & b.mask
-		w := uint64(copy(b.slots[from:], vs[:k]))
-		copy(b.slots, vs[w:k])
+		from := t & c.mask
+		w := uint64(copy(c.slots[from:], vs[:k]))
+		copy(c.slots, vs[w:k])
 	}
 	ns := (t + k) << 2
 	if !ln.seq.CompareAndSwap(s, ns) {

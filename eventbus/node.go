@@ -161,6 +161,9 @@ func (n *node) detach(s sink) {
 // Then it waits for the fast-path Emits in flight (see fastpath.go).
 func (n *node) lockWrite() {
 	n.writers.Add(1)
+	if p := n.lanePub.Load(); p != nil {
+		p.Or(2) // the lane's dirty bit: see lane.dirty
+	}
 	n.mu.Lock()
 	n.waitFast()
 }
