@@ -87,6 +87,12 @@ type lane[T any] struct {
 	// Drop subscriber costs the emitters nothing per event and does not
 	// keep them off the fast path.
 	saturated []*ringSink[T]
+	// satNotify are the Notify members among saturated, with what their
+	// Notifier calls need; replaced whole (never changed in place) under
+	// the word, so an Emit's snapshot taken under the word stays valid
+	// after it released it: every Emit calls their Notifiers once per
+	// event it published, outside the word (notifySat).
+	satNotify []satNote[T]
 
 	_ [64]byte
 	// seq is the word (bit 0: held), the dirty bit (bit 1: the word was
@@ -113,6 +119,31 @@ type lane[T any] struct {
 
 	wmu     sync.Mutex     // guards waiters
 	waiters []*ringSink[T] // readers that announced they park
+}
+
+// satNote is a saturated Notify member: it drops every event from lane
+// position from on, and had dropped base events before.
+type satNote[T any] struct {
+	r          *ringSink[T]
+	from, base uint64
+}
+
+// notifySat calls the Notifiers of the saturated Notify members of sn (a
+// snapshot of satNotify taken under the word) for the k events an Emit
+// published from position t, with their running drop counts. held is the
+// lock the caller holds (emu on the slow path, with the node's read lock;
+// nil on a fast path, which holds none).
+func (ln *lane[T]) notifySat(sn []satNote[T], t, k uint64, held *sync.Mutex) {
+	for _, e := range sn {
+		for p := t; p < t+k; p++ {
+			d := e.base + p - e.from + 1
+			if held != nil {
+				e.r.notify(ln.n, d, held, nil)
+			} else {
+				e.r.notifyUnlocked(ln.n, d)
+			}
+		}
+	}
 }
 
 // laneBuf is a lane's slots: a power-of-two ring indexed by position.
@@ -198,10 +229,14 @@ func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, 
 		b := ln.buf.Load()
 		b.slots[t&b.mask] = v
 	}
+	sn := ln.satNotify
 	ln.tail = t + 1
 	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
+	}
+	if sn != nil {
+		ln.notifySat(sn, t, 1, nil)
 	}
 	return true, woke, owe
 }
@@ -230,10 +265,15 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, w
 		c := uint64(copy(b.slots[from:], vs[:k]))
 		copy(b.slots, vs[c:k])
 	}
+	t := ln.tail
+	sn := ln.satNotify
 	ln.tail += k
 	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
+	}
+	if sn != nil {
+		ln.notifySat(sn, t, k, nil)
 	}
 	return int(k), woke, owe
 }
@@ -273,11 +313,11 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 			break
 		}
 	}
-	// Full Drop members are set aside (under the word: the fast path
-	// reads the length of private).
+	// Full Drop and Notify members are set aside (under the word: the
+	// fast path reads the length of private).
 	for i := 0; i < len(ln.private); {
 		r := ln.private[i]
-		if r.settings.policy == Drop && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
+		if (r.settings.policy == Drop || r.settings.policy == Notify) && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
 			ln.private = deleteAt(ln.private, i)
 			continue
 		}
@@ -287,6 +327,7 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 		b := ln.buf.Load()
 		b.slots[ln.tail&b.mask] = v
 	}
+	sn, at := ln.satNotify, ln.tail
 	ln.tail++
 	if c != nil {
 		ln.refresh(c) // publishes v
@@ -308,6 +349,9 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 		var w bool
 		w, owe = ln.wakeAll()
 		woke = w || woke
+	}
+	if sn != nil {
+		ln.notifySat(sn, at, 1, &ln.n.emu)
 	}
 	return woke, owe
 }
@@ -331,8 +375,11 @@ type singleCache[T any] struct {
 	mask  uint64
 	// ok: the fast path may run (the fanout is the lane alone, nobody is
 	// private, nothing changed, the emitter is not stateful).
-	ok       bool
-	shared   bool // the lane has members (else nothing is written)
+	ok     bool
+	shared bool // the lane has members (else nothing is written)
+	// sn is the lane's satNotify then: the fast path calls their
+	// Notifiers (lane.notifySat).
+	sn       []satNote[T]
 	stateful bool // a stateful emitter never takes the fast path
 	// closed and busClosed are the emitter's and the bus's closed flags:
 	// the fast path does not load them (Close clears ok; Bus.Close sets
@@ -355,6 +402,7 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 	b := ln.buf.Load()
 	c.slots, c.mask = b.slots, b.mask
 	c.shared = len(ln.shared) > 0
+	c.sn = ln.satNotify
 	c.seq = ln.tail << 2
 	ln.seq.Store(c.seq)
 	// A flag raised while the word was held had its dirty bit
@@ -401,6 +449,9 @@ func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCor
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
 	}
+	if c.sn != nil {
+		ln.notifySat(c.sn, t, 1, nil)
+	}
 	return true, woke, owe
 }
 
@@ -426,6 +477,9 @@ func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, o
 	c.seq = ns
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
+	}
+	if c.sn != nil {
+		ln.notifySat(c.sn, t, k, nil)
 	}
 	return int(k), woke, owe
 }
@@ -608,7 +662,9 @@ func (ln *lane[T]) evict(i int) {
 	ln.changed = true
 }
 
-// saturate sets the private Drop member r, whose ring is full, aside:
+// saturate sets the private Drop or Notify member r, whose ring is full,
+// aside (a Notify member is also listed in satNotify, whose Notifiers every
+// Emit calls):
 // the event the Emit is about to write (position tail) is its first drop,
 // and so is every later one until it has room again. Nothing is counted
 // per event: the count is derived from the lane's position when read
@@ -630,6 +686,11 @@ func (ln *lane[T]) saturate(r *ringSink[T]) bool {
 	n.satBase.Add(ln.tail)
 	n.satGen.Add(1)
 	ln.saturated = append(ln.saturated, r)
+	if r.settings.policy == Notify {
+		sn := make([]satNote[T], len(ln.satNotify), len(ln.satNotify)+1)
+		copy(sn, ln.satNotify)
+		ln.satNotify = append(sn, satNote[T]{r: r, from: ln.tail, base: r.dropped.Load()})
+	}
 	return true
 }
 
@@ -650,6 +711,15 @@ func (ln *lane[T]) unsaturate(i int) {
 	n.satGen.Add(1)
 	ln.private = append(ln.private, r)
 	ln.changed = true
+	if r.settings.policy == Notify {
+		var sn []satNote[T]
+		for _, e := range ln.satNotify {
+			if e.r != r {
+				sn = append(sn, e)
+			}
+		}
+		ln.satNotify = sn
+	}
 }
 
 // leave removes r from the lane for good (detach), keeping what it has not

@@ -3,7 +3,10 @@ package eventbus
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -262,5 +265,110 @@ func TestSingleProducerEmitDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("48 Emits, an EmitMany and one batch read allocate %.1f times, want 0", allocs)
+	}
+}
+
+// A full Notify member of a lane is set aside like a Drop member: Emits,
+// of either kind of emitter, take their fast path and call its Notifier
+// once per event with the exact running count; it rejoins once its reader
+// makes room; a panicking Notifier on the fast path is counted and a
+// Notifier that calls runtime.Goexit there leaves the bus usable.
+func TestLaneSaturatedNotifyMember(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		b := New(WithLogger(slog.New(countingHandler{n: new(atomic.Int64)})))
+		var counts []uint64
+		panicAt := uint64(0)
+		stalled := must(SubscribeBatch[evtA](b, BufSize(4), Name("stalled"), OnDrop(func(n DropNotice) {
+			counts = append(counts, n.Dropped)
+			if n.Dropped == panicAt {
+				panic("notifier")
+			}
+		})))
+		healthy := must(SubscribeBatch[evtA](b, BufSize(1024), WithPolicy(Drop), Name("healthy")))
+		var opts []EmitterOpt
+		if single {
+			opts = append(opts, SingleProducer())
+		}
+		em := must(NewEmitter[evtA](b, opts...))
+		panicAt = 7
+		for i := range 20 {
+			_ = em.Emit(evtA{i})
+		}
+		ln := stalled.r.lnp.Load()
+		b.nodes[ln.n.typ].emu.Lock()
+		nsat, nnote := len(ln.saturated), len(ln.satNotify)
+		b.nodes[ln.n.typ].emu.Unlock()
+		if nsat != 1 || nnote != 1 {
+			t.Fatalf("single %v: %d set aside, %d notify notes; want the stalled member set aside", single, nsat, nnote)
+		}
+		if len(counts) != 16 || counts[0] != 1 || counts[15] != 16 {
+			t.Fatalf("single %v: notifier counts %v, want 1..16", single, counts)
+		}
+		if b.NotifierPanics() != 1 {
+			t.Fatalf("single %v: %d notifier panics counted, want 1", single, b.NotifierPanics())
+		}
+		if single {
+			if !em.sp.ok {
+				t.Fatal("the single-producer emitter is off its fast path with a Notify member set aside")
+			}
+		} else if ok, _, _ := ln.tryFast(b.nodes[ln.n.typ].fanp.Load(), evtA{20}, new(atomic.Bool)); !ok {
+			t.Fatal("an Emit with a Notify member set aside did not take the fast path")
+		} else {
+			_ = em.Emit(evtA{21}) // as the single-producer run: 22 events
+		}
+		if single {
+			_ = em.Emit(evtA{20})
+			_ = em.Emit(evtA{21})
+		}
+		if d, q := stalled.Dropped(), stalled.Queued(); d != 18 || q != 4 || len(counts) != 18 || counts[17] != 18 {
+			t.Fatalf("single %v: stalled dropped %d queued %d, %d notifier calls; want 18, 4, 18", single, d, q, len(counts))
+		}
+		// The reader takes everything: it rejoins, the next events fit.
+		if got := nextAll(t, stalled, 4, 8); got[0].N != 0 || got[3].N != 3 {
+			t.Fatalf("single %v: stalled read %v", single, got)
+		}
+		for i := 22; i < 24; i++ {
+			_ = em.Emit(evtA{i})
+		}
+		if got := nextAll(t, stalled, 2, 8); got[0].N != 22 || got[1].N != 23 || len(counts) != 18 {
+			t.Fatalf("single %v: after rejoining read %v, %d notifier calls", single, got, len(counts))
+		}
+		if got := nextAll(t, healthy, 24, 64); got[23].N != 23 {
+			t.Fatalf("single %v: healthy got %v", single, got)
+		}
+		infos := b.Subscriptions()
+		for _, in := range infos {
+			if in.Name == "stalled" && (in.Dropped != 18 || in.Delivered != 6) {
+				t.Fatalf("single %v: stalled %+v", single, in)
+			}
+		}
+		// Goexit in the Notifier on the fast path.
+		panicAt = 0
+		for i := range 4 {
+			_ = em.Emit(evtA{i})
+		}
+		_ = em.Emit(evtA{99}) // set aside again
+		goexit := make(chan struct{})
+		stalledNotifier := stalled.r.settings.notifier
+		stalled.r.settings.notifier = func(DropNotice) { runtime.Goexit() }
+		go func() {
+			defer close(goexit)
+			_ = em.Emit(evtA{100})
+			t.Error("the emitting goroutine survived runtime.Goexit")
+		}()
+		<-goexit
+		stalled.r.settings.notifier = stalledNotifier
+		within(t, "Subscribe, Emit and Close after a Goexit in a fast-path notifier", func() {
+			other := must(SubscribeBatch[evtA](b, BufSize(4)))
+			if err := em.Emit(evtA{3}); err != nil {
+				t.Error(err)
+			}
+			if got := nextAll(t, other, 1, 4); got[0].N != 3 {
+				t.Errorf("got %+v", got)
+			}
+			_ = other.Close()
+		})
+		_ = em.Close()
+		b.Close()
 	}
 }

@@ -143,6 +143,9 @@ func (e *Emitter[T]) Emit(v T) error {
 					if c.ln.nwait.Load() > 0 {
 						e.wakeSingle()
 					}
+					if c.sn != nil {
+						c.ln.notifySat(c.sn, t, 1, nil)
+					}
 					return nil
 				}
 			}
