@@ -375,8 +375,7 @@ type singleCache[T any] struct {
 	mask  uint64
 	// ok: the fast path may run (the fanout is the lane alone, nobody is
 	// private, nothing changed, the emitter is not stateful).
-	ok     bool
-	shared bool // the lane has members (else nothing is written)
+	ok bool
 	// sn is the lane's satNotify then: the fast path calls their
 	// Notifiers (lane.notifySat).
 	sn       []satNote[T]
@@ -401,7 +400,6 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 	c.room = ln.roomUntil
 	b := ln.buf.Load()
 	c.slots, c.mask = b.slots, b.mask
-	c.shared = len(ln.shared) > 0
 	c.sn = ln.satNotify
 	c.seq = ln.tail << 2
 	ln.seq.Store(c.seq)
@@ -438,9 +436,7 @@ func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCor
 	if s != c.seq || t >= c.room {
 		return false, false, nil
 	}
-	if c.shared {
-		c.slots[t&c.mask] = v
-	}
+	c.slots[t&c.mask] = v // also without members: nobody reads it then
 	ns := (t + 1) << 2
 	if !ln.seq.CompareAndSwap(s, ns) {
 		return false, false, nil
@@ -465,11 +461,9 @@ func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, o
 		return 0, false, nil
 	}
 	k := min(uint64(len(vs)), c.room-t)
-	if c.shared {
-		from := t & c.mask
-		w := uint64(copy(c.slots[from:], vs[:k]))
-		copy(c.slots, vs[w:k])
-	}
+	from := t & c.mask
+	w := uint64(copy(c.slots[from:], vs[:k]))
+	copy(c.slots, vs[w:k])
 	ns := (t + k) << 2
 	if !ln.seq.CompareAndSwap(s, ns) {
 		return 0, false, nil

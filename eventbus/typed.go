@@ -135,9 +135,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		if c.ok && e.y.owedTo.Load() == nil {
 			s := c.ln.seq.Load()
 			if t := s >> 2; s == c.seq && t < c.room {
-				if c.shared {
-					c.slots[t&c.mask] = v
-				}
+				c.slots[t&c.mask] = v // also without members: nobody reads it then
 				if ns := (t + 1) << 2; c.ln.seq.CompareAndSwap(s, ns) {
 					c.seq = ns
 					if c.ln.nwait.Load() > 0 {
