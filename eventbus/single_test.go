@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,4 +374,52 @@ func TestLaneSaturatedNotifyMember(t *testing.T) {
 		_ = em.Close()
 		b.Close()
 	}
+}
+
+// misuseEnv names the environment variable that makes
+// TestSingleProducerMisuseChild run (in a child process of
+// TestSingleProducerConcurrentUseIsARace).
+const misuseEnv = "MESHBUS_SINGLE_PRODUCER_MISUSE_CHILD"
+
+// Concurrent Emits on a single-producer emitter, the misuse it forbids,
+// are reported by the race detector: a child process of this test binary
+// (built with -race) emits from two goroutines and must fail with a data
+// race report.
+func TestSingleProducerConcurrentUseIsARace(t *testing.T) {
+	if !raceEnabled {
+		t.Skip("needs the race detector (go test -race)")
+	}
+	if os.Getenv(misuseEnv) != "" {
+		t.Skip("in the child")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSingleProducerMisuseChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), misuseEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "DATA RACE") {
+		t.Fatalf("concurrent Emits on a single-producer emitter: child err %v, no data race reported:\n%s", err, out)
+	}
+}
+
+// TestSingleProducerMisuseChild is the misuse, run only as the child of
+// TestSingleProducerConcurrentUseIsARace.
+func TestSingleProducerMisuseChild(t *testing.T) {
+	if os.Getenv(misuseEnv) == "" {
+		t.Skip("runs only as the child of TestSingleProducerConcurrentUseIsARace")
+	}
+	b := New()
+	defer b.Close()
+	s := must(SubscribeBatch[evtA](b, BufSize(1<<16), WithPolicy(Drop)))
+	defer s.Close()
+	em := must(NewEmitter[evtA](b, SingleProducer()))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				_ = em.Emit(evtA{i})
+			}
+		}()
+	}
+	wg.Wait()
 }
