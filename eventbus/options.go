@@ -205,7 +205,8 @@ func Stateful(x any) error {
 // sequence numbers, counters, introspection, no allocation, Close of a
 // subscription; subscribers of other kinds (channels, the event.Bus API,
 // sequenced or interface-typed subscriptions) get every event through the
-// ordinary path.
+// ordinary path. Combined with Stateful, the emitter keeps the exclusivity
+// but always takes the ordinary path.
 //
 // Concurrent calls are misuse: they may deliver a corrupted event or lose
 // one. Each call writes a field of the emitter without synchronisation, so
