@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +33,25 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	fxOpts := []fx.Option{fx.Populate(&b.r)}
 	// MESHBUS_BENCH_LAZY=1: learned lazy forwarding with its defaults
 	// (router.DefaultLazyConfig), for A/B runs (docs/testplans.md, "Round 6").
+	// MESHBUS_BENCH_LAZY_FLUSH (a duration; 0 for immediate IHAVEs) and
+	// MESHBUS_BENCH_LAZY_MINEAGER (an integer) adjust it.
 	if os.Getenv("MESHBUS_BENCH_LAZY") == "1" {
-		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(router.DefaultLazyConfig())))
+		lc := router.DefaultLazyConfig()
+		if v := os.Getenv("MESHBUS_BENCH_LAZY_FLUSH"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_FLUSH: %w", err)
+			}
+			lc.FlushInterval = d
+		}
+		if v := os.Getenv("MESHBUS_BENCH_LAZY_MINEAGER"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_MINEAGER: %w", err)
+			}
+			lc.MinEager = n
+		}
+		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(lc)))
 	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
 		host.WithFx(fxOpts...))

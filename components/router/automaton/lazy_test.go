@@ -2,7 +2,9 @@ package automaton
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -17,6 +19,7 @@ func lazyHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 	h := newHarness(t, func(c *Config) {
 		c.Lazy = DefaultLazyConfig()
 		c.Lazy.MinEager = 2
+		c.Lazy.FlushInterval = 0 // immediate IHAVEs; the batched tests turn it back on
 		if mut != nil {
 			mut(c)
 		}
@@ -267,6 +270,7 @@ func TestLazyConfigValidate(t *testing.T) {
 		func(l *LazyConfig) { l.MaxIHaves = -1 },
 		func(l *LazyConfig) { l.MaxData = -1 },
 		func(l *LazyConfig) { l.MaxOpen = 0 },
+		func(l *LazyConfig) { l.FlushInterval = -1 },
 	} {
 		cfg := DefaultConfig()
 		cfg.Lazy = DefaultLazyConfig()
@@ -319,5 +323,196 @@ func TestGraftLimitD(t *testing.T) {
 	h.a.cfg.GraftLimitD = false
 	if o := h.a.HandleGraft(h.now, in[7], topicA, &h.out); o != OutcomeGraftAccepted {
 		t.Fatalf("inbound GRAFT below Dhi without the option = %v", o)
+	}
+}
+
+// batchHarness is lazyHarness with batched IHAVEs (FlushInterval 200 ms)
+// and the peers mesh[3:] taught to be wasteful (MinEager 2): those are
+// lazy, mesh[1:3] eager.
+func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+	t.Helper()
+	h, mesh := lazyHarness(t, func(c *Config) {
+		c.Lazy.FlushInterval = 200 * time.Millisecond
+		if mut != nil {
+			mut(c)
+		}
+	})
+	teach(h, mesh, h.a.cfg.Lazy.MinSamples, mesh[3:], nil)
+	h.reset()
+	return h, mesh
+}
+
+// ihaveIDs returns the ids of every IHAVE entry for topicA in p's RPC of
+// h.out, one slice per entry.
+func (h *harness) ihaveIDs(p peer.ID) [][]string {
+	var entries [][]string
+	for _, ih := range h.rpc(p).GetControl().GetIhave() {
+		if ih.GetTopicID() != topicA {
+			h.t.Fatalf("IHAVE for topic %q", ih.GetTopicID())
+		}
+		var ids []string
+		for _, raw := range ih.GetMessageIDs() {
+			ids = append(ids, string(raw))
+		}
+		entries = append(entries, ids)
+	}
+	return entries
+}
+
+// With FlushInterval, a lazy copy is an id queued for the peer, not an
+// RPC: FlushLazy sends each lazy peer one IHAVE with every queued id, in
+// order; the eager peers get the messages at once; an IWANT in answer to
+// the batch is served and counts as needed.
+func TestLazyBatchedIHaves(t *testing.T) {
+	h, mesh := batchHarness(t, nil)
+	lazy := mesh[3:]
+	var ids []string
+	for i := range 3 {
+		_, id := h.receive(mesh[0], 100)
+		ids = append(ids, id)
+		for _, p := range mesh[1:3] {
+			if !h.gotMessage(p, id) {
+				t.Fatalf("message %d: eager peer %s not sent it", i, p)
+			}
+		}
+		for _, p := range lazy {
+			if h.rpc(p) != nil {
+				t.Fatalf("message %d: lazy peer %s sent an RPC before the flush: %v", i, p, h.rpc(p))
+			}
+			if n := h.a.LazyQueued(p); n != i+1 {
+				t.Fatalf("message %d: %d ids queued for %s, want %d", i, n, p, i+1)
+			}
+		}
+		h.advance(10 * time.Millisecond)
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeLazyFlushed {
+		t.Fatalf("FlushLazy = %v", o)
+	}
+	for _, p := range lazy {
+		got := h.ihaveIDs(p)
+		if len(got) != 1 || !slices.Equal(got[0], ids) {
+			t.Fatalf("%s: IHAVE entries %q, want one with %q", p, got, ids)
+		}
+		if len(h.rpc(p).GetPublish()) != 0 {
+			t.Fatalf("%s: sent a message with the batch", p)
+		}
+		if n := h.a.LazyQueued(p); n != 0 {
+			t.Fatalf("%s: %d ids still queued", p, n)
+		}
+	}
+	for _, p := range mesh[:3] {
+		if h.rpc(p) != nil {
+			t.Fatalf("non-lazy peer %s got %v", p, h.rpc(p))
+		}
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeNothingToFlush || !h.out.Empty() {
+		t.Fatalf("second FlushLazy = %v, output empty %v", o, h.out.Empty())
+	}
+	// The IWANT answering the batch is served and makes the peer eager.
+	if o := h.a.HandleIWant(h.now, lazy[0], iwant(ids[1]), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("IWANT after the batch = %v", o)
+	}
+	if !h.gotMessage(lazy[0], ids[1]) {
+		t.Fatal("IWANT not answered with the message")
+	}
+	h.advance(h.a.cfg.Lazy.Horizon)
+	h.heartbeat()
+	if w, _ := h.a.LazyWaste(lazy[0]); w >= h.a.cfg.Lazy.WasteThreshold {
+		t.Fatalf("waste after a needed batched IHAVE = %v", w)
+	}
+	if w, _ := h.a.LazyWaste(lazy[1]); w < h.a.cfg.Lazy.WasteThreshold {
+		t.Fatalf("waste of a peer that never asked = %v", w)
+	}
+	_, id := h.receive(mesh[0], 100)
+	if !h.gotMessage(lazy[0], id) || h.a.LazyQueued(lazy[1]) != 1 {
+		t.Fatalf("after learning: needed peer eager %v, idle peer queued %d", h.gotMessage(lazy[0], id), h.a.LazyQueued(lazy[1]))
+	}
+}
+
+// The budget counts batches, not messages: with MaxIHaves 3 a peer gets
+// three batched IHAVEs per heartbeat interval whatever the message count,
+// then messages eagerly until the heartbeat, which flushes what is queued
+// (within the interval's budget) and renews it. MaxIHaveLength caps the
+// ids queued per interval.
+func TestLazyBatchBudget(t *testing.T) {
+	h, mesh := batchHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 })
+	p := mesh[5]
+	batches := 0
+	for round := range 4 {
+		for range 10 {
+			_, id := h.receive(mesh[0], 100)
+			if round < 3 && (h.gotMessage(p, id) || h.a.LazyQueued(p) == 0) {
+				t.Fatalf("round %d: message sent eagerly within the budget", round)
+			}
+			if round == 3 && (!h.gotMessage(p, id) || h.a.LazyQueued(p) != 0) {
+				t.Fatalf("round %d: budget spent, yet the id was queued", round)
+			}
+		}
+		h.reset()
+		h.a.FlushLazy(h.now, &h.out)
+		if e := h.ihaveIDs(p); len(e) == 1 && len(e[0]) == 10 {
+			batches++
+		} else if round < 3 {
+			t.Fatalf("round %d: IHAVE entries %v, want one of 10 ids", round, e)
+		}
+		h.advance(200 * time.Millisecond)
+	}
+	if batches != 3 {
+		t.Fatalf("%d batches in one interval, want 3", batches)
+	}
+	h.heartbeat()
+	if _, id := h.receive(mesh[0], 100); h.gotMessage(p, id) || h.a.LazyQueued(p) != 1 {
+		t.Fatal("budget not renewed by the heartbeat")
+	}
+	// The next heartbeat flushes the queued id, before renewing the budget.
+	h.reset()
+	h.heartbeat()
+	if e := h.ihaveIDs(p); len(e) != 1 || len(e[0]) != 1 {
+		t.Fatalf("heartbeat flushed %v, want the one queued id", e)
+	}
+
+	// MaxIHaveLength: ids per interval.
+	h, mesh = batchHarness(t, func(c *Config) { c.MaxIHaveLength = 4 })
+	p = mesh[5]
+	for i := range 6 {
+		_, id := h.receive(mesh[0], 100)
+		if lazy := !h.gotMessage(p, id); lazy != (i < 4) {
+			t.Fatalf("message %d: lazy %v with MaxIHaveLength 4", i, lazy)
+		}
+	}
+}
+
+// A batch leaves out the ids the peer sent IDONTWANT for and the ids no
+// longer cached (an IWANT could not be served); a removed peer's batch is
+// dropped; nothing left to send is OutcomeNothingToFlush.
+func TestLazyBatchSkipsAndRemoval(t *testing.T) {
+	h, mesh := batchHarness(t, nil)
+	_, id1 := h.receive(mesh[0], 100)
+	_, id2 := h.receive(mesh[0], 100)
+	if o := h.a.HandleIDontWant(h.now, mesh[3], idontwant(id1), &h.out); o != OutcomeIDontWantRecorded {
+		t.Fatalf("IDONTWANT = %v", o)
+	}
+	if o := h.a.RemovePeer(h.now, mesh[4], &h.out); o != OutcomePeerRemoved {
+		t.Fatalf("RemovePeer = %v", o)
+	}
+	h.reset()
+	h.a.FlushLazy(h.now, &h.out)
+	if e := h.ihaveIDs(mesh[3]); len(e) != 1 || !slices.Equal(e[0], []string{id2}) {
+		t.Fatalf("after IDONTWANT: %v, want [[%s]]", e, id2)
+	}
+	if h.rpc(mesh[4]) != nil {
+		t.Fatal("removed peer sent its batch")
+	}
+	// Ids evicted from the message cache are left out: an entry only
+	// with those is not sent at all.
+	h.receive(mesh[0], 100)
+	for range h.a.cfg.HistoryLength {
+		h.a.mcache.shift()
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeNothingToFlush || h.rpc(mesh[5]) != nil {
+		t.Fatalf("FlushLazy of evicted ids = %v, %v", o, h.rpc(mesh[5]))
 	}
 }
