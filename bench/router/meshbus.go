@@ -110,7 +110,26 @@ func (b *meshbusNode) Cancelled() float64 {
 	return counterAll(b.node.Registry(), "meshbus_router_queue_cancelled_total")
 }
 
-func (b *meshbusNode) Close() error { return b.node.Close() }
+// Close closes the node. With MESHBUS_BENCH_OUTCOMES=1 it first prints
+// the router's outcome and message counters to stderr ("outcome NAME N"
+// lines, one node's each; sum them over nodes), for diagnosis.
+func (b *meshbusNode) Close() error {
+	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
+		if mfs, err := b.node.Registry().Gather(); err == nil {
+			for _, mf := range mfs {
+				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						fmt.Fprintf(os.Stderr, "outcome %s %.0f\n", l.GetValue(), m.GetCounter().GetValue())
+					}
+				}
+			}
+		}
+	}
+	return b.node.Close()
+}
 
 // counter reads one labelled counter from a registry.
 func counter(reg *prometheus.Registry, name, label, value string) float64 {
