@@ -41,7 +41,9 @@ import (
 // nodes' heartbeats are not aligned).
 //
 // With FlushInterval > 0 (the default) a lazy copy is not an IHAVE of its
-// own: its id is queued for the peer, and the driver calls FlushLazy every
+// own unless the peer had no lazy IHAVE from us for FlushInterval (a low
+// rate, nothing to batch with): its id is queued for the peer, and the
+// driver calls FlushLazy every
 // FlushInterval, which sends each peer's queued ids in one IHAVE per topic.
 // So a peer gets at most one IHAVE RPC from us per flush and per batch,
 // whatever the message rate, and the MaxIHaves budget is spent per batch,
@@ -77,10 +79,12 @@ type LazyConfig struct {
 	MaxIHaves int
 	// FlushInterval batches lazy IHAVEs: > 0, a lazy copy's id is queued
 	// for the peer and the driver sends the queued ids (one IHAVE entry per
-	// topic and peer) when it calls FlushLazy, every FlushInterval; 0, each
-	// lazy copy is an immediate IHAVE of its own. A lazy peer that lacks a
-	// message gets it up to FlushInterval later than an immediate IHAVE
-	// would let it ask. Default 200 ms (HeartbeatInterval/MaxIHaves with
+	// topic and peer) when it calls FlushLazy, every FlushInterval, except
+	// that a peer sent no lazy IHAVE for FlushInterval gets an immediate
+	// one (at a low rate nothing waits); 0, each lazy copy is an immediate
+	// IHAVE of its own. A queued id reaches the peer up to FlushInterval
+	// later than an immediate IHAVE would, so a lazy peer that lacks the
+	// message asks for it that much later. Default 200 ms (HeartbeatInterval/MaxIHaves with
 	// the defaults, so the budget lasts the whole interval).
 	FlushInterval time.Duration
 	// MaxData is the largest data field (bytes) of a message that may be
@@ -140,6 +144,9 @@ type lazyStat struct {
 	queue   []lazyQueued
 	topics  []string
 	pending bool // listed in lazyState.pending
+	// lastFlush is when the peer was last sent a lazy IHAVE (batch or
+	// immediate).
+	lastFlush time.Time
 }
 
 // lazyQueued is one lazy copy's id waiting for FlushLazy.
@@ -300,9 +307,14 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 				}
 				e.offered[ps.id] = struct{}{}
 			}
-			if l.FlushInterval > 0 {
+			if l.FlushInterval > 0 && (len(ps.lazy.queue) > 0 || now.Sub(ps.lazy.lastFlush) < l.FlushInterval) {
 				a.lazyQueue(ps, t.name, id)
 			} else {
+				// Immediate: batching is off, or the peer had no lazy
+				// IHAVE for FlushInterval (a low rate: nothing to batch
+				// with, so no reason to make it wait).
+				ps.lazy.lastFlush = now
+				ps.lazy.idsHB++
 				if raw == nil {
 					raw = [][]byte{[]byte(id)}
 				}
@@ -365,14 +377,13 @@ func (a *Automaton) lazyQueue(ps *peerState, topic, id string) {
 // Outcomes: OutcomeLazyFlushed (at least one IHAVE output),
 // OutcomeNothingToFlush.
 func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
-	_ = now
 	sent := false
 	for _, p := range a.lazy.pending {
 		ps := a.peers[p]
 		if ps == nil || !ps.lazy.pending {
 			continue // removed (a new peerState under the same id lists itself again)
 		}
-		if a.flushPeer(ps, out) {
+		if a.flushPeer(now, ps, out) {
 			sent = true
 		}
 	}
@@ -386,7 +397,7 @@ func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
 
 // flushPeer sends ps's batch and empties it; it reports whether an IHAVE
 // was output.
-func (a *Automaton) flushPeer(ps *peerState, out *Output) bool {
+func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 	q := ps.lazy.queue
 	sent := false
 	for _, topic := range ps.lazy.topics {
@@ -411,6 +422,7 @@ func (a *Automaton) flushPeer(ps *peerState, out *Output) bool {
 		if len(ids) > 0 {
 			out.sendIHave(ps.id, topic, ids)
 			ps.lazy.ihaves++
+			ps.lazy.lastFlush = now
 			sent = true
 		}
 	}

@@ -328,8 +328,10 @@ func TestGraftLimitD(t *testing.T) {
 
 // batchHarness is lazyHarness with batched IHAVEs (FlushInterval 200 ms)
 // and the peers mesh[3:] taught to be wasteful (MinEager 2): those are
-// lazy, mesh[1:3] eager.
-func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+// lazy, mesh[1:3] eager. It then forwards one message, whose IHAVE goes to
+// the lazy peers at once (none had one for FlushInterval), so that the
+// next ones within FlushInterval are queued; it returns that message's id.
+func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID, string) {
 	t.Helper()
 	h, mesh := lazyHarness(t, func(c *Config) {
 		c.Lazy.FlushInterval = 200 * time.Millisecond
@@ -338,8 +340,14 @@ func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 		}
 	})
 	teach(h, mesh, h.a.cfg.Lazy.MinSamples, mesh[3:], nil)
+	_, id := h.receive(mesh[0], 100)
+	for _, p := range mesh[3:] {
+		if e := h.ihaveIDs(p); len(e) != 1 || !slices.Equal(e[0], []string{id}) || h.a.LazyQueued(p) != 0 {
+			t.Fatalf("first lazy copy for %s: IHAVE entries %q, %d queued; want an immediate IHAVE", p, e, h.a.LazyQueued(p))
+		}
+	}
 	h.reset()
-	return h, mesh
+	return h, mesh, id
 }
 
 // ihaveIDs returns the ids of every IHAVE entry for topicA in p's RPC of
@@ -359,15 +367,17 @@ func (h *harness) ihaveIDs(p peer.ID) [][]string {
 	return entries
 }
 
-// With FlushInterval, a lazy copy is an id queued for the peer, not an
-// RPC: FlushLazy sends each lazy peer one IHAVE with every queued id, in
-// order; the eager peers get the messages at once; an IWANT in answer to
-// the batch is served and counts as needed.
+// With FlushInterval, a lazy copy within FlushInterval of the peer's last
+// lazy IHAVE is an id queued for the peer, not an RPC: FlushLazy sends
+// each lazy peer one IHAVE with every queued id, in order; the eager peers
+// get the messages at once; an IWANT in answer to the batch is served and
+// counts as needed; a peer idle for FlushInterval gets an immediate IHAVE.
 func TestLazyBatchedIHaves(t *testing.T) {
-	h, mesh := batchHarness(t, nil)
+	h, mesh, _ := batchHarness(t, nil)
 	lazy := mesh[3:]
 	var ids []string
 	for i := range 3 {
+		h.advance(10 * time.Millisecond)
 		_, id := h.receive(mesh[0], 100)
 		ids = append(ids, id)
 		for _, p := range mesh[1:3] {
@@ -383,7 +393,6 @@ func TestLazyBatchedIHaves(t *testing.T) {
 				t.Fatalf("message %d: %d ids queued for %s, want %d", i, n, p, i+1)
 			}
 		}
-		h.advance(10 * time.Millisecond)
 	}
 	h.reset()
 	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeLazyFlushed {
@@ -425,60 +434,66 @@ func TestLazyBatchedIHaves(t *testing.T) {
 	if w, _ := h.a.LazyWaste(lazy[1]); w < h.a.cfg.Lazy.WasteThreshold {
 		t.Fatalf("waste of a peer that never asked = %v", w)
 	}
+	// Long after the last flush: an immediate IHAVE, nothing queued.
 	_, id := h.receive(mesh[0], 100)
-	if !h.gotMessage(lazy[0], id) || h.a.LazyQueued(lazy[1]) != 1 {
-		t.Fatalf("after learning: needed peer eager %v, idle peer queued %d", h.gotMessage(lazy[0], id), h.a.LazyQueued(lazy[1]))
+	if !h.gotMessage(lazy[0], id) {
+		t.Fatal("peer whose batched IHAVE was answered not eager again")
+	}
+	if e := h.ihaveIDs(lazy[1]); len(e) != 1 || !slices.Equal(e[0], []string{id}) || h.a.LazyQueued(lazy[1]) != 0 {
+		t.Fatalf("idle lazy peer: IHAVE entries %q, %d queued; want an immediate IHAVE", e, h.a.LazyQueued(lazy[1]))
 	}
 }
 
-// The budget counts batches, not messages: with MaxIHaves 3 a peer gets
-// three batched IHAVEs per heartbeat interval whatever the message count,
-// then messages eagerly until the heartbeat, which flushes what is queued
-// (within the interval's budget) and renews it. MaxIHaveLength caps the
-// ids queued per interval.
+// The budget counts IHAVE entries (immediate ones and batches), not
+// messages: with MaxIHaves 3 a peer gets three per heartbeat interval
+// whatever the message count, then messages eagerly until the heartbeat,
+// which flushes what is queued (within the interval's budget) and renews
+// it. MaxIHaveLength caps the ids per interval.
 func TestLazyBatchBudget(t *testing.T) {
-	h, mesh := batchHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 })
+	h, mesh, _ := batchHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 }) // one immediate IHAVE spent
 	p := mesh[5]
-	batches := 0
-	for round := range 4 {
+	for round := range 3 {
+		h.advance(100 * time.Millisecond) // within FlushInterval of the last flush: queued
 		for range 10 {
 			_, id := h.receive(mesh[0], 100)
-			if round < 3 && (h.gotMessage(p, id) || h.a.LazyQueued(p) == 0) {
+			if round < 2 && (h.gotMessage(p, id) || h.a.LazyQueued(p) == 0) {
 				t.Fatalf("round %d: message sent eagerly within the budget", round)
 			}
-			if round == 3 && (!h.gotMessage(p, id) || h.a.LazyQueued(p) != 0) {
+			if round == 2 && (!h.gotMessage(p, id) || h.a.LazyQueued(p) != 0) {
 				t.Fatalf("round %d: budget spent, yet the id was queued", round)
 			}
 		}
 		h.reset()
 		h.a.FlushLazy(h.now, &h.out)
-		if e := h.ihaveIDs(p); len(e) == 1 && len(e[0]) == 10 {
-			batches++
-		} else if round < 3 {
+		e := h.ihaveIDs(p)
+		if round < 2 && (len(e) != 1 || len(e[0]) != 10) {
 			t.Fatalf("round %d: IHAVE entries %v, want one of 10 ids", round, e)
 		}
-		h.advance(200 * time.Millisecond)
-	}
-	if batches != 3 {
-		t.Fatalf("%d batches in one interval, want 3", batches)
+		if round == 2 && len(e) != 0 {
+			t.Fatalf("round %d: IHAVE past the budget: %v", round, e)
+		}
 	}
 	h.heartbeat()
-	if _, id := h.receive(mesh[0], 100); h.gotMessage(p, id) || h.a.LazyQueued(p) != 1 {
+	if _, id := h.receive(mesh[0], 100); h.gotMessage(p, id) {
 		t.Fatal("budget not renewed by the heartbeat")
+	}
+	_, id := h.receive(mesh[0], 100)
+	if h.a.LazyQueued(p) != 1 {
+		t.Fatalf("%d queued, want 1", h.a.LazyQueued(p))
 	}
 	// The next heartbeat flushes the queued id, before renewing the budget.
 	h.reset()
 	h.heartbeat()
-	if e := h.ihaveIDs(p); len(e) != 1 || len(e[0]) != 1 {
-		t.Fatalf("heartbeat flushed %v, want the one queued id", e)
+	if e := h.ihaveIDs(p); len(e) != 1 || !slices.Equal(e[0], []string{id}) {
+		t.Fatalf("heartbeat flushed %v, want [[%s]]", e, id)
 	}
 
-	// MaxIHaveLength: ids per interval.
-	h, mesh = batchHarness(t, func(c *Config) { c.MaxIHaveLength = 4 })
+	// MaxIHaveLength: ids per interval (the first, immediate, counts).
+	h, mesh, _ = batchHarness(t, func(c *Config) { c.MaxIHaveLength = 4 })
 	p = mesh[5]
-	for i := range 6 {
+	for i := range 5 {
 		_, id := h.receive(mesh[0], 100)
-		if lazy := !h.gotMessage(p, id); lazy != (i < 4) {
+		if lazy := !h.gotMessage(p, id); lazy != (i < 3) {
 			t.Fatalf("message %d: lazy %v with MaxIHaveLength 4", i, lazy)
 		}
 	}
@@ -488,7 +503,7 @@ func TestLazyBatchBudget(t *testing.T) {
 // longer cached (an IWANT could not be served); a removed peer's batch is
 // dropped; nothing left to send is OutcomeNothingToFlush.
 func TestLazyBatchSkipsAndRemoval(t *testing.T) {
-	h, mesh := batchHarness(t, nil)
+	h, mesh, _ := batchHarness(t, nil)
 	_, id1 := h.receive(mesh[0], 100)
 	_, id2 := h.receive(mesh[0], 100)
 	if o := h.a.HandleIDontWant(h.now, mesh[3], idontwant(id1), &h.out); o != OutcomeIDontWantRecorded {
@@ -508,6 +523,9 @@ func TestLazyBatchSkipsAndRemoval(t *testing.T) {
 	// Ids evicted from the message cache are left out: an entry only
 	// with those is not sent at all.
 	h.receive(mesh[0], 100)
+	if h.a.LazyQueued(mesh[5]) != 1 {
+		t.Fatalf("%d queued, want 1", h.a.LazyQueued(mesh[5]))
+	}
 	for range h.a.cfg.HistoryLength {
 		h.a.mcache.shift()
 	}

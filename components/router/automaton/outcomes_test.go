@@ -296,7 +296,8 @@ var outcomeCases = []struct {
 		h.join(topicA)
 		mesh = h.mesh(topicA)
 		teach(h, mesh, 1, mesh[2:], nil)
-		h.receive(mesh[0], 100)
+		h.receive(mesh[0], 100) // an immediate IHAVE
+		h.receive(mesh[0], 100) // queued
 		return h.a.FlushLazy(h.now, &h.out)
 	}},
 	{OutcomeNothingToFlush, "flush with nothing queued", func(h *harness) Outcome {
