@@ -41,8 +41,9 @@ import (
 // nodes' heartbeats are not aligned).
 //
 // With FlushInterval > 0 (the default) a lazy copy is not an IHAVE of its
-// own unless the peer had no lazy IHAVE from us for FlushInterval (a low
-// rate, nothing to batch with): its id is queued for the peer, and the
+// own unless the peer had no lazy IHAVE from us for the longer of
+// FlushInterval and HeartbeatInterval (a low rate, nothing to batch
+// with): its id is queued for the peer, and the
 // driver calls FlushLazy every
 // FlushInterval, which sends each peer's queued ids in one IHAVE per topic.
 // So a peer gets at most one IHAVE RPC from us per flush and per batch,
@@ -80,8 +81,9 @@ type LazyConfig struct {
 	// FlushInterval batches lazy IHAVEs: > 0, a lazy copy's id is queued
 	// for the peer and the driver sends the queued ids (one IHAVE entry per
 	// topic and peer) when it calls FlushLazy, every FlushInterval, except
-	// that a peer sent no lazy IHAVE for FlushInterval gets an immediate
-	// one (at a low rate nothing waits); 0, each lazy copy is an immediate
+	// that a peer sent no lazy IHAVE for the longer of FlushInterval and
+	// HeartbeatInterval gets an immediate one (at a low rate nothing
+	// waits); 0, each lazy copy is an immediate
 	// IHAVE of its own. A queued id reaches the peer up to FlushInterval
 	// later than an immediate IHAVE would, so a lazy peer that lacks the
 	// message asks for it that much later. Default 200 ms (HeartbeatInterval/MaxIHaves with
@@ -307,12 +309,12 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 				}
 				e.offered[ps.id] = struct{}{}
 			}
-			if l.FlushInterval > 0 && (len(ps.lazy.queue) > 0 || now.Sub(ps.lazy.lastFlush) < l.FlushInterval) {
+			if l.FlushInterval > 0 && (len(ps.lazy.queue) > 0 || now.Sub(ps.lazy.lastFlush) < a.lazyIdle()) {
 				a.lazyQueue(ps, t.name, id)
 			} else {
 				// Immediate: batching is off, or the peer had no lazy
-				// IHAVE for FlushInterval (a low rate: nothing to batch
-				// with, so no reason to make it wait).
+				// IHAVE for lazyIdle (a low rate: nothing to batch with,
+				// so no reason to make it wait).
 				ps.lazy.lastFlush = now
 				ps.lazy.idsHB++
 				if raw == nil {
@@ -338,6 +340,15 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 	a.lazy.open[o.key] = o
 	a.lazy.order.push(o)
 	return n
+}
+
+// lazyIdle is how long a peer must have had no lazy IHAVE for its next
+// lazy copy to go at once rather than queued: the longer of FlushInterval
+// and HeartbeatInterval. At a sustained rate the flushes keep a lazy peer
+// under it, so an immediate IHAVE never takes one of the heartbeat
+// interval's MaxIHaves from the batches.
+func (a *Automaton) lazyIdle() time.Duration {
+	return max(a.cfg.Lazy.FlushInterval, a.cfg.HeartbeatInterval)
 }
 
 // lazyCanQueue reports whether an id of topic may join ps's batch: the

@@ -330,7 +330,8 @@ func TestGraftLimitD(t *testing.T) {
 // and the peers mesh[3:] taught to be wasteful (MinEager 2): those are
 // lazy, mesh[1:3] eager. It then forwards one message, whose IHAVE goes to
 // the lazy peers at once (none had one for FlushInterval), so that the
-// next ones within FlushInterval are queued; it returns that message's id.
+// next ones within a heartbeat interval are queued; it returns that
+// message's id.
 func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID, string) {
 	t.Helper()
 	h, mesh := lazyHarness(t, func(c *Config) {
@@ -367,11 +368,12 @@ func (h *harness) ihaveIDs(p peer.ID) [][]string {
 	return entries
 }
 
-// With FlushInterval, a lazy copy within FlushInterval of the peer's last
-// lazy IHAVE is an id queued for the peer, not an RPC: FlushLazy sends
+// With FlushInterval, a lazy copy within a heartbeat interval of the
+// peer's last lazy IHAVE is an id queued for the peer, not an RPC: FlushLazy sends
 // each lazy peer one IHAVE with every queued id, in order; the eager peers
 // get the messages at once; an IWANT in answer to the batch is served and
-// counts as needed; a peer idle for FlushInterval gets an immediate IHAVE.
+// counts as needed; a peer idle for a heartbeat interval gets an
+// immediate IHAVE.
 func TestLazyBatchedIHaves(t *testing.T) {
 	h, mesh, _ := batchHarness(t, nil)
 	lazy := mesh[3:]
@@ -453,7 +455,7 @@ func TestLazyBatchBudget(t *testing.T) {
 	h, mesh, _ := batchHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 }) // one immediate IHAVE spent
 	p := mesh[5]
 	for round := range 3 {
-		h.advance(100 * time.Millisecond) // within FlushInterval of the last flush: queued
+		h.advance(300 * time.Millisecond) // past FlushInterval, within a heartbeat interval: queued
 		for range 10 {
 			_, id := h.receive(mesh[0], 100)
 			if round < 2 && (h.gotMessage(p, id) || h.a.LazyQueued(p) == 0) {
