@@ -292,9 +292,9 @@ var outcomeCases = []struct {
 	{OutcomeLazyFlushed, "flush of a queued lazy id", func(h *harness) Outcome {
 		h.a.cfg.Lazy = DefaultLazyConfig()
 		h.a.cfg.Lazy.MinEager, h.a.cfg.Lazy.MinSamples = 1, 1
-		mesh := h.addN(1, 3, topicA)
+		h.addN(1, 3, topicA)
 		h.join(topicA)
-		mesh = h.mesh(topicA)
+		mesh := h.mesh(topicA)
 		teach(h, mesh, 1, mesh[2:], nil)
 		h.receive(mesh[0], 100) // an immediate IHAVE
 		h.receive(mesh[0], 100) // queued
