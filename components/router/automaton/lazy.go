@@ -390,10 +390,7 @@ func (a *Automaton) lazyQueue(ps *peerState, topic, id string) {
 func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
 	sent := false
 	for _, p := range a.lazy.pending {
-		ps := a.peers[p]
-		if ps == nil || !ps.lazy.pending {
-			continue // removed (a new peerState under the same id lists itself again)
-		}
+		ps := a.peers[p] // RemovePeer takes a removed peer off the list
 		if a.flushPeer(now, ps, out) {
 			sent = true
 		}

@@ -511,8 +511,14 @@ func TestLazyBatchSkipsAndRemoval(t *testing.T) {
 	if o := h.a.HandleIDontWant(h.now, mesh[3], idontwant(id1), &h.out); o != OutcomeIDontWantRecorded {
 		t.Fatalf("IDONTWANT = %v", o)
 	}
+	if !slices.Contains(h.a.lazy.pending, mesh[4]) {
+		t.Fatal("peer with queued ids not listed pending")
+	}
 	if o := h.a.RemovePeer(h.now, mesh[4], &h.out); o != OutcomePeerRemoved {
 		t.Fatalf("RemovePeer = %v", o)
+	}
+	if slices.Contains(h.a.lazy.pending, mesh[4]) {
+		t.Fatal("removed peer still listed pending")
 	}
 	h.reset()
 	h.a.FlushLazy(h.now, &h.out)
