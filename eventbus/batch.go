@@ -128,6 +128,7 @@ func (r *ringSink[E]) leaveLane(n *node) {
 func (r *ringSink[E]) endBound(err error) bool {
 	if ln := r.lnp.Load(); ln != nil {
 		ln.ending.Add(1)
+		ln.dirty()
 		ok := r.endHeld(err)
 		if !ok {
 			ln.ending.Add(-1) // it had ended before
@@ -405,12 +406,14 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 			// Set aside as full (lane.saturate): it has room now; the
 			// next Emit takes it back.
 			ln.rejoin.Store(true)
+			ln.dirty()
 		}
 		if r.pub.Load() == h+n {
 			if r.isGone.Load() {
 				r.markDrained()
 			} else if ln != nil {
 				ln.rejoin.Store(true) // drained: the next Emit moves it back into the lane
+				ln.dirty()
 			}
 		}
 		return buf[:n], nil

@@ -77,6 +77,13 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	b.isClosed.Store(true)
+	// Single-producer emitters' fast paths check neither flag: the lanes'
+	// dirty bits send them to the path that does (see lane.refresh).
+	for _, n := range b.nodes {
+		if p := n.lanePub.Load(); p != nil {
+			p.Or(2)
+		}
+	}
 	// Wake WaitForEmitter callers, which then see closed.
 	close(b.emitterAdded)
 	b.emitterAdded = make(chan struct{})
@@ -279,23 +286,34 @@ func removeSub(list []*subCore, c *subCore) []*subCore {
 	return list
 }
 
-// newEmitterNode registers an emitter of type t and returns its node.
-func (b *Bus) newEmitterNode(t reflect.Type) (*node, error) {
+// newEmitterNode registers an emitter of type t (a single-producer one if
+// single) and returns its node. A type's single-producer emitter is its
+// only emitter: ErrSingleProducer otherwise.
+func (b *Bus) newEmitterNode(t reflect.Type, single bool) (*node, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
 	n := b.nodeLocked(t)
+	if n.single.Load() || single && n.emitters > 0 {
+		return nil, ErrSingleProducer
+	}
+	if single {
+		n.single.Store(true)
+	}
 	n.emitters++
 	close(b.emitterAdded)
 	b.emitterAdded = make(chan struct{})
 	return n, nil
 }
 
-func (b *Bus) emitterClosed(n *node) {
+func (b *Bus) emitterClosed(n *node, single bool) {
 	b.mu.Lock()
 	n.emitters--
+	if single {
+		n.single.Store(false)
+	}
 	b.mu.Unlock()
 }
 

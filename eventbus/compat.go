@@ -108,7 +108,10 @@ func (b *Bus) Emitter(eventType any, opts ...EmitterOpt) (*AnyEmitter, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := b.newEmitterNode(t.Elem())
+	if st.single {
+		return nil, fmt.Errorf("emitter %v: %w: SingleProducer is an option of NewEmitter only", t.Elem(), ErrBadOption)
+	}
+	n, err := b.newEmitterNode(t.Elem(), false)
 	if err != nil {
 		return nil, fmt.Errorf("emitter %v: %w", t.Elem(), err)
 	}
@@ -158,7 +161,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
 		var k *kills
-		woke, oweTo, k = f.lane.emitAny(evt)
+		woke, oweTo, k = f.lane.emitAny(evt, &e.closed)
 		if k != nil {
 			kill.addAll(k)
 		}
@@ -228,7 +231,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 // Close releases the emitter; later Emits fail. Closing twice is harmless.
 func (e *AnyEmitter) Close() error {
 	if e.closed.CompareAndSwap(false, true) {
-		e.b.emitterClosed(e.n)
+		e.b.emitterClosed(e.n, false)
 	}
 	return nil
 }

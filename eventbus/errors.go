@@ -32,4 +32,10 @@ var (
 	ErrSubscriptionClosed = errors.New("eventbus: subscription closed")
 	// ErrNoTypes: Subscribe was given an empty list of event types.
 	ErrNoTypes = errors.New("eventbus: empty event type list")
+	// ErrSingleProducer: NewEmitter with SingleProducer for a type that
+	// already has a live emitter, or any new emitter (NewEmitter,
+	// Bus.Emitter) for a type that has a live single-producer emitter. A
+	// single-producer emitter must be its type's only emitter; once it is
+	// closed, other emitters may be made again.
+	ErrSingleProducer = errors.New("eventbus: a single-producer emitter must be its type's only emitter")
 )

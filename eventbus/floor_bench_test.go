@@ -78,12 +78,29 @@ func (r *floorRing) pushCAS(v floorEvt) bool {
 	return r.nwait.Load() > 0
 }
 
+// pushOneCAS is a single-producer push as a SingleProducer emitter's fast
+// path does it: write the slot, publish with a compare-and-swap from the
+// value the producer left (one locked instruction, like pushStore, but one
+// that fails when somebody else took the word meanwhile).
+func (r *floorRing) pushOneCAS(v floorEvt) bool {
+	s := r.seq.Load()
+	t := s >> 1
+	r.slots[t&r.mask] = v
+	if !r.seq.CompareAndSwap(s, (t+1)<<1) {
+		return false
+	}
+	return r.nwait.Load() > 0
+}
+
 // BenchmarkPushFloor measures, alternated in one run, what one event costs
 // an emitter that nobody reads while the timer runs: a bare single-producer
 // ring push (one atomic store), the same with the wake-up check, a
 // compare-and-swap + store push (the lane's fast path without its
-// membership checks), a buffered typed channel send, the batch mode's Emit
-// (one subscriber) and its EmitMany (per event, in batches of 64), the
+// membership checks), a single compare-and-swap push (one-cas: a
+// SingleProducer emitter's fast path without its checks), a buffered typed
+// channel send, the batch mode's Emit (one subscriber) and its EmitMany
+// (per event, in batches of 64), both also from a SingleProducer emitter
+// (batch-emit-single, batch-emitmany64-single-per-event), the
 // typed and event.Bus APIs' Emit to one channel subscription (the
 // event.Bus event boxed once, outside the timing), and a channel send
 // under a sync.RWMutex plus an emit counter (what those Emits pay) and
@@ -104,6 +121,10 @@ func BenchmarkPushFloor(b *testing.B) {
 	defer bus.Close()
 	sub := must(SubscribeBatch[floorEvt](bus, BufSize(burst)))
 	em := must(NewEmitter[floorEvt](bus))
+	sbus := New(WithDefaultPolicy(Block))
+	defer sbus.Close()
+	ssub := must(SubscribeBatch[floorEvt](sbus, BufSize(burst)))
+	sem := must(NewEmitter[floorEvt](sbus, SingleProducer()))
 	buf := make([]floorEvt, burst)
 	many := make([]floorEvt, 64)
 	ctx := context.Background()
@@ -141,6 +162,11 @@ func BenchmarkPushFloor(b *testing.B) {
 		{"cas+store", func() {
 			for range burst {
 				sink = ring.pushCAS(ev) || sink
+			}
+		}},
+		{"one-cas", func() {
+			for range burst {
+				sink = ring.pushOneCAS(ev) || sink
 			}
 		}},
 		{"chan", func() {
@@ -183,6 +209,16 @@ func BenchmarkPushFloor(b *testing.B) {
 				_, _ = em.EmitMany(many)
 			}
 		}},
+		{"batch-emit-single", func() {
+			for range burst {
+				_ = sem.Emit(ev)
+			}
+		}},
+		{"batch-emitmany64-single-per-event", func() {
+			for range burst / len(many) {
+				_, _ = sem.EmitMany(many)
+			}
+		}},
 	}
 	drain := func() {
 		for _, c := range []chan floorEvt{ch, ch2, ch3} {
@@ -192,16 +228,18 @@ func BenchmarkPushFloor(b *testing.B) {
 		for out := asub.Out(); len(out) > 0; {
 			<-out
 		}
-		for sub.Queued() > 0 {
-			if _, err := sub.Next(ctx, buf); err != nil {
-				b.Fatal(err)
+		for _, s := range []*BatchSubscription[floorEvt]{sub, ssub} {
+			for s.Queued() > 0 {
+				if _, err := s.Next(ctx, buf); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	}
 	total := alternate(b, len(contenders), func(i int) { contenders[i].run() }, drain)
 	_ = sink
 	per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
-	chanNs := per(3)
+	chanNs := per(4)
 	for i, c := range contenders {
 		b.ReportMetric(per(i), c.name+"-ns/push")
 		b.ReportMetric(per(i)/chanNs, c.name+"-x-chan")

@@ -15,9 +15,9 @@ import (
 // does no work per subscriber while every subscriber has room.
 //
 // Locking, in this order: the node's mu, the node's emu, the word.
-//   - The word is bit 0 of seq, whose other bits are the published tail
-//     (pub). It guards tail, roomUntil, changed, the length of private and
-//     the slots. The fast path of an Emit takes the word and nothing else,
+//   - The word is bit 0 of seq, whose bits from 2 up are the published
+//     tail (pub); bit 1 is the dirty bit (see singleCache). It guards tail,
+//     roomUntil, changed, the length of private and the slots. The fast path of an Emit takes the word and nothing else,
 //     with one compare-and-swap, and releases it with the store that
 //     publishes the new tail: one write of the event and two atomic
 //     operations in all. It runs when the node's fanout holds nothing but
@@ -34,6 +34,13 @@ import (
 //   - A member's end takes no lock: it raises ending before it marks the
 //     subscription ended, which sends every Emit to the slow path until
 //     one has seen the end (see ending).
+//   - A single-producer emitter (SingleProducer, the type's only emitter)
+//     has a fast path of its own that does not take the word: it writes
+//     the slot and publishes with one compare-and-swap of seq from the
+//     value it last left there (trySingle). Every other holder of the word
+//     releases it with the dirty bit set, so that compare-and-swap fails
+//     after anything changed, and the emitter takes the slow path, which
+//     refreshes what it caches (singleCache).
 //
 // Per-subscriber policies: a subscription "has room" while
 // tail-lhead < limit (its BufSize). The ring holds at least the largest
@@ -65,7 +72,7 @@ type lane[T any] struct {
 	n   *node
 	buf atomic.Pointer[laneBuf[T]] // replaced whole when a larger member joins
 
-	tail      uint64 // the next position to write; seq>>1 is its published value
+	tail      uint64 // the next position to write; seq>>2 is its published value (synced from seq when the word is taken)
 	roomUntil uint64 // Emits need no look at the members while tail < roomUntil
 	changed   bool   // membership or a member's state changed: recompute
 	// nprivBlock counts live private Block members: while any exists,
@@ -80,10 +87,18 @@ type lane[T any] struct {
 	// Drop subscriber costs the emitters nothing per event and does not
 	// keep them off the fast path.
 	saturated []*ringSink[T]
+	// satNotify are the Notify members among saturated, with what their
+	// Notifier calls need; replaced whole (never changed in place) under
+	// the word, so an Emit's snapshot taken under the word stays valid
+	// after it released it: every Emit calls their Notifiers once per
+	// event it published, outside the word (notifySat).
+	satNotify []satNote[T]
 
 	_ [64]byte
-	// seq is the word (bit 0: held) and the published tail (seq>>1), which
-	// also counts the node's Emits since the lane exists.
+	// seq is the word (bit 0: held), the dirty bit (bit 1: the word was
+	// released by somebody other than a single-producer emitter's own
+	// Emit, see singleCache) and the published tail (seq>>2), which also
+	// counts the node's Emits since the lane exists.
 	seq    atomic.Uint64
 	_      [56]byte
 	nwait  atomic.Int32 // len(waiters)
@@ -106,6 +121,31 @@ type lane[T any] struct {
 	waiters []*ringSink[T] // readers that announced they park
 }
 
+// satNote is a saturated Notify member: it drops every event from lane
+// position from on, and had dropped base events before.
+type satNote[T any] struct {
+	r          *ringSink[T]
+	from, base uint64
+}
+
+// notifySat calls the Notifiers of the saturated Notify members of sn (a
+// snapshot of satNotify taken under the word) for the k events an Emit
+// published from position t, with their running drop counts. held is the
+// lock the caller holds (emu on the slow path, with the node's read lock;
+// nil on a fast path, which holds none).
+func (ln *lane[T]) notifySat(sn []satNote[T], t, k uint64, held *sync.Mutex) {
+	for _, e := range sn {
+		for p := t; p < t+k; p++ {
+			d := e.base + p - e.from + 1
+			if held != nil {
+				e.r.notify(ln.n, d, held, nil)
+			} else {
+				e.r.notifyUnlocked(ln.n, d)
+			}
+		}
+	}
+}
+
 // laneBuf is a lane's slots: a power-of-two ring indexed by position.
 type laneBuf[T any] struct {
 	slots []T
@@ -119,8 +159,9 @@ type laneOps interface {
 	// the node's read lock and n.emu held. woke and owe are as wakeAll's.
 	// It returns the private members it killed (nil when none; see
 	// subCore.overflow).
-	emitAny(ev any) (woke bool, owe *subCore, killed *kills)
-	// count is the lane's seq: seq>>1 is the number of Emits it took.
+	// closed is the emitting emitter's closed flag (see emit).
+	emitAny(ev any, closed *atomic.Bool) (woke bool, owe *subCore, killed *kills)
+	// count is the lane's seq: seq>>2 is the number of Emits it took.
 	count() *atomic.Uint64
 	// lockWord and unlockWord take and release the word (emu held).
 	lockWord()
@@ -136,18 +177,23 @@ func newLane[T any](n *node, size uint64) *lane[T] {
 func (ln *lane[T]) count() *atomic.Uint64 { return &ln.seq }
 
 // pub is the published tail: positions below it may be read.
-func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 1 }
+func (ln *lane[T]) pub() uint64 { return ln.seq.Load() >> 2 }
 
 // lockWord takes the word; the caller holds emu. The only other holders
 // are fast-path Emits, which hold it for a few instructions and, once want
 // is set, do not take it again: spin (yielding if a holder was descheduled).
+// It sets tail from the published position (a single-producer emitter's
+// fast path publishes without writing tail).
 func (ln *lane[T]) lockWord() {
 	if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+		ln.tail = s >> 2
 		return
 	}
 	ln.want.Store(true)
+	ln.dirty()
 	for i := 0; ; i++ {
 		if s := ln.seq.Load(); s&1 == 0 && ln.seq.CompareAndSwap(s, s|1) {
+			ln.tail = s >> 2
 			ln.want.Store(false)
 			return
 		}
@@ -157,32 +203,40 @@ func (ln *lane[T]) lockWord() {
 	}
 }
 
-// unlockWord releases the word, publishing tail.
-func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail << 1) }
+// unlockWord releases the word, publishing tail, with the dirty bit set:
+// a single-producer emitter's fast path must not run on what it cached
+// before (see singleCache). Every release of the word but that emitter's
+// own sets it (the fast paths of other emitters too).
+func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail<<2 | 2) }
 
 // tryFast is the fast path of an Emit of v by an emitter that saw fanout f
 // holding nothing but the lane: it takes the word alone and, if nothing
 // needs a decision (f is still the node's fanout, nobody is private or
-// asks to rejoin, every member has room), writes v, publishes it and wakes
-// parked readers (woke and owe are as wakeAll's). ok is false when the
-// caller must take the slow path.
-func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool, owe *subCore) {
+// asks to rejoin, every member has room, the emitter is not closed: see
+// emit), writes v, publishes it and wakes parked readers (woke and owe are
+// as wakeAll's). ok is false when the caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
 		return false, false, nil // busy: the slow path waits its turn on emu
 	}
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
-		ln.seq.Store(s)
+	t := s >> 2
+	if ln.changed || len(ln.private) > 0 || t >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
+		ln.seq.Store(s | 2)
 		return false, false, nil
 	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
-		b.slots[ln.tail&b.mask] = v
+		b.slots[t&b.mask] = v
 	}
-	ln.tail++
-	ln.seq.Store(ln.tail << 1)
+	sn := ln.satNotify
+	ln.tail = t + 1
+	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
+	}
+	if sn != nil {
+		ln.notifySat(sn, t, 1, nil)
 	}
 	return true, woke, owe
 }
@@ -191,13 +245,14 @@ func (ln *lane[T]) tryFast(f *fanout, v T) (ok, woke bool, owe *subCore) {
 // writes and publishes, with one store, as many of vs as every member has
 // room for (at least one when it returns n > 0). n is 0 when the caller
 // must take the slow path for vs[0]. woke and owe are as wakeAll's.
-func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool, owe *subCore) {
+func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
 		return 0, false, nil
 	}
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f {
-		ln.seq.Store(s)
+	ln.tail = s >> 2
+	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
+		ln.seq.Store(s | 2)
 		return 0, false, nil
 	}
 	// Positions below roomUntil are free in every member's view, and the
@@ -210,18 +265,23 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T) (n int, woke bool, owe *subCor
 		c := uint64(copy(b.slots[from:], vs[:k]))
 		copy(b.slots, vs[c:k])
 	}
+	t := ln.tail
+	sn := ln.satNotify
 	ln.tail += k
-	ln.seq.Store(ln.tail << 1)
+	ln.seq.Store(ln.tail<<2 | 2)
 	if ln.nwait.Load() > 0 {
 		woke, owe = ln.wakeAll()
+	}
+	if sn != nil {
+		ln.notifySat(sn, t, k, nil)
 	}
 	return int(k), woke, owe
 }
 
-func (ln *lane[T]) emitAny(ev any) (bool, *subCore, *kills) {
+func (ln *lane[T]) emitAny(ev any, closed *atomic.Bool) (bool, *subCore, *kills) {
 	v, _ := ev.(T)
 	var k kills
-	woke, owe := ln.emit(v, &k)
+	woke, owe := ln.emit(v, &k, nil, closed)
 	if k.first == nil {
 		return woke, owe, nil
 	}
@@ -235,19 +295,29 @@ func (ln *lane[T]) emitAny(ev any) (bool, *subCore, *kills) {
 // released and re-taken while a Block member makes the Emit wait);
 // reports what it readied: woke for a private member's reader or a Block
 // member's (owe as wakeAll's). kill collects the private
-// members the Kill policy ends (see subCore.overflow).
-func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
+// members the Kill policy ends (see subCore.overflow). c is the cache of
+// the single-producer emitter making this Emit (nil for others): it is
+// refreshed before the word is released (see singleCache). closed is the
+// emitting emitter's closed flag: once the type has a single-producer
+// emitter, whose fast path writes a slot before it takes the word, an Emit
+// of an emitter closed meanwhile (an Emit racing its own emitter's Close,
+// the only way two producers can meet then) writes nothing.
+func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool) (woke bool, owe *subCore) {
 	ln.lockWord()
+	if c == nil && closed != nil && closed.Load() && ln.n.single.Load() {
+		ln.unlockWord()
+		return false, nil
+	}
 	for ln.changed || ln.tail >= ln.roomUntil || ln.nprivBlock > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() {
 		if ln.prepare() {
 			break
 		}
 	}
-	// Full Drop members are set aside (under the word: the fast path
-	// reads the length of private).
+	// Full Drop and Notify members are set aside (under the word: the
+	// fast path reads the length of private).
 	for i := 0; i < len(ln.private); {
 		r := ln.private[i]
-		if r.settings.policy == Drop && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
+		if (r.settings.policy == Drop || r.settings.policy == Notify) && !r.ended.Load() && r.tail-r.head.Load() >= r.limit && ln.saturate(r) {
 			ln.private = deleteAt(ln.private, i)
 			continue
 		}
@@ -257,8 +327,13 @@ func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
 		b := ln.buf.Load()
 		b.slots[ln.tail&b.mask] = v
 	}
+	sn, at := ln.satNotify, ln.tail
 	ln.tail++
-	ln.unlockWord() // publishes v
+	if c != nil {
+		ln.refresh(c) // publishes v
+	} else {
+		ln.unlockWord() // publishes v
+	}
 	for _, r := range ln.private {
 		if r.ended.Load() {
 			if r.gaveUp > 0 {
@@ -275,7 +350,132 @@ func (ln *lane[T]) emit(v T, kill *kills) (woke bool, owe *subCore) {
 		w, owe = ln.wakeAll()
 		woke = w || woke
 	}
+	if sn != nil {
+		ln.notifySat(sn, at, 1, &ln.n.emu)
+	}
 	return woke, owe
+}
+
+// singleCache is what a single-producer emitter (SingleProducer) knows of
+// its type's lane, to emit without taking the word (trySingle). It is the
+// emitter's own: only its Emits read and write it, one at a time (the
+// caller's promise). seq is the value of the lane's seq that the emitter
+// left there last, from its slow path (refresh, under the word, with
+// everything below read then) or from its fast path. Every other holder of
+// the word releases it with the dirty bit set, and only the emitter itself
+// publishes events, so while the lane's seq still equals seq nothing that
+// the cache describes has changed: no member joined, left, was moved out
+// or grew the ring, and the fanout is the same.
+type singleCache[T any] struct {
+	ln   *lane[T]
+	seq  uint64 // the lane's seq as this emitter left it
+	room uint64 // roomUntil then
+	// slots and mask are the ring's then (replaced whole when it grows).
+	slots []T
+	mask  uint64
+	// ok: the fast path may run (the fanout is the lane alone, nobody is
+	// private, nothing changed, the emitter is not stateful).
+	ok bool
+	// sn is the lane's satNotify then: the fast path calls their
+	// Notifiers (lane.notifySat).
+	sn       []satNote[T]
+	stateful bool // a stateful emitter never takes the fast path
+	// closed and busClosed are the emitter's and the bus's closed flags:
+	// the fast path does not load them (Close clears ok; Bus.Close sets
+	// the lanes' dirty bits), refresh does.
+	closed, busClosed *atomic.Bool
+	// calls is written, without synchronisation, by every Emit, EmitMany
+	// and Close: concurrent calls on a single-producer emitter, the
+	// misuse it forbids, are a data race the race detector reports.
+	calls uint64
+}
+
+// refresh releases the word after a single-producer emitter's slow-path
+// Emit, without the dirty bit, and records in c what its fast path needs.
+// Called with n.emu and the word held.
+func (ln *lane[T]) refresh(c *singleCache[T]) {
+	f := ln.n.fanp.Load()
+	c.ln = ln
+	c.ok = !c.stateful && f.laneOnly && f.lane == laneOps(ln) && !ln.changed && len(ln.private) == 0
+	c.room = ln.roomUntil
+	b := ln.buf.Load()
+	c.slots, c.mask = b.slots, b.mask
+	c.sn = ln.satNotify
+	c.seq = ln.tail << 2
+	ln.seq.Store(c.seq)
+	// A flag raised while the word was held had its dirty bit
+	// overwritten by the store above; raised after, it set the bit again.
+	// (The flags are raised before the bit is set, and these loads come
+	// after the store in the atomics' single order.)
+	if ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || c.closed.Load() || c.busClosed.Load() {
+		c.ok = false
+	}
+}
+
+// dirty sets seq's dirty bit without taking the word, after raising one of
+// the flags a single-producer emitter's fast path must not miss (want,
+// ending, rejoin, the node's writers): its compare-and-swap from the clean
+// value it left then fails, and it takes the slow path, which handles the
+// flag. (Other emitters load the flags themselves.)
+func (ln *lane[T]) dirty() { ln.seq.Or(2) }
+
+// trySingle is the fast path of a single-producer emitter's Emit of v
+// (c.ok): if the lane's seq is still what the emitter left there (nothing
+// changed since, see singleCache; nobody waits for the word or the node,
+// no member ended or asks to rejoin: each of these sets the dirty bit, see
+// dirty) and every member has room, it writes
+// v into the slot and publishes it with one compare-and-swap of seq, the
+// one locked instruction of the path. A compare-and-swap that fails (an
+// attach or detach took the word meanwhile) leaves the slot written but
+// unpublished: nobody reads a slot at or past the published tail, and only
+// this emitter writes slots. ok is false when the caller must take the
+// slow path; woke and owe are as wakeAll's.
+func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCore) {
+	s := ln.seq.Load()
+	t := s >> 2
+	if s != c.seq || t >= c.room {
+		return false, false, nil
+	}
+	c.slots[t&c.mask] = v // also without members: nobody reads it then
+	ns := (t + 1) << 2
+	if !ln.seq.CompareAndSwap(s, ns) {
+		return false, false, nil
+	}
+	c.seq = ns
+	if ln.nwait.Load() > 0 {
+		woke, owe = ln.wakeAll()
+	}
+	if c.sn != nil {
+		ln.notifySat(c.sn, t, 1, nil)
+	}
+	return true, woke, owe
+}
+
+// trySingleMany is trySingle for several events: as many of vs as every
+// member has room for (at least one when n > 0), published with one
+// compare-and-swap. n is 0 when the caller must take the slow path.
+func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
+	s := ln.seq.Load()
+	t := s >> 2
+	if s != c.seq || t >= c.room {
+		return 0, false, nil
+	}
+	k := min(uint64(len(vs)), c.room-t)
+	from := t & c.mask
+	w := uint64(copy(c.slots[from:], vs[:k]))
+	copy(c.slots, vs[w:k])
+	ns := (t + k) << 2
+	if !ln.seq.CompareAndSwap(s, ns) {
+		return 0, false, nil
+	}
+	c.seq = ns
+	if ln.nwait.Load() > 0 {
+		woke, owe = ln.wakeAll()
+	}
+	if c.sn != nil {
+		ln.notifySat(c.sn, t, k, nil)
+	}
+	return int(k), woke, owe
 }
 
 // prepare (emu and the word held) makes room in the lane for one more
@@ -456,7 +656,9 @@ func (ln *lane[T]) evict(i int) {
 	ln.changed = true
 }
 
-// saturate sets the private Drop member r, whose ring is full, aside:
+// saturate sets the private Drop or Notify member r, whose ring is full,
+// aside (a Notify member is also listed in satNotify, whose Notifiers every
+// Emit calls):
 // the event the Emit is about to write (position tail) is its first drop,
 // and so is every later one until it has room again. Nothing is counted
 // per event: the count is derived from the lane's position when read
@@ -478,6 +680,11 @@ func (ln *lane[T]) saturate(r *ringSink[T]) bool {
 	n.satBase.Add(ln.tail)
 	n.satGen.Add(1)
 	ln.saturated = append(ln.saturated, r)
+	if r.settings.policy == Notify {
+		sn := make([]satNote[T], len(ln.satNotify), len(ln.satNotify)+1)
+		copy(sn, ln.satNotify)
+		ln.satNotify = append(sn, satNote[T]{r: r, from: ln.tail, base: r.dropped.Load()})
+	}
 	return true
 }
 
@@ -498,6 +705,15 @@ func (ln *lane[T]) unsaturate(i int) {
 	n.satGen.Add(1)
 	ln.private = append(ln.private, r)
 	ln.changed = true
+	if r.settings.policy == Notify {
+		var sn []satNote[T]
+		for _, e := range ln.satNotify {
+			if e.r != r {
+				sn = append(sn, e)
+			}
+		}
+		ln.satNotify = sn
+	}
 }
 
 // leave removes r from the lane for good (detach), keeping what it has not

@@ -238,7 +238,11 @@ func TestLaneFanoutDoesNotAllocate(t *testing.T) {
 // every event; delivered (the bus's count) equals what arrived; for
 // full-run members, delivered + dropped + abandoned equals what was
 // emitted.
-func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events int) {
+// runBatchInterleaving runs emitters emitting numbered events while members
+// subscribe (some late), read, stall and close under random policies, and
+// checks order, losses and counts. With single, there is one emitter, a
+// SingleProducer one, alternating Emit and EmitMany.
+func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events int, single bool) {
 	rng := rand.New(rand.NewSource(seed))
 	b := New(WithNotifier(func(DropNotice) {}))
 	type result struct {
@@ -315,14 +319,47 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 		}()
 	}
 	var ewg sync.WaitGroup
+	if single {
+		emitters = 1
+	}
 	for e := range emitters {
-		typed := must(NewEmitter[seqEvt](b))
-		boxed := must(b.Emitter(new(seqEvt)))
 		kind := e % 3 // 0: Emit, 1: the event.Bus API, 2: EmitMany
+		var typed *Emitter[seqEvt]
+		var boxed *AnyEmitter
+		if single {
+			typed = must(NewEmitter[seqEvt](b, SingleProducer()))
+			kind = 3 // Emit and EmitMany, alternated
+		} else {
+			typed = must(NewEmitter[seqEvt](b))
+			boxed = must(b.Emitter(new(seqEvt)))
+		}
 		chunks := rand.New(rand.NewSource(seed + int64(e)))
 		ewg.Add(1)
 		go func() {
 			defer ewg.Done()
+			if kind == 3 {
+				evs := make([]seqEvt, 0, 24)
+				for n := 0; n < events; {
+					if chunks.Intn(2) == 0 {
+						if err := typed.Emit(seqEvt{Emitter: e, N: n}); err != nil {
+							t.Errorf("seed %d: Emit: %v", seed, err)
+							return
+						}
+						n++
+						continue
+					}
+					evs = evs[:0]
+					for k := 1 + chunks.Intn(24); k > 0 && n < events; k-- {
+						evs = append(evs, seqEvt{Emitter: e, N: n})
+						n++
+					}
+					if got, err := typed.EmitMany(evs); err != nil || got != len(evs) {
+						t.Errorf("seed %d: EmitMany of %d: %d, %v", seed, len(evs), got, err)
+						return
+					}
+				}
+				return
+			}
 			if kind == 2 {
 				evs := make([]seqEvt, 0, 24)
 				for n := 0; n < events; {
@@ -407,17 +444,28 @@ func runBatchInterleaving(t *testing.T, seed int64, emitters, members, events in
 
 func TestLaneRandomInterleavings(t *testing.T) {
 	for seed := int64(1); seed <= 40; seed++ {
-		runBatchInterleaving(t, seed, 1+int(seed%3), 1+int(seed%7), 300)
+		runBatchInterleaving(t, seed, 1+int(seed%3), 1+int(seed%7), 300, false)
+	}
+}
+
+// The same with one SingleProducer emitter: its fast path publishes
+// without taking the ring's word, while members subscribe, read from
+// other goroutines, stall, are moved out and back and close (run it with
+// -race).
+func TestLaneRandomInterleavingsSingleProducer(t *testing.T) {
+	for seed := int64(1); seed <= 40; seed++ {
+		runBatchInterleaving(t, seed, 1, 1+int(seed%7), 400, true)
 	}
 }
 
 // FuzzLaneInterleaving explores more schedules:
 // go test -fuzz=FuzzLaneInterleaving ./eventbus
 func FuzzLaneInterleaving(f *testing.F) {
-	f.Add(int64(1), uint8(2), uint8(3))
-	f.Add(int64(7), uint8(3), uint8(8))
-	f.Fuzz(func(t *testing.T, seed int64, emitters, members uint8) {
-		runBatchInterleaving(t, seed, 1+int(emitters%4), 1+int(members%8), 100)
+	f.Add(int64(1), uint8(2), uint8(3), false)
+	f.Add(int64(7), uint8(3), uint8(8), false)
+	f.Add(int64(3), uint8(1), uint8(5), true)
+	f.Fuzz(func(t *testing.T, seed int64, emitters, members uint8, single bool) {
+		runBatchInterleaving(t, seed, 1+int(emitters%4), 1+int(members%8), 100, single)
 	})
 }
 

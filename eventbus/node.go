@@ -45,7 +45,7 @@ type node struct {
 	fastCond sync.Cond
 	// lane is the shared ring of the bound batch queues (a *lane[T] for the
 	// node's type T), created with the first and kept for the node's life;
-	// guarded by mu and emu. lanePub is its seq, whose value >> 1 counts
+	// guarded by mu and emu. lanePub is its seq, whose value >> 2 counts
 	// the Emits made since it exists (they do not touch emitted).
 	lane    laneOps
 	lanePub atomic.Pointer[atomic.Uint64]
@@ -62,6 +62,9 @@ type node struct {
 	killed  atomic.Uint64 // subscriptions killed while receiving this type
 
 	emitters int // live emitters; guarded by Bus.mu
+	// single: one of them is a single-producer emitter (then the only
+	// one); written under Bus.mu.
+	single atomic.Bool
 
 	lastMu  sync.Mutex // guards last and hasLast
 	last    any
@@ -158,6 +161,9 @@ func (n *node) detach(s sink) {
 // Then it waits for the fast-path Emits in flight (see fastpath.go).
 func (n *node) lockWrite() {
 	n.writers.Add(1)
+	if p := n.lanePub.Load(); p != nil {
+		p.Or(2) // the lane's dirty bit: see lane.dirty
+	}
 	n.mu.Lock()
 	n.waitFast()
 }
@@ -184,7 +190,7 @@ type laneMember interface {
 func (n *node) emittedTotal() uint64 {
 	e := n.emitted.Load() + n.fastEmitted()
 	if p := n.lanePub.Load(); p != nil {
-		e += p.Load() >> 1
+		e += p.Load() >> 2
 	}
 	return e
 }
@@ -208,7 +214,7 @@ func (n *node) satRead(f func(pub uint64) uint64) uint64 {
 		if g&1 == 0 {
 			var p uint64
 			if lp := n.lanePub.Load(); lp != nil {
-				p = lp.Load() >> 1
+				p = lp.Load() >> 2
 			}
 			v := f(p)
 			if n.satGen.Load() == g {

@@ -175,6 +175,7 @@ func WithSequence() SubscriptionOpt {
 // emitterSettings is what emitter options configure.
 type emitterSettings struct {
 	stateful bool
+	single   bool
 }
 
 // Stateful is an emitter option: the bus remembers the type's last event and
@@ -187,6 +188,39 @@ func Stateful(x any) error {
 	}
 	s.stateful = true
 	return nil
+}
+
+// SingleProducer is an option of NewEmitter: the caller promises that
+// Emit, EmitMany and Close of this emitter are never called concurrently
+// (one goroutine at a time, or calls ordered by some synchronisation), and
+// the emitter must be its type's only live emitter (otherwise NewEmitter,
+// or a later NewEmitter or Bus.Emitter of the type, fails with
+// ErrSingleProducer).
+//
+// What it buys: while every subscriber of the type is a batch subscription
+// sharing the type's ring, an Emit writes the event and publishes it with
+// one atomic compare-and-swap, where an emitter safe for concurrent use
+// needs two locked instructions (one to exclude other producers, one to
+// publish). Every guarantee of Emit stays: order, the four policies,
+// sequence numbers, counters, introspection, no allocation, Close of a
+// subscription; subscribers of other kinds (channels, the event.Bus API,
+// sequenced or interface-typed subscriptions) get every event through the
+// ordinary path. Combined with Stateful, the emitter keeps the exclusivity
+// but always takes the ordinary path.
+//
+// Concurrent calls are misuse: they may deliver a corrupted event or lose
+// one. Each call writes a field of the emitter without synchronisation, so
+// the race detector reports such misuse in tests. Bus.Emitter (the
+// event.Bus API) refuses it with ErrBadOption.
+func SingleProducer() EmitterOpt {
+	return func(x any) error {
+		s, ok := x.(*emitterSettings)
+		if !ok {
+			return fmt.Errorf("%w: meshbus emitter option given to %T", ErrBadOption, x)
+		}
+		s.single = true
+		return nil
+	}
 }
 
 func newEmitterSettings(opts []EmitterOpt) (emitterSettings, error) {

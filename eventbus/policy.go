@@ -57,7 +57,11 @@ type DropNotice struct {
 
 // Notifier is called synchronously, on the emitting goroutine, for every
 // event dropped under the Notify policy. It must be quick and must not call
-// back into the bus for the same type (it runs under the type's lock). A
+// back into the bus for the same type (it may run under the type's lock).
+// Each drop gets one call with its own running count; with several
+// emitters of the type, calls for a batch subscription that is full may
+// run concurrently and out of count order (they run after the event was
+// published, outside the type's locks: docs/eventbus.md, "Limits"). A
 // panic in it is recovered, counted (Bus.NotifierPanics) and logged at a
 // limited rate (at panic counts 1, 2, 4, 8, ...); the Emit goes on. If it
 // calls runtime.Goexit (as t.FailNow does), the type's lock is released

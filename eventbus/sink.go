@@ -159,10 +159,7 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, fast *emitSl
 			return
 		}
 		if r := recover(); r != nil {
-			if p := c.bus.notifierPanics.Add(1); p&(p-1) == 0 {
-				c.bus.log.Error("eventbus: notifier panicked (logged at panic counts 1, 2, 4, ...)",
-					"subscriber", c.settings.name, "panic", r, "panics", p)
-			}
+			c.notifierPanicked(r)
 			return
 		}
 		// Neither returned nor panicked: runtime.Goexit. Emit will not
@@ -178,6 +175,32 @@ func (c *subCore) notify(n *node, dropped uint64, held *sync.Mutex, fast *emitSl
 	}()
 	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
 	returned = true
+}
+
+// notifyUnlocked is notify for an Emit that holds no lock (a lane's fast
+// path calling the Notifier of a member set aside as full, see
+// lane.notifySat): a panic is recovered and counted as in notify, and a
+// runtime.Goexit has nothing to release.
+func (c *subCore) notifyUnlocked(n *node, dropped uint64) {
+	nf := c.settings.notifier
+	if nf == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.notifierPanicked(r)
+		}
+	}()
+	nf(DropNotice{Subscriber: c.settings.name, Type: n.typ, Dropped: dropped})
+}
+
+// notifierPanicked counts a Notifier's panic and logs it at panic counts
+// 1, 2, 4, 8, ... of the bus's total.
+func (c *subCore) notifierPanicked(r any) {
+	if p := c.bus.notifierPanics.Add(1); p&(p-1) == 0 {
+		c.bus.log.Error("eventbus: notifier panicked (logged at panic counts 1, 2, 4, ...)",
+			"subscriber", c.settings.name, "panic", r, "panics", p)
+	}
 }
 
 // attached records an attachment to n, unless detach already began; it

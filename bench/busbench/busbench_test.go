@@ -129,9 +129,10 @@ func TestConfigValidate(t *testing.T) {
 
 func TestGridAndNames(t *testing.T) {
 	g := Grid([]int{1, 64}, []int{16, 1024})
-	// Per cell: 2 channel floors, then 5 buses with metrics off and on.
-	if len(g) != 2*2*12 {
-		t.Fatalf("grid has %d rows, want 48", len(g))
+	// Per cell: 2 channel floors, then 5 buses with metrics off and on,
+	// and the single-producer batch row with metrics off only.
+	if len(g) != 2*2*13 {
+		t.Fatalf("grid has %d rows, want 52", len(g))
 	}
 	names := map[string]bool{}
 	for _, c := range g {
@@ -144,7 +145,7 @@ func TestGridAndNames(t *testing.T) {
 		}
 	}
 	for impl, want := range map[Impl]Impl{ImplChan: ImplChan, ImplTyped: ImplChan,
-		ImplChanAny: ImplChanAny, ImplLibp2p: ImplChanAny, ImplEventBus: ImplChanAny} {
+		ImplChanAny: ImplChanAny, ImplLibp2p: ImplChanAny, ImplEventBus: ImplChanAny, ImplBatchSingle: ImplChan} {
 		if f := (Config{Impl: impl, Subs: 4, Buf: 16, Metrics: !impl.isChan()}).Floor(); f != (Config{Impl: want, Subs: 4, Buf: 16}) {
 			t.Fatalf("floor of %s is %s, want %s", impl, f.Name(), want)
 		}
@@ -273,10 +274,10 @@ func TestRunRendersTable(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Throughput), 2*12; got != want {
+	if got, want := len(rep.Throughput), 2*13; got != want {
 		t.Fatalf("%d throughput rows, want %d", got, want)
 	}
-	if got, want := len(rep.Emitter), 2*12; got != want {
+	if got, want := len(rep.Emitter), 2*13; got != want {
 		t.Fatalf("%d emitter-cost rows, want %d", got, want)
 	}
 	for _, row := range rep.Emitter {
@@ -305,7 +306,7 @@ func TestRunRendersTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued", "Subscription churn", string(ImplBatch), string(ImplBatchMany)} {
+	for _, want := range []string{"ns/event", "x libp2p", "p99", "Targets", string(ImplTyped), string(ImplEventBus), "always-block", "killed, 16 queued", "Subscription churn", string(ImplBatch), string(ImplBatchMany), string(ImplBatchSingle)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -420,7 +421,8 @@ func TestTargetsJudgeTheirRows(t *testing.T) {
 			row(ImplBatch, 64, 16, false, 0.6, 0.9, 0), // misses 2x libp2p
 		},
 		Emitter: []ThroughputRow{
-			row(ImplBatch, 1, EmitterRoom, false, 0.3, 0.45, 0),
+			row(ImplBatchSingle, 1, EmitterRoom, false, 0.3, 0.45, 0),
+			row(ImplBatch, 1, EmitterRoom, false, 0.5, 0.8, 0), // reference only
 			row(ImplBatch, 64, EmitterRoom, false, 0.25, 0.2, 0),
 		},
 		Churn: []ChurnRow{
@@ -436,7 +438,7 @@ func TestTargetsJudgeTheirRows(t *testing.T) {
 		t.Errorf("metrics target %+v", m)
 	}
 	be := rep.batchEmitterTargets()
-	if !be[0].Pass || !be[1].Pass {
+	if !be[0].Pass || !be[1].Pass || !strings.Contains(be[0].Measured, "0.45x chan") || !strings.Contains(be[0].Measured, "for reference, meshbus-batch") {
 		t.Errorf("batch emitter targets %+v", be)
 	}
 	bt := rep.batchEndToEndTargets()

@@ -53,6 +53,12 @@ const (
 	// Emitter.EmitMany with 64 events at a time: its ns/event is the cost
 	// per event of a 64-event call, not of one Emit (ImplBatch's row).
 	ImplBatchMany Impl = "meshbus-batch-emitmany64"
+	// ImplBatchSingle is ImplBatch with a single-producer emitter
+	// (eventbus.NewEmitter with eventbus.SingleProducer: the type's only
+	// emitter, never called concurrently), whose Emit publishes with one
+	// compare-and-swap where ImplBatch's, safe for concurrent use, needs
+	// two locked instructions.
+	ImplBatchSingle Impl = "meshbus-batch-single"
 )
 
 // emitManyChunk is how many events an ImplBatchMany emitter passes to one
@@ -60,7 +66,7 @@ const (
 const emitManyChunk = 64
 
 // Impls lists the throughput contenders in table order.
-var Impls = []Impl{ImplChan, ImplChanAny, ImplLibp2p, ImplTyped, ImplEventBus, ImplBatch, ImplBatchMany}
+var Impls = []Impl{ImplChan, ImplChanAny, ImplLibp2p, ImplTyped, ImplEventBus, ImplBatch, ImplBatchSingle, ImplBatchMany}
 
 // isChan reports whether the contender is plain channels, not a bus.
 func (i Impl) isChan() bool { return i == ImplChan || i == ImplChanAny }
@@ -69,7 +75,7 @@ func (i Impl) isChan() bool { return i == ImplChan || i == ImplChanAny }
 func (i Impl) isMeshbus() bool { return i == ImplTyped || i == ImplEventBus || i.isBatch() }
 
 // isBatch reports whether the contender is meshbus's batch mode.
-func (i Impl) isBatch() bool { return i == ImplBatch || i == ImplBatchMany }
+func (i Impl) isBatch() bool { return i == ImplBatch || i == ImplBatchMany || i == ImplBatchSingle }
 
 // valid reports whether i is a known contender.
 func (i Impl) valid() bool {
@@ -146,14 +152,16 @@ func onOff(b bool) string {
 // Grid returns every throughput row for the given subscriber counts and
 // buffers, grouped by cell (subscribers, buffer) in table order: chan,
 // chan-any, libp2p, libp2p+metrics, typed, typed+metrics, event.Bus,
-// event.Bus+metrics.
+// event.Bus+metrics, batch, batch+metrics, batch-single (no metrics row:
+// the bus is the batch row's, only the emitter differs), batch-emitmany64,
+// batch-emitmany64+metrics.
 func Grid(subs, bufs []int) []Config {
 	var out []Config
 	for _, s := range subs {
 		for _, b := range bufs {
 			for _, impl := range Impls {
 				out = append(out, Config{Impl: impl, Subs: s, Buf: b})
-				if !impl.isChan() {
+				if !impl.isChan() && impl != ImplBatchSingle {
 					out = append(out, Config{Impl: impl, Subs: s, Buf: b, Metrics: true})
 				}
 			}

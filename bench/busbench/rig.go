@@ -69,7 +69,7 @@ func newRig(cfg Config, n int, manual bool) (*Rig, error) {
 		err = setupChanAny(r)
 	case ImplLibp2p:
 		err = setupLibp2p(r)
-	case ImplTyped, ImplEventBus, ImplBatch, ImplBatchMany:
+	case ImplTyped, ImplEventBus, ImplBatch, ImplBatchSingle, ImplBatchMany:
 		err = setupMeshbus(r)
 	}
 	if err != nil {

@@ -147,8 +147,14 @@ func setupMeshbus(r *Rig) error {
 			return nil
 		}
 		closeEm = em.Close
-	} else if r.cfg.Impl == ImplTyped || r.cfg.Impl == ImplBatch {
-		em, err := eventbus.NewEmitter[Event](b)
+	} else if r.cfg.Impl == ImplTyped || r.cfg.Impl == ImplBatch || r.cfg.Impl == ImplBatchSingle {
+		var opts []eventbus.EmitterOpt
+		if r.cfg.Impl == ImplBatchSingle {
+			// r.emit runs on one goroutine at a time, and this is the
+			// bus's only emitter.
+			opts = append(opts, eventbus.SingleProducer())
+		}
+		em, err := eventbus.NewEmitter[Event](b, opts...)
 		if err != nil {
 			return errors.Join(err, closeAll())
 		}

@@ -78,7 +78,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "so a ratio below 1.00 to it is noise, and so is any difference smaller than the IQR. cpu ns/ev:\n")
 		fmt.Fprintf(w, "CPU time of the whole process per event (all goroutines; unlike ns/event it does not grow while others hold the CPUs).\n")
 		fmt.Fprintf(w, "%s: the batch mode with Emitter.EmitMany of %d events per call; its ns/event is per event of such a call,\n", ImplBatchMany, emitManyChunk)
-		fmt.Fprintf(w, "not the cost of one Emit (that is %s's row).\n\n", ImplBatch)
+		fmt.Fprintf(w, "not the cost of one Emit (that is %s's row). %s: the batch mode with a single-producer emitter\n", ImplBatch, ImplBatchSingle)
+		fmt.Fprintf(w, "(eventbus.SingleProducer: the type's only emitter, never called concurrently; one compare-and-swap per Emit).\n\n")
 		if err := writeRows(w, r.Throughput, true); err != nil {
 			return err
 		}
@@ -90,7 +91,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "of %d events; the emitter emits a burst, then the queues are emptied untimed. This is the bus's own cost plus one\n", EmitterRoom)
 		fmt.Fprintf(w, "uncontended send per subscriber: no reader holds a channel's lock and no goroutine is woken, so unlike the table\n")
 		fmt.Fprintf(w, "above it is not dominated by the channels and the scheduler, which cost every contender the same.\n")
-		fmt.Fprintf(w, "%s: per event of an EmitMany of %d events, not one Emit.\n\n", ImplBatchMany, emitManyChunk)
+		fmt.Fprintf(w, "%s: per event of an EmitMany of %d events, not one Emit. %s: a single-producer emitter (one\n", ImplBatchMany, emitManyChunk, ImplBatchSingle)
+		fmt.Fprintf(w, "compare-and-swap per Emit); %s: the emitter safe for concurrent use (two locked instructions per Emit).\n\n", ImplBatch)
 		if err := writeRows(w, r.Emitter, false); err != nil {
 			return err
 		}
