@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +33,25 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	fxOpts := []fx.Option{fx.Populate(&b.r)}
 	// MESHBUS_BENCH_LAZY=1: learned lazy forwarding with its defaults
 	// (router.DefaultLazyConfig), for A/B runs (docs/testplans.md, "Round 6").
+	// MESHBUS_BENCH_LAZY_FLUSH (a duration; 0 for immediate IHAVEs) and
+	// MESHBUS_BENCH_LAZY_MINEAGER (an integer) adjust it.
 	if os.Getenv("MESHBUS_BENCH_LAZY") == "1" {
-		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(router.DefaultLazyConfig())))
+		lc := router.DefaultLazyConfig()
+		if v := os.Getenv("MESHBUS_BENCH_LAZY_FLUSH"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_FLUSH: %w", err)
+			}
+			lc.FlushInterval = d
+		}
+		if v := os.Getenv("MESHBUS_BENCH_LAZY_MINEAGER"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_MINEAGER: %w", err)
+			}
+			lc.MinEager = n
+		}
+		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(lc)))
 	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
 		host.WithFx(fxOpts...))
@@ -91,7 +110,26 @@ func (b *meshbusNode) Cancelled() float64 {
 	return counterAll(b.node.Registry(), "meshbus_router_queue_cancelled_total")
 }
 
-func (b *meshbusNode) Close() error { return b.node.Close() }
+// Close closes the node. With MESHBUS_BENCH_OUTCOMES=1 it first prints
+// the router's outcome and message counters to stderr ("outcome NAME N"
+// lines, one node's each; sum them over nodes), for diagnosis.
+func (b *meshbusNode) Close() error {
+	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
+		if mfs, err := b.node.Registry().Gather(); err == nil {
+			for _, mf := range mfs {
+				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						fmt.Fprintf(os.Stderr, "outcome %s %.0f\n", l.GetValue(), m.GetCounter().GetValue())
+					}
+				}
+			}
+		}
+	}
+	return b.node.Close()
+}
 
 // counter reads one labelled counter from a registry.
 func counter(reg *prometheus.Registry, name, label, value string) float64 {

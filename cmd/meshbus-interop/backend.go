@@ -156,7 +156,11 @@ const (
 // copies were wasted 95% of the time or more) took basic's duplicates
 // below go-libp2p-pubsub's and kept the latency lead, so the node runs it
 // (MESHBUS_LAZY=0 turns it off; MESHBUS_LAZY_MIN_EAGER,
-// MESHBUS_LAZY_THRESHOLD and MESHBUS_LAZY_MIN_SAMPLES tune it). Refusing
+// MESHBUS_LAZY_THRESHOLD and MESHBUS_LAZY_MIN_SAMPLES tune it). Round 6
+// measured one immediate IHAVE per lazy copy, so the node keeps that
+// (FlushInterval 0) unless MESHBUS_LAZY_FLUSH gives a duration (batched
+// IHAVEs, see docs/router.md; the plans' 16-message runs are too short
+// for a batch to hold more than an id or two). Refusing
 // GRAFTs at D (MESHBUS_GRAFT_LIMIT_D=1) made meshes smaller and the
 // latency tail longer: off.
 const (
@@ -186,6 +190,10 @@ func lazyConfig() router.LazyConfig {
 		lz.WasteThreshold = v
 	}
 	lz.MinSamples = envInt("MESHBUS_LAZY_MIN_SAMPLES", lz.MinSamples)
+	lz.FlushInterval = 0
+	if d, err := time.ParseDuration(os.Getenv("MESHBUS_LAZY_FLUSH")); err == nil && d >= 0 {
+		lz.FlushInterval = d
+	}
 	return lz
 }
 
@@ -215,8 +223,8 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	}
 	if lz := lazyConfig(); lz.Enabled {
 		ropts = append(ropts, router.WithLazyForwarding(lz))
-		notes = append(notes, fmt.Sprintf("learned lazy forwarding on (MESHBUS_LAZY=0 turns it off): min eager %d, waste threshold %.2f, min samples %d",
-			lz.MinEager, lz.WasteThreshold, lz.MinSamples))
+		notes = append(notes, fmt.Sprintf("learned lazy forwarding on (MESHBUS_LAZY=0 turns it off): min eager %d, waste threshold %.2f, min samples %d, flush interval %v",
+			lz.MinEager, lz.WasteThreshold, lz.MinSamples, lz.FlushInterval))
 	}
 	if gc.GraftLimitD {
 		notes = append(notes, "GRAFTs refused at D mesh peers (MESHBUS_GRAFT_LIMIT_D)")

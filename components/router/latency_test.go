@@ -78,3 +78,37 @@ func TestLazyForwardingOptionValidated(t *testing.T) {
 		t.Fatal("WithGossipConfig after WithLazyForwarding turned it off")
 	}
 }
+
+// With batched lazy IHAVEs (LazyConfig.FlushInterval > 0) the driver calls
+// the core's FlushLazy on its own ticker, between heartbeats; with
+// FlushInterval 0 (immediate IHAVEs) it has no such ticker.
+func TestLazyFlushTicker(t *testing.T) {
+	for _, flush := range []time.Duration{200 * time.Millisecond, 0} {
+		t.Run(flush.String(), func(t *testing.T) {
+			clk := clock.NewMock()
+			lc := DefaultLazyConfig()
+			lc.FlushInterval = flush
+			a, _, _, _ := pair(t, clk, "lazy", WithLazyForwarding(lc))
+			flushes := func() float64 {
+				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "nothing_to_flush")
+				return v
+			}
+			if flush > 0 {
+				before := flushes()
+				bustest.Eventually(t, 10*time.Second, "a flush between heartbeats", func() bool {
+					return flushes() > before
+				}, func() { clk.Add(flush) })
+				return
+			}
+			hb := func() float64 {
+				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "heartbeat_done")
+				return v
+			}
+			before := hb()
+			bustest.Eventually(t, 10*time.Second, "a heartbeat", func() bool { return hb() > before }, heartbeat(clk))
+			if n := flushes(); n != 0 {
+				t.Fatalf("FlushInterval 0: %v flushes", n)
+			}
+		})
+	}
+}

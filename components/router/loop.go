@@ -1,6 +1,8 @@
 package router
 
 import (
+	"time"
+
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/events"
 )
@@ -12,6 +14,14 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 	defer close(r.done)
 	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
 	defer ticker.Stop()
+	// Batched lazy IHAVEs (LazyConfig.FlushInterval): flushed on their own
+	// ticker; a nil channel never fires when batching is off.
+	var lazyTick <-chan time.Time
+	if l := r.cfg.gossip.Lazy; l.Enabled && l.FlushInterval > 0 {
+		lt := r.clk.Ticker(l.FlushInterval)
+		defer lt.Stop()
+		lazyTick = lt.C
+	}
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -50,6 +60,8 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			r.m.outcome(r.aut.HandlePeerRTT(r.clk.Now(), ev.Peer, ev.RTT, &r.out))
 		case <-ticker.C:
 			r.heartbeat()
+		case <-lazyTick:
+			r.m.outcome(r.aut.FlushLazy(r.clk.Now(), &r.out))
 		}
 		r.flush()
 	}

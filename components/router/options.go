@@ -186,7 +186,9 @@ type LazyConfig = automaton.LazyConfig
 // defaults: at least 5 candidate mesh peers get each forwarded message
 // eagerly; a mesh peer whose copies were not needed at least 95% of the
 // time (3 observations or more) gets an IHAVE instead; messages up to
-// 16 KiB; our own messages always go eagerly.
+// 16 KiB; our own messages always go eagerly; a peer's lazy ids are
+// batched into one IHAVE every 200 ms (FlushInterval; one at once to a
+// peer idle for a heartbeat interval).
 func DefaultLazyConfig() LazyConfig { return automaton.DefaultLazyConfig() }
 
 // WithLazyForwarding turns learned lazy forwarding on (c.Enabled) or off:

@@ -37,6 +37,9 @@ func fuzzConfig() Config {
 	c.PeerExchange = true
 	c.OpportunisticGraftTicks = 3
 	c.IDontWantThreshold = 16
+	c.Lazy = DefaultLazyConfig() // batched IHAVEs, learning fast
+	c.Lazy.MinEager, c.Lazy.MinSamples, c.Lazy.MaxOpen = 1, 1, 16
+	c.Lazy.WasteThreshold = 0.5
 	return c
 }
 
@@ -152,8 +155,13 @@ func (p *program) step() bool {
 		m, id := p.message(pid(0), p.topic())
 		a.Publish(now, m, id, out)
 	case 9:
-		p.now = now.Add(time.Duration(p.next()) * 50 * time.Millisecond)
-		a.Heartbeat(p.now, out)
+		d := p.next()
+		p.now = now.Add(time.Duration(d) * 50 * time.Millisecond)
+		if d%4 == 3 {
+			a.FlushLazy(p.now, out)
+		} else {
+			a.Heartbeat(p.now, out)
+		}
 	case 10:
 		var ss []events.PeerScore
 		for range int(p.next() % 8) {
@@ -223,6 +231,21 @@ func checkBounds(t testing.TB, a *Automaton) {
 				t.Fatalf("peer %s topic %q not mirrored", id, tn)
 			}
 		}
+	}
+	if a.lazy.order.len() > c.Lazy.MaxOpen || len(a.lazy.open) > c.Lazy.MaxOpen {
+		t.Fatalf("lazy observations %d/%d > %d", a.lazy.order.len(), len(a.lazy.open), c.Lazy.MaxOpen)
+	}
+	queued := 0
+	for _, ps := range a.peers {
+		if len(ps.lazy.queue) > c.MaxIHaveLength || ps.lazy.pending != (len(ps.lazy.queue) > 0) {
+			t.Fatalf("peer %s: %d lazy ids queued, pending %v", ps.id, len(ps.lazy.queue), ps.lazy.pending)
+		}
+		if ps.lazy.pending {
+			queued++
+		}
+	}
+	if len(a.lazy.pending) != queued {
+		t.Fatalf("%d peers listed pending, %d with queued ids", len(a.lazy.pending), queued)
 	}
 	if a.peerOrder.len() != len(a.peers) {
 		t.Fatalf("peer order %d vs %d", a.peerOrder.len(), len(a.peers))

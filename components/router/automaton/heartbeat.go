@@ -25,7 +25,8 @@ import (
 //     scoring above the median are grafted; then IHAVE gossip goes to
 //     max(Dlazy, GossipFactor × eligible) non-mesh peers;
 //   - per fanout topic: expired after FanoutTTL, otherwise refilled to D and gossiped;
-//   - learned lazy forwarding's observations due are closed (LazyConfig);
+//   - learned lazy forwarding: queued lazy ids are flushed first (FlushLazy,
+//     within the interval ending), and observations due are closed (LazyConfig);
 //   - the message cache shifts one window; seen ids, backoffs and pending
 //     messages older than SeenTTL expire.
 //
@@ -36,10 +37,13 @@ import (
 func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	a.ticks++
 	history := uint64(a.cfg.HistoryLength)
+	if len(a.lazy.pending) > 0 {
+		a.FlushLazy(now, out) // spends this interval's budget, before the renewal
+	}
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
-		ps.lazy.ihaves = 0
+		ps.lazy.ihaves, ps.lazy.idsHB = 0, 0
 		broken := 0
 		kept := ps.promises[:0]
 		for _, pr := range ps.promises {

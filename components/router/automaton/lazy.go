@@ -35,10 +35,21 @@ import (
 // observations and then an exponentially weighted mean with weight Weight.
 // Our own messages (Publish) always go eagerly, and so do messages whose
 // data exceeds MaxData, peers with fewer than MinSamples observations,
-// and peers we already sent MaxIHaves immediate IHAVEs in the current
-// heartbeat interval (so that no peer ever gets more IHAVEs from us than
-// its MaxIHaveMessages budget allows: half of it per interval, since the
-// two nodes' heartbeats are not aligned).
+// and peers we already sent MaxIHaves IHAVEs in the current heartbeat
+// interval (so that no peer ever gets more IHAVEs from us than its
+// MaxIHaveMessages budget allows: half of it per interval, since the two
+// nodes' heartbeats are not aligned).
+//
+// With FlushInterval > 0 (the default) a lazy copy is not an IHAVE of its
+// own unless the peer had no lazy IHAVE from us for the longer of
+// FlushInterval and HeartbeatInterval (a low rate, nothing to batch
+// with): its id is queued for the peer, and the
+// driver calls FlushLazy every
+// FlushInterval, which sends each peer's queued ids in one IHAVE per topic.
+// So a peer gets at most one IHAVE RPC from us per flush and per batch,
+// whatever the message rate, and the MaxIHaves budget is spent per batch,
+// not per message; at most MaxIHaveLength ids are queued per peer per
+// heartbeat interval (past either, the peer gets messages eagerly).
 type LazyConfig struct {
 	// Enabled turns learned lazy forwarding on. Off (the zero value),
 	// every candidate mesh peer gets every forwarded message.
@@ -62,10 +73,22 @@ type LazyConfig struct {
 	// Horizon is how long after a forward its observation stays open for
 	// evidence (a few round trips). Default 2 s.
 	Horizon time.Duration
-	// MaxIHaves caps the immediate IHAVEs sent to one peer per heartbeat
-	// interval; past it the peer gets messages eagerly. 0 means
-	// MaxIHaveMessages/2 (at least 1).
+	// MaxIHaves caps the lazy IHAVE entries (immediate ones, or one per
+	// topic of a flushed batch) sent to one peer per heartbeat interval;
+	// past it the peer gets messages eagerly. 0 means MaxIHaveMessages/2
+	// (at least 1).
 	MaxIHaves int
+	// FlushInterval batches lazy IHAVEs: > 0, a lazy copy's id is queued
+	// for the peer and the driver sends the queued ids (one IHAVE entry per
+	// topic and peer) when it calls FlushLazy, every FlushInterval, except
+	// that a peer sent no lazy IHAVE for the longer of FlushInterval and
+	// HeartbeatInterval gets an immediate one (at a low rate nothing
+	// waits); 0, each lazy copy is an immediate
+	// IHAVE of its own. A queued id reaches the peer up to FlushInterval
+	// later than an immediate IHAVE would, so a lazy peer that lacks the
+	// message asks for it that much later. Default 200 ms (HeartbeatInterval/MaxIHaves with
+	// the defaults, so the budget lasts the whole interval).
+	FlushInterval time.Duration
 	// MaxData is the largest data field (bytes) of a message that may be
 	// forwarded lazily. Default 16 KiB.
 	MaxData int
@@ -78,7 +101,7 @@ type LazyConfig struct {
 // Enabled set.
 func DefaultLazyConfig() LazyConfig {
 	return LazyConfig{Enabled: true, MinEager: 5, WasteThreshold: 0.95, MinSamples: 3, Weight: 0.25,
-		Horizon: 2 * time.Second, MaxData: 16 << 10, MaxOpen: 4096}
+		Horizon: 2 * time.Second, MaxData: 16 << 10, MaxOpen: 4096, FlushInterval: 200 * time.Millisecond}
 }
 
 // validate checks the fields when Enabled.
@@ -106,6 +129,8 @@ func (l LazyConfig) validate() error {
 		return bad("MaxData", "must be >= 0")
 	case l.MaxOpen < 1:
 		return bad("MaxOpen", "must be >= 1")
+	case l.FlushInterval < 0:
+		return bad("FlushInterval", "must be >= 0")
 	}
 	return nil
 }
@@ -114,7 +139,21 @@ func (l LazyConfig) validate() error {
 type lazyStat struct {
 	waste   float64 // estimated share of our forwarded copies the peer did not need
 	samples int     // closed observations
-	ihaves  int     // immediate IHAVEs sent in the current heartbeat interval
+	ihaves  int     // lazy IHAVE entries sent in the current heartbeat interval
+	idsHB   int     // ids queued in the current heartbeat interval (FlushInterval > 0)
+	// queue holds the ids waiting for the next FlushLazy (FlushInterval > 0),
+	// topics the distinct topics among them (one IHAVE entry each).
+	queue   []lazyQueued
+	topics  []string
+	pending bool // listed in lazyState.pending
+	// lastFlush is when the peer was last sent a lazy IHAVE (batch or
+	// immediate).
+	lastFlush time.Time
+}
+
+// lazyQueued is one lazy copy's id waiting for FlushLazy.
+type lazyQueued struct {
+	topic, id string
 }
 
 func (s *lazyStat) observe(wasted bool, weight float64) {
@@ -148,6 +187,9 @@ type lazyState struct {
 	open  map[idKey]*lazyObs
 	order fifo[*lazyObs]
 	free  []*lazyObs
+	// pending lists the peers with queued ids (FlushInterval > 0), in the
+	// order their batches opened.
+	pending []peer.ID
 }
 
 // Evidence kinds a peer gives about a message.
@@ -254,19 +296,33 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 	var raw [][]byte // one IHAVE id list shared by every lazy peer
 	n := 0
 	for i, ps := range cands {
-		lazy := i >= l.MinEager && waste(ps) >= l.WasteThreshold && ps.lazy.ihaves < maxIH
+		lazy := i >= l.MinEager && waste(ps) >= l.WasteThreshold
+		if lazy && l.FlushInterval > 0 {
+			lazy = a.lazyCanQueue(ps, t.name, maxIH)
+		} else if lazy {
+			lazy = ps.lazy.ihaves < maxIH
+		}
 		if lazy {
-			if raw == nil {
-				raw = [][]byte{[]byte(id)}
-			}
-			ps.lazy.ihaves++
 			if e := a.mcache.get(id); e != nil {
 				if e.offered == nil {
 					e.offered = make(map[peer.ID]struct{})
 				}
 				e.offered[ps.id] = struct{}{}
 			}
-			out.sendIHave(ps.id, t.name, raw)
+			if l.FlushInterval > 0 && (len(ps.lazy.queue) > 0 || now.Sub(ps.lazy.lastFlush) < a.lazyIdle()) {
+				a.lazyQueue(ps, t.name, id)
+			} else {
+				// Immediate: batching is off, or the peer had no lazy
+				// IHAVE for lazyIdle (a low rate: nothing to batch with,
+				// so no reason to make it wait).
+				ps.lazy.lastFlush = now
+				ps.lazy.idsHB++
+				if raw == nil {
+					raw = [][]byte{[]byte(id)}
+				}
+				ps.lazy.ihaves++
+				out.sendIHave(ps.id, t.name, raw)
+			}
 		} else {
 			out.sendMessage(ps.id, id, msg)
 			n++
@@ -284,6 +340,115 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 	a.lazy.open[o.key] = o
 	a.lazy.order.push(o)
 	return n
+}
+
+// lazyIdle is how long a peer must have had no lazy IHAVE for its next
+// lazy copy to go at once rather than queued: the longer of FlushInterval
+// and HeartbeatInterval. At a sustained rate the flushes keep a lazy peer
+// under it, so an immediate IHAVE never takes one of the heartbeat
+// interval's MaxIHaves from the batches.
+func (a *Automaton) lazyIdle() time.Duration {
+	return max(a.cfg.Lazy.FlushInterval, a.cfg.HeartbeatInterval)
+}
+
+// lazyCanQueue reports whether an id of topic may join ps's batch: the
+// batch's IHAVE entries (one per topic) must fit the peer's MaxIHaves
+// budget of this heartbeat interval, and its ids MaxIHaveLength.
+func (a *Automaton) lazyCanQueue(ps *peerState, topic string, maxIH int) bool {
+	if ps.lazy.idsHB >= a.cfg.MaxIHaveLength {
+		return false
+	}
+	entries := len(ps.lazy.topics)
+	if !slices.Contains(ps.lazy.topics, topic) {
+		entries++
+	}
+	return ps.lazy.ihaves+entries <= maxIH
+}
+
+// lazyQueue adds id (of topic) to ps's batch.
+func (a *Automaton) lazyQueue(ps *peerState, topic, id string) {
+	if !ps.lazy.pending {
+		ps.lazy.pending = true
+		a.lazy.pending = append(a.lazy.pending, ps.id)
+	}
+	if !slices.Contains(ps.lazy.topics, topic) {
+		ps.lazy.topics = append(ps.lazy.topics, topic)
+	}
+	ps.lazy.queue = append(ps.lazy.queue, lazyQueued{topic: topic, id: id})
+	ps.lazy.idsHB++
+}
+
+// FlushLazy sends every peer's queued lazy ids (LazyConfig.FlushInterval):
+// one IHAVE entry per topic, the ids in the order they were queued, in
+// that peer's RPC of out. Ids no longer in the message cache (so an IWANT
+// could not be served) and ids the peer sent IDONTWANT for are left out.
+// The driver calls it every FlushInterval; Heartbeat calls it too, before
+// it renews the budgets.
+//
+// Outcomes: OutcomeLazyFlushed (at least one IHAVE output),
+// OutcomeNothingToFlush.
+func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
+	sent := false
+	for _, p := range a.lazy.pending {
+		ps := a.peers[p] // RemovePeer takes a removed peer off the list
+		if a.flushPeer(now, ps, out) {
+			sent = true
+		}
+	}
+	clear(a.lazy.pending)
+	a.lazy.pending = trimmed(a.lazy.pending)
+	if sent {
+		return OutcomeLazyFlushed
+	}
+	return OutcomeNothingToFlush
+}
+
+// flushPeer sends ps's batch and empties it; it reports whether an IHAVE
+// was output.
+func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
+	q := ps.lazy.queue
+	sent := false
+	for _, topic := range ps.lazy.topics {
+		size := 0
+		for _, e := range q {
+			if e.topic == topic {
+				size += len(e.id)
+			}
+		}
+		buf := make([]byte, 0, size) // one backing array for the entry's ids
+		var ids [][]byte
+		for _, e := range q {
+			if e.topic != topic || a.mcache.get(e.id) == nil {
+				continue
+			}
+			if _, no := ps.dontWant[keyOf(e.id)]; no {
+				continue
+			}
+			buf = append(buf, e.id...)
+			ids = append(ids, buf[len(buf)-len(e.id):len(buf):len(buf)])
+		}
+		if len(ids) > 0 {
+			out.sendIHave(ps.id, topic, ids)
+			ps.lazy.ihaves++
+			ps.lazy.lastFlush = now
+			sent = true
+		}
+	}
+	clear(q)
+	ps.lazy.queue = trimmed(q)
+	clear(ps.lazy.topics)
+	ps.lazy.topics = ps.lazy.topics[:0]
+	ps.lazy.pending = false
+	return sent
+}
+
+// LazyQueued returns how many lazy ids are queued for p, waiting for
+// FlushLazy (0 for an unknown peer).
+func (a *Automaton) LazyQueued(p peer.ID) int {
+	if ps := a.peers[p]; ps != nil {
+		return len(ps.lazy.queue)
+	}
+	return 0
 }
 
 // LazyWaste returns the waste statistic learned for p (the estimated

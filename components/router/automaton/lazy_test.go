@@ -2,7 +2,9 @@ package automaton
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -17,6 +19,7 @@ func lazyHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 	h := newHarness(t, func(c *Config) {
 		c.Lazy = DefaultLazyConfig()
 		c.Lazy.MinEager = 2
+		c.Lazy.FlushInterval = 0 // immediate IHAVEs; the batched tests turn it back on
 		if mut != nil {
 			mut(c)
 		}
@@ -267,6 +270,7 @@ func TestLazyConfigValidate(t *testing.T) {
 		func(l *LazyConfig) { l.MaxIHaves = -1 },
 		func(l *LazyConfig) { l.MaxData = -1 },
 		func(l *LazyConfig) { l.MaxOpen = 0 },
+		func(l *LazyConfig) { l.FlushInterval = -1 },
 	} {
 		cfg := DefaultConfig()
 		cfg.Lazy = DefaultLazyConfig()
@@ -319,5 +323,222 @@ func TestGraftLimitD(t *testing.T) {
 	h.a.cfg.GraftLimitD = false
 	if o := h.a.HandleGraft(h.now, in[7], topicA, &h.out); o != OutcomeGraftAccepted {
 		t.Fatalf("inbound GRAFT below Dhi without the option = %v", o)
+	}
+}
+
+// batchHarness is lazyHarness with batched IHAVEs (FlushInterval 200 ms)
+// and the peers mesh[3:] taught to be wasteful (MinEager 2): those are
+// lazy, mesh[1:3] eager. It then forwards one message, whose IHAVE goes to
+// the lazy peers at once (none had one for FlushInterval), so that the
+// next ones within a heartbeat interval are queued; it returns that
+// message's id.
+func batchHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID, string) {
+	t.Helper()
+	h, mesh := lazyHarness(t, func(c *Config) {
+		c.Lazy.FlushInterval = 200 * time.Millisecond
+		if mut != nil {
+			mut(c)
+		}
+	})
+	teach(h, mesh, h.a.cfg.Lazy.MinSamples, mesh[3:], nil)
+	_, id := h.receive(mesh[0], 100)
+	for _, p := range mesh[3:] {
+		if e := h.ihaveIDs(p); len(e) != 1 || !slices.Equal(e[0], []string{id}) || h.a.LazyQueued(p) != 0 {
+			t.Fatalf("first lazy copy for %s: IHAVE entries %q, %d queued; want an immediate IHAVE", p, e, h.a.LazyQueued(p))
+		}
+	}
+	h.reset()
+	return h, mesh, id
+}
+
+// ihaveIDs returns the ids of every IHAVE entry for topicA in p's RPC of
+// h.out, one slice per entry.
+func (h *harness) ihaveIDs(p peer.ID) [][]string {
+	var entries [][]string
+	for _, ih := range h.rpc(p).GetControl().GetIhave() {
+		if ih.GetTopicID() != topicA {
+			h.t.Fatalf("IHAVE for topic %q", ih.GetTopicID())
+		}
+		var ids []string
+		for _, raw := range ih.GetMessageIDs() {
+			ids = append(ids, string(raw))
+		}
+		entries = append(entries, ids)
+	}
+	return entries
+}
+
+// With FlushInterval, a lazy copy within a heartbeat interval of the
+// peer's last lazy IHAVE is an id queued for the peer, not an RPC: FlushLazy sends
+// each lazy peer one IHAVE with every queued id, in order; the eager peers
+// get the messages at once; an IWANT in answer to the batch is served and
+// counts as needed; a peer idle for a heartbeat interval gets an
+// immediate IHAVE.
+func TestLazyBatchedIHaves(t *testing.T) {
+	h, mesh, _ := batchHarness(t, nil)
+	lazy := mesh[3:]
+	var ids []string
+	for i := range 3 {
+		h.advance(10 * time.Millisecond)
+		_, id := h.receive(mesh[0], 100)
+		ids = append(ids, id)
+		for _, p := range mesh[1:3] {
+			if !h.gotMessage(p, id) {
+				t.Fatalf("message %d: eager peer %s not sent it", i, p)
+			}
+		}
+		for _, p := range lazy {
+			if h.rpc(p) != nil {
+				t.Fatalf("message %d: lazy peer %s sent an RPC before the flush: %v", i, p, h.rpc(p))
+			}
+			if n := h.a.LazyQueued(p); n != i+1 {
+				t.Fatalf("message %d: %d ids queued for %s, want %d", i, n, p, i+1)
+			}
+		}
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeLazyFlushed {
+		t.Fatalf("FlushLazy = %v", o)
+	}
+	for _, p := range lazy {
+		got := h.ihaveIDs(p)
+		if len(got) != 1 || !slices.Equal(got[0], ids) {
+			t.Fatalf("%s: IHAVE entries %q, want one with %q", p, got, ids)
+		}
+		if len(h.rpc(p).GetPublish()) != 0 {
+			t.Fatalf("%s: sent a message with the batch", p)
+		}
+		if n := h.a.LazyQueued(p); n != 0 {
+			t.Fatalf("%s: %d ids still queued", p, n)
+		}
+	}
+	for _, p := range mesh[:3] {
+		if h.rpc(p) != nil {
+			t.Fatalf("non-lazy peer %s got %v", p, h.rpc(p))
+		}
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeNothingToFlush || !h.out.Empty() {
+		t.Fatalf("second FlushLazy = %v, output empty %v", o, h.out.Empty())
+	}
+	// The IWANT answering the batch is served and makes the peer eager.
+	if o := h.a.HandleIWant(h.now, lazy[0], iwant(ids[1]), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("IWANT after the batch = %v", o)
+	}
+	if !h.gotMessage(lazy[0], ids[1]) {
+		t.Fatal("IWANT not answered with the message")
+	}
+	h.advance(h.a.cfg.Lazy.Horizon)
+	h.heartbeat()
+	if w, _ := h.a.LazyWaste(lazy[0]); w >= h.a.cfg.Lazy.WasteThreshold {
+		t.Fatalf("waste after a needed batched IHAVE = %v", w)
+	}
+	if w, _ := h.a.LazyWaste(lazy[1]); w < h.a.cfg.Lazy.WasteThreshold {
+		t.Fatalf("waste of a peer that never asked = %v", w)
+	}
+	// Long after the last flush: an immediate IHAVE, nothing queued.
+	_, id := h.receive(mesh[0], 100)
+	if !h.gotMessage(lazy[0], id) {
+		t.Fatal("peer whose batched IHAVE was answered not eager again")
+	}
+	if e := h.ihaveIDs(lazy[1]); len(e) != 1 || !slices.Equal(e[0], []string{id}) || h.a.LazyQueued(lazy[1]) != 0 {
+		t.Fatalf("idle lazy peer: IHAVE entries %q, %d queued; want an immediate IHAVE", e, h.a.LazyQueued(lazy[1]))
+	}
+}
+
+// The budget counts IHAVE entries (immediate ones and batches), not
+// messages: with MaxIHaves 3 a peer gets three per heartbeat interval
+// whatever the message count, then messages eagerly until the heartbeat,
+// which flushes what is queued (within the interval's budget) and renews
+// it. MaxIHaveLength caps the ids per interval.
+func TestLazyBatchBudget(t *testing.T) {
+	h, mesh, _ := batchHarness(t, func(c *Config) { c.MaxIHaveMessages = 6 }) // one immediate IHAVE spent
+	p := mesh[5]
+	for round := range 3 {
+		h.advance(300 * time.Millisecond) // past FlushInterval, within a heartbeat interval: queued
+		for range 10 {
+			_, id := h.receive(mesh[0], 100)
+			if round < 2 && (h.gotMessage(p, id) || h.a.LazyQueued(p) == 0) {
+				t.Fatalf("round %d: message sent eagerly within the budget", round)
+			}
+			if round == 2 && (!h.gotMessage(p, id) || h.a.LazyQueued(p) != 0) {
+				t.Fatalf("round %d: budget spent, yet the id was queued", round)
+			}
+		}
+		h.reset()
+		h.a.FlushLazy(h.now, &h.out)
+		e := h.ihaveIDs(p)
+		if round < 2 && (len(e) != 1 || len(e[0]) != 10) {
+			t.Fatalf("round %d: IHAVE entries %v, want one of 10 ids", round, e)
+		}
+		if round == 2 && len(e) != 0 {
+			t.Fatalf("round %d: IHAVE past the budget: %v", round, e)
+		}
+	}
+	h.heartbeat()
+	if _, id := h.receive(mesh[0], 100); h.gotMessage(p, id) {
+		t.Fatal("budget not renewed by the heartbeat")
+	}
+	_, id := h.receive(mesh[0], 100)
+	if h.a.LazyQueued(p) != 1 {
+		t.Fatalf("%d queued, want 1", h.a.LazyQueued(p))
+	}
+	// The next heartbeat flushes the queued id, before renewing the budget.
+	h.reset()
+	h.heartbeat()
+	if e := h.ihaveIDs(p); len(e) != 1 || !slices.Equal(e[0], []string{id}) {
+		t.Fatalf("heartbeat flushed %v, want [[%s]]", e, id)
+	}
+
+	// MaxIHaveLength: ids per interval (the first, immediate, counts).
+	h, mesh, _ = batchHarness(t, func(c *Config) { c.MaxIHaveLength = 4 })
+	p = mesh[5]
+	for i := range 5 {
+		_, id := h.receive(mesh[0], 100)
+		if lazy := !h.gotMessage(p, id); lazy != (i < 3) {
+			t.Fatalf("message %d: lazy %v with MaxIHaveLength 4", i, lazy)
+		}
+	}
+}
+
+// A batch leaves out the ids the peer sent IDONTWANT for and the ids no
+// longer cached (an IWANT could not be served); a removed peer's batch is
+// dropped; nothing left to send is OutcomeNothingToFlush.
+func TestLazyBatchSkipsAndRemoval(t *testing.T) {
+	h, mesh, _ := batchHarness(t, nil)
+	_, id1 := h.receive(mesh[0], 100)
+	_, id2 := h.receive(mesh[0], 100)
+	if o := h.a.HandleIDontWant(h.now, mesh[3], idontwant(id1), &h.out); o != OutcomeIDontWantRecorded {
+		t.Fatalf("IDONTWANT = %v", o)
+	}
+	if !slices.Contains(h.a.lazy.pending, mesh[4]) {
+		t.Fatal("peer with queued ids not listed pending")
+	}
+	if o := h.a.RemovePeer(h.now, mesh[4], &h.out); o != OutcomePeerRemoved {
+		t.Fatalf("RemovePeer = %v", o)
+	}
+	if slices.Contains(h.a.lazy.pending, mesh[4]) {
+		t.Fatal("removed peer still listed pending")
+	}
+	h.reset()
+	h.a.FlushLazy(h.now, &h.out)
+	if e := h.ihaveIDs(mesh[3]); len(e) != 1 || !slices.Equal(e[0], []string{id2}) {
+		t.Fatalf("after IDONTWANT: %v, want [[%s]]", e, id2)
+	}
+	if h.rpc(mesh[4]) != nil {
+		t.Fatal("removed peer sent its batch")
+	}
+	// Ids evicted from the message cache are left out: an entry only
+	// with those is not sent at all.
+	h.receive(mesh[0], 100)
+	if h.a.LazyQueued(mesh[5]) != 1 {
+		t.Fatalf("%d queued, want 1", h.a.LazyQueued(mesh[5]))
+	}
+	for range h.a.cfg.HistoryLength {
+		h.a.mcache.shift()
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeNothingToFlush || h.rpc(mesh[5]) != nil {
+		t.Fatalf("FlushLazy of evicted ids = %v, %v", o, h.rpc(mesh[5]))
 	}
 }

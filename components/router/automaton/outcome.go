@@ -146,6 +146,11 @@ const (
 	// OutcomeRTTRecorded: HandlePeerRTT stored the peer's round-trip time.
 	OutcomeRTTRecorded
 
+	// OutcomeLazyFlushed: FlushLazy output at least one batched IHAVE.
+	OutcomeLazyFlushed
+	// OutcomeNothingToFlush: FlushLazy found no queued lazy ids to send.
+	OutcomeNothingToFlush
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -205,6 +210,8 @@ var outcomeNames = [...]string{
 	OutcomeEarlyIDontWantSent:      "early_idontwant_sent",
 	OutcomeEarlyIDontWantSkipped:   "early_idontwant_skipped",
 	OutcomeRTTRecorded:             "rtt_recorded",
+	OutcomeLazyFlushed:             "lazy_flushed",
+	OutcomeNothingToFlush:          "nothing_to_flush",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

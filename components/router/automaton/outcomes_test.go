@@ -289,6 +289,20 @@ var outcomeCases = []struct {
 		p := h.add(1, wire.ProtocolMeshsub12, false)
 		return h.a.HandlePeerRTT(h.now, p, 40*time.Millisecond, &h.out)
 	}},
+	{OutcomeLazyFlushed, "flush of a queued lazy id", func(h *harness) Outcome {
+		h.a.cfg.Lazy = DefaultLazyConfig()
+		h.a.cfg.Lazy.MinEager, h.a.cfg.Lazy.MinSamples = 1, 1
+		h.addN(1, 3, topicA)
+		h.join(topicA)
+		mesh := h.mesh(topicA)
+		teach(h, mesh, 1, mesh[2:], nil)
+		h.receive(mesh[0], 100) // an immediate IHAVE
+		h.receive(mesh[0], 100) // queued
+		return h.a.FlushLazy(h.now, &h.out)
+	}},
+	{OutcomeNothingToFlush, "flush with nothing queued", func(h *harness) Outcome {
+		return h.a.FlushLazy(h.now, &h.out)
+	}},
 	{OutcomeEarlyIDontWantSkipped, "head of a small message", func(h *harness) Outcome {
 		ps := h.addN(1, 3, topicA)
 		h.join(topicA)

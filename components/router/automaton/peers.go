@@ -73,6 +73,9 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	for _, name := range topics {
 		a.peerLeavesTopic(now, ps, name, events.PruneReasonPeerRemoved, out)
 	}
+	if ps.lazy.pending { // its queued lazy ids go with it
+		a.lazy.pending = slices.DeleteFunc(a.lazy.pending, func(q peer.ID) bool { return q == p })
+	}
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
 	FactPeerRemoved.add(out, events.EvtRouterPeerRemoved{Peer: p, At: now})
