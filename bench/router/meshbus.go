@@ -53,6 +53,18 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		}
 		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(lc)))
 	}
+	// MESHBUS_BENCH_IDW_THRESHOLD (bytes): the smallest message data the
+	// router sends IDONTWANT for (GossipConfig.IDontWantThreshold), for A/B
+	// runs of what IDONTWANT costs and saves at a message size.
+	if v := os.Getenv("MESHBUS_BENCH_IDW_THRESHOLD"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("MESHBUS_BENCH_IDW_THRESHOLD: %w", err)
+		}
+		gc := router.DefaultGossipConfig()
+		gc.IDontWantThreshold = n
+		fxOpts = append(fxOpts, router.Options(router.WithGossipConfig(gc)))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
 		host.WithFx(fxOpts...))
 	if err != nil {
