@@ -142,9 +142,9 @@ func TestSingleProducerPoliciesAndMixedSubscribers(t *testing.T) {
 	if len(notices) != 6 || notices[5].Dropped != 6 || notify.Dropped() != 6 {
 		t.Fatalf("notify: %d notices, dropped %d", len(notices), notify.Dropped())
 	}
-	// A full Notify member keeps every Emit on the slow path (its
-	// Notifier is called per drop): it leaves now.
-	_ = notify.Close()
+	// The full Notify member stays (set aside, its Notifier called per
+	// drop) through the rest: it must not take the emitter off its fast
+	// path (checked at the end).
 	if got := nextAll(t, drop, 4, 16); got[0].N != 0 || got[3].N != 3 {
 		t.Fatalf("drop kept %v, want the first four", got)
 	}
@@ -200,6 +200,9 @@ func TestSingleProducerPoliciesAndMixedSubscribers(t *testing.T) {
 	}
 	if got := nextAll(t, big, 8, 64); got[0].N != 32 || got[7].N != 39 {
 		t.Fatalf("big got %v", got)
+	}
+	if len(notices) != 36 || notices[35].Dropped != 36 || notify.Dropped() != 36 {
+		t.Fatalf("notify after 40 events: %d notices, dropped %d; want 36", len(notices), notify.Dropped())
 	}
 }
 
