@@ -1,8 +1,9 @@
 package host
 
 import (
-	"slices"
 	"testing"
+
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 // TestNodeExportsComponentMetrics: a node gives every built-in component
@@ -11,15 +12,7 @@ import (
 // rejections and penalties, appear at their first count).
 func TestNodeExportsComponentMetrics(t *testing.T) {
 	n := newNode(t)
-	mfs, err := n.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, mf := range mfs {
-		names = append(names, mf.GetName())
-	}
-	for _, want := range []string{
+	if miss := metrictest.Missing(t, n.Registry(),
 		"meshbus_conntrack_connections_opened_total", "meshbus_conntrack_connections_closed_total",
 		"meshbus_conntrack_connections_open", "meshbus_conntrack_peers_connected",
 		"meshbus_conntrack_inbox_batch_size", "meshbus_conntrack_emit_errors_total",
@@ -35,9 +28,7 @@ func TestNodeExportsComponentMetrics(t *testing.T) {
 		"meshbus_router_subscription_drops_total", "meshbus_router_stream_failures_total",
 		"meshbus_router_inbound_streams_replaced_total", "meshbus_router_signature_checks_total",
 		"meshbus_router_peers", "meshbus_router_validations_running",
-	} {
-		if !slices.Contains(names, want) {
-			t.Errorf("the node does not export %s", want)
-		}
+	); miss != nil {
+		t.Errorf("the node does not export %q", miss)
 	}
 }

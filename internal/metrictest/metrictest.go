@@ -85,3 +85,25 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 	}
 	return true
 }
+
+// Missing gathers g and returns the family names of want that it does not
+// export, in want's order (nil when it exports them all). A gather error
+// fails t.
+func Missing(t testing.TB, g prometheus.Gatherer, want ...string) []string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("metrictest: gather: %v", err)
+	}
+	have := make(map[string]bool, len(mfs))
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	var missing []string
+	for _, name := range want {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}

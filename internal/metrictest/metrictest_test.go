@@ -44,3 +44,16 @@ func TestValue(t *testing.T) {
 		t.Errorf("Must(c_total, dir=in) = %v, want 7", v)
 	}
 }
+
+func TestMissing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "g", Help: "g"}))
+	unused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "v_total", Help: "v"}, []string{"k"})
+	reg.MustRegister(unused) // no series yet: not exported
+	if got := Missing(t, reg, "g"); got != nil {
+		t.Errorf("Missing(g) = %q, want nil", got)
+	}
+	if got := Missing(t, reg, "absent", "g", "v_total"); len(got) != 2 || got[0] != "absent" || got[1] != "v_total" {
+		t.Errorf("Missing(absent, g, v_total) = %q, want [absent v_total]", got)
+	}
+}
