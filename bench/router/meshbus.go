@@ -37,32 +37,22 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	// MESHBUS_BENCH_LAZY_MINEAGER (an integer) adjust it.
 	if os.Getenv("MESHBUS_BENCH_LAZY") == "1" {
 		lc := router.DefaultLazyConfig()
-		if v := os.Getenv("MESHBUS_BENCH_LAZY_FLUSH"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_FLUSH: %w", err)
-			}
-			lc.FlushInterval = d
+		if err := fromEnv("MESHBUS_BENCH_LAZY_FLUSH", time.ParseDuration, &lc.FlushInterval); err != nil {
+			return nil, err
 		}
-		if v := os.Getenv("MESHBUS_BENCH_LAZY_MINEAGER"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("MESHBUS_BENCH_LAZY_MINEAGER: %w", err)
-			}
-			lc.MinEager = n
+		if err := fromEnv("MESHBUS_BENCH_LAZY_MINEAGER", strconv.Atoi, &lc.MinEager); err != nil {
+			return nil, err
 		}
 		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(lc)))
 	}
 	// MESHBUS_BENCH_IDW_THRESHOLD (bytes): the smallest message data the
 	// router sends IDONTWANT for (GossipConfig.IDontWantThreshold), for A/B
 	// runs of what IDONTWANT costs and saves at a message size.
-	if v := os.Getenv("MESHBUS_BENCH_IDW_THRESHOLD"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("MESHBUS_BENCH_IDW_THRESHOLD: %w", err)
-		}
+	if os.Getenv("MESHBUS_BENCH_IDW_THRESHOLD") != "" {
 		gc := router.DefaultGossipConfig()
-		gc.IDontWantThreshold = n
+		if err := fromEnv("MESHBUS_BENCH_IDW_THRESHOLD", strconv.Atoi, &gc.IDontWantThreshold); err != nil {
+			return nil, err
+		}
 		fxOpts = append(fxOpts, router.Options(router.WithGossipConfig(gc)))
 	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
@@ -72,6 +62,21 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	}
 	b.node = n
 	return b, nil
+}
+
+// fromEnv parses the environment variable name into *dst when it is set;
+// unset leaves *dst as it is.
+func fromEnv[T any](name string, parse func(string) (T, error), dst *T) error {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	x, err := parse(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*dst = x
+	return nil
 }
 
 func (b *meshbusNode) ID() peer.ID             { return b.node.ID() }
