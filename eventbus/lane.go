@@ -37,7 +37,8 @@ import (
 //   - A single-producer emitter (SingleProducer, the type's only emitter)
 //     has a fast path of its own that does not take the word: it writes
 //     the slot and publishes with one compare-and-swap of seq from the
-//     value it last left there (trySingle). Every other holder of the word
+//     value it last left there (in Emitter.Emit; trySingleMany for
+//     EmitMany). Every other holder of the word
 //     releases it with the dirty bit set, so that compare-and-swap fails
 //     after anything changed, and the emitter takes the slow path, which
 //     refreshes what it caches (singleCache).
@@ -357,7 +358,8 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 }
 
 // singleCache is what a single-producer emitter (SingleProducer) knows of
-// its type's lane, to emit without taking the word (trySingle). It is the
+// its type's lane, to emit without taking the word (the fast paths in
+// Emitter.Emit and trySingleMany). It is the
 // emitter's own: only its Emits read and write it, one at a time (the
 // caller's promise). seq is the value of the lane's seq that the emitter
 // left there last, from its slow path (refresh, under the word, with
@@ -419,41 +421,18 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 // flag. (Other emitters load the flags themselves.)
 func (ln *lane[T]) dirty() { ln.seq.Or(2) }
 
-// trySingle is the fast path of a single-producer emitter's Emit of v
-// (c.ok): if the lane's seq is still what the emitter left there (nothing
-// changed since, see singleCache; nobody waits for the word or the node,
-// no member ended or asks to rejoin: each of these sets the dirty bit, see
-// dirty) and every member has room, it writes
-// v into the slot and publishes it with one compare-and-swap of seq, the
-// one locked instruction of the path. A compare-and-swap that fails (an
-// attach or detach took the word meanwhile) leaves the slot written but
-// unpublished: nobody reads a slot at or past the published tail, and only
-// this emitter writes slots. ok is false when the caller must take the
-// slow path; woke and owe are as wakeAll's.
-func (ln *lane[T]) trySingle(c *singleCache[T], v T) (ok, woke bool, owe *subCore) {
-	s := ln.seq.Load()
-	t := s >> 2
-	if s != c.seq || t >= c.room {
-		return false, false, nil
-	}
-	c.slots[t&c.mask] = v // also without members: nobody reads it then
-	ns := (t + 1) << 2
-	if !ln.seq.CompareAndSwap(s, ns) {
-		return false, false, nil
-	}
-	c.seq = ns
-	if ln.nwait.Load() > 0 {
-		woke, owe = ln.wakeAll()
-	}
-	if c.sn != nil {
-		ln.notifySat(c.sn, t, 1, nil)
-	}
-	return true, woke, owe
-}
-
-// trySingleMany is trySingle for several events: as many of vs as every
-// member has room for (at least one when n > 0), published with one
-// compare-and-swap. n is 0 when the caller must take the slow path.
+// trySingleMany is the fast path of a single-producer emitter's EmitMany
+// (c.ok; Emitter.Emit has the one-event path written out): if the lane's
+// seq is still what the emitter left there (nothing changed since, see
+// singleCache; nobody waits for the word or the node, no member ended or
+// asks to rejoin: each of these sets the dirty bit, see dirty), it writes
+// as many of vs as every member has room for (at least one when n > 0)
+// and publishes them with one compare-and-swap of seq, the one locked
+// instruction of the path. A compare-and-swap that fails (an attach or
+// detach took the word meanwhile) leaves slots written but unpublished:
+// nobody reads a slot at or past the published tail, and only this
+// emitter writes slots. n is 0 when the caller must take the slow path;
+// woke and owe are as wakeAll's.
 func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	t := s >> 2

@@ -124,10 +124,13 @@ func NewEmitter[T any](b *Bus, opts ...EmitterOpt) (*Emitter[T], error) {
 // after the bus closed. On a SingleProducer emitter, concurrent calls are
 // misuse (see SingleProducer).
 func (e *Emitter[T]) Emit(v T) error {
-	// A single-producer emitter's fast path (lane.trySingle, written out:
-	// as a call, with the copy of v into its arguments, it cost about 3 of
-	// its 13 ns): the type's only emitter, and nothing changed since its
-	// last Emit; one compare-and-swap publishes. The emitter's Close
+	// A single-producer emitter's fast path, written out here (as a call,
+	// with the copy of v into its arguments, it cost about 3 of its 13
+	// ns): the type's only emitter, and nothing changed since its last
+	// Emit (the lane's seq is the value it left there) and the member
+	// with the least room still has some; one compare-and-swap publishes.
+	// A failed one leaves the slot written but unpublished, which nobody
+	// reads (see lane.trySingleMany, its EmitMany twin). The emitter's Close
 	// clears c.ok, and Bus.Close sets the lane's dirty bit, so neither
 	// closed flag needs a look here.
 	if c := e.sp; c != nil {
