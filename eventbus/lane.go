@@ -357,105 +357,12 @@ func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool
 	return woke, owe
 }
 
-// singleCache is what a single-producer emitter (SingleProducer) knows of
-// its type's lane, to emit without taking the word (the fast paths in
-// Emitter.Emit and trySingleMany). It is the
-// emitter's own: only its Emits read and write it, one at a time (the
-// caller's promise). seq is the value of the lane's seq that the emitter
-// left there last, from its slow path (refresh, under the word, with
-// everything below read then) or from its fast path. Every other holder of
-// the word releases it with the dirty bit set, and only the emitter itself
-// publishes events, so while the lane's seq still equals seq nothing that
-// the cache describes has changed: no member joined, left, was moved out
-// or grew the ring, and the fanout is the same.
-type singleCache[T any] struct {
-	ln   *lane[T]
-	seq  uint64 // the lane's seq as this emitter left it
-	room uint64 // roomUntil then
-	// slots and mask are the ring's then (replaced whole when it grows).
-	slots []T
-	mask  uint64
-	// ok: the fast path may run (the fanout is the lane alone, nobody is
-	// private, nothing changed, the emitter is not stateful).
-	ok bool
-	// sn is the lane's satNotify then: the fast path calls their
-	// Notifiers (lane.notifySat).
-	sn       []satNote[T]
-	stateful bool // a stateful emitter never takes the fast path
-	// closed and busClosed are the emitter's and the bus's closed flags:
-	// the fast path does not load them (Close clears ok; Bus.Close sets
-	// the lanes' dirty bits), refresh does.
-	closed, busClosed *atomic.Bool
-	// calls is written, without synchronisation, by every Emit, EmitMany
-	// and Close: concurrent calls on a single-producer emitter, the
-	// misuse it forbids, are a data race the race detector reports.
-	calls uint64
-}
-
-// refresh releases the word after a single-producer emitter's slow-path
-// Emit, without the dirty bit, and records in c what its fast path needs.
-// Called with n.emu and the word held.
-func (ln *lane[T]) refresh(c *singleCache[T]) {
-	f := ln.n.fanp.Load()
-	c.ln = ln
-	c.ok = !c.stateful && f.laneOnly && f.lane == laneOps(ln) && !ln.changed && len(ln.private) == 0
-	c.room = ln.roomUntil
-	b := ln.buf.Load()
-	c.slots, c.mask = b.slots, b.mask
-	c.sn = ln.satNotify
-	c.seq = ln.tail << 2
-	ln.seq.Store(c.seq)
-	// A flag raised while the word was held had its dirty bit
-	// overwritten by the store above; raised after, it set the bit again.
-	// (The flags are raised before the bit is set, and these loads come
-	// after the store in the atomics' single order.)
-	if ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || c.closed.Load() || c.busClosed.Load() {
-		c.ok = false
-	}
-}
-
 // dirty sets seq's dirty bit without taking the word, after raising one of
 // the flags a single-producer emitter's fast path must not miss (want,
 // ending, rejoin, the node's writers): its compare-and-swap from the clean
 // value it left then fails, and it takes the slow path, which handles the
 // flag. (Other emitters load the flags themselves.)
 func (ln *lane[T]) dirty() { ln.seq.Or(2) }
-
-// trySingleMany is the fast path of a single-producer emitter's EmitMany
-// (c.ok; Emitter.Emit has the one-event path written out): if the lane's
-// seq is still what the emitter left there (nothing changed since, see
-// singleCache; nobody waits for the word or the node, no member ended or
-// asks to rejoin: each of these sets the dirty bit, see dirty), it writes
-// as many of vs as every member has room for (at least one when n > 0)
-// and publishes them with one compare-and-swap of seq, the one locked
-// instruction of the path. A compare-and-swap that fails (an attach or
-// detach took the word meanwhile) leaves slots written but unpublished:
-// nobody reads a slot at or past the published tail, and only this
-// emitter writes slots. n is 0 when the caller must take the slow path;
-// woke and owe are as wakeAll's.
-func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
-	s := ln.seq.Load()
-	t := s >> 2
-	if s != c.seq || t >= c.room {
-		return 0, false, nil
-	}
-	k := min(uint64(len(vs)), c.room-t)
-	from := t & c.mask
-	w := uint64(copy(c.slots[from:], vs[:k]))
-	copy(c.slots, vs[w:k])
-	ns := (t + k) << 2
-	if !ln.seq.CompareAndSwap(s, ns) {
-		return 0, false, nil
-	}
-	c.seq = ns
-	if ln.nwait.Load() > 0 {
-		woke, owe = ln.wakeAll()
-	}
-	if c.sn != nil {
-		ln.notifySat(c.sn, t, k, nil)
-	}
-	return int(k), woke, owe
-}
 
 // prepare (emu and the word held) makes room in the lane for one more
 // event: it moves drained
