@@ -10,9 +10,10 @@ import "sync/atomic"
 // singleCache is what a single-producer emitter (SingleProducer) knows of
 // its type's lane, to emit without taking the word (the fast paths in
 // Emitter.Emit and trySingleMany). It is the emitter's own: only its
-// Emits read and write it, one at a time (the caller's promise). seq is the value of the lane's seq that the emitter
-// left there last, from its slow path (refresh, under the word, with
-// everything below read then) or from its fast path. Every other holder of
+// Emits read and write it, one at a time (the caller's promise). seq is
+// the value of the lane's seq that the emitter left there last, from its
+// slow path (refresh, under the word, with everything below read then) or
+// from its fast path. Every other holder of
 // the word releases it with the dirty bit set, and only the emitter itself
 // publishes events, so while the lane's seq still equals seq nothing that
 // the cache describes has changed: no member joined, left, was moved out
