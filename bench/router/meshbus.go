@@ -55,6 +55,24 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		}
 		fxOpts = append(fxOpts, router.Options(router.WithGossipConfig(gc)))
 	}
+	// MESHBUS_BENCH_STAGGER_MIN (bytes; 0 turns it off), _K, _PUBK (copies
+	// in flight for forwarded and own messages) and _WAIT (a duration):
+	// staggered forwarding of large messages (router.StaggerConfig), for
+	// A/B runs; unset ones keep router.DefaultStaggerConfig's values.
+	sc := router.DefaultStaggerConfig()
+	for _, err := range []error{
+		fromEnv("MESHBUS_BENCH_STAGGER_MIN", strconv.Atoi, &sc.MinData),
+		fromEnv("MESHBUS_BENCH_STAGGER_K", strconv.Atoi, &sc.K),
+		fromEnv("MESHBUS_BENCH_STAGGER_PUBK", strconv.Atoi, &sc.PublishK),
+		fromEnv("MESHBUS_BENCH_STAGGER_WAIT", time.ParseDuration, &sc.MaxWait),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if sc != router.DefaultStaggerConfig() {
+		fxOpts = append(fxOpts, router.Options(router.WithStaggeredForwarding(sc)))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet),
 		host.WithFx(fxOpts...))
 	if err != nil {

@@ -105,11 +105,11 @@ func TestSendQueue(t *testing.T) {
 	q := newSendQueue(3, 1)
 	m := func(s string) *pb.Message { return &pb.Message{Data: []byte(s)} }
 	for _, id := range []string{"a", "b", "c"} {
-		if q.pushData(id, m(id)) != pushQueued {
+		if q.pushData(id, m(id), false) != pushQueued {
 			t.Fatalf("push %s refused", id)
 		}
 	}
-	if q.pushData("d", m("d")) != pushFull {
+	if q.pushData("d", m("d"), false) != pushFull {
 		t.Fatal("data queue accepted a 4th message")
 	}
 	if !q.pushControl(&pb.RPC{}) || q.pushControl(&pb.RPC{}) {
@@ -118,7 +118,7 @@ func TestSendQueue(t *testing.T) {
 	if !q.cancel("b") || q.cancel("b") || q.cancel("zzz") {
 		t.Fatal("cancel wrong")
 	}
-	if q.pushData("d", m("d")) != pushQueued {
+	if q.pushData("d", m("d"), false) != pushQueued {
 		t.Fatal("a cancelled slot was not freed")
 	}
 	if c, d := q.lens(); c != 1 || d != 3 {
@@ -130,21 +130,21 @@ func TestSendQueue(t *testing.T) {
 		t.Fatal("control pop wrong")
 	}
 	size := func(*pb.Message) int { return 10 }
-	got, _ := q.popData(nil, 15, size) // budget for one (always at least one)
+	got, _ := q.popData(nil, nil, 15, size) // budget for one (always at least one)
 	if len(got) != 1 || string(got[0].Data) != "a" {
 		t.Fatalf("first batch %v", got)
 	}
-	got, _ = q.popData(nil, 100, size)
+	got, _ = q.popData(nil, nil, 100, size)
 	if len(got) != 2 || string(got[0].Data) != "c" || string(got[1].Data) != "d" {
 		t.Fatalf("second batch %v", got)
 	}
-	if got, _ := q.popData(nil, 100, size); len(got) != 0 {
+	if got, _ := q.popData(nil, nil, 100, size); len(got) != 0 {
 		t.Fatalf("empty queue popped %v", got)
 	}
 	// Many cancels never let the slice grow without bound.
 	for i := range 100 {
 		id := string(rune('A' + i%26))
-		q.pushData(id, m(id))
+		q.pushData(id, m(id), false)
 		q.cancel(id)
 	}
 	if len(q.data) > 2*q.maxData+1 {
@@ -159,7 +159,7 @@ func TestSendQueueSkipsUnwanted(t *testing.T) {
 	q := newSendQueue(8, 1)
 	m := func(s string) *pb.Message { return &pb.Message{Data: []byte(s)} }
 	for _, id := range []string{"a", "b", "c"} {
-		if q.pushData(id, m(id)) != pushQueued {
+		if q.pushData(id, m(id), false) != pushQueued {
 			t.Fatalf("push %s refused", id)
 		}
 	}
@@ -172,10 +172,10 @@ func TestSendQueueSkipsUnwanted(t *testing.T) {
 	if hs := noteUnwanted(&q.unwanted, rpc, []string{"b"}, nil); len(hs) != 2 {
 		t.Fatalf("noted %d ids, want 2", len(hs))
 	}
-	if q.pushData("x", m("x")) != pushUnwanted {
+	if q.pushData("x", m("x"), false) != pushUnwanted {
 		t.Fatal("a message the peer sent IDONTWANT for was queued")
 	}
-	got, skipped := q.popData(nil, 100, func(*pb.Message) int { return 10 })
+	got, skipped := q.popData(nil, nil, 100, func(*pb.Message) int { return 10 })
 	if skipped != 1 || len(got) != 2 || string(got[0].Data) != "a" || string(got[1].Data) != "c" {
 		t.Fatalf("popped %v, skipped %d: want a and c, 1 skipped", got, skipped)
 	}

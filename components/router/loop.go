@@ -3,6 +3,8 @@ package router
 import (
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/events"
 )
@@ -22,6 +24,19 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		defer lt.Stop()
 		lazyTick = lt.C
 	}
+	// Staggered forwarding (GossipConfig.Stagger): one timer, armed at the
+	// automaton's StaggerDeadline after every input; a stale fire only
+	// makes ReleaseDue find nothing due.
+	var (
+		staggerT  *clock.Timer
+		staggerC  <-chan time.Time
+		staggerAt time.Time
+	)
+	defer func() {
+		if staggerT != nil {
+			staggerT.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -62,8 +77,21 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			r.heartbeat()
 		case <-lazyTick:
 			r.m.outcome(r.aut.FlushLazy(r.clk.Now(), &r.out))
+		case <-staggerC:
+			staggerAt = time.Time{}
+			r.m.outcome(r.aut.ReleaseDue(r.clk.Now(), &r.out))
 		}
 		r.flush()
+		if d, ok := r.aut.StaggerDeadline(); ok && !d.Equal(staggerAt) {
+			wait := d.Sub(r.clk.Now())
+			if staggerT == nil {
+				staggerT = r.clk.Timer(wait)
+				staggerC = staggerT.C
+			} else {
+				staggerT.Reset(wait)
+			}
+			staggerAt = d
+		}
 	}
 }
 
@@ -104,10 +132,26 @@ func (r *Router) heartbeat() {
 }
 
 // flush turns the Output into actions: queue sends, cancel queued copies,
-// count, emit facts in decision order; then resets it.
+// count, emit facts in decision order; then resets it. Staggered copies
+// found done while queueing (not queued: see enqueue) are then reported
+// to the automaton, and what it releases is carried out the same way.
 func (r *Router) flush() {
-	o := &r.out
 	r.queued, r.dropped = 0, 0
+	r.carryOut()
+	for len(r.copiesDone) > 0 {
+		now := r.clk.Now()
+		done := r.copiesDone
+		r.copiesDone = nil
+		for _, c := range done {
+			r.m.outcome(r.aut.HandleCopyDone(now, c.peer, c.id, &r.out))
+		}
+		r.carryOut()
+	}
+}
+
+// carryOut is one round of flush.
+func (r *Router) carryOut() {
+	o := &r.out
 	if o.Empty() {
 		return
 	}

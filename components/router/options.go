@@ -63,6 +63,7 @@ type config struct {
 	thresholds    *events.ScoreThresholds
 	latency       *LatencyConfig
 	lazy          *LazyConfig
+	stagger       *StaggerConfig
 }
 
 func defaultConfig() config {
@@ -205,6 +206,30 @@ func DefaultLazyConfig() LazyConfig { return automaton.DefaultLazyConfig() }
 // forwarding".
 func WithLazyForwarding(c LazyConfig) Option {
 	return func(o *config) { o.lazy = &c }
+}
+
+// StaggerConfig is staggered forwarding of large messages' parameters
+// (the size from which it applies, the copies in flight at once for
+// forwarded and for our own messages, the longest a copy holds the next
+// back); start from DefaultStaggerConfig.
+type StaggerConfig = automaton.StaggerConfig
+
+// DefaultStaggerConfig returns staggered forwarding with its defaults
+// (the router's default: see automaton.DefaultStaggerConfig).
+func DefaultStaggerConfig() StaggerConfig { return automaton.DefaultStaggerConfig() }
+
+// WithStaggeredForwarding sets staggered forwarding of large messages: a
+// message whose data is at least c.MinData bytes goes to at most c.K of
+// its mesh peers at a time (c.PublishK for our own messages), the next
+// peer's copy starting when one in flight is written, or the peer shows it
+// has the message, or c.MaxWait passed; a peer that sends IDONTWANT for
+// the message, or a copy of it, before its turn is not sent it. Nothing
+// changes on the wire. c.MinData 0 turns it off. New validates c (an error
+// wraps ErrBadOption); it sets GossipConfig.Stagger, whatever the order of
+// this option and WithGossipConfig. Default: DefaultStaggerConfig. See
+// docs/router.md, "Staggered forwarding of large messages".
+func WithStaggeredForwarding(c StaggerConfig) Option {
+	return func(o *config) { o.stagger = &c }
 }
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -54,10 +55,15 @@ func (r *Router) enqueue(s *automaton.Send) {
 		r.pushControl(pc, &pb.RPC{Subscriptions: unsubs})
 	}
 	for i, m := range rpc.Publish {
+		paced := s.Paced != nil && s.Paced[i]
 		if r.skipFull(pc.id, m.GetTopic()) {
+			if paced {
+				r.copiesDone = append(r.copiesDone, copyDone{peer: pc.id, id: s.IDs[i]})
+			}
 			continue // it takes partial messages on this topic instead
 		}
-		switch pc.q.pushData(s.IDs[i], m) {
+		res := pc.q.pushData(s.IDs[i], m, paced)
+		switch res {
 		case pushFull:
 			r.dropped++
 			r.m.v.Inc(mDataDrops)
@@ -67,7 +73,18 @@ func (r *Router) enqueue(s *automaton.Send) {
 		default:
 			r.queued++
 		}
+		if paced && res != pushQueued {
+			// Not written: the automaton may release the next copy now.
+			r.copiesDone = append(r.copiesDone, copyDone{peer: pc.id, id: s.IDs[i]})
+		}
 	}
+}
+
+// copyDone is a staggered copy the driver found done without its writer
+// (not queued): the automaton hears of it after the Output is carried out.
+type copyDone struct {
+	peer peer.ID
+	id   string
 }
 
 func (r *Router) pushControl(pc *peerConn, rpc *pb.RPC) {
@@ -120,6 +137,9 @@ type writer struct {
 	rpc    pb.RPC            // the packed RPC: gossip control and messages
 	ctrl   pb.ControlMessage // rpc's control, when it has gossip
 	budget int               // bytes of messages per data RPC
+	// done collects the ids of the paced (staggered) copies taken for the
+	// packed RPC, reported to the driver once it is written.
+	done []string
 	// m counts queued messages not written because the peer meanwhile
 	// showed it does not need them.
 	m *metrics
@@ -176,6 +196,14 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 			}
 			err = wr.write(r, rpc)
 			wr.reset()
+			if err == nil && len(wr.done) > 0 {
+				// Staggered copies written (or skipped): the automaton
+				// releases the next ones. The slice goes to the driver.
+				if !r.report(netInput{kind: netCopiesDone, peer: wr.pc.id, ids: wr.done}) {
+					return
+				}
+				wr.done = nil
+			}
 			if err != nil {
 				_ = s.Reset()
 				if ctx.Err() == nil {
@@ -222,7 +250,7 @@ func (wr *writer) next(q *sendQueue) *pb.RPC {
 	budget := wr.budget - ctrlSize
 	if budget > 0 {
 		var skipped int
-		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], budget, msgFieldSize)
+		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], &wr.done, budget, msgFieldSize)
 		if skipped > 0 {
 			wr.m.v.Add(mUnwantedSkips, uint64(skipped))
 		}

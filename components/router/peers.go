@@ -41,6 +41,7 @@ const (
 	netOutboundFailed                    // a writer could not open or write
 	netRetry                             // a stream retry delay elapsed
 	netMessageHead                       // a reader read a large message's head
+	netCopiesDone                        // a writer wrote (or skipped) staggered copies
 )
 
 // maxStreamRetries bounds the reopening of a failed outbound stream to a
@@ -63,6 +64,8 @@ type netInput struct {
 	// with the id functions of idv (the joined topics' view it read): the
 	// driver uses them while that view is current, and computes them
 	// again otherwise (a topic joined or left in between).
+	// netCopiesDone: the ids of the staggered copies the writer wrote or
+	// skipped (the slice is the driver's).
 	ids   []string
 	idv   *map[string]wire.MsgIDFunc
 	first bool // netRPC: the first RPC of its stream (gossipsub v1.3 Extensions)
@@ -290,5 +293,10 @@ func (r *Router) handleNet(in netInput) {
 	case netMessageHead:
 		h := in.head
 		r.m.outcome(r.aut.HandleMessageHead(r.clk.Now(), in.peer, h.topic, h.id, h.dataLen, &r.out))
+	case netCopiesDone:
+		now := r.clk.Now()
+		for _, id := range in.ids {
+			r.m.outcome(r.aut.HandleCopyDone(now, in.peer, id, &r.out))
+		}
 	}
 }

@@ -33,9 +33,10 @@ type sendQueue struct {
 }
 
 type queuedMsg struct {
-	id   string
-	hash uint64      // wire.IDHash(id)
-	msg  *pb.Message // nil once cancelled
+	id    string
+	hash  uint64      // wire.IDHash(id)
+	msg   *pb.Message // nil once cancelled
+	paced bool        // a staggered copy: the writer reports it done (popData's done)
 }
 
 func newSendQueue(maxData, maxCtrl int) *sendQueue {
@@ -86,8 +87,9 @@ func (q *sendQueue) pushControlFront(rpc *pb.RPC) {
 }
 
 // pushData queues a message, unless the queue is full or the peer has
-// shown it does not need it (see unwanted).
-func (q *sendQueue) pushData(id string, m *pb.Message) pushResult {
+// shown it does not need it (see unwanted). A paced message (a staggered
+// copy, automaton.Send.Paced) is reported by popData when taken.
+func (q *sendQueue) pushData(id string, m *pb.Message, paced bool) pushResult {
 	h := wire.IDHash(id)
 	if q.unwanted.has(h) {
 		return pushUnwanted
@@ -102,7 +104,7 @@ func (q *sendQueue) pushData(id string, m *pb.Message) pushResult {
 	if len(q.data)-q.dataAt >= 2*q.maxData {
 		q.compactLocked()
 	}
-	q.data = append(q.data, queuedMsg{id: id, hash: h, msg: m})
+	q.data = append(q.data, queuedMsg{id: id, hash: h, msg: m, paced: paced})
 	q.live++
 	q.mu.Unlock()
 	q.signal()
@@ -198,8 +200,9 @@ func idontwantIDs(c *pb.ControlMessage) int {
 // popData appends to dst queued messages whose summed size (as returned by
 // size) stays within budget, always at least one, and returns it with the
 // number of messages skipped because the peer meanwhile showed it does not
-// need them (see unwanted).
-func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message) int) ([]*pb.Message, int) {
+// need them (see unwanted). The ids of the paced messages it takes, written
+// or skipped, are appended to *done (when done is not nil).
+func (q *sendQueue) popData(dst []*pb.Message, done *[]string, budget int, size func(*pb.Message) int) ([]*pb.Message, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.unwanted.mu.Lock()
@@ -218,6 +221,9 @@ func (q *sendQueue) popData(dst []*pb.Message, budget int, size func(*pb.Message
 			used += n
 			dst = append(dst, e.msg)
 			q.live--
+		}
+		if e.msg != nil && e.paced && done != nil {
+			*done = append(*done, e.id)
 		}
 		q.data[q.dataAt] = queuedMsg{}
 		q.dataAt++

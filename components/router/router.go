@@ -79,6 +79,9 @@ type Router struct {
 	topics   map[string]*topicState
 	rl       rateLog
 	part     partialDriver // gossipsub v1.3 extensions, partial messages
+	// copiesDone are staggered copies enqueue found done without
+	// queueing them; flush reports them to the automaton.
+	copiesDone []copyDone
 }
 
 type runState uint8
@@ -116,6 +119,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	}
 	if cfg.lazy != nil {
 		cfg.gossip.Lazy = *cfg.lazy
+	}
+	if cfg.stagger != nil {
+		cfg.gossip.Stagger = *cfg.stagger
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err

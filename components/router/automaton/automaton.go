@@ -114,6 +114,8 @@ type Automaton struct {
 	announced map[idKey]struct{}
 	// lazy holds learned lazy forwarding's open observations (LazyConfig).
 	lazy lazyState
+	// stagger holds the messages being forwarded staggered (StaggerConfig).
+	stagger staggerState
 
 	ticks uint64 // heartbeats run
 

@@ -157,6 +157,10 @@ type Config struct {
 	// and by default; DefaultLazyConfig turns it on.
 	Lazy LazyConfig
 
+	// Stagger is staggered forwarding of large messages (StaggerConfig):
+	// off in the zero value; DefaultConfig sets DefaultStaggerConfig.
+	Stagger StaggerConfig
+
 	// GraftLimitD makes HandleGraft refuse (PRUNE with PX) a GRAFT when
 	// the mesh already holds D peers or more, instead of Dhi or more (the
 	// rule go-libp2p-pubsub follows); a GRAFT from an outbound peer is
@@ -209,6 +213,7 @@ func DefaultConfig() Config {
 		MaxSeen:                 1 << 18,
 		MaxPendingValidation:    4096,
 		MaxBackoffs:             1 << 16,
+		Stagger:                 DefaultStaggerConfig(),
 	}
 }
 
@@ -299,6 +304,9 @@ func (c Config) Validate() error {
 		return bad("MaxPendingValidation", "must be > 0")
 	case c.MaxBackoffs <= 0:
 		return bad("MaxBackoffs", "must be > 0")
+	}
+	if err := c.Stagger.validate(); err != nil {
+		return err
 	}
 	if err := c.Lazy.validate(); err != nil {
 		return err

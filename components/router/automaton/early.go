@@ -44,6 +44,7 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	// The sender has the message: a forward of ours to it would only cross
 	// its copy on the way (once forwarded, there is nothing left to skip).
 	if a.seen.has(id) && a.pending[id] == nil {
+		a.staggerPeerHas(now, from, id, out)
 		return OutcomeAlreadySeen
 	}
 	e := a.early.entry(id)

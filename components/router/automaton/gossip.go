@@ -173,7 +173,6 @@ func (a *Automaton) advertised(ps *peerState, e *cacheEntry) bool {
 // Outcomes: OutcomeIDontWantRecorded, OutcomeIDontWantBudgetExceeded,
 // OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
 func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.ControlIDontWant, out *Output) Outcome {
-	_ = now
 	ps, refused := a.sender(from, featIDontWant)
 	if ps == nil {
 		return refused
@@ -187,6 +186,7 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 			continue
 		}
 		a.lazyEvidence(from, string(raw), lazyEvIDW)
+		a.staggerPeerHas(now, from, string(raw), out)
 		k := keyOf(string(raw))
 		if _, ok := ps.dontWant[k]; ok {
 			continue

@@ -224,7 +224,7 @@ func TestLazyOffAndLargeMessages(t *testing.T) {
 		size int
 	}{{"off", false, 100}, {"large", true, 20 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, mesh := lazyHarness(t, func(c *Config) { c.Lazy.Enabled = tc.on })
+			h, mesh := lazyHarness(t, func(c *Config) { c.Lazy.Enabled, c.Stagger.MinData = tc.on, 0 })
 			teach(h, mesh, 4, mesh[1:], nil)
 			_, id := h.receive(mesh[0], tc.size)
 			for _, p := range mesh[1:] {

@@ -109,6 +109,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		if cid, ok := a.mcache.key(id); ok {
 			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelReceived})
 		}
+		a.staggerPeerHas(now, from, id, out)
 		a.lazyEvidence(from, id, lazyEvCopy)
 		FactMessageDuplicated.add(out, events.EvtMessageDuplicated{Topic: topic, ID: id, From: from, At: now})
 		return OutcomeAlreadySeen
@@ -324,6 +325,17 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		}
 		clear(cands)
 		a.scratchLazy = cands[:0]
+	} else if k := a.staggers(len(msg.GetData()), false); k > 0 {
+		cands := a.scratchLazy[:0]
+		for _, p := range t.mesh.items {
+			if ps := a.peers[p]; wanted(p, ps) {
+				cands = append(cands, ps)
+			}
+		}
+		n += len(cands)
+		a.startStagger(now, t, msg, id, cands, k, out)
+		clear(cands)
+		a.scratchLazy = cands[:0]
 	} else {
 		for _, p := range t.mesh.items {
 			if ps := a.peers[p]; wanted(p, ps) {
@@ -457,6 +469,10 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		}
 	}
 	n := 0
+	// Staggered (StaggerConfig.PublishK): the chosen peers are collected,
+	// then sent to k at a time.
+	k := a.staggers(len(msg.GetData()), true)
+	chosen := a.scratchLazy[:0]
 	extras := a.publishExtras(t, len(msg.GetData()))
 	skips := a.publishSkips(t, len(extras))
 	var raw []byte // the id's bytes, shared by every IDONTWANT to a skipped peer
@@ -484,10 +500,19 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 			}
 		}
 		if send {
-			out.sendMessage(p, id, msg)
+			if k > 0 {
+				chosen = append(chosen, ps)
+			} else {
+				out.sendMessage(p, id, msg)
+			}
 			n++
 		}
 	}
+	if len(chosen) > 0 {
+		a.startStagger(now, t, msg, id, chosen, k, out)
+		clear(chosen)
+	}
+	a.scratchLazy = chosen[:0]
 	FactMessagePublished.add(out, events.EvtMessagePublished{Topic: topic, ID: id, Size: size, Peers: n, At: now})
 	if n == 0 {
 		return OutcomeNoPeers

@@ -151,6 +151,19 @@ const (
 	// OutcomeNothingToFlush: FlushLazy found no queued lazy ids to send.
 	OutcomeNothingToFlush
 
+	// OutcomeCopyDone: HandleCopyDone freed the slot of a staggered copy
+	// in flight (and released the next waiting copy, if any).
+	OutcomeCopyDone
+	// OutcomeCopyNotTracked: HandleCopyDone for a copy no longer in flight
+	// (done by MaxWait, the peer's IDONTWANT or copy, or nothing is left
+	// to release for its message).
+	OutcomeCopyNotTracked
+	// OutcomeCopiesReleased: ReleaseDue found staggered copies in flight
+	// for MaxWait and released the next ones.
+	OutcomeCopiesReleased
+	// OutcomeNothingDue: ReleaseDue found no copy in flight past MaxWait.
+	OutcomeNothingDue
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -212,6 +225,10 @@ var outcomeNames = [...]string{
 	OutcomeRTTRecorded:             "rtt_recorded",
 	OutcomeLazyFlushed:             "lazy_flushed",
 	OutcomeNothingToFlush:          "nothing_to_flush",
+	OutcomeCopyDone:                "copy_done",
+	OutcomeCopyNotTracked:          "copy_not_tracked",
+	OutcomeCopiesReleased:          "copies_released",
+	OutcomeNothingDue:              "nothing_due",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

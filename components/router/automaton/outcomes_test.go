@@ -252,6 +252,21 @@ var outcomeCases = []struct {
 		m, id = msg(p, topicA, 10)
 		return h.a.HandleMessage(h.now, p, m, id, true, &h.out)
 	}},
+	{OutcomeCopyDone, "staggered copy written", func(h *harness) Outcome {
+		p, id := staggered(h)
+		return h.a.HandleCopyDone(h.now, p, id, &h.out)
+	}},
+	{OutcomeCopyNotTracked, "copy of a message not staggered", func(h *harness) Outcome {
+		return h.a.HandleCopyDone(h.now, pid(1), "no-such-id", &h.out)
+	}},
+	{OutcomeCopiesReleased, "staggered copy past MaxWait", func(h *harness) Outcome {
+		staggered(h)
+		h.advance(h.a.cfg.Stagger.MaxWait)
+		return h.a.ReleaseDue(h.now, &h.out)
+	}},
+	{OutcomeNothingDue, "nothing staggered", func(h *harness) Outcome {
+		return h.a.ReleaseDue(h.now, &h.out)
+	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
 	}},
@@ -326,6 +341,21 @@ func gossipedTo(h *harness) peer.ID {
 		h.t.Fatalf("peer 1 got %d IHAVE, want 1", len(ih))
 	}
 	return p
+}
+
+// staggered forwards a large message from peer 1 to a mesh of 6 and
+// returns a peer its copy is in flight to, and the id.
+func staggered(h *harness) (peer.ID, string) {
+	h.addN(1, 7, topicA)
+	h.join(topicA)
+	m, id := msg(pid(99), topicA, h.a.cfg.Stagger.MinData)
+	src := h.mesh(topicA)[0]
+	h.a.HandleMessage(h.now, src, m, id, true, &h.out)
+	h.reset()
+	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
+		h.t.Fatalf("Validated = %v", o)
+	}
+	return h.out.Sends[0].To, id
 }
 
 func validate(h *harness, res ValidationResult) Outcome {

@@ -21,6 +21,11 @@ type Send struct {
 	// IDs are the message ids of RPC.Publish, index-aligned, so that the
 	// driver can drop a queued copy when a Cancel for it arrives.
 	IDs []string
+	// Paced, when not nil, is index-aligned with IDs: true for a message
+	// forwarded staggered (StaggerConfig), whose copy the driver reports
+	// with HandleCopyDone once written or dropped unwritten. Nil when no
+	// message of the Send is paced.
+	Paced []bool
 }
 
 // Cancel asks the driver to drop a message still queued (not yet written) for
@@ -238,9 +243,10 @@ func (o *Output) rpcFor(p peer.ID) *Send {
 // sendBox is a fresh Send's RPC with room for its first message and id, in
 // one allocation: most Sends carry one message.
 type sendBox struct {
-	rpc pb.RPC
-	msg [1]*pb.Message
-	id  [1]string
+	rpc   pb.RPC
+	msg   [1]*pb.Message
+	id    [1]string
+	paced [1]bool
 }
 
 func (o *Output) control(p peer.ID) *pb.ControlMessage {
@@ -252,6 +258,16 @@ func (o *Output) control(p peer.ID) *pb.ControlMessage {
 }
 
 func (o *Output) sendMessage(p peer.ID, id string, m *pb.Message) {
+	o.addMessage(p, id, m, false)
+}
+
+// sendPaced is sendMessage for a copy of a staggered message: the driver
+// reports it done (HandleCopyDone).
+func (o *Output) sendPaced(p peer.ID, id string, m *pb.Message) {
+	o.addMessage(p, id, m, true)
+}
+
+func (o *Output) addMessage(p peer.ID, id string, m *pb.Message, paced bool) {
 	if _, ok := o.sendIdx[p]; !ok {
 		if o.sendIdx == nil {
 			o.sendIdx = make(map[peer.ID]int)
@@ -259,13 +275,24 @@ func (o *Output) sendMessage(p peer.ID, id string, m *pb.Message) {
 		b := new(sendBox)
 		b.msg[0], b.id[0] = m, id
 		b.rpc.Publish = b.msg[:1:1]
+		s := Send{To: p, RPC: &b.rpc, IDs: b.id[:1:1]}
+		if paced {
+			b.paced[0] = true
+			s.Paced = b.paced[:1:1]
+		}
 		o.sendIdx[p] = len(o.Sends)
-		o.Sends = append(o.Sends, Send{To: p, RPC: &b.rpc, IDs: b.id[:1:1]})
+		o.Sends = append(o.Sends, s)
 		return
 	}
 	s := o.rpcFor(p)
 	s.RPC.Publish = append(s.RPC.Publish, m)
 	s.IDs = append(s.IDs, id)
+	if paced || s.Paced != nil {
+		for len(s.Paced) < len(s.IDs)-1 {
+			s.Paced = append(s.Paced, false)
+		}
+		s.Paced = append(s.Paced, paced)
+	}
 }
 
 func (o *Output) sendSub(p peer.ID, topic string, sub bool) {

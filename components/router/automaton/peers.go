@@ -78,6 +78,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	}
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
+	a.staggerForget(now, p, out)
 	FactPeerRemoved.add(out, events.EvtRouterPeerRemoved{Peer: p, At: now})
 	return OutcomePeerRemoved
 }

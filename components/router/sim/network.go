@@ -292,7 +292,16 @@ func (s *Sim) flush(n *node) {
 	if o.Empty() {
 		return
 	}
+	// Staggered copies (automaton.StaggerConfig) count as written when
+	// sent: the simulated links have latency but no bandwidth, so a copy
+	// holds the next one back for no time.
+	var done []pacedCopy
 	for _, snd := range o.Sends {
+		for i, p := range snd.Paced {
+			if p {
+				done = append(done, pacedCopy{snd.To, snd.IDs[i]})
+			}
+		}
 		j, ok := s.byID[snd.To]
 		if !ok {
 			continue
@@ -304,6 +313,18 @@ func (s *Sim) flush(n *node) {
 		s.cfg.Scorer.Observe(n.id, s.now, o)
 	}
 	o.Reset()
+	if len(done) > 0 {
+		for _, c := range done {
+			n.a.HandleCopyDone(s.now, c.to, c.id, o)
+		}
+		s.flush(n)
+	}
+}
+
+// pacedCopy is a staggered copy sent by flush.
+type pacedCopy struct {
+	to peer.ID
+	id string
 }
 
 // Run processes events until the virtual clock has advanced by d.

@@ -1,0 +1,291 @@
+package automaton
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+)
+
+// StaggerConfig is staggered forwarding of large messages, a local sending
+// policy (nothing changes on the wire; the GossipSub v1.2 spec leaves the
+// order and timing of forwards to the implementation).
+//
+// Without it, a node that accepts a message hands a copy to every mesh
+// peer at once; for a large message all copies then share the link (and,
+// on a loaded machine, the CPU) and most of them reach peers that were
+// already receiving the message from someone else. With it, a message
+// whose data is at least MinData bytes goes to at most K of its chosen
+// peers at a time (PublishK for our own messages): mesh peers first, then
+// by score, highest first, ties in random order. The next peer's copy is
+// released when one in flight is done: the driver reports it written (or
+// not written: the peer's queue was full or refused it), or the peer shows
+// it does not need it (its IDONTWANT for the message, its copy of the
+// message, or the head of its copy), or MaxWait passed since it was
+// released (so a stuck peer holds the others back at most MaxWait). A peer
+// still waiting whose IDONTWANT, copy or copy's head arrives is skipped:
+// that copy is never sent. Peers added while a message is staggered do not
+// get it (as without staggering); removed peers are dropped from it.
+type StaggerConfig struct {
+	// MinData is the smallest data field (bytes) of a message forwarded
+	// staggered. 0 turns staggering off: every chosen peer gets its copy
+	// at once.
+	MinData int
+	// K is how many copies of a forwarded message may be in flight at
+	// once. At least 1 when MinData > 0.
+	K int
+	// PublishK is how many copies of our own message may be in flight at
+	// once; 0 sends our own messages to every chosen peer at once.
+	PublishK int
+	// MaxWait is how long a copy counts as in flight at most: after it the
+	// next peer's copy is released even if the driver did not report this
+	// one done. Positive when MinData > 0.
+	MaxWait time.Duration
+}
+
+// DefaultStaggerConfig returns the defaults: messages of at least 16 KiB
+// of data go to 2 peers at a time (our own to 2 at a time as well), and a
+// copy counts as in flight for at most 50 ms (docs/router.md, "Staggered
+// forwarding of large messages", has the measurements).
+func DefaultStaggerConfig() StaggerConfig {
+	return StaggerConfig{MinData: 16 << 10, K: 2, PublishK: 2, MaxWait: 50 * time.Millisecond}
+}
+
+func (c StaggerConfig) validate() error {
+	bad := func(field, why string) error {
+		return fmt.Errorf("%w: Stagger.%s %s", ErrInvalidConfig, field, why)
+	}
+	switch {
+	case c.MinData < 0:
+		return bad("MinData", "must be >= 0")
+	case c.MinData == 0:
+		return nil
+	case c.K < 1:
+		return bad("K", "must be >= 1")
+	case c.PublishK < 0:
+		return bad("PublishK", "must be >= 0")
+	case c.MaxWait <= 0:
+		return bad("MaxWait", "must be > 0")
+	}
+	return nil
+}
+
+// maxStaggered bounds the messages being staggered at once; past it a
+// message goes to all its peers at once.
+const maxStaggered = 1024
+
+// staggerState is the messages being forwarded staggered, by id.
+type staggerState struct {
+	entries map[string]*staggerEntry
+}
+
+// staggerEntry is one message being forwarded staggered.
+type staggerEntry struct {
+	id      string
+	msg     *pb.Message
+	k       int
+	waiting []peer.ID // not sent yet, in release order
+	flying  []flight  // released, not done yet
+}
+
+// An entry is forgotten as soon as nothing waits in it: the automaton keeps
+// only messages with copies still to release.
+
+// flight is one released copy: its peer and when it stops counting as in
+// flight.
+type flight struct {
+	p     peer.ID
+	until time.Time
+}
+
+// staggers reports whether a message with data of n bytes is forwarded
+// staggered with at most k copies in flight (k 0: not staggered).
+func (a *Automaton) staggers(n int, own bool) int {
+	c := a.cfg.Stagger
+	if c.MinData == 0 || n < c.MinData || len(a.stagger.entries) >= maxStaggered {
+		return 0
+	}
+	if own {
+		return c.PublishK
+	}
+	return c.K
+}
+
+// startStagger orders cands (the peers chosen for msg; the slice is
+// reordered) and sends msg to the first k; the rest wait for
+// releaseStagger. The caller checked that k > 0.
+func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, k int, out *Output) {
+	if len(cands) <= k {
+		for _, ps := range cands {
+			out.sendMessage(ps.id, id, msg)
+		}
+		return
+	}
+	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	slices.SortStableFunc(cands, func(x, y *peerState) int {
+		xm, ym := t.mesh.has(x.id), t.mesh.has(y.id)
+		switch {
+		case xm && !ym:
+			return -1
+		case ym && !xm:
+			return 1
+		case x.score > y.score:
+			return -1
+		case x.score < y.score:
+			return 1
+		}
+		return 0
+	})
+	e := &staggerEntry{id: id, msg: msg, k: k, waiting: make([]peer.ID, 0, len(cands)-k)}
+	for _, ps := range cands[:k] {
+		e.flying = append(e.flying, flight{p: ps.id, until: now.Add(a.cfg.Stagger.MaxWait)})
+		out.sendPaced(ps.id, id, msg)
+	}
+	for _, ps := range cands[k:] {
+		e.waiting = append(e.waiting, ps.id)
+	}
+	if a.stagger.entries == nil {
+		a.stagger.entries = make(map[string]*staggerEntry)
+	}
+	a.stagger.entries[id] = e
+}
+
+// release sends e's next waiting copies while fewer than e.k are in
+// flight, skipping peers that meanwhile showed they do not need the
+// message or are gone, and forgets e when nothing is left. It reports how
+// many copies it sent.
+func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
+	n := 0
+	for len(e.flying) < e.k && len(e.waiting) > 0 {
+		p := e.waiting[0]
+		e.waiting = e.waiting[1:]
+		ps := a.peers[p]
+		if ps == nil || a.early.sentBy(e.id, p) {
+			continue
+		}
+		if _, unwanted := ps.dontWant[keyOf(e.id)]; unwanted {
+			continue
+		}
+		e.flying = append(e.flying, flight{p: p, until: now.Add(a.cfg.Stagger.MaxWait)})
+		out.sendPaced(p, e.id, e.msg)
+		n++
+	}
+	if len(e.waiting) == 0 {
+		// Nothing left to release: copies still in flight hold nothing back.
+		delete(a.stagger.entries, e.id)
+	}
+	return n
+}
+
+// staggerPeerHas records that p has, or is receiving, the message id (its
+// IDONTWANT, copy or copy's head arrived): a copy waiting for p is
+// dropped, and one in flight to p no longer holds the next one back.
+func (a *Automaton) staggerPeerHas(now time.Time, p peer.ID, id string, out *Output) {
+	e := a.stagger.entries[id]
+	if e == nil {
+		return
+	}
+	if i := slices.Index(e.waiting, p); i >= 0 {
+		e.waiting = slices.Delete(e.waiting, i, i+1)
+	}
+	if i := slices.IndexFunc(e.flying, func(f flight) bool { return f.p == p }); i >= 0 {
+		e.flying = slices.Delete(e.flying, i, i+1)
+	}
+	a.release(now, e, out)
+}
+
+// staggerForget drops a removed peer from every staggered message.
+func (a *Automaton) staggerForget(now time.Time, p peer.ID, out *Output) {
+	if len(a.stagger.entries) == 0 {
+		return
+	}
+	ids := a.scratchIDs[:0]
+	for id := range a.stagger.entries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // releases in a fixed order, whatever the map's
+	for _, id := range ids {
+		a.staggerPeerHas(now, p, id, out)
+	}
+	clear(ids)
+	a.scratchIDs = ids[:0]
+}
+
+// HandleCopyDone takes the driver's report that the copy of message id it
+// was given for peer p as paced (Send.Paced) is done: written to the
+// peer's stream, or not written at all (the peer's queue was full, the
+// peer had shown it does not need it, the peer is gone). The next waiting
+// peer's copy, if any, is released (Output.Sends, paced).
+//
+// Outcomes: OutcomeCopyDone (the copy was in flight), OutcomeCopyNotTracked
+// (it was not: it already counted as done, by MaxWait, the peer's
+// IDONTWANT or copy, or the message is no longer staggered).
+func (a *Automaton) HandleCopyDone(now time.Time, p peer.ID, id string, out *Output) Outcome {
+	e := a.stagger.entries[id]
+	if e == nil {
+		return OutcomeCopyNotTracked
+	}
+	i := slices.IndexFunc(e.flying, func(f flight) bool { return f.p == p })
+	if i < 0 {
+		return OutcomeCopyNotTracked
+	}
+	e.flying = slices.Delete(e.flying, i, i+1)
+	a.release(now, e, out)
+	return OutcomeCopyDone
+}
+
+// ReleaseDue releases the next copies of staggered messages whose copies
+// in flight have counted as such for MaxWait (StaggerConfig) by now. The
+// driver calls it at StaggerDeadline.
+//
+// Outcomes: OutcomeCopiesReleased (at least one copy in flight timed out),
+// OutcomeNothingDue.
+func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
+	if len(a.stagger.entries) == 0 {
+		return OutcomeNothingDue
+	}
+	due := a.scratchIDs[:0]
+	for id, e := range a.stagger.entries {
+		for _, f := range e.flying {
+			if !f.until.After(now) {
+				due = append(due, id)
+				break
+			}
+		}
+	}
+	slices.Sort(due) // releases in a fixed order, whatever the map's
+	for _, id := range due {
+		e := a.stagger.entries[id]
+		e.flying = slices.DeleteFunc(e.flying, func(f flight) bool { return !f.until.After(now) })
+		a.release(now, e, out)
+	}
+	n := len(due)
+	clear(due)
+	a.scratchIDs = due[:0]
+	if n == 0 {
+		return OutcomeNothingDue
+	}
+	return OutcomeCopiesReleased
+}
+
+// StaggerDeadline returns the earliest time a staggered copy in flight
+// stops counting as such (the driver calls ReleaseDue then), and false
+// when no message is being staggered.
+func (a *Automaton) StaggerDeadline() (time.Time, bool) {
+	var d time.Time
+	ok := false
+	for _, e := range a.stagger.entries {
+		for _, f := range e.flying {
+			if !ok || f.until.Before(d) {
+				d, ok = f.until, true
+			}
+		}
+	}
+	return d, ok
+}
+
+// Staggered returns how many messages are being forwarded staggered.
+func (a *Automaton) Staggered() int { return len(a.stagger.entries) }
