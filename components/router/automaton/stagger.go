@@ -47,11 +47,13 @@ type StaggerConfig struct {
 }
 
 // DefaultStaggerConfig returns the defaults: messages of at least 16 KiB
-// of data go to 2 peers at a time (our own to 2 at a time as well), and a
+// of data (the size from which a receiver learns a message's id from the
+// head of its frame and sends IDONTWANT while the rest arrives) go to one
+// peer at a time, our own messages to every chosen peer at once, and a
 // copy counts as in flight for at most 50 ms (docs/router.md, "Staggered
 // forwarding of large messages", has the measurements).
 func DefaultStaggerConfig() StaggerConfig {
-	return StaggerConfig{MinData: 16 << 10, K: 2, PublishK: 2, MaxWait: 50 * time.Millisecond}
+	return StaggerConfig{MinData: 16 << 10, K: 1, PublishK: 0, MaxWait: 50 * time.Millisecond}
 }
 
 func (c StaggerConfig) validate() error {
