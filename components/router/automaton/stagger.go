@@ -24,8 +24,11 @@ import (
 // released when one in flight is done: the driver reports it written (or
 // not written: the peer's queue was full or refused it), or the peer shows
 // it does not need it (its IDONTWANT for the message, its copy of the
-// message, or the head of its copy), or MaxWait passed since it was
-// released (so a stuck peer holds the others back at most MaxWait). A peer
+// message, or the head of its copy). MaxWait after the first copies, every
+// peer still waiting gets its copy at once: a stuck peer, or a slow
+// write, holds the others back at most MaxWait, and no peer's copy starts
+// later than that for staggering (one at a time, each waiting for the
+// last, the fifth peer of a mesh would wait four times as long). A peer
 // still waiting whose IDONTWANT, copy or copy's head arrives is skipped:
 // that copy is never sent. Peers added while a message is staggered do not
 // get it (as without staggering); removed peers are dropped from it.
@@ -40,9 +43,9 @@ type StaggerConfig struct {
 	// PublishK is how many copies of our own message may be in flight at
 	// once; 0 sends our own messages to every chosen peer at once.
 	PublishK int
-	// MaxWait is how long a copy counts as in flight at most: after it the
-	// next peer's copy is released even if the driver did not report this
-	// one done. Positive when MinData > 0.
+	// MaxWait is how long after its first copies a message may hold the
+	// rest back: then every peer still waiting gets its copy at once,
+	// whatever is in flight. Positive when MinData > 0.
 	MaxWait time.Duration
 }
 
@@ -89,19 +92,13 @@ type staggerEntry struct {
 	id      string
 	msg     *pb.Message
 	k       int
+	until   time.Time // MaxWait after the first copies: the rest go then
 	waiting []peer.ID // not sent yet, in release order
-	flying  []flight  // released, not done yet
+	flying  []peer.ID // released, not done yet
 }
 
 // An entry is forgotten as soon as nothing waits in it: the automaton keeps
 // only messages with copies still to release.
-
-// flight is one released copy: its peer and when it stops counting as in
-// flight.
-type flight struct {
-	p     peer.ID
-	until time.Time
-}
 
 // staggers reports whether a message with data of n bytes is forwarded
 // staggered with at most k copies in flight (k 0: not staggered).
@@ -141,9 +138,9 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 		}
 		return 0
 	})
-	e := &staggerEntry{id: id, msg: msg, k: k, waiting: make([]peer.ID, 0, len(cands)-k)}
+	e := &staggerEntry{id: id, msg: msg, k: k, until: now.Add(a.cfg.Stagger.MaxWait), waiting: make([]peer.ID, 0, len(cands)-k)}
 	for _, ps := range cands[:k] {
-		e.flying = append(e.flying, flight{p: ps.id, until: now.Add(a.cfg.Stagger.MaxWait)})
+		e.flying = append(e.flying, ps.id)
 		out.sendPaced(ps.id, id, msg)
 	}
 	for _, ps := range cands[k:] {
@@ -156,12 +153,12 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 }
 
 // release sends e's next waiting copies while fewer than e.k are in
-// flight, skipping peers that meanwhile showed they do not need the
+// flight (all of them once e.until has passed), skipping peers that meanwhile showed they do not need the
 // message or are gone, and forgets e when nothing is left. It reports how
 // many copies it sent.
 func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 	n := 0
-	for len(e.flying) < e.k && len(e.waiting) > 0 {
+	for (len(e.flying) < e.k || !e.until.After(now)) && len(e.waiting) > 0 {
 		p := e.waiting[0]
 		e.waiting = e.waiting[1:]
 		ps := a.peers[p]
@@ -171,7 +168,7 @@ func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 		if _, unwanted := ps.dontWant[keyOf(e.id)]; unwanted {
 			continue
 		}
-		e.flying = append(e.flying, flight{p: p, until: now.Add(a.cfg.Stagger.MaxWait)})
+		e.flying = append(e.flying, p)
 		out.sendPaced(p, e.id, e.msg)
 		n++
 	}
@@ -193,7 +190,7 @@ func (a *Automaton) staggerPeerHas(now time.Time, p peer.ID, id string, out *Out
 	if i := slices.Index(e.waiting, p); i >= 0 {
 		e.waiting = slices.Delete(e.waiting, i, i+1)
 	}
-	if i := slices.IndexFunc(e.flying, func(f flight) bool { return f.p == p }); i >= 0 {
+	if i := slices.Index(e.flying, p); i >= 0 {
 		e.flying = slices.Delete(e.flying, i, i+1)
 	}
 	a.release(now, e, out)
@@ -224,13 +221,13 @@ func (a *Automaton) staggerForget(now time.Time, p peer.ID, out *Output) {
 //
 // Outcomes: OutcomeCopyDone (the copy was in flight), OutcomeCopyNotTracked
 // (it was not: it already counted as done, by MaxWait, the peer's
-// IDONTWANT or copy, or the message is no longer staggered).
+// IDONTWANT or copy, or nothing is left to release for the message).
 func (a *Automaton) HandleCopyDone(now time.Time, p peer.ID, id string, out *Output) Outcome {
 	e := a.stagger.entries[id]
 	if e == nil {
 		return OutcomeCopyNotTracked
 	}
-	i := slices.IndexFunc(e.flying, func(f flight) bool { return f.p == p })
+	i := slices.Index(e.flying, p)
 	if i < 0 {
 		return OutcomeCopyNotTracked
 	}
@@ -239,11 +236,11 @@ func (a *Automaton) HandleCopyDone(now time.Time, p peer.ID, id string, out *Out
 	return OutcomeCopyDone
 }
 
-// ReleaseDue releases the next copies of staggered messages whose copies
-// in flight have counted as such for MaxWait (StaggerConfig) by now. The
-// driver calls it at StaggerDeadline.
+// ReleaseDue sends every waiting copy of the staggered messages whose
+// first copies went MaxWait (StaggerConfig) or more before now, whatever
+// is in flight. The driver calls it at StaggerDeadline.
 //
-// Outcomes: OutcomeCopiesReleased (at least one copy in flight timed out),
+// Outcomes: OutcomeCopiesReleased (at least one message was due),
 // OutcomeNothingDue.
 func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 	if len(a.stagger.entries) == 0 {
@@ -251,18 +248,13 @@ func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 	}
 	due := a.scratchIDs[:0]
 	for id, e := range a.stagger.entries {
-		for _, f := range e.flying {
-			if !f.until.After(now) {
-				due = append(due, id)
-				break
-			}
+		if !e.until.After(now) {
+			due = append(due, id)
 		}
 	}
 	slices.Sort(due) // releases in a fixed order, whatever the map's
 	for _, id := range due {
-		e := a.stagger.entries[id]
-		e.flying = slices.DeleteFunc(e.flying, func(f flight) bool { return !f.until.After(now) })
-		a.release(now, e, out)
+		a.release(now, a.stagger.entries[id], out)
 	}
 	n := len(due)
 	clear(due)
@@ -273,17 +265,15 @@ func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 	return OutcomeCopiesReleased
 }
 
-// StaggerDeadline returns the earliest time a staggered copy in flight
-// stops counting as such (the driver calls ReleaseDue then), and false
-// when no message is being staggered.
+// StaggerDeadline returns the earliest time a staggered message's waiting
+// copies are all due (the driver calls ReleaseDue then), and false when no
+// message is being staggered.
 func (a *Automaton) StaggerDeadline() (time.Time, bool) {
 	var d time.Time
 	ok := false
 	for _, e := range a.stagger.entries {
-		for _, f := range e.flying {
-			if !ok || f.until.Before(d) {
-				d, ok = f.until, true
-			}
+		if !ok || e.until.Before(d) {
+			d, ok = e.until, true
 		}
 	}
 	return d, ok
