@@ -21,6 +21,9 @@
 // UpdateScores with each score snapshot, then frames and writes
 // Output.Sends, honours Output.Cancels and emits Output.Facts on the bus.
 // It also checks signatures and computes message ids before HandleMessage.
+// With staggered forwarding (Config.Stagger) it reports each paced copy
+// (Send.Paced) written or dropped with HandleCopyDone, and calls
+// ReleaseDue at StaggerDeadline.
 package automaton
 
 import (

@@ -301,7 +301,10 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // peers whose copy of it started arriving (HandleMessageHead) and peers
 // that sent IDONTWANT for it. It returns how many peers got it.
 // Mesh peers come first, then floodsub and direct peers (never in a mesh,
-// so nobody is sent the message twice). With learned lazy forwarding
+// so nobody is sent the message twice). A message of at least
+// Stagger.MinData bytes of data goes to the mesh peers Stagger.K at a time
+// (see StaggerConfig; floodsub and direct peers get theirs at once); they
+// count in the result. With learned lazy forwarding
 // (Config.Lazy) some mesh peers get an IHAVE for it instead (see
 // LazyConfig); they do not count in the result.
 func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
@@ -427,7 +430,9 @@ func (a *Automaton) HandleBadRPC(now time.Time, p peer.ID, reason events.Penalty
 // after the last publish), plus floodsub and direct peers, and with latency
 // selection the extras (LatencyConfig.PublishExtra); with
 // LatencyConfig.PublishMeshSkip some mesh peers get an IDONTWANT for it
-// instead. No other IDONTWANT is sent for it (as in other implementations:
+// instead. A message of at least Stagger.MinData bytes of data goes to the
+// chosen peers Stagger.PublishK at a time (mesh peers first; see
+// StaggerConfig) when PublishK is not 0. No other IDONTWANT is sent for it (as in other implementations:
 // peers do not send a message back to its author). It is marked seen, with its fingerprint, and cached for
 // IWANT. Emits EvtFanoutPeerAdded for each peer of a fanout it creates,
 // then EvtMessagePublished.
