@@ -40,6 +40,8 @@ func fuzzConfig() Config {
 	c.Lazy = DefaultLazyConfig() // batched IHAVEs, learning fast
 	c.Lazy.MinEager, c.Lazy.MinSamples, c.Lazy.MaxOpen = 1, 1, 16
 	c.Lazy.WasteThreshold = 0.5
+	c.Lazy.MaxData = 30 // larger messages are staggered (MinData 20)
+	c.Stagger = StaggerConfig{MinData: 20, K: 1, PublishK: 1, MaxWait: 100 * time.Millisecond}
 	return c
 }
 
@@ -51,6 +53,7 @@ type program struct {
 	now     time.Time
 	out     Output
 	pending []string
+	recent  [4]string // ids of the last messages received or published, for HandleCopyDone
 	seq     int
 }
 
@@ -90,6 +93,7 @@ func (p *program) message(author peer.ID, topic string) (*pb.Message, string) {
 	}
 	m := &pb.Message{From: []byte(author), Seqno: seq, Topic: &topic, Data: make([]byte, int(p.next()%40))}
 	id := string(author[len(author)-4:]) + string(seq)
+	p.recent[p.seq%len(p.recent)] = id
 	return m, id
 }
 
@@ -157,9 +161,13 @@ func (p *program) step() bool {
 	case 9:
 		d := p.next()
 		p.now = now.Add(time.Duration(d) * 50 * time.Millisecond)
-		if d%4 == 3 {
+		switch {
+		case d%4 == 3:
 			a.FlushLazy(p.now, out)
-		} else {
+		case d%4 == 2:
+			a.ReleaseDue(p.now, out)
+			a.HandleCopyDone(p.now, p.peer(), p.recent[int(p.next())%len(p.recent)], out)
+		default:
 			a.Heartbeat(p.now, out)
 		}
 	case 10:
@@ -198,6 +206,14 @@ func checkBounds(t testing.TB, a *Automaton) {
 	t.Helper()
 	c := a.cfg
 	s := a.Sizes()
+	if len(a.stagger.entries) > maxStaggered {
+		t.Fatalf("%d messages staggered, bound %d", len(a.stagger.entries), maxStaggered)
+	}
+	for id, e := range a.stagger.entries {
+		if len(e.waiting) == 0 || len(e.flying) > e.k || e.id != id {
+			t.Fatalf("staggered %q: %d waiting, %d in flight, k %d", id, len(e.waiting), len(e.flying), e.k)
+		}
+	}
 	switch {
 	case s.Peers > c.MaxPeers:
 		t.Fatalf("peers %d > %d", s.Peers, c.MaxPeers)
