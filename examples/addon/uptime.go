@@ -23,6 +23,13 @@ import (
 // meshbus. It is plugged into a node with one option,
 // host.WithFx(UptimeModule), and gets what a built-in gets: the bus, the
 // clock, the metrics registry and the logger.
+//
+// Its metric is a plain client_golang counter on purpose. The built-in
+// components keep theirs in meshbus's internal/promreg (descriptors shared
+// by the process, one array of numbers per node), but an add-on written in
+// another module cannot import an internal package, and this file shows
+// what such an add-on writes: any client_golang collector, registered on
+// the registerer the node provides.
 
 // EvtSessionEnded is the add-on's own event, emitted on the node's bus when
 // a peer's connected session ends: an add-on emits like a built-in.
