@@ -119,6 +119,10 @@ func TestConfigValidate(t *testing.T) {
 		{Impl: ImplTyped, Policy: eventbus.Drop, Healthy: -1},
 		{Impl: ImplTyped, Policy: eventbus.Drop, Buf: -1},
 		{Impl: ImplTyped, Policy: eventbus.Drop, SlowPeriod: -1},
+		// The typed, batch and chan callers convert nothing to time.
+		{Impl: ImplTyped, Policy: eventbus.Drop, ConvertTimed: true},
+		{Impl: ImplBatch, Policy: eventbus.Drop, ConvertTimed: true},
+		{Impl: ImplChan, Policy: eventbus.Drop, ConvertTimed: true},
 	}
 	for _, c := range badStall {
 		if _, err := RunStall(c, 1); !errors.Is(err, ErrConfig) {

@@ -25,8 +25,8 @@ func setupChanAny(r *Rig) error {
 	chs := plainChans[any](r)
 	ev := sampleEvent()
 	r.emit = func(n int) error {
-		for range n {
-			emitBoxed(chs, ev)
+		for i := range n {
+			emitBoxed(chs, r.boxAt(i, ev))
 		}
 		return nil
 	}

@@ -173,8 +173,8 @@ func setupMeshbus(r *Rig) error {
 			return errors.Join(err, closeAll())
 		}
 		r.emit = func(n int) error {
-			for range n {
-				if err := em.Emit(ev); err != nil {
+			for i := range n {
+				if err := em.Emit(r.boxAt(i, ev)); err != nil {
 					return err
 				}
 			}
