@@ -17,11 +17,8 @@ const EmitterRoom = 1024
 // and the queues are emptied on this goroutine. So the time is the bus's own
 // cost plus one uncontended channel send per subscriber, with no reader
 // holding a channel's lock and no goroutine to wake: the part of the
-// end-to-end cost a bus decides. Where the API takes an any (chan-any,
-// event.Bus, libp2p), each event of a burst is boxed before the timer
-// starts: the caller's allocation is not the bus's cost. Allocations are
-// counted over the bursts, that boxing included (one per event for those
-// APIs), and their drains (draining allocates nothing).
+// end-to-end cost a bus decides. Allocations are counted over the timed
+// bursts and their drains (draining allocates nothing).
 func MeasureEmitter(cfg Config, n int) (Result, error) {
 	if cfg.Buf != EmitterRoom {
 		return Result{}, fmt.Errorf("%w: emitter-cost buffer %d, want %d", ErrConfig, cfg.Buf, EmitterRoom)
@@ -48,13 +45,6 @@ func MeasureEmitter(cfg Config, n int) (Result, error) {
 // *elapsed, then empties every queue untimed and checks that each
 // subscriber had exactly the n events.
 func (r *Rig) burst(n int, elapsed *time.Duration) error {
-	if r.boxes != nil {
-		// The caller's conversion, one new box per event, untimed.
-		ev := sampleEvent()
-		for i := range n {
-			r.boxes[i] = boxEvent(ev)
-		}
-	}
 	start := time.Now()
 	err := r.emit(n)
 	*elapsed += time.Since(start)

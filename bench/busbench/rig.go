@@ -39,27 +39,6 @@ type Rig struct {
 	// subscription's queue on the caller's goroutine instead.
 	manual   bool
 	drainNow []func() uint64
-
-	// boxes, in a manual rig of an API whose Emit takes an any (chan-any,
-	// event.Bus, libp2p), holds the next burst's events, each boxed on its
-	// own before the clock starts (see burst): the caller's conversion is
-	// the caller's cost, not the bus's. nil otherwise: the emit boxes each
-	// event at its call, as a caller does.
-	boxes []any
-}
-
-// convertsToAny reports whether the contender's Emit takes the event as an
-// any, so that its caller boxes each event.
-func (i Impl) convertsToAny() bool { return i == ImplChanAny || i == ImplEventBus || i == ImplLibp2p }
-
-// boxAt is the i-th event of the current emit call as the caller hands it
-// to an Emit that takes an any: boxed before the clock started in a manual
-// rig, boxed here (a new box per call) otherwise.
-func (r *Rig) boxAt(i int, ev Event) any {
-	if r.boxes != nil {
-		return r.boxes[i]
-	}
-	return ev
 }
 
 // NewRig sets up cfg for a run of n events (n >= 1).
@@ -80,9 +59,6 @@ func newRig(cfg Config, n int, manual bool) (*Rig, error) {
 		received: make([]uint64, cfg.Subs),
 		dropped:  func() uint64 { return 0 },
 		manual:   manual,
-	}
-	if manual && cfg.Impl.convertsToAny() {
-		r.boxes = make([]any, EmitterRoom)
 	}
 	r.remaining.Store(int64(cfg.Subs))
 	var err error

@@ -46,8 +46,8 @@ func setupLibp2p(r *Rig) error {
 	}
 	ev := sampleEvent()
 	r.emit = func(n int) error {
-		for i := range n {
-			if err := em.Emit(r.boxAt(i, ev)); err != nil {
+		for range n {
+			if err := em.Emit(ev); err != nil {
 				return err
 			}
 		}

@@ -436,7 +436,7 @@ func setupStallMeshbus(r *stallRig, c StallConfig) error {
 		}
 		r.emitAny, closeEm = em.Emit, em.Close
 	} else {
-		emit, cl, err := emitterFunc(b, c.Impl)
+		emit, cl, err := typedEmitterFunc(b)
 		if err != nil {
 			return errors.Join(err, closeAll())
 		}

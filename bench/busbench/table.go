@@ -90,8 +90,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "Emitter cost: the same contenders with nobody reading while the timer runs. Each subscription has room for a burst\n")
 		fmt.Fprintf(w, "of %d events; the emitter emits a burst, then the queues are emptied untimed. This is the bus's own cost plus one\n", EmitterRoom)
 		fmt.Fprintf(w, "uncontended send per subscriber: no reader holds a channel's lock and no goroutine is woken, so unlike the table\n")
-		fmt.Fprintf(w, "above it is not dominated by the channels and the scheduler, which cost every contender the same. Where the API\n")
-		fmt.Fprintf(w, "takes an any (chan-any, event.Bus, libp2p) the caller's boxing of each event is done before the timer starts.\n")
+		fmt.Fprintf(w, "above it is not dominated by the channels and the scheduler, which cost every contender the same.\n")
 		fmt.Fprintf(w, "%s: per event of an EmitMany of %d events, not one Emit. %s: a single-producer emitter (one\n", ImplBatchMany, emitManyChunk, ImplBatchSingle)
 		fmt.Fprintf(w, "compare-and-swap per Emit); %s: the emitter safe for concurrent use (two locked instructions per Emit).\n\n", ImplBatch)
 		if err := writeRows(w, r.Emitter, false); err != nil {
