@@ -162,6 +162,35 @@ func TestGridAndNames(t *testing.T) {
 	}
 }
 
+// The stall rig hands the event to the Emit as the row's API takes it: an
+// any for the APIs whose caller boxes (event.Bus, chan-any, go-libp2p), so
+// that runStallTimed can box it before the clock starts; the event itself
+// for the others. Exactly one of emit and emitAny is set.
+func TestStallRigConversion(t *testing.T) {
+	for _, c := range StallRows() {
+		t.Run(c.Name(), func(t *testing.T) {
+			r, err := newStallRig(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				close(r.stopSlow)
+				r.slowDone.Wait()
+				if err := r.closeFn(); err != nil {
+					t.Error(err)
+				}
+				r.drainers.Wait()
+			}()
+			if (r.emit == nil) == (r.emitAny == nil) {
+				t.Fatalf("emit set %v, emitAny set %v: want exactly one", r.emit != nil, r.emitAny != nil)
+			}
+			if got := r.emitAny != nil; got != c.converts() {
+				t.Fatalf("emitAny set %v, want %v (the caller of %s boxes: %v)", got, c.converts(), c.Impl, c.converts())
+			}
+		})
+	}
+}
+
 // Each stall row's accounting holds with tiny runs: the healthy subscribers
 // get every event, and the stalled one's events are read, queued, dropped,
 // or cut off by its kill, as its policy says.
