@@ -10,7 +10,8 @@
 //	clock.Clock                       the injected clock (WithClock)
 //	prometheus.Registerer             the node's metrics registry (WithRegistry),
 //	prometheus.Gatherer,              also readable as a Gatherer and
-//	*prometheus.Registry              as the registry itself
+//	*prometheus.Registry              as the registry itself; none of the three
+//	                                  with WithoutMetrics (take them optional)
 //	*slog.Logger                      the node's logger (WithLogger)
 //	context.Context                   the node's context, canceled when Close begins
 //

@@ -74,22 +74,30 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	busOpts := append([]eventbus.Option{eventbus.WithLogger(cfg.log)}, cfg.busOpts...)
 	bus := eventbus.New(busOpts...)
-	busCol := busmetrics.New(bus)
-	if err := cfg.reg.Register(busCol); err != nil {
-		bus.Close()
-		return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)
+	var busCol prometheus.Collector // nil without metrics
+	if cfg.reg != nil {
+		busCol = busmetrics.New(bus)
+		if err := cfg.reg.Register(busCol); err != nil {
+			bus.Close()
+			return nil, fmt.Errorf("%w: bus metrics: %w", ErrStart, err)
+		}
+	}
+	unregisterBus := func() {
+		if busCol != nil {
+			cfg.reg.Unregister(busCol)
+		}
 	}
 	pmGater, gater := cfg.connGaters()
 	h, err := libp2p.New(cfg.libp2pOptions(gater)...)
 	if err != nil {
-		cfg.reg.Unregister(busCol)
+		unregisterBus()
 		bus.Close()
 		return nil, fmt.Errorf("%w: libp2p: %w", ErrStart, err)
 	}
 	rep, err := newLifecycleReporter(bus, cfg.clk, cfg.log)
 	if err != nil {
 		h.Close()
-		cfg.reg.Unregister(busCol)
+		unregisterBus()
 		bus.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
@@ -110,6 +118,11 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		// Every hook, components' and add-ons' included, goes through the
 		// tracker, so that Close can finish what a stop timeout cut short.
 		fx.Decorate(n.hooks.wrap),
+	}
+	if n.reg != nil {
+		// Without metrics the graph has no registerer at all (not a nil
+		// one): optional consumers keep no metrics, required ones fail.
+		fxOpts = append(fxOpts, fx.Provide(n.provideMetrics))
 	}
 	if pmGater != nil {
 		// The peer manager feeds the gater libp2p already holds.
@@ -154,10 +167,16 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	return n, nil
 }
 
-// provideCore is the fx constructor of everything the node gives components.
-func (n *Node) provideCore() (corehost.Host, *eventbus.Bus, clock.Clock,
-	prometheus.Registerer, prometheus.Gatherer, *prometheus.Registry, *slog.Logger, context.Context) {
-	return n.h, n.bus, n.clk, n.reg, n.reg, n.reg, n.log, n.ctx
+// provideCore is the fx constructor of everything the node gives
+// components but its metrics registry.
+func (n *Node) provideCore() (corehost.Host, *eventbus.Bus, clock.Clock, *slog.Logger, context.Context) {
+	return n.h, n.bus, n.clk, n.log, n.ctx
+}
+
+// provideMetrics is the fx constructor of the node's registry, as a
+// Registerer, a Gatherer and itself; a node built WithoutMetrics has none.
+func (n *Node) provideMetrics() (prometheus.Registerer, prometheus.Gatherer, *prometheus.Registry) {
+	return n.reg, n.reg, n.reg
 }
 
 // sealHook appends the node's last hook: on start it seals the bus (the end
@@ -223,7 +242,9 @@ func (n *Node) release() error {
 	n.rep.close()
 	errs = append(errs, n.bus.Close())
 	// The registry may outlive the node (WithRegistry): free the names.
-	n.reg.Unregister(n.busCol)
+	if n.busCol != nil {
+		n.reg.Unregister(n.busCol)
+	}
 	return errors.Join(errs...)
 }
 
@@ -269,7 +290,8 @@ func (n *Node) Bus() *eventbus.Bus { return n.bus }
 // Clock returns the node's clock.
 func (n *Node) Clock() clock.Clock { return n.clk }
 
-// Registry returns the node's metrics registry.
+// Registry returns the node's metrics registry, nil for a node built
+// WithoutMetrics.
 func (n *Node) Registry() *prometheus.Registry { return n.reg }
 
 // Context returns the node's context, canceled when Close begins.

@@ -52,6 +52,7 @@ type config struct {
 	libp2pMetrics bool
 	clk           clock.Clock
 	reg           *prometheus.Registry
+	noMetrics     bool
 	log           *slog.Logger
 	busOpts       []eventbus.Option
 	without       map[string]bool
@@ -85,7 +86,10 @@ func newConfig(opts []Option) (*config, error) {
 	if c.clk == nil {
 		c.clk = clock.New()
 	}
-	if c.reg == nil {
+	if c.noMetrics && c.libp2pMetrics {
+		return nil, fmt.Errorf("%w: WithLibp2pMetrics needs a registry and WithoutMetrics leaves none", ErrInvalidConfig)
+	}
+	if c.reg == nil && !c.noMetrics {
 		c.reg = prometheus.NewRegistry()
 	}
 	if c.log == nil {
@@ -175,13 +179,30 @@ func WithClock(clk clock.Clock) Option {
 
 // WithRegistry sets the registry the node's metrics are registered on
 // (default: a new registry per node; nothing goes to the global one). One
-// registry serves one node: metric names would collide between two.
+// registry serves one node: metric names would collide between two. It
+// overrides an earlier WithoutMetrics.
 func WithRegistry(reg *prometheus.Registry) Option {
 	return func(c *config) error {
 		if reg == nil {
-			return fmt.Errorf("%w: WithRegistry(nil)", ErrInvalidConfig)
+			return fmt.Errorf("%w: WithRegistry(nil) (for a node without metrics, WithoutMetrics)", ErrInvalidConfig)
 		}
-		c.reg = reg
+		c.reg, c.noMetrics = reg, false
+		return nil
+	}
+}
+
+// WithoutMetrics builds a node that keeps no metrics at all: it has no
+// registry (Node.Registry is nil), the bus collector is not created, and
+// the graph provides no prometheus.Registerer, Gatherer or Registry, so
+// every built-in component and add-on that takes its registerer as
+// optional (all of meshbus's do) keeps none: their updates are nil
+// checks. An add-on that requires a registerer fails New with fx's
+// missing-type error naming it. For programs that run many nodes and read
+// none of their metrics (simulations, benchmarks). It overrides an earlier
+// WithRegistry, and cannot be combined with WithLibp2pMetrics.
+func WithoutMetrics() Option {
+	return func(c *config) error {
+		c.reg, c.noMetrics = nil, true
 		return nil
 	}
 }

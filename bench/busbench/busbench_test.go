@@ -119,6 +119,10 @@ func TestConfigValidate(t *testing.T) {
 		{Impl: ImplTyped, Policy: eventbus.Drop, Healthy: -1},
 		{Impl: ImplTyped, Policy: eventbus.Drop, Buf: -1},
 		{Impl: ImplTyped, Policy: eventbus.Drop, SlowPeriod: -1},
+		// The typed, batch and chan callers convert nothing to time.
+		{Impl: ImplTyped, Policy: eventbus.Drop, ConvertTimed: true},
+		{Impl: ImplBatch, Policy: eventbus.Drop, ConvertTimed: true},
+		{Impl: ImplChan, Policy: eventbus.Drop, ConvertTimed: true},
 	}
 	for _, c := range badStall {
 		if _, err := RunStall(c, 1); !errors.Is(err, ErrConfig) {
@@ -155,6 +159,35 @@ func TestGridAndNames(t *testing.T) {
 	}
 	if got := (Config{Impl: ImplTyped, Subs: 1, Buf: 16}).Name(); got != "impl=meshbus-typed/subs=1/buf=16/metrics=off" {
 		t.Fatalf("Name = %q", got)
+	}
+}
+
+// The stall rig hands the event to the Emit as the row's API takes it: an
+// any for the APIs whose caller boxes (event.Bus, chan-any, go-libp2p), so
+// that runStallTimed can box it before the clock starts; the event itself
+// for the others. Exactly one of emit and emitAny is set.
+func TestStallRigConversion(t *testing.T) {
+	for _, c := range StallRows() {
+		t.Run(c.Name(), func(t *testing.T) {
+			r, err := newStallRig(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				close(r.stopSlow)
+				r.slowDone.Wait()
+				if err := r.closeFn(); err != nil {
+					t.Error(err)
+				}
+				r.drainers.Wait()
+			}()
+			if (r.emit == nil) == (r.emitAny == nil) {
+				t.Fatalf("emit set %v, emitAny set %v: want exactly one", r.emit != nil, r.emitAny != nil)
+			}
+			if got := r.emitAny != nil; got != c.converts() {
+				t.Fatalf("emitAny set %v, want %v (the caller of %s boxes: %v)", got, c.converts(), c.Impl, c.converts())
+			}
+		})
 	}
 }
 

@@ -81,20 +81,14 @@ func (o outChan) len() int {
 	return len(o.boxed)
 }
 
-// emitterFunc returns the Emit of a typed or an event.Bus-API emitter.
-func emitterFunc(b *eventbus.Bus, impl Impl) (emit func(Event) error, closeFn func() error, err error) {
-	if impl == ImplTyped || impl.isBatch() {
-		em, err := eventbus.NewEmitter[Event](b)
-		if err != nil {
-			return nil, nil, err
-		}
-		return em.Emit, em.Close, nil
-	}
-	em, err := b.Emitter(new(Event))
+// typedEmitterFunc returns the Emit of a typed emitter (the typed and batch
+// APIs).
+func typedEmitterFunc(b *eventbus.Bus) (emit func(Event) error, closeFn func() error, err error) {
+	em, err := eventbus.NewEmitter[Event](b)
 	if err != nil {
 		return nil, nil, err
 	}
-	return func(ev Event) error { return em.Emit(ev) }, em.Close, nil
+	return em.Emit, em.Close, nil
 }
 
 // setupMeshbus builds a meshbus bus with Subs Block subscriptions (lossless,

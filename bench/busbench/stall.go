@@ -43,6 +43,21 @@ type StallConfig struct {
 	// SlowPeriod is the stalled subscriber's time per event in blocking
 	// rows (default 20µs).
 	SlowPeriod time.Duration
+	// ConvertTimed puts the caller's conversion of each event (boxing it
+	// into an any, for the APIs that take one: ImplEventBus, ImplChanAny,
+	// ImplLibp2p) inside the timed call, as the stall rows measured before
+	// 2026-12-06. By default the conversion is done per emit before the
+	// first clock read, so that only the Emit is timed: the caller's
+	// allocation (a 64-byte box whose allocator refills a span about every
+	// 128 boxes, close to the 99th percentile) is the caller's cost, not
+	// the bus's. Only valid for those APIs.
+	ConvertTimed bool
+}
+
+// converts reports whether the row's API takes the event as an any, so that
+// its caller boxes each event.
+func (c StallConfig) converts() bool {
+	return c.Impl == ImplEventBus || c.Impl == ImplChanAny || c.Impl == ImplLibp2p
 }
 
 // withDefaults fills zero fields.
@@ -72,9 +87,14 @@ func (c StallConfig) PolicyName() string {
 	return c.Policy.String()
 }
 
-// Name is the row's benchmark name, e.g. "impl=meshbus-typed/policy=drop".
+// Name is the row's benchmark name, e.g. "impl=meshbus-typed/policy=drop",
+// with "/convert=timed" for a ConvertTimed row.
 func (c StallConfig) Name() string {
-	return fmt.Sprintf("impl=%s/policy=%s", c.Impl, c.PolicyName())
+	name := fmt.Sprintf("impl=%s/policy=%s", c.Impl, c.PolicyName())
+	if c.ConvertTimed {
+		name += "/convert=timed"
+	}
+	return name
 }
 
 // Validate reports the first bad field (after defaults).
@@ -92,14 +112,18 @@ func (c StallConfig) Validate() error {
 		return fmt.Errorf("%w: stall Buf %d is below 1", ErrConfig, c.Buf)
 	case c.SlowPeriod < 0:
 		return fmt.Errorf("%w: stall SlowPeriod %v is negative", ErrConfig, c.SlowPeriod)
+	case c.ConvertTimed && !c.converts():
+		return fmt.Errorf("%w: stall ConvertTimed: the caller of %s converts nothing", ErrConfig, c.Impl)
 	}
 	return nil
 }
 
 // StallRows returns the stall scenario's rows: each meshbus policy through
 // every API, the floors (plain channels that drop with a select's
-// default: chan, and chan-any with the event boxed once per emit as the
-// event.Bus API's caller boxes it), then go-libp2p's bus.
+// default: chan, and chan-any with the event boxed once per emit, before
+// the clock starts, as the event.Bus API's caller boxes it), chan-any
+// again with the boxing timed (ConvertTimed: the figure the floor showed
+// before 2026-12-06, kept for comparison), then go-libp2p's bus.
 func StallRows() []StallConfig {
 	var out []StallConfig
 	for _, impl := range []Impl{ImplTyped, ImplEventBus, ImplBatch} {
@@ -110,11 +134,14 @@ func StallRows() []StallConfig {
 	for _, impl := range []Impl{ImplChan, ImplChanAny} {
 		out = append(out, StallConfig{Impl: impl, Policy: eventbus.Drop}.withDefaults())
 	}
+	out = append(out, StallConfig{Impl: ImplChanAny, Policy: eventbus.Drop, ConvertTimed: true}.withDefaults())
 	return append(out, StallConfig{Impl: ImplLibp2p}.withDefaults())
 }
 
 // Floor is the plain-channel stall row a row's p99 is compared with: chan
-// for the typed and batch APIs, chan-any for the event.Bus API.
+// for the typed and batch APIs, chan-any for the event.Bus API; never a
+// ConvertTimed row (the ConvertTimed chan-any row's ratio is what timing
+// the caller's boxing adds to the floor).
 func (c StallConfig) Floor() StallConfig {
 	impl := ImplChan
 	if c.Impl == ImplEventBus || c.Impl == ImplChanAny {
@@ -129,7 +156,7 @@ type StallResult struct {
 	// Events is how many events were emitted.
 	Events int
 	// P50, P99 and Max are the emitter's Emit latencies (each includes one
-	// pair of clock reads).
+	// pair of clock reads; the caller's boxing only in ConvertTimed rows).
 	P50, P99, Max time.Duration
 	// HealthyReceived is what each healthy subscriber received.
 	HealthyReceived []uint64
@@ -187,7 +214,12 @@ func (r StallResult) Check() error {
 // stallRig is a stall row set up: the emit function, the healthy
 // subscribers' counters, and the stalled subscriber's probes.
 type stallRig struct {
+	// emit is the Emit of an API that takes the event as it is (typed,
+	// batch, chan); emitAny that of one that takes an any (event.Bus,
+	// chan-any, go-libp2p), whose caller boxes the event first. One of
+	// the two is set.
 	emit    func(Event) error
+	emitAny func(any) error
 	healthy []*paddedCounter
 	// stalledLen, stalledDropped and stalledKilled read the stalled
 	// subscription; stalledRead is what its slow reader read (blocking rows).
@@ -305,21 +337,20 @@ func newStallRig(c StallConfig) (*stallRig, error) {
 	case c.Impl == ImplLibp2p:
 		return r, setupStallLibp2p(r, c)
 	case c.Impl == ImplChan:
-		setupStallChan[Event](r, c, func(ev Event) Event { return ev })
+		r.emit = setupStallChan[Event](r, c)
 		return r, nil
 	case c.Impl == ImplChanAny:
-		setupStallChan[any](r, c, func(ev Event) any { return ev })
+		r.emitAny = setupStallChan[any](r, c)
 		return r, nil
 	}
 	return r, setupStallMeshbus(r, c)
 }
 
 // setupStallChan sets up a floor row: a buffered channel per subscriber,
-// the healthy ones drained, the stalled one never read; the emitter
-// converts the event once (box: the event.Bus API's caller boxes it) and
-// offers it to each channel with a select's default (a plain channel's
-// Drop).
-func setupStallChan[E any](r *stallRig, c StallConfig, box func(Event) E) {
+// the healthy ones drained, the stalled one never read. It returns the
+// emit: offer the value (for chan-any, the event as its caller boxed it)
+// to each channel with a select's default (a plain channel's Drop).
+func setupStallChan[E any](r *stallRig, c StallConfig) func(E) error {
 	chans := make([]chan E, 0, c.Healthy+1)
 	for range c.Healthy {
 		ch := make(chan E, c.Buf)
@@ -329,8 +360,7 @@ func setupStallChan[E any](r *stallRig, c StallConfig, box func(Event) E) {
 	stalled := make(chan E, c.Buf)
 	chans = append(chans, stalled)
 	var dropped uint64 // written by the emitter only
-	r.emit = func(ev Event) error {
-		v := box(ev)
+	emit := func(v E) error {
 		for _, ch := range chans {
 			select {
 			case ch <- v:
@@ -349,6 +379,7 @@ func setupStallChan[E any](r *stallRig, c StallConfig, box func(Event) E) {
 		}
 		return nil
 	}
+	return emit
 }
 
 func setupStallMeshbus(r *stallRig, c StallConfig) error {
@@ -397,11 +428,20 @@ func setupStallMeshbus(r *stallRig, c StallConfig) error {
 	r.stalledLen = out.len
 	r.stalledDropped = stalled.Dropped
 	r.stalledKilled = func() bool { return errors.Is(stalled.Err(), eventbus.ErrKilled) }
-	emit, closeEm, err := emitterFunc(b, c.Impl)
-	if err != nil {
-		return errors.Join(err, closeAll())
+	var closeEm func() error
+	if c.Impl == ImplEventBus {
+		em, err := b.Emitter(new(Event))
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		r.emitAny, closeEm = em.Emit, em.Close
+	} else {
+		emit, cl, err := typedEmitterFunc(b)
+		if err != nil {
+			return errors.Join(err, closeAll())
+		}
+		r.emit, closeEm = emit, cl
 	}
-	r.emit = emit
 	r.closeFn = func() error { return errors.Join(closeEm(), closeAll()) }
 	return nil
 }
@@ -437,7 +477,7 @@ func setupStallLibp2p(r *stallRig, c StallConfig) error {
 	if err != nil {
 		return errors.Join(err, closeAll())
 	}
-	r.emit = func(ev Event) error { return em.Emit(ev) }
+	r.emitAny = em.Emit
 	r.closeFn = func() error { return errors.Join(em.Close(), closeAll()) }
 	return nil
 }
@@ -462,6 +502,12 @@ func (r *stallRig) waitHealthy(n uint64, deadline time.Time) error {
 		runtime.Gosched()
 	}
 }
+
+// boxEvent boxes ev as a caller of an Emit(any) does: a new 64-byte box on
+// every call (not inlined, so that the compiler cannot hoist or share it).
+//
+//go:noinline
+func boxEvent(ev Event) any { return ev }
 
 // RunStall runs one stall row for n events and returns its latencies and
 // accounting. It fails on a timeout or an accounting mismatch (the result
@@ -492,8 +538,21 @@ func runStallTimed(c StallConfig, n int, start, stop func()) (StallResult, error
 	var runErr error
 	emitted := 0
 	for i := range n {
-		t0 := time.Now()
-		err := r.emit(ev)
+		var t0 time.Time
+		var err error
+		switch {
+		case r.emitAny == nil:
+			t0 = time.Now()
+			err = r.emit(ev)
+		case c.ConvertTimed:
+			t0 = time.Now()
+			err = r.emitAny(boxEvent(ev))
+		default:
+			// The caller's conversion, per emit, before the clock starts.
+			v := boxEvent(ev)
+			t0 = time.Now()
+			err = r.emitAny(v)
+		}
 		lat[i] = time.Since(t0)
 		if err != nil {
 			runErr = fmt.Errorf("emit %d: %w", i, err)

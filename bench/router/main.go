@@ -5,12 +5,14 @@
 // per delivered message, CPU time per delivered message and p50/p99/max
 // delivery latency.
 //
-// It measures meshbus (full nodes from host.New with default options) or
-// go-libp2p-pubsub v0.19.0 configured to match (same listen addresses, D
-// parameters, StrictSign, default message id, scoring with the same global
-// parameters and thresholds), and with -compare runs both, each in its own
-// process, alternating, and prints one table of medians with the ratios
-// (meshbus / go-libp2p-pubsub, pair by pair) and each process's peak RSS:
+// It measures meshbus (full nodes from host.New with default options,
+// but metrics: only the router's, the counterpart of the tracer the
+// go-libp2p-pubsub side installs) or go-libp2p-pubsub v0.19.0 configured to
+// match (same listen addresses, D parameters, StrictSign, default message
+// id, scoring with the same global parameters and thresholds), and with
+// -compare runs both, each in its own process, alternating, and prints one
+// table of medians with the ratios (meshbus / go-libp2p-pubsub, pair by
+// pair) and each process's peak RSS:
 //
 //	go run ./bench/router                          # meshbus: 20 nodes, 1000 messages of 1 KiB, 1 ms apart
 //	go run ./bench/router -impl gossipsub          # the same run on go-libp2p-pubsub

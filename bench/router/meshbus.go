@@ -19,18 +19,25 @@ import (
 )
 
 // meshbusNode is a full meshbus node (host.New: connection tracking,
-// scoring, router, peer manager) with its default options.
+// scoring, router, peer manager) with its default options, but metrics:
+// go-libp2p-pubsub keeps none unless a tracer is installed, and the
+// gossipsub side installs one that counts duplicates and sent RPCs, so
+// this node keeps only the router's metrics (the same counts, read by
+// Counters), on a registry of its own; the node itself is built
+// host.WithoutMetrics (no bus collector, no conntrack, scoring or peer
+// manager metrics).
 type meshbusNode struct {
 	node   *host.Node
 	r      *router.Router
+	reg    *prometheus.Registry // the router's metrics only
 	topics map[string]*router.Topic
 	subs   map[string]*router.Subscription
 }
 
 func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b := &meshbusNode{topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
-	fxOpts := []fx.Option{fx.Populate(&b.r)}
+	b := &meshbusNode{reg: prometheus.NewRegistry(), topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
+	ropts := []router.Option{router.WithRegisterer(b.reg)}
 	// MESHBUS_BENCH_LAZY=1: learned lazy forwarding with its defaults
 	// (router.DefaultLazyConfig), for A/B runs (docs/testplans.md, "Round 6").
 	// MESHBUS_BENCH_LAZY_FLUSH (a duration; 0 for immediate IHAVEs) and
@@ -43,7 +50,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		if err := fromEnv("MESHBUS_BENCH_LAZY_MINEAGER", strconv.Atoi, &lc.MinEager); err != nil {
 			return nil, err
 		}
-		fxOpts = append(fxOpts, router.Options(router.WithLazyForwarding(lc)))
+		ropts = append(ropts, router.WithLazyForwarding(lc))
 	}
 	// MESHBUS_BENCH_IDW_THRESHOLD (bytes): the smallest message data the
 	// router sends IDONTWANT for (GossipConfig.IDontWantThreshold), for A/B
@@ -53,7 +60,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		if err := fromEnv("MESHBUS_BENCH_IDW_THRESHOLD", strconv.Atoi, &gc.IDontWantThreshold); err != nil {
 			return nil, err
 		}
-		fxOpts = append(fxOpts, router.Options(router.WithGossipConfig(gc)))
+		ropts = append(ropts, router.WithGossipConfig(gc))
 	}
 	// MESHBUS_BENCH_STAGGER_MIN (bytes; 0 turns it off), _K, _PUBK (copies
 	// in flight for forwarded and own messages) and _WAIT (a duration):
@@ -71,10 +78,10 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		}
 	}
 	if sc != router.DefaultStaggerConfig() {
-		fxOpts = append(fxOpts, router.Options(router.WithStaggeredForwarding(sc)))
+		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
-	n, err := host.New(ctx, host.WithLogger(quiet),
-		host.WithFx(fxOpts...))
+	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(),
+		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +142,14 @@ func (b *meshbusNode) Next(ctx context.Context, topic string) (peer.ID, []byte, 
 }
 
 func (b *meshbusNode) Counters() (float64, float64) {
-	reg := b.node.Registry()
+	reg := b.reg
 	return counter(reg, "meshbus_router_messages_total", "kind", "duplicate"),
 		counter(reg, "meshbus_router_rpcs_total", "direction", "out")
 }
 
 // Cancelled returns the queued copies the router dropped unsent.
 func (b *meshbusNode) Cancelled() float64 {
-	return counterAll(b.node.Registry(), "meshbus_router_queue_cancelled_total")
+	return counterAll(b.reg, "meshbus_router_queue_cancelled_total")
 }
 
 // Close closes the node. With MESHBUS_BENCH_OUTCOMES=1 it first prints
@@ -150,7 +157,7 @@ func (b *meshbusNode) Cancelled() float64 {
 // lines, one node's each; sum them over nodes), for diagnosis.
 func (b *meshbusNode) Close() error {
 	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
-		if mfs, err := b.node.Registry().Gather(); err == nil {
+		if mfs, err := b.reg.Gather(); err == nil {
 			for _, mf := range mfs {
 				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" {
 					continue

@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/dashboard/automaton"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/internal/promreg"
 )
 
 // SubscriptionName is the name of the dashboard's subscription on each bus,
@@ -505,7 +506,7 @@ func (s *driverState) fold(in input) {
 		w.ended = true
 		s.aut.HandleStopped(now, w.src.Name, &s.out)
 	} else {
-		s.d.metrics.events.Add(float64(len(in.evs)))
+		s.d.metrics.v.Add(mEvents, uint64(len(in.evs)))
 		for _, ev := range in.evs {
 			s.aut.HandleEvent(now, w.src.Name, ev, &s.out)
 		}
@@ -597,46 +598,44 @@ func (s *driverState) publish(now time.Time) {
 	s.dirty = false
 	old := s.d.view.Swap(&frame{seq: s.seq, data: data, next: make(chan struct{})})
 	close(old.next)
-	s.d.metrics.views.Inc()
+	s.d.metrics.v.Inc(mViews)
 }
 
+// The dashboard's metric series, shared by every dashboard in the process
+// (descriptors exist once; a dashboard's own part is one promreg.Values).
+var (
+	schema promreg.Schema
+
+	mEvents  = schema.Counter("meshbus_dashboard_events_total", "Bus events the dashboard folded into its view.")
+	mViews   = schema.Counter("meshbus_dashboard_views_published_total", "Views published to the pages.")
+	mClients = schema.Gauge("meshbus_dashboard_streams", "Pages currently streaming the view.")
+)
+
+// metrics are one dashboard's Prometheus metrics: nil values without a
+// registerer (an update is a nil check, nothing is kept); with one,
+// updating never allocates.
 type metrics struct {
-	reg     prometheus.Registerer
-	events  prometheus.Counter
-	views   prometheus.Counter
-	clients prometheus.Gauge
+	reg prometheus.Registerer
+	v   *promreg.Values
 }
 
+// newMetrics registers the dashboard's metrics on reg; with a nil reg it
+// keeps none. A registration error wraps ErrBadOption.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		reg: reg,
-		events: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "meshbus_dashboard_events_total", Help: "Bus events the dashboard folded into its view.",
-		}),
-		views: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "meshbus_dashboard_views_published_total", Help: "Views published to the pages.",
-		}),
-		clients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "meshbus_dashboard_streams", Help: "Pages currently streaming the view.",
-		}),
-	}
 	if reg == nil {
-		return m, nil
+		return &metrics{}, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.views, m.clients} {
-		if err := reg.Register(c); err != nil {
-			m.unregister()
-			return nil, fmt.Errorf("%w: metrics: %v", ErrBadOption, err)
-		}
+	m := &metrics{reg: reg, v: schema.NewValues()}
+	if err := promreg.Register("dashboard", reg, m.v); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	return m, nil
 }
 
+// unregister removes the metrics from the registerer they are on (none
+// kept: nothing to do).
 func (m *metrics) unregister() {
-	if m.reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{m.events, m.views, m.clients} {
-		m.reg.Unregister(c)
+	if m.v != nil {
+		promreg.Unregister(m.reg, m.v)
 	}
 }

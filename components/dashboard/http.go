@@ -100,8 +100,8 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	d.metrics.clients.Inc()
-	defer d.metrics.clients.Dec()
+	d.metrics.v.AddGauge(mClients, 1)
+	defer d.metrics.v.AddGauge(mClients, -1)
 	f := d.view.Load()
 	for {
 		// json.Marshal output has no newline, so it is one data line.

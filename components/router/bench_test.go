@@ -19,7 +19,7 @@ import (
 // never waits for the network, so the peer queue is sized for the run.
 func BenchmarkPublish(b *testing.B) {
 	clk := clock.NewMock()
-	_, _, ta, _ := pairB(b, clk, "bench", WithPeerQueues(1<<20, 1024))
+	_, _, ta, _ := pair(b, clk, "bench", WithPeerQueues(1<<20, 1024))
 	data := make([]byte, 1024)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -35,7 +35,7 @@ func BenchmarkPublish(b *testing.B) {
 // on the other.
 func BenchmarkDeliver(b *testing.B) {
 	clk := clock.NewMock()
-	_, _, ta, tb := pairB(b, clk, "bench")
+	_, _, ta, tb := pair(b, clk, "bench")
 	sb, err := tb.Subscribe(SubscriptionBuffer(1024))
 	if err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -68,4 +69,73 @@ func next(t testing.TB, s *Subscription) *Message {
 		t.Fatalf("next on %s: %v", s.Topic(), err)
 	}
 	return m
+}
+
+// pair starts two routers with the same opts (see newNode) and meshes them
+// on topic (see meshed).
+func pair(t testing.TB, clk *clock.Mock, topic string, opts ...Option) (a, b *node, ta, tb *Topic) {
+	t.Helper()
+	a, b = newNode(t, clk, opts...), newNode(t, clk, opts...)
+	ta, tb = meshed(t, clk, topic, a, b)
+	return a, b, ta, tb
+}
+
+// meshed joins a and b to topic, connects their hosts and waits until
+// each is in the other's mesh (waitMeshed); it returns their topics.
+func meshed(t testing.TB, clk *clock.Mock, topic string, a, b *node) (ta, tb *Topic) {
+	t.Helper()
+	var err error
+	if ta, err = a.r.Join(topic); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err = b.r.Join(topic); err != nil {
+		t.Fatal(err)
+	}
+	testhost.Connect(t, a.h, b.h)
+	waitMeshed(t, clk, topic, a, b)
+	return ta, tb
+}
+
+// waitMeshed advances clk one heartbeat at a time until a and b, joined
+// to topic and connected, are each in the other's mesh; it fails t after
+// 20 s.
+func waitMeshed(t testing.TB, clk *clock.Mock, topic string, a, b *node) {
+	t.Helper()
+	bustest.Eventually(t, 20*time.Second, "mesh between a and b on "+topic, func() bool {
+		return contains(a.r.Mesh(topic), b.h.ID()) && contains(b.r.Mesh(topic), a.h.ID())
+	}, heartbeat(clk))
+}
+
+// exchanged are the copies of exchange's two messages each side read.
+type exchanged struct {
+	OwnA, AtB *Message // a's message: a's own copy, b's copy
+	OwnB, AtA *Message // b's message: b's own copy, a's copy
+}
+
+// exchange publishes "from a" on ta and "from b" on tb, each with
+// RequirePeers (the other side must get it), and reads them from a's and
+// b's subscriptions sa and sb: each side's own copy comes first, then the
+// other's message. It checks each copy's data and returns them for the
+// caller's own checks.
+func exchange(t testing.TB, ta, tb *Topic, sa, sb *Subscription) exchanged {
+	t.Helper()
+	var x exchanged
+	read := func(s *Subscription, want string) *Message {
+		t.Helper()
+		m := next(t, s)
+		if string(m.Data) != want {
+			t.Fatalf("%s read %q, want %q", s.Topic(), m.Data, want)
+		}
+		return m
+	}
+	ctx := context.Background()
+	if err := ta.Publish(ctx, []byte("from a"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	x.OwnA, x.AtB = read(sa, "from a"), read(sb, "from a")
+	if err := tb.Publish(ctx, []byte("from b"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	x.OwnB, x.AtA = read(sb, "from b"), read(sa, "from b")
+	return x
 }

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/metrictest"
-	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // TestMetricsWithoutRegisterer: a router given no registerer keeps no
@@ -21,34 +19,10 @@ func TestMetricsWithoutRegisterer(t *testing.T) {
 	if a.r.m.v != nil {
 		t.Fatal("a router without a registerer keeps metric values")
 	}
-	ta, err := a.r.Join("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.r.Join("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta, tb := meshed(t, clk, "chat", a, b)
 	sa, _ := ta.Subscribe()
 	sb, _ := tb.Subscribe()
-	testhost.Connect(t, a.h, b.h)
-	bustest.Eventually(t, 10*time.Second, "mesh between a and b", func() bool {
-		return contains(a.r.Mesh("chat"), b.h.ID()) && contains(b.r.Mesh("chat"), a.h.ID())
-	}, heartbeat(clk))
-	ctx := context.Background()
-	if err := ta.Publish(ctx, []byte("from a"), RequirePeers()); err != nil {
-		t.Fatal(err)
-	}
-	if m := next(t, sb); string(m.Data) != "from a" {
-		t.Fatalf("b got %q", m.Data)
-	}
-	if err := tb.Publish(ctx, []byte("from b"), RequirePeers()); err != nil {
-		t.Fatal(err)
-	}
-	next(t, sa) // a's own copy
-	if m := next(t, sa); string(m.Data) != "from b" {
-		t.Fatalf("a got %q", m.Data)
-	}
+	exchange(t, ta, tb, sa, sb)
 
 	if mfs, err := a.reg.Gather(); err != nil || len(mfs) != 0 {
 		t.Fatalf("a's unused registry holds %d families (%v)", len(mfs), err)

@@ -50,9 +50,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	}
 
 	testhost.Connect(t, a.h, b.h)
-	bustest.Eventually(t, 20*time.Second, "mesh after reconnect", func() bool {
-		return contains(a.r.Mesh("r"), b.h.ID()) && contains(b.r.Mesh("r"), a.h.ID())
-	}, heartbeat(clk))
+	waitMeshed(t, clk, "r", a, b) // after the reconnect
 	sb, _ := tb.Subscribe()
 	if err := ta.Publish(context.Background(), []byte("back")); err != nil {
 		t.Fatal(err)

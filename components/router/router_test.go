@@ -15,40 +15,20 @@ import (
 
 func TestTwoNodesExchangeMessages(t *testing.T) {
 	clk := clock.NewMock()
-	a, b := newNode(t, clk), newNode(t, clk)
-	ta, err := a.r.Join("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.r.Join("chat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, ta, tb := pair(t, clk, "chat")
 	sa, _ := ta.Subscribe()
 	sb, _ := tb.Subscribe()
-	testhost.Connect(t, a.h, b.h)
-	bustest.Eventually(t, 10*time.Second, "mesh between a and b", func() bool {
-		return contains(a.r.Mesh("chat"), b.h.ID()) && contains(b.r.Mesh("chat"), a.h.ID())
-	}, heartbeat(clk))
-
-	ctx := context.Background()
-	if err := ta.Publish(ctx, []byte("hello from a"), RequirePeers()); err != nil {
-		t.Fatal(err)
-	}
-	if m := next(t, sa); string(m.Data) != "hello from a" || m.ReceivedFrom != a.h.ID() {
+	x := exchange(t, ta, tb, sa, sb)
+	if m := x.OwnA; m.ReceivedFrom != a.h.ID() {
 		t.Fatalf("a's own copy: %+v", m)
 	}
-	m := next(t, sb)
-	if string(m.Data) != "hello from a" || m.From != a.h.ID() || m.ReceivedFrom != a.h.ID() || m.Topic != "chat" || m.ID == "" {
+	if m := x.AtB; m.From != a.h.ID() || m.ReceivedFrom != a.h.ID() || m.Topic != "chat" || m.ID == "" {
 		t.Fatalf("b got %+v", m)
 	}
-	if err := tb.Publish(ctx, []byte("hello from b")); err != nil {
-		t.Fatal(err)
-	}
-	next(t, sb)
-	if m := next(t, sa); string(m.Data) != "hello from b" || m.From != b.h.ID() {
+	if m := x.AtA; m.From != b.h.ID() {
 		t.Fatalf("a got %+v", m)
 	}
+	ctx := context.Background()
 	for i := range 50 {
 		if err := ta.Publish(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
 			t.Fatal(err)

@@ -11,31 +11,7 @@ import (
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/metrictest"
-	"github.com/meshbus/meshbus/internal/testhost"
 )
-
-// pair returns two connected routers meshed on topic, with their topics.
-func pair(t *testing.T, clk *clock.Mock, topic string, opts ...Option) (a, b *node, ta, tb *Topic) {
-	t.Helper()
-	return pairB(t, clk, topic, opts...)
-}
-
-func pairB(t testing.TB, clk *clock.Mock, topic string, opts ...Option) (a, b *node, ta, tb *Topic) {
-	t.Helper()
-	a, b = newNode(t, clk, opts...), newNode(t, clk, opts...)
-	var err error
-	if ta, err = a.r.Join(topic); err != nil {
-		t.Fatal(err)
-	}
-	if tb, err = b.r.Join(topic); err != nil {
-		t.Fatal(err)
-	}
-	testhost.Connect(t, a.h, b.h)
-	bustest.Eventually(t, 10*time.Second, "mesh", func() bool {
-		return contains(a.r.Mesh(topic), b.h.ID()) && contains(b.r.Mesh(topic), a.h.ID())
-	}, heartbeat(clk))
-	return a, b, ta, tb
-}
 
 func TestValidatorsRejectIgnoreAccept(t *testing.T) {
 	clk := clock.NewMock()

@@ -7,41 +7,62 @@ import (
 	"github.com/meshbus/meshbus/internal/promreg"
 )
 
-// metrics are the prober's Prometheus collectors, every child resolved at
-// construction so that counting does not allocate.
+// The prober's metric series, shared by every prober in the process
+// (descriptors and label values exist once; a prober's own part is one
+// promreg.Values and its round-trip histogram).
+var (
+	schema promreg.Schema
+
+	outcomesFam = schema.Family("meshbus_rtt_outcomes_total",
+		"Inputs handled by the RTT prober's core, by outcome (measured, probe_failed, gave_up, ...).",
+		prometheus.CounterValue, "outcome")
+	mOutcomes = promreg.SeriesOf(outcomesFam, automaton.Outcomes()...)
+)
+
+// metrics are one prober's Prometheus metrics. Without a registerer both
+// fields are nil and an update is a nil check: nothing is kept. With one,
+// updating never allocates.
 type metrics struct {
-	outcomes   map[automaton.Outcome]prometheus.Counter
-	rtt        prometheus.Histogram
-	collectors []prometheus.Collector
+	v   *promreg.Values
+	rtt prometheus.Histogram // nil without a registerer
 }
 
-func newMetrics() *metrics {
-	const ns, sub = "meshbus", "rtt"
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: sub, Name: "outcomes_total",
-		Help: "Inputs handled by the RTT prober's core, by outcome (measured, probe_failed, gave_up, ...).",
-	}, []string{"outcome"})
-	m := &metrics{outcomes: make(map[automaton.Outcome]prometheus.Counter)}
-	for _, o := range automaton.Outcomes() {
-		m.outcomes[o] = vec.WithLabelValues(o.String())
+// newMetrics registers the prober's metrics on reg, all or none; with a
+// nil reg it keeps none.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{}
+	if reg == nil {
+		return m, nil
 	}
+	m.v = schema.NewValues()
 	m.rtt = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: ns, Subsystem: sub, Name: "round_trip_seconds",
+		Namespace: "meshbus", Subsystem: "rtt", Name: "round_trip_seconds",
 		Help:    "Measured round-trip times (the smallest sample of each probe).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})
-	m.collectors = []prometheus.Collector{vec, m.rtt}
-	return m
+	if err := promreg.Register("rtt", reg, m.v, m.rtt); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
+// outcome counts one input's outcome.
 func (m *metrics) outcome(o automaton.Outcome) {
-	if c := m.outcomes[o]; c != nil {
-		c.Inc()
+	if id, ok := mOutcomes.ID(o); ok {
+		m.v.Inc(id)
 	}
 }
 
-func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register("rtt", reg, m.collectors...)
+// observeRTT observes one measured round trip, in seconds.
+func (m *metrics) observeRTT(seconds float64) {
+	if m.rtt != nil {
+		m.rtt.Observe(seconds)
+	}
 }
 
-func (m *metrics) unregister(reg prometheus.Registerer) { promreg.Unregister(reg, m.collectors...) }
+// unregister removes the metrics from reg (none kept: nothing to do).
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if m.v != nil {
+		promreg.Unregister(reg, m.v, m.rtt)
+	}
+}

@@ -104,8 +104,8 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	met := newMetrics()
-	if err := met.register(cfg.reg); err != nil {
+	met, err := newMetrics(cfg.reg)
+	if err != nil {
 		return nil, errors.Join(err, em.Close())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,7 +172,7 @@ func (p *Prober) loop(conn <-chan events.EvtPeerConnectednessChanged, initial []
 			p.met.outcome(o)
 			switch o {
 			case automaton.OutcomeMeasured:
-				p.met.rtt.Observe(r.rtt.Seconds())
+				p.met.observeRTT(r.rtt.Seconds())
 			case automaton.OutcomeProbeFailed, automaton.OutcomeGaveUp:
 				p.cfg.log.Debug("probe failed", "peer", r.peer, "outcome", o.String(), "err", r.err)
 			}

@@ -14,7 +14,10 @@ import (
 // time, counters the bus maintains anyway (eventbus.Bus.Types,
 // Subscriptions, NotifierPanics), so metrics cost Emit nothing. Its
 // descriptors are shared by every Collector in the process: a bus's
-// collector is one pointer.
+// collector is one pointer. (It therefore needs no per-node array of
+// numbers like the components' promreg.Values: it keeps no numbers, and its
+// series, one per event type and per subscription, are only known at
+// scrape time.)
 type Collector struct {
 	b *eventbus.Bus
 }

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
 	"go.uber.org/goleak"
+
+	"github.com/meshbus/meshbus/host"
 )
 
 func TestMain(m *testing.M) {
@@ -38,5 +43,22 @@ the add-on's metric, on alice's registry: uptime_sessions_total 3
 `
 	if out.String() != want {
 		t.Fatalf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestWithoutMetrics: in a node that keeps no metrics the add-on starts
+// and keeps none either.
+func TestWithoutMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var u *Uptime
+	n, err := host.New(ctx, host.WithoutMetrics(), host.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		host.WithFx(UptimeModule, fx.Populate(&u)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if u == nil || u.sessions != nil {
+		t.Fatalf("add-on %+v: want one without a counter", u)
 	}
 }

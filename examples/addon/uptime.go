@@ -23,6 +23,15 @@ import (
 // meshbus. It is plugged into a node with one option,
 // host.WithFx(UptimeModule), and gets what a built-in gets: the bus, the
 // clock, the metrics registry and the logger.
+//
+// Its metric is a plain client_golang counter on purpose. The built-in
+// components keep theirs in meshbus's internal/promreg (descriptors shared
+// by the process, one array of numbers per node), but an add-on written in
+// another module cannot import an internal package, and this file shows
+// what such an add-on writes: any client_golang collector, registered on
+// the registerer the node provides. Like every meshbus component it takes
+// the registerer as optional and keeps no metric without one (a node built
+// with host.WithoutMetrics provides none).
 
 // EvtSessionEnded is the add-on's own event, emitted on the node's bus when
 // a peer's connected session ends: an add-on emits like a built-in.
@@ -56,7 +65,7 @@ type Uptime struct {
 	sub      *eventbus.Subscription[events.EvtPeerConnectednessChanged]
 	started  *eventbus.Emitter[EvtSessionStarted]
 	ended    *eventbus.Emitter[EvtSessionEnded]
-	sessions prometheus.Counter
+	sessions prometheus.Counter // nil without a registerer
 	done     chan struct{}
 
 	mu    sync.Mutex
@@ -73,16 +82,36 @@ type peerUptime struct {
 // "uptime" in the node's lifecycle events.
 var UptimeModule = host.Component("uptime", fx.Provide(NewUptime))
 
+// UptimeDeps are what NewUptime takes from the node. The registerer is
+// optional: without one the add-on keeps no metric.
+type UptimeDeps struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Bus        *eventbus.Bus
+	Clock      clock.Clock
+	Registerer prometheus.Registerer `optional:"true"`
+	Logger     *slog.Logger
+}
+
 // NewUptime builds the add-on. It subscribes here, before the node seals its
 // bus, with RequireEmitter: a node without connection tracking would fail to
-// start rather than leave the add-on waiting forever.
-func NewUptime(lc fx.Lifecycle, bus *eventbus.Bus, clk clock.Clock, reg prometheus.Registerer, log *slog.Logger) (*Uptime, error) {
-	u := &Uptime{clk: clk, log: log, done: make(chan struct{}), peers: make(map[peer.ID]*peerUptime)}
-	u.sessions = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "uptime_sessions_total", Help: "Peer sessions the uptime add-on saw start.",
-	})
-	if err := reg.Register(u.sessions); err != nil {
-		return nil, err
+// start rather than leave the add-on waiting forever. Its counter is
+// registered on the node's registerer, if any, and taken off at stop.
+func NewUptime(d UptimeDeps) (*Uptime, error) {
+	lc, bus, reg := d.Lifecycle, d.Bus, d.Registerer
+	u := &Uptime{clk: d.Clock, log: d.Logger, done: make(chan struct{}), peers: make(map[peer.ID]*peerUptime)}
+	if reg != nil {
+		u.sessions = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "uptime_sessions_total", Help: "Peer sessions the uptime add-on saw start.",
+		})
+		if err := reg.Register(u.sessions); err != nil {
+			return nil, err
+		}
+	}
+	unregister := func() {
+		if u.sessions != nil {
+			reg.Unregister(u.sessions)
+		}
 	}
 	var err error
 	// Block with a generous buffer: a lost disconnect would leave a peer
@@ -91,17 +120,20 @@ func NewUptime(lc fx.Lifecycle, bus *eventbus.Bus, clk clock.Clock, reg promethe
 		eventbus.Name("uptime"), eventbus.BufSize(256),
 		eventbus.WithPolicy(eventbus.Block), eventbus.RequireEmitter())
 	if err != nil {
+		unregister()
 		return nil, err
 	}
 	u.started, err = eventbus.NewEmitter[EvtSessionStarted](bus)
 	if err != nil {
 		u.sub.Close()
+		unregister()
 		return nil, err
 	}
 	u.ended, err = eventbus.NewEmitter[EvtSessionEnded](bus)
 	if err != nil {
 		u.sub.Close()
 		u.started.Close()
+		unregister()
 		return nil, err
 	}
 	lc.Append(fx.Hook{
@@ -113,6 +145,7 @@ func NewUptime(lc fx.Lifecycle, bus *eventbus.Bus, clk clock.Clock, reg promethe
 			u.sub.Close() // ends run's loop
 			<-u.done
 			u.started.Close()
+			unregister()
 			return u.ended.Close()
 		},
 	})
@@ -140,7 +173,9 @@ func (u *Uptime) observe(e events.EvtPeerConnectednessChanged) {
 		p.sessions++
 		p.since = now
 		u.mu.Unlock()
-		u.sessions.Inc()
+		if u.sessions != nil {
+			u.sessions.Inc()
+		}
 		err = u.started.Emit(EvtSessionStarted{Peer: e.Peer, At: now})
 	case network.NotConnected:
 		lasted := now.Sub(p.since)

@@ -153,3 +153,36 @@ func (v *Values) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(s.desc, s.typ, v.Value(ID(i)), s.labels...)
 	}
 }
+
+// Key is a small enumeration (an outcome, a reason) whose values label a
+// family's series: a non-negative integer with a String method.
+type Key interface {
+	~uint8 | ~uint16 | ~uint32 | ~int
+	String() string
+}
+
+// Keyed are a family's series for the values of an enumeration, indexed
+// by value.
+type Keyed[K Key] []ID
+
+// SeriesOf adds one series of f for each key, labelled key.String(), and
+// returns them indexed by key. It is for Schema building at package
+// initialisation.
+func SeriesOf[K Key](f *Family, keys ...K) Keyed[K] {
+	var ids Keyed[K]
+	for _, k := range keys {
+		for len(ids) <= int(k) {
+			ids = append(ids, -1)
+		}
+		ids[k] = f.Series(k.String())
+	}
+	return ids
+}
+
+// ID returns key's series; ok is false for a value SeriesOf was not given.
+func (ks Keyed[K]) ID(key K) (id ID, ok bool) {
+	if int(key) < 0 || int(key) >= len(ks) || ks[key] < 0 {
+		return 0, false
+	}
+	return ks[key], true
+}

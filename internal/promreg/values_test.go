@@ -117,3 +117,35 @@ func BenchmarkValuesInc(b *testing.B) {
 		v.Inc(tCount)
 	}
 }
+
+// testKey is an enumeration for SeriesOf: 0 and 2 get series, 1 and 3 not.
+type testKey uint8
+
+func (k testKey) String() string { return [...]string{"zero", "one", "two", "three"}[k] }
+
+func TestSeriesOf(t *testing.T) {
+	var s Schema
+	f := s.Family("t_keyed_total", "By key.", prometheus.CounterValue, "key")
+	ks := SeriesOf(f, testKey(2), testKey(0))
+	v := s.NewValues()
+	for _, k := range []testKey{0, 1, 2, 2, 3, 200} {
+		if id, ok := ks.ID(k); ok {
+			v.Inc(id)
+		} else if k == 0 || k == 2 {
+			t.Fatalf("ID(%v): no series", k)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	if err := Register("t", reg, v); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP t_keyed_total By key.
+# TYPE t_keyed_total counter
+t_keyed_total{key="two"} 2
+t_keyed_total{key="zero"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}

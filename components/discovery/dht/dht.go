@@ -100,8 +100,8 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*DHT, error) {
 	if err != nil {
 		return nil, err
 	}
-	met := newMetrics()
-	if err := met.register(cfg.reg); err != nil {
+	met, err := newMetrics(cfg.reg)
+	if err != nil {
 		return nil, errors.Join(err, em.Close())
 	}
 	return &DHT{cfg: cfg, h: h, bus: bus, core: core, out: out, em: em, met: met, done: make(chan struct{})}, nil
@@ -189,7 +189,7 @@ func (d *DHT) loop(ctx context.Context, kad *kaddht.IpfsDHT, t *clock.Ticker,
 			d.outcome(d.core.HandleTopicLeft(d.cfg.clk.Now(), e.Topic, d.out), e.Topic)
 		case <-t.C:
 			d.round(ctx, rd)
-			d.met.rounds.Inc()
+			d.met.round()
 			d.rounds.Add(1)
 		}
 	}
@@ -204,12 +204,12 @@ func (d *DHT) round(parent context.Context, rd *drouting.RoutingDiscovery) {
 	for _, topic := range d.core.Topics() {
 		ns := Namespace(topic)
 		if _, err := rd.Advertise(ctx, ns); err != nil {
-			d.met.advertiseErrors.Inc()
+			d.met.advertiseFailed()
 			d.cfg.log.Debug("advertise", "topic", topic, "err", err)
 		}
 		ch, err := rd.FindPeers(ctx, ns)
 		if err != nil {
-			d.met.findErrors.Inc()
+			d.met.findFailed()
 			d.cfg.log.Debug("find peers", "topic", topic, "err", err)
 			continue
 		}

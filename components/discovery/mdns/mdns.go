@@ -88,8 +88,8 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*MDNS, error) {
 	if err != nil {
 		return nil, err
 	}
-	met := newMetrics()
-	if err := met.register(cfg.reg); err != nil {
+	met, err := newMetrics(cfg.reg)
+	if err != nil {
 		return nil, errors.Join(err, em.Close())
 	}
 	return &MDNS{cfg: cfg, h: h, core: core, out: out, em: em, met: met, found: make(chan peer.AddrInfo, cfg.buffer),
@@ -103,7 +103,7 @@ func (m *MDNS) HandlePeerFound(ai peer.AddrInfo) {
 	case m.found <- ai:
 	default:
 		m.dropped.Add(1)
-		m.met.dropped.Inc()
+		m.met.dropped()
 	}
 }
 

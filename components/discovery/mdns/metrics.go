@@ -7,49 +7,53 @@ import (
 	"github.com/meshbus/meshbus/internal/promreg"
 )
 
-// foundOutcomes are the outcomes of automaton.HandleFound, each a label
-// value of the found counter.
-var foundOutcomes = []automaton.Outcome{automaton.OutcomeAnnounced, automaton.OutcomeRepeat,
-	automaton.OutcomeSelf, automaton.OutcomeNoAddrs, automaton.OutcomeTopicNotFollowed}
+// The add-on's metric series, shared by every mDNS add-on in the process
+// (descriptors and label values exist once; an add-on's own part is one
+// promreg.Values).
+var (
+	schema promreg.Schema
 
-// metrics are the add-on's Prometheus collectors, every child resolved at
-// construction so that counting a find does not allocate.
-type metrics struct {
-	found      map[automaton.Outcome]prometheus.Counter
-	dropped    prometheus.Counter
-	collectors []prometheus.Collector
-}
+	foundFam = schema.Family("meshbus_mdns_found_total",
+		"Peers found, by what the core decided: announced (an EvtPeerFound), repeat (a suppressed re-announcement), self, no_addrs, topic_not_followed.",
+		prometheus.CounterValue, "outcome")
+	// mFound are the series of automaton.HandleFound's outcomes.
+	mFound = promreg.SeriesOf(foundFam, automaton.OutcomeAnnounced, automaton.OutcomeRepeat,
+		automaton.OutcomeSelf, automaton.OutcomeNoAddrs, automaton.OutcomeTopicNotFollowed)
+	mDropped = schema.Counter("meshbus_mdns_found_dropped_total",
+		"Peers the mDNS service found while the driver's buffer was full, dropped unhandled.")
+)
 
-func newMetrics() *metrics {
-	const ns, sub = "meshbus", "mdns"
-	found := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: sub, Name: "found_total",
-		Help: "Peers found, by what the core decided: announced (an EvtPeerFound), repeat (a suppressed re-announcement), self, no_addrs, topic_not_followed.",
-	}, []string{"outcome"})
-	m := &metrics{found: make(map[automaton.Outcome]prometheus.Counter, len(foundOutcomes))}
-	for _, o := range foundOutcomes {
-		m.found[o] = found.WithLabelValues(o.String())
+// metrics are one add-on's Prometheus metrics: nil values without a
+// registerer (an update is a nil check, nothing is kept); with one,
+// updating never allocates.
+type metrics struct{ v *promreg.Values }
+
+// newMetrics registers the add-on's metrics on reg; with a nil reg it
+// keeps none.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return &metrics{}, nil
 	}
-	m.collectors = []prometheus.Collector{found}
-	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: sub, Name: "found_dropped_total",
-		Help: "Peers the mDNS service found while the driver's buffer was full, dropped unhandled.",
-	})
-	m.collectors = append(m.collectors, m.dropped)
-	return m
+	m := &metrics{v: schema.NewValues()}
+	if err := promreg.Register("mdns", reg, m.v); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // countFound counts one find by the core's outcome.
 func (m *metrics) countFound(o automaton.Outcome) {
-	if c := m.found[o]; c != nil {
-		c.Inc()
+	if id, ok := mFound.ID(o); ok {
+		m.v.Inc(id)
 	}
 }
 
-// register registers every collector on reg (nil: none), all or none.
-func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register("mdns", reg, m.collectors...)
-}
+// dropped counts one find dropped because the driver's buffer was full.
+func (m *metrics) dropped() { m.v.Inc(mDropped) }
 
-// unregister removes the collectors from reg (nil: nothing).
-func (m *metrics) unregister(reg prometheus.Registerer) { promreg.Unregister(reg, m.collectors...) }
+// unregister removes the metrics from reg (none kept: nothing to do).
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if m.v != nil {
+		promreg.Unregister(reg, m.v)
+	}
+}
