@@ -91,6 +91,10 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 				staggerT.Reset(wait)
 			}
 			staggerAt = d
+		} else if !ok && !staggerAt.IsZero() {
+			// Every staggered message finished before its deadline.
+			staggerT.Stop()
+			staggerAt = time.Time{}
 		}
 	}
 }
