@@ -6,9 +6,11 @@
 package metrictest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -106,4 +108,22 @@ func Missing(t testing.TB, g prometheus.Gatherer, want ...string) []string {
 		}
 	}
 	return missing
+}
+
+// ExportsUntilClose checks a component's public metrics over its life:
+// gathered now, reg exports exactly the exposition want (names, help,
+// types, labels and values, in the text format), and after closeFn
+// returns it exports nothing, so Close took every collector off. A
+// mismatch, a gather error or an error from closeFn fails t.
+func ExportsUntilClose(t testing.TB, reg prometheus.Gatherer, want string, closeFn func() error) {
+	t.Helper()
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatalf("metrictest: exported metrics: %v", err)
+	}
+	if err := closeFn(); err != nil {
+		t.Fatalf("metrictest: close: %v", err)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
+		t.Fatalf("metrictest: %d series left registered after close (gather error: %v)", n, err)
+	}
 }
