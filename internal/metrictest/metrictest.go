@@ -1,7 +1,8 @@
 // Package metrictest is the test kit's one reader of Prometheus metrics:
 // it gathers a registry and sums the series of one family that carry given
-// labels, so that tests assert on the metrics a component exports instead
-// of walking the registry by hand. Test code only (internal/archtest keeps
+// labels, lists the families it lacks, or compares its whole exposition,
+// so that tests assert on the metrics a component exports instead of
+// walking the registry by hand. Test code only (internal/archtest keeps
 // it out of non-test code).
 package metrictest
 
