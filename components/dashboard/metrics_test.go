@@ -1,11 +1,11 @@
 package dashboard
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meshbus/meshbus/internal/metrictest"
 )
 
 // exported is what a fresh dashboard exports (names, help, types; a
@@ -30,15 +30,7 @@ func TestMetricsExported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(exported)); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
-		t.Fatalf("series left registered after Close: %d (%v)", n, err)
-	}
+	metrictest.ExportsUntilClose(t, reg, exported, d.Close)
 }
 
 // TestNoRegistererKeepsNoMetrics: without a registerer the dashboard keeps no

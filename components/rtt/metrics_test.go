@@ -1,14 +1,13 @@
 package rtt
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/components/rtt/automaton"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -59,15 +58,7 @@ func TestMetricsExported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(exported)); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
-		t.Fatalf("series left registered after Close: %d (%v)", n, err)
-	}
+	metrictest.ExportsUntilClose(t, reg, exported, p.Close)
 }
 
 // TestNoRegistererKeepsNoMetrics: without a registerer the prober keeps no

@@ -1,14 +1,17 @@
 // Package metrictest is the test kit's one reader of Prometheus metrics:
 // it gathers a registry and sums the series of one family that carry given
-// labels, so that tests assert on the metrics a component exports instead
-// of walking the registry by hand. Test code only (internal/archtest keeps
+// labels, lists the families it lacks, or compares its whole exposition,
+// so that tests assert on the metrics a component exports instead of
+// walking the registry by hand. Test code only (internal/archtest keeps
 // it out of non-test code).
 package metrictest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -106,4 +109,22 @@ func Missing(t testing.TB, g prometheus.Gatherer, want ...string) []string {
 		}
 	}
 	return missing
+}
+
+// ExportsUntilClose checks a component's public metrics over its life:
+// gathered now, reg exports exactly the exposition want (names, help,
+// types, labels and values, in the text format), and after closeFn
+// returns it exports nothing, so Close took every collector off. A
+// mismatch, a gather error or an error from closeFn fails t.
+func ExportsUntilClose(t testing.TB, reg prometheus.Gatherer, want string, closeFn func() error) {
+	t.Helper()
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatalf("metrictest: exported metrics: %v", err)
+	}
+	if err := closeFn(); err != nil {
+		t.Fatalf("metrictest: close: %v", err)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
+		t.Fatalf("metrictest: %d series left registered after close (gather error: %v)", n, err)
+	}
 }

@@ -1,6 +1,8 @@
 package metrictest
 
 import (
+	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,5 +57,71 @@ func TestMissing(t *testing.T) {
 	}
 	if got := Missing(t, reg, "absent", "g", "v_total"); len(got) != 2 || got[0] != "absent" || got[1] != "v_total" {
 		t.Errorf("Missing(absent, g, v_total) = %q, want [absent v_total]", got)
+	}
+}
+
+// recorder is a testing.TB whose Fatalf records the failure and ends the
+// calling goroutine, as the real one does.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Fatalf(string, ...any) {
+	r.failed = true
+	runtime.Goexit()
+}
+
+// fails runs check against a recorder on its own goroutine (Fatalf ends
+// it) and reports whether check failed it.
+func fails(check func(testing.TB)) bool {
+	r := &recorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(r)
+	}()
+	<-done
+	return r.failed
+}
+
+func TestExportsUntilClose(t *testing.T) {
+	const want = `
+# HELP g a gauge
+# TYPE g gauge
+g 0
+`
+	build := func() (*prometheus.Registry, func() error) {
+		reg := prometheus.NewRegistry()
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "g", Help: "a gauge"})
+		reg.MustRegister(g)
+		return reg, func() error {
+			reg.Unregister(g)
+			return nil
+		}
+	}
+	reg, closeFn := build()
+	ExportsUntilClose(t, reg, want, closeFn)
+
+	cases := map[string]func(testing.TB){
+		"other exposition": func(tb testing.TB) {
+			reg, closeFn := build()
+			ExportsUntilClose(tb, reg, "# HELP h x\n# TYPE h gauge\nh 0\n", closeFn)
+		},
+		"close leaves series": func(tb testing.TB) {
+			reg, _ := build()
+			ExportsUntilClose(tb, reg, want, func() error { return nil })
+		},
+		"close fails": func(tb testing.TB) {
+			reg, _ := build()
+			ExportsUntilClose(tb, reg, want, func() error { return errors.New("boom") })
+		},
+	}
+	for name, check := range cases {
+		if !fails(check) {
+			t.Errorf("%s: ExportsUntilClose did not fail", name)
+		}
 	}
 }

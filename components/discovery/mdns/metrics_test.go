@@ -1,14 +1,13 @@
 package mdns
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshbus/meshbus/components/discovery/automaton"
 	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -37,15 +36,7 @@ func TestMetricsExported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(exported)); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
-		t.Fatalf("series left registered after Close: %d (%v)", n, err)
-	}
+	metrictest.ExportsUntilClose(t, reg, exported, m.Close)
 }
 
 // TestNoRegistererKeepsNoMetrics: without a registerer the add-on keeps no
