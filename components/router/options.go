@@ -210,8 +210,8 @@ func WithLazyForwarding(c LazyConfig) Option {
 
 // StaggerConfig is staggered forwarding of large messages' parameters
 // (the size from which it applies, the copies in flight at once for
-// forwarded and for our own messages, the longest a copy holds the next
-// back); start from DefaultStaggerConfig.
+// forwarded and for our own messages, the longest a message holds its
+// waiting copies back); start from DefaultStaggerConfig.
 type StaggerConfig = automaton.StaggerConfig
 
 // DefaultStaggerConfig returns staggered forwarding with its defaults
@@ -221,9 +221,10 @@ func DefaultStaggerConfig() StaggerConfig { return automaton.DefaultStaggerConfi
 // WithStaggeredForwarding sets staggered forwarding of large messages: a
 // message whose data is at least c.MinData bytes goes to at most c.K of
 // its mesh peers at a time (c.PublishK for our own messages), the next
-// peer's copy starting when one in flight is written, or the peer shows it
-// has the message, or c.MaxWait passed; a peer that sends IDONTWANT for
-// the message, or a copy of it, before its turn is not sent it. Nothing
+// peer's copy starting when one in flight is written or its peer shows it
+// has the message, and every waiting copy going c.MaxWait after the first
+// ones; a peer that sends IDONTWANT for the message, or a copy of it,
+// before its turn is not sent it. Nothing
 // changes on the wire. c.MinData 0 turns it off. New validates c (an error
 // wraps ErrBadOption); it sets GossipConfig.Stagger, whatever the order of
 // this option and WithGossipConfig. Default: DefaultStaggerConfig. See
