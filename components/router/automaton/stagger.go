@@ -52,9 +52,10 @@ type StaggerConfig struct {
 // DefaultStaggerConfig returns the defaults: messages of at least 16 KiB
 // of data (the size from which a receiver learns a message's id from the
 // head of its frame and sends IDONTWANT while the rest arrives) go to one
-// peer at a time, our own messages to every chosen peer at once, and a
-// copy counts as in flight for at most 50 ms (docs/router.md, "Staggered
-// forwarding of large messages", has the measurements).
+// peer at a time, our own messages to every chosen peer at once, and 50
+// ms after a message's first copy every copy still waiting goes
+// (docs/router.md, "Staggered forwarding of large messages", has the
+// measurements).
 func DefaultStaggerConfig() StaggerConfig {
 	return StaggerConfig{MinData: 16 << 10, K: 1, PublishK: 0, MaxWait: 50 * time.Millisecond}
 }
@@ -153,9 +154,9 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 }
 
 // release sends e's next waiting copies while fewer than e.k are in
-// flight (all of them once e.until has passed), skipping peers that meanwhile showed they do not need the
-// message or are gone, and forgets e when nothing is left. It reports how
-// many copies it sent.
+// flight (all of them once e.until has passed), skipping peers that
+// meanwhile showed they do not need the message or are gone, and forgets
+// e when nothing is left. It reports how many copies it sent.
 func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 	n := 0
 	for (len(e.flying) < e.k || !e.until.After(now)) && len(e.waiting) > 0 {
