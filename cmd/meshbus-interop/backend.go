@@ -109,6 +109,12 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	// MESHBUS_GRAFT_LIMIT_D=1: refuse inbound GRAFTs at D mesh peers
 	// instead of Dhi (see docs/testplans.md, "Round 6").
 	c.GraftLimitD = envBool("MESHBUS_GRAFT_LIMIT_D", defaultGraftLimitD)
+	// MESHBUS_STAGGER=0: forward large messages to every mesh peer at
+	// once, as before staggered forwarding (docs/router.md), to measure it
+	// over the plans' links.
+	if !envBool("MESHBUS_STAGGER", true) {
+		c.Stagger = router.StaggerConfig{}
+	}
 	var notes []string
 	ignored := func(name string, set bool, why string) {
 		if set {
