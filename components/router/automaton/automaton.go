@@ -142,6 +142,10 @@ type peerState struct {
 	rtt      time.Duration // smoothed round-trip time, valid when rttKnown (HandlePeerRTT)
 	rttKnown bool
 	lazy     lazyStat // learned lazy forwarding (LazyConfig)
+	// staggerSlow is when a staggered copy to the peer was last still in
+	// flight at its message's MaxWait (StaggerConfig): for a while after,
+	// the peer comes last in the stagger order.
+	staggerSlow time.Time
 
 	// per-heartbeat budgets, reset each heartbeat
 	ihaveIn int // IHAVE messages received

@@ -20,6 +20,8 @@ import (
 // already receiving the message from someone else. With it, a message
 // whose data is at least MinData bytes goes to at most K of its chosen
 // peers at a time (PublishK for our own messages): mesh peers first, then
+// peers not recently slow (one of whose copies was still in flight at its
+// message's MaxWait in the last 20 MaxWaits) before those that were, then
 // by score, highest first, ties in random order. The next peer's copy is
 // released when one in flight is done: the driver reports it written (or
 // not written: the peer's queue was full or refused it), or the peer shows
@@ -83,6 +85,15 @@ func (c StaggerConfig) validate() error {
 // message goes to all its peers at once.
 const maxStaggered = 1024
 
+// slowFor is how many MaxWaits a peer stays last in the stagger order
+// after one of its copies was still in flight at its message's MaxWait. A
+// peer that reads just fast enough to keep its queue from filling would
+// otherwise, coming first, hold every large message back from the others
+// by MaxWait; demoted, it holds back at most one message per slowFor
+// MaxWaits (then it gets its turn again, and is demoted again if it is
+// still slow).
+const slowFor = 20
+
 // staggerState is the messages being forwarded staggered, by id.
 type staggerState struct {
 	entries map[string]*staggerEntry
@@ -125,12 +136,19 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 		return
 	}
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	slowSince := now.Add(-slowFor * a.cfg.Stagger.MaxWait)
+	slow := func(ps *peerState) bool { return ps.staggerSlow.After(slowSince) }
 	slices.SortStableFunc(cands, func(x, y *peerState) int {
 		xm, ym := t.mesh.has(x.id), t.mesh.has(y.id)
+		xs, ys := slow(x), slow(y)
 		switch {
 		case xm && !ym:
 			return -1
 		case ym && !xm:
+			return 1
+		case ys && !xs:
+			return -1
+		case xs && !ys:
 			return 1
 		case x.score > y.score:
 			return -1
@@ -255,7 +273,13 @@ func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 	}
 	slices.Sort(due) // releases in a fixed order, whatever the map's
 	for _, id := range due {
-		a.release(now, a.stagger.entries[id], out)
+		e := a.stagger.entries[id]
+		for _, p := range e.flying {
+			if ps := a.peers[p]; ps != nil {
+				ps.staggerSlow = now // still in flight at MaxWait
+			}
+		}
+		a.release(now, e, out)
 	}
 	n := len(due)
 	clear(due)

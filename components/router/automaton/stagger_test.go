@@ -358,3 +358,50 @@ func TestOutputPacedAligned(t *testing.T) {
 		t.Fatalf("Paced %v", s.Paced)
 	}
 }
+
+// A peer whose copy was still in flight at its message's MaxWait comes
+// last in the order of the next large messages, whatever its score, for
+// 20 MaxWaits; then it is back in its place.
+func TestStaggerSlowPeerDemoted(t *testing.T) {
+	h, mesh := staggerHarness(t)
+	h.a.cfg.Stagger.K = 1
+	src := mesh[0]
+	// Scores 5, 4, 3, 2, 1 for mesh[1:]: the release order.
+	h.scores(events.ScoreThresholds{}, mesh[1], 1.0, mesh[2], 5.0, mesh[3], 3.0, mesh[4], 4.0, mesh[5], 2.0)
+	best := mesh[2]
+
+	_, id := h.receive(src, bigData)
+	if first := h.sentTo(id); !slices.Equal(first, []peer.ID{best}) {
+		t.Fatalf("first copy to %v, want the best-scored %s", first, best)
+	}
+	// best never reports its copy written: at MaxWait it is still in
+	// flight, and every waiting copy goes.
+	h.advance(50 * time.Millisecond)
+	h.reset()
+	if o := h.a.ReleaseDue(h.now, &h.out); o != OutcomeCopiesReleased {
+		t.Fatalf("ReleaseDue = %v", o)
+	}
+
+	// The next large message from src: best comes last.
+	order := func() []peer.ID {
+		t.Helper()
+		_, id := h.receive(src, bigData)
+		got := h.sentTo(id)
+		for len(got) > 0 {
+			next := h.done(got[len(got)-1], id, h.tracked())
+			if len(next) == 0 {
+				break
+			}
+			got = append(got, next...)
+		}
+		return got
+	}
+	if got := order(); len(got) != 5 || got[4] != best || got[0] != mesh[4] {
+		t.Fatalf("order after MaxWait %v, want %s (score 4) first and %s (slow) last", got, mesh[4], best)
+	}
+	// 20 MaxWaits after it was found slow, it is back in first place.
+	h.advance(20 * 50 * time.Millisecond)
+	if got := order(); len(got) != 5 || got[0] != best {
+		t.Fatalf("order after the demotion %v, want %s first", got, best)
+	}
+}
