@@ -499,9 +499,17 @@ func (ln *lane[T]) join(r *ringSink[T]) {
 	ln.changed = true
 }
 
-// grow replaces the ring with one of at least size slots holding the same
-// positions. Readers still copying from the old ring read positions that
-// the old ring holds and nobody writes any more.
+// grow replaces the ring with one of at least size slots holding the
+// positions some member has still to read. Readers still copying from the
+// old ring read positions that the old ring holds and nobody writes any
+// more.
+//
+// Only those positions are copied: a single-producer emitter's fast path
+// (singleCache) writes its next slots before its compare-and-swap finds
+// the word taken, so while grow runs it may be overwriting the slots of
+// positions every member has read (its room ends at the smallest
+// lhead+limit, and the ring holds at least limit slots). Copying from the
+// smallest lhead avoids those slots; nobody reads them again.
 func (ln *lane[T]) grow(size uint64) {
 	old := ln.buf.Load()
 	s := uint64(len(old.slots))
@@ -509,9 +517,9 @@ func (ln *lane[T]) grow(size uint64) {
 		s <<= 1
 	}
 	nb := &laneBuf[T]{slots: make([]T, s), mask: s - 1}
-	from := uint64(0)
-	if ln.tail > uint64(len(old.slots)) {
-		from = ln.tail - uint64(len(old.slots))
+	from := ln.tail
+	for _, r := range ln.shared {
+		from = min(from, r.lhead.Load())
 	}
 	for p := from; p < ln.tail; p++ {
 		nb.slots[p&nb.mask] = old.slots[p&old.mask]

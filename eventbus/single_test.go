@@ -443,3 +443,46 @@ func TestSingleProducerMisuseChild(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A member whose BufSize is larger than the lane's ring grows the ring
+// while a single-producer emitter may be writing its next slot without the
+// word (its compare-and-swap then fails). The grow copies only positions a
+// member has still to read, never the slots the emitter may be writing:
+// run with -race, which reported the copy of the whole ring.
+func TestSingleProducerGrowWhileEmitting(t *testing.T) {
+	b := New()
+	defer b.Close()
+	em := must(NewEmitter[evtA](b, SingleProducer()))
+	stop := make(chan struct{})
+	emitted := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				emitted <- n
+				return
+			default:
+			}
+			if err := em.Emit(evtA{n}); err != nil {
+				t.Errorf("Emit: %v", err)
+			}
+			n++
+		}
+	}()
+	// Without members the emitter stays on its fast path, writing slots
+	// nobody reads, while each Subscribe below grows the ring.
+	for size := 32; size <= 1<<14; size *= 2 {
+		s := must(SubscribeBatch[evtA](b, BufSize(size), WithPolicy(Drop)))
+		got := nextAll(t, s, 1, 1)
+		_ = s.Close()
+		if got[0].N < 0 {
+			t.Fatalf("BufSize(%d) member read %v", size, got)
+		}
+	}
+	close(stop)
+	if n := <-emitted; n == 0 {
+		t.Fatal("nothing emitted")
+	}
+	_ = em.Close()
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/peermgr/automaton"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/clockctx"
 )
 
 // dialer runs dials on a fixed pool of worker goroutines. The automaton
@@ -66,7 +67,7 @@ func (d *dialer) dial(parent context.Context, job automaton.Dial) automaton.Dial
 		res.Reason, res.Err = events.DialFailNoAddresses, swarm.ErrNoAddresses
 		return res
 	}
-	ctx, cancel := d.clk.WithTimeout(parent, d.timeout)
+	ctx, cancel := clockctx.WithTimeout(d.clk, parent, d.timeout)
 	defer cancel()
 	err := d.h.Connect(ctx, peer.AddrInfo{ID: job.Peer, Addrs: job.Addrs})
 	if err == nil {

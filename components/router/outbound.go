@@ -13,6 +13,7 @@ import (
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/clockctx"
 )
 
 // Outbound: the driver queues the automaton's sends per peer; one writer
@@ -155,7 +156,7 @@ func (r *Router) writeLoop(ctx context.Context, pc *peerConn, gen int) {
 }
 
 func (wr *writer) run(ctx context.Context, r *Router) {
-	sctx, cancel := r.clk.WithTimeout(network.WithNoDial(ctx, "pubsub"), r.cfg.streamTimeout)
+	sctx, cancel := clockctx.WithTimeout(r.clk, network.WithNoDial(ctx, "pubsub"), r.cfg.streamTimeout)
 	s, err := r.host.NewStream(sctx, wr.pc.id, wire.Protocols...)
 	cancel()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/internal/clockctx"
 )
 
 // TopicOption configures Join.
@@ -142,7 +143,7 @@ func (r *Router) publish(ctx context.Context, name string, t *Topic, data []byte
 	var m *Message // made when a validator or a subscription needs it
 	if v := r.validatorFor(name); v != nil {
 		m = newMessage(msg, id, r.self)
-		vctx, cancel := r.clk.WithTimeout(ctx, v.timeout)
+		vctx, cancel := clockctx.WithTimeout(r.clk, ctx, v.timeout)
 		res := r.callValidator(vctx, v, r.self, m)
 		cancel()
 		switch res {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/internal/clockctx"
 )
 
 // ValidationResult is a validator's verdict on a message.
@@ -180,7 +181,7 @@ func (r *Router) validate(from peer.ID, msg *pb.Message, id string) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		ctx, cancel := r.clk.WithTimeout(r.ctx, v.timeout)
+		ctx, cancel := clockctx.WithTimeout(r.clk, r.ctx, v.timeout)
 		res := r.callValidator(ctx, v, from, m).automaton()
 		cancel()
 		<-v.sem
