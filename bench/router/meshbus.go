@@ -80,6 +80,30 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	if sc != router.DefaultStaggerConfig() {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
+	// MESHBUS_BENCH_IDW_LEARN=0 turns learned IDONTWANT for small messages
+	// off (router.WithLearnedIDontWant), =1 turns it on with its defaults;
+	// MESHBUS_BENCH_IDW_LEARN_BELOW (bytes), _AT and _RESUME (late shares)
+	// and _PROBE (one in N) adjust it, for A/B runs.
+	ic := router.DefaultGossipConfig().IDontWantLearn
+	switch os.Getenv("MESHBUS_BENCH_IDW_LEARN") {
+	case "0":
+		ic.Below = 0
+	case "1":
+		ic = router.DefaultIDontWantLearnConfig()
+	}
+	for _, err := range []error{
+		fromEnv("MESHBUS_BENCH_IDW_LEARN_BELOW", strconv.Atoi, &ic.Below),
+		fromEnv("MESHBUS_BENCH_IDW_LEARN_AT", parseFloat, &ic.SuppressAt),
+		fromEnv("MESHBUS_BENCH_IDW_LEARN_RESUME", parseFloat, &ic.ResumeBelow),
+		fromEnv("MESHBUS_BENCH_IDW_LEARN_PROBE", strconv.Atoi, &ic.ProbeEvery),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if ic != router.DefaultGossipConfig().IDontWantLearn {
+		ropts = append(ropts, router.WithLearnedIDontWant(ic))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(),
 		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
 	if err != nil {
@@ -88,6 +112,9 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	b.node = n
 	return b, nil
 }
+
+// parseFloat parses a float64.
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 // fromEnv parses the environment variable name into *dst when it is set;
 // unset leaves *dst as it is.
@@ -159,7 +186,7 @@ func (b *meshbusNode) Close() error {
 	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
 		if mfs, err := b.reg.Gather(); err == nil {
 			for _, mf := range mfs {
-				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" {
+				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" && n != "meshbus_router_idontwant_learned_total" {
 					continue
 				}
 				for _, m := range mf.GetMetric() {

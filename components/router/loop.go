@@ -156,6 +156,10 @@ func (r *Router) flush() {
 // carryOut is one round of flush.
 func (r *Router) carryOut() {
 	o := &r.out
+	if o.IDontWant != (automaton.IDontWantCounts{}) {
+		r.m.idontwant(o.IDontWant)
+		o.IDontWant = automaton.IDontWantCounts{}
+	}
 	if o.Empty() {
 		return
 	}

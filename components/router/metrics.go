@@ -134,6 +134,15 @@ var (
 		return ids
 	}()
 
+	idwLearnFam = schema.Family("meshbus_router_idontwant_learned_total",
+		"Learned IDONTWANT for small messages: IDONTWANTs not sent to a peer whose small-message IDONTWANTs mostly arrive late (suppressed) and those still sent to it to keep measuring (probe); samples finding an IDONTWANT late or in time (late, timely); peers whose small-message IDONTWANTs stopped (quieted) or resumed (resumed).", prometheus.CounterValue, "kind")
+	mIDWSuppressed = idwLearnFam.Lazy("suppressed")
+	mIDWProbes     = idwLearnFam.Lazy("probe")
+	mIDWLate       = idwLearnFam.Lazy("late")
+	mIDWTimely     = idwLearnFam.Lazy("timely")
+	mIDWQuieted    = idwLearnFam.Lazy("quieted")
+	mIDWResumed    = idwLearnFam.Lazy("resumed")
+
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
 	partialRejectedFam = schema.Family("meshbus_router_partial_rejected_total",
@@ -185,6 +194,20 @@ func (m *metrics) outcome(o automaton.Outcome) {
 		return
 	}
 	m.v.Inc(mOutcomes[o])
+}
+
+// idontwant adds one Output's learned-IDONTWANT counts. Called on the
+// driver goroutine only.
+func (m *metrics) idontwant(c automaton.IDontWantCounts) {
+	for _, x := range [...]struct {
+		id promreg.ID
+		n  int
+	}{{mIDWSuppressed, c.Suppressed}, {mIDWProbes, c.Probes}, {mIDWLate, c.Late},
+		{mIDWTimely, c.Timely}, {mIDWQuieted, c.Quieted}, {mIDWResumed, c.Resumed}} {
+		if x.n > 0 {
+			m.v.Add(x.id, uint64(x.n))
+		}
+	}
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

@@ -64,6 +64,7 @@ type config struct {
 	latency       *LatencyConfig
 	lazy          *LazyConfig
 	stagger       *StaggerConfig
+	idwLearn      *IDontWantLearnConfig
 }
 
 func defaultConfig() config {
@@ -231,6 +232,35 @@ func DefaultStaggerConfig() StaggerConfig { return automaton.DefaultStaggerConfi
 // docs/router.md, "Staggered forwarding of large messages".
 func WithStaggeredForwarding(c StaggerConfig) Option {
 	return func(o *config) { o.stagger = &c }
+}
+
+// IDontWantLearnConfig is learned IDONTWANT for small messages'
+// parameters (the size under which it applies, the window of samples, the
+// late shares at which a peer's small-message IDONTWANTs stop and resume,
+// the probe rate, the timeout and the IDONTWANTs remembered per peer);
+// start from DefaultIDontWantLearnConfig.
+type IDontWantLearnConfig = automaton.IDontWantLearnConfig
+
+// DefaultIDontWantLearnConfig returns learned IDONTWANT with its defaults
+// (see automaton.DefaultIDontWantLearnConfig).
+func DefaultIDontWantLearnConfig() IDontWantLearnConfig {
+	return automaton.DefaultIDontWantLearnConfig()
+}
+
+// WithLearnedIDontWant sets learned IDONTWANT for small messages: the
+// router learns, per mesh peer, whether its IDONTWANTs for messages under
+// c.Below bytes of data arrive before the peer forwards its own copy, and
+// stops sending them to a peer whose copies almost always come anyway
+// (late share at least c.SuppressAt over c.Window samples), except one in
+// c.ProbeEvery to keep measuring; they resume when the share falls under
+// c.ResumeBelow. Messages of c.Below bytes or more always get IDONTWANT.
+// Nothing changes on the wire. c.Below 0 turns it off. New validates c (an
+// error wraps ErrBadOption); it sets GossipConfig.IDontWantLearn, whatever
+// the order of this option and WithGossipConfig. Default:
+// DefaultIDontWantLearnConfig. See docs/router.md, "Learned IDONTWANT for
+// small messages".
+func WithLearnedIDontWant(c IDontWantLearnConfig) Option {
+	return func(o *config) { o.idwLearn = &c }
 }
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).

@@ -123,6 +123,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if cfg.stagger != nil {
 		cfg.gossip.Stagger = *cfg.stagger
 	}
+	if cfg.idwLearn != nil {
+		cfg.gossip.IDontWantLearn = *cfg.idwLearn
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -146,6 +146,8 @@ type peerState struct {
 	// flight at its message's MaxWait (StaggerConfig): for a while after,
 	// the peer comes last in the stagger order.
 	staggerSlow time.Time
+	// idw is learned IDONTWANT's state for the peer (IDontWantLearnConfig).
+	idw idwLearn
 
 	// per-heartbeat budgets, reset each heartbeat
 	ihaveIn int // IHAVE messages received

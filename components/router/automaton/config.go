@@ -161,6 +161,11 @@ type Config struct {
 	// off in the zero value; DefaultConfig sets DefaultStaggerConfig.
 	Stagger StaggerConfig
 
+	// IDontWantLearn is learned IDONTWANT for small messages
+	// (IDontWantLearnConfig): off in the zero value; DefaultConfig sets
+	// DefaultIDontWantLearnConfig.
+	IDontWantLearn IDontWantLearnConfig
+
 	// GraftLimitD makes HandleGraft refuse (PRUNE with PX) a GRAFT when
 	// the mesh already holds D peers or more, instead of Dhi or more (the
 	// rule go-libp2p-pubsub follows); a GRAFT from an outbound peer is
@@ -214,6 +219,7 @@ func DefaultConfig() Config {
 		MaxPendingValidation:    4096,
 		MaxBackoffs:             1 << 16,
 		Stagger:                 DefaultStaggerConfig(),
+		IDontWantLearn:          DefaultIDontWantLearnConfig(),
 	}
 }
 
@@ -306,6 +312,9 @@ func (c Config) Validate() error {
 		return bad("MaxBackoffs", "must be > 0")
 	}
 	if err := c.Stagger.validate(); err != nil {
+		return err
+	}
+	if err := c.IDontWantLearn.validate(); err != nil {
 		return err
 	}
 	if err := c.Lazy.validate(); err != nil {

@@ -43,6 +43,9 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	}
 	// The sender has the message: a forward of ours to it would only cross
 	// its copy on the way (once forwarded, there is nothing left to skip).
+	if ps.idw.n > 0 && a.seen.has(id) {
+		a.idwCopy(ps, id, out) // an IDONTWANT of ours it came after was late
+	}
 	if a.seen.has(id) && a.pending[id] == nil {
 		a.staggerPeerHas(now, from, id, out)
 		return OutcomeAlreadySeen
@@ -57,6 +60,12 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	if dataLen < a.cfg.IDontWantThreshold || e.idwSent {
 		return OutcomeEarlyIDontWantSkipped
 	}
+	learn := a.cfg.IDontWantLearn.Below > dataLen
+	var k idKey
+	if learn {
+		k = keyOf(id)
+	}
+	quiet := false // a peer's IDONTWANT was suppressed (IDontWantLearnConfig)
 	to := a.scratchPeers[:0]
 	for _, name := range a.localOrder.items {
 		t := a.topics[name]
@@ -68,12 +77,17 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 				continue
 			}
 			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+				if learn && !a.idwSends(now, mp, k, dataLen, out) {
+					quiet = true
+					continue
+				}
 				to = append(to, p)
 			}
 		}
 	}
 	a.scratchPeers = to[:0]
 	if len(to) == 0 {
+		e.idwSent = quiet // decided: HandleMessage does not decide again
 		return OutcomeEarlyIDontWantSkipped
 	}
 	raw := []byte(id) // shared (read-only) by every IDONTWANT

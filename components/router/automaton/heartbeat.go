@@ -90,6 +90,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	a.scratchTopics = local[:0]
 
 	a.closeLazy(now, false)
+	a.idwHeartbeat(now, out)
 	a.mcache.shift()
 	a.seen.expire(now)
 	a.expireBackoffs(now)

@@ -82,6 +82,9 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		return OutcomeTopicNotJoined
 	}
 	sv, seen := a.seen.get(id)
+	if seen && ps.idw.n > 0 {
+		a.idwCopy(ps, id, out) // an IDONTWANT of ours it came after was late
+	}
 	// A copy equal to the accepted copy we still hold (pending or cached)
 	// is identical without hashing it; otherwise the fingerprints decide.
 	var fp wire.Fingerprint
@@ -92,7 +95,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	}
 	if !identical && !checked {
 		if !seen {
-			a.announceEarly(t, from, msg, id, out)
+			a.announceEarly(now, t, from, msg, id, out)
 		}
 		return OutcomeNeedsSignatureCheck
 	}
@@ -129,7 +132,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	a.pendingOrder.push(pendingRef{id: id, at: now})
 	a.compactPendingOrder()
 	if !early {
-		a.sendIDontWants(t, from, msg, id, out)
+		a.sendIDontWants(now, t, from, msg, id, out)
 	}
 	return OutcomeNeedsValidation
 }
@@ -138,16 +141,25 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 // except from, if msg's data is at least IDontWantThreshold bytes (the data
 // field alone, as go-libp2p-pubsub measures it) and HandleMessageHead did
 // not send it already. It reports whether it did.
-func (a *Automaton) sendIDontWants(t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
+func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
 	if len(msg.GetData()) < a.cfg.IDontWantThreshold || a.early.idwSent(id) {
 		return false // small, or already sent at the message's head
 	}
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
+	n := len(msg.GetData())
+	learn := a.cfg.IDontWantLearn.Below > n
+	var k idKey
+	if learn {
+		k = keyOf(id)
+	}
 	for _, p := range t.mesh.items {
 		if p == from {
 			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+			if learn && !a.idwSends(now, mp, k, n, out) {
+				continue
+			}
 			if raw == nil {
 				raw = []byte(id)
 			}
@@ -175,7 +187,7 @@ const maxAnnounced = 1024
 // An IDONTWANT for a copy that then fails its check costs only that the
 // mesh peers do not forward a valid message with that id to us; it still
 // arrives by gossip (the id is not marked seen).
-func (a *Automaton) announceEarly(t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) {
+func (a *Automaton) announceEarly(now time.Time, t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) {
 	if peer.ID(msg.GetFrom()) == a.self {
 		return
 	}
@@ -183,7 +195,7 @@ func (a *Automaton) announceEarly(t *topicState, from peer.ID, msg *pb.Message, 
 	if _, ok := a.announced[k]; ok {
 		return
 	}
-	if !a.sendIDontWants(t, from, msg, id, out) {
+	if !a.sendIDontWants(now, t, from, msg, id, out) {
 		return
 	}
 	if len(a.announced) >= maxAnnounced {

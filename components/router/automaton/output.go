@@ -95,6 +95,9 @@ type Output struct {
 	Cancels []Cancel
 	// Facts lists every event in decision order, across types.
 	Facts []Fact
+	// IDontWant counts what learned IDONTWANT did (IDontWantLearnConfig);
+	// Empty ignores it, Reset zeroes it.
+	IDontWant IDontWantCounts
 
 	lists   []factList // by FactKind-1, each created on first use
 	sendIdx map[peer.ID]int
@@ -114,6 +117,7 @@ func (o *Output) Reset() {
 	o.Sends = trimmed(o.Sends)
 	o.Cancels = trimmed(o.Cancels)
 	o.Facts = trimmed(o.Facts)
+	o.IDontWant = IDontWantCounts{}
 	for _, l := range o.lists {
 		if l != nil {
 			l.reset()
