@@ -115,6 +115,16 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	if !envBool("MESHBUS_STAGGER", true) {
 		c.Stagger = router.StaggerConfig{}
 	}
+	// MESHBUS_IDW_LEARN=0: send IDONTWANT for every message of at least
+	// IDontWantThreshold bytes to every v1.2 mesh peer, as before learned
+	// IDONTWANT (docs/router.md), to measure it over the plans' links;
+	// MESHBUS_IDW_LEARN=1: learned IDONTWANT with its defaults.
+	switch os.Getenv("MESHBUS_IDW_LEARN") {
+	case "0":
+		c.IDontWantLearn = router.IDontWantLearnConfig{}
+	case "1":
+		c.IDontWantLearn = router.DefaultIDontWantLearnConfig()
+	}
 	var notes []string
 	ignored := func(name string, set bool, why string) {
 		if set {

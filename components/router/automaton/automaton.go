@@ -383,23 +383,26 @@ func (a *Automaton) HelloRPC() *pb.RPC {
 // Sizes counts the entries of every bounded structure, for metrics and for
 // tests that check memory stays bounded.
 type Sizes struct {
-	Peers          int // tracked peers (<= MaxPeers)
-	Topics         int // topics with any state
-	LocalTopics    int // joined + fanout topics (<= MaxTopics)
-	MaxPeerTopics  int // largest subscription count of one peer (<= MaxTopicsPerPeer)
-	Seen           int // seen cache entries (<= MaxSeen)
-	MessageCache   int // cached messages
-	Pending        int // messages awaiting Validated (<= MaxPendingValidation)
-	Backoffs       int // backoff records (<= MaxBackoffs)
-	MaxDontWant    int // largest IDONTWANT set of one peer (<= MaxIDontWant)
-	MaxAdvertised  int // largest number of topics with gossip records for one peer (<= MaxTopicsPerPeer)
-	MaxPromises    int // largest promise list of one peer
-	MaxMeshSize    int // largest mesh
-	MaxFanoutSize  int // largest fanout set
-	MaxTopicPeers  int // largest subscriber set of one topic
-	SeenQueue      int // seen cache expiry queue length (<= 2*MaxSeen)
-	PendingQueue   int // pending expiry queue length
-	MessageWindows int // message cache window entries
+	Peers         int // tracked peers (<= MaxPeers)
+	Topics        int // topics with any state
+	LocalTopics   int // joined + fanout topics (<= MaxTopics)
+	MaxPeerTopics int // largest subscription count of one peer (<= MaxTopicsPerPeer)
+	Seen          int // seen cache entries (<= MaxSeen)
+	MessageCache  int // cached messages
+	Pending       int // messages awaiting Validated (<= MaxPendingValidation)
+	Backoffs      int // backoff records (<= MaxBackoffs)
+	MaxDontWant   int // largest IDONTWANT set of one peer (<= MaxIDontWant)
+	// MaxIDontWantTracked is the most IDONTWANTs of ours remembered for
+	// one peer awaiting their outcome (<= IDontWantLearn.MaxTracked).
+	MaxIDontWantTracked int
+	MaxAdvertised       int // largest number of topics with gossip records for one peer (<= MaxTopicsPerPeer)
+	MaxPromises         int // largest promise list of one peer
+	MaxMeshSize         int // largest mesh
+	MaxFanoutSize       int // largest fanout set
+	MaxTopicPeers       int // largest subscriber set of one topic
+	SeenQueue           int // seen cache expiry queue length (<= 2*MaxSeen)
+	PendingQueue        int // pending expiry queue length
+	MessageWindows      int // message cache window entries
 }
 
 // Sizes returns the current sizes of the automaton's structures.
@@ -419,6 +422,7 @@ func (a *Automaton) Sizes() Sizes {
 	for _, ps := range a.peers {
 		s.MaxPeerTopics = max(s.MaxPeerTopics, ps.topics.len())
 		s.MaxDontWant = max(s.MaxDontWant, len(ps.dontWant))
+		s.MaxIDontWantTracked = max(s.MaxIDontWantTracked, ps.idw.n, len(ps.idw.ring))
 		s.MaxAdvertised = max(s.MaxAdvertised, len(ps.gossiped))
 		s.MaxPromises = max(s.MaxPromises, len(ps.promises))
 	}

@@ -42,6 +42,10 @@ func fuzzConfig() Config {
 	c.Lazy.WasteThreshold = 0.5
 	c.Lazy.MaxData = 30 // larger messages are staggered (MinData 20)
 	c.Stagger = StaggerConfig{MinData: 20, K: 1, PublishK: 1, MaxWait: 100 * time.Millisecond}
+	// learned IDONTWANT on every message between 16 and 20 bytes, quick
+	// to suppress and resume
+	c.IDontWantLearn = IDontWantLearnConfig{Below: 20, Window: 4, SuppressAt: 0.75, ResumeBelow: 0.5,
+		ProbeEvery: 2, Timeout: 100 * time.Millisecond, MaxTracked: 4}
 	return c
 }
 
@@ -229,6 +233,8 @@ func checkBounds(t testing.TB, a *Automaton) {
 		t.Fatalf("pending %d/%d", s.Pending, s.PendingQueue)
 	case s.Backoffs > c.MaxBackoffs:
 		t.Fatalf("backoffs %d > %d", s.Backoffs, c.MaxBackoffs)
+	case s.MaxIDontWantTracked > c.IDontWantLearn.MaxTracked:
+		t.Fatalf("IDONTWANTs tracked for one peer %d > %d", s.MaxIDontWantTracked, c.IDontWantLearn.MaxTracked)
 	case s.MaxDontWant > c.MaxIDontWant:
 		t.Fatalf("idontwant %d > %d", s.MaxDontWant, c.MaxIDontWant)
 	case s.MaxPromises > c.MaxIHaveMessages*(int(c.IWantFollowupTime/(50*time.Millisecond))+2):
