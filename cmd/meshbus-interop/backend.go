@@ -567,6 +567,7 @@ func (m partialMsg) Complete() bool { return m.g.Complete() }
 
 // Close stops the node and waits for the recording goroutines.
 func (b *backend) Close() error {
+	b.logLearnedIDontWant()
 	var errs []error
 	for _, s := range b.subs {
 		errs = append(errs, s.Close())
@@ -576,4 +577,29 @@ func (b *backend) Close() error {
 	}
 	b.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// logLearnedIDontWant logs the router's learned-IDONTWANT counts
+// (meshbus_router_idontwant_learned_total by kind), one line, for A/B runs
+// over the plans' links (docs/testplans.md, "Round 8").
+func (b *backend) logLearnedIDontWant() {
+	if b.node == nil || b.node.Registry() == nil {
+		return
+	}
+	mfs, err := b.node.Registry().Gather()
+	if err != nil {
+		return
+	}
+	var attrs []any
+	for _, mf := range mfs {
+		if mf.GetName() != "meshbus_router_idontwant_learned_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				attrs = append(attrs, l.GetValue(), int64(m.GetCounter().GetValue()))
+			}
+		}
+	}
+	b.log.Info("learned IDONTWANT", attrs...)
 }
