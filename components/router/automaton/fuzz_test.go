@@ -269,6 +269,12 @@ func checkBounds(t testing.TB, a *Automaton) {
 	if len(a.lazy.pending) != queued {
 		t.Fatalf("%d peers listed pending, %d with queued ids", len(a.lazy.pending), queued)
 	}
+	for _, ps := range a.peers {
+		l := &ps.idw
+		if l.samples > c.IDontWantLearn.Window || l.n > len(l.ring) || l.suppressed && l.samples < c.IDontWantLearn.Window {
+			t.Fatalf("peer %s: learned IDONTWANT %d samples, %d of %d tracked, suppressed %v", ps.id, l.samples, l.n, len(l.ring), l.suppressed)
+		}
+	}
 	if a.peerOrder.len() != len(a.peers) {
 		t.Fatalf("peer order %d vs %d", a.peerOrder.len(), len(a.peers))
 	}
@@ -353,7 +359,36 @@ func fuzzSeeds() [][]byte {
 		},
 	})
 	seeds = append(seeds, append(append([]byte{0, 1, 0, 3, 0, 5, 1, byte(len(rpc))}, rpc...), 9, 20))
+	seeds = append(seeds, idwSeed())
 	return seeds
+}
+
+// idwSeed builds a mesh of six v1.2 peers in topic "a", then has peer 1
+// send 48 small messages (learned IDONTWANT's range) first, each followed
+// by peer 2's copy (late: peer 2 had our IDONTWANT), so that peer 2's
+// small-message IDONTWANTs are suppressed and probed.
+func idwSeed() []byte {
+	var b []byte
+	for i := range byte(6) {
+		b = append(b, 0, 0, i, 0) // AddPeer pid(i+1), /meshsub/1.2.0
+	}
+	for i := range byte(6) {
+		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
+	}
+	b = append(b, 3, 0, 0) // Join "a"
+	for i := range 48 {
+		rpc, _ := proto.Marshal(&pb.RPC{Publish: []*pb.Message{{From: []byte("x"), Seqno: fmt.Appendf(nil, "%d", i),
+			Topic: proto.String("a"), Data: make([]byte, 18)}}})
+		b = append(append(b, 5, 0, byte(len(rpc))), rpc...) // first copy, from pid(1)
+		b = append(b, 0)
+		b = append(append(b, 5, 1, byte(len(rpc))), rpc...) // pid(2)'s copy: late
+		b = append(b, 0)
+		b = append(b, 7, 0, 0, 0) // Validated: keep the pending set short
+		if i%16 == 15 {
+			b = append(b, 9, 20, 0) // a heartbeat, 1 s later
+		}
+	}
+	return b
 }
 
 // FuzzAutomaton feeds random handler sequences and decoded wire RPCs to the
