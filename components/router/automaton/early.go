@@ -16,7 +16,10 @@ import (
 // as HandleMessage would send it once the whole message has arrived, but
 // earlier by the time the rest of the message takes to arrive: a mesh peer
 // that gets the IDONTWANT before it forwards its own copy does not send it.
-// HandleMessage then sends no second IDONTWANT for the id. Nothing else
+// HandleMessage then sends no second IDONTWANT for the id. For data under
+// IDontWantLearn.Below, learned IDONTWANT decides per peer, as in
+// HandleMessage, and a head from a peer we sent IDONTWANT for the id is
+// a late sample of that peer (IDontWantLearnConfig). Nothing else
 // changes: the message is not marked seen, and the head is no promise that
 // the message will arrive (if it does not, the message can still come by
 // gossip: IDONTWANT stops forwards, not IWANT answers).

@@ -26,8 +26,9 @@ import (
 //     reason. If the id is not seen yet and the data is at least
 //     IDontWantThreshold bytes, IDONTWANT for it is output here already,
 //     before the check, to the /meshsub/1.2.0 mesh peers except the sender
-//     (see announceEarly); the driver should carry it out before it runs
-//     the check;
+//     and, for data under IDontWantLearn.Below, except the peers learned
+//     IDONTWANT has quieted (IDontWantLearnConfig; see announceEarly); the
+//     driver should carry it out before it runs the check;
 //   - with checked true, a copy under a seen id is a duplicate too (a valid
 //     but different copy: it is neither delivered nor forwarded), and a new
 //     message is marked seen with its fingerprint and held until the driver
@@ -37,6 +38,10 @@ import (
 //
 // No IDONTWANT goes out for an id HandleMessageHead sent it for already,
 // at the message's head.
+//
+// A copy of a seen message from a peer we sent IDONTWANT for it (for data
+// under IDontWantLearn.Below) is a late sample of that peer
+// (IDontWantLearnConfig; counted in out.IDontWant).
 //
 // A duplicate of a message we have forwarded (it is in the message cache)
 // also outputs a Cancel (CancelReceived) for the sender: a copy still
@@ -140,7 +145,9 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 // sendIDontWants sends IDONTWANT for id to t's /meshsub/1.2.0 mesh peers
 // except from, if msg's data is at least IDontWantThreshold bytes (the data
 // field alone, as go-libp2p-pubsub measures it) and HandleMessageHead did
-// not send it already. It reports whether it did.
+// not send it already; under IDontWantLearn.Below bytes, learned
+// IDONTWANT decides per peer (idwSends). It reports whether it decided
+// (true even when every peer was skipped).
 func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
 	if len(msg.GetData()) < a.cfg.IDontWantThreshold || a.early.idwSent(id) {
 		return false // small, or already sent at the message's head
