@@ -27,6 +27,8 @@ import (
 //   - per fanout topic: expired after FanoutTTL, otherwise refilled to D and gossiped;
 //   - learned lazy forwarding: queued lazy ids are flushed first (FlushLazy,
 //     within the interval ending), and observations due are closed (LazyConfig);
+//   - learned IDONTWANT: our IDONTWANTs older than its Timeout are settled
+//     (IDontWantLearnConfig);
 //   - the message cache shifts one window; seen ids, backoffs and pending
 //     messages older than SeenTTL expire.
 //
