@@ -622,20 +622,13 @@ type metrics struct {
 // newMetrics registers the dashboard's metrics on reg; with a nil reg it
 // keeps none. A registration error wraps ErrBadOption.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	if reg == nil {
-		return &metrics{}, nil
-	}
-	m := &metrics{reg: reg, v: schema.NewValues()}
-	if err := promreg.Register("dashboard", reg, m.v); err != nil {
+	v, err := schema.Registered("dashboard", reg)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
-	return m, nil
+	return &metrics{reg: reg, v: v}, nil
 }
 
 // unregister removes the metrics from the registerer they are on (none
 // kept: nothing to do).
-func (m *metrics) unregister() {
-	if m.v != nil {
-		promreg.Unregister(m.reg, m.v)
-	}
-}
+func (m *metrics) unregister() { m.v.Unregister(m.reg) }

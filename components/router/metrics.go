@@ -169,13 +169,11 @@ type metrics struct {
 // keeps none (the mesh sizes still serve the driver).
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{mesh: &meshCollector{}}
-	if reg == nil {
-		return m, nil
-	}
-	m.v = schema.NewValues()
-	if err := promreg.Register("router", reg, m.v, m.mesh); err != nil {
+	v, err := schema.Registered("router", reg, m.mesh)
+	if err != nil {
 		return nil, err
 	}
+	m.v = v
 	return m, nil
 }
 

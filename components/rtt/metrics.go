@@ -34,15 +34,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	m.v = schema.NewValues()
 	m.rtt = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "meshbus", Subsystem: "rtt", Name: "round_trip_seconds",
 		Help:    "Measured round-trip times (the smallest sample of each probe).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})
-	if err := promreg.Register("rtt", reg, m.v, m.rtt); err != nil {
+	v, err := schema.Registered("rtt", reg, m.rtt)
+	if err != nil {
 		return nil, err
 	}
+	m.v = v
 	return m, nil
 }
 
@@ -62,7 +63,5 @@ func (m *metrics) observeRTT(seconds float64) {
 
 // unregister removes the metrics from reg (none kept: nothing to do).
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	if m.v != nil {
-		promreg.Unregister(reg, m.v, m.rtt)
-	}
+	m.v.Unregister(reg, m.rtt)
 }

@@ -55,15 +55,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	m.v = schema.NewValues()
 	m.scores = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "meshbus", Subsystem: "scoring", Name: "peer_score",
 		Help:    "Scores of all scored peers, observed once per peer at every decay interval.",
 		Buckets: ScoreBuckets,
 	})
-	if err := promreg.Register("scoring", reg, m.v, m.scores); err != nil {
+	v, err := schema.Registered("scoring", reg, m.scores)
+	if err != nil {
 		return nil, err
 	}
+	m.v = v
 	return m, nil
 }
 
@@ -88,7 +89,5 @@ func (m *metrics) score(v float64) {
 
 // unregister removes every collector from reg (nil: nothing to do).
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	if m.v != nil {
-		promreg.Unregister(reg, m.v, m.scores)
-	}
+	m.v.Unregister(reg, m.scores)
 }

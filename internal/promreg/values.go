@@ -186,3 +186,26 @@ func (ks Keyed[K]) ID(key K) (id ID, ok bool) {
 	}
 	return ks[key], true
 }
+
+// Registered returns new Values of s registered on reg together with the
+// extra collectors, all or none (see Register); with a nil reg it returns
+// nil and keeps nothing: every update on a nil Values is a no-op, so a
+// component calls it once at construction and updates unconditionally.
+func (s *Schema) Registered(component string, reg prometheus.Registerer, extra ...prometheus.Collector) (*Values, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	v := s.NewValues()
+	if err := Register(component, reg, append([]prometheus.Collector{v}, extra...)...); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Unregister takes v and the extra collectors off reg, as Registered put
+// them there; a nil v (nothing was registered) does nothing.
+func (v *Values) Unregister(reg prometheus.Registerer, extra ...prometheus.Collector) {
+	if v != nil {
+		Unregister(reg, append([]prometheus.Collector{v}, extra...)...)
+	}
+}

@@ -149,3 +149,37 @@ t_keyed_total{key="zero"} 1
 		t.Fatal(err)
 	}
 }
+
+// TestRegistered: Registered puts the values and the extras on the
+// registry, all or none, and Unregister takes them off; with no registry
+// nothing is kept and Unregister on the nil values does nothing.
+func TestRegistered(t *testing.T) {
+	if v, err := testSchema.Registered("t", nil); v != nil || err != nil {
+		t.Fatalf("Registered(nil reg) = %v, %v; want nil, nil", v, err)
+	}
+	var none *Values
+	none.Unregister(prometheus.NewRegistry()) // nothing registered: no panic
+
+	reg := prometheus.NewRegistry()
+	extra := prometheus.NewCounter(prometheus.CounterOpts{Name: "t_extra_total", Help: "An extra collector."})
+	v, err := testSchema.Registered("t", reg, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Inc(tCount)
+	if n, err := testutil.GatherAndCount(reg, "t_count_total", "t_extra_total"); err != nil || n != 2 {
+		t.Fatalf("registered series = %d, %v; want 2", n, err)
+	}
+	// A second node on the same registry fails and leaves nothing of its own.
+	other := prometheus.NewCounter(prometheus.CounterOpts{Name: "t_other_total", Help: "Another."})
+	if _, err := testSchema.Registered("t2", reg, other); err == nil || !strings.Contains(err.Error(), "t2: metrics already registered") {
+		t.Fatalf("second Registered on one registry: %v", err)
+	}
+	if n, _ := testutil.GatherAndCount(reg, "t_other_total"); n != 0 {
+		t.Fatal("the failed Registered left its extra collector registered")
+	}
+	v.Unregister(reg, extra)
+	if n, _ := testutil.GatherAndCount(reg); n != 0 {
+		t.Fatalf("%d series left after Unregister", n)
+	}
+}

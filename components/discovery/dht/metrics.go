@@ -36,14 +36,11 @@ type metrics struct{ v *promreg.Values }
 // newMetrics registers the add-on's metrics on reg; with a nil reg it
 // keeps none.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	if reg == nil {
-		return &metrics{}, nil
-	}
-	m := &metrics{v: schema.NewValues()}
-	if err := promreg.Register("dht", reg, m.v); err != nil {
+	v, err := schema.Registered("dht", reg)
+	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return &metrics{v: v}, nil
 }
 
 // countFound counts one find by the core's outcome.
@@ -63,8 +60,4 @@ func (m *metrics) advertiseFailed() { m.v.Inc(mAdvertiseErrors) }
 func (m *metrics) findFailed() { m.v.Inc(mFindErrors) }
 
 // unregister removes the metrics from reg (none kept: nothing to do).
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	if m.v != nil {
-		promreg.Unregister(reg, m.v)
-	}
-}
+func (m *metrics) unregister(reg prometheus.Registerer) { m.v.Unregister(reg) }
