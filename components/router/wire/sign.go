@@ -177,8 +177,10 @@ func (s *Signer) Sign(m *pb.Message) error {
 // from the id when it embeds one (a key field, if present, must then be the
 // same key) or else from the key field, whose peer id must equal m.From; the
 // signature must verify over SignPrefix || marshal(m without signature and
-// key). It returns nil, or ErrMissingSignature, ErrMalformedMessage or
-// ErrInvalidSignature, wrapped.
+// key). ed25519 signatures are checked with curve25519-voi, whose verdicts
+// are crypto/ed25519's (see ed25519Options); other key types with
+// go-libp2p's own Verify. It returns nil, or ErrMissingSignature,
+// ErrMalformedMessage or ErrInvalidSignature, wrapped.
 func Verify(m *pb.Message) error { return verify(m, nil) }
 
 func verify(m *pb.Message, v *Verifier) error {
