@@ -535,3 +535,18 @@ func BenchmarkVerifier(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEd25519Expand: what a Verifier pays, in time and heap, to expand
+// an author's key (at the author's second message); the B/op is the heap
+// an expanded key holds (1504 bytes in 2 allocations with the pinned
+// curve25519-voi).
+func BenchmarkEd25519Expand(b *testing.B) {
+	var seed [32]byte
+	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := voied.NewExpandedPublicKey(voied.PublicKey(pub)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
