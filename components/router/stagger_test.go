@@ -32,6 +32,11 @@ func TestStaggerStuckPeerDoesNotStopOthers(t *testing.T) {
 	stuck.open(a.h.ID())
 	stuck.send(subscribeRPC("big"))
 	bustest.Eventually(t, 10*time.Second, "stuck peer subscribed", func() bool { return contains(a.r.TopicPeers("big"), stuck.h.ID()) }, nil)
+	// Only a mesh peer comes first in the stagger order (and can hold the
+	// healthy one back): heartbeats graft the stuck peer. Without this the
+	// test passed only when the healthy copy was slow enough for the clock
+	// moves below to run a heartbeat.
+	bustest.Eventually(t, 10*time.Second, "stuck peer in the mesh", func() bool { return contains(a.r.Mesh("big"), stuck.h.ID()) }, func() { clk.Add(time.Second) })
 
 	const n = 24 // 24 x 128 KiB: far more than the stream takes unread
 	for i := range n {

@@ -177,20 +177,23 @@ func (s *Signer) Sign(m *pb.Message) error {
 // from the id when it embeds one (a key field, if present, must then be the
 // same key) or else from the key field, whose peer id must equal m.From; the
 // signature must verify over SignPrefix || marshal(m without signature and
-// key). It returns nil, or ErrMissingSignature, ErrMalformedMessage or
-// ErrInvalidSignature, wrapped.
+// key). ed25519 signatures are checked with curve25519-voi, whose verdicts
+// are crypto/ed25519's (see ed25519Options); other key types with
+// go-libp2p's own Verify. It returns nil, or ErrMissingSignature,
+// ErrMalformedMessage or ErrInvalidSignature, wrapped.
 func Verify(m *pb.Message) error { return verify(m, nil) }
 
 func verify(m *pb.Message, v *Verifier) error {
 	if len(m.Signature) == 0 {
 		return ErrMissingSignature
 	}
-	var pk crypto.PubKey
+	var k *verifierKey
 	cacheable := v != nil && len(m.Key) == 0 // the key comes from the id alone
 	if cacheable {
-		pk = v.keys[string(m.From)]
+		k = v.keys[string(m.From)]
 	}
-	if pk == nil {
+	var pk crypto.PubKey
+	if k == nil {
 		from, err := peer.IDFromBytes(m.From)
 		if err != nil {
 			return fmt.Errorf("%w: from: %v", ErrMalformedMessage, err)
@@ -199,13 +202,18 @@ func verify(m *pb.Message, v *Verifier) error {
 			return err
 		}
 		if cacheable {
-			v.add(string(m.From), pk)
+			k = v.add(string(m.From), pk)
 		}
 	}
 	bp := signedBytes(m)
-	ok, err := pk.Verify(*bp, m.Signature)
+	var ok bool
+	if k != nil {
+		ok = k.check(v, *bp, m.Signature)
+	} else {
+		ok = verifyKey(pk, *bp, m.Signature)
+	}
 	putSignBuf(bp)
-	if err != nil || !ok {
+	if !ok {
 		return ErrInvalidSignature
 	}
 	return nil
@@ -215,22 +223,38 @@ func verify(m *pb.Message, v *Verifier) error {
 // in recent authors' peer ids, so that a message from a known author is
 // not charged the id's parsing and the key's decoding again. The cache
 // holds only what the from field alone determines, so verdicts are those
-// of CheckPolicy. A Verifier is not safe for concurrent use.
+// of CheckPolicy. An ed25519 author's key is also expanded (precomputed
+// for curve25519-voi) at the author's second message, which makes each
+// further verification cheaper; at most verifierExpanded keys are expanded
+// at a time (about 1.5 KiB each). Keys from a message's key field (RSA
+// authors) are not cached. A Verifier is not safe for concurrent use.
 type Verifier struct {
-	keys map[string]crypto.PubKey // from field -> the key its id embeds
+	keys     map[string]*verifierKey // from field -> the key its id embeds
+	expanded int                     // entries of keys with an expanded key
+	// libp2pOnly verifies every key with libp2p's own Verify (the path
+	// before curve25519-voi; benchmarks compare against it).
+	libp2pOnly bool
 }
 
 // verifierKeys bounds a Verifier's cache; it is emptied when full.
 const verifierKeys = 4096
 
-// NewVerifier returns a Verifier with an empty cache.
-func NewVerifier() *Verifier { return &Verifier{keys: make(map[string]crypto.PubKey)} }
+// verifierExpanded bounds a Verifier's expanded ed25519 keys (about 1.5 KiB
+// of heap each, so at most about 1.5 MiB); when it is reached every
+// expanded key is dropped, and authors expand again at their next message.
+const verifierExpanded = 1024
 
-func (v *Verifier) add(from string, pk crypto.PubKey) {
+// NewVerifier returns a Verifier with an empty cache.
+func NewVerifier() *Verifier { return &Verifier{keys: make(map[string]*verifierKey)} }
+
+func (v *Verifier) add(from string, pk crypto.PubKey) *verifierKey {
 	if len(v.keys) >= verifierKeys {
 		clear(v.keys)
+		v.expanded = 0
 	}
-	v.keys[from] = pk
+	k := &verifierKey{pk: pk, ed: rawEd25519(pk)}
+	v.keys[from] = k
+	return k
 }
 
 // CheckPolicy is the package's CheckPolicy, using and filling the cache.
