@@ -392,8 +392,9 @@ type Sizes struct {
 	Pending       int // messages awaiting Validated (<= MaxPendingValidation)
 	Backoffs      int // backoff records (<= MaxBackoffs)
 	MaxDontWant   int // largest IDONTWANT set of one peer (<= MaxIDontWant)
-	// MaxIDontWantTracked is the most IDONTWANTs of ours remembered for
-	// one peer awaiting their outcome (<= IDontWantLearn.MaxTracked).
+	// MaxIDontWantTracked is the largest learned-IDONTWANT ring of one peer
+	// (the IDONTWANTs of ours remembered awaiting their outcome, allocated
+	// whole at the first; <= IDontWantLearn.MaxTracked).
 	MaxIDontWantTracked int
 	MaxAdvertised       int // largest number of topics with gossip records for one peer (<= MaxTopicsPerPeer)
 	MaxPromises         int // largest promise list of one peer

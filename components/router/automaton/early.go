@@ -44,12 +44,13 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			return OutcomeTopicNotJoined
 		}
 	}
-	// The sender has the message: a forward of ours to it would only cross
-	// its copy on the way (once forwarded, there is nothing left to skip).
-	if ps.idw.n > 0 && a.seen.has(id) {
+	seen := a.seen.has(id)
+	if seen && ps.idw.n > 0 {
 		a.idwCopy(ps, id, out) // an IDONTWANT of ours it came after was late
 	}
-	if a.seen.has(id) && a.pending[id] == nil {
+	// The sender has the message: a forward of ours to it would only cross
+	// its copy on the way (once forwarded, there is nothing left to skip).
+	if seen && a.pending[id] == nil {
 		a.staggerPeerHas(now, from, id, out)
 		return OutcomeAlreadySeen
 	}
@@ -57,17 +58,13 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	if len(e.from) < maxDupSenders && !containsPeer(e.from, from) {
 		e.from = append(e.from, from)
 	}
-	if a.seen.has(id) {
+	if seen {
 		return OutcomeAlreadySeen
 	}
 	if dataLen < a.cfg.IDontWantThreshold || e.idwSent {
 		return OutcomeEarlyIDontWantSkipped
 	}
-	learn := a.cfg.IDontWantLearn.Below > dataLen
-	var k idKey
-	if learn {
-		k = keyOf(id)
-	}
+	k, learn := a.idwLearned(id, dataLen)
 	quiet := false // a peer's IDONTWANT was suppressed (IDontWantLearnConfig)
 	to := a.scratchPeers[:0]
 	for _, name := range a.localOrder.items {
@@ -80,7 +77,7 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 				continue
 			}
 			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				if learn && !a.idwSends(now, mp, k, dataLen, out) {
+				if learn && !a.idwSends(now, mp, k, out) {
 					quiet = true
 					continue
 				}

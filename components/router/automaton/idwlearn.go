@@ -137,14 +137,21 @@ type idwSent struct {
 	at  int64 // UnixNano when sent; 0: settled
 }
 
-// idwSends decides whether an IDONTWANT for a message of dataLen bytes
-// (key k) goes to mp, and remembers it when learned. Called only for v1.2
-// mesh peers the message would otherwise get IDONTWANT.
-func (a *Automaton) idwSends(now time.Time, mp *peerState, k idKey, dataLen int, out *Output) bool {
-	c := &a.cfg.IDontWantLearn
-	if c.Below == 0 || dataLen >= c.Below {
-		return true
+// idwLearned reports whether IDONTWANTs for a message of dataLen bytes
+// are learned per peer (it is under Below; never with Below 0), and the
+// id's key then, for idwSends.
+func (a *Automaton) idwLearned(id string, dataLen int) (idKey, bool) {
+	if dataLen >= a.cfg.IDontWantLearn.Below {
+		return 0, false
 	}
+	return keyOf(id), true
+}
+
+// idwSends decides whether an IDONTWANT for a learned message (key k, see
+// idwLearned) goes to mp, and remembers it when it goes. Called only for
+// v1.2 mesh peers the message would otherwise get IDONTWANT.
+func (a *Automaton) idwSends(now time.Time, mp *peerState, k idKey, out *Output) bool {
+	c := &a.cfg.IDontWantLearn
 	l := &mp.idw
 	if l.suppressed {
 		if c.ProbeEvery > 1 && a.rng.IntN(c.ProbeEvery) != 0 {

@@ -153,18 +153,13 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 		return false // small, or already sent at the message's head
 	}
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
-	n := len(msg.GetData())
-	learn := a.cfg.IDontWantLearn.Below > n
-	var k idKey
-	if learn {
-		k = keyOf(id)
-	}
+	k, learn := a.idwLearned(id, len(msg.GetData()))
 	for _, p := range t.mesh.items {
 		if p == from {
 			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-			if learn && !a.idwSends(now, mp, k, n, out) {
+			if learn && !a.idwSends(now, mp, k, out) {
 				continue
 			}
 			if raw == nil {

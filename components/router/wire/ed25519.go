@@ -51,7 +51,7 @@ func verifyKey(pk crypto.PubKey, msg, sig []byte) bool {
 // verifierKey is what a Verifier caches for one from field.
 type verifierKey struct {
 	// pk is the key the from field's peer id embeds, used for key types
-	// other than ed25519 (and by the libp2p-only path benchmarks compare).
+	// other than ed25519.
 	pk crypto.PubKey
 	// ed is the raw ed25519 key, nil for other key types.
 	ed []byte
@@ -69,22 +69,19 @@ type verifierKey struct {
 // check verifies sig over msg with the cached key, expanding an ed25519 key
 // at its second use when v has room.
 func (k *verifierKey) check(v *Verifier, msg, sig []byte) bool {
-	if k.ed == nil || v.libp2pOnly {
+	if k.ed == nil {
 		ok, err := k.pk.Verify(msg, sig)
 		return err == nil && ok
 	}
-	if k.bad {
-		return false
-	}
-	if k.exp == nil && k.seen {
+	if k.exp == nil && k.seen && !k.bad {
 		v.expand(k)
 	}
 	k.seen = true
-	if k.exp != nil {
-		return voied.VerifyExpandedWithOptions(k.exp, msg, sig, ed25519Options)
-	}
-	if k.bad {
+	switch {
+	case k.bad:
 		return false
+	case k.exp != nil:
+		return voied.VerifyExpandedWithOptions(k.exp, msg, sig, ed25519Options)
 	}
 	return verifyEd25519(k.ed, msg, sig)
 }

@@ -231,9 +231,6 @@ func verify(m *pb.Message, v *Verifier) error {
 type Verifier struct {
 	keys     map[string]*verifierKey // from field -> the key its id embeds
 	expanded int                     // entries of keys with an expanded key
-	// libp2pOnly verifies every key with libp2p's own Verify (the path
-	// before curve25519-voi; benchmarks compare against it).
-	libp2pOnly bool
 }
 
 // verifierKeys bounds a Verifier's cache; it is emptied when full.
