@@ -1,6 +1,7 @@
 // Package pb holds the protobuf types of the pubsub wire format (RPC, Message,
-// ControlMessage and its parts, the v1.3 extensions control message and the
-// partial-messages extension RPC), generated from rpc.proto.
+// ControlMessage and its parts, the v1.3 extensions control message, the
+// partial-messages extension RPC and the v1.4 large-message types: PREAMBLE,
+// IMRECEIVING and fragments), generated from rpc.proto.
 //
 // The file is registered with the protobuf runtime as
 // "meshbus/router/pb/rpc.proto" in the proto package meshbus.router.pb, so a

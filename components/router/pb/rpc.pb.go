@@ -1,4 +1,4 @@
-// Wire format of libp2p pubsub (floodsub/gossipsub v1.0-v1.3 and the
+// Wire format of libp2p pubsub (floodsub/gossipsub v1.0-v1.4 and the
 // partial-messages extension), with the field numbers given in the libp2p specs
 // (pubsub/README.md, pubsub/gossipsub/*.md, pubsub/gossipsub/extensions/).
 // Message ids are declared as bytes: on the wire bytes and string are the same
@@ -33,9 +33,11 @@ type RPC struct {
 	Publish       []*Message             `protobuf:"bytes,2,rep,name=publish" json:"publish,omitempty"`
 	Control       *ControlMessage        `protobuf:"bytes,3,opt,name=control" json:"control,omitempty"`
 	// The partial-messages extension's RPC (canonical extension, field 10).
-	Partial       *PartialMessagesExtension `protobuf:"bytes,10,opt,name=partial" json:"partial,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Partial *PartialMessagesExtension `protobuf:"bytes,10,opt,name=partial" json:"partial,omitempty"`
+	// gossipsub v1.4: fragments of large messages (field 12).
+	LargeMessageFragments []*LargeMessageFragment `protobuf:"bytes,12,rep,name=largeMessageFragments" json:"largeMessageFragments,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *RPC) Reset() {
@@ -92,6 +94,13 @@ func (x *RPC) GetControl() *ControlMessage {
 func (x *RPC) GetPartial() *PartialMessagesExtension {
 	if x != nil {
 		return x.Partial
+	}
+	return nil
+}
+
+func (x *RPC) GetLargeMessageFragments() []*LargeMessageFragment {
+	if x != nil {
+		return x.LargeMessageFragments
 	}
 	return nil
 }
@@ -188,7 +197,13 @@ type ControlMessage struct {
 	Prune     []*ControlPrune        `protobuf:"bytes,4,rep,name=prune" json:"prune,omitempty"`
 	Idontwant []*ControlIDontWant    `protobuf:"bytes,5,rep,name=idontwant" json:"idontwant,omitempty"`
 	// gossipsub v1.3: only in the first RPC of a stream, at most once.
-	Extensions    *ControlExtensions `protobuf:"bytes,6,opt,name=extensions" json:"extensions,omitempty"`
+	Extensions *ControlExtensions `protobuf:"bytes,6,opt,name=extensions" json:"extensions,omitempty"`
+	// gossipsub v1.4 (large message handling): a large message is about to
+	// be sent to the receiver.
+	Preamble []*ControlPreamble `protobuf:"bytes,7,rep,name=preamble" json:"preamble,omitempty"`
+	// gossipsub v1.4: the sender is receiving these messages; do not send
+	// them to it.
+	Imreceiving   []*ControlImReceiving `protobuf:"bytes,8,rep,name=imreceiving" json:"imreceiving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -265,13 +280,30 @@ func (x *ControlMessage) GetExtensions() *ControlExtensions {
 	return nil
 }
 
+func (x *ControlMessage) GetPreamble() []*ControlPreamble {
+	if x != nil {
+		return x.Preamble
+	}
+	return nil
+}
+
+func (x *ControlMessage) GetImreceiving() []*ControlImReceiving {
+	if x != nil {
+		return x.Imreceiving
+	}
+	return nil
+}
+
 // ControlExtensions lists the extensions the sender supports (gossipsub v1.3).
 // Unknown fields are other extensions and are ignored.
 type ControlExtensions struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	PartialMessages *bool                  `protobuf:"varint,10,opt,name=partialMessages" json:"partialMessages,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// gossipsub v1.4: large message handling (PREAMBLE, IMRECEIVING and
+	// fragments).
+	LargeMessageHandling *bool `protobuf:"varint,11,opt,name=largeMessageHandling" json:"largeMessageHandling,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ControlExtensions) Reset() {
@@ -311,6 +343,199 @@ func (x *ControlExtensions) GetPartialMessages() bool {
 	return false
 }
 
+func (x *ControlExtensions) GetLargeMessageHandling() bool {
+	if x != nil && x.LargeMessageHandling != nil {
+		return *x.LargeMessageHandling
+	}
+	return false
+}
+
+// ControlPreamble announces a large message before it is sent (gossipsub
+// v1.4).
+type ControlPreamble struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageID     []byte                 `protobuf:"bytes,1,opt,name=messageID" json:"messageID,omitempty"`
+	MessageSize   *uint64                `protobuf:"varint,2,opt,name=messageSize" json:"messageSize,omitempty"`
+	TopicID       *string                `protobuf:"bytes,3,opt,name=topicID" json:"topicID,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlPreamble) Reset() {
+	*x = ControlPreamble{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlPreamble) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlPreamble) ProtoMessage() {}
+
+func (x *ControlPreamble) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlPreamble.ProtoReflect.Descriptor instead.
+func (*ControlPreamble) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ControlPreamble) GetMessageID() []byte {
+	if x != nil {
+		return x.MessageID
+	}
+	return nil
+}
+
+func (x *ControlPreamble) GetMessageSize() uint64 {
+	if x != nil && x.MessageSize != nil {
+		return *x.MessageSize
+	}
+	return 0
+}
+
+func (x *ControlPreamble) GetTopicID() string {
+	if x != nil && x.TopicID != nil {
+		return *x.TopicID
+	}
+	return ""
+}
+
+// ControlImReceiving says the sender is receiving the message (gossipsub
+// v1.4).
+type ControlImReceiving struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageID     []byte                 `protobuf:"bytes,1,opt,name=messageID" json:"messageID,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlImReceiving) Reset() {
+	*x = ControlImReceiving{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlImReceiving) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlImReceiving) ProtoMessage() {}
+
+func (x *ControlImReceiving) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlImReceiving.ProtoReflect.Descriptor instead.
+func (*ControlImReceiving) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ControlImReceiving) GetMessageID() []byte {
+	if x != nil {
+		return x.MessageID
+	}
+	return nil
+}
+
+// LargeMessageFragment is one piece of an encoded Message split for
+// transmission (gossipsub v1.4).
+type LargeMessageFragment struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MessageID      []byte                 `protobuf:"bytes,1,opt,name=messageID" json:"messageID,omitempty"`
+	FragmentIndex  *uint32                `protobuf:"varint,2,opt,name=fragmentIndex" json:"fragmentIndex,omitempty"`
+	TotalFragments *uint32                `protobuf:"varint,3,opt,name=totalFragments" json:"totalFragments,omitempty"`
+	FragmentData   []byte                 `protobuf:"bytes,4,opt,name=fragmentData" json:"fragmentData,omitempty"`
+	TopicID        *string                `protobuf:"bytes,5,opt,name=topicID" json:"topicID,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LargeMessageFragment) Reset() {
+	*x = LargeMessageFragment{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LargeMessageFragment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LargeMessageFragment) ProtoMessage() {}
+
+func (x *LargeMessageFragment) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LargeMessageFragment.ProtoReflect.Descriptor instead.
+func (*LargeMessageFragment) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LargeMessageFragment) GetMessageID() []byte {
+	if x != nil {
+		return x.MessageID
+	}
+	return nil
+}
+
+func (x *LargeMessageFragment) GetFragmentIndex() uint32 {
+	if x != nil && x.FragmentIndex != nil {
+		return *x.FragmentIndex
+	}
+	return 0
+}
+
+func (x *LargeMessageFragment) GetTotalFragments() uint32 {
+	if x != nil && x.TotalFragments != nil {
+		return *x.TotalFragments
+	}
+	return 0
+}
+
+func (x *LargeMessageFragment) GetFragmentData() []byte {
+	if x != nil {
+		return x.FragmentData
+	}
+	return nil
+}
+
+func (x *LargeMessageFragment) GetTopicID() string {
+	if x != nil && x.TopicID != nil {
+		return *x.TopicID
+	}
+	return ""
+}
+
 // PartialMessagesExtension carries parts of a message of a group and/or the
 // sender's parts metadata; both encodings are application defined.
 type PartialMessagesExtension struct {
@@ -325,7 +550,7 @@ type PartialMessagesExtension struct {
 
 func (x *PartialMessagesExtension) Reset() {
 	*x = PartialMessagesExtension{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +562,7 @@ func (x *PartialMessagesExtension) String() string {
 func (*PartialMessagesExtension) ProtoMessage() {}
 
 func (x *PartialMessagesExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[4]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +575,7 @@ func (x *PartialMessagesExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartialMessagesExtension.ProtoReflect.Descriptor instead.
 func (*PartialMessagesExtension) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{4}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PartialMessagesExtension) GetTopicID() string {
@@ -391,7 +616,7 @@ type ControlIHave struct {
 
 func (x *ControlIHave) Reset() {
 	*x = ControlIHave{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +628,7 @@ func (x *ControlIHave) String() string {
 func (*ControlIHave) ProtoMessage() {}
 
 func (x *ControlIHave) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[5]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +641,7 @@ func (x *ControlIHave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIHave.ProtoReflect.Descriptor instead.
 func (*ControlIHave) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{5}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ControlIHave) GetTopicID() string {
@@ -442,7 +667,7 @@ type ControlIWant struct {
 
 func (x *ControlIWant) Reset() {
 	*x = ControlIWant{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +679,7 @@ func (x *ControlIWant) String() string {
 func (*ControlIWant) ProtoMessage() {}
 
 func (x *ControlIWant) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[6]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +692,7 @@ func (x *ControlIWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIWant.ProtoReflect.Descriptor instead.
 func (*ControlIWant) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{6}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ControlIWant) GetMessageIDs() [][]byte {
@@ -486,7 +711,7 @@ type ControlGraft struct {
 
 func (x *ControlGraft) Reset() {
 	*x = ControlGraft{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +723,7 @@ func (x *ControlGraft) String() string {
 func (*ControlGraft) ProtoMessage() {}
 
 func (x *ControlGraft) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[7]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +736,7 @@ func (x *ControlGraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlGraft.ProtoReflect.Descriptor instead.
 func (*ControlGraft) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{7}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ControlGraft) GetTopicID() string {
@@ -532,7 +757,7 @@ type ControlPrune struct {
 
 func (x *ControlPrune) Reset() {
 	*x = ControlPrune{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +769,7 @@ func (x *ControlPrune) String() string {
 func (*ControlPrune) ProtoMessage() {}
 
 func (x *ControlPrune) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[8]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +782,7 @@ func (x *ControlPrune) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlPrune.ProtoReflect.Descriptor instead.
 func (*ControlPrune) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{8}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ControlPrune) GetTopicID() string {
@@ -591,7 +816,7 @@ type PeerInfo struct {
 
 func (x *PeerInfo) Reset() {
 	*x = PeerInfo{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +828,7 @@ func (x *PeerInfo) String() string {
 func (*PeerInfo) ProtoMessage() {}
 
 func (x *PeerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[9]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +841,7 @@ func (x *PeerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerInfo.ProtoReflect.Descriptor instead.
 func (*PeerInfo) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{9}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PeerInfo) GetPeerID() []byte {
@@ -642,7 +867,7 @@ type ControlIDontWant struct {
 
 func (x *ControlIDontWant) Reset() {
 	*x = ControlIDontWant{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +879,7 @@ func (x *ControlIDontWant) String() string {
 func (*ControlIDontWant) ProtoMessage() {}
 
 func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[10]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +892,7 @@ func (x *ControlIDontWant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlIDontWant.ProtoReflect.Descriptor instead.
 func (*ControlIDontWant) Descriptor() ([]byte, []int) {
-	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{10}
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ControlIDontWant) GetMessageIDs() [][]byte {
@@ -693,7 +918,7 @@ type RPC_SubOpts struct {
 
 func (x *RPC_SubOpts) Reset() {
 	*x = RPC_SubOpts{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +930,7 @@ func (x *RPC_SubOpts) String() string {
 func (*RPC_SubOpts) ProtoMessage() {}
 
 func (x *RPC_SubOpts) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[11]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,13 +978,14 @@ var File_meshbus_router_pb_rpc_proto protoreflect.FileDescriptor
 
 const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\xab\x03\n" +
+	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\x8a\x04\n" +
 	"\x03RPC\x12D\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2\x1e.meshbus.router.pb.RPC.SubOptsR\rsubscriptions\x124\n" +
 	"\apublish\x18\x02 \x03(\v2\x1a.meshbus.router.pb.MessageR\apublish\x12;\n" +
 	"\acontrol\x18\x03 \x01(\v2!.meshbus.router.pb.ControlMessageR\acontrol\x12E\n" +
 	"\apartial\x18\n" +
-	" \x01(\v2+.meshbus.router.pb.PartialMessagesExtensionR\apartial\x1a\xa3\x01\n" +
+	" \x01(\v2+.meshbus.router.pb.PartialMessagesExtensionR\apartial\x12]\n" +
+	"\x15largeMessageFragments\x18\f \x03(\v2'.meshbus.router.pb.LargeMessageFragmentR\x15largeMessageFragments\x1a\xa3\x01\n" +
 	"\aSubOpts\x12\x1c\n" +
 	"\tsubscribe\x18\x01 \x01(\bR\tsubscribe\x12\x18\n" +
 	"\atopicid\x18\x02 \x01(\tR\atopicid\x12(\n" +
@@ -771,7 +997,7 @@ const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\x05seqno\x18\x03 \x01(\fR\x05seqno\x12\x14\n" +
 	"\x05topic\x18\x04 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tsignature\x18\x05 \x01(\fR\tsignature\x12\x10\n" +
-	"\x03key\x18\x06 \x01(\fR\x03key\"\xf5\x02\n" +
+	"\x03key\x18\x06 \x01(\fR\x03key\"\xfe\x03\n" +
 	"\x0eControlMessage\x125\n" +
 	"\x05ihave\x18\x01 \x03(\v2\x1f.meshbus.router.pb.ControlIHaveR\x05ihave\x125\n" +
 	"\x05iwant\x18\x02 \x03(\v2\x1f.meshbus.router.pb.ControlIWantR\x05iwant\x125\n" +
@@ -780,10 +1006,25 @@ const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\tidontwant\x18\x05 \x03(\v2#.meshbus.router.pb.ControlIDontWantR\tidontwant\x12D\n" +
 	"\n" +
 	"extensions\x18\x06 \x01(\v2$.meshbus.router.pb.ControlExtensionsR\n" +
-	"extensions\"=\n" +
+	"extensions\x12>\n" +
+	"\bpreamble\x18\a \x03(\v2\".meshbus.router.pb.ControlPreambleR\bpreamble\x12G\n" +
+	"\vimreceiving\x18\b \x03(\v2%.meshbus.router.pb.ControlImReceivingR\vimreceiving\"q\n" +
 	"\x11ControlExtensions\x12(\n" +
 	"\x0fpartialMessages\x18\n" +
-	" \x01(\bR\x0fpartialMessages\"\x9c\x01\n" +
+	" \x01(\bR\x0fpartialMessages\x122\n" +
+	"\x14largeMessageHandling\x18\v \x01(\bR\x14largeMessageHandling\"k\n" +
+	"\x0fControlPreamble\x12\x1c\n" +
+	"\tmessageID\x18\x01 \x01(\fR\tmessageID\x12 \n" +
+	"\vmessageSize\x18\x02 \x01(\x04R\vmessageSize\x12\x18\n" +
+	"\atopicID\x18\x03 \x01(\tR\atopicID\"2\n" +
+	"\x12ControlImReceiving\x12\x1c\n" +
+	"\tmessageID\x18\x01 \x01(\fR\tmessageID\"\xc0\x01\n" +
+	"\x14LargeMessageFragment\x12\x1c\n" +
+	"\tmessageID\x18\x01 \x01(\fR\tmessageID\x12$\n" +
+	"\rfragmentIndex\x18\x02 \x01(\rR\rfragmentIndex\x12&\n" +
+	"\x0etotalFragments\x18\x03 \x01(\rR\x0etotalFragments\x12\"\n" +
+	"\ffragmentData\x18\x04 \x01(\fR\ffragmentData\x12\x18\n" +
+	"\atopicID\x18\x05 \x01(\tR\atopicID\"\x9c\x01\n" +
 	"\x18PartialMessagesExtension\x12\x18\n" +
 	"\atopicID\x18\x01 \x01(\tR\atopicID\x12\x18\n" +
 	"\agroupID\x18\x02 \x01(\fR\agroupID\x12&\n" +
@@ -824,38 +1065,44 @@ func file_meshbus_router_pb_rpc_proto_rawDescGZIP() []byte {
 	return file_meshbus_router_pb_rpc_proto_rawDescData
 }
 
-var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_meshbus_router_pb_rpc_proto_goTypes = []any{
 	(*RPC)(nil),                      // 0: meshbus.router.pb.RPC
 	(*Message)(nil),                  // 1: meshbus.router.pb.Message
 	(*ControlMessage)(nil),           // 2: meshbus.router.pb.ControlMessage
 	(*ControlExtensions)(nil),        // 3: meshbus.router.pb.ControlExtensions
-	(*PartialMessagesExtension)(nil), // 4: meshbus.router.pb.PartialMessagesExtension
-	(*ControlIHave)(nil),             // 5: meshbus.router.pb.ControlIHave
-	(*ControlIWant)(nil),             // 6: meshbus.router.pb.ControlIWant
-	(*ControlGraft)(nil),             // 7: meshbus.router.pb.ControlGraft
-	(*ControlPrune)(nil),             // 8: meshbus.router.pb.ControlPrune
-	(*PeerInfo)(nil),                 // 9: meshbus.router.pb.PeerInfo
-	(*ControlIDontWant)(nil),         // 10: meshbus.router.pb.ControlIDontWant
-	(*RPC_SubOpts)(nil),              // 11: meshbus.router.pb.RPC.SubOpts
+	(*ControlPreamble)(nil),          // 4: meshbus.router.pb.ControlPreamble
+	(*ControlImReceiving)(nil),       // 5: meshbus.router.pb.ControlImReceiving
+	(*LargeMessageFragment)(nil),     // 6: meshbus.router.pb.LargeMessageFragment
+	(*PartialMessagesExtension)(nil), // 7: meshbus.router.pb.PartialMessagesExtension
+	(*ControlIHave)(nil),             // 8: meshbus.router.pb.ControlIHave
+	(*ControlIWant)(nil),             // 9: meshbus.router.pb.ControlIWant
+	(*ControlGraft)(nil),             // 10: meshbus.router.pb.ControlGraft
+	(*ControlPrune)(nil),             // 11: meshbus.router.pb.ControlPrune
+	(*PeerInfo)(nil),                 // 12: meshbus.router.pb.PeerInfo
+	(*ControlIDontWant)(nil),         // 13: meshbus.router.pb.ControlIDontWant
+	(*RPC_SubOpts)(nil),              // 14: meshbus.router.pb.RPC.SubOpts
 }
 var file_meshbus_router_pb_rpc_proto_depIdxs = []int32{
-	11, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
+	14, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
 	1,  // 1: meshbus.router.pb.RPC.publish:type_name -> meshbus.router.pb.Message
 	2,  // 2: meshbus.router.pb.RPC.control:type_name -> meshbus.router.pb.ControlMessage
-	4,  // 3: meshbus.router.pb.RPC.partial:type_name -> meshbus.router.pb.PartialMessagesExtension
-	5,  // 4: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
-	6,  // 5: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
-	7,  // 6: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
-	8,  // 7: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
-	10, // 8: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
-	3,  // 9: meshbus.router.pb.ControlMessage.extensions:type_name -> meshbus.router.pb.ControlExtensions
-	9,  // 10: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 3: meshbus.router.pb.RPC.partial:type_name -> meshbus.router.pb.PartialMessagesExtension
+	6,  // 4: meshbus.router.pb.RPC.largeMessageFragments:type_name -> meshbus.router.pb.LargeMessageFragment
+	8,  // 5: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
+	9,  // 6: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
+	10, // 7: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
+	11, // 8: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
+	13, // 9: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
+	3,  // 10: meshbus.router.pb.ControlMessage.extensions:type_name -> meshbus.router.pb.ControlExtensions
+	4,  // 11: meshbus.router.pb.ControlMessage.preamble:type_name -> meshbus.router.pb.ControlPreamble
+	5,  // 12: meshbus.router.pb.ControlMessage.imreceiving:type_name -> meshbus.router.pb.ControlImReceiving
+	12, // 13: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_meshbus_router_pb_rpc_proto_init() }
@@ -869,7 +1116,7 @@ func file_meshbus_router_pb_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshbus_router_pb_rpc_proto_rawDesc), len(file_meshbus_router_pb_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
