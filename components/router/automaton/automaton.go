@@ -48,6 +48,10 @@ const (
 	featMesh      features = 1 << iota // GRAFT/PRUNE/IHAVE/IWANT (gossipsub)
 	featBackoffPX                      // backoff and PX in PRUNE (v1.1)
 	featIDontWant                      // IDONTWANT (v1.2)
+	// featLargeMessages: the peer advertised gossipsub v1.4 large-message
+	// handling (PREAMBLE, IMRECEIVING, fragments) in its v1.3 Extensions
+	// control message (SetPeerLargeMessages); not implied by any protocol.
+	featLargeMessages
 )
 
 func protocolFeatures(p protocol.ID) (features, bool) {

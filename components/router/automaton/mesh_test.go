@@ -585,3 +585,24 @@ func TestDirectPeerAddedEvent(t *testing.T) {
 		t.Fatalf("peer added events %+v", evs)
 	}
 }
+
+func TestSetPeerLargeMessages(t *testing.T) {
+	h := newHarness(t, nil)
+	p := h.add(1, wire.ProtocolMeshsub13, true)
+	if h.a.PeerLargeMessages(p) {
+		t.Fatal("a new peer supports v1.4 before it said so")
+	}
+	if got := h.a.SetPeerLargeMessages(p, true); got != OutcomePeerFeaturesSet {
+		t.Fatalf("SetPeerLargeMessages = %v", got)
+	}
+	if !h.a.PeerLargeMessages(p) {
+		t.Fatal("the peer's v1.4 support was not recorded")
+	}
+	h.a.SetPeerLargeMessages(p, false)
+	if h.a.PeerLargeMessages(p) {
+		t.Fatal("the peer's v1.4 support was not cleared")
+	}
+	if got := h.a.SetPeerLargeMessages("nobody", true); got != OutcomeUnknownPeer {
+		t.Fatalf("SetPeerLargeMessages(unknown) = %v", got)
+	}
+}

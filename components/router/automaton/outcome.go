@@ -164,6 +164,10 @@ const (
 	// OutcomeNothingDue: ReleaseDue found no copy in flight past MaxWait.
 	OutcomeNothingDue
 
+	// OutcomePeerFeaturesSet: SetPeerLargeMessages recorded whether the
+	// peer supports gossipsub v1.4 large-message handling.
+	OutcomePeerFeaturesSet
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -229,6 +233,7 @@ var outcomeNames = [...]string{
 	OutcomeCopyNotTracked:          "copy_not_tracked",
 	OutcomeCopiesReleased:          "copies_released",
 	OutcomeNothingDue:              "nothing_due",
+	OutcomePeerFeaturesSet:         "peer_features_set",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -54,6 +54,34 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 	return OutcomePeerAdded
 }
 
+// SetPeerLargeMessages records whether p advertised gossipsub v1.4
+// large-message handling (the largeMessageHandling flag of the Extensions
+// control message that opened its stream). The driver calls it when the
+// peer's extensions are known; until then, and for a peer that never
+// advertises it, the peer is treated as not supporting v1.4. It emits
+// nothing.
+//
+// Outcomes: OutcomePeerFeaturesSet, OutcomeUnknownPeer.
+func (a *Automaton) SetPeerLargeMessages(p peer.ID, on bool) Outcome {
+	ps := a.peers[p]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if on {
+		ps.feat |= featLargeMessages
+	} else {
+		ps.feat &^= featLargeMessages
+	}
+	return OutcomePeerFeaturesSet
+}
+
+// PeerLargeMessages reports whether p is known to support gossipsub v1.4
+// large-message handling (SetPeerLargeMessages).
+func (a *Automaton) PeerLargeMessages(p peer.ID) bool {
+	ps := a.peers[p]
+	return ps != nil && ps.feat&featLargeMessages != 0
+}
+
 // RemovePeer forgets a peer: it leaves every mesh (EvtPeerPruned with
 // PruneReasonPeerRemoved, no PRUNE sent), every topic (EvtPeerUnsubscribed)
 // and fanout set, then EvtRouterPeerRemoved is emitted. Backoffs recorded for
