@@ -267,6 +267,9 @@ var outcomeCases = []struct {
 	{OutcomeNothingDue, "nothing staggered", func(h *harness) Outcome {
 		return h.a.ReleaseDue(h.now, &h.out)
 	}},
+	{OutcomePeerFeaturesSet, "v1.4 support recorded", func(h *harness) Outcome {
+		return h.a.SetPeerLargeMessages(h.add(1, wire.ProtocolMeshsub13, true), true)
+	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
 	}},
