@@ -335,6 +335,9 @@ const (
 	PenaltyExtensionsMisuse
 	// PenaltyBadPartial: a partial-messages RPC rejected (see PartialRejectReason).
 	PenaltyBadPartial
+	// PenaltyBadFragment: a gossipsub v1.4 message fragment rejected, or a
+	// reassembly that failed (see FragmentRejectReason).
+	PenaltyBadFragment
 )
 
 // String returns the penalty's name.
@@ -366,6 +369,8 @@ func (r PenaltyReason) String() string {
 		return "extensions_misuse"
 	case PenaltyBadPartial:
 		return "bad_partial"
+	case PenaltyBadFragment:
+		return "bad_fragment"
 	}
 	return "unknown"
 }

@@ -14,7 +14,8 @@ import (
 // EvtPeerExtensionsReceived is emitted by the router once per inbound pubsub
 // stream of a peer, when its first RPC arrives: it carries the extensions the
 // peer advertised in its gossipsub v1.3 Extensions control message (all false
-// when the first RPC had none, or the stream is older than /meshsub/1.3.0).
+// when the first RPC had none, or the stream is older than /meshsub/1.3.0;
+// /meshsub/1.4.0 streams carry it as 1.3 ones do).
 // Unknown extensions are not reported. It is emitted before any event caused
 // by the same RPC.
 type EvtPeerExtensionsReceived struct {
@@ -23,7 +24,13 @@ type EvtPeerExtensionsReceived struct {
 	Protocol protocol.ID
 	// PartialMessages: the peer supports the partial-messages extension.
 	PartialMessages bool
-	At              time.Time
+	// LargeMessages: the peer advertised gossipsub v1.4 large-message
+	// handling (the largeMessageHandling extension: message fragments,
+	// PREAMBLE, IMRECEIVING). It reports what the peer said, whether or not
+	// the local router has large-message handling on; the router treats
+	// the peer as a v1.4 peer only when both are.
+	LargeMessages bool
+	At            time.Time
 }
 
 // EvtPartialMessageReceived is emitted by the router for each accepted
@@ -122,4 +129,105 @@ type EvtPartialMessageRejected struct {
 	GroupID string
 	Reason  PartialRejectReason
 	At      time.Time
+}
+
+// FragmentRejectReason names why the router refused a gossipsub v1.4
+// message fragment (LargeMessageFragment) or the message reassembled from
+// fragments.
+type FragmentRejectReason uint8
+
+// The reasons a fragment (or a reassembly) is rejected. Each rejection is
+// counted by reason (meshbus_router_fragments_rejected_total) and costs the
+// sender a PenaltyBadFragment, except FragmentRejectBudget (the global
+// reassembly budget is full: other peers' fragments may have filled it).
+const (
+	// FragmentRejectNotNegotiated: fragments from a peer that did not
+	// advertise large-message handling on its current stream, or sent to a
+	// router that has it off (WithoutLargeMessages).
+	FragmentRejectNotNegotiated FragmentRejectReason = iota + 1
+	// FragmentRejectMalformed: an empty or over-long message id or topic, no
+	// data, a zero total, or an index not below the total.
+	FragmentRejectMalformed
+	// FragmentRejectTooManyFragments: a total above the bound (the maximum
+	// message size over the minimum fragment size, and a hard cap).
+	FragmentRejectTooManyFragments
+	// FragmentRejectInconsistent: a total or topic that differs from the
+	// earlier fragments of the same message (the reassembly is discarded).
+	FragmentRejectInconsistent
+	// FragmentRejectTooLarge: the fragments of one message add up to more
+	// than the maximum message size (the reassembly is discarded).
+	FragmentRejectTooLarge
+	// FragmentRejectTooManyPending: the peer already has the maximum of
+	// messages in reassembly (LargeMessageConfig.MaxPendingPerPeer).
+	FragmentRejectTooManyPending
+	// FragmentRejectBudget: the global reassembly budget
+	// (LargeMessageConfig.MaxReassemblyBytes) would be exceeded; the
+	// message's reassembly is discarded. Not penalised.
+	FragmentRejectBudget
+	// FragmentRejectTimedOut: the message's fragments did not all arrive
+	// within LargeMessageConfig.FragmentTimeout (the reassembly is
+	// discarded).
+	FragmentRejectTimedOut
+	// FragmentRejectUndecodable: the reassembled bytes are not an encoded
+	// message.
+	FragmentRejectUndecodable
+	// FragmentRejectIDMismatch: the reassembled message's id (the topic's
+	// message id function) is not the fragments' message id.
+	FragmentRejectIDMismatch
+	// FragmentRejectTopicMismatch: the reassembled message's topic is not
+	// the fragments' topic.
+	FragmentRejectTopicMismatch
+)
+
+// String returns the reason's name.
+func (r FragmentRejectReason) String() string {
+	switch r {
+	case FragmentRejectNotNegotiated:
+		return "not_negotiated"
+	case FragmentRejectMalformed:
+		return "malformed"
+	case FragmentRejectTooManyFragments:
+		return "too_many_fragments"
+	case FragmentRejectInconsistent:
+		return "inconsistent"
+	case FragmentRejectTooLarge:
+		return "too_large"
+	case FragmentRejectTooManyPending:
+		return "too_many_pending"
+	case FragmentRejectBudget:
+		return "budget"
+	case FragmentRejectTimedOut:
+		return "timed_out"
+	case FragmentRejectUndecodable:
+		return "undecodable"
+	case FragmentRejectIDMismatch:
+		return "id_mismatch"
+	case FragmentRejectTopicMismatch:
+		return "topic_mismatch"
+	}
+	return "unknown"
+}
+
+// Penalized reports whether the reason costs the sender a
+// PenaltyBadFragment (every reason but FragmentRejectBudget).
+func (r FragmentRejectReason) Penalized() bool { return r != 0 && r != FragmentRejectBudget }
+
+// MaxFragmentRejectReason is the largest FragmentRejectReason, for tables
+// indexed by reason.
+const MaxFragmentRejectReason = FragmentRejectTopicMismatch
+
+// EvtFragmentRejected is emitted by the router when it refuses a gossipsub
+// v1.4 message fragment or a reassembled message (before the message's
+// own checks: a reassembled message that decodes, under the fragments' id
+// and topic, then takes the path of any received message, and is reported
+// as EvtMessageRejected if it fails there). An EvtPeerPenalized
+// (PenaltyBadFragment) follows it when the reason is penalised.
+type EvtFragmentRejected struct {
+	Peer  peer.ID
+	Topic string
+	// ID is the fragments' message id (as a string; may be empty or
+	// anything the peer sent).
+	ID     string
+	Reason FragmentRejectReason
+	At     time.Time
 }

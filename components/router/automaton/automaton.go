@@ -56,7 +56,7 @@ const (
 
 func protocolFeatures(p protocol.ID) (features, bool) {
 	switch p {
-	case wire.ProtocolMeshsub13, wire.ProtocolMeshsub12:
+	case wire.ProtocolMeshsub14, wire.ProtocolMeshsub13, wire.ProtocolMeshsub12:
 		return featMesh | featBackoffPX | featIDontWant, true
 	case wire.ProtocolMeshsub11:
 		return featMesh | featBackoffPX, true

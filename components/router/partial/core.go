@@ -118,10 +118,14 @@ func (c *Core) PeerExtensions(p peer.ID) (partialMessages bool) {
 // is true for the first RPC of the peer's current inbound stream, ext is the
 // RPC's Extensions control message (nil if none), proto the stream's
 // protocol. The first RPC defines the peer's extensions (none without the
-// message, or on a protocol older than /meshsub/1.3.0), and emits
-// EvtPeerExtensionsReceived; an Extensions message in any later RPC of a
-// v1.3 stream is ignored and penalised (on older protocols it is an unknown
-// field, ignored). Unknown extensions are ignored.
+// message, or on a protocol older than /meshsub/1.3.0; /meshsub/1.4.0
+// honours it as 1.3 does), and emits EvtPeerExtensionsReceived with the
+// partial-messages and large-message (gossipsub v1.4) flags; an Extensions
+// message in any later RPC of a v1.3 or v1.4 stream is ignored and
+// penalised (on older protocols it is an unknown field, ignored). Unknown
+// extensions are ignored. The core keeps only the partial-messages flag;
+// the driver records the large-message flag with the router's automaton
+// (the event's LargeMessages).
 //
 // Outcomes: OutcomeExtensionsRecorded, OutcomeExtensionsAbsent,
 // OutcomeExtensionsRepeated, OutcomeExtensionsUnchanged, OutcomeUnknownPeer.
@@ -130,7 +134,7 @@ func (c *Core) HandleExtensions(now time.Time, from peer.ID, proto protocol.ID, 
 	if ps == nil {
 		return OutcomeUnknownPeer
 	}
-	v13 := proto == ProtocolV13
+	v13 := HasExtensions(proto)
 	if !first {
 		if ext == nil || !v13 {
 			return OutcomeExtensionsUnchanged // before v1.3 the field means nothing
@@ -139,16 +143,27 @@ func (c *Core) HandleExtensions(now time.Time, from peer.ID, proto protocol.ID, 
 		return OutcomeExtensionsRepeated
 	}
 	ps.ext = v13 && ext.GetPartialMessages()
-	out.Extensions = append(out.Extensions, events.EvtPeerExtensionsReceived{Peer: from, Protocol: proto, PartialMessages: ps.ext, At: now})
+	out.Extensions = append(out.Extensions, events.EvtPeerExtensionsReceived{
+		Peer: from, Protocol: proto, PartialMessages: ps.ext,
+		LargeMessages: v13 && ext.GetLargeMessageHandling(), At: now,
+	})
 	if ext == nil || !v13 {
 		return OutcomeExtensionsAbsent
 	}
 	return OutcomeExtensionsRecorded
 }
 
-// ProtocolV13 is the protocol id on which the Extensions control message is
-// honoured.
+// ProtocolV13 is gossipsub v1.3's protocol id, the first on which the
+// Extensions control message is honoured.
 const ProtocolV13 protocol.ID = "/meshsub/1.3.0"
+
+// ProtocolV14 is gossipsub v1.4's protocol id; it honours the Extensions
+// control message as v1.3 does.
+const ProtocolV14 protocol.ID = "/meshsub/1.4.0"
+
+// HasExtensions reports whether the Extensions control message is honoured
+// on proto (ProtocolV13, ProtocolV14).
+func HasExtensions(proto protocol.ID) bool { return proto == ProtocolV13 || proto == ProtocolV14 }
 
 // HandleSubOpts records a peer's partial options for topic from one SubOpts
 // entry. Options of an unsubscription are ignored (and clear the topic's).

@@ -209,6 +209,8 @@ func versionRank(p protocol.ID) int {
 		return 3
 	case wire.ProtocolMeshsub13:
 		return 4
+	case wire.ProtocolMeshsub14:
+		return 5
 	}
 	return 0
 }

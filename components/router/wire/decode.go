@@ -95,6 +95,22 @@ func decodeRPC(frame []byte, rpc *pb.RPC) error {
 	return nil
 }
 
+// DecodeMessage decodes one Message encoding (a publish entry's payload,
+// or the bytes reassembled from gossipsub v1.4 fragments) as DecodeRPC
+// decodes each message of an RPC: the same result and errors as
+// proto.Unmarshal (wrapped in ErrDecode), and a result that does not alias
+// b.
+func DecodeMessage(b []byte) (*pb.Message, error) {
+	if m := decodeMessage(b); m != nil {
+		return m, nil
+	}
+	m := new(pb.Message)
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return m, nil
+}
+
 // decodedMessage is a hand-decoded message with the string its Topic
 // points to, in one allocation.
 type decodedMessage struct {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -27,6 +28,13 @@ func decodeSeeds(tb testing.TB) [][]byte {
 		{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: &topic}}, Publish: []*pb.Message{full, full},
 			Control: &pb.ControlMessage{Idontwant: []*pb.ControlIDontWant{{MessageIDs: [][]byte{[]byte("x")}}}}},
 		{Control: &pb.ControlMessage{Ihave: []*pb.ControlIHave{{TopicID: &topic, MessageIDs: [][]byte{[]byte("a")}}}}},
+		// gossipsub v1.4: fragments (field 12) alone, and around messages.
+		{LargeMessageFragments: []*pb.LargeMessageFragment{
+			{MessageID: []byte("id"), FragmentIndex: proto.Uint32(0), TotalFragments: proto.Uint32(2), FragmentData: []byte("half"), TopicID: &topic},
+			{MessageID: []byte("id"), FragmentIndex: proto.Uint32(1), TotalFragments: proto.Uint32(2), FragmentData: []byte("rest"), TopicID: &topic},
+		}},
+		{Publish: []*pb.Message{full}, LargeMessageFragments: []*pb.LargeMessageFragment{{MessageID: []byte{}, FragmentData: []byte{}}},
+			Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}}},
 	} {
 		b, err := proto.Marshal(r)
 		if err != nil {
@@ -51,6 +59,8 @@ func decodeSeeds(tb testing.TB) [][]byte {
 		msg([]byte{0x12, 5, 'a'}),                            // truncated data inside a message
 		[]byte{0x12, 3, 0x12, 1},                             // truncated message
 		append(msg(bytesField(2, "d")), 0x1a, 2, 0xff, 0xff), // undecodable control after a message
+		append(msg(bytesField(2, "d")), 0x62, 3, 0x10, 0xff, 0xff), // truncated fragment index after a message
+		append(bytesField(12, "\x0a\x01i\x10\x00\x18\x01\x22\x01d"), msg(bytesField(2, "d"))...), // a fragment, then a message
 	)
 	return seeds
 }
@@ -91,6 +101,27 @@ func checkDecode(t *testing.T, b []byte) {
 	}
 	if !proto.Equal(got, &want) {
 		t.Fatal("DecodeRPC's result changed with its input")
+	}
+}
+
+// DecodeMessage decodes a message as DecodeRPC decodes a publish entry.
+func TestDecodeMessage(t *testing.T) {
+	topic := "t"
+	m := &pb.Message{From: []byte("a"), Data: []byte("data"), Seqno: []byte{1}, Topic: &topic}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeMessage(b)
+	if err != nil || !proto.Equal(got, m) {
+		t.Fatalf("DecodeMessage = %v, %v", got, err)
+	}
+	withUnknown := append(bytes.Clone(b), protowire.AppendString(protowire.AppendTag(nil, 9, protowire.BytesType), "x")...)
+	if got, err := DecodeMessage(withUnknown); err != nil || len(got.ProtoReflect().GetUnknown()) == 0 {
+		t.Fatalf("DecodeMessage with an unknown field = %v, %v", got, err)
+	}
+	if _, err := DecodeMessage([]byte{0x12, 5, 'a'}); !errors.Is(err, ErrDecode) {
+		t.Fatalf("truncated message: %v, want ErrDecode", err)
 	}
 }
 

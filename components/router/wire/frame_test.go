@@ -210,10 +210,10 @@ func TestWriterRefusesOversizedRPC(t *testing.T) {
 }
 
 func TestProtocols(t *testing.T) {
-	if len(Protocols) != 5 || Protocols[0] != "/meshsub/1.3.0" || Protocols[1] != "/meshsub/1.2.0" || Protocols[4] != "/floodsub/1.0.0" {
+	if len(Protocols) != 6 || Protocols[0] != "/meshsub/1.4.0" || Protocols[1] != "/meshsub/1.3.0" || Protocols[2] != "/meshsub/1.2.0" || Protocols[5] != "/floodsub/1.0.0" {
 		t.Fatalf("unexpected protocol list %v", Protocols)
 	}
-	if !IsPubsub("/meshsub/1.1.0") || !IsPubsub("/meshsub/1.3.0") || IsPubsub("/meshsub/1.4.0") || !strings.HasPrefix(string(ProtocolMeshsub10), "/meshsub/") {
+	if !IsPubsub("/meshsub/1.1.0") || !IsPubsub("/meshsub/1.3.0") || !IsPubsub("/meshsub/1.4.0") || IsPubsub("/meshsub/1.5.0") || !strings.HasPrefix(string(ProtocolMeshsub10), "/meshsub/") {
 		t.Fatal("IsPubsub is wrong")
 	}
 }

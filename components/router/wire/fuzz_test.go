@@ -30,6 +30,9 @@ func FuzzReadRPC(f *testing.F) {
 		{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}},
 		{Partial: &pb.PartialMessagesExtension{TopicID: proto.String("t"), GroupID: []byte("g"), PartialMessage: []byte{0, 1, 'x'}, PartsMetadata: []byte{1}}},
 		{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String("t"), RequestsPartial: proto.Bool(true), SupportsSendingPartial: proto.Bool(true)}}},
+		// gossipsub v1.4: the large-message extension and a fragment.
+		{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}},
+			LargeMessageFragments: []*pb.LargeMessageFragment{{MessageID: []byte("id"), FragmentIndex: proto.Uint32(1), TotalFragments: proto.Uint32(2), FragmentData: []byte("d"), TopicID: proto.String("t")}}},
 	} {
 		fr, err := AppendFrame(nil, r, 0)
 		if err != nil {

@@ -4,6 +4,11 @@ import "github.com/libp2p/go-libp2p/core/protocol"
 
 // Protocol ids of the pubsub family, as other implementations register them.
 const (
+	// ProtocolMeshsub14 is gossipsub v1.4 (large-message handling: message
+	// fragments, PREAMBLE, IMRECEIVING, advertised with the
+	// largeMessageHandling extension of the v1.3 Extensions control
+	// message). Everything of v1.3 holds on it.
+	ProtocolMeshsub14 protocol.ID = "/meshsub/1.4.0"
 	// ProtocolMeshsub13 is gossipsub v1.3 (adds the Extensions control
 	// message, through which the partial-messages extension is announced).
 	ProtocolMeshsub13 protocol.ID = "/meshsub/1.3.0"
@@ -21,7 +26,7 @@ const (
 // Protocols lists the supported protocol ids in order of preference, most
 // capable first; an outbound stream negotiates the first one the remote
 // speaks. The slice is shared: do not modify it.
-var Protocols = []protocol.ID{ProtocolMeshsub13, ProtocolMeshsub12, ProtocolMeshsub11, ProtocolMeshsub10, ProtocolFloodsub}
+var Protocols = []protocol.ID{ProtocolMeshsub14, ProtocolMeshsub13, ProtocolMeshsub12, ProtocolMeshsub11, ProtocolMeshsub10, ProtocolFloodsub}
 
 // IsPubsub reports whether id is one of Protocols.
 func IsPubsub(id protocol.ID) bool {
@@ -31,4 +36,11 @@ func IsPubsub(id protocol.ID) bool {
 		}
 	}
 	return false
+}
+
+// HasExtensions reports whether id carries the gossipsub v1.3 Extensions
+// control message (the first RPC of a stream may advertise extensions):
+// /meshsub/1.3.0 and /meshsub/1.4.0.
+func HasExtensions(id protocol.ID) bool {
+	return id == ProtocolMeshsub14 || id == ProtocolMeshsub13
 }

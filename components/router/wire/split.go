@@ -28,8 +28,8 @@ func fieldSize(n int) int { return protowire.SizeTag(1) + protowire.SizeBytes(n)
 // Split returns rpc as a list of RPCs whose encoded sizes are each at most
 // maxSize bytes. When rpc already fits, the result is []*pb.RPC{rpc}.
 // Otherwise the v1.3 Extensions control message comes first, alone, then
-// subscriptions, then control entries, then messages, then the
-// partial-messages RPC, alone;
+// subscriptions, then control entries, then messages, then gossipsub v1.4
+// message fragments, then the partial-messages RPC, alone;
 // each in its original order, packed greedily; IHAVE, IWANT and IDONTWANT
 // entries with too many ids are cut into several entries. The parts share the
 // entries (and messages) of rpc: treat rpc as read-only afterwards. A message
@@ -111,6 +111,11 @@ func Split(rpc *pb.RPC, maxSize int) ([]*pb.RPC, error) {
 			return nil, err
 		}
 	}
+	for _, f := range rpc.GetLargeMessageFragments() {
+		if err := s.addTop(f, proto.Size(f), ErrEntryTooLarge); err != nil {
+			return nil, err
+		}
+	}
 	s.flush()
 	if p := rpc.GetPartial(); p != nil {
 		if n := protowire.SizeTag(10) + protowire.SizeBytes(proto.Size(p)); n > maxSize {
@@ -161,7 +166,8 @@ func (s *splitter) flush() {
 	s.cur, s.top, s.ctrl = nil, 0, 0
 }
 
-// addTop adds a subscription or message whose own encoding is n bytes.
+// addTop adds a subscription, message or fragment whose own encoding is n
+// bytes (their field numbers, 1, 2 and 12, all take a one-byte tag).
 func (s *splitter) addTop(e proto.Message, n int, tooLarge error) error {
 	cost := fieldSize(n)
 	if cost > s.max {
@@ -178,6 +184,8 @@ func (s *splitter) addTop(e proto.Message, n int, tooLarge error) error {
 		s.cur.Subscriptions = append(s.cur.Subscriptions, v)
 	case *pb.Message:
 		s.cur.Publish = append(s.cur.Publish, v)
+	case *pb.LargeMessageFragment:
+		s.cur.LargeMessageFragments = append(s.cur.LargeMessageFragments, v)
 	}
 	s.top += cost
 	return nil

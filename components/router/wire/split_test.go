@@ -167,3 +167,44 @@ func TestSplitKeepsExtensionsFirstAndPartialWhole(t *testing.T) {
 		t.Fatalf("oversized partial: %v", err)
 	}
 }
+
+// Fragments (gossipsub v1.4) survive a split, in order, after the messages,
+// and each part fits.
+func TestSplitCarriesFragments(t *testing.T) {
+	const max = 1000
+	topic := "t"
+	rpc := &pb.RPC{Publish: []*pb.Message{{Data: make([]byte, 300), Topic: &topic}}}
+	for i := range 10 {
+		rpc.LargeMessageFragments = append(rpc.LargeMessageFragments, &pb.LargeMessageFragment{
+			MessageID: []byte("id"), FragmentIndex: proto.Uint32(uint32(i)), TotalFragments: proto.Uint32(10),
+			FragmentData: make([]byte, 200), TopicID: &topic,
+		})
+	}
+	parts, err := Split(rpc, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs int
+	var got []uint32
+	for i, p := range parts {
+		if n := proto.Size(p); n > max {
+			t.Fatalf("part %d is %d bytes > %d", i, n, max)
+		}
+		msgs += len(p.Publish)
+		for _, f := range p.LargeMessageFragments {
+			got = append(got, f.GetFragmentIndex())
+		}
+	}
+	if msgs != 1 || len(got) != 10 {
+		t.Fatalf("parts carry %d messages and %d fragments, want 1 and 10", msgs, len(got))
+	}
+	for i, idx := range got {
+		if idx != uint32(i) {
+			t.Fatalf("fragment order %v", got)
+		}
+	}
+	big := &pb.RPC{LargeMessageFragments: []*pb.LargeMessageFragment{{MessageID: []byte("id"), FragmentData: make([]byte, 2*max)}}}
+	if _, err := Split(big, max); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("oversized fragment: %v, want ErrEntryTooLarge", err)
+	}
+}
