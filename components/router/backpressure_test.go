@@ -130,15 +130,15 @@ func TestSendQueue(t *testing.T) {
 		t.Fatal("control pop wrong")
 	}
 	size := func(*pb.Message) int { return 10 }
-	got, _ := q.popData(nil, nil, 15, size) // budget for one (always at least one)
+	got, _ := q.popData(nil, nil, nil, 15, size) // budget for one (always at least one)
 	if len(got) != 1 || string(got[0].Data) != "a" {
 		t.Fatalf("first batch %v", got)
 	}
-	got, _ = q.popData(nil, nil, 100, size)
+	got, _ = q.popData(nil, nil, nil, 100, size)
 	if len(got) != 2 || string(got[0].Data) != "c" || string(got[1].Data) != "d" {
 		t.Fatalf("second batch %v", got)
 	}
-	if got, _ := q.popData(nil, nil, 100, size); len(got) != 0 {
+	if got, _ := q.popData(nil, nil, nil, 100, size); len(got) != 0 {
 		t.Fatalf("empty queue popped %v", got)
 	}
 	// Many cancels never let the slice grow without bound.
@@ -175,7 +175,7 @@ func TestSendQueueSkipsUnwanted(t *testing.T) {
 	if q.pushData("x", m("x"), false) != pushUnwanted {
 		t.Fatal("a message the peer sent IDONTWANT for was queued")
 	}
-	got, skipped := q.popData(nil, nil, 100, func(*pb.Message) int { return 10 })
+	got, skipped := q.popData(nil, nil, nil, 100, func(*pb.Message) int { return 10 })
 	if skipped != 1 || len(got) != 2 || string(got[0].Data) != "a" || string(got[1].Data) != "c" {
 		t.Fatalf("popped %v, skipped %d: want a and c, 1 skipped", got, skipped)
 	}

@@ -67,6 +67,8 @@ func bind[T any](ft automaton.FactType[T]) func(*eventbus.Bus) (factEmitter, err
 type emitters struct {
 	facts         []factEmitter // by FactKind-1
 	queueOverflow *eventbus.Emitter[events.EvtPeerQueueOverflowed]
+	fragRejected  *eventbus.Emitter[events.EvtFragmentRejected]
+	penalized     *eventbus.Emitter[events.EvtPeerPenalized] // the driver's own (fragments)
 }
 
 func newEmitters(b *eventbus.Bus) (*emitters, error) {
@@ -90,6 +92,14 @@ func newEmitters(b *eventbus.Bus) (*emitters, error) {
 		e.close()
 		return nil, err
 	}
+	if e.fragRejected, err = eventbus.NewEmitter[events.EvtFragmentRejected](b); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.penalized, err = eventbus.NewEmitter[events.EvtPeerPenalized](b); err != nil {
+		e.close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -101,6 +111,12 @@ func (e *emitters) close() {
 	}
 	if e.queueOverflow != nil {
 		_ = e.queueOverflow.Close()
+	}
+	if e.fragRejected != nil {
+		_ = e.fragRejected.Close()
+	}
+	if e.penalized != nil {
+		_ = e.penalized.Close()
 	}
 }
 

@@ -22,12 +22,18 @@ import (
 func (r *Router) handleRPC(in netInput) {
 	now := r.clk.Now()
 	p := in.peer
+	if in.first {
+		r.recordLargeMessages(in)
+	}
 	r.partialRPCIn(in)
 	defer r.partialRPCAfter(in)
 	for _, s := range in.rpc.GetSubscriptions() {
 		r.m.outcome(r.aut.HandleSubscription(now, p, s.GetTopicid(), s.GetSubscribe(), &r.out))
 	}
 	r.handleMessages(now, p, in.rpc.GetPublish(), in.ids, in.idv)
+	if fr := in.rpc.GetLargeMessageFragments(); len(fr) > 0 {
+		r.handleFragments(now, p, fr)
+	}
 	if c := in.rpc.GetControl(); c != nil {
 		r.outcomes = r.aut.HandleControl(now, p, c, &r.out, r.outcomes[:0])
 		for _, o := range r.outcomes {
@@ -209,7 +215,7 @@ type reader struct {
 // does not need (ids are its messages' ids), so that its writer skips
 // those copies at once.
 func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC, ids []string) {
-	if len(ids) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 {
+	if len(ids) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 && len(rpc.GetLargeMessageFragments()) == 0 {
 		return
 	}
 	if q := rd.queue(r); q != nil {

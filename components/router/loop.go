@@ -133,6 +133,7 @@ func (r *Router) heartbeat() {
 		ts.mesh.Store(int64(len(r.aut.Mesh(name))))
 	}
 	r.partialHeartbeat()
+	r.largeHeartbeat(now)
 }
 
 // flush turns the Output into actions: queue sends, cancel queued copies,

@@ -46,7 +46,7 @@ func (b badInput) String() string {
 
 const maxRejectReason = events.RejectGraylisted
 
-const maxPenaltyReason = events.PenaltyBadPartial
+const maxPenaltyReason = events.PenaltyBadFragment
 
 // The router's metric series, shared by every router in the process
 // (descriptors and label values exist once; a router's metrics are one
@@ -155,6 +155,26 @@ var (
 	}()
 	mPartialRPCsOut = schema.Family("meshbus_router_partial_rpcs_sent_total",
 		"Partial-messages RPCs queued for peers.", prometheus.CounterValue).Lazy()
+
+	fragRejectedFam = schema.Family("meshbus_router_fragments_rejected_total",
+		"gossipsub v1.4 fragments (or reassembled messages) rejected, by reason.", prometheus.CounterValue, "reason")
+	mFragRejected = func() (ids [events.MaxFragmentRejectReason + 1]promreg.ID) {
+		for r := events.FragmentRejectReason(0); r <= events.MaxFragmentRejectReason; r++ {
+			ids[r] = fragRejectedFam.Lazy(r.String())
+		}
+		return ids
+	}()
+	fragsFam = schema.Family("meshbus_router_fragments_total",
+		"gossipsub v1.4 fragments received (in), written (out), and received again for an index already held (duplicate).", prometheus.CounterValue, "kind")
+	mFragmentsIn  = fragsFam.Lazy("in")
+	mFragmentsOut = fragsFam.Lazy("out")
+	mFragmentsDup = fragsFam.Lazy("duplicate")
+	fragMsgsFam   = schema.Family("meshbus_router_fragmented_messages_total",
+		"Messages reassembled from gossipsub v1.4 fragments (in; then checked as any received message) and written as fragments (out).", prometheus.CounterValue, "direction")
+	mFragmentedIn    = fragMsgsFam.Lazy("in")
+	mFragmentedOut   = fragMsgsFam.Lazy("out")
+	mReassemblyBytes = schema.Gauge("meshbus_router_fragment_reassembly_bytes",
+		"Bytes held by gossipsub v1.4 reassemblies in progress (fragment data and slots), bounded by LargeMessageConfig.MaxReassemblyBytes.")
 )
 
 // lazySeries adds n lazy series of f labelled label(0..n-1).

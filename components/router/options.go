@@ -65,6 +65,8 @@ type config struct {
 	lazy          *LazyConfig
 	stagger       *StaggerConfig
 	idwLearn      *IDontWantLearnConfig
+	large         LargeMessageConfig // gossipsub v1.4 parameters
+	largeOff      bool               // WithoutLargeMessages
 }
 
 func defaultConfig() config {
@@ -83,6 +85,7 @@ func defaultConfig() config {
 		// at the 20-node bench's peak.
 		inboxSize:     32,
 		streamTimeout: 30 * time.Second,
+		large:         DefaultLargeMessageConfig(),
 	}
 }
 
@@ -115,6 +118,11 @@ func (c *config) validate() error {
 	}
 	if c.maxRPCSize < 1024 {
 		return bad("MaxRPCSize", "must be at least 1024 bytes")
+	}
+	if !c.largeOff {
+		if err := c.large.validate(c.maxRPCSize); err != nil {
+			return err
+		}
 	}
 	if c.dataQueue < 1 || c.controlQueue < 1 {
 		return bad("PeerQueue", "sizes must be at least 1")

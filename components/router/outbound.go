@@ -138,6 +138,14 @@ type writer struct {
 	rpc    pb.RPC            // the packed RPC: gossip control and messages
 	ctrl   pb.ControlMessage // rpc's control, when it has gossip
 	budget int               // bytes of messages per data RPC
+	ids    []string          // the ids of rpc.Publish, in order
+	// big and bigIDs are the messages taken for the packed RPC that go to
+	// this (gossipsub v1.4) peer as fragments instead, with their ids;
+	// frags and fragRPC are writeFragments' scratch.
+	big     []*pb.Message
+	bigIDs  []string
+	frags   []*pb.LargeMessageFragment
+	fragRPC pb.RPC
 	// done collects the ids of the paced (staggered) copies taken for the
 	// packed RPC, reported to the driver once it is written.
 	done []string
@@ -191,11 +199,16 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 		case <-q.wake:
 		}
 		for ctx.Err() == nil {
-			rpc := wr.next(q)
+			rpc := wr.next(r, q)
 			if rpc == nil {
 				break
 			}
-			err = wr.write(r, rpc)
+			if rpc.Control != nil || len(rpc.Publish) > 0 {
+				err = wr.write(r, rpc)
+			}
+			if err == nil && len(wr.big) > 0 {
+				err = wr.writeFragments(r)
+			}
 			wr.reset()
 			if err == nil && len(wr.done) > 0 {
 				// Staggered copies written (or skipped): the automaton
@@ -223,7 +236,10 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 // maxIDontWantPerRPC IDONTWANT ids) and then as many queued messages as fit
 // the data budget. Packing sends one frame, one stream write, where the
 // queue held several: under load that is most of the transport's work.
-func (wr *writer) next(q *sendQueue) *pb.RPC {
+// Messages this peer takes as gossipsub v1.4 fragments are moved from the
+// packed RPC to wr.big (setAside): the packed RPC may then be empty, and
+// the caller writes the fragments after it.
+func (wr *writer) next(r *Router, q *sendQueue) *pb.RPC {
 	idwLeft := maxIDontWantPerRPC
 	ctrlSize := 0
 	for {
@@ -251,12 +267,13 @@ func (wr *writer) next(q *sendQueue) *pb.RPC {
 	budget := wr.budget - ctrlSize
 	if budget > 0 {
 		var skipped int
-		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], &wr.done, budget, msgFieldSize)
+		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], &wr.ids, &wr.done, budget, msgFieldSize)
 		if skipped > 0 {
 			wr.m.v.Add(mUnwantedSkips, uint64(skipped))
 		}
+		wr.setAside(r)
 	}
-	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 {
+	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 && len(wr.big) == 0 {
 		return nil
 	}
 	return &wr.rpc
@@ -267,6 +284,9 @@ func (wr *writer) next(q *sendQueue) *pb.RPC {
 func (wr *writer) reset() {
 	clear(wr.rpc.Publish)
 	wr.rpc.Publish = wr.rpc.Publish[:0]
+	wr.ids = wr.ids[:0]
+	clear(wr.big)
+	wr.big, wr.bigIDs = wr.big[:0], wr.bigIDs[:0]
 	wr.rpc.Control = nil
 	clear(wr.ctrl.Ihave)
 	clear(wr.ctrl.Iwant)

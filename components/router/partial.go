@@ -15,7 +15,6 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/partial"
 	"github.com/meshbus/meshbus/components/router/pb"
-	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 )
@@ -41,7 +40,7 @@ func DefaultPartialConfig() PartialConfig { return partial.DefaultConfig() }
 
 // WithPartialMessages turns on the gossipsub v1.3 partial-messages
 // extension: the router advertises it in the Extensions control message
-// that starts each of its /meshsub/1.3.0 streams, and topics may then be
+// that starts each of its /meshsub/1.3.0 and /meshsub/1.4.0 streams, and topics may then be
 // joined WithPartial. cfg is validated by New (ErrBadOption).
 func WithPartialMessages(cfg PartialConfig) Option {
 	return func(o *config) { c := cfg; o.partial = &c }
@@ -187,6 +186,11 @@ func (s *PartialSubscription) end() { s.once.Do(func() { close(s.done) }) }
 type Extensions struct {
 	// PartialMessages: the partial-messages extension.
 	PartialMessages bool
+	// LargeMessages: gossipsub v1.4 large-message handling is in use with
+	// the peer: it advertised largeMessageHandling on its current stream
+	// (v1.3 or v1.4) and this router has large-message handling on (see
+	// WithoutLargeMessages). Such a peer gets large messages as fragments.
+	LargeMessages bool
 }
 
 // PeerExtensions returns the extensions p advertised at the start of its
@@ -209,19 +213,19 @@ type peerExtensionsReply struct {
 }
 
 func (q peerExtensionsReq) serve(r *Router) {
-	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p)}, ok: r.aut.HasPeer(q.p)}
+	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p), LargeMessages: r.aut.PeerLargeMessages(q.p)}, ok: r.aut.HasPeer(q.p)}
 }
 
-// partialDriver is the driver's part for extensions and partial messages.
-// Owned by the driver goroutine, except localExt (immutable, read by writers).
+// partialDriver is the driver's part for the extensions a peer advertised
+// and partial messages. Owned by the driver goroutine. (The Extensions
+// control message the router sends is Router.localExt, see initLarge.)
 type partialDriver struct {
-	core     *partial.Core
-	out      partial.Output
-	rng      *rand.Rand
-	localExt *pb.ControlExtensions
-	topics   map[string]*partialTopic
-	groups   map[partial.GroupKey]PartialMessage
-	em       partialEmitters
+	core   *partial.Core
+	out    partial.Output
+	rng    *rand.Rand
+	topics map[string]*partialTopic
+	groups map[partial.GroupKey]PartialMessage
+	em     partialEmitters
 }
 
 type partialTopic struct {
@@ -270,7 +274,7 @@ func (r *Router) initPartial() error {
 		return fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	d := &r.part
-	d.core, d.localExt = core, core.LocalExtensions()
+	d.core = core
 	d.rng = rand.New(rand.NewPCG(r.cfg.seed^0x5bd1e995, r.cfg.seed))
 	d.topics = make(map[string]*partialTopic)
 	d.groups = make(map[partial.GroupKey]PartialMessage)
@@ -285,16 +289,6 @@ func (r *Router) initPartial() error {
 		return fmt.Errorf("router: emitters: %w", eerr)
 	}
 	return nil
-}
-
-// extensionsRPC is the first RPC of an outbound stream of protocol proto,
-// or nil when none is due (no extension, or a stream older than v1.3).
-// Called by writers; localExt is immutable.
-func (r *Router) extensionsRPC(s string) *pb.RPC {
-	if r.part.localExt == nil || s != string(wire.ProtocolMeshsub13) {
-		return nil
-	}
-	return &pb.RPC{Control: &pb.ControlMessage{Extensions: r.part.localExt}}
 }
 
 // joinPartial enables the topic's partial options; on the driver goroutine.

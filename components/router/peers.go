@@ -207,6 +207,7 @@ func (r *Router) addPeer(pc *peerConn, proto protocol.ID) {
 func (r *Router) removePeer(pc *peerConn) {
 	if pc.added {
 		r.part.core.RemovePeer(pc.id)
+		r.largeRemovePeer(pc.id)
 		r.m.outcome(r.aut.RemovePeer(r.clk.Now(), pc.id, &r.out))
 		if id, ok := mPeers[pc.proto]; ok {
 			r.m.v.AddGauge(id, -1)

@@ -30,6 +30,9 @@ type sendQueue struct {
 	// removed is set when the driver forgets the peer: a reader holding
 	// this queue looks the peer's current one up again.
 	removed atomic.Bool
+	// large mirrors the automaton's PeerLargeMessages for the writer: the
+	// peer takes gossipsub v1.4 fragments. The driver writes it.
+	large atomic.Bool
 }
 
 type queuedMsg struct {
@@ -201,8 +204,10 @@ func idontwantIDs(c *pb.ControlMessage) int {
 // size) stays within budget, always at least one, and returns it with the
 // number of messages skipped because the peer meanwhile showed it does not
 // need them (see unwanted). The ids of the paced messages it takes, written
-// or skipped, are appended to *done (when done is not nil).
-func (q *sendQueue) popData(dst []*pb.Message, done *[]string, budget int, size func(*pb.Message) int) ([]*pb.Message, int) {
+// or skipped, are appended to *done (when done is not nil); the ids of the
+// messages it appends to dst, to *ids in the same order (when ids is not
+// nil).
+func (q *sendQueue) popData(dst []*pb.Message, ids, done *[]string, budget int, size func(*pb.Message) int) ([]*pb.Message, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.unwanted.mu.Lock()
@@ -220,6 +225,9 @@ func (q *sendQueue) popData(dst []*pb.Message, done *[]string, budget int, size 
 			}
 			used += n
 			dst = append(dst, e.msg)
+			if ids != nil {
+				*ids = append(*ids, e.id)
+			}
 			q.live--
 		}
 		if e.msg != nil && e.paced && done != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
@@ -58,6 +59,9 @@ type Router struct {
 	// not zero, readers compute no id from a message's head.
 	ownIDTopics atomic.Int32
 	vals        atomic.Pointer[map[string]*validator] // validators; RegisterValidator writes (CAS)
+	// localExt is the Extensions control message that opens our v1.3 and
+	// v1.4 streams (nil: none); set by New, then read-only (writers read it).
+	localExt *pb.ControlExtensions
 
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
@@ -79,6 +83,7 @@ type Router struct {
 	topics   map[string]*topicState
 	rl       rateLog
 	part     partialDriver // gossipsub v1.3 extensions, partial messages
+	large    largeDriver   // gossipsub v1.4 fragments
 	// copiesDone are staggered copies enqueue found done without
 	// queueing them; flush reports them to the automaton.
 	copiesDone []copyDone
@@ -191,6 +196,12 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	r.rl = rateLog{log: r.log, clk: clk, interval: cfg.logInterval, last: make(map[string]rateEntry)}
 	if err := r.initPartial(); err != nil {
 		em.close()
+		cancel()
+		return nil, err
+	}
+	if err := r.initLarge(); err != nil {
+		em.close()
+		r.part.em.close()
 		cancel()
 		return nil, err
 	}

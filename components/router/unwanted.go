@@ -65,8 +65,11 @@ func (u *unwanted) hasLocked(h uint64) bool {
 }
 
 // noteUnwanted records in u the ids rpc shows its sender does not need:
-// its IDONTWANT ids and its messages' ids (ids, computed by the caller).
-// scratch is reused for the hashes and returned.
+// its IDONTWANT ids, its messages' ids (ids, computed by the caller) and
+// the ids of the messages it starts sending as gossipsub v1.4 fragments
+// (those of its fragments of index 0; an id the sender made up only
+// withholds that id from the sender). scratch is reused for the hashes
+// and returned.
 func noteUnwanted(u *unwanted, rpc *pb.RPC, ids []string, scratch []uint64) []uint64 {
 	hs := scratch[:0]
 	for _, id := range ids {
@@ -75,6 +78,11 @@ func noteUnwanted(u *unwanted, rpc *pb.RPC, ids []string, scratch []uint64) []ui
 	for _, e := range rpc.GetControl().GetIdontwant() {
 		for _, raw := range e.GetMessageIDs() {
 			hs = append(hs, wire.IDHash(raw))
+		}
+	}
+	for _, f := range rpc.GetLargeMessageFragments() {
+		if f.GetFragmentIndex() == 0 {
+			hs = append(hs, wire.IDHash(f.GetMessageID()))
 		}
 	}
 	u.add(hs...)
