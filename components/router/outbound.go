@@ -203,8 +203,8 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 			if rpc == nil {
 				break
 			}
-			if rpc.Control != nil || len(rpc.Publish) > 0 {
-				err = wr.write(r, rpc)
+			if rpc != &wr.rpc || rpc.Control != nil || len(rpc.Publish) > 0 {
+				err = wr.write(r, rpc) // (the packed RPC is empty when all its messages went to big)
 			}
 			if err == nil && len(wr.big) > 0 {
 				err = wr.writeFragments(r)
