@@ -55,7 +55,7 @@ func partialPair(t *testing.T, bOpts PartialOptions) (a, b *node, ta, tb *Topic,
 	return a, b, ta, tb, clk
 }
 
-// Two meshbus nodes negotiate /meshsub/1.3.0, see each other's extension,
+// Two meshbus nodes negotiate /meshsub/1.4.0, see each other's extension,
 // and a group published complete on one completes on the other through a
 // metadata round trip; extending it further pushes the new parts.
 func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
@@ -92,7 +92,7 @@ func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no EvtPeerExtensionsReceived")
 	}
-	if ev.Peer != a.h.ID() || ev.Protocol != wire.ProtocolMeshsub13 || !ev.PartialMessages {
+	if ev.Peer != a.h.ID() || ev.Protocol != wire.ProtocolMeshsub14 || !ev.PartialMessages || !ev.LargeMessages {
 		t.Fatalf("extensions event %+v", ev)
 	}
 	bustest.Eventually(t, 10*time.Second, "mesh", func() bool { return contains(a.r.Mesh("t"), b.h.ID()) }, heartbeat(clk))
@@ -112,8 +112,8 @@ func TestPartialMessagesBetweenMeshbusNodes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no EvtPartialGroupCompleted")
 	}
-	if got := metrictest.Sum(t, b.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
-		t.Fatalf("b counts %v /meshsub/1.3.0 peers", got)
+	if got := metrictest.Sum(t, b.reg, "meshbus_router_peers", "protocol", "/meshsub/1.4.0"); got != 1 {
+		t.Fatalf("b counts %v /meshsub/1.4.0 peers", got)
 	}
 }
 

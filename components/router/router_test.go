@@ -47,8 +47,8 @@ func TestTwoNodesExchangeMessages(t *testing.T) {
 	if got := metrictest.Sum(t, b.reg, "meshbus_router_messages_total", "kind", "delivered"); got != 51 {
 		t.Fatalf("b delivered %v messages, want 51", got)
 	}
-	if got := metrictest.Sum(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.3.0"); got != 1 {
-		t.Fatalf("a counts %v meshsub/1.3.0 peers", got)
+	if got := metrictest.Sum(t, a.reg, "meshbus_router_peers", "protocol", "/meshsub/1.4.0"); got != 1 {
+		t.Fatalf("a counts %v meshsub/1.4.0 peers", got)
 	}
 	if got := metrictest.Sum(t, a.reg, "meshbus_router_mesh_peers", "topic", "chat"); got != 1 {
 		t.Fatalf("mesh gauge %v, want 1", got)

@@ -212,18 +212,27 @@ func TestPartialGossipReplacesIHave(t *testing.T) {
 }
 
 // A router that has joined no topic still opens every pubsub stream with
-// an RPC: an empty one (its empty subscription list), written at once.
-// go-libp2p negotiates an outbound stream's protocol with the first write,
-// and the accepting host resets a stream left unnegotiated for 10 s.
+// an RPC, written at once: on v1.3 and v1.4 the Extensions control message
+// (large-message handling is on by default), then, as on older protocols,
+// an empty one (its empty subscription list). go-libp2p negotiates an
+// outbound stream's protocol with the first write, and the accepting host
+// resets a stream left unnegotiated for 10 s.
 func TestHelloWithoutSubscriptions(t *testing.T) {
-	for _, p := range []protocol.ID{wire.ProtocolMeshsub13, wire.ProtocolMeshsub12, wire.ProtocolMeshsub11} {
+	for _, p := range []protocol.ID{wire.ProtocolMeshsub14, wire.ProtocolMeshsub13, wire.ProtocolMeshsub12, wire.ProtocolMeshsub11} {
 		t.Run(string(p), func(t *testing.T) {
 			n := newNode(t, clock.NewMock())
 			f := newRawPeer(t, p, false)
 			testhost.Connect(t, f.h, n.h)
 			first := f.waitRPC("first RPC", func(*pb.RPC) bool { return true })
+			if wire.HasExtensions(p) {
+				want := &pb.RPC{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}}}
+				if !proto.Equal(first, want) {
+					t.Fatalf("first RPC on %s: %v, want the Extensions alone", p, first)
+				}
+				first = f.waitRPC("hello", func(*pb.RPC) bool { return true })
+			}
 			if proto.Size(first) != 0 {
-				t.Fatalf("first RPC of a router without subscriptions: %v, want an empty RPC", first)
+				t.Fatalf("hello of a router without subscriptions: %v, want an empty RPC", first)
 			}
 			if _, err := n.r.Join("a"); err != nil {
 				t.Fatal(err)
