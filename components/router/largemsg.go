@@ -119,12 +119,16 @@ func (r *Router) initLarge() error {
 		ext.LargeMessageHandling = proto.Bool(true)
 	}
 	r.localExt = ext
-	g := r.cfg.gossip
+	g, lc := r.cfg.gossip, r.cfg.large
+	if !d.on {
+		// Unused (every fragment is refused), and lc was not validated.
+		lc = DefaultLargeMessageConfig()
+	}
 	re, err := fragment.New(fragment.Config{
 		MaxMessageSize:    r.cfg.maxRPCSize,
-		MaxPendingPerPeer: r.cfg.large.MaxPendingPerPeer,
-		MaxBytes:          r.cfg.large.MaxReassemblyBytes,
-		Timeout:           r.cfg.large.FragmentTimeout,
+		MaxPendingPerPeer: lc.MaxPendingPerPeer,
+		MaxBytes:          max(lc.MaxReassemblyBytes, r.cfg.maxRPCSize),
+		Timeout:           lc.FragmentTimeout,
 		MaxIDLength:       g.MaxIDLength,
 		MaxTopicLength:    g.MaxTopicLength,
 	})

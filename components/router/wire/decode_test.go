@@ -56,10 +56,10 @@ func decodeSeeds(tb testing.TB) [][]byte {
 		append(append(bytesField(1, "\x10\x01"), msg(bytesField(2, "d"))...), bytesField(1, "\x12\x01t")...), // subscriptions around a message
 		append(msg(bytesField(2, "d")), protowire.AppendTag(nil, 5, protowire.StartGroupType)...),            // unterminated group
 		append(msg(bytesField(2, "d")), protowire.AppendTag(protowire.AppendTag(nil, 5, protowire.StartGroupType), 5, protowire.EndGroupType)...),
-		msg([]byte{0x12, 5, 'a'}),                            // truncated data inside a message
-		[]byte{0x12, 3, 0x12, 1},                             // truncated message
-		append(msg(bytesField(2, "d")), 0x1a, 2, 0xff, 0xff), // undecodable control after a message
-		append(msg(bytesField(2, "d")), 0x62, 3, 0x10, 0xff, 0xff), // truncated fragment index after a message
+		msg([]byte{0x12, 5, 'a'}),                                                                // truncated data inside a message
+		[]byte{0x12, 3, 0x12, 1},                                                                 // truncated message
+		append(msg(bytesField(2, "d")), 0x1a, 2, 0xff, 0xff),                                     // undecodable control after a message
+		append(msg(bytesField(2, "d")), 0x62, 3, 0x10, 0xff, 0xff),                               // truncated fragment index after a message
 		append(bytesField(12, "\x0a\x01i\x10\x00\x18\x01\x22\x01d"), msg(bytesField(2, "d"))...), // a fragment, then a message
 	)
 	return seeds
