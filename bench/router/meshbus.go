@@ -104,6 +104,26 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	if ic != router.DefaultGossipConfig().IDontWantLearn {
 		ropts = append(ropts, router.WithLearnedIDontWant(ic))
 	}
+	// MESHBUS_BENCH_FRAGMENT_THRESHOLD and MESHBUS_BENCH_FRAGMENT_SIZE
+	// (bytes): gossipsub v1.4 fragmentation between meshbus nodes
+	// (router.LargeMessageConfig; a threshold above the message size sends
+	// whole messages), and MESHBUS_BENCH_LARGE=0 turns large-message
+	// handling off, for A/B runs.
+	lmc := router.DefaultLargeMessageConfig()
+	for _, err := range []error{
+		fromEnv("MESHBUS_BENCH_FRAGMENT_THRESHOLD", strconv.Atoi, &lmc.FragmentThreshold),
+		fromEnv("MESHBUS_BENCH_FRAGMENT_SIZE", strconv.Atoi, &lmc.FragmentSize),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case os.Getenv("MESHBUS_BENCH_LARGE") == "0":
+		ropts = append(ropts, router.WithoutLargeMessages())
+	case lmc != router.DefaultLargeMessageConfig():
+		ropts = append(ropts, router.WithLargeMessages(lmc))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(),
 		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
 	if err != nil {
