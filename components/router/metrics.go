@@ -147,24 +147,14 @@ var (
 
 	partialRejectedFam = schema.Family("meshbus_router_partial_rejected_total",
 		"Partial-messages RPCs rejected, by reason.", prometheus.CounterValue, "reason")
-	mPartialRejected = func() (ids [events.MaxPartialRejectReason + 1]promreg.ID) {
-		for r := events.PartialRejectReason(0); r <= events.MaxPartialRejectReason; r++ {
-			ids[r] = partialRejectedFam.Lazy(r.String())
-		}
-		return ids
-	}()
-	mPartialRPCsOut = schema.Family("meshbus_router_partial_rpcs_sent_total",
+	mPartialRejected = reasonSeries(partialRejectedFam, events.MaxPartialRejectReason)
+	mPartialRPCsOut  = schema.Family("meshbus_router_partial_rpcs_sent_total",
 		"Partial-messages RPCs queued for peers.", prometheus.CounterValue).Lazy()
 
 	fragRejectedFam = schema.Family("meshbus_router_fragments_rejected_total",
 		"gossipsub v1.4 fragments (or reassembled messages) rejected, by reason.", prometheus.CounterValue, "reason")
-	mFragRejected = func() (ids [events.MaxFragmentRejectReason + 1]promreg.ID) {
-		for r := events.FragmentRejectReason(0); r <= events.MaxFragmentRejectReason; r++ {
-			ids[r] = fragRejectedFam.Lazy(r.String())
-		}
-		return ids
-	}()
-	fragsFam = schema.Family("meshbus_router_fragments_total",
+	mFragRejected = reasonSeries(fragRejectedFam, events.MaxFragmentRejectReason)
+	fragsFam      = schema.Family("meshbus_router_fragments_total",
 		"gossipsub v1.4 fragments received (in), written (out), and received again for an index already held (duplicate).", prometheus.CounterValue, "kind")
 	mFragmentsIn  = fragsFam.Lazy("in")
 	mFragmentsOut = fragsFam.Lazy("out")
@@ -176,6 +166,19 @@ var (
 	mReassemblyBytes = schema.Gauge("meshbus_router_fragment_reassembly_bytes",
 		"Bytes held by gossipsub v1.4 reassemblies in progress (fragment data and slots), bounded by LargeMessageConfig.MaxReassemblyBytes.")
 )
+
+// reasonSeries adds f's lazy series for the reasons 0..max, each labelled
+// with its name; the result is indexed by reason.
+func reasonSeries[R interface {
+	~uint8
+	String() string
+}](f *promreg.Family, max R) []promreg.ID {
+	ids := make([]promreg.ID, int(max)+1)
+	for r := R(0); r <= max; r++ {
+		ids[r] = f.Lazy(r.String())
+	}
+	return ids
+}
 
 // lazySeries adds n lazy series of f labelled label(0..n-1).
 func lazySeries(f *promreg.Family, n int, label func(int) string) []promreg.ID {
