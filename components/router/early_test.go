@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -13,6 +14,21 @@ import (
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
+
+// TestIDontWantAtFragmentHead: a gossipsub v1.4 peer's frame that starts
+// with the first fragment of a large message gets its IDONTWANT sent from
+// the frame's head, as a whole message's does; the message is reassembled
+// and delivered once the rest arrives.
+func TestIDontWantAtFragmentHead(t *testing.T) {
+	checkIDontWantAtHeadFrom(t, "early-frag", nil, wire.ProtocolMeshsub14, largeHello("early-frag"), func(topic string, sender *rawPeer) ([]byte, string, []byte) {
+		m := sender.message(topic, string(bytes.Repeat([]byte{'z'}, 100<<10)))
+		var buf bytes.Buffer
+		if err := wire.NewWriter(&buf, 0).WriteRPC(&pb.RPC{LargeMessageFragments: fragmentsOf(t, m, "", topic, 64<<10)}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), wire.DefaultMsgID(m), m.Data
+	})
+}
 
 // TestIDontWantAtMessageHead: with WithMessageIDPrefix, a node that has
 // read only the first bytes of a large message already sends IDONTWANT for
@@ -62,6 +78,13 @@ func TestIDontWantAtMessageHeadDefaultID(t *testing.T) {
 // with the rest written, the message is delivered whole.
 func checkIDontWantAtHead(t *testing.T, topic string, opts []Option, build func(topic string, sender *rawPeer) (frame []byte, id string, data []byte)) {
 	t.Helper()
+	checkIDontWantAtHeadFrom(t, topic, opts, wire.ProtocolMeshsub12, subscribeRPC(topic), build)
+}
+
+// checkIDontWantAtHeadFrom is checkIDontWantAtHead with a sender speaking
+// proto whose first RPC is hello.
+func checkIDontWantAtHeadFrom(t *testing.T, topic string, opts []Option, proto protocol.ID, hello *pb.RPC, build func(topic string, sender *rawPeer) (frame []byte, id string, data []byte)) {
+	t.Helper()
 	clk := clock.NewMock()
 	target := newNode(t, clk, opts...)
 	top, err := target.r.Join(topic)
@@ -72,12 +95,16 @@ func checkIDontWantAtHead(t *testing.T, topic string, opts []Option, build func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := newRawPeer(t, wire.ProtocolMeshsub12, false)
+	sender := newRawPeer(t, proto, false)
 	observer := newRawPeer(t, wire.ProtocolMeshsub12, false)
 	for _, p := range []*rawPeer{sender, observer} {
 		testhost.Connect(t, p.h, target.h)
 		p.open(target.h.ID())
-		p.send(subscribeRPC(topic))
+		if p == sender {
+			p.send(hello)
+		} else {
+			p.send(subscribeRPC(topic))
+		}
 	}
 	bustest.Eventually(t, 10*time.Second, "both raw peers in the mesh", func() bool {
 		m := target.r.Mesh(topic)

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/automaton"
+	"github.com/meshbus/meshbus/components/router/fragment"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
@@ -262,7 +263,7 @@ func (rd *reader) run(r *Router) {
 	}
 	started := false
 	var peek func([]byte)
-	if r.cfg.idPrefix > 0 || !r.cfg.msgIDSet {
+	if r.cfg.idPrefix > 0 || !r.cfg.msgIDSet || r.large.on {
 		peek = func(head []byte) { rd.peek(r, head) }
 	}
 	for {
@@ -317,6 +318,10 @@ type messageHead struct {
 	id      string
 	topic   string
 	dataLen int
+	// frag: the head of a gossipsub v1.4 fragment of index 0 (id and size
+	// as the fragment claims them: the driver acts on it only for a peer
+	// marked v1.4).
+	frag bool
 }
 
 // peek looks at the head of a large frame: if it starts a message whose id
@@ -330,7 +335,11 @@ type messageHead struct {
 // on the reader's goroutine, while the frame is being read.
 func (rd *reader) peek(r *Router, head []byte) {
 	h, ok := wire.PeekMessageHead(head)
-	if !ok || r.ownIDTopics.Load() != 0 {
+	if !ok {
+		rd.peekFragment(r, head)
+		return
+	}
+	if r.ownIDTopics.Load() != 0 || (r.cfg.idPrefix == 0 && r.cfg.msgIDSet) {
 		return
 	}
 	var id string
@@ -355,4 +364,26 @@ func (rd *reader) peek(r *Router, head []byte) {
 		q.unwanted.add(wire.IDHash(id))
 	}
 	r.report(netInput{kind: netMessageHead, peer: rd.peer, head: messageHead{id: id, topic: h.Topic, dataLen: h.DataLen}})
+}
+
+// peekFragment looks at the head of a large frame that starts with a
+// gossipsub v1.4 fragment of index 0: the first fragment of a message the
+// peer is sending us. As for a whole message's head (peek), its id goes to
+// the peer's unwanted ring and the driver hears of it (netMessageHead,
+// frag), before the rest of the frame arrives. The id is the one the
+// fragment claims, as the reassembly will check.
+func (rd *reader) peekFragment(r *Router, head []byte) {
+	if !r.large.on {
+		return
+	}
+	h, ok := wire.PeekFragmentHead(head)
+	if !ok || h.Index != 0 || h.Total == 0 || len(h.ID) == 0 {
+		return
+	}
+	id := string(h.ID)
+	if q := rd.queue(r); q != nil {
+		q.unwanted.add(wire.IDHash(id))
+	}
+	size := uint64(h.DataLen) * min(h.Total, fragment.HardMaxFragments)
+	r.report(netInput{kind: netMessageHead, peer: rd.peer, head: messageHead{id: id, topic: h.Topic, dataLen: int(min(size, uint64(r.cfg.maxRPCSize))), frag: true}})
 }

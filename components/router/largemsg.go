@@ -202,7 +202,7 @@ func (r *Router) handleFragments(now time.Time, p peer.ID, frags []*pb.LargeMess
 
 // completeFragments checks a reassembled message and hands it on.
 func (r *Router) completeFragments(now time.Time, p peer.ID, id, topic string, data []byte) {
-	msg, err := wire.DecodeMessage(data)
+	msg, err := wire.DecodeMessageOwned(data) // data is the reassembly's own buffer
 	switch {
 	case err != nil:
 		r.rejectFragment(now, p, topic, id, events.FragmentRejectUndecodable)

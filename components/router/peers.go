@@ -293,6 +293,9 @@ func (r *Router) handleNet(in netInput) {
 		r.handleRPC(in)
 	case netMessageHead:
 		h := in.head
+		if h.frag && (!r.large.on || !r.aut.PeerLargeMessages(in.peer)) {
+			return // its fragments will be refused (handleFragments)
+		}
 		r.m.outcome(r.aut.HandleMessageHead(r.clk.Now(), in.peer, h.topic, h.id, h.dataLen, &r.out))
 	case netCopiesDone:
 		now := r.clk.Now()

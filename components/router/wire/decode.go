@@ -111,6 +111,18 @@ func DecodeMessage(b []byte) (*pb.Message, error) {
 	return m, nil
 }
 
+// DecodeMessageOwned is DecodeMessage for a buffer handed over to the
+// message: when every field is a known one (the common case) the
+// message's bytes fields are slices of b itself, not of a copy, so the
+// caller must neither use nor modify b afterwards. Otherwise it decodes
+// as DecodeMessage.
+func DecodeMessageOwned(b []byte) (*pb.Message, error) {
+	if m := decodeMessageIn(b, true); m != nil {
+		return m, nil
+	}
+	return DecodeMessage(b)
+}
+
 // decodedMessage is a hand-decoded message with the string its Topic
 // points to, in one allocation.
 type decodedMessage struct {

@@ -123,6 +123,13 @@ func TestDecodeMessage(t *testing.T) {
 	if _, err := DecodeMessage([]byte{0x12, 5, 'a'}); !errors.Is(err, ErrDecode) {
 		t.Fatalf("truncated message: %v, want ErrDecode", err)
 	}
+	for _, in := range [][]byte{b, withUnknown, {0x12, 5, 'a'}} {
+		want, werr := DecodeMessage(in)
+		got, err := DecodeMessageOwned(bytes.Clone(in))
+		if (err == nil) != (werr == nil) || (err == nil && !proto.Equal(got, want)) {
+			t.Fatalf("DecodeMessageOwned = %v, %v; DecodeMessage = %v, %v", got, err, want, werr)
+		}
+	}
 }
 
 func TestDecodeRPCMatchesProto(t *testing.T) {

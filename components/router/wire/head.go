@@ -152,3 +152,87 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// FragmentHead is what the first bytes of a frame tell about the first
+// gossipsub v1.4 fragment it carries: its message id, index and total,
+// the length of its data, and its topic when the sender encoded it before
+// the data (encoders in field order put it after).
+type FragmentHead struct {
+	// ID is the fragment's message id; it aliases the head given to
+	// PeekFragmentHead.
+	ID           []byte
+	Index, Total uint64
+	DataLen      int
+	Topic        string
+	HasTopic     bool
+}
+
+// rpcFragmentsField is the RPC's largeMessageFragments field number.
+const rpcFragmentsField = 12
+
+// PeekFragmentHead reads, from the first bytes of an RPC frame's payload
+// (head, possibly cut anywhere), the head of the RPC's first fragment when
+// the frame starts with one: its fields up to its data field. It reports
+// false when head does not reach the data field, when the RPC does not
+// start with a fragment, when the fragment's id comes after its data or
+// is missing, or when the bytes are not valid protobuf. It never reads
+// past head, and a false result means nothing: the full frame is decoded
+// as usual anyway.
+func PeekFragmentHead(head []byte) (FragmentHead, bool) {
+	var h FragmentHead
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != rpcFragmentsField || typ != protowire.BytesType {
+		return h, false
+	}
+	b := head[n:]
+	l, n := protowire.ConsumeVarint(b)
+	if n < 0 {
+		return h, false
+	}
+	b = b[n:]
+	if l < uint64(len(b)) {
+		b = b[:l]
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return h, false
+		}
+		b = b[n:]
+		switch {
+		case (num == 2 || num == 3) && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return h, false
+			}
+			if num == 2 {
+				h.Index = v
+			} else {
+				h.Total = v
+			}
+			b = b[n:]
+		case (num == 1 || num == 4 || num == 5) && typ == protowire.BytesType:
+			fl, n := protowire.ConsumeVarint(b)
+			if n < 0 || fl > l {
+				return h, false
+			}
+			b = b[n:]
+			if num == 4 { // data
+				h.DataLen = int(fl)
+				return h, h.ID != nil
+			}
+			if fl > uint64(len(b)) {
+				return h, false
+			}
+			if num == 1 {
+				h.ID = b[:fl:fl]
+			} else {
+				h.Topic, h.HasTopic = string(b[:fl]), true
+			}
+			b = b[fl:]
+		default:
+			return h, false
+		}
+	}
+	return h, false
+}

@@ -134,3 +134,46 @@ func FuzzPeekMessageHead(f *testing.F) {
 		}
 	})
 }
+
+func TestPeekFragmentHead(t *testing.T) {
+	topic := "t"
+	f := &pb.LargeMessageFragment{MessageID: []byte("mid"), FragmentIndex: proto.Uint32(0), TotalFragments: proto.Uint32(3),
+		FragmentData: make([]byte, 5000), TopicID: &topic}
+	b, err := proto.Marshal(&pb.RPC{LargeMessageFragments: []*pb.LargeMessageFragment{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{20, 512, len(b)} {
+		h, ok := PeekFragmentHead(b[:cut])
+		if !ok || string(h.ID) != "mid" || h.Index != 0 || h.Total != 3 || h.DataLen != 5000 || h.HasTopic {
+			t.Fatalf("cut %d: %+v %v", cut, h, ok)
+		}
+	}
+	for _, cut := range []int{0, 1, 3, 6} {
+		if h, ok := PeekFragmentHead(b[:cut]); ok {
+			t.Fatalf("cut %d: %+v from a head that does not reach the data", cut, h)
+		}
+	}
+	msg, _ := proto.Marshal(&pb.RPC{Publish: []*pb.Message{{Data: []byte("x")}}})
+	if _, ok := PeekFragmentHead(msg); ok {
+		t.Fatal("a message frame read as a fragment")
+	}
+	noID, _ := proto.Marshal(&pb.RPC{LargeMessageFragments: []*pb.LargeMessageFragment{{FragmentData: []byte("x")}}})
+	if _, ok := PeekFragmentHead(noID); ok {
+		t.Fatal("a fragment without id")
+	}
+}
+
+func FuzzPeekFragmentHead(f *testing.F) {
+	topic := "t"
+	b, _ := proto.Marshal(&pb.RPC{LargeMessageFragments: []*pb.LargeMessageFragment{{MessageID: []byte("mid"),
+		FragmentIndex: proto.Uint32(1), TotalFragments: proto.Uint32(3), FragmentData: []byte("data"), TopicID: &topic}}})
+	f.Add(b)
+	f.Add([]byte{0x62, 0x80})
+	f.Fuzz(func(t *testing.T, head []byte) {
+		h, ok := PeekFragmentHead(head)
+		if ok && (h.ID == nil || h.DataLen < 0 || len(h.ID) > len(head)) {
+			t.Fatalf("%+v", h)
+		}
+	})
+}
