@@ -17,8 +17,8 @@ import (
 // pubsub protocol (after identify or on its first pubsub stream).
 type EvtRouterPeerAdded struct {
 	Peer peer.ID
-	// Protocol is the negotiated protocol (/meshsub/1.3.0, /meshsub/1.2.0,
-	// /meshsub/1.1.0, /meshsub/1.0.0 or /floodsub/1.0.0).
+	// Protocol is the negotiated protocol (/meshsub/1.4.0, /meshsub/1.3.0,
+	// /meshsub/1.2.0, /meshsub/1.1.0, /meshsub/1.0.0 or /floodsub/1.0.0).
 	Protocol protocol.ID
 	// Direct is true for a direct peer (the router's WithDirectPeers):
 	// it gets every message of the topics it subscribes to and is never in

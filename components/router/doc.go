@@ -1,8 +1,12 @@
 // Package router is the meshbus GossipSub router: the driver that runs the
 // pure state machine of package automaton over libp2p streams, speaking
-// /meshsub/1.3.0, /meshsub/1.2.0, /meshsub/1.1.0, /meshsub/1.0.0 and
-// /floodsub/1.0.0 on the wire exactly as other implementations do (package
-// wire). With WithPartialMessages it also speaks the gossipsub v1.3
+// /meshsub/1.4.0, /meshsub/1.3.0, /meshsub/1.2.0, /meshsub/1.1.0,
+// /meshsub/1.0.0 and /floodsub/1.0.0 on the wire exactly as other
+// implementations do (package wire). gossipsub v1.4 large-message
+// handling is on by default: large messages go to v1.4 peers as fragments,
+// fragments received are reassembled (package fragment) and checked as
+// any message (WithLargeMessages, WithoutLargeMessages; docs/router.md,
+// "GossipSub v1.4"). With WithPartialMessages it also speaks the gossipsub v1.3
 // partial-messages extension (pure core: package partial; application API:
 // PartialMessage, PartialLogic, WithPartial, Topic.PublishPartial,
 // Topic.SubscribePartial; see docs/gossipsub-v1.3.md).

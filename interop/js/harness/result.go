@@ -341,8 +341,8 @@ func (r *Result) Err() error {
 	}
 	graftsBy := map[Kind]int{}
 	for _, n := range r.Negotiations {
-		if n.Protocol != string(wire.ProtocolMeshsub13) && n.Protocol != string(wire.ProtocolMeshsub12) && n.Protocol != string(wire.ProtocolMeshsub11) {
-			errs = append(errs, fmt.Errorf("%s negotiated %q with %s, want /meshsub/1.1.0, /meshsub/1.2.0 or /meshsub/1.3.0", n.Observer, n.Protocol, n.Peer))
+		if n.Protocol != string(wire.ProtocolMeshsub14) && n.Protocol != string(wire.ProtocolMeshsub13) && n.Protocol != string(wire.ProtocolMeshsub12) && n.Protocol != string(wire.ProtocolMeshsub11) {
+			errs = append(errs, fmt.Errorf("%s negotiated %q with %s, want /meshsub/1.1.0 to /meshsub/1.4.0", n.Observer, n.Protocol, n.Peer))
 		}
 		graftsBy[n.ObserverKind] += n.Grafts
 		// On a ring every link fits in the mesh, so every one is grafted;
