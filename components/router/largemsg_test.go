@@ -356,3 +356,25 @@ func TestLargeMessageOptionsValidated(t *testing.T) {
 		_ = r.Close()
 	}
 }
+
+// Each new inbound stream records the peer's flag again: a peer that
+// reopens its stream without the flag is no longer a v1.4 peer, and with
+// it again it is.
+func TestV14NewStreamRecordsAgain(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk)
+	f := newRawPeer(t, wire.ProtocolMeshsub14, false)
+	testhost.Connect(t, f.h, n.h)
+	marked := func(want bool) func() bool {
+		return func() bool { e, ok := n.r.PeerExtensions(f.h.ID()); return ok && e.LargeMessages == want }
+	}
+	f.open(n.h.ID())
+	f.send(largeHello("a"))
+	bustest.Eventually(t, 10*time.Second, "marked v1.4", marked(true), nil)
+	f.open(n.h.ID()) // a new stream replaces the old one
+	f.send(subscribeRPC("b"))
+	bustest.Eventually(t, 10*time.Second, "unmarked on a stream without the flag", marked(false), nil)
+	f.open(n.h.ID())
+	f.send(largeHello("c"))
+	bustest.Eventually(t, 10*time.Second, "marked again", marked(true), nil)
+}
