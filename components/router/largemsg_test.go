@@ -140,11 +140,15 @@ func TestV14NegotiationRecordsLargeMessages(t *testing.T) {
 	}
 }
 
-// Two meshbus routers exchange a 200 KiB message as fragments: delivered
-// once, byte for byte, and counted as fragments on both sides.
+// Two meshbus routers that fragment from the spec's 64 KiB (our default
+// threshold is the maximum RPC size) exchange a 200 KiB message as
+// fragments: delivered once, byte for byte, and counted as fragments on
+// both sides.
 func TestFragmentedMessageDelivered(t *testing.T) {
 	clk := clock.NewMock()
-	a, b, ta, tb := pair(t, clk, "big")
+	cfg := DefaultLargeMessageConfig()
+	cfg.FragmentThreshold = 64 << 10
+	a, b, ta, tb := pair(t, clk, "big", WithLargeMessages(cfg))
 	sb, err := tb.Subscribe()
 	if err != nil {
 		t.Fatal(err)
@@ -377,4 +381,28 @@ func TestV14NewStreamRecordsAgain(t *testing.T) {
 	f.open(n.h.ID())
 	f.send(largeHello("c"))
 	bustest.Eventually(t, 10*time.Second, "marked again", marked(true), nil)
+}
+
+// With the default parameters a 200 KiB message goes whole between v1.4
+// routers: the threshold is the maximum RPC size.
+func TestDefaultSendsLargeMessagesWhole(t *testing.T) {
+	clk := clock.NewMock()
+	a, b, ta, tb := pair(t, clk, "big")
+	sb, err := tb.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 10*time.Second, "v1.4 both ways", func() bool {
+		return peerExt(t, a.r, b).LargeMessages && peerExt(t, b.r, a).LargeMessages
+	}, nil)
+	data := randomData(200<<10, 8)
+	if err := ta.Publish(context.Background(), data, RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, sb); !bytes.Equal(m.Data, data) {
+		t.Fatalf("got %d bytes", len(m.Data))
+	}
+	if n := metrictest.Sum(t, a.reg, "meshbus_router_fragments_total", "kind", "out"); n != 0 {
+		t.Fatalf("%v fragments sent with the default threshold", n)
+	}
 }
