@@ -99,7 +99,7 @@ func DefaultConfig() Config {
 		ConnectivityInterval:     15 * time.Second,
 		FastConnectivityInterval: 3 * time.Second,
 		MeshProtocols: []protocol.ID{
-			"/meshsub/1.3.0", "/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0", "/floodsub/1.0.0",
+			"/meshsub/1.4.0", "/meshsub/1.3.0", "/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0", "/floodsub/1.0.0",
 		},
 	}
 }

@@ -120,7 +120,7 @@ func TestServiceBudgetTrimsNewestInboundThenOutbound(t *testing.T) {
 
 	// One more service peer is one too many; a mesh peer is not.
 	clk.Add(time.Second)
-	connectAs(c, clk, ids[11].id, network.DirInbound, "/meshsub/1.2.0")
+	connectAs(c, clk, ids[11].id, network.DirInbound, "/meshsub/1.4.0" /* speaks only v1.4 */)
 	c.connectivity(clk.Now())
 	if o := c.takeOutbox(); len(o.Closes) != 0 {
 		t.Fatalf("a mesh peer counted against the service budget: evicted %v", o.Closes)
