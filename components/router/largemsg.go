@@ -191,6 +191,14 @@ func (r *Router) handleFragments(now time.Time, p peer.ID, frags []*pb.LargeMess
 	}
 	r.m.v.Add(mFragmentsIn, uint64(len(frags)))
 	for _, f := range frags {
+		if !r.aut.Joined(f.GetTopicID()) && !r.large.re.Holds(p, string(f.GetMessageID())) {
+			// A message of a topic we are not in is dropped whole
+			// (OutcomeTopicNotJoined): its fragments are not kept. One
+			// already in reassembly (we left the topic since) completes,
+			// so an honest sender is not penalised for its timeout.
+			r.m.v.Inc(mFragmentsSkipped)
+			continue
+		}
 		res := r.large.re.Add(now, p, f)
 		switch res.Outcome {
 		case fragment.OutcomeRejected:

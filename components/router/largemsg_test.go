@@ -245,8 +245,16 @@ func TestHostileFragments(t *testing.T) {
 	// Forged: another message's bytes under an honest message's id.
 	honest, other := f.message(topic, "honest"), f.message(topic, "forged")
 	send(fragmentsOf(t, other, wire.DefaultMsgID(honest), topic, 16)...)
-	// Topic mismatch: the fragments name another topic than the message.
+	// Topic mismatch: the fragments name another (joined) topic than the
+	// message.
+	if _, err := n.r.Join("u"); err != nil {
+		t.Fatal(err)
+	}
 	send(fragmentsOf(t, f.message(topic, "elsewhere"), "", "u", 16)...)
+	// A topic we are not in: the fragments are not kept (no rejection, no
+	// penalty: a whole message of it is dropped the same way).
+	send(fragmentsOf(t, f.message("v", "not-joined"), "", "v", 16)...)
+	send(raw("x5", 0, 2, d, "v"))
 	// Undecodable bytes.
 	send(raw("x4", 0, 1, []byte{0xff, 0xff, 0xff}, topic))
 	// Invalid: the right id, bad signature (the data changed after signing).
@@ -279,6 +287,9 @@ func TestHostileFragments(t *testing.T) {
 		}
 	}
 	check(want, 7)
+	if got := metrictest.Sum(t, n.reg, "meshbus_router_fragments_total", "kind", "skipped"); got < 2 {
+		t.Errorf("fragments of a topic not joined: %v skipped, want at least 2", got)
+	}
 	if got := metrictest.Sum(t, n.reg, "meshbus_router_messages_rejected_total", "reason", "invalid_signature"); got != 1 {
 		t.Errorf("invalid reassembled message: %v invalid_signature rejections, want 1", got)
 	}

@@ -155,11 +155,12 @@ var (
 		"gossipsub v1.4 fragments (or reassembled messages) rejected, by reason.", prometheus.CounterValue, "reason")
 	mFragRejected = reasonSeries(fragRejectedFam, events.MaxFragmentRejectReason)
 	fragsFam      = schema.Family("meshbus_router_fragments_total",
-		"gossipsub v1.4 fragments received (in), written (out), and received again for an index already held (duplicate).", prometheus.CounterValue, "kind")
-	mFragmentsIn  = fragsFam.Lazy("in")
-	mFragmentsOut = fragsFam.Lazy("out")
-	mFragmentsDup = fragsFam.Lazy("duplicate")
-	fragMsgsFam   = schema.Family("meshbus_router_fragmented_messages_total",
+		"gossipsub v1.4 fragments received (in), written (out), received again for an index already held (duplicate), and received for a topic we are not in and not kept (skipped).", prometheus.CounterValue, "kind")
+	mFragmentsIn      = fragsFam.Lazy("in")
+	mFragmentsOut     = fragsFam.Lazy("out")
+	mFragmentsDup     = fragsFam.Lazy("duplicate")
+	mFragmentsSkipped = fragsFam.Lazy("skipped")
+	fragMsgsFam       = schema.Family("meshbus_router_fragmented_messages_total",
 		"Messages reassembled from gossipsub v1.4 fragments (in; then checked as any received message) and written as fragments (out).", prometheus.CounterValue, "direction")
 	mFragmentedIn    = fragMsgsFam.Lazy("in")
 	mFragmentedOut   = fragMsgsFam.Lazy("out")

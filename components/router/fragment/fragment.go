@@ -194,6 +194,12 @@ func (r *Reassembler) Bytes() int { return r.bytes }
 // Pending returns how many messages p has in reassembly.
 func (r *Reassembler) Pending(p peer.ID) int { return r.perPeer[p] }
 
+// Holds reports whether a reassembly of message id from p is in progress.
+func (r *Reassembler) Holds(p peer.ID, id string) bool {
+	_, ok := r.bufs[key{p: p, id: id}]
+	return ok
+}
+
 // Len returns how many reassemblies are in progress.
 func (r *Reassembler) Len() int { return len(r.bufs) }
 
