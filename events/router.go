@@ -335,6 +335,14 @@ const (
 	PenaltyExtensionsMisuse
 	// PenaltyBadPartial: a partial-messages RPC rejected (see PartialRejectReason).
 	PenaltyBadPartial
+	// PenaltyPreambleAbuse: a gossipsub v1.4 PREAMBLE over the receiver's
+	// bounds (too many awaited messages or PREAMBLEs per heartbeat), with
+	// an oversized size, or with a malformed id or topic.
+	PenaltyPreambleAbuse
+	// PenaltyPreambleBroken: a peer chosen as a message's source after its
+	// PREAMBLE kept not sending the message in time (beyond the
+	// receiver's allowance of misses in a row).
+	PenaltyPreambleBroken
 )
 
 // String returns the penalty's name.
@@ -366,6 +374,10 @@ func (r PenaltyReason) String() string {
 		return "extensions_misuse"
 	case PenaltyBadPartial:
 		return "bad_partial"
+	case PenaltyPreambleAbuse:
+		return "preamble_abuse"
+	case PenaltyPreambleBroken:
+		return "preamble_broken"
 	}
 	return "unknown"
 }
