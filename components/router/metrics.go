@@ -93,8 +93,8 @@ var (
 	mControlDrops = dropsFam.Series("control")
 
 	cancelledFam = schema.Family("meshbus_router_queue_cancelled_total",
-		"Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received), or the peer's reader had seen either before the copy was queued or written (unwanted).", prometheus.CounterValue, "reason")
-	mCancelled = func() (ids [automaton.CancelReceived + 1]promreg.ID) {
+		"Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant), sent us the message itself or announced it with PREAMBLE (received) or sent IMRECEIVING for it (imreceiving), or the peer's reader had seen one of these before the copy was queued or written (unwanted).", prometheus.CounterValue, "reason")
+	mCancelled = func() (ids [automaton.MaxCancelReason + 1]promreg.ID) {
 		for r := automaton.CancelIDontWant; int(r) < len(ids); r++ {
 			ids[r] = cancelledFam.Series(r.String())
 		}
@@ -142,6 +142,16 @@ var (
 	mIDWTimely     = idwLearnFam.Lazy("timely")
 	mIDWQuieted    = idwLearnFam.Lazy("quieted")
 	mIDWResumed    = idwLearnFam.Lazy("resumed")
+
+	preambleFam = schema.Family("meshbus_router_preamble_total",
+		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired).", prometheus.CounterValue, "kind")
+	mPreSent      = preambleFam.Lazy("sent")
+	mPreHeld      = preambleFam.Lazy("held")
+	mPreImrSent   = preambleFam.Lazy("imreceiving_sent")
+	mPreIDWSent   = preambleFam.Lazy("idontwant_sent")
+	mPreSkipped   = preambleFam.Lazy("skipped")
+	mPreFallbacks = preambleFam.Lazy("fallback")
+	mPreExpired   = preambleFam.Lazy("expired")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -202,6 +212,18 @@ func (m *metrics) idontwant(c automaton.IDontWantCounts) {
 		n  int
 	}{{mIDWSuppressed, c.Suppressed}, {mIDWProbes, c.Probes}, {mIDWLate, c.Late},
 		{mIDWTimely, c.Timely}, {mIDWQuieted, c.Quieted}, {mIDWResumed, c.Resumed}} {
+		if x.n > 0 {
+			m.v.Add(x.id, uint64(x.n))
+		}
+	}
+}
+
+func (m *metrics) preamble(c automaton.PreambleCounts) {
+	for _, x := range [...]struct {
+		id promreg.ID
+		n  int
+	}{{mPreSent, c.Sent}, {mPreHeld, c.Held}, {mPreImrSent, c.ImReceivingSent}, {mPreIDWSent, c.IDontWantSent},
+		{mPreSkipped, c.Skipped}, {mPreFallbacks, c.Fallbacks}, {mPreExpired, c.Expired}} {
 		if x.n > 0 {
 			m.v.Add(x.id, uint64(x.n))
 		}

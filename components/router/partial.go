@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -291,11 +292,31 @@ func (r *Router) initPartial() error {
 // or nil when none is due (no extension, or a stream older than v1.3).
 // Called by writers; localExt is immutable.
 func (r *Router) extensionsRPC(s string) *pb.RPC {
-	if r.part.localExt == nil || s != string(wire.ProtocolMeshsub13) {
+	if s != string(wire.ProtocolMeshsub13) {
+		return nil
+	}
+	if r.cfg.v14Advertise {
+		// Temporary v1.4 negotiation (v14Knob): the flag joins our extensions.
+		ext := &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}
+		if r.part.localExt != nil {
+			ext.PartialMessages = r.part.localExt.PartialMessages
+		}
+		return &pb.RPC{Control: &pb.ControlMessage{Extensions: ext}}
+	}
+	if r.part.localExt == nil {
 		return nil
 	}
 	return &pb.RPC{Control: &pb.ControlMessage{Extensions: r.part.localExt}}
 }
+
+// v14Knob reports whether the temporary gossipsub v1.4 negotiation is on:
+// MESHBUS_EXPERIMENTAL_V14=1 in the environment makes the router advertise
+// largeMessageHandling in its v1.3 Extensions control message and mark a
+// /meshsub/1.3.0 peer that advertises it as supporting v1.4
+// (automaton.SetPeerLargeMessages), so that PREAMBLE and IMRECEIVING can be
+// measured between meshbus routers. TEMPORARY: the /meshsub/1.4.0 protocol
+// and the real negotiation replace it.
+func v14Knob() bool { return os.Getenv("MESHBUS_EXPERIMENTAL_V14") == "1" }
 
 // joinPartial enables the topic's partial options; on the driver goroutine.
 func (r *Router) joinPartial(topic string, o *PartialOptions) error {
@@ -363,7 +384,11 @@ func (r *Router) stripIHave(p peer.ID, c *pb.ControlMessage) {
 func (r *Router) partialRPCIn(in netInput) {
 	now := r.clk.Now()
 	c := r.part.core
-	c.HandleExtensions(now, in.peer, in.proto, in.first, in.rpc.GetControl().GetExtensions(), &r.part.out)
+	ext := in.rpc.GetControl().GetExtensions()
+	c.HandleExtensions(now, in.peer, in.proto, in.first, ext, &r.part.out)
+	if r.cfg.v14Advertise && in.first && in.proto == wire.ProtocolMeshsub13 && ext.GetLargeMessageHandling() {
+		r.m.outcome(r.aut.SetPeerLargeMessages(in.peer, true)) // temporary: see v14Knob
+	}
 	for _, s := range in.rpc.GetSubscriptions() {
 		c.HandleSubOpts(in.peer, s.GetTopicid(), s.GetSubscribe(), s.GetRequestsPartial(), s.GetSupportsSendingPartial())
 	}
