@@ -332,7 +332,10 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return false
 		}
-		_, unwanted := ps.dontWant[keyOf(id)]
+		v, unwanted := ps.dontWant[keyOf(id)]
+		if unwanted && v&imrMark != 0 {
+			out.Preamble.Skipped++ // it is receiving the message from another peer
+		}
 		return !unwanted
 	}
 	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {

@@ -1,0 +1,162 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/meshbus/meshbus/eventbus"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
+	"github.com/meshbus/meshbus/internal/testhost"
+)
+
+// diamond starts four routers with opts on clk, all joined to topic:
+// a linked to b and c, b to c, and b and c to d (d is not linked to a),
+// each link a mesh link. With the temporary v1.4 knob on, it waits until
+// every router marked every peer as supporting v1.4.
+func diamond(t *testing.T, clk *clock.Mock, topic string, v14 bool, opts ...Option) (ns [4]*node, ts [4]*Topic) {
+	t.Helper()
+	for i := range ns {
+		ns[i] = newNode(t, clk, opts...)
+		tp, err := ns[i].r.Join(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[i] = tp
+	}
+	links := [][2]int{{0, 1}, {0, 2}, {1, 2}, {1, 3}, {2, 3}}
+	for _, l := range links {
+		testhost.Connect(t, ns[l[0]].h, ns[l[1]].h)
+	}
+	for _, l := range links {
+		waitMeshed(t, clk, topic, ns[l[0]], ns[l[1]])
+	}
+	if v14 {
+		degree := []float64{2, 3, 3, 2}
+		for i, n := range ns {
+			bustest.Eventually(t, 10*time.Second, fmt.Sprintf("node %d knows its peers' v1.4 support", i), func() bool {
+				return metrictest.Sum(t, n.reg, "meshbus_router_outcomes_total", "outcome", "peer_features_set") >= degree[i]
+			}, nil)
+		}
+	}
+	return ns, ts
+}
+
+func sumMetric(t *testing.T, ns [4]*node, name string, labels ...string) float64 {
+	t.Helper()
+	s := 0.0
+	for _, n := range ns {
+		s += metrictest.Sum(t, n.reg, name, labels...)
+	}
+	return s
+}
+
+// diamondRun publishes msgs 64 KiB messages from a and returns the
+// duplicates received over the four routers, after every router
+// delivered every message, and the routers. hold, when set, runs between
+// a publish and the clock moves that end announce windows.
+func diamondRun(t *testing.T, v14 bool, msgs int, opts []Option, hold func(ns [4]*node, i int)) (float64, [4]*node) {
+	t.Helper()
+	if v14 {
+		t.Setenv("MESHBUS_EXPERIMENTAL_V14", "1")
+	} else {
+		t.Setenv("MESHBUS_EXPERIMENTAL_V14", "0")
+	}
+	clk := clock.NewMock()
+	ns, ts := diamond(t, clk, "big", v14, opts...)
+	var subs [4]*Subscription
+	for i, tp := range ts {
+		s, err := tp.Subscribe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = s
+	}
+	for i := range msgs {
+		d := bytes.Repeat([]byte{7}, 64<<10)
+		d[0] = byte(i)
+		if err := ts[0].Publish(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		if hold != nil {
+			hold(ns, i)
+		}
+		for j, s := range subs {
+			var got *Message
+			bustest.Eventually(t, 20*time.Second, fmt.Sprintf("node %d delivers message %d", j, i), func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+				defer cancel()
+				if m, err := s.Next(ctx); err == nil {
+					got = m
+				}
+				return got != nil
+			}, func() { clk.Add(time.Millisecond) }) // ends announce windows and stagger waits
+			if got.Data[0] != byte(i) {
+				t.Fatalf("node %d got message %d, want %d", j, got.Data[0], i)
+			}
+		}
+	}
+	return sumMetric(t, ns, "meshbus_router_messages_total", "kind", "duplicate"), ns
+}
+
+// Among v1.4 routers, a 64 KiB message that b and c both forward to d
+// (each got it from a) is announced to d by PREAMBLE first, and d's copy
+// is held for the announce window, which stands still with the mock
+// clock: d takes the first announcer as its source and tells the other
+// IMRECEIVING, which then does not send it (counted as skipped, every
+// message). Every router delivers every message, with no more duplicates
+// than the same routers with PREAMBLE off (the duplicates themselves
+// depend on timing: only logged).
+func TestPreambleSuppressesDuplicates(t *testing.T) {
+	const msgs = 4
+	var on float64
+	t.Run("on", func(t *testing.T) {
+		on, _ = diamondRun(t, true, msgs, nil, func(ns [4]*node, i int) {
+			// The clock stands still: every announce window is open until
+			// d's IMRECEIVING has dropped a held copy and b and c have
+			// answered each other's PREAMBLE.
+			bustest.Eventually(t, 10*time.Second, "IMRECEIVING suppressed a copy", func() bool {
+				return sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "skipped") >= float64(i+1)
+			}, nil)
+		})
+	})
+	t.Run("off", func(t *testing.T) {
+		off, ns := diamondRun(t, true, msgs, []Option{WithPreamble(PreambleConfig{})}, nil)
+		if n := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "sent"); n != 0 {
+			t.Errorf("%v PREAMBLEs sent with PREAMBLE off", n)
+		}
+		t.Logf("duplicates: %v with PREAMBLE, %v without", on, off)
+		if on > off {
+			t.Errorf("more duplicates with PREAMBLE (%v) than without (%v)", on, off)
+		}
+	})
+}
+
+// Without v1.4 support on the peers (the knob off: nothing advertised),
+// no PREAMBLE is sent and messages flow as before.
+func TestPreambleNotSentWithoutV14Peers(t *testing.T) {
+	_, ns := diamondRun(t, false, 2, nil, nil)
+	for _, kind := range []string{"sent", "imreceiving_sent", "held"} {
+		if n := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", kind); n != 0 {
+			t.Errorf("%v %s without v1.4 peers", n, kind)
+		}
+	}
+}
+
+func TestWithPreambleValidated(t *testing.T) {
+	h := testhost.New(t)
+	bus := eventbus.New()
+	defer bus.Close()
+	c := DefaultPreambleConfig()
+	c.WindowMax = 0
+	if _, err := New(h, bus, WithPreamble(c)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("invalid PreambleConfig: %v, want ErrBadOption", err)
+	}
+}
