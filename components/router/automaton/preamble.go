@@ -90,7 +90,8 @@ type PreambleConfig struct {
 
 // DefaultPreambleConfig returns the defaults: messages of at least 16 KiB
 // of data (the stagger's MinData) are announced; the window is 2 RTTs
-// plus 1 ms, 3 ms when an RTT is unknown, at most 20 ms; a source has 250
+// plus 5 ms (the spread of the moments several peers forward one message,
+// on a loaded host), 6 ms when an RTT is unknown, at most 20 ms; a source has 250
 // ms (well past the stagger's MaxWait plus the window) to start sending;
 // 1024 messages tracked, 64 per announcing peer, 1000 PREAMBLEs per peer
 // per heartbeat; a late source is demoted for 10 s and penalised from its
@@ -100,8 +101,8 @@ func DefaultPreambleConfig() PreambleConfig {
 	return PreambleConfig{
 		MinData:            16 << 10,
 		WindowRTTs:         2,
-		WindowBase:         time.Millisecond,
-		WindowUnknown:      3 * time.Millisecond,
+		WindowBase:         5 * time.Millisecond,
+		WindowUnknown:      6 * time.Millisecond,
 		WindowMax:          20 * time.Millisecond,
 		SourceTimeout:      250 * time.Millisecond,
 		MaxMessageSize:     wire.DefaultMaxRPCSize,

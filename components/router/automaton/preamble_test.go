@@ -127,8 +127,8 @@ func TestPreambleHoldsV14CopiesAndSkipsAnswered(t *testing.T) {
 		t.Fatalf("first copies to %v, want one of the non-v1.4 peers %v", first, old)
 	}
 	d, ok := h.a.StaggerDeadline()
-	if !ok || !d.Equal(h.now.Add(3*time.Millisecond)) {
-		t.Fatalf("StaggerDeadline = %v %v, want the 3 ms window (RTTs unknown)", d, ok)
+	if !ok || !d.Equal(h.now.Add(h.a.cfg.Preamble.WindowUnknown)) {
+		t.Fatalf("StaggerDeadline = %v %v, want the WindowUnknown window (RTTs unknown)", d, ok)
 	}
 	// Answers within the window.
 	h.reset()
@@ -201,10 +201,10 @@ func TestPreambleNotSentToOldPeersNorForOwnMessages(t *testing.T) {
 }
 
 // The announce window follows the announced peers' largest RTT (2 RTTs +
-// 1 ms), capped at WindowMax; without staggering the held copies all go
-// at the window's end.
+// 1 ms here), capped at WindowMax; without staggering the held copies all
+// go at the window's end.
 func TestPreambleWindowFromRTT(t *testing.T) {
-	h, mesh := v14Harness(t, func(c *Config) { c.Stagger = StaggerConfig{} }, 0, 1, 2, 3, 4, 5)
+	h, mesh := v14Harness(t, func(c *Config) { c.Stagger = StaggerConfig{}; c.Preamble.WindowBase = time.Millisecond }, 0, 1, 2, 3, 4, 5)
 	h.a.HandlePeerRTT(h.now, mesh[1], 4*time.Millisecond, &h.out)
 	for _, p := range mesh[2:] {
 		h.a.HandlePeerRTT(h.now, p, 2*time.Millisecond, &h.out)
