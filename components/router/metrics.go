@@ -206,28 +206,30 @@ func (m *metrics) outcome(o automaton.Outcome) {
 
 // idontwant adds one Output's learned-IDONTWANT counts. Called on the
 // driver goroutine only.
-func (m *metrics) idontwant(c automaton.IDontWantCounts) {
-	for _, x := range [...]struct {
-		id promreg.ID
-		n  int
-	}{{mIDWSuppressed, c.Suppressed}, {mIDWProbes, c.Probes}, {mIDWLate, c.Late},
-		{mIDWTimely, c.Timely}, {mIDWQuieted, c.Quieted}, {mIDWResumed, c.Resumed}} {
-		if x.n > 0 {
-			m.v.Add(x.id, uint64(x.n))
+// counted is one counter and what to add to it.
+type counted struct {
+	id promreg.ID
+	n  int
+}
+
+// addCounts adds each non-zero n to its counter.
+func (m *metrics) addCounts(cs ...counted) {
+	for _, c := range cs {
+		if c.n > 0 {
+			m.v.Add(c.id, uint64(c.n))
 		}
 	}
 }
 
+func (m *metrics) idontwant(c automaton.IDontWantCounts) {
+	m.addCounts(counted{mIDWSuppressed, c.Suppressed}, counted{mIDWProbes, c.Probes}, counted{mIDWLate, c.Late},
+		counted{mIDWTimely, c.Timely}, counted{mIDWQuieted, c.Quieted}, counted{mIDWResumed, c.Resumed})
+}
+
 func (m *metrics) preamble(c automaton.PreambleCounts) {
-	for _, x := range [...]struct {
-		id promreg.ID
-		n  int
-	}{{mPreSent, c.Sent}, {mPreHeld, c.Held}, {mPreImrSent, c.ImReceivingSent}, {mPreIDWSent, c.IDontWantSent},
-		{mPreSkipped, c.Skipped}, {mPreFallbacks, c.Fallbacks}, {mPreExpired, c.Expired}} {
-		if x.n > 0 {
-			m.v.Add(x.id, uint64(x.n))
-		}
-	}
+	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
+		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
+		counted{mPreExpired, c.Expired})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {
