@@ -292,7 +292,7 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 		case a.demoted(now, ps):
 			return OutcomePreambleSourceDemoted
 		}
-		a.chooseSource(now, t, rec, from, id, out)
+		a.chooseSource(t, rec, from, id, out)
 		return OutcomePreambleSourceChosen
 	}
 	if len(a.pre.in) >= c.MaxIncoming {
@@ -312,7 +312,7 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 	if a.demoted(now, ps) {
 		return OutcomePreambleSourceDemoted
 	}
-	a.chooseSource(now, t, rec, from, id, out)
+	a.chooseSource(t, rec, from, id, out)
 	return OutcomePreambleSourceChosen
 }
 
@@ -336,7 +336,7 @@ func (a *Automaton) maxAnnounced() int {
 
 // chooseSource makes p the source of rec (message id of topic t) and
 // sends IMRECEIVING to t's other v1.4 mesh peers.
-func (a *Automaton) chooseSource(now time.Time, t *topicState, rec *incoming, p peer.ID, id string, out *Output) {
+func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id string, out *Output) {
 	rec.source = p
 	var raw []byte
 	for _, q := range t.mesh.items {
@@ -350,7 +350,6 @@ func (a *Automaton) chooseSource(now time.Time, t *topicState, rec *incoming, p 
 			out.sendImReceiving(q, raw)
 		}
 	}
-	_ = now
 }
 
 // demoted reports whether ps missed a source deadline less than
