@@ -83,7 +83,9 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			staggerAt = time.Time{}
 			now := r.clk.Now()
 			r.m.outcome(r.aut.ReleaseDue(now, &r.out))
-			r.m.outcome(r.aut.ExpirePreambles(now, &r.out))
+			if pd, ok := r.aut.PreambleDeadline(); ok && !pd.After(now) {
+				r.m.outcome(r.aut.ExpirePreambles(now, &r.out))
+			}
 		}
 		r.flush()
 		d, ok := r.aut.StaggerDeadline()
