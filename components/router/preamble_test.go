@@ -11,6 +11,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/eventbus"
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
@@ -183,5 +184,25 @@ func TestWithPreambleValidated(t *testing.T) {
 	c.WindowMax = 0
 	if _, err := New(h, bus, WithPreamble(c)); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("invalid PreambleConfig: %v, want ErrBadOption", err)
+	}
+}
+
+// The reader's unwanted ring takes a peer's IMRECEIVING ids (its copies
+// are skipped at once) and forgets the ids it then asks for with IWANT
+// (its source failed: the automaton's answer must be written).
+func TestUnwantedRingImReceivingThenIWant(t *testing.T) {
+	q := newSendQueue(8, 8)
+	m := &pb.Message{Data: []byte("m")}
+	imr := &pb.RPC{Control: &pb.ControlMessage{Imreceiving: []*pb.ControlImReceiving{{MessageID: []byte("m")}}}}
+	if hs := noteUnwanted(&q.unwanted, imr, nil, nil); len(hs) != 1 {
+		t.Fatalf("noted %d ids, want 1", len(hs))
+	}
+	if q.pushData("m", m, false) != pushUnwanted {
+		t.Fatal("a message the peer sent IMRECEIVING for was queued")
+	}
+	iw := &pb.RPC{Control: &pb.ControlMessage{Iwant: []*pb.ControlIWant{{MessageIDs: [][]byte{[]byte("m")}}}}}
+	noteUnwanted(&q.unwanted, iw, nil, nil)
+	if q.pushData("m", m, false) != pushQueued {
+		t.Fatal("the answer to the peer's IWANT was refused")
 	}
 }

@@ -531,6 +531,11 @@ func TestImReceivingBoundsAndIWant(t *testing.T) {
 	if o := h.a.HandleIWant(h.now, mesh[2], iwant(id), &h.out); o != OutcomeIWantNothingServed {
 		t.Fatalf("IWANT after IDONTWANT = %v", o)
 	}
+	// IDONTWANT after IMRECEIVING is definitive.
+	h.a.HandleIDontWant(h.now, mesh[1], idontwant(id), &h.out)
+	if o := h.a.HandleIWant(h.now, mesh[1], iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("IWANT after IMRECEIVING then IDONTWANT = %v", o)
+	}
 	// Bounds: 3 ids remembered in all; 4 IMRECEIVINGs per heartbeat.
 	for i := range 2 {
 		h.a.HandleImReceiving(h.now, mesh[1], imreceiving(string(rune('a'+i))), &h.out)

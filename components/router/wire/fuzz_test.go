@@ -30,6 +30,9 @@ func FuzzReadRPC(f *testing.F) {
 		{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}},
 		{Partial: &pb.PartialMessagesExtension{TopicID: proto.String("t"), GroupID: []byte("g"), PartialMessage: []byte{0, 1, 'x'}, PartsMetadata: []byte{1}}},
 		{Subscriptions: []*pb.RPC_SubOpts{{Subscribe: proto.Bool(true), Topicid: proto.String("t"), RequestsPartial: proto.Bool(true), SupportsSendingPartial: proto.Bool(true)}}},
+		// gossipsub v1.4 control: PREAMBLE and IMRECEIVING.
+		{Control: &pb.ControlMessage{Preamble: []*pb.ControlPreamble{{MessageID: []byte("m"), MessageSize: proto.Uint64(1 << 16), TopicID: proto.String("t")}},
+			Imreceiving: []*pb.ControlImReceiving{{MessageID: []byte("m")}}}},
 	} {
 		fr, err := AppendFrame(nil, r, 0)
 		if err != nil {
