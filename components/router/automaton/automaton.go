@@ -1,5 +1,6 @@
 // Package automaton is the pure GossipSub state machine at the core of the
-// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers). The v1.3
+// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers, and v1.4's
+// PREAMBLE and IMRECEIVING with peers that support it). The v1.3
 // Extensions control message and the partial-messages extension are kept by
 // the pure package components/router/partial; to this automaton a v1.3 peer
 // has the features of a v1.2 peer.
@@ -23,7 +24,10 @@
 // It also checks signatures and computes message ids before HandleMessage.
 // With staggered forwarding (Config.Stagger) it reports each paced copy
 // (Send.Paced) written or dropped with HandleCopyDone, and calls
-// ReleaseDue at StaggerDeadline.
+// ReleaseDue at StaggerDeadline. For gossipsub v1.4's PREAMBLE and
+// IMRECEIVING (Config.Preamble) it reports each peer's v1.4 support with
+// SetPeerLargeMessages and calls ExpirePreambles at PreambleDeadline;
+// ReleaseDue also ends announce windows.
 package automaton
 
 import (
