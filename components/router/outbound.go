@@ -30,6 +30,7 @@ func (r *Router) enqueue(s *automaton.Send) {
 	rpc := s.RPC
 	r.decorate(rpc)
 	r.stripIHave(pc.id, rpc.Control)
+	r.stripPreamble(pc.id, rpc.Control)
 	// Receivers apply subscriptions before control within one RPC. A PRUNE
 	// sent on leaving must arrive before the unsubscription (or the peer
 	// sees an unsubscribed peer, not a prune with its backoff), so
