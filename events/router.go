@@ -338,6 +338,14 @@ const (
 	// PenaltyBadFragment: a gossipsub v1.4 message fragment rejected, or a
 	// reassembly that failed (see FragmentRejectReason).
 	PenaltyBadFragment
+	// PenaltyPreambleAbuse: a gossipsub v1.4 PREAMBLE over the receiver's
+	// bounds (too many awaited messages or PREAMBLEs per heartbeat), with
+	// an oversized size, or with a malformed id or topic.
+	PenaltyPreambleAbuse
+	// PenaltyPreambleBroken: a peer chosen as a message's source after its
+	// PREAMBLE kept not sending the message in time (beyond the
+	// receiver's allowance of misses in a row).
+	PenaltyPreambleBroken
 )
 
 // String returns the penalty's name.
@@ -371,6 +379,10 @@ func (r PenaltyReason) String() string {
 		return "bad_partial"
 	case PenaltyBadFragment:
 		return "bad_fragment"
+	case PenaltyPreambleAbuse:
+		return "preamble_abuse"
+	case PenaltyPreambleBroken:
+		return "preamble_broken"
 	}
 	return "unknown"
 }

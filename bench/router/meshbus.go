@@ -80,6 +80,27 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	if sc != router.DefaultStaggerConfig() {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
+	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE
+	// and _MAX (durations) and _RTTS (an integer): gossipsub v1.4 PREAMBLE
+	// and IMRECEIVING's announce window (router.PreambleConfig), for A/B
+	// runs; unset ones keep router.DefaultPreambleConfig's values. They
+	// act only between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0
+	// turns v1.4 off).
+	pc := router.DefaultPreambleConfig()
+	for _, err := range []error{
+		fromEnv("MESHBUS_BENCH_PREAMBLE_MIN", strconv.Atoi, &pc.MinData),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_UNKNOWN", time.ParseDuration, &pc.WindowUnknown),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_BASE", time.ParseDuration, &pc.WindowBase),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_MAX", time.ParseDuration, &pc.WindowMax),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_RTTS", strconv.Atoi, &pc.WindowRTTs),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if pc != router.DefaultPreambleConfig() {
+		ropts = append(ropts, router.WithPreamble(pc))
+	}
 	// MESHBUS_BENCH_IDW_LEARN=0 turns learned IDONTWANT for small messages
 	// off (router.WithLearnedIDontWant), =1 turns it on with its defaults;
 	// MESHBUS_BENCH_IDW_LEARN_BELOW (bytes), _AT and _RESUME (late shares)

@@ -213,10 +213,11 @@ type reader struct {
 }
 
 // noteUnwanted records in the peer's send queue what rpc shows the peer
-// does not need (ids are its messages' ids), so that its writer skips
-// those copies at once.
+// does not need (ids are its messages' ids, then its IDONTWANT and
+// IMRECEIVING ids), so that its writer skips those copies at once, and
+// forgets the ids it asks for with IWANT (see noteUnwanted).
 func (rd *reader) noteUnwanted(r *Router, rpc *pb.RPC, ids []string) {
-	if len(ids) == 0 && len(rpc.GetControl().GetIdontwant()) == 0 && len(rpc.GetLargeMessageFragments()) == 0 {
+	if c := rpc.GetControl(); len(ids) == 0 && len(c.GetIdontwant()) == 0 && len(c.GetImreceiving()) == 0 && len(c.GetIwant()) == 0 && len(rpc.GetLargeMessageFragments()) == 0 {
 		return
 	}
 	if q := rd.queue(r); q != nil {

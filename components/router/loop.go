@@ -24,9 +24,11 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		defer lt.Stop()
 		lazyTick = lt.C
 	}
-	// Staggered forwarding (GossipConfig.Stagger): one timer, armed at the
-	// automaton's StaggerDeadline after every input; a stale fire only
-	// makes ReleaseDue find nothing due.
+	// Staggered forwarding (GossipConfig.Stagger) and gossipsub v1.4
+	// PREAMBLE (GossipConfig.Preamble): one timer, armed at the earlier of
+	// the automaton's StaggerDeadline and PreambleDeadline after every
+	// input; a stale fire only makes ReleaseDue and ExpirePreambles find
+	// nothing due.
 	var (
 		staggerT  *clock.Timer
 		staggerC  <-chan time.Time
@@ -79,10 +81,18 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			r.m.outcome(r.aut.FlushLazy(r.clk.Now(), &r.out))
 		case <-staggerC:
 			staggerAt = time.Time{}
-			r.m.outcome(r.aut.ReleaseDue(r.clk.Now(), &r.out))
+			now := r.clk.Now()
+			r.m.outcome(r.aut.ReleaseDue(now, &r.out))
+			if pd, ok := r.aut.PreambleDeadline(); ok && !pd.After(now) {
+				r.m.outcome(r.aut.ExpirePreambles(now, &r.out))
+			}
 		}
 		r.flush()
-		if d, ok := r.aut.StaggerDeadline(); ok && !d.Equal(staggerAt) {
+		d, ok := r.aut.StaggerDeadline()
+		if pd, pok := r.aut.PreambleDeadline(); pok && (!ok || pd.Before(d)) {
+			d, ok = pd, true
+		}
+		if ok && !d.Equal(staggerAt) {
 			wait := d.Sub(r.clk.Now())
 			if staggerT == nil {
 				staggerT = r.clk.Timer(wait)
@@ -92,7 +102,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			}
 			staggerAt = d
 		} else if !ok && !staggerAt.IsZero() {
-			// Every staggered message finished before its deadline.
+			// Every staggered or awaited message finished before its deadline.
 			staggerT.Stop()
 			staggerAt = time.Time{}
 		}
@@ -160,6 +170,10 @@ func (r *Router) carryOut() {
 	if o.IDontWant != (automaton.IDontWantCounts{}) {
 		r.m.idontwant(o.IDontWant)
 		o.IDontWant = automaton.IDontWantCounts{}
+	}
+	if o.Preamble != (automaton.PreambleCounts{}) {
+		r.m.preamble(o.Preamble)
+		o.Preamble = automaton.PreambleCounts{}
 	}
 	if o.Empty() {
 		return

@@ -46,7 +46,7 @@ func (b badInput) String() string {
 
 const maxRejectReason = events.RejectGraylisted
 
-const maxPenaltyReason = events.PenaltyBadFragment
+const maxPenaltyReason = events.PenaltyPreambleBroken
 
 // The router's metric series, shared by every router in the process
 // (descriptors and label values exist once; a router's metrics are one
@@ -93,8 +93,8 @@ var (
 	mControlDrops = dropsFam.Series("control")
 
 	cancelledFam = schema.Family("meshbus_router_queue_cancelled_total",
-		"Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant) or sent us the message itself (received), or the peer's reader had seen either before the copy was queued or written (unwanted).", prometheus.CounterValue, "reason")
-	mCancelled = func() (ids [automaton.CancelReceived + 1]promreg.ID) {
+		"Messages for a peer dropped unsent, by reason: the router learnt the peer sent IDONTWANT for them (idontwant), sent us the message itself or announced it with PREAMBLE (received) or sent IMRECEIVING for it (imreceiving), or the peer's reader had seen one of these before the copy was queued or written (unwanted).", prometheus.CounterValue, "reason")
+	mCancelled = func() (ids [automaton.MaxCancelReason + 1]promreg.ID) {
 		for r := automaton.CancelIDontWant; int(r) < len(ids); r++ {
 			ids[r] = cancelledFam.Series(r.String())
 		}
@@ -142,6 +142,16 @@ var (
 	mIDWTimely     = idwLearnFam.Lazy("timely")
 	mIDWQuieted    = idwLearnFam.Lazy("quieted")
 	mIDWResumed    = idwLearnFam.Lazy("resumed")
+
+	preambleFam = schema.Family("meshbus_router_preamble_total",
+		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired).", prometheus.CounterValue, "kind")
+	mPreSent      = preambleFam.Lazy("sent")
+	mPreHeld      = preambleFam.Lazy("held")
+	mPreImrSent   = preambleFam.Lazy("imreceiving_sent")
+	mPreIDWSent   = preambleFam.Lazy("idontwant_sent")
+	mPreSkipped   = preambleFam.Lazy("skipped")
+	mPreFallbacks = preambleFam.Lazy("fallback")
+	mPreExpired   = preambleFam.Lazy("expired")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -220,16 +230,30 @@ func (m *metrics) outcome(o automaton.Outcome) {
 
 // idontwant adds one Output's learned-IDONTWANT counts. Called on the
 // driver goroutine only.
-func (m *metrics) idontwant(c automaton.IDontWantCounts) {
-	for _, x := range [...]struct {
-		id promreg.ID
-		n  int
-	}{{mIDWSuppressed, c.Suppressed}, {mIDWProbes, c.Probes}, {mIDWLate, c.Late},
-		{mIDWTimely, c.Timely}, {mIDWQuieted, c.Quieted}, {mIDWResumed, c.Resumed}} {
-		if x.n > 0 {
-			m.v.Add(x.id, uint64(x.n))
+// counted is one counter and what to add to it.
+type counted struct {
+	id promreg.ID
+	n  int
+}
+
+// addCounts adds each non-zero n to its counter.
+func (m *metrics) addCounts(cs ...counted) {
+	for _, c := range cs {
+		if c.n > 0 {
+			m.v.Add(c.id, uint64(c.n))
 		}
 	}
+}
+
+func (m *metrics) idontwant(c automaton.IDontWantCounts) {
+	m.addCounts(counted{mIDWSuppressed, c.Suppressed}, counted{mIDWProbes, c.Probes}, counted{mIDWLate, c.Late},
+		counted{mIDWTimely, c.Timely}, counted{mIDWQuieted, c.Quieted}, counted{mIDWResumed, c.Resumed})
+}
+
+func (m *metrics) preamble(c automaton.PreambleCounts) {
+	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
+		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
+		counted{mPreExpired, c.Expired})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

@@ -67,6 +67,7 @@ type config struct {
 	idwLearn      *IDontWantLearnConfig
 	large         LargeMessageConfig // gossipsub v1.4 parameters
 	largeOff      bool               // WithoutLargeMessages
+	preamble      *PreambleConfig
 }
 
 func defaultConfig() config {
@@ -269,6 +270,36 @@ func DefaultIDontWantLearnConfig() IDontWantLearnConfig {
 // small messages".
 func WithLearnedIDontWant(c IDontWantLearnConfig) Option {
 	return func(o *config) { o.idwLearn = &c }
+}
+
+// PreambleConfig is gossipsub v1.4 PREAMBLE and IMRECEIVING's parameters
+// (the size from which forwarded messages are announced, the announce
+// window, the source deadline, the bounds on what peers announce to us,
+// demotion and penalties of late sources); start from
+// DefaultPreambleConfig.
+type PreambleConfig = automaton.PreambleConfig
+
+// DefaultPreambleConfig returns PREAMBLE and IMRECEIVING with their
+// defaults (see automaton.DefaultPreambleConfig).
+func DefaultPreambleConfig() PreambleConfig { return automaton.DefaultPreambleConfig() }
+
+// WithPreamble sets gossipsub v1.4 PREAMBLE and IMRECEIVING, used only
+// with peers that advertised v1.4 large-message handling: a forwarded
+// message whose data is at least c.MinData bytes is announced with
+// PREAMBLE to those mesh peers, whose copies wait a short announce window
+// (from their round-trip times) so that a peer already receiving the
+// message says so (IMRECEIVING) and is not sent it; a PREAMBLE received
+// picks its sender as the message's source and tells our other v1.4 mesh
+// peers IMRECEIVING, falling back to IWANT to another announcer if the
+// source does not send in time. c.MinData 0 turns sending PREAMBLE and
+// choosing sources off. Peers without v1.4 see nothing change. New
+// validates c (an error wraps ErrBadOption) and sets c.MaxMessageSize to
+// the maximum RPC size (WithMaxRPCSize); it sets GossipConfig.Preamble,
+// whatever the order of this option and WithGossipConfig. Default:
+// DefaultPreambleConfig. See docs/router.md, "GossipSub v1.4 PREAMBLE and
+// IMRECEIVING".
+func WithPreamble(c PreambleConfig) Option {
+	return func(o *config) { o.preamble = &c }
 }
 
 // WithSignPolicy sets the message signing policy (default wire.StrictSign).

@@ -30,6 +30,7 @@ func (r *Router) enqueue(s *automaton.Send) {
 	rpc := s.RPC
 	r.decorate(rpc)
 	r.stripIHave(pc.id, rpc.Control)
+	r.stripPreamble(pc.id, rpc.Control)
 	// Receivers apply subscriptions before control within one RPC. A PRUNE
 	// sent on leaving must arrive before the unsubscription (or the peer
 	// sees an unsubscribed peer, not a prune with its backoff), so
@@ -232,7 +233,8 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 // next returns the next RPC to write, or nil when the queue is empty: a
 // control RPC that travels alone (subscriptions, GRAFT, PRUNE, extensions,
 // partial messages), or one packed RPC (wr.rpc) holding the gossip control
-// RPCs queued in a row (IHAVE, IWANT, IDONTWANT; at most
+// RPCs queued in a row (IHAVE, IWANT, IDONTWANT, and gossipsub v1.4's
+// PREAMBLE and IMRECEIVING; at most
 // maxIDontWantPerRPC IDONTWANT ids) and then as many queued messages as fit
 // the data budget. Packing sends one frame, one stream write, where the
 // queue held several: under load that is most of the transport's work.
@@ -251,6 +253,8 @@ func (wr *writer) next(r *Router, q *sendQueue) *pb.RPC {
 		wr.ctrl.Ihave = append(wr.ctrl.Ihave, c.Ihave...)
 		wr.ctrl.Iwant = append(wr.ctrl.Iwant, c.Iwant...)
 		wr.ctrl.Idontwant = append(wr.ctrl.Idontwant, c.Idontwant...)
+		wr.ctrl.Preamble = append(wr.ctrl.Preamble, c.Preamble...)
+		wr.ctrl.Imreceiving = append(wr.ctrl.Imreceiving, c.Imreceiving...)
 		idwLeft -= idontwantIDs(c)
 		ctrlSize += proto.Size(c)
 		if ctrlSize >= wr.budget/2 {
@@ -291,7 +295,10 @@ func (wr *writer) reset() {
 	clear(wr.ctrl.Ihave)
 	clear(wr.ctrl.Iwant)
 	clear(wr.ctrl.Idontwant)
+	clear(wr.ctrl.Preamble)
+	clear(wr.ctrl.Imreceiving)
 	wr.ctrl.Ihave, wr.ctrl.Iwant, wr.ctrl.Idontwant = wr.ctrl.Ihave[:0], wr.ctrl.Iwant[:0], wr.ctrl.Idontwant[:0]
+	wr.ctrl.Preamble, wr.ctrl.Imreceiving = wr.ctrl.Preamble[:0], wr.ctrl.Imreceiving[:0]
 }
 
 // write splits rpc to the maximum size and writes the parts. A part that

@@ -351,13 +351,24 @@ func (r *Router) stripIHave(p peer.ID, c *pb.ControlMessage) {
 	c.Ihave = slices.DeleteFunc(c.Ihave, func(ih *pb.ControlIHave) bool { return r.skipFull(p, ih.GetTopicID()) })
 }
 
+// stripPreamble removes the gossipsub v1.4 PREAMBLEs of topics where p
+// takes partial messages: it is never sent the full message, so it must
+// not wait for it.
+func (r *Router) stripPreamble(p peer.ID, c *pb.ControlMessage) {
+	if c == nil || len(c.Preamble) == 0 {
+		return
+	}
+	c.Preamble = slices.DeleteFunc(c.Preamble, func(pr *pb.ControlPreamble) bool { return r.skipFull(p, pr.GetTopicID()) })
+}
+
 // partialRPCIn handles the extension parts of one received RPC (before the
 // automaton sees it: the extensions, the partial options of its
 // subscriptions) and returns a function handling its partial RPC (after).
 func (r *Router) partialRPCIn(in netInput) {
 	now := r.clk.Now()
 	c := r.part.core
-	c.HandleExtensions(now, in.peer, in.proto, in.first, in.rpc.GetControl().GetExtensions(), &r.part.out)
+	ext := in.rpc.GetControl().GetExtensions()
+	c.HandleExtensions(now, in.peer, in.proto, in.first, ext, &r.part.out)
 	for _, s := range in.rpc.GetSubscriptions() {
 		c.HandleSubOpts(in.peer, s.GetTopicid(), s.GetSubscribe(), s.GetRequestsPartial(), s.GetSupportsSendingPartial())
 	}

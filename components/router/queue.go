@@ -178,8 +178,9 @@ func (q *sendQueue) popGossip(idwLeft int) *pb.RPC {
 	return rpc
 }
 
-// gossipOnly reports whether rpc carries nothing but IHAVE, IWANT and
-// IDONTWANT. Such RPCs can share one RPC with each other and with
+// gossipOnly reports whether rpc carries nothing but IHAVE, IWANT,
+// IDONTWANT, PREAMBLE and IMRECEIVING (the writer packs exactly these
+// lists: writer.next). Such RPCs can share one RPC with each other and with
 // messages: a receiver applies each entry on its own, so their order and
 // grouping do not matter. Subscriptions, GRAFT, PRUNE, the v1.3 extensions
 // and partial messages keep an RPC of their own, in queue order (a PRUNE

@@ -131,6 +131,13 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if cfg.idwLearn != nil {
 		cfg.gossip.IDontWantLearn = *cfg.idwLearn
 	}
+	if cfg.preamble != nil {
+		cfg.gossip.Preamble = *cfg.preamble
+	}
+	if cfg.gossip.Preamble.MinData > 0 {
+		// A PREAMBLE may announce nothing larger than we accept.
+		cfg.gossip.Preamble.MaxMessageSize = cfg.maxRPCSize
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

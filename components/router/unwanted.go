@@ -65,20 +65,27 @@ func (u *unwanted) hasLocked(h uint64) bool {
 }
 
 // noteUnwanted records in u the ids rpc shows its sender does not need:
-// its IDONTWANT ids, its messages' ids (ids, computed by the caller) and
-// the ids of the messages it starts sending as gossipsub v1.4 fragments
-// (those of its fragments of index 0; an id the sender made up only
-// withholds that id from the sender). scratch is reused for the hashes
+// its messages' ids (ids, computed by the caller), its IDONTWANT ids, its
+// gossipsub v1.4 IMRECEIVING ids and the ids of the messages it starts
+// sending as v1.4 fragments (those of its fragments of index 0; an id the
+// sender made up only withholds that id from the sender); then it forgets
+// the ids the sender asks for with IWANT (a peer whose source failed after
+// its IMRECEIVING asks for the message: the automaton decides whether it is
+// served, and the answer must not be skipped here). scratch is reused for the hashes
 // and returned.
 func noteUnwanted(u *unwanted, rpc *pb.RPC, ids []string, scratch []uint64) []uint64 {
 	hs := scratch[:0]
 	for _, id := range ids {
 		hs = append(hs, wire.IDHash(id))
 	}
-	for _, e := range rpc.GetControl().GetIdontwant() {
+	c := rpc.GetControl()
+	for _, e := range c.GetIdontwant() {
 		for _, raw := range e.GetMessageIDs() {
 			hs = append(hs, wire.IDHash(raw))
 		}
+	}
+	for _, e := range c.GetImreceiving() {
+		hs = append(hs, wire.IDHash(e.GetMessageID()))
 	}
 	for _, f := range rpc.GetLargeMessageFragments() {
 		if f.GetFragmentIndex() == 0 {
@@ -86,5 +93,35 @@ func noteUnwanted(u *unwanted, rpc *pb.RPC, ids []string, scratch []uint64) []ui
 		}
 	}
 	u.add(hs...)
+	left := maxForget
+	for _, e := range c.GetIwant() {
+		for _, raw := range e.GetMessageIDs() {
+			if left == 0 {
+				return hs
+			}
+			left--
+			u.forget(wire.IDHash(raw))
+		}
+	}
 	return hs
+}
+
+// maxForget bounds the IWANT ids of one RPC that noteUnwanted forgets
+// (each costs a scan of the ring): a fallback IWANT after a failed source
+// asks for one id.
+const maxForget = 16
+
+// forget drops h from the ring (every occurrence).
+func (u *unwanted) forget(h uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ring == nil {
+		return
+	}
+	n := min(u.n, unwantedCap)
+	for i := 0; i < n; i++ {
+		if u.ring[i] == h {
+			u.ring[i] = 0
+		}
+	}
 }

@@ -1,5 +1,6 @@
 // Package automaton is the pure GossipSub state machine at the core of the
-// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers). The v1.3
+// meshbus router (GossipSub v1.0 to v1.3, with floodsub peers, and v1.4's
+// PREAMBLE and IMRECEIVING with peers that support it). The v1.3
 // Extensions control message and the partial-messages extension are kept by
 // the pure package components/router/partial; to this automaton a v1.3 peer
 // has the features of a v1.2 peer.
@@ -23,7 +24,10 @@
 // It also checks signatures and computes message ids before HandleMessage.
 // With staggered forwarding (Config.Stagger) it reports each paced copy
 // (Send.Paced) written or dropped with HandleCopyDone, and calls
-// ReleaseDue at StaggerDeadline.
+// ReleaseDue at StaggerDeadline. For gossipsub v1.4's PREAMBLE and
+// IMRECEIVING (Config.Preamble) it reports each peer's v1.4 support with
+// SetPeerLargeMessages and calls ExpirePreambles at PreambleDeadline;
+// ReleaseDue also ends announce windows.
 package automaton
 
 import (
@@ -123,6 +127,8 @@ type Automaton struct {
 	lazy lazyState
 	// stagger holds the messages being forwarded staggered (StaggerConfig).
 	stagger staggerState
+	// pre holds the messages announced to us by PREAMBLE (PreambleConfig).
+	pre preambleState
 
 	ticks uint64 // heartbeats run
 
@@ -158,6 +164,16 @@ type peerState struct {
 	iasked  int // ids requested by our IWANTs
 	iwantIn int // ids asked of us
 	idwIn   int // IDONTWANT messages received
+	preIn   int // PREAMBLEs received (PreambleConfig)
+	imrIn   int // IMRECEIVINGs received
+
+	// gossipsub v1.4 PREAMBLE (PreambleConfig): messages announced to us
+	// first by the peer and still awaited; until when it is not chosen as
+	// a source; its missed source deadlines in a row and the last one.
+	preRecs    int
+	preDemoted time.Time
+	preMisses  int
+	preMissAt  time.Time
 
 	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
 	dontWant map[idKey]uint64       // keyOf(id) -> tick the peer sent IDONTWANT
@@ -408,6 +424,14 @@ type Sizes struct {
 	SeenQueue           int // seen cache expiry queue length (<= 2*MaxSeen)
 	PendingQueue        int // pending expiry queue length
 	MessageWindows      int // message cache window entries
+	// Incoming is the messages announced to us by PREAMBLE still awaited
+	// (<= Preamble.MaxIncoming).
+	Incoming int
+	// IncomingQueue is their deadline queue's length (<= 2*Preamble.MaxIncoming+1).
+	IncomingQueue int
+	// MaxIncomingPerPeer is the most of them first announced by one peer
+	// (<= Preamble.MaxIncomingPerPeer).
+	MaxIncomingPerPeer int
 }
 
 // Sizes returns the current sizes of the automaton's structures.
@@ -423,6 +447,8 @@ func (a *Automaton) Sizes() Sizes {
 		Pending:        len(a.pending),
 		PendingQueue:   a.pendingOrder.len(),
 		Backoffs:       len(a.backoffs),
+		Incoming:       len(a.pre.in),
+		IncomingQueue:  a.pre.order.len(),
 	}
 	for _, ps := range a.peers {
 		s.MaxPeerTopics = max(s.MaxPeerTopics, ps.topics.len())
@@ -430,6 +456,7 @@ func (a *Automaton) Sizes() Sizes {
 		s.MaxIDontWantTracked = max(s.MaxIDontWantTracked, ps.idw.n, len(ps.idw.ring))
 		s.MaxAdvertised = max(s.MaxAdvertised, len(ps.gossiped))
 		s.MaxPromises = max(s.MaxPromises, len(ps.promises))
+		s.MaxIncomingPerPeer = max(s.MaxIncomingPerPeer, ps.preRecs)
 	}
 	for _, t := range a.topics {
 		s.MaxMeshSize = max(s.MaxMeshSize, t.mesh.len())

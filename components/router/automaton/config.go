@@ -166,6 +166,11 @@ type Config struct {
 	// DefaultIDontWantLearnConfig.
 	IDontWantLearn IDontWantLearnConfig
 
+	// Preamble is gossipsub v1.4's PREAMBLE and IMRECEIVING with v1.4
+	// peers (PreambleConfig): off in the zero value; DefaultConfig sets
+	// DefaultPreambleConfig.
+	Preamble PreambleConfig
+
 	// GraftLimitD makes HandleGraft refuse (PRUNE with PX) a GRAFT when
 	// the mesh already holds D peers or more, instead of Dhi or more (the
 	// rule go-libp2p-pubsub follows); a GRAFT from an outbound peer is
@@ -220,6 +225,7 @@ func DefaultConfig() Config {
 		MaxBackoffs:             1 << 16,
 		Stagger:                 DefaultStaggerConfig(),
 		IDontWantLearn:          DefaultIDontWantLearnConfig(),
+		Preamble:                DefaultPreambleConfig(),
 	}
 }
 
@@ -315,6 +321,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.IDontWantLearn.validate(); err != nil {
+		return err
+	}
+	if err := c.Preamble.validate(); err != nil {
 		return err
 	}
 	if err := c.Lazy.validate(); err != nil {

@@ -44,6 +44,9 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			return OutcomeTopicNotJoined
 		}
 	}
+	if len(a.pre.in) > 0 {
+		a.arrivedIncoming(id) // announced by PREAMBLE: the wait is over
+	}
 	seen := a.seen.has(id)
 	if seen && ps.idw.n > 0 {
 		a.idwCopy(ps, id, out) // an IDONTWANT of ours it came after was late
@@ -123,6 +126,12 @@ type earlyEntry struct {
 func (s *earlySet) idwSent(id string) bool {
 	e := s.ids[id]
 	return e != nil && e.idwSent
+}
+
+// arriving reports whether a copy of id started arriving.
+func (s *earlySet) arriving(id string) bool {
+	e := s.ids[id]
+	return e != nil && len(e.from) > 0
 }
 
 // sentBy reports whether p started sending id.

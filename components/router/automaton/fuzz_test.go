@@ -46,6 +46,12 @@ func fuzzConfig() Config {
 	// to suppress and resume
 	c.IDontWantLearn = IDontWantLearnConfig{Below: 20, Window: 4, SuppressAt: 0.75, ResumeBelow: 0.5,
 		ProbeEvery: 2, Timeout: 100 * time.Millisecond, MaxTracked: 4}
+	// gossipsub v1.4 PREAMBLE on the staggered sizes, small bounds, quick
+	// deadlines and demotion
+	c.Preamble = PreambleConfig{MinData: 20, WindowRTTs: 2, WindowBase: time.Millisecond, WindowUnknown: 3 * time.Millisecond,
+		WindowMax: 20 * time.Millisecond, SourceTimeout: 100 * time.Millisecond, MaxMessageSize: 1000,
+		MaxIncoming: 4, MaxIncomingPerPeer: 2, MaxPerHeartbeat: 3, DemoteFor: 200 * time.Millisecond,
+		MissAllowance: 1, MissMemory: time.Second}
 	return c
 }
 
@@ -109,7 +115,7 @@ func (p *program) ids(n int) [][]byte {
 	return out
 }
 
-var fuzzProtocols = []string{string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), "/bogus"}
+var fuzzProtocols = []string{string(wire.ProtocolMeshsub13), string(wire.ProtocolMeshsub12), string(wire.ProtocolMeshsub11), string(wire.ProtocolMeshsub10), string(wire.ProtocolFloodsub), "/bogus"}
 
 // step runs one operation and returns false when the input is exhausted.
 func (p *program) step() bool {
@@ -117,11 +123,29 @@ func (p *program) step() bool {
 		return false
 	}
 	a, now, out := p.a, p.now, &p.out
-	switch op := p.next() % 16; op {
+	switch op := p.next() % 18; op {
 	case 0:
 		f := p.next()
-		a.AddPeer(now, PeerSpec{ID: p.peer(), Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
+		id := p.peer()
+		a.AddPeer(now, PeerSpec{ID: id, Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
 			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
+		a.SetPeerLargeMessages(id, f&64 == 0) // v1.4 on most peers
+	case 16: // gossipsub v1.4 PREAMBLE: a recent id or a fresh one
+		from, t := p.peer(), p.topic()
+		id := []byte(p.recent[int(p.next())%len(p.recent)])
+		if b := p.next(); b%2 == 0 {
+			id = fmt.Appendf(nil, "i%d", b%64)
+		}
+		size := uint64(p.next()) * 8
+		a.HandlePreamble(now, from, &pb.ControlPreamble{MessageID: id, MessageSize: &size, TopicID: &t}, out)
+	case 17: // IMRECEIVING, then a source deadline or announce window may pass
+		id := []byte(p.recent[int(p.next())%len(p.recent)])
+		a.HandleImReceiving(now, p.peer(), &pb.ControlImReceiving{MessageID: id}, out)
+		if d := p.next(); d%2 == 0 {
+			p.now = now.Add(time.Duration(d) * time.Millisecond)
+			a.ReleaseDue(p.now, out)
+			a.ExpirePreambles(p.now, out)
+		}
 	case 1:
 		a.RemovePeer(now, p.peer(), out)
 	case 2:
@@ -216,6 +240,28 @@ func checkBounds(t testing.TB, a *Automaton) {
 	for id, e := range a.stagger.entries {
 		if len(e.waiting) == 0 || len(e.flying) > e.k || e.id != id {
 			t.Fatalf("staggered %q: %d waiting, %d in flight, k %d", id, len(e.waiting), len(e.flying), e.k)
+		}
+		if e.holding && e.hold.After(e.until) {
+			t.Fatalf("staggered %q holds past its MaxWait", id)
+		}
+	}
+	pc := c.Preamble
+	if s.Incoming > pc.MaxIncoming || s.IncomingQueue > 2*pc.MaxIncoming+1 || s.MaxIncomingPerPeer > pc.MaxIncomingPerPeer {
+		t.Fatalf("incoming %d, queue %d, per peer %d", s.Incoming, s.IncomingQueue, s.MaxIncomingPerPeer)
+	}
+	created := map[peer.ID]int{}
+	for id, rec := range a.pre.in {
+		if len(rec.from) > maxDupSenders || rec.source != "" && !containsPeer(rec.from, rec.source) {
+			t.Fatalf("incoming %q: source %s not among announcers %v", id, rec.source, rec.from)
+		}
+		if _, ok := a.peers[rec.creator]; ok {
+			created[rec.creator]++
+		}
+	}
+	for p, ps := range a.peers {
+		// A peer removed and added again starts counting afresh.
+		if ps.preRecs > created[p] || ps.preRecs < 0 {
+			t.Fatalf("peer %s: %d records counted, %d held", p, ps.preRecs, created[p])
 		}
 	}
 	switch {

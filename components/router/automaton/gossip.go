@@ -11,12 +11,21 @@ import (
 )
 
 // HandleControl applies every part of a control message from one peer, in the
-// order IDONTWANT, IHAVE, IWANT, GRAFT, PRUNE (IDONTWANT first so that IWANT
-// answers already respect it), and appends one outcome per part to outcomes.
+// order IDONTWANT, IMRECEIVING, PREAMBLE, IHAVE, IWANT, GRAFT, PRUNE
+// (IDONTWANT and IMRECEIVING first so that IWANT answers already respect
+// them), and appends one outcome per part to outcomes. IMRECEIVING and
+// PREAMBLE (gossipsub v1.4) count only from a peer that advertised v1.4
+// large-message handling (OutcomeLargeMessagesUnsupported otherwise).
 // A nil ctl does nothing.
 func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMessage, out *Output, outcomes []Outcome) []Outcome {
 	for _, m := range ctl.GetIdontwant() {
 		outcomes = append(outcomes, a.HandleIDontWant(now, from, m, out))
+	}
+	for _, m := range ctl.GetImreceiving() {
+		outcomes = append(outcomes, a.HandleImReceiving(now, from, m, out))
+	}
+	for _, m := range ctl.GetPreamble() {
+		outcomes = append(outcomes, a.HandlePreamble(now, from, m, out))
 	}
 	for _, m := range ctl.GetIhave() {
 		outcomes = append(outcomes, a.HandleIHave(now, from, m, out))
@@ -97,7 +106,9 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 
 // HandleIWant answers a peer's IWANT with the requested messages that we
 // advertised to it and still cache, skipping ids it sent IDONTWANT for and
-// ids already sent to it GossipRetransmission times. Asking beyond the
+// ids already sent to it GossipRetransmission times (an id it sent only
+// IMRECEIVING for is answered: the peer asks because its source failed;
+// an id announced to it with PREAMBLE counts as advertised). Asking beyond the
 // per-heartbeat budget (MaxIHaveLength ids) or beyond GossipRetransmission
 // emits EvtPeerPenalized (PenaltyIWantSpam).
 //
@@ -124,7 +135,7 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 		if e == nil || !a.advertised(ps, e) {
 			continue
 		}
-		if _, ok := ps.dontWant[keyOf(string(raw))]; ok {
+		if v, ok := ps.dontWant[keyOf(string(raw))]; ok && v&imrMark == 0 {
 			continue
 		}
 		if e.sent[from] >= a.cfg.GossipRetransmission {
@@ -188,7 +199,10 @@ func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.Control
 		a.lazyEvidence(from, string(raw), lazyEvIDW)
 		a.staggerPeerHas(now, from, string(raw), out)
 		k := keyOf(string(raw))
-		if _, ok := ps.dontWant[k]; ok {
+		if v, ok := ps.dontWant[k]; ok {
+			if v&imrMark != 0 {
+				ps.dontWant[k] = a.ticks // IDONTWANT after IMRECEIVING: definitive
+			}
 			continue
 		}
 		if len(ps.dontWant) >= a.cfg.MaxIDontWant {

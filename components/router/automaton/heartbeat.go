@@ -45,6 +45,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
+		ps.preIn, ps.imrIn = 0, 0
 		ps.lazy.ihaves, ps.lazy.idsHB = 0, 0
 		broken := 0
 		kept := ps.promises[:0]
@@ -66,7 +67,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		}
 		// Deleting while ranging is safe and the order does not show in any output.
 		for id, tick := range ps.dontWant {
-			if tick+history <= a.ticks {
+			if tick&^imrMark+history <= a.ticks {
 				delete(ps.dontWant, id)
 			}
 		}
@@ -91,6 +92,9 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	clear(local)
 	a.scratchTopics = local[:0]
 
+	if len(a.pre.in) > 0 {
+		a.ExpirePreambles(now, out) // in case the driver's timer is late
+	}
 	a.closeLazy(now, false)
 	a.idwHeartbeat(now, out)
 	a.mcache.shift()

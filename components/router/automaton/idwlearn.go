@@ -184,7 +184,7 @@ func (a *Automaton) idwSettle(now time.Time, ps *peerState, out *Output) {
 			return
 		}
 		if e.at != 0 {
-			if _, ok := ps.dontWant[e.key]; ok {
+			if v, ok := ps.dontWant[e.key]; ok && v&imrMark == 0 {
 				a.idwSample(ps, false, out)
 			}
 		}

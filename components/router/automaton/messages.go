@@ -86,6 +86,9 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		reject(events.RejectTopicNotJoined)
 		return OutcomeTopicNotJoined
 	}
+	if len(a.pre.in) > 0 {
+		a.arrivedIncoming(id) // announced by PREAMBLE: the wait is over
+	}
 	sv, seen := a.seen.get(id)
 	if seen && ps.idw.n > 0 {
 		a.idwCopy(ps, id, out) // an IDONTWANT of ours it came after was late
@@ -318,7 +321,9 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // so nobody is sent the message twice). A message of at least
 // Stagger.MinData bytes of data goes to the mesh peers Stagger.K at a time
 // (see StaggerConfig; floodsub and direct peers get theirs at once); they
-// count in the result. With learned lazy forwarding
+// count in the result. A message of at least Preamble.MinData bytes of
+// data is announced with PREAMBLE to the v1.4 mesh peers, whose copies
+// wait for the announce window (see PreambleConfig). With learned lazy forwarding
 // (Config.Lazy) some mesh peers get an IHAVE for it instead (see
 // LazyConfig); they do not count in the result.
 func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
@@ -327,7 +332,10 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return false
 		}
-		_, unwanted := ps.dontWant[keyOf(id)]
+		v, unwanted := ps.dontWant[keyOf(id)]
+		if unwanted && v&imrMark != 0 {
+			out.Preamble.Skipped++ // it is receiving the message from another peer
+		}
 		return !unwanted
 	}
 	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {
@@ -342,7 +350,7 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		}
 		clear(cands)
 		a.scratchLazy = cands[:0]
-	} else if k := a.staggers(len(msg.GetData()), false); k > 0 {
+	} else if k, announce := a.staggers(len(msg.GetData()), false), a.announces(len(msg.GetData())); k > 0 || announce {
 		cands := a.scratchLazy[:0]
 		for _, p := range t.mesh.items {
 			if ps := a.peers[p]; wanted(p, ps) {
@@ -350,7 +358,7 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 			}
 		}
 		n += len(cands)
-		a.startStagger(now, t, msg, id, cands, k, out)
+		a.startStagger(now, t, msg, id, cands, k, announce, out)
 		clear(cands)
 		a.scratchLazy = cands[:0]
 	} else {
@@ -528,7 +536,7 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 		}
 	}
 	if len(chosen) > 0 {
-		a.startStagger(now, t, msg, id, chosen, k, out)
+		a.startStagger(now, t, msg, id, chosen, k, false, out)
 		clear(chosen)
 	}
 	a.scratchLazy = chosen[:0]

@@ -168,6 +168,46 @@ const (
 	// peer supports gossipsub v1.4 large-message handling.
 	OutcomePeerFeaturesSet
 
+	// OutcomeLargeMessagesUnsupported: a PREAMBLE or IMRECEIVING from a
+	// peer that did not advertise gossipsub v1.4 large-message handling
+	// (to it the field does not exist); ignored.
+	OutcomeLargeMessagesUnsupported
+	// OutcomePreambleSourceChosen: the PREAMBLE's sender is the message's
+	// source; IMRECEIVING went to the other v1.4 mesh peers.
+	OutcomePreambleSourceChosen
+	// OutcomePreambleHave: PREAMBLE for a message we have; IDONTWANT sent back.
+	OutcomePreambleHave
+	// OutcomePreambleOtherSource: PREAMBLE for a message already arriving
+	// or awaited from another peer; IMRECEIVING sent back.
+	OutcomePreambleOtherSource
+	// OutcomePreambleRepeated: PREAMBLE again from a peer that announced
+	// the message already; nothing changed.
+	OutcomePreambleRepeated
+	// OutcomePreambleSourceDemoted: the PREAMBLE's sender missed a source
+	// deadline recently: recorded as an announcer, not chosen.
+	OutcomePreambleSourceDemoted
+	// OutcomePreambleIgnored: PREAMBLE for a message we do not have while
+	// choosing sources is off (PreambleConfig.MinData 0).
+	OutcomePreambleIgnored
+	// OutcomePreambleTableFull: PreambleConfig.MaxIncoming messages are
+	// awaited already; the PREAMBLE is ignored (the copy still comes).
+	OutcomePreambleTableFull
+	// OutcomePreambleFlood: the peer is over MaxIncomingPerPeer awaited
+	// messages or MaxPerHeartbeat PREAMBLEs; ignored, PenaltyPreambleAbuse.
+	OutcomePreambleFlood
+	// OutcomePreambleOversized: PREAMBLE announcing a message over
+	// MaxMessageSize; ignored, PenaltyPreambleAbuse.
+	OutcomePreambleOversized
+	// OutcomePreamblesExpired: ExpirePreambles found at least one awaited
+	// message past its source's deadline.
+	OutcomePreamblesExpired
+	// OutcomeImReceivingRecorded: IMRECEIVING recorded (waiting copies
+	// dropped, queued copies cancelled).
+	OutcomeImReceivingRecorded
+	// OutcomeImReceivingBudgetExceeded: the peer is at MaxIDontWant ids or
+	// sent more than MaxIDontWantMessages IMRECEIVINGs this heartbeat.
+	OutcomeImReceivingBudgetExceeded
+
 	outcomeEnd // sentinel: number of outcomes + 1
 )
 
@@ -234,6 +274,20 @@ var outcomeNames = [...]string{
 	OutcomeCopiesReleased:          "copies_released",
 	OutcomeNothingDue:              "nothing_due",
 	OutcomePeerFeaturesSet:         "peer_features_set",
+
+	OutcomeLargeMessagesUnsupported:  "large_messages_unsupported",
+	OutcomePreambleSourceChosen:      "preamble_source_chosen",
+	OutcomePreambleHave:              "preamble_have",
+	OutcomePreambleOtherSource:       "preamble_other_source",
+	OutcomePreambleRepeated:          "preamble_repeated",
+	OutcomePreambleSourceDemoted:     "preamble_source_demoted",
+	OutcomePreambleIgnored:           "preamble_ignored",
+	OutcomePreambleTableFull:         "preamble_table_full",
+	OutcomePreambleFlood:             "preamble_flood",
+	OutcomePreambleOversized:         "preamble_oversized",
+	OutcomePreamblesExpired:          "preambles_expired",
+	OutcomeImReceivingRecorded:       "imreceiving_recorded",
+	OutcomeImReceivingBudgetExceeded: "imreceiving_budget_exceeded",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -270,6 +270,72 @@ var outcomeCases = []struct {
 	{OutcomePeerFeaturesSet, "v1.4 support recorded", func(h *harness) Outcome {
 		return h.a.SetPeerLargeMessages(h.add(1, wire.ProtocolMeshsub13, true), true)
 	}},
+	{OutcomeLargeMessagesUnsupported, "PREAMBLE from a peer without v1.4", func(h *harness) Outcome {
+		h.join(topicA)
+		p := h.add(1, wire.ProtocolMeshsub13, true, topicA)
+		return h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleSourceChosen, "first PREAMBLE", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		return h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleHave, "PREAMBLE for a seen message", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		m, id := msg(pid(99), topicA, 10)
+		h.a.HandleMessage(h.now, p, m, id, true, &h.out)
+		return h.a.HandlePreamble(h.now, p, preamble(id, topicA, 10), &h.out)
+	}},
+	{OutcomePreambleOtherSource, "second announcer", func(h *harness) Outcome {
+		p, q := v14Peer(h, 1), v14Peer(h, 2)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		return h.a.HandlePreamble(h.now, q, preamble("m", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleRepeated, "PREAMBLE twice", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		return h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleSourceDemoted, "PREAMBLE from a late source", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		h.advance(h.a.cfg.Preamble.SourceTimeout)
+		h.a.ExpirePreambles(h.now, &h.out)
+		return h.a.HandlePreamble(h.now, p, preamble("n", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleIgnored, "PREAMBLE with sources off", func(h *harness) Outcome {
+		h.a.cfg.Preamble = PreambleConfig{}
+		p := v14Peer(h, 1)
+		return h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleTableFull, "PREAMBLE over MaxIncoming", func(h *harness) Outcome {
+		h.a.cfg.Preamble.MaxIncoming = 1
+		p, q := v14Peer(h, 1), v14Peer(h, 2)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		return h.a.HandlePreamble(h.now, q, preamble("n", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleFlood, "PREAMBLE over MaxIncomingPerPeer", func(h *harness) Outcome {
+		h.a.cfg.Preamble.MaxIncomingPerPeer = 1
+		p := v14Peer(h, 1)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		return h.a.HandlePreamble(h.now, p, preamble("n", topicA, 10), &h.out)
+	}},
+	{OutcomePreambleOversized, "PREAMBLE over MaxMessageSize", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		return h.a.HandlePreamble(h.now, p, preamble("m", topicA, 1<<30), &h.out)
+	}},
+	{OutcomePreamblesExpired, "source deadline passed", func(h *harness) Outcome {
+		p := v14Peer(h, 1)
+		h.a.HandlePreamble(h.now, p, preamble("m", topicA, 10), &h.out)
+		h.advance(h.a.cfg.Preamble.SourceTimeout)
+		return h.a.ExpirePreambles(h.now, &h.out)
+	}},
+	{OutcomeImReceivingRecorded, "IMRECEIVING", func(h *harness) Outcome {
+		return h.a.HandleImReceiving(h.now, v14Peer(h, 1), imreceiving("m"), &h.out)
+	}},
+	{OutcomeImReceivingBudgetExceeded, "IMRECEIVING over MaxIDontWant", func(h *harness) Outcome {
+		h.a.cfg.MaxIDontWant = 0
+		return h.a.HandleImReceiving(h.now, v14Peer(h, 1), imreceiving("m"), &h.out)
+	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
 	}},
@@ -483,4 +549,15 @@ func TestHandlerGuards(t *testing.T) {
 	if o := h.a.Validated(h.now, id4, ValidationAccept, &h.out); o != OutcomeTopicNotJoined {
 		t.Errorf("Validated after leave = %v", o)
 	}
+}
+
+// v14Peer adds peer i (/meshsub/1.3.0, v1.4 support) subscribed to
+// topicA, joining topicA first if need be.
+func v14Peer(h *harness, i int) peer.ID {
+	if !h.a.Joined(topicA) {
+		h.join(topicA)
+	}
+	p := h.add(i, wire.ProtocolMeshsub13, true, topicA)
+	h.a.SetPeerLargeMessages(p, true)
+	return p
 }

@@ -47,18 +47,28 @@ type CancelReason uint8
 const (
 	// CancelIDontWant: the peer sent IDONTWANT for the message.
 	CancelIDontWant CancelReason = iota + 1
-	// CancelReceived: the peer sent us the message (a duplicate), so it
-	// has it.
+	// CancelReceived: the peer sent us the message (a duplicate), or
+	// announced it with a gossipsub v1.4 PREAMBLE, so it has it.
 	CancelReceived
+	// CancelImReceiving: the peer sent gossipsub v1.4 IMRECEIVING for the
+	// message: it is receiving it from another peer.
+	CancelImReceiving
 )
 
-// String returns the reason's metric label: "idontwant" or "received".
+// MaxCancelReason is the largest CancelReason (for metrics that index by
+// reason).
+const MaxCancelReason = CancelImReceiving
+
+// String returns the reason's metric label: "idontwant", "received" or
+// "imreceiving".
 func (r CancelReason) String() string {
 	switch r {
 	case CancelIDontWant:
 		return "idontwant"
 	case CancelReceived:
 		return "received"
+	case CancelImReceiving:
+		return "imreceiving"
 	}
 	return "unknown"
 }
@@ -98,6 +108,9 @@ type Output struct {
 	// IDontWant counts what learned IDONTWANT did (IDontWantLearnConfig);
 	// Empty ignores it, Reset zeroes it.
 	IDontWant IDontWantCounts
+	// Preamble counts what gossipsub v1.4 PREAMBLE and IMRECEIVING did
+	// (PreambleConfig); Empty ignores it, Reset zeroes it.
+	Preamble PreambleCounts
 
 	lists   []factList // by FactKind-1, each created on first use
 	sendIdx map[peer.ID]int
@@ -118,6 +131,7 @@ func (o *Output) Reset() {
 	o.Cancels = trimmed(o.Cancels)
 	o.Facts = trimmed(o.Facts)
 	o.IDontWant = IDontWantCounts{}
+	o.Preamble = PreambleCounts{}
 	for _, l := range o.lists {
 		if l != nil {
 			l.reset()
@@ -362,4 +376,19 @@ func (o *Output) sendIDontWant(p peer.ID, raw []byte) {
 	}
 	c := o.control(p)
 	c.Idontwant = append(c.Idontwant, &pb.ControlIDontWant{MessageIDs: [][]byte{raw}})
+}
+
+// sendPreamble adds a gossipsub v1.4 PREAMBLE (shared by the RPCs: nobody
+// may modify it) to p's RPC.
+func (o *Output) sendPreamble(p peer.ID, pre *pb.ControlPreamble) {
+	c := o.control(p)
+	c.Preamble = append(c.Preamble, pre)
+}
+
+// sendImReceiving adds a gossipsub v1.4 IMRECEIVING for the id whose
+// bytes are raw (shared by the RPCs: nobody may modify it) to p's RPC.
+func (o *Output) sendImReceiving(p peer.ID, raw []byte) {
+	c := o.control(p)
+	c.Imreceiving = append(c.Imreceiving, &pb.ControlImReceiving{MessageID: raw})
+	o.Preamble.ImReceivingSent++
 }

@@ -107,6 +107,20 @@ type staggerEntry struct {
 	until   time.Time // MaxWait after the first copies: the rest go then
 	waiting []peer.ID // not sent yet, in release order
 	flying  []peer.ID // released, not done yet
+	// hold is when the announce window of a message announced with
+	// PREAMBLE ends (PreambleConfig): until then, while holding, no v1.4
+	// peer's copy is released.
+	hold    time.Time
+	holding bool
+}
+
+// deadline is when e next needs ReleaseDue: the end of its announce
+// window while holding, else its MaxWait.
+func (e *staggerEntry) deadline() time.Time {
+	if e.holding && e.hold.Before(e.until) {
+		return e.hold
+	}
+	return e.until
 }
 
 // An entry is forgotten as soon as nothing waits in it: the automaton keeps
@@ -126,14 +140,29 @@ func (a *Automaton) staggers(n int, own bool) int {
 }
 
 // startStagger orders cands (the peers chosen for msg; the slice is
-// reordered) and sends msg to the first k; the rest wait for
-// releaseStagger. The caller checked that k > 0.
-func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, k int, out *Output) {
-	if len(cands) <= k {
+// reordered) and sends msg to the first k; the rest wait for release.
+// With announce (a forwarded message: PreambleConfig), the chosen v1.4
+// peers are sent PREAMBLE first and their copies wait for the end of the
+// announce window (k 0, not staggered: then every copy goes at once).
+// The caller checked that k > 0 or announce.
+func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, k int, announce bool, out *Output) {
+	var hold time.Time
+	holding := false
+	if announce && len(a.stagger.entries) < maxStaggered {
+		hold, holding = a.announce(now, t, msg, id, cands, out)
+	}
+	if !holding && (k == 0 || len(cands) <= k) {
 		for _, ps := range cands {
 			out.sendMessage(ps.id, id, msg)
 		}
 		return
+	}
+	until := now.Add(a.cfg.Stagger.MaxWait)
+	if k == 0 {
+		k = len(cands)
+	}
+	if holding {
+		until = hold.Add(a.cfg.Stagger.MaxWait)
 	}
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	slowSince := now.Add(-slowFor * a.cfg.Stagger.MaxWait)
@@ -157,30 +186,35 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 		}
 		return 0
 	})
-	e := &staggerEntry{id: id, msg: msg, k: k, until: now.Add(a.cfg.Stagger.MaxWait), waiting: make([]peer.ID, 0, len(cands)-k)}
-	for _, ps := range cands[:k] {
-		e.flying = append(e.flying, ps.id)
-		out.sendPaced(ps.id, id, msg)
-	}
-	for _, ps := range cands[k:] {
+	e := &staggerEntry{id: id, msg: msg, k: k, until: until, hold: hold, holding: holding, waiting: make([]peer.ID, 0, len(cands))}
+	for _, ps := range cands {
 		e.waiting = append(e.waiting, ps.id)
 	}
 	if a.stagger.entries == nil {
 		a.stagger.entries = make(map[string]*staggerEntry)
 	}
 	a.stagger.entries[id] = e
+	a.release(now, e, out)
 }
 
 // release sends e's next waiting copies while fewer than e.k are in
 // flight (all of them once e.until has passed), skipping peers that
 // meanwhile showed they do not need the message or are gone, and forgets
-// e when nothing is left. It reports how many copies it sent.
+// e when nothing is left. During e's announce window v1.4 peers keep
+// their place and wait. It reports how many copies it sent.
 func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
+	if e.holding && !now.Before(e.hold) {
+		e.holding = false
+	}
 	n := 0
-	for (len(e.flying) < e.k || !e.until.After(now)) && len(e.waiting) > 0 {
-		p := e.waiting[0]
-		e.waiting = e.waiting[1:]
+	for i := 0; (len(e.flying) < e.k || !e.until.After(now)) && i < len(e.waiting); {
+		p := e.waiting[i]
 		ps := a.peers[p]
+		if e.holding && ps != nil && largeMessagePeer(ps) {
+			i++
+			continue
+		}
+		e.waiting = slices.Delete(e.waiting, i, i+1)
 		if ps == nil || a.early.sentBy(e.id, p) {
 			continue
 		}
@@ -257,7 +291,9 @@ func (a *Automaton) HandleCopyDone(now time.Time, p peer.ID, id string, out *Out
 
 // ReleaseDue sends every waiting copy of the staggered messages whose
 // first copies went MaxWait (StaggerConfig) or more before now, whatever
-// is in flight. The driver calls it at StaggerDeadline.
+// is in flight, and releases the held copies of messages whose announce
+// window (PreambleConfig) has ended. The driver calls it at
+// StaggerDeadline.
 //
 // Outcomes: OutcomeCopiesReleased (at least one message was due),
 // OutcomeNothingDue.
@@ -267,16 +303,18 @@ func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 	}
 	due := a.scratchIDs[:0]
 	for id, e := range a.stagger.entries {
-		if !e.until.After(now) {
+		if !e.deadline().After(now) {
 			due = append(due, id)
 		}
 	}
 	slices.Sort(due) // releases in a fixed order, whatever the map's
 	for _, id := range due {
 		e := a.stagger.entries[id]
-		for _, p := range e.flying {
-			if ps := a.peers[p]; ps != nil {
-				ps.staggerSlow = now // still in flight at MaxWait
+		if !e.until.After(now) {
+			for _, p := range e.flying {
+				if ps := a.peers[p]; ps != nil {
+					ps.staggerSlow = now // still in flight at MaxWait
+				}
 			}
 		}
 		a.release(now, e, out)
@@ -291,14 +329,15 @@ func (a *Automaton) ReleaseDue(now time.Time, out *Output) Outcome {
 }
 
 // StaggerDeadline returns the earliest time a staggered message's waiting
-// copies are all due (the driver calls ReleaseDue then), and false when no
-// message is being staggered.
+// copies are all due, or a held message's announce window ends (the
+// driver calls ReleaseDue then), and false when no message is being
+// staggered or held.
 func (a *Automaton) StaggerDeadline() (time.Time, bool) {
 	var d time.Time
 	ok := false
 	for _, e := range a.stagger.entries {
-		if !ok || e.until.Before(d) {
-			d, ok = e.until, true
+		if ed := e.deadline(); !ok || ed.Before(d) {
+			d, ok = ed, true
 		}
 	}
 	return d, ok

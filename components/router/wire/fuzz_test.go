@@ -33,6 +33,9 @@ func FuzzReadRPC(f *testing.F) {
 		// gossipsub v1.4: the large-message extension and a fragment.
 		{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}},
 			LargeMessageFragments: []*pb.LargeMessageFragment{{MessageID: []byte("id"), FragmentIndex: proto.Uint32(1), TotalFragments: proto.Uint32(2), FragmentData: []byte("d"), TopicID: proto.String("t")}}},
+		// gossipsub v1.4 control: PREAMBLE and IMRECEIVING.
+		{Control: &pb.ControlMessage{Preamble: []*pb.ControlPreamble{{MessageID: []byte("m"), MessageSize: proto.Uint64(1 << 16), TopicID: proto.String("t")}},
+			Imreceiving: []*pb.ControlImReceiving{{MessageID: []byte("m")}}}},
 	} {
 		fr, err := AppendFrame(nil, r, 0)
 		if err != nil {

@@ -15,9 +15,9 @@ var (
 	// ErrMessageTooLarge: one message alone does not fit in an RPC of the
 	// maximum size, so no split can send it.
 	ErrMessageTooLarge = errors.New("wire: message larger than the maximum RPC size")
-	// ErrEntryTooLarge: a subscription, GRAFT or PRUNE entry alone does not
-	// fit in an RPC of the maximum size (IHAVE, IWANT and IDONTWANT id lists
-	// are cut into pieces instead).
+	// ErrEntryTooLarge: a subscription, GRAFT, PRUNE, PREAMBLE or
+	// IMRECEIVING entry alone does not fit in an RPC of the maximum size
+	// (IHAVE, IWANT and IDONTWANT id lists are cut into pieces instead).
 	ErrEntryTooLarge = errors.New("wire: control entry larger than the maximum RPC size")
 )
 
@@ -103,6 +103,17 @@ func Split(rpc *pb.RPC, maxSize int) ([]*pb.RPC, error) {
 				if err := s.addCtrl(func(cm *pb.ControlMessage) { cm.Idontwant = append(cm.Idontwant, e) }, proto.Size(e)); err != nil {
 					return nil, err
 				}
+			}
+		}
+		// gossipsub v1.4: one id each, so never cut.
+		for _, p := range c.GetPreamble() {
+			if err := s.addCtrl(func(cm *pb.ControlMessage) { cm.Preamble = append(cm.Preamble, p) }, proto.Size(p)); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range c.GetImreceiving() {
+			if err := s.addCtrl(func(cm *pb.ControlMessage) { cm.Imreceiving = append(cm.Imreceiving, r) }, proto.Size(r)); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -26,6 +26,8 @@ func TestSplitDistributesEverything(t *testing.T) {
 		rpc.Publish = append(rpc.Publish, &pb.Message{Data: make([]byte, 150), Seqno: []byte{byte(i)}, Topic: proto.String("t")})
 		rpc.Control.Graft = append(rpc.Control.Graft, &pb.ControlGraft{TopicID: proto.String(fmt.Sprintf("g-%02d", i))})
 		rpc.Control.Prune = append(rpc.Control.Prune, &pb.ControlPrune{TopicID: proto.String(fmt.Sprintf("p-%02d", i)), Backoff: proto.Uint64(60)})
+		rpc.Control.Preamble = append(rpc.Control.Preamble, &pb.ControlPreamble{MessageID: fmt.Appendf(nil, "pre-%02d", i), MessageSize: proto.Uint64(65536), TopicID: proto.String("t")})
+		rpc.Control.Imreceiving = append(rpc.Control.Imreceiving, &pb.ControlImReceiving{MessageID: fmt.Appendf(nil, "imr-%02d", i)})
 	}
 	var ids [][]byte
 	for i := range 200 {
@@ -53,6 +55,8 @@ func TestSplitDistributesEverything(t *testing.T) {
 		c := p.GetControl()
 		merged.Control.Graft = append(merged.Control.Graft, c.GetGraft()...)
 		merged.Control.Prune = append(merged.Control.Prune, c.GetPrune()...)
+		merged.Control.Preamble = append(merged.Control.Preamble, c.GetPreamble()...)
+		merged.Control.Imreceiving = append(merged.Control.Imreceiving, c.GetImreceiving()...)
 		for _, ih := range c.GetIhave() {
 			if ih.GetTopicID() != "t" {
 				t.Fatalf("IHAVE piece lost its topic: %q", ih.GetTopicID())
@@ -66,8 +70,8 @@ func TestSplitDistributesEverything(t *testing.T) {
 			idwIDs = append(idwIDs, d.MessageIDs...)
 		}
 	}
-	if !proto.Equal(&pb.RPC{Subscriptions: merged.Subscriptions, Publish: merged.Publish, Control: &pb.ControlMessage{Graft: merged.Control.Graft, Prune: merged.Control.Prune}},
-		&pb.RPC{Subscriptions: rpc.Subscriptions, Publish: rpc.Publish, Control: &pb.ControlMessage{Graft: rpc.Control.Graft, Prune: rpc.Control.Prune}}) {
+	if !proto.Equal(&pb.RPC{Subscriptions: merged.Subscriptions, Publish: merged.Publish, Control: &pb.ControlMessage{Graft: merged.Control.Graft, Prune: merged.Control.Prune, Preamble: merged.Control.Preamble, Imreceiving: merged.Control.Imreceiving}},
+		&pb.RPC{Subscriptions: rpc.Subscriptions, Publish: rpc.Publish, Control: &pb.ControlMessage{Graft: rpc.Control.Graft, Prune: rpc.Control.Prune, Preamble: rpc.Control.Preamble, Imreceiving: rpc.Control.Imreceiving}}) {
 		t.Fatal("parts do not add up to the original, in order")
 	}
 	for name, got := range map[string][][]byte{"ihave": ihaveIDs, "iwant": iwantIDs, "idontwant": idwIDs} {

@@ -1,0 +1,601 @@
+package automaton
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// v14Harness is a node with 8 /meshsub/1.3.0 peers subscribed to topicA
+// and a mesh of 6 (default config: stagger K 1, MaxWait 50 ms; PREAMBLE
+// on); the mesh peers at the indices in v14 support gossipsub v1.4.
+func v14Harness(t *testing.T, mut func(*Config), v14 ...int) (*harness, []peer.ID) {
+	t.Helper()
+	h := newHarness(t, mut)
+	for i := 1; i <= 8; i++ {
+		h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topicA)
+	}
+	h.join(topicA)
+	h.reset()
+	mesh := h.mesh(topicA)
+	if len(mesh) != 6 {
+		t.Fatalf("mesh = %d peers, want 6", len(mesh))
+	}
+	for _, i := range v14 {
+		if o := h.a.SetPeerLargeMessages(mesh[i], true); o != OutcomePeerFeaturesSet {
+			t.Fatalf("SetPeerLargeMessages = %v", o)
+		}
+	}
+	return h, mesh
+}
+
+func preamble(id, topic string, size uint64) *pb.ControlPreamble {
+	return &pb.ControlPreamble{MessageID: []byte(id), MessageSize: proto.Uint64(size), TopicID: proto.String(topic)}
+}
+
+func imreceiving(id string) *pb.ControlImReceiving {
+	return &pb.ControlImReceiving{MessageID: []byte(id)}
+}
+
+// preamblesTo lists the peers h.out sends a PREAMBLE for id to.
+func (h *harness) preamblesTo(id string) []peer.ID {
+	var ps []peer.ID
+	for _, s := range h.out.Sends {
+		for _, pr := range s.RPC.GetControl().GetPreamble() {
+			if string(pr.GetMessageID()) == id {
+				ps = append(ps, s.To)
+			}
+		}
+	}
+	return ps
+}
+
+// controlTo lists the peers h.out sends an IMRECEIVING (imr), IDONTWANT
+// (idw) or IWANT (iwant) for id to.
+func (h *harness) controlTo(kind, id string) []peer.ID {
+	var ps []peer.ID
+	for _, s := range h.out.Sends {
+		c := s.RPC.GetControl()
+		var lists [][][]byte
+		switch kind {
+		case "imr":
+			for _, e := range c.GetImreceiving() {
+				lists = append(lists, [][]byte{e.GetMessageID()})
+			}
+		case "idw":
+			for _, e := range c.GetIdontwant() {
+				lists = append(lists, e.GetMessageIDs())
+			}
+		case "iwant":
+			for _, e := range c.GetIwant() {
+				lists = append(lists, e.GetMessageIDs())
+			}
+		}
+		for _, l := range lists {
+			for _, raw := range l {
+				if string(raw) == id && !slices.Contains(ps, s.To) {
+					ps = append(ps, s.To)
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// copiesTo lists the peers h.out sends message id to (paced or not).
+func (h *harness) copiesTo(id string) []peer.ID {
+	var ps []peer.ID
+	for _, s := range h.out.Sends {
+		if slices.Contains(s.IDs, id) {
+			ps = append(ps, s.To)
+		}
+	}
+	return ps
+}
+
+func samePeers(a, b []peer.ID) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// A forwarded large message is announced with PREAMBLE to the v1.4 mesh
+// peers only; their copies wait for the announce window, the others' go
+// as staggering says; a peer that answers IMRECEIVING or IDONTWANT within
+// the window is never sent the message, and the answered IMRECEIVING is
+// counted.
+func TestPreambleHoldsV14CopiesAndSkipsAnswered(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 1, 2, 3)
+	src, v14, old := mesh[0], mesh[1:4], mesh[4:]
+	_, id := h.receive(src, 64<<10)
+	if got := h.preamblesTo(id); !samePeers(got, v14) {
+		t.Fatalf("PREAMBLE to %v, want %v", got, v14)
+	}
+	if h.out.Preamble.Sent != 3 || h.out.Preamble.Held != 1 {
+		t.Fatalf("counts %+v", h.out.Preamble)
+	}
+	first := h.copiesTo(id)
+	if len(first) != 1 || !slices.Contains(old, first[0]) {
+		t.Fatalf("first copies to %v, want one of the non-v1.4 peers %v", first, old)
+	}
+	d, ok := h.a.StaggerDeadline()
+	if !ok || !d.Equal(h.now.Add(h.a.cfg.Preamble.WindowUnknown)) {
+		t.Fatalf("StaggerDeadline = %v %v, want the WindowUnknown window (RTTs unknown)", d, ok)
+	}
+	// Answers within the window.
+	h.reset()
+	if o := h.a.HandleImReceiving(h.now, v14[0], imreceiving(id), &h.out); o != OutcomeImReceivingRecorded {
+		t.Fatalf("HandleImReceiving = %v", o)
+	}
+	if h.out.Preamble.Skipped != 1 {
+		t.Fatalf("Skipped = %d, want 1", h.out.Preamble.Skipped)
+	}
+	if o := h.a.HandleIDontWant(h.now, v14[1], idontwant(id), &h.out); o != OutcomeIDontWantRecorded {
+		t.Fatalf("HandleIDontWant = %v", o)
+	}
+	// The non-v1.4 copy is written; the rest of the old peers go one at a
+	// time, the v1.4 peer after the window.
+	var got []peer.ID
+	flying := first
+	for range 20 {
+		if len(flying) == 0 {
+			h.reset()
+			h.advance(time.Millisecond)
+			h.a.ReleaseDue(h.now, &h.out)
+			flying = h.copiesTo(id)
+			got = append(got, flying...)
+			if h.a.Staggered() == 0 && len(flying) == 0 {
+				break
+			}
+			continue
+		}
+		p := flying[0]
+		flying = flying[1:]
+		rel := h.done(p, id, h.tracked())
+		got = append(got, rel...)
+		flying = append(flying, rel...)
+	}
+	want := append(slices.Clone(old[1:]), v14[2])
+	if !samePeers(append(got, first...), append(want, first[0])) {
+		t.Fatalf("copies to %v (+%v), want %v", got, first, want)
+	}
+	if h.a.Staggered() != 0 {
+		t.Fatalf("%d messages still staggered", h.a.Staggered())
+	}
+}
+
+// With no v1.4 peer, nothing changes: no PREAMBLE, the first copy at once.
+// Our own messages are never announced.
+func TestPreambleNotSentToOldPeersNorForOwnMessages(t *testing.T) {
+	h, mesh := v14Harness(t, nil)
+	_, id := h.receive(mesh[0], 64<<10)
+	if got := h.preamblesTo(id); len(got) != 0 || h.out.Preamble != (PreambleCounts{}) {
+		t.Fatalf("PREAMBLE to %v, counts %+v", got, h.out.Preamble)
+	}
+	if got := h.copiesTo(id); len(got) != 1 {
+		t.Fatalf("first copies %v, want 1 (stagger K 1)", got)
+	}
+
+	h2, _ := v14Harness(t, nil, 0, 1, 2, 3, 4, 5)
+	m, pid := msg(pid(0), topicA, 64<<10)
+	if o := h2.a.Publish(h2.now, m, pid, &h2.out); o != OutcomePublished {
+		t.Fatalf("Publish = %v", o)
+	}
+	if got := h2.preamblesTo(pid); len(got) != 0 {
+		t.Fatalf("own message announced to %v", got)
+	}
+	// Small messages are not announced either.
+	h2.reset()
+	_, sid := h2.receive(h2.mesh(topicA)[0], 1024)
+	if got := h2.preamblesTo(sid); len(got) != 0 {
+		t.Fatalf("1 KiB message announced to %v", got)
+	}
+}
+
+// The announce window follows the announced peers' largest RTT (2 RTTs +
+// 1 ms here), capped at WindowMax; without staggering the held copies all
+// go at the window's end.
+func TestPreambleWindowFromRTT(t *testing.T) {
+	h, mesh := v14Harness(t, func(c *Config) { c.Stagger = StaggerConfig{}; c.Preamble.WindowBase = time.Millisecond }, 0, 1, 2, 3, 4, 5)
+	h.a.HandlePeerRTT(h.now, mesh[1], 4*time.Millisecond, &h.out)
+	for _, p := range mesh[2:] {
+		h.a.HandlePeerRTT(h.now, p, 2*time.Millisecond, &h.out)
+	}
+	_, id := h.receive(mesh[0], 20<<10)
+	if got := h.copiesTo(id); len(got) != 0 {
+		t.Fatalf("copies before the window to %v", got)
+	}
+	d, _ := h.a.StaggerDeadline()
+	if want := h.now.Add(9 * time.Millisecond); !d.Equal(want) {
+		t.Fatalf("window ends %v, want %v", d.Sub(h.now), want.Sub(h.now))
+	}
+	h.reset()
+	h.advance(9 * time.Millisecond)
+	if o := h.a.ReleaseDue(h.now, &h.out); o != OutcomeCopiesReleased {
+		t.Fatalf("ReleaseDue = %v", o)
+	}
+	if got := h.copiesTo(id); !samePeers(got, mesh[1:]) {
+		t.Fatalf("copies after the window to %v, want %v", got, mesh[1:])
+	}
+	// A slow peer: the window is capped.
+	h.a.HandlePeerRTT(h.now, mesh[1], time.Second, &h.out)
+	h.reset()
+	_, id2 := h.receive(mesh[0], 20<<10)
+	if d, _ := h.a.StaggerDeadline(); !d.Equal(h.now.Add(20 * time.Millisecond)) {
+		t.Fatalf("window %v, want the 20 ms cap", d.Sub(h.now))
+	}
+	_ = id2
+}
+
+// Two PREAMBLEs for one message: the first sender is its source and the
+// other v1.4 mesh peers (the second sender too) get IMRECEIVING; the
+// second sender is answered IMRECEIVING. The message's head clears the
+// record, and forwarding skips both announcers.
+func TestPreambleChoosesOneSource(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
+	x, y := mesh[0], mesh[1]
+	m, id := msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+		t.Fatalf("HandlePreamble(x) = %v", o)
+	}
+	if got := h.controlTo("imr", id); !samePeers(got, mesh[1:4]) {
+		t.Fatalf("IMRECEIVING to %v, want the other v1.4 mesh peers %v", got, mesh[1:4])
+	}
+	if src, ok := h.a.PreambleSource(id); !ok || src != x {
+		t.Fatalf("source %v %v, want %v", src, ok, x)
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
+		t.Fatalf("HandlePreamble(y) = %v", o)
+	}
+	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{y}) {
+		t.Fatalf("IMRECEIVING to %v, want %v", got, y)
+	}
+	if o := h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleRepeated {
+		t.Fatalf("repeated = %v", o)
+	}
+	if src, _ := h.a.PreambleSource(id); src != x || h.a.Incoming() != 1 {
+		t.Fatalf("source %v, %d incoming", src, h.a.Incoming())
+	}
+	h.reset()
+	h.a.HandleMessageHead(h.now, x, topicA, id, 64<<10, &h.out)
+	if h.a.Incoming() != 0 {
+		t.Fatalf("%d incoming after the head", h.a.Incoming())
+	}
+	h.reset()
+	if o := h.a.HandleMessage(h.now, x, m, id, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("HandleMessage = %v", o)
+	}
+	h.a.Validated(h.now, id, ValidationAccept, &h.out)
+	if got := h.preamblesTo(id); slices.Contains(got, x) || slices.Contains(got, y) {
+		t.Fatalf("announcers %v were announced the message they have: %v", []peer.ID{x, y}, got)
+	}
+	if got := h.copiesTo(id); slices.Contains(got, x) || slices.Contains(got, y) {
+		t.Fatalf("announcers sent the message: %v", got)
+	}
+}
+
+// A PREAMBLE for a message we have is answered with IDONTWANT, and a copy
+// of ours waiting for the announcer is dropped.
+func TestPreambleForSeenMessage(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 1, 2)
+	_, id := h.receive(mesh[0], 64<<10)
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("HandlePreamble = %v", o)
+	}
+	if got := h.controlTo("idw", id); !slices.Equal(got, []peer.ID{mesh[1]}) || h.out.Preamble.IDontWantSent != 1 {
+		t.Fatalf("IDONTWANT to %v (%+v)", got, h.out.Preamble)
+	}
+	// Past the window, mesh[1] is not sent it; mesh[2] is.
+	var got []peer.ID
+	for range 10 {
+		h.reset()
+		h.advance(60 * time.Millisecond)
+		h.a.ReleaseDue(h.now, &h.out)
+		got = append(got, h.copiesTo(id)...)
+	}
+	if slices.Contains(got, mesh[1]) || !slices.Contains(got, mesh[2]) {
+		t.Fatalf("copies to %v", got)
+	}
+}
+
+// A PREAMBLE for a message whose head is arriving is answered with
+// IMRECEIVING.
+func TestPreambleWhileArriving(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1)
+	_, id := msg(pid(99), topicA, 64<<10)
+	h.a.HandleMessageHead(h.now, mesh[0], topicA, id, 64<<10, &h.out)
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
+		t.Fatalf("HandlePreamble = %v", o)
+	}
+	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{mesh[1]}) {
+		t.Fatalf("IMRECEIVING to %v", got)
+	}
+}
+
+// The source misses its deadline: IWANT goes to the other announcer, which
+// becomes the source (and answers: IWANT after IMRECEIVING is served); the
+// late source is demoted, not chosen for DemoteFor. With no announcer
+// left the record is forgotten.
+func TestPreambleDeadlineFallbackAndDemotion(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
+	x, y, z := mesh[0], mesh[1], mesh[2]
+	_, id := msg(pid(99), topicA, 64<<10)
+	h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out)
+	h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out)
+	d, ok := h.a.PreambleDeadline()
+	if !ok || !d.Equal(h.now.Add(250*time.Millisecond)) {
+		t.Fatalf("PreambleDeadline = %v %v", d, ok)
+	}
+	h.reset()
+	h.advance(249 * time.Millisecond)
+	if o := h.a.ExpirePreambles(h.now, &h.out); o != OutcomeNothingDue {
+		t.Fatalf("ExpirePreambles early = %v", o)
+	}
+	h.advance(time.Millisecond)
+	if o := h.a.ExpirePreambles(h.now, &h.out); o != OutcomePreamblesExpired {
+		t.Fatalf("ExpirePreambles = %v", o)
+	}
+	if got := h.controlTo("iwant", id); !slices.Equal(got, []peer.ID{y}) || h.out.Preamble.Fallbacks != 1 {
+		t.Fatalf("IWANT to %v (%+v), want %v", got, h.out.Preamble, y)
+	}
+	if src, _ := h.a.PreambleSource(id); src != y {
+		t.Fatalf("source %v, want %v", src, y)
+	}
+	if n := len(penalties(&h.out, events.PenaltyPreambleBroken)); n != 0 {
+		t.Fatal("one late copy penalised")
+	}
+	// x is demoted: a new message announced by x first gets no source...
+	h.reset()
+	_, id2 := msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, x, preamble(id2, topicA, 64<<10), &h.out); o != OutcomePreambleSourceDemoted {
+		t.Fatalf("HandlePreamble(demoted) = %v", o)
+	}
+	if got := h.controlTo("imr", id2); len(got) != 0 {
+		t.Fatalf("IMRECEIVING for a demoted source to %v", got)
+	}
+	// ... until z announces it.
+	if o := h.a.HandlePreamble(h.now, z, preamble(id2, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+		t.Fatalf("HandlePreamble(z) = %v", o)
+	}
+	if got := h.controlTo("imr", id2); !slices.Contains(got, x) || slices.Contains(got, z) {
+		t.Fatalf("IMRECEIVING to %v: want the demoted announcer told, not the source", got)
+	}
+	// y does not deliver either: nobody left, the record goes.
+	h.reset()
+	h.advance(250 * time.Millisecond)
+	h.a.ExpirePreambles(h.now, &h.out)
+	if _, ok := h.a.PreambleSource(id); ok || h.out.Preamble.Expired != 1 {
+		t.Fatalf("record of %q kept (%+v)", id, h.out.Preamble)
+	}
+	// After DemoteFor, x may be a source again.
+	h.advance(10 * time.Second)
+	_, id3 := msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, x, preamble(id3, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+		t.Fatalf("HandlePreamble after demotion = %v", o)
+	}
+}
+
+// A source that keeps missing its deadline pays PenaltyPreambleBroken from
+// its (MissAllowance+1)th miss in a row; misses further apart than
+// MissMemory start over.
+func TestPreambleBrokenPenalty(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1)
+	x := mesh[0]
+	miss := func() int {
+		h.t.Helper()
+		_, id := msg(pid(99), topicA, 64<<10)
+		h.reset()
+		if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+			h.t.Fatalf("HandlePreamble = %v", o)
+		}
+		h.advance(250 * time.Millisecond)
+		h.a.ExpirePreambles(h.now, &h.out)
+		h.advance(10 * time.Second) // past DemoteFor
+		return penalties(&h.out, events.PenaltyPreambleBroken)[x]
+	}
+	for i := 1; i <= 3; i++ {
+		if n := miss(); n != 0 {
+			t.Fatalf("miss %d penalised", i)
+		}
+	}
+	if n := miss(); n != 1 {
+		t.Fatalf("4th miss in a row: penalty %d, want 1", n)
+	}
+	h.advance(2 * time.Minute) // forgotten
+	if n := miss(); n != 0 {
+		t.Fatal("miss after MissMemory penalised")
+	}
+}
+
+// Hostile and malformed PREAMBLEs are bounded and, when only the sender
+// can be at fault, penalised.
+func TestPreambleBoundsAndPenalties(t *testing.T) {
+	h, mesh := v14Harness(t, func(c *Config) {
+		c.Preamble.MaxIncoming = 5
+		c.Preamble.MaxIncomingPerPeer = 3
+		c.Preamble.MaxPerHeartbeat = 10
+	}, 0, 1, 2)
+	x, y := mesh[0], mesh[1]
+	abuse := func() int { return penalties(&h.out, events.PenaltyPreambleAbuse)[x] }
+	for i := range 3 {
+		_, id := msg(pid(99), topicA, 64<<10)
+		if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+			t.Fatalf("PREAMBLE %d = %v", i, o)
+		}
+	}
+	_, id := msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleFlood || abuse() != 1 {
+		t.Fatalf("over MaxIncomingPerPeer = %v, penalties %d", o, abuse())
+	}
+	for range 2 {
+		_, id := msg(pid(99), topicA, 64<<10)
+		h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out)
+	}
+	h.reset()
+	_, id = msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, mesh[2], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleTableFull || len(h.out.Facts) != 0 {
+		t.Fatalf("table full = %v, facts %d", o, len(h.out.Facts))
+	}
+	if s := h.a.Sizes(); s.Incoming != 5 || s.MaxIncomingPerPeer != 3 {
+		t.Fatalf("sizes %+v", s)
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 2<<20), &h.out); o != OutcomePreambleOversized || abuse() != 1 {
+		t.Fatalf("oversized = %v, penalties %d", o, abuse())
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, x, preamble("", topicA, 10), &h.out); o != OutcomeInvalidInput || abuse() != 1 {
+		t.Fatalf("empty id = %v, penalties %d", o, abuse())
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, x, preamble(id, "other", 10), &h.out); o != OutcomeTopicNotJoined || abuse() != 0 {
+		t.Fatalf("unjoined topic = %v, penalties %d", o, abuse())
+	}
+	// Per-heartbeat budget: 10 processed (7 so far), the rest penalised.
+	h.reset()
+	for range 6 {
+		h.a.HandlePreamble(h.now, x, preamble(id, "other", 10), &h.out)
+	}
+	if abuse() != 3 {
+		t.Fatalf("over MaxPerHeartbeat: %d penalties, want 3", abuse())
+	}
+	h.reset()
+	h.heartbeat()
+	if o := h.a.HandlePreamble(h.now, x, preamble(id, "other", 10), &h.out); o != OutcomeTopicNotJoined {
+		t.Fatalf("after the heartbeat = %v", o)
+	}
+	// Every record expires; the deadline queue stays bounded.
+	h.advance(time.Second)
+	h.a.ExpirePreambles(h.now, &h.out)
+	if s := h.a.Sizes(); s.Incoming != 0 || s.IncomingQueue != 0 || s.MaxIncomingPerPeer != 0 {
+		t.Fatalf("after expiry: %+v", s)
+	}
+}
+
+// PREAMBLE and IMRECEIVING from a peer without v1.4 support, or on a
+// protocol before v1.3, are ignored and counted.
+func TestPreambleFromOldPeersIgnored(t *testing.T) {
+	h, mesh := v14Harness(t, nil)
+	_, id := h.receive(mesh[0], 64<<10)
+	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 10), &h.out); o != OutcomeLargeMessagesUnsupported {
+		t.Fatalf("PREAMBLE from a v1.3 peer = %v", o)
+	}
+	if o := h.a.HandleImReceiving(h.now, mesh[1], imreceiving(id), &h.out); o != OutcomeLargeMessagesUnsupported {
+		t.Fatalf("IMRECEIVING from a v1.3 peer = %v", o)
+	}
+	p := h.add(20, wire.ProtocolMeshsub12, false, topicA)
+	h.a.SetPeerLargeMessages(p, true)
+	if o := h.a.HandleImReceiving(h.now, p, imreceiving(id), &h.out); o != OutcomeLargeMessagesUnsupported {
+		t.Fatalf("IMRECEIVING on /meshsub/1.2.0 = %v", o)
+	}
+	q := h.add(21, wire.ProtocolMeshsub11, false, topicA)
+	h.a.SetPeerLargeMessages(q, true)
+	if o := h.a.HandlePreamble(h.now, q, preamble(id, topicA, 10), &h.out); o != OutcomeUnsupportedByProtocol {
+		t.Fatalf("PREAMBLE on /meshsub/1.1.0 = %v", o)
+	}
+}
+
+// IMRECEIVING shares the IDONTWANT set's bounds, its per-heartbeat budget
+// is MaxIDontWantMessages, and the sender's later IWANT for the message
+// (its source failed) is served, unlike after IDONTWANT.
+func TestImReceivingBoundsAndIWant(t *testing.T) {
+	h, mesh := v14Harness(t, func(c *Config) {
+		c.MaxIDontWant = 3
+		c.MaxIDontWantMessages = 4
+	}, 1, 2)
+	_, id := h.receive(mesh[0], 64<<10) // PREAMBLE to mesh[1], mesh[2]
+	h.reset()
+	if o := h.a.HandleImReceiving(h.now, mesh[1], imreceiving(id), &h.out); o != OutcomeImReceivingRecorded {
+		t.Fatalf("IMRECEIVING = %v", o)
+	}
+	if len(h.out.Cancels) != 1 || h.out.Cancels[0].Reason != CancelImReceiving {
+		t.Fatalf("cancels %v", h.out.Cancels)
+	}
+	h.reset()
+	if o := h.a.HandleIWant(h.now, mesh[1], iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("IWANT after IMRECEIVING = %v", o)
+	}
+	h.reset()
+	h.a.HandleIDontWant(h.now, mesh[2], idontwant(id), &h.out)
+	if o := h.a.HandleIWant(h.now, mesh[2], iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("IWANT after IDONTWANT = %v", o)
+	}
+	// IDONTWANT after IMRECEIVING is definitive.
+	h.a.HandleIDontWant(h.now, mesh[1], idontwant(id), &h.out)
+	if o := h.a.HandleIWant(h.now, mesh[1], iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("IWANT after IMRECEIVING then IDONTWANT = %v", o)
+	}
+	// Bounds: 3 ids remembered in all; 4 IMRECEIVINGs per heartbeat.
+	for i := range 2 {
+		h.a.HandleImReceiving(h.now, mesh[1], imreceiving(string(rune('a'+i))), &h.out)
+	}
+	if o := h.a.HandleImReceiving(h.now, mesh[1], imreceiving("z"), &h.out); o != OutcomeImReceivingBudgetExceeded {
+		t.Fatalf("over MaxIDontWant = %v", o)
+	}
+	if o := h.a.HandleImReceiving(h.now, mesh[1], imreceiving(id), &h.out); o != OutcomeImReceivingBudgetExceeded {
+		t.Fatalf("over MaxIDontWantMessages = %v", o)
+	}
+	if s := h.a.Sizes(); s.MaxDontWant > 3 {
+		t.Fatalf("IDONTWANT set %d > 3", s.MaxDontWant)
+	}
+	// IMRECEIVING entries expire like IDONTWANT's.
+	for range h.a.cfg.HistoryLength {
+		h.heartbeat()
+	}
+	if s := h.a.Sizes(); s.MaxDontWant != 0 {
+		t.Fatalf("IDONTWANT set %d after HistoryLength heartbeats", s.MaxDontWant)
+	}
+}
+
+// Choosing sources off (MinData 0): nothing is announced or held, a
+// PREAMBLE for a message we lack is ignored, IMRECEIVING still honoured.
+func TestPreambleOff(t *testing.T) {
+	h, mesh := v14Harness(t, func(c *Config) { c.Preamble = PreambleConfig{} }, 0, 1, 2)
+	_, id := h.receive(mesh[0], 64<<10)
+	if got := h.preamblesTo(id); len(got) != 0 {
+		t.Fatalf("PREAMBLE to %v", got)
+	}
+	_, id2 := msg(pid(99), topicA, 64<<10)
+	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id2, topicA, 10), &h.out); o != OutcomePreambleIgnored {
+		t.Fatalf("HandlePreamble = %v", o)
+	}
+	if o := h.a.HandleImReceiving(h.now, mesh[2], imreceiving(id), &h.out); o != OutcomeImReceivingRecorded {
+		t.Fatalf("HandleImReceiving = %v", o)
+	}
+}
+
+func TestPreambleConfigValidate(t *testing.T) {
+	for _, mut := range []func(*PreambleConfig){
+		func(c *PreambleConfig) { c.MinData = -1 },
+		func(c *PreambleConfig) { c.WindowMax = 0 },
+		func(c *PreambleConfig) { c.SourceTimeout = 0 },
+		func(c *PreambleConfig) { c.MaxIncoming = 0 },
+		func(c *PreambleConfig) { c.MaxIncomingPerPeer = 0 },
+		func(c *PreambleConfig) { c.MaxPerHeartbeat = 0 },
+		func(c *PreambleConfig) { c.MaxMessageSize = 0 },
+		func(c *PreambleConfig) { c.WindowBase = -1 },
+		func(c *PreambleConfig) { c.MissMemory = 0 },
+	} {
+		c := DefaultConfig()
+		mut(&c.Preamble)
+		if err := c.Validate(); err == nil {
+			t.Fatalf("invalid %+v accepted", c.Preamble)
+		}
+	}
+	c := DefaultConfig()
+	c.Preamble = PreambleConfig{}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("off: %v", err)
+	}
+}
