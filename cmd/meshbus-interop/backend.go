@@ -245,6 +245,13 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	if gc.GraftLimitD {
 		notes = append(notes, "GRAFTs refused at D mesh peers (MESHBUS_GRAFT_LIMIT_D)")
 	}
+	// MESHBUS_LARGE=0: no gossipsub v1.4 (no /meshsub/1.4.0 Extensions
+	// flag, so no PREAMBLE or IMRECEIVING between meshbus nodes), to
+	// measure v1.4 over the plans' links.
+	if !envBool("MESHBUS_LARGE", true) {
+		ropts = append(ropts, router.WithoutLargeMessages())
+		notes = append(notes, "gossipsub v1.4 large-message handling off (MESHBUS_LARGE=0)")
+	}
 	if latencyMesh() {
 		// Ping every peer on connect and then at the prober's default
 		// interval: the plans' links keep their latency, so the first
