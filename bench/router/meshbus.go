@@ -80,8 +80,8 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	if sc != router.DefaultStaggerConfig() {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
-	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE
-	// and _MAX (durations) and _RTTS (an integer): gossipsub v1.4 PREAMBLE
+	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE,
+	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers): gossipsub v1.4 PREAMBLE
 	// and IMRECEIVING's announce window (router.PreambleConfig), for A/B
 	// runs; unset ones keep router.DefaultPreambleConfig's values. They
 	// act only between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0
@@ -93,6 +93,8 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		fromEnv("MESHBUS_BENCH_PREAMBLE_BASE", time.ParseDuration, &pc.WindowBase),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_MAX", time.ParseDuration, &pc.WindowMax),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_RTTS", strconv.Atoi, &pc.WindowRTTs),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE", strconv.Atoi, &pc.Immediate),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE_FROM", time.ParseDuration, &pc.ImmediateFrom),
 	} {
 		if err != nil {
 			return nil, err

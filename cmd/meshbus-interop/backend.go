@@ -252,6 +252,14 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		ropts = append(ropts, router.WithoutLargeMessages())
 		notes = append(notes, "gossipsub v1.4 large-message handling off (MESHBUS_LARGE=0)")
 	}
+	// MESHBUS_PREAMBLE_IMMEDIATE=N: N copies of a forwarded large message
+	// go before the announce window ends (router.PreambleConfig.Immediate).
+	if v := os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE"); v != "" {
+		pc := router.DefaultPreambleConfig()
+		pc.Immediate = envInt("MESHBUS_PREAMBLE_IMMEDIATE", pc.Immediate)
+		ropts = append(ropts, router.WithPreamble(pc))
+		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before the announce window ends", pc.Immediate))
+	}
 	if latencyMesh() {
 		// Ping every peer on connect and then at the prober's default
 		// interval: the plans' links keep their latency, so the first

@@ -235,6 +235,42 @@ func TestPreambleWindowFromRTT(t *testing.T) {
 	_ = id2
 }
 
+// A window of at least ImmediateFrom lets Immediate copies go at once (the
+// first in the stagger's order); the rest wait for the window. A shorter
+// window, or Immediate 0, holds every v1.4 copy.
+func TestPreambleImmediateCopyOnLongWindow(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		rtt       time.Duration
+		immediate int
+		want      int // copies before the window ends
+	}{
+		{"long window", 10 * time.Millisecond, 1, 1},   // 2x10+5 ms, capped at 20
+		{"short window", time.Millisecond, 1, 0},       // 7 ms
+		{"immediate off", 10 * time.Millisecond, 0, 0}, // held
+		{"two immediate", 10 * time.Millisecond, 2, 1}, // K 1: one in flight at a time
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, mesh := v14Harness(t, func(cf *Config) { cf.Preamble.Immediate = c.immediate }, 0, 1, 2, 3, 4, 5)
+			for _, p := range mesh {
+				h.a.HandlePeerRTT(h.now, p, c.rtt, &h.out)
+			}
+			h.reset()
+			_, id := h.receive(mesh[0], 64<<10)
+			got := h.copiesTo(id)
+			if len(got) != c.want {
+				t.Fatalf("copies before the window to %v, want %d", got, c.want)
+			}
+			if len(got) == 1 && !slices.Contains(mesh[1:], got[0]) {
+				t.Fatalf("immediate copy to %v, not a mesh peer other than the sender", got[0])
+			}
+			if len(h.preamblesTo(id)) != len(mesh)-1 {
+				t.Fatalf("PREAMBLE to %v, want every v1.4 mesh peer but the sender", h.preamblesTo(id))
+			}
+		})
+	}
+}
+
 // Two PREAMBLEs for one message: the first sender is its source and the
 // other v1.4 mesh peers (the second sender too) get IMRECEIVING; the
 // second sender is answered IMRECEIVING. The message's head clears the
@@ -586,6 +622,8 @@ func TestPreambleConfigValidate(t *testing.T) {
 		func(c *PreambleConfig) { c.MaxMessageSize = 0 },
 		func(c *PreambleConfig) { c.WindowBase = -1 },
 		func(c *PreambleConfig) { c.MissMemory = 0 },
+		func(c *PreambleConfig) { c.Immediate = -1 },
+		func(c *PreambleConfig) { c.ImmediateFrom = -1 },
 	} {
 		c := DefaultConfig()
 		mut(&c.Preamble)

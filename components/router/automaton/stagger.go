@@ -112,6 +112,10 @@ type staggerEntry struct {
 	// peer's copy is released.
 	hold    time.Time
 	holding bool
+	// sent counts the copies released; while holding, up to immediate of
+	// them go before the window ends (PreambleConfig.Immediate).
+	sent      int
+	immediate int
 }
 
 // deadline is when e next needs ReleaseDue: the end of its announce
@@ -187,6 +191,9 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 		return 0
 	})
 	e := &staggerEntry{id: id, msg: msg, k: k, until: until, hold: hold, holding: holding, waiting: make([]peer.ID, 0, len(cands))}
+	if pc := &a.cfg.Preamble; holding && hold.Sub(now) >= pc.ImmediateFrom {
+		e.immediate = pc.Immediate
+	}
 	for _, ps := range cands {
 		e.waiting = append(e.waiting, ps.id)
 	}
@@ -210,7 +217,7 @@ func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 	for i := 0; (len(e.flying) < e.k || !e.until.After(now)) && i < len(e.waiting); {
 		p := e.waiting[i]
 		ps := a.peers[p]
-		if e.holding && ps != nil && largeMessagePeer(ps) {
+		if e.holding && ps != nil && largeMessagePeer(ps) && e.sent >= e.immediate {
 			i++
 			continue
 		}
@@ -223,6 +230,7 @@ func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 		}
 		e.flying = append(e.flying, p)
 		out.sendPaced(p, e.id, e.msg)
+		e.sent++
 		n++
 	}
 	if len(e.waiting) == 0 {
