@@ -109,9 +109,13 @@ func (c *LargeMessageConfig) validate(maxRPCSize int) error {
 // largeDriver is the driver's part of gossipsub v1.4: the reassembly of
 // received fragments. Owned by the driver goroutine.
 type largeDriver struct {
-	on      bool
-	re      *fragment.Reassembler
-	expired []fragment.Expired
+	on bool
+	// fragmentOut: some message can be larger than FragmentThreshold
+	// (it is below the maximum RPC size, which bounds every message), so
+	// writers to v1.4 peers look for messages to send as fragments.
+	fragmentOut bool
+	re          *fragment.Reassembler
+	expired     []fragment.Expired
 }
 
 // initLarge sets up r.large and the Extensions control message the router
@@ -144,6 +148,7 @@ func (r *Router) initLarge() error {
 		return fmt.Errorf("%w: %w", ErrBadOption, err)
 	}
 	d.re = re
+	d.fragmentOut = d.on && lc.FragmentThreshold < r.cfg.maxRPCSize
 	return nil
 }
 
@@ -345,14 +350,11 @@ func (wr *writer) writeFragRPC(r *Router) error {
 	return err
 }
 
-// setAside moves from the packed RPC's messages those the peer takes as
-// fragments (their encoding over FragmentThreshold, and a fragment size
-// that fits an RPC) to wr.big, with their ids (wr.ids, parallel to the
-// messages, from the queue).
+// setAside (for a v1.4 peer, when fragmentOut) moves from the packed
+// RPC's messages those the peer takes as fragments (their encoding over
+// FragmentThreshold, and a fragment size that fits an RPC) to wr.big, with
+// their ids (wr.ids, parallel to the messages, from the queue).
 func (wr *writer) setAside(r *Router) {
-	if !wr.pc.q.large.Load() || len(wr.rpc.Publish) == 0 {
-		return
-	}
 	kept := wr.rpc.Publish[:0]
 	for i, m := range wr.rpc.Publish {
 		if proto.Size(m) > r.cfg.large.FragmentThreshold && r.fragmentSize(len(wr.ids[i]), len(m.GetTopic())) > 0 {

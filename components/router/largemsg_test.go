@@ -67,19 +67,10 @@ func peerExt(t testing.TB, r *Router, p *node) Extensions {
 func TestV14NegotiationRecordsLargeMessages(t *testing.T) {
 	clk := clock.NewMock()
 	a, b := newNode(t, clk), newNode(t, clk)
-	exts, err := eventbus.Subscribe[events.EvtPeerExtensionsReceived](b.bus, eventbus.BufSize(8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exts.Close()
+	exts := bustest.Subscribe[events.EvtPeerExtensionsReceived](t, b.bus)
 	testhost.Connect(t, a.h, b.h)
-	select {
-	case ev := <-exts.Out():
-		if ev.Peer != a.h.ID() || ev.Protocol != wire.ProtocolMeshsub14 || !ev.LargeMessages || ev.PartialMessages {
-			t.Fatalf("extensions event %+v", ev)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no EvtPeerExtensionsReceived")
+	if ev := bustest.Next(t, exts, nil, 10*time.Second); ev.Peer != a.h.ID() || ev.Protocol != wire.ProtocolMeshsub14 || !ev.LargeMessages || ev.PartialMessages {
+		t.Fatalf("extensions event %+v", ev)
 	}
 	bustest.Eventually(t, 10*time.Second, "both marked v1.4", func() bool {
 		ea, oka := a.r.PeerExtensions(b.h.ID())
@@ -111,19 +102,10 @@ func TestV14NegotiationRecordsLargeMessages(t *testing.T) {
 	// on v1.4 is its hello), marks nobody, while the event still says what
 	// the peer advertised.
 	c := newNode(t, clk, WithoutLargeMessages())
-	cext, err := eventbus.Subscribe[events.EvtPeerExtensionsReceived](c.bus, eventbus.BufSize(8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cext.Close()
+	cext := bustest.Subscribe[events.EvtPeerExtensionsReceived](t, c.bus)
 	testhost.Connect(t, a.h, c.h)
-	select {
-	case ev := <-cext.Out():
-		if ev.Peer != a.h.ID() || !ev.LargeMessages {
-			t.Fatalf("c's extensions event %+v", ev)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no EvtPeerExtensionsReceived on c")
+	if ev := bustest.Next(t, cext, nil, 10*time.Second); ev.Peer != a.h.ID() || !ev.LargeMessages {
+		t.Fatalf("c's extensions event %+v", ev)
 	}
 	bustest.Eventually(t, 10*time.Second, "a and c peers", func() bool {
 		_, oka := a.r.PeerExtensions(c.h.ID())
@@ -216,11 +198,7 @@ func TestHostileFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rejected, err := eventbus.Subscribe[events.EvtFragmentRejected](n.bus, eventbus.BufSize(64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rejected.Close()
+	rejected := bustest.Subscribe[events.EvtFragmentRejected](t, n.bus)
 	f := newRawPeer(t, wire.ProtocolMeshsub14, false)
 	testhost.Connect(t, f.h, n.h)
 	f.open(n.h.ID())
@@ -298,13 +276,8 @@ func TestHostileFragments(t *testing.T) {
 		t.Fatalf("reassembly holds %v bytes", held)
 	}
 	for range 7 {
-		select {
-		case e := <-rejected.Out():
-			if e.Peer != f.h.ID() || e.Reason == 0 {
-				t.Fatalf("rejection event %+v", e)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("missing EvtFragmentRejected")
+		if e := bustest.Next(t, rejected, nil, 10*time.Second); e.Peer != f.h.ID() || e.Reason == 0 {
+			t.Fatalf("rejection event %+v", e)
 		}
 	}
 

@@ -270,12 +270,21 @@ func (wr *writer) next(r *Router, q *sendQueue) *pb.RPC {
 	}
 	budget := wr.budget - ctrlSize
 	if budget > 0 {
+		// Only a peer that takes fragments, with a threshold some message
+		// can exceed, needs the ids and the size check of setAside.
+		frag := r.large.fragmentOut && q.large.Load()
+		var ids *[]string
+		if frag {
+			ids = &wr.ids
+		}
 		var skipped int
-		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], &wr.ids, &wr.done, budget, msgFieldSize)
+		wr.rpc.Publish, skipped = q.popData(wr.rpc.Publish[:0], ids, &wr.done, budget, msgFieldSize)
 		if skipped > 0 {
 			wr.m.v.Add(mUnwantedSkips, uint64(skipped))
 		}
-		wr.setAside(r)
+		if frag {
+			wr.setAside(r)
+		}
 	}
 	if wr.rpc.Control == nil && len(wr.rpc.Publish) == 0 && len(wr.big) == 0 {
 		return nil

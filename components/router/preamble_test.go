@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/eventbus"
@@ -47,31 +46,13 @@ func diamond(t *testing.T, clk *clock.Mock, topic string, v14 bool, opts ...Opti
 			for _, d := range [][2]int{l, {l[1], l[0]}} {
 				a, b := ns[d[0]], ns[d[1]]
 				bustest.Eventually(t, 10*time.Second, fmt.Sprintf("node %d knows node %d's v1.4 support", d[0], d[1]), func() bool {
-					return largeMessagesOf(t, a.r, b.h.ID())
+					e, ok := a.r.PeerExtensions(b.h.ID())
+					return ok && e.LargeMessages
 				}, nil)
 			}
 		}
 	}
 	return ns, ts
-}
-
-// largeMessagesReq asks the driver whether its automaton marked a peer as
-// supporting v1.4 (a test's view of the core's state).
-type largeMessagesReq struct {
-	p     peer.ID
-	reply chan bool
-}
-
-func (q largeMessagesReq) serve(r *Router) { q.reply <- r.aut.PeerLargeMessages(q.p) }
-
-func largeMessagesOf(t *testing.T, r *Router, p peer.ID) bool {
-	t.Helper()
-	req := largeMessagesReq{p: p, reply: make(chan bool, 1)}
-	on, err := call(r, context.Background(), req, req.reply)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return on
 }
 
 func sumMetric(t *testing.T, ns [4]*node, name string, labels ...string) float64 {

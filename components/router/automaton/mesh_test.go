@@ -602,6 +602,11 @@ func TestSetPeerLargeMessages(t *testing.T) {
 	if h.a.PeerLargeMessages(p) {
 		t.Fatal("the peer's v1.4 support was not cleared")
 	}
+	// Before v1.3 there is no Extensions control message to advertise it.
+	old := h.add(2, wire.ProtocolMeshsub12, true)
+	if h.a.SetPeerLargeMessages(old, true); h.a.PeerLargeMessages(old) {
+		t.Fatal("a /meshsub/1.2.0 peer was marked v1.4")
+	}
 	if got := h.a.SetPeerLargeMessages("nobody", true); got != OutcomeUnknownPeer {
 		t.Fatalf("SetPeerLargeMessages(unknown) = %v", got)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -58,8 +59,9 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 // large-message handling (the largeMessageHandling flag of the Extensions
 // control message that opened its stream). The driver calls it when the
 // peer's extensions are known; until then, and for a peer that never
-// advertises it, the peer is treated as not supporting v1.4. It emits
-// nothing.
+// advertises it, the peer is treated as not supporting v1.4. On a protocol
+// without that control message (before /meshsub/1.3.0) it is always off.
+// It emits nothing.
 //
 // Outcomes: OutcomePeerFeaturesSet, OutcomeUnknownPeer.
 func (a *Automaton) SetPeerLargeMessages(p peer.ID, on bool) Outcome {
@@ -67,7 +69,7 @@ func (a *Automaton) SetPeerLargeMessages(p peer.ID, on bool) Outcome {
 	if ps == nil {
 		return OutcomeUnknownPeer
 	}
-	if on {
+	if on && wire.HasExtensions(ps.proto) {
 		ps.feat |= featLargeMessages
 	} else {
 		ps.feat &^= featLargeMessages

@@ -222,11 +222,9 @@ type incomingRef struct {
 }
 
 // largeMessagePeer reports whether ps takes PREAMBLE and IMRECEIVING: it
-// advertised v1.4 large-message handling on a protocol with IDONTWANT
-// newer than v1.2 (the Extensions control message came with v1.3).
-func largeMessagePeer(ps *peerState) bool {
-	return ps.feat&(featLargeMessages|featIDontWant) == featLargeMessages|featIDontWant && ps.proto != wire.ProtocolMeshsub12
-}
+// advertised v1.4 large-message handling (SetPeerLargeMessages, which
+// takes it only on a protocol with the Extensions control message).
+func largeMessagePeer(ps *peerState) bool { return ps.feat&featLargeMessages != 0 }
 
 // HandlePreamble takes a gossipsub v1.4 PREAMBLE from a peer: it has a
 // message (id, size, topic) and is about to send it to us. A copy of ours
