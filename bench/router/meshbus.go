@@ -81,7 +81,8 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
 	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE,
-	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers): gossipsub v1.4 PREAMBLE
+	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers),
+	// _PULL (true or false): gossipsub v1.4 PREAMBLE
 	// and IMRECEIVING's announce window (router.PreambleConfig), for A/B
 	// runs; unset ones keep router.DefaultPreambleConfig's values. They
 	// act only between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0
@@ -95,6 +96,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		fromEnv("MESHBUS_BENCH_PREAMBLE_RTTS", strconv.Atoi, &pc.WindowRTTs),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE", strconv.Atoi, &pc.Immediate),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE_FROM", time.ParseDuration, &pc.ImmediateFrom),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_PULL", strconv.ParseBool, &pc.Pull),
 	} {
 		if err != nil {
 			return nil, err
@@ -223,18 +225,23 @@ func (b *meshbusNode) Cancelled() float64 {
 }
 
 // Close closes the node. With MESHBUS_BENCH_OUTCOMES=1 it first prints
-// the router's outcome and message counters to stderr ("outcome NAME N"
+// the router's outcome, message and PREAMBLE counters to stderr ("outcome NAME N"
 // lines, one node's each; sum them over nodes), for diagnosis.
 func (b *meshbusNode) Close() error {
 	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
 		if mfs, err := b.reg.Gather(); err == nil {
 			for _, mf := range mfs {
-				if n := mf.GetName(); n != "meshbus_router_outcomes_total" && n != "meshbus_router_messages_total" && n != "meshbus_router_idontwant_learned_total" {
+				prefix := ""
+				switch mf.GetName() {
+				case "meshbus_router_outcomes_total", "meshbus_router_messages_total", "meshbus_router_idontwant_learned_total":
+				case "meshbus_router_preamble_total":
+					prefix = "preamble_"
+				default:
 					continue
 				}
 				for _, m := range mf.GetMetric() {
 					for _, l := range m.GetLabel() {
-						fmt.Fprintf(os.Stderr, "outcome %s %.0f\n", l.GetValue(), m.GetCounter().GetValue())
+						fmt.Fprintf(os.Stderr, "outcome %s%s %.0f\n", prefix, l.GetValue(), m.GetCounter().GetValue())
 					}
 				}
 			}
