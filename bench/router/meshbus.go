@@ -81,8 +81,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
 	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE,
-	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers),
-	// _PULL (true or false): gossipsub v1.4 PREAMBLE
+	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers): gossipsub v1.4 PREAMBLE
 	// and IMRECEIVING's announce window (router.PreambleConfig), for A/B
 	// runs; unset ones keep router.DefaultPreambleConfig's values. They
 	// act only between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0
@@ -96,7 +95,6 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 		fromEnv("MESHBUS_BENCH_PREAMBLE_RTTS", strconv.Atoi, &pc.WindowRTTs),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE", strconv.Atoi, &pc.Immediate),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE_FROM", time.ParseDuration, &pc.ImmediateFrom),
-		fromEnv("MESHBUS_BENCH_PREAMBLE_PULL", strconv.ParseBool, &pc.Pull),
 	} {
 		if err != nil {
 			return nil, err

@@ -253,14 +253,12 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		notes = append(notes, "gossipsub v1.4 large-message handling off (MESHBUS_LARGE=0)")
 	}
 	// MESHBUS_PREAMBLE_IMMEDIATE=N: N copies of a forwarded large message
-	// go before the announce window ends (router.PreambleConfig.Immediate);
-	// MESHBUS_PREAMBLE_PULL=0: receivers do not ask their chosen source
-	// with IWANT (PreambleConfig.Pull), for A/B runs.
-	if pc := router.DefaultPreambleConfig(); os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE") != "" || os.Getenv("MESHBUS_PREAMBLE_PULL") != "" {
+	// go before the announce window ends (router.PreambleConfig.Immediate).
+	if v := os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE"); v != "" {
+		pc := router.DefaultPreambleConfig()
 		pc.Immediate = envInt("MESHBUS_PREAMBLE_IMMEDIATE", pc.Immediate)
-		pc.Pull = envBool("MESHBUS_PREAMBLE_PULL", pc.Pull)
 		ropts = append(ropts, router.WithPreamble(pc))
-		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before the announce window ends, pull %v", pc.Immediate, pc.Pull))
+		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before the announce window ends", pc.Immediate))
 	}
 	if latencyMesh() {
 		// Ping every peer on connect and then at the prober's default

@@ -144,16 +144,14 @@ var (
 	mIDWResumed    = idwLearnFam.Lazy("resumed")
 
 	preambleFam = schema.Family("meshbus_router_preamble_total",
-		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired), IWANTs asking a chosen source at once (pulled), held copies sent at once because their peer asked for them (pull_served).", prometheus.CounterValue, "kind")
-	mPreSent       = preambleFam.Lazy("sent")
-	mPreHeld       = preambleFam.Lazy("held")
-	mPreImrSent    = preambleFam.Lazy("imreceiving_sent")
-	mPreIDWSent    = preambleFam.Lazy("idontwant_sent")
-	mPreSkipped    = preambleFam.Lazy("skipped")
-	mPreFallbacks  = preambleFam.Lazy("fallback")
-	mPreExpired    = preambleFam.Lazy("expired")
-	mPrePulled     = preambleFam.Lazy("pulled")
-	mPrePullServed = preambleFam.Lazy("pull_served")
+		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired).", prometheus.CounterValue, "kind")
+	mPreSent      = preambleFam.Lazy("sent")
+	mPreHeld      = preambleFam.Lazy("held")
+	mPreImrSent   = preambleFam.Lazy("imreceiving_sent")
+	mPreIDWSent   = preambleFam.Lazy("idontwant_sent")
+	mPreSkipped   = preambleFam.Lazy("skipped")
+	mPreFallbacks = preambleFam.Lazy("fallback")
+	mPreExpired   = preambleFam.Lazy("expired")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -255,7 +253,7 @@ func (m *metrics) idontwant(c automaton.IDontWantCounts) {
 func (m *metrics) preamble(c automaton.PreambleCounts) {
 	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
 		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
-		counted{mPreExpired, c.Expired}, counted{mPrePulled, c.Pulled}, counted{mPrePullServed, c.PullServed})
+		counted{mPreExpired, c.Expired})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

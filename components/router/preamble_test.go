@@ -187,39 +187,3 @@ func TestUnwantedRingImReceivingThenIWant(t *testing.T) {
 		t.Fatal("the answer to the peer's IWANT was refused")
 	}
 }
-
-// With Pull (the default), d asks its chosen source for the message at
-// once, so every router delivers with the mock clock standing still: no
-// announce window has to end. The pulls and the held copies they took are
-// counted.
-func TestPreamblePullDeliversWithinTheWindow(t *testing.T) {
-	clk := clock.NewMock()
-	ns, ts := diamond(t, clk, "big", true)
-	sub, err := ts[3].Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const msgs = 4
-	for i := range msgs {
-		d := bytes.Repeat([]byte{7}, 64<<10)
-		d[0] = byte(i)
-		if err := ts[0].Publish(context.Background(), d); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		m, err := sub.Next(ctx) // the clock does not move
-		cancel()
-		if err != nil {
-			t.Fatalf("message %d not delivered to d with the clock still: %v", i, err)
-		}
-		if m.Data[0] != byte(i) {
-			t.Fatalf("d got message %d, want %d", m.Data[0], i)
-		}
-	}
-	pulled := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "pulled")
-	served := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "pull_served")
-	t.Logf("pulls %v, held copies they took %v", pulled, served)
-	if pulled < msgs || served < 1 {
-		t.Errorf("pulls %v, served %v: want at least %d and 1", pulled, served, msgs)
-	}
-}

@@ -108,9 +108,7 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 // advertised to it and still cache, skipping ids it sent IDONTWANT for and
 // ids already sent to it GossipRetransmission times (an id it sent only
 // IMRECEIVING for is answered: the peer asks because its source failed;
-// an id announced to it with PREAMBLE counts as advertised until its copy
-// goes, and a copy still held for it goes at once, in its place: see
-// PreambleConfig.Pull). Asking beyond the
+// an id announced to it with PREAMBLE counts as advertised). Asking beyond the
 // per-heartbeat budget (MaxIHaveLength ids) or beyond GossipRetransmission
 // emits EvtPeerPenalized (PenaltyIWantSpam).
 //
@@ -148,9 +146,7 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 			e.sent = make(map[peer.ID]int)
 		}
 		e.sent[from]++
-		if !a.staggerPull(from, string(raw), out) {
-			out.sendMessage(from, string(raw), e.msg)
-		}
+		out.sendMessage(from, string(raw), e.msg)
 		served++
 	}
 	if overBudget {

@@ -18,22 +18,21 @@ import (
 // handling (SetPeerLargeMessages); nothing changes toward other peers.
 //
 // Sending: a forwarded message whose data is at least MinData bytes is
-// announced at once with PREAMBLE (id, encoded message size, topic) to
-// each chosen v1.4 mesh peer, and their copies are held for an announce
-// window (WindowRTTs times the largest round-trip time of those peers,
-// plus WindowBase, at most WindowMax; WindowUnknown when one of their RTTs
-// is unknown) so that their IMRECEIVING or IDONTWANT answers arrive
-// first: an answered peer is not sent the message, and a peer that asks
-// for it with IWANT (Pull) gets its copy at once. Peers without v1.4 are
-// not held back, and our own messages are not announced (nobody has them
-// yet). After the window the held copies go as staggered forwarding sends
-// them (StaggerConfig), or all at once when the message is not staggered.
+// announced at once with PREAMBLE (id, encoded size, topic) to each chosen
+// v1.4 mesh peer, and their copies are held for an announce window
+// (WindowRTTs times the largest round-trip time of those peers, plus
+// WindowBase, at most WindowMax; WindowUnknown when one of their RTTs is
+// unknown) so that their IMRECEIVING or IDONTWANT answers arrive first: an
+// answered peer is not sent the message. Peers without v1.4 are not held
+// back, and our own messages are not announced (nobody has them yet).
+// After the window the held copies go as staggered forwarding sends them
+// (StaggerConfig), or all at once when the message is not staggered.
 //
 // Receiving a PREAMBLE for message m from peer X: if m is seen, IDONTWANT
 // goes back to X; if m is already arriving (its head came, or another
 // peer was chosen as its source), IMRECEIVING goes back to X; otherwise X
-// becomes m's source, until SourceTimeout, IMRECEIVING goes to our
-// other v1.4 mesh peers of the topic, and (Pull) IWANT goes to X. If neither m's head nor a copy
+// becomes m's source, until SourceTimeout, and IMRECEIVING goes to our
+// other v1.4 mesh peers of the topic. If neither m's head nor a copy
 // arrives by then, IWANT goes to another peer that announced m (it has
 // it), else m's record is forgotten and gossip recovers it; X is not
 // picked as a source for DemoteFor, and a peer that misses more than
@@ -76,13 +75,6 @@ type PreambleConfig struct {
 	// ImmediateFrom is the shortest announce window for which Immediate
 	// copies go at once (0: every window).
 	ImmediateFrom time.Duration
-	// Pull asks a message's chosen source for it with IWANT at once, so
-	// that the source's copy does not wait for the end of the source's
-	// announce window: the window then holds back only the copies nobody
-	// asked for. A source serves the IWANT of a peer it announced the
-	// message to at once, in place of that peer's held copy, and not again
-	// once that copy has gone.
-	Pull bool
 	// SourceTimeout is how long after choosing a message's source the
 	// automaton waits for the message before it falls back.
 	SourceTimeout time.Duration
@@ -129,7 +121,6 @@ func DefaultPreambleConfig() PreambleConfig {
 		WindowMax:          20 * time.Millisecond,
 		Immediate:          1,
 		ImmediateFrom:      10 * time.Millisecond,
-		Pull:               true,
 		SourceTimeout:      250 * time.Millisecond,
 		MaxMessageSize:     wire.DefaultMaxRPCSize,
 		MaxIncoming:        1024,
@@ -203,11 +194,6 @@ type PreambleCounts struct {
 	// Expired is messages announced to us forgotten at their deadline
 	// with nobody left to ask (gossip recovers them).
 	Expired int
-	// Pulled is IWANTs sent to a chosen source at once (Pull).
-	Pulled int
-	// PullServed is held copies sent at once because their peer asked
-	// for them with IWANT.
-	PullServed int
 }
 
 // imrMark marks, in a peer's IDONTWANT set, an id it sent IMRECEIVING
@@ -367,24 +353,21 @@ func (a *Automaton) maxAnnounced() int {
 	return wire.DefaultMaxRPCSize
 }
 
-// chooseSource makes p the source of rec (message id of topic t), sends
-// IMRECEIVING to t's other v1.4 mesh peers and, with Pull, IWANT to p.
-// The pull records no promise: the source's deadline (ExpirePreambles)
-// already covers a source that does not send.
+// chooseSource makes p the source of rec (message id of topic t) and
+// sends IMRECEIVING to t's other v1.4 mesh peers.
 func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id string, out *Output) {
 	rec.source = p
-	raw := []byte(id)
+	var raw []byte
 	for _, q := range t.mesh.items {
 		if q == p {
 			continue
 		}
 		if qs := a.peers[q]; qs != nil && largeMessagePeer(qs) {
+			if raw == nil {
+				raw = []byte(id)
+			}
 			out.sendImReceiving(q, raw)
 		}
-	}
-	if a.cfg.Preamble.Pull {
-		out.sendIWant(p, [][]byte{raw})
-		out.Preamble.Pulled++
 	}
 }
 

@@ -115,9 +115,16 @@ func samePeers(a, b []peer.ID) bool {
 func TestPreambleHoldsV14CopiesAndSkipsAnswered(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 1, 2, 3)
 	src, v14, old := mesh[0], mesh[1:4], mesh[4:]
-	_, id := h.receive(src, 64<<10)
+	m, id := h.receive(src, 64<<10)
 	if got := h.preamblesTo(id); !samePeers(got, v14) {
 		t.Fatalf("PREAMBLE to %v, want %v", got, v14)
+	}
+	for _, s := range h.out.Sends {
+		for _, pr := range s.RPC.GetControl().GetPreamble() {
+			if got, want := pr.GetMessageSize(), uint64(proto.Size(m)); got != want || pr.GetTopicID() != topicA {
+				t.Fatalf("PREAMBLE size %d topic %q, want the encoded size %d and %q", got, pr.GetTopicID(), want, topicA)
+			}
+		}
 	}
 	if h.out.Preamble.Sent != 3 || h.out.Preamble.Held != 1 {
 		t.Fatalf("counts %+v", h.out.Preamble)
@@ -635,88 +642,5 @@ func TestPreambleConfigValidate(t *testing.T) {
 	c.Preamble = PreambleConfig{}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("off: %v", err)
-	}
-}
-
-// Pull, receiving: the chosen source is asked for the message with IWANT
-// at once (no promise: the source's deadline covers it); a second
-// announcer is not. With Pull off no IWANT goes.
-func TestPreamblePullAsksTheSource(t *testing.T) {
-	for _, pull := range []bool{true, false} {
-		h, mesh := v14Harness(t, func(c *Config) { c.Preamble.Pull = pull }, 0, 1, 2, 3)
-		x, y := mesh[0], mesh[1]
-		_, id := msg(pid(99), topicA, 64<<10)
-		if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
-			t.Fatalf("pull %v: HandlePreamble(x) = %v", pull, o)
-		}
-		want := []peer.ID{x}
-		if !pull {
-			want = nil
-		}
-		if got := h.controlTo("iwant", id); !slices.Equal(got, want) {
-			t.Fatalf("pull %v: IWANT to %v, want %v", pull, got, want)
-		}
-		if h.out.Preamble.Pulled != len(want) {
-			t.Fatalf("pull %v: Pulled = %d", pull, h.out.Preamble.Pulled)
-		}
-		if s := h.a.Sizes(); s.MaxPromises != 0 {
-			t.Fatalf("pull %v: %d promises recorded", pull, s.MaxPromises)
-		}
-		h.reset()
-		h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out)
-		if got := h.controlTo("iwant", id); len(got) != 0 {
-			t.Fatalf("pull %v: second announcer asked: %v", pull, got)
-		}
-	}
-}
-
-// Pull, sending: an announced peer's IWANT takes its held copy at once, as
-// a paced copy (in flight for staggering), and the window's end does not
-// send it again; an IWANT that crosses a copy already sent is not served
-// (it would be a duplicate), while one after IMRECEIVING still is.
-func TestPreamblePullServesTheHeldCopy(t *testing.T) {
-	h, mesh := v14Harness(t, nil, 1, 2, 3, 4, 5)
-	_, id := h.receive(mesh[0], 64<<10)
-	if got := h.copiesTo(id); len(got) != 0 {
-		t.Fatalf("copies before the window to %v", got)
-	}
-	puller, imr := mesh[2], mesh[3]
-	h.reset()
-	if o := h.a.HandleIWant(h.now, puller, iwant(id), &h.out); o != OutcomeIWantServed {
-		t.Fatalf("HandleIWant = %v", o)
-	}
-	if len(h.out.Sends) != 1 || h.out.Sends[0].To != puller || h.out.Sends[0].Paced == nil || !h.out.Sends[0].Paced[0] {
-		t.Fatalf("pulled copy %+v, want one paced copy to %v", h.out.Sends, puller)
-	}
-	if h.out.Preamble.PullServed != 1 {
-		t.Fatalf("PullServed = %d", h.out.Preamble.PullServed)
-	}
-	h.reset()
-	h.a.HandleImReceiving(h.now, imr, imreceiving(id), &h.out)
-	// The window ends; the pulled copy is still in flight (K 1).
-	got := []peer.ID{puller}
-	flying := []peer.ID{puller}
-	h.advance(h.a.cfg.Preamble.WindowUnknown)
-	h.reset()
-	h.a.ReleaseDue(h.now, &h.out)
-	flying = append(flying, h.copiesTo(id)...)
-	got = append(got, h.copiesTo(id)...)
-	for len(flying) > 0 {
-		rel := h.done(flying[0], id, h.tracked())
-		flying = append(flying[1:], rel...)
-		got = append(got, rel...)
-	}
-	if want := []peer.ID{mesh[1], mesh[2], mesh[4], mesh[5]}; !samePeers(got, want) {
-		t.Fatalf("copies to %v, want each of %v once", got, want)
-	}
-	for _, p := range []peer.ID{puller, mesh[1]} {
-		h.reset()
-		if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantNothingServed {
-			t.Fatalf("IWANT from %v after its copy went = %v", p, o)
-		}
-	}
-	h.reset()
-	if o := h.a.HandleIWant(h.now, imr, iwant(id), &h.out); o != OutcomeIWantServed {
-		t.Fatalf("IWANT after IMRECEIVING (its source failed) = %v", o)
 	}
 }

@@ -232,24 +232,12 @@ func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 		out.sendPaced(p, e.id, e.msg)
 		e.sent++
 		n++
-		if !e.hold.IsZero() {
-			a.unoffer(e.id, p)
-		}
 	}
 	if len(e.waiting) == 0 {
 		// Nothing left to release: copies still in flight hold nothing back.
 		delete(a.stagger.entries, e.id)
 	}
 	return n
-}
-
-// unoffer forgets that the announced message id was offered to p, now
-// that its copy went to p: p's IWANT for it (a pull that crossed the
-// copy) is not served again.
-func (a *Automaton) unoffer(id string, p peer.ID) {
-	if ce := a.mcache.get(id); ce != nil {
-		delete(ce.offered, p)
-	}
 }
 
 // staggerPeerHas records that p has, or is receiving, the message id (its
@@ -267,30 +255,6 @@ func (a *Automaton) staggerPeerHas(now time.Time, p peer.ID, id string, out *Out
 		e.flying = slices.Delete(e.flying, i, i+1)
 	}
 	a.release(now, e, out)
-}
-
-// staggerPull sends p its copy of the staggered message id at once, as
-// paced (it counts as in flight), when p is still waiting for it: p asked
-// for it with IWANT (PreambleConfig.Pull). It reports whether it did.
-func (a *Automaton) staggerPull(p peer.ID, id string, out *Output) bool {
-	e := a.stagger.entries[id]
-	if e == nil {
-		return false
-	}
-	i := slices.Index(e.waiting, p)
-	if i < 0 {
-		return false
-	}
-	e.waiting = slices.Delete(e.waiting, i, i+1)
-	e.flying = append(e.flying, p)
-	out.sendPaced(p, id, e.msg)
-	e.sent++
-	a.unoffer(id, p)
-	out.Preamble.PullServed++
-	if len(e.waiting) == 0 {
-		delete(a.stagger.entries, id)
-	}
-	return true
 }
 
 // staggerForget drops a removed peer from every staggered message.
