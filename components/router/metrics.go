@@ -144,7 +144,7 @@ var (
 	mIDWResumed    = idwLearnFam.Lazy("resumed")
 
 	preambleFam = schema.Family("meshbus_router_preamble_total",
-		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired).", prometheus.CounterValue, "kind")
+		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired), IDONTWANTs not sent to a peer already told IMRECEIVING (idontwant_spared).", prometheus.CounterValue, "kind")
 	mPreSent      = preambleFam.Lazy("sent")
 	mPreHeld      = preambleFam.Lazy("held")
 	mPreImrSent   = preambleFam.Lazy("imreceiving_sent")
@@ -152,6 +152,7 @@ var (
 	mPreSkipped   = preambleFam.Lazy("skipped")
 	mPreFallbacks = preambleFam.Lazy("fallback")
 	mPreExpired   = preambleFam.Lazy("expired")
+	mPreIDWSpared = preambleFam.Lazy("idontwant_spared")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -253,7 +254,7 @@ func (m *metrics) idontwant(c automaton.IDontWantCounts) {
 func (m *metrics) preamble(c automaton.PreambleCounts) {
 	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
 		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
-		counted{mPreExpired, c.Expired})
+		counted{mPreExpired, c.Expired}, counted{mPreIDWSpared, c.IDontWantSpared})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

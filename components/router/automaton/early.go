@@ -12,8 +12,9 @@ import (
 // topic when the frame's first bytes named it (topic "" otherwise). If the
 // message is new and its data at least IDontWantThreshold bytes, IDONTWANT
 // for it goes at once to the /meshsub/1.2.0 mesh peers of the topic (of
-// every joined topic when the topic is not known yet) except the sender,
-// as HandleMessage would send it once the whole message has arrived, but
+// every joined topic when the topic is not known yet) except the sender
+// and the peers we told IMRECEIVING for it (gossipsub v1.4: they already
+// skip us; PreambleCounts.IDontWantSpared), as HandleMessage would send it once the whole message has arrived, but
 // earlier by the time the rest of the message takes to arrive: a mesh peer
 // that gets the IDONTWANT before it forwards its own copy does not send it.
 // HandleMessage then sends no second IDONTWANT for the id. For data under
@@ -68,7 +69,7 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 		return OutcomeEarlyIDontWantSkipped
 	}
 	k, learn := a.idwLearned(id, dataLen)
-	quiet := false // a peer's IDONTWANT was suppressed (IDontWantLearnConfig)
+	quiet := false // a peer's IDONTWANT was suppressed (IDontWantLearnConfig) or spared (told IMRECEIVING)
 	to := a.scratchPeers[:0]
 	for _, name := range a.localOrder.items {
 		t := a.topics[name]
@@ -77,6 +78,11 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 		}
 		for _, p := range t.mesh.items {
 			if p == from || containsPeer(to, p) {
+				continue
+			}
+			if containsPeer(e.told, p) {
+				out.Preamble.IDontWantSpared++
+				quiet = true
 				continue
 			}
 			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
@@ -120,6 +126,16 @@ type earlySet struct {
 type earlyEntry struct {
 	idwSent bool
 	from    []peer.ID // peers whose copy started arriving, at most maxDupSenders
+	// told is the peers we sent IMRECEIVING for the id while it was
+	// announced to us (incoming.told): they already skip us, so IDONTWANT
+	// for it does not go to them.
+	told []peer.ID
+}
+
+// toldImReceiving reports whether p was sent IMRECEIVING for id.
+func (s *earlySet) toldImReceiving(id string, p peer.ID) bool {
+	e := s.ids[id]
+	return e != nil && containsPeer(e.told, p)
 }
 
 // idwSent reports whether IDONTWANT went out for id at its head.

@@ -146,7 +146,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 }
 
 // sendIDontWants sends IDONTWANT for id to t's /meshsub/1.2.0 mesh peers
-// except from, if msg's data is at least IDontWantThreshold bytes (the data
+// except from and those we told IMRECEIVING for it, if msg's data is at least IDontWantThreshold bytes (the data
 // field alone, as go-libp2p-pubsub measures it) and HandleMessageHead did
 // not send it already; under IDontWantLearn.Below bytes, learned
 // IDONTWANT decides per peer (idwSends). It reports whether it decided
@@ -159,6 +159,10 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 	k, learn := a.idwLearned(id, len(msg.GetData()))
 	for _, p := range t.mesh.items {
 		if p == from {
+			continue
+		}
+		if a.early.toldImReceiving(id, p) {
+			out.Preamble.IDontWantSpared++
 			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {

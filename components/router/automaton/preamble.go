@@ -194,6 +194,10 @@ type PreambleCounts struct {
 	// Expired is messages announced to us forgotten at their deadline
 	// with nobody left to ask (gossip recovers them).
 	Expired int
+	// IDontWantSpared is IDONTWANTs not sent, at a message's head or
+	// arrival, to a peer we had told IMRECEIVING for it (it already
+	// skips us).
+	IDontWantSpared int
 }
 
 // imrMark marks, in a peer's IDONTWANT set, an id it sent IMRECEIVING
@@ -215,6 +219,11 @@ type incoming struct {
 	source   peer.ID   // the peer we wait for; "" when every announcer was demoted
 	deadline time.Time // when to fall back
 	from     []peer.ID // announcers (source included), at most maxDupSenders
+	// told is the peers sent IMRECEIVING for the message (at most the
+	// topic's mesh and the announcers): when its head or copy arrives
+	// they get no IDONTWANT for it, since IMRECEIVING already put the id
+	// in their set of messages not to send us.
+	told []peer.ID
 }
 
 type incomingRef struct {
@@ -307,6 +316,9 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 		switch {
 		case rec.source != "":
 			out.sendImReceiving(from, []byte(id))
+			if !containsPeer(rec.told, from) {
+				rec.told = append(rec.told, from)
+			}
 			return OutcomePreambleOtherSource
 		case a.demoted(now, ps):
 			return OutcomePreambleSourceDemoted
@@ -354,7 +366,7 @@ func (a *Automaton) maxAnnounced() int {
 }
 
 // chooseSource makes p the source of rec (message id of topic t) and
-// sends IMRECEIVING to t's other v1.4 mesh peers.
+// sends IMRECEIVING to t's other v1.4 mesh peers (recorded in rec.told).
 func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id string, out *Output) {
 	rec.source = p
 	var raw []byte
@@ -367,6 +379,9 @@ func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id str
 				raw = []byte(id)
 			}
 			out.sendImReceiving(q, raw)
+			if !containsPeer(rec.told, q) {
+				rec.told = append(rec.told, q)
+			}
 		}
 	}
 }
@@ -396,7 +411,8 @@ func (a *Automaton) compactIncoming() {
 
 // arrivedIncoming forgets the record of a message announced to us whose
 // head or copy arrived: its announcers have the message, so they join the
-// peers forwarding skips (earlySet).
+// peers forwarding skips (earlySet), and the peers told IMRECEIVING for
+// it get no IDONTWANT (earlyEntry.told).
 func (a *Automaton) arrivedIncoming(id string) {
 	rec := a.pre.in[id]
 	if rec == nil {
@@ -408,6 +424,7 @@ func (a *Automaton) arrivedIncoming(id string) {
 			e.from = append(e.from, p)
 		}
 	}
+	e.told = rec.told
 	a.dropIncoming(id, rec)
 }
 

@@ -644,3 +644,44 @@ func TestPreambleConfigValidate(t *testing.T) {
 		t.Fatalf("off: %v", err)
 	}
 }
+
+// Peers told IMRECEIVING for a message (the other v1.4 mesh peers when its
+// source was chosen, and a later announcer answered IMRECEIVING) get no
+// IDONTWANT when its head, or the whole message, arrives: they already
+// skip us. The mesh peers without v1.4 still get it, and the spared ones
+// are counted.
+func TestImReceivingSparesIDontWant(t *testing.T) {
+	for _, head := range []bool{true, false} {
+		h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
+		x, y := mesh[0], mesh[4] // y: no v1.4, not told
+		m, id := msg(pid(99), topicA, 64<<10)
+		h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out)
+		told := h.controlTo("imr", id)
+		if !samePeers(told, mesh[1:4]) {
+			t.Fatalf("IMRECEIVING to %v, want %v", told, mesh[1:4])
+		}
+		h.reset()
+		if head {
+			if o := h.a.HandleMessageHead(h.now, x, topicA, id, 64<<10, &h.out); o != OutcomeEarlyIDontWantSent {
+				t.Fatalf("HandleMessageHead = %v", o)
+			}
+		} else if o := h.a.HandleMessage(h.now, x, m, id, true, &h.out); o != OutcomeNeedsValidation {
+			t.Fatalf("HandleMessage = %v", o)
+		}
+		got := h.controlTo("idw", id)
+		if want := []peer.ID{y, mesh[5]}; !samePeers(got, want) {
+			t.Fatalf("head %v: IDONTWANT to %v, want only the peers not told IMRECEIVING %v", head, got, want)
+		}
+		if h.out.Preamble.IDontWantSpared != 3 {
+			t.Fatalf("head %v: IDontWantSpared = %d, want 3", head, h.out.Preamble.IDontWantSpared)
+		}
+		if head {
+			// The whole message then sends no second IDONTWANT.
+			h.reset()
+			h.a.HandleMessage(h.now, x, m, id, true, &h.out)
+			if got := h.controlTo("idw", id); len(got) != 0 || h.out.Preamble.IDontWantSpared != 0 {
+				t.Fatalf("second IDONTWANT to %v, spared %d", got, h.out.Preamble.IDontWantSpared)
+			}
+		}
+	}
+}
