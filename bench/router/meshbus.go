@@ -223,8 +223,9 @@ func (b *meshbusNode) Cancelled() float64 {
 }
 
 // Close closes the node. With MESHBUS_BENCH_OUTCOMES=1 it first prints
-// the router's outcome, message and PREAMBLE counters to stderr ("outcome NAME N"
-// lines, one node's each; sum them over nodes), for diagnosis.
+// the router's outcome, message and PREAMBLE counters to stderr
+// ("outcome NAME N" lines, one node's each; sum them over nodes), for
+// diagnosis.
 func (b *meshbusNode) Close() error {
 	if os.Getenv("MESHBUS_BENCH_OUTCOMES") == "1" {
 		if mfs, err := b.reg.Gather(); err == nil {

@@ -14,9 +14,10 @@ import (
 // for it goes at once to the /meshsub/1.2.0 mesh peers of the topic (of
 // every joined topic when the topic is not known yet) except the sender
 // and the peers we told IMRECEIVING for it (gossipsub v1.4: they already
-// skip us; PreambleCounts.IDontWantSpared), as HandleMessage would send it once the whole message has arrived, but
-// earlier by the time the rest of the message takes to arrive: a mesh peer
-// that gets the IDONTWANT before it forwards its own copy does not send it.
+// skip us; PreambleCounts.IDontWantSpared), as HandleMessage would send
+// it once the whole message has arrived, but earlier by the time the
+// rest of the message takes to arrive: a mesh peer that gets the
+// IDONTWANT before it forwards its own copy does not send it.
 // HandleMessage then sends no second IDONTWANT for the id. For data under
 // IDontWantLearn.Below, learned IDONTWANT decides per peer, as in
 // HandleMessage, and a head from a peer we sent IDONTWANT for the id is

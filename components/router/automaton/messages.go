@@ -146,9 +146,10 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 }
 
 // sendIDontWants sends IDONTWANT for id to t's /meshsub/1.2.0 mesh peers
-// except from and those we told IMRECEIVING for it, if msg's data is at least IDontWantThreshold bytes (the data
-// field alone, as go-libp2p-pubsub measures it) and HandleMessageHead did
-// not send it already; under IDontWantLearn.Below bytes, learned
+// except from and those we told IMRECEIVING for it, if msg's data is at
+// least IDontWantThreshold bytes (the data field alone, as
+// go-libp2p-pubsub measures it) and HandleMessageHead did not send it
+// already; under IDontWantLearn.Below bytes, learned
 // IDONTWANT decides per peer (idwSends). It reports whether it decided
 // (true even when every peer was skipped).
 func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, msg *pb.Message, id string, out *Output) bool {
