@@ -67,7 +67,7 @@ type ringSink[E any] struct {
 	readerWaits atomic.Bool   // the reader is parked on wake
 	writersWait atomic.Int32  // Block producers parked on space
 	space       chan struct{} // capacity 1: one token wakes one parked producer, who passes it on
-	wake        chan struct{} // capacity 1: one token wakes the reader
+	wake        chan struct{} // capacity 1: one token wakes the reader (closeChan leaves one too)
 	gone        chan struct{} // closed by closeChan: no producer will push again
 	isGone      atomic.Bool
 	readMu      sync.Mutex    // one reader at a time
@@ -277,6 +277,10 @@ func (r *ringSink[E]) tryDeliverAny(n *node, ev any, seq uint64) bool {
 func (r *ringSink[E]) closeChan() {
 	r.isGone.Store(true)
 	close(r.gone)
+	select { // a reader parked without a context waits on wake alone
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (r *ringSink[E]) queued() int {
@@ -350,7 +354,9 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 	defer r.readMu.Unlock()
 	ln := r.lnp.Load()
 	for {
-		if ln != nil && r.shared.Load() {
+		// The lane's lock (cmu) only when the lane has something for r:
+		// a reader about to park looks without it.
+		if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
 			if out, ok := r.nextShared(ln, buf); ok {
 				return out, nil
 			}
@@ -374,10 +380,10 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 				continue
 			}
 			if done := ctx.Done(); done == nil {
-				select { // a two-way select is cheaper than three
-				case <-r.wake:
-				case <-r.gone:
-				}
+				// One channel: closeChan leaves a token on wake too,
+				// and a receive parks and wakes for less than a
+				// select over wake and gone.
+				<-r.wake
 			} else {
 				select {
 				case <-r.wake:

@@ -36,7 +36,7 @@ func TestLaneSaturatedDropMember(t *testing.T) {
 	}
 	// Set aside, it costs the Emit nothing: the fast path takes it.
 	f := ln.n.fanp.Load()
-	if ok, _, _ := ln.tryFast(f, evtA{100}, new(atomic.Bool)); !ok {
+	if st, _, _ := ln.tryFast(f, evtA{100}, new(atomic.Bool)); st != fastOK {
 		t.Fatal("an Emit with a member set aside did not take the fast path")
 	}
 	if d, q := stalled.Dropped(), stalled.Queued(); d != 97 || q != 4 {

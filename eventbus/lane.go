@@ -48,9 +48,12 @@ import (
 // limit of its members, so an Emit never overwrites a slot a member still
 // has to read. roomUntil caches the smallest lhead+limit over the members,
 // so the emitter looks at the cursors only once that many events have
-// passed, or when the membership changed. A member without room:
-//   - Block: the emitter waits for it (releasing emu and the word, keeping
-//     the node's read lock) or for its end;
+// passed (the fast paths then re-read them themselves, roomNow), or when
+// the membership changed. A member without room:
+//   - Block: the emitter yields once (on the fast path, holding nothing:
+//     a reader readied on its processor runs and makes room), then waits
+//     for it in the slow path (releasing emu and the word, keeping the
+//     node's read lock) or for its end;
 //   - Drop, Notify, Kill: it is moved out of the lane (evict): what it has
 //     not read is copied into its private ring, and from then on it gets
 //     events one copy each, like an unbound queue, where the policy
@@ -80,8 +83,13 @@ type lane[T any] struct {
 	// every Emit checks their room before it writes (they never wait
 	// inside the private loop).
 	nprivBlock int
-	shared     []*ringSink[T] // members reading from the lane
-	private    []*ringSink[T] // members moved out (full, ended, replayed)
+	// yieldAt is 1 + the position at which a fast path last found only
+	// Block members without room (fastFull): its Emit yielded once
+	// already, so the slow path's wait for that position parks at once
+	// instead of yielding again (waitRoom).
+	yieldAt uint64
+	shared  []*ringSink[T] // members reading from the lane
+	private []*ringSink[T] // members moved out (full, ended, replayed)
 	// saturated are private Drop members whose ring is full, set aside:
 	// an Emit does nothing for them (each drops every event, counted at
 	// read time from the lane's position, see saturate), so a stalled
@@ -215,16 +223,34 @@ func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail<<2 | 2) }
 // needs a decision (f is still the node's fanout, nobody is private or
 // asks to rejoin, every member has room, the emitter is not closed: see
 // emit), writes v, publishes it and wakes parked readers (woke and owe are
-// as wakeAll's). ok is false when the caller must take the slow path.
-func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, owe *subCore) {
+// as wakeAll's). Once the cached room is used up it looks at the members'
+// cursors itself (roomNow) rather than leaving that to the slow path. It
+// returns fastOK when it emitted v, fastFull when only Block members
+// without room keep it from doing so (the caller yields once and tries
+// again before it takes the slow path, which parks: see Emitter.Emit),
+// and fastSlow when the caller must take the slow path.
+func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (st fastStatus, woke bool, owe *subCore) {
 	s := ln.seq.Load()
 	if s&1 != 0 || ln.want.Load() || ln.n.writers.Load() != 0 || !ln.seq.CompareAndSwap(s, s|1) {
-		return false, false, nil // busy: the slow path waits its turn on emu
+		return fastSlow, false, nil // busy: the slow path waits its turn on emu
 	}
 	t := s >> 2
-	if ln.changed || len(ln.private) > 0 || t >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
+	if ln.changed || len(ln.private) > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
 		ln.seq.Store(s | 2)
-		return false, false, nil
+		return fastSlow, false, nil
+	}
+	if t >= ln.roomUntil {
+		room, blockOnly := ln.roomNow(t)
+		if room <= t {
+			st = fastSlow
+			if blockOnly {
+				st = fastFull
+				ln.yieldAt = t + 1 // see waitRoom
+			}
+			ln.seq.Store(s | 2)
+			return st, false, nil
+		}
+		ln.roomUntil = room
 	}
 	if len(ln.shared) > 0 {
 		b := ln.buf.Load()
@@ -239,7 +265,45 @@ func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (ok, woke bool, 
 	if sn != nil {
 		ln.notifySat(sn, t, 1, nil)
 	}
-	return true, woke, owe
+	return fastOK, woke, owe
+}
+
+// fastStatus is what a lane fast path did (tryFast).
+type fastStatus uint8
+
+const (
+	// fastOK: the event is emitted.
+	fastOK fastStatus = iota
+	// fastSlow: the caller must take the slow path.
+	fastSlow
+	// fastFull: nothing was emitted because Block members have no room
+	// (and no member of another policy lacks it); the caller yields once
+	// and tries again, then takes the slow path, which waits.
+	fastFull
+)
+
+// roomNow returns the smallest lhead+limit over the members reading from
+// the lane (roomUntil's value now; MaxUint64 without members) and whether
+// every member without room at position t is a Block member (false when a
+// Drop, Notify or Kill member lacks it: only the slow path can move it
+// out). Called with the word held, on a lane with no private or ended
+// member (the caller checked); the cursors only grow meanwhile, so the
+// room it returns stays valid while the word is held.
+func (ln *lane[T]) roomNow(t uint64) (room uint64, blockOnly bool) {
+	return membersRoom(ln.shared, t)
+}
+
+// membersRoom is roomNow over the members ms.
+func membersRoom[T any](ms []*ringSink[T], t uint64) (room uint64, blockOnly bool) {
+	room, blockOnly = math.MaxUint64, true
+	for _, r := range ms {
+		h := r.lhead.Load()
+		if t-h >= r.limit && r.settings.policy != Block {
+			blockOnly = false
+		}
+		room = min(room, h+r.limit)
+	}
+	return room, blockOnly
 }
 
 // tryFastMany is tryFast for several events: it takes the word once and
@@ -252,9 +316,17 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, w
 		return 0, false, nil
 	}
 	ln.tail = s >> 2
-	if ln.changed || len(ln.private) > 0 || ln.tail >= ln.roomUntil || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
+	if ln.changed || len(ln.private) > 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || ln.n.fanp.Load() != f || closed.Load() {
 		ln.seq.Store(s | 2)
 		return 0, false, nil
+	}
+	if ln.tail >= ln.roomUntil {
+		if room, _ := ln.roomNow(ln.tail); room > ln.tail {
+			ln.roomUntil = room
+		} else {
+			ln.seq.Store(s | 2)
+			return 0, false, nil // Emit of the first event yields or waits
+		}
 	}
 	// Positions below roomUntil are free in every member's view, and the
 	// ring holds at least every member's limit: nothing unread is
@@ -305,6 +377,9 @@ func (ln *lane[T]) emitAny(ev any, closed *atomic.Bool) (bool, *subCore, *kills)
 // the only way two producers can meet then) writes nothing.
 func (ln *lane[T]) emit(v T, kill *kills, c *singleCache[T], closed *atomic.Bool) (woke bool, owe *subCore) {
 	ln.lockWord()
+	if c != nil && c.yieldAt != 0 {
+		ln.yieldAt, c.yieldAt = c.yieldAt, 0 // its fast path yielded (moreRoom)
+	}
 	if c == nil && closed != nil && closed.Load() && ln.n.single.Load() {
 		ln.unlockWord()
 		return false, nil
@@ -453,7 +528,12 @@ func (ln *lane[T]) waitRoom(r *ringSink[T], hasRoom func() bool) bool {
 	// Every other wait yields instead of parking, to let a reader that
 	// shares this processor run first: a reader that keeps up makes room
 	// with its next batch, and a yield is cheaper than a park and a wake.
+	// An Emit whose fast path already yielded for this position
+	// (fastFull) parks.
 	yield := !r.spun
+	if ln.yieldAt == ln.tail+1 {
+		yield, ln.yieldAt = false, 0
+	}
 	r.spun = yield
 	ln.unlockWord()
 	n.emu.Unlock()

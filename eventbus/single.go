@@ -1,6 +1,9 @@
 package eventbus
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // This file is the single-producer emitter's view of its lane
 // (SingleProducer): what it caches to emit without taking the lane's
@@ -30,7 +33,16 @@ type singleCache[T any] struct {
 	ok bool
 	// sn is the lane's satNotify then: the fast path calls their
 	// Notifiers (lane.notifySat).
-	sn       []satNote[T]
+	sn []satNote[T]
+	// members are the lane's members then (a copy of its shared list):
+	// once room is used up, the fast path reads their cursors itself
+	// (moreRoom). Their number, limits and policies cannot change while
+	// seq is unchanged.
+	members []*ringSink[T]
+	// yieldAt is 1 + the position for which moreRoom yielded without
+	// finding room; the slow path passes it on to the lane (lane.yieldAt),
+	// so that its wait parks at once.
+	yieldAt  uint64
 	stateful bool // a stateful emitter never takes the fast path
 	// closed and busClosed are the emitter's and the bus's closed flags:
 	// the fast path does not load them (Close clears ok; Bus.Close sets
@@ -53,6 +65,8 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 	b := ln.buf.Load()
 	c.slots, c.mask = b.slots, b.mask
 	c.sn = ln.satNotify
+	clear(c.members)
+	c.members = append(c.members[:0], ln.shared...)
 	c.seq = ln.tail << 2
 	ln.seq.Store(c.seq)
 	// A flag raised while the word was held had its dirty bit
@@ -62,6 +76,30 @@ func (ln *lane[T]) refresh(c *singleCache[T]) {
 	if ln.want.Load() || ln.n.writers.Load() != 0 || ln.ending.Load() != 0 || ln.rejoin.Load() || c.closed.Load() || c.busClosed.Load() {
 		c.ok = false
 	}
+}
+
+// moreRoom is called by the single-producer fast path (Emitter.Emit) when
+// position t is at the room it cached: it reads the members' cursors
+// (membersRoom) and reports whether t has room now, caching the new room.
+// When only Block members lack it, it yields once first, holding nothing
+// (a reader readied on this processor runs and makes room; see
+// lane.tryFast), and looks again if the lane's seq is still the emitter's.
+// false sends the Emit to the slow path.
+func (c *singleCache[T]) moreRoom(t uint64) bool {
+	room, blockOnly := membersRoom(c.members, t)
+	if room <= t && blockOnly {
+		c.yieldAt = t + 1
+		runtime.Gosched()
+		if c.ln.seq.Load() != c.seq {
+			return false
+		}
+		room, _ = membersRoom(c.members, t)
+	}
+	if room <= t {
+		return false
+	}
+	c.room, c.yieldAt = room, 0
+	return true
 }
 
 // trySingleMany is the fast path of a single-producer emitter's EmitMany

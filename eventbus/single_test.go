@@ -334,7 +334,7 @@ func TestLaneSaturatedNotifyMember(t *testing.T) {
 			if !em.sp.ok {
 				t.Fatal("the single-producer emitter is off its fast path with a Notify member set aside")
 			}
-		} else if ok, _, _ := ln.tryFast(b.nodes[ln.n.typ].fanp.Load(), evtA{20}, new(atomic.Bool)); !ok {
+		} else if st, _, _ := ln.tryFast(b.nodes[ln.n.typ].fanp.Load(), evtA{20}, new(atomic.Bool)); st != fastOK {
 			t.Fatal("an Emit with a Notify member set aside did not take the fast path")
 		} else {
 			_ = em.Emit(evtA{21}) // as the single-producer run: 22 events

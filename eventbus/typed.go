@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -137,7 +138,7 @@ func (e *Emitter[T]) Emit(v T) error {
 		c.calls++ // unsynchronised on purpose: see singleCache.calls
 		if c.ok && e.y.owedTo.Load() == nil {
 			s := c.ln.seq.Load()
-			if t := s >> 2; s == c.seq && t < c.room {
+			if t := s >> 2; s == c.seq && (t < c.room || c.moreRoom(t)) {
 				c.slots[t&c.mask] = v // also without members: nobody reads it then
 				if ns := (t + 1) << 2; c.ln.seq.CompareAndSwap(s, ns) {
 					c.seq = ns
@@ -169,7 +170,18 @@ func (e *Emitter[T]) Emit(v T) error {
 		// word and no lock. Attach and detach replace the fanout under
 		// the word, so the fast path sees any change.
 		if ln, ok := f.lane.(*lane[T]); ok {
-			if ok, woke, owe := ln.tryFast(f, v, &e.closed); ok {
+			st, woke, owe := ln.tryFast(f, v, &e.closed)
+			if st == fastFull {
+				// Block members without room: yield once, holding
+				// nothing, so that a reader readied on this processor
+				// (woken by an earlier Emit, it waits there until this
+				// goroutine stops) takes its batch and makes room; a
+				// park and a wake through the slow path cost more
+				// (docs/eventbus.md, "Eighth pass").
+				runtime.Gosched()
+				st, woke, owe = ln.tryFast(f, v, &e.closed)
+			}
+			if st == fastOK {
 				if woke || owe != nil {
 					e.y.maybeYield(n, woke, owe, -1)
 				}
