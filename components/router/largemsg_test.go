@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/fragment"
@@ -388,5 +389,43 @@ func TestDefaultSendsLargeMessagesWhole(t *testing.T) {
 	}
 	if n := metrictest.Sum(t, a.reg, "meshbus_router_fragments_total", "kind", "out"); n != 0 {
 		t.Fatalf("%v fragments sent with the default threshold", n)
+	}
+}
+
+// A large message queued for a peer that takes fragments is set aside to
+// go as fragments only when the writer takes it: an IDONTWANT (or
+// IMRECEIVING, or the peer's own copy) that cancels it while queued means
+// no fragment of it is ever written.
+func TestCancelledCopyIsNotFragmented(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Router{}
+	r.cfg.maxRPCSize = wire.DefaultMaxRPCSize
+	r.cfg.large = DefaultLargeMessageConfig()
+	r.cfg.large.FragmentThreshold = 64 << 10
+	r.large.fragmentOut = true
+	topic := "big"
+	big := func(seq string) *pb.Message {
+		return &pb.Message{From: []byte("author"), Seqno: []byte(seq), Topic: &topic, Data: randomData(200<<10, 3)}
+	}
+	for _, cancel := range []bool{false, true} {
+		q := newSendQueue(8, 8)
+		q.large.Store(true)
+		if q.pushData("m1", big("1"), false) != pushQueued {
+			t.Fatal("push refused")
+		}
+		if cancel && !q.cancel("m1") {
+			t.Fatal("cancel of a queued copy failed")
+		}
+		wr := &writer{pc: &peerConn{q: q}, budget: dataBatchBytes - 64, m: m}
+		rpc := wr.next(r, q)
+		switch {
+		case cancel && (rpc != nil || len(wr.big) != 0):
+			t.Fatalf("cancelled copy: next = %v, %d set aside for fragments", rpc, len(wr.big))
+		case !cancel && (len(wr.big) != 1 || wr.bigIDs[0] != "m1"):
+			t.Fatalf("queued copy: %d set aside (%v), want m1", len(wr.big), wr.bigIDs)
+		}
 	}
 }
