@@ -219,10 +219,11 @@ type incoming struct {
 	source   peer.ID   // the peer we wait for; "" when every announcer was demoted
 	deadline time.Time // when to fall back
 	from     []peer.ID // announcers (source included), at most maxDupSenders
-	// told is the peers sent IMRECEIVING for the message (at most the
-	// topic's mesh and the announcers): when its head or copy arrives
-	// they get no IDONTWANT for it, since IMRECEIVING already put the id
-	// in their set of messages not to send us.
+	// told is the peers sent IMRECEIVING for the message (the topic's
+	// mesh and later announcers, at most maxTold): when its head or copy
+	// arrives they get no IDONTWANT for it, since IMRECEIVING already put
+	// the id in their set of messages not to send us. A peer left out
+	// just gets the IDONTWANT.
 	told []peer.ID
 }
 
@@ -316,7 +317,7 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 		switch {
 		case rec.source != "":
 			out.sendImReceiving(from, []byte(id))
-			if !containsPeer(rec.told, from) {
+			if len(rec.told) < a.maxTold() && !containsPeer(rec.told, from) {
 				rec.told = append(rec.told, from)
 			}
 			return OutcomePreambleOtherSource
@@ -364,6 +365,10 @@ func (a *Automaton) maxAnnounced() int {
 	}
 	return wire.DefaultMaxRPCSize
 }
+
+// maxTold bounds incoming.told: a full mesh plus maxDupSenders later
+// announcers, however many peers announce one message.
+func (a *Automaton) maxTold() int { return a.cfg.Dhi + maxDupSenders }
 
 // chooseSource makes p the source of rec (message id of topic t) and
 // sends IMRECEIVING to t's other v1.4 mesh peers (recorded in rec.told).

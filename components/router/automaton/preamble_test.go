@@ -685,3 +685,29 @@ func TestImReceivingSparesIDontWant(t *testing.T) {
 		}
 	}
 }
+
+// However many peers announce a message after its source was chosen, the
+// list of peers told IMRECEIVING stays within a full mesh plus
+// maxDupSenders; every announcer is still answered.
+func TestImReceivingToldBounded(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
+	_, id := msg(pid(99), topicA, 64<<10)
+	h.a.HandlePreamble(h.now, mesh[0], preamble(id, topicA, 64<<10), &h.out)
+	for i := 100; i < 160; i++ {
+		p := h.add(i, wire.ProtocolMeshsub13, false, topicA)
+		if o := h.a.SetPeerLargeMessages(p, true); o != OutcomePeerFeaturesSet {
+			t.Fatalf("SetPeerLargeMessages = %v", o)
+		}
+		h.reset()
+		if o := h.a.HandlePreamble(h.now, p, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
+			t.Fatalf("announcer %d: %v", i, o)
+		}
+		if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{p}) {
+			t.Fatalf("announcer %d answered %v", i, got)
+		}
+	}
+	rec := h.a.pre.in[id]
+	if rec == nil || len(rec.told) != h.a.maxTold() {
+		t.Fatalf("told %d peers, want the cap %d", len(rec.told), h.a.maxTold())
+	}
+}
