@@ -123,6 +123,21 @@ func TestV14NegotiationRecordsLargeMessages(t *testing.T) {
 	}
 }
 
+// v14Pair is two linked routers in topic "big" that negotiated gossipsub
+// v1.4 both ways, a's topic and a subscription of b's.
+func v14Pair(t *testing.T, clk *clock.Mock, opts ...Option) (a, b *node, ta *Topic, sb *Subscription) {
+	t.Helper()
+	a, b, ta, tb := pair(t, clk, "big", opts...)
+	sb, err := tb.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 10*time.Second, "v1.4 both ways", func() bool {
+		return peerExt(t, a.r, b).LargeMessages && peerExt(t, b.r, a).LargeMessages
+	}, nil)
+	return a, b, ta, sb
+}
+
 // Two meshbus routers that fragment from the spec's 64 KiB (our default
 // threshold is the maximum RPC size) exchange a 200 KiB message as
 // fragments: delivered once, byte for byte, and counted as fragments on
@@ -131,14 +146,7 @@ func TestFragmentedMessageDelivered(t *testing.T) {
 	clk := clock.NewMock()
 	cfg := DefaultLargeMessageConfig()
 	cfg.FragmentThreshold = 64 << 10
-	a, b, ta, tb := pair(t, clk, "big", WithLargeMessages(cfg))
-	sb, err := tb.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bustest.Eventually(t, 10*time.Second, "v1.4 both ways", func() bool {
-		return peerExt(t, a.r, b).LargeMessages && peerExt(t, b.r, a).LargeMessages
-	}, nil)
+	a, b, ta, sb := v14Pair(t, clk, WithLargeMessages(cfg))
 	data := randomData(200<<10, 7)
 	ctx := context.Background()
 	if err := ta.Publish(ctx, data, RequirePeers()); err != nil {
@@ -372,14 +380,7 @@ func TestV14NewStreamRecordsAgain(t *testing.T) {
 // routers: the threshold is the maximum RPC size.
 func TestDefaultSendsLargeMessagesWhole(t *testing.T) {
 	clk := clock.NewMock()
-	a, b, ta, tb := pair(t, clk, "big")
-	sb, err := tb.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bustest.Eventually(t, 10*time.Second, "v1.4 both ways", func() bool {
-		return peerExt(t, a.r, b).LargeMessages && peerExt(t, b.r, a).LargeMessages
-	}, nil)
+	a, _, ta, sb := v14Pair(t, clk)
 	data := randomData(200<<10, 8)
 	if err := ta.Publish(context.Background(), data, RequirePeers()); err != nil {
 		t.Fatal(err)

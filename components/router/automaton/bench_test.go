@@ -9,13 +9,19 @@ import (
 
 // BenchmarkReceiveValidateForward is the message hot path: a new message
 // from a mesh peer, validated and forwarded to the rest of a 20-peer topic.
-func BenchmarkReceiveValidateForward(b *testing.B) {
+func BenchmarkReceiveValidateForward(b *testing.B) { benchForward(b, 256) }
+
+// BenchmarkReceiveValidateForwardIDontWant is the same with 2 KiB of data,
+// over IDontWantThreshold: each message also sends IDONTWANT to the mesh.
+func BenchmarkReceiveValidateForwardIDontWant(b *testing.B) { benchForward(b, 2048) }
+
+func benchForward(b *testing.B, size int) {
 	h := newHarness(b, nil)
 	ps := h.addN(1, 20, topicA)
 	h.join(topicA)
 	src := ps[0]
 	topic := topicA
-	data := make([]byte, 256)
+	data := make([]byte, size)
 	seq := uint64(0)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -133,10 +133,12 @@ type earlyEntry struct {
 	told []peer.ID
 }
 
-// toldImReceiving reports whether p was sent IMRECEIVING for id.
-func (s *earlySet) toldImReceiving(id string, p peer.ID) bool {
-	e := s.ids[id]
-	return e != nil && containsPeer(e.told, p)
+// told returns the peers sent IMRECEIVING for id (nil for most ids).
+func (s *earlySet) told(id string) []peer.ID {
+	if e := s.ids[id]; e != nil {
+		return e.told
+	}
+	return nil
 }
 
 // idwSent reports whether IDONTWANT went out for id at its head.

@@ -158,11 +158,12 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 	}
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 	k, learn := a.idwLearned(id, len(msg.GetData()))
+	told := a.early.told(id)
 	for _, p := range t.mesh.items {
 		if p == from {
 			continue
 		}
-		if a.early.toldImReceiving(id, p) {
+		if containsPeer(told, p) {
 			out.Preamble.IDontWantSpared++
 			continue
 		}

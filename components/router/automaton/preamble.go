@@ -384,9 +384,7 @@ func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id str
 				raw = []byte(id)
 			}
 			out.sendImReceiving(q, raw)
-			if !containsPeer(rec.told, q) {
-				rec.told = append(rec.told, q)
-			}
+			rec.told = append(rec.told, q) // empty before: a source is chosen once
 		}
 	}
 }
