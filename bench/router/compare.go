@@ -138,6 +138,34 @@ func (r *Result) idleCPUPerNodeSecond() time.Duration {
 	return time.Duration(float64(r.IdleCPU) / r.IdleWall.Seconds() / float64(r.Nodes))
 }
 
+// toMedian is the median over messages of f applied to each message's
+// span from publish to its median delivery.
+func (r *Result) toMedian(f func(Span) float64) float64 {
+	xs := make([]float64, len(r.ToMedian))
+	for i, s := range r.ToMedian {
+		xs[i] = f(s)
+	}
+	return median(xs)
+}
+
+// cpuToMedian is the median, over messages, of the process CPU used from a
+// message's publish to its median delivery.
+func (r *Result) cpuToMedian() float64 {
+	return r.toMedian(func(s Span) float64 { return float64(s.CPU) })
+}
+
+// coresToMedian is the median, over messages, of the cores kept busy from
+// a message's publish to its median delivery (CPU over wall time): near
+// the machine's core count, that delivery waited on CPU.
+func (r *Result) coresToMedian() float64 {
+	return r.toMedian(func(s Span) float64 {
+		if s.Wall <= 0 {
+			return 0
+		}
+		return float64(s.CPU) / float64(s.Wall)
+	})
+}
+
 func (r *Result) perDelivered(x float64) float64 {
 	if r.Received == 0 {
 		return 0
@@ -164,6 +192,8 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 		{"duplicates per delivered", func(r *Result) float64 { return r.perDelivered(r.Duplicates) }, num},
 		{"RPCs per delivered", func(r *Result) float64 { return r.perDelivered(r.RPCsOut) }, num},
 		{"cancelled per delivered", func(r *Result) float64 { return r.perDelivered(r.Cancelled) }, num},
+		{"CPU to median delivery", (*Result).cpuToMedian, dur},
+		{"cores busy to median", (*Result).coresToMedian, num},
 		{"peak RSS", func(r *Result) float64 { return float64(r.PeakRSS) }, mib},
 	}
 	if len(mesh) > 0 && mesh[0].IdleWall > 0 {

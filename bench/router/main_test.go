@@ -39,9 +39,22 @@ func TestSmallRun(t *testing.T) {
 			if len(res.Latencies) != res.Received || res.RPCsOut <= 0 || res.P99 <= 0 {
 				t.Fatalf("latencies %d, RPCs %v, p99 %v", len(res.Latencies), res.RPCsOut, res.P99)
 			}
+			// Every message reached its median receiver once, after its
+			// publish, and used some CPU on the way.
+			if len(res.ToMedian) != cfg.Messages {
+				t.Fatalf("%d spans to the median delivery, want one per message (%d)", len(res.ToMedian), cfg.Messages)
+			}
+			for _, s := range res.ToMedian {
+				if s.Wall <= 0 || s.CPU < 0 {
+					t.Fatalf("span to the median delivery %+v", s)
+				}
+			}
+			if res.cpuToMedian() <= 0 {
+				t.Fatalf("no CPU before the median deliveries: %+v", res.ToMedian)
+			}
 			var out bytes.Buffer
 			res.Print(&out, cfg)
-			for _, want := range []string{"delivery ratio           1.0000 (120 of 120)", "RPCs per delivered", "CPU per delivered", "latency p50"} {
+			for _, want := range []string{"delivery ratio           1.0000 (120 of 120)", "RPCs per delivered", "CPU per delivered", "to median delivery", "latency p50"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("report lacks %q:\n%s", want, out.String())
 				}
@@ -71,7 +84,7 @@ func TestCompare(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	for _, want := range []string{"meshbus", "go-libp2p-pubsub", "delivery ratio", "1.0000", "peak RSS", "CPU per delivered msg", "x\n"} {
+	for _, want := range []string{"meshbus", "go-libp2p-pubsub", "delivery ratio", "1.0000", "peak RSS", "CPU per delivered msg", "CPU to median delivery", "cores busy to median", "x\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

@@ -37,6 +37,8 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 		fmt.Fprintf(w, "idle CPU                 %s per node-second (%s over %s wall, nothing published)\n",
 			r.idleCPUPerNodeSecond().Round(time.Microsecond), r.IdleCPU.Round(time.Millisecond), r.IdleWall.Round(time.Millisecond))
 	}
+	fmt.Fprintf(w, "to median delivery       %s CPU, %.2f cores busy (per message, publish to its %d-th delivery; median)\n",
+		time.Duration(r.cpuToMedian()).Round(10*time.Microsecond), r.coresToMedian(), cfg.Nodes/2)
 	fmt.Fprintf(w, "latency p50 / p99 / max  %s / %s / %s\n",
 		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
 		quantile(r.Latencies, 1).Round(10*time.Microsecond))

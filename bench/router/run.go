@@ -48,6 +48,12 @@ type Result struct {
 	Wall time.Duration `json:"wall_ns"`
 	// Latencies are publish-to-delivery times, sorted.
 	Latencies []time.Duration `json:"-"`
+	// ToMedian holds, per message, the process CPU and the wall time from
+	// its publish to its median delivery (the Nodes/2-th receiver). With
+	// messages spaced further apart than their propagation takes, the CPU
+	// is the work that came before that delivery, for every message at
+	// once otherwise.
+	ToMedian []Span `json:"to_median"`
 	// P50, P99 and Max summarise Latencies.
 	P50, P99, Max time.Duration
 	// MeshSizes are the nodes' mesh sizes in the first topic when
@@ -58,6 +64,12 @@ type Result struct {
 	PeakRSS int64 `json:"peak_rss"`
 	// Incomplete says why delivery stopped short of Expected, if it did.
 	Incomplete string `json:"incomplete,omitempty"`
+}
+
+// Span is the process CPU used over a stretch of wall time.
+type Span struct {
+	CPU  time.Duration `json:"cpu_ns"`
+	Wall time.Duration `json:"wall_ns"`
 }
 
 // ErrIncomplete is returned with the Result of a run in which some messages
@@ -150,8 +162,12 @@ func Run(cfg Config) (*Result, error) {
 		res.MeshSizes = append(res.MeshSizes, n.MeshSize(topics[0]))
 	}
 
-	// Receivers: each node reads each subscription and records latencies.
+	// Receivers: each node reads each subscription and records latencies,
+	// and the CPU used up to each message's median delivery.
 	var mu sync.Mutex
+	published := make([]time.Duration, cfg.Messages) // process CPU at each publish
+	got := make([]int, cfg.Messages)                 // deliveries of each message
+	half := cfg.Nodes / 2
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -170,9 +186,15 @@ func Run(cfg Config) (*Result, error) {
 						continue // its own publish, delivered locally
 					}
 					lat := time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(data))))
+					i := int(binary.BigEndian.Uint32(data[len(data)-4:]))
 					mu.Lock()
 					res.Received++
 					res.Latencies = append(res.Latencies, lat)
+					if i < len(got) {
+						if got[i]++; got[i] == half {
+							res.ToMedian = append(res.ToMedian, Span{CPU: cputime.Process() - published[i], Wall: lat})
+						}
+					}
 					mu.Unlock()
 				}
 			}()
@@ -187,6 +209,9 @@ func Run(cfg Config) (*Result, error) {
 		data := make([]byte, cfg.Size)
 		binary.BigEndian.PutUint64(data, uint64(time.Now().UnixNano()))
 		binary.BigEndian.PutUint32(data[len(data)-4:], uint32(i)) // distinct even within one ns
+		mu.Lock()
+		published[i] = cputime.Process()
+		mu.Unlock()
 		if err := nodes[rng.IntN(len(nodes))].Publish(ctx, topics[i%len(topics)], data); err != nil {
 			return nil, fmt.Errorf("publish %d: %w", i, err)
 		}
