@@ -21,8 +21,8 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 	if runs < 1 {
 		return fmt.Errorf("-runs %d: need at least 1", runs)
 	}
-	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s; %d runs each, alternating, one process per run\n",
-		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, runs)
+	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s over %s; %d runs each, alternating, one process per run\n",
+		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, cfg.Transport, runs)
 	mesh, gs, err := collect(cfg, runs, stderr)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func runChild(exe string, cfg Config, impl string, stderr io.Writer) (*Result, e
 		"-nodes", strconv.Itoa(cfg.Nodes), "-degree", strconv.Itoa(cfg.Degree),
 		"-messages", strconv.Itoa(cfg.Messages), "-size", strconv.Itoa(cfg.Size),
 		"-topics", strconv.Itoa(cfg.Topics), "-interval", cfg.Interval.String(),
-		"-seed", strconv.FormatUint(cfg.Seed, 10), "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String()}
+		"-seed", strconv.FormatUint(cfg.Seed, 10), "-transport", cfg.Transport, "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String()}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var out bytes.Buffer
@@ -136,6 +136,18 @@ func (r *Result) idleCPUPerNodeSecond() time.Duration {
 		return 0
 	}
 	return time.Duration(float64(r.IdleCPU) / r.IdleWall.Seconds() / float64(r.Nodes))
+}
+
+// udpPerDelivered is the UDP datagrams received (in) or sent per delivered
+// message; 0 where they were not counted.
+func (r *Result) udpPerDelivered(in bool) float64 {
+	if r.UDP == nil {
+		return 0
+	}
+	if in {
+		return r.perDelivered(float64(r.UDP.In))
+	}
+	return r.perDelivered(float64(r.UDP.Out))
 }
 
 // toMedian is the median over messages of f applied to each message's
@@ -192,6 +204,8 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 		{"duplicates per delivered", func(r *Result) float64 { return r.perDelivered(r.Duplicates) }, num},
 		{"RPCs per delivered", func(r *Result) float64 { return r.perDelivered(r.RPCsOut) }, num},
 		{"cancelled per delivered", func(r *Result) float64 { return r.perDelivered(r.Cancelled) }, num},
+		{"UDP datagrams in per delivered", func(r *Result) float64 { return r.udpPerDelivered(true) }, num},
+		{"UDP datagrams out per delivered", func(r *Result) float64 { return r.udpPerDelivered(false) }, num},
 		{"CPU to median delivery", (*Result).cpuToMedian, dur},
 		{"cores busy to median", (*Result).coresToMedian, num},
 		{"peak RSS", func(r *Result) float64 { return float64(r.PeakRSS) }, mib},

@@ -33,12 +33,17 @@ type gossipSubNode struct {
 	subs   map[string]*pubsub.Subscription
 }
 
-func newGossipSubNode(ctx context.Context, _ Config) (benchNode, error) {
+func newGossipSubNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// The libp2p host is built as host.New builds a meshbus node's: the
 	// TCP and QUIC transports only, libp2p's own metrics off, and the
 	// libp2p defaults for the rest (resource manager, connection manager
-	// with watermarks 160/192, security and muxers).
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"),
+	// with watermarks 160/192, security and muxers). It listens on
+	// cfg.Transport alone, as the meshbus node does.
+	addr, err := listenAddr(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings(addr),
 		libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(quic.NewTransport), libp2p.DisableMetrics())
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -11,6 +12,23 @@ const (
 	implMeshbus   = "meshbus"
 	implGossipSub = "gossipsub" // go-libp2p-pubsub, the reference
 )
+
+// Transports accepted by -transport.
+const (
+	transportQUIC = "quic"
+	transportTCP  = "tcp"
+)
+
+// listenAddr is the loopback address a node listens on for cfg.Transport.
+func listenAddr(cfg Config) (string, error) {
+	switch cfg.Transport {
+	case transportQUIC, "":
+		return "/ip4/127.0.0.1/udp/0/quic-v1", nil
+	case transportTCP:
+		return "/ip4/127.0.0.1/tcp/0", nil
+	}
+	return "", fmt.Errorf("unknown transport %q (want %s or %s)", cfg.Transport, transportQUIC, transportTCP)
+}
 
 // benchNode is what the harness needs of one node of either implementation,
 // so that both run the same topology, publish schedule and measurement.

@@ -42,6 +42,9 @@ type Config struct {
 	// publish) while the process's CPU is measured, before publishing.
 	Idle time.Duration
 	Seed uint64
+	// Transport is the one transport the nodes listen on (and so dial):
+	// transportQUIC or transportTCP.
+	Transport string
 	// HeapProfile, if set, is the file a heap profile is written to right
 	// after the last publish.
 	HeapProfile string
@@ -49,7 +52,7 @@ type Config struct {
 
 func defaultConfig() Config {
 	return Config{Impl: implMeshbus, Nodes: 20, Degree: 3, Messages: 1000, Size: 1024, Topics: 1,
-		Interval: time.Millisecond, Seed: 1, Timeout: 60 * time.Second, Drain: 10 * time.Second}
+		Interval: time.Millisecond, Transport: transportQUIC, Seed: 1, Timeout: 60 * time.Second, Drain: 10 * time.Second}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -67,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message size in bytes (at least 12)")
 	fs.IntVar(&cfg.Topics, "topics", cfg.Topics, "topics every node joins; messages go round robin over them")
 	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between publishes")
+	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "the transport nodes listen on and dial: quic (libp2p's QUIC v1) or tcp (TCP with Noise and yamux)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on mesh formation")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")

@@ -49,6 +49,10 @@ func TestSmallRun(t *testing.T) {
 					t.Fatalf("span to the median delivery %+v", s)
 				}
 			}
+			// QUIC runs over UDP: where the counters exist, packets flowed.
+			if res.UDP != nil && (res.UDP.In == 0 || res.UDP.Out == 0) {
+				t.Fatalf("UDP datagrams %+v", *res.UDP)
+			}
 			if res.cpuToMedian() <= 0 {
 				t.Fatalf("no CPU before the median deliveries: %+v", res.ToMedian)
 			}

@@ -34,7 +34,11 @@ type meshbusNode struct {
 	subs   map[string]*router.Subscription
 }
 
-func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
+func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
+	addr, err := listenAddr(cfg)
+	if err != nil {
+		return nil, err
+	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b := &meshbusNode{reg: prometheus.NewRegistry(), topics: map[string]*router.Topic{}, subs: map[string]*router.Subscription{}}
 	ropts := []router.Option{router.WithRegisterer(b.reg)}
@@ -147,7 +151,7 @@ func newMeshbusNode(ctx context.Context, _ Config) (benchNode, error) {
 	case lmc != router.DefaultLargeMessageConfig():
 		ropts = append(ropts, router.WithLargeMessages(lmc))
 	}
-	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(),
+	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(), host.WithListenAddrs(addr),
 		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
 	if err != nil {
 		return nil, err

@@ -24,13 +24,16 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 		}
 		return x / float64(r.Received)
 	}
-	fmt.Fprintf(w, "router over loopback: %d nodes, %d messages of %d B published from random nodes every %s\n",
+	fmt.Fprintf(w, "router over loopback %s: %d nodes, %d messages of %d B published from random nodes every %s\n", cfg.Transport,
 		cfg.Nodes, cfg.Messages, cfg.Size, cfg.Interval)
 	fmt.Fprintf(w, "mesh sizes at start      %v\n", r.MeshSizes)
 	fmt.Fprintf(w, "delivery ratio           %.4f (%d of %d)\n", ratio, r.Received, r.Expected)
 	fmt.Fprintf(w, "duplicates per delivered %.2f\n", per(r.Duplicates))
 	fmt.Fprintf(w, "RPCs per delivered       %.2f (RPCs sent by all nodes)\n", per(r.RPCsOut))
 	fmt.Fprintf(w, "cancelled per delivered  %.2f (queued copies dropped unsent)\n", per(r.Cancelled))
+	if r.UDP != nil {
+		fmt.Fprintf(w, "UDP datagrams per deliv. %.2f in / %.2f out (machine-wide counters)\n", r.udpPerDelivered(true), r.udpPerDelivered(false))
+	}
 	fmt.Fprintf(w, "CPU per delivered        %s (process CPU, all %d nodes, over %s wall)\n",
 		time.Duration(per(float64(r.CPU))).Round(100*time.Nanosecond), cfg.Nodes, r.Wall.Round(time.Millisecond))
 	if r.IdleWall > 0 {
@@ -43,3 +46,4 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
 		quantile(r.Latencies, 1).Round(10*time.Microsecond))
 }
+

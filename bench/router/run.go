@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meshbus/meshbus/bench/internal/cputime"
+	"github.com/meshbus/meshbus/bench/internal/udpstat"
 	"github.com/meshbus/meshbus/components/router"
 )
 
@@ -36,6 +37,10 @@ type Result struct {
 	// meanwhile sent IDONTWANT or the message itself (meshbus only; 0 for
 	// implementations that do not report it).
 	Cancelled float64 `json:"cancelled"`
+	// UDP counts the machine's UDP datagrams (QUIC packets, on an
+	// otherwise quiet machine) while messages flowed; nil where the
+	// counters cannot be read.
+	UDP *udpstat.Counts `json:"udp,omitempty"`
 	// CPU is the process's CPU time while messages flowed.
 	CPU time.Duration `json:"cpu_ns"`
 	// Nodes is the number of nodes run.
@@ -203,6 +208,7 @@ func Run(cfg Config) (*Result, error) {
 
 	dup0, rpc0 := counters(nodes)
 	cancelled0 := cancelled(nodes)
+	udp0, udpErr := udpstat.Read()
 	cpu0, start := cputime.Process(), time.Now()
 	tick := time.NewTicker(cfg.Interval)
 	for i := 0; i < cfg.Messages; i++ {
@@ -229,6 +235,10 @@ func Run(cfg Config) (*Result, error) {
 		return res.Received >= res.Expected
 	})
 	res.Wall, res.CPU = time.Since(start), cputime.Process()-cpu0
+	if udp1, err := udpstat.Read(); err == nil && udpErr == nil {
+		d := udp1.Sub(udp0)
+		res.UDP = &d
+	}
 	stop()
 	wg.Wait()
 	dup1, rpc1 := counters(nodes)
