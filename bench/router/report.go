@@ -46,4 +46,3 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
 		quantile(r.Latencies, 1).Round(10*time.Microsecond))
 }
-
