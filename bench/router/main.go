@@ -30,6 +30,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -81,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runs        = fs.Int("runs", 3, "with -compare or -scale: runs of each implementation")
 		asJSON      = fs.Bool("json", false, "print the result as JSON (what -compare reads from its children)")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		tracefile   = fs.String("trace", "", "write a runtime execution trace of the run to this file (go tool trace)")
 		memprofile  = fs.String("memprofile", "", "write a heap profile to this file right after the last publish (near the peak)")
 		memrate     = fs.Int("memprofilerate", runtime.MemProfileRate, "with -memprofile: bytes allocated per heap profile sample (1 records every allocation; slow)")
 	)
@@ -113,6 +115,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *tracefile != "" {
+		f, err := os.Create(*tracefile)
+		if err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(stderr, "router bench:", err)
+			return 1
+		}
+		defer trace.Stop()
 	}
 	cfg.HeapProfile = *memprofile
 	if *memprofile != "" {
