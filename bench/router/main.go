@@ -103,31 +103,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	for _, rec := range []struct {
+		file  string
+		start func(io.Writer) error
+		stop  func()
+	}{{*cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile}, {*tracefile, trace.Start, trace.Stop}} {
+		if rec.file == "" {
+			continue
+		}
+		stop, err := record(rec.file, rec.start, rec.stop)
 		if err != nil {
 			fmt.Fprintln(stderr, "router bench:", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "router bench:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if *tracefile != "" {
-		f, err := os.Create(*tracefile)
-		if err != nil {
-			fmt.Fprintln(stderr, "router bench:", err)
-			return 1
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			fmt.Fprintln(stderr, "router bench:", err)
-			return 1
-		}
-		defer trace.Stop()
+		defer stop()
 	}
 	cfg.HeapProfile = *memprofile
 	if *memprofile != "" {
@@ -147,4 +136,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	res.Print(stdout, cfg)
 	return 0
+}
+
+// record creates file and starts writing a profile or trace into it; the
+// returned func stops the recording and closes the file.
+func record(file string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }

@@ -126,3 +126,28 @@ func TestScale(t *testing.T) {
 		}
 	}
 }
+
+// -cpuprofile and -trace write their files; a path that cannot be created
+// fails the run before it starts.
+func TestRecordings(t *testing.T) {
+	dir := t.TempDir()
+	prof, tr := dir+"/cpu.prof", dir+"/run.trace"
+	var out, errs bytes.Buffer
+	args := []string{"-nodes", "2", "-degree", "1", "-messages", "3", "-size", "64", "-cpuprofile", prof, "-trace", tr}
+	if code := run(args, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, f := range []string{prof, tr} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() == 0 {
+			t.Errorf("%s is empty", f)
+		}
+	}
+	errs.Reset()
+	if code := run([]string{"-trace", dir + "/missing/run.trace", "-nodes", "2", "-messages", "1"}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "missing") {
+		t.Fatalf("unwritable trace: exit %d, %q", code, errs.String())
+	}
+}
