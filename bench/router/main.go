@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message size in bytes (at least 12)")
 	fs.IntVar(&cfg.Topics, "topics", cfg.Topics, "topics every node joins; messages go round robin over them")
 	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between publishes")
-	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "the transport nodes listen on and dial: quic (libp2p's QUIC v1) or tcp (TCP with Noise and yamux)")
+	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "the transport nodes listen on and dial: quic (libp2p's QUIC v1) or tcp (TCP with libp2p's default security and muxer)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for links and publishers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on mesh formation")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")

@@ -95,7 +95,27 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// Both implementations deliver everything over TCP too.
+func TestTCP(t *testing.T) {
+	for _, impl := range []string{implMeshbus, implGossipSub} {
+		t.Run(impl, func(t *testing.T) {
+			cfg := smallConfig(impl)
+			cfg.Transport = transportTCP
+			res, err := Run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Received != res.Expected {
+				t.Fatalf("received %d of %d", res.Received, res.Expected)
+			}
+		})
+	}
+}
+
 func TestBadConfig(t *testing.T) {
+	if _, err := Run(Config{Impl: implMeshbus, Transport: "carrier-pigeon", Nodes: 2, Messages: 1, Size: 12, Topics: 1}); err == nil || !strings.Contains(err.Error(), "unknown transport") {
+		t.Fatalf("unknown transport: %v", err)
+	}
 	if _, err := Run(Config{Impl: implMeshbus, Nodes: 1, Messages: 1, Size: 12, Topics: 1}); err == nil {
 		t.Fatal("one node accepted")
 	}
