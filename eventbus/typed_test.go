@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
 )
@@ -151,3 +152,45 @@ func TestSequencedRestoresGlobalOrder(t *testing.T) {
 }
 
 var _ event.Subscription = (*AnySubscription)(nil)
+
+// TestChannelEmitFanoutDoesNotAllocate: the typed Emit of a 64-byte event
+// holding pointers to 16 channel subscriptions under every policy, and the
+// event.Bus Emit of one boxed value to as many, allocate nothing (offer
+// takes the event by pointer; it must stay on the Emit's stack).
+func TestChannelEmitFanoutDoesNotAllocate(t *testing.T) {
+	policies := []Policy{Block, Drop, Kill, Notify}
+	ev := ptrEvt{Peer: "p", Topic: "t", At: time.Unix(1, 0)}
+
+	tb := New()
+	defer tb.Close()
+	var typed []<-chan ptrEvt
+	for i := range 16 {
+		typed = append(typed, must(Subscribe[ptrEvt](tb, BufSize(4), WithPolicy(policies[i%4]))).Out())
+	}
+	em := must(NewEmitter[ptrEvt](tb))
+	if a := testing.AllocsPerRun(200, func() {
+		_ = em.Emit(ev)
+		for _, ch := range typed {
+			<-ch
+		}
+	}); a != 0 {
+		t.Errorf("typed Emit to 16 subscriptions: %.1f allocations per event, want 0", a)
+	}
+
+	ab := New()
+	defer ab.Close()
+	var boxed []<-chan any
+	for i := range 16 {
+		boxed = append(boxed, must(ab.Subscribe(new(ptrEvt), BufSize(4), WithPolicy(policies[i%4]))).Out())
+	}
+	aem := must(ab.Emitter(new(ptrEvt)))
+	box := any(ev)
+	if a := testing.AllocsPerRun(200, func() {
+		_ = aem.Emit(box)
+		for _, ch := range boxed {
+			<-ch
+		}
+	}); a != 0 {
+		t.Errorf("event.Bus Emit of a boxed event to 16 subscriptions: %.1f allocations per event, want 0", a)
+	}
+}
