@@ -28,6 +28,11 @@ type ptrEvt struct {
 //   - typed-emit: the typed Emit (Block subscriptions);
 //   - typed-own-chans: a loop of plain blocking sends of the event on the
 //     typed subscriptions' own channels;
+//   - typed-own-select: the same loop with the Emit's non-blocking send (a
+//     select with a default, which copies the event into a temporary for
+//     the runtime call);
+//   - typed-own-select-len: that, plus the Emit's hand-off check after each
+//     send (queuedLen);
 //   - any-emit: the event.Bus API's Emit (Block), its event boxed once
 //     outside the timing;
 //   - any-own-chans: a loop of plain sends of that box on the event.Bus
@@ -82,6 +87,7 @@ func BenchmarkFanoutOwnChans(b *testing.B) {
 				aChans = append(aChans, t.ch)
 			}
 
+			handOffs := 0 // keeps the hand-off check
 			contenders := []struct {
 				name string
 				run  func()
@@ -100,6 +106,29 @@ func BenchmarkFanoutOwnChans(b *testing.B) {
 					for range burst {
 						for _, ch := range tChans {
 							ch <- ev
+						}
+					}
+				}},
+				{"typed-own-select", func() {
+					for range burst {
+						for _, ch := range tChans {
+							select {
+							case ch <- ev:
+							default:
+							}
+						}
+					}
+				}},
+				{"typed-own-select-len", func() {
+					for range burst {
+						for _, ch := range tChans {
+							select {
+							case ch <- ev:
+								if queuedLen(ch) == 0 {
+									handOffs++
+								}
+							default:
+							}
 						}
 					}
 				}},
@@ -154,7 +183,10 @@ func BenchmarkFanoutOwnChans(b *testing.B) {
 				b.ReportMetric(ratio(i, 0), c.name+"-x-libp2p")
 			}
 			b.ReportMetric(ratio(1, 2), "typed-emit-x-own-chans")
-			b.ReportMetric(ratio(3, 4), "any-emit-x-own-chans")
+			b.ReportMetric(ratio(3, 2), "typed-own-select-x-own-chans")
+			b.ReportMetric(ratio(4, 2), "typed-own-select-len-x-own-chans")
+			b.ReportMetric(ratio(5, 6), "any-emit-x-own-chans")
+			_ = handOffs
 			b.ReportMetric(0, "ns/op")
 		})
 	}
