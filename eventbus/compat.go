@@ -150,9 +150,7 @@ func (e *AnyEmitter) Emit(evt any) error {
 	// the emitter's slot instead of the node's read lock (see
 	// fastpath.go); otherwise the node's read lock.
 	f, fast := n.beginEmit(e.slot, e.stateful, true)
-	woke := false
-	var oweTo *subCore // see yielder.maybeYield
-	oweLen := 0
+	var h handoff  // see yielder.maybeYield
 	var kill kills // the subscriptions this Emit killed, detached after it
 	if fast != nil {
 		// Counted by fast.leave.
@@ -161,12 +159,12 @@ func (e *AnyEmitter) Emit(evt any) error {
 		// above: lanes exist for concrete types only).
 		n.emu.Lock()
 		var k *kills
-		woke, oweTo, k = f.lane.emitAny(evt, &e.closed)
+		h.woke, h.oweTo, k = f.lane.emitAny(evt, &e.closed)
 		if k != nil {
 			kill.addAll(k)
 		}
 		n.emu.Unlock()
-		oweLen = -1
+		h.oweLen = -1
 	} else {
 		n.emitted.Add(1)
 	}
@@ -177,32 +175,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 	if e.stateful {
 		n.remember(evt)
 	}
-	// offer, written out as in Emitter.Emit: not inlined, the call cost
-	// about 1 ns here.
 	checkEnded := e.b.ending.Load() != 0 // see Bus.ending
-	for i := range f.boxed {
-		t := &f.boxed[i]
-		if checkEnded && t.c.ended.Load() {
-			t.c.abandoned.Add(1)
-			continue
-		}
-		select {
-		case t.ch <- evt:
-			if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block { // see Emitter.Emit
-				if t.block {
-					woke = true
-				} else {
-					oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
-				}
-			}
-		default:
-			if t.block {
-				blockSend(t.ch, t.c, evt)
-				continue
-			}
-			t.c.overflow(n, &kill, fast)
-		}
-	}
+	offer(n, f.boxed, &evt, checkEnded, &h, &kill, fast)
 	for _, s := range f.typedSinks {
 		if c := s.deliverAny(n, evt, seq); c != nil {
 			kill.add(c)
@@ -222,8 +196,8 @@ func (e *AnyEmitter) Emit(evt any) error {
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil {
-		e.y.maybeYield(n, woke, oweTo, oweLen)
+	if h.woke || h.oweTo != nil {
+		e.y.maybeYield(n, h.woke, h.oweTo, h.oweLen)
 	}
 	return nil
 }

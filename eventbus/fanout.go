@@ -101,25 +101,59 @@ func (n *node) split() {
 	n.fanp.Store(f)
 }
 
-// offer sends v to every sink in list, applying each one's policy. Called
-// with n.mu held. The two hot paths, a typed Emit to typed
-// sinks and an event.Bus Emit to event.Bus sinks, write this loop out: the
-// compiler does not inline offer (cost 113 against a budget of 80).
-func offer[E any](n *node, list []flatSink[E], v E, kill *kills) {
+// handoff is what the sends of one Emit handed straight to parked channel
+// readers (see yielder.maybeYield): woke asks for a yield (a Block
+// subscriber's reader), oweTo records a yield debt (a Drop, Kill or
+// Notify subscriber's reader; oweLen its queue length right after).
+type handoff struct {
+	woke   bool
+	oweTo  *subCore
+	oweLen int
+}
+
+// offer sends *v on the channels of list in order, without blocking, and
+// applies the policy of each one that is full: a Block subscriber's
+// emitter waits (blockSend), the others drop, notify or kill (overflow,
+// collecting kills in kill; fast is the Emit's fast-path slot or nil).
+// Sinks that ended are skipped and counted as abandoned when checkEnded
+// (Bus.ending). Called with n.mu held or on the fast path.
+//
+// A send that finds its channel empty afterwards went straight to a
+// parked reader; so did one that finds a single event under Drop, Kill or
+// Notify, where another emitter may have sent right after the hand-off,
+// and a reader missed there would wait for the time slice (a Block
+// subscriber's emitter parks once its queue is full, which lets the reader
+// run). The length is read after the send, while the channel's line is
+// still this processor's (a read before it cost 1/1024 end to end up to
+// 1.5x). h collects the hand-offs.
+//
+// It is the typed and event.Bus Emits' per-subscriber loop. As a function
+// of its own, few values are live across each send's runtime call: written
+// out in Emit, the loop spilled and reloaded the Emit's state around every
+// send (docs/eventbus.md, "Ninth pass"). v is a pointer so that the value
+// is not copied into the call.
+func offer[E any](n *node, list []flatSink[E], v *E, checkEnded bool, h *handoff, kill *kills, fast *emitSlot) {
 	for i := range list {
 		t := &list[i]
-		if t.c.ended.Load() {
+		if checkEnded && t.c.ended.Load() {
 			t.c.abandoned.Add(1)
 			continue
 		}
 		select {
-		case t.ch <- v:
+		case t.ch <- *v:
+			if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block {
+				if t.block {
+					h.woke = true
+				} else {
+					h.oweTo, h.oweLen = t.c, l
+				}
+			}
 		default:
 			if t.block {
-				blockSend(t.ch, t.c, v)
-				continue
+				blockSend(t.ch, t.c, *v)
+			} else {
+				t.c.overflow(n, kill, fast)
 			}
-			t.c.overflow(n, kill, nil)
 		}
 	}
 }

@@ -192,48 +192,12 @@ func (e *Emitter[T]) Emit(v T) error {
 	// Plain channel subscriptions only: the fast path, announced on the
 	// emitter's slot instead of the node's read lock (see fastpath.go).
 	f, fast := n.beginEmit(e.slot, e.stateful, false)
-	woke := false
-	var oweTo *subCore // see yielder.maybeYield
-	oweLen := 0
+	var h handoff  // see yielder.maybeYield
 	var kill kills // the subscriptions this Emit killed, detached after it
 	if typed, ok := f.typed.([]flatSink[T]); ok {
-		// offer, written out: the compiler does not inline offer, and
-		// the call cost the typed Emit 2.5 of its 20 ns (go run ./bench
-		// -rows emitter/). While no subscription of the bus is ending
-		// (Bus.ending), none here has ended: no per-subscriber check.
-		checkEnded := e.b.ending.Load() != 0
-		for i := range typed {
-			t := &typed[i]
-			if checkEnded && t.c.ended.Load() {
-				t.c.abandoned.Add(1)
-				continue
-			}
-			select {
-			case t.ch <- v:
-				// Still empty: v went straight to a parked reader. Under
-				// Drop, Kill and Notify also one queued: another emitter
-				// may have sent right after the hand-off, and a reader
-				// missed there would wait for the time slice (a Block
-				// subscriber's emitter parks once its queue is full,
-				// which lets the reader run). The length is read after
-				// the send, while the channel's line is still this
-				// processor's (a read before it cost 1/1024 end to end
-				// up to 1.5x).
-				if l := queuedLen(t.ch); l == 0 || l == 1 && !t.block {
-					if t.block {
-						woke = true
-					} else {
-						oweTo, oweLen = t.c, l // a debt, see yielder.maybeYield
-					}
-				}
-			default:
-				if t.block {
-					blockSend(t.ch, t.c, v)
-					continue
-				}
-				t.c.overflow(n, &kill, fast)
-			}
-		}
+		// While no subscription of the bus is ending (Bus.ending), none
+		// here has ended: no per-subscriber check.
+		offer(n, typed, &v, e.b.ending.Load() != 0, &h, &kill, fast)
 	}
 	if fast == nil {
 		// The slow path: a fast-path Emit has no lane, nothing beyond
@@ -244,9 +208,9 @@ func (e *Emitter[T]) Emit(v T) error {
 			n.emu.Lock()
 			w, owe := ln.emit(v, &kill, e.sp, &e.closed)
 			n.emu.Unlock()
-			woke = w || woke
-			if owe != nil && oweTo == nil {
-				oweTo, oweLen = owe, -1
+			h.woke = w || h.woke
+			if owe != nil && h.oweTo == nil {
+				h.oweTo, h.oweLen = owe, -1
 			}
 		} else {
 			n.emitted.Add(1)
@@ -264,8 +228,8 @@ func (e *Emitter[T]) Emit(v T) error {
 		e.b.detachKilled(&kill)
 		return nil
 	}
-	if woke || oweTo != nil {
-		e.y.maybeYield(n, woke, oweTo, oweLen)
+	if h.woke || h.oweTo != nil {
+		e.y.maybeYield(n, h.woke, h.oweTo, h.oweLen)
 	}
 	return nil
 }
@@ -369,7 +333,8 @@ func (e *Emitter[T]) emitRest(n *node, f *fanout, v T, kill *kills) {
 		if boxed == nil {
 			boxed = v
 		}
-		offer(n, f.boxed, boxed, kill)
+		var h handoff // not used: see Emit
+		offer(n, f.boxed, &boxed, true, &h, kill, nil)
 	}
 }
 

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
 )
@@ -151,3 +152,50 @@ func TestSequencedRestoresGlobalOrder(t *testing.T) {
 }
 
 var _ event.Subscription = (*AnySubscription)(nil)
+
+// TestChannelEmitFanoutDoesNotAllocate: the typed Emit of a 64-byte event
+// holding pointers to 16 channel subscriptions under every policy, and the
+// event.Bus Emit of one boxed value to as many, allocate nothing (offer
+// takes the event by pointer; it must stay on the Emit's stack).
+func TestChannelEmitFanoutDoesNotAllocate(t *testing.T) {
+	ev := ptrEvt{Peer: "p", Topic: "t", At: time.Unix(1, 0)}
+	t.Run("typed", func(t *testing.T) {
+		checkFanoutAllocs(t, func(b *Bus, opts ...SubscriptionOpt) <-chan ptrEvt {
+			return must(Subscribe[ptrEvt](b, opts...)).Out()
+		}, func(b *Bus) func() error {
+			em := must(NewEmitter[ptrEvt](b))
+			return func() error { return em.Emit(ev) }
+		})
+	})
+	t.Run("event.Bus", func(t *testing.T) {
+		box := any(ev)
+		checkFanoutAllocs(t, func(b *Bus, opts ...SubscriptionOpt) <-chan any {
+			return must(b.Subscribe(new(ptrEvt), opts...)).Out()
+		}, func(b *Bus) func() error {
+			em := must(b.Emitter(new(ptrEvt)))
+			return func() error { return em.Emit(box) }
+		})
+	})
+}
+
+// checkFanoutAllocs subscribes 16 times on a new bus (every policy in
+// turn, 4 slots each), makes an emitter, and fails t unless an Emit and
+// the reads of its 16 deliveries allocate nothing.
+func checkFanoutAllocs[E any](t *testing.T, subscribe func(*Bus, ...SubscriptionOpt) <-chan E, emitter func(*Bus) func() error) {
+	b := New()
+	defer b.Close()
+	policies := []Policy{Block, Drop, Kill, Notify}
+	var outs []<-chan E
+	for i := range 16 {
+		outs = append(outs, subscribe(b, BufSize(4), WithPolicy(policies[i%4])))
+	}
+	emit := emitter(b)
+	if a := testing.AllocsPerRun(200, func() {
+		_ = emit()
+		for _, ch := range outs {
+			<-ch
+		}
+	}); a != 0 {
+		t.Errorf("Emit to 16 subscriptions: %.1f allocations per event, want 0", a)
+	}
+}
