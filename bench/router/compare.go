@@ -58,9 +58,8 @@ func scale(cfg Config, runs int, shapes [][2]int, stdout, stderr io.Writer) erro
 			median(values(mesh, (*Result).deliveryRatio)), median(values(gs, (*Result).deliveryRatio)),
 			dur(median(values(mesh, cpu))), dur(median(values(gs, cpu))), pairRatio(mesh, gs, cpu),
 			mib(median(values(mesh, rss))), mib(median(values(gs, rss))), pairRatio(mesh, gs, rss))
-		tw.Flush()
 	}
-	return nil
+	return tw.Flush() // once, so that every row shares the columns' widths
 }
 
 // collect runs each implementation runs times, alternating which goes first.

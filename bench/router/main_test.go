@@ -144,6 +144,9 @@ func TestScale(t *testing.T) {
 		if !strings.Contains(l, "1.0000/1.0000") || strings.Count(l, "x") < 2 {
 			t.Errorf("row lacks full delivery or ratios: %q", l)
 		}
+		if len(l) != len(lines[1]) { // one table: the rows share the columns
+			t.Errorf("row %q not aligned with the column names %q", l, lines[1])
+		}
 	}
 }
 
