@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -198,6 +199,7 @@ func Run(cfg Config) (*Result, error) {
 					if i < len(got) {
 						if got[i]++; got[i] == half {
 							res.ToMedian = append(res.ToMedian, Span{CPU: cputime.Process() - published[i], Wall: lat})
+							traceMark(markMedian, i)
 						}
 					}
 					mu.Unlock()
@@ -218,6 +220,7 @@ func Run(cfg Config) (*Result, error) {
 		mu.Lock()
 		published[i] = cputime.Process()
 		mu.Unlock()
+		traceMark(markPublish, i)
 		if err := nodes[rng.IntN(len(nodes))].Publish(ctx, topics[i%len(topics)], data); err != nil {
 			return nil, fmt.Errorf("publish %d: %w", i, err)
 		}
@@ -251,6 +254,24 @@ func Run(cfg Config) (*Result, error) {
 		return res, fmt.Errorf("%w: %s", ErrIncomplete, res.Incomplete)
 	}
 	return res, nil
+}
+
+// Marks the harness logs in a runtime trace (-trace), category
+// TraceCategory, message "<mark> <message index>": bench/tracecount reads
+// them to account for what ran between a message's publish and its median
+// delivery.
+const (
+	TraceCategory = "meshbus-bench"
+	markPublish   = "publish"
+	markMedian    = "median"
+)
+
+// traceMark logs mark for message i in the execution trace, if one is
+// being recorded.
+func traceMark(mark string, i int) {
+	if trace.IsEnabled() {
+		trace.Log(context.Background(), TraceCategory, mark+" "+strconv.Itoa(i))
+	}
 }
 
 // writeHeapProfile writes a summary of the runtime's memory to standard
