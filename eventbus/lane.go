@@ -48,7 +48,7 @@ import (
 // limit of its members, so an Emit never overwrites a slot a member still
 // has to read. roomUntil caches the smallest lhead+limit over the members,
 // so the emitter looks at the cursors only once that many events have
-// passed (the fast paths then re-read them themselves, roomNow), or when
+// passed (the fast paths then re-read them themselves, membersRoom), or when
 // the membership changed. A member without room:
 //   - Block: the emitter yields once (on the fast path, holding nothing:
 //     a reader readied on its processor runs and makes room), then waits
@@ -224,7 +224,7 @@ func (ln *lane[T]) unlockWord() { ln.seq.Store(ln.tail<<2 | 2) }
 // asks to rejoin, every member has room, the emitter is not closed: see
 // emit), writes v, publishes it and wakes parked readers (woke and owe are
 // as wakeAll's). Once the cached room is used up it looks at the members'
-// cursors itself (roomNow) rather than leaving that to the slow path. It
+// cursors itself (membersRoom) rather than leaving that to the slow path. It
 // returns fastOK when it emitted v, fastFull when only Block members
 // without room keep it from doing so (the caller yields once and tries
 // again before it takes the slow path, which parks: see Emitter.Emit),
@@ -240,7 +240,7 @@ func (ln *lane[T]) tryFast(f *fanout, v T, closed *atomic.Bool) (st fastStatus, 
 		return fastSlow, false, nil
 	}
 	if t >= ln.roomUntil {
-		room, blockOnly := ln.roomNow(t)
+		room, blockOnly := membersRoom(ln.shared, t)
 		if room <= t {
 			st = fastSlow
 			if blockOnly {
@@ -282,18 +282,15 @@ const (
 	fastFull
 )
 
-// roomNow returns the smallest lhead+limit over the members reading from
-// the lane (roomUntil's value now; MaxUint64 without members) and whether
-// every member without room at position t is a Block member (false when a
-// Drop, Notify or Kill member lacks it: only the slow path can move it
-// out). Called with the word held, on a lane with no private or ended
-// member (the caller checked); the cursors only grow meanwhile, so the
-// room it returns stays valid while the word is held.
-func (ln *lane[T]) roomNow(t uint64) (room uint64, blockOnly bool) {
-	return membersRoom(ln.shared, t)
-}
-
-// membersRoom is roomNow over the members ms.
+// membersRoom returns the smallest lhead+limit over the members ms (a
+// lane's members reading from it: roomUntil's value now; MaxUint64 without
+// members) and whether every member without room at position t is a
+// Block member (false when a Drop, Notify or Kill member lacks it: only
+// the slow path can move it out). The lane fast paths call it with the
+// word held, on a lane with no private or ended member; the
+// single-producer emitter with its cached copy of the members while the
+// lane's seq is its own. The cursors only grow meanwhile, so the room it
+// returns stays valid.
 func membersRoom[T any](ms []*ringSink[T], t uint64) (room uint64, blockOnly bool) {
 	room, blockOnly = math.MaxUint64, true
 	for _, r := range ms {
@@ -321,7 +318,7 @@ func (ln *lane[T]) tryFastMany(f *fanout, vs []T, closed *atomic.Bool) (n int, w
 		return 0, false, nil
 	}
 	if ln.tail >= ln.roomUntil {
-		if room, _ := ln.roomNow(ln.tail); room > ln.tail {
+		if room, _ := membersRoom(ln.shared, ln.tail); room > ln.tail {
 			ln.roomUntil = room
 		} else {
 			ln.seq.Store(s | 2)
