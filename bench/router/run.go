@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meshbus/meshbus/bench/internal/cputime"
+	"github.com/meshbus/meshbus/bench/internal/tracemark"
 	"github.com/meshbus/meshbus/bench/internal/udpstat"
 	"github.com/meshbus/meshbus/components/router"
 )
@@ -199,7 +199,7 @@ func Run(cfg Config) (*Result, error) {
 					if i < len(got) {
 						if got[i]++; got[i] == half {
 							res.ToMedian = append(res.ToMedian, Span{CPU: cputime.Process() - published[i], Wall: lat})
-							traceMark(markMedian, i)
+							tracemark.Log(tracemark.Median, i)
 						}
 					}
 					mu.Unlock()
@@ -220,7 +220,7 @@ func Run(cfg Config) (*Result, error) {
 		mu.Lock()
 		published[i] = cputime.Process()
 		mu.Unlock()
-		traceMark(markPublish, i)
+		tracemark.Log(tracemark.Publish, i)
 		if err := nodes[rng.IntN(len(nodes))].Publish(ctx, topics[i%len(topics)], data); err != nil {
 			return nil, fmt.Errorf("publish %d: %w", i, err)
 		}
@@ -254,24 +254,6 @@ func Run(cfg Config) (*Result, error) {
 		return res, fmt.Errorf("%w: %s", ErrIncomplete, res.Incomplete)
 	}
 	return res, nil
-}
-
-// Marks the harness logs in a runtime trace (-trace), category
-// TraceCategory, message "<mark> <message index>": bench/tracecount reads
-// them to account for what ran between a message's publish and its median
-// delivery.
-const (
-	TraceCategory = "meshbus-bench"
-	markPublish   = "publish"
-	markMedian    = "median"
-)
-
-// traceMark logs mark for message i in the execution trace, if one is
-// being recorded.
-func traceMark(mark string, i int) {
-	if trace.IsEnabled() {
-		trace.Log(context.Background(), TraceCategory, mark+" "+strconv.Itoa(i))
-	}
 }
 
 // writeHeapProfile writes a summary of the runtime's memory to standard

@@ -5,19 +5,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/exp/trace"
-)
 
-// traceCategory and the marks are what bench/router logs in its trace
-// (bench/router, traceMark): "publish <i>" before message i is published
-// and "median <i>" at its median delivery.
-const (
-	traceCategory = "meshbus-bench"
-	markPublish   = "publish"
-	markMedian    = "median"
+	"github.com/meshbus/meshbus/bench/internal/tracemark"
 )
 
 // ErrNoMessages is returned for a trace with no message that has both its
@@ -80,18 +72,13 @@ func Account(r io.Reader) (*Report, error) {
 		switch ev.Kind() {
 		case trace.EventLog:
 			l := ev.Log()
-			if l.Category != traceCategory {
+			if l.Category != tracemark.Category {
 				continue
 			}
-			mark, idx, ok := strings.Cut(l.Message, " ")
-			i, err := strconv.Atoi(idx)
-			if !ok || err != nil {
-				continue
-			}
-			switch mark {
-			case markPublish:
+			switch mark, i, ok := tracemark.Parse(l.Message); {
+			case ok && mark == tracemark.Publish:
 				publish[i] = ev.Time()
-			case markMedian:
+			case ok && mark == tracemark.Median:
 				median[i] = ev.Time()
 			}
 		case trace.EventStateTransition:

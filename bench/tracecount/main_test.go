@@ -2,17 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime/trace"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/meshbus/meshbus/bench/internal/tracemark"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -39,12 +39,12 @@ func recordTrace(t *testing.T, messages int, marks bool) []byte {
 	go spinner(work, done)
 	for i := range messages {
 		if marks {
-			trace.Log(context.Background(), traceCategory, markPublish+" "+strconv.Itoa(i))
+			tracemark.Log(tracemark.Publish, i)
 		}
 		work <- 2 * time.Millisecond
 		<-done
 		if marks {
-			trace.Log(context.Background(), traceCategory, markMedian+" "+strconv.Itoa(i))
+			tracemark.Log(tracemark.Median, i)
 		}
 	}
 	close(work)
