@@ -71,30 +71,37 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	}
 	k, learn := a.idwLearned(id, dataLen)
 	quiet := false // a peer's IDONTWANT was suppressed (IDontWantLearnConfig) or spared (told IMRECEIVING)
-	to := a.scratchPeers[:0]
+	// The distinct mesh peers first (with the topic unknown, a peer may be
+	// in several meshes), then one decision per peer: a peer in two meshes
+	// is counted, sampled and sent to once.
+	mesh := a.scratchPeers[:0]
 	for _, name := range a.localOrder.items {
 		t := a.topics[name]
 		if t == nil || !t.joined || topic != "" && name != topic {
 			continue
 		}
 		for _, p := range t.mesh.items {
-			if p == from || containsPeer(to, p) {
-				continue
-			}
-			if containsPeer(e.told, p) {
-				out.Preamble.IDontWantSpared++
-				quiet = true
-				continue
-			}
-			if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
-				if learn && !a.idwSends(now, mp, k, out) {
-					quiet = true
-					continue
-				}
-				to = append(to, p)
+			if p != from && !containsPeer(mesh, p) {
+				mesh = append(mesh, p)
 			}
 		}
 	}
+	to := mesh[:0] // filtered in place
+	for _, p := range mesh {
+		if containsPeer(e.told, p) {
+			out.Preamble.IDontWantSpared++
+			quiet = true
+			continue
+		}
+		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+			if learn && !a.idwSends(now, mp, k, out) {
+				quiet = true
+				continue
+			}
+			to = append(to, p)
+		}
+	}
+	clear(mesh[len(to):])
 	a.scratchPeers = to[:0]
 	if len(to) == 0 {
 		e.idwSent = quiet // decided: HandleMessage does not decide again

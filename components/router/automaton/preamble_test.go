@@ -711,3 +711,58 @@ func TestImReceivingToldBounded(t *testing.T) {
 		t.Fatalf("told %d peers, want the cap %d", len(rec.told), h.a.maxTold())
 	}
 }
+
+// A head whose topic is not known yet tells every joined topic's mesh;
+// a peer in two of those meshes is decided once: a told peer counts as
+// one IDONTWANT spared, another gets one IDONTWANT.
+func TestHeadOfUnknownTopicDecidesEachPeerOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	const topicB = "topic-b"
+	for i := 1; i <= 6; i++ {
+		h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topicA, topicB)
+	}
+	h.join(topicA)
+	h.join(topicB)
+	meshA, meshB := h.mesh(topicA), h.mesh(topicB)
+	if !samePeers(meshA, meshB) || len(meshA) != 6 {
+		t.Fatalf("meshes %v and %v, want the same 6 peers", meshA, meshB)
+	}
+	for _, p := range meshA {
+		h.a.SetPeerLargeMessages(p, true)
+	}
+	h.reset()
+	_, id := msg(pid(99), topicA, 64<<10)
+	x := meshA[0]
+	h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out)
+	told := h.controlTo("imr", id)
+	if len(told) != 5 {
+		t.Fatalf("IMRECEIVING to %v, want the 5 other mesh peers", told)
+	}
+	// A peer told IMRECEIVING leaves; a fresh one (not told) takes no part.
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, x, "", id, 64<<10, &h.out); o != OutcomeEarlyIDontWantSkipped {
+		t.Fatalf("HandleMessageHead = %v, want skipped (every mesh peer was told)", o)
+	}
+	if got := h.out.Preamble.IDontWantSpared; got != len(told) {
+		t.Fatalf("IDontWantSpared = %d, want %d (each told peer once, though it is in two meshes)", got, len(told))
+	}
+	if got := h.controlTo("idw", id); len(got) != 0 {
+		t.Fatalf("IDONTWANT to %v", got)
+	}
+
+	// Without PREAMBLE: every mesh peer but the sender gets one IDONTWANT.
+	h.reset()
+	_, id2 := msg(pid(98), topicA, 64<<10)
+	if o := h.a.HandleMessageHead(h.now, x, "", id2, 64<<10, &h.out); o != OutcomeEarlyIDontWantSent {
+		t.Fatalf("HandleMessageHead = %v", o)
+	}
+	n := 0
+	for _, s := range h.out.Sends {
+		for _, e := range s.RPC.GetControl().GetIdontwant() {
+			n += len(e.GetMessageIDs())
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d IDONTWANT ids sent, want 5 (one per peer)", n)
+	}
+}
