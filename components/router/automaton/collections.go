@@ -229,6 +229,10 @@ type cacheEntry struct {
 	// offered lists the peers sent this id in a truncated IHAVE (lazy);
 	// untruncated IHAVEs are recorded per topic in gossipMarks instead.
 	offered map[peer.ID]struct{}
+	// released lists the peers announced this id by PREAMBLE whose held
+	// copy already went to their writer: their first IWANT for it (a pull
+	// that crossed the copy) is not answered with a second copy.
+	released []peer.ID
 }
 
 func (c *msgCache) init(history int) {

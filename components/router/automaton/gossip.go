@@ -108,7 +108,11 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 // advertised to it and still cache, skipping ids it sent IDONTWANT for and
 // ids already sent to it GossipRetransmission times (an id it sent only
 // IMRECEIVING for is answered: the peer asks because its source failed;
-// an id announced to it with PREAMBLE counts as advertised). Asking beyond the
+// an id announced to it with PREAMBLE counts as advertised). A copy of a
+// staggered or held message waiting for the peer goes at once instead
+// (PreambleCounts.Pulled); the first IWANT of a peer announced the
+// message whose held copy already went is not answered with a second
+// copy (PreambleConfig.Pull). Asking beyond the
 // per-heartbeat budget (MaxIHaveLength ids) or beyond GossipRetransmission
 // emits EvtPeerPenalized (PenaltyIWantSpam).
 //
@@ -136,6 +140,13 @@ func (a *Automaton) HandleIWant(now time.Time, from peer.ID, iw *pb.ControlIWant
 			continue
 		}
 		if v, ok := ps.dontWant[keyOf(string(raw))]; ok && v&imrMark == 0 {
+			continue
+		}
+		if handled, sent := a.staggerPull(from, e, out); handled {
+			if sent {
+				out.Preamble.Pulled++
+				served++
+			}
 			continue
 		}
 		if e.sent[from] >= a.cfg.GossipRetransmission {

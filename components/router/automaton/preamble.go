@@ -39,6 +39,12 @@ import (
 // MissAllowance deadlines, each within MissMemory of the previous one,
 // costs PenaltyPreambleBroken per further miss.
 //
+// With Pull, choosing X as m's source also sends IWANT(m) to X: a source
+// that holds our copy for its announce window sends it at once when we ask
+// (any peer's IWANT for a copy held or waiting for it releases that copy;
+// one already in flight is not sent again), so a hop costs the PREAMBLE's
+// and the IWANT's trips instead of the source's whole window.
+//
 // Bounds: at most MaxIncoming messages announced to us are tracked at
 // once, at most MaxIncomingPerPeer of them first announced by one peer
 // (a PREAMBLE beyond is a flood: PenaltyPreambleAbuse), and at most
@@ -75,6 +81,12 @@ type PreambleConfig struct {
 	// ImmediateFrom is the shortest announce window for which Immediate
 	// copies go at once (0: every window).
 	ImmediateFrom time.Duration
+	// Pull makes choosing a message's source also ask it for the message
+	// with IWANT, so that the copy it holds for us goes before its announce
+	// window ends. Off, the source's copy waits for the window like the
+	// others. An implementation that does not hold copies may answer the
+	// IWANT with a second copy; meshbus sends a held or waiting copy once.
+	Pull bool
 	// SourceTimeout is how long after choosing a message's source the
 	// automaton waits for the message before it falls back.
 	SourceTimeout time.Duration
@@ -106,7 +118,8 @@ type PreambleConfig struct {
 // it is 10 ms or longer (RTTs of 2.5 ms and more) the first copy goes at
 // once (Immediate 1; measured over the test plans' 10-40 ms links: every
 // copy held cost 10-35% of reach-all latency, the first one sent at once
-// took that back for 0.3 more duplicates per delivery); a source has 250
+// took that back for 0.3 more duplicates per delivery); a receiver asks
+// its chosen source for the message at once (Pull); a source has 250
 // ms (well past the stagger's MaxWait plus the window) to start sending;
 // 1024 messages tracked, 64 per announcing peer, 1000 PREAMBLEs per peer
 // per heartbeat; a late source is demoted for 10 s and penalised from its
@@ -121,6 +134,7 @@ func DefaultPreambleConfig() PreambleConfig {
 		WindowMax:          20 * time.Millisecond,
 		Immediate:          1,
 		ImmediateFrom:      10 * time.Millisecond,
+		Pull:               true,
 		SourceTimeout:      250 * time.Millisecond,
 		MaxMessageSize:     wire.DefaultMaxRPCSize,
 		MaxIncoming:        1024,
@@ -198,6 +212,12 @@ type PreambleCounts struct {
 	// arrival, to a peer we had told IMRECEIVING for it (it already
 	// skips us).
 	IDontWantSpared int
+	// PullsSent is IWANTs sent to a message's chosen source
+	// (PreambleConfig.Pull).
+	PullsSent int
+	// Pulled is copies held or waiting for a peer sent at once because the
+	// peer asked for the message with IWANT.
+	Pulled int
 }
 
 // imrMark marks, in a peer's IDONTWANT set, an id it sent IMRECEIVING
@@ -370,11 +390,17 @@ func (a *Automaton) maxAnnounced() int {
 // announcers, however many peers announce one message.
 func (a *Automaton) maxTold() int { return a.cfg.Dhi + maxDupSenders }
 
-// chooseSource makes p the source of rec (message id of topic t) and
-// sends IMRECEIVING to t's other v1.4 mesh peers (recorded in rec.told).
+// chooseSource makes p the source of rec (message id of topic t), sends
+// IMRECEIVING to t's other v1.4 mesh peers (recorded in rec.told) and,
+// with Pull, IWANT to p.
 func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id string, out *Output) {
 	rec.source = p
 	var raw []byte
+	if a.cfg.Preamble.Pull {
+		raw = []byte(id)
+		out.sendIWant(p, [][]byte{raw})
+		out.Preamble.PullsSent++
+	}
 	for _, q := range t.mesh.items {
 		if q == p {
 			continue
@@ -482,8 +508,11 @@ func (a *Automaton) HandleImReceiving(now time.Time, from peer.ID, m *pb.Control
 		}
 		ps.dontWant[k] = a.ticks | imrMark
 	}
-	if cid, ok := a.mcache.key(id); ok {
-		out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelImReceiving})
+	if ce := a.mcache.get(id); ce != nil {
+		out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: ce.id, Reason: CancelImReceiving})
+		// The released copy is cancelled if still queued: an IWANT the
+		// peer sends later (its source failed) must be answered.
+		ce.released = slices.DeleteFunc(ce.released, func(p peer.ID) bool { return p == from })
 	}
 	return OutcomeImReceivingRecorded
 }

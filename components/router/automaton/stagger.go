@@ -232,6 +232,9 @@ func (a *Automaton) release(now time.Time, e *staggerEntry, out *Output) int {
 		out.sendPaced(p, e.id, e.msg)
 		e.sent++
 		n++
+		if !e.hold.IsZero() && largeMessagePeer(ps) {
+			a.markReleased(e.id, p)
+		}
 	}
 	if len(e.waiting) == 0 {
 		// Nothing left to release: copies still in flight hold nothing back.
@@ -255,6 +258,44 @@ func (a *Automaton) staggerPeerHas(now time.Time, p peer.ID, id string, out *Out
 		e.flying = slices.Delete(e.flying, i, i+1)
 	}
 	a.release(now, e, out)
+}
+
+// staggerPull takes p's IWANT for message id (cached as ce): a copy
+// staggered or held for its announce window and waiting for p goes at once
+// (p asked for it, so neither K nor the window holds it back); if p was
+// announced the message and its held copy already went, this first IWANT
+// crossed that copy and is not answered with a second one (a later IWANT
+// is). It reports whether the IWANT was handled so (the caller serves
+// nothing more) and whether a copy was sent.
+func (a *Automaton) staggerPull(p peer.ID, ce *cacheEntry, out *Output) (handled, sent bool) {
+	if i := slices.Index(ce.released, p); i >= 0 {
+		ce.released = slices.Delete(ce.released, i, i+1)
+		return true, false
+	}
+	e := a.stagger.entries[ce.id]
+	if e == nil {
+		return false, false
+	}
+	i := slices.Index(e.waiting, p)
+	if i < 0 {
+		return false, false
+	}
+	e.waiting = slices.Delete(e.waiting, i, i+1)
+	e.flying = append(e.flying, p)
+	out.sendPaced(p, e.id, e.msg)
+	e.sent++
+	if len(e.waiting) == 0 {
+		delete(a.stagger.entries, e.id)
+	}
+	return true, true
+}
+
+// markReleased records that the held copy of announced message id went
+// to p (cacheEntry.released).
+func (a *Automaton) markReleased(id string, p peer.ID) {
+	if ce := a.mcache.get(id); ce != nil && !slices.Contains(ce.released, p) {
+		ce.released = append(ce.released, p)
+	}
 }
 
 // staggerForget drops a removed peer from every staggered message.
