@@ -85,11 +85,12 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 		ropts = append(ropts, router.WithStaggeredForwarding(sc))
 	}
 	// MESHBUS_BENCH_PREAMBLE_MIN (bytes; 0 turns it off), _UNKNOWN, _BASE,
-	// _MAX and _IMMEDIATE_FROM (durations), _RTTS and _IMMEDIATE (integers): gossipsub v1.4 PREAMBLE
-	// and IMRECEIVING's announce window (router.PreambleConfig), for A/B
-	// runs; unset ones keep router.DefaultPreambleConfig's values. They
-	// act only between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0
-	// turns v1.4 off).
+	// _MAX and _IMMEDIATE_RTT (durations), _RTTS and _IMMEDIATE (integers)
+	// and _PULL (0 or 1): gossipsub v1.4 PREAMBLE and IMRECEIVING's
+	// announce window and pull (router.PreambleConfig), for A/B runs;
+	// unset ones keep router.DefaultPreambleConfig's values. They act only
+	// between routers that negotiated v1.4 (MESHBUS_BENCH_LARGE=0 turns
+	// v1.4 off).
 	pc := router.DefaultPreambleConfig()
 	for _, err := range []error{
 		fromEnv("MESHBUS_BENCH_PREAMBLE_MIN", strconv.Atoi, &pc.MinData),
@@ -98,7 +99,8 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 		fromEnv("MESHBUS_BENCH_PREAMBLE_MAX", time.ParseDuration, &pc.WindowMax),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_RTTS", strconv.Atoi, &pc.WindowRTTs),
 		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE", strconv.Atoi, &pc.Immediate),
-		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE_FROM", time.ParseDuration, &pc.ImmediateFrom),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_IMMEDIATE_RTT", time.ParseDuration, &pc.ImmediateRTT),
+		fromEnv("MESHBUS_BENCH_PREAMBLE_PULL", strconv.ParseBool, &pc.Pull),
 	} {
 		if err != nil {
 			return nil, err

@@ -187,3 +187,36 @@ func TestUnwantedRingImReceivingThenIWant(t *testing.T) {
 		t.Fatal("the answer to the peer's IWANT was refused")
 	}
 }
+
+// With Pull (the default), d asks the announcer it chose for the message
+// with IWANT, and that announcer sends the copy it held at once: d
+// delivers with the clock stopped, so no announce window (nor stagger
+// wait, nor heartbeat) has ended. Without the pull, the held copies wait
+// for the clock.
+func TestPreamblePullDeliversBeforeTheWindowEnds(t *testing.T) {
+	clk := clock.NewMock()
+	ns, ts := diamond(t, clk, "big", true)
+	sub, err := ts[3].Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bytes.Repeat([]byte{9}, 64<<10)
+	if err := ts[0].Publish(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatalf("d did not deliver with the clock stopped: %v", err)
+	}
+	if !bytes.Equal(m.Data, d) {
+		t.Fatal("d delivered other data")
+	}
+	if n := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "pull_sent"); n < 1 {
+		t.Errorf("pull_sent %v, want at least 1", n)
+	}
+	if n := sumMetric(t, ns, "meshbus_router_preamble_total", "kind", "pulled"); n < 1 {
+		t.Errorf("pulled %v, want at least 1", n)
+	}
+}

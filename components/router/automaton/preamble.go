@@ -21,12 +21,14 @@ import (
 // announced at once with PREAMBLE (id, encoded size, topic) to each chosen
 // v1.4 mesh peer, and their copies are held for an announce window
 // (WindowRTTs times the largest round-trip time of those peers, plus
-// WindowBase, at most WindowMax; WindowUnknown when one of their RTTs is
-// unknown) so that their IMRECEIVING or IDONTWANT answers arrive first: an
-// answered peer is not sent the message. Peers without v1.4 are not held
-// back, and our own messages are not announced (nobody has them yet).
-// After the window the held copies go as staggered forwarding sends them
-// (StaggerConfig), or all at once when the message is not staggered.
+// WindowBase, at most WindowMax; at least WindowUnknown when one of their
+// RTTs is unknown) so that their answers arrive first: a peer that answers
+// IMRECEIVING or IDONTWANT is not sent the message, and one that answers
+// IWANT (it chose us as its source: Pull) is sent it at once. Peers
+// without v1.4 are not held back, and our own messages are not announced
+// (nobody has them yet). After the window the held copies go as staggered
+// forwarding sends them (StaggerConfig), or all at once when the message
+// is not staggered.
 //
 // Receiving a PREAMBLE for message m from peer X: if m is seen, IDONTWANT
 // goes back to X; if m is already arriving (its head came, or another
@@ -72,15 +74,17 @@ type PreambleConfig struct {
 	// WindowMax caps the announce window.
 	WindowMax time.Duration
 	// Immediate is how many copies of a held message (the first in the
-	// stagger's order) go at once, without waiting for the announce
-	// window, when the window is at least ImmediateFrom; the rest wait for
-	// it. 0 holds every v1.4 peer's copy. A long window (slow links: it
-	// grows with the RTT) would otherwise add its whole length to every
-	// hop; a short one costs less than the duplicate an early copy may be.
+	// stagger's order) go at once, without waiting for an answer, when the
+	// largest known RTT of the announced peers is at least ImmediateRTT;
+	// the rest wait for their answers or the window. 0 holds every v1.4
+	// peer's copy. On a slow link the PREAMBLE and the pull that answers
+	// it add a round trip to every hop; on a fast one that costs less
+	// than the duplicate an early copy may be.
 	Immediate int
-	// ImmediateFrom is the shortest announce window for which Immediate
-	// copies go at once (0: every window).
-	ImmediateFrom time.Duration
+	// ImmediateRTT is the smallest largest-known RTT of the announced
+	// peers at which Immediate copies go at once (0: always, even with no
+	// RTT known).
+	ImmediateRTT time.Duration
 	// Pull makes choosing a message's source also ask it for the message
 	// with IWANT, so that the copy it holds for us goes before its announce
 	// window ends. Off, the source's copy waits for the window like the
@@ -112,14 +116,16 @@ type PreambleConfig struct {
 }
 
 // DefaultPreambleConfig returns the defaults: messages of at least 16 KiB
-// of data (the stagger's MinData) are announced; the window is 2 RTTs
-// plus 5 ms (the spread of the moments several peers forward one message,
-// on a loaded host), 6 ms when an RTT is unknown, at most 20 ms, and when
-// it is 10 ms or longer (RTTs of 2.5 ms and more) the first copy goes at
-// once (Immediate 1; measured over the test plans' 10-40 ms links: every
-// copy held cost 10-35% of reach-all latency, the first one sent at once
-// took that back for 0.3 more duplicates per delivery); a receiver asks
-// its chosen source for the message at once (Pull); a source has 250
+// of data (the stagger's MinData) are announced; a receiver asks its
+// chosen source for the message at once (Pull), so the window only bounds
+// the wait for peers that do not answer: 2 RTTs plus 10 ms, at least 12
+// ms when an RTT is unknown, at most 50 ms (on a loaded 2-core host
+// answers took longer than 6 ms: with Pull, a 6 ms window left 0.23
+// duplicates per delivered 64 KiB message, 12 ms 0.03, 20 ms 0.01); at
+// known RTTs of 2.5 ms and more the first copy goes at once (Immediate 1;
+// measured over the test plans' 10-40 ms links before Pull: every copy
+// held cost 10-35% of reach-all latency, the first one sent at once took
+// that back for 0.3 more duplicates per delivery); a source has 250
 // ms (well past the stagger's MaxWait plus the window) to start sending;
 // 1024 messages tracked, 64 per announcing peer, 1000 PREAMBLEs per peer
 // per heartbeat; a late source is demoted for 10 s and penalised from its
@@ -129,11 +135,11 @@ func DefaultPreambleConfig() PreambleConfig {
 	return PreambleConfig{
 		MinData:            16 << 10,
 		WindowRTTs:         2,
-		WindowBase:         5 * time.Millisecond,
-		WindowUnknown:      6 * time.Millisecond,
-		WindowMax:          20 * time.Millisecond,
+		WindowBase:         10 * time.Millisecond,
+		WindowUnknown:      12 * time.Millisecond,
+		WindowMax:          50 * time.Millisecond,
 		Immediate:          1,
-		ImmediateFrom:      10 * time.Millisecond,
+		ImmediateRTT:       2500 * time.Microsecond,
 		Pull:               true,
 		SourceTimeout:      250 * time.Millisecond,
 		MaxMessageSize:     wire.DefaultMaxRPCSize,
@@ -165,8 +171,8 @@ func (c PreambleConfig) validate() error {
 		return bad("WindowMax", "must be > 0")
 	case c.Immediate < 0:
 		return bad("Immediate", "must be >= 0")
-	case c.ImmediateFrom < 0:
-		return bad("ImmediateFrom", "must be >= 0")
+	case c.ImmediateRTT < 0:
+		return bad("ImmediateRTT", "must be >= 0")
 	case c.SourceTimeout <= 0:
 		return bad("SourceTimeout", "must be > 0")
 	case c.MaxMessageSize <= 0:
@@ -630,14 +636,16 @@ func (a *Automaton) announces(n int) bool {
 }
 
 // announce sends PREAMBLE for a forwarded message to the chosen v1.4
-// peers among cands and returns when the announce window ends, or false
-// when nothing is announced (PREAMBLE off, data under MinData, no v1.4
-// peer chosen). The message's cache entry records the announced peers as
-// offered it, so that their IWANT for it is answered.
-func (a *Automaton) announce(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, out *Output) (time.Time, bool) {
+// peers among cands and returns when the announce window ends and how many
+// copies go at once (Immediate, when the largest known RTT is at least
+// ImmediateRTT), or false when nothing is announced (PREAMBLE off, data
+// under MinData, no v1.4 peer chosen). The message's cache entry records
+// the announced peers as offered it, so that their IWANT for it is
+// answered.
+func (a *Automaton) announce(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, out *Output) (hold time.Time, immediate int, ok bool) {
 	c := &a.cfg.Preamble
 	if c.MinData == 0 || len(msg.GetData()) < c.MinData {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	var rtt time.Duration
 	n, unknown := 0, false
@@ -653,7 +661,10 @@ func (a *Automaton) announce(now time.Time, t *topicState, msg *pb.Message, id s
 		}
 	}
 	if n == 0 {
-		return time.Time{}, false
+		return time.Time{}, 0, false
+	}
+	if rtt >= c.ImmediateRTT {
+		immediate = c.Immediate
 	}
 	w := time.Duration(c.WindowRTTs)*rtt + c.WindowBase
 	if unknown {
@@ -677,5 +688,5 @@ func (a *Automaton) announce(now time.Time, t *topicState, msg *pb.Message, id s
 	}
 	out.Preamble.Sent += n
 	out.Preamble.Held++
-	return now.Add(w), true
+	return now.Add(w), immediate, true
 }

@@ -211,7 +211,11 @@ func TestPreambleNotSentToOldPeersNorForOwnMessages(t *testing.T) {
 // 1 ms here), capped at WindowMax; without staggering the held copies all
 // go at the window's end.
 func TestPreambleWindowFromRTT(t *testing.T) {
-	h, mesh := v14Harness(t, func(c *Config) { c.Stagger = StaggerConfig{}; c.Preamble.WindowBase = time.Millisecond }, 0, 1, 2, 3, 4, 5)
+	h, mesh := v14Harness(t, func(c *Config) {
+		c.Stagger = StaggerConfig{}
+		c.Preamble.WindowBase = time.Millisecond
+		c.Preamble.Immediate = 0
+	}, 0, 1, 2, 3, 4, 5)
 	h.a.HandlePeerRTT(h.now, mesh[1], 4*time.Millisecond, &h.out)
 	for _, p := range mesh[2:] {
 		h.a.HandlePeerRTT(h.now, p, 2*time.Millisecond, &h.out)
@@ -236,15 +240,15 @@ func TestPreambleWindowFromRTT(t *testing.T) {
 	h.a.HandlePeerRTT(h.now, mesh[1], time.Second, &h.out)
 	h.reset()
 	_, id2 := h.receive(mesh[0], 20<<10)
-	if d, _ := h.a.StaggerDeadline(); !d.Equal(h.now.Add(20 * time.Millisecond)) {
-		t.Fatalf("window %v, want the 20 ms cap", d.Sub(h.now))
+	if d, _ := h.a.StaggerDeadline(); !d.Equal(h.now.Add(h.a.cfg.Preamble.WindowMax)) {
+		t.Fatalf("window %v, want the %v cap", d.Sub(h.now), h.a.cfg.Preamble.WindowMax)
 	}
 	_ = id2
 }
 
-// A window of at least ImmediateFrom lets Immediate copies go at once (the
-// first in the stagger's order); the rest wait for the window. A shorter
-// window, or Immediate 0, holds every v1.4 copy.
+// A largest known RTT of at least ImmediateRTT lets Immediate copies go at
+// once (the first in the stagger's order); the rest wait for the window. A
+// shorter RTT, or Immediate 0, holds every v1.4 copy.
 func TestPreambleImmediateCopyOnLongWindow(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -252,8 +256,8 @@ func TestPreambleImmediateCopyOnLongWindow(t *testing.T) {
 		immediate int
 		want      int // copies before the window ends
 	}{
-		{"long window", 10 * time.Millisecond, 1, 1},   // 2x10+5 ms, capped at 20
-		{"short window", time.Millisecond, 1, 0},       // 7 ms
+		{"slow link", 10 * time.Millisecond, 1, 1},     // at least ImmediateRTT
+		{"fast link", time.Millisecond, 1, 0},          // under it
 		{"immediate off", 10 * time.Millisecond, 0, 0}, // held
 		{"two immediate", 10 * time.Millisecond, 2, 1}, // K 1: one in flight at a time
 	} {
@@ -630,7 +634,7 @@ func TestPreambleConfigValidate(t *testing.T) {
 		func(c *PreambleConfig) { c.WindowBase = -1 },
 		func(c *PreambleConfig) { c.MissMemory = 0 },
 		func(c *PreambleConfig) { c.Immediate = -1 },
-		func(c *PreambleConfig) { c.ImmediateFrom = -1 },
+		func(c *PreambleConfig) { c.ImmediateRTT = -1 },
 	} {
 		c := DefaultConfig()
 		mut(&c.Preamble)
@@ -764,5 +768,117 @@ func TestHeadOfUnknownTopicDecidesEachPeerOnce(t *testing.T) {
 	}
 	if n != 5 {
 		t.Fatalf("%d IDONTWANT ids sent, want 5 (one per peer)", n)
+	}
+}
+
+// With Pull (the default), choosing a source also asks it for the message
+// with IWANT, once; a later announcer gets IMRECEIVING and no IWANT.
+// Pull off: no IWANT.
+func TestPreamblePullAsksTheSource(t *testing.T) {
+	for _, pull := range []bool{true, false} {
+		h, mesh := v14Harness(t, func(c *Config) { c.Preamble.Pull = pull }, 0, 1, 2, 3)
+		x, y := mesh[0], mesh[1]
+		_, id := msg(pid(99), topicA, 64<<10)
+		if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
+			t.Fatalf("HandlePreamble(x) = %v", o)
+		}
+		h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out)
+		got, want := h.controlTo("iwant", id), []peer.ID{x}
+		if !pull {
+			want = nil
+		}
+		if !slices.Equal(got, want) || h.out.Preamble.PullsSent != len(want) {
+			t.Fatalf("pull %v: IWANT to %v (PullsSent %d), want %v", pull, got, h.out.Preamble.PullsSent, want)
+		}
+		if imr := h.controlTo("imr", id); !samePeers(imr, mesh[1:4]) {
+			t.Fatalf("pull %v: IMRECEIVING to %v, want %v", pull, imr, mesh[1:4])
+		}
+	}
+}
+
+// A held copy goes at once to the announced peer that asks for it with
+// IWANT, whatever the window and K; its second IWANT is answered as any
+// IWANT (within GossipRetransmission). A copy released by the window's
+// end makes that peer's first IWANT (a pull that crossed it) go
+// unanswered, and its next one answered. After IMRECEIVING, which
+// cancels the released copy if still queued, the peer's IWANT is answered.
+func TestPreamblePullReleasesHeldCopy(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3, 4, 5)
+	_, id := h.receive(mesh[0], 64<<10)
+	if got := h.copiesTo(id); len(got) != 0 {
+		t.Fatalf("copies before any answer to %v (RTTs unknown: nothing goes at once)", got)
+	}
+	puller := mesh[2]
+	h.reset()
+	if o := h.a.HandleIWant(h.now, puller, iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("pull = %v", o)
+	}
+	if got := h.copiesTo(id); !slices.Equal(got, []peer.ID{puller}) || h.out.Preamble.Pulled != 1 {
+		t.Fatalf("copies to %v (Pulled %d), want %v at once", got, h.out.Preamble.Pulled, puller)
+	}
+	if s := h.out.Sends[0]; len(s.Paced) != 1 || !s.Paced[0] {
+		t.Fatalf("pulled copy not paced: %+v", s.Paced)
+	}
+	// K 1 does not hold a second pull back while the first is in flight.
+	h.reset()
+	if o := h.a.HandleIWant(h.now, mesh[3], iwant(id), &h.out); o != OutcomeIWantServed || !slices.Equal(h.copiesTo(id), []peer.ID{mesh[3]}) {
+		t.Fatalf("second peer's pull = %v, copies to %v", o, h.copiesTo(id))
+	}
+	// The puller asks again: an ordinary IWANT answer.
+	h.reset()
+	if o := h.a.HandleIWant(h.now, puller, iwant(id), &h.out); o != OutcomeIWantServed || h.out.Preamble.Pulled != 0 {
+		t.Fatalf("repeated IWANT = %v, Pulled %d", o, h.out.Preamble.Pulled)
+	}
+	// The window ends: the rest go one at a time (K 1).
+	h.reset()
+	h.advance(h.a.cfg.Preamble.WindowUnknown)
+	h.a.HandleCopyDone(h.now, puller, id, &h.out)
+	h.a.HandleCopyDone(h.now, mesh[3], id, &h.out)
+	h.a.ReleaseDue(h.now, &h.out)
+	rel := h.copiesTo(id)
+	if len(rel) != 1 || !slices.Contains([]peer.ID{mesh[1], mesh[4], mesh[5]}, rel[0]) {
+		t.Fatalf("after the window copies to %v, want one of %v", rel, []peer.ID{mesh[1], mesh[4], mesh[5]})
+	}
+	late := rel[0]
+	h.reset()
+	if o := h.a.HandleIWant(h.now, late, iwant(id), &h.out); o != OutcomeIWantNothingServed {
+		t.Fatalf("pull crossing the released copy = %v, want nothing served", o)
+	}
+	if o := h.a.HandleIWant(h.now, late, iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("next IWANT = %v, want served", o)
+	}
+	// IMRECEIVING after the release: a later IWANT is answered.
+	next := h.done(late, id, h.tracked())
+	if len(next) != 1 {
+		t.Fatalf("copies after the first was done: %v", next)
+	}
+	h.reset()
+	h.a.HandleImReceiving(h.now, next[0], imreceiving(id), &h.out)
+	if len(h.out.Cancels) != 1 {
+		t.Fatalf("cancels %v, want the released copy's", h.out.Cancels)
+	}
+	if o := h.a.HandleIWant(h.now, next[0], iwant(id), &h.out); o != OutcomeIWantServed {
+		t.Fatalf("IWANT after IMRECEIVING = %v, want served", o)
+	}
+}
+
+// A hostile peer's IWANTs for a held message get it at most
+// GossipRetransmission times, then cost it an IWANT-spam penalty.
+func TestPreamblePullBoundedByRetransmission(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3, 4, 5)
+	_, id := h.receive(mesh[0], 64<<10)
+	p := mesh[1]
+	for i := range h.a.cfg.GossipRetransmission {
+		h.reset()
+		if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantServed {
+			t.Fatalf("IWANT %d = %v", i, o)
+		}
+	}
+	h.reset()
+	if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantBudgetExceeded {
+		t.Fatalf("IWANT past GossipRetransmission = %v", o)
+	}
+	if len(h.copiesTo(id)) != 0 {
+		t.Fatalf("copies past GossipRetransmission: %v", h.copiesTo(id))
 	}
 }

@@ -151,9 +151,9 @@ func (a *Automaton) staggers(n int, own bool) int {
 // The caller checked that k > 0 or announce.
 func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, id string, cands []*peerState, k int, announce bool, out *Output) {
 	var hold time.Time
-	holding := false
+	holding, immediate := false, 0
 	if announce && len(a.stagger.entries) < maxStaggered {
-		hold, holding = a.announce(now, t, msg, id, cands, out)
+		hold, immediate, holding = a.announce(now, t, msg, id, cands, out)
 	}
 	if !holding && (k == 0 || len(cands) <= k) {
 		for _, ps := range cands {
@@ -190,10 +190,7 @@ func (a *Automaton) startStagger(now time.Time, t *topicState, msg *pb.Message, 
 		}
 		return 0
 	})
-	e := &staggerEntry{id: id, msg: msg, k: k, until: until, hold: hold, holding: holding, waiting: make([]peer.ID, 0, len(cands))}
-	if pc := &a.cfg.Preamble; holding && hold.Sub(now) >= pc.ImmediateFrom {
-		e.immediate = pc.Immediate
-	}
+	e := &staggerEntry{id: id, msg: msg, k: k, until: until, hold: hold, holding: holding, immediate: immediate, waiting: make([]peer.ID, 0, len(cands))}
 	for _, ps := range cands {
 		e.waiting = append(e.waiting, ps.id)
 	}
@@ -284,6 +281,10 @@ func (a *Automaton) staggerPull(p peer.ID, ce *cacheEntry, out *Output) (handled
 	e.flying = append(e.flying, p)
 	out.sendPaced(p, e.id, e.msg)
 	e.sent++
+	if ce.sent == nil {
+		ce.sent = make(map[peer.ID]int)
+	}
+	ce.sent[p]++ // an answer to IWANT: within GossipRetransmission like the others
 	if len(e.waiting) == 0 {
 		delete(a.stagger.entries, e.id)
 	}
