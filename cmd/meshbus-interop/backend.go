@@ -253,12 +253,14 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		notes = append(notes, "gossipsub v1.4 large-message handling off (MESHBUS_LARGE=0)")
 	}
 	// MESHBUS_PREAMBLE_IMMEDIATE=N: N copies of a forwarded large message
-	// go before the announce window ends (router.PreambleConfig.Immediate).
-	if v := os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE"); v != "" {
-		pc := router.DefaultPreambleConfig()
+	// go before their peers answer (router.PreambleConfig.Immediate);
+	// MESHBUS_PREAMBLE_PULL=0: receivers do not ask their chosen source
+	// with IWANT (router.PreambleConfig.Pull), for A/B runs.
+	if pc := router.DefaultPreambleConfig(); os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE") != "" || os.Getenv("MESHBUS_PREAMBLE_PULL") != "" {
 		pc.Immediate = envInt("MESHBUS_PREAMBLE_IMMEDIATE", pc.Immediate)
+		pc.Pull = envBool("MESHBUS_PREAMBLE_PULL", pc.Pull)
 		ropts = append(ropts, router.WithPreamble(pc))
-		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before the announce window ends", pc.Immediate))
+		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before their peers answer, pull %v", pc.Immediate, pc.Pull))
 	}
 	if latencyMesh() {
 		// Ping every peer on connect and then at the prober's default

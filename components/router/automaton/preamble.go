@@ -119,9 +119,11 @@ type PreambleConfig struct {
 // of data (the stagger's MinData) are announced; a receiver asks its
 // chosen source for the message at once (Pull), so the window only bounds
 // the wait for peers that do not answer: 2 RTTs plus 10 ms, at least 12
-// ms when an RTT is unknown, at most 50 ms (on a loaded 2-core host
+// ms when an RTT is unknown, at most 20 ms (on a loaded 2-core host
 // answers took longer than 6 ms: with Pull, a 6 ms window left 0.23
-// duplicates per delivered 64 KiB message, 12 ms 0.03, 20 ms 0.01); at
+// duplicates per delivered 64 KiB message, 12 ms 0.03, 20 ms 0.01; over
+// the test plans' links, where a pull takes longer than 20 ms, a 50 ms
+// cap cost 15% of reach-all latency); at
 // known RTTs of 2.5 ms and more the first copy goes at once (Immediate 1;
 // measured over the test plans' 10-40 ms links before Pull: every copy
 // held cost 10-35% of reach-all latency, the first one sent at once took
@@ -137,7 +139,7 @@ func DefaultPreambleConfig() PreambleConfig {
 		WindowRTTs:         2,
 		WindowBase:         10 * time.Millisecond,
 		WindowUnknown:      12 * time.Millisecond,
-		WindowMax:          50 * time.Millisecond,
+		WindowMax:          20 * time.Millisecond,
 		Immediate:          1,
 		ImmediateRTT:       2500 * time.Microsecond,
 		Pull:               true,
