@@ -1,11 +1,10 @@
 package automaton
 
 import (
-	"github.com/meshbus/meshbus/components/router/wire"
-
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -51,7 +51,7 @@ func fuzzConfig() Config {
 	c.Preamble = PreambleConfig{MinData: 20, WindowRTTs: 2, WindowBase: time.Millisecond, WindowUnknown: 3 * time.Millisecond,
 		WindowMax: 20 * time.Millisecond, SourceTimeout: 100 * time.Millisecond, MaxMessageSize: 1000,
 		MaxIncoming: 4, MaxIncomingPerPeer: 2, MaxPerHeartbeat: 3, DemoteFor: 200 * time.Millisecond,
-		MissAllowance: 1, MissMemory: time.Second}
+		MissAllowance: 1, MissMemory: time.Second, Pull: true}
 	return c
 }
 
@@ -238,11 +238,21 @@ func checkBounds(t testing.TB, a *Automaton) {
 		t.Fatalf("%d messages staggered, bound %d", len(a.stagger.entries), maxStaggered)
 	}
 	for id, e := range a.stagger.entries {
-		if len(e.waiting) == 0 || len(e.flying) > e.k || e.id != id {
-			t.Fatalf("staggered %q: %d waiting, %d in flight, k %d", id, len(e.waiting), len(e.flying), e.k)
+		if len(e.waiting) == 0 || len(e.flying) > e.k+e.pulled || e.id != id {
+			t.Fatalf("staggered %q: %d waiting, %d in flight, k %d, %d pulled", id, len(e.waiting), len(e.flying), e.k, e.pulled)
 		}
 		if e.holding && e.hold.After(e.until) {
 			t.Fatalf("staggered %q holds past its MaxWait", id)
+		}
+	}
+	for id, ce := range a.mcache.msgs {
+		if len(ce.released) > c.MaxPeers {
+			t.Fatalf("cached %q: %d peers marked released", id, len(ce.released))
+		}
+		for i, p := range ce.released {
+			if slices.Contains(ce.released[i+1:], p) {
+				t.Fatalf("cached %q: peer %s marked released twice", id, p)
+			}
 		}
 	}
 	pc := c.Preamble

@@ -116,6 +116,9 @@ type staggerEntry struct {
 	// them go before the window ends (PreambleConfig.Immediate).
 	sent      int
 	immediate int
+	// pulled counts the copies sent because their peer asked with IWANT
+	// (staggerPull): they go past k, so up to k+pulled may be in flight.
+	pulled int
 }
 
 // deadline is when e next needs ReleaseDue: the end of its announce
@@ -281,6 +284,7 @@ func (a *Automaton) staggerPull(p peer.ID, ce *cacheEntry, out *Output) (handled
 	e.flying = append(e.flying, p)
 	out.sendPaced(p, e.id, e.msg)
 	e.sent++
+	e.pulled++
 	if ce.sent == nil {
 		ce.sent = make(map[peer.ID]int)
 	}
