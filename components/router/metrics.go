@@ -144,7 +144,7 @@ var (
 	mIDWResumed    = idwLearnFam.Lazy("resumed")
 
 	preambleFam = schema.Family("meshbus_router_preamble_total",
-		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired), IDONTWANTs not sent to a peer already told IMRECEIVING (idontwant_spared), IWANTs sent to a message's chosen source (pull_sent), held or waiting copies sent at once because their peer asked with IWANT (pulled).", prometheus.CounterValue, "kind")
+		"gossipsub v1.4 PREAMBLE and IMRECEIVING with v1.4 peers: PREAMBLEs sent (sent), forwarded messages held for an announce window (held), IMRECEIVINGs sent (imreceiving_sent), IDONTWANTs answering a PREAMBLE for a message we have (idontwant_sent), copies not sent because their peer sent IMRECEIVING (skipped), IWANTs to another announcer after a source missed its deadline (fallback), awaited messages forgotten with nobody left to ask (expired), IDONTWANTs not sent to a peer already told IMRECEIVING (idontwant_spared), IWANTs sent to a message's chosen source (pull_sent), held or waiting copies sent at once because their peer asked with IWANT (pulled), PREAMBLEs left unanswered because their sender had been told IMRECEIVING already (answer_spared).", prometheus.CounterValue, "kind")
 	mPreSent      = preambleFam.Lazy("sent")
 	mPreHeld      = preambleFam.Lazy("held")
 	mPreImrSent   = preambleFam.Lazy("imreceiving_sent")
@@ -155,6 +155,7 @@ var (
 	mPreIDWSpared = preambleFam.Lazy("idontwant_spared")
 	mPrePullsSent = preambleFam.Lazy("pull_sent")
 	mPrePulled    = preambleFam.Lazy("pulled")
+	mPreSpared    = preambleFam.Lazy("answer_spared")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -257,7 +258,7 @@ func (m *metrics) preamble(c automaton.PreambleCounts) {
 	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
 		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
 		counted{mPreExpired, c.Expired}, counted{mPreIDWSpared, c.IDontWantSpared},
-		counted{mPrePullsSent, c.PullsSent}, counted{mPrePulled, c.Pulled})
+		counted{mPrePullsSent, c.PullsSent}, counted{mPrePulled, c.Pulled}, counted{mPreSpared, c.AnswersSpared})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

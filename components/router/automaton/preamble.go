@@ -223,6 +223,10 @@ type PreambleCounts struct {
 	// PullsSent is IWANTs sent to a message's chosen source
 	// (PreambleConfig.Pull).
 	PullsSent int
+	// AnswersSpared is PREAMBLEs not answered because we had already told
+	// their sender IMRECEIVING for the message (the two crossed): that
+	// IMRECEIVING drops the copy it holds for us, as an answer would.
+	AnswersSpared int
 	// Pulled is copies held or waiting for a peer sent at once because the
 	// peer asked for the message with IWANT.
 	Pulled int
@@ -270,7 +274,8 @@ func largeMessagePeer(ps *peerState) bool { return ps.feat&featLargeMessages != 
 // waiting for the peer is dropped (it has the message). Then, if we have
 // the message, IDONTWANT goes back to the peer; if it is already arriving
 // (its head came, or another announcer is its source), IMRECEIVING goes
-// back; otherwise the peer becomes the message's source until
+// back (neither when we told the peer IMRECEIVING for it already: the
+// PREAMBLE crossed it; PreambleCounts.AnswersSpared); otherwise the peer becomes the message's source until
 // PreambleConfig.SourceTimeout (ExpirePreambles) and IMRECEIVING goes to
 // our other v1.4 mesh peers of the topic. A demoted peer (it missed a
 // deadline less than DemoteFor ago) is recorded as an announcer but not
@@ -323,6 +328,10 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 		if cid, ok := a.mcache.key(id); ok {
 			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelReceived})
 		}
+		if containsPeer(a.early.told(id), from) {
+			out.Preamble.AnswersSpared++ // our IMRECEIVING crossed its PREAMBLE
+			return OutcomePreambleHave
+		}
 		out.sendIDontWant(from, []byte(id))
 		out.Preamble.IDontWantSent++
 		return OutcomePreambleHave
@@ -332,7 +341,11 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 	}
 	rec := a.pre.in[id]
 	if rec == nil && a.early.arriving(id) {
-		out.sendImReceiving(from, []byte(id))
+		if containsPeer(a.early.told(id), from) {
+			out.Preamble.AnswersSpared++
+		} else {
+			out.sendImReceiving(from, []byte(id))
+		}
 		return OutcomePreambleOtherSource
 	}
 	if rec != nil {
@@ -343,9 +356,12 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 			rec.from = append(rec.from, from)
 		}
 		switch {
+		case rec.source != "" && containsPeer(rec.told, from):
+			out.Preamble.AnswersSpared++ // our IMRECEIVING crossed its PREAMBLE
+			return OutcomePreambleOtherSource
 		case rec.source != "":
 			out.sendImReceiving(from, []byte(id))
-			if len(rec.told) < a.maxTold() && !containsPeer(rec.told, from) {
+			if len(rec.told) < a.maxTold() {
 				rec.told = append(rec.told, from)
 			}
 			return OutcomePreambleOtherSource

@@ -284,11 +284,21 @@ func TestPreambleImmediateCopyOnLongWindow(t *testing.T) {
 
 // Two PREAMBLEs for one message: the first sender is its source and the
 // other v1.4 mesh peers (the second sender too) get IMRECEIVING; the
-// second sender is answered IMRECEIVING. The message's head clears the
-// record, and forwarding skips both announcers.
+// second sender, told already (its PREAMBLE crossed our IMRECEIVING), is
+// not answered again, while a later announcer we had not told is answered
+// IMRECEIVING. The message's head clears the record, and forwarding skips
+// the announcers.
 func TestPreambleChoosesOneSource(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
 	x, y := mesh[0], mesh[1]
+	var z peer.ID // a v1.4 peer outside the mesh: not told at the choice
+	for i := 1; i <= 8; i++ {
+		if p := pid(i); !slices.Contains(mesh, p) {
+			z = p
+			break
+		}
+	}
+	h.a.SetPeerLargeMessages(z, true)
 	m, id := msg(pid(99), topicA, 64<<10)
 	if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
 		t.Fatalf("HandlePreamble(x) = %v", o)
@@ -303,11 +313,18 @@ func TestPreambleChoosesOneSource(t *testing.T) {
 	if o := h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
 		t.Fatalf("HandlePreamble(y) = %v", o)
 	}
-	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{y}) {
-		t.Fatalf("IMRECEIVING to %v, want %v", got, y)
+	if got := h.controlTo("imr", id); len(got) != 0 || h.out.Preamble.AnswersSpared != 1 {
+		t.Fatalf("IMRECEIVING to %v (spared %d), want none: %v was told at the choice", got, h.out.Preamble.AnswersSpared, y)
 	}
 	if o := h.a.HandlePreamble(h.now, y, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleRepeated {
 		t.Fatalf("repeated = %v", o)
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, z, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
+		t.Fatalf("HandlePreamble(z) = %v", o)
+	}
+	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{z}) {
+		t.Fatalf("IMRECEIVING to %v, want %v", got, z)
 	}
 	if src, _ := h.a.PreambleSource(id); src != x || h.a.Incoming() != 1 {
 		t.Fatalf("source %v, %d incoming", src, h.a.Incoming())
@@ -322,10 +339,10 @@ func TestPreambleChoosesOneSource(t *testing.T) {
 		t.Fatalf("HandleMessage = %v", o)
 	}
 	h.a.Validated(h.now, id, ValidationAccept, &h.out)
-	if got := h.preamblesTo(id); slices.Contains(got, x) || slices.Contains(got, y) {
-		t.Fatalf("announcers %v were announced the message they have: %v", []peer.ID{x, y}, got)
+	if got := h.preamblesTo(id); slices.Contains(got, x) || slices.Contains(got, y) || slices.Contains(got, z) {
+		t.Fatalf("announcers %v were announced the message they have: %v", []peer.ID{x, y, z}, got)
 	}
-	if got := h.copiesTo(id); slices.Contains(got, x) || slices.Contains(got, y) {
+	if got := h.copiesTo(id); slices.Contains(got, x) || slices.Contains(got, y) || slices.Contains(got, z) {
 		t.Fatalf("announcers sent the message: %v", got)
 	}
 }
@@ -880,5 +897,63 @@ func TestPreamblePullBoundedByRetransmission(t *testing.T) {
 	}
 	if len(h.copiesTo(id)) != 0 {
 		t.Fatalf("copies past GossipRetransmission: %v", h.copiesTo(id))
+	}
+}
+
+// A PREAMBLE from a peer we told IMRECEIVING for the message crossed that
+// IMRECEIVING, which drops the copy it holds for us: it is not answered
+// again, neither while the message arrives (IMRECEIVING) nor once we have
+// it (IDONTWANT). A peer not told is answered.
+func TestPreambleFromToldPeerNotAnsweredTwice(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
+	x := mesh[0]
+	var z peer.ID // a v1.4 peer outside the mesh: never told
+	for i := 1; i <= 8; i++ {
+		if p := pid(i); !slices.Contains(mesh, p) {
+			z = p
+			break
+		}
+	}
+	h.a.SetPeerLargeMessages(z, true)
+	m, id := msg(pid(99), topicA, 64<<10)
+	h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out)
+	h.a.HandleMessageHead(h.now, x, topicA, id, 64<<10, &h.out)
+	for _, c := range []struct {
+		name string
+		from peer.ID
+		want Outcome
+		kind string // the answer a peer not told gets
+	}{
+		{"arriving, told", mesh[1], OutcomePreambleOtherSource, ""},
+		{"arriving, not told", z, OutcomePreambleOtherSource, "imr"},
+	} {
+		h.reset()
+		if o := h.a.HandlePreamble(h.now, c.from, preamble(id, topicA, 64<<10), &h.out); o != c.want {
+			t.Fatalf("%s: HandlePreamble = %v, want %v", c.name, o, c.want)
+		}
+		imr, idw := h.controlTo("imr", id), h.controlTo("idw", id)
+		switch {
+		case c.kind == "" && (len(imr)+len(idw) != 0 || h.out.Preamble.AnswersSpared != 1):
+			t.Fatalf("%s: answered IMRECEIVING %v IDONTWANT %v (spared %d)", c.name, imr, idw, h.out.Preamble.AnswersSpared)
+		case c.kind == "imr" && !slices.Equal(imr, []peer.ID{c.from}):
+			t.Fatalf("%s: IMRECEIVING to %v", c.name, imr)
+		}
+	}
+	h.a.HandleMessage(h.now, x, m, id, true, &h.out)
+	h.a.Validated(h.now, id, ValidationAccept, &h.out)
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, mesh[2], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("seen, told: HandlePreamble = %v", o)
+	}
+	if idw := h.controlTo("idw", id); len(idw) != 0 || h.out.Preamble.AnswersSpared != 1 || h.out.Preamble.IDontWantSent != 0 {
+		t.Fatalf("seen, told: IDONTWANT to %v (%+v)", idw, h.out.Preamble)
+	}
+	h.reset()
+	h.a.SetPeerLargeMessages(mesh[4], true) // a mesh peer not told (it had no v1.4 then)
+	if o := h.a.HandlePreamble(h.now, mesh[4], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("seen, not told: HandlePreamble = %v", o)
+	}
+	if idw := h.controlTo("idw", id); !slices.Equal(idw, []peer.ID{mesh[4]}) {
+		t.Fatalf("seen, not told: IDONTWANT to %v", idw)
 	}
 }
