@@ -123,11 +123,11 @@ type PreambleConfig struct {
 // answers took longer than 6 ms: with Pull, a 6 ms window left 0.23
 // duplicates per delivered 64 KiB message, 12 ms 0.03, 20 ms 0.01; over
 // the test plans' links, where a pull takes longer than 20 ms, a 50 ms
-// cap cost 15% of reach-all latency); at
-// known RTTs of 2.5 ms and more the first copy goes at once (Immediate 1;
-// measured over the test plans' 10-40 ms links before Pull: every copy
-// held cost 10-35% of reach-all latency, the first one sent at once took
-// that back for 0.3 more duplicates per delivery); a source has 250
+// cap cost 15% of reach-all latency); at known RTTs of 2.5 ms and more
+// the first copy goes at once (Immediate 1; measured over the test plans'
+// 10-40 ms links before Pull: every copy held cost 10-35% of reach-all
+// latency, the first one sent at once took that back for 0.3 more
+// duplicates per delivery); a source has 250
 // ms (well past the stagger's MaxWait plus the window) to start sending;
 // 1024 messages tracked, 64 per announcing peer, 1000 PREAMBLEs per peer
 // per heartbeat; a late source is demoted for 10 s and penalised from its
@@ -275,9 +275,10 @@ func largeMessagePeer(ps *peerState) bool { return ps.feat&featLargeMessages != 
 // the message, IDONTWANT goes back to the peer; if it is already arriving
 // (its head came, or another announcer is its source), IMRECEIVING goes
 // back (neither when we told the peer IMRECEIVING for it already: the
-// PREAMBLE crossed it; PreambleCounts.AnswersSpared); otherwise the peer becomes the message's source until
-// PreambleConfig.SourceTimeout (ExpirePreambles) and IMRECEIVING goes to
-// our other v1.4 mesh peers of the topic. A demoted peer (it missed a
+// PREAMBLE crossed it; PreambleCounts.AnswersSpared); otherwise the peer
+// becomes the message's source until PreambleConfig.SourceTimeout
+// (ExpirePreambles), IMRECEIVING goes to our other v1.4 mesh peers of the
+// topic and, with PreambleConfig.Pull, IWANT to the peer. A demoted peer (it missed a
 // deadline less than DemoteFor ago) is recorded as an announcer but not
 // chosen. See PreambleConfig for the bounds and penalties.
 //
