@@ -111,6 +111,9 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	for _, p := range to {
 		out.sendIDontWant(p, raw)
 	}
+	if a.announces(dataLen) {
+		e.idwTo = append(e.idwTo[:0], to...)
+	}
 	clear(to)
 	e.idwSent = true
 	return OutcomeEarlyIDontWantSent
@@ -138,6 +141,18 @@ type earlyEntry struct {
 	// announced to us (incoming.told): they already skip us, so IDONTWANT
 	// for it does not go to them.
 	told []peer.ID
+	// idwTo is the peers we sent IDONTWANT for the id, at its head or
+	// arrival, when it is large enough to be announced with PREAMBLE: a
+	// PREAMBLE from one of them crossed that IDONTWANT and needs no answer.
+	idwTo []peer.ID
+}
+
+// toldOrSent reports whether p was sent IMRECEIVING or IDONTWANT for id
+// (earlyEntry.told, earlyEntry.idwTo): it skips us, or will once that
+// message arrives.
+func (s *earlySet) toldOrSent(id string, p peer.ID) bool {
+	e := s.ids[id]
+	return e != nil && (containsPeer(e.told, p) || containsPeer(e.idwTo, p))
 }
 
 // told returns the peers sent IMRECEIVING for id (nil for most ids).

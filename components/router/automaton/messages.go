@@ -159,6 +159,10 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 	k, learn := a.idwLearned(id, len(msg.GetData()))
 	told := a.early.told(id)
+	var e *earlyEntry // where the recipients are noted, for ids PREAMBLE may announce
+	if a.announces(len(msg.GetData())) {
+		e = a.early.entry(id)
+	}
 	for _, p := range t.mesh.items {
 		if p == from {
 			continue
@@ -175,6 +179,9 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 				raw = []byte(id)
 			}
 			out.sendIDontWant(p, raw)
+			if e != nil {
+				e.idwTo = append(e.idwTo, p)
+			}
 		}
 	}
 	return true

@@ -223,9 +223,9 @@ type PreambleCounts struct {
 	// PullsSent is IWANTs sent to a message's chosen source
 	// (PreambleConfig.Pull).
 	PullsSent int
-	// AnswersSpared is PREAMBLEs not answered because we had already told
-	// their sender IMRECEIVING for the message (the two crossed): that
-	// IMRECEIVING drops the copy it holds for us, as an answer would.
+	// AnswersSpared is PREAMBLEs not answered because we had already sent
+	// their sender IMRECEIVING or IDONTWANT for the message (the two
+	// crossed): that drops the copy it holds for us, as an answer would.
 	AnswersSpared int
 	// Pulled is copies held or waiting for a peer sent at once because the
 	// peer asked for the message with IWANT.
@@ -274,8 +274,9 @@ func largeMessagePeer(ps *peerState) bool { return ps.feat&featLargeMessages != 
 // waiting for the peer is dropped (it has the message). Then, if we have
 // the message, IDONTWANT goes back to the peer; if it is already arriving
 // (its head came, or another announcer is its source), IMRECEIVING goes
-// back (neither when we told the peer IMRECEIVING for it already: the
-// PREAMBLE crossed it; PreambleCounts.AnswersSpared); otherwise the peer
+// back (neither when we sent the peer IMRECEIVING or IDONTWANT for it
+// already: the PREAMBLE crossed it; PreambleCounts.AnswersSpared);
+// otherwise the peer
 // becomes the message's source until PreambleConfig.SourceTimeout
 // (ExpirePreambles), IMRECEIVING goes to our other v1.4 mesh peers of the
 // topic and, with PreambleConfig.Pull, IWANT to the peer. A demoted peer (it missed a
@@ -329,8 +330,8 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 		if cid, ok := a.mcache.key(id); ok {
 			out.Cancels = append(out.Cancels, Cancel{Peer: from, ID: cid, Reason: CancelReceived})
 		}
-		if containsPeer(a.early.told(id), from) {
-			out.Preamble.AnswersSpared++ // our IMRECEIVING crossed its PREAMBLE
+		if a.early.toldOrSent(id, from) {
+			out.Preamble.AnswersSpared++ // our IMRECEIVING or IDONTWANT crossed its PREAMBLE
 			return OutcomePreambleHave
 		}
 		out.sendIDontWant(from, []byte(id))
@@ -342,7 +343,7 @@ func (a *Automaton) HandlePreamble(now time.Time, from peer.ID, pr *pb.ControlPr
 	}
 	rec := a.pre.in[id]
 	if rec == nil && a.early.arriving(id) {
-		if containsPeer(a.early.told(id), from) {
+		if a.early.toldOrSent(id, from) {
 			out.Preamble.AnswersSpared++
 		} else {
 			out.sendImReceiving(from, []byte(id))

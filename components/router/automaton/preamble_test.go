@@ -347,17 +347,33 @@ func TestPreambleChoosesOneSource(t *testing.T) {
 	}
 }
 
-// A PREAMBLE for a message we have is answered with IDONTWANT, and a copy
-// of ours waiting for the announcer is dropped.
+// A PREAMBLE for a message we have is answered with IDONTWANT (unless the
+// announcer was sent one when the message arrived), and a copy of ours
+// waiting for the announcer is dropped.
 func TestPreambleForSeenMessage(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 1, 2)
+	var z peer.ID // a v1.4 peer outside the mesh: sent no IDONTWANT
+	for i := 1; i <= 8; i++ {
+		if p := pid(i); !slices.Contains(mesh, p) {
+			z = p
+			break
+		}
+	}
+	h.a.SetPeerLargeMessages(z, true)
 	_, id := h.receive(mesh[0], 64<<10)
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, z, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("HandlePreamble(z) = %v", o)
+	}
+	if got := h.controlTo("idw", id); !slices.Equal(got, []peer.ID{z}) || h.out.Preamble.IDontWantSent != 1 {
+		t.Fatalf("IDONTWANT to %v (%+v)", got, h.out.Preamble)
+	}
 	h.reset()
 	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
 		t.Fatalf("HandlePreamble = %v", o)
 	}
-	if got := h.controlTo("idw", id); !slices.Equal(got, []peer.ID{mesh[1]}) || h.out.Preamble.IDontWantSent != 1 {
-		t.Fatalf("IDONTWANT to %v (%+v)", got, h.out.Preamble)
+	if got := h.controlTo("idw", id); len(got) != 0 || h.out.Preamble.AnswersSpared != 1 {
+		t.Fatalf("IDONTWANT to %v (%+v), want none: sent one on arrival", got, h.out.Preamble)
 	}
 	// Past the window, mesh[1] is not sent it; mesh[2] is.
 	var got []peer.ID
@@ -373,17 +389,36 @@ func TestPreambleForSeenMessage(t *testing.T) {
 }
 
 // A PREAMBLE for a message whose head is arriving is answered with
-// IMRECEIVING.
+// IMRECEIVING, unless its sender was sent IDONTWANT at the head (the two
+// crossed).
 func TestPreambleWhileArriving(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1)
+	var z peer.ID // a v1.4 peer outside the mesh: sent nothing at the head
+	for i := 1; i <= 8; i++ {
+		if p := pid(i); !slices.Contains(mesh, p) {
+			z = p
+			break
+		}
+	}
+	h.a.SetPeerLargeMessages(z, true)
 	_, id := msg(pid(99), topicA, 64<<10)
 	h.a.HandleMessageHead(h.now, mesh[0], topicA, id, 64<<10, &h.out)
+	if !slices.Contains(h.controlTo("idw", id), mesh[1]) {
+		t.Fatalf("no IDONTWANT to %v at the head", mesh[1])
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, z, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
+		t.Fatalf("HandlePreamble = %v", o)
+	}
+	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{z}) {
+		t.Fatalf("IMRECEIVING to %v", got)
+	}
 	h.reset()
 	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleOtherSource {
 		t.Fatalf("HandlePreamble = %v", o)
 	}
-	if got := h.controlTo("imr", id); !slices.Equal(got, []peer.ID{mesh[1]}) {
-		t.Fatalf("IMRECEIVING to %v", got)
+	if got := h.controlTo("imr", id); len(got) != 0 || h.out.Preamble.AnswersSpared != 1 {
+		t.Fatalf("IMRECEIVING to %v (spared %d), want none", got, h.out.Preamble.AnswersSpared)
 	}
 }
 
@@ -900,10 +935,10 @@ func TestPreamblePullBoundedByRetransmission(t *testing.T) {
 	}
 }
 
-// A PREAMBLE from a peer we told IMRECEIVING for the message crossed that
-// IMRECEIVING, which drops the copy it holds for us: it is not answered
-// again, neither while the message arrives (IMRECEIVING) nor once we have
-// it (IDONTWANT). A peer not told is answered.
+// A PREAMBLE from a peer we sent IMRECEIVING or IDONTWANT for the message
+// crossed it, and what we sent drops the copy the peer holds for us: it is
+// not answered again, neither while the message arrives (IMRECEIVING) nor
+// once we have it (IDONTWANT). A peer sent neither is answered.
 func TestPreambleFromToldPeerNotAnsweredTwice(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
 	x := mesh[0]
@@ -948,12 +983,43 @@ func TestPreambleFromToldPeerNotAnsweredTwice(t *testing.T) {
 	if idw := h.controlTo("idw", id); len(idw) != 0 || h.out.Preamble.AnswersSpared != 1 || h.out.Preamble.IDontWantSent != 0 {
 		t.Fatalf("seen, told: IDONTWANT to %v (%+v)", idw, h.out.Preamble)
 	}
+	// mesh[4] had no v1.4 at the choice, so it was sent IDONTWANT at the
+	// head instead of IMRECEIVING.
 	h.reset()
-	h.a.SetPeerLargeMessages(mesh[4], true) // a mesh peer not told (it had no v1.4 then)
+	h.a.SetPeerLargeMessages(mesh[4], true)
 	if o := h.a.HandlePreamble(h.now, mesh[4], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
-		t.Fatalf("seen, not told: HandlePreamble = %v", o)
+		t.Fatalf("seen, sent IDONTWANT: HandlePreamble = %v", o)
 	}
-	if idw := h.controlTo("idw", id); !slices.Equal(idw, []peer.ID{mesh[4]}) {
-		t.Fatalf("seen, not told: IDONTWANT to %v", idw)
+	if idw := h.controlTo("idw", id); len(idw) != 0 || h.out.Preamble.AnswersSpared != 1 {
+		t.Fatalf("seen, sent IDONTWANT: IDONTWANT to %v (%+v)", idw, h.out.Preamble)
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, z, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("seen, sent neither: HandlePreamble = %v", o)
+	}
+	if idw := h.controlTo("idw", id); !slices.Equal(idw, []peer.ID{z}) {
+		t.Fatalf("seen, sent neither: IDONTWANT to %v", idw)
+	}
+}
+
+// The IDONTWANT sent when a large message arrives whole (no head seen)
+// also counts: a PREAMBLE from its recipient crossed it and is not
+// answered; a small message's recipients are not remembered.
+func TestPreambleAfterWholeMessageIDontWant(t *testing.T) {
+	h, mesh := v14Harness(t, nil, 1, 2)
+	_, id := h.receive(mesh[0], 64<<10) // IDONTWANT to the other mesh peers
+	if idw := h.controlTo("idw", id); !slices.Contains(idw, mesh[1]) {
+		t.Fatalf("IDONTWANT to %v, want %v among them", idw, mesh[1])
+	}
+	h.reset()
+	if o := h.a.HandlePreamble(h.now, mesh[1], preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
+		t.Fatalf("HandlePreamble = %v", o)
+	}
+	if idw := h.controlTo("idw", id); len(idw) != 0 || h.out.Preamble.AnswersSpared != 1 {
+		t.Fatalf("IDONTWANT to %v (%+v), want none", idw, h.out.Preamble)
+	}
+	_, small := h.receive(mesh[0], 2<<10)
+	if h.a.early.ids[small] != nil {
+		t.Fatalf("a 2 KiB message's IDONTWANT recipients were remembered")
 	}
 }
