@@ -209,8 +209,12 @@ func (p *program) step() bool {
 	case 11:
 		t := p.topic()
 		a.HandleIHave(now, p.peer(), &pb.ControlIHave{TopicID: &t, MessageIDs: p.ids(int(p.next()))}, out)
-	case 12:
-		a.HandleIWant(now, p.peer(), &pb.ControlIWant{MessageIDs: p.ids(int(p.next()))}, out)
+	case 12: // IWANT for gossip ids, and often a recent message's (a pull when it was announced)
+		from, ids := p.peer(), p.ids(int(p.next()))
+		if b := p.next(); b%2 == 0 {
+			ids = append(ids, []byte(p.recent[int(b/2)%len(p.recent)]))
+		}
+		a.HandleIWant(now, from, &pb.ControlIWant{MessageIDs: ids}, out)
 	case 13:
 		a.HandleIDontWant(now, p.peer(), &pb.ControlIDontWant{MessageIDs: p.ids(int(p.next()))}, out)
 	case 14:
@@ -415,8 +419,38 @@ func fuzzSeeds() [][]byte {
 		},
 	})
 	seeds = append(seeds, append(append([]byte{0, 1, 0, 3, 0, 5, 1, byte(len(rpc))}, rpc...), 9, 20))
-	seeds = append(seeds, idwSeed())
+	seeds = append(seeds, idwSeed(), pullSeed())
 	return seeds
+}
+
+// pullSeed builds a mesh of v1.4 peers in topic "a", accepts a 35-byte
+// message (over Lazy.MaxData: announced with PREAMBLE and held for the
+// mesh peers, three with this seed) from peer 1, and has every peer pull
+// it with IWANT, twice (two pulls in flight past K 1); then a second
+// message whose window passes before the pulls, which then cross the
+// released copies. The random inputs rarely get this far.
+func pullSeed() []byte {
+	var b []byte
+	for i := range byte(6) {
+		b = append(b, 0, 0, i, 0) // AddPeer pid(i+1), /meshsub/1.3.0, v1.4
+	}
+	for i := range byte(6) {
+		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
+	}
+	b = append(b, 3, 0, 0) // Join "a"
+	for m := range byte(2) {
+		b = append(b, 6, 0, 11, 0, 1, 35, 0) // from pid(1), by pid(12), "a", 35 bytes: recent[m+1]
+		b = append(b, 7, 0, 1, 0)            // Validated: accept
+		if m == 1 {
+			b = append(b, 9, 2, 0, 0, 0) // 100 ms later: ReleaseDue (the window has passed)
+		}
+		for range 2 {
+			for i := range byte(6) {
+				b = append(b, 12, i, 0, 2*(m+1), 0) // IWANT for recent[m+1] from pid(1+i)
+			}
+		}
+	}
+	return b
 }
 
 // idwSeed builds a mesh of six v1.2 peers in topic "a", then has peer 1
