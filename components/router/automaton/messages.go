@@ -159,10 +159,8 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 	var raw []byte // the id's bytes, shared (read-only) by every IDONTWANT
 	k, learn := a.idwLearned(id, len(msg.GetData()))
 	told := a.early.told(id)
-	var e *earlyEntry // where the recipients are noted, for ids PREAMBLE may announce
-	if a.announces(len(msg.GetData())) {
-		e = a.early.entry(id)
-	}
+	note := a.announces(len(msg.GetData())) // PREAMBLE may announce it: note the recipients
+	var e *earlyEntry
 	for _, p := range t.mesh.items {
 		if p == from {
 			continue
@@ -179,7 +177,10 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 				raw = []byte(id)
 			}
 			out.sendIDontWant(p, raw)
-			if e != nil {
+			if note {
+				if e == nil {
+					e = a.early.entry(id) // only when someone is sent one
+				}
 				e.idwTo = append(e.idwTo, p)
 			}
 		}

@@ -100,6 +100,21 @@ func (h *harness) copiesTo(id string) []peer.ID {
 	return ps
 }
 
+// v14Outsider returns one of v14Harness's subscribed peers outside the
+// mesh, marked as supporting v1.4: a peer a node sent nothing to when it
+// chose a source or saw a head.
+func (h *harness) v14Outsider(mesh []peer.ID) peer.ID {
+	h.t.Helper()
+	for i := 1; i <= 8; i++ {
+		if p := pid(i); !slices.Contains(mesh, p) {
+			h.a.SetPeerLargeMessages(p, true)
+			return p
+		}
+	}
+	h.t.Fatal("every peer is in the mesh")
+	return ""
+}
+
 func samePeers(a, b []peer.ID) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
@@ -291,14 +306,7 @@ func TestPreambleImmediateCopyOnLongWindow(t *testing.T) {
 func TestPreambleChoosesOneSource(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
 	x, y := mesh[0], mesh[1]
-	var z peer.ID // a v1.4 peer outside the mesh: not told at the choice
-	for i := 1; i <= 8; i++ {
-		if p := pid(i); !slices.Contains(mesh, p) {
-			z = p
-			break
-		}
-	}
-	h.a.SetPeerLargeMessages(z, true)
+	z := h.v14Outsider(mesh) // not told at the choice
 	m, id := msg(pid(99), topicA, 64<<10)
 	if o := h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleSourceChosen {
 		t.Fatalf("HandlePreamble(x) = %v", o)
@@ -352,14 +360,7 @@ func TestPreambleChoosesOneSource(t *testing.T) {
 // waiting for the announcer is dropped.
 func TestPreambleForSeenMessage(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 1, 2)
-	var z peer.ID // a v1.4 peer outside the mesh: sent no IDONTWANT
-	for i := 1; i <= 8; i++ {
-		if p := pid(i); !slices.Contains(mesh, p) {
-			z = p
-			break
-		}
-	}
-	h.a.SetPeerLargeMessages(z, true)
+	z := h.v14Outsider(mesh) // sent no IDONTWANT
 	_, id := h.receive(mesh[0], 64<<10)
 	h.reset()
 	if o := h.a.HandlePreamble(h.now, z, preamble(id, topicA, 64<<10), &h.out); o != OutcomePreambleHave {
@@ -393,14 +394,7 @@ func TestPreambleForSeenMessage(t *testing.T) {
 // crossed).
 func TestPreambleWhileArriving(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1)
-	var z peer.ID // a v1.4 peer outside the mesh: sent nothing at the head
-	for i := 1; i <= 8; i++ {
-		if p := pid(i); !slices.Contains(mesh, p) {
-			z = p
-			break
-		}
-	}
-	h.a.SetPeerLargeMessages(z, true)
+	z := h.v14Outsider(mesh) // sent nothing at the head
 	_, id := msg(pid(99), topicA, 64<<10)
 	h.a.HandleMessageHead(h.now, mesh[0], topicA, id, 64<<10, &h.out)
 	if !slices.Contains(h.controlTo("idw", id), mesh[1]) {
@@ -942,14 +936,7 @@ func TestPreamblePullBoundedByRetransmission(t *testing.T) {
 func TestPreambleFromToldPeerNotAnsweredTwice(t *testing.T) {
 	h, mesh := v14Harness(t, nil, 0, 1, 2, 3)
 	x := mesh[0]
-	var z peer.ID // a v1.4 peer outside the mesh: never told
-	for i := 1; i <= 8; i++ {
-		if p := pid(i); !slices.Contains(mesh, p) {
-			z = p
-			break
-		}
-	}
-	h.a.SetPeerLargeMessages(z, true)
+	z := h.v14Outsider(mesh) // never told
 	m, id := msg(pid(99), topicA, 64<<10)
 	h.a.HandlePreamble(h.now, x, preamble(id, topicA, 64<<10), &h.out)
 	h.a.HandleMessageHead(h.now, x, topicA, id, 64<<10, &h.out)
