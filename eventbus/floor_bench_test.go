@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,11 +17,11 @@ type floorEvt struct{ A, B, C, D, E, F, G, H int64 }
 
 // floorRing is a bare ring of floorEvt: the cheapest queue an emitter can
 // push into, with no subscriber bookkeeping.
-// alternate runs n contenders b.N rounds each, rotating which goes first
-// every round, timing run(i) alone (drain runs with the timer stopped after
-// each), and returns each contender's total time.
-func alternate(b *testing.B, n int, run func(i int), drain func()) []time.Duration {
-	total := make([]time.Duration, n)
+// alternateRounds runs n contenders b.N rounds each, rotating which goes
+// first every round, timing run(i) alone (drain runs with the timer stopped
+// after each), and returns each contender's time in each round.
+func alternateRounds(b *testing.B, n int, run func(i int), drain func()) [][]time.Duration {
+	per := make([][]time.Duration, n)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for round := range b.N {
@@ -28,13 +29,32 @@ func alternate(b *testing.B, n int, run func(i int), drain func()) []time.Durati
 			i := (round + k) % n
 			start := time.Now()
 			run(i)
-			total[i] += time.Since(start)
+			per[i] = append(per[i], time.Since(start))
 			b.StopTimer()
 			drain()
 			b.StartTimer()
 		}
 	}
+	return per
+}
+
+// alternate is alternateRounds summed: each contender's total time.
+func alternate(b *testing.B, n int, run func(i int), drain func()) []time.Duration {
+	total := make([]time.Duration, n)
+	for i, rounds := range alternateRounds(b, n, run, drain) {
+		for _, d := range rounds {
+			total[i] += d
+		}
+	}
 	return total
+}
+
+// medianOf returns the median of x (the upper one for an even count),
+// leaving x as it was.
+func medianOf(x []float64) float64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	return y[len(y)/2]
 }
 
 type floorRing struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,15 +270,10 @@ func benchHandOff(b *testing.B, size int) {
 		}
 	}
 	b.StopTimer()
-	median := func(x []float64) float64 {
-		x = slices.Clone(x)
-		slices.Sort(x)
-		return x[len(x)/2]
-	}
 	for i, c := range contenders {
-		b.ReportMetric(median(ns[i]), c.name+"-ns/event")
+		b.ReportMetric(medianOf(ns[i]), c.name+"-ns/event")
 		if i > 0 {
-			b.ReportMetric(median(ratios[i]), c.name+"-x-chan")
+			b.ReportMetric(medianOf(ratios[i]), c.name+"-x-chan")
 		}
 	}
 }

@@ -2,7 +2,6 @@ package eventbus
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -152,34 +151,22 @@ func BenchmarkFanoutOwnChans(b *testing.B) {
 					drainQueued(aOuts[i])
 				}
 			}
-			per := make([][]float64, len(contenders))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for round := range b.N {
-				for k := range contenders {
-					i := (round + k) % len(contenders)
-					start := time.Now()
-					contenders[i].run()
-					per[i] = append(per[i], float64(time.Since(start).Nanoseconds())/burst)
-					b.StopTimer()
-					drain()
-					b.StartTimer()
+			rounds := alternateRounds(b, len(contenders), func(i int) { contenders[i].run() }, drain)
+			per := make([][]float64, len(contenders)) // ns per Emit, by round
+			for i, ds := range rounds {
+				for _, d := range ds {
+					per[i] = append(per[i], float64(d.Nanoseconds())/burst)
 				}
-			}
-			median := func(x []float64) float64 {
-				y := slices.Clone(x)
-				slices.Sort(y)
-				return y[len(y)/2]
 			}
 			ratio := func(i, j int) float64 {
 				r := make([]float64, len(per[i]))
 				for k := range r {
 					r[k] = per[i][k] / per[j][k]
 				}
-				return median(r)
+				return medianOf(r)
 			}
 			for i, c := range contenders {
-				b.ReportMetric(median(per[i]), c.name+"-ns/emit")
+				b.ReportMetric(medianOf(per[i]), c.name+"-ns/emit")
 				b.ReportMetric(ratio(i, 0), c.name+"-x-libp2p")
 			}
 			b.ReportMetric(ratio(1, 2), "typed-emit-x-own-chans")
