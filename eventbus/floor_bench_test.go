@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
@@ -47,6 +48,33 @@ func alternate(b *testing.B, n int, run func(i int), drain func()) []time.Durati
 		}
 	}
 	return total
+}
+
+// libp2pFanout subscribes n subscribers of E, each with a buffer of size,
+// to a fresh go-libp2p bus and returns their channels and an emitter of E
+// (closed when b ends).
+func libp2pFanout[E any](b testing.TB, n, size int) ([]<-chan any, event.Emitter) {
+	lp := lpbus.NewBus()
+	outs := make([]<-chan any, n)
+	for i := range outs {
+		outs[i] = must(lp.Subscribe(new(E), lpbus.BufSize(size))).Out()
+	}
+	em := must(lp.Emitter(new(E)))
+	b.Cleanup(func() { _ = em.Close() })
+	return outs, em
+}
+
+// typedFanout subscribes n Block subscribers of E, each with a buffer of
+// size, to a fresh bus (closed when b ends) and returns their channels and
+// a typed emitter of E.
+func typedFanout[E any](b testing.TB, n, size int) ([]<-chan E, *Emitter[E]) {
+	bus := New(WithDefaultPolicy(Block))
+	b.Cleanup(func() { _ = bus.Close() })
+	outs := make([]<-chan E, n)
+	for i := range outs {
+		outs[i] = must(Subscribe[E](bus, BufSize(size))).Out()
+	}
+	return outs, must(NewEmitter[E](bus))
 }
 
 // medianOf returns the median of x (the upper one for an even count),
@@ -290,20 +318,8 @@ func BenchmarkFanoutFloor(b *testing.B) {
 				chans[i] = make(chan floorEvt, burst)
 				anys[i] = make(chan any, burst)
 			}
-			lp := lpbus.NewBus()
-			lpOuts := make([]<-chan any, subs)
-			for i := range lpOuts {
-				lpOuts[i] = must(lp.Subscribe(new(floorEvt), lpbus.BufSize(burst))).Out()
-			}
-			lpEm := must(lp.Emitter(new(floorEvt)))
-			defer lpEm.Close()
-			bus := New(WithDefaultPolicy(Block))
-			defer bus.Close()
-			tOuts := make([]<-chan floorEvt, subs)
-			for i := range tOuts {
-				tOuts[i] = must(Subscribe[floorEvt](bus, BufSize(burst))).Out()
-			}
-			tEm := must(NewEmitter[floorEvt](bus))
+			lpOuts, lpEm := libp2pFanout[floorEvt](b, subs, burst)
+			tOuts, tEm := typedFanout[floorEvt](b, subs, burst)
 			ev := ev0
 			boxed := any(ev0)
 			qcountOK := hchanQcountOK

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	lpbus "github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
 // ptrEvt is a 64-byte event holding pointers, laid out as the bench/
@@ -54,21 +52,8 @@ func BenchmarkFanoutOwnChans(b *testing.B) {
 			ev := ptrEvt{Peer: "12D3KooWbenchbenchbenchbenchbenchbenchbenchbench", Topic: "/meshbus/bench/1", Outbound: true, At: time.Unix(1_700_000_000, 0)}
 			boxed := any(ev)
 
-			lp := lpbus.NewBus()
-			lpOuts := make([]<-chan any, subs)
-			for i := range lpOuts {
-				lpOuts[i] = must(lp.Subscribe(new(ptrEvt), lpbus.BufSize(burst))).Out()
-			}
-			lpEm := must(lp.Emitter(new(ptrEvt)))
-			defer lpEm.Close()
-
-			tbus := New(WithDefaultPolicy(Block))
-			defer tbus.Close()
-			tOuts := make([]<-chan ptrEvt, subs)
-			for i := range tOuts {
-				tOuts[i] = must(Subscribe[ptrEvt](tbus, BufSize(burst))).Out()
-			}
-			tEm := must(NewEmitter[ptrEvt](tbus))
+			lpOuts, lpEm := libp2pFanout[ptrEvt](b, subs, burst)
+			tOuts, tEm := typedFanout[ptrEvt](b, subs, burst)
 			var tChans []chan ptrEvt
 			for _, t := range tEm.n.fanp.Load().typed.([]flatSink[ptrEvt]) {
 				tChans = append(tChans, t.ch)
