@@ -354,47 +354,70 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 	defer r.readMu.Unlock()
 	ln := r.lnp.Load()
 	for {
+		if out, err, ok := r.take(ln, buf); ok {
+			return out, err
+		}
+		r.readerWaits.Store(true)
+		if ln != nil {
+			ln.addWaiter(r)
+		}
+		if r.hasData(ln) || r.isGone.Load() { // re-check after announcing
+			r.readerWaits.Store(false)
+			continue
+		}
+		if done := ctx.Done(); done == nil {
+			// One channel: closeChan leaves a token on wake too, and a
+			// receive parks and wakes for less than a select over wake
+			// and gone.
+			<-r.wake
+		} else {
+			select {
+			case <-r.wake:
+			case <-r.gone:
+			case <-done:
+				r.readerWaits.Store(false)
+				return buf[:0], ctx.Err()
+			}
+		}
+		r.readerWaits.Store(false)
+	}
+}
+
+// tryNext is next without waiting: nothing queued on a live queue is an
+// empty batch and no error.
+func (r *ringSink[E]) tryNext(buf []E) ([]E, error) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	if out, err, ok := r.take(r.lnp.Load(), buf); ok {
+		return out, err
+	}
+	return buf[:0], nil
+}
+
+// take moves up to len(buf) queued events into buf; ok is false when
+// nothing is queued and the queue lives (the reader would wait). Once the
+// queue ended and is empty it returns the end error, with ok. Called with
+// readMu held.
+func (r *ringSink[E]) take(ln *lane[E], buf []E) (_ []E, _ error, ok bool) {
+	for {
 		// The lane's lock (cmu) only when the lane has something for r:
 		// a reader about to park looks without it.
 		if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
 			if out, ok := r.nextShared(ln, buf); ok {
-				return out, nil
+				return out, nil, true
 			}
 		}
 		h := r.head.Load()
 		t := r.pub.Load()
 		if h == t {
-			if r.isGone.Load() {
-				if r.pub.Load() != h { // a last push landed before the queue went
-					continue
-				}
-				r.markDrained()
-				return buf[:0], r.endErr()
+			if !r.isGone.Load() {
+				return nil, nil, false
 			}
-			r.readerWaits.Store(true)
-			if ln != nil {
-				ln.addWaiter(r)
-			}
-			if r.hasData(ln) || r.isGone.Load() { // re-check after announcing
-				r.readerWaits.Store(false)
+			if r.pub.Load() != h { // a last push landed before the queue went
 				continue
 			}
-			if done := ctx.Done(); done == nil {
-				// One channel: closeChan leaves a token on wake too,
-				// and a receive parks and wakes for less than a
-				// select over wake and gone.
-				<-r.wake
-			} else {
-				select {
-				case <-r.wake:
-				case <-r.gone:
-				case <-done:
-					r.readerWaits.Store(false)
-					return buf[:0], ctx.Err()
-				}
-			}
-			r.readerWaits.Store(false)
-			continue
+			r.markDrained()
+			return buf[:0], r.endErr(), true
 		}
 		n := min(t-h, uint64(len(buf)))
 		// Slots [h, h+n) are the reader's until head moves past them.
@@ -422,9 +445,39 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 				ln.dirty()
 			}
 		}
-		return buf[:n], nil
+		return buf[:n], nil, true
 	}
 }
+
+// ready arms the reader's wake-up without parking and returns the channel
+// to wait on: closedChan when something is queued or the queue ended.
+// A token left on wake by a wake-up nobody waited for is taken first, so
+// that the channel returned does not fire for it; the re-check after
+// arming sees what that wake-up announced.
+func (r *ringSink[E]) ready() <-chan struct{} {
+	ln := r.lnp.Load()
+	if !r.readerWaits.Load() {
+		select {
+		case <-r.wake:
+		default:
+		}
+		r.readerWaits.Store(true)
+		if ln != nil {
+			ln.addWaiter(r)
+		}
+	}
+	if r.hasData(ln) || r.isGone.Load() {
+		return closedChan
+	}
+	return r.wake
+}
+
+// closedChan is a closed channel: a receive from it never waits.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // signalSpace wakes one parked producer (a token already waiting will do).
 func (r *ringSink[E]) signalSpace() {
@@ -517,6 +570,24 @@ func subscribeBatch[T, E any](b *Bus, convert func(any, uint64) (E, bool), opts 
 	return &BatchSubscription[E]{r: r}, nil
 }
 
+// SubscribeBatch is Subscribe's batch form: it takes the same eventType
+// (new(EvtX), a non-empty slice of such pointers, or Wildcard) and
+// options, and queues the events, as they were emitted (values, not
+// pointers), in one BatchSubscription for all the types. Events of one
+// emitter arrive in emission order. An empty type list is ErrNoTypes, a
+// type not given as a pointer ErrNotPointer.
+func (b *Bus) SubscribeBatch(eventType any, opts ...SubscriptionOpt) (*BatchSubscription[any], error) {
+	types, wildcard, err := eventTypes(eventType)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe batch: %w", err)
+	}
+	r := &ringSink[any]{}
+	if err := b.subscribe(r, 1, types, wildcard, opts); err != nil {
+		return nil, fmt.Errorf("subscribe batch %v: %w", types, err)
+	}
+	return &BatchSubscription[any]{r: r}, nil
+}
+
 // Next waits until at least one event is queued, then moves up to len(buf)
 // of them (cap(buf) when len(buf) is 0) into buf, oldest first, and returns
 // buf[:n]. One call is one wake-up however many events it returns. After
@@ -533,6 +604,31 @@ func (s *BatchSubscription[E]) Next(ctx context.Context, buf []E) ([]E, error) {
 	}
 	return s.r.next(ctx, buf)
 }
+
+// TryNext is Next without waiting: it moves up to len(buf) queued events
+// (cap(buf) when len(buf) is 0) into buf and returns buf[:n], which is
+// empty when nothing is queued. Once the subscription ended and its queue
+// is empty it returns an empty slice and the same error as Next. With
+// Ready it lets a reader that also waits on other channels take its
+// events a batch at a time. Calls are serialised with Next's.
+func (s *BatchSubscription[E]) TryNext(buf []E) ([]E, error) {
+	if len(buf) == 0 {
+		buf = buf[:cap(buf)]
+	}
+	if len(buf) == 0 {
+		return buf, fmt.Errorf("%w: TryNext needs a buffer of at least one event", ErrBadOption)
+	}
+	return s.r.tryNext(buf)
+}
+
+// Ready returns a channel to receive from in a select beside other
+// channels: a receive from it proceeds once TryNext has something to
+// return (an event is queued, or the subscription ended), and may proceed
+// spuriously, when TryNext finds nothing (then call Ready again). No event
+// queued after Ready was called is missed. Call Ready before each select,
+// not once: the channel it returns is only good for one wait. One reader
+// at a time, as for Next; not for a handler's subscription.
+func (s *BatchSubscription[E]) Ready() <-chan struct{} { return s.r.ready() }
 
 // Close ends the subscription: emitters stop delivering to it (one blocked
 // on it under Block gives up at once) and it is detached from the bus. What

@@ -36,31 +36,38 @@ func isWildcard(x any) bool {
 // satisfies go-libp2p's event.Subscription; eventbus/libp2pbus wraps the
 // bus as a go-libp2p event.Bus.
 func (b *Bus) Subscribe(eventType any, opts ...SubscriptionOpt) (*AnySubscription, error) {
-	var types []reflect.Type
-	wildcard := isWildcard(eventType)
-	if !wildcard {
-		var list []any
-		if l, ok := eventType.([]any); ok {
-			list = l
-		} else {
-			list = []any{eventType}
-		}
-		if len(list) == 0 {
-			return nil, fmt.Errorf("subscribe: %w", ErrNoTypes)
-		}
-		for _, et := range list {
-			t := reflect.TypeOf(et)
-			if t == nil || t.Kind() != reflect.Pointer {
-				return nil, fmt.Errorf("subscribe %v: %w", t, ErrNotPointer)
-			}
-			types = append(types, t.Elem())
-		}
+	types, wildcard, err := eventTypes(eventType)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	s := &chanSink[any]{}
 	if err := b.subscribe(s, 1, types, wildcard, opts); err != nil {
 		return nil, fmt.Errorf("subscribe %v: %w", types, err)
 	}
 	return &AnySubscription{c: &s.subCore, ch: s.ch}, nil
+}
+
+// eventTypes reads Subscribe's eventType argument: the event types it
+// names, or wildcard for every type. Errors: ErrNoTypes, ErrNotPointer.
+func eventTypes(eventType any) (types []reflect.Type, wildcard bool, err error) {
+	if isWildcard(eventType) {
+		return nil, true, nil
+	}
+	list, ok := eventType.([]any)
+	if !ok {
+		list = []any{eventType}
+	}
+	if len(list) == 0 {
+		return nil, false, ErrNoTypes
+	}
+	for _, et := range list {
+		t := reflect.TypeOf(et)
+		if t == nil || t.Kind() != reflect.Pointer {
+			return nil, false, fmt.Errorf("%v: %w", t, ErrNotPointer)
+		}
+		types = append(types, t.Elem())
+	}
+	return types, false, nil
 }
 
 // AnySubscription is a subscription made through the event.Bus API.

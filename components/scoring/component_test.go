@@ -349,8 +349,10 @@ func TestComponentLifecycle(t *testing.T) {
 	if _, err := New(bus, WithParams(Params{DecayInterval: time.Second})); !errors.As(err, &pe) || pe.Field == "" {
 		t.Fatalf("New with bad params does not name the field: %v", err)
 	}
-	if _, err := New(bus, WithInputBuffer(0)); !errors.Is(err, ErrBadOption) {
-		t.Fatalf("New with input buffer 0: %v", err)
+	for _, n := range []int{0, eventbus.MaxBufSize + 1} {
+		if _, err := New(bus, WithInputBuffer(n)); !errors.Is(err, ErrBadOption) {
+			t.Fatalf("New with input buffer %d: %v", n, err)
+		}
 	}
 	if _, err := New(nil); !errors.Is(err, ErrNilDependency) {
 		t.Fatalf("New without a bus: %v", err)

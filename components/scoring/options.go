@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/scoring/automaton"
+	"github.com/meshbus/meshbus/eventbus"
 )
 
 // DefaultInputBuffer is the default buffer of the driver's input
@@ -50,10 +51,10 @@ func WithRegisterer(reg prometheus.Registerer) Option { return func(c *config) {
 // WithInputBuffer sets the buffer of the input subscription (default
 // DefaultInputBuffer; at least 1). The subscription blocks its emitters when
 // full, so no fact is ever lost; a larger buffer absorbs longer bursts
-// before the router feels back-pressure. Up to 512 slots are the
-// subscription's channel, allocated up front; the rest is a backlog the
-// running driver fills from the channel as a burst needs it (before Start
-// only the channel's slots hold events).
+// before the router feels back-pressure. The subscription is in batch mode
+// (eventbus.BatchSubscription): its queue of n events, 16 bytes each
+// rounded up to a power of two, is allocated at the first event, and the
+// driver takes up to 256 at a time. At most eventbus.MaxBufSize.
 func WithInputBuffer(n int) Option { return func(c *config) { c.inputBuf = n } }
 
 func newConfig(opts []Option) (config, error) {
@@ -73,8 +74,8 @@ func (c *config) validate() error {
 		c.clk = clock.New()
 	}
 	c.log = c.log.With("component", "scoring")
-	if c.inputBuf < 1 {
-		return fmt.Errorf("%w: input buffer %d must be at least 1", ErrBadOption, c.inputBuf)
+	if c.inputBuf < 1 || c.inputBuf > eventbus.MaxBufSize {
+		return fmt.Errorf("%w: input buffer %d must be in [1, %d]", ErrBadOption, c.inputBuf, eventbus.MaxBufSize)
 	}
 	if err := c.params.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadOption, err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/scoring/automaton"
@@ -23,13 +22,9 @@ import (
 // burst of crossings yields one snapshot rather than one per event.
 const maxCoalesce = 1024
 
-// maxChanBuffer bounds the slots of the input subscription's channel,
-// which Go allocates in full up front (16 bytes a slot, for every node).
-// The rest of the configured input buffer is the driver's backlog, which
-// holds only what a burst leaves queued: the driver moves the channel's
-// events to it before handling each one, so the emitters wait only when
-// channel and backlog together hold the configured input buffer.
-const maxChanBuffer = 512
+// inputBatch bounds the input events the driver takes off its batch
+// subscription at once (one wake-up, one copy of up to this many).
+const inputBatch = 256
 
 // Scorer is the scoring component: one driver goroutine that feeds every
 // input event (see InputEvents) from the bus to the pure core
@@ -59,18 +54,15 @@ type Scorer struct {
 	core *automaton.Automaton // owned by the driver goroutine
 	out  *automaton.Output    // likewise
 	em   *outbox.Emitters
-	sub  event.Subscription
+	sub  *eventbus.BatchSubscription[any]
 
 	view atomic.Pointer[view]
 	reqs chan breakdownReq
 
-	// backlog holds input events taken off the subscription's channel
-	// ahead of handling (see maxChanBuffer), oldest first from
-	// backlogHead; at most backlogCap. Driver goroutine only.
-	backlog     []any
-	backlogHead int
-	backlogCap  int
-	inClosed    bool // the subscription's channel was found closed
+	// sinceCrossed counts the events handled since the first threshold
+	// crossing not yet published, or is -1 when none is pending. Driver
+	// goroutine only.
+	sinceCrossed int
 
 	mu      sync.Mutex // guards started, closed
 	started bool
@@ -123,16 +115,18 @@ func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
 	s := &Scorer{
 		cfg: cfg, m: m, core: core, out: automaton.NewOutput(),
 		quit: make(chan struct{}), done: make(chan struct{}), reqs: make(chan breakdownReq),
+		sinceCrossed: -1,
 	}
 	s.view.Store(&view{at: cfg.clk.Now()})
 	if s.em, err = outbox.NewEmitters(bus, s.out); err != nil {
 		m.unregister(cfg.reg)
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
-	chanBuf := min(cfg.inputBuf, maxChanBuffer)
-	s.backlogCap = cfg.inputBuf - chanBuf
-	s.sub, err = bus.Subscribe(InputEvents(),
-		eventbus.Name("scoring"), eventbus.BufSize(chanBuf), eventbus.WithPolicy(eventbus.Block))
+	// Batch mode: the input is one fact per delivered or duplicate
+	// message on every node, and a batch costs the emitters no channel
+	// operation per event and the driver one wake-up per batch.
+	s.sub, err = bus.SubscribeBatch(InputEvents(),
+		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block))
 	if err != nil {
 		_ = s.em.Close()
 		m.unregister(cfg.reg)
@@ -236,16 +230,20 @@ func (s *Scorer) SnapshotTime() time.Time { return s.view.Load().at }
 // Thresholds returns the thresholds in force.
 func (s *Scorer) Thresholds() Thresholds { return s.cfg.params.Thresholds }
 
-// run is the driver goroutine.
+// run is the driver goroutine. It takes the input a batch at a time and
+// serves ticks, Breakdown requests and Close between batches.
 func (s *Scorer) run(ticker *clock.Ticker) {
 	defer close(s.done)
 	defer ticker.Stop()
-	in := s.sub.Out()
+	buf := make([]any, min(s.cfg.inputBuf, inputBatch))
 	for {
-		if ev, ok := s.take(in); ok {
-			// A backlog is being worked off: ticks, requests and Close
-			// are served between its events, as they are between
-			// events from the channel.
+		batch, err := s.sub.TryNext(buf)
+		if len(batch) > 0 {
+			s.input(batch)
+			clear(batch) // the events are handled: do not keep them alive
+			if s.sinceCrossed >= 0 {
+				continue // coalescing: take what is queued before publishing
+			}
 			select {
 			case <-s.quit:
 				return
@@ -255,36 +253,23 @@ func (s *Scorer) run(ticker *clock.Ticker) {
 				s.breakdown(req)
 			default:
 			}
-			s.input(ev, in)
 			continue
 		}
-		if s.inClosed {
-			s.ended()
+		s.publishCrossed() // nothing more queued
+		if err != nil {
+			s.cfg.log.Info("input subscription ended; scoring stops", "err", err)
 			return
 		}
 		select {
 		case <-s.quit:
 			return
-		case ev, ok := <-in:
-			if !ok {
-				s.ended()
-				return
-			}
-			s.input(ev, in)
+		case <-s.sub.Ready():
 		case t := <-ticker.C:
 			s.tick(t)
 		case req := <-s.reqs:
 			s.breakdown(req)
 		}
 	}
-}
-
-func (s *Scorer) ended() {
-	var err error
-	if e, ok := s.sub.(interface{ Err() error }); ok {
-		err = e.Err()
-	}
-	s.cfg.log.Info("input subscription ended; scoring stops", "err", err)
 }
 
 func (s *Scorer) tick(t time.Time) {
@@ -297,89 +282,35 @@ func (s *Scorer) breakdown(req breakdownReq) {
 	req.reply <- breakdownReply{b, ok}
 }
 
-// input handles ev, the oldest input event, after moving what the channel
-// holds to the backlog; when it crossed a threshold it handles up to
-// maxCoalesce more queued events, then publishes a snapshot.
-func (s *Scorer) input(ev any, in <-chan any) {
-	s.fill(in)
-	s.handle(ev)
-	if s.out.Crossed.Len() == 0 {
+// input handles a batch of input events, oldest first. After an event
+// that crossed a threshold, the snapshot that shows it is published once
+// the queue is empty or maxCoalesce more events were handled, whichever
+// comes first, so that a burst of crossings yields one snapshot.
+func (s *Scorer) input(batch []any) {
+	for _, ev := range batch {
+		s.handle(ev)
+		switch {
+		case s.sinceCrossed >= 0:
+			s.sinceCrossed++
+			if s.sinceCrossed >= maxCoalesce {
+				s.publishCrossed()
+			}
+		case s.out.Crossed.Len() > 0:
+			s.sinceCrossed = 0
+		}
+	}
+}
+
+// publishCrossed publishes the crossings handled so far and a snapshot
+// that shows them, if any are pending.
+func (s *Scorer) publishCrossed() {
+	if s.sinceCrossed < 0 {
 		return
 	}
-	s.coalesce(in)
+	s.sinceCrossed = -1
 	now := s.cfg.clk.Now()
 	s.core.AppendSnapshot(now, s.out)
 	s.publish(now, false)
-}
-
-// coalesce handles up to maxCoalesce events already queued, without
-// waiting.
-func (s *Scorer) coalesce(in <-chan any) {
-	for range maxCoalesce {
-		ev, ok := s.take(in)
-		if !ok {
-			return
-		}
-		s.handle(ev)
-	}
-}
-
-// fill moves the events queued in the subscription's channel to the
-// backlog, up to backlogCap, without waiting: the channel (maxChanBuffer
-// slots) then has room for the emitters while the driver handles them, and
-// together they hold the configured input buffer, but only the backlog a
-// burst actually needs is allocated.
-func (s *Scorer) fill(in <-chan any) {
-	for len(s.backlog)-s.backlogHead < s.backlogCap && !s.inClosed {
-		select {
-		case ev, ok := <-in:
-			if !ok {
-				s.inClosed = true
-				return
-			}
-			if s.backlogHead > 0 && len(s.backlog) == cap(s.backlog) {
-				// Reuse the consumed front instead of growing.
-				n := copy(s.backlog, s.backlog[s.backlogHead:])
-				clear(s.backlog[n:])
-				s.backlog, s.backlogHead = s.backlog[:n], 0
-			}
-			s.backlog = append(s.backlog, ev)
-		default:
-			return
-		}
-	}
-}
-
-// take returns the oldest queued input event: the backlog's first, else
-// one already in the channel; false when neither holds one.
-func (s *Scorer) take(in <-chan any) (any, bool) {
-	if s.backlogHead < len(s.backlog) {
-		ev := s.backlog[s.backlogHead]
-		s.backlog[s.backlogHead] = nil
-		s.backlogHead++
-		if s.backlogHead == len(s.backlog) { // worked off
-			if cap(s.backlog) > maxChanBuffer {
-				s.backlog = nil // a burst's backlog is not kept
-			} else {
-				s.backlog = s.backlog[:0]
-			}
-			s.backlogHead = 0
-		}
-		return ev, true
-	}
-	if s.inClosed {
-		return nil, false
-	}
-	select {
-	case ev, ok := <-in:
-		if !ok {
-			s.inClosed = true
-			return nil, false
-		}
-		return ev, true
-	default:
-		return nil, false
-	}
 }
 
 func (s *Scorer) handle(ev any) {
