@@ -282,22 +282,7 @@ func TestReopenedStreamWithoutSubscriptions(t *testing.T) {
 	f.open(n.h.ID())
 	f.send(subscribeRPC("re")) // so that the router publishes to f (fanout)
 	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
-	_ = first.Reset()
-	// The router notices on its next write.
-	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
-		_ = n.r.Publish(context.Background(), "re", []byte("probe"))
-		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
-	}, nil)
-	var second network.Stream
-	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
-		select {
-		case second = <-streams:
-			return true
-		default:
-			return false
-		}
-	}, heartbeat(clk))
-	defer second.Reset()
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = n.r.Publish(context.Background(), "re", []byte("probe")) })
 	r := opening("reopened", second)
 	if err := n.r.Publish(context.Background(), "re", []byte("after reopen")); err != nil {
 		t.Fatal(err)
