@@ -32,8 +32,11 @@ import (
 // constructor only when something needs its value): the add-on
 // host.WithComponent("uptime", fx.Provide(NewUptime)) is built and started
 // although nothing else asks for it, and its EvtComponentStarted comes
-// after NewUptime ran and its hooks started. Constructors wrapped in
-// fx.Annotate are not seen; give those an fx.Invoke.
+// after NewUptime ran and its hooks started. This holds for constructors
+// wrapped in fx.Annotated or fx.Annotate too (named and grouped results,
+// fx.As, fx.OnStart/fx.OnStop hooks), and inside fx.Options. Constructors
+// inside an fx.Module nested in opts are not seen (fx keeps a module's
+// options unexported); give those an fx.Invoke.
 //
 // Built-in components and add-ons both go through Component. Outside a node
 // built by New (no lifecycle reporter in the graph) it is a plain fx.Module.

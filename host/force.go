@@ -13,8 +13,11 @@ import (
 // provide. fx offers no way to list what an Option provides, so
 // forceConstruction reads it the way fx itself does: an fx.Provide option is
 // a struct whose exported Targets field holds the constructors, and
-// fx.Options is a slice of options. Constructors wrapped with fx.Annotate
-// are not visible this way; such an add-on needs its own fx.Invoke.
+// fx.Options is a slice of options. A constructor wrapped in fx.Annotate is
+// held there as fx's annotated value, whose exported Build method (the one
+// fx.Provide calls) returns the constructor fx registers: forceTarget builds
+// a copy of it only to read that constructor's result types, and never calls
+// it.
 
 var (
 	optionType = reflect.TypeFor[fx.Option]()
@@ -71,12 +74,20 @@ func forceOption(v reflect.Value) []fx.Option {
 	return nil
 }
 
+// builder is what fx.Annotate returns, as fx.Provide sees it: Build returns
+// the constructor with the annotations applied.
+type builder interface {
+	Build() (any, error)
+}
+
 // forceTarget returns the invokes that need every value one constructor
 // provides.
 func forceTarget(target any) []fx.Option {
 	name, group := "", ""
 	if a, ok := target.(fx.Annotated); ok {
 		name, group, target = a.Name, a.Group, a.Target
+	} else if ctor, ok := annotatedConstructor(target); ok {
+		target = ctor
 	}
 	ft := reflect.TypeOf(target)
 	if ft == nil || ft.Kind() != reflect.Func {
@@ -102,6 +113,25 @@ func forceTarget(target any) []fx.Option {
 		out = append(out, invokeNeeding(rt, name, strings.Split(group, ",")[0], strings.Contains(group, ",flatten")))
 	}
 	return out
+}
+
+// annotatedConstructor returns the constructor fx builds from target when
+// target is what fx.Annotate returned (its Build method is on the pointer,
+// and Build rewrites the value's fields, so it runs on a copy). An
+// annotation that does not build is left to fx, which reports it when the
+// node starts; annotatedConstructor then returns false.
+func annotatedConstructor(target any) (any, bool) {
+	v := reflect.ValueOf(target)
+	if !v.IsValid() || v.Kind() != reflect.Struct || !reflect.PointerTo(v.Type()).Implements(reflect.TypeFor[builder]()) {
+		return nil, false
+	}
+	cp := reflect.New(v.Type())
+	cp.Elem().Set(v)
+	ctor, err := cp.Interface().(builder).Build()
+	if err != nil {
+		return nil, false
+	}
+	return ctor, true
 }
 
 func isOutStruct(t reflect.Type) bool {

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/benbjohnson/clock"
@@ -83,5 +84,55 @@ func TestComponentForcesEveryProvidedValue(t *testing.T) {
 		if !ran[k] {
 			t.Errorf("constructor %q never ran", k)
 		}
+	}
+}
+
+// annotatedIface is what an fx.As annotation provides in
+// TestComponentForcesAnnotatedConstructors.
+type annotatedIface interface{ annotated() }
+
+type annotatedImpl struct{ _ int }
+
+func (*annotatedImpl) annotated() {}
+
+// TestComponentForcesAnnotatedConstructors: constructors wrapped in
+// fx.Annotate (named and grouped results, fx.As, an fx.OnStart hook) are
+// constructed like plain ones, although nothing asks for their values, and
+// the hook an annotation adds runs.
+func TestComponentForcesAnnotatedConstructors(t *testing.T) {
+	type named struct{ _ int }
+	type grouped struct{ _ int }
+	type hooked struct{ _ int }
+	ran := map[string]bool{}
+	newNode(t, WithComponent("annotated",
+		fx.Provide(fx.Annotate(func() *named { ran["named"] = true; return &named{} }, fx.ResultTags(`name:"n"`))),
+		fx.Provide(fx.Annotate(func() (*grouped, error) { ran["grouped"] = true; return &grouped{}, nil }, fx.ResultTags(`group:"g"`))),
+		fx.Options(fx.Provide(fx.Annotate(func() *annotatedImpl { ran["as"] = true; return &annotatedImpl{} }, fx.As(new(annotatedIface))))),
+		fx.Provide(fx.Annotate(func() *hooked { ran["hooked"] = true; return &hooked{} },
+			fx.OnStart(func(context.Context, *hooked) error { ran["hook"] = true; return nil }))),
+	))
+	for _, k := range []string{"named", "grouped", "as", "hooked", "hook"} {
+		if !ran[k] {
+			t.Errorf("%q never ran", k)
+		}
+	}
+}
+
+// TestComponentBadAnnotation: an fx.Annotate that fx cannot build (an
+// fx.As naming an interface the result does not implement) fails New with
+// fx's error; the forcing of constructors leaves it to fx.
+func TestComponentBadAnnotation(t *testing.T) {
+	type v struct{ _ int }
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	n, err := New(ctx, WithComponent("bad",
+		fx.Provide(fx.Annotate(func() *v { return &v{} }, fx.As(new(annotatedIface)))),
+	))
+	if err == nil {
+		_ = n.Close()
+		t.Fatal("New accepted an annotation fx cannot build")
+	}
+	if !strings.Contains(err.Error(), "fx.As") {
+		t.Fatalf("New: %v, want fx's error about the fx.As", err)
 	}
 }

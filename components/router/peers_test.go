@@ -103,22 +103,8 @@ func TestStreamReopenedAfterReset(t *testing.T) {
 	f.open(n.h.ID())
 	f.send(subscribeRPC("re")) // so that publishes go to f
 	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
-	_ = first.Reset()
 	// The router notices on its next write, and keeps the peer's state.
-	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
-		_ = tp.Publish(context.Background(), []byte("probe"))
-		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
-	}, nil)
-	var second network.Stream
-	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
-		select {
-		case second = <-streams:
-			return true
-		default:
-			return false
-		}
-	}, heartbeat(clk))
-	defer second.Reset()
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = tp.Publish(context.Background(), []byte("probe")) })
 	r := wire.NewReader(second, 0)
 	rpc, err := r.ReadRPC()
 	if err != nil || !hasSub(rpc, "re") {

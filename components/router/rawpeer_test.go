@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -143,4 +146,30 @@ func hasData(rpc *pb.RPC, data string) *pb.Message {
 		}
 	}
 	return nil
+}
+
+// resetAndReopen resets first, the router's outbound stream to a raw peer
+// whose handler sends the streams it accepts to streams, calls probe (a
+// publish that goes to that peer) until the router's next write has failed,
+// and returns the stream the router then reopens (after its retry delay,
+// on clk's heartbeats), reset at cleanup.
+func resetAndReopen(t *testing.T, n *node, clk *clock.Mock, first network.Stream, streams <-chan network.Stream, probe func()) network.Stream {
+	t.Helper()
+	_ = first.Reset()
+	// The router notices on its next write.
+	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
+		probe()
+		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
+	}, nil)
+	var second network.Stream
+	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
+		select {
+		case second = <-streams:
+			return true
+		default:
+			return false
+		}
+	}, heartbeat(clk))
+	t.Cleanup(func() { _ = second.Reset() })
+	return second
 }

@@ -241,3 +241,62 @@ func TestHelloWithoutSubscriptions(t *testing.T) {
 		})
 	}
 }
+
+// A stream the router reopens (the peer reset the first one) opens like the
+// first: on /meshsub/1.3.0 the Extensions control message, then the hello,
+// empty for a router with no subscriptions. The spec puts Extensions in the
+// first message on the stream and forbids sending it twice: each stream
+// carries it once, first.
+func TestReopenedStreamWithoutSubscriptions(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	streams := make(chan network.Stream, 8)
+	f.h.SetStreamHandler(wire.ProtocolMeshsub13, func(s network.Stream) { streams <- s })
+	testhost.Connect(t, f.h, n.h)
+	// opening reads a stream's first two RPCs: the Extensions alone, then
+	// the empty hello.
+	opening := func(which string, s network.Stream) *wire.Reader {
+		t.Helper()
+		// A missing RPC fails the test instead of hanging it.
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r := wire.NewReader(s, 0)
+		ext, err := r.ReadRPC()
+		if err != nil || !ext.GetControl().GetExtensions().GetPartialMessages() ||
+			len(ext.GetSubscriptions()) > 0 || len(ext.GetPublish()) > 0 {
+			t.Fatalf("%s stream: first RPC %v (%v), want the Extensions", which, ext, err)
+		}
+		hello, err := r.ReadRPC()
+		if err != nil || proto.Size(hello) != 0 {
+			t.Fatalf("%s stream: second RPC %v (%v), want the empty hello", which, hello, err)
+		}
+		return r
+	}
+	var first network.Stream
+	select {
+	case first = <-streams:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stream from the router")
+	}
+	opening("first", first)
+	f.open(n.h.ID())
+	f.send(subscribeRPC("re")) // so that the router publishes to f (fanout)
+	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = n.r.Publish(context.Background(), "re", []byte("probe")) })
+	r := opening("reopened", second)
+	if err := n.r.Publish(context.Background(), "re", []byte("after reopen")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rpc, err := r.ReadRPC()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rpc.GetControl().GetExtensions() != nil {
+			t.Fatalf("Extensions again on the reopened stream: %v", rpc)
+		}
+		if hasData(rpc, "after reopen") != nil {
+			break
+		}
+	}
+}
