@@ -18,8 +18,14 @@ import (
 	"github.com/meshbus/meshbus/interop/testplans/script"
 )
 
-func main() {
-	script.Main("gopubsub-interop", func(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
-		return newBackend(id, rec, log)
-	})
+func main() { script.Main("gopubsub-interop", newNode) }
+
+// newNode is script.Main's backend constructor: node id's libp2p host,
+// listening already; Init starts go-libp2p-pubsub on it.
+func newNode(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
+	b, err := newBackend(id, rec, log)
+	if err != nil {
+		return nil, err // not a nil *backend in a non-nil interface
+	}
+	return b, nil
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/meshbus/meshbus/interop/testplans/script"
 )
 
-func main() {
-	script.Main("meshbus-interop", func(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
-		return newBackend(id, rec, log), nil
-	})
+func main() { script.Main("meshbus-interop", newNode) }
+
+// newNode is script.Main's backend constructor: node id's meshbus node,
+// started by Init.
+func newNode(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
+	return newBackend(id, rec, log), nil
 }
