@@ -8,8 +8,16 @@
 //
 // INTEROP_DEBUG=1 in the environment turns on debug diagnostics.
 //
-// Partial-message instructions fail with a clear "unsupported instruction"
-// error (not implemented in this reference).
+// Partial messages are on from initGossipSub (go-libp2p-pubsub's
+// partialmessages extension, as the plans' go node): subscribeToTopic with
+// partial: true joins the topic requesting partial messages,
+// addPartialMessage adds parts to a group, publishPartial offers the group
+// to the mesh (and the peers already in the group's state) or to
+// publishToNodeIDs, without joining the topic, and "All parts received" is
+// written once per group when it completes. Parts received are merged, and
+// the group offered again, on a worker goroutine (partial.go), not on
+// pubsub's event loop. subscribeToTopic with partial: true on a topic
+// already subscribed without it is an error.
 package main
 
 import (

@@ -262,6 +262,69 @@ func Pair(t *testing.T, impl Impl, subscribe func(n *Node)) (a, b *Node) {
 	return a, b
 }
 
+// Suite runs every check of this package on impl, as subtests: publish
+// in the basic scenario (1 KiB, no validation delay) and in the blob
+// scenario (96 KiB, 5 ms validation delay), partial messages, connect, the
+// errors every node reports.
+func Suite(t *testing.T, impl Impl) {
+	t.Run("publish/basic", func(t *testing.T) { CheckPublish(t, impl, 0, 1024) })
+	t.Run("publish/blob", func(t *testing.T) { CheckPublish(t, impl, 5*time.Millisecond, 2*1024*48) })
+	t.Run("partial", func(t *testing.T) { CheckPartial(t, impl) })
+	t.Run("connect", func(t *testing.T) { CheckConnect(t, impl) })
+	t.Run("errors", func(t *testing.T) { CheckErrors(t, impl) })
+}
+
+// CheckErrors: the script errors both nodes report, and what is no error.
+// subscribeToTopic with partial: true on a topic subscribed without it
+// fails; so does publishPartial of a group that neither addPartialMessage
+// nor a peer created. A second subscribeToTopic, and a publish on a topic
+// not subscribed (a fanout publish, here to no peer), are fine; a node's
+// own message is not recorded as received.
+func CheckErrors(t *testing.T, impl Impl) {
+	n := Start(t, impl, 2, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	pb, ok := n.B.(script.PartialBackend)
+	if !ok {
+		t.Fatalf("%T is no script.PartialBackend", n.B)
+	}
+	for range 2 {
+		if err := n.B.Subscribe(ctx, "plain"); err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+	}
+	if err := pb.SubscribePartial(ctx, "plain"); err == nil {
+		t.Error("subscribePartial on a topic subscribed without partial messages: no error")
+	}
+	if err := pb.PublishPartial(ctx, "parts", 2, nil); err == nil {
+		t.Error("publishPartial of an unknown group: no error")
+	}
+	if err := n.B.Publish(ctx, "plain", script.MessageData(7, 64)); err != nil {
+		t.Errorf("publish: %v", err)
+	}
+	if err := n.B.Publish(ctx, "elsewhere", script.MessageData(8, 64)); err != nil {
+		t.Errorf("publish to a topic not subscribed: %v", err)
+	}
+	n.Close(t)
+	if c := n.Count(t, ReceivedAny(7)) + n.Count(t, ReceivedAny(8)); c != 0 {
+		t.Errorf("%d of the node's own messages recorded as received", c)
+	}
+}
+
+// CheckConnect: a dial that reaches a node other than the one named fails
+// (the security handshake checks the peer id) instead of connecting, and
+// the failure leaves no backoff in the way of the right dial.
+func CheckConnect(t *testing.T, impl Impl) {
+	a, b := Start(t, impl, 2, 0), Start(t, impl, 2, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	ai := peer.AddrInfo{ID: script.PeerIDOf(2), Addrs: b.AddrInfo().Addrs}
+	if err := a.B.Connect(ctx, ai); err == nil {
+		t.Fatal("node0 connected to node1 as node2")
+	}
+	a.Connect(t, b)
+}
+
 // CheckPublish is the plans' basic (delay 0, 1 KiB) or blob (5 ms, 96 KiB)
 // exchange between two nodes: each sets the validation delay, subscribes,
 // and publishes one message once the mesh formed; each must write exactly
