@@ -247,9 +247,9 @@ func AllParts(gid uint64) func(Record) bool {
 }
 
 // Pair starts nodes 0 and 1 with Mesh records on (script.MeshEnv, set for
-// the test), connects 0 to 1, lets subscribe join topic on each, and waits
-// until each node's mesh of topic holds the other. A test that sets the
-// environment cannot run in parallel.
+// the test, so the test cannot run in parallel), connects 0 to 1, calls
+// subscribe on each (it must join Topic), and waits until each node's mesh
+// of Topic holds the other.
 func Pair(t *testing.T, impl Impl, subscribe func(n *Node)) (a, b *Node) {
 	t.Helper()
 	t.Setenv(script.MeshEnv, "1")
