@@ -28,6 +28,10 @@ const (
 	queueSize      = 600
 )
 
+// listenAddr is where the node listens: the plans' TCP port 9000 on every
+// interface. Tests set it to a loopback address with port 0.
+var listenAddr = fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)
+
 // backend runs the script on go-libp2p-pubsub.
 type backend struct {
 	id  int
@@ -47,7 +51,7 @@ type backend struct {
 
 func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error) {
 	h, err := libp2p.New(
-		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
+		libp2p.ListenAddrStrings(listenAddr),
 		libp2p.Identity(script.NodeKey(id)),
 		libp2p.ConnectionManager(connmgr.NullConnMgr{}),
 		libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),

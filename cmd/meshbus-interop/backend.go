@@ -32,6 +32,10 @@ const (
 	eventBuffer   = 1 << 14
 )
 
+// listenAddr is where the node listens: the plans' TCP port 9000 on every
+// interface. Tests set it to a loopback address with port 0.
+var listenAddr = fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)
+
 // backend runs the script on a meshbus node.
 type backend struct {
 	id  int
@@ -288,7 +292,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),
-		host.WithListenAddrs(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", script.Port)),
+		host.WithListenAddrs(listenAddr),
 		host.WithLibp2pOptions(
 			libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),
 			libp2p.WithDialTimeout(script.DialTimeout),

@@ -10,9 +10,21 @@
 //
 // The router is meshbus's components/router in a host.New assembly without
 // the scorer and the peer manager, matching the reference node (no peer
-// scoring, no connection manager). Partial-message instructions fail with a
-// clear "unsupported instruction" error: the router has no partial messages
-// yet.
+// scoring, no connection manager), with the RTT prober (components/rtt)
+// for latency-aware publishing unless MESHBUS_LATENCY_MESH=0; the other
+// MESHBUS_* knobs are documented in backend.go and docs/testplans.md.
+//
+// Partial messages (the v1.3 extension) are on from initGossipSub:
+// subscribeToTopic with partial: true joins the topic requesting and
+// offering partial messages in the plans' encoding
+// (interop/testplans/script/partial.go), addPartialMessage adds parts to a
+// group, publishPartial offers the group to the mesh or to
+// publishToNodeIDs, and "All parts received" is written once per group
+// when it completes. meshbus publishes partial messages only on a joined
+// topic, so publishPartial on a topic not subscribed joins it (and so
+// subscribes), offering but not requesting partial messages;
+// subscribeToTopic with partial: true on a topic already subscribed without
+// it is an error.
 package main
 
 import (
@@ -21,8 +33,10 @@ import (
 	"github.com/meshbus/meshbus/interop/testplans/script"
 )
 
-func main() {
-	script.Main("meshbus-interop", func(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
-		return newBackend(id, rec, log), nil
-	})
+func main() { script.Main("meshbus-interop", newNode) }
+
+// newNode is script.Main's backend constructor: node id's meshbus node,
+// started by Init.
+func newNode(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error) {
+	return newBackend(id, rec, log), nil
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/meshbus/meshbus/interop/testplans/script"
+	"github.com/meshbus/meshbus/interop/testplans/script/scripttest"
+)
+
+// testImpl is the node on loopback, port 0, instead of the plans' port
+// 9000, for the duration of the test.
+func testImpl(t *testing.T) scripttest.Impl {
+	setListenAddr(t, "/ip4/127.0.0.1/tcp/0")
+	return scripttest.Impl{
+		New:   newNode,
+		Addrs: func(b script.NodeBackend) []ma.Multiaddr { return b.(*backend).h.Addrs() },
+	}
+}
+
+func setListenAddr(t *testing.T, a string) {
+	old := listenAddr
+	listenAddr = a
+	t.Cleanup(func() { listenAddr = old })
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The checks every test-plan node must pass (scripttest.Suite).
+func TestSuite(t *testing.T) { scripttest.Suite(t, testImpl(t)) }
+
+// What go-libp2p-pubsub takes without an error where meshbus-interop
+// refuses (a message id published twice: dropped as seen; a topic joined
+// without partial messages: publishPartial reaches no peer), and the
+// duplicate sends nothing: the peer records the message once.
+func TestNotErrors(t *testing.T) {
+	a, b := scripttest.Pair(t, testImpl(t), func(n *scripttest.Node) {
+		if err := n.B.Subscribe(context.Background(), scripttest.Topic); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), scripttest.Timeout)
+	defer cancel()
+	pb := a.B.(*backend)
+	if err := pb.AddPartialMessage(scripttest.Topic, 1, 0xFF); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.PublishPartial(ctx, scripttest.Topic, 1, nil); err != nil {
+		t.Fatalf("publishPartial on a topic joined without partial messages: %v", err)
+	}
+	data := script.MessageData(7, 64)
+	for range 2 {
+		if err := pb.Publish(ctx, scripttest.Topic, data); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	// A message published after the duplicate: once it is in, the
+	// duplicate would have been too.
+	if err := pb.Publish(ctx, scripttest.Topic, script.MessageData(8, 64)); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor(t, "message 8", scripttest.Received(8, 0, scripttest.Topic))
+	if c := b.Count(t, scripttest.ReceivedAny(7)); c != 1 {
+		t.Fatalf("message 7 recorded %d times, want 1", c)
+	}
+}
+
+// A script that fails before initGossipSub still closes its node
+// (script.Main does): the host goes, nothing is left running.
+func TestCloseWithoutInit(t *testing.T) {
+	setListenAddr(t, "/ip4/127.0.0.1/tcp/0")
+	b, err := newNode(0, nil, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
