@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -58,8 +56,9 @@ func newBackend(id int, rec *script.Recorder, log *slog.Logger) *backend {
 }
 
 // gossipConfig applies the plans' parameters over meshbus's defaults and
-// lists those that have no meshbus counterpart.
-func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
+// lists those that have no meshbus counterpart; k reads the knobs that
+// change the gossip configuration.
+func gossipConfig(p script.GossipSubParams, k *knobs) (router.GossipConfig, []string) {
 	c := router.DefaultGossipConfig()
 	// The plans' go node runs go-libp2p-pubsub without WithFloodPublish,
 	// whose default there is off: a publisher sends to its mesh (or fanout)
@@ -69,7 +68,7 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	// that then also get one from each mesh peer: measured at 32 nodes it
 	// added about 1.5 duplicates per delivery.
 	// MESHBUS_FLOOD_PUBLISH=1 turns it back on, to measure the trade.
-	c.FloodPublish = os.Getenv("MESHBUS_FLOOD_PUBLISH") == "1"
+	c.FloodPublish = k.flag("MESHBUS_FLOOD_PUBLISH", false)
 	// go-libp2p-pubsub trims a mesh at its heartbeat once it holds Dhi
 	// peers (the spec says above Dhi). With the same Dhi, meshbus's meshes
 	// were measured 1.2 peers larger on average at 32 nodes (8.6 against
@@ -112,22 +111,22 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 	setI(&c.IDontWantThreshold, p.IDontWantMessageThreshold)
 	// MESHBUS_GRAFT_LIMIT_D=1: refuse inbound GRAFTs at D mesh peers
 	// instead of Dhi (see docs/testplans.md, "Round 6").
-	c.GraftLimitD = envBool("MESHBUS_GRAFT_LIMIT_D", defaultGraftLimitD)
+	c.GraftLimitD = k.flag("MESHBUS_GRAFT_LIMIT_D", defaultGraftLimitD)
 	// MESHBUS_STAGGER=0: forward large messages to every mesh peer at
 	// once, as before staggered forwarding (docs/router.md), to measure it
 	// over the plans' links.
-	if !envBool("MESHBUS_STAGGER", true) {
+	if !k.flag("MESHBUS_STAGGER", true) {
 		c.Stagger = router.StaggerConfig{}
 	}
 	// MESHBUS_IDW_LEARN=0: send IDONTWANT for every message of at least
 	// IDontWantThreshold bytes to every v1.2 mesh peer, as before learned
 	// IDONTWANT (docs/router.md), to measure it over the plans' links;
 	// MESHBUS_IDW_LEARN=1: learned IDONTWANT with its defaults.
-	switch os.Getenv("MESHBUS_IDW_LEARN") {
-	case "0":
+	if set("MESHBUS_IDW_LEARN") {
 		c.IDontWantLearn = router.IDontWantLearnConfig{}
-	case "1":
-		c.IDontWantLearn = router.DefaultIDontWantLearnConfig()
+		if k.flag("MESHBUS_IDW_LEARN", true) {
+			c.IDontWantLearn = router.DefaultIDontWantLearnConfig()
+		}
 	}
 	var notes []string
 	ignored := func(name string, set bool, why string) {
@@ -151,7 +150,7 @@ func gossipConfig(p script.GossipSubParams) (router.GossipConfig, []string) {
 // (components/rtt) and router.WithLatencyAwareMesh: on unless
 // MESHBUS_LATENCY_MESH=0, which the A/B runs in docs/testplans.md use to
 // turn it off.
-func latencyMesh() bool { return os.Getenv("MESHBUS_LATENCY_MESH") != "0" }
+func latencyMesh(k *knobs) bool { return k.flag("MESHBUS_LATENCY_MESH", true) }
 
 // Measured in docs/testplans.md, "Round 4": what makes the node faster
 // than go-libp2p-pubsub in the plans' scenarios is publishing its own
@@ -188,45 +187,21 @@ const (
 	defaultGraftLimitD = false
 )
 
-// envBool returns whether the environment variable name is "1" ("0":
-// false), or def when it is neither.
-func envBool(name string, def bool) bool {
-	switch os.Getenv(name) {
-	case "1":
-		return true
-	case "0":
-		return false
-	}
-	return def
-}
-
 // lazyConfig returns the router's learned lazy forwarding settings from
-// the environment (defaultLazy and the library's defaults otherwise).
-func lazyConfig() router.LazyConfig {
+// the knobs (defaultLazy and the library's defaults otherwise).
+func lazyConfig(k *knobs) router.LazyConfig {
 	lz := router.DefaultLazyConfig()
-	lz.Enabled = envBool("MESHBUS_LAZY", defaultLazy)
-	lz.MinEager = envInt("MESHBUS_LAZY_MIN_EAGER", lz.MinEager)
-	if v, err := strconv.ParseFloat(os.Getenv("MESHBUS_LAZY_THRESHOLD"), 64); err == nil {
-		lz.WasteThreshold = v
-	}
-	lz.MinSamples = envInt("MESHBUS_LAZY_MIN_SAMPLES", lz.MinSamples)
-	lz.FlushInterval = 0
-	if d, err := time.ParseDuration(os.Getenv("MESHBUS_LAZY_FLUSH")); err == nil && d >= 0 {
-		lz.FlushInterval = d
-	}
+	lz.Enabled = k.flag("MESHBUS_LAZY", defaultLazy)
+	lz.MinEager = k.count("MESHBUS_LAZY_MIN_EAGER", lz.MinEager)
+	lz.WasteThreshold = k.fraction("MESHBUS_LAZY_THRESHOLD", lz.WasteThreshold)
+	lz.MinSamples = k.count("MESHBUS_LAZY_MIN_SAMPLES", lz.MinSamples)
+	lz.FlushInterval = k.duration("MESHBUS_LAZY_FLUSH", 0)
 	return lz
 }
 
-// envInt returns the integer in the environment variable name, or def.
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
-		return n
-	}
-	return def
-}
-
 func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string, error) {
-	gc, notes := gossipConfig(p)
+	var k knobs
+	gc, notes := gossipConfig(p, &k)
 	var r *router.Router
 	var extra []host.Option
 	ropts := []router.Option{
@@ -241,7 +216,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		router.WithLogger(b.log),
 		router.WithPartialMessages(router.DefaultPartialConfig()),
 	}
-	if lz := lazyConfig(); lz.Enabled {
+	if lz := lazyConfig(&k); lz.Enabled {
 		ropts = append(ropts, router.WithLazyForwarding(lz))
 		notes = append(notes, fmt.Sprintf("learned lazy forwarding on (MESHBUS_LAZY=0 turns it off): min eager %d, waste threshold %.2f, min samples %d, flush interval %v",
 			lz.MinEager, lz.WasteThreshold, lz.MinSamples, lz.FlushInterval))
@@ -252,7 +227,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	// MESHBUS_LARGE=0: no gossipsub v1.4 (no /meshsub/1.4.0 Extensions
 	// flag, so no PREAMBLE or IMRECEIVING between meshbus nodes), to
 	// measure v1.4 over the plans' links.
-	if !envBool("MESHBUS_LARGE", true) {
+	if !k.flag("MESHBUS_LARGE", true) {
 		ropts = append(ropts, router.WithoutLargeMessages())
 		notes = append(notes, "gossipsub v1.4 large-message handling off (MESHBUS_LARGE=0)")
 	}
@@ -260,13 +235,13 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	// go before their peers answer (router.PreambleConfig.Immediate);
 	// MESHBUS_PREAMBLE_PULL=0: receivers do not ask their chosen source
 	// with IWANT (router.PreambleConfig.Pull), for A/B runs.
-	if pc := router.DefaultPreambleConfig(); os.Getenv("MESHBUS_PREAMBLE_IMMEDIATE") != "" || os.Getenv("MESHBUS_PREAMBLE_PULL") != "" {
-		pc.Immediate = envInt("MESHBUS_PREAMBLE_IMMEDIATE", pc.Immediate)
-		pc.Pull = envBool("MESHBUS_PREAMBLE_PULL", pc.Pull)
+	if pc := router.DefaultPreambleConfig(); set("MESHBUS_PREAMBLE_IMMEDIATE", "MESHBUS_PREAMBLE_PULL") {
+		pc.Immediate = k.count("MESHBUS_PREAMBLE_IMMEDIATE", pc.Immediate)
+		pc.Pull = k.flag("MESHBUS_PREAMBLE_PULL", pc.Pull)
 		ropts = append(ropts, router.WithPreamble(pc))
 		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before their peers answer, pull %v", pc.Immediate, pc.Pull))
 	}
-	if latencyMesh() {
+	if latencyMesh(&k) {
 		// Ping every peer on connect and then at the prober's default
 		// interval: the plans' links keep their latency, so the first
 		// measurement is what the publish extras need, and probing every
@@ -276,19 +251,19 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		// For A/B runs: MESHBUS_PUBLISH_EXTRA=N, and MESHBUS_RANDOM_SHARE=0.333
 		// with MESHBUS_SWAP_TICKS=3 for RTT-preferring mesh selection (the
 		// library's defaults).
-		lc.PublishExtra = envInt("MESHBUS_PUBLISH_EXTRA", defaultPublishExtra)
-		lc.RandomShare = defaultRandomShare
-		if v, err := strconv.ParseFloat(os.Getenv("MESHBUS_RANDOM_SHARE"), 64); err == nil {
-			lc.RandomShare = v
-		}
-		lc.SwapTicks = envInt("MESHBUS_SWAP_TICKS", defaultSwapTicks)
+		lc.PublishExtra = k.count("MESHBUS_PUBLISH_EXTRA", defaultPublishExtra)
+		lc.RandomShare = k.fraction("MESHBUS_RANDOM_SHARE", defaultRandomShare)
+		lc.SwapTicks = k.count("MESHBUS_SWAP_TICKS", defaultSwapTicks)
 		// MESHBUS_EXTRA_RANDOM=1: the extras drawn at random, not the fastest.
-		lc.PublishExtraRandom = os.Getenv("MESHBUS_EXTRA_RANDOM") == "1"
-		lc.PublishMeshSkip = envInt("MESHBUS_PUBLISH_SKIP", defaultPublishSkip)
-		lc.PublishMeshSkipFastest = os.Getenv("MESHBUS_SKIP_FASTEST") != "0"
+		lc.PublishExtraRandom = k.flag("MESHBUS_EXTRA_RANDOM", false)
+		lc.PublishMeshSkip = k.count("MESHBUS_PUBLISH_SKIP", defaultPublishSkip)
+		lc.PublishMeshSkipFastest = k.flag("MESHBUS_SKIP_FASTEST", true)
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
 		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d (fastest %v)",
 			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip, lc.PublishMeshSkipFastest))
+	}
+	if err := k.err(); err != nil {
+		return nil, err
 	}
 	opts := []host.Option{
 		host.WithIdentity(script.NodeKey(b.id)),

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,48 +15,89 @@ import (
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// Only "1" and "0" count; anything else, unset included, is the default.
-func TestEnvBool(t *testing.T) {
-	for _, c := range []struct {
-		val       string
-		def, want bool
-	}{
-		{"1", false, true},
-		{"0", true, false},
-		{"", true, true},
-		{"", false, false},
-		{"true", false, false},
-		{"false", true, true},
-		{"yes", false, false},
-		{" 1", false, false},
-		{"2", true, true},
-	} {
-		t.Setenv("MESHBUS_TEST_BOOL", c.val)
-		if got := envBool("MESHBUS_TEST_BOOL", c.def); got != c.want {
-			t.Errorf("%q (default %v): %v, want %v", c.val, c.def, got, c.want)
+// knobCase is one value of a knob: what it reads as, and whether it is
+// rejected (then the default is used and err names the variable).
+type knobCase[T comparable] struct {
+	val  string
+	want T
+	bad  bool
+}
+
+func checkKnob[T comparable](t *testing.T, read func(*knobs, string, T) T, def T, cases []knobCase[T]) {
+	t.Helper()
+	const name = "MESHBUS_TEST_KNOB"
+	for _, c := range cases {
+		t.Setenv(name, c.val)
+		var k knobs
+		got := read(&k, name, def)
+		err := k.err()
+		if got != c.want || (err != nil) != c.bad {
+			t.Errorf("%q (default %v): %v, err %v; want %v, rejected %v", c.val, def, got, err, c.want, c.bad)
+		}
+		if c.bad && (!errors.Is(err, errBadKnob) || !strings.Contains(err.Error(), name)) {
+			t.Errorf("%q: error %v does not name %s as a bad knob", c.val, err, name)
 		}
 	}
 }
 
-// A decimal integer of 0 or more counts; anything else is the default.
-func TestEnvInt(t *testing.T) {
-	for _, c := range []struct {
-		val       string
-		def, want int
-	}{
-		{"7", 3, 7},
-		{"0", 3, 0},
-		{"", 3, 3},
-		{"-1", 3, 3},
-		{"2.5", 3, 3},
-		{"six", 3, 3},
-		{" 4", 3, 3},
-		{"99999999999999999999", 3, 3},
-	} {
-		t.Setenv("MESHBUS_TEST_INT", c.val)
-		if got := envInt("MESHBUS_TEST_INT", c.def); got != c.want {
-			t.Errorf("%q (default %d): %d, want %d", c.val, c.def, got, c.want)
-		}
+// A switch takes "1" and "0"; unset is the default; anything else is
+// rejected.
+func TestKnobFlag(t *testing.T) {
+	for _, def := range []bool{false, true} {
+		checkKnob(t, (*knobs).flag, def, []knobCase[bool]{
+			{"1", true, false}, {"0", false, false}, {"", def, false},
+			{"true", def, true}, {"false", def, true}, {"yes", def, true}, {" 1", def, true}, {"2", def, true},
+		})
+	}
+}
+
+// A count takes a decimal integer of 0 or more.
+func TestKnobCount(t *testing.T) {
+	checkKnob(t, (*knobs).count, 3, []knobCase[int]{
+		{"7", 7, false}, {"0", 0, false}, {"", 3, false},
+		{"-1", 3, true}, {"2.5", 3, true}, {"six", 3, true}, {" 4", 3, true}, {"99999999999999999999", 3, true},
+	})
+}
+
+// A fraction takes a number from 0 to 1.
+func TestKnobFraction(t *testing.T) {
+	checkKnob(t, (*knobs).fraction, 0.25, []knobCase[float64]{
+		{"0.5", 0.5, false}, {"0", 0, false}, {"1", 1, false}, {"", 0.25, false},
+		{"1.5", 0.25, true}, {"-0.1", 0.25, true}, {"NaN", 0.25, true}, {"most", 0.25, true},
+	})
+}
+
+// A duration takes a Go duration of 0 or more, with its unit.
+func TestKnobDuration(t *testing.T) {
+	checkKnob(t, (*knobs).duration, time.Second, []knobCase[time.Duration]{
+		{"20ms", 20 * time.Millisecond, false}, {"0s", 0, false}, {"", time.Second, false},
+		{"20", time.Second, true}, {"-5ms", time.Second, true}, {"soon", time.Second, true},
+	})
+}
+
+// Every bad value is reported, not only the first.
+func TestKnobsJoinEveryRejection(t *testing.T) {
+	t.Setenv("MESHBUS_TEST_A", "x")
+	t.Setenv("MESHBUS_TEST_B", "y")
+	var k knobs
+	k.flag("MESHBUS_TEST_A", false)
+	k.count("MESHBUS_TEST_B", 1)
+	if err := k.err(); err == nil || !strings.Contains(err.Error(), "MESHBUS_TEST_A") || !strings.Contains(err.Error(), "MESHBUS_TEST_B") {
+		t.Fatalf("err %v; want both variables named", err)
+	}
+}
+
+// Init refuses a bad knob before it starts anything.
+func TestInitRejectsBadKnob(t *testing.T) {
+	t.Setenv("MESHBUS_STAGGER", "no")
+	rec := script.NewRecorder(io.Discard)
+	defer rec.Close()
+	b := newBackend(0, rec, discardLog())
+	if _, err := b.Init(context.Background(), script.GossipSubParams{}); !errors.Is(err, errBadKnob) || !strings.Contains(err.Error(), "MESHBUS_STAGGER") {
+		t.Fatalf("Init with MESHBUS_STAGGER=no: %v; want an error naming it", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close after a failed Init: %v", err)
 	}
 }
 
@@ -75,25 +119,30 @@ func TestLazyConfig(t *testing.T) {
 		name string
 		env  map[string]string
 		want router.LazyConfig
+		bad  int // rejected variables
 	}{
-		{"unset", nil, def},
-		{"off", map[string]string{"MESHBUS_LAZY": "0"}, with(func(c *router.LazyConfig) { c.Enabled = false })},
-		{"bad switch", map[string]string{"MESHBUS_LAZY": "off"}, def},
+		{"unset", nil, def, 0},
+		{"off", map[string]string{"MESHBUS_LAZY": "0"}, with(func(c *router.LazyConfig) { c.Enabled = false }), 0},
+		{"bad switch", map[string]string{"MESHBUS_LAZY": "off"}, def, 1},
 		{"tuned", map[string]string{"MESHBUS_LAZY_MIN_EAGER": "3", "MESHBUS_LAZY_THRESHOLD": "0.5", "MESHBUS_LAZY_MIN_SAMPLES": "40", "MESHBUS_LAZY_FLUSH": "20ms"},
 			with(func(c *router.LazyConfig) {
 				c.MinEager, c.WasteThreshold, c.MinSamples, c.FlushInterval = 3, 0.5, 40, 20*time.Millisecond
-			})},
+			}), 0},
 		{"zero", map[string]string{"MESHBUS_LAZY_MIN_EAGER": "0", "MESHBUS_LAZY_FLUSH": "0s"},
-			with(func(c *router.LazyConfig) { c.MinEager = 0 })},
-		{"bad values", map[string]string{"MESHBUS_LAZY_MIN_EAGER": "-2", "MESHBUS_LAZY_THRESHOLD": "most", "MESHBUS_LAZY_MIN_SAMPLES": "1e3", "MESHBUS_LAZY_FLUSH": "20"}, def},
-		{"negative flush", map[string]string{"MESHBUS_LAZY_FLUSH": "-5ms"}, def},
+			with(func(c *router.LazyConfig) { c.MinEager = 0 }), 0},
+		{"bad values", map[string]string{"MESHBUS_LAZY_MIN_EAGER": "-2", "MESHBUS_LAZY_THRESHOLD": "most", "MESHBUS_LAZY_MIN_SAMPLES": "1e3", "MESHBUS_LAZY_FLUSH": "20"}, def, 4},
+		{"negative flush", map[string]string{"MESHBUS_LAZY_FLUSH": "-5ms"}, def, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, k := range lazyEnv {
 				t.Setenv(k, c.env[k])
 			}
-			if got := lazyConfig(); got != c.want {
+			var k knobs
+			if got := lazyConfig(&k); got != c.want {
 				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+			if len(k.bad) != c.bad {
+				t.Errorf("%d rejected (%v), want %d", len(k.bad), k.err(), c.bad)
 			}
 		})
 	}
@@ -108,29 +157,36 @@ func TestGossipConfigEnv(t *testing.T) {
 		name  string
 		env   map[string]string
 		check func(router.GossipConfig) bool
+		bad   bool // the value is rejected
 	}{
 		{"defaults", nil, func(g router.GossipConfig) bool {
 			return !g.FloodPublish && g.TrimAtDhi && g.GraftLimitD == defaultGraftLimitD &&
 				g.Stagger == lib.Stagger && g.IDontWantLearn == lib.IDontWantLearn
-		}},
-		{"flood publish", map[string]string{"MESHBUS_FLOOD_PUBLISH": "1"}, func(g router.GossipConfig) bool { return g.FloodPublish }},
-		{"flood publish, not 1", map[string]string{"MESHBUS_FLOOD_PUBLISH": "true"}, func(g router.GossipConfig) bool { return !g.FloodPublish }},
-		{"graft limit D", map[string]string{"MESHBUS_GRAFT_LIMIT_D": "1"}, func(g router.GossipConfig) bool { return g.GraftLimitD }},
-		{"no stagger", map[string]string{"MESHBUS_STAGGER": "0"}, func(g router.GossipConfig) bool { return g.Stagger == router.StaggerConfig{} }},
-		{"stagger, bad value", map[string]string{"MESHBUS_STAGGER": "no"}, func(g router.GossipConfig) bool { return g.Stagger == lib.Stagger }},
-		{"no learned IDONTWANT", map[string]string{"MESHBUS_IDW_LEARN": "0"}, func(g router.GossipConfig) bool { return g.IDontWantLearn == router.IDontWantLearnConfig{} }},
+		}, false},
+		{"flood publish", map[string]string{"MESHBUS_FLOOD_PUBLISH": "1"}, func(g router.GossipConfig) bool { return g.FloodPublish }, false},
+		{"flood publish, not 1", map[string]string{"MESHBUS_FLOOD_PUBLISH": "true"}, func(g router.GossipConfig) bool { return !g.FloodPublish }, true},
+		{"graft limit D", map[string]string{"MESHBUS_GRAFT_LIMIT_D": "1"}, func(g router.GossipConfig) bool { return g.GraftLimitD }, false},
+		{"no stagger", map[string]string{"MESHBUS_STAGGER": "0"}, func(g router.GossipConfig) bool { return g.Stagger == router.StaggerConfig{} }, false},
+		{"stagger, bad value", map[string]string{"MESHBUS_STAGGER": "no"}, func(g router.GossipConfig) bool { return g.Stagger == lib.Stagger }, true},
+		{"no learned IDONTWANT", map[string]string{"MESHBUS_IDW_LEARN": "0"}, func(g router.GossipConfig) bool { return g.IDontWantLearn == router.IDontWantLearnConfig{} }, false},
 		{"learned IDONTWANT", map[string]string{"MESHBUS_IDW_LEARN": "1"}, func(g router.GossipConfig) bool {
 			return g.IDontWantLearn == router.DefaultIDontWantLearnConfig()
-		}},
-		{"learned IDONTWANT, bad value", map[string]string{"MESHBUS_IDW_LEARN": "2"}, func(g router.GossipConfig) bool { return g.IDontWantLearn == lib.IDontWantLearn }},
+		}, false},
+		{"learned IDONTWANT, bad value", map[string]string{"MESHBUS_IDW_LEARN": "2"}, func(g router.GossipConfig) bool {
+			return g.IDontWantLearn == router.DefaultIDontWantLearnConfig()
+		}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, k := range gossipEnv {
 				t.Setenv(k, c.env[k])
 			}
-			g, notes := gossipConfig(script.GossipSubParams{})
+			var k knobs
+			g, notes := gossipConfig(script.GossipSubParams{}, &k)
 			if len(notes) != 0 {
 				t.Errorf("notes without parameters: %q", notes)
+			}
+			if (k.err() != nil) != c.bad {
+				t.Errorf("rejected: %v, want rejected %v", k.err(), c.bad)
 			}
 			if !c.check(g) {
 				t.Errorf("config %+v", g)
@@ -160,7 +216,11 @@ func TestGossipConfigParams(t *testing.T) {
 		ConnectionTimeout: d(time.Second), DirectConnectTicks: i(300), DirectConnectInitialDelay: d(time.Second),
 		MaxIDontWantLength: i(10), IDontWantMessageTTL: i(3),
 	}
-	g, notes := gossipConfig(p)
+	var k knobs
+	g, notes := gossipConfig(p, &k)
+	if err := k.err(); err != nil {
+		t.Fatal(err)
+	}
 	want := router.DefaultGossipConfig()
 	want.FloodPublish, want.TrimAtDhi, want.GraftLimitD = false, true, defaultGraftLimitD
 	want.D, want.Dlo, want.Dhi, want.Dscore, want.Dout, want.HistoryLength, want.HistoryGossip, want.Dlazy = 5, 3, 9, 2, 1, 7, 4, 8

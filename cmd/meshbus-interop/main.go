@@ -12,7 +12,10 @@
 // the scorer and the peer manager, matching the reference node (no peer
 // scoring, no connection manager), with the RTT prober (components/rtt)
 // for latency-aware publishing unless MESHBUS_LATENCY_MESH=0; the other
-// MESHBUS_* knobs are documented in backend.go and docs/testplans.md.
+// MESHBUS_* knobs are documented in backend.go and docs/testplans.md. A
+// knob set to a value it does not take (a switch other than 0 or 1, a
+// negative count, a duration without its unit) fails Init with an error
+// naming every such variable, instead of running the default unnoticed.
 //
 // Partial messages (the v1.3 extension) are on from initGossipSub:
 // subscribeToTopic with partial: true joins the topic requesting and
