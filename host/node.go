@@ -94,6 +94,19 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		bus.Close()
 		return nil, fmt.Errorf("%w: libp2p: %w", ErrStart, err)
 	}
+	// The node listens once the host is built, not through
+	// libp2p.ListenAddrs: go-libp2p (v0.52.0) returns a listen failure from
+	// libp2p.New without stopping what its constructors started (the
+	// resource manager, the connection manager, the swarm's goroutines),
+	// while Close on a built host stops all of it.
+	if len(cfg.listen) > 0 {
+		if err := h.Network().Listen(cfg.listen...); err != nil {
+			h.Close()
+			unregisterBus()
+			bus.Close()
+			return nil, fmt.Errorf("%w: listen on %v: %w", ErrStart, cfg.listen, err)
+		}
+	}
 	rep, err := newLifecycleReporter(bus, cfg.clk, cfg.log)
 	if err != nil {
 		h.Close()
@@ -201,15 +214,12 @@ func (n *Node) sealHook(lc fx.Lifecycle) {
 // installed unless nil.
 func (c *config) libp2pOptions(gater connmgr.ConnectionGater) []libp2p.Option {
 	opts := []libp2p.Option{
-		libp2p.ListenAddrs(c.listen...),
+		libp2p.NoListenAddrs, // New listens on c.listen itself, after libp2p.New
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		// Identify's agent version; a libp2p.UserAgent among the user's
 		// options (applied later) overrides it.
 		libp2p.UserAgent(UserAgent),
-	}
-	if len(c.listen) == 0 {
-		opts[0] = libp2p.NoListenAddrs
 	}
 	if c.key != nil {
 		opts = append(opts, libp2p.Identity(c.key))

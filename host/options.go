@@ -117,7 +117,9 @@ func newConfig(opts []Option) (*config, error) {
 
 // WithListenAddrs sets the addresses to listen on (default
 // DefaultListenAddrs). No address means the node only dials out. A bad
-// multiaddr is an error naming it.
+// multiaddr is an error naming it. New fails with ErrStart, leaving
+// nothing running, when none of the addresses can be listened on (one
+// that can is enough, as in libp2p).
 func WithListenAddrs(addrs ...string) Option {
 	return func(c *config) error {
 		list := make([]ma.Multiaddr, 0, len(addrs))
