@@ -354,7 +354,7 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 	defer r.readMu.Unlock()
 	ln := r.lnp.Load()
 	for {
-		if out, err, ok := r.take(ln, buf); ok {
+		if out, done, err := r.take(ln, buf); done {
 			return out, err
 		}
 		r.readerWaits.Store(true)
@@ -388,36 +388,36 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 func (r *ringSink[E]) tryNext(buf []E) ([]E, error) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
-	if out, err, ok := r.take(r.lnp.Load(), buf); ok {
+	if out, done, err := r.take(r.lnp.Load(), buf); done {
 		return out, err
 	}
 	return buf[:0], nil
 }
 
-// take moves up to len(buf) queued events into buf; ok is false when
+// take moves up to len(buf) queued events into buf; done is false when
 // nothing is queued and the queue lives (the reader would wait). Once the
-// queue ended and is empty it returns the end error, with ok. Called with
-// readMu held.
-func (r *ringSink[E]) take(ln *lane[E], buf []E) (_ []E, _ error, ok bool) {
+// queue ended and is empty it returns the end error, with done. Called
+// with readMu held.
+func (r *ringSink[E]) take(ln *lane[E], buf []E) (out []E, done bool, err error) {
 	for {
 		// The lane's lock (cmu) only when the lane has something for r:
 		// a reader about to park looks without it.
 		if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
 			if out, ok := r.nextShared(ln, buf); ok {
-				return out, nil, true
+				return out, true, nil
 			}
 		}
 		h := r.head.Load()
 		t := r.pub.Load()
 		if h == t {
 			if !r.isGone.Load() {
-				return nil, nil, false
+				return nil, false, nil
 			}
 			if r.pub.Load() != h { // a last push landed before the queue went
 				continue
 			}
 			r.markDrained()
-			return buf[:0], r.endErr(), true
+			return buf[:0], true, r.endErr()
 		}
 		n := min(t-h, uint64(len(buf)))
 		// Slots [h, h+n) are the reader's until head moves past them.
@@ -445,7 +445,7 @@ func (r *ringSink[E]) take(ln *lane[E], buf []E) (_ []E, _ error, ok bool) {
 				ln.dirty()
 			}
 		}
-		return buf[:n], nil, true
+		return buf[:n], true, nil
 	}
 }
 
