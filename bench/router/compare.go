@@ -21,8 +21,8 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 	if runs < 1 {
 		return fmt.Errorf("-runs %d: need at least 1", runs)
 	}
-	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s over %s; %d runs each, alternating, one process per run\n",
-		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, cfg.Transport, runs)
+	fmt.Fprintf(stdout, "%d nodes, %d topics, %d messages of %d B every %s over %s, flood publish %s; %d runs each, alternating, one process per run\n",
+		cfg.Nodes, cfg.Topics, cfg.Messages, cfg.Size, cfg.Interval, cfg.Transport, onOff(cfg.FloodPublish), runs)
 	mesh, gs, err := collect(cfg, runs, stderr)
 	if err != nil {
 		return err
@@ -40,8 +40,8 @@ func scale(cfg Config, runs int, shapes [][2]int, stdout, stderr io.Writer) erro
 	if runs < 1 {
 		return fmt.Errorf("-runs %d: need at least 1", runs)
 	}
-	fmt.Fprintf(stdout, "%d messages of %d B every %s; %d runs each, alternating, one process per run; medians\n",
-		cfg.Messages, cfg.Size, cfg.Interval, runs)
+	fmt.Fprintf(stdout, "%d messages of %d B every %s over %s, flood publish %s; %d runs each, alternating, one process per run; medians\n",
+		cfg.Messages, cfg.Size, cfg.Interval, cfg.Transport, onOff(cfg.FloodPublish), runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "nodes\ttopics\tdelivery m/g\tCPU/msg meshbus\tCPU/msg go\tratio\tRSS meshbus\tRSS go\tratio\t")
 	for _, shape := range shapes {
@@ -95,14 +95,27 @@ func collect(cfg Config, runs int, stderr io.Writer) (mesh, gs []*Result, err er
 // in for this command knows to act as one (see main_test.go).
 const childEnv = "MESHBUS_ROUTER_BENCH_CHILD"
 
-// runChild runs one measurement in a fresh process and adds its peak RSS.
-func runChild(exe string, cfg Config, impl string, stderr io.Writer) (*Result, error) {
-	args := []string{"-json", "-impl", impl,
+// childArgs are the flags that make a child process run cfg with impl and
+// print its result as JSON.
+func childArgs(cfg Config, impl string) []string {
+	return []string{"-json", "-impl", impl,
 		"-nodes", strconv.Itoa(cfg.Nodes), "-degree", strconv.Itoa(cfg.Degree),
 		"-messages", strconv.Itoa(cfg.Messages), "-size", strconv.Itoa(cfg.Size),
 		"-topics", strconv.Itoa(cfg.Topics), "-interval", cfg.Interval.String(),
-		"-seed", strconv.FormatUint(cfg.Seed, 10), "-transport", cfg.Transport, "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String()}
-	cmd := exec.Command(exe, args...)
+		"-seed", strconv.FormatUint(cfg.Seed, 10), "-transport", cfg.Transport, "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String(),
+		"-flood-publish=" + strconv.FormatBool(cfg.FloodPublish)}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// runChild runs one measurement in a fresh process and adds its peak RSS.
+func runChild(exe string, cfg Config, impl string, stderr io.Writer) (*Result, error) {
+	cmd := exec.Command(exe, childArgs(cfg, impl)...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, stderr

@@ -53,6 +53,7 @@ func newGossipSubNode(ctx context.Context, cfg Config) (benchNode, error) {
 	ps, err := pubsub.NewGossipSub(nctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerScore(gossipSubScoreParams(), gossipSubThresholds()),
+		pubsub.WithFloodPublish(cfg.FloodPublish),
 		pubsub.WithRawTracer(tr))
 	if err != nil {
 		cancel()

@@ -49,6 +49,12 @@ type Config struct {
 	// HeapProfile, if set, is the file a heap profile is written to right
 	// after the last publish.
 	HeapProfile string
+	// FloodPublish makes both implementations send their own messages to
+	// every topic peer, not only to their mesh (go-libp2p-pubsub's
+	// WithFloodPublish, meshbus's GossipConfig.FloodPublish). Off by
+	// default, go-libp2p-pubsub's default, so that both publish alike;
+	// meshbus's own default is on.
+	FloodPublish bool
 }
 
 func defaultConfig() Config {
@@ -76,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on mesh formation")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")
 	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "measure the process's CPU over this long with the mesh formed and nothing published, before publishing (0: skip)")
+	fs.BoolVar(&cfg.FloodPublish, "flood-publish", cfg.FloodPublish, "both implementations send their own messages to every topic peer, not only the mesh (off: go-libp2p-pubsub's default)")
 	var (
 		compareBoth = fs.Bool("compare", false, "run meshbus and go-libp2p-pubsub, each in its own process, alternating, and print one table")
 		scaleBoth   = fs.Bool("scale", false, "-compare at 10, 20 and 50 nodes and at 1, 10 and 100 topics: how CPU per message and RSS grow")

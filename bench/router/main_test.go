@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,9 +91,35 @@ func TestCompare(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	for _, want := range []string{"meshbus", "go-libp2p-pubsub", "delivery ratio", "1.0000", "peak RSS", "CPU per delivered msg", "CPU to median delivery", "cores busy to median", "x\n"} {
+	for _, want := range []string{"meshbus", "go-libp2p-pubsub", "flood publish off", "delivery ratio", "1.0000", "peak RSS", "CPU per delivered msg", "CPU to median delivery", "cores busy to median", "x\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// With -flood-publish both implementations publish to every topic peer and
+// still deliver everything; the children of -compare get the setting.
+func TestFloodPublish(t *testing.T) {
+	for _, impl := range []string{implMeshbus, implGossipSub} {
+		t.Run(impl, func(t *testing.T) {
+			cfg := smallConfig(impl)
+			cfg.FloodPublish = true
+			res, err := Run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Received != res.Expected {
+				t.Fatalf("received %d of %d", res.Received, res.Expected)
+			}
+		})
+	}
+	for _, on := range []bool{false, true} {
+		cfg := defaultConfig()
+		cfg.FloodPublish = on
+		want := fmt.Sprintf("-flood-publish=%v", on)
+		if args := childArgs(cfg, implGossipSub); !slices.Contains(args, want) {
+			t.Errorf("child args %q lack %s", args, want)
 		}
 	}
 }

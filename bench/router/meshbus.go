@@ -59,13 +59,12 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// MESHBUS_BENCH_IDW_THRESHOLD (bytes): the smallest message data the
 	// router sends IDONTWANT for (GossipConfig.IDontWantThreshold), for A/B
 	// runs of what IDONTWANT costs and saves at a message size.
-	if os.Getenv("MESHBUS_BENCH_IDW_THRESHOLD") != "" {
-		gc := router.DefaultGossipConfig()
-		if err := fromEnv("MESHBUS_BENCH_IDW_THRESHOLD", strconv.Atoi, &gc.IDontWantThreshold); err != nil {
-			return nil, err
-		}
-		ropts = append(ropts, router.WithGossipConfig(gc))
+	gc := router.DefaultGossipConfig()
+	gc.FloodPublish = cfg.FloodPublish // as go-libp2p-pubsub is configured (Config.FloodPublish)
+	if err := fromEnv("MESHBUS_BENCH_IDW_THRESHOLD", strconv.Atoi, &gc.IDontWantThreshold); err != nil {
+		return nil, err
 	}
+	ropts = append(ropts, router.WithGossipConfig(gc))
 	// MESHBUS_BENCH_STAGGER_MIN (bytes; 0 turns it off), _K, _PUBK (copies
 	// in flight for forwarded and own messages) and _WAIT (a duration):
 	// staggered forwarding of large messages (router.StaggerConfig), for
