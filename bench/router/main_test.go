@@ -98,22 +98,10 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-// With -flood-publish both implementations publish to every topic peer and
-// still deliver everything; the children of -compare get the setting.
+// With flood publishing on, both implementations still deliver everything,
+// and -compare's children are given the setting.
 func TestFloodPublish(t *testing.T) {
-	for _, impl := range []string{implMeshbus, implGossipSub} {
-		t.Run(impl, func(t *testing.T) {
-			cfg := smallConfig(impl)
-			cfg.FloodPublish = true
-			res, err := Run(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Received != res.Expected {
-				t.Fatalf("received %d of %d", res.Received, res.Expected)
-			}
-		})
-	}
+	deliversAll(t, func(c *Config) { c.FloodPublish = true })
 	for _, on := range []bool{false, true} {
 		cfg := defaultConfig()
 		cfg.FloodPublish = on
@@ -126,10 +114,17 @@ func TestFloodPublish(t *testing.T) {
 
 // Both implementations deliver everything over TCP too.
 func TestTCP(t *testing.T) {
+	deliversAll(t, func(c *Config) { c.Transport = transportTCP })
+}
+
+// deliversAll runs the small configuration, changed by tweak, with each
+// implementation and checks that every message reached every node.
+func deliversAll(t *testing.T, tweak func(*Config)) {
+	t.Helper()
 	for _, impl := range []string{implMeshbus, implGossipSub} {
 		t.Run(impl, func(t *testing.T) {
 			cfg := smallConfig(impl)
-			cfg.Transport = transportTCP
+			tweak(&cfg)
 			res, err := Run(cfg)
 			if err != nil {
 				t.Fatal(err)
