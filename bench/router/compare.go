@@ -103,7 +103,7 @@ func childArgs(cfg Config, impl string) []string {
 		"-messages", strconv.Itoa(cfg.Messages), "-size", strconv.Itoa(cfg.Size),
 		"-topics", strconv.Itoa(cfg.Topics), "-interval", cfg.Interval.String(),
 		"-seed", strconv.FormatUint(cfg.Seed, 10), "-transport", cfg.Transport, "-timeout", cfg.Timeout.String(), "-drain", cfg.Drain.String(), "-idle", cfg.Idle.String(),
-		"-flood-publish=" + strconv.FormatBool(cfg.FloodPublish)}
+		"-flood-publish=" + strconv.FormatBool(cfg.FloodPublish), "-stages=" + strconv.FormatBool(cfg.Stages)}
 }
 
 func onOff(b bool) string {
@@ -222,6 +222,7 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 		{"cores busy to median", (*Result).coresToMedian, num},
 		{"peak RSS", func(r *Result) float64 { return float64(r.PeakRSS) }, mib},
 	}
+	metrics = append(metrics, stageMetrics(mesh, gs)...)
 	if len(mesh) > 0 && mesh[0].IdleWall > 0 {
 		metrics = append(metrics, metric{"idle CPU per node-second", func(r *Result) float64 { return float64(r.idleCPUPerNodeSecond()) }, dur})
 	}

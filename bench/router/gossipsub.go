@@ -48,7 +48,11 @@ func newGossipSubNode(ctx context.Context, cfg Config) (benchNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &meshTracer{mesh: map[string]map[peer.ID]struct{}{}}
+	tr := &meshTracer{mesh: map[string]map[peer.ID]struct{}{}, stages: cfg.stages}
+	if cfg.stages != nil {
+		tr.node = cfg.stages.node()
+		cfg.stages.setPeer(tr.node, h.ID())
+	}
 	nctx, cancel := context.WithCancel(ctx)
 	ps, err := pubsub.NewGossipSub(nctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
@@ -153,11 +157,25 @@ func (g *gossipSubNode) Close() error {
 }
 
 // meshTracer counts duplicates and sent RPCs and follows the mesh from
-// go-libp2p-pubsub's tracer callbacks.
+// go-libp2p-pubsub's tracer callbacks, and with -stages records its
+// messages' stages: received when its event loop takes an RPC (RecvRPC),
+// queued when it queues one for a peer (SendRPC), writing and written from
+// SendRPCCompleted and the write's duration.
 type meshTracer struct {
 	duplicates, rpcsOut atomic.Int64
 	mu                  sync.Mutex
 	mesh                map[string]map[peer.ID]struct{}
+	stages              *stageLog // nil without -stages
+	node                int       // this node's index in stages
+}
+
+// stageMsgs records stage k at t for each message of rpc, from or to p.
+// The id is go-libp2p-pubsub's default message id (from || seqno), the
+// one the bench configures.
+func (t *meshTracer) stageMsgs(at time.Time, k stageKind, rpc *pubsub.RPC, p peer.ID) {
+	for _, m := range rpc.GetPublish() {
+		t.stages.addAt(at, k, string(m.GetFrom())+string(m.GetSeqno()), t.node, p)
+	}
 }
 
 func (t *meshTracer) meshSize(topic string) int {
@@ -181,17 +199,35 @@ func (t *meshTracer) Prune(p peer.ID, topic string) {
 	delete(t.mesh[topic], p)
 }
 
-func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     { t.duplicates.Add(1) }
-func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         { t.rpcsOut.Add(1) }
-func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (t *meshTracer) Join(string)                                          {}
-func (t *meshTracer) Leave(string)                                         {}
-func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
-func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
-func (t *meshTracer) RejectMessage(*pubsub.Message, string)                {}
-func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
-func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
-func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (t *meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
+func (t *meshTracer) DuplicateMessage(*pubsub.Message) { t.duplicates.Add(1) }
+func (t *meshTracer) SendRPC(rpc *pubsub.RPC, p peer.ID) {
+	t.rpcsOut.Add(1)
+	if t.stages != nil {
+		t.stageMsgs(time.Now(), stQueued, rpc, p)
+	}
+}
+
+func (t *meshTracer) RecvRPC(rpc *pubsub.RPC) {
+	if t.stages != nil {
+		t.stageMsgs(time.Now(), stReceived, rpc, rpc.From())
+	}
+}
+
+func (t *meshTracer) SendRPCCompleted(rpc *pubsub.RPC, p peer.ID, d time.Duration) {
+	if t.stages != nil {
+		now := time.Now()
+		t.stageMsgs(now.Add(-d), stWriting, rpc, p)
+		t.stageMsgs(now, stWritten, rpc, p)
+	}
+}
+
+func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (t *meshTracer) OnClosedOutboundStream(peer.ID)           {}
+func (t *meshTracer) Join(string)                              {}
+func (t *meshTracer) Leave(string)                             {}
+func (t *meshTracer) ValidateMessage(*pubsub.Message)          {}
+func (t *meshTracer) DeliverMessage(*pubsub.Message)           {}
+func (t *meshTracer) RejectMessage(*pubsub.Message, string)    {}
+func (t *meshTracer) ThrottlePeer(peer.ID)                     {}
+func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)             {}
+func (t *meshTracer) UndeliverableMessage(*pubsub.Message)     {}

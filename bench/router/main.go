@@ -20,6 +20,7 @@
 //	go run ./bench/router -compare -interval 4ms -size 65536
 //	go run ./bench/router -compare -nodes 50 -topics 10
 //	go run ./bench/router -scale -runs 1                # 10/20/50 nodes, 1/10/100 topics
+//	go run ./bench/router -compare -stages -transport tcp -interval 100ms -messages 100 -size 65536 # where a hop's time goes
 package main
 
 import (
@@ -55,6 +56,13 @@ type Config struct {
 	// default, go-libp2p-pubsub's default, so that both publish alike;
 	// meshbus's own default is on.
 	FloodPublish bool
+	// Stages records when every message passes each stage at each node
+	// and reports where the first copies' hops spent their time
+	// (Result.Stages; stages.go). The records cost CPU and memory: read
+	// the other figures of such a run as perturbed.
+	Stages bool
+	// stages is the run's stage log (Run makes it when Stages is set).
+	stages *stageLog
 }
 
 func defaultConfig() Config {
@@ -83,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long after the last publish to wait for missing deliveries")
 	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, "measure the process's CPU over this long with the mesh formed and nothing published, before publishing (0: skip)")
 	fs.BoolVar(&cfg.FloodPublish, "flood-publish", cfg.FloodPublish, "both implementations send their own messages to every topic peer, not only the mesh (off: go-libp2p-pubsub's default)")
+	fs.BoolVar(&cfg.Stages, "stages", cfg.Stages, "record each message's stages at every node and report where the first copies' hops spent their time (perturbs CPU and memory)")
 	var (
 		compareBoth = fs.Bool("compare", false, "run meshbus and go-libp2p-pubsub, each in its own process, alternating, and print one table")
 		scaleBoth   = fs.Bool("scale", false, "-compare at 10, 20 and 50 nodes and at 1, 10 and 100 topics: how CPU per message and RSS grow")

@@ -152,12 +152,20 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	case lmc != router.DefaultLargeMessageConfig():
 		ropts = append(ropts, router.WithLargeMessages(lmc))
 	}
+	stageNode := -1
+	if cfg.stages != nil {
+		stageNode = cfg.stages.node()
+		ropts = append(ropts, router.WithStageTracer(routerStages{log: cfg.stages, node: stageNode}))
+	}
 	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(), host.WithListenAddrs(addr),
 		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
 	if err != nil {
 		return nil, err
 	}
 	b.node = n
+	if stageNode >= 0 {
+		cfg.stages.setPeer(stageNode, n.ID())
+	}
 	return b, nil
 }
 
@@ -298,4 +306,30 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// routerStages records a meshbus node's stages in the run's stage log
+// (router.WithStageTracer; -stages).
+type routerStages struct {
+	log  *stageLog
+	node int
+}
+
+func (t routerStages) Stage(s router.Stage, id string, p peer.ID) {
+	var k stageKind
+	switch s {
+	case router.StageRead:
+		k = stRead
+	case router.StageReceived:
+		k = stReceived
+	case router.StageQueued:
+		k = stQueued
+	case router.StageWriting:
+		k = stWriting
+	case router.StageWritten:
+		k = stWritten
+	default:
+		return
+	}
+	t.log.add(k, id, t.node, p)
 }

@@ -45,4 +45,10 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "latency p50 / p99 / max  %s / %s / %s\n",
 		quantile(r.Latencies, 0.50).Round(10*time.Microsecond), quantile(r.Latencies, 0.99).Round(10*time.Microsecond),
 		quantile(r.Latencies, 1).Round(10*time.Microsecond))
+	if len(r.Stages) > 0 {
+		fmt.Fprintf(w, "first copies' hops       %.2f on average; per hop, p50 / p90:\n", r.StageHops)
+		for _, s := range r.Stages {
+			fmt.Fprintf(w, "  %-32s %s / %s (%d)\n", s.Name, s.P50.Round(time.Microsecond), s.P90.Round(time.Microsecond), s.N)
+		}
+	}
 }

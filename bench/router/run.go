@@ -68,6 +68,11 @@ type Result struct {
 	// PeakRSS is the process's peak resident set size in bytes; only a
 	// child run under -compare fills it in (from the parent's rusage).
 	PeakRSS int64 `json:"peak_rss"`
+	// Stages are the segments of the hops that brought each node its
+	// first copy of each message, and StageHops the mean number of hops
+	// those copies travelled (only with Config.Stages).
+	Stages    []StageSpan `json:"stages,omitempty"`
+	StageHops float64     `json:"stage_hops,omitempty"`
 	// Incomplete says why delivery stopped short of Expected, if it did.
 	Incomplete string `json:"incomplete,omitempty"`
 }
@@ -92,6 +97,9 @@ func Run(cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("unknown implementation %q (want %s or %s)", cfg.Impl, implMeshbus, implGossipSub)
 	}
 	ctx := context.Background()
+	if cfg.Stages {
+		cfg.stages = newStageLog()
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed))
 	topics := make([]string, cfg.Topics)
 	for i := range topics {
@@ -247,6 +255,9 @@ func Run(cfg Config) (*Result, error) {
 	dup1, rpc1 := counters(nodes)
 	res.Duplicates, res.RPCsOut = dup1-dup0, rpc1-rpc0
 	res.Cancelled = cancelled(nodes) - cancelled0
+	if cfg.stages != nil {
+		res.Stages, res.StageHops = cfg.stages.report()
+	}
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	res.P50, res.P99, res.Max = quantile(res.Latencies, 0.5), quantile(res.Latencies, 0.99), quantile(res.Latencies, 1)
 	if err != nil {

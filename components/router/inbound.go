@@ -77,6 +77,9 @@ func (r *Router) handleMessages(now time.Time, p peer.ID, msgs []*pb.Message, id
 		} else {
 			id = r.msgIDFor(msg.GetTopic())(msg)
 		}
+		if t := r.cfg.tracer; t != nil {
+			t.Stage(StageReceived, id, p)
+		}
 		o := r.aut.HandleMessage(now, p, msg, id, false, &r.out)
 		r.m.outcome(o)
 		switch o {
@@ -292,6 +295,9 @@ func (rd *reader) run(r *Router) {
 		}
 		r.m.v.Inc(mRPCsIn)
 		ids, idv := messageIDs(r, rpc)
+		if t := r.cfg.tracer; t != nil {
+			traceIDs(t, StageRead, ids, rd.peer)
+		}
 		rd.noteUnwanted(r, rpc, ids)
 		first := !started
 		started = true

@@ -68,6 +68,8 @@ type config struct {
 	large         LargeMessageConfig // gossipsub v1.4 parameters
 	largeOff      bool               // WithoutLargeMessages
 	preamble      *PreambleConfig
+	tracer        StageTracer // nil: no stage tracing
+	tracerSet     bool        // WithStageTracer was given (nil is then an error)
 }
 
 func defaultConfig() config {
@@ -116,6 +118,9 @@ func (c *config) validate() error {
 	}
 	if c.idPrefix > 0 && !c.msgIDSet {
 		return bad("MessageIDPrefix", "needs WithMessageID (the default id, from || seqno, is not in the data)")
+	}
+	if c.tracerSet && c.tracer == nil {
+		return bad("StageTracer", "must not be nil")
 	}
 	if c.maxRPCSize < 1024 {
 		return bad("MaxRPCSize", "must be at least 1024 bytes")

@@ -60,6 +60,7 @@ func TestOptionsValidated(t *testing.T) {
 		{WithValidationConcurrency(0), "ValidationConcurrency"},
 		{WithValidationTimeout(0), "ValidationTimeout"},
 		{WithScoreThresholds(events.ScoreThresholds{AcceptPX: -1}), "ScoreThresholds.AcceptPX"},
+		{WithStageTracer(nil), "StageTracer"},
 	}
 	for _, c := range cases {
 		_, err := New(h, bus, WithClock(clock.NewMock()), c.opt)

@@ -74,6 +74,9 @@ func (r *Router) enqueue(s *automaton.Send) {
 			r.m.v.Inc(mUnwantedSkips)
 		default:
 			r.queued++
+			if t := r.cfg.tracer; t != nil {
+				t.Stage(StageQueued, s.IDs[i], pc.id)
+			}
 		}
 		if paced && res != pushQueued {
 			// Not written: the automaton may release the next copy now.
@@ -204,11 +207,18 @@ func (wr *writer) run(ctx context.Context, r *Router) {
 			if rpc == nil {
 				break
 			}
+			tr := r.cfg.tracer
+			if tr != nil {
+				traceIDs(tr, StageWriting, wr.ids, wr.pc.id)
+			}
 			if rpc != &wr.rpc || rpc.Control != nil || len(rpc.Publish) > 0 {
 				err = wr.write(r, rpc) // (the packed RPC is empty when all its messages went to big)
 			}
 			if err == nil && len(wr.big) > 0 {
 				err = wr.writeFragments(r)
+			}
+			if tr != nil && err == nil {
+				traceIDs(tr, StageWritten, wr.ids, wr.pc.id)
 			}
 			wr.reset()
 			if err == nil && len(wr.done) > 0 {
@@ -274,7 +284,7 @@ func (wr *writer) next(r *Router, q *sendQueue) *pb.RPC {
 		// can exceed, needs the ids and the size check of setAside.
 		frag := r.large.fragmentOut && q.large.Load()
 		var ids *[]string
-		if frag {
+		if frag || r.cfg.tracer != nil {
 			ids = &wr.ids
 		}
 		var skipped int

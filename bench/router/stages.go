@@ -1,0 +1,264 @@
+package main
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// -stages: where a hop's time goes. Every node records when each message
+// passes a stage (stageKind), for both implementations: meshbus through
+// router.WithStageTracer, go-libp2p-pubsub through its RawTracer (RecvRPC
+// on its event loop, SendRPC when it queues an RPC for a peer,
+// SendRPCCompleted with the write's duration). After the run the records
+// are followed along the path each node's first copy took: which peer it
+// came from, how long that peer held it, and where the time between the
+// two nodes went.
+
+// stageKind is a point a message passes at one node.
+type stageKind uint8
+
+const (
+	// stRead: a reader decoded the message (meshbus only).
+	stRead stageKind = iota
+	// stReceived: the node's driver (meshbus) or event loop
+	// (go-libp2p-pubsub) took the message from a peer.
+	stReceived
+	// stQueued: the node queued a copy for a peer.
+	stQueued
+	// stWriting: the peer's writer is about to write the copy.
+	stWriting
+	// stWritten: the write returned.
+	stWritten
+	numStageKinds
+)
+
+// stageRec is one stage one message passed at one node. other is the peer
+// it came from (stRead, stReceived) or goes to.
+type stageRec struct {
+	at    time.Duration // since the log's start (monotonic)
+	id    string
+	node  int
+	other peer.ID
+	kind  stageKind
+}
+
+// stageLog collects the stage records of every node of a run.
+type stageLog struct {
+	start time.Time
+	mu    sync.Mutex
+	recs  []stageRec
+	peers []peer.ID // node index -> its peer id
+}
+
+func newStageLog() *stageLog { return &stageLog{start: time.Now()} }
+
+// node registers a node and returns its index; its peer id follows with
+// setPeer once its host exists.
+func (l *stageLog) node() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.peers = append(l.peers, "")
+	return len(l.peers) - 1
+}
+
+func (l *stageLog) setPeer(node int, p peer.ID) {
+	l.mu.Lock()
+	l.peers[node] = p
+	l.mu.Unlock()
+}
+
+// add records a stage passed now.
+func (l *stageLog) add(kind stageKind, id string, node int, other peer.ID) {
+	l.addAt(time.Now(), kind, id, node, other)
+}
+
+// addAt records a stage passed at t.
+func (l *stageLog) addAt(t time.Time, kind stageKind, id string, node int, other peer.ID) {
+	at := t.Sub(l.start)
+	l.mu.Lock()
+	l.recs = append(l.recs, stageRec{at: at, id: id, node: node, other: other, kind: kind})
+	l.mu.Unlock()
+}
+
+// StageSpan summarises one segment of the first copies' paths over a run.
+type StageSpan struct {
+	Name string        `json:"name"`
+	N    int           `json:"n"`
+	P50  time.Duration `json:"p50_ns"`
+	P90  time.Duration `json:"p90_ns"`
+}
+
+// Stage segment names, in the order they are printed.
+const (
+	segArrival  = "origin queued -> first received"
+	segHeld     = "received -> queued (forwarder)"
+	segWake     = "queued -> writing"
+	segWrite    = "writing -> written"
+	segWire     = "written -> received"
+	segWireRead = "written -> read"
+	segReadRecv = "read -> received"
+)
+
+var segOrder = []string{segArrival, segHeld, segWake, segWrite, segWire, segWireRead, segReadRecv}
+
+// hopKey names one copy: message id, the node holding it, the peer it
+// goes to or came from.
+type hopKey struct {
+	id    string
+	node  int
+	other peer.ID
+}
+
+// arrival is a node's first copy of a message: when, and from whom.
+type arrival struct {
+	at   time.Duration
+	from peer.ID
+}
+
+// report follows each node's first copy of each message back to the peer
+// it came from and summarises the segments of those hops (StageSpan), and
+// returns the mean number of hops the first copies travelled.
+func (l *stageLog) report() ([]StageSpan, float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	index := make(map[peer.ID]int, len(l.peers))
+	for i, p := range l.peers {
+		index[p] = i
+	}
+	var stamp [numStageKinds]map[hopKey]time.Duration // the first time of each
+	for k := range stamp {
+		stamp[k] = map[hopKey]time.Duration{}
+	}
+	first := map[hopKey]arrival{}          // (id, node, "") -> first received
+	origin := map[string]hopKey{}          // id -> (id, origin node, "")
+	originAt := map[string]time.Duration{} // id -> the origin's first queued
+	for _, r := range l.recs {
+		k := hopKey{r.id, r.node, r.other}
+		if t, ok := stamp[r.kind][k]; !ok || r.at < t {
+			stamp[r.kind][k] = r.at
+		}
+		switch r.kind {
+		case stReceived:
+			nk := hopKey{id: r.id, node: r.node}
+			if a, ok := first[nk]; !ok || r.at < a.at {
+				first[nk] = arrival{at: r.at, from: r.other}
+			}
+		case stQueued:
+			if t, ok := originAt[r.id]; !ok || r.at < t {
+				originAt[r.id], origin[r.id] = r.at, hopKey{id: r.id, node: r.node}
+			}
+		}
+	}
+	segs := map[string][]time.Duration{}
+	hops := map[hopKey]int{}
+	var depth func(k hopKey, guard int) int
+	depth = func(k hopKey, guard int) int {
+		if k == origin[k.id] || guard == 0 {
+			return 0
+		}
+		if h, ok := hops[k]; ok {
+			return h
+		}
+		a, ok := first[k]
+		from, known := index[a.from]
+		if !ok || !known {
+			return 0
+		}
+		h := depth(hopKey{id: k.id, node: from}, guard-1) + 1
+		hops[k] = h
+		return h
+	}
+	totalHops, n := 0, 0
+	for k, a := range first {
+		o, ok := origin[k.id]
+		if !ok || k == o {
+			continue // not a message of the run, or its origin
+		}
+		segs[segArrival] = append(segs[segArrival], a.at-originAt[k.id])
+		from, known := index[a.from]
+		if !known {
+			continue
+		}
+		totalHops += depth(k, len(l.peers))
+		n++
+		out := hopKey{k.id, from, l.peers[k.node]}
+		queued, okQ := stamp[stQueued][out]
+		writing, okW := stamp[stWriting][out]
+		written, okD := stamp[stWritten][out]
+		if fk := (hopKey{id: k.id, node: from}); fk != o && okQ {
+			if fa, ok := first[fk]; ok { // a forwarder, not the origin
+				segs[segHeld] = append(segs[segHeld], queued-fa.at)
+			}
+		}
+		if okQ && okW {
+			segs[segWake] = append(segs[segWake], writing-queued)
+		}
+		if okW && okD {
+			segs[segWrite] = append(segs[segWrite], written-writing)
+		}
+		if okD {
+			segs[segWire] = append(segs[segWire], a.at-written)
+			if read, ok := stamp[stRead][hopKey{k.id, k.node, a.from}]; ok {
+				segs[segWireRead] = append(segs[segWireRead], read-written)
+				segs[segReadRecv] = append(segs[segReadRecv], a.at-read)
+			}
+		}
+	}
+	var spans []StageSpan
+	for _, name := range segOrder {
+		xs := segs[name]
+		if len(xs) == 0 {
+			continue
+		}
+		slices.Sort(xs)
+		spans = append(spans, StageSpan{Name: name, N: len(xs), P50: quantile(xs, 0.5), P90: quantile(xs, 0.9)})
+	}
+	if n == 0 {
+		return spans, 0
+	}
+	return spans, float64(totalHops) / float64(n)
+}
+
+// stage returns the named segment of the run, if it was measured.
+func (r *Result) stage(name string) (StageSpan, bool) {
+	for _, s := range r.Stages {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return StageSpan{}, false
+}
+
+// stageMetrics are the comparison rows of a -stages run: each segment's
+// p50 and p90, "-" where an implementation does not report it.
+func stageMetrics(mesh, gs []*Result) []metric {
+	if len(mesh) == 0 || len(mesh[0].Stages) == 0 {
+		return nil
+	}
+	dur := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return time.Duration(v).Round(time.Microsecond).String()
+	}
+	ms := []metric{{"first copies' hops", func(r *Result) float64 { return r.StageHops }, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }}}
+	for _, name := range segOrder {
+		for _, q := range []struct {
+			label string
+			pick  func(StageSpan) time.Duration
+		}{{"p50", func(s StageSpan) time.Duration { return s.P50 }}, {"p90", func(s StageSpan) time.Duration { return s.P90 }}} {
+			ms = append(ms, metric{"hop " + name + " " + q.label, func(r *Result) float64 {
+				s, ok := r.stage(name)
+				if !ok {
+					return 0
+				}
+				return float64(q.pick(s))
+			}, dur})
+		}
+	}
+	return ms
+}

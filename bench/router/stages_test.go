@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// The report follows each node's first copy back along its path: a message
+// from node 0 reaches node 1 directly and node 2 through node 1 (a later
+// copy from node 0 does not count), and every segment is the difference of
+// the stamps on that path.
+func TestStageReport(t *testing.T) {
+	l := newStageLog()
+	ids := []peer.ID{"p0", "p1", "p2"}
+	for i, p := range ids {
+		if n := l.node(); n != i {
+			t.Fatalf("node index %d, want %d", n, i)
+		}
+		l.setPeer(i, p)
+	}
+	ms := func(n int) time.Time { return l.start.Add(time.Duration(n) * time.Millisecond) }
+	for _, r := range []struct {
+		at    int
+		kind  stageKind
+		node  int
+		other peer.ID
+	}{
+		{0, stQueued, 0, "p1"}, {0, stQueued, 0, "p2"},
+		{1, stWriting, 0, "p1"}, {2, stWritten, 0, "p1"},
+		{3, stRead, 1, "p0"}, {4, stReceived, 1, "p0"},
+		{6, stQueued, 1, "p2"}, {7, stWriting, 1, "p2"}, {9, stWritten, 1, "p2"},
+		{10, stRead, 2, "p1"}, {12, stReceived, 2, "p1"},
+		{20, stWriting, 0, "p2"}, {21, stWritten, 0, "p2"}, {22, stReceived, 2, "p0"}, // late
+		{30, stReceived, 0, "p2"}, // the message back at its origin: not an arrival
+	} {
+		l.addAt(ms(r.at), r.kind, "m", r.node, r.other)
+	}
+	spans, hops := l.report()
+	if hops != 1.5 {
+		t.Errorf("mean hops %v, want 1.5 (1 to node 1, 2 to node 2)", hops)
+	}
+	want := map[string][2]int{ // p50, p90 in ms over the two hops (quantile takes the lower)
+		segArrival:  {4, 4}, // 4 and 12
+		segHeld:     {2, 2}, // node 1: received at 4, queued for node 2 at 6
+		segWake:     {1, 1}, // 1 and 1
+		segWrite:    {1, 1}, // 1 and 2
+		segWire:     {2, 2}, // 4-2 and 12-9
+		segWireRead: {1, 1}, // 3-2 and 10-9
+		segReadRecv: {1, 1}, // 4-3 and 12-10
+	}
+	var names []string
+	for _, s := range spans {
+		names = append(names, s.Name)
+		w, ok := want[s.Name]
+		if !ok {
+			t.Errorf("unexpected segment %q", s.Name)
+			continue
+		}
+		if s.P50 != time.Duration(w[0])*time.Millisecond || s.P90 != time.Duration(w[1])*time.Millisecond {
+			t.Errorf("%s: p50 %v p90 %v, want %dms %dms", s.Name, s.P50, s.P90, w[0], w[1])
+		}
+	}
+	if !slices.Equal(names, segOrder) {
+		t.Errorf("segments %q, want %q", names, segOrder)
+	}
+	for _, s := range spans {
+		if wantN := map[string]int{segHeld: 1}[s.Name]; wantN == 0 && s.N != 2 || wantN != 0 && s.N != wantN {
+			t.Errorf("%s counted %d hops", s.Name, s.N)
+		}
+	}
+}
+
+// A -stages run of each implementation reports the segments it can see
+// (meshbus also the reader's), and -compare prints them with their ratios.
+func TestStagesRun(t *testing.T) {
+	for _, impl := range []string{implMeshbus, implGossipSub} {
+		t.Run(impl, func(t *testing.T) {
+			cfg := smallConfig(impl)
+			cfg.Stages = true
+			res, err := Run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StageHops < 1 {
+				t.Errorf("mean hops %v", res.StageHops)
+			}
+			for _, name := range []string{segArrival, segWake, segWrite, segWire} {
+				if s, ok := res.stage(name); !ok || s.N == 0 || s.P90 < s.P50 {
+					t.Errorf("segment %q: %+v (measured %v)", name, s, ok)
+				}
+			}
+			_, read := res.stage(segWireRead)
+			if read != (impl == implMeshbus) {
+				t.Errorf("reader segment reported: %v", read)
+			}
+			var out bytes.Buffer
+			res.Print(&out, cfg)
+			if !strings.Contains(out.String(), "first copies' hops") || !strings.Contains(out.String(), segWake) {
+				t.Errorf("report lacks the stages:\n%s", out.String())
+			}
+		})
+	}
+	if args := childArgs(Config{Stages: true}, implMeshbus); !slices.Contains(args, "-stages=true") {
+		t.Errorf("child args %q lack -stages=true", args)
+	}
+	var out, errs bytes.Buffer
+	if code := run([]string{"-compare", "-stages", "-runs", "1", "-nodes", "4", "-messages", "10", "-size", "64", "-degree", "2"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{"hop " + segWake + " p50", "hop " + segWireRead + " p90", "first copies' hops"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/eventbus/bustest"
+)
+
+// stageLog is a StageTracer that records what it is told, in order.
+type stageLog struct {
+	mu   sync.Mutex
+	recs []stageRec
+}
+
+type stageRec struct {
+	s  Stage
+	id string
+	p  peer.ID
+}
+
+func (l *stageLog) Stage(s Stage, id string, p peer.ID) {
+	l.mu.Lock()
+	l.recs = append(l.recs, stageRec{s, id, p})
+	l.mu.Unlock()
+}
+
+// stages returns the stages recorded for id and p, in order.
+func (l *stageLog) stages(id string, p peer.ID) []Stage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Stage
+	for _, r := range l.recs {
+		if r.id == id && r.p == p {
+			out = append(out, r.s)
+		}
+	}
+	return out
+}
+
+// TestStageTracer: a message published by a and forwarded to b passes
+// queued, writing and written at a (toward b), then read and received at
+// b (from a), each once and in that order; the tracer's ids are the
+// message's id.
+func TestStageTracer(t *testing.T) {
+	clk := clock.NewMock()
+	la, lb := &stageLog{}, &stageLog{}
+	a, b := newNode(t, clk, WithStageTracer(la)), newNode(t, clk, WithStageTracer(lb))
+	ta, tb := meshed(t, clk, "stages", a, b)
+	sb, err := tb.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if err := ta.Publish(context.Background(), []byte("traced"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, sb)
+	if string(m.Data) != "traced" {
+		t.Fatalf("b read %q", m.Data)
+	}
+	// a's writer records written after its write returns, which may be
+	// after b delivered: wait for it.
+	bustest.Eventually(t, 10*time.Second, "a's written stage", func() bool {
+		return len(la.stages(m.ID, b.h.ID())) >= 3
+	}, nil)
+	if got, want := la.stages(m.ID, b.h.ID()), []Stage{StageQueued, StageWriting, StageWritten}; !slices.Equal(got, want) {
+		t.Errorf("a's stages toward b: %v, want %v", got, want)
+	}
+	if got, want := lb.stages(m.ID, a.h.ID()), []Stage{StageRead, StageReceived}; !slices.Equal(got, want) {
+		t.Errorf("b's stages from a: %v, want %v", got, want)
+	}
+	for _, s := range []Stage{StageRead, StageReceived, StageQueued, StageWriting, StageWritten} {
+		if s.String() == "unknown" {
+			t.Errorf("stage %d has no name", s)
+		}
+	}
+	if Stage(0).String() != "unknown" {
+		t.Errorf("Stage(0) is %q", Stage(0))
+	}
+}
