@@ -133,12 +133,12 @@ func (g *gossipSubNode) Publish(ctx context.Context, topic string, data []byte) 
 	return t.Publish(ctx, data)
 }
 
-func (g *gossipSubNode) Next(ctx context.Context, topic string) (peer.ID, []byte, error) {
+func (g *gossipSubNode) Next(ctx context.Context, topic string) (peer.ID, string, []byte, error) {
 	m, err := g.subs[topic].Next(ctx)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return m.GetFrom(), m.Data, nil
+	return m.GetFrom(), m.ID, m.Data, nil
 }
 
 func (g *gossipSubNode) Counters() (float64, float64) {

@@ -47,8 +47,8 @@ type benchNode interface {
 	// Publish publishes data to topic.
 	Publish(ctx context.Context, topic string, data []byte) error
 	// Next blocks for the next message delivered on topic; it returns the
-	// author and the data, or the context's error.
-	Next(ctx context.Context, topic string) (peer.ID, []byte, error)
+	// author, the message id and the data, or the context's error.
+	Next(ctx context.Context, topic string) (from peer.ID, id string, data []byte, err error)
 	// Counters returns duplicates received and RPCs sent so far.
 	Counters() (duplicates, rpcsOut float64)
 	// Close stops the node.

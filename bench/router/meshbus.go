@@ -216,12 +216,12 @@ func (b *meshbusNode) Publish(ctx context.Context, topic string, data []byte) er
 	return t.Publish(ctx, data)
 }
 
-func (b *meshbusNode) Next(ctx context.Context, topic string) (peer.ID, []byte, error) {
+func (b *meshbusNode) Next(ctx context.Context, topic string) (peer.ID, string, []byte, error) {
 	m, err := b.subs[topic].Next(ctx)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return m.From, m.Data, nil
+	return m.From, m.ID, m.Data, nil
 }
 
 func (b *meshbusNode) Counters() (float64, float64) {
@@ -328,6 +328,8 @@ func (t routerStages) Stage(s router.Stage, id string, p peer.ID) {
 		k = stWriting
 	case router.StageWritten:
 		k = stWritten
+	case router.StageDelivered:
+		k = stHanded
 	default:
 		return
 	}

@@ -185,21 +185,26 @@ func Run(cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	for _, n := range nodes {
+	for ni, n := range nodes {
 		for _, t := range topics {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				self := n.ID()
 				for {
-					from, data, err := n.Next(rctx, t)
+					from, id, data, err := n.Next(rctx, t)
 					if err != nil {
 						return
 					}
 					if from == self {
 						continue // its own publish, delivered locally
 					}
-					lat := time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(data))))
+					pub := time.Unix(0, int64(binary.BigEndian.Uint64(data)))
+					if cfg.stages != nil {
+						cfg.stages.add(stDelivered, id, ni, "")
+						cfg.stages.addAt(pub, stPublished, id, -1, "")
+					}
+					lat := time.Since(pub)
 					i := int(binary.BigEndian.Uint32(data[len(data)-4:]))
 					mu.Lock()
 					res.Received++

@@ -33,6 +33,14 @@ const (
 	stWriting
 	// stWritten: the write returned.
 	stWritten
+	// stHanded: the node handed the message to its local subscribers
+	// (meshbus only).
+	stHanded
+	// stDelivered: the bench's subscriber read the message at the node.
+	stDelivered
+	// stPublished: the bench published the message (the time in its
+	// data; node -1).
+	stPublished
 	numStageKinds
 )
 
@@ -94,7 +102,11 @@ type StageSpan struct {
 
 // Stage segment names, in the order they are printed.
 const (
+	segQueue    = "publish -> origin queued"
 	segArrival  = "origin queued -> first received"
+	segDeliver  = "first received -> delivered"
+	segHanded   = "first received -> handed to subscribers"
+	segHandRead = "handed -> subscriber read"
 	segHeld     = "received -> queued (forwarder)"
 	segWake     = "queued -> writing"
 	segWrite    = "writing -> written"
@@ -103,7 +115,7 @@ const (
 	segReadRecv = "read -> received"
 )
 
-var segOrder = []string{segArrival, segHeld, segWake, segWrite, segWire, segWireRead, segReadRecv}
+var segOrder = []string{segQueue, segArrival, segDeliver, segHanded, segHandRead, segHeld, segWake, segWrite, segWire, segWireRead, segReadRecv}
 
 // hopKey names one copy: message id, the node holding it, the peer it
 // goes to or came from.
@@ -154,6 +166,11 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 		}
 	}
 	segs := map[string][]time.Duration{}
+	for id, at := range originAt {
+		if pub, ok := stamp[stPublished][hopKey{id: id, node: -1}]; ok {
+			segs[segQueue] = append(segs[segQueue], at-pub)
+		}
+	}
 	hops := map[hopKey]int{}
 	var depth func(k hopKey, guard int) int
 	depth = func(k hopKey, guard int) int {
@@ -179,6 +196,16 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 			continue // not a message of the run, or its origin
 		}
 		segs[segArrival] = append(segs[segArrival], a.at-originAt[k.id])
+		delivered, okDel := stamp[stDelivered][hopKey{id: k.id, node: k.node}]
+		if okDel {
+			segs[segDeliver] = append(segs[segDeliver], delivered-a.at)
+		}
+		if h, ok := stamp[stHanded][hopKey{k.id, k.node, a.from}]; ok {
+			segs[segHanded] = append(segs[segHanded], h-a.at)
+			if okDel {
+				segs[segHandRead] = append(segs[segHandRead], delivered-h)
+			}
+		}
 		from, known := index[a.from]
 		if !known {
 			continue

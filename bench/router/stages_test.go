@@ -37,6 +37,7 @@ func TestStageReport(t *testing.T) {
 		{10, stRead, 2, "p1"}, {12, stReceived, 2, "p1"},
 		{20, stWriting, 0, "p2"}, {21, stWritten, 0, "p2"}, {22, stReceived, 2, "p0"}, // late
 		{30, stReceived, 0, "p2"}, // the message back at its origin: not an arrival
+		{-2, stPublished, -1, ""}, {5, stDelivered, 1, ""}, {15, stDelivered, 2, ""},
 	} {
 		l.addAt(ms(r.at), r.kind, "m", r.node, r.other)
 	}
@@ -45,7 +46,9 @@ func TestStageReport(t *testing.T) {
 		t.Errorf("mean hops %v, want 1.5 (1 to node 1, 2 to node 2)", hops)
 	}
 	want := map[string][2]int{ // p50, p90 in ms over the two hops (quantile takes the lower)
+		segQueue:    {2, 2}, // published at -2, queued at 0
 		segArrival:  {4, 4}, // 4 and 12
+		segDeliver:  {1, 1}, // 5-4 and 15-12
 		segHeld:     {2, 2}, // node 1: received at 4, queued for node 2 at 6
 		segWake:     {1, 1}, // 1 and 1
 		segWrite:    {1, 1}, // 1 and 2
@@ -69,7 +72,7 @@ func TestStageReport(t *testing.T) {
 		t.Errorf("segments %q, want %q", names, segOrder)
 	}
 	for _, s := range spans {
-		if wantN := map[string]int{segHeld: 1}[s.Name]; wantN == 0 && s.N != 2 || wantN != 0 && s.N != wantN {
+		if wantN := map[string]int{segHeld: 1, segQueue: 1}[s.Name]; wantN == 0 && s.N != 2 || wantN != 0 && s.N != wantN {
 			t.Errorf("%s counted %d hops", s.Name, s.N)
 		}
 	}
@@ -89,7 +92,7 @@ func TestStagesRun(t *testing.T) {
 			if res.StageHops < 1 {
 				t.Errorf("mean hops %v", res.StageHops)
 			}
-			for _, name := range []string{segArrival, segWake, segWrite, segWire} {
+			for _, name := range []string{segQueue, segArrival, segDeliver, segWake, segWrite, segWire} {
 				if s, ok := res.stage(name); !ok || s.N == 0 || s.P90 < s.P50 {
 					t.Errorf("segment %q: %+v (measured %v)", name, s, ok)
 				}

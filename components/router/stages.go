@@ -23,6 +23,10 @@ const (
 	StageWriting
 	// StageWritten: peer's writer's stream write of the copy returned.
 	StageWritten
+	// StageDelivered: the driver handed the message, accepted, to the
+	// topic's local subscriptions (peer: the one it came from first; the
+	// local peer for its own messages).
+	StageDelivered
 )
 
 // String returns the stage's name.
@@ -38,6 +42,8 @@ func (s Stage) String() string {
 		return "writing"
 	case StageWritten:
 		return "written"
+	case StageDelivered:
+		return "delivered"
 	}
 	return "unknown"
 }
@@ -47,8 +53,8 @@ func (s Stage) String() string {
 // the goroutine that passes the stage (a reader, the driver, a writer), so
 // it must be fast and must not block or call the router; it is called
 // concurrently from many goroutines. id is the message's id (read-only);
-// p is the peer the message came from (StageRead, StageReceived) or goes
-// to (the others). The tracer takes its own timestamps: the router's clock
+// p is the peer the message came from (StageRead, StageReceived,
+// StageDelivered) or goes to (the others). The tracer takes its own timestamps: the router's clock
 // may be a mock. A copy queued and then cancelled (the peer showed it has
 // the message) has StageQueued and no later stage.
 type StageTracer interface {

@@ -46,7 +46,7 @@ func (l *stageLog) stages(id string, p peer.ID) []Stage {
 
 // TestStageTracer: a message published by a and forwarded to b passes
 // queued, writing and written at a (toward b), then read and received at
-// b (from a), each once and in that order; the tracer's ids are the
+// b (from a) and delivered there, each once and in that order; the tracer's ids are the
 // message's id.
 func TestStageTracer(t *testing.T) {
 	clk := clock.NewMock()
@@ -73,10 +73,10 @@ func TestStageTracer(t *testing.T) {
 	if got, want := la.stages(m.ID, b.h.ID()), []Stage{StageQueued, StageWriting, StageWritten}; !slices.Equal(got, want) {
 		t.Errorf("a's stages toward b: %v, want %v", got, want)
 	}
-	if got, want := lb.stages(m.ID, a.h.ID()), []Stage{StageRead, StageReceived}; !slices.Equal(got, want) {
+	if got, want := lb.stages(m.ID, a.h.ID()), []Stage{StageRead, StageReceived, StageDelivered}; !slices.Equal(got, want) {
 		t.Errorf("b's stages from a: %v, want %v", got, want)
 	}
-	for _, s := range []Stage{StageRead, StageReceived, StageQueued, StageWriting, StageWritten} {
+	for _, s := range []Stage{StageRead, StageReceived, StageQueued, StageWriting, StageWritten, StageDelivered} {
 		if s.String() == "unknown" {
 			t.Errorf("stage %d has no name", s)
 		}

@@ -110,6 +110,9 @@ func (r *Router) deliverLocal(m *Message) {
 	if ts == nil {
 		return
 	}
+	if t := r.cfg.tracer; t != nil {
+		t.Stage(StageDelivered, m.ID, m.ReceivedFrom)
+	}
 	for _, s := range ts.subs {
 		select {
 		case s.ch <- m:
