@@ -38,6 +38,7 @@ func TestStageReport(t *testing.T) {
 		{20, stWriting, 0, "p2"}, {21, stWritten, 0, "p2"}, {22, stReceived, 2, "p0"}, // late
 		{30, stReceived, 0, "p2"}, // the message back at its origin: not an arrival
 		{-2, stPublished, -1, ""}, {5, stDelivered, 1, ""}, {15, stDelivered, 2, ""},
+		{4, stHanded, 1, "p0"}, {13, stHanded, 2, "p1"},
 	} {
 		l.addAt(ms(r.at), r.kind, "m", r.node, r.other)
 	}
@@ -49,6 +50,8 @@ func TestStageReport(t *testing.T) {
 		segQueue:    {2, 2}, // published at -2, queued at 0
 		segArrival:  {4, 4}, // 4 and 12
 		segDeliver:  {1, 1}, // 5-4 and 15-12
+		segHanded:   {0, 0}, // 4-4 and 13-12
+		segHandRead: {1, 1}, // 5-4 and 15-13
 		segHeld:     {2, 2}, // node 1: received at 4, queued for node 2 at 6
 		segWake:     {1, 1}, // 1 and 1
 		segWrite:    {1, 1}, // 1 and 2
