@@ -106,6 +106,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			staggerT.Stop()
 			staggerAt = time.Time{}
 		}
+		r.deliverLocal()
 	}
 }
 

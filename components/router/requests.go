@@ -255,7 +255,7 @@ func (r *Router) publishNow(q *publishReq) error {
 		if q.m == nil {
 			q.m = newMessage(q.msg, q.id, r.self)
 		}
-		r.deliverLocal(q.m)
+		r.deliverLater(q.m)
 	}
 	// Queue now, to tell the caller if every copy was dropped.
 	r.flush()

@@ -87,6 +87,9 @@ type Router struct {
 	// copiesDone are staggered copies enqueue found done without
 	// queueing them; flush reports them to the automaton.
 	copiesDone []copyDone
+	// local holds the messages accepted during the driver's current turn,
+	// handed to the local subscriptions at its end (deliverLocal).
+	local []*Message
 }
 
 type runState uint8

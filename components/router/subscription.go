@@ -104,8 +104,27 @@ func (s *Subscription) Close() error {
 
 func (s *Subscription) end() { s.once.Do(func() { close(s.done) }) }
 
-// deliverLocal hands m to every subscription of its topic without blocking.
-func (r *Router) deliverLocal(m *Message) {
+// deliverLater queues m, accepted, for the local subscriptions of its
+// topic: deliverLocal hands it over at the end of the driver's turn.
+func (r *Router) deliverLater(m *Message) { r.local = append(r.local, m) }
+
+// deliverLocal hands the messages accepted in the driver's turn, in
+// order, to every subscription of their topics, without blocking. The
+// driver calls it last in each turn, after it has queued the turn's
+// copies and emitted its facts: the scheduler then runs the woken
+// subscriber next on this processor, where a subscriber woken before the
+// writers and the bus's readers waited behind them all (bench/router
+// -stages, docs/benchmarks.md "The subscriber waited last").
+func (r *Router) deliverLocal() {
+	for i, m := range r.local {
+		r.deliverTo(m)
+		r.local[i] = nil
+	}
+	r.local = r.local[:0]
+}
+
+// deliverTo hands m to every subscription of its topic without blocking.
+func (r *Router) deliverTo(m *Message) {
 	ts := r.topics[m.Topic]
 	if ts == nil {
 		return

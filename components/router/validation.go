@@ -204,6 +204,6 @@ func (r *Router) finishValidation(m *Message, res automaton.ValidationResult) {
 		// Counted before local delivery, so a subscriber that sees the
 		// message also sees it counted.
 		r.m.v.Inc(mDelivered)
-		r.deliverLocal(m)
+		r.deliverLater(m)
 	}
 }
