@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // stageLog is a StageTracer that records what it is told, in order.
@@ -83,5 +84,56 @@ func TestStageTracer(t *testing.T) {
 	}
 	if Stage(0).String() != "unknown" {
 		t.Errorf("Stage(0) is %q", Stage(0))
+	}
+}
+
+// TestDeliveredAfterForwarding: a forwarder hands a message to its local
+// subscriptions last in the driver's turn, after it has queued the copy
+// for the next peer (so that the subscriber it wakes runs next: see
+// Router.deliverLocal).
+func TestDeliveredAfterForwarding(t *testing.T) {
+	clk := clock.NewMock()
+	lb := &stageLog{}
+	a, b, c := newNode(t, clk), newNode(t, clk, WithStageTracer(lb)), newNode(t, clk)
+	const topic = "forwarded"
+	var tops [3]*Topic
+	for i, n := range []*node{a, b, c} {
+		tp, err := n.r.Join(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tops[i] = tp
+	}
+	testhost.Connect(t, a.h, b.h)
+	testhost.Connect(t, b.h, c.h)
+	waitMeshed(t, clk, topic, a, b)
+	waitMeshed(t, clk, topic, b, c)
+	sb, err := tops[1].Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	sc, err := tops[2].Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := tops[0].Publish(context.Background(), []byte("via b"), RequirePeers()); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, sb)
+	if got := next(t, sc); got.ID != m.ID {
+		t.Fatalf("c got %q, want b's %q", got.ID, m.ID)
+	}
+	var order []Stage
+	lb.mu.Lock()
+	for _, r := range lb.recs {
+		if r.id == m.ID && (r.s == StageQueued && r.p == c.h.ID() || r.s == StageDelivered) {
+			order = append(order, r.s)
+		}
+	}
+	lb.mu.Unlock()
+	if want := []Stage{StageQueued, StageDelivered}; !slices.Equal(order, want) {
+		t.Fatalf("b's stages: %v, want the copy for c queued before the local delivery %v", order, want)
 	}
 }
