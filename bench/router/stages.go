@@ -215,7 +215,7 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 		out := hopKey{k.id, from, l.peers[k.node]}
 		queued, okQ := stamp[stQueued][out]
 		writing, okW := stamp[stWriting][out]
-		written, okD := stamp[stWritten][out]
+		written, okWr := stamp[stWritten][out]
 		if fk := (hopKey{id: k.id, node: from}); fk != o && okQ {
 			if fa, ok := first[fk]; ok { // a forwarder, not the origin
 				segs[segHeld] = append(segs[segHeld], queued-fa.at)
@@ -224,10 +224,10 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 		if okQ && okW {
 			segs[segWake] = append(segs[segWake], writing-queued)
 		}
-		if okW && okD {
+		if okW && okWr {
 			segs[segWrite] = append(segs[segWrite], written-writing)
 		}
-		if okD {
+		if okWr {
 			segs[segWire] = append(segs[segWire], a.at-written)
 			if read, ok := stamp[stRead][hopKey{k.id, k.node, a.from}]; ok {
 				segs[segWireRead] = append(segs[segWireRead], read-written)
