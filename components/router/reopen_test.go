@@ -274,3 +274,95 @@ func TestGoPubsubRouterReopenNotPenalised(t *testing.T) {
 		t.Fatalf("go node's behaviour penalty for the router %v (scored %v), want 0", p, ok)
 	}
 }
+
+// While the router's stream to a peer is down (its writer failed, the
+// retry not due yet), the driver keeps queueing for that peer: here an
+// IDONTWANT and a forwarded copy of a large message another peer sent.
+// The reopened stream still opens with the Extensions control message,
+// then the hello (the router's subscriptions), and only then what was
+// queued meanwhile: the hello goes to the front of the control queue,
+// and the writer packs gossip control (IHAVE, IWANT, IDONTWANT) and
+// messages only from the queue's head, behind it.
+func TestReopenedStreamHelloBeforeQueuedControl(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk)
+	tp, err := n.r.Join("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := tp.Subscribe()
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	streams := make(chan network.Stream, 8)
+	f.h.SetStreamHandler(wire.ProtocolMeshsub13, func(s network.Stream) { streams <- s })
+	g := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	testhost.Connect(t, f.h, n.h)
+	testhost.Connect(t, g.h, n.h)
+	var first network.Stream
+	select {
+	case first = <-streams:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stream from the router")
+	}
+	t.Cleanup(func() { _ = first.Reset() })
+	f.open(n.h.ID())
+	f.send(subscribeRPC("t"))
+	g.open(n.h.ID())
+	g.send(subscribeRPC("t"))
+	bustest.Eventually(t, 10*time.Second, "both peers in the mesh", func() bool {
+		m := n.r.Mesh("t")
+		return contains(m, f.h.ID()) && contains(m, g.h.ID())
+	}, heartbeat(clk))
+	_ = first.Reset()
+	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
+		_ = tp.Publish(context.Background(), []byte("probe"))
+		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
+	}, nil)
+	// Queued while the stream is down: the IDONTWANT for g's message and
+	// the copy forwarded to f.
+	big := g.message("t", string(make([]byte, 64<<10)))
+	g.send(&pb.RPC{Publish: []*pb.Message{big}})
+	for {
+		if m := next(t, sub); len(m.Data) == len(big.Data) {
+			break
+		}
+	}
+	_ = n.r.Mesh("t") // a round trip through the driver: its sends are queued
+	var second network.Stream
+	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
+		select {
+		case second = <-streams:
+			return true
+		default:
+			return false
+		}
+	}, heartbeat(clk))
+	t.Cleanup(func() { _ = second.Reset() })
+	_ = second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := wire.NewReader(second, 0)
+	read := func(what string) *pb.RPC {
+		t.Helper()
+		rpc, err := r.ReadRPC()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return rpc
+	}
+	if ext := read("first RPC"); ext.GetControl().GetExtensions() == nil || len(ext.GetControl().GetIdontwant()) > 0 || len(ext.GetPublish()) > 0 {
+		t.Fatalf("first RPC of the reopened stream %v, want the Extensions alone", ext)
+	}
+	if hello := read("second RPC"); !hasSub(hello, "t") || hello.GetControl() != nil || len(hello.GetPublish()) > 0 {
+		t.Fatalf("second RPC of the reopened stream %v, want the hello alone", hello)
+	}
+	wantID := wire.DefaultMsgID(big)
+	for idw, data := false, false; !idw || !data; {
+		rpc := read("queued RPCs")
+		for _, e := range rpc.GetControl().GetIdontwant() {
+			for _, id := range e.GetMessageIDs() {
+				idw = idw || string(id) == wantID
+			}
+		}
+		for _, m := range rpc.GetPublish() {
+			data = data || (len(m.Data) == len(big.Data) && string(m.From) == string(big.From))
+		}
+	}
+}
