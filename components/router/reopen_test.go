@@ -292,18 +292,11 @@ func TestReopenedStreamHelloBeforeQueuedControl(t *testing.T) {
 	}
 	sub, _ := tp.Subscribe()
 	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
-	streams := make(chan network.Stream, 8)
-	f.h.SetStreamHandler(wire.ProtocolMeshsub13, func(s network.Stream) { streams <- s })
+	streams := f.routerStreams(wire.ProtocolMeshsub13)
 	g := newRawPeer(t, wire.ProtocolMeshsub13, false)
 	testhost.Connect(t, f.h, n.h)
 	testhost.Connect(t, g.h, n.h)
-	var first network.Stream
-	select {
-	case first = <-streams:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no stream from the router")
-	}
-	t.Cleanup(func() { _ = first.Reset() })
+	first := nextStream(t, streams)
 	f.open(n.h.ID())
 	f.send(subscribeRPC("t"))
 	g.open(n.h.ID())
@@ -312,31 +305,18 @@ func TestReopenedStreamHelloBeforeQueuedControl(t *testing.T) {
 		m := n.r.Mesh("t")
 		return contains(m, f.h.ID()) && contains(m, g.h.ID())
 	}, heartbeat(clk))
-	_ = first.Reset()
-	bustest.Eventually(t, 10*time.Second, "stream failure noticed", func() bool {
-		_ = tp.Publish(context.Background(), []byte("probe"))
-		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
-	}, nil)
 	// Queued while the stream is down: the IDONTWANT for g's message and
 	// the copy forwarded to f.
 	big := g.message("t", string(make([]byte, 64<<10)))
-	g.send(&pb.RPC{Publish: []*pb.Message{big}})
-	for {
-		if m := next(t, sub); len(m.Data) == len(big.Data) {
-			break
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = tp.Publish(context.Background(), []byte("probe")) }, func() {
+		g.send(&pb.RPC{Publish: []*pb.Message{big}})
+		for {
+			if m := next(t, sub); len(m.Data) == len(big.Data) {
+				break
+			}
 		}
-	}
-	_ = n.r.Mesh("t") // a round trip through the driver: its sends are queued
-	var second network.Stream
-	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
-		select {
-		case second = <-streams:
-			return true
-		default:
-			return false
-		}
-	}, heartbeat(clk))
-	t.Cleanup(func() { _ = second.Reset() })
+		_ = n.r.Mesh("t") // a round trip through the driver: its sends are queued
+	})
 	_ = second.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r := wire.NewReader(second, 0)
 	read := func(what string) *pb.RPC {
