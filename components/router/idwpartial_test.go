@@ -66,33 +66,87 @@ func TestNoIDontWantToPartialSender(t *testing.T) {
 	}
 	src.send(&pb.RPC{Publish: []*pb.Message{marker}})
 	next(t, subU)
-	ids := map[string]string{wire.DefaultMsgID(small): "small", wire.DefaultMsgID(big): "big", wire.DefaultMsgID(marker): "marker"}
-	// idontwants reads f's RPCs until the marker's IDONTWANT (queued after
-	// the others) and returns which messages it got IDONTWANT for.
-	idontwants := func(f *rawPeer) map[string]bool {
-		t.Helper()
-		got := map[string]bool{}
-		deadline := time.After(10 * time.Second)
-		for !got["marker"] {
-			select {
-			case rpc := <-f.rpcs:
-				for _, e := range rpc.GetControl().GetIdontwant() {
-					for _, id := range e.GetMessageIDs() {
-						if name, ok := ids[string(id)]; ok {
-							got[name] = true
-						}
-					}
-				}
-			case <-deadline:
-				t.Fatalf("no IDONTWANT for the marker; got %v", got)
-			}
-		}
-		return got
-	}
+	names := map[string]string{wire.DefaultMsgID(small): "small", wire.DefaultMsgID(big): "big", wire.DefaultMsgID(marker): "marker"}
+	idontwants := func(f *rawPeer) map[string]bool { return idontwantsUntilMarker(t, f, names) }
 	if got := idontwants(part); got["small"] || got["big"] {
 		t.Fatalf("IDONTWANT to the peer that sends us parts on the topic: %v", got)
 	}
 	if got := idontwants(full); !got["small"] || !got["big"] {
 		t.Fatalf("IDONTWANT to the full-message peer: %v, want both", got)
 	}
+}
+
+// idontwantsUntilMarker reads f's RPCs until one carries IDONTWANT for the
+// message names calls "marker" (queued after the others) and returns the
+// names of the messages f got IDONTWANT for.
+func idontwantsUntilMarker(t *testing.T, f *rawPeer, names map[string]string) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for !got["marker"] {
+		select {
+		case rpc := <-f.rpcs:
+			for _, e := range rpc.GetControl().GetIdontwant() {
+				for _, id := range e.GetMessageIDs() {
+					if name, ok := names[string(id)]; ok {
+						got[name] = true
+					}
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no IDONTWANT for the marker; got %v", got)
+		}
+	}
+	return got
+}
+
+// The topics a peer sends us parts on follow both sides' options: a topic
+// we join requesting partial messages after the peer said it supports
+// sending them there gets it no IDONTWANT; once it subscribes again
+// without supporting them, it sends full messages and gets IDONTWANT.
+func TestIDontWantFollowsPartialOptions(t *testing.T) {
+	clk := clock.NewMock()
+	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
+	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	src := newRawPeer(t, wire.ProtocolMeshsub13, false)
+	hello := subscribeRPC("v")
+	hello.Subscriptions[0].SupportsSendingPartial = proto.Bool(true)
+	hello.Control = &pb.ControlMessage{Extensions: &pb.ControlExtensions{PartialMessages: proto.Bool(true)}}
+	for _, p := range []*rawPeer{f, src} {
+		testhost.Connect(t, p.h, n.h)
+		p.open(n.h.ID())
+	}
+	f.send(hello)
+	src.send(subscribeRPC("v"))
+	bustest.Eventually(t, 10*time.Second, "peers subscribed", func() bool {
+		ps := n.r.TopicPeers("v")
+		return contains(ps, f.h.ID()) && contains(ps, src.h.ID())
+	}, nil)
+	// Joined after the peer's options arrived.
+	tv, err := n.r.Join("v", WithPartial(PartialOptions{RequestsPartial: true, Logic: &bitLogic{n: 4}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := tv.Subscribe()
+	bustest.Eventually(t, 10*time.Second, "both in the mesh", func() bool {
+		m := n.r.Mesh("v")
+		return contains(m, f.h.ID()) && contains(m, src.h.ID())
+	}, heartbeat(clk))
+	send := func(m *pb.Message) {
+		src.send(&pb.RPC{Publish: []*pb.Message{m}})
+		next(t, sub)
+	}
+	first := src.message("v", string(make([]byte, 2<<10)))
+	send(first)
+	// The peer withdraws its support (a SUBSCRIBE without the options; the
+	// one to "w" in the same RPC shows when the router has read it).
+	f.send(subscribeRPC("v", "w"))
+	bustest.Eventually(t, 10*time.Second, "options withdrawn", func() bool { return contains(n.r.TopicPeers("w"), f.h.ID()) }, nil)
+	marker := src.message("v", string(make([]byte, 2<<10)))
+	send(marker)
+	got := idontwantsUntilMarker(t, f, map[string]string{wire.DefaultMsgID(first): "first", wire.DefaultMsgID(marker): "marker"})
+	if got["first"] {
+		t.Fatal("IDONTWANT to a peer that sends us parts, on a topic joined after its options")
+	}
+	// got["marker"]: the IDONTWANT after the peer withdrew its support.
 }
