@@ -3,11 +3,11 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/meshbus/meshbus/internal/testhost"
 )
 
 // A node that cannot listen fails New with ErrStart and leaves nothing
@@ -15,7 +15,7 @@ import (
 // resource manager's, the connection manager's and the swarm's goroutines
 // behind.
 func TestNewListenFailureLeavesNothingRunning(t *testing.T) {
-	addr := takenPort(t)
+	addr := testhost.TakenPort(t)
 	before := goleak.IgnoreCurrent()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -32,20 +32,8 @@ func TestNewListenFailureLeavesNothingRunning(t *testing.T) {
 
 // One address that can be listened on is enough, as in libp2p.
 func TestNewListensIfOneAddressWorks(t *testing.T) {
-	n := newNode(t, WithListenAddrs(takenPort(t), "/ip4/127.0.0.1/tcp/0"))
+	n := newNode(t, WithListenAddrs(testhost.TakenPort(t), "/ip4/127.0.0.1/tcp/0"))
 	if len(n.Host().Network().ListenAddresses()) != 1 {
 		t.Fatalf("listening on %v; want the one free address", n.Host().Network().ListenAddresses())
 	}
-}
-
-// takenPort listens on a loopback TCP port for the rest of the test and
-// returns its multiaddr, which a node then cannot listen on.
-func takenPort(t *testing.T) string {
-	t.Helper()
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Skipf("cannot listen on loopback: %v", err)
-	}
-	t.Cleanup(func() { taken.Close() })
-	return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", taken.Addr().(*net.TCPAddr).Port)
 }

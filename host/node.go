@@ -26,6 +26,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/busmetrics"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/p2phost"
 )
 
 // Node is a running meshbus node. Its methods are safe for concurrent use.
@@ -88,24 +89,15 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		}
 	}
 	pmGater, gater := cfg.connGaters()
-	h, err := libp2p.New(cfg.libp2pOptions(gater)...)
+	// The node listens once the host is built, not through
+	// libp2p.ListenAddrs (internal/p2phost): go-libp2p (v0.52.0) returns a
+	// listen failure from libp2p.New without stopping what its
+	// constructors started, while Close on a built host stops all of it.
+	h, err := p2phost.New(cfg.listen, cfg.libp2pOptions(gater)...)
 	if err != nil {
 		unregisterBus()
 		bus.Close()
-		return nil, fmt.Errorf("%w: libp2p: %w", ErrStart, err)
-	}
-	// The node listens once the host is built, not through
-	// libp2p.ListenAddrs: go-libp2p (v0.52.0) returns a listen failure from
-	// libp2p.New without stopping what its constructors started (the
-	// resource manager, the connection manager, the swarm's goroutines),
-	// while Close on a built host stops all of it.
-	if len(cfg.listen) > 0 {
-		if err := h.Network().Listen(cfg.listen...); err != nil {
-			h.Close()
-			unregisterBus()
-			bus.Close()
-			return nil, fmt.Errorf("%w: listen on %v: %w", ErrStart, cfg.listen, err)
-		}
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	rep, err := newLifecycleReporter(bus, cfg.clk, cfg.log)
 	if err != nil {
@@ -210,11 +202,11 @@ func (n *Node) sealHook(lc fx.Lifecycle) {
 	})
 }
 
-// libp2pOptions are the options the node gives libp2p.New, with gater
-// installed unless nil.
+// libp2pOptions are the options the node gives libp2p.New (through
+// p2phost.New, which adds libp2p.NoListenAddrs and listens on c.listen
+// itself), with gater installed unless nil.
 func (c *config) libp2pOptions(gater connmgr.ConnectionGater) []libp2p.Option {
 	opts := []libp2p.Option{
-		libp2p.NoListenAddrs, // New listens on c.listen itself, after libp2p.New
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		// Identify's agent version; a libp2p.UserAgent among the user's

@@ -18,7 +18,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/meshbus/meshbus/internal/p2phost"
 	"github.com/meshbus/meshbus/interop/testplans/script"
 )
 
@@ -50,8 +52,13 @@ type backend struct {
 }
 
 func newBackend(id int, rec *script.Recorder, log *slog.Logger) (*backend, error) {
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings(listenAddr),
+	addr, err := ma.NewMultiaddr(listenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", listenAddr, err)
+	}
+	// Listening after the host is built (p2phost): go-libp2p's libp2p.New
+	// leaks what it started when it cannot listen.
+	h, err := p2phost.New([]ma.Multiaddr{addr},
 		libp2p.Identity(script.NodeKey(id)),
 		libp2p.ConnectionManager(connmgr.NullConnMgr{}),
 		libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(script.DialTimeout)),

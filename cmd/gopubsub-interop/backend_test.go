@@ -33,11 +33,11 @@ func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestSuite(t *testing.T) { scripttest.Suite(t, testImpl(t)) }
 
 // What go-libp2p-pubsub takes without an error where meshbus-interop
-// refuses (a message id published twice: dropped as seen; a topic joined
-// without partial messages: publishPartial reaches no peer), and the
-// duplicate sends nothing: the peer records the message once.
+// refuses: a topic joined without partial messages, where publishPartial
+// reaches no peer. (A message id published twice is no error in either:
+// scripttest.CheckRepeatedPublish.)
 func TestNotErrors(t *testing.T) {
-	a, b := scripttest.Pair(t, testImpl(t), func(n *scripttest.Node) {
+	a, _ := scripttest.Pair(t, testImpl(t), func(n *scripttest.Node) {
 		if err := n.B.Subscribe(context.Background(), scripttest.Topic); err != nil {
 			t.Fatal(err)
 		}
@@ -50,21 +50,6 @@ func TestNotErrors(t *testing.T) {
 	}
 	if err := pb.PublishPartial(ctx, scripttest.Topic, 1, nil); err != nil {
 		t.Fatalf("publishPartial on a topic joined without partial messages: %v", err)
-	}
-	data := script.MessageData(7, 64)
-	for range 2 {
-		if err := pb.Publish(ctx, scripttest.Topic, data); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-	}
-	// A message published after the duplicate: once it is in, the
-	// duplicate would have been too.
-	if err := pb.Publish(ctx, scripttest.Topic, script.MessageData(8, 64)); err != nil {
-		t.Fatal(err)
-	}
-	b.WaitFor(t, "message 8", scripttest.Received(8, 0, scripttest.Topic))
-	if c := b.Count(t, scripttest.ReceivedAny(7)); c != 1 {
-		t.Fatalf("message 7 recorded %d times, want 1", c)
 	}
 }
 

@@ -461,11 +461,23 @@ func (b *backend) SetValidationDelay(topic string, d time.Duration) error {
 	return b.registerValidator(topic)
 }
 
+// Publish publishes data on topic. A message id the node has already
+// published or seen (router.ErrDuplicate) is no error: the message is
+// dropped, logged at WARN on stderr, and the script goes on, as
+// go-libp2p-pubsub's node (cmd/gopubsub-interop, and the plans' go node)
+// drops a repeated publish without an error. Other errors end the run.
 func (b *backend) Publish(ctx context.Context, topic string, data []byte) error {
+	var err error
 	if t, ok := b.topics[topic]; ok {
-		return t.Publish(ctx, data)
+		err = t.Publish(ctx, data)
+	} else {
+		err = b.r.Publish(ctx, topic, data)
 	}
-	return b.r.Publish(ctx, topic, data)
+	if errors.Is(err, router.ErrDuplicate) {
+		b.log.Warn("publish of a message id already seen: dropped", "topic", topic, "id", script.FormatID(script.MsgID(data)))
+		return nil
+	}
+	return err
 }
 
 // SubscribePartial joins topic requesting (and offering) partial messages

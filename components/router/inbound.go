@@ -156,47 +156,73 @@ func rejectReason(err error) events.RejectReason {
 	return events.RejectMalformed
 }
 
+// inboundStream is a peer's current inbound stream and the channel its
+// reader closes when it has exited (every RPC it read handed to the driver).
+type inboundStream struct {
+	s    network.Stream
+	done chan struct{}
+}
+
 // trackStream registers an inbound stream for Close to reset. A peer keeps
 // one inbound pubsub stream, as in other implementations: a newer one
 // replaces (resets) the older, so no peer can hold more than one reader
-// goroutine of ours.
-func (r *Router) trackStream(s network.Stream) bool {
+// goroutine of ours reading. It returns the older stream's done channel
+// (nil when there was none): the new stream's reader waits on it before it
+// reports anything, so the driver sees every RPC of the older stream before
+// the newer one's opening and first RPC (the gossipsub v1.3 Extensions of
+// a reopened stream, its hello), never a stale one after them.
+func (r *Router) trackStream(s network.Stream, done chan struct{}) (prev <-chan struct{}, ok bool) {
 	p := s.Conn().RemotePeer()
 	r.mu.Lock()
 	if r.state != stateStarted {
 		r.mu.Unlock()
-		return false
+		return nil, false
 	}
-	old := r.inbound[p]
-	r.inbound[p] = s
+	old, had := r.inbound[p]
+	r.inbound[p] = inboundStream{s: s, done: done}
 	r.streams[s] = struct{}{}
 	r.wg.Add(1)
 	r.mu.Unlock()
-	if old != nil {
+	if had {
 		r.m.v.Inc(mStreamsReplaced)
-		_ = old.Reset() // its reader sees the error and exits
+		_ = old.s.Reset() // its reader sees the error and exits
+		return old.done, true
 	}
-	return true
+	return nil, true
 }
 
-func (r *Router) untrackStream(s network.Stream) {
+func (r *Router) untrackStream(s network.Stream, done chan struct{}) {
 	r.mu.Lock()
 	delete(r.streams, s)
-	if p := s.Conn().RemotePeer(); r.inbound[p] == s {
+	if p := s.Conn().RemotePeer(); r.inbound[p].s == s {
 		delete(r.inbound, p)
 	}
 	r.mu.Unlock()
+	close(done)
 	r.wg.Done()
 }
 
 // handleStream serves one inbound pubsub stream (libp2p calls it on a
 // goroutine of its own, which becomes the stream's reader).
 func (r *Router) handleStream(s network.Stream) {
-	if !r.trackStream(s) {
+	done := make(chan struct{})
+	prev, ok := r.trackStream(s, done)
+	if !ok {
 		_ = s.Reset()
 		return
 	}
-	defer r.untrackStream(s)
+	defer r.untrackStream(s, done)
+	if prev != nil {
+		// The older reader was reset: it exits as soon as it has handed
+		// the driver the RPC it holds, if any (the driver never waits on
+		// readers), or at once when the router closes.
+		select {
+		case <-prev:
+		case <-r.ctx.Done():
+			_ = s.Reset()
+			return
+		}
+	}
 	rd := &reader{s: s, peer: s.Conn().RemotePeer(), rd: wire.NewReader(s, r.cfg.maxRPCSize)}
 	rd.run(r)
 }

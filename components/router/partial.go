@@ -226,6 +226,8 @@ type partialDriver struct {
 	topics map[string]*partialTopic
 	groups map[partial.GroupKey]PartialMessage
 	em     partialEmitters
+	// scratch is syncPartsFrom's, reused.
+	scratch []string
 }
 
 type partialTopic struct {
@@ -306,6 +308,7 @@ func (r *Router) joinPartial(topic string, o *PartialOptions) error {
 		return fmt.Errorf("%w (%s)", ErrInvalidTopic, oc)
 	}
 	r.part.topics[topic] = &partialTopic{opts: *o}
+	r.syncAllPartsFrom()
 	return nil
 }
 
@@ -320,6 +323,7 @@ func (r *Router) leavePartial(topic string) {
 	}
 	delete(r.part.topics, topic)
 	r.part.core.DisableTopic(topic, &r.part.out)
+	r.syncAllPartsFrom()
 	r.flushPartial()
 }
 
@@ -369,8 +373,31 @@ func (r *Router) partialRPCIn(in netInput) {
 	c := r.part.core
 	ext := in.rpc.GetControl().GetExtensions()
 	c.HandleExtensions(now, in.peer, in.proto, in.first, ext, &r.part.out)
-	for _, s := range in.rpc.GetSubscriptions() {
+	subs := in.rpc.GetSubscriptions()
+	for _, s := range subs {
 		c.HandleSubOpts(in.peer, s.GetTopicid(), s.GetSubscribe(), s.GetRequestsPartial(), s.GetSupportsSendingPartial())
+	}
+	if c.Enabled() && (in.first || len(subs) > 0) {
+		r.syncPartsFrom(in.peer)
+	}
+}
+
+// syncPartsFrom tells the automaton on which topics p sends us partial
+// messages instead of full ones (no IDONTWANT goes to p for those): after
+// p's extensions or partial options may have changed, or ours (a topic
+// joined or left with partial options).
+func (r *Router) syncPartsFrom(p peer.ID) {
+	r.part.scratch = r.part.core.AppendPartsFrom(r.part.scratch[:0], p)
+	r.m.outcome(r.aut.SetPeerPartsFrom(p, r.part.scratch))
+}
+
+// syncAllPartsFrom is syncPartsFrom for every peer (our partial options of
+// a topic changed).
+func (r *Router) syncAllPartsFrom() {
+	for p, pc := range r.peers {
+		if pc.added {
+			r.syncPartsFrom(p)
+		}
 	}
 }
 

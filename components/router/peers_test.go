@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/eventbus"
@@ -91,20 +90,14 @@ func TestStreamReopenedAfterReset(t *testing.T) {
 	n := newNode(t, clk)
 	tp, _ := n.r.Join("re")
 	f := newRawPeer(t, wire.ProtocolMeshsub11, false)
-	streams := make(chan network.Stream, 8)
-	f.h.SetStreamHandler(wire.ProtocolMeshsub11, func(s network.Stream) { streams <- s })
+	streams := f.routerStreams(wire.ProtocolMeshsub11)
 	testhost.Connect(t, f.h, n.h)
-	var first network.Stream
-	select {
-	case first = <-streams:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no stream from the router")
-	}
+	first := nextStream(t, streams)
 	f.open(n.h.ID())
 	f.send(subscribeRPC("re")) // so that publishes go to f
 	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
 	// The router notices on its next write, and keeps the peer's state.
-	second := resetAndReopen(t, n, clk, first, streams, func() { _ = tp.Publish(context.Background(), []byte("probe")) })
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = tp.Publish(context.Background(), []byte("probe")) }, nil)
 	r := wire.NewReader(second, 0)
 	rpc, err := r.ReadRPC()
 	if err != nil || !hasSub(rpc, "re") {

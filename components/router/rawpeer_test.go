@@ -148,12 +148,35 @@ func hasData(rpc *pb.RPC, data string) *pb.Message {
 	return nil
 }
 
+// routerStreams makes p hand the streams it accepts on proto (the
+// router's outbound streams to it) to the returned channel, unread,
+// instead of reading them into p.rpcs.
+func (p *rawPeer) routerStreams(proto protocol.ID) <-chan network.Stream {
+	streams := make(chan network.Stream, 8)
+	p.h.SetStreamHandler(proto, func(s network.Stream) { streams <- s })
+	return streams
+}
+
+// nextStream returns the next stream routerStreams handed over, failing
+// the test after 10 s.
+func nextStream(t testing.TB, streams <-chan network.Stream) network.Stream {
+	t.Helper()
+	select {
+	case s := <-streams:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stream from the router")
+		return nil
+	}
+}
+
 // resetAndReopen resets first, the router's outbound stream to a raw peer
 // whose handler sends the streams it accepts to streams, calls probe (a
 // publish that goes to that peer) until the router's next write has failed,
-// and returns the stream the router then reopens (after its retry delay,
-// on clk's heartbeats), reset at cleanup.
-func resetAndReopen(t *testing.T, n *node, clk *clock.Mock, first network.Stream, streams <-chan network.Stream, probe func()) network.Stream {
+// then meanwhile (when not nil: what the test does while the stream is
+// down), and returns the stream the router then reopens (after its retry
+// delay, on clk's heartbeats), reset at cleanup.
+func resetAndReopen(t *testing.T, n *node, clk *clock.Mock, first network.Stream, streams <-chan network.Stream, probe, meanwhile func()) network.Stream {
 	t.Helper()
 	_ = first.Reset()
 	// The router notices on its next write.
@@ -161,6 +184,9 @@ func resetAndReopen(t *testing.T, n *node, clk *clock.Mock, first network.Stream
 		probe()
 		return metrictest.Sum(t, n.reg, "meshbus_router_stream_failures_total") >= 1
 	}, nil)
+	if meanwhile != nil {
+		meanwhile()
+	}
 	var second network.Stream
 	bustest.Eventually(t, 10*time.Second, "stream reopened", func() bool {
 		select {

@@ -66,8 +66,8 @@ type Router struct {
 	mu      sync.Mutex // guards state, streams and inbound
 	state   runState
 	streams map[network.Stream]struct{}
-	inbound map[peer.ID]network.Stream // each peer's current inbound stream
-	queues  map[peer.ID]*sendQueue     // each peer's send queue, for its reader (see unwanted)
+	inbound map[peer.ID]inboundStream // each peer's current inbound stream
+	queues  map[peer.ID]*sendQueue    // each peer's send queue, for its reader (see unwanted)
 	subs    []interface{ Close() error }
 
 	// Owned by the driver goroutine.
@@ -193,7 +193,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		streams:  make(map[network.Stream]struct{}),
-		inbound:  make(map[peer.ID]network.Stream),
+		inbound:  make(map[peer.ID]inboundStream),
 		queues:   make(map[peer.ID]*sendQueue),
 		aut:      aut,
 		peers:    make(map[peer.ID]*peerConn),

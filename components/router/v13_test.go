@@ -251,8 +251,7 @@ func TestReopenedStreamWithoutSubscriptions(t *testing.T) {
 	clk := clock.NewMock()
 	n := newNode(t, clk, WithPartialMessages(DefaultPartialConfig()))
 	f := newRawPeer(t, wire.ProtocolMeshsub13, false)
-	streams := make(chan network.Stream, 8)
-	f.h.SetStreamHandler(wire.ProtocolMeshsub13, func(s network.Stream) { streams <- s })
+	streams := f.routerStreams(wire.ProtocolMeshsub13)
 	testhost.Connect(t, f.h, n.h)
 	// opening reads a stream's first two RPCs: the Extensions alone, then
 	// the empty hello.
@@ -272,17 +271,12 @@ func TestReopenedStreamWithoutSubscriptions(t *testing.T) {
 		}
 		return r
 	}
-	var first network.Stream
-	select {
-	case first = <-streams:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no stream from the router")
-	}
+	first := nextStream(t, streams)
 	opening("first", first)
 	f.open(n.h.ID())
 	f.send(subscribeRPC("re")) // so that the router publishes to f (fanout)
 	bustest.Eventually(t, 10*time.Second, "peer subscribed", func() bool { return contains(n.r.TopicPeers("re"), f.h.ID()) }, nil)
-	second := resetAndReopen(t, n, clk, first, streams, func() { _ = n.r.Publish(context.Background(), "re", []byte("probe")) })
+	second := resetAndReopen(t, n, clk, first, streams, func() { _ = n.r.Publish(context.Background(), "re", []byte("probe")) }, nil)
 	r := opening("reopened", second)
 	if err := n.r.Publish(context.Background(), "re", []byte("after reopen")); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ package testhost
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -85,4 +87,17 @@ func Track(t testing.TB, h host.Host, bus *eventbus.Bus, opts ...conntrack.Optio
 	}
 	t.Cleanup(func() { _ = tr.Close() })
 	return tr
+}
+
+// TakenPort listens on a loopback TCP port for the rest of the test and
+// returns its multiaddr, which a host then cannot listen on (for tests of
+// a listen failure). It skips the test when loopback cannot be listened on.
+func TakenPort(t testing.TB) string {
+	t.Helper()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("cannot listen on loopback: %v", err)
+	}
+	t.Cleanup(func() { _ = taken.Close() })
+	return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", taken.Addr().(*net.TCPAddr).Port)
 }

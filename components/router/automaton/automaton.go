@@ -96,6 +96,9 @@ type Automaton struct {
 
 	peers     map[peer.ID]*peerState
 	peerOrder orderedSet[peer.ID]
+	// partsPeers counts the peers with a non-empty partsFrom: with none,
+	// the IDONTWANT paths skip the check.
+	partsPeers int
 
 	topics     map[string]*topicState
 	localOrder orderedSet[string] // joined and fanout topics, for heartbeat iteration
@@ -158,6 +161,10 @@ type peerState struct {
 	staggerSlow time.Time
 	// idw is learned IDONTWANT's state for the peer (IDontWantLearnConfig).
 	idw idwLearn
+	// partsFrom are the topics on which the peer sends us partial
+	// messages instead of full ones (SetPeerPartsFrom), sorted; nil for
+	// most peers.
+	partsFrom []string
 
 	// per-heartbeat budgets, reset each heartbeat
 	ihaveIn int // IHAVE messages received

@@ -81,9 +81,15 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			continue
 		}
 		for _, p := range t.mesh.items {
-			if p != from && !containsPeer(mesh, p) {
-				mesh = append(mesh, p)
+			if p == from || containsPeer(mesh, p) {
+				continue
 			}
+			if a.partsPeers > 0 {
+				if ps := a.peers[p]; ps != nil && ps.sendsParts(name) {
+					continue // it sends us this topic's messages as parts
+				}
+			}
+			mesh = append(mesh, p)
 		}
 	}
 	to := mesh[:0] // filtered in place

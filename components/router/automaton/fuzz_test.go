@@ -130,6 +130,9 @@ func (p *program) step() bool {
 		a.AddPeer(now, PeerSpec{ID: id, Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
 			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
 		a.SetPeerLargeMessages(id, f&64 == 0) // v1.4 on most peers
+		if f&128 != 0 { // sends us partial messages on a topic: no IDONTWANT there
+			a.SetPeerPartsFrom(id, []string{p.topic()})
+		}
 	case 16: // gossipsub v1.4 PREAMBLE: a recent id or a fresh one
 		from, t := p.peer(), p.topic()
 		id := []byte(p.recent[int(p.next())%len(p.recent)])
@@ -238,6 +241,15 @@ func checkBounds(t testing.TB, a *Automaton) {
 	t.Helper()
 	c := a.cfg
 	s := a.Sizes()
+	parts := 0
+	for _, ps := range a.peers {
+		if len(ps.partsFrom) > 0 {
+			parts++
+		}
+	}
+	if parts != a.partsPeers {
+		t.Fatalf("partsPeers %d, %d peers send parts", a.partsPeers, parts)
+	}
 	if len(a.stagger.entries) > maxStaggered {
 		t.Fatalf("%d messages staggered, bound %d", len(a.stagger.entries), maxStaggered)
 	}

@@ -926,3 +926,54 @@ func TestNoForwardToHeadSender(t *testing.T) {
 		t.Fatalf("forwarded to %v, want %v (not the sender, nor the peers whose copy was arriving)", got, want)
 	}
 }
+
+// A peer that sends us partial messages on a topic (SetPeerPartsFrom) gets
+// no IDONTWANT for that topic's messages, on either path (after the
+// message, at its head), and gets them again once the record is cleared;
+// the other v1.2 mesh peers get theirs throughout. Records of unknown
+// peers are refused, and removing a peer forgets its record.
+func TestNoIDontWantToPartsSender(t *testing.T) {
+	h := newHarness(t, nil)
+	v12, src, count := idontwantMesh(t, h)
+	parts := v12[1]
+	if o := h.a.SetPeerPartsFrom(parts, []string{"other", topicA}); o != OutcomePeerFeaturesSet {
+		t.Fatalf("SetPeerPartsFrom = %v", o)
+	}
+	if o := h.a.SetPeerPartsFrom(pid(99), []string{topicA}); o != OutcomeUnknownPeer {
+		t.Fatalf("SetPeerPartsFrom of an unknown peer = %v", o)
+	}
+	check := func(what string, wantParts int) {
+		t.Helper()
+		if n := count(); n != 2+wantParts {
+			t.Fatalf("%s: %d IDONTWANT, want %d", what, n, 2+wantParts)
+		}
+		for _, s := range h.out.Sends {
+			if got := len(s.RPC.GetControl().GetIdontwant()); s.To == parts && got != wantParts {
+				t.Fatalf("%s: %d IDONTWANT to the parts sender, want %d", what, got, wantParts)
+			}
+		}
+	}
+	whole, wid := msg(pid(50), topicA, 2000)
+	h.reset()
+	h.a.HandleMessage(h.now, src, whole, wid, true, &h.out)
+	check("after the message", 0)
+	head, hid := msg(pid(51), topicA, 2000)
+	h.reset()
+	if o := h.a.HandleMessageHead(h.now, src, "", hid, len(head.Data), &h.out); o != OutcomeEarlyIDontWantSent {
+		t.Fatalf("head = %v", o)
+	}
+	check("at the head", 0)
+	h.a.SetPeerPartsFrom(parts, nil)
+	again, aid := msg(pid(52), topicA, 2000)
+	h.reset()
+	h.a.HandleMessage(h.now, src, again, aid, true, &h.out)
+	check("after clearing", 1)
+	h.a.SetPeerPartsFrom(parts, []string{topicA})
+	if h.a.partsPeers != 1 {
+		t.Fatalf("partsPeers = %d, want 1", h.a.partsPeers)
+	}
+	h.a.RemovePeer(h.now, parts, &h.out)
+	if h.a.partsPeers != 0 {
+		t.Fatalf("partsPeers = %d after the peer left, want 0", h.a.partsPeers)
+	}
+}

@@ -169,7 +169,7 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 			out.Preamble.IDontWantSpared++
 			continue
 		}
-		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 {
+		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 && !mp.sendsParts(t.name) {
 			if learn && !a.idwSends(now, mp, k, out) {
 				continue
 			}
@@ -523,10 +523,12 @@ func (a *Automaton) Publish(now time.Time, msg *pb.Message, id string, out *Outp
 			continue
 		}
 		if slices.Contains(skips, ps) {
-			if raw == nil {
-				raw = []byte(id)
+			if !ps.sendsParts(topic) {
+				if raw == nil {
+					raw = []byte(id)
+				}
+				out.sendIDontWant(p, raw)
 			}
-			out.sendIDontWant(p, raw)
 			continue
 		}
 		send := a.cfg.FloodPublish || ps.direct || ps.feat&featMesh == 0

@@ -165,7 +165,8 @@ const (
 	OutcomeNothingDue
 
 	// OutcomePeerFeaturesSet: SetPeerLargeMessages recorded whether the
-	// peer supports gossipsub v1.4 large-message handling.
+	// peer supports gossipsub v1.4 large-message handling, or
+	// SetPeerPartsFrom the topics on which it sends partial messages.
 	OutcomePeerFeaturesSet
 
 	// OutcomeLargeMessagesUnsupported: a PREAMBLE or IMRECEIVING from a

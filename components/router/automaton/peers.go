@@ -77,6 +77,38 @@ func (a *Automaton) SetPeerLargeMessages(p peer.ID, on bool) Outcome {
 	return OutcomePeerFeaturesSet
 }
 
+// SetPeerPartsFrom records the topics on which p sends us partial messages
+// instead of full ones (the partial-messages extension, kept by the
+// driver's partial core: we requested partial messages there and p
+// supports sending them). p gets no IDONTWANT for a message of those
+// topics, on any path (after the message, at its head, for a copy skipped
+// at publish): it sends us none of them whole. topics replaces what was
+// recorded (nil or empty clears it); the automaton copies it. It emits
+// nothing.
+//
+// Outcomes: OutcomePeerFeaturesSet, OutcomeUnknownPeer.
+func (a *Automaton) SetPeerPartsFrom(p peer.ID, topics []string) Outcome {
+	ps := a.peers[p]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if len(ps.partsFrom) > 0 {
+		a.partsPeers--
+	}
+	ps.partsFrom = nil
+	if len(topics) > 0 {
+		ps.partsFrom = slices.Clone(topics)
+		a.partsPeers++
+	}
+	return OutcomePeerFeaturesSet
+}
+
+// sendsParts reports whether the peer sends us partial messages of topic
+// instead of full ones (SetPeerPartsFrom).
+func (ps *peerState) sendsParts(topic string) bool {
+	return len(ps.partsFrom) > 0 && slices.Contains(ps.partsFrom, topic)
+}
+
 // PeerLargeMessages reports whether p is known to support gossipsub v1.4
 // large-message handling (SetPeerLargeMessages).
 func (a *Automaton) PeerLargeMessages(p peer.ID) bool {
@@ -105,6 +137,9 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	}
 	if ps.lazy.pending { // its queued lazy ids go with it
 		a.lazy.pending = slices.DeleteFunc(a.lazy.pending, func(q peer.ID) bool { return q == p })
+	}
+	if len(ps.partsFrom) > 0 {
+		a.partsPeers--
 	}
 	delete(a.peers, p)
 	a.peerOrder.remove(p)

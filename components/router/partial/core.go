@@ -266,6 +266,35 @@ func (c *Core) PartialPeer(p peer.ID, topic string) bool {
 	return t != nil && ps != nil && (c.sendParts(t, ps, topic) || c.sendMeta(t, ps, topic))
 }
 
+// PartsFrom reports whether p sends us partial messages of topic instead of
+// full ones: we requested partial messages on topic (EnableTopic), and p
+// advertised the extension and supports sending them there. The spec's
+// behaviour table has a node that supports partial messages for a topic
+// send them to a peer that requested them, so p sends us no full message
+// of topic, and an IDONTWANT to it for one would be wasted.
+func (c *Core) PartsFrom(p peer.ID, topic string) bool {
+	t, ps := c.topics[topic], c.peers[p]
+	return t != nil && ps != nil && ps.ext && t.requests && ps.subs[topic].supports
+}
+
+// AppendPartsFrom appends to dst, sorted, the topics where PartsFrom(p,
+// topic) holds, and returns it. There are at most
+// Config.MaxTopicsPerPeer.
+func (c *Core) AppendPartsFrom(dst []string, p peer.ID) []string {
+	ps := c.peers[p]
+	if ps == nil || !ps.ext {
+		return dst
+	}
+	n := len(dst)
+	for topic, f := range ps.subs {
+		if t := c.topics[topic]; t != nil && t.requests && f.supports {
+			dst = append(dst, topic)
+		}
+	}
+	slices.Sort(dst[n:])
+	return dst
+}
+
 // SkipFull reports whether full messages (and IHAVE gossip) of topic are
 // withheld from p: p requested partial messages and we send them, so it
 // gets parts instead, as the spec's behaviour table says.

@@ -471,3 +471,36 @@ func TestTwoCoresConverge(t *testing.T) {
 		t.Fatalf("a %08b b %08b", a.have, b.have)
 	}
 }
+
+// PartsFrom: a peer sends us parts of a topic (so it gets no IDONTWANT for
+// it) when we requested them there and it advertised the extension and
+// supports sending them; AppendPartsFrom lists those topics, sorted.
+func TestPartsFrom(t *testing.T) {
+	c, out := newCore(t, DefaultConfig(), 2)
+	p, q := pid(1), pid(2) // both already take parts on "t" (newCore)
+	for _, topic := range []string{"z", "a", "only-we-send"} {
+		if o := c.EnableTopic(topic, topic != "only-we-send", true); o != OutcomeTopicEnabled {
+			t.Fatalf("EnableTopic(%s) = %v", topic, o)
+		}
+	}
+	c.HandleSubOpts(p, "z", true, false, true)           // supports sending
+	c.HandleSubOpts(p, "a", true, true, false)           // requests (implies supports)
+	c.HandleSubOpts(p, "only-we-send", true, true, true) // we did not request there
+	c.HandleSubOpts(p, "not-ours", true, true, true)     // a topic we have no options for
+	if got := c.AppendPartsFrom(nil, p); !slices.Equal(got, []string{"a", "t", "z"}) {
+		t.Fatalf("AppendPartsFrom = %v", got)
+	}
+	if !c.PartsFrom(p, "z") || c.PartsFrom(p, "only-we-send") || c.PartsFrom(p, "not-ours") || c.PartsFrom(pid(9), "z") {
+		t.Fatal("PartsFrom disagrees with AppendPartsFrom")
+	}
+	// Unsubscribing clears the topic; without the extension, nothing.
+	c.HandleSubOpts(p, "z", false, false, false)
+	if got := c.AppendPartsFrom(nil, p); !slices.Equal(got, []string{"a", "t"}) {
+		t.Fatalf("after unsubscribing: %v", got)
+	}
+	c.HandleSubOpts(q, "a", true, true, true)
+	c.HandleExtensions(t0, q, ProtocolV13, true, nil, out)
+	if got := c.AppendPartsFrom(nil, q); len(got) != 0 || c.PartsFrom(q, "a") {
+		t.Fatalf("peer without the extension: %v", got)
+	}
+}

@@ -30,7 +30,9 @@ type Backend interface {
 	Subscribe(ctx context.Context, topic string) error
 	// SetValidationDelay makes every message of topic take d to validate.
 	SetValidationDelay(topic string, d time.Duration) error
-	// Publish publishes data on topic (joining it if needed).
+	// Publish publishes data on topic (joining it if needed). A message id
+	// already published or seen is no error: the message is dropped, as
+	// go-libp2p-pubsub drops it (scripttest.CheckRepeatedPublish).
 	Publish(ctx context.Context, topic string, data []byte) error
 }
 

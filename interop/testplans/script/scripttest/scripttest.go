@@ -265,13 +265,45 @@ func Pair(t *testing.T, impl Impl, subscribe func(n *Node)) (a, b *Node) {
 // Suite runs every check of this package on impl, as subtests: publish
 // in the basic scenario (1 KiB, no validation delay) and in the blob
 // scenario (96 KiB, 5 ms validation delay), partial messages, connect, the
-// errors every node reports.
+// errors every node reports, a repeated publish that is none.
 func Suite(t *testing.T, impl Impl) {
 	t.Run("publish/basic", func(t *testing.T) { CheckPublish(t, impl, 0, 1024) })
 	t.Run("publish/blob", func(t *testing.T) { CheckPublish(t, impl, 5*time.Millisecond, 2*1024*48) })
 	t.Run("partial", func(t *testing.T) { CheckPartial(t, impl) })
 	t.Run("connect", func(t *testing.T) { CheckConnect(t, impl) })
 	t.Run("errors", func(t *testing.T) { CheckErrors(t, impl) })
+	t.Run("repeated-publish", func(t *testing.T) { CheckRepeatedPublish(t, impl) })
+}
+
+// CheckRepeatedPublish: a publish instruction whose message id the node
+// published already is no error (the plans' go node, on go-libp2p-pubsub,
+// drops the repeat silently; an error would end the node's script and so
+// the run); the message is sent once: the peer records it once, and a
+// message published after the repeat arrives (once it is in, the repeat
+// would have been too, on the same stream).
+func CheckRepeatedPublish(t *testing.T, impl Impl) {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	a, b := Pair(t, impl, func(n *Node) {
+		if err := n.B.Subscribe(ctx, Topic); err != nil {
+			t.Fatalf("node%d: subscribe: %v", n.ID, err)
+		}
+	})
+	data := script.MessageData(7, 64)
+	for i := range 2 {
+		if err := a.B.Publish(ctx, Topic, data); err != nil {
+			t.Fatalf("publish %d of message 7: %v", i+1, err)
+		}
+	}
+	if err := a.B.Publish(ctx, Topic, script.MessageData(8, 64)); err != nil {
+		t.Fatalf("publish of message 8: %v", err)
+	}
+	b.WaitFor(t, "message 8", Received(8, 0, Topic))
+	a.Close(t)
+	b.Close(t)
+	if c := b.Count(t, ReceivedAny(7)); c != 1 {
+		t.Errorf("message 7 recorded %d times, want 1:\n%s", c, dump(t, b))
+	}
 }
 
 // CheckErrors: the script errors both nodes report, and what is no error.
