@@ -16,6 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/meshbus/meshbus/internal/p2phost"
 )
 
 // gossipSubNode is a go-libp2p-pubsub GossipSub node configured like a
@@ -43,7 +46,13 @@ func newGossipSubNode(ctx context.Context, cfg Config) (benchNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings(addr),
+	listen, err := ma.NewMultiaddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	// Listening after the build (internal/p2phost), as host.New does: a
+	// listen failure then leaves none of go-libp2p's goroutines behind.
+	h, err := p2phost.New([]ma.Multiaddr{listen},
 		libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(quic.NewTransport), libp2p.DisableMetrics())
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	meshhost "github.com/meshbus/meshbus/host"
+	"github.com/meshbus/meshbus/internal/p2phost"
 )
 
 // GoMessage is one message a GoNode's subscription delivered.
@@ -231,8 +233,9 @@ func (n *GoNode) startRouter(ropts []router.Option, logger *slog.Logger) error {
 // newLibp2pHost returns a go-libp2p host with the JS peers' stack: TCP on
 // 127.0.0.1, noise, yamux (and identify, always on), nothing else.
 func newLibp2pHost() (host.Host, error) {
-	return libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+	// Listening after the build (internal/p2phost): a listen failure then
+	// leaves none of go-libp2p's goroutines behind.
+	return p2phost.New([]ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")},
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
