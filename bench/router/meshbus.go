@@ -315,23 +315,14 @@ type routerStages struct {
 	node int
 }
 
+// routerKinds maps the router's stages to the log's.
+var routerKinds = map[router.Stage]stageKind{
+	router.StageRead: stRead, router.StageReceived: stReceived, router.StageQueued: stQueued,
+	router.StageWriting: stWriting, router.StageWritten: stWritten, router.StageDelivered: stHanded,
+}
+
 func (t routerStages) Stage(s router.Stage, id string, p peer.ID) {
-	var k stageKind
-	switch s {
-	case router.StageRead:
-		k = stRead
-	case router.StageReceived:
-		k = stReceived
-	case router.StageQueued:
-		k = stQueued
-	case router.StageWriting:
-		k = stWriting
-	case router.StageWritten:
-		k = stWritten
-	case router.StageDelivered:
-		k = stHanded
-	default:
-		return
+	if k, ok := routerKinds[s]; ok {
+		t.log.add(k, id, t.node, p)
 	}
-	t.log.add(k, id, t.node, p)
 }
