@@ -257,8 +257,10 @@ func (r *Router) publishNow(q *publishReq) error {
 		}
 		r.deliverLater(q.m)
 	}
-	// Queue now, to tell the caller if every copy was dropped.
+	// Queue now, to tell the caller if every copy was dropped; then the
+	// local subscriptions, last (see deliverLocal), before Publish returns.
 	r.flush()
+	r.deliverLocal()
 	if o == automaton.OutcomePublished && r.queued == 0 && r.dropped > 0 {
 		err = ErrQueueFull
 	}

@@ -76,7 +76,8 @@ func RequirePeers() PublishOption { return func(c *publishConfig) { c.requirePee
 // Publish authors a message with data (signed, with from and seqno, as the
 // signing policy says), validates it with the topic's validator, delivers it
 // to local subscriptions and sends it to the topic's peers. It returns once
-// the message is queued for every peer that gets it. Errors: ErrNotJoined
+// the message is queued for every peer that gets it and in the buffers of
+// the topic's local subscriptions (or counted as dropped there). Errors: ErrNotJoined
 // (topic closed), ErrClosed, ErrMessageTooLarge, ErrValidationRejected,
 // ErrValidationIgnored, ErrNoPeers (with RequirePeers), ErrQueueFull (every
 // chosen peer's queue was full), ErrDuplicate (the id function mapped it to

@@ -130,7 +130,7 @@ func (p *program) step() bool {
 		a.AddPeer(now, PeerSpec{ID: id, Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
 			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
 		a.SetPeerLargeMessages(id, f&64 == 0) // v1.4 on most peers
-		if f&128 != 0 { // sends us partial messages on a topic: no IDONTWANT there
+		if f&128 != 0 {                       // sends us partial messages on a topic: no IDONTWANT there
 			a.SetPeerPartsFrom(id, []string{p.topic()})
 		}
 	case 16: // gossipsub v1.4 PREAMBLE: a recent id or a fresh one
