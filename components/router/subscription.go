@@ -110,11 +110,12 @@ func (r *Router) deliverLater(m *Message) { r.local = append(r.local, m) }
 
 // deliverLocal hands the messages accepted in the driver's turn, in
 // order, to every subscription of their topics, without blocking. The
-// driver calls it last in each turn, after it has queued the turn's
-// copies and emitted its facts: the scheduler then runs the woken
-// subscriber next on this processor, where a subscriber woken before the
-// writers and the bus's readers waited behind them all (bench/router
-// -stages, docs/benchmarks.md "The subscriber waited last").
+// driver calls it last in each turn (and publishNow before it replies to
+// Publish), after the turn's copies are queued and its facts emitted: the
+// scheduler then runs the woken subscriber next on this processor, where
+// a subscriber woken before the writers and the bus's readers waited
+// behind them all (bench/router -stages, docs/benchmarks.md "The
+// subscriber waited last").
 func (r *Router) deliverLocal() {
 	for i, m := range r.local {
 		r.deliverTo(m)
