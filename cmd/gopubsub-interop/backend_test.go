@@ -14,17 +14,11 @@ import (
 // testImpl is the node on loopback, port 0, instead of the plans' port
 // 9000, for the duration of the test.
 func testImpl(t *testing.T) scripttest.Impl {
-	setListenAddr(t, "/ip4/127.0.0.1/tcp/0")
+	scripttest.SetListenAddr(t, &listenAddr, scripttest.Loopback)
 	return scripttest.Impl{
 		New:   newNode,
 		Addrs: func(b script.NodeBackend) []ma.Multiaddr { return b.(*backend).h.Addrs() },
 	}
-}
-
-func setListenAddr(t *testing.T, a string) {
-	old := listenAddr
-	listenAddr = a
-	t.Cleanup(func() { listenAddr = old })
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -56,7 +50,7 @@ func TestNotErrors(t *testing.T) {
 // A script that fails before initGossipSub still closes its node
 // (script.Main does): the host goes, nothing is left running.
 func TestCloseWithoutInit(t *testing.T) {
-	setListenAddr(t, "/ip4/127.0.0.1/tcp/0")
+	scripttest.SetListenAddr(t, &listenAddr, scripttest.Loopback)
 	b, err := newNode(0, nil, discardLog())
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/meshbus/meshbus/internal/p2phost"
 	"github.com/meshbus/meshbus/internal/testhost"
 	"github.com/meshbus/meshbus/interop/testplans/script"
+	"github.com/meshbus/meshbus/interop/testplans/script/scripttest"
 )
 
 // A node whose listen address is taken fails with the listen error and
@@ -17,7 +18,7 @@ import (
 // would return the error with its resource manager's, connection
 // manager's and swarm's goroutines still running (go-libp2p v0.52.0).
 func TestListenFailureLeaksNothing(t *testing.T) {
-	setListenAddr(t, testhost.TakenPort(t))
+	scripttest.SetListenAddr(t, &listenAddr, testhost.TakenPort(t))
 	rec := script.NewRecorder(io.Discard)
 	defer rec.Close()
 	before := goleak.IgnoreCurrent()

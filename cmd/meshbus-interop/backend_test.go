@@ -15,17 +15,11 @@ import (
 // testImpl is the node on loopback, port 0, instead of the plans' port
 // 9000, for the duration of the test.
 func testImpl(t *testing.T) scripttest.Impl {
-	setListenAddr(t, "/ip4/127.0.0.1/tcp/0")
+	scripttest.SetListenAddr(t, &listenAddr, scripttest.Loopback)
 	return scripttest.Impl{
 		New:   newNode,
 		Addrs: func(b script.NodeBackend) []ma.Multiaddr { return b.(*backend).node.Host().Addrs() },
 	}
-}
-
-func setListenAddr(t *testing.T, a string) {
-	old := listenAddr
-	listenAddr = a
-	t.Cleanup(func() { listenAddr = old })
 }
 
 // The checks every test-plan node must pass (scripttest.Suite).

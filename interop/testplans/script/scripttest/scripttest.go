@@ -42,10 +42,23 @@ const Topic = "a-subnet"
 // Impl is a backend under test.
 type Impl struct {
 	// New builds node id's backend, as script.Main's newBackend argument
-	// does. The backend must listen on loopback, port 0.
+	// does. The backend must listen on Loopback (see SetListenAddr).
 	New func(id int, rec *script.Recorder, log *slog.Logger) (script.NodeBackend, error)
 	// Addrs returns the addresses b listens on, once Init returned.
 	Addrs func(b script.NodeBackend) []ma.Multiaddr
+}
+
+// Loopback is where a node under test listens: loopback, a free port.
+const Loopback = "/ip4/127.0.0.1/tcp/0"
+
+// SetListenAddr sets a node's listen address variable (the plans' nodes
+// listen on a fixed port, script.Port) to addr for the rest of the test,
+// and restores it at cleanup.
+func SetListenAddr(tb testing.TB, listenAddr *string, addr string) {
+	tb.Helper()
+	old := *listenAddr
+	*listenAddr = addr
+	tb.Cleanup(func() { *listenAddr = old })
 }
 
 // Record is one record a node wrote, the fields the plans' records carry
