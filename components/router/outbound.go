@@ -64,6 +64,10 @@ func (r *Router) enqueue(s *automaton.Send) {
 			}
 			continue // it takes partial messages on this topic instead
 		}
+		if t := r.cfg.tracer; t != nil {
+			// Before the push: its writer may take the copy at once.
+			t.Stage(StageQueued, s.IDs[i], pc.id)
+		}
 		res := pc.q.pushData(s.IDs[i], m, paced)
 		switch res {
 		case pushFull:
@@ -74,9 +78,6 @@ func (r *Router) enqueue(s *automaton.Send) {
 			r.m.v.Inc(mUnwantedSkips)
 		default:
 			r.queued++
-			if t := r.cfg.tracer; t != nil {
-				t.Stage(StageQueued, s.IDs[i], pc.id)
-			}
 		}
 		if paced && res != pushQueued {
 			// Not written: the automaton may release the next copy now.

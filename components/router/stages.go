@@ -16,7 +16,8 @@ const (
 	// reassembled from fragments), before its duplicate and signature
 	// checks.
 	StageReceived
-	// StageQueued: the driver queued a copy for peer.
+	// StageQueued: the driver queues a copy for peer (reported before
+	// the copy is in the queue, so before its writer's stages).
 	StageQueued
 	// StageWriting: peer's writer took the queued copy and is about to
 	// write it (whole, or as gossipsub v1.4 fragments).
@@ -55,8 +56,9 @@ func (s Stage) String() string {
 // concurrently from many goroutines. id is the message's id (read-only);
 // p is the peer the message came from (StageRead, StageReceived,
 // StageDelivered) or goes to (the others). The tracer takes its own timestamps: the router's clock
-// may be a mock. A copy queued and then cancelled (the peer showed it has
-// the message) has StageQueued and no later stage.
+// may be a mock. A copy that is not written (the peer's queue was full,
+// or the peer showed it has the message, before or after the copy was
+// queued) has StageQueued and no later stage.
 type StageTracer interface {
 	Stage(s Stage, id string, p peer.ID)
 }
