@@ -346,6 +346,9 @@ const (
 	// PREAMBLE kept not sending the message in time (beyond the
 	// receiver's allowance of misses in a row).
 	PenaltyPreambleBroken
+	// PenaltyChokeFlood: more choke and unchoke entries of meshbus's
+	// choke extension in one heartbeat interval than the receiver allows.
+	PenaltyChokeFlood
 )
 
 // String returns the penalty's name.
@@ -383,6 +386,8 @@ func (r PenaltyReason) String() string {
 		return "preamble_abuse"
 	case PenaltyPreambleBroken:
 		return "preamble_broken"
+	case PenaltyChokeFlood:
+		return "choke_flood"
 	}
 	return "unknown"
 }

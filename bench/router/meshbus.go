@@ -44,8 +44,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	ropts := []router.Option{router.WithRegisterer(b.reg)}
 	// MESHBUS_BENCH_LAZY=1: learned lazy forwarding with its defaults
 	// (router.DefaultLazyConfig), for A/B runs (docs/testplans.md, "Round 6").
-	// MESHBUS_BENCH_LAZY_FLUSH (a duration; 0 for immediate IHAVEs) and
-	// MESHBUS_BENCH_LAZY_MINEAGER (an integer) adjust it.
+	// MESHBUS_BENCH_LAZY_FLUSH (a duration; 0 for immediate IHAVEs),
+	// MESHBUS_BENCH_LAZY_MINEAGER (an integer) and MESHBUS_BENCH_LAZY_WASTE
+	// (the waste threshold, a float in (0, 1]) adjust it.
 	if os.Getenv("MESHBUS_BENCH_LAZY") == "1" {
 		lc := router.DefaultLazyConfig()
 		if err := fromEnv("MESHBUS_BENCH_LAZY_FLUSH", time.ParseDuration, &lc.FlushInterval); err != nil {
@@ -54,7 +55,23 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 		if err := fromEnv("MESHBUS_BENCH_LAZY_MINEAGER", strconv.Atoi, &lc.MinEager); err != nil {
 			return nil, err
 		}
+		if err := fromEnv("MESHBUS_BENCH_LAZY_WASTE", parseFloat, &lc.WasteThreshold); err != nil {
+			return nil, err
+		}
 		ropts = append(ropts, router.WithLazyForwarding(lc))
+	}
+	// MESHBUS_BENCH_CHOKE=1: the choke extension with its defaults
+	// (router.DefaultChokeConfig); MESHBUS_BENCH_CHOKE_UNCHOKED (an
+	// integer) and MESHBUS_BENCH_CHOKE_FLUSH (a duration) adjust it.
+	if os.Getenv("MESHBUS_BENCH_CHOKE") == "1" {
+		cc := router.DefaultChokeConfig()
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_UNCHOKED", strconv.Atoi, &cc.Unchoked); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_FLUSH", time.ParseDuration, &cc.FlushInterval); err != nil {
+			return nil, err
+		}
+		ropts = append(ropts, router.WithChoking(cc))
 	}
 	// MESHBUS_BENCH_IDW_THRESHOLD (bytes): the smallest message data the
 	// router sends IDONTWANT for (GossipConfig.IDontWantThreshold), for A/B

@@ -25,6 +25,7 @@ func (r *Router) handleRPC(in netInput) {
 	p := in.peer
 	if in.first {
 		r.recordLargeMessages(in)
+		r.m.outcome(r.aut.SetPeerChoke(p, wire.HasExtensions(in.proto) && in.rpc.GetControl().GetExtensions().GetMeshbusChoke()))
 	}
 	r.partialRPCIn(in)
 	defer r.partialRPCAfter(in)
@@ -40,6 +41,9 @@ func (r *Router) handleRPC(in netInput) {
 		for _, o := range r.outcomes {
 			r.m.outcome(o)
 		}
+	}
+	if c := in.rpc.GetChoke(); c != nil {
+		r.m.outcome(r.aut.HandleChoke(now, p, c.GetChokeTopics(), c.GetUnchokeTopics(), &r.out))
 	}
 }
 

@@ -130,6 +130,12 @@ func (r *Router) initLarge() error {
 		}
 		ext.LargeMessageHandling = proto.Bool(true)
 	}
+	if r.cfg.gossip.Choke.Enabled {
+		if ext == nil {
+			ext = &pb.ControlExtensions{}
+		}
+		ext.MeshbusChoke = proto.Bool(true)
+	}
 	r.localExt = ext
 	g, lc := r.cfg.gossip, r.cfg.large
 	if !d.on {

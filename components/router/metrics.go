@@ -46,7 +46,7 @@ func (b badInput) String() string {
 
 const maxRejectReason = events.RejectGraylisted
 
-const maxPenaltyReason = events.PenaltyPreambleBroken
+const maxPenaltyReason = events.PenaltyChokeFlood
 
 // The router's metric series, shared by every router in the process
 // (descriptors and label values exist once; a router's metrics are one

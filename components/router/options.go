@@ -63,6 +63,7 @@ type config struct {
 	thresholds    *events.ScoreThresholds
 	latency       *LatencyConfig
 	lazy          *LazyConfig
+	choke         *ChokeConfig
 	stagger       *StaggerConfig
 	idwLearn      *IDontWantLearnConfig
 	large         LargeMessageConfig // gossipsub v1.4 parameters
@@ -221,6 +222,30 @@ func DefaultLazyConfig() LazyConfig { return automaton.DefaultLazyConfig() }
 // forwarding".
 func WithLazyForwarding(c LazyConfig) Option {
 	return func(o *config) { o.lazy = &c }
+}
+
+// ChokeConfig is the parameters of meshbus's choke extension; start from
+// DefaultChokeConfig.
+type ChokeConfig = automaton.ChokeConfig
+
+// DefaultChokeConfig returns the choke extension turned on with its
+// defaults: per topic the 2 mesh peers that bring the most messages first
+// stay eager, decided at a heartbeat after 20 first deliveries; the one
+// choked longest is unchoked every 5 heartbeats; forwarded messages of up
+// to 16 KiB of data go to a peer that choked us as ids in an IHAVE
+// batched every 200 ms.
+func DefaultChokeConfig() ChokeConfig { return automaton.DefaultChokeConfig() }
+
+// WithChoking turns meshbus's choke extension on (c.Enabled) or off: the
+// router advertises it in the v1.3 Extensions control message and, with
+// the mesh peers that advertise it too, chokes the peers whose copies
+// come after another's (they then send it IHAVE instead of the message)
+// and obeys their chokes; with everyone else nothing changes on the wire
+// (see automaton.ChokeConfig and docs/router.md, "Choking"). New validates
+// c (an error wraps ErrBadOption); it sets GossipConfig.Choke, whatever
+// the order of this option and WithGossipConfig. Default: off.
+func WithChoking(c ChokeConfig) Option {
+	return func(o *config) { o.choke = &c }
 }
 
 // StaggerConfig is staggered forwarding of large messages' parameters

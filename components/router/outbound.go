@@ -56,6 +56,9 @@ func (r *Router) enqueue(s *automaton.Send) {
 	if len(unsubs) > 0 {
 		r.pushControl(pc, &pb.RPC{Subscriptions: unsubs})
 	}
+	if rpc.Choke != nil {
+		r.pushControl(pc, &pb.RPC{Choke: rpc.Choke})
+	}
 	for i, m := range rpc.Publish {
 		paced := s.Paced != nil && s.Paced[i]
 		if r.skipFull(pc.id, m.GetTopic()) {

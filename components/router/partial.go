@@ -191,6 +191,10 @@ type Extensions struct {
 	// (v1.3 or v1.4) and this router has large-message handling on (see
 	// WithoutLargeMessages). Such a peer gets large messages as fragments.
 	LargeMessages bool
+	// Choke: meshbus's choke extension is in use with the peer: it
+	// advertised it on its current stream (v1.3 or v1.4) and this router
+	// has it on (see WithChoking).
+	Choke bool
 }
 
 // PeerExtensions returns the extensions p advertised at the start of its
@@ -213,7 +217,8 @@ type peerExtensionsReply struct {
 }
 
 func (q peerExtensionsReq) serve(r *Router) {
-	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p), LargeMessages: r.aut.PeerLargeMessages(q.p)}, ok: r.aut.HasPeer(q.p)}
+	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p), LargeMessages: r.aut.PeerLargeMessages(q.p),
+		Choke: r.aut.PeerChoke(q.p)}, ok: r.aut.HasPeer(q.p)}
 }
 
 // partialDriver is the driver's part for the extensions a peer advertised

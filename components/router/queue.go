@@ -187,7 +187,7 @@ func (q *sendQueue) popGossip(idwLeft int) *pb.RPC {
 // must reach the peer before the unsubscription queued after it).
 func gossipOnly(rpc *pb.RPC) bool {
 	c := rpc.GetControl()
-	return c != nil && len(rpc.Subscriptions) == 0 && len(rpc.Publish) == 0 && rpc.Partial == nil &&
+	return c != nil && len(rpc.Subscriptions) == 0 && len(rpc.Publish) == 0 && rpc.Partial == nil && rpc.Choke == nil &&
 		len(c.Graft) == 0 && len(c.Prune) == 0 && c.Extensions == nil &&
 		len(rpc.ProtoReflect().GetUnknown()) == 0 && len(c.ProtoReflect().GetUnknown()) == 0
 }

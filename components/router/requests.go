@@ -57,10 +57,12 @@ const (
 	querySeen
 	queryFanout
 	queryFanoutTopics
+	queryChoked
+	queryChokedUs
 )
 
 // queryReq reads the automaton: Peers, Mesh, TopicPeers, Topics, Fanout,
-// FanoutTopics (and, for
+// FanoutTopics, Choked (and, for
 // tests, whether an id is in the seen-cache).
 type queryReq struct {
 	kind  queryKind
@@ -91,6 +93,10 @@ func (q queryReq) serve(r *Router) {
 		rep.peers = r.aut.Fanout(q.arg)
 	case queryFanoutTopics:
 		rep.topics = r.aut.FanoutTopics()
+	case queryChoked:
+		rep.peers, _ = r.aut.Choked(q.arg)
+	case queryChokedUs:
+		_, rep.peers = r.aut.Choked(q.arg)
 	}
 	q.reply <- rep
 }

@@ -128,6 +128,9 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 	if cfg.lazy != nil {
 		cfg.gossip.Lazy = *cfg.lazy
 	}
+	if cfg.choke != nil {
+		cfg.gossip.Choke = *cfg.choke
+	}
 	if cfg.stagger != nil {
 		cfg.gossip.Stagger = *cfg.stagger
 	}
@@ -338,6 +341,14 @@ func (r *Router) Peers() []peer.ID { return r.query(queryPeers, "").peers }
 
 // Mesh returns the local mesh of a joined topic, sorted (nil if not joined).
 func (r *Router) Mesh(topic string) []peer.ID { return r.query(queryMesh, topic).peers }
+
+// Choked returns, for a joined topic, the mesh peers we choked (they send
+// us IHAVE instead of the messages they forward) and the mesh peers that
+// choked us, each sorted; nil for a topic not joined, and always nil
+// without WithChoking. See ChokeConfig.
+func (r *Router) Choked(topic string) (ours, theirs []peer.ID) {
+	return r.query(queryChoked, topic).peers, r.query(queryChokedUs, topic).peers
+}
 
 // TopicPeers returns the peers known to subscribe to topic, sorted.
 func (r *Router) TopicPeers(topic string) []peer.ID { return r.query(queryTopicPeers, topic).peers }

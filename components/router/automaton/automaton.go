@@ -56,6 +56,9 @@ const (
 	// handling (PREAMBLE, IMRECEIVING, fragments) in its v1.3 Extensions
 	// control message (SetPeerLargeMessages); not implied by any protocol.
 	featLargeMessages
+	// featChoke: the peer advertised meshbus's choke extension in its v1.3
+	// Extensions control message and ours is on (SetPeerChoke).
+	featChoke
 )
 
 func protocolFeatures(p protocol.ID) (features, bool) {
@@ -173,6 +176,7 @@ type peerState struct {
 	idwIn   int // IDONTWANT messages received
 	preIn   int // PREAMBLEs received (PreambleConfig)
 	imrIn   int // IMRECEIVINGs received
+	chokeIn int // choke and unchoke entries received (ChokeConfig)
 
 	// gossipsub v1.4 PREAMBLE (PreambleConfig): messages announced to us
 	// first by the peer and still awaited; until when it is not chosen as
@@ -237,6 +241,8 @@ type topicState struct {
 	// selection (a tag of a peer no longer in the mesh is stale and
 	// ignored: every way into the mesh sets or clears it).
 	byRTT map[peer.ID]struct{}
+	// ch is the topic's choke state (ChokeConfig).
+	ch topicChoke
 }
 
 type backoffKey struct {

@@ -157,6 +157,10 @@ type Config struct {
 	// and by default; DefaultLazyConfig turns it on.
 	Lazy LazyConfig
 
+	// Choke is meshbus's choke extension (ChokeConfig): off in the zero
+	// value and by default; DefaultChokeConfig turns it on.
+	Choke ChokeConfig
+
 	// Stagger is staggered forwarding of large messages (StaggerConfig):
 	// off in the zero value; DefaultConfig sets DefaultStaggerConfig.
 	Stagger StaggerConfig
@@ -327,6 +331,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Lazy.validate(); err != nil {
+		return err
+	}
+	if err := c.Choke.validate(); err != nil {
 		return err
 	}
 	if err := c.Latency.validate(); err != nil {

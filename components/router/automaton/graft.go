@@ -68,6 +68,7 @@ func (a *Automaton) HandleGraft(now time.Time, from peer.ID, topic string, out *
 	}
 	t.mesh.add(from)
 	delete(t.byRTT, from)
+	a.chokeForget(t, from)
 	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: from, Topic: topic, Outbound: false, At: now})
 	return OutcomeGraftAccepted
 }
@@ -130,6 +131,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 	outcome := OutcomeNotInMesh
 	if t.mesh.remove(from) {
 		delete(t.byRTT, from)
+		a.chokeForget(t, from)
 		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: from, Topic: topic, Reason: events.PruneReasonRemote, Backoff: backoff, At: now})
 		outcome = OutcomePruned
 	}
@@ -166,6 +168,7 @@ func (a *Automaton) HandlePrune(now time.Time, from peer.ID, prune *pb.ControlPr
 func (a *Automaton) graft(now time.Time, t *topicState, ps *peerState, out *Output) {
 	t.mesh.add(ps.id)
 	delete(t.byRTT, ps.id)
+	a.chokeForget(t, ps.id)
 	out.sendGraft(ps.id, t.name)
 	FactPeerGrafted.add(out, events.EvtPeerGrafted{Peer: ps.id, Topic: t.name, Outbound: true, At: now})
 }

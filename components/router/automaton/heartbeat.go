@@ -45,7 +45,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
-		ps.preIn, ps.imrIn = 0, 0
+		ps.preIn, ps.imrIn, ps.chokeIn = 0, 0, 0
 		ps.lazy.ihaves, ps.lazy.idsHB = 0, 0
 		broken := 0
 		kept := ps.promises[:0]
@@ -82,6 +82,9 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		}
 		if t.joined {
 			a.maintainMesh(now, t, out)
+			if a.cfg.Choke.Enabled {
+				a.chokeHeartbeat(t, out)
+			}
 			a.emitGossip(t, &t.mesh, out)
 		} else if t.hasFan {
 			if a.maintainFanout(now, t, out) {
@@ -221,6 +224,7 @@ func (a *Automaton) trimMesh(now time.Time, t *topicState, out *Output) {
 // PruneBackoff sent, backoff recorded, EvtPeerPruned.
 func (a *Automaton) pruneFromMesh(now time.Time, t *topicState, ps *peerState, reason events.PruneReason, pxAllowed bool, out *Output) {
 	t.mesh.remove(ps.id)
+	a.chokeForget(t, ps.id)
 	delete(t.byRTT, ps.id)
 	a.sendPrune(now, t, ps, a.cfg.PruneBackoff, pxAllowed, out)
 	FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: t.name, Reason: reason, Backoff: a.cfg.PruneBackoff, At: now})

@@ -131,6 +131,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		reject(events.RejectSelfOrigin)
 		return OutcomeSelfOrigin
 	}
+	a.chokeFirst(t, from, peer.ID(msg.GetFrom()), out)
 	if len(a.pending) >= a.cfg.MaxPendingValidation {
 		reject(events.RejectValidationThrottled)
 		return OutcomeValidationQueueFull
@@ -168,6 +169,9 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 		if containsPeer(told, p) {
 			out.Preamble.IDontWantSpared++
 			continue
+		}
+		if t.choking(p) {
+			continue // it sends us IHAVE, not the message
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 && !mp.sendsParts(t.name) {
 			if learn && !a.idwSends(now, mp, k, out) {
@@ -342,7 +346,7 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // LazyConfig); they do not count in the result.
 func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
-	wanted := func(p peer.ID, ps *peerState) bool {
+	wantedPlain := func(p peer.ID, ps *peerState) bool {
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return false
 		}
@@ -351,6 +355,14 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 			out.Preamble.Skipped++ // it is receiving the message from another peer
 		}
 		return !unwanted
+	}
+	wanted := wantedPlain
+	if len(t.ch.chokedUs) > 0 {
+		// Peers that choked us get an IHAVE instead (ChokeConfig); the
+		// rest, through their branch below.
+		wanted = func(p peer.ID, ps *peerState) bool {
+			return wantedPlain(p, ps) && !a.chokeSends(t, ps, id, len(msg.GetData()))
+		}
 	}
 	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {
 		cands := a.scratchLazy[:0]

@@ -208,6 +208,14 @@ const (
 	// OutcomeImReceivingBudgetExceeded: the peer is at MaxIDontWant ids or
 	// sent more than MaxIDontWantMessages IMRECEIVINGs this heartbeat.
 	OutcomeImReceivingBudgetExceeded
+	// OutcomeChokeRecorded: a choke extension RPC applied (HandleChoke).
+	OutcomeChokeRecorded
+	// OutcomeChokeNotNegotiated: a choke extension RPC from a peer that did
+	// not advertise the extension, or with ours off; ignored.
+	OutcomeChokeNotNegotiated
+	// OutcomeChokeFlood: the peer sent more than MaxPerHeartbeat choke and
+	// unchoke entries this heartbeat; the rest ignored, PenaltyChokeFlood.
+	OutcomeChokeFlood
 
 	outcomeEnd // sentinel: number of outcomes + 1
 )
@@ -289,6 +297,9 @@ var outcomeNames = [...]string{
 	OutcomePreamblesExpired:          "preambles_expired",
 	OutcomeImReceivingRecorded:       "imreceiving_recorded",
 	OutcomeImReceivingBudgetExceeded: "imreceiving_budget_exceeded",
+	OutcomeChokeRecorded:             "choke_recorded",
+	OutcomeChokeNotNegotiated:        "choke_not_negotiated",
+	OutcomeChokeFlood:                "choke_flood",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -336,6 +336,24 @@ var outcomeCases = []struct {
 		h.a.cfg.MaxIDontWant = 0
 		return h.a.HandleImReceiving(h.now, v14Peer(h, 1), imreceiving("m"), &h.out)
 	}},
+	{OutcomeChokeRecorded, "choke entry", func(h *harness) Outcome {
+		h.a.cfg.Choke = DefaultChokeConfig()
+		p := h.add(1, wire.ProtocolMeshsub13, false, topicA)
+		h.a.SetPeerChoke(p, true)
+		return h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out)
+	}},
+	{OutcomeChokeNotNegotiated, "choke entry, extension off", func(h *harness) Outcome {
+		p := h.add(1, wire.ProtocolMeshsub13, false, topicA)
+		h.a.SetPeerChoke(p, true)
+		return h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out)
+	}},
+	{OutcomeChokeFlood, "choke entries over MaxPerHeartbeat", func(h *harness) Outcome {
+		h.a.cfg.Choke = DefaultChokeConfig()
+		h.a.cfg.Choke.MaxPerHeartbeat = 1
+		p := h.add(1, wire.ProtocolMeshsub13, false, topicA)
+		h.a.SetPeerChoke(p, true)
+		return h.a.HandleChoke(h.now, p, []string{topicA}, []string{topicA}, &h.out)
+	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
 	}},

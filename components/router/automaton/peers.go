@@ -159,6 +159,7 @@ func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, r
 		return
 	}
 	delete(t.byRTT, ps.id)
+	a.chokeForget(t, ps.id)
 	if t.joined && t.mesh.remove(ps.id) {
 		FactPeerPruned.add(out, events.EvtPeerPruned{Peer: ps.id, Topic: name, Reason: reason, At: now})
 	}

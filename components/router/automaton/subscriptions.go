@@ -126,6 +126,7 @@ func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
 	}
 	t.mesh.clear()
 	clear(t.byRTT)
+	t.chokeClear()
 	t.joined = false
 	a.localOrder.remove(topic)
 	for _, p := range a.peerOrder.items {

@@ -36,8 +36,12 @@ type RPC struct {
 	Partial *PartialMessagesExtension `protobuf:"bytes,10,opt,name=partial" json:"partial,omitempty"`
 	// gossipsub v1.4: fragments of large messages (field 12).
 	LargeMessageFragments []*LargeMessageFragment `protobuf:"bytes,12,rep,name=largeMessageFragments" json:"largeMessageFragments,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// meshbus's experimental choke extension (an experimental extension's
+	// field number: above 0x200000, so at least 4 bytes on the wire; the
+	// same number as its flag in ControlExtensions).
+	Choke         *ChokeExtension `protobuf:"bytes,7168611,opt,name=choke" json:"choke,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RPC) Reset() {
@@ -101,6 +105,13 @@ func (x *RPC) GetPartial() *PartialMessagesExtension {
 func (x *RPC) GetLargeMessageFragments() []*LargeMessageFragment {
 	if x != nil {
 		return x.LargeMessageFragments
+	}
+	return nil
+}
+
+func (x *RPC) GetChoke() *ChokeExtension {
+	if x != nil {
+		return x.Choke
 	}
 	return nil
 }
@@ -302,8 +313,10 @@ type ControlExtensions struct {
 	// gossipsub v1.4: large message handling (PREAMBLE, IMRECEIVING and
 	// fragments).
 	LargeMessageHandling *bool `protobuf:"varint,11,opt,name=largeMessageHandling" json:"largeMessageHandling,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// meshbus's experimental choke extension (ChokeExtension).
+	MeshbusChoke  *bool `protobuf:"varint,7168611,opt,name=meshbusChoke" json:"meshbusChoke,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ControlExtensions) Reset() {
@@ -346,6 +359,13 @@ func (x *ControlExtensions) GetPartialMessages() bool {
 func (x *ControlExtensions) GetLargeMessageHandling() bool {
 	if x != nil && x.LargeMessageHandling != nil {
 		return *x.LargeMessageHandling
+	}
+	return false
+}
+
+func (x *ControlExtensions) GetMeshbusChoke() bool {
+	if x != nil && x.MeshbusChoke != nil {
+		return *x.MeshbusChoke
 	}
 	return false
 }
@@ -902,6 +922,63 @@ func (x *ControlIDontWant) GetMessageIDs() [][]byte {
 	return nil
 }
 
+// ChokeExtension is meshbus's experimental choke extension (after the
+// libp2p specs' gossipsub choke draft, with an experimental field number):
+// the sender chokes us on chokeTopics (we send it IHAVE instead of the
+// messages we forward there while it is in our mesh) and unchokes us on
+// unchokeTopics (we send it messages again).
+type ChokeExtension struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChokeTopics   []string               `protobuf:"bytes,1,rep,name=chokeTopics" json:"chokeTopics,omitempty"`
+	UnchokeTopics []string               `protobuf:"bytes,2,rep,name=unchokeTopics" json:"unchokeTopics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChokeExtension) Reset() {
+	*x = ChokeExtension{}
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChokeExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChokeExtension) ProtoMessage() {}
+
+func (x *ChokeExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChokeExtension.ProtoReflect.Descriptor instead.
+func (*ChokeExtension) Descriptor() ([]byte, []int) {
+	return file_meshbus_router_pb_rpc_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ChokeExtension) GetChokeTopics() []string {
+	if x != nil {
+		return x.ChokeTopics
+	}
+	return nil
+}
+
+func (x *ChokeExtension) GetUnchokeTopics() []string {
+	if x != nil {
+		return x.UnchokeTopics
+	}
+	return nil
+}
+
 type RPC_SubOpts struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Subscribe *bool                  `protobuf:"varint,1,opt,name=subscribe" json:"subscribe,omitempty"`
@@ -918,7 +995,7 @@ type RPC_SubOpts struct {
 
 func (x *RPC_SubOpts) Reset() {
 	*x = RPC_SubOpts{}
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1007,7 @@ func (x *RPC_SubOpts) String() string {
 func (*RPC_SubOpts) ProtoMessage() {}
 
 func (x *RPC_SubOpts) ProtoReflect() protoreflect.Message {
-	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[14]
+	mi := &file_meshbus_router_pb_rpc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,14 +1055,15 @@ var File_meshbus_router_pb_rpc_proto protoreflect.FileDescriptor
 
 const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\x8a\x04\n" +
+	"\x1bmeshbus/router/pb/rpc.proto\x12\x11meshbus.router.pb\"\xc6\x04\n" +
 	"\x03RPC\x12D\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2\x1e.meshbus.router.pb.RPC.SubOptsR\rsubscriptions\x124\n" +
 	"\apublish\x18\x02 \x03(\v2\x1a.meshbus.router.pb.MessageR\apublish\x12;\n" +
 	"\acontrol\x18\x03 \x01(\v2!.meshbus.router.pb.ControlMessageR\acontrol\x12E\n" +
 	"\apartial\x18\n" +
 	" \x01(\v2+.meshbus.router.pb.PartialMessagesExtensionR\apartial\x12]\n" +
-	"\x15largeMessageFragments\x18\f \x03(\v2'.meshbus.router.pb.LargeMessageFragmentR\x15largeMessageFragments\x1a\xa3\x01\n" +
+	"\x15largeMessageFragments\x18\f \x03(\v2'.meshbus.router.pb.LargeMessageFragmentR\x15largeMessageFragments\x12:\n" +
+	"\x05choke\x18\xe3ĵ\x03 \x01(\v2!.meshbus.router.pb.ChokeExtensionR\x05choke\x1a\xa3\x01\n" +
 	"\aSubOpts\x12\x1c\n" +
 	"\tsubscribe\x18\x01 \x01(\bR\tsubscribe\x12\x18\n" +
 	"\atopicid\x18\x02 \x01(\tR\atopicid\x12(\n" +
@@ -1008,11 +1086,12 @@ const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"extensions\x18\x06 \x01(\v2$.meshbus.router.pb.ControlExtensionsR\n" +
 	"extensions\x12>\n" +
 	"\bpreamble\x18\a \x03(\v2\".meshbus.router.pb.ControlPreambleR\bpreamble\x12G\n" +
-	"\vimreceiving\x18\b \x03(\v2%.meshbus.router.pb.ControlImReceivingR\vimreceiving\"q\n" +
+	"\vimreceiving\x18\b \x03(\v2%.meshbus.router.pb.ControlImReceivingR\vimreceiving\"\x98\x01\n" +
 	"\x11ControlExtensions\x12(\n" +
 	"\x0fpartialMessages\x18\n" +
 	" \x01(\bR\x0fpartialMessages\x122\n" +
-	"\x14largeMessageHandling\x18\v \x01(\bR\x14largeMessageHandling\"k\n" +
+	"\x14largeMessageHandling\x18\v \x01(\bR\x14largeMessageHandling\x12%\n" +
+	"\fmeshbusChoke\x18\xe3ĵ\x03 \x01(\bR\fmeshbusChoke\"k\n" +
 	"\x0fControlPreamble\x12\x1c\n" +
 	"\tmessageID\x18\x01 \x01(\fR\tmessageID\x12 \n" +
 	"\vmessageSize\x18\x02 \x01(\x04R\vmessageSize\x12\x18\n" +
@@ -1051,7 +1130,10 @@ const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\x10ControlIDontWant\x12\x1e\n" +
 	"\n" +
 	"messageIDs\x18\x01 \x03(\fR\n" +
-	"messageIDsB1Z/github.com/meshbus/meshbus/components/router/pb"
+	"messageIDs\"X\n" +
+	"\x0eChokeExtension\x12 \n" +
+	"\vchokeTopics\x18\x01 \x03(\tR\vchokeTopics\x12$\n" +
+	"\runchokeTopics\x18\x02 \x03(\tR\runchokeTopicsB1Z/github.com/meshbus/meshbus/components/router/pb"
 
 var (
 	file_meshbus_router_pb_rpc_proto_rawDescOnce sync.Once
@@ -1065,7 +1147,7 @@ func file_meshbus_router_pb_rpc_proto_rawDescGZIP() []byte {
 	return file_meshbus_router_pb_rpc_proto_rawDescData
 }
 
-var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_meshbus_router_pb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_meshbus_router_pb_rpc_proto_goTypes = []any{
 	(*RPC)(nil),                      // 0: meshbus.router.pb.RPC
 	(*Message)(nil),                  // 1: meshbus.router.pb.Message
@@ -1081,28 +1163,30 @@ var file_meshbus_router_pb_rpc_proto_goTypes = []any{
 	(*ControlPrune)(nil),             // 11: meshbus.router.pb.ControlPrune
 	(*PeerInfo)(nil),                 // 12: meshbus.router.pb.PeerInfo
 	(*ControlIDontWant)(nil),         // 13: meshbus.router.pb.ControlIDontWant
-	(*RPC_SubOpts)(nil),              // 14: meshbus.router.pb.RPC.SubOpts
+	(*ChokeExtension)(nil),           // 14: meshbus.router.pb.ChokeExtension
+	(*RPC_SubOpts)(nil),              // 15: meshbus.router.pb.RPC.SubOpts
 }
 var file_meshbus_router_pb_rpc_proto_depIdxs = []int32{
-	14, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
+	15, // 0: meshbus.router.pb.RPC.subscriptions:type_name -> meshbus.router.pb.RPC.SubOpts
 	1,  // 1: meshbus.router.pb.RPC.publish:type_name -> meshbus.router.pb.Message
 	2,  // 2: meshbus.router.pb.RPC.control:type_name -> meshbus.router.pb.ControlMessage
 	7,  // 3: meshbus.router.pb.RPC.partial:type_name -> meshbus.router.pb.PartialMessagesExtension
 	6,  // 4: meshbus.router.pb.RPC.largeMessageFragments:type_name -> meshbus.router.pb.LargeMessageFragment
-	8,  // 5: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
-	9,  // 6: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
-	10, // 7: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
-	11, // 8: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
-	13, // 9: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
-	3,  // 10: meshbus.router.pb.ControlMessage.extensions:type_name -> meshbus.router.pb.ControlExtensions
-	4,  // 11: meshbus.router.pb.ControlMessage.preamble:type_name -> meshbus.router.pb.ControlPreamble
-	5,  // 12: meshbus.router.pb.ControlMessage.imreceiving:type_name -> meshbus.router.pb.ControlImReceiving
-	12, // 13: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 5: meshbus.router.pb.RPC.choke:type_name -> meshbus.router.pb.ChokeExtension
+	8,  // 6: meshbus.router.pb.ControlMessage.ihave:type_name -> meshbus.router.pb.ControlIHave
+	9,  // 7: meshbus.router.pb.ControlMessage.iwant:type_name -> meshbus.router.pb.ControlIWant
+	10, // 8: meshbus.router.pb.ControlMessage.graft:type_name -> meshbus.router.pb.ControlGraft
+	11, // 9: meshbus.router.pb.ControlMessage.prune:type_name -> meshbus.router.pb.ControlPrune
+	13, // 10: meshbus.router.pb.ControlMessage.idontwant:type_name -> meshbus.router.pb.ControlIDontWant
+	3,  // 11: meshbus.router.pb.ControlMessage.extensions:type_name -> meshbus.router.pb.ControlExtensions
+	4,  // 12: meshbus.router.pb.ControlMessage.preamble:type_name -> meshbus.router.pb.ControlPreamble
+	5,  // 13: meshbus.router.pb.ControlMessage.imreceiving:type_name -> meshbus.router.pb.ControlImReceiving
+	12, // 14: meshbus.router.pb.ControlPrune.peers:type_name -> meshbus.router.pb.PeerInfo
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_meshbus_router_pb_rpc_proto_init() }
@@ -1116,7 +1200,7 @@ func file_meshbus_router_pb_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshbus_router_pb_rpc_proto_rawDesc), len(file_meshbus_router_pb_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

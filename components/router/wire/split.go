@@ -21,6 +21,10 @@ var (
 	ErrEntryTooLarge = errors.New("wire: control entry larger than the maximum RPC size")
 )
 
+// chokeField is the RPC's field number of meshbus's experimental choke
+// extension (pb.ChokeExtension).
+const chokeField = 7168611
+
 // fieldSize is the encoded size of one length-delimited field whose payload
 // is n bytes (all fields here have numbers below 16: a one-byte tag).
 func fieldSize(n int) int { return protowire.SizeTag(1) + protowire.SizeBytes(n) }
@@ -29,7 +33,8 @@ func fieldSize(n int) int { return protowire.SizeTag(1) + protowire.SizeBytes(n)
 // maxSize bytes. When rpc already fits, the result is []*pb.RPC{rpc}.
 // Otherwise the v1.3 Extensions control message comes first, alone, then
 // subscriptions, then control entries, then messages, then gossipsub v1.4
-// message fragments, then the partial-messages RPC, alone;
+// message fragments, then the partial-messages RPC, alone, then meshbus's
+// choke extension RPC, alone;
 // each in its original order, packed greedily; IHAVE, IWANT and IDONTWANT
 // entries with too many ids are cut into several entries. The parts share the
 // entries (and messages) of rpc: treat rpc as read-only afterwards. A message
@@ -133,6 +138,12 @@ func Split(rpc *pb.RPC, maxSize int) ([]*pb.RPC, error) {
 			return nil, fmt.Errorf("%w: partial-messages RPC of %d bytes, max %d", ErrEntryTooLarge, n, maxSize)
 		}
 		s.out = append(s.out, &pb.RPC{Partial: p})
+	}
+	if c := rpc.GetChoke(); c != nil {
+		if n := protowire.SizeTag(chokeField) + protowire.SizeBytes(proto.Size(c)); n > maxSize {
+			return nil, fmt.Errorf("%w: choke RPC of %d bytes, max %d", ErrEntryTooLarge, n, maxSize)
+		}
+		s.out = append(s.out, &pb.RPC{Choke: c})
 	}
 	return s.out, nil
 }

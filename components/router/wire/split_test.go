@@ -212,3 +212,38 @@ func TestSplitCarriesFragments(t *testing.T) {
 		t.Fatalf("oversized fragment: %v, want ErrEntryTooLarge", err)
 	}
 }
+
+// meshbus's choke extension RPC survives a split whole, in a part of its
+// own after everything else, and one too large for any part is an error.
+func TestSplitKeepsChokeWhole(t *testing.T) {
+	choke := &pb.ChokeExtension{ChokeTopics: []string{"a", "b"}, UnchokeTopics: []string{"c"}}
+	rpc := &pb.RPC{Choke: choke}
+	for i := range 20 {
+		rpc.Publish = append(rpc.Publish, &pb.Message{Topic: proto.String("t"), Data: make([]byte, 100+i)})
+	}
+	parts, err := Split(rpc, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := parts[len(parts)-1]
+	if last.Choke != choke || len(last.Publish) != 0 {
+		t.Fatalf("last part %v", last)
+	}
+	n := 0
+	for _, p := range parts {
+		if proto.Size(p) > 1024 {
+			t.Fatalf("part of %d bytes", proto.Size(p))
+		}
+		if p != last && p.Choke != nil {
+			t.Fatal("choke twice")
+		}
+		n += len(p.Publish)
+	}
+	if n != 20 {
+		t.Fatalf("%d messages", n)
+	}
+	rpc.Choke = &pb.ChokeExtension{ChokeTopics: []string{string(make([]byte, 2000))}}
+	if _, err := Split(rpc, 1024); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("oversized choke: %v", err)
+	}
+}

@@ -1,0 +1,376 @@
+package automaton
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// ChokeConfig is meshbus's choke extension, after the libp2p specs'
+// gossipsub choke draft ("Choke extensions to improve network
+// efficiency"), negotiated per peer through the v1.3 Extensions control
+// message (pb.ControlExtensions.MeshbusChoke) and carried in an RPC field
+// with an experimental number (pb.ChokeExtension).
+//
+// The receiver decides. Per joined topic it counts which mesh peer brought
+// each message first. At a heartbeat with at least MinFirsts such
+// deliveries counted, it keeps the Unchoked eager mesh peers that brought
+// the most (peers without the extension are always eager and count among
+// them) and chokes the other peers that have the extension; it unchokes a
+// choked peer when it brings a message first (its IHAVE beat every eager
+// peer), when fewer than Unchoked mesh peers are eager (mesh churn), and,
+// every ExploreEvery heartbeats, the one choked longest, so that faster
+// paths are found again. It sends no IDONTWANT to a peer it choked: that
+// peer sends it nothing to cancel.
+//
+// The sender obeys. To a mesh peer that choked it on the topic it sends,
+// for each forwarded message of at most MaxData bytes of data, its id in
+// an IHAVE instead of the message, batched per peer and flushed every
+// FlushInterval (FlushLazy, within the MaxIHaves budget of LazyConfig;
+// past it the message goes eagerly); our own messages always go eagerly.
+// A peer that leaves our mesh and comes back is unchoked (both ways).
+//
+// Why: on a 2-core host a 1 KiB message costs about a UDP datagram per
+// copy, IDONTWANT and acknowledgement, and about five copies of each
+// message reach every node at matched D; choking leaves about Unchoked
+// (docs/router.md, "Choking").
+type ChokeConfig struct {
+	// Enabled turns the extension on: it is advertised, and peers that
+	// advertise it are choked and obeyed. Off (the zero value), choke
+	// entries from peers are ignored (OutcomeChokeNotNegotiated).
+	Enabled bool
+	// Unchoked is how many mesh peers of a topic are kept eager (the ones
+	// that brought the most messages first). At least 1. Default 2.
+	Unchoked int
+	// MinFirsts is how many first deliveries from mesh peers a topic
+	// needs, since its last decision, for a heartbeat to decide. At least
+	// 1. Default 20.
+	MinFirsts int
+	// ExploreEvery is how many heartbeats pass between two unchokes of the
+	// peer choked longest in a topic (0: never). Default 5.
+	ExploreEvery int
+	// MaxData is the largest data field (bytes) of a forwarded message
+	// sent as an IHAVE to a peer that choked us. Default 16 KiB.
+	MaxData int
+	// FlushInterval is how often the batched IHAVEs go (the driver calls
+	// FlushLazy). Default 200 ms.
+	FlushInterval time.Duration
+	// MaxPerHeartbeat caps the choke and unchoke entries a peer may send
+	// in one heartbeat interval; past it they are ignored and cost it
+	// PenaltyChokeFlood. Default 32.
+	MaxPerHeartbeat int
+}
+
+// DefaultChokeConfig returns the defaults listed on each field, with
+// Enabled set.
+func DefaultChokeConfig() ChokeConfig {
+	return ChokeConfig{Enabled: true, Unchoked: 2, MinFirsts: 20, ExploreEvery: 5, MaxData: 16 << 10,
+		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 32}
+}
+
+func (c ChokeConfig) validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	bad := func(field, why string) error {
+		return fmt.Errorf("%w: Choke.%s %s", ErrInvalidConfig, field, why)
+	}
+	switch {
+	case c.Unchoked < 1:
+		return bad("Unchoked", "must be >= 1")
+	case c.MinFirsts < 1:
+		return bad("MinFirsts", "must be >= 1")
+	case c.ExploreEvery < 0:
+		return bad("ExploreEvery", "must be >= 0")
+	case c.MaxData < 0:
+		return bad("MaxData", "must be >= 0")
+	case c.FlushInterval <= 0:
+		return bad("FlushInterval", "must be > 0")
+	case c.MaxPerHeartbeat < 1:
+		return bad("MaxPerHeartbeat", "must be >= 1")
+	}
+	return nil
+}
+
+// topicChoke is a topic's choke state. Entries exist only for mesh peers:
+// leaving the mesh, or joining it, clears a peer's (chokeForget).
+type topicChoke struct {
+	// firsts counts, per mesh peer, the messages it brought first since
+	// the last decision (not its own), total their sum.
+	firsts map[peer.ID]int
+	total  int
+	// choked holds the mesh peers we choked, with the heartbeat we did.
+	choked map[peer.ID]uint64
+	// chokedUs holds the mesh peers that choked us.
+	chokedUs map[peer.ID]struct{}
+	// explored is the heartbeat of the last exploring unchoke.
+	explored uint64
+}
+
+// SetPeerChoke records whether p advertised meshbus's choke extension (the
+// MeshbusChoke flag of the Extensions control message that opened its
+// stream). It is on only when ChokeConfig is enabled and p's protocol has
+// that control message (/meshsub/1.3.0 and later). It emits nothing.
+//
+// Outcomes: OutcomePeerFeaturesSet, OutcomeUnknownPeer.
+func (a *Automaton) SetPeerChoke(p peer.ID, on bool) Outcome {
+	ps := a.peers[p]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if on && a.cfg.Choke.Enabled && wire.HasExtensions(ps.proto) {
+		ps.feat |= featChoke
+	} else {
+		ps.feat &^= featChoke
+		for _, t := range a.topics {
+			if t.joined {
+				a.chokeForget(t, p)
+			}
+		}
+	}
+	return OutcomePeerFeaturesSet
+}
+
+// PeerChoke reports whether the choke extension is in use with p
+// (SetPeerChoke).
+func (a *Automaton) PeerChoke(p peer.ID) bool {
+	ps := a.peers[p]
+	return ps != nil && ps.feat&featChoke != 0
+}
+
+// HandleChoke applies a peer's choke extension RPC: it choked us on the
+// topics of choke and unchoked us on those of unchoke. Entries for a topic
+// we have not joined, or where the peer is not in our mesh, are ignored
+// (either side may have just left the mesh). Past MaxPerHeartbeat entries
+// in a heartbeat interval the rest are ignored and the peer pays
+// PenaltyChokeFlood, once per RPC.
+//
+// Outcomes: OutcomeChokeRecorded, OutcomeChokeNotNegotiated (the peer did
+// not advertise the extension, or ours is off), OutcomeChokeFlood,
+// OutcomeUnknownPeer.
+func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []string, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if ps.feat&featChoke == 0 {
+		return OutcomeChokeNotNegotiated
+	}
+	flood := false
+	apply := func(topics []string, on bool) {
+		for _, name := range topics {
+			if ps.chokeIn >= a.cfg.Choke.MaxPerHeartbeat {
+				flood = true
+				return
+			}
+			ps.chokeIn++
+			t := a.topics[name]
+			if t == nil || !t.joined || !t.mesh.has(from) {
+				continue
+			}
+			if on {
+				if t.ch.chokedUs == nil {
+					t.ch.chokedUs = make(map[peer.ID]struct{})
+				}
+				t.ch.chokedUs[from] = struct{}{}
+			} else {
+				delete(t.ch.chokedUs, from)
+			}
+		}
+	}
+	apply(choke, true)
+	apply(unchoke, false)
+	if flood {
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyChokeFlood, Count: 1, At: now})
+		return OutcomeChokeFlood
+	}
+	return OutcomeChokeRecorded
+}
+
+// chokedBy reports whether mesh peer p of t choked us.
+func (t *topicState) chokedBy(p peer.ID) bool {
+	_, ok := t.ch.chokedUs[p]
+	return ok
+}
+
+// choking reports whether we choked mesh peer p of t.
+func (t *topicState) choking(p peer.ID) bool {
+	_, ok := t.ch.choked[p]
+	return ok
+}
+
+// chokeForget clears p's choke state in t: it left t's mesh or joined it.
+func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
+	c := &t.ch
+	if n, ok := c.firsts[p]; ok {
+		c.total -= n
+		delete(c.firsts, p)
+	}
+	delete(c.choked, p)
+	delete(c.chokedUs, p)
+}
+
+// chokeClear clears t's choke state (we left the topic).
+func (t *topicState) chokeClear() {
+	clear(t.ch.firsts)
+	clear(t.ch.choked)
+	clear(t.ch.chokedUs)
+	t.ch.total = 0
+}
+
+// chokeFirst records that mesh peer from brought a message of t first
+// (author is the message's author): it counts for the next decision
+// (peers without the extension count too: they are eager and may be the
+// fastest), and a peer we choked is unchoked, since it beat every eager
+// peer.
+func (a *Automaton) chokeFirst(t *topicState, from, author peer.ID, out *Output) {
+	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
+		return
+	}
+	c := &t.ch
+	if c.firsts == nil {
+		c.firsts = make(map[peer.ID]int)
+	}
+	c.firsts[from]++
+	c.total++
+	if t.choking(from) {
+		a.unchoke(t, from, out)
+	}
+}
+
+// chokeSends reports whether a forwarded message with dataLen bytes of
+// data goes to mesh peer ps of t as an IHAVE (ps choked us) and, if so,
+// queues its id for ps's next batch. It reports false, and queues
+// nothing, when ps did not choke us, the message is larger than MaxData,
+// or ps's IHAVE budget is spent (the message then goes eagerly).
+func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen int) bool {
+	if !t.chokedBy(ps.id) || dataLen > a.cfg.Choke.MaxData || !a.lazyCanQueue(ps, t.name, a.lazyMaxIHaves()) {
+		return false
+	}
+	if e := a.mcache.get(id); e != nil {
+		if e.offered == nil {
+			e.offered = make(map[peer.ID]struct{})
+		}
+		e.offered[ps.id] = struct{}{} // so that its IWANT is served
+	}
+	a.lazyQueue(ps, t.name, id)
+	return true
+}
+
+// chokeHeartbeat makes t's choke decisions (see ChokeConfig).
+func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
+	cfg, c := a.cfg.Choke, &t.ch
+	for p := range c.chokedUs {
+		if !t.mesh.has(p) {
+			delete(c.chokedUs, p)
+		}
+	}
+	for p := range c.choked {
+		if !t.mesh.has(p) {
+			delete(c.choked, p)
+		}
+	}
+	eager := t.mesh.len() - len(c.choked)
+	for eager < cfg.Unchoked && len(c.choked) > 0 {
+		a.unchoke(t, a.chokedLongest(t), out)
+		eager++
+	}
+	if c.total >= cfg.MinFirsts {
+		a.chokeSlowest(t, out)
+	}
+	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
+		if p := a.chokedLongest(t); c.choked[p] < a.ticks { // not one just choked
+			c.explored = a.ticks
+			a.unchoke(t, p, out)
+		}
+	}
+}
+
+// chokeSlowest keeps the Unchoked eager mesh peers of t that brought the
+// most messages first (mesh order among equals) and chokes the other
+// eager ones that have the extension; then it starts a new count.
+func (a *Automaton) chokeSlowest(t *topicState, out *Output) {
+	c := &t.ch
+	eager := a.scratchLazy[:0]
+	for _, p := range t.mesh.items {
+		if !t.choking(p) {
+			eager = append(eager, a.peers[p])
+		}
+	}
+	slices.SortStableFunc(eager, func(x, y *peerState) int { return c.firsts[y.id] - c.firsts[x.id] })
+	for _, ps := range eager[min(a.cfg.Choke.Unchoked, len(eager)):] {
+		if ps.feat&featChoke != 0 {
+			if c.choked == nil {
+				c.choked = make(map[peer.ID]uint64)
+			}
+			c.choked[ps.id] = a.ticks
+			out.sendChoke(ps.id, t.name, true)
+		}
+	}
+	clear(eager)
+	a.scratchLazy = eager[:0]
+	clear(c.firsts)
+	c.total = 0
+}
+
+// chokedLongest returns the peer of t choked earliest (the smallest id
+// among equals, for determinism). t has at least one choked peer.
+func (a *Automaton) chokedLongest(t *topicState) peer.ID {
+	var best peer.ID
+	var at uint64
+	first := true
+	for p, tick := range t.ch.choked {
+		if first || tick < at || tick == at && p < best {
+			best, at, first = p, tick, false
+		}
+	}
+	return best
+}
+
+// unchoke unchokes p in t and tells it.
+func (a *Automaton) unchoke(t *topicState, p peer.ID, out *Output) {
+	delete(t.ch.choked, p)
+	out.sendChoke(p, t.name, false)
+}
+
+// Choked returns, for topic, the mesh peers we choked and those that
+// choked us, each sorted (nil for a topic not joined).
+func (a *Automaton) Choked(topic string) (ours, theirs []peer.ID) {
+	t := a.topics[topic]
+	if t == nil || !t.joined {
+		return nil, nil
+	}
+	for p := range t.ch.choked {
+		ours = append(ours, p)
+	}
+	for p := range t.ch.chokedUs {
+		theirs = append(theirs, p)
+	}
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	return ours, theirs
+}
+
+// sendChoke adds a choke (on) or unchoke entry for topic to p's RPC. The
+// receiver applies an RPC's chokes before its unchokes, so an entry
+// replaces one of the other kind for the same topic: the last call wins.
+func (o *Output) sendChoke(p peer.ID, topic string, on bool) {
+	rpc := o.rpcFor(p).RPC
+	if rpc.Choke == nil {
+		rpc.Choke = &pb.ChokeExtension{}
+	}
+	c := rpc.Choke
+	c.ChokeTopics = slices.DeleteFunc(c.ChokeTopics, func(s string) bool { return s == topic })
+	c.UnchokeTopics = slices.DeleteFunc(c.UnchokeTopics, func(s string) bool { return s == topic })
+	if on {
+		c.ChokeTopics = append(c.ChokeTopics, topic)
+	} else {
+		c.UnchokeTopics = append(c.UnchokeTopics, topic)
+	}
+}

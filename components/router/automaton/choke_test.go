@@ -1,0 +1,327 @@
+package automaton
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// chokeHarness: the choke extension on (Unchoked 2, MinFirsts 5, no
+// exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
+// goes), 8 /meshsub/1.3.0 peers subscribed to topicA that advertised the
+// extension, joined: a mesh of D = 6.
+func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+	t.Helper()
+	h := newHarness(t, func(c *Config) {
+		c.Choke = DefaultChokeConfig()
+		c.Choke.MinFirsts = 5
+		c.Choke.ExploreEvery = 0
+		c.IDontWantLearn.Below = 0
+		if mut != nil {
+			mut(c)
+		}
+	})
+	for i := 1; i <= 8; i++ {
+		p := h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topicA)
+		if o := h.a.SetPeerChoke(p, true); o != OutcomePeerFeaturesSet {
+			t.Fatalf("SetPeerChoke = %v", o)
+		}
+	}
+	h.join(topicA)
+	h.reset()
+	mesh := h.mesh(topicA)
+	if len(mesh) != 6 {
+		t.Fatalf("mesh = %d peers, want 6", len(mesh))
+	}
+	return h, mesh
+}
+
+// chokeEntries returns the choke and unchoke topics p was sent in h.out.
+func (h *harness) chokeEntries(p peer.ID) (choke, unchoke []string) {
+	c := h.rpc(p).GetChoke()
+	return c.GetChokeTopics(), c.GetUnchokeTopics()
+}
+
+// firsts makes mesh[i] bring n messages first, for each i in srcs.
+func firsts(h *harness, n int, srcs ...peer.ID) {
+	h.t.Helper()
+	for range n {
+		for _, p := range srcs {
+			h.receive(p, 100)
+		}
+	}
+}
+
+// The peers that brought the most messages first stay eager; the other
+// mesh peers are choked at the heartbeat, get no IDONTWANT, and one that
+// then brings a message first (its IHAVE beat the eager peers) is
+// unchoked at once.
+func TestChokeKeepsTheFastest(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 2, mesh[0], mesh[1])
+	firsts(h, 1, mesh[2])
+	h.reset()
+	h.heartbeat()
+	for _, p := range mesh[:2] {
+		if c, u := h.chokeEntries(p); len(c)+len(u) != 0 {
+			t.Fatalf("fastest peer %s sent choke %q unchoke %q", p, c, u)
+		}
+	}
+	for _, p := range mesh[2:] {
+		if c, _ := h.chokeEntries(p); !slices.Equal(c, []string{topicA}) {
+			t.Fatalf("slow peer %s: choke entries %q, want [%s]", p, c, topicA)
+		}
+	}
+	ours, theirs := h.a.Choked(topicA)
+	want := slices.Clone(mesh[2:])
+	slices.Sort(want)
+	if !slices.Equal(ours, want) || len(theirs) != 0 {
+		t.Fatalf("Choked = %v, %v; want %v, none", ours, theirs, want)
+	}
+	// IDONTWANT (the message is over IDontWantThreshold) goes to the eager
+	// peer only.
+	_, id := h.receive(mesh[0], 2048)
+	if got := idontwantsTo(&h.out, id); len(got) != 1 || got[mesh[1]] != 1 {
+		t.Fatalf("IDONTWANT to %v, want only %s", got, mesh[1])
+	}
+	// A choked peer first (answering our IWANT): unchoked.
+	h.reset()
+	m, id := msg(pid(99), topicA, 100)
+	if o := h.a.HandleMessage(h.now, mesh[4], m, id, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("HandleMessage = %v", o)
+	}
+	if _, u := h.chokeEntries(mesh[4]); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("unchoke entries %q, want [%s]", u, topicA)
+	}
+	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, mesh[4]) || len(ours) != 3 {
+		t.Fatalf("Choked after the unchoke = %v", ours)
+	}
+	// Its own messages do not count: an author is always first.
+	h.reset()
+	m, id = msg(mesh[5], topicA, 100)
+	if o := h.a.HandleMessage(h.now, mesh[5], m, id, true, &h.out); o != OutcomeNeedsValidation {
+		t.Fatalf("HandleMessage = %v", o)
+	}
+	if c, u := h.chokeEntries(mesh[5]); len(c)+len(u) != 0 {
+		t.Fatalf("author sent choke %q unchoke %q for its own message", c, u)
+	}
+}
+
+// No decision before MinFirsts first deliveries; peers without the
+// extension are never choked and count among the eager ones.
+func TestChokeNeedsEvidenceAndTheExtension(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 4, mesh[0])
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
+		t.Fatalf("choked %v on 4 first deliveries, MinFirsts 5", ours)
+	}
+	// mesh[3] stops advertising it (a new stream): never choked.
+	h.a.SetPeerChoke(mesh[3], false)
+	firsts(h, 1, mesh[3])
+	h.reset()
+	h.heartbeat()
+	ours, _ := h.a.Choked(topicA)
+	if len(ours) != 4 || slices.Contains(ours, mesh[3]) || slices.Contains(ours, mesh[0]) {
+		t.Fatalf("Choked = %v; want 4, neither %s nor %s", ours, mesh[0], mesh[3])
+	}
+}
+
+// A peer that choked us gets forwarded messages as ids in a batched IHAVE
+// (served on IWANT), except messages over MaxData and our own; unchoked,
+// it gets them again.
+func TestChokeObeyed(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxData = 1000 })
+	p := mesh[2]
+	h.reset()
+	if o := h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("HandleChoke = %v", o)
+	}
+	if _, theirs := h.a.Choked(topicA); !slices.Equal(theirs, []peer.ID{p}) {
+		t.Fatalf("choked us: %v", theirs)
+	}
+	_, id := h.receive(mesh[0], 100)
+	if h.gotMessage(p, id) || h.a.LazyQueued(p) != 1 {
+		t.Fatalf("choking peer: sent the message %v, %d queued", h.gotMessage(p, id), h.a.LazyQueued(p))
+	}
+	if !h.gotMessage(mesh[1], id) {
+		t.Fatal("other mesh peer not sent the message")
+	}
+	_, big := h.receive(mesh[0], 1001)
+	if !h.gotMessage(p, big) {
+		t.Fatal("message over MaxData not sent eagerly")
+	}
+	h.reset()
+	own, ownID := msg(pid(0), topicA, 100)
+	if o := h.a.Publish(h.now, own, ownID, &h.out); o != OutcomePublished {
+		t.Fatalf("Publish = %v", o)
+	}
+	if !h.gotMessage(p, ownID) {
+		t.Fatal("own message not sent eagerly to the choking peer")
+	}
+	h.reset()
+	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeLazyFlushed {
+		t.Fatalf("FlushLazy = %v", o)
+	}
+	if e := h.ihaveIDs(p); len(e) != 1 || !slices.Equal(e[0], []string{id}) {
+		t.Fatalf("IHAVE entries %q, want [[%s]]", e, id)
+	}
+	h.reset()
+	if o := h.a.HandleIWant(h.now, p, iwant(id), &h.out); o != OutcomeIWantServed || !h.gotMessage(p, id) {
+		t.Fatalf("IWANT after the IHAVE = %v, answered %v", o, h.gotMessage(p, id))
+	}
+	if o := h.a.HandleChoke(h.now, p, nil, []string{topicA}, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("unchoke = %v", o)
+	}
+	if _, id := h.receive(mesh[0], 100); !h.gotMessage(p, id) {
+		t.Fatal("unchoked peer not sent the message")
+	}
+}
+
+// Choke entries are ignored from a peer without the extension, for a
+// topic we have not joined or where the sender is not in our mesh; past
+// MaxPerHeartbeat entries they cost PenaltyChokeFlood, and the budget is
+// renewed at the heartbeat.
+func TestChokeInputChecks(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxPerHeartbeat = 3 })
+	if o := h.a.HandleChoke(h.now, pid(50), []string{topicA}, nil, &h.out); o != OutcomeUnknownPeer {
+		t.Fatalf("unknown peer: %v", o)
+	}
+	plain := h.add(20, wire.ProtocolMeshsub12, false, topicA)
+	if o := h.a.SetPeerChoke(plain, true); o != OutcomePeerFeaturesSet {
+		t.Fatalf("SetPeerChoke = %v", o)
+	}
+	if o := h.a.HandleChoke(h.now, plain, []string{topicA}, nil, &h.out); o != OutcomeChokeNotNegotiated {
+		t.Fatalf("v1.2 peer (no Extensions): %v", o)
+	}
+	var outside peer.ID
+	for i := 1; i <= 8; i++ {
+		if !slices.Contains(mesh, pid(i)) {
+			outside = pid(i)
+		}
+	}
+	if o := h.a.HandleChoke(h.now, outside, []string{topicA, "other"}, nil, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("non-mesh peer: %v", o)
+	}
+	if _, theirs := h.a.Choked(topicA); len(theirs) != 0 {
+		t.Fatalf("non-mesh peer's choke applied: %v", theirs)
+	}
+	h.reset()
+	p := mesh[0]
+	if o := h.a.HandleChoke(h.now, p, []string{topicA, topicA, topicA, topicA}, nil, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("4 entries with MaxPerHeartbeat 3: %v", o)
+	}
+	if n := penalties(&h.out, events.PenaltyChokeFlood)[p]; n != 1 {
+		t.Fatalf("PenaltyChokeFlood = %d, want 1", n)
+	}
+	h.heartbeat()
+	if o := h.a.HandleChoke(h.now, p, nil, []string{topicA}, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("after the heartbeat: %v", o)
+	}
+	// With the extension off nothing is negotiated.
+	off := newHarness(t, nil)
+	q := off.add(1, wire.ProtocolMeshsub13, false, topicA)
+	off.a.SetPeerChoke(q, true)
+	if o := off.a.HandleChoke(off.now, q, []string{topicA}, nil, &off.out); o != OutcomeChokeNotNegotiated {
+		t.Fatalf("extension off: %v", o)
+	}
+}
+
+// Leaving the mesh unchokes both ways; when choked peers leave eager ones
+// short of Unchoked, the heartbeat unchokes the one choked longest; with
+// ExploreEvery it unchokes one in turn.
+func TestChokeMeshChanges(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.ExploreEvery = 2 })
+	p := mesh[2]
+	h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out)
+	if o := h.a.HandlePrune(h.now, p, prune(topicA, 0), &h.out); o != OutcomePruned {
+		t.Fatalf("HandlePrune = %v", o)
+	}
+	if _, theirs := h.a.Choked(topicA); len(theirs) != 0 {
+		t.Fatalf("pruned peer still choking us: %v", theirs)
+	}
+	h, mesh = chokeHarness(t, func(c *Config) { c.Choke.ExploreEvery = 2 })
+	firsts(h, 3, mesh[0], mesh[1])
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); len(ours) != 4 {
+		t.Fatalf("choked %v, want 4", ours)
+	}
+	// Exploring: the next heartbeat (2 since the last) unchokes one.
+	h.reset()
+	h.heartbeat()
+	var unchoked []peer.ID
+	for _, q := range mesh {
+		if _, u := h.chokeEntries(q); len(u) > 0 {
+			unchoked = append(unchoked, q)
+		}
+	}
+	if ours, _ := h.a.Choked(topicA); len(unchoked) != 1 || len(ours) != 3 || slices.Contains(ours, unchoked[0]) {
+		t.Fatalf("exploring unchoked %v, choked %v", unchoked, ours)
+	}
+	// The eager peers leave: choked ones are unchoked to keep 2 eager.
+	for _, q := range mesh[:2] {
+		h.a.RemovePeer(h.now, q, &h.out)
+	}
+	h.reset()
+	h.heartbeat()
+	eager := 0
+	ours, _ := h.a.Choked(topicA)
+	for _, q := range h.mesh(topicA) {
+		if !slices.Contains(ours, q) {
+			eager++
+		}
+	}
+	if eager < 2 {
+		t.Fatalf("%d eager mesh peers after the fastest left, want >= 2 (choked %v)", eager, ours)
+	}
+	// Leaving the topic clears everything.
+	h.a.Leave(h.now, topicA, &h.out)
+	if ours, theirs := h.a.Choked(topicA); ours != nil || theirs != nil {
+		t.Fatalf("after Leave: %v, %v", ours, theirs)
+	}
+}
+
+// An RPC applies chokes before unchokes, so a later entry for a topic
+// replaces an earlier one of the other kind in the same output.
+func TestSendChokeLastWins(t *testing.T) {
+	var out Output
+	p := pid(1)
+	out.sendChoke(p, "a", false)
+	out.sendChoke(p, "b", true)
+	out.sendChoke(p, "a", true)
+	out.sendChoke(p, "b", false)
+	c := out.SendTo(p).RPC.GetChoke()
+	if !slices.Equal(c.GetChokeTopics(), []string{"a"}) || !slices.Equal(c.GetUnchokeTopics(), []string{"b"}) {
+		t.Fatalf("choke %q unchoke %q", c.GetChokeTopics(), c.GetUnchokeTopics())
+	}
+}
+
+func TestChokeConfigValidate(t *testing.T) {
+	if err := (ChokeConfig{}).validate(); err != nil {
+		t.Fatalf("off: %v", err)
+	}
+	if err := DefaultChokeConfig().validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for name, mut := range map[string]func(*ChokeConfig){
+		"Unchoked":        func(c *ChokeConfig) { c.Unchoked = 0 },
+		"MinFirsts":       func(c *ChokeConfig) { c.MinFirsts = 0 },
+		"ExploreEvery":    func(c *ChokeConfig) { c.ExploreEvery = -1 },
+		"MaxData":         func(c *ChokeConfig) { c.MaxData = -1 },
+		"FlushInterval":   func(c *ChokeConfig) { c.FlushInterval = 0 },
+		"MaxPerHeartbeat": func(c *ChokeConfig) { c.MaxPerHeartbeat = 0 },
+	} {
+		c := DefaultChokeConfig()
+		mut(&c)
+		if err := c.validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/meshbus/meshbus/eventbus"
+	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/internal/testhost"
+)
+
+// chokeTestConfig keeps one eager peer and decides on 3 first deliveries.
+func chokeTestConfig() ChokeConfig {
+	c := DefaultChokeConfig()
+	c.Unchoked, c.MinFirsts, c.ExploreEvery = 1, 3, 0
+	return c
+}
+
+// In a diamond a-b, a-c, b-d, c-d, d gets a's messages through b and c;
+// with choking it chokes the one that brought fewer first at a heartbeat,
+// that peer records it, and every later message still reaches d (through
+// the eager one, and the choked one's IHAVE).
+func TestChokingDiamond(t *testing.T) {
+	const topic = "choke"
+	clk := clock.NewMock()
+	opt := WithChoking(chokeTestConfig())
+	a, b, c, d := newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt)
+	tops := map[*node]*Topic{}
+	for _, n := range []*node{a, b, c, d} {
+		tp, err := n.r.Join(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tops[n] = tp
+	}
+	sub, err := tops[d].Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := [][2]*node{{a, b}, {a, c}, {b, d}, {c, d}}
+	for _, e := range edges {
+		testhost.Connect(t, e[0].h, e[1].h)
+	}
+	for _, e := range edges {
+		waitMeshed(t, clk, topic, e[0], e[1])
+	}
+	for _, e := range edges {
+		if x, ok := e[1].r.PeerExtensions(e[0].h.ID()); !ok || !x.Choke {
+			t.Fatalf("extensions seen across an edge: %+v %v", x, ok)
+		}
+	}
+	publish := func(i int) {
+		t.Helper()
+		want := fmt.Sprintf("m%d", i)
+		if err := tops[a].Publish(context.Background(), []byte(want), RequirePeers()); err != nil {
+			t.Fatal(err)
+		}
+		if got := next(t, sub); string(got.Data) != want {
+			t.Fatalf("d read %q, want %q", got.Data, want)
+		}
+	}
+	for i := range 6 {
+		publish(i)
+	}
+	var choked *node
+	bustest.Eventually(t, 20*time.Second, "d chokes b or c", func() bool {
+		ours, _ := d.r.Choked(topic)
+		if len(ours) != 1 {
+			return false
+		}
+		for _, n := range []*node{b, c} {
+			if _, theirs := n.r.Choked(topic); len(theirs) == 1 && theirs[0] == d.h.ID() && ours[0] == n.h.ID() {
+				choked = n
+				return true
+			}
+		}
+		return false
+	}, heartbeat(clk))
+	for i := 6; i < 16; i++ {
+		publish(i)
+	}
+	if ours, _ := d.r.Choked(topic); len(ours) != 1 || ours[0] != choked.h.ID() {
+		t.Fatalf("d's choked peers after 10 more messages: %v (had %s)", ours, choked.h.ID())
+	}
+}
+
+// A meshbus node with choking on and a go-libp2p-pubsub node exchange
+// messages as without it: the flag in our Extensions is an unknown field
+// to it, and it is never choked.
+func TestChokingWithGoPubsub(t *testing.T) {
+	const topic = "choke-go"
+	clk := clock.NewMock()
+	a := newNode(t, clk, WithChoking(chokeTestConfig()))
+	ta, err := a.r.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subA, err := ta.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := testhost.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := ps.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subB, err := tb.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		subB.Cancel()
+		_ = tb.Close()
+		cancel()
+		_ = hb.Close()
+	})
+	testhost.Connect(t, a.h, hb)
+	bustest.Eventually(t, 20*time.Second, "mesh with the go node", func() bool {
+		return contains(a.r.Mesh(topic), hb.ID())
+	}, heartbeat(clk))
+	if e, ok := a.r.PeerExtensions(hb.ID()); !ok || e.Choke {
+		t.Fatalf("go node's extensions %+v %v", e, ok)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	for i := range 5 {
+		want := fmt.Sprintf("go%d", i)
+		if err := tb.Publish(rctx, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		if got := next(t, subA); string(got.Data) != want {
+			t.Fatalf("meshbus got %q, want %q", got.Data, want)
+		}
+		clk.Add(time.Second) // heartbeats: nothing to choke
+	}
+	if ours, theirs := a.r.Choked(topic); len(ours)+len(theirs) != 0 {
+		t.Fatalf("choked %v, %v with a go peer", ours, theirs)
+	}
+	if err := ta.Publish(rctx, []byte("from meshbus")); err != nil {
+		t.Fatal(err)
+	}
+	for { // its own messages first
+		m, err := subB.Next(rctx)
+		if err != nil {
+			t.Fatalf("go node: %v", err)
+		}
+		if string(m.Data) == "from meshbus" {
+			break
+		}
+	}
+}
+
+func TestWithChokingValidated(t *testing.T) {
+	h := testhost.New(t)
+	bus := eventbus.New()
+	t.Cleanup(func() { _ = bus.Close() })
+	bad := DefaultChokeConfig()
+	bad.Unchoked = 0
+	if _, err := New(h, bus, WithChoking(bad)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("Unchoked 0: %v", err)
+	}
+	r, err := New(h, bus, WithChoking(DefaultChokeConfig()), WithGossipConfig(DefaultGossipConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.cfg.gossip.Choke.Enabled {
+		t.Fatal("WithGossipConfig after WithChoking turned it off")
+	}
+}
