@@ -245,6 +245,19 @@ type EvtMessageDuplicated struct {
 	At    time.Time
 }
 
+// EvtChokedPeerAnnounced is emitted when a mesh peer we choked (meshbus's
+// choke extension, router.WithChoking) announces with IHAVE messages of
+// Topic we already have: unchoked, it would have forwarded them to us, so
+// the scorer counts each as a mesh delivery (P₃), as the gossipsub choke
+// draft asks, whatever the delivery window. IDs are those message ids; the
+// event owns the slice.
+type EvtChokedPeerAnnounced struct {
+	Topic string
+	From  peer.ID
+	IDs   []string
+	At    time.Time
+}
+
 // RejectReason names why a received message was not delivered.
 type RejectReason uint8
 

@@ -224,6 +224,14 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	if gc.GraftLimitD {
 		notes = append(notes, "GRAFTs refused at D mesh peers (MESHBUS_GRAFT_LIMIT_D)")
 	}
+	// MESHBUS_CHOKE=1: meshbus's choke extension with the router's
+	// defaults (router.DefaultChokeConfig), for A/B runs; off by default:
+	// the plans' scenarios publish too few small messages for a decision
+	// (MinFirsts), and blob's messages are over MaxData.
+	if k.flag("MESHBUS_CHOKE", false) {
+		ropts = append(ropts, router.WithChoking(router.DefaultChokeConfig()))
+		notes = append(notes, "choke extension on (MESHBUS_CHOKE=1)")
+	}
 	// MESHBUS_LARGE=0: no gossipsub v1.4 (no /meshsub/1.4.0 Extensions
 	// flag, so no PREAMBLE or IMRECEIVING between meshbus nodes), to
 	// measure v1.4 over the plans' links.

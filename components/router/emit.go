@@ -26,6 +26,7 @@ var factEmitters = []func(*eventbus.Bus) (factEmitter, error){
 	bind(automaton.FactMessagePublished),
 	bind(automaton.FactMessageDelivered),
 	bind(automaton.FactMessageDuplicated),
+	bind(automaton.FactChokedAnnounced),
 	bind(automaton.FactMessageRejected),
 	bind(automaton.FactPeerPenalized),
 	bind(automaton.FactFanoutPeerAdded),

@@ -5,7 +5,8 @@
 //
 // Inputs (InputEvents lists them): the router's EvtPeerGrafted,
 // EvtPeerPruned, EvtMessageDelivered (P₂, P₃), EvtMessageDuplicated (near-first
-// deliveries, forwarders of invalid messages), EvtMessageRejected (P₄ when
+// deliveries, forwarders of invalid messages), EvtChokedPeerAnnounced (a
+// choked mesh peer's announcements, P₃), EvtMessageRejected (P₄ when
 // RejectReason.Invalid), EvtMessagePublished, EvtPeerPenalized (P₇),
 // EvtRouterPeerAdded/Removed, EvtPeerUnsubscribed and EvtTopicLeft; the
 // connection tracker's EvtConnOpened/Closed (RemoteIP, for P₆) and

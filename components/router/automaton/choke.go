@@ -205,6 +205,13 @@ func (t *topicState) choking(p peer.ID) bool {
 	return ok
 }
 
+// chokeSpares reports whether mesh peer p of t gets no IDONTWANT for a
+// message with dataLen bytes of data because we choked it: it sends us an
+// IHAVE for such a message, not the message (larger ones it still sends).
+func (a *Automaton) chokeSpares(t *topicState, p peer.ID, dataLen int) bool {
+	return dataLen <= a.cfg.Choke.MaxData && t.choking(p)
+}
+
 // chokeForget clears p's choke state in t: it left t's mesh or joined it.
 func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	c := &t.ch

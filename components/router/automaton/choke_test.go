@@ -89,6 +89,13 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	if got := idontwantsTo(&h.out, id); len(got) != 1 || got[mesh[1]] != 1 {
 		t.Fatalf("IDONTWANT to %v, want only %s", got, mesh[1])
 	}
+	// Over MaxData a choked peer still sends the message: it gets
+	// IDONTWANT.
+	h.a.cfg.Choke.MaxData = 1024
+	_, id = h.receive(mesh[0], 2048)
+	if got := idontwantsTo(&h.out, id); len(got) != 5 || got[mesh[3]] != 1 {
+		t.Fatalf("IDONTWANT over MaxData to %v, want every mesh peer but the source", got)
+	}
 	// A choked peer first (answering our IWANT): unchoked.
 	h.reset()
 	m, id := msg(pid(99), topicA, 100)
@@ -109,6 +116,31 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	}
 	if c, u := h.chokeEntries(mesh[5]); len(c)+len(u) != 0 {
 		t.Fatalf("author sent choke %q unchoke %q for its own message", c, u)
+	}
+}
+
+// A choked mesh peer's IHAVE of messages we have is reported for the
+// scorer (EvtChokedPeerAnnounced); the ids we lack are asked for as from
+// anyone; an eager peer's IHAVE reports nothing.
+func TestChokedPeerAnnouncementsReported(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 3, mesh[0], mesh[1])
+	h.heartbeat()
+	_, have := h.receive(mesh[0], 100)
+	h.reset()
+	if o := h.a.HandleIHave(h.now, mesh[3], ihave(topicA, have, "missing"), &h.out); o != OutcomeIWantSent {
+		t.Fatalf("HandleIHave = %v", o)
+	}
+	evs := FactChokedAnnounced.In(&h.out)
+	if len(evs) != 1 || evs[0].From != mesh[3] || evs[0].Topic != topicA || !slices.Equal(evs[0].IDs, []string{have}) {
+		t.Fatalf("facts %+v", evs)
+	}
+	h.reset()
+	if o := h.a.HandleIHave(h.now, mesh[1], ihave(topicA, have), &h.out); o != OutcomeNothingWanted {
+		t.Fatalf("eager peer's IHAVE = %v", o)
+	}
+	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
+		t.Fatalf("eager peer's IHAVE reported: %+v", evs)
 	}
 }
 

@@ -81,8 +81,8 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			continue
 		}
 		for _, p := range t.mesh.items {
-			if p == from || containsPeer(mesh, p) || t.choking(p) {
-				continue // a peer we choked sends us IHAVE, not the message
+			if p == from || containsPeer(mesh, p) || a.chokeSpares(t, p, dataLen) {
+				continue
 			}
 			if a.partsPeers > 0 {
 				if ps := a.peers[p]; ps != nil && ps.sendsParts(name) {

@@ -46,7 +46,9 @@ func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMe
 // within the per-heartbeat budgets (MaxIHaveMessages IHAVEs and
 // MaxIHaveLength requested ids per peer), and records a promise: one of the
 // requested messages must arrive from the peer within IWantFollowupTime or
-// the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat).
+// the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat). From
+// a mesh peer we choked (ChokeConfig), the ids we already have are reported
+// as EvtChokedPeerAnnounced, which the scorer counts as mesh deliveries.
 //
 // Outcomes: OutcomeIWantSent, OutcomeNothingWanted,
 // OutcomeIHaveBudgetExceeded, OutcomeBelowGossipThreshold,
@@ -68,13 +70,22 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	if !a.validTopic(topic) {
 		return OutcomeInvalidInput
 	}
-	if t := a.topics[topic]; t == nil || !t.joined {
+	t := a.topics[topic]
+	if t == nil || !t.joined {
 		return OutcomeTopicNotJoined
 	}
 	budget := a.cfg.MaxIHaveLength - ps.iasked
 	want := a.scratchIDs[:0]
+	choked := t.choking(from)
+	var had []string // the ids a peer we choked announced that we have
 	for _, raw := range ih.GetMessageIDs() {
-		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength || a.seen.has(string(raw)) {
+		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {
+			continue
+		}
+		if a.seen.has(string(raw)) {
+			if choked && len(had) < a.cfg.MaxIHaveLength {
+				had = append(had, string(raw))
+			}
 			continue
 		}
 		if _, dup := a.scratchSet[string(raw)]; dup {
@@ -89,6 +100,9 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	}
 	clear(a.scratchSet)
 	a.scratchIDs = want[:0]
+	if len(had) > 0 {
+		FactChokedAnnounced.add(out, events.EvtChokedPeerAnnounced{Topic: topic, From: from, IDs: had, At: now})
+	}
 	if len(want) == 0 {
 		return OutcomeNothingWanted
 	}

@@ -170,8 +170,8 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 			out.Preamble.IDontWantSpared++
 			continue
 		}
-		if t.choking(p) {
-			continue // it sends us IHAVE, not the message
+		if a.chokeSpares(t, p, len(msg.GetData())) {
+			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 && !mp.sendsParts(t.name) {
 			if learn && !a.idwSends(now, mp, k, out) {

@@ -18,6 +18,7 @@ func InputEvents() []any {
 		new(events.EvtPeerPruned),
 		new(events.EvtMessageDelivered),
 		new(events.EvtMessageDuplicated),
+		new(events.EvtChokedPeerAnnounced),
 		new(events.EvtMessageRejected),
 		new(events.EvtMessagePublished),
 		new(events.EvtPeerPenalized),
@@ -46,6 +47,8 @@ func (a *Automaton) HandleEvent(now time.Time, ev any, out *Output) Outcome {
 		return a.HandleDelivered(now, e, out)
 	case events.EvtMessageDuplicated:
 		return a.HandleDuplicate(now, e, out)
+	case events.EvtChokedPeerAnnounced:
+		return a.HandleChokedAnnounced(now, e, out)
 	case events.EvtMessageRejected:
 		return a.HandleRejected(now, e, out)
 	case events.EvtMessagePublished:
@@ -257,6 +260,44 @@ func (a *Automaton) HandleDuplicate(now time.Time, ev events.EvtMessageDuplicate
 		return OutcomeScored
 	}
 	return OutcomePending
+}
+
+// HandleChokedAnnounced records a choked mesh peer's IHAVE for messages we
+// have (the router's choke extension): unchoked, the peer would have
+// forwarded them, so each id whose valid delivery is on record earns it P₃
+// once, as a near-first delivery would, whatever the window (its IHAVE
+// waits for a batch by design). Ids still being validated, invalid,
+// ignored or no longer on record earn nothing, nor does a peer not in the
+// topic's mesh. Outcomes: OutcomeScored (at least one id counted),
+// OutcomeNothingToDo, OutcomeTopicNotScored, OutcomeMissingField.
+func (a *Automaton) HandleChokedAnnounced(now time.Time, ev events.EvtChokedPeerAnnounced, out *Output) Outcome {
+	tc := a.topics[ev.Topic]
+	switch {
+	case tc == nil:
+		return OutcomeTopicNotScored
+	case ev.From == "":
+		return OutcomeMissingField
+	}
+	ps := a.index[ev.From]
+	if ps == nil || ps.topics == nil || !ps.topics[tc.idx].inMesh {
+		return OutcomeNothingToDo
+	}
+	a.out = out
+	counted := false
+	for _, id := range ev.IDs {
+		rec := a.records.get(id)
+		if rec == nil || rec.status != statusValid || rec.has(ev.From) {
+			continue
+		}
+		rec.peers = append(rec.peers, ev.From)
+		a.meshDelivery(&ps.topics[tc.idx], tc)
+		counted = true
+	}
+	if !counted {
+		return OutcomeNothingToDo
+	}
+	a.rescore(ps, at(now, ev.At))
+	return OutcomeScored
 }
 
 // HandleRejected records a message that was not delivered. Reasons for

@@ -327,6 +327,7 @@ func TestHandleEventDispatch(t *testing.T) {
 		{events.EvtMessageDelivered{Topic: topic, ID: "m", From: pA, At: t0}, OutcomeScored},
 		{events.EvtMessageDuplicated{Topic: topic, ID: "m", From: pB, At: t0}, OutcomeNothingToDo},
 		{events.EvtMessageDuplicated{Topic: topic, ID: "", From: pB, At: t0}, OutcomeMissingField},
+		{events.EvtChokedPeerAnnounced{Topic: topic, IDs: []string{"m"}, At: t0}, OutcomeMissingField},
 		{events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectValidationFailed, At: t0}, OutcomeScored},
 		{events.EvtPeerPenalized{Peer: pC, Count: 1, At: t0}, OutcomeScored},
 		{events.EvtPeerAppScoreSet{Peer: pA, Score: 1}, OutcomeScored},
@@ -359,7 +360,7 @@ func TestHandleEventDispatch(t *testing.T) {
 	if st := s.Stats(); st.Retained != 2 {
 		t.Fatalf("stats = %+v, want A and B retained", st)
 	}
-	if got := len(InputEvents()); got != 15 {
+	if got := len(InputEvents()); got != 16 {
 		t.Fatalf("InputEvents lists %d types", got)
 	}
 }

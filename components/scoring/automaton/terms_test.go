@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -133,6 +135,47 @@ func TestP3NearFirstDeliveries(t *testing.T) {
 	wantScore(t, s, pB, -0.5*math.Pow(4-d, 2))
 	wantScore(t, s, pC, -0.5*16)
 	wantScore(t, s, pD, -0.5*math.Pow(4-d, 2))
+}
+
+// A choked mesh peer's IHAVE of messages we have (the router's choke
+// extension) counts for P₃ once per message, outside the window too; not
+// for a message still being validated, one never delivered, or from a
+// peer outside the mesh.
+func TestP3ChokedPeerAnnouncements(t *testing.T) {
+	s := newScorer(t, withTopic(meshTopic(-1, 0)))
+	for _, p := range []string{"A", "B", "C"} {
+		connect(s, peerID(p), "", t0)
+	}
+	graft(s, pA, t0)
+	graft(s, pB, t0)
+	deliver(s, "m1", pA, sec(1))
+	deliver(s, "m2", pA, sec(1))
+	announce := func(p peer.ID, at time.Time, ids ...string) Outcome {
+		return s.HandleChokedAnnounced(at, events.EvtChokedPeerAnnounced{Topic: topic, From: p, IDs: ids, At: at}, nil)
+	}
+	// B announces m1 and m2 200 ms later (window 10 ms), m1 again, and
+	// m3, which nobody delivered.
+	if o := announce(pB, sec(1.2), "m1", "m2", "m3"); o != OutcomeScored {
+		t.Fatalf("announce = %v", o)
+	}
+	if o := announce(pB, sec(1.4), "m1"); o != OutcomeNothingToDo {
+		t.Fatalf("repeated announce = %v", o)
+	}
+	if o := announce(pC, sec(1.2), "m1"); o != OutcomeNothingToDo {
+		t.Fatalf("non-mesh announce = %v", o)
+	}
+	if o := s.HandleChokedAnnounced(sec(1), events.EvtChokedPeerAnnounced{Topic: "other", From: pB, IDs: []string{"m1"}}, nil); o != OutcomeTopicNotScored {
+		t.Fatalf("unscored topic = %v", o)
+	}
+	if o := s.HandleChokedAnnounced(sec(1), events.EvtChokedPeerAnnounced{Topic: topic, IDs: []string{"m1"}}, nil); o != OutcomeMissingField {
+		t.Fatalf("no sender = %v", o)
+	}
+	// A's copy of m1 later earns nothing more for B.
+	duplicate(s, "m1", pB, sec(1.001))
+	s.HandleTick(sec(6), nil)
+	d := math.Pow(0.9, 6)
+	wantScore(t, s, pB, -0.5*math.Pow(4-2*d, 2)) // as A: two deliveries
+	wantScore(t, s, pA, -0.5*math.Pow(4-2*d, 2))
 }
 
 func TestP3bMeshFailurePenalty(t *testing.T) {
