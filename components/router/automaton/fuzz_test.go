@@ -52,6 +52,9 @@ func fuzzConfig() Config {
 		WindowMax: 20 * time.Millisecond, SourceTimeout: 100 * time.Millisecond, MaxMessageSize: 1000,
 		MaxIncoming: 4, MaxIncomingPerPeer: 2, MaxPerHeartbeat: 3, DemoteFor: 200 * time.Millisecond,
 		MissAllowance: 1, MissMemory: time.Second, Pull: true}
+	// choking: quick decisions, exploring often, small messages only
+	c.Choke = ChokeConfig{Enabled: true, Unchoked: 1, MinFirsts: 2, ExploreEvery: 2, MaxData: 25,
+		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4}
 	return c
 }
 
@@ -123,13 +126,14 @@ func (p *program) step() bool {
 		return false
 	}
 	a, now, out := p.a, p.now, &p.out
-	switch op := p.next() % 18; op {
+	switch op := p.next() % 19; op {
 	case 0:
 		f := p.next()
 		id := p.peer()
 		a.AddPeer(now, PeerSpec{ID: id, Protocol: protocol.ID(fuzzProtocols[int(f)%len(fuzzProtocols)]),
 			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
 		a.SetPeerLargeMessages(id, f&64 == 0) // v1.4 on most peers
+		a.SetPeerChoke(id, f&4 == 0)          // the choke extension on most
 		if f&128 != 0 {                       // sends us partial messages on a topic: no IDONTWANT there
 			a.SetPeerPartsFrom(id, []string{p.topic()})
 		}
@@ -173,6 +177,16 @@ func (p *program) step() bool {
 			}
 		}
 		a.HandleControl(now, from, rpc.GetControl(), out, nil)
+		if c := rpc.GetChoke(); c != nil {
+			a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out)
+		}
+	case 18: // the choke extension: a peer chokes or unchokes us
+		from, t := p.peer(), p.topic()
+		if p.next()%2 == 0 {
+			a.HandleChoke(now, from, []string{t}, nil, out)
+		} else {
+			a.HandleChoke(now, from, nil, []string{t}, out)
+		}
 	case 6:
 		from := p.peer()
 		m, id := p.message(p.peer(), p.topic())
@@ -282,6 +296,28 @@ func checkBounds(t testing.TB, a *Automaton) {
 		}
 		if _, ok := a.peers[rec.creator]; ok {
 			created[rec.creator]++
+		}
+	}
+	for name, tp := range a.topics {
+		for q := range tp.ch.choked {
+			if !tp.joined || !tp.mesh.has(q) {
+				t.Fatalf("topic %q: choked %s is not a mesh peer", name, q)
+			}
+		}
+		for q := range tp.ch.chokedUs {
+			if !tp.joined || !tp.mesh.has(q) {
+				t.Fatalf("topic %q: %s choked us and is not a mesh peer", name, q)
+			}
+		}
+		sum := 0
+		for q, n := range tp.ch.firsts {
+			if !tp.mesh.has(q) || n <= 0 {
+				t.Fatalf("topic %q: %d firsts for %s (in mesh %v)", name, n, q, tp.mesh.has(q))
+			}
+			sum += n
+		}
+		if sum != tp.ch.total {
+			t.Fatalf("topic %q: firsts sum %d, total %d", name, sum, tp.ch.total)
 		}
 	}
 	for p, ps := range a.peers {
