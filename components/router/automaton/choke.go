@@ -20,14 +20,15 @@ import (
 //
 // The receiver decides. Per joined topic it counts which mesh peer brought
 // each message first. At a heartbeat with at least MinFirsts such
-// deliveries counted, it keeps the Unchoked eager mesh peers that brought
-// the most (peers without the extension are always eager and count among
-// them) and chokes the other peers that have the extension; it unchokes a
-// choked peer when it brings a message first (its IHAVE beat every eager
-// peer), when fewer than Unchoked mesh peers are eager (mesh churn), and,
-// every ExploreEvery heartbeats, the one choked longest, so that faster
-// paths are found again. It sends no IDONTWANT to a peer it choked: that
-// peer sends it nothing to cancel.
+// deliveries counted, it keeps eager the Unchoked mesh peers that brought
+// the most (peers without the extension count, and are never choked) and
+// chokes the others that have the extension. It also unchokes a choked
+// peer when choked peers (through IHAVE and IWANT) have brought more
+// messages first than eager ones since the last decision (the eager paths
+// are failing), when fewer than Unchoked mesh peers are eager (mesh
+// churn), and, every ExploreEvery heartbeats, the one choked longest, so
+// that faster paths are found again. It sends no IDONTWANT for messages of
+// at most MaxData bytes to a peer it choked: that peer sends it none.
 //
 // The sender obeys. To a mesh peer that choked it on the topic it sends,
 // for each forwarded message of at most MaxData bytes of data, its id in
@@ -102,9 +103,11 @@ func (c ChokeConfig) validate() error {
 // leaving the mesh, or joining it, clears a peer's (chokeForget).
 type topicChoke struct {
 	// firsts counts, per mesh peer, the messages it brought first since
-	// the last decision (not its own), total their sum.
-	firsts map[peer.ID]int
-	total  int
+	// the last decision (not its own), total their sum, lazyWins the
+	// part brought by peers we had choked.
+	firsts   map[peer.ID]int
+	total    int
+	lazyWins int
 	// choked holds the mesh peers we choked, with the heartbeat we did.
 	choked map[peer.ID]uint64
 	// chokedUs holds the mesh peers that choked us.
@@ -217,6 +220,7 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	c := &t.ch
 	if n, ok := c.firsts[p]; ok {
 		c.total -= n
+		c.lazyWins = min(c.lazyWins, c.total)
 		delete(c.firsts, p)
 	}
 	delete(c.choked, p)
@@ -228,14 +232,15 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.firsts)
 	clear(t.ch.choked)
 	clear(t.ch.chokedUs)
-	t.ch.total = 0
+	t.ch.total, t.ch.lazyWins = 0, 0
 }
 
 // chokeFirst records that mesh peer from brought a message of t first
 // (author is the message's author): it counts for the next decision
 // (peers without the extension count too: they are eager and may be the
-// fastest), and a peer we choked is unchoked, since it beat every eager
-// peer.
+// fastest, and so do choked peers, whose copies come after their IHAVE);
+// a choked peer is unchoked at once when choked peers have brought more
+// messages first than eager ones since the last decision.
 func (a *Automaton) chokeFirst(t *topicState, from, author peer.ID, out *Output) {
 	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
 		return
@@ -247,7 +252,15 @@ func (a *Automaton) chokeFirst(t *topicState, from, author peer.ID, out *Output)
 	c.firsts[from]++
 	c.total++
 	if t.choking(from) {
-		a.unchoke(t, from, out)
+		c.lazyWins++
+		// Choked peers, through IHAVE and IWANT, brought more messages
+		// first than the eager ones since the last decision: the eager
+		// paths are failing, so this one does not wait for the heartbeat.
+		// (One such win alone is no evidence: at a high rate a message in
+		// the eager paths' tail loses to an IHAVE now and then.)
+		if 2*c.lazyWins > c.total {
+			a.unchoke(t, from, out)
+		}
 	}
 }
 
@@ -289,7 +302,7 @@ func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
 		eager++
 	}
 	if c.total >= cfg.MinFirsts {
-		a.chokeSlowest(t, out)
+		a.chokeDecide(t, out)
 	}
 	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
 		if p := a.chokedLongest(t); c.choked[p] < a.ticks { // not one just choked
@@ -299,20 +312,36 @@ func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
 	}
 }
 
-// chokeSlowest keeps the Unchoked eager mesh peers of t that brought the
-// most messages first (mesh order among equals) and chokes the other
-// eager ones that have the extension; then it starts a new count.
-func (a *Automaton) chokeSlowest(t *topicState, out *Output) {
+// chokeDecide ranks t's mesh peers by the messages they brought first
+// since the last decision (eager peers before choked ones among equals,
+// then mesh order): the first Unchoked are eager (a choked one among them
+// is unchoked), and the others that have the extension are choked. Then
+// it starts a new count.
+func (a *Automaton) chokeDecide(t *topicState, out *Output) {
 	c := &t.ch
-	eager := a.scratchLazy[:0]
+	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
-		if !t.choking(p) {
-			eager = append(eager, a.peers[p])
-		}
+		ranked = append(ranked, a.peers[p])
 	}
-	slices.SortStableFunc(eager, func(x, y *peerState) int { return c.firsts[y.id] - c.firsts[x.id] })
-	for _, ps := range eager[min(a.cfg.Choke.Unchoked, len(eager)):] {
-		if ps.feat&featChoke != 0 {
+	slices.SortStableFunc(ranked, func(x, y *peerState) int {
+		if d := c.firsts[y.id] - c.firsts[x.id]; d != 0 {
+			return d
+		}
+		switch cx, cy := t.choking(x.id), t.choking(y.id); {
+		case cx && !cy:
+			return 1
+		case !cx && cy:
+			return -1
+		}
+		return 0
+	})
+	for i, ps := range ranked {
+		switch {
+		case i < a.cfg.Choke.Unchoked:
+			if t.choking(ps.id) {
+				a.unchoke(t, ps.id, out)
+			}
+		case !t.choking(ps.id) && ps.feat&featChoke != 0:
 			if c.choked == nil {
 				c.choked = make(map[peer.ID]uint64)
 			}
@@ -320,10 +349,10 @@ func (a *Automaton) chokeSlowest(t *topicState, out *Output) {
 			out.sendChoke(ps.id, t.name, true)
 		}
 	}
-	clear(eager)
-	a.scratchLazy = eager[:0]
+	clear(ranked)
+	a.scratchLazy = ranked[:0]
 	clear(c.firsts)
-	c.total = 0
+	c.total, c.lazyWins = 0, 0
 }
 
 // chokedLongest returns the peer of t choked earliest (the smallest id

@@ -96,21 +96,26 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	if got := idontwantsTo(&h.out, id); len(got) != 5 || got[mesh[3]] != 1 {
 		t.Fatalf("IDONTWANT over MaxData to %v, want every mesh peer but the source", got)
 	}
-	// A choked peer first (answering our IWANT): unchoked.
-	h.reset()
-	m, id := msg(pid(99), topicA, 100)
-	if o := h.a.HandleMessage(h.now, mesh[4], m, id, true, &h.out); o != OutcomeNeedsValidation {
-		t.Fatalf("HandleMessage = %v", o)
-	}
-	if _, u := h.chokeEntries(mesh[4]); !slices.Equal(u, []string{topicA}) {
-		t.Fatalf("unchoke entries %q, want [%s]", u, topicA)
+	// A choked peer first (answering our IWANT): after the two eager firsts
+	// above, its first and second wins are no majority; the third makes
+	// choked peers the majority, and it is unchoked at once.
+	for i := range 3 {
+		h.reset()
+		m, id := msg(pid(99), topicA, 100)
+		if o := h.a.HandleMessage(h.now, mesh[4], m, id, true, &h.out); o != OutcomeNeedsValidation {
+			t.Fatalf("HandleMessage = %v", o)
+		}
+		_, u := h.chokeEntries(mesh[4])
+		if want := i == 2; want != slices.Equal(u, []string{topicA}) {
+			t.Fatalf("win %d: unchoke entries %q", i+1, u)
+		}
 	}
 	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, mesh[4]) || len(ours) != 3 {
 		t.Fatalf("Choked after the unchoke = %v", ours)
 	}
 	// Its own messages do not count: an author is always first.
 	h.reset()
-	m, id = msg(mesh[5], topicA, 100)
+	m, id := msg(mesh[5], topicA, 100)
 	if o := h.a.HandleMessage(h.now, mesh[5], m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("HandleMessage = %v", o)
 	}
@@ -141,6 +146,34 @@ func TestChokedPeerAnnouncementsReported(t *testing.T) {
 	}
 	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
 		t.Fatalf("eager peer's IHAVE reported: %+v", evs)
+	}
+}
+
+// At a decision the ranking covers choked peers too: one that brought
+// more messages first than an eager one is unchoked, and the eager one
+// choked.
+func TestChokeDecisionSwaps(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 3, mesh[0], mesh[1])
+	h.heartbeat()
+	// mesh[0] 3 firsts, mesh[2] (choked) 2, mesh[1] 1: 6 >= MinFirsts.
+	firsts(h, 3, mesh[0])
+	firsts(h, 1, mesh[1])
+	for range 2 {
+		m, id := msg(pid(99), topicA, 100)
+		h.a.HandleMessage(h.now, mesh[2], m, id, true, &h.out)
+	}
+	h.reset()
+	h.heartbeat()
+	if _, u := h.chokeEntries(mesh[2]); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("faster choked peer: unchoke entries %q", u)
+	}
+	if c, _ := h.chokeEntries(mesh[1]); !slices.Equal(c, []string{topicA}) {
+		t.Fatalf("slower eager peer: choke entries %q", c)
+	}
+	ours, _ := h.a.Choked(topicA)
+	if slices.Contains(ours, mesh[0]) || slices.Contains(ours, mesh[2]) || !slices.Contains(ours, mesh[1]) || len(ours) != 4 {
+		t.Fatalf("Choked = %v", ours)
 	}
 }
 
