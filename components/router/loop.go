@@ -20,7 +20,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 	// peers that choked us: ChokeConfig.FlushInterval): flushed on their
 	// own ticker; a nil channel never fires when neither batches.
 	var lazyTick <-chan time.Time
-	if flush := r.lazyFlushInterval(); flush > 0 {
+	if flush := r.cfg.gossip.FlushInterval(); flush > 0 {
 		lt := r.clk.Ticker(flush)
 		defer lt.Stop()
 		lazyTick = lt.C
@@ -222,19 +222,4 @@ func (r *Router) updateMesh(topic string) {
 	if ts := r.topics[topic]; ts != nil {
 		ts.mesh.Store(int64(len(r.aut.Mesh(topic))))
 	}
-}
-
-// lazyFlushInterval is how often the batched IHAVEs are flushed: the
-// shorter of LazyConfig.FlushInterval (when learned lazy forwarding
-// batches) and ChokeConfig.FlushInterval (when choking is on); 0 when
-// nothing batches.
-func (r *Router) lazyFlushInterval() time.Duration {
-	var d time.Duration
-	if l := r.cfg.gossip.Lazy; l.Enabled && l.FlushInterval > 0 {
-		d = l.FlushInterval
-	}
-	if c := r.cfg.gossip.Choke; c.Enabled && (d == 0 || c.FlushInterval < d) {
-		d = c.FlushInterval
-	}
-	return d
 }

@@ -65,6 +65,7 @@ const (
 	evDeliver eventKind = iota + 1
 	evHeartbeat
 	evValidate
+	evFlush // batched IHAVEs (lazy forwarding, choking): FlushLazy
 )
 
 type event struct {
@@ -165,6 +166,9 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 	s.flush(n)
 	phase := time.Duration(s.rng.Int64N(int64(s.cfg.Router.HeartbeatInterval)))
 	s.push(&event{at: s.now.Add(phase), kind: evHeartbeat, node: i})
+	if d := s.flushInterval(); d > 0 && b == Honest {
+		s.push(&event{at: s.now.Add(d), kind: evFlush, node: i})
+	}
 	return i, nil
 }
 
@@ -231,6 +235,8 @@ func (s *Sim) introduce(n, m *node, outbound bool) {
 			proto = m.proto
 		}
 		n.a.AddPeer(s.now, automaton.PeerSpec{ID: m.id, Protocol: proto, Outbound: outbound}, &n.out)
+		// Both ends' Extensions: the choke extension when both run it.
+		n.a.SetPeerChoke(m.id, m.a != nil && s.cfg.Router.Choke.Enabled)
 		s.flush(n)
 		return
 	}
@@ -350,6 +356,10 @@ func (s *Sim) handle(e *event) {
 	case evHeartbeat:
 		s.heartbeat(n)
 		s.push(&event{at: s.now.Add(s.cfg.Router.HeartbeatInterval), kind: evHeartbeat, node: n.idx})
+	case evFlush:
+		n.a.FlushLazy(s.now, &n.out)
+		s.flush(n)
+		s.push(&event{at: s.now.Add(s.flushInterval()), kind: evFlush, node: n.idx})
 	case evDeliver:
 		if _, ok := s.links[key(e.node, e.from)]; !ok {
 			s.track.dropped++ // the link was cut while the RPC was in flight
@@ -386,6 +396,9 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 		}
 	}
 	n.outcomes = a.HandleControl(now, from, e.rpc.GetControl(), out, n.outcomes[:0])
+	if c := e.rpc.GetChoke(); c != nil {
+		n.outcomes = append(n.outcomes, a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out))
+	}
 	for _, o := range n.outcomes {
 		if o == automaton.OutcomeUnsupportedByProtocol {
 			s.track.unsupported++
