@@ -25,7 +25,7 @@ func (r *Router) handleRPC(in netInput) {
 	p := in.peer
 	if in.first {
 		r.recordLargeMessages(in)
-		r.m.outcome(r.aut.SetPeerChoke(p, wire.HasExtensions(in.proto) && in.rpc.GetControl().GetExtensions().GetMeshbusChoke()))
+		r.m.outcome(r.aut.SetPeerChoke(p, in.rpc.GetControl().GetExtensions().GetMeshbusChoke()))
 	}
 	r.partialRPCIn(in)
 	defer r.partialRPCAfter(in)

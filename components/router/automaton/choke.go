@@ -287,12 +287,7 @@ func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen 
 	if !t.chokedBy(ps.id) || dataLen > a.cfg.Choke.MaxData || !a.lazyCanQueue(ps, t.name, a.lazyMaxIHaves()) {
 		return false
 	}
-	if e := a.mcache.get(id); e != nil {
-		if e.offered == nil {
-			e.offered = make(map[peer.ID]struct{})
-		}
-		e.offered[ps.id] = struct{}{} // so that its IWANT is served
-	}
+	a.markOffered(id, ps.id)
 	a.lazyQueue(ps, t.name, id)
 	return true
 }
@@ -300,17 +295,7 @@ func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen 
 // chokeHeartbeat makes t's choke decisions (see ChokeConfig).
 func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
 	cfg, c := a.cfg.Choke, &t.ch
-	for p := range c.chokedUs {
-		if !t.mesh.has(p) {
-			delete(c.chokedUs, p)
-		}
-	}
-	for p := range c.choked {
-		if !t.mesh.has(p) {
-			delete(c.choked, p)
-		}
-	}
-	eager := t.mesh.len() - len(c.choked)
+	eager := t.mesh.len() - len(c.choked) // c holds mesh peers only (chokeForget)
 	for eager < cfg.Unchoked && len(c.choked) > 0 {
 		a.unchoke(t, a.chokedLongest(t), out)
 		eager++

@@ -303,12 +303,7 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 			lazy = ps.lazy.ihaves < maxIH
 		}
 		if lazy {
-			if e := a.mcache.get(id); e != nil {
-				if e.offered == nil {
-					e.offered = make(map[peer.ID]struct{})
-				}
-				e.offered[ps.id] = struct{}{}
-			}
+			a.markOffered(id, ps.id)
 			if l.FlushInterval > 0 && (len(ps.lazy.queue) > 0 || now.Sub(ps.lazy.lastFlush) < a.lazyIdle()) {
 				a.lazyQueue(ps, t.name, id)
 			} else {
@@ -340,6 +335,17 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 	a.lazy.open[o.key] = o
 	a.lazy.order.push(o)
 	return n
+}
+
+// markOffered records that id was offered to p in an IHAVE of ours (a lazy
+// copy), so that p's IWANT for it is served (advertised).
+func (a *Automaton) markOffered(id string, p peer.ID) {
+	if e := a.mcache.get(id); e != nil {
+		if e.offered == nil {
+			e.offered = make(map[peer.ID]struct{})
+		}
+		e.offered[p] = struct{}{}
+	}
 }
 
 // lazyIdle is how long a peer must have had no lazy IHAVE for its next
