@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
@@ -105,26 +104,7 @@ func TestChokingWithGoPubsub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb := testhost.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, hb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := ps.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subB, err := tb.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		subB.Cancel()
-		_ = tb.Close()
-		cancel()
-		_ = hb.Close()
-	})
+	hb, tb, subB := goNode(t, topic)
 	testhost.Connect(t, a.h, hb)
 	bustest.Eventually(t, 20*time.Second, "mesh with the go node", func() bool {
 		return contains(a.r.Mesh(topic), hb.ID())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,4 +139,34 @@ func exchange(t testing.TB, ta, tb *Topic, sa, sb *Subscription) exchanged {
 	}
 	x.OwnB, x.AtA = read(sb, "from b"), read(sa, "from b")
 	return x
+}
+
+// goNode starts a go-libp2p-pubsub GossipSub router with opts on a fresh
+// loopback host, joined to topic and subscribed; all closed at cleanup.
+func goNode(t testing.TB, topic string, opts ...pubsub.Option) (host.Host, *pubsub.Topic, *pubsub.Subscription) {
+	t.Helper()
+	h := testhost.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h, opts...)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	tp, err := ps.Join(topic)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	sub, err := tp.Subscribe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sub.Cancel()
+		_ = tp.Close()
+		cancel()
+		_ = h.Close()
+	})
+	return h, tp, sub
 }

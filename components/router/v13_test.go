@@ -95,27 +95,8 @@ func TestV13GoPubsubWithoutPartialGetsFullMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	subA, _ := ta.Subscribe()
-	hb := testhost.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
 	tr := newGoTracer()
-	ps, err := pubsub.NewGossipSub(ctx, hb, pubsub.WithRawTracer(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := ps.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subB, err := tb.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		subB.Cancel()
-		_ = tb.Close()
-		cancel()
-		_ = hb.Close()
-	})
+	hb, tb, subB := goNode(t, topic, pubsub.WithRawTracer(tr))
 	testhost.Connect(t, a.h, hb)
 	idA, idB := a.h.ID(), hb.ID()
 	bustest.Eventually(t, 20*time.Second, "meshes", func() bool {
