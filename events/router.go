@@ -73,6 +73,21 @@ type EvtPeerGrafted struct {
 	At       time.Time
 }
 
+// EvtPeerChoked is emitted when a mesh peer's choke state changes in
+// meshbus's choke extension (router.WithChoking): we choked it (ByUs) or
+// it choked us, or the choke was lifted (Choked false). A choked mesh
+// peer sends IHAVE instead of the messages it forwards; leaving the mesh
+// (EvtPeerPruned) ends both states without an event of its own.
+type EvtPeerChoked struct {
+	Peer  peer.ID
+	Topic string
+	// ByUs is true when the local node decided (it chose its eager
+	// peers), false when the peer told us.
+	ByUs   bool
+	Choked bool
+	At     time.Time
+}
+
 // PruneReason names why a peer left a mesh.
 type PruneReason uint8
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
+	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -41,6 +42,15 @@ func TestChokingDiamond(t *testing.T) {
 	sub, err := tops[d].Subscribe()
 	if err != nil {
 		t.Fatal(err)
+	}
+	chokesAt := map[*node]*eventbus.Subscription[events.EvtPeerChoked]{}
+	for _, n := range []*node{b, c, d} {
+		s, err := eventbus.Subscribe[events.EvtPeerChoked](n.bus, eventbus.BufSize(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		chokesAt[n] = s
 	}
 	edges := [][2]*node{{a, b}, {a, c}, {b, d}, {c, d}}
 	for _, e := range edges {
@@ -81,6 +91,13 @@ func TestChokingDiamond(t *testing.T) {
 		}
 		return false
 	}, heartbeat(clk))
+	// Both sides published it as an event on their bus.
+	bustest.Next(t, chokesAt[d], func(e events.EvtPeerChoked) bool {
+		return e.ByUs && e.Choked && e.Peer == choked.h.ID() && e.Topic == topic
+	}, 10*time.Second)
+	bustest.Next(t, chokesAt[choked], func(e events.EvtPeerChoked) bool {
+		return !e.ByUs && e.Choked && e.Peer == d.h.ID() && e.Topic == topic
+	}, 10*time.Second)
 	for i := 6; i < 16; i++ {
 		publish(i)
 	}

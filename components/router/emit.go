@@ -27,6 +27,7 @@ var factEmitters = []func(*eventbus.Bus) (factEmitter, error){
 	bind(automaton.FactMessageDelivered),
 	bind(automaton.FactMessageDuplicated),
 	bind(automaton.FactChokedAnnounced),
+	bind(automaton.FactPeerChoked),
 	bind(automaton.FactMessageRejected),
 	bind(automaton.FactPeerPenalized),
 	bind(automaton.FactFanoutPeerAdded),

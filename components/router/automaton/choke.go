@@ -36,6 +36,8 @@ import (
 // FlushInterval (FlushLazy, within the MaxIHaves budget of LazyConfig;
 // past it the message goes eagerly); our own messages always go eagerly.
 // A peer that leaves our mesh and comes back is unchoked (both ways).
+// Every change of either side's state is an EvtPeerChoked, except the
+// ends that leaving the mesh brings (EvtPeerPruned says it).
 //
 // Why: on a 2-core host a 1 KiB message costs about a UDP datagram per
 // copy, IDONTWANT and acknowledgement, and about five copies of each
@@ -166,7 +168,8 @@ func (a *Automaton) PeerChoke(p peer.ID) bool {
 // we have not joined, or where the peer is not in our mesh, are ignored
 // (either side may have just left the mesh). Past MaxPerHeartbeat entries
 // in a heartbeat interval the rest are ignored and the peer pays
-// PenaltyChokeFlood, once per RPC.
+// PenaltyChokeFlood, once per RPC. Each change of state emits
+// EvtPeerChoked (ByUs false); a repeated entry changes nothing.
 //
 // Outcomes: OutcomeChokeRecorded, OutcomeChokeNotNegotiated (the peer did
 // not advertise the extension, or ours is off), OutcomeChokeFlood,
@@ -191,6 +194,9 @@ func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []st
 			if t == nil || !t.joined || !t.mesh.has(from) {
 				continue
 			}
+			if on == t.chokedBy(from) {
+				continue // no change: a repeated entry has no effect
+			}
 			if on {
 				if t.ch.chokedUs == nil {
 					t.ch.chokedUs = make(map[peer.ID]struct{})
@@ -199,6 +205,7 @@ func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []st
 			} else {
 				delete(t.ch.chokedUs, from)
 			}
+			FactPeerChoked.add(out, events.EvtPeerChoked{Peer: from, Topic: name, Choked: on, At: now})
 		}
 	}
 	apply(choke, true)
@@ -255,7 +262,7 @@ func (t *topicState) chokeClear() {
 // fastest, and so do choked peers, whose copies come after their IHAVE);
 // a choked peer is unchoked at once when choked peers have brought more
 // messages first than eager ones since the last decision.
-func (a *Automaton) chokeFirst(t *topicState, from, author peer.ID, out *Output) {
+func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.ID, out *Output) {
 	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
 		return
 	}
@@ -273,7 +280,7 @@ func (a *Automaton) chokeFirst(t *topicState, from, author peer.ID, out *Output)
 		// (One such win alone is no evidence: at a high rate a message in
 		// the eager paths' tail loses to an IHAVE now and then.)
 		if 2*c.lazyWins > c.total {
-			a.unchoke(t, from, out)
+			a.unchoke(now, t, from, out)
 		}
 	}
 }
@@ -293,20 +300,20 @@ func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen 
 }
 
 // chokeHeartbeat makes t's choke decisions (see ChokeConfig).
-func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
+func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	cfg, c := a.cfg.Choke, &t.ch
 	eager := t.mesh.len() - len(c.choked) // c holds mesh peers only (chokeForget)
 	for eager < cfg.Unchoked && len(c.choked) > 0 {
-		a.unchoke(t, a.chokedLongest(t), out)
+		a.unchoke(now, t, a.chokedLongest(t), out)
 		eager++
 	}
 	if c.total >= cfg.MinFirsts {
-		a.chokeDecide(t, out)
+		a.chokeDecide(now, t, out)
 	}
 	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
 		if p := a.chokedLongest(t); c.choked[p] < a.ticks { // not one just choked
 			c.explored = a.ticks
-			a.unchoke(t, p, out)
+			a.unchoke(now, t, p, out)
 		}
 	}
 }
@@ -316,7 +323,7 @@ func (a *Automaton) chokeHeartbeat(t *topicState, out *Output) {
 // then mesh order): the first Unchoked are eager (a choked one among them
 // is unchoked), and the others that have the extension are choked. Then
 // it starts a new count.
-func (a *Automaton) chokeDecide(t *topicState, out *Output) {
+func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
 	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
@@ -338,7 +345,7 @@ func (a *Automaton) chokeDecide(t *topicState, out *Output) {
 		switch {
 		case i < a.cfg.Choke.Unchoked:
 			if t.choking(ps.id) {
-				a.unchoke(t, ps.id, out)
+				a.unchoke(now, t, ps.id, out)
 			}
 		case !t.choking(ps.id) && ps.feat&featChoke != 0:
 			if c.choked == nil {
@@ -346,6 +353,7 @@ func (a *Automaton) chokeDecide(t *topicState, out *Output) {
 			}
 			c.choked[ps.id] = a.ticks
 			out.sendChoke(ps.id, t.name, true)
+			FactPeerChoked.add(out, events.EvtPeerChoked{Peer: ps.id, Topic: t.name, ByUs: true, Choked: true, At: now})
 		}
 	}
 	clear(ranked)
@@ -369,9 +377,10 @@ func (a *Automaton) chokedLongest(t *topicState) peer.ID {
 }
 
 // unchoke unchokes p in t and tells it.
-func (a *Automaton) unchoke(t *topicState, p peer.ID, out *Output) {
+func (a *Automaton) unchoke(now time.Time, t *topicState, p peer.ID, out *Output) {
 	delete(t.ch.choked, p)
 	out.sendChoke(p, t.name, false)
+	FactPeerChoked.add(out, events.EvtPeerChoked{Peer: p, Topic: t.name, ByUs: true, Choked: false, At: now})
 }
 
 // Choked returns, for topic, the mesh peers we choked and those that

@@ -77,6 +77,15 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 			t.Fatalf("slow peer %s: choke entries %q, want [%s]", p, c, topicA)
 		}
 	}
+	evs := FactPeerChoked.In(&h.out)
+	if len(evs) != 4 {
+		t.Fatalf("EvtPeerChoked %+v, want 4", evs)
+	}
+	for _, e := range evs {
+		if !e.ByUs || !e.Choked || e.Topic != topicA || !slices.Contains(mesh[2:], e.Peer) {
+			t.Fatalf("EvtPeerChoked %+v", e)
+		}
+	}
 	ours, theirs := h.a.Choked(topicA)
 	want := slices.Clone(mesh[2:])
 	slices.Sort(want)
@@ -210,6 +219,13 @@ func TestChokeObeyed(t *testing.T) {
 	}
 	if _, theirs := h.a.Choked(topicA); !slices.Equal(theirs, []peer.ID{p}) {
 		t.Fatalf("choked us: %v", theirs)
+	}
+	if evs := FactPeerChoked.In(&h.out); len(evs) != 1 || evs[0].ByUs || !evs[0].Choked || evs[0].Peer != p {
+		t.Fatalf("EvtPeerChoked %+v", evs)
+	}
+	h.reset()
+	if o := h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out); o != OutcomeChokeRecorded || len(FactPeerChoked.In(&h.out)) != 0 {
+		t.Fatalf("repeated choke: %v, events %+v", o, FactPeerChoked.In(&h.out))
 	}
 	_, id := h.receive(mesh[0], 100)
 	if h.gotMessage(p, id) || h.a.LazyQueued(p) != 1 {

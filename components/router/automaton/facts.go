@@ -21,6 +21,7 @@ var (
 	FactMessageDuplicated = newFactType[events.EvtMessageDuplicated]()    // copies of seen messages
 	FactMessageRejected   = newFactType[events.EvtMessageRejected]()      // every refused message
 	FactChokedAnnounced   = newFactType[events.EvtChokedPeerAnnounced]()  // a choked mesh peer's IHAVE of messages we have
+	FactPeerChoked        = newFactType[events.EvtPeerChoked]()           // choke state changes, either side
 	FactPeerPenalized     = newFactType[events.EvtPeerPenalized]()        // P7 misbehaviours and bad input
 	FactFanoutPeerAdded   = newFactType[events.EvtFanoutPeerAdded]()      // fanout made or refilled
 	FactFanoutPeerRemoved = newFactType[events.EvtFanoutPeerRemoved]()    // fanout exits, expiry included

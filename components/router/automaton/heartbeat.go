@@ -83,7 +83,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		if t.joined {
 			a.maintainMesh(now, t, out)
 			if a.cfg.Choke.Enabled {
-				a.chokeHeartbeat(t, out)
+				a.chokeHeartbeat(now, t, out)
 			}
 			a.emitGossip(t, &t.mesh, out)
 		} else if t.hasFan {
