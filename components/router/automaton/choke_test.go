@@ -406,3 +406,26 @@ func TestChokeConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// The driver's flush interval is the shorter of the batching intervals
+// that are on.
+func TestConfigFlushInterval(t *testing.T) {
+	c := DefaultConfig()
+	if d := c.FlushInterval(); d != 0 {
+		t.Fatalf("nothing batches: %v", d)
+	}
+	c.Choke = DefaultChokeConfig()
+	if d := c.FlushInterval(); d != c.Choke.FlushInterval {
+		t.Fatalf("choking: %v", d)
+	}
+	c.Lazy = DefaultLazyConfig()
+	c.Lazy.FlushInterval = c.Choke.FlushInterval / 2
+	if d := c.FlushInterval(); d != c.Lazy.FlushInterval {
+		t.Fatalf("both, lazy shorter: %v", d)
+	}
+	c.Choke.Enabled = false
+	c.Lazy.FlushInterval = 0 // immediate IHAVEs: nothing to flush
+	if d := c.FlushInterval(); d != 0 {
+		t.Fatalf("lazy without batching: %v", d)
+	}
+}

@@ -370,3 +370,17 @@ func validThresholds(t events.ScoreThresholds, bad func(field, why string) error
 	}
 	return nil
 }
+
+// FlushInterval is how often the driver calls FlushLazy: the shorter of
+// LazyConfig.FlushInterval (when learned lazy forwarding batches) and
+// ChokeConfig.FlushInterval (when choking is on); 0 when nothing batches.
+func (c Config) FlushInterval() time.Duration {
+	var d time.Duration
+	if l := c.Lazy; l.Enabled && l.FlushInterval > 0 {
+		d = l.FlushInterval
+	}
+	if ch := c.Choke; ch.Enabled && (d == 0 || ch.FlushInterval < d) {
+		d = ch.FlushInterval
+	}
+	return d
+}
