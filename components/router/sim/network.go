@@ -400,7 +400,8 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 		n.outcomes = append(n.outcomes, a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out))
 	}
 	for _, o := range n.outcomes {
-		if o == automaton.OutcomeUnsupportedByProtocol {
+		// A choke entry the receiver cannot take is the same mistake.
+		if o == automaton.OutcomeUnsupportedByProtocol || o == automaton.OutcomeChokeNotNegotiated {
 			s.track.unsupported++
 		}
 	}

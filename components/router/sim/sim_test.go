@@ -339,3 +339,51 @@ func TestChokingSteadyState(t *testing.T) {
 		t.Fatalf("honest nodes penalised: %v", on.Penalties)
 	}
 }
+
+// Choking in a mixed network: half the nodes speak /meshsub/1.2.0 (no
+// Extensions, so no choke extension). Every message still reaches every
+// node, nobody honest is penalised, and no choke RPC reaches a node that
+// cannot take it (it would count as unsupported).
+func TestChokingMixedVersions(t *testing.T) {
+	cfg := Config{Nodes: 200, Degree: 5, Seed: 11, Jitter: 30 * time.Millisecond,
+		Protocol: func(i int) protocol.ID {
+			if i%2 == 0 {
+				return wire.ProtocolMeshsub13
+			}
+			return wire.ProtocolMeshsub12
+		}}
+	cfg.Router = automaton.DefaultConfig()
+	cfg.Router.Choke = automaton.DefaultChokeConfig()
+	s := mustNew(t, cfg)
+	s.Run(10 * time.Second)
+	publishN(t, s, 300, 256, 20*time.Millisecond)
+	s.ResetStats()
+	publishN(t, s, 150, 256, 20*time.Millisecond)
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, "mixed choke", st)
+	if st.DeliveryRatio != 1 {
+		t.Fatalf("delivery ratio %.4f", st.DeliveryRatio)
+	}
+	if st.HonestPenalties != 0 {
+		t.Fatalf("honest nodes penalised: %v", st.Penalties)
+	}
+	if st.UnsupportedControl != 0 {
+		t.Fatalf("%d control messages a peer's version lacks", st.UnsupportedControl)
+	}
+	choked := 0
+	for _, i := range s.LiveNodes() {
+		if a := s.Automaton(i); a != nil {
+			ours, _ := a.Choked(s.cfg.Topic)
+			for _, p := range ours {
+				if j := s.byID[p]; j%2 != 0 {
+					t.Fatalf("node %d choked node %d, which speaks /meshsub/1.2.0", i, j)
+				}
+			}
+			choked += len(ours)
+		}
+	}
+	if choked == 0 {
+		t.Fatal("nobody was choked")
+	}
+}

@@ -47,8 +47,9 @@ type Stats struct {
 	// of peer that was penalised.
 	AdversaryPenalties, HonestPenalties int
 	// UnsupportedControl counts control messages a receiver's negotiated
-	// protocol lacks (OutcomeUnsupportedByProtocol): 0 when every node gates
-	// features by version correctly.
+	// protocol lacks (OutcomeUnsupportedByProtocol), and choke entries sent
+	// to a peer without the extension (OutcomeChokeNotNegotiated): 0 when
+	// every node gates features by version correctly.
 	UnsupportedControl int
 	// Rejected counts the messages honest nodes refused, by reason (one per
 	// EvtMessageRejected: a copy refused because its sender is graylisted
