@@ -48,7 +48,7 @@ func FuzzScorer(f *testing.F) {
 			tp := topics[(sel/4)%len(topics)]
 			id := ids[int(arg)%len(ids)]
 			ip := ips[(sel/12)%len(ips)]
-			switch op % 14 {
+			switch op % 15 {
 			case 0:
 				s.HandleConnOpened(now, events.EvtConnOpened{Peer: pr, RemoteIP: ip, At: now}, nil)
 			case 1:
@@ -78,6 +78,8 @@ func FuzzScorer(f *testing.F) {
 				s.HandlePublished(now, events.EvtMessagePublished{Topic: tp, ID: id, At: now}, nil)
 			case 13:
 				s.HandleTopicLeft(now, events.EvtTopicLeft{Topic: tp, At: now}, nil)
+			case 14: // a choked mesh peer's announcement: this id and a neighbour's
+				s.HandleChokedAnnounced(now, events.EvtChokedPeerAnnounced{Topic: tp, From: pr, IDs: []string{id, ids[(int(arg)+1)%len(ids)]}, At: now}, nil)
 			}
 			checkInvariants(t, s)
 		}
