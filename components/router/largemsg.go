@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -118,25 +117,10 @@ type largeDriver struct {
 	expired     []fragment.Expired
 }
 
-// initLarge sets up r.large and the Extensions control message the router
-// sends (r.localExt).
+// initLarge sets up r.large.
 func (r *Router) initLarge() error {
 	d := &r.large
 	d.on = !r.cfg.largeOff
-	ext := r.part.core.LocalExtensions() // nil without partial messages
-	if d.on {
-		if ext == nil {
-			ext = &pb.ControlExtensions{}
-		}
-		ext.LargeMessageHandling = proto.Bool(true)
-	}
-	if r.cfg.gossip.Choke.Enabled {
-		if ext == nil {
-			ext = &pb.ControlExtensions{}
-		}
-		ext.MeshbusChoke = proto.Bool(true)
-	}
-	r.localExt = ext
 	g, lc := r.cfg.gossip, r.cfg.large
 	if !d.on {
 		// Unused (every fragment is refused), and lc was not validated.
@@ -156,16 +140,6 @@ func (r *Router) initLarge() error {
 	d.re = re
 	d.fragmentOut = d.on && lc.FragmentThreshold < r.cfg.maxRPCSize
 	return nil
-}
-
-// extensionsRPC is the first RPC of an outbound stream of protocol s, or
-// nil when none is due (no extension on, or a stream older than v1.3).
-// Called by writers; localExt is immutable.
-func (r *Router) extensionsRPC(s string) *pb.RPC {
-	if r.localExt == nil || !wire.HasExtensions(protocol.ID(s)) {
-		return nil
-	}
-	return &pb.RPC{Control: &pb.ControlMessage{Extensions: r.localExt}}
 }
 
 // recordLargeMessages records, from the first RPC of a peer's inbound

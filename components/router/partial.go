@@ -182,48 +182,10 @@ func (q partialUnsubscribeReq) serve(r *Router) {
 
 func (s *PartialSubscription) end() { s.once.Do(func() { close(s.done) }) }
 
-// Extensions are the gossipsub v1.3 extensions a peer advertised.
-type Extensions struct {
-	// PartialMessages: the partial-messages extension.
-	PartialMessages bool
-	// LargeMessages: gossipsub v1.4 large-message handling is in use with
-	// the peer: it advertised largeMessageHandling on its current stream
-	// (v1.3 or v1.4) and this router has large-message handling on (see
-	// WithoutLargeMessages). Such a peer gets large messages as fragments.
-	LargeMessages bool
-	// Choke: meshbus's choke extension is in use with the peer: it
-	// advertised it on its current stream (v1.3 or v1.4) and this router
-	// has it on (see WithChoking).
-	Choke bool
-}
-
-// PeerExtensions returns the extensions p advertised at the start of its
-// current stream; ok is false when p is not a tracked pubsub peer.
-func (r *Router) PeerExtensions(p peer.ID) (ext Extensions, ok bool) {
-	req := peerExtensionsReq{p: p, reply: make(chan peerExtensionsReply, 1)}
-	rep, _ := call(r, context.Background(), req, req.reply)
-	return rep.ext, rep.ok
-}
-
-// peerExtensionsReq is PeerExtensions.
-type peerExtensionsReq struct {
-	p     peer.ID
-	reply chan peerExtensionsReply
-}
-
-type peerExtensionsReply struct {
-	ext Extensions
-	ok  bool
-}
-
-func (q peerExtensionsReq) serve(r *Router) {
-	q.reply <- peerExtensionsReply{ext: Extensions{PartialMessages: r.part.core.PeerExtensions(q.p), LargeMessages: r.aut.PeerLargeMessages(q.p),
-		Choke: r.aut.PeerChoke(q.p)}, ok: r.aut.HasPeer(q.p)}
-}
-
 // partialDriver is the driver's part for the extensions a peer advertised
 // and partial messages. Owned by the driver goroutine. (The Extensions
-// control message the router sends is Router.localExt, see initLarge.)
+// control message the router sends is Router.localExt, see
+// localExtensions.)
 type partialDriver struct {
 	core   *partial.Core
 	out    partial.Output

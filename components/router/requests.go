@@ -58,7 +58,6 @@ const (
 	queryFanout
 	queryFanoutTopics
 	queryChoked
-	queryChokedUs
 )
 
 // queryReq reads the automaton: Peers, Mesh, TopicPeers, Topics, Fanout,
@@ -72,6 +71,7 @@ type queryReq struct {
 
 type queryReply struct {
 	peers  []peer.ID
+	theirs []peer.ID // queryChoked: the peers that choked us
 	topics []string
 	seen   bool
 }
@@ -94,9 +94,7 @@ func (q queryReq) serve(r *Router) {
 	case queryFanoutTopics:
 		rep.topics = r.aut.FanoutTopics()
 	case queryChoked:
-		rep.peers, _ = r.aut.Choked(q.arg)
-	case queryChokedUs:
-		_, rep.peers = r.aut.Choked(q.arg)
+		rep.peers, rep.theirs = r.aut.Choked(q.arg)
 	}
 	q.reply <- rep
 }

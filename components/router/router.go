@@ -218,6 +218,7 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 		cancel()
 		return nil, err
 	}
+	r.localExt = r.localExtensions()
 	return r, nil
 }
 
@@ -347,7 +348,8 @@ func (r *Router) Mesh(topic string) []peer.ID { return r.query(queryMesh, topic)
 // choked us, each sorted; nil for a topic not joined, and always nil
 // without WithChoking. See ChokeConfig.
 func (r *Router) Choked(topic string) (ours, theirs []peer.ID) {
-	return r.query(queryChoked, topic).peers, r.query(queryChokedUs, topic).peers
+	rep := r.query(queryChoked, topic)
+	return rep.peers, rep.theirs
 }
 
 // TopicPeers returns the peers known to subscribe to topic, sorted.

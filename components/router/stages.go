@@ -55,10 +55,11 @@ func (s Stage) String() string {
 // it must be fast and must not block or call the router; it is called
 // concurrently from many goroutines. id is the message's id (read-only);
 // p is the peer the message came from (StageRead, StageReceived,
-// StageDelivered) or goes to (the others). The tracer takes its own timestamps: the router's clock
-// may be a mock. A copy that is not written (the peer's queue was full,
-// or the peer showed it has the message, before or after the copy was
-// queued) has StageQueued and no later stage.
+// StageDelivered) or goes to (the others). The tracer takes its own
+// timestamps: the router's clock may be a mock. A copy that is not
+// written (the peer's queue was full, or the peer showed it has the
+// message, before or after the copy was queued) has StageQueued and no
+// later stage.
 type StageTracer interface {
 	Stage(s Stage, id string, p peer.ID)
 }

@@ -343,10 +343,12 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 // data is announced with PREAMBLE to the v1.4 mesh peers, whose copies
 // wait for the announce window (see PreambleConfig). With learned lazy forwarding
 // (Config.Lazy) some mesh peers get an IHAVE for it instead (see
-// LazyConfig); they do not count in the result.
+// LazyConfig), and so does a mesh peer that choked us (ChokeConfig); they
+// do not count in the result.
 func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
-	wantedPlain := func(p peer.ID, ps *peerState) bool {
+	choking := len(t.ch.chokedUs) > 0
+	wanted := func(p peer.ID, ps *peerState) bool {
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return false
 		}
@@ -354,15 +356,8 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		if unwanted && v&imrMark != 0 {
 			out.Preamble.Skipped++ // it is receiving the message from another peer
 		}
-		return !unwanted
-	}
-	wanted := wantedPlain
-	if len(t.ch.chokedUs) > 0 {
-		// Peers that choked us get an IHAVE instead (ChokeConfig); the
-		// rest, through their branch below.
-		wanted = func(p peer.ID, ps *peerState) bool {
-			return wantedPlain(p, ps) && !a.chokeSends(t, ps, id, len(msg.GetData()))
-		}
+		// A mesh peer that choked us gets an IHAVE instead (ChokeConfig).
+		return !unwanted && !(choking && a.chokeSends(t, ps, id, len(msg.GetData())))
 	}
 	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {
 		cands := a.scratchLazy[:0]

@@ -166,7 +166,9 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 	s.flush(n)
 	phase := time.Duration(s.rng.Int64N(int64(s.cfg.Router.HeartbeatInterval)))
 	s.push(&event{at: s.now.Add(phase), kind: evHeartbeat, node: i})
-	if d := s.flushInterval(); d > 0 && b == Honest {
+	// Batched IHAVEs (lazy forwarding, choking) go out every
+	// FlushInterval, as a driver sends them.
+	if d := s.cfg.Router.FlushInterval(); d > 0 && b == Honest {
 		s.push(&event{at: s.now.Add(d), kind: evFlush, node: i})
 	}
 	return i, nil
@@ -359,7 +361,7 @@ func (s *Sim) handle(e *event) {
 	case evFlush:
 		n.a.FlushLazy(s.now, &n.out)
 		s.flush(n)
-		s.push(&event{at: s.now.Add(s.flushInterval()), kind: evFlush, node: n.idx})
+		s.push(&event{at: s.now.Add(s.cfg.Router.FlushInterval()), kind: evFlush, node: n.idx})
 	case evDeliver:
 		if _, ok := s.links[key(e.node, e.from)]; !ok {
 			s.track.dropped++ // the link was cut while the RPC was in flight

@@ -198,10 +198,6 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// flushInterval is how often honest nodes flush batched IHAVEs, as a
-// driver does (automaton.Config.FlushInterval).
-func (s *Sim) flushInterval() time.Duration { return s.cfg.Router.FlushInterval() }
-
 // versionRank orders the GossipSub versions a simulated node may speak.
 func versionRank(p protocol.ID) int {
 	switch p {

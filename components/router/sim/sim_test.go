@@ -302,6 +302,28 @@ func TestConfigAndErrors(t *testing.T) {
 	}
 }
 
+// chokeRun runs 200 nodes (degree 5, links of 20-50 ms, versions from
+// proto, choking on or off): meshes form for 10 s, 300 messages of 256 B
+// every 20 ms let the choices settle, and the stats count the 150 after
+// them.
+func chokeRun(t *testing.T, name string, seed uint64, choke bool, proto func(int) protocol.ID) (*Sim, Stats) {
+	t.Helper()
+	cfg := Config{Nodes: 200, Degree: 5, Seed: seed, Jitter: 30 * time.Millisecond, Protocol: proto}
+	cfg.Router = automaton.DefaultConfig()
+	if choke {
+		cfg.Router.Choke = automaton.DefaultChokeConfig()
+	}
+	s := mustNew(t, cfg)
+	s.Run(10 * time.Second)
+	publishN(t, s, 300, 256, 20*time.Millisecond)
+	s.ResetStats()
+	publishN(t, s, 150, 256, 20*time.Millisecond)
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, name, st)
+	return s, st
+}
+
 // Choking over 20-50 ms links: with the extension on every node, the same
 // network and messages reach every node with far fewer duplicates (5.20 to
 // 1.84 per delivered) at a latency cost (mean 88 to 116 ms: the eager
@@ -309,20 +331,7 @@ func TestConfigAndErrors(t *testing.T) {
 // are never penalised.
 func TestChokingSteadyState(t *testing.T) {
 	run := func(choke bool) Stats {
-		cfg := Config{Nodes: 200, Degree: 5, Seed: 7, Jitter: 30 * time.Millisecond,
-			Protocol: func(int) protocol.ID { return wire.ProtocolMeshsub13 }}
-		cfg.Router = automaton.DefaultConfig()
-		if choke {
-			cfg.Router.Choke = automaton.DefaultChokeConfig()
-		}
-		s := mustNew(t, cfg)
-		s.Run(10 * time.Second)                       // meshes form
-		publishN(t, s, 300, 256, 20*time.Millisecond) // the choices settle
-		s.ResetStats()
-		publishN(t, s, 150, 256, 20*time.Millisecond)
-		s.Run(5 * time.Second)
-		st := s.Stats()
-		logStats(t, fmt.Sprintf("choke=%v", choke), st)
+		_, st := chokeRun(t, fmt.Sprintf("choke=%v", choke), 7, choke, func(int) protocol.ID { return wire.ProtocolMeshsub13 })
 		return st
 	}
 	off, on := run(false), run(true)
@@ -345,23 +354,12 @@ func TestChokingSteadyState(t *testing.T) {
 // node, nobody honest is penalised, and no choke RPC reaches a node that
 // cannot take it (it would count as unsupported).
 func TestChokingMixedVersions(t *testing.T) {
-	cfg := Config{Nodes: 200, Degree: 5, Seed: 11, Jitter: 30 * time.Millisecond,
-		Protocol: func(i int) protocol.ID {
-			if i%2 == 0 {
-				return wire.ProtocolMeshsub13
-			}
-			return wire.ProtocolMeshsub12
-		}}
-	cfg.Router = automaton.DefaultConfig()
-	cfg.Router.Choke = automaton.DefaultChokeConfig()
-	s := mustNew(t, cfg)
-	s.Run(10 * time.Second)
-	publishN(t, s, 300, 256, 20*time.Millisecond)
-	s.ResetStats()
-	publishN(t, s, 150, 256, 20*time.Millisecond)
-	s.Run(5 * time.Second)
-	st := s.Stats()
-	logStats(t, "mixed choke", st)
+	s, st := chokeRun(t, "mixed choke", 11, true, func(i int) protocol.ID {
+		if i%2 == 0 {
+			return wire.ProtocolMeshsub13
+		}
+		return wire.ProtocolMeshsub12
+	})
 	if st.DeliveryRatio != 1 {
 		t.Fatalf("delivery ratio %.4f", st.DeliveryRatio)
 	}
