@@ -6,6 +6,7 @@ import (
 	"github.com/meshbus/meshbus/components/conntrack"
 	"github.com/meshbus/meshbus/components/peermgr"
 	"github.com/meshbus/meshbus/components/router"
+	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/components/scoring"
 )
 
@@ -15,6 +16,13 @@ const (
 	// ComponentConnTrack is connection tracking (package conntrack). Leaving
 	// it out leaves the connection events without an emitter.
 	ComponentConnTrack = "conntrack"
+	// ComponentRTT is the RTT prober (package components/rtt): a libp2p
+	// ping to every connected peer when it connects and every 30 s after,
+	// announced as events.EvtPeerRTTMeasured. The router chokes only peers
+	// it has measured (router.ChokeConfig.MaxRTT); leaving it out leaves
+	// choking, PREAMBLE's RTT-based windows and latency-aware mesh
+	// selection without RTTs.
+	ComponentRTT = "rtt"
 	// ComponentScoring is GossipSub peer scoring (package components/scoring).
 	ComponentScoring = "scoring"
 	// ComponentRouter is the GossipSub router (package components/router).
@@ -31,13 +39,15 @@ type builtin struct {
 
 // builtins lists the default components in start order. Connection tracking
 // comes first so that it runs before anything that reacts to connections
-// starts, and stops last; scoring starts before the router that reads its
-// snapshots; the peer manager, which dials, starts last and stops first.
+// starts, and stops last; the RTT prober, which reacts to connections,
+// comes next; scoring starts before the router that reads its snapshots;
+// the peer manager, which dials, starts last and stops first.
 // Each entry forces its component's construction (router.Module only
 // provides *router.Router), so a built-in runs even when nothing asks for it.
 func builtins() []builtin {
 	return []builtin{
 		{ComponentConnTrack, conntrack.Module},
+		{ComponentRTT, rtt.Module},
 		{ComponentScoring, fx.Options(scoring.Module, fx.Invoke(func(*scoring.Scorer) {}))},
 		{ComponentRouter, fx.Options(router.Module, scorerThresholds, fx.Invoke(func(*router.Router) {}))},
 		{ComponentPeerMgr, fx.Options(peermgr.Module, fx.Invoke(func(*peermgr.Manager) {}))},

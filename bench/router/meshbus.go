@@ -60,15 +60,24 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 		}
 		ropts = append(ropts, router.WithLazyForwarding(lc))
 	}
-	// MESHBUS_BENCH_CHOKE=1: the choke extension with its defaults
-	// (router.DefaultChokeConfig); MESHBUS_BENCH_CHOKE_UNCHOKED (an
-	// integer) and MESHBUS_BENCH_CHOKE_FLUSH (a duration) adjust it.
-	if os.Getenv("MESHBUS_BENCH_CHOKE") == "1" {
+	// Choking is on by default (router.DefaultChokeConfig: peers within
+	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
+	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED (an integer),
+	// MESHBUS_BENCH_CHOKE_FLUSH and MESHBUS_BENCH_CHOKE_MAXRTT (durations;
+	// 0 for any RTT) adjust it.
+	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
+		ropts = append(ropts, router.WithoutChoking())
+	} else if v != "" && v != "1" {
+		return nil, fmt.Errorf("MESHBUS_BENCH_CHOKE=%q: want 0 or 1", v)
+	} else {
 		cc := router.DefaultChokeConfig()
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_UNCHOKED", strconv.Atoi, &cc.Unchoked); err != nil {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_FLUSH", time.ParseDuration, &cc.FlushInterval); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_MAXRTT", time.ParseDuration, &cc.MaxRTT); err != nil {
 			return nil, err
 		}
 		ropts = append(ropts, router.WithChoking(cc))

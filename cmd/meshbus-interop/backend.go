@@ -16,7 +16,6 @@ import (
 	"github.com/meshbus/meshbus/components/router"
 	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
-	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/events"
 	"github.com/meshbus/meshbus/host"
@@ -224,13 +223,20 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	if gc.GraftLimitD {
 		notes = append(notes, "GRAFTs refused at D mesh peers (MESHBUS_GRAFT_LIMIT_D)")
 	}
-	// MESHBUS_CHOKE=1: meshbus's choke extension with the router's
-	// defaults (router.DefaultChokeConfig), for A/B runs; off by default:
-	// the plans' scenarios publish too few small messages for a decision
+	// Choking is on by default (router.DefaultChokeConfig), but chokes only
+	// peers within its MaxRTT (10 ms), which the plans' 10-40 ms links are
+	// not: MESHBUS_CHOKE=0 turns it off, MESHBUS_CHOKE_MAXRTT (a duration,
+	// 0 for any RTT) moves the gate, for A/B runs. The plans' basic
+	// scenario publishes too few small messages for a decision anyway
 	// (MinFirsts), and blob's messages are over MaxData.
-	if k.flag("MESHBUS_CHOKE", false) {
-		ropts = append(ropts, router.WithChoking(router.DefaultChokeConfig()))
-		notes = append(notes, "choke extension on (MESHBUS_CHOKE=1)")
+	if set("MESHBUS_CHOKE", "MESHBUS_CHOKE_MAXRTT") {
+		cc := router.DefaultChokeConfig()
+		cc.MaxRTT = k.duration("MESHBUS_CHOKE_MAXRTT", cc.MaxRTT)
+		if !k.flag("MESHBUS_CHOKE", true) {
+			cc = router.ChokeConfig{}
+		}
+		ropts = append(ropts, router.WithChoking(cc))
+		notes = append(notes, fmt.Sprintf("choke extension on %v, max RTT %v (MESHBUS_CHOKE, MESHBUS_CHOKE_MAXRTT)", cc.Enabled, cc.MaxRTT))
 	}
 	// MESHBUS_LARGE=0: no gossipsub v1.4 (no /meshsub/1.4.0 Extensions
 	// flag, so no PREAMBLE or IMRECEIVING between meshbus nodes), to
@@ -250,11 +256,11 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		notes = append(notes, fmt.Sprintf("PREAMBLE: %d copies before their peers answer, pull %v", pc.Immediate, pc.Pull))
 	}
 	if latencyMesh(&k) {
-		// Ping every peer on connect and then at the prober's default
-		// interval: the plans' links keep their latency, so the first
-		// measurement is what the publish extras need, and probing every
-		// 5 s cost each node about 0.3 s of CPU per run (docs/testplans.md).
-		extra = append(extra, host.WithComponent("rtt", rtt.Module))
+		// The RTTs come from the host's built-in prober (host.ComponentRTT):
+		// a ping on connect and then at the prober's default interval. The
+		// plans' links keep their latency, so the first measurement is
+		// what the publish extras need, and probing every 5 s cost each
+		// node about 0.3 s of CPU per run (docs/testplans.md).
 		lc := router.DefaultLatencyConfig()
 		// For A/B runs: MESHBUS_PUBLISH_EXTRA=N, and MESHBUS_RANDOM_SHARE=0.333
 		// with MESHBUS_SWAP_TICKS=3 for RTT-preferring mesh selection (the
@@ -269,6 +275,9 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 		ropts = append(ropts, router.WithLatencyAwareMesh(lc))
 		notes = append(notes, fmt.Sprintf("RTT prober and latency-aware selection on (MESHBUS_LATENCY_MESH=0 turns them off): random share %.2f, swap every %d heartbeats, publish extra %d (random %v), mesh skip %d (fastest %v)",
 			lc.RandomShare, lc.SwapTicks, lc.PublishExtra, lc.PublishExtraRandom, lc.PublishMeshSkip, lc.PublishMeshSkipFastest))
+	} else {
+		// No prober either, as before it was built in: no RTTs at all.
+		extra = append(extra, host.WithoutComponent(host.ComponentRTT))
 	}
 	if err := k.err(); err != nil {
 		return nil, err

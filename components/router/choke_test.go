@@ -9,6 +9,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
@@ -25,12 +26,22 @@ func chokeTestConfig() ChokeConfig {
 // In a diamond a-b, a-c, b-d, c-d, d gets a's messages through b and c;
 // with choking it chokes the one that brought fewer first at a heartbeat,
 // that peer records it, and every later message still reaches d (through
-// the eager one, and the choked one's IHAVE).
+// the eager one, and the choked one's IHAVE). d learns b's and c's RTTs
+// from the RTT prober on its bus, as a host's router does: choking needs
+// them (MaxRTT).
 func TestChokingDiamond(t *testing.T) {
 	const topic = "choke"
 	clk := clock.NewMock()
 	opt := WithChoking(chokeTestConfig())
 	a, b, c, d := newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt)
+	pr, err := rtt.New(d.h, d.bus, rtt.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pr.Close() })
 	tops := map[*node]*Topic{}
 	for _, n := range []*node{a, b, c, d} {
 		tp, err := n.r.Join(topic)

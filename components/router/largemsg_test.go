@@ -118,8 +118,8 @@ func TestV14NegotiationRecordsLargeMessages(t *testing.T) {
 	}
 	g := newRawPeer(t, wire.ProtocolMeshsub14, false)
 	testhost.Connect(t, g.h, c.h)
-	if first := g.waitRPC("first RPC", func(*pb.RPC) bool { return true }); first.GetControl().GetExtensions() != nil {
-		t.Fatalf("WithoutLargeMessages sent Extensions: %v", first)
+	if first := g.waitRPC("first RPC", func(*pb.RPC) bool { return true }); first.GetControl().GetExtensions().GetLargeMessageHandling() {
+		t.Fatalf("WithoutLargeMessages advertised large-message handling: %v", first)
 	}
 }
 

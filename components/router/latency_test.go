@@ -88,7 +88,8 @@ func TestLazyFlushTicker(t *testing.T) {
 			clk := clock.NewMock()
 			lc := DefaultLazyConfig()
 			lc.FlushInterval = flush
-			a, _, _, _ := pair(t, clk, "lazy", WithLazyForwarding(lc))
+			// Choking (on by default) batches too: off here.
+			a, _, _, _ := pair(t, clk, "lazy", WithLazyForwarding(lc), WithoutChoking())
 			flushes := func() float64 {
 				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "nothing_to_flush")
 				return v

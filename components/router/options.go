@@ -230,26 +230,34 @@ type ChokeConfig = automaton.ChokeConfig
 
 // DefaultChokeConfig returns the choke extension turned on with its
 // defaults: per topic the 2 mesh peers that bring the most messages first
-// stay eager, decided at a heartbeat after 20 first deliveries; the one
-// choked longest is unchoked every 5 heartbeats; forwarded messages of up
-// to 16 KiB of data go to a peer that choked us as ids in an IHAVE
-// batched every 200 ms.
+// stay eager, decided at a heartbeat after 20 first deliveries, and only
+// peers with a measured RTT of at most 10 ms are choked; the one choked
+// longest is unchoked every 5 heartbeats; forwarded messages of up to
+// 16 KiB of data go to a peer that choked us as ids in an IHAVE batched
+// every 200 ms.
 func DefaultChokeConfig() ChokeConfig { return automaton.DefaultChokeConfig() }
 
-// WithChoking turns meshbus's choke extension on (c.Enabled) or off: the
-// router advertises it in the v1.3 Extensions control message and, with
-// the mesh peers that advertise it too, chokes the peers whose copies
-// come after another's (they then send it IHAVE instead of the message)
-// and obeys their chokes; with everyone else nothing changes on the wire
-// (see automaton.ChokeConfig and docs/router.md, "Choking"). New validates
-// c (an error wraps ErrBadOption); it sets GossipConfig.Choke, whatever
-// the order of this option and WithGossipConfig. Default: off. It trades
-// latency for bandwidth and CPU: with in-degree c.Unchoked the eager
-// graph is sparser, which on a loaded host lowered latency too but over
-// links of tens of milliseconds costs hops (docs/simulations.md).
+// WithChoking sets meshbus's choke extension (c.Enabled on) or turns it
+// off: the router advertises it in the v1.3 Extensions control message
+// and, with the mesh peers that advertise it too, chokes the peers whose
+// copies come after another's (they then send it IHAVE instead of the
+// message) and obeys their chokes; with everyone else nothing changes on
+// the wire (see automaton.ChokeConfig and docs/router.md, "Choking"). New
+// validates c (an error wraps ErrBadOption); it sets GossipConfig.Choke,
+// whatever the order of this option and WithGossipConfig. Default:
+// DefaultChokeConfig, on. It trades latency for bandwidth and CPU: with
+// in-degree c.Unchoked the eager graph is sparser, so a message takes
+// more hops; the default chokes only peers with a measured RTT (from
+// events.EvtPeerRTTMeasured, which the host's RTT prober emits) of at
+// most c.MaxRTT, 10 ms, where a hop costs little (docs/simulations.md).
 func WithChoking(c ChokeConfig) Option {
 	return func(o *config) { o.choke = &c }
 }
+
+// WithoutChoking turns meshbus's choke extension off: the router neither
+// advertises it nor chokes, and ignores peers' choke entries
+// (WithChoking with the zero ChokeConfig).
+func WithoutChoking() Option { return WithChoking(ChokeConfig{}) }
 
 // StaggerConfig is staggered forwarding of large messages' parameters
 // (the size from which it applies, the copies in flight at once for

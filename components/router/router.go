@@ -270,11 +270,12 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("router: %w", err)
 	}
 	r.subs = append(r.subs, scoreSub)
-	// RTTs are snapshots: a lost one is replaced by the next. They are
-	// used only by latency-aware mesh selection; without it the router
-	// does not subscribe (the subscription's 256 slots are 12 KiB).
+	// RTTs are snapshots: a lost one is replaced by the next. Latency-aware
+	// mesh selection and choking within MaxRTT need them (PREAMBLE's
+	// windows use them when known); without either the router does not
+	// subscribe (the subscription's 256 slots are 12 KiB).
 	var rtts <-chan events.EvtPeerRTTMeasured
-	if r.cfg.gossip.Latency.Enabled {
+	if g := r.cfg.gossip; g.Latency.Enabled || g.Choke.Enabled && g.Choke.MaxRTT > 0 {
 		rttSub, err := eventbus.Subscribe[events.EvtPeerRTTMeasured](r.bus, eventbus.Name("router/rtt"),
 			eventbus.WithPolicy(eventbus.Drop), eventbus.BufSize(256))
 		if err != nil {

@@ -194,7 +194,7 @@ func TestPartialGossipReplacesIHave(t *testing.T) {
 
 // A router that has joined no topic still opens every pubsub stream with
 // an RPC, written at once: on v1.3 and v1.4 the Extensions control message
-// (large-message handling is on by default), then, as on older protocols,
+// (large-message handling and choking are on by default), then, as on older protocols,
 // an empty one (its empty subscription list). go-libp2p negotiates an
 // outbound stream's protocol with the first write, and the accepting host
 // resets a stream left unnegotiated for 10 s.
@@ -206,7 +206,7 @@ func TestHelloWithoutSubscriptions(t *testing.T) {
 			testhost.Connect(t, f.h, n.h)
 			first := f.waitRPC("first RPC", func(*pb.RPC) bool { return true })
 			if wire.HasExtensions(p) {
-				want := &pb.RPC{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true)}}}
+				want := &pb.RPC{Control: &pb.ControlMessage{Extensions: &pb.ControlExtensions{LargeMessageHandling: proto.Bool(true), MeshbusChoke: proto.Bool(true)}}}
 				if !proto.Equal(first, want) {
 					t.Fatalf("first RPC on %s: %v, want the Extensions alone", p, first)
 				}

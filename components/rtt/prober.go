@@ -209,9 +209,11 @@ func (p *Prober) probe(id peer.ID) {
 // ping pings id with go-libp2p's ping client (which also records the
 // result in the peerstore) and returns the smallest of cfg.samples round
 // trips. Round trips are wall-clock time: they measure the network, not
-// the prober's schedule, so the injected clock plays no part.
+// the prober's schedule, so the injected clock plays no part. It never
+// dials: a peer that disconnected just before its probe fails it, rather
+// than being connected again by the prober.
 func (p *Prober) ping(id peer.ID) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.timeout)
+	ctx, cancel := context.WithTimeout(network.WithNoDial(p.ctx, "rtt probe"), p.cfg.timeout)
 	results := ping.Ping(ctx, p.h, id)
 	defer func() {
 		cancel()

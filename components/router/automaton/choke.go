@@ -68,13 +68,22 @@ type ChokeConfig struct {
 	// in one heartbeat interval; past it they are ignored and cost it
 	// PenaltyChokeFlood. Default 32.
 	MaxPerHeartbeat int
+	// MaxRTT is the largest round-trip time (HandlePeerRTT) of a mesh
+	// peer we choke: a peer whose RTT is larger or unknown is never
+	// choked, and one choked whose RTT grows past it is unchoked at the
+	// next heartbeat (0: any peer, RTT known or not). Choking leaves a
+	// sparser eager graph, so messages take more hops; over a link this
+	// short a hop costs little, over slower ones the duplicates are the
+	// price of latency (docs/router.md, "Choking"). At least 0. Default
+	// 10 ms.
+	MaxRTT time.Duration
 }
 
 // DefaultChokeConfig returns the defaults listed on each field, with
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
 	return ChokeConfig{Enabled: true, Unchoked: 2, MinFirsts: 20, ExploreEvery: 5, MaxData: 16 << 10,
-		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 32}
+		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 32, MaxRTT: 10 * time.Millisecond}
 }
 
 func (c ChokeConfig) validate() error {
@@ -97,6 +106,8 @@ func (c ChokeConfig) validate() error {
 		return bad("FlushInterval", "must be > 0")
 	case c.MaxPerHeartbeat < 1:
 		return bad("MaxPerHeartbeat", "must be >= 1")
+	case c.MaxRTT < 0:
+		return bad("MaxRTT", "must be >= 0")
 	}
 	return nil
 }
@@ -285,9 +296,32 @@ func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen 
 	return true
 }
 
+// chokable reports whether ps may be choked: it advertised the extension
+// and its RTT is known and at most MaxRTT (when MaxRTT is set).
+func (a *Automaton) chokable(ps *peerState) bool {
+	maxRTT := a.cfg.Choke.MaxRTT
+	return ps.feat&featChoke != 0 && (maxRTT == 0 || ps.rttKnown && ps.rtt <= maxRTT)
+}
+
 // chokeHeartbeat makes t's choke decisions (see ChokeConfig).
 func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	cfg, c := a.cfg.Choke, &t.ch
+	if cfg.MaxRTT > 0 && len(c.choked) > 0 {
+		// Peers whose RTT grew past MaxRTT since we choked them, in id
+		// order (the facts' order is deterministic).
+		far := a.scratchPeers[:0]
+		for p := range c.choked {
+			if ps := a.peers[p]; ps == nil || !a.chokable(ps) {
+				far = append(far, p)
+			}
+		}
+		slices.Sort(far)
+		for _, p := range far {
+			a.unchoke(now, t, p, out)
+		}
+		clear(far)
+		a.scratchPeers = far[:0]
+	}
 	eager := t.mesh.len() - len(c.choked) // c holds mesh peers only (chokeForget)
 	for eager < cfg.Unchoked && len(c.choked) > 0 {
 		a.unchoke(now, t, a.chokedLongest(t), out)
@@ -333,7 +367,7 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 			if t.choking(ps.id) {
 				a.unchoke(now, t, ps.id, out)
 			}
-		case !t.choking(ps.id) && ps.feat&featChoke != 0:
+		case !t.choking(ps.id) && a.chokable(ps):
 			if c.choked == nil {
 				c.choked = make(map[peer.ID]uint64)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -14,8 +15,14 @@ import (
 // chokeHarness: the choke extension on (Unchoked 2, MinFirsts 5, no
 // exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
 // goes), 8 /meshsub/1.3.0 peers subscribed to topicA that advertised the
-// extension, joined: a mesh of D = 6.
+// extension, each 1 ms away (under MaxRTT), joined: a mesh of D = 6.
 func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+	return chokeHarnessRTT(t, mut)
+}
+
+// chokeHarnessRTT is chokeHarness where the mesh peers at the indexes
+// unknownRTT have no RTT.
+func chokeHarnessRTT(t *testing.T, mut func(*Config), unknownRTT ...int) (*harness, []peer.ID) {
 	t.Helper()
 	h := newHarness(t, func(c *Config) {
 		c.Choke = DefaultChokeConfig()
@@ -26,19 +33,34 @@ func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 			mut(c)
 		}
 	})
+	var peers []peer.ID
 	for i := 1; i <= 8; i++ {
 		p := h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topicA)
 		if o := h.a.SetPeerChoke(p, true); o != OutcomePeerFeaturesSet {
 			t.Fatalf("SetPeerChoke = %v", o)
 		}
+		peers = append(peers, p)
 	}
 	h.join(topicA)
-	h.reset()
 	mesh := h.mesh(topicA)
 	if len(mesh) != 6 {
 		t.Fatalf("mesh = %d peers, want 6", len(mesh))
 	}
+	for _, p := range peers {
+		if i := slices.Index(mesh, p); i < 0 || !slices.Contains(unknownRTT, i) {
+			h.rtt(p, time.Millisecond)
+		}
+	}
+	h.reset()
 	return h, mesh
+}
+
+// rtt tells the automaton p's round-trip time is d.
+func (h *harness) rtt(p peer.ID, d time.Duration) {
+	h.t.Helper()
+	if o := h.a.HandlePeerRTT(h.now, p, d, &h.out); o != OutcomeRTTRecorded {
+		h.t.Fatalf("HandlePeerRTT = %v", o)
+	}
 }
 
 // chokeEntries returns the choke and unchoke topics p was sent in h.out.
@@ -207,6 +229,49 @@ func TestChokeNeedsEvidenceAndTheExtension(t *testing.T) {
 	}
 }
 
+// Only peers whose RTT is known and at most MaxRTT are choked: a peer
+// with an unknown or larger RTT stays eager (it counts among the eager
+// ones), and a choked peer whose RTT grows past MaxRTT is unchoked at the
+// next heartbeat, with or without a decision. MaxRTT 0 chokes any peer.
+func TestChokeMaxRTT(t *testing.T) {
+	h, mesh := chokeHarnessRTT(t, nil, 3)
+	far, unknown := mesh[2], mesh[3]
+	h.rtt(far, 19*time.Millisecond+2) // smoothed: (1 + 19) / 2 ms, just over
+	firsts(h, 3, mesh[0], mesh[1])
+	h.reset()
+	h.heartbeat()
+	ours, _ := h.a.Choked(topicA)
+	if slices.Contains(ours, far) || slices.Contains(ours, unknown) || len(ours) != 2 {
+		t.Fatalf("Choked = %v; want 2, neither the far %s nor the unknown %s", ours, far, unknown)
+	}
+	// A choked peer's RTT grows past MaxRTT: unchoked at the next
+	// heartbeat, though no decision is due (no first deliveries).
+	slow := ours[0]
+	h.rtt(slow, 50*time.Millisecond) // smoothed: (1 + 50) / 2 ms
+	h.reset()
+	h.heartbeat()
+	if _, u := h.chokeEntries(slow); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("slowed peer: unchoke entries %q", u)
+	}
+	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, slow) || len(ours) != 1 {
+		t.Fatalf("Choked = %v after %s slowed", ours, slow)
+	}
+	evs := FactPeerChoked.In(&h.out)
+	if len(evs) != 1 || !evs[0].ByUs || evs[0].Choked || evs[0].Peer != slow {
+		t.Fatalf("EvtPeerChoked %+v", evs)
+	}
+
+	// MaxRTT 0: the far and the unknown peers are choked too.
+	h, mesh = chokeHarness(t, func(c *Config) { c.Choke.MaxRTT = 0 })
+	h.rtt(mesh[2], time.Second)
+	firsts(h, 3, mesh[0], mesh[1])
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); len(ours) != 4 || !slices.Contains(ours, mesh[2]) {
+		t.Fatalf("MaxRTT 0: Choked = %v; want 4 with %s", ours, mesh[2])
+	}
+}
+
 // A peer that choked us gets forwarded messages as ids in a batched IHAVE
 // (served on IWANT), except messages over MaxData and our own; unchoked,
 // it gets them again.
@@ -306,7 +371,7 @@ func TestChokeInputChecks(t *testing.T) {
 		t.Fatalf("after the heartbeat: %v", o)
 	}
 	// With the extension off nothing is negotiated.
-	off := newHarness(t, nil)
+	off := newHarness(t, func(c *Config) { c.Choke = ChokeConfig{} })
 	q := off.add(1, wire.ProtocolMeshsub13, false, topicA)
 	off.a.SetPeerChoke(q, true)
 	if o := off.a.HandleChoke(off.now, q, []string{topicA}, nil, &off.out); o != OutcomeChokeNotNegotiated {
@@ -398,6 +463,7 @@ func TestChokeConfigValidate(t *testing.T) {
 		"MaxData":         func(c *ChokeConfig) { c.MaxData = -1 },
 		"FlushInterval":   func(c *ChokeConfig) { c.FlushInterval = 0 },
 		"MaxPerHeartbeat": func(c *ChokeConfig) { c.MaxPerHeartbeat = 0 },
+		"MaxRTT":          func(c *ChokeConfig) { c.MaxRTT = -1 },
 	} {
 		c := DefaultChokeConfig()
 		mut(&c)
@@ -411,13 +477,14 @@ func TestChokeConfigValidate(t *testing.T) {
 // that are on.
 func TestConfigFlushInterval(t *testing.T) {
 	c := DefaultConfig()
+	if d := c.FlushInterval(); d != c.Choke.FlushInterval {
+		t.Fatalf("defaults (choking on): %v", d)
+	}
+	c.Choke.Enabled = false
 	if d := c.FlushInterval(); d != 0 {
 		t.Fatalf("nothing batches: %v", d)
 	}
 	c.Choke = DefaultChokeConfig()
-	if d := c.FlushInterval(); d != c.Choke.FlushInterval {
-		t.Fatalf("choking: %v", d)
-	}
 	c.Lazy = DefaultLazyConfig()
 	c.Lazy.FlushInterval = c.Choke.FlushInterval / 2
 	if d := c.FlushInterval(); d != c.Lazy.FlushInterval {

@@ -158,7 +158,10 @@ type Config struct {
 	Lazy LazyConfig
 
 	// Choke is meshbus's choke extension (ChokeConfig): off in the zero
-	// value and by default; DefaultChokeConfig turns it on.
+	// value; DefaultConfig sets DefaultChokeConfig, which chokes only mesh
+	// peers within MaxRTT (10 ms), so without RTT measurements
+	// (HandlePeerRTT) it advertises the extension and obeys chokes but
+	// chokes nobody.
 	Choke ChokeConfig
 
 	// Stagger is staggered forwarding of large messages (StaggerConfig):
@@ -230,6 +233,7 @@ func DefaultConfig() Config {
 		Stagger:                 DefaultStaggerConfig(),
 		IDontWantLearn:          DefaultIDontWantLearnConfig(),
 		Preamble:                DefaultPreambleConfig(),
+		Choke:                   DefaultChokeConfig(),
 	}
 }
 

@@ -343,6 +343,7 @@ var outcomeCases = []struct {
 		return h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out)
 	}},
 	{OutcomeChokeNotNegotiated, "choke entry, extension off", func(h *harness) Outcome {
+		h.a.cfg.Choke = ChokeConfig{}
 		p := h.add(1, wire.ProtocolMeshsub13, false, topicA)
 		h.a.SetPeerChoke(p, true)
 		return h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out)

@@ -225,12 +225,12 @@ func (s *Sim) connect(i, j int) {
 	a, b := s.nodes[i], s.nodes[j]
 	a.neigh = append(a.neigh, j)
 	b.neigh = append(b.neigh, i)
-	s.introduce(a, b, true)
-	s.introduce(b, a, false)
+	s.introduce(a, b, true, lat)
+	s.introduce(b, a, false, lat)
 }
 
-// introduce tells n about a new neighbour m.
-func (s *Sim) introduce(n, m *node, outbound bool) {
+// introduce tells n about a new neighbour m, lat away (one way).
+func (s *Sim) introduce(n, m *node, outbound bool, lat time.Duration) {
 	if n.a != nil {
 		proto := n.proto
 		if versionRank(m.proto) < versionRank(proto) {
@@ -239,6 +239,9 @@ func (s *Sim) introduce(n, m *node, outbound bool) {
 		n.a.AddPeer(s.now, automaton.PeerSpec{ID: m.id, Protocol: proto, Outbound: outbound}, &n.out)
 		// Both ends' Extensions: the choke extension when both run it.
 		n.a.SetPeerChoke(m.id, m.a != nil && s.cfg.Router.Choke.Enabled)
+		if s.cfg.KnownRTT {
+			n.a.HandlePeerRTT(s.now, m.id, 2*lat, &n.out)
+		}
 		s.flush(n)
 		return
 	}

@@ -109,6 +109,13 @@ type Config struct {
 	Latency time.Duration
 	// Jitter adds to each link a fixed random latency in [0, Jitter). Default 0.
 	Jitter time.Duration
+	// KnownRTT: each honest node learns a link's round-trip time (twice
+	// its latency) when the link opens (automaton.HandlePeerRTT), as the
+	// RTT prober (components/rtt) tells a real node. Default false: no
+	// RTT is known to the choices that use one (choking, which chokes
+	// only peers within ChokeConfig.MaxRTT; PREAMBLE's ImmediateRTT;
+	// latency-aware mesh selection).
+	KnownRTT bool
 	// ValidationDelay is how long validation of a received message takes.
 	// Default 0 (validated at once). Honest validation accepts every
 	// message except those InvalidSenders author, which it rejects
