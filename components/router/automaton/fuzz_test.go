@@ -54,7 +54,7 @@ func fuzzConfig() Config {
 		MissAllowance: 1, MissMemory: time.Second, Pull: true}
 	// choking: quick decisions, exploring often, small messages only
 	c.Choke = ChokeConfig{Enabled: true, Unchoked: 1, MinFirsts: 2, ExploreEvery: 2, MaxData: 25,
-		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4}
+		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4, MaxRTT: 10 * time.Millisecond}
 	return c
 }
 
@@ -134,7 +134,10 @@ func (p *program) step() bool {
 			Outbound: f&8 != 0, Direct: f&16 != 0 && f&32 != 0, SignedRecord: p.take(int(f % 8))}, out)
 		a.SetPeerLargeMessages(id, f&64 == 0) // v1.4 on most peers
 		a.SetPeerChoke(id, f&4 == 0)          // the choke extension on most
-		if f&128 != 0 {                       // sends us partial messages on a topic: no IDONTWANT there
+		if f&2 == 0 {                         // an RTT for most: 0-25.5 ms, across MaxRTT
+			a.HandlePeerRTT(now, id, time.Duration(p.next())*100*time.Microsecond, out)
+		}
+		if f&128 != 0 { // sends us partial messages on a topic: no IDONTWANT there
 			a.SetPeerPartsFrom(id, []string{p.topic()})
 		}
 	case 16: // gossipsub v1.4 PREAMBLE: a recent id or a fresh one
@@ -180,12 +183,15 @@ func (p *program) step() bool {
 		if c := rpc.GetChoke(); c != nil {
 			a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out)
 		}
-	case 18: // the choke extension: a peer chokes or unchokes us
+	case 18: // the choke extension: a peer chokes or unchokes us, or its RTT changes
 		from, t := p.peer(), p.topic()
-		if p.next()%2 == 0 {
+		switch b := p.next(); b % 3 {
+		case 0:
 			a.HandleChoke(now, from, []string{t}, nil, out)
-		} else {
+		case 1:
 			a.HandleChoke(now, from, nil, []string{t}, out)
+		default:
+			a.HandlePeerRTT(now, from, time.Duration(b)*100*time.Microsecond, out)
 		}
 	case 6:
 		from := p.peer()
@@ -214,6 +220,14 @@ func (p *program) step() bool {
 			a.HandleCopyDone(p.now, p.peer(), p.recent[int(p.next())%len(p.recent)], out)
 		default:
 			a.Heartbeat(p.now, out)
+			// After a heartbeat only peers within MaxRTT are choked.
+			for _, t := range a.topics {
+				for id := range t.ch.choked {
+					if ps := a.peers[id]; ps == nil || !a.chokable(ps) {
+						panic(fmt.Sprintf("peer %s choked in %q after a heartbeat, outside MaxRTT", id, t.name))
+					}
+				}
+			}
 		}
 	case 10:
 		var ss []events.PeerScore
