@@ -17,6 +17,7 @@ func TestNodeExportsComponentMetrics(t *testing.T) {
 		"meshbus_conntrack_connections_open", "meshbus_conntrack_peers_connected",
 		"meshbus_conntrack_inbox_batch_size", "meshbus_conntrack_emit_errors_total",
 		"meshbus_conntrack_identify_dropped_total",
+		"meshbus_rtt_round_trip_seconds",
 		"meshbus_scoring_peer_score", "meshbus_scoring_threshold_crossings_total",
 		"meshbus_scoring_peers", "meshbus_scoring_retained_peers", "meshbus_scoring_delivery_records",
 		"meshbus_scoring_snapshots_total", "meshbus_scoring_events_observed_total",
