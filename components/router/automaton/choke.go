@@ -125,6 +125,12 @@ type topicChoke struct {
 	choked map[peer.ID]uint64
 	// chokedUs holds the mesh peers that choked us.
 	chokedUs map[peer.ID]struct{}
+	// ihavesIn counts, per mesh peer we choked, the IHAVE entries for
+	// this topic it sent in the current heartbeat interval; ihavesOut,
+	// per mesh peer that choked us, those we sent it. Choked IHAVEs have
+	// this per-topic budget instead of the peer-wide MaxIHaveMessages
+	// (chokeIHaveIn, chokeCanQueue).
+	ihavesIn, ihavesOut map[peer.ID]int
 	// explored is the heartbeat of the last exploring unchoke.
 	explored uint64
 }
@@ -243,6 +249,8 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	}
 	delete(c.choked, p)
 	delete(c.chokedUs, p)
+	delete(c.ihavesIn, p)
+	delete(c.ihavesOut, p)
 }
 
 // chokeClear clears t's choke state (we left the topic).
@@ -250,7 +258,24 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.firsts)
 	clear(t.ch.choked)
 	clear(t.ch.chokedUs)
+	clear(t.ch.ihavesIn)
+	clear(t.ch.ihavesOut)
 	t.ch.total, t.ch.lazyWins = 0, 0
+}
+
+// chokeIHaveIn counts an IHAVE entry for t from from, a mesh peer we
+// choked in t, and reports whether it is within its budget:
+// MaxIHaveMessages entries per topic and heartbeat interval. A choked
+// peer announces every message it forwards us, batched per topic every
+// FlushInterval, so on a node with many topics the peer-wide
+// MaxIHaveMessages would drop most announcements (and the P3 credit
+// they carry); what we asked for by choking has a budget per topic.
+func (a *Automaton) chokeIHaveIn(t *topicState, from peer.ID) bool {
+	if t.ch.ihavesIn == nil {
+		t.ch.ihavesIn = make(map[peer.ID]int)
+	}
+	t.ch.ihavesIn[from]++
+	return t.ch.ihavesIn[from] <= a.cfg.MaxIHaveMessages
 }
 
 // chokeFirst records that mesh peer from brought a message of t first
@@ -288,12 +313,43 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 // nothing, when ps did not choke us, the message is larger than MaxData,
 // or ps's IHAVE budget is spent (the message then goes eagerly).
 func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen int) bool {
-	if !t.chokedBy(ps.id) || dataLen > a.cfg.Choke.MaxData || !a.lazyCanQueue(ps, t.name, a.lazyMaxIHaves()) {
+	if !t.chokedBy(ps.id) || dataLen > a.cfg.Choke.MaxData || !a.chokeCanQueue(t, ps) {
 		return false
 	}
 	a.markOffered(id, ps.id)
 	a.lazyQueue(ps, t.name, id)
 	return true
+}
+
+// chokeCanQueue reports whether one more id for t fits ps's IHAVE budget
+// as a peer that choked us in t: at most MaxIHaveLength ids in the
+// heartbeat interval (shared with lazy forwarding) and half its
+// MaxIHaveMessages entries for t (the per-topic budget chokeIHaveIn
+// gives a choking receiver; half, as lazyMaxIHaves, for a receiver
+// configured below our own).
+func (a *Automaton) chokeCanQueue(t *topicState, ps *peerState) bool {
+	if ps.lazy.idsHB >= a.cfg.MaxIHaveLength {
+		return false
+	}
+	entries := t.ch.ihavesOut[ps.id]
+	if !slices.Contains(ps.lazy.topics, t.name) {
+		entries++
+	}
+	return entries <= a.lazyMaxIHaves()
+}
+
+// countIHaveOut counts an IHAVE entry for topic sent to ps: against the
+// topic's budget when ps choked us there (chokeCanQueue), else against
+// ps's lazy budget.
+func (a *Automaton) countIHaveOut(ps *peerState, topic string) {
+	if t := a.topics[topic]; t != nil && t.joined && t.chokedBy(ps.id) {
+		if t.ch.ihavesOut == nil {
+			t.ch.ihavesOut = make(map[peer.ID]int)
+		}
+		t.ch.ihavesOut[ps.id]++
+		return
+	}
+	ps.lazy.ihaves++
 }
 
 // chokable reports whether ps may be choked: it advertised the extension
@@ -303,9 +359,12 @@ func (a *Automaton) chokable(ps *peerState) bool {
 	return ps.feat&featChoke != 0 && (maxRTT == 0 || ps.rttKnown && ps.rtt <= maxRTT)
 }
 
-// chokeHeartbeat makes t's choke decisions (see ChokeConfig).
+// chokeHeartbeat makes t's choke decisions (see ChokeConfig) and renews
+// its IHAVE budgets (Heartbeat has flushed the batches by then).
 func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	cfg, c := a.cfg.Choke, &t.ch
+	clear(c.ihavesIn)
+	clear(c.ihavesOut)
 	if cfg.MaxRTT > 0 && len(c.choked) > 0 {
 		// Peers whose RTT grew past MaxRTT since we choked them, in id
 		// order (the facts' order is deterministic).

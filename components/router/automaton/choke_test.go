@@ -2,12 +2,14 @@ package automaton
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/meshbus/meshbus/components/router/pb"
 	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
@@ -269,6 +271,131 @@ func TestChokeMaxRTT(t *testing.T) {
 	h.heartbeat()
 	if ours, _ := h.a.Choked(topicA); len(ours) != 4 || !slices.Contains(ours, mesh[2]) {
 		t.Fatalf("MaxRTT 0: Choked = %v; want 4 with %s", ours, mesh[2])
+	}
+}
+
+// Choked IHAVEs have a budget per topic, not the peer-wide one: a peer we
+// choked in three topics may send MaxIHaveMessages entries in each per
+// heartbeat interval (30 here, against 10 for the peer), and a peer that
+// choked us in three topics gets half that in each (15 batched IHAVEs,
+// where the peer-wide lazy budget allows 5) before messages go eagerly.
+func TestChokeIHaveBudgetPerTopic(t *testing.T) {
+	topics := []string{topicA, "topic-b", "topic-c"}
+	h := newHarness(t, func(c *Config) {
+		c.Choke = DefaultChokeConfig()
+		c.Choke.MinFirsts, c.Choke.ExploreEvery, c.Choke.MaxRTT = 5, 0, 0
+		c.IDontWantLearn.Below = 0
+	})
+	var peers []peer.ID
+	for i := 1; i <= 8; i++ {
+		p := h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topics...)
+		h.a.SetPeerChoke(p, true)
+		peers = append(peers, p)
+	}
+	for _, tp := range topics {
+		h.join(tp)
+	}
+	// q: a peer in every topic's mesh; fast: two others in each.
+	var q peer.ID
+	for _, p := range peers {
+		in := 0
+		for _, tp := range topics {
+			if slices.Contains(h.mesh(tp), p) {
+				in++
+			}
+		}
+		if in == len(topics) {
+			q = p
+			break
+		}
+	}
+	if q == "" {
+		t.Fatal("no peer in every mesh")
+	}
+	for _, tp := range topics {
+		var fast []peer.ID
+		for _, p := range h.mesh(tp) {
+			if p != q && len(fast) < 2 {
+				fast = append(fast, p)
+			}
+		}
+		for range 3 {
+			for _, p := range fast {
+				h.receiveIn(p, tp, 100)
+			}
+		}
+	}
+	h.reset()
+	h.heartbeat()
+	for _, tp := range topics {
+		if ours, _ := h.a.Choked(tp); !slices.Contains(ours, q) {
+			t.Fatalf("%s: q not choked (%v)", tp, ours)
+		}
+	}
+
+	// In: 10 entries per topic from q, 30 in all, each answered.
+	ihave := func(from peer.ID, tp string, n int) Outcome {
+		return h.a.HandleIHave(h.now, from, &pb.ControlIHave{TopicID: &tp, MessageIDs: [][]byte{fmt.Appendf(nil, "ih-%s-%d", tp, n)}}, &h.out)
+	}
+	for n := range 10 {
+		for _, tp := range topics {
+			if o := ihave(q, tp, n); o != OutcomeIWantSent {
+				t.Fatalf("choked peer's IHAVE %d in %s: %v", n, tp, o)
+			}
+		}
+	}
+	if o := ihave(q, topicA, 10); o != OutcomeIHaveBudgetExceeded {
+		t.Fatalf("11th entry in one topic: %v", o)
+	}
+	// A peer we did not choke has the peer-wide budget.
+	var r peer.ID
+	for _, p := range h.mesh(topicA) {
+		if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, p) {
+			r = p
+		}
+	}
+	for n := range 10 {
+		if o := ihave(r, topicA, 100+n); o != OutcomeIWantSent {
+			t.Fatalf("unchoked peer's IHAVE %d: %v", n, o)
+		}
+	}
+	if o := ihave(r, topicA, 110); o != OutcomeIHaveBudgetExceeded {
+		t.Fatalf("unchoked peer's 11th IHAVE: %v", o)
+	}
+
+	// Out: q chokes us in every topic; each round forwards one message
+	// per topic and flushes. Five rounds go as IHAVEs, the sixth eagerly.
+	h.heartbeat() // new budgets
+	if o := h.a.HandleChoke(h.now, q, topics, nil, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("HandleChoke = %v", o)
+	}
+	src := r
+	for round := 1; round <= 6; round++ {
+		var ids []string
+		for _, tp := range topics {
+			from := src
+			if !slices.Contains(h.mesh(tp), from) {
+				for _, p := range h.mesh(tp) {
+					if p != q {
+						from = p
+					}
+				}
+			}
+			_, id := h.receiveIn(from, tp, 100)
+			if got := h.gotMessage(q, id); got != (round == 6) {
+				t.Fatalf("round %d, %s: message to q %v", round, tp, got)
+			}
+			ids = append(ids, id)
+		}
+		h.reset()
+		h.a.FlushLazy(h.now, &h.out)
+		if round < 6 {
+			for i, tp := range topics {
+				if !h.gotIHaveIn(q, tp, ids[i]) {
+					t.Fatalf("round %d, %s: no IHAVE to q", round, tp)
+				}
+			}
+		}
 	}
 }
 

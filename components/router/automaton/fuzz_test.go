@@ -323,6 +323,13 @@ func checkBounds(t testing.TB, a *Automaton) {
 				t.Fatalf("topic %q: %s choked us and is not a mesh peer", name, q)
 			}
 		}
+		for _, m := range []map[peer.ID]int{tp.ch.ihavesIn, tp.ch.ihavesOut} {
+			for q, n := range m {
+				if !tp.joined || !tp.mesh.has(q) || n <= 0 {
+					t.Fatalf("topic %q: %d choked IHAVEs counted for %s (in mesh %v)", name, n, q, tp.mesh.has(q))
+				}
+			}
+		}
 		sum := 0
 		for q, n := range tp.ch.firsts {
 			if !tp.mesh.has(q) || n <= 0 {

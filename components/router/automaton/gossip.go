@@ -48,7 +48,10 @@ func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMe
 // requested messages must arrive from the peer within IWantFollowupTime or
 // the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat). From
 // a mesh peer we choked (ChokeConfig), the ids we already have are reported
-// as EvtChokedPeerAnnounced, which the scorer counts as mesh deliveries.
+// as EvtChokedPeerAnnounced, which the scorer counts as mesh deliveries, and
+// its entries for that topic count against a budget of their own
+// (MaxIHaveMessages per topic and heartbeat interval), not the peer-wide
+// one.
 //
 // Outcomes: OutcomeIWantSent, OutcomeNothingWanted,
 // OutcomeIHaveBudgetExceeded, OutcomeBelowGossipThreshold,
@@ -62,21 +65,30 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	if ps.score < a.thresholds.Gossip {
 		return OutcomeBelowGossipThreshold
 	}
-	ps.ihaveIn++
-	if ps.ihaveIn > a.cfg.MaxIHaveMessages || ps.iasked >= a.cfg.MaxIHaveLength {
-		return OutcomeIHaveBudgetExceeded
-	}
 	topic := ih.GetTopicID()
-	if !a.validTopic(topic) {
-		return OutcomeInvalidInput
-	}
 	t := a.topics[topic]
-	if t == nil || !t.joined {
-		return OutcomeTopicNotJoined
+	// A mesh peer we choked in the topic announces what we asked it to:
+	// its entries there have the topic's budget (chokeIHaveIn), not the
+	// peer-wide one.
+	choked := t != nil && t.joined && t.choking(from)
+	if choked {
+		if !a.chokeIHaveIn(t, from) || ps.iasked >= a.cfg.MaxIHaveLength {
+			return OutcomeIHaveBudgetExceeded
+		}
+	} else {
+		ps.ihaveIn++
+		if ps.ihaveIn > a.cfg.MaxIHaveMessages || ps.iasked >= a.cfg.MaxIHaveLength {
+			return OutcomeIHaveBudgetExceeded
+		}
+		if !a.validTopic(topic) {
+			return OutcomeInvalidInput
+		}
+		if t == nil || !t.joined {
+			return OutcomeTopicNotJoined
+		}
 	}
 	budget := a.cfg.MaxIHaveLength - ps.iasked
 	want := a.scratchIDs[:0]
-	choked := t.choking(from)
 	var had []string // the ids a peer we choked announced that we have
 	for _, raw := range ih.GetMessageIDs() {
 		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {

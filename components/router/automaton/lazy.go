@@ -435,7 +435,7 @@ func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 		}
 		if len(ids) > 0 {
 			out.sendIHave(ps.id, topic, ids)
-			ps.lazy.ihaves++
+			a.countIHaveOut(ps, topic)
 			ps.lazy.lastFlush = now
 			sent = true
 		}

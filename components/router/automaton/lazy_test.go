@@ -38,8 +38,14 @@ func lazyHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 // not a peer) and returns it and its id; h.out holds the forward.
 func (h *harness) receive(src peer.ID, size int) (*pb.Message, string) {
 	h.t.Helper()
+	return h.receiveIn(src, topicA, size)
+}
+
+// receiveIn is receive for a message of topic.
+func (h *harness) receiveIn(src peer.ID, topic string, size int) (*pb.Message, string) {
+	h.t.Helper()
 	h.reset()
-	m, id := msg(pid(99), topicA, size)
+	m, id := msg(pid(99), topic, size)
 	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}
@@ -63,11 +69,14 @@ func (h *harness) gotMessage(p peer.ID, id string) bool {
 	return false
 }
 
-func (h *harness) gotIHave(p peer.ID, id string) bool {
+func (h *harness) gotIHave(p peer.ID, id string) bool { return h.gotIHaveIn(p, topicA, id) }
+
+// gotIHaveIn reports whether p was sent an IHAVE of id for topic in h.out.
+func (h *harness) gotIHaveIn(p peer.ID, topic, id string) bool {
 	for _, ih := range h.rpc(p).GetControl().GetIhave() {
 		for _, raw := range ih.GetMessageIDs() {
 			if string(raw) == id {
-				return ih.GetTopicID() == topicA
+				return ih.GetTopicID() == topic
 			}
 		}
 	}
