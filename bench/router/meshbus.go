@@ -183,8 +183,14 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 		stageNode = cfg.stages.node()
 		ropts = append(ropts, router.WithStageTracer(routerStages{log: cfg.stages, node: stageNode}))
 	}
-	n, err := host.New(ctx, host.WithLogger(quiet), host.WithoutMetrics(), host.WithListenAddrs(addr),
-		host.WithFx(fx.Populate(&b.r), router.Options(ropts...)))
+	hopts := []host.Option{host.WithLogger(quiet), host.WithoutMetrics(), host.WithListenAddrs(addr),
+		host.WithFx(fx.Populate(&b.r), router.Options(ropts...))}
+	// MESHBUS_BENCH_RTT=0: no RTT prober (host.ComponentRTT), so no RTTs:
+	// nobody is choked and PREAMBLE's windows take their unknown-RTT value.
+	if os.Getenv("MESHBUS_BENCH_RTT") == "0" {
+		hopts = append(hopts, host.WithoutComponent(host.ComponentRTT))
+	}
+	n, err := host.New(ctx, hopts...)
 	if err != nil {
 		return nil, err
 	}
