@@ -400,8 +400,9 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 // chokeDecide ranks t's mesh peers by the messages they brought first
 // since the last decision (eager peers before choked ones among equals,
 // then mesh order): the first Unchoked are eager (a choked one among them
-// is unchoked), and the others that have the extension are choked. Then
-// it starts a new count.
+// is unchoked), and the others that can be (chokable) are choked. A peer
+// that cannot be choked and brought nothing first takes no place among
+// the Unchoked. Then it starts a new count.
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
 	ranked := a.scratchLazy[:0]
@@ -420,13 +421,22 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 		}
 		return 0
 	})
-	for i, ps := range ranked {
+	kept := 0
+	for _, ps := range ranked {
+		chokable := a.chokable(ps)
 		switch {
-		case i < a.cfg.Choke.Unchoked:
+		case !chokable && c.firsts[ps.id] == 0:
+			// Eager whatever we decide, and it brought nothing first: it
+			// takes no slot (a peer without the extension that forwards
+			// nothing, such as a sybil, would otherwise leave us one
+			// eager path fewer). A peer choked before it lost its RTT
+			// is unchoked by chokeHeartbeat.
+		case kept < a.cfg.Choke.Unchoked:
+			kept++
 			if t.choking(ps.id) {
 				a.unchoke(now, t, ps.id, out)
 			}
-		case !t.choking(ps.id) && a.chokable(ps):
+		case !t.choking(ps.id) && chokable:
 			if c.choked == nil {
 				c.choked = make(map[peer.ID]uint64)
 			}

@@ -231,6 +231,25 @@ func TestChokeNeedsEvidenceAndTheExtension(t *testing.T) {
 	}
 }
 
+// A peer that cannot be choked (here: without the extension) and brought
+// nothing first takes no place among the Unchoked: with one peer bringing
+// every message first, the best chokable peer after it stays eager too,
+// rather than a silent peer that is eager anyway.
+func TestChokeSilentUnchokableTakesNoSlot(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	h.a.SetPeerChoke(mesh[1], false)
+	h.a.SetPeerChoke(mesh[2], false)
+	firsts(h, 5, mesh[0])
+	h.reset()
+	h.heartbeat()
+	ours, _ := h.a.Choked(topicA)
+	want := []peer.ID{mesh[4], mesh[5]}
+	slices.Sort(want)
+	if !slices.Equal(ours, want) {
+		t.Fatalf("Choked = %v, want %v (%s kept eager beside %s)", ours, want, mesh[3], mesh[0])
+	}
+}
+
 // Only peers whose RTT is known and at most MaxRTT are choked: a peer
 // with an unknown or larger RTT stays eager (it counts among the eager
 // ones), and a choked peer whose RTT grows past MaxRTT is unchoked at the

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,8 +30,10 @@ type Stats struct {
 	// travelled (1 = straight from the publisher).
 	MeanHops float64
 	MaxHops  int
-	// MeanLatency and MaxLatency: time from publish to delivery.
+	// MeanLatency, P99Latency and MaxLatency: time from publish to
+	// delivery, over every delivery.
 	MeanLatency time.Duration
+	P99Latency  time.Duration
 	MaxLatency  time.Duration
 	// RPCs counts RPCs honest nodes sent (data and control).
 	RPCs int
@@ -198,6 +201,7 @@ func (s *Sim) Stats() Stats {
 	}
 	var hopSum int
 	var latSum time.Duration
+	var lats []time.Duration
 	for _, m := range t.order {
 		for _, i := range m.expected {
 			if !s.nodes[i].alive {
@@ -209,6 +213,7 @@ func (s *Sim) Stats() Stats {
 			}
 			st.Delivered++
 			latSum += m.lat[i]
+			lats = append(lats, m.lat[i])
 			st.MaxLatency = max(st.MaxLatency, m.lat[i])
 			if i < len(m.hop) && m.hop[i] >= 0 {
 				hopSum += int(m.hop[i])
@@ -223,6 +228,8 @@ func (s *Sim) Stats() Stats {
 	if st.Delivered > 0 {
 		st.MeanHops = float64(hopSum) / float64(st.Delivered)
 		st.MeanLatency = latSum / time.Duration(st.Delivered)
+		slices.Sort(lats)
+		st.P99Latency = lats[(len(lats)*99)/100]
 	}
 	if t.deliveries > 0 {
 		st.DuplicatesPerDelivered = float64(t.dups) / float64(t.deliveries)
