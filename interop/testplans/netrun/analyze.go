@@ -78,7 +78,12 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 		case "Mesh":
 			l.Mesh = append(l.Mesh, MeshChange{At: rec.Time, Graft: rec.Op == "graft", Peer: rec.Peer})
 		case "Published Message":
-			l.Published[id] = rec.Time
+			// A repeated publish of an id (the script may ask for it; the
+			// router drops the repeat) writes a second record: the
+			// message's origin is the first.
+			if at, ok := l.Published[id]; !ok || rec.Time.Before(at) {
+				l.Published[id] = rec.Time
+			}
 		case "All parts received":
 			g := fmt.Sprint(rec.Group)
 			if _, ok := l.Completed[g]; !ok {

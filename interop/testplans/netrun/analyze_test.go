@@ -78,6 +78,34 @@ func TestParseLogAndAnalyze(t *testing.T) {
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
 
+// A repeated publish writes a second "Published Message" record; the
+// message's origin stays the first publish.
+func TestRepeatedPublishKeepsFirstOrigin(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	line := func(v map[string]any) string { b, _ := json.Marshal(v); return string(b) + "\n" }
+	logs := []string{
+		line(map[string]any{"time": at(40), "msg": "Published Message", "id": "1"}) +
+			line(map[string]any{"time": at(0), "msg": "Published Message", "id": "1"}) +
+			line(map[string]any{"time": at(60), "msg": "Published Message", "id": "1"}),
+		line(map[string]any{"time": at(50), "msg": "Received Message", "id": "1"}),
+	}
+	var parsed []NodeLog
+	for i, l := range logs {
+		nl, err := ParseLog(i, "a", strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, nl)
+	}
+	if got := parsed[0].Published["1"]; !got.Equal(t0) {
+		t.Fatalf("origin %v, want the first publish %v", got, t0)
+	}
+	if st := Analyze(parsed); len(st) == 0 || st[0].ReachAll[0] != 50*time.Millisecond {
+		t.Fatalf("reach-all %+v, want a p50 of 50ms", st)
+	}
+}
+
 func TestPercentiles(t *testing.T) {
 	var d []time.Duration
 	for i := 1; i <= 100; i++ {
