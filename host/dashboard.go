@@ -29,7 +29,7 @@ func WithDashboard(addr string, opts ...dashboard.Option) Option {
 		}
 		all := append([]dashboard.Option{dashboard.WithAddr(addr)}, opts...)
 		c.addons = append(c.addons, Component(ComponentDashboard,
-			fx.Provide(dashboardMesh, dashboardFanout, dashboardDirect, dashboardBreakdowns),
+			fx.Provide(dashboardMesh, dashboardChoked, dashboardFanout, dashboardDirect, dashboardBreakdowns),
 			dashboard.Module,
 			dashboard.Options(all...),
 			fx.Invoke(func(*dashboard.Dashboard) {}),
@@ -50,6 +50,15 @@ func dashboardMesh(in dashboardIn) dashboard.MeshFunc {
 		return nil
 	}
 	return RouterMeshes(in.Router)
+}
+
+// dashboardChoked reads the router's choke state for the dashboard's
+// resyncs.
+func dashboardChoked(in dashboardIn) dashboard.ChokedFunc {
+	if in.Router == nil {
+		return nil
+	}
+	return RouterChoked(in.Router)
 }
 
 // dashboardFanout reads the router's fanout sets for the dashboard's resyncs.
@@ -83,6 +92,19 @@ func RouterMeshes(r *router.Router) func() map[string][]peer.ID {
 		m := make(map[string][]peer.ID)
 		for _, t := range r.Topics() {
 			m[t] = r.Mesh(t)
+		}
+		return m
+	}
+}
+
+// RouterChoked returns a function reading r's choke state per joined
+// topic (Router.Choked), for a dashboard.Source.
+func RouterChoked(r *router.Router) func() map[string]automaton.ChokeState {
+	return func() map[string]automaton.ChokeState {
+		m := make(map[string]automaton.ChokeState)
+		for _, t := range r.Topics() {
+			ours, theirs := r.Choked(t)
+			m[t] = automaton.ChokeState{Ours: ours, Theirs: theirs}
 		}
 		return m
 	}

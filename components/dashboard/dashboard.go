@@ -43,6 +43,9 @@ type Source struct {
 	// Mesh, when set, returns each joined topic's mesh peers; it is read on
 	// attach and after the dashboard dropped events.
 	Mesh func() map[string][]peer.ID
+	// Choked, when set, returns each joined topic's choke state; it is
+	// read with Mesh.
+	Choked func() map[string]automaton.ChokeState
 	// Fanout, when set, returns each fanout topic's fanout peers; it is
 	// read on attach and after the dashboard dropped events.
 	Fanout func() map[string][]peer.ID
@@ -562,6 +565,9 @@ func (s *driverState) resync(now time.Time, w *watched) {
 		if r.Mesh == nil {
 			r.Mesh = map[string][]peer.ID{}
 		}
+	}
+	if w.src.Choked != nil {
+		r.Choked = w.src.Choked()
 	}
 	if w.src.Host != nil {
 		r.Conns = []automaton.Conn{}

@@ -267,6 +267,10 @@ func TestSlowDashboardNeverBlocksNode(t *testing.T) {
 			// may be folded after it and must not touch what it loaded.
 			return map[string][]peer.ID{"u": {other}}
 		},
+		// Read with the mesh: we choked other in u.
+		Choked: func() map[string]automaton.ChokeState {
+			return map[string]automaton.ChokeState{"u": {Ours: []peer.ID{other}}}
+		},
 	}
 	d, clk := start(t, []dashboard.Source{src}, dashboard.WithBufSize(8))
 	stall.Store(true)
@@ -290,7 +294,7 @@ func TestSlowDashboardNeverBlocksNode(t *testing.T) {
 	v := waitView(t, d, "the drops and a resync", func(v *automaton.View) bool {
 		return v.Nodes[0].Dropped > 0 && v.Nodes[0].Resyncs >= 2
 	})
-	if len(v.Mesh) != 1 || v.Mesh[0].To != other.String() || v.Mesh[0].Topic != "u" {
+	if len(v.Mesh) != 1 || v.Mesh[0].To != other.String() || v.Mesh[0].Topic != "u" || !v.Mesh[0].Choked {
 		t.Errorf("mesh after resync: %+v", v.Mesh)
 	}
 	if meshCalls.Load() < 2 {

@@ -24,6 +24,11 @@ type MeshFunc func() map[string][]peer.ID
 // after the dashboard dropped events.
 type FanoutFunc func() map[string][]peer.ID
 
+// ChokedFunc returns each joined topic's choke state (a router's Choked).
+// An fx application may provide one for Module, which then reloads the
+// mesh's choke marks after the dashboard dropped events.
+type ChokedFunc func() map[string]automaton.ChokeState
+
 // DirectFunc returns the node's direct peers (a router's configuration). An
 // fx application may provide one for Module, which then marks them from
 // the start.
@@ -35,8 +40,8 @@ type BreakdownsFunc func() map[peer.ID]automaton.ScoreTerms
 
 // Module provides *Dashboard to an fx application, watching the
 // application's own node: it needs *eventbus.Bus and host.Host; clock.Clock,
-// *slog.Logger, prometheus.Registerer, MeshFunc, FanoutFunc, DirectFunc and
-// BreakdownsFunc are used
+// *slog.Logger, prometheus.Registerer, MeshFunc, ChokedFunc, FanoutFunc,
+// DirectFunc and BreakdownsFunc are used
 // when present, options come from Options. The dashboard starts and stops
 // with the application (it starts after the components provided before it).
 var Module = fx.Module("dashboard", fx.Provide(provide))
@@ -56,6 +61,7 @@ type Params struct {
 	Logger     *slog.Logger          `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 	Mesh       MeshFunc              `optional:"true"`
+	Choked     ChokedFunc            `optional:"true"`
 	Fanout     FanoutFunc            `optional:"true"`
 	Direct     DirectFunc            `optional:"true"`
 	Breakdowns BreakdownsFunc        `optional:"true"`
@@ -78,7 +84,7 @@ func provide(lc fx.Lifecycle, p Params) (*Dashboard, error) {
 	}
 	if err := d.Attach(Source{
 		Name: name, Bus: p.Bus, ID: id, Host: p.Host,
-		Mesh: p.Mesh, Fanout: p.Fanout, Direct: p.Direct, Breakdowns: p.Breakdowns,
+		Mesh: p.Mesh, Choked: p.Choked, Fanout: p.Fanout, Direct: p.Direct, Breakdowns: p.Breakdowns,
 	}); err != nil {
 		d.Close()
 		return nil, err

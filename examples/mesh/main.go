@@ -152,7 +152,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		if dash != nil {
 			if err := dash.Attach(dashboard.Source{
 				Name: d.name, Bus: n.Bus(), ID: n.ID(), Host: n.Host(),
-				Mesh: host.RouterMeshes(d.r), Fanout: host.RouterFanouts(d.r), Direct: d.r.DirectPeers,
+				Mesh: host.RouterMeshes(d.r), Choked: host.RouterChoked(d.r), Fanout: host.RouterFanouts(d.r), Direct: d.r.DirectPeers,
 				Breakdowns: host.ScoreBreakdowns(n.Scoring()),
 				Kill:       n.Close,
 			}); err != nil {

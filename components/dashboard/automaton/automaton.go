@@ -62,6 +62,17 @@ type Resync struct {
 	Fanout map[string][]peer.ID
 	// Direct are the node's direct peers; nil leaves them as they are.
 	Direct []peer.ID
+	// Choked maps a joined topic to its choke state (the router's
+	// Choked); nil leaves the mesh's choke marks as they are, but a
+	// resync of Mesh without it clears them.
+	Choked map[string]ChokeState
+}
+
+// ChokeState is a topic's choke state on one node: the mesh peers it
+// choked (they send it ids in IHAVE, not messages) and those that choked
+// it.
+type ChokeState struct {
+	Ours, Theirs []peer.ID
 }
 
 // Stats is one periodic sample of a node.
@@ -88,6 +99,9 @@ type connRec struct {
 
 type meshRec struct {
 	outbound bool
+	// choked: we choked the peer (EvtPeerChoked, ByUs); chokedBy: it
+	// choked us. Grafting starts a record unchoked; pruning drops it.
+	choked, chokedBy bool
 }
 
 type sample struct {
@@ -220,6 +234,15 @@ func (a *Automaton) HandleResync(now time.Time, name string, r Resync, out *Outp
 				m[p] = meshRec{}
 			}
 			n.mesh[topic] = m
+		}
+	}
+	if r.Choked != nil {
+		for topic, st := range r.Choked {
+			m := n.mesh[topic]
+			for p, rec := range m {
+				rec.choked, rec.chokedBy = slices.Contains(st.Ours, p), slices.Contains(st.Theirs, p)
+				m[p] = rec
+			}
 		}
 	}
 	if r.Conns != nil {
@@ -368,6 +391,18 @@ func (a *Automaton) HandleEvent(now time.Time, name string, ev any, out *Output)
 			return Unchanged
 		}
 		delete(n.mesh[e.Topic], e.Peer)
+	case events.EvtPeerChoked:
+		m := n.mesh[e.Topic]
+		rec, ok := m[e.Peer]
+		if !ok {
+			return Unchanged
+		}
+		if e.ByUs {
+			rec.choked = e.Choked
+		} else {
+			rec.chokedBy = e.Choked
+		}
+		m[e.Peer] = rec
 	case events.EvtMessagePublished:
 		n.topic(e.Topic).published++
 	case events.EvtMessageDelivered:
@@ -496,7 +531,8 @@ func (a *Automaton) View(now time.Time, seq uint64) *View {
 		for topic, m := range n.mesh {
 			for p, r := range m {
 				addVertex(p.String())
-				v.Mesh = append(v.Mesh, MeshEdge{From: self, To: p.String(), Topic: topic, Outbound: r.outbound})
+				v.Mesh = append(v.Mesh, MeshEdge{From: self, To: p.String(), Topic: topic, Outbound: r.outbound,
+					Choked: r.choked, ChokedBy: r.chokedBy})
 			}
 		}
 		for topic, m := range n.fanout {

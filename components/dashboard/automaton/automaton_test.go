@@ -162,6 +162,52 @@ func TestMeshFold(t *testing.T) {
 	}
 }
 
+// EvtPeerChoked marks a mesh lane (ByUs: the node choked the peer;
+// otherwise the peer choked the node); a graft starts unmarked, a prune
+// drops the lane, a peer outside the mesh changes nothing, and a resync
+// with the router's choke state sets the marks again.
+func TestChokeFold(t *testing.T) {
+	a := attached(t, "a", "b")
+	var out Output
+	steps := []struct {
+		ev   any
+		want Outcome
+	}{
+		{events.EvtPeerGrafted{Peer: pB, Topic: "t"}, Applied},
+		{events.EvtPeerGrafted{Peer: pC, Topic: "t"}, Applied},
+		{events.EvtPeerChoked{Peer: pB, Topic: "t", ByUs: true, Choked: true}, Applied},
+		{events.EvtPeerChoked{Peer: pC, Topic: "t", Choked: true}, Applied},
+		{events.EvtPeerChoked{Peer: pC, Topic: "u", ByUs: true, Choked: true}, Unchanged},
+	}
+	for i, st := range steps {
+		out.Reset()
+		if got := a.HandleEvent(t0, "a", st.ev, &out); got != st.want {
+			t.Errorf("step %d (%T): %v, want %v", i, st.ev, got, st.want)
+		}
+	}
+	marks := func(v *View) map[string][2]bool {
+		m := map[string][2]bool{}
+		for _, e := range v.Mesh {
+			m[e.To] = [2]bool{e.Choked, e.ChokedBy}
+		}
+		return m
+	}
+	if got := marks(a.View(t0, 1)); got[sB] != [2]bool{true, false} || got[sC] != [2]bool{false, true} {
+		t.Fatalf("marks %v", got)
+	}
+	a.HandleEvent(t0, "a", events.EvtPeerChoked{Peer: pB, Topic: "t", ByUs: true}, &out)
+	a.HandleEvent(t0, "a", events.EvtPeerPruned{Peer: pC, Topic: "t"}, &out)
+	a.HandleEvent(t0, "a", events.EvtPeerGrafted{Peer: pC, Topic: "t"}, &out)
+	if got := marks(a.View(t0, 2)); got[sB] != [2]bool{} || got[sC] != [2]bool{} {
+		t.Fatalf("after unchoke and a new graft: marks %v", got)
+	}
+	a.HandleResync(t0, "a", Resync{Mesh: map[string][]peer.ID{"t": {pB, pC}},
+		Choked: map[string]ChokeState{"t": {Ours: []peer.ID{pC}, Theirs: []peer.ID{pB}}}}, &out)
+	if got := marks(a.View(t0, 3)); got[sB] != [2]bool{false, true} || got[sC] != [2]bool{true, false} {
+		t.Fatalf("after resync: marks %v", got)
+	}
+}
+
 // Connections are folded per peer with their directions; a stopped node
 // loses its edges but keeps its vertex, marked dead, and ignores events.
 func TestConnsAndStop(t *testing.T) {

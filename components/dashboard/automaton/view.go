@@ -97,6 +97,11 @@ type MeshEdge struct {
 	Topic string `json:"topic"`
 	// Outbound: From sent the GRAFT.
 	Outbound bool `json:"outbound"`
+	// Choked: From choked To (the choke extension): To sends From ids
+	// in IHAVE instead of the messages it forwards. ChokedBy: To choked
+	// From.
+	Choked   bool `json:"choked"`
+	ChokedBy bool `json:"chokedBy"`
 }
 
 // TopicView is one local node's counters for one topic.

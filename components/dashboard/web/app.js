@@ -117,6 +117,8 @@ function drawGraph(v) {
     (e, m) => {
       e.setAttribute("stroke", topicColor(topics, m.topic));
       e.setAttribute("data-outbound", m.outbound ? "1" : "0");
+      // choked: From choked To, which sends From ids, not messages.
+      e.setAttribute("data-choked", m.choked ? "1" : "0");
     });
 
   // Fanout edges: dashed, one per entry (From publishes to Topic through To).
@@ -182,6 +184,11 @@ function drawGraph(v) {
   const lanes = el("div", {}, "one colored lane per direction: two lanes = both meshes hold each other");
   lanes.className = "dim";
   leg.appendChild(lanes);
+  if (v.mesh.some((m) => m.choked)) {
+    const ch = el("div", {}, "faint dotted lane: choked (the peer sends ids, not messages)");
+    ch.className = "dim";
+    leg.appendChild(ch);
+  }
   render();
 }
 
