@@ -69,8 +69,10 @@
 // connected before Start are picked up when their
 // next identify or protocol event arrives, or when they open a stream. Scores come from EvtPeerScoresUpdated (every peer scores
 // 0 until a scorer emits a snapshot). Round-trip times come from
-// EvtPeerRTTMeasured (the RTT prober, components/rtt); they matter only
-// with WithLatencyAwareMesh, and a peer never measured is unknown.
+// EvtPeerRTTMeasured (the RTT prober, components/rtt, built into host.New's
+// nodes); choking chokes only peers measured within ChokeConfig.MaxRTT,
+// PREAMBLE's windows use them when known, and WithLatencyAwareMesh
+// prefers fast peers. A peer never measured is unknown.
 //
 // # Backpressure
 //

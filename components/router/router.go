@@ -347,7 +347,7 @@ func (r *Router) Mesh(topic string) []peer.ID { return r.query(queryMesh, topic)
 // Choked returns, for a joined topic, the mesh peers we choked (they send
 // us IHAVE instead of the messages they forward) and the mesh peers that
 // choked us, each sorted; nil for a topic not joined, and always nil
-// without WithChoking. See ChokeConfig.
+// with choking off (WithoutChoking). See ChokeConfig.
 func (r *Router) Choked(topic string) (ours, theirs []peer.ID) {
 	rep := r.query(queryChoked, topic)
 	return rep.peers, rep.theirs
