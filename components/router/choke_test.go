@@ -9,7 +9,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 
-	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
@@ -34,14 +33,7 @@ func TestChokingDiamond(t *testing.T) {
 	clk := clock.NewMock()
 	opt := WithChoking(chokeTestConfig())
 	a, b, c, d := newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt), newNode(t, clk, opt)
-	pr, err := rtt.New(d.h, d.bus, rtt.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pr.Close() })
+	startProber(t, d, clk)
 	tops := map[*node]*Topic{}
 	for _, n := range []*node{a, b, c, d} {
 		tp, err := n.r.Join(topic)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshbus/meshbus/components/conntrack"
+	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/testhost"
@@ -169,4 +170,19 @@ func goNode(t testing.TB, topic string, opts ...pubsub.Option) (host.Host, *pubs
 		_ = h.Close()
 	})
 	return h, tp, sub
+}
+
+// startProber runs the RTT prober (components/rtt) on n's host and bus,
+// on clk, until the test ends: n's router learns its peers' RTTs as a
+// host's does.
+func startProber(t *testing.T, n *node, clk clock.Clock) {
+	t.Helper()
+	pr, err := rtt.New(n.h, n.bus, rtt.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pr.Close() })
 }

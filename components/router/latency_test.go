@@ -1,14 +1,12 @@
 package router
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
-	"github.com/meshbus/meshbus/components/rtt"
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/internal/metrictest"
@@ -22,14 +20,7 @@ import (
 func TestRTTReachesAutomatonViaBus(t *testing.T) {
 	clk := clock.NewMock()
 	a, b, _, _ := pair(t, clk, "lat", WithLatencyAwareMesh(DefaultLatencyConfig()))
-	pr, err := rtt.New(a.h, a.bus, rtt.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pr.Close() })
+	startProber(t, a, clk)
 	bustest.Eventually(t, 10*time.Second, "the router recorded b's RTT", func() bool {
 		v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "rtt_recorded")
 		return v >= 1

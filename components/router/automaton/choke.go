@@ -323,19 +323,12 @@ func (a *Automaton) chokeSends(t *topicState, ps *peerState, id string, dataLen 
 
 // chokeCanQueue reports whether one more id for t fits ps's IHAVE budget
 // as a peer that choked us in t: at most MaxIHaveLength ids in the
-// heartbeat interval (shared with lazy forwarding) and half its
-// MaxIHaveMessages entries for t (the per-topic budget chokeIHaveIn
-// gives a choking receiver; half, as lazyMaxIHaves, for a receiver
-// configured below our own).
+// heartbeat interval (shared with lazy forwarding), and the topic's next
+// entry (queued already or new) within half its MaxIHaveMessages entries
+// for t (the per-topic budget chokeIHaveIn gives a choking receiver;
+// half, as lazyMaxIHaves, for a receiver configured below our own).
 func (a *Automaton) chokeCanQueue(t *topicState, ps *peerState) bool {
-	if ps.lazy.idsHB >= a.cfg.MaxIHaveLength {
-		return false
-	}
-	entries := t.ch.ihavesOut[ps.id]
-	if !slices.Contains(ps.lazy.topics, t.name) {
-		entries++
-	}
-	return entries <= a.lazyMaxIHaves()
+	return ps.lazy.idsHB < a.cfg.MaxIHaveLength && t.ch.ihavesOut[ps.id]+1 <= a.lazyMaxIHaves()
 }
 
 // countIHaveOut counts an IHAVE entry for topic sent to ps: against the

@@ -68,24 +68,24 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	topic := ih.GetTopicID()
 	t := a.topics[topic]
 	// A mesh peer we choked in the topic announces what we asked it to:
-	// its entries there have the topic's budget (chokeIHaveIn), not the
-	// peer-wide one.
+	// its entries there count against the topic's budget (chokeIHaveIn),
+	// not the peer-wide one.
 	choked := t != nil && t.joined && t.choking(from)
+	var within bool
 	if choked {
-		if !a.chokeIHaveIn(t, from) || ps.iasked >= a.cfg.MaxIHaveLength {
-			return OutcomeIHaveBudgetExceeded
-		}
+		within = a.chokeIHaveIn(t, from)
 	} else {
 		ps.ihaveIn++
-		if ps.ihaveIn > a.cfg.MaxIHaveMessages || ps.iasked >= a.cfg.MaxIHaveLength {
-			return OutcomeIHaveBudgetExceeded
-		}
-		if !a.validTopic(topic) {
-			return OutcomeInvalidInput
-		}
-		if t == nil || !t.joined {
-			return OutcomeTopicNotJoined
-		}
+		within = ps.ihaveIn <= a.cfg.MaxIHaveMessages
+	}
+	if !within || ps.iasked >= a.cfg.MaxIHaveLength {
+		return OutcomeIHaveBudgetExceeded
+	}
+	if !a.validTopic(topic) {
+		return OutcomeInvalidInput
+	}
+	if t == nil || !t.joined {
+		return OutcomeTopicNotJoined
 	}
 	budget := a.cfg.MaxIHaveLength - ps.iasked
 	want := a.scratchIDs[:0]
