@@ -70,8 +70,10 @@ type ChokeConfig struct {
 	MaxPerHeartbeat int
 	// MaxRTT is the largest round-trip time (HandlePeerRTT) of a mesh
 	// peer we choke: a peer whose RTT is larger or unknown is never
-	// choked, and one choked whose RTT grows past it is unchoked at the
-	// next heartbeat (0: any peer, RTT known or not). Choking leaves a
+	// choked, and one choked whose RTT grows past MaxRTT plus a quarter
+	// (the band keeps an RTT that hovers at MaxRTT from choking and
+	// unchoking the peer in turn) is unchoked at the next heartbeat (0:
+	// any peer, RTT known or not). Choking leaves a
 	// sparser eager graph, so messages take more hops; over a link this
 	// short a hop costs little, over slower ones the duplicates are the
 	// price of latency (docs/router.md, "Choking"). At least 0. Default
@@ -348,7 +350,19 @@ func (a *Automaton) countIHaveOut(ps *peerState, topic string) {
 // chokable reports whether ps may be choked: it advertised the extension
 // and its RTT is known and at most MaxRTT (when MaxRTT is set).
 func (a *Automaton) chokable(ps *peerState) bool {
-	maxRTT := a.cfg.Choke.MaxRTT
+	return a.withinRTT(ps, a.cfg.Choke.MaxRTT)
+}
+
+// stayChoked reports whether ps, choked, stays so: as chokable, with
+// MaxRTT a quarter larger, so that an RTT hovering at MaxRTT does not
+// unchoke and choke the peer in turn.
+func (a *Automaton) stayChoked(ps *peerState) bool {
+	return a.withinRTT(ps, a.cfg.Choke.MaxRTT+a.cfg.Choke.MaxRTT/4)
+}
+
+// withinRTT reports whether ps advertised the extension and its RTT is
+// known and at most maxRTT (any RTT, known or not, when maxRTT is 0).
+func (a *Automaton) withinRTT(ps *peerState, maxRTT time.Duration) bool {
 	return ps.feat&featChoke != 0 && (maxRTT == 0 || ps.rttKnown && ps.rtt <= maxRTT)
 }
 
@@ -359,11 +373,11 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	clear(c.ihavesIn)
 	clear(c.ihavesOut)
 	if cfg.MaxRTT > 0 && len(c.choked) > 0 {
-		// Peers whose RTT grew past MaxRTT since we choked them, in id
-		// order (the facts' order is deterministic).
+		// Peers whose RTT grew past MaxRTT's band since we choked them,
+		// in id order (the facts' order is deterministic).
 		far := a.scratchPeers[:0]
 		for p := range c.choked {
-			if ps := a.peers[p]; ps == nil || !a.chokable(ps) {
+			if ps := a.peers[p]; ps == nil || !a.stayChoked(ps) {
 				far = append(far, p)
 			}
 		}

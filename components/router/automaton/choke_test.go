@@ -293,6 +293,53 @@ func TestChokeMaxRTT(t *testing.T) {
 	}
 }
 
+// MaxRTT has a band: a choked peer stays choked while its RTT is within a
+// quarter over MaxRTT, and only past it is unchoked; a peer is choked only
+// within MaxRTT itself. An RTT hovering at MaxRTT does not flap.
+func TestChokeMaxRTTBand(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 3, mesh[0], mesh[1])
+	h.reset()
+	h.heartbeat()
+	ours, _ := h.a.Choked(topicA)
+	if len(ours) != 4 {
+		t.Fatalf("Choked = %v; want 4", ours)
+	}
+	hover, fresh := ours[0], ours[1]
+	h.rtt(hover, 21*time.Millisecond) // smoothed: (1 + 21) / 2 = 11 ms, in the band
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, hover) || len(ours) != 4 {
+		t.Fatalf("Choked = %v; %s at 11 ms (MaxRTT 10 ms) should stay choked", ours, hover)
+	}
+	if c, u := h.chokeEntries(hover); c != nil || u != nil {
+		t.Fatalf("peer in the band was sent choke %q unchoke %q", c, u)
+	}
+
+	// Past the band (smoothed (11 + 15) / 2 = 13 ms > 12.5 ms): unchoked.
+	h.rtt(hover, 15*time.Millisecond)
+	h.reset()
+	h.heartbeat()
+	if _, u := h.chokeEntries(hover); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("peer past the band: unchoke entries %q", u)
+	}
+
+	// In the band but not choked: a decision does not choke it. Another
+	// choked peer is unchoked for its first deliveries so that the
+	// decision has a choked slot to fill.
+	h.rtt(hover, 9*time.Millisecond) // smoothed: (13 + 9) / 2 = 11 ms
+	firsts(h, 3, mesh[0], fresh)
+	h.reset()
+	h.heartbeat()
+	ours, _ = h.a.Choked(topicA)
+	if slices.Contains(ours, hover) {
+		t.Fatalf("Choked = %v; %s at 11 ms was choked again (MaxRTT 10 ms)", ours, hover)
+	}
+	if slices.Contains(ours, fresh) || len(ours) != 3 {
+		t.Fatalf("Choked = %v; want 3, not %s (it brought messages first) nor %s", ours, fresh, hover)
+	}
+}
+
 // Choked IHAVEs have a budget per topic, not the peer-wide one: a peer we
 // choked in three topics may send MaxIHaveMessages entries in each per
 // heartbeat interval (30 here, against 10 for the peer), and a peer that

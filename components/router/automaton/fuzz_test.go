@@ -220,11 +220,11 @@ func (p *program) step() bool {
 			a.HandleCopyDone(p.now, p.peer(), p.recent[int(p.next())%len(p.recent)], out)
 		default:
 			a.Heartbeat(p.now, out)
-			// After a heartbeat only peers within MaxRTT are choked.
+			// After a heartbeat only peers within MaxRTT's band are choked.
 			for _, t := range a.topics {
 				for id := range t.ch.choked {
-					if ps := a.peers[id]; ps == nil || !a.chokable(ps) {
-						panic(fmt.Sprintf("peer %s choked in %q after a heartbeat, outside MaxRTT", id, t.name))
+					if ps := a.peers[id]; ps == nil || !a.stayChoked(ps) {
+						panic(fmt.Sprintf("peer %s choked in %q after a heartbeat, outside MaxRTT's band", id, t.name))
 					}
 				}
 			}
