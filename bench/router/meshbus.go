@@ -62,9 +62,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	}
 	// Choking is on by default (router.DefaultChokeConfig: peers within
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
-	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED (an integer),
-	// MESHBUS_BENCH_CHOKE_FLUSH and MESHBUS_BENCH_CHOKE_MAXRTT (durations;
-	// 0 for any RTT) adjust it.
+	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED and
+	// MESHBUS_BENCH_CHOKE_MINFIRSTS (integers), MESHBUS_BENCH_CHOKE_FLUSH
+	// and MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
 	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
 		ropts = append(ropts, router.WithoutChoking())
 	} else if v != "" && v != "1" {
@@ -72,6 +72,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	} else {
 		cc := router.DefaultChokeConfig()
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_UNCHOKED", strconv.Atoi, &cc.Unchoked); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_MINFIRSTS", strconv.Atoi, &cc.MinFirsts); err != nil {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_FLUSH", time.ParseDuration, &cc.FlushInterval); err != nil {

@@ -65,8 +65,13 @@ type ChokeConfig struct {
 	// FlushLazy). Default 200 ms.
 	FlushInterval time.Duration
 	// MaxPerHeartbeat caps the choke and unchoke entries a peer may send
-	// in one heartbeat interval; past it they are ignored and cost it
-	// PenaltyChokeFlood. Default 32.
+	// per topic in one heartbeat interval (entries for topics where it is
+	// not in our mesh count together as one topic's); past it the rest of
+	// its RPC is ignored and costs it PenaltyChokeFlood. A router sends at
+	// most two per topic and heartbeat (a decision, an early unchoke), so
+	// two of its heartbeats in one of ours, under load, stay within the
+	// default. Per topic, so that a node in many topics whose decisions
+	// fall in one heartbeat is not taken for a flood. Default 8.
 	MaxPerHeartbeat int
 	// MaxRTT is the largest round-trip time (HandlePeerRTT) of a mesh
 	// peer we choke: a peer whose RTT is larger or unknown is never
@@ -85,7 +90,7 @@ type ChokeConfig struct {
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
 	return ChokeConfig{Enabled: true, Unchoked: 2, MinFirsts: 20, ExploreEvery: 5, MaxData: 16 << 10,
-		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 32, MaxRTT: 10 * time.Millisecond}
+		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond}
 }
 
 func (c ChokeConfig) validate() error {
@@ -133,6 +138,9 @@ type topicChoke struct {
 	// this per-topic budget instead of the peer-wide MaxIHaveMessages
 	// (chokeIHaveIn, chokeCanQueue).
 	ihavesIn, ihavesOut map[peer.ID]int
+	// entriesIn counts, per mesh peer, the choke and unchoke entries for
+	// this topic it sent in the current heartbeat interval (HandleChoke).
+	entriesIn map[peer.ID]int
 	// explored is the heartbeat of the last exploring unchoke.
 	explored uint64
 }
@@ -172,8 +180,9 @@ func (a *Automaton) PeerChoke(p peer.ID) bool {
 // topics of choke and unchoked us on those of unchoke. Entries for a topic
 // we have not joined, or where the peer is not in our mesh, are ignored
 // (either side may have just left the mesh). Past MaxPerHeartbeat entries
-// in a heartbeat interval the rest are ignored and the peer pays
-// PenaltyChokeFlood, once per RPC. Each change of state emits
+// for one topic in a heartbeat interval (or for topics where the peer is
+// not in our mesh, together), the rest of the RPC is ignored and the peer
+// pays PenaltyChokeFlood, once per RPC. Each change of state emits
 // EvtPeerChoked (ByUs false); a repeated entry changes nothing.
 //
 // Outcomes: OutcomeChokeRecorded, OutcomeChokeNotNegotiated (the peer did
@@ -188,16 +197,24 @@ func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []st
 		return OutcomeChokeNotNegotiated
 	}
 	flood := false
+	maxIn := a.cfg.Choke.MaxPerHeartbeat
 	apply := func(topics []string, on bool) {
 		for _, name := range topics {
-			if ps.chokeIn >= a.cfg.Choke.MaxPerHeartbeat {
-				flood = true
+			if flood {
 				return
 			}
-			ps.chokeIn++
 			t := a.topics[name]
 			if t == nil || !t.joined || !t.mesh.has(from) {
+				ps.chokeIn++
+				flood = ps.chokeIn > maxIn
 				continue
+			}
+			if t.ch.entriesIn == nil {
+				t.ch.entriesIn = make(map[peer.ID]int)
+			}
+			t.ch.entriesIn[from]++
+			if flood = t.ch.entriesIn[from] > maxIn; flood {
+				return
 			}
 			if on == t.chokedBy(from) {
 				continue // no change: a repeated entry has no effect
@@ -253,6 +270,7 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	delete(c.chokedUs, p)
 	delete(c.ihavesIn, p)
 	delete(c.ihavesOut, p)
+	delete(c.entriesIn, p)
 }
 
 // chokeClear clears t's choke state (we left the topic).
@@ -262,6 +280,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.chokedUs)
 	clear(t.ch.ihavesIn)
 	clear(t.ch.ihavesOut)
+	clear(t.ch.entriesIn)
 	t.ch.total, t.ch.lazyWins = 0, 0
 }
 
@@ -367,11 +386,12 @@ func (a *Automaton) withinRTT(ps *peerState, maxRTT time.Duration) bool {
 }
 
 // chokeHeartbeat makes t's choke decisions (see ChokeConfig) and renews
-// its IHAVE budgets (Heartbeat has flushed the batches by then).
+// its IHAVE and entry budgets (Heartbeat has flushed the batches by then).
 func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	cfg, c := a.cfg.Choke, &t.ch
 	clear(c.ihavesIn)
 	clear(c.ihavesOut)
+	clear(c.entriesIn)
 	if cfg.MaxRTT > 0 && len(c.choked) > 0 {
 		// Peers whose RTT grew past MaxRTT's band since we choked them,
 		// in id order (the facts' order is deterministic).

@@ -563,12 +563,68 @@ func TestChokeInputChecks(t *testing.T) {
 	if o := h.a.HandleChoke(h.now, p, nil, []string{topicA}, &h.out); o != OutcomeChokeRecorded {
 		t.Fatalf("after the heartbeat: %v", o)
 	}
+	// Entries that apply to no mesh of ours share one budget: the fourth
+	// is a flood.
+	h.reset()
+	if o := h.a.HandleChoke(h.now, outside, []string{"x", "y", topicA}, nil, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("3 entries outside our meshes: %v", o)
+	}
+	if o := h.a.HandleChoke(h.now, outside, nil, []string{"z"}, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("a 4th entry outside our meshes: %v", o)
+	}
 	// With the extension off nothing is negotiated.
 	off := newHarness(t, func(c *Config) { c.Choke = ChokeConfig{} })
 	q := off.add(1, wire.ProtocolMeshsub13, false, topicA)
 	off.a.SetPeerChoke(q, true)
 	if o := off.a.HandleChoke(off.now, q, []string{topicA}, nil, &off.out); o != OutcomeChokeNotNegotiated {
 		t.Fatalf("extension off: %v", o)
+	}
+}
+
+// The entry budget is per topic: a peer that chokes us in 40 topics in one
+// heartbeat (its decisions fell together) is obeyed in each and not taken
+// for a flood; a peer-wide budget of 32 penalised it and ignored the rest,
+// and the two sides' states parted.
+func TestChokeEntriesPerTopic(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Choke = DefaultChokeConfig() })
+	var topics []string
+	for i := range 40 {
+		topics = append(topics, fmt.Sprintf("topic-%02d", i))
+	}
+	var peers []peer.ID
+	for i := 1; i <= 4; i++ { // fewer than D: every peer is in every mesh
+		p := h.add(i, wire.ProtocolMeshsub13, false, topics...)
+		h.a.SetPeerChoke(p, true)
+		peers = append(peers, p)
+	}
+	for _, tp := range topics {
+		h.join(tp)
+	}
+	h.reset()
+	p := peers[0]
+	if o := h.a.HandleChoke(h.now, p, topics, nil, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("one entry in each of 40 topics: %v", o)
+	}
+	if n := len(penalties(&h.out, events.PenaltyChokeFlood)); n != 0 {
+		t.Fatalf("%d PenaltyChokeFlood", n)
+	}
+	for _, tp := range topics {
+		if _, theirs := h.a.Choked(tp); !slices.Equal(theirs, []peer.ID{p}) {
+			t.Fatalf("%s: choked by %v, want %s", tp, theirs, p)
+		}
+	}
+	// Within one topic the budget holds: MaxPerHeartbeat (8) entries, then
+	// a flood.
+	h.reset()
+	var again []string
+	for range h.a.cfg.Choke.MaxPerHeartbeat - 1 { // one spent above
+		again = append(again, topics[0])
+	}
+	if o := h.a.HandleChoke(h.now, p, nil, again, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("%d more entries in %s: %v", len(again), topics[0], o)
+	}
+	if o := h.a.HandleChoke(h.now, p, []string{topics[0]}, nil, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("entry %d in %s: %v", h.a.cfg.Choke.MaxPerHeartbeat+1, topics[0], o)
 	}
 }
 

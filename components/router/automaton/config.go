@@ -68,7 +68,9 @@ type Config struct {
 	// from one peer per heartbeat; it is also the per-heartbeat budget of ids
 	// one peer may IWANT from us. Default 5000.
 	MaxIHaveLength int
-	// MaxIHaveMessages caps the IHAVE messages processed from one peer per heartbeat. Default 10.
+	// MaxIHaveMessages caps the RPCs with IHAVE entries processed from one
+	// peer per heartbeat (an RPC's entries, one per topic, count once, as
+	// in go-libp2p-pubsub and js-libp2p). Default 10.
 	MaxIHaveMessages int
 	// GossipRetransmission caps how many times one message is sent to one peer
 	// in answer to IWANT. Default 3.

@@ -323,7 +323,7 @@ func checkBounds(t testing.TB, a *Automaton) {
 				t.Fatalf("topic %q: %s choked us and is not a mesh peer", name, q)
 			}
 		}
-		for _, m := range []map[peer.ID]int{tp.ch.ihavesIn, tp.ch.ihavesOut} {
+		for _, m := range []map[peer.ID]int{tp.ch.ihavesIn, tp.ch.ihavesOut, tp.ch.entriesIn} {
 			for q, n := range m {
 				if !tp.joined || !tp.mesh.has(q) || n <= 0 {
 					t.Fatalf("topic %q: %d choked IHAVEs counted for %s (in mesh %v)", name, n, q, tp.mesh.has(q))

@@ -27,8 +27,11 @@ func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMe
 	for _, m := range ctl.GetPreamble() {
 		outcomes = append(outcomes, a.HandlePreamble(now, from, m, out))
 	}
-	for _, m := range ctl.GetIhave() {
-		outcomes = append(outcomes, a.HandleIHave(now, from, m, out))
+	if ihs := ctl.GetIhave(); len(ihs) > 0 {
+		within := a.countIHaveRPC(from, ihs)
+		for _, m := range ihs {
+			outcomes = append(outcomes, a.handleIHave(now, from, m, within, out))
+		}
 	}
 	for _, m := range ctl.GetIwant() {
 		outcomes = append(outcomes, a.HandleIWant(now, from, m, out))
@@ -43,21 +46,54 @@ func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMe
 }
 
 // HandleIHave answers a peer's IHAVE with an IWANT for the ids not seen yet,
-// within the per-heartbeat budgets (MaxIHaveMessages IHAVEs and
+// within the per-heartbeat budgets (MaxIHaveMessages RPCs with IHAVE and
 // MaxIHaveLength requested ids per peer), and records a promise: one of the
 // requested messages must arrive from the peer within IWantFollowupTime or
-// the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat). From
-// a mesh peer we choked (ChokeConfig), the ids we already have are reported
-// as EvtChokedPeerAnnounced, which the scorer counts as mesh deliveries, and
+// the peer is penalised (PenaltyBrokenPromise, reported by Heartbeat). It
+// counts ih as an RPC of its own; HandleControl counts an RPC's IHAVE
+// entries, one per topic, as one (as go-libp2p-pubsub and js-libp2p do:
+// a heartbeat's gossip for many topics is one RPC). From a mesh peer we
+// choked (ChokeConfig), the ids we already have are reported as
+// EvtChokedPeerAnnounced, which the scorer counts as mesh deliveries, and
 // its entries for that topic count against a budget of their own
-// (MaxIHaveMessages per topic and heartbeat interval), not the peer-wide
-// one.
+// (MaxIHaveMessages entries per topic and heartbeat interval), not the
+// peer-wide one.
 //
 // Outcomes: OutcomeIWantSent, OutcomeNothingWanted,
 // OutcomeIHaveBudgetExceeded, OutcomeBelowGossipThreshold,
 // OutcomeTopicNotJoined, OutcomeUnknownPeer, OutcomeGraylisted,
 // OutcomeUnsupportedByProtocol, OutcomeInvalidInput.
 func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave, out *Output) Outcome {
+	return a.handleIHave(now, from, ih, a.countIHaveRPC(from, []*pb.ControlIHave{ih}), out)
+}
+
+// countIHaveRPC counts an RPC's IHAVE entries ihs from from against its
+// peer-wide budget, once, unless every entry is for a topic where we
+// choked it (those have the topic's budget: chokeIHaveIn), and reports
+// whether the RPC is within it.
+func (a *Automaton) countIHaveRPC(from peer.ID, ihs []*pb.ControlIHave) bool {
+	ps := a.peers[from]
+	if ps == nil {
+		return false // handleIHave refuses it
+	}
+	for _, ih := range ihs {
+		if !a.chokedTopic(ih.GetTopicID(), from) {
+			ps.ihaveIn++
+			return ps.ihaveIn <= a.cfg.MaxIHaveMessages
+		}
+	}
+	return true
+}
+
+// chokedTopic reports whether topic is joined and we choked from there.
+func (a *Automaton) chokedTopic(topic string, from peer.ID) bool {
+	t := a.topics[topic]
+	return t != nil && t.joined && t.choking(from)
+}
+
+// handleIHave is HandleIHave for one entry of an RPC whose peer-wide
+// IHAVE budget check (countIHaveRPC) gave rpcWithin.
+func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave, rpcWithin bool, out *Output) Outcome {
 	ps, refused := a.sender(from, featMesh)
 	if ps == nil {
 		return refused
@@ -70,13 +106,10 @@ func (a *Automaton) HandleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	// A mesh peer we choked in the topic announces what we asked it to:
 	// its entries there count against the topic's budget (chokeIHaveIn),
 	// not the peer-wide one.
-	choked := t != nil && t.joined && t.choking(from)
-	var within bool
+	choked := a.chokedTopic(topic, from)
+	within := rpcWithin
 	if choked {
 		within = a.chokeIHaveIn(t, from)
-	} else {
-		ps.ihaveIn++
-		within = ps.ihaveIn <= a.cfg.MaxIHaveMessages
 	}
 	if !within || ps.iasked >= a.cfg.MaxIHaveLength {
 		return OutcomeIHaveBudgetExceeded

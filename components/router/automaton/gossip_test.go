@@ -47,6 +47,48 @@ func TestIHaveBudget(t *testing.T) {
 	}
 }
 
+// MaxIHaveMessages counts RPCs, not IHAVE entries: one heartbeat's gossip
+// for many topics is one RPC with an entry per topic, and each entry is
+// answered (a per-entry count dropped every topic past the tenth).
+func TestIHaveBudgetCountsRPCs(t *testing.T) {
+	h := newHarness(t, nil)
+	var topics []string
+	for i := range 15 {
+		topics = append(topics, fmt.Sprintf("topic-%02d", i))
+	}
+	for _, tp := range topics {
+		h.join(tp)
+	}
+	p := h.add(1, wire.ProtocolMeshsub12, false, topics...)
+	ctl := &pb.ControlMessage{}
+	for _, tp := range topics {
+		ctl.Ihave = append(ctl.Ihave, ihave(tp, "gossip-"+tp))
+	}
+	outcomes := h.a.HandleControl(h.now, p, ctl, &h.out, nil)
+	if len(outcomes) != len(topics) {
+		t.Fatalf("%d outcomes for %d entries", len(outcomes), len(topics))
+	}
+	for i, o := range outcomes {
+		if o != OutcomeIWantSent {
+			t.Fatalf("entry %d (%s) = %v; want an IWANT for every topic", i, topics[i], o)
+		}
+	}
+	// That was one RPC of MaxIHaveMessages (10): nine more fit, the
+	// eleventh does not.
+	for i := range h.a.cfg.MaxIHaveMessages - 1 {
+		ctl := &pb.ControlMessage{Ihave: []*pb.ControlIHave{ihave(topics[0], fmt.Sprintf("later-%d", i))}}
+		if o := h.a.HandleControl(h.now, p, ctl, &h.out, nil); o[0] != OutcomeIWantSent {
+			t.Fatalf("RPC %d = %v", i+2, o[0])
+		}
+	}
+	ctl = &pb.ControlMessage{Ihave: []*pb.ControlIHave{ihave(topics[0], "over"), ihave(topics[1], "over2")}}
+	for i, o := range h.a.HandleControl(h.now, p, ctl, &h.out, nil) {
+		if o != OutcomeIHaveBudgetExceeded {
+			t.Fatalf("RPC 11, entry %d = %v; want OutcomeIHaveBudgetExceeded", i, o)
+		}
+	}
+}
+
 func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)

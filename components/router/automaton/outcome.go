@@ -214,7 +214,8 @@ const (
 	// not advertise the extension, or with ours off; ignored.
 	OutcomeChokeNotNegotiated
 	// OutcomeChokeFlood: the peer sent more than MaxPerHeartbeat choke and
-	// unchoke entries this heartbeat; the rest ignored, PenaltyChokeFlood.
+	// unchoke entries for one topic this heartbeat (or for topics where it
+	// is not in our mesh); the rest ignored, PenaltyChokeFlood.
 	OutcomeChokeFlood
 
 	outcomeEnd // sentinel: number of outcomes + 1
