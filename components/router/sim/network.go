@@ -159,7 +159,9 @@ func (s *Sim) spawn(b Behavior) (int, error) {
 			return 0, fmt.Errorf("sim: node %d: %w", i, err)
 		}
 		n.a = a
-		a.Join(s.now, s.cfg.Topic, &n.out)
+		for k := range s.cfg.ExtraTopics + 1 {
+			a.Join(s.now, s.topic(k), &n.out)
+		}
 	}
 	s.nodes = append(s.nodes, n)
 	s.byID[n.id] = i
@@ -426,16 +428,34 @@ func (s *Sim) heartbeat(n *node) {
 	s.flush(n)
 }
 
+// topic is the name of topic k: Config.Topic for 0, Topic-k for the
+// extra ones.
+func (s *Sim) topic(k int) string {
+	if k == 0 {
+		return s.cfg.Topic
+	}
+	return fmt.Sprintf("%s-%d", s.cfg.Topic, k)
+}
+
 // Publish makes node i publish data on the topic now, and returns the
 // message id (from || seqno, the spec's default).
 func (s *Sim) Publish(i int, data []byte) (string, error) {
+	return s.PublishOn(i, 0, data)
+}
+
+// PublishOn is Publish on topic k: 0 is Config.Topic, 1 to
+// Config.ExtraTopics the extra topics.
+func (s *Sim) PublishOn(i, k int, data []byte) (string, error) {
 	if i < 0 || i >= len(s.nodes) || !s.nodes[i].alive || s.nodes[i].a == nil {
 		return "", fmt.Errorf("%w: %d", ErrNoNode, i)
+	}
+	if k < 0 || k > s.cfg.ExtraTopics {
+		return "", fmt.Errorf("%w: topic %d of %d", ErrNoTopic, k, s.cfg.ExtraTopics+1)
 	}
 	n := s.nodes[i]
 	n.seqno++
 	seq := binary.BigEndian.AppendUint64(nil, n.seqno)
-	topic := s.cfg.Topic
+	topic := s.topic(k)
 	m := &pb.Message{From: []byte(n.id), Seqno: seq, Topic: &topic, Data: data}
 	id := string(n.id) + string(seq)
 	s.track.published(id, i, s.now, s.expectedReceivers(i))

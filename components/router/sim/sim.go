@@ -32,6 +32,10 @@ var ErrInvalidConfig = errors.New("sim: invalid config")
 // ErrNoNode is returned when a node index is out of range or the node is gone.
 var ErrNoNode = errors.New("sim: no such live node")
 
+// ErrNoTopic is returned by PublishOn for a topic index the nodes did not
+// join (Config.ExtraTopics).
+var ErrNoTopic = errors.New("sim: no such topic")
+
 // Behavior is how a simulated node acts.
 type Behavior uint8
 
@@ -102,6 +106,10 @@ type Config struct {
 	Seed uint64
 	// Topic every honest node joins. Default "sim".
 	Topic string
+	// ExtraTopics is how many more topics every honest node joins, named
+	// Topic-1 to Topic-ExtraTopics (PublishOn). Adversaries stay in Topic.
+	// Default 0.
+	ExtraTopics int
 	// Router is the automaton configuration; the zero value means
 	// automaton.DefaultConfig().
 	Router automaton.Config
@@ -160,6 +168,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Topic == "" {
 		c.Topic = "sim"
+	}
+	if c.ExtraTopics < 0 {
+		return bad("ExtraTopics", "must be >= 0")
 	}
 	if c.Router.D == 0 {
 		c.Router = automaton.DefaultConfig()

@@ -408,6 +408,54 @@ func TestChokingSteadyState(t *testing.T) {
 	}
 }
 
+// Choking with many topics: 100 topics on 1-3 ms links, decisions on thin
+// evidence (MinFirsts 2) so that most topics decide in the same
+// heartbeats. Every message reaches every node and nobody honest is
+// penalised. With choke entries capped per peer (32, all topics together)
+// a node's decisions in one heartbeat were taken for a flood: 30 honest
+// PenaltyChokeFlood here, the rest of each RPC ignored, and the two sides
+// disagreed on who had choked whom.
+func TestChokingManyTopics(t *testing.T) {
+	const topics = 100
+	cfg := Config{Nodes: 60, Degree: 4, Seed: 5, Latency: time.Millisecond, Jitter: 2 * time.Millisecond,
+		KnownRTT: true, ExtraTopics: topics - 1,
+		Protocol: func(int) protocol.ID { return wire.ProtocolMeshsub13 }, Router: automaton.DefaultConfig()}
+	cfg.Router.Choke.MinFirsts = 2
+	s := mustNew(t, cfg)
+	s.Run(5 * time.Second)
+	publish := func(n int) {
+		live := s.LiveNodes()
+		for i := range n {
+			if _, err := s.PublishOn(live[s.rng.IntN(len(live))], i%topics, make([]byte, 256)); err != nil {
+				t.Fatal(err)
+			}
+			s.Run(2 * time.Millisecond)
+		}
+	}
+	publish(2000)
+	s.ResetStats()
+	publish(2000)
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, fmt.Sprintf("choking, %d topics", topics), st)
+	if st.DeliveryRatio != 1 || st.HonestPenalties != 0 {
+		t.Fatalf("delivery %.4f, honest penalties %v", st.DeliveryRatio, st.Penalties)
+	}
+	choked := 0
+	for _, i := range s.LiveNodes() {
+		for k := range topics {
+			ours, _ := s.Automaton(i).Choked(s.topic(k))
+			choked += len(ours)
+		}
+	}
+	if choked == 0 {
+		t.Fatal("nobody choked in any topic")
+	}
+	if _, err := s.PublishOn(0, topics, nil); !errors.Is(err, ErrNoTopic) {
+		t.Fatalf("PublishOn an unjoined topic: %v", err)
+	}
+}
+
 // Choking in a mixed network: half the nodes speak /meshsub/1.2.0 (no
 // Extensions, so no choke extension). Every message still reaches every
 // node, nobody honest is penalised, and no choke RPC reaches a node that
