@@ -178,6 +178,11 @@ type peerState struct {
 	imrIn   int // IMRECEIVINGs received
 	chokeIn int // choke and unchoke entries received (ChokeConfig)
 
+	// firstsAll counts the messages the peer brought first in any joined
+	// topic where it is in our mesh (chokeFirst): the evidence a topic
+	// with too few deliveries of its own borrows (chokePooled).
+	firstsAll uint64
+
 	// gossipsub v1.4 PREAMBLE (PreambleConfig): messages announced to us
 	// first by the peer and still awaited; until when it is not chosen as
 	// a source; its missed source deadlines in a row and the last one.

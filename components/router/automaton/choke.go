@@ -1,7 +1,9 @@
 package automaton
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -20,9 +22,12 @@ import (
 //
 // The receiver decides. Per joined topic it counts which mesh peer brought
 // each message first. At a heartbeat with at least MinFirsts such
-// deliveries counted, it keeps eager the Unchoked mesh peers that brought
-// the most (peers without the extension count, and are never choked) and
-// chokes the others that have the extension. It also unchokes a choked
+// deliveries counted, or with one and at least MinFirsts brought first by
+// the topic's mesh peers in every topic (a low-rate topic borrows the
+// evidence of the others), it keeps eager the Unchoked mesh peers that
+// brought the most, in the topic and in every topic (peers without the
+// extension count, and are never choked), and chokes the others that have
+// the extension. It also unchokes a choked
 // peer when choked peers (through IHAVE and IWANT) have brought more
 // messages first than eager ones since the last decision (the eager paths
 // are failing), when fewer than Unchoked mesh peers are eager (mesh
@@ -52,8 +57,9 @@ type ChokeConfig struct {
 	// that brought the most messages first). At least 1. Default 2.
 	Unchoked int
 	// MinFirsts is how many first deliveries from mesh peers a topic
-	// needs, since its last decision, for a heartbeat to decide. At least
-	// 1. Default 20.
+	// needs, since its last decision, for a heartbeat to decide: its own,
+	// or, once it has one of its own, those its mesh peers brought in
+	// every topic. At least 1. Default 20.
 	MinFirsts int
 	// ExploreEvery is how many heartbeats pass between two unchokes of the
 	// peer choked longest in a topic (0: never). Default 5.
@@ -138,6 +144,10 @@ type topicChoke struct {
 	// this per-topic budget instead of the peer-wide MaxIHaveMessages
 	// (chokeIHaveIn, chokeCanQueue).
 	ihavesIn, ihavesOut map[peer.ID]int
+	// base holds, per mesh peer, its firstsAll at the topic's last
+	// decision (or the first heartbeat after it joined the mesh): what it
+	// brought first in every topic since is firstsAll - base (chokePooled).
+	base map[peer.ID]uint64
 	// entriesIn counts, per mesh peer, the choke and unchoke entries for
 	// this topic it sent in the current heartbeat interval (HandleChoke).
 	entriesIn map[peer.ID]int
@@ -271,6 +281,7 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	delete(c.ihavesIn, p)
 	delete(c.ihavesOut, p)
 	delete(c.entriesIn, p)
+	delete(c.base, p)
 }
 
 // chokeClear clears t's choke state (we left the topic).
@@ -281,6 +292,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.ihavesIn)
 	clear(t.ch.ihavesOut)
 	clear(t.ch.entriesIn)
+	clear(t.ch.base)
 	t.ch.total, t.ch.lazyWins = 0, 0
 }
 
@@ -315,6 +327,9 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 	}
 	c.firsts[from]++
 	c.total++
+	if ps := a.peers[from]; ps != nil {
+		ps.firstsAll++
+	}
 	if t.choking(from) {
 		c.lazyWins++
 		// Choked peers, through IHAVE and IWANT, brought more messages
@@ -413,7 +428,20 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 		a.unchoke(now, t, a.chokedLongest(t), out)
 		eager++
 	}
-	if c.total >= cfg.MinFirsts {
+	if c.base == nil {
+		c.base = make(map[peer.ID]uint64)
+	}
+	for _, p := range t.mesh.items {
+		if _, ok := c.base[p]; !ok {
+			c.base[p] = a.peers[p].firstsAll // joined the mesh: its count starts here
+		}
+	}
+	// A topic decides on its own evidence, or, once it has seen a message
+	// since its last decision, on what its mesh peers brought first in
+	// every topic since (a low-rate topic would wait minutes for
+	// MinFirsts of its own, its copies going eagerly to every mesh peer
+	// meanwhile; a peer that is first in other topics is near us).
+	if c.total >= cfg.MinFirsts || c.total > 0 && a.chokePooledTotal(t) >= cfg.MinFirsts {
 		a.chokeDecide(now, t, out)
 	}
 	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
@@ -424,20 +452,41 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	}
 }
 
+// chokePooled is what mesh peer p of t brought first in every topic since
+// t's last decision (0 before its first heartbeat in t's mesh).
+func (a *Automaton) chokePooled(t *topicState, p *peerState) uint64 {
+	b, ok := t.ch.base[p.id]
+	if !ok {
+		return 0
+	}
+	return p.firstsAll - b
+}
+
+// chokePooledTotal is chokePooled summed over t's mesh.
+func (a *Automaton) chokePooledTotal(t *topicState) int {
+	var n uint64
+	for _, p := range t.mesh.items {
+		n += a.chokePooled(t, a.peers[p])
+	}
+	return int(min(n, uint64(math.MaxInt)))
+}
+
 // chokeDecide ranks t's mesh peers by the messages they brought first
-// since the last decision (eager peers before choked ones among equals,
-// then mesh order): the first Unchoked are eager (a choked one among them
-// is unchoked), and the others that can be (chokable) are choked. A peer
-// that cannot be choked and brought nothing first takes no place among
-// the Unchoked. Then it starts a new count.
+// since the last decision, in t and in every topic (t's own count twice:
+// the pooled one includes it), eager peers before choked ones among
+// equals, then mesh order: the first Unchoked are eager (a choked one
+// among them is unchoked), and the others that can be (chokable) are
+// choked. A peer that cannot be choked and brought nothing first, in any
+// topic, takes no place among the Unchoked. Then it starts a new count.
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
 	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
 		ranked = append(ranked, a.peers[p])
 	}
+	evidence := func(ps *peerState) uint64 { return uint64(c.firsts[ps.id]) + a.chokePooled(t, ps) }
 	slices.SortStableFunc(ranked, func(x, y *peerState) int {
-		if d := c.firsts[y.id] - c.firsts[x.id]; d != 0 {
+		if d := cmp.Compare(evidence(y), evidence(x)); d != 0 {
 			return d
 		}
 		switch cx, cy := t.choking(x.id), t.choking(y.id); {
@@ -452,7 +501,7 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	for _, ps := range ranked {
 		chokable := a.chokable(ps)
 		switch {
-		case !chokable && c.firsts[ps.id] == 0:
+		case !chokable && evidence(ps) == 0:
 			// Eager whatever we decide, and it brought nothing first: it
 			// takes no slot (a peer without the extension that forwards
 			// nothing, such as a sybil, would otherwise leave us one
@@ -476,6 +525,9 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	a.scratchLazy = ranked[:0]
 	clear(c.firsts)
 	c.total, c.lazyWins = 0, 0
+	for _, p := range t.mesh.items {
+		c.base[p] = a.peers[p].firstsAll
+	}
 }
 
 // chokedLongest returns the peer of t choked earliest (the smallest id

@@ -293,6 +293,63 @@ func TestChokeMaxRTT(t *testing.T) {
 	}
 }
 
+// A topic with too few first deliveries of its own decides on its mesh
+// peers' first deliveries in every topic, once it has seen a message
+// since its last decision: topicB's one message would have waited for
+// MinFirsts (5), its copies going eagerly to every mesh peer meanwhile.
+// A topic that saw nothing since does not decide.
+func TestChokePooledEvidence(t *testing.T) {
+	const topicB = "topic-b"
+	h := newHarness(t, func(c *Config) {
+		c.Choke = DefaultChokeConfig()
+		c.Choke.MinFirsts = 5
+		c.Choke.ExploreEvery = 0
+		c.IDontWantLearn.Below = 0
+	})
+	var peers []peer.ID
+	for i := 1; i <= 6; i++ { // D: every peer is in both meshes
+		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
+		h.a.SetPeerChoke(p, true)
+		peers = append(peers, p)
+	}
+	h.join(topicA)
+	h.join(topicB)
+	for _, p := range peers {
+		h.rtt(p, time.Millisecond)
+	}
+	h.heartbeat() // the pooled counts start here
+	for range 3 {
+		h.receiveIn(peers[0], topicA, 100)
+		h.receiveIn(peers[1], topicA, 100)
+	}
+	h.receiveIn(peers[2], topicB, 100)
+	h.reset()
+	h.heartbeat()
+	want := slices.Clone(peers[2:])
+	slices.Sort(want)
+	for _, tp := range []string{topicA, topicB} {
+		if ours, _ := h.a.Choked(tp); !slices.Equal(ours, want) {
+			t.Fatalf("%s: Choked = %v; want %v (the first two brought the most first in both topics)", tp, ours, want)
+		}
+	}
+
+	// Only topicA sees messages now, brought first by two peers choked
+	// there; topicB saw none and does not decide (were it to, the pooled
+	// counts would unchoke those two there too).
+	for range 3 {
+		h.receiveIn(peers[2], topicA, 100)
+		h.receiveIn(peers[3], topicA, 100)
+	}
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicB); !slices.Equal(ours, want) {
+		t.Fatalf("topicB decided without a message since its last decision: Choked = %v, was %v", ours, want)
+	}
+	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, peers[2]) || slices.Contains(ours, peers[3]) {
+		t.Fatalf("topicA: Choked = %v; %s and %s brought its messages first", ours, peers[2], peers[3])
+	}
+}
+
 // MaxRTT has a band: a choked peer stays choked while its RTT is within a
 // quarter over MaxRTT, and only past it is unchoked; a peer is choked only
 // within MaxRTT itself. An RTT hovering at MaxRTT does not flap.

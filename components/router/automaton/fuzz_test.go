@@ -330,6 +330,12 @@ func checkBounds(t testing.TB, a *Automaton) {
 				}
 			}
 		}
+		for q, b := range tp.ch.base {
+			ps := a.peers[q]
+			if !tp.joined || !tp.mesh.has(q) || ps == nil || b > ps.firstsAll {
+				t.Fatalf("topic %q: pooled base %d for %s (in mesh %v)", name, b, q, tp.mesh.has(q))
+			}
+		}
 		sum := 0
 		for q, n := range tp.ch.firsts {
 			if !tp.mesh.has(q) || n <= 0 {
