@@ -412,12 +412,12 @@ func TestChokingSteadyState(t *testing.T) {
 // evidence (MinFirsts 2) so that most topics decide in the same
 // heartbeats. Every message reaches every node and nobody honest is
 // penalised. With choke entries capped per peer (32, all topics together)
-// a node's decisions in one heartbeat were taken for a flood: 30 honest
+// a node's decisions in one heartbeat were taken for a flood: 195 honest
 // PenaltyChokeFlood here, the rest of each RPC ignored, and the two sides
 // disagreed on who had choked whom.
 func TestChokingManyTopics(t *testing.T) {
 	const topics = 100
-	cfg := Config{Nodes: 60, Degree: 4, Seed: 5, Latency: time.Millisecond, Jitter: 2 * time.Millisecond,
+	cfg := Config{Nodes: 40, Degree: 4, Seed: 5, Latency: time.Millisecond, Jitter: 2 * time.Millisecond,
 		KnownRTT: true, ExtraTopics: topics - 1,
 		Protocol: func(int) protocol.ID { return wire.ProtocolMeshsub13 }, Router: automaton.DefaultConfig()}
 	cfg.Router.Choke.MinFirsts = 2
@@ -432,9 +432,9 @@ func TestChokingManyTopics(t *testing.T) {
 			s.Run(2 * time.Millisecond)
 		}
 	}
-	publish(2000)
+	publish(1000)
 	s.ResetStats()
-	publish(2000)
+	publish(1000)
 	s.Run(5 * time.Second)
 	st := s.Stats()
 	logStats(t, fmt.Sprintf("choking, %d topics", topics), st)
