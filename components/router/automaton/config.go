@@ -112,8 +112,9 @@ type Config struct {
 	// MaxIDontWant caps the IDONTWANT ids remembered per peer; ids also expire
 	// after HistoryLength heartbeats. Further ids are ignored. Default 1000.
 	MaxIDontWant int
-	// MaxIDontWantMessages caps the IDONTWANT control messages processed from
-	// one peer per heartbeat (the spec's max_idontwant_messages). Default 1000.
+	// MaxIDontWantMessages caps the RPCs with IDONTWANT processed from one
+	// peer per heartbeat (the spec's max_idontwant_messages; an RPC's
+	// entries count once, as in go-libp2p-pubsub). Default 1000.
 	MaxIDontWantMessages int
 
 	// MaxPeers caps the peers the automaton tracks; AddPeer beyond it returns

@@ -18,8 +18,11 @@ import (
 // large-message handling (OutcomeLargeMessagesUnsupported otherwise).
 // A nil ctl does nothing.
 func (a *Automaton) HandleControl(now time.Time, from peer.ID, ctl *pb.ControlMessage, out *Output, outcomes []Outcome) []Outcome {
-	for _, m := range ctl.GetIdontwant() {
-		outcomes = append(outcomes, a.HandleIDontWant(now, from, m, out))
+	if idws := ctl.GetIdontwant(); len(idws) > 0 {
+		within := a.countIDontWantRPC(from)
+		for _, m := range idws {
+			outcomes = append(outcomes, a.handleIDontWant(now, from, m, within, out))
+		}
 	}
 	for _, m := range ctl.GetImreceiving() {
 		outcomes = append(outcomes, a.HandleImReceiving(now, from, m, out))
@@ -248,18 +251,36 @@ func (a *Automaton) advertised(ps *peerState, e *cacheEntry) bool {
 // are no longer forwarded or served to it, and for each id still in our
 // message cache (so possibly queued for the peer) a Cancel is output. At
 // most MaxIDontWant ids are remembered per peer (they expire after
-// HistoryLength heartbeats), and at most MaxIDontWantMessages IDONTWANTs are
-// processed per peer per heartbeat.
+// HistoryLength heartbeats), and at most MaxIDontWantMessages RPCs with
+// IDONTWANT are processed per peer per heartbeat. It counts idw as an RPC
+// of its own; HandleControl counts an RPC's IDONTWANT entries as one (as
+// go-libp2p-pubsub does).
 //
 // Outcomes: OutcomeIDontWantRecorded, OutcomeIDontWantBudgetExceeded,
 // OutcomeUnknownPeer, OutcomeGraylisted, OutcomeUnsupportedByProtocol.
 func (a *Automaton) HandleIDontWant(now time.Time, from peer.ID, idw *pb.ControlIDontWant, out *Output) Outcome {
+	return a.handleIDontWant(now, from, idw, a.countIDontWantRPC(from), out)
+}
+
+// countIDontWantRPC counts an RPC with IDONTWANT from from against its
+// per-heartbeat budget and reports whether it is within it.
+func (a *Automaton) countIDontWantRPC(from peer.ID) bool {
+	ps := a.peers[from]
+	if ps == nil {
+		return false // handleIDontWant refuses it
+	}
+	ps.idwIn++
+	return ps.idwIn <= a.cfg.MaxIDontWantMessages
+}
+
+// handleIDontWant is HandleIDontWant for one entry of an RPC whose budget
+// check (countIDontWantRPC) gave rpcWithin.
+func (a *Automaton) handleIDontWant(now time.Time, from peer.ID, idw *pb.ControlIDontWant, rpcWithin bool, out *Output) Outcome {
 	ps, refused := a.sender(from, featIDontWant)
 	if ps == nil {
 		return refused
 	}
-	ps.idwIn++
-	if ps.idwIn > a.cfg.MaxIDontWantMessages {
+	if !rpcWithin {
 		return OutcomeIDontWantBudgetExceeded
 	}
 	for _, raw := range idw.GetMessageIDs() {

@@ -89,6 +89,34 @@ func TestIHaveBudgetCountsRPCs(t *testing.T) {
 	}
 }
 
+// MaxIDontWantMessages counts RPCs too: an RPC with many IDONTWANT
+// entries is one, and the budget's last RPC is processed whole.
+func TestIDontWantBudgetCountsRPCs(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxIDontWantMessages = 2 })
+	p := h.add(1, wire.ProtocolMeshsub12, false)
+	rpc := func(ids ...string) []Outcome {
+		ctl := &pb.ControlMessage{}
+		for _, id := range ids {
+			ctl.Idontwant = append(ctl.Idontwant, idontwant(id))
+		}
+		return h.a.HandleControl(h.now, p, ctl, &h.out, nil)
+	}
+	for i, o := range rpc("a", "b", "c", "d", "e") {
+		if o != OutcomeIDontWantRecorded {
+			t.Fatalf("RPC 1, entry %d = %v", i, o)
+		}
+	}
+	if o := rpc("f", "g"); o[0] != OutcomeIDontWantRecorded || o[1] != OutcomeIDontWantRecorded {
+		t.Fatalf("RPC 2 = %v", o)
+	}
+	if o := rpc("h"); o[0] != OutcomeIDontWantBudgetExceeded {
+		t.Fatalf("RPC 3 (budget 2) = %v", o)
+	}
+	if n := len(h.a.peers[p].dontWant); n != 7 {
+		t.Fatalf("%d ids remembered, want 7", n)
+	}
+}
+
 func TestBrokenPromisePenalisedAfterFollowup(t *testing.T) {
 	h := newHarness(t, nil)
 	h.join(topicA)
