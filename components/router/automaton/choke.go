@@ -25,9 +25,9 @@ import (
 // deliveries counted, or with one and at least MinFirsts brought first by
 // the topic's mesh peers in every topic (a low-rate topic borrows the
 // evidence of the others), it keeps eager the Unchoked mesh peers that
-// brought the most, in the topic and in every topic (peers without the
-// extension count, and are never choked), and chokes the others that have
-// the extension. It also unchokes a choked
+// brought the most, in the topic (and, for a topic that borrowed, in
+// every topic; peers without the extension count, and are never choked),
+// and chokes the others that have the extension. It also unchokes a choked
 // peer when choked peers (through IHAVE and IWANT) have brought more
 // messages first than eager ones since the last decision (the eager paths
 // are failing), when fewer than Unchoked mesh peers are eager (mesh
@@ -472,19 +472,31 @@ func (a *Automaton) chokePooledTotal(t *topicState) int {
 }
 
 // chokeDecide ranks t's mesh peers by the messages they brought first
-// since the last decision, in t and in every topic (t's own count twice:
-// the pooled one includes it), eager peers before choked ones among
-// equals, then mesh order: the first Unchoked are eager (a choked one
-// among them is unchoked), and the others that can be (chokable) are
-// choked. A peer that cannot be choked and brought nothing first, in any
-// topic, takes no place among the Unchoked. Then it starts a new count.
+// since the last decision (in t alone when t has MinFirsts of its own,
+// else in t and in every topic, t's own count twice: the pooled one
+// includes it), eager peers before choked ones among equals, then mesh
+// order: the first Unchoked are eager (a choked one among them is
+// unchoked), and the others that can be (chokable) are choked. A peer
+// that cannot be choked and brought nothing first takes no place among
+// the Unchoked. Then it starts a new count.
+//
+// A busy topic ranks on its own evidence only, so that a peer fast in
+// other topics and silent in this one loses its place here; a low-rate
+// topic cannot tell such a peer soon, and relies on the unchoke when
+// choked peers bring most messages first (chokeFirst).
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
 	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
 		ranked = append(ranked, a.peers[p])
 	}
-	evidence := func(ps *peerState) uint64 { return uint64(c.firsts[ps.id]) + a.chokePooled(t, ps) }
+	pooled := c.total < a.cfg.Choke.MinFirsts
+	evidence := func(ps *peerState) uint64 {
+		if !pooled {
+			return uint64(c.firsts[ps.id])
+		}
+		return uint64(c.firsts[ps.id]) + a.chokePooled(t, ps)
+	}
 	slices.SortStableFunc(ranked, func(x, y *peerState) int {
 		if d := cmp.Compare(evidence(y), evidence(x)); d != 0 {
 			return d

@@ -350,6 +350,45 @@ func TestChokePooledEvidence(t *testing.T) {
 	}
 }
 
+// A topic with MinFirsts of its own ranks on them alone: two peers that
+// bring most messages first in another topic, and none in this one, do
+// not keep their place here on the other topic's evidence.
+func TestChokeBusyTopicRanksOnItsOwn(t *testing.T) {
+	const topicB = "topic-b"
+	h := newHarness(t, func(c *Config) {
+		c.Choke = DefaultChokeConfig()
+		c.Choke.MinFirsts = 5
+		c.Choke.ExploreEvery = 0
+		c.IDontWantLearn.Below = 0
+	})
+	var peers []peer.ID
+	for i := 1; i <= 6; i++ {
+		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
+		h.a.SetPeerChoke(p, true)
+		peers = append(peers, p)
+	}
+	h.join(topicA)
+	h.join(topicB)
+	for _, p := range peers {
+		h.rtt(p, time.Millisecond)
+	}
+	h.heartbeat()
+	for range 10 {
+		h.receiveIn(peers[0], topicA, 100)
+		h.receiveIn(peers[1], topicA, 100)
+	}
+	for range 3 {
+		h.receiveIn(peers[2], topicB, 100)
+		h.receiveIn(peers[3], topicB, 100)
+	}
+	h.reset()
+	h.heartbeat()
+	ours, _ := h.a.Choked(topicB)
+	if slices.Contains(ours, peers[2]) || slices.Contains(ours, peers[3]) || len(ours) != 4 {
+		t.Fatalf("%s: Choked = %v; want 4, not %s and %s (they brought its messages first)", topicB, ours, peers[2], peers[3])
+	}
+}
+
 // MaxRTT has a band: a choked peer stays choked while its RTT is within a
 // quarter over MaxRTT, and only past it is unchoked; a peer is choked only
 // within MaxRTT itself. An RTT hovering at MaxRTT does not flap.
