@@ -62,8 +62,8 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	}
 	// Choking is on by default (router.DefaultChokeConfig: peers within
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
-	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED and
-	// MESHBUS_BENCH_CHOKE_MINFIRSTS (integers), MESHBUS_BENCH_CHOKE_FLUSH
+	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED, _MINFIRSTS and _EXPLORE
+	// (integers), MESHBUS_BENCH_CHOKE_FLUSH
 	// and MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
 	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
 		ropts = append(ropts, router.WithoutChoking())
@@ -75,6 +75,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_MINFIRSTS", strconv.Atoi, &cc.MinFirsts); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_EXPLORE", strconv.Atoi, &cc.ExploreEvery); err != nil {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_FLUSH", time.ParseDuration, &cc.FlushInterval); err != nil {
