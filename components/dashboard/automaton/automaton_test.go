@@ -52,17 +52,32 @@ func fanoutEdges(v *View) []string {
 	return out
 }
 
+// foldStep is one event handed to a node's fold and the outcome it must
+// have.
+type foldStep struct {
+	node string
+	ev   any
+	want Outcome
+}
+
+// applySteps hands a each step's event in order and checks its outcome.
+func applySteps(t *testing.T, a *Automaton, steps []foldStep) {
+	t.Helper()
+	var out Output
+	for i, s := range steps {
+		out.Reset()
+		if got := a.HandleEvent(t0, s.node, s.ev, &out); got != s.want {
+			t.Errorf("step %d (%T on %s): %v, want %v", i, s.ev, s.node, got, s.want)
+		}
+	}
+}
+
 // The fanout follows EvtFanoutPeerAdded/Removed per node and topic, a
 // resync replaces it, and a stopped node has none; direct peers, from
 // EvtRouterPeerAdded or a resync, mark their vertex and connection.
 func TestFanoutAndDirectFold(t *testing.T) {
 	a := attached(t, "a", "b")
-	var out Output
-	steps := []struct {
-		node string
-		ev   any
-		want Outcome
-	}{
+	applySteps(t, a, []foldStep{
 		{"a", events.EvtFanoutPeerAdded{Peer: pB, Topic: "t"}, Applied},
 		{"a", events.EvtFanoutPeerAdded{Peer: pC, Topic: "t"}, Applied},
 		{"b", events.EvtFanoutPeerAdded{Peer: pC, Topic: "u"}, Applied},
@@ -72,13 +87,8 @@ func TestFanoutAndDirectFold(t *testing.T) {
 		{"a", events.EvtRouterPeerAdded{Peer: pB}, Unchanged},
 		{"a", events.EvtConnOpened{ConnID: "c1", Peer: pC, Direction: network.DirOutbound}, Applied},
 		{"a", events.EvtConnOpened{ConnID: "c2", Peer: pB, Direction: network.DirOutbound}, Applied},
-	}
-	for i, s := range steps {
-		out.Reset()
-		if got := a.HandleEvent(t0, s.node, s.ev, &out); got != s.want {
-			t.Errorf("step %d (%T on %s): %v, want %v", i, s.ev, s.node, got, s.want)
-		}
-	}
+	})
+	var out Output
 	v := a.View(t0, 1)
 	want := []string{"t:" + sA + ">" + sB, "u:" + sB + ">" + sC}
 	if got := fanoutEdges(v); !reflect.DeepEqual(got, want) {
@@ -120,12 +130,7 @@ func TestFanoutAndDirectFold(t *testing.T) {
 // not in the mesh and a rejected graft change nothing but the counters.
 func TestMeshFold(t *testing.T) {
 	a := attached(t, "a", "b")
-	var out Output
-	steps := []struct {
-		node string
-		ev   any
-		want Outcome
-	}{
+	applySteps(t, a, []foldStep{
 		{"a", events.EvtTopicJoined{Topic: "t"}, Applied},
 		{"a", events.EvtPeerGrafted{Peer: pB, Topic: "t", Outbound: true}, Applied},
 		{"b", events.EvtPeerGrafted{Peer: pA, Topic: "t"}, Applied},
@@ -135,13 +140,8 @@ func TestMeshFold(t *testing.T) {
 		{"c", events.EvtPeerGrafted{Peer: pA, Topic: "t"}, UnknownNode},
 		{"a", struct{ X int }{1}, Ignored},
 		{"a", nil, Ignored},
-	}
-	for i, s := range steps {
-		out.Reset()
-		if got := a.HandleEvent(t0, s.node, s.ev, &out); got != s.want {
-			t.Errorf("step %d (%T on %s): %v, want %v", i, s.ev, s.node, got, s.want)
-		}
-	}
+	})
+	var out Output
 	v := a.View(t0, 1)
 	want := []string{"t:" + sA + ">" + sB, "t:" + sB + ">" + sA}
 	if got := edges(v); !reflect.DeepEqual(got, want) {
@@ -168,23 +168,14 @@ func TestMeshFold(t *testing.T) {
 // with the router's choke state sets the marks again.
 func TestChokeFold(t *testing.T) {
 	a := attached(t, "a", "b")
+	applySteps(t, a, []foldStep{
+		{"a", events.EvtPeerGrafted{Peer: pB, Topic: "t"}, Applied},
+		{"a", events.EvtPeerGrafted{Peer: pC, Topic: "t"}, Applied},
+		{"a", events.EvtPeerChoked{Peer: pB, Topic: "t", ByUs: true, Choked: true}, Applied},
+		{"a", events.EvtPeerChoked{Peer: pC, Topic: "t", Choked: true}, Applied},
+		{"a", events.EvtPeerChoked{Peer: pC, Topic: "u", ByUs: true, Choked: true}, Unchanged},
+	})
 	var out Output
-	steps := []struct {
-		ev   any
-		want Outcome
-	}{
-		{events.EvtPeerGrafted{Peer: pB, Topic: "t"}, Applied},
-		{events.EvtPeerGrafted{Peer: pC, Topic: "t"}, Applied},
-		{events.EvtPeerChoked{Peer: pB, Topic: "t", ByUs: true, Choked: true}, Applied},
-		{events.EvtPeerChoked{Peer: pC, Topic: "t", Choked: true}, Applied},
-		{events.EvtPeerChoked{Peer: pC, Topic: "u", ByUs: true, Choked: true}, Unchanged},
-	}
-	for i, st := range steps {
-		out.Reset()
-		if got := a.HandleEvent(t0, "a", st.ev, &out); got != st.want {
-			t.Errorf("step %d (%T): %v, want %v", i, st.ev, got, st.want)
-		}
-	}
 	marks := func(v *View) map[string][2]bool {
 		m := map[string][2]bool{}
 		for _, e := range v.Mesh {

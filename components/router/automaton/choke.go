@@ -3,7 +3,6 @@ package automaton
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -445,7 +444,7 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	// every topic since (a low-rate topic would wait minutes for
 	// MinFirsts of its own, its copies going eagerly to every mesh peer
 	// meanwhile; a peer that is first in other topics is near us).
-	if c.total >= cfg.MinFirsts || c.total > 0 && a.chokePooledTotal(t) >= cfg.MinFirsts {
+	if c.total >= cfg.MinFirsts || c.total > 0 && a.chokePooledTotal(t) >= uint64(cfg.MinFirsts) {
 		a.chokeDecide(now, t, out)
 	}
 	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
@@ -467,12 +466,12 @@ func (a *Automaton) chokePooled(t *topicState, p *peerState) uint64 {
 }
 
 // chokePooledTotal is chokePooled summed over t's mesh.
-func (a *Automaton) chokePooledTotal(t *topicState) int {
+func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 	var n uint64
 	for _, p := range t.mesh.items {
 		n += a.chokePooled(t, a.peers[p])
 	}
-	return int(min(n, uint64(math.MaxInt)))
+	return n
 }
 
 // chokeDecide ranks t's mesh peers by the messages they brought first

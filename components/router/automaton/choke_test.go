@@ -293,13 +293,16 @@ func TestChokeMaxRTT(t *testing.T) {
 	}
 }
 
-// A topic with too few first deliveries of its own decides on its mesh
-// peers' first deliveries in every topic, once it has seen a message
-// since its last decision: topicB's one message would have waited for
-// MinFirsts (5), its copies going eagerly to every mesh peer meanwhile.
-// A topic that saw nothing since does not decide.
-func TestChokePooledEvidence(t *testing.T) {
-	const topicB = "topic-b"
+// topicB is the second topic of twoTopicHarness.
+const topicB = "topic-b"
+
+// twoTopicHarness: the choke extension on (Unchoked 2, MinFirsts 5, no
+// exploring), learned IDONTWANT off, 6 /meshsub/1.3.0 peers 1 ms away
+// that advertised the extension, subscribed to topicA and topicB, both
+// joined (6 is D: every peer is in both meshes), and one heartbeat done,
+// from which the pooled counts start.
+func twoTopicHarness(t *testing.T) (*harness, []peer.ID) {
+	t.Helper()
 	h := newHarness(t, func(c *Config) {
 		c.Choke = DefaultChokeConfig()
 		c.Choke.MinFirsts = 5
@@ -307,7 +310,7 @@ func TestChokePooledEvidence(t *testing.T) {
 		c.IDontWantLearn.Below = 0
 	})
 	var peers []peer.ID
-	for i := 1; i <= 6; i++ { // D: every peer is in both meshes
+	for i := 1; i <= 6; i++ {
 		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
 		h.a.SetPeerChoke(p, true)
 		peers = append(peers, p)
@@ -317,7 +320,17 @@ func TestChokePooledEvidence(t *testing.T) {
 	for _, p := range peers {
 		h.rtt(p, time.Millisecond)
 	}
-	h.heartbeat() // the pooled counts start here
+	h.heartbeat()
+	return h, peers
+}
+
+// A topic with too few first deliveries of its own decides on its mesh
+// peers' first deliveries in every topic, once it has seen a message
+// since its last decision: topicB's one message would have waited for
+// MinFirsts (5), its copies going eagerly to every mesh peer meanwhile.
+// A topic that saw nothing since does not decide.
+func TestChokePooledEvidence(t *testing.T) {
+	h, peers := twoTopicHarness(t)
 	for range 3 {
 		h.receiveIn(peers[0], topicA, 100)
 		h.receiveIn(peers[1], topicA, 100)
@@ -354,25 +367,7 @@ func TestChokePooledEvidence(t *testing.T) {
 // bring most messages first in another topic, and none in this one, do
 // not keep their place here on the other topic's evidence.
 func TestChokeBusyTopicRanksOnItsOwn(t *testing.T) {
-	const topicB = "topic-b"
-	h := newHarness(t, func(c *Config) {
-		c.Choke = DefaultChokeConfig()
-		c.Choke.MinFirsts = 5
-		c.Choke.ExploreEvery = 0
-		c.IDontWantLearn.Below = 0
-	})
-	var peers []peer.ID
-	for i := 1; i <= 6; i++ {
-		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
-		h.a.SetPeerChoke(p, true)
-		peers = append(peers, p)
-	}
-	h.join(topicA)
-	h.join(topicB)
-	for _, p := range peers {
-		h.rtt(p, time.Millisecond)
-	}
-	h.heartbeat()
+	h, peers := twoTopicHarness(t)
 	for range 10 {
 		h.receiveIn(peers[0], topicA, 100)
 		h.receiveIn(peers[1], topicA, 100)

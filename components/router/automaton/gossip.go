@@ -109,7 +109,7 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	// A mesh peer we choked in the topic announces what we asked it to:
 	// its entries there count against the topic's budget (chokeIHaveIn),
 	// not the peer-wide one.
-	choked := a.chokedTopic(topic, from)
+	choked := t != nil && t.joined && t.choking(from)
 	within := rpcWithin
 	if choked {
 		within = a.chokeIHaveIn(t, from)

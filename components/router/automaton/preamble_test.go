@@ -767,7 +767,6 @@ func TestImReceivingToldBounded(t *testing.T) {
 // one IDONTWANT spared, another gets one IDONTWANT.
 func TestHeadOfUnknownTopicDecidesEachPeerOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	const topicB = "topic-b"
 	for i := 1; i <= 6; i++ {
 		h.add(i, wire.ProtocolMeshsub13, i%2 == 0, topicA, topicB)
 	}
