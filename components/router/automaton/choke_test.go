@@ -22,15 +22,22 @@ func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 	return chokeHarnessRTT(t, mut)
 }
 
+// chokeTestConfig sets what the choke harnesses share: the extension
+// on with decisions from 5 first deliveries, no exploring, and learned
+// IDONTWANT off (every IDONTWANT goes).
+func chokeTestConfig(c *Config) {
+	c.Choke = DefaultChokeConfig()
+	c.Choke.MinFirsts = 5
+	c.Choke.ExploreEvery = 0
+	c.IDontWantLearn.Below = 0
+}
+
 // chokeHarnessRTT is chokeHarness where the mesh peers at the indexes
 // unknownRTT have no RTT.
 func chokeHarnessRTT(t *testing.T, mut func(*Config), unknownRTT ...int) (*harness, []peer.ID) {
 	t.Helper()
 	h := newHarness(t, func(c *Config) {
-		c.Choke = DefaultChokeConfig()
-		c.Choke.MinFirsts = 5
-		c.Choke.ExploreEvery = 0
-		c.IDontWantLearn.Below = 0
+		chokeTestConfig(c)
 		if mut != nil {
 			mut(c)
 		}
@@ -303,12 +310,7 @@ const topicB = "topic-b"
 // from which the pooled counts start.
 func twoTopicHarness(t *testing.T) (*harness, []peer.ID) {
 	t.Helper()
-	h := newHarness(t, func(c *Config) {
-		c.Choke = DefaultChokeConfig()
-		c.Choke.MinFirsts = 5
-		c.Choke.ExploreEvery = 0
-		c.IDontWantLearn.Below = 0
-	})
+	h := newHarness(t, chokeTestConfig)
 	var peers []peer.ID
 	for i := 1; i <= 6; i++ {
 		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
