@@ -58,7 +58,9 @@ type ChokeConfig struct {
 	// MinFirsts is how many first deliveries from mesh peers a topic
 	// needs, since its last decision, for a heartbeat to decide: its own,
 	// or, once it has one of its own, those its mesh peers brought in
-	// every topic. At least 1. Default 20.
+	// every topic. The topic's first decision after we joined it comes
+	// as soon as it has MinFirsts of its own, without waiting for the
+	// heartbeat. At least 1. Default 20.
 	MinFirsts int
 	// ExploreEvery is how many heartbeats pass between two unchokes of the
 	// peer choked longest in a topic (0: never). Each costs the copies the
@@ -156,6 +158,9 @@ type topicChoke struct {
 	entriesIn map[peer.ID]int
 	// explored is the heartbeat of the last exploring unchoke.
 	explored uint64
+	// decided reports whether t made a decision since we joined it: the
+	// first one does not wait for the heartbeat (chokeFirst).
+	decided bool
 }
 
 // SetPeerChoke records whether p advertised meshbus's choke extension (the
@@ -297,6 +302,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.entriesIn)
 	clear(t.ch.base)
 	t.ch.total, t.ch.lazyWins = 0, 0
+	t.ch.decided = false
 }
 
 // chokeIHaveIn counts an IHAVE entry for t from from, a mesh peer we
@@ -319,7 +325,8 @@ func (a *Automaton) chokeIHaveIn(t *topicState, from peer.ID) bool {
 // (peers without the extension count too: they are eager and may be the
 // fastest, and so do choked peers, whose copies come after their IHAVE);
 // a choked peer is unchoked at once when choked peers have brought more
-// messages first than eager ones since the last decision.
+// messages first than eager ones since the last decision. The topic's
+// first decision is made here, as soon as it has MinFirsts of its own.
 func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.ID, out *Output) {
 	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
 		return
@@ -343,6 +350,14 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 		if 2*c.lazyWins > c.total {
 			a.unchoke(now, t, from, out)
 		}
+	}
+	if !c.decided && c.total >= a.cfg.Choke.MinFirsts {
+		// Until its first decision every mesh peer pushes us every
+		// message: at a high rate up to a heartbeat interval of copies
+		// from each, for evidence the heartbeat would not weigh
+		// differently. Later decisions wait for the heartbeat, on the
+		// evidence of a whole interval.
+		a.chokeDecide(now, t, out)
 	}
 }
 
@@ -538,8 +553,12 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	}
 	clear(ranked)
 	a.scratchLazy = ranked[:0]
+	c.decided = true
 	clear(c.firsts)
 	c.total, c.lazyWins = 0, 0
+	if c.base == nil {
+		c.base = make(map[peer.ID]uint64)
+	}
 	for _, p := range t.mesh.items {
 		c.base[p] = a.peers[p].firstsAll
 	}

@@ -89,15 +89,17 @@ func firsts(h *harness, n int, srcs ...peer.ID) {
 }
 
 // The peers that brought the most messages first stay eager; the other
-// mesh peers are choked at the heartbeat, get no IDONTWANT, and one that
-// then brings a message first (its IHAVE beat the eager peers) is
-// unchoked at once.
+// mesh peers are choked at the topic's first decision (its MinFirsts-th
+// first delivery), get no IDONTWANT, and one that then brings a message
+// first (its IHAVE beat the eager peers) is unchoked at once.
 func TestChokeKeepsTheFastest(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	firsts(h, 2, mesh[0], mesh[1])
-	firsts(h, 1, mesh[2])
+	if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
+		t.Fatalf("choked %v on 4 first deliveries, MinFirsts 5", ours)
+	}
 	h.reset()
-	h.heartbeat()
+	firsts(h, 1, mesh[2])
 	for _, p := range mesh[:2] {
 		if c, u := h.chokeEntries(p); len(c)+len(u) != 0 {
 			t.Fatalf("fastest peer %s sent choke %q unchoke %q", p, c, u)
@@ -164,6 +166,37 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	}
 }
 
+// A topic's first decision comes at its MinFirsts-th first delivery, not
+// at the heartbeat, and again after we left the topic and joined it anew.
+func TestChokeFirstDecisionEarly(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	for round := range 2 {
+		firsts(h, 4, mesh[0])
+		if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
+			t.Fatalf("round %d: choked %v on 4 first deliveries, MinFirsts 5", round, ours)
+		}
+		h.reset()
+		firsts(h, 1, mesh[0])
+		ours, _ := h.a.Choked(topicA)
+		if len(ours) != 4 || slices.Contains(ours, mesh[0]) {
+			t.Fatalf("round %d: choked %v at the fifth first delivery, want 4 peers but %s", round, ours, mesh[0])
+		}
+		for _, p := range ours {
+			if c, _ := h.chokeEntries(p); !slices.Equal(c, []string{topicA}) {
+				t.Fatalf("round %d: choke entries %q for %s", round, c, p)
+			}
+		}
+		if o := h.a.Leave(h.now, topicA, &h.out); o != OutcomeLeft {
+			t.Fatalf("Leave = %v", o)
+		}
+		h.advance(h.a.cfg.UnsubscribeBackoff + time.Second)
+		h.join(topicA)
+		if mesh = h.mesh(topicA); len(mesh) != 6 {
+			t.Fatalf("mesh after rejoining = %d peers, want 6", len(mesh))
+		}
+	}
+}
+
 // A choked mesh peer's IHAVE of messages we have is reported for the
 // scorer (EvtChokedPeerAnnounced); the ids we lack are asked for as from
 // anyone; an eager peer's IHAVE reports nothing.
@@ -194,14 +227,20 @@ func TestChokedPeerAnnouncementsReported(t *testing.T) {
 // choked.
 func TestChokeDecisionSwaps(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
-	firsts(h, 3, mesh[0], mesh[1])
-	h.heartbeat()
+	firsts(h, 2, mesh[0], mesh[1])
+	firsts(h, 1, mesh[0]) // the fifth: the first decision
+	h.heartbeat()         // nothing new: no decision
 	// mesh[0] 3 firsts, mesh[2] (choked) 2, mesh[1] 1: 6 >= MinFirsts.
+	h.reset()
 	firsts(h, 3, mesh[0])
 	firsts(h, 1, mesh[1])
 	for range 2 {
 		m, id := msg(pid(99), topicA, 100)
 		h.a.HandleMessage(h.now, mesh[2], m, id, true, &h.out)
+	}
+	// Decisions after the first wait for the heartbeat.
+	if c, u := h.chokeEntries(mesh[2]); len(c)+len(u) != 0 {
+		t.Fatalf("before the heartbeat: choke %q unchoke %q", c, u)
 	}
 	h.reset()
 	h.heartbeat()
