@@ -79,9 +79,10 @@ type ChokeConfig struct {
 	// per topic in one heartbeat interval (entries for topics where it is
 	// not in our mesh count together as one topic's); past it the rest of
 	// its RPC is ignored and costs it PenaltyChokeFlood. A router sends at
-	// most two per topic and heartbeat (a decision, an early unchoke), so
-	// two of its heartbeats in one of ours, under load, stay within the
-	// default. Per topic, so that a node in many topics whose decisions
+	// most two per topic and heartbeat (a decision, an early unchoke),
+	// three in its first interval in a topic (its early first decision),
+	// so two of its heartbeats in one of ours, under load, stay within
+	// the default. Per topic, so that a node in many topics whose decisions
 	// fall in one heartbeat is not taken for a flood. Default 8.
 	MaxPerHeartbeat int
 	// MaxRTT is the largest round-trip time (HandlePeerRTT) of a mesh
