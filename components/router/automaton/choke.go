@@ -59,7 +59,7 @@ type ChokeConfig struct {
 	// needs, since its last decision, for a heartbeat to decide: its own,
 	// or, once it has one of its own, those its mesh peers brought in
 	// every topic. The topic's first decision after we joined it comes
-	// as soon as it has MinFirsts of its own, without waiting for the
+	// as soon as it has that evidence, without waiting for the
 	// heartbeat. At least 1. Default 20.
 	MinFirsts int
 	// ExploreEvery is how many heartbeats pass between two unchokes of the
@@ -327,7 +327,7 @@ func (a *Automaton) chokeIHaveIn(t *topicState, from peer.ID) bool {
 // fastest, and so do choked peers, whose copies come after their IHAVE);
 // a choked peer is unchoked at once when choked peers have brought more
 // messages first than eager ones since the last decision. The topic's
-// first decision is made here, as soon as it has MinFirsts of its own.
+// first decision is made here, as soon as it has the evidence (chokeReady).
 func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.ID, out *Output) {
 	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
 		return
@@ -352,7 +352,7 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 			a.unchoke(now, t, from, out)
 		}
 	}
-	if !c.decided && c.total >= a.cfg.Choke.MinFirsts {
+	if !c.decided && a.chokeReady(t) {
 		// Until its first decision every mesh peer pushes us every
 		// message: at a high rate up to a heartbeat interval of copies
 		// from each, for evidence the heartbeat would not weigh
@@ -460,7 +460,7 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	// every topic since (a low-rate topic would wait minutes for
 	// MinFirsts of its own, its copies going eagerly to every mesh peer
 	// meanwhile; a peer that is first in other topics is near us).
-	if c.total >= cfg.MinFirsts || c.total > 0 && a.chokePooledTotal(t) >= uint64(cfg.MinFirsts) {
+	if a.chokeReady(t) {
 		a.chokeDecide(now, t, out)
 	}
 	if cfg.ExploreEvery > 0 && len(c.choked) > 0 && a.ticks-c.explored >= uint64(cfg.ExploreEvery) {
@@ -469,6 +469,14 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 			a.unchoke(now, t, p, out)
 		}
 	}
+}
+
+// chokeReady reports whether t has the evidence for a decision: MinFirsts
+// first deliveries of its own since its last decision, or one and
+// MinFirsts pooled (chokePooledTotal).
+func (a *Automaton) chokeReady(t *topicState) bool {
+	c, need := &t.ch, a.cfg.Choke.MinFirsts
+	return c.total >= need || c.total > 0 && a.chokePooledTotal(t) >= uint64(need)
 }
 
 // chokePooled is what mesh peer p of t brought first in every topic since

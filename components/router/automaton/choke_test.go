@@ -404,6 +404,26 @@ func TestChokePooledEvidence(t *testing.T) {
 	}
 }
 
+// A topic's first decision may rest on pooled evidence too: topicB,
+// without a message yet, does not decide on topicA's first deliveries;
+// at its first message it decides at once, without the heartbeat.
+func TestChokeFirstDecisionPooled(t *testing.T) {
+	h, peers := twoTopicHarness(t)
+	for range 3 {
+		h.receiveIn(peers[0], topicA, 100)
+		h.receiveIn(peers[1], topicA, 100)
+	}
+	if ours, _ := h.a.Choked(topicB); len(ours) != 0 {
+		t.Fatalf("topicB decided without a message of its own: Choked = %v", ours)
+	}
+	h.receiveIn(peers[2], topicB, 100)
+	want := slices.Clone(peers[2:])
+	slices.Sort(want)
+	if ours, _ := h.a.Choked(topicB); !slices.Equal(ours, want) {
+		t.Fatalf("topicB after its first message: Choked = %v; want %v", ours, want)
+	}
+}
+
 // A topic with MinFirsts of its own ranks on them alone: two peers that
 // bring most messages first in another topic, and none in this one, do
 // not keep their place here on the other topic's evidence.
