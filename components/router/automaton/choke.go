@@ -386,10 +386,13 @@ func (a *Automaton) chokeCanQueue(t *topicState, ps *peerState) bool {
 	return ps.lazy.idsHB < a.cfg.MaxIHaveLength && t.ch.ihavesOut[ps.id]+1 <= a.lazyMaxIHaves()
 }
 
-// countIHaveOut counts an IHAVE entry for topic sent to ps: against the
-// topic's budget when ps choked us there (chokeCanQueue), else against
-// ps's lazy budget.
-func (a *Automaton) countIHaveOut(ps *peerState, topic string) {
+// countIHaveOut counts an IHAVE entry for topic sent to ps in a flushed
+// batch: against the topic's budget when ps choked us there
+// (chokeCanQueue; a choking receiver counts those entries per topic),
+// else against ps's lazy budget, once per batch (*counted reports whether
+// the batch was counted there already): a receiver counts IHAVE RPCs,
+// not entries, against MaxIHaveMessages.
+func (a *Automaton) countIHaveOut(ps *peerState, topic string, counted *bool) {
 	if t := a.topics[topic]; t != nil && t.joined && t.chokedBy(ps.id) {
 		if t.ch.ihavesOut == nil {
 			t.ch.ihavesOut = make(map[peer.ID]int)
@@ -397,7 +400,10 @@ func (a *Automaton) countIHaveOut(ps *peerState, topic string) {
 		t.ch.ihavesOut[ps.id]++
 		return
 	}
-	ps.lazy.ihaves++
+	if !*counted {
+		*counted = true
+		ps.lazy.ihaves++
+	}
 }
 
 // chokable reports whether ps may be choked: it advertised the extension

@@ -73,10 +73,11 @@ type LazyConfig struct {
 	// Horizon is how long after a forward its observation stays open for
 	// evidence (a few round trips). Default 2 s.
 	Horizon time.Duration
-	// MaxIHaves caps the lazy IHAVE entries (immediate ones, or one per
-	// topic of a flushed batch) sent to one peer per heartbeat interval;
-	// past it the peer gets messages eagerly. 0 means MaxIHaveMessages/2
-	// (at least 1).
+	// MaxIHaves caps the lazy IHAVE RPCs (immediate IHAVEs, or a flushed
+	// batch whatever its topics: receivers count RPCs against their
+	// MaxIHaveMessages) sent to one peer per heartbeat interval; past it
+	// the peer gets messages eagerly. 0 means MaxIHaveMessages/2 (at
+	// least 1).
 	MaxIHaves int
 	// FlushInterval batches lazy IHAVEs: > 0, a lazy copy's id is queued
 	// for the peer and the driver sends the queued ids (one IHAVE entry per
@@ -139,7 +140,7 @@ func (l LazyConfig) validate() error {
 type lazyStat struct {
 	waste   float64 // estimated share of our forwarded copies the peer did not need
 	samples int     // closed observations
-	ihaves  int     // lazy IHAVE entries sent in the current heartbeat interval
+	ihaves  int     // lazy IHAVE RPCs sent in the current heartbeat interval (a batch counts once)
 	idsHB   int     // ids queued in the current heartbeat interval (FlushInterval > 0)
 	// queue holds the ids waiting for the next FlushLazy (FlushInterval > 0),
 	// topics the distinct topics among them (one IHAVE entry each).
@@ -298,7 +299,7 @@ func (a *Automaton) forwardMeshLazily(now time.Time, t *topicState, msg *pb.Mess
 	for i, ps := range cands {
 		lazy := i >= l.MinEager && waste(ps) >= l.WasteThreshold
 		if lazy && l.FlushInterval > 0 {
-			lazy = a.lazyCanQueue(ps, t.name, maxIH)
+			lazy = a.lazyCanQueue(ps, maxIH)
 		} else if lazy {
 			lazy = ps.lazy.ihaves < maxIH
 		}
@@ -357,18 +358,11 @@ func (a *Automaton) lazyIdle() time.Duration {
 	return max(a.cfg.Lazy.FlushInterval, a.cfg.HeartbeatInterval)
 }
 
-// lazyCanQueue reports whether an id of topic may join ps's batch: the
-// batch's IHAVE entries (one per topic) must fit the peer's MaxIHaves
-// budget of this heartbeat interval, and its ids MaxIHaveLength.
-func (a *Automaton) lazyCanQueue(ps *peerState, topic string, maxIH int) bool {
-	if ps.lazy.idsHB >= a.cfg.MaxIHaveLength {
-		return false
-	}
-	entries := len(ps.lazy.topics)
-	if !slices.Contains(ps.lazy.topics, topic) {
-		entries++
-	}
-	return ps.lazy.ihaves+entries <= maxIH
+// lazyCanQueue reports whether an id may join ps's batch: the batch, one
+// IHAVE RPC whatever its topics, must fit the peer's MaxIHaves budget of
+// this heartbeat interval, and its ids MaxIHaveLength.
+func (a *Automaton) lazyCanQueue(ps *peerState, maxIH int) bool {
+	return ps.lazy.idsHB < a.cfg.MaxIHaveLength && ps.lazy.ihaves < maxIH
 }
 
 // lazyQueue adds id (of topic) to ps's batch.
@@ -413,7 +407,7 @@ func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
 // was output.
 func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 	q := ps.lazy.queue
-	sent := false
+	sent, counted := false, false
 	for _, topic := range ps.lazy.topics {
 		size := 0
 		for _, e := range q {
@@ -435,7 +429,7 @@ func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 		}
 		if len(ids) > 0 {
 			out.sendIHave(ps.id, topic, ids)
-			a.countIHaveOut(ps, topic)
+			a.countIHaveOut(ps, topic, &counted)
 			ps.lazy.lastFlush = now
 			sent = true
 		}

@@ -455,7 +455,7 @@ func TestLazyBatchedIHaves(t *testing.T) {
 	}
 }
 
-// The budget counts IHAVE entries (immediate ones and batches), not
+// The budget counts IHAVE RPCs (immediate ones and batches), not
 // messages: with MaxIHaves 3 a peer gets three per heartbeat interval
 // whatever the message count, then messages eagerly until the heartbeat,
 // which flushes what is queued (within the interval's budget) and renews
@@ -549,5 +549,60 @@ func TestLazyBatchSkipsAndRemoval(t *testing.T) {
 	h.reset()
 	if o := h.a.FlushLazy(h.now, &h.out); o != OutcomeNothingToFlush || h.rpc(mesh[5]) != nil {
 		t.Fatalf("FlushLazy of evicted ids = %v, %v", o, h.rpc(mesh[5]))
+	}
+}
+
+// A flushed batch is one IHAVE RPC whatever its topics, and the lazy
+// budget counts it once, as receivers count RPCs: with MaxIHaves 2, after
+// an immediate IHAVE a peer still takes ids of two topics in one batch
+// (counted per entry, the second topic's message went eagerly); after
+// the batch the budget is spent.
+func TestLazyBatchBudgetCountsRPCs(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Lazy = DefaultLazyConfig()
+		c.Lazy.MinEager = 1
+		c.MaxIHaveMessages = 4 // MaxIHaves 2
+	})
+	for i := 1; i <= 8; i++ {
+		h.add(i, wire.ProtocolMeshsub12, false, topicA, topicB)
+	}
+	h.join(topicA)
+	h.join(topicB)
+	var common []peer.ID
+	meshB := h.mesh(topicB)
+	for _, p := range h.mesh(topicA) {
+		if slices.Contains(meshB, p) {
+			common = append(common, p)
+		}
+	}
+	if len(common) < 3 {
+		t.Fatalf("meshes share %d peers, want at least 3", len(common))
+	}
+	// src forwards to us; keeper stays the least wasteful (eager) in both
+	// topics; every other peer learns to be wasteful, p among them.
+	src, keeper, p := common[0], common[1], common[2]
+	var wasted []peer.ID
+	for _, q := range h.mesh(topicA) {
+		if q != src && q != keeper {
+			wasted = append(wasted, q)
+		}
+	}
+	teach(h, []peer.ID{src}, h.a.cfg.Lazy.MinSamples, wasted, nil)
+	if _, id := h.receiveIn(src, topicA, 100); !h.gotIHaveIn(p, topicA, id) {
+		t.Fatal("the first lazy copy was not an immediate IHAVE")
+	}
+	_, idA := h.receiveIn(src, topicA, 100)
+	_, idB := h.receiveIn(src, topicB, 100)
+	if h.gotMessage(p, idA) || h.gotMessage(p, idB) || h.a.LazyQueued(p) != 2 {
+		t.Fatalf("sent eagerly: %v (topicA), %v (topicB); %d queued, want both ids queued",
+			h.gotMessage(p, idA), h.gotMessage(p, idB), h.a.LazyQueued(p))
+	}
+	h.reset()
+	h.a.FlushLazy(h.now, &h.out)
+	if ihs := h.rpc(p).GetControl().GetIhave(); len(ihs) != 2 {
+		t.Fatalf("flushed %d IHAVE entries, want 2 (one per topic) in one RPC", len(ihs))
+	}
+	if _, id := h.receiveIn(src, topicA, 100); !h.gotMessage(p, id) {
+		t.Fatal("budget of 2 RPCs spent, yet not sent eagerly")
 	}
 }
