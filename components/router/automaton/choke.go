@@ -26,7 +26,9 @@ import (
 // evidence of the others), it keeps eager the Unchoked mesh peers that
 // brought the most, in the topic (and, for a topic that borrowed, in
 // every topic; peers without the extension count, and are never choked),
-// and chokes the others that have the extension. It also unchokes a choked
+// and chokes the others that have the extension. A topic's first decision
+// after we joined it does not wait for the heartbeat: it comes with the
+// first delivery that gives it that evidence. It also unchokes a choked
 // peer when choked peers (through IHAVE and IWANT) have brought more
 // messages first than eager ones since the last decision (the eager paths
 // are failing), when fewer than Unchoked mesh peers are eager (mesh
