@@ -236,6 +236,9 @@ func TestGoPubsubRouterReopenNotPenalised(t *testing.T) {
 	bustest.Eventually(t, 10*time.Second, "go node scores the router", func() bool { _, ok, _ := g.penalty(id); return ok }, nil)
 	bustest.Eventually(t, 10*time.Second, "router knows the go node's topic", func() bool { return contains(n.r.TopicPeers("r"), g.h.ID()) }, nil)
 	extCount := func() int { _, _, _, c := g.tr.snapshot(id); return c }
+	// Neither wait above says the go node has read the router's stream
+	// yet (its first RPC, the Extensions, can still be in flight).
+	bustest.Eventually(t, 10*time.Second, "go node read the router's Extensions", func() bool { return extCount() >= 1 }, nil)
 	if c := extCount(); c != 1 {
 		t.Fatalf("go node got %d Extensions, want 1", c)
 	}
