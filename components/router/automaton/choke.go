@@ -388,24 +388,21 @@ func (a *Automaton) chokeCanQueue(t *topicState, ps *peerState) bool {
 	return ps.lazy.idsHB < a.cfg.MaxIHaveLength && t.ch.ihavesOut[ps.id]+1 <= a.lazyMaxIHaves()
 }
 
-// countIHaveOut counts an IHAVE entry for topic sent to ps in a flushed
-// batch: against the topic's budget when ps choked us there
-// (chokeCanQueue; a choking receiver counts those entries per topic),
-// else against ps's lazy budget, once per batch (*counted reports whether
-// the batch was counted there already): a receiver counts IHAVE RPCs,
-// not entries, against MaxIHaveMessages.
-func (a *Automaton) countIHaveOut(ps *peerState, topic string, counted *bool) {
-	if t := a.topics[topic]; t != nil && t.joined && t.chokedBy(ps.id) {
-		if t.ch.ihavesOut == nil {
-			t.ch.ihavesOut = make(map[peer.ID]int)
-		}
-		t.ch.ihavesOut[ps.id]++
-		return
+// chokeCountIHaveOut counts an IHAVE entry for topic sent to ps in a
+// flushed batch against the topic's budget when ps choked us there
+// (chokeCanQueue; a choking receiver counts those entries per topic), and
+// reports whether it did. Other entries go against ps's lazy budget, once
+// per batch (flushPeer).
+func (a *Automaton) chokeCountIHaveOut(ps *peerState, topic string) bool {
+	t := a.topics[topic]
+	if t == nil || !t.joined || !t.chokedBy(ps.id) {
+		return false
 	}
-	if !*counted {
-		*counted = true
-		ps.lazy.ihaves++
+	if t.ch.ihavesOut == nil {
+		t.ch.ihavesOut = make(map[peer.ID]int)
 	}
+	t.ch.ihavesOut[ps.id]++
+	return true
 }
 
 // chokable reports whether ps may be choked: it advertised the extension

@@ -407,7 +407,10 @@ func (a *Automaton) FlushLazy(now time.Time, out *Output) Outcome {
 // was output.
 func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 	q := ps.lazy.queue
-	sent, counted := false, false
+	// lazyEntry: the batch holds an entry for a topic where ps did not
+	// choke us. Such entries count once, as the batch (a receiver counts
+	// IHAVE RPCs, not entries, against MaxIHaveMessages).
+	sent, lazyEntry := false, false
 	for _, topic := range ps.lazy.topics {
 		size := 0
 		for _, e := range q {
@@ -429,10 +432,15 @@ func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 		}
 		if len(ids) > 0 {
 			out.sendIHave(ps.id, topic, ids)
-			a.countIHaveOut(ps, topic, &counted)
+			if !a.chokeCountIHaveOut(ps, topic) {
+				lazyEntry = true
+			}
 			ps.lazy.lastFlush = now
 			sent = true
 		}
+	}
+	if lazyEntry {
+		ps.lazy.ihaves++
 	}
 	clear(q)
 	ps.lazy.queue = trimmed(q)
