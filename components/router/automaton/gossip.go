@@ -132,6 +132,9 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 		}
 		if a.seen.has(string(raw)) {
 			if choked && len(had) < a.cfg.MaxIHaveLength {
+				if had == nil { // one slice for the IHAVE: the event owns it
+					had = make([]string, 0, min(len(ih.GetMessageIDs()), a.cfg.MaxIHaveLength))
+				}
 				had = append(had, string(raw))
 			}
 			continue

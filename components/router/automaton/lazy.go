@@ -412,14 +412,15 @@ func (a *Automaton) flushPeer(now time.Time, ps *peerState, out *Output) bool {
 	// IHAVE RPCs, not entries, against MaxIHaveMessages).
 	sent, lazyEntry := false, false
 	for _, topic := range ps.lazy.topics {
-		size := 0
+		size, n := 0, 0
 		for _, e := range q {
 			if e.topic == topic {
 				size += len(e.id)
+				n++
 			}
 		}
 		buf := make([]byte, 0, size) // one backing array for the entry's ids
-		var ids [][]byte
+		ids := make([][]byte, 0, n)
 		for _, e := range q {
 			if e.topic != topic || a.mcache.get(e.id) == nil {
 				continue
