@@ -32,7 +32,7 @@ const unwantedBuckets = 4 * unwantedCap
 // gossip or from other peers).
 type unwanted struct {
 	mu   sync.Mutex
-	ring *unwantedRing // allocated at the first add: an idle peer holds none
+	ring *unwantedRing // 4 KiB, allocated at the first add: an idle peer holds none
 	n    int           // hashes added; the next goes to ring.hs[n%unwantedCap]
 }
 
