@@ -348,11 +348,16 @@ func (a *Automaton) Validated(now time.Time, id string, res ValidationResult, ou
 func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id string, src, author peer.ID, dups []peer.ID, out *Output) int {
 	n := 0
 	choking := len(t.ch.chokedUs) > 0
+	key := keyOf(id)
 	wanted := func(p peer.ID, ps *peerState) bool {
 		if p == src || p == author || containsPeer(dups, p) || a.early.sentBy(id, p) {
 			return false
 		}
-		v, unwanted := ps.dontWant[keyOf(id)]
+		var v uint64
+		var unwanted bool
+		if len(ps.dontWant) > 0 { // most peers sent none lately: no lookup
+			v, unwanted = ps.dontWant[key]
+		}
 		if unwanted && v&imrMark != 0 {
 			out.Preamble.Skipped++ // it is receiving the message from another peer
 		}
