@@ -26,13 +26,16 @@ import (
 // evidence of the others), it keeps eager the Unchoked mesh peers that
 // brought the most, in the topic (and, for a topic that borrowed, in
 // every topic; peers without the extension count, and are never choked),
-// and chokes the others that have the extension. A topic's first decision
-// after we joined it does not wait for the heartbeat: it comes with the
-// first delivery that gives it that evidence. It also unchokes a choked
-// peer when choked peers (through IHAVE and IWANT) have brought more
-// messages first than eager ones since the last decision (the eager paths
-// are failing), when fewer than Unchoked mesh peers are eager (mesh
-// churn), and, every ExploreEvery heartbeats, the one choked longest, so
+// and chokes the others that have the extension. A narrow topic
+// (MinUnchoked) keeps fewer while choked peers bring it next to none of
+// its messages first, and widens to Unchoked when they do. A topic's
+// first decision after we joined it does not wait for the heartbeat: it
+// comes with the first delivery that gives it that evidence. It also
+// unchokes a choked peer when choked peers (through IHAVE and IWANT) have
+// brought more messages first than eager ones since the last decision
+// (the eager paths are failing), when fewer mesh peers are eager than the
+// topic keeps (mesh churn), and, every ExploreEvery heartbeats, the one
+// choked longest, so
 // that faster paths are found again. It sends no IDONTWANT for messages of
 // at most MaxData bytes to a peer it choked: that peer sends it none.
 //
@@ -57,6 +60,25 @@ type ChokeConfig struct {
 	// Unchoked is how many mesh peers of a topic are kept eager (the ones
 	// that brought the most messages first). At least 1. Default 2.
 	Unchoked int
+	// MinUnchoked, when below Unchoked, makes a topic narrow: it keeps
+	// only MinUnchoked mesh peers eager while they bring it nearly every
+	// message. When choked peers (through their batched IHAVEs and our
+	// IWANTs) have brought at least two messages first since the last
+	// decision, and at least WidenAt of all, the topic widens at once
+	// (the choked peer that just won is unchoked) and keeps Unchoked
+	// eager for WidenHold heartbeats; then it tries MinUnchoked again.
+	// One eager path leaves about a third of the copies two leave, but
+	// where it does not reach a message waits for a batched IHAVE
+	// (docs/router.md, "Narrow topics"). 0 (or Unchoked): always
+	// Unchoked. At most Unchoked. Default 1.
+	MinUnchoked int
+	// WidenAt is the share of a narrow topic's first deliveries brought
+	// by choked peers that widens it (see MinUnchoked). In (0, 1] when
+	// MinUnchoked is below Unchoked. Default 0.05.
+	WidenAt float64
+	// WidenHold is how many heartbeats a widened topic keeps Unchoked
+	// eager. At least 1 when MinUnchoked is below Unchoked. Default 30.
+	WidenHold int
 	// MinFirsts is how many first deliveries from mesh peers a topic
 	// needs, since its last decision, for a heartbeat to decide: its own,
 	// or, once it has one of its own, those its mesh peers brought in
@@ -103,7 +125,7 @@ type ChokeConfig struct {
 // DefaultChokeConfig returns the defaults listed on each field, with
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
-	return ChokeConfig{Enabled: true, Unchoked: 2, MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
+	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
 		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond}
 }
 
@@ -117,6 +139,12 @@ func (c ChokeConfig) validate() error {
 	switch {
 	case c.Unchoked < 1:
 		return bad("Unchoked", "must be >= 1")
+	case c.MinUnchoked < 0 || c.MinUnchoked > c.Unchoked:
+		return bad("MinUnchoked", "must be between 0 and Unchoked")
+	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && !(c.WidenAt > 0 && c.WidenAt <= 1):
+		return bad("WidenAt", "must be in (0, 1] with MinUnchoked set")
+	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && c.WidenHold < 1:
+		return bad("WidenHold", "must be >= 1 with MinUnchoked set")
 	case c.MinFirsts < 1:
 		return bad("MinFirsts", "must be >= 1")
 	case c.ExploreEvery < 0:
@@ -161,6 +189,9 @@ type topicChoke struct {
 	entriesIn map[peer.ID]int
 	// explored is the heartbeat of the last exploring unchoke.
 	explored uint64
+	// wideUntil is the heartbeat until which t keeps Unchoked eager
+	// (MinUnchoked).
+	wideUntil uint64
 	// decided reports whether t made a decision since we joined it: the
 	// first one does not wait for the heartbeat (chokeFirst).
 	decided bool
@@ -306,6 +337,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.base)
 	t.ch.total, t.ch.lazyWins = 0, 0
 	t.ch.decided = false
+	t.ch.wideUntil = 0
 }
 
 // chokeIHaveIn counts an IHAVE entry for t from from, a mesh peer we
@@ -351,6 +383,11 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 		// (One such win alone is no evidence: at a high rate a message in
 		// the eager paths' tail loses to an IHAVE now and then.)
 		if 2*c.lazyWins > c.total {
+			a.unchoke(now, t, from, out)
+		} else if a.chokeWiden(t) {
+			// A narrow topic whose one eager path misses messages: a
+			// second one now, not at the heartbeat (each miss waits for a
+			// batched IHAVE).
 			a.unchoke(now, t, from, out)
 		}
 	}
@@ -448,7 +485,7 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 		a.scratchPeers = far[:0]
 	}
 	eager := t.mesh.len() - len(c.choked) // c holds mesh peers only (chokeForget)
-	for eager < cfg.Unchoked && len(c.choked) > 0 {
+	for eager < a.chokeKeep(t) && len(c.choked) > 0 {
 		a.unchoke(now, t, a.chokedLongest(t), out)
 		eager++
 	}
@@ -518,6 +555,8 @@ func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 // choked peers bring most messages first (chokeFirst).
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
+	a.chokeWiden(t)
+	keep := a.chokeKeep(t)
 	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
 		ranked = append(ranked, a.peers[p])
@@ -551,7 +590,7 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 			// nothing, such as a sybil, would otherwise leave us one
 			// eager path fewer). A peer choked before it lost its RTT
 			// is unchoked by chokeHeartbeat.
-		case kept < a.cfg.Choke.Unchoked:
+		case kept < keep:
 			kept++
 			if t.choking(ps.id) {
 				a.unchoke(now, t, ps.id, out)
@@ -576,6 +615,29 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	for _, p := range t.mesh.items {
 		c.base[p] = a.peers[p].firstsAll
 	}
+}
+
+// chokeWiden widens t (keeps Unchoked eager for WidenHold heartbeats) when
+// choked peers brought at least WidenAt of its first deliveries since the
+// last decision, and reports whether t was narrow until then.
+func (a *Automaton) chokeWiden(t *topicState) bool {
+	cfg, c := a.cfg.Choke, &t.ch
+	if cfg.MinUnchoked == 0 || c.lazyWins < 2 || float64(c.lazyWins) < cfg.WidenAt*float64(c.total) {
+		return false
+	}
+	narrow := a.chokeKeep(t) < cfg.Unchoked
+	c.wideUntil = a.ticks + uint64(cfg.WidenHold)
+	return narrow
+}
+
+// chokeKeep is how many of t's mesh peers t keeps eager now: Unchoked,
+// or MinUnchoked while t is not widened (see ChokeConfig.MinUnchoked).
+func (a *Automaton) chokeKeep(t *topicState) int {
+	cfg := a.cfg.Choke
+	if cfg.MinUnchoked > 0 && cfg.MinUnchoked < cfg.Unchoked && a.ticks >= t.ch.wideUntil {
+		return cfg.MinUnchoked
+	}
+	return cfg.Unchoked
 }
 
 // chokedLongest returns the peer of t choked earliest (the smallest id

@@ -14,8 +14,8 @@ import (
 	"github.com/meshbus/meshbus/events"
 )
 
-// chokeHarness: the choke extension on (Unchoked 2, MinFirsts 5, no
-// exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
+// chokeHarness: the choke extension on (Unchoked 2, no narrow topics,
+// MinFirsts 5, no exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
 // goes), 8 /meshsub/1.3.0 peers subscribed to topicA that advertised the
 // extension, each 1 ms away (under MaxRTT), joined: a mesh of D = 6.
 func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
@@ -23,10 +23,12 @@ func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
 }
 
 // chokeTestConfig sets what the choke harnesses share: the extension
-// on with decisions from 5 first deliveries, no exploring, and learned
-// IDONTWANT off (every IDONTWANT goes).
+// on with decisions from 5 first deliveries, Unchoked 2 eager at every
+// decision (no narrow topics: choke_narrow_test.go covers MinUnchoked),
+// no exploring, and learned IDONTWANT off (every IDONTWANT goes).
 func chokeTestConfig(c *Config) {
 	c.Choke = DefaultChokeConfig()
+	c.Choke.MinUnchoked = 0
 	c.Choke.MinFirsts = 5
 	c.Choke.ExploreEvery = 0
 	c.IDontWantLearn.Below = 0
@@ -857,8 +859,19 @@ func TestChokeConfigValidate(t *testing.T) {
 	if err := DefaultChokeConfig().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
+	// Without narrow topics WidenAt and WidenHold are not used.
+	c := DefaultChokeConfig()
+	c.MinUnchoked, c.WidenAt, c.WidenHold = 0, 0, 0
+	if err := c.validate(); err != nil {
+		t.Fatalf("no narrow topics: %v", err)
+	}
 	for name, mut := range map[string]func(*ChokeConfig){
 		"Unchoked":        func(c *ChokeConfig) { c.Unchoked = 0 },
+		"MinUnchoked<0":   func(c *ChokeConfig) { c.MinUnchoked = -1 },
+		"MinUnchoked>":    func(c *ChokeConfig) { c.MinUnchoked = c.Unchoked + 1 },
+		"WidenAt=0":       func(c *ChokeConfig) { c.WidenAt = 0 },
+		"WidenAt>1":       func(c *ChokeConfig) { c.WidenAt = 1.5 },
+		"WidenHold":       func(c *ChokeConfig) { c.WidenHold = 0 },
 		"MinFirsts":       func(c *ChokeConfig) { c.MinFirsts = 0 },
 		"ExploreEvery":    func(c *ChokeConfig) { c.ExploreEvery = -1 },
 		"MaxData":         func(c *ChokeConfig) { c.MaxData = -1 },

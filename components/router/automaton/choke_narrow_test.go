@@ -1,0 +1,148 @@
+package automaton
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// narrowHarness is chokeHarness with narrow topics (MinUnchoked 1): a
+// topic widens when choked peers brought at least two and a quarter of
+// its first deliveries, for 3 heartbeats.
+func narrowHarness(t *testing.T) (*harness, []peer.ID) {
+	return chokeHarness(t, func(c *Config) {
+		c.Choke.MinUnchoked = 1
+		c.Choke.WidenAt = 0.25
+		c.Choke.WidenHold = 3
+	})
+}
+
+// eager returns the mesh peers of topicA we have not choked, in mesh
+// order.
+func (h *harness) eager(mesh []peer.ID) []peer.ID {
+	ours, _ := h.a.Choked(topicA)
+	var e []peer.ID
+	for _, p := range mesh {
+		if !slices.Contains(ours, p) {
+			e = append(e, p)
+		}
+	}
+	return e
+}
+
+// lazyWin makes choked peer p bring a message first (its IHAVE and our
+// IWANT beat the eager peers), leaving its output in h.out.
+func (h *harness) lazyWin(p peer.ID) {
+	h.t.Helper()
+	h.reset()
+	m, id := msg(pid(99), topicA, 100)
+	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
+		h.t.Fatalf("HandleMessage = %v", o)
+	}
+}
+
+// A narrow topic keeps only the peer that brought the most first eager,
+// and its heartbeats do not add a second one back (the refill up to the
+// number kept after mesh churn counts MinUnchoked, not Unchoked).
+func TestChokeNarrowKeepsOne(t *testing.T) {
+	h, mesh := narrowHarness(t)
+	firsts(h, 2, mesh[0], mesh[1])
+	firsts(h, 1, mesh[0]) // the fifth: the first decision
+	if e := h.eager(mesh); !slices.Equal(e, mesh[:1]) {
+		t.Fatalf("eager after the first decision = %v, want only %s", e, mesh[0])
+	}
+	for i := range 4 {
+		if i%2 == 0 {
+			firsts(h, 5, mesh[0]) // a decision at this heartbeat
+		} // else none: the heartbeat's refill alone
+		h.reset()
+		h.heartbeat()
+		if e := h.eager(mesh); !slices.Equal(e, mesh[:1]) {
+			t.Fatalf("heartbeat %d: eager = %v, want only %s", i, e, mesh[0])
+		}
+		for _, p := range mesh {
+			if _, u := h.chokeEntries(p); len(u) != 0 {
+				t.Fatalf("heartbeat %d: unchoke entries %q for %s", i, u, p)
+			}
+		}
+	}
+}
+
+// Choked peers bringing messages first widen a narrow topic at once: the
+// second win (a quarter of the first deliveries since the decision)
+// unchokes the winner without waiting for the heartbeat; the topic's
+// decisions keep Unchoked eager for WidenHold heartbeats, then one again.
+// A single win is no evidence and widens nothing.
+func TestChokeNarrowWidens(t *testing.T) {
+	h, mesh := narrowHarness(t)
+	firsts(h, 5, mesh[0]) // the first decision: mesh[0] alone eager
+	firsts(h, 2, mesh[0])
+	h.lazyWin(mesh[2]) // 1 of 3: over WidenAt, but one win, and no majority
+	if _, u := h.chokeEntries(mesh[2]); len(u) != 0 {
+		t.Fatalf("one win: unchoke entries %q", u)
+	}
+	firsts(h, 4, mesh[0])
+	h.lazyWin(mesh[2]) // 2 of 8: a quarter
+	if _, u := h.chokeEntries(mesh[2]); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("second win: unchoke entries %q, want [%s]", u, topicA)
+	}
+	if e := h.eager(mesh); !slices.Equal(e, []peer.ID{mesh[0], mesh[2]}) {
+		t.Fatalf("eager after widening = %v", e)
+	}
+	widened := h.a.ticks
+	// Each interval mesh[0] brings 3 first and mesh[2] 2: the decisions
+	// keep both while the topic is wide, then choke mesh[2].
+	for {
+		firsts(h, 3, mesh[0])
+		firsts(h, 2, mesh[2])
+		h.reset()
+		h.heartbeat()
+		wide := h.a.ticks < widened+3
+		want := []peer.ID{mesh[0], mesh[2]}
+		if !wide {
+			want = mesh[:1]
+		}
+		if e := h.eager(mesh); !slices.Equal(e, want) {
+			t.Fatalf("tick %d (widened at %d): eager = %v, want %v", h.a.ticks, widened, e, want)
+		}
+		if !wide {
+			if c, _ := h.chokeEntries(mesh[2]); !slices.Equal(c, []string{topicA}) {
+				t.Fatalf("narrowing: choke entries %q for %s", c, mesh[2])
+			}
+			break
+		}
+	}
+}
+
+// Leaving a topic ends its widening: joined again, it starts narrow.
+func TestChokeNarrowAfterRejoin(t *testing.T) {
+	h, mesh := narrowHarness(t)
+	firsts(h, 5, mesh[0])
+	firsts(h, 6, mesh[0])
+	h.lazyWin(mesh[2])
+	h.lazyWin(mesh[3])
+	if e := h.eager(mesh); len(e) != 2 {
+		t.Fatalf("eager after widening = %v, want 2 peers", e)
+	}
+	h.leaveAndRejoin(topicA)
+	if mesh = h.mesh(topicA); len(mesh) != 6 {
+		t.Fatalf("mesh after rejoining = %d peers, want 6", len(mesh))
+	}
+	firsts(h, 5, mesh[0])
+	if e := h.eager(mesh); !slices.Equal(e, mesh[:1]) {
+		t.Fatalf("eager after rejoining = %v, want only %s", e, mesh[0])
+	}
+}
+
+// leaveAndRejoin leaves topic and joins it again after the unsubscribe
+// backoff.
+func (h *harness) leaveAndRejoin(topic string) {
+	h.t.Helper()
+	if o := h.a.Leave(h.now, topic, &h.out); o != OutcomeLeft {
+		h.t.Fatalf("Leave = %v", o)
+	}
+	h.advance(h.a.cfg.UnsubscribeBackoff + time.Second)
+	h.join(topic)
+}
