@@ -35,9 +35,9 @@ import (
 // brought more messages first than eager ones since the last decision
 // (the eager paths are failing), when fewer mesh peers are eager than the
 // topic keeps (mesh churn), and, every ExploreEvery heartbeats, the one
-// choked longest, so
-// that faster paths are found again. It sends no IDONTWANT for messages of
-// at most MaxData bytes to a peer it choked: that peer sends it none.
+// choked longest, so that faster paths are found again. It sends no
+// IDONTWANT for messages of at most MaxData bytes to a peer it choked:
+// that peer sends it none.
 //
 // The sender obeys. To a mesh peer that choked it on the topic it sends,
 // for each forwarded message of at most MaxData bytes of data, its id in
@@ -60,9 +60,11 @@ type ChokeConfig struct {
 	// Unchoked is how many mesh peers of a topic are kept eager (the ones
 	// that brought the most messages first). At least 1. Default 2.
 	Unchoked int
-	// MinUnchoked, when below Unchoked, makes a topic narrow: it keeps
-	// only MinUnchoked mesh peers eager while they bring it nearly every
-	// message. When choked peers (through their batched IHAVEs and our
+	// MinUnchoked, when below Unchoked, makes a busy topic narrow: one
+	// whose last decision counted at least NarrowFirsts first deliveries
+	// in the topic keeps only MinUnchoked mesh peers eager while they
+	// bring it nearly every message (a quieter topic would learn of its
+	// misses too slowly, so it keeps Unchoked). When choked peers (through their batched IHAVEs and our
 	// IWANTs) have brought at least two messages first since the last
 	// decision, and at least WidenAt of all, the topic widens at once
 	// (the choked peer that just won is unchoked) and keeps Unchoked
@@ -79,6 +81,13 @@ type ChokeConfig struct {
 	// WidenHold is how many heartbeats a widened topic keeps Unchoked
 	// eager. At least 1 when MinUnchoked is below Unchoked. Default 30.
 	WidenHold int
+	// NarrowFirsts is how many first deliveries from mesh peers (not
+	// counting authors') a topic's decision needs, since the last one,
+	// for the topic to be narrow until the next (see MinUnchoked). At
+	// least 1 when MinUnchoked is below Unchoked. Default 10: with 20
+	// loopback nodes, 10 topics of 25 messages a second each count about
+	// 16 per heartbeat and narrow, 100 topics of 2.5 about 1.6 and do not.
+	NarrowFirsts int
 	// MinFirsts is how many first deliveries from mesh peers a topic
 	// needs, since its last decision, for a heartbeat to decide: its own,
 	// or, once it has one of its own, those its mesh peers brought in
@@ -125,7 +134,7 @@ type ChokeConfig struct {
 // DefaultChokeConfig returns the defaults listed on each field, with
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
-	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
+	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 10, MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
 		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond}
 }
 
@@ -145,6 +154,8 @@ func (c ChokeConfig) validate() error {
 		return bad("WidenAt", "must be in (0, 1] with MinUnchoked set")
 	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && c.WidenHold < 1:
 		return bad("WidenHold", "must be >= 1 with MinUnchoked set")
+	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && c.NarrowFirsts < 1:
+		return bad("NarrowFirsts", "must be >= 1 with MinUnchoked set")
 	case c.MinFirsts < 1:
 		return bad("MinFirsts", "must be >= 1")
 	case c.ExploreEvery < 0:
@@ -192,6 +203,10 @@ type topicChoke struct {
 	// wideUntil is the heartbeat until which t keeps Unchoked eager
 	// (MinUnchoked).
 	wideUntil uint64
+	// busy reports whether t's last decision counted at least
+	// NarrowFirsts first deliveries in t: only a busy topic is narrow
+	// (MinUnchoked).
+	busy bool
 	// decided reports whether t made a decision since we joined it: the
 	// first one does not wait for the heartbeat (chokeFirst).
 	decided bool
@@ -338,6 +353,7 @@ func (t *topicState) chokeClear() {
 	t.ch.total, t.ch.lazyWins = 0, 0
 	t.ch.decided = false
 	t.ch.wideUntil = 0
+	t.ch.busy = false
 }
 
 // chokeIHaveIn counts an IHAVE entry for t from from, a mesh peer we
@@ -555,13 +571,14 @@ func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 // choked peers bring most messages first (chokeFirst).
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
+	pooled := c.total < a.cfg.Choke.MinFirsts
+	c.busy = c.total >= a.cfg.Choke.NarrowFirsts
 	a.chokeWiden(t)
 	keep := a.chokeKeep(t)
 	ranked := a.scratchLazy[:0]
 	for _, p := range t.mesh.items {
 		ranked = append(ranked, a.peers[p])
 	}
-	pooled := c.total < a.cfg.Choke.MinFirsts
 	evidence := func(ps *peerState) uint64 {
 		if !pooled {
 			return uint64(c.firsts[ps.id])
@@ -630,11 +647,12 @@ func (a *Automaton) chokeWiden(t *topicState) bool {
 	return narrow
 }
 
-// chokeKeep is how many of t's mesh peers t keeps eager now: Unchoked,
-// or MinUnchoked while t is not widened (see ChokeConfig.MinUnchoked).
+// chokeKeep is how many of t's mesh peers t keeps eager now: MinUnchoked
+// while t is busy and not widened, else Unchoked (see
+// ChokeConfig.MinUnchoked).
 func (a *Automaton) chokeKeep(t *topicState) int {
 	cfg := a.cfg.Choke
-	if cfg.MinUnchoked > 0 && cfg.MinUnchoked < cfg.Unchoked && a.ticks >= t.ch.wideUntil {
+	if cfg.MinUnchoked > 0 && cfg.MinUnchoked < cfg.Unchoked && t.ch.busy && a.ticks >= t.ch.wideUntil {
 		return cfg.MinUnchoked
 	}
 	return cfg.Unchoked

@@ -8,15 +8,20 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// narrowHarness is chokeHarness with narrow topics (MinUnchoked 1): a
-// topic widens when choked peers brought at least two and a quarter of
-// its first deliveries, for 3 heartbeats.
+// narrowHarness is chokeHarness with narrow topics (narrowConfig).
 func narrowHarness(t *testing.T) (*harness, []peer.ID) {
-	return chokeHarness(t, func(c *Config) {
-		c.Choke.MinUnchoked = 1
-		c.Choke.WidenAt = 0.25
-		c.Choke.WidenHold = 3
-	})
+	return chokeHarness(t, narrowConfig)
+}
+
+// narrowConfig turns narrow topics on (MinUnchoked 1) for topics whose
+// decision counted at least 3 first deliveries in the topic: a topic
+// widens when choked peers brought at least two and a quarter of its
+// first deliveries, for 3 heartbeats.
+func narrowConfig(c *Config) {
+	c.Choke.MinUnchoked = 1
+	c.Choke.NarrowFirsts = 3
+	c.Choke.WidenAt = 0.25
+	c.Choke.WidenHold = 3
 }
 
 // eager returns the mesh peers of topicA we have not choked, in mesh
@@ -145,4 +150,24 @@ func (h *harness) leaveAndRejoin(topic string) {
 	}
 	h.advance(h.a.cfg.UnsubscribeBackoff + time.Second)
 	h.join(topic)
+}
+
+// Only a busy topic is narrow: topicA, deciding on five first deliveries
+// of its own, keeps one peer eager; topicB, whose one message (fewer than
+// NarrowFirsts) makes it decide on the first deliveries its mesh peers
+// brought in every topic, keeps two (it would learn of a single path's
+// misses too slowly).
+func TestChokeNarrowOnlyBusy(t *testing.T) {
+	h, peers := twoTopicHarnessWith(t, narrowConfig)
+	for range 5 {
+		h.receiveIn(peers[0], topicA, 100)
+	}
+	if ours, _ := h.a.Choked(topicA); len(ours) != 5 || slices.Contains(ours, peers[0]) {
+		t.Fatalf("topicA: Choked = %v, want every peer but %s", ours, peers[0])
+	}
+	h.receiveIn(peers[1], topicB, 100)
+	ours, _ := h.a.Choked(topicB)
+	if len(ours) != 4 || slices.Contains(ours, peers[0]) || slices.Contains(ours, peers[1]) {
+		t.Fatalf("topicB: Choked = %v, want every peer but %s and %s", ours, peers[0], peers[1])
+	}
 }

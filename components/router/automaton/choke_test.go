@@ -351,7 +351,19 @@ const topicB = "topic-b"
 // from which the pooled counts start.
 func twoTopicHarness(t *testing.T) (*harness, []peer.ID) {
 	t.Helper()
-	h := newHarness(t, chokeTestConfig)
+	return twoTopicHarnessWith(t, nil)
+}
+
+// twoTopicHarnessWith is twoTopicHarness with mut applied to the config
+// after chokeTestConfig.
+func twoTopicHarnessWith(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
+	t.Helper()
+	h := newHarness(t, func(c *Config) {
+		chokeTestConfig(c)
+		if mut != nil {
+			mut(c)
+		}
+	})
 	var peers []peer.ID
 	for i := 1; i <= 6; i++ {
 		p := h.add(i, wire.ProtocolMeshsub13, false, topicA, topicB)
@@ -861,7 +873,7 @@ func TestChokeConfigValidate(t *testing.T) {
 	}
 	// Without narrow topics WidenAt and WidenHold are not used.
 	c := DefaultChokeConfig()
-	c.MinUnchoked, c.WidenAt, c.WidenHold = 0, 0, 0
+	c.MinUnchoked, c.WidenAt, c.WidenHold, c.NarrowFirsts = 0, 0, 0, 0
 	if err := c.validate(); err != nil {
 		t.Fatalf("no narrow topics: %v", err)
 	}
@@ -872,6 +884,7 @@ func TestChokeConfigValidate(t *testing.T) {
 		"WidenAt=0":       func(c *ChokeConfig) { c.WidenAt = 0 },
 		"WidenAt>1":       func(c *ChokeConfig) { c.WidenAt = 1.5 },
 		"WidenHold":       func(c *ChokeConfig) { c.WidenHold = 0 },
+		"NarrowFirsts":    func(c *ChokeConfig) { c.NarrowFirsts = 0 },
 		"MinFirsts":       func(c *ChokeConfig) { c.MinFirsts = 0 },
 		"ExploreEvery":    func(c *ChokeConfig) { c.ExploreEvery = -1 },
 		"MaxData":         func(c *ChokeConfig) { c.MaxData = -1 },
