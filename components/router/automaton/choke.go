@@ -87,7 +87,8 @@ type ChokeConfig struct {
 	// least 1 when MinUnchoked is below Unchoked. Default 20: with 20
 	// loopback nodes one topic of 250 messages a second counts about 150
 	// per heartbeat and narrows; 10 topics of 25 count about 16 each and
-	// stay wide (narrow, their p99 rose by a third to a half).
+	// stay wide (narrow, their CPU against go-libp2p-pubsub did not
+	// move beyond the noise, and their p99 rose in some runs).
 	NarrowFirsts int
 	// MinFirsts is how many first deliveries from mesh peers a topic
 	// needs, since its last decision, for a heartbeat to decide: its own,
