@@ -63,7 +63,8 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// Choking is on by default (router.DefaultChokeConfig: peers within
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
 	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED, _MINUNCHOKED (0: no
-	// narrow topics), _WIDEN_HOLD, _MINFIRSTS and _EXPLORE (integers),
+	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS and _EXPLORE
+	// (integers),
 	// _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
 	// MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
 	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
@@ -82,6 +83,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_WIDEN_AT", parseFloat, &cc.WidenAt); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_NARROW_FIRSTS", strconv.Atoi, &cc.NarrowFirsts); err != nil {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_MINFIRSTS", strconv.Atoi, &cc.MinFirsts); err != nil {
