@@ -52,8 +52,10 @@ func fuzzConfig() Config {
 		WindowMax: 20 * time.Millisecond, SourceTimeout: 100 * time.Millisecond, MaxMessageSize: 1000,
 		MaxIncoming: 4, MaxIncomingPerPeer: 2, MaxPerHeartbeat: 3, DemoteFor: 200 * time.Millisecond,
 		MissAllowance: 1, MissMemory: time.Second, Pull: true}
-	// choking: quick decisions, exploring often, small messages only
-	c.Choke = ChokeConfig{Enabled: true, Unchoked: 1, MinFirsts: 2, ExploreEvery: 2, MaxData: 25,
+	// choking: quick decisions, exploring often, small messages only;
+	// narrow topics (one eager peer, two when widened) on thin evidence
+	c.Choke = ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.2, WidenHold: 2, NarrowFirsts: 2,
+		MinFirsts: 2, ExploreEvery: 2, MaxData: 25,
 		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4, MaxRTT: 10 * time.Millisecond}
 	return c
 }
@@ -200,11 +202,14 @@ func (p *program) step() bool {
 			p.pending = append(p.pending, id)
 		}
 	case 7:
+		// Both bytes are read whether or not a message is pending, so that
+		// the seeds' spelled-out operations stay aligned.
+		pick, res := int(p.next()), ValidationResult(p.next()%5)
 		if len(p.pending) > 0 {
-			i := int(p.next()) % len(p.pending)
+			i := pick % len(p.pending)
 			id := p.pending[i]
 			p.pending = append(p.pending[:i], p.pending[i+1:]...)
-			a.Validated(now, id, ValidationResult(p.next()%5), out)
+			a.Validated(now, id, res, out)
 		}
 	case 8:
 		m, id := p.message(pid(0), p.topic())
@@ -220,12 +225,17 @@ func (p *program) step() bool {
 			a.HandleCopyDone(p.now, p.peer(), p.recent[int(p.next())%len(p.recent)], out)
 		default:
 			a.Heartbeat(p.now, out)
-			// After a heartbeat only peers within MaxRTT's band are choked.
+			// After a heartbeat only peers within MaxRTT's band are choked,
+			// and a topic keeps at least as many mesh peers eager as it
+			// keeps now (narrow or wide), or all of them.
 			for _, t := range a.topics {
 				for id := range t.ch.choked {
 					if ps := a.peers[id]; ps == nil || !a.stayChoked(ps) {
 						panic(fmt.Sprintf("peer %s choked in %q after a heartbeat, outside MaxRTT's band", id, t.name))
 					}
+				}
+				if eager, keep := t.mesh.len()-len(t.ch.choked), min(a.chokeKeep(t), t.mesh.len()); t.joined && eager < keep {
+					panic(fmt.Sprintf("%q: %d mesh peers eager after a heartbeat, keeps %d", t.name, eager, keep))
 				}
 			}
 		}
@@ -494,8 +504,51 @@ func fuzzSeeds() [][]byte {
 		},
 	})
 	seeds = append(seeds, append(append([]byte{0, 1, 0, 3, 0, 5, 1, byte(len(rpc))}, rpc...), 9, 20))
-	seeds = append(seeds, idwSeed(), pullSeed())
+	seeds = append(seeds, idwSeed(), pullSeed(), chokeSeed())
 	return seeds
+}
+
+// The seeds below spell out operations byte by byte; every operation ends
+// with one more byte (step's UpdatePeerRecord peer), and AddPeer with f 0
+// takes an RTT byte before it.
+
+// chokeSeed builds a mesh of six chokable peers (the extension, RTT 0) in
+// topic "a"; every peer brings messages first, so the first decision
+// chokes all mesh peers but one and narrows the topic; then choked peers
+// keep bringing messages first (their IHAVE beat the eager path), which
+// widens it, and heartbeats decide and, after WidenHold, narrow it again.
+// The random inputs rarely get this far.
+func chokeSeed() []byte {
+	var b []byte
+	for i := range byte(6) {
+		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, choke extension, RTT 0
+	}
+	for i := range byte(6) {
+		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
+	}
+	b = append(b, 3, 0, 0) // Join "a"
+	first := func(from byte, n int) {
+		for range n {
+			b = append(b, 6, from, 11, 0, 1, 10, 0) // from pid(from+1), by pid(12), "a", 10 bytes
+			b = append(b, 7, 0, 0, 0)              // Validated: accept
+		}
+	}
+	// Every peer brings some messages first, the lower-numbered more: the
+	// first mesh peer in number stays eager, and after the first decision
+	// the choked mesh peers' wins are at least a fifth of the deliveries
+	// and fewer than half (a widening, not the unchoke of a failing path).
+	for round := range 6 {
+		for i, n := range []int{8, 4, 2, 1, 1, 1} {
+			first(byte(i), n)
+		}
+		if round%3 == 2 {
+			for range 3 {
+				first(0, 8) // only peer 1: no lazy wins, narrow again after WidenHold
+			}
+		}
+		b = append(b, 9, 20, 0) // a heartbeat, 1 s later
+	}
+	return b
 }
 
 // pullSeed builds a mesh of v1.4 peers in topic "a", accepts a 35-byte
@@ -507,7 +560,7 @@ func fuzzSeeds() [][]byte {
 func pullSeed() []byte {
 	var b []byte
 	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0) // AddPeer pid(i+1), /meshsub/1.3.0, v1.4
+		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, v1.4, RTT 0
 	}
 	for i := range byte(6) {
 		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
@@ -528,14 +581,14 @@ func pullSeed() []byte {
 	return b
 }
 
-// idwSeed builds a mesh of six v1.2 peers in topic "a", then has peer 1
+// idwSeed builds a mesh of six peers in topic "a", then has peer 1
 // send 48 small messages (learned IDONTWANT's range) first, each followed
 // by peer 2's copy (late: peer 2 had our IDONTWANT), so that peer 2's
 // small-message IDONTWANTs are suppressed and probed.
 func idwSeed() []byte {
 	var b []byte
 	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0) // AddPeer pid(i+1), /meshsub/1.2.0
+		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, RTT 0
 	}
 	for i := range byte(6) {
 		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
