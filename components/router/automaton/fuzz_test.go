@@ -530,7 +530,7 @@ func chokeSeed() []byte {
 	first := func(from byte, n int) {
 		for range n {
 			b = append(b, 6, from, 11, 0, 1, 10, 0) // from pid(from+1), by pid(12), "a", 10 bytes
-			b = append(b, 7, 0, 0, 0)              // Validated: accept
+			b = append(b, 7, 0, 0, 0)               // Validated: accept
 		}
 	}
 	// Every peer brings some messages first, the lower-numbered more: the
