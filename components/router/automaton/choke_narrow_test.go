@@ -171,3 +171,35 @@ func TestChokeNarrowOnlyBusy(t *testing.T) {
 		t.Fatalf("topicB: Choked = %v, want every peer but %s and %s", ours, peers[0], peers[1])
 	}
 }
+
+// When eager peers leave the mesh, the next heartbeat unchokes choked
+// ones until the topic has as many eager as it keeps now, without a
+// decision: two in a wide topic, one in a narrow one.
+func TestChokeRefillAfterChurn(t *testing.T) {
+	for _, narrow := range []bool{false, true} {
+		h, mesh := chokeHarness(t, nil)
+		want := 2
+		if narrow {
+			h, mesh = narrowHarness(t)
+			want = 1
+		}
+		firsts(h, 2, mesh[0], mesh[1])
+		firsts(h, 1, mesh[0]) // the first decision: mesh[0] (and, wide, mesh[1]) eager
+		if e := h.eager(mesh); len(e) != want {
+			t.Fatalf("narrow %v: eager = %v, want %d peers", narrow, e, want)
+		}
+		for _, p := range h.eager(mesh) {
+			h.a.RemovePeer(h.now, p, &h.out)
+		}
+		mesh = h.mesh(topicA)
+		if e := h.eager(mesh); len(e) != 0 || len(mesh) != 6-want {
+			t.Fatalf("narrow %v: after removing the eager peers: mesh %d, eager %v", narrow, len(mesh), e)
+		}
+		h.reset()
+		h.heartbeat() // no first deliveries since the decision: no decision
+		mesh = h.mesh(topicA)
+		if e := h.eager(mesh); len(e) != want {
+			t.Fatalf("narrow %v: eager after the heartbeat = %v (mesh %d), want %d peers", narrow, e, len(mesh), want)
+		}
+	}
+}
