@@ -64,8 +64,7 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
 	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED, _MINUNCHOKED (0: no
 	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS and _EXPLORE
-	// (integers),
-	// _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
+	// (integers), _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
 	// MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
 	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
 		ropts = append(ropts, router.WithoutChoking())

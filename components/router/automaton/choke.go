@@ -136,9 +136,14 @@ type ChokeConfig struct {
 // DefaultChokeConfig returns the defaults listed on each field, with
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
-	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 20, MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
+	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 20,
+		MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
 		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond}
 }
+
+// narrows reports whether topics may be narrow: MinUnchoked set and
+// below Unchoked.
+func (c ChokeConfig) narrows() bool { return c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked }
 
 func (c ChokeConfig) validate() error {
 	if !c.Enabled {
@@ -152,11 +157,11 @@ func (c ChokeConfig) validate() error {
 		return bad("Unchoked", "must be >= 1")
 	case c.MinUnchoked < 0 || c.MinUnchoked > c.Unchoked:
 		return bad("MinUnchoked", "must be between 0 and Unchoked")
-	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && !(c.WidenAt > 0 && c.WidenAt <= 1):
+	case c.narrows() && !(c.WidenAt > 0 && c.WidenAt <= 1):
 		return bad("WidenAt", "must be in (0, 1] with MinUnchoked set")
-	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && c.WidenHold < 1:
+	case c.narrows() && c.WidenHold < 1:
 		return bad("WidenHold", "must be >= 1 with MinUnchoked set")
-	case c.MinUnchoked > 0 && c.MinUnchoked < c.Unchoked && c.NarrowFirsts < 1:
+	case c.narrows() && c.NarrowFirsts < 1:
 		return bad("NarrowFirsts", "must be >= 1 with MinUnchoked set")
 	case c.MinFirsts < 1:
 		return bad("MinFirsts", "must be >= 1")
@@ -641,7 +646,7 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 // last decision, and reports whether t was narrow until then.
 func (a *Automaton) chokeWiden(t *topicState) bool {
 	cfg, c := a.cfg.Choke, &t.ch
-	if cfg.MinUnchoked == 0 || c.lazyWins < 2 || float64(c.lazyWins) < cfg.WidenAt*float64(c.total) {
+	if !cfg.narrows() || c.lazyWins < 2 || float64(c.lazyWins) < cfg.WidenAt*float64(c.total) {
 		return false
 	}
 	narrow := a.chokeKeep(t) < cfg.Unchoked
@@ -654,7 +659,7 @@ func (a *Automaton) chokeWiden(t *topicState) bool {
 // ChokeConfig.MinUnchoked).
 func (a *Automaton) chokeKeep(t *topicState) int {
 	cfg := a.cfg.Choke
-	if cfg.MinUnchoked > 0 && cfg.MinUnchoked < cfg.Unchoked && t.ch.busy && a.ticks >= t.ch.wideUntil {
+	if cfg.narrows() && t.ch.busy && a.ticks >= t.ch.wideUntil {
 		return cfg.MinUnchoked
 	}
 	return cfg.Unchoked
