@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	voied "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/meshbus/meshbus/components/router/pb"
@@ -133,6 +134,9 @@ type Signer struct {
 	key crypto.PrivKey
 	id  peer.ID
 	pub []byte // the Key field, or nil when the id embeds the key
+	// ed is an ed25519 key's raw private key (seed || public key), signed
+	// with curve25519-voi, or nil for other key types.
+	ed voied.PrivateKey
 }
 
 // NewSigner returns a Signer for key.
@@ -141,7 +145,7 @@ func NewSigner(key crypto.PrivKey) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: sign: %w", err)
 	}
-	s := &Signer{key: key, id: id}
+	s := &Signer{key: key, id: id, ed: rawEd25519Private(key)}
 	if _, err := id.ExtractPublicKey(); err != nil {
 		if s.pub, err = crypto.MarshalPublicKey(key.GetPublic()); err != nil {
 			return nil, fmt.Errorf("wire: sign: %w", err)
@@ -163,7 +167,13 @@ func (s *Signer) Sign(m *pb.Message) error {
 	}
 	m.Signature, m.Key = nil, nil
 	bp := signedBytes(m)
-	sig, err := s.key.Sign(*bp)
+	var sig []byte
+	var err error
+	if s.ed != nil {
+		sig = voied.Sign(s.ed, *bp)
+	} else {
+		sig, err = s.key.Sign(*bp)
+	}
 	putSignBuf(bp)
 	if err != nil {
 		return fmt.Errorf("wire: sign: %w", err)

@@ -241,14 +241,83 @@ func TestSignPolicyNames(t *testing.T) {
 	}
 }
 
+// BenchmarkSign signs a 1 KiB message with a Signer (curve25519-voi for
+// ed25519 keys) and, as the baseline, with go-libp2p's own key.Sign over
+// the same bytes (crypto/ed25519): compare with benchstat -col /impl.
 func BenchmarkSign(b *testing.B) {
 	key := genKey(b, crypto.Ed25519, 7)
+	s, err := NewSigner(key)
+	if err != nil {
+		b.Fatal(err)
+	}
 	m := newMsg(string(make([]byte, 1024)))
-	b.ReportAllocs()
-	for b.Loop() {
-		m.From = nil
-		if err := Sign(m, key); err != nil {
-			b.Fatal(err)
+	b.Run("impl=signer", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Sign(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=libp2p", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bp := signedBytes(m)
+			if _, err := key.Sign(*bp); err != nil {
+				b.Fatal(err)
+			}
+			putSignBuf(bp)
+		}
+	})
+}
+
+// TestSignerMatchesLibp2p: a Signer's ed25519 signatures (curve25519-voi)
+// are byte for byte go-libp2p's (crypto/ed25519) over the same bytes, for
+// many keys and message sizes; other key types go through libp2p's Sign.
+func TestSignerMatchesLibp2p(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := range 40 {
+		key := genKey(t, crypto.Ed25519, int64(100+i))
+		s, err := NewSigner(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ed == nil {
+			t.Fatal("an ed25519 key is not signed with curve25519-voi")
+		}
+		data := make([]byte, r.Intn(3000))
+		r.Read(data)
+		m := newMsg(string(data))
+		if err := s.Sign(m); err != nil {
+			t.Fatal(err)
+		}
+		bp := signedBytes(m)
+		want, err := key.Sign(*bp)
+		putSignBuf(bp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.Signature, want) {
+			t.Fatalf("key %d, %d bytes: signature %x, libp2p's %x", i, len(data), m.Signature, want)
+		}
+		if err := Verify(m); err != nil {
+			t.Fatalf("key %d: own signature does not verify: %v", i, err)
+		}
+	}
+	for _, typ := range []int{crypto.Secp256k1, crypto.ECDSA} {
+		s, err := NewSigner(genKey(t, typ, 9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ed != nil {
+			t.Fatalf("key type %d took the ed25519 path", typ)
+		}
+		m := newMsg("x")
+		if err := s.Sign(m); err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(m); err != nil {
+			t.Fatalf("key type %d: %v", typ, err)
 		}
 	}
 }
