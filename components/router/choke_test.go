@@ -12,6 +12,7 @@ import (
 	"github.com/meshbus/meshbus/eventbus"
 	"github.com/meshbus/meshbus/eventbus/bustest"
 	"github.com/meshbus/meshbus/events"
+	"github.com/meshbus/meshbus/internal/metrictest"
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
@@ -107,6 +108,18 @@ func TestChokingDiamond(t *testing.T) {
 	if ours, _ := d.r.Choked(topic); len(ours) != 1 || ours[0] != choked.h.ID() {
 		t.Fatalf("d's choked peers after 10 more messages: %v (had %s)", ours, choked.h.ID())
 	}
+	// The choked peer's IHAVEs to d wait in a batch that goes out on the
+	// flush interval's tick, between heartbeats (flushTimer).
+	flushed := func() float64 {
+		v, _ := metrictest.Value(t, choked.reg, "meshbus_router_outcomes_total", "outcome", "lazy_flushed")
+		return v
+	}
+	before, i := flushed(), 16
+	bustest.Eventually(t, 20*time.Second, "a batch flushed between heartbeats", func() bool { return flushed() > before }, func() {
+		publish(i)
+		i++
+		clk.Add(chokeTestConfig().FlushInterval)
+	})
 }
 
 // A meshbus node with choking on and a go-libp2p-pubsub node exchange

@@ -70,10 +70,12 @@ func TestLazyForwardingOptionValidated(t *testing.T) {
 	}
 }
 
-// With batched lazy IHAVEs (LazyConfig.FlushInterval > 0) the driver calls
-// the core's FlushLazy on its own ticker, between heartbeats; with
-// FlushInterval 0 (immediate IHAVEs) it has no such ticker.
-func TestLazyFlushTicker(t *testing.T) {
+// With batched lazy IHAVEs (LazyConfig.FlushInterval > 0) the driver
+// flushes on the interval's ticks only while a batch waits (flushTimer):
+// an idle router calls FlushLazy never, whatever the interval, as with
+// FlushInterval 0 (immediate IHAVEs). TestChokingDiamond checks that a
+// waiting batch goes out between heartbeats.
+func TestLazyFlushIdle(t *testing.T) {
 	for _, flush := range []time.Duration{200 * time.Millisecond, 0} {
 		t.Run(flush.String(), func(t *testing.T) {
 			clk := clock.NewMock()
@@ -81,25 +83,20 @@ func TestLazyFlushTicker(t *testing.T) {
 			lc.FlushInterval = flush
 			// Choking (on by default) batches too: off here.
 			a, _, _, _ := pair(t, clk, "lazy", WithLazyForwarding(lc), WithoutChoking())
-			flushes := func() float64 {
-				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "nothing_to_flush")
+			outcome := func(name string) float64 {
+				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", name)
 				return v
 			}
-			if flush > 0 {
-				before := flushes()
-				bustest.Eventually(t, 10*time.Second, "a flush between heartbeats", func() bool {
-					return flushes() > before
-				}, func() { clk.Add(flush) })
-				return
+			before := outcome("heartbeat_done")
+			step := 200 * time.Millisecond
+			for range 10 { // two heartbeats, ten flush intervals
+				clk.Add(step)
 			}
-			hb := func() float64 {
-				v, _ := metrictest.Value(t, a.reg, "meshbus_router_outcomes_total", "outcome", "heartbeat_done")
-				return v
-			}
-			before := hb()
-			bustest.Eventually(t, 10*time.Second, "a heartbeat", func() bool { return hb() > before }, heartbeat(clk))
-			if n := flushes(); n != 0 {
-				t.Fatalf("FlushInterval 0: %v flushes", n)
+			bustest.Eventually(t, 10*time.Second, "two heartbeats", func() bool {
+				return outcome("heartbeat_done") >= before+2
+			}, nil)
+			if n, m := outcome("nothing_to_flush"), outcome("lazy_flushed"); n != 0 || m != 0 {
+				t.Fatalf("idle router: %v empty and %v sent flushes", n, m)
 			}
 		})
 	}

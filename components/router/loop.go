@@ -17,14 +17,10 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 	ticker := r.clk.Ticker(r.cfg.gossip.HeartbeatInterval)
 	defer ticker.Stop()
 	// Batched lazy IHAVEs (LazyConfig.FlushInterval, and the IHAVEs to
-	// peers that choked us: ChokeConfig.FlushInterval): flushed on their
-	// own ticker; a nil channel never fires when neither batches.
-	var lazyTick <-chan time.Time
-	if flush := r.cfg.gossip.FlushInterval(); flush > 0 {
-		lt := r.clk.Ticker(flush)
-		defer lt.Stop()
-		lazyTick = lt.C
-	}
+	// peers that choked us: ChokeConfig.FlushInterval): flushed on the
+	// interval's ticks while a batch waits (flushTimer).
+	lazy := newFlushTimer(r.clk, r.cfg.gossip.FlushInterval())
+	defer lazy.stop()
 	// Staggered forwarding (GossipConfig.Stagger) and gossipsub v1.4
 	// PREAMBLE (GossipConfig.Preamble): one timer, armed at the earlier of
 	// the automaton's StaggerDeadline and PreambleDeadline after every
@@ -78,7 +74,8 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			r.m.outcome(r.aut.HandlePeerRTT(r.clk.Now(), ev.Peer, ev.RTT, &r.out))
 		case <-ticker.C:
 			r.heartbeat()
-		case <-lazyTick:
+		case <-lazy.C():
+			lazy.fired()
 			r.m.outcome(r.aut.FlushLazy(r.clk.Now(), &r.out))
 		case <-staggerC:
 			staggerAt = time.Time{}
@@ -89,6 +86,7 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 			}
 		}
 		r.flush()
+		lazy.set(r.clk.Now(), r.aut.LazyPending())
 		d, ok := r.aut.StaggerDeadline()
 		if pd, pok := r.aut.PreambleDeadline(); pok && (!ok || pd.Before(d)) {
 			d, ok = pd, true

@@ -378,12 +378,17 @@ func (a *Automaton) lazyQueue(ps *peerState, topic, id string) {
 	ps.lazy.idsHB++
 }
 
+// LazyPending reports whether a peer has queued lazy ids: what the next
+// FlushLazy (or Heartbeat) sends. The driver arms its flush timer only
+// while it is true.
+func (a *Automaton) LazyPending() bool { return len(a.lazy.pending) > 0 }
+
 // FlushLazy sends every peer's queued lazy ids (LazyConfig.FlushInterval):
 // one IHAVE entry per topic, the ids in the order they were queued, in
 // that peer's RPC of out. Ids no longer in the message cache (so an IWANT
 // could not be served) and ids the peer sent IDONTWANT for are left out.
-// The driver calls it every FlushInterval; Heartbeat calls it too, before
-// it renews the budgets.
+// The driver calls it on every FlushInterval tick while LazyPending;
+// Heartbeat calls it too, before it renews the budgets.
 //
 // Outcomes: OutcomeLazyFlushed (at least one IHAVE output),
 // OutcomeNothingToFlush.
