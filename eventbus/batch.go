@@ -64,6 +64,14 @@ type ringSink[E any] struct {
 	shared atomic.Bool             // reading from the lane at lhead (written under cmu and emu)
 	cmu    sync.Mutex              // held by the reader while it copies from the lane, and by the emitter to move it out
 
+	// Quiet types (the Quiet option): a push of one wakes the parked
+	// reader only once the queue holds wakeAt events. loud is the private
+	// ring's tail after the last push of another type: the reader parks
+	// only while head has reached it and fewer than wakeAt are queued.
+	quietOn bool
+	wakeAt  uint64
+	loud    atomic.Uint64
+
 	readerWaits atomic.Bool   // the reader is parked on wake
 	writersWait atomic.Int32  // Block producers parked on space
 	space       chan struct{} // capacity 1: one token wakes one parked producer, who passes it on
@@ -215,12 +223,36 @@ func (r *ringSink[E]) push(n *node, v E, kill *kills) bool {
 	if r.writersWait.Load() > 0 && r.tail-r.head.Load() < r.limit {
 		r.signalSpace() // pass the wake-up on to the next parked producer
 	}
+	if r.quietOn {
+		if !r.quietType(n) {
+			r.loud.Store(r.tail)
+		} else if r.tail-r.head.Load() < r.wakeAt {
+			return false // queued; the reader takes it with the next wake-up
+		}
+	}
 	if r.readerWaits.Load() && r.readerWaits.CompareAndSwap(true, false) {
 		select {
 		case r.wake <- struct{}{}:
 		default:
 		}
 		return true
+	}
+	return false
+}
+
+// setQuiet turns on the Quiet option's types (settings.quiet). Called by
+// subscribe after init, before anything can deliver.
+func (r *ringSink[E]) setQuiet() {
+	r.quietOn = true
+	r.wakeAt = max(r.limit/2, 1)
+}
+
+// quietType reports whether n's events are among the Quiet types.
+func (r *ringSink[E]) quietType(n *node) bool {
+	for _, t := range r.settings.quiet {
+		if t == n.typ {
+			return true
+		}
 	}
 	return false
 }
@@ -311,6 +343,17 @@ func (r *ringSink[E]) batchDropped() uint64 {
 	})
 }
 
+// wakeful reports whether a reader about to park has something to take
+// at once: anything queued, or with Quiet types an event of another type
+// or wakeAt events.
+func (r *ringSink[E]) wakeful(ln *lane[E]) bool {
+	if !r.quietOn {
+		return r.hasData(ln)
+	}
+	h := r.head.Load()
+	return r.loud.Load() > h || r.pub.Load()-h >= r.wakeAt
+}
+
 // hasData reports whether the reader has something to take.
 func (r *ringSink[E]) hasData(ln *lane[E]) bool {
 	if ln != nil && r.shared.Load() && ln.pub() != r.lhead.Load() {
@@ -361,7 +404,7 @@ func (r *ringSink[E]) next(ctx context.Context, buf []E) ([]E, error) {
 		if ln != nil {
 			ln.addWaiter(r)
 		}
-		if r.hasData(ln) || r.isGone.Load() { // re-check after announcing
+		if r.wakeful(ln) || r.isGone.Load() { // re-check after announcing
 			r.readerWaits.Store(false)
 			continue
 		}
@@ -466,7 +509,7 @@ func (r *ringSink[E]) ready() <-chan struct{} {
 			ln.addWaiter(r)
 		}
 	}
-	if r.hasData(ln) || r.isGone.Load() {
+	if r.wakeful(ln) || r.isGone.Load() {
 		return closedChan
 	}
 	return r.wake

@@ -173,6 +173,11 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	c.types, c.wildcard = types, wildcard
 	c.done = make(chan struct{})
 	s.init()
+	if len(st.quiet) > 0 {
+		if err := setQuiet(s, c, wildcard); err != nil {
+			return err
+		}
+	}
 
 	b.mu.Lock()
 	if b.closed {
@@ -231,6 +236,27 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	for _, n := range targets {
 		n.attach(s)
 	}
+	return nil
+}
+
+// setQuiet checks the Quiet option's types against the subscription and
+// turns them on: only a batch queue of its own ring (not one bound to a
+// type's shared lane: SubscribeBatch of one concrete type) takes it, and
+// only for types it receives.
+func setQuiet(s sink, c *subCore, wildcard bool) error {
+	q, ok := s.(interface{ setQuiet() })
+	if !ok {
+		return fmt.Errorf("%w: Quiet is for batch subscriptions", ErrBadOption)
+	}
+	if _, lane := s.(interface{ bindNode(*node) }); lane && !wildcard && len(c.types) == 1 && c.types[0].Kind() != reflect.Interface {
+		return fmt.Errorf("%w: Quiet needs a batch subscription of several types (or an interface type): one type's queue wakes for every event", ErrBadOption)
+	}
+	for _, t := range c.settings.quiet {
+		if !c.matches(t) {
+			return fmt.Errorf("%w: Quiet(%v): the subscription does not receive it", ErrBadOption, t)
+		}
+	}
+	q.setQuiet()
 	return nil
 }
 

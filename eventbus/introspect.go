@@ -24,6 +24,9 @@ type SubscriptionInfo struct {
 	// Dropped counts events it dropped.
 	Dropped   uint64
 	Sequenced bool
+	// Quiet are the types whose events do not wake its reader (the Quiet
+	// option); nil without it.
+	Quiet []reflect.Type
 }
 
 // Subscriptions lists the live subscriptions, ordered by ID (creation order).
@@ -47,6 +50,7 @@ func (b *Bus) Subscriptions() []SubscriptionInfo {
 			Delivered: s.delivered(),
 			Dropped:   s.droppedTotal(),
 			Sequenced: s.settings.sequenced,
+			Quiet:     append([]reflect.Type(nil), s.settings.quiet...),
 		})
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })

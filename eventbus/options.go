@@ -3,6 +3,7 @@ package eventbus
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"strings"
 )
@@ -62,6 +63,7 @@ type subSettings struct {
 	notifier       Notifier
 	requireEmitter bool
 	sequenced      bool
+	quiet          []reflect.Type // Quiet's types
 }
 
 func (b *Bus) newSubSettings(callerSkip int, opts []SubscriptionOpt) (subSettings, error) {
@@ -147,6 +149,29 @@ func OnDrop(n Notifier) SubscriptionOpt {
 			return fmt.Errorf("%w: OnDrop(nil)", ErrBadOption)
 		}
 		s.policy, s.notifier = Notify, n
+		return nil
+	})
+}
+
+// Quiet makes events of the given types (new(EvtX) each, types the batch
+// subscription receives) wait in its queue without waking its parked
+// reader: the reader wakes at the next event of another type, when the
+// queue holds half its buffer, or when the subscription ends, and then
+// takes every queued event in order, quiet ones included. It is for a
+// reader that takes high-rate, unhurried facts on its own schedule too
+// (TryNext on a ticker) and wants one wake-up per many of them. Only
+// batch subscriptions take it (Subscribe returns ErrBadOption); a type
+// that is not a pointer, or that the subscription does not receive, is
+// ErrBadOption. Ordering, policies and counts are unchanged.
+func Quiet(eventTypes ...any) SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		for _, et := range eventTypes {
+			t := reflect.TypeOf(et)
+			if t == nil || t.Kind() != reflect.Pointer {
+				return fmt.Errorf("%w: Quiet(%T): want new(EventType)", ErrBadOption, et)
+			}
+			s.quiet = append(s.quiet, t.Elem())
+		}
 		return nil
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,17 @@ func newRig(t *testing.T, p Params) *rig {
 // seen after them.
 func (r *rig) emit(evs ...any) {
 	r.t.Helper()
+	r.queue(evs...)
+	bustest.Eventually(r.t, waitTimeout, fmt.Sprintf("the driver to handle all %d events", r.emitted),
+		func() bool {
+			return metrictest.Sum(r.t, r.reg, "meshbus_scoring_events_observed_total") >= float64(r.emitted)
+		}, nil)
+}
+
+// queue emits input events in order from this goroutine and returns at
+// once: for quiet facts (QuietEvents), which do not wake the driver.
+func (r *rig) queue(evs ...any) {
+	r.t.Helper()
 	for _, ev := range evs {
 		typ := reflect.TypeOf(ev)
 		em := r.ems[typ]
@@ -100,11 +112,22 @@ func (r *rig) emit(evs ...any) {
 		}
 		r.emitted++
 	}
-	bustest.Eventually(r.t, waitTimeout, fmt.Sprintf("the driver to handle all %d events", r.emitted),
-		func() bool {
-			return metrictest.Sum(r.t, r.reg, "meshbus_scoring_events_observed_total") >= float64(r.emitted)
-		}, nil)
 }
+
+// input is the bus's view of the driver's input subscription.
+func (r *rig) input() eventbus.SubscriptionInfo {
+	r.t.Helper()
+	for _, si := range r.bus.Subscriptions() {
+		if si.Name == "scoring" {
+			return si
+		}
+	}
+	r.t.Fatal("no scoring subscription")
+	return eventbus.SubscriptionInfo{}
+}
+
+// queued is how many input events wait in the driver's subscription.
+func (r *rig) queued() int { return r.input().Queued }
 
 // next returns the next output event.
 func (r *rig) next() any {
@@ -267,6 +290,48 @@ func TestComponentRetainsThenForgets(t *testing.T) {
 	}
 	if _, err := r.c.Breakdown(ctx, pA); !errors.Is(err, ErrNotScored) {
 		t.Fatal("Breakdown still knows A")
+	}
+}
+
+// The per-message facts do not wake the driver: they wait in its queue
+// until the next other fact, a Breakdown or a tick, each of which sees
+// every one of them, in order.
+func TestQuietFactsWaitForTheDriver(t *testing.T) {
+	p := withTopic(TopicParams{
+		FirstMessageDeliveriesWeight: 1, FirstMessageDeliveriesDecay: 0.5, FirstMessageDeliveriesCap: 10,
+		InvalidMessageDeliveriesWeight: -10, InvalidMessageDeliveriesDecay: 0.5,
+	})
+	r := newRig(t, p)
+	var quiet []reflect.Type
+	for _, ev := range QuietEvents() {
+		quiet = append(quiet, reflect.TypeOf(ev).Elem())
+	}
+	if got := r.input().Quiet; !slices.Equal(got, quiet) {
+		t.Fatalf("the input subscription's quiet types are %v, want %v", got, quiet)
+	}
+	now := r.clk.Now()
+	r.emit(events.EvtRouterPeerAdded{Peer: pA, At: now}, events.EvtRouterPeerAdded{Peer: pB, At: now})
+	r.queue(
+		events.EvtMessageDelivered{Topic: topic, ID: "m1", From: pA, At: now},
+		events.EvtMessageDelivered{Topic: topic, ID: "m2", From: pA, At: now},
+	)
+	if n := r.queued(); n != 2 {
+		t.Fatalf("%d facts queued, want the 2 quiet ones (the driver was woken)", n)
+	}
+	// Breakdown takes them first: 0.5 · 1 · 2 = 1.
+	if a, err := r.c.Breakdown(ctx, pA); err != nil || a.Score != 1 {
+		t.Fatalf("A = %v, %v; want 1", a.Score, err)
+	}
+	// A tick takes them before it decays: (3 · 0.5) · 0.5 = 0.75.
+	r.queue(events.EvtMessageDelivered{Topic: topic, ID: "m3", From: pA, At: now})
+	if _, snap := r.tick(); func() float64 { a, _ := scoreOf(snap, "A"); return a }() != 0.75 {
+		t.Fatalf("A after the tick = %v, want 0.75", snap.Scores)
+	}
+	// Another fact wakes the driver, which takes the quiet one before it.
+	r.queue(events.EvtMessageDelivered{Topic: topic, ID: "m4", From: pA, At: now})
+	r.emit(events.EvtMessageRejected{Topic: topic, ID: "x", From: pB, Reason: events.RejectInvalidSignature, At: now})
+	if n := r.queued(); n != 0 {
+		t.Fatalf("%d facts still queued after a rejection woke the driver", n)
 	}
 }
 

@@ -37,6 +37,12 @@ const inputBatch = 256
 //     crossed a threshold (queued events are handled first, up to 1024, so a
 //     burst of crossings yields one snapshot).
 //
+// The per-message facts (QuietEvents) do not wake the driver: it handles
+// them with the next other input, before each tick and each Breakdown, or
+// when half the input buffer is queued, in emission order with the rest.
+// Their effect on scores is the same; a crossing they cause shows at the
+// latest with the next tick's snapshot.
+//
 // The input subscription uses the Block policy: no fact is ever lost, and a
 // driver that falls behind slows the emitters down instead. Emits to a
 // Block subscriber of the outputs wait for it, so such a subscriber stalls
@@ -124,9 +130,14 @@ func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
 	}
 	// Batch mode: the input is one fact per delivered or duplicate
 	// message on every node, and a batch costs the emitters no channel
-	// operation per event and the driver one wake-up per batch.
+	// operation per event and the driver one wake-up per batch. The
+	// message facts are quiet (they carry their own time and only add to
+	// counters): they wait for the next other fact, the tick, a
+	// Breakdown or a half-full queue, so a busy node's driver wakes a
+	// few times a second instead of once or twice per message.
 	s.sub, err = bus.SubscribeBatch(InputEvents(),
-		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block))
+		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block),
+		eventbus.Quiet(QuietEvents()...))
 	if err != nil {
 		_ = s.em.Close()
 		m.unregister(cfg.reg)
@@ -138,6 +149,17 @@ func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
 // InputEvents returns one pointer per event type the scorer consumes, in
 // the form event.Bus.Subscribe takes.
 func InputEvents() []any { return automaton.InputEvents() }
+
+// QuietEvents returns the input events the driver takes without waking
+// for them (eventbus.Quiet): the per-message facts (EvtMessageDelivered,
+// EvtMessageDuplicated, EvtChokedPeerAnnounced, EvtMessagePublished).
+// Each carries its own time, so handling it later changes nothing but
+// when its effect shows: at the next snapshot (every DecayInterval), the
+// next other input, or a Breakdown.
+func QuietEvents() []any {
+	return []any{new(events.EvtMessageDelivered), new(events.EvtMessageDuplicated),
+		new(events.EvtChokedPeerAnnounced), new(events.EvtMessagePublished)}
+}
 
 // Start starts the driver goroutine and the decay ticker. It returns
 // ErrStarted when called twice and ErrClosed after Close.
@@ -195,8 +217,9 @@ func (s *Scorer) Scores() map[peer.ID]float64 {
 	return m
 }
 
-// Breakdown returns p's score term by term from the driver's live state
-// (every event handled so far, so it may be newer than the last snapshot).
+// Breakdown returns p's score term by term from the driver's live state:
+// every input event emitted before the call is handled first (quiet ones
+// included, see QuietEvents), so it may be newer than the last snapshot.
 // The caller owns the result. The driver answers between events, so it
 // waits for the event in hand, or until ctx ends. Errors: ErrNotScored,
 // ErrNotStarted, ErrClosed (the driver stopped), ctx's error. Safe for
@@ -248,9 +271,9 @@ func (s *Scorer) run(ticker *clock.Ticker) {
 			case <-s.quit:
 				return
 			case t := <-ticker.C:
-				s.tick(t)
+				s.tick(buf, t)
 			case req := <-s.reqs:
-				s.breakdown(req)
+				s.breakdown(buf, req)
 			default:
 			}
 			continue
@@ -265,19 +288,36 @@ func (s *Scorer) run(ticker *clock.Ticker) {
 			return
 		case <-s.sub.Ready():
 		case t := <-ticker.C:
-			s.tick(t)
+			s.tick(buf, t)
 		case req := <-s.reqs:
-			s.breakdown(req)
+			s.breakdown(buf, req)
 		}
 	}
 }
 
-func (s *Scorer) tick(t time.Time) {
+// drain handles every queued input event (quiet ones included: see
+// QuietEvents) and publishes the crossings they caused, so that a tick
+// or a Breakdown sees every fact emitted before it.
+func (s *Scorer) drain(buf []any) {
+	for {
+		batch, _ := s.sub.TryNext(buf)
+		if len(batch) == 0 {
+			break
+		}
+		s.input(batch)
+		clear(batch)
+	}
+	s.publishCrossed()
+}
+
+func (s *Scorer) tick(buf []any, t time.Time) {
+	s.drain(buf)
 	s.core.HandleTick(t, s.out)
 	s.publish(t, true)
 }
 
-func (s *Scorer) breakdown(req breakdownReq) {
+func (s *Scorer) breakdown(buf []any, req breakdownReq) {
+	s.drain(buf)
 	b, ok := s.core.Breakdown(req.peer)
 	req.reply <- breakdownReply{b, ok}
 }
