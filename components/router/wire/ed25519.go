@@ -43,8 +43,9 @@ func rawEd25519(pk crypto.PubKey) []byte {
 // key) if sk is an ed25519 key whose public half is the one its seed
 // derives, or nil. Signing with it through curve25519-voi gives the
 // signature crypto/ed25519 gives (ed25519 signatures are deterministic,
-// RFC 8032), in about two thirds of the time, in constant time as
-// crypto/ed25519's.
+// RFC 8032), in about two thirds of the time; curve25519-voi, derived
+// from curve25519-dalek, does the secret scalar's arithmetic in constant
+// time (its README warns only about the wasm target).
 func rawEd25519Private(sk crypto.PrivKey) voied.PrivateKey {
 	if _, ok := sk.(*crypto.Ed25519PrivateKey); !ok {
 		return nil
