@@ -240,11 +240,15 @@ func (r *ringSink[E]) push(n *node, v E, kill *kills) bool {
 	return false
 }
 
-// setQuiet turns on the Quiet option's types (settings.quiet). Called by
-// subscribe after init, before anything can deliver.
+// setQuiet turns on the Quiet option's types (settings.quiet) and their
+// wake-up limit (QuietLimit, else half the buffer). Called by subscribe
+// after init, before anything can deliver.
 func (r *ringSink[E]) setQuiet() {
 	r.quietOn = true
 	r.wakeAt = max(r.limit/2, 1)
+	if n := r.settings.quietLimit; n > 0 {
+		r.wakeAt = uint64(n)
+	}
 }
 
 // quietType reports whether n's events are among the Quiet types.

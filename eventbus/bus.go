@@ -173,7 +173,7 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	c.types, c.wildcard = types, wildcard
 	c.done = make(chan struct{})
 	s.init()
-	if len(st.quiet) > 0 {
+	if len(st.quiet) > 0 || st.quietLimit > 0 {
 		if err := setQuiet(s, c, wildcard); err != nil {
 			return err
 		}
@@ -239,10 +239,10 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	return nil
 }
 
-// setQuiet checks the Quiet option's types against the subscription and
-// turns them on: only a batch queue of its own ring (not one bound to a
-// type's shared lane: SubscribeBatch of one concrete type) takes it, and
-// only for types it receives.
+// setQuiet checks the Quiet option's types (and QuietLimit) against the
+// subscription and turns them on: only a batch queue of its own ring (not
+// one bound to a type's shared lane: SubscribeBatch of one concrete type)
+// takes it, only for types it receives, with a limit within its buffer.
 func setQuiet(s sink, c *subCore, wildcard bool) error {
 	q, ok := s.(interface{ setQuiet() })
 	if !ok {
@@ -255,6 +255,12 @@ func setQuiet(s sink, c *subCore, wildcard bool) error {
 		if !c.matches(t) {
 			return fmt.Errorf("%w: Quiet(%v): the subscription does not receive it", ErrBadOption, t)
 		}
+	}
+	switch n := c.settings.quietLimit; {
+	case len(c.settings.quiet) == 0:
+		return fmt.Errorf("%w: QuietLimit(%d) without Quiet", ErrBadOption, n)
+	case n > max(c.settings.bufSize, 1):
+		return fmt.Errorf("%w: QuietLimit(%d) above the BufSize (%d)", ErrBadOption, n, c.settings.bufSize)
 	}
 	q.setQuiet()
 	return nil

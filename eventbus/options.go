@@ -64,6 +64,7 @@ type subSettings struct {
 	requireEmitter bool
 	sequenced      bool
 	quiet          []reflect.Type // Quiet's types
+	quietLimit     int            // QuietLimit's n; 0: half the buffer
 }
 
 func (b *Bus) newSubSettings(callerSkip int, opts []SubscriptionOpt) (subSettings, error) {
@@ -156,7 +157,8 @@ func OnDrop(n Notifier) SubscriptionOpt {
 // Quiet makes events of the given types (new(EvtX) each, types the batch
 // subscription receives) wait in its queue without waking its parked
 // reader: the reader wakes at the next event of another type, when the
-// queue holds half its buffer, or when the subscription ends, and then
+// queue holds half its buffer (or QuietLimit events), or when the
+// subscription ends, and then
 // takes every queued event in order, quiet ones included. It is for a
 // reader that takes high-rate, unhurried facts on its own schedule too
 // (TryNext on a ticker) and wants one wake-up per many of them. Only
@@ -172,6 +174,21 @@ func Quiet(eventTypes ...any) SubscriptionOpt {
 			}
 			s.quiet = append(s.quiet, t.Elem())
 		}
+		return nil
+	})
+}
+
+// QuietLimit sets how many queued events wake a parked reader of a Quiet
+// subscription that holds only quiet events (default: half its BufSize).
+// A lower limit bounds how many events (and what they reference) wait
+// for a reader, and how long. It must be between 1 and the BufSize, and
+// comes with Quiet; otherwise it is ErrBadOption.
+func QuietLimit(n int) SubscriptionOpt {
+	return subOpt(func(s *subSettings) error {
+		if n < 1 {
+			return fmt.Errorf("%w: QuietLimit(%d), want at least 1", ErrBadOption, n)
+		}
+		s.quietLimit = n
 		return nil
 	})
 }

@@ -131,6 +131,25 @@ func TestQuietWakesAtHalfFull(t *testing.T) {
 	}
 }
 
+// QuietLimit moves the wake-up from half the buffer to its n.
+func TestQuietLimit(t *testing.T) {
+	b := New()
+	defer b.Close()
+	s := must(b.SubscribeBatch([]any{new(evtA), new(evtB)}, BufSize(64), Quiet(new(evtA)), QuietLimit(3)))
+	defer s.Close()
+	ea := must(NewEmitter[evtA](b))
+	ready := s.Ready()
+	noErr(t, ea.Emit(evtA{N: 0}))
+	noErr(t, ea.Emit(evtA{N: 1}))
+	if isReady(ready) {
+		t.Fatal("woke below the limit")
+	}
+	noErr(t, ea.Emit(evtA{N: 2}))
+	if !isReady(ready) {
+		t.Fatal("not woken at the limit (3 of 64; half would be 32)")
+	}
+}
+
 // A reader parked in Next stays parked for quiet events and returns them
 // with the loud one that wakes it; Close wakes it too.
 func TestQuietNextParks(t *testing.T) {
@@ -201,6 +220,18 @@ func TestQuietRefused(t *testing.T) {
 		}},
 		{"not a pointer", func() error {
 			_, err := b.SubscribeBatch([]any{new(evtA), new(evtB)}, Quiet(evtA{}))
+			return err
+		}},
+		{"QuietLimit 0", func() error {
+			_, err := b.SubscribeBatch([]any{new(evtA), new(evtB)}, Quiet(new(evtA)), QuietLimit(0))
+			return err
+		}},
+		{"QuietLimit above the buffer", func() error {
+			_, err := b.SubscribeBatch([]any{new(evtA), new(evtB)}, BufSize(8), Quiet(new(evtA)), QuietLimit(9))
+			return err
+		}},
+		{"QuietLimit without Quiet", func() error {
+			_, err := b.SubscribeBatch([]any{new(evtA), new(evtB)}, QuietLimit(4))
 			return err
 		}},
 	}

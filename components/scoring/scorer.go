@@ -39,7 +39,7 @@ const inputBatch = 256
 //
 // The per-message facts (QuietEvents) do not wake the driver: it handles
 // them with the next other input, before each tick and each Breakdown, or
-// when half the input buffer is queued, in emission order with the rest.
+// when 256 are queued (one batch), in emission order with the rest.
 // Their effect on scores is the same; a crossing they cause shows at the
 // latest with the next tick's snapshot.
 //
@@ -133,11 +133,12 @@ func New(bus *eventbus.Bus, opts ...Option) (*Scorer, error) {
 	// operation per event and the driver one wake-up per batch. The
 	// message facts are quiet (they carry their own time and only add to
 	// counters): they wait for the next other fact, the tick, a
-	// Breakdown or a half-full queue, so a busy node's driver wakes a
-	// few times a second instead of once or twice per message.
+	// Breakdown or a batch's worth (256: few wait, so they hold little
+	// memory), so a busy node's driver wakes a few times a second
+	// instead of once or twice per message.
 	s.sub, err = bus.SubscribeBatch(InputEvents(),
 		eventbus.Name("scoring"), eventbus.BufSize(cfg.inputBuf), eventbus.WithPolicy(eventbus.Block),
-		eventbus.Quiet(QuietEvents()...))
+		eventbus.Quiet(QuietEvents()...), eventbus.QuietLimit(min(cfg.inputBuf, inputBatch)))
 	if err != nil {
 		_ = s.em.Close()
 		m.unregister(cfg.reg)
