@@ -17,9 +17,12 @@ import (
 )
 
 // chokeTestConfig keeps one eager peer and decides on 3 first deliveries.
+// Its MaxRTT (1 s) still needs a measured RTT, but one a loaded machine's
+// loopback ping cannot miss (the default 10 ms it can, under -race).
 func chokeTestConfig() ChokeConfig {
 	c := DefaultChokeConfig()
 	c.Unchoked, c.MinFirsts, c.ExploreEvery = 1, 3, 0
+	c.MaxRTT = time.Second
 	return c
 }
 
@@ -68,6 +71,14 @@ func TestChokingDiamond(t *testing.T) {
 			t.Fatalf("extensions seen across an edge: %+v %v", x, ok)
 		}
 	}
+	// d chokes only peers whose RTT it knows: the messages below are all
+	// the first deliveries its decisions get, so its router must have
+	// both RTTs before they flow (a slow ping on a loaded machine let the
+	// decisions pass with nobody chokable, and the test time out).
+	bustest.Eventually(t, 20*time.Second, "d's router to know b's and c's RTTs", func() bool {
+		v, _ := metrictest.Value(t, d.reg, "meshbus_router_outcomes_total", "outcome", "rtt_recorded")
+		return v >= 2
+	}, heartbeat(clk))
 	publish := func(i int) {
 		t.Helper()
 		want := fmt.Sprintf("m%d", i)
