@@ -1,10 +1,6 @@
 package router
 
 import (
-	"time"
-
-	"github.com/benbjohnson/clock"
-
 	"github.com/meshbus/meshbus/components/router/automaton"
 	"github.com/meshbus/meshbus/events"
 )
@@ -26,16 +22,8 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 	// the automaton's StaggerDeadline and PreambleDeadline after every
 	// input; a stale fire only makes ReleaseDue and ExpirePreambles find
 	// nothing due.
-	var (
-		staggerT  *clock.Timer
-		staggerC  <-chan time.Time
-		staggerAt time.Time
-	)
-	defer func() {
-		if staggerT != nil {
-			staggerT.Stop()
-		}
-	}()
+	stagger := alarm{clk: r.clk}
+	defer stagger.stop()
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -77,8 +65,8 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		case <-lazy.C():
 			lazy.fired()
 			r.m.outcome(r.aut.FlushLazy(r.clk.Now(), &r.out))
-		case <-staggerC:
-			staggerAt = time.Time{}
+		case <-stagger.C():
+			stagger.fired()
 			now := r.clk.Now()
 			r.m.outcome(r.aut.ReleaseDue(now, &r.out))
 			if pd, ok := r.aut.PreambleDeadline(); ok && !pd.After(now) {
@@ -91,19 +79,10 @@ func (r *Router) run(peerEvents <-chan any, scores <-chan events.EvtPeerScoresUp
 		if pd, pok := r.aut.PreambleDeadline(); pok && (!ok || pd.Before(d)) {
 			d, ok = pd, true
 		}
-		if ok && !d.Equal(staggerAt) {
-			wait := d.Sub(r.clk.Now())
-			if staggerT == nil {
-				staggerT = r.clk.Timer(wait)
-				staggerC = staggerT.C
-			} else {
-				staggerT.Reset(wait)
-			}
-			staggerAt = d
-		} else if !ok && !staggerAt.IsZero() {
-			// Every staggered or awaited message finished before its deadline.
-			staggerT.Stop()
-			staggerAt = time.Time{}
+		if ok {
+			stagger.arm(r.clk.Now(), d)
+		} else {
+			stagger.disarm() // every staggered or awaited message finished before its deadline
 		}
 		r.deliverLocal()
 	}

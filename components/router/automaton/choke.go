@@ -64,9 +64,10 @@ type ChokeConfig struct {
 	// whose last decision counted at least NarrowFirsts first deliveries
 	// in the topic keeps only MinUnchoked mesh peers eager while they
 	// bring it nearly every message (a quieter topic would learn of its
-	// misses too slowly, so it keeps Unchoked). When choked peers (through their batched IHAVEs and our
-	// IWANTs) have brought at least two messages first since the last
-	// decision, and at least WidenAt of all, the topic widens at once
+	// misses too slowly, so it keeps Unchoked). When choked peers
+	// (through their batched IHAVEs and our IWANTs) have brought at least
+	// two messages first since the last decision, and at least WidenAt of
+	// all, the topic widens at once
 	// (the choked peer that just won is unchoked) and keeps Unchoked
 	// eager for WidenHold heartbeats; then it tries MinUnchoked again.
 	// One eager path leaves about a third of the copies two leave, but

@@ -76,3 +76,54 @@ func TestFlushTimer(t *testing.T) {
 	}
 	never.stop()
 }
+
+// An alarm fires once at the instant it is armed for, also when armed for
+// it again later (the driver does after every input), moves when armed
+// for another, and never fires disarmed (the stagger and PREAMBLE
+// deadlines' timer).
+func TestAlarm(t *testing.T) {
+	clk := clock.NewMock()
+	a := alarm{clk: clk}
+	if a.C() != nil || a.armed() {
+		t.Fatal("armed before anything")
+	}
+	fires := func() int {
+		n := 0
+		for {
+			select {
+			case <-a.C():
+				a.fired()
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	start := clk.Now()
+	a.arm(clk.Now(), start.Add(100*time.Millisecond))
+	clk.Add(60 * time.Millisecond)
+	a.arm(clk.Now(), start.Add(100*time.Millisecond)) // the same instant, 60 ms later
+	clk.Add(40 * time.Millisecond)
+	if n := fires(); n != 1 || a.armed() {
+		t.Fatalf("%d fires at the instant (armed %v), want 1", n, a.armed())
+	}
+	// Moved earlier, it fires at the new instant.
+	a.arm(clk.Now(), clk.Now().Add(50*time.Millisecond))
+	a.arm(clk.Now(), clk.Now().Add(10*time.Millisecond))
+	clk.Add(10 * time.Millisecond)
+	if n := fires(); n != 1 {
+		t.Fatalf("%d fires after moving the alarm earlier, want 1", n)
+	}
+	clk.Add(time.Second)
+	if n := fires(); n != 0 {
+		t.Fatalf("%d fires for the instant it was moved from", n)
+	}
+	// Disarmed, it never fires.
+	a.arm(clk.Now(), clk.Now().Add(10*time.Millisecond))
+	a.disarm()
+	clk.Add(time.Second)
+	if n := fires(); n != 0 || a.armed() {
+		t.Fatalf("%d fires after disarming", n)
+	}
+	a.stop()
+}
