@@ -64,13 +64,13 @@ type ringSink[E any] struct {
 	shared atomic.Bool             // reading from the lane at lhead (written under cmu and emu)
 	cmu    sync.Mutex              // held by the reader while it copies from the lane, and by the emitter to move it out
 
-	// Quiet types (the Quiet option): a push of one wakes the parked
-	// reader only once the queue holds wakeAt events. loud is the private
-	// ring's tail after the last push of another type: the reader parks
-	// only while head has reached it and fewer than wakeAt are queued.
-	quietOn bool
-	wakeAt  uint64
-	loud    atomic.Uint64
+	// Quiet types (the Quiet option; wakeAt is 0 without it): a push of
+	// one wakes the parked reader only once the queue holds wakeAt
+	// events. loud is the private ring's tail after the last push of
+	// another type: the reader parks only while head has reached it and
+	// fewer than wakeAt are queued.
+	wakeAt uint64
+	loud   atomic.Uint64
 
 	readerWaits atomic.Bool   // the reader is parked on wake
 	writersWait atomic.Int32  // Block producers parked on space
@@ -223,7 +223,7 @@ func (r *ringSink[E]) push(n *node, v E, kill *kills) bool {
 	if r.writersWait.Load() > 0 && r.tail-r.head.Load() < r.limit {
 		r.signalSpace() // pass the wake-up on to the next parked producer
 	}
-	if r.quietOn {
+	if r.wakeAt > 0 {
 		if !r.quietType(n) {
 			r.loud.Store(r.tail)
 		} else if r.tail-r.head.Load() < r.wakeAt {
@@ -244,7 +244,6 @@ func (r *ringSink[E]) push(n *node, v E, kill *kills) bool {
 // wake-up limit (QuietLimit, else half the buffer). Called by subscribe
 // after init, before anything can deliver.
 func (r *ringSink[E]) setQuiet() {
-	r.quietOn = true
 	r.wakeAt = max(r.limit/2, 1)
 	if n := r.settings.quietLimit; n > 0 {
 		r.wakeAt = uint64(n)
@@ -351,7 +350,7 @@ func (r *ringSink[E]) batchDropped() uint64 {
 // at once: anything queued, or with Quiet types an event of another type
 // or wakeAt events.
 func (r *ringSink[E]) wakeful(ln *lane[E]) bool {
-	if !r.quietOn {
+	if r.wakeAt == 0 {
 		return r.hasData(ln)
 	}
 	h := r.head.Load()

@@ -217,7 +217,7 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	}
 	// A batch queue of one concrete type shares its node's producer lock;
 	// bind it before anything can deliver to it.
-	if nb, ok := s.(interface{ bindNode(*node) }); ok && !wildcard && !hasIface && len(targets) == 1 && len(types) == 1 {
+	if nb, ok := s.(interface{ bindNode(*node) }); ok && oneConcreteType(types, wildcard) {
 		nb.bindNode(targets[0])
 	}
 	// Register last, so that nodeLocked above did not attach c already.
@@ -239,6 +239,12 @@ func (b *Bus) subscribe(s sink, callerSkip int, types []reflect.Type, wildcard b
 	return nil
 }
 
+// oneConcreteType reports whether a subscription is to exactly one
+// concrete type: a batch queue of such a type is bound to its node's lane.
+func oneConcreteType(types []reflect.Type, wildcard bool) bool {
+	return !wildcard && len(types) == 1 && types[0].Kind() != reflect.Interface
+}
+
 // setQuiet checks the Quiet option's types (and QuietLimit) against the
 // subscription and turns them on: only a batch queue of its own ring (not
 // one bound to a type's shared lane: SubscribeBatch of one concrete type)
@@ -248,7 +254,7 @@ func setQuiet(s sink, c *subCore, wildcard bool) error {
 	if !ok {
 		return fmt.Errorf("%w: Quiet is for batch subscriptions", ErrBadOption)
 	}
-	if _, lane := s.(interface{ bindNode(*node) }); lane && !wildcard && len(c.types) == 1 && c.types[0].Kind() != reflect.Interface {
+	if _, lane := s.(interface{ bindNode(*node) }); lane && oneConcreteType(c.types, wildcard) {
 		return fmt.Errorf("%w: Quiet needs a batch subscription of several types (or an interface type): one type's queue wakes for every event", ErrBadOption)
 	}
 	for _, t := range c.settings.quiet {
