@@ -63,8 +63,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// Choking is on by default (router.DefaultChokeConfig: peers within
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
 	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED, _MINUNCHOKED (0: no
-	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS and _EXPLORE
-	// (integers), _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
+	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS, _EXPLORE
+	// and _SKIP (SkipAuthorsAfter, 0: no author skip asked) (integers),
+	// _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
 	// MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
 	if v := os.Getenv("MESHBUS_BENCH_CHOKE"); v == "0" {
 		ropts = append(ropts, router.WithoutChoking())
@@ -97,6 +98,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_MAXRTT", time.ParseDuration, &cc.MaxRTT); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_SKIP", strconv.Atoi, &cc.SkipAuthorsAfter); err != nil {
 			return nil, err
 		}
 		ropts = append(ropts, router.WithChoking(cc))

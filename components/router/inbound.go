@@ -43,7 +43,12 @@ func (r *Router) handleRPC(in netInput) {
 		}
 	}
 	if c := in.rpc.GetChoke(); c != nil {
-		r.m.outcome(r.aut.HandleChoke(now, p, c.GetChokeTopics(), c.GetUnchokeTopics(), &r.out))
+		if len(c.GetChokeTopics()) > 0 || len(c.GetUnchokeTopics()) > 0 {
+			r.m.outcome(r.aut.HandleChoke(now, p, c.GetChokeTopics(), c.GetUnchokeTopics(), &r.out))
+		}
+		if len(c.GetSkipAuthors()) > 0 || len(c.GetUnskipAuthors()) > 0 {
+			r.m.outcome(r.aut.HandleAuthorSkip(now, p, c.GetSkipAuthors(), c.GetUnskipAuthors(), &r.out))
+		}
 	}
 }
 

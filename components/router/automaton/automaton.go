@@ -99,6 +99,9 @@ type Automaton struct {
 
 	peers     map[peer.ID]*peerState
 	peerOrder orderedSet[peer.ID]
+	// skipAsked counts the peers whose messages we ask others to skip
+	// (peerState.skipAsked; authorskip.go).
+	skipAsked int
 	// partsPeers counts the peers with a non-empty partsFrom: with none,
 	// the IDONTWANT paths skip the check.
 	partsPeers int
@@ -177,6 +180,16 @@ type peerState struct {
 	preIn   int // PREAMBLEs received (PreambleConfig)
 	imrIn   int // IMRECEIVINGs received
 	chokeIn int // choke and unchoke entries received (ChokeConfig)
+	skipIn  int // author skip and unskip entries received (HandleAuthorSkip)
+
+	// Author skip (authorskip.go). As an author: how many of its messages
+	// in a row came first straight from it, and whether we ask our peers
+	// to skip its messages. As a forwarder: the authors whose messages it
+	// asked us to announce instead of sending (at most MaxSkipAuthors).
+	directRun   int
+	skipAsked   bool
+	skipTold    bool // it has our author skips since it negotiated the extension
+	skipAuthors map[peer.ID]struct{}
 
 	// firstsAll counts the messages the peer brought first in any joined
 	// topic where it is in our mesh (chokeFirst): the evidence a topic

@@ -132,6 +132,21 @@ type ChokeConfig struct {
 	// price of latency (docs/router.md, "Choking"). At least 0. Default
 	// 10 ms.
 	MaxRTT time.Duration
+	// SkipAuthorsAfter is how many messages of an author (a peer of
+	// ours) in a row must come first straight from it before we ask
+	// our peers with the extension to skip its messages: they announce
+	// them (IHAVE) instead of sending them, as a peer we choked does
+	// (see authorskip.go and docs/router.md, "Author skip"). The first
+	// of its messages that comes first from another peer, and its
+	// disconnection, end the request. 0: we never ask (we still honour
+	// peers' requests while MaxSkipAuthors is set). Default 4.
+	SkipAuthorsAfter int
+	// MaxSkipAuthors is the most authors we ask to skip at once, and the
+	// most a peer may ask us to skip (later requests are ignored) and
+	// send entries for in a heartbeat interval (past it,
+	// PenaltyChokeFlood). 0: author skip off both ways. At least 1 when
+	// SkipAuthorsAfter is set. Default 64.
+	MaxSkipAuthors int
 }
 
 // DefaultChokeConfig returns the defaults listed on each field, with
@@ -139,7 +154,8 @@ type ChokeConfig struct {
 func DefaultChokeConfig() ChokeConfig {
 	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 20,
 		MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
-		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond}
+		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond,
+		SkipAuthorsAfter: 4, MaxSkipAuthors: 64}
 }
 
 // narrows reports whether topics may be narrow: MinUnchoked set and
@@ -176,6 +192,10 @@ func (c ChokeConfig) validate() error {
 		return bad("MaxPerHeartbeat", "must be >= 1")
 	case c.MaxRTT < 0:
 		return bad("MaxRTT", "must be >= 0")
+	case c.SkipAuthorsAfter < 0:
+		return bad("SkipAuthorsAfter", "must be >= 0")
+	case c.MaxSkipAuthors < 0 || c.SkipAuthorsAfter > 0 && c.MaxSkipAuthors < 1:
+		return bad("MaxSkipAuthors", "must be >= 1 with SkipAuthorsAfter set, >= 0 otherwise")
 	}
 	return nil
 }
@@ -223,7 +243,9 @@ type topicChoke struct {
 // SetPeerChoke records whether p advertised meshbus's choke extension (the
 // MeshbusChoke flag of the Extensions control message that opened its
 // stream). It is on only when ChokeConfig is enabled and p's protocol has
-// that control message (/meshsub/1.3.0 and later). It emits nothing.
+// that control message (/meshsub/1.3.0 and later). It emits nothing; the
+// next Heartbeat sends a peer that newly has the extension the authors we
+// ask to skip (ChokeConfig.SkipAuthorsAfter).
 //
 // Outcomes: OutcomePeerFeaturesSet, OutcomeUnknownPeer.
 func (a *Automaton) SetPeerChoke(p peer.ID, on bool) Outcome {
@@ -232,9 +254,13 @@ func (a *Automaton) SetPeerChoke(p peer.ID, on bool) Outcome {
 		return OutcomeUnknownPeer
 	}
 	if on && a.cfg.Choke.Enabled && wire.HasExtensions(ps.proto) {
+		if ps.feat&featChoke == 0 {
+			ps.skipTold = false // the next heartbeat sends it our author skips
+		}
 		ps.feat |= featChoke
 	} else {
 		ps.feat &^= featChoke
+		ps.skipAuthors = nil
 		for _, t := range a.topics {
 			if t.joined {
 				a.chokeForget(t, p)

@@ -56,7 +56,8 @@ func fuzzConfig() Config {
 	// narrow topics (one eager peer, two when widened) on thin evidence
 	c.Choke = ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.2, WidenHold: 2, NarrowFirsts: 2,
 		MinFirsts: 2, ExploreEvery: 2, MaxData: 25,
-		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4, MaxRTT: 10 * time.Millisecond}
+		FlushInterval: 100 * time.Millisecond, MaxPerHeartbeat: 4, MaxRTT: 10 * time.Millisecond,
+		SkipAuthorsAfter: 2, MaxSkipAuthors: 2}
 	return c
 }
 
@@ -184,14 +185,19 @@ func (p *program) step() bool {
 		a.HandleControl(now, from, rpc.GetControl(), out, nil)
 		if c := rpc.GetChoke(); c != nil {
 			a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out)
+			a.HandleAuthorSkip(now, from, c.GetSkipAuthors(), c.GetUnskipAuthors(), out)
 		}
-	case 18: // the choke extension: a peer chokes or unchokes us, or its RTT changes
+	case 18: // the choke extension: a peer chokes or unchokes us, skips an author, or its RTT changes
 		from, t := p.peer(), p.topic()
-		switch b := p.next(); b % 3 {
+		switch b := p.next(); b % 5 {
 		case 0:
 			a.HandleChoke(now, from, []string{t}, nil, out)
 		case 1:
 			a.HandleChoke(now, from, nil, []string{t}, out)
+		case 2:
+			a.HandleAuthorSkip(now, from, [][]byte{[]byte(p.peer())}, nil, out)
+		case 3:
+			a.HandleAuthorSkip(now, from, nil, [][]byte{[]byte(p.peer())}, out)
 		default:
 			a.HandlePeerRTT(now, from, time.Duration(b)*100*time.Microsecond, out)
 		}
@@ -287,6 +293,18 @@ func checkBounds(t testing.TB, a *Automaton) {
 	}
 	if parts != a.partsPeers {
 		t.Fatalf("partsPeers %d, %d peers send parts", a.partsPeers, parts)
+	}
+	asked := 0
+	for _, ps := range a.peers {
+		if ps.skipAsked {
+			asked++
+		}
+		if len(ps.skipAuthors) > c.Choke.MaxSkipAuthors || len(ps.skipAuthors) > 0 && ps.feat&featChoke == 0 {
+			t.Fatalf("peer %s: %d skipped authors (bound %d, extension %v)", ps.id, len(ps.skipAuthors), c.Choke.MaxSkipAuthors, ps.feat&featChoke != 0)
+		}
+	}
+	if asked != a.skipAsked || asked > c.Choke.MaxSkipAuthors {
+		t.Fatalf("skipAsked %d, %d peers asked to skip (bound %d)", a.skipAsked, asked, c.Choke.MaxSkipAuthors)
 	}
 	if len(a.stagger.entries) > maxStaggered {
 		t.Fatalf("%d messages staggered, bound %d", len(a.stagger.entries), maxStaggered)

@@ -131,7 +131,7 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 			continue
 		}
 		if a.seen.has(string(raw)) {
-			if choked && len(had) < a.cfg.MaxIHaveLength {
+			if (choked || a.skipCredit(t, from, string(raw))) && len(had) < a.cfg.MaxIHaveLength {
 				if had == nil { // one slice for the IHAVE: the event owns it
 					had = make([]string, 0, min(len(ih.GetMessageIDs()), a.cfg.MaxIHaveLength))
 				}

@@ -45,7 +45,11 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
-		ps.preIn, ps.imrIn, ps.chokeIn = 0, 0, 0
+		ps.preIn, ps.imrIn, ps.chokeIn, ps.skipIn = 0, 0, 0, 0
+		if !ps.skipTold && ps.feat&featChoke != 0 {
+			ps.skipTold = true
+			a.skipTell(ps, out)
+		}
 		ps.lazy.ihaves, ps.lazy.idsHB = 0, 0
 		broken := 0
 		kept := ps.promises[:0]

@@ -132,6 +132,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		return OutcomeSelfOrigin
 	}
 	a.chokeFirst(now, t, from, peer.ID(msg.GetFrom()), out)
+	a.skipLearn(now, from, peer.ID(msg.GetFrom()), out)
 	if len(a.pending) >= a.cfg.MaxPendingValidation {
 		reject(events.RejectValidationThrottled)
 		return OutcomeValidationQueueFull
@@ -361,8 +362,10 @@ func (a *Automaton) forward(now time.Time, t *topicState, msg *pb.Message, id st
 		if unwanted && v&imrMark != 0 {
 			out.Preamble.Skipped++ // it is receiving the message from another peer
 		}
-		// A mesh peer that choked us gets an IHAVE instead (ChokeConfig).
-		return !unwanted && !(choking && a.chokeSends(t, ps, id, len(msg.GetData())))
+		// A mesh peer that choked us, or asked us to skip the author,
+		// gets an IHAVE instead (ChokeConfig).
+		return !unwanted && !(choking && a.chokeSends(t, ps, id, len(msg.GetData()))) &&
+			!a.skipSends(t, ps, author, id, len(msg.GetData()))
 	}
 	if a.cfg.Lazy.Enabled && len(msg.GetData()) <= a.cfg.Lazy.MaxData {
 		cands := a.scratchLazy[:0]

@@ -217,6 +217,9 @@ const (
 	// unchoke entries for one topic this heartbeat (or for topics where it
 	// is not in our mesh); the rest ignored, PenaltyChokeFlood.
 	OutcomeChokeFlood
+	// OutcomeAuthorSkipRecorded: a peer's author skip entries applied
+	// (HandleAuthorSkip).
+	OutcomeAuthorSkipRecorded
 
 	outcomeEnd // sentinel: number of outcomes + 1
 )
@@ -301,6 +304,7 @@ var outcomeNames = [...]string{
 	OutcomeChokeRecorded:             "choke_recorded",
 	OutcomeChokeNotNegotiated:        "choke_not_negotiated",
 	OutcomeChokeFlood:                "choke_flood",
+	OutcomeAuthorSkipRecorded:        "author_skip_recorded",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -355,6 +355,12 @@ var outcomeCases = []struct {
 		h.a.SetPeerChoke(p, true)
 		return h.a.HandleChoke(h.now, p, []string{topicA}, []string{topicA}, &h.out)
 	}},
+	{OutcomeAuthorSkipRecorded, "author skip entry", func(h *harness) Outcome {
+		h.a.cfg.Choke = DefaultChokeConfig()
+		p := h.add(1, wire.ProtocolMeshsub13, false, topicA)
+		h.a.SetPeerChoke(p, true)
+		return h.a.HandleAuthorSkip(h.now, p, [][]byte{[]byte(pid(2))}, nil, &h.out)
+	}},
 	{OutcomeDelivered, "validated accept", func(h *harness) Outcome {
 		return validate(h, ValidationAccept)
 	}},

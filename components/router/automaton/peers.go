@@ -141,6 +141,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 	if len(ps.partsFrom) > 0 {
 		a.partsPeers--
 	}
+	a.skipForget(ps, out)
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
 	a.staggerForget(now, p, out)

@@ -926,11 +926,16 @@ func (x *ControlIDontWant) GetMessageIDs() [][]byte {
 // libp2p specs' gossipsub choke draft, with an experimental field number):
 // the sender chokes us on chokeTopics (we send it IHAVE instead of the
 // messages we forward there while it is in our mesh) and unchokes us on
-// unchokeTopics (we send it messages again).
+// unchokeTopics (we send it messages again). skipAuthors and unskipAuthors
+// (peer ids, meshbus's author skip) name authors whose messages the sender
+// receives straight from them: we announce the messages of those authors
+// we forward to it (IHAVE) instead of sending them, until it unskips them.
 type ChokeExtension struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ChokeTopics   []string               `protobuf:"bytes,1,rep,name=chokeTopics" json:"chokeTopics,omitempty"`
 	UnchokeTopics []string               `protobuf:"bytes,2,rep,name=unchokeTopics" json:"unchokeTopics,omitempty"`
+	SkipAuthors   [][]byte               `protobuf:"bytes,3,rep,name=skipAuthors" json:"skipAuthors,omitempty"`
+	UnskipAuthors [][]byte               `protobuf:"bytes,4,rep,name=unskipAuthors" json:"unskipAuthors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -975,6 +980,20 @@ func (x *ChokeExtension) GetChokeTopics() []string {
 func (x *ChokeExtension) GetUnchokeTopics() []string {
 	if x != nil {
 		return x.UnchokeTopics
+	}
+	return nil
+}
+
+func (x *ChokeExtension) GetSkipAuthors() [][]byte {
+	if x != nil {
+		return x.SkipAuthors
+	}
+	return nil
+}
+
+func (x *ChokeExtension) GetUnskipAuthors() [][]byte {
+	if x != nil {
+		return x.UnskipAuthors
 	}
 	return nil
 }
@@ -1130,10 +1149,12 @@ const file_meshbus_router_pb_rpc_proto_rawDesc = "" +
 	"\x10ControlIDontWant\x12\x1e\n" +
 	"\n" +
 	"messageIDs\x18\x01 \x03(\fR\n" +
-	"messageIDs\"X\n" +
+	"messageIDs\"\xa0\x01\n" +
 	"\x0eChokeExtension\x12 \n" +
 	"\vchokeTopics\x18\x01 \x03(\tR\vchokeTopics\x12$\n" +
-	"\runchokeTopics\x18\x02 \x03(\tR\runchokeTopicsB1Z/github.com/meshbus/meshbus/components/router/pb"
+	"\runchokeTopics\x18\x02 \x03(\tR\runchokeTopics\x12 \n" +
+	"\vskipAuthors\x18\x03 \x03(\fR\vskipAuthors\x12$\n" +
+	"\runskipAuthors\x18\x04 \x03(\fR\runskipAuthorsB1Z/github.com/meshbus/meshbus/components/router/pb"
 
 var (
 	file_meshbus_router_pb_rpc_proto_rawDescOnce sync.Once

@@ -1,0 +1,221 @@
+package automaton
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/events"
+)
+
+// Author skip, part of meshbus's choke extension (ChokeConfig.SkipAuthorsAfter).
+//
+// An author that is our peer sends us its own messages itself (flood
+// publishing, or we are in its mesh), and its copy comes first; the copy
+// a forwarder sends us a moment later is a duplicate. On loopback, with
+// choking, those are about half of the duplicates left (a third of the
+// first copies come straight from their author; docs/router.md, "Author
+// skip"). So when SkipAuthorsAfter messages of an author in a row came
+// first straight from it, we ask every peer with the extension to skip
+// that author's messages (pb.ChokeExtension.SkipAuthors): it announces the
+// ones it forwards us in its batched IHAVE instead of sending them, as a
+// peer we choked does. The first of the author's messages that comes
+// first from anyone else (the author's copy was lost or late: we fetched
+// it through an IHAVE, or a peer that ignores the request sent it), and
+// the author's disconnection, end the request (UnskipAuthors).
+//
+// Only the author's own connection can make us ask: the message's from is
+// its signed author and the sender is the authenticated peer. The request
+// harms nobody but its sender, so a peer's requests are only bounded:
+// MaxSkipAuthors authors kept per peer (later ones ignored), and at most
+// MaxSkipAuthors entries per heartbeat interval (past it the rest of the
+// RPC is ignored and it costs PenaltyChokeFlood, as a choke flood does).
+
+// skipLearn counts a message of author whose first copy came from from
+// (the message is valid as far as the signature goes: HandleMessage
+// calls it after the check) and asks or releases the author's skip.
+func (a *Automaton) skipLearn(now time.Time, from, author peer.ID, out *Output) {
+	if a.cfg.Choke.SkipAuthorsAfter == 0 || author == "" {
+		return
+	}
+	ps := a.peers[author]
+	if ps == nil {
+		return // not a peer: its messages can only come through others
+	}
+	if from != author {
+		ps.directRun = 0
+		if ps.skipAsked {
+			a.setSkip(ps, false, out)
+		}
+		return
+	}
+	ps.directRun++
+	if !ps.skipAsked && ps.directRun >= a.cfg.Choke.SkipAuthorsAfter && a.skipAsked < a.cfg.Choke.MaxSkipAuthors {
+		a.setSkip(ps, true, out)
+	}
+}
+
+// setSkip asks (on) or releases the skip of author's messages from every
+// peer with the extension but the author.
+func (a *Automaton) setSkip(author *peerState, on bool, out *Output) {
+	author.skipAsked = on
+	if on {
+		a.skipAsked++
+	} else {
+		a.skipAsked--
+	}
+	for _, q := range a.peerOrder.items {
+		if qs := a.peers[q]; q != author.id && qs.feat&featChoke != 0 {
+			out.sendSkip(q, author.id, on)
+		}
+	}
+}
+
+// skipTell sends a peer that just negotiated the extension the authors we
+// ask to skip.
+func (a *Automaton) skipTell(ps *peerState, out *Output) {
+	if a.skipAsked == 0 {
+		return
+	}
+	for _, q := range a.peerOrder.items {
+		if qs := a.peers[q]; q != ps.id && qs.skipAsked {
+			out.sendSkip(ps.id, q, true)
+		}
+	}
+}
+
+// skipForget ends our request for ps's messages (ps is leaving).
+func (a *Automaton) skipForget(ps *peerState, out *Output) {
+	if ps.skipAsked {
+		a.setSkip(ps, false, out)
+	}
+}
+
+// HandleAuthorSkip applies a peer's author skip entries (the SkipAuthors
+// and UnskipAuthors of its choke extension RPC; see ChokeConfig): from
+// now on we announce the messages of the skipped authors that we forward
+// to the peer, and send those of the unskipped ones again. An entry that
+// is not a peer id is ignored; so are skips past MaxSkipAuthors authors
+// for the peer. Past MaxSkipAuthors entries in a heartbeat interval the
+// rest of the RPC is ignored and the peer pays PenaltyChokeFlood, once per
+// RPC. Skips apply before unskips. It emits nothing else.
+//
+// Outcomes: OutcomeAuthorSkipRecorded, OutcomeChokeNotNegotiated (the
+// peer did not advertise the extension, or ours is off),
+// OutcomeChokeFlood, OutcomeUnknownPeer.
+func (a *Automaton) HandleAuthorSkip(now time.Time, from peer.ID, skip, unskip [][]byte, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	if ps.feat&featChoke == 0 || a.cfg.Choke.MaxSkipAuthors == 0 {
+		return OutcomeChokeNotNegotiated
+	}
+	limit := a.cfg.Choke.MaxSkipAuthors
+	apply := func(entries [][]byte, on bool) bool {
+		for _, raw := range entries {
+			if ps.skipIn++; ps.skipIn > limit {
+				return false
+			}
+			author, err := peer.IDFromBytes(raw)
+			if err != nil || author == from {
+				continue
+			}
+			if !on {
+				delete(ps.skipAuthors, author)
+				continue
+			}
+			if ps.skipAuthors == nil {
+				ps.skipAuthors = make(map[peer.ID]struct{})
+			}
+			if len(ps.skipAuthors) < limit {
+				ps.skipAuthors[author] = struct{}{}
+			}
+		}
+		return true
+	}
+	if !apply(skip, true) || !apply(unskip, false) {
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: from, Reason: events.PenaltyChokeFlood, Count: 1, At: now})
+		return OutcomeChokeFlood
+	}
+	return OutcomeAuthorSkipRecorded
+}
+
+// skips reports whether ps asked us to skip author's messages.
+func (ps *peerState) skips(author peer.ID) bool {
+	if len(ps.skipAuthors) == 0 {
+		return false
+	}
+	_, ok := ps.skipAuthors[author]
+	return ok
+}
+
+// skipSends reports whether a forwarded message of author with dataLen
+// bytes of data goes to ps as an IHAVE because ps asked us to skip the
+// author, and if so queues its id for ps's next batch. Larger messages
+// than Choke.MaxData, and any once ps's IHAVE budget is spent, go as
+// messages.
+func (a *Automaton) skipSends(t *topicState, ps *peerState, author peer.ID, id string, dataLen int) bool {
+	if !ps.skips(author) || dataLen > a.cfg.Choke.MaxData || !a.lazyCanQueue(ps, a.lazyMaxIHaves()) {
+		return false
+	}
+	a.markOffered(id, ps.id)
+	a.lazyQueue(ps, t.name, id)
+	return true
+}
+
+// skipCredit reports whether from's IHAVE of id, a message we have, is
+// one we asked for by skipping its author: like a choked peer's, it
+// counts as a mesh delivery (EvtChokedPeerAnnounced).
+func (a *Automaton) skipCredit(t *topicState, from peer.ID, id string) bool {
+	if a.skipAsked == 0 || !t.mesh.has(from) {
+		return false
+	}
+	e := a.mcache.get(id)
+	if e == nil {
+		return false
+	}
+	author := a.peers[peer.ID(e.msg.GetFrom())]
+	return author != nil && author.skipAsked
+}
+
+// AuthorSkips returns the authors we ask peers to skip (sorted).
+func (a *Automaton) AuthorSkips() []peer.ID {
+	var ids []peer.ID
+	for _, q := range a.peerOrder.items {
+		if a.peers[q].skipAsked {
+			ids = append(ids, q)
+		}
+	}
+	return sortedPeers(ids)
+}
+
+// sendSkip adds a skip (on) or unskip entry for author to p's RPC. The
+// receiver applies skips before unskips, so an entry replaces one of the
+// other kind for the same author: the last call wins.
+func (o *Output) sendSkip(p, author peer.ID, on bool) {
+	rpc := o.rpcFor(p).RPC
+	if rpc.Choke == nil {
+		rpc.Choke = &pb.ChokeExtension{}
+	}
+	c := rpc.Choke
+	raw := []byte(author)
+	c.SkipAuthors = deleteBytes(c.SkipAuthors, raw)
+	c.UnskipAuthors = deleteBytes(c.UnskipAuthors, raw)
+	if on {
+		c.SkipAuthors = append(c.SkipAuthors, raw)
+	} else {
+		c.UnskipAuthors = append(c.UnskipAuthors, raw)
+	}
+}
+
+func deleteBytes(list [][]byte, b []byte) [][]byte {
+	out := list[:0]
+	for _, x := range list {
+		if string(x) != string(b) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,281 @@
+package automaton
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/components/router/wire"
+	"github.com/meshbus/meshbus/events"
+)
+
+// receiveBy makes src deliver a new message of author, of size bytes,
+// and returns its id; h.out holds what followed.
+func (h *harness) receiveBy(src, author peer.ID, size int) string {
+	h.t.Helper()
+	h.reset()
+	m, id := msg(author, topicA, size)
+	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
+		h.t.Fatalf("HandleMessage = %v", o)
+	}
+	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
+		h.t.Fatalf("Validated = %v", o)
+	}
+	return id
+}
+
+// skipEntries returns the authors p was asked to skip and unskip in h.out.
+func (h *harness) skipEntries(p peer.ID) (skip, unskip []peer.ID) {
+	c := h.rpc(p).GetChoke()
+	for _, raw := range c.GetSkipAuthors() {
+		skip = append(skip, peer.ID(raw))
+	}
+	for _, raw := range c.GetUnskipAuthors() {
+		unskip = append(unskip, peer.ID(raw))
+	}
+	return skip, unskip
+}
+
+// allPeers is every peer of h's automaton but except.
+func (h *harness) allPeers(except peer.ID) []peer.ID {
+	var ps []peer.ID
+	for _, p := range h.a.peerOrder.items {
+		if p != except {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// An author whose SkipAuthorsAfter-th message in a row came first
+// straight from it is skipped: every other peer with the extension is
+// asked, once. The first of its messages to come first from another peer
+// releases it (every peer told), and the count starts again.
+func TestAuthorSkipAskedAndReleased(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author, other := mesh[0], mesh[1]
+	after := h.a.cfg.Choke.SkipAuthorsAfter
+	for i := range after - 1 {
+		h.receiveBy(author, author, 100)
+		for _, p := range h.allPeers("") {
+			if s, u := h.skipEntries(p); len(s)+len(u) != 0 {
+				t.Fatalf("message %d: %s sent skip %v unskip %v before %d in a row", i+1, p, s, u, after)
+			}
+		}
+	}
+	h.receiveBy(author, author, 100)
+	for _, p := range h.allPeers(author) {
+		if s, u := h.skipEntries(p); !slices.Equal(s, []peer.ID{author}) || len(u) != 0 {
+			t.Fatalf("%s: skip %v unskip %v, want skip [author]", p, s, u)
+		}
+	}
+	if s, _ := h.skipEntries(author); len(s) != 0 {
+		t.Fatalf("the author itself was asked to skip %v", s)
+	}
+	if got := h.a.AuthorSkips(); !slices.Equal(got, []peer.ID{author}) {
+		t.Fatalf("AuthorSkips = %v", got)
+	}
+	h.receiveBy(author, author, 100)
+	if s, _ := h.skipEntries(other); len(s) != 0 {
+		t.Fatalf("asked again: %v", s)
+	}
+
+	// A copy of its message that came first from someone else.
+	h.receiveBy(other, author, 100)
+	for _, p := range h.allPeers(author) {
+		if s, u := h.skipEntries(p); len(s) != 0 || !slices.Equal(u, []peer.ID{author}) {
+			t.Fatalf("%s: skip %v unskip %v, want unskip [author]", p, s, u)
+		}
+	}
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("AuthorSkips = %v after the release", got)
+	}
+	for range after - 1 {
+		h.receiveBy(author, author, 100)
+	}
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("asked again after %d in a row: the count did not restart", after-1)
+	}
+	h.receiveBy(author, author, 100)
+	if got := h.a.AuthorSkips(); !slices.Equal(got, []peer.ID{author}) {
+		t.Fatalf("AuthorSkips = %v, want the author again", got)
+	}
+}
+
+// An author's disconnection releases its skip; a peer that negotiates the
+// extension later is told the skips at the next heartbeat.
+func TestAuthorSkipLifecycle(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author := mesh[0]
+	for range h.a.cfg.Choke.SkipAuthorsAfter {
+		h.receiveBy(author, author, 100)
+	}
+	late := h.add(20, wire.ProtocolMeshsub13, true, topicA)
+	h.reset()
+	h.a.SetPeerChoke(late, true)
+	h.heartbeat()
+	if s, _ := h.skipEntries(late); !slices.Equal(s, []peer.ID{author}) {
+		t.Fatalf("late peer told %v at the heartbeat, want [author]", s)
+	}
+	h.reset()
+	h.heartbeat()
+	if s, _ := h.skipEntries(late); len(s) != 0 {
+		t.Fatalf("told again at the next heartbeat: %v", s)
+	}
+	h.reset()
+	if o := h.a.RemovePeer(h.now, author, &h.out); o != OutcomePeerRemoved {
+		t.Fatalf("RemovePeer = %v", o)
+	}
+	for _, p := range h.allPeers("") {
+		if _, u := h.skipEntries(p); !slices.Equal(u, []peer.ID{author}) {
+			t.Fatalf("%s: unskip %v after the author left", p, u)
+		}
+	}
+	if h.a.skipAsked != 0 {
+		t.Fatalf("skipAsked = %d after the author left", h.a.skipAsked)
+	}
+}
+
+// A peer that asked us to skip an author gets that author's forwarded
+// messages of at most MaxData bytes as IHAVE entries in its batch; larger
+// ones, other authors' and everything after the unskip go as messages.
+// (Staggered forwarding off: the large message goes to every peer at once.)
+func TestAuthorSkipHonoured(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Stagger = StaggerConfig{} })
+	src, asker := mesh[0], mesh[1]
+	author := pid(99) // not a peer: it reached us through src
+	if o := h.a.HandleAuthorSkip(h.now, asker, [][]byte{[]byte(author)}, nil, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("HandleAuthorSkip = %v", o)
+	}
+	id := h.receiveBy(src, author, 100)
+	if h.gotMessage(asker, id) {
+		t.Fatal("the asker got the skipped author's message")
+	}
+	for _, p := range mesh[2:] {
+		if !h.gotMessage(p, id) {
+			t.Fatalf("mesh peer %s did not get the message", p)
+		}
+	}
+	h.reset()
+	h.a.FlushLazy(h.now, &h.out)
+	if !h.gotIHave(asker, id) {
+		t.Fatal("the skipped message was not announced to the asker")
+	}
+	big := h.receiveBy(src, author, h.a.cfg.Choke.MaxData+1)
+	if !h.gotMessage(asker, big) {
+		t.Fatal("a message over MaxData was skipped")
+	}
+	if id := h.receiveBy(src, pid(98), 100); !h.gotMessage(asker, id) {
+		t.Fatal("another author's message was skipped")
+	}
+	if o := h.a.HandleAuthorSkip(h.now, asker, nil, [][]byte{[]byte(author)}, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("HandleAuthorSkip(unskip) = %v", o)
+	}
+	if id := h.receiveBy(src, author, 100); !h.gotMessage(asker, id) {
+		t.Fatal("the message was skipped after the unskip")
+	}
+}
+
+// Our IHAVE of a skipped author's message from a mesh peer counts as a
+// mesh delivery (EvtChokedPeerAnnounced), as a choked peer's does; an
+// IHAVE of another author's message does not.
+func TestAuthorSkipCredit(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author, fwd := mesh[0], mesh[1]
+	var last string
+	for range h.a.cfg.Choke.SkipAuthorsAfter {
+		last = h.receiveBy(author, author, 100)
+	}
+	otherID := h.receiveBy(mesh[2], pid(99), 100)
+	h.reset()
+	h.a.HandleIHave(h.now, fwd, ihave(topicA, last, otherID), &h.out)
+	evs := FactChokedAnnounced.In(&h.out)
+	if len(evs) != 1 || evs[0].From != fwd || !slices.Equal(evs[0].IDs, []string{last}) {
+		t.Fatalf("EvtChokedPeerAnnounced %+v, want one from the forwarder with the skipped author's id", evs)
+	}
+}
+
+// Requests are bounded: past MaxSkipAuthors entries in a heartbeat
+// interval the rest is ignored and the peer pays PenaltyChokeFlood; a peer
+// keeps at most MaxSkipAuthors authors; entries that are not peer ids are
+// ignored; a peer without the extension is not listened to.
+func TestAuthorSkipBounded(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxSkipAuthors = 3 })
+	p := mesh[1]
+	skip := [][]byte{[]byte("not a peer id"), []byte(pid(90)), []byte(pid(91))}
+	if o := h.a.HandleAuthorSkip(h.now, p, skip, nil, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("HandleAuthorSkip = %v", o)
+	}
+	if n := len(h.a.peers[p].skipAuthors); n != 2 {
+		t.Fatalf("%d authors kept, want 2 (the bad entry ignored)", n)
+	}
+	h.reset()
+	if o := h.a.HandleAuthorSkip(h.now, p, [][]byte{[]byte(pid(92))}, nil, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("the 4th entry in a heartbeat = %v, want OutcomeChokeFlood", o)
+	}
+	pen := FactPeerPenalized.In(&h.out)
+	if len(pen) != 1 || pen[0].Peer != p || pen[0].Reason != events.PenaltyChokeFlood {
+		t.Fatalf("penalties %+v", pen)
+	}
+	h.heartbeat()
+	more := [][]byte{[]byte(pid(92)), []byte(pid(93))}
+	if o := h.a.HandleAuthorSkip(h.now, p, more, nil, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("after the heartbeat = %v", o)
+	}
+	if n := len(h.a.peers[p].skipAuthors); n != 3 {
+		t.Fatalf("%d authors kept, want MaxSkipAuthors 3", n)
+	}
+	h.a.SetPeerChoke(p, false)
+	if o := h.a.HandleAuthorSkip(h.now, p, more, nil, &h.out); o != OutcomeChokeNotNegotiated {
+		t.Fatalf("without the extension = %v", o)
+	}
+	if h.a.peers[p].skips(pid(90)) {
+		t.Fatal("skips kept after the peer dropped the extension")
+	}
+	if o := h.a.HandleAuthorSkip(h.now, pid(77), more, nil, &h.out); o != OutcomeUnknownPeer {
+		t.Fatalf("unknown peer = %v", o)
+	}
+}
+
+// SkipAuthorsAfter 0 never asks; MaxSkipAuthors 0 neither asks nor
+// honours.
+func TestAuthorSkipOff(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.SkipAuthorsAfter = 0 })
+	for range 20 {
+		h.receiveBy(mesh[0], mesh[0], 100)
+	}
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("SkipAuthorsAfter 0 asked %v", got)
+	}
+	if o := h.a.HandleAuthorSkip(h.now, mesh[1], [][]byte{[]byte(pid(99))}, nil, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("SkipAuthorsAfter 0 refused a request: %v", o)
+	}
+	h2, mesh2 := chokeHarness(t, func(c *Config) { c.Choke.SkipAuthorsAfter, c.Choke.MaxSkipAuthors = 0, 0 })
+	if o := h2.a.HandleAuthorSkip(h2.now, mesh2[1], [][]byte{[]byte(pid(99))}, nil, &h2.out); o != OutcomeChokeNotNegotiated {
+		t.Fatalf("MaxSkipAuthors 0 = %v", o)
+	}
+}
+
+func TestAuthorSkipConfig(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mut  func(*ChokeConfig)
+	}{
+		{"negative SkipAuthorsAfter", func(c *ChokeConfig) { c.SkipAuthorsAfter = -1 }},
+		{"negative MaxSkipAuthors", func(c *ChokeConfig) { c.MaxSkipAuthors = -1 }},
+		{"SkipAuthorsAfter without MaxSkipAuthors", func(c *ChokeConfig) { c.MaxSkipAuthors = 0 }},
+	} {
+		cc := DefaultChokeConfig()
+		c.mut(&cc)
+		if err := cc.validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: validate = %v, want ErrInvalidConfig", c.name, err)
+		}
+	}
+	cc := DefaultChokeConfig()
+	cc.SkipAuthorsAfter, cc.MaxSkipAuthors = 0, 0
+	if err := cc.validate(); err != nil {
+		t.Errorf("author skip off: %v", err)
+	}
+}
