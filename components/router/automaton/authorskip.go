@@ -23,14 +23,25 @@ import (
 // peer we choked does. The first of the author's messages that comes
 // first from anyone else (the author's copy was lost or late: we fetched
 // it through an IHAVE, or a peer that ignores the request sent it), and
-// the author's disconnection, end the request (UnskipAuthors).
+// the author's disconnection, end the request (UnskipAuthors). A released
+// author is not asked again before the next heartbeat, so an author whose
+// copies come first only now and then costs each peer at most a skip and
+// an unskip per heartbeat interval.
 //
 // Only the author's own connection can make us ask: the message's from is
 // its signed author and the sender is the authenticated peer. The request
 // harms nobody but its sender, so a peer's requests are only bounded:
 // MaxSkipAuthors authors kept per peer (later ones ignored), and at most
-// MaxSkipAuthors entries per heartbeat interval (past it the rest of the
-// RPC is ignored and it costs PenaltyChokeFlood, as a choke flood does).
+// skipEntriesPerAuthor times MaxSkipAuthors entries per heartbeat interval
+// (past it the rest of the RPC is ignored and it costs PenaltyChokeFlood,
+// as a choke flood does).
+
+// skipEntriesPerAuthor bounds a peer's skip and unskip entries per
+// heartbeat interval, per author it may ask to skip. An honest router
+// sends an author at most a skip and an unskip per heartbeat of its own,
+// two of which may fall in one interval of ours, plus the whole list once
+// when the extension is negotiated (skipTell): 5 per author at most.
+const skipEntriesPerAuthor = 8
 
 // skipLearn counts a message of author whose first copy came from from
 // (the message is valid as far as the signature goes: HandleMessage
@@ -47,11 +58,13 @@ func (a *Automaton) skipLearn(now time.Time, from, author peer.ID, out *Output) 
 		ps.directRun = 0
 		if ps.skipAsked {
 			a.setSkip(ps, false, out)
+			ps.skipHold = a.ticks + 1
 		}
 		return
 	}
 	ps.directRun++
-	if !ps.skipAsked && ps.directRun >= a.cfg.Choke.SkipAuthorsAfter && a.skipAsked < a.cfg.Choke.MaxSkipAuthors {
+	if !ps.skipAsked && ps.directRun >= a.cfg.Choke.SkipAuthorsAfter && a.ticks >= ps.skipHold &&
+		a.skipAsked < a.cfg.Choke.MaxSkipAuthors {
 		a.setSkip(ps, true, out)
 	}
 }
@@ -97,9 +110,10 @@ func (a *Automaton) skipForget(ps *peerState, out *Output) {
 // now on we announce the messages of the skipped authors that we forward
 // to the peer, and send those of the unskipped ones again. An entry that
 // is not a peer id is ignored; so are skips past MaxSkipAuthors authors
-// for the peer. Past MaxSkipAuthors entries in a heartbeat interval the
-// rest of the RPC is ignored and the peer pays PenaltyChokeFlood, once per
-// RPC. Skips apply before unskips. It emits nothing else.
+// for the peer. Past 8 times MaxSkipAuthors entries in a heartbeat
+// interval the rest of the RPC is ignored and the peer pays
+// PenaltyChokeFlood, once per RPC. Skips apply before unskips. It emits
+// nothing else.
 //
 // Outcomes: OutcomeAuthorSkipRecorded, OutcomeChokeNotNegotiated (the
 // peer did not advertise the extension, or ours is off),
@@ -115,7 +129,7 @@ func (a *Automaton) HandleAuthorSkip(now time.Time, from peer.ID, skip, unskip [
 	limit := a.cfg.Choke.MaxSkipAuthors
 	apply := func(entries [][]byte, on bool) bool {
 		for _, raw := range entries {
-			if ps.skipIn++; ps.skipIn > limit {
+			if ps.skipIn++; ps.skipIn > skipEntriesPerAuthor*limit {
 				return false
 			}
 			author, err := peer.IDFromBytes(raw)

@@ -52,7 +52,8 @@ func (h *harness) allPeers(except peer.ID) []peer.ID {
 // An author whose SkipAuthorsAfter-th message in a row came first
 // straight from it is skipped: every other peer with the extension is
 // asked, once. The first of its messages to come first from another peer
-// releases it (every peer told), and the count starts again.
+// releases it (every peer told), and the count starts again; it is not
+// asked again before the next heartbeat.
 func TestAuthorSkipAskedAndReleased(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	author, other := mesh[0], mesh[1]
@@ -98,9 +99,15 @@ func TestAuthorSkipAskedAndReleased(t *testing.T) {
 	if got := h.a.AuthorSkips(); len(got) != 0 {
 		t.Fatalf("asked again after %d in a row: the count did not restart", after-1)
 	}
+	// A released author is not asked again before the next heartbeat.
+	h.receiveBy(author, author, 100)
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("asked again within the heartbeat interval of its release: %v", got)
+	}
+	h.heartbeat()
 	h.receiveBy(author, author, 100)
 	if got := h.a.AuthorSkips(); !slices.Equal(got, []peer.ID{author}) {
-		t.Fatalf("AuthorSkips = %v, want the author again", got)
+		t.Fatalf("AuthorSkips = %v after the heartbeat, want the author again", got)
 	}
 }
 
@@ -197,44 +204,54 @@ func TestAuthorSkipCredit(t *testing.T) {
 	}
 }
 
-// Requests are bounded: past MaxSkipAuthors entries in a heartbeat
-// interval the rest is ignored and the peer pays PenaltyChokeFlood; a peer
-// keeps at most MaxSkipAuthors authors; entries that are not peer ids are
-// ignored; a peer without the extension is not listened to.
+// Requests are bounded: a peer keeps at most MaxSkipAuthors authors;
+// entries that are not peer ids are ignored; past 8 entries per
+// MaxSkipAuthors in a heartbeat interval the rest is ignored and the peer
+// pays PenaltyChokeFlood; a peer without the extension is not listened to.
 func TestAuthorSkipBounded(t *testing.T) {
 	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxSkipAuthors = 3 })
 	p := mesh[1]
-	skip := [][]byte{[]byte("not a peer id"), []byte(pid(90)), []byte(pid(91))}
+	skip := [][]byte{[]byte("not a peer id"), []byte(pid(90)), []byte(pid(91)), []byte(pid(92)), []byte(pid(93))}
 	if o := h.a.HandleAuthorSkip(h.now, p, skip, nil, &h.out); o != OutcomeAuthorSkipRecorded {
 		t.Fatalf("HandleAuthorSkip = %v", o)
 	}
-	if n := len(h.a.peers[p].skipAuthors); n != 2 {
-		t.Fatalf("%d authors kept, want 2 (the bad entry ignored)", n)
+	if n := len(h.a.peers[p].skipAuthors); n != 3 {
+		t.Fatalf("%d authors kept, want MaxSkipAuthors 3 (the bad entry ignored)", n)
+	}
+	// 5 entries so far: 19 more reach the bound of 24, the 25th is a flood.
+	var more [][]byte
+	for i := range 19 {
+		more = append(more, []byte(pid(100+i)))
+	}
+	if o := h.a.HandleAuthorSkip(h.now, p, nil, more, &h.out); o != OutcomeAuthorSkipRecorded {
+		t.Fatalf("up to the bound = %v", o)
 	}
 	h.reset()
-	if o := h.a.HandleAuthorSkip(h.now, p, [][]byte{[]byte(pid(92))}, nil, &h.out); o != OutcomeChokeFlood {
-		t.Fatalf("the 4th entry in a heartbeat = %v, want OutcomeChokeFlood", o)
+	if o := h.a.HandleAuthorSkip(h.now, p, nil, [][]byte{[]byte(pid(92))}, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("the 25th entry in a heartbeat = %v, want OutcomeChokeFlood", o)
 	}
 	pen := FactPeerPenalized.In(&h.out)
 	if len(pen) != 1 || pen[0].Peer != p || pen[0].Reason != events.PenaltyChokeFlood {
 		t.Fatalf("penalties %+v", pen)
 	}
+	if !h.a.peers[p].skips(pid(92)) {
+		t.Fatal("the entry past the bound was applied")
+	}
 	h.heartbeat()
-	more := [][]byte{[]byte(pid(92)), []byte(pid(93))}
-	if o := h.a.HandleAuthorSkip(h.now, p, more, nil, &h.out); o != OutcomeAuthorSkipRecorded {
+	if o := h.a.HandleAuthorSkip(h.now, p, nil, [][]byte{[]byte(pid(92))}, &h.out); o != OutcomeAuthorSkipRecorded {
 		t.Fatalf("after the heartbeat = %v", o)
 	}
-	if n := len(h.a.peers[p].skipAuthors); n != 3 {
-		t.Fatalf("%d authors kept, want MaxSkipAuthors 3", n)
+	if h.a.peers[p].skips(pid(92)) {
+		t.Fatal("unskip not applied")
 	}
 	h.a.SetPeerChoke(p, false)
-	if o := h.a.HandleAuthorSkip(h.now, p, more, nil, &h.out); o != OutcomeChokeNotNegotiated {
+	if o := h.a.HandleAuthorSkip(h.now, p, skip, nil, &h.out); o != OutcomeChokeNotNegotiated {
 		t.Fatalf("without the extension = %v", o)
 	}
 	if h.a.peers[p].skips(pid(90)) {
 		t.Fatal("skips kept after the peer dropped the extension")
 	}
-	if o := h.a.HandleAuthorSkip(h.now, pid(77), more, nil, &h.out); o != OutcomeUnknownPeer {
+	if o := h.a.HandleAuthorSkip(h.now, pid(77), skip, nil, &h.out); o != OutcomeUnknownPeer {
 		t.Fatalf("unknown peer = %v", o)
 	}
 }

@@ -188,7 +188,8 @@ type peerState struct {
 	// asked us to announce instead of sending (at most MaxSkipAuthors).
 	directRun   int
 	skipAsked   bool
-	skipTold    bool // it has our author skips since it negotiated the extension
+	skipTold    bool   // it has our author skips since it negotiated the extension
+	skipHold    uint64 // as an author: not asked again before this heartbeat (a.ticks)
 	skipAuthors map[peer.ID]struct{}
 
 	// firstsAll counts the messages the peer brought first in any joined

@@ -142,10 +142,10 @@ type ChokeConfig struct {
 	// peers' requests while MaxSkipAuthors is set). Default 4.
 	SkipAuthorsAfter int
 	// MaxSkipAuthors is the most authors we ask to skip at once, and the
-	// most a peer may ask us to skip (later requests are ignored) and
-	// send entries for in a heartbeat interval (past it,
-	// PenaltyChokeFlood). 0: author skip off both ways. At least 1 when
-	// SkipAuthorsAfter is set. Default 64.
+	// most a peer may ask us to skip (later requests are ignored); a
+	// peer may send 8 entries per such author in a heartbeat interval
+	// (past it, PenaltyChokeFlood). 0: author skip off both ways. At
+	// least 1 when SkipAuthorsAfter is set. Default 64.
 	MaxSkipAuthors int
 }
 
