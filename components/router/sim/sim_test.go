@@ -35,6 +35,26 @@ func publishN(t testing.TB, s *Sim, n, size int, gap time.Duration) {
 	}
 }
 
+// measured publishes warm messages (publish(i), gap apart), resets the
+// stats, publishes n more, lets the network settle for 5 s and returns
+// the stats of the n, logged under name.
+func measured(t testing.TB, s *Sim, name string, warm, n int, gap time.Duration, publish func(i int) error) Stats {
+	t.Helper()
+	for i := range warm + n {
+		if i == warm {
+			s.ResetStats()
+		}
+		if err := publish(i); err != nil {
+			t.Fatal(err)
+		}
+		s.Run(gap)
+	}
+	s.Run(5 * time.Second)
+	st := s.Stats()
+	logStats(t, name, st)
+	return st
+}
+
 func logStats(t testing.TB, name string, st Stats) {
 	t.Logf("%s: msgs=%d delivery=%.4f (%d/%d) dups/delivered=%.2f hops mean=%.2f max=%d latency mean=%v p99=%v max=%v rpcs/delivered=%.2f dropped=%d grafts=%d prunes=%d penalties=%v (adversaries %d, honest %d)",
 		name, st.Messages, st.DeliveryRatio, st.Delivered, st.Expected, st.DuplicatesPerDelivered,
@@ -427,21 +447,11 @@ func TestChokingManyTopics(t *testing.T) {
 	cfg.Router.Choke.MinFirsts = 2
 	s := mustNew(t, cfg)
 	s.Run(5 * time.Second)
-	publish := func(n int) {
-		live := s.LiveNodes()
-		for i := range n {
-			if _, err := s.PublishOn(live[s.rng.IntN(len(live))], i%topics, make([]byte, 256)); err != nil {
-				t.Fatal(err)
-			}
-			s.Run(2 * time.Millisecond)
-		}
-	}
-	publish(1000)
-	s.ResetStats()
-	publish(1000)
-	s.Run(5 * time.Second)
-	st := s.Stats()
-	logStats(t, fmt.Sprintf("choking, %d topics", topics), st)
+	live := s.LiveNodes()
+	st := measured(t, s, fmt.Sprintf("choking, %d topics", topics), 1000, 1000, 2*time.Millisecond, func(i int) error {
+		_, err := s.PublishOn(live[s.rng.IntN(len(live))], i%topics, make([]byte, 256))
+		return err
+	})
 	if st.DeliveryRatio != 1 || st.HonestPenalties != 0 {
 		t.Fatalf("delivery %.4f, honest penalties %v", st.DeliveryRatio, st.Penalties)
 	}
@@ -514,20 +524,10 @@ func TestAuthorSkipSteadyState(t *testing.T) {
 		s := mustNew(t, cfg)
 		s.Run(5 * time.Second)
 		authors := s.LiveNodes()[:4]
-		publish := func(n int) {
-			for i := range n {
-				if _, err := s.Publish(authors[i%len(authors)], make([]byte, 256)); err != nil {
-					t.Fatal(err)
-				}
-				s.Run(5 * time.Millisecond)
-			}
-		}
-		publish(200)
-		s.ResetStats()
-		publish(400)
-		s.Run(5 * time.Second)
-		st := s.Stats()
-		logStats(t, name, st)
+		st := measured(t, s, name, 200, 400, 5*time.Millisecond, func(i int) error {
+			_, err := s.Publish(authors[i%len(authors)], make([]byte, 256))
+			return err
+		})
 		if st.DeliveryRatio != 1 || st.HonestPenalties != 0 {
 			t.Fatalf("%s: delivery %.4f, honest penalties %v", name, st.DeliveryRatio, st.Penalties)
 		}
