@@ -522,7 +522,7 @@ func fuzzSeeds() [][]byte {
 		},
 	})
 	seeds = append(seeds, append(append([]byte{0, 1, 0, 3, 0, 5, 1, byte(len(rpc))}, rpc...), 9, 20))
-	seeds = append(seeds, idwSeed(), pullSeed(), chokeSeed())
+	seeds = append(seeds, idwSeed(), pullSeed(), chokeSeed(), skipSeed())
 	return seeds
 }
 
@@ -566,6 +566,37 @@ func chokeSeed() []byte {
 		}
 		b = append(b, 9, 20, 0) // a heartbeat, 1 s later
 	}
+	return b
+}
+
+// skipSeed has six peers with the choke extension in topic "a" and
+// peer 1 author messages that it brings first itself (SkipAuthorsAfter
+// 2: the third asks every other peer to skip it), then one of its
+// messages brought first by peer 2 (the release), a heartbeat, and two
+// more of its own (asked again); peer 2 asks us to skip peer 4; peer 1
+// leaves (released again). The random inputs rarely get this far.
+func skipSeed() []byte {
+	var b []byte
+	for i := range byte(6) {
+		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, choke extension, RTT 0
+	}
+	for i := range byte(6) {
+		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
+	}
+	b = append(b, 3, 0, 0) // Join "a"
+	msg := func(from byte) {
+		b = append(b, 6, from, 0, 0, 1, 10, 0) // from pid(from+1), by pid(1), "a", 10 bytes
+		b = append(b, 7, 0, 0, 0)              // Validated: accept
+	}
+	msg(0)
+	msg(0)
+	msg(0)
+	msg(1)
+	b = append(b, 9, 20, 0) // a heartbeat, 1 s later
+	msg(0)
+	msg(0)
+	b = append(b, 18, 1, 0, 2, 3, 0) // pid(2) asks us to skip pid(4)
+	b = append(b, 1, 0, 0)           // RemovePeer pid(1)
 	return b
 }
 
