@@ -121,6 +121,31 @@ func TestChokeNarrowWidens(t *testing.T) {
 	}
 }
 
+// The share of lazy wins that widens a narrow topic is taken of at least
+// the deliveries its last decision counted: two wins early in an interval
+// (two of six deliveries, over WidenAt 0.25) widen nothing after a
+// decision on 20; five (a quarter of 20) do.
+func TestChokeNarrowWidenShareOfLastDecision(t *testing.T) {
+	h, mesh := narrowHarness(t)
+	firsts(h, 5, mesh[0]) // the first decision: mesh[0] alone eager
+	firsts(h, 20, mesh[0])
+	h.heartbeat() // a decision on 20 first deliveries
+	if e := h.eager(mesh); !slices.Equal(e, mesh[:1]) {
+		t.Fatalf("eager after the heartbeat = %v", e)
+	}
+	for i := range 4 {
+		firsts(h, 2, mesh[0])
+		h.lazyWin(mesh[2])
+		if _, u := h.chokeEntries(mesh[2]); len(u) != 0 {
+			t.Fatalf("win %d of %d deliveries widened: unchoke entries %q", i+1, 3*(i+1), u)
+		}
+	}
+	h.lazyWin(mesh[2]) // 5 of 13, a quarter of the last decision's 20
+	if _, u := h.chokeEntries(mesh[2]); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("fifth win: unchoke entries %q, want [%s]", u, topicA)
+	}
+}
+
 // Leaving a topic ends its widening: joined again, it starts narrow.
 func TestChokeNarrowAfterRejoin(t *testing.T) {
 	h, mesh := narrowHarness(t)

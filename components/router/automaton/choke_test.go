@@ -168,6 +168,25 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	}
 }
 
+// A single lazy win right after a decision is a majority of one delivery,
+// and no evidence: it unchokes nobody; a second win while choked peers
+// still bring most messages first does.
+func TestChokeOneWinAfterADecision(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 5, mesh[0]) // the first decision (MinFirsts 5), on the fifth: the counts start again
+	if ours, _ := h.a.Choked(topicA); len(ours) != 4 || !slices.Contains(ours, mesh[4]) {
+		t.Fatalf("choked %v, want 4 mesh peers, %s among them", ours, mesh[4])
+	}
+	h.lazyWin(mesh[4])
+	if _, u := h.chokeEntries(mesh[4]); len(u) != 0 {
+		t.Fatalf("one win, the first delivery since the decision: unchoke entries %q", u)
+	}
+	h.lazyWin(mesh[4])
+	if _, u := h.chokeEntries(mesh[4]); !slices.Equal(u, []string{topicA}) {
+		t.Fatalf("second win of two: unchoke entries %q, want [%s]", u, topicA)
+	}
+}
+
 // A topic's first decision comes at its MinFirsts-th first delivery, not
 // at the heartbeat, and again after we left the topic and joined it anew.
 func TestChokeFirstDecisionEarly(t *testing.T) {
