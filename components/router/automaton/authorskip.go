@@ -46,7 +46,7 @@ const skipEntriesPerAuthor = 8
 // skipLearn counts a message of author whose first copy came from from
 // (the message is valid as far as the signature goes: HandleMessage
 // calls it after the check) and asks or releases the author's skip.
-func (a *Automaton) skipLearn(now time.Time, from, author peer.ID, out *Output) {
+func (a *Automaton) skipLearn(from, author peer.ID, out *Output) {
 	if a.cfg.Choke.SkipAuthorsAfter == 0 || author == "" {
 		return
 	}
@@ -177,6 +177,17 @@ func (a *Automaton) skipSends(t *topicState, ps *peerState, author peer.ID, id s
 	a.markOffered(id, ps.id)
 	a.lazyQueue(ps, t.name, id)
 	return true
+}
+
+// skipSpares reports whether peer p gets no IDONTWANT for a message of
+// author with dataLen bytes of data: we asked p (it has the extension) to
+// skip the author, so it announces such a message instead of sending it.
+func (a *Automaton) skipSpares(p, author peer.ID, dataLen int) bool {
+	if a.skipAsked == 0 || dataLen > a.cfg.Choke.MaxData || p == author {
+		return false
+	}
+	as, ps := a.peers[author], a.peers[p]
+	return as != nil && as.skipAsked && ps != nil && ps.feat&featChoke != 0
 }
 
 // skipCredit reports whether from's IHAVE of id, a message we have, is

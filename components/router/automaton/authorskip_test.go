@@ -185,6 +185,29 @@ func TestAuthorSkipHonoured(t *testing.T) {
 	}
 }
 
+// A peer we asked to skip an author gets no IDONTWANT for that author's
+// messages of at most MaxData bytes (it announces them instead of sending
+// them); larger ones, and other authors', still get one.
+func TestAuthorSkipSparesIDontWant(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author := mesh[0]
+	for range h.a.cfg.Choke.SkipAuthorsAfter {
+		h.receiveBy(author, author, 100)
+	}
+	id := h.receiveBy(author, author, 2048) // over IDontWantThreshold, under MaxData
+	if got := idontwantsTo(&h.out, id); len(got) != 0 {
+		t.Fatalf("IDONTWANT to %v for a skipped author's message", got)
+	}
+	id = h.receiveBy(author, author, h.a.cfg.Choke.MaxData+1)
+	if got := idontwantsTo(&h.out, id); len(got) != len(mesh)-1 {
+		t.Fatalf("IDONTWANT over MaxData to %v, want every mesh peer but the author", got)
+	}
+	id = h.receiveBy(mesh[1], pid(99), 2048)
+	if got := idontwantsTo(&h.out, id); len(got) != len(mesh)-1 {
+		t.Fatalf("IDONTWANT for another author's message to %v, want every mesh peer but the source", got)
+	}
+}
+
 // Our IHAVE of a skipped author's message from a mesh peer counts as a
 // mesh delivery (EvtChokedPeerAnnounced), as a choked peer's does; an
 // IHAVE of another author's message does not.

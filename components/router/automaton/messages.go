@@ -132,7 +132,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		return OutcomeSelfOrigin
 	}
 	a.chokeFirst(now, t, from, peer.ID(msg.GetFrom()), out)
-	a.skipLearn(now, from, peer.ID(msg.GetFrom()), out)
+	a.skipLearn(from, peer.ID(msg.GetFrom()), out)
 	if len(a.pending) >= a.cfg.MaxPendingValidation {
 		reject(events.RejectValidationThrottled)
 		return OutcomeValidationQueueFull
@@ -171,7 +171,7 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 			out.Preamble.IDontWantSpared++
 			continue
 		}
-		if a.chokeSpares(t, p, len(msg.GetData())) {
+		if a.chokeSpares(t, p, len(msg.GetData())) || a.skipSpares(p, peer.ID(msg.GetFrom()), len(msg.GetData())) {
 			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 && !mp.sendsParts(t.name) {
