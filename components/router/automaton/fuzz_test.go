@@ -530,6 +530,20 @@ func fuzzSeeds() [][]byte {
 // with one more byte (step's UpdatePeerRecord peer), and AddPeer with f 0
 // takes an RTT byte before it.
 
+// meshSeed adds six peers (pid(1) to pid(6): /meshsub/1.3.0, v1.4 and
+// the choke extension on, RTT 0) subscribed to topic "a", and joins "a":
+// the start of the seeds below.
+func meshSeed() []byte {
+	var b []byte
+	for i := range byte(6) {
+		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), f 0, RTT 0
+	}
+	for i := range byte(6) {
+		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
+	}
+	return append(b, 3, 0, 0) // Join "a"
+}
+
 // chokeSeed builds a mesh of six chokable peers (the extension, RTT 0) in
 // topic "a"; every peer brings messages first, so the first decision
 // chokes all mesh peers but one and narrows the topic; then choked peers
@@ -537,14 +551,7 @@ func fuzzSeeds() [][]byte {
 // widens it, and heartbeats decide and, after WidenHold, narrow it again.
 // The random inputs rarely get this far.
 func chokeSeed() []byte {
-	var b []byte
-	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, choke extension, RTT 0
-	}
-	for i := range byte(6) {
-		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
-	}
-	b = append(b, 3, 0, 0) // Join "a"
+	b := meshSeed()
 	first := func(from byte, n int) {
 		for range n {
 			b = append(b, 6, from, 11, 0, 1, 10, 0) // from pid(from+1), by pid(12), "a", 10 bytes
@@ -576,14 +583,7 @@ func chokeSeed() []byte {
 // more of its own (asked again); peer 2 asks us to skip peer 4; peer 1
 // leaves (released again). The random inputs rarely get this far.
 func skipSeed() []byte {
-	var b []byte
-	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, choke extension, RTT 0
-	}
-	for i := range byte(6) {
-		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
-	}
-	b = append(b, 3, 0, 0) // Join "a"
+	b := meshSeed()
 	msg := func(from byte) {
 		b = append(b, 6, from, 0, 0, 1, 10, 0) // from pid(from+1), by pid(1), "a", 10 bytes
 		b = append(b, 7, 0, 0, 0)              // Validated: accept
@@ -607,14 +607,7 @@ func skipSeed() []byte {
 // message whose window passes before the pulls, which then cross the
 // released copies. The random inputs rarely get this far.
 func pullSeed() []byte {
-	var b []byte
-	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, v1.4, RTT 0
-	}
-	for i := range byte(6) {
-		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
-	}
-	b = append(b, 3, 0, 0) // Join "a"
+	b := meshSeed()
 	for m := range byte(2) {
 		b = append(b, 6, 0, 11, 0, 1, 35, 0) // from pid(1), by pid(12), "a", 35 bytes: recent[m+1]
 		b = append(b, 7, 0, 1, 0)            // Validated: accept
@@ -635,14 +628,7 @@ func pullSeed() []byte {
 // by peer 2's copy (late: peer 2 had our IDONTWANT), so that peer 2's
 // small-message IDONTWANTs are suppressed and probed.
 func idwSeed() []byte {
-	var b []byte
-	for i := range byte(6) {
-		b = append(b, 0, 0, i, 0, 0) // AddPeer pid(i+1), /meshsub/1.3.0, RTT 0
-	}
-	for i := range byte(6) {
-		b = append(b, 2, i, 0, 1, 0) // subscribes to "a"
-	}
-	b = append(b, 3, 0, 0) // Join "a"
+	b := meshSeed()
 	for i := range 48 {
 		rpc, _ := proto.Marshal(&pb.RPC{Publish: []*pb.Message{{From: []byte("x"), Seqno: fmt.Appendf(nil, "%d", i),
 			Topic: proto.String("a"), Data: make([]byte, 18)}}})
