@@ -43,11 +43,9 @@ func (r *Router) handleRPC(in netInput) {
 		}
 	}
 	if c := in.rpc.GetChoke(); c != nil {
-		if len(c.GetChokeTopics()) > 0 || len(c.GetUnchokeTopics()) > 0 {
-			r.m.outcome(r.aut.HandleChoke(now, p, c.GetChokeTopics(), c.GetUnchokeTopics(), &r.out))
-		}
-		if len(c.GetSkipAuthors()) > 0 || len(c.GetUnskipAuthors()) > 0 {
-			r.m.outcome(r.aut.HandleAuthorSkip(now, p, c.GetSkipAuthors(), c.GetUnskipAuthors(), &r.out))
+		r.outcomes = r.aut.HandleChokeExtension(now, p, c, &r.out, r.outcomes[:0])
+		for _, o := range r.outcomes {
+			r.m.outcome(o)
 		}
 	}
 }

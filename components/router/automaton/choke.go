@@ -344,6 +344,21 @@ func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []st
 	return OutcomeChokeRecorded
 }
 
+// HandleChokeExtension applies a peer's choke extension RPC
+// (pb.ChokeExtension): its choke and unchoke entries (HandleChoke), then
+// its author skip entries (HandleAuthorSkip), each part only when it has
+// entries, and appends one outcome per part applied to outcomes. A nil
+// c does nothing.
+func (a *Automaton) HandleChokeExtension(now time.Time, from peer.ID, c *pb.ChokeExtension, out *Output, outcomes []Outcome) []Outcome {
+	if len(c.GetChokeTopics()) > 0 || len(c.GetUnchokeTopics()) > 0 {
+		outcomes = append(outcomes, a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out))
+	}
+	if len(c.GetSkipAuthors()) > 0 || len(c.GetUnskipAuthors()) > 0 {
+		outcomes = append(outcomes, a.HandleAuthorSkip(now, from, c.GetSkipAuthors(), c.GetUnskipAuthors(), out))
+	}
+	return outcomes
+}
+
 // chokedBy reports whether mesh peer p of t choked us.
 func (t *topicState) chokedBy(p peer.ID) bool {
 	_, ok := t.ch.chokedUs[p]

@@ -942,3 +942,27 @@ func TestConfigFlushInterval(t *testing.T) {
 		t.Fatalf("lazy without batching: %v", d)
 	}
 }
+
+// A choke extension RPC is applied part by part, chokes then author
+// skips, each only when it has entries: one outcome per part.
+func TestHandleChokeExtension(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	p := mesh[1]
+	both := &pb.ChokeExtension{ChokeTopics: []string{topicA}, SkipAuthors: [][]byte{[]byte(pid(90))}}
+	got := h.a.HandleChokeExtension(h.now, p, both, &h.out, nil)
+	if !slices.Equal(got, []Outcome{OutcomeChokeRecorded, OutcomeAuthorSkipRecorded}) {
+		t.Fatalf("both parts: %v", got)
+	}
+	if _, theirs := h.a.Choked(topicA); !slices.Contains(theirs, p) || !h.a.peers[p].skips(pid(90)) {
+		t.Fatalf("choked by %v, skips %v", theirs, h.a.peers[p].skipAuthors)
+	}
+	got = h.a.HandleChokeExtension(h.now, p, &pb.ChokeExtension{UnskipAuthors: [][]byte{[]byte(pid(90))}}, &h.out, got[:0])
+	if !slices.Equal(got, []Outcome{OutcomeAuthorSkipRecorded}) || h.a.peers[p].skips(pid(90)) {
+		t.Fatalf("skips only: %v", got)
+	}
+	for _, c := range []*pb.ChokeExtension{nil, {}} {
+		if got := h.a.HandleChokeExtension(h.now, p, c, &h.out, nil); len(got) != 0 {
+			t.Fatalf("%v: outcomes %v", c, got)
+		}
+	}
+}

@@ -183,10 +183,7 @@ func (p *program) step() bool {
 			}
 		}
 		a.HandleControl(now, from, rpc.GetControl(), out, nil)
-		if c := rpc.GetChoke(); c != nil {
-			a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out)
-			a.HandleAuthorSkip(now, from, c.GetSkipAuthors(), c.GetUnskipAuthors(), out)
-		}
+		a.HandleChokeExtension(now, from, rpc.GetChoke(), out, nil)
 	case 18: // the choke extension: a peer chokes or unchokes us, skips an author, or its RTT changes
 		from, t := p.peer(), p.topic()
 		switch b := p.next(); b % 5 {

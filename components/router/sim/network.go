@@ -403,14 +403,7 @@ func (s *Sim) receive(n *node, from peer.ID, e *event) {
 		}
 	}
 	n.outcomes = a.HandleControl(now, from, e.rpc.GetControl(), out, n.outcomes[:0])
-	if c := e.rpc.GetChoke(); c != nil {
-		if len(c.GetChokeTopics()) > 0 || len(c.GetUnchokeTopics()) > 0 {
-			n.outcomes = append(n.outcomes, a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out))
-		}
-		if len(c.GetSkipAuthors()) > 0 || len(c.GetUnskipAuthors()) > 0 {
-			n.outcomes = append(n.outcomes, a.HandleAuthorSkip(now, from, c.GetSkipAuthors(), c.GetUnskipAuthors(), out))
-		}
-	}
+	n.outcomes = a.HandleChokeExtension(now, from, e.rpc.GetChoke(), out, n.outcomes)
 	for _, o := range n.outcomes {
 		// A choke entry the receiver cannot take is the same mistake.
 		if o == automaton.OutcomeUnsupportedByProtocol || o == automaton.OutcomeChokeNotNegotiated {
