@@ -1,6 +1,7 @@
 package automaton
 
 import (
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -225,22 +226,12 @@ func (o *Output) sendSkip(p, author peer.ID, on bool) {
 		rpc.Choke = &pb.ChokeExtension{}
 	}
 	c := rpc.Choke
-	raw := []byte(author)
-	c.SkipAuthors = deleteBytes(c.SkipAuthors, raw)
-	c.UnskipAuthors = deleteBytes(c.UnskipAuthors, raw)
+	same := func(b []byte) bool { return peer.ID(b) == author }
+	c.SkipAuthors = slices.DeleteFunc(c.SkipAuthors, same)
+	c.UnskipAuthors = slices.DeleteFunc(c.UnskipAuthors, same)
 	if on {
-		c.SkipAuthors = append(c.SkipAuthors, raw)
+		c.SkipAuthors = append(c.SkipAuthors, []byte(author))
 	} else {
-		c.UnskipAuthors = append(c.UnskipAuthors, raw)
+		c.UnskipAuthors = append(c.UnskipAuthors, []byte(author))
 	}
-}
-
-func deleteBytes(list [][]byte, b []byte) [][]byte {
-	out := list[:0]
-	for _, x := range list {
-		if string(x) != string(b) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -319,3 +319,22 @@ func TestAuthorSkipConfig(t *testing.T) {
 		t.Errorf("author skip off: %v", err)
 	}
 }
+
+// Within one RPC the last skip or unskip entry for an author wins (the
+// receiver applies skips before unskips, so both would mean unskip).
+func TestSendSkipLastWins(t *testing.T) {
+	var o Output
+	p, author, other := pid(1), pid(2), pid(3)
+	o.sendSkip(p, author, true)
+	o.sendSkip(p, other, true)
+	o.sendSkip(p, author, false)
+	c := o.SendTo(p).RPC.GetChoke()
+	if len(c.GetSkipAuthors()) != 1 || peer.ID(c.GetSkipAuthors()[0]) != other ||
+		len(c.GetUnskipAuthors()) != 1 || peer.ID(c.GetUnskipAuthors()[0]) != author {
+		t.Fatalf("skip %q unskip %q, want skip [other] unskip [author]", c.GetSkipAuthors(), c.GetUnskipAuthors())
+	}
+	o.sendSkip(p, author, true)
+	if c := o.SendTo(p).RPC.GetChoke(); len(c.GetUnskipAuthors()) != 0 || len(c.GetSkipAuthors()) != 2 {
+		t.Fatalf("skip %q unskip %q after asking again", c.GetSkipAuthors(), c.GetUnskipAuthors())
+	}
+}
