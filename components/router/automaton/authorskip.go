@@ -180,30 +180,24 @@ func (a *Automaton) skipSends(t *topicState, ps *peerState, author peer.ID, id s
 	return true
 }
 
-// skipSpares reports whether peer p gets no IDONTWANT for a message of
-// author with dataLen bytes of data: we asked p (it has the extension) to
-// skip the author, so it announces such a message instead of sending it.
-func (a *Automaton) skipSpares(p, author peer.ID, dataLen int) bool {
-	if a.skipAsked == 0 || dataLen > a.cfg.Choke.MaxData || p == author {
+// skipping reports whether we ask our peers with the extension to skip
+// author's messages. Those peers announce the ones of at most MaxData
+// bytes of data instead of sending them, so they get no IDONTWANT for
+// them (sendIDontWants), and their IHAVE of one we have counts as a mesh
+// delivery, as a choked peer's does (handleIHave).
+func (a *Automaton) skipping(author peer.ID) bool {
+	if a.skipAsked == 0 {
 		return false
 	}
-	as, ps := a.peers[author], a.peers[p]
-	return as != nil && as.skipAsked && ps != nil && ps.feat&featChoke != 0
+	ps := a.peers[author]
+	return ps != nil && ps.skipAsked
 }
 
-// skipCredit reports whether from's IHAVE of id, a message we have, is
-// one we asked for by skipping its author: like a choked peer's, it
-// counts as a mesh delivery (EvtChokedPeerAnnounced).
-func (a *Automaton) skipCredit(t *topicState, from peer.ID, id string) bool {
-	if a.skipAsked == 0 || !t.mesh.has(from) {
-		return false
-	}
+// skippedID reports whether id is a cached message of an author we ask
+// our peers to skip (skipping).
+func (a *Automaton) skippedID(id string) bool {
 	e := a.mcache.get(id)
-	if e == nil {
-		return false
-	}
-	author := a.peers[peer.ID(e.msg.GetFrom())]
-	return author != nil && author.skipAsked
+	return e != nil && a.skipping(peer.ID(e.msg.GetFrom()))
 }
 
 // AuthorSkips returns the authors we ask peers to skip (sorted).

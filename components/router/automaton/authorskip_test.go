@@ -210,7 +210,8 @@ func TestAuthorSkipSparesIDontWant(t *testing.T) {
 
 // Our IHAVE of a skipped author's message from a mesh peer counts as a
 // mesh delivery (EvtChokedPeerAnnounced), as a choked peer's does; an
-// IHAVE of another author's message does not.
+// IHAVE of another author's message does not, nor one from outside the
+// mesh.
 func TestAuthorSkipCredit(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	author, fwd := mesh[0], mesh[1]
@@ -224,6 +225,18 @@ func TestAuthorSkipCredit(t *testing.T) {
 	evs := FactChokedAnnounced.In(&h.out)
 	if len(evs) != 1 || evs[0].From != fwd || !slices.Equal(evs[0].IDs, []string{last}) {
 		t.Fatalf("EvtChokedPeerAnnounced %+v, want one from the forwarder with the skipped author's id", evs)
+	}
+	// A peer outside the mesh owes us no deliveries: no credit.
+	var outside peer.ID
+	for _, p := range h.allPeers("") {
+		if !slices.Contains(mesh, p) {
+			outside = p
+		}
+	}
+	h.reset()
+	h.a.HandleIHave(h.now, outside, ihave(topicA, last), &h.out)
+	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
+		t.Fatalf("credit for a non-mesh peer's IHAVE: %+v", evs)
 	}
 }
 

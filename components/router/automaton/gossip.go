@@ -126,12 +126,15 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	budget := a.cfg.MaxIHaveLength - ps.iasked
 	want := a.scratchIDs[:0]
 	var had []string // the ids a peer we choked announced that we have
+	// A mesh peer we did not choke announces what we asked it to when we
+	// asked it to skip the message's author (skippedID).
+	credit := !choked && a.skipAsked > 0 && t.mesh.has(from)
 	for _, raw := range ih.GetMessageIDs() {
 		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {
 			continue
 		}
 		if a.seen.has(string(raw)) {
-			if (choked || a.skipCredit(t, from, string(raw))) && len(had) < a.cfg.MaxIHaveLength {
+			if (choked || credit && a.skippedID(string(raw))) && len(had) < a.cfg.MaxIHaveLength {
 				if had == nil { // one slice for the IHAVE: the event owns it
 					had = make([]string, 0, min(len(ih.GetMessageIDs()), a.cfg.MaxIHaveLength))
 				}

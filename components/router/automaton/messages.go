@@ -162,6 +162,8 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 	k, learn := a.idwLearned(id, len(msg.GetData()))
 	told := a.early.told(id)
 	note := a.announces(len(msg.GetData())) // PREAMBLE may announce it: note the recipients
+	author := peer.ID(msg.GetFrom())
+	skipped := len(msg.GetData()) <= a.cfg.Choke.MaxData && a.skipping(author) // askers get none
 	var e *earlyEntry
 	for _, p := range t.mesh.items {
 		if p == from {
@@ -171,10 +173,13 @@ func (a *Automaton) sendIDontWants(now time.Time, t *topicState, from peer.ID, m
 			out.Preamble.IDontWantSpared++
 			continue
 		}
-		if a.chokeSpares(t, p, len(msg.GetData())) || a.skipSpares(p, peer.ID(msg.GetFrom()), len(msg.GetData())) {
+		if a.chokeSpares(t, p, len(msg.GetData())) {
 			continue
 		}
 		if mp := a.peers[p]; mp != nil && mp.feat&featIDontWant != 0 && !mp.sendsParts(t.name) {
+			if skipped && p != author && mp.feat&featChoke != 0 {
+				continue
+			}
 			if learn && !a.idwSends(now, mp, k, out) {
 				continue
 			}
