@@ -51,4 +51,9 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 			fmt.Fprintf(w, "  %-32s %s / %s (%d)\n", s.Name, s.P50.Round(time.Microsecond), s.P90.Round(time.Microsecond), s.N)
 		}
 	}
+	if t := r.StageTail; t != nil {
+		us := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+		fmt.Fprintf(w, "slowest %g%% of first copies (%d): %s from the origin over %.2f hops, summed over them: held %s, queued -> writing %s, writing -> written %s, written -> received %s, not stamped %s\n",
+			100*TailShare, t.N, us(t.Total), t.Hops, us(t.Held), us(t.Wake), us(t.Write), us(t.Wire), us(t.Other))
+	}
 }

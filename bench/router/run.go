@@ -73,6 +73,9 @@ type Result struct {
 	// those copies travelled (only with Config.Stages).
 	Stages    []StageSpan `json:"stages,omitempty"`
 	StageHops float64     `json:"stage_hops,omitempty"`
+	// StageTail attributes the slowest first copies' time to the
+	// segments of their paths (only with Config.Stages).
+	StageTail *TailSpan `json:"stage_tail,omitempty"`
 	// Incomplete says why delivery stopped short of Expected, if it did.
 	Incomplete string `json:"incomplete,omitempty"`
 }
@@ -261,7 +264,11 @@ func Run(cfg Config) (*Result, error) {
 	res.Duplicates, res.RPCsOut = dup1-dup0, rpc1-rpc0
 	res.Cancelled = cancelled(nodes) - cancelled0
 	if cfg.stages != nil {
-		res.Stages, res.StageHops = cfg.stages.report()
+		var tail TailSpan
+		res.Stages, res.StageHops, tail = cfg.stages.report()
+		if tail.N > 0 {
+			res.StageTail = &tail
+		}
 	}
 	sort.Slice(res.Latencies, func(i, j int) bool { return res.Latencies[i] < res.Latencies[j] })
 	res.P50, res.P99, res.Max = quantile(res.Latencies, 0.5), quantile(res.Latencies, 0.99), quantile(res.Latencies, 1)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -92,6 +94,32 @@ func (l *stageLog) addAt(t time.Time, kind stageKind, id string, node int, other
 	l.mu.Unlock()
 }
 
+// TailShare is the share of first copies, the slowest, that TailSpan
+// attributes.
+const TailShare = 0.01
+
+// TailSpan attributes the time of the slowest first copies (TailShare of
+// them, at least one), from their message's first queued copy at its
+// origin to their arrival, to the segments of the path each took, summed
+// over its hops; every duration is a mean over those copies. Held is the
+// time a node kept the message before queueing the copy for the next node
+// (at the origin, the wait of a copy queued after the first; at a
+// forwarder, from its own arrival: the check, and with meshbus's v1.4 the
+// PREAMBLE's answer or the window), Wake from queued to the writer's
+// write, Write the write call, Wire from the write's return to the
+// receiver taking the copy. Other is what the stamps do not cover (a
+// segment an implementation does not report).
+type TailSpan struct {
+	N     int           `json:"n"`
+	Total time.Duration `json:"total_ns"`
+	Hops  float64       `json:"hops"`
+	Held  time.Duration `json:"held_ns"`
+	Wake  time.Duration `json:"wake_ns"`
+	Write time.Duration `json:"write_ns"`
+	Wire  time.Duration `json:"wire_ns"`
+	Other time.Duration `json:"other_ns"`
+}
+
 // StageSpan summarises one segment of the first copies' paths over a run.
 type StageSpan struct {
 	Name string        `json:"name"`
@@ -132,9 +160,10 @@ type arrival struct {
 }
 
 // report follows each node's first copy of each message back to the peer
-// it came from and summarises the segments of those hops (StageSpan), and
-// returns the mean number of hops the first copies travelled.
-func (l *stageLog) report() ([]StageSpan, float64) {
+// it came from and summarises the segments of those hops (StageSpan),
+// returns the mean number of hops the first copies travelled, and
+// attributes the slowest copies' time along their whole paths (TailSpan).
+func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	index := make(map[peer.ID]int, len(l.peers))
@@ -189,12 +218,56 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 		hops[k] = h
 		return h
 	}
+	// path walks k's first copy back to the origin, summing its hops'
+	// segments (TailSpan's Held, Wake, Write, Wire, in that order).
+	path := func(k hopKey) (sum [4]time.Duration, hops int) {
+		for range l.peers { // a path visits each node at most once
+			a := first[k]
+			from, known := index[a.from]
+			if !known {
+				return sum, hops
+			}
+			hops++
+			out := hopKey{k.id, from, l.peers[k.node]}
+			fk := hopKey{id: k.id, node: from}
+			held := originAt[k.id]
+			if fa, ok := first[fk]; ok && fk != origin[k.id] {
+				held = fa.at
+			}
+			queued, okQ := stamp[stQueued][out]
+			writing, okW := stamp[stWriting][out]
+			written, okWr := stamp[stWritten][out]
+			if okQ {
+				sum[0] += queued - held
+			}
+			if okQ && okW {
+				sum[1] += writing - queued
+			}
+			if okW && okWr {
+				sum[2] += written - writing
+			}
+			if okWr {
+				sum[3] += a.at - written
+			}
+			if fk == origin[k.id] {
+				return sum, hops
+			}
+			k = fk
+		}
+		return sum, hops
+	}
+	type copyTime struct {
+		k     hopKey
+		total time.Duration
+	}
+	var copies []copyTime
 	totalHops, n := 0, 0
 	for k, a := range first {
 		o, ok := origin[k.id]
 		if !ok || k == o {
 			continue // not a message of the run, or its origin
 		}
+		copies = append(copies, copyTime{k, a.at - originAt[k.id]})
 		segs[segArrival] = append(segs[segArrival], a.at-originAt[k.id])
 		delivered, okDel := stamp[stDelivered][hopKey{id: k.id, node: k.node}]
 		if okDel {
@@ -244,10 +317,29 @@ func (l *stageLog) report() ([]StageSpan, float64) {
 		slices.Sort(xs)
 		spans = append(spans, StageSpan{Name: name, N: len(xs), P50: quantile(xs, 0.5), P90: quantile(xs, 0.9)})
 	}
-	if n == 0 {
-		return spans, 0
+	var tail TailSpan
+	if len(copies) > 0 {
+		slices.SortFunc(copies, func(x, y copyTime) int { return cmp.Compare(y.total, x.total) })
+		copies = copies[:max(1, int(TailShare*float64(len(copies))))]
+		hops := 0
+		for _, c := range copies {
+			sum, h := path(c.k)
+			hops += h
+			tail.Total += c.total
+			tail.Held += sum[0]
+			tail.Wake += sum[1]
+			tail.Write += sum[2]
+			tail.Wire += sum[3]
+		}
+		m := time.Duration(len(copies))
+		tail = TailSpan{N: len(copies), Total: tail.Total / m, Hops: float64(hops) / float64(len(copies)),
+			Held: tail.Held / m, Wake: tail.Wake / m, Write: tail.Write / m, Wire: tail.Wire / m}
+		tail.Other = tail.Total - tail.Held - tail.Wake - tail.Write - tail.Wire
 	}
-	return spans, float64(totalHops) / float64(n)
+	if n == 0 {
+		return spans, 0, tail
+	}
+	return spans, float64(totalHops) / float64(n), tail
 }
 
 // stage returns the named segment of the run, if it was measured.
@@ -272,7 +364,8 @@ func stageMetrics(mesh, gs []*Result) []metric {
 		}
 		return time.Duration(v).Round(time.Microsecond).String()
 	}
-	ms := []metric{{"first copies' hops", func(r *Result) float64 { return r.StageHops }, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }}}
+	hops := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	ms := []metric{{"first copies' hops", func(r *Result) float64 { return r.StageHops }, hops}}
 	for _, name := range segOrder {
 		for _, q := range []struct {
 			label string
@@ -287,5 +380,23 @@ func stageMetrics(mesh, gs []*Result) []metric {
 			}, dur})
 		}
 	}
-	return ms
+	tail := func(pick func(*TailSpan) float64) func(*Result) float64 {
+		return func(r *Result) float64 {
+			if r.StageTail == nil {
+				return 0
+			}
+			return pick(r.StageTail)
+		}
+	}
+	d := func(f func(*TailSpan) time.Duration) func(*TailSpan) float64 {
+		return func(t *TailSpan) float64 { return float64(f(t)) }
+	}
+	return append(ms,
+		metric{fmt.Sprintf("tail: slowest %g%% from origin", 100*TailShare), tail(d(func(t *TailSpan) time.Duration { return t.Total })), dur},
+		metric{"tail: hops", tail(func(t *TailSpan) float64 { return t.Hops }), hops},
+		metric{"tail: held", tail(d(func(t *TailSpan) time.Duration { return t.Held })), dur},
+		metric{"tail: queued -> writing", tail(d(func(t *TailSpan) time.Duration { return t.Wake })), dur},
+		metric{"tail: writing -> written", tail(d(func(t *TailSpan) time.Duration { return t.Write })), dur},
+		metric{"tail: written -> received", tail(d(func(t *TailSpan) time.Duration { return t.Wire })), dur},
+	)
 }

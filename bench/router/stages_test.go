@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,16 @@ func TestStageReport(t *testing.T) {
 	} {
 		l.addAt(ms(r.at), r.kind, "m", r.node, r.other)
 	}
-	spans, hops := l.report()
+	spans, hops, tail := l.report()
 	if hops != 1.5 {
 		t.Errorf("mean hops %v, want 1.5 (1 to node 1, 2 to node 2)", hops)
+	}
+	// The tail is the one slowest copy (1% of two, at least one): node
+	// 2's, 12 ms from the origin's first queued copy over two hops. Node
+	// 1 held it 2 ms (4 to 6); wakes 1+1, writes 1+2, wires 2+3.
+	ms1 := time.Millisecond
+	if want := (TailSpan{N: 1, Total: 12 * ms1, Hops: 2, Held: 2 * ms1, Wake: 2 * ms1, Write: 3 * ms1, Wire: 5 * ms1}); tail != want {
+		t.Errorf("tail %+v, want %+v", tail, want)
 	}
 	want := map[string][2]int{ // p50, p90 in ms over the two hops (quantile takes the lower)
 		segQueue:    {2, 2}, // published at -2, queued at 0
@@ -81,6 +89,30 @@ func TestStageReport(t *testing.T) {
 	}
 }
 
+// The tail is the slowest TailShare of the first copies, and time the
+// stamps do not cover (here: no writer stamps) is reported as Other.
+func TestStageTail(t *testing.T) {
+	l := newStageLog()
+	const receivers = 300
+	for i := 0; i <= receivers; i++ {
+		l.node()
+		l.setPeer(i, peer.ID("p"+strconv.Itoa(i)))
+	}
+	ms := func(n int) time.Time { return l.start.Add(time.Duration(n) * time.Millisecond) }
+	for i := 1; i <= receivers; i++ {
+		l.addAt(ms(0), stQueued, "m", 0, l.peers[i])
+		l.addAt(ms(i), stReceived, "m", i, "p0")
+	}
+	_, hops, tail := l.report()
+	if hops != 1 {
+		t.Errorf("mean hops %v, want 1", hops)
+	}
+	// 1% of 300: the three slowest, 300, 299 and 298 ms.
+	if want := (TailSpan{N: 3, Total: 299 * time.Millisecond, Hops: 1, Other: 299 * time.Millisecond}); tail != want {
+		t.Errorf("tail %+v, want %+v", tail, want)
+	}
+}
+
 // A -stages run of each implementation reports the segments it can see
 // (meshbus also the reader's), and -compare prints them with their ratios.
 func TestStagesRun(t *testing.T) {
@@ -94,6 +126,10 @@ func TestStagesRun(t *testing.T) {
 			}
 			if res.StageHops < 1 {
 				t.Errorf("mean hops %v", res.StageHops)
+			}
+			// Both implementations stamp every segment of a path.
+			if tl := res.StageTail; tl == nil || tl.N == 0 || tl.Hops < 1 || tl.Total <= 0 || tl.Other != 0 {
+				t.Errorf("tail %+v", tl)
 			}
 			for _, name := range []string{segQueue, segArrival, segDeliver, segWake, segWrite, segWire} {
 				if s, ok := res.stage(name); !ok || s.N == 0 || s.P90 < s.P50 {
@@ -109,7 +145,7 @@ func TestStagesRun(t *testing.T) {
 			}
 			var out bytes.Buffer
 			res.Print(&out, cfg)
-			if !strings.Contains(out.String(), "first copies' hops") || !strings.Contains(out.String(), segWake) {
+			if !strings.Contains(out.String(), "first copies' hops") || !strings.Contains(out.String(), segWake) || !strings.Contains(out.String(), "slowest 1% of first copies") {
 				t.Errorf("report lacks the stages:\n%s", out.String())
 			}
 		})
@@ -121,7 +157,7 @@ func TestStagesRun(t *testing.T) {
 	if code := run([]string{"-compare", "-stages", "-runs", "1", "-nodes", "4", "-messages", "10", "-size", "64", "-degree", "2"}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	for _, want := range []string{"hop " + segWake + " p50", "hop " + segWireRead + " p90", "first copies' hops"} {
+	for _, want := range []string{"hop " + segWake + " p50", "hop " + segWireRead + " p90", "first copies' hops", "tail: held"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
