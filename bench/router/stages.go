@@ -220,14 +220,14 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 	}
 	// path walks k's first copy back to the origin, summing its hops'
 	// segments (TailSpan's Held, Wake, Write, Wire, in that order).
-	path := func(k hopKey) (sum [4]time.Duration, hops int) {
+	path := func(k hopKey) (sum [4]time.Duration, steps int) {
 		for range l.peers { // a path visits each node at most once
 			a := first[k]
 			from, known := index[a.from]
 			if !known {
-				return sum, hops
+				return sum, steps
 			}
-			hops++
+			steps++
 			out := hopKey{k.id, from, l.peers[k.node]}
 			fk := hopKey{id: k.id, node: from}
 			held := originAt[k.id]
@@ -250,11 +250,11 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 				sum[3] += a.at - written
 			}
 			if fk == origin[k.id] {
-				return sum, hops
+				return sum, steps
 			}
 			k = fk
 		}
-		return sum, hops
+		return sum, steps
 	}
 	type copyTime struct {
 		k     hopKey
@@ -321,10 +321,10 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 	if len(copies) > 0 {
 		slices.SortFunc(copies, func(x, y copyTime) int { return cmp.Compare(y.total, x.total) })
 		copies = copies[:max(1, int(TailShare*float64(len(copies))))]
-		hops := 0
+		steps := 0
 		for _, c := range copies {
 			sum, h := path(c.k)
-			hops += h
+			steps += h
 			tail.Total += c.total
 			tail.Held += sum[0]
 			tail.Wake += sum[1]
@@ -332,7 +332,7 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 			tail.Wire += sum[3]
 		}
 		m := time.Duration(len(copies))
-		tail = TailSpan{N: len(copies), Total: tail.Total / m, Hops: float64(hops) / float64(len(copies)),
+		tail = TailSpan{N: len(copies), Total: tail.Total / m, Hops: float64(steps) / float64(len(copies)),
 			Held: tail.Held / m, Wake: tail.Wake / m, Write: tail.Write / m, Wire: tail.Wire / m}
 		tail.Other = tail.Total - tail.Held - tail.Wake - tail.Write - tail.Wire
 	}
