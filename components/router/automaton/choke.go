@@ -424,14 +424,15 @@ func (a *Automaton) chokeIHaveIn(t *topicState, from peer.ID) bool {
 	return t.ch.ihavesIn[from] <= a.cfg.MaxIHaveMessages
 }
 
-// chokeFirst records that mesh peer from brought a message of t first
+// chokeFirst records that mesh peer from brought message id of t first
 // (author is the message's author): it counts for the next decision
 // (peers without the extension count too: they are eager and may be the
-// fastest, and so do choked peers, whose copies come after their IHAVE);
-// a choked peer is unchoked at once when choked peers have brought more
-// messages first than eager ones since the last decision. The topic's
-// first decision is made here, as soon as it has the evidence (chokeReady).
-func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.ID, out *Output) {
+// fastest, and so do choked peers). It is a lazy win when from is choked
+// and we asked it for id (lazyAsked): a choked peer is unchoked at once
+// when such wins are more than the other first deliveries since the last
+// decision. The topic's first decision is made here, as soon as it has
+// the evidence (chokeReady).
+func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.ID, id string, out *Output) {
 	if !a.cfg.Choke.Enabled || from == author || !t.mesh.has(from) {
 		return
 	}
@@ -444,7 +445,7 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 	if ps := a.peers[from]; ps != nil {
 		ps.firstsAll++
 	}
-	if t.choking(from) {
+	if t.choking(from) && a.lazyAsked.has(id, from) {
 		c.lazyWins++
 		// Choked peers, through IHAVE and IWANT, brought more messages
 		// first than the eager ones since the last decision: the eager

@@ -38,11 +38,15 @@ func (h *harness) eager(mesh []peer.ID) []peer.ID {
 }
 
 // lazyWin makes choked peer p bring a message first (its IHAVE and our
-// IWANT beat the eager peers), leaving its output in h.out.
+// IWANT beat the eager peers), leaving the copy's output in h.out.
 func (h *harness) lazyWin(p peer.ID) {
 	h.t.Helper()
-	h.reset()
 	m, id := msg(pid(99), topicA, 100)
+	h.reset()
+	if o := h.a.HandleIHave(h.now, p, ihave(topicA, id), &h.out); o != OutcomeIWantSent {
+		h.t.Fatalf("HandleIHave = %v", o)
+	}
+	h.reset()
 	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}

@@ -144,11 +144,7 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 	// above, its first and second wins are no majority; the third makes
 	// choked peers the majority, and it is unchoked at once.
 	for i := range 3 {
-		h.reset()
-		m, id := msg(pid(99), topicA, 100)
-		if o := h.a.HandleMessage(h.now, mesh[4], m, id, true, &h.out); o != OutcomeNeedsValidation {
-			t.Fatalf("HandleMessage = %v", o)
-		}
+		h.lazyWin(mesh[4])
 		_, u := h.chokeEntries(mesh[4])
 		if want := i == 2; want != slices.Equal(u, []string{topicA}) {
 			t.Fatalf("win %d: unchoke entries %q", i+1, u)
@@ -184,6 +180,44 @@ func TestChokeOneWinAfterADecision(t *testing.T) {
 	h.lazyWin(mesh[4])
 	if _, u := h.chokeEntries(mesh[4]); !slices.Equal(u, []string{topicA}) {
 		t.Fatalf("second win of two: unchoke entries %q, want [%s]", u, topicA)
+	}
+}
+
+// A copy a choked peer pushed without our asking (sent before our choke
+// reached it, or over MaxData) is a first delivery like any other, but no
+// lazy win: right after a decision such copies are most of the handful of
+// deliveries, and counting them unchoked the peers just choked. The same
+// peer's copy of an id we asked it for is a win.
+func TestChokePushedCopyIsNoLazyWin(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	firsts(h, 5, mesh[0]) // the first decision (MinFirsts 5): mesh[4] choked
+	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, mesh[4]) {
+		t.Fatalf("choked %v, want %s among them", ours, mesh[4])
+	}
+	firsts(h, 3, mesh[4]) // three of three since the decision, none asked for
+	if _, u := h.chokeEntries(mesh[4]); len(u) != 0 {
+		t.Fatalf("pushed copies: unchoke entries %q", u)
+	}
+	h.a.cfg.Choke.MaxData = 64
+	firsts(h, 1, mesh[4]) // over MaxData: choked peers push it
+	h.a.cfg.Choke.MaxData = DefaultChokeConfig().MaxData
+	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, mesh[4]) {
+		t.Fatalf("choked %v after pushed copies, want %s still among them", ours, mesh[4])
+	}
+	// Asked for (its IHAVE, our IWANT), its copies are wins; the pushed
+	// ones still count as first deliveries: two wins of six are no
+	// majority.
+	h.lazyWin(mesh[4])
+	h.lazyWin(mesh[4])
+	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, mesh[4]) {
+		t.Fatalf("choked %v after two wins of six, want %s still among them", ours, mesh[4])
+	}
+	// The decision at the heartbeat ranks every first delivery: mesh[4]
+	// brought all six since the first decision.
+	h.reset()
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, mesh[4]) {
+		t.Fatalf("choked %v at the heartbeat, want %s eager", ours, mesh[4])
 	}
 }
 

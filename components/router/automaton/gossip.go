@@ -165,6 +165,9 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	ids := make([][]byte, len(want))
 	for i, id := range want {
 		ids[i] = []byte(id)
+		if choked {
+			a.lazyAsked.add(id, from)
+		}
 	}
 	out.sendIWant(from, ids)
 	ps.promises = append(ps.promises, promise{id: want[0], deadline: now.Add(a.cfg.IWantFollowupTime)})

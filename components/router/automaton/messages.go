@@ -131,7 +131,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		reject(events.RejectSelfOrigin)
 		return OutcomeSelfOrigin
 	}
-	a.chokeFirst(now, t, from, peer.ID(msg.GetFrom()), out)
+	a.chokeFirst(now, t, from, peer.ID(msg.GetFrom()), id, out)
 	a.skipLearn(from, peer.ID(msg.GetFrom()), out)
 	if len(a.pending) >= a.cfg.MaxPendingValidation {
 		reject(events.RejectValidationThrottled)
