@@ -63,7 +63,7 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 	// Choking is on by default (router.DefaultChokeConfig: peers within
 	// 10 ms of RTT, measured by the host's prober). MESHBUS_BENCH_CHOKE=0
 	// turns it off; MESHBUS_BENCH_CHOKE_UNCHOKED, _MINUNCHOKED (0: no
-	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS, _EXPLORE
+	// narrow topics), _WIDEN_HOLD, _NARROW_FIRSTS, _MINFIRSTS, _FIRSTFIRSTS, _EXPLORE
 	// and _SKIP (SkipAuthorsAfter, 0: no author skip asked) (integers),
 	// _WIDEN_AT (a share), MESHBUS_BENCH_CHOKE_FLUSH and
 	// MESHBUS_BENCH_CHOKE_MAXRTT (durations; 0 for any RTT) adjust it.
@@ -89,6 +89,9 @@ func newMeshbusNode(ctx context.Context, cfg Config) (benchNode, error) {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_MINFIRSTS", strconv.Atoi, &cc.MinFirsts); err != nil {
+			return nil, err
+		}
+		if err := fromEnv("MESHBUS_BENCH_CHOKE_FIRSTFIRSTS", strconv.Atoi, &cc.FirstFirsts); err != nil {
 			return nil, err
 		}
 		if err := fromEnv("MESHBUS_BENCH_CHOKE_EXPLORE", strconv.Atoi, &cc.ExploreEvery); err != nil {

@@ -30,7 +30,8 @@ import (
 // (MinUnchoked) keeps fewer while choked peers bring it next to none of
 // its messages first, and widens to Unchoked when they do. A topic's
 // first decision after we joined it does not wait for the heartbeat: it
-// comes with the first delivery that gives it that evidence. It also
+// comes with its FirstFirsts-th first delivery (or the pooled
+// equivalent). It also
 // unchokes a choked peer when choked peers (through IHAVE and IWANT) have
 // brought more messages first than eager ones since the last decision
 // (the eager paths are failing), when fewer mesh peers are eager than the
@@ -95,10 +96,19 @@ type ChokeConfig struct {
 	// MinFirsts is how many first deliveries from mesh peers a topic
 	// needs, since its last decision, for a heartbeat to decide: its own,
 	// or, once it has one of its own, those its mesh peers brought in
-	// every topic. The topic's first decision after we joined it comes
-	// as soon as it has that evidence, without waiting for the
-	// heartbeat. At least 1. Default 20.
+	// every topic. The topic's first decision after we joined it needs
+	// FirstFirsts instead, and comes as soon as it has them, without
+	// waiting for the heartbeat. At least 1. Default 20.
 	MinFirsts int
+	// FirstFirsts is how many first deliveries a topic's first decision
+	// after we joined it needs, in place of MinFirsts: until then every
+	// mesh peer pushes us every message (at 250 messages a second about
+	// four copies of each for the 150 ms that 20 take to come). That
+	// decision makes the topic narrow (MinUnchoked) when its first
+	// deliveries came at a rate of at least NarrowFirsts a heartbeat
+	// interval; later decisions count a whole interval's. 0: MinFirsts.
+	// Default 8.
+	FirstFirsts int
 	// ExploreEvery is how many heartbeats pass between two unchokes of the
 	// peer choked longest in a topic (0: never). Each costs the copies the
 	// peer pushes until the next decision chokes it again: on loopback,
@@ -154,7 +164,7 @@ type ChokeConfig struct {
 // Enabled set.
 func DefaultChokeConfig() ChokeConfig {
 	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 20,
-		MinFirsts: 20, ExploreEvery: 20, MaxData: 16 << 10,
+		MinFirsts: 20, FirstFirsts: 8, ExploreEvery: 20, MaxData: 16 << 10,
 		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond,
 		SkipAuthorsAfter: 4, MaxSkipAuthors: 64}
 }
@@ -183,6 +193,8 @@ func (c ChokeConfig) validate() error {
 		return bad("NarrowFirsts", "must be >= 1 with MinUnchoked set")
 	case c.MinFirsts < 1:
 		return bad("MinFirsts", "must be >= 1")
+	case c.FirstFirsts < 0:
+		return bad("FirstFirsts", "must be >= 0")
 	case c.ExploreEvery < 0:
 		return bad("ExploreEvery", "must be >= 0")
 	case c.MaxData < 0:
@@ -242,6 +254,10 @@ type topicChoke struct {
 	// decided reports whether t made a decision since we joined it: the
 	// first one does not wait for the heartbeat (chokeFirst).
 	decided bool
+	// since is when t's first first delivery after we joined it came
+	// (zero until then): the first decision takes the rate of its
+	// evidence from it (chokeDecide).
+	since time.Time
 }
 
 // SetPeerChoke records whether p advertised meshbus's choke extension (the
@@ -405,6 +421,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.base)
 	t.ch.total, t.ch.lazyWins, t.ch.lastTotal = 0, 0, 0
 	t.ch.decided = false
+	t.ch.since = time.Time{}
 	t.ch.wideUntil = 0
 	t.ch.busy = false
 }
@@ -442,6 +459,9 @@ func (a *Automaton) chokeFirst(now time.Time, t *topicState, from, author peer.I
 	}
 	c.firsts[from]++
 	c.total++
+	if c.since.IsZero() {
+		c.since = now
+	}
 	if ps := a.peers[from]; ps != nil {
 		ps.firstsAll++
 	}
@@ -587,12 +607,35 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 	}
 }
 
-// chokeReady reports whether t has the evidence for a decision: MinFirsts
-// first deliveries of its own since its last decision, or one and
-// MinFirsts pooled (chokePooledTotal).
+// chokeReady reports whether t has the evidence for a decision:
+// chokeNeed first deliveries of its own since its last decision, or one
+// and chokeNeed pooled (chokePooledTotal).
 func (a *Automaton) chokeReady(t *topicState) bool {
-	c, need := &t.ch, a.cfg.Choke.MinFirsts
+	c, need := &t.ch, a.chokeNeed(t)
 	return c.total >= need || c.total > 0 && a.chokePooledTotal(t) >= uint64(need)
+}
+
+// chokeNeed is the evidence t's next decision needs: FirstFirsts (when
+// set) for its first after we joined it, MinFirsts after.
+func (a *Automaton) chokeNeed(t *topicState) int {
+	if !t.ch.decided && a.cfg.Choke.FirstFirsts > 0 {
+		return a.cfg.Choke.FirstFirsts
+	}
+	return a.cfg.Choke.MinFirsts
+}
+
+// chokeBusy reports whether t's evidence since its last decision makes it
+// busy: NarrowFirsts first deliveries in t in a heartbeat interval. A
+// later decision comes at a heartbeat and counts the interval's; the
+// first one, on chokeNeed of t's own, comes when they are in, and takes
+// their rate since the first of them. A first decision on pooled
+// evidence has too few of t's own for a rate, and counts them.
+func (a *Automaton) chokeBusy(now time.Time, t *topicState) bool {
+	c, n := &t.ch, a.cfg.Choke.NarrowFirsts
+	if c.decided || c.total < a.chokeNeed(t) {
+		return c.total >= n
+	}
+	return time.Duration(c.total)*a.cfg.HeartbeatInterval >= time.Duration(n)*now.Sub(c.since)
 }
 
 // chokePooled is what mesh peer p of t brought first in every topic since
@@ -615,7 +658,7 @@ func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 }
 
 // chokeDecide ranks t's mesh peers by the messages they brought first
-// since the last decision (in t alone when t has MinFirsts of its own,
+// since the last decision (in t alone when t has chokeNeed of its own,
 // else in t and in every topic, t's own count twice: the pooled one
 // includes it), eager peers before choked ones among equals, then mesh
 // order: the first Unchoked are eager (a choked one among them is
@@ -629,8 +672,8 @@ func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 // choked peers bring most messages first (chokeFirst).
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
-	pooled := c.total < a.cfg.Choke.MinFirsts
-	c.busy = c.total >= a.cfg.Choke.NarrowFirsts
+	pooled := c.total < a.chokeNeed(t)
+	c.busy = a.chokeBusy(now, t)
 	a.chokeWiden(t)
 	keep := a.chokeKeep(t)
 	ranked := a.scratchLazy[:0]

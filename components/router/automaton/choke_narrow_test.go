@@ -232,3 +232,39 @@ func TestChokeRefillAfterChurn(t *testing.T) {
 		}
 	}
 }
+
+// A topic's first decision comes after FirstFirsts deliveries, fewer than
+// NarrowFirsts: it is busy (narrow) when they came at a rate of at least
+// NarrowFirsts a heartbeat interval, and keeps Unchoked eager otherwise.
+func TestChokeFirstDecisionBusyByRate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		gap    time.Duration // between two first deliveries
+		narrow bool
+	}{
+		{"fast", 10 * time.Millisecond, true},         // 3 in 20 ms: 150 an interval
+		{"slow", 600 * time.Millisecond, false},       // 3 in 1.2 s: 2.5 an interval
+		{"at the rate", 500 * time.Millisecond, true}, // 3 in 1 s: exactly NarrowFirsts
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, mesh := chokeHarness(t, func(c *Config) {
+				narrowConfig(c)
+				c.Choke.NarrowFirsts = 3
+				c.Choke.FirstFirsts = 3
+			})
+			for i := range 3 {
+				if i > 0 {
+					h.now = h.now.Add(tc.gap)
+				}
+				firsts(h, 1, mesh[0])
+			}
+			want := 2
+			if tc.narrow {
+				want = 1
+			}
+			if e := h.eager(mesh); len(e) != want || e[0] != mesh[0] {
+				t.Fatalf("eager after the first decision %v, want %d with %s first", e, want, mesh[0])
+			}
+		})
+	}
+}

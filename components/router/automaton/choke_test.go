@@ -30,6 +30,7 @@ func chokeTestConfig(c *Config) {
 	c.Choke = DefaultChokeConfig()
 	c.Choke.MinUnchoked = 0
 	c.Choke.MinFirsts = 5
+	c.Choke.FirstFirsts = 5
 	c.Choke.ExploreEvery = 0
 	c.IDontWantLearn.Below = 0
 }
@@ -218,6 +219,32 @@ func TestChokePushedCopyIsNoLazyWin(t *testing.T) {
 	h.heartbeat()
 	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, mesh[4]) {
 		t.Fatalf("choked %v at the heartbeat, want %s eager", ours, mesh[4])
+	}
+}
+
+// The first decision after we joined a topic needs FirstFirsts first
+// deliveries, the later ones MinFirsts.
+func TestChokeFirstDecisionNeedsFirstFirsts(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.FirstFirsts = 3 })
+	firsts(h, 2, mesh[0])
+	if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
+		t.Fatalf("choked %v on 2 first deliveries, FirstFirsts 3", ours)
+	}
+	firsts(h, 1, mesh[0])
+	if ours, _ := h.a.Choked(topicA); len(ours) != 4 {
+		t.Fatalf("choked %v on the third, want 4", ours)
+	}
+	// Later decisions wait for the heartbeat and MinFirsts (5): four of
+	// mesh[2]'s are not enough to rank it eager, five are.
+	firsts(h, 4, mesh[2])
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, mesh[2]) {
+		t.Fatalf("choked %v after 4 of MinFirsts 5, want %s still choked", ours, mesh[2])
+	}
+	firsts(h, 1, mesh[2])
+	h.heartbeat()
+	if ours, _ := h.a.Choked(topicA); slices.Contains(ours, mesh[2]) {
+		t.Fatalf("choked %v after 5, want %s eager", ours, mesh[2])
 	}
 }
 
@@ -568,7 +595,7 @@ func TestChokeIHaveBudgetPerTopic(t *testing.T) {
 	topics := []string{topicA, "topic-b", "topic-c"}
 	h := newHarness(t, func(c *Config) {
 		c.Choke = DefaultChokeConfig()
-		c.Choke.MinFirsts, c.Choke.ExploreEvery, c.Choke.MaxRTT = 5, 0, 0
+		c.Choke.MinFirsts, c.Choke.FirstFirsts, c.Choke.ExploreEvery, c.Choke.MaxRTT = 5, 5, 0, 0
 		c.IDontWantLearn.Below = 0
 	})
 	var peers []peer.ID
@@ -939,6 +966,7 @@ func TestChokeConfigValidate(t *testing.T) {
 		"WidenHold":       func(c *ChokeConfig) { c.WidenHold = 0 },
 		"NarrowFirsts":    func(c *ChokeConfig) { c.NarrowFirsts = 0 },
 		"MinFirsts":       func(c *ChokeConfig) { c.MinFirsts = 0 },
+		"FirstFirsts":     func(c *ChokeConfig) { c.FirstFirsts = -1 },
 		"ExploreEvery":    func(c *ChokeConfig) { c.ExploreEvery = -1 },
 		"MaxData":         func(c *ChokeConfig) { c.MaxData = -1 },
 		"FlushInterval":   func(c *ChokeConfig) { c.FlushInterval = 0 },
