@@ -15,7 +15,7 @@ import (
 )
 
 // chokeHarness: the choke extension on (Unchoked 2, no narrow topics,
-// MinFirsts 5, no exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
+// MinFirsts and FirstFirsts 5, no exploring unless mut says so), learned IDONTWANT off (every IDONTWANT
 // goes), 8 /meshsub/1.3.0 peers subscribed to topicA that advertised the
 // extension, each 1 ms away (under MaxRTT), joined: a mesh of D = 6.
 func chokeHarness(t *testing.T, mut func(*Config)) (*harness, []peer.ID) {
@@ -92,14 +92,14 @@ func firsts(h *harness, n int, srcs ...peer.ID) {
 }
 
 // The peers that brought the most messages first stay eager; the other
-// mesh peers are choked at the topic's first decision (its MinFirsts-th
+// mesh peers are choked at the topic's first decision (its FirstFirsts-th
 // first delivery), get no IDONTWANT, and one that then brings a message
 // first (its IHAVE beat the eager peers) is unchoked at once.
 func TestChokeKeepsTheFastest(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	firsts(h, 2, mesh[0], mesh[1])
 	if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
-		t.Fatalf("choked %v on 4 first deliveries, MinFirsts 5", ours)
+		t.Fatalf("choked %v on 4 first deliveries, FirstFirsts 5", ours)
 	}
 	h.reset()
 	firsts(h, 1, mesh[2])
@@ -170,7 +170,7 @@ func TestChokeKeepsTheFastest(t *testing.T) {
 // still bring most messages first does.
 func TestChokeOneWinAfterADecision(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
-	firsts(h, 5, mesh[0]) // the first decision (MinFirsts 5), on the fifth: the counts start again
+	firsts(h, 5, mesh[0]) // the first decision (FirstFirsts 5), on the fifth: the counts start again
 	if ours, _ := h.a.Choked(topicA); len(ours) != 4 || !slices.Contains(ours, mesh[4]) {
 		t.Fatalf("choked %v, want 4 mesh peers, %s among them", ours, mesh[4])
 	}
@@ -191,7 +191,7 @@ func TestChokeOneWinAfterADecision(t *testing.T) {
 // peer's copy of an id we asked it for is a win.
 func TestChokePushedCopyIsNoLazyWin(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
-	firsts(h, 5, mesh[0]) // the first decision (MinFirsts 5): mesh[4] choked
+	firsts(h, 5, mesh[0]) // the first decision (FirstFirsts 5): mesh[4] choked
 	if ours, _ := h.a.Choked(topicA); !slices.Contains(ours, mesh[4]) {
 		t.Fatalf("choked %v, want %s among them", ours, mesh[4])
 	}
@@ -248,14 +248,14 @@ func TestChokeFirstDecisionNeedsFirstFirsts(t *testing.T) {
 	}
 }
 
-// A topic's first decision comes at its MinFirsts-th first delivery, not
+// A topic's first decision comes at its FirstFirsts-th first delivery, not
 // at the heartbeat, and again after we left the topic and joined it anew.
 func TestChokeFirstDecisionEarly(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	for round := range 2 {
 		firsts(h, 4, mesh[0])
 		if ours, _ := h.a.Choked(topicA); len(ours) != 0 {
-			t.Fatalf("round %d: choked %v on 4 first deliveries, MinFirsts 5", round, ours)
+			t.Fatalf("round %d: choked %v on 4 first deliveries, FirstFirsts 5", round, ours)
 		}
 		h.reset()
 		firsts(h, 1, mesh[0])
