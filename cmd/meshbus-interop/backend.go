@@ -228,7 +228,7 @@ func (b *backend) Init(ctx context.Context, p script.GossipSubParams) ([]string,
 	// not: MESHBUS_CHOKE=0 turns it off, MESHBUS_CHOKE_MAXRTT (a duration,
 	// 0 for any RTT) moves the gate, for A/B runs. The plans' basic
 	// scenario publishes too few small messages for a decision anyway
-	// (MinFirsts), and blob's messages are over MaxData.
+	// (FirstFirsts, MinFirsts), and blob's messages are over MaxData.
 	if set("MESHBUS_CHOKE", "MESHBUS_CHOKE_MAXRTT") {
 		cc := router.DefaultChokeConfig()
 		cc.MaxRTT = k.duration("MESHBUS_CHOKE_MAXRTT", cc.MaxRTT)

@@ -17,12 +17,13 @@ import (
 	"github.com/meshbus/meshbus/internal/testhost"
 )
 
-// chokeTestConfig keeps one eager peer and decides on 3 first deliveries.
+// chokeTestConfig keeps one eager peer and decides on 3 first deliveries,
+// the first decision too.
 // Its MaxRTT (1 s) still needs a measured RTT, but one a loaded machine's
 // loopback ping cannot miss (the default 10 ms it can, under -race).
 func chokeTestConfig() ChokeConfig {
 	c := DefaultChokeConfig()
-	c.Unchoked, c.MinFirsts, c.ExploreEvery = 1, 3, 0
+	c.Unchoked, c.MinFirsts, c.FirstFirsts, c.ExploreEvery = 1, 3, 3, 0
 	c.MaxRTT = time.Second
 	return c
 }

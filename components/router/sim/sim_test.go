@@ -433,7 +433,7 @@ func TestChokingSteadyState(t *testing.T) {
 }
 
 // Choking with many topics: 100 topics on 1-3 ms links, decisions on thin
-// evidence (MinFirsts 2) so that most topics decide in the same
+// evidence (MinFirsts and FirstFirsts 2) so that most topics decide in the same
 // heartbeats. Every message reaches every node and nobody honest is
 // penalised. With choke entries capped per peer (32, all topics together)
 // a node's decisions in one heartbeat were taken for a flood: 195 honest
@@ -444,7 +444,7 @@ func TestChokingManyTopics(t *testing.T) {
 	cfg := Config{Nodes: 40, Degree: 4, Seed: 5, Latency: time.Millisecond, Jitter: 2 * time.Millisecond,
 		KnownRTT: true, ExtraTopics: topics - 1,
 		Protocol: func(int) protocol.ID { return wire.ProtocolMeshsub13 }, Router: automaton.DefaultConfig()}
-	cfg.Router.Choke.MinFirsts = 2
+	cfg.Router.Choke.MinFirsts, cfg.Router.Choke.FirstFirsts = 2, 2
 	s := mustNew(t, cfg)
 	s.Run(5 * time.Second)
 	live := s.LiveNodes()
