@@ -159,6 +159,29 @@ type arrival struct {
 	from peer.ID
 }
 
+// hopSegs are the segments of one hop (stageLog.report's hopOf), by index
+// (segHeldAt ...), with has saying which the stamps give; written is when
+// the sender's write returned, prev the sender's own first copy (or the
+// origin, fromOrigin).
+type hopSegs struct {
+	d          [4]time.Duration
+	has        [4]bool
+	written    time.Duration
+	prev       hopKey
+	fromOrigin bool
+}
+
+// Indexes of hopSegs: held (the sender kept the message before queueing
+// the copy), queued -> writing, writing -> written, written -> received.
+const (
+	segHeldAt = iota
+	segWakeAt
+	segWriteAt
+	segWireAt
+)
+
+func (h *hopSegs) set(i int, d time.Duration, ok bool) { h.d[i], h.has[i] = d, ok }
+
 // report follows each node's first copy of each message back to the peer
 // it came from and summarises the segments of those hops (StageSpan),
 // returns the mean number of hops the first copies travelled, and
@@ -200,6 +223,33 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 			segs[segQueue] = append(segs[segQueue], at-pub)
 		}
 	}
+	// hopOf is the hop that brought node k.node its first copy of k.id:
+	// whose copy it was (prev) and the segments its stamps give.
+	hopOf := func(k hopKey) (h hopSegs, ok bool) {
+		a, ok := first[k]
+		from, known := index[a.from]
+		if !ok || !known {
+			return h, false
+		}
+		h.prev = hopKey{id: k.id, node: from}
+		h.fromOrigin = h.prev == origin[k.id]
+		out := hopKey{k.id, from, l.peers[k.node]}
+		queued, okQ := stamp[stQueued][out]
+		writing, okW := stamp[stWriting][out]
+		written, okWr := stamp[stWritten][out]
+		held, okH := originAt[k.id], true // the origin: its copies wait from its first
+		if !h.fromOrigin {
+			var fa arrival
+			fa, okH = first[h.prev]
+			held = fa.at
+		}
+		h.written = written
+		h.set(segHeldAt, queued-held, okQ && okH)
+		h.set(segWakeAt, writing-queued, okQ && okW)
+		h.set(segWriteAt, written-writing, okW && okWr)
+		h.set(segWireAt, a.at-written, okWr)
+		return h, true
+	}
 	hops := map[hopKey]int{}
 	var depth func(k hopKey, guard int) int
 	depth = func(k hopKey, guard int) int {
@@ -209,52 +259,13 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 		if h, ok := hops[k]; ok {
 			return h
 		}
-		a, ok := first[k]
-		from, known := index[a.from]
-		if !ok || !known {
+		hp, ok := hopOf(k)
+		if !ok {
 			return 0
 		}
-		h := depth(hopKey{id: k.id, node: from}, guard-1) + 1
+		h := depth(hp.prev, guard-1) + 1
 		hops[k] = h
 		return h
-	}
-	// path walks k's first copy back to the origin, summing its hops'
-	// segments (TailSpan's Held, Wake, Write, Wire, in that order).
-	path := func(k hopKey) (sum [4]time.Duration, steps int) {
-		for range l.peers { // a path visits each node at most once
-			a := first[k]
-			from, known := index[a.from]
-			if !known {
-				return sum, steps
-			}
-			steps++
-			out := hopKey{k.id, from, l.peers[k.node]}
-			fk := hopKey{id: k.id, node: from}
-			held := originAt[k.id]
-			if fa, ok := first[fk]; ok && fk != origin[k.id] {
-				held = fa.at
-			}
-			queued, okQ := stamp[stQueued][out]
-			writing, okW := stamp[stWriting][out]
-			written, okWr := stamp[stWritten][out]
-			if okQ {
-				sum[0] += queued - held
-			}
-			if okQ && okW {
-				sum[1] += writing - queued
-			}
-			if okW && okWr {
-				sum[2] += written - writing
-			}
-			if okWr {
-				sum[3] += a.at - written
-			}
-			if fk == origin[k.id] {
-				return sum, steps
-			}
-			k = fk
-		}
-		return sum, steps
 	}
 	type copyTime struct {
 		k     hopKey
@@ -279,31 +290,20 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 				segs[segHandRead] = append(segs[segHandRead], delivered-h)
 			}
 		}
-		from, known := index[a.from]
-		if !known {
+		h, ok := hopOf(k)
+		if !ok {
 			continue
 		}
 		totalHops += depth(k, len(l.peers))
 		n++
-		out := hopKey{k.id, from, l.peers[k.node]}
-		queued, okQ := stamp[stQueued][out]
-		writing, okW := stamp[stWriting][out]
-		written, okWr := stamp[stWritten][out]
-		if fk := (hopKey{id: k.id, node: from}); fk != o && okQ {
-			if fa, ok := first[fk]; ok { // a forwarder, not the origin
-				segs[segHeld] = append(segs[segHeld], queued-fa.at)
+		for i, name := range []string{segHeld, segWake, segWrite, segWire} {
+			if h.has[i] && (i != segHeldAt || !h.fromOrigin) { // held: forwarders only
+				segs[name] = append(segs[name], h.d[i])
 			}
 		}
-		if okQ && okW {
-			segs[segWake] = append(segs[segWake], writing-queued)
-		}
-		if okW && okWr {
-			segs[segWrite] = append(segs[segWrite], written-writing)
-		}
-		if okWr {
-			segs[segWire] = append(segs[segWire], a.at-written)
+		if h.has[segWireAt] {
 			if read, ok := stamp[stRead][hopKey{k.id, k.node, a.from}]; ok {
-				segs[segWireRead] = append(segs[segWireRead], read-written)
+				segs[segWireRead] = append(segs[segWireRead], read-h.written)
 				segs[segReadRecv] = append(segs[segReadRecv], a.at-read)
 			}
 		}
@@ -321,19 +321,29 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 	if len(copies) > 0 {
 		slices.SortFunc(copies, func(x, y copyTime) int { return cmp.Compare(y.total, x.total) })
 		copies = copies[:max(1, int(TailShare*float64(len(copies))))]
+		var total time.Duration
+		var sum [4]time.Duration
 		steps := 0
 		for _, c := range copies {
-			sum, h := path(c.k)
-			steps += h
-			tail.Total += c.total
-			tail.Held += sum[0]
-			tail.Wake += sum[1]
-			tail.Write += sum[2]
-			tail.Wire += sum[3]
+			total += c.total
+			steps += depth(c.k, len(l.peers))
+			// Back along the path; a path visits each node at most once.
+			for i, k := 0, c.k; i < len(l.peers) && k != origin[k.id]; i++ {
+				h, ok := hopOf(k)
+				if !ok {
+					break
+				}
+				for i := range sum {
+					if h.has[i] {
+						sum[i] += h.d[i]
+					}
+				}
+				k = h.prev
+			}
 		}
 		m := time.Duration(len(copies))
-		tail = TailSpan{N: len(copies), Total: tail.Total / m, Hops: float64(steps) / float64(len(copies)),
-			Held: tail.Held / m, Wake: tail.Wake / m, Write: tail.Write / m, Wire: tail.Wire / m}
+		tail = TailSpan{N: len(copies), Total: total / m, Hops: float64(steps) / float64(len(copies)),
+			Held: sum[segHeldAt] / m, Wake: sum[segWakeAt] / m, Write: sum[segWriteAt] / m, Wire: sum[segWireAt] / m}
 		tail.Other = tail.Total - tail.Held - tail.Wake - tail.Write - tail.Wire
 	}
 	if n == 0 {
