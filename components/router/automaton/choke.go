@@ -256,7 +256,7 @@ type topicChoke struct {
 	decided bool
 	// since is when t's first first delivery after we joined it came
 	// (zero until then): the first decision takes the rate of its
-	// evidence from it (chokeDecide).
+	// evidence from it (chokeBusy).
 	since time.Time
 }
 
@@ -628,11 +628,11 @@ func (a *Automaton) chokeNeed(t *topicState) int {
 // busy: NarrowFirsts first deliveries in t in a heartbeat interval. A
 // later decision comes at a heartbeat and counts the interval's; the
 // first one, on chokeNeed of t's own, comes when they are in, and takes
-// their rate since the first of them. A first decision on pooled
-// evidence has too few of t's own for a rate, and counts them.
-func (a *Automaton) chokeBusy(now time.Time, t *topicState) bool {
+// their rate since the first of them. A decision on pooled evidence has
+// too few of t's own for a rate, and counts them.
+func (a *Automaton) chokeBusy(now time.Time, t *topicState, pooled bool) bool {
 	c, n := &t.ch, a.cfg.Choke.NarrowFirsts
-	if c.decided || c.total < a.chokeNeed(t) {
+	if c.decided || pooled {
 		return c.total >= n
 	}
 	return time.Duration(c.total)*a.cfg.HeartbeatInterval >= time.Duration(n)*now.Sub(c.since)
@@ -673,7 +673,7 @@ func (a *Automaton) chokePooledTotal(t *topicState) uint64 {
 func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 	c := &t.ch
 	pooled := c.total < a.chokeNeed(t)
-	c.busy = a.chokeBusy(now, t)
+	c.busy = a.chokeBusy(now, t, pooled)
 	a.chokeWiden(t)
 	keep := a.chokeKeep(t)
 	ranked := a.scratchLazy[:0]
