@@ -28,6 +28,7 @@ func compare(cfg Config, runs int, stdout, stderr io.Writer) error {
 		return err
 	}
 	printComparison(stdout, mesh, gs)
+	printTargets(stdout, targets(cfg, mesh, gs))
 	return nil
 }
 
@@ -238,6 +239,16 @@ func printComparison(w io.Writer, mesh, gs []*Result) {
 // pairRatio is the median of the ratios meshbus/go-libp2p-pubsub of the
 // i-th runs of each, so that a drift of the machine's speed cancels out.
 func pairRatio(mesh, gs []*Result, f func(*Result) float64) string {
+	r, ok := pairRatioValue(mesh, gs, f)
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64) + "x"
+}
+
+// pairRatioValue is pairRatio's value; false when no pair has a non-zero
+// go-libp2p-pubsub figure.
+func pairRatioValue(mesh, gs []*Result, f func(*Result) float64) (float64, bool) {
 	a, b := values(mesh, f), values(gs, f)
 	ratios := make([]float64, 0, len(a))
 	for i := range min(len(a), len(b)) {
@@ -246,9 +257,9 @@ func pairRatio(mesh, gs []*Result, f func(*Result) float64) string {
 		}
 	}
 	if len(ratios) == 0 {
-		return "-"
+		return 0, false
 	}
-	return strconv.FormatFloat(median(ratios), 'f', 2, 64) + "x"
+	return median(ratios), true
 }
 
 func values(rs []*Result, f func(*Result) float64) []float64 {
