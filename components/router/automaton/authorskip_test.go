@@ -15,8 +15,14 @@ import (
 // and returns its id; h.out holds what followed.
 func (h *harness) receiveBy(src, author peer.ID, size int) string {
 	h.t.Helper()
+	return h.receiveByIn(topicA, src, author, size)
+}
+
+// receiveByIn is receiveBy for a message of topic.
+func (h *harness) receiveByIn(topic string, src, author peer.ID, size int) string {
+	h.t.Helper()
 	h.reset()
-	m, id := msg(author, topicA, size)
+	m, id := msg(author, topic, size)
 	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}
@@ -349,5 +355,100 @@ func TestSendSkipLastWins(t *testing.T) {
 	o.sendSkip(p, author, true)
 	if c := o.SendTo(p).RPC.GetChoke(); len(c.GetUnskipAuthors()) != 0 || len(c.GetSkipAuthors()) != 2 {
 		t.Fatalf("skip %q unskip %q after asking again", c.GetSkipAuthors(), c.GetUnskipAuthors())
+	}
+}
+
+// A skip names the author alone, so it is asked only while the author
+// sends us its messages itself in every joined topic it subscribes to: in
+// topic-b, where the author is not in our mesh, nothing says it does until
+// one of its messages there comes first straight from it (it floods).
+func TestAuthorSkipNeedsCoverInEveryTopic(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author, other := mesh[0], mesh[1]
+	h.join(topicB)
+	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
+		t.Fatalf("subscribe = %v", o)
+	}
+	if slices.Contains(h.mesh(topicB), author) {
+		t.Fatalf("the author is in topic-b's mesh: %v", h.mesh(topicB))
+	}
+	after := h.a.cfg.Choke.SkipAuthorsAfter
+	for range after + 2 {
+		h.receiveByIn(topicA, author, author, 100)
+		if s, _ := h.skipEntries(other); len(s) != 0 {
+			t.Fatalf("skip %v asked though the author does not send us topic-b's messages", s)
+		}
+	}
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("AuthorSkips = %v", got)
+	}
+	// Its message in topic-b came first straight from it: it floods.
+	h.receiveByIn(topicB, author, author, 100)
+	if s, _ := h.skipEntries(other); !slices.Equal(s, []peer.ID{author}) {
+		t.Fatalf("skip %v, want [author] once it covers every topic", s)
+	}
+	// One in topic-b from someone else releases it, and topic-b is
+	// uncovered again: SkipAuthorsAfter in a row in topic-a do not ask.
+	h.receiveByIn(topicB, other, author, 100)
+	if _, u := h.skipEntries(other); !slices.Equal(u, []peer.ID{author}) {
+		t.Fatalf("unskip %v, want [author]", u)
+	}
+	// A backoff keeps the heartbeat from grafting the author into
+	// topic-b's mesh (which would cover it).
+	h.a.HandlePrune(h.now, author, prune(topicB, 60), &h.out)
+	h.heartbeat()
+	if slices.Contains(h.mesh(topicB), author) {
+		t.Fatalf("the author was grafted into topic-b's mesh: %v", h.mesh(topicB))
+	}
+	for range after + 2 {
+		h.receiveByIn(topicA, author, author, 100)
+	}
+	if got := h.a.AuthorSkips(); len(got) != 0 {
+		t.Fatalf("AuthorSkips = %v with topic-b uncovered", got)
+	}
+}
+
+// An author skipped while in our mesh is released at the heartbeat after
+// it left the mesh, and a topic we join where it is not in our mesh
+// releases it the same way.
+func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		leave func(h *harness, author peer.ID)
+	}{
+		{"pruned", func(h *harness, author peer.ID) {
+			if o := h.a.HandlePrune(h.now, author, prune(topicA, 60), &h.out); o != OutcomePruned {
+				h.t.Fatalf("HandlePrune = %v", o)
+			}
+		}},
+		{"joined a topic", func(h *harness, author peer.ID) {
+			h.join(topicB)
+			if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
+				h.t.Fatalf("subscribe = %v", o)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, mesh := chokeHarness(t, nil)
+			author, other := mesh[0], mesh[1]
+			for range h.a.cfg.Choke.SkipAuthorsAfter {
+				h.receiveBy(author, author, 100)
+			}
+			if got := h.a.AuthorSkips(); !slices.Equal(got, []peer.ID{author}) {
+				t.Fatalf("AuthorSkips = %v, want the author", got)
+			}
+			h.reset()
+			c.leave(h, author)
+			if _, u := h.skipEntries(other); len(u) != 0 {
+				t.Fatalf("released before the heartbeat: %v", u)
+			}
+			h.heartbeat()
+			if _, u := h.skipEntries(other); !slices.Equal(u, []peer.ID{author}) {
+				t.Fatalf("unskip %v at the heartbeat, want [author]", u)
+			}
+			if got := h.a.AuthorSkips(); len(got) != 0 {
+				t.Fatalf("AuthorSkips = %v after the heartbeat", got)
+			}
+		})
 	}
 }

@@ -194,6 +194,10 @@ type peerState struct {
 	skipTold    bool   // it has our author skips since it negotiated the extension
 	skipHold    uint64 // as an author: not asked again before this heartbeat (a.ticks)
 	skipAuthors map[peer.ID]struct{}
+	// floodsUs, as an author: the joined topics where its last message
+	// came first straight from it though it is not in our mesh there
+	// (skipCovered); nil for most peers.
+	floodsUs map[string]struct{}
 
 	// firstsAll counts the messages the peer brought first in any joined
 	// topic where it is in our mesh (chokeFirst): the evidence a topic

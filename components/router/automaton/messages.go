@@ -132,7 +132,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 		return OutcomeSelfOrigin
 	}
 	a.chokeFirst(now, t, from, peer.ID(msg.GetFrom()), id, out)
-	a.skipLearn(from, peer.ID(msg.GetFrom()), out)
+	a.skipLearn(t, from, peer.ID(msg.GetFrom()), out)
 	if len(a.pending) >= a.cfg.MaxPendingValidation {
 		reject(events.RejectValidationThrottled)
 		return OutcomeValidationQueueFull
