@@ -15,7 +15,9 @@ import (
 //
 //   - per peer: broken promises (an IWANTed message that arrived from nobody within IWantFollowupTime)
 //     are reported as EvtPeerPenalized(PenaltyBrokenPromise); per-heartbeat
-//     gossip budgets are reset; old IDONTWANT ids expire;
+//     gossip budgets are reset; old IDONTWANT ids expire; a peer that
+//     negotiated the choke extension is told our author skips once, and an
+//     author we skip that no longer covers us is released (skipCovered);
 //   - per joined topic: mesh peers with a negative score are pruned; a mesh
 //     below Dlo is grafted up to D; a mesh above Dhi is pruned to D keeping
 //     the Dscore best-scoring peers and at least Dout outbound peers; a mesh
