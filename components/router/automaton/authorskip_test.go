@@ -452,3 +452,25 @@ func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
 		})
 	}
 }
+
+// Leaving a topic forgets which authors flooded us there: the evidence is
+// per joined topic, and a long-lived node that joins and leaves many
+// topics keeps none of theirs.
+func TestAuthorSkipEvidenceForgottenOnLeave(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author := mesh[0]
+	h.join(topicB)
+	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
+		t.Fatalf("subscribe = %v", o)
+	}
+	h.receiveByIn(topicB, author, author, 100)
+	if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
+		t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
+	}
+	if o := h.a.Leave(h.now, topicB, &h.out); o != OutcomeLeft {
+		t.Fatalf("Leave = %v", o)
+	}
+	if n := len(h.a.peers[author].floodsUs); n != 0 {
+		t.Fatalf("flood evidence kept after leaving: %v", h.a.peers[author].floodsUs)
+	}
+}

@@ -131,6 +131,7 @@ func (a *Automaton) Leave(now time.Time, topic string, out *Output) Outcome {
 	a.localOrder.remove(topic)
 	for _, p := range a.peerOrder.items {
 		out.sendSub(p, topic, false)
+		delete(a.peers[p].floodsUs, topic) // author skip's evidence is per joined topic
 	}
 	FactTopicLeft.add(out, events.EvtTopicLeft{Topic: topic, At: now})
 	a.dropTopicIfUnused(t)
