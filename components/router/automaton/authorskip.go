@@ -83,7 +83,7 @@ func (a *Automaton) skipLearn(t *topicState, from, author peer.ID, out *Output) 
 // publishes beyond its mesh: flood publishing). A skip covers every topic
 // (the request names the author alone), and in a topic where the author
 // does not send to us our peers' announcements would be our only way to
-// its messages: a 200 ms batch and a round trip late each. (Asked on
+// its messages: a batch (FlushInterval) and a round trip late each. (Asked on
 // evidence from one topic, with flood publishing off and ten topics on 20
 // loopback nodes, 0.7% of all deliveries came that way, up to 140 ms late;
 // docs/benchmarks.md, "Author skip in many topics".)
