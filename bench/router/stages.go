@@ -333,9 +333,9 @@ func (l *stageLog) report() ([]StageSpan, float64, TailSpan) {
 				if !ok {
 					break
 				}
-				for i := range sum {
-					if h.has[i] {
-						sum[i] += h.d[i]
+				for j := range sum {
+					if h.has[j] {
+						sum[j] += h.d[j]
 					}
 				}
 				k = h.prev

@@ -100,9 +100,11 @@ func (a *Automaton) skipCovered(ps *peerState) bool {
 	return true
 }
 
-// skipRelease ends our request for author ps's messages; it is not asked
-// again before the next heartbeat.
+// skipRelease ends our request for author ps's messages; its count of
+// direct copies starts again, and it is not asked again before the next
+// heartbeat.
 func (a *Automaton) skipRelease(ps *peerState, out *Output) {
+	ps.directRun = 0
 	a.setSkip(ps, false, out)
 	ps.skipHold = a.ticks + 1
 }

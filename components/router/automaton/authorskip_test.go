@@ -11,25 +11,25 @@ import (
 	"github.com/meshbus/meshbus/events"
 )
 
-// receiveBy makes src deliver a new message of author, of size bytes,
-// and returns its id; h.out holds what followed.
+// receiveBy makes src deliver a new message of author in topic-a, of
+// size bytes, and returns its id; h.out holds what followed.
 func (h *harness) receiveBy(src, author peer.ID, size int) string {
 	h.t.Helper()
-	return h.receiveByIn(topicA, src, author, size)
+	_, id := h.receiveFrom(src, author, topicA, size)
+	return id
 }
 
-// receiveByIn is receiveBy for a message of topic.
-func (h *harness) receiveByIn(topic string, src, author peer.ID, size int) string {
+// joinWithAuthorOutsideMesh joins topic-b, which author subscribes to
+// after the join, so that it is not in our mesh there.
+func (h *harness) joinWithAuthorOutsideMesh(author peer.ID) {
 	h.t.Helper()
-	h.reset()
-	m, id := msg(author, topic, size)
-	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
-		h.t.Fatalf("HandleMessage = %v", o)
+	h.join(topicB)
+	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
+		h.t.Fatalf("subscribe = %v", o)
 	}
-	if o := h.a.Validated(h.now, id, ValidationAccept, &h.out); o != OutcomeDelivered {
-		h.t.Fatalf("Validated = %v", o)
+	if slices.Contains(h.mesh(topicB), author) {
+		h.t.Fatalf("the author is in topic-b's mesh: %v", h.mesh(topicB))
 	}
-	return id
 }
 
 // skipEntries returns the authors p was asked to skip and unskip in h.out.
@@ -365,16 +365,10 @@ func TestSendSkipLastWins(t *testing.T) {
 func TestAuthorSkipNeedsCoverInEveryTopic(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	author, other := mesh[0], mesh[1]
-	h.join(topicB)
-	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
-		t.Fatalf("subscribe = %v", o)
-	}
-	if slices.Contains(h.mesh(topicB), author) {
-		t.Fatalf("the author is in topic-b's mesh: %v", h.mesh(topicB))
-	}
+	h.joinWithAuthorOutsideMesh(author)
 	after := h.a.cfg.Choke.SkipAuthorsAfter
 	for range after + 2 {
-		h.receiveByIn(topicA, author, author, 100)
+		h.receiveFrom(author, author, topicA, 100)
 		if s, _ := h.skipEntries(other); len(s) != 0 {
 			t.Fatalf("skip %v asked though the author does not send us topic-b's messages", s)
 		}
@@ -383,13 +377,13 @@ func TestAuthorSkipNeedsCoverInEveryTopic(t *testing.T) {
 		t.Fatalf("AuthorSkips = %v", got)
 	}
 	// Its message in topic-b came first straight from it: it floods.
-	h.receiveByIn(topicB, author, author, 100)
+	h.receiveFrom(author, author, topicB, 100)
 	if s, _ := h.skipEntries(other); !slices.Equal(s, []peer.ID{author}) {
 		t.Fatalf("skip %v, want [author] once it covers every topic", s)
 	}
 	// One in topic-b from someone else releases it, and topic-b is
 	// uncovered again: SkipAuthorsAfter in a row in topic-a do not ask.
-	h.receiveByIn(topicB, other, author, 100)
+	h.receiveFrom(other, author, topicB, 100)
 	if _, u := h.skipEntries(other); !slices.Equal(u, []peer.ID{author}) {
 		t.Fatalf("unskip %v, want [author]", u)
 	}
@@ -401,7 +395,7 @@ func TestAuthorSkipNeedsCoverInEveryTopic(t *testing.T) {
 		t.Fatalf("the author was grafted into topic-b's mesh: %v", h.mesh(topicB))
 	}
 	for range after + 2 {
-		h.receiveByIn(topicA, author, author, 100)
+		h.receiveFrom(author, author, topicA, 100)
 	}
 	if got := h.a.AuthorSkips(); len(got) != 0 {
 		t.Fatalf("AuthorSkips = %v with topic-b uncovered", got)
@@ -410,23 +404,21 @@ func TestAuthorSkipNeedsCoverInEveryTopic(t *testing.T) {
 
 // An author skipped while in our mesh is released at the heartbeat after
 // it left the mesh, and a topic we join where it is not in our mesh
-// releases it the same way.
+// releases it the same way. Its count of direct copies starts again: once
+// it covers us again (it floods the uncovered topic), it is not asked
+// before SkipAuthorsAfter more in a row.
 func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		leave func(h *harness, author peer.ID)
+		topic string // the topic it no longer covers
 	}{
 		{"pruned", func(h *harness, author peer.ID) {
 			if o := h.a.HandlePrune(h.now, author, prune(topicA, 60), &h.out); o != OutcomePruned {
 				h.t.Fatalf("HandlePrune = %v", o)
 			}
-		}},
-		{"joined a topic", func(h *harness, author peer.ID) {
-			h.join(topicB)
-			if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
-				h.t.Fatalf("subscribe = %v", o)
-			}
-		}},
+		}, topicA},
+		{"joined a topic", (*harness).joinWithAuthorOutsideMesh, topicB},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, mesh := chokeHarness(t, nil)
@@ -449,6 +441,11 @@ func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
 			if got := h.a.AuthorSkips(); len(got) != 0 {
 				t.Fatalf("AuthorSkips = %v after the heartbeat", got)
 			}
+			h.heartbeat() // past the hold after a release
+			h.receiveFrom(author, author, c.topic, 100)
+			if got := h.a.AuthorSkips(); len(got) != 0 {
+				t.Fatalf("asked again on one direct copy after the release: %v", got)
+			}
 		})
 	}
 }
@@ -459,11 +456,8 @@ func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
 func TestAuthorSkipEvidenceForgottenOnLeave(t *testing.T) {
 	h, mesh := chokeHarness(t, nil)
 	author := mesh[0]
-	h.join(topicB)
-	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
-		t.Fatalf("subscribe = %v", o)
-	}
-	h.receiveByIn(topicB, author, author, 100)
+	h.joinWithAuthorOutsideMesh(author)
+	h.receiveFrom(author, author, topicB, 100)
 	if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
 		t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
 	}

@@ -56,7 +56,6 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 			// Left our mesh in a topic, or we joined one where it is
 			// not in our mesh: its messages there reach us only through
 			// others.
-			ps.directRun = 0
 			a.skipRelease(ps, out)
 		}
 		ps.lazy.ihaves, ps.lazy.idsHB = 0, 0

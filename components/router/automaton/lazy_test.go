@@ -44,8 +44,15 @@ func (h *harness) receive(src peer.ID, size int) (*pb.Message, string) {
 // receiveIn is receive for a message of topic.
 func (h *harness) receiveIn(src peer.ID, topic string, size int) (*pb.Message, string) {
 	h.t.Helper()
+	return h.receiveFrom(src, pid(99), topic, size)
+}
+
+// receiveFrom makes src deliver a new message of author in topic, of size
+// bytes, and returns it and its id; h.out holds what followed.
+func (h *harness) receiveFrom(src, author peer.ID, topic string, size int) (*pb.Message, string) {
+	h.t.Helper()
 	h.reset()
-	m, id := msg(pid(99), topic, size)
+	m, id := msg(author, topic, size)
 	if o := h.a.HandleMessage(h.now, src, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		h.t.Fatalf("HandleMessage = %v", o)
 	}
