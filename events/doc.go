@@ -12,6 +12,23 @@
 // ordering between different types except where a comment states one (a
 // subscription with a sequence number can restore the bus-wide order).
 //
+// Fields that recur keep one meaning in every event that has them, and are
+// not documented again on each:
+//   - Peer is the remote peer the event is about; From is the peer that
+//     sent what the event reports (a message, an announcement, a record).
+//   - Topic is the pubsub topic's name.
+//   - ID is a message id as the router computes it (its message id
+//     function; by default from || seqno), as a string of bytes.
+//   - GroupID is a partial message's group id (the partial messages
+//     extension), as a string of bytes.
+//   - Size is the encoded size in bytes of the message the event is
+//     about.
+//   - Reason is the typed cause, one of the named constants of its type
+//     (each type's String gives the label that metrics use).
+//   - At is the emitter's clock reading when it decided the event: the
+//     component's github.com/benbjohnson/clock (a mock in tests), not
+//     when a subscriber reads it.
+//
 // Where go-libp2p's core/event already defines an event, meshbus emits that
 // type instead of defining a twin; the aliases in conn.go name them in this
 // catalog.

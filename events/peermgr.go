@@ -37,10 +37,15 @@ func (s PeerSource) String() string {
 
 // EvtPeerDiscovered is emitted when a peer is added to the peer store.
 type EvtPeerDiscovered struct {
-	Peer   peer.ID
+	Peer peer.ID
+	// Source is where the peer manager learned of the peer (its
+	// configuration, peer exchange, discovery or identify, an inbound
+	// connection).
 	Source PeerSource
-	Addrs  []ma.Multiaddr
-	At     time.Time
+	// Addrs are the addresses the store holds for the peer after the
+	// addition (owned by the event: read-only).
+	Addrs []ma.Multiaddr
+	At    time.Time
 }
 
 // EvtDialAttempted is emitted when the peer manager starts dialing a peer.
@@ -55,6 +60,8 @@ type EvtDialAttempted struct {
 // EvtDialSucceeded is emitted when a dial by the peer manager connects.
 type EvtDialSucceeded struct {
 	Peer peer.ID
+	// Took is the time from the dial's start to its success, on the
+	// peer manager's clock.
 	Took time.Duration
 	At   time.Time
 }
@@ -100,8 +107,12 @@ type EvtDialFailed struct {
 // before Until: after a failed dial, a graylisting, or the end of the
 // peer's last connection (whoever closed it; Reconnects > 0 then).
 type EvtPeerBackedOff struct {
-	Peer     peer.ID
-	Until    time.Time
+	Peer peer.ID
+	// Until is the earliest time the peer manager dials the peer again
+	// (zero when Permanent).
+	Until time.Time
+	// Failures counts the peer's failed dials and graylistings since its
+	// last successful dial, including the one this backoff follows.
 	Failures int
 	// Reconnects counts the peer's consecutive short-lived connections when
 	// the backoff follows a disconnect (the backoff doubles with each); 0
@@ -152,8 +163,10 @@ func (r EvictReason) String() string {
 // EvtPeerEvicted is emitted when the peer manager disconnects a peer or
 // removes it from the store. Removed reports whether it left the store too.
 type EvtPeerEvicted struct {
-	Peer    peer.ID
-	Reason  EvictReason
+	Peer   peer.ID
+	Reason EvictReason
+	// Removed reports whether the peer also left the peer store (false:
+	// it stays known, disconnected).
 	Removed bool
 	At      time.Time
 }
@@ -165,7 +178,10 @@ type EvtPeerRecordRejected struct {
 	// From is who offered the record.
 	From peer.ID
 	// Peer is the id the record claimed, if it could be read.
-	Peer   peer.ID
+	Peer peer.ID
+	// Reason is one of the peer manager's rejection labels (the Reject
+	// constants of components/peermgr/automaton: "unsigned",
+	// "bad_envelope", "peer_id_mismatch", "unparseable_address", ...).
 	Reason string
 	At     time.Time
 }

@@ -83,7 +83,9 @@ type EvtPeerChoked struct {
 	Topic string
 	// ByUs is true when the local node decided (it chose its eager
 	// peers), false when the peer told us.
-	ByUs   bool
+	ByUs bool
+	// Choked is the new state: true when the choke starts, false when it
+	// is lifted.
 	Choked bool
 	At     time.Time
 }
@@ -220,8 +222,10 @@ type PeerExchangeRecord struct {
 // accept-PX threshold). The records are unverified: consumers check the
 // signatures.
 type EvtPeerExchangeReceived struct {
-	From    peer.ID
-	Topic   string
+	From  peer.ID
+	Topic string
+	// Records are the PRUNE's peer records, as received (owned by the
+	// event: read-only).
 	Records []PeerExchangeRecord
 	At      time.Time
 }
@@ -269,8 +273,9 @@ type EvtMessageDuplicated struct {
 type EvtChokedPeerAnnounced struct {
 	Topic string
 	From  peer.ID
-	IDs   []string
-	At    time.Time
+	// IDs are the announced ids of messages we already have.
+	IDs []string
+	At  time.Time
 }
 
 // RejectReason names why a received message was not delivered.

@@ -27,7 +27,9 @@ type ScoreThresholds struct {
 
 // PeerScore is one peer's score in a snapshot.
 type PeerScore struct {
-	Peer  peer.ID
+	Peer peer.ID
+	// Score is the peer's score (the weighted sum of P1 to P7) as the
+	// scorer last computed it.
 	Score float64
 }
 
@@ -37,7 +39,10 @@ type PeerScore struct {
 // Scores slice is shared and read-only. It includes disconnected peers whose
 // score is still retained; a peer absent from it scores 0.
 type EvtPeerScoresUpdated struct {
-	Scores     []PeerScore
+	// Scores holds one entry per scored peer, in no particular order.
+	Scores []PeerScore
+	// Thresholds are the scorer's thresholds, for consumers that
+	// compare scores with them.
 	Thresholds ScoreThresholds
 	At         time.Time
 }
@@ -78,11 +83,13 @@ func (t Threshold) String() string {
 // newly scored peer starts from the position of score 0; a forgotten one
 // crosses nothing.
 type EvtPeerScoreThresholdCrossed struct {
-	Peer      peer.ID
+	Peer peer.ID
+	// Threshold is the threshold crossed.
 	Threshold Threshold
 	// Below is true when the score fell below the threshold, false when it
 	// rose to or above it.
 	Below bool
+	// Score is the score after the change.
 	Score float64
 	At    time.Time
 }
@@ -90,6 +97,8 @@ type EvtPeerScoreThresholdCrossed struct {
 // EvtPeerAppScoreSet sets a peer's application-specific score (term P5). Any
 // component or add-on may emit it; the latest value per peer wins.
 type EvtPeerAppScoreSet struct {
-	Peer  peer.ID
+	Peer peer.ID
+	// Score is the application's value for the peer; the scorer
+	// multiplies it by its P5 weight.
 	Score float64
 }

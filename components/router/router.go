@@ -225,13 +225,13 @@ func New(h host.Host, bus *eventbus.Bus, opts ...Option) (*Router, error) {
 // ID returns the local peer id.
 func (r *Router) ID() peer.ID { return r.self }
 
-// Start subscribes to the bus, registers the pubsub stream handlers and
-// starts the driver goroutine. ctx bounds only the start itself; the router
-// runs until Close. Starting twice, or after Close, is an error.
 // peerEventBuffer is the buffer of the router's peer-event subscription:
 // 256 events, 4 KiB, a burst of 85 connections.
 const peerEventBuffer = 256
 
+// Start subscribes to the bus, registers the pubsub stream handlers and
+// starts the driver goroutine. ctx bounds only the start itself; the router
+// runs until Close. Starting twice, or after Close, is an error.
 func (r *Router) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
