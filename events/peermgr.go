@@ -112,7 +112,8 @@ type EvtPeerBackedOff struct {
 	// (zero when Permanent).
 	Until time.Time
 	// Failures counts the peer's failed dials and graylistings since its
-	// last successful dial, including the one this backoff follows.
+	// last successful dial, counting the failed dial or graylisting
+	// that caused this backoff, if one did.
 	Failures int
 	// Reconnects counts the peer's consecutive short-lived connections when
 	// the backoff follows a disconnect (the backoff doubles with each); 0
