@@ -13,16 +13,21 @@ type SubscriptionInfo struct {
 	Name string
 	// Types are the subscribed types (interface types included as given);
 	// nil for a wildcard subscription.
-	Types    []reflect.Type
+	Types []reflect.Type
+	// Wildcard reports a subscription to every type (Wildcard, or
+	// go-libp2p's event.WildcardSubscription).
 	Wildcard bool
-	Policy   Policy
-	BufSize  int
+	// Policy is what the bus does when its buffer is full.
+	Policy Policy
+	// BufSize is its buffer's capacity in events.
+	BufSize int
 	// Queued is how many events wait in its channel now.
 	Queued int
 	// Delivered counts events offered to it and not dropped.
 	Delivered uint64
 	// Dropped counts events it dropped.
-	Dropped   uint64
+	Dropped uint64
+	// Sequenced reports a subscription that receives Sequenced events.
 	Sequenced bool
 	// Quiet are the types whose events do not wake its reader (the Quiet
 	// option); nil without it.

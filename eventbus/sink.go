@@ -364,7 +364,10 @@ func (s *chanSink[E]) queued() int { return len(s.ch) }
 // channels restores the global emission order by sorting on Seq. A replayed
 // stateful event carries Seq 0.
 type Sequenced[T any] struct {
-	Seq   uint64
+	// Seq is the bus-wide sequence number (0 for a replayed stateful
+	// event).
+	Seq uint64
+	// Event is the event as emitted.
 	Event T
 }
 

@@ -111,14 +111,18 @@ func WithPartial(opts PartialOptions) TopicOption {
 // PartialUpdate is what a PartialSubscription receives: a group that got
 // new parts (Extended) or became complete.
 type PartialUpdate struct {
-	Topic   string
+	// Topic is the joined topic the group belongs to.
+	Topic string
+	// GroupID is the group's id; the update owns it.
 	GroupID []byte
 	// From is the peer whose RPC caused the update.
 	From peer.ID
 	// Message is the group's state (the value the application's Logic
 	// returned, or passed to PublishPartial).
-	Message  PartialMessage
+	Message PartialMessage
+	// Extended reports that the update added at least one part we lacked.
 	Extended bool
+	// Complete reports that the group now has every part.
 	Complete bool
 }
 
