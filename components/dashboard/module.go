@@ -51,7 +51,12 @@ func Options(opts ...Option) fx.Option {
 	return fx.Supply(fx.Annotate(opts, fx.ResultTags(`name:"dashboard_options"`)))
 }
 
-// Params are Module's dependencies.
+// Params are Module's dependencies. Bus (the node's bus, whose events
+// the dashboard shows) and Host (its id and connections) are required.
+// The rest are optional: Clock (default the real clock), Logger (default
+// slog.Default()), Registerer (the dashboard's own metrics; none without it), the
+// router's and scorer's views (Mesh, Choked, Fanout, Direct, Breakdowns:
+// see each type), and Options, supplied by Options.
 type Params struct {
 	fx.In
 
