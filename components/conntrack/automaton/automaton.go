@@ -46,12 +46,20 @@ func (c Config) Validate() error {
 // Conn is what the automaton knows of one connection, copied out of a
 // network.Conn by the driver so that the core never touches the network.
 type Conn struct {
-	ID        string
-	Peer      peer.ID
+	// ID is the connection's id (network.Conn.ID), unique in the host.
+	ID string
+	// Peer is the remote peer.
+	Peer peer.ID
+	// Direction is who opened it: inbound or outbound.
 	Direction network.Direction
-	Remote    ma.Multiaddr
-	IP        netip.Addr // zero for relayed or non-IP connections
-	Limited   bool
+	// Remote is the remote multiaddr.
+	Remote ma.Multiaddr
+	// IP is the remote IP address; zero for relayed or non-IP
+	// connections.
+	IP netip.Addr
+	// Limited reports a connection with resource limits (a relayed
+	// connection's network.ConnStats.Limited).
+	Limited bool
 }
 
 type openConn struct {

@@ -140,7 +140,10 @@ func (a *Automaton) exempt(id peer.ID) bool {
 
 // AddPeer is a peer given by the user or found by discovery.
 type AddPeer struct {
-	Info   peer.AddrInfo
+	// Info is the peer's id and the addresses to merge into the store.
+	Info peer.AddrInfo
+	// Source is where it was learned; SourceStatic makes it a static
+	// peer.
 	Source events.PeerSource
 }
 

@@ -102,6 +102,7 @@ type Output struct {
 	// Facts lists every event below in decision order.
 	Facts []Fact
 
+	// The events to emit, one slice per type (Facts orders them).
 	Discovered []events.EvtPeerDiscovered
 	Attempted  []events.EvtDialAttempted
 	Succeeded  []events.EvtDialSucceeded
@@ -119,7 +120,8 @@ type Output struct {
 	// Protections are connection manager changes, in decision order.
 	Protections []Protection
 	// Census is set by a connectivity pass (HasCensus).
-	Census    Census
+	Census Census
+	// HasCensus reports that a connectivity pass set Census.
 	HasCensus bool
 	// Next is set by a connectivity pass: when the next one is due.
 	Next time.Duration
