@@ -140,12 +140,28 @@ func (r *floorRing) pushOneCAS(v floorEvt) bool {
 	return r.nwait.Load() > 0
 }
 
+// pushOneCASNoLoad is pushOneCAS as the SingleProducer fast path does
+// it now: the compare-and-swap's old value is the tail the producer
+// keeps, not a load of seq (such a load, right after the last push's
+// locked instruction, waits for it).
+func (r *floorRing) pushOneCASNoLoad(v floorEvt) bool {
+	t := r.tail
+	r.slots[t&r.mask] = v
+	if !r.seq.CompareAndSwap(t<<1, (t+1)<<1) {
+		return false
+	}
+	r.tail = t + 1
+	return r.nwait.Load() > 0
+}
+
 // BenchmarkPushFloor measures, alternated in one run, what one event costs
 // an emitter that nobody reads while the timer runs: a bare single-producer
 // ring push (one atomic store), the same with the wake-up check, a
 // compare-and-swap + store push (the lane's fast path without its
 // membership checks), a single compare-and-swap push (one-cas: a
-// SingleProducer emitter's fast path without its checks), a buffered typed
+// SingleProducer emitter's fast path without its checks, as it was until
+// 2026-12-08; one-cas-noload: as it is, without loading seq first, each
+// on a ring of its own so that its compare-and-swap succeeds), a buffered typed
 // channel send, the batch mode's Emit (one subscriber) and its EmitMany
 // (per event, in batches of 64), both also from a SingleProducer emitter
 // (batch-emit-single, batch-emitmany64-single-per-event), the
@@ -164,6 +180,8 @@ var ev0 = floorEvt{A: 1, H: 8}
 func BenchmarkPushFloor(b *testing.B) {
 	const burst = 1024
 	ring := &floorRing{slots: make([]floorEvt, burst), mask: burst - 1}
+	casRing := &floorRing{slots: make([]floorEvt, burst), mask: burst - 1}
+	noLoadRing := &floorRing{slots: make([]floorEvt, burst), mask: burst - 1}
 	ch := make(chan floorEvt, burst)
 	bus := New(WithDefaultPolicy(Block))
 	defer bus.Close()
@@ -214,7 +232,12 @@ func BenchmarkPushFloor(b *testing.B) {
 		}},
 		{"one-cas", func() {
 			for range burst {
-				sink = ring.pushOneCAS(ev) || sink
+				sink = casRing.pushOneCAS(ev) || sink
+			}
+		}},
+		{"one-cas-noload", func() {
+			for range burst {
+				sink = noLoadRing.pushOneCASNoLoad(ev) || sink
 			}
 		}},
 		{"chan", func() {
@@ -287,7 +310,12 @@ func BenchmarkPushFloor(b *testing.B) {
 	total := alternate(b, len(contenders), func(i int) { contenders[i].run() }, drain)
 	_ = sink
 	per := func(i int) float64 { return float64(total[i].Nanoseconds()) / float64(b.N*burst) }
-	chanNs := per(4)
+	chanNs := 0.0
+	for i, c := range contenders {
+		if c.name == "chan" {
+			chanNs = per(i)
+		}
+	}
 	for i, c := range contenders {
 		b.ReportMetric(per(i), c.name+"-ns/push")
 		b.ReportMetric(per(i)/chanNs, c.name+"-x-chan")

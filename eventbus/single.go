@@ -110,14 +110,21 @@ func (c *singleCache[T]) moreRoom(t uint64) bool {
 // as many of vs as every member has room for (at least one when n > 0)
 // and publishes them with one compare-and-swap of seq, the one locked
 // instruction of the path. A compare-and-swap that fails (an attach or
-// detach took the word meanwhile) leaves slots written but unpublished:
-// nobody reads a slot at or past the published tail, and only this
-// emitter writes slots. n is 0 when the caller must take the slow path;
+// detach took the word since the emitter's last call, or meanwhile)
+// leaves slots written but unpublished, and the write harmed nothing
+// whatever changed: nobody reads a slot at or past the published tail,
+// only this emitter writes slots or moves the tail, a ring that grew
+// keeps the old one's slots below the tail (the write went to the old
+// one, which nobody reuses), and the room the emitter cached holds for
+// the members it counted (their cursors only advance) and for any that
+// joined since (at the tail). The emitter does not load seq before the
+// write for the same reason; a goroutine paused between such a load and
+// the write would meet every one of these cases anyway. n is 0 when the caller must take the slow path;
 // woke and owe are as wakeAll's.
 func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
-	s := ln.seq.Load()
+	s := c.seq // not loaded: the compare-and-swap checks it (Emitter.Emit)
 	t := s >> 2
-	if s != c.seq || t >= c.room {
+	if t >= c.room {
 		return 0, false, nil
 	}
 	k := min(uint64(len(vs)), c.room-t)

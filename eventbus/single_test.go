@@ -136,6 +136,46 @@ func TestSingleProducerFastPath(t *testing.T) {
 	}
 }
 
+// A Subscribe that grows the ring between two Emits: the next Emit's
+// fast path, which does not load the lane's seq first, writes its slot in
+// the old ring and its compare-and-swap fails; the event comes through
+// the slow path in the new ring, and what the members had queued is
+// intact.
+func TestSingleProducerStaleCacheAfterGrow(t *testing.T) {
+	b := New()
+	defer b.Close()
+	s1 := must(SubscribeBatch[evtA](b, BufSize(4), WithPolicy(Block)))
+	em := must(NewEmitter[evtA](b, SingleProducer()))
+	for i := range 3 {
+		_ = em.Emit(evtA{i}) // the first on the slow path, then fast
+	}
+	c := em.sp
+	oldSlots, oldMask := c.slots, c.mask
+	if !c.ok {
+		t.Fatal("not on the fast path after three Emits")
+	}
+	s2 := must(SubscribeBatch[evtA](b, BufSize(64), WithPolicy(Block)))
+	if nb := s1.r.lnp.Load().buf.Load(); len(nb.slots) <= len(oldSlots) {
+		t.Fatalf("the ring did not grow: %d slots, %d before", len(nb.slots), len(oldSlots))
+	}
+	if err := em.Emit(evtA{3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := oldSlots[3&oldMask].N; got != 3 {
+		t.Fatalf("the fast path did not write the old ring (slot holds %d): the test missed its case", got)
+	}
+	if got := nextAll(t, s1, 4, 8); got[0].N != 0 || got[1].N != 1 || got[2].N != 2 || got[3].N != 3 {
+		t.Fatalf("s1 got %v", got)
+	}
+	if got := nextAll(t, s2, 1, 8); got[0].N != 3 {
+		t.Fatalf("s2 got %v", got)
+	}
+	_ = em.Emit(evtA{4})
+	if !c.ok || len(c.slots) == len(oldSlots) {
+		t.Fatalf("the cache was not refreshed: ok %v, %d slots", c.ok, len(c.slots))
+	}
+}
+
 // The four policies, counters and Notifier calls are those of any
 // emitter, and channel, sequenced and event.Bus subscriptions of the type
 // get every event in order beside the batch ones.
