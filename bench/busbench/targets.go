@@ -52,7 +52,7 @@ const BatchEmitterFloor = "the emitter safe for concurrent use takes the ring's 
 	"with a sequentially consistent store (an exchange on amd64, needed so that a parking reader cannot miss it): " +
 	"the same two locked instructions as a channel send's lock and unlock, which dominate both " +
 	"(go test -bench PushFloor ./eventbus: a bare compare-and-swap + store ring push is 0.7-0.9x a channel send, " +
-	"a single-producer push with one locked instruction 0.4-0.5x)"
+	"a single-producer push with one locked instruction 0.3-0.5x)"
 
 // Target is one checked target.
 type Target struct {
