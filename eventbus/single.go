@@ -103,24 +103,25 @@ func (c *singleCache[T]) moreRoom(t uint64) bool {
 }
 
 // trySingleMany is the fast path of a single-producer emitter's EmitMany
-// (c.ok; Emitter.Emit has the one-event path written out): if the lane's
-// seq is still what the emitter left there (nothing changed since, see
-// singleCache; nobody waits for the word or the node, no member ended or
-// asks to rejoin: each of these sets the dirty bit, see dirty), it writes
-// as many of vs as every member has room for (at least one when n > 0)
-// and publishes them with one compare-and-swap of seq, the one locked
-// instruction of the path. A compare-and-swap that fails (an attach or
-// detach took the word since the emitter's last call, or meanwhile)
-// leaves slots written but unpublished, and the write harmed nothing
-// whatever changed: nobody reads a slot at or past the published tail,
-// only this emitter writes slots or moves the tail, a ring that grew
-// keeps the old one's slots below the tail (the write went to the old
-// one, which nobody reuses), and the room the emitter cached holds for
-// the members it counted (their cursors only advance) and for any that
-// joined since (at the tail). The emitter does not load seq before the
-// write for the same reason; a goroutine paused between such a load and
-// the write would meet every one of these cases anyway. n is 0 when the caller must take the slow path;
-// woke and owe are as wakeAll's.
+// (c.ok; Emitter.Emit has the one-event path written out): it writes as
+// many of vs as every member has room for, as the emitter last saw them
+// (at least one when n > 0), and publishes them with one compare-and-swap
+// of seq from the value the emitter left there, the one locked
+// instruction of the path. It succeeds only while nothing changed since
+// (see singleCache; nobody waits for the word or the node, no member
+// ended or asks to rejoin: each of these sets the dirty bit, see dirty).
+// One that fails (an attach or detach took the word since the emitter's
+// last call, or meanwhile) leaves slots written but unpublished, and the
+// write harmed nothing whatever changed: nobody reads a slot at or past
+// the published tail, only this emitter writes slots or moves the tail,
+// a ring that grew keeps the old one's slots below the tail (the write
+// went to the old one, which nobody reuses), and the room the emitter
+// cached holds for the members it counted (their cursors only advance)
+// and for any that joined since (at the tail). So seq is not loaded
+// before the write: a goroutine paused between such a load and the write
+// would meet every one of these cases anyway, and the load, of the word
+// the last call's compare-and-swap wrote, waits for it. n is 0 when the
+// caller must take the slow path; woke and owe are as wakeAll's.
 func (ln *lane[T]) trySingleMany(c *singleCache[T], vs []T) (n int, woke bool, owe *subCore) {
 	s := c.seq // not loaded: the compare-and-swap checks it (Emitter.Emit)
 	t := s >> 2

@@ -131,8 +131,8 @@ func (e *Emitter[T]) Emit(v T) error {
 	// as the emitter last saw them, still has some; one compare-and-swap
 	// from the seq the emitter left publishes, and fails if anything
 	// changed since (see singleCache). The seq is not loaded first: a
-	// load right after the last Emit's locked instruction waits for it,
-	// 2 of the path's 7 ns (BenchmarkPushFloor, one-cas against
+	// load of the word the last Emit's compare-and-swap wrote waits for
+	// it, 2 of the path's 7 ns (BenchmarkPushFloor, one-cas against
 	// one-cas-noload). A failed compare-and-swap leaves the slot written
 	// but unpublished, which nobody reads (see lane.trySingleMany, its
 	// EmitMany twin, for why the write is safe whatever changed). The
