@@ -23,8 +23,9 @@
 //     extension), as a string of bytes.
 //   - Size is the encoded size in bytes of the message the event is
 //     about.
-//   - Reason is the typed cause, one of the named constants of its type
-//     (each type's String gives the label that metrics use).
+//   - Reason is the cause: one of the named constants of its type (whose
+//     String is the label metrics use), or, where the field is a string,
+//     one of the labels its comment lists.
 //   - At is the emitter's clock reading when it decided the event: the
 //     component's github.com/benbjohnson/clock (a mock in tests), not
 //     when a subscriber reads it.

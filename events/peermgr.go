@@ -42,8 +42,9 @@ type EvtPeerDiscovered struct {
 	// configuration, peer exchange, discovery or identify, an inbound
 	// connection).
 	Source PeerSource
-	// Addrs are the addresses the store holds for the peer after the
-	// addition (owned by the event: read-only).
+	// Addrs are the addresses that came with the peer (its dial address
+	// when learned from an outbound connection; nil when none came); the
+	// event owns them: read-only.
 	Addrs []ma.Multiaddr
 	At    time.Time
 }

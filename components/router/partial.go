@@ -113,7 +113,8 @@ func WithPartial(opts PartialOptions) TopicOption {
 type PartialUpdate struct {
 	// Topic is the joined topic the group belongs to.
 	Topic string
-	// GroupID is the group's id; the update owns it.
+	// GroupID is the group's id; every partial subscription of the topic
+	// gets the same slice: read-only.
 	GroupID []byte
 	// From is the peer whose RPC caused the update.
 	From peer.ID
