@@ -468,3 +468,27 @@ func TestAuthorSkipEvidenceForgottenOnLeave(t *testing.T) {
 		t.Fatalf("flood evidence kept after leaving: %v", h.a.peers[author].floodsUs)
 	}
 }
+
+// The same when the author leaves the topic: back in it, it covers us
+// there only on new evidence, so a skip is not asked on the old.
+func TestAuthorSkipEvidenceForgottenWhenTheAuthorLeaves(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	author := mesh[0]
+	h.joinWithAuthorOutsideMesh(author)
+	h.receiveFrom(author, author, topicB, 100)
+	if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
+		t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
+	}
+	if o := h.a.HandleSubscription(h.now, author, topicB, false, &h.out); o != OutcomeUnsubscribed {
+		t.Fatalf("unsubscribe = %v", o)
+	}
+	if _, ok := h.a.peers[author].floodsUs[topicB]; ok {
+		t.Fatalf("flood evidence kept after the author left topic-b: %v", h.a.peers[author].floodsUs)
+	}
+	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
+		t.Fatalf("subscribe = %v", o)
+	}
+	if h.a.skipCovered(h.a.peers[author]) {
+		t.Fatal("back in topic-b and outside our mesh there, the author counts as covering us on old evidence")
+	}
+}

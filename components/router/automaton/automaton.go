@@ -196,7 +196,8 @@ type peerState struct {
 	skipAuthors map[peer.ID]struct{}
 	// floodsUs, as an author: the joined topics where its last message
 	// came first straight from it though it is not in our mesh there
-	// (skipCovered); nil for most peers.
+	// (skipCovered), forgotten when either side leaves the topic; nil for
+	// most peers.
 	floodsUs map[string]struct{}
 
 	// firstsAll counts the messages the peer brought first in any joined

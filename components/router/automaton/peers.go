@@ -155,6 +155,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 func (a *Automaton) peerLeavesTopic(now time.Time, ps *peerState, name string, reason events.PruneReason, out *Output) {
 	ps.topics.remove(name)
 	delete(ps.gossiped, name)
+	delete(ps.floodsUs, name) // if it comes back, it floods us only on new evidence
 	t := a.topics[name]
 	if t == nil {
 		return
