@@ -474,12 +474,14 @@ func (a *Automaton) ungraylist(id peer.ID, out *Output) bool {
 	return true
 }
 
-// SyncGates restates every graylisted peer for the gater (after a load) and
-// every static peer's protection; the driver calls it once at start.
+// SyncGates restates every graylisted peer for the gater (after a load),
+// with the backoff the peer store kept for it, so that a restart does not
+// cut a graylisting's backoff short, and every static peer's protection;
+// the driver calls it once at start.
 func (a *Automaton) SyncGates(out *Output) {
 	a.store.Range(func(p *peerstore.Peer) bool {
 		if p.Graylisted {
-			out.Gates = append(out.Gates, Gate{Peer: p.ID, Graylisted: true})
+			out.Gates = append(out.Gates, Gate{Peer: p.ID, Graylisted: true, Until: p.BackoffUntil})
 		}
 		if p.Source == events.SourceStatic {
 			out.Protections = append(out.Protections, Protection{Peer: p.ID, Tag: TagStatic, Protect: true})
@@ -645,8 +647,12 @@ func (a *Automaton) pruneIfOver(now time.Time, out *Output) {
 
 // Pin sets (or with Peer "" clears) the service slot of Protocol.
 type Pin struct {
+	// Protocol is the service protocol whose slot is set; it must be
+	// non-empty valid UTF-8, as it becomes a metric label.
 	Protocol protocol.ID
-	Peer     peer.ID
+	// Peer is the peer to pin, which must be in the store; "" clears the
+	// slot.
+	Peer peer.ID
 }
 
 // HandlePin sets or clears a service slot. A pinned peer does not count
@@ -680,7 +686,11 @@ func (a *Automaton) HandlePin(_ time.Time, in Pin, out *Output) Outcome {
 // MeshChange is a peer entering (Joined) or leaving a topic mesh, from the
 // router's EvtPeerGrafted and EvtPeerPruned.
 type MeshChange struct {
-	Peer   peer.ID
+	// Peer is the peer grafted or pruned.
+	Peer peer.ID
+	// Joined is true for a graft and false for a prune. Changes are per
+	// topic: the peer stays protected until it has left every mesh it
+	// joined.
 	Joined bool
 }
 

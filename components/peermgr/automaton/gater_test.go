@@ -51,12 +51,15 @@ func TestCoreFeedsGater(t *testing.T) {
 	if o := c.takeOutbox(); len(o.Gates) != 1 || o.Gates[0] != (Gate{Peer: q}) {
 		t.Fatalf("removal: gates %+v", o.Gates)
 	}
-	// Loaded peers: graylisted ones are restated, without a backoff.
+	// Loaded peers: graylisted ones are restated with the backoff the
+	// store kept, so that a restart does not cut it short.
 	_ = c.addPeer(peer.AddrInfo{ID: ids[3].id, Addrs: []ma.Multiaddr{addr(t, 3)}}, events.SourceDiscovery, clk.Now())
 	c.store.SetGraylisted(ids[3].id, true)
+	backoff := clk.Now().Add(90 * time.Second)
+	c.store.SetBackoff(ids[3].id, backoff)
 	c.takeOutbox()
 	c.syncGates()
-	if o := c.takeOutbox(); len(o.Gates) != 1 || o.Gates[0] != (Gate{Peer: ids[3].id, Graylisted: true}) {
+	if o := c.takeOutbox(); len(o.Gates) != 1 || o.Gates[0] != (Gate{Peer: ids[3].id, Graylisted: true, Until: backoff}) {
 		t.Fatalf("sync: gates %+v", o.Gates)
 	}
 }

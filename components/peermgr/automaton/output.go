@@ -36,17 +36,31 @@ type DialResult struct {
 // Gate is a change for the connection gater: refuse Peer (Graylisted, until
 // at least Until) or stop refusing it.
 type Gate struct {
-	Peer       peer.ID
+	// Peer is the peer the change is for.
+	Peer peer.ID
+	// Graylisted is true when Peer was just graylisted (or is restated as
+	// graylisted by SyncGates at start) and false when its graylisting
+	// ended; the driver passes it to its Gater, if it has one.
 	Graylisted bool
-	Until      time.Time
+	// Until is, for a graylisting, the end of the backoff it started (the
+	// peer store's BackoffUntil; for a restatement by SyncGates, the one
+	// the store loaded); the Gater keeps refusing Peer until then even
+	// after a clear. It is zero for a clear and when the backoff is
+	// permanent.
+	Until time.Time
 }
 
 // Protection asks the driver to protect (or unprotect) Peer in the libp2p
 // connection manager under Tag, so that a connection-manager trim never
 // closes it.
 type Protection struct {
-	Peer    peer.ID
-	Tag     string
+	// Peer is the peer to protect or unprotect.
+	Peer peer.ID
+	// Tag is one of TagMesh, TagStatic or TagPinned; each reason for
+	// protection has its own tag, so removing one leaves the others.
+	Tag string
+	// Protect is true to protect (ConnManager.Protect) and false to
+	// unprotect (ConnManager.Unprotect).
 	Protect bool
 }
 
@@ -88,7 +102,9 @@ const (
 // Fact points at one event in Output: Kind selects the slice, Index the
 // element. Output.Facts lists them in decision order.
 type Fact struct {
-	Kind  FactKind
+	// Kind selects the Output slice that holds the event.
+	Kind FactKind
+	// Index is the event's position in that slice.
 	Index int
 }
 
@@ -102,14 +118,34 @@ type Output struct {
 	// Facts lists every event below in decision order.
 	Facts []Fact
 
-	// The events to emit, one slice per type (Facts orders them).
+	// The events to emit, one slice per type; the driver emits them in
+	// Facts order, not slice by slice.
+	//
+	// Discovered holds one event per peer that entered the store: added
+	// by the user or a discovery mechanism, first seen on a connection, or
+	// learnt from a peer exchange record.
 	Discovered []events.EvtPeerDiscovered
-	Attempted  []events.EvtDialAttempted
-	Succeeded  []events.EvtDialSucceeded
-	Failed     []events.EvtDialFailed
-	BackedOff  []events.EvtPeerBackedOff
-	Evicted    []events.EvtPeerEvicted
-	Rejected   []events.EvtPeerRecordRejected
+	// Attempted holds one event per dial in Dials, in the same order; it
+	// is emitted before the dial starts.
+	Attempted []events.EvtDialAttempted
+	// Succeeded holds one event per successful DialResult, with the time
+	// since the Dial's Started.
+	Succeeded []events.EvtDialSucceeded
+	// Failed holds one event per failed DialResult, canceled dials
+	// included; it precedes the BackedOff the failure causes.
+	Failed []events.EvtDialFailed
+	// BackedOff holds the backoffs decided: after a failed dial, a
+	// graylisting (counted as a failure) or the end of a peer's last
+	// connection.
+	BackedOff []events.EvtPeerBackedOff
+	// Evicted holds the peers evicted for graylisting, the colocation
+	// limit, the inbound or service budget, or store capacity; a connected
+	// one also has an entry in Closes, and Removed marks those dropped
+	// from the store.
+	Evicted []events.EvtPeerEvicted
+	// Rejected holds one event per peer exchange record that failed
+	// verification; the record is not stored.
+	Rejected []events.EvtPeerRecordRejected
 
 	// Dials are dials to start, best candidate first.
 	Dials []Dial
