@@ -16,15 +16,21 @@ import (
 // MeshChange is one Mesh record: Peer entered (Graft) or left the node's
 // mesh (the scenarios have one topic).
 type MeshChange struct {
-	At    time.Time
+	// At is the record's time.
+	At time.Time
+	// Graft is true for op "graft", false for anything else (a prune).
 	Graft bool
-	Peer  string
+	// Peer is the record's peer id string.
+	Peer string
 }
 
 // NodeLog is what one node's stdout said.
 type NodeLog struct {
-	Node   int
-	Impl   string
+	// Node is the node id, as given to ParseLog.
+	Node int
+	// Impl is the node's implementation name, as given to ParseLog.
+	Impl string
+	// PeerID is the id of the node's PeerID record; empty without one.
 	PeerID string
 	// Received holds the receipt times of every copy of each message id
 	// (decimal, as logged), in log order.
@@ -101,24 +107,32 @@ func ParseLog(node int, impl string, r io.Reader) (NodeLog, error) {
 
 // Stats is the three figures of the plans for one group of receiving nodes.
 type Stats struct {
+	// Group is "overall" or an implementation name (NodeLog.Impl); Analyze
+	// adds per-implementation rows only when there are several.
 	Group string
+	// Nodes is how many nodes the group holds, publishers included.
 	Nodes int
 	// Messages is how many messages were published (seen anywhere).
 	Messages int
-	// Reliability is, over messages, the mean and the minimum share of the
-	// group's nodes (the publisher excluded) the message reached.
+	// Reliability is, over the messages the group has a node to reach
+	// with (a node other than the publisher), the mean and the minimum
+	// share of those nodes the message reached.
 	ReliabilityMean, ReliabilityMin float64
 	// ReachAll and Reach90 are percentiles (p50, p90, p99) over messages of
 	// the time from publish until every node, and 90% of the nodes, of the
 	// group had the message; messages that never got there are left out and
 	// counted in ReachAllMissing, Reach90Missing.
 	ReachAll, Reach90               [3]time.Duration
-	ReachAllMissing, Reach90Missing int
+	ReachAllMissing, Reach90Missing int // messages left out of ReachAll, Reach90
 	// DupsPerDelivery is the copies received beyond the first, divided by
 	// the first copies (deliveries), summed over the group and the messages.
 	DupsPerDelivery float64
-	Deliveries      int
-	Duplicates      int
+	// Deliveries counts the (node, message) pairs of the group where the
+	// node, not the message's publisher, received at least one copy.
+	Deliveries int
+	// Duplicates counts the group's copies beyond each node's first, plus
+	// every copy a publisher received of its own message.
+	Duplicates int
 }
 
 // Analyze computes the figures overall and per implementation. A message's
@@ -176,7 +190,7 @@ func Analyze(logs []NodeLog) []Stats {
 		}
 		s.Nodes = len(members)
 		var all, p90 []time.Duration
-		relSum := 0.0
+		relSum, relN := 0.0, 0
 		for id, mi := range msgs {
 			var firsts []time.Duration
 			targets := 0
@@ -200,6 +214,7 @@ func Analyze(logs []NodeLog) []Stats {
 			}
 			rel := float64(len(firsts)) / float64(targets)
 			relSum += rel
+			relN++
 			s.ReliabilityMin = min(s.ReliabilityMin, rel)
 			slices.Sort(firsts)
 			if len(firsts) == targets {
@@ -214,8 +229,8 @@ func Analyze(logs []NodeLog) []Stats {
 				s.Reach90Missing++
 			}
 		}
-		if len(msgs) > 0 {
-			s.ReliabilityMean = relSum / float64(len(msgs))
+		if relN > 0 {
+			s.ReliabilityMean = relSum / float64(relN)
 		} else {
 			s.ReliabilityMin = 0
 		}
@@ -274,7 +289,10 @@ func FormatTable(title string, stats []Stats) string {
 // plans' check wants every node to log "All parts received" (for every
 // group, here).
 type PartialStats struct {
+	// Group is "overall" or an implementation name (NodeLog.Impl), as in
+	// Stats.
 	Group string
+	// Nodes is how many nodes the group holds.
 	Nodes int
 	// Groups is how many partial-message groups any node completed.
 	Groups int
@@ -291,7 +309,7 @@ type PartialStats struct {
 	// Groups that never got there, or have no publish record, are left out
 	// and counted in CompleteAllMissing, Complete90Missing.
 	CompleteAll, Complete90               [3]time.Duration
-	CompleteAllMissing, Complete90Missing int
+	CompleteAllMissing, Complete90Missing int // partial groups left out of CompleteAll, Complete90
 }
 
 // AnalyzePartial computes PartialStats overall and per implementation; nil
@@ -401,17 +419,22 @@ func FormatPartialTable(stats []PartialStats) string {
 // or another peer (an IWANT answer, or a peer whose mesh holds the receiver
 // while the receiver's does not hold it).
 type DupSources struct {
+	// Group is "overall" or an implementation name (NodeLog.Impl): the
+	// receiving nodes counted.
 	Group string
-	// Deliveries counts first copies; the others count copies beyond the
-	// first, by sender.
-	Deliveries                     int
+	// Deliveries counts first copies, of messages that have a publish
+	// record, at nodes other than their publisher; so do the counts below.
+	Deliveries int
+	// FromPublisher, FromMesh and Other count the copies beyond the first:
+	// from the publisher, from a peer in the receiver's mesh when the copy
+	// arrived, from any other peer.
 	FromPublisher, FromMesh, Other int
 	// FirstFromPublisher, FirstFromMesh, FirstOther split the first copies.
 	FirstFromPublisher, FirstFromMesh, FirstOther int
 	// MeshDegree is the mean mesh size of the group's nodes at the publish
 	// instants; MeshMin and MeshMax its extremes.
 	MeshDegree       float64
-	MeshMin, MeshMax int
+	MeshMin, MeshMax int // 0 when no message has a publish record
 	// EdgeDups (overall only, 0 in per-implementation rows) is the
 	// duplicates per delivery that the meshes alone make when every node
 	// forwards at once: with n nodes of mean mesh degree k, n×k/2 mesh
@@ -457,7 +480,10 @@ func AnalyzeDupSources(logs []NodeLog) []DupSources {
 	if !any {
 		return nil
 	}
+	// Time order, on copies: the caller's logs are left as they were.
+	logs = slices.Clone(logs)
 	for i := range logs {
+		logs[i].Mesh = slices.Clone(logs[i].Mesh)
 		slices.SortStableFunc(logs[i].Mesh, func(a, b MeshChange) int { return a.At.Compare(b.At) })
 	}
 	publisher := map[string]int{}
@@ -563,8 +589,11 @@ func FormatDupSources(stats []DupSources) string {
 // same for every implementation): per node, and per message the group's
 // nodes received (their first copies, Stats.Deliveries).
 type CPUStats struct {
-	Group       string
-	Nodes       int
+	// Group is the Stats row's group: "overall" or an implementation name.
+	Group string
+	// Nodes is how many of the group's nodes the cpu argument covers.
+	Nodes int
+	// PerNode is the group's CPU time divided by Nodes.
 	PerNode     time.Duration
 	PerDelivery time.Duration // 0 without deliveries
 }
@@ -617,8 +646,10 @@ func FormatCPU(stats []CPUStats) string {
 // lateness and B's reading; it is where an implementation's CPU per
 // message shows, apart from the topology.
 type HopStats struct {
+	// Group is "overall" or the forwarding node's (A's) implementation.
 	Group string
-	Hops  int
+	// Hops is how many hops (receiving node, message) were measured.
+	Hops int
 	// Overhead is p50, p90, p99 over hops.
 	Overhead [3]time.Duration
 }

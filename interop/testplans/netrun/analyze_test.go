@@ -76,6 +76,41 @@ func TestParseLogAndAnalyze(t *testing.T) {
 	}
 }
 
+// TestReliabilityLeavesOutMessagesWithoutTargets: a message whose only
+// node in a group is its publisher has nobody there to reach; it counts
+// in neither the group's mean nor its minimum.
+func TestReliabilityLeavesOutMessagesWithoutTargets(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	line := func(v map[string]any) string { b, _ := json.Marshal(v); return string(b) + "\n" }
+	// node0 (a) publishes 1, which node1 (b) gets; node1 publishes 2,
+	// which node0 gets.
+	logs := []string{
+		line(map[string]any{"time": at(0), "msg": "Published Message", "id": "1"}) +
+			line(map[string]any{"time": at(20), "msg": "Received Message", "id": "2"}),
+		line(map[string]any{"time": at(10), "msg": "Received Message", "id": "1"}) +
+			line(map[string]any{"time": at(15), "msg": "Published Message", "id": "2"}),
+	}
+	impls := []string{"a", "b"}
+	var parsed []NodeLog
+	for i, l := range logs {
+		nl, err := ParseLog(i, impls[i], strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, nl)
+	}
+	st := Analyze(parsed)
+	if len(st) != 3 {
+		t.Fatalf("groups %+v", st)
+	}
+	for _, s := range st {
+		if !near(s.ReliabilityMean, 1) || !near(s.ReliabilityMin, 1) {
+			t.Errorf("group %s: reliability %.3f mean, %.3f min; want 1 and 1", s.Group, s.ReliabilityMean, s.ReliabilityMin)
+		}
+	}
+}
+
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
 
 // A repeated publish writes a second "Published Message" record; the
