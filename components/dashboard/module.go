@@ -60,17 +60,35 @@ func Options(opts ...Option) fx.Option {
 type Params struct {
 	fx.In
 
-	Bus        *eventbus.Bus
-	Host       corehost.Host
-	Clock      clock.Clock           `optional:"true"`
-	Logger     *slog.Logger          `optional:"true"`
+	// Bus is the node's event bus, whose events the dashboard shows.
+	Bus *eventbus.Bus
+	// Host gives the node's peer id (and page name) and is read for its
+	// open connections.
+	Host corehost.Host
+	// Clock drives publishing and sampling; nil means the real clock.
+	Clock clock.Clock `optional:"true"`
+	// Logger is the dashboard's logger; nil means slog.Default().
+	Logger *slog.Logger `optional:"true"`
+	// Registerer receives the dashboard's own metrics; nil registers none.
 	Registerer prometheus.Registerer `optional:"true"`
-	Mesh       MeshFunc              `optional:"true"`
-	Choked     ChokedFunc            `optional:"true"`
-	Fanout     FanoutFunc            `optional:"true"`
-	Direct     DirectFunc            `optional:"true"`
-	Breakdowns BreakdownsFunc        `optional:"true"`
-	Options    []Option              `name:"dashboard_options" optional:"true"`
+	// Mesh, when present, reloads the mesh on attach and after dropped
+	// events.
+	Mesh MeshFunc `optional:"true"`
+	// Choked, when present, reloads the mesh's choke marks on attach and
+	// after dropped events.
+	Choked ChokedFunc `optional:"true"`
+	// Fanout, when present, reloads the fanout on attach and after dropped
+	// events.
+	Fanout FanoutFunc `optional:"true"`
+	// Direct, when present, marks the node's direct peers from the start
+	// (read on attach and after dropped events).
+	Direct DirectFunc `optional:"true"`
+	// Breakdowns, when present, supplies the P1-P7 breakdowns at each
+	// stats sample.
+	Breakdowns BreakdownsFunc `optional:"true"`
+	// Options are the options supplied by Options, applied after Clock,
+	// Logger and Registerer.
+	Options []Option `name:"dashboard_options" optional:"true"`
 }
 
 func provide(lc fx.Lifecycle, p Params) (*Dashboard, error) {

@@ -44,8 +44,13 @@ type NodeInfo struct {
 
 // Conn is one open connection, as a resync reports it.
 type Conn struct {
-	ID        string
-	Peer      peer.ID
+	// ID is the connection's id (network.Conn.ID), the key that
+	// EvtConnOpened and EvtConnClosed carry as ConnID.
+	ID string
+	// Peer is the remote peer.
+	Peer peer.ID
+	// Direction is who dialed; anything but DirOutbound is shown as
+	// inbound.
 	Direction network.Direction
 }
 
@@ -72,7 +77,12 @@ type Resync struct {
 // choked (they send it ids in IHAVE, not messages) and those that choked
 // it.
 type ChokeState struct {
-	Ours, Theirs []peer.ID
+	// Ours are the mesh peers the node choked; a peer not in the topic's
+	// mesh is ignored.
+	Ours []peer.ID
+	// Theirs are the mesh peers that choked the node; a peer not in the
+	// topic's mesh is ignored.
+	Theirs []peer.ID
 }
 
 // Stats is one periodic sample of a node.
@@ -226,12 +236,15 @@ func (a *Automaton) HandleResync(now time.Time, name string, r Resync, out *Outp
 		return o
 	}
 	if r.Mesh != nil {
-		clear(n.mesh)
+		// A peer still in a mesh keeps who grafted (the snapshot does not
+		// say); its choke state is restated below.
+		old := n.mesh
+		n.mesh = make(map[string]map[peer.ID]meshRec, len(r.Mesh))
 		for topic, peers := range r.Mesh {
 			n.topic(topic).joined = true
 			m := make(map[peer.ID]meshRec, len(peers))
 			for _, p := range peers {
-				m[p] = meshRec{}
+				m[p] = meshRec{outbound: old[topic][p].outbound}
 			}
 			n.mesh[topic] = m
 		}

@@ -355,14 +355,22 @@ func TestResync(t *testing.T) {
 	a := attached(t, "a")
 	var out Output
 	a.HandleEvent(t0, "a", events.EvtPeerGrafted{Peer: pB, Topic: "t"}, &out)
+	a.HandleEvent(t0, "a", events.EvtPeerGrafted{Peer: pC, Topic: "u", Outbound: true}, &out)
 	a.HandleEvent(t0, "a", events.EvtConnOpened{Peer: pB, ConnID: "1", Direction: network.DirOutbound}, &out)
 	a.HandleResync(t0, "a", Resync{
-		Mesh:  map[string][]peer.ID{"t": {pC}},
+		Mesh:  map[string][]peer.ID{"t": {pC}, "u": {pC}},
 		Conns: []Conn{{ID: "7", Peer: pC, Direction: network.DirInbound}},
 	}, &out)
 	v := a.View(t0, 1)
-	if got := edges(v); !reflect.DeepEqual(got, []string{"t:" + sA + ">" + sC}) {
+	if got := edges(v); !reflect.DeepEqual(got, []string{"t:" + sA + ">" + sC, "u:" + sA + ">" + sC}) {
 		t.Errorf("mesh %v", got)
+	}
+	// Who grafted survives for the peer still in u's mesh; the snapshot
+	// cannot tell for the one it added to t.
+	for _, e := range v.Mesh {
+		if want := e.Topic == "u"; e.Outbound != want {
+			t.Errorf("edge %s>%s in %s: outbound %v, want %v", e.From, e.To, e.Topic, e.Outbound, want)
+		}
 	}
 	if len(v.Conns) != 1 || v.Conns[0].To != sC || v.Nodes[0].Resyncs != 1 {
 		t.Errorf("conns %+v", v.Conns)
