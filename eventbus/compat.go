@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Wildcard, given to Subscribe, subscribes to every event type. go-libp2p's
-// event.WildcardSubscription is accepted as well.
+// Wildcard is the event type that, given to Subscribe, subscribes to every
+// event type. go-libp2p's event.WildcardSubscription is accepted as well.
 var Wildcard any = new(wildcardType)
 
 type wildcardType struct{}

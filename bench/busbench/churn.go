@@ -79,6 +79,7 @@ func ChurnRows() []ChurnConfig {
 
 // ChurnResult is one churn run.
 type ChurnResult struct {
+	// Config is the configuration run, defaults filled in.
 	Config ChurnConfig
 	// Iterations completed.
 	Iterations int

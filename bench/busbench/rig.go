@@ -164,8 +164,12 @@ func (r *Rig) Close() (Accounting, error) {
 
 // Result is one measured throughput run.
 type Result struct {
-	Config  Config
-	Events  int // emitted
+	// Config is the configuration the rig ran.
+	Config Config
+	Events int // emitted
+	// Elapsed is, for Measure, the wall time from the first emit until
+	// every subscriber had every event (or the run failed); for
+	// MeasureEmitter, the sum of the bursts' emit times, drains excluded.
 	Elapsed time.Duration
 	// CPU is the CPU time the whole process used during the run (every
 	// goroutine, the runtime's too; 0 where not measured). Unlike Elapsed,

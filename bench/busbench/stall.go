@@ -152,6 +152,7 @@ func (c StallConfig) Floor() StallConfig {
 
 // StallResult is one measured stall run.
 type StallResult struct {
+	// Config is the configuration run, defaults filled in.
 	Config StallConfig
 	// Events is how many events were emitted.
 	Events int

@@ -122,19 +122,25 @@ func (o Options) Validate() error {
 
 // ThroughputRow is one throughput row of the report: medians over rounds.
 type ThroughputRow struct {
+	// Config is the row's configuration, one of its cell's Grid entries.
 	Config Config
 	// Events is the events emitted per round.
 	Events int
 	// Runs is the rounds that completed.
 	Runs int
-	// NsPerEvent (wall), CPUNsPerEvent (process CPU time), AllocsPerEvent
-	// and BytesPerEvent are medians over the completed rounds of the
-	// Result methods of the same names; EventsPerSec is 1e9/NsPerEvent.
-	NsPerEvent     float64
-	CPUNsPerEvent  float64
-	EventsPerSec   float64
+	// NsPerEvent is the median over the completed rounds of the wall time
+	// per emitted event (Result.NsPerEvent).
+	NsPerEvent float64
+	// CPUNsPerEvent is the median process CPU time per emitted event (0
+	// where CPU time was not measured, as in Emitter rows).
+	CPUNsPerEvent float64
+	// EventsPerSec is 1e9/NsPerEvent (0 when NsPerEvent is 0), not a
+	// median of its own.
+	EventsPerSec float64
+	// AllocsPerEvent is the median heap allocations per emitted event.
 	AllocsPerEvent float64
-	BytesPerEvent  float64
+	// BytesPerEvent is the median heap bytes allocated per emitted event.
+	BytesPerEvent float64
 	// VsLibp2p is the median over rounds of this row's time divided by the
 	// time of go-libp2p's bus (same subscribers, buffer and metrics
 	// setting; plain channels compare with go-libp2p without metrics) in
@@ -165,10 +171,13 @@ type ThroughputRow struct {
 
 // StallRow is one stall row of the report: medians over rounds.
 type StallRow struct {
+	// Config is the row's configuration: a StallRows entry with
+	// Options.SlowPeriod.
 	Config StallConfig
 	// Events is the events emitted per round.
 	Events int
-	// Runs is the rounds that completed.
+	// Runs is the rounds that emitted anything, a round that failed after
+	// emitting included (Err holds the row's first failure).
 	Runs int
 	// P50 and P99 are medians over rounds; Max is the largest of any round.
 	P50, P99, Max time.Duration
@@ -182,8 +191,8 @@ type StallRow struct {
 	HealthyMissed, HealthyOwed uint64
 	// Last is the last round's full result (the stalled subscriber's fate).
 	Last StallResult
-	// Selected is false for go-libp2p's row when it ran only as the
-	// baseline of selected rows.
+	// Selected is false for a row that ran only as the baseline of
+	// selected rows: go-libp2p's, and the floors (StallConfig.Floor).
 	Selected bool
 	// Err is the first failure of the row, if any.
 	Err error
@@ -200,26 +209,41 @@ type Report struct {
 	// Elapsed is the whole run's wall time.
 	Elapsed time.Duration
 	// GoVersion, OS, Arch, NumCPU and GOMAXPROCS describe the machine.
-	GoVersion  string
-	OS, Arch   string
-	NumCPU     int
+	//
+	// GoVersion is runtime.Version of the benchmark binary.
+	GoVersion string
+	// OS and Arch are runtime.GOOS and runtime.GOARCH.
+	OS, Arch string
+	// NumCPU is runtime.NumCPU at the start.
+	NumCPU int
+	// GOMAXPROCS is runtime.GOMAXPROCS at the start.
 	GOMAXPROCS int
 	// ClockOverhead is the cost of the clock reads in each stall sample.
 	ClockOverhead time.Duration
 	// Options are the options run, defaults filled in.
 	Options Options
-	// Throughput, Emitter and Stall are the rows, in table order. Emitter
-	// rows are throughput rows measured with MeasureEmitter (buffer
+	// Throughput, Emitter, Stall and Churn are the rows, in table order;
+	// each holds the selected rows and the unselected ones they needed as
+	// baselines (Selected false). None is run when no row of its kind is
+	// selected.
+	//
+	// Throughput holds the rows measured with Measure, cell by cell
+	// (subscriber counts outer, buffer sizes inner).
+	Throughput []ThroughputRow
+	// Emitter holds throughput rows measured with MeasureEmitter (buffer
 	// EmitterRoom): the emitter's own cost, without readers; their
 	// CPUNsPerEvent is not measured.
-	Throughput []ThroughputRow
-	Emitter    []ThroughputRow
-	Stall      []StallRow
-	Churn      []ChurnRow
+	Emitter []ThroughputRow
+	// Stall holds the stall rows (RunStall), in StallRows order.
+	Stall []StallRow
+	// Churn holds the churn rows (RunChurn), in ChurnRows order.
+	Churn []ChurnRow
 }
 
 // ChurnRow is one churn row of the report: medians over rounds.
 type ChurnRow struct {
+	// Config is the row's configuration: a ChurnRows entry with
+	// Options.ChurnIterations.
 	Config ChurnConfig
 	// Runs is the rounds that completed.
 	Runs int

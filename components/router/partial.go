@@ -77,6 +77,10 @@ type PartialMessage interface {
 // ordinary message too, for the topic's peers that do not take partial
 // messages (full-message fallback).
 type FullMessage interface {
+	// Full returns the whole message's data, to be published as an
+	// ordinary message. PublishPartial calls it on its caller's goroutine,
+	// only when the router found the message complete; the router keeps
+	// the slice, so it must not be modified afterwards.
 	Full() []byte
 }
 

@@ -61,6 +61,8 @@ func (s Stage) String() string {
 // message, before or after the copy was queued) has StageQueued and no
 // later stage.
 type StageTracer interface {
+	// Stage reports that message id passed stage s, from or to p (see
+	// StageTracer); it must return quickly and be safe for concurrent use.
 	Stage(s Stage, id string, p peer.ID)
 }
 

@@ -22,7 +22,9 @@ type Message struct {
 	Data []byte
 	// From is the author (the from field); empty under wire.StrictNoSign.
 	From peer.ID
-	// Seqno is the author's 8-byte sequence number; nil under StrictNoSign.
+	// Seqno is the author's sequence number as it came on the wire (8
+	// bytes from meshbus and go-libp2p-pubsub; other authors may send
+	// other lengths); nil under StrictNoSign.
 	Seqno []byte
 	// ReceivedFrom is the peer that sent it to us first; the local peer id
 	// for messages published locally.

@@ -158,6 +158,8 @@ func (v *Values) Collect(ch chan<- prometheus.Metric) {
 // family's series: a non-negative integer with a String method.
 type Key interface {
 	~uint8 | ~uint16 | ~uint32 | ~int
+	// String returns the value's name, which SeriesOf uses as the label
+	// value of the value's series.
 	String() string
 }
 

@@ -12,12 +12,29 @@ import (
 type Output struct {
 	outbox.Outbox
 
-	ConnOpened        outbox.Lane[events.EvtConnOpened]
-	ConnClosed        outbox.Lane[events.EvtConnClosed]
-	Connectedness     outbox.Lane[events.EvtPeerConnectednessChanged]
-	Identified        outbox.Lane[events.EvtPeerIdentificationCompleted]
-	IdentifyFailed    outbox.Lane[events.EvtPeerIdentificationFailed]
-	ProtocolsUpdated  outbox.Lane[events.EvtPeerProtocolsUpdated]
+	// ConnOpened holds one event per newly recorded connection
+	// (HandleConnOpened), stamped with the handler's now; a repeated open
+	// of a known connection adds none.
+	ConnOpened outbox.Lane[events.EvtConnOpened]
+	// ConnClosed holds one event per close of a connection seen open
+	// (HandleConnClosed), carrying its open time and the handler's now.
+	ConnClosed outbox.Lane[events.EvtConnClosed]
+	// Connectedness holds Connected right after the EvtConnOpened of a
+	// peer's first open connection and NotConnected right after the
+	// EvtConnClosed of its last, so per peer they alternate.
+	Connectedness outbox.Lane[events.EvtPeerConnectednessChanged]
+	// Identified holds go-libp2p's identify results, added only while
+	// the connection they ran on is open (a result that came before its
+	// connection's open is held back and added by HandleConnOpened).
+	Identified outbox.Lane[events.EvtPeerIdentificationCompleted]
+	// IdentifyFailed holds go-libp2p's identify failures, passed through
+	// unchanged in go-libp2p's order.
+	IdentifyFailed outbox.Lane[events.EvtPeerIdentificationFailed]
+	// ProtocolsUpdated holds go-libp2p's peer protocol updates, passed
+	// through unchanged in go-libp2p's order.
+	ProtocolsUpdated outbox.Lane[events.EvtPeerProtocolsUpdated]
+	// LocalAddrsUpdated holds go-libp2p's local address updates, passed
+	// through unchanged in go-libp2p's order.
 	LocalAddrsUpdated outbox.Lane[events.EvtLocalAddressesUpdated]
 }
 

@@ -11,6 +11,10 @@ import (
 type Output struct {
 	outbox.Outbox
 
+	// Found holds one EvtPeerFound per announced peer (HandleFound's
+	// OutcomeAnnounced), with a copy of the found addresses, the
+	// configured Via and the handler's now; the driver emits them on the
+	// bus.
 	Found outbox.Lane[events.EvtPeerFound]
 }
 

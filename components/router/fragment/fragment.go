@@ -68,7 +68,9 @@ type Config struct {
 	// fragment if it is not complete.
 	Timeout time.Duration
 	// MaxIDLength and MaxTopicLength cap a fragment's message id and topic.
-	MaxIDLength    int
+	MaxIDLength int
+	// MaxTopicLength caps a fragment's topic, in bytes; a longer (or empty)
+	// topic is rejected as malformed.
 	MaxTopicLength int
 }
 
@@ -132,6 +134,7 @@ func (o Outcome) String() string {
 
 // Result is what Add reports.
 type Result struct {
+	// Outcome is what Add did with the fragment.
 	Outcome Outcome
 	// Reason is set with OutcomeRejected.
 	Reason events.FragmentRejectReason
@@ -148,8 +151,11 @@ type Result struct {
 
 // Expired is a reassembly that Expire discarded.
 type Expired struct {
-	Peer  peer.ID
-	ID    string
+	// Peer is the peer that sent the fragments.
+	Peer peer.ID
+	// ID is the message id the fragments carried.
+	ID string
+	// Topic is the message's topic, as its fragments carried it.
 	Topic string
 }
 

@@ -567,7 +567,20 @@ func (c *Core) Groups() []GroupKey {
 
 // Sizes counts the bounded structures, for tests and metrics.
 type Sizes struct {
-	Peers, Topics, Groups, PeerOpenedGroups, MaxGroupPeers, MaxMetadata int
+	// Peers counts the peers tracked (added and not removed).
+	Peers int
+	// Topics counts the topics enabled locally.
+	Topics int
+	// Groups counts the groups of every topic, local or peer-opened.
+	Groups int
+	// PeerOpenedGroups counts the groups opened by peers that the local
+	// node has not published or extended since, over every topic.
+	PeerOpenedGroups int
+	// MaxGroupPeers is the most peers any one group holds state for.
+	MaxGroupPeers int
+	// MaxMetadata is the longest parts metadata stored, received or sent,
+	// in bytes.
+	MaxMetadata int
 }
 
 // Sizes returns the current sizes.

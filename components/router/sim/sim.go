@@ -91,7 +91,12 @@ func (b Behavior) String() string {
 // passing the result to the automaton's UpdateScores. Implementations must
 // be deterministic for the run to be; they are called from one goroutine.
 type Scorer interface {
+	// Observe takes node's Output after a batch of its handler calls, at
+	// now (simulated time). The harness resets out right after: read it,
+	// do not keep it or its slices.
 	Observe(node peer.ID, now time.Time, out *automaton.Output)
+	// Scores returns node's score snapshot and thresholds, right before
+	// its heartbeat at now; UpdateScores does not keep the slice.
 	Scores(node peer.ID, now time.Time) ([]events.PeerScore, events.ScoreThresholds)
 }
 

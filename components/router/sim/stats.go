@@ -29,12 +29,16 @@ type Stats struct {
 	// MeanHops and MaxHops: hops the first copy of each expected delivery
 	// travelled (1 = straight from the publisher).
 	MeanHops float64
-	MaxHops  int
+	// MaxHops is the most hops any such first copy travelled.
+	MaxHops int
 	// MeanLatency, P99Latency and MaxLatency: time from publish to
 	// delivery, over every delivery.
 	MeanLatency time.Duration
-	P99Latency  time.Duration
-	MaxLatency  time.Duration
+	// P99Latency is the latency at index ⌊n·99/100⌋ of the n expected
+	// deliveries' latencies, sorted; 0 when none happened.
+	P99Latency time.Duration
+	// MaxLatency is the longest of those latencies.
+	MaxLatency time.Duration
 	// RPCs counts RPCs honest nodes sent (data and control).
 	RPCs int
 	// RPCsPerDelivered is RPCs / all deliveries.

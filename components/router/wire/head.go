@@ -22,7 +22,9 @@ type MessageHead struct {
 	// DataLen bytes). It aliases the head given to PeekMessageHead.
 	DataPrefix []byte
 	// Topic is the message's topic, when HasTopic.
-	Topic    string
+	Topic string
+	// HasTopic reports that the topic field came before the data (Topic
+	// may still be empty); false says nothing about the message's topic.
 	HasTopic bool
 	// From and Seqno are the message's from and seqno fields when they
 	// came before its data (nil otherwise; present and empty is non-nil).
@@ -160,11 +162,20 @@ func unexpected(err error) error {
 type FragmentHead struct {
 	// ID is the fragment's message id; it aliases the head given to
 	// PeekFragmentHead.
-	ID           []byte
-	Index, Total uint64
-	DataLen      int
-	Topic        string
-	HasTopic     bool
+	ID []byte
+	// Index is the fragment's index as sent (not range-checked); 0 when
+	// the field is absent or comes after the data.
+	Index uint64
+	// Total is the message's fragment count as sent (not range-checked);
+	// 0 when the field is absent or comes after the data.
+	Total uint64
+	// DataLen is the length of the fragment's data field.
+	DataLen int
+	// Topic is the fragment's topic, when HasTopic.
+	Topic string
+	// HasTopic reports that the topic field came before the data (Topic
+	// may still be empty).
+	HasTopic bool
 }
 
 // rpcFragmentsField is the RPC's largeMessageFragments field number.

@@ -14,6 +14,9 @@ import (
 type Output struct {
 	outbox.Outbox
 
+	// Measured holds one event per successful probe result
+	// (HandleProbeResult), with the round trip clamped to >= 0 and the
+	// handler's now as the time; failed probes add none.
 	Measured outbox.Lane[events.EvtPeerRTTMeasured]
 
 	// Probes are the peers the driver must probe now, one probe each, in

@@ -11,6 +11,7 @@ import (
 // ...); weighted contributions are the topics' Score fields and
 // TopicScore, plus w₅·P5, w₆·P6 and w₇·P7.
 type Breakdown struct {
+	// Peer is the scored peer the terms are for.
 	Peer peer.ID
 	// Score is the total, as the snapshots carry it.
 	Score float64
@@ -28,7 +29,10 @@ type Breakdown struct {
 
 // TopicBreakdown is one peer's terms in one topic.
 type TopicBreakdown struct {
-	Topic  string
+	// Topic is the configured (scored) topic's name.
+	Topic string
+	// InMesh reports that the peer is in the topic's mesh: grafted and
+	// not pruned since. P₁ and P₃ are zero while it is false.
 	InMesh bool
 	// MeshTime is the time in mesh as of the last Refresh (P₁ and P₃ are
 	// computed lazily, per the spec).

@@ -32,11 +32,17 @@ import (
 
 // GoMessage is one message a GoNode's subscription delivered.
 type GoMessage struct {
-	Topic        string
-	From         peer.ID
-	Seqno        []byte
-	Data         []byte
-	ID           string // the router's message id (raw bytes)
+	// Topic is the message's topic.
+	Topic string
+	// From is the author (the wire's from field).
+	From peer.ID
+	// Seqno is the author's sequence number as it came on the wire.
+	Seqno []byte
+	// Data is the payload.
+	Data []byte
+	ID   string // the router's message id (raw bytes)
+	// ReceivedFrom is the peer that sent the message first; the node's own
+	// id for its own publications (Member.Received skips those).
 	ReceivedFrom peer.ID
 	// Raw is the wire message as received (with signature); read-only.
 	Raw *pb.Message
@@ -56,7 +62,8 @@ type RouterLog struct {
 	Rejected map[events.RejectReason]int
 	// Scores is the last EvtPeerScoresUpdated snapshot (empty without a
 	// scorer, as in AssemblyRouter); HasScorer says whether one came.
-	Scores    map[peer.ID]float64
+	Scores map[peer.ID]float64
+	// HasScorer is set once any EvtPeerScoresUpdated has arrived.
 	HasScorer bool
 	// Penalties counts EvtPeerPenalized per peer and reason.
 	Penalties map[peer.ID]map[string]int
@@ -70,11 +77,17 @@ type RouterLog struct {
 // it started.
 type GoNode struct {
 	// Name labels the node in reports and logs.
-	Name   string
-	Host   host.Host
-	Bus    *eventbus.Bus
+	Name string
+	// Host is the node's libp2p host: host.New's under AssemblyHost, a
+	// plain go-libp2p host under AssemblyRouter.
+	Host host.Host
+	// Bus is the node's event bus, which the router and the recorder use.
+	Bus *eventbus.Bus
+	// Router is the node's gossipsub router.
 	Router *router.Router
-	Topic  *router.Topic
+	// Topic is the one topic the node joined (GoOptions.Topic); Member
+	// publishes on it.
+	Topic *router.Topic
 	// Registry holds the router's metrics (and, under AssemblyHost, the
 	// whole node's).
 	Registry *prometheus.Registry
@@ -105,7 +118,10 @@ const (
 
 // GoOptions configure a GoNode.
 type GoOptions struct {
-	Name  string
+	// Name labels the node (GoNode.Name) and its log lines and bus
+	// subscription.
+	Name string
+	// Topic is the topic the node joins and subscribes to.
 	Topic string
 	// Seed makes the router's random choices reproducible.
 	Seed     uint64
@@ -114,6 +130,8 @@ type GoOptions struct {
 	// = 0) and turns flood publishing off, so that most messages travel by
 	// gossip.
 	Sparse bool
+	// Logger receives the node's logs, tagged with its name (nil:
+	// discarded).
 	Logger *slog.Logger
 }
 

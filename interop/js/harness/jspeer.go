@@ -34,14 +34,21 @@ const (
 
 // JSMessage is one message a JS peer delivered to its application.
 type JSMessage struct {
+	// Topic is the message's topic.
 	Topic string
-	From  peer.ID
-	Data  []byte
-	// ID is the peer's message id in the library's string form (base64,
-	// unpadded).
+	// From is the author; empty for an unsigned message or an id that does
+	// not decode.
+	From peer.ID
+	// Data is the payload (peer.mjs sends it in base64).
+	Data []byte
+	// ID is the peer's message id in the library's string form: base64,
+	// unpadded from gossipsub, padded from floodsub (Member.Received
+	// compares without the padding).
 	ID string
 	// Seqno is the message's sequence number, 16 hex digits.
-	Seqno        string
+	Seqno string
+	// ReceivedFrom is the peer the library got the message from (the
+	// propagation source); empty if peer.mjs did not know it.
 	ReceivedFrom peer.ID
 }
 
@@ -63,9 +70,15 @@ type JSMesh struct {
 
 // JSStats are a JS peer's counters.
 type JSStats struct {
-	Received   int `json:"received"`
+	// Received counts the messages delivered to the application (one per
+	// "message" event).
+	Received int `json:"received"`
+	// Duplicates counts received copies of messages the library had seen
+	// already, which it dropped.
 	Duplicates int `json:"duplicates"`
-	Invalid    int `json:"invalid"`
+	// Invalid counts received messages that failed validation (one per
+	// "invalid" event).
+	Invalid int `json:"invalid"`
 	// IDontWant is, per sender (peer id string), how many distinct ids it
 	// sent in IDONTWANT and how many name a message this peer has seen.
 	IDontWant map[string]IDontWantStat `json:"idontwant"`
@@ -81,24 +94,35 @@ type JSStats struct {
 type GossipStat struct {
 	// IHaveIDs were advertised by the peer; IWantAsked of them the JS peer
 	// asked for (it had not seen them).
-	IHaveIDs   int `json:"ihaveIds"`
+	IHaveIDs int `json:"ihaveIds"`
+	// IWantAsked counts the ids the JS peer asked for in IWANT in answer
+	// to the peer's IHAVE (what the library's handleIHave returned).
 	IWantAsked int `json:"iwantAsked"`
 	// IWantIDs the peer asked for; IWantServed messages the JS peer sent
 	// in answer.
-	IWantIDs    int `json:"iwantIds"`
+	IWantIDs int `json:"iwantIds"`
+	// IWantServed counts the messages the JS peer sent back for the peer's
+	// IWANT (what the library's handleIWant returned).
 	IWantServed int `json:"iwantServed"`
 }
 
 // IDontWantStat counts the IDONTWANT ids one peer received from another.
 type IDontWantStat struct {
-	IDs   int `json:"ids"`
+	// IDs is how many distinct message ids the sender named in IDONTWANT
+	// (peer.mjs keeps at most 100000 per sender).
+	IDs int `json:"ids"`
+	// Known is how many of those ids are in the receiver's seen cache when
+	// the stats are asked for.
 	Known int `json:"known"`
 }
 
 // JSEvent is a graft, prune or invalid-message report from a JS peer.
 type JSEvent struct {
-	Kind      string // "graft", "prune" or "invalid"
-	Peer      peer.ID
+	Kind string // "graft", "prune" or "invalid"
+	// Peer is the peer grafted or pruned, or for "invalid" the peer the
+	// invalid message came from; empty if its id did not decode.
+	Peer peer.ID
+	// Topic is the topic of the graft, prune or invalid message.
 	Topic     string
 	Direction string // graft/prune: "inbound" or "outbound"
 	Error     string // invalid: the library's reason

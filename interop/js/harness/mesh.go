@@ -25,10 +25,15 @@ const (
 
 // Member is one node of a Mesh: exactly one of Go and JS is set.
 type Member struct {
+	// Name labels the member in logs and the Result: NewMesh numbers each
+	// kind apart ("go0", "js0", ...).
 	Name string
+	// Kind is the member's implementation, KindGo or KindJS.
 	Kind Kind
-	Go   *GoNode
-	JS   *JSPeer
+	// Go is the node when Kind is KindGo, else nil.
+	Go *GoNode
+	// JS is the peer when Kind is KindJS, else nil.
+	JS *JSPeer
 }
 
 // ID returns the member's peer id.
@@ -84,8 +89,13 @@ func (m *Member) TopicPeers(ctx context.Context, topic string) ([]peer.ID, error
 
 // Received is one delivered message, the same shape for both kinds.
 type Received struct {
-	Data  []byte
-	From  peer.ID
+	// Data is the payload.
+	Data []byte
+	// From is the author as the receiver decoded it (empty for an unsigned
+	// message, or a JS id that did not decode).
+	From peer.ID
+	// Seqno is the author's sequence number as bytes: as received for a Go
+	// node, decoded from the JS peer's hex (nil if it does not decode).
 	Seqno []byte
 	// ID is the receiver's message id as unpadded base64 of its bytes (the
 	// JS library's string form), so ids of both kinds compare directly.
@@ -115,15 +125,23 @@ func (m *Member) Received() []Received {
 }
 
 // Link is a connection of the mesh: From dialed To (indexes into Members).
-type Link struct{ From, To int }
+type Link struct {
+	From, To int // Mesh.Members indexes of the dialer and the dialed
+}
 
 // Mesh is a running set of Go and JS nodes, connected and subscribed to one
 // topic. Close always stops every node and process it started.
 type Mesh struct {
-	Config  Config
+	// Config is the configuration the mesh was built from, with the
+	// defaults filled in by Validate.
+	Config Config
+	// Members are the nodes, kinds interleaved (go, js, go, js, ..., then
+	// the rest of the larger kind); Published.Publisher and Link index it.
 	Members []*Member
-	Links   []Link
-	// MeshFormed is how long the meshes took to cover every link.
+	// Links are the connections NewMesh dialed, from the topology.
+	Links []Link
+	// MeshFormed is how long NewMesh took, from before its first dial, until
+	// the meshes were formed as waitMeshes defines it for the topology.
 	MeshFormed time.Duration
 
 	closeOnce sync.Once

@@ -15,7 +15,7 @@ import (
 // PairStats counts deliveries from publishers of one kind to receivers of
 // one kind.
 type PairStats struct {
-	From, To Kind
+	From, To Kind // the publishers' kind and the receivers' kind
 	// Expected is messages x receivers (a publisher does not count itself).
 	Expected int
 	// Delivered is how many of those arrived at least once.
@@ -37,7 +37,8 @@ func (p PairStats) Ratio() float64 {
 type Negotiation struct {
 	// Observer is the node reporting; Peer the node of the other kind.
 	Observer, Peer string
-	ObserverKind   Kind
+	// ObserverKind is Observer's implementation (KindGo or KindJS).
+	ObserverKind Kind
 	// Protocol is the pubsub protocol the observer negotiated with Peer.
 	Protocol string
 	// Grafts is how many times the observer put Peer in its mesh.
@@ -45,7 +46,9 @@ type Negotiation struct {
 	// Score is the observer's GossipSub score of Peer at the end (the JS
 	// library's, or meshbus's last EvtPeerScoresUpdated); Scored is false
 	// when the observer runs no scorer (AssemblyRouter).
-	Score  float64
+	Score float64
+	// Scored is whether Score came from a scorer: always true for a JS
+	// observer, RouterLog.HasScorer for a meshbus one.
 	Scored bool
 	// Penalties are the behaviour penalties the observer recorded against
 	// Peer, by reason (js: the library's labels; meshbus: EvtPeerPenalized).
@@ -54,16 +57,20 @@ type Negotiation struct {
 
 // Result is the outcome of a Run (or of Mesh.Collect).
 type Result struct {
-	MsgID    MsgIDMode
+	// MsgID is the JS peers' message id function (Config.MsgID).
+	MsgID MsgIDMode
+	// Topology is how the nodes were linked (Config.Topology).
 	Topology Topology
+	// Assembly is how the meshbus nodes were built (Config.Assembly).
 	Assembly Assembly
 	// AllLinksInMesh: every link fits in the meshes (ring, not sparse), so
 	// every meshbus <-> js link must have been grafted by both ends.
 	AllLinksInMesh bool
 	// Sparse: mesh degree 1 (Config.Sparse); an empty mesh is no failure.
-	Sparse   bool
-	Nodes    []string // "go0 (meshbus) 12D3Koo..."
-	Links    []string // "go0 -> js0"
+	Sparse bool
+	Nodes  []string // "go0 (meshbus) 12D3Koo..."
+	Links  []string // "go0 -> js0"
+	// Messages is how many messages were published.
 	Messages int
 	// Pairs has the four (publisher kind, receiver kind) combinations.
 	Pairs []PairStats
@@ -80,14 +87,19 @@ type Result struct {
 	// the spec's from || seqno (wire.DefaultMsgID); IDMismatches how many
 	// differed, IDSample shows one.
 	IDChecks, IDMismatches int
-	IDSample               string
+	// IDSample describes the first mismatch (publisher, receiver id, spec
+	// id); empty when there was none.
+	IDSample string
 	// WireDuplicates are copies the routers received again and dropped
 	// (normal in a mesh), per implementation.
 	GoWireDuplicates, JSWireDuplicates int
 	// GoRejected counts messages meshbus rejected, by reason; JSInvalid
 	// messages the JS peers found invalid (a bad signature, for one).
-	GoRejected      map[string]int
-	JSInvalid       int
+	GoRejected map[string]int
+	// JSInvalid sums the JS peers' JSStats.Invalid.
+	JSInvalid int
+	// JSInvalidSample holds up to 5 of the JS peers' "invalid" events, as
+	// "<member>: from <peer id>: <library's reason>".
 	JSInvalidSample []string
 	// JSIDontWantFromGo sums, over the JS peers, the IDONTWANT ids they
 	// received from meshbus nodes and how many named messages they had
@@ -105,12 +117,19 @@ type Result struct {
 	GoIDontWantRecorded int
 	// MeshSizes are the mesh sizes at the end of the run, per kind, in
 	// member order.
-	MeshSizes    map[Kind][]int
-	MeshFormed   time.Duration
+	MeshSizes map[Kind][]int
+	// MeshFormed is Mesh.MeshFormed: from the first dial until NewMesh saw
+	// the meshes formed.
+	MeshFormed time.Duration
+	// DeliveryTime is set by Exchange: from just before the first publish
+	// until the delivery wait ended (polled every 20 ms; about
+	// DeliveryTimeout when it timed out). Zero from Collect alone.
 	DeliveryTime time.Duration
 	// Notes are remarks of the run (a delivery timeout); Stderr the JS
 	// peers' stderr when something went wrong.
-	Notes  []string
+	Notes []string
+	// Stderr is Mesh.Stderr, set by Exchange only when the delivery wait
+	// failed; empty otherwise.
 	Stderr string
 }
 

@@ -12,7 +12,10 @@ import (
 type Published struct {
 	// Publisher indexes Mesh.Members.
 	Publisher int
-	Data      []byte
+	// Data is the payload as published; PublishRandom makes each one unique
+	// in the run (it starts "m<index>/<publisher>/"), and Collect matches
+	// deliveries to publications by it.
+	Data []byte
 }
 
 // Run builds a Mesh from cfg, runs Exchange and closes the mesh. The error

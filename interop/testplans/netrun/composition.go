@@ -13,7 +13,10 @@ import (
 
 // Share is one implementation's part of a composition.
 type Share struct {
-	Impl    string
+	// Impl is the implementation's name, the key of Config.Bins.
+	Impl string
+	// Percent is its share of the nodes, 0 to 100; Assign rounds it down
+	// and hands the remainder out in composition order.
 	Percent int
 }
 

@@ -25,6 +25,9 @@ const maxQueuedBytes = 32 << 20
 
 // RelayStats counts what the relay did.
 type RelayStats struct {
+	// Frames and Bytes count the frames read from the ports (before any
+	// drop) and their bytes, Ethernet header included; a frame the kernel
+	// has not segmented yet (GSO) counts once, whole.
 	Frames, Bytes uint64
 	// Flooded counts frames sent to every other port (broadcast, multicast,
 	// unknown destination).

@@ -42,16 +42,22 @@ type Config struct {
 
 // Result is what a run produced.
 type Result struct {
+	// Impls is each node's implementation (Assign), indexed by node.
 	Impls []string
+	// Netem is whether netem applied the delays; false: the userspace
+	// relay did (see Relay).
 	Netem bool
 	// ProbeRTT is the measured TCP connect round trip node0 -> node1 (p50)
 	// against ExpectedRTT, 2 x (lat0 + lat1).
 	ProbeRTT, ExpectedRTT time.Duration
-	Relay                 RelayStats
+	// Relay is the userspace relay's counters; zero under netem.
+	Relay RelayStats
 	// Failed lists nodes that exited non-zero or were killed, with the last
 	// line of their stderr.
 	Failed []string
-	Stats  []Stats
+	// Stats is Analyze's result: the "overall" row, then one per
+	// implementation when there are several.
+	Stats []Stats
 	// Partial is the partial-message completion figure (nil when no node
 	// completed a partial-message group).
 	Partial []PartialStats
@@ -60,10 +66,13 @@ type Result struct {
 	DupSources []DupSources
 	// CPU is each node process's CPU time (user + system, from its exit
 	// status), indexed by node; CPUStats sums it per group of nodes.
-	CPU      []time.Duration
+	CPU []time.Duration
+	// CPUStats is AnalyzeCPU's result, one row per Stats row.
 	CPUStats []CPUStats
 	// Hops is the per-hop time beyond the links' delay.
 	Hops []HopStats
+	// Logs holds each node's parsed stdout, indexed by node; left out of
+	// result.json.
 	Logs []NodeLog `json:"-"`
 }
 

@@ -29,7 +29,7 @@ type Scenario struct {
 	Seed uint64
 }
 
-// Defaults for the named scenarios, shortened from the plans' timings (setup
+// DefaultScenario returns the defaults for the named scenario, shortened from the plans' timings (setup
 // 120 s, one message per 12 s, 30 s drain) so that a run takes under a
 // minute; the topology, message sizes and validation delay are the plans'.
 func DefaultScenario(name string, nodes int, seed uint64) Scenario {

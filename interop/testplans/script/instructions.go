@@ -28,6 +28,9 @@ var (
 
 // ExperimentParams is the content of params.json (the plans' ExperimentParams).
 type ExperimentParams struct {
+	// Script is the plans' script array, as Parse decodes it: the
+	// instructions every node runs, in order (each node skips an
+	// ifNodeIDEquals naming another node).
 	Script []Instruction
 }
 
@@ -38,65 +41,98 @@ type Instruction interface {
 	Type() string
 }
 
-// Connect: dial every listed node (TCP port 9000, address from the host
+// Connect dials every listed node (TCP port 9000, address from the host
 // name nodeN).
 type Connect struct {
+	// ConnectTo is the plans' connectTo: the node ids to dial. Run dials
+	// up to 4 at a time, retrying each for up to Config.ConnectTimeout; the
+	// node's own id is an error.
 	ConnectTo []int `json:"connectTo"`
 }
 
-// IfNodeIDEquals: run Instruction only on the node whose id is NodeID.
+// IfNodeIDEquals runs Instruction only on the node whose id is NodeID.
 type IfNodeIDEquals struct {
-	NodeID      int
+	// NodeID is the plans' nodeID: the node that runs Instruction.
+	NodeID int
+	// Instruction is the plans' instruction, any instruction type
+	// (ifNodeIDEquals nests at most 8 deep).
 	Instruction Instruction
 }
 
-// WaitUntil: block the script until ElapsedSeconds have passed since the
+// WaitUntil blocks the script until ElapsedSeconds have passed since the
 // node started; messages keep flowing meanwhile.
 type WaitUntil struct {
+	// ElapsedSeconds is the plans' elapsedSeconds: whole seconds since
+	// Config.Start; an instant already past does not wait.
 	ElapsedSeconds int `json:"elapsedSeconds"`
 }
 
-// Publish: publish a message of MessageSizeBytes whose first 8 bytes are
+// Publish publishes a message of MessageSizeBytes whose first 8 bytes are
 // MessageID, big-endian.
 type Publish struct {
-	MessageID        uint64 `json:"messageID"`
-	MessageSizeBytes int    `json:"messageSizeBytes"`
-	TopicID          string `json:"topicID"`
+	// MessageID is the plans' messageID; its 8 big-endian bytes start the
+	// payload and are the message's id (MsgID).
+	MessageID uint64 `json:"messageID"`
+	// MessageSizeBytes is the plans' messageSizeBytes: the payload's whole
+	// size, at least 8 (Parse refuses less); the bytes after the id are
+	// zero.
+	MessageSizeBytes int `json:"messageSizeBytes"`
+	// TopicID is the plans' topicID: the topic to publish on (not empty).
+	TopicID string `json:"topicID"`
 }
 
-// SubscribeToTopic: join and subscribe to TopicID (Partial: as a partial
+// SubscribeToTopic joins and subscribes to TopicID (Partial: as a partial
 // messages topic).
 type SubscribeToTopic struct {
+	// TopicID is the plans' topicID: the topic to join (not empty).
 	TopicID string `json:"topicID"`
-	Partial bool   `json:"partial"`
+	// Partial is the plans' partial: request partial messages on the topic
+	// (PartialBackend.SubscribePartial); without a PartialBackend it fails
+	// with ErrUnsupportedInstruction.
+	Partial bool `json:"partial"`
 }
 
-// SetTopicValidationDelay: every message of TopicID takes DelaySeconds to
+// SetTopicValidationDelay makes every message of TopicID take DelaySeconds to
 // validate (a mock of real validation work), then is accepted.
 type SetTopicValidationDelay struct {
-	TopicID      string  `json:"topicID"`
+	// TopicID is the plans' topicID: the topic whose messages are delayed.
+	TopicID string `json:"topicID"`
+	// DelaySeconds is the plans' delaySeconds: the validation time in
+	// seconds, fractions allowed, from 0 to 3600 (Parse refuses others).
 	DelaySeconds float64 `json:"delaySeconds"`
 }
 
-// InitGossipSub: start the router with the given parameters (unset fields
+// InitGossipSub starts the router with the given parameters (unset fields
 // keep the implementation's defaults).
 type InitGossipSub struct {
+	// GossipSubParams is the plans' gossipSubParams, passed to
+	// Backend.Init.
 	GossipSubParams GossipSubParams `json:"gossipSubParams"`
 }
 
-// AddPartialMessage: hold the parts (a bitmap of 8 parts) of group GroupID.
+// AddPartialMessage holds the parts (a bitmap of 8 parts) of group GroupID.
 type AddPartialMessage struct {
-	Parts   int    `json:"parts"`
+	// Parts is the plans' parts: the bitmap of the parts to add (bit i:
+	// part i); Run refuses a value outside 0..255.
+	Parts int `json:"parts"`
+	// TopicID is the plans' topicID: the group's topic (not empty).
 	TopicID string `json:"topicID"`
+	// GroupID is the plans' groupID: the group's number, whose 8
+	// big-endian bytes are its group id (GroupIDBytes).
 	GroupID uint64 `json:"groupID"`
 }
 
-// PublishPartial: publish the partial message of group GroupID, to the mesh
+// PublishPartial publishes the partial message of group GroupID, to the mesh
 // or to PublishToNodeIDs when given.
 type PublishPartial struct {
-	TopicID          string `json:"topicID"`
-	GroupID          uint64 `json:"groupID"`
-	PublishToNodeIDs []int  `json:"publishToNodeIDs"`
+	// TopicID is the plans' topicID: the group's topic (not empty).
+	TopicID string `json:"topicID"`
+	// GroupID is the plans' groupID: the group's number (see
+	// AddPartialMessage.GroupID).
+	GroupID uint64 `json:"groupID"`
+	// PublishToNodeIDs is the plans' publishToNodeIDs: the node ids to
+	// offer the group to; nil or empty means the topic's mesh.
+	PublishToNodeIDs []int `json:"publishToNodeIDs"`
 }
 
 // Type implements Instruction.
@@ -150,37 +186,92 @@ func (n Nanos) MarshalJSON() ([]byte, error) { return json.Marshal(int64(n)) }
 // it: every field optional (nil = the implementation's default), durations
 // in nanoseconds. Field names are those of go-libp2p-pubsub.
 type GossipSubParams struct {
-	D                         *int     `json:"D,omitempty"`
-	Dlo                       *int     `json:"Dlo,omitempty"`
-	Dhi                       *int     `json:"Dhi,omitempty"`
-	Dscore                    *int     `json:"Dscore,omitempty"`
-	Dout                      *int     `json:"Dout,omitempty"`
-	HistoryLength             *int     `json:"HistoryLength,omitempty"`
-	HistoryGossip             *int     `json:"HistoryGossip,omitempty"`
-	Dlazy                     *int     `json:"Dlazy,omitempty"`
-	GossipFactor              *float64 `json:"GossipFactor,omitempty"`
-	GossipRetransmission      *int     `json:"GossipRetransmission,omitempty"`
-	HeartbeatInitialDelay     *Nanos   `json:"HeartbeatInitialDelay,omitempty"`
-	HeartbeatInterval         *Nanos   `json:"HeartbeatInterval,omitempty"`
-	SlowHeartbeatWarning      *float64 `json:"SlowHeartbeatWarning,omitempty"`
-	FanoutTTL                 *Nanos   `json:"FanoutTTL,omitempty"`
-	PrunePeers                *int     `json:"PrunePeers,omitempty"`
-	PruneBackoff              *Nanos   `json:"PruneBackoff,omitempty"`
-	UnsubscribeBackoff        *Nanos   `json:"UnsubscribeBackoff,omitempty"`
-	Connectors                *int     `json:"Connectors,omitempty"`
-	MaxPendingConnections     *int     `json:"MaxPendingConnections,omitempty"`
-	ConnectionTimeout         *Nanos   `json:"ConnectionTimeout,omitempty"`
-	DirectConnectTicks        *int     `json:"DirectConnectTicks,omitempty"`
-	DirectConnectInitialDelay *Nanos   `json:"DirectConnectInitialDelay,omitempty"`
-	OpportunisticGraftTicks   *int     `json:"OpportunisticGraftTicks,omitempty"`
-	OpportunisticGraftPeers   *int     `json:"OpportunisticGraftPeers,omitempty"`
-	GraftFloodThreshold       *Nanos   `json:"GraftFloodThreshold,omitempty"`
-	MaxIHaveLength            *int     `json:"MaxIHaveLength,omitempty"`
-	MaxIHaveMessages          *int     `json:"MaxIHaveMessages,omitempty"`
-	MaxIDontWantLength        *int     `json:"MaxIDontWantLength,omitempty"`
-	MaxIDontWantMessages      *int     `json:"MaxIDontWantMessages,omitempty"`
-	IWantFollowupTime         *Nanos   `json:"IWantFollowupTime,omitempty"`
-	IDontWantMessageThreshold *int     `json:"IDontWantMessageThreshold,omitempty"`
+	// D is the mesh degree the heartbeat aims for.
+	D *int `json:"D,omitempty"`
+	// Dlo is the mesh size below which the heartbeat grafts more peers.
+	Dlo *int `json:"Dlo,omitempty"`
+	// Dhi is the mesh size above which the heartbeat prunes peers.
+	Dhi *int `json:"Dhi,omitempty"`
+	// Dscore is how many of the peers kept when pruning an oversized mesh
+	// are the best-scoring ones.
+	Dscore *int `json:"Dscore,omitempty"`
+	// Dout is how many outbound peers a pruned mesh keeps at least.
+	Dout *int `json:"Dout,omitempty"`
+	// HistoryLength is how many heartbeats the message cache keeps a
+	// message for.
+	HistoryLength *int `json:"HistoryLength,omitempty"`
+	// HistoryGossip is how many of the latest heartbeats' messages IHAVE
+	// gossip advertises.
+	HistoryGossip *int `json:"HistoryGossip,omitempty"`
+	// Dlazy is the least number of non-mesh peers the heartbeat sends
+	// gossip to.
+	Dlazy *int `json:"Dlazy,omitempty"`
+	// GossipFactor is the fraction of the non-mesh peers the heartbeat
+	// sends gossip to, when that is more than Dlazy.
+	GossipFactor *float64 `json:"GossipFactor,omitempty"`
+	// GossipRetransmission is how many times a peer may ask for one
+	// message id with IWANT before it is ignored.
+	GossipRetransmission *int `json:"GossipRetransmission,omitempty"`
+	// HeartbeatInitialDelay is the delay before the first heartbeat.
+	HeartbeatInitialDelay *Nanos `json:"HeartbeatInitialDelay,omitempty"`
+	// HeartbeatInterval is the time between heartbeats.
+	HeartbeatInterval *Nanos `json:"HeartbeatInterval,omitempty"`
+	// SlowHeartbeatWarning is the heartbeat duration, as a fraction of
+	// HeartbeatInterval, above which go-libp2p-pubsub warns (not a
+	// duration).
+	SlowHeartbeatWarning *float64 `json:"SlowHeartbeatWarning,omitempty"`
+	// FanoutTTL is how long fanout state for a topic not subscribed to is
+	// kept after the last publish on it.
+	FanoutTTL *Nanos `json:"FanoutTTL,omitempty"`
+	// PrunePeers is how many peers a PRUNE offers for peer exchange.
+	PrunePeers *int `json:"PrunePeers,omitempty"`
+	// PruneBackoff is how long a pruned peer must wait before grafting
+	// again.
+	PruneBackoff *Nanos `json:"PruneBackoff,omitempty"`
+	// UnsubscribeBackoff is the backoff given to mesh peers when leaving
+	// a topic.
+	UnsubscribeBackoff *Nanos `json:"UnsubscribeBackoff,omitempty"`
+	// Connectors is how many dials to peers learned by peer exchange run
+	// at once.
+	Connectors *int `json:"Connectors,omitempty"`
+	// MaxPendingConnections bounds the pending dials to peers learned by
+	// peer exchange.
+	MaxPendingConnections *int `json:"MaxPendingConnections,omitempty"`
+	// ConnectionTimeout bounds one dial to a peer learned by peer exchange.
+	ConnectionTimeout *Nanos `json:"ConnectionTimeout,omitempty"`
+	// DirectConnectTicks is the number of heartbeats between redials of
+	// disconnected direct peers.
+	DirectConnectTicks *int `json:"DirectConnectTicks,omitempty"`
+	// DirectConnectInitialDelay is the delay before the first dial to
+	// direct peers.
+	DirectConnectInitialDelay *Nanos `json:"DirectConnectInitialDelay,omitempty"`
+	// OpportunisticGraftTicks is the number of heartbeats between rounds
+	// of opportunistic grafting.
+	OpportunisticGraftTicks *int `json:"OpportunisticGraftTicks,omitempty"`
+	// OpportunisticGraftPeers is how many peers one opportunistic graft
+	// adds.
+	OpportunisticGraftPeers *int `json:"OpportunisticGraftPeers,omitempty"`
+	// GraftFloodThreshold is the time after our PRUNE within which a GRAFT
+	// from the pruned peer costs it an extra behaviour penalty (P7).
+	GraftFloodThreshold *Nanos `json:"GraftFloodThreshold,omitempty"`
+	// MaxIHaveLength bounds the message ids in one IHAVE, and the IHAVE
+	// ids accepted from a peer per heartbeat.
+	MaxIHaveLength *int `json:"MaxIHaveLength,omitempty"`
+	// MaxIHaveMessages bounds the IHAVE messages accepted from a peer per
+	// heartbeat.
+	MaxIHaveMessages *int `json:"MaxIHaveMessages,omitempty"`
+	// MaxIDontWantLength bounds the message ids in one IDONTWANT, and the
+	// IDONTWANT ids accepted.
+	MaxIDontWantLength *int `json:"MaxIDontWantLength,omitempty"`
+	// MaxIDontWantMessages bounds the IDONTWANT messages accepted from a
+	// peer per heartbeat.
+	MaxIDontWantMessages *int `json:"MaxIDontWantMessages,omitempty"`
+	// IWantFollowupTime is how long a message asked for with IWANT may
+	// take to arrive before the promise counts as broken.
+	IWantFollowupTime *Nanos `json:"IWantFollowupTime,omitempty"`
+	// IDontWantMessageThreshold is the message size in bytes from which
+	// IDONTWANT is sent.
+	IDontWantMessageThreshold *int `json:"IDontWantMessageThreshold,omitempty"`
 	// IDontWantMessageTTL is in heartbeats in go-libp2p-pubsub.
 	IDontWantMessageTTL *int `json:"IDontWantMessageTTL,omitempty"`
 }

@@ -14,6 +14,8 @@ import (
 // NodeBackend is a Backend a node binary closes when its script ends.
 type NodeBackend interface {
 	Backend
+	// Close stops the backend and releases what it holds. Main calls it
+	// once, after the script ends (or fails), and only logs its error.
 	Close() error
 }
 

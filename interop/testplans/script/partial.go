@@ -24,7 +24,7 @@ const (
 	AllParts = byte(1<<NumParts - 1)
 )
 
-// ErrBadPartial: an encoded partial message or parts metadata that does
+// ErrBadPartial reports an encoded partial message or parts metadata that does
 // not follow the plans' encoding.
 var ErrBadPartial = errors.New("bad partial message")
 

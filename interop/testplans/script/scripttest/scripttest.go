@@ -64,15 +64,30 @@ func SetListenAddr(tb testing.TB, listenAddr *string, addr string) {
 // Record is one record a node wrote, the fields the plans' records carry
 // (script.Recorder's methods); a field the record lacks is zero.
 type Record struct {
-	Time   time.Time `json:"time"`
-	Msg    string    `json:"msg"`
-	ID     string    `json:"id"`
-	NodeID int       `json:"node_id"`
-	From   string    `json:"from"`
-	Topic  string    `json:"topic"`
-	Op     string    `json:"op"`
-	Peer   string    `json:"peer"`
-	Group  uint64    `json:"group id"`
+	// Time is the record's "time": the instant it describes.
+	Time time.Time `json:"time"`
+	// Msg is the record's kind ("msg"): "PeerID", "Received Message",
+	// "Published Message", "Published Partial", "All parts received" or
+	// "Mesh".
+	Msg string `json:"msg"`
+	// ID is "id": the node's peer id in a PeerID record, the message id
+	// in decimal (script.FormatID) in a Received or Published Message one.
+	ID string `json:"id"`
+	// NodeID is "node_id", of the PeerID record.
+	NodeID int `json:"node_id"`
+	// From is "from", of a Received Message record: the peer id of the
+	// neighbour the copy came from.
+	From string `json:"from"`
+	// Topic is "topic": the record's topic.
+	Topic string `json:"topic"`
+	// Op is "op", of a Mesh record: "graft" or "prune".
+	Op string `json:"op"`
+	// Peer is "peer", of a Mesh record: the peer id that entered or left
+	// the mesh.
+	Peer string `json:"peer"`
+	// Group is "group id", of a Published Partial or All parts received
+	// record: the group's number.
+	Group uint64 `json:"group id"`
 }
 
 // Log is the writer of a node's Recorder: it keeps what was written, for
@@ -118,9 +133,13 @@ func (l *Log) Records(tb testing.TB) []Record {
 
 // Node is one backend under test, with its Recorder and what it wrote.
 type Node struct {
-	ID  int
-	B   script.NodeBackend
+	// ID is the node id (its key is script.NodeKey(ID)).
+	ID int
+	// B is the backend Impl.New built; Start has run its Init.
+	B script.NodeBackend
+	// Rec is the Recorder B writes to; Start wrote the PeerID record.
 	Rec *script.Recorder
+	// Log holds what Rec has flushed so far (see Records).
 	Log *Log
 
 	impl   Impl
@@ -288,7 +307,7 @@ func Suite(t *testing.T, impl Impl) {
 	t.Run("repeated-publish", func(t *testing.T) { CheckRepeatedPublish(t, impl) })
 }
 
-// CheckRepeatedPublish: a publish instruction whose message id the node
+// CheckRepeatedPublish checks that a publish instruction whose message id the node
 // published already is no error (the plans' go node, on go-libp2p-pubsub,
 // drops the repeat silently; an error would end the node's script and so
 // the run); the message is sent once: the peer records it once, and a
@@ -319,7 +338,8 @@ func CheckRepeatedPublish(t *testing.T, impl Impl) {
 	}
 }
 
-// CheckErrors: the script errors both nodes report, and what is no error.
+// CheckErrors checks the script errors both nodes report, and what is no
+// error.
 // subscribeToTopic with partial: true on a topic subscribed without it
 // fails; so does publishPartial of a group that neither addPartialMessage
 // nor a peer created. A second subscribeToTopic, and a publish on a topic
@@ -356,7 +376,7 @@ func CheckErrors(t *testing.T, impl Impl) {
 	}
 }
 
-// CheckConnect: a dial that reaches a node other than the one named fails
+// CheckConnect checks that a dial that reaches a node other than the one named fails
 // (the security handshake checks the peer id) instead of connecting, and
 // the failure leaves no backoff in the way of the right dial.
 func CheckConnect(t *testing.T, impl Impl) {
