@@ -25,5 +25,7 @@ type EvtPeerFound struct {
 	// Topic is the topic the peer was found for ("" when the mechanism is
 	// not topic based).
 	Topic string
-	At    time.Time
+	// At is when the add-on took the find and decided to announce it, on
+	// the add-on's clock.
+	At time.Time
 }

@@ -28,7 +28,8 @@
 //     one of the labels its comment lists.
 //   - At is the emitter's clock reading when it decided the event: the
 //     component's github.com/benbjohnson/clock (a mock in tests), not
-//     when a subscriber reads it.
+//     when a subscriber reads it. (A scorer event decided on an input
+//     event carries that input's At: its field comment says so.)
 //
 // Where go-libp2p's core/event already defines an event, meshbus emits that
 // type instead of defining a twin; the aliases in conn.go name them in this

@@ -37,6 +37,7 @@ func (s PeerSource) String() string {
 
 // EvtPeerDiscovered is emitted when a peer is added to the peer store.
 type EvtPeerDiscovered struct {
+	// Peer is the peer added to the store.
 	Peer peer.ID
 	// Source is where the peer manager learned of the peer (its
 	// configuration, peer exchange, discovery or identify, an inbound
@@ -46,25 +47,32 @@ type EvtPeerDiscovered struct {
 	// when learned from an outbound connection; nil when none came); the
 	// event owns them: read-only.
 	Addrs []ma.Multiaddr
-	At    time.Time
+	// At is when the peer manager added the peer, on its clock.
+	At time.Time
 }
 
 // EvtDialAttempted is emitted when the peer manager starts dialing a peer.
 // Each attempt is followed by exactly one EvtDialSucceeded or EvtDialFailed.
 type EvtDialAttempted struct {
+	// Peer is the peer dialed.
 	Peer peer.ID
 	// Attempt counts dials to this peer since its last success, from 1.
 	Attempt int
-	At      time.Time
+	// At is when the peer manager's connectivity pass decided the dial, on
+	// its clock; EvtDialSucceeded.Took counts from it.
+	At time.Time
 }
 
 // EvtDialSucceeded is emitted when a dial by the peer manager connects.
 type EvtDialSucceeded struct {
+	// Peer is the peer dialed, now connected.
 	Peer peer.ID
 	// Took is the time from the dial's start to its success, on the
 	// peer manager's clock.
 	Took time.Duration
-	At   time.Time
+	// At is when the peer manager took the dial's result, on its clock (the
+	// EvtDialAttempted's At plus Took).
+	At time.Time
 }
 
 // DialFailReason names why a dial failed.
@@ -95,19 +103,24 @@ func (r DialFailReason) String() string {
 
 // EvtDialFailed is emitted when a dial by the peer manager fails.
 type EvtDialFailed struct {
-	Peer   peer.ID
+	// Peer is the peer dialed.
+	Peer peer.ID
+	// Reason is why the dial failed, as the dialer classified it.
 	Reason DialFailReason
 	// Err is the dial error's text.
 	Err string
-	// Failures counts consecutive failed dials to the peer.
+	// Failures counts consecutive failed dials to the peer, this one
+	// included unless it was canceled or the peer has left the store.
 	Failures int
-	At       time.Time
+	// At is when the peer manager took the dial's result, on its clock.
+	At time.Time
 }
 
 // EvtPeerBackedOff is emitted when the peer manager will not dial a peer
 // before Until: after a failed dial, a graylisting, or the end of the
 // peer's last connection (whoever closed it; Reconnects > 0 then).
 type EvtPeerBackedOff struct {
+	// Peer is the peer backed off.
 	Peer peer.ID
 	// Until is the earliest time the peer manager dials the peer again
 	// (zero when Permanent).
@@ -120,7 +133,9 @@ type EvtPeerBackedOff struct {
 	// the backoff follows a disconnect (the backoff doubles with each); 0
 	// for a dial failure or a graylisting.
 	Reconnects int
-	At         time.Time
+	// At is when the peer manager set the backoff, on its clock: when it took
+	// the failed dial's result, the graylisting or the disconnect.
+	At time.Time
 	// Permanent reports that the peer reached the failure limit and will not
 	// be dialed again (Until is then zero); it stays in the store until
 	// capacity pruning removes it.
@@ -165,17 +180,20 @@ func (r EvictReason) String() string {
 // EvtPeerEvicted is emitted when the peer manager disconnects a peer or
 // removes it from the store. Removed reports whether it left the store too.
 type EvtPeerEvicted struct {
-	Peer   peer.ID
+	// Peer is the peer disconnected or removed.
+	Peer peer.ID
+	// Reason is why the peer manager evicted it.
 	Reason EvictReason
 	// Removed reports whether the peer also left the peer store (false:
 	// it stays known, disconnected).
 	Removed bool
-	At      time.Time
+	// At is when the peer manager decided the eviction, on its clock.
+	At time.Time
 }
 
-// EvtPeerRecordRejected is emitted when a peer-exchange or discovery record is
-// refused (bad signature, peer id that does not match its record,
-// unparseable address).
+// EvtPeerRecordRejected is emitted when a peer-exchange record is refused
+// (bad signature, peer id that does not match its record, unparseable
+// address).
 type EvtPeerRecordRejected struct {
 	// From is who offered the record.
 	From peer.ID
@@ -185,5 +203,7 @@ type EvtPeerRecordRejected struct {
 	// constants of components/peermgr/automaton: "unsigned",
 	// "bad_envelope", "peer_id_mismatch", "unparseable_address", ...).
 	Reason string
-	At     time.Time
+	// At is when the peer manager checked the record (on taking the
+	// EvtPeerExchangeReceived that carried it), on its clock.
+	At time.Time
 }

@@ -16,6 +16,7 @@ import (
 // EvtRouterPeerAdded is emitted when a connected peer is found to speak a
 // pubsub protocol (after identify or on its first pubsub stream).
 type EvtRouterPeerAdded struct {
+	// Peer is the connected peer found to speak pubsub.
 	Peer peer.ID
 	// Protocol is the negotiated protocol (/meshsub/1.4.0, /meshsub/1.3.0,
 	// /meshsub/1.2.0, /meshsub/1.1.0, /meshsub/1.0.0 or /floodsub/1.0.0).
@@ -24,53 +25,72 @@ type EvtRouterPeerAdded struct {
 	// it gets every message of the topics it subscribes to and is never in
 	// a mesh or a fanout set.
 	Direct bool
-	At     time.Time
+	// At is when the router added the peer, on its clock.
+	At time.Time
 }
 
 // EvtRouterPeerRemoved is emitted when the router forgets a peer (its last
 // connection closed or its stream failed for good). Every mesh the peer was
 // in produces an EvtPeerPruned with PruneReasonPeerRemoved before this event.
 type EvtRouterPeerRemoved struct {
+	// Peer is the peer the router forgot.
 	Peer peer.ID
-	At   time.Time
+	// At is when the router removed the peer, on its clock.
+	At time.Time
 }
 
 // EvtTopicJoined is emitted when the local node joins a topic.
 type EvtTopicJoined struct {
+	// Topic is the topic joined.
 	Topic string
-	At    time.Time
+	// At is when the router handled the join, on its clock.
+	At time.Time
 }
 
 // EvtTopicLeft is emitted when the local node leaves a topic; the prunes it
 // sends to its mesh peers are emitted before it.
 type EvtTopicLeft struct {
+	// Topic is the topic left.
 	Topic string
-	At    time.Time
+	// At is when the router handled the leave, on its clock.
+	At time.Time
 }
 
 // EvtPeerSubscribed is emitted when a remote peer announces a subscription.
 type EvtPeerSubscribed struct {
-	Peer  peer.ID
+	// Peer is the peer that sent the SUBSCRIBE.
+	Peer peer.ID
+	// Topic is the topic it subscribed to.
 	Topic string
-	At    time.Time
+	// At is when the router handled the RPC carrying the SUBSCRIBE, on its
+	// clock.
+	At time.Time
 }
 
 // EvtPeerUnsubscribed is emitted when a remote peer withdraws a subscription
 // or is removed while subscribed.
 type EvtPeerUnsubscribed struct {
-	Peer  peer.ID
+	// Peer is the peer that unsubscribed or was removed.
+	Peer peer.ID
+	// Topic is the topic it no longer subscribes to.
 	Topic string
-	At    time.Time
+	// At is when the router handled the UNSUBSCRIBE or removed the peer, on
+	// its clock.
+	At time.Time
 }
 
 // EvtPeerGrafted is emitted when a peer enters the local mesh of a topic.
 type EvtPeerGrafted struct {
-	Peer  peer.ID
+	// Peer is the peer that entered the mesh.
+	Peer peer.ID
+	// Topic is the mesh's topic.
 	Topic string
 	// Outbound is true when the local node sent the GRAFT, false when it
 	// accepted the peer's GRAFT.
 	Outbound bool
-	At       time.Time
+	// At is when the router grafted the peer (sent or accepted the GRAFT), on
+	// its clock.
+	At time.Time
 }
 
 // EvtPeerChoked is emitted when a mesh peer's choke state changes in
@@ -79,7 +99,9 @@ type EvtPeerGrafted struct {
 // peer sends IHAVE instead of the messages it forwards; leaving the mesh
 // (EvtPeerPruned) ends both states without an event of its own.
 type EvtPeerChoked struct {
-	Peer  peer.ID
+	// Peer is the mesh peer whose choke state changed.
+	Peer peer.ID
+	// Topic is the mesh's topic.
 	Topic string
 	// ByUs is true when the local node decided (it chose its eager
 	// peers), false when the peer told us.
@@ -87,7 +109,9 @@ type EvtPeerChoked struct {
 	// Choked is the new state: true when the choke starts, false when it
 	// is lifted.
 	Choked bool
-	At     time.Time
+	// At is when the router decided the change (ByUs) or handled the peer's
+	// choke RPC, on its clock.
+	At time.Time
 }
 
 // PruneReason names why a peer left a mesh.
@@ -145,12 +169,18 @@ func (r PruneReason) String() string {
 // Guarantee: for one peer and topic it follows the matching EvtPeerGrafted
 // (except for PruneReasonGraftRejected) and is never dropped by the router.
 type EvtPeerPruned struct {
-	Peer   peer.ID
-	Topic  string
+	// Peer is the peer that left the mesh, or whose GRAFT was refused.
+	Peer peer.ID
+	// Topic is the mesh's topic.
+	Topic string
+	// Reason is why the peer left the mesh (or PruneReasonGraftRejected).
 	Reason PruneReason
-	// Backoff is how long neither side may re-graft.
+	// Backoff is how long neither side may re-graft; zero when no PRUNE
+	// was exchanged (the peer left: disconnected or unsubscribed).
 	Backoff time.Duration
-	At      time.Time
+	// At is when the router removed the peer (or refused its GRAFT), on its
+	// clock.
+	At time.Time
 }
 
 // FanoutReason names why a peer left a topic's fanout set.
@@ -193,9 +223,13 @@ func (r FanoutReason) String() string {
 // to D. Guarantee: for one peer and topic, Added and EvtFanoutPeerRemoved
 // alternate, Added first; the router never drops either.
 type EvtFanoutPeerAdded struct {
-	Peer  peer.ID
+	// Peer is the peer added to the fanout set.
+	Peer peer.ID
+	// Topic is the fanout set's topic.
 	Topic string
-	At    time.Time
+	// At is when the router added the peer (at a publish or a heartbeat), on
+	// its clock.
+	At time.Time
 }
 
 // EvtFanoutPeerRemoved is emitted when a peer leaves a topic's fanout set,
@@ -203,14 +237,20 @@ type EvtFanoutPeerAdded struct {
 // before the peer's EvtPeerUnsubscribed and EvtRouterPeerRemoved; when the
 // local node joins the topic, before the EvtPeerGrafted of the new mesh.
 type EvtFanoutPeerRemoved struct {
-	Peer   peer.ID
-	Topic  string
+	// Peer is the peer that left the fanout set.
+	Peer peer.ID
+	// Topic is the fanout set's topic.
+	Topic string
+	// Reason is why the peer left the set.
 	Reason FanoutReason
-	At     time.Time
+	// At is when the router removed the peer, on its clock.
+	At time.Time
 }
 
 // PeerExchangeRecord is one peer offered in a PRUNE's peer exchange list.
 type PeerExchangeRecord struct {
+	// Peer is the offered peer's id, decoded from the PX entry (entries whose
+	// id does not decode, or that name the local node, are left out).
 	Peer peer.ID
 	// SignedPeerRecord is the marshalled, signed peer-record envelope as
 	// received, or nil when the sender gave only the id. It is unverified.
@@ -222,60 +262,79 @@ type PeerExchangeRecord struct {
 // accept-PX threshold). The records are unverified: consumers check the
 // signatures.
 type EvtPeerExchangeReceived struct {
-	From  peer.ID
+	// From is the peer that sent the PRUNE.
+	From peer.ID
+	// Topic is the PRUNE's topic.
 	Topic string
 	// Records are the PRUNE's peer records, as received (owned by the
 	// event: read-only).
 	Records []PeerExchangeRecord
-	At      time.Time
+	// At is when the router handled the PRUNE, on its clock.
+	At time.Time
 }
 
 // EvtMessagePublished is emitted when the local node publishes a message.
 type EvtMessagePublished struct {
+	// Topic is the message's topic.
 	Topic string
 	// ID is the message id (default from || seqno).
-	ID   string
+	ID string
+	// Size is the published message's encoded size, as sent to peers.
 	Size int
 	// Peers is how many peers the message was sent to.
 	Peers int
-	At    time.Time
+	// At is when the router handled the publish, on its clock.
+	At time.Time
 }
 
 // EvtMessageDelivered is emitted when a message is seen for the first time,
 // validated, and delivered to local subscribers and forwarded.
 type EvtMessageDelivered struct {
+	// Topic is the message's topic.
 	Topic string
-	ID    string
+	// ID is the message's id.
+	ID string
 	// From is the peer that sent it to us first (the propagation source).
 	From peer.ID
 	// Author is the message's from field.
 	Author peer.ID
-	Size   int
-	At     time.Time
+	// Size is the encoded size of the copy From sent.
+	Size int
+	// At is when the router accepted the message (the end of its
+	// validation), on its clock.
+	At time.Time
 }
 
 // EvtMessageDuplicated is emitted when a message already seen arrives again
 // (a byte-identical copy, or a different copy that passed the signature
 // check under a seen id); it is neither delivered nor forwarded.
 type EvtMessageDuplicated struct {
+	// Topic is the copy's topic.
 	Topic string
-	ID    string
-	From  peer.ID
-	At    time.Time
+	// ID is the copy's id, one the router has already seen.
+	ID string
+	// From is the peer that sent the copy.
+	From peer.ID
+	// At is when the router handled the RPC carrying the copy, on its clock.
+	At time.Time
 }
 
 // EvtChokedPeerAnnounced is emitted when a mesh peer we choked (meshbus's
-// choke extension, router.WithChoking) announces with IHAVE messages of
-// Topic we already have: unchoked, it would have forwarded them to us, so
-// the scorer counts each as a mesh delivery (P₃), as the gossipsub choke
-// draft asks, whatever the delivery window. IDs are those message ids; the
+// choke extension, router.WithChoking), or asked to skip the messages'
+// author (author skip), announces with IHAVE messages of Topic we already
+// have: otherwise it would have forwarded them to us, so the scorer counts
+// each as a mesh delivery (P₃), as the gossipsub choke draft asks,
+// whatever the delivery window. IDs are those message ids; the
 // event owns the slice.
 type EvtChokedPeerAnnounced struct {
+	// Topic is the IHAVE's topic.
 	Topic string
-	From  peer.ID
+	// From is the mesh peer that sent the IHAVE.
+	From peer.ID
 	// IDs are the announced ids of messages we already have.
 	IDs []string
-	At  time.Time
+	// At is when the router handled the IHAVE, on its clock.
+	At time.Time
 }
 
 // RejectReason names why a received message was not delivered.
@@ -338,12 +397,20 @@ func (r RejectReason) Invalid() bool {
 
 // EvtMessageRejected is emitted when a received message is not delivered.
 type EvtMessageRejected struct {
+	// Topic is the message's topic as received (with RejectMalformed it may
+	// be empty or invalid).
 	Topic string
 	// ID is the message id, or "" when it could not be computed.
-	ID     string
-	From   peer.ID
+	ID string
+	// From is the peer that sent the message (with RejectValidationFailed,
+	// also each peer that sent a copy during validation, one event each).
+	From peer.ID
+	// Reason is why the message was not delivered: one of the router's checks
+	// or the validator's verdict.
 	Reason RejectReason
-	At     time.Time
+	// At is when the router refused the message, on its clock: on receipt, or
+	// when it handled the validation result.
+	At time.Time
 }
 
 // PenaltyReason names a misbehaviour that costs a peer behaviour penalty
@@ -433,11 +500,15 @@ func (r PenaltyReason) String() string {
 // parameters, so that a peer that keeps sending it is graylisted by default;
 // a bad message is also reported as EvtMessageRejected.
 type EvtPeerPenalized struct {
-	Peer   peer.ID
+	// Peer is the misbehaving peer.
+	Peer peer.ID
+	// Reason is the misbehaviour observed.
 	Reason PenaltyReason
 	// Count is how many occurrences this event reports (at least 1).
 	Count int
-	At    time.Time
+	// At is when the router observed it, on its clock: on receipt, or at the
+	// heartbeat or deadline that found a promise, PREAMBLE or fragment overdue.
+	At time.Time
 }
 
 // EvtPeerQueueOverflowed is emitted when the router drops outbound data for a
@@ -445,8 +516,11 @@ type EvtPeerPenalized struct {
 // are queued ahead of data and dropped last. It is emitted at most once per
 // heartbeat per peer, with the drops counted since the previous one.
 type EvtPeerQueueOverflowed struct {
+	// Peer is the peer whose send queue is full.
 	Peer peer.ID
 	// Dropped is how many RPCs were dropped since the last event for the peer.
 	Dropped int
-	At      time.Time
+	// At is when the router noted the first drop since the previous heartbeat,
+	// or the heartbeat that reports later drops, on its clock.
+	At time.Time
 }

@@ -19,6 +19,7 @@ import (
 // Unknown extensions are not reported. It is emitted before any event caused
 // by the same RPC.
 type EvtPeerExtensionsReceived struct {
+	// Peer is the peer whose inbound stream's first RPC carried the extensions.
 	Peer peer.ID
 	// Protocol is the protocol of the stream the RPC arrived on.
 	Protocol protocol.ID
@@ -30,14 +31,17 @@ type EvtPeerExtensionsReceived struct {
 	// the local router has large-message handling on; the router treats
 	// the peer as a v1.4 peer only when both are.
 	LargeMessages bool
-	At            time.Time
+	// At is when the router handled that RPC, on its clock.
+	At time.Time
 }
 
 // EvtPartialMessageReceived is emitted by the router for each accepted
 // partial-messages RPC (parts and/or parts metadata of one group), after the
 // application's merge of the parts, so Extended tells whether it added parts.
 type EvtPartialMessageReceived struct {
-	Peer  peer.ID
+	// Peer is the peer that sent the RPC.
+	Peer peer.ID
+	// Topic is the RPC's topic.
 	Topic string
 	// GroupID is the group's identifier (application-defined bytes, as a string).
 	GroupID string
@@ -47,7 +51,8 @@ type EvtPartialMessageReceived struct {
 	MetadataBytes int
 	// Extended: the parts added at least one part the local node lacked.
 	Extended bool
-	At       time.Time
+	// At is when the router took the application's merge, on its clock.
+	At time.Time
 }
 
 // EvtPartialGroupCompleted is emitted by the router once per group, when the
@@ -55,12 +60,16 @@ type EvtPartialMessageReceived struct {
 // PublishPartial of a complete message, or after a merge of received parts).
 // It follows the EvtPartialMessageReceived of the RPC that completed it.
 type EvtPartialGroupCompleted struct {
-	Topic   string
+	// Topic is the group's topic.
+	Topic string
+	// GroupID is the completed group's id.
 	GroupID string
 	// From is the peer whose parts completed the group; "" when the local
 	// application published it complete.
 	From peer.ID
-	At   time.Time
+	// At is when the router learnt the group is complete (a merge or
+	// PublishPartial), on its clock.
+	At time.Time
 }
 
 // PartialRejectReason names why the router refused a partial-messages RPC.
@@ -124,11 +133,19 @@ const MaxPartialRejectReason = PartialRejectInvalid
 // partial-messages RPC; an EvtPeerPenalized (PenaltyBadPartial) follows it
 // when the reason is penalised.
 type EvtPartialMessageRejected struct {
-	Peer    peer.ID
-	Topic   string
+	// Peer is the peer that sent the RPC.
+	Peer peer.ID
+	// Topic is the RPC's topic, cut to the maximum topic length ("" when
+	// absent).
+	Topic string
+	// GroupID is the RPC's group id, cut to the maximum group id length (""
+	// when absent).
 	GroupID string
-	Reason  PartialRejectReason
-	At      time.Time
+	// Reason is why the RPC was refused.
+	Reason PartialRejectReason
+	// At is when the router refused the RPC, on its clock: on receipt, or
+	// after the application's merge (PartialRejectInvalid).
+	At time.Time
 }
 
 // FragmentRejectReason names why the router refused a gossipsub v1.4
@@ -223,11 +240,17 @@ const MaxFragmentRejectReason = FragmentRejectTopicMismatch
 // as EvtMessageRejected if it fails there). An EvtPeerPenalized
 // (PenaltyBadFragment) follows it when the reason is penalised.
 type EvtFragmentRejected struct {
-	Peer  peer.ID
+	// Peer is the peer that sent the fragments.
+	Peer peer.ID
+	// Topic is the topic the fragments carried (may be empty or anything the
+	// peer sent).
 	Topic string
 	// ID is the fragments' message id (as a string; may be empty or
 	// anything the peer sent).
-	ID     string
+	ID string
+	// Reason is why the fragment or reassembly was refused.
 	Reason FragmentRejectReason
-	At     time.Time
+	// At is when the router refused it, on its clock: on receipt, or at the
+	// heartbeat that found the reassembly timed out.
+	At time.Time
 }

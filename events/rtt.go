@@ -18,10 +18,11 @@ import (
 // events come in measurement order; they are snapshots, so a reader that
 // misses one loses nothing but that value.
 type EvtPeerRTTMeasured struct {
+	// Peer is the connected peer probed.
 	Peer peer.ID
 	// RTT is the measured round trip (> 0 on a real network; a driver on a
 	// mock clock may report 0).
 	RTT time.Duration
-	// At is when the probe finished.
+	// At is when the prober handled the probe's result, on its clock.
 	At time.Time
 }

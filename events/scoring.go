@@ -27,6 +27,7 @@ type ScoreThresholds struct {
 
 // PeerScore is one peer's score in a snapshot.
 type PeerScore struct {
+	// Peer is the scored peer.
 	Peer peer.ID
 	// Score is the peer's score (the weighted sum of P1 to P7) as the
 	// scorer last computed it.
@@ -44,7 +45,9 @@ type EvtPeerScoresUpdated struct {
 	// Thresholds are the scorer's thresholds, for consumers that
 	// compare scores with them.
 	Thresholds ScoreThresholds
-	At         time.Time
+	// At is when the scorer computed the snapshot, on its clock: the decay
+	// tick's time, or when it published the crossings the snapshot shows.
+	At time.Time
 }
 
 // Threshold names one of the score thresholds.
@@ -83,6 +86,7 @@ func (t Threshold) String() string {
 // newly scored peer starts from the position of score 0; a forgotten one
 // crosses nothing.
 type EvtPeerScoreThresholdCrossed struct {
+	// Peer is the peer whose score crossed the threshold.
 	Peer peer.ID
 	// Threshold is the threshold crossed.
 	Threshold Threshold
@@ -91,12 +95,15 @@ type EvtPeerScoreThresholdCrossed struct {
 	Below bool
 	// Score is the score after the change.
 	Score float64
-	At    time.Time
+	// At is the time of the fact that moved the score: the input event's At
+	// when set, else the scorer's clock when it took the input or the tick.
+	At time.Time
 }
 
 // EvtPeerAppScoreSet sets a peer's application-specific score (term P5). Any
 // component or add-on may emit it; the latest value per peer wins.
 type EvtPeerAppScoreSet struct {
+	// Peer is the peer whose application score is set.
 	Peer peer.ID
 	// Score is the application's value for the peer; the scorer
 	// multiplies it by its P5 weight.
