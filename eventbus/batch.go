@@ -733,6 +733,11 @@ func (s *BatchSubscription[E]) Err() error { return s.r.Err() }
 // Name returns the subscription's name.
 func (s *BatchSubscription[E]) Name() string { return s.r.settings.name }
 
+// ID returns the subscription's id: its SubscriptionInfo.ID in
+// Bus.Subscriptions, unique among the bus's subscriptions (names need not
+// be).
+func (s *BatchSubscription[E]) ID() uint64 { return s.r.id }
+
 // Dropped returns how many events the subscription has dropped.
 func (s *BatchSubscription[E]) Dropped() uint64 { return s.r.batchDropped() }
 

@@ -96,6 +96,11 @@ func (s *AnySubscription) CloseAfterDrain(ctx context.Context) error {
 // Name returns the subscription's name.
 func (s *AnySubscription) Name() string { return s.c.settings.name }
 
+// ID returns the subscription's id: its SubscriptionInfo.ID in
+// Bus.Subscriptions, unique among the bus's subscriptions (names need not
+// be).
+func (s *AnySubscription) ID() uint64 { return s.c.id }
+
 // Err reports why the subscription ended; see Subscription.Err.
 func (s *AnySubscription) Err() error { return s.c.Err() }
 

@@ -31,3 +31,27 @@ func TestSubscriptionsIntrospection(t *testing.T) {
 		t.Fatalf("closed subscription still listed: %d", n)
 	}
 }
+
+// Each kind of subscription knows its id: the ID of its SubscriptionInfo,
+// distinct even where names repeat.
+func TestSubscriptionIDsMatchIntrospection(t *testing.T) {
+	b := New()
+	defer b.Close()
+	typed := must(Subscribe[evtA](b, Name("same")))
+	batch := must(SubscribeBatch[evtA](b, Name("same")))
+	anySub := must(b.Subscribe(new(evtB), Name("same")))
+	ids := map[uint64]string{}
+	for _, info := range b.Subscriptions() {
+		ids[info.ID] = info.Name
+	}
+	seen := map[uint64]bool{}
+	for kind, id := range map[string]uint64{"typed": typed.ID(), "batch": batch.ID(), "event.Bus": anySub.ID()} {
+		if _, ok := ids[id]; !ok {
+			t.Errorf("%s subscription's ID %d is not in Subscriptions (%v)", kind, id, ids)
+		}
+		if seen[id] {
+			t.Errorf("%s subscription's ID %d repeats another's", kind, id)
+		}
+		seen[id] = true
+	}
+}

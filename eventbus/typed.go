@@ -75,6 +75,11 @@ func (s *Subscription[E]) Err() error { return s.c.Err() }
 // Name returns the subscription's name.
 func (s *Subscription[E]) Name() string { return s.c.settings.name }
 
+// ID returns the subscription's id: its SubscriptionInfo.ID in
+// Bus.Subscriptions, unique among the bus's subscriptions (names need not
+// be).
+func (s *Subscription[E]) ID() uint64 { return s.c.id }
+
 // Dropped returns how many events the subscription has dropped.
 func (s *Subscription[E]) Dropped() uint64 { return s.c.dropped.Load() }
 

@@ -545,7 +545,7 @@ func (s *driverState) sample(now time.Time, w *watched) {
 		ss := automaton.SubStat{
 			ID: info.ID, Name: info.Name, Wildcard: info.Wildcard, Policy: info.Policy.String(),
 			BufSize: info.BufSize, Queued: info.Queued, Delivered: info.Delivered, Dropped: info.Dropped,
-			Self: info.Name == SubscriptionName,
+			Self: info.ID == w.sub.ID(),
 		}
 		for _, t := range info.Types {
 			ss.Types = append(ss.Types, t.String())

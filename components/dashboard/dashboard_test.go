@@ -210,6 +210,12 @@ func TestStatsSampled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	// An add-on that takes the dashboard's name is not the dashboard.
+	impostor, err := b.Subscribe(new(events.EvtPeerPruned), eventbus.Name(dashboard.SubscriptionName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impostor.Close()
 	var calls atomic.Int32
 	src := dashboard.Source{Name: "a", Bus: b, ID: self, Breakdowns: func() map[peer.ID]automaton.ScoreTerms {
 		calls.Add(1)
