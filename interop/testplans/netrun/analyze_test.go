@@ -80,26 +80,12 @@ func TestParseLogAndAnalyze(t *testing.T) {
 // node in a group is its publisher has nobody there to reach; it counts
 // in neither the group's mean nor its minimum.
 func TestReliabilityLeavesOutMessagesWithoutTargets(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
-	line := func(v map[string]any) string { b, _ := json.Marshal(v); return string(b) + "\n" }
 	// node0 (a) publishes 1, which node1 (b) gets; node1 publishes 2,
 	// which node0 gets.
-	logs := []string{
-		line(map[string]any{"time": at(0), "msg": "Published Message", "id": "1"}) +
-			line(map[string]any{"time": at(20), "msg": "Received Message", "id": "2"}),
-		line(map[string]any{"time": at(10), "msg": "Received Message", "id": "1"}) +
-			line(map[string]any{"time": at(15), "msg": "Published Message", "id": "2"}),
-	}
-	impls := []string{"a", "b"}
-	var parsed []NodeLog
-	for i, l := range logs {
-		nl, err := ParseLog(i, impls[i], strings.NewReader(l))
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed = append(parsed, nl)
-	}
+	parsed := parseLogs(t, []string{"a", "b"}, []string{
+		record(0, "Published Message", "1") + record(20, "Received Message", "2"),
+		record(10, "Received Message", "1") + record(15, "Published Message", "2"),
+	})
 	st := Analyze(parsed)
 	if len(st) != 3 {
 		t.Fatalf("groups %+v", st)
@@ -111,28 +97,39 @@ func TestReliabilityLeavesOutMessagesWithoutTargets(t *testing.T) {
 	}
 }
 
-func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+// logEpoch is the time the records of record count from.
+var logEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// A repeated publish writes a second "Published Message" record; the
-// message's origin stays the first publish.
-func TestRepeatedPublishKeepsFirstOrigin(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
-	line := func(v map[string]any) string { b, _ := json.Marshal(v); return string(b) + "\n" }
-	logs := []string{
-		line(map[string]any{"time": at(40), "msg": "Published Message", "id": "1"}) +
-			line(map[string]any{"time": at(0), "msg": "Published Message", "id": "1"}) +
-			line(map[string]any{"time": at(60), "msg": "Published Message", "id": "1"}),
-		line(map[string]any{"time": at(50), "msg": "Received Message", "id": "1"}),
-	}
+// record is one JSON log line: msg about message id, ms after logEpoch.
+func record(ms int, msg, id string) string {
+	b, _ := json.Marshal(map[string]any{"time": logEpoch.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano), "msg": msg, "id": id})
+	return string(b) + "\n"
+}
+
+// parseLogs parses node i's log logs[i] as implementation impls[i].
+func parseLogs(t *testing.T, impls, logs []string) []NodeLog {
+	t.Helper()
 	var parsed []NodeLog
 	for i, l := range logs {
-		nl, err := ParseLog(i, "a", strings.NewReader(l))
+		nl, err := ParseLog(i, impls[i], strings.NewReader(l))
 		if err != nil {
 			t.Fatal(err)
 		}
 		parsed = append(parsed, nl)
 	}
+	return parsed
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// A repeated publish writes a second "Published Message" record; the
+// message's origin stays the first publish.
+func TestRepeatedPublishKeepsFirstOrigin(t *testing.T) {
+	t0 := logEpoch
+	parsed := parseLogs(t, []string{"a", "a"}, []string{
+		record(40, "Published Message", "1") + record(0, "Published Message", "1") + record(60, "Published Message", "1"),
+		record(50, "Received Message", "1"),
+	})
 	if got := parsed[0].Published["1"]; !got.Equal(t0) {
 		t.Fatalf("origin %v, want the first publish %v", got, t0)
 	}
