@@ -244,6 +244,16 @@ func TestAuthorSkipCredit(t *testing.T) {
 	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
 		t.Fatalf("credit for a non-mesh peer's IHAVE: %+v", evs)
 	}
+	// Nor for a mesh peer without the extension: it was never asked to
+	// skip, so its announcement replaces no delivery.
+	if o := h.a.SetPeerChoke(mesh[3], false); o != OutcomePeerFeaturesSet {
+		t.Fatalf("SetPeerChoke = %v", o)
+	}
+	h.reset()
+	h.a.HandleIHave(h.now, mesh[3], ihave(topicA, last), &h.out)
+	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
+		t.Fatalf("credit for a peer without the extension: %+v", evs)
+	}
 }
 
 // Requests are bounded: a peer keeps at most MaxSkipAuthors authors;

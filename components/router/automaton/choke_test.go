@@ -302,6 +302,16 @@ func TestChokedPeerAnnouncementsReported(t *testing.T) {
 	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
 		t.Fatalf("eager peer's IHAVE reported: %+v", evs)
 	}
+	// An id of another topic's message, announced in topic-a, is no
+	// delivery the choked peer would have made there: no credit (the
+	// scorer counts it in the IHAVE's topic).
+	h.join(topicB)
+	_, elsewhere := h.receiveFrom(mesh[0], pid(77), topicB, 100)
+	h.reset()
+	h.a.HandleIHave(h.now, mesh[3], ihave(topicA, elsewhere), &h.out)
+	if evs := FactChokedAnnounced.In(&h.out); len(evs) != 0 {
+		t.Fatalf("credit in topic-a for a topic-b message: %+v", evs)
+	}
 }
 
 // At a decision the ranking covers choked peers too: one that brought

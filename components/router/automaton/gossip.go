@@ -127,14 +127,15 @@ func (a *Automaton) handleIHave(now time.Time, from peer.ID, ih *pb.ControlIHave
 	want := a.scratchIDs[:0]
 	var had []string // the ids a peer we choked announced that we have
 	// A mesh peer we did not choke announces what we asked it to when we
-	// asked it to skip the message's author (skippedID).
-	credit := !choked && a.skipAsked > 0 && t.mesh.has(from)
+	// asked it to skip the message's author (skippedID): only a peer that
+	// speaks the extension, to which the request went.
+	credit := !choked && a.skipAsked > 0 && ps.feat&featChoke != 0 && t.mesh.has(from)
 	for _, raw := range ih.GetMessageIDs() {
 		if len(raw) == 0 || len(raw) > a.cfg.MaxIDLength {
 			continue
 		}
 		if a.seen.has(string(raw)) {
-			if (choked || credit && a.skippedID(string(raw))) && len(had) < a.cfg.MaxIHaveLength {
+			if (choked || credit && a.skippedID(string(raw))) && len(had) < a.cfg.MaxIHaveLength && a.cachedIn(string(raw), topic) {
 				if had == nil { // one slice for the IHAVE: the event owns it
 					had = make([]string, 0, min(len(ih.GetMessageIDs()), a.cfg.MaxIHaveLength))
 				}
@@ -329,3 +330,11 @@ type idKey uint64
 
 // keyOf returns id's idKey.
 func keyOf(id string) idKey { return idKey(wire.IDHash(id)) }
+
+// cachedIn reports whether id is a cached message of topic: only such an
+// id in a choked (or skip-asked) peer's IHAVE of topic is a delivery it
+// would have made there, and earns it credit in that topic's score.
+func (a *Automaton) cachedIn(id, topic string) bool {
+	e := a.mcache.get(id)
+	return e != nil && e.topic == topic
+}
