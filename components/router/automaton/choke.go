@@ -394,7 +394,11 @@ func (a *Automaton) chokeSpares(t *topicState, p peer.ID, dataLen int) bool {
 	return dataLen <= a.cfg.Choke.MaxData && t.choking(p)
 }
 
-// chokeForget clears p's choke state in t: it left t's mesh or joined it.
+// chokeForget clears p's choke state in t: it left t's mesh or joined it,
+// or turned the extension off. Its incoming budgets for the interval
+// (ihavesIn, entriesIn) stay until the heartbeat renews them, so that
+// turning the extension off and on again, by reopening its stream, does
+// not renew them early.
 func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	c := &t.ch
 	if n, ok := c.firsts[p]; ok {
@@ -404,9 +408,7 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	}
 	delete(c.choked, p)
 	delete(c.chokedUs, p)
-	delete(c.ihavesIn, p)
 	delete(c.ihavesOut, p)
-	delete(c.entriesIn, p)
 	delete(c.base, p)
 }
 

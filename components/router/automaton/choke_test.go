@@ -819,6 +819,17 @@ func TestChokeInputChecks(t *testing.T) {
 	if o := h.a.HandleChoke(h.now, p, nil, []string{topicA}, &h.out); o != OutcomeChokeRecorded {
 		t.Fatalf("after the heartbeat: %v", o)
 	}
+	// Reopening its stream without the extension and again with it does
+	// not renew the budget before the heartbeat does.
+	if o := h.a.HandleChoke(h.now, p, []string{topicA}, []string{topicA}, &h.out); o != OutcomeChokeRecorded {
+		t.Fatalf("3 entries: %v", o)
+	}
+	h.a.SetPeerChoke(p, false)
+	h.a.SetPeerChoke(p, true)
+	h.reset()
+	if o := h.a.HandleChoke(h.now, p, []string{topicA}, nil, &h.out); o != OutcomeChokeFlood {
+		t.Fatalf("a 4th entry after the stream reopened: %v", o)
+	}
 	// Entries that apply to no mesh of ours share one budget: the fourth
 	// is a flood.
 	h.reset()
