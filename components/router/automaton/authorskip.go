@@ -38,11 +38,25 @@ import (
 // as a choke flood does).
 
 // skipEntriesPerAuthor bounds a peer's skip and unskip entries per
-// heartbeat interval, per author it may ask to skip. An honest router
-// sends an author at most a skip and an unskip per heartbeat of its own,
-// two of which may fall in one interval of ours, plus the whole list once
-// when the extension is negotiated (skipTell): 5 per author at most.
+// heartbeat interval, per author it may ask to skip (at least
+// defaultMaxSkipAuthors, whatever our own MaxSkipAuthors: the bound must
+// hold for an honest peer configured otherwise). An honest router sends
+// in one heartbeat interval of its own at most skipAsksPerHeartbeat skips,
+// as many unskips plus one per author it had asked before, and its whole
+// list once when the extension is negotiated (skipTell); with the default
+// 64 authors that is at most 160, and two of its intervals may fall in one
+// of ours: 320 of the 512 allowed.
 const skipEntriesPerAuthor = 8
+
+// defaultMaxSkipAuthors is DefaultChokeConfig's MaxSkipAuthors.
+const defaultMaxSkipAuthors = 64
+
+// skipAsksPerHeartbeat bounds the skips we ask per heartbeat interval, so
+// that authors that come and go (each connection can earn a skip, and
+// each disconnection releases it) cannot make us send a peer more entries
+// than its flood bound (skipEntriesPerAuthor); an author past it is asked
+// in a later interval, on its next direct copy.
+const skipAsksPerHeartbeat = 16
 
 // skipLearn counts a message of author in topic t whose first copy came
 // from from (the message is valid as far as the signature goes:
@@ -72,7 +86,8 @@ func (a *Automaton) skipLearn(t *topicState, from, author peer.ID, out *Output) 
 	}
 	ps.directRun++
 	if !ps.skipAsked && ps.directRun >= a.cfg.Choke.SkipAuthorsAfter && a.ticks >= ps.skipHold &&
-		a.skipAsked < a.cfg.Choke.MaxSkipAuthors && a.skipCovered(ps) {
+		a.skipAsked < a.cfg.Choke.MaxSkipAuthors && a.skipAsksBeat < skipAsksPerHeartbeat && a.skipCovered(ps) {
+		a.skipAsksBeat++
 		a.setSkip(ps, true, out)
 	}
 }
@@ -167,9 +182,10 @@ func (a *Automaton) HandleAuthorSkip(now time.Time, from peer.ID, skip, unskip [
 		return OutcomeChokeNotNegotiated
 	}
 	limit := a.cfg.Choke.MaxSkipAuthors
+	bound := skipEntriesPerAuthor * max(limit, defaultMaxSkipAuthors)
 	apply := func(entries [][]byte, on bool) bool {
 		for _, raw := range entries {
-			if ps.skipIn++; ps.skipIn > skipEntriesPerAuthor*limit {
+			if ps.skipIn++; ps.skipIn > bound {
 				return false
 			}
 			author, err := peer.IDFromBytes(raw)

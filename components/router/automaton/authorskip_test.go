@@ -257,9 +257,11 @@ func TestAuthorSkipCredit(t *testing.T) {
 }
 
 // Requests are bounded: a peer keeps at most MaxSkipAuthors authors;
-// entries that are not peer ids are ignored; past 8 entries per
-// MaxSkipAuthors in a heartbeat interval the rest is ignored and the peer
-// pays PenaltyChokeFlood; a peer without the extension is not listened to.
+// entries that are not peer ids are ignored; past 8 entries per author
+// (MaxSkipAuthors, but at least the default 64, so that an honest peer
+// with the default is never taken for a flood) in a heartbeat interval
+// the rest is ignored and the peer pays PenaltyChokeFlood; a peer without
+// the extension is not listened to.
 func TestAuthorSkipBounded(t *testing.T) {
 	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxSkipAuthors = 3 })
 	p := mesh[1]
@@ -270,9 +272,10 @@ func TestAuthorSkipBounded(t *testing.T) {
 	if n := len(h.a.peers[p].skipAuthors); n != 3 {
 		t.Fatalf("%d authors kept, want MaxSkipAuthors 3 (the bad entry ignored)", n)
 	}
-	// 5 entries so far: 19 more reach the bound of 24, the 25th is a flood.
+	// 5 entries so far: 507 more reach the bound of 8 x 64, the 513th is
+	// a flood.
 	var more [][]byte
-	for i := range 19 {
+	for i := range 507 {
 		more = append(more, []byte(pid(100+i)))
 	}
 	if o := h.a.HandleAuthorSkip(h.now, p, nil, more, &h.out); o != OutcomeAuthorSkipRecorded {
@@ -280,7 +283,7 @@ func TestAuthorSkipBounded(t *testing.T) {
 	}
 	h.reset()
 	if o := h.a.HandleAuthorSkip(h.now, p, nil, [][]byte{[]byte(pid(92))}, &h.out); o != OutcomeChokeFlood {
-		t.Fatalf("the 25th entry in a heartbeat = %v, want OutcomeChokeFlood", o)
+		t.Fatalf("the 513th entry in a heartbeat = %v, want OutcomeChokeFlood", o)
 	}
 	pen := FactPeerPenalized.In(&h.out)
 	if len(pen) != 1 || pen[0].Peer != p || pen[0].Reason != events.PenaltyChokeFlood {
@@ -500,5 +503,46 @@ func TestAuthorSkipEvidenceForgottenWhenTheAuthorLeaves(t *testing.T) {
 	}
 	if h.a.skipCovered(h.a.peers[author]) {
 		t.Fatal("back in topic-b and outside our mesh there, the author counts as covering us on old evidence")
+	}
+}
+
+// Authors that come and go each earn a skip and release it on leaving;
+// we ask at most skipAsksPerHeartbeat skips per heartbeat interval, so a
+// forwarder never gets more entries from us than its flood bound, and
+// asking resumes after the heartbeat.
+func TestAuthorSkipAsksBoundedUnderChurn(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	fwd := mesh[1]
+	skips, unskips := 0, 0
+	count := func() {
+		s, u := h.skipEntries(fwd)
+		skips, unskips = skips+len(s), unskips+len(u)
+	}
+	churn := func(first, n int) {
+		for i := range n {
+			author := h.add(first+i, wire.ProtocolMeshsub13, false, topicA)
+			for range h.a.cfg.Choke.SkipAuthorsAfter {
+				h.receiveBy(author, author, 100)
+				count()
+			}
+			h.reset()
+			if o := h.a.RemovePeer(h.now, author, &h.out); o != OutcomePeerRemoved {
+				t.Fatalf("RemovePeer = %v", o)
+			}
+			count()
+		}
+	}
+	churn(200, 3*skipAsksPerHeartbeat)
+	if skips != skipAsksPerHeartbeat || unskips != skipAsksPerHeartbeat {
+		t.Fatalf("%d skips and %d unskips in one interval, want %d each", skips, unskips, skipAsksPerHeartbeat)
+	}
+	if bound := skipEntriesPerAuthor * defaultMaxSkipAuthors; skips+unskips > bound/2 {
+		t.Fatalf("%d entries in one interval: two such intervals would pass a peer's bound of %d", skips+unskips, bound)
+	}
+	h.heartbeat()
+	skips, unskips = 0, 0
+	churn(400, 1)
+	if skips != 1 || unskips != 1 {
+		t.Fatalf("after the heartbeat: %d skips, %d unskips, want 1 each", skips, unskips)
 	}
 }

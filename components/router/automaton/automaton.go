@@ -102,6 +102,9 @@ type Automaton struct {
 	// skipAsked counts the peers whose messages we ask others to skip
 	// (peerState.skipAsked; authorskip.go).
 	skipAsked int
+	// skipAsksBeat counts the skips we asked since the last heartbeat
+	// (at most skipAsksPerHeartbeat).
+	skipAsksBeat int
 	// lazyAsked remembers the ids we last asked choked mesh peers for: only
 	// such a copy arriving first is a lazy win (chokeFirst).
 	lazyAsked lazyAsked

@@ -166,7 +166,7 @@ func DefaultChokeConfig() ChokeConfig {
 	return ChokeConfig{Enabled: true, Unchoked: 2, MinUnchoked: 1, WidenAt: 0.05, WidenHold: 30, NarrowFirsts: 20,
 		MinFirsts: 20, FirstFirsts: 8, ExploreEvery: 20, MaxData: 16 << 10,
 		FlushInterval: 200 * time.Millisecond, MaxPerHeartbeat: 8, MaxRTT: 10 * time.Millisecond,
-		SkipAuthorsAfter: 4, MaxSkipAuthors: 64}
+		SkipAuthorsAfter: 4, MaxSkipAuthors: defaultMaxSkipAuthors}
 }
 
 // narrows reports whether topics may be narrow: MinUnchoked set and
@@ -367,7 +367,11 @@ func (a *Automaton) HandleChoke(now time.Time, from peer.ID, choke, unchoke []st
 // c does nothing.
 func (a *Automaton) HandleChokeExtension(now time.Time, from peer.ID, c *pb.ChokeExtension, out *Output, outcomes []Outcome) []Outcome {
 	if len(c.GetChokeTopics()) > 0 || len(c.GetUnchokeTopics()) > 0 {
-		outcomes = append(outcomes, a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out))
+		o := a.HandleChoke(now, from, c.GetChokeTopics(), c.GetUnchokeTopics(), out)
+		outcomes = append(outcomes, o)
+		if o == OutcomeChokeFlood {
+			return outcomes // a flood ends the extension's processing, one penalty per RPC
+		}
 	}
 	if len(c.GetSkipAuthors()) > 0 || len(c.GetUnskipAuthors()) > 0 {
 		outcomes = append(outcomes, a.HandleAuthorSkip(now, from, c.GetSkipAuthors(), c.GetUnskipAuthors(), out))

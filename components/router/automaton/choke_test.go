@@ -1049,3 +1049,25 @@ func TestHandleChokeExtension(t *testing.T) {
 		}
 	}
 }
+
+// A choke flood ends the processing of the RPC's extension: its author
+// skips are not applied, and the RPC costs one penalty.
+func TestChokeFloodEndsTheExtension(t *testing.T) {
+	h, mesh := chokeHarness(t, func(c *Config) { c.Choke.MaxPerHeartbeat = 3 })
+	p := mesh[0]
+	h.reset()
+	c := &pb.ChokeExtension{
+		ChokeTopics: []string{topicA, topicA, topicA, topicA},
+		SkipAuthors: [][]byte{[]byte(pid(90))},
+	}
+	outcomes := h.a.HandleChokeExtension(h.now, p, c, &h.out, nil)
+	if !slices.Equal(outcomes, []Outcome{OutcomeChokeFlood}) {
+		t.Fatalf("outcomes %v, want the flood alone", outcomes)
+	}
+	if h.a.peers[p].skips(pid(90)) {
+		t.Fatal("a skip in the flooding RPC was applied")
+	}
+	if n := penalties(&h.out, events.PenaltyChokeFlood)[p]; n != 1 {
+		t.Fatalf("PenaltyChokeFlood = %d, want 1", n)
+	}
+}

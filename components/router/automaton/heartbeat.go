@@ -44,6 +44,7 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 	if len(a.lazy.pending) > 0 {
 		a.FlushLazy(now, out) // spends this interval's budget, before the renewal
 	}
+	a.skipAsksBeat = 0
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0
