@@ -449,6 +449,11 @@ const (
 	// PenaltyChokeFlood: more choke and unchoke entries of meshbus's
 	// choke extension in one heartbeat interval than the receiver allows.
 	PenaltyChokeFlood
+	// PenaltyBrokenHead: a peer whose frame began with a large message's
+	// head (so we told our meshes we are receiving it) then sent that
+	// message on a topic we have not joined, beyond the receiver's
+	// allowance of such heads in a row.
+	PenaltyBrokenHead
 )
 
 // String returns the penalty's name.
@@ -488,6 +493,8 @@ func (r PenaltyReason) String() string {
 		return "preamble_broken"
 	case PenaltyChokeFlood:
 		return "choke_flood"
+	case PenaltyBrokenHead:
+		return "broken_head"
 	}
 	return "unknown"
 }

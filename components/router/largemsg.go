@@ -182,6 +182,7 @@ func (r *Router) handleFragments(now time.Time, p peer.ID, frags []*pb.LargeMess
 			// already in reassembly (we left the topic since) completes,
 			// so an honest sender is not penalised for its timeout.
 			r.m.v.Inc(mFragmentsSkipped)
+			r.m.outcome(r.aut.FragmentNotJoined(now, p, string(f.GetMessageID()), &r.out))
 			continue
 		}
 		res := r.large.re.Add(now, p, f)

@@ -156,6 +156,7 @@ var (
 	mPrePullsSent = preambleFam.Lazy("pull_sent")
 	mPrePulled    = preambleFam.Lazy("pulled")
 	mPreSpared    = preambleFam.Lazy("answer_spared")
+	mPreBroken    = preambleFam.Lazy("broken_head")
 
 	mValidationsAsync = schema.Gauge("meshbus_router_validations_running", "Asynchronous validations in flight.")
 
@@ -258,7 +259,8 @@ func (m *metrics) preamble(c automaton.PreambleCounts) {
 	m.addCounts(counted{mPreSent, c.Sent}, counted{mPreHeld, c.Held}, counted{mPreImrSent, c.ImReceivingSent},
 		counted{mPreIDWSent, c.IDontWantSent}, counted{mPreSkipped, c.Skipped}, counted{mPreFallbacks, c.Fallbacks},
 		counted{mPreExpired, c.Expired}, counted{mPreIDWSpared, c.IDontWantSpared},
-		counted{mPrePullsSent, c.PullsSent}, counted{mPrePulled, c.Pulled}, counted{mPreSpared, c.AnswersSpared})
+		counted{mPrePullsSent, c.PullsSent}, counted{mPrePulled, c.Pulled}, counted{mPreSpared, c.AnswersSpared},
+		counted{mPreBroken, c.BrokenHeads})
 }
 
 func (m *metrics) penalty(e events.EvtPeerPenalized) {

@@ -215,6 +215,11 @@ type peerState struct {
 	preDemoted time.Time
 	preMisses  int
 	preMissAt  time.Time
+	// headMisses counts, like preMisses, this peer's heads we acted on
+	// whose message then came on a topic we have not joined (brokenHead);
+	// past PreambleConfig.MissAllowance its heads no longer act early.
+	headMisses int
+	headMissAt time.Time
 
 	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
 	dontWant map[idKey]uint64       // keyOf(id) -> tick the peer sent IDONTWANT

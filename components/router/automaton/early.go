@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/meshbus/meshbus/events"
 )
 
 // HandleMessageHead takes the head of a message still arriving from a peer:
@@ -46,6 +48,9 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 			return OutcomeTopicNotJoined
 		}
 	}
+	if a.headsDistrusted(now, ps) {
+		return OutcomeHeadDistrusted
+	}
 	if len(a.pre.in) > 0 {
 		a.arrivedIncoming(id) // announced by PREAMBLE: the wait is over
 	}
@@ -65,6 +70,9 @@ func (a *Automaton) HandleMessageHead(now time.Time, from peer.ID, topic, id str
 	}
 	if seen {
 		return OutcomeAlreadySeen
+	}
+	if e.head == "" {
+		e.head = from
 	}
 	if dataLen < a.cfg.IDontWantThreshold || e.idwSent {
 		return OutcomeEarlyIDontWantSkipped
@@ -142,7 +150,11 @@ type earlySet struct {
 
 type earlyEntry struct {
 	idwSent bool
-	from    []peer.ID // peers whose copy started arriving, at most maxDupSenders
+	// head is the peer whose head we acted on first (the early IDONTWANT,
+	// the end of a PREAMBLE record): if its message then comes on a topic
+	// we have not joined, the head was false (brokenHead).
+	head peer.ID
+	from []peer.ID // peers whose copy started arriving, at most maxDupSenders
 	// told is the peers we sent IMRECEIVING for the id while it was
 	// announced to us (incoming.told): they already skip us, so IDONTWANT
 	// for it does not go to them.
@@ -205,4 +217,55 @@ func (s *earlySet) entry(id string) *earlyEntry {
 	s.ids[id] = e
 	s.next = (s.next + 1) % maxEarly
 	return e
+}
+
+// FragmentNotJoined tells the automaton that the driver dropped a
+// fragment of message id from peer from because its topic is not joined
+// (gossipsub v1.4 fragments never reach HandleMessage): if a head of that
+// message from from made us act early, it was false (brokenHead).
+//
+// Outcomes: OutcomeTopicNotJoined, OutcomeUnknownPeer.
+func (a *Automaton) FragmentNotJoined(now time.Time, from peer.ID, id string, out *Output) Outcome {
+	ps := a.peers[from]
+	if ps == nil {
+		return OutcomeUnknownPeer
+	}
+	a.brokenHead(now, ps, id, out)
+	return OutcomeTopicNotJoined
+}
+
+// headsDistrusted reports whether ps's heads no longer act early: more
+// than MissAllowance of them, each within MissMemory of the previous,
+// were broken (brokenHead).
+func (a *Automaton) headsDistrusted(now time.Time, ps *peerState) bool {
+	c := &a.cfg.Preamble
+	return ps.headMisses > c.MissAllowance && now.Sub(ps.headMissAt) <= c.MissMemory
+}
+
+// brokenHead is called when from's message id came on a topic we have not
+// joined. If its head was the one we acted on (HandleMessageHead), the
+// head was false: we told our meshes we were receiving a message that
+// was not coming, and, without a topic in the head, told every mesh. It
+// counts a miss against from, as PREAMBLE sources' misses are counted
+// (PreambleConfig.MissAllowance in a row, each within MissMemory of the
+// previous, are allowed: a message in flight when we left its topic is
+// one); beyond them each costs PenaltyBrokenHead, and from's heads no
+// longer act early until MissMemory passes without one. The IDONTWANT
+// already sent cannot be taken back (docs/limits.md).
+func (a *Automaton) brokenHead(now time.Time, ps *peerState, id string, out *Output) {
+	e := a.early.ids[id]
+	if e == nil || e.head != ps.id {
+		return
+	}
+	e.head = ""
+	c := &a.cfg.Preamble
+	if ps.headMisses > 0 && now.Sub(ps.headMissAt) > c.MissMemory {
+		ps.headMisses = 0
+	}
+	ps.headMisses++
+	ps.headMissAt = now
+	out.Preamble.BrokenHeads++
+	if ps.headMisses > c.MissAllowance {
+		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: ps.id, Reason: events.PenaltyBrokenHead, Count: 1, At: now})
+	}
 }

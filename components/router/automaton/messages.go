@@ -84,6 +84,7 @@ func (a *Automaton) HandleMessage(now time.Time, from peer.ID, msg *pb.Message, 
 	t := a.topics[topic]
 	if t == nil || !t.joined {
 		reject(events.RejectTopicNotJoined)
+		a.brokenHead(now, ps, id, out)
 		return OutcomeTopicNotJoined
 	}
 	if len(a.pre.in) > 0 {

@@ -220,6 +220,10 @@ const (
 	// OutcomeAuthorSkipRecorded: a peer's author skip entries applied
 	// (HandleAuthorSkip).
 	OutcomeAuthorSkipRecorded
+	// OutcomeHeadDistrusted: HandleMessageHead did nothing: more of the
+	// peer's recent heads than PreambleConfig.MissAllowance were followed
+	// by a message on a topic we have not joined (brokenHead).
+	OutcomeHeadDistrusted
 
 	outcomeEnd // sentinel: number of outcomes + 1
 )
@@ -305,6 +309,7 @@ var outcomeNames = [...]string{
 	OutcomeChokeNotNegotiated:        "choke_not_negotiated",
 	OutcomeChokeFlood:                "choke_flood",
 	OutcomeAuthorSkipRecorded:        "author_skip_recorded",
+	OutcomeHeadDistrusted:            "head_distrusted",
 }
 
 // String returns the outcome's snake_case name (stable: usable as a metric label).

@@ -1,14 +1,14 @@
 package automaton
 
 import (
-	"github.com/meshbus/meshbus/components/router/wire"
-
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/meshbus/meshbus/components/router/pb"
+	"github.com/meshbus/meshbus/components/router/wire"
 	"github.com/meshbus/meshbus/events"
 )
 
@@ -393,6 +393,16 @@ var outcomeCases = []struct {
 		ps := h.addN(1, 3, topicA)
 		h.join(topicA)
 		return h.a.HandleMessageHead(h.now, ps[0], "", "early-id", 4096, &h.out)
+	}},
+	{OutcomeHeadDistrusted, "head from a peer whose heads kept breaking", func(h *harness) Outcome {
+		ps := h.addN(1, 3, topicA)
+		h.join(topicA)
+		for i := range h.a.cfg.Preamble.MissAllowance + 1 {
+			id := "false-" + strconv.Itoa(i)
+			h.a.HandleMessageHead(h.now, ps[0], "", id, 4096, &h.out)
+			h.a.FragmentNotJoined(h.now, ps[0], id, &h.out)
+		}
+		return h.a.HandleMessageHead(h.now, ps[0], "", "next", 4096, &h.out)
 	}},
 	{OutcomeRTTRecorded, "rtt of a peer", func(h *harness) Outcome {
 		p := h.add(1, wire.ProtocolMeshsub12, false)

@@ -230,6 +230,9 @@ type PreambleCounts struct {
 	// Pulled is copies held or waiting for a peer sent at once because the
 	// peer asked for the message with IWANT.
 	Pulled int
+	// BrokenHeads is heads we acted on whose message then came on a topic
+	// we have not joined (brokenHead).
+	BrokenHeads int
 }
 
 // imrMark marks, in a peer's IDONTWANT set, an id it sent IMRECEIVING
