@@ -183,6 +183,10 @@ func (r *Router) handleFragments(now time.Time, p peer.ID, frags []*pb.LargeMess
 			// so an honest sender is not penalised for its timeout.
 			r.m.v.Inc(mFragmentsSkipped)
 			r.m.outcome(r.aut.FragmentNotJoined(now, p, string(f.GetMessageID()), &r.out))
+			// Should we join the topic before its last fragment, the
+			// rest is skipped too: without this one the reassembly could
+			// never complete, and its timeout would blame the sender.
+			r.large.re.Refuse(now, p, string(f.GetMessageID()))
 			continue
 		}
 		res := r.large.re.Add(now, p, f)
@@ -191,6 +195,8 @@ func (r *Router) handleFragments(now time.Time, p peer.ID, frags []*pb.LargeMess
 			r.rejectFragment(now, p, f.GetTopicID(), string(f.GetMessageID()), res.Reason)
 		case fragment.OutcomeDuplicate:
 			r.m.v.Inc(mFragmentsDup)
+		case fragment.OutcomeSkipped:
+			r.m.v.Inc(mFragmentsSkipped)
 		case fragment.OutcomeStored:
 			if res.First {
 				r.m.outcome(r.aut.HandleMessageHead(now, p, f.GetTopicID(), string(f.GetMessageID()), res.Size, &r.out))

@@ -115,6 +115,11 @@ const (
 	OutcomeCompleted
 	// OutcomeRejected: see Result.Reason.
 	OutcomeRejected
+	// OutcomeSkipped: a fragment of a message whose earlier fragment from
+	// the same peer was refused for the budget (not the peer's fault) or
+	// dropped by the caller (Refuse), within the timeout: its reassembly
+	// could never complete, so it is not kept, and not rejected either.
+	OutcomeSkipped
 )
 
 // String returns the outcome's name.
@@ -128,6 +133,8 @@ func (o Outcome) String() string {
 		return "completed"
 	case OutcomeRejected:
 		return "rejected"
+	case OutcomeSkipped:
+		return "skipped"
 	}
 	return "unknown"
 }
@@ -184,14 +191,56 @@ type Reassembler struct {
 	bufs    map[key]*buffer
 	perPeer map[peer.ID]int
 	bytes   int
+	// refused holds, until the timeout, the messages whose later
+	// fragments are skipped (OutcomeSkipped), oldest first in
+	// refusedOrder; at most maxRefused.
+	refused      map[key]time.Time
+	refusedOrder []refusal
 }
+
+// refusal is one entry of Reassembler.refusedOrder.
+type refusal struct {
+	k  key
+	at time.Time
+}
+
+// maxRefused bounds the refusals remembered; past it the oldest is
+// forgotten (its later fragments then start a reassembly that times out,
+// as before refusals were remembered).
+const maxRefused = 1024
 
 // New returns an empty Reassembler; cfg is validated (ErrInvalidConfig).
 func New(cfg Config) (*Reassembler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reassembler{cfg: cfg, maxFrag: cfg.MaxFragments(), bufs: make(map[key]*buffer), perPeer: make(map[peer.ID]int)}, nil
+	return &Reassembler{cfg: cfg, maxFrag: cfg.MaxFragments(), bufs: make(map[key]*buffer), perPeer: make(map[peer.ID]int),
+		refused: make(map[key]time.Time)}, nil
+}
+
+// Refuse makes Add skip the fragments of message id from p that arrive
+// within the timeout (OutcomeSkipped), and discards a reassembly of it in
+// progress: the caller dropped one of its fragments (its topic is not
+// joined), so it could never complete, and its sender is not to blame.
+func (r *Reassembler) Refuse(now time.Time, p peer.ID, id string) {
+	k := key{p: p, id: id}
+	if b := r.bufs[k]; b != nil {
+		r.drop(k, b)
+	}
+	r.refuse(now, k)
+}
+
+func (r *Reassembler) refuse(now time.Time, k key) {
+	if _, ok := r.refused[k]; ok {
+		return
+	}
+	if len(r.refusedOrder) >= maxRefused {
+		delete(r.refused, r.refusedOrder[0].k)
+		r.refusedOrder = r.refusedOrder[1:]
+	}
+	k.id = strings.Clone(k.id)
+	r.refused[k] = now
+	r.refusedOrder = append(r.refusedOrder, refusal{k: k, at: now})
 }
 
 // Bytes returns the bytes currently charged against the global budget.
@@ -229,6 +278,9 @@ func (r *Reassembler) Add(now time.Time, from peer.ID, f *pb.LargeMessageFragmen
 		return reject(events.FragmentRejectTooManyFragments)
 	}
 	k := key{p: from, id: string(id)}
+	if _, ok := r.refused[k]; ok {
+		return Result{Outcome: OutcomeSkipped}
+	}
 	b := r.bufs[k]
 	first := b == nil
 	if first {
@@ -240,6 +292,7 @@ func (r *Reassembler) Add(now time.Time, from peer.ID, f *pb.LargeMessageFragmen
 		}
 		cost := total*slotCost + len(data)
 		if r.bytes+cost > r.cfg.MaxBytes {
+			r.refuse(now, k)
 			return reject(events.FragmentRejectBudget)
 		}
 		k.id = strings.Clone(k.id)
@@ -261,6 +314,7 @@ func (r *Reassembler) Add(now time.Time, from peer.ID, f *pb.LargeMessageFragmen
 		}
 		if r.bytes+len(data) > r.cfg.MaxBytes {
 			r.drop(k, b)
+			r.refuse(now, k)
 			return reject(events.FragmentRejectBudget)
 		}
 	}
@@ -305,6 +359,17 @@ func (r *Reassembler) drop(k key, b *buffer) {
 func (r *Reassembler) Expire(now time.Time, dst []Expired) []Expired {
 	start := len(dst)
 	cut := now.Add(-r.cfg.Timeout)
+	n := 0
+	for _, f := range r.refusedOrder {
+		if f.at.After(cut) {
+			break
+		}
+		if at, ok := r.refused[f.k]; ok && at.Equal(f.at) {
+			delete(r.refused, f.k)
+		}
+		n++
+	}
+	r.refusedOrder = r.refusedOrder[n:]
 	for k, b := range r.bufs {
 		if !b.started.After(cut) {
 			dst = append(dst, Expired{Peer: k.p, ID: k.id, Topic: b.topic})
@@ -323,6 +388,11 @@ func (r *Reassembler) Expire(now time.Time, dst []Expired) []Expired {
 // RemovePeer discards p's reassemblies (the peer left, or its stream was
 // replaced) and returns how many there were.
 func (r *Reassembler) RemovePeer(p peer.ID) int {
+	for k := range r.refused {
+		if k.p == p {
+			delete(r.refused, k) // its order entry goes at its time
+		}
+	}
 	if r.perPeer[p] == 0 {
 		return 0
 	}

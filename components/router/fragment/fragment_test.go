@@ -179,21 +179,63 @@ func TestBudgetAndExpiry(t *testing.T) {
 	if res := r.Add(t0, "a", frag("m1", 1, 2, make([]byte, 200), "t")); res.Reason != events.FragmentRejectBudget || r.Len() != 0 || r.Bytes() != 0 {
 		t.Fatalf("budget on a started message: %+v, %d left, %d bytes", res, r.Len(), r.Bytes())
 	}
-	r.Add(t0, "b", frag("m2", 0, 2, d(10), "t"))
+	// The budget is not the senders' fault: the other fragments of the
+	// refused messages are skipped until the timeout, not kept in a
+	// reassembly that could never complete (and whose timeout would
+	// blame them).
+	for _, f := range []struct {
+		p  peer.ID
+		id string
+	}{{"b", "m2"}, {"a", "m1"}} {
+		if res := r.Add(t0, f.p, frag(f.id, 1, 2, d(10), "t")); res.Outcome != OutcomeSkipped || r.Len() != 0 {
+			t.Fatalf("%s's %s after its refusal: %+v, %d reassemblies", f.p, f.id, res, r.Len())
+		}
+	}
+	r.Add(t0, "b", frag("m4", 0, 2, d(10), "t"))
 	r.Add(t0.Add(10*time.Second), "a", frag("m3", 0, 2, d(10), "t"))
 	if got := r.Expire(t0.Add(30*time.Second-1), nil); len(got) != 0 {
 		t.Fatalf("expired early: %v", got)
 	}
 	got := r.Expire(t0.Add(30*time.Second), nil)
-	if len(got) != 1 || got[0] != (Expired{Peer: "b", ID: "m2", Topic: "t"}) {
+	if len(got) != 1 || got[0] != (Expired{Peer: "b", ID: "m4", Topic: "t"}) {
 		t.Fatalf("expired %v", got)
 	}
+	// The refusals expired with the timeout: m2 may start again.
+	if res := r.Add(t0.Add(30*time.Second), "b", frag("m2", 0, 2, d(10), "t")); res.Outcome != OutcomeStored {
+		t.Fatalf("m2 after the timeout: %+v", res)
+	}
+	r.RemovePeer("b")
 	if n := r.RemovePeer("a"); n != 1 || r.Len() != 0 || r.Bytes() != 0 {
 		t.Fatalf("RemovePeer: %d, %d left, %d bytes", n, r.Len(), r.Bytes())
 	}
 }
 
 func d(n int) []byte { return make([]byte, n) }
+
+// Refuse drops a reassembly in progress and skips the message's later
+// fragments from that peer (the caller dropped one: its topic is not
+// joined), until the timeout or the peer's removal.
+func TestRefuse(t *testing.T) {
+	r := newRe(t, testConfig())
+	if res := r.Add(t0, "a", frag("m1", 0, 3, d(10), "t")); res.Outcome != OutcomeStored {
+		t.Fatal(res)
+	}
+	r.Refuse(t0, "a", "m1")
+	if r.Len() != 0 || r.Bytes() != 0 {
+		t.Fatalf("after Refuse: %d reassemblies, %d bytes", r.Len(), r.Bytes())
+	}
+	if res := r.Add(t0, "a", frag("m1", 2, 3, d(10), "t")); res.Outcome != OutcomeSkipped {
+		t.Fatalf("a later fragment: %+v", res)
+	}
+	if res := r.Add(t0, "b", frag("m1", 2, 3, d(10), "t")); res.Outcome != OutcomeStored {
+		t.Fatalf("another peer's fragment of the same id: %+v", res)
+	}
+	r.Refuse(t0, "a", "m2")
+	r.RemovePeer("a")
+	if res := r.Add(t0, "a", frag("m2", 0, 2, d(10), "t")); res.Outcome != OutcomeStored {
+		t.Fatalf("after RemovePeer: %+v", res)
+	}
+}
 
 // FuzzReassemble feeds random fragment sequences from a few peers: Add
 // never panics, the bytes charged never exceed the budget and always
