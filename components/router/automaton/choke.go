@@ -251,6 +251,10 @@ type topicChoke struct {
 	// NarrowFirsts first deliveries in t: only a busy topic is narrow
 	// (MinUnchoked).
 	busy bool
+	// keptUnchokable holds the mesh peers that cannot be choked but took
+	// an eager place at the last decision (they had brought messages
+	// first): the refill between decisions counts them as eager paths.
+	keptUnchokable map[peer.ID]struct{}
 	// decided reports whether t made a decision since we joined it: the
 	// first one does not wait for the heartbeat (chokeFirst).
 	decided bool
@@ -414,6 +418,7 @@ func (a *Automaton) chokeForget(t *topicState, p peer.ID) {
 	delete(c.chokedUs, p)
 	delete(c.ihavesOut, p)
 	delete(c.base, p)
+	delete(c.keptUnchokable, p)
 }
 
 // chokeClear clears t's choke state (we left the topic).
@@ -425,6 +430,7 @@ func (t *topicState) chokeClear() {
 	clear(t.ch.ihavesOut)
 	clear(t.ch.entriesIn)
 	clear(t.ch.base)
+	clear(t.ch.keptUnchokable)
 	t.ch.total, t.ch.lazyWins, t.ch.lastTotal = 0, 0, 0
 	t.ch.decided = false
 	t.ch.since = time.Time{}
@@ -584,7 +590,18 @@ func (a *Automaton) chokeHeartbeat(now time.Time, t *topicState, out *Output) {
 		clear(far)
 		a.scratchPeers = far[:0]
 	}
-	eager := t.mesh.len() - len(c.choked) // c holds mesh peers only (chokeForget)
+	// The eager paths: unchoked mesh peers that could be choked, or that
+	// brought a message first since the decision. A peer without the
+	// extension that brought nothing takes no slot at a decision
+	// (chokeDecide), so it is no eager path here either, unless it took
+	// one at the last decision.
+	eager := 0
+	for _, p := range t.mesh.items {
+		_, kept := c.keptUnchokable[p]
+		if ps := a.peers[p]; ps != nil && !t.choking(p) && (a.chokable(ps) || kept || c.firsts[p] > 0) {
+			eager++
+		}
+	}
 	for eager < a.chokeKeep(t) && len(c.choked) > 0 {
 		a.unchoke(now, t, a.chokedLongest(t), out)
 		eager++
@@ -705,6 +722,7 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 		return 0
 	})
 	kept := 0
+	clear(c.keptUnchokable)
 	for _, ps := range ranked {
 		chokable := a.chokable(ps)
 		switch {
@@ -718,6 +736,12 @@ func (a *Automaton) chokeDecide(now time.Time, t *topicState, out *Output) {
 			kept++
 			if t.choking(ps.id) {
 				a.unchoke(now, t, ps.id, out)
+			}
+			if !chokable {
+				if c.keptUnchokable == nil {
+					c.keptUnchokable = make(map[peer.ID]struct{})
+				}
+				c.keptUnchokable[ps.id] = struct{}{}
 			}
 		case !t.choking(ps.id) && chokable:
 			if c.choked == nil {

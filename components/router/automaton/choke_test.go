@@ -1071,3 +1071,32 @@ func TestChokeFloodEndsTheExtension(t *testing.T) {
 		t.Fatalf("PenaltyChokeFlood = %d, want 1", n)
 	}
 }
+
+// Between decisions, a heartbeat unchokes when fewer than Unchoked eager
+// paths are left. A mesh peer without the extension that brought nothing
+// first is no eager path there, as it takes no slot at a decision: two
+// such peers (sybils that forward nothing) must not hide that only one
+// real eager path is left.
+func TestChokeRefillIgnoresSilentPeers(t *testing.T) {
+	h, mesh := chokeHarness(t, nil)
+	for _, p := range mesh[4:] {
+		h.a.SetPeerChoke(p, false)
+	}
+	firsts(h, 2, mesh[0], mesh[1])
+	firsts(h, 1, mesh[0]) // the FirstFirsts-th first delivery: the first decision
+	ours, _ := h.a.Choked(topicA)
+	want := []peer.ID{mesh[2], mesh[3]}
+	slices.Sort(want)
+	if !slices.Equal(ours, want) {
+		t.Fatalf("choked %v, want %v", ours, want)
+	}
+	h.a.HandlePrune(h.now, mesh[1], prune(topicA, 60), &h.out)
+	h.reset()
+	h.heartbeat()
+	if m := h.mesh(topicA); len(m) != 5 {
+		t.Fatalf("mesh %v after the prune, want the 5 left", m)
+	}
+	if ours, _ := h.a.Choked(topicA); len(ours) != 1 {
+		t.Fatalf("choked %v after the refill, want one of %v unchoked", ours, want)
+	}
+}
