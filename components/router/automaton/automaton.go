@@ -127,8 +127,13 @@ type Automaton struct {
 	// records holds the signed peer records of connected peers not
 	// tracked (yet, or any more); a tracked peer's is in its peerState.
 	records map[peer.ID][]byte
-	seen    seenCache
-	mcache  msgCache
+	// misses keeps, for peers that left, their PREAMBLE and head misses
+	// and demotion (peerState.preMisses and friends) while they still
+	// count, so that reconnecting does not clear them; at most MaxPeers,
+	// restored by AddPeer, forgotten by Heartbeat once stale.
+	misses map[peer.ID]missRecord
+	seen   seenCache
+	mcache msgCache
 
 	pending      map[string]*pendingMsg
 	pendingOrder fifo[pendingRef]
@@ -327,6 +332,7 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		topics:    make(map[string]*topicState),
 		backoffs:  make(map[backoffKey]backoffEntry),
 		records:   make(map[peer.ID][]byte),
+		misses:    make(map[peer.ID]missRecord),
 		pending:   make(map[string]*pendingMsg),
 		announced: make(map[idKey]struct{}),
 

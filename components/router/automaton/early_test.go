@@ -87,3 +87,45 @@ func TestBrokenHeadsCostAndStopActing(t *testing.T) {
 		t.Fatalf("head after MissMemory = %v", o)
 	}
 }
+
+// A peer's misses and demotion outlive its connection: reconnecting does
+// not make its heads trusted again (nor a PREAMBLE source undemoted); they
+// are forgotten when they no longer count.
+func TestMissesSurviveReconnect(t *testing.T) {
+	h := newHarness(t, nil)
+	ps := h.addN(1, 4, topicA)
+	h.join(topicA)
+	p := ps[0]
+	for i := range h.a.cfg.Preamble.MissAllowance + 1 {
+		id := "false-" + strconv.Itoa(i)
+		h.a.HandleMessageHead(h.now, p, "", id, 4096, &h.out)
+		h.a.FragmentNotJoined(h.now, p, id, &h.out)
+	}
+	reconnect := func() {
+		t.Helper()
+		if o := h.a.RemovePeer(h.now, p, &h.out); o != OutcomePeerRemoved {
+			t.Fatalf("RemovePeer = %v", o)
+		}
+		h.add(1, h.a.peers[ps[1]].proto, false, topicA)
+	}
+	reconnect()
+	if o := h.a.HandleMessageHead(h.now, p, "", "after", 4096, &h.out); o != OutcomeHeadDistrusted {
+		t.Fatalf("head after reconnecting = %v, want OutcomeHeadDistrusted", o)
+	}
+	// Once they no longer count, the heartbeat forgets them.
+	if o := h.a.RemovePeer(h.now, p, &h.out); o != OutcomePeerRemoved {
+		t.Fatalf("RemovePeer = %v", o)
+	}
+	if len(h.a.misses) != 1 {
+		t.Fatalf("%d saved miss records, want 1", len(h.a.misses))
+	}
+	h.heartbeat()
+	if len(h.a.misses) != 1 {
+		t.Fatalf("a heartbeat within MissMemory forgot the misses")
+	}
+	h.advance(h.a.cfg.Preamble.MissMemory + time.Second)
+	h.heartbeat()
+	if len(h.a.misses) != 0 {
+		t.Fatalf("%d saved miss records after MissMemory", len(h.a.misses))
+	}
+}

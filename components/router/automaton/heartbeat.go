@@ -45,6 +45,9 @@ func (a *Automaton) Heartbeat(now time.Time, out *Output) Outcome {
 		a.FlushLazy(now, out) // spends this interval's budget, before the renewal
 	}
 	a.skipAsksBeat = 0
+	if len(a.misses) > 0 {
+		a.sweepMisses(now)
+	}
 	for _, p := range a.peerOrder.items {
 		ps := a.peers[p]
 		ps.ihaveIn, ps.iasked, ps.iwantIn, ps.idwIn = 0, 0, 0, 0

@@ -44,6 +44,7 @@ func (a *Automaton) AddPeer(now time.Time, spec PeerSpec, out *Output) Outcome {
 		record:   slices.Clone(spec.SignedRecord),
 		score:    a.lastScores[spec.ID],
 	}
+	a.restoreMisses(ps)
 	a.peers[spec.ID] = ps
 	a.peerOrder.add(spec.ID)
 	FactPeerAdded.add(out, events.EvtRouterPeerAdded{Peer: spec.ID, Protocol: spec.Protocol, Direct: spec.Direct, At: now})
@@ -142,6 +143,7 @@ func (a *Automaton) RemovePeer(now time.Time, p peer.ID, out *Output) Outcome {
 		a.partsPeers--
 	}
 	a.skipForget(ps, out)
+	a.saveMisses(now, ps)
 	delete(a.peers, p)
 	a.peerOrder.remove(p)
 	a.staggerForget(now, p, out)
