@@ -463,46 +463,52 @@ func TestAuthorSkipReleasedWhenCoverEnds(t *testing.T) {
 	}
 }
 
-// Leaving a topic forgets which authors flooded us there: the evidence is
-// per joined topic, and a long-lived node that joins and leaves many
-// topics keeps none of theirs.
+// Either side leaving a topic forgets which authors flooded us there:
+// the evidence is per joined topic, so a long-lived node that joins and
+// leaves many topics keeps none of theirs, and an author back in a topic
+// covers us there only on new evidence (a skip is not asked on the old).
 func TestAuthorSkipEvidenceForgottenOnLeave(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		leave func(t *testing.T, h *harness, author peer.ID)
+	}{
+		{"we leave", func(t *testing.T, h *harness, _ peer.ID) {
+			if o := h.a.Leave(h.now, topicB, &h.out); o != OutcomeLeft {
+				t.Fatalf("Leave = %v", o)
+			}
+		}},
+		{"the author leaves", func(t *testing.T, h *harness, author peer.ID) {
+			if o := h.a.HandleSubscription(h.now, author, topicB, false, &h.out); o != OutcomeUnsubscribed {
+				t.Fatalf("unsubscribe = %v", o)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, mesh := chokeHarness(t, nil)
+			author := mesh[0]
+			h.joinWithAuthorOutsideMesh(author)
+			h.receiveFrom(author, author, topicB, 100)
+			if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
+				t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
+			}
+			c.leave(t, h, author)
+			if n := len(h.a.peers[author].floodsUs); n != 0 {
+				t.Fatalf("flood evidence kept: %v", h.a.peers[author].floodsUs)
+			}
+		})
+	}
+	// Back in topic-b and outside our mesh there, the author does not
+	// cover us on the evidence it had.
 	h, mesh := chokeHarness(t, nil)
 	author := mesh[0]
 	h.joinWithAuthorOutsideMesh(author)
 	h.receiveFrom(author, author, topicB, 100)
-	if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
-		t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
-	}
-	if o := h.a.Leave(h.now, topicB, &h.out); o != OutcomeLeft {
-		t.Fatalf("Leave = %v", o)
-	}
-	if n := len(h.a.peers[author].floodsUs); n != 0 {
-		t.Fatalf("flood evidence kept after leaving: %v", h.a.peers[author].floodsUs)
-	}
-}
-
-// The same when the author leaves the topic: back in it, it covers us
-// there only on new evidence, so a skip is not asked on the old.
-func TestAuthorSkipEvidenceForgottenWhenTheAuthorLeaves(t *testing.T) {
-	h, mesh := chokeHarness(t, nil)
-	author := mesh[0]
-	h.joinWithAuthorOutsideMesh(author)
-	h.receiveFrom(author, author, topicB, 100)
-	if _, ok := h.a.peers[author].floodsUs[topicB]; !ok {
-		t.Fatalf("no flood evidence for topic-b: %v", h.a.peers[author].floodsUs)
-	}
-	if o := h.a.HandleSubscription(h.now, author, topicB, false, &h.out); o != OutcomeUnsubscribed {
-		t.Fatalf("unsubscribe = %v", o)
-	}
-	if _, ok := h.a.peers[author].floodsUs[topicB]; ok {
-		t.Fatalf("flood evidence kept after the author left topic-b: %v", h.a.peers[author].floodsUs)
-	}
+	h.a.HandleSubscription(h.now, author, topicB, false, &h.out)
 	if o := h.a.HandleSubscription(h.now, author, topicB, true, &h.out); o != OutcomeSubscribed {
 		t.Fatalf("subscribe = %v", o)
 	}
 	if h.a.skipCovered(h.a.peers[author]) {
-		t.Fatal("back in topic-b and outside our mesh there, the author counts as covering us on old evidence")
+		t.Fatal("the author counts as covering us on old evidence")
 	}
 }
 

@@ -127,11 +127,10 @@ type Automaton struct {
 	// records holds the signed peer records of connected peers not
 	// tracked (yet, or any more); a tracked peer's is in its peerState.
 	records map[peer.ID][]byte
-	// misses keeps, for peers that left, their PREAMBLE and head misses
-	// and demotion (peerState.preMisses and friends) while they still
-	// count, so that reconnecting does not clear them; at most MaxPeers,
-	// restored by AddPeer, forgotten by Heartbeat once stale.
-	misses map[peer.ID]missRecord
+	// misses keeps, for peers that left, their peerState.misses while
+	// they still count, so that reconnecting does not clear them; at most
+	// MaxPeers, restored by AddPeer, forgotten by Heartbeat once stale.
+	misses map[peer.ID]peerMisses
 	seen   seenCache
 	mcache msgCache
 
@@ -214,17 +213,11 @@ type peerState struct {
 	firstsAll uint64
 
 	// gossipsub v1.4 PREAMBLE (PreambleConfig): messages announced to us
-	// first by the peer and still awaited; until when it is not chosen as
-	// a source; its missed source deadlines in a row and the last one.
-	preRecs    int
-	preDemoted time.Time
-	preMisses  int
-	preMissAt  time.Time
-	// headMisses counts, like preMisses, this peer's heads we acted on
-	// whose message then came on a topic we have not joined (brokenHead);
-	// past PreambleConfig.MissAllowance its heads no longer act early.
-	headMisses int
-	headMissAt time.Time
+	// first by the peer and still awaited.
+	preRecs int
+	// misses is its record as a PREAMBLE source and a sender of heads
+	// (misses.go); it outlives the connection.
+	misses peerMisses
 
 	gossiped map[string]gossipMarks // topic -> heartbeats on which it got our IHAVE
 	dontWant map[idKey]uint64       // keyOf(id) -> tick the peer sent IDONTWANT
@@ -332,7 +325,7 @@ func New(self peer.ID, cfg Config, rng *rand.Rand) (*Automaton, error) {
 		topics:    make(map[string]*topicState),
 		backoffs:  make(map[backoffKey]backoffEntry),
 		records:   make(map[peer.ID][]byte),
-		misses:    make(map[peer.ID]missRecord),
+		misses:    make(map[peer.ID]peerMisses),
 		pending:   make(map[string]*pendingMsg),
 		announced: make(map[idKey]struct{}),
 

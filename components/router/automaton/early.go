@@ -239,7 +239,7 @@ func (a *Automaton) FragmentNotJoined(now time.Time, from peer.ID, id string, ou
 // were broken (brokenHead).
 func (a *Automaton) headsDistrusted(now time.Time, ps *peerState) bool {
 	c := &a.cfg.Preamble
-	return ps.headMisses > c.MissAllowance && now.Sub(ps.headMissAt) <= c.MissMemory
+	return ps.misses.heads.beyond(now, c.MissAllowance, c.MissMemory)
 }
 
 // brokenHead is called when from's message id came on a topic we have not
@@ -259,13 +259,8 @@ func (a *Automaton) brokenHead(now time.Time, ps *peerState, id string, out *Out
 	}
 	e.head = ""
 	c := &a.cfg.Preamble
-	if ps.headMisses > 0 && now.Sub(ps.headMissAt) > c.MissMemory {
-		ps.headMisses = 0
-	}
-	ps.headMisses++
-	ps.headMissAt = now
 	out.Preamble.BrokenHeads++
-	if ps.headMisses > c.MissAllowance {
+	if ps.misses.heads.add(now, c.MissMemory) > c.MissAllowance {
 		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: ps.id, Reason: events.PenaltyBrokenHead, Count: 1, At: now})
 	}
 }

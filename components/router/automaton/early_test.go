@@ -30,7 +30,7 @@ func TestBrokenHeadsCostAndStopActing(t *testing.T) {
 	if o := h.a.HandleMessage(h.now, p, m, id, true, &h.out); o != OutcomeNeedsValidation {
 		t.Fatalf("its message = %v", o)
 	}
-	if n := h.a.peers[p].headMisses; n != 0 {
+	if n := h.a.peers[p].misses.heads.n; n != 0 {
 		t.Fatalf("an honest head counted %d misses", n)
 	}
 

@@ -447,7 +447,7 @@ func (a *Automaton) chooseSource(t *topicState, rec *incoming, p peer.ID, id str
 // demoted reports whether ps missed a source deadline less than
 // DemoteFor ago.
 func (a *Automaton) demoted(now time.Time, ps *peerState) bool {
-	return !ps.preDemoted.IsZero() && now.Before(ps.preDemoted)
+	return now.Before(ps.misses.demoted)
 }
 
 // compactIncoming drops stale deadline entries when they outnumber live
@@ -626,13 +626,8 @@ func (a *Automaton) ExpirePreambles(now time.Time, out *Output) Outcome {
 // MissMemory of the previous) costs PenaltyPreambleBroken.
 func (a *Automaton) missed(now time.Time, ps *peerState, out *Output) {
 	c := &a.cfg.Preamble
-	if ps.preMisses > 0 && now.Sub(ps.preMissAt) > c.MissMemory {
-		ps.preMisses = 0
-	}
-	ps.preMisses++
-	ps.preMissAt = now
-	ps.preDemoted = now.Add(c.DemoteFor)
-	if ps.preMisses > c.MissAllowance {
+	ps.misses.demoted = now.Add(c.DemoteFor)
+	if ps.misses.source.add(now, c.MissMemory) > c.MissAllowance {
 		FactPeerPenalized.add(out, events.EvtPeerPenalized{Peer: ps.id, Reason: events.PenaltyPreambleBroken, Count: 1, At: now})
 	}
 }
@@ -712,52 +707,4 @@ func (a *Automaton) announce(now time.Time, t *topicState, msg *pb.Message, id s
 	out.Preamble.Sent += n
 	out.Preamble.Held++
 	return now.Add(w), immediate, true
-}
-
-// missRecord is what a peer's misses (missed, brokenHead) leave when it
-// disconnects: restored when it comes back (Automaton.misses).
-type missRecord struct {
-	preDemoted, preMissAt, headMissAt time.Time
-	preMisses, headMisses             int
-}
-
-// saveMisses keeps ps's misses and demotion while any of them still
-// counts at now (RemovePeer).
-func (a *Automaton) saveMisses(now time.Time, ps *peerState) {
-	r := missRecord{preDemoted: ps.preDemoted, preMissAt: ps.preMissAt, headMissAt: ps.headMissAt,
-		preMisses: ps.preMisses, headMisses: ps.headMisses}
-	if a.missesStale(now, r) || len(a.misses) >= a.cfg.MaxPeers {
-		return
-	}
-	a.misses[ps.id] = r
-}
-
-// restoreMisses gives a peer that came back the misses it left with
-// (AddPeer).
-func (a *Automaton) restoreMisses(ps *peerState) {
-	r, ok := a.misses[ps.id]
-	if !ok {
-		return
-	}
-	delete(a.misses, ps.id)
-	ps.preDemoted, ps.preMissAt, ps.headMissAt = r.preDemoted, r.preMissAt, r.headMissAt
-	ps.preMisses, ps.headMisses = r.preMisses, r.headMisses
-}
-
-// missesStale reports whether nothing in r counts any more at now: no
-// demotion runs and no miss is within MissMemory.
-func (a *Automaton) missesStale(now time.Time, r missRecord) bool {
-	mem := a.cfg.Preamble.MissMemory
-	return !now.Before(r.preDemoted) &&
-		(r.preMisses == 0 || now.Sub(r.preMissAt) > mem) &&
-		(r.headMisses == 0 || now.Sub(r.headMissAt) > mem)
-}
-
-// sweepMisses forgets the saved misses that no longer count (Heartbeat).
-func (a *Automaton) sweepMisses(now time.Time) {
-	for p, r := range a.misses {
-		if a.missesStale(now, r) {
-			delete(a.misses, p)
-		}
-	}
 }

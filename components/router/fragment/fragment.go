@@ -235,7 +235,9 @@ func (r *Reassembler) refuse(now time.Time, k key) {
 		return
 	}
 	if len(r.refusedOrder) >= maxRefused {
-		delete(r.refused, r.refusedOrder[0].k)
+		if old := r.refusedOrder[0]; r.refused[old.k].Equal(old.at) {
+			delete(r.refused, old.k) // not a later refusal of the same message
+		}
 		r.refusedOrder = r.refusedOrder[1:]
 	}
 	k.id = strings.Clone(k.id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -313,4 +314,27 @@ func FuzzReassemble(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Past maxRefused the oldest refusal is forgotten, but a stale order
+// entry (its refusal dropped with the peer, then made again) does not take
+// the newer refusal of the same message with it.
+func TestRefusalEvictionKeepsANewerRefusal(t *testing.T) {
+	r := newRe(t, testConfig())
+	r.Refuse(t0, "a", "m")
+	r.RemovePeer("a")
+	r.Refuse(t0.Add(time.Second), "a", "m")
+	// The order now holds the stale entry, the newer one, then these: the
+	// last of them evicts the stale entry only.
+	for i := range maxRefused - 1 {
+		r.Refuse(t0.Add(time.Second), "b", "x"+strconv.Itoa(i))
+	}
+	if res := r.Add(t0.Add(time.Second), "a", frag("m", 1, 2, d(10), "t")); res.Outcome != OutcomeSkipped {
+		t.Fatalf("the newer refusal was evicted with the stale entry: %+v", res)
+	}
+	// One more evicts the oldest live refusal, the newer one of m.
+	r.Refuse(t0.Add(time.Second), "b", "y")
+	if res := r.Add(t0.Add(time.Second), "a", frag("m", 1, 2, d(10), "t")); res.Outcome != OutcomeStored {
+		t.Fatalf("the oldest refusal kept past maxRefused: %+v", res)
+	}
 }
