@@ -15,7 +15,10 @@ import (
 func readWithReady[E any](t *testing.T, s *BatchSubscription[E], batch int, enough func(got []E) bool) []E {
 	t.Helper()
 	buf := make([]E, batch)
-	timeout := time.After(deadline)
+	// The deadline is one without progress: a slow machine may take long
+	// over all the events, but Ready must fire within it of each one.
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
 	var got []E
 	for !enough(got) {
 		b, err := s.TryNext(buf)
@@ -24,12 +27,13 @@ func readWithReady[E any](t *testing.T, s *BatchSubscription[E], batch int, enou
 		}
 		if len(b) > 0 {
 			got = append(got, b...)
+			timer.Reset(deadline)
 			continue
 		}
 		select {
 		case <-s.Ready():
-		case <-timeout:
-			t.Fatalf("Ready did not fire: %d events read", len(got))
+		case <-timer.C:
+			t.Fatalf("Ready did not fire for %v: %d events read, %d dropped, %d queued", deadline, len(got), s.Dropped(), s.Queued())
 		}
 	}
 	return got
